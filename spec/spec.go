@@ -1,0 +1,81 @@
+package spec
+
+// Strategy is a supervisor's restart strategy, as in OTP.
+type Strategy string
+
+const (
+	OneForOne       Strategy = "one_for_one"
+	OneForAll       Strategy = "one_for_all"
+	RestForOne      Strategy = "rest_for_one"
+	SimpleOneForOne Strategy = "simple_one_for_one"
+)
+
+// Restart says when a terminated child is restarted, as in OTP.
+type Restart string
+
+const (
+	// Permanent children are always restarted.
+	Permanent Restart = "permanent"
+	// Transient children are restarted only after an abnormal exit.
+	Transient Restart = "transient"
+	// Temporary children are never restarted.
+	Temporary Restart = "temporary"
+)
+
+// ChildType says whether a child is a worker process or a nested supervisor.
+type ChildType string
+
+const (
+	Worker     ChildType = "worker"
+	Supervisor ChildType = "supervisor"
+)
+
+// BrutalKill is the Shutdown value that kills a child without letting its
+// terminate callback run. Any other non-empty value is a Go duration ("5s").
+const BrutalKill = "brutal_kill"
+
+// SupervisorSpec is the part shared by a tree's root and a nested supervisor
+// child: its strategy, its restart intensity and its ordered children.
+type SupervisorSpec struct {
+	Strategy Strategy `json:"strategy"`
+	// MaxRestarts is the restart intensity: at most this many restarts
+	// within MaxSeconds, beyond which the supervisor exits (count).
+	MaxRestarts int `json:"max_restarts"`
+	// MaxSeconds is the intensity period (seconds).
+	MaxSeconds int `json:"max_seconds"`
+	// Children in start order; shutdown runs in reverse order. For
+	// simple_one_for_one there is exactly one child: the template that
+	// start_child instantiates.
+	Children []ChildSpec `json:"children"`
+}
+
+// Tree is one supervision tree as committed to the replicated state: a named
+// root supervisor placed on a node.
+type Tree struct {
+	// Name is cluster-unique.
+	Name string `json:"name"`
+	// Node is the node the tree runs on, or "auto" to let the leader place it
+	// on the least loaded alive node.
+	Node string `json:"node,omitempty"`
+	SupervisorSpec
+}
+
+// ChildSpec is one child of a supervisor: a worker running a behavior, or a
+// nested supervisor.
+type ChildSpec struct {
+	// ID is unique among its siblings.
+	ID   string    `json:"id"`
+	Type ChildType `json:"type,omitempty"` // worker (default) or supervisor
+
+	// Worker fields.
+	Behavior string            `json:"behavior,omitempty"`
+	Args     map[string]string `json:"args,omitempty"`
+	// Name registers the worker under this per-node name while it lives.
+	Name string `json:"name,omitempty"`
+
+	Restart  Restart `json:"restart,omitempty"`  // permanent (default), transient, temporary
+	Shutdown string  `json:"shutdown,omitempty"` // brutal_kill or a duration; default "5s"
+
+	// Supervisor fields (Type == supervisor).
+	SupervisorSpec
+}
