@@ -1,0 +1,44 @@
+# steward — build, run, test.
+GO            ?= go
+PROTOC_GEN_GO_VERSION      := v1.36.12
+PROTOC_GEN_GO_GRPC_VERSION := v1.6.0
+GOBIN         := $(shell $(GO) env GOPATH)/bin
+TEST_TIMEOUT  ?= 9m
+PKG           := ./...
+
+.PHONY: all build dev test integ bench fuzz lint proto proto-tools check clean
+
+all: build
+
+build:
+	$(GO) build -o bin/steward ./cmd/steward
+
+# A single-node agent with a temporary data dir, ready at once.
+dev: build
+	./bin/steward agent --dev
+
+test:
+	$(GO) test -race -timeout $(TEST_TIMEOUT) $(PKG)
+
+proto-tools:
+	@command -v protoc >/dev/null || { command -v apt-get >/dev/null && (apt-get install -y protobuf-compiler || (apt-get update && apt-get install -y protobuf-compiler)); }
+	GOFLAGS= $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
+	GOFLAGS= $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
+
+proto: proto-tools
+	PATH="$(GOBIN):$$PATH" protoc -I proto \
+		--go_out=. --go_opt=module=github.com/steward/steward \
+		--go-grpc_out=. --go-grpc_opt=module=github.com/steward/steward \
+		proto/steward/v1/*.proto
+
+lint:
+	$(GO) vet $(PKG)
+
+check:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$'))" || { gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$'); echo "gofmt needed"; exit 1; }
+	$(GO) vet $(PKG)
+	$(GO) mod tidy
+	@git diff --exit-code -- go.mod go.sum || { echo "go mod tidy changed go.mod/go.sum"; exit 1; }
+
+clean:
+	rm -rf bin

@@ -1,0 +1,74 @@
+package state
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/hashicorp/go-memdb"
+)
+
+// Store is the replicated state of one node. It is safe for concurrent use:
+// one writer (the FSM) and any number of readers.
+type Store struct {
+	db *memdb.MemDB
+
+	// abandonCh is closed when the store is replaced by a restore, waking
+	// every blocked watcher so it re-reads from the new store.
+	abandonMu sync.Mutex
+	abandonCh chan struct{}
+}
+
+// New returns an empty store.
+func New() (*Store, error) {
+	db, err := memdb.NewMemDB(schema())
+	if err != nil {
+		return nil, fmt.Errorf("state: schema: %w", err)
+	}
+	return &Store{db: db, abandonCh: make(chan struct{})}, nil
+}
+
+// AbandonCh is closed when this store has been replaced by a restored one.
+func (s *Store) AbandonCh() <-chan struct{} {
+	s.abandonMu.Lock()
+	defer s.abandonMu.Unlock()
+	return s.abandonCh
+}
+
+// Abandon marks the store as replaced.
+func (s *Store) Abandon() {
+	s.abandonMu.Lock()
+	defer s.abandonMu.Unlock()
+	select {
+	case <-s.abandonCh:
+	default:
+		close(s.abandonCh)
+	}
+}
+
+// LatestIndex is the highest Raft index that changed any table.
+func (s *Store) LatestIndex() uint64 {
+	txn := s.db.Txn(false)
+	defer txn.Abort()
+	return maxIndex(txn)
+}
+
+// TableIndex is the highest Raft index that changed any of the named tables.
+func (s *Store) TableIndex(names ...string) uint64 {
+	txn := s.db.Txn(false)
+	defer txn.Abort()
+	return maxIndex(txn, names...)
+}
+
+// write runs fn in a write transaction and commits it when fn succeeds.
+func (s *Store) write(fn func(txn *memdb.Txn) error) error {
+	txn := s.db.Txn(true)
+	defer txn.Abort()
+	if err := fn(txn); err != nil {
+		return err
+	}
+	txn.Commit()
+	return nil
+}
+
+// read returns a read transaction; the caller aborts it.
+func (s *Store) read() *memdb.Txn { return s.db.Txn(false) }
