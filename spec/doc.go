@@ -1,0 +1,78 @@
+// Package spec owns supervision-tree specs: the types committed to the
+// replicated state (spec.go), reading them from HCL or JSON files (Parse),
+// filling in defaults (Normalize), checking them (Validate) and comparing
+// them (Canonical, Equal).
+//
+// It must not start, stop or look up processes, know which behaviors exist
+// (the caller passes the runtime's catalog in ValidateOptions.KnownBehavior),
+// read the clock, or do any I/O. Everything here is deterministic.
+//
+// # File formats
+//
+// JSON is the struct tags of Tree and ChildSpec exactly: keys are matched
+// case-sensitively, unknown and duplicate keys are refused, null reads as
+// absent, and nothing may follow the document.
+//
+//	{"name":"web","node":"n1","strategy":"one_for_one","max_restarts":3,"max_seconds":5,
+//	 "children":[{"id":"c1","behavior":"counter","restart":"permanent"},
+//	             {"id":"sub","type":"supervisor","strategy":"rest_for_one","children":[…]}]}
+//
+// HCL has the same attributes, with children as labeled child blocks nested
+// to any depth; args is a map attribute. The tree's own attributes sit at the
+// top of the file, or inside one tree block labeled with the tree's name:
+//
+//	tree "web" {
+//	  node         = "n1"
+//	  strategy     = "one_for_one"
+//	  max_restarts = 3
+//	  max_seconds  = 5
+//
+//	  child "c1" {
+//	    behavior = "counter"
+//	    args     = { start = "10" }
+//	  }
+//	  child "sub" {
+//	    type     = "supervisor"
+//	    strategy = "rest_for_one"
+//	    child "w" { behavior = "echo" }
+//	  }
+//	}
+//
+// Attribute values must be constants: no variables or functions. The format
+// is taken from the extension (.hcl, .json), else sniffed (DetectFormat).
+//
+// # Defaults (Normalize)
+//
+// node "auto"; strategy one_for_one; type worker; restart permanent; shutdown
+// "5s"; restart intensity 3 restarts in 5 seconds (OTP's defaults) when
+// neither max_restarts nor max_seconds is given, and the missing one's
+// default when only one is given.
+//
+// # Rules (Validate)
+//
+//   - Tree names, node names and child ids: 1-63 bytes of ASCII letters,
+//     digits, '_', '-', '.', starting with a letter or digit (ValidName). A
+//     node may also be "auto". Registered names: 1-128 bytes of the same
+//     charset, starting with a letter (ValidRegisteredName).
+//   - strategy is one_for_one, one_for_all, rest_for_one or
+//     simple_one_for_one; restart is permanent, transient or temporary; type
+//     is worker or supervisor.
+//   - shutdown is "brutal_kill" or a Go duration in (0, 10m].
+//   - max_restarts is in 0..1000, max_seconds in 1..3600.
+//   - Child ids are unique among siblings; registered names are unique in a
+//     tree (a tree runs on one node, and names are per node).
+//   - A worker has a behavior known to the catalog and no strategy,
+//     intensity or children; a supervisor has no behavior, args or name.
+//   - A simple_one_for_one supervisor has exactly one child, the template,
+//     which may not register a name.
+//   - Limits: supervisors nest at most 10 levels below the root
+//     (DefaultMaxDepth); a supervisor has at most 256 children
+//     (DefaultMaxChildren), a tree at most 4096 in all
+//     (DefaultMaxTotalChildren); a worker has at most 64 args of at most
+//     4096 bytes each; a file, and a tree's canonical JSON, is at most 1 MiB
+//     (MaxSpecBytes). Files nested deeper than 64 brackets are refused by
+//     Parse before decoding.
+//
+// Validate reports every problem, each with its field path
+// ("children[1].children[0].restart"), in an *Error.
+package spec

@@ -1,0 +1,35 @@
+package spec
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// FuzzParse: Parse, and Normalize, Validate and Canonical on whatever it
+// returns, never panic.
+func FuzzParse(f *testing.F) {
+	files, _ := filepath.Glob("testdata/*/*")
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data, filepath.Base(file))
+	}
+	f.Add([]byte(`{"name":"w","children":[{"id":"a","type":"supervisor","children":[]}]}`), "")
+	f.Add([]byte(`tree "w" { child "a" { args = { "k" = "${1}" } } }`), "")
+	f.Fuzz(func(t *testing.T, data []byte, name string) {
+		tree, err := Parse(data, name)
+		if err != nil {
+			if tree != nil {
+				t.Fatal("tree and error")
+			}
+			return
+		}
+		_ = Validate(tree, testOpts)
+		Normalize(tree)
+		_ = Validate(tree, testOpts)
+		_ = CanonicalTree(tree)
+	})
+}

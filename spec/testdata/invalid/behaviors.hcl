@@ -1,0 +1,5 @@
+name = "web"
+child "a" { behavior = "nope" }
+child "b" {}
+child "c" { behavior = "has space" }
+child "d" { behavior = "echo" }
