@@ -1,0 +1,224 @@
+package runtime_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/steward/steward/runtime"
+	"github.com/steward/steward/runtime/behaviors"
+	"github.com/steward/steward/runtime/runtimetest"
+	"github.com/steward/steward/spec"
+)
+
+// env is one test runtime on a manual clock, with the native behaviors
+// and a subscription opened before anything runs.
+type env struct {
+	t     *testing.T
+	rt    *runtime.Runtime
+	clock *runtimetest.ManualClock
+	cat   *runtime.Catalog
+	sub   *runtime.Subscription
+	ctx   context.Context
+}
+
+func newEnv(t *testing.T, tweak ...func(*runtime.Config)) *env {
+	t.Helper()
+	cat := behaviors.NewCatalog()
+	clock := runtimetest.NewManualClock(time0)
+	cfg := runtime.DefaultConfig()
+	cfg.NodeName = "n1"
+	cfg.Logger = runtimetest.Logger(t)
+	cfg.Clock = clock
+	cfg.Catalog = cat
+	for _, f := range tweak {
+		f(&cfg)
+	}
+	rt, err := runtime.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, rt: rt, clock: clock, cat: cat, sub: rt.Subscribe(1 << 16), ctx: runtimetest.Context(t)}
+	t.Cleanup(func() {
+		e.sub.Close()
+		if err := rt.Shutdown(context.Background()); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	return e
+}
+
+var time0 = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func (e *env) spawn(behavior string, args map[string]string) runtime.PID {
+	e.t.Helper()
+	pid, err := e.rt.Spawn(e.ctx, runtime.SpawnOptions{Behavior: behavior, Args: args})
+	if err != nil {
+		e.t.Fatalf("spawn %s: %v", behavior, err)
+	}
+	return pid
+}
+
+func (e *env) call(pid runtime.PID, body string) string {
+	e.t.Helper()
+	b, err := e.rt.Call(e.ctx, pid, runtime.Message{Body: []byte(body)})
+	if err != nil {
+		e.t.Fatalf("call %s %q: %v", pid, body, err)
+	}
+	return string(b)
+}
+
+func (e *env) cast(pid runtime.PID, body string) {
+	e.t.Helper()
+	if err := e.rt.Cast(pid, runtime.Message{Body: []byte(body)}); err != nil {
+		e.t.Fatalf("cast %s %q: %v", pid, body, err)
+	}
+}
+
+// await waits for an event matching typ and pid (zero pid: any).
+func (e *env) await(typ runtime.EventType, pid runtime.PID) runtime.Event {
+	e.t.Helper()
+	return runtimetest.AwaitEvent(e.t, e.sub, runtimetest.Is(typ, pid))
+}
+
+// awaitChild waits for an event of typ about a tree child path.
+func (e *env) awaitChild(typ runtime.EventType, tree, path string) runtime.Event {
+	e.t.Helper()
+	return runtimetest.AwaitEvent(e.t, e.sub, func(ev runtime.Event) bool {
+		return ev.Type == typ && ev.Tree == tree && ev.ChildID == path
+	})
+}
+
+func (e *env) apply(tr spec.Tree) {
+	e.t.Helper()
+	if err := e.rt.ApplyTree(e.ctx, tr); err != nil {
+		e.t.Fatalf("apply %s: %v", tr.Name, err)
+	}
+}
+
+func (e *env) resolve(tree, path string) runtime.PID {
+	e.t.Helper()
+	pid, err := e.rt.Resolve(runtime.Target{Tree: tree, Path: path})
+	if err != nil {
+		e.t.Fatalf("resolve %s/%s: %v", tree, path, err)
+	}
+	return pid
+}
+
+// valid asserts Validate finds nothing.
+func (e *env) valid() {
+	e.t.Helper()
+	rep := e.rt.Validate(e.ctx)
+	if !rep.OK() {
+		e.t.Fatalf("validate: %+v", rep)
+	}
+}
+
+func wantErr(t *testing.T, err, target error) {
+	t.Helper()
+	if !errors.Is(err, target) {
+		t.Fatalf("error %v, want %v", err, target)
+	}
+}
+
+func worker(id, behavior string, args ...string) spec.ChildSpec {
+	cs := spec.ChildSpec{ID: id, Behavior: behavior}
+	if len(args) > 0 {
+		cs.Args = map[string]string{}
+		for i := 0; i+1 < len(args); i += 2 {
+			cs.Args[args[i]] = args[i+1]
+		}
+	}
+	return cs
+}
+
+func sup(id string, strategy spec.Strategy, children ...spec.ChildSpec) spec.ChildSpec {
+	return spec.ChildSpec{ID: id, Type: spec.Supervisor, SupervisorSpec: spec.SupervisorSpec{
+		Strategy: strategy, MaxRestarts: 10, MaxSeconds: 10, Children: children}}
+}
+
+func tree(name string, strategy spec.Strategy, children ...spec.ChildSpec) spec.Tree {
+	return spec.Tree{Name: name, SupervisorSpec: spec.SupervisorSpec{
+		Strategy: strategy, MaxRestarts: 10, MaxSeconds: 10, Children: children}}
+}
+
+// probe is a test behavior that reports what it receives and how it ends.
+type probe struct {
+	pid       runtime.PID
+	started   chan<- *probe // told after Init, when set
+	got       chan runtime.Message
+	ended     chan runtime.Reason
+	trap      bool
+	block     chan struct{} // Terminate waits on it when set
+	initError error
+}
+
+func newProbe() *probe {
+	return &probe{got: make(chan runtime.Message, 1024), ended: make(chan runtime.Reason, 8)}
+}
+
+func (p *probe) Init(proc runtime.Proc) error {
+	p.pid = proc.Self()
+	if p.trap {
+		proc.TrapExit(true)
+	}
+	if p.initError != nil {
+		return p.initError
+	}
+	if p.started != nil {
+		p.started <- p
+	}
+	return nil
+}
+func (p *probe) HandleCall(_ runtime.Proc, m runtime.Message) ([]byte, error) {
+	p.got <- m
+	return m.Body, nil
+}
+func (p *probe) HandleCast(_ runtime.Proc, m runtime.Message) error { p.got <- m; return nil }
+func (p *probe) HandleInfo(_ runtime.Proc, m runtime.Message) error {
+	p.got <- m
+	if string(m.Body) == "crash" {
+		return errors.New("probe crashed")
+	}
+	return nil
+}
+func (p *probe) Terminate(_ runtime.Proc, r runtime.Reason) {
+	if p.block != nil {
+		<-p.block
+	}
+	p.ended <- r
+}
+func (p *probe) CodeChange(string, []byte) error { return nil }
+func (p *probe) ExportState() ([]byte, error)    { return []byte(`{}`), nil }
+func (p *probe) ImportState([]byte) error        { return nil }
+
+// registerProbes adds a catalog entry whose instances announce
+// themselves on the returned channel once started, in start order.
+func (e *env) registerProbes(name string, tune func(*probe)) <-chan *probe {
+	started := make(chan *probe, 1024)
+	err := e.cat.Register(runtime.Entry{Name: name, Version: "1", New: func(map[string]string) (runtime.Behavior, error) {
+		p := newProbe()
+		p.started = started
+		if tune != nil {
+			tune(p)
+		}
+		return p, nil
+	}})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return started
+}
+
+func recv[T any](t *testing.T, ch <-chan T) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(runtimetest.Timeout):
+		t.Fatalf("nothing received within %s", runtimetest.Timeout)
+	}
+	var zero T
+	return zero
+}

@@ -1,0 +1,81 @@
+package runtime
+
+// envClass separates what travels through a process's queues.
+type envClass uint8
+
+const (
+	// envMsg is a behavior message; msg.Kind says which callback.
+	envMsg envClass = iota
+	// envSup is a supervisor command (a supCmd in req). It travels in the
+	// user queue, as OTP's supervisor calls do, so a suspended supervisor
+	// does not act on it until resumed.
+	envSup
+	// envSys is a system request (a sysReq in req). It travels in the
+	// control queue, ahead of user messages and regardless of suspension,
+	// as OTP's sys messages and exit signals do.
+	envSys
+)
+
+// envelope is one queued item. It is stored by value in the rings, so a
+// send allocates nothing.
+type envelope struct {
+	msg   Message
+	class envClass
+	reply chan reply
+	req   any
+}
+
+// reply answers a call, a system request or a supervisor command.
+type reply struct {
+	body []byte
+	val  any
+	err  error
+}
+
+// ring is a growable FIFO of envelopes with power-of-two capacity.
+type ring struct {
+	buf  []envelope
+	head int
+	n    int
+}
+
+const ringShrinkAbove = 256
+
+func (r *ring) push(e envelope) {
+	if r.n == len(r.buf) {
+		r.grow()
+	}
+	r.buf[(r.head+r.n)&(len(r.buf)-1)] = e
+	r.n++
+}
+
+func (r *ring) grow() {
+	size := len(r.buf) * 2
+	if size == 0 {
+		size = 4
+	}
+	nb := make([]envelope, size)
+	for i := 0; i < r.n; i++ {
+		nb[i] = r.buf[(r.head+i)&(len(r.buf)-1)]
+	}
+	r.buf, r.head = nb, 0
+}
+
+func (r *ring) pop() envelope {
+	e := r.buf[r.head]
+	r.buf[r.head] = envelope{}
+	r.head = (r.head + 1) & (len(r.buf) - 1)
+	r.n--
+	if r.n == 0 {
+		r.head = 0
+		if len(r.buf) > ringShrinkAbove {
+			r.buf = nil
+		}
+	}
+	return e
+}
+
+// at returns the i-th queued envelope (0 = next to pop).
+func (r *ring) at(i int) *envelope { return &r.buf[(r.head+i)&(len(r.buf)-1)] }
+
+func (r *ring) reset() { *r = ring{} }

@@ -1,0 +1,353 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+)
+
+// procState is a process's lifecycle; it only moves forward.
+type procState int32
+
+const (
+	stStarting procState = iota
+	stRunning
+	stTerminating
+	stDead
+)
+
+// process is one actor. Immutable fields are set before the process is
+// published; the behavior (beh, version, entryName) belongs to the
+// process's goroutine; everything under mu is shared.
+type process struct {
+	rt        *Runtime
+	pid       PID
+	parent    PID
+	sup       *supervisor // non-nil for supervisors
+	tree      *treeState  // nil outside trees
+	path      string      // child path inside the tree; "" for roots and standalone processes
+	args      map[string]string
+	startedAt time.Time
+	restarts  int
+	limit     int
+	onExit    func(Reason)
+
+	beh    Behavior
+	logger hclog.Logger
+
+	state      atomic.Int32
+	trap       atomic.Bool
+	stopping   atomic.Bool // a graceful stop was requested
+	capturing  atomic.Bool // a history capture is queued
+	out        atomic.Uint64
+	stateBytes atomic.Int64
+
+	mu          sync.Mutex
+	user        ring // behavior messages and supervisor commands
+	ctrl        ring // system requests, ahead of user messages
+	waiting     bool // the goroutine is parked on wake
+	busy        bool // the goroutine is handling an envelope
+	closed      bool // dead: nothing is queued any more
+	suspended   bool
+	in          uint64
+	queued      int64 // bytes of queued bodies
+	name        string
+	behavior    string // catalog name ("supervisor" for supervisors)
+	version     string
+	exitReason  Reason
+	links       map[uint64]*process
+	monitors    map[uint64]*process // ref -> process this one watches
+	monitoredBy map[uint64]*process // ref -> watcher
+
+	wake chan struct{}
+	done chan struct{}
+}
+
+func (p *process) signal() {
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (p *process) isAlive() bool { return procState(p.state.Load()) != stDead }
+
+// deliver queues e in the user queue. force skips the mailbox limit (EXIT
+// and DOWN messages, supervisor commands).
+func (p *process) deliver(e envelope, force bool) error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return errNoProc(p.pid)
+	}
+	if !force && p.user.n >= p.limit {
+		p.mu.Unlock()
+		return fmt.Errorf("%w: %s holds %d messages", ErrMailboxFull, p.pid, p.limit)
+	}
+	p.user.push(e)
+	p.in++
+	p.queued += int64(len(e.msg.Body))
+	w := p.waiting
+	p.waiting = false
+	p.mu.Unlock()
+	if w {
+		p.signal()
+	}
+	return nil
+}
+
+// deliverLocked is deliver(e, true) for a caller already holding p.mu; it
+// reports whether the caller must signal p after unlocking.
+func (p *process) deliverLocked(e envelope) (wake bool) {
+	if p.closed {
+		return false
+	}
+	p.user.push(e)
+	p.in++
+	p.queued += int64(len(e.msg.Body))
+	w := p.waiting
+	p.waiting = false
+	return w
+}
+
+// control queues a system request ahead of user messages.
+func (p *process) control(e envelope) error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return errNoProc(p.pid)
+	}
+	p.ctrl.push(e)
+	w := p.waiting
+	p.waiting = false
+	p.mu.Unlock()
+	if w {
+		p.signal()
+	}
+	return nil
+}
+
+// next blocks until there is something to handle, control first, user
+// messages only while not suspended. It reports false once the process is
+// dead.
+func (p *process) next() (envelope, bool) {
+	for {
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			return envelope{}, false
+		}
+		if p.ctrl.n > 0 {
+			e := p.ctrl.pop()
+			p.busy = true
+			p.mu.Unlock()
+			return e, true
+		}
+		if !p.suspended && p.user.n > 0 {
+			e := p.user.pop()
+			p.queued -= int64(len(e.msg.Body))
+			p.busy = true
+			p.mu.Unlock()
+			return e, true
+		}
+		p.waiting = true
+		p.busy = false
+		p.mu.Unlock()
+		if p.sup != nil {
+			p.rt.settle.notify()
+		}
+		<-p.wake
+	}
+}
+
+// beginTerminate moves a live process to terminating; false if it is
+// already dead.
+func (p *process) beginTerminate() bool {
+	for {
+		cur := p.state.Load()
+		if procState(cur) == stDead {
+			return false
+		}
+		if procState(cur) == stTerminating || p.state.CompareAndSwap(cur, int32(stTerminating)) {
+			return true
+		}
+	}
+}
+
+func (p *process) exitReasonAfterDone() Reason {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.exitReason
+}
+
+func errNoProc(pid PID) error { return fmt.Errorf("%w: %s", ErrNoProc, pid) }
+
+// ---- worker loop ----
+
+// runWorker is a worker's goroutine: init, then one envelope at a time.
+func (p *process) runWorker(started chan<- error) {
+	if err := p.callInit(); err != nil {
+		reason := Reason(err.Error())
+		if _, r, _ := outcome(err); r != "" {
+			reason = r
+		}
+		p.rt.exitProc(p, reason)
+		started <- fmt.Errorf("%w: %s (%s): %s", ErrStartFailed, p.pid, p.behaviorName(), reason)
+		return
+	}
+	if !p.state.CompareAndSwap(int32(stStarting), int32(stRunning)) {
+		started <- fmt.Errorf("%w: %s killed during init: %s", ErrStartFailed, p.pid, p.exitReasonAfterDone())
+		return
+	}
+	started <- nil
+	for {
+		e, ok := p.next()
+		if !ok {
+			return
+		}
+		var exited bool
+		switch e.class {
+		case envSys:
+			exited = p.handleSys(e)
+		case envMsg:
+			exited = p.handleMsg(e)
+		case envSup:
+			e.reply <- reply{err: fmt.Errorf("%w: %s", ErrNotSupervisor, p.pid)}
+		}
+		if exited || !p.isAlive() {
+			return
+		}
+	}
+}
+
+func (p *process) behaviorName() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.behavior
+}
+
+func (p *process) callInit() (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic in init: %v", r)
+		}
+	}()
+	return p.beh.Init(p)
+}
+
+func (p *process) dispatch(m Message) (body []byte, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic: %v", r)
+		}
+	}()
+	switch m.Kind {
+	case KindCall:
+		return p.beh.HandleCall(p, m)
+	case KindCast:
+		return nil, p.beh.HandleCast(p, m)
+	default:
+		return nil, p.beh.HandleInfo(p, m)
+	}
+}
+
+func (p *process) callTerminate(reason Reason) {
+	defer func() {
+		if r := recover(); r != nil {
+			p.rt.log.Warn("terminate panicked", "pid", p.pid.String(), "panic", fmt.Sprint(r))
+		}
+	}()
+	p.beh.Terminate(p, reason)
+}
+
+// handleMsg runs one behavior callback; true when the process exited.
+func (p *process) handleMsg(e envelope) bool {
+	body, err := p.dispatch(e.msg)
+	stop, reason, refused := outcome(err)
+	if e.msg.Kind == KindCall {
+		switch {
+		case refused:
+			e.reply <- reply{err: err}
+		case stop:
+			e.reply <- reply{err: fmt.Errorf("%w: %s exited while handling the call: %s", ErrNoProc, p.pid, reason)}
+		default:
+			e.reply <- reply{body: body}
+		}
+	} else if refused {
+		p.rt.log.Debug("message refused", "pid", p.pid.String(), "kind", e.msg.Kind.String(), "error", err)
+	}
+	if stop {
+		p.terminate(reason)
+		return true
+	}
+	if s, ok := p.beh.(Sizer); ok {
+		p.stateBytes.Store(int64(s.ApproxSize()))
+	}
+	return false
+}
+
+// terminate runs Terminate and exits; used when the process itself decides
+// (Stop, crash) or its supervisor asks for a graceful stop.
+func (p *process) terminate(reason Reason) {
+	if !p.beginTerminate() {
+		return
+	}
+	if reason.Abnormal() {
+		p.rt.log.Debug("process crashed", "pid", p.pid.String(), "reason", string(reason))
+	}
+	p.callTerminate(reason)
+	p.rt.exitProc(p, reason)
+}
+
+// ---- Proc, the behavior's view of its process ----
+
+var _ Proc = (*process)(nil)
+
+func (p *process) Self() PID      { return p.pid }
+func (p *process) Parent() PID    { return p.parent }
+func (p *process) Now() time.Time { return p.rt.clock.Now() }
+
+func (p *process) Name() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.name
+}
+
+func (p *process) Logger() hclog.Logger {
+	if p.logger == nil {
+		p.logger = p.rt.log.With("pid", p.pid.String())
+	}
+	return p.logger
+}
+
+func (p *process) Send(to PID, body []byte) error {
+	return p.rt.send(p, to, Message{Kind: KindInfo, From: p.pid, Body: body}, false)
+}
+
+func (p *process) Cast(to PID, body []byte) error {
+	return p.rt.send(p, to, Message{Kind: KindCast, From: p.pid, Body: body}, false)
+}
+
+func (p *process) Call(ctx context.Context, to PID, body []byte) ([]byte, error) {
+	return p.rt.call(ctx, p, to, Message{Kind: KindCall, From: p.pid, Body: body})
+}
+
+func (p *process) WhereIs(name string) (PID, bool) { return p.rt.WhereIs(name) }
+
+func (p *process) SendAfter(d time.Duration, body []byte) func() {
+	t := p.rt.clock.AfterFunc(d, func() {
+		_ = p.deliver(envelope{msg: Message{Kind: KindInfo, From: p.pid, Body: body}}, false)
+	})
+	return func() { t.Stop() }
+}
+
+func (p *process) Link(to PID) error { return p.rt.link(p, to) }
+func (p *process) Unlink(to PID)     { p.rt.unlink(p, to) }
+
+func (p *process) Monitor(to PID) (uint64, error) { return p.rt.monitor(p, to) }
+func (p *process) Demonitor(ref uint64)           { p.rt.demonitor(p, ref) }
+func (p *process) TrapExit(on bool)               { p.trap.Store(on) }
