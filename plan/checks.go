@@ -1,0 +1,185 @@
+package plan
+
+import "github.com/steward/steward/spec"
+
+// CheckKind names a check run before (pre) or after (post) a phase.
+type CheckKind string
+
+const (
+	// Pre-checks, every safety level.
+	CheckTargetsAlive       CheckKind = "targets_alive"
+	CheckResourcesAvailable CheckKind = "resources_available"
+	CheckParametersValid    CheckKind = "parameters_valid"
+	CheckSystemStable       CheckKind = "system_stable" // also a post-check
+	// Pre-checks added by strict.
+	CheckCaptureState         CheckKind = "capture_state"
+	CheckExternalDependencies CheckKind = "external_dependencies"
+	// Post-checks, every safety level.
+	CheckOperationEffect CheckKind = "operation_effect"
+	CheckNoSideEffects   CheckKind = "no_side_effects"
+	// Post-checks added by strict.
+	CheckConsistency      CheckKind = "consistency"
+	CheckSupervisionTrees CheckKind = "supervision_trees"
+)
+
+// ProcessRef says how an executor finds a process in its runtime at the
+// time a check runs, so that a reference survives restarts done by earlier
+// phases: by slot when Tree is set (the live, non-dynamic process in that
+// child slot of that tree; Slot "" is the root supervisor), else by
+// registered Name on Node, else by PID.
+type ProcessRef struct {
+	Tree string `json:"tree,omitempty"`
+	Slot string `json:"slot,omitempty"`
+	Name string `json:"name,omitempty"`
+	PID  string `json:"pid,omitempty"`
+	// Node the process is on (known for every reference but a slot whose
+	// tree placement was not in the facts).
+	Node string `json:"node,omitempty"`
+	// Subtree, in no_side_effects and supervision_trees, stands for the
+	// slot and every slot below it.
+	Subtree bool `json:"subtree,omitempty"`
+	// Optional, in capture_state, means a process that may have gone since
+	// planning (an affected process) rather than a target.
+	Optional bool `json:"optional,omitempty"`
+}
+
+// String renders the reference the way the executor resolves it.
+func (r ProcessRef) String() string {
+	var s string
+	switch {
+	case r.Tree != "" && r.Slot != "":
+		s = r.Tree + "/" + r.Slot
+	case r.Tree != "":
+		s = r.Tree
+	case r.Name != "":
+		s = r.Node + ":" + r.Name
+	default:
+		s = r.PID
+	}
+	if r.Subtree {
+		s += "/**"
+	}
+	return s
+}
+
+// Check is one check, as data: Kind says which fields matter.
+//
+//   - targets_alive: every Processes entry resolves to a live process and
+//     its node is alive.
+//   - resources_available: for every Limits.Nodes entry the node is alive
+//     and, with the phase's new processes counted, within Limits.
+//   - parameters_valid: every Params rule holds.
+//   - system_stable: every node in Nodes is alive, no mailbox is longer
+//     than Stability.MaxQueueLength, no more than
+//     Stability.MaxRecentRestarts restarts happened recently and memory is
+//     within Stability.MaxMemoryBytes (when set).
+//   - capture_state: every non-Optional Processes entry resolves; the
+//     executor records the state of all that resolve, for rollback.
+//   - external_dependencies: every node in Nodes (nodes of processes tied to
+//     the targets from elsewhere) is alive.
+//   - operation_effect: every Effects entry holds (see Effect).
+//   - no_side_effects: on the nodes in Nodes, every process alive before the
+//     phase is alive after it with the same PID, unless a Processes entry
+//     covers it (the set expected to change).
+//   - consistency: on the nodes in Nodes, after the phase: links are
+//     symmetric, registered names are unique per node, each supervised
+//     process's parent is a live supervisor, no slot holds two processes.
+//   - supervision_trees: for each tree in Trees, the root supervisor is
+//     alive, and every permanent, non-dynamic slot that held a live process
+//     before the phase holds one after it, unless a Processes entry (a
+//     terminate_child) covers it.
+type Check struct {
+	Kind      CheckKind    `json:"kind"`
+	Nodes     []string     `json:"nodes,omitempty"`
+	Processes []ProcessRef `json:"processes,omitempty"`
+	Limits    *Limits      `json:"limits,omitempty"`
+	Stability *Stability   `json:"stability,omitempty"`
+	Params    []ParamRule  `json:"params,omitempty"`
+	Effects   []Effect     `json:"effects,omitempty"`
+	Trees     []string     `json:"trees,omitempty"`
+}
+
+// Limits are resources_available's bounds (zero: no bound).
+type Limits struct {
+	MaxMemoryBytes      int64 `json:"max_memory_bytes,omitempty"`
+	MaxProcessCount     int   `json:"max_process_count,omitempty"`
+	MaxTotalQueueLength int   `json:"max_total_queue_length,omitempty"`
+	// Nodes lists each involved node with the processes the phase starts
+	// on it.
+	Nodes []NodeLoad `json:"nodes"`
+}
+
+// NodeLoad is a node and the processes a phase adds to it.
+type NodeLoad struct {
+	Node         string `json:"node"`
+	NewProcesses int    `json:"new_processes"`
+}
+
+// Stability are system_stable's thresholds.
+type Stability struct {
+	MaxQueueLength    int   `json:"max_queue_length"`
+	MaxRecentRestarts int   `json:"max_recent_restarts"`
+	MaxMemoryBytes    int64 `json:"max_memory_bytes,omitempty"`
+}
+
+// ParamRule is what parameters_valid checks for one operation against the
+// live state just before the phase.
+type ParamRule struct {
+	Op     string     `json:"op"`
+	Target ProcessRef `json:"target"`
+	// Kind the target must be; empty for any.
+	Kind Kind `json:"kind,omitempty"`
+	// RequireStrategy / ForbidStrategy: the target supervisor's strategy
+	// must (not) be this (start_child with args needs simple_one_for_one,
+	// with a child spec must not; a simple_one_for_one supervisor's strategy
+	// cannot be changed).
+	RequireStrategy spec.Strategy `json:"require_strategy,omitempty"`
+	ForbidStrategy  spec.Strategy `json:"forbid_strategy,omitempty"`
+	// ChildAbsent: no live process may be in this slot (start_child).
+	ChildAbsent *ProcessRef `json:"child_absent,omitempty"`
+	// ChildPresent: a live process must be in this slot (terminate_child).
+	ChildPresent *ProcessRef `json:"child_present,omitempty"`
+}
+
+// Effect is what "the operation did it" means, checked by comparing the
+// state before the phase with the state after it. Target is resolved in the
+// before state (its PID there is "the old PID"); Slot, when set, is looked
+// up in the after state. Each set field must hold:
+//
+//   - Exited: the old PID is not alive after.
+//   - Replaced: Slot holds a live process whose PID is not the old one (a
+//     supervisor restarted the child).
+//   - Vacant: Slot holds no live process.
+//   - SamePID: Target resolves after to the old PID.
+//   - Status: the process at the old PID has this status.
+//   - Strategy: the supervisor at the old PID has this strategy.
+//   - Delivered: the process at the old PID counts more messages received
+//     (messages_in) than before.
+//   - SubtreeReplaced: every process that was alive under Slot (below it,
+//     not the supervisor itself) is gone, every permanent or transient
+//     non-dynamic slot among them holds a new live process, and Slot itself
+//     holds a live supervisor.
+//   - SubtreeKept: every process alive under Slot before is alive after
+//     with the same PID.
+//   - Started: Slot holds a live process (and, if it held one before, a
+//     different one).
+//   - DynamicStarted: the supervisor at the old PID has more live dynamic
+//     children than before.
+type Effect struct {
+	Op     string      `json:"op"`
+	Type   OpType      `json:"type"`
+	Target ProcessRef  `json:"target"`
+	Slot   *ProcessRef `json:"slot,omitempty"`
+
+	Exited          bool          `json:"exited,omitempty"`
+	Replaced        bool          `json:"replaced,omitempty"`
+	Vacant          bool          `json:"vacant,omitempty"`
+	SamePID         bool          `json:"same_pid,omitempty"`
+	Status          Status        `json:"status,omitempty"`
+	Strategy        spec.Strategy `json:"strategy,omitempty"`
+	Delivered       bool          `json:"delivered,omitempty"`
+	SubtreeReplaced bool          `json:"subtree_replaced,omitempty"`
+	SubtreeKept     bool          `json:"subtree_kept,omitempty"`
+	Started         bool          `json:"started,omitempty"`
+	DynamicStarted  bool          `json:"dynamic_started,omitempty"`
+}

@@ -1,0 +1,114 @@
+package plan
+
+import (
+	"strings"
+
+	"github.com/steward/steward/spec"
+)
+
+// Compensate derives the operation that undoes op, given the state of its
+// target (and, for child operations, of the child) captured before op ran:
+// Build uses the facts; an executor may call it again with the state it
+// captured at the phase's start. Per type:
+//
+//   - kill_process of a supervised permanent or transient child:
+//     restart_child of its slot, which a supervisor may already have done
+//     (restart_child of a running child is a no-op). A temporary or dynamic
+//     child, a root supervisor or an unsupervised process: none (the exit
+//     cannot be undone).
+//   - change_supervisor_strategy: change it back to the captured strategy.
+//   - suspend_process: resume_process; resume_process: suspend_process; each
+//     only if the process was in the other status before (else op changed
+//     nothing).
+//   - start_child: terminate_child of the new child (by id, or for a
+//     simple_one_for_one supervisor by the PID in op's result).
+//   - terminate_child: restart_child of the same child, if it was running.
+//   - restart_child: terminate_child, if the child was not running before.
+//   - send_message, restart_supervisor: none; a delivered message cannot be
+//     recalled and a restarted subtree cannot be un-restarted.
+func Compensate(op Operation, target ProcessFacts, child *ProcessFacts) Compensation {
+	c := Compensation{Op: op.ID}
+	mk := func(t OpType, tgt Target, p Params) *Operation {
+		return &Operation{ID: "rollback-" + op.ID, Type: t, Node: op.Node, Target: tgt, Params: p}
+	}
+	switch op.Type {
+	case KillProcess:
+		switch {
+		case target.Tree == "":
+			c.Note = "an unsupervised process cannot be brought back"
+		case target.Slot == "":
+			c.Note = "the root supervisor of tree " + target.Tree + " has no supervisor to restart it"
+		case target.Dynamic:
+			c.Note = "a simple_one_for_one child cannot be restarted by id"
+		case target.Restart == spec.Temporary:
+			c.Note = "a temporary child is not restarted and its spec is gone"
+		default:
+			parent, leaf := splitSlot(target.Slot)
+			c.Operation = mk(RestartChild, Target{Supervisor: target.Tree, ChildID: parent}, Params{ChildID: leaf})
+			c.Operation.Node = target.Node
+			c.Note = "ensure " + target.Tree + "/" + target.Slot + " runs again (a no-op if its supervisor restarted it)"
+		}
+	case ChangeSupervisorStrategy:
+		if target.Strategy == "" {
+			c.Note = "the previous strategy is unknown"
+			break
+		}
+		c.Operation = mk(ChangeSupervisorStrategy, op.Target, Params{Strategy: target.Strategy})
+		c.Note = "restore strategy " + string(target.Strategy)
+	case SuspendProcess:
+		if target.Status == Suspended {
+			c.Note = "the process was already suspended"
+			break
+		}
+		c.Operation = mk(ResumeProcess, op.Target, Params{})
+		c.Note = "resume the process"
+	case ResumeProcess:
+		if target.Status != Suspended {
+			c.Note = "the process was not suspended"
+			break
+		}
+		c.Operation = mk(SuspendProcess, op.Target, Params{})
+		c.Note = "suspend the process again"
+	case StartChild:
+		if op.Params.Child != nil {
+			c.Operation = mk(TerminateChild, op.Target, Params{ChildID: op.Params.Child.ID})
+			c.Note = "terminate the started child " + op.Params.Child.ID + " (its spec stays, terminated)"
+		} else {
+			c.Operation = mk(TerminateChild, op.Target, Params{})
+			c.ChildFromResult = true
+			c.Note = "terminate the started child, by the pid in the operation's result"
+		}
+	case TerminateChild:
+		switch {
+		case child != nil && child.Exists && !child.Alive:
+			c.Note = "the child was not running"
+		case isPID(op.Params.ChildID) || (child != nil && child.Dynamic):
+			c.Note = "a simple_one_for_one child cannot be restarted by id"
+		default:
+			c.Operation = mk(RestartChild, op.Target, Params{ChildID: op.Params.ChildID})
+			c.Note = "restart child " + op.Params.ChildID
+		}
+	case RestartChild:
+		if child != nil && child.Alive {
+			c.Note = "the child was already running"
+			break
+		}
+		c.Operation = mk(TerminateChild, op.Target, Params{ChildID: op.Params.ChildID})
+		c.Note = "terminate child " + op.Params.ChildID + " again"
+	case SendMessage:
+		c.Note = "a delivered message cannot be recalled"
+	case RestartSupervisor:
+		c.Note = "a restarted subtree cannot be un-restarted"
+	default:
+		c.Note = "unknown operation type"
+	}
+	return c
+}
+
+// splitSlot splits "a/b/c" into "a/b" and "c".
+func splitSlot(slot string) (parent, leaf string) {
+	if i := strings.LastIndexByte(slot, '/'); i >= 0 {
+		return slot[:i], slot[i+1:]
+	}
+	return "", slot
+}

@@ -1,0 +1,179 @@
+package plan
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/steward/steward/spec"
+)
+
+// SafetyLevel decides how operations are grouped into phases and which
+// checks run around each phase.
+type SafetyLevel string
+
+const (
+	// Strict runs one operation per phase, in topological order, and adds
+	// capture_state and external_dependencies before, consistency and
+	// supervision_trees after.
+	Strict SafetyLevel = "strict"
+	// Moderate runs a dependency level in parallel, split so that each
+	// phase stays within ImpactBudget (the default).
+	Moderate SafetyLevel = "moderate"
+	// Permissive runs each dependency level fully in parallel, split only by
+	// Constraints.MaxParallel.
+	Permissive SafetyLevel = "permissive"
+)
+
+// OpType is what an operation does.
+type OpType string
+
+const (
+	// KillProcess sends an exit signal (Params.Reason, default "kill") to
+	// the target process.
+	KillProcess OpType = "kill_process"
+	// SendMessage delivers Params.Message to the target process.
+	SendMessage OpType = "send_message"
+	// RestartSupervisor restarts the target supervisor and its whole subtree.
+	RestartSupervisor OpType = "restart_supervisor"
+	// ChangeSupervisorStrategy sets the target supervisor's strategy to
+	// Params.Strategy.
+	ChangeSupervisorStrategy OpType = "change_supervisor_strategy"
+	// SuspendProcess suspends the target (messages queue while suspended).
+	SuspendProcess OpType = "suspend_process"
+	// ResumeProcess resumes a suspended target.
+	ResumeProcess OpType = "resume_process"
+	// StartChild starts a child under the target supervisor: Params.Child
+	// for a static supervisor, Params.Args for a simple_one_for_one one.
+	StartChild OpType = "start_child"
+	// TerminateChild stops the child Params.ChildID of the target
+	// supervisor; its spec stays, as in OTP, so RestartChild can bring it
+	// back. For a simple_one_for_one supervisor ChildID is the child's PID.
+	TerminateChild OpType = "terminate_child"
+	// RestartChild starts again the terminated child Params.ChildID of the
+	// target supervisor; a no-op when it is running. Rollbacks use it.
+	RestartChild OpType = "restart_child"
+)
+
+// OpTypes lists every operation type in a fixed order.
+var OpTypes = []OpType{KillProcess, SendMessage, RestartSupervisor, ChangeSupervisorStrategy,
+	SuspendProcess, ResumeProcess, StartChild, TerminateChild, RestartChild}
+
+// Plan is a coordinated operation plan as an operator writes it.
+type Plan struct {
+	// SafetyLevel defaults to moderate.
+	SafetyLevel SafetyLevel `json:"safety_level,omitempty"`
+	// Timeout bounds the whole run (Go duration, default "30s", at most
+	// MaxTimeout).
+	Timeout     string      `json:"timeout,omitempty"`
+	Constraints Constraints `json:"constraints,omitzero"`
+	// Operations in declaration order, which breaks every tie.
+	Operations []Operation `json:"operations"`
+}
+
+// Constraints limit how and when a plan runs. Zero means no limit.
+type Constraints struct {
+	// MaxParallel bounds the operations of one phase (count).
+	MaxParallel int `json:"max_parallel,omitempty"`
+	// MaxMemoryBytes bounds each involved node's memory (bytes).
+	MaxMemoryBytes int64 `json:"max_memory_bytes,omitempty"`
+	// MaxProcessCount bounds each involved node's process count, counting
+	// the processes the phase starts (count).
+	MaxProcessCount int `json:"max_process_count,omitempty"`
+	// MaxTotalQueueLength bounds the summed mailbox lengths on each involved
+	// node (messages).
+	MaxTotalQueueLength int `json:"max_total_queue_length,omitempty"`
+	// Window is when the plan may run.
+	Window *Window `json:"window,omitempty"`
+}
+
+// Window is a time span; a zero bound is open.
+type Window struct {
+	NotBefore time.Time `json:"not_before,omitzero"`
+	NotAfter  time.Time `json:"not_after,omitzero"`
+}
+
+// Operation is one action on one target.
+type Operation struct {
+	// ID is unique in the plan (spec.ValidName syntax).
+	ID   string `json:"id"`
+	Type OpType `json:"type"`
+	// Node the target lives on. Required for a target by name; for a target
+	// by pid it must match the pid's node; for a supervisor target it may be
+	// left out and is then the tree's node.
+	Node      string   `json:"node,omitempty"`
+	Target    Target   `json:"target"`
+	Params    Params   `json:"params,omitzero"`
+	DependsOn []string `json:"depends_on,omitempty"`
+}
+
+// Target names what an operation acts on: exactly one of a supervisor (a
+// tree name, and optionally the path of a child in it, nested ids joined by
+// "/"), a registered name (on Operation.Node) or a pid ("node/seq").
+type Target struct {
+	Supervisor string `json:"supervisor,omitempty"`
+	ChildID    string `json:"child_id,omitempty"`
+	Name       string `json:"name,omitempty"`
+	PID        string `json:"pid,omitempty"`
+}
+
+// String renders the target as "web/sub/c1", "name n1:db" or "pid n1/5".
+func (t Target) String() string {
+	switch {
+	case t.Supervisor != "" && t.ChildID != "":
+		return t.Supervisor + "/" + t.ChildID
+	case t.Supervisor != "":
+		return t.Supervisor
+	case t.Name != "":
+		return "name " + t.Name
+	case t.PID != "":
+		return "pid " + t.PID
+	}
+	return "(none)"
+}
+
+// Params carries what an operation type needs; see OpType for which.
+type Params struct {
+	Message  string            `json:"message,omitempty"`
+	Strategy spec.Strategy     `json:"strategy,omitempty"`
+	Reason   string            `json:"reason,omitempty"`
+	Child    *spec.ChildSpec   `json:"child,omitempty"`
+	Args     map[string]string `json:"args,omitempty"`
+	ChildID  string            `json:"child_id,omitempty"`
+}
+
+// Kind tells a plain process from a supervisor.
+type Kind string
+
+const (
+	KindProcess    Kind = "process"
+	KindSupervisor Kind = "supervisor"
+)
+
+// Status is a live process's run status.
+type Status string
+
+const (
+	Running   Status = "running"
+	Suspended Status = "suspended"
+)
+
+// Relation says how an affected process is tied to an operation's target.
+type Relation string
+
+const (
+	// Linked: linked to the target; an exit signal reaches it.
+	Linked Relation = "linked"
+	// MonitoredBy: monitors the target; it receives a DOWN message.
+	MonitoredBy Relation = "monitored_by"
+	// Sibling: restarted with the target by the parent's one_for_all or
+	// rest_for_one strategy.
+	Sibling Relation = "sibling"
+	// Child: a direct child of the target supervisor.
+	Child Relation = "child"
+	// Descendant: deeper in the target supervisor's subtree.
+	Descendant Relation = "descendant"
+)
+
+func (o Operation) String() string {
+	return fmt.Sprintf("%s (%s %s)", o.ID, o.Type, o.Target)
+}

@@ -1,0 +1,354 @@
+package plan
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/steward/steward/spec"
+)
+
+// Options carries what Validate and Build need from the caller.
+type Options struct {
+	// Now is the time the plan is built at (Build only): windows are
+	// compared with it. There is no clock in this package.
+	Now time.Time
+	// KnownBehavior reports whether the runtime's catalog has a behavior;
+	// it checks the child specs of start_child. Nil skips the check.
+	KnownBehavior func(name string) bool
+}
+
+// Validate checks a plan against every static rule in the package
+// documentation and returns nil or an *Error wrapping ErrInvalid, listing
+// each problem with its field path. Dependency cycles are named
+// ("dependency cycle: a -> b -> c -> a", read "a depends on b").
+func Validate(p *Plan, opts Options) error {
+	_, err := normalize(p, opts)
+	return err
+}
+
+// normalize validates p and returns a copy with defaults filled in.
+func normalize(p *Plan, opts Options) (*Plan, error) {
+	var ps problems
+	if p == nil {
+		ps.add(ErrRequired, "", "no plan")
+		return nil, ps.err(ErrInvalid)
+	}
+	n := clonePlan(p)
+	switch n.SafetyLevel {
+	case "":
+		n.SafetyLevel = DefaultSafetyLevel
+	case Strict, Moderate, Permissive:
+	default:
+		ps.add(ErrBadValue, "safety_level", "%q is not one of strict, moderate, permissive", n.SafetyLevel)
+	}
+	if n.Timeout == "" {
+		n.Timeout = DefaultTimeout.String()
+	} else if d, err := time.ParseDuration(n.Timeout); err != nil || d <= 0 || d > MaxTimeout {
+		ps.add(ErrBadValue, "timeout", "%q is not a duration in (0, %s]", n.Timeout, MaxTimeout)
+	} else {
+		n.Timeout = d.String()
+	}
+	validateConstraints(&ps, &n.Constraints)
+
+	switch {
+	case len(n.Operations) == 0:
+		ps.add(ErrRequired, "operations", "a plan needs at least one operation")
+	case len(n.Operations) > MaxOperations:
+		ps.add(ErrLimit, "operations", "%d operations, more than the limit of %d", len(n.Operations), MaxOperations)
+		return nil, ps.err(ErrInvalid)
+	}
+	index := make(map[string]int, len(n.Operations))
+	for i := range n.Operations {
+		op := &n.Operations[i]
+		path := indexPath("operations", i)
+		if op.ID == "" {
+			ps.add(ErrRequired, joinPath(path, "id"), "required")
+		} else if !spec.ValidName(op.ID) {
+			ps.add(ErrBadValue, joinPath(path, "id"), "%q must be 1-63 letters, digits, '_', '-' or '.', starting with a letter or digit", op.ID)
+		} else if first, dup := index[op.ID]; dup {
+			ps.add(ErrDuplicate, joinPath(path, "id"), "duplicate id %q (also operations[%d])", op.ID, first)
+		} else {
+			index[op.ID] = i
+		}
+	}
+	for i := range n.Operations {
+		validateOperation(&ps, indexPath("operations", i), &n.Operations[i], opts)
+	}
+	// Dependencies, then cycles over the edges that are well formed.
+	deps := make([][]int, len(n.Operations))
+	for i := range n.Operations {
+		op := &n.Operations[i]
+		path := joinPath(indexPath("operations", i), "depends_on")
+		seen := map[string]bool{}
+		for j, d := range op.DependsOn {
+			dp := indexPath(path, j)
+			k, ok := index[d]
+			switch {
+			case d == op.ID && d != "":
+				ps.add(ErrCycle, dp, "%q depends on itself (cycle %s -> %s)", d, d, d)
+			case seen[d]:
+				ps.add(ErrDuplicate, dp, "%q is listed twice", d)
+			case !ok:
+				ps.add(ErrDependency, dp, "unknown operation %q", d)
+			default:
+				if index[op.ID] == i {
+					deps[i] = append(deps[i], k)
+				}
+			}
+			seen[d] = true
+		}
+	}
+	for _, cycle := range findCycles(deps) {
+		names := make([]string, len(cycle))
+		for k, v := range cycle {
+			names[k] = n.Operations[v].ID
+		}
+		ps.add(ErrCycle, joinPath(indexPath("operations", cycle[0]), "depends_on"), "dependency cycle: %s", strings.Join(names, " -> "))
+	}
+	if err := ps.err(ErrInvalid); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+func validateConstraints(ps *problems, c *Constraints) {
+	const path = "constraints"
+	if c.MaxParallel < 0 {
+		ps.add(ErrBadValue, joinPath(path, "max_parallel"), "%d is negative", c.MaxParallel)
+	}
+	if c.MaxMemoryBytes < 0 {
+		ps.add(ErrBadValue, joinPath(path, "max_memory_bytes"), "%d is negative", c.MaxMemoryBytes)
+	}
+	if c.MaxProcessCount < 0 {
+		ps.add(ErrBadValue, joinPath(path, "max_process_count"), "%d is negative", c.MaxProcessCount)
+	}
+	if c.MaxTotalQueueLength < 0 {
+		ps.add(ErrBadValue, joinPath(path, "max_total_queue_length"), "%d is negative", c.MaxTotalQueueLength)
+	}
+	if w := c.Window; w != nil {
+		w.NotBefore, w.NotAfter = w.NotBefore.UTC(), w.NotAfter.UTC()
+		if !w.NotBefore.IsZero() && !w.NotAfter.IsZero() && !w.NotAfter.After(w.NotBefore) {
+			ps.add(ErrBadValue, joinPath(path, "window.not_after"), "%s is not after not_before %s", w.NotAfter.Format(time.RFC3339), w.NotBefore.Format(time.RFC3339))
+		}
+		if w.NotBefore.IsZero() && w.NotAfter.IsZero() {
+			c.Window = nil
+		}
+	}
+}
+
+// supervisorOp reports whether an operation type acts on a supervisor.
+func supervisorOp(t OpType) bool {
+	switch t {
+	case RestartSupervisor, ChangeSupervisorStrategy, StartChild, TerminateChild, RestartChild:
+		return true
+	}
+	return false
+}
+
+func validateOperation(ps *problems, path string, op *Operation, opts Options) {
+	known := contains(OpTypes, op.Type)
+	switch {
+	case op.Type == "":
+		ps.add(ErrRequired, joinPath(path, "type"), "required")
+	case !known:
+		names := make([]string, len(OpTypes))
+		for i, t := range OpTypes {
+			names[i] = string(t)
+		}
+		ps.add(ErrBadValue, joinPath(path, "type"), "unknown operation type %q (one of %s)", op.Type, strings.Join(names, ", "))
+	}
+	if op.Node != "" && !spec.ValidName(op.Node) {
+		ps.add(ErrBadValue, joinPath(path, "node"), "%q is not a node name", op.Node)
+	}
+	validateTarget(ps, path, op, known)
+	if known {
+		validateParams(ps, joinPath(path, "params"), op, opts)
+	}
+}
+
+func validateTarget(ps *problems, path string, op *Operation, known bool) {
+	t := &op.Target
+	tp := joinPath(path, "target")
+	forms := 0
+	for _, s := range []string{t.Supervisor, t.Name, t.PID} {
+		if s != "" {
+			forms++
+		}
+	}
+	switch {
+	case forms == 0 && t.ChildID != "":
+		ps.add(ErrRequired, joinPath(tp, "supervisor"), "required with child_id")
+		return
+	case forms == 0:
+		ps.add(ErrRequired, tp, "required: one of supervisor, name or pid")
+		return
+	case forms > 1:
+		ps.add(ErrBadValue, tp, "give exactly one of supervisor, name or pid")
+		return
+	}
+	switch {
+	case t.Supervisor != "":
+		if !spec.ValidName(t.Supervisor) {
+			ps.add(ErrBadValue, joinPath(tp, "supervisor"), "%q is not a tree name", t.Supervisor)
+		}
+		if t.ChildID != "" && !validChildPath(t.ChildID) {
+			ps.add(ErrBadValue, joinPath(tp, "child_id"), "%q is not a child path (child ids joined by '/')", t.ChildID)
+		}
+	case t.Name != "":
+		if t.ChildID != "" {
+			ps.add(ErrBadValue, joinPath(tp, "child_id"), "only with supervisor")
+		}
+		if !spec.ValidRegisteredName(t.Name) {
+			ps.add(ErrBadValue, joinPath(tp, "name"), "%q is not a registered name", t.Name)
+		}
+		if known && supervisorOp(op.Type) {
+			ps.add(ErrBadValue, joinPath(tp, "name"), "%s needs a supervisor target: supervisor or pid", op.Type)
+		}
+		if op.Node == "" {
+			ps.add(ErrRequired, joinPath(path, "node"), "required for a target by name")
+		}
+	case t.PID != "":
+		if t.ChildID != "" {
+			ps.add(ErrBadValue, joinPath(tp, "child_id"), "only with supervisor")
+		}
+		node, ok := splitPID(t.PID)
+		switch {
+		case !ok:
+			ps.add(ErrBadValue, joinPath(tp, "pid"), "%q is not a pid (node/seq)", t.PID)
+		case op.Node == "":
+			op.Node = node
+		case op.Node != node:
+			ps.add(ErrBadValue, joinPath(path, "node"), "%q does not match the pid's node %q", op.Node, node)
+		}
+	}
+}
+
+// splitPID checks "node/seq" and returns the node.
+func splitPID(pid string) (string, bool) {
+	node, seq, ok := strings.Cut(pid, "/")
+	if !ok || !spec.ValidName(node) || len(seq) == 0 || len(seq) > 19 || seq[0] == '0' {
+		return "", false
+	}
+	if _, err := strconv.ParseUint(seq, 10, 63); err != nil {
+		return "", false
+	}
+	return node, true
+}
+
+func validChildPath(p string) bool {
+	for _, seg := range strings.Split(p, "/") {
+		if !spec.ValidName(seg) {
+			return false
+		}
+	}
+	return true
+}
+
+// allowedParams lists, per type, the params it takes.
+var allowedParams = map[OpType][]string{
+	KillProcess:              {"reason"},
+	SendMessage:              {"message"},
+	RestartSupervisor:        nil,
+	ChangeSupervisorStrategy: {"strategy"},
+	SuspendProcess:           nil,
+	ResumeProcess:            nil,
+	StartChild:               {"child", "args"},
+	TerminateChild:           {"child_id"},
+	RestartChild:             {"child_id"},
+}
+
+func validateParams(ps *problems, path string, op *Operation, opts Options) {
+	p := &op.Params
+	given := []struct {
+		name string
+		set  bool
+	}{
+		{"message", p.Message != ""},
+		{"strategy", p.Strategy != ""},
+		{"reason", p.Reason != ""},
+		{"child", p.Child != nil},
+		{"args", p.Args != nil},
+		{"child_id", p.ChildID != ""},
+	}
+	for _, g := range given {
+		if g.set && !contains(allowedParams[op.Type], g.name) {
+			ps.add(ErrBadValue, joinPath(path, g.name), "not used by %s", op.Type)
+		}
+	}
+	switch op.Type {
+	case KillProcess:
+		if p.Reason == "" {
+			p.Reason = DefaultReason
+		} else if len(p.Reason) > MaxReasonLen || !printable(p.Reason) {
+			ps.add(ErrBadValue, joinPath(path, "reason"), "must be at most %d printable bytes", MaxReasonLen)
+		}
+	case SendMessage:
+		switch {
+		case p.Message == "":
+			ps.add(ErrRequired, joinPath(path, "message"), "required for send_message")
+		case len(p.Message) > MaxMessageBytes:
+			ps.add(ErrLimit, joinPath(path, "message"), "%d bytes, more than the limit of %d", len(p.Message), MaxMessageBytes)
+		}
+	case ChangeSupervisorStrategy:
+		switch p.Strategy {
+		case "":
+			ps.add(ErrRequired, joinPath(path, "strategy"), "required for change_supervisor_strategy")
+		case spec.OneForOne, spec.OneForAll, spec.RestForOne:
+		case spec.SimpleOneForOne:
+			ps.add(ErrBadValue, joinPath(path, "strategy"), "a supervisor cannot be changed to simple_one_for_one: its children are started differently")
+		default:
+			ps.add(ErrBadValue, joinPath(path, "strategy"), "%q is not one of one_for_one, one_for_all, rest_for_one", p.Strategy)
+		}
+	case StartChild:
+		switch {
+		case p.Child == nil && p.Args == nil:
+			ps.add(ErrRequired, path, "start_child needs child (a child spec) or args (for a simple_one_for_one supervisor)")
+		case p.Child != nil && p.Args != nil:
+			ps.add(ErrBadValue, path, "give child or args, not both")
+		case p.Child != nil:
+			err := spec.ValidateChild(*p.Child, spec.ValidateOptions{KnownBehavior: opts.KnownBehavior})
+			var se *spec.Error
+			if errors.As(err, &se) {
+				for _, sp := range se.Problems {
+					ps.add(ErrBadValue, joinPath(joinPath(path, "child"), sp.Path), "%s", sp.Message)
+				}
+			}
+			c := p.Child.Clone()
+			spec.NormalizeChild(&c)
+			p.Child = &c
+		default:
+			for _, k := range sortedKeys(p.Args) {
+				if !spec.ValidName(k) {
+					ps.add(ErrBadValue, joinPath(path, "args"), "key %q is not a valid arg name", k)
+				}
+			}
+		}
+	case TerminateChild, RestartChild:
+		switch {
+		case p.ChildID == "":
+			ps.add(ErrRequired, joinPath(path, "child_id"), "required for %s", op.Type)
+		case spec.ValidName(p.ChildID):
+		case op.Type == TerminateChild && isPID(p.ChildID):
+			// A simple_one_for_one child is named by its pid.
+		default:
+			ps.add(ErrBadValue, joinPath(path, "child_id"), "%q is not a child id", p.ChildID)
+		}
+	}
+}
+
+func isPID(s string) bool { _, ok := splitPID(s); return ok }
+
+func printable(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return false
+		}
+	}
+	return true
+}
