@@ -1262,8 +1262,11 @@ func (x *TransferLeaderResponse) GetNewLeader() string {
 }
 
 type RemovePeerRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Node          string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Node  string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	// leaving is set by a node removing itself as part of a graceful leave;
+	// such a node is still alive in gossip.
+	Leaving       bool `protobuf:"varint,2,opt,name=leaving,proto3" json:"leaving,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1303,6 +1306,13 @@ func (x *RemovePeerRequest) GetNode() string {
 		return x.Node
 	}
 	return ""
+}
+
+func (x *RemovePeerRequest) GetLeaving() bool {
+	if x != nil {
+		return x.Leaving
+	}
+	return false
 }
 
 type RemovePeerResponse struct {
@@ -1611,9 +1621,10 @@ const file_steward_v1_api_proto_rawDesc = "" +
 	"\x02to\x18\x01 \x01(\tR\x02to\"7\n" +
 	"\x16TransferLeaderResponse\x12\x1d\n" +
 	"\n" +
-	"new_leader\x18\x01 \x01(\tR\tnewLeader\"'\n" +
+	"new_leader\x18\x01 \x01(\tR\tnewLeader\"A\n" +
 	"\x11RemovePeerRequest\x12\x12\n" +
-	"\x04node\x18\x01 \x01(\tR\x04node\"*\n" +
+	"\x04node\x18\x01 \x01(\tR\x04node\x12\x18\n" +
+	"\aleaving\x18\x02 \x01(\bR\aleaving\"*\n" +
 	"\x12RemovePeerResponse\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x04R\x05index\"\x0e\n" +
 	"\fLeaveRequest\"\x0f\n" +

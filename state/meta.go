@@ -59,3 +59,15 @@ func (s *Store) ClusterID() string {
 	}
 	return raw.(*pb.ClusterMeta).ClusterId
 }
+
+// ClusterIDWatch is ClusterID that also adds a watch on the meta table to ws.
+func (s *Store) ClusterIDWatch(ws memdb.WatchSet) string {
+	txn := s.read()
+	defer txn.Abort()
+	ch, raw, err := txn.FirstWatch(tableMeta, "id")
+	ws.Add(ch)
+	if err != nil || raw == nil {
+		return ""
+	}
+	return raw.(*pb.ClusterMeta).ClusterId
+}

@@ -1,0 +1,211 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+)
+
+// Default ports, one per listener.
+const (
+	DefaultGossipPort = 7401
+	DefaultRaftPort   = 7402
+	DefaultGRPCPort   = 7403
+)
+
+// Config configures a node. Zero values take the defaults of DefaultConfig
+// when passed through Normalize.
+type Config struct {
+	// Name is the node's name, unique in the cluster; it is also its Raft
+	// server id.
+	Name string
+	// DataDir holds the Raft log, stable store, snapshots and the node's
+	// identity file.
+	DataDir string
+	// BindAddr is the gossip (memberlist) listen address, ip:port (TCP and
+	// UDP). Port 0 picks a free port.
+	BindAddr string
+	// RaftAddr is the Raft listen address, ip:port. Port 0 picks one.
+	RaftAddr string
+	// GRPCAddr is the gRPC listen address, ip:port. Port 0 picks one.
+	GRPCAddr string
+	// AdvertiseAddr is the IP other nodes dial, when the bind addresses are
+	// 0.0.0.0 or behind NAT. The ports stay those of the bind addresses.
+	AdvertiseAddr string
+	// Join lists gossip addresses of existing members to join at start.
+	Join []string
+	// BootstrapExpect makes the node bootstrap a new cluster together with
+	// the others once this many nodes with the same setting have met.
+	// 0: never bootstrap, wait to be added by an existing cluster's leader.
+	BootstrapExpect int
+	// Dev runs a single node that bootstraps itself at once.
+	Dev bool
+
+	// Logger receives every component's logs. Nil: no logs.
+	Logger hclog.Logger
+
+	// RaftHeartbeatTimeout is Raft's follower heartbeat timeout.
+	RaftHeartbeatTimeout time.Duration
+	// RaftElectionTimeout is Raft's candidate election timeout.
+	RaftElectionTimeout time.Duration
+	// RaftLeaderLeaseTimeout is how long a leader stays leader without
+	// contact with a quorum.
+	RaftLeaderLeaseTimeout time.Duration
+	// RaftCommitTimeout bounds how long a follower may wait for a commit
+	// index update without new entries.
+	RaftCommitTimeout time.Duration
+	// RaftMaxAppendEntries is the most entries sent in one AppendEntries
+	// request (count).
+	RaftMaxAppendEntries int
+	// RaftSnapshotThreshold is how many log entries trigger a snapshot.
+	RaftSnapshotThreshold uint64
+	// RaftSnapshotInterval is how often Raft checks whether to snapshot.
+	RaftSnapshotInterval time.Duration
+	// RaftTrailingLogs is how many log entries are kept after a snapshot.
+	RaftTrailingLogs uint64
+
+	// GossipProbeInterval is memberlist's failure-detector probe interval.
+	GossipProbeInterval time.Duration
+	// GossipProbeTimeout is how long a probe waits for an ack.
+	GossipProbeTimeout time.Duration
+	// GossipSuspicionMult scales how long a suspect member has to refute
+	// before it is declared failed (a multiple of the probe interval).
+	GossipSuspicionMult int
+
+	// ReconcileInterval is how often the leader reconciles gossip
+	// membership with the Raft configuration (it also reacts to every
+	// membership event at once).
+	ReconcileInterval time.Duration
+	// FailedReapTimeout is how long a failed member stays a Raft peer
+	// before the leader removes it (if quorum survives the removal).
+	FailedReapTimeout time.Duration
+	// MaxVoters is the most Raft voters; further members are non-voters.
+	MaxVoters int
+	// HoldTimeout is how long a request waits for a leader to be elected.
+	HoldTimeout time.Duration
+	// ApplyTimeout bounds one Raft apply.
+	ApplyTimeout time.Duration
+	// LeaveTimeout bounds a graceful leave.
+	LeaveTimeout time.Duration
+}
+
+// DefaultConfig returns the settings for a LAN deployment. The Raft timing
+// is hashicorp/raft's (and Consul's with raft_multiplier 1).
+func DefaultConfig() Config {
+	return Config{
+		BindAddr:               net.JoinHostPort("0.0.0.0", strconv.Itoa(DefaultGossipPort)),
+		RaftAddr:               net.JoinHostPort("0.0.0.0", strconv.Itoa(DefaultRaftPort)),
+		GRPCAddr:               net.JoinHostPort("0.0.0.0", strconv.Itoa(DefaultGRPCPort)),
+		RaftHeartbeatTimeout:   1000 * time.Millisecond,
+		RaftElectionTimeout:    1000 * time.Millisecond,
+		RaftLeaderLeaseTimeout: 500 * time.Millisecond,
+		RaftCommitTimeout:      50 * time.Millisecond,
+		RaftMaxAppendEntries:   64,
+		RaftSnapshotThreshold:  8192,
+		RaftSnapshotInterval:   30 * time.Second,
+		RaftTrailingLogs:       10240,
+		GossipProbeInterval:    1 * time.Second,
+		GossipProbeTimeout:     500 * time.Millisecond,
+		GossipSuspicionMult:    4,
+		ReconcileInterval:      10 * time.Second,
+		FailedReapTimeout:      30 * time.Second,
+		MaxVoters:              5,
+		HoldTimeout:            7 * time.Second,
+		ApplyTimeout:           10 * time.Second,
+		LeaveTimeout:           10 * time.Second,
+	}
+}
+
+// nameRE is the syntax of node names: DNS-label-like.
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`)
+
+// ValidName reports whether s is a valid node name.
+func ValidName(s string) bool { return nameRE.MatchString(s) }
+
+// Validate checks the configuration; every error names the setting.
+func (c *Config) Validate() error {
+	var errs []error
+	if !ValidName(c.Name) {
+		errs = append(errs, fmt.Errorf("name: %q is not a valid node name (1-63 of A-Z a-z 0-9 _ . -, starting with a letter or digit)", c.Name))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("data-dir: required"))
+	}
+	for _, a := range []struct{ flag, v string }{{"bind-addr", c.BindAddr}, {"raft-addr", c.RaftAddr}, {"grpc-addr", c.GRPCAddr}} {
+		if err := checkHostPort(a.v); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", a.flag, err))
+		}
+	}
+	if c.AdvertiseAddr != "" && net.ParseIP(c.AdvertiseAddr) == nil {
+		errs = append(errs, fmt.Errorf("advertise-addr: %q is not an IP address", c.AdvertiseAddr))
+	}
+	if c.AdvertiseAddr != "" && net.ParseIP(c.AdvertiseAddr).IsUnspecified() {
+		errs = append(errs, fmt.Errorf("advertise-addr: %s is unspecified; give the address other nodes dial", c.AdvertiseAddr))
+	}
+	for _, j := range c.Join {
+		if _, _, err := net.SplitHostPort(j); err != nil {
+			if net.ParseIP(j) == nil && !ValidName(j) {
+				errs = append(errs, fmt.Errorf("join: %q is not host or host:port", j))
+			}
+		}
+	}
+	if c.BootstrapExpect < 0 || c.BootstrapExpect > 7 {
+		errs = append(errs, fmt.Errorf("bootstrap-expect: %d is out of range 0..7", c.BootstrapExpect))
+	}
+	if c.Dev && c.BootstrapExpect > 1 {
+		errs = append(errs, fmt.Errorf("bootstrap-expect: %d cannot be combined with dev (a single node)", c.BootstrapExpect))
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"raft_heartbeat_timeout", c.RaftHeartbeatTimeout},
+		{"raft_election_timeout", c.RaftElectionTimeout},
+		{"raft_leader_lease_timeout", c.RaftLeaderLeaseTimeout},
+		{"raft_commit_timeout", c.RaftCommitTimeout},
+		{"gossip_probe_interval", c.GossipProbeInterval},
+		{"gossip_probe_timeout", c.GossipProbeTimeout},
+		{"reconcile_interval", c.ReconcileInterval},
+		{"failed_reap_timeout", c.FailedReapTimeout},
+		{"hold_timeout", c.HoldTimeout},
+		{"apply_timeout", c.ApplyTimeout},
+		{"leave_timeout", c.LeaveTimeout},
+	} {
+		if d.v <= 0 {
+			errs = append(errs, fmt.Errorf("%s: must be positive, got %s", d.name, d.v))
+		}
+	}
+	if c.RaftLeaderLeaseTimeout > c.RaftHeartbeatTimeout {
+		errs = append(errs, fmt.Errorf("raft_leader_lease_timeout: %s must not exceed raft_heartbeat_timeout %s", c.RaftLeaderLeaseTimeout, c.RaftHeartbeatTimeout))
+	}
+	if c.RaftMaxAppendEntries < 1 || c.RaftMaxAppendEntries > 1024 {
+		errs = append(errs, fmt.Errorf("raft_max_append_entries: %d is out of range 1..1024", c.RaftMaxAppendEntries))
+	}
+	if c.MaxVoters < 1 || c.MaxVoters > 9 {
+		errs = append(errs, fmt.Errorf("max_voters: %d is out of range 1..9", c.MaxVoters))
+	}
+	if c.GossipSuspicionMult < 1 {
+		errs = append(errs, fmt.Errorf("gossip_suspicion_mult: must be at least 1, got %d", c.GossipSuspicionMult))
+	}
+	return errors.Join(errs...)
+}
+
+func checkHostPort(v string) error {
+	host, port, err := net.SplitHostPort(v)
+	if err != nil {
+		return fmt.Errorf("%q is not ip:port: %v", v, err)
+	}
+	if net.ParseIP(host) == nil {
+		return fmt.Errorf("%q: %q is not an IP address", v, host)
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil || p < 0 || p > 65535 {
+		return fmt.Errorf("%q: port %q is not a number in 0..65535", v, port)
+	}
+	return nil
+}

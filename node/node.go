@@ -1,0 +1,531 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-memdb"
+	"github.com/hashicorp/go-sockaddr"
+	"github.com/hashicorp/memberlist"
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"github.com/steward/steward/fsm"
+	"github.com/steward/steward/state"
+	"github.com/steward/steward/transport"
+	"go.etcd.io/bbolt"
+)
+
+// Node is one running steward agent.
+type Node struct {
+	cfg    Config
+	logger hclog.Logger
+
+	idMu sync.Mutex
+	id   identity
+
+	fsm       *fsm.FSM
+	raft      *raft.Raft
+	raftTrans *raft.NetworkTransport
+	bolt      *raftboltdb.BoltStore
+	// raftNotifyCh receives leadership changes from Raft.
+	raftNotifyCh chan bool
+
+	ml       *memberlist.Memberlist
+	members  *memberTable
+	conflict atomic.Pointer[error]
+
+	pool     *transport.Pool
+	server   *transport.Server
+	grpcLis  net.Listener
+	grpcAddr string // advertised
+	raftAddr string // advertised
+
+	// readyTerm is the term in which this node, as leader, finished
+	// establishing leadership (barrier applied); 0 when not ready.
+	readyTerm atomic.Uint64
+
+	// services added by later layers, stopped in reverse order.
+	closers []func()
+
+	shutdownOnce sync.Once
+	shutdownCh   chan struct{}
+	shutdownErr  atomic.Pointer[error]
+	wg           sync.WaitGroup
+	leaving      atomic.Bool
+	// devDir is removed on shutdown in dev mode.
+	devDir string
+}
+
+// New starts a node: data dir, Raft, gossip, gRPC. It returns once every
+// listener is bound and, when Join is set, the node has joined.
+func New(cfg Config) (*Node, error) {
+	if cfg.Dev {
+		if cfg.DataDir == "" {
+			dir, err := os.MkdirTemp("", "steward-dev-")
+			if err != nil {
+				return nil, fmt.Errorf("dev data dir: %w", err)
+			}
+			cfg.DataDir = dir
+		}
+		if cfg.Name == "" {
+			cfg.Name = "dev"
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = hclog.NewNullLogger()
+	}
+	n := &Node{
+		cfg:          cfg,
+		logger:       logger,
+		members:      newMemberTable(),
+		raftNotifyCh: make(chan bool, 16),
+		shutdownCh:   make(chan struct{}),
+	}
+	if cfg.Dev {
+		n.devDir = cfg.DataDir
+	}
+	if err := n.start(); err != nil {
+		_ = n.Shutdown()
+		return nil, err
+	}
+	n.logger.Info("node started", "name", cfg.Name, "gossip", n.gossipAddr(), "raft", n.raftAddr, "grpc", n.grpcAddr, "data_dir", cfg.DataDir)
+	return n, nil
+}
+
+func (n *Node) start() (err error) {
+	cfg := n.cfg
+	logger := n.logger
+	if n.id, err = prepareDataDir(cfg.DataDir, cfg.Name); err != nil {
+		return err
+	}
+	n.fsm, err = fsm.New(fsm.Config{Logger: logger, OnHalt: n.halt})
+	if err != nil {
+		return err
+	}
+	if err := n.listenGRPC(); err != nil {
+		return err
+	}
+	if err := n.setupRaft(); err != nil {
+		return err
+	}
+	if err := n.setupGossip(); err != nil {
+		return err
+	}
+	n.pool = transport.NewPool()
+	n.server = transport.NewServer(n, transport.ServerConfig{Logger: logger, HoldTimeout: cfg.HoldTimeout, Pool: n.pool})
+	n.goFunc(func() {
+		if err := n.server.Serve(n.grpcLis); err != nil {
+			n.logger.Error("gRPC server stopped", "error", err)
+		}
+	})
+	n.goFunc(n.monitorLeadership)
+	n.goFunc(n.watchClusterID)
+	if cfg.BootstrapExpect > 0 {
+		n.goFunc(n.bootstrapLoop)
+	}
+	if len(cfg.Join) > 0 {
+		if err := n.join(cfg.Join); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (n *Node) goFunc(f func()) {
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		f()
+	}()
+}
+
+// advertiseIP is the IP other nodes dial for a listener bound to host.
+func (n *Node) advertiseIP(host string) (string, error) {
+	if n.cfg.AdvertiseAddr != "" {
+		return n.cfg.AdvertiseAddr, nil
+	}
+	ip := net.ParseIP(host)
+	if ip != nil && !ip.IsUnspecified() {
+		return host, nil
+	}
+	priv, err := sockaddr.GetPrivateIP()
+	if err != nil || priv == "" {
+		return "", fmt.Errorf("advertise-addr: required when binding %s and no private IP was found", host)
+	}
+	return priv, nil
+}
+
+func (n *Node) listenGRPC() error {
+	l, err := net.Listen("tcp", n.cfg.GRPCAddr)
+	if err != nil {
+		return fmt.Errorf("grpc-addr %s: %w", n.cfg.GRPCAddr, unwrapOpErr(err))
+	}
+	n.grpcLis = l
+	host, _, _ := net.SplitHostPort(n.cfg.GRPCAddr)
+	ip, err := n.advertiseIP(host)
+	if err != nil {
+		return err
+	}
+	n.grpcAddr = net.JoinHostPort(ip, strconv.Itoa(l.Addr().(*net.TCPAddr).Port))
+	return nil
+}
+
+func (n *Node) setupRaft() error {
+	c := n.cfg
+	host, _, _ := net.SplitHostPort(c.RaftAddr)
+	ip, err := n.advertiseIP(host)
+	if err != nil {
+		return err
+	}
+	l, err := net.Listen("tcp", c.RaftAddr)
+	if err != nil {
+		return fmt.Errorf("raft-addr %s: %w", c.RaftAddr, unwrapOpErr(err))
+	}
+	adv, err := net.ResolveTCPAddr("tcp", net.JoinHostPort(ip, strconv.Itoa(l.Addr().(*net.TCPAddr).Port)))
+	if err != nil {
+		_ = l.Close()
+		return fmt.Errorf("raft-addr: advertise %s: %w", ip, err)
+	}
+	n.raftTrans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream:  &streamLayer{Listener: l, advertise: adv},
+		MaxPool: 3,
+		Timeout: 10 * time.Second,
+		Logger:  n.logger.Named("raft-net"),
+	})
+	n.raftAddr = string(n.raftTrans.LocalAddr())
+
+	dir := filepath.Join(c.DataDir, "raft")
+	n.bolt, err = raftboltdb.New(raftboltdb.Options{
+		Path:        filepath.Join(dir, "raft.db"),
+		BoltOptions: &bbolt.Options{Timeout: time.Second},
+	})
+	if err != nil {
+		if errors.Is(err, bbolt.ErrTimeout) {
+			return fmt.Errorf("data-dir %s: raft.db is locked by another steward process", c.DataDir)
+		}
+		return fmt.Errorf("data-dir %s: open raft.db: %w", c.DataDir, err)
+	}
+	logs, err := raft.NewLogCache(512, n.bolt)
+	if err != nil {
+		return err
+	}
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, n.logger.Named("raft-snap"))
+	if err != nil {
+		return fmt.Errorf("data-dir %s: snapshot store: %w", c.DataDir, err)
+	}
+
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(c.Name)
+	rc.Logger = n.logger.Named("raft")
+	rc.HeartbeatTimeout = c.RaftHeartbeatTimeout
+	rc.ElectionTimeout = c.RaftElectionTimeout
+	rc.LeaderLeaseTimeout = c.RaftLeaderLeaseTimeout
+	rc.CommitTimeout = c.RaftCommitTimeout
+	rc.MaxAppendEntries = c.RaftMaxAppendEntries
+	rc.SnapshotThreshold = c.RaftSnapshotThreshold
+	rc.SnapshotInterval = c.RaftSnapshotInterval
+	rc.TrailingLogs = c.RaftTrailingLogs
+	rc.BatchApplyCh = true
+	rc.NotifyCh = n.raftNotifyCh
+
+	n.raft, err = raft.NewRaft(rc, n.fsm, logs, n.bolt, snaps, n.raftTrans)
+	if err != nil {
+		return fmt.Errorf("raft: %w", err)
+	}
+	if c.Dev || c.BootstrapExpect == 1 {
+		if !n.hasRaftState() {
+			f := n.raft.BootstrapCluster(raft.Configuration{Servers: []raft.Server{{
+				ID: rc.LocalID, Address: raft.ServerAddress(n.raftAddr), Suffrage: raft.Voter,
+			}}})
+			if err := f.Error(); err != nil && !errors.Is(err, raft.ErrCantBootstrap) {
+				return fmt.Errorf("bootstrap: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+func (n *Node) setupGossip() error {
+	c := n.cfg
+	host, portStr, _ := net.SplitHostPort(c.BindAddr)
+	port, _ := strconv.Atoi(portStr)
+	mc := memberlist.DefaultLANConfig()
+	mc.Name = c.Name
+	mc.BindAddr = host
+	mc.BindPort = port
+	if c.AdvertiseAddr != "" {
+		mc.AdvertiseAddr = c.AdvertiseAddr
+		mc.AdvertisePort = port
+	}
+	mc.ProbeInterval = c.GossipProbeInterval
+	mc.ProbeTimeout = c.GossipProbeTimeout
+	mc.SuspicionMult = c.GossipSuspicionMult
+	if c.GossipProbeInterval < time.Second {
+		mc.GossipInterval = c.GossipProbeInterval / 5
+		mc.PushPullInterval = 10 * c.GossipProbeInterval
+		mc.TCPTimeout = 2 * time.Second
+	}
+	d := &gossipDelegate{n: n}
+	mc.Delegate = d
+	mc.Events = d
+	mc.Alive = d
+	mc.Merge = d
+	mc.Conflict = d
+	mc.Ping = d
+	mc.LogOutput = newGossipLog(n.logger.Named("gossip"), n.members)
+	ml, err := memberlist.Create(mc)
+	if err != nil {
+		return fmt.Errorf("bind-addr %s: %w", c.BindAddr, unwrapOpErr(err))
+	}
+	if port == 0 {
+		// memberlist picked the port; advertise what it bound.
+		n.logger.Debug("gossip bound", "port", ml.LocalNode().Port)
+	}
+	n.ml = ml
+	return nil
+}
+
+func (n *Node) join(addrs []string) error {
+	joined, err := n.ml.Join(addrs)
+	if c := n.conflict.Load(); c != nil {
+		return *c
+	}
+	if joined == 0 {
+		return fmt.Errorf("%w: could not join any of %v: %v", ErrJoin, addrs, err)
+	}
+	if err != nil {
+		n.logger.Warn("some join addresses failed", "joined", joined, "error", err)
+	}
+	return nil
+}
+
+// Join joins more gossip members while running.
+func (n *Node) Join(addrs []string) error { return n.join(addrs) }
+
+// streamLayer is Raft's TCP stream layer over a listener this node bound
+// itself, so that port 0 works and the advertised address can differ from
+// the bound one.
+type streamLayer struct {
+	net.Listener
+	advertise net.Addr
+}
+
+func (s *streamLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
+	return net.DialTimeout("tcp", string(addr), timeout)
+}
+
+func (s *streamLayer) Addr() net.Addr { return s.advertise }
+
+func unwrapOpErr(err error) error {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Err != nil {
+		return op.Err
+	}
+	return err
+}
+
+func (n *Node) gossipAddr() string {
+	if n.ml == nil {
+		return ""
+	}
+	ln := n.ml.LocalNode()
+	return net.JoinHostPort(ln.Addr.String(), strconv.Itoa(int(ln.Port)))
+}
+
+func (n *Node) clusterID() string {
+	n.idMu.Lock()
+	defer n.idMu.Unlock()
+	return n.id.ClusterID
+}
+
+func (n *Node) localMeta() nodeMeta {
+	return nodeMeta{
+		RaftAddr:  n.raftAddr,
+		GRPCAddr:  n.grpcAddr,
+		Version:   Version,
+		ClusterID: n.clusterID(),
+		Expect:    n.cfg.BootstrapExpect,
+		Leaving:   n.leaving.Load(),
+	}
+}
+
+// checkPeer refuses gossip peers that are not steward nodes of this cluster.
+func (n *Node) checkPeer(p *memberlist.Node) error {
+	meta, err := decodeMeta(p.Meta)
+	if err != nil {
+		return fmt.Errorf("refusing member %q at %s: %v", p.Name, gossipAddr(p), err)
+	}
+	mine := n.clusterID()
+	if mine != "" && meta.ClusterID != "" && mine != meta.ClusterID {
+		return fmt.Errorf("%w: member %q at %s is in cluster %s, this node (%s) is in cluster %s",
+			ErrOtherCluster, p.Name, gossipAddr(p), meta.ClusterID, n.cfg.Name, mine)
+	}
+	return nil
+}
+
+func (n *Node) setConflict(err error) {
+	n.conflict.CompareAndSwap(nil, &err)
+}
+
+// watchClusterID records the cluster id in the data dir and in gossip
+// metadata once the replicated state has it.
+func (n *Node) watchClusterID() {
+	for {
+		st := n.fsm.State()
+		ws := memdb.NewWatchSet()
+		ws.Add(st.AbandonCh())
+		ws.Add(n.shutdownCh)
+		if id := st.ClusterIDWatch(ws); id != "" && id != n.clusterID() {
+			n.idMu.Lock()
+			old := n.id.ClusterID
+			n.id.ClusterID = id
+			idCopy := n.id
+			n.idMu.Unlock()
+			if old != "" {
+				n.logger.Error("replicated cluster id differs from the data dir's", "data_dir", old, "replicated", id)
+			}
+			if err := writeIdentity(n.cfg.DataDir, idCopy); err != nil {
+				n.logger.Error("cannot record cluster id", "error", err)
+			}
+			if err := n.ml.UpdateNode(time.Second); err != nil {
+				n.logger.Warn("cannot broadcast cluster id", "error", err)
+			}
+		}
+		ws.Watch(nil)
+		select {
+		case <-n.shutdownCh:
+			return
+		default:
+		}
+	}
+}
+
+// halt is called by the FSM when it meets a command it does not know.
+func (n *Node) halt(err error) {
+	n.shutdownErr.CompareAndSwap(nil, &err)
+	go n.Shutdown()
+}
+
+// Err returns the fatal error that stopped the node, if any.
+func (n *Node) Err() error {
+	if e := n.shutdownErr.Load(); e != nil {
+		return *e
+	}
+	return nil
+}
+
+// ShutdownCh is closed when the node has shut down.
+func (n *Node) ShutdownCh() <-chan struct{} { return n.shutdownCh }
+
+// OnShutdown registers f to run when the node shuts down, before Raft
+// stops; later registrations run first.
+func (n *Node) OnShutdown(f func()) { n.closers = append(n.closers, f) }
+
+// Shutdown stops the node without leaving: the cluster sees it fail.
+func (n *Node) Shutdown() error {
+	n.shutdownOnce.Do(func() {
+		n.logger.Info("shutting down")
+		close(n.shutdownCh)
+		n.closeAll()
+		n.wg.Wait()
+		if n.devDir != "" {
+			_ = os.RemoveAll(n.devDir)
+		}
+	})
+	return nil
+}
+
+func (n *Node) closeAll() {
+	for i := len(n.closers) - 1; i >= 0; i-- {
+		n.closers[i]()
+	}
+	if n.server != nil {
+		n.server.Stop(2 * time.Second)
+	} else if n.grpcLis != nil {
+		_ = n.grpcLis.Close()
+	}
+	if n.ml != nil {
+		_ = n.ml.Shutdown()
+	}
+	if n.raft != nil {
+		if err := n.raft.Shutdown().Error(); err != nil {
+			n.logger.Warn("raft shutdown", "error", err)
+		}
+	}
+	if n.raftTrans != nil {
+		_ = n.raftTrans.Close()
+	}
+	if n.bolt != nil {
+		_ = n.bolt.Close()
+	}
+	if n.pool != nil {
+		n.pool.Close()
+	}
+}
+
+// Accessors used by later layers and tests.
+
+// Name is the node's name.
+func (n *Node) Name() string { return n.cfg.Name }
+
+// GRPCAddr is the advertised gRPC address.
+func (n *Node) GRPCAddr() string { return n.grpcAddr }
+
+// RaftAddr is the advertised Raft address.
+func (n *Node) RaftAddr() string { return n.raftAddr }
+
+// GossipAddr is the advertised gossip address.
+func (n *Node) GossipAddr() string { return n.gossipAddr() }
+
+// DataDir is the node's data dir.
+func (n *Node) DataDir() string { return n.cfg.DataDir }
+
+// Server is the node's gRPC server, for later layers to register services.
+func (n *Node) Server() *transport.Server { return n.server }
+
+// Pool is the node's connection pool to its peers.
+func (n *Node) Pool() *transport.Pool { return n.pool }
+
+// FSM is the node's state machine.
+func (n *Node) FSM() *fsm.FSM { return n.fsm }
+
+// Logger is the node's logger.
+func (n *Node) Logger() hclog.Logger { return n.logger }
+
+// State is the local replica of the replicated state.
+func (n *Node) State() *state.Store { return n.fsm.State() }
+
+// NodeName implements transport.Backend.
+func (n *Node) NodeName() string { return n.cfg.Name }
+
+// WaitForLeader waits until the node knows a leader.
+func (n *Node) WaitForLeader(ctx context.Context) (string, error) {
+	for {
+		if name, _ := n.Leader(); name != "" {
+			return name, nil
+		}
+		t := time.NewTimer(10 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return "", fmt.Errorf("%w: %v", transport.ErrNoLeader, ctx.Err())
+		case <-n.shutdownCh:
+			t.Stop()
+			return "", transport.ErrShuttingDown
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,313 @@
+package testkit
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/steward/steward/node"
+	"github.com/steward/steward/pb"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+)
+
+// FastConfig is a node configuration with timings tuned for tests on a
+// loaded 2-core machine under the race detector: failures are detected in
+// about a second, elections take about half a second.
+func FastConfig(name, dataDir string) node.Config {
+	c := node.DefaultConfig()
+	c.Name = name
+	c.DataDir = dataDir
+	c.BindAddr = "127.0.0.1:0"
+	c.RaftAddr = "127.0.0.1:0"
+	c.GRPCAddr = "127.0.0.1:0"
+	c.RaftHeartbeatTimeout = 500 * time.Millisecond
+	c.RaftElectionTimeout = 500 * time.Millisecond
+	c.RaftLeaderLeaseTimeout = 250 * time.Millisecond
+	c.RaftCommitTimeout = 10 * time.Millisecond
+	c.GossipProbeInterval = 200 * time.Millisecond
+	c.GossipProbeTimeout = 100 * time.Millisecond
+	c.GossipSuspicionMult = 3
+	c.ReconcileInterval = 500 * time.Millisecond
+	c.FailedReapTimeout = 2 * time.Second
+	c.HoldTimeout = 10 * time.Second
+	return c
+}
+
+// Cluster is a set of in-process nodes.
+type Cluster struct {
+	t     testing.TB
+	mu    sync.Mutex
+	nodes []*node.Node
+	cfgs  []node.Config
+	// Hooks run on each node right after it starts (and restarts); later
+	// layers use them to attach their services.
+	hooks []func(*node.Node)
+}
+
+// Option adjusts a node's configuration before it starts.
+type Option func(i int, c *node.Config)
+
+// WithConfig applies f to every node's configuration.
+func WithConfig(f func(c *node.Config)) Option { return func(_ int, c *node.Config) { f(c) } }
+
+// NewCluster starts n nodes with bootstrap-expect n, each joining the first,
+// and waits until they share one leader.
+func NewCluster(t testing.TB, n int, opts ...Option) *Cluster {
+	t.Helper()
+	order := make([]int, n)
+	for i := range order {
+		order[i] = i
+	}
+	return NewClusterOrdered(t, n, order, opts...)
+}
+
+// NewClusterOrdered is NewCluster starting the nodes in the given order
+// (indexes into n1..nN); each node joins the first one started. Node i is
+// still c.Node(i) afterwards.
+func NewClusterOrdered(t testing.TB, n int, order []int, opts ...Option) *Cluster {
+	t.Helper()
+	c := &Cluster{t: t, nodes: make([]*node.Node, n), cfgs: make([]node.Config, n)}
+	first := ""
+	for _, i := range order {
+		cfg := FastConfig(fmt.Sprintf("n%d", i+1), filepath.Join(t.TempDir(), fmt.Sprintf("n%d", i+1)))
+		cfg.BootstrapExpect = n
+		for _, o := range opts {
+			o(i, &cfg)
+		}
+		if first != "" && len(cfg.Join) == 0 {
+			cfg.Join = []string{first}
+		}
+		c.startAt(i, cfg)
+		if first == "" {
+			first = c.nodes[i].GossipAddr()
+		}
+	}
+	c.WaitForLeader()
+	return c
+}
+
+// OnStart registers a hook run on every node that starts from now on.
+func (c *Cluster) OnStart(f func(*node.Node)) {
+	c.mu.Lock()
+	c.hooks = append(c.hooks, f)
+	c.mu.Unlock()
+}
+
+// Start starts one more node with cfg and returns its index.
+func (c *Cluster) Start(cfg node.Config) int {
+	c.t.Helper()
+	c.mu.Lock()
+	c.nodes = append(c.nodes, nil)
+	c.cfgs = append(c.cfgs, node.Config{})
+	idx := len(c.nodes) - 1
+	c.mu.Unlock()
+	c.startAt(idx, cfg)
+	return idx
+}
+
+func (c *Cluster) startAt(idx int, cfg node.Config) {
+	c.t.Helper()
+	cfg.Logger = Logger(c.t, cfg.Name)
+	n, err := node.New(cfg)
+	if err != nil {
+		c.t.Fatalf("start %s: %v", cfg.Name, err)
+	}
+	c.t.Cleanup(func() { _ = n.Shutdown() })
+	// Pin the ports it bound, so a restart comes back on the same ones.
+	cfg.BindAddr, cfg.RaftAddr, cfg.GRPCAddr = n.GossipAddr(), n.RaftAddr(), n.GRPCAddr()
+	c.mu.Lock()
+	c.nodes[idx] = n
+	c.cfgs[idx] = cfg
+	hooks := append([]func(*node.Node){}, c.hooks...)
+	c.mu.Unlock()
+	for _, h := range hooks {
+		h(n)
+	}
+}
+
+// Node returns node i (it may be stopped).
+func (c *Cluster) Node(i int) *node.Node {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.nodes[i]
+}
+
+// Config returns node i's configuration (with its bound ports).
+func (c *Cluster) Config(i int) node.Config {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cfgs[i]
+}
+
+// Size is the number of nodes started (including stopped ones).
+func (c *Cluster) Size() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.nodes)
+}
+
+// Live returns the nodes that have not been shut down.
+func (c *Cluster) Live() []*node.Node {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []*node.Node
+	for _, n := range c.nodes {
+		if n == nil {
+			continue
+		}
+		select {
+		case <-n.ShutdownCh():
+		default:
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// Kill stops node i abruptly, without leaving (as SIGKILL would, from the
+// cluster's point of view).
+func (c *Cluster) Kill(i int) {
+	c.t.Helper()
+	_ = c.Node(i).Shutdown()
+}
+
+// Restart starts node i again from its data dir, on the same ports.
+func (c *Cluster) Restart(i int) *node.Node {
+	c.t.Helper()
+	cfg := c.Config(i)
+	cfg.Logger = Logger(c.t, cfg.Name)
+	cfg.Join = nil
+	for _, n := range c.Live() {
+		if n.Name() != cfg.Name {
+			cfg.Join = append(cfg.Join, n.GossipAddr())
+		}
+	}
+	var n *node.Node
+	c.Eventually(10*time.Second, func() error {
+		var err error
+		n, err = node.New(cfg)
+		return err
+	}, "restart %s", cfg.Name)
+	c.t.Cleanup(func() { _ = n.Shutdown() })
+	c.mu.Lock()
+	c.nodes[i] = n
+	hooks := append([]func(*node.Node){}, c.hooks...)
+	c.mu.Unlock()
+	for _, h := range hooks {
+		h(n)
+	}
+	return n
+}
+
+// Leader waits for a leader that every live node agrees on and returns it.
+func (c *Cluster) WaitForLeader() *node.Node {
+	c.t.Helper()
+	var leader *node.Node
+	c.Eventually(30*time.Second, func() error {
+		leader = nil
+		var name string
+		for _, n := range c.Live() {
+			l, _ := n.Leader()
+			if l == "" {
+				return fmt.Errorf("%s knows no leader", n.Name())
+			}
+			if name != "" && l != name {
+				return fmt.Errorf("nodes disagree on the leader: %s vs %s", name, l)
+			}
+			name = l
+			if n.Name() == l && n.IsLeader() {
+				leader = n
+			}
+		}
+		if leader == nil {
+			return fmt.Errorf("leader %q is not a live node", name)
+		}
+		return nil
+	}, "one leader")
+	return leader
+}
+
+// Leader is WaitForLeader.
+func (c *Cluster) Leader() *node.Node { return c.WaitForLeader() }
+
+// Followers returns the live nodes other than the current leader.
+func (c *Cluster) Followers() []*node.Node {
+	l := c.WaitForLeader()
+	var out []*node.Node
+	for _, n := range c.Live() {
+		if n != l {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// Index returns the index of the node with this name, or -1.
+func (c *Cluster) Index(name string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, cfg := range c.cfgs {
+		if cfg.Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// Eventually calls f until it returns nil, failing the test with f's last
+// error after timeout. It polls; it never sleeps to let things settle.
+func (c *Cluster) Eventually(timeout time.Duration, f func() error, format string, args ...any) {
+	c.t.Helper()
+	Eventually(c.t, timeout, f, format, args...)
+}
+
+// Eventually calls f until it returns nil, failing t after timeout.
+func Eventually(t testing.TB, timeout time.Duration, f func() error, format string, args ...any) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	wait := 5 * time.Millisecond
+	for {
+		err := f()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %s for %s: %v", timeout, fmt.Sprintf(format, args...), err)
+		}
+		time.Sleep(wait) // polling interval of a condition wait, not a settle delay
+		if wait < 100*time.Millisecond {
+			wait *= 2
+		}
+	}
+}
+
+// Conn opens a gRPC client connection to node i, closed with the test.
+func (c *Cluster) Conn(i int) *grpc.ClientConn {
+	c.t.Helper()
+	return Dial(c.t, c.Node(i).GRPCAddr())
+}
+
+// Dial opens a gRPC connection to addr, closed with the test.
+func Dial(t testing.TB, addr string) *grpc.ClientConn {
+	t.Helper()
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	return conn
+}
+
+// KV returns a KV client for node i.
+func (c *Cluster) KV(i int) pb.KVClient { return pb.NewKVClient(c.Conn(i)) }
+
+// Ctx returns a context bounded by d and by the test.
+func Ctx(t testing.TB, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}

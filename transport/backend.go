@@ -1,0 +1,47 @@
+package transport
+
+import (
+	"context"
+	"time"
+
+	"github.com/steward/steward/fsm"
+	"github.com/steward/steward/pb"
+	"github.com/steward/steward/state"
+	"google.golang.org/protobuf/proto"
+)
+
+// Backend is what the gRPC services need from a node.
+type Backend interface {
+	// NodeName is this node's name.
+	NodeName() string
+	// IsLeader reports whether this node is the Raft leader.
+	IsLeader() bool
+	// Leader returns the leader's node name and gRPC address, or empty
+	// strings when no leader is known.
+	Leader() (name, grpcAddr string)
+	// Apply proposes one command on the leader and waits for it to be
+	// applied. Errors are this package's sentinels (ErrNotLeader,
+	// ErrLeadershipLost, ErrTimeout, ...); the command's own domain error
+	// is in Result.Err.
+	Apply(ctx context.Context, t pb.CommandType, payload proto.Message) (*fsm.Result, error)
+	// ReadBarrier makes a subsequent read of State linearizable: on the
+	// leader it confirms leadership and waits for the FSM to reach the
+	// commit index.
+	ReadBarrier(ctx context.Context) error
+	// State is the local replica of the replicated state.
+	State() *state.Store
+	// LastContact is how long ago this node last heard from the leader (0
+	// on the leader).
+	LastContact() time.Duration
+
+	Status() *pb.StatusResponse
+	Members() []*pb.Member
+	RaftPeers() (*pb.RaftPeersResponse, error)
+	TransferLeader(ctx context.Context, to string) (string, error)
+	// RemovePeer removes a node from the Raft configuration; leaving marks a
+	// node removing itself during a graceful leave.
+	RemovePeer(ctx context.Context, node string, leaving bool) (uint64, error)
+	// Leave leaves Raft and gossip gracefully; the node shuts down after
+	// the RPC has answered.
+	Leave(ctx context.Context) error
+}

@@ -1,0 +1,91 @@
+package transport
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/steward/steward/pb"
+	"github.com/steward/steward/state"
+	"google.golang.org/grpc"
+)
+
+type clusterService struct {
+	pb.UnimplementedClusterServer
+	s *Server
+}
+
+// Status, Members and Leave describe or act on the node that receives the
+// request, as `consul members` and `consul leave` do.
+func (c *clusterService) Status(ctx context.Context, _ *pb.StatusRequest) (*pb.StatusResponse, error) {
+	return c.s.backend.Status(), nil
+}
+
+func (c *clusterService) Members(ctx context.Context, _ *pb.MembersRequest) (*pb.MembersResponse, error) {
+	return &pb.MembersResponse{Members: c.s.backend.Members()}, nil
+}
+
+func (c *clusterService) Leave(ctx context.Context, _ *pb.LeaveRequest) (*pb.LeaveResponse, error) {
+	if err := c.s.backend.Leave(ctx); err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb.LeaveResponse{}, nil
+}
+
+func (c *clusterService) RaftPeers(ctx context.Context, req *pb.RaftPeersRequest) (*pb.RaftPeersResponse, error) {
+	if req.GetRead().GetStale() {
+		resp, err := c.s.backend.RaftPeers()
+		return resp, toStatus(err)
+	}
+	return OnLeader(ctx, c.s, req,
+		func(ctx context.Context, cc *grpc.ClientConn, r *pb.RaftPeersRequest) (*pb.RaftPeersResponse, error) {
+			return pb.NewClusterClient(cc).RaftPeers(ctx, r)
+		},
+		func(ctx context.Context, _ *pb.RaftPeersRequest) (*pb.RaftPeersResponse, error) {
+			return c.s.backend.RaftPeers()
+		})
+}
+
+func (c *clusterService) TransferLeader(ctx context.Context, req *pb.TransferLeaderRequest) (*pb.TransferLeaderResponse, error) {
+	return OnLeader(ctx, c.s, req,
+		func(ctx context.Context, cc *grpc.ClientConn, r *pb.TransferLeaderRequest) (*pb.TransferLeaderResponse, error) {
+			return pb.NewClusterClient(cc).TransferLeader(ctx, r)
+		},
+		func(ctx context.Context, r *pb.TransferLeaderRequest) (*pb.TransferLeaderResponse, error) {
+			to, err := c.s.backend.TransferLeader(ctx, r.To)
+			if err != nil {
+				return nil, err
+			}
+			return &pb.TransferLeaderResponse{NewLeader: to}, nil
+		})
+}
+
+func (c *clusterService) RemovePeer(ctx context.Context, req *pb.RemovePeerRequest) (*pb.RemovePeerResponse, error) {
+	if req.Node == "" {
+		return nil, toStatus(fmt.Errorf("%w: node name is empty", ErrInvalidRequest))
+	}
+	return OnLeader(ctx, c.s, req,
+		func(ctx context.Context, cc *grpc.ClientConn, r *pb.RemovePeerRequest) (*pb.RemovePeerResponse, error) {
+			return pb.NewClusterClient(cc).RemovePeer(ctx, r)
+		},
+		func(ctx context.Context, r *pb.RemovePeerRequest) (*pb.RemovePeerResponse, error) {
+			idx, err := c.s.backend.RemovePeer(ctx, r.Node, r.Leaving)
+			if err != nil {
+				return nil, err
+			}
+			return &pb.RemovePeerResponse{Index: idx}, nil
+		})
+}
+
+func (c *clusterService) Nodes(ctx context.Context, req *pb.NodesRequest) (*pb.NodesResponse, error) {
+	return Read(ctx, c.s, req, req.GetRead(),
+		func(ctx context.Context, cc *grpc.ClientConn, r *pb.NodesRequest) (*pb.NodesResponse, error) {
+			return pb.NewClusterClient(cc).Nodes(ctx, r)
+		},
+		func(st *state.Store, _ *pb.NodesRequest) (*pb.NodesResponse, error) {
+			idx, nodes, err := st.Nodes(nil)
+			if err != nil {
+				return nil, err
+			}
+			return &pb.NodesResponse{Meta: c.s.readMeta(idx), Nodes: nodes}, nil
+		})
+}
