@@ -34,7 +34,10 @@
 //	operation "a" {
 //	  type = "kill_process"
 //	  node = "n1"
-//	  target { supervisor = "web"  child_id = "c1" }
+//	  target {
+//	    supervisor = "web"
+//	    child_id   = "c1"
+//	  }
 //	}
 //	operation "c" {
 //	  type       = "start_child"
