@@ -193,5 +193,4 @@ func TestValidateLimits(t *testing.T) {
 	}
 }
 
-
 var specChild = spec.ChildSpec{ID: "c9", Behavior: "counter"}
