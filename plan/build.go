@@ -81,7 +81,7 @@ type builder struct {
 	order     []int
 	level     []int
 	phaseOf   []int
-	shared    [][2]int // pairs sharing a target, for the same_target conflict
+	shared    []sharedGroup // for the same_target conflict
 	phaseList []Phase
 	conflict  []Conflict
 }
@@ -269,7 +269,7 @@ func (b *builder) graph() {
 	for i := range explicit {
 		b.deps[i] = append([]int(nil), explicit[i]...)
 	}
-	for _, pr := range b.implicitPairs() {
+	for _, pr := range b.implicitPairs(pos) {
 		x, y := pr.a, pr.b
 		if anc[y].has(x) || anc[x].has(y) {
 			continue // depends_on already orders them
@@ -279,9 +279,6 @@ func (b *builder) graph() {
 		}
 		b.deps[y] = append(b.deps[y], x)
 		b.edges = append(b.edges, Edge{From: b.ops[x].op.ID, To: b.ops[y].op.ID, Kind: Implicit, Reason: pr.reason})
-		if pr.shared {
-			b.shared = append(b.shared, [2]int{x, y})
-		}
 	}
 	// exOrder is a linear extension of the explicit edges and implicit
 	// edges follow it, so it is a topological order of both.
@@ -311,24 +308,36 @@ func (b *builder) graph() {
 type pair struct {
 	a, b   int // a < b
 	reason string
-	shared bool
 }
 
 // implicitPairs finds the pairs of operations that must not share a phase:
 // they share a target, or one affects the other's target (through the
 // facts' affected processes, or because the target lies in a subtree the
-// other restarts or stops). The first reason found per pair is kept;
-// pairs come sorted.
-func (b *builder) implicitPairs() []pair {
+// other restarts or stops). To keep the graph linear in the plan's size,
+// the operations sharing a target are chained in explicit topological
+// order (consecutive ones paired), which orders the whole group, and an
+// operation affecting a target is paired only with its neighbours in that
+// target's chain. The first reason found per pair is kept; pairs come
+// sorted. It also records, per target shared by several operations, the
+// group (for the same_target conflict).
+func (b *builder) implicitPairs(pos []int) []pair {
 	byTarget := map[string][]int{}
+	var keys []string
 	for i, o := range b.ops {
 		for _, k := range o.targetKeys {
+			if byTarget[k] == nil {
+				keys = append(keys, k)
+			}
 			byTarget[k] = append(byTarget[k], i)
 		}
 	}
+	for _, k := range keys {
+		g := byTarget[k]
+		sort.Slice(g, func(i, j int) bool { return pos[g[i]] < pos[g[j]] })
+	}
 	found := map[[2]int]*pair{}
 	var list []*pair
-	note := func(x, y int, shared bool, reason func() string) {
+	note := func(x, y int, reason func() string) {
 		if x == y {
 			return
 		}
@@ -336,34 +345,55 @@ func (b *builder) implicitPairs() []pair {
 		if found[k] != nil {
 			return
 		}
-		p := &pair{a: k[0], b: k[1], reason: reason(), shared: shared}
+		p := &pair{a: k[0], b: k[1], reason: reason()}
 		found[k] = p
 		list = append(list, p)
 	}
-	for x, o := range b.ops {
-		for _, k := range o.targetKeys {
-			for _, y := range byTarget[k] {
-				if y > x {
-					yy := y
-					note(x, y, true, func() string {
-						return fmt.Sprintf("%s and %s both target %s", o.op.ID, b.ops[yy].op.ID, keyLabel(k))
-					})
-				}
-			}
+	groups := map[string]bool{}
+	for _, k := range keys {
+		g := byTarget[k]
+		if len(g) < 2 {
+			continue
 		}
-		if o.facts != nil {
-			for _, a := range o.facts.Affected {
-				keys := []string{"p:" + a.PID}
-				if a.Tree != "" {
-					keys = append(keys, "s:"+slotPath(a.Tree, a.Slot))
+		for i := 1; i < len(g); i++ {
+			x, y := g[i-1], g[i]
+			note(x, y, func() string {
+				return fmt.Sprintf("%s and %s both target %s", b.ops[x].op.ID, b.ops[y].op.ID, keyLabel(k))
+			})
+		}
+		sig := fmt.Sprint(g)
+		if !groups[sig] {
+			groups[sig] = true
+			b.shared = append(b.shared, sharedGroup{ops: append([]int(nil), g...), key: k})
+		}
+	}
+	for x, o := range b.ops {
+		if o.facts == nil {
+			continue
+		}
+		for _, a := range o.facts.Affected {
+			keys := []string{"p:" + a.PID}
+			if a.Tree != "" {
+				keys = append(keys, "s:"+slotPath(a.Tree, a.Slot))
+			}
+			for _, k := range keys {
+				g := byTarget[k]
+				// The neighbours of x in g's order, g itself being chained.
+				i := sort.Search(len(g), func(i int) bool { return pos[g[i]] >= pos[x] })
+				var near []int
+				if i > 0 {
+					near = append(near, g[i-1])
 				}
-				for _, k := range keys {
-					for _, y := range byTarget[k] {
-						aa, yy := a, y
-						note(x, y, false, func() string {
-							return fmt.Sprintf("%s %s affects %s %s, the target of %s", o.op.Type, b.targetLabel(o), aa.Relation, aa.PID, b.ops[yy].op.ID)
-						})
-					}
+				for ; i < len(g) && g[i] == x; i++ {
+				}
+				if i < len(g) {
+					near = append(near, g[i])
+				}
+				for _, y := range near {
+					aa, yy := a, y
+					note(x, y, func() string {
+						return fmt.Sprintf("%s %s affects %s %s, the target of %s", o.op.Type, b.targetLabel(o), aa.Relation, aa.PID, b.ops[yy].op.ID)
+					})
 				}
 			}
 		}
@@ -387,7 +417,7 @@ func (b *builder) implicitPairs() []pair {
 					path = path[:cut]
 					for _, x := range bySubtree[path] {
 						xx, kk := x, k
-						note(x, y, false, func() string {
+						note(x, y, func() string {
 							return fmt.Sprintf("%s %s covers %s, the target of %s", b.ops[xx].op.Type, b.ops[xx].subtree, keyLabel(kk), o.op.ID)
 						})
 					}
@@ -406,6 +436,13 @@ func (b *builder) implicitPairs() []pair {
 		return out[i].b < out[j].b
 	})
 	return out
+}
+
+// sharedGroup is operations acting on one target, in explicit topological
+// order.
+type sharedGroup struct {
+	ops []int
+	key string
 }
 
 func keyLabel(k string) string {

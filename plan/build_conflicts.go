@@ -23,10 +23,13 @@ func (b *builder) conflicts() {
 		}
 		b.nodeConflicts()
 	}
-	for _, pr := range b.shared {
-		x, y := b.ops[pr[0]], b.ops[pr[1]]
-		b.add(ConflictSameTarget, SeverityWarning, []string{x.op.ID, y.op.ID}, nil,
-			"%s and %s act on the same target; they run in separate phases, %s first", x.op.ID, y.op.ID, x.op.ID)
+	for _, g := range b.shared {
+		ids := make([]string, len(g.ops))
+		for i, v := range g.ops {
+			ids[i] = b.ops[v].op.ID
+		}
+		b.add(ConflictSameTarget, SeverityWarning, ids, nil,
+			"%s act on the same target %s; they run in separate phases, in that order", strings.Join(ids, ", "), keyLabel(g.key))
 	}
 	b.staleTargets()
 	for pi := range b.phaseList {
@@ -177,6 +180,7 @@ func (b *builder) staleTargets() {
 			if ends(x, pid) {
 				b.add(ConflictStaleTarget, SeverityError, []string{x.op.ID, y.op.ID}, nil,
 					"%s names pid %s, which %s (%s, an earlier phase) ends; name it by supervisor and child_id or by name instead", y.op.ID, pid, x.op.ID, x.op.Type)
+				break
 			}
 		}
 	}

@@ -264,7 +264,7 @@ func TestImplicitOrientation(t *testing.T) {
 				implicit = append(implicit, e)
 			}
 		}
-		if len(implicit) != 1 || implicit[0].From != "b" || implicit[0].To != "a" || implicit[0].Reason != "a and b both target name n1:db" {
+		if len(implicit) != 1 || implicit[0].From != "b" || implicit[0].To != "a" || implicit[0].Reason != "b and a both target name n1:db" {
 			t.Errorf("%s: implicit edges %+v", lvl, implicit)
 		}
 		if lvl == Permissive {
@@ -389,5 +389,42 @@ func TestBuildDoesNotModifyInput(t *testing.T) {
 	after, _ := json.Marshal(p)
 	if string(before) != string(after) {
 		t.Errorf("input modified:\n%s\n%s", before, after)
+	}
+}
+
+// TestSharedTargetChain: many operations on one target are chained, not
+// paired all with all, and an operation affecting that target is ordered
+// against its neighbours only, yet lands in its own phase.
+func TestSharedTargetChain(t *testing.T) {
+	const n = 300
+	var ops []Operation
+	facts := &Facts{Nodes: []NodeFacts{{Node: "n1", Alive: true}}}
+	for i := 0; i < n; i++ {
+		id := fmt.Sprintf("m%03d", i)
+		ops = append(ops, Operation{ID: id, Type: SendMessage, Node: "n1", Target: Target{PID: "n1/1"}, Params: Params{Message: "x"}})
+		facts.Operations = append(facts.Operations, procFacts(id, "n1/1"))
+	}
+	ops = append(ops, Operation{ID: "kill", Type: KillProcess, Node: "n1", Target: Target{PID: "n1/2"}})
+	facts.Operations = append(facts.Operations, procFacts("kill", "n1/2", "n1/1"))
+	r := mustBuild(t, &Plan{SafetyLevel: Permissive, Operations: ops}, facts)
+	if len(r.Edges) != n {
+		t.Errorf("%d edges, want %d (a chain of %d and one for the kill)", len(r.Edges), n, n-1)
+	}
+	if len(r.Phases) != n+1 {
+		t.Errorf("%d phases, want %d", len(r.Phases), n+1)
+	}
+	for _, ph := range r.Phases {
+		if len(ph.Operations) != 1 {
+			t.Fatalf("phase %d runs %v together", ph.Index, ph.Operations)
+		}
+	}
+	var same int
+	for _, c := range r.Conflicts {
+		if c.Kind == ConflictSameTarget {
+			same++
+		}
+	}
+	if same != 1 {
+		t.Errorf("%d same_target conflicts, want one for the group", same)
 	}
 }
