@@ -399,12 +399,17 @@ func (b *builder) implicitPairs(pos []int) []pair {
 		}
 	}
 	// Subtrees: an operation whose target slot lies under another's
-	// restarted or stopped subtree.
+	// restarted or stopped subtree. The operations covering one subtree
+	// share its slot as a target, so they are chained: the neighbours of
+	// the covered operation among them are enough.
 	bySubtree := map[string][]int{}
 	for i, o := range b.ops {
 		if o.subtree != "" {
 			bySubtree[o.subtree] = append(bySubtree[o.subtree], i)
 		}
+	}
+	for _, g := range bySubtree {
+		sort.Slice(g, func(i, j int) bool { return pos[g[i]] < pos[g[j]] })
 	}
 	if len(bySubtree) > 0 {
 		for y, o := range b.ops {
@@ -415,7 +420,16 @@ func (b *builder) implicitPairs(pos []int) []pair {
 				path := k[2:]
 				for cut := strings.LastIndexByte(path, '/'); cut > 0; cut = strings.LastIndexByte(path, '/') {
 					path = path[:cut]
-					for _, x := range bySubtree[path] {
+					g := bySubtree[path]
+					i := sort.Search(len(g), func(i int) bool { return pos[g[i]] >= pos[y] })
+					var near []int
+					if i > 0 {
+						near = append(near, g[i-1])
+					}
+					if i < len(g) {
+						near = append(near, g[i])
+					}
+					for _, x := range near {
 						xx, kk := x, k
 						note(x, y, func() string {
 							return fmt.Sprintf("%s %s covers %s, the target of %s", b.ops[xx].op.Type, b.ops[xx].subtree, keyLabel(kk), o.op.ID)

@@ -84,10 +84,11 @@ func (r ProcessRef) String() string {
 //   - consistency: on the nodes in Nodes, after the phase: links are
 //     symmetric, registered names are unique per node, each supervised
 //     process's parent is a live supervisor, no slot holds two processes.
-//   - supervision_trees: for each tree in Trees, the root supervisor is
-//     alive, and every permanent, non-dynamic slot that held a live process
-//     before the phase holds one after it, unless a Processes entry (a
-//     terminate_child) covers it.
+//   - supervision_trees: for each tree in Trees whose root was observed
+//     before or after the phase, the root supervisor is alive after it, and
+//     every permanent, non-dynamic slot that held a live process before the
+//     phase holds one after it, unless a Processes entry (a terminate_child,
+//     or the kill of a child that is not restarted) covers it.
 type Check struct {
 	Kind      CheckKind    `json:"kind"`
 	Nodes     []string     `json:"nodes,omitempty"`
@@ -182,4 +183,44 @@ type Effect struct {
 	SubtreeKept     bool          `json:"subtree_kept,omitempty"`
 	Started         bool          `json:"started,omitempty"`
 	DynamicStarted  bool          `json:"dynamic_started,omitempty"`
+}
+
+// ForNode returns the share of c that one node's executor evaluates against
+// its own runtime: the nodes, processes, limits, parameter rules and
+// effects on that node (references without a node are dropped; they only
+// evaluate against the whole cluster's state). Trees are kept: a tree not
+// on the node is skipped by the evaluation.
+func (c Check) ForNode(node string) Check {
+	out := Check{Kind: c.Kind, Stability: c.Stability, Trees: c.Trees}
+	for _, n := range c.Nodes {
+		if n == node {
+			out.Nodes = append(out.Nodes, n)
+		}
+	}
+	for _, r := range c.Processes {
+		if r.Node == node {
+			out.Processes = append(out.Processes, r)
+		}
+	}
+	if c.Limits != nil {
+		l := *c.Limits
+		l.Nodes = nil
+		for _, nl := range c.Limits.Nodes {
+			if nl.Node == node {
+				l.Nodes = append(l.Nodes, nl)
+			}
+		}
+		out.Limits = &l
+	}
+	for _, r := range c.Params {
+		if r.Target.Node == node {
+			out.Params = append(out.Params, r)
+		}
+	}
+	for _, e := range c.Effects {
+		if e.Target.Node == node {
+			out.Effects = append(out.Effects, e)
+		}
+	}
+	return out
 }

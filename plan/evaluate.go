@@ -493,6 +493,9 @@ func pidNode(pid string) string {
 func (e *evaluation) trees(trees []string, vacancies []ProcessRef) {
 	x := e.expected(vacancies)
 	for _, t := range trees {
+		if e.before.bySlot[t] == nil && e.after.bySlot[t] == nil {
+			continue // not on the observed nodes
+		}
 		if root := e.after.bySlot[t]; root == nil || root.Kind != KindSupervisor {
 			e.fail("tree %s: the root supervisor is not running", t)
 			continue

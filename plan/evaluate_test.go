@@ -260,3 +260,49 @@ func TestPlannedChecksEndToEnd(t *testing.T) {
 		}
 	}
 }
+
+// TestForNode: each node's share of a phase's checks passes on that node's
+// own runtime alone.
+func TestForNode(t *testing.T) {
+	p := &Plan{SafetyLevel: Permissive, Operations: []Operation{
+		{ID: "s1", Type: SuspendProcess, Node: "n1", Target: Target{Name: "peer"}},
+		{ID: "s2", Type: SuspendProcess, Node: "n2", Target: Target{PID: "n2/1"}},
+	}}
+	facts := &Facts{Nodes: []NodeFacts{{Node: "n1", Alive: true}, {Node: "n2", Alive: true}}, Operations: []OperationFacts{
+		{OpID: "s1", Target: ProcessFacts{Exists: true, Alive: true, PID: "n1/7", Node: "n1", Status: Running}},
+		{OpID: "s2", Target: ProcessFacts{Exists: true, Alive: true, PID: "n2/1", Node: "n2", Status: Running}},
+	}}
+	r := mustBuild(t, p, facts)
+	w := world()
+	after := edit(w, set("n1/7", func(p *Process) { p.Status = Suspended }))
+	after.Nodes[1].Processes = []Process{{PID: "n2/1", Kind: KindProcess, Status: Suspended}}
+	for _, node := range []string{"n1", "n2"} {
+		only := func(o *Observed) *Observed {
+			out := &Observed{}
+			for _, ns := range o.Nodes {
+				if ns.Node == node {
+					out.Nodes = append(out.Nodes, ns)
+				}
+			}
+			return out
+		}
+		for _, c := range r.Phases[0].PreChecks {
+			if res := Evaluate(c.ForNode(node), only(w), nil); !res.OK {
+				t.Errorf("%s pre %s: %v", node, c.Kind, res.Failures)
+			}
+		}
+		for _, c := range r.Phases[0].PostChecks {
+			share := c.ForNode(node)
+			if res := Evaluate(share, only(w), only(after)); !res.OK {
+				t.Errorf("%s post %s: %v", node, c.Kind, res.Failures)
+			}
+			if c.Kind == CheckOperationEffect && len(share.Effects) != 1 {
+				t.Errorf("%s: %d effects", node, len(share.Effects))
+			}
+		}
+		// The whole check fails on one node's state alone.
+		if res := Evaluate(r.Phases[0].PreChecks[0], only(w), nil); res.OK {
+			t.Errorf("%s: unfiltered targets_alive passed on one node", node)
+		}
+	}
+}
