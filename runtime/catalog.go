@@ -36,7 +36,7 @@ func NewCatalog() *Catalog { return &Catalog{m: make(map[string]Entry)} }
 
 // Register adds an entry; a duplicate name wraps ErrDuplicateBehavior.
 func (c *Catalog) Register(e Entry) error {
-	if err := checkName(e.Name); err != nil {
+	if err := checkToken(e.Name); err != nil {
 		return fmt.Errorf("behavior name: %w", err)
 	}
 	if e.New == nil {
@@ -53,7 +53,7 @@ func (c *Catalog) Register(e Entry) error {
 
 // Replace adds or overwrites an entry (a new module version).
 func (c *Catalog) Replace(e Entry) error {
-	if err := checkName(e.Name); err != nil {
+	if err := checkToken(e.Name); err != nil {
 		return fmt.Errorf("behavior name: %w", err)
 	}
 	if e.New == nil {

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/steward/steward/spec"
 )
 
 // Limits and defaults. The bounds are deliberately generous for real use
@@ -19,9 +21,9 @@ const (
 	DefaultMaxProcesses = 100_000
 	// DefaultMaxChildren is the default Config.MaxChildren.
 	DefaultMaxChildren = 1_000
-	// DefaultMaxDepth is the default Config.MaxDepth (a root supervisor is
-	// depth 1).
-	DefaultMaxDepth = 10
+	// DefaultMaxDepth is the default Config.MaxDepth: the root's children
+	// are at depth 1 (spec.DefaultMaxDepth).
+	DefaultMaxDepth = spec.DefaultMaxDepth
 	// DefaultCallTimeout is the default Config.DefaultCallTimeout (OTP's
 	// gen_server:call default).
 	DefaultCallTimeout = 5 * time.Second
@@ -36,21 +38,24 @@ const (
 	// tree).
 	DefaultMaxFlowEdges = 10_000
 
+	// The spec package's rules apply unchanged (the leader validates
+	// with the same function before committing): intensity bounds,
+	// shutdown bound, defaults.
+
 	// MaxRestartsLimit is the largest accepted max_restarts.
-	MaxRestartsLimit = 10_000
-	// MaxSecondsLimit is the largest accepted max_seconds (one day).
-	MaxSecondsLimit = 86_400
+	MaxRestartsLimit = spec.MaxIntensityRestarts
+	// MaxSecondsLimit is the largest accepted max_seconds; the smallest is 1.
+	MaxSecondsLimit = spec.MaxIntensitySeconds
 	// MaxShutdownTimeout is the largest accepted shutdown duration.
-	MaxShutdownTimeout = time.Hour
+	MaxShutdownTimeout = spec.DefaultMaxShutdown
 	// DefaultShutdown is a child's shutdown timeout when its spec leaves
-	// it empty.
+	// it empty (spec.DefaultShutdown).
 	DefaultShutdown = 5 * time.Second
 	// DefaultMaxRestarts and DefaultMaxSeconds are the intensity used when
-	// a spec leaves both at zero (OTP's defaults: 1 restart in 5 s).
-	DefaultMaxRestarts = 1
-	DefaultMaxSeconds  = 5
-	// MaxNameLen bounds tree names, child ids and registered names (bytes).
-	MaxNameLen = 128
+	// a spec leaves both at zero; a zero MaxSeconds alone becomes
+	// DefaultMaxSeconds (spec.Normalize).
+	DefaultMaxRestarts = spec.DefaultMaxRestarts
+	DefaultMaxSeconds  = spec.DefaultMaxSeconds
 )
 
 // Config configures one node's Runtime. Start from DefaultConfig.
@@ -81,8 +86,8 @@ type Config struct {
 	// MaxChildren is the most children one supervisor holds, dynamic
 	// children of simple_one_for_one included (children).
 	MaxChildren int
-	// MaxDepth is the deepest supervisor nesting; a tree's root supervisor
-	// is depth 1 (levels).
+	// MaxDepth is the deepest a child may sit below its tree's root; the
+	// root's children are at depth 1 (levels).
 	MaxDepth int
 	// DefaultCallTimeout bounds a Call whose context has no deadline
 	// (duration).
@@ -120,8 +125,8 @@ func DefaultConfig() Config {
 
 // Validate reports the first bad field by name.
 func (c Config) Validate() error {
-	if err := checkName(c.NodeName); err != nil {
-		return fmt.Errorf("%w: NodeName: %w", ErrBadConfig, err)
+	if !spec.ValidName(c.NodeName) {
+		return fmt.Errorf("%w: NodeName %q: must be 1-%d letters, digits, '_', '-' or '.', starting with a letter or digit", ErrBadConfig, c.NodeName, spec.MaxNameLen)
 	}
 	pos := []struct {
 		name string

@@ -1,6 +1,10 @@
 package runtime
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/steward/steward/spec"
+)
 
 // Sentinel errors. Every error the runtime returns wraps one of these with
 // %w, so callers test with errors.Is and translate at their own boundary
@@ -48,12 +52,14 @@ var (
 	ErrNameTaken = errors.New("name already registered")
 	// ErrNameNotFound means no live process is registered under a name.
 	ErrNameNotFound = errors.New("name not registered")
-	// ErrBadName means a registered name, tree name or child id is empty,
-	// too long, or contains '/' or whitespace.
+	// ErrBadName means a registered name, child id or target part breaks
+	// the spec package's naming rules.
 	ErrBadName = errors.New("bad name")
 
-	// ErrUnknownBehavior means a behavior name is not in the catalog.
-	ErrUnknownBehavior = errors.New("unknown behavior")
+	// ErrUnknownBehavior means a behavior name is not in the catalog. It
+	// is the spec package's sentinel, so one errors.Is test covers a spec
+	// refused by spec.Validate and a spawn refused by the catalog.
+	ErrUnknownBehavior = spec.ErrUnknownBehavior
 	// ErrBadArgs means a behavior refused its args (unknown key or bad
 	// value).
 	ErrBadArgs = errors.New("bad behavior args")

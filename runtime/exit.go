@@ -77,7 +77,7 @@ func (rt *Runtime) applySignal(l *process, from PID, reason Reason, act signalAc
 		if l.stopping.Swap(true) {
 			return false
 		}
-		l.ctrl.push(envelope{class: envSys, req: sysStop{reason: reason}})
+		l.urgent.push(envelope{class: envSys, req: sysStop{reason: reason}})
 		w := l.waiting
 		l.waiting = false
 		return w
@@ -110,7 +110,8 @@ func (rt *Runtime) exitOne(p *process, reason Reason, work *[]exitItem) bool {
 	links, monitors, monitoredBy := p.links, p.monitors, p.monitoredBy
 	p.links, p.monitors, p.monitoredBy = nil, nil, nil
 	p.user.reset()
-	p.ctrl.reset()
+	p.sys.reset()
+	p.urgent.reset()
 	p.queued = 0
 	name := p.name
 	wake := p.waiting
@@ -128,6 +129,9 @@ func (rt *Runtime) exitOne(p *process, reason Reason, work *[]exitItem) bool {
 	if p.tree != nil {
 		p.tree.remove(p)
 	}
+	// First undo the links and monitors on both sides, then announce the
+	// exit, then deliver its consequences (DOWN, EXIT, stops): whoever sees
+	// the event finds the process gone, and sees it before any effect.
 	for ref, t := range monitors {
 		t.mu.Lock()
 		delete(t.monitoredBy, ref)
@@ -136,6 +140,16 @@ func (rt *Runtime) exitOne(p *process, reason Reason, work *[]exitItem) bool {
 	for ref, w := range monitoredBy {
 		w.mu.Lock()
 		delete(w.monitors, ref)
+		w.mu.Unlock()
+	}
+	for _, l := range links {
+		l.mu.Lock()
+		delete(l.links, p.pid.Seq)
+		l.mu.Unlock()
+	}
+	rt.emit(EventExited, p, reason, "")
+	for ref, w := range monitoredBy {
+		w.mu.Lock()
 		wk := w.deliverLocked(envelope{msg: Message{Kind: KindDown, From: p.pid, Ref: ref, Body: []byte(reason)}})
 		w.mu.Unlock()
 		if wk {
@@ -148,7 +162,6 @@ func (rt *Runtime) exitOne(p *process, reason Reason, work *[]exitItem) bool {
 			l.mu.Unlock()
 			continue
 		}
-		delete(l.links, p.pid.Seq)
 		wk := rt.applySignal(l, p.pid, reason, exitAction(l, p.pid, reason), work)
 		l.mu.Unlock()
 		if wk {
@@ -158,7 +171,6 @@ func (rt *Runtime) exitOne(p *process, reason Reason, work *[]exitItem) bool {
 	close(p.done)
 	rt.topo.RUnlock()
 
-	rt.emit(EventExited, p, reason, "")
 	if p.onExit != nil {
 		p.onExit(reason)
 	}

@@ -21,7 +21,12 @@ type env struct {
 	cat   *runtime.Catalog
 	sub   *runtime.Subscription
 	ctx   context.Context
+	// marked: until ignores events up to this seq (see mark).
+	marked uint64
 }
+
+// mark makes the next until ignore every event emitted so far.
+func (e *env) mark() { e.marked = e.rt.Stats().LastEventSeq }
 
 func newEnv(t *testing.T, tweak ...func(*runtime.Config)) *env {
 	t.Helper()
@@ -152,6 +157,7 @@ type probe struct {
 	trap      bool
 	block     chan struct{} // Terminate waits on it when set
 	initError error
+	initFn    func() error // called by Init when set
 }
 
 func newProbe() *probe {
@@ -165,6 +171,11 @@ func (p *probe) Init(proc runtime.Proc) error {
 	}
 	if p.initError != nil {
 		return p.initError
+	}
+	if p.initFn != nil {
+		if err := p.initFn(); err != nil {
+			return err
+		}
 	}
 	if p.started != nil {
 		p.started <- p

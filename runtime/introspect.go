@@ -84,7 +84,7 @@ func (p *process) info() ProcessInfo {
 	pi.Links = sortedPIDs(p.links)
 	pi.Monitors = sortedPIDs(p.monitors)
 	pi.MonitoredBy = sortedPIDs(p.monitoredBy)
-	mem := int64(ProcessOverheadBytes) + int64(len(p.user.buf)+len(p.ctrl.buf))*envelopeBytes + p.queued +
+	mem := int64(ProcessOverheadBytes) + int64(len(p.user.buf)+len(p.sys.buf)+len(p.urgent.buf))*envelopeBytes + p.queued +
 		int64(len(p.links)+len(p.monitors)+len(p.monitoredBy))*mapEntryBytes
 	suspended, closed := p.suspended, p.closed
 	p.mu.Unlock()

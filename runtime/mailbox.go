@@ -10,9 +10,10 @@ const (
 	// user queue, as OTP's supervisor calls do, so a suspended supervisor
 	// does not act on it until resumed.
 	envSup
-	// envSys is a system request (a sysReq in req). It travels in the
-	// control queue, ahead of user messages and regardless of suspension,
-	// as OTP's sys messages and exit signals do.
+	// envSys is a system request (a sys* value in req). A stop request
+	// travels in the urgent queue, ahead of everything, as an exit signal
+	// does; the others travel in the sys queue, in arrival order with user
+	// messages but served even while suspended, as OTP's sys messages are.
 	envSys
 )
 
@@ -21,6 +22,7 @@ const (
 type envelope struct {
 	msg   Message
 	class envClass
+	seq   uint64 // arrival order across the sys and user queues
 	reply chan reply
 	req   any
 }
@@ -60,6 +62,9 @@ func (r *ring) grow() {
 	}
 	r.buf, r.head = nb, 0
 }
+
+// head is the next envelope to pop; the ring must not be empty.
+func (r *ring) head1() *envelope { return &r.buf[r.head] }
 
 func (r *ring) pop() envelope {
 	e := r.buf[r.head]

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"unicode"
+
+	"github.com/steward/steward/spec"
 )
 
 // nameTable is the per-node registry. Names resolve only to live
@@ -46,14 +48,25 @@ func (t *nameTable) get(name string) *process {
 	return p
 }
 
-// checkName accepts 1..MaxNameLen bytes without '/', whitespace or control
-// characters: the shape of tree names, child ids and registered names.
-func checkName(s string) error {
+// checkRegName applies the spec's rule for registered names.
+func checkRegName(s string) error {
+	if !spec.ValidRegisteredName(s) {
+		return fmt.Errorf("%w: registered name %q: must be 1-%d letters, digits, '_', '-' or '.', starting with a letter",
+			ErrBadName, s, spec.MaxRegisteredNameLen)
+	}
+	return nil
+}
+
+// checkToken accepts what may sit between slashes of a target or be a
+// behavior name: 1..spec.MaxBehaviorLen bytes without '/', whitespace or
+// control characters. (Tree names and child ids are checked strictly by
+// spec.Validate when a tree is applied.)
+func checkToken(s string) error {
 	if s == "" {
 		return fmt.Errorf("%w: empty", ErrBadName)
 	}
-	if len(s) > MaxNameLen {
-		return fmt.Errorf("%w: %q is longer than %d bytes", ErrBadName, s, MaxNameLen)
+	if len(s) > spec.MaxBehaviorLen {
+		return fmt.Errorf("%w: %q is longer than %d bytes", ErrBadName, s, spec.MaxBehaviorLen)
 	}
 	if strings.IndexFunc(s, func(r rune) bool { return r == '/' || unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 {
 		return fmt.Errorf("%w: %q contains '/', whitespace or a control character", ErrBadName, s)
@@ -64,7 +77,7 @@ func checkName(s string) error {
 // Register gives a live local process a per-node name. A process holds at
 // most one name; a name held by another live process is refused.
 func (rt *Runtime) Register(name string, pid PID) error {
-	if err := checkName(name); err != nil {
+	if err := checkRegName(name); err != nil {
 		return err
 	}
 	p, err := rt.local(pid)

@@ -47,11 +47,13 @@ type process struct {
 	stateBytes atomic.Int64
 
 	mu          sync.Mutex
-	user        ring // behavior messages and supervisor commands
-	ctrl        ring // system requests, ahead of user messages
-	waiting     bool // the goroutine is parked on wake
-	busy        bool // the goroutine is handling an envelope
-	closed      bool // dead: nothing is queued any more
+	urgent      ring   // stop requests, served first
+	sys         ring   // other system requests, in order with user
+	user        ring   // behavior messages and supervisor commands
+	arrivals    uint64 // seq of the last envelope put in sys or user
+	waiting     bool   // the goroutine is parked on wake
+	busy        bool   // the goroutine is handling an envelope
+	closed      bool   // dead: nothing is queued any more
 	suspended   bool
 	in          uint64
 	queued      int64 // bytes of queued bodies
@@ -88,6 +90,8 @@ func (p *process) deliver(e envelope, force bool) error {
 		p.mu.Unlock()
 		return fmt.Errorf("%w: %s holds %d messages", ErrMailboxFull, p.pid, p.limit)
 	}
+	p.arrivals++
+	e.seq = p.arrivals
 	p.user.push(e)
 	p.in++
 	p.queued += int64(len(e.msg.Body))
@@ -106,6 +110,8 @@ func (p *process) deliverLocked(e envelope) (wake bool) {
 	if p.closed {
 		return false
 	}
+	p.arrivals++
+	e.seq = p.arrivals
 	p.user.push(e)
 	p.in++
 	p.queued += int64(len(e.msg.Body))
@@ -114,14 +120,17 @@ func (p *process) deliverLocked(e envelope) (wake bool) {
 	return w
 }
 
-// control queues a system request ahead of user messages.
+// control queues a system request: after the messages already queued, but
+// served even while the process is suspended.
 func (p *process) control(e envelope) error {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
 		return errNoProc(p.pid)
 	}
-	p.ctrl.push(e)
+	p.arrivals++
+	e.seq = p.arrivals
+	p.sys.push(e)
 	w := p.waiting
 	p.waiting = false
 	p.mu.Unlock()
@@ -131,9 +140,9 @@ func (p *process) control(e envelope) error {
 	return nil
 }
 
-// next blocks until there is something to handle, control first, user
-// messages only while not suspended. It reports false once the process is
-// dead.
+// next blocks until there is something to handle: a stop request first;
+// then, in arrival order, system requests and user messages — only system
+// requests while suspended. It reports false once the process is dead.
 func (p *process) next() (envelope, bool) {
 	for {
 		p.mu.Lock()
@@ -141,15 +150,20 @@ func (p *process) next() (envelope, bool) {
 			p.mu.Unlock()
 			return envelope{}, false
 		}
-		if p.ctrl.n > 0 {
-			e := p.ctrl.pop()
-			p.busy = true
-			p.mu.Unlock()
-			return e, true
+		var q *ring
+		switch {
+		case p.urgent.n > 0:
+			q = &p.urgent
+		case p.sys.n > 0 && (p.suspended || p.user.n == 0 || p.sys.head1().seq < p.user.head1().seq):
+			q = &p.sys
+		case !p.suspended && p.user.n > 0:
+			q = &p.user
 		}
-		if !p.suspended && p.user.n > 0 {
-			e := p.user.pop()
-			p.queued -= int64(len(e.msg.Body))
+		if q != nil {
+			e := q.pop()
+			if q == &p.user {
+				p.queued -= int64(len(e.msg.Body))
+			}
 			p.busy = true
 			p.mu.Unlock()
 			return e, true

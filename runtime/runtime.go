@@ -145,8 +145,8 @@ func (rt *Runtime) Spawn(ctx context.Context, o SpawnOptions) (PID, error) {
 		version = e.Version
 	}
 	if o.Name != "" {
-		if err := checkName(o.Name); err != nil {
-			return PID{}, fmt.Errorf("registered name: %w", err)
+		if err := checkRegName(o.Name); err != nil {
+			return PID{}, err
 		}
 	}
 	var link *process

@@ -63,22 +63,27 @@ func (rt *Runtime) send(from *process, to PID, m Message, checked bool) error {
 		return nil
 	}
 	target := v.(*process)
+	// Counted before delivery, so whoever sees the message sees the count.
+	if from != nil {
+		from.out.Add(1)
+	}
 	if err := target.deliver(envelope{msg: m}, false); err != nil {
+		if from != nil {
+			from.out.Add(^uint64(0))
+		}
 		if !checked && !target.isAlive() {
 			rt.dropped.Add(1)
 			return nil
 		}
 		return err
 	}
-	rt.sent(from, m.From, target, to)
+	rt.traced(from, m.From, target, to)
 	return nil
 }
 
-// sent counts a delivered message and records it in the flow graphs that
-// want it.
-func (rt *Runtime) sent(from *process, fromPID PID, target *process, to PID) {
+// traced records a delivered message in the flow graphs that want it.
+func (rt *Runtime) traced(from *process, fromPID PID, target *process, to PID) {
 	if from != nil {
-		from.out.Add(1)
 		if from.tree != nil {
 			if f := from.tree.flow.Load(); f != nil {
 				f.record(fromPID, to, rt.clock.Now())
@@ -110,7 +115,10 @@ func (rt *Runtime) route(from *process, to PID, m Message, checked bool) error {
 	if err != nil {
 		return fmt.Errorf("send to %s: %w", to, err)
 	}
-	rt.sent(from, m.From, nil, to)
+	if from != nil {
+		from.out.Add(1)
+	}
+	rt.traced(from, m.From, nil, to)
 	return nil
 }
 
@@ -144,11 +152,14 @@ func (rt *Runtime) call(ctx context.Context, from *process, to PID, m Message) (
 		if !ok {
 			return nil, fmt.Errorf("%w: %s (no router able to call)", ErrNoRoute, to)
 		}
+		if from != nil {
+			from.out.Add(1)
+		}
+		rt.traced(from, m.From, nil, to)
 		body, err := cr.RouteCall(ctx, to, m)
 		if err != nil {
 			return nil, fmt.Errorf("call %s: %w", to, err)
 		}
-		rt.sent(from, m.From, nil, to)
 		return body, nil
 	}
 	target, err := rt.lookup(to)
@@ -159,11 +170,17 @@ func (rt *Runtime) call(ctx context.Context, from *process, to PID, m Message) (
 		return nil, fmt.Errorf("%w: %s", ErrCallSelf, to)
 	}
 	rc := replyPool.Get().(chan reply)
+	if from != nil {
+		from.out.Add(1)
+	}
 	if err := target.deliver(envelope{msg: m, reply: rc}, false); err != nil {
+		if from != nil {
+			from.out.Add(^uint64(0))
+		}
 		replyPool.Put(rc)
 		return nil, err
 	}
-	rt.sent(from, m.From, target, to)
+	rt.traced(from, m.From, target, to)
 	var self <-chan struct{}
 	if from != nil {
 		self = from.done

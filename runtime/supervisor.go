@@ -45,7 +45,7 @@ type supervisor struct {
 	rt         *Runtime
 	p          *process
 	tree       *treeState
-	depth      int
+	depth      int // 0 for a tree's root
 	policy     Policy
 	template   *childSpec // simple_one_for_one
 	children   []*child   // start order
@@ -267,7 +267,7 @@ func (p *process) requestStop(reason Reason) bool {
 	}
 	w := false
 	if !p.stopping.Swap(true) {
-		p.ctrl.push(envelope{class: envSys, req: sysStop{reason: reason}})
+		p.urgent.push(envelope{class: envSys, req: sysStop{reason: reason}})
 		w = p.waiting
 		p.waiting = false
 	}
@@ -392,6 +392,7 @@ func (s *supervisor) restart(group []*child, why Reason) {
 			_ = s.p.deliver(envelope{class: envSup, req: supRetry{ids: ids}}, true)
 			return
 		}
+		s.publish() // resolvable before the event announces it
 		s.rt.emit(EventRestarted, c.proc, why, "restart "+strconv.Itoa(c.restarts))
 	}
 }
@@ -508,6 +509,7 @@ func (s *supervisor) startChild(cs *childSpec) (PID, error) {
 	}
 	s.children = append(s.children, c)
 	s.byID[cs.id] = c
+	s.publish()
 	s.rt.emit(EventChildStarted, c.proc, "", "start_child")
 	return c.proc.pid, nil
 }
@@ -537,6 +539,7 @@ func (s *supervisor) startDynamic(extra map[string]string) (PID, error) {
 	}
 	s.children = append(s.children, c)
 	s.byID[cs.id] = c
+	s.publish()
 	s.rt.emit(EventChildStarted, c.proc, "", "start_child")
 	return c.proc.pid, nil
 }
@@ -586,6 +589,7 @@ func (s *supervisor) restartChild(id string) (PID, error) {
 	if err := s.start(c); err != nil {
 		return PID{}, err
 	}
+	s.publish()
 	s.rt.emit(EventChildStarted, c.proc, "", "restart_child")
 	return c.proc.pid, nil
 }

@@ -94,7 +94,10 @@ func compilePolicy(s spec.SupervisorSpec) (Policy, error) {
 		return p, fmt.Errorf("%w: %q (want one_for_one, one_for_all, rest_for_one or simple_one_for_one)", ErrBadStrategy, p.Strategy)
 	}
 	if p.MaxRestarts == 0 && p.MaxSeconds == 0 {
-		p.MaxRestarts, p.MaxSeconds = DefaultMaxRestarts, DefaultMaxSeconds
+		p.MaxRestarts = DefaultMaxRestarts
+	}
+	if p.MaxSeconds == 0 {
+		p.MaxSeconds = DefaultMaxSeconds
 	}
 	if p.MaxRestarts < 0 || p.MaxRestarts > MaxRestartsLimit {
 		return p, fmt.Errorf("%w: max_restarts %d outside 0..%d", ErrBadIntensity, p.MaxRestarts, MaxRestartsLimit)
@@ -105,10 +108,11 @@ func compilePolicy(s spec.SupervisorSpec) (Policy, error) {
 	return p, nil
 }
 
-// supervisor validates one supervisor level at depth (root = 1).
+// supervisor validates one supervisor level; depth is the supervisor's
+// own (0 for a tree's root), its children sit at depth+1.
 func (c *compiler) supervisor(path string, s spec.SupervisorSpec, depth int) *supSpec {
-	if depth > c.rt.cfg.MaxDepth {
-		c.fail(path, fmt.Errorf("%w: depth %d exceeds MaxDepth %d", ErrTooDeep, depth, c.rt.cfg.MaxDepth))
+	if len(s.Children) > 0 && depth+1 > c.rt.cfg.MaxDepth {
+		c.fail(path, fmt.Errorf("%w: children at depth %d, MaxDepth is %d", ErrTooDeep, depth+1, c.rt.cfg.MaxDepth))
 		return nil
 	}
 	pol, err := compilePolicy(s)
@@ -132,14 +136,14 @@ func (c *compiler) supervisor(path string, s spec.SupervisorSpec, depth int) *su
 			continue
 		}
 		seen[cs.ID] = true
-		if ch := c.child(path, cs, depth, simple); ch != nil {
+		if ch := c.child(path, cs, depth+1, simple); ch != nil {
 			out.children = append(out.children, ch)
 		}
 	}
 	return out
 }
 
-// child validates one child of a supervisor at depth.
+// child validates one child, sitting at depth (1 for the root's children).
 func (c *compiler) child(parent string, cs spec.ChildSpec, depth int, template bool) *childSpec {
 	path := joinPath(parent, cs.ID)
 	if template {
@@ -147,8 +151,8 @@ func (c *compiler) child(parent string, cs spec.ChildSpec, depth int, template b
 		before := c.procs
 		defer func() { c.procs = before }()
 	}
-	if err := checkName(cs.ID); err != nil {
-		c.fail(path, fmt.Errorf("id: %w", err))
+	if !spec.ValidName(cs.ID) {
+		c.fail(path, fmt.Errorf("%w: id %q: must be 1-%d letters, digits, '_', '-' or '.', starting with a letter or digit", ErrBadName, cs.ID, spec.MaxNameLen))
 		return nil
 	}
 	out := &childSpec{id: cs.ID, name: cs.Name, raw: cs, restart: cs.Restart, shutdown: DefaultShutdown}
@@ -184,7 +188,7 @@ func (c *compiler) child(parent string, cs spec.ChildSpec, depth int, template b
 		if cs.Name != "" {
 			bad(fmt.Errorf("%w: name registers workers only", ErrBadName))
 		}
-		out.nested = c.supervisor(path, cs.SupervisorSpec, depth+1)
+		out.nested = c.supervisor(path, cs.SupervisorSpec, depth)
 		if out.nested == nil {
 			ok = false
 		}
@@ -209,8 +213,8 @@ func (c *compiler) child(parent string, cs spec.ChildSpec, depth int, template b
 		switch {
 		case template:
 			bad(fmt.Errorf("%w: a simple_one_for_one template cannot register a name (every instance would claim it)", ErrBadName))
-		case checkName(cs.Name) != nil:
-			bad(fmt.Errorf("name: %w", checkName(cs.Name)))
+		case checkRegName(cs.Name) != nil:
+			bad(checkRegName(cs.Name))
 		case c.names[cs.Name] != "":
 			bad(fmt.Errorf("%w: name %q is also given to %q", ErrNameTaken, cs.Name, c.names[cs.Name]))
 		default:
@@ -223,18 +227,31 @@ func (c *compiler) child(parent string, cs spec.ChildSpec, depth int, template b
 	return out
 }
 
-// compileTree validates a whole tree spec against the runtime's limits;
-// cur is the running tree of that name, if any (its processes and names
-// are being replaced, so they do not count against it).
+// specOptions are the spec package's validation options with this
+// runtime's catalog and limits.
+func (rt *Runtime) specOptions(maxDepth int) spec.ValidateOptions {
+	return spec.ValidateOptions{
+		KnownBehavior: func(name string) bool { _, err := rt.catalog.Lookup(name); return err == nil },
+		MaxDepth:      maxDepth,
+		MaxChildren:   rt.cfg.MaxChildren,
+		MaxShutdown:   MaxShutdownTimeout,
+	}
+}
+
+// compileTree validates a whole tree spec: first by the spec package's
+// rules (the same the leader applies), then against what only the runtime
+// knows — each behavior's args, names held by live processes, the
+// process budget, placement. cur is the running tree of that name, if any
+// (its processes and names are being replaced, so they do not count).
 func (rt *Runtime) compileTree(t spec.Tree, cur *treeState) (*supSpec, error) {
 	c := &compiler{rt: rt, where: fmt.Sprintf("tree %q", t.Name), names: map[string]string{}}
-	if err := checkName(t.Name); err != nil {
-		return nil, fmt.Errorf("%w: tree name: %w", ErrInvalidSpec, err)
+	if err := spec.Validate(&t, rt.specOptions(rt.cfg.MaxDepth)); err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrInvalidSpec, c.where, err)
 	}
 	if t.Node != "" && t.Node != "auto" && t.Node != rt.node {
 		return nil, fmt.Errorf("%w: %s: %w: %q, this is %q", ErrInvalidSpec, c.where, ErrWrongNode, t.Node, rt.node)
 	}
-	ss := c.supervisor("", t.SupervisorSpec, 1)
+	ss := c.supervisor("", t.SupervisorSpec, 0)
 	for name, path := range c.names {
 		if holder := rt.names.get(name); holder != nil && (cur == nil || holder.tree != cur) {
 			c.fail(path, fmt.Errorf("%w: name %q is held by %s outside this tree", ErrNameTaken, name, holder.pid))
@@ -254,11 +271,17 @@ func (rt *Runtime) compileTree(t spec.Tree, cur *treeState) (*supSpec, error) {
 	return ss, nil
 }
 
-// compileChild validates a child spec for StartChild under a supervisor at
-// depth.
+// compileChild validates a child spec for StartChild under supervisor s.
 func (rt *Runtime) compileChild(s *supervisor, cs spec.ChildSpec) (*childSpec, error) {
 	c := &compiler{rt: rt, where: fmt.Sprintf("supervisor %s", s.p.pid), names: map[string]string{}}
-	out := c.child(s.p.path, cs, s.depth, false)
+	room := rt.cfg.MaxDepth - s.depth
+	if room < 1 {
+		return nil, fmt.Errorf("%w: %s: %w: a child would sit at depth %d, MaxDepth is %d", ErrInvalidSpec, c.where, ErrTooDeep, s.depth+1, rt.cfg.MaxDepth)
+	}
+	if err := spec.ValidateChild(cs, rt.specOptions(room)); err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrInvalidSpec, c.where, err)
+	}
+	out := c.child(s.p.path, cs, s.depth+1, false)
 	if err := c.err(); err != nil {
 		return nil, err
 	}

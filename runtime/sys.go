@@ -6,7 +6,9 @@ import (
 )
 
 // System requests: the closed set of control messages a process handles
-// ahead of its user messages, even while suspended (OTP's sys messages).
+// besides its behavior's messages. sysStop is urgent (served first, as an
+// exit signal); the others are served in arrival order with user messages,
+// and also while the process is suspended (OTP's sys messages).
 type (
 	sysStop         struct{ reason Reason }
 	sysGetState     struct{}
@@ -114,8 +116,8 @@ func (p *process) codeChange(behavior string) error {
 }
 
 // Suspend stops a local process from handling user messages; they queue,
-// none is lost, and order is kept. System requests (GetState, Kill, a
-// supervisor's stop) still apply. Suspending a suspended process does
+// none is lost, and order is kept. System requests (GetState,
+// ReplaceState, ChangeCode, a supervisor's stop) and Kill still apply. Suspending a suspended process does
 // nothing.
 func (rt *Runtime) Suspend(pid PID) error {
 	p, err := rt.local(pid)

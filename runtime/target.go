@@ -41,7 +41,7 @@ func ParseTarget(s string) (Target, error) {
 			}
 			return Target{PID: pid}, nil
 		case "name":
-			if err := checkName(rest); err != nil {
+			if err := checkRegName(rest); err != nil {
 				return Target{}, fmt.Errorf("%w: %w", ErrBadTarget, err)
 			}
 			return Target{Name: rest}, nil
@@ -50,7 +50,7 @@ func ParseTarget(s string) (Target, error) {
 		}
 	}
 	if !strings.Contains(s, "/") {
-		if err := checkName(s); err != nil {
+		if err := checkRegName(s); err != nil {
 			return Target{}, fmt.Errorf("%w: %w", ErrBadTarget, err)
 		}
 		return Target{Name: s}, nil
@@ -63,12 +63,12 @@ func ParseTarget(s string) (Target, error) {
 
 func parseTreePath(s string) (Target, error) {
 	tree, path, _ := strings.Cut(s, "/")
-	if err := checkName(tree); err != nil {
+	if err := checkToken(tree); err != nil {
 		return Target{}, fmt.Errorf("%w: tree: %w", ErrBadTarget, err)
 	}
 	if path != "" {
 		for _, id := range strings.Split(path, "/") {
-			if err := checkName(id); err != nil {
+			if err := checkToken(id); err != nil {
 				return Target{}, fmt.Errorf("%w: child path %q: %w", ErrBadTarget, path, err)
 			}
 		}

@@ -96,9 +96,12 @@ func (rt *Runtime) tree(name string) *treeState {
 // alone. A move of the root to or from simple_one_for_one restarts the
 // whole tree.
 //
-// The whole spec is validated first (behaviors and their args, ids, names,
-// strategies, intensity, shutdowns, MaxDepth, MaxChildren, MaxProcesses); a
-// refused spec touches nothing. A child whose init fails during an update
+// The whole spec is validated first — spec.Validate with this runtime's
+// catalog and limits, then each behavior's args, registered names held by
+// processes outside the tree, MaxProcesses and placement; a refused spec
+// touches nothing and the error wraps ErrInvalidSpec (and the spec
+// package's problem kinds: spec.ErrUnknownBehavior, spec.ErrDuplicate,
+// spec.ErrLimit, spec.ErrBadValue...). A child whose init fails during an update
 // is reported in the error and left out, so the next ApplyTree of the
 // same spec tries it again. Applying to a failed tree returns
 // ErrTreeFailed (StopTree it first). Simple_one_for_one instances are not
@@ -165,7 +168,7 @@ func (rt *Runtime) startTree(t spec.Tree, ss *supSpec, tracing *Tracing) error {
 		rt: rt, name: t.Name, spec: t, status: TreeRunning,
 		procs: make(map[uint64]*process), hist: make(map[uint64]*historyRing),
 	}
-	root, err := rt.startSupervisor(nil, ts, "", ss, 1, 0, ts.rootExited)
+	root, err := rt.startSupervisor(nil, ts, "", ss, 0, 0, ts.rootExited)
 	if err != nil {
 		return fmt.Errorf("tree %q: %w", t.Name, err)
 	}
