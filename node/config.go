@@ -37,8 +37,18 @@ type Config struct {
 	// AdvertiseAddr is the IP other nodes dial, when the bind addresses are
 	// 0.0.0.0 or behind NAT. The ports stay those of the bind addresses.
 	AdvertiseAddr string
-	// Join lists gossip addresses of existing members to join at start.
+	// Join lists gossip addresses of existing members to join at start;
+	// the node fails to start when none can be reached.
 	Join []string
+	// RetryJoin lists gossip addresses to join in the background, retrying
+	// every RetryJoinInterval until one answers (Consul's retry_join), so
+	// that nodes can be started in any order.
+	RetryJoin []string
+	// RetryJoinInterval is the pause between retry-join attempts.
+	RetryJoinInterval time.Duration
+	// RetryJoinMax is how many attempts are made (0: until it succeeds);
+	// after the last failure the node shuts down with the error.
+	RetryJoinMax int
 	// BootstrapExpect makes the node bootstrap a new cluster together with
 	// the others once this many nodes with the same setting have met.
 	// 0: never bootstrap, wait to be added by an existing cluster's leader.
@@ -118,6 +128,7 @@ func DefaultConfig() Config {
 		HoldTimeout:            7 * time.Second,
 		ApplyTimeout:           10 * time.Second,
 		LeaveTimeout:           10 * time.Second,
+		RetryJoinInterval:      2 * time.Second,
 	}
 }
 
@@ -147,7 +158,7 @@ func (c *Config) Validate() error {
 	if c.AdvertiseAddr != "" && net.ParseIP(c.AdvertiseAddr).IsUnspecified() {
 		errs = append(errs, fmt.Errorf("advertise-addr: %s is unspecified; give the address other nodes dial", c.AdvertiseAddr))
 	}
-	for _, j := range c.Join {
+	for _, j := range append(append([]string(nil), c.Join...), c.RetryJoin...) {
 		if _, _, err := net.SplitHostPort(j); err != nil {
 			if net.ParseIP(j) == nil && !ValidName(j) {
 				errs = append(errs, fmt.Errorf("join: %q is not host or host:port", j))
@@ -175,6 +186,7 @@ func (c *Config) Validate() error {
 		{"hold_timeout", c.HoldTimeout},
 		{"apply_timeout", c.ApplyTimeout},
 		{"leave_timeout", c.LeaveTimeout},
+		{"retry_interval", c.RetryJoinInterval},
 	} {
 		if d.v <= 0 {
 			errs = append(errs, fmt.Errorf("%s: must be positive, got %s", d.name, d.v))
@@ -188,6 +200,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxVoters < 1 || c.MaxVoters > 9 {
 		errs = append(errs, fmt.Errorf("max_voters: %d is out of range 1..9", c.MaxVoters))
+	}
+	if c.RetryJoinMax < 0 {
+		errs = append(errs, fmt.Errorf("retry-max: must not be negative, got %d", c.RetryJoinMax))
 	}
 	if c.GossipSuspicionMult < 1 {
 		errs = append(errs, fmt.Errorf("gossip_suspicion_mult: must be at least 1, got %d", c.GossipSuspicionMult))

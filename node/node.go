@@ -79,6 +79,10 @@ func New(cfg Config) (*Node, error) {
 		if cfg.Name == "" {
 			cfg.Name = "dev"
 		}
+		// One voter needs no election timeout to speak of: be ready at once.
+		cfg.RaftHeartbeatTimeout = 100 * time.Millisecond
+		cfg.RaftElectionTimeout = 100 * time.Millisecond
+		cfg.RaftLeaderLeaseTimeout = 100 * time.Millisecond
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -140,6 +144,9 @@ func (n *Node) start() (err error) {
 		if err := n.join(cfg.Join); err != nil {
 			return err
 		}
+	}
+	if len(cfg.RetryJoin) > 0 {
+		n.goFunc(n.retryJoin)
 	}
 	return nil
 }
@@ -312,6 +319,33 @@ func (n *Node) join(addrs []string) error {
 	return nil
 }
 
+// retryJoin joins RetryJoin in the background until one address answers.
+func (n *Node) retryJoin() {
+	for attempt := 1; ; attempt++ {
+		err := n.join(n.cfg.RetryJoin)
+		if err == nil {
+			n.logger.Info("retry-join succeeded", "attempt", attempt)
+			return
+		}
+		if errors.Is(err, ErrNameConflict) || errors.Is(err, ErrOtherCluster) {
+			n.logger.Error("retry-join refused; stopping", "error", err)
+			n.halt(err)
+			return
+		}
+		if n.cfg.RetryJoinMax > 0 && attempt >= n.cfg.RetryJoinMax {
+			n.logger.Error("retry-join gave up", "attempts", attempt, "error", err)
+			n.halt(err)
+			return
+		}
+		n.logger.Debug("retry-join attempt failed", "attempt", attempt, "error", err)
+		select {
+		case <-n.shutdownCh:
+			return
+		case <-time.After(n.cfg.RetryJoinInterval):
+		}
+	}
+}
+
 // Join joins more gossip members while running.
 func (n *Node) Join(addrs []string) error { return n.join(addrs) }
 
@@ -413,7 +447,8 @@ func (n *Node) watchClusterID() {
 	}
 }
 
-// halt is called by the FSM when it meets a command it does not know.
+// halt stops the node with a fatal error (an FSM that met a command it does
+// not know, a retry-join that gave up).
 func (n *Node) halt(err error) {
 	n.shutdownErr.CompareAndSwap(nil, &err)
 	go n.Shutdown()

@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 )
 
 // forwardHopsKey counts how many times a request was forwarded. A request
@@ -25,6 +28,23 @@ func forwardHops(ctx context.Context) int {
 		return n
 	}
 	return 0
+}
+
+// notApplied reports whether a forwarded request failed in a way that proves
+// it was not applied: the connection to the leader could not be made, or the
+// node reached was not (or no longer) the leader.
+func notApplied(err error) bool {
+	st, ok := status.FromError(err)
+	if !ok || st.Code() != codes.Unavailable {
+		return false
+	}
+	msg := st.Message()
+	for _, m := range []string{"Error while dialing", ErrNoLeader.Error(), ErrNotLeader.Error(), ErrShuttingDown.Error()} {
+		if strings.Contains(msg, m) {
+			return true
+		}
+	}
+	return false
 }
 
 // OnLeader runs a request where it belongs: locally when this node is the
@@ -56,7 +76,12 @@ func OnLeader[Req, Resp any](ctx context.Context, s *Server, req Req,
 				return zero, toStatus(err)
 			}
 			fctx := metadata.AppendToOutgoingContext(ctx, forwardHopsKey, strconv.Itoa(hops+1))
-			return remote(fctx, conn, req)
+			resp, err := remote(fctx, conn, req)
+			if err == nil || !notApplied(err) || holdCtx.Err() != nil {
+				return resp, err
+			}
+			// The leader we knew is gone or no longer leads, and the request
+			// was not applied: wait for the next leader, as while none is known.
 		}
 		t := time.NewTimer(backoff)
 		select {

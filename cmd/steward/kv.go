@@ -1,0 +1,161 @@
+package main
+
+import (
+	"encoding/base64"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/spf13/cobra"
+	"github.com/steward/steward/pb"
+)
+
+// kvJSON is `steward kv get -o json` and each item of `kv list -o json`.
+type kvJSON struct {
+	Key         string `json:"key"`
+	Value       string `json:"value"`
+	Encoding    string `json:"value_encoding"` // utf8 or base64
+	CreateIndex uint64 `json:"create_index"`
+	ModifyIndex uint64 `json:"modify_index"`
+}
+
+func toKVJSON(r *pb.KVRecord) kvJSON {
+	j := kvJSON{Key: r.Key, CreateIndex: r.CreateIndex, ModifyIndex: r.ModifyIndex, Encoding: "utf8", Value: string(r.Value)}
+	if !utf8.Valid(r.Value) {
+		j.Encoding, j.Value = "base64", base64.StdEncoding.EncodeToString(r.Value)
+	}
+	return j
+}
+
+func newKVCmd(g *globals) *cobra.Command {
+	kv := &cobra.Command{Use: "kv", Short: "Read and write the operator key/value namespace"}
+
+	put := &cobra.Command{
+		Use:   "put KEY VALUE",
+		Short: "Write a key (VALUE '-' reads standard input, '@FILE' reads a file)",
+		Args:  cobra.ExactArgs(2),
+	}
+	putCAS := put.Flags().Int64("cas", -1, "check-and-set: write only if the key's modify index is this (0: only if absent)")
+	put.RunE = func(cmd *cobra.Command, args []string) error {
+		value, err := readValue(cmd, args[1])
+		if err != nil {
+			return err
+		}
+		c, ctx, done, err := g.connect(cmd)
+		if err != nil {
+			return err
+		}
+		defer done()
+		resp, err := c.Put(ctx, args[0], value, casFlag(*putCAS))
+		if err != nil {
+			return g.rpcError(err)
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "Success! Data written to: %s (modify index %d)\n", args[0], resp.Entry.ModifyIndex)
+		return nil
+	}
+
+	get := &cobra.Command{Use: "get KEY", Short: "Read a key", Args: cobra.ExactArgs(1)}
+	getOut := outputFlag(get)
+	getStale := get.Flags().Bool("stale", false, "answer from the agent's own replica, without the leader")
+	get.RunE = func(cmd *cobra.Command, args []string) error {
+		if err := checkOutput(*getOut); err != nil {
+			return err
+		}
+		c, ctx, done, err := g.connect(cmd)
+		if err != nil {
+			return err
+		}
+		defer done()
+		resp, err := c.Get(ctx, args[0], *getStale)
+		if err != nil {
+			return g.rpcError(err)
+		}
+		if *getOut == "json" {
+			return writeJSON(cmd.OutOrStdout(), toKVJSON(resp.Entry))
+		}
+		_, err = cmd.OutOrStdout().Write(append(resp.Entry.Value, '\n'))
+		return err
+	}
+
+	del := &cobra.Command{Use: "delete KEY", Short: "Delete a key (or every key under a prefix)", Args: cobra.ExactArgs(1)}
+	delCAS := del.Flags().Int64("cas", -1, "check-and-set: delete only if the key's modify index is this")
+	delPrefix := del.Flags().Bool("prefix", false, "delete every key starting with KEY")
+	del.RunE = func(cmd *cobra.Command, args []string) error {
+		c, ctx, done, err := g.connect(cmd)
+		if err != nil {
+			return err
+		}
+		defer done()
+		resp, err := c.KV.Delete(ctx, &pb.KVDeleteRequest{Key: args[0], Cas: casFlag(*delCAS), Prefix: *delPrefix})
+		if err != nil {
+			return g.rpcError(err)
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "Success! Deleted %d key(s)\n", resp.Deleted)
+		return nil
+	}
+
+	list := &cobra.Command{Use: "list [PREFIX]", Short: "List keys under a prefix", Args: cobra.MaximumNArgs(1)}
+	listOut := outputFlag(list)
+	listStale := list.Flags().Bool("stale", false, "answer from the agent's own replica, without the leader")
+	list.RunE = func(cmd *cobra.Command, args []string) error {
+		if err := checkOutput(*listOut); err != nil {
+			return err
+		}
+		prefix := ""
+		if len(args) == 1 {
+			prefix = args[0]
+		}
+		c, ctx, done, err := g.connect(cmd)
+		if err != nil {
+			return err
+		}
+		defer done()
+		resp, err := c.KV.List(ctx, &pb.KVListRequest{Prefix: prefix, Read: &pb.ReadOptions{Stale: *listStale}})
+		if err != nil {
+			return g.rpcError(err)
+		}
+		items := make([]kvJSON, 0, len(resp.Entries))
+		for _, e := range resp.Entries {
+			items = append(items, toKVJSON(e))
+		}
+		w := cmd.OutOrStdout()
+		if *listOut == "json" {
+			return writeJSON(w, items)
+		}
+		t := newTable(w, "KEY", "MODIFY_INDEX", "VALUE")
+		for _, it := range items {
+			v := it.Value
+			if len(v) > 60 {
+				v = v[:57] + "..."
+			}
+			t.row(it.Key, it.ModifyIndex, strings.ReplaceAll(v, "\n", `\n`))
+		}
+		return t.flush()
+	}
+	kv.AddCommand(put, get, del, list)
+	return kv
+}
+
+func casFlag(v int64) *uint64 {
+	if v < 0 {
+		return nil
+	}
+	u := uint64(v)
+	return &u
+}
+
+func readValue(cmd *cobra.Command, arg string) ([]byte, error) {
+	switch {
+	case arg == "-":
+		return io.ReadAll(io.LimitReader(cmd.InOrStdin(), 1<<20))
+	case strings.HasPrefix(arg, "@"):
+		b, err := os.ReadFile(arg[1:])
+		if err != nil {
+			return nil, fmt.Errorf("value: %w", err)
+		}
+		return b, nil
+	}
+	return []byte(arg), nil
+}

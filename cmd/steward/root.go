@@ -1,0 +1,77 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/steward/steward/client"
+	"github.com/steward/steward/node"
+)
+
+// globals are the flags every admin command shares.
+type globals struct {
+	addr    string
+	timeout time.Duration
+}
+
+func newRootCmd() *cobra.Command {
+	g := &globals{}
+	root := &cobra.Command{
+		Use:           "steward",
+		Short:         "steward coordinates supervised processes across a cluster",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       node.Version,
+	}
+	root.PersistentFlags().StringVar(&g.addr, "addr", "", "gRPC address of a steward agent (default $STEWARD_ADDR or "+client.DefaultAddr+")")
+	root.PersistentFlags().DurationVar(&g.timeout, "timeout", 30*time.Second, "how long a command waits for the cluster")
+	root.AddCommand(
+		newAgentCmd(),
+		newStatusCmd(g),
+		newMembersCmd(g),
+		newRaftCmd(g),
+		newLeaveCmd(g),
+		newKVCmd(g),
+	)
+	return root
+}
+
+// connect opens a client to the chosen agent and a context bounded by
+// --timeout.
+func (g *globals) connect(cmd *cobra.Command) (*client.Client, context.Context, context.CancelFunc, error) {
+	addr := client.Addr(g.addr)
+	c, err := client.New(addr)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ctx, cancel := context.WithTimeout(cmd.Context(), g.timeout)
+	return c, ctx, func() { cancel(); _ = c.Close() }, nil
+}
+
+// rpcError wraps an RPC failure with a message for people.
+func (g *globals) rpcError(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &cliError{msg: client.Explain(client.Addr(g.addr), err), code: 1}
+}
+
+// cliError carries the exit code of a failed command.
+type cliError struct {
+	msg  string
+	code int
+}
+
+func (e *cliError) Error() string { return e.msg }
+
+func usageError(format string) error { return &cliError{msg: format, code: 2} }
+
+func exitCode(err error) int {
+	var ce *cliError
+	if errors.As(err, &ce) {
+		return ce.code
+	}
+	return 1
+}

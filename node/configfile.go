@@ -1,0 +1,203 @@
+package node
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/gohcl"
+	"github.com/hashicorp/hcl/v2/hclparse"
+)
+
+// FileConfig is an agent configuration file, in HCL or JSON, holding the
+// same settings as the agent's flags (flags override it). Every field is
+// optional.
+//
+//	name             = "n1"
+//	data_dir         = "/var/lib/steward"
+//	bind_addr        = "0.0.0.0:7401"
+//	raft_addr        = "0.0.0.0:7402"
+//	grpc_addr        = "0.0.0.0:7403"
+//	advertise_addr   = "10.0.0.5"
+//	join             = ["10.0.0.6:7401"]
+//	retry_join       = ["10.0.0.7:7401"]
+//	retry_interval   = "2s"
+//	retry_max        = 0
+//	bootstrap_expect = 3
+//	log_level        = "info"
+//	log_json         = false
+//	raft {
+//	  heartbeat_timeout    = "1s"
+//	  election_timeout     = "1s"
+//	  leader_lease_timeout = "500ms"
+//	  commit_timeout       = "50ms"
+//	  max_append_entries   = 64
+//	  snapshot_threshold   = 8192
+//	  snapshot_interval    = "30s"
+//	  trailing_logs        = 10240
+//	}
+//	gossip {
+//	  probe_interval = "1s"
+//	  probe_timeout  = "500ms"
+//	  suspicion_mult = 4
+//	}
+//	autopilot {
+//	  reconcile_interval  = "10s"
+//	  failed_reap_timeout = "30s"
+//	  max_voters          = 5
+//	}
+type FileConfig struct {
+	Name            *string  `hcl:"name,optional"`
+	DataDir         *string  `hcl:"data_dir,optional"`
+	BindAddr        *string  `hcl:"bind_addr,optional"`
+	RaftAddr        *string  `hcl:"raft_addr,optional"`
+	GRPCAddr        *string  `hcl:"grpc_addr,optional"`
+	AdvertiseAddr   *string  `hcl:"advertise_addr,optional"`
+	Join            []string `hcl:"join,optional"`
+	RetryJoin       []string `hcl:"retry_join,optional"`
+	RetryInterval   *string  `hcl:"retry_interval,optional"`
+	RetryMax        *int     `hcl:"retry_max,optional"`
+	BootstrapExpect *int     `hcl:"bootstrap_expect,optional"`
+	Dev             *bool    `hcl:"dev,optional"`
+	LogLevel        *string  `hcl:"log_level,optional"`
+	LogJSON         *bool    `hcl:"log_json,optional"`
+
+	Raft      *fileRaft      `hcl:"raft,block"`
+	Gossip    *fileGossip    `hcl:"gossip,block"`
+	Autopilot *fileAutopilot `hcl:"autopilot,block"`
+}
+
+type fileRaft struct {
+	HeartbeatTimeout   *string `hcl:"heartbeat_timeout,optional"`
+	ElectionTimeout    *string `hcl:"election_timeout,optional"`
+	LeaderLeaseTimeout *string `hcl:"leader_lease_timeout,optional"`
+	CommitTimeout      *string `hcl:"commit_timeout,optional"`
+	MaxAppendEntries   *int    `hcl:"max_append_entries,optional"`
+	SnapshotThreshold  *int    `hcl:"snapshot_threshold,optional"`
+	SnapshotInterval   *string `hcl:"snapshot_interval,optional"`
+	TrailingLogs       *int    `hcl:"trailing_logs,optional"`
+}
+
+type fileGossip struct {
+	ProbeInterval *string `hcl:"probe_interval,optional"`
+	ProbeTimeout  *string `hcl:"probe_timeout,optional"`
+	SuspicionMult *int    `hcl:"suspicion_mult,optional"`
+}
+
+type fileAutopilot struct {
+	ReconcileInterval *string `hcl:"reconcile_interval,optional"`
+	FailedReapTimeout *string `hcl:"failed_reap_timeout,optional"`
+	MaxVoters         *int    `hcl:"max_voters,optional"`
+}
+
+// ParseConfigFile reads an agent configuration file: JSON when the name ends
+// in .json, HCL otherwise. Errors name the file, line and setting.
+func ParseConfigFile(path string) (*FileConfig, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	p := hclparse.NewParser()
+	var f *hcl.File
+	var diags hcl.Diagnostics
+	if strings.HasSuffix(path, ".json") {
+		f, diags = p.ParseJSON(src, path)
+	} else {
+		f, diags = p.ParseHCL(src, path)
+	}
+	if diags.HasErrors() {
+		return nil, fmt.Errorf("config: %s", diags.Error())
+	}
+	var fc FileConfig
+	if diags := gohcl.DecodeBody(f.Body, nil, &fc); diags.HasErrors() {
+		return nil, fmt.Errorf("config: %s", diags.Error())
+	}
+	return &fc, nil
+}
+
+// ApplyTo copies the settings present in the file onto c.
+func (f *FileConfig) ApplyTo(c *Config) error {
+	setS := func(dst *string, v *string) {
+		if v != nil {
+			*dst = *v
+		}
+	}
+	setS(&c.Name, f.Name)
+	setS(&c.DataDir, f.DataDir)
+	setS(&c.BindAddr, f.BindAddr)
+	setS(&c.RaftAddr, f.RaftAddr)
+	setS(&c.GRPCAddr, f.GRPCAddr)
+	setS(&c.AdvertiseAddr, f.AdvertiseAddr)
+	if f.Join != nil {
+		c.Join = append([]string(nil), f.Join...)
+	}
+	if f.RetryJoin != nil {
+		c.RetryJoin = append([]string(nil), f.RetryJoin...)
+	}
+	if f.RetryMax != nil {
+		c.RetryJoinMax = *f.RetryMax
+	}
+	if f.BootstrapExpect != nil {
+		c.BootstrapExpect = *f.BootstrapExpect
+	}
+	if f.Dev != nil {
+		c.Dev = *f.Dev
+	}
+	var errs []string
+	dur := func(key string, dst *time.Duration, v *string) {
+		if v == nil {
+			return
+		}
+		d, err := time.ParseDuration(*v)
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("%s: %q is not a duration (e.g. \"500ms\", \"2s\")", key, *v))
+			return
+		}
+		*dst = d
+	}
+	dur("retry_interval", &c.RetryJoinInterval, f.RetryInterval)
+	if r := f.Raft; r != nil {
+		dur("raft.heartbeat_timeout", &c.RaftHeartbeatTimeout, r.HeartbeatTimeout)
+		dur("raft.election_timeout", &c.RaftElectionTimeout, r.ElectionTimeout)
+		dur("raft.leader_lease_timeout", &c.RaftLeaderLeaseTimeout, r.LeaderLeaseTimeout)
+		dur("raft.commit_timeout", &c.RaftCommitTimeout, r.CommitTimeout)
+		dur("raft.snapshot_interval", &c.RaftSnapshotInterval, r.SnapshotInterval)
+		if r.MaxAppendEntries != nil {
+			c.RaftMaxAppendEntries = *r.MaxAppendEntries
+		}
+		if r.SnapshotThreshold != nil {
+			if *r.SnapshotThreshold < 1 {
+				errs = append(errs, "raft.snapshot_threshold: must be positive")
+			} else {
+				c.RaftSnapshotThreshold = uint64(*r.SnapshotThreshold)
+			}
+		}
+		if r.TrailingLogs != nil {
+			if *r.TrailingLogs < 0 {
+				errs = append(errs, "raft.trailing_logs: must not be negative")
+			} else {
+				c.RaftTrailingLogs = uint64(*r.TrailingLogs)
+			}
+		}
+	}
+	if g := f.Gossip; g != nil {
+		dur("gossip.probe_interval", &c.GossipProbeInterval, g.ProbeInterval)
+		dur("gossip.probe_timeout", &c.GossipProbeTimeout, g.ProbeTimeout)
+		if g.SuspicionMult != nil {
+			c.GossipSuspicionMult = *g.SuspicionMult
+		}
+	}
+	if a := f.Autopilot; a != nil {
+		dur("autopilot.reconcile_interval", &c.ReconcileInterval, a.ReconcileInterval)
+		dur("autopilot.failed_reap_timeout", &c.FailedReapTimeout, a.FailedReapTimeout)
+		if a.MaxVoters != nil {
+			c.MaxVoters = *a.MaxVoters
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("config: %s", strings.Join(errs, "; "))
+	}
+	return nil
+}
