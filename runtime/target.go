@@ -21,8 +21,10 @@ func (t Target) String() string {
 		return "pid:" + t.PID.String()
 	case t.Name != "":
 		return "name:" + t.Name
+	case t.Path == "":
+		return "tree:" + t.Tree
 	default:
-		return "tree:" + joinPath(t.Tree, t.Path)
+		return "tree:" + t.Tree + "/" + t.Path
 	}
 }
 
