@@ -34,8 +34,9 @@ type agentFlags struct {
 	logJSON    bool
 }
 
-func newAgentCmd() *cobra.Command {
-	f := &agentFlags{}
+func newAgentCmd() *cobra.Command { return newAgentCmdWith(&agentFlags{}) }
+
+func newAgentCmdWith(f *agentFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "agent",
 		Short: "Run a steward node",
