@@ -77,10 +77,7 @@ func (rt *Runtime) applySignal(l *process, from PID, reason Reason, act signalAc
 		if l.stopping.Swap(true) {
 			return false
 		}
-		l.urgent.push(envelope{class: envSys, req: sysStop{reason: reason}})
-		w := l.waiting
-		l.waiting = false
-		return w
+		return l.pushUrgent(envelope{class: envSys, req: sysStop{reason: reason}})
 	case sigDie:
 		if reason == Kill {
 			reason = Killed
@@ -109,10 +106,12 @@ func (rt *Runtime) exitOne(p *process, reason Reason, work *[]exitItem) bool {
 	p.exitReason = reason
 	links, monitors, monitoredBy := p.links, p.monitors, p.monitoredBy
 	p.links, p.monitors, p.monitoredBy = nil, nil, nil
+	// The batch is left alone: the goroutine may be reading it; it goes
+	// with the process record.
 	p.user.reset()
 	p.sys.reset()
 	p.urgent.reset()
-	p.queued = 0
+	p.queued.Store(0)
 	name := p.name
 	wake := p.waiting
 	p.waiting = false

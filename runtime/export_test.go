@@ -79,3 +79,11 @@ func DetachFromTree(rt *Runtime, pid PID) {
 
 // SettleWaiters is how many Validate calls wait for a supervisor to settle.
 func SettleWaiters(rt *Runtime) int { return int(rt.settle.waiters.Load()) }
+
+// SysQueueLen is the number of queued system requests of a process.
+func SysQueueLen(rt *Runtime, pid PID) int {
+	p := mustLocal(rt, pid)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.sys.n
+}

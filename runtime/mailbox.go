@@ -34,11 +34,16 @@ type reply struct {
 	err  error
 }
 
-// ring is a growable FIFO of envelopes with power-of-two capacity.
+// ring is a growable FIFO of envelopes with power-of-two capacity. A
+// buffer grown by a burst is released when the queue empties after a
+// period in which it never filled a quarter of it (here, and in
+// process.trimIdle for batched traffic), so steady traffic does not regrow
+// it over and over and an idle process holds little.
 type ring struct {
 	buf  []envelope
 	head int
 	n    int
+	peak int // largest n since the queue was last empty
 }
 
 const ringShrinkAbove = 256
@@ -49,6 +54,9 @@ func (r *ring) push(e envelope) {
 	}
 	r.buf[(r.head+r.n)&(len(r.buf)-1)] = e
 	r.n++
+	if r.n > r.peak {
+		r.peak = r.n
+	}
 }
 
 func (r *ring) grow() {
@@ -67,20 +75,43 @@ func (r *ring) grow() {
 func (r *ring) head1() *envelope { return &r.buf[r.head] }
 
 func (r *ring) pop() envelope {
-	e := r.buf[r.head]
+	var e envelope
+	r.popInto(&e)
+	return e
+}
+
+// popInto moves the head envelope into dst (no large temporaries: this
+// runs on every process goroutine's smallest stack).
+func (r *ring) popInto(dst *envelope) {
+	*dst = r.buf[r.head]
 	r.buf[r.head] = envelope{}
 	r.head = (r.head + 1) & (len(r.buf) - 1)
 	r.n--
 	if r.n == 0 {
 		r.head = 0
-		if len(r.buf) > ringShrinkAbove {
+		if len(r.buf) > ringShrinkAbove && r.peak < len(r.buf)/4 {
 			r.buf = nil
 		}
+		r.peak = 0
 	}
-	return e
 }
 
 // at returns the i-th queued envelope (0 = next to pop).
 func (r *ring) at(i int) *envelope { return &r.buf[(r.head+i)&(len(r.buf)-1)] }
 
 func (r *ring) reset() { *r = ring{} }
+
+// clearUsed zeroes the entries that held the last n envelopes (from head),
+// so their bodies can be collected, without touching the rest.
+func (r *ring) clearUsed() {
+	if r.n == 0 {
+		return
+	}
+	end := r.head + r.n
+	if end <= len(r.buf) {
+		clear(r.buf[r.head:end])
+	} else {
+		clear(r.buf[r.head:])
+		clear(r.buf[:end-len(r.buf)])
+	}
+}

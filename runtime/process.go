@@ -45,18 +45,29 @@ type process struct {
 	capturing  atomic.Bool // a history capture is queued
 	out        atomic.Uint64
 	stateBytes atomic.Int64
+	queued     atomic.Int64 // bytes of queued bodies
 
-	mu          sync.Mutex
-	urgent      ring   // stop requests, served first
-	sys         ring   // other system requests, in order with user
-	user        ring   // behavior messages and supervisor commands
-	arrivals    uint64 // seq of the last envelope put in sys or user
-	waiting     bool   // the goroutine is parked on wake
-	busy        bool   // the goroutine is handling an envelope
-	closed      bool   // dead: nothing is queued any more
+	// Mirrors of mu-guarded state, written under mu, read lock-free by the
+	// goroutine between the messages of a batch.
+	urgentFlag atomic.Bool  // urgent.n > 0
+	suspFlag   atomic.Bool  // suspended
+	batchPos   atomic.Int64 // entries of batch already taken
+
+	mu       sync.Mutex
+	urgent   ring   // stop requests, served first
+	sys      ring   // other system requests, in order with user
+	user     ring   // behavior messages and supervisor commands
+	arrivals uint64 // seq of the last envelope put in sys or user
+	// batch holds user messages the goroutine took from user in one go;
+	// entries from batchPos on are still queued (Peek and QueueLen count
+	// them). Only the goroutine replaces it, under mu, once it is used up.
+	batch       ring
+	hiwater     int  // largest batch since the goroutine last parked
+	waiting     bool // the goroutine is parked on wake
+	busy        bool // the goroutine is handling an envelope
+	closed      bool // dead: nothing is queued any more
 	suspended   bool
 	in          uint64
-	queued      int64 // bytes of queued bodies
 	name        string
 	behavior    string // catalog name ("supervisor" for supervisors)
 	version     string
@@ -86,15 +97,15 @@ func (p *process) deliver(e envelope, force bool) error {
 		p.mu.Unlock()
 		return errNoProc(p.pid)
 	}
-	if !force && p.user.n >= p.limit {
+	if !force && p.user.n+p.batchLeft() >= p.limit {
 		p.mu.Unlock()
-		return fmt.Errorf("%w: %s holds %d messages", ErrMailboxFull, p.pid, p.limit)
+		return &mailboxFullError{pid: p.pid, limit: p.limit}
 	}
 	p.arrivals++
 	e.seq = p.arrivals
 	p.user.push(e)
 	p.in++
-	p.queued += int64(len(e.msg.Body))
+	p.queued.Add(int64(len(e.msg.Body)))
 	w := p.waiting
 	p.waiting = false
 	p.mu.Unlock()
@@ -114,10 +125,64 @@ func (p *process) deliverLocked(e envelope) (wake bool) {
 	e.seq = p.arrivals
 	p.user.push(e)
 	p.in++
-	p.queued += int64(len(e.msg.Body))
+	p.queued.Add(int64(len(e.msg.Body)))
 	w := p.waiting
 	p.waiting = false
 	return w
+}
+
+// pushUrgent queues a stop request ahead of everything; the caller holds
+// p.mu and signals p if it returns true.
+func (p *process) pushUrgent(e envelope) (wake bool) {
+	p.urgent.push(e)
+	p.urgentFlag.Store(true)
+	w := p.waiting
+	p.waiting = false
+	return w
+}
+
+// batchLeft is the number of batch entries not yet taken. The goroutine
+// may call it without mu; anyone else holds mu.
+func (p *process) batchLeft() int { return p.batch.n - int(p.batchPos.Load()) }
+
+// queueLen counts queued user messages; the caller holds mu.
+func (p *process) queueLen() int { return p.user.n + p.batchLeft() }
+
+// takeBatched moves the next batch entry into dst. Entries are not zeroed
+// one by one (Peek may be reading them); swapBatch clears a spent batch.
+func (p *process) takeBatched(dst *envelope) {
+	pos := p.batchPos.Load()
+	*dst = *p.batch.at(int(pos))
+	p.batchPos.Store(pos + 1)
+	p.queued.Add(-int64(len(dst.msg.Body)))
+}
+
+// swapBatch moves every queued user message into the batch, in one step,
+// reusing the spent batch's buffer for new arrivals. The caller holds mu
+// and has used the batch up.
+func (p *process) swapBatch() {
+	p.batch.clearUsed()
+	spent := p.batch.buf
+	p.batch = p.user
+	p.batchPos.Store(0)
+	p.user = ring{buf: spent}
+	p.hiwater = max(p.hiwater, p.batch.n)
+}
+
+// trimIdle runs as the goroutine parks with nothing queued: a buffer grown
+// by a burst is released if the queue stayed under 1/16 of it since the
+// last park, so steady traffic keeps its buffers (no regrowth churn) and a
+// process idle after a burst gives the memory back. The caller holds mu.
+func (p *process) trimIdle() {
+	hw := max(p.hiwater, p.user.peak)
+	if len(p.user.buf) > ringShrinkAbove && hw < len(p.user.buf)/16 {
+		p.user = ring{}
+	}
+	if len(p.batch.buf) > ringShrinkAbove && hw < len(p.batch.buf)/16 {
+		p.batch = ring{}
+		p.batchPos.Store(0)
+	}
+	p.user.peak, p.hiwater = 0, 0
 }
 
 // control queues a system request: after the messages already queued, but
@@ -143,30 +208,51 @@ func (p *process) control(e envelope) error {
 // next blocks until there is something to handle: a stop request first;
 // then, in arrival order, system requests and user messages — only system
 // requests while suspended. It reports false once the process is dead.
-func (p *process) next() (envelope, bool) {
+//
+// User messages are taken in batches: one lock acquisition moves all that
+// are queued into p.batch, and the following calls walk it without the
+// lock as long as nothing urgent, no suspension and no death intervenes.
+// System requests that arrive meanwhile come after the whole batch in
+// arrival order anyway, so they wait for it.
+func (p *process) next(e *envelope) bool {
+	if p.batchLeft() > 0 && !p.urgentFlag.Load() && !p.suspFlag.Load() && p.isAlive() {
+		p.takeBatched(e)
+		return true
+	}
 	for {
 		p.mu.Lock()
 		if p.closed {
 			p.mu.Unlock()
-			return envelope{}, false
+			return false
 		}
-		var q *ring
+		got := true
+		left := p.batchLeft()
 		switch {
 		case p.urgent.n > 0:
-			q = &p.urgent
-		case p.sys.n > 0 && (p.suspended || p.user.n == 0 || p.sys.head1().seq < p.user.head1().seq):
-			q = &p.sys
-		case !p.suspended && p.user.n > 0:
-			q = &p.user
+			p.urgent.popInto(e)
+			p.urgentFlag.Store(p.urgent.n > 0)
+		case p.sys.n > 0 && (p.suspended || (left == 0 && (p.user.n == 0 || p.sys.head1().seq < p.user.head1().seq))):
+			p.sys.popInto(e)
+		case p.suspended:
+			got = false
+		case left > 0:
+			p.takeBatched(e)
+		case p.user.n > 1 && p.sys.n == 0:
+			p.swapBatch()
+			p.takeBatched(e)
+		case p.user.n > 0:
+			p.user.popInto(e)
+			p.queued.Add(-int64(len(e.msg.Body)))
+		default:
+			got = false
 		}
-		if q != nil {
-			e := q.pop()
-			if q == &p.user {
-				p.queued -= int64(len(e.msg.Body))
-			}
+		if got {
 			p.busy = true
 			p.mu.Unlock()
-			return e, true
+			return true
+		}
+		if p.user.n == 0 && p.batchLeft() == 0 {
+			p.trimIdle()
 		}
 		p.waiting = true
 		p.busy = false
@@ -200,29 +286,30 @@ func (p *process) exitReasonAfterDone() Reason {
 
 func errNoProc(pid PID) error { return fmt.Errorf("%w: %s", ErrNoProc, pid) }
 
+// mailboxFullError is ErrMailboxFull for one process. It is built on a
+// path senders retry in a loop, so it formats only when printed.
+type mailboxFullError struct {
+	pid   PID
+	limit int
+}
+
+func (e *mailboxFullError) Error() string {
+	return fmt.Sprintf("%s: %s holds %d messages", ErrMailboxFull, e.pid, e.limit)
+}
+
+func (e *mailboxFullError) Unwrap() error { return ErrMailboxFull }
+
 // ---- worker loop ----
 
 // runWorker is a worker's goroutine: init, then one envelope at a time.
+// Its frame and next's are kept small so an idle process lives in the
+// goroutine's initial stack.
 func (p *process) runWorker(started chan<- error) {
-	if err := p.callInit(); err != nil {
-		reason := Reason(err.Error())
-		if _, r, _ := outcome(err); r != "" {
-			reason = r
-		}
-		p.rt.exitProc(p, reason)
-		started <- fmt.Errorf("%w: %s (%s): %s", ErrStartFailed, p.pid, p.behaviorName(), reason)
+	if !p.initWorker(started) {
 		return
 	}
-	if !p.state.CompareAndSwap(int32(stStarting), int32(stRunning)) {
-		started <- fmt.Errorf("%w: %s killed during init: %s", ErrStartFailed, p.pid, p.exitReasonAfterDone())
-		return
-	}
-	started <- nil
-	for {
-		e, ok := p.next()
-		if !ok {
-			return
-		}
+	var e envelope
+	for p.next(&e) {
 		var exited bool
 		switch e.class {
 		case envSys:
@@ -230,12 +317,39 @@ func (p *process) runWorker(started chan<- error) {
 		case envMsg:
 			exited = p.handleMsg(e)
 		case envSup:
-			e.reply <- reply{err: fmt.Errorf("%w: %s", ErrNotSupervisor, p.pid)}
+			p.notSupervisor(e)
 		}
+		e = envelope{}
 		if exited || !p.isAlive() {
 			return
 		}
 	}
+}
+
+// initWorker runs Init and reports the outcome to the spawner.
+//
+//go:noinline
+func (p *process) initWorker(started chan<- error) bool {
+	if err := p.callInit(); err != nil {
+		reason := Reason(err.Error())
+		if _, r, _ := outcome(err); r != "" {
+			reason = r
+		}
+		p.rt.exitProc(p, reason)
+		started <- fmt.Errorf("%w: %s (%s): %s", ErrStartFailed, p.pid, p.behaviorName(), reason)
+		return false
+	}
+	if !p.state.CompareAndSwap(int32(stStarting), int32(stRunning)) {
+		started <- fmt.Errorf("%w: %s killed during init: %s", ErrStartFailed, p.pid, p.exitReasonAfterDone())
+		return false
+	}
+	started <- nil
+	return true
+}
+
+//go:noinline
+func (p *process) notSupervisor(e envelope) {
+	e.reply <- reply{err: fmt.Errorf("%w: %s", ErrNotSupervisor, p.pid)}
 }
 
 func (p *process) behaviorName() string {

@@ -451,3 +451,125 @@ func TestShutdownStopsEverything(t *testing.T) {
 	_, err := e.rt.Spawn(e.ctx, runtime.SpawnOptions{Behavior: "counter"})
 	wantErr(t, err, runtime.ErrStopped)
 }
+
+// gated records casts; a cast "gate" blocks until the gate opens, and a
+// cast "suspend" suspends the process from inside its own handler.
+type gated struct {
+	probe
+	rt   *runtime.Runtime
+	gate chan struct{}
+	seen []string
+}
+
+func (g *gated) HandleCast(p runtime.Proc, m runtime.Message) error {
+	switch string(m.Body) {
+	case "gate":
+		<-g.gate
+	case "suspend":
+		if err := g.rt.Suspend(p.Self()); err != nil {
+			return err
+		}
+	}
+	g.seen = append(g.seen, string(m.Body))
+	g.got <- m
+	return nil
+}
+
+func (g *gated) ExportState() ([]byte, error) { return json.Marshal(g.seen) }
+
+// Messages queued together are taken as one batch; a suspension in the
+// middle of it holds the rest back, visible to Peek and QueueLen.
+func TestSuspendInTheMiddleOfABatch(t *testing.T) {
+	e := newEnv(t)
+	g := &gated{probe: *newProbe(), rt: e.rt, gate: make(chan struct{})}
+	pid, err := e.rt.Spawn(e.ctx, runtime.SpawnOptions{Behavior: "gated", Impl: g})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.rt.Suspend(pid); err != nil {
+		t.Fatal(err)
+	}
+	bodies := []string{"1", "2", "suspend", "4", "5", "6"}
+	for _, b := range bodies {
+		e.cast(pid, b)
+	}
+	if err := e.rt.Resume(pid); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range bodies[:3] {
+		if m := recv(t, g.got); string(m.Body) != want {
+			t.Fatalf("got %q, want %q", m.Body, want)
+		}
+	}
+	runtimetest.Eventually(t, "suspended again", func() bool {
+		info, _ := e.rt.Process(pid)
+		return info.Status == runtime.StatusSuspended
+	})
+	if n, _ := e.rt.QueueLen(pid); n != 3 {
+		t.Fatalf("queue %d after self-suspension, want 3", n)
+	}
+	e.cast(pid, "7")
+	peek, _ := e.rt.Peek(pid, 0)
+	var got []string
+	for _, m := range peek {
+		got = append(got, string(m.Body))
+	}
+	if !sameStrings(got, []string{"4", "5", "6", "7"}) {
+		t.Fatalf("peek %v", got)
+	}
+	select {
+	case m := <-g.got:
+		t.Fatalf("handled %q while suspended", m.Body)
+	default:
+	}
+	if err := e.rt.Resume(pid); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"4", "5", "6", "7"} {
+		if m := recv(t, g.got); string(m.Body) != want {
+			t.Fatalf("got %q, want %q", m.Body, want)
+		}
+	}
+}
+
+// A system request queued behind messages is served after them, whether
+// those messages are still queued or already taken as a batch.
+func TestSystemRequestWaitsForEarlierMessages(t *testing.T) {
+	e := newEnv(t)
+	g := &gated{probe: *newProbe(), rt: e.rt, gate: make(chan struct{})}
+	pid, err := e.rt.Spawn(e.ctx, runtime.SpawnOptions{Behavior: "gated", Impl: g})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.rt.Suspend(pid); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range []string{"gate", "a", "b"} {
+		e.cast(pid, b)
+	}
+	if err := e.rt.Resume(pid); err != nil {
+		t.Fatal(err)
+	}
+	// "gate", "a", "b" are now one batch; the process is blocked in the
+	// first. Queue more, then ask for the state.
+	runtimetest.Eventually(t, "batch taken", func() bool {
+		info, _ := e.rt.Process(pid)
+		return info.QueueLen == 2
+	})
+	e.cast(pid, "c")
+	state := make(chan string, 1)
+	go func() {
+		st, err := e.rt.GetState(e.ctx, pid)
+		if err != nil {
+			state <- err.Error()
+			return
+		}
+		state <- string(st)
+	}()
+	runtimetest.Eventually(t, "get_state queued", func() bool { return runtime.SysQueueLen(e.rt, pid) == 1 })
+	e.cast(pid, "d")
+	close(g.gate)
+	if got := recv(t, state); got != `["gate","a","b","c"]` {
+		t.Fatalf("state %s: the request overtook or lagged behind messages", got)
+	}
+}

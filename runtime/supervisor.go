@@ -152,11 +152,8 @@ func (s *supervisor) run(started chan<- error) {
 	}
 	s.publish()
 	started <- nil
-	for {
-		e, ok := s.p.next()
-		if !ok {
-			return
-		}
+	var e envelope
+	for s.p.next(&e) {
 		var exited bool
 		switch e.class {
 		case envSys:
@@ -267,9 +264,7 @@ func (p *process) requestStop(reason Reason) bool {
 	}
 	w := false
 	if !p.stopping.Swap(true) {
-		p.urgent.push(envelope{class: envSys, req: sysStop{reason: reason}})
-		w = p.waiting
-		p.waiting = false
+		w = p.pushUrgent(envelope{class: envSys, req: sysStop{reason: reason}})
 	}
 	p.mu.Unlock()
 	if w {

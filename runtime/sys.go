@@ -131,6 +131,7 @@ func (rt *Runtime) Suspend(pid PID) error {
 	}
 	was := p.suspended
 	p.suspended = true
+	p.suspFlag.Store(true)
 	p.mu.Unlock()
 	if !was {
 		rt.emit(EventSuspended, p, "", "")
@@ -151,7 +152,8 @@ func (rt *Runtime) Resume(pid PID) error {
 	}
 	was := p.suspended
 	p.suspended = false
-	w := p.waiting && p.user.n > 0
+	p.suspFlag.Store(false)
+	w := p.waiting && p.queueLen() > 0
 	if w {
 		p.waiting = false
 	}

@@ -216,7 +216,7 @@ func (c *checker) names(procs []*process) {
 // that its published children reflect every exit so far.
 func (c *checker) settled(p *process) bool {
 	p.mu.Lock()
-	idle := !p.busy && p.user.n == 0 && p.sys.n == 0 && p.urgent.n == 0
+	idle := !p.busy && p.queueLen() == 0 && p.sys.n == 0 && p.urgent.n == 0
 	p.mu.Unlock()
 	return idle && procState(p.state.Load()) == stRunning
 }
