@@ -20,19 +20,19 @@ func (rt *Runtime) supervisorOf(pid PID) (*process, error) {
 }
 
 // supCall queues a supervisor command behind the supervisor's pending
-// messages (as OTP's supervisor calls are) and waits for the answer.
+// messages (as OTP's supervisor calls are) and waits for the answer. Only
+// ctx bounds the wait: starting children may legitimately take long (OTP
+// uses infinity here), so there is no default timeout.
 func (rt *Runtime) supCall(ctx context.Context, p *process, req any) (reply, error) {
-	if ctx.Done() == nil {
-		var cancel func()
-		ctx, cancel = rt.callContext(ctx)
-		defer cancel()
-	}
 	rc := make(chan reply, 1)
 	if err := p.deliver(envelope{class: envSup, req: req, reply: rc}, true); err != nil {
 		return reply{}, err
 	}
 	return waitReply(ctx, p, rc)
 }
+
+// Supervisor operations wait for the supervisor to act, bounded only by
+// ctx (a suspended supervisor acts once resumed).
 
 // StartChild adds a child to a running supervisor and starts it (OTP's
 // start_child with a child spec). The id must be new; the spec is

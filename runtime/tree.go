@@ -96,6 +96,9 @@ func (rt *Runtime) tree(name string) *treeState {
 // alone. A move of the root to or from simple_one_for_one restarts the
 // whole tree.
 //
+// ctx bounds the wait (starting children waits for their Init; there is
+// no default timeout); if it ends, the tree carries on toward the spec.
+//
 // The whole spec is validated first — spec.Validate with this runtime's
 // catalog and limits, then each behavior's args, registered names held by
 // processes outside the tree, MaxProcesses and placement; a refused spec
@@ -112,6 +115,9 @@ func (rt *Runtime) ApplyTree(ctx context.Context, t spec.Tree) error {
 	}
 	rt.treesMu.Lock()
 	defer rt.treesMu.Unlock()
+	if rt.stopped.Load() { // Shutdown won the race for treesMu
+		return ErrStopped
+	}
 	cur := rt.tree(t.Name)
 	ss, err := rt.compileTree(t, cur)
 	if err != nil {
