@@ -74,12 +74,6 @@ func (r *ring) grow() {
 // head is the next envelope to pop; the ring must not be empty.
 func (r *ring) head1() *envelope { return &r.buf[r.head] }
 
-func (r *ring) pop() envelope {
-	var e envelope
-	r.popInto(&e)
-	return e
-}
-
 // popInto moves the head envelope into dst (no large temporaries: this
 // runs on every process goroutine's smallest stack).
 func (r *ring) popInto(dst *envelope) {

@@ -97,17 +97,11 @@ func (p *process) deliver(e envelope, force bool) error {
 		p.mu.Unlock()
 		return errNoProc(p.pid)
 	}
-	if !force && p.user.n+p.batchLeft() >= p.limit {
+	if !force && p.queueLen() >= p.limit {
 		p.mu.Unlock()
 		return &mailboxFullError{pid: p.pid, limit: p.limit}
 	}
-	p.arrivals++
-	e.seq = p.arrivals
-	p.user.push(e)
-	p.in++
-	p.queued.Add(int64(len(e.msg.Body)))
-	w := p.waiting
-	p.waiting = false
+	w := p.deliverLocked(e)
 	p.mu.Unlock()
 	if w {
 		p.signal()

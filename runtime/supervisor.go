@@ -209,19 +209,25 @@ func (s *supervisor) start(c *child) error {
 		}
 	}
 	if err != nil {
-		ev := Event{Time: s.rt.clock.Now(), Node: s.rt.node, Type: EventStartFailed, ChildID: path, Reason: Reason(err.Error())}
-		if p != nil {
-			ev.PID = p.pid
-		}
-		if s.tree != nil {
-			ev.Tree = s.tree.name
-		}
-		s.rt.events.emit(ev)
+		s.emitChild(EventStartFailed, c.spec.id, p, Reason(err.Error()))
 		return err
 	}
 	c.proc, c.state = p, childRunning
 	s.byPID[p.pid.Seq] = c
 	return nil
+}
+
+// emitChild publishes an event about child id, whose process p may be
+// gone or may never have started (nil).
+func (s *supervisor) emitChild(typ EventType, id string, p *process, reason Reason) {
+	ev := Event{Time: s.rt.clock.Now(), Node: s.rt.node, Type: typ, ChildID: s.childPath(id), Reason: reason}
+	if p != nil {
+		ev.PID = p.pid
+	}
+	if s.tree != nil {
+		ev.Tree = s.tree.name
+	}
+	s.rt.events.emit(ev)
 }
 
 // stopChild stops a child's process: brutal_kill kills it at once;
@@ -559,14 +565,7 @@ func (s *supervisor) terminateChild(id string) error {
 	} else {
 		c.state = childTerminated
 	}
-	ev := Event{Time: s.rt.clock.Now(), Node: s.rt.node, Type: EventChildTerminated, ChildID: s.childPath(id), Reason: Shutdown}
-	if p != nil {
-		ev.PID = p.pid
-	}
-	if s.tree != nil {
-		ev.Tree = s.tree.name
-	}
-	s.rt.events.emit(ev)
+	s.emitChild(EventChildTerminated, id, p, Shutdown)
 	return nil
 }
 
@@ -601,11 +600,7 @@ func (s *supervisor) deleteChild(id string) error {
 		return fmt.Errorf("%w: %q is %s", ErrChildRunning, id, c.proc.pid)
 	}
 	s.remove(c)
-	ev := Event{Time: s.rt.clock.Now(), Node: s.rt.node, Type: EventChildDeleted, ChildID: s.childPath(id)}
-	if s.tree != nil {
-		ev.Tree = s.tree.name
-	}
-	s.rt.events.emit(ev)
+	s.emitChild(EventChildDeleted, id, nil, "")
 	return nil
 }
 

@@ -117,30 +117,14 @@ func (p *process) codeChange(behavior string) error {
 
 // Suspend stops a local process from handling user messages; they queue,
 // none is lost, and order is kept. System requests (GetState,
-// ReplaceState, ChangeCode, a supervisor's stop) and Kill still apply. Suspending a suspended process does
-// nothing.
-func (rt *Runtime) Suspend(pid PID) error {
-	p, err := rt.local(pid)
-	if err != nil {
-		return err
-	}
-	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
-		return errNoProc(pid)
-	}
-	was := p.suspended
-	p.suspended = true
-	p.suspFlag.Store(true)
-	p.mu.Unlock()
-	if !was {
-		rt.emit(EventSuspended, p, "", "")
-	}
-	return nil
-}
+// ReplaceState, ChangeCode, a supervisor's stop) and Kill still apply.
+// Suspending a suspended process does nothing.
+func (rt *Runtime) Suspend(pid PID) error { return rt.setSuspended(pid, true) }
 
 // Resume lets a suspended process handle its queue again, in order.
-func (rt *Runtime) Resume(pid PID) error {
+func (rt *Runtime) Resume(pid PID) error { return rt.setSuspended(pid, false) }
+
+func (rt *Runtime) setSuspended(pid PID, on bool) error {
 	p, err := rt.local(pid)
 	if err != nil {
 		return err
@@ -150,10 +134,10 @@ func (rt *Runtime) Resume(pid PID) error {
 		p.mu.Unlock()
 		return errNoProc(pid)
 	}
-	was := p.suspended
-	p.suspended = false
-	p.suspFlag.Store(false)
-	w := p.waiting && p.queueLen() > 0
+	changed := p.suspended != on
+	p.suspended = on
+	p.suspFlag.Store(on)
+	w := !on && p.waiting && p.queueLen() > 0
 	if w {
 		p.waiting = false
 	}
@@ -161,7 +145,10 @@ func (rt *Runtime) Resume(pid PID) error {
 	if w {
 		p.signal()
 	}
-	if was {
+	switch {
+	case changed && on:
+		rt.emit(EventSuspended, p, "", "")
+	case changed:
 		rt.emit(EventResumed, p, "", "")
 	}
 	return nil
