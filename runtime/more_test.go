@@ -257,3 +257,22 @@ func TestSupervisorCommandsWaitWhileSuspended(t *testing.T) {
 		t.Fatal("suspended tree did not stop")
 	}
 }
+
+func TestSimpleOneForOneSupervisorTemplate(t *testing.T) {
+	e := newEnv(t)
+	e.apply(tree("pool", spec.SimpleOneForOne, sup("team", spec.OneForOne, worker("a", "counter"), worker("b", "echo"))))
+	root := e.resolve("pool", "")
+	team, err := e.rt.StartDynamicChild(e.ctx, root, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kids, _ := e.rt.WhichChildren(team); len(kids) != 2 {
+		t.Fatalf("instance children %+v", kids)
+	}
+	if e.resolve("pool", "team-1/b").IsZero() {
+		t.Fatal("nested child of an instance not resolvable")
+	}
+	_, err = e.rt.StartDynamicChild(e.ctx, root, map[string]string{"x": "1"})
+	wantErr(t, err, runtime.ErrBadArgs)
+	e.valid()
+}

@@ -523,6 +523,9 @@ func (s *supervisor) startDynamic(extra map[string]string) (PID, error) {
 		return PID{}, err
 	}
 	cs := *s.template
+	if cs.isSup && len(extra) > 0 {
+		return PID{}, fmt.Errorf("%w: template %q is a supervisor, which takes no args", ErrBadArgs, cs.id)
+	}
 	if len(extra) > 0 {
 		cs.args = make(map[string]string, len(s.template.args)+len(extra))
 		for k, v := range s.template.args {
