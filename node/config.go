@@ -58,6 +58,8 @@ type Config struct {
 
 	// Logger receives every component's logs. Nil: no logs.
 	Logger hclog.Logger
+	// Plugins are the layers attached to the node, in order.
+	Plugins []Plugin
 
 	// RaftHeartbeatTimeout is Raft's follower heartbeat timeout.
 	RaftHeartbeatTimeout time.Duration

@@ -72,6 +72,8 @@ func (n *Node) leaderLoop(stop <-chan struct{}) {
 	}
 	n.readyTerm.Store(term)
 	defer n.readyTerm.Store(0)
+	stopTasks := n.runLeaderTasks()
+	defer stopTasks()
 
 	changed := n.members.subscribe()
 	ticker := time.NewTicker(n.cfg.ReconcileInterval)

@@ -54,7 +54,8 @@ type Node struct {
 	readyTerm atomic.Uint64
 
 	// services added by later layers, stopped in reverse order.
-	closers []func()
+	closers     []func()
+	leaderTasks leaderTasks
 
 	shutdownOnce sync.Once
 	shutdownCh   chan struct{}
@@ -130,6 +131,9 @@ func (n *Node) start() (err error) {
 	}
 	n.pool = transport.NewPool()
 	n.server = transport.NewServer(n, transport.ServerConfig{Logger: logger, HoldTimeout: cfg.HoldTimeout, Pool: n.pool})
+	if err := n.attachPlugins(); err != nil {
+		return err
+	}
 	n.goFunc(func() {
 		if err := n.server.Serve(n.grpcLis); err != nil {
 			n.logger.Error("gRPC server stopped", "error", err)

@@ -32,6 +32,8 @@ const (
 	CommandType_COMMAND_TYPE_NODE_DELETE  CommandType = 3
 	CommandType_COMMAND_TYPE_KV_PUT       CommandType = 4
 	CommandType_COMMAND_TYPE_KV_DELETE    CommandType = 5
+	CommandType_COMMAND_TYPE_TREE_APPLY   CommandType = 6
+	CommandType_COMMAND_TYPE_TREE_DELETE  CommandType = 7
 )
 
 // Enum value maps for CommandType.
@@ -43,6 +45,8 @@ var (
 		3: "COMMAND_TYPE_NODE_DELETE",
 		4: "COMMAND_TYPE_KV_PUT",
 		5: "COMMAND_TYPE_KV_DELETE",
+		6: "COMMAND_TYPE_TREE_APPLY",
+		7: "COMMAND_TYPE_TREE_DELETE",
 	}
 	CommandType_value = map[string]int32{
 		"COMMAND_TYPE_UNSPECIFIED":  0,
@@ -51,6 +55,8 @@ var (
 		"COMMAND_TYPE_NODE_DELETE":  3,
 		"COMMAND_TYPE_KV_PUT":       4,
 		"COMMAND_TYPE_KV_DELETE":    5,
+		"COMMAND_TYPE_TREE_APPLY":   6,
+		"COMMAND_TYPE_TREE_DELETE":  7,
 	}
 )
 
@@ -716,6 +722,201 @@ func (x *ClusterMeta) GetCreatedAtUnixNano() int64 {
 	return 0
 }
 
+// TreeRecord is the desired state of one supervision tree: the node that runs
+// it and its spec.
+type TreeRecord struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Node  string                 `protobuf:"bytes,2,opt,name=node,proto3" json:"node,omitempty"`
+	// Canonical JSON of the normalized spec.Tree.
+	SpecJson          []byte `protobuf:"bytes,3,opt,name=spec_json,json=specJson,proto3" json:"spec_json,omitempty"`
+	CreateIndex       uint64 `protobuf:"varint,4,opt,name=create_index,json=createIndex,proto3" json:"create_index,omitempty"`
+	ModifyIndex       uint64 `protobuf:"varint,5,opt,name=modify_index,json=modifyIndex,proto3" json:"modify_index,omitempty"`
+	UpdatedAtUnixNano int64  `protobuf:"varint,6,opt,name=updated_at_unix_nano,json=updatedAtUnixNano,proto3" json:"updated_at_unix_nano,omitempty"`
+	// auto_placed trees were placed by the leader (--node auto) and are moved
+	// to another alive node when theirs leaves or is reaped.
+	AutoPlaced    bool `protobuf:"varint,7,opt,name=auto_placed,json=autoPlaced,proto3" json:"auto_placed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TreeRecord) Reset() {
+	*x = TreeRecord{}
+	mi := &file_steward_v1_fsm_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TreeRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TreeRecord) ProtoMessage() {}
+
+func (x *TreeRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_steward_v1_fsm_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TreeRecord.ProtoReflect.Descriptor instead.
+func (*TreeRecord) Descriptor() ([]byte, []int) {
+	return file_steward_v1_fsm_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *TreeRecord) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *TreeRecord) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *TreeRecord) GetSpecJson() []byte {
+	if x != nil {
+		return x.SpecJson
+	}
+	return nil
+}
+
+func (x *TreeRecord) GetCreateIndex() uint64 {
+	if x != nil {
+		return x.CreateIndex
+	}
+	return 0
+}
+
+func (x *TreeRecord) GetModifyIndex() uint64 {
+	if x != nil {
+		return x.ModifyIndex
+	}
+	return 0
+}
+
+func (x *TreeRecord) GetUpdatedAtUnixNano() int64 {
+	if x != nil {
+		return x.UpdatedAtUnixNano
+	}
+	return 0
+}
+
+func (x *TreeRecord) GetAutoPlaced() bool {
+	if x != nil {
+		return x.AutoPlaced
+	}
+	return false
+}
+
+type TreeApplyCommand struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Tree  *TreeRecord            `protobuf:"bytes,1,opt,name=tree,proto3" json:"tree,omitempty"`
+	// When set, the apply happens only if the tree's modify index is this
+	// (0: only if the tree does not exist yet).
+	Cas           *uint64 `protobuf:"varint,2,opt,name=cas,proto3,oneof" json:"cas,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TreeApplyCommand) Reset() {
+	*x = TreeApplyCommand{}
+	mi := &file_steward_v1_fsm_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TreeApplyCommand) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TreeApplyCommand) ProtoMessage() {}
+
+func (x *TreeApplyCommand) ProtoReflect() protoreflect.Message {
+	mi := &file_steward_v1_fsm_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TreeApplyCommand.ProtoReflect.Descriptor instead.
+func (*TreeApplyCommand) Descriptor() ([]byte, []int) {
+	return file_steward_v1_fsm_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *TreeApplyCommand) GetTree() *TreeRecord {
+	if x != nil {
+		return x.Tree
+	}
+	return nil
+}
+
+func (x *TreeApplyCommand) GetCas() uint64 {
+	if x != nil && x.Cas != nil {
+		return *x.Cas
+	}
+	return 0
+}
+
+type TreeDeleteCommand struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TreeDeleteCommand) Reset() {
+	*x = TreeDeleteCommand{}
+	mi := &file_steward_v1_fsm_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TreeDeleteCommand) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TreeDeleteCommand) ProtoMessage() {}
+
+func (x *TreeDeleteCommand) ProtoReflect() protoreflect.Message {
+	mi := &file_steward_v1_fsm_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TreeDeleteCommand.ProtoReflect.Descriptor instead.
+func (*TreeDeleteCommand) Descriptor() ([]byte, []int) {
+	return file_steward_v1_fsm_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *TreeDeleteCommand) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
 var File_steward_v1_fsm_proto protoreflect.FileDescriptor
 
 const file_steward_v1_fsm_proto_rawDesc = "" +
@@ -771,14 +972,32 @@ const file_steward_v1_fsm_proto_rawDesc = "" +
 	"\n" +
 	"cluster_id\x18\x01 \x01(\tR\tclusterId\x12!\n" +
 	"\fcreate_index\x18\x02 \x01(\x04R\vcreateIndex\x12/\n" +
-	"\x14created_at_unix_nano\x18\x03 \x01(\x03R\x11createdAtUnixNano*\xbb\x01\n" +
+	"\x14created_at_unix_nano\x18\x03 \x01(\x03R\x11createdAtUnixNano\"\xe9\x01\n" +
+	"\n" +
+	"TreeRecord\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04node\x18\x02 \x01(\tR\x04node\x12\x1b\n" +
+	"\tspec_json\x18\x03 \x01(\fR\bspecJson\x12!\n" +
+	"\fcreate_index\x18\x04 \x01(\x04R\vcreateIndex\x12!\n" +
+	"\fmodify_index\x18\x05 \x01(\x04R\vmodifyIndex\x12/\n" +
+	"\x14updated_at_unix_nano\x18\x06 \x01(\x03R\x11updatedAtUnixNano\x12\x1f\n" +
+	"\vauto_placed\x18\a \x01(\bR\n" +
+	"autoPlaced\"]\n" +
+	"\x10TreeApplyCommand\x12*\n" +
+	"\x04tree\x18\x01 \x01(\v2\x16.steward.v1.TreeRecordR\x04tree\x12\x15\n" +
+	"\x03cas\x18\x02 \x01(\x04H\x00R\x03cas\x88\x01\x01B\x06\n" +
+	"\x04_cas\"'\n" +
+	"\x11TreeDeleteCommand\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name*\xf6\x01\n" +
 	"\vCommandType\x12\x1c\n" +
 	"\x18COMMAND_TYPE_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19COMMAND_TYPE_CLUSTER_INIT\x10\x01\x12\x1c\n" +
 	"\x18COMMAND_TYPE_NODE_UPSERT\x10\x02\x12\x1c\n" +
 	"\x18COMMAND_TYPE_NODE_DELETE\x10\x03\x12\x17\n" +
 	"\x13COMMAND_TYPE_KV_PUT\x10\x04\x12\x1a\n" +
-	"\x16COMMAND_TYPE_KV_DELETE\x10\x05B\x1fZ\x1dgithub.com/steward/steward/pbb\x06proto3"
+	"\x16COMMAND_TYPE_KV_DELETE\x10\x05\x12\x1b\n" +
+	"\x17COMMAND_TYPE_TREE_APPLY\x10\x06\x12\x1c\n" +
+	"\x18COMMAND_TYPE_TREE_DELETE\x10\aB\x1fZ\x1dgithub.com/steward/steward/pbb\x06proto3"
 
 var (
 	file_steward_v1_fsm_proto_rawDescOnce sync.Once
@@ -793,7 +1012,7 @@ func file_steward_v1_fsm_proto_rawDescGZIP() []byte {
 }
 
 var file_steward_v1_fsm_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_steward_v1_fsm_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_steward_v1_fsm_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_steward_v1_fsm_proto_goTypes = []any{
 	(CommandType)(0),           // 0: steward.v1.CommandType
 	(*LogEntry)(nil),           // 1: steward.v1.LogEntry
@@ -806,15 +1025,19 @@ var file_steward_v1_fsm_proto_goTypes = []any{
 	(*KVRecord)(nil),           // 8: steward.v1.KVRecord
 	(*IndexRecord)(nil),        // 9: steward.v1.IndexRecord
 	(*ClusterMeta)(nil),        // 10: steward.v1.ClusterMeta
+	(*TreeRecord)(nil),         // 11: steward.v1.TreeRecord
+	(*TreeApplyCommand)(nil),   // 12: steward.v1.TreeApplyCommand
+	(*TreeDeleteCommand)(nil),  // 13: steward.v1.TreeDeleteCommand
 }
 var file_steward_v1_fsm_proto_depIdxs = []int32{
-	0, // 0: steward.v1.LogEntry.type:type_name -> steward.v1.CommandType
-	7, // 1: steward.v1.NodeUpsertCommand.node:type_name -> steward.v1.NodeRecord
-	2, // [2:2] is the sub-list for method output_type
-	2, // [2:2] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	0,  // 0: steward.v1.LogEntry.type:type_name -> steward.v1.CommandType
+	7,  // 1: steward.v1.NodeUpsertCommand.node:type_name -> steward.v1.NodeRecord
+	11, // 2: steward.v1.TreeApplyCommand.tree:type_name -> steward.v1.TreeRecord
+	3,  // [3:3] is the sub-list for method output_type
+	3,  // [3:3] is the sub-list for method input_type
+	3,  // [3:3] is the sub-list for extension type_name
+	3,  // [3:3] is the sub-list for extension extendee
+	0,  // [0:3] is the sub-list for field type_name
 }
 
 func init() { file_steward_v1_fsm_proto_init() }
@@ -824,13 +1047,14 @@ func file_steward_v1_fsm_proto_init() {
 	}
 	file_steward_v1_fsm_proto_msgTypes[4].OneofWrappers = []any{}
 	file_steward_v1_fsm_proto_msgTypes[5].OneofWrappers = []any{}
+	file_steward_v1_fsm_proto_msgTypes[11].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_steward_v1_fsm_proto_rawDesc), len(file_steward_v1_fsm_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   10,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -174,3 +174,18 @@ func (rt *Runtime) emit(typ EventType, p *process, reason Reason, detail string)
 func (rt *Runtime) emitTree(typ EventType, tree string, root PID, reason Reason, detail string) {
 	rt.events.emit(Event{Time: rt.clock.Now(), Node: rt.node, Type: typ, PID: root, Tree: tree, Reason: reason, Detail: detail})
 }
+
+// Publish adds an event raised by a layer above the runtime (the node's
+// reconciler, plan executor, resource monitor) to this node's event stream,
+// so that one stream carries everything observable on the node. Time and
+// Node are filled in when empty; Seq is always assigned here.
+func (rt *Runtime) Publish(e Event) {
+	if e.Time.IsZero() {
+		e.Time = rt.clock.Now()
+	}
+	if e.Node == "" {
+		e.Node = rt.node
+	}
+	e.Seq = 0
+	rt.events.emit(e)
+}

@@ -43,16 +43,35 @@ type Cluster struct {
 	mu    sync.Mutex
 	nodes []*node.Node
 	cfgs  []node.Config
-	// Hooks run on each node right after it starts (and restarts); later
-	// layers use them to attach their services.
+	// Hooks run on each node right after it starts (and restarts).
 	hooks []func(*node.Node)
+	// plugins makes each node's plugins, afresh at every start.
+	plugins func() []node.Plugin
 }
 
-// Option adjusts a node's configuration before it starts.
-type Option func(i int, c *node.Config)
+type options struct {
+	configs []func(i int, c *node.Config)
+	plugins func() []node.Plugin
+}
+
+// Option adjusts the cluster or a node's configuration before it starts.
+type Option func(o *options)
 
 // WithConfig applies f to every node's configuration.
-func WithConfig(f func(c *node.Config)) Option { return func(_ int, c *node.Config) { f(c) } }
+func WithConfig(f func(c *node.Config)) Option {
+	return func(o *options) { o.configs = append(o.configs, func(_ int, c *node.Config) { f(c) }) }
+}
+
+// WithNodeConfig applies f to node i's configuration (0-based).
+func WithNodeConfig(f func(i int, c *node.Config)) Option {
+	return func(o *options) { o.configs = append(o.configs, f) }
+}
+
+// WithPlugins gives every node the plugins f makes (called at each start
+// and restart, so each node instance has its own).
+func WithPlugins(f func() []node.Plugin) Option {
+	return func(o *options) { o.plugins = f }
+}
 
 // NewCluster starts n nodes with bootstrap-expect n, each joining the first,
 // and waits until they share one leader.
@@ -70,13 +89,17 @@ func NewCluster(t testing.TB, n int, opts ...Option) *Cluster {
 // still c.Node(i) afterwards.
 func NewClusterOrdered(t testing.TB, n int, order []int, opts ...Option) *Cluster {
 	t.Helper()
-	c := &Cluster{t: t, nodes: make([]*node.Node, n), cfgs: make([]node.Config, n)}
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	c := &Cluster{t: t, nodes: make([]*node.Node, n), cfgs: make([]node.Config, n), plugins: o.plugins}
 	first := ""
 	for _, i := range order {
 		cfg := FastConfig(fmt.Sprintf("n%d", i+1), filepath.Join(t.TempDir(), fmt.Sprintf("n%d", i+1)))
 		cfg.BootstrapExpect = n
-		for _, o := range opts {
-			o(i, &cfg)
+		for _, f := range o.configs {
+			f(i, &cfg)
 		}
 		if first != "" && len(cfg.Join) == 0 {
 			cfg.Join = []string{first}
@@ -112,6 +135,9 @@ func (c *Cluster) Start(cfg node.Config) int {
 func (c *Cluster) startAt(idx int, cfg node.Config) {
 	c.t.Helper()
 	cfg.Logger = Logger(c.t, cfg.Name)
+	if c.plugins != nil {
+		cfg.Plugins = c.plugins()
+	}
 	n, err := node.New(cfg)
 	if err != nil {
 		c.t.Fatalf("start %s: %v", cfg.Name, err)
@@ -119,6 +145,7 @@ func (c *Cluster) startAt(idx int, cfg node.Config) {
 	c.t.Cleanup(func() { _ = n.Shutdown() })
 	// Pin the ports it bound, so a restart comes back on the same ones.
 	cfg.BindAddr, cfg.RaftAddr, cfg.GRPCAddr = n.GossipAddr(), n.RaftAddr(), n.GRPCAddr()
+	cfg.Plugins = nil
 	c.mu.Lock()
 	c.nodes[idx] = n
 	c.cfgs[idx] = cfg
@@ -180,6 +207,9 @@ func (c *Cluster) Restart(i int) *node.Node {
 	c.t.Helper()
 	cfg := c.Config(i)
 	cfg.Logger = Logger(c.t, cfg.Name)
+	if c.plugins != nil {
+		cfg.Plugins = c.plugins()
+	}
 	cfg.Join = nil
 	for _, n := range c.Live() {
 		if n.Name() != cfg.Name {
@@ -190,6 +220,9 @@ func (c *Cluster) Restart(i int) *node.Node {
 	c.Eventually(10*time.Second, func() error {
 		var err error
 		n, err = node.New(cfg)
+		if err != nil && c.plugins != nil {
+			cfg.Plugins = c.plugins() // a failed start may have used them
+		}
 		return err
 	}, "restart %s", cfg.Name)
 	c.t.Cleanup(func() { _ = n.Shutdown() })

@@ -69,8 +69,10 @@ func RegisterCode(err error, code codes.Code) {
 	}{err, code})
 }
 
-// toStatus turns a Backend error into a gRPC status error, keeping the
-// message intact so the CLI can print it.
+// ToStatus turns an error into a gRPC status error with the code of its
+// sentinel, keeping the message intact so the CLI can print it.
+func ToStatus(err error) error { return toStatus(err) }
+
 func toStatus(err error) error {
 	if err == nil {
 		return nil

@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/spf13/cobra"
 	"github.com/steward/steward/node"
+	"github.com/steward/steward/supervision"
 )
 
 type agentFlags struct {
@@ -151,6 +152,13 @@ func agentConfig(cmd *cobra.Command, f *agentFlags) (node.Config, string, bool, 
 	return c, logLevel, logJSON, nil
 }
 
+// plugins are the layers every agent runs on top of the cluster spine.
+func plugins() []node.Plugin {
+	return []node.Plugin{
+		supervision.New(supervision.DefaultConfig()),
+	}
+}
+
 func runAgent(cmd *cobra.Command, f *agentFlags) error {
 	cfg, logLevel, logJSON, err := agentConfig(cmd, f)
 	if err != nil {
@@ -166,6 +174,7 @@ func runAgent(cmd *cobra.Command, f *agentFlags) error {
 		JSONFormat: logJSON,
 		Output:     os.Stderr,
 	})
+	cfg.Plugins = plugins()
 	n, err := node.New(cfg)
 	if err != nil {
 		return err

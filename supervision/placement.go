@@ -1,0 +1,173 @@
+package supervision
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-memdb"
+	"github.com/steward/steward/node"
+	"github.com/steward/steward/pb"
+	"github.com/steward/steward/transport"
+)
+
+// place picks the alive node with the fewest live processes (ties: the
+// fewest committed trees, then the name), asking each node for its figures.
+// exclude names a node that must not be chosen.
+func (l *Layer) place(ctx context.Context, exclude string) (string, error) {
+	type cand struct {
+		name  string
+		procs uint32
+		trees int
+	}
+	var cands []cand
+	var unreachable []string
+	for _, name := range l.node.AliveNodes() {
+		if name == exclude {
+			continue
+		}
+		var procs uint32
+		if c, err := l.peer(name); err != nil {
+			unreachable = append(unreachable, name)
+			continue
+		} else if c == nil {
+			procs = l.localStats().Processes
+		} else {
+			sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			st, err := c.Stats(sctx, &pb.StatsRequest{})
+			cancel()
+			if err != nil {
+				unreachable = append(unreachable, name)
+				continue
+			}
+			procs = st.Processes
+		}
+		_, trees, _ := l.node.State().Trees(nil, name)
+		cands = append(cands, cand{name, procs, len(trees)})
+	}
+	if len(cands) == 0 {
+		return "", fmt.Errorf("%w: no alive node answered for placement (unreachable: %s)", transport.ErrNoLeader, strings.Join(unreachable, ", "))
+	}
+	sort.Slice(cands, func(i, j int) bool {
+		a, b := cands[i], cands[j]
+		if a.procs != b.procs {
+			return a.procs < b.procs
+		}
+		if a.trees != b.trees {
+			return a.trees < b.trees
+		}
+		return a.name < b.name
+	})
+	return cands[0].name, nil
+}
+
+// knownNode checks that a node name belongs to this cluster: a gossip
+// member or a node in the replicated registry.
+func (l *Layer) knownNode(name string) error {
+	if l.node.MemberStatus(name) != "" {
+		return nil
+	}
+	if rec, _ := l.node.State().Node(name); rec != nil {
+		return nil
+	}
+	_, nodes, _ := l.node.State().Nodes(nil)
+	var names []string
+	for _, n := range nodes {
+		names = append(names, n.Name)
+	}
+	return fmt.Errorf("%w: node %q is not a member of this cluster (members: %s)", transport.ErrInvalidRequest, name, strings.Join(names, ", "))
+}
+
+// replaceLoop runs on the leader: a tree placed automatically whose node
+// left is placed elsewhere at once; one whose node failed, after
+// ReplaceAfter. Trees pinned to a node stay: that node gets them back when
+// it returns.
+func (l *Layer) replaceLoop(ctx context.Context) {
+	failedSince := map[string]time.Time{}
+	ticker := time.NewTicker(l.cfg.ResyncInterval)
+	defer ticker.Stop()
+	for {
+		st := l.node.State()
+		ws := memdb.NewWatchSet()
+		_, trees, err := st.Trees(ws, "")
+		_, _, _ = st.Nodes(ws)
+		next := time.Duration(0)
+		if err == nil {
+			next = l.replaceOnce(ctx, trees, failedSince)
+		}
+		var timer <-chan time.Time
+		var t *time.Timer
+		if next > 0 {
+			t = time.NewTimer(next)
+			timer = t.C
+		}
+		wctx, cancel := context.WithCancel(ctx)
+		select {
+		case <-ws.WatchCh(wctx):
+		case <-ticker.C:
+		case <-timer:
+		case <-ctx.Done():
+		}
+		cancel()
+		if t != nil {
+			t.Stop()
+		}
+		if ctx.Err() != nil {
+			return
+		}
+	}
+}
+
+func (l *Layer) replaceOnce(ctx context.Context, trees []*pb.TreeRecord, failedSince map[string]time.Time) time.Duration {
+	now := time.Now()
+	var next time.Duration
+	seen := map[string]bool{}
+	for _, rec := range trees {
+		if !rec.AutoPlaced {
+			continue
+		}
+		status := l.node.MemberStatus(rec.Node)
+		seen[rec.Node] = true
+		switch status {
+		case node.StatusAlive, node.StatusSuspect:
+			delete(failedSince, rec.Node)
+			continue
+		case node.StatusFailed, "":
+			since, ok := failedSince[rec.Node]
+			if !ok {
+				since = now
+				failedSince[rec.Node] = now
+			}
+			if wait := since.Add(l.cfg.ReplaceAfter).Sub(now); wait > 0 {
+				if next == 0 || wait < next {
+					next = wait
+				}
+				continue
+			}
+		}
+		to, err := l.place(ctx, rec.Node)
+		if err != nil {
+			l.logger.Warn("cannot re-place tree", "tree", rec.Name, "from", rec.Node, "error", err)
+			continue
+		}
+		moved := &pb.TreeRecord{Name: rec.Name, Node: to, SpecJson: rec.SpecJson, AutoPlaced: true}
+		cas := rec.ModifyIndex
+		res, err := l.node.Apply(ctx, pb.CommandType_COMMAND_TYPE_TREE_APPLY, &pb.TreeApplyCommand{Tree: moved, Cas: &cas})
+		if err == nil && res.Err != nil {
+			err = res.Err
+		}
+		if err != nil {
+			l.logger.Warn("re-placing tree failed", "tree", rec.Name, "error", err)
+			continue
+		}
+		l.logger.Info("tree re-placed", "tree", rec.Name, "from", rec.Node, "status", status, "to", to)
+	}
+	for n := range failedSince {
+		if !seen[n] {
+			delete(failedSince, n)
+		}
+	}
+	return next
+}

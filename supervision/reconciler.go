@@ -1,0 +1,272 @@
+package supervision
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-memdb"
+	"github.com/steward/steward/pb"
+	"github.com/steward/steward/runtime"
+	"github.com/steward/steward/state"
+)
+
+// Events the reconciler adds to the node's stream.
+const (
+	// EventSpecApplied: a committed spec was applied to the runtime
+	// (Detail says started, updated or restarted, and the spec index).
+	EventSpecApplied runtime.EventType = "spec_applied"
+	// EventSpecRejected: the runtime refused a committed spec (Reason).
+	EventSpecRejected runtime.EventType = "spec_rejected"
+	// EventTreeRemoved: a tree no longer placed here was stopped.
+	EventTreeRemoved runtime.EventType = "tree_removed"
+	// EventTreeRestartScheduled: a failed tree will be started again after
+	// a backoff (Detail says when).
+	EventTreeRestartScheduled runtime.EventType = "tree_restart_scheduled"
+)
+
+// reconciler brings the local runtime to the trees committed for this node.
+// It is the only writer of trees to the runtime; every pass is idempotent.
+type reconciler struct {
+	l *Layer
+
+	mu sync.Mutex
+	// done records, per tree, the spec index applied to the runtime.
+	done map[string]uint64
+	// retry holds failed or refused trees waiting for their backoff.
+	retry map[string]*backoff
+}
+
+type backoff struct {
+	index    uint64 // spec index the failures are about
+	attempts int
+	// next is when the next attempt may run; zero when none is pending.
+	next time.Time
+	// started is when the tree was last (re)started after a failure.
+	started time.Time
+}
+
+func newReconciler(l *Layer) *reconciler {
+	return &reconciler{l: l, done: map[string]uint64{}, retry: map[string]*backoff{}}
+}
+
+func (r *reconciler) applied(tree string) uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.done[tree]
+}
+
+func (r *reconciler) run() {
+	sub := r.l.rt.Subscribe(64)
+	defer sub.Close()
+	resync := time.NewTicker(r.l.cfg.ResyncInterval)
+	defer resync.Stop()
+	for {
+		st := r.l.node.State()
+		ws := memdb.NewWatchSet()
+		_, recs, err := st.Trees(ws, "")
+		var wakeAt time.Time
+		if err != nil {
+			r.l.logger.Error("reconcile: read trees", "error", err)
+		} else {
+			wakeAt = r.pass(recs)
+		}
+		var retryC <-chan time.Time
+		var retryT *time.Timer
+		if !wakeAt.IsZero() {
+			retryT = time.NewTimer(time.Until(wakeAt))
+			retryC = retryT.C
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		changed := ws.WatchCh(ctx)
+	wait:
+		for {
+			select {
+			case <-changed:
+				break wait
+			case <-st.AbandonCh():
+				break wait
+			case e, ok := <-sub.C:
+				if !ok {
+					cancel()
+					return
+				}
+				if e.Type == runtime.EventTreeFailed {
+					break wait
+				}
+			case <-resync.C:
+				break wait
+			case <-retryC:
+				break wait
+			case <-r.l.stopCh:
+				cancel()
+				return
+			}
+		}
+		cancel()
+		if retryT != nil {
+			retryT.Stop()
+		}
+	}
+}
+
+// pass reconciles every tree once and returns when the next backoff ends
+// (zero: nothing waits).
+func (r *reconciler) pass(recs []*pb.TreeRecord) time.Time {
+	self := r.l.node.Name()
+	desired := map[string]*pb.TreeRecord{}
+	for _, rec := range recs {
+		if rec.Node == self {
+			desired[rec.Name] = rec
+		}
+	}
+	running := map[string]runtime.TreeInfo{}
+	for _, ti := range r.l.rt.Trees() {
+		running[ti.Name] = ti
+	}
+
+	// Stop what is no longer placed here (deleted, or moved to another node).
+	var gone []string
+	for name := range running {
+		if _, ok := desired[name]; !ok {
+			gone = append(gone, name)
+		}
+	}
+	sort.Strings(gone)
+	for _, name := range gone {
+		r.stop(name)
+	}
+
+	names := make([]string, 0, len(desired))
+	for name := range desired {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	var wakeAt time.Time
+	now := time.Now()
+	for _, name := range names {
+		rec := desired[name]
+		ti, isRunning := running[name]
+		r.mu.Lock()
+		doneIdx := r.done[name]
+		b := r.retry[name]
+		if b != nil && b.index != rec.ModifyIndex {
+			delete(r.retry, name) // a new spec gets a fresh start
+			b = nil
+		}
+		r.mu.Unlock()
+
+		inStep := isRunning && doneIdx == rec.ModifyIndex
+		switch {
+		case inStep && ti.Status == runtime.TreeRunning:
+			// In step. A tree that has run for a while since its last
+			// restart gets its backoff reset.
+			if b != nil && b.next.IsZero() && now.Sub(b.started) > r.l.cfg.RestartBackoffMax {
+				r.mu.Lock()
+				delete(r.retry, name)
+				r.mu.Unlock()
+			}
+			continue
+		case inStep && ti.Status == runtime.TreeFailed && (b == nil || b.next.IsZero()):
+			// The tree's root gave up (intensity exceeded): restart it,
+			// after a backoff that grows with each crash.
+			next := r.schedule(rec, EventTreeRestartScheduled, fmt.Errorf("tree failed: %s", ti.Reason))
+			if wakeAt.IsZero() || next.Before(wakeAt) {
+				wakeAt = next
+			}
+			continue
+		case b != nil && now.Before(b.next):
+			if wakeAt.IsZero() || b.next.Before(wakeAt) {
+				wakeAt = b.next
+			}
+			continue
+		}
+		if next, ok := r.apply(rec, ti, isRunning); !ok {
+			if wakeAt.IsZero() || next.Before(wakeAt) {
+				wakeAt = next
+			}
+		}
+	}
+	return wakeAt
+}
+
+// apply starts, updates or restarts one tree. On failure it schedules a
+// retry and returns when.
+func (r *reconciler) apply(rec *pb.TreeRecord, ti runtime.TreeInfo, isRunning bool) (time.Time, bool) {
+	t, err := state.DecodeTree(rec)
+	if err != nil {
+		return r.failed(rec, err), false
+	}
+	ctx, cancel := r.l.opContext(context.Background())
+	defer cancel()
+	action := "started"
+	if isRunning {
+		action = "updated"
+		if ti.Status == runtime.TreeFailed {
+			action = "restarted"
+			if err := r.l.rt.StopTree(ctx, rec.Name); err != nil && !errors.Is(err, runtime.ErrTreeNotFound) {
+				return r.failed(rec, fmt.Errorf("stop failed tree: %w", err)), false
+			}
+		}
+	}
+	if err := r.l.rt.ApplyTree(ctx, *t); err != nil {
+		return r.failed(rec, err), false
+	}
+	r.mu.Lock()
+	r.done[rec.Name] = rec.ModifyIndex
+	if b := r.retry[rec.Name]; b != nil {
+		b.next, b.started = time.Time{}, time.Now()
+	}
+	r.mu.Unlock()
+	r.l.logger.Info("tree applied", "tree", rec.Name, "action", action, "spec_index", rec.ModifyIndex)
+	r.l.rt.Publish(runtime.Event{Type: EventSpecApplied, Tree: rec.Name,
+		Detail: fmt.Sprintf("%s at spec index %d", action, rec.ModifyIndex)})
+	return time.Time{}, true
+}
+
+// failed records a refused apply and schedules the retry.
+func (r *reconciler) failed(rec *pb.TreeRecord, err error) time.Time {
+	return r.schedule(rec, EventSpecRejected, err)
+}
+
+// schedule counts one more failure of the tree at this spec index and sets
+// when the next attempt may run: RestartBackoffMin doubling per failure, at
+// most RestartBackoffMax.
+func (r *reconciler) schedule(rec *pb.TreeRecord, typ runtime.EventType, cause error) time.Time {
+	r.mu.Lock()
+	b := r.retry[rec.Name]
+	if b == nil || b.index != rec.ModifyIndex {
+		b = &backoff{index: rec.ModifyIndex}
+		r.retry[rec.Name] = b
+	}
+	b.attempts++
+	wait := r.l.cfg.RestartBackoffMin << min(b.attempts-1, 16)
+	if wait > r.l.cfg.RestartBackoffMax || wait <= 0 {
+		wait = r.l.cfg.RestartBackoffMax
+	}
+	b.next = time.Now().Add(wait)
+	attempts, next := b.attempts, b.next
+	r.mu.Unlock()
+	r.l.logger.Warn("tree not running; will retry", "tree", rec.Name, "attempt", attempts, "retry_in", wait, "error", cause)
+	r.l.rt.Publish(runtime.Event{Type: typ, Tree: rec.Name, Reason: runtime.Reason(cause.Error()),
+		Detail: fmt.Sprintf("attempt %d at spec index %d; retry in %s", attempts, rec.ModifyIndex, wait)})
+	return next
+}
+
+func (r *reconciler) stop(name string) {
+	ctx, cancel := r.l.opContext(context.Background())
+	defer cancel()
+	if err := r.l.rt.StopTree(ctx, name); err != nil && !errors.Is(err, runtime.ErrTreeNotFound) {
+		r.l.logger.Warn("stopping a tree no longer placed here", "tree", name, "error", err)
+		return
+	}
+	r.mu.Lock()
+	delete(r.done, name)
+	delete(r.retry, name)
+	r.mu.Unlock()
+	r.l.logger.Info("tree stopped: no longer placed on this node", "tree", name)
+	r.l.rt.Publish(runtime.Event{Type: EventTreeRemoved, Tree: name})
+}
