@@ -19,6 +19,15 @@ dev: build
 
 test:
 	$(GO) test -race -timeout $(TEST_TIMEOUT) $(PKG)
+	cd bench && $(GO) test -race -timeout $(TEST_TIMEOUT) ./...
+
+# steward beside etcd on this machine, one run (bench/ is its own module;
+# docs/perf/bench.md). Installs Debian's etcd-server when etcd is missing.
+# BENCH_FLAGS adds flags, e.g. BENCH_FLAGS="-tune" or "-pairs 5".
+BENCH_FLAGS ?=
+bench: build
+	bench/install-etcd.sh
+	cd bench && $(GO) run ./cmd/stewardbench -steward-bin ../bin/steward $(BENCH_FLAGS)
 
 proto-tools:
 	@command -v protoc >/dev/null || { command -v apt-get >/dev/null && (apt-get install -y protobuf-compiler || (apt-get update && apt-get install -y protobuf-compiler)); }

@@ -1,0 +1,81 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Endpoint says which members the load clients talk to.
+type Endpoint string
+
+// The endpoints a Target can be opened on.
+const (
+	// ToLeader sends every request to the current leader.
+	ToLeader Endpoint = "leader"
+	// ToFollowers spreads the clients over the followers, which forward
+	// to the leader (steward: a gRPC call; etcd: a Raft proposal message).
+	ToFollowers Endpoint = "followers"
+)
+
+// Sentinel errors.
+var (
+	// ErrNoLeader: the live members do not (yet) agree on one leader.
+	ErrNoLeader = errors.New("no agreed leader")
+	// ErrExited: a server process exited while it was expected to run.
+	ErrExited = errors.New("server process exited")
+)
+
+// LeaderInfo identifies the leader the live members agree on.
+type LeaderInfo struct {
+	Index int    // member index, 0-based
+	Name  string // member name
+	Term  uint64
+}
+
+// Commit is what a system says about an acknowledged write: the leader's
+// name (steward's WriteMeta.Leader) or the Raft term it was served in
+// (etcd's response header), whichever it reports.
+type Commit struct {
+	Leader string
+	Term   uint64
+}
+
+// Target is a set of client connections for a load run.
+type Target interface {
+	Put(ctx context.Context, client int, key string, value []byte) error
+	Close() error
+}
+
+// poll calls f until it returns nil or ctx ends, waiting a little longer
+// each time (5 ms up to 200 ms); the error names what was awaited and f's
+// last error.
+func poll(ctx context.Context, what string, f func(context.Context) error) error {
+	wait := 5 * time.Millisecond
+	for {
+		err := f(ctx)
+		if err == nil {
+			return nil
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("waiting for %s: %w (last: %v)", what, ctx.Err(), err)
+		case <-t.C:
+		}
+		if wait < 200*time.Millisecond {
+			wait *= 2
+		}
+	}
+}
+
+// connsFor is how many connections a Target opens for clients (conns 0:
+// one per client).
+func connsFor(clients, conns int) int {
+	if conns <= 0 || conns > clients {
+		return clients
+	}
+	return conns
+}

@@ -1,0 +1,374 @@
+// Command stewardbench measures steward beside etcd on this machine in one
+// run: write throughput and latency at several concurrencies (interleaved
+// pairs), leader-kill failover, the physical floor (fsync, loopback RTT),
+// and optionally steward's tuning knobs. It prints a table and writes a JSON
+// report under bench/results/.
+//
+//	cd bench && go run ./cmd/stewardbench [flags]      (make bench does this)
+package main
+
+import (
+	"context"
+
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/steward/steward/bench/cluster"
+	"github.com/steward/steward/bench/floor"
+	"github.com/steward/steward/bench/harness"
+	"github.com/steward/steward/bench/load"
+	"github.com/steward/steward/bench/report"
+)
+
+type flags struct {
+	stewardBin   string
+	etcdBin      string
+	workDir      string
+	resultsDir   string
+	label        string
+	clients      string
+	ops          string
+	pairs        int
+	valueSize    int
+	keyspace     int
+	conns        int
+	warmup       int
+	timeout      time.Duration
+	endpoints    string
+	failoverRuns int
+	tune         bool
+	tuneOnly     string
+	noFloor      bool
+	keep         bool
+	write        bool
+}
+
+func main() {
+	var f flags
+	flag.StringVar(&f.stewardBin, "steward-bin", "../bin/steward", "steward binary (make build)")
+	flag.StringVar(&f.etcdBin, "etcd-bin", "etcd", "etcd binary")
+	flag.StringVar(&f.workDir, "work-dir", ".work", "where the clusters' data dirs go (the disk under test); removed afterwards unless -keep")
+	flag.StringVar(&f.resultsDir, "results", "results", "where the JSON report goes")
+	flag.StringVar(&f.label, "label", "", "suffix of the result file name")
+	flag.StringVar(&f.clients, "clients", "1,16,64,256", "concurrent clients, comma-separated")
+	flag.StringVar(&f.ops, "ops", "1500,8000,16000,24000", "measured writes per run at each concurrency (one value, or one per -clients)")
+	flag.IntVar(&f.pairs, "pairs", 3, "interleaved steward/etcd pairs per concurrency")
+	flag.IntVar(&f.valueSize, "value-size", 256, "value size (bytes)")
+	flag.IntVar(&f.keyspace, "keyspace", 10000, "distinct keys, written at random")
+	flag.IntVar(&f.conns, "conns", 0, "connections per run, shared by the clients (0: one per client)")
+	flag.IntVar(&f.warmup, "warmup", 200, "unmeasured writes before each run (at least 2 per client)")
+	flag.DurationVar(&f.timeout, "timeout", 10*time.Second, "per-request timeout in the load runs")
+	flag.StringVar(&f.endpoints, "endpoints", "leader,followers", "where clients talk: leader, followers, or both")
+	flag.IntVar(&f.failoverRuns, "failover-runs", 5, "leader kills per system (0: skip)")
+	flag.BoolVar(&f.tune, "tune", false, "also run steward's tuning experiments (before/after pairs)")
+	flag.StringVar(&f.tuneOnly, "tune-only", "", "run only these tuning variants (comma-separated names), skipping the etcd comparison and failover")
+	flag.BoolVar(&f.noFloor, "no-floor", false, "skip the fsync and RTT floor")
+	flag.BoolVar(&f.keep, "keep", false, "keep the data dirs and logs")
+	flag.BoolVar(&f.write, "write", true, "write the JSON report")
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, f); err != nil {
+		fmt.Fprintln(os.Stderr, "stewardbench:", err)
+		os.Exit(1)
+	}
+}
+
+func ints(s string) ([]int, error) {
+	var out []int
+	for _, p := range strings.Split(s, ",") {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		n, err := strconv.Atoi(p)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a number", p)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+func progress(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
+}
+
+type progressWriter struct{}
+
+func (progressWriter) Write(b []byte) (int, error) {
+	progress("%s", strings.TrimRight(string(b), "\n"))
+	return len(b), nil
+}
+
+func run(ctx context.Context, f flags) error {
+	start := time.Now()
+	clients, err := ints(f.clients)
+	if err != nil {
+		return fmt.Errorf("-clients: %w", err)
+	}
+	ops, err := ints(f.ops)
+	if err != nil {
+		return fmt.Errorf("-ops: %w", err)
+	}
+	if len(ops) == 1 {
+		for len(ops) < len(clients) {
+			ops = append(ops, ops[0])
+		}
+	}
+	plan := harness.Plan{
+		Clients: clients, Ops: ops, Warmup: f.warmup, Pairs: f.pairs, ValueSize: f.valueSize,
+		Keyspace: f.keyspace, Conns: f.conns, Timeout: f.timeout, Progress: progressWriter{},
+	}
+	if err := plan.Validate(); err != nil {
+		return err
+	}
+	var endpoints []cluster.Endpoint
+	for _, e := range strings.Split(f.endpoints, ",") {
+		switch ep := cluster.Endpoint(strings.TrimSpace(e)); ep {
+		case cluster.ToLeader, cluster.ToFollowers:
+			endpoints = append(endpoints, ep)
+		default:
+			return fmt.Errorf("-endpoints: %q is not leader or followers", e)
+		}
+	}
+	stewardBin, err := filepath.Abs(f.stewardBin)
+	if err != nil {
+		return err
+	}
+	var variants []harness.Variant
+	if f.tune || f.tuneOnly != "" {
+		variants = harness.DefaultVariants()
+		if f.tuneOnly != "" {
+			want := map[string]bool{}
+			for _, n := range strings.Split(f.tuneOnly, ",") {
+				want[strings.TrimSpace(n)] = true
+			}
+			var sel []harness.Variant
+			for _, v := range variants {
+				if want[v.Name] {
+					sel = append(sel, v)
+					delete(want, v.Name)
+				}
+			}
+			if len(want) > 0 {
+				var names []string
+				for _, v := range harness.DefaultVariants() {
+					names = append(names, v.Name)
+				}
+				return fmt.Errorf("-tune-only: unknown variants %v (known: %s)", keys(want), strings.Join(names, ", "))
+			}
+			variants = sel
+		}
+	}
+	withEtcd := f.tuneOnly == ""
+	etcdBin := f.etcdBin
+	if withEtcd {
+		if etcdBin, err = exec.LookPath(f.etcdBin); err != nil {
+			return fmt.Errorf("etcd: %w (make bench installs Debian's etcd-server)", err)
+		}
+	}
+
+	if err := os.MkdirAll(f.workDir, 0o755); err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp(f.workDir, "run-")
+	if err != nil {
+		return err
+	}
+	if !f.keep {
+		defer os.RemoveAll(dir)
+	} else {
+		defer progress("data dirs and logs kept in %s", dir)
+	}
+	repo, _ := filepath.Abs("..")
+
+	rep := &report.Report{Schema: report.Schema, StartedAt: start.UTC(), Label: f.label}
+	rep.Machine = report.DescribeMachine(ctx, dir, stewardBin, etcdBin, repo)
+	if withEtcd {
+		rep.Machine.EtcdClient = "go.etcd.io/etcd/client/v3 " + etcdClientVersion()
+	}
+	conns := "one per client"
+	if f.conns > 0 {
+		conns = fmt.Sprintf("at most %d per run, shared round-robin", f.conns)
+	}
+	rep.Settings = report.Settings{
+		ValueSize: f.valueSize, Clients: clients, OpsPerRun: ops, Warmup: f.warmup, Pairs: f.pairs,
+		Keyspace: f.keyspace, Conns: conns, TimeoutMs: load.Ms(f.timeout), DataDir: dir,
+		Interleave: "for each pair: for each concurrency: steward then etcd on odd pairs, etcd then steward on even ones",
+	}
+	progress("machine: %s, %d cores; data dir %s (%s on %s)", rep.Machine.CPUModel, rep.Machine.Cores, dir, rep.Machine.Filesystem, rep.Machine.Device)
+
+	if !f.noFloor {
+		progress("floor: fsync and loopback RTT")
+		fl, err := measureFloor(ctx, dir)
+		if err != nil {
+			return fmt.Errorf("floor: %w", err)
+		}
+		rep.Floor = fl
+		progress("  fdatasync p50 %.3f ms p99 %.3f ms; bbolt commit p50 %.3f ms; TCP RTT p50 %.0f µs; gRPC RTT p50 %.0f µs",
+			fl.FsyncP50Ms, fl.FsyncP99Ms, fl.BoltCommitP50Ms, fl.TCPRTTP50Us, fl.GRPCRTTP50Us)
+	}
+
+	progress("starting a 3-node steward cluster (%s)", stewardBin)
+	st, err := cluster.StartSteward(ctx, cluster.StewardOptions{Bin: stewardBin, Dir: filepath.Join(dir, "steward")})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	rep.Settings.Steward = st.Settings()
+	stewardTimeouts := pick(st.Settings(), "heartbeat_timeout", "election_timeout", "leader_lease_timeout")
+
+	if withEtcd {
+		progress("starting a 3-node etcd cluster (%s %s)", etcdBin, rep.Machine.EtcdVersion)
+		et, err := cluster.StartEtcd(ctx, cluster.EtcdOptions{Bin: etcdBin, Dir: filepath.Join(dir, "etcd")})
+		if err != nil {
+			return err
+		}
+		defer et.Close()
+		rep.Settings.Etcd = et.Settings()
+		rep.Settings.Etcd["version"] = rep.Machine.EtcdVersion
+
+		fsyncP50 := 0.0
+		if rep.Floor != nil {
+			fsyncP50 = rep.Floor.FsyncP50Ms
+		}
+		for _, ep := range endpoints {
+			progress("writes, clients → %s", ep)
+			pairs, err := harness.ComparePairs(ctx, st, et, ep, plan)
+			if err != nil {
+				return err
+			}
+			var levels []report.Level
+			for i, c := range clients {
+				levels = append(levels, report.NewLevel(c, string(ep), pairs[i], fsyncP50))
+			}
+			if ep == cluster.ToLeader {
+				rep.Levels = levels
+			} else {
+				rep.LevelsViaFollower = levels
+			}
+		}
+		if f.failoverRuns > 0 {
+			fp := failoverPlan(f.failoverRuns)
+			progress("failover: %d leader kills per system, interleaved", f.failoverRuns)
+			fs := report.Failover{System: st.Name(), Timeouts: stewardTimeouts}
+			fe := report.Failover{System: et.Name(), Timeouts: pick(et.Settings(), "heartbeat_interval", "election_timeout", "pre_vote")}
+			for i := 0; i < f.failoverRuns && ctx.Err() == nil; i++ {
+				one := fp
+				one.Runs = 1
+				fs.Runs = append(fs.Runs, harness.Failover(ctx, st, one, nil).Runs...)
+				fe.Runs = append(fe.Runs, harness.Failover(ctx, et, one, nil).Runs...)
+			}
+			harness.SummarizeFailover(&fs)
+			harness.SummarizeFailover(&fe)
+			rep.Failover = []report.Failover{fs, fe}
+		}
+		et.Close()
+	}
+
+	for i, v := range variants {
+		progress("tuning %q: raft {%s}", v.Name, strings.TrimSpace(strings.ReplaceAll(cluster.RaftBlock(v.Raft), "\n", " ")))
+		vs, err := cluster.StartSteward(ctx, cluster.StewardOptions{Bin: stewardBin, Dir: filepath.Join(dir, fmt.Sprintf("tune%d", i)), Name: fmt.Sprintf("t%d-", i), Raft: v.Raft})
+		if err != nil {
+			return err
+		}
+		timeouts := pick(vs.Settings(), "heartbeat_timeout", "election_timeout", "leader_lease_timeout")
+		t, err := harness.Tune(ctx, st, harness.Named{System: vs, Label: "tuned"}, v, plan, failoverPlan(f.failoverRuns), timeouts)
+		vs.Close()
+		if err != nil {
+			return err
+		}
+		rep.Tuning = append(rep.Tuning, t)
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+
+	rep.FinishedAt = time.Now().UTC()
+	rep.Notes = append(rep.Notes, fmt.Sprintf("wall time %s", time.Since(start).Round(time.Second)))
+	fmt.Println()
+	rep.PrintTable(os.Stdout)
+	if f.write {
+		path, err := rep.Write(f.resultsDir, report.FileName(start, f.label))
+		if err != nil {
+			return err
+		}
+		fmt.Printf("\nreport: %s\n", path)
+	}
+	return nil
+}
+
+func failoverPlan(runs int) harness.FailoverPlan {
+	return harness.FailoverPlan{
+		Runs: max(runs, 1), RequestTimeout: 500 * time.Millisecond, Before: 20, Deadline: 30 * time.Second,
+		Progress: progress,
+	}
+}
+
+func measureFloor(ctx context.Context, dir string) (*report.Floor, error) {
+	fd, err := floor.Fdatasync(dir, 2000, 512)
+	if err != nil {
+		return nil, err
+	}
+	ap, err := floor.AppendFsync(dir, 500, 512)
+	if err != nil {
+		return nil, err
+	}
+	bc, err := floor.BoltCommit(dir, 1000, 300)
+	if err != nil {
+		return nil, err
+	}
+	tcp, err := floor.TCPRTT(ctx, 10000)
+	if err != nil {
+		return nil, err
+	}
+	grpcRTT, err := floor.GRPCRTT(ctx, 10000)
+	if err != nil {
+		return nil, err
+	}
+	us := func(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+	return &report.Floor{
+		FsyncP50Ms: load.Ms(fd.P50), FsyncP99Ms: load.Ms(fd.P99), FsyncMaxMs: load.Ms(fd.Max), FsyncCount: fd.Count,
+		AppendFsyncP50Ms: load.Ms(ap.P50), AppendFsyncP99Ms: load.Ms(ap.P99),
+		BoltCommitP50Ms: load.Ms(bc.P50), BoltCommitP99Ms: load.Ms(bc.P99),
+		TCPRTTP50Us: us(tcp.P50), TCPRTTP99Us: us(tcp.P99),
+		GRPCRTTP50Us: us(grpcRTT.P50), GRPCRTTP99Us: us(grpcRTT.P99),
+		RTTCount: tcp.Count,
+	}, nil
+}
+
+func pick(m map[string]string, keys ...string) map[string]string {
+	out := map[string]string{}
+	for _, k := range keys {
+		if v, ok := m[k]; ok {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func keys(m map[string]bool) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+// etcdClientVersion is the etcd client module's version compiled in.
+func etcdClientVersion() string {
+	if v := moduleVersion("go.etcd.io/etcd/client/v3"); v != "" {
+		return v
+	}
+	return "(unknown)"
+}
