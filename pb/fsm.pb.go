@@ -26,37 +26,52 @@ const (
 type CommandType int32
 
 const (
-	CommandType_COMMAND_TYPE_UNSPECIFIED  CommandType = 0
-	CommandType_COMMAND_TYPE_CLUSTER_INIT CommandType = 1
-	CommandType_COMMAND_TYPE_NODE_UPSERT  CommandType = 2
-	CommandType_COMMAND_TYPE_NODE_DELETE  CommandType = 3
-	CommandType_COMMAND_TYPE_KV_PUT       CommandType = 4
-	CommandType_COMMAND_TYPE_KV_DELETE    CommandType = 5
-	CommandType_COMMAND_TYPE_TREE_APPLY   CommandType = 6
-	CommandType_COMMAND_TYPE_TREE_DELETE  CommandType = 7
+	CommandType_COMMAND_TYPE_UNSPECIFIED      CommandType = 0
+	CommandType_COMMAND_TYPE_CLUSTER_INIT     CommandType = 1
+	CommandType_COMMAND_TYPE_NODE_UPSERT      CommandType = 2
+	CommandType_COMMAND_TYPE_NODE_DELETE      CommandType = 3
+	CommandType_COMMAND_TYPE_KV_PUT           CommandType = 4
+	CommandType_COMMAND_TYPE_KV_DELETE        CommandType = 5
+	CommandType_COMMAND_TYPE_TREE_APPLY       CommandType = 6
+	CommandType_COMMAND_TYPE_TREE_DELETE      CommandType = 7
+	CommandType_COMMAND_TYPE_PLAN_CREATE      CommandType = 8
+	CommandType_COMMAND_TYPE_PLAN_STEP_START  CommandType = 9
+	CommandType_COMMAND_TYPE_PLAN_STEP_REPORT CommandType = 10
+	CommandType_COMMAND_TYPE_PLAN_EXPIRE      CommandType = 11
+	CommandType_COMMAND_TYPE_PLAN_CANCEL      CommandType = 12
 )
 
 // Enum value maps for CommandType.
 var (
 	CommandType_name = map[int32]string{
-		0: "COMMAND_TYPE_UNSPECIFIED",
-		1: "COMMAND_TYPE_CLUSTER_INIT",
-		2: "COMMAND_TYPE_NODE_UPSERT",
-		3: "COMMAND_TYPE_NODE_DELETE",
-		4: "COMMAND_TYPE_KV_PUT",
-		5: "COMMAND_TYPE_KV_DELETE",
-		6: "COMMAND_TYPE_TREE_APPLY",
-		7: "COMMAND_TYPE_TREE_DELETE",
+		0:  "COMMAND_TYPE_UNSPECIFIED",
+		1:  "COMMAND_TYPE_CLUSTER_INIT",
+		2:  "COMMAND_TYPE_NODE_UPSERT",
+		3:  "COMMAND_TYPE_NODE_DELETE",
+		4:  "COMMAND_TYPE_KV_PUT",
+		5:  "COMMAND_TYPE_KV_DELETE",
+		6:  "COMMAND_TYPE_TREE_APPLY",
+		7:  "COMMAND_TYPE_TREE_DELETE",
+		8:  "COMMAND_TYPE_PLAN_CREATE",
+		9:  "COMMAND_TYPE_PLAN_STEP_START",
+		10: "COMMAND_TYPE_PLAN_STEP_REPORT",
+		11: "COMMAND_TYPE_PLAN_EXPIRE",
+		12: "COMMAND_TYPE_PLAN_CANCEL",
 	}
 	CommandType_value = map[string]int32{
-		"COMMAND_TYPE_UNSPECIFIED":  0,
-		"COMMAND_TYPE_CLUSTER_INIT": 1,
-		"COMMAND_TYPE_NODE_UPSERT":  2,
-		"COMMAND_TYPE_NODE_DELETE":  3,
-		"COMMAND_TYPE_KV_PUT":       4,
-		"COMMAND_TYPE_KV_DELETE":    5,
-		"COMMAND_TYPE_TREE_APPLY":   6,
-		"COMMAND_TYPE_TREE_DELETE":  7,
+		"COMMAND_TYPE_UNSPECIFIED":      0,
+		"COMMAND_TYPE_CLUSTER_INIT":     1,
+		"COMMAND_TYPE_NODE_UPSERT":      2,
+		"COMMAND_TYPE_NODE_DELETE":      3,
+		"COMMAND_TYPE_KV_PUT":           4,
+		"COMMAND_TYPE_KV_DELETE":        5,
+		"COMMAND_TYPE_TREE_APPLY":       6,
+		"COMMAND_TYPE_TREE_DELETE":      7,
+		"COMMAND_TYPE_PLAN_CREATE":      8,
+		"COMMAND_TYPE_PLAN_STEP_START":  9,
+		"COMMAND_TYPE_PLAN_STEP_REPORT": 10,
+		"COMMAND_TYPE_PLAN_EXPIRE":      11,
+		"COMMAND_TYPE_PLAN_CANCEL":      12,
 	}
 )
 
@@ -988,7 +1003,7 @@ const file_steward_v1_fsm_proto_rawDesc = "" +
 	"\x03cas\x18\x02 \x01(\x04H\x00R\x03cas\x88\x01\x01B\x06\n" +
 	"\x04_cas\"'\n" +
 	"\x11TreeDeleteCommand\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name*\xf6\x01\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name*\x95\x03\n" +
 	"\vCommandType\x12\x1c\n" +
 	"\x18COMMAND_TYPE_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19COMMAND_TYPE_CLUSTER_INIT\x10\x01\x12\x1c\n" +
@@ -997,7 +1012,13 @@ const file_steward_v1_fsm_proto_rawDesc = "" +
 	"\x13COMMAND_TYPE_KV_PUT\x10\x04\x12\x1a\n" +
 	"\x16COMMAND_TYPE_KV_DELETE\x10\x05\x12\x1b\n" +
 	"\x17COMMAND_TYPE_TREE_APPLY\x10\x06\x12\x1c\n" +
-	"\x18COMMAND_TYPE_TREE_DELETE\x10\aB\x1fZ\x1dgithub.com/steward/steward/pbb\x06proto3"
+	"\x18COMMAND_TYPE_TREE_DELETE\x10\a\x12\x1c\n" +
+	"\x18COMMAND_TYPE_PLAN_CREATE\x10\b\x12 \n" +
+	"\x1cCOMMAND_TYPE_PLAN_STEP_START\x10\t\x12!\n" +
+	"\x1dCOMMAND_TYPE_PLAN_STEP_REPORT\x10\n" +
+	"\x12\x1c\n" +
+	"\x18COMMAND_TYPE_PLAN_EXPIRE\x10\v\x12\x1c\n" +
+	"\x18COMMAND_TYPE_PLAN_CANCEL\x10\fB\x1fZ\x1dgithub.com/steward/steward/pbb\x06proto3"
 
 var (
 	file_steward_v1_fsm_proto_rawDescOnce sync.Once

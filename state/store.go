@@ -16,6 +16,11 @@ type Store struct {
 	// every blocked watcher so it re-reads from the new store.
 	abandonMu sync.Mutex
 	abandonCh chan struct{}
+
+	// results caches decoded plan results by plan id: a committed result
+	// never changes, and decoding it on every report would cost more than
+	// the report itself.
+	results sync.Map
 }
 
 // New returns an empty store.

@@ -1,0 +1,666 @@
+package state
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-memdb"
+	"github.com/steward/steward/pb"
+	"github.com/steward/steward/plan"
+	"google.golang.org/protobuf/proto"
+)
+
+// Plan, stage and step statuses.
+const (
+	PlanRunning     = "running"
+	PlanRollingBack = "rolling_back"
+	PlanSucceeded   = "succeeded"
+	PlanFailed      = "failed"
+	PlanRolledBack  = "rolled_back"
+	PlanCancelled   = "cancelled"
+
+	StagePending   = "pending"
+	StageRunning   = "running"
+	StageSucceeded = "succeeded"
+	StageFailed    = "failed"
+	StageSkipped   = "skipped"
+	StageCancelled = "cancelled"
+
+	StepPending   = "pending"
+	StepStarted   = "started"
+	StepSucceeded = "succeeded"
+	StepFailed    = "failed"
+	StepLost      = "lost"
+
+	StageKindPhase    = "phase"
+	StageKindRollback = "rollback"
+)
+
+// MaxPlanHistory is how many finished plans are kept; older ones are pruned
+// when a plan finishes.
+const MaxPlanHistory = 100
+
+var (
+	// ErrStepTaken: the step was already started by another executor
+	// incarnation; it runs at most once.
+	ErrStepTaken = errors.New("step already started")
+	// ErrPlanNotRunning: the plan or stage is not (or no longer) running.
+	ErrPlanNotRunning = errors.New("plan not running")
+	// ErrNotExpired: an expiry was proposed before the deadline.
+	ErrNotExpired = errors.New("deadline not reached")
+)
+
+const (
+	tablePlanSpecs = "plan_specs"
+	tablePlans     = "plans"
+)
+
+func init() {
+	registerTable(tableDef{
+		tag: 6,
+		schema: &memdb.TableSchema{
+			Name: tablePlanSpecs,
+			Indexes: map[string]*memdb.IndexSchema{
+				"id": {Name: "id", Unique: true, Indexer: &memdb.StringFieldIndex{Field: "Id"}},
+			},
+		},
+		newRecord: func() proto.Message { return new(pb.PlanSpecRecord) },
+	})
+	registerTable(tableDef{
+		tag: 7,
+		schema: &memdb.TableSchema{
+			Name: tablePlans,
+			Indexes: map[string]*memdb.IndexSchema{
+				"id": {Name: "id", Unique: true, Indexer: &memdb.StringFieldIndex{Field: "Id"}},
+			},
+		},
+		newRecord: func() proto.Message { return new(pb.PlanRecord) },
+	})
+}
+
+// PlanFinished reports whether a plan status is final.
+func PlanFinished(status string) bool {
+	switch status {
+	case PlanSucceeded, PlanFailed, PlanRolledBack, PlanCancelled:
+		return true
+	}
+	return false
+}
+
+// DecodePlanResult decodes a committed plan's phases.
+func DecodePlanResult(spec *pb.PlanSpecRecord) (*plan.Result, error) {
+	var r plan.Result
+	if err := json.Unmarshal(spec.ResultJson, &r); err != nil {
+		return nil, fmt.Errorf("%w: plan %q: result: %v", ErrInvalidRecord, spec.Id, err)
+	}
+	return &r, nil
+}
+
+// planResult decodes a plan's result once per store.
+func (s *Store) planResult(spec *pb.PlanSpecRecord) (*plan.Result, error) {
+	key := fmt.Sprintf("%s@%d", spec.Id, spec.CreateIndex)
+	if r, ok := s.results.Load(key); ok {
+		return r.(*plan.Result), nil
+	}
+	r, err := DecodePlanResult(spec)
+	if err != nil {
+		return nil, err
+	}
+	s.results.Store(key, r)
+	return r, nil
+}
+
+// PlanCreate records a planned plan and starts its first phase.
+func (s *Store) PlanCreate(idx uint64, at int64, c *pb.PlanCreateCommand) (*pb.PlanRecord, error) {
+	if c == nil || c.Spec == nil || c.Id == "" || c.Spec.Id != c.Id {
+		return nil, fmt.Errorf("%w: plan create needs an id and a spec with the same id", ErrInvalidRecord)
+	}
+	res, err := DecodePlanResult(c.Spec)
+	if err != nil {
+		return nil, err
+	}
+	if res.Refused() {
+		return nil, fmt.Errorf("%w: plan %q has conflicts of error severity", ErrInvalidRecord, c.Id)
+	}
+	if c.StageTimeoutMs <= 0 || c.DeadlineUnixNano <= at {
+		return nil, fmt.Errorf("%w: plan %q needs a positive stage timeout and a deadline after its creation", ErrInvalidRecord, c.Id)
+	}
+	var out *pb.PlanRecord
+	err = s.write(func(txn *memdb.Txn) error {
+		if raw, err := txn.First(tablePlans, "id", c.Id); err != nil {
+			return err
+		} else if raw != nil {
+			return fmt.Errorf("%w: plan %q already exists", ErrInvalidRecord, c.Id)
+		}
+		spec := proto.Clone(c.Spec).(*pb.PlanSpecRecord)
+		spec.CreateIndex = idx
+		rec := &pb.PlanRecord{
+			Id: c.Id, Status: PlanRunning, SafetyLevel: string(res.SafetyLevel), Operations: uint32(len(res.Operations)),
+			CreatedAtUnixNano: at, DeadlineUnixNano: c.DeadlineUnixNano, StageTimeoutMs: c.StageTimeoutMs,
+			Current: -1, SubmittedBy: c.SubmittedBy, EstimatedMs: res.Estimate.TotalMS,
+			CreateIndex: idx, ModifyIndex: idx,
+		}
+		for i := range res.Phases {
+			rec.Stages = append(rec.Stages, newStage(fmt.Sprintf("phase-%d", i), StageKindPhase, i, res.Phases[i].Operations, res.PhaseNodes(i)))
+		}
+		m := &machine{rec: rec, res: res, at: at}
+		m.start(0)
+		if err := txn.Insert(tablePlanSpecs, spec); err != nil {
+			return err
+		}
+		if err := s.putPlan(txn, idx, rec); err != nil {
+			return err
+		}
+		out = rec
+		return bumpIndex(txn, tablePlanSpecs, idx)
+	})
+	return out, err
+}
+
+func newStage(key, kind string, phase int, ops, nodes []string) *pb.Stage {
+	st := &pb.Stage{Key: key, Kind: kind, Phase: int32(phase), Status: StagePending,
+		Operations: append([]string(nil), ops...), Nodes: append([]string(nil), nodes...)}
+	for _, n := range nodes {
+		st.Steps = append(st.Steps, &pb.Step{Node: n, Status: StepPending})
+	}
+	return st
+}
+
+// PlanStepStart marks one node's share of a stage as started by one
+// executor incarnation (nonce). A step starts at most once: a second start
+// with another nonce is refused with ErrStepTaken; the same nonce again
+// (a re-proposal after a leader change) is accepted without change.
+func (s *Store) PlanStepStart(idx uint64, at int64, c *pb.PlanStepStartCommand) error {
+	if c.Nonce == "" {
+		return fmt.Errorf("%w: step start without a nonce", ErrInvalidRecord)
+	}
+	return s.updatePlan(idx, at, c.PlanId, func(m *machine) (bool, error) {
+		step, err := m.runningStep(c.Stage, c.Node)
+		if err != nil {
+			return false, err
+		}
+		switch {
+		case step.Status == StepPending:
+			step.Status, step.Nonce, step.StartedAtUnixNano = StepStarted, c.Nonce, at
+			return true, nil
+		case step.Nonce == c.Nonce:
+			return false, nil
+		default:
+			return false, fmt.Errorf("%w: %s of plan %s on %s is %s (by executor %s)", ErrStepTaken, c.Stage, c.PlanId, c.Node, step.Status, step.Nonce)
+		}
+	})
+}
+
+// PlanStepReport records one node's outcome for a stage and, when every
+// node has reported, advances the plan.
+func (s *Store) PlanStepReport(idx uint64, at int64, c *pb.PlanStepReportCommand) error {
+	if c.Step == nil || c.Step.Node == "" || c.Step.Nonce == "" {
+		return fmt.Errorf("%w: step report without node or nonce", ErrInvalidRecord)
+	}
+	return s.updatePlan(idx, at, c.PlanId, func(m *machine) (bool, error) {
+		si, st := m.stage(c.Stage)
+		if st == nil {
+			return false, fmt.Errorf("%w: plan %s has no stage %q", ErrNotFound, c.PlanId, c.Stage)
+		}
+		step := stepOf(st, c.Step.Node)
+		if step == nil {
+			return false, fmt.Errorf("%w: node %s has no share of %s", ErrInvalidRecord, c.Step.Node, c.Stage)
+		}
+		if step.Nonce != c.Step.Nonce {
+			return false, fmt.Errorf("%w: %s on %s was started by executor %q, not %q", ErrStepTaken, c.Stage, c.Step.Node, step.Nonce, c.Step.Nonce)
+		}
+		switch step.Status {
+		case StepSucceeded, StepFailed:
+			return false, nil // a duplicate report
+		case StepLost:
+			// Late: keep what it says for the report, the stage has moved on.
+			keep := step.Error
+			copyOutcome(step, c.Step, at)
+			step.Status, step.Error = StepLost, strings.TrimSpace(keep+"; reported after the deadline")
+			return true, nil
+		}
+		copyOutcome(step, c.Step, at)
+		if stepOK(c.Step) {
+			step.Status = StepSucceeded
+		} else {
+			step.Status = StepFailed
+		}
+		if m.rec.Current == int32(si) && st.Status == StageRunning && allReported(st) {
+			m.finishStage(si)
+		}
+		return true, nil
+	})
+}
+
+func copyOutcome(dst, src *pb.Step, at int64) {
+	dst.PreChecks, dst.Operations, dst.PostChecks, dst.Captured = src.PreChecks, src.Operations, src.PostChecks, src.Captured
+	dst.Error = src.Error
+	dst.FinishedAtUnixNano = at
+}
+
+func stepOK(s *pb.Step) bool {
+	if s.Error != "" {
+		return false
+	}
+	for _, c := range s.PreChecks {
+		if !c.Ok {
+			return false
+		}
+	}
+	for _, o := range s.Operations {
+		if !o.Ran || !o.Ok {
+			return false
+		}
+	}
+	for _, c := range s.PostChecks {
+		if !c.Ok {
+			return false
+		}
+	}
+	return true
+}
+
+func allReported(st *pb.Stage) bool {
+	for _, s := range st.Steps {
+		if s.Status == StepPending || s.Status == StepStarted {
+			return false
+		}
+	}
+	return true
+}
+
+// PlanExpire ends a running stage whose deadline (or whose plan's deadline)
+// has passed at the entry's time: steps that did not report are lost, the
+// stage fails and the plan rolls back as its safety level says.
+func (s *Store) PlanExpire(idx uint64, at int64, c *pb.PlanExpireCommand) error {
+	return s.updatePlan(idx, at, c.PlanId, func(m *machine) (bool, error) {
+		si, st := m.stage(c.Stage)
+		if st == nil || m.rec.Current != int32(si) || st.Status != StageRunning {
+			return false, fmt.Errorf("%w: %s of plan %s is not the running stage", ErrPlanNotRunning, c.Stage, c.PlanId)
+		}
+		planTimeout := st.Kind == StageKindPhase && at >= m.rec.DeadlineUnixNano
+		if at < st.DeadlineUnixNano && !planTimeout {
+			return false, fmt.Errorf("%w: %s of plan %s runs until %s", ErrNotExpired, c.Stage, c.PlanId, time.Unix(0, st.DeadlineUnixNano).UTC().Format(time.RFC3339Nano))
+		}
+		var missing []string
+		for _, step := range st.Steps {
+			if step.Status == StepPending || step.Status == StepStarted {
+				what := "did not start"
+				if step.Status == StepStarted {
+					what = "started but did not report"
+				}
+				step.Status, step.Error, step.FinishedAtUnixNano = StepLost, "no report before the deadline: the node "+what, at
+				missing = append(missing, step.Node)
+			}
+		}
+		if planTimeout {
+			st.Reason = "the plan's timeout ran out"
+		} else {
+			st.Reason = "stage deadline passed"
+		}
+		if len(missing) > 0 {
+			st.Reason += " without a report from " + strings.Join(missing, ", ")
+		}
+		m.finishStage(si)
+		return true, nil
+	})
+}
+
+// PlanCancel stops a running plan: no further phase starts. A plan that is
+// rolling back finishes its rollback and cannot be cancelled.
+func (s *Store) PlanCancel(idx uint64, at int64, c *pb.PlanCancelCommand) error {
+	return s.updatePlan(idx, at, c.PlanId, func(m *machine) (bool, error) {
+		switch m.rec.Status {
+		case PlanRunning:
+		case PlanRollingBack:
+			return false, fmt.Errorf("%w: plan %s is rolling back; it cannot be cancelled", ErrPlanNotRunning, c.PlanId)
+		default:
+			return false, fmt.Errorf("%w: plan %s is already %s", ErrPlanNotRunning, c.PlanId, m.rec.Status)
+		}
+		for _, st := range m.rec.Stages {
+			switch st.Status {
+			case StageRunning:
+				st.Status, st.FinishedAtUnixNano = StageCancelled, at
+			case StagePending:
+				st.Status = StageSkipped
+			}
+		}
+		reason := "cancelled"
+		if c.Reason != "" {
+			reason += ": " + c.Reason
+		}
+		m.finish(PlanCancelled, reason)
+		return true, nil
+	})
+}
+
+// updatePlan runs f on a copy of the plan; when f reports a change the copy
+// is stored (and finished plans beyond MaxPlanHistory are pruned).
+func (s *Store) updatePlan(idx uint64, at int64, id string, f func(m *machine) (bool, error)) error {
+	return s.write(func(txn *memdb.Txn) error {
+		raw, err := txn.First(tablePlans, "id", id)
+		if err != nil {
+			return err
+		}
+		if raw == nil {
+			return fmt.Errorf("%w: plan %q", ErrNotFound, id)
+		}
+		specRaw, err := txn.First(tablePlanSpecs, "id", id)
+		if err != nil || specRaw == nil {
+			return fmt.Errorf("%w: plan %q has no spec", ErrInvalidRecord, id)
+		}
+		res, err := s.planResult(specRaw.(*pb.PlanSpecRecord))
+		if err != nil {
+			return err
+		}
+		rec := proto.Clone(raw.(*pb.PlanRecord)).(*pb.PlanRecord)
+		m := &machine{rec: rec, res: res, at: at}
+		changed, err := f(m)
+		if err != nil || !changed {
+			return err
+		}
+		if err := s.putPlan(txn, idx, rec); err != nil {
+			return err
+		}
+		if PlanFinished(rec.Status) {
+			return s.prunePlans(txn, idx)
+		}
+		return nil
+	})
+}
+
+func (s *Store) putPlan(txn *memdb.Txn, idx uint64, rec *pb.PlanRecord) error {
+	rec.ModifyIndex = idx
+	if err := txn.Insert(tablePlans, rec); err != nil {
+		return err
+	}
+	return bumpIndex(txn, tablePlans, idx)
+}
+
+// prunePlans deletes the oldest finished plans beyond MaxPlanHistory.
+func (s *Store) prunePlans(txn *memdb.Txn, idx uint64) error {
+	it, err := txn.Get(tablePlans, "id")
+	if err != nil {
+		return err
+	}
+	var finished []*pb.PlanRecord
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		if r := raw.(*pb.PlanRecord); PlanFinished(r.Status) {
+			finished = append(finished, r)
+		}
+	}
+	if len(finished) <= MaxPlanHistory {
+		return nil
+	}
+	sort.Slice(finished, func(i, j int) bool {
+		if finished[i].FinishedAtUnixNano != finished[j].FinishedAtUnixNano {
+			return finished[i].FinishedAtUnixNano < finished[j].FinishedAtUnixNano
+		}
+		return finished[i].CreateIndex < finished[j].CreateIndex
+	})
+	for _, r := range finished[:len(finished)-MaxPlanHistory] {
+		if err := txn.Delete(tablePlans, r); err != nil {
+			return err
+		}
+		if raw, _ := txn.First(tablePlanSpecs, "id", r.Id); raw != nil {
+			spec := raw.(*pb.PlanSpecRecord)
+			s.results.Delete(fmt.Sprintf("%s@%d", spec.Id, spec.CreateIndex))
+			if err := txn.Delete(tablePlanSpecs, raw); err != nil {
+				return err
+			}
+		}
+	}
+	return bumpIndex(txn, tablePlanSpecs, idx)
+}
+
+// Plan returns a plan's progress and its spec, or nils.
+func (s *Store) Plan(ws memdb.WatchSet, id string) (*pb.PlanRecord, *pb.PlanSpecRecord, error) {
+	txn := s.read()
+	defer txn.Abort()
+	ch, raw, err := txn.FirstWatch(tablePlans, "id", id)
+	if err != nil {
+		return nil, nil, err
+	}
+	ws.Add(ch)
+	if raw == nil {
+		return nil, nil, nil
+	}
+	specRaw, err := txn.First(tablePlanSpecs, "id", id)
+	if err != nil || specRaw == nil {
+		return raw.(*pb.PlanRecord), nil, err
+	}
+	return raw.(*pb.PlanRecord), specRaw.(*pb.PlanSpecRecord), nil
+}
+
+// Plans returns every plan's progress, oldest first.
+func (s *Store) Plans(ws memdb.WatchSet) (uint64, []*pb.PlanRecord, error) {
+	txn := s.read()
+	defer txn.Abort()
+	idx := maxIndex(txn, tablePlans)
+	it, err := txn.Get(tablePlans, "id")
+	if err != nil {
+		return 0, nil, err
+	}
+	ws.Add(it.WatchCh())
+	var out []*pb.PlanRecord
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		out = append(out, raw.(*pb.PlanRecord))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].CreateIndex < out[j].CreateIndex })
+	return idx, out, nil
+}
+
+// machine advances one plan record; every decision depends only on the
+// record, the plan's Result and the entry's time.
+type machine struct {
+	rec *pb.PlanRecord
+	res *plan.Result
+	at  int64
+}
+
+func (m *machine) stage(key string) (int, *pb.Stage) {
+	for i, st := range m.rec.Stages {
+		if st.Key == key {
+			return i, st
+		}
+	}
+	return -1, nil
+}
+
+func stepOf(st *pb.Stage, node string) *pb.Step {
+	for _, s := range st.Steps {
+		if s.Node == node {
+			return s
+		}
+	}
+	return nil
+}
+
+func (m *machine) runningStep(key, node string) (*pb.Step, error) {
+	if PlanFinished(m.rec.Status) {
+		return nil, fmt.Errorf("%w: plan %s is %s", ErrPlanNotRunning, m.rec.Id, m.rec.Status)
+	}
+	si, st := m.stage(key)
+	if st == nil {
+		return nil, fmt.Errorf("%w: plan %s has no stage %q", ErrNotFound, m.rec.Id, key)
+	}
+	if m.rec.Current != int32(si) || st.Status != StageRunning {
+		return nil, fmt.Errorf("%w: %s of plan %s is %s", ErrPlanNotRunning, key, m.rec.Id, st.Status)
+	}
+	step := stepOf(st, node)
+	if step == nil {
+		return nil, fmt.Errorf("%w: node %s has no share of %s", ErrInvalidRecord, node, key)
+	}
+	return step, nil
+}
+
+// start runs stage i: it gets its deadline; a stage no node takes part in
+// completes at once.
+func (m *machine) start(i int) {
+	for i >= 0 && i < len(m.rec.Stages) {
+		st := m.rec.Stages[i]
+		m.rec.Current = int32(i)
+		st.Status, st.StartedAtUnixNano = StageRunning, m.at
+		budget := time.Duration(m.rec.StageTimeoutMs) * time.Millisecond
+		if st.Kind == StageKindPhase && st.Phase < int32(len(m.res.Phases)) {
+			if est := 4 * time.Duration(m.res.Phases[st.Phase].EstimatedMS) * time.Millisecond; est > budget {
+				budget = est
+			}
+		}
+		st.DeadlineUnixNano = m.at + int64(budget)
+		if st.Kind == StageKindPhase && st.DeadlineUnixNano > m.rec.DeadlineUnixNano {
+			st.DeadlineUnixNano = m.rec.DeadlineUnixNano
+		}
+		if len(st.Steps) > 0 {
+			return
+		}
+		st.Status, st.FinishedAtUnixNano = StageSucceeded, m.at
+		i = m.next(i)
+	}
+}
+
+// finishStage closes stage i after its last report (or its expiry) and
+// moves the plan on.
+func (m *machine) finishStage(i int) {
+	st := m.rec.Stages[i]
+	st.FinishedAtUnixNano = m.at
+	st.Status = StageSucceeded
+	var failed []string
+	for _, s := range st.Steps {
+		if s.Status != StepSucceeded {
+			st.Status = StageFailed
+			failed = append(failed, s.Node)
+		}
+	}
+	if st.Status == StageFailed && st.Reason == "" {
+		st.Reason = "failed on " + strings.Join(failed, ", ")
+	}
+	if st.Status == StageFailed && st.Kind == StageKindPhase {
+		m.beginRollback(i)
+		return
+	}
+	m.start(m.next(i))
+}
+
+// next returns the stage to run after stage i, finishing the plan when
+// there is none; -1 then.
+func (m *machine) next(i int) int {
+	for j := i + 1; j < len(m.rec.Stages); j++ {
+		if m.rec.Stages[j].Status == StagePending {
+			return j
+		}
+	}
+	switch m.rec.Status {
+	case PlanRunning:
+		m.finish(PlanSucceeded, "")
+	case PlanRollingBack:
+		status := PlanRolledBack
+		for _, st := range m.rec.Stages {
+			if st.Kind == StageKindRollback && st.Status != StageSucceeded {
+				status = PlanFailed
+			}
+		}
+		reason := m.rec.Reason
+		if status == PlanFailed {
+			reason += "; the rollback did not complete"
+		} else {
+			reason += "; rolled back"
+		}
+		m.finish(status, reason)
+	}
+	return -1
+}
+
+func (m *machine) finish(status, reason string) {
+	m.rec.Status, m.rec.FinishedAtUnixNano, m.rec.Current = status, m.at, -1
+	if reason != "" {
+		m.rec.Reason = reason
+	}
+}
+
+// beginRollback runs after phase stage i failed. What is rolled back
+// depends on the safety level: strict undoes every executed phase, last
+// first; moderate undoes the failed phase's completed operations;
+// permissive undoes nothing. Only operations with a compensation count; a
+// plan with nothing to undo ends failed.
+func (m *machine) beginRollback(i int) {
+	failed := m.rec.Stages[i]
+	m.rec.Reason = fmt.Sprintf("phase %d failed: %s", failed.Phase, failed.Reason)
+	for _, st := range m.rec.Stages[i+1:] {
+		if st.Status == StagePending {
+			st.Status = StageSkipped
+		}
+	}
+	var phases []int
+	switch plan.SafetyLevel(m.rec.SafetyLevel) {
+	case plan.Strict:
+		for p := int(failed.Phase); p >= 0; p-- {
+			phases = append(phases, p)
+		}
+	case plan.Moderate:
+		phases = []int{int(failed.Phase)}
+	}
+	first := -1
+	for _, p := range phases {
+		ops := m.completedOps(p)
+		var comp []string
+		nodes := map[string]bool{}
+		// Compensations run in the phase's rollback order.
+		for _, c := range m.res.Phases[p].Rollback {
+			if c.Operation == nil || !ops[c.Op] {
+				continue
+			}
+			comp = append(comp, c.Op)
+			nodes[c.Operation.Node] = true
+		}
+		if len(comp) == 0 {
+			continue
+		}
+		m.rec.Stages = append(m.rec.Stages, newStage(fmt.Sprintf("rollback-%d", p), StageKindRollback, p, comp, sortedKeys(nodes)))
+		if first < 0 {
+			first = len(m.rec.Stages) - 1
+		}
+	}
+	if first < 0 {
+		if plan.SafetyLevel(m.rec.SafetyLevel) == plan.Permissive {
+			m.rec.Reason += "; permissive plans are not rolled back"
+		} else {
+			m.rec.Reason += "; nothing to roll back"
+		}
+		m.finish(PlanFailed, "")
+		return
+	}
+	m.rec.Status = PlanRollingBack
+	m.start(first)
+}
+
+// completedOps lists the operations of phase p that ran successfully.
+func (m *machine) completedOps(p int) map[string]bool {
+	out := map[string]bool{}
+	for _, st := range m.rec.Stages {
+		if st.Kind != StageKindPhase || int(st.Phase) != p {
+			continue
+		}
+		for _, step := range st.Steps {
+			for _, o := range step.Operations {
+				if o.Ran && o.Ok {
+					out[o.Op] = true
+				}
+			}
+		}
+	}
+	return out
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
