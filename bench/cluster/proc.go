@@ -221,3 +221,24 @@ func FreePorts(n int) ([]int, error) {
 	}
 	return ports, nil
 }
+
+// MachineBusy is the CPU time all processors have spent busy since boot
+// (/proc/stat: user, nice, system, irq, softirq, steal), for telling how
+// much of a run's CPU went to processes other than the harness's.
+func MachineBusy() time.Duration {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0
+	}
+	var ticks int64
+	for _, i := range []int{1, 2, 3, 6, 7, 8} {
+		n, _ := strconv.ParseInt(f[i], 10, 64)
+		ticks += n
+	}
+	return time.Duration(ticks) * clockTick()
+}

@@ -82,8 +82,8 @@ func ComparePairs(ctx context.Context, a, b System, ep cluster.Endpoint, p Plan)
 					return nil, fmt.Errorf("%s, %d clients, pair %d: %w", sys.Name(), clients, pair+1, err)
 				}
 				runs[sys] = r
-				p.progress("  pair %d/%d  %-8s → %-9s clients %3d: %7.0f w/s  p50 %6.2f ms  p99 %6.2f ms  max %6.1f ms  cpu %4.0f µs/op  errors %d",
-					pair+1, p.Pairs, sys.Name(), ep, clients, r.WritesPerS, r.P50Ms, r.P99Ms, r.MaxMs, r.CPUUsPerOp, r.Errors)
+				p.progress("  pair %d/%d  %-8s → %-9s clients %3d: %7.0f w/s  p50 %6.2f ms  p99 %6.2f ms  max %6.1f ms  cpu %4.0f+%3.0f µs/op  other %3.0f%%  errors %d",
+					pair+1, p.Pairs, sys.Name(), ep, clients, r.WritesPerS, r.P50Ms, r.P99Ms, r.MaxMs, r.CPUUsPerOp, r.ClientCPUUsPerOp, r.OtherCPUPct, r.Errors)
 			}
 			out[li] = append(out[li], report.NewPair(runs[a], runs[b], first.Name()))
 		}
@@ -127,17 +127,22 @@ func RunOnce(ctx context.Context, sys System, ep cluster.Endpoint, p Plan, clien
 	}
 	before := cluster.ProcUsage(sys.Pids())
 	selfBefore := selfCPU()
+	busyBefore := cluster.MachineBusy()
 	res, err := load.Run(ctx, t, spec)
 	if err != nil {
 		return report.Run{}, err
 	}
 	used := cluster.ProcUsage(sys.Pids()).Sub(before)
 	self := selfCPU() - selfBefore
+	busy := cluster.MachineBusy() - busyBefore
 	r := report.FromResult(sys.Name(), res)
 	if res.Ops > 0 {
 		r.CPUUsPerOp = float64(used.CPU.Microseconds()) / float64(res.Ops)
 		r.DiskBytesPerOp = float64(used.WriteBytes) / float64(res.Ops)
 		r.ClientCPUUsPerOp = float64(self.Microseconds()) / float64(res.Ops)
+	}
+	if other := busy - used.CPU - self; busy > 0 && other > 0 && res.Elapsed > 0 {
+		r.OtherCPUPct = 100 * other.Seconds() / res.Elapsed.Seconds()
 	}
 	return r, nil
 }

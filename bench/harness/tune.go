@@ -22,7 +22,27 @@ type Variant struct {
 	Clients []int
 	// Failover also measures leader kills on the variant.
 	Failover bool
-	Note     string
+	// Conns, with no Raft settings, is a client-side variant: the same
+	// cluster, the load sharing this many connections instead of one per
+	// client.
+	Conns int
+	Note  string
+}
+
+// ClientSide reports whether the variant changes only the clients.
+func (v Variant) ClientSide() bool { return len(v.Raft) == 0 && v.Conns > 0 }
+
+// WithConns makes every Target of sys share conns connections, whatever
+// the plan says.
+func WithConns(sys System, conns int) System { return connsOverride{System: sys, conns: conns} }
+
+type connsOverride struct {
+	System
+	conns int
+}
+
+func (c connsOverride) Target(ctx context.Context, ep cluster.Endpoint, clients, _ int) (cluster.Target, error) {
+	return c.System.Target(ctx, ep, clients, c.conns)
 }
 
 // DefaultVariants are the knobs the agent config file exposes that bear on
@@ -36,6 +56,8 @@ func DefaultVariants() []Variant {
 			Note: "the largest the agent accepts"},
 		{Name: "commit_timeout=5ms", Raft: map[string]string{"commit_timeout": `"5ms"`}, Endpoint: cluster.ToFollowers, Clients: tput,
 			Note: "how soon an idle leader tells followers the commit index; requests forwarded through a follower are answered by the leader, so little is expected"},
+		{Name: "shared-conns=8", Conns: 8, Endpoint: cluster.ToLeader, Clients: []int{64, 256},
+			Note: "client side, same cluster: the clients share 8 gRPC connections instead of one each (HTTP/2 multiplexing; fewer, fuller writes per syscall)"},
 		{Name: "fast-election", Raft: map[string]string{"heartbeat_timeout": `"300ms"`, "election_timeout": `"300ms"`, "leader_lease_timeout": `"150ms"`},
 			Endpoint: cluster.ToLeader, Clients: []int{1, 64}, Failover: true,
 			Note: "failover detection: followers notice a dead leader after heartbeat_timeout (randomized up to 2x), then elect"},
@@ -54,7 +76,7 @@ func (n Named) Name() string { return n.Label }
 // Tune compares variant (A) with base (B) at the variant's concurrencies
 // and, when asked, measures the variant's failover.
 func Tune(ctx context.Context, base, variant System, v Variant, p Plan, fp FailoverPlan, timeouts map[string]string) (report.Tuning, error) {
-	t := report.Tuning{Name: v.Name, Raft: v.Raft, Endpoint: string(v.Endpoint), Note: v.Note}
+	t := report.Tuning{Name: v.Name, Raft: v.Raft, Conns: v.Conns, Endpoint: string(v.Endpoint), Note: v.Note}
 	if len(v.Clients) > 0 {
 		sub := p
 		sub.Clients, sub.Ops = nil, nil

@@ -32,7 +32,11 @@ type Report struct {
 	LevelsViaFollower []Level    `json:"levels_via_follower,omitempty"`
 	Failover          []Failover `json:"failover,omitempty"`
 	Tuning            []Tuning   `json:"tuning,omitempty"`
-	Notes             []string   `json:"notes,omitempty"`
+	// LoadAvg is /proc/loadavg at the start and at the end: other work on
+	// the machine skews the figures.
+	LoadAvgStart string   `json:"loadavg_start,omitempty"`
+	LoadAvgEnd   string   `json:"loadavg_end,omitempty"`
+	Notes        []string `json:"notes,omitempty"`
 }
 
 // Settings are the parameters every run shared.
@@ -77,6 +81,9 @@ type Run struct {
 	DiskBytesPerOp float64 `json:"disk_bytes_per_op,omitempty"`
 	// ClientCPUUsPerOp is the load generator's own CPU time per write (µs).
 	ClientCPUUsPerOp float64 `json:"client_cpu_us_per_op,omitempty"`
+	// OtherCPUPct is the CPU the rest of the machine used during the run
+	// (other processes: noise), in percent of one core.
+	OtherCPUPct float64 `json:"other_cpu_pct"`
 }
 
 // FromResult turns a load result into a Run.
@@ -162,9 +169,12 @@ type Tuning struct {
 	Name string `json:"name"`
 	// Raft is the raft {} block given to the "after" cluster; the
 	// "before" cluster runs the defaults.
-	Raft     map[string]string `json:"raft"`
-	Endpoint string            `json:"endpoint"`
-	Levels   []TuningLevel     `json:"levels,omitempty"`
+	Raft map[string]string `json:"raft"`
+	// Conns, for a client-side variant, is the connections the "after"
+	// clients share (the "before" ones have one each).
+	Conns    int           `json:"shared_connections,omitempty"`
+	Endpoint string        `json:"endpoint"`
+	Levels   []TuningLevel `json:"levels,omitempty"`
 	// Failover, when measured, is the "after" cluster's.
 	Failover *Failover `json:"failover,omitempty"`
 	Note     string    `json:"note,omitempty"`

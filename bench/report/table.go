@@ -37,7 +37,11 @@ func (r *Report) PrintTable(w io.Writer) {
 		fmt.Fprintln(w)
 	}
 	for _, t := range r.Tuning {
-		fmt.Fprintf(w, "tuning %q: raft {%s} vs defaults, clients → %s", t.Name, kv(t.Raft), t.Endpoint)
+		if t.Conns > 0 {
+			fmt.Fprintf(w, "tuning %q: clients share %d connections vs one each, clients → %s", t.Name, t.Conns, t.Endpoint)
+		} else {
+			fmt.Fprintf(w, "tuning %q: raft {%s} vs defaults, clients → %s", t.Name, kv(t.Raft), t.Endpoint)
+		}
 		if t.Note != "" {
 			fmt.Fprintf(w, " (%s)", t.Note)
 		}

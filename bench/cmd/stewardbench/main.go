@@ -45,6 +45,7 @@ type flags struct {
 	endpoints    string
 	failoverRuns int
 	tune         bool
+	tunePairs    int
 	tuneOnly     string
 	noFloor      bool
 	keep         bool
@@ -69,6 +70,7 @@ func main() {
 	flag.StringVar(&f.endpoints, "endpoints", "leader,followers", "where clients talk: leader, followers, or both")
 	flag.IntVar(&f.failoverRuns, "failover-runs", 5, "leader kills per system (0: skip)")
 	flag.BoolVar(&f.tune, "tune", false, "also run steward's tuning experiments (before/after pairs)")
+	flag.IntVar(&f.tunePairs, "tune-pairs", 3, "before/after pairs per concurrency in the tuning experiments")
 	flag.StringVar(&f.tuneOnly, "tune-only", "", "run only these tuning variants (comma-separated names), skipping the etcd comparison and failover")
 	flag.BoolVar(&f.noFloor, "no-floor", false, "skip the fsync and RTT floor")
 	flag.BoolVar(&f.keep, "keep", false, "keep the data dirs and logs")
@@ -192,7 +194,7 @@ func run(ctx context.Context, f flags) error {
 	}
 	repo, _ := filepath.Abs("..")
 
-	rep := &report.Report{Schema: report.Schema, StartedAt: start.UTC(), Label: f.label}
+	rep := &report.Report{Schema: report.Schema, StartedAt: start.UTC(), Label: f.label, LoadAvgStart: loadavg()}
 	rep.Machine = report.DescribeMachine(ctx, dir, stewardBin, etcdBin, repo)
 	if withEtcd {
 		rep.Machine.EtcdClient = "go.etcd.io/etcd/client/v3 " + etcdClientVersion()
@@ -276,14 +278,25 @@ func run(ctx context.Context, f flags) error {
 		et.Close()
 	}
 
+	tplan := plan
+	tplan.Pairs = f.tunePairs
 	for i, v := range variants {
-		progress("tuning %q: raft {%s}", v.Name, strings.TrimSpace(strings.ReplaceAll(cluster.RaftBlock(v.Raft), "\n", " ")))
+		if v.ClientSide() {
+			progress("tuning %q: the clients share %d connections", v.Name, v.Conns)
+			t, err := harness.Tune(ctx, st, harness.Named{System: harness.WithConns(st, v.Conns), Label: "tuned"}, v, tplan, failoverPlan(f.failoverRuns), nil)
+			if err != nil {
+				return err
+			}
+			rep.Tuning = append(rep.Tuning, t)
+			continue
+		}
+		progress("tuning %q: %s", v.Name, strings.Join(strings.Fields(cluster.RaftBlock(v.Raft)), " "))
 		vs, err := cluster.StartSteward(ctx, cluster.StewardOptions{Bin: stewardBin, Dir: filepath.Join(dir, fmt.Sprintf("tune%d", i)), Name: fmt.Sprintf("t%d-", i), Raft: v.Raft})
 		if err != nil {
 			return err
 		}
 		timeouts := pick(vs.Settings(), "heartbeat_timeout", "election_timeout", "leader_lease_timeout")
-		t, err := harness.Tune(ctx, st, harness.Named{System: vs, Label: "tuned"}, v, plan, failoverPlan(f.failoverRuns), timeouts)
+		t, err := harness.Tune(ctx, st, harness.Named{System: vs, Label: "tuned"}, v, tplan, failoverPlan(f.failoverRuns), timeouts)
 		vs.Close()
 		if err != nil {
 			return err
@@ -295,6 +308,7 @@ func run(ctx context.Context, f flags) error {
 	}
 
 	rep.FinishedAt = time.Now().UTC()
+	rep.LoadAvgEnd = loadavg()
 	rep.Notes = append(rep.Notes, fmt.Sprintf("wall time %s", time.Since(start).Round(time.Second)))
 	fmt.Println()
 	rep.PrintTable(os.Stdout)
@@ -345,6 +359,14 @@ func measureFloor(ctx context.Context, dir string) (*report.Floor, error) {
 		GRPCRTTP50Us: us(grpcRTT.P50), GRPCRTTP99Us: us(grpcRTT.P99),
 		RTTCount: tcp.Count,
 	}, nil
+}
+
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
 }
 
 func pick(m map[string]string, keys ...string) map[string]string {
