@@ -34,6 +34,7 @@ func newRootCmd() *cobra.Command {
 		newRaftCmd(g),
 		newLeaveCmd(g),
 		newKVCmd(g),
+		newSupCmd(g), newProcCmd(g), newEventsCmd(g), newTraceCmd(g),
 	)
 	return root
 }
