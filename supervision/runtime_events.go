@@ -110,9 +110,13 @@ func (l *Layer) followAll(ctx context.Context, req *pb.EventsRequest, send event
 		go func() {
 			defer wg.Done()
 			err := l.nodeEvents(ctx, name, req, guarded)
-			if err != nil && ctx.Err() == nil {
-				_ = guarded(unreachableEvent(name, err))
+			if ctx.Err() != nil {
+				return
 			}
+			if err == nil {
+				err = fmt.Errorf("its event stream ended (the node stopped or left)")
+			}
+			_ = guarded(unreachableEvent(name, err))
 		}()
 	}
 	wg.Wait()

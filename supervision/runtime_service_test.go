@@ -294,12 +294,9 @@ func TestRuntimeServiceAcrossNodes(t *testing.T) {
 			last = e.TimeUnixNano
 			nodes[e.Node]++
 		}
+		// Only n2 runs a tree so far: its events, and no unreachable node.
 		if nodes["n2"] == 0 || len(nodes) != 1 {
-			// only n2 runs a tree; the others have no event yet
-			t.Logf("events per node: %v", nodes)
-		}
-		if nodes["n2"] == 0 {
-			t.Fatalf("no events from n2: %v", nodes)
+			t.Fatalf("events per node: %v", nodes)
 		}
 	})
 
@@ -405,6 +402,46 @@ child "t" {
 		if err != nil || v.Status != "running" || v.Root.Pid != resp.Pid || v.Processes != 8 {
 			t.Fatalf("after root restart: %v %v", v, err)
 		}
+	})
+
+	// Last: it stops a node.
+	defer t.Run("a dead node is reported, not fatal", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		stream, err := cl.rt[n1].Events(ctx, &pb.EventsRequest{Follow: true, Types: []string{"none-such"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The follow streams are open once n1 answers a listing; stop n3.
+		if _, err := cl.rt[n1].ListProcesses(ctx, &pb.ListProcessesRequest{}); err != nil {
+			t.Fatal(err)
+		}
+		c.Kill(n3)
+		e, err := stream.Recv()
+		if err != nil || e.Type != supervision.EventUnreachable || e.Node != "n3" {
+			t.Fatalf("follow after n3 stopped: %v %v", e, err)
+		}
+		resp, err := cl.rt[n1].ListProcesses(ctx, &pb.ListProcessesRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if msg, ok := resp.Unreachable["n3"]; ok && !strings.Contains(msg, "n3") {
+			t.Errorf("unreachable n3: %q", msg)
+		}
+		n2procs := 0
+		for _, p := range resp.Processes {
+			if p.Node == "n2" {
+				n2procs++
+			}
+		}
+		if n2procs < 8 {
+			t.Fatalf("n2's processes missing while n3 is down: %v", resp)
+		}
+		_, err = cl.rt[n1].GetProcess(ctx, &pb.ProcessRequest{Ref: rtPIDRef("n3/1")})
+		if status.Code(err) != codes.Unavailable && status.Code(err) != codes.NotFound {
+			t.Fatalf("a process on the dead node: %v", err)
+		}
+		t.Logf("process on a dead node: %v", err)
 	})
 
 	t.Run("errors", func(t *testing.T) {
