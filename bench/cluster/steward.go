@@ -157,9 +157,19 @@ func (s *Steward) Running(i int) bool { return s.nodes[i].proc.Running() }
 
 // Settings describes the cluster for the report.
 func (s *Steward) Settings() map[string]string {
+	m := DefaultStewardSettings()
+	m["size"] = strconv.Itoa(len(s.nodes))
+	for k, v := range s.opts.Raft {
+		m[k] = strings.Trim(v, `"`)
+	}
+	return m
+}
+
+// DefaultStewardSettings are the agent's defaults that bear on the
+// comparison (node.DefaultConfig).
+func DefaultStewardSettings() map[string]string {
 	d := node.DefaultConfig()
 	m := map[string]string{
-		"size":                 strconv.Itoa(len(s.nodes)),
 		"heartbeat_timeout":    d.RaftHeartbeatTimeout.String(),
 		"election_timeout":     d.RaftElectionTimeout.String(),
 		"leader_lease_timeout": d.RaftLeaderLeaseTimeout.String(),
@@ -168,9 +178,6 @@ func (s *Steward) Settings() map[string]string {
 		"snapshot_threshold":   strconv.FormatUint(d.RaftSnapshotThreshold, 10),
 		"log_store":            "raft-boltdb/v2 (bbolt, synced on every StoreLogs)",
 		"start":                "steward agent --bootstrap-expect N --retry-join ... (--config raft.hcl when tuned)",
-	}
-	for k, v := range s.opts.Raft {
-		m[k] = strings.Trim(v, `"`)
 	}
 	return m
 }

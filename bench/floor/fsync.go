@@ -77,9 +77,15 @@ func AppendFsync(dir string, n, size int) (load.Summary, error) {
 // each storing one size-byte value under the next uint64 key, with bbolt's
 // default options: what raft-boltdb pays for one StoreLogs call.
 func BoltCommit(dir string, n, size int) (load.Summary, error) {
+	return BoltCommitWith(dir, n, size, &bbolt.Options{Timeout: time.Second})
+}
+
+// BoltCommitWith is BoltCommit with the given bbolt options (for instance
+// NoFreelistSync, which raft-boltdb's Options.BoltOptions can pass).
+func BoltCommitWith(dir string, n, size int, opts *bbolt.Options) (load.Summary, error) {
 	path := filepath.Join(dir, "floor-bolt.db")
 	_ = os.Remove(path)
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: time.Second})
+	db, err := bbolt.Open(path, 0o600, opts)
 	if err != nil {
 		return load.Summary{}, err
 	}

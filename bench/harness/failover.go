@@ -24,6 +24,9 @@ type FailoverPlan struct {
 	Deadline time.Duration
 	// Progress receives one line per run (nil: none).
 	Progress func(format string, args ...any)
+	// First and Total number the runs in progress lines when one plan is
+	// run a run at a time (interleaved with another system).
+	First, Total int
 }
 
 func (f FailoverPlan) progress(format string, args ...any) {
@@ -38,14 +41,19 @@ func (f FailoverPlan) progress(format string, args ...any) {
 // restarts the killed member and waits for the cluster to heal.
 func Failover(ctx context.Context, sys System, plan FailoverPlan, timeouts map[string]string) report.Failover {
 	out := report.Failover{System: sys.Name(), Timeouts: timeouts}
+	total := plan.Total
+	if total == 0 {
+		total = plan.Runs
+	}
 	for i := 0; i < plan.Runs; i++ {
-		r := FailoverOnce(ctx, sys, plan, i)
+		r := FailoverOnce(ctx, sys, plan, plan.First+i)
 		out.Runs = append(out.Runs, r)
+		n := plan.First + i + 1
 		if r.Error != "" {
-			plan.progress("  failover %s run %d/%d: FAILED: %s", sys.Name(), i+1, plan.Runs, r.Error)
+			plan.progress("  failover %s run %d/%d: FAILED: %s", sys.Name(), n, total, r.Error)
 		} else {
 			plan.progress("  failover %s run %d/%d: %s (term %d) killed → first write under %s (term %d) after %.0f ms; gap %.0f ms; %d failed writes",
-				sys.Name(), i+1, plan.Runs, r.OldLeader, r.OldTerm, r.NewLeader, r.NewTerm, r.ToNewLeaderMs, r.GapMs, r.FailedWrites)
+				sys.Name(), n, total, r.OldLeader, r.OldTerm, r.NewLeader, r.NewTerm, r.ToNewLeaderMs, r.GapMs, r.FailedWrites)
 		}
 		if ctx.Err() != nil {
 			break

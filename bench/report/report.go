@@ -120,6 +120,21 @@ type Floor struct {
 	// value, with bbolt's defaults (what raft-boltdb pays per StoreLogs).
 	BoltCommitP50Ms float64 `json:"bolt_commit_p50_ms"`
 	BoltCommitP99Ms float64 `json:"bolt_commit_p99_ms"`
+	// BoltNoFreelistSync is the same with NoFreelistSync and the hashmap
+	// freelist (bbolt options raft-boltdb accepts; etcd runs bbolt so).
+	BoltNoFreelistSyncP50Ms float64 `json:"bolt_commit_nofreelistsync_p50_ms,omitempty"`
+	BoltNoFreelistSyncP99Ms float64 `json:"bolt_commit_nofreelistsync_p99_ms,omitempty"`
+	// BoltLog is bbolt used as raft-boltdb uses it (one transaction per
+	// appended entry, a range delete after every snapshot), measured at the
+	// end of a long run: default options, then NoFreelistSync with the
+	// hashmap freelist. Bytes are written to the block layer per commit.
+	BoltLogP50Ms            float64 `json:"bolt_log_p50_ms,omitempty"`
+	BoltLogP99Ms            float64 `json:"bolt_log_p99_ms,omitempty"`
+	BoltLogBytesPerCommit   float64 `json:"bolt_log_bytes_per_commit,omitempty"`
+	BoltLogNoFreelistP50Ms  float64 `json:"bolt_log_nofreelistsync_p50_ms,omitempty"`
+	BoltLogNoFreelistP99Ms  float64 `json:"bolt_log_nofreelistsync_p99_ms,omitempty"`
+	BoltLogNoFreelistBytes  float64 `json:"bolt_log_nofreelistsync_bytes_per_commit,omitempty"`
+	FdatasyncBytesPerCommit float64 `json:"fdatasync_bytes_per_commit,omitempty"`
 	// TCPRTT is a 64-byte echo over a loopback TCP connection.
 	TCPRTTP50Us float64 `json:"tcp_rtt_p50_us"`
 	TCPRTTP99Us float64 `json:"tcp_rtt_p99_us"`

@@ -20,8 +20,12 @@ func (r *Report) PrintTable(w io.Writer) {
 		s.ValueSize, s.OpsPerRun, s.Clients, s.Pairs, s.Keyspace, s.Conns)
 
 	if f := r.Floor; f != nil {
-		fmt.Fprintf(w, "floor: fdatasync p50 %.3f ms p99 %.3f ms (append+fsync p50 %.3f ms; bbolt commit p50 %.3f ms p99 %.3f ms); loopback TCP RTT p50 %.0f µs p99 %.0f µs; gRPC RTT p50 %.0f µs p99 %.0f µs\n\n",
-			f.FsyncP50Ms, f.FsyncP99Ms, f.AppendFsyncP50Ms, f.BoltCommitP50Ms, f.BoltCommitP99Ms, f.TCPRTTP50Us, f.TCPRTTP99Us, f.GRPCRTTP50Us, f.GRPCRTTP99Us)
+		fmt.Fprintf(w, "floor: fdatasync p50 %.3f ms p99 %.3f ms (append+fsync p50 %.3f ms; bbolt commit p50 %.3f ms p99 %.3f ms, with NoFreelistSync p50 %.3f ms); loopback TCP RTT p50 %.0f µs p99 %.0f µs; gRPC RTT p50 %.0f µs p99 %.0f µs\n\n",
+			f.FsyncP50Ms, f.FsyncP99Ms, f.AppendFsyncP50Ms, f.BoltCommitP50Ms, f.BoltCommitP99Ms, f.BoltNoFreelistSyncP50Ms, f.TCPRTTP50Us, f.TCPRTTP99Us, f.GRPCRTTP50Us, f.GRPCRTTP99Us)
+		if f.BoltLogP50Ms > 0 {
+			fmt.Fprintf(w, "bbolt as a raft log (one tx per entry, truncation after snapshots): p50 %.3f ms p99 %.3f ms, %.0f bytes written per commit; with NoFreelistSync+hashmap: p50 %.3f ms p99 %.3f ms, %.0f bytes\n\n",
+				f.BoltLogP50Ms, f.BoltLogP99Ms, f.BoltLogBytesPerCommit, f.BoltLogNoFreelistP50Ms, f.BoltLogNoFreelistP99Ms, f.BoltLogNoFreelistBytes)
+		}
 	}
 	printLevels(w, "clients → leader", r.Levels)
 	printLevels(w, "clients → followers (forwarded to the leader)", r.LevelsViaFollower)

@@ -26,6 +26,7 @@ import (
 	"github.com/steward/steward/bench/harness"
 	"github.com/steward/steward/bench/load"
 	"github.com/steward/steward/bench/report"
+	"go.etcd.io/bbolt"
 )
 
 type flags struct {
@@ -221,14 +222,17 @@ func run(ctx context.Context, f flags) error {
 			fl.FsyncP50Ms, fl.FsyncP99Ms, fl.BoltCommitP50Ms, fl.TCPRTTP50Us, fl.GRPCRTTP50Us)
 	}
 
-	progress("starting a 3-node steward cluster (%s)", stewardBin)
-	st, err := cluster.StartSteward(ctx, cluster.StewardOptions{Bin: stewardBin, Dir: filepath.Join(dir, "steward")})
-	if err != nil {
-		return err
+	var st *cluster.Steward
+	if withEtcd {
+		progress("starting a 3-node steward cluster (%s)", stewardBin)
+		st, err = cluster.StartSteward(ctx, cluster.StewardOptions{Bin: stewardBin, Dir: filepath.Join(dir, "steward")})
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		rep.Settings.Steward = st.Settings()
 	}
-	defer st.Close()
-	rep.Settings.Steward = st.Settings()
-	stewardTimeouts := pick(st.Settings(), "heartbeat_timeout", "election_timeout", "leader_lease_timeout")
+	stewardTimeouts := pick(cluster.DefaultStewardSettings(), "heartbeat_timeout", "election_timeout", "leader_lease_timeout")
 
 	if withEtcd {
 		progress("starting a 3-node etcd cluster (%s %s)", etcdBin, rep.Machine.EtcdVersion)
@@ -267,7 +271,7 @@ func run(ctx context.Context, f flags) error {
 			fe := report.Failover{System: et.Name(), Timeouts: pick(et.Settings(), "heartbeat_interval", "election_timeout", "pre_vote")}
 			for i := 0; i < f.failoverRuns && ctx.Err() == nil; i++ {
 				one := fp
-				one.Runs = 1
+				one.Runs, one.First, one.Total = 1, i, f.failoverRuns
 				fs.Runs = append(fs.Runs, harness.Failover(ctx, st, one, nil).Runs...)
 				fe.Runs = append(fe.Runs, harness.Failover(ctx, et, one, nil).Runs...)
 			}
@@ -281,23 +285,7 @@ func run(ctx context.Context, f flags) error {
 	tplan := plan
 	tplan.Pairs = f.tunePairs
 	for i, v := range variants {
-		if v.ClientSide() {
-			progress("tuning %q: the clients share %d connections", v.Name, v.Conns)
-			t, err := harness.Tune(ctx, st, harness.Named{System: harness.WithConns(st, v.Conns), Label: "tuned"}, v, tplan, failoverPlan(f.failoverRuns), nil)
-			if err != nil {
-				return err
-			}
-			rep.Tuning = append(rep.Tuning, t)
-			continue
-		}
-		progress("tuning %q: %s", v.Name, strings.Join(strings.Fields(cluster.RaftBlock(v.Raft)), " "))
-		vs, err := cluster.StartSteward(ctx, cluster.StewardOptions{Bin: stewardBin, Dir: filepath.Join(dir, fmt.Sprintf("tune%d", i)), Name: fmt.Sprintf("t%d-", i), Raft: v.Raft})
-		if err != nil {
-			return err
-		}
-		timeouts := pick(vs.Settings(), "heartbeat_timeout", "election_timeout", "leader_lease_timeout")
-		t, err := harness.Tune(ctx, st, harness.Named{System: vs, Label: "tuned"}, v, tplan, failoverPlan(f.failoverRuns), timeouts)
-		vs.Close()
+		t, err := tune(ctx, v, i, stewardBin, dir, tplan, f.failoverRuns)
 		if err != nil {
 			return err
 		}
@@ -322,6 +310,29 @@ func run(ctx context.Context, f flags) error {
 	return nil
 }
 
+// tune runs one variant against a fresh default cluster started beside it,
+// so that before and after age together (a long-running cluster's log
+// store and state differ from a new one's).
+func tune(ctx context.Context, v harness.Variant, i int, bin, dir string, p harness.Plan, failoverRuns int) (report.Tuning, error) {
+	before, err := cluster.StartSteward(ctx, cluster.StewardOptions{Bin: bin, Dir: filepath.Join(dir, fmt.Sprintf("tune%d-before", i)), Name: fmt.Sprintf("b%d-", i)})
+	if err != nil {
+		return report.Tuning{}, err
+	}
+	defer before.Close()
+	if v.ClientSide() {
+		progress("tuning %q: the clients share %d connections (fresh cluster)", v.Name, v.Conns)
+		return harness.Tune(ctx, before, harness.Named{System: harness.WithConns(before, v.Conns), Label: "tuned"}, v, p, failoverPlan(failoverRuns), nil)
+	}
+	progress("tuning %q: %s vs defaults (two fresh clusters)", v.Name, strings.Join(strings.Fields(cluster.RaftBlock(v.Raft)), " "))
+	after, err := cluster.StartSteward(ctx, cluster.StewardOptions{Bin: bin, Dir: filepath.Join(dir, fmt.Sprintf("tune%d-after", i)), Name: fmt.Sprintf("t%d-", i), Raft: v.Raft})
+	if err != nil {
+		return report.Tuning{}, err
+	}
+	defer after.Close()
+	timeouts := pick(after.Settings(), "heartbeat_timeout", "election_timeout", "leader_lease_timeout")
+	return harness.Tune(ctx, before, harness.Named{System: after, Label: "tuned"}, v, p, failoverPlan(failoverRuns), timeouts)
+}
+
 func failoverPlan(runs int) harness.FailoverPlan {
 	return harness.FailoverPlan{
 		Runs: max(runs, 1), RequestTimeout: 500 * time.Millisecond, Before: 20, Deadline: 30 * time.Second,
@@ -342,6 +353,20 @@ func measureFloor(ctx context.Context, dir string) (*report.Floor, error) {
 	if err != nil {
 		return nil, err
 	}
+	bn, err := floor.BoltCommitWith(dir, 1000, 300, &bbolt.Options{Timeout: time.Second, NoFreelistSync: true, FreelistType: bbolt.FreelistMapType})
+	if err != nil {
+		return nil, err
+	}
+	// The raft-boltdb pattern: snapshots every 8192 entries keeping 10240
+	// (steward's defaults), measured over the last 1000 of 20000 commits.
+	bl, err := floor.BoltLog(dir, 20000, 8192, 10240, 1000, 300, nil)
+	if err != nil {
+		return nil, err
+	}
+	bln, err := floor.BoltLog(dir, 20000, 8192, 10240, 1000, 300, &bbolt.Options{Timeout: time.Second, NoFreelistSync: true, FreelistType: bbolt.FreelistMapType})
+	if err != nil {
+		return nil, err
+	}
 	tcp, err := floor.TCPRTT(ctx, 10000)
 	if err != nil {
 		return nil, err
@@ -355,6 +380,9 @@ func measureFloor(ctx context.Context, dir string) (*report.Floor, error) {
 		FsyncP50Ms: load.Ms(fd.P50), FsyncP99Ms: load.Ms(fd.P99), FsyncMaxMs: load.Ms(fd.Max), FsyncCount: fd.Count,
 		AppendFsyncP50Ms: load.Ms(ap.P50), AppendFsyncP99Ms: load.Ms(ap.P99),
 		BoltCommitP50Ms: load.Ms(bc.P50), BoltCommitP99Ms: load.Ms(bc.P99),
+		BoltNoFreelistSyncP50Ms: load.Ms(bn.P50), BoltNoFreelistSyncP99Ms: load.Ms(bn.P99),
+		BoltLogP50Ms: load.Ms(bl.Latency.P50), BoltLogP99Ms: load.Ms(bl.Latency.P99), BoltLogBytesPerCommit: bl.BytesPerCommit,
+		BoltLogNoFreelistP50Ms: load.Ms(bln.Latency.P50), BoltLogNoFreelistP99Ms: load.Ms(bln.Latency.P99), BoltLogNoFreelistBytes: bln.BytesPerCommit,
 		TCPRTTP50Us: us(tcp.P50), TCPRTTP99Us: us(tcp.P99),
 		GRPCRTTP50Us: us(grpcRTT.P50), GRPCRTTP99Us: us(grpcRTT.P99),
 		RTTCount: tcp.Count,
