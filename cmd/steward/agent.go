@@ -13,6 +13,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/spf13/cobra"
+	"github.com/steward/steward/coordination"
 	"github.com/steward/steward/node"
 	"github.com/steward/steward/supervision"
 )
@@ -154,8 +155,10 @@ func agentConfig(cmd *cobra.Command, f *agentFlags) (node.Config, string, bool, 
 
 // plugins are the layers every agent runs on top of the cluster spine.
 func plugins() []node.Plugin {
+	sup := supervision.New(supervision.DefaultConfig())
 	return []node.Plugin{
-		supervision.New(supervision.DefaultConfig()),
+		sup,
+		coordination.New(coordination.DefaultConfig(), sup),
 	}
 }
 

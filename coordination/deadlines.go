@@ -1,0 +1,77 @@
+package coordination
+
+import (
+	"context"
+	"time"
+
+	"github.com/hashicorp/go-memdb"
+	"github.com/steward/steward/pb"
+	"github.com/steward/steward/state"
+)
+
+// deadlines runs on the leader: when a running stage's deadline (or, for a
+// phase, the plan's) passes, it proposes the expiry; the FSM checks the
+// deadline against the entry's time and moves the plan on.
+func (l *Layer) deadlines(ctx context.Context) {
+	for {
+		st := l.node.State()
+		ws := memdb.NewWatchSet()
+		_, plans, err := st.Plans(ws)
+		var next time.Time
+		if err == nil {
+			now := time.Now()
+			for _, rec := range plans {
+				if rec.Current < 0 || int(rec.Current) >= len(rec.Stages) {
+					continue
+				}
+				stage := rec.Stages[rec.Current]
+				if stage.Status != state.StageRunning {
+					continue
+				}
+				due := time.Unix(0, stage.DeadlineUnixNano)
+				if stage.Kind == state.StageKindPhase && rec.DeadlineUnixNano < stage.DeadlineUnixNano {
+					due = time.Unix(0, rec.DeadlineUnixNano)
+				}
+				if now.Before(due) {
+					if next.IsZero() || due.Before(next) {
+						next = due
+					}
+					continue
+				}
+				res, err := l.node.Apply(ctx, pb.CommandType_COMMAND_TYPE_PLAN_EXPIRE, &pb.PlanExpireCommand{PlanId: rec.Id, Stage: stage.Key})
+				if err == nil && res.Err != nil {
+					err = res.Err
+				}
+				if err != nil {
+					l.logger.Warn("expiring stage", "plan", rec.Id, "stage", stage.Key, "error", err)
+					retry := now.Add(200 * time.Millisecond)
+					if next.IsZero() || retry.Before(next) {
+						next = retry
+					}
+				} else {
+					l.logger.Info("stage expired", "plan", rec.Id, "stage", stage.Key)
+				}
+			}
+		}
+		var timer <-chan time.Time
+		var t *time.Timer
+		if !next.IsZero() {
+			t = time.NewTimer(time.Until(next) + time.Millisecond)
+			timer = t.C
+		}
+		wctx, cancel := context.WithCancel(ctx)
+		select {
+		case <-ws.WatchCh(wctx):
+		case <-st.AbandonCh():
+		case <-timer:
+		case <-ctx.Done():
+		}
+		cancel()
+		if t != nil {
+			t.Stop()
+		}
+		if ctx.Err() != nil {
+			return
+		}
+	}
+}

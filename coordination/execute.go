@@ -1,0 +1,116 @@
+package coordination
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/steward/steward/pb"
+	"github.com/steward/steward/plan"
+	"github.com/steward/steward/runtime"
+	"github.com/steward/steward/spec"
+)
+
+// execute carries out one operation on the local runtime.
+func (l *Layer) execute(ctx context.Context, op plan.Operation) *pb.OpOutcome {
+	start := time.Now()
+	out := &pb.OpOutcome{Op: op.ID, Type: string(op.Type), Ran: true}
+	pid, resultPID, err := l.do(ctx, op)
+	if !pid.IsZero() {
+		out.Pid = pid.String()
+	}
+	if !resultPID.IsZero() {
+		out.ResultPid = resultPID.String()
+	}
+	out.DurationUs = time.Since(start).Microseconds()
+	if err != nil {
+		out.Error = err.Error()
+		return out
+	}
+	out.Ok = true
+	return out
+}
+
+func (l *Layer) do(ctx context.Context, op plan.Operation) (pid, result runtime.PID, err error) {
+	rt := l.sup.Runtime()
+	tgt, err := runtimeTarget(op.Target)
+	if err != nil {
+		return pid, result, err
+	}
+	pid, err = rt.Resolve(tgt)
+	if err != nil {
+		return pid, result, fmt.Errorf("resolve %s: %w", op.Target, err)
+	}
+	switch op.Type {
+	case plan.KillProcess:
+		reason := op.Params.Reason
+		if reason == "" {
+			reason = string(runtime.Kill)
+		}
+		err = rt.Kill(pid, runtime.Reason(reason))
+	case plan.SendMessage:
+		err = rt.SendChecked(pid, runtime.Message{Kind: runtime.KindInfo, Body: []byte(op.Params.Message)})
+	case plan.SuspendProcess:
+		err = rt.Suspend(pid)
+	case plan.ResumeProcess:
+		err = rt.Resume(pid)
+	case plan.ChangeSupervisorStrategy:
+		var pol runtime.Policy
+		if pol, err = rt.SupervisorPolicy(pid); err == nil {
+			pol.Strategy = op.Params.Strategy
+			err = rt.SetPolicy(ctx, pid, pol)
+		}
+	case plan.RestartSupervisor:
+		err = l.restartSupervisor(ctx, op.Target, pid)
+	case plan.StartChild:
+		if op.Params.Child != nil {
+			cs := *op.Params.Child
+			spec.NormalizeChild(&cs)
+			result, err = rt.StartChild(ctx, pid, cs)
+		} else {
+			result, err = rt.StartDynamicChild(ctx, pid, op.Params.Args)
+		}
+	case plan.TerminateChild:
+		err = rt.TerminateChild(ctx, pid, op.Params.ChildID)
+	case plan.RestartChild:
+		result, err = rt.RestartChild(ctx, pid, op.Params.ChildID)
+		if errors.Is(err, runtime.ErrChildRunning) {
+			err = nil // already running: what restart_child ensures
+		}
+	default:
+		err = fmt.Errorf("unknown operation type %q", op.Type)
+	}
+	return pid, result, err
+}
+
+// restartSupervisor restarts a supervisor and its whole subtree: a tree's
+// root by stopping the tree and starting it again from the spec it runs, a
+// nested one through its parent.
+func (l *Layer) restartSupervisor(ctx context.Context, t plan.Target, pid runtime.PID) error {
+	rt := l.sup.Runtime()
+	info, err := rt.Process(pid)
+	if err != nil {
+		return err
+	}
+	if !info.Supervisor {
+		return fmt.Errorf("%w: %s", runtime.ErrNotSupervisor, pid)
+	}
+	if info.Parent.IsZero() {
+		ti, err := rt.Tree(info.Tree)
+		if err != nil {
+			return err
+		}
+		if err := rt.StopTree(ctx, info.Tree); err != nil {
+			return err
+		}
+		return rt.ApplyTree(ctx, ti.Spec)
+	}
+	id := info.ChildID[strings.LastIndex(info.ChildID, "/")+1:]
+	if err := rt.TerminateChild(ctx, info.Parent, id); err != nil {
+		return err
+	}
+	_, err = rt.RestartChild(ctx, info.Parent, id)
+	return err
+}

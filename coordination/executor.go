@@ -1,0 +1,324 @@
+package coordination
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-memdb"
+	"github.com/steward/steward/pb"
+	"github.com/steward/steward/plan"
+	"github.com/steward/steward/state"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// executor runs this node's share of every running stage.
+type executor struct {
+	l   *Layer
+	svc *service
+
+	mu sync.Mutex
+	// claimed holds the steps this incarnation took on ("plan/stage").
+	claimed map[string]bool
+	wg      sync.WaitGroup
+}
+
+func newExecutor(l *Layer) *executor {
+	return &executor{l: l, svc: &service{l: l}, claimed: map[string]bool{}}
+}
+
+func (e *executor) run() {
+	defer e.wg.Wait()
+	self := e.l.node.Name()
+	for {
+		st := e.l.node.State()
+		ws := memdb.NewWatchSet()
+		_, plans, err := st.Plans(ws)
+		if err != nil {
+			e.l.logger.Error("executor: read plans", "error", err)
+		}
+		for _, rec := range plans {
+			if rec.Current < 0 || int(rec.Current) >= len(rec.Stages) {
+				continue
+			}
+			stage := rec.Stages[rec.Current]
+			if stage.Status != state.StageRunning {
+				continue
+			}
+			for _, step := range stage.Steps {
+				if step.Node != self || step.Status != state.StepPending {
+					continue
+				}
+				key := rec.Id + "/" + stage.Key
+				e.mu.Lock()
+				taken := e.claimed[key]
+				e.claimed[key] = true
+				e.mu.Unlock()
+				if !taken {
+					e.wg.Add(1)
+					go func(id, stageKey string) {
+						defer e.wg.Done()
+						e.runStep(id, stageKey)
+					}(rec.Id, stage.Key)
+				}
+			}
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		select {
+		case <-ws.WatchCh(ctx):
+		case <-st.AbandonCh():
+		case <-e.l.stopCh:
+			cancel()
+			return
+		}
+		cancel()
+	}
+}
+
+// runStep starts, runs and reports one step. Nothing runs unless the start
+// is committed under this incarnation's nonce.
+func (e *executor) runStep(planID, stageKey string) {
+	self := e.l.node.Name()
+	log := e.l.logger.With("plan", planID, "stage", stageKey)
+	start := &pb.PlanStepStartCommand{PlanId: planID, Stage: stageKey, Node: self, Nonce: e.l.nonce}
+	if err := e.commit(func(ctx context.Context) error {
+		_, err := e.svc.StartStep(ctx, start)
+		return err
+	}); err != nil {
+		log.Warn("step not started", "error", err)
+		return
+	}
+	rec, spec, err := e.l.node.State().Plan(nil, planID)
+	if err != nil || rec == nil || spec == nil {
+		log.Error("step started but the plan is gone", "error", err)
+		return
+	}
+	res, err := state.DecodePlanResult(spec)
+	if err != nil {
+		log.Error("plan result", "error", err)
+		return
+	}
+	_, stage := stageByKey(rec, stageKey)
+	ctx, cancel := context.WithDeadline(context.Background(), time.Unix(0, stage.DeadlineUnixNano))
+	defer cancel()
+	go func() {
+		// A stopping node abandons its step, as a crash would: it is lost
+		// after the stage's deadline, never run twice.
+		select {
+		case <-e.l.stopCh:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	var step *pb.Step
+	if stage.Kind == state.StageKindRollback {
+		step = e.l.rollbackStep(ctx, rec, res, stage)
+	} else {
+		step = e.l.phaseStep(ctx, planID, stageKey, res, int(stage.Phase))
+	}
+	step.Node, step.Nonce = self, e.l.nonce
+	select {
+	case <-e.l.stopCh:
+		log.Warn("node stopping: step abandoned without a report")
+		return
+	default:
+	}
+	log.Debug("step done; reporting", "ok", step.Error == "")
+	report := &pb.PlanStepReportCommand{PlanId: planID, Stage: stageKey, Step: step}
+	if err := e.commit(func(ctx context.Context) error {
+		_, err := e.svc.ReportStep(ctx, report)
+		return err
+	}); err != nil {
+		log.Error("step report not committed", "error", err)
+	}
+}
+
+// commit proposes through the leader (calling this node's own service,
+// which forwards), retrying while no leader is known or the outcome is
+// unknown. Both commands are idempotent for one incarnation.
+func (e *executor) commit(f func(ctx context.Context) error) error {
+	backoff := 50 * time.Millisecond
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		err := f(ctx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		switch status.Code(err) {
+		case codes.Unavailable, codes.Aborted, codes.DeadlineExceeded:
+		default:
+			return err
+		}
+		select {
+		case <-e.l.stopCh:
+			return fmt.Errorf("stopped: %w", err)
+		case <-time.After(backoff):
+		}
+		if backoff < time.Second {
+			backoff *= 2
+		}
+	}
+}
+
+func stageByKey(rec *pb.PlanRecord, key string) (int, *pb.Stage) {
+	for i, st := range rec.Stages {
+		if st.Key == key {
+			return i, st
+		}
+	}
+	return -1, nil
+}
+
+// phaseStep runs this node's share of phase i: pre-checks, the operations
+// on this node (in parallel), post-checks (waiting up to SettleTimeout for
+// them to pass).
+func (l *Layer) phaseStep(ctx context.Context, planID, stageKey string, res *plan.Result, i int) *pb.Step {
+	self := l.node.Name()
+	ph := res.Phases[i]
+	step := &pb.Step{}
+	before := l.observe()
+	preOK := true
+	for _, c := range ph.PreChecks {
+		r := plan.Evaluate(c.ForNode(self), before, nil)
+		step.PreChecks = append(step.PreChecks, checkOutcome(r))
+		preOK = preOK && r.OK
+		if c.Kind == plan.CheckCaptureState {
+			step.Captured = append(step.Captured, l.capture(ctx, r.Captured, before)...)
+		}
+	}
+	var mine []plan.Operation
+	for _, id := range ph.Operations {
+		if op := res.Operation(id); op != nil && op.Node == self {
+			mine = append(mine, *op)
+		}
+	}
+	if !preOK {
+		for _, op := range mine {
+			step.Operations = append(step.Operations, &pb.OpOutcome{Op: op.ID, Type: string(op.Type), Error: "not run: a pre-check failed"})
+		}
+		return step
+	}
+	if l.cfg.BeforeOperations != nil {
+		l.cfg.BeforeOperations(ctx, planID, stageKey)
+	}
+	if ctx.Err() != nil {
+		step.Error = "abandoned: " + ctx.Err().Error()
+		return step
+	}
+	outs := make([]*pb.OpOutcome, len(mine))
+	var wg sync.WaitGroup
+	for k, op := range mine {
+		wg.Add(1)
+		go func(k int, op plan.Operation) {
+			defer wg.Done()
+			outs[k] = l.execute(ctx, op)
+		}(k, op)
+	}
+	wg.Wait()
+	step.Operations = outs
+	step.PostChecks = l.postChecks(ctx, ph.PostChecks, before)
+	return step
+}
+
+// postChecks evaluates the post-checks until they all pass or SettleTimeout
+// (bounded by the stage's deadline) runs out; the last evaluation is
+// reported.
+func (l *Layer) postChecks(ctx context.Context, checks []plan.Check, before *plan.Observed) []*pb.CheckOutcome {
+	self := l.node.Name()
+	deadline := time.Now().Add(l.cfg.SettleTimeout)
+	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
+		deadline = dl.Add(-100 * time.Millisecond)
+	}
+	wait := 5 * time.Millisecond
+	for {
+		after := l.observe()
+		var out []*pb.CheckOutcome
+		ok := true
+		for _, c := range checks {
+			r := plan.Evaluate(c.ForNode(self), before, after)
+			out = append(out, checkOutcome(r))
+			ok = ok && r.OK
+		}
+		if ok || !time.Now().Before(deadline) {
+			return out
+		}
+		select {
+		case <-ctx.Done():
+			return out
+		case <-time.After(wait):
+		}
+		if wait < 100*time.Millisecond {
+			wait *= 2
+		}
+	}
+}
+
+func checkOutcome(r plan.CheckResult) *pb.CheckOutcome {
+	return &pb.CheckOutcome{Kind: string(r.Kind), Ok: r.OK, Failures: r.Failures}
+}
+
+// capture records the state of processes a strict pre-check names.
+func (l *Layer) capture(ctx context.Context, pids []string, before *plan.Observed) []*pb.CapturedState {
+	where := map[string]plan.Process{}
+	for _, ns := range before.Nodes {
+		for _, p := range ns.Processes {
+			where[p.PID] = p
+		}
+	}
+	var out []*pb.CapturedState
+	for _, s := range pids {
+		pid, err := parsePID(s)
+		if err != nil {
+			continue
+		}
+		cs := &pb.CapturedState{Pid: s, Tree: where[s].Tree, Slot: where[s].Slot}
+		if st, err := l.sup.Runtime().GetState(ctx, pid); err == nil {
+			cs.State = st
+		}
+		out = append(out, cs)
+	}
+	return out
+}
+
+// rollbackStep runs this node's compensations for a rollback stage.
+func (l *Layer) rollbackStep(ctx context.Context, rec *pb.PlanRecord, res *plan.Result, stage *pb.Stage) *pb.Step {
+	self := l.node.Name()
+	step := &pb.Step{}
+	for _, opID := range stage.Operations {
+		c := res.Compensation(int(stage.Phase), opID)
+		if c == nil || c.Operation == nil || c.Operation.Node != self {
+			continue
+		}
+		op := *c.Operation
+		if c.ChildFromResult {
+			op.Params.ChildID = resultPID(rec, int(stage.Phase), opID)
+			if op.Params.ChildID == "" {
+				step.Operations = append(step.Operations, &pb.OpOutcome{Op: op.ID, Type: string(op.Type), Error: "the started child's pid is not in the phase's report"})
+				continue
+			}
+		}
+		step.Operations = append(step.Operations, l.execute(ctx, op))
+	}
+	return step
+}
+
+// resultPID is the pid an operation of phase p reported (start_child's new
+// child).
+func resultPID(rec *pb.PlanRecord, p int, op string) string {
+	for _, st := range rec.Stages {
+		if st.Kind != state.StageKindPhase || int(st.Phase) != p {
+			continue
+		}
+		for _, step := range st.Steps {
+			for _, o := range step.Operations {
+				if o.Op == op {
+					return o.ResultPid
+				}
+			}
+		}
+	}
+	return ""
+}

@@ -1,0 +1,89 @@
+package coordination
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/steward/steward/node"
+	"github.com/steward/steward/pb"
+	"github.com/steward/steward/supervision"
+)
+
+// Config configures the coordination layer.
+type Config struct {
+	// StageTimeout is the least time a stage (a phase, or a phase's
+	// rollback) is given before the steps that did not report count as
+	// lost; a phase gets four times its estimate when that is longer, and
+	// never more than what is left of the plan's timeout.
+	StageTimeout time.Duration
+	// SettleTimeout is how long an executor waits for a phase's
+	// post-checks to pass (a supervisor restarting a killed child takes a
+	// moment) before it reports them failed.
+	SettleTimeout time.Duration
+	// FactsTimeout bounds gathering facts from one node.
+	FactsTimeout time.Duration
+	// BeforeOperations, when set, is called once a step's start is
+	// committed and its pre-checks have run, before its operations: a
+	// fault-injection point for tests (pause a step, kill a node mid-phase).
+	// ctx ends when the node stops.
+	BeforeOperations func(ctx context.Context, planID, stage string)
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config {
+	return Config{StageTimeout: 10 * time.Second, SettleTimeout: 5 * time.Second, FactsTimeout: 5 * time.Second}
+}
+
+// Layer is the coordination layer of one node.
+type Layer struct {
+	cfg    Config
+	sup    *supervision.Layer
+	node   *node.Node
+	logger hclog.Logger
+	// nonce identifies this executor incarnation in the steps it starts.
+	nonce string
+
+	exec *executor
+
+	stopOnce sync.Once
+	stopCh   chan struct{}
+	wg       sync.WaitGroup
+}
+
+// New returns the layer; it runs plans on the runtime of sup, which must be
+// attached to the node before it.
+func New(cfg Config, sup *supervision.Layer) *Layer {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return &Layer{cfg: cfg, sup: sup, nonce: hex.EncodeToString(b[:]), stopCh: make(chan struct{})}
+}
+
+// Name implements node.Plugin.
+func (l *Layer) Name() string { return "coordination" }
+
+// Attach implements node.Plugin.
+func (l *Layer) Attach(n *node.Node) error {
+	l.node = n
+	l.logger = n.Logger().Named("coordination")
+	l.exec = newExecutor(l)
+	pb.RegisterCoordinationServer(n.Server().GRPC(), &service{l: l})
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		l.exec.run()
+	}()
+	n.OnLeadership("plan-deadlines", l.deadlines)
+	n.OnShutdown(l.stop)
+	return nil
+}
+
+func (l *Layer) stop() {
+	l.stopOnce.Do(func() {
+		close(l.stopCh)
+		l.wg.Wait()
+	})
+}

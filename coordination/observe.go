@@ -1,0 +1,87 @@
+package coordination
+
+import (
+	"time"
+
+	"github.com/steward/steward/plan"
+	"github.com/steward/steward/runtime"
+)
+
+// observe describes the local runtime as plan's checks see it: live
+// processes only.
+func (l *Layer) observe() *plan.Observed {
+	rt := l.sup.Runtime()
+	procs := rt.Processes()
+	// A child's restart type and whether it is dynamic come from its
+	// supervisor; a supervisor's strategy from its policy.
+	type childMeta struct {
+		restart string
+		dynamic bool
+	}
+	meta := map[runtime.PID]childMeta{}
+	strategy := map[runtime.PID]string{}
+	for _, p := range procs {
+		if !p.Supervisor {
+			continue
+		}
+		if pol, err := rt.SupervisorPolicy(p.PID); err == nil {
+			strategy[p.PID] = string(pol.Strategy)
+		}
+		kids, err := rt.WhichChildren(p.PID)
+		if err != nil {
+			continue
+		}
+		for _, k := range kids {
+			if !k.PID.IsZero() {
+				meta[k.PID] = childMeta{restart: string(k.Restart), dynamic: k.Dynamic}
+			}
+		}
+	}
+	st := rt.Stats()
+	ns := plan.NodeState{
+		Node: l.node.Name(), Alive: true, MemoryBytes: st.MemoryBytes,
+		RecentRestarts: l.recentRestarts(), Processes: make([]plan.Process, 0, len(procs)),
+	}
+	for _, p := range procs {
+		status := plan.Running
+		switch p.Status {
+		case runtime.StatusSuspended:
+			status = plan.Suspended
+		case runtime.StatusRunning:
+		default:
+			continue // starting, terminating or dead: not a live process
+		}
+		pp := plan.Process{
+			PID: p.PID.String(), Kind: plan.KindProcess, Status: status, Tree: p.Tree, Slot: p.ChildID,
+			Name: p.RegisteredName, QueueLength: p.QueueLen, MessagesIn: p.MessagesIn,
+		}
+		if p.Supervisor {
+			pp.Kind = plan.KindSupervisor
+			pp.Strategy = specStrategy(strategy[p.PID])
+		}
+		if !p.Parent.IsZero() {
+			pp.Parent = p.Parent.String()
+		}
+		if m, ok := meta[p.PID]; ok {
+			pp.Restart, pp.Dynamic = specRestart(m.restart), m.dynamic
+		}
+		for _, lk := range p.Links {
+			pp.Links = append(pp.Links, lk.String())
+		}
+		ns.Processes = append(ns.Processes, pp)
+	}
+	return &plan.Observed{Nodes: []plan.NodeState{ns}}
+}
+
+// recentRestarts counts child restarts on this node within
+// plan.StabilityPeriod, from the runtime's event buffer.
+func (l *Layer) recentRestarts() int {
+	since := time.Now().Add(-plan.StabilityPeriod)
+	n := 0
+	for _, e := range l.sup.Runtime().Events(0) {
+		if e.Type == runtime.EventRestarted && e.Time.After(since) {
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,284 @@
+package coordination
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/go-memdb"
+	"github.com/steward/steward/pb"
+	"github.com/steward/steward/plan"
+	"github.com/steward/steward/state"
+	"github.com/steward/steward/transport"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
+)
+
+func init() {
+	transport.RegisterCode(state.ErrStepTaken, codes.FailedPrecondition)
+	transport.RegisterCode(state.ErrPlanNotRunning, codes.FailedPrecondition)
+	transport.RegisterCode(state.ErrNotExpired, codes.FailedPrecondition)
+}
+
+// ErrStaleIndex: apply's check index no longer matches the cluster.
+var ErrStaleIndex = errors.New("the cluster changed since the dry run")
+
+func init() { transport.RegisterCode(ErrStaleIndex, codes.FailedPrecondition) }
+
+type service struct {
+	pb.UnimplementedCoordinationServer
+	l *Layer
+}
+
+func (s *service) srv() *transport.Server { return s.l.node.Server() }
+
+func checkSize(data []byte) error {
+	if len(data) == 0 {
+		return fmt.Errorf("%w: the plan is empty", transport.ErrInvalidRequest)
+	}
+	if len(data) > plan.MaxPlanBytes {
+		return fmt.Errorf("%w: the plan is %d bytes, the limit is %d", transport.ErrInvalidRequest, len(data), plan.MaxPlanBytes)
+	}
+	return nil
+}
+
+// DryRun plans on the leader and returns what would happen.
+func (s *service) DryRun(ctx context.Context, req *pb.PlanRequest) (*pb.DryRunResponse, error) {
+	if err := checkSize(req.Plan); err != nil {
+		return nil, transport.ToStatus(err)
+	}
+	return transport.OnLeader(ctx, s.srv(), req,
+		func(ctx context.Context, c *grpc.ClientConn, r *pb.PlanRequest) (*pb.DryRunResponse, error) {
+			return pb.NewCoordinationClient(c).DryRun(ctx, r)
+		},
+		func(ctx context.Context, r *pb.PlanRequest) (*pb.DryRunResponse, error) {
+			if err := s.srv().Backend().ReadBarrier(ctx); err != nil {
+				return nil, err
+			}
+			p, err := s.l.prepare(ctx, r.Plan, r.Filename, time.Now())
+			if p == nil || p.result == nil {
+				return nil, err
+			}
+			// A refused plan is still shown: the dry run says why.
+			body, merr := json.Marshal(p.result.DryRun())
+			if merr != nil {
+				return nil, merr
+			}
+			return &pb.DryRunResponse{DryRunJson: body, CheckIndex: p.checkIndex}, nil
+		})
+}
+
+// Apply plans on the leader and commits the plan.
+func (s *service) Apply(ctx context.Context, req *pb.ApplyPlanRequest) (*pb.ApplyPlanResponse, error) {
+	if err := checkSize(req.Plan); err != nil {
+		return nil, transport.ToStatus(err)
+	}
+	return transport.OnLeader(ctx, s.srv(), req,
+		func(ctx context.Context, c *grpc.ClientConn, r *pb.ApplyPlanRequest) (*pb.ApplyPlanResponse, error) {
+			return pb.NewCoordinationClient(c).Apply(ctx, r)
+		},
+		s.applyLocal)
+}
+
+func (s *service) applyLocal(ctx context.Context, r *pb.ApplyPlanRequest) (*pb.ApplyPlanResponse, error) {
+	if err := s.srv().Backend().ReadBarrier(ctx); err != nil {
+		return nil, err
+	}
+	if r.CheckIndex != nil {
+		if cur := s.l.node.State().TableIndex(checkTables...); cur != *r.CheckIndex {
+			return nil, fmt.Errorf("%w: the check index is %d, the cluster is now at %d; run `steward plan` again", ErrStaleIndex, *r.CheckIndex, cur)
+		}
+	}
+	now := time.Now()
+	p, err := s.l.prepare(ctx, r.Plan, r.Filename, now)
+	if err != nil {
+		if p != nil && p.result != nil {
+			return nil, fmt.Errorf("%w%s", err, conflictSummary(p.result))
+		}
+		return nil, err
+	}
+	planJSON, err := json.Marshal(p.plan)
+	if err != nil {
+		return nil, err
+	}
+	factsJSON, err := json.Marshal(p.facts)
+	if err != nil {
+		return nil, err
+	}
+	resJSON, err := json.Marshal(p.result)
+	if err != nil {
+		return nil, err
+	}
+	timeout, err := time.ParseDuration(p.result.Timeout)
+	if err != nil {
+		return nil, fmt.Errorf("%w: timeout %q: %v", transport.ErrInvalidRequest, p.result.Timeout, err)
+	}
+	id := newPlanID()
+	cmd := &pb.PlanCreateCommand{
+		Id:               id,
+		Spec:             &pb.PlanSpecRecord{Id: id, PlanJson: planJSON, FactsJson: factsJSON, ResultJson: resJSON},
+		DeadlineUnixNano: now.Add(timeout).UnixNano(),
+		StageTimeoutMs:   s.l.cfg.StageTimeout.Milliseconds(),
+		SubmittedBy:      s.l.node.Name(),
+	}
+	res, err := s.srv().Apply(ctx, pb.CommandType_COMMAND_TYPE_PLAN_CREATE, cmd)
+	if err != nil {
+		return nil, err
+	}
+	dry, _ := json.Marshal(p.result.DryRun())
+	return &pb.ApplyPlanResponse{Id: id, Meta: s.srv().WriteMeta(res.Index), DryRunJson: dry}, nil
+}
+
+// conflictSummary lists the conflicts that refused a plan.
+func conflictSummary(r *plan.Result) string {
+	out := ""
+	for _, c := range r.Conflicts {
+		if c.Severity == plan.SeverityError {
+			out += fmt.Sprintf("\n  %s: %s", c.Kind, c.Message)
+		}
+	}
+	return out
+}
+
+func (s *service) List(ctx context.Context, req *pb.ListPlansRequest) (*pb.ListPlansResponse, error) {
+	switch req.Filter {
+	case "", "all", "running", "finished":
+	default:
+		return nil, transport.ToStatus(fmt.Errorf("%w: filter %q is not one of running, finished, all", transport.ErrInvalidRequest, req.Filter))
+	}
+	return transport.Read(ctx, s.srv(), req, req.GetRead(),
+		func(ctx context.Context, c *grpc.ClientConn, r *pb.ListPlansRequest) (*pb.ListPlansResponse, error) {
+			return pb.NewCoordinationClient(c).List(ctx, r)
+		},
+		func(st *state.Store, r *pb.ListPlansRequest) (*pb.ListPlansResponse, error) {
+			idx, recs, err := st.Plans(nil)
+			if err != nil {
+				return nil, err
+			}
+			out := &pb.ListPlansResponse{Meta: s.srv().ReadMeta(idx)}
+			for _, rec := range recs {
+				fin := state.PlanFinished(rec.Status)
+				if (r.Filter == "running" && fin) || (r.Filter == "finished" && !fin) {
+					continue
+				}
+				out.Plans = append(out.Plans, rec)
+			}
+			return out, nil
+		})
+}
+
+func (s *service) Get(ctx context.Context, req *pb.GetPlanRequest) (*pb.GetPlanResponse, error) {
+	return transport.Read(ctx, s.srv(), req, req.GetRead(),
+		func(ctx context.Context, c *grpc.ClientConn, r *pb.GetPlanRequest) (*pb.GetPlanResponse, error) {
+			return pb.NewCoordinationClient(c).Get(ctx, r)
+		},
+		func(st *state.Store, r *pb.GetPlanRequest) (*pb.GetPlanResponse, error) {
+			return s.get(st, nil, r.Id)
+		})
+}
+
+func (s *service) get(st *state.Store, ws memdb.WatchSet, id string) (*pb.GetPlanResponse, error) {
+	rec, spec, err := st.Plan(ws, id)
+	if err != nil {
+		return nil, err
+	}
+	if rec == nil {
+		return nil, fmt.Errorf("%w: plan %q (plans are kept until %d newer ones have finished)", transport.ErrNotFound, id, state.MaxPlanHistory)
+	}
+	resp := &pb.GetPlanResponse{Meta: s.srv().ReadMeta(rec.ModifyIndex), Plan: rec}
+	if spec != nil {
+		resp.ResultJson = spec.ResultJson
+	}
+	return resp, nil
+}
+
+// Watch streams a plan from this node's replica each time it changes,
+// until it finishes or the client goes away.
+func (s *service) Watch(req *pb.GetPlanRequest, stream grpc.ServerStreamingServer[pb.GetPlanResponse]) error {
+	ctx := stream.Context()
+	var last uint64
+	for {
+		st := s.l.node.State()
+		ws := memdb.NewWatchSet()
+		resp, err := s.get(st, ws, req.Id)
+		if err != nil {
+			return transport.ToStatus(err)
+		}
+		if resp.Plan.ModifyIndex != last {
+			last = resp.Plan.ModifyIndex
+			if err := stream.Send(resp); err != nil {
+				return err
+			}
+		}
+		if state.PlanFinished(resp.Plan.Status) {
+			return nil
+		}
+		wctx, cancel := context.WithCancel(ctx)
+		select {
+		case <-ws.WatchCh(wctx):
+		case <-st.AbandonCh():
+		case <-ctx.Done():
+			cancel()
+			return nil
+		}
+		cancel()
+	}
+}
+
+func (s *service) Cancel(ctx context.Context, req *pb.CancelPlanRequest) (*pb.CancelPlanResponse, error) {
+	return transport.OnLeader(ctx, s.srv(), req,
+		func(ctx context.Context, c *grpc.ClientConn, r *pb.CancelPlanRequest) (*pb.CancelPlanResponse, error) {
+			return pb.NewCoordinationClient(c).Cancel(ctx, r)
+		},
+		func(ctx context.Context, r *pb.CancelPlanRequest) (*pb.CancelPlanResponse, error) {
+			res, err := s.srv().Apply(ctx, pb.CommandType_COMMAND_TYPE_PLAN_CANCEL, &pb.PlanCancelCommand{PlanId: r.Id, Reason: r.Reason})
+			if err != nil {
+				return nil, err
+			}
+			return &pb.CancelPlanResponse{Meta: s.srv().WriteMeta(res.Index)}, nil
+		})
+}
+
+// Facts answers for the operations on this node.
+func (s *service) Facts(ctx context.Context, req *pb.FactsRequest) (*pb.FactsResponse, error) {
+	var ops []plan.Operation
+	if err := json.Unmarshal(req.OperationsJson, &ops); err != nil {
+		return nil, transport.ToStatus(fmt.Errorf("%w: operations: %v", transport.ErrInvalidRequest, err))
+	}
+	body, err := json.Marshal(s.l.localFacts(ops))
+	if err != nil {
+		return nil, transport.ToStatus(err)
+	}
+	return &pb.FactsResponse{FactsJson: body}, nil
+}
+
+func (s *service) StartStep(ctx context.Context, req *pb.PlanStepStartCommand) (*pb.StepResponse, error) {
+	return transport.OnLeader(ctx, s.srv(), req,
+		func(ctx context.Context, c *grpc.ClientConn, r *pb.PlanStepStartCommand) (*pb.StepResponse, error) {
+			return pb.NewCoordinationClient(c).StartStep(ctx, r)
+		},
+		func(ctx context.Context, r *pb.PlanStepStartCommand) (*pb.StepResponse, error) {
+			return s.commitStep(ctx, pb.CommandType_COMMAND_TYPE_PLAN_STEP_START, r)
+		})
+}
+
+func (s *service) ReportStep(ctx context.Context, req *pb.PlanStepReportCommand) (*pb.StepResponse, error) {
+	return transport.OnLeader(ctx, s.srv(), req,
+		func(ctx context.Context, c *grpc.ClientConn, r *pb.PlanStepReportCommand) (*pb.StepResponse, error) {
+			return pb.NewCoordinationClient(c).ReportStep(ctx, r)
+		},
+		func(ctx context.Context, r *pb.PlanStepReportCommand) (*pb.StepResponse, error) {
+			return s.commitStep(ctx, pb.CommandType_COMMAND_TYPE_PLAN_STEP_REPORT, r)
+		})
+}
+
+func (s *service) commitStep(ctx context.Context, t pb.CommandType, m proto.Message) (*pb.StepResponse, error) {
+	res, err := s.srv().Apply(ctx, t, m)
+	if err != nil {
+		return nil, err
+	}
+	return &pb.StepResponse{Meta: s.srv().WriteMeta(res.Index)}, nil
+}
