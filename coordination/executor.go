@@ -118,6 +118,10 @@ func (e *executor) runStep(planID, stageKey string) {
 	} else {
 		step = e.l.phaseStep(ctx, planID, stageKey, res, int(stage.Phase))
 	}
+	if step == nil {
+		log.Warn("step abandoned before its operations ran", "error", ctx.Err())
+		return
+	}
 	step.Node, step.Nonce = self, e.l.nonce
 	select {
 	case <-e.l.stopCh:
@@ -205,8 +209,10 @@ func (l *Layer) phaseStep(ctx context.Context, planID, stageKey string, res *pla
 		l.cfg.BeforeOperations(ctx, planID, stageKey)
 	}
 	if ctx.Err() != nil {
-		step.Error = "abandoned: " + ctx.Err().Error()
-		return step
+		// Stopping, or the stage's deadline passed before anything ran:
+		// report nothing; the deadline's expiry records the step as lost,
+		// with the reason.
+		return nil
 	}
 	outs := make([]*pb.OpOutcome, len(mine))
 	var wg sync.WaitGroup

@@ -215,6 +215,12 @@ func (r *reconciler) apply(rec *pb.TreeRecord, ti runtime.TreeInfo, isRunning bo
 	if err := r.l.rt.ApplyTree(ctx, *t); err != nil {
 		return r.failed(rec, err), false
 	}
+	if action == "restarted" && (ti.Tracing.Flow || ti.Tracing.History) {
+		// The operator's tracing outlives the restart, as it does a spec update.
+		if err := r.l.rt.SetTracing(rec.Name, ti.Tracing); err != nil {
+			r.l.logger.Warn("restoring tracing after a restart", "tree", rec.Name, "error", err)
+		}
+	}
 	r.mu.Lock()
 	r.done[rec.Name] = rec.ModifyIndex
 	if b := r.retry[rec.Name]; b != nil {

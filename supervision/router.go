@@ -127,7 +127,9 @@ func fromStatus(err error) error {
 	return err
 }
 
-// runtimeCodes maps the runtime's sentinel errors to gRPC codes.
+// runtimeCodes maps the runtime's sentinel errors to gRPC codes, both ways:
+// the services answer with these codes, and the router turns a remote
+// node's answer back into the same sentinel.
 var runtimeCodes = []struct {
 	err  error
 	code codes.Code
@@ -136,9 +138,26 @@ var runtimeCodes = []struct {
 	{runtime.ErrUnknownPID, codes.NotFound},
 	{runtime.ErrNameNotFound, codes.NotFound},
 	{runtime.ErrTreeNotFound, codes.NotFound},
+	{runtime.ErrChildNotFound, codes.NotFound},
 	{runtime.ErrMailboxFull, codes.ResourceExhausted},
 	{runtime.ErrMessageTooLarge, codes.InvalidArgument},
 	{runtime.ErrCallTimeout, codes.DeadlineExceeded},
+	{runtime.ErrBadTarget, codes.InvalidArgument},
+	{runtime.ErrBadPID, codes.InvalidArgument},
+	{runtime.ErrBadKind, codes.InvalidArgument},
+	{runtime.ErrBadArgs, codes.InvalidArgument},
+	{runtime.ErrInvalidSpec, codes.InvalidArgument},
+	{runtime.ErrRemoteUnsupported, codes.InvalidArgument},
+	{runtime.ErrNotSupervisor, codes.FailedPrecondition},
+	{runtime.ErrNotSupported, codes.FailedPrecondition},
+	{runtime.ErrChildRunning, codes.FailedPrecondition},
+	{runtime.ErrChildNotRunning, codes.FailedPrecondition},
+	{runtime.ErrTreeFailed, codes.FailedPrecondition},
+	{runtime.ErrRefused, codes.FailedPrecondition},
+	{runtime.ErrCallSelf, codes.FailedPrecondition},
+	{runtime.ErrStartFailed, codes.FailedPrecondition},
+	{runtime.ErrNoRoute, codes.Unavailable},
+	{runtime.ErrStopped, codes.Unavailable},
 }
 
 func init() {

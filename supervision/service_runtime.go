@@ -4,10 +4,8 @@ import (
 	"context"
 
 	"github.com/steward/steward/pb"
-	"github.com/steward/steward/runtime"
 	"github.com/steward/steward/transport"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 )
 
 // runtimeService is the Runtime gRPC service of one node. A request about
@@ -125,33 +123,3 @@ func (s *runtimeService) Events(req *pb.EventsRequest, stream grpc.ServerStreami
 	return eventsError(ctx, s.l.streamEvents(ctx, req, lockedSink(stream)))
 }
 
-// runtimeOpCodes maps the runtime sentinels the Runtime service surfaces,
-// beyond those router.go registers, to gRPC codes.
-var runtimeOpCodes = []struct {
-	err  error
-	code codes.Code
-}{
-	{runtime.ErrBadTarget, codes.InvalidArgument},
-	{runtime.ErrBadPID, codes.InvalidArgument},
-	{runtime.ErrBadKind, codes.InvalidArgument},
-	{runtime.ErrBadArgs, codes.InvalidArgument},
-	{runtime.ErrInvalidSpec, codes.InvalidArgument},
-	{runtime.ErrRemoteUnsupported, codes.InvalidArgument},
-	{runtime.ErrChildNotFound, codes.NotFound},
-	{runtime.ErrNotSupervisor, codes.FailedPrecondition},
-	{runtime.ErrNotSupported, codes.FailedPrecondition},
-	{runtime.ErrChildRunning, codes.FailedPrecondition},
-	{runtime.ErrChildNotRunning, codes.FailedPrecondition},
-	{runtime.ErrTreeFailed, codes.FailedPrecondition},
-	{runtime.ErrRefused, codes.FailedPrecondition},
-	{runtime.ErrCallSelf, codes.FailedPrecondition},
-	{runtime.ErrStartFailed, codes.FailedPrecondition},
-	{runtime.ErrNoRoute, codes.Unavailable},
-	{runtime.ErrStopped, codes.Unavailable},
-}
-
-func init() {
-	for _, e := range runtimeOpCodes {
-		transport.RegisterCode(e.err, e.code)
-	}
-}

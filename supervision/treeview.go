@@ -119,6 +119,18 @@ func (s *runtimeService) TreeView(ctx context.Context, req *pb.SupervisorRequest
 	if req.Tree == "" {
 		return nil, transport.ToStatus(fmt.Errorf("%w: tree name is empty", transport.ErrInvalidRequest))
 	}
-	resp, err := s.l.treeView(ctx, req.Node, req.Tree, req.Path, req.Full)
-	return resp, transport.ToStatus(err)
+	nodeName := req.Node
+	if nodeName == "" {
+		var err error
+		if nodeName, err = s.l.treeNode(req.Tree); err != nil {
+			return nil, transport.ToStatus(err)
+		}
+	}
+	return onNode(ctx, s.l, nodeName, req,
+		func(ctx context.Context, c pb.RuntimeClient, r *pb.SupervisorRequest) (*pb.TreeViewResponse, error) {
+			return c.TreeView(ctx, r)
+		},
+		func(_ context.Context, r *pb.SupervisorRequest) (*pb.TreeViewResponse, error) {
+			return s.l.localTreeView(r.Tree, r.Path, r.Full)
+		})
 }
