@@ -35,6 +35,7 @@ func newRootCmd() *cobra.Command {
 		newLeaveCmd(g),
 		newKVCmd(g),
 		newSupCmd(g), newProcCmd(g), newEventsCmd(g), newTraceCmd(g),
+		newPlanCmd(g), newApplyCmd(g), newOpsCmd(g),
 	)
 	return root
 }

@@ -1,0 +1,404 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/steward/steward/client"
+	"github.com/steward/steward/coordination"
+	"github.com/steward/steward/pb"
+	"github.com/steward/steward/plan"
+	"github.com/steward/steward/state"
+)
+
+func readPlanFile(path string) ([]byte, error) {
+	if path == "-" {
+		return io.ReadAll(io.LimitReader(os.Stdin, plan.MaxPlanBytes+1))
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("plan file: %w", err)
+	}
+	return b, nil
+}
+
+func newPlanCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "plan FILE",
+		Short: "Dry run of a plan: phases, checks, conflicts and estimates; changes nothing",
+		Long: `Plan FILE (HCL or JSON) on the leader from live facts, as 'apply' would, and print
+the phases, their checks and rollbacks, the conflicts and the estimated durations.
+Nothing is committed. Pass the printed check index to 'steward apply --check-index'
+to refuse the apply if the cluster changed in between.`,
+		Args: cobra.ExactArgs(1),
+	}
+	out := outputFlag(cmd)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if err := checkOutput(*out); err != nil {
+			return err
+		}
+		data, err := readPlanFile(args[0])
+		if err != nil {
+			return err
+		}
+		c, ctx, done, err := g.connect(cmd)
+		if err != nil {
+			return err
+		}
+		defer done()
+		resp, err := pb.NewCoordinationClient(c.Conn()).DryRun(ctx, &pb.PlanRequest{Plan: data, Filename: filepath.Base(args[0])})
+		if err != nil {
+			return g.rpcError(err)
+		}
+		var dry plan.DryRun
+		if err := json.Unmarshal(resp.DryRunJson, &dry); err != nil {
+			return err
+		}
+		w := cmd.OutOrStdout()
+		if *out == "json" {
+			return writeJSON(w, struct {
+				plan.DryRun
+				CheckIndex uint64 `json:"check_index"`
+			}{dry, resp.CheckIndex})
+		}
+		if err := dry.WriteText(w); err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "\nCheck index: %d\n", resp.CheckIndex)
+		if dry.Refused {
+			fmt.Fprintln(w, "The plan would be refused: see the conflicts of error severity above.")
+			return &cliError{msg: "plan refused by its conflicts", code: 1}
+		}
+		fmt.Fprintf(w, "To run it only if the cluster has not changed since:\n  steward apply %s --check-index %d\n", args[0], resp.CheckIndex)
+		return nil
+	}
+	return cmd
+}
+
+func newApplyCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "apply FILE",
+		Short: "Commit a plan; it then runs phase by phase across the nodes",
+		Args:  cobra.ExactArgs(1),
+	}
+	out := outputFlag(cmd)
+	checkIndex := cmd.Flags().Int64("check-index", -1, "refuse if the cluster changed since this index (from 'steward plan')")
+	watch := cmd.Flags().Bool("watch", false, "follow the plan's progress until it finishes")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if err := checkOutput(*out); err != nil {
+			return err
+		}
+		data, err := readPlanFile(args[0])
+		if err != nil {
+			return err
+		}
+		c, ctx, done, err := g.connect(cmd)
+		if err != nil {
+			return err
+		}
+		defer done()
+		req := &pb.ApplyPlanRequest{Plan: data, Filename: filepath.Base(args[0])}
+		if *checkIndex >= 0 {
+			ci := uint64(*checkIndex)
+			req.CheckIndex = &ci
+		}
+		resp, err := pb.NewCoordinationClient(c.Conn()).Apply(ctx, req)
+		if err != nil {
+			return g.rpcError(err)
+		}
+		w := cmd.OutOrStdout()
+		if *out == "json" {
+			if err := writeJSON(w, map[string]any{"id": resp.Id, "index": resp.Meta.GetIndex()}); err != nil {
+				return err
+			}
+		} else {
+			fmt.Fprintf(w, "Plan %s committed at index %d.\nFollow it with: steward ops watch %s\n", resp.Id, resp.Meta.GetIndex(), resp.Id)
+		}
+		if *watch {
+			return watchPlan(cmd, g, resp.Id, *out)
+		}
+		return nil
+	}
+	return cmd
+}
+
+func newOpsCmd(g *globals) *cobra.Command {
+	ops := &cobra.Command{Use: "ops", Short: "Follow and manage coordinated operation plans"}
+
+	list := &cobra.Command{Use: "list", Short: "List plans (running by default)", Args: cobra.NoArgs}
+	listOut := outputFlag(list)
+	all := list.Flags().Bool("all", false, "include finished plans")
+	list.RunE = func(cmd *cobra.Command, _ []string) error {
+		filter := "running"
+		if *all {
+			filter = "all"
+		}
+		return listPlans(cmd, g, filter, *listOut)
+	}
+
+	history := &cobra.Command{Use: "history", Short: "The last finished plans, with outcome and duration", Args: cobra.NoArgs}
+	histOut := outputFlag(history)
+	history.RunE = func(cmd *cobra.Command, _ []string) error { return listPlans(cmd, g, "finished", *histOut) }
+
+	status := &cobra.Command{Use: "status ID", Short: "A plan's progress per phase and node, with every result", Args: cobra.ExactArgs(1)}
+	statusOut := outputFlag(status)
+	status.RunE = func(cmd *cobra.Command, args []string) error {
+		if err := checkOutput(*statusOut); err != nil {
+			return err
+		}
+		c, ctx, done, err := g.connect(cmd)
+		if err != nil {
+			return err
+		}
+		defer done()
+		resp, err := pb.NewCoordinationClient(c.Conn()).Get(ctx, &pb.GetPlanRequest{Id: args[0]})
+		if err != nil {
+			return g.rpcError(err)
+		}
+		v := coordination.NewView(resp.Plan, resp.ResultJson)
+		if *statusOut == "json" {
+			return writeJSON(cmd.OutOrStdout(), v)
+		}
+		printView(cmd.OutOrStdout(), v)
+		return nil
+	}
+
+	watch := &cobra.Command{Use: "watch ID", Short: "Follow a plan live until it finishes", Args: cobra.ExactArgs(1)}
+	watchOut := outputFlag(watch)
+	watch.RunE = func(cmd *cobra.Command, args []string) error {
+		if err := checkOutput(*watchOut); err != nil {
+			return err
+		}
+		return watchPlan(cmd, g, args[0], *watchOut)
+	}
+
+	cancel := &cobra.Command{Use: "cancel ID", Short: "Stop a running plan: no further phase starts", Args: cobra.ExactArgs(1)}
+	reason := cancel.Flags().String("reason", "", "why, for the record")
+	cancel.RunE = func(cmd *cobra.Command, args []string) error {
+		c, ctx, done, err := g.connect(cmd)
+		if err != nil {
+			return err
+		}
+		defer done()
+		if _, err := pb.NewCoordinationClient(c.Conn()).Cancel(ctx, &pb.CancelPlanRequest{Id: args[0], Reason: *reason}); err != nil {
+			return g.rpcError(err)
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "Plan %s cancelled\n", args[0])
+		return nil
+	}
+	ops.AddCommand(list, status, watch, cancel, history)
+	return ops
+}
+
+// planSummary is one item of `ops list -o json` and `ops history -o json`.
+type planSummary struct {
+	ID          string     `json:"id"`
+	Status      string     `json:"status"`
+	SafetyLevel string     `json:"safety_level"`
+	Operations  int        `json:"operations"`
+	Phases      int        `json:"phases"`
+	Phase       int        `json:"current_phase"`
+	CreatedAt   time.Time  `json:"created_at"`
+	FinishedAt  *time.Time `json:"finished_at,omitempty"`
+	DurationMS  int64      `json:"duration_ms"`
+	Reason      string     `json:"reason,omitempty"`
+}
+
+func listPlans(cmd *cobra.Command, g *globals, filter, out string) error {
+	if err := checkOutput(out); err != nil {
+		return err
+	}
+	c, ctx, done, err := g.connect(cmd)
+	if err != nil {
+		return err
+	}
+	defer done()
+	resp, err := pb.NewCoordinationClient(c.Conn()).List(ctx, &pb.ListPlansRequest{Filter: filter})
+	if err != nil {
+		return g.rpcError(err)
+	}
+	items := []planSummary{}
+	for _, rec := range resp.Plans {
+		v := coordination.NewView(rec, nil)
+		ps := planSummary{ID: rec.Id, Status: rec.Status, SafetyLevel: rec.SafetyLevel, Operations: int(rec.Operations),
+			Phases: len(v.Phases), Phase: int(rec.Current), CreatedAt: v.CreatedAt, FinishedAt: v.FinishedAt,
+			DurationMS: v.DurationMS, Reason: rec.Reason}
+		if rec.Current >= 0 && int(rec.Current) < len(rec.Stages) {
+			ps.Phase = int(rec.Stages[rec.Current].Phase)
+		}
+		items = append(items, ps)
+	}
+	if filter == "finished" {
+		// Newest first, as a history reads.
+		for i, j := 0, len(items)-1; i < j; i, j = i+1, j-1 {
+			items[i], items[j] = items[j], items[i]
+		}
+	}
+	w := cmd.OutOrStdout()
+	if out == "json" {
+		return writeJSON(w, items)
+	}
+	t := newTable(w, "ID", "STATUS", "SAFETY", "OPS", "PHASES", "CREATED", "DURATION", "REASON")
+	for _, it := range items {
+		reason := it.Reason
+		if len(reason) > 60 {
+			reason = reason[:57] + "..."
+		}
+		t.row(it.ID, it.Status, it.SafetyLevel, it.Operations, it.Phases, it.CreatedAt.Format(time.RFC3339),
+			(time.Duration(it.DurationMS) * time.Millisecond).String(), reason)
+	}
+	return t.flush()
+}
+
+// watchPlan streams a plan's progress until it finishes; table output
+// prints what changed, one line per event.
+func watchPlan(cmd *cobra.Command, g *globals, id, out string) error {
+	// Following ends when the plan finishes or on an interrupt, not on
+	// --timeout.
+	c, err := client.New(client.Addr(g.addr))
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	stream, err := pb.NewCoordinationClient(c.Conn()).Watch(ctx, &pb.GetPlanRequest{Id: id})
+	if err != nil {
+		return g.rpcError(err)
+	}
+	w := cmd.OutOrStdout()
+	seen := map[string]string{}
+	var last *pb.GetPlanResponse
+	for {
+		resp, err := stream.Recv()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return g.rpcError(err)
+		}
+		last = resp
+		v := coordination.NewView(resp.Plan, resp.ResultJson)
+		if out == "json" {
+			if err := json.NewEncoder(w).Encode(v); err != nil {
+				return err
+			}
+			continue
+		}
+		printProgress(w, v, seen)
+	}
+	if last == nil {
+		return nil
+	}
+	if out != "json" {
+		v := coordination.NewView(last.Plan, last.ResultJson)
+		fmt.Fprintf(w, "%s  plan %s %s after %s", time.Now().Format("15:04:05.000"), v.ID, v.Status, time.Duration(v.DurationMS)*time.Millisecond)
+		if v.Reason != "" {
+			fmt.Fprintf(w, ": %s", v.Reason)
+		}
+		fmt.Fprintln(w)
+	}
+	if last.Plan.Status != state.PlanSucceeded {
+		return &cliError{msg: fmt.Sprintf("plan %s %s", id, last.Plan.Status), code: 1}
+	}
+	return nil
+}
+
+// printProgress prints the stage and node states that changed since seen.
+func printProgress(w io.Writer, v coordination.View, seen map[string]string) {
+	now := time.Now().Format("15:04:05.000")
+	emit := func(key, state, line string) {
+		if seen[key] == state {
+			return
+		}
+		seen[key] = state
+		fmt.Fprintf(w, "%s  %s\n", now, line)
+	}
+	for _, group := range []struct {
+		name   string
+		stages []coordination.StageView
+	}{{"phase", v.Phases}, {"rollback of phase", v.Rollback}} {
+		for _, st := range group.stages {
+			key := fmt.Sprintf("%s %d", group.name, st.Phase)
+			line := fmt.Sprintf("%s %d: %s", group.name, st.Phase, st.Status)
+			if st.Reason != "" && st.Status != "running" {
+				line += " (" + st.Reason + ")"
+			}
+			emit(key, st.Status, line)
+			for _, n := range st.Nodes {
+				var ops []string
+				for _, o := range st.Operations {
+					if o.Node == n.Node && o.Status != "pending" {
+						ops = append(ops, o.ID+"="+o.Status)
+					}
+				}
+				detail := n.Status
+				if len(ops) > 0 {
+					detail += " [" + strings.Join(ops, " ") + "]"
+				}
+				if n.Error != "" {
+					detail += ": " + n.Error
+				}
+				emit(key+"/"+n.Node, detail, fmt.Sprintf("  %s %d on %s: %s", group.name, st.Phase, n.Node, detail))
+			}
+		}
+	}
+}
+
+// printView prints a plan's full report.
+func printView(w io.Writer, v coordination.View) {
+	fmt.Fprintf(w, "Plan %s: %s (%s, %d operations, %s", v.ID, v.Status, v.SafetyLevel, v.Operations, time.Duration(v.DurationMS)*time.Millisecond)
+	if v.EstimatedMS > 0 {
+		fmt.Fprintf(w, ", estimated %s", time.Duration(v.EstimatedMS)*time.Millisecond)
+	}
+	fmt.Fprintln(w, ")")
+	if v.Reason != "" {
+		fmt.Fprintf(w, "Reason: %s\n", v.Reason)
+	}
+	section := func(title string, stages []coordination.StageView) {
+		for _, st := range stages {
+			fmt.Fprintf(w, "\n%s %d: %s", title, st.Phase, st.Status)
+			if st.Reason != "" {
+				fmt.Fprintf(w, " (%s)", st.Reason)
+			}
+			fmt.Fprintln(w)
+			t := newTable(w)
+			for _, o := range st.Operations {
+				res := o.Status
+				if o.Error != "" {
+					res += ": " + o.Error
+				}
+				if o.ResultPID != "" {
+					res += " -> " + o.ResultPID
+				}
+				t.row("  op", o.ID, o.Type, o.Target, "on "+o.Node, res)
+			}
+			for _, c := range append(append([]coordination.CheckView{}, st.PreChecks...), st.PostChecks...) {
+				res := "ok"
+				if !c.OK {
+					res = "FAILED: " + strings.Join(c.Failures, "; ")
+				}
+				t.row("  check", c.Kind, "", "", "on "+c.Node, res)
+			}
+			for _, n := range st.Nodes {
+				if n.Status == "lost" || n.Error != "" {
+					t.row("  node", n.Node, n.Status, "", "", n.Error)
+				}
+			}
+			_ = t.flush()
+		}
+	}
+	section("Phase", v.Phases)
+	section("Rollback of phase", v.Rollback)
+}
