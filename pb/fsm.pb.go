@@ -39,6 +39,14 @@ const (
 	CommandType_COMMAND_TYPE_PLAN_STEP_REPORT CommandType = 10
 	CommandType_COMMAND_TYPE_PLAN_EXPIRE      CommandType = 11
 	CommandType_COMMAND_TYPE_PLAN_CANCEL      CommandType = 12
+	// Resource thresholds (health layer).
+	CommandType_COMMAND_TYPE_THRESHOLDS_SET CommandType = 13
+	// Cluster snapshots (snapshot layer).
+	CommandType_COMMAND_TYPE_SNAPSHOT_CAPTURE CommandType = 14
+	CommandType_COMMAND_TYPE_SNAPSHOT_PART    CommandType = 15
+	CommandType_COMMAND_TYPE_SNAPSHOT_FINISH  CommandType = 16
+	CommandType_COMMAND_TYPE_SNAPSHOT_DELETE  CommandType = 17
+	CommandType_COMMAND_TYPE_SNAPSHOT_IMPORT  CommandType = 18
 )
 
 // Enum value maps for CommandType.
@@ -57,6 +65,12 @@ var (
 		10: "COMMAND_TYPE_PLAN_STEP_REPORT",
 		11: "COMMAND_TYPE_PLAN_EXPIRE",
 		12: "COMMAND_TYPE_PLAN_CANCEL",
+		13: "COMMAND_TYPE_THRESHOLDS_SET",
+		14: "COMMAND_TYPE_SNAPSHOT_CAPTURE",
+		15: "COMMAND_TYPE_SNAPSHOT_PART",
+		16: "COMMAND_TYPE_SNAPSHOT_FINISH",
+		17: "COMMAND_TYPE_SNAPSHOT_DELETE",
+		18: "COMMAND_TYPE_SNAPSHOT_IMPORT",
 	}
 	CommandType_value = map[string]int32{
 		"COMMAND_TYPE_UNSPECIFIED":      0,
@@ -72,6 +86,12 @@ var (
 		"COMMAND_TYPE_PLAN_STEP_REPORT": 10,
 		"COMMAND_TYPE_PLAN_EXPIRE":      11,
 		"COMMAND_TYPE_PLAN_CANCEL":      12,
+		"COMMAND_TYPE_THRESHOLDS_SET":   13,
+		"COMMAND_TYPE_SNAPSHOT_CAPTURE": 14,
+		"COMMAND_TYPE_SNAPSHOT_PART":    15,
+		"COMMAND_TYPE_SNAPSHOT_FINISH":  16,
+		"COMMAND_TYPE_SNAPSHOT_DELETE":  17,
+		"COMMAND_TYPE_SNAPSHOT_IMPORT":  18,
 	}
 )
 
@@ -1003,7 +1023,7 @@ const file_steward_v1_fsm_proto_rawDesc = "" +
 	"\x03cas\x18\x02 \x01(\x04H\x00R\x03cas\x88\x01\x01B\x06\n" +
 	"\x04_cas\"'\n" +
 	"\x11TreeDeleteCommand\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name*\x95\x03\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name*\xdf\x04\n" +
 	"\vCommandType\x12\x1c\n" +
 	"\x18COMMAND_TYPE_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19COMMAND_TYPE_CLUSTER_INIT\x10\x01\x12\x1c\n" +
@@ -1018,7 +1038,13 @@ const file_steward_v1_fsm_proto_rawDesc = "" +
 	"\x1dCOMMAND_TYPE_PLAN_STEP_REPORT\x10\n" +
 	"\x12\x1c\n" +
 	"\x18COMMAND_TYPE_PLAN_EXPIRE\x10\v\x12\x1c\n" +
-	"\x18COMMAND_TYPE_PLAN_CANCEL\x10\fB\x1fZ\x1dgithub.com/steward/steward/pbb\x06proto3"
+	"\x18COMMAND_TYPE_PLAN_CANCEL\x10\f\x12\x1f\n" +
+	"\x1bCOMMAND_TYPE_THRESHOLDS_SET\x10\r\x12!\n" +
+	"\x1dCOMMAND_TYPE_SNAPSHOT_CAPTURE\x10\x0e\x12\x1e\n" +
+	"\x1aCOMMAND_TYPE_SNAPSHOT_PART\x10\x0f\x12 \n" +
+	"\x1cCOMMAND_TYPE_SNAPSHOT_FINISH\x10\x10\x12 \n" +
+	"\x1cCOMMAND_TYPE_SNAPSHOT_DELETE\x10\x11\x12 \n" +
+	"\x1cCOMMAND_TYPE_SNAPSHOT_IMPORT\x10\x12B\x1fZ\x1dgithub.com/steward/steward/pbb\x06proto3"
 
 var (
 	file_steward_v1_fsm_proto_rawDescOnce sync.Once
