@@ -6,6 +6,11 @@
 #
 #   scripts/failover.sh            (brings up a 3-node cluster if none is running)
 #   scripts/failover.sh kv         the same, explicitly
+#   scripts/failover.sh plan       a strict plan of N sends to a counter runs
+#                                  while the leader is SIGKILLed: the plan
+#                                  completes under the new leader, and the
+#                                  counter shows every step ran exactly once
+#   scripts/failover.sh all        both
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cluster="$here/scripts/cluster.sh"
@@ -50,7 +55,49 @@ scenario_kv() {
   echo "PASS: kv failover"
 }
 
+steward() { "$here/bin/steward" --addr "$("$cluster" addr "$1")" "${@:2}"; }
+
+json_field() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(d'"$1"')'; }
+
+scenario_plan() {
+  local old target n=${PLAN_OPS:-20} planfile="$dir/tally-plan.json" specfile="$dir/tally.json" id status
+  old=$("$cluster" leader)
+  # The counter lives on a node that survives the kill.
+  for name in n1 n2 n3; do [ "$name" != "$old" ] && target=$name && break; done
+  echo "leader before: $old; counter on $target"
+  printf '{"name":"tally","node":"%s","children":[{"id":"count","behavior":"counter"}]}\n' "$target" >"$specfile"
+  steward "$target" sup apply "$specfile" >/dev/null
+  wait_until 30 "the tally tree running" sh -c "'$here/bin/steward' --addr $("$cluster" addr "$target") sup list -o json | grep -q '\"status\": \"running\"'"
+  steward "$target" proc send tree:tally/count reset --kind call >/dev/null
+  {
+    printf '{"safety_level":"strict","timeout":"120s","operations":['
+    for i in $(seq 1 "$n"); do
+      [ "$i" -gt 1 ] && printf ','
+      printf '{"id":"s%d","type":"send_message","target":{"supervisor":"tally","child_id":"count"},"params":{"message":"inc"}}' "$i"
+    done
+    printf ']}\n'
+  } >"$planfile"
+  id=$(steward "$target" apply "$planfile" -o json | json_field '["id"]')
+  echo "plan $id committed ($n strict phases)"
+  wait_until 30 "the plan to reach its third phase" sh -c "'$here/bin/steward' --addr $("$cluster" addr "$target") ops status $id -o json | python3 -c 'import json,sys; d=json.load(sys.stdin); sys.exit(0 if sum(p[\"status\"]==\"succeeded\" for p in d[\"phases\"])>=2 or d[\"status\"]!=\"running\" else 1)'"
+  status=$(steward "$target" ops status "$id" -o json | json_field '["status"]')
+  [ "$status" = running ] || { echo "FAIL: the plan finished ($status) before the leader could be killed; raise PLAN_OPS" >&2; exit 1; }
+  "$cluster" kill "$old"
+  wait_until 30 "a new leader" sh -c "l=\$('$cluster' leader 2>/dev/null) && [ -n \"\$l\" ] && [ \"\$l\" != '$old' ]"
+  echo "leader after: $("$cluster" leader)"
+  steward "$target" ops watch "$id" >/dev/null 2>&1 || true
+  status=$(steward "$target" ops status "$id" -o json | json_field '["status"]')
+  [ "$status" = succeeded ] || { steward "$target" ops status "$id"; echo "FAIL: plan $status" >&2; exit 1; }
+  count=$(steward "$target" proc state tree:tally/count -o json | json_field '["state"]["count"]')
+  [ "$count" = "$n" ] || { echo "FAIL: the counter is $count after $n send operations: a step ran twice or not at all" >&2; exit 1; }
+  echo "plan $id succeeded under the new leader; counter = $count = number of operations"
+  "$cluster" restart "$old"
+  echo "PASS: plan failover"
+}
+
 case "${1:-kv}" in
   kv) scenario_kv ;;
-  *) echo "unknown scenario $1 (known: kv)" >&2; exit 2 ;;
+  plan) scenario_plan ;;
+  all) scenario_kv; scenario_plan ;;
+  *) echo "unknown scenario $1 (known: kv, plan, all)" >&2; exit 2 ;;
 esac
