@@ -1,0 +1,109 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/steward/steward/coordination"
+	"github.com/steward/steward/node"
+	"github.com/steward/steward/supervision"
+	"github.com/steward/steward/testkit"
+)
+
+func TestPlansCLI(t *testing.T) {
+	c := testkit.NewCluster(t, 3, testkit.WithPlugins(func() []node.Plugin {
+		sup := supervision.New(supervision.DefaultConfig())
+		return []node.Plugin{sup, coordination.New(coordination.DefaultConfig(), sup)}
+	}))
+	addr := c.Node(0).GRPCAddr()
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	tree := write("t.json", `{"name":"tally","node":"n2","children":[{"id":"count","behavior":"counter"}]}`)
+	mustRun(t, "--addr", addr, "sup", "apply", tree)
+	testkit.Eventually(t, 15*time.Second, func() error {
+		_, err := run(t, "--addr", addr, "proc", "state", "tree:tally/count")
+		return err
+	}, "tally running")
+
+	planFile := write("p.json", `{"safety_level":"moderate","operations":[
+	 {"id":"a","type":"send_message","target":{"supervisor":"tally","child_id":"count"},"params":{"message":"inc 2"}},
+	 {"id":"b","type":"suspend_process","target":{"supervisor":"tally","child_id":"count"},"depends_on":["a"]}]}`)
+
+	var dry map[string]any
+	if err := json.Unmarshal([]byte(mustRun(t, "--addr", addr, "plan", planFile, "-o", "json")), &dry); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"phases", "conflicts", "estimate", "check_index", "refused"} {
+		if _, ok := dry[k]; !ok {
+			t.Errorf("plan -o json lacks %q", k)
+		}
+	}
+	text := mustRun(t, "--addr", addr, "plan", planFile)
+	if !strings.Contains(text, "phase 1") || !strings.Contains(text, "--check-index") {
+		t.Fatalf("dry run text:\n%s", text)
+	}
+	idx := int64(dry["check_index"].(float64))
+
+	var applied map[string]any
+	if err := json.Unmarshal([]byte(mustRun(t, "--addr", addr, "apply", planFile, "--check-index", jsonNum(idx), "-o", "json")), &applied); err != nil {
+		t.Fatal(err)
+	}
+	id, _ := applied["id"].(string)
+	if !strings.HasPrefix(id, "plan-") {
+		t.Fatalf("apply -o json: %v", applied)
+	}
+	// watch follows it to the end; exit code 0 means it succeeded.
+	if out, err := run(t, "--addr", c.Node(2).GRPCAddr(), "ops", "watch", id); err != nil || !strings.Contains(out, "succeeded") {
+		t.Fatalf("ops watch: %v\n%s", err, out)
+	}
+	var st map[string]any
+	if err := json.Unmarshal([]byte(mustRun(t, "--addr", addr, "ops", "status", id, "-o", "json")), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st["status"] != "succeeded" {
+		t.Fatalf("status: %v", st["status"])
+	}
+	phases, _ := st["phases"].([]any)
+	if len(phases) != 2 {
+		t.Fatalf("phases: %v", st["phases"])
+	}
+	first := phases[0].(map[string]any)
+	ops := first["operations"].([]any)
+	op := ops[0].(map[string]any)
+	for _, k := range []string{"id", "type", "target", "node", "status"} {
+		if _, ok := op[k]; !ok {
+			t.Errorf("operation lacks %q: %v", k, op)
+		}
+	}
+	if op["status"] != "succeeded" || op["node"] != "n2" {
+		t.Fatalf("operation: %v", op)
+	}
+	var hist []map[string]any
+	if err := json.Unmarshal([]byte(mustRun(t, "--addr", addr, "ops", "history", "-o", "json")), &hist); err != nil || len(hist) != 1 || hist[0]["id"] != id {
+		t.Fatalf("history: %v %v", hist, err)
+	}
+	// A stale check index, an unknown plan, a bad file.
+	if _, err := run(t, "--addr", addr, "apply", planFile, "--check-index", jsonNum(idx)); err == nil || !strings.Contains(err.Error(), "changed") {
+		t.Fatalf("stale check index: %v", err)
+	}
+	if _, err := run(t, "--addr", addr, "ops", "status", "plan-nope"); err == nil || !strings.Contains(err.Error(), "not found") {
+		t.Fatalf("unknown plan: %v", err)
+	}
+	bad := write("bad.json", `{"operations":[{"id":"a","type":"send_message","target":{"supervisor":"tally","child_id":"count"}}]}`)
+	if _, err := run(t, "--addr", addr, "plan", bad); err == nil || !strings.Contains(err.Error(), "message") {
+		t.Fatalf("missing parameter: %v", err)
+	}
+	if _, err := run(t, "--addr", addr, "ops", "cancel", id); err == nil || !strings.Contains(err.Error(), "already succeeded") {
+		t.Fatalf("cancel a finished plan: %v", err)
+	}
+}
