@@ -74,6 +74,15 @@ func (l *Layer) do(ctx context.Context, op plan.Operation) (pid, result runtime.
 		}
 	case plan.TerminateChild:
 		err = rt.TerminateChild(ctx, pid, op.Params.ChildID)
+	case plan.ReplaceState:
+		err = rt.ReplaceState(ctx, pid, []byte(op.Params.State))
+	case plan.RegisterName:
+		err = rt.Register(op.Params.Name, pid)
+		if errors.Is(err, runtime.ErrNameTaken) {
+			if cur, ok := rt.WhereIs(op.Params.Name); ok && cur == pid {
+				err = nil // already so
+			}
+		}
 	case plan.RestartChild:
 		result, err = rt.RestartChild(ctx, pid, op.Params.ChildID)
 		if errors.Is(err, runtime.ErrChildRunning) {

@@ -190,6 +190,10 @@ func effect(o *opInfo) Effect {
 		e.SamePID, e.Strategy = true, o.op.Params.Strategy
 		e.Slot = slot(o.tgt.Tree, o.tgt.Slot)
 		e.SubtreeKept = e.Slot != nil
+	case ReplaceState:
+		e.SamePID = true
+	case RegisterName:
+		e.SamePID, e.Named = true, o.op.Params.Name
 	case SuspendProcess:
 		e.SamePID, e.Status = true, Suspended
 	case ResumeProcess:

@@ -166,6 +166,7 @@ type ParamRule struct {
 //     different one).
 //   - DynamicStarted: the supervisor at the old PID has more live dynamic
 //     children than before.
+//   - Named: the process at the old PID is registered under that name.
 type Effect struct {
 	Op     string      `json:"op"`
 	Type   OpType      `json:"type"`
@@ -182,6 +183,8 @@ type Effect struct {
 	SubtreeReplaced bool          `json:"subtree_replaced,omitempty"`
 	SubtreeKept     bool          `json:"subtree_kept,omitempty"`
 	Started         bool          `json:"started,omitempty"`
+	// Named: the process at the old PID is registered under this name.
+	Named string `json:"named,omitempty"`
 	DynamicStarted  bool          `json:"dynamic_started,omitempty"`
 }
 

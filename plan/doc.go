@@ -64,7 +64,8 @@
 //
 // At most MaxOperations (1000) operations and MaxPlanBytes (1 MiB) per
 // file; timeout in (0, 24h], default 30s; safety level default moderate;
-// message at most 64 KiB; reason at most 256 printable bytes; files nested
+// message at most 64 KiB; replace_state state at most 256 KiB; reason at
+// most 256 printable bytes; files nested
 // deeper than 64 brackets refused. Ids, node and tree names follow
 // spec.ValidName.
 //

@@ -313,6 +313,9 @@ func (e *evaluation) effect(ef Effect) {
 	if ef.Status != "" && (now == nil || now.Status != ef.Status) {
 		e.fail("%s: %s is not %s", ef.Op, old.PID, ef.Status)
 	}
+	if ef.Named != "" && (now == nil || now.Name != ef.Named) {
+		e.fail("%s: %s is not registered as %q", ef.Op, old.PID, ef.Named)
+	}
 	if ef.Strategy != "" && (now == nil || now.Strategy != ef.Strategy) {
 		e.fail("%s: %s does not have strategy %s", ef.Op, old.PID, ef.Strategy)
 	}

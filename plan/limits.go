@@ -22,6 +22,8 @@ const (
 const (
 	DefaultSafetyLevel = Moderate
 	DefaultTimeout     = 30 * time.Second
+	// MaxStateBytes bounds replace_state's state (bytes).
+	MaxStateBytes = 256 << 10
 	// DefaultReason is kill_process's exit reason when none is given; like
 	// OTP's kill it cannot be trapped.
 	DefaultReason = "kill"
@@ -41,6 +43,8 @@ var impactBase = map[OpType]int{
 	RestartChild:             2,
 	ChangeSupervisorStrategy: 3,
 	RestartSupervisor:        5,
+	ReplaceState:             1,
+	RegisterName:             1,
 }
 
 const (
@@ -80,6 +84,8 @@ var estimateMS = map[OpType]int64{
 	StartChild:               1000,
 	RestartChild:             1000,
 	RestartSupervisor:        5000,
+	ReplaceState:             50,
+	RegisterName:             10,
 }
 
 const (

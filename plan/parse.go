@@ -36,7 +36,7 @@ var (
 	windowJSONFields      = []string{"not_before", "not_after"}
 	operationJSONFields   = []string{"id", "type", "node", "target", "params", "depends_on"}
 	targetJSONFields      = []string{"supervisor", "child_id", "name", "pid"}
-	paramsJSONFields      = []string{"message", "strategy", "reason", "child", "args", "child_id"}
+	paramsJSONFields      = []string{"message", "strategy", "reason", "child", "args", "child_id", "state", "name"}
 )
 
 func parseJSONPlan(data []byte) (*Plan, error) {
@@ -196,6 +196,10 @@ func paramsFromJSON(ps *problems, path string, v *jsonValue) Params {
 			p.Reason = jsonStr(ps, fp, val)
 		case "child_id":
 			p.ChildID = jsonStr(ps, fp, val)
+		case "state":
+			p.State = jsonStr(ps, fp, val)
+		case "name":
+			p.Name = jsonStr(ps, fp, val)
 		case "args":
 			p.Args = jsonStringMap(ps, fp, val)
 		case "child":
@@ -256,7 +260,7 @@ var (
 		Attributes: []hcl.AttributeSchema{{Name: "supervisor"}, {Name: "child_id"}, {Name: "name"}, {Name: "pid"}},
 	}
 	paramsHCLSchema = &hcl.BodySchema{
-		Attributes: []hcl.AttributeSchema{{Name: "message"}, {Name: "strategy"}, {Name: "reason"}, {Name: "args"}, {Name: "child_id"}},
+		Attributes: []hcl.AttributeSchema{{Name: "message"}, {Name: "strategy"}, {Name: "reason"}, {Name: "args"}, {Name: "child_id"}, {Name: "state"}, {Name: "name"}},
 		Blocks:     []hcl.BlockHeaderSchema{{Type: "child", LabelNames: []string{"id"}}},
 	}
 )
@@ -411,6 +415,10 @@ func paramsFromHCL(ps *problems, path string, b *hcl.Block) Params {
 			hclDecode(ps, fp, a, &p.Args)
 		case "child_id":
 			hclDecode(ps, fp, a, &p.ChildID)
+		case "state":
+			hclDecode(ps, fp, a, &p.State)
+		case "name":
+			hclDecode(ps, fp, a, &p.Name)
 		}
 	}
 	for i, cb := range content.Blocks {

@@ -26,6 +26,8 @@ import (
 //   - restart_child: terminate_child, if the child was not running before.
 //   - send_message, restart_supervisor: none; a delivered message cannot be
 //     recalled and a restarted subtree cannot be un-restarted.
+//   - replace_state, register_name: none (restores use them to put things
+//     back; undoing them is not offered).
 func Compensate(op Operation, target ProcessFacts, child *ProcessFacts) Compensation {
 	c := Compensation{Op: op.ID}
 	mk := func(t OpType, tgt Target, p Params) *Operation {
@@ -99,6 +101,10 @@ func Compensate(op Operation, target ProcessFacts, child *ProcessFacts) Compensa
 		c.Note = "a delivered message cannot be recalled"
 	case RestartSupervisor:
 		c.Note = "a restarted subtree cannot be un-restarted"
+	case ReplaceState:
+		c.Note = "the replaced state is not kept (a strict plan captures it in its report)"
+	case RegisterName:
+		c.Note = "the name stays registered; it goes with the process"
 	default:
 		c.Note = "unknown operation type"
 	}

@@ -52,11 +52,17 @@ const (
 	// RestartChild starts again the terminated child Params.ChildID of the
 	// target supervisor; a no-op when it is running. Rollbacks use it.
 	RestartChild OpType = "restart_child"
+	// ReplaceState imports Params.State into the target's behavior
+	// (sys:replace_state); snapshot restores use it.
+	ReplaceState OpType = "replace_state"
+	// RegisterName registers the target under Params.Name on its node;
+	// snapshot restores use it.
+	RegisterName OpType = "register_name"
 )
 
 // OpTypes lists every operation type in a fixed order.
 var OpTypes = []OpType{KillProcess, SendMessage, RestartSupervisor, ChangeSupervisorStrategy,
-	SuspendProcess, ResumeProcess, StartChild, TerminateChild, RestartChild}
+	SuspendProcess, ResumeProcess, StartChild, TerminateChild, RestartChild, ReplaceState, RegisterName}
 
 // Plan is a coordinated operation plan as an operator writes it.
 type Plan struct {
@@ -139,6 +145,11 @@ type Params struct {
 	Child    *spec.ChildSpec   `json:"child,omitempty"`
 	Args     map[string]string `json:"args,omitempty"`
 	ChildID  string            `json:"child_id,omitempty"`
+	// State is replace_state's new state, as the behavior exports it
+	// (JSON for the native behaviors).
+	State string `json:"state,omitempty"`
+	// Name is register_name's registered name.
+	Name string `json:"name,omitempty"`
 }
 
 // Kind tells a plain process from a supervisor.

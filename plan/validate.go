@@ -258,6 +258,8 @@ var allowedParams = map[OpType][]string{
 	StartChild:               {"child", "args"},
 	TerminateChild:           {"child_id"},
 	RestartChild:             {"child_id"},
+	ReplaceState:             {"state"},
+	RegisterName:             {"name"},
 }
 
 func validateParams(ps *problems, path string, op *Operation, opts Options) {
@@ -272,6 +274,8 @@ func validateParams(ps *problems, path string, op *Operation, opts Options) {
 		{"child", p.Child != nil},
 		{"args", p.Args != nil},
 		{"child_id", p.ChildID != ""},
+		{"state", p.State != ""},
+		{"name", p.Name != ""},
 	}
 	for _, g := range given {
 		if g.set && !contains(allowedParams[op.Type], g.name) {
@@ -291,6 +295,20 @@ func validateParams(ps *problems, path string, op *Operation, opts Options) {
 			ps.add(ErrRequired, joinPath(path, "message"), "required for send_message")
 		case len(p.Message) > MaxMessageBytes:
 			ps.add(ErrLimit, joinPath(path, "message"), "%d bytes, more than the limit of %d", len(p.Message), MaxMessageBytes)
+		}
+	case ReplaceState:
+		switch {
+		case p.State == "":
+			ps.add(ErrRequired, joinPath(path, "state"), "required for replace_state")
+		case len(p.State) > MaxStateBytes:
+			ps.add(ErrLimit, joinPath(path, "state"), "%d bytes, more than the limit of %d", len(p.State), MaxStateBytes)
+		}
+	case RegisterName:
+		switch {
+		case p.Name == "":
+			ps.add(ErrRequired, joinPath(path, "name"), "required for register_name")
+		case !spec.ValidRegisteredName(p.Name):
+			ps.add(ErrBadValue, joinPath(path, "name"), "%q is not a valid registered name (1-128 of A-Z a-z 0-9 _ . -, starting with a letter)", p.Name)
 		}
 	case ChangeSupervisorStrategy:
 		switch p.Strategy {
