@@ -184,8 +184,8 @@ type Effect struct {
 	SubtreeKept     bool          `json:"subtree_kept,omitempty"`
 	Started         bool          `json:"started,omitempty"`
 	// Named: the process at the old PID is registered under this name.
-	Named string `json:"named,omitempty"`
-	DynamicStarted  bool          `json:"dynamic_started,omitempty"`
+	Named          string `json:"named,omitempty"`
+	DynamicStarted bool   `json:"dynamic_started,omitempty"`
 }
 
 // ForNode returns the share of c that one node's executor evaluates against
