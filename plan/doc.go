@@ -55,7 +55,8 @@
 // change_supervisor_strategy strategy (required; not simple_one_for_one);
 // start_child child (a spec.ChildSpec) or args (for a simple_one_for_one
 // supervisor); terminate_child and restart_child child_id (required; a pid
-// for a simple_one_for_one child). Parameters a type does not take are
+// for a simple_one_for_one child); replace_state state (required, the
+// behavior's exported form); register_name name (required). Parameters a type does not take are
 // refused. Supervisor operations (restart_supervisor,
 // change_supervisor_strategy, start_child, terminate_child, restart_child)
 // take a supervisor or pid target.
