@@ -686,8 +686,10 @@ type StatusResponse struct {
 	LastContactMs   int64  `protobuf:"varint,13,opt,name=last_contact_ms,json=lastContactMs,proto3" json:"last_contact_ms,omitempty"`
 	HasRaftState    bool   `protobuf:"varint,14,opt,name=has_raft_state,json=hasRaftState,proto3" json:"has_raft_state,omitempty"`
 	BootstrapExpect uint32 `protobuf:"varint,15,opt,name=bootstrap_expect,json=bootstrapExpect,proto3" json:"bootstrap_expect,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// This node's active resource-threshold violations (health layer).
+	Violations    []*ResourceViolation `protobuf:"bytes,16,rep,name=violations,proto3" json:"violations,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *StatusResponse) Reset() {
@@ -825,6 +827,84 @@ func (x *StatusResponse) GetBootstrapExpect() uint32 {
 	return 0
 }
 
+func (x *StatusResponse) GetViolations() []*ResourceViolation {
+	if x != nil {
+		return x.Violations
+	}
+	return nil
+}
+
+// ResourceViolation is a metric of a node over its threshold.
+type ResourceViolation struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// memory_bytes | process_count | message_queue_length | cpu_percent
+	Metric string  `protobuf:"bytes,1,opt,name=metric,proto3" json:"metric,omitempty"`
+	Value  float64 `protobuf:"fixed64,2,opt,name=value,proto3" json:"value,omitempty"`
+	Limit  float64 `protobuf:"fixed64,3,opt,name=limit,proto3" json:"limit,omitempty"`
+	// When it went over.
+	SinceUnixNano int64 `protobuf:"varint,4,opt,name=since_unix_nano,json=sinceUnixNano,proto3" json:"since_unix_nano,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResourceViolation) Reset() {
+	*x = ResourceViolation{}
+	mi := &file_steward_v1_api_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResourceViolation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResourceViolation) ProtoMessage() {}
+
+func (x *ResourceViolation) ProtoReflect() protoreflect.Message {
+	mi := &file_steward_v1_api_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResourceViolation.ProtoReflect.Descriptor instead.
+func (*ResourceViolation) Descriptor() ([]byte, []int) {
+	return file_steward_v1_api_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *ResourceViolation) GetMetric() string {
+	if x != nil {
+		return x.Metric
+	}
+	return ""
+}
+
+func (x *ResourceViolation) GetValue() float64 {
+	if x != nil {
+		return x.Value
+	}
+	return 0
+}
+
+func (x *ResourceViolation) GetLimit() float64 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+func (x *ResourceViolation) GetSinceUnixNano() int64 {
+	if x != nil {
+		return x.SinceUnixNano
+	}
+	return 0
+}
+
 type MembersRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -833,7 +913,7 @@ type MembersRequest struct {
 
 func (x *MembersRequest) Reset() {
 	*x = MembersRequest{}
-	mi := &file_steward_v1_api_proto_msgTypes[13]
+	mi := &file_steward_v1_api_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -845,7 +925,7 @@ func (x *MembersRequest) String() string {
 func (*MembersRequest) ProtoMessage() {}
 
 func (x *MembersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_api_proto_msgTypes[13]
+	mi := &file_steward_v1_api_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -858,7 +938,7 @@ func (x *MembersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MembersRequest.ProtoReflect.Descriptor instead.
 func (*MembersRequest) Descriptor() ([]byte, []int) {
-	return file_steward_v1_api_proto_rawDescGZIP(), []int{13}
+	return file_steward_v1_api_proto_rawDescGZIP(), []int{14}
 }
 
 type Member struct {
@@ -867,19 +947,21 @@ type Member struct {
 	// alive | suspect | left | failed
 	Status string `protobuf:"bytes,2,opt,name=status,proto3" json:"status,omitempty"`
 	// leader | voter | nonvoter | none
-	RaftRole      string `protobuf:"bytes,3,opt,name=raft_role,json=raftRole,proto3" json:"raft_role,omitempty"`
-	GossipAddr    string `protobuf:"bytes,4,opt,name=gossip_addr,json=gossipAddr,proto3" json:"gossip_addr,omitempty"`
-	RaftAddr      string `protobuf:"bytes,5,opt,name=raft_addr,json=raftAddr,proto3" json:"raft_addr,omitempty"`
-	GrpcAddr      string `protobuf:"bytes,6,opt,name=grpc_addr,json=grpcAddr,proto3" json:"grpc_addr,omitempty"`
-	Version       string `protobuf:"bytes,7,opt,name=version,proto3" json:"version,omitempty"`
-	ClusterId     string `protobuf:"bytes,8,opt,name=cluster_id,json=clusterId,proto3" json:"cluster_id,omitempty"`
+	RaftRole   string `protobuf:"bytes,3,opt,name=raft_role,json=raftRole,proto3" json:"raft_role,omitempty"`
+	GossipAddr string `protobuf:"bytes,4,opt,name=gossip_addr,json=gossipAddr,proto3" json:"gossip_addr,omitempty"`
+	RaftAddr   string `protobuf:"bytes,5,opt,name=raft_addr,json=raftAddr,proto3" json:"raft_addr,omitempty"`
+	GrpcAddr   string `protobuf:"bytes,6,opt,name=grpc_addr,json=grpcAddr,proto3" json:"grpc_addr,omitempty"`
+	Version    string `protobuf:"bytes,7,opt,name=version,proto3" json:"version,omitempty"`
+	ClusterId  string `protobuf:"bytes,8,opt,name=cluster_id,json=clusterId,proto3" json:"cluster_id,omitempty"`
+	// Metrics over their thresholds on that member, as it gossips them.
+	Violations    []string `protobuf:"bytes,9,rep,name=violations,proto3" json:"violations,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Member) Reset() {
 	*x = Member{}
-	mi := &file_steward_v1_api_proto_msgTypes[14]
+	mi := &file_steward_v1_api_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -891,7 +973,7 @@ func (x *Member) String() string {
 func (*Member) ProtoMessage() {}
 
 func (x *Member) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_api_proto_msgTypes[14]
+	mi := &file_steward_v1_api_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -904,7 +986,7 @@ func (x *Member) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Member.ProtoReflect.Descriptor instead.
 func (*Member) Descriptor() ([]byte, []int) {
-	return file_steward_v1_api_proto_rawDescGZIP(), []int{14}
+	return file_steward_v1_api_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Member) GetName() string {
@@ -963,6 +1045,13 @@ func (x *Member) GetClusterId() string {
 	return ""
 }
 
+func (x *Member) GetViolations() []string {
+	if x != nil {
+		return x.Violations
+	}
+	return nil
+}
+
 type MembersResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Members       []*Member              `protobuf:"bytes,1,rep,name=members,proto3" json:"members,omitempty"`
@@ -972,7 +1061,7 @@ type MembersResponse struct {
 
 func (x *MembersResponse) Reset() {
 	*x = MembersResponse{}
-	mi := &file_steward_v1_api_proto_msgTypes[15]
+	mi := &file_steward_v1_api_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -984,7 +1073,7 @@ func (x *MembersResponse) String() string {
 func (*MembersResponse) ProtoMessage() {}
 
 func (x *MembersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_api_proto_msgTypes[15]
+	mi := &file_steward_v1_api_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -997,7 +1086,7 @@ func (x *MembersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MembersResponse.ProtoReflect.Descriptor instead.
 func (*MembersResponse) Descriptor() ([]byte, []int) {
-	return file_steward_v1_api_proto_rawDescGZIP(), []int{15}
+	return file_steward_v1_api_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *MembersResponse) GetMembers() []*Member {
@@ -1016,7 +1105,7 @@ type RaftPeersRequest struct {
 
 func (x *RaftPeersRequest) Reset() {
 	*x = RaftPeersRequest{}
-	mi := &file_steward_v1_api_proto_msgTypes[16]
+	mi := &file_steward_v1_api_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1028,7 +1117,7 @@ func (x *RaftPeersRequest) String() string {
 func (*RaftPeersRequest) ProtoMessage() {}
 
 func (x *RaftPeersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_api_proto_msgTypes[16]
+	mi := &file_steward_v1_api_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1041,7 +1130,7 @@ func (x *RaftPeersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RaftPeersRequest.ProtoReflect.Descriptor instead.
 func (*RaftPeersRequest) Descriptor() ([]byte, []int) {
-	return file_steward_v1_api_proto_rawDescGZIP(), []int{16}
+	return file_steward_v1_api_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *RaftPeersRequest) GetRead() *ReadOptions {
@@ -1064,7 +1153,7 @@ type RaftPeer struct {
 
 func (x *RaftPeer) Reset() {
 	*x = RaftPeer{}
-	mi := &file_steward_v1_api_proto_msgTypes[17]
+	mi := &file_steward_v1_api_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1076,7 +1165,7 @@ func (x *RaftPeer) String() string {
 func (*RaftPeer) ProtoMessage() {}
 
 func (x *RaftPeer) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_api_proto_msgTypes[17]
+	mi := &file_steward_v1_api_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1089,7 +1178,7 @@ func (x *RaftPeer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RaftPeer.ProtoReflect.Descriptor instead.
 func (*RaftPeer) Descriptor() ([]byte, []int) {
-	return file_steward_v1_api_proto_rawDescGZIP(), []int{17}
+	return file_steward_v1_api_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *RaftPeer) GetNode() string {
@@ -1130,7 +1219,7 @@ type RaftPeersResponse struct {
 
 func (x *RaftPeersResponse) Reset() {
 	*x = RaftPeersResponse{}
-	mi := &file_steward_v1_api_proto_msgTypes[18]
+	mi := &file_steward_v1_api_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1142,7 +1231,7 @@ func (x *RaftPeersResponse) String() string {
 func (*RaftPeersResponse) ProtoMessage() {}
 
 func (x *RaftPeersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_api_proto_msgTypes[18]
+	mi := &file_steward_v1_api_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1155,7 +1244,7 @@ func (x *RaftPeersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RaftPeersResponse.ProtoReflect.Descriptor instead.
 func (*RaftPeersResponse) Descriptor() ([]byte, []int) {
-	return file_steward_v1_api_proto_rawDescGZIP(), []int{18}
+	return file_steward_v1_api_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *RaftPeersResponse) GetPeers() []*RaftPeer {
@@ -1182,7 +1271,7 @@ type TransferLeaderRequest struct {
 
 func (x *TransferLeaderRequest) Reset() {
 	*x = TransferLeaderRequest{}
-	mi := &file_steward_v1_api_proto_msgTypes[19]
+	mi := &file_steward_v1_api_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1194,7 +1283,7 @@ func (x *TransferLeaderRequest) String() string {
 func (*TransferLeaderRequest) ProtoMessage() {}
 
 func (x *TransferLeaderRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_api_proto_msgTypes[19]
+	mi := &file_steward_v1_api_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1207,7 +1296,7 @@ func (x *TransferLeaderRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransferLeaderRequest.ProtoReflect.Descriptor instead.
 func (*TransferLeaderRequest) Descriptor() ([]byte, []int) {
-	return file_steward_v1_api_proto_rawDescGZIP(), []int{19}
+	return file_steward_v1_api_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *TransferLeaderRequest) GetTo() string {
@@ -1226,7 +1315,7 @@ type TransferLeaderResponse struct {
 
 func (x *TransferLeaderResponse) Reset() {
 	*x = TransferLeaderResponse{}
-	mi := &file_steward_v1_api_proto_msgTypes[20]
+	mi := &file_steward_v1_api_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1238,7 +1327,7 @@ func (x *TransferLeaderResponse) String() string {
 func (*TransferLeaderResponse) ProtoMessage() {}
 
 func (x *TransferLeaderResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_api_proto_msgTypes[20]
+	mi := &file_steward_v1_api_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1251,7 +1340,7 @@ func (x *TransferLeaderResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransferLeaderResponse.ProtoReflect.Descriptor instead.
 func (*TransferLeaderResponse) Descriptor() ([]byte, []int) {
-	return file_steward_v1_api_proto_rawDescGZIP(), []int{20}
+	return file_steward_v1_api_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *TransferLeaderResponse) GetNewLeader() string {
@@ -1273,7 +1362,7 @@ type RemovePeerRequest struct {
 
 func (x *RemovePeerRequest) Reset() {
 	*x = RemovePeerRequest{}
-	mi := &file_steward_v1_api_proto_msgTypes[21]
+	mi := &file_steward_v1_api_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1285,7 +1374,7 @@ func (x *RemovePeerRequest) String() string {
 func (*RemovePeerRequest) ProtoMessage() {}
 
 func (x *RemovePeerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_api_proto_msgTypes[21]
+	mi := &file_steward_v1_api_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1298,7 +1387,7 @@ func (x *RemovePeerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemovePeerRequest.ProtoReflect.Descriptor instead.
 func (*RemovePeerRequest) Descriptor() ([]byte, []int) {
-	return file_steward_v1_api_proto_rawDescGZIP(), []int{21}
+	return file_steward_v1_api_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *RemovePeerRequest) GetNode() string {
@@ -1324,7 +1413,7 @@ type RemovePeerResponse struct {
 
 func (x *RemovePeerResponse) Reset() {
 	*x = RemovePeerResponse{}
-	mi := &file_steward_v1_api_proto_msgTypes[22]
+	mi := &file_steward_v1_api_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1336,7 +1425,7 @@ func (x *RemovePeerResponse) String() string {
 func (*RemovePeerResponse) ProtoMessage() {}
 
 func (x *RemovePeerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_api_proto_msgTypes[22]
+	mi := &file_steward_v1_api_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1349,7 +1438,7 @@ func (x *RemovePeerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemovePeerResponse.ProtoReflect.Descriptor instead.
 func (*RemovePeerResponse) Descriptor() ([]byte, []int) {
-	return file_steward_v1_api_proto_rawDescGZIP(), []int{22}
+	return file_steward_v1_api_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *RemovePeerResponse) GetIndex() uint64 {
@@ -1367,7 +1456,7 @@ type LeaveRequest struct {
 
 func (x *LeaveRequest) Reset() {
 	*x = LeaveRequest{}
-	mi := &file_steward_v1_api_proto_msgTypes[23]
+	mi := &file_steward_v1_api_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1379,7 +1468,7 @@ func (x *LeaveRequest) String() string {
 func (*LeaveRequest) ProtoMessage() {}
 
 func (x *LeaveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_api_proto_msgTypes[23]
+	mi := &file_steward_v1_api_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1392,7 +1481,7 @@ func (x *LeaveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveRequest.ProtoReflect.Descriptor instead.
 func (*LeaveRequest) Descriptor() ([]byte, []int) {
-	return file_steward_v1_api_proto_rawDescGZIP(), []int{23}
+	return file_steward_v1_api_proto_rawDescGZIP(), []int{24}
 }
 
 type LeaveResponse struct {
@@ -1403,7 +1492,7 @@ type LeaveResponse struct {
 
 func (x *LeaveResponse) Reset() {
 	*x = LeaveResponse{}
-	mi := &file_steward_v1_api_proto_msgTypes[24]
+	mi := &file_steward_v1_api_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1415,7 +1504,7 @@ func (x *LeaveResponse) String() string {
 func (*LeaveResponse) ProtoMessage() {}
 
 func (x *LeaveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_api_proto_msgTypes[24]
+	mi := &file_steward_v1_api_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1428,7 +1517,7 @@ func (x *LeaveResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveResponse.ProtoReflect.Descriptor instead.
 func (*LeaveResponse) Descriptor() ([]byte, []int) {
-	return file_steward_v1_api_proto_rawDescGZIP(), []int{24}
+	return file_steward_v1_api_proto_rawDescGZIP(), []int{25}
 }
 
 type NodesRequest struct {
@@ -1440,7 +1529,7 @@ type NodesRequest struct {
 
 func (x *NodesRequest) Reset() {
 	*x = NodesRequest{}
-	mi := &file_steward_v1_api_proto_msgTypes[25]
+	mi := &file_steward_v1_api_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1452,7 +1541,7 @@ func (x *NodesRequest) String() string {
 func (*NodesRequest) ProtoMessage() {}
 
 func (x *NodesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_api_proto_msgTypes[25]
+	mi := &file_steward_v1_api_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1465,7 +1554,7 @@ func (x *NodesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodesRequest.ProtoReflect.Descriptor instead.
 func (*NodesRequest) Descriptor() ([]byte, []int) {
-	return file_steward_v1_api_proto_rawDescGZIP(), []int{25}
+	return file_steward_v1_api_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *NodesRequest) GetRead() *ReadOptions {
@@ -1485,7 +1574,7 @@ type NodesResponse struct {
 
 func (x *NodesResponse) Reset() {
 	*x = NodesResponse{}
-	mi := &file_steward_v1_api_proto_msgTypes[26]
+	mi := &file_steward_v1_api_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1497,7 +1586,7 @@ func (x *NodesResponse) String() string {
 func (*NodesResponse) ProtoMessage() {}
 
 func (x *NodesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_api_proto_msgTypes[26]
+	mi := &file_steward_v1_api_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1510,7 +1599,7 @@ func (x *NodesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodesResponse.ProtoReflect.Descriptor instead.
 func (*NodesResponse) Descriptor() ([]byte, []int) {
-	return file_steward_v1_api_proto_rawDescGZIP(), []int{26}
+	return file_steward_v1_api_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *NodesResponse) GetMeta() *ReadMeta {
@@ -1572,7 +1661,7 @@ const file_steward_v1_api_proto_rawDesc = "" +
 	"\x0eKVListResponse\x12(\n" +
 	"\x04meta\x18\x01 \x01(\v2\x14.steward.v1.ReadMetaR\x04meta\x12.\n" +
 	"\aentries\x18\x02 \x03(\v2\x14.steward.v1.KVRecordR\aentries\"\x0f\n" +
-	"\rStatusRequest\"\xe6\x03\n" +
+	"\rStatusRequest\"\xa5\x04\n" +
 	"\x0eStatusResponse\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12\x16\n" +
 	"\x06leader\x18\x02 \x01(\tR\x06leader\x12\x1f\n" +
@@ -1592,8 +1681,16 @@ const file_steward_v1_api_proto_rawDesc = "" +
 	"\tnonvoters\x18\f \x01(\rR\tnonvoters\x12&\n" +
 	"\x0flast_contact_ms\x18\r \x01(\x03R\rlastContactMs\x12$\n" +
 	"\x0ehas_raft_state\x18\x0e \x01(\bR\fhasRaftState\x12)\n" +
-	"\x10bootstrap_expect\x18\x0f \x01(\rR\x0fbootstrapExpect\"\x10\n" +
-	"\x0eMembersRequest\"\xe5\x01\n" +
+	"\x10bootstrap_expect\x18\x0f \x01(\rR\x0fbootstrapExpect\x12=\n" +
+	"\n" +
+	"violations\x18\x10 \x03(\v2\x1d.steward.v1.ResourceViolationR\n" +
+	"violations\"\x7f\n" +
+	"\x11ResourceViolation\x12\x16\n" +
+	"\x06metric\x18\x01 \x01(\tR\x06metric\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value\x12\x14\n" +
+	"\x05limit\x18\x03 \x01(\x01R\x05limit\x12&\n" +
+	"\x0fsince_unix_nano\x18\x04 \x01(\x03R\rsinceUnixNano\"\x10\n" +
+	"\x0eMembersRequest\"\x85\x02\n" +
 	"\x06Member\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06status\x18\x02 \x01(\tR\x06status\x12\x1b\n" +
@@ -1604,7 +1701,10 @@ const file_steward_v1_api_proto_rawDesc = "" +
 	"\tgrpc_addr\x18\x06 \x01(\tR\bgrpcAddr\x12\x18\n" +
 	"\aversion\x18\a \x01(\tR\aversion\x12\x1d\n" +
 	"\n" +
-	"cluster_id\x18\b \x01(\tR\tclusterId\"?\n" +
+	"cluster_id\x18\b \x01(\tR\tclusterId\x12\x1e\n" +
+	"\n" +
+	"violations\x18\t \x03(\tR\n" +
+	"violations\"?\n" +
 	"\x0fMembersResponse\x12,\n" +
 	"\amembers\x18\x01 \x03(\v2\x12.steward.v1.MemberR\amembers\"?\n" +
 	"\x10RaftPeersRequest\x12+\n" +
@@ -1661,7 +1761,7 @@ func file_steward_v1_api_proto_rawDescGZIP() []byte {
 	return file_steward_v1_api_proto_rawDescData
 }
 
-var file_steward_v1_api_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
+var file_steward_v1_api_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_steward_v1_api_proto_goTypes = []any{
 	(*ReadOptions)(nil),            // 0: steward.v1.ReadOptions
 	(*ReadMeta)(nil),               // 1: steward.v1.ReadMeta
@@ -1676,66 +1776,68 @@ var file_steward_v1_api_proto_goTypes = []any{
 	(*KVListResponse)(nil),         // 10: steward.v1.KVListResponse
 	(*StatusRequest)(nil),          // 11: steward.v1.StatusRequest
 	(*StatusResponse)(nil),         // 12: steward.v1.StatusResponse
-	(*MembersRequest)(nil),         // 13: steward.v1.MembersRequest
-	(*Member)(nil),                 // 14: steward.v1.Member
-	(*MembersResponse)(nil),        // 15: steward.v1.MembersResponse
-	(*RaftPeersRequest)(nil),       // 16: steward.v1.RaftPeersRequest
-	(*RaftPeer)(nil),               // 17: steward.v1.RaftPeer
-	(*RaftPeersResponse)(nil),      // 18: steward.v1.RaftPeersResponse
-	(*TransferLeaderRequest)(nil),  // 19: steward.v1.TransferLeaderRequest
-	(*TransferLeaderResponse)(nil), // 20: steward.v1.TransferLeaderResponse
-	(*RemovePeerRequest)(nil),      // 21: steward.v1.RemovePeerRequest
-	(*RemovePeerResponse)(nil),     // 22: steward.v1.RemovePeerResponse
-	(*LeaveRequest)(nil),           // 23: steward.v1.LeaveRequest
-	(*LeaveResponse)(nil),          // 24: steward.v1.LeaveResponse
-	(*NodesRequest)(nil),           // 25: steward.v1.NodesRequest
-	(*NodesResponse)(nil),          // 26: steward.v1.NodesResponse
-	(*KVRecord)(nil),               // 27: steward.v1.KVRecord
-	(*NodeRecord)(nil),             // 28: steward.v1.NodeRecord
+	(*ResourceViolation)(nil),      // 13: steward.v1.ResourceViolation
+	(*MembersRequest)(nil),         // 14: steward.v1.MembersRequest
+	(*Member)(nil),                 // 15: steward.v1.Member
+	(*MembersResponse)(nil),        // 16: steward.v1.MembersResponse
+	(*RaftPeersRequest)(nil),       // 17: steward.v1.RaftPeersRequest
+	(*RaftPeer)(nil),               // 18: steward.v1.RaftPeer
+	(*RaftPeersResponse)(nil),      // 19: steward.v1.RaftPeersResponse
+	(*TransferLeaderRequest)(nil),  // 20: steward.v1.TransferLeaderRequest
+	(*TransferLeaderResponse)(nil), // 21: steward.v1.TransferLeaderResponse
+	(*RemovePeerRequest)(nil),      // 22: steward.v1.RemovePeerRequest
+	(*RemovePeerResponse)(nil),     // 23: steward.v1.RemovePeerResponse
+	(*LeaveRequest)(nil),           // 24: steward.v1.LeaveRequest
+	(*LeaveResponse)(nil),          // 25: steward.v1.LeaveResponse
+	(*NodesRequest)(nil),           // 26: steward.v1.NodesRequest
+	(*NodesResponse)(nil),          // 27: steward.v1.NodesResponse
+	(*KVRecord)(nil),               // 28: steward.v1.KVRecord
+	(*NodeRecord)(nil),             // 29: steward.v1.NodeRecord
 }
 var file_steward_v1_api_proto_depIdxs = []int32{
 	2,  // 0: steward.v1.KVPutResponse.meta:type_name -> steward.v1.WriteMeta
-	27, // 1: steward.v1.KVPutResponse.entry:type_name -> steward.v1.KVRecord
+	28, // 1: steward.v1.KVPutResponse.entry:type_name -> steward.v1.KVRecord
 	0,  // 2: steward.v1.KVGetRequest.read:type_name -> steward.v1.ReadOptions
 	1,  // 3: steward.v1.KVGetResponse.meta:type_name -> steward.v1.ReadMeta
-	27, // 4: steward.v1.KVGetResponse.entry:type_name -> steward.v1.KVRecord
+	28, // 4: steward.v1.KVGetResponse.entry:type_name -> steward.v1.KVRecord
 	2,  // 5: steward.v1.KVDeleteResponse.meta:type_name -> steward.v1.WriteMeta
 	0,  // 6: steward.v1.KVListRequest.read:type_name -> steward.v1.ReadOptions
 	1,  // 7: steward.v1.KVListResponse.meta:type_name -> steward.v1.ReadMeta
-	27, // 8: steward.v1.KVListResponse.entries:type_name -> steward.v1.KVRecord
-	14, // 9: steward.v1.MembersResponse.members:type_name -> steward.v1.Member
-	0,  // 10: steward.v1.RaftPeersRequest.read:type_name -> steward.v1.ReadOptions
-	17, // 11: steward.v1.RaftPeersResponse.peers:type_name -> steward.v1.RaftPeer
-	0,  // 12: steward.v1.NodesRequest.read:type_name -> steward.v1.ReadOptions
-	1,  // 13: steward.v1.NodesResponse.meta:type_name -> steward.v1.ReadMeta
-	28, // 14: steward.v1.NodesResponse.nodes:type_name -> steward.v1.NodeRecord
-	3,  // 15: steward.v1.KV.Put:input_type -> steward.v1.KVPutRequest
-	5,  // 16: steward.v1.KV.Get:input_type -> steward.v1.KVGetRequest
-	7,  // 17: steward.v1.KV.Delete:input_type -> steward.v1.KVDeleteRequest
-	9,  // 18: steward.v1.KV.List:input_type -> steward.v1.KVListRequest
-	11, // 19: steward.v1.Cluster.Status:input_type -> steward.v1.StatusRequest
-	13, // 20: steward.v1.Cluster.Members:input_type -> steward.v1.MembersRequest
-	16, // 21: steward.v1.Cluster.RaftPeers:input_type -> steward.v1.RaftPeersRequest
-	19, // 22: steward.v1.Cluster.TransferLeader:input_type -> steward.v1.TransferLeaderRequest
-	21, // 23: steward.v1.Cluster.RemovePeer:input_type -> steward.v1.RemovePeerRequest
-	23, // 24: steward.v1.Cluster.Leave:input_type -> steward.v1.LeaveRequest
-	25, // 25: steward.v1.Cluster.Nodes:input_type -> steward.v1.NodesRequest
-	4,  // 26: steward.v1.KV.Put:output_type -> steward.v1.KVPutResponse
-	6,  // 27: steward.v1.KV.Get:output_type -> steward.v1.KVGetResponse
-	8,  // 28: steward.v1.KV.Delete:output_type -> steward.v1.KVDeleteResponse
-	10, // 29: steward.v1.KV.List:output_type -> steward.v1.KVListResponse
-	12, // 30: steward.v1.Cluster.Status:output_type -> steward.v1.StatusResponse
-	15, // 31: steward.v1.Cluster.Members:output_type -> steward.v1.MembersResponse
-	18, // 32: steward.v1.Cluster.RaftPeers:output_type -> steward.v1.RaftPeersResponse
-	20, // 33: steward.v1.Cluster.TransferLeader:output_type -> steward.v1.TransferLeaderResponse
-	22, // 34: steward.v1.Cluster.RemovePeer:output_type -> steward.v1.RemovePeerResponse
-	24, // 35: steward.v1.Cluster.Leave:output_type -> steward.v1.LeaveResponse
-	26, // 36: steward.v1.Cluster.Nodes:output_type -> steward.v1.NodesResponse
-	26, // [26:37] is the sub-list for method output_type
-	15, // [15:26] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	28, // 8: steward.v1.KVListResponse.entries:type_name -> steward.v1.KVRecord
+	13, // 9: steward.v1.StatusResponse.violations:type_name -> steward.v1.ResourceViolation
+	15, // 10: steward.v1.MembersResponse.members:type_name -> steward.v1.Member
+	0,  // 11: steward.v1.RaftPeersRequest.read:type_name -> steward.v1.ReadOptions
+	18, // 12: steward.v1.RaftPeersResponse.peers:type_name -> steward.v1.RaftPeer
+	0,  // 13: steward.v1.NodesRequest.read:type_name -> steward.v1.ReadOptions
+	1,  // 14: steward.v1.NodesResponse.meta:type_name -> steward.v1.ReadMeta
+	29, // 15: steward.v1.NodesResponse.nodes:type_name -> steward.v1.NodeRecord
+	3,  // 16: steward.v1.KV.Put:input_type -> steward.v1.KVPutRequest
+	5,  // 17: steward.v1.KV.Get:input_type -> steward.v1.KVGetRequest
+	7,  // 18: steward.v1.KV.Delete:input_type -> steward.v1.KVDeleteRequest
+	9,  // 19: steward.v1.KV.List:input_type -> steward.v1.KVListRequest
+	11, // 20: steward.v1.Cluster.Status:input_type -> steward.v1.StatusRequest
+	14, // 21: steward.v1.Cluster.Members:input_type -> steward.v1.MembersRequest
+	17, // 22: steward.v1.Cluster.RaftPeers:input_type -> steward.v1.RaftPeersRequest
+	20, // 23: steward.v1.Cluster.TransferLeader:input_type -> steward.v1.TransferLeaderRequest
+	22, // 24: steward.v1.Cluster.RemovePeer:input_type -> steward.v1.RemovePeerRequest
+	24, // 25: steward.v1.Cluster.Leave:input_type -> steward.v1.LeaveRequest
+	26, // 26: steward.v1.Cluster.Nodes:input_type -> steward.v1.NodesRequest
+	4,  // 27: steward.v1.KV.Put:output_type -> steward.v1.KVPutResponse
+	6,  // 28: steward.v1.KV.Get:output_type -> steward.v1.KVGetResponse
+	8,  // 29: steward.v1.KV.Delete:output_type -> steward.v1.KVDeleteResponse
+	10, // 30: steward.v1.KV.List:output_type -> steward.v1.KVListResponse
+	12, // 31: steward.v1.Cluster.Status:output_type -> steward.v1.StatusResponse
+	16, // 32: steward.v1.Cluster.Members:output_type -> steward.v1.MembersResponse
+	19, // 33: steward.v1.Cluster.RaftPeers:output_type -> steward.v1.RaftPeersResponse
+	21, // 34: steward.v1.Cluster.TransferLeader:output_type -> steward.v1.TransferLeaderResponse
+	23, // 35: steward.v1.Cluster.RemovePeer:output_type -> steward.v1.RemovePeerResponse
+	25, // 36: steward.v1.Cluster.Leave:output_type -> steward.v1.LeaveResponse
+	27, // 37: steward.v1.Cluster.Nodes:output_type -> steward.v1.NodesResponse
+	27, // [27:38] is the sub-list for method output_type
+	16, // [16:27] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_steward_v1_api_proto_init() }
@@ -1752,7 +1854,7 @@ func file_steward_v1_api_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_steward_v1_api_proto_rawDesc), len(file_steward_v1_api_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   27,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   2,
 		},
