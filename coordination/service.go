@@ -282,3 +282,18 @@ func (s *service) commitStep(ctx context.Context, t pb.CommandType, m proto.Mess
 	}
 	return &pb.StepResponse{Meta: s.srv().WriteMeta(res.Index)}, nil
 }
+
+// Submit plans and commits a plan from within the leader (another layer's
+// request, such as a snapshot restore), exactly as Apply would.
+func (l *Layer) Submit(ctx context.Context, data []byte, filename string) (*pb.ApplyPlanResponse, error) {
+	return (&service{l: l}).applyLocal(ctx, &pb.ApplyPlanRequest{Plan: data, Filename: filename})
+}
+
+// DryRunLocal plans without committing, on the leader.
+func (l *Layer) DryRunLocal(ctx context.Context, data []byte, filename string) (*plan.Result, error) {
+	p, err := l.prepare(ctx, data, filename, time.Now())
+	if p == nil {
+		return nil, err
+	}
+	return p.result, err
+}

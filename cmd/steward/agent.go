@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/steward/steward/coordination"
 	"github.com/steward/steward/node"
+	"github.com/steward/steward/snapshot"
 	"github.com/steward/steward/supervision"
 )
 
@@ -156,9 +157,11 @@ func agentConfig(cmd *cobra.Command, f *agentFlags) (node.Config, string, bool, 
 // plugins are the layers every agent runs on top of the cluster spine.
 func plugins() []node.Plugin {
 	sup := supervision.New(supervision.DefaultConfig())
+	coord := coordination.New(coordination.DefaultConfig(), sup)
 	return []node.Plugin{
 		sup,
-		coordination.New(coordination.DefaultConfig(), sup),
+		coord,
+		snapshot.New(snapshot.DefaultConfig(), sup, coord),
 	}
 }
 

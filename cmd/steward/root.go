@@ -35,7 +35,7 @@ func newRootCmd() *cobra.Command {
 		newLeaveCmd(g),
 		newKVCmd(g),
 		newSupCmd(g), newProcCmd(g), newEventsCmd(g), newTraceCmd(g),
-		newPlanCmd(g), newApplyCmd(g), newOpsCmd(g),
+		newPlanCmd(g), newApplyCmd(g), newOpsCmd(g), newSnapshotCmd(g),
 	)
 	return root
 }

@@ -1,0 +1,252 @@
+package snapshot
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-memdb"
+	"github.com/steward/steward/coordination"
+	"github.com/steward/steward/node"
+	"github.com/steward/steward/pb"
+	"github.com/steward/steward/state"
+	"github.com/steward/steward/supervision"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// Config configures the snapshot layer.
+type Config struct {
+	// CaptureTimeout is how long the nodes have to report their parts;
+	// after it the snapshot is partial.
+	CaptureTimeout time.Duration
+	// RestoreTimeout bounds a restore's wait for the nodes to run the
+	// restored trees before the restore plan is submitted.
+	RestoreTimeout time.Duration
+	// BeforeCapture, when set, runs on a node before it captures its part:
+	// a fault-injection point for tests.
+	BeforeCapture func(ctx context.Context, snapshotID string)
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config {
+	return Config{CaptureTimeout: 30 * time.Second, RestoreTimeout: 30 * time.Second}
+}
+
+// Layer is the snapshot layer of one node.
+type Layer struct {
+	cfg    Config
+	sup    *supervision.Layer
+	coord  *coordination.Layer
+	node   *node.Node
+	logger hclog.Logger
+	svc    *service
+
+	mu       sync.Mutex
+	claimed  map[string]bool
+	stopOnce sync.Once
+	stopCh   chan struct{}
+	wg       sync.WaitGroup
+}
+
+// New returns the layer; sup and coord must be attached before it.
+func New(cfg Config, sup *supervision.Layer, coord *coordination.Layer) *Layer {
+	return &Layer{cfg: cfg, sup: sup, coord: coord, claimed: map[string]bool{}, stopCh: make(chan struct{})}
+}
+
+// Name implements node.Plugin.
+func (l *Layer) Name() string { return "snapshot" }
+
+// Attach implements node.Plugin.
+func (l *Layer) Attach(n *node.Node) error {
+	l.node = n
+	l.logger = n.Logger().Named("snapshot")
+	l.svc = &service{l: l}
+	pb.RegisterSnapshotsServer(n.Server().GRPC(), l.svc)
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		l.watch()
+	}()
+	n.OnLeadership("snapshot-deadlines", l.deadlines)
+	n.OnShutdown(l.stop)
+	return nil
+}
+
+func (l *Layer) stop() {
+	l.stopOnce.Do(func() {
+		close(l.stopCh)
+		l.wg.Wait()
+	})
+}
+
+func newID() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return "snap-" + hex.EncodeToString(b[:])
+}
+
+// watch captures this node's part of every capturing snapshot that names it.
+func (l *Layer) watch() {
+	self := l.node.Name()
+	for {
+		st := l.node.State()
+		ws := memdb.NewWatchSet()
+		_, snaps, _ := st.Snapshots(ws)
+		for _, rec := range snaps {
+			if rec.Status != state.SnapshotCapturing {
+				continue
+			}
+			for _, p := range rec.Parts {
+				if p.Node != self || p.Status != state.PartPending || p.Received > 0 {
+					continue
+				}
+				l.mu.Lock()
+				taken := l.claimed[rec.Id]
+				l.claimed[rec.Id] = true
+				l.mu.Unlock()
+				if !taken {
+					l.wg.Add(1)
+					go func(rec *pb.SnapshotRecord) {
+						defer l.wg.Done()
+						l.capture(rec)
+					}(rec)
+				}
+			}
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		select {
+		case <-ws.WatchCh(ctx):
+		case <-st.AbandonCh():
+		case <-l.stopCh:
+			cancel()
+			return
+		}
+		cancel()
+	}
+}
+
+// capture captures this node's runtime and commits it in chunks.
+func (l *Layer) capture(rec *pb.SnapshotRecord) {
+	log := l.logger.With("snapshot", rec.Id)
+	ctx, cancel := context.WithDeadline(context.Background(), time.Unix(0, rec.DeadlineUnixNano))
+	defer cancel()
+	go func() {
+		select {
+		case <-l.stopCh:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	if l.cfg.BeforeCapture != nil {
+		l.cfg.BeforeCapture(ctx, rec.Id)
+		if ctx.Err() != nil {
+			return
+		}
+	}
+	opts := Options{State: rec.Options.GetIncludeState(), Queues: rec.Options.GetIncludeQueues(), Links: rec.Options.GetIncludeLinks()}
+	part, err := captureLocal(ctx, l.sup.Runtime(), opts, l.sup.AppliedIndex)
+	if err != nil {
+		log.Error("capture failed", "error", err)
+		return
+	}
+	stored, raw, err := encodePart(part)
+	if err != nil {
+		log.Error("capture too large", "error", err)
+		return
+	}
+	sum := checksum(stored)
+	pieces := chunks(stored)
+	for i, data := range pieces {
+		cmd := &pb.SnapshotPartCommand{SnapshotId: rec.Id, Node: part.Node, Index: uint32(i), Total: uint32(len(pieces)),
+			Data: data, RawBytes: uint64(raw), Processes: uint32(len(part.Processes)), Trees: uint32(len(part.Trees)),
+			Sha256: sum, CapturedAtUnixNano: part.CapturedAt.UnixNano()}
+		if err := l.commitPart(ctx, cmd); err != nil {
+			log.Error("part not committed", "chunk", i, "error", err)
+			return
+		}
+	}
+	log.Info("part captured", "processes", len(part.Processes), "bytes", len(stored), "chunks", len(pieces))
+}
+
+// commitPart proposes a chunk through the leader, retrying while no leader
+// is known or the outcome is unknown (a chunk is idempotent).
+func (l *Layer) commitPart(ctx context.Context, cmd *pb.SnapshotPartCommand) error {
+	backoff := 50 * time.Millisecond
+	for {
+		_, err := l.svc.PutPart(ctx, cmd)
+		if err == nil {
+			return nil
+		}
+		switch status.Code(err) {
+		case codes.Unavailable, codes.Aborted:
+		default:
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+		if backoff < time.Second {
+			backoff *= 2
+		}
+	}
+}
+
+// deadlines runs on the leader: a capture whose deadline passed is closed,
+// partial, with the missing nodes named.
+func (l *Layer) deadlines(ctx context.Context) {
+	for {
+		st := l.node.State()
+		ws := memdb.NewWatchSet()
+		_, snaps, _ := st.Snapshots(ws)
+		var next time.Time
+		now := time.Now()
+		for _, rec := range snaps {
+			if rec.Status != state.SnapshotCapturing {
+				continue
+			}
+			due := time.Unix(0, rec.DeadlineUnixNano)
+			if now.Before(due) {
+				if next.IsZero() || due.Before(next) {
+					next = due
+				}
+				continue
+			}
+			res, err := l.node.Apply(ctx, pb.CommandType_COMMAND_TYPE_SNAPSHOT_FINISH, &pb.SnapshotFinishCommand{SnapshotId: rec.Id})
+			if err == nil && res.Err != nil {
+				err = res.Err
+			}
+			if err != nil {
+				l.logger.Warn("closing a capture past its deadline", "snapshot", rec.Id, "error", err)
+				if r := now.Add(200 * time.Millisecond); next.IsZero() || r.Before(next) {
+					next = r
+				}
+			}
+		}
+		var t *time.Timer
+		var timer <-chan time.Time
+		if !next.IsZero() {
+			t = time.NewTimer(time.Until(next) + time.Millisecond)
+			timer = t.C
+		}
+		wctx, cancel := context.WithCancel(ctx)
+		select {
+		case <-ws.WatchCh(wctx):
+		case <-st.AbandonCh():
+		case <-timer:
+		case <-ctx.Done():
+		}
+		cancel()
+		if t != nil {
+			t.Stop()
+		}
+		if ctx.Err() != nil {
+			return
+		}
+	}
+}

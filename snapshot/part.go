@@ -1,0 +1,216 @@
+package snapshot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	goruntime "runtime"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/steward/steward/runtime"
+	"github.com/steward/steward/spec"
+)
+
+// MaxQueuedPerProcess bounds how many queued messages a snapshot keeps per
+// process (the oldest ones).
+const MaxQueuedPerProcess = 100
+
+// Options say what a capture includes beyond trees, processes, names and
+// system figures.
+type Options struct {
+	State  bool `json:"include_state"`
+	Queues bool `json:"include_queues"`
+	Links  bool `json:"include_links"`
+}
+
+// Part is one node's runtime as captured.
+type Part struct {
+	Node       string    `json:"node"`
+	CapturedAt time.Time `json:"captured_at"`
+	Options    Options   `json:"options"`
+	Trees      []Tree    `json:"trees"`
+	Processes  []Process `json:"processes"`
+	Names      []Name    `json:"registered_names"`
+	System     System    `json:"system"`
+}
+
+// Tree is a supervision tree as captured: the spec it ran and its live
+// children.
+type Tree struct {
+	Name   string `json:"name"`
+	Status string `json:"status"`
+	Root   string `json:"root"`
+	Reason string `json:"reason,omitempty"`
+	// SpecIndex is the desired-state index of the spec the node applied.
+	SpecIndex uint64    `json:"spec_index"`
+	Spec      spec.Tree `json:"spec"`
+	Children  []Child   `json:"children"`
+}
+
+// Child is one child slot of a tree, depth first.
+type Child struct {
+	Path     string `json:"path"`
+	PID      string `json:"pid,omitempty"`
+	Type     string `json:"type"`
+	Behavior string `json:"behavior,omitempty"`
+	State    string `json:"state"`
+	Restart  string `json:"restart"`
+	Restarts int    `json:"restarts"`
+	Dynamic  bool   `json:"dynamic,omitempty"`
+	Strategy string `json:"strategy,omitempty"`
+}
+
+// Process is one process as captured.
+type Process struct {
+	PID            string    `json:"pid"`
+	Tree           string    `json:"tree,omitempty"`
+	ChildID        string    `json:"child_id,omitempty"`
+	Parent         string    `json:"parent,omitempty"`
+	Supervisor     bool      `json:"supervisor"`
+	Behavior       string    `json:"behavior"`
+	Status         string    `json:"status"`
+	Restarts       int       `json:"restarts"`
+	QueueLen       int       `json:"queue_len"`
+	MessagesIn     uint64    `json:"messages_in"`
+	MessagesOut    uint64    `json:"messages_out"`
+	MemoryBytes    int64     `json:"memory_bytes"`
+	RegisteredName string    `json:"registered_name,omitempty"`
+	StartedAt      time.Time `json:"started_at"`
+	// State is the behavior's exported state (include_state).
+	State []byte `json:"state,omitempty"`
+	// StateError says why the state could not be read.
+	StateError string `json:"state_error,omitempty"`
+	// Queue holds up to MaxQueuedPerProcess queued messages (include_queues).
+	Queue []Message `json:"queue,omitempty"`
+	// Links, Monitors and MonitoredBy (include_links).
+	Links       []string `json:"links,omitempty"`
+	Monitors    []string `json:"monitors,omitempty"`
+	MonitoredBy []string `json:"monitored_by,omitempty"`
+}
+
+// Message is a queued message.
+type Message struct {
+	Kind string `json:"kind"`
+	From string `json:"from,omitempty"`
+	Body []byte `json:"body"`
+}
+
+// Name is a registered name.
+type Name struct {
+	Name string `json:"name"`
+	PID  string `json:"pid"`
+}
+
+// System are the node's figures at capture.
+type System struct {
+	HeapBytes          uint64 `json:"heap_bytes"`
+	RuntimeMemoryBytes int64  `json:"runtime_memory_bytes"`
+	Goroutines         int    `json:"goroutines"`
+	Processes          int    `json:"processes"`
+	QueueTotal         int    `json:"queue_total"`
+}
+
+// captureLocal captures a runtime. appliedIndex gives the desired-state
+// index each tree runs at.
+func captureLocal(ctx context.Context, rt *runtime.Runtime, opts Options, appliedIndex func(string) uint64) (*Part, error) {
+	now := time.Now().UTC()
+	part := &Part{Node: rt.Node(), CapturedAt: now, Options: opts, Trees: []Tree{}, Processes: []Process{}, Names: []Name{}}
+	for _, ti := range rt.Trees() {
+		t := Tree{Name: ti.Name, Status: string(ti.Status), Root: pidString(ti.Root), Reason: string(ti.Reason),
+			SpecIndex: appliedIndex(ti.Name), Spec: ti.Spec, Children: []Child{}}
+		if ti.Status == runtime.TreeRunning {
+			t.Children = children(rt, ti.Root, "")
+		}
+		part.Trees = append(part.Trees, t)
+	}
+	for _, pi := range rt.Processes() {
+		if pi.Status == runtime.StatusDead {
+			continue
+		}
+		p := Process{
+			PID: pi.PID.String(), Tree: pi.Tree, ChildID: pi.ChildID, Parent: pidString(pi.Parent), Supervisor: pi.Supervisor,
+			Behavior: pi.Behavior, Status: string(pi.Status), Restarts: pi.Restarts, QueueLen: pi.QueueLen,
+			MessagesIn: pi.MessagesIn, MessagesOut: pi.MessagesOut, MemoryBytes: pi.MemoryBytes,
+			RegisteredName: pi.RegisteredName, StartedAt: pi.StartedAt.UTC(),
+		}
+		if opts.State && !pi.Supervisor {
+			sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			st, err := rt.GetState(sctx, pi.PID)
+			cancel()
+			if err != nil {
+				p.StateError = err.Error()
+			} else {
+				p.State = st
+			}
+		}
+		if opts.Queues && pi.QueueLen > 0 {
+			msgs, err := rt.Peek(pi.PID, MaxQueuedPerProcess)
+			if err == nil {
+				for _, m := range msgs {
+					p.Queue = append(p.Queue, Message{Kind: m.Kind.String(), From: pidString(m.From), Body: m.Body})
+				}
+			}
+		}
+		if opts.Links {
+			p.Links, p.Monitors, p.MonitoredBy = pidStrings(pi.Links), pidStrings(pi.Monitors), pidStrings(pi.MonitoredBy)
+		}
+		part.Processes = append(part.Processes, p)
+		part.System.QueueTotal += pi.QueueLen
+	}
+	for _, n := range rt.RegisteredNames() {
+		part.Names = append(part.Names, Name{Name: n.Name, PID: n.PID.String()})
+	}
+	sort.Slice(part.Names, func(i, j int) bool { return part.Names[i].Name < part.Names[j].Name })
+	var ms goruntime.MemStats
+	goruntime.ReadMemStats(&ms)
+	st := rt.Stats()
+	part.System.HeapBytes, part.System.RuntimeMemoryBytes = ms.HeapInuse, st.MemoryBytes
+	part.System.Goroutines, part.System.Processes = goruntime.NumGoroutine(), len(part.Processes)
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("capture interrupted: %w", err)
+	}
+	return part, nil
+}
+
+func children(rt *runtime.Runtime, sup runtime.PID, prefix string) []Child {
+	kids, err := rt.WhichChildren(sup)
+	if err != nil {
+		return nil
+	}
+	var out []Child
+	for _, k := range kids {
+		path := strings.TrimPrefix(prefix+"/"+k.ID, "/")
+		c := Child{Path: path, PID: pidString(k.PID), Type: string(k.Type), Behavior: k.Behavior, State: k.State,
+			Restart: string(k.Restart), Restarts: k.Restarts, Dynamic: k.Dynamic}
+		if k.Type == spec.Supervisor && !k.PID.IsZero() {
+			if pol, err := rt.SupervisorPolicy(k.PID); err == nil {
+				c.Strategy = string(pol.Strategy)
+			}
+			out = append(out, c)
+			out = append(out, children(rt, k.PID, path)...)
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+func pidString(p runtime.PID) string {
+	if p.IsZero() {
+		return ""
+	}
+	return p.String()
+}
+
+func pidStrings(ps []runtime.PID) []string {
+	out := make([]string, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, p.String())
+	}
+	return out
+}
+
+// errNotCaptured marks a part that cannot be read.
+var errNotCaptured = errors.New("part not captured")

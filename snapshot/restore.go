@@ -1,0 +1,413 @@
+package snapshot
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/steward/steward/pb"
+	"github.com/steward/steward/plan"
+	"github.com/steward/steward/spec"
+	"github.com/steward/steward/state"
+	"github.com/steward/steward/transport"
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
+)
+
+// ErrNotRestorable: the snapshot or a node cannot be restored as asked.
+var ErrNotRestorable = errors.New("cannot restore")
+
+// RestoreReport says what a restore did (or, for a dry run, would do).
+type RestoreReport struct {
+	Snapshot string   `json:"snapshot"`
+	Nodes    []string `json:"nodes"`
+	DryRun   bool     `json:"dry_run"`
+	// Trees are the desired-state changes committed for the nodes.
+	Trees []TreeAction `json:"trees"`
+	// Operations are what the restore plan does on the runtimes.
+	Operations []RestoreOp `json:"operations"`
+	// NotRestored lists what could not be brought back, with the reason.
+	NotRestored []NotRestored `json:"not_restored"`
+	// PlanID is the restore plan, when one was needed.
+	PlanID string `json:"plan_id,omitempty"`
+	// Plan is the restore plan's dry run (dry runs only).
+	Plan *plan.DryRun `json:"plan,omitempty"`
+}
+
+// TreeAction is one desired-state change: create, update, move, keep or
+// delete.
+type TreeAction struct {
+	Tree   string `json:"tree"`
+	Node   string `json:"node"`
+	Action string `json:"action"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// RestoreOp is one operation of the restore plan.
+type RestoreOp struct {
+	ID     string `json:"id"`
+	Type   string `json:"type"`
+	Target string `json:"target"`
+	Node   string `json:"node"`
+}
+
+// NotRestored is something the snapshot held that restore does not bring
+// back.
+type NotRestored struct {
+	Node    string `json:"node"`
+	Subject string `json:"subject"`
+	Reason  string `json:"reason"`
+}
+
+// Restore runs on the leader.
+func (s *service) Restore(ctx context.Context, req *pb.RestoreRequest) (*pb.RestoreResponse, error) {
+	return transport.OnLeader(ctx, s.srv(), req,
+		func(ctx context.Context, c *grpc.ClientConn, r *pb.RestoreRequest) (*pb.RestoreResponse, error) {
+			return pb.NewSnapshotsClient(c).Restore(ctx, r)
+		},
+		func(ctx context.Context, r *pb.RestoreRequest) (*pb.RestoreResponse, error) {
+			if err := s.srv().Backend().ReadBarrier(ctx); err != nil {
+				return nil, err
+			}
+			rep, err := s.l.restore(ctx, r)
+			if err != nil {
+				return nil, err
+			}
+			body, err := json.Marshal(rep)
+			if err != nil {
+				return nil, err
+			}
+			return &pb.RestoreResponse{ReportJson: body, PlanId: rep.PlanID}, nil
+		})
+}
+
+func (l *Layer) restore(ctx context.Context, req *pb.RestoreRequest) (*RestoreReport, error) {
+	st := l.node.State()
+	rec, err := st.SnapshotRecord(nil, req.Id)
+	if err != nil {
+		return nil, err
+	}
+	if rec == nil {
+		return nil, fmt.Errorf("%w: snapshot %q", transport.ErrNotFound, req.Id)
+	}
+	if rec.Status != state.SnapshotComplete && rec.Status != state.SnapshotPartial {
+		return nil, fmt.Errorf("%w: snapshot %s is %s", ErrNotRestorable, rec.Id, rec.Status)
+	}
+	nodes, err := l.restoreNodes(rec, req.Nodes)
+	if err != nil {
+		return nil, err
+	}
+	parts, err := loadParts(st, rec, nodes)
+	if err != nil {
+		return nil, err
+	}
+	rep := &RestoreReport{Snapshot: rec.Id, Nodes: nodes, DryRun: req.DryRun, Trees: []TreeAction{}, Operations: []RestoreOp{}, NotRestored: []NotRestored{}}
+
+	// 1. The desired state: the snapshot's trees on the nodes restored.
+	cmds, err := l.treeActions(rep, parts)
+	if err != nil {
+		return nil, err
+	}
+	if !req.DryRun {
+		for _, c := range cmds {
+			res, err := l.node.Apply(ctx, c.t, c.cmd)
+			if err == nil && res.Err != nil {
+				err = res.Err
+			}
+			if err != nil {
+				return nil, fmt.Errorf("committing the desired state of %s: %w", c.tree, err)
+			}
+		}
+		l.waitForTrees(ctx, rep, parts)
+	}
+
+	// 2. The runtimes: a plan restarts missing children, imports states,
+	// registers names.
+	ops := l.restoreOps(ctx, rep, parts)
+	if len(ops) == 0 {
+		return rep, nil
+	}
+	level := req.SafetyLevel
+	if level == "" {
+		level = string(plan.Moderate)
+	}
+	body, err := json.Marshal(plan.Plan{SafetyLevel: plan.SafetyLevel(level), Timeout: "120s", Operations: ops})
+	if err != nil {
+		return nil, err
+	}
+	if req.DryRun {
+		res, err := l.coord.DryRunLocal(ctx, body, "restore.json")
+		if res != nil {
+			d := res.DryRun()
+			rep.Plan = &d
+		}
+		if err != nil && res == nil {
+			return nil, err
+		}
+		return rep, nil
+	}
+	resp, err := l.coord.Submit(ctx, body, "restore.json")
+	if err != nil {
+		return nil, fmt.Errorf("the restore plan was refused: %w", err)
+	}
+	rep.PlanID = resp.Id
+	return rep, nil
+}
+
+// restoreNodes checks the nodes to restore: each has a complete part and is
+// an alive member of the cluster.
+func (l *Layer) restoreNodes(rec *pb.SnapshotRecord, asked []string) ([]string, error) {
+	parts := map[string]*pb.SnapshotPartInfo{}
+	for _, p := range rec.Parts {
+		parts[p.Node] = p
+	}
+	nodes := append([]string(nil), asked...)
+	if len(nodes) == 0 {
+		for _, p := range rec.Parts {
+			if p.Status == state.PartComplete {
+				nodes = append(nodes, p.Node)
+			}
+		}
+	}
+	sort.Strings(nodes)
+	if len(nodes) == 0 {
+		return nil, fmt.Errorf("%w: snapshot %s has no complete part", ErrNotRestorable, rec.Id)
+	}
+	for _, n := range nodes {
+		p, ok := parts[n]
+		switch {
+		case !ok:
+			return nil, fmt.Errorf("%w: snapshot %s has no part for node %q", ErrNotRestorable, rec.Id, n)
+		case p.Status != state.PartComplete:
+			return nil, fmt.Errorf("%w: the part of node %s in snapshot %s is %s; restore the other nodes with --nodes", ErrNotRestorable, n, rec.Id, p.Status)
+		}
+		switch st := l.node.MemberStatus(n); st {
+		case "alive", "suspect":
+		case "":
+			return nil, fmt.Errorf("%w: node %s is not a member of this cluster any more; restore the other nodes with --nodes", ErrNotRestorable, n)
+		default:
+			return nil, fmt.Errorf("%w: node %s is %s; restore the other nodes with --nodes", ErrNotRestorable, n, st)
+		}
+	}
+	return nodes, nil
+}
+
+// treeCmdT is one desired-state command of a restore.
+type treeCmdT struct {
+	tree string
+	t    pb.CommandType
+	cmd  proto.Message
+}
+
+// treeActions decides the desired-state changes and records them in rep.
+func (l *Layer) treeActions(rep *RestoreReport, parts map[string]*Part) ([]treeCmdT, error) {
+	st := l.node.State()
+	cat := l.sup.Runtime().Catalog()
+	known := func(name string) bool { _, err := cat.Lookup(name); return err == nil }
+	var cmds []treeCmdT
+	inSnapshot := map[string]bool{}
+	for _, n := range sortedNodes(parts) {
+		for _, t := range parts[n].Trees {
+			inSnapshot[t.Name] = true
+			sp := t.Spec
+			sp.Name = t.Name
+			spec.Normalize(&sp)
+			if err := spec.Validate(&sp, spec.ValidateOptions{KnownBehavior: known}); err != nil {
+				rep.NotRestored = append(rep.NotRestored, NotRestored{Node: n, Subject: "tree " + t.Name, Reason: "its spec is refused now: " + err.Error()})
+				continue
+			}
+			canon := spec.CanonicalTree(&sp)
+			cur, err := st.Tree(t.Name)
+			if err != nil {
+				return nil, err
+			}
+			act := TreeAction{Tree: t.Name, Node: n}
+			auto := sp.Node == "" || sp.Node == "auto"
+			switch {
+			case cur == nil:
+				act.Action = "create"
+			case cur.Node != n:
+				act.Action, act.Detail = "move", "from "+cur.Node
+				auto = cur.AutoPlaced
+			case !bytes.Equal(cur.SpecJson, canon):
+				act.Action, act.Detail = "update", "back to the spec captured"
+				auto = cur.AutoPlaced
+			default:
+				act.Action = "keep"
+			}
+			rep.Trees = append(rep.Trees, act)
+			if act.Action != "keep" {
+				cmds = append(cmds, treeCmdT{tree: t.Name, t: pb.CommandType_COMMAND_TYPE_TREE_APPLY,
+					cmd: &pb.TreeApplyCommand{Tree: &pb.TreeRecord{Name: t.Name, Node: n, SpecJson: canon, AutoPlaced: auto}}})
+			}
+		}
+		_, committed, err := st.Trees(nil, n)
+		if err != nil {
+			return nil, err
+		}
+		for _, rec := range committed {
+			if !inSnapshot[rec.Name] {
+				rep.Trees = append(rep.Trees, TreeAction{Tree: rec.Name, Node: n, Action: "delete", Detail: "not in the snapshot"})
+				cmds = append(cmds, treeCmdT{tree: rec.Name, t: pb.CommandType_COMMAND_TYPE_TREE_DELETE, cmd: &pb.TreeDeleteCommand{Name: rec.Name}})
+			}
+		}
+	}
+	return cmds, nil
+}
+
+// waitForTrees waits until the node of every restored tree runs it at the
+// committed spec; a tree that does not come up in time is reported.
+func (l *Layer) waitForTrees(ctx context.Context, rep *RestoreReport, parts map[string]*Part) {
+	deadline := time.Now().Add(l.cfg.RestoreTimeout)
+	for _, a := range rep.Trees {
+		if a.Action == "delete" {
+			continue
+		}
+		wait := 5 * time.Millisecond
+		for {
+			rec, _ := l.node.State().Tree(a.Tree)
+			var why string
+			if rec == nil {
+				why = "not committed"
+			} else if v, err := l.sup.TreeView(ctx, a.Node, a.Tree); err != nil {
+				why = err.Error()
+			} else if v.Status != "running" || v.AppliedIndex != rec.ModifyIndex {
+				why = fmt.Sprintf("%s at spec index %d, want %d", v.Status, v.AppliedIndex, rec.ModifyIndex)
+			} else {
+				break
+			}
+			if time.Now().After(deadline) || ctx.Err() != nil {
+				rep.NotRestored = append(rep.NotRestored, NotRestored{Node: a.Node, Subject: "tree " + a.Tree,
+					Reason: "its node did not run it within " + l.cfg.RestoreTimeout.String() + ": " + why})
+				break
+			}
+			time.Sleep(wait) // polling the node's view of its tree, with a deadline
+			if wait < 100*time.Millisecond {
+				wait *= 2
+			}
+		}
+	}
+}
+
+// restoreOps compares each restored node's runtime with its part and
+// returns the plan operations that bring it back; what cannot be brought
+// back goes to rep.NotRestored.
+func (l *Layer) restoreOps(ctx context.Context, rep *RestoreReport, parts map[string]*Part) []plan.Operation {
+	var ops []plan.Operation
+	seq := 0
+	newID := func(kind string) string { seq++; return fmt.Sprintf("%s-%d", kind, seq) }
+	// In a dry run the trees to create, update or move are not running
+	// their captured spec yet; once committed they start afresh, with every
+	// child running, so only their states and names need restoring.
+	fresh := map[string]bool{}
+	if rep.DryRun {
+		for _, a := range rep.Trees {
+			if a.Action != "keep" && a.Action != "delete" {
+				fresh[a.Tree] = true
+			}
+		}
+	}
+	failedTrees := map[string]bool{}
+	for _, nr := range rep.NotRestored {
+		if strings.HasPrefix(nr.Subject, "tree ") {
+			failedTrees[strings.TrimPrefix(nr.Subject, "tree ")] = true
+		}
+	}
+	for _, n := range sortedNodes(parts) {
+		part := parts[n]
+		live, err := l.sup.LiveProcesses(ctx, n)
+		if err != nil {
+			rep.NotRestored = append(rep.NotRestored, NotRestored{Node: n, Subject: "processes", Reason: "the node's runtime could not be read: " + err.Error()})
+			continue
+		}
+		bySlot := map[string]*pb.ProcessInfo{}
+		byPID := map[string]bool{}
+		for _, p := range live {
+			byPID[p.Pid] = true
+			if p.Tree != "" && p.ChildId != "" {
+				bySlot[p.Tree+"/"+p.ChildId] = p
+			}
+		}
+		dynamic := map[string]bool{}
+		specName := map[string]string{}
+		for _, t := range part.Trees {
+			for _, c := range t.Children {
+				if c.Dynamic && c.PID != "" {
+					dynamic[c.PID] = true
+				}
+			}
+			collectNames(t.Name, "", t.Spec.Children, specName)
+		}
+		queued := 0
+		for _, p := range part.Processes {
+			queued += len(p.Queue)
+			switch {
+			case p.Tree == "":
+				if !byPID[p.PID] {
+					rep.NotRestored = append(rep.NotRestored, NotRestored{Node: n, Subject: "process " + p.PID + " (" + p.Behavior + ")",
+						Reason: "it was not supervised: nothing can start it again"})
+				}
+				continue
+			case failedTrees[p.Tree]:
+				continue
+			case dynamic[p.PID]:
+				rep.NotRestored = append(rep.NotRestored, NotRestored{Node: n, Subject: "process " + p.PID + " in " + p.Tree + "/" + p.ChildID,
+					Reason: "an instance of a simple_one_for_one supervisor: instances are not recreated"})
+				continue
+			case p.ChildID == "":
+				continue // a root supervisor: the tree brings it back
+			}
+			slot := p.Tree + "/" + p.ChildID
+			target := plan.Target{Supervisor: p.Tree, ChildID: p.ChildID}
+			cur, running := bySlot[slot]
+			running = running || fresh[p.Tree]
+			var deps []string
+			if !running {
+				parent, leaf := splitPath(p.ChildID)
+				id := newID("restart")
+				ops = append(ops, plan.Operation{ID: id, Type: plan.RestartChild, Node: n,
+					Target: plan.Target{Supervisor: p.Tree, ChildID: parent}, Params: plan.Params{ChildID: leaf}})
+				deps = []string{id}
+			}
+			if len(p.State) > 0 && !p.Supervisor {
+				ops = append(ops, plan.Operation{ID: newID("state"), Type: plan.ReplaceState, Node: n, Target: target,
+					Params: plan.Params{State: string(p.State)}, DependsOn: deps})
+			}
+			if p.RegisteredName != "" && specName[slot] != p.RegisteredName && cur.GetRegisteredName() != p.RegisteredName {
+				ops = append(ops, plan.Operation{ID: newID("name"), Type: plan.RegisterName, Node: n, Target: target,
+					Params: plan.Params{Name: p.RegisteredName}, DependsOn: deps})
+			}
+		}
+		if queued > 0 {
+			rep.NotRestored = append(rep.NotRestored, NotRestored{Node: n, Subject: fmt.Sprintf("%d queued messages", queued),
+				Reason: "queued messages are captured for inspection; restore does not send them again"})
+		}
+	}
+	for _, op := range ops {
+		rep.Operations = append(rep.Operations, RestoreOp{ID: op.ID, Type: string(op.Type), Target: op.Target.String(), Node: op.Node})
+	}
+	return ops
+}
+
+// collectNames maps each slot whose spec registers a name to the name.
+func collectNames(tree, prefix string, children []spec.ChildSpec, out map[string]string) {
+	for _, c := range children {
+		path := strings.TrimPrefix(prefix+"/"+c.ID, "/")
+		if c.Name != "" {
+			out[tree+"/"+path] = c.Name
+		}
+		collectNames(tree, path, c.Children, out)
+	}
+}
+
+func splitPath(p string) (parent, leaf string) {
+	if i := strings.LastIndexByte(p, '/'); i >= 0 {
+		return p[:i], p[i+1:]
+	}
+	return "", p
+}
