@@ -1317,9 +1317,9 @@ type RestoreResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// JSON of snapshot.RestoreReport.
 	ReportJson []byte `protobuf:"bytes,1,opt,name=report_json,json=reportJson,proto3" json:"report_json,omitempty"`
-	// The plan that restores processes, state and names ("" when none
-	// was needed, or for a dry run).
-	PlanId        string `protobuf:"bytes,2,opt,name=plan_id,json=planId,proto3" json:"plan_id,omitempty"`
+	// The plans that restore processes, states and names (none when nothing
+	// needed restoring, or for a dry run).
+	PlanIds       []string `protobuf:"bytes,2,rep,name=plan_ids,json=planIds,proto3" json:"plan_ids,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1361,11 +1361,11 @@ func (x *RestoreResponse) GetReportJson() []byte {
 	return nil
 }
 
-func (x *RestoreResponse) GetPlanId() string {
+func (x *RestoreResponse) GetPlanIds() []string {
 	if x != nil {
-		return x.PlanId
+		return x.PlanIds
 	}
-	return ""
+	return nil
 }
 
 type PutPartResponse struct {
@@ -1518,11 +1518,11 @@ const file_steward_v1_snapshots_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05nodes\x18\x02 \x03(\tR\x05nodes\x12\x17\n" +
 	"\adry_run\x18\x03 \x01(\bR\x06dryRun\x12!\n" +
-	"\fsafety_level\x18\x04 \x01(\tR\vsafetyLevel\"K\n" +
+	"\fsafety_level\x18\x04 \x01(\tR\vsafetyLevel\"M\n" +
 	"\x0fRestoreResponse\x12\x1f\n" +
 	"\vreport_json\x18\x01 \x01(\fR\n" +
-	"reportJson\x12\x17\n" +
-	"\aplan_id\x18\x02 \x01(\tR\x06planId\"<\n" +
+	"reportJson\x12\x19\n" +
+	"\bplan_ids\x18\x02 \x03(\tR\aplanIds\"<\n" +
 	"\x0fPutPartResponse\x12)\n" +
 	"\x04meta\x18\x01 \x01(\v2\x15.steward.v1.WriteMetaR\x04meta2\xc4\x04\n" +
 	"\tSnapshots\x12B\n" +

@@ -33,9 +33,11 @@ type RestoreReport struct {
 	Operations []RestoreOp `json:"operations"`
 	// NotRestored lists what could not be brought back, with the reason.
 	NotRestored []NotRestored `json:"not_restored"`
-	// PlanID is the restore plan, when one was needed.
-	PlanID string `json:"plan_id,omitempty"`
-	// Plan is the restore plan's dry run (dry runs only).
+	// PlanIDs are the restore plans, when any was needed: one per
+	// plan.MaxOperations operations, run side by side (their targets are
+	// disjoint).
+	PlanIDs []string `json:"plan_ids"`
+	// Plan is the (first) restore plan's dry run (dry runs only).
 	Plan *plan.DryRun `json:"plan,omitempty"`
 }
 
@@ -82,7 +84,7 @@ func (s *service) Restore(ctx context.Context, req *pb.RestoreRequest) (*pb.Rest
 			if err != nil {
 				return nil, err
 			}
-			return &pb.RestoreResponse{ReportJson: body, PlanId: rep.PlanID}, nil
+			return &pb.RestoreResponse{ReportJson: body, PlanIds: rep.PlanIDs}, nil
 		})
 }
 
@@ -106,7 +108,8 @@ func (l *Layer) restore(ctx context.Context, req *pb.RestoreRequest) (*RestoreRe
 	if err != nil {
 		return nil, err
 	}
-	rep := &RestoreReport{Snapshot: rec.Id, Nodes: nodes, DryRun: req.DryRun, Trees: []TreeAction{}, Operations: []RestoreOp{}, NotRestored: []NotRestored{}}
+	rep := &RestoreReport{Snapshot: rec.Id, Nodes: nodes, DryRun: req.DryRun, Trees: []TreeAction{}, Operations: []RestoreOp{},
+		NotRestored: []NotRestored{}, PlanIDs: []string{}}
 
 	// 1. The desired state: the snapshot's trees on the nodes restored.
 	cmds, err := l.treeActions(rep, parts)
@@ -136,27 +139,56 @@ func (l *Layer) restore(ctx context.Context, req *pb.RestoreRequest) (*RestoreRe
 	if level == "" {
 		level = string(plan.Moderate)
 	}
-	body, err := json.Marshal(plan.Plan{SafetyLevel: plan.SafetyLevel(level), Timeout: "120s", Operations: ops})
-	if err != nil {
-		return nil, err
-	}
-	if req.DryRun {
-		res, err := l.coord.DryRunLocal(ctx, body, "restore.json")
-		if res != nil {
-			d := res.DryRun()
-			rep.Plan = &d
-		}
-		if err != nil && res == nil {
+	for i, batch := range batches(ops, plan.MaxOperations) {
+		body, err := json.Marshal(plan.Plan{SafetyLevel: plan.SafetyLevel(level), Timeout: "10m", Operations: batch})
+		if err != nil {
 			return nil, err
 		}
-		return rep, nil
+		if req.DryRun {
+			if i > 0 {
+				break
+			}
+			res, err := l.coord.DryRunLocal(ctx, body, "restore.json")
+			if res != nil {
+				d := res.DryRun()
+				rep.Plan = &d
+			}
+			if err != nil && res == nil {
+				return nil, err
+			}
+			continue
+		}
+		resp, err := l.coord.Submit(ctx, body, "restore.json")
+		if err != nil {
+			return nil, fmt.Errorf("restore plan %d was refused (%d submitted before it): %w", i+1, len(rep.PlanIDs), err)
+		}
+		rep.PlanIDs = append(rep.PlanIDs, resp.Id)
 	}
-	resp, err := l.coord.Submit(ctx, body, "restore.json")
-	if err != nil {
-		return nil, fmt.Errorf("the restore plan was refused: %w", err)
-	}
-	rep.PlanID = resp.Id
 	return rep, nil
+}
+
+// batches packs operations into plans of at most max operations, keeping
+// each operation with those it depends on.
+func batches(ops []plan.Operation, max int) [][]plan.Operation {
+	var out [][]plan.Operation
+	var cur []plan.Operation
+	for i := 0; i < len(ops); {
+		// A group is an operation and the ones right after it that depend on it.
+		j := i + 1
+		for j < len(ops) && len(ops[j].DependsOn) > 0 && ops[j].DependsOn[0] == ops[i].ID {
+			j++
+		}
+		if len(cur)+(j-i) > max && len(cur) > 0 {
+			out = append(out, cur)
+			cur = nil
+		}
+		cur = append(cur, ops[i:j]...)
+		i = j
+	}
+	if len(cur) > 0 {
+		out = append(out, cur)
+	}
+	return out
 }
 
 // restoreNodes checks the nodes to restore: each has a complete part and is

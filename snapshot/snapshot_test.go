@@ -313,11 +313,11 @@ func TestRestoreBringsRuntimesBack(t *testing.T) {
 	if actions["a"] != "update" || actions["b"] != "create" {
 		t.Fatalf("tree actions: %+v", rep.Trees)
 	}
-	if resp.PlanId == "" {
-		t.Fatalf("no restore plan: %+v", rep)
+	if len(resp.PlanIds) != 1 {
+		t.Fatalf("restore plans: %+v", rep)
 	}
 	sc.Eventually(30*time.Second, func() error {
-		r, _, _ := sc.Leader().State().Plan(nil, resp.PlanId)
+		r, _, _ := sc.Leader().State().Plan(nil, resp.PlanIds[0])
 		if r == nil || !state.PlanFinished(r.Status) {
 			return errors.New("restore plan running")
 		}

@@ -365,8 +365,12 @@ func newSnapshotCmd(g *globals) *cobra.Command {
 		} else {
 			printRestore(w, rep)
 		}
-		if *watch && rep.PlanID != "" {
-			return watchPlan(cmd, g, rep.PlanID, *resOut)
+		if *watch {
+			for _, id := range rep.PlanIDs {
+				if err := watchPlan(cmd, g, id, *resOut); err != nil {
+					return err
+				}
+			}
 		}
 		return nil
 	}
@@ -404,9 +408,10 @@ func printRestore(w io.Writer, rep snapshot.RestoreReport) {
 		}
 		_ = t.flush()
 	}
-	if rep.PlanID != "" {
-		fmt.Fprintf(w, "\nPlan %s restores the processes; follow it with: steward ops watch %s\n", rep.PlanID, rep.PlanID)
-	} else if !rep.DryRun {
+	for _, id := range rep.PlanIDs {
+		fmt.Fprintf(w, "\nPlan %s restores the processes; follow it with: steward ops watch %s\n", id, id)
+	}
+	if len(rep.PlanIDs) == 0 && !rep.DryRun {
 		fmt.Fprintln(w, "\nNo process needed restoring.")
 	}
 }

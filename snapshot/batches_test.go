@@ -1,0 +1,42 @@
+package snapshot
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/steward/steward/plan"
+)
+
+// Restore plans are cut at the operation limit without separating an
+// operation from those that depend on it.
+func TestBatchesKeepDependentsTogether(t *testing.T) {
+	var ops []plan.Operation
+	for i := 0; i < 5; i++ {
+		r := fmt.Sprintf("restart-%d", i)
+		ops = append(ops,
+			plan.Operation{ID: r},
+			plan.Operation{ID: fmt.Sprintf("state-%d", i), DependsOn: []string{r}},
+			plan.Operation{ID: fmt.Sprintf("name-%d", i), DependsOn: []string{r}})
+	}
+	ops = append(ops, plan.Operation{ID: "lone"})
+	got := batches(ops, 7)
+	var sizes []int
+	for _, b := range got {
+		sizes = append(sizes, len(b))
+		ids := map[string]bool{}
+		for _, op := range b {
+			ids[op.ID] = true
+			for _, d := range op.DependsOn {
+				if !ids[d] {
+					t.Fatalf("%s is separated from %s", op.ID, d)
+				}
+			}
+		}
+	}
+	if fmt.Sprint(sizes) != "[6 6 4]" {
+		t.Fatalf("batch sizes %v", sizes)
+	}
+	if n := len(batches(nil, 10)); n != 0 {
+		t.Fatalf("no operations, %d batches", n)
+	}
+}
