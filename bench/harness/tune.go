@@ -61,6 +61,9 @@ func DefaultVariants() []Variant {
 		{Name: "fast-election", Raft: map[string]string{"heartbeat_timeout": `"300ms"`, "election_timeout": `"300ms"`, "leader_lease_timeout": `"150ms"`},
 			Endpoint: cluster.ToLeader, Clients: []int{1, 64}, Failover: true,
 			Note: "failover detection: followers notice a dead leader after heartbeat_timeout (randomized up to 2x), then elect"},
+		{Name: "election-500ms", Raft: map[string]string{"heartbeat_timeout": `"500ms"`, "election_timeout": `"500ms"`, "leader_lease_timeout": `"250ms"`},
+			Endpoint: cluster.ToLeader, Failover: true,
+			Note: "failover only: half the default timings, more margin than 300ms for GC or disk stalls"},
 	}
 }
 

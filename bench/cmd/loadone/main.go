@@ -20,6 +20,7 @@ import (
 
 	"github.com/steward/steward/bench/cluster"
 	"github.com/steward/steward/bench/harness"
+	"github.com/steward/steward/bench/load"
 	"github.com/steward/steward/bench/report"
 )
 
@@ -35,10 +36,13 @@ func main() {
 	raft := flag.String("raft", "", "steward raft {} settings, comma-separated key=value (HCL values)")
 	pids := flag.String("pids", "", "file to write \"leader PID\" and \"follower PID\" lines to once the cluster is up")
 	workDir := flag.String("work-dir", ".work", "where the data dirs go")
+	keyspace := flag.Int("keyspace", 10000, "distinct keys the measured writes overwrite at random")
+	fill := flag.Int("fill", 0, "keys written once before measuring (unmeasured), to measure with a large state; use with -keyspace of the same size")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *system, *stewardBin, *etcdBin, *clients, *ops, *conns, cluster.Endpoint(*endpoint), *valueSize, *raft, *pids, *workDir); err != nil {
+	o := opts{clients: *clients, ops: *ops, conns: *conns, ep: cluster.Endpoint(*endpoint), valueSize: *valueSize, keyspace: *keyspace, fill: *fill}
+	if err := run(ctx, *system, *stewardBin, *etcdBin, o, *raft, *pids, *workDir); err != nil {
 		fmt.Fprintln(os.Stderr, "loadone:", err)
 		os.Exit(1)
 	}
@@ -49,7 +53,14 @@ type system interface {
 	Close()
 }
 
-func run(ctx context.Context, name, stewardBin, etcdBin string, clients, ops, conns int, ep cluster.Endpoint, valueSize int, raft, pidsFile, workDir string) error {
+type opts struct {
+	clients, ops, conns int
+	ep                  cluster.Endpoint
+	valueSize           int
+	keyspace, fill      int
+}
+
+func run(ctx context.Context, name, stewardBin, etcdBin string, o opts, raft, pidsFile, workDir string) error {
 	if err := os.MkdirAll(workDir, 0o755); err != nil {
 		return err
 	}
@@ -101,8 +112,21 @@ func run(ctx context.Context, name, stewardBin, etcdBin string, clients, ops, co
 			return err
 		}
 	}
-	p := harness.Plan{Clients: []int{clients}, Ops: []int{ops}, Pairs: 1, ValueSize: valueSize, Keyspace: 10000, Conns: conns, Timeout: 10 * time.Second, Warmup: 200}
-	r, err := harness.RunOnce(ctx, sys, ep, p, clients, ops, 1)
+	if o.fill > 0 {
+		start := time.Now()
+		t, err := sys.Target(ctx, o.ep, 64, 0)
+		if err != nil {
+			return err
+		}
+		_, err = load.Run(ctx, t, load.Spec{Clients: 64, Ops: o.fill, ValueSize: o.valueSize, Prefix: "bench/" + sys.Name() + "/", Timeout: 10 * time.Second})
+		t.Close()
+		if err != nil {
+			return err
+		}
+		fmt.Printf("filled %d keys in %s\n", o.fill, time.Since(start).Round(time.Second))
+	}
+	p := harness.Plan{Clients: []int{o.clients}, Ops: []int{o.ops}, Pairs: 1, ValueSize: o.valueSize, Keyspace: o.keyspace, Conns: o.conns, Timeout: 10 * time.Second, Warmup: 200}
+	r, err := harness.RunOnce(ctx, sys, o.ep, p, o.clients, o.ops, 1)
 	if err != nil {
 		return err
 	}
