@@ -174,7 +174,8 @@ type TreeSummary struct {
 	Children    uint32 `protobuf:"varint,4,opt,name=children,proto3" json:"children,omitempty"`
 	ModifyIndex uint64 `protobuf:"varint,5,opt,name=modify_index,json=modifyIndex,proto3" json:"modify_index,omitempty"`
 	AutoPlaced  bool   `protobuf:"varint,6,opt,name=auto_placed,json=autoPlaced,proto3" json:"auto_placed,omitempty"`
-	SpecJson    []byte `protobuf:"bytes,7,opt,name=spec_json,json=specJson,proto3" json:"spec_json,omitempty"`
+	// The committed spec (canonical JSON); in listings only with with_spec.
+	SpecJson []byte `protobuf:"bytes,7,opt,name=spec_json,json=specJson,proto3" json:"spec_json,omitempty"`
 	// Live: running | failed | stopping | absent | unknown ("" when not asked).
 	Status  string `protobuf:"bytes,8,opt,name=status,proto3" json:"status,omitempty"`
 	RootPid string `protobuf:"bytes,9,opt,name=root_pid,json=rootPid,proto3" json:"root_pid,omitempty"`
@@ -398,7 +399,10 @@ type ListTreesRequest struct {
 	// Ask each node for the live state of its trees.
 	Live bool `protobuf:"varint,3,opt,name=live,proto3" json:"live,omitempty"`
 	// Only this tree.
-	Name          string `protobuf:"bytes,4,opt,name=name,proto3" json:"name,omitempty"`
+	Name string `protobuf:"bytes,4,opt,name=name,proto3" json:"name,omitempty"`
+	// Include each tree's spec (spec_json); left out by default, as specs
+	// can be large.
+	WithSpec      bool `protobuf:"varint,5,opt,name=with_spec,json=withSpec,proto3" json:"with_spec,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -459,6 +463,13 @@ func (x *ListTreesRequest) GetName() string {
 		return x.Name
 	}
 	return ""
+}
+
+func (x *ListTreesRequest) GetWithSpec() bool {
+	if x != nil {
+		return x.WithSpec
+	}
+	return false
 }
 
 type ListTreesResponse struct {
@@ -677,12 +688,13 @@ const file_steward_v1_supervision_proto_rawDesc = "" +
 	"\x11DeleteTreeRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"?\n" +
 	"\x12DeleteTreeResponse\x12)\n" +
-	"\x04meta\x18\x01 \x01(\v2\x15.steward.v1.WriteMetaR\x04meta\"{\n" +
+	"\x04meta\x18\x01 \x01(\v2\x15.steward.v1.WriteMetaR\x04meta\"\x98\x01\n" +
 	"\x10ListTreesRequest\x12+\n" +
 	"\x04read\x18\x01 \x01(\v2\x17.steward.v1.ReadOptionsR\x04read\x12\x12\n" +
 	"\x04node\x18\x02 \x01(\tR\x04node\x12\x12\n" +
 	"\x04live\x18\x03 \x01(\bR\x04live\x12\x12\n" +
-	"\x04name\x18\x04 \x01(\tR\x04name\"l\n" +
+	"\x04name\x18\x04 \x01(\tR\x04name\x12\x1b\n" +
+	"\twith_spec\x18\x05 \x01(\bR\bwithSpec\"l\n" +
 	"\x11ListTreesResponse\x12(\n" +
 	"\x04meta\x18\x01 \x01(\v2\x14.steward.v1.ReadMetaR\x04meta\x12-\n" +
 	"\x05trees\x18\x02 \x03(\v2\x17.steward.v1.TreeSummaryR\x05trees\"\xc7\x01\n" +

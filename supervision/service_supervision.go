@@ -192,7 +192,11 @@ func (s *supervisionService) ListTrees(ctx context.Context, req *pb.ListTreesReq
 				if r.Name != "" && rec.Name != r.Name {
 					continue
 				}
-				out.Trees = append(out.Trees, summarize(rec))
+				sum := summarize(rec)
+				if !r.WithSpec {
+					sum.SpecJson = nil
+				}
+				out.Trees = append(out.Trees, sum)
 			}
 			return out, nil
 		})

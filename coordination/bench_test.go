@@ -1,0 +1,127 @@
+package coordination_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-memdb"
+	"github.com/steward/steward/coordination"
+	"github.com/steward/steward/node"
+	"github.com/steward/steward/pb"
+	"github.com/steward/steward/state"
+	"github.com/steward/steward/supervision"
+	"github.com/steward/steward/testkit"
+)
+
+// benchCluster is a 3-node cluster with one tree of 34 counters per node,
+// so that up to 102 operations have distinct targets.
+func benchCluster(b *testing.B) *testkit.Cluster {
+	b.Helper()
+	c := testkit.NewCluster(b, 3, testkit.WithPlugins(func() []node.Plugin {
+		sup := supervision.New(supervision.DefaultConfig())
+		return []node.Plugin{sup, coordination.New(coordination.DefaultConfig(), sup)}
+	}))
+	sup := pb.NewSupervisionClient(c.Conn(0))
+	for n := 1; n <= 3; n++ {
+		var kids []string
+		for i := 0; i < 34; i++ {
+			kids = append(kids, fmt.Sprintf(`{"id":"c%d","behavior":"counter"}`, i))
+		}
+		spec := fmt.Sprintf(`{"name":"t%d","node":"n%d","children":[%s]}`, n, n, strings.Join(kids, ","))
+		if _, err := sup.ApplyTree(testkit.Ctx(b, 10*time.Second), &pb.ApplyTreeRequest{Spec: []byte(spec)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	testkit.Eventually(b, 20*time.Second, func() error {
+		resp, err := sup.ListTrees(testkit.Ctx(b, 5*time.Second), &pb.ListTreesRequest{Live: true})
+		if err != nil {
+			return err
+		}
+		for _, t := range resp.Trees {
+			if t.Status != "running" || t.AppliedIndex != t.ModifyIndex {
+				return fmt.Errorf("%s is %s", t.Name, t.Status)
+			}
+		}
+		if len(resp.Trees) != 3 {
+			return fmt.Errorf("%d trees", len(resp.Trees))
+		}
+		return nil
+	}, "trees running")
+	return c
+}
+
+// independentPlan is n send_message operations on distinct counters, spread
+// round-robin over the three nodes.
+func independentPlan(level string, n int) []byte {
+	var ops []string
+	for i := 0; i < n; i++ {
+		ops = append(ops, fmt.Sprintf(`{"id":"o%d","type":"send_message","target":{"supervisor":"t%d","child_id":"c%d"},"params":{"message":"inc"}}`,
+			i, i%3+1, i/3))
+	}
+	return []byte(fmt.Sprintf(`{"safety_level":%q,"timeout":"5m","operations":[%s]}`, level, strings.Join(ops, ",")))
+}
+
+// waitPlan waits on the replicated state (memdb watches, no polling) until
+// the plan finishes.
+func waitPlan(ctx context.Context, n *node.Node, id string) (*pb.PlanRecord, error) {
+	for {
+		st := n.State()
+		ws := memdb.NewWatchSet()
+		rec, _, err := st.Plan(ws, id)
+		if err != nil {
+			return nil, err
+		}
+		if rec != nil && state.PlanFinished(rec.Status) {
+			return rec, nil
+		}
+		ws.Add(st.AbandonCh())
+		if err := ws.WatchCtx(ctx); err != nil {
+			return nil, fmt.Errorf("plan %s: %w", id, err)
+		}
+	}
+}
+
+// BenchmarkPlanToCompletion measures the time from apply to the end of a
+// plan of 1, 10 and 100 independent operations over three nodes, per safety
+// level, beside the time to make as many single kv commits one after the
+// other in the same cluster.
+func BenchmarkPlanToCompletion(b *testing.B) {
+	c := benchCluster(b)
+	coord := pb.NewCoordinationClient(c.Conn(0))
+	kv := pb.NewKVClient(c.Conn(0))
+	for _, n := range []int{1, 10, 100} {
+		b.Run(fmt.Sprintf("kv-commits/ops=%d", n), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				for j := 0; j < n; j++ {
+					if _, err := kv.Put(testkit.Ctx(b, 10*time.Second), &pb.KVPutRequest{Key: fmt.Sprintf("bench/%d", j), Value: []byte("x")}); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		})
+		for _, level := range []string{"permissive", "moderate", "strict"} {
+			body := independentPlan(level, n)
+			b.Run(fmt.Sprintf("%s/ops=%d", level, n), func(b *testing.B) {
+				phases := 0
+				for i := 0; i < b.N; i++ {
+					resp, err := coord.Apply(testkit.Ctx(b, 60*time.Second), &pb.ApplyPlanRequest{Plan: body})
+					if err != nil {
+						b.Fatal(err)
+					}
+					rec, err := waitPlan(testkit.Ctx(b, 5*time.Minute), c.Node(0), resp.Id)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if rec.Status != state.PlanSucceeded {
+						b.Fatalf("plan %s %s: %s", resp.Id, rec.Status, rec.Reason)
+					}
+					phases = len(rec.Stages)
+				}
+				b.ReportMetric(float64(phases), "phases")
+			})
+		}
+	}
+}

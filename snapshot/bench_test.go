@@ -1,0 +1,175 @@
+package snapshot_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-memdb"
+	"github.com/steward/steward/coordination"
+	"github.com/steward/steward/node"
+	"github.com/steward/steward/pb"
+	"github.com/steward/steward/snapshot"
+	"github.com/steward/steward/state"
+	"github.com/steward/steward/supervision"
+	"github.com/steward/steward/testkit"
+)
+
+// workerTrees returns specs that run about perNode counter processes on
+// node: trees of at most 4000 workers, in supervisors of at most 250.
+func workerTrees(nodeName string, perNode int) []string {
+	var specs []string
+	for t := 0; perNode > 0; t++ {
+		inTree := min(perNode, 4000)
+		perNode -= inTree
+		var subs []string
+		for s := 0; inTree > 0; s++ {
+			n := min(inTree, 250)
+			inTree -= n
+			var kids []string
+			for i := 0; i < n; i++ {
+				kids = append(kids, fmt.Sprintf(`{"id":"w%d","behavior":"counter"}`, i))
+			}
+			subs = append(subs, fmt.Sprintf(`{"id":"s%d","type":"supervisor","children":[%s]}`, s, strings.Join(kids, ",")))
+		}
+		specs = append(specs, fmt.Sprintf(`{"name":"%s-t%d","node":%q,"children":[%s]}`, nodeName, t, nodeName, strings.Join(subs, ",")))
+	}
+	return specs
+}
+
+func waitFor(ctx context.Context, n *node.Node, done func(st *state.Store) (bool, error)) error {
+	for {
+		st := n.State()
+		ws := memdb.NewWatchSet()
+		_, _, _ = st.Snapshots(ws)
+		_, _, _ = st.Plans(ws)
+		ok, err := done(st)
+		if err != nil || ok {
+			return err
+		}
+		ws.Add(st.AbandonCh())
+		if err := ws.WatchCtx(ctx); err != nil {
+			return err
+		}
+	}
+}
+
+// BenchmarkSnapshot measures, on three nodes running 100, 1,000 and 10,000
+// processes each, the time to capture a snapshot with every state, and the
+// time to restore it after every tree was deleted (specs committed back,
+// trees started, each state imported by a permissive restore plan), with
+// the stored size per process.
+func BenchmarkSnapshot(b *testing.B) {
+	for _, perNode := range []int{100, 1000, 10000} {
+		b.Run(fmt.Sprintf("procs-per-node=%d", perNode), func(b *testing.B) {
+			c := testkit.NewCluster(b, 3, testkit.WithPlugins(func() []node.Plugin {
+				sup := supervision.New(supervision.DefaultConfig())
+				coord := coordination.New(coordination.DefaultConfig(), sup)
+				cfg := snapshot.DefaultConfig()
+				cfg.RestoreTimeout = 5 * time.Minute
+				return []node.Plugin{sup, coord, snapshot.New(cfg, sup, coord)}
+			}))
+			supc := pb.NewSupervisionClient(c.Conn(0))
+			snaps := pb.NewSnapshotsClient(c.Conn(0))
+			var names []string
+			for n := 1; n <= 3; n++ {
+				for _, sp := range workerTrees(fmt.Sprintf("n%d", n), perNode) {
+					resp, err := supc.ApplyTree(testkit.Ctx(b, time.Minute), &pb.ApplyTreeRequest{Spec: []byte(sp)})
+					if err != nil {
+						b.Fatal(err)
+					}
+					names = append(names, resp.Tree.Name)
+				}
+			}
+			testkit.Eventually(b, 5*time.Minute, func() error {
+				resp, err := supc.ListTrees(testkit.Ctx(b, time.Minute), &pb.ListTreesRequest{Live: true})
+				if err != nil {
+					return err
+				}
+				for _, t := range resp.Trees {
+					if t.Status != "running" || t.AppliedIndex != t.ModifyIndex {
+						return fmt.Errorf("%s %s", t.Name, t.Status)
+					}
+				}
+				return nil
+			}, "trees running")
+			leader := c.Leader()
+			var capture, restore time.Duration
+			var stored, procs uint64
+			for i := 0; i < b.N; i++ {
+				start := time.Now()
+				cr, err := snaps.Capture(testkit.Ctx(b, time.Minute), &pb.CaptureRequest{Options: &pb.SnapshotOptions{IncludeState: true}})
+				if err != nil {
+					b.Fatal(err)
+				}
+				var rec *pb.SnapshotRecord
+				err = waitFor(testkit.Ctx(b, 5*time.Minute), leader, func(st *state.Store) (bool, error) {
+					r, err := st.SnapshotRecord(nil, cr.Id)
+					rec = r
+					return r != nil && r.Status != state.SnapshotCapturing, err
+				})
+				if err != nil || rec.Status != state.SnapshotComplete {
+					b.Fatalf("capture: %v %+v", err, rec)
+				}
+				capture += time.Since(start)
+				stored, procs = 0, 0
+				for _, p := range rec.Parts {
+					stored += p.StoredBytes
+					procs += uint64(p.Processes)
+				}
+
+				b.StopTimer()
+				for _, name := range names {
+					if _, err := supc.DeleteTree(testkit.Ctx(b, time.Minute), &pb.DeleteTreeRequest{Name: name}); err != nil {
+						b.Fatal(err)
+					}
+				}
+				testkit.Eventually(b, 5*time.Minute, func() error {
+					for _, n := range c.Live() {
+						resp, err := pb.NewRuntimeClient(c.Conn(c.Index(n.Name()))).Stats(testkit.Ctx(b, time.Minute), &pb.StatsRequest{})
+						if err != nil || resp.Trees != 0 {
+							return fmt.Errorf("%s still runs %d trees", n.Name(), resp.GetTrees())
+						}
+					}
+					return nil
+				}, "trees deleted")
+				b.StartTimer()
+
+				start = time.Now()
+				rr, err := snaps.Restore(testkit.Ctx(b, 10*time.Minute), &pb.RestoreRequest{Id: cr.Id, SafetyLevel: "permissive"})
+				if err != nil {
+					b.Fatal(err)
+				}
+				err = waitFor(testkit.Ctx(b, 10*time.Minute), leader, func(st *state.Store) (bool, error) {
+					for _, id := range rr.PlanIds {
+						r, _, err := st.Plan(nil, id)
+						if err != nil || r == nil || !state.PlanFinished(r.Status) {
+							return false, err
+						}
+						if r.Status != state.PlanSucceeded {
+							return false, fmt.Errorf("restore plan %s: %s", id, r.Reason)
+						}
+					}
+					return true, nil
+				})
+				if err != nil {
+					var rep snapshot.RestoreReport
+					_ = json.Unmarshal(rr.ReportJson, &rep)
+					b.Fatalf("restore: %v (%d not restored)", err, len(rep.NotRestored))
+				}
+				restore += time.Since(start)
+				b.StopTimer()
+				if _, err := snaps.Delete(testkit.Ctx(b, time.Minute), &pb.DeleteSnapshotRequest{Id: cr.Id}); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(capture.Milliseconds())/float64(b.N), "capture-ms")
+			b.ReportMetric(float64(restore.Milliseconds())/float64(b.N), "restore-ms")
+			b.ReportMetric(float64(stored)/float64(procs), "stored-bytes/proc")
+		})
+	}
+}
