@@ -182,7 +182,7 @@ func (l *Layer) activePlans() []plan.ActivePlan {
 		if err != nil {
 			continue
 		}
-		ap := plan.ActivePlan{ID: rec.Id}
+		ap := plan.ActivePlan{ID: rec.Id, Group: res.Group}
 		if res.Window != nil {
 			ap.Window = *res.Window
 		} else {

@@ -260,7 +260,11 @@ func (b *builder) timeConflicts() {
 			continue // no overlap
 		}
 		var sharedTargets, sharedNodes []string
+		sameGroup := b.plan.Group != "" && ap.Group == b.plan.Group
 		for _, t := range ap.Targets {
+			if sameGroup {
+				break
+			}
 			if ours.has(t) && !contains(sharedTargets, t) {
 				sharedTargets = append(sharedTargets, t)
 			}
@@ -292,6 +296,7 @@ func (b *builder) totalMS() int64 {
 func (b *builder) result() *Result {
 	r := &Result{
 		SafetyLevel: b.plan.SafetyLevel,
+		Group:       b.plan.Group,
 		Timeout:     b.plan.Timeout,
 		Window:      b.plan.Constraints.Window,
 		Operations:  b.plan.Operations,

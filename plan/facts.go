@@ -101,6 +101,9 @@ type ActivePlan struct {
 	// Nodes and Targets (PIDs and tree names) it touches.
 	Nodes   []string `json:"nodes,omitempty"`
 	Targets []string `json:"targets,omitempty"`
+	// Group is its plan group; plans of one group do not conflict over
+	// shared targets.
+	Group string `json:"group,omitempty"`
 }
 
 func (f *Facts) op(id string) *OperationFacts {

@@ -31,7 +31,7 @@ func Parse(data []byte, filename string) (*Plan, error) {
 // ---- JSON ----
 
 var (
-	planJSONFields        = []string{"safety_level", "timeout", "constraints", "operations"}
+	planJSONFields        = []string{"safety_level", "timeout", "group", "constraints", "operations"}
 	constraintsJSONFields = []string{"max_parallel", "max_memory_bytes", "max_process_count", "max_total_queue_length", "window"}
 	windowJSONFields      = []string{"not_before", "not_after"}
 	operationJSONFields   = []string{"id", "type", "node", "target", "params", "depends_on"}
@@ -59,6 +59,8 @@ func parseJSONPlan(data []byte) (*Plan, error) {
 			p.SafetyLevel = SafetyLevel(jsonStr(&ps, path, val))
 		case "timeout":
 			p.Timeout = jsonStr(&ps, path, val)
+		case "group":
+			p.Group = jsonStr(&ps, path, val)
 		case "constraints":
 			p.Constraints = constraintsFromJSON(&ps, path, val)
 		case "operations":
@@ -239,7 +241,7 @@ func mergeSpecErr(ps *problems, path string, err error) {
 
 var (
 	planHCLSchema = &hcl.BodySchema{
-		Attributes: []hcl.AttributeSchema{{Name: "safety_level"}, {Name: "timeout"}},
+		Attributes: []hcl.AttributeSchema{{Name: "safety_level"}, {Name: "timeout"}, {Name: "group"}},
 		Blocks: []hcl.BlockHeaderSchema{
 			{Type: "constraints"},
 			{Type: "operation", LabelNames: []string{"id"}},
@@ -283,6 +285,8 @@ func parseHCLPlan(data []byte, filename string) (*Plan, error) {
 			hclDecode(&ps, a.Name, a, (*string)(&p.SafetyLevel))
 		case "timeout":
 			hclDecode(&ps, a.Name, a, &p.Timeout)
+		case "group":
+			hclDecode(&ps, a.Name, a, &p.Group)
 		}
 	}
 	seenConstraints := false

@@ -89,3 +89,34 @@ operation "nm" {
 		t.Fatal("a target that died passed replace_state's effect")
 	}
 }
+
+// Plans of one group may act on the same targets in overlapping windows;
+// others may not.
+func TestGroupedPlansDoNotConflict(t *testing.T) {
+	p, err := Parse([]byte(`{"group":"restore-1","operations":[{"id":"a","type":"send_message","node":"n1","target":{"supervisor":"web","child_id":"c1"},"params":{"message":"x"}}]}`), "p.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1000, 0)
+	facts := func(group string) *Facts {
+		return &Facts{
+			Operations: []OperationFacts{{OpID: "a", Target: ProcessFacts{Exists: true, Alive: true, PID: "n1/5", Node: "n1", Kind: KindProcess, Tree: "web", Slot: "c1", Status: Running}}},
+			Nodes:      []NodeFacts{{Node: "n1", Alive: true}},
+			ActivePlans: []ActivePlan{{ID: "other", Group: group, Nodes: []string{"n1"}, Targets: []string{"web"},
+				Window: Window{NotBefore: now.Add(-time.Minute), NotAfter: now.Add(time.Hour)}}},
+		}
+	}
+	if _, err := Build(p, facts("restore-1"), Options{Now: now}); err != nil {
+		t.Fatalf("same group: %v", err)
+	}
+	if _, err := Build(p, facts("restore-2"), Options{Now: now}); !errors.Is(err, ErrConflict) {
+		t.Fatalf("another group: %v", err)
+	}
+	if _, err := Build(p, facts(""), Options{Now: now}); !errors.Is(err, ErrConflict) {
+		t.Fatalf("no group: %v", err)
+	}
+	bad, _ := Parse([]byte(`{"group":"has space","operations":[{"id":"a","type":"send_message","node":"n1","target":{"pid":"n1/5"},"params":{"message":"x"}}]}`), "p.json")
+	if err := Validate(bad, Options{Now: now}); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "group") {
+		t.Fatalf("bad group: %v", err)
+	}
+}

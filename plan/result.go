@@ -10,6 +10,8 @@ type Result struct {
 	// Timeout is the normalized plan timeout (Go duration).
 	Timeout string  `json:"timeout"`
 	Window  *Window `json:"window,omitempty"`
+	// Group is the plan's group (see Plan.Group).
+	Group string `json:"group,omitempty"`
 	// Operations are the plan's operations, normalized (defaults filled,
 	// node taken from a pid target), in declaration order.
 	Operations []Operation `json:"operations"`

@@ -72,6 +72,11 @@ type Plan struct {
 	// MaxTimeout).
 	Timeout     string      `json:"timeout,omitempty"`
 	Constraints Constraints `json:"constraints,omitzero"`
+	// Group names plans submitted together as parts of one job (a restore
+	// split at the operation limit): plans of one group are not refused
+	// for acting on the same targets in overlapping windows. The submitter
+	// vouches that they do not interfere.
+	Group string `json:"group,omitempty"`
 	// Operations in declaration order, which breaks every tie.
 	Operations []Operation `json:"operations"`
 }

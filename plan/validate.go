@@ -52,6 +52,9 @@ func normalize(p *Plan, opts Options) (*Plan, error) {
 		n.Timeout = d.String()
 	}
 	validateConstraints(&ps, &n.Constraints)
+	if n.Group != "" && !spec.ValidName(n.Group) {
+		ps.add(ErrBadValue, "group", "%q is not a valid group name (1-63 of A-Z a-z 0-9 _ . -)", n.Group)
+	}
 
 	switch {
 	case len(n.Operations) == 0:

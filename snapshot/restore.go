@@ -139,8 +139,9 @@ func (l *Layer) restore(ctx context.Context, req *pb.RestoreRequest) (*RestoreRe
 	if level == "" {
 		level = string(plan.Moderate)
 	}
+	group := "restore-" + strings.TrimPrefix(newID(), "snap-")
 	for i, batch := range batches(ops, plan.MaxOperations) {
-		body, err := json.Marshal(plan.Plan{SafetyLevel: plan.SafetyLevel(level), Timeout: "10m", Operations: batch})
+		body, err := json.Marshal(plan.Plan{SafetyLevel: plan.SafetyLevel(level), Timeout: "10m", Group: group, Operations: batch})
 		if err != nil {
 			return nil, err
 		}
