@@ -34,7 +34,7 @@ type FSM struct {
 	haltErr error
 }
 
-var _ raft.FSM = (*FSM)(nil)
+var _ raft.BatchingFSM = (*FSM)(nil)
 
 // New returns an FSM with an empty store.
 func New(cfg Config) (*FSM, error) {
@@ -62,6 +62,33 @@ func (f *FSM) Halted() error {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	return f.haltErr
+}
+
+// ApplyBatch applies a batch of committed entries in one store transaction
+// (one commit and one round of watch notifications for the batch). The
+// outcome is the same as applying them one by one: a refused command
+// changes nothing even inside the batch (see state.Store.write), and a
+// batch in which a write failed otherwise is discarded and applied again
+// one entry at a time.
+func (f *FSM) ApplyBatch(logs []*raft.Log) []interface{} {
+	out := make([]interface{}, len(logs))
+	st := f.State()
+	st.BeginBatch()
+	for i, l := range logs {
+		if l.Type == raft.LogCommand {
+			out[i] = f.Apply(l)
+		}
+	}
+	if st.EndBatch() {
+		return out
+	}
+	f.logger.Warn("a write failed inside a batch; applying its entries one by one", "first", logs[0].Index, "last", logs[len(logs)-1].Index)
+	for i, l := range logs {
+		if l.Type == raft.LogCommand {
+			out[i] = f.Apply(l)
+		}
+	}
+	return out
 }
 
 // Apply applies one committed log entry.

@@ -2,6 +2,22 @@ package state
 
 import "errors"
 
+// domainErrors are the refusals of the domain rules: a write returns them
+// before it changes anything.
+var domainErrors = []*error{&ErrNotFound, &ErrCASConflict, &ErrInvalidKey, &ErrValueTooLarge, &ErrInvalidRecord,
+	&ErrCorruptSnapshot, &ErrStepTaken, &ErrPlanNotRunning, &ErrNotExpired, &ErrLimit}
+
+// IsDomainError reports whether err is a refusal by the domain rules (as
+// opposed to a failure of the store itself).
+func IsDomainError(err error) bool {
+	for _, d := range domainErrors {
+		if errors.Is(err, *d) {
+			return true
+		}
+	}
+	return false
+}
+
 var (
 	// ErrNotFound is returned when a record does not exist.
 	ErrNotFound = errors.New("not found")

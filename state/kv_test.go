@@ -213,3 +213,38 @@ func TestRestoreRefusesCorruptStreams(t *testing.T) {
 		}
 	}
 }
+
+// A batch commits its writes together; a broken batch commits none.
+func TestBatch(t *testing.T) {
+	s := mustStore(t)
+	s.BeginBatch()
+	if _, err := s.KVSet(1, "a", []byte("1"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.KVSet(2, "a", []byte("2"), u64(0)); !errors.Is(err, ErrCASConflict) {
+		t.Fatalf("cas inside a batch: %v", err)
+	}
+	if _, rec, _ := s.KVGet(nil, "a"); rec != nil {
+		t.Fatal("a batch's write is visible before the batch commits")
+	}
+	if !s.EndBatch() {
+		t.Fatal("a batch with only domain refusals is broken")
+	}
+	if _, rec, _ := s.KVGet(nil, "a"); rec == nil || string(rec.Value) != "1" {
+		t.Fatalf("after commit: %v", rec)
+	}
+	s.BeginBatch()
+	if _, err := s.KVSet(3, "b", []byte("x"), nil); err != nil {
+		t.Fatal(err)
+	}
+	s.batchBroken = true // as a failed write would leave it
+	if s.EndBatch() {
+		t.Fatal("a broken batch committed")
+	}
+	if _, rec, _ := s.KVGet(nil, "b"); rec != nil {
+		t.Fatal("a broken batch's write survived")
+	}
+	if !IsDomainError(casError("k", 1, 2)) || IsDomainError(errors.New("memdb: index missing")) {
+		t.Fatal("IsDomainError misclassifies")
+	}
+}

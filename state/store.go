@@ -17,6 +17,13 @@ type Store struct {
 	abandonMu sync.Mutex
 	abandonCh chan struct{}
 
+	// batch, while not nil, is the write transaction that every write joins
+	// (the FSM applies a batch of entries in one transaction); only the FSM
+	// goroutine writes, so it needs no lock. batchBroken is set when a write
+	// failed in a way that may have left part of it in the transaction.
+	batch       *memdb.Txn
+	batchBroken bool
+
 	// results caches decoded plan results by plan id: a committed result
 	// never changes, and decoding it on every report would cost more than
 	// the report itself.
@@ -65,7 +72,21 @@ func (s *Store) TableIndex(names ...string) uint64 {
 }
 
 // write runs fn in a write transaction and commits it when fn succeeds.
+// During a batch, fn joins the batch's transaction instead.
+//
+// Every write method keeps one rule: it returns a domain error (one of this
+// package's sentinels) only before its first change to the transaction, so
+// that a refused command leaves nothing behind even inside a batch. Any
+// other error marks the batch broken; the FSM then applies the batch's
+// entries one transaction each.
 func (s *Store) write(fn func(txn *memdb.Txn) error) error {
+	if s.batch != nil {
+		err := fn(s.batch)
+		if err != nil && !IsDomainError(err) {
+			s.batchBroken = true
+		}
+		return err
+	}
 	txn := s.db.Txn(true)
 	defer txn.Abort()
 	if err := fn(txn); err != nil {
@@ -77,3 +98,26 @@ func (s *Store) write(fn func(txn *memdb.Txn) error) error {
 
 // read returns a read transaction; the caller aborts it.
 func (s *Store) read() *memdb.Txn { return s.db.Txn(false) }
+
+// BeginBatch makes the following writes share one transaction, until
+// EndBatch. Only the FSM calls it, from its apply goroutine.
+func (s *Store) BeginBatch() {
+	s.batch, s.batchBroken = s.db.Txn(true), false
+}
+
+// EndBatch commits the batch's writes, or, when a write failed in a way
+// that may have left part of itself behind, discards them all and returns
+// false: the caller then applies the entries one by one.
+func (s *Store) EndBatch() bool {
+	txn, broken := s.batch, s.batchBroken
+	s.batch, s.batchBroken = nil, false
+	if txn == nil {
+		return true
+	}
+	if broken {
+		txn.Abort()
+		return false
+	}
+	txn.Commit()
+	return true
+}
