@@ -60,7 +60,9 @@ func OnLeader[Req, Resp any](ctx context.Context, s *Server, req Req,
 	holdCtx, cancel := s.holdContext(ctx)
 	defer cancel()
 	hops := forwardHops(ctx)
-	backoff := 5 * time.Millisecond
+	// Polling for a new leader: short waits, so a request held through an
+	// election goes out within ~20 ms of the leader being known.
+	backoff := 2 * time.Millisecond
 	for {
 		if s.backend.IsLeader() {
 			resp, err := local(ctx, req)
@@ -93,7 +95,7 @@ func OnLeader[Req, Resp any](ctx context.Context, s *Server, req Req,
 			return zero, toStatus(fmt.Errorf("%w: none elected within %s", ErrNoLeader, s.hold))
 		case <-t.C:
 		}
-		if backoff < 100*time.Millisecond {
+		if backoff < 20*time.Millisecond {
 			backoff *= 2
 		}
 	}
