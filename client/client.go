@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 
 	"github.com/steward/steward/pb"
 	"google.golang.org/grpc"
@@ -48,6 +49,8 @@ type Client struct {
 	KV      pb.KVClient
 	Cluster pb.ClusterClient
 	Health  healthpb.HealthClient
+
+	route *leaderRoute
 }
 
 // New connects to addr (lazily: the first call dials).
@@ -78,17 +81,56 @@ func (c *Client) Conn() *grpc.ClientConn { return c.conn }
 // Addr is the node address this client talks to.
 func (c *Client) Addr() string { return c.addr }
 
-// Close closes the connection.
-func (c *Client) Close() error { return c.conn.Close() }
+// Close closes the connection (and the leader's, when routed).
+func (c *Client) Close() error {
+	if r := c.route; r != nil {
+		r.mu.Lock()
+		if r.conn != nil {
+			_ = r.conn.Close()
+		}
+		r.mu.Unlock()
+	}
+	return c.conn.Close()
+}
 
 // Put writes key. cas, when not nil, makes it a check-and-set.
 func (c *Client) Put(ctx context.Context, key string, value []byte, cas *uint64) (*pb.KVPutResponse, error) {
-	return c.KV.Put(ctx, &pb.KVPutRequest{Key: key, Value: value, Cas: cas})
+	req := &pb.KVPutRequest{Key: key, Value: value, Cas: cas}
+	kv := c.kv(ctx)
+	resp, err := kv.Put(ctx, req)
+	if err != nil && kv != c.KV && notApplied(err) {
+		// The leader we knew is unreachable or no longer leads, and the
+		// write was not applied: ask the node we were given, which forwards.
+		c.forget(kv)
+		return c.KV.Put(ctx, req)
+	}
+	return resp, err
 }
 
 // Get reads key; stale answers from the node's own replica.
 func (c *Client) Get(ctx context.Context, key string, stale bool) (*pb.KVGetResponse, error) {
-	return c.KV.Get(ctx, &pb.KVGetRequest{Key: key, Read: &pb.ReadOptions{Stale: stale}})
+	req := &pb.KVGetRequest{Key: key, Read: &pb.ReadOptions{Stale: stale}}
+	if stale {
+		return c.KV.Get(ctx, req)
+	}
+	kv := c.kv(ctx)
+	resp, err := kv.Get(ctx, req)
+	if err != nil && kv != c.KV && status.Code(err) == codes.Unavailable {
+		c.forget(kv)
+		return c.KV.Get(ctx, req)
+	}
+	return resp, err
+}
+
+// notApplied reports whether a failed write certainly was not applied: the
+// connection could not be made, or the node said it is not the leader.
+func notApplied(err error) bool {
+	st, ok := status.FromError(err)
+	if !ok || st.Code() != codes.Unavailable {
+		return false
+	}
+	m := st.Message()
+	return strings.Contains(m, "Error while dialing") || strings.Contains(m, "not the leader") || strings.Contains(m, "no cluster leader")
 }
 
 // Explain turns a gRPC error into a one-line message for people: the
@@ -115,4 +157,75 @@ func Explain(addr string, err error) string {
 // be retried (no leader yet, or the node is not reachable).
 func IsRetryable(err error) bool {
 	return status.Code(err) == codes.Unavailable
+}
+
+// leaderRoute sends writes and consistent reads straight to the leader,
+// saving the receiving node's forwarding hop.
+type leaderRoute struct {
+	mu   sync.Mutex
+	addr string
+	conn *grpc.ClientConn
+	kv   pb.KVClient
+	opts []grpc.DialOption
+}
+
+// NewLeaderRouted connects to addr and sends Put and consistent Get calls
+// to the leader, whose address it learns from addr's Status and learns
+// again after a failure; stale reads and every other call go to addr, which
+// also takes over (forwarding) while no leader is known.
+func NewLeaderRouted(addr string, opts ...grpc.DialOption) (*Client, error) {
+	c, err := New(addr, opts...)
+	if err != nil {
+		return nil, err
+	}
+	c.route = &leaderRoute{opts: opts}
+	return c, nil
+}
+
+// kv returns the KV client a write or consistent read should use.
+func (c *Client) kv(ctx context.Context) pb.KVClient {
+	r := c.route
+	if r == nil {
+		return c.KV
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.kv != nil {
+		return r.kv
+	}
+	st, err := c.Cluster.Status(ctx, &pb.StatusRequest{})
+	if err != nil || st.LeaderAddr == "" || st.LeaderAddr == c.addr {
+		return c.KV
+	}
+	conn, err := New(st.LeaderAddr, r.opts...)
+	if err != nil {
+		return c.KV
+	}
+	r.addr, r.conn, r.kv = st.LeaderAddr, conn.conn, conn.KV
+	return r.kv
+}
+
+// forget drops the leader connection after a failure on it.
+func (c *Client) forget(used pb.KVClient) {
+	r := c.route
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.kv == used && r.conn != nil {
+		_ = r.conn.Close()
+		r.addr, r.conn, r.kv = "", nil, nil
+	}
+}
+
+// RoutedTo returns the leader address writes currently go to ("" when not
+// routed or not known yet).
+func (c *Client) RoutedTo() string {
+	if c.route == nil {
+		return ""
+	}
+	c.route.mu.Lock()
+	defer c.route.mu.Unlock()
+	return c.route.addr
 }
