@@ -17,6 +17,9 @@ type nodeMeta struct {
 	// Leaving is set just before a graceful leave, so that the others
 	// record the departure as left rather than failed.
 	Leaving bool `json:"l,omitempty"`
+	// Violations names the metrics over their resource thresholds,
+	// comma-separated (set by the health layer).
+	Violations string `json:"h,omitempty"`
 }
 
 func (m nodeMeta) encode() []byte {

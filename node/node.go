@@ -56,6 +56,8 @@ type Node struct {
 	// services added by later layers, stopped in reverse order.
 	closers     []func()
 	leaderTasks leaderTasks
+	// violations are the node's resource-threshold violations.
+	violations resourceViolations
 
 	shutdownOnce sync.Once
 	shutdownCh   chan struct{}
@@ -397,6 +399,8 @@ func (n *Node) localMeta() nodeMeta {
 		ClusterID: n.clusterID(),
 		Expect:    n.cfg.BootstrapExpect,
 		Leaving:   n.leaving.Load(),
+
+		Violations: n.violationMetrics(),
 	}
 }
 

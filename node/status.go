@@ -42,6 +42,7 @@ func (n *Node) Status() *pb.StatusResponse {
 		LastContactMs:   n.LastContact().Milliseconds(),
 		HasRaftState:    n.hasRaftState(),
 		BootstrapExpect: uint32(n.cfg.BootstrapExpect),
+		Violations:      n.ResourceViolations(),
 	}
 	if servers, _, err := n.raftServers(); err == nil {
 		for _, s := range servers {
@@ -99,6 +100,7 @@ func (n *Node) Members() []*pb.Member {
 			GrpcAddr:   m.Meta.GRPCAddr,
 			Version:    m.Meta.Version,
 			ClusterId:  m.Meta.ClusterID,
+			Violations: splitMetrics(m.Meta.Violations),
 		})
 	}
 	return out

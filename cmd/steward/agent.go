@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/spf13/cobra"
 	"github.com/steward/steward/coordination"
+	"github.com/steward/steward/health"
 	"github.com/steward/steward/node"
 	"github.com/steward/steward/snapshot"
 	"github.com/steward/steward/supervision"
@@ -162,6 +163,7 @@ func plugins() []node.Plugin {
 		sup,
 		coord,
 		snapshot.New(snapshot.DefaultConfig(), sup, coord),
+		health.New(health.DefaultConfig(), sup),
 	}
 }
 

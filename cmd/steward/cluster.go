@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/steward/steward/pb"
@@ -23,6 +25,25 @@ type statusJSON struct {
 	Nonvoters       uint32 `json:"nonvoters"`
 	LastContactMs   int64  `json:"last_contact_ms"`
 	BootstrapExpect uint32 `json:"bootstrap_expect"`
+	// Violations are the node's active resource-threshold violations.
+	Violations []resourceViolationJSON `json:"violations"`
+}
+
+// resourceViolationJSON is a metric over its threshold.
+type resourceViolationJSON struct {
+	Metric string  `json:"metric"`
+	Value  float64 `json:"value"`
+	Limit  float64 `json:"limit"`
+	Since  string  `json:"since"`
+}
+
+func resourceViolations(vs []*pb.ResourceViolation) []resourceViolationJSON {
+	out := make([]resourceViolationJSON, 0, len(vs))
+	for _, v := range vs {
+		out = append(out, resourceViolationJSON{Metric: v.Metric, Value: v.Value, Limit: v.Limit,
+			Since: time.Unix(0, v.SinceUnixNano).UTC().Format(time.RFC3339Nano)})
+	}
+	return out
 }
 
 func newStatusCmd(g *globals) *cobra.Command {
@@ -49,6 +70,7 @@ func newStatusCmd(g *globals) *cobra.Command {
 			Node: s.Node, Leader: s.Leader, LeaderAddr: s.LeaderAddr, Term: s.Term, CommitIndex: s.CommitIndex,
 			AppliedIndex: s.AppliedIndex, LastLogIndex: s.LastLogIndex, RaftState: s.RaftState, ClusterID: s.ClusterId,
 			Version: s.Version, Voters: s.Voters, Nonvoters: s.Nonvoters, LastContactMs: s.LastContactMs, BootstrapExpect: s.BootstrapExpect,
+			Violations: resourceViolations(s.Violations),
 		}
 		w := cmd.OutOrStdout()
 		if *out == "json" {
@@ -69,6 +91,16 @@ func newStatusCmd(g *globals) *cobra.Command {
 		t.row("Voters/non-voters:", fmt.Sprintf("%d/%d", j.Voters, j.Nonvoters))
 		t.row("Cluster id:", j.ClusterID)
 		t.row("Version:", j.Version)
+		if len(j.Violations) == 0 {
+			t.row("Violations:", "none")
+		}
+		for i, v := range j.Violations {
+			label := ""
+			if i == 0 {
+				label = "Violations:"
+			}
+			t.row(label, fmt.Sprintf("%s %g over %g since %s", v.Metric, v.Value, v.Limit, v.Since))
+		}
 		return t.flush()
 	}
 	return cmd
@@ -83,6 +115,9 @@ type memberJSON struct {
 	RaftAddr   string `json:"raft_addr"`
 	GRPCAddr   string `json:"grpc_addr"`
 	Version    string `json:"version"`
+	// Violations names the metrics over their thresholds on the member, as
+	// it gossips them.
+	Violations []string `json:"violations"`
 }
 
 func newMembersCmd(g *globals) *cobra.Command {
@@ -108,15 +143,19 @@ func newMembersCmd(g *globals) *cobra.Command {
 		list := make([]memberJSON, 0, len(resp.Members))
 		for _, m := range resp.Members {
 			list = append(list, memberJSON{Name: m.Name, Status: m.Status, RaftRole: m.RaftRole, GossipAddr: m.GossipAddr,
-				RaftAddr: m.RaftAddr, GRPCAddr: m.GrpcAddr, Version: m.Version})
+				RaftAddr: m.RaftAddr, GRPCAddr: m.GrpcAddr, Version: m.Version, Violations: append([]string{}, m.Violations...)})
 		}
 		w := cmd.OutOrStdout()
 		if *out == "json" {
 			return writeJSON(w, list)
 		}
-		t := newTable(w, "NAME", "STATUS", "RAFT", "GOSSIP", "GRPC", "VERSION")
+		t := newTable(w, "NAME", "STATUS", "RAFT", "GOSSIP", "GRPC", "VERSION", "VIOLATIONS")
 		for _, m := range list {
-			t.row(m.Name, m.Status, m.RaftRole, m.GossipAddr, m.GRPCAddr, m.Version)
+			v := "-"
+			if len(m.Violations) > 0 {
+				v = strings.Join(m.Violations, ",")
+			}
+			t.row(m.Name, m.Status, m.RaftRole, m.GossipAddr, m.GRPCAddr, m.Version, v)
 		}
 		return t.flush()
 	}

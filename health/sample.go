@@ -1,0 +1,122 @@
+package health
+
+import (
+	goruntime "runtime"
+	"sync"
+	"time"
+
+	"github.com/steward/steward/runtime"
+)
+
+// Sample is one measurement of a node's resource use.
+type Sample struct {
+	Time time.Time
+	// MemoryBytes is HeapBytes + StackBytes: what the agent's Go runtime
+	// holds live, which includes every process's mailbox, state and stack.
+	MemoryBytes int64
+	// HeapBytes is the Go heap in use (runtime.MemStats.HeapInuse).
+	HeapBytes int64
+	// StackBytes is the goroutine stacks in use (MemStats.StackInuse).
+	StackBytes int64
+	// RuntimeBytes is the process runtime's own estimate of its processes'
+	// memory (runtime.Stats.MemoryBytes): part of MemoryBytes, reported
+	// beside it, never added to it.
+	RuntimeBytes int64
+	// ProcessCount is the number of live processes.
+	ProcessCount int64
+	// QueueTotal is the messages queued in every mailbox; QueueMax the
+	// longest single mailbox.
+	QueueTotal int64
+	QueueMax   int64
+	// CPUPercent is the agent process's CPU use since the previous sample,
+	// in percent of all the node's cores; valid only when CPUAvailable.
+	CPUPercent   float64
+	CPUAvailable bool
+}
+
+// Sampler measures a node. Sample is called from one goroutine at a time.
+type Sampler interface {
+	Sample() Sample
+}
+
+// SamplerFunc adapts a function to a Sampler.
+type SamplerFunc func() Sample
+
+// Sample implements Sampler.
+func (f SamplerFunc) Sample() Sample { return f() }
+
+// systemSampler measures the agent process and its runtime.
+type systemSampler struct {
+	rt  *runtime.Runtime
+	now func() time.Time
+	cpu *cpuMeter
+}
+
+// NewSystemSampler measures the running agent: Go memory statistics, the
+// runtime's processes and mailboxes, and the process's CPU time from
+// /proc/self/stat (Linux only; CPUAvailable is false elsewhere).
+func NewSystemSampler(rt *runtime.Runtime, now func() time.Time) Sampler {
+	if now == nil {
+		now = time.Now
+	}
+	s := &systemSampler{rt: rt, now: now, cpu: &cpuMeter{read: processCPUTime, cores: goruntime.NumCPU()}}
+	s.cpu.percent(now()) // the baseline the first sample's CPU use is measured from
+	return s
+}
+
+func (s *systemSampler) Sample() Sample {
+	now := s.now()
+	var ms goruntime.MemStats
+	goruntime.ReadMemStats(&ms)
+	out := Sample{
+		Time:       now,
+		HeapBytes:  int64(ms.HeapInuse),
+		StackBytes: int64(ms.StackInuse),
+	}
+	out.MemoryBytes = out.HeapBytes + out.StackBytes
+	for _, p := range s.rt.Processes() {
+		out.ProcessCount++
+		out.RuntimeBytes += p.MemoryBytes
+		q := int64(p.QueueLen)
+		out.QueueTotal += q
+		if q > out.QueueMax {
+			out.QueueMax = q
+		}
+	}
+	out.CPUPercent, out.CPUAvailable = s.cpu.percent(now)
+	return out
+}
+
+// cpuMeter turns the process's cumulative CPU time into a percentage of
+// all cores over the wall time between two readings.
+type cpuMeter struct {
+	// read returns the process's CPU time (user + system) so far, or
+	// false where it cannot be read.
+	read  func() (time.Duration, bool)
+	cores int
+
+	mu       sync.Mutex
+	lastCPU  time.Duration
+	lastWall time.Time
+	primed   bool
+}
+
+// percent reads the CPU time and returns the use since the previous call;
+// false on the first call, or when the CPU time is unavailable.
+func (m *cpuMeter) percent(now time.Time) (float64, bool) {
+	cpu, ok := m.read()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !ok {
+		m.primed = false
+		return 0, false
+	}
+	prevCPU, prevWall, primed := m.lastCPU, m.lastWall, m.primed
+	m.lastCPU, m.lastWall, m.primed = cpu, now, true
+	wall := now.Sub(prevWall)
+	if !primed || wall <= 0 || m.cores <= 0 || cpu < prevCPU {
+		return 0, false
+	}
+	pct := float64(cpu-prevCPU) / float64(wall) / float64(m.cores) * 100
+	return pct, true
+}

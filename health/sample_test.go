@@ -1,0 +1,61 @@
+package health
+
+import (
+	"context"
+	goruntime "runtime"
+	"testing"
+	"time"
+
+	"github.com/steward/steward/runtime"
+	"github.com/steward/steward/runtime/behaviors"
+)
+
+// The system sampler measures a real runtime: its processes, their
+// mailboxes, the agent's memory and (on Linux) its CPU use.
+func TestSystemSampler(t *testing.T) {
+	cfg := runtime.DefaultConfig()
+	cfg.NodeName = "t1"
+	cfg.Catalog = behaviors.NewCatalog()
+	rt, err := runtime.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rt.Shutdown(context.Background()) })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var pids []runtime.PID
+	for range 3 {
+		pid, err := rt.Spawn(ctx, runtime.SpawnOptions{Behavior: "echo"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pids = append(pids, pid)
+	}
+	// Queue messages in one suspended mailbox.
+	if err := rt.Suspend(pids[0]); err != nil {
+		t.Fatal(err)
+	}
+	for range 7 {
+		if err := rt.Send(pids[0], runtime.Message{Body: []byte("x")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := NewSystemSampler(rt, time.Now)
+	deadline := time.Now().Add(5 * time.Second)
+	var got Sample
+	for {
+		got = s.Sample()
+		if got.CPUAvailable || goruntime.GOOS != "linux" || time.Now().After(deadline) {
+			break
+		}
+	}
+	if got.ProcessCount != 3 || got.QueueMax != 7 || got.QueueTotal != 7 {
+		t.Fatalf("processes %d, queue max %d, total %d", got.ProcessCount, got.QueueMax, got.QueueTotal)
+	}
+	if got.HeapBytes <= 0 || got.StackBytes <= 0 || got.MemoryBytes != got.HeapBytes+got.StackBytes || got.RuntimeBytes < 3*runtime.ProcessOverheadBytes {
+		t.Fatalf("memory: %+v", got)
+	}
+	if goruntime.GOOS == "linux" && (!got.CPUAvailable || got.CPUPercent < 0 || got.CPUPercent > 100*float64(goruntime.NumCPU())) {
+		t.Fatalf("cpu: %+v", got)
+	}
+}
