@@ -135,6 +135,15 @@ type Floor struct {
 	BoltLogNoFreelistP99Ms  float64 `json:"bolt_log_nofreelistsync_p99_ms,omitempty"`
 	BoltLogNoFreelistBytes  float64 `json:"bolt_log_nofreelistsync_bytes_per_commit,omitempty"`
 	FdatasyncBytesPerCommit float64 `json:"fdatasync_bytes_per_commit,omitempty"`
+	// BoltLogBurst is the same after a burst: 150000 entries between two
+	// snapshots, then truncation to 10240 (only with -floor-burst).
+	BoltLogBurstP50Ms           float64 `json:"bolt_log_burst_p50_ms,omitempty"`
+	BoltLogBurstP99Ms           float64 `json:"bolt_log_burst_p99_ms,omitempty"`
+	BoltLogBurstBytes           float64 `json:"bolt_log_burst_bytes_per_commit,omitempty"`
+	BoltLogBurstFreePages       int     `json:"bolt_log_burst_free_pages,omitempty"`
+	BoltLogBurstNoFreelistP50Ms float64 `json:"bolt_log_burst_nofreelistsync_p50_ms,omitempty"`
+	BoltLogBurstNoFreelistP99Ms float64 `json:"bolt_log_burst_nofreelistsync_p99_ms,omitempty"`
+	BoltLogBurstNoFreelistBytes float64 `json:"bolt_log_burst_nofreelistsync_bytes_per_commit,omitempty"`
 	// TCPRTT is a 64-byte echo over a loopback TCP connection.
 	TCPRTTP50Us float64 `json:"tcp_rtt_p50_us"`
 	TCPRTTP99Us float64 `json:"tcp_rtt_p99_us"`

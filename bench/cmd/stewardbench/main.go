@@ -49,6 +49,8 @@ type flags struct {
 	tunePairs    int
 	tuneOnly     string
 	noFloor      bool
+	floorBurst   bool
+	floorOnly    bool
 	keep         bool
 	write        bool
 }
@@ -74,6 +76,8 @@ func main() {
 	flag.IntVar(&f.tunePairs, "tune-pairs", 3, "before/after pairs per concurrency in the tuning experiments")
 	flag.StringVar(&f.tuneOnly, "tune-only", "", "run only these tuning variants (comma-separated names), skipping the etcd comparison and failover")
 	flag.BoolVar(&f.noFloor, "no-floor", false, "skip the fsync and RTT floor")
+	flag.BoolVar(&f.floorBurst, "floor-burst", false, "also measure bbolt as a Raft log after a write burst (about 2 minutes)")
+	flag.BoolVar(&f.floorOnly, "floor-only", false, "measure the floor only (no clusters)")
 	flag.BoolVar(&f.keep, "keep", false, "keep the data dirs and logs")
 	flag.BoolVar(&f.write, "write", true, "write the JSON report")
 	flag.Parse()
@@ -213,7 +217,7 @@ func run(ctx context.Context, f flags) error {
 
 	if !f.noFloor {
 		progress("floor: fsync and loopback RTT")
-		fl, err := measureFloor(ctx, dir)
+		fl, err := measureFloor(ctx, dir, f.floorBurst)
 		if err != nil {
 			return fmt.Errorf("floor: %w", err)
 		}
@@ -222,6 +226,9 @@ func run(ctx context.Context, f flags) error {
 			fl.FsyncP50Ms, fl.FsyncP99Ms, fl.BoltCommitP50Ms, fl.TCPRTTP50Us, fl.GRPCRTTP50Us)
 	}
 
+	if f.floorOnly {
+		withEtcd, variants = false, nil
+	}
 	var st *cluster.Steward
 	if withEtcd {
 		progress("starting a 3-node steward cluster (%s)", stewardBin)
@@ -340,7 +347,7 @@ func failoverPlan(runs int) harness.FailoverPlan {
 	}
 }
 
-func measureFloor(ctx context.Context, dir string) (*report.Floor, error) {
+func measureFloor(ctx context.Context, dir string, burst bool) (*report.Floor, error) {
 	fd, err := floor.Fdatasync(dir, 2000, 512)
 	if err != nil {
 		return nil, err
@@ -376,7 +383,7 @@ func measureFloor(ctx context.Context, dir string) (*report.Floor, error) {
 		return nil, err
 	}
 	us := func(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
-	return &report.Floor{
+	fl := &report.Floor{
 		FsyncP50Ms: load.Ms(fd.P50), FsyncP99Ms: load.Ms(fd.P99), FsyncMaxMs: load.Ms(fd.Max), FsyncCount: fd.Count,
 		AppendFsyncP50Ms: load.Ms(ap.P50), AppendFsyncP99Ms: load.Ms(ap.P99),
 		BoltCommitP50Ms: load.Ms(bc.P50), BoltCommitP99Ms: load.Ms(bc.P99),
@@ -386,7 +393,21 @@ func measureFloor(ctx context.Context, dir string) (*report.Floor, error) {
 		TCPRTTP50Us: us(tcp.P50), TCPRTTP99Us: us(tcp.P99),
 		GRPCRTTP50Us: us(grpcRTT.P50), GRPCRTTP99Us: us(grpcRTT.P99),
 		RTTCount: tcp.Count,
-	}, nil
+	}
+	if burst {
+		progress("  bbolt as a Raft log after a burst of 150000 entries (two passes)")
+		b, err := floor.BoltLog(dir, 152000, 150000, 10240, 2000, 300, nil)
+		if err != nil {
+			return nil, err
+		}
+		bn, err := floor.BoltLog(dir, 152000, 150000, 10240, 2000, 300, &bbolt.Options{Timeout: time.Second, NoFreelistSync: true, FreelistType: bbolt.FreelistMapType})
+		if err != nil {
+			return nil, err
+		}
+		fl.BoltLogBurstP50Ms, fl.BoltLogBurstP99Ms, fl.BoltLogBurstBytes, fl.BoltLogBurstFreePages = load.Ms(b.Latency.P50), load.Ms(b.Latency.P99), b.BytesPerCommit, b.FreePages
+		fl.BoltLogBurstNoFreelistP50Ms, fl.BoltLogBurstNoFreelistP99Ms, fl.BoltLogBurstNoFreelistBytes = load.Ms(bn.Latency.P50), load.Ms(bn.Latency.P99), bn.BytesPerCommit
+	}
+	return fl, nil
 }
 
 func loadavg() string {
