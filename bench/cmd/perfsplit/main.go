@@ -11,6 +11,7 @@ import (
 	"bufio"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"regexp"
 	"sort"
@@ -67,12 +68,40 @@ func main() {
 			}
 		}
 	}
-	res := make([]*regexp.Regexp, len(components))
-	for i, c := range components {
-		res[i] = regexp.MustCompile(c.re)
+	byPid, err := parse(os.Stdin, func(name string, pid int) bool {
+		return (len(roles) > 0 && roles[pid] != "") || (len(roles) == 0 && name == *comm)
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "perfsplit:", err)
+		os.Exit(1)
 	}
+	pids := make([]int, 0, len(byPid))
+	for pid := range byPid {
+		pids = append(pids, pid)
+	}
+	sort.Slice(pids, func(i, j int) bool { return len(byPid[pids[i]]) > len(byPid[pids[j]]) })
+	for _, pid := range pids {
+		ss := byPid[pid]
+		role := roles[pid]
+		if role == "" {
+			role = *comm
+		}
+		fmt.Printf("== %s (pid %d): %d samples", role, pid, len(ss))
+		if *hz > 0 {
+			fmt.Printf(" = %.2f CPU-s", float64(len(ss))/(*hz))
+		}
+		fmt.Println()
+		for _, sh := range shares(ss) {
+			fmt.Printf("  %5.1f%%  %s\n", sh.pct, sh.name)
+		}
+	}
+}
+
+// parse reads perf script output and returns the call chains (leaf first)
+// of the samples keep accepts, by process id.
+func parse(r io.Reader, keep func(comm string, pid int) bool) (map[int][]sample, error) {
 	header := regexp.MustCompile(`^\s*(\S+)\s+(\d+)/(\d+)\s*$`)
-	sc := bufio.NewScanner(os.Stdin)
+	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	byPid := map[int][]sample{}
 	var cur *sample
@@ -91,48 +120,51 @@ func main() {
 		if m := header.FindStringSubmatch(line); m != nil {
 			flush()
 			pid, _ := strconv.Atoi(m[2])
-			if (len(roles) > 0 && roles[pid] != "") || (len(roles) == 0 && m[1] == *comm) {
+			if keep(m[1], pid) {
 				cur = &sample{pid: pid}
 			}
 			continue
 		}
 		if cur != nil {
-			f := strings.Fields(line)
-			if len(f) >= 2 {
+			if f := strings.Fields(line); len(f) >= 2 {
 				cur.frames = append(cur.frames, f[1])
 			}
 		}
 	}
 	flush()
-	pids := make([]int, 0, len(byPid))
-	for pid := range byPid {
-		pids = append(pids, pid)
+	return byPid, sc.Err()
+}
+
+type share struct {
+	name string
+	pct  float64
+}
+
+var componentREs = func() []*regexp.Regexp {
+	out := make([]*regexp.Regexp, len(components))
+	for i, c := range components {
+		out[i] = regexp.MustCompile(c.re)
 	}
-	sort.Slice(pids, func(i, j int) bool { return len(byPid[pids[i]]) > len(byPid[pids[j]]) })
-	for _, pid := range pids {
-		ss := byPid[pid]
-		role := roles[pid]
-		if role == "" {
-			role = *comm
-		}
-		fmt.Printf("== %s (pid %d): %d samples", role, pid, len(ss))
-		if *hz > 0 {
-			fmt.Printf(" = %.2f CPU-s", float64(len(ss))/(*hz))
-		}
-		fmt.Println()
-		for i, c := range components {
-			n := 0
-			for _, s := range ss {
-				for _, fr := range s.frames {
-					if res[i].MatchString(fr) {
-						n++
-						break
-					}
+	return out
+}()
+
+// shares is, for each component that occurs, the percentage of samples
+// whose call chain passes through it (each sample counted once).
+func shares(ss []sample) []share {
+	var out []share
+	for i, c := range components {
+		n := 0
+		for _, s := range ss {
+			for _, fr := range s.frames {
+				if componentREs[i].MatchString(fr) {
+					n++
+					break
 				}
 			}
-			if n > 0 {
-				fmt.Printf("  %5.1f%%  %s\n", 100*float64(n)/float64(len(ss)), c.name)
-			}
+		}
+		if n > 0 {
+			out = append(out, share{name: c.name, pct: 100 * float64(n) / float64(len(ss))})
 		}
 	}
+	return out
 }
