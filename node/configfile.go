@@ -29,9 +29,9 @@ import (
 //	log_level        = "info"
 //	log_json         = false
 //	raft {
-//	  heartbeat_timeout    = "1s"
-//	  election_timeout     = "1s"
-//	  leader_lease_timeout = "500ms"
+//	  heartbeat_timeout    = "500ms"
+//	  election_timeout     = "500ms"
+//	  leader_lease_timeout = "250ms"
 //	  commit_timeout       = "50ms"
 //	  max_append_entries   = 64
 //	  snapshot_threshold   = 8192

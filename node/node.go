@@ -223,7 +223,12 @@ func (n *Node) setupRaft() error {
 	dir := filepath.Join(c.DataDir, "raft")
 	n.bolt, err = raftboltdb.New(raftboltdb.Options{
 		Path:        filepath.Join(dir, "raft.db"),
-		BoltOptions: &bbolt.Options{Timeout: time.Second},
+		// The freelist is not written on every commit (it is rebuilt from
+		// the pages at open) and kept as a hash map: a Raft log frees many
+		// pages at each truncation, and the default array freelist, synced
+		// per commit, made every commit after a burst write hundreds of KB
+		// (docs/PERFORMANCE.md).
+		BoltOptions: &bbolt.Options{Timeout: time.Second, NoFreelistSync: true, FreelistType: bbolt.FreelistMapType},
 	})
 	if err != nil {
 		if errors.Is(err, bbolt.ErrTimeout) {
