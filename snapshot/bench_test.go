@@ -12,6 +12,7 @@ import (
 	"github.com/steward/steward/coordination"
 	"github.com/steward/steward/node"
 	"github.com/steward/steward/pb"
+	"github.com/steward/steward/runtime"
 	"github.com/steward/steward/snapshot"
 	"github.com/steward/steward/state"
 	"github.com/steward/steward/supervision"
@@ -65,8 +66,10 @@ func waitFor(ctx context.Context, n *node.Node, done func(st *state.Store) (bool
 func BenchmarkSnapshot(b *testing.B) {
 	for _, perNode := range []int{100, 1000, 10000} {
 		b.Run(fmt.Sprintf("procs-per-node=%d", perNode), func(b *testing.B) {
+			var sups []*supervision.Layer
 			c := testkit.NewCluster(b, 3, testkit.WithPlugins(func() []node.Plugin {
 				sup := supervision.New(supervision.DefaultConfig())
+				sups = append(sups, sup)
 				coord := coordination.New(coordination.DefaultConfig(), sup)
 				cfg := snapshot.DefaultConfig()
 				cfg.RestoreTimeout = 5 * time.Minute
@@ -97,7 +100,7 @@ func BenchmarkSnapshot(b *testing.B) {
 				return nil
 			}, "trees running")
 			leader := c.Leader()
-			var capture, restore time.Duration
+			var capture, restore, localCapture, localRestore time.Duration
 			var stored, procs uint64
 			for i := 0; i < b.N; i++ {
 				start := time.Now()
@@ -115,6 +118,23 @@ func BenchmarkSnapshot(b *testing.B) {
 					b.Fatalf("capture: %v %+v", err, rec)
 				}
 				capture += time.Since(start)
+
+				// Baseline, same run: each node's runtime captured and
+				// encoded in place, without Raft (the nodes capture in
+				// parallel, so the slowest counts).
+				var slowest time.Duration
+				for _, l := range sups {
+					t0 := time.Now()
+					part, err := snapshot.CaptureLocal(testkit.Ctx(b, time.Minute), l.Runtime(), snapshot.Options{State: true}, l.AppliedIndex)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if _, _, err := snapshot.EncodePart(part); err != nil {
+						b.Fatal(err)
+					}
+					slowest = max(slowest, time.Since(t0))
+				}
+				localCapture += slowest
 				stored, procs = 0, 0
 				for _, p := range rec.Parts {
 					stored += p.StoredBytes
@@ -162,13 +182,47 @@ func BenchmarkSnapshot(b *testing.B) {
 				}
 				restore += time.Since(start)
 				b.StopTimer()
+
+				// Baseline, same run: every state written back in place
+				// into each runtime, without Raft or a plan.
+				parts := map[string]*snapshot.Part{}
+				resp, err := snaps.Get(testkit.Ctx(b, time.Minute), &pb.GetSnapshotRequest{Id: cr.Id, WithParts: true})
+				if err != nil {
+					b.Fatal(err)
+				}
+				for n, data := range resp.Parts {
+					if parts[n], err = snapshot.DecodePart(data); err != nil {
+						b.Fatal(err)
+					}
+				}
+				slowest = 0
+				for _, l := range sups {
+					part := parts[l.Node().Name()]
+					t0 := time.Now()
+					for _, p := range part.Processes {
+						if len(p.State) == 0 {
+							continue
+						}
+						pid, err := l.Runtime().Resolve(runtime.Target{Tree: p.Tree, Path: p.ChildID})
+						if err != nil {
+							b.Fatal(err)
+						}
+						if err := l.Runtime().ReplaceState(testkit.Ctx(b, time.Minute), pid, p.State); err != nil {
+							b.Fatal(err)
+						}
+					}
+					slowest = max(slowest, time.Since(t0))
+				}
+				localRestore += slowest
 				if _, err := snaps.Delete(testkit.Ctx(b, time.Minute), &pb.DeleteSnapshotRequest{Id: cr.Id}); err != nil {
 					b.Fatal(err)
 				}
 				b.StartTimer()
 			}
 			b.ReportMetric(float64(capture.Milliseconds())/float64(b.N), "capture-ms")
+			b.ReportMetric(float64(localCapture.Microseconds())/1000/float64(b.N), "local-capture-ms")
 			b.ReportMetric(float64(restore.Milliseconds())/float64(b.N), "restore-ms")
+			b.ReportMetric(float64(localRestore.Microseconds())/1000/float64(b.N), "local-state-import-ms")
 			b.ReportMetric(float64(stored)/float64(procs), "stored-bytes/proc")
 		})
 	}
