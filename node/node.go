@@ -222,7 +222,7 @@ func (n *Node) setupRaft() error {
 
 	dir := filepath.Join(c.DataDir, "raft")
 	n.bolt, err = raftboltdb.New(raftboltdb.Options{
-		Path:        filepath.Join(dir, "raft.db"),
+		Path: filepath.Join(dir, "raft.db"),
 		// The freelist is not written on every commit (it is rebuilt from
 		// the pages at open) and kept as a hash map: a Raft log frees many
 		// pages at each truncation, and the default array freelist, synced

@@ -49,8 +49,8 @@ func parseJSONPlan(data []byte) (*Plan, error) {
 	}
 	var ps problems
 	p := &Plan{}
-	if v.kind != jsonObject {
-		ps.add(ErrSyntax, "", "expected a JSON object, got %s", v.kind)
+	if v.Kind != jsonObject {
+		ps.add(ErrSyntax, "", "expected a JSON object, got %s", v.Kind)
 		return nil, ps.err(ErrSyntax)
 	}
 	jsonFields(&ps, v, "", planJSONFields, func(key, path string, val *jsonValue) {
@@ -64,16 +64,16 @@ func parseJSONPlan(data []byte) (*Plan, error) {
 		case "constraints":
 			p.Constraints = constraintsFromJSON(&ps, path, val)
 		case "operations":
-			if val.kind != jsonArray {
-				ps.add(ErrSyntax, path, "expected an array, got %s", val.kind)
+			if val.Kind != jsonArray {
+				ps.add(ErrSyntax, path, "expected an array, got %s", val.Kind)
 				return
 			}
-			if len(val.vals) > MaxOperations {
-				ps.add(ErrLimit, path, "%d operations, more than the limit of %d", len(val.vals), MaxOperations)
+			if len(val.Vals) > MaxOperations {
+				ps.add(ErrLimit, path, "%d operations, more than the limit of %d", len(val.Vals), MaxOperations)
 				return
 			}
-			p.Operations = make([]Operation, len(val.vals))
-			for i, e := range val.vals {
+			p.Operations = make([]Operation, len(val.Vals))
+			for i, e := range val.Vals {
 				p.Operations[i] = operationFromJSON(&ps, indexPath(path, i), e)
 			}
 		}
@@ -85,8 +85,8 @@ func parseJSONPlan(data []byte) (*Plan, error) {
 }
 
 func jsonObjectAt(ps *problems, path string, v *jsonValue) bool {
-	if v.kind != jsonObject {
-		ps.add(ErrSyntax, path, "expected an object, got %s", v.kind)
+	if v.Kind != jsonObject {
+		ps.add(ErrSyntax, path, "expected an object, got %s", v.Kind)
 		return false
 	}
 	return true
@@ -171,11 +171,11 @@ func operationFromJSON(ps *problems, path string, v *jsonValue) Operation {
 		case "params":
 			op.Params = paramsFromJSON(ps, fp, val)
 		case "depends_on":
-			if val.kind != jsonArray {
-				ps.add(ErrSyntax, fp, "expected an array of strings, got %s", val.kind)
+			if val.Kind != jsonArray {
+				ps.add(ErrSyntax, fp, "expected an array of strings, got %s", val.Kind)
 				return
 			}
-			for i, e := range val.vals {
+			for i, e := range val.Vals {
 				op.DependsOn = append(op.DependsOn, jsonStr(ps, indexPath(fp, i), e))
 			}
 		}
@@ -206,7 +206,7 @@ func paramsFromJSON(ps *problems, path string, v *jsonValue) Params {
 			p.Args = jsonStringMap(ps, fp, val)
 		case "child":
 			var b bytes.Buffer
-			val.encode(&b)
+			val.Encode(&b)
 			c, err := spec.ParseChildJSON(b.Bytes())
 			mergeSpecErr(ps, fp, err)
 			p.Child = &c

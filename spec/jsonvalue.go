@@ -1,169 +1,37 @@
 package spec
 
-import (
-	"bytes"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
-	"strconv"
-)
+import "github.com/steward/steward/internal/strictjson"
 
-// jsonValue is a decoded JSON value that keeps the order of object keys, so
-// that decoding can refuse unknown and duplicate keys by exact spelling
-// (encoding/json matches keys case-insensitively and lets the last of two
-// duplicates win) and name the path of every problem.
-type jsonValue struct {
-	kind jsonKind
-	text string // string value, or a number's literal
-	bool bool
-	keys []string
-	vals []*jsonValue // object values, parallel to keys; array elements
-}
+// JSON files are decoded with internal/strictjson, which keeps keys in
+// order and exact spelling so that unknown and duplicate keys are refused
+// with their paths; these adapters report its problems as this package's.
 
-type jsonKind int
+type jsonValue = strictjson.Value
 
 const (
-	jsonNull jsonKind = iota
-	jsonBool
-	jsonNumber
-	jsonString
-	jsonArray
-	jsonObject
+	jsonNull   = strictjson.Null
+	jsonBool   = strictjson.Boolean
+	jsonNumber = strictjson.Number
+	jsonString = strictjson.String
+	jsonArray  = strictjson.Array
+	jsonObject = strictjson.Object
 )
 
-func (k jsonKind) String() string {
-	return [...]string{"null", "a boolean", "a number", "a string", "an array", "an object"}[k]
+// Syntax reports a syntax problem at path (strictjson.Reporter).
+func (ps *problems) Syntax(path, format string, args ...any) {
+	ps.add(ErrSyntax, path, format, args...)
 }
 
-// parseJSONValue decodes exactly one JSON value from data.
-func parseJSONValue(data []byte) (*jsonValue, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	v, err := readJSON(dec, "")
-	if err != nil {
-		return nil, err
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, errors.New("trailing data after the JSON value")
-	}
-	return v, nil
-}
+func parseJSONValue(data []byte) (*jsonValue, error) { return strictjson.Parse(data) }
 
-func readJSON(dec *json.Decoder, path string) (*jsonValue, error) {
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, tokenErr(dec, err)
-	}
-	switch t := tok.(type) {
-	case nil:
-		return &jsonValue{kind: jsonNull}, nil
-	case bool:
-		return &jsonValue{kind: jsonBool, bool: t}, nil
-	case json.Number:
-		return &jsonValue{kind: jsonNumber, text: t.String()}, nil
-	case string:
-		return &jsonValue{kind: jsonString, text: t}, nil
-	case json.Delim:
-		switch t {
-		case '[':
-			v := &jsonValue{kind: jsonArray}
-			for dec.More() {
-				e, err := readJSON(dec, fmt.Sprintf("%s[%d]", path, len(v.vals)))
-				if err != nil {
-					return nil, err
-				}
-				v.vals = append(v.vals, e)
-			}
-			if _, err := dec.Token(); err != nil {
-				return nil, tokenErr(dec, err)
-			}
-			return v, nil
-		case '{':
-			v := &jsonValue{kind: jsonObject}
-			seen := map[string]bool{}
-			for dec.More() {
-				kt, err := dec.Token()
-				if err != nil {
-					return nil, tokenErr(dec, err)
-				}
-				key, _ := kt.(string)
-				if seen[key] {
-					return nil, fmt.Errorf("%s: duplicate key", joinPath(path, key))
-				}
-				seen[key] = true
-				e, err := readJSON(dec, joinPath(path, key))
-				if err != nil {
-					return nil, err
-				}
-				v.keys = append(v.keys, key)
-				v.vals = append(v.vals, e)
-			}
-			if _, err := dec.Token(); err != nil {
-				return nil, tokenErr(dec, err)
-			}
-			return v, nil
-		}
-	}
-	return nil, fmt.Errorf("offset %d: unexpected token %v", dec.InputOffset(), tok)
-}
-
-// jsonFields walks an object's fields, refusing unknown ones: fn is called
-// for each known key in document order, problems are added for the others.
 func jsonFields(ps *problems, v *jsonValue, path string, known []string, fn func(key, path string, val *jsonValue)) {
-	for i, k := range v.keys {
-		fp := joinPath(path, k)
-		if !oneOf(k, known) {
-			ps.add(ErrSyntax, fp, "unknown field")
-			continue
-		}
-		if v.vals[i].kind == jsonNull {
-			continue // null reads as absent
-		}
-		fn(k, fp, v.vals[i])
-	}
+	strictjson.Fields(ps, v, path, known, fn)
 }
 
-func jsonStr(ps *problems, path string, v *jsonValue) string {
-	if v.kind != jsonString {
-		ps.add(ErrSyntax, path, "expected a string, got %s", v.kind)
-		return ""
-	}
-	return v.text
-}
+func jsonStr(ps *problems, path string, v *jsonValue) string { return strictjson.Str(ps, path, v) }
 
-func jsonInt(ps *problems, path string, v *jsonValue) int {
-	if v.kind != jsonNumber {
-		ps.add(ErrSyntax, path, "expected an integer, got %s", v.kind)
-		return 0
-	}
-	n, err := strconv.ParseInt(v.text, 10, 32)
-	if err != nil {
-		ps.add(ErrSyntax, path, "expected an integer, got %s", v.text)
-		return 0
-	}
-	return int(n)
-}
+func jsonInt(ps *problems, path string, v *jsonValue) int { return strictjson.Int(ps, path, v) }
 
 func jsonStringMap(ps *problems, path string, v *jsonValue) map[string]string {
-	if v.kind != jsonObject {
-		ps.add(ErrSyntax, path, "expected an object of strings, got %s", v.kind)
-		return nil
-	}
-	m := make(map[string]string, len(v.keys))
-	for i, k := range v.keys {
-		if v.vals[i].kind != jsonString {
-			ps.add(ErrSyntax, joinPath(path, k), "expected a string, got %s", v.vals[i].kind)
-			continue
-		}
-		m[k] = v.vals[i].text
-	}
-	return m
-}
-
-func tokenErr(dec *json.Decoder, err error) error {
-	if errors.Is(err, io.EOF) {
-		err = io.ErrUnexpectedEOF
-	}
-	return fmt.Errorf("offset %d: %w", dec.InputOffset(), err)
+	return strictjson.StringMap(ps, path, v)
 }

@@ -7,8 +7,8 @@ var (
 
 func treeFromJSON(ps *problems, v *jsonValue) *Tree {
 	t := &Tree{}
-	if v.kind != jsonObject {
-		ps.add(ErrSyntax, "", "expected a JSON object, got %s", v.kind)
+	if v.Kind != jsonObject {
+		ps.add(ErrSyntax, "", "expected a JSON object, got %s", v.Kind)
 		return t
 	}
 	var in intensityInput
@@ -28,8 +28,8 @@ func treeFromJSON(ps *problems, v *jsonValue) *Tree {
 
 func childFromJSON(ps *problems, path string, v *jsonValue) ChildSpec {
 	var c ChildSpec
-	if v.kind != jsonObject {
-		ps.add(ErrSyntax, path, "expected a JSON object, got %s", v.kind)
+	if v.Kind != jsonObject {
+		ps.add(ErrSyntax, path, "expected a JSON object, got %s", v.Kind)
 		return c
 	}
 	var in intensityInput
@@ -68,12 +68,12 @@ func supervisorFieldFromJSON(ps *problems, s *SupervisorSpec, in *intensityInput
 		s.MaxSeconds = jsonInt(ps, path, val)
 		in.seconds = true
 	case "children":
-		if val.kind != jsonArray {
-			ps.add(ErrSyntax, path, "expected an array, got %s", val.kind)
+		if val.Kind != jsonArray {
+			ps.add(ErrSyntax, path, "expected an array, got %s", val.Kind)
 			return
 		}
-		s.Children = make([]ChildSpec, len(val.vals))
-		for i, e := range val.vals {
+		s.Children = make([]ChildSpec, len(val.Vals))
+		for i, e := range val.Vals {
 			s.Children[i] = childFromJSON(ps, indexPath(path, "", i), e)
 		}
 	}

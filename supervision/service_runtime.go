@@ -122,4 +122,3 @@ func (s *runtimeService) Events(req *pb.EventsRequest, stream grpc.ServerStreami
 	ctx := stream.Context()
 	return eventsError(ctx, s.l.streamEvents(ctx, req, lockedSink(stream)))
 }
-
