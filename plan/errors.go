@@ -3,6 +3,7 @@ package plan
 import (
 	"errors"
 	"fmt"
+	"github.com/steward/steward/internal/strictjson"
 	"strings"
 )
 
@@ -125,18 +126,7 @@ func (ps *problems) err(sentinel error) error {
 	return &Error{Err: sentinel, Problems: ps.list, Omitted: ps.omitted}
 }
 
-func joinPath(prefix, field string) string {
-	switch {
-	case prefix == "":
-		return field
-	case field == "":
-		return prefix
-	case strings.HasPrefix(field, "["):
-		return prefix + field
-	default:
-		return prefix + "." + field
-	}
-}
+func joinPath(prefix, field string) string { return strictjson.JoinPath(prefix, field) }
 
 func indexPath(prefix string, i int) string {
 	return fmt.Sprintf("%s[%d]", prefix, i)

@@ -3,6 +3,7 @@ package spec
 import (
 	"errors"
 	"fmt"
+	"github.com/steward/steward/internal/strictjson"
 	"strings"
 )
 
@@ -142,18 +143,7 @@ func (ps *problems) err(sentinel error) error {
 
 // joinPath joins a prefix and a field path: ("children[0]", "restart") ->
 // "children[0].restart"; an index step joins without a dot.
-func joinPath(prefix, field string) string {
-	switch {
-	case prefix == "":
-		return field
-	case field == "":
-		return prefix
-	case strings.HasPrefix(field, "["):
-		return prefix + field
-	default:
-		return prefix + "." + field
-	}
-}
+func joinPath(prefix, field string) string { return strictjson.JoinPath(prefix, field) }
 
 func indexPath(prefix, field string, i int) string {
 	return joinPath(prefix, fmt.Sprintf("%s[%d]", field, i))

@@ -3,11 +3,9 @@ package spec
 import (
 	"bytes"
 	"fmt"
+	"github.com/steward/steward/internal/nesting"
 	"path/filepath"
 	"strings"
-
-	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/hclsyntax"
 )
 
 // Format is the syntax of a spec or plan file.
@@ -115,49 +113,16 @@ func ParseChildJSON(data []byte) (ChildSpec, error) {
 // checkJSONNesting refuses JSON nested deeper than maxNesting brackets
 // before any recursive decoding starts.
 func checkJSONNesting(data []byte) error {
-	depth, inString, escaped := 0, false, false
-	for _, c := range data {
-		switch {
-		case inString:
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
-			}
-		case c == '"':
-			inString = true
-		case c == '{' || c == '[':
-			depth++
-			if depth > maxNesting {
-				return fmt.Errorf("%w: nested deeper than %d brackets", ErrSyntax, maxNesting)
-			}
-		case c == '}' || c == ']':
-			depth--
-		}
+	if err := nesting.JSON(data, maxNesting); err != nil {
+		return fmt.Errorf("%w: %v", ErrSyntax, err)
 	}
 	return nil
 }
 
-// checkHCLNesting is checkJSONNesting for HCL, over the lexer's tokens.
+// checkHCLNesting is checkJSONNesting for HCL.
 func checkHCLNesting(data []byte, filename string) error {
-	toks, _ := hclsyntax.LexConfig(data, filename, hcl.InitialPos)
-	depth := 0
-	for _, t := range toks {
-		switch t.Type {
-		case hclsyntax.TokenOBrace, hclsyntax.TokenOBrack, hclsyntax.TokenOParen,
-			hclsyntax.TokenTemplateInterp, hclsyntax.TokenTemplateControl,
-			hclsyntax.TokenOQuote, hclsyntax.TokenOHeredoc:
-			depth++
-			if depth > maxNesting {
-				return fmt.Errorf("%w: %s: nested deeper than %d brackets", ErrSyntax, t.Range, maxNesting)
-			}
-		case hclsyntax.TokenCBrace, hclsyntax.TokenCBrack, hclsyntax.TokenCParen,
-			hclsyntax.TokenTemplateSeqEnd, hclsyntax.TokenCQuote, hclsyntax.TokenCHeredoc:
-			depth--
-		}
+	if err := nesting.HCL(data, filename, maxNesting); err != nil {
+		return fmt.Errorf("%w: %v", ErrSyntax, err)
 	}
 	return nil
 }
