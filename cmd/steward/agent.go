@@ -13,6 +13,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/spf13/cobra"
+	"github.com/steward/steward/backup"
 	"github.com/steward/steward/coordination"
 	"github.com/steward/steward/health"
 	"github.com/steward/steward/node"
@@ -164,6 +165,7 @@ func plugins() []node.Plugin {
 		coord,
 		snapshot.New(snapshot.DefaultConfig(), sup, coord),
 		health.New(health.DefaultConfig(), sup),
+		backup.New(backup.DefaultConfig()),
 	}
 }
 

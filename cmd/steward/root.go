@@ -36,7 +36,7 @@ func newRootCmd() *cobra.Command {
 		newKVCmd(g),
 		newSupCmd(g), newProcCmd(g), newEventsCmd(g), newTraceCmd(g),
 		newPlanCmd(g), newApplyCmd(g), newOpsCmd(g), newSnapshotCmd(g),
-		newValidateCmd(g), newThresholdsCmd(g),
+		newValidateCmd(g), newThresholdsCmd(g), newOperatorCmd(g),
 	)
 	return root
 }

@@ -1,0 +1,255 @@
+package backup_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/steward/steward/backup"
+	"github.com/steward/steward/health"
+	"github.com/steward/steward/node"
+	"github.com/steward/steward/pb"
+	"github.com/steward/steward/runtime"
+	"github.com/steward/steward/state"
+	"github.com/steward/steward/supervision"
+	"github.com/steward/steward/testkit"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+type bCluster struct {
+	*testkit.Cluster
+	mu   sync.Mutex
+	sups []*supervision.Layer
+}
+
+func newBCluster(t *testing.T) *bCluster {
+	b := &bCluster{}
+	b.Cluster = testkit.NewCluster(t, 3, testkit.WithPlugins(func() []node.Plugin {
+		scfg := supervision.DefaultConfig()
+		scfg.ResyncInterval = 500 * time.Millisecond
+		sup := supervision.New(scfg)
+		b.mu.Lock()
+		b.sups = append(b.sups, sup)
+		b.mu.Unlock()
+		return []node.Plugin{sup, health.New(health.DefaultConfig(), sup), backup.New(backup.DefaultConfig())}
+	}))
+	return b
+}
+
+func (b *bCluster) sup(name string) *supervision.Layer {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for i := len(b.sups) - 1; i >= 0; i-- {
+		if n := b.sups[i].Node(); n != nil && n.Name() == name {
+			return b.sups[i]
+		}
+	}
+	return nil
+}
+
+// fingerprint is what a node's replica holds of kv, trees and thresholds.
+func fingerprint(st *state.Store) (string, error) {
+	var b strings.Builder
+	_, kvs, err := st.KVList(nil, "")
+	if err != nil {
+		return "", err
+	}
+	for _, r := range kvs {
+		fmt.Fprintf(&b, "kv %s=%s@%d\n", r.Key, r.Value, r.ModifyIndex)
+	}
+	_, trees, err := st.Trees(nil, "")
+	if err != nil {
+		return "", err
+	}
+	for _, r := range trees {
+		fmt.Fprintf(&b, "tree %s on %s@%d\n", r.Name, r.Node, r.ModifyIndex)
+	}
+	_, th, def, err := st.Thresholds(nil)
+	if err != nil {
+		return "", err
+	}
+	fmt.Fprintf(&b, "thresholds cpu=%v default=%v@%d\n", th.MaxCpuPercent, def, th.ModifyIndex)
+	return b.String(), nil
+}
+
+// sameEverywhere waits until every live node's replica has want's
+// fingerprint (or, with want empty, until they agree) and returns it.
+func (b *bCluster) sameEverywhere(t *testing.T, want string) string {
+	t.Helper()
+	var got string
+	b.Eventually(20*time.Second, func() error {
+		got = ""
+		for _, n := range b.Live() {
+			fp, err := fingerprint(n.State())
+			if err != nil {
+				return err
+			}
+			if want != "" && fp != want {
+				return fmt.Errorf("%s holds\n%s\nwant\n%s", n.Name(), fp, want)
+			}
+			if got != "" && fp != got {
+				return fmt.Errorf("nodes disagree:\n%s\nvs\n%s", got, fp)
+			}
+			got = fp
+		}
+		return nil
+	}, "the same state on every node")
+	return got
+}
+
+func (b *bCluster) treeRunning(t *testing.T, nodeName, tree string, want bool) {
+	t.Helper()
+	b.Eventually(20*time.Second, func() error {
+		ti, err := b.sup(nodeName).Runtime().Tree(tree)
+		running := err == nil && ti.Status == runtime.TreeRunning
+		if running != want {
+			return fmt.Errorf("tree %s on %s: running=%v, want %v", tree, nodeName, running, want)
+		}
+		return nil
+	}, "tree %s on %s running=%v", tree, nodeName, want)
+}
+
+// Backup, change everything, refuse damaged backups (nothing changes),
+// restore: every node holds the backup's state again and the runtimes
+// follow it.
+func TestBackupRestoreRoundTrip(t *testing.T) {
+	b := newBCluster(t)
+	ctx := testkit.Ctx(t, 90*time.Second)
+	kv := b.KV(0)
+	sup := pb.NewSupervisionClient(b.Conn(0))
+	hc := pb.NewHealthClient(b.Conn(0))
+	put := func(k, v string) {
+		t.Helper()
+		if _, err := kv.Put(ctx, &pb.KVPutRequest{Key: k, Value: []byte(v)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	applyTree := func(specJSON string) {
+		t.Helper()
+		if _, err := sup.ApplyTree(ctx, &pb.ApplyTreeRequest{Spec: []byte(specJSON), Filename: "spec.json"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cpu := func(v float64) {
+		t.Helper()
+		if _, err := hc.SetThresholds(ctx, &pb.SetThresholdsRequest{MaxCpuPercent: &v}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	put("app/color", "blue")
+	put("app/keep", "yes")
+	applyTree(`{"name":"web","node":"n2","children":[{"id":"c","behavior":"counter"},{"id":"e","behavior":"echo"}]}`)
+	cpu(42)
+	b.treeRunning(t, "n2", "web", true)
+	backedUp := b.sameEverywhere(t, "")
+
+	path := filepath.Join(t.TempDir(), "cluster.backup")
+	follower := b.Index(b.Followers()[0].Name())
+	h, err := backup.Save(ctx, pb.NewOperatorClient(b.Conn(follower)), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := b.Node(0).Status(); h.ClusterID != st.ClusterId || h.RaftIndex == 0 || h.RaftTerm == 0 || h.Size == 0 || h.Node != b.Leader().Name() {
+		t.Fatalf("header %+v (cluster %s)", h, st.ClusterId)
+	}
+	if vh, err := backup.Verify(path); err != nil || vh != h {
+		t.Fatalf("verify the saved file: %+v %v", vh, err)
+	}
+
+	// Change everything.
+	put("app/color", "red")
+	put("app/new", "x")
+	if _, err := kv.Delete(ctx, &pb.KVDeleteRequest{Key: "app/keep"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sup.DeleteTree(ctx, &pb.DeleteTreeRequest{Name: "web"}); err != nil {
+		t.Fatal(err)
+	}
+	applyTree(`{"name":"other","node":"n1","children":[{"id":"e","behavior":"echo"}]}`)
+	cpu(55)
+	b.treeRunning(t, "n2", "web", false)
+	b.treeRunning(t, "n1", "other", true)
+	changed := b.sameEverywhere(t, "")
+	if changed == backedUp {
+		t.Fatal("nothing changed")
+	}
+
+	// Damaged backups are refused, by the client before sending anything
+	// and by the leader when sent anyway; nothing changes.
+	_, f, err := backup.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	content, err := io.ReadAll(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := os.ReadFile(path)
+	dir := t.TempDir()
+	flippedRaw := append([]byte(nil), raw...)
+	flippedRaw[len(flippedRaw)-20] ^= 0x01
+	for name, file := range map[string][]byte{"corrupt": flippedRaw, "truncated": raw[:len(raw)-len(content)/2]} {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, file, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := backup.Restore(ctx, pb.NewOperatorClient(b.Conn(0)), p); !errors.Is(err, backup.ErrInvalidBackup) {
+			t.Fatalf("%s file restored: %v", name, err)
+		}
+	}
+	op := pb.NewOperatorClient(b.Conn(follower))
+	flipped := append([]byte(nil), content...)
+	flipped[len(flipped)/2] ^= 0x01
+	other := h
+	other.ClusterID = "some-other-cluster"
+	refusals := []struct {
+		name    string
+		h       backup.Header
+		content []byte
+		code    codes.Code
+		msg     string
+	}{
+		{"corrupt", h, flipped, codes.InvalidArgument, "checksum mismatch"},
+		{"truncated", h, content[:len(content)/2], codes.InvalidArgument, "truncated"},
+		{"longer", h, append(append([]byte(nil), content...), 0), codes.InvalidArgument, "more data than"},
+		{"other cluster", other, content, codes.FailedPrecondition, "taken from cluster some-other-cluster"},
+	}
+	for _, r := range refusals {
+		_, err := backup.Send(ctx, op, r.h, bytes.NewReader(r.content))
+		if status.Code(err) != r.code || !strings.Contains(err.Error(), r.msg) {
+			t.Errorf("%s sent to the leader: got %v, want %s with %q", r.name, err, r.code, r.msg)
+		}
+	}
+	if got := b.sameEverywhere(t, changed); got != changed {
+		t.Fatal("a refused restore changed the state")
+	}
+
+	// Restore through a follower: every node holds the backup's state.
+	rh, resp, err := backup.Restore(ctx, pb.NewOperatorClient(b.Conn(follower)), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rh != h || resp.RestoredIndex != h.RaftIndex || resp.Index <= h.RaftIndex || resp.Leader != b.Leader().Name() {
+		t.Fatalf("restore: %+v %+v", rh, resp)
+	}
+	b.sameEverywhere(t, backedUp)
+	// The reconcilers follow the restored desired state.
+	b.treeRunning(t, "n2", "web", true)
+	b.treeRunning(t, "n1", "other", false)
+	// And the cluster goes on from there.
+	put("app/after", "1")
+	got, err := b.KV(2).Get(ctx, &pb.KVGetRequest{Key: "app/color"})
+	if err != nil || string(got.Entry.Value) != "blue" {
+		t.Fatalf("after restore: %+v %v", got, err)
+	}
+}

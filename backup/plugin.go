@@ -1,0 +1,55 @@
+package backup
+
+import (
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/steward/steward/node"
+	"github.com/steward/steward/pb"
+)
+
+// Config configures the Operator service.
+type Config struct {
+	// LeaderWait is how long a request waits for a leader to be known
+	// before it fails.
+	LeaderWait time.Duration
+	// TempDir holds a restore's data while it is verified (default: the
+	// node's data dir, on the same disk as Raft's snapshots).
+	TempDir string
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config {
+	return Config{LeaderWait: 10 * time.Second}
+}
+
+// Plugin serves backups and restores on a node.
+type Plugin struct {
+	cfg    Config
+	node   *node.Node
+	logger hclog.Logger
+	// restoring serializes restores on this node.
+	restoring sync.Mutex
+}
+
+// New returns the plugin to attach to a node (node.Config.Plugins).
+func New(cfg Config) *Plugin { return &Plugin{cfg: cfg} }
+
+// Name implements node.Plugin.
+func (p *Plugin) Name() string { return "backup" }
+
+// Attach implements node.Plugin: it registers the Operator service.
+func (p *Plugin) Attach(n *node.Node) error {
+	if p.cfg.LeaderWait <= 0 {
+		return fmt.Errorf("backup: LeaderWait: %s must be positive", p.cfg.LeaderWait)
+	}
+	p.node = n
+	p.logger = n.Logger().Named("backup")
+	if p.cfg.TempDir == "" {
+		p.cfg.TempDir = n.DataDir()
+	}
+	pb.RegisterOperatorServer(n.Server().GRPC(), &service{p: p})
+	return nil
+}

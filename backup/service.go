@@ -1,0 +1,266 @@
+package backup
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"github.com/steward/steward/node"
+	"github.com/steward/steward/pb"
+	"github.com/steward/steward/state"
+	"github.com/steward/steward/transport"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+)
+
+// service is the Operator gRPC service of one node. Both calls run on the
+// leader: a follower relays the stream to it, once.
+type service struct {
+	pb.UnimplementedOperatorServer
+	p *Plugin
+}
+
+// forwardedKey marks a stream relayed by a follower; the receiver answers
+// it itself or fails, so a stream never bounces while leadership moves.
+const forwardedKey = "steward-backup-forwarded"
+
+func forwarded(ctx context.Context) bool {
+	md, _ := metadata.FromIncomingContext(ctx)
+	return len(md.Get(forwardedKey)) > 0
+}
+
+// leader returns nil when this node leads, else a connection to the
+// leader, waiting up to LeaderWait for one to be known.
+func (s *service) leader(ctx context.Context) (*grpc.ClientConn, error) {
+	n := s.p.node
+	wctx, cancel := context.WithTimeout(ctx, s.p.cfg.LeaderWait)
+	defer cancel()
+	for {
+		if n.IsLeader() {
+			return nil, nil
+		}
+		if name, addr := n.Leader(); addr != "" && name != n.Name() {
+			if forwarded(ctx) {
+				return nil, fmt.Errorf("%w: relayed here, but %s leads now", transport.ErrNotLeader, name)
+			}
+			return n.Pool().Get(addr)
+		}
+		t := time.NewTimer(20 * time.Millisecond)
+		select {
+		case <-wctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("%w: none known within %s", transport.ErrNoLeader, s.p.cfg.LeaderWait)
+		case <-t.C:
+		}
+	}
+}
+
+func relayContext(ctx context.Context) context.Context {
+	return metadata.AppendToOutgoingContext(ctx, forwardedKey, "1")
+}
+
+// Backup streams a Raft snapshot taken on the leader: the header, the data
+// in chunks, then the data's SHA-256.
+func (s *service) Backup(req *pb.BackupRequest, stream grpc.ServerStreamingServer[pb.BackupChunk]) error {
+	ctx := stream.Context()
+	conn, err := s.leader(ctx)
+	if err != nil {
+		return transport.ToStatus(err)
+	}
+	if conn != nil {
+		up, err := pb.NewOperatorClient(conn).Backup(relayContext(ctx), req)
+		if err != nil {
+			return err
+		}
+		for {
+			msg, err := up.Recv()
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			if err := stream.Send(msg); err != nil {
+				return err
+			}
+		}
+	}
+	return transport.ToStatus(s.backupLocal(ctx, stream))
+}
+
+func (s *service) backupLocal(ctx context.Context, stream grpc.ServerStreamingServer[pb.BackupChunk]) error {
+	n := s.p.node
+	meta, rc, err := n.OpenSnapshot(ctx)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	if meta.Size > MaxBytes {
+		return fmt.Errorf("%w: the snapshot is %d bytes, over the %d limit", ErrInvalidBackup, meta.Size, MaxBytes)
+	}
+	h := Header{
+		FormatVersion: FormatVersion, ClusterID: n.State().ClusterID(), RaftIndex: meta.Index, RaftTerm: meta.Term,
+		RaftSnapshotVersion: int(meta.Version), CreatedAt: time.Now().UTC(), Size: meta.Size,
+		Node: n.Name(), StewardVersion: node.Version,
+	}
+	if err := stream.Send(&pb.BackupChunk{Part: &pb.BackupChunk_Header{Header: h.ToPB()}}); err != nil {
+		return err
+	}
+	sum := sha256.New()
+	buf := make([]byte, ChunkSize)
+	var sent int64
+	for {
+		k, err := io.ReadFull(rc, buf)
+		if k > 0 {
+			sum.Write(buf[:k])
+			sent += int64(k)
+			if err := stream.Send(&pb.BackupChunk{Part: &pb.BackupChunk_Data{Data: buf[:k]}}); err != nil {
+				return err
+			}
+		}
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("reading the snapshot: %w", err)
+		}
+	}
+	if sent != meta.Size {
+		return fmt.Errorf("the snapshot held %d bytes, its metadata says %d", sent, meta.Size)
+	}
+	digest := hex.EncodeToString(sum.Sum(nil))
+	s.p.logger.Info("backup taken", "raft_index", meta.Index, "bytes", sent, "sha256", digest)
+	return stream.Send(&pb.BackupChunk{Part: &pb.BackupChunk_Sha256{Sha256: digest}})
+}
+
+// Restore receives a backup (header first, then data) and, on the leader,
+// verifies and restores it.
+func (s *service) Restore(stream grpc.ClientStreamingServer[pb.BackupRestoreChunk, pb.BackupRestoreResponse]) error {
+	ctx := stream.Context()
+	conn, err := s.leader(ctx)
+	if err != nil {
+		return transport.ToStatus(err)
+	}
+	if conn != nil {
+		up, err := pb.NewOperatorClient(conn).Restore(relayContext(ctx))
+		if err != nil {
+			return err
+		}
+		for {
+			msg, err := stream.Recv()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return err
+			}
+			if err := up.Send(msg); err != nil {
+				break // the leader ended the stream: CloseAndRecv has its answer
+			}
+		}
+		resp, err := up.CloseAndRecv()
+		if err != nil {
+			return err
+		}
+		return stream.SendAndClose(resp)
+	}
+	resp, err := s.restoreLocal(ctx, stream)
+	if err != nil {
+		return transport.ToStatus(err)
+	}
+	return stream.SendAndClose(resp)
+}
+
+func (s *service) restoreLocal(ctx context.Context, stream grpc.ClientStreamingServer[pb.BackupRestoreChunk, pb.BackupRestoreResponse]) (*pb.BackupRestoreResponse, error) {
+	if !s.p.restoring.TryLock() {
+		return nil, ErrRestoreInProgress
+	}
+	defer s.p.restoring.Unlock()
+	n := s.p.node
+
+	first, err := stream.Recv()
+	if err != nil {
+		return nil, fmt.Errorf("%w: no header received: %v", ErrInvalidBackup, err)
+	}
+	ph := first.GetHeader()
+	if ph == nil {
+		return nil, fmt.Errorf("%w: the stream must start with the header", ErrInvalidBackup)
+	}
+	h := HeaderFromPB(ph)
+	if err := h.Check(); err != nil {
+		return nil, err
+	}
+	if cur := n.State().ClusterID(); h.ClusterID != cur {
+		return nil, fmt.Errorf("%w: it was taken from cluster %s, this is cluster %s", ErrOtherCluster, h.ClusterID, cur)
+	}
+
+	// Receive the data into a file beside Raft's snapshots, then verify it.
+	tmp, err := os.CreateTemp(s.p.cfg.TempDir, "restore-*.tmp")
+	if err != nil {
+		return nil, fmt.Errorf("restore: %w", err)
+	}
+	defer func() {
+		_ = tmp.Close()
+		_ = os.Remove(tmp.Name())
+	}()
+	w := bufio.NewWriterSize(tmp, 64<<10)
+	var got int64
+	for {
+		msg, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		data := msg.GetData()
+		if data == nil && msg.GetHeader() != nil {
+			return nil, fmt.Errorf("%w: a second header in the stream", ErrInvalidBackup)
+		}
+		got += int64(len(data))
+		if got > h.Size {
+			return nil, fmt.Errorf("%w: more data than the %d bytes the header announces", ErrInvalidBackup, h.Size)
+		}
+		if _, err := w.Write(data); err != nil {
+			return nil, fmt.Errorf("restore: %w", err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		return nil, fmt.Errorf("restore: %w", err)
+	}
+	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	if err := VerifyContent(h, tmp, nil); err != nil {
+		return nil, err
+	}
+	// Decode it as the FSM would: Raft panics if the FSM cannot restore
+	// what it was handed, so nothing undecodable may reach it.
+	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	decoded, err := state.Restore(tmp)
+	if err != nil {
+		return nil, fmt.Errorf("%w: the content does not decode: %v", ErrInvalidBackup, err)
+	}
+	if id := decoded.ClusterID(); id != h.ClusterID {
+		return nil, fmt.Errorf("%w: the content is of cluster %q, the header says %q", ErrInvalidBackup, id, h.ClusterID)
+	}
+	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	meta := &raft.SnapshotMeta{Version: raft.SnapshotVersion(h.RaftSnapshotVersion), Index: h.RaftIndex, Term: h.RaftTerm, Size: h.Size}
+	s.p.logger.Warn("restoring the replicated state from a backup", "raft_index", h.RaftIndex, "created_at", h.CreatedAt, "bytes", h.Size, "taken_by", h.Node)
+	if err := n.RestoreSnapshot(ctx, meta, tmp); err != nil {
+		return nil, err
+	}
+	s.p.logger.Info("backup restored", "raft_index", h.RaftIndex, "last_index", n.LastIndex())
+	return &pb.BackupRestoreResponse{RestoredIndex: h.RaftIndex, Index: n.LastIndex(), Leader: n.Name()}, nil
+}
