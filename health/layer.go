@@ -1,6 +1,7 @@
 package health
 
 import (
+	"fmt"
 	"sync"
 	"time"
 
@@ -41,6 +42,9 @@ func (l *Layer) Attach(n *node.Node) error {
 	}
 	if l.cfg.Now == nil {
 		l.cfg.Now = time.Now
+	}
+	if l.sup == nil || l.sup.Runtime() == nil {
+		return fmt.Errorf("health: the supervision layer must be attached before it")
 	}
 	l.node = n
 	l.logger = n.Logger().Named("health")
