@@ -143,7 +143,7 @@ func TestValidateAndThresholdsCLI(t *testing.T) {
 	if err := sup("n2").Runtime().StopTree(ctx, "web"); err != nil {
 		t.Fatal(err)
 	}
-	out := fails(1, "not consistent: 1 violations on n2", "validate", "--settle", "200ms", "-o", "json")
+	out := fails(1, "not consistent: 1 violation on n2", "validate", "--settle", "200ms", "-o", "json")
 	bad := decodeJSON[validateJSON](t, out)
 	if bad.Consistent || len(bad.Violations) != 1 || bad.Violations[0] != (validateViolationJSON{Node: "n2", Kind: "tree_missing", Subject: "tree:web",
 		Detail: fmt.Sprintf("committed for this node at index %d, not running", idx)}) {

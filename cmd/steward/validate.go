@@ -110,11 +110,11 @@ comparing with its own replica. Exit code 1 when a violation is found.`,
 				}
 			}
 			if j.Consistent {
-				fmt.Fprintf(w, "\nConsistent: %d nodes, %d processes checked.\n", len(j.Nodes), checked)
+				fmt.Fprintf(w, "\nConsistent: %s, %s checked.\n", plural(len(j.Nodes), "node", "nodes"), plural(checked, "process", "processes"))
 			}
 		}
 		if !j.Consistent {
-			return &cliError{msg: fmt.Sprintf("not consistent: %d violations on %s", len(j.Violations), violationNodes(j.Violations)), code: 1}
+			return &cliError{msg: fmt.Sprintf("not consistent: %s on %s", plural(len(j.Violations), "violation", "violations"), violationNodes(j.Violations)), code: 1}
 		}
 		return nil
 	}
