@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/go-memdb"
 	"github.com/steward/steward/node"
 	"github.com/steward/steward/pb"
+	"github.com/steward/steward/state"
 	"google.golang.org/grpc/status"
 )
 
@@ -49,6 +50,7 @@ func (l *Layer) validateLocal(ctx context.Context, minIndex uint64, settle time.
 		return c.toPB()
 	}
 	for {
+		started := time.Now()
 		st := l.node.State()
 		ws := memdb.NewWatchSet()
 		c := l.check(ctx, st, ws)
@@ -70,9 +72,24 @@ func (l *Layer) validateLocal(ctx context.Context, minIndex uint64, settle time.
 			return c.toPB()
 		}
 		wcancel()
+		// A busy runtime (a tree crashing in a loop) emits events
+		// constantly: check at most once per recheckInterval.
+		if wait := recheckInterval - time.Since(started); wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return c.toPB()
+			}
+		}
 		drain(sub.C)
 	}
 }
+
+// recheckInterval is the least time between two checks of one node while
+// it settles.
+const recheckInterval = 25 * time.Millisecond
 
 func drain[T any](ch <-chan T) {
 	for {
@@ -122,7 +139,7 @@ func (l *Layer) targets(names []string) ([]string, error) {
 	left := map[string]bool{}
 	for _, r := range recs {
 		known[r.Name] = true
-		left[r.Name] = r.Status == "left"
+		left[r.Name] = r.Status == state.NodeLeft
 	}
 	for _, m := range l.node.Members() {
 		known[m.Name] = true
