@@ -63,7 +63,11 @@ func fingerprint(st *state.Store) (string, error) {
 		return "", err
 	}
 	for _, r := range kvs {
-		fmt.Fprintf(&b, "kv %s=%s@%d\n", r.Key, r.Value, r.ModifyIndex)
+		v := string(r.Value)
+		if len(v) > 16 {
+			v = fmt.Sprintf("%s…(%d bytes)", v[:8], len(v))
+		}
+		fmt.Fprintf(&b, "kv %s=%s@%d\n", r.Key, v, r.ModifyIndex)
 	}
 	_, trees, err := st.Trees(nil, "")
 	if err != nil {
@@ -147,6 +151,11 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 
 	put("app/color", "blue")
 	put("app/keep", "yes")
+	// Big enough that backup and restore stream several chunks, relayed
+	// through a follower both ways.
+	for i := range 3 {
+		put(fmt.Sprintf("app/big%d", i), strings.Repeat(string(rune('a'+i)), 400<<10))
+	}
 	applyTree(`{"name":"web","node":"n2","children":[{"id":"c","behavior":"counter"},{"id":"e","behavior":"echo"}]}`)
 	cpu(42)
 	b.treeRunning(t, "n2", "web", true)
@@ -158,7 +167,7 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st := b.Node(0).Status(); h.ClusterID != st.ClusterId || h.RaftIndex == 0 || h.RaftTerm == 0 || h.Size == 0 || h.Node != b.Leader().Name() {
+	if st := b.Node(0).Status(); h.ClusterID != st.ClusterId || h.RaftIndex == 0 || h.RaftTerm == 0 || h.Size < 3*backup.ChunkSize || h.Node != b.Leader().Name() {
 		t.Fatalf("header %+v (cluster %s)", h, st.ClusterId)
 	}
 	if vh, err := backup.Verify(path); err != nil || vh != h {
