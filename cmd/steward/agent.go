@@ -37,6 +37,8 @@ type agentFlags struct {
 	dev        bool
 	logLevel   string
 	logJSON    bool
+	// sampleInterval is how often the health layer samples the node.
+	sampleInterval time.Duration
 }
 
 func newAgentCmd() *cobra.Command { return newAgentCmdWith(&agentFlags{}) }
@@ -70,6 +72,7 @@ SIGTERM or SIGINT leaves the cluster gracefully; a second signal stops at once.`
 	fl.BoolVar(&f.dev, "dev", false, "run one node with a temporary data dir, bootstrapped at once")
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: trace, debug, info, warn, error")
 	fl.BoolVar(&f.logJSON, "log-json", false, "log in JSON")
+	fl.DurationVar(&f.sampleInterval, "resource-sample-interval", health.DefaultConfig().SampleInterval, "how often the node samples its memory, processes, mailboxes and CPU against the resource thresholds")
 	return cmd
 }
 
@@ -157,16 +160,22 @@ func agentConfig(cmd *cobra.Command, f *agentFlags) (node.Config, string, bool, 
 }
 
 // plugins are the layers every agent runs on top of the cluster spine.
-func plugins() []node.Plugin {
+func plugins(f *agentFlags) []node.Plugin {
 	sup := supervision.New(supervision.DefaultConfig())
 	coord := coordination.New(coordination.DefaultConfig(), sup)
 	return []node.Plugin{
 		sup,
 		coord,
 		snapshot.New(snapshot.DefaultConfig(), sup, coord),
-		health.New(health.DefaultConfig(), sup),
+		health.New(healthConfig(f), sup),
 		backup.New(backup.DefaultConfig()),
 	}
+}
+
+func healthConfig(f *agentFlags) health.Config {
+	c := health.DefaultConfig()
+	c.SampleInterval = f.sampleInterval
+	return c
 }
 
 func runAgent(cmd *cobra.Command, f *agentFlags) error {
@@ -184,7 +193,10 @@ func runAgent(cmd *cobra.Command, f *agentFlags) error {
 		JSONFormat: logJSON,
 		Output:     os.Stderr,
 	})
-	cfg.Plugins = plugins()
+	if f.sampleInterval <= 0 {
+		return usageError(fmt.Sprintf("resource-sample-interval: %s must be positive", f.sampleInterval))
+	}
+	cfg.Plugins = plugins(f)
 	n, err := node.New(cfg)
 	if err != nil {
 		return err
