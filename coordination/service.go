@@ -196,14 +196,28 @@ func (s *service) get(st *state.Store, ws memdb.WatchSet, id string) (*pb.GetPla
 }
 
 // Watch streams a plan from this node's replica each time it changes,
-// until it finishes or the client goes away.
+// until it finishes or the client goes away. A plan this replica does not
+// have yet (committed a moment ago through another node) is looked up on
+// the leader first, then awaited here.
 func (s *service) Watch(req *pb.GetPlanRequest, stream grpc.ServerStreamingServer[pb.GetPlanResponse]) error {
 	ctx := stream.Context()
 	var last uint64
+	checkedLeader := false
 	for {
 		st := s.l.node.State()
 		ws := memdb.NewWatchSet()
 		resp, err := s.get(st, ws, req.Id)
+		if errors.Is(err, transport.ErrNotFound) && !checkedLeader {
+			// Consistent read: does the plan exist at all?
+			if _, err := s.Get(ctx, &pb.GetPlanRequest{Id: req.Id}); err != nil {
+				return err
+			}
+			checkedLeader = true
+			if err := s.awaitLocal(ctx, req.Id); err != nil {
+				return transport.ToStatus(err)
+			}
+			continue
+		}
 		if err != nil {
 			return transport.ToStatus(err)
 		}
@@ -225,6 +239,22 @@ func (s *service) Watch(req *pb.GetPlanRequest, stream grpc.ServerStreamingServe
 			return nil
 		}
 		cancel()
+	}
+}
+
+// awaitLocal waits until this node's replica has the plan.
+func (s *service) awaitLocal(ctx context.Context, id string) error {
+	for {
+		st := s.l.node.State()
+		ws := memdb.NewWatchSet()
+		rec, _, err := st.Plan(ws, id)
+		if err != nil || rec != nil {
+			return err
+		}
+		ws.Add(st.AbandonCh())
+		if err := ws.WatchCtx(ctx); err != nil {
+			return fmt.Errorf("%w: plan %s not replicated to this node yet: %v", transport.ErrTimeout, id, err)
+		}
 	}
 }
 
