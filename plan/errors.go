@@ -3,8 +3,8 @@ package plan
 import (
 	"errors"
 	"fmt"
+	"github.com/steward/steward/internal/fielderr"
 	"github.com/steward/steward/internal/strictjson"
-	"strings"
 )
 
 // Sentinel errors. Every error returned by this package wraps one of
@@ -42,89 +42,28 @@ var (
 )
 
 // MaxProblems caps the problems one *Error lists; the rest are counted.
-const MaxProblems = 100
+const MaxProblems = fielderr.MaxProblems
 
-// Problem is one thing wrong with a plan at a field path such as
-// "operations[2].params.strategy"; an empty path is about the whole plan.
-type Problem struct {
-	Path    string `json:"path"`
-	Message string `json:"message"`
-	Kind    error  `json:"-"`
-}
+// Problem is one thing wrong at a field path, such as
+// "children[1].restart"; an empty path is about the whole document.
+type Problem = fielderr.Problem
 
-// String renders "path: message", or the message alone for an empty path.
-func (p Problem) String() string {
-	if p.Path == "" {
-		return p.Message
-	}
-	return p.Path + ": " + p.Message
-}
+// Error lists every problem found, in document order; it unwraps to its
+// sentinel (ErrSyntax, ErrInvalid, ...) and to each problem's kind.
+type Error = fielderr.Error
 
-// Error lists every problem found, in document order.
-type Error struct {
-	// Err is ErrSyntax, ErrInvalid or ErrFacts.
-	Err      error
-	Problems []Problem
-	Omitted  int
-}
-
-func (e *Error) Error() string {
-	var b strings.Builder
-	b.WriteString(e.Err.Error())
-	b.WriteString(": ")
-	for i, p := range e.Problems {
-		if i > 0 {
-			b.WriteString("; ")
-		}
-		b.WriteString(p.String())
-	}
-	if e.Omitted > 0 {
-		fmt.Fprintf(&b, "; and %d more", e.Omitted)
-	}
-	return b.String()
-}
-
-// Unwrap returns Err followed by the distinct problem kinds.
-func (e *Error) Unwrap() []error {
-	out := []error{e.Err}
-	for _, p := range e.Problems {
-		if p.Kind != nil && !containsErr(out, p.Kind) {
-			out = append(out, p.Kind)
-		}
-	}
-	return out
-}
-
-func containsErr(list []error, e error) bool {
-	for _, x := range list {
-		if x == e {
-			return true
-		}
-	}
-	return false
-}
-
-type problems struct {
-	list    []Problem
-	omitted int
-}
+// problems accumulates Problems up to MaxProblems.
+type problems struct{ fielderr.List }
 
 func (ps *problems) add(kind error, path, format string, args ...any) {
-	if len(ps.list) >= MaxProblems {
-		ps.omitted++
-		return
-	}
-	ps.list = append(ps.list, Problem{Path: path, Message: fmt.Sprintf(format, args...), Kind: kind})
+	ps.Add(kind, path, format, args...)
 }
 
-func (ps *problems) empty() bool { return len(ps.list) == 0 && ps.omitted == 0 }
+func (ps *problems) err(sentinel error) error { return ps.Err(sentinel) }
 
-func (ps *problems) err(sentinel error) error {
-	if ps.empty() {
-		return nil
-	}
-	return &Error{Err: sentinel, Problems: ps.list, Omitted: ps.omitted}
-}
+func (ps *problems) empty() bool { return ps.Empty() }
+
+func (ps *problems) merge(prefix string, other []Problem) { ps.Merge(prefix, other, joinPath) }
 
 func joinPath(prefix, field string) string { return strictjson.JoinPath(prefix, field) }
 

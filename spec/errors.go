@@ -3,8 +3,8 @@ package spec
 import (
 	"errors"
 	"fmt"
+	"github.com/steward/steward/internal/fielderr"
 	"github.com/steward/steward/internal/strictjson"
-	"strings"
 )
 
 // Sentinel errors. Every error returned by this package wraps exactly one of
@@ -39,107 +39,29 @@ var (
 	ErrLimit = errors.New("limit exceeded")
 )
 
-// MaxProblems caps the problems one *Error lists; the rest are counted in
-// Error.Omitted.
-const MaxProblems = 100
+// MaxProblems caps the problems one *Error lists; the rest are counted.
+const MaxProblems = fielderr.MaxProblems
 
-// Problem is one thing wrong with a spec, at a field path such as
-// "children[1].children[0].restart". Path is empty for a problem with the
-// whole document.
-type Problem struct {
-	Path    string `json:"path"`
-	Message string `json:"message"`
-	// Kind is one of the problem-kind sentinels (ErrRequired, ErrBadValue…).
-	Kind error `json:"-"`
-}
+// Problem is one thing wrong at a field path, such as
+// "children[1].restart"; an empty path is about the whole document.
+type Problem = fielderr.Problem
 
-// String renders "path: message", or the message alone for an empty path.
-func (p Problem) String() string {
-	if p.Path == "" {
-		return p.Message
-	}
-	return p.Path + ": " + p.Message
-}
-
-// Error lists every problem found in a spec, in document order.
-type Error struct {
-	// Err is ErrSyntax or ErrInvalid.
-	Err      error
-	Problems []Problem
-	// Omitted counts problems beyond MaxProblems that are not listed.
-	Omitted int
-}
-
-// Error renders "<err>: <problem>; <problem>…".
-func (e *Error) Error() string {
-	var b strings.Builder
-	b.WriteString(e.Err.Error())
-	b.WriteString(": ")
-	for i, p := range e.Problems {
-		if i > 0 {
-			b.WriteString("; ")
-		}
-		b.WriteString(p.String())
-	}
-	if e.Omitted > 0 {
-		fmt.Fprintf(&b, "; and %d more", e.Omitted)
-	}
-	return b.String()
-}
-
-// Unwrap returns Err followed by the distinct problem kinds.
-func (e *Error) Unwrap() []error {
-	out := []error{e.Err}
-	for _, p := range e.Problems {
-		if p.Kind == nil {
-			continue
-		}
-		dup := false
-		for _, k := range out {
-			if k == p.Kind {
-				dup = true
-				break
-			}
-		}
-		if !dup {
-			out = append(out, p.Kind)
-		}
-	}
-	return out
-}
+// Error lists every problem found, in document order; it unwraps to its
+// sentinel (ErrSyntax, ErrInvalid, ...) and to each problem's kind.
+type Error = fielderr.Error
 
 // problems accumulates Problems up to MaxProblems.
-type problems struct {
-	list    []Problem
-	omitted int
-}
+type problems struct{ fielderr.List }
 
 func (ps *problems) add(kind error, path, format string, args ...any) {
-	if len(ps.list) >= MaxProblems {
-		ps.omitted++
-		return
-	}
-	ps.list = append(ps.list, Problem{Path: path, Message: fmt.Sprintf(format, args...), Kind: kind})
+	ps.Add(kind, path, format, args...)
 }
 
-func (ps *problems) merge(prefix string, other []Problem) {
-	for _, p := range other {
-		path := joinPath(prefix, p.Path)
-		if len(ps.list) >= MaxProblems {
-			ps.omitted++
-			continue
-		}
-		p.Path = path
-		ps.list = append(ps.list, p)
-	}
-}
+func (ps *problems) err(sentinel error) error { return ps.Err(sentinel) }
 
-func (ps *problems) err(sentinel error) error {
-	if len(ps.list) == 0 && ps.omitted == 0 {
-		return nil
-	}
-	return &Error{Err: sentinel, Problems: ps.list, Omitted: ps.omitted}
-}
+func (ps *problems) empty() bool { return ps.Empty() }
+
+func (ps *problems) merge(prefix string, other []Problem) { ps.Merge(prefix, other, joinPath) }
 
 // joinPath joins a prefix and a field path: ("children[0]", "restart") ->
 // "children[0].restart"; an index step joins without a dot.
