@@ -3,6 +3,7 @@ package plan
 import (
 	"errors"
 	"fmt"
+
 	"github.com/steward/steward/internal/fielderr"
 	"github.com/steward/steward/internal/strictjson"
 )

@@ -3,6 +3,7 @@ package spec
 import (
 	"errors"
 	"fmt"
+
 	"github.com/steward/steward/internal/fielderr"
 	"github.com/steward/steward/internal/strictjson"
 )

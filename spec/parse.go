@@ -3,9 +3,10 @@ package spec
 import (
 	"bytes"
 	"fmt"
-	"github.com/steward/steward/internal/nesting"
 	"path/filepath"
 	"strings"
+
+	"github.com/steward/steward/internal/nesting"
 )
 
 // Format is the syntax of a spec or plan file.
