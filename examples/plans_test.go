@@ -15,9 +15,9 @@ import (
 	"github.com/steward/steward/testkit"
 )
 
-// TestExamplePlansRun applies web.hcl to a node, as the README's
-// walkthrough does, then runs every example plan against it and expects
-// each to succeed.
+// TestExamplePlansRun applies web.hcl and pool.hcl to a node, as the
+// README's walkthrough does, then runs every example plan against them and
+// expects each to succeed.
 func TestExamplePlansRun(t *testing.T) {
 	plans, err := filepath.Glob("plans/*")
 	if err != nil || len(plans) < 2 {
@@ -28,18 +28,24 @@ func TestExamplePlansRun(t *testing.T) {
 		return []node.Plugin{sup, coordination.New(coordination.DefaultConfig(), sup)}
 	}))
 	conn := c.Conn(0)
-	web, _ := os.ReadFile("web.hcl")
-	applied, err := pb.NewSupervisionClient(conn).ApplyTree(testkit.Ctx(t, 10*time.Second), &pb.ApplyTreeRequest{Spec: web, Filename: "web.hcl"})
-	if err != nil {
-		t.Fatal(err)
+	for _, f := range []string{"web.hcl", "pool.hcl"} {
+		data, _ := os.ReadFile(f)
+		if _, err := pb.NewSupervisionClient(conn).ApplyTree(testkit.Ctx(t, 10*time.Second), &pb.ApplyTreeRequest{Spec: data, Filename: f}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	c.Eventually(15*time.Second, func() error {
 		resp, err := pb.NewSupervisionClient(conn).ListTrees(testkit.Ctx(t, 5*time.Second), &pb.ListTreesRequest{Live: true})
-		if err != nil || len(resp.Trees) != 1 || resp.Trees[0].AppliedIndex != applied.Tree.ModifyIndex || resp.Trees[0].Status != "running" {
-			return fmt.Errorf("web not running yet: %v %v", resp, err)
+		if err != nil || len(resp.Trees) != 2 {
+			return fmt.Errorf("trees: %v %v", resp, err)
+		}
+		for _, tr := range resp.Trees {
+			if tr.AppliedIndex != tr.ModifyIndex || tr.Status != "running" {
+				return fmt.Errorf("%s not running yet", tr.Name)
+			}
 		}
 		return nil
-	}, "web running")
+	}, "web and pool running")
 	coord := pb.NewCoordinationClient(conn)
 	for _, f := range plans {
 		t.Run(filepath.Base(f), func(t *testing.T) {
