@@ -25,7 +25,14 @@ grpc_addr() { echo "127.0.0.1:$(port "$(num "$1")" 3)"; }
 
 nodes() { [ -f "$dir/size" ] && seq 1 "$(cat "$dir/size")" | sed 's/^/n/' || true; }
 
-alive() { local pidf="$dir/$1.pid"; [ -f "$pidf" ] && kill -0 "$(cat "$pidf")" 2>/dev/null; }
+# alive NODE: its agent process exists and is not a zombie waiting to be reaped.
+alive() {
+  local pidf="$dir/$1.pid" pid
+  [ -f "$pidf" ] || return 1
+  pid=$(cat "$pidf")
+  kill -0 "$pid" 2>/dev/null || return 1
+  ! grep -qs '^State:[[:space:]]*Z' "/proc/$pid/status"
+}
 
 start_node() {
   local name=$1 n expect join=()
@@ -53,6 +60,17 @@ wait_for() {
 }
 
 has_leader() { "$bin" --addr "$(grpc_addr "$1")" --timeout 2s status -o json | grep -q '"leader": "n'; }
+
+# seen_alive NAME: every other running node's gossip sees NAME alive.
+seen_alive() {
+  local name=$1 other
+  for other in $(nodes); do
+    [ "$other" = "$name" ] && continue
+    alive "$other" || continue
+    "$bin" --addr "$(grpc_addr "$other")" --timeout 2s members -o json |
+      python3 -c 'import json,sys; sys.exit(0 if any(m["name"]==sys.argv[1] and m["status"]=="alive" for m in json.load(sys.stdin)) else 1)' "$name" || return 1
+  done
+}
 
 leader() {
   for name in $(nodes); do
@@ -93,6 +111,7 @@ case "$cmd" in
     name=${2:?usage: cluster.sh kill NODE}
     alive "$name" || { echo "$name is not running" >&2; exit 1; }
     kill -9 "$(cat "$dir/$name.pid")"
+    wait_for 10 "$name to die" sh -c "! kill -0 $(cat "$dir/$name.pid") 2>/dev/null || grep -qs '^State:[[:space:]]*Z' /proc/$(cat "$dir/$name.pid")/status"
     echo "killed $name"
     ;;
   restart)
@@ -100,6 +119,7 @@ case "$cmd" in
     alive "$name" && { echo "$name is running" >&2; exit 1; }
     start_node "$name"
     wait_for 60 "$name to see a leader" has_leader "$name"
+    wait_for 60 "the others to see $name alive" seen_alive "$name"
     echo "restarted $name"
     ;;
   addr) grpc_addr "${2:?usage: cluster.sh addr NODE}" ;;
