@@ -53,24 +53,10 @@ func (l *Layer) deadlines(ctx context.Context) {
 				}
 			}
 		}
-		var timer <-chan time.Time
-		var t *time.Timer
 		if !next.IsZero() {
-			t = time.NewTimer(time.Until(next) + time.Millisecond)
-			timer = t.C
+			next = next.Add(time.Millisecond) // the FSM expires at, not before, the deadline
 		}
-		wctx, cancel := context.WithCancel(ctx)
-		select {
-		case <-ws.WatchCh(wctx):
-		case <-st.AbandonCh():
-		case <-timer:
-		case <-ctx.Done():
-		}
-		cancel()
-		if t != nil {
-			t.Stop()
-		}
-		if ctx.Err() != nil {
+		if st.WaitChange(ctx, ws, next) != nil {
 			return
 		}
 	}

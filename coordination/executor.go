@@ -2,7 +2,6 @@ package coordination
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"time"
 
@@ -10,8 +9,7 @@ import (
 	"github.com/steward/steward/pb"
 	"github.com/steward/steward/plan"
 	"github.com/steward/steward/state"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
+	"github.com/steward/steward/transport"
 )
 
 // executor runs this node's share of every running stage.
@@ -65,15 +63,9 @@ func (e *executor) run() {
 				}
 			}
 		}
-		ctx, cancel := context.WithCancel(context.Background())
-		select {
-		case <-ws.WatchCh(ctx):
-		case <-st.AbandonCh():
-		case <-e.l.stopCh:
-			cancel()
+		if st.WaitChange(e.l.ctx, ws, time.Time{}) != nil {
 			return
 		}
-		cancel()
 	}
 }
 
@@ -101,17 +93,10 @@ func (e *executor) runStep(planID, stageKey string) {
 		return
 	}
 	_, stage := stageByKey(rec, stageKey)
-	ctx, cancel := context.WithDeadline(context.Background(), time.Unix(0, stage.DeadlineUnixNano))
+	// A stopping node abandons its step, as a crash would: it is lost after
+	// the stage's deadline, never run twice.
+	ctx, cancel := context.WithDeadline(e.l.ctx, time.Unix(0, stage.DeadlineUnixNano))
 	defer cancel()
-	go func() {
-		// A stopping node abandons its step, as a crash would: it is lost
-		// after the stage's deadline, never run twice.
-		select {
-		case <-e.l.stopCh:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
 	var step *pb.Step
 	if stage.Kind == state.StageKindRollback {
 		step = e.l.rollbackStep(ctx, rec, res, stage)
@@ -123,11 +108,9 @@ func (e *executor) runStep(planID, stageKey string) {
 		return
 	}
 	step.Node, step.Nonce = self, e.l.nonce
-	select {
-	case <-e.l.stopCh:
+	if e.l.ctx.Err() != nil {
 		log.Warn("node stopping: step abandoned without a report")
 		return
-	default:
 	}
 	log.Debug("step done; reporting", "ok", step.Error == "")
 	report := &pb.PlanStepReportCommand{PlanId: planID, Stage: stageKey, Step: step}
@@ -140,31 +123,10 @@ func (e *executor) runStep(planID, stageKey string) {
 }
 
 // commit proposes through the leader (calling this node's own service,
-// which forwards), retrying while no leader is known or the outcome is
-// unknown. Both commands are idempotent for one incarnation.
+// which forwards) until it is answered or the node stops. Both step
+// commands are idempotent for one incarnation.
 func (e *executor) commit(f func(ctx context.Context) error) error {
-	backoff := 50 * time.Millisecond
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		err := f(ctx)
-		cancel()
-		if err == nil {
-			return nil
-		}
-		switch status.Code(err) {
-		case codes.Unavailable, codes.Aborted, codes.DeadlineExceeded:
-		default:
-			return err
-		}
-		select {
-		case <-e.l.stopCh:
-			return fmt.Errorf("stopped: %w", err)
-		case <-time.After(backoff):
-		}
-		if backoff < time.Second {
-			backoff *= 2
-		}
-	}
+	return transport.Retry(e.l.ctx, 15*time.Second, f)
 }
 
 func stageByKey(rec *pb.PlanRecord, key string) (int, *pb.Stage) {

@@ -49,8 +49,10 @@ type Layer struct {
 
 	exec *executor
 
+	// ctx ends when the node stops: executors abandon their steps.
+	ctx      context.Context
+	cancel   context.CancelFunc
 	stopOnce sync.Once
-	stopCh   chan struct{}
 	wg       sync.WaitGroup
 }
 
@@ -59,7 +61,8 @@ type Layer struct {
 func New(cfg Config, sup *supervision.Layer) *Layer {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
-	return &Layer{cfg: cfg, sup: sup, nonce: hex.EncodeToString(b[:]), stopCh: make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Layer{cfg: cfg, sup: sup, nonce: hex.EncodeToString(b[:]), ctx: ctx, cancel: cancel}
 }
 
 // Name implements node.Plugin.
@@ -83,7 +86,7 @@ func (l *Layer) Attach(n *node.Node) error {
 
 func (l *Layer) stop() {
 	l.stopOnce.Do(func() {
-		close(l.stopCh)
+		l.cancel()
 		l.wg.Wait()
 	})
 }

@@ -14,8 +14,7 @@ import (
 	"github.com/steward/steward/pb"
 	"github.com/steward/steward/state"
 	"github.com/steward/steward/supervision"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
+	"github.com/steward/steward/transport"
 )
 
 // Config configures the snapshot layer.
@@ -45,16 +44,19 @@ type Layer struct {
 	logger hclog.Logger
 	svc    *service
 
-	mu       sync.Mutex
-	claimed  map[string]bool
+	mu      sync.Mutex
+	claimed map[string]bool
+	// ctx ends when the node stops.
+	ctx      context.Context
+	cancel   context.CancelFunc
 	stopOnce sync.Once
-	stopCh   chan struct{}
 	wg       sync.WaitGroup
 }
 
 // New returns the layer; sup and coord must be attached before it.
 func New(cfg Config, sup *supervision.Layer, coord *coordination.Layer) *Layer {
-	return &Layer{cfg: cfg, sup: sup, coord: coord, claimed: map[string]bool{}, stopCh: make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Layer{cfg: cfg, sup: sup, coord: coord, claimed: map[string]bool{}, ctx: ctx, cancel: cancel}
 }
 
 // Name implements node.Plugin.
@@ -78,7 +80,7 @@ func (l *Layer) Attach(n *node.Node) error {
 
 func (l *Layer) stop() {
 	l.stopOnce.Do(func() {
-		close(l.stopCh)
+		l.cancel()
 		l.wg.Wait()
 	})
 }
@@ -117,30 +119,17 @@ func (l *Layer) watch() {
 				}
 			}
 		}
-		ctx, cancel := context.WithCancel(context.Background())
-		select {
-		case <-ws.WatchCh(ctx):
-		case <-st.AbandonCh():
-		case <-l.stopCh:
-			cancel()
+		if st.WaitChange(l.ctx, ws, time.Time{}) != nil {
 			return
 		}
-		cancel()
 	}
 }
 
 // capture captures this node's runtime and commits it in chunks.
 func (l *Layer) capture(rec *pb.SnapshotRecord) {
 	log := l.logger.With("snapshot", rec.Id)
-	ctx, cancel := context.WithDeadline(context.Background(), time.Unix(0, rec.DeadlineUnixNano))
+	ctx, cancel := context.WithDeadline(l.ctx, time.Unix(0, rec.DeadlineUnixNano))
 	defer cancel()
-	go func() {
-		select {
-		case <-l.stopCh:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
 	if l.cfg.BeforeCapture != nil {
 		l.cfg.BeforeCapture(ctx, rec.Id)
 		if ctx.Err() != nil {
@@ -172,29 +161,13 @@ func (l *Layer) capture(rec *pb.SnapshotRecord) {
 	log.Info("part captured", "processes", len(part.Processes), "bytes", len(stored), "chunks", len(pieces))
 }
 
-// commitPart proposes a chunk through the leader, retrying while no leader
-// is known or the outcome is unknown (a chunk is idempotent).
+// commitPart proposes a chunk through the leader until it is answered
+// (a chunk is idempotent).
 func (l *Layer) commitPart(ctx context.Context, cmd *pb.SnapshotPartCommand) error {
-	backoff := 50 * time.Millisecond
-	for {
+	return transport.Retry(ctx, 0, func(ctx context.Context) error {
 		_, err := l.svc.PutPart(ctx, cmd)
-		if err == nil {
-			return nil
-		}
-		switch status.Code(err) {
-		case codes.Unavailable, codes.Aborted:
-		default:
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(backoff):
-		}
-		if backoff < time.Second {
-			backoff *= 2
-		}
-	}
+		return err
+	})
 }
 
 // deadlines runs on the leader: a capture whose deadline passed is closed,
@@ -228,24 +201,10 @@ func (l *Layer) deadlines(ctx context.Context) {
 				}
 			}
 		}
-		var t *time.Timer
-		var timer <-chan time.Time
 		if !next.IsZero() {
-			t = time.NewTimer(time.Until(next) + time.Millisecond)
-			timer = t.C
+			next = next.Add(time.Millisecond) // the FSM closes at, not before, the deadline
 		}
-		wctx, cancel := context.WithCancel(ctx)
-		select {
-		case <-ws.WatchCh(wctx):
-		case <-st.AbandonCh():
-		case <-timer:
-		case <-ctx.Done():
-		}
-		cancel()
-		if t != nil {
-			t.Stop()
-		}
-		if ctx.Err() != nil {
+		if st.WaitChange(ctx, ws, next) != nil {
 			return
 		}
 	}

@@ -1,8 +1,10 @@
 package state
 
 import (
+	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/go-memdb"
 )
@@ -120,4 +122,27 @@ func (s *Store) EndBatch() bool {
 	}
 	txn.Commit()
 	return true
+}
+
+// WaitChange blocks until one of the watches in ws fires, the store is
+// replaced by a restore (readers must then re-read from the new one), the
+// time until passes (zero: no deadline), or ctx ends; it returns ctx's
+// error in the last case. It is the wait of every loop that acts on the
+// replicated state.
+func (s *Store) WaitChange(ctx context.Context, ws memdb.WatchSet, until time.Time) error {
+	var timer <-chan time.Time
+	if !until.IsZero() {
+		t := time.NewTimer(time.Until(until))
+		defer t.Stop()
+		timer = t.C
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	select {
+	case <-ws.WatchCh(wctx):
+	case <-s.AbandonCh():
+	case <-timer:
+	case <-ctx.Done():
+	}
+	return ctx.Err()
 }

@@ -86,35 +86,20 @@ func (l *Layer) knownNode(name string) error {
 // it returns.
 func (l *Layer) replaceLoop(ctx context.Context) {
 	failedSince := map[string]time.Time{}
-	ticker := time.NewTicker(l.cfg.ResyncInterval)
-	defer ticker.Stop()
 	for {
 		st := l.node.State()
 		ws := memdb.NewWatchSet()
 		_, trees, err := st.Trees(ws, "")
 		_, _, _ = st.Nodes(ws)
-		next := time.Duration(0)
+		// Look again at least every ResyncInterval, and when the next
+		// failed node's grace ends.
+		until := time.Now().Add(l.cfg.ResyncInterval)
 		if err == nil {
-			next = l.replaceOnce(ctx, trees, failedSince)
+			if next := l.replaceOnce(ctx, trees, failedSince); next > 0 && time.Now().Add(next).Before(until) {
+				until = time.Now().Add(next)
+			}
 		}
-		var timer <-chan time.Time
-		var t *time.Timer
-		if next > 0 {
-			t = time.NewTimer(next)
-			timer = t.C
-		}
-		wctx, cancel := context.WithCancel(ctx)
-		select {
-		case <-ws.WatchCh(wctx):
-		case <-ticker.C:
-		case <-timer:
-		case <-ctx.Done():
-		}
-		cancel()
-		if t != nil {
-			t.Stop()
-		}
-		if ctx.Err() != nil {
+		if st.WaitChange(ctx, ws, until) != nil {
 			return
 		}
 	}
