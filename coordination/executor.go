@@ -8,6 +8,7 @@ import (
 	"github.com/hashicorp/go-memdb"
 	"github.com/steward/steward/pb"
 	"github.com/steward/steward/plan"
+	"github.com/steward/steward/runtime"
 	"github.com/steward/steward/state"
 	"github.com/steward/steward/transport"
 )
@@ -238,7 +239,7 @@ func (l *Layer) capture(ctx context.Context, pids []string, before *plan.Observe
 	}
 	var out []*pb.CapturedState
 	for _, s := range pids {
-		pid, err := parsePID(s)
+		pid, err := runtime.ParsePID(s)
 		if err != nil {
 			continue
 		}

@@ -9,9 +9,6 @@ import (
 	"github.com/steward/steward/spec"
 )
 
-func specStrategy(s string) spec.Strategy { return spec.Strategy(s) }
-func specRestart(s string) spec.Restart   { return spec.Restart(s) }
-
 // runtimeTarget turns a plan target into the runtime's.
 func runtimeTarget(t plan.Target) (runtime.Target, error) {
 	switch {

@@ -5,6 +5,7 @@ import (
 
 	"github.com/steward/steward/plan"
 	"github.com/steward/steward/runtime"
+	"github.com/steward/steward/spec"
 )
 
 // observe describes the local runtime as plan's checks see it: live
@@ -15,17 +16,17 @@ func (l *Layer) observe() *plan.Observed {
 	// A child's restart type and whether it is dynamic come from its
 	// supervisor; a supervisor's strategy from its policy.
 	type childMeta struct {
-		restart string
+		restart spec.Restart
 		dynamic bool
 	}
 	meta := map[runtime.PID]childMeta{}
-	strategy := map[runtime.PID]string{}
+	strategy := map[runtime.PID]spec.Strategy{}
 	for _, p := range procs {
 		if !p.Supervisor {
 			continue
 		}
 		if pol, err := rt.SupervisorPolicy(p.PID); err == nil {
-			strategy[p.PID] = string(pol.Strategy)
+			strategy[p.PID] = pol.Strategy
 		}
 		kids, err := rt.WhichChildren(p.PID)
 		if err != nil {
@@ -33,7 +34,7 @@ func (l *Layer) observe() *plan.Observed {
 		}
 		for _, k := range kids {
 			if !k.PID.IsZero() {
-				meta[k.PID] = childMeta{restart: string(k.Restart), dynamic: k.Dynamic}
+				meta[k.PID] = childMeta{restart: k.Restart, dynamic: k.Dynamic}
 			}
 		}
 	}
@@ -57,13 +58,13 @@ func (l *Layer) observe() *plan.Observed {
 		}
 		if p.Supervisor {
 			pp.Kind = plan.KindSupervisor
-			pp.Strategy = specStrategy(strategy[p.PID])
+			pp.Strategy = strategy[p.PID]
 		}
 		if !p.Parent.IsZero() {
 			pp.Parent = p.Parent.String()
 		}
 		if m, ok := meta[p.PID]; ok {
-			pp.Restart, pp.Dynamic = specRestart(m.restart), m.dynamic
+			pp.Restart, pp.Dynamic = m.restart, m.dynamic
 		}
 		for _, lk := range p.Links {
 			pp.Links = append(pp.Links, lk.String())

@@ -12,12 +12,9 @@ import (
 
 	"github.com/steward/steward/pb"
 	"github.com/steward/steward/plan"
-	"github.com/steward/steward/runtime"
 	"github.com/steward/steward/state"
 	"github.com/steward/steward/transport"
 )
-
-func parsePID(s string) (runtime.PID, error) { return runtime.ParsePID(s) }
 
 // prepared is a plan planned on the leader, ready to commit.
 type prepared struct {

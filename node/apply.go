@@ -114,17 +114,13 @@ func (n *Node) ReadBarrier(ctx context.Context) error {
 // its current term.
 func (n *Node) waitReady(ctx context.Context) error {
 	return waitFor(ctx, func() bool {
-		return n.readyTerm.Load() != 0 && n.readyTerm.Load() == n.currentTerm()
+		return n.readyTerm.Load() != 0 && n.readyTerm.Load() == n.raft.CurrentTerm()
 	}, func() error {
 		if !n.IsLeader() {
 			return transport.ErrNotLeader
 		}
 		return nil
 	})
-}
-
-func (n *Node) currentTerm() uint64 {
-	return n.raft.CurrentTerm()
 }
 
 // waitFor polls cond with a short, growing backoff until it holds, ctx ends,

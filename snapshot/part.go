@@ -2,7 +2,6 @@ package snapshot
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	goruntime "runtime"
 	"sort"
@@ -211,6 +210,3 @@ func pidStrings(ps []runtime.PID) []string {
 	}
 	return out
 }
-
-// errNotCaptured marks a part that cannot be read.
-var errNotCaptured = errors.New("part not captured")
