@@ -178,9 +178,13 @@ func (d *gossipDelegate) NotifyUpdate(n *memberlist.Node) { d.NotifyJoin(n) }
 // NotifyLeave records a member as left when it announced its departure in
 // its metadata, else as failed. (memberlist's own left/dead distinction is
 // not visible through the Node it hands over.)
+// A member already recorded as left (its leave request reached this node,
+// the leader, before its gossip did) stays left.
 func (d *gossipDelegate) NotifyLeave(n *memberlist.Node) {
 	status := StatusFailed
 	if meta, err := decodeMeta(n.Meta); err == nil && meta.Leaving {
+		status = StatusLeft
+	} else if m, ok := d.n.members.get(n.Name); ok && m.Status == StatusLeft {
 		status = StatusLeft
 	}
 	d.n.members.set(n.Name, gossipAddr(n), nil, status)
