@@ -79,27 +79,36 @@ func Save(ctx context.Context, c pb.OperatorClient, path string) (Header, error)
 	return h, Write(path, h, tmp)
 }
 
+// RestoreOptions are the operator's choices for a restore.
+type RestoreOptions struct {
+	// AllowClusterIDChange restores a backup taken from another cluster
+	// (disaster recovery into a newly bootstrapped one); the cluster keeps
+	// its own id. Without it such a backup is refused.
+	AllowClusterIDChange bool
+}
+
 // Restore verifies the backup at path — header, size, checksum — and only
 // then streams it through any node to the leader, which verifies it again
 // and restores it.
-func Restore(ctx context.Context, c pb.OperatorClient, path string) (Header, *pb.BackupRestoreResponse, error) {
+func Restore(ctx context.Context, c pb.OperatorClient, path string, opts RestoreOptions) (Header, *pb.BackupRestoreResponse, error) {
 	h, f, err := Open(path)
 	if err != nil {
 		return h, nil, err
 	}
 	defer f.Close()
-	resp, err := Send(ctx, c, h, f)
+	resp, err := Send(ctx, c, h, f, opts)
 	return h, resp, err
 }
 
 // Send streams a header and content as they are, without checking them
 // (the leader does): Restore is the way to restore a file.
-func Send(ctx context.Context, c pb.OperatorClient, h Header, content io.Reader) (*pb.BackupRestoreResponse, error) {
+func Send(ctx context.Context, c pb.OperatorClient, h Header, content io.Reader, opts RestoreOptions) (*pb.BackupRestoreResponse, error) {
 	stream, err := c.Restore(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if err := stream.Send(&pb.BackupRestoreChunk{Part: &pb.BackupRestoreChunk_Header{Header: h.ToPB()}}); err != nil && !errors.Is(err, io.EOF) {
+	first := &pb.BackupRestoreChunk{Part: &pb.BackupRestoreChunk_Header{Header: h.ToPB()}, AllowClusterIdChange: opts.AllowClusterIDChange}
+	if err := stream.Send(first); err != nil && !errors.Is(err, io.EOF) {
 		return nil, err
 	}
 	buf := make([]byte, ChunkSize)

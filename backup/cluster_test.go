@@ -212,7 +212,7 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 		if err := os.WriteFile(p, file, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := backup.Restore(ctx, pb.NewOperatorClient(b.Conn(0)), p); !errors.Is(err, backup.ErrInvalidBackup) {
+		if _, _, err := backup.Restore(ctx, pb.NewOperatorClient(b.Conn(0)), p, backup.RestoreOptions{}); !errors.Is(err, backup.ErrInvalidBackup) {
 			t.Fatalf("%s file restored: %v", name, err)
 		}
 	}
@@ -231,10 +231,10 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 		{"corrupt", h, flipped, codes.InvalidArgument, "checksum mismatch"},
 		{"truncated", h, content[:len(content)/2], codes.InvalidArgument, "truncated"},
 		{"longer", h, append(append([]byte(nil), content...), 0), codes.InvalidArgument, "more data than"},
-		{"other cluster", other, content, codes.FailedPrecondition, "taken from cluster some-other-cluster"},
+		{"other cluster", other, content, codes.FailedPrecondition, "taken from cluster some-other-cluster, this is cluster"},
 	}
 	for _, r := range refusals {
-		_, err := backup.Send(ctx, op, r.h, bytes.NewReader(r.content))
+		_, err := backup.Send(ctx, op, r.h, bytes.NewReader(r.content), backup.RestoreOptions{})
 		if status.Code(err) != r.code || !strings.Contains(err.Error(), r.msg) {
 			t.Errorf("%s sent to the leader: got %v, want %s with %q", r.name, err, r.code, r.msg)
 		}
@@ -244,7 +244,7 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 	}
 
 	// Restore through a follower: every node holds the backup's state.
-	rh, resp, err := backup.Restore(ctx, pb.NewOperatorClient(b.Conn(follower)), path)
+	rh, resp, err := backup.Restore(ctx, pb.NewOperatorClient(b.Conn(follower)), path, backup.RestoreOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,5 +260,99 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 	got, err := b.KV(2).Get(ctx, &pb.KVGetRequest{Key: "app/color"})
 	if err != nil || string(got.Entry.Value) != "blue" {
 		t.Fatalf("after restore: %+v %v", got, err)
+	}
+}
+
+// Disaster recovery: every node's data is lost, a new cluster is
+// bootstrapped, and the backup of the old one is restored into it. Without
+// the override the backup is refused, naming both clusters, and nothing
+// changes; with it every key and tree is back and the cluster keeps its own
+// id.
+func TestDisasterRecoveryIntoANewCluster(t *testing.T) {
+	old := newBCluster(t)
+	ctx := testkit.Ctx(t, 120*time.Second)
+	kv := old.KV(1)
+	for i := range 20 {
+		if _, err := kv.Put(ctx, &pb.KVPutRequest{Key: fmt.Sprintf("app/k%02d", i), Value: []byte(fmt.Sprintf("v%d", i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sup := pb.NewSupervisionClient(old.Conn(0))
+	for _, spec := range []string{
+		`{"name":"web","node":"n2","children":[{"id":"c","behavior":"counter"},{"id":"e","behavior":"echo"}]}`,
+		`{"name":"jobs","node":"n3","children":[{"id":"k","behavior":"kv"}]}`,
+	} {
+		if _, err := sup.ApplyTree(ctx, &pb.ApplyTreeRequest{Spec: []byte(spec), Filename: "spec.json"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old.treeRunning(t, "n2", "web", true)
+	old.treeRunning(t, "n3", "jobs", true)
+	want := old.sameEverywhere(t, "")
+
+	path := filepath.Join(t.TempDir(), "dr.backup")
+	h, err := backup.Save(ctx, pb.NewOperatorClient(old.Conn(0)), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Every node and every data dir is lost.
+	for i := range old.Size() {
+		old.Kill(i)
+		if err := os.RemoveAll(old.Config(i).DataDir); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// A new cluster of the same node names.
+	nw := newBCluster(t)
+	var newID string
+	nw.Eventually(10*time.Second, func() error {
+		if newID = nw.Leader().Status().ClusterId; newID == "" {
+			return errors.New("no cluster id yet")
+		}
+		return nil
+	}, "the new cluster has an id")
+	if newID == h.ClusterID {
+		t.Fatalf("the new cluster has the old one's id %s", newID)
+	}
+	empty := nw.sameEverywhere(t, "")
+
+	op := pb.NewOperatorClient(nw.Conn(nw.Index(nw.Followers()[0].Name())))
+	_, _, err = backup.Restore(ctx, op, path, backup.RestoreOptions{})
+	if status.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), h.ClusterID) ||
+		!strings.Contains(err.Error(), newID) || !strings.Contains(err.Error(), "--allow-cluster-id-change") {
+		t.Fatalf("restore of the old cluster's backup without the override: %v", err)
+	}
+	if got := nw.sameEverywhere(t, empty); got != empty {
+		t.Fatal("a refused restore changed the state")
+	}
+
+	_, resp, err := backup.Restore(ctx, op, path, backup.RestoreOptions{AllowClusterIDChange: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.RestoredIndex != h.RaftIndex || resp.Leader != nw.Leader().Name() {
+		t.Fatalf("restore: %+v", resp)
+	}
+	// Every key and tree record is back on every node, the trees run
+	// where the backup places them, and the cluster is still the new one.
+	nw.sameEverywhere(t, want)
+	nw.treeRunning(t, "n2", "web", true)
+	nw.treeRunning(t, "n3", "jobs", true)
+	for _, n := range nw.Live() {
+		if id := n.State().ClusterID(); id != newID {
+			t.Errorf("%s: replicated cluster id %s, want %s", n.Name(), id, newID)
+		}
+		if id := n.Status().ClusterId; id != newID {
+			t.Errorf("%s: cluster id %s, want %s", n.Name(), id, newID)
+		}
+	}
+	got, err := nw.KV(2).Get(ctx, &pb.KVGetRequest{Key: "app/k07"})
+	if err != nil || string(got.Entry.Value) != "v7" {
+		t.Fatalf("after restore: %+v %v", got, err)
+	}
+	if _, err := nw.KV(0).Put(ctx, &pb.KVPutRequest{Key: "app/after", Value: []byte("1")}); err != nil {
+		t.Fatalf("a write after the restore: %v", err)
 	}
 }

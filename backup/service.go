@@ -197,8 +197,11 @@ func (s *service) restoreLocal(ctx context.Context, stream grpc.ClientStreamingS
 	if err := h.Check(); err != nil {
 		return nil, err
 	}
-	if cur := n.State().ClusterID(); h.ClusterID != cur {
-		return nil, fmt.Errorf("%w: it was taken from cluster %s, this is cluster %s", ErrOtherCluster, h.ClusterID, cur)
+	cur := n.State().ClusterID()
+	relabel := h.ClusterID != cur
+	if relabel && !first.GetAllowClusterIdChange() {
+		return nil, fmt.Errorf("%w: it was taken from cluster %s, this is cluster %s; to restore it into this cluster anyway (disaster recovery), allow the cluster id change (steward operator restore --allow-cluster-id-change)",
+			ErrOtherCluster, h.ClusterID, cur)
 	}
 
 	// Receive the data into a file beside Raft's snapshots, then verify it.
@@ -253,14 +256,54 @@ func (s *service) restoreLocal(ctx context.Context, stream grpc.ClientStreamingS
 	if id := decoded.ClusterID(); id != h.ClusterID {
 		return nil, fmt.Errorf("%w: the content is of cluster %q, the header says %q", ErrInvalidBackup, id, h.ClusterID)
 	}
-	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+	content, size := io.ReadSeeker(tmp), h.Size
+	if relabel {
+		// The backup's content under this cluster's identity: the nodes'
+		// data dirs and gossip stay this cluster's.
+		f, fsize, err := s.relabelled(decoded, cur)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		content, size = f, fsize
+		s.p.logger.Warn("restoring a backup of another cluster: the cluster id change was allowed; the cluster keeps its id",
+			"backup_cluster_id", h.ClusterID, "cluster_id", cur, "raft_index", h.RaftIndex, "taken_by", h.Node)
+	}
+	if _, err := content.Seek(0, io.SeekStart); err != nil {
 		return nil, err
 	}
-	meta := &raft.SnapshotMeta{Version: raft.SnapshotVersion(h.RaftSnapshotVersion), Index: h.RaftIndex, Term: h.RaftTerm, Size: h.Size}
+	meta := &raft.SnapshotMeta{Version: raft.SnapshotVersion(h.RaftSnapshotVersion), Index: h.RaftIndex, Term: h.RaftTerm, Size: size}
 	s.p.logger.Warn("restoring the replicated state from a backup", "raft_index", h.RaftIndex, "created_at", h.CreatedAt, "bytes", h.Size, "taken_by", h.Node)
-	if err := n.RestoreSnapshot(ctx, meta, tmp); err != nil {
+	if err := n.RestoreSnapshot(ctx, meta, content); err != nil {
 		return nil, err
 	}
 	s.p.logger.Info("backup restored", "raft_index", h.RaftIndex, "last_index", n.LastIndex())
 	return &pb.BackupRestoreResponse{RestoredIndex: h.RaftIndex, Index: n.LastIndex(), Leader: n.Name()}, nil
+}
+
+// relabelled writes the decoded backup, carrying cluster id id, to a
+// temporary file removed when the restore ends, and returns it and its
+// size.
+func (s *service) relabelled(decoded *state.Store, id string) (*os.File, int64, error) {
+	if err := decoded.Relabel(id); err != nil {
+		return nil, 0, err
+	}
+	f, err := os.CreateTemp(s.p.cfg.TempDir, "restore-relabelled-*.tmp")
+	if err != nil {
+		return nil, 0, fmt.Errorf("restore: %w", err)
+	}
+	// Unlinked now: the open descriptor keeps the data until it is closed.
+	_ = os.Remove(f.Name())
+	sn := decoded.Snapshot()
+	defer sn.Release()
+	if err := sn.Persist(f); err != nil {
+		_ = f.Close()
+		return nil, 0, fmt.Errorf("restore: %w", err)
+	}
+	size, err := f.Seek(0, io.SeekCurrent)
+	if err != nil {
+		_ = f.Close()
+		return nil, 0, err
+	}
+	return f, size, nil
 }

@@ -285,9 +285,12 @@ type BackupRestoreChunk struct {
 	//
 	//	*BackupRestoreChunk_Header
 	//	*BackupRestoreChunk_Data
-	Part          isBackupRestoreChunk_Part `protobuf_oneof:"part"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Part isBackupRestoreChunk_Part `protobuf_oneof:"part"`
+	// Read from the first message (the header) only: restore a backup taken
+	// from another cluster, keeping this cluster's id.
+	AllowClusterIdChange bool `protobuf:"varint,3,opt,name=allow_cluster_id_change,json=allowClusterIdChange,proto3" json:"allow_cluster_id_change,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *BackupRestoreChunk) Reset() {
@@ -343,6 +346,13 @@ func (x *BackupRestoreChunk) GetData() []byte {
 		}
 	}
 	return nil
+}
+
+func (x *BackupRestoreChunk) GetAllowClusterIdChange() bool {
+	if x != nil {
+		return x.AllowClusterIdChange
+	}
+	return false
 }
 
 type isBackupRestoreChunk_Part interface {
@@ -448,10 +458,11 @@ const file_steward_v1_operator_proto_rawDesc = "" +
 	"\x06header\x18\x01 \x01(\v2\x18.steward.v1.BackupHeaderH\x00R\x06header\x12\x14\n" +
 	"\x04data\x18\x02 \x01(\fH\x00R\x04data\x12\x18\n" +
 	"\x06sha256\x18\x03 \x01(\tH\x00R\x06sha256B\x06\n" +
-	"\x04part\"f\n" +
+	"\x04part\"\x9d\x01\n" +
 	"\x12BackupRestoreChunk\x122\n" +
 	"\x06header\x18\x01 \x01(\v2\x18.steward.v1.BackupHeaderH\x00R\x06header\x12\x14\n" +
-	"\x04data\x18\x02 \x01(\fH\x00R\x04dataB\x06\n" +
+	"\x04data\x18\x02 \x01(\fH\x00R\x04data\x125\n" +
+	"\x17allow_cluster_id_change\x18\x03 \x01(\bR\x14allowClusterIdChangeB\x06\n" +
 	"\x04part\"l\n" +
 	"\x15BackupRestoreResponse\x12%\n" +
 	"\x0erestored_index\x18\x01 \x01(\x04R\rrestoredIndex\x12\x14\n" +

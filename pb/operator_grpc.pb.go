@@ -38,7 +38,9 @@ type OperatorClient interface {
 	// Restore replaces the replicated state with a backup: the client sends
 	// the header first, then the data in chunks. The leader verifies the
 	// size, the checksum, the cluster and the content before anything
-	// changes.
+	// changes. A backup of another cluster is refused unless the first
+	// message sets allow_cluster_id_change (disaster recovery into a new
+	// cluster); the cluster then keeps its own id.
 	Restore(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[BackupRestoreChunk, BackupRestoreResponse], error)
 }
 
@@ -97,7 +99,9 @@ type OperatorServer interface {
 	// Restore replaces the replicated state with a backup: the client sends
 	// the header first, then the data in chunks. The leader verifies the
 	// size, the checksum, the cluster and the content before anything
-	// changes.
+	// changes. A backup of another cluster is refused unless the first
+	// message sets allow_cluster_id_change (disaster recovery into a new
+	// cluster); the cluster then keeps its own id.
 	Restore(grpc.ClientStreamingServer[BackupRestoreChunk, BackupRestoreResponse]) error
 	mustEmbedUnimplementedOperatorServer()
 }

@@ -71,3 +71,28 @@ func (s *Store) ClusterIDWatch(ws memdb.WatchSet) string {
 	}
 	return raw.(*pb.ClusterMeta).ClusterId
 }
+
+// Relabel gives a store that no Raft log feeds — a backup decoded on the
+// leader before it is restored — another cluster id, keeping the rest of
+// the identity record. It must never be called on the FSM's own store: the
+// replicated identity changes only through ClusterInit.
+func (s *Store) Relabel(id string) error {
+	if id == "" {
+		return fmt.Errorf("%w: cluster id is empty", ErrInvalidRecord)
+	}
+	return s.write(func(txn *memdb.Txn) error {
+		raw, err := txn.First(tableMeta, "id")
+		if err != nil {
+			return err
+		}
+		if raw == nil {
+			return fmt.Errorf("%w: the store has no cluster id to relabel", ErrInvalidRecord)
+		}
+		rec := proto.Clone(raw.(*pb.ClusterMeta)).(*pb.ClusterMeta)
+		if err := txn.Delete(tableMeta, raw); err != nil {
+			return err
+		}
+		rec.ClusterId = id
+		return txn.Insert(tableMeta, rec)
+	})
+}

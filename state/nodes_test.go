@@ -66,3 +66,30 @@ func TestClusterInit(t *testing.T) {
 		t.Fatal(s.ClusterID())
 	}
 }
+
+func TestRelabel(t *testing.T) {
+	s := mustStore(t)
+	if err := s.Relabel("new"); !errors.Is(err, ErrInvalidRecord) {
+		t.Fatalf("relabel of a store without an id: %v", err)
+	}
+	if err := s.ClusterInit(7, "old", 5); err != nil {
+		t.Fatal(err)
+	}
+	before := s.LatestIndex()
+	if err := s.Relabel(""); !errors.Is(err, ErrInvalidRecord) {
+		t.Fatalf("empty id accepted: %v", err)
+	}
+	if err := s.Relabel("new"); err != nil {
+		t.Fatal(err)
+	}
+	if s.ClusterID() != "new" || s.LatestIndex() != before {
+		t.Fatalf("after relabel: id %q, index %d (was %d)", s.ClusterID(), s.LatestIndex(), before)
+	}
+	// The store's identity is the new one for ClusterInit too.
+	if err := s.ClusterInit(9, "old", 6); !errors.Is(err, ErrInvalidRecord) {
+		t.Fatalf("the old id is still accepted: %v", err)
+	}
+	if err := s.ClusterInit(9, "new", 6); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -95,6 +95,10 @@ size, SHA-256) before anything is sent; the leader verifies it again and decodes
 before handing it to Raft, which installs it on every node. A corrupt or truncated file,
 or a backup of another cluster, is refused and nothing changes.
 
+Disaster recovery: to rebuild a cluster whose every node lost its data, bootstrap a new
+cluster and restore the backup into it with --allow-cluster-id-change. The backup's
+content replaces the state; the cluster keeps its own (new) id, and the leader logs both.
+
 What was committed since the backup is lost. Every node then follows the restored
 desired state: trees the backup places on a node are started (or brought back to
 their restored spec), trees it does not have are stopped, plans continue from where
@@ -102,6 +106,7 @@ the backup left them.`,
 		Args: cobra.ExactArgs(1),
 	}
 	restoreOut := outputFlag(restore)
+	allowIDChange := restore.Flags().Bool("allow-cluster-id-change", false, "restore a backup taken from another cluster (disaster recovery); the cluster keeps its own id")
 	restore.RunE = func(cmd *cobra.Command, args []string) error {
 		if err := checkOutput(*restoreOut); err != nil {
 			return err
@@ -111,7 +116,7 @@ the backup left them.`,
 			return err
 		}
 		defer done()
-		h, resp, err := backup.Restore(ctx, pb.NewOperatorClient(c.Conn()), args[0])
+		h, resp, err := backup.Restore(ctx, pb.NewOperatorClient(c.Conn()), args[0], backup.RestoreOptions{AllowClusterIDChange: *allowIDChange})
 		if err != nil {
 			if errors.Is(err, backup.ErrInvalidBackup) || errors.Is(err, fs.ErrNotExist) {
 				// Refused here, before anything was sent.
