@@ -10,8 +10,15 @@ PKG           := ./...
 
 all: build
 
+# Version stamping, shown by `steward version`: the commit ("unknown"
+# outside git) and the build time, UTC RFC 3339. Override on the command
+# line: make build COMMIT=... BUILD_DATE=...
+COMMIT         = $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+BUILD_DATE     = $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+VERSION_FLAGS  = -X github.com/steward/steward/node.Commit=$(COMMIT) -X github.com/steward/steward/node.BuildDate=$(BUILD_DATE)
+
 build:
-	$(GO) build -o bin/steward ./cmd/steward
+	$(GO) build -ldflags "$(VERSION_FLAGS)" -o bin/steward ./cmd/steward
 
 # A single-node agent with a temporary data dir, ready at once.
 dev: build

@@ -37,7 +37,9 @@ func newRootCmd() *cobra.Command {
 		newSupCmd(g), newProcCmd(g), newEventsCmd(g), newTraceCmd(g),
 		newPlanCmd(g), newApplyCmd(g), newOpsCmd(g), newSnapshotCmd(g),
 		newValidateCmd(g), newThresholdsCmd(g), newOperatorCmd(g),
+		newVersionCmd(),
 	)
+	root.SetVersionTemplate(buildVersion().line() + "\n")
 	return root
 }
 
