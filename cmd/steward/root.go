@@ -40,6 +40,7 @@ func newRootCmd() *cobra.Command {
 		newVersionCmd(),
 	)
 	root.SetVersionTemplate(buildVersion().line() + "\n")
+	strictUsage(root)
 	return root
 }
 
