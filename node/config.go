@@ -53,7 +53,9 @@ type Config struct {
 	// the others once this many nodes with the same setting have met.
 	// 0: never bootstrap, wait to be added by an existing cluster's leader.
 	BootstrapExpect int
-	// Dev runs a single node that bootstraps itself at once.
+	// Dev runs a single node that bootstraps itself at once. Without a
+	// DataDir it runs on a temporary data dir, removed on shutdown; a given
+	// DataDir is kept.
 	Dev bool
 
 	// Logger receives every component's logs. Nil: no logs.

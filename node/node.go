@@ -64,20 +64,26 @@ type Node struct {
 	shutdownErr  atomic.Pointer[error]
 	wg           sync.WaitGroup
 	leaving      atomic.Bool
-	// devDir is removed on shutdown in dev mode.
-	devDir string
+	// tempDir is the temporary data dir this node created (dev mode
+	// without a data dir), removed on shutdown; "" when the data dir was
+	// given, which is never removed.
+	tempDir string
 }
 
 // New starts a node: data dir, Raft, gossip, gRPC. It returns once every
 // listener is bound and, when Join is set, the node has joined.
+//
+// In dev mode without a DataDir the node creates a temporary data dir and
+// removes it on shutdown, also when New fails; a given DataDir is kept.
 func New(cfg Config) (*Node, error) {
+	var tempDir string
 	if cfg.Dev {
 		if cfg.DataDir == "" {
 			dir, err := os.MkdirTemp("", "steward-dev-")
 			if err != nil {
 				return nil, fmt.Errorf("dev data dir: %w", err)
 			}
-			cfg.DataDir = dir
+			cfg.DataDir, tempDir = dir, dir
 		}
 		if cfg.Name == "" {
 			cfg.Name = "dev"
@@ -88,6 +94,9 @@ func New(cfg Config) (*Node, error) {
 		cfg.RaftLeaderLeaseTimeout = 100 * time.Millisecond
 	}
 	if err := cfg.Validate(); err != nil {
+		if tempDir != "" {
+			_ = os.RemoveAll(tempDir)
+		}
 		return nil, err
 	}
 	logger := cfg.Logger
@@ -100,9 +109,7 @@ func New(cfg Config) (*Node, error) {
 		members:      newMemberTable(),
 		raftNotifyCh: make(chan bool, 16),
 		shutdownCh:   make(chan struct{}),
-	}
-	if cfg.Dev {
-		n.devDir = cfg.DataDir
+		tempDir:      tempDir,
 	}
 	if err := n.start(); err != nil {
 		_ = n.Shutdown()
@@ -489,8 +496,10 @@ func (n *Node) Shutdown() error {
 		close(n.shutdownCh)
 		n.closeAll()
 		n.wg.Wait()
-		if n.devDir != "" {
-			_ = os.RemoveAll(n.devDir)
+		if n.tempDir != "" {
+			if err := os.RemoveAll(n.tempDir); err != nil {
+				n.logger.Error("cannot remove the temporary data dir", "data_dir", n.tempDir, "error", err)
+			}
 		}
 	})
 	return nil
@@ -540,6 +549,10 @@ func (n *Node) GossipAddr() string { return n.gossipAddr() }
 
 // DataDir is the node's data dir.
 func (n *Node) DataDir() string { return n.cfg.DataDir }
+
+// TempDataDir reports whether the data dir is a temporary one this node
+// created (dev mode without a data dir) and removes on shutdown.
+func (n *Node) TempDataDir() bool { return n.tempDir != "" }
 
 // Server is the node's gRPC server, for later layers to register services.
 func (n *Node) Server() *transport.Server { return n.server }

@@ -50,9 +50,11 @@ func newAgentCmdWith(f *agentFlags) *cobra.Command {
 		Long: `Run a steward node: gossip membership, Raft, the replicated state and the gRPC API.
 
   steward agent --dev                      one node, temporary data dir, ready at once
+  steward agent --dev --data-dir DIR       the same on DIR, which is kept
   steward agent --name n1 --data-dir /var/lib/steward --bootstrap-expect 3 --join 10.0.0.2:7401
 
-SIGTERM or SIGINT leaves the cluster gracefully; a second signal stops at once.`,
+SIGTERM or SIGINT leaves the cluster gracefully; a second signal stops at once.
+A temporary data dir is removed on exit, a given one never is.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runAgent(cmd, f) },
 	}
@@ -69,7 +71,7 @@ SIGTERM or SIGINT leaves the cluster gracefully; a second signal stops at once.`
 	fl.DurationVar(&f.retryInt, "retry-interval", 2*time.Second, "pause between retry-join attempts")
 	fl.IntVar(&f.retryMax, "retry-max", 0, "retry-join attempts before giving up (0: forever)")
 	fl.IntVar(&f.expect, "bootstrap-expect", 0, "bootstrap a new cluster once this many nodes have met")
-	fl.BoolVar(&f.dev, "dev", false, "run one node with a temporary data dir, bootstrapped at once")
+	fl.BoolVar(&f.dev, "dev", false, "run one node, bootstrapped at once, on a temporary data dir removed on exit (a given --data-dir is kept)")
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: trace, debug, info, warn, error")
 	fl.BoolVar(&f.logJSON, "log-json", false, "log in JSON")
 	fl.DurationVar(&f.sampleInterval, "resource-sample-interval", health.DefaultConfig().SampleInterval, "how often the node samples its memory, processes, mailboxes and CPU against the resource thresholds")
@@ -191,29 +193,52 @@ func runAgent(cmd *cobra.Command, f *agentFlags) error {
 		Name:       "steward",
 		Level:      level,
 		JSONFormat: logJSON,
-		Output:     os.Stderr,
+		Output:     cmd.ErrOrStderr(),
 	})
 	if f.sampleInterval <= 0 {
 		return usageError(fmt.Sprintf("resource-sample-interval: %s must be positive", f.sampleInterval))
 	}
 	cfg.Plugins = plugins(f)
+	// Signals are caught from before the start, so that one arriving
+	// during it is a graceful stop right after it (a temporary data dir is
+	// still removed), not the end of the process.
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
 	n, err := node.New(cfg)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(cmd.OutOrStdout(), "steward agent running\n  node:   %s\n  gossip: %s\n  raft:   %s\n  grpc:   %s\n  data:   %s\n",
+	out := cmd.OutOrStdout()
+	fmt.Fprintf(out, "steward agent running\n  node:   %s\n  gossip: %s\n  raft:   %s\n  grpc:   %s\n  data:   %s\n",
 		n.Name(), n.GossipAddr(), n.RaftAddr(), n.GRPCAddr(), n.DataDir())
 	if cfg.Dev {
-		fmt.Fprintf(cmd.OutOrStdout(), "  dev mode: single node, data is removed on exit; try `steward status`\n")
+		if n.TempDataDir() {
+			fmt.Fprintf(out, "  dev mode: single node, data is removed on exit; try `steward status`\n")
+		} else {
+			from := "with --data-dir"
+			if !cmd.Flags().Changed("data-dir") {
+				from = "in " + f.configFile
+			}
+			fmt.Fprintf(out, "  dev mode: single node, data kept in %s (given %s); try `steward status`\n", n.DataDir(), from)
+		}
 	}
 
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(sigs)
+	// The command's context ends the agent as a signal does (tests).
+	stop := cmd.Context()
+	if stop == nil {
+		stop = context.Background()
+	}
+	leave := true
 	select {
 	case <-n.ShutdownCh():
+		leave = false
 	case sig := <-sigs:
 		cfg.Logger.Info("signal received; leaving gracefully (send it again to stop at once)", "signal", sig.String())
+	case <-stop.Done():
+		cfg.Logger.Info("stopped by the caller; leaving gracefully")
+	}
+	if leave {
 		ctx, cancel := context.WithTimeout(context.Background(), cfg.LeaveTimeout+5*time.Second)
 		done := make(chan struct{})
 		go func() {
