@@ -19,8 +19,14 @@ type env struct {
 	rt    *runtime.Runtime
 	clock *runtimetest.ManualClock
 	cat   *runtime.Catalog
-	sub   *runtime.Subscription
-	ctx   context.Context
+	// sub is read by every wait (await, awaitChild, exitOf, until), each
+	// skipping, for good, what it does not match: two waits in a row are
+	// right only for events the runtime emits in that order. Events that
+	// different goroutines emit independently (a killed process's links
+	// dying on the killer's goroutine, its supervisor restarting it on
+	// its own) are waited for together with runtimetest.AwaitEvents.
+	sub *runtime.Subscription
+	ctx context.Context
 	// marked: until ignores events up to this seq (see mark).
 	marked uint64
 }

@@ -27,7 +27,17 @@ func TestSupervisorDeathStopsItsChildren(t *testing.T) {
 	if r := recv(t, tp.ended); r != "operator" {
 		t.Fatalf("trapping child terminated with %q", r)
 	}
-	if r := e.exitOf(pp.pid); r != "operator" {
+	// Kill takes sub down on this goroutine: it hands the root its EXIT,
+	// and only then takes the plain child down (a death caused by a death
+	// waits on the work list), while the root, on its own goroutine, may
+	// already be restarting sub. The plain child's exit and sub's restart
+	// come in either order: wait for both together.
+	evs := runtimetest.AwaitEvents(t, e.sub,
+		runtimetest.Is(runtime.EventExited, pp.pid),
+		func(ev runtime.Event) bool {
+			return ev.Type == runtime.EventRestarted && ev.Tree == "tr" && ev.ChildID == "sub"
+		})
+	if r := evs[0].Reason; r != "operator" {
 		t.Fatalf("plain child exited %q", r)
 	}
 	select {
@@ -35,7 +45,9 @@ func TestSupervisorDeathStopsItsChildren(t *testing.T) {
 		t.Fatalf("plain child ran Terminate (%q)", r)
 	default:
 	}
-	e.awaitChild(runtime.EventRestarted, "tr", "sub")
+	if evs[1].PID == sub || evs[1].Reason != "operator" {
+		t.Fatalf("restarted event %+v, want a new sub after operator", evs[1])
+	}
 	recv(t, trapping)
 	recv(t, plain)
 	e.valid()

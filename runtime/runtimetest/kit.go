@@ -2,7 +2,9 @@ package runtimetest
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -43,24 +45,79 @@ func Context(t testing.TB) context.Context {
 }
 
 // AwaitEvent reads s until an event matches, failing the test after
-// Timeout. Events that do not match are skipped.
+// Timeout. Events that do not match are consumed and skipped: a later wait
+// on s does not see them. Two waits in a row are therefore right only for
+// events the runtime emits in that order (one goroutine emits both, or the
+// first causes the second); wait for events that different goroutines
+// emit independently together, with AwaitEvents.
 func AwaitEvent(t testing.TB, s *runtime.Subscription, match func(runtime.Event) bool) runtime.Event {
 	t.Helper()
+	return AwaitEvents(t, s, match)[0]
+}
+
+// AwaitEvents reads s until each of matches has matched an event, in
+// whatever order the events come, and returns them in the order of
+// matches. An event goes to the first match it satisfies that has none
+// yet; events that go to none are skipped. It fails the test after
+// Timeout, listing the last events it skipped.
+func AwaitEvents(t testing.TB, s *runtime.Subscription, matches ...func(runtime.Event) bool) []runtime.Event {
+	t.Helper()
+	got := make([]runtime.Event, len(matches))
+	done := make([]bool, len(matches))
+	left := len(matches)
+	var skipped []runtime.Event // the last maxSkipped
 	deadline := time.NewTimer(Timeout)
 	defer deadline.Stop()
-	for {
+	for left > 0 {
 		select {
 		case e, ok := <-s.C:
 			if !ok {
 				t.Fatalf("subscription closed while waiting for an event")
 			}
-			if match(e) {
-				return e
+			hit := false
+			for i, m := range matches {
+				if !done[i] && m(e) {
+					got[i], done[i], hit = e, true, true
+					left--
+					break
+				}
+			}
+			if !hit {
+				if len(skipped) == maxSkipped {
+					skipped = append(skipped[:0], skipped[1:]...)
+				}
+				skipped = append(skipped, e)
 			}
 		case <-deadline.C:
-			t.Fatalf("no matching event within %s (dropped %d)", Timeout, s.Dropped())
+			which := ""
+			if len(matches) > 1 {
+				var waiting []string
+				for i := range matches {
+					if !done[i] {
+						waiting = append(waiting, strconv.Itoa(i))
+					}
+				}
+				which = fmt.Sprintf(" for match %s of %d", strings.Join(waiting, ","), len(matches))
+			}
+			t.Fatalf("no matching event within %s%s (dropped %d); last skipped: %s",
+				Timeout, which, s.Dropped(), eventList(skipped))
 		}
 	}
+	return got
+}
+
+// maxSkipped is how many skipped events a failed wait reports.
+const maxSkipped = 16
+
+func eventList(evs []runtime.Event) string {
+	if len(evs) == 0 {
+		return "none"
+	}
+	parts := make([]string, len(evs))
+	for i, e := range evs {
+		parts[i] = fmt.Sprintf("#%d %s %s %s/%s %q", e.Seq, e.Type, e.PID, e.Tree, e.ChildID, e.Reason)
+	}
+	return strings.Join(parts, "; ")
 }
 
 // Is matches an event by type and, when pid is not zero, PID.
