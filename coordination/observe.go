@@ -74,15 +74,10 @@ func (l *Layer) observe() *plan.Observed {
 	return &plan.Observed{Nodes: []plan.NodeState{ns}}
 }
 
-// recentRestarts counts child restarts on this node within
-// plan.StabilityPeriod, from the runtime's event buffer.
+// recentRestarts counts the restarts this node's supervisors decided
+// within plan.StabilityPeriod, as OTP counts them against an intensity:
+// one per child exit restarted, however many siblings its strategy
+// restarts with it.
 func (l *Layer) recentRestarts() int {
-	since := time.Now().Add(-plan.StabilityPeriod)
-	n := 0
-	for _, e := range l.sup.Runtime().Events(0) {
-		if e.Type == runtime.EventRestarted && e.Time.After(since) {
-			n++
-		}
-	}
-	return n
+	return l.sup.Runtime().RestartsSince(time.Now().Add(-plan.StabilityPeriod))
 }

@@ -88,8 +88,10 @@ type NodeFacts struct {
 	TotalQueueLength int    `json:"total_queue_length"`
 	// MaxQueueLength is the longest single mailbox (messages).
 	MaxQueueLength int `json:"max_queue_length"`
-	// RecentRestarts counts child restarts on the node within the last
-	// StabilityPeriod.
+	// RecentRestarts counts the restarts the node's supervisors decided
+	// within the last StabilityPeriod, as OTP counts them against an
+	// intensity: one per child exit restarted, however many siblings the
+	// strategy restarted with it.
 	RecentRestarts int `json:"recent_restarts"`
 }
 

@@ -65,7 +65,7 @@ const (
 const (
 	// StableMaxQueueLength: the longest single mailbox allowed (messages).
 	StableMaxQueueLength = 1000
-	// StableMaxRecentRestarts: child restarts within StabilityPeriod
+	// StableMaxRecentRestarts: restarts decided within StabilityPeriod
 	// allowed on a node (count).
 	StableMaxRecentRestarts = 10
 	// StabilityPeriod is the span RecentRestarts covers.

@@ -35,9 +35,10 @@ type Runtime struct {
 	// waiting, and never taken on the send path.
 	topo sync.RWMutex
 
-	names  nameTable
-	events *eventBus
-	settle broadcast
+	names    nameTable
+	events   *eventBus
+	restarts restartLog
+	settle   broadcast
 
 	// treesMu serializes ApplyTree, StopTree and Shutdown; treesRW guards
 	// the map for readers.

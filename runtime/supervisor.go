@@ -410,7 +410,11 @@ func (s *supervisor) allowRestart() bool {
 		}
 	}
 	s.restartLog = append(keep, now)
-	return len(s.restartLog) <= s.policy.MaxRestarts
+	if len(s.restartLog) > s.policy.MaxRestarts {
+		return false
+	}
+	s.rt.restarts.add(now)
+	return true
 }
 
 // escalate is what a supervisor does beyond its intensity: stop every

@@ -522,3 +522,56 @@ func TestRestartFailureIsRetried(t *testing.T) {
 	}
 	e.valid()
 }
+
+// The node's restart count is OTP's: one per child exit a supervisor
+// answered with a restart, however many siblings the strategy restarted
+// with it; a restart beyond the intensity (escalation) is not one; a
+// deleted tree's restarts still count.
+func TestRestartsSinceCountsRestartDecisions(t *testing.T) {
+	e := newEnv(t)
+	before := time0.Add(-time.Second)
+	e.apply(tree("all", spec.OneForAll, worker("a", "counter"), worker("b", "crasher"), worker("c", "counter")))
+	e.mark()
+	e.cast(e.resolve("all", "b"), "crash")
+	e.until(isRestart("c"))
+	if got := e.rt.RestartsSince(before); got != 1 {
+		t.Fatalf("a one_for_all restart of 3 children counted %d restarts, want 1", got)
+	}
+
+	e.apply(tree("one", spec.OneForOne, worker("x", "crasher"), worker("y", "crasher")))
+	for _, id := range []string{"x", "y"} {
+		e.mark()
+		e.cast(e.resolve("one", id), "crash")
+		e.until(isRestart(id))
+	}
+	if got := e.rt.RestartsSince(before); got != 3 {
+		t.Fatalf("after two one_for_one restarts: %d restarts, want 3", got)
+	}
+	if got := e.rt.RestartsSince(time0); got != 0 {
+		t.Fatalf("restarts after the clock's now: %d", got)
+	}
+
+	if err := e.rt.StopTree(e.ctx, "one"); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.rt.RestartsSince(before); got != 3 {
+		t.Fatalf("after deleting a tree: %d restarts, want 3", got)
+	}
+
+	// Beyond the intensity (here 3 in 10 s): the exit that escalates is
+	// not a restart.
+	esc := tree("esc", spec.OneForOne, worker("z", "crasher"))
+	esc.MaxRestarts = 3
+	e.apply(esc)
+	for range 3 {
+		e.mark()
+		e.cast(e.resolve("esc", "z"), "crash")
+		e.until(isRestart("z"))
+	}
+	e.mark()
+	e.cast(e.resolve("esc", "z"), "crash")
+	e.until(func(ev runtime.Event) bool { return ev.Type == runtime.EventSupervisorEscalated })
+	if got := e.rt.RestartsSince(before); got != 6 {
+		t.Fatalf("after three restarts and an escalation: %d restarts, want 6", got)
+	}
+}
