@@ -77,7 +77,7 @@ func (rt *Runtime) applySignal(l *process, from PID, reason Reason, act signalAc
 		if l.stopping.Swap(true) {
 			return false
 		}
-		return l.pushUrgent(envelope{class: envSys, req: sysStop{reason: reason}})
+		return l.pushUrgent(sysEnvelope(sysStop{reason: reason}, nil))
 	case sigDie:
 		if reason == Kill {
 			reason = Killed

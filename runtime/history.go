@@ -119,7 +119,7 @@ func (t *treeState) captureTick(cfg *historyConfig) {
 		if p.sup != nil || p.capturing.Swap(true) {
 			continue
 		}
-		if p.control(envelope{class: envSys, req: sysCapture{}}) != nil {
+		if p.control(sysEnvelope(sysCapture{}, nil)) != nil {
 			p.capturing.Store(false)
 		}
 	}

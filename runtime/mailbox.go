@@ -6,11 +6,11 @@ type envClass uint8
 const (
 	// envMsg is a behavior message; msg.Kind says which callback.
 	envMsg envClass = iota
-	// envSup is a supervisor command (a supCmd in req). It travels in the
+	// envSup is a supervisor command (a supCommand in req). It travels in the
 	// user queue, as OTP's supervisor calls do, so a suspended supervisor
 	// does not act on it until resumed.
 	envSup
-	// envSys is a system request (a sys* value in req). A stop request
+	// envSys is a system request (a sysRequest in req). A stop request
 	// travels in the urgent queue, ahead of everything, as an exit signal
 	// does; the others travel in the sys queue, in arrival order with user
 	// messages but served even while suspended, as OTP's sys messages are.
@@ -24,7 +24,14 @@ type envelope struct {
 	class envClass
 	seq   uint64 // arrival order across the sys and user queues
 	reply chan reply
-	req   any
+	req   request // envSys and envSup only
+}
+
+// request is what a control envelope carries: a sysRequest (class envSys)
+// or a supCommand (class envSup). Envelopes are built by sysEnvelope and
+// supEnvelope, so class and req agree.
+type request interface {
+	class() envClass
 }
 
 // reply answers a call, a system request or a supervisor command.

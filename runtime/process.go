@@ -312,6 +312,8 @@ func (p *process) runWorker(started chan<- error) {
 			exited = p.handleMsg(e)
 		case envSup:
 			p.notSupervisor(e)
+		default:
+			panic(fmt.Sprintf("runtime: unknown envelope class %d", e.class))
 		}
 		e = envelope{}
 		if exited || !p.isAlive() {
@@ -343,7 +345,9 @@ func (p *process) initWorker(started chan<- error) bool {
 
 //go:noinline
 func (p *process) notSupervisor(e envelope) {
-	e.reply <- reply{err: fmt.Errorf("%w: %s", ErrNotSupervisor, p.pid)}
+	if e.reply != nil {
+		e.reply <- reply{err: fmt.Errorf("%w: %s", ErrNotSupervisor, p.pid)}
+	}
 }
 
 func (p *process) behaviorName() string {

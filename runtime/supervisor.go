@@ -71,8 +71,17 @@ type childSnap struct {
 	dynamic  bool
 }
 
-// Supervisor commands: the closed set of requests a supervisor's goroutine
-// receives besides exit signals and system requests.
+// supCommand is a supervisor command: the closed set of requests a
+// supervisor's goroutine receives besides exit signals and system
+// requests. The set is sealed: only the types below implement it, and
+// handleCmd panics on any other (a programming error, never answered).
+// which_children and count_children are not commands: they read the
+// published snapshot.
+type supCommand interface {
+	request
+	isSupCommand()
+}
+
 type (
 	supStartChild     struct{ spec *childSpec }
 	supStartDynamic   struct{ args map[string]string }
@@ -88,6 +97,30 @@ type (
 	// restart failed (OTP's try_again_restart).
 	supRetry struct{ ids []string }
 )
+
+func (supStartChild) isSupCommand()     {}
+func (supStartDynamic) isSupCommand()   {}
+func (supTerminateChild) isSupCommand() {}
+func (supRestartChild) isSupCommand()   {}
+func (supDeleteChild) isSupCommand()    {}
+func (supSetPolicy) isSupCommand()      {}
+func (supApply) isSupCommand()          {}
+func (supRetry) isSupCommand()          {}
+
+func (supStartChild) class() envClass     { return envSup }
+func (supStartDynamic) class() envClass   { return envSup }
+func (supTerminateChild) class() envClass { return envSup }
+func (supRestartChild) class() envClass   { return envSup }
+func (supDeleteChild) class() envClass    { return envSup }
+func (supSetPolicy) class() envClass      { return envSup }
+func (supApply) class() envClass          { return envSup }
+func (supRetry) class() envClass          { return envSup }
+
+// supEnvelope wraps a supervisor command; rc is nil when no reply is
+// wanted (supRetry, which the supervisor sends itself).
+func supEnvelope(c supCommand, rc chan reply) envelope {
+	return envelope{class: envSup, req: c, reply: rc}
+}
 
 // startSupervisor spawns a supervisor and waits until its children have
 // started (in order).
@@ -166,8 +199,14 @@ func (s *supervisor) run(started chan<- error) {
 				exited = s.handleExit(e.msg.From, Reason(e.msg.Body))
 			case KindCall:
 				e.reply <- reply{err: fmt.Errorf("%w: %s is a supervisor", ErrNotSupported, s.p.pid)}
+			default:
+				// OTP's supervisor logs and drops an unexpected message.
+				s.rt.log.Debug("supervisor dropped a message", "pid", s.p.pid.String(), "kind", e.msg.Kind.String())
 			}
+		default:
+			panic(fmt.Sprintf("runtime: unknown envelope class %d", e.class))
 		}
+		e = envelope{}
 		if exited || !s.p.isAlive() {
 			return
 		}
@@ -270,7 +309,7 @@ func (p *process) requestStop(reason Reason) bool {
 	}
 	w := false
 	if !p.stopping.Swap(true) {
-		w = p.pushUrgent(envelope{class: envSys, req: sysStop{reason: reason}})
+		w = p.pushUrgent(sysEnvelope(sysStop{reason: reason}, nil))
 	}
 	p.mu.Unlock()
 	if w {
@@ -307,6 +346,8 @@ func (s *supervisor) handleSys(e envelope) bool {
 		e.reply <- reply{err: fmt.Errorf("%w: %s is a supervisor", ErrNotSupported, s.p.pid)}
 	case sysCapture:
 		s.p.capturing.Store(false)
+	default:
+		panic(unknownRequest("system request", r))
 	}
 	return false
 }
@@ -390,7 +431,7 @@ func (s *supervisor) restart(group []*child, why Reason) {
 				x.state = childRestarting
 				ids = append(ids, x.spec.id)
 			}
-			_ = s.p.deliver(envelope{class: envSup, req: supRetry{ids: ids}}, true)
+			_ = s.p.deliver(supEnvelope(supRetry{ids: ids}, nil), true)
 			return
 		}
 		s.publish() // resolvable before the event announces it
@@ -461,6 +502,8 @@ func (s *supervisor) handleCmd(e envelope) bool {
 		r.err = s.setPolicy(q.policy)
 	case supApply:
 		r.val, r.err = s.apply(q.ctx, q.spec)
+	default:
+		panic(unknownRequest("supervisor command", q))
 	}
 	s.publish()
 	if e.reply != nil {

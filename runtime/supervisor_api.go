@@ -23,9 +23,9 @@ func (rt *Runtime) supervisorOf(pid PID) (*process, error) {
 // messages (as OTP's supervisor calls are) and waits for the answer. Only
 // ctx bounds the wait: starting children may legitimately take long (OTP
 // uses infinity here), so there is no default timeout.
-func (rt *Runtime) supCall(ctx context.Context, p *process, req any) (reply, error) {
+func (rt *Runtime) supCall(ctx context.Context, p *process, req supCommand) (reply, error) {
 	rc := make(chan reply, 1)
-	if err := p.deliver(envelope{class: envSup, req: req, reply: rc}, true); err != nil {
+	if err := p.deliver(supEnvelope(req, rc), true); err != nil {
 		return reply{}, err
 	}
 	return waitReply(ctx, p, rc)

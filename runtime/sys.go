@@ -5,10 +5,19 @@ import (
 	"fmt"
 )
 
-// System requests: the closed set of control messages a process handles
-// besides its behavior's messages. sysStop is urgent (served first, as an
-// exit signal); the others are served in arrival order with user messages,
-// and also while the process is suspended (OTP's sys messages).
+// sysRequest is a system request: the closed set of control messages a
+// process handles besides its behavior's messages. sysStop is urgent
+// (served first, as an exit signal); the others are served in arrival
+// order with user messages, and also while the process is suspended (OTP's
+// sys messages). The set is sealed: only the types below implement it, and
+// a handler panics on any other (a programming error, never answered).
+// Suspend and Resume are not requests: they flip the record's flag
+// directly (see setSuspended).
+type sysRequest interface {
+	request
+	isSysRequest()
+}
+
 type (
 	sysStop         struct{ reason Reason }
 	sysGetState     struct{}
@@ -17,15 +26,38 @@ type (
 	sysCapture      struct{}
 )
 
+func (sysStop) isSysRequest()         {}
+func (sysGetState) isSysRequest()     {}
+func (sysReplaceState) isSysRequest() {}
+func (sysCodeChange) isSysRequest()   {}
+func (sysCapture) isSysRequest()      {}
+
+func (sysStop) class() envClass         { return envSys }
+func (sysGetState) class() envClass     { return envSys }
+func (sysReplaceState) class() envClass { return envSys }
+func (sysCodeChange) class() envClass   { return envSys }
+func (sysCapture) class() envClass      { return envSys }
+
+// sysEnvelope wraps a system request; rc is nil when no reply is wanted.
+func sysEnvelope(r sysRequest, rc chan reply) envelope {
+	return envelope{class: envSys, req: r, reply: rc}
+}
+
+// unknownRequest is the panic of a handler given a request outside its
+// sealed set: a programming error in this package.
+func unknownRequest(set string, r request) string {
+	return fmt.Sprintf("runtime: unknown %s %T", set, r)
+}
+
 // sysCall queues a system request and waits for its reply.
-func (rt *Runtime) sysCall(ctx context.Context, p *process, req any) (reply, error) {
+func (rt *Runtime) sysCall(ctx context.Context, p *process, req sysRequest) (reply, error) {
 	if ctx.Done() == nil {
 		var cancel func()
 		ctx, cancel = rt.callContext(ctx)
 		defer cancel()
 	}
 	rc := make(chan reply, 1)
-	if err := p.control(envelope{class: envSys, req: req, reply: rc}); err != nil {
+	if err := p.control(sysEnvelope(req, rc)); err != nil {
 		return reply{}, err
 	}
 	return waitReply(ctx, p, rc)
@@ -72,6 +104,8 @@ func (p *process) handleSys(e envelope) bool {
 	case sysCapture:
 		p.capturing.Store(false)
 		p.captureHistory()
+	default:
+		panic(unknownRequest("system request", r))
 	}
 	return false
 }
