@@ -7,7 +7,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -26,8 +29,27 @@ const DefaultAddr = "127.0.0.1:7403"
 // EnvAddr names the environment variable holding the default address.
 const EnvAddr = "STEWARD_ADDR"
 
-// maxMessageSize matches the server's limit (bytes).
+// maxMessageSize matches the server's limit, transport.MaxMessageSize
+// (bytes).
 const maxMessageSize = 16 << 20
+
+// ErrBadAddress: an address is not host:port with a host and a numeric
+// port.
+var ErrBadAddress = errors.New("not host:port (e.g. " + DefaultAddr + ")")
+
+// CheckAddr checks that addr is host:port: a non-empty host (a name or an
+// IP, IPv6 in brackets) and a port from 1 to 65535. gRPC would otherwise
+// take "127.0.0.1" for port 443 and report a bad name only as "produced
+// zero addresses".
+func CheckAddr(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err == nil && host != "" && port != "" && strings.Trim(port, "0123456789") == "" {
+		if n, err := strconv.Atoi(port); err == nil && n >= 1 && n <= 65535 {
+			return nil
+		}
+	}
+	return fmt.Errorf("%q: %w", addr, ErrBadAddress)
+}
 
 // Addr resolves the address to use: the flag if set, else STEWARD_ADDR,
 // else DefaultAddr.
@@ -53,10 +75,10 @@ type Client struct {
 	route *leaderRoute
 }
 
-// New connects to addr (lazily: the first call dials).
+// New connects to addr, host:port (lazily: the first call dials).
 func New(addr string, opts ...grpc.DialOption) (*Client, error) {
-	if addr == "" {
-		return nil, errors.New("no address")
+	if err := CheckAddr(addr); err != nil {
+		return nil, err
 	}
 	base := []grpc.DialOption{
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
@@ -133,8 +155,15 @@ func notApplied(err error) bool {
 	return strings.Contains(m, "Error while dialing") || strings.Contains(m, "not the leader") || strings.Contains(m, "no cluster leader")
 }
 
+// tooLarge matches gRPC's own message for a message over the size limit,
+// on either side: "grpc: trying to send message larger than max (N vs. M)",
+// "grpc: received message larger than max (N vs. M)".
+var tooLarge = regexp.MustCompile(`message larger than max \((\d+) vs\. (\d+)\)`)
+
 // Explain turns a gRPC error into a one-line message for people: the
-// server's own message, or what the connection failure means.
+// server's own message, or what a failure inside gRPC means (the connection,
+// the name, the message size limit, the encoding of a request), in place of
+// gRPC's wording.
 func Explain(addr string, err error) string {
 	st, ok := status.FromError(err)
 	if !ok {
@@ -143,12 +172,27 @@ func Explain(addr string, err error) string {
 	msg := st.Message()
 	switch st.Code() {
 	case codes.Unavailable:
+		if strings.Contains(msg, "produced zero addresses") || strings.Contains(msg, "name resolver error") {
+			return fmt.Sprintf("cannot resolve the host of %s: the name has no address (is it right? set --addr or %s)", addr, EnvAddr)
+		}
 		if strings.Contains(msg, "connection refused") || strings.Contains(msg, "connection error") || strings.Contains(msg, "dial") {
 			return fmt.Sprintf("cannot reach a steward agent at %s (is it running? set --addr or %s): %s", addr, EnvAddr, msg)
 		}
 		return msg
 	case codes.DeadlineExceeded:
 		return "timed out: " + msg
+	case codes.ResourceExhausted:
+		if m := tooLarge.FindStringSubmatch(msg); m != nil {
+			return fmt.Sprintf("a message of %s bytes is over the gRPC message limit of %s bytes (%d MiB)", m[1], m[2], maxMessageSize>>20)
+		}
+	case codes.Internal:
+		if strings.Contains(msg, "error while marshaling") && strings.Contains(msg, "invalid UTF-8") {
+			return "an argument or flag value is not valid UTF-8, which names and keys must be; nothing was sent"
+		}
+	case codes.Unimplemented:
+		if strings.Contains(msg, "unknown service") {
+			return fmt.Sprintf("the agent at %s does not serve this: %s", addr, msg)
+		}
 	}
 	return msg
 }

@@ -2,11 +2,15 @@ package client_test
 
 import (
 	"context"
+	"errors"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/steward/steward/client"
 	"github.com/steward/steward/testkit"
+	"github.com/steward/steward/transport"
 )
 
 // A leader-routed client writes to the leader directly, and keeps working
@@ -54,5 +58,61 @@ func TestLeaderRoutedClient(t *testing.T) {
 	got, err := cl.Get(ctx, "a", false)
 	if err != nil || string(got.Entry.Value) != "1" {
 		t.Fatalf("read after failover: %v %v", got, err)
+	}
+}
+
+func TestCheckAddr(t *testing.T) {
+	for _, ok := range []string{"127.0.0.1:7403", "localhost:1", "steward-1.internal:65535", "[::1]:7403"} {
+		if err := client.CheckAddr(ok); err != nil {
+			t.Errorf("%q refused: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", ":::", "127.0.0.1", "127.0.0.1:", ":7403", "host:0", "host:65536", "host:99999", "host:http", "host:+80", "host:-1", "::1:7403", "dns:///host:7403"} {
+		err := client.CheckAddr(bad)
+		if !errors.Is(err, client.ErrBadAddress) || !strings.Contains(err.Error(), strconv.Quote(bad)+": not host:port (e.g. 127.0.0.1:7403)") {
+			t.Errorf("%q: %v", bad, err)
+		}
+		if _, err := client.New(bad); !errors.Is(err, client.ErrBadAddress) {
+			t.Errorf("New(%q): %v", bad, err)
+		}
+	}
+}
+
+// Explain says in steward's words what gRPC reports in its own: a message
+// over the size limit, a string that is not UTF-8, a host that does not
+// resolve. The errors are real ones, from a real node.
+func TestExplainGRPCFailures(t *testing.T) {
+	c := testkit.NewCluster(t, 1)
+	addr := c.Node(0).GRPCAddr()
+	cl, err := client.New(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx := testkit.Ctx(t, 30*time.Second)
+
+	_, err = cl.Put(ctx, "big", make([]byte, transport.MaxMessageSize+1), nil)
+	msg := client.Explain(addr, err)
+	limit := strconv.Itoa(transport.MaxMessageSize)
+	if !strings.Contains(msg, "over the gRPC message limit of "+limit+" bytes (16 MiB)") || strings.Contains(msg, "larger than max") {
+		t.Errorf("oversized put: %q (from %v)", msg, err)
+	}
+
+	_, err = cl.Get(ctx, "bad\xffkey", false)
+	msg = client.Explain(addr, err)
+	if !strings.Contains(msg, "not valid UTF-8") || strings.Contains(msg, "marshaling") {
+		t.Errorf("non-UTF-8 key: %q (from %v)", msg, err)
+	}
+
+	nowhere := "nosuchhost.invalid:7403"
+	cl2, err := client.New(nowhere)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl2.Close()
+	_, err = cl2.Get(ctx, "k", true)
+	msg = client.Explain(nowhere, err)
+	if !strings.Contains(msg, "cannot resolve the host of "+nowhere) || strings.Contains(msg, "produced zero addresses") {
+		t.Errorf("unresolvable host: %q (from %v)", msg, err)
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -44,11 +45,33 @@ func newRootCmd() *cobra.Command {
 	return root
 }
 
+// address is the agent to talk to: --addr, else STEWARD_ADDR, else the
+// default. One that is not host:port is a usage error naming its source.
+func (g *globals) address() (string, error) {
+	addr := client.Addr(g.addr)
+	if err := client.CheckAddr(addr); err != nil {
+		source := "--addr"
+		if g.addr == "" {
+			source = client.EnvAddr
+		}
+		return "", usageError(fmt.Sprintf("%s %v", source, err))
+	}
+	return addr, nil
+}
+
+// dial opens a client to the chosen agent.
+func (g *globals) dial() (*client.Client, error) {
+	addr, err := g.address()
+	if err != nil {
+		return nil, err
+	}
+	return client.New(addr)
+}
+
 // connect opens a client to the chosen agent and a context bounded by
 // --timeout.
 func (g *globals) connect(cmd *cobra.Command) (*client.Client, context.Context, context.CancelFunc, error) {
-	addr := client.Addr(g.addr)
-	c, err := client.New(addr)
+	c, err := g.dial()
 	if err != nil {
 		return nil, nil, nil, err
 	}
