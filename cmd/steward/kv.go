@@ -3,13 +3,15 @@ package main
 import (
 	"encoding/base64"
 	"fmt"
-	"io"
-	"os"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 	"github.com/steward/steward/pb"
+	"github.com/steward/steward/state"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // kvJSON is `steward kv get -o json` and each item of `kv list -o json`.
@@ -39,7 +41,10 @@ func newKVCmd(g *globals) *cobra.Command {
 	}
 	putCAS := put.Flags().Int64("cas", -1, "check-and-set: write only if the key's modify index is this (0: only if absent)")
 	put.RunE = func(cmd *cobra.Command, args []string) error {
-		value, err := readValue(cmd, args[1])
+		if err := checkKey(cmd, args[0], false); err != nil {
+			return err
+		}
+		value, err := readValue(cmd, args[1], "value", state.MaxKVValueSize)
 		if err != nil {
 			return err
 		}
@@ -63,12 +68,18 @@ func newKVCmd(g *globals) *cobra.Command {
 		if err := checkOutput(*getOut); err != nil {
 			return err
 		}
+		if err := checkKey(cmd, args[0], false); err != nil {
+			return err
+		}
 		c, ctx, done, err := g.connect(cmd)
 		if err != nil {
 			return err
 		}
 		defer done()
 		resp, err := c.Get(ctx, args[0], *getStale)
+		if status.Code(err) == codes.NotFound {
+			return &cliError{msg: fmt.Sprintf("not found: no key exists at %q", args[0]), code: 1}
+		}
 		if err != nil {
 			return g.rpcError(err)
 		}
@@ -83,6 +94,9 @@ func newKVCmd(g *globals) *cobra.Command {
 	delCAS := del.Flags().Int64("cas", -1, "check-and-set: delete only if the key's modify index is this")
 	delPrefix := del.Flags().Bool("prefix", false, "delete every key starting with KEY")
 	del.RunE = func(cmd *cobra.Command, args []string) error {
+		if err := checkKey(cmd, args[0], *delPrefix); err != nil {
+			return err
+		}
 		c, ctx, done, err := g.connect(cmd)
 		if err != nil {
 			return err
@@ -106,6 +120,9 @@ func newKVCmd(g *globals) *cobra.Command {
 		prefix := ""
 		if len(args) == 1 {
 			prefix = args[0]
+		}
+		if err := checkKey(cmd, prefix, true); err != nil {
+			return err
 		}
 		c, ctx, done, err := g.connect(cmd)
 		if err != nil {
@@ -146,16 +163,46 @@ func casFlag(v int64) *uint64 {
 	return &u
 }
 
-func readValue(cmd *cobra.Command, arg string) ([]byte, error) {
+// checkKey checks a key (or, with prefix, a key prefix, which may be empty)
+// by the agent's rules before it is sent: one that breaks them is a usage
+// error. A key that is not UTF-8 would otherwise fail in gRPC's encoding.
+func checkKey(cmd *cobra.Command, key string, prefix bool) error {
+	what := "key"
+	if prefix {
+		what = "prefix"
+	}
+	switch {
+	case !utf8.ValidString(key):
+		return usageError(fmt.Sprintf("%s: %s %s is not valid UTF-8", commandName(cmd), what, quoteShort(key)))
+	case len(key) > state.MaxKVKeySize:
+		return usageError(fmt.Sprintf("%s: %s is %d bytes; the limit is %d (%s)", commandName(cmd), what, len(key), state.MaxKVKeySize, sizeText(state.MaxKVKeySize)))
+	case prefix:
+		return nil
+	}
+	if err := state.ValidateKey(key); err != nil {
+		return usageError(fmt.Sprintf("%s: %v", commandName(cmd), err))
+	}
+	return nil
+}
+
+// quoteShort quotes s as Go would, its first 32 bytes only.
+func quoteShort(s string) string {
+	if len(s) > 32 {
+		return strconv.Quote(s[:32]) + "..."
+	}
+	return strconv.Quote(s)
+}
+
+// readValue reads a VALUE argument: itself, '-' for standard input, or
+// '@FILE', at most limit bytes. noun names it in errors.
+func readValue(cmd *cobra.Command, arg, noun string, limit int64) ([]byte, error) {
 	switch {
 	case arg == "-":
-		return io.ReadAll(io.LimitReader(cmd.InOrStdin(), 1<<20))
+		return readInput(cmd, noun, "-", limit)
 	case strings.HasPrefix(arg, "@"):
-		b, err := os.ReadFile(arg[1:])
-		if err != nil {
-			return nil, fmt.Errorf("value: %w", err)
-		}
-		return b, nil
+		return readInput(cmd, noun, arg[1:], limit)
+	case int64(len(arg)) > limit:
+		return nil, tooLarge(cmd, noun, int64(len(arg)), limit)
 	}
 	return []byte(arg), nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -48,6 +49,21 @@ func writeBackupView(w io.Writer, out string, j backupJSON) error {
 	t.row("Size:", fmt.Sprintf("%d bytes", j.Size))
 	t.row("SHA-256:", j.SHA256)
 	return t.flush()
+}
+
+// maxBackupFile is the largest backup file: its first line, its header and
+// at most backup.MaxBytes of content (bytes).
+const maxBackupFile = int64(len(backup.Magic)+backup.MaxHeaderBytes) + backup.MaxBytes
+
+// checkBackupSize refuses a backup file larger than a backup can be before
+// it is read through; one that cannot be opened is left to backup.Restore.
+func checkBackupSize(cmd *cobra.Command, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	return checkFileSize(cmd, f, "backup file "+path, maxBackupFile)
 }
 
 func newOperatorCmd(g *globals) *cobra.Command {
@@ -109,6 +125,9 @@ the backup left them.`,
 	allowIDChange := restore.Flags().Bool("allow-cluster-id-change", false, "restore a backup taken from another cluster (disaster recovery); the cluster keeps its own id")
 	restore.RunE = func(cmd *cobra.Command, args []string) error {
 		if err := checkOutput(*restoreOut); err != nil {
+			return err
+		}
+		if err := checkBackupSize(cmd, args[0]); err != nil {
 			return err
 		}
 		c, ctx, done, err := g.connect(cmd)

@@ -12,22 +12,16 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/steward/steward/client"
 	"github.com/steward/steward/coordination"
 	"github.com/steward/steward/pb"
 	"github.com/steward/steward/plan"
 	"github.com/steward/steward/state"
 )
 
-func readPlanFile(path string) ([]byte, error) {
-	if path == "-" {
-		return io.ReadAll(io.LimitReader(os.Stdin, plan.MaxPlanBytes+1))
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("plan file: %w", err)
-	}
-	return b, nil
+// readPlanFile reads a plan file ('-': standard input), at most
+// plan.MaxPlanBytes.
+func readPlanFile(cmd *cobra.Command, path string) ([]byte, error) {
+	return readInput(cmd, "plan", path, plan.MaxPlanBytes)
 }
 
 func newPlanCmd(g *globals) *cobra.Command {
@@ -45,7 +39,7 @@ to refuse the apply if the cluster changed in between.`,
 		if err := checkOutput(*out); err != nil {
 			return err
 		}
-		data, err := readPlanFile(args[0])
+		data, err := readPlanFile(cmd, args[0])
 		if err != nil {
 			return err
 		}
@@ -96,7 +90,7 @@ func newApplyCmd(g *globals) *cobra.Command {
 		if err := checkOutput(*out); err != nil {
 			return err
 		}
-		data, err := readPlanFile(args[0])
+		data, err := readPlanFile(cmd, args[0])
 		if err != nil {
 			return err
 		}
@@ -263,7 +257,7 @@ func listPlans(cmd *cobra.Command, g *globals, filter, out string) error {
 func watchPlan(cmd *cobra.Command, g *globals, id, out string) error {
 	// Following ends when the plan finishes or on an interrupt, not on
 	// --timeout.
-	c, err := client.New(client.Addr(g.addr))
+	c, err := g.dial()
 	if err != nil {
 		return err
 	}

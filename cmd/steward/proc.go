@@ -370,7 +370,8 @@ func newProcSendCmd(g *globals) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		body, err := readValue(cmd, args[1])
+		// The agent's runtime runs with the default message limit.
+		body, err := readValue(cmd, args[1], "message", runtime.DefaultMaxMessageBytes)
 		if err != nil {
 			return err
 		}

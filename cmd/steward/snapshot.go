@@ -299,7 +299,7 @@ func newSnapshotCmd(g *globals) *cobra.Command {
 		if err := checkOutput(*impOut); err != nil {
 			return err
 		}
-		data, err := os.ReadFile(args[0])
+		data, err := readInput(cmd, "snapshot", args[0], snapshot.MaxFileBytes)
 		if err != nil {
 			return err
 		}

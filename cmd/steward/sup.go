@@ -3,12 +3,12 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/steward/steward/pb"
+	"github.com/steward/steward/spec"
 )
 
 func newSupCmd(g *globals) *cobra.Command {
@@ -86,16 +86,13 @@ func newSupApplyCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-// readSpecFile reads a spec file ('-': standard input) and returns the
-// name the server uses to tell HCL from JSON.
+// readSpecFile reads a spec file ('-': standard input), at most
+// spec.MaxSpecBytes, and returns the name the server uses to tell HCL from
+// JSON.
 func readSpecFile(cmd *cobra.Command, arg string) ([]byte, string, error) {
-	if arg == "-" {
-		b, err := io.ReadAll(io.LimitReader(cmd.InOrStdin(), 2<<20))
+	b, err := readInput(cmd, "spec", arg, spec.MaxSpecBytes)
+	if err != nil || arg == "-" {
 		return b, "", err
-	}
-	b, err := os.ReadFile(arg)
-	if err != nil {
-		return nil, "", fmt.Errorf("spec file: %w", err)
 	}
 	return b, filepath.Base(arg), nil
 }
@@ -231,6 +228,17 @@ func newSupTreeCmd(g *globals) *cobra.Command {
 		v, err := r.rt.TreeView(r.ctx, &pb.SupervisorRequest{Tree: args[0], Path: *path, Node: *nodeName, Full: true})
 		if err != nil {
 			return g.rpcError(err)
+		}
+		if v.Status == "absent" {
+			// Not running there: a tree only if committed (then waiting
+			// for its node, which is worth showing).
+			list, err := r.sup.ListTrees(r.ctx, &pb.ListTreesRequest{Name: args[0]})
+			if err != nil {
+				return g.rpcError(err)
+			}
+			if len(list.Trees) == 0 {
+				return &cliError{msg: fmt.Sprintf("not found: no tree %q is committed, nor running on %s", args[0], v.Node), code: 1}
+			}
 		}
 		j := treeViewJSON{Tree: v.Tree, Node: v.Node, Status: v.Status, Processes: v.Processes, Reason: v.Reason,
 			AppliedIndex: v.AppliedIndex, Root: toTreeNodeJSON(v.Root)}
