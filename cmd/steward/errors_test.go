@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -107,7 +108,8 @@ func TestInputsCheckedBeforeSending(t *testing.T) {
 // Against one node running every layer: a lookup of something missing
 // exits 1 with a message naming it (sup tree printed an "absent" tree and
 // exited 0); a name that is not UTF-8 gets steward's message, not gRPC's
-// marshalling error.
+// marshalling error; kv list escapes control characters in keys as in
+// values.
 func TestMissingThingsAndKeysOnOneNode(t *testing.T) {
 	c := testkit.NewCluster(t, 1, testkit.WithPlugins(func() []node.Plugin {
 		sup := supervision.New(supervision.DefaultConfig())
@@ -144,4 +146,36 @@ func TestMissingThingsAndKeysOnOneNode(t *testing.T) {
 		}
 	})
 
+	t.Run("kv list escapes keys", func(t *testing.T) {
+		keys := []string{"esc/new\nline", "esc/tab\there", "esc/\x1b[31mred", "esc/plain key"}
+		for _, k := range keys {
+			mustRun(t, "--addr", addr, "kv", "put", k, "v\x07al\nue")
+		}
+		out := mustRun(t, "--addr", addr, "kv", "list", "esc/")
+		lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+		if len(lines) != 1+len(keys) {
+			t.Fatalf("%d lines for %d keys:\n%s", len(lines), len(keys), out)
+		}
+		for _, want := range []string{`esc/new\nline `, `esc/tab\there `, `esc/\x1b[31mred `, "esc/plain key ", `v\aal\nue`} {
+			if !strings.Contains(out, want) {
+				t.Errorf("table lacks %q:\n%s", want, out)
+			}
+		}
+		if strings.ContainsAny(out, "\t\x1b\x07") {
+			t.Errorf("raw control characters in the table:\n%q", out)
+		}
+		var items []kvJSON
+		if err := json.Unmarshal([]byte(mustRun(t, "--addr", addr, "kv", "list", "esc/", "-o", "json")), &items); err != nil || len(items) != len(keys) {
+			t.Fatalf("kv list -o json: %v %v", items, err)
+		}
+		got := map[string]bool{}
+		for _, it := range items {
+			got[it.Key] = true
+		}
+		for _, k := range keys {
+			if !got[k] {
+				t.Errorf("-o json lacks the exact key %q: %v", k, items)
+			}
+		}
+	})
 }

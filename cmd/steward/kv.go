@@ -143,11 +143,7 @@ func newKVCmd(g *globals) *cobra.Command {
 		}
 		t := newTable(w, "KEY", "MODIFY_INDEX", "VALUE")
 		for _, it := range items {
-			v := it.Value
-			if len(v) > 60 {
-				v = v[:57] + "..."
-			}
-			t.row(it.Key, it.ModifyIndex, strings.ReplaceAll(v, "\n", `\n`))
+			t.row(cell(it.Key, 0), it.ModifyIndex, cell(it.Value, 60))
 		}
 		return t.flush()
 	}

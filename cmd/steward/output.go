@@ -4,7 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
 	"text/tabwriter"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 )
@@ -51,3 +55,25 @@ func (t *table) row(cols ...any) {
 }
 
 func (t *table) flush() error { return t.tw.Flush() }
+
+// cell makes text safe for a table cell: control characters (a newline
+// would break the row, a tab the columns, an escape sequence the terminal)
+// and other unprintable runes are escaped as in Go strings (\n, \t, \x1b,
+// \u2028), and text longer than max runes (max > 0) is cut to end in
+// "...". Backslashes are left as they are; -o json gives the exact text.
+func cell(s string, max int) string {
+	if max > 0 && utf8.RuneCountInString(s) > max {
+		r := []rune(s)
+		s = string(r[:max-3]) + "..."
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if unicode.IsPrint(r) {
+			b.WriteRune(r)
+			continue
+		}
+		q := strconv.QuoteRune(r) // '\n', '\x1b', '\u2028'
+		b.WriteString(q[1 : len(q)-1])
+	}
+	return b.String()
+}
