@@ -19,7 +19,7 @@ var (
 )
 
 func init() {
-	transport.RegisterCode(ErrInvalidBackup, codes.InvalidArgument)
-	transport.RegisterCode(ErrOtherCluster, codes.FailedPrecondition)
-	transport.RegisterCode(ErrRestoreInProgress, codes.FailedPrecondition)
+	transport.RegisterCode("backup.invalid", ErrInvalidBackup, codes.InvalidArgument)
+	transport.RegisterCode("backup.other_cluster", ErrOtherCluster, codes.FailedPrecondition)
+	transport.RegisterCode("backup.restore_in_progress", ErrRestoreInProgress, codes.FailedPrecondition)
 }

@@ -38,11 +38,7 @@ func (l *Layer) deadlines(ctx context.Context) {
 					}
 					continue
 				}
-				res, err := l.node.Apply(ctx, pb.CommandType_COMMAND_TYPE_PLAN_EXPIRE, &pb.PlanExpireCommand{PlanId: rec.Id, Stage: stage.Key})
-				if err == nil && res.Err != nil {
-					err = res.Err
-				}
-				if err != nil {
+				if _, err := l.node.Propose(ctx, pb.CommandType_COMMAND_TYPE_PLAN_EXPIRE, &pb.PlanExpireCommand{PlanId: rec.Id, Stage: stage.Key}); err != nil {
 					l.logger.Warn("expiring stage", "plan", rec.Id, "stage", stage.Key, "error", err)
 					retry := now.Add(200 * time.Millisecond)
 					if next.IsZero() || retry.Before(next) {

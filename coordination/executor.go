@@ -11,12 +11,12 @@ import (
 	"github.com/steward/steward/runtime"
 	"github.com/steward/steward/state"
 	"github.com/steward/steward/transport"
+	"google.golang.org/protobuf/proto"
 )
 
 // executor runs this node's share of every running stage.
 type executor struct {
-	l   *Layer
-	svc *service
+	l *Layer
 
 	mu sync.Mutex
 	// claimed holds the steps this incarnation took on ("plan/stage").
@@ -25,7 +25,7 @@ type executor struct {
 }
 
 func newExecutor(l *Layer) *executor {
-	return &executor{l: l, svc: &service{l: l}, claimed: map[string]bool{}}
+	return &executor{l: l, claimed: map[string]bool{}}
 }
 
 func (e *executor) run() {
@@ -76,10 +76,7 @@ func (e *executor) runStep(planID, stageKey string) {
 	self := e.l.node.Name()
 	log := e.l.logger.With("plan", planID, "stage", stageKey)
 	start := &pb.PlanStepStartCommand{PlanId: planID, Stage: stageKey, Node: self, Nonce: e.l.nonce}
-	if err := e.commit(func(ctx context.Context) error {
-		_, err := e.svc.StartStep(ctx, start)
-		return err
-	}); err != nil {
+	if err := e.commit(pb.CommandType_COMMAND_TYPE_PLAN_STEP_START, start); err != nil {
 		log.Warn("step not started", "error", err)
 		return
 	}
@@ -115,19 +112,19 @@ func (e *executor) runStep(planID, stageKey string) {
 	}
 	log.Debug("step done; reporting", "ok", step.Error == "")
 	report := &pb.PlanStepReportCommand{PlanId: planID, Stage: stageKey, Step: step}
-	if err := e.commit(func(ctx context.Context) error {
-		_, err := e.svc.ReportStep(ctx, report)
-		return err
-	}); err != nil {
+	if err := e.commit(pb.CommandType_COMMAND_TYPE_PLAN_STEP_REPORT, report); err != nil {
 		log.Error("step report not committed", "error", err)
 	}
 }
 
-// commit proposes through the leader (calling this node's own service,
-// which forwards) until it is answered or the node stops. Both step
-// commands are idempotent for one incarnation.
-func (e *executor) commit(f func(ctx context.Context) error) error {
-	return transport.Retry(e.l.ctx, 15*time.Second, f)
+// commit proposes a step command (forwarded to the leader) until it is
+// answered or the node stops. Both step commands are idempotent for one
+// incarnation.
+func (e *executor) commit(t pb.CommandType, cmd proto.Message) error {
+	return transport.Retry(e.l.ctx, 15*time.Second, func(ctx context.Context) error {
+		_, err := e.l.node.Propose(ctx, t, cmd)
+		return err
+	})
 }
 
 func stageByKey(rec *pb.PlanRecord, key string) (int, *pb.Stage) {

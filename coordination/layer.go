@@ -11,6 +11,7 @@ import (
 	"github.com/steward/steward/node"
 	"github.com/steward/steward/pb"
 	"github.com/steward/steward/supervision"
+	"github.com/steward/steward/transport"
 )
 
 // Config configures the coordination layer.
@@ -74,6 +75,7 @@ func (l *Layer) Attach(n *node.Node) error {
 	l.logger = n.Logger().Named("coordination")
 	l.exec = newExecutor(l)
 	pb.RegisterCoordinationServer(n.Server().GRPC(), &service{l: l})
+	n.Server().HandlePeer(transport.PeerHandlers{Facts: l.facts})
 	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()

@@ -149,7 +149,7 @@ func (l *Layer) factsFrom(ctx context.Context, nodeName string, ops []plan.Opera
 	}
 	fctx, cancel := context.WithTimeout(ctx, l.cfg.FactsTimeout)
 	defer cancel()
-	resp, err := pb.NewCoordinationClient(conn).Facts(fctx, &pb.FactsRequest{OperationsJson: body})
+	resp, err := pb.NewInternalClient(conn).Facts(fctx, &pb.FactsRequest{OperationsJson: body})
 	if err != nil {
 		return nil, err
 	}

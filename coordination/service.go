@@ -14,19 +14,18 @@ import (
 	"github.com/steward/steward/transport"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/protobuf/proto"
 )
 
 func init() {
-	transport.RegisterCode(state.ErrStepTaken, codes.FailedPrecondition)
-	transport.RegisterCode(state.ErrPlanNotRunning, codes.FailedPrecondition)
-	transport.RegisterCode(state.ErrNotExpired, codes.FailedPrecondition)
+	transport.RegisterCode("state.step_taken", state.ErrStepTaken, codes.FailedPrecondition)
+	transport.RegisterCode("state.plan_not_running", state.ErrPlanNotRunning, codes.FailedPrecondition)
+	transport.RegisterCode("state.not_expired", state.ErrNotExpired, codes.FailedPrecondition)
 }
 
 // ErrStaleIndex: apply's check index no longer matches the cluster.
 var ErrStaleIndex = errors.New("the cluster changed since the dry run")
 
-func init() { transport.RegisterCode(ErrStaleIndex, codes.FailedPrecondition) }
+func init() { transport.RegisterCode("coordination.stale_index", ErrStaleIndex, codes.FailedPrecondition) }
 
 type service struct {
 	pb.UnimplementedCoordinationServer
@@ -272,45 +271,18 @@ func (s *service) Cancel(ctx context.Context, req *pb.CancelPlanRequest) (*pb.Ca
 		})
 }
 
-// Facts answers for the operations on this node.
-func (s *service) Facts(ctx context.Context, req *pb.FactsRequest) (*pb.FactsResponse, error) {
+// facts answers the leader's Facts call for the operations on this node
+// (a peer handler on the Internal service).
+func (l *Layer) facts(_ context.Context, req *pb.FactsRequest) (*pb.FactsResponse, error) {
 	var ops []plan.Operation
 	if err := json.Unmarshal(req.OperationsJson, &ops); err != nil {
-		return nil, transport.ToStatus(fmt.Errorf("%w: operations: %v", transport.ErrInvalidRequest, err))
+		return nil, fmt.Errorf("%w: operations: %v", transport.ErrInvalidRequest, err)
 	}
-	body, err := json.Marshal(s.l.localFacts(ops))
-	if err != nil {
-		return nil, transport.ToStatus(err)
-	}
-	return &pb.FactsResponse{FactsJson: body}, nil
-}
-
-func (s *service) StartStep(ctx context.Context, req *pb.PlanStepStartCommand) (*pb.StepResponse, error) {
-	return transport.OnLeader(ctx, s.srv(), req,
-		func(ctx context.Context, c *grpc.ClientConn, r *pb.PlanStepStartCommand) (*pb.StepResponse, error) {
-			return pb.NewCoordinationClient(c).StartStep(ctx, r)
-		},
-		func(ctx context.Context, r *pb.PlanStepStartCommand) (*pb.StepResponse, error) {
-			return s.commitStep(ctx, pb.CommandType_COMMAND_TYPE_PLAN_STEP_START, r)
-		})
-}
-
-func (s *service) ReportStep(ctx context.Context, req *pb.PlanStepReportCommand) (*pb.StepResponse, error) {
-	return transport.OnLeader(ctx, s.srv(), req,
-		func(ctx context.Context, c *grpc.ClientConn, r *pb.PlanStepReportCommand) (*pb.StepResponse, error) {
-			return pb.NewCoordinationClient(c).ReportStep(ctx, r)
-		},
-		func(ctx context.Context, r *pb.PlanStepReportCommand) (*pb.StepResponse, error) {
-			return s.commitStep(ctx, pb.CommandType_COMMAND_TYPE_PLAN_STEP_REPORT, r)
-		})
-}
-
-func (s *service) commitStep(ctx context.Context, t pb.CommandType, m proto.Message) (*pb.StepResponse, error) {
-	res, err := s.srv().Apply(ctx, t, m)
+	body, err := json.Marshal(l.localFacts(ops))
 	if err != nil {
 		return nil, err
 	}
-	return &pb.StepResponse{Meta: s.srv().WriteMeta(res.Index)}, nil
+	return &pb.FactsResponse{FactsJson: body}, nil
 }
 
 // Submit plans and commits a plan from within the leader (another layer's

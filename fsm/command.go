@@ -43,10 +43,14 @@ func registerCommand(t pb.CommandType, newPayload func() proto.Message, apply ap
 	commands[t] = commandDef{name: t.String(), newPayload: newPayload, apply: apply}
 }
 
-// Known reports whether this binary can apply command type t.
-func Known(t pb.CommandType) bool {
-	_, ok := commands[t]
-	return ok
+// NewPayload returns an empty payload message of command type t, and false
+// for a type this binary does not know.
+func NewPayload(t pb.CommandType) (proto.Message, bool) {
+	c, ok := commands[t]
+	if !ok {
+		return nil, false
+	}
+	return c.newPayload(), true
 }
 
 // Encode builds the bytes of a log entry. at and proposer are recorded in the

@@ -14,5 +14,5 @@ var (
 )
 
 func init() {
-	transport.RegisterCode(ErrUnknownNode, codes.NotFound)
+	transport.RegisterCode("health.unknown_node", ErrUnknownNode, codes.NotFound)
 }

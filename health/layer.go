@@ -8,6 +8,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/steward/steward/node"
 	"github.com/steward/steward/pb"
+	"github.com/steward/steward/transport"
 	"github.com/steward/steward/supervision"
 )
 
@@ -54,6 +55,7 @@ func (l *Layer) Attach(n *node.Node) error {
 	}
 	l.mon = newMonitor(l, sampler)
 	pb.RegisterHealthServer(n.Server().GRPC(), &service{l: l})
+	n.Server().HandlePeer(transport.PeerHandlers{ValidateNode: l.validateNode})
 	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()

@@ -39,8 +39,10 @@ func (s *service) Validate(ctx context.Context, req *pb.ValidateRequest) (*pb.Va
 		})
 }
 
-func (s *service) ValidateNode(ctx context.Context, req *pb.ValidateNodeRequest) (*pb.NodeValidation, error) {
-	return s.l.validateLocal(ctx, req.MinIndex, s.l.settleFor(req.SettleMs)), nil
+// validateNode answers the leader's ValidateNode for this node (a peer
+// handler on the Internal service).
+func (l *Layer) validateNode(ctx context.Context, req *pb.ValidateNodeRequest) (*pb.NodeValidation, error) {
+	return l.validateLocal(ctx, req.MinIndex, l.settleFor(req.SettleMs)), nil
 }
 
 func (s *service) GetThresholds(ctx context.Context, req *pb.GetThresholdsRequest) (*pb.ThresholdsResponse, error) {

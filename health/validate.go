@@ -233,7 +233,7 @@ func (l *Layer) validateOn(ctx context.Context, name string, minIndex uint64, se
 	}
 	nctx, cancel := context.WithTimeout(ctx, settle+l.cfg.NodeTimeout)
 	defer cancel()
-	resp, err := pb.NewHealthClient(conn).ValidateNode(nctx, &pb.ValidateNodeRequest{MinIndex: minIndex, SettleMs: uint32(settle / time.Millisecond)})
+	resp, err := pb.NewInternalClient(conn).ValidateNode(nctx, &pb.ValidateNodeRequest{MinIndex: minIndex, SettleMs: uint32(settle / time.Millisecond)})
 	if err != nil {
 		return unreachable("%s did not answer: %s", addr, status.Convert(err).Message())
 	}

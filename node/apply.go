@@ -47,6 +47,14 @@ func (n *Node) LastContact() time.Duration {
 	return time.Since(lc)
 }
 
+// Propose gets a command committed: applied here when this node leads,
+// otherwise forwarded to the leader over the Internal service. It is the
+// one way a layer commits; the command's domain error is the returned
+// error (see transport.Server.Propose).
+func (n *Node) Propose(ctx context.Context, t pb.CommandType, payload proto.Message) (uint64, error) {
+	return n.server.Propose(ctx, t, payload)
+}
+
 // Apply proposes a command and waits until it is applied on this node
 // (the leader). The command's domain error is in Result.Err.
 func (n *Node) Apply(ctx context.Context, t pb.CommandType, payload proto.Message) (*fsm.Result, error) {

@@ -652,50 +652,6 @@ func (x *FactsResponse) GetFactsJson() []byte {
 	return nil
 }
 
-type StepResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Meta          *WriteMeta             `protobuf:"bytes,1,opt,name=meta,proto3" json:"meta,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *StepResponse) Reset() {
-	*x = StepResponse{}
-	mi := &file_steward_v1_coordination_proto_msgTypes[12]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *StepResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*StepResponse) ProtoMessage() {}
-
-func (x *StepResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_coordination_proto_msgTypes[12]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use StepResponse.ProtoReflect.Descriptor instead.
-func (*StepResponse) Descriptor() ([]byte, []int) {
-	return file_steward_v1_coordination_proto_rawDescGZIP(), []int{12}
-}
-
-func (x *StepResponse) GetMeta() *WriteMeta {
-	if x != nil {
-		return x.Meta
-	}
-	return nil
-}
-
 var File_steward_v1_coordination_proto protoreflect.FileDescriptor
 
 const file_steward_v1_coordination_proto_rawDesc = "" +
@@ -744,20 +700,14 @@ const file_steward_v1_coordination_proto_rawDesc = "" +
 	"\x0foperations_json\x18\x01 \x01(\fR\x0eoperationsJson\".\n" +
 	"\rFactsResponse\x12\x1d\n" +
 	"\n" +
-	"facts_json\x18\x01 \x01(\fR\tfactsJson\"9\n" +
-	"\fStepResponse\x12)\n" +
-	"\x04meta\x18\x01 \x01(\v2\x15.steward.v1.WriteMetaR\x04meta2\xf7\x04\n" +
+	"facts_json\x18\x01 \x01(\fR\tfactsJson2\xa5\x03\n" +
 	"\fCoordination\x12=\n" +
 	"\x06DryRun\x12\x17.steward.v1.PlanRequest\x1a\x1a.steward.v1.DryRunResponse\x12D\n" +
 	"\x05Apply\x12\x1c.steward.v1.ApplyPlanRequest\x1a\x1d.steward.v1.ApplyPlanResponse\x12C\n" +
 	"\x04List\x12\x1c.steward.v1.ListPlansRequest\x1a\x1d.steward.v1.ListPlansResponse\x12>\n" +
 	"\x03Get\x12\x1a.steward.v1.GetPlanRequest\x1a\x1b.steward.v1.GetPlanResponse\x12B\n" +
 	"\x05Watch\x12\x1a.steward.v1.GetPlanRequest\x1a\x1b.steward.v1.GetPlanResponse0\x01\x12G\n" +
-	"\x06Cancel\x12\x1d.steward.v1.CancelPlanRequest\x1a\x1e.steward.v1.CancelPlanResponse\x12<\n" +
-	"\x05Facts\x12\x18.steward.v1.FactsRequest\x1a\x19.steward.v1.FactsResponse\x12G\n" +
-	"\tStartStep\x12 .steward.v1.PlanStepStartCommand\x1a\x18.steward.v1.StepResponse\x12I\n" +
-	"\n" +
-	"ReportStep\x12!.steward.v1.PlanStepReportCommand\x1a\x18.steward.v1.StepResponseB\x1fZ\x1dgithub.com/steward/steward/pbb\x06proto3"
+	"\x06Cancel\x12\x1d.steward.v1.CancelPlanRequest\x1a\x1e.steward.v1.CancelPlanResponseB\x1fZ\x1dgithub.com/steward/steward/pbb\x06proto3"
 
 var (
 	file_steward_v1_coordination_proto_rawDescOnce sync.Once
@@ -771,61 +721,51 @@ func file_steward_v1_coordination_proto_rawDescGZIP() []byte {
 	return file_steward_v1_coordination_proto_rawDescData
 }
 
-var file_steward_v1_coordination_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_steward_v1_coordination_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_steward_v1_coordination_proto_goTypes = []any{
-	(*PlanRequest)(nil),           // 0: steward.v1.PlanRequest
-	(*DryRunResponse)(nil),        // 1: steward.v1.DryRunResponse
-	(*ApplyPlanRequest)(nil),      // 2: steward.v1.ApplyPlanRequest
-	(*ApplyPlanResponse)(nil),     // 3: steward.v1.ApplyPlanResponse
-	(*ListPlansRequest)(nil),      // 4: steward.v1.ListPlansRequest
-	(*ListPlansResponse)(nil),     // 5: steward.v1.ListPlansResponse
-	(*GetPlanRequest)(nil),        // 6: steward.v1.GetPlanRequest
-	(*GetPlanResponse)(nil),       // 7: steward.v1.GetPlanResponse
-	(*CancelPlanRequest)(nil),     // 8: steward.v1.CancelPlanRequest
-	(*CancelPlanResponse)(nil),    // 9: steward.v1.CancelPlanResponse
-	(*FactsRequest)(nil),          // 10: steward.v1.FactsRequest
-	(*FactsResponse)(nil),         // 11: steward.v1.FactsResponse
-	(*StepResponse)(nil),          // 12: steward.v1.StepResponse
-	(*WriteMeta)(nil),             // 13: steward.v1.WriteMeta
-	(*ReadOptions)(nil),           // 14: steward.v1.ReadOptions
-	(*ReadMeta)(nil),              // 15: steward.v1.ReadMeta
-	(*PlanRecord)(nil),            // 16: steward.v1.PlanRecord
-	(*PlanStepStartCommand)(nil),  // 17: steward.v1.PlanStepStartCommand
-	(*PlanStepReportCommand)(nil), // 18: steward.v1.PlanStepReportCommand
+	(*PlanRequest)(nil),        // 0: steward.v1.PlanRequest
+	(*DryRunResponse)(nil),     // 1: steward.v1.DryRunResponse
+	(*ApplyPlanRequest)(nil),   // 2: steward.v1.ApplyPlanRequest
+	(*ApplyPlanResponse)(nil),  // 3: steward.v1.ApplyPlanResponse
+	(*ListPlansRequest)(nil),   // 4: steward.v1.ListPlansRequest
+	(*ListPlansResponse)(nil),  // 5: steward.v1.ListPlansResponse
+	(*GetPlanRequest)(nil),     // 6: steward.v1.GetPlanRequest
+	(*GetPlanResponse)(nil),    // 7: steward.v1.GetPlanResponse
+	(*CancelPlanRequest)(nil),  // 8: steward.v1.CancelPlanRequest
+	(*CancelPlanResponse)(nil), // 9: steward.v1.CancelPlanResponse
+	(*FactsRequest)(nil),       // 10: steward.v1.FactsRequest
+	(*FactsResponse)(nil),      // 11: steward.v1.FactsResponse
+	(*WriteMeta)(nil),          // 12: steward.v1.WriteMeta
+	(*ReadOptions)(nil),        // 13: steward.v1.ReadOptions
+	(*ReadMeta)(nil),           // 14: steward.v1.ReadMeta
+	(*PlanRecord)(nil),         // 15: steward.v1.PlanRecord
 }
 var file_steward_v1_coordination_proto_depIdxs = []int32{
-	13, // 0: steward.v1.ApplyPlanResponse.meta:type_name -> steward.v1.WriteMeta
-	14, // 1: steward.v1.ListPlansRequest.read:type_name -> steward.v1.ReadOptions
-	15, // 2: steward.v1.ListPlansResponse.meta:type_name -> steward.v1.ReadMeta
-	16, // 3: steward.v1.ListPlansResponse.plans:type_name -> steward.v1.PlanRecord
-	14, // 4: steward.v1.GetPlanRequest.read:type_name -> steward.v1.ReadOptions
-	15, // 5: steward.v1.GetPlanResponse.meta:type_name -> steward.v1.ReadMeta
-	16, // 6: steward.v1.GetPlanResponse.plan:type_name -> steward.v1.PlanRecord
-	13, // 7: steward.v1.CancelPlanResponse.meta:type_name -> steward.v1.WriteMeta
-	13, // 8: steward.v1.StepResponse.meta:type_name -> steward.v1.WriteMeta
-	0,  // 9: steward.v1.Coordination.DryRun:input_type -> steward.v1.PlanRequest
-	2,  // 10: steward.v1.Coordination.Apply:input_type -> steward.v1.ApplyPlanRequest
-	4,  // 11: steward.v1.Coordination.List:input_type -> steward.v1.ListPlansRequest
-	6,  // 12: steward.v1.Coordination.Get:input_type -> steward.v1.GetPlanRequest
-	6,  // 13: steward.v1.Coordination.Watch:input_type -> steward.v1.GetPlanRequest
-	8,  // 14: steward.v1.Coordination.Cancel:input_type -> steward.v1.CancelPlanRequest
-	10, // 15: steward.v1.Coordination.Facts:input_type -> steward.v1.FactsRequest
-	17, // 16: steward.v1.Coordination.StartStep:input_type -> steward.v1.PlanStepStartCommand
-	18, // 17: steward.v1.Coordination.ReportStep:input_type -> steward.v1.PlanStepReportCommand
-	1,  // 18: steward.v1.Coordination.DryRun:output_type -> steward.v1.DryRunResponse
-	3,  // 19: steward.v1.Coordination.Apply:output_type -> steward.v1.ApplyPlanResponse
-	5,  // 20: steward.v1.Coordination.List:output_type -> steward.v1.ListPlansResponse
-	7,  // 21: steward.v1.Coordination.Get:output_type -> steward.v1.GetPlanResponse
-	7,  // 22: steward.v1.Coordination.Watch:output_type -> steward.v1.GetPlanResponse
-	9,  // 23: steward.v1.Coordination.Cancel:output_type -> steward.v1.CancelPlanResponse
-	11, // 24: steward.v1.Coordination.Facts:output_type -> steward.v1.FactsResponse
-	12, // 25: steward.v1.Coordination.StartStep:output_type -> steward.v1.StepResponse
-	12, // 26: steward.v1.Coordination.ReportStep:output_type -> steward.v1.StepResponse
-	18, // [18:27] is the sub-list for method output_type
-	9,  // [9:18] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	12, // 0: steward.v1.ApplyPlanResponse.meta:type_name -> steward.v1.WriteMeta
+	13, // 1: steward.v1.ListPlansRequest.read:type_name -> steward.v1.ReadOptions
+	14, // 2: steward.v1.ListPlansResponse.meta:type_name -> steward.v1.ReadMeta
+	15, // 3: steward.v1.ListPlansResponse.plans:type_name -> steward.v1.PlanRecord
+	13, // 4: steward.v1.GetPlanRequest.read:type_name -> steward.v1.ReadOptions
+	14, // 5: steward.v1.GetPlanResponse.meta:type_name -> steward.v1.ReadMeta
+	15, // 6: steward.v1.GetPlanResponse.plan:type_name -> steward.v1.PlanRecord
+	12, // 7: steward.v1.CancelPlanResponse.meta:type_name -> steward.v1.WriteMeta
+	0,  // 8: steward.v1.Coordination.DryRun:input_type -> steward.v1.PlanRequest
+	2,  // 9: steward.v1.Coordination.Apply:input_type -> steward.v1.ApplyPlanRequest
+	4,  // 10: steward.v1.Coordination.List:input_type -> steward.v1.ListPlansRequest
+	6,  // 11: steward.v1.Coordination.Get:input_type -> steward.v1.GetPlanRequest
+	6,  // 12: steward.v1.Coordination.Watch:input_type -> steward.v1.GetPlanRequest
+	8,  // 13: steward.v1.Coordination.Cancel:input_type -> steward.v1.CancelPlanRequest
+	1,  // 14: steward.v1.Coordination.DryRun:output_type -> steward.v1.DryRunResponse
+	3,  // 15: steward.v1.Coordination.Apply:output_type -> steward.v1.ApplyPlanResponse
+	5,  // 16: steward.v1.Coordination.List:output_type -> steward.v1.ListPlansResponse
+	7,  // 17: steward.v1.Coordination.Get:output_type -> steward.v1.GetPlanResponse
+	7,  // 18: steward.v1.Coordination.Watch:output_type -> steward.v1.GetPlanResponse
+	9,  // 19: steward.v1.Coordination.Cancel:output_type -> steward.v1.CancelPlanResponse
+	14, // [14:20] is the sub-list for method output_type
+	8,  // [8:14] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_steward_v1_coordination_proto_init() }
@@ -842,7 +782,7 @@ func file_steward_v1_coordination_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_steward_v1_coordination_proto_rawDesc), len(file_steward_v1_coordination_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   13,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,15 +19,12 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Coordination_DryRun_FullMethodName     = "/steward.v1.Coordination/DryRun"
-	Coordination_Apply_FullMethodName      = "/steward.v1.Coordination/Apply"
-	Coordination_List_FullMethodName       = "/steward.v1.Coordination/List"
-	Coordination_Get_FullMethodName        = "/steward.v1.Coordination/Get"
-	Coordination_Watch_FullMethodName      = "/steward.v1.Coordination/Watch"
-	Coordination_Cancel_FullMethodName     = "/steward.v1.Coordination/Cancel"
-	Coordination_Facts_FullMethodName      = "/steward.v1.Coordination/Facts"
-	Coordination_StartStep_FullMethodName  = "/steward.v1.Coordination/StartStep"
-	Coordination_ReportStep_FullMethodName = "/steward.v1.Coordination/ReportStep"
+	Coordination_DryRun_FullMethodName = "/steward.v1.Coordination/DryRun"
+	Coordination_Apply_FullMethodName  = "/steward.v1.Coordination/Apply"
+	Coordination_List_FullMethodName   = "/steward.v1.Coordination/List"
+	Coordination_Get_FullMethodName    = "/steward.v1.Coordination/Get"
+	Coordination_Watch_FullMethodName  = "/steward.v1.Coordination/Watch"
+	Coordination_Cancel_FullMethodName = "/steward.v1.Coordination/Cancel"
 )
 
 // CoordinationClient is the client API for Coordination service.
@@ -45,12 +42,6 @@ type CoordinationClient interface {
 	// Watch sends the plan now and after every change, until it finishes.
 	Watch(ctx context.Context, in *GetPlanRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[GetPlanResponse], error)
 	Cancel(ctx context.Context, in *CancelPlanRequest, opts ...grpc.CallOption) (*CancelPlanResponse, error)
-	// Node to node: the facts of operations on the receiving node.
-	Facts(ctx context.Context, in *FactsRequest, opts ...grpc.CallOption) (*FactsResponse, error)
-	// Node to node: an executor starts or reports its step (forwarded to the
-	// leader).
-	StartStep(ctx context.Context, in *PlanStepStartCommand, opts ...grpc.CallOption) (*StepResponse, error)
-	ReportStep(ctx context.Context, in *PlanStepReportCommand, opts ...grpc.CallOption) (*StepResponse, error)
 }
 
 type coordinationClient struct {
@@ -130,36 +121,6 @@ func (c *coordinationClient) Cancel(ctx context.Context, in *CancelPlanRequest, 
 	return out, nil
 }
 
-func (c *coordinationClient) Facts(ctx context.Context, in *FactsRequest, opts ...grpc.CallOption) (*FactsResponse, error) {
-	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(FactsResponse)
-	err := c.cc.Invoke(ctx, Coordination_Facts_FullMethodName, in, out, cOpts...)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-func (c *coordinationClient) StartStep(ctx context.Context, in *PlanStepStartCommand, opts ...grpc.CallOption) (*StepResponse, error) {
-	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(StepResponse)
-	err := c.cc.Invoke(ctx, Coordination_StartStep_FullMethodName, in, out, cOpts...)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-func (c *coordinationClient) ReportStep(ctx context.Context, in *PlanStepReportCommand, opts ...grpc.CallOption) (*StepResponse, error) {
-	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(StepResponse)
-	err := c.cc.Invoke(ctx, Coordination_ReportStep_FullMethodName, in, out, cOpts...)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
 // CoordinationServer is the server API for Coordination service.
 // All implementations must embed UnimplementedCoordinationServer
 // for forward compatibility.
@@ -175,12 +136,6 @@ type CoordinationServer interface {
 	// Watch sends the plan now and after every change, until it finishes.
 	Watch(*GetPlanRequest, grpc.ServerStreamingServer[GetPlanResponse]) error
 	Cancel(context.Context, *CancelPlanRequest) (*CancelPlanResponse, error)
-	// Node to node: the facts of operations on the receiving node.
-	Facts(context.Context, *FactsRequest) (*FactsResponse, error)
-	// Node to node: an executor starts or reports its step (forwarded to the
-	// leader).
-	StartStep(context.Context, *PlanStepStartCommand) (*StepResponse, error)
-	ReportStep(context.Context, *PlanStepReportCommand) (*StepResponse, error)
 	mustEmbedUnimplementedCoordinationServer()
 }
 
@@ -208,15 +163,6 @@ func (UnimplementedCoordinationServer) Watch(*GetPlanRequest, grpc.ServerStreami
 }
 func (UnimplementedCoordinationServer) Cancel(context.Context, *CancelPlanRequest) (*CancelPlanResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Cancel not implemented")
-}
-func (UnimplementedCoordinationServer) Facts(context.Context, *FactsRequest) (*FactsResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "method Facts not implemented")
-}
-func (UnimplementedCoordinationServer) StartStep(context.Context, *PlanStepStartCommand) (*StepResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "method StartStep not implemented")
-}
-func (UnimplementedCoordinationServer) ReportStep(context.Context, *PlanStepReportCommand) (*StepResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "method ReportStep not implemented")
 }
 func (UnimplementedCoordinationServer) mustEmbedUnimplementedCoordinationServer() {}
 func (UnimplementedCoordinationServer) testEmbeddedByValue()                      {}
@@ -340,60 +286,6 @@ func _Coordination_Cancel_Handler(srv interface{}, ctx context.Context, dec func
 	return interceptor(ctx, in, info, handler)
 }
 
-func _Coordination_Facts_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(FactsRequest)
-	if err := dec(in); err != nil {
-		return nil, err
-	}
-	if interceptor == nil {
-		return srv.(CoordinationServer).Facts(ctx, in)
-	}
-	info := &grpc.UnaryServerInfo{
-		Server:     srv,
-		FullMethod: Coordination_Facts_FullMethodName,
-	}
-	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(CoordinationServer).Facts(ctx, req.(*FactsRequest))
-	}
-	return interceptor(ctx, in, info, handler)
-}
-
-func _Coordination_StartStep_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(PlanStepStartCommand)
-	if err := dec(in); err != nil {
-		return nil, err
-	}
-	if interceptor == nil {
-		return srv.(CoordinationServer).StartStep(ctx, in)
-	}
-	info := &grpc.UnaryServerInfo{
-		Server:     srv,
-		FullMethod: Coordination_StartStep_FullMethodName,
-	}
-	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(CoordinationServer).StartStep(ctx, req.(*PlanStepStartCommand))
-	}
-	return interceptor(ctx, in, info, handler)
-}
-
-func _Coordination_ReportStep_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(PlanStepReportCommand)
-	if err := dec(in); err != nil {
-		return nil, err
-	}
-	if interceptor == nil {
-		return srv.(CoordinationServer).ReportStep(ctx, in)
-	}
-	info := &grpc.UnaryServerInfo{
-		Server:     srv,
-		FullMethod: Coordination_ReportStep_FullMethodName,
-	}
-	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(CoordinationServer).ReportStep(ctx, req.(*PlanStepReportCommand))
-	}
-	return interceptor(ctx, in, info, handler)
-}
-
 // Coordination_ServiceDesc is the grpc.ServiceDesc for Coordination service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -420,18 +312,6 @@ var Coordination_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Cancel",
 			Handler:    _Coordination_Cancel_Handler,
-		},
-		{
-			MethodName: "Facts",
-			Handler:    _Coordination_Facts_Handler,
-		},
-		{
-			MethodName: "StartStep",
-			Handler:    _Coordination_StartStep_Handler,
-		},
-		{
-			MethodName: "ReportStep",
-			Handler:    _Coordination_ReportStep_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

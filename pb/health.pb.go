@@ -1075,10 +1075,9 @@ const file_steward_v1_health_proto_rawDesc = "" +
 	"violations\x12<\n" +
 	"\n" +
 	"thresholds\x18\x04 \x01(\v2\x1c.steward.v1.ThresholdsRecordR\n" +
-	"thresholds2\x8f\x03\n" +
+	"thresholds2\xc2\x02\n" +
 	"\x06Health\x12E\n" +
-	"\bValidate\x12\x1b.steward.v1.ValidateRequest\x1a\x1c.steward.v1.ValidateResponse\x12K\n" +
-	"\fValidateNode\x12\x1f.steward.v1.ValidateNodeRequest\x1a\x1a.steward.v1.NodeValidation\x12Q\n" +
+	"\bValidate\x12\x1b.steward.v1.ValidateRequest\x1a\x1c.steward.v1.ValidateResponse\x12Q\n" +
 	"\rGetThresholds\x12 .steward.v1.GetThresholdsRequest\x1a\x1e.steward.v1.ThresholdsResponse\x12Q\n" +
 	"\rSetThresholds\x12 .steward.v1.SetThresholdsRequest\x1a\x1e.steward.v1.ThresholdsResponse\x12K\n" +
 	"\n" +
@@ -1130,17 +1129,15 @@ var file_steward_v1_health_proto_depIdxs = []int32{
 	16, // 10: steward.v1.NodeHealthResponse.violations:type_name -> steward.v1.ResourceViolation
 	5,  // 11: steward.v1.NodeHealthResponse.thresholds:type_name -> steward.v1.ThresholdsRecord
 	0,  // 12: steward.v1.Health.Validate:input_type -> steward.v1.ValidateRequest
-	4,  // 13: steward.v1.Health.ValidateNode:input_type -> steward.v1.ValidateNodeRequest
-	7,  // 14: steward.v1.Health.GetThresholds:input_type -> steward.v1.GetThresholdsRequest
-	8,  // 15: steward.v1.Health.SetThresholds:input_type -> steward.v1.SetThresholdsRequest
-	10, // 16: steward.v1.Health.NodeHealth:input_type -> steward.v1.NodeHealthRequest
-	3,  // 17: steward.v1.Health.Validate:output_type -> steward.v1.ValidateResponse
-	2,  // 18: steward.v1.Health.ValidateNode:output_type -> steward.v1.NodeValidation
-	9,  // 19: steward.v1.Health.GetThresholds:output_type -> steward.v1.ThresholdsResponse
-	9,  // 20: steward.v1.Health.SetThresholds:output_type -> steward.v1.ThresholdsResponse
-	12, // 21: steward.v1.Health.NodeHealth:output_type -> steward.v1.NodeHealthResponse
-	17, // [17:22] is the sub-list for method output_type
-	12, // [12:17] is the sub-list for method input_type
+	7,  // 13: steward.v1.Health.GetThresholds:input_type -> steward.v1.GetThresholdsRequest
+	8,  // 14: steward.v1.Health.SetThresholds:input_type -> steward.v1.SetThresholdsRequest
+	10, // 15: steward.v1.Health.NodeHealth:input_type -> steward.v1.NodeHealthRequest
+	3,  // 16: steward.v1.Health.Validate:output_type -> steward.v1.ValidateResponse
+	9,  // 17: steward.v1.Health.GetThresholds:output_type -> steward.v1.ThresholdsResponse
+	9,  // 18: steward.v1.Health.SetThresholds:output_type -> steward.v1.ThresholdsResponse
+	12, // 19: steward.v1.Health.NodeHealth:output_type -> steward.v1.NodeHealthResponse
+	16, // [16:20] is the sub-list for method output_type
+	12, // [12:16] is the sub-list for method input_type
 	12, // [12:12] is the sub-list for extension type_name
 	12, // [12:12] is the sub-list for extension extendee
 	0,  // [0:12] is the sub-list for field type_name

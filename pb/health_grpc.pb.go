@@ -20,7 +20,6 @@ const _ = grpc.SupportPackageIsVersion9
 
 const (
 	Health_Validate_FullMethodName      = "/steward.v1.Health/Validate"
-	Health_ValidateNode_FullMethodName  = "/steward.v1.Health/ValidateNode"
 	Health_GetThresholds_FullMethodName = "/steward.v1.Health/GetThresholds"
 	Health_SetThresholds_FullMethodName = "/steward.v1.Health/SetThresholds"
 	Health_NodeHealth_FullMethodName    = "/steward.v1.Health/NodeHealth"
@@ -42,8 +41,6 @@ type HealthClient interface {
 	// fresh; read.stale runs it on the receiving node, each node comparing
 	// with its own replica as it is.
 	Validate(ctx context.Context, in *ValidateRequest, opts ...grpc.CallOption) (*ValidateResponse, error)
-	// Node to node: validate the receiving node only.
-	ValidateNode(ctx context.Context, in *ValidateNodeRequest, opts ...grpc.CallOption) (*NodeValidation, error)
 	// GetThresholds returns the committed resource thresholds (the defaults
 	// while none were ever set).
 	GetThresholds(ctx context.Context, in *GetThresholdsRequest, opts ...grpc.CallOption) (*ThresholdsResponse, error)
@@ -67,16 +64,6 @@ func (c *healthClient) Validate(ctx context.Context, in *ValidateRequest, opts .
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ValidateResponse)
 	err := c.cc.Invoke(ctx, Health_Validate_FullMethodName, in, out, cOpts...)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-func (c *healthClient) ValidateNode(ctx context.Context, in *ValidateNodeRequest, opts ...grpc.CallOption) (*NodeValidation, error) {
-	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(NodeValidation)
-	err := c.cc.Invoke(ctx, Health_ValidateNode_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -129,8 +116,6 @@ type HealthServer interface {
 	// fresh; read.stale runs it on the receiving node, each node comparing
 	// with its own replica as it is.
 	Validate(context.Context, *ValidateRequest) (*ValidateResponse, error)
-	// Node to node: validate the receiving node only.
-	ValidateNode(context.Context, *ValidateNodeRequest) (*NodeValidation, error)
 	// GetThresholds returns the committed resource thresholds (the defaults
 	// while none were ever set).
 	GetThresholds(context.Context, *GetThresholdsRequest) (*ThresholdsResponse, error)
@@ -152,9 +137,6 @@ type UnimplementedHealthServer struct{}
 
 func (UnimplementedHealthServer) Validate(context.Context, *ValidateRequest) (*ValidateResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Validate not implemented")
-}
-func (UnimplementedHealthServer) ValidateNode(context.Context, *ValidateNodeRequest) (*NodeValidation, error) {
-	return nil, status.Error(codes.Unimplemented, "method ValidateNode not implemented")
 }
 func (UnimplementedHealthServer) GetThresholds(context.Context, *GetThresholdsRequest) (*ThresholdsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetThresholds not implemented")
@@ -200,24 +182,6 @@ func _Health_Validate_Handler(srv interface{}, ctx context.Context, dec func(int
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(HealthServer).Validate(ctx, req.(*ValidateRequest))
-	}
-	return interceptor(ctx, in, info, handler)
-}
-
-func _Health_ValidateNode_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(ValidateNodeRequest)
-	if err := dec(in); err != nil {
-		return nil, err
-	}
-	if interceptor == nil {
-		return srv.(HealthServer).ValidateNode(ctx, in)
-	}
-	info := &grpc.UnaryServerInfo{
-		Server:     srv,
-		FullMethod: Health_ValidateNode_FullMethodName,
-	}
-	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(HealthServer).ValidateNode(ctx, req.(*ValidateNodeRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -286,10 +250,6 @@ var Health_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Validate",
 			Handler:    _Health_Validate_Handler,
-		},
-		{
-			MethodName: "ValidateNode",
-			Handler:    _Health_ValidateNode_Handler,
 		},
 		{
 			MethodName: "GetThresholds",

@@ -1910,7 +1910,7 @@ const file_steward_v1_runtime_proto_rawDesc = "" +
 	"\n" +
 	"timeout_ms\x18\a \x01(\rR\ttimeoutMs\"'\n" +
 	"\x0fDeliverResponse\x12\x14\n" +
-	"\x05reply\x18\x01 \x01(\fR\x05reply2\xf6\a\n" +
+	"\x05reply\x18\x01 \x01(\fR\x05reply2\xb2\a\n" +
 	"\aRuntime\x12T\n" +
 	"\rListProcesses\x12 .steward.v1.ListProcessesRequest\x1a!.steward.v1.ListProcessesResponse\x12A\n" +
 	"\n" +
@@ -1927,8 +1927,7 @@ const file_steward_v1_runtime_proto_rawDesc = "" +
 	"SetTracing\x12\x1d.steward.v1.SetTracingRequest\x1a\x16.steward.v1.OpResponse\x12?\n" +
 	"\x04Flow\x12\x1d.steward.v1.SupervisorRequest\x1a\x18.steward.v1.FlowResponse\x12B\n" +
 	"\aHistory\x12\x1a.steward.v1.ProcessRequest\x1a\x1b.steward.v1.HistoryResponse\x12<\n" +
-	"\x05Stats\x12\x18.steward.v1.StatsRequest\x1a\x19.steward.v1.StatsResponse\x12B\n" +
-	"\aDeliver\x12\x1a.steward.v1.DeliverRequest\x1a\x1b.steward.v1.DeliverResponseB\x1fZ\x1dgithub.com/steward/steward/pbb\x06proto3"
+	"\x05Stats\x12\x18.steward.v1.StatsRequest\x1a\x19.steward.v1.StatsResponseB\x1fZ\x1dgithub.com/steward/steward/pbb\x06proto3"
 
 var (
 	file_steward_v1_runtime_proto_rawDescOnce sync.Once
@@ -1993,24 +1992,22 @@ var file_steward_v1_runtime_proto_depIdxs = []int32{
 	9,  // 20: steward.v1.Runtime.Flow:input_type -> steward.v1.SupervisorRequest
 	4,  // 21: steward.v1.Runtime.History:input_type -> steward.v1.ProcessRequest
 	19, // 22: steward.v1.Runtime.Stats:input_type -> steward.v1.StatsRequest
-	21, // 23: steward.v1.Runtime.Deliver:input_type -> steward.v1.DeliverRequest
-	3,  // 24: steward.v1.Runtime.ListProcesses:output_type -> steward.v1.ListProcessesResponse
-	1,  // 25: steward.v1.Runtime.GetProcess:output_type -> steward.v1.ProcessInfo
-	5,  // 26: steward.v1.Runtime.GetState:output_type -> steward.v1.ProcessStateResponse
-	8,  // 27: steward.v1.Runtime.Kill:output_type -> steward.v1.OpResponse
-	8,  // 28: steward.v1.Runtime.Send:output_type -> steward.v1.OpResponse
-	8,  // 29: steward.v1.Runtime.Suspend:output_type -> steward.v1.OpResponse
-	8,  // 30: steward.v1.Runtime.Resume:output_type -> steward.v1.OpResponse
-	8,  // 31: steward.v1.Runtime.RestartSupervisor:output_type -> steward.v1.OpResponse
-	11, // 32: steward.v1.Runtime.TreeView:output_type -> steward.v1.TreeViewResponse
-	13, // 33: steward.v1.Runtime.Events:output_type -> steward.v1.Event
-	8,  // 34: steward.v1.Runtime.SetTracing:output_type -> steward.v1.OpResponse
-	16, // 35: steward.v1.Runtime.Flow:output_type -> steward.v1.FlowResponse
-	18, // 36: steward.v1.Runtime.History:output_type -> steward.v1.HistoryResponse
-	20, // 37: steward.v1.Runtime.Stats:output_type -> steward.v1.StatsResponse
-	22, // 38: steward.v1.Runtime.Deliver:output_type -> steward.v1.DeliverResponse
-	24, // [24:39] is the sub-list for method output_type
-	9,  // [9:24] is the sub-list for method input_type
+	3,  // 23: steward.v1.Runtime.ListProcesses:output_type -> steward.v1.ListProcessesResponse
+	1,  // 24: steward.v1.Runtime.GetProcess:output_type -> steward.v1.ProcessInfo
+	5,  // 25: steward.v1.Runtime.GetState:output_type -> steward.v1.ProcessStateResponse
+	8,  // 26: steward.v1.Runtime.Kill:output_type -> steward.v1.OpResponse
+	8,  // 27: steward.v1.Runtime.Send:output_type -> steward.v1.OpResponse
+	8,  // 28: steward.v1.Runtime.Suspend:output_type -> steward.v1.OpResponse
+	8,  // 29: steward.v1.Runtime.Resume:output_type -> steward.v1.OpResponse
+	8,  // 30: steward.v1.Runtime.RestartSupervisor:output_type -> steward.v1.OpResponse
+	11, // 31: steward.v1.Runtime.TreeView:output_type -> steward.v1.TreeViewResponse
+	13, // 32: steward.v1.Runtime.Events:output_type -> steward.v1.Event
+	8,  // 33: steward.v1.Runtime.SetTracing:output_type -> steward.v1.OpResponse
+	16, // 34: steward.v1.Runtime.Flow:output_type -> steward.v1.FlowResponse
+	18, // 35: steward.v1.Runtime.History:output_type -> steward.v1.HistoryResponse
+	20, // 36: steward.v1.Runtime.Stats:output_type -> steward.v1.StatsResponse
+	23, // [23:37] is the sub-list for method output_type
+	9,  // [9:23] is the sub-list for method input_type
 	9,  // [9:9] is the sub-list for extension type_name
 	9,  // [9:9] is the sub-list for extension extendee
 	0,  // [0:9] is the sub-list for field type_name

@@ -33,7 +33,6 @@ const (
 	Runtime_Flow_FullMethodName              = "/steward.v1.Runtime/Flow"
 	Runtime_History_FullMethodName           = "/steward.v1.Runtime/History"
 	Runtime_Stats_FullMethodName             = "/steward.v1.Runtime/Stats"
-	Runtime_Deliver_FullMethodName           = "/steward.v1.Runtime/Deliver"
 )
 
 // RuntimeClient is the client API for Runtime service.
@@ -58,9 +57,6 @@ type RuntimeClient interface {
 	Flow(ctx context.Context, in *SupervisorRequest, opts ...grpc.CallOption) (*FlowResponse, error)
 	History(ctx context.Context, in *ProcessRequest, opts ...grpc.CallOption) (*HistoryResponse, error)
 	Stats(ctx context.Context, in *StatsRequest, opts ...grpc.CallOption) (*StatsResponse, error)
-	// Deliver hands a message to a process on this node (node-to-node
-	// routing of sends).
-	Deliver(ctx context.Context, in *DeliverRequest, opts ...grpc.CallOption) (*DeliverResponse, error)
 }
 
 type runtimeClient struct {
@@ -220,16 +216,6 @@ func (c *runtimeClient) Stats(ctx context.Context, in *StatsRequest, opts ...grp
 	return out, nil
 }
 
-func (c *runtimeClient) Deliver(ctx context.Context, in *DeliverRequest, opts ...grpc.CallOption) (*DeliverResponse, error) {
-	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(DeliverResponse)
-	err := c.cc.Invoke(ctx, Runtime_Deliver_FullMethodName, in, out, cOpts...)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
 // RuntimeServer is the server API for Runtime service.
 // All implementations must embed UnimplementedRuntimeServer
 // for forward compatibility.
@@ -252,9 +238,6 @@ type RuntimeServer interface {
 	Flow(context.Context, *SupervisorRequest) (*FlowResponse, error)
 	History(context.Context, *ProcessRequest) (*HistoryResponse, error)
 	Stats(context.Context, *StatsRequest) (*StatsResponse, error)
-	// Deliver hands a message to a process on this node (node-to-node
-	// routing of sends).
-	Deliver(context.Context, *DeliverRequest) (*DeliverResponse, error)
 	mustEmbedUnimplementedRuntimeServer()
 }
 
@@ -306,9 +289,6 @@ func (UnimplementedRuntimeServer) History(context.Context, *ProcessRequest) (*Hi
 }
 func (UnimplementedRuntimeServer) Stats(context.Context, *StatsRequest) (*StatsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Stats not implemented")
-}
-func (UnimplementedRuntimeServer) Deliver(context.Context, *DeliverRequest) (*DeliverResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "method Deliver not implemented")
 }
 func (UnimplementedRuntimeServer) mustEmbedUnimplementedRuntimeServer() {}
 func (UnimplementedRuntimeServer) testEmbeddedByValue()                 {}
@@ -576,24 +556,6 @@ func _Runtime_Stats_Handler(srv interface{}, ctx context.Context, dec func(inter
 	return interceptor(ctx, in, info, handler)
 }
 
-func _Runtime_Deliver_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(DeliverRequest)
-	if err := dec(in); err != nil {
-		return nil, err
-	}
-	if interceptor == nil {
-		return srv.(RuntimeServer).Deliver(ctx, in)
-	}
-	info := &grpc.UnaryServerInfo{
-		Server:     srv,
-		FullMethod: Runtime_Deliver_FullMethodName,
-	}
-	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(RuntimeServer).Deliver(ctx, req.(*DeliverRequest))
-	}
-	return interceptor(ctx, in, info, handler)
-}
-
 // Runtime_ServiceDesc is the grpc.ServiceDesc for Runtime service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -652,10 +614,6 @@ var Runtime_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Stats",
 			Handler:    _Runtime_Stats_Handler,
-		},
-		{
-			MethodName: "Deliver",
-			Handler:    _Runtime_Deliver_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

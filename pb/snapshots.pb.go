@@ -1368,50 +1368,6 @@ func (x *RestoreResponse) GetPlanIds() []string {
 	return nil
 }
 
-type PutPartResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Meta          *WriteMeta             `protobuf:"bytes,1,opt,name=meta,proto3" json:"meta,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *PutPartResponse) Reset() {
-	*x = PutPartResponse{}
-	mi := &file_steward_v1_snapshots_proto_msgTypes[21]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *PutPartResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*PutPartResponse) ProtoMessage() {}
-
-func (x *PutPartResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_snapshots_proto_msgTypes[21]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use PutPartResponse.ProtoReflect.Descriptor instead.
-func (*PutPartResponse) Descriptor() ([]byte, []int) {
-	return file_steward_v1_snapshots_proto_rawDescGZIP(), []int{21}
-}
-
-func (x *PutPartResponse) GetMeta() *WriteMeta {
-	if x != nil {
-		return x.Meta
-	}
-	return nil
-}
-
 var File_steward_v1_snapshots_proto protoreflect.FileDescriptor
 
 const file_steward_v1_snapshots_proto_rawDesc = "" +
@@ -1522,9 +1478,7 @@ const file_steward_v1_snapshots_proto_rawDesc = "" +
 	"\x0fRestoreResponse\x12\x1f\n" +
 	"\vreport_json\x18\x01 \x01(\fR\n" +
 	"reportJson\x12\x19\n" +
-	"\bplan_ids\x18\x02 \x03(\tR\aplanIds\"<\n" +
-	"\x0fPutPartResponse\x12)\n" +
-	"\x04meta\x18\x01 \x01(\v2\x15.steward.v1.WriteMetaR\x04meta2\xc4\x04\n" +
+	"\bplan_ids\x18\x02 \x03(\tR\aplanIds2\xfb\x03\n" +
 	"\tSnapshots\x12B\n" +
 	"\aCapture\x12\x1a.steward.v1.CaptureRequest\x1a\x1b.steward.v1.CaptureResponse\x12K\n" +
 	"\x04List\x12 .steward.v1.ListSnapshotsRequest\x1a!.steward.v1.ListSnapshotsResponse\x12F\n" +
@@ -1532,8 +1486,7 @@ const file_steward_v1_snapshots_proto_rawDesc = "" +
 	"\x06Delete\x12!.steward.v1.DeleteSnapshotRequest\x1a\".steward.v1.DeleteSnapshotResponse\x12A\n" +
 	"\x06Export\x12\x1e.steward.v1.GetSnapshotRequest\x1a\x15.steward.v1.FileChunk0\x01\x12=\n" +
 	"\x06Import\x12\x15.steward.v1.FileChunk\x1a\x1a.steward.v1.ImportResponse(\x01\x12B\n" +
-	"\aRestore\x12\x1a.steward.v1.RestoreRequest\x1a\x1b.steward.v1.RestoreResponse\x12G\n" +
-	"\aPutPart\x12\x1f.steward.v1.SnapshotPartCommand\x1a\x1b.steward.v1.PutPartResponseB\x1fZ\x1dgithub.com/steward/steward/pbb\x06proto3"
+	"\aRestore\x12\x1a.steward.v1.RestoreRequest\x1a\x1b.steward.v1.RestoreResponseB\x1fZ\x1dgithub.com/steward/steward/pbb\x06proto3"
 
 var (
 	file_steward_v1_snapshots_proto_rawDescOnce sync.Once
@@ -1547,7 +1500,7 @@ func file_steward_v1_snapshots_proto_rawDescGZIP() []byte {
 	return file_steward_v1_snapshots_proto_rawDescData
 }
 
-var file_steward_v1_snapshots_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_steward_v1_snapshots_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_steward_v1_snapshots_proto_goTypes = []any{
 	(*SnapshotOptions)(nil),        // 0: steward.v1.SnapshotOptions
 	(*SnapshotRecord)(nil),         // 1: steward.v1.SnapshotRecord
@@ -1570,11 +1523,10 @@ var file_steward_v1_snapshots_proto_goTypes = []any{
 	(*ImportResponse)(nil),         // 18: steward.v1.ImportResponse
 	(*RestoreRequest)(nil),         // 19: steward.v1.RestoreRequest
 	(*RestoreResponse)(nil),        // 20: steward.v1.RestoreResponse
-	(*PutPartResponse)(nil),        // 21: steward.v1.PutPartResponse
-	nil,                            // 22: steward.v1.GetSnapshotResponse.PartsEntry
-	(*WriteMeta)(nil),              // 23: steward.v1.WriteMeta
-	(*ReadOptions)(nil),            // 24: steward.v1.ReadOptions
-	(*ReadMeta)(nil),               // 25: steward.v1.ReadMeta
+	nil,                            // 21: steward.v1.GetSnapshotResponse.PartsEntry
+	(*WriteMeta)(nil),              // 22: steward.v1.WriteMeta
+	(*ReadOptions)(nil),            // 23: steward.v1.ReadOptions
+	(*ReadMeta)(nil),               // 24: steward.v1.ReadMeta
 }
 var file_steward_v1_snapshots_proto_depIdxs = []int32{
 	0,  // 0: steward.v1.SnapshotRecord.options:type_name -> steward.v1.SnapshotOptions
@@ -1582,38 +1534,35 @@ var file_steward_v1_snapshots_proto_depIdxs = []int32{
 	0,  // 2: steward.v1.SnapshotCaptureCommand.options:type_name -> steward.v1.SnapshotOptions
 	1,  // 3: steward.v1.SnapshotImportCommand.record:type_name -> steward.v1.SnapshotRecord
 	0,  // 4: steward.v1.CaptureRequest.options:type_name -> steward.v1.SnapshotOptions
-	23, // 5: steward.v1.CaptureResponse.meta:type_name -> steward.v1.WriteMeta
-	24, // 6: steward.v1.ListSnapshotsRequest.read:type_name -> steward.v1.ReadOptions
-	25, // 7: steward.v1.ListSnapshotsResponse.meta:type_name -> steward.v1.ReadMeta
+	22, // 5: steward.v1.CaptureResponse.meta:type_name -> steward.v1.WriteMeta
+	23, // 6: steward.v1.ListSnapshotsRequest.read:type_name -> steward.v1.ReadOptions
+	24, // 7: steward.v1.ListSnapshotsResponse.meta:type_name -> steward.v1.ReadMeta
 	1,  // 8: steward.v1.ListSnapshotsResponse.snapshots:type_name -> steward.v1.SnapshotRecord
-	24, // 9: steward.v1.GetSnapshotRequest.read:type_name -> steward.v1.ReadOptions
-	25, // 10: steward.v1.GetSnapshotResponse.meta:type_name -> steward.v1.ReadMeta
+	23, // 9: steward.v1.GetSnapshotRequest.read:type_name -> steward.v1.ReadOptions
+	24, // 10: steward.v1.GetSnapshotResponse.meta:type_name -> steward.v1.ReadMeta
 	1,  // 11: steward.v1.GetSnapshotResponse.snapshot:type_name -> steward.v1.SnapshotRecord
-	22, // 12: steward.v1.GetSnapshotResponse.parts:type_name -> steward.v1.GetSnapshotResponse.PartsEntry
-	23, // 13: steward.v1.DeleteSnapshotResponse.meta:type_name -> steward.v1.WriteMeta
-	23, // 14: steward.v1.ImportResponse.meta:type_name -> steward.v1.WriteMeta
-	23, // 15: steward.v1.PutPartResponse.meta:type_name -> steward.v1.WriteMeta
-	9,  // 16: steward.v1.Snapshots.Capture:input_type -> steward.v1.CaptureRequest
-	11, // 17: steward.v1.Snapshots.List:input_type -> steward.v1.ListSnapshotsRequest
-	13, // 18: steward.v1.Snapshots.Get:input_type -> steward.v1.GetSnapshotRequest
-	15, // 19: steward.v1.Snapshots.Delete:input_type -> steward.v1.DeleteSnapshotRequest
-	13, // 20: steward.v1.Snapshots.Export:input_type -> steward.v1.GetSnapshotRequest
-	17, // 21: steward.v1.Snapshots.Import:input_type -> steward.v1.FileChunk
-	19, // 22: steward.v1.Snapshots.Restore:input_type -> steward.v1.RestoreRequest
-	5,  // 23: steward.v1.Snapshots.PutPart:input_type -> steward.v1.SnapshotPartCommand
-	10, // 24: steward.v1.Snapshots.Capture:output_type -> steward.v1.CaptureResponse
-	12, // 25: steward.v1.Snapshots.List:output_type -> steward.v1.ListSnapshotsResponse
-	14, // 26: steward.v1.Snapshots.Get:output_type -> steward.v1.GetSnapshotResponse
-	16, // 27: steward.v1.Snapshots.Delete:output_type -> steward.v1.DeleteSnapshotResponse
-	17, // 28: steward.v1.Snapshots.Export:output_type -> steward.v1.FileChunk
-	18, // 29: steward.v1.Snapshots.Import:output_type -> steward.v1.ImportResponse
-	20, // 30: steward.v1.Snapshots.Restore:output_type -> steward.v1.RestoreResponse
-	21, // 31: steward.v1.Snapshots.PutPart:output_type -> steward.v1.PutPartResponse
-	24, // [24:32] is the sub-list for method output_type
-	16, // [16:24] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	21, // 12: steward.v1.GetSnapshotResponse.parts:type_name -> steward.v1.GetSnapshotResponse.PartsEntry
+	22, // 13: steward.v1.DeleteSnapshotResponse.meta:type_name -> steward.v1.WriteMeta
+	22, // 14: steward.v1.ImportResponse.meta:type_name -> steward.v1.WriteMeta
+	9,  // 15: steward.v1.Snapshots.Capture:input_type -> steward.v1.CaptureRequest
+	11, // 16: steward.v1.Snapshots.List:input_type -> steward.v1.ListSnapshotsRequest
+	13, // 17: steward.v1.Snapshots.Get:input_type -> steward.v1.GetSnapshotRequest
+	15, // 18: steward.v1.Snapshots.Delete:input_type -> steward.v1.DeleteSnapshotRequest
+	13, // 19: steward.v1.Snapshots.Export:input_type -> steward.v1.GetSnapshotRequest
+	17, // 20: steward.v1.Snapshots.Import:input_type -> steward.v1.FileChunk
+	19, // 21: steward.v1.Snapshots.Restore:input_type -> steward.v1.RestoreRequest
+	10, // 22: steward.v1.Snapshots.Capture:output_type -> steward.v1.CaptureResponse
+	12, // 23: steward.v1.Snapshots.List:output_type -> steward.v1.ListSnapshotsResponse
+	14, // 24: steward.v1.Snapshots.Get:output_type -> steward.v1.GetSnapshotResponse
+	16, // 25: steward.v1.Snapshots.Delete:output_type -> steward.v1.DeleteSnapshotResponse
+	17, // 26: steward.v1.Snapshots.Export:output_type -> steward.v1.FileChunk
+	18, // 27: steward.v1.Snapshots.Import:output_type -> steward.v1.ImportResponse
+	20, // 28: steward.v1.Snapshots.Restore:output_type -> steward.v1.RestoreResponse
+	22, // [22:29] is the sub-list for method output_type
+	15, // [15:22] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_steward_v1_snapshots_proto_init() }
@@ -1628,7 +1577,7 @@ func file_steward_v1_snapshots_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_steward_v1_snapshots_proto_rawDesc), len(file_steward_v1_snapshots_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   23,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -26,7 +26,6 @@ const (
 	Snapshots_Export_FullMethodName  = "/steward.v1.Snapshots/Export"
 	Snapshots_Import_FullMethodName  = "/steward.v1.Snapshots/Import"
 	Snapshots_Restore_FullMethodName = "/steward.v1.Snapshots/Restore"
-	Snapshots_PutPart_FullMethodName = "/steward.v1.Snapshots/PutPart"
 )
 
 // SnapshotsClient is the client API for Snapshots service.
@@ -43,9 +42,6 @@ type SnapshotsClient interface {
 	Export(ctx context.Context, in *GetSnapshotRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[FileChunk], error)
 	Import(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[FileChunk, ImportResponse], error)
 	Restore(ctx context.Context, in *RestoreRequest, opts ...grpc.CallOption) (*RestoreResponse, error)
-	// Node to node: a node's captured part, chunk by chunk (forwarded to the
-	// leader).
-	PutPart(ctx context.Context, in *SnapshotPartCommand, opts ...grpc.CallOption) (*PutPartResponse, error)
 }
 
 type snapshotsClient struct {
@@ -138,16 +134,6 @@ func (c *snapshotsClient) Restore(ctx context.Context, in *RestoreRequest, opts 
 	return out, nil
 }
 
-func (c *snapshotsClient) PutPart(ctx context.Context, in *SnapshotPartCommand, opts ...grpc.CallOption) (*PutPartResponse, error) {
-	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(PutPartResponse)
-	err := c.cc.Invoke(ctx, Snapshots_PutPart_FullMethodName, in, out, cOpts...)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
 // SnapshotsServer is the server API for Snapshots service.
 // All implementations must embed UnimplementedSnapshotsServer
 // for forward compatibility.
@@ -162,9 +148,6 @@ type SnapshotsServer interface {
 	Export(*GetSnapshotRequest, grpc.ServerStreamingServer[FileChunk]) error
 	Import(grpc.ClientStreamingServer[FileChunk, ImportResponse]) error
 	Restore(context.Context, *RestoreRequest) (*RestoreResponse, error)
-	// Node to node: a node's captured part, chunk by chunk (forwarded to the
-	// leader).
-	PutPart(context.Context, *SnapshotPartCommand) (*PutPartResponse, error)
 	mustEmbedUnimplementedSnapshotsServer()
 }
 
@@ -195,9 +178,6 @@ func (UnimplementedSnapshotsServer) Import(grpc.ClientStreamingServer[FileChunk,
 }
 func (UnimplementedSnapshotsServer) Restore(context.Context, *RestoreRequest) (*RestoreResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Restore not implemented")
-}
-func (UnimplementedSnapshotsServer) PutPart(context.Context, *SnapshotPartCommand) (*PutPartResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "method PutPart not implemented")
 }
 func (UnimplementedSnapshotsServer) mustEmbedUnimplementedSnapshotsServer() {}
 func (UnimplementedSnapshotsServer) testEmbeddedByValue()                   {}
@@ -328,24 +308,6 @@ func _Snapshots_Restore_Handler(srv interface{}, ctx context.Context, dec func(i
 	return interceptor(ctx, in, info, handler)
 }
 
-func _Snapshots_PutPart_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(SnapshotPartCommand)
-	if err := dec(in); err != nil {
-		return nil, err
-	}
-	if interceptor == nil {
-		return srv.(SnapshotsServer).PutPart(ctx, in)
-	}
-	info := &grpc.UnaryServerInfo{
-		Server:     srv,
-		FullMethod: Snapshots_PutPart_FullMethodName,
-	}
-	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(SnapshotsServer).PutPart(ctx, req.(*SnapshotPartCommand))
-	}
-	return interceptor(ctx, in, info, handler)
-}
-
 // Snapshots_ServiceDesc is the grpc.ServiceDesc for Snapshots service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -372,10 +334,6 @@ var Snapshots_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Restore",
 			Handler:    _Snapshots_Restore_Handler,
-		},
-		{
-			MethodName: "PutPart",
-			Handler:    _Snapshots_PutPart_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

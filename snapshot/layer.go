@@ -161,11 +161,11 @@ func (l *Layer) capture(rec *pb.SnapshotRecord) {
 	log.Info("part captured", "processes", len(part.Processes), "bytes", len(stored), "chunks", len(pieces))
 }
 
-// commitPart proposes a chunk through the leader until it is answered
+// commitPart proposes a chunk (forwarded to the leader) until it is answered
 // (a chunk is idempotent).
 func (l *Layer) commitPart(ctx context.Context, cmd *pb.SnapshotPartCommand) error {
 	return transport.Retry(ctx, 0, func(ctx context.Context) error {
-		_, err := l.svc.PutPart(ctx, cmd)
+		_, err := l.node.Propose(ctx, pb.CommandType_COMMAND_TYPE_SNAPSHOT_PART, cmd)
 		return err
 	})
 }
@@ -190,10 +190,7 @@ func (l *Layer) deadlines(ctx context.Context) {
 				}
 				continue
 			}
-			res, err := l.node.Apply(ctx, pb.CommandType_COMMAND_TYPE_SNAPSHOT_FINISH, &pb.SnapshotFinishCommand{SnapshotId: rec.Id})
-			if err == nil && res.Err != nil {
-				err = res.Err
-			}
+			_, err := l.node.Propose(ctx, pb.CommandType_COMMAND_TYPE_SNAPSHOT_FINISH, &pb.SnapshotFinishCommand{SnapshotId: rec.Id})
 			if err != nil {
 				l.logger.Warn("closing a capture past its deadline", "snapshot", rec.Id, "error", err)
 				if r := now.Add(200 * time.Millisecond); next.IsZero() || r.Before(next) {

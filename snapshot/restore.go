@@ -16,7 +16,6 @@ import (
 	"github.com/steward/steward/state"
 	"github.com/steward/steward/transport"
 	"google.golang.org/grpc"
-	"google.golang.org/protobuf/proto"
 )
 
 // ErrNotRestorable: the snapshot or a node cannot be restored as asked.
@@ -118,9 +117,11 @@ func (l *Layer) restore(ctx context.Context, req *pb.RestoreRequest) (*RestoreRe
 	}
 	if !req.DryRun {
 		for _, c := range cmds {
-			res, err := l.node.Apply(ctx, c.t, c.cmd)
-			if err == nil && res.Err != nil {
-				err = res.Err
+			var err error
+			if c.put != nil {
+				_, err = l.sup.PutTree(ctx, c.put, nil)
+			} else {
+				_, err = l.sup.RemoveTree(ctx, c.tree)
 			}
 			if err != nil {
 				return nil, fmt.Errorf("committing the desired state of %s: %w", c.tree, err)
@@ -231,10 +232,11 @@ func (l *Layer) restoreNodes(rec *pb.SnapshotRecord, asked []string) ([]string, 
 }
 
 // treeCmdT is one desired-state command of a restore.
+// treeCmdT is one desired-state change: put the record, or (put nil)
+// delete the tree.
 type treeCmdT struct {
 	tree string
-	t    pb.CommandType
-	cmd  proto.Message
+	put  *pb.TreeRecord
 }
 
 // treeActions decides the desired-state changes and records them in rep.
@@ -275,8 +277,7 @@ func (l *Layer) treeActions(rep *RestoreReport, parts map[string]*Part) ([]treeC
 			}
 			rep.Trees = append(rep.Trees, act)
 			if act.Action != "keep" {
-				cmds = append(cmds, treeCmdT{tree: t.Name, t: pb.CommandType_COMMAND_TYPE_TREE_APPLY,
-					cmd: &pb.TreeApplyCommand{Tree: &pb.TreeRecord{Name: t.Name, Node: n, SpecJson: canon, AutoPlaced: auto}}})
+				cmds = append(cmds, treeCmdT{tree: t.Name, put: &pb.TreeRecord{Name: t.Name, Node: n, SpecJson: canon, AutoPlaced: auto}})
 			}
 		}
 		_, committed, err := st.Trees(nil, n)
@@ -286,7 +287,7 @@ func (l *Layer) treeActions(rep *RestoreReport, parts map[string]*Part) ([]treeC
 		for _, rec := range committed {
 			if !inSnapshot[rec.Name] {
 				rep.Trees = append(rep.Trees, TreeAction{Tree: rec.Name, Node: n, Action: "delete", Detail: "not in the snapshot"})
-				cmds = append(cmds, treeCmdT{tree: rec.Name, t: pb.CommandType_COMMAND_TYPE_TREE_DELETE, cmd: &pb.TreeDeleteCommand{Name: rec.Name}})
+				cmds = append(cmds, treeCmdT{tree: rec.Name})
 			}
 		}
 	}

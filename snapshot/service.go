@@ -18,9 +18,9 @@ import (
 )
 
 func init() {
-	transport.RegisterCode(state.ErrLimit, codes.ResourceExhausted)
-	transport.RegisterCode(ErrCorruptFile, codes.InvalidArgument)
-	transport.RegisterCode(ErrNotRestorable, codes.FailedPrecondition)
+	transport.RegisterCode("state.limit", state.ErrLimit, codes.ResourceExhausted)
+	transport.RegisterCode("snapshot.corrupt_file", ErrCorruptFile, codes.InvalidArgument)
+	transport.RegisterCode("snapshot.not_restorable", ErrNotRestorable, codes.FailedPrecondition)
 }
 
 // exportChunk is the size of one Export message (bytes).
@@ -59,21 +59,6 @@ func (s *service) Capture(ctx context.Context, req *pb.CaptureRequest) (*pb.Capt
 				return nil, err
 			}
 			return &pb.CaptureResponse{Id: id, Meta: s.srv().WriteMeta(res.Index)}, nil
-		})
-}
-
-// PutPart commits one chunk of a node's part (forwarded to the leader).
-func (s *service) PutPart(ctx context.Context, req *pb.SnapshotPartCommand) (*pb.PutPartResponse, error) {
-	return transport.OnLeader(ctx, s.srv(), req,
-		func(ctx context.Context, c *grpc.ClientConn, r *pb.SnapshotPartCommand) (*pb.PutPartResponse, error) {
-			return pb.NewSnapshotsClient(c).PutPart(ctx, r)
-		},
-		func(ctx context.Context, r *pb.SnapshotPartCommand) (*pb.PutPartResponse, error) {
-			res, err := s.srv().Apply(ctx, pb.CommandType_COMMAND_TYPE_SNAPSHOT_PART, r)
-			if err != nil {
-				return nil, err
-			}
-			return &pb.PutPartResponse{Meta: s.srv().WriteMeta(res.Index)}, nil
 		})
 }
 

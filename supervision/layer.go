@@ -11,6 +11,7 @@ import (
 	"github.com/steward/steward/node"
 	"github.com/steward/steward/pb"
 	"github.com/steward/steward/runtime"
+	"github.com/steward/steward/transport"
 	"github.com/steward/steward/runtime/behaviors"
 )
 
@@ -101,6 +102,7 @@ func (l *Layer) Attach(n *node.Node) error {
 	g := n.Server().GRPC()
 	pb.RegisterSupervisionServer(g, &supervisionService{l: l})
 	pb.RegisterRuntimeServer(g, &runtimeService{l: l})
+	n.Server().HandlePeer(transport.PeerHandlers{Deliver: l.deliverLocal})
 
 	l.goFunc(l.rec.run)
 	n.OnLeadership("tree-placement", l.replaceLoop)

@@ -139,11 +139,7 @@ func (l *Layer) replaceOnce(ctx context.Context, trees []*pb.TreeRecord, failedS
 		}
 		moved := &pb.TreeRecord{Name: rec.Name, Node: to, SpecJson: rec.SpecJson, AutoPlaced: true}
 		cas := rec.ModifyIndex
-		res, err := l.node.Apply(ctx, pb.CommandType_COMMAND_TYPE_TREE_APPLY, &pb.TreeApplyCommand{Tree: moved, Cas: &cas})
-		if err == nil && res.Err != nil {
-			err = res.Err
-		}
-		if err != nil {
+		if _, err := l.PutTree(ctx, moved, &cas); err != nil {
 			l.logger.Warn("re-placing tree failed", "tree", rec.Name, "error", err)
 			continue
 		}

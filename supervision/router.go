@@ -3,7 +3,6 @@ package supervision
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/steward/steward/pb"
@@ -11,11 +10,10 @@ import (
 	"github.com/steward/steward/transport"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 )
 
-// router sends messages to processes on other nodes through their Runtime
-// service's Deliver.
+// router sends messages to processes on other nodes through their
+// Internal service's Deliver.
 type router struct{ l *Layer }
 
 var (
@@ -44,9 +42,9 @@ func (r *router) deliver(ctx context.Context, to runtime.PID, msg runtime.Messag
 	if !msg.From.IsZero() {
 		req.From = msg.From.String()
 	}
-	resp, err := pb.NewRuntimeClient(c).Deliver(ctx, req)
+	resp, err := pb.NewInternalClient(c).Deliver(ctx, req)
 	if err != nil {
-		return nil, fromStatus(err)
+		return nil, transport.FromStatus(err)
 	}
 	return resp.Reply, nil
 }
@@ -112,56 +110,43 @@ func (l *Layer) deliverLocal(ctx context.Context, req *pb.DeliverRequest) (*pb.D
 	}
 }
 
-// fromStatus maps a remote runtime error back to the runtime's sentinels,
-// so that callers test remote and local failures the same way.
-func fromStatus(err error) error {
-	st, ok := status.FromError(err)
-	if !ok {
-		return err
-	}
-	for _, e := range runtimeCodes {
-		if st.Code() == e.code && strings.Contains(st.Message(), e.err.Error()) {
-			return fmt.Errorf("%w: %s", e.err, st.Message())
-		}
-	}
-	return err
-}
-
-// runtimeCodes maps the runtime's sentinel errors to gRPC codes, both ways:
-// the services answer with these codes, and the router turns a remote
-// node's answer back into the same sentinel.
+// runtimeCodes maps the runtime's sentinel errors to gRPC codes and
+// stable kinds: the services answer with these codes, and
+// transport.FromStatus turns a remote node's answer back into the same
+// sentinel.
 var runtimeCodes = []struct {
+	kind string
 	err  error
 	code codes.Code
 }{
-	{runtime.ErrNoProc, codes.NotFound},
-	{runtime.ErrUnknownPID, codes.NotFound},
-	{runtime.ErrNameNotFound, codes.NotFound},
-	{runtime.ErrTreeNotFound, codes.NotFound},
-	{runtime.ErrChildNotFound, codes.NotFound},
-	{runtime.ErrMailboxFull, codes.ResourceExhausted},
-	{runtime.ErrMessageTooLarge, codes.InvalidArgument},
-	{runtime.ErrCallTimeout, codes.DeadlineExceeded},
-	{runtime.ErrBadTarget, codes.InvalidArgument},
-	{runtime.ErrBadPID, codes.InvalidArgument},
-	{runtime.ErrBadKind, codes.InvalidArgument},
-	{runtime.ErrBadArgs, codes.InvalidArgument},
-	{runtime.ErrInvalidSpec, codes.InvalidArgument},
-	{runtime.ErrRemoteUnsupported, codes.InvalidArgument},
-	{runtime.ErrNotSupervisor, codes.FailedPrecondition},
-	{runtime.ErrNotSupported, codes.FailedPrecondition},
-	{runtime.ErrChildRunning, codes.FailedPrecondition},
-	{runtime.ErrChildNotRunning, codes.FailedPrecondition},
-	{runtime.ErrTreeFailed, codes.FailedPrecondition},
-	{runtime.ErrRefused, codes.FailedPrecondition},
-	{runtime.ErrCallSelf, codes.FailedPrecondition},
-	{runtime.ErrStartFailed, codes.FailedPrecondition},
-	{runtime.ErrNoRoute, codes.Unavailable},
-	{runtime.ErrStopped, codes.Unavailable},
+	{"runtime.no_proc", runtime.ErrNoProc, codes.NotFound},
+	{"runtime.unknown_pid", runtime.ErrUnknownPID, codes.NotFound},
+	{"runtime.name_not_found", runtime.ErrNameNotFound, codes.NotFound},
+	{"runtime.tree_not_found", runtime.ErrTreeNotFound, codes.NotFound},
+	{"runtime.child_not_found", runtime.ErrChildNotFound, codes.NotFound},
+	{"runtime.mailbox_full", runtime.ErrMailboxFull, codes.ResourceExhausted},
+	{"runtime.message_too_large", runtime.ErrMessageTooLarge, codes.InvalidArgument},
+	{"runtime.call_timeout", runtime.ErrCallTimeout, codes.DeadlineExceeded},
+	{"runtime.bad_target", runtime.ErrBadTarget, codes.InvalidArgument},
+	{"runtime.bad_pid", runtime.ErrBadPID, codes.InvalidArgument},
+	{"runtime.bad_kind", runtime.ErrBadKind, codes.InvalidArgument},
+	{"runtime.bad_args", runtime.ErrBadArgs, codes.InvalidArgument},
+	{"runtime.invalid_spec", runtime.ErrInvalidSpec, codes.InvalidArgument},
+	{"runtime.remote_unsupported", runtime.ErrRemoteUnsupported, codes.InvalidArgument},
+	{"runtime.not_supervisor", runtime.ErrNotSupervisor, codes.FailedPrecondition},
+	{"runtime.not_supported", runtime.ErrNotSupported, codes.FailedPrecondition},
+	{"runtime.child_running", runtime.ErrChildRunning, codes.FailedPrecondition},
+	{"runtime.child_not_running", runtime.ErrChildNotRunning, codes.FailedPrecondition},
+	{"runtime.tree_failed", runtime.ErrTreeFailed, codes.FailedPrecondition},
+	{"runtime.refused", runtime.ErrRefused, codes.FailedPrecondition},
+	{"runtime.call_self", runtime.ErrCallSelf, codes.FailedPrecondition},
+	{"runtime.start_failed", runtime.ErrStartFailed, codes.FailedPrecondition},
+	{"runtime.no_route", runtime.ErrNoRoute, codes.Unavailable},
+	{"runtime.stopped", runtime.ErrStopped, codes.Unavailable},
 }
 
 func init() {
 	for _, e := range runtimeCodes {
-		transport.RegisterCode(e.err, e.code)
+		transport.RegisterCode(e.kind, e.err, e.code)
 	}
 }

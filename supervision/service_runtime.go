@@ -17,12 +17,6 @@ type runtimeService struct {
 	l *Layer
 }
 
-// Deliver hands a message routed from another node to a local process.
-func (s *runtimeService) Deliver(ctx context.Context, req *pb.DeliverRequest) (*pb.DeliverResponse, error) {
-	resp, err := s.l.deliverLocal(ctx, req)
-	return resp, transport.ToStatus(err)
-}
-
 func (s *runtimeService) ListProcesses(ctx context.Context, req *pb.ListProcessesRequest) (*pb.ListProcessesResponse, error) {
 	resp, err := s.l.listProcesses(ctx, req)
 	return resp, transport.ToStatus(err)

@@ -77,15 +77,28 @@ func (s *supervisionService) applyLocal(ctx context.Context, req *pb.ApplyTreeRe
 	if req.DryRun {
 		return &pb.ApplyTreeResponse{Tree: summarize(rec)}, nil
 	}
-	res, err := s.srv().Apply(ctx, pb.CommandType_COMMAND_TYPE_TREE_APPLY, &pb.TreeApplyCommand{Tree: rec, Cas: req.Cas})
+	idx, err := s.l.PutTree(ctx, rec, req.Cas)
 	if err != nil {
 		return nil, err
 	}
-	out, ok := res.Value.(*pb.TreeRecord)
-	if !ok {
-		return nil, fmt.Errorf("tree apply: unexpected result %T", res.Value)
+	out, err := s.committed(rec.Name, idx)
+	if err != nil {
+		return nil, err
 	}
-	return &pb.ApplyTreeResponse{Meta: s.srv().WriteMeta(res.Index), Tree: summarize(out), Unchanged: out.ModifyIndex != res.Index}, nil
+	return &pb.ApplyTreeResponse{Meta: s.srv().WriteMeta(idx), Tree: summarize(out), Unchanged: out.ModifyIndex < idx}, nil
+}
+
+// committed reads back a tree record just committed at idx on this node
+// (the leader, which has applied idx).
+func (s *supervisionService) committed(name string, idx uint64) (*pb.TreeRecord, error) {
+	out, err := s.l.node.State().Tree(name)
+	if err != nil {
+		return nil, err
+	}
+	if out == nil {
+		return nil, fmt.Errorf("%w: tree %q, committed at index %d, is gone", transport.ErrConflict, name, idx)
+	}
+	return out, nil
 }
 
 func (s *supervisionService) DeleteTree(ctx context.Context, req *pb.DeleteTreeRequest) (*pb.DeleteTreeResponse, error) {
@@ -97,11 +110,11 @@ func (s *supervisionService) DeleteTree(ctx context.Context, req *pb.DeleteTreeR
 			return pb.NewSupervisionClient(c).DeleteTree(ctx, r)
 		},
 		func(ctx context.Context, r *pb.DeleteTreeRequest) (*pb.DeleteTreeResponse, error) {
-			res, err := s.srv().Apply(ctx, pb.CommandType_COMMAND_TYPE_TREE_DELETE, &pb.TreeDeleteCommand{Name: r.Name})
+			idx, err := s.l.RemoveTree(ctx, r.Name)
 			if err != nil {
 				return nil, err
 			}
-			return &pb.DeleteTreeResponse{Meta: s.srv().WriteMeta(res.Index)}, nil
+			return &pb.DeleteTreeResponse{Meta: s.srv().WriteMeta(idx)}, nil
 		})
 }
 
@@ -141,12 +154,15 @@ func (s *supervisionService) setStrategyLocal(ctx context.Context, req *pb.SetSt
 	}
 	n := &pb.TreeRecord{Name: rec.Name, Node: rec.Node, SpecJson: spec.CanonicalTree(t), AutoPlaced: rec.AutoPlaced}
 	cas := rec.ModifyIndex
-	res, err := s.srv().Apply(ctx, pb.CommandType_COMMAND_TYPE_TREE_APPLY, &pb.TreeApplyCommand{Tree: n, Cas: &cas})
+	idx, err := s.l.PutTree(ctx, n, &cas)
 	if err != nil {
 		return nil, err
 	}
-	out, _ := res.Value.(*pb.TreeRecord)
-	return &pb.SetStrategyResponse{Meta: s.srv().WriteMeta(res.Index), Tree: summarize(out)}, nil
+	out, err := s.committed(n.Name, idx)
+	if err != nil {
+		return nil, err
+	}
+	return &pb.SetStrategyResponse{Meta: s.srv().WriteMeta(idx), Tree: summarize(out)}, nil
 }
 
 // supervisorAt finds the supervisor at a path of child ids.

@@ -3,11 +3,14 @@ package transport
 import (
 	"context"
 	"errors"
+	"strings"
 
 	"github.com/steward/steward/fsm"
+	"github.com/steward/steward/pb"
 	"github.com/steward/steward/state"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/protoadapt"
 )
 
 // Errors a Backend returns; the server maps each to a gRPC code.
@@ -35,42 +38,56 @@ var (
 	ErrConflict = errors.New("conflict")
 )
 
-var codeTable = []struct {
+// registered is a sentinel error as it crosses the wire: its stable kind
+// name (never reused for another sentinel) and its gRPC code.
+type registered struct {
+	kind string
 	err  error
 	code codes.Code
-}{
-	{ErrNotLeader, codes.Unavailable},
-	{ErrNoLeader, codes.Unavailable},
-	{ErrShuttingDown, codes.Unavailable},
-	{ErrLeadershipLost, codes.Aborted},
-	{ErrUnknownPeer, codes.NotFound},
-	{ErrNotFound, codes.NotFound},
-	{state.ErrNotFound, codes.NotFound},
-	{ErrInvalidRequest, codes.InvalidArgument},
-	{state.ErrInvalidKey, codes.InvalidArgument},
-	{state.ErrValueTooLarge, codes.InvalidArgument},
-	{state.ErrInvalidRecord, codes.InvalidArgument},
-	{fsm.ErrMalformedCommand, codes.InvalidArgument},
-	{state.ErrCASConflict, codes.FailedPrecondition},
-	{ErrConflict, codes.FailedPrecondition},
-	{fsm.ErrHalted, codes.Internal},
-	{fsm.ErrUnknownCommand, codes.Internal},
-	{ErrTimeout, codes.DeadlineExceeded},
-	{context.DeadlineExceeded, codes.DeadlineExceeded},
-	{context.Canceled, codes.Canceled},
+	// notApplied: the error proves nothing was applied.
+	notApplied bool
 }
 
-// RegisterCode maps a package's sentinel error to a gRPC code. Later layers
-// call it from init for their own sentinels.
-func RegisterCode(err error, code codes.Code) {
-	codeTable = append(codeTable, struct {
-		err  error
-		code codes.Code
-	}{err, code})
+var codeTable = []registered{
+	{"transport.not_leader", ErrNotLeader, codes.Unavailable, true},
+	{"transport.no_leader", ErrNoLeader, codes.Unavailable, true},
+	{"transport.shutting_down", ErrShuttingDown, codes.Unavailable, true},
+	{"transport.leadership_lost", ErrLeadershipLost, codes.Aborted, false},
+	{"transport.unknown_peer", ErrUnknownPeer, codes.NotFound, false},
+	{"transport.not_found", ErrNotFound, codes.NotFound, false},
+	{"state.not_found", state.ErrNotFound, codes.NotFound, false},
+	{"transport.invalid_request", ErrInvalidRequest, codes.InvalidArgument, false},
+	{"state.invalid_key", state.ErrInvalidKey, codes.InvalidArgument, false},
+	{"state.value_too_large", state.ErrValueTooLarge, codes.InvalidArgument, false},
+	{"state.invalid_record", state.ErrInvalidRecord, codes.InvalidArgument, false},
+	{"fsm.malformed_command", fsm.ErrMalformedCommand, codes.InvalidArgument, false},
+	{"state.cas_conflict", state.ErrCASConflict, codes.FailedPrecondition, false},
+	{"transport.conflict", ErrConflict, codes.FailedPrecondition, false},
+	{"fsm.halted", fsm.ErrHalted, codes.Internal, false},
+	{"fsm.unknown_command", fsm.ErrUnknownCommand, codes.Internal, false},
+	{"transport.timeout", ErrTimeout, codes.DeadlineExceeded, false},
+	{"context.deadline_exceeded", context.DeadlineExceeded, codes.DeadlineExceeded, false},
+	{"context.canceled", context.Canceled, codes.Canceled, false},
+}
+
+// RegisterCode maps a package's sentinel error to a gRPC code, under a
+// stable kind name ("package.name") by which the error is recognised when
+// it comes back from another node. Later layers call it from init for
+// their own sentinels; a kind registered twice is a programming error.
+func RegisterCode(kind string, err error, code codes.Code) {
+	for _, e := range codeTable {
+		if e.kind == kind {
+			panic("transport: error kind " + kind + " registered twice")
+		}
+	}
+	codeTable = append(codeTable, registered{kind: kind, err: err, code: code})
 }
 
 // ToStatus turns an error into a gRPC status error with the code of its
-// sentinel, keeping the message intact so the CLI can print it.
+// sentinel, keeping the message intact so the CLI can print it. The status
+// carries the sentinel's kind (a CommandError detail), and a NotApplied
+// detail when the error proves nothing was applied, so that another node
+// reading it (FromStatus, NotApplied) needs no matching on text.
 func ToStatus(err error) error { return toStatus(err) }
 
 func toStatus(err error) error {
@@ -82,8 +99,117 @@ func toStatus(err error) error {
 	}
 	for _, e := range codeTable {
 		if errors.Is(err, e.err) {
-			return status.Error(e.code, err.Error())
+			st := status.New(e.code, err.Error())
+			details := []protoadapt.MessageV1{protoadapt.MessageV1Of(&pb.CommandError{Kind: e.kind, Code: uint32(e.code), Message: err.Error()})}
+			if e.notApplied {
+				details = append(details, protoadapt.MessageV1Of(&pb.NotApplied{Reason: e.kind}))
+			}
+			if withDetails, derr := st.WithDetails(details...); derr == nil {
+				st = withDetails
+			}
+			return st.Err()
 		}
 	}
 	return status.Error(codes.Internal, err.Error())
+}
+
+// remoteError is an error another node answered with: its message and
+// code as sent, wrapping the local sentinel of its kind, so errors.Is
+// works the same on every node.
+type remoteError struct {
+	st       *status.Status
+	sentinel error
+}
+
+func (e *remoteError) Error() string              { return e.st.Message() }
+func (e *remoteError) Unwrap() error              { return e.sentinel }
+func (e *remoteError) GRPCStatus() *status.Status { return e.st }
+
+// FromStatus turns an error received from another node back into one that
+// wraps the sentinel the other node's status names (kept as a gRPC status,
+// with its code and details, when it is sent on). Errors of no known kind
+// are returned as they are.
+func FromStatus(err error) error {
+	st, ok := status.FromError(err)
+	if !ok {
+		return err
+	}
+	for _, d := range st.Details() {
+		if ce, ok := d.(*pb.CommandError); ok {
+			if e := byKind(ce.Kind); e != nil {
+				return &remoteError{st: st, sentinel: e.err}
+			}
+		}
+	}
+	return err
+}
+
+func byKind(kind string) *registered {
+	for i := range codeTable {
+		if codeTable[i].kind == kind {
+			return &codeTable[i]
+		}
+	}
+	return nil
+}
+
+// commandError encodes a command's domain error for the wire.
+func commandError(err error) *pb.CommandError {
+	if err == nil {
+		return nil
+	}
+	ce := &pb.CommandError{Code: uint32(codes.Internal), Message: err.Error()}
+	for _, e := range codeTable {
+		if errors.Is(err, e.err) {
+			ce.Kind, ce.Code = e.kind, uint32(e.code)
+			break
+		}
+	}
+	return ce
+}
+
+// fromCommandError decodes a command's domain error from the wire.
+func fromCommandError(ce *pb.CommandError) error {
+	if ce == nil {
+		return nil
+	}
+	st := status.New(codes.Code(ce.Code), ce.Message)
+	if e := byKind(ce.Kind); e != nil {
+		if withDetails, err := st.WithDetails(protoadapt.MessageV1Of(ce)); err == nil {
+			st = withDetails
+		}
+		return &remoteError{st: st, sentinel: e.err}
+	}
+	return st.Err()
+}
+
+// dialFailed is gRPC's own wording for a connection that could not be
+// made: the one not-applied case that carries no detail, since no steward
+// node answered.
+const dialFailed = "Error while dialing"
+
+// NotApplied reports whether a failed request certainly was not applied:
+// this node or the one that answered said it is not (or no longer) the
+// leader, none is known, or it is shutting down (a NotApplied detail), or
+// the connection could not be made. The same request may then be sent
+// again, elsewhere.
+func NotApplied(err error) bool {
+	if err == nil {
+		return false
+	}
+	for _, e := range codeTable {
+		if e.notApplied && errors.Is(err, e.err) {
+			return true
+		}
+	}
+	st, ok := status.FromError(err)
+	if !ok || st.Code() != codes.Unavailable {
+		return false
+	}
+	for _, d := range st.Details() {
+		if _, ok := d.(*pb.NotApplied); ok {
+			return true
+		}
+	}
+	return strings.Contains(st.Message(), dialFailed)
 }

@@ -5,13 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/status"
 )
 
 // forwardHopsKey counts how many times a request was forwarded. A request
@@ -28,23 +25,6 @@ func forwardHops(ctx context.Context) int {
 		return n
 	}
 	return 0
-}
-
-// notApplied reports whether a forwarded request failed in a way that proves
-// it was not applied: the connection to the leader could not be made, or the
-// node reached was not (or no longer) the leader.
-func notApplied(err error) bool {
-	st, ok := status.FromError(err)
-	if !ok || st.Code() != codes.Unavailable {
-		return false
-	}
-	msg := st.Message()
-	for _, m := range []string{"Error while dialing", ErrNoLeader.Error(), ErrNotLeader.Error(), ErrShuttingDown.Error()} {
-		if strings.Contains(msg, m) {
-			return true
-		}
-	}
-	return false
 }
 
 // OnLeader runs a request where it belongs: locally when this node is the
@@ -79,7 +59,7 @@ func OnLeader[Req, Resp any](ctx context.Context, s *Server, req Req,
 			}
 			fctx := metadata.AppendToOutgoingContext(ctx, forwardHopsKey, strconv.Itoa(hops+1))
 			resp, err := remote(fctx, conn, req)
-			if err == nil || !notApplied(err) || holdCtx.Err() != nil {
+			if err == nil || !NotApplied(err) || holdCtx.Err() != nil {
 				return resp, err
 			}
 			// The leader we knew is gone or no longer leads, and the request

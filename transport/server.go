@@ -46,6 +46,8 @@ type Server struct {
 	pool    *Pool
 	grpc    *grpc.Server
 	health  *health.Server
+	// internal is the node-to-node service.
+	internal *internalService
 }
 
 // Registrar lets later layers add their own services to the server.
@@ -81,6 +83,8 @@ func NewServer(b Backend, cfg ServerConfig) *Server {
 	}
 	pb.RegisterKVServer(s.grpc, &kvService{s: s})
 	pb.RegisterClusterServer(s.grpc, &clusterService{s: s})
+	s.internal = &internalService{s: s}
+	pb.RegisterInternalServer(s.grpc, s.internal)
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	s.health.SetServingStatus(ReadyService, healthpb.HealthCheckResponse_NOT_SERVING)
 	return s

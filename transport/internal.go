@@ -1,0 +1,149 @@
+package transport
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/steward/steward/fsm"
+	"github.com/steward/steward/pb"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+)
+
+// PeerHandlers are the node-to-node calls the layers answer on the
+// Internal service. Each is set once, by the layer that owns it, before
+// the server serves; one left unset answers Unimplemented.
+type PeerHandlers struct {
+	// Facts: the coordination layer's live facts of plan operations.
+	Facts func(context.Context, *pb.FactsRequest) (*pb.FactsResponse, error)
+	// Deliver: the supervision layer's delivery of a message to a local
+	// process.
+	Deliver func(context.Context, *pb.DeliverRequest) (*pb.DeliverResponse, error)
+	// ValidateNode: the health layer's validation of this node.
+	ValidateNode func(context.Context, *pb.ValidateNodeRequest) (*pb.NodeValidation, error)
+}
+
+// internalService is the Internal gRPC service: the one service only
+// nodes call.
+type internalService struct {
+	pb.UnimplementedInternalServer
+	s *Server
+
+	mu       sync.RWMutex
+	handlers PeerHandlers
+}
+
+// HandlePeer merges h's non-nil handlers into those the Internal service
+// answers with. Setting a handler twice is a programming error.
+func (s *Server) HandlePeer(h PeerHandlers) {
+	i := s.internal
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	set := func(name string, have, add bool) {
+		if have && add {
+			panic("transport: peer handler " + name + " set twice")
+		}
+	}
+	set("Facts", i.handlers.Facts != nil, h.Facts != nil)
+	set("Deliver", i.handlers.Deliver != nil, h.Deliver != nil)
+	set("ValidateNode", i.handlers.ValidateNode != nil, h.ValidateNode != nil)
+	if h.Facts != nil {
+		i.handlers.Facts = h.Facts
+	}
+	if h.Deliver != nil {
+		i.handlers.Deliver = h.Deliver
+	}
+	if h.ValidateNode != nil {
+		i.handlers.ValidateNode = h.ValidateNode
+	}
+}
+
+func (i *internalService) get() PeerHandlers {
+	i.mu.RLock()
+	defer i.mu.RUnlock()
+	return i.handlers
+}
+
+func unimplemented(name string) error {
+	return status.Errorf(codes.Unimplemented, "this node answers no %s (the layer is not running here)", name)
+}
+
+func (i *internalService) Facts(ctx context.Context, req *pb.FactsRequest) (*pb.FactsResponse, error) {
+	h := i.get().Facts
+	if h == nil {
+		return nil, unimplemented("Facts")
+	}
+	resp, err := h(ctx, req)
+	return resp, toStatus(err)
+}
+
+func (i *internalService) Deliver(ctx context.Context, req *pb.DeliverRequest) (*pb.DeliverResponse, error) {
+	h := i.get().Deliver
+	if h == nil {
+		return nil, unimplemented("Deliver")
+	}
+	resp, err := h(ctx, req)
+	return resp, toStatus(err)
+}
+
+func (i *internalService) ValidateNode(ctx context.Context, req *pb.ValidateNodeRequest) (*pb.NodeValidation, error) {
+	h := i.get().ValidateNode
+	if h == nil {
+		return nil, unimplemented("ValidateNode")
+	}
+	resp, err := h(ctx, req)
+	return resp, toStatus(err)
+}
+
+// Propose answers a forwarded proposal: decoded as this binary's payload
+// of its type (an unknown type or a malformed payload is refused, nothing
+// committed), then committed on the leader.
+func (i *internalService) Propose(ctx context.Context, req *pb.ProposeRequest) (*pb.ProposeResponse, error) {
+	payload, ok := fsm.NewPayload(req.Type)
+	if !ok {
+		return nil, toStatus(fmt.Errorf("%w: command type %s is unknown to this node", ErrInvalidRequest, req.Type))
+	}
+	if err := proto.Unmarshal(req.Payload, payload); err != nil {
+		return nil, toStatus(fmt.Errorf("%w: %s payload: %v", ErrInvalidRequest, req.Type, err))
+	}
+	res, err := i.s.propose(ctx, req.Type, payload)
+	if err != nil {
+		return nil, err
+	}
+	return &pb.ProposeResponse{Index: res.Index, Error: commandError(res.Err)}, nil
+}
+
+// Propose gets one command committed: applied through Raft here when this
+// node leads, otherwise forwarded to the leader over the Internal service
+// (waiting for one to be elected, up to the hold timeout). It is the one
+// way a layer commits. The command's domain error is returned as the
+// error, wrapping the same sentinel on every node; an error for which
+// NotApplied is true proves nothing was committed.
+func (s *Server) Propose(ctx context.Context, t pb.CommandType, payload proto.Message) (uint64, error) {
+	res, err := s.propose(ctx, t, payload)
+	if err != nil {
+		return 0, FromStatus(err)
+	}
+	return res.Index, res.Err
+}
+
+func (s *Server) propose(ctx context.Context, t pb.CommandType, payload proto.Message) (*fsm.Result, error) {
+	return OnLeader(ctx, s, payload,
+		func(ctx context.Context, c *grpc.ClientConn, payload proto.Message) (*fsm.Result, error) {
+			body, err := proto.Marshal(payload)
+			if err != nil {
+				return nil, fmt.Errorf("%w: %s payload: %v", ErrInvalidRequest, t, err)
+			}
+			resp, err := pb.NewInternalClient(c).Propose(ctx, &pb.ProposeRequest{Type: t, Payload: body})
+			if err != nil {
+				return nil, err
+			}
+			return &fsm.Result{Index: resp.Index, Err: fromCommandError(resp.Error)}, nil
+		},
+		func(ctx context.Context, payload proto.Message) (*fsm.Result, error) {
+			return s.backend.Apply(ctx, t, payload)
+		})
+}
