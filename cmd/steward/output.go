@@ -77,3 +77,17 @@ func cell(s string, max int) string {
 	}
 	return b.String()
 }
+
+// quietAlone refuses --quiet combined with any of the given flags (a
+// usage error): -q prints an id and nothing else.
+func quietAlone(cmd *cobra.Command, others ...string) error {
+	if !cmd.Flags().Changed("quiet") {
+		return nil
+	}
+	for _, o := range others {
+		if cmd.Flags().Changed(o) {
+			return usageError(fmt.Sprintf("--quiet and --%s cannot be combined", o))
+		}
+	}
+	return nil
+}

@@ -86,8 +86,12 @@ func newApplyCmd(g *globals) *cobra.Command {
 	out := outputFlag(cmd)
 	checkIndex := cmd.Flags().Int64("check-index", -1, "refuse if the cluster changed since this index (from 'steward plan')")
 	watch := cmd.Flags().Bool("watch", false, "follow the plan's progress until it finishes")
+	quiet := cmd.Flags().BoolP("quiet", "q", false, "print only the plan's id (for scripts: PLAN=$(steward apply FILE -q))")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if err := checkOutput(*out); err != nil {
+			return err
+		}
+		if err := quietAlone(cmd, "watch", "output"); err != nil {
 			return err
 		}
 		data, err := readPlanFile(cmd, args[0])
@@ -109,6 +113,10 @@ func newApplyCmd(g *globals) *cobra.Command {
 			return g.rpcError(err)
 		}
 		w := cmd.OutOrStdout()
+		if *quiet {
+			_, err := fmt.Fprintln(w, resp.Id)
+			return err
+		}
 		if *out == "json" {
 			if err := writeJSON(w, map[string]any{"id": resp.Id, "index": resp.Meta.GetIndex()}); err != nil {
 				return err

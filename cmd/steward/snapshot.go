@@ -73,8 +73,12 @@ func newSnapshotCmd(g *globals) *cobra.Command {
 	incLinks := capture.Flags().Bool("include-links", false, "capture links and monitors")
 	nodes := capture.Flags().StringSlice("nodes", nil, "only these nodes (default: every alive node)")
 	wait := capture.Flags().Bool("wait", true, "wait until the snapshot is complete or partial")
+	capQuiet := capture.Flags().BoolP("quiet", "q", false, "print only the snapshot's id (for scripts: SNAP=$(steward snapshot capture -q))")
 	capture.RunE = func(cmd *cobra.Command, _ []string) error {
 		if err := checkOutput(*capOut); err != nil {
+			return err
+		}
+		if err := quietAlone(cmd, "output"); err != nil {
 			return err
 		}
 		r, err := g.dialSnapshots(cmd)
@@ -94,6 +98,10 @@ func newSnapshotCmd(g *globals) *cobra.Command {
 			}
 		}
 		w := cmd.OutOrStdout()
+		if *capQuiet {
+			_, err := fmt.Fprintln(w, rec.Id)
+			return err
+		}
 		if *capOut == "json" {
 			return writeJSON(w, toSnapshotJSON(rec))
 		}

@@ -45,6 +45,8 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{[]string{"--timeout", "soon", "status"}, []string{`invalid argument "soon" for "--timeout" flag`}},
 		{[]string{"kv", "put", "--cas", "x", "k", "v"}, []string{`invalid argument "x" for "--cas" flag`}},
 		{[]string{"status", "--addr"}, []string{"flag needs an argument: --addr"}},
+		{[]string{"apply", "plan.hcl", "-q", "--watch"}, []string{"--quiet and --watch cannot be combined"}},
+		{[]string{"snapshot", "capture", "-q", "-o", "json"}, []string{"--quiet and --output cannot be combined"}},
 		{[]string{"members", "-o", "yaml"}, []string{`--output "yaml": must be table or json`}},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
