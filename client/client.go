@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/steward/steward/internal/rpcerr"
 	"github.com/steward/steward/pb"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -120,7 +121,7 @@ func (c *Client) Put(ctx context.Context, key string, value []byte, cas *uint64)
 	req := &pb.KVPutRequest{Key: key, Value: value, Cas: cas}
 	kv := c.kv(ctx)
 	resp, err := kv.Put(ctx, req)
-	if err != nil && kv != c.KV && notApplied(err) {
+	if err != nil && kv != c.KV && rpcerr.NotApplied(err) {
 		// The leader we knew is unreachable or no longer leads, and the
 		// write was not applied: ask the node we were given, which forwards.
 		c.forget(kv)
@@ -144,16 +145,6 @@ func (c *Client) Get(ctx context.Context, key string, stale bool) (*pb.KVGetResp
 	return resp, err
 }
 
-// notApplied reports whether a failed write certainly was not applied: the
-// connection could not be made, or the node said it is not the leader.
-func notApplied(err error) bool {
-	st, ok := status.FromError(err)
-	if !ok || st.Code() != codes.Unavailable {
-		return false
-	}
-	m := st.Message()
-	return strings.Contains(m, "Error while dialing") || strings.Contains(m, "not the leader") || strings.Contains(m, "no cluster leader")
-}
 
 // tooLarge matches gRPC's own message for a message over the size limit,
 // on either side: "grpc: trying to send message larger than max (N vs. M)",

@@ -3,9 +3,9 @@ package transport
 import (
 	"context"
 	"errors"
-	"strings"
 
 	"github.com/steward/steward/fsm"
+	"github.com/steward/steward/internal/rpcerr"
 	"github.com/steward/steward/pb"
 	"github.com/steward/steward/state"
 	"google.golang.org/grpc/codes"
@@ -183,16 +183,11 @@ func fromCommandError(ce *pb.CommandError) error {
 	return st.Err()
 }
 
-// dialFailed is gRPC's own wording for a connection that could not be
-// made: the one not-applied case that carries no detail, since no steward
-// node answered.
-const dialFailed = "Error while dialing"
-
 // NotApplied reports whether a failed request certainly was not applied:
-// this node or the one that answered said it is not (or no longer) the
-// leader, none is known, or it is shutting down (a NotApplied detail), or
-// the connection could not be made. The same request may then be sent
-// again, elsewhere.
+// this node, or the one that answered, said it is not (or no longer) the
+// leader, that none is known, or that it is shutting down, or the
+// connection could not be made. The same request may then be sent again,
+// elsewhere.
 func NotApplied(err error) bool {
 	if err == nil {
 		return false
@@ -202,14 +197,5 @@ func NotApplied(err error) bool {
 			return true
 		}
 	}
-	st, ok := status.FromError(err)
-	if !ok || st.Code() != codes.Unavailable {
-		return false
-	}
-	for _, d := range st.Details() {
-		if _, ok := d.(*pb.NotApplied); ok {
-			return true
-		}
-	}
-	return strings.Contains(st.Message(), dialFailed)
+	return rpcerr.NotApplied(err)
 }
