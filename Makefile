@@ -28,6 +28,29 @@ test:
 	$(GO) test -race -timeout $(TEST_TIMEOUT) $(PKG)
 	cd bench && $(GO) test -race -timeout $(TEST_TIMEOUT) ./...
 
+# The multi-node integration tests: the packages whose tests start clusters
+# in one process (testkit), with the race detector.
+INTEG_PKGS := ./node ./backup ./coordination ./snapshot ./supervision ./health ./client ./examples ./cmd/steward
+integ:
+	$(GO) test -race -timeout $(TEST_TIMEOUT) $(INTEG_PKGS)
+
+# Every fuzz target, one after another, FUZZTIME each (their seed corpora
+# also run as unit tests in `make test`). FUZZMINIMIZE bounds the
+# minimization of each new input: left at Go's default of 60s, the large
+# seeds (golden states and logs) spend a short run minimizing.
+FUZZTIME     ?= 10s
+FUZZMINIMIZE ?= 200x
+FUZZ          = $(GO) test -run '^$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE)
+fuzz:
+	$(FUZZ) -fuzz '^FuzzApply$$' ./fsm
+	$(FUZZ) -fuzz '^FuzzRestore$$' ./state
+	$(FUZZ) -fuzz '^FuzzParse$$' ./spec
+	$(FUZZ) -fuzz '^FuzzParseBuild$$' ./plan
+	$(FUZZ) -fuzz '^FuzzDecodePart$$' ./snapshot
+	$(FUZZ) -fuzz '^FuzzReadFile$$' ./snapshot
+	$(FUZZ) -fuzz '^FuzzReadHeader$$' ./backup
+	$(FUZZ) -fuzz '^FuzzOpen$$' ./backup
+
 # steward beside etcd on this machine, one run (bench/ is its own module;
 # docs/perf/bench.md). Installs Debian's etcd-server when etcd is missing.
 # BENCH_FLAGS adds flags, e.g. BENCH_FLAGS="-tune" or "-pairs 5".
