@@ -64,8 +64,6 @@ func (ps *problems) err(sentinel error) error { return ps.Err(sentinel) }
 
 func (ps *problems) empty() bool { return ps.Empty() }
 
-func (ps *problems) merge(prefix string, other []Problem) { ps.Merge(prefix, other, joinPath) }
-
 func joinPath(prefix, field string) string { return strictjson.JoinPath(prefix, field) }
 
 func indexPath(prefix string, i int) string {

@@ -62,8 +62,6 @@ func (ps *problems) err(sentinel error) error { return ps.Err(sentinel) }
 
 func (ps *problems) empty() bool { return ps.Empty() }
 
-func (ps *problems) merge(prefix string, other []Problem) { ps.Merge(prefix, other, joinPath) }
-
 // joinPath joins a prefix and a field path: ("children[0]", "restart") ->
 // "children[0].restart"; an index step joins without a dot.
 func joinPath(prefix, field string) string { return strictjson.JoinPath(prefix, field) }

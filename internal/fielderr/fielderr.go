@@ -83,14 +83,6 @@ func (l *List) Add(kind error, path, format string, args ...any) {
 	l.push(Problem{Path: path, Message: fmt.Sprintf(format, args...), Kind: kind})
 }
 
-// Merge records problems found in a nested document, under prefix.
-func (l *List) Merge(prefix string, other []Problem, join func(prefix, path string) string) {
-	for _, p := range other {
-		p.Path = join(prefix, p.Path)
-		l.push(p)
-	}
-}
-
 func (l *List) push(p Problem) {
 	if len(l.list) >= MaxProblems {
 		l.omitted++
