@@ -2,10 +2,12 @@ package plan
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/steward/steward/internal/fielderr"
 	"github.com/steward/steward/spec"
 )
 
@@ -105,24 +107,24 @@ func (b *builder) analyze() error {
 	for i, op := range b.plan.Operations {
 		b.byID[op.ID] = i
 	}
-	var ps problems
+	var ps fielderr.List
 	var factsByOp map[string]*OperationFacts
 	if b.facts != nil {
 		factsByOp = make(map[string]*OperationFacts, len(b.facts.Operations))
 		for i := range b.facts.Operations {
 			f := &b.facts.Operations[i]
-			path := indexPath("facts.operations", i)
+			path := fielderr.Index("facts.operations", i)
 			if _, ok := b.byID[f.OpID]; !ok {
-				ps.add(ErrFacts, joinPath(path, "op_id"), "no operation %q in the plan", f.OpID)
+				ps.Add(ErrFacts, fielderr.Join(path, "op_id"), "no operation %q in the plan", f.OpID)
 			} else if _, dup := factsByOp[f.OpID]; dup {
-				ps.add(ErrFacts, joinPath(path, "op_id"), "facts for %q given twice", f.OpID)
+				ps.Add(ErrFacts, fielderr.Join(path, "op_id"), "facts for %q given twice", f.OpID)
 			} else {
 				factsByOp[f.OpID] = f
 			}
 		}
 		for _, op := range b.plan.Operations {
 			if _, ok := factsByOp[op.ID]; !ok {
-				ps.add(ErrFacts, "facts.operations", "no facts for operation %q", op.ID)
+				ps.Add(ErrFacts, "facts.operations", "no facts for operation %q", op.ID)
 			}
 		}
 		b.nodes = make(map[string]*NodeFacts, len(b.facts.Nodes))
@@ -130,7 +132,7 @@ func (b *builder) analyze() error {
 			b.nodes[b.facts.Nodes[i].Node] = &b.facts.Nodes[i]
 		}
 	}
-	if err := ps.err(ErrFacts); err != nil {
+	if err := ps.Err(ErrFacts); err != nil {
 		return err
 	}
 	b.ops = make([]*opInfo, len(b.plan.Operations))
@@ -168,7 +170,7 @@ func (b *builder) analyzeOp(i int, f *OperationFacts) *opInfo {
 
 	// Target keys: every way two operations can name the same thing.
 	add := func(k string) {
-		if !contains(o.targetKeys, k) {
+		if !slices.Contains(o.targetKeys, k) {
 			o.targetKeys = append(o.targetKeys, k)
 		}
 	}

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -265,12 +266,12 @@ func (b *builder) timeConflicts() {
 			if sameGroup {
 				break
 			}
-			if ours.has(t) && !contains(sharedTargets, t) {
+			if ours.has(t) && !slices.Contains(sharedTargets, t) {
 				sharedTargets = append(sharedTargets, t)
 			}
 		}
 		for _, nd := range ap.Nodes {
-			if nodes.has(nd) && !contains(sharedNodes, nd) {
+			if nodes.has(nd) && !slices.Contains(sharedNodes, nd) {
 				sharedNodes = append(sharedNodes, nd)
 			}
 		}

@@ -2,10 +2,8 @@ package plan
 
 import (
 	"errors"
-	"fmt"
 
 	"github.com/steward/steward/internal/fielderr"
-	"github.com/steward/steward/internal/strictjson"
 )
 
 // Sentinel errors. Every error returned by this package wraps one of
@@ -52,20 +50,3 @@ type Problem = fielderr.Problem
 // Error lists every problem found, in document order; it unwraps to its
 // sentinel (ErrSyntax, ErrInvalid, ...) and to each problem's kind.
 type Error = fielderr.Error
-
-// problems accumulates Problems up to MaxProblems.
-type problems struct{ fielderr.List }
-
-func (ps *problems) add(kind error, path, format string, args ...any) {
-	ps.Add(kind, path, format, args...)
-}
-
-func (ps *problems) err(sentinel error) error { return ps.Err(sentinel) }
-
-func (ps *problems) empty() bool { return ps.Empty() }
-
-func joinPath(prefix, field string) string { return strictjson.JoinPath(prefix, field) }
-
-func indexPath(prefix string, i int) string {
-	return fmt.Sprintf("%s[%d]", prefix, i)
-}

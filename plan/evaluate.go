@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/steward/steward/spec"
@@ -454,7 +455,7 @@ func (e *evaluation) consistency(now *stateIndex, nodes []string) {
 					}
 					continue
 				}
-				if !contains(q.Links, p.PID) {
+				if !slices.Contains(q.Links, p.PID) {
 					e.fail("link %s -> %s is one-way", p.PID, l)
 				}
 			}

@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"github.com/steward/steward/internal/nesting"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/gohcl"
-	"github.com/hashicorp/hcl/v2/hclsyntax"
 
+	"github.com/steward/steward/internal/fielderr"
+	"github.com/steward/steward/internal/hcldoc"
+	"github.com/steward/steward/internal/strictjson"
 	"github.com/steward/steward/spec"
 )
 
@@ -41,80 +41,78 @@ var (
 )
 
 func parseJSONPlan(data []byte) (*Plan, error) {
-	if err := checkJSONNesting(data); err != nil {
-		return nil, err
-	}
-	v, err := parseJSONValue(data)
+	v, err := strictjson.Parse(data, maxNesting)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrSyntax, err)
 	}
-	var ps problems
+	var ps fielderr.List
+	r := fielderr.Reporter{List: &ps, Kind: ErrSyntax}
 	p := &Plan{}
-	if v.Kind != jsonObject {
-		ps.add(ErrSyntax, "", "expected a JSON object, got %s", v.Kind)
-		return nil, ps.err(ErrSyntax)
+	if v.Kind != strictjson.Object {
+		r.Report("", "expected a JSON object, got %s", v.Kind)
+		return nil, ps.Err(ErrSyntax)
 	}
-	jsonFields(&ps, v, "", planJSONFields, func(key, path string, val *jsonValue) {
+	strictjson.Fields(r, v, "", planJSONFields, func(key, path string, val *strictjson.Value) {
 		switch key {
 		case "safety_level":
-			p.SafetyLevel = SafetyLevel(jsonStr(&ps, path, val))
+			p.SafetyLevel = SafetyLevel(strictjson.Str(r, path, val))
 		case "timeout":
-			p.Timeout = jsonStr(&ps, path, val)
+			p.Timeout = strictjson.Str(r, path, val)
 		case "group":
-			p.Group = jsonStr(&ps, path, val)
+			p.Group = strictjson.Str(r, path, val)
 		case "constraints":
-			p.Constraints = constraintsFromJSON(&ps, path, val)
+			p.Constraints = constraintsFromJSON(r, path, val)
 		case "operations":
-			if val.Kind != jsonArray {
-				ps.add(ErrSyntax, path, "expected an array, got %s", val.Kind)
+			if val.Kind != strictjson.Array {
+				r.Report(path, "expected an array, got %s", val.Kind)
 				return
 			}
 			if len(val.Vals) > MaxOperations {
-				ps.add(ErrLimit, path, "%d operations, more than the limit of %d", len(val.Vals), MaxOperations)
+				ps.Add(ErrLimit, path, "%d operations, more than the limit of %d", len(val.Vals), MaxOperations)
 				return
 			}
 			p.Operations = make([]Operation, len(val.Vals))
 			for i, e := range val.Vals {
-				p.Operations[i] = operationFromJSON(&ps, indexPath(path, i), e)
+				p.Operations[i] = operationFromJSON(r, fielderr.Index(path, i), e)
 			}
 		}
 	})
-	if err := ps.err(ErrSyntax); err != nil {
+	if err := ps.Err(ErrSyntax); err != nil {
 		return nil, err
 	}
 	return p, nil
 }
 
-func jsonObjectAt(ps *problems, path string, v *jsonValue) bool {
-	if v.Kind != jsonObject {
-		ps.add(ErrSyntax, path, "expected an object, got %s", v.Kind)
+func jsonObjectAt(r fielderr.Reporter, path string, v *strictjson.Value) bool {
+	if v.Kind != strictjson.Object {
+		r.Report(path, "expected an object, got %s", v.Kind)
 		return false
 	}
 	return true
 }
 
-func constraintsFromJSON(ps *problems, path string, v *jsonValue) Constraints {
+func constraintsFromJSON(r fielderr.Reporter, path string, v *strictjson.Value) Constraints {
 	var c Constraints
-	if !jsonObjectAt(ps, path, v) {
+	if !jsonObjectAt(r, path, v) {
 		return c
 	}
-	jsonFields(ps, v, path, constraintsJSONFields, func(key, fp string, val *jsonValue) {
+	strictjson.Fields(r, v, path, constraintsJSONFields, func(key, fp string, val *strictjson.Value) {
 		switch key {
 		case "max_parallel":
-			c.MaxParallel = jsonInt(ps, fp, val)
+			c.MaxParallel = strictjson.Int(r, fp, val)
 		case "max_memory_bytes":
-			c.MaxMemoryBytes = jsonInt64(ps, fp, val)
+			c.MaxMemoryBytes = strictjson.Int64(r, fp, val)
 		case "max_process_count":
-			c.MaxProcessCount = jsonInt(ps, fp, val)
+			c.MaxProcessCount = strictjson.Int(r, fp, val)
 		case "max_total_queue_length":
-			c.MaxTotalQueueLength = jsonInt(ps, fp, val)
+			c.MaxTotalQueueLength = strictjson.Int(r, fp, val)
 		case "window":
-			if !jsonObjectAt(ps, fp, val) {
+			if !jsonObjectAt(r, fp, val) {
 				return
 			}
 			w := &Window{}
-			jsonFields(ps, val, fp, windowJSONFields, func(key, wp string, tv *jsonValue) {
-				t := parseTime(ps, wp, jsonStr(ps, wp, tv))
+			strictjson.Fields(r, val, fp, windowJSONFields, func(key, wp string, tv *strictjson.Value) {
+				t := parseTime(r, wp, strictjson.Str(r, wp, tv))
 				if key == "not_before" {
 					w.NotBefore = t
 				} else {
@@ -127,37 +125,37 @@ func constraintsFromJSON(ps *problems, path string, v *jsonValue) Constraints {
 	return c
 }
 
-func parseTime(ps *problems, path, s string) time.Time {
+func parseTime(r fielderr.Reporter, path, s string) time.Time {
 	if s == "" {
 		return time.Time{}
 	}
 	t, err := time.Parse(time.RFC3339, s)
 	if err != nil {
-		ps.add(ErrSyntax, path, "%q is not an RFC 3339 time", s)
+		r.Report(path, "%q is not an RFC 3339 time", s)
 		return time.Time{}
 	}
 	return t.UTC()
 }
 
-func operationFromJSON(ps *problems, path string, v *jsonValue) Operation {
+func operationFromJSON(r fielderr.Reporter, path string, v *strictjson.Value) Operation {
 	var op Operation
-	if !jsonObjectAt(ps, path, v) {
+	if !jsonObjectAt(r, path, v) {
 		return op
 	}
-	jsonFields(ps, v, path, operationJSONFields, func(key, fp string, val *jsonValue) {
+	strictjson.Fields(r, v, path, operationJSONFields, func(key, fp string, val *strictjson.Value) {
 		switch key {
 		case "id":
-			op.ID = jsonStr(ps, fp, val)
+			op.ID = strictjson.Str(r, fp, val)
 		case "type":
-			op.Type = OpType(jsonStr(ps, fp, val))
+			op.Type = OpType(strictjson.Str(r, fp, val))
 		case "node":
-			op.Node = jsonStr(ps, fp, val)
+			op.Node = strictjson.Str(r, fp, val)
 		case "target":
-			if !jsonObjectAt(ps, fp, val) {
+			if !jsonObjectAt(r, fp, val) {
 				return
 			}
-			jsonFields(ps, val, fp, targetJSONFields, func(key, tp string, tv *jsonValue) {
-				s := jsonStr(ps, tp, tv)
+			strictjson.Fields(r, val, fp, targetJSONFields, func(key, tp string, tv *strictjson.Value) {
+				s := strictjson.Str(r, tp, tv)
 				switch key {
 				case "supervisor":
 					op.Target.Supervisor = s
@@ -170,60 +168,61 @@ func operationFromJSON(ps *problems, path string, v *jsonValue) Operation {
 				}
 			})
 		case "params":
-			op.Params = paramsFromJSON(ps, fp, val)
+			op.Params = paramsFromJSON(r, fp, val)
 		case "depends_on":
-			if val.Kind != jsonArray {
-				ps.add(ErrSyntax, fp, "expected an array of strings, got %s", val.Kind)
+			if val.Kind != strictjson.Array {
+				r.Report(fp, "expected an array of strings, got %s", val.Kind)
 				return
 			}
 			for i, e := range val.Vals {
-				op.DependsOn = append(op.DependsOn, jsonStr(ps, indexPath(fp, i), e))
+				op.DependsOn = append(op.DependsOn, strictjson.Str(r, fielderr.Index(fp, i), e))
 			}
 		}
 	})
 	return op
 }
 
-func paramsFromJSON(ps *problems, path string, v *jsonValue) Params {
+func paramsFromJSON(r fielderr.Reporter, path string, v *strictjson.Value) Params {
 	var p Params
-	if !jsonObjectAt(ps, path, v) {
+	if !jsonObjectAt(r, path, v) {
 		return p
 	}
-	jsonFields(ps, v, path, paramsJSONFields, func(key, fp string, val *jsonValue) {
+	strictjson.Fields(r, v, path, paramsJSONFields, func(key, fp string, val *strictjson.Value) {
 		switch key {
 		case "message":
-			p.Message = jsonStr(ps, fp, val)
+			p.Message = strictjson.Str(r, fp, val)
 		case "strategy":
-			p.Strategy = spec.Strategy(jsonStr(ps, fp, val))
+			p.Strategy = spec.Strategy(strictjson.Str(r, fp, val))
 		case "reason":
-			p.Reason = jsonStr(ps, fp, val)
+			p.Reason = strictjson.Str(r, fp, val)
 		case "child_id":
-			p.ChildID = jsonStr(ps, fp, val)
+			p.ChildID = strictjson.Str(r, fp, val)
 		case "state":
-			p.State = jsonStr(ps, fp, val)
+			p.State = strictjson.Str(r, fp, val)
 		case "name":
-			p.Name = jsonStr(ps, fp, val)
+			p.Name = strictjson.Str(r, fp, val)
 		case "args":
-			p.Args = jsonStringMap(ps, fp, val)
+			p.Args = strictjson.StringMap(r, fp, val)
 		case "child":
 			var b bytes.Buffer
 			val.Encode(&b)
 			c, err := spec.ParseChildJSON(b.Bytes())
-			mergeSpecErr(ps, fp, err)
+			mergeSpecErr(r.List, fp, err)
 			p.Child = &c
 		}
 	})
 	return p
 }
 
-// mergeSpecErr adds the problems of a spec error under path, as kind.
-func mergeSpecErr(ps *problems, path string, err error) {
+// mergeSpecErr adds the problems of a spec error under path: an invalid
+// child's as ErrBadValue, any other as ErrSyntax.
+func mergeSpecErr(ps *fielderr.List, path string, err error) {
 	if err == nil {
 		return
 	}
 	var se *spec.Error
 	if !errors.As(err, &se) {
-		ps.add(ErrSyntax, path, "%v", err)
+		ps.Add(ErrSyntax, path, "%v", err)
 		return
 	}
 	kind := ErrSyntax
@@ -231,10 +230,10 @@ func mergeSpecErr(ps *problems, path string, err error) {
 		kind = ErrBadValue
 	}
 	for _, p := range se.Problems {
-		ps.add(kind, joinPath(path, p.Path), "%s", p.Message)
+		ps.Add(kind, fielderr.Join(path, p.Path), "%s", p.Message)
 	}
 	if se.Omitted > 0 {
-		ps.add(kind, path, "and %d more problems", se.Omitted)
+		ps.Add(kind, path, "and %d more problems", se.Omitted)
 	}
 }
 
@@ -269,25 +268,22 @@ var (
 )
 
 func parseHCLPlan(data []byte, filename string) (*Plan, error) {
-	if err := checkHCLNesting(data, filename); err != nil {
-		return nil, err
+	body, err := hcldoc.Parse(data, filename, maxNesting)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrSyntax, err)
 	}
-	f, diags := hclsyntax.ParseConfig(data, filename, hcl.InitialPos)
-	if diags.HasErrors() {
-		return nil, fmt.Errorf("%w: %s", ErrSyntax, diags.Error())
-	}
-	var ps problems
+	var ps fielderr.List
+	r := fielderr.Reporter{List: &ps, Kind: ErrSyntax}
 	p := &Plan{}
-	content, diags := f.Body.Content(planHCLSchema)
-	addDiags(&ps, "", diags)
-	for _, a := range sortedAttrs(content.Attributes) {
+	content := hcldoc.Content(r, "", body, planHCLSchema)
+	for _, a := range hcldoc.Attrs(content.Attributes) {
 		switch a.Name {
 		case "safety_level":
-			hclDecode(&ps, a.Name, a, (*string)(&p.SafetyLevel))
+			hcldoc.Decode(r, a.Name, a, (*string)(&p.SafetyLevel))
 		case "timeout":
-			hclDecode(&ps, a.Name, a, &p.Timeout)
+			hcldoc.Decode(r, a.Name, a, &p.Timeout)
 		case "group":
-			hclDecode(&ps, a.Name, a, &p.Group)
+			hcldoc.Decode(r, a.Name, a, &p.Group)
 		}
 	}
 	seenConstraints := false
@@ -295,56 +291,54 @@ func parseHCLPlan(data []byte, filename string) (*Plan, error) {
 		switch b.Type {
 		case "constraints":
 			if seenConstraints {
-				ps.add(ErrSyntax, "constraints", "%s: only one constraints block is allowed", b.DefRange)
+				r.Report("constraints", "%s: only one constraints block is allowed", b.DefRange)
 				continue
 			}
 			seenConstraints = true
-			p.Constraints = constraintsFromHCL(&ps, "constraints", b)
+			p.Constraints = constraintsFromHCL(r, "constraints", b)
 		case "operation":
 			if len(p.Operations) == MaxOperations {
-				ps.add(ErrLimit, "operations", "more than the limit of %d operations", MaxOperations)
-				return nil, ps.err(ErrSyntax)
+				ps.Add(ErrLimit, "operations", "more than the limit of %d operations", MaxOperations)
+				return nil, ps.Err(ErrSyntax)
 			}
-			p.Operations = append(p.Operations, operationFromHCL(&ps, indexPath("operations", len(p.Operations)), b))
+			p.Operations = append(p.Operations, operationFromHCL(r, fielderr.Index("operations", len(p.Operations)), b))
 		}
 	}
-	if err := ps.err(ErrSyntax); err != nil {
+	if err := ps.Err(ErrSyntax); err != nil {
 		return nil, err
 	}
 	return p, nil
 }
 
-func constraintsFromHCL(ps *problems, path string, b *hcl.Block) Constraints {
+func constraintsFromHCL(r fielderr.Reporter, path string, b *hcl.Block) Constraints {
 	var c Constraints
-	content, diags := b.Body.Content(constraintsHCLSchema)
-	addDiags(ps, path, diags)
-	for _, a := range sortedAttrs(content.Attributes) {
-		fp := joinPath(path, a.Name)
+	content := hcldoc.Content(r, path, b.Body, constraintsHCLSchema)
+	for _, a := range hcldoc.Attrs(content.Attributes) {
+		fp := fielderr.Join(path, a.Name)
 		switch a.Name {
 		case "max_parallel":
-			hclDecode(ps, fp, a, &c.MaxParallel)
+			hcldoc.Decode(r, fp, a, &c.MaxParallel)
 		case "max_memory_bytes":
-			hclDecode(ps, fp, a, &c.MaxMemoryBytes)
+			hcldoc.Decode(r, fp, a, &c.MaxMemoryBytes)
 		case "max_process_count":
-			hclDecode(ps, fp, a, &c.MaxProcessCount)
+			hcldoc.Decode(r, fp, a, &c.MaxProcessCount)
 		case "max_total_queue_length":
-			hclDecode(ps, fp, a, &c.MaxTotalQueueLength)
+			hcldoc.Decode(r, fp, a, &c.MaxTotalQueueLength)
 		}
 	}
 	for i, wb := range content.Blocks {
-		wp := joinPath(path, "window")
+		wp := fielderr.Join(path, "window")
 		if i > 0 {
-			ps.add(ErrSyntax, wp, "%s: only one window block is allowed", wb.DefRange)
+			r.Report(wp, "%s: only one window block is allowed", wb.DefRange)
 			continue
 		}
-		wc, diags := wb.Body.Content(windowHCLSchema)
-		addDiags(ps, wp, diags)
+		wc := hcldoc.Content(r, wp, wb.Body, windowHCLSchema)
 		w := &Window{}
-		for _, a := range sortedAttrs(wc.Attributes) {
-			fp := joinPath(wp, a.Name)
+		for _, a := range hcldoc.Attrs(wc.Attributes) {
+			fp := fielderr.Join(wp, a.Name)
 			var s string
-			hclDecode(ps, fp, a, &s)
-			t := parseTime(ps, fp, s)
+			hcldoc.Decode(r, fp, a, &s)
+			t := parseTime(r, fp, s)
 			if a.Name == "not_before" {
 				w.NotBefore = t
 			} else {
@@ -356,136 +350,82 @@ func constraintsFromHCL(ps *problems, path string, b *hcl.Block) Constraints {
 	return c
 }
 
-func operationFromHCL(ps *problems, path string, b *hcl.Block) Operation {
+func operationFromHCL(r fielderr.Reporter, path string, b *hcl.Block) Operation {
 	op := Operation{ID: b.Labels[0]}
-	content, diags := b.Body.Content(operationHCLSchema)
-	addDiags(ps, path, diags)
-	for _, a := range sortedAttrs(content.Attributes) {
-		fp := joinPath(path, a.Name)
+	content := hcldoc.Content(r, path, b.Body, operationHCLSchema)
+	for _, a := range hcldoc.Attrs(content.Attributes) {
+		fp := fielderr.Join(path, a.Name)
 		switch a.Name {
 		case "type":
-			hclDecode(ps, fp, a, (*string)(&op.Type))
+			hcldoc.Decode(r, fp, a, (*string)(&op.Type))
 		case "node":
-			hclDecode(ps, fp, a, &op.Node)
+			hcldoc.Decode(r, fp, a, &op.Node)
 		case "depends_on":
-			hclDecode(ps, fp, a, &op.DependsOn)
+			hcldoc.Decode(r, fp, a, &op.DependsOn)
 		}
 	}
 	seen := map[string]bool{}
 	for _, blk := range content.Blocks {
-		fp := joinPath(path, blk.Type)
+		fp := fielderr.Join(path, blk.Type)
 		if seen[blk.Type] {
-			ps.add(ErrSyntax, fp, "%s: only one %s block is allowed", blk.DefRange, blk.Type)
+			r.Report(fp, "%s: only one %s block is allowed", blk.DefRange, blk.Type)
 			continue
 		}
 		seen[blk.Type] = true
 		switch blk.Type {
 		case "target":
-			tc, diags := blk.Body.Content(targetHCLSchema)
-			addDiags(ps, fp, diags)
-			for _, a := range sortedAttrs(tc.Attributes) {
-				ap := joinPath(fp, a.Name)
+			tc := hcldoc.Content(r, fp, blk.Body, targetHCLSchema)
+			for _, a := range hcldoc.Attrs(tc.Attributes) {
+				ap := fielderr.Join(fp, a.Name)
 				switch a.Name {
 				case "supervisor":
-					hclDecode(ps, ap, a, &op.Target.Supervisor)
+					hcldoc.Decode(r, ap, a, &op.Target.Supervisor)
 				case "child_id":
-					hclDecode(ps, ap, a, &op.Target.ChildID)
+					hcldoc.Decode(r, ap, a, &op.Target.ChildID)
 				case "name":
-					hclDecode(ps, ap, a, &op.Target.Name)
+					hcldoc.Decode(r, ap, a, &op.Target.Name)
 				case "pid":
-					hclDecode(ps, ap, a, &op.Target.PID)
+					hcldoc.Decode(r, ap, a, &op.Target.PID)
 				}
 			}
 		case "params":
-			op.Params = paramsFromHCL(ps, fp, blk)
+			op.Params = paramsFromHCL(r, fp, blk)
 		}
 	}
 	return op
 }
 
-func paramsFromHCL(ps *problems, path string, b *hcl.Block) Params {
+func paramsFromHCL(r fielderr.Reporter, path string, b *hcl.Block) Params {
 	var p Params
-	content, diags := b.Body.Content(paramsHCLSchema)
-	addDiags(ps, path, diags)
-	for _, a := range sortedAttrs(content.Attributes) {
-		fp := joinPath(path, a.Name)
+	content := hcldoc.Content(r, path, b.Body, paramsHCLSchema)
+	for _, a := range hcldoc.Attrs(content.Attributes) {
+		fp := fielderr.Join(path, a.Name)
 		switch a.Name {
 		case "message":
-			hclDecode(ps, fp, a, &p.Message)
+			hcldoc.Decode(r, fp, a, &p.Message)
 		case "strategy":
-			hclDecode(ps, fp, a, (*string)(&p.Strategy))
+			hcldoc.Decode(r, fp, a, (*string)(&p.Strategy))
 		case "reason":
-			hclDecode(ps, fp, a, &p.Reason)
+			hcldoc.Decode(r, fp, a, &p.Reason)
 		case "args":
-			hclDecode(ps, fp, a, &p.Args)
+			hcldoc.Decode(r, fp, a, &p.Args)
 		case "child_id":
-			hclDecode(ps, fp, a, &p.ChildID)
+			hcldoc.Decode(r, fp, a, &p.ChildID)
 		case "state":
-			hclDecode(ps, fp, a, &p.State)
+			hcldoc.Decode(r, fp, a, &p.State)
 		case "name":
-			hclDecode(ps, fp, a, &p.Name)
+			hcldoc.Decode(r, fp, a, &p.Name)
 		}
 	}
 	for i, cb := range content.Blocks {
-		fp := joinPath(path, "child")
+		fp := fielderr.Join(path, "child")
 		if i > 0 {
-			ps.add(ErrSyntax, fp, "%s: only one child block is allowed", cb.DefRange)
+			r.Report(fp, "%s: only one child block is allowed", cb.DefRange)
 			continue
 		}
 		c, err := spec.DecodeChildHCL(cb)
-		mergeSpecErr(ps, fp, err)
+		mergeSpecErr(r.List, fp, err)
 		p.Child = &c
 	}
 	return p
-}
-
-func hclDecode(ps *problems, path string, a *hcl.Attribute, target any) {
-	addDiags(ps, path, gohcl.DecodeExpression(a.Expr, nil, target))
-}
-
-func addDiags(ps *problems, path string, diags hcl.Diagnostics) {
-	for _, d := range diags {
-		if d.Severity != hcl.DiagError {
-			continue
-		}
-		msg := d.Summary
-		if d.Detail != "" {
-			msg += ": " + d.Detail
-		}
-		if d.Subject != nil {
-			msg = d.Subject.String() + ": " + msg
-		}
-		ps.add(ErrSyntax, path, "%s", msg)
-	}
-}
-
-// sortedAttrs returns attributes in document order.
-func sortedAttrs(attrs hcl.Attributes) []*hcl.Attribute {
-	out := make([]*hcl.Attribute, 0, len(attrs))
-	for _, a := range attrs {
-		out = append(out, a)
-	}
-	for i := 1; i < len(out); i++ {
-		for j := i; j > 0 && out[j].Range.Start.Byte < out[j-1].Range.Start.Byte; j-- {
-			out[j], out[j-1] = out[j-1], out[j]
-		}
-	}
-	return out
-}
-
-// checkJSONNesting refuses JSON nested deeper than maxNesting brackets
-// before any recursive decoding starts.
-func checkJSONNesting(data []byte) error {
-	if err := nesting.JSON(data, maxNesting); err != nil {
-		return fmt.Errorf("%w: %v", ErrSyntax, err)
-	}
-	return nil
-}
-
-// checkHCLNesting is checkJSONNesting for HCL.
-func checkHCLNesting(data []byte, filename string) error {
-	if err := nesting.HCL(data, filename, maxNesting); err != nil {
-		return fmt.Errorf("%w: %v", ErrSyntax, err)
-	}
-	return nil
 }

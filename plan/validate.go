@@ -2,11 +2,13 @@ package plan
 
 import (
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
+	"github.com/steward/steward/internal/fielderr"
 	"github.com/steward/steward/spec"
 )
 
@@ -31,10 +33,10 @@ func Validate(p *Plan, opts Options) error {
 
 // normalize validates p and returns a copy with defaults filled in.
 func normalize(p *Plan, opts Options) (*Plan, error) {
-	var ps problems
+	var ps fielderr.List
 	if p == nil {
-		ps.add(ErrRequired, "", "no plan")
-		return nil, ps.err(ErrInvalid)
+		ps.Add(ErrRequired, "", "no plan")
+		return nil, ps.Err(ErrInvalid)
 	}
 	n := clonePlan(p)
 	switch n.SafetyLevel {
@@ -42,60 +44,60 @@ func normalize(p *Plan, opts Options) (*Plan, error) {
 		n.SafetyLevel = DefaultSafetyLevel
 	case Strict, Moderate, Permissive:
 	default:
-		ps.add(ErrBadValue, "safety_level", "%q is not one of strict, moderate, permissive", n.SafetyLevel)
+		ps.Add(ErrBadValue, "safety_level", "%q is not one of strict, moderate, permissive", n.SafetyLevel)
 	}
 	if n.Timeout == "" {
 		n.Timeout = DefaultTimeout.String()
 	} else if d, err := time.ParseDuration(n.Timeout); err != nil || d <= 0 || d > MaxTimeout {
-		ps.add(ErrBadValue, "timeout", "%q is not a duration in (0, %s]", n.Timeout, MaxTimeout)
+		ps.Add(ErrBadValue, "timeout", "%q is not a duration in (0, %s]", n.Timeout, MaxTimeout)
 	} else {
 		n.Timeout = d.String()
 	}
 	validateConstraints(&ps, &n.Constraints)
 	if n.Group != "" && !spec.ValidName(n.Group) {
-		ps.add(ErrBadValue, "group", "%q is not a valid group name (1-63 of A-Z a-z 0-9 _ . -)", n.Group)
+		ps.Add(ErrBadValue, "group", "%q is not a valid group name (1-63 of A-Z a-z 0-9 _ . -)", n.Group)
 	}
 
 	switch {
 	case len(n.Operations) == 0:
-		ps.add(ErrRequired, "operations", "a plan needs at least one operation")
+		ps.Add(ErrRequired, "operations", "a plan needs at least one operation")
 	case len(n.Operations) > MaxOperations:
-		ps.add(ErrLimit, "operations", "%d operations, more than the limit of %d", len(n.Operations), MaxOperations)
-		return nil, ps.err(ErrInvalid)
+		ps.Add(ErrLimit, "operations", "%d operations, more than the limit of %d", len(n.Operations), MaxOperations)
+		return nil, ps.Err(ErrInvalid)
 	}
 	index := make(map[string]int, len(n.Operations))
 	for i := range n.Operations {
 		op := &n.Operations[i]
-		path := indexPath("operations", i)
+		path := fielderr.Index("operations", i)
 		if op.ID == "" {
-			ps.add(ErrRequired, joinPath(path, "id"), "required")
+			ps.Add(ErrRequired, fielderr.Join(path, "id"), "required")
 		} else if !spec.ValidName(op.ID) {
-			ps.add(ErrBadValue, joinPath(path, "id"), "%q must be 1-63 letters, digits, '_', '-' or '.', starting with a letter or digit", op.ID)
+			ps.Add(ErrBadValue, fielderr.Join(path, "id"), "%q must be 1-63 letters, digits, '_', '-' or '.', starting with a letter or digit", op.ID)
 		} else if first, dup := index[op.ID]; dup {
-			ps.add(ErrDuplicate, joinPath(path, "id"), "duplicate id %q (also operations[%d])", op.ID, first)
+			ps.Add(ErrDuplicate, fielderr.Join(path, "id"), "duplicate id %q (also operations[%d])", op.ID, first)
 		} else {
 			index[op.ID] = i
 		}
 	}
 	for i := range n.Operations {
-		validateOperation(&ps, indexPath("operations", i), &n.Operations[i], opts)
+		validateOperation(&ps, fielderr.Index("operations", i), &n.Operations[i], opts)
 	}
 	// Dependencies, then cycles over the edges that are well formed.
 	deps := make([][]int, len(n.Operations))
 	for i := range n.Operations {
 		op := &n.Operations[i]
-		path := joinPath(indexPath("operations", i), "depends_on")
+		path := fielderr.Join(fielderr.Index("operations", i), "depends_on")
 		seen := map[string]bool{}
 		for j, d := range op.DependsOn {
-			dp := indexPath(path, j)
+			dp := fielderr.Index(path, j)
 			k, ok := index[d]
 			switch {
 			case d == op.ID && d != "":
-				ps.add(ErrCycle, dp, "%q depends on itself (cycle %s -> %s)", d, d, d)
+				ps.Add(ErrCycle, dp, "%q depends on itself (cycle %s -> %s)", d, d, d)
 			case seen[d]:
-				ps.add(ErrDuplicate, dp, "%q is listed twice", d)
+				ps.Add(ErrDuplicate, dp, "%q is listed twice", d)
 			case !ok:
-				ps.add(ErrDependency, dp, "unknown operation %q", d)
+				ps.Add(ErrDependency, dp, "unknown operation %q", d)
 			default:
 				if index[op.ID] == i {
 					deps[i] = append(deps[i], k)
@@ -109,32 +111,32 @@ func normalize(p *Plan, opts Options) (*Plan, error) {
 		for k, v := range cycle {
 			names[k] = n.Operations[v].ID
 		}
-		ps.add(ErrCycle, joinPath(indexPath("operations", cycle[0]), "depends_on"), "dependency cycle: %s", strings.Join(names, " -> "))
+		ps.Add(ErrCycle, fielderr.Join(fielderr.Index("operations", cycle[0]), "depends_on"), "dependency cycle: %s", strings.Join(names, " -> "))
 	}
-	if err := ps.err(ErrInvalid); err != nil {
+	if err := ps.Err(ErrInvalid); err != nil {
 		return nil, err
 	}
 	return n, nil
 }
 
-func validateConstraints(ps *problems, c *Constraints) {
+func validateConstraints(ps *fielderr.List, c *Constraints) {
 	const path = "constraints"
 	if c.MaxParallel < 0 {
-		ps.add(ErrBadValue, joinPath(path, "max_parallel"), "%d is negative", c.MaxParallel)
+		ps.Add(ErrBadValue, fielderr.Join(path, "max_parallel"), "%d is negative", c.MaxParallel)
 	}
 	if c.MaxMemoryBytes < 0 {
-		ps.add(ErrBadValue, joinPath(path, "max_memory_bytes"), "%d is negative", c.MaxMemoryBytes)
+		ps.Add(ErrBadValue, fielderr.Join(path, "max_memory_bytes"), "%d is negative", c.MaxMemoryBytes)
 	}
 	if c.MaxProcessCount < 0 {
-		ps.add(ErrBadValue, joinPath(path, "max_process_count"), "%d is negative", c.MaxProcessCount)
+		ps.Add(ErrBadValue, fielderr.Join(path, "max_process_count"), "%d is negative", c.MaxProcessCount)
 	}
 	if c.MaxTotalQueueLength < 0 {
-		ps.add(ErrBadValue, joinPath(path, "max_total_queue_length"), "%d is negative", c.MaxTotalQueueLength)
+		ps.Add(ErrBadValue, fielderr.Join(path, "max_total_queue_length"), "%d is negative", c.MaxTotalQueueLength)
 	}
 	if w := c.Window; w != nil {
 		w.NotBefore, w.NotAfter = w.NotBefore.UTC(), w.NotAfter.UTC()
 		if !w.NotBefore.IsZero() && !w.NotAfter.IsZero() && !w.NotAfter.After(w.NotBefore) {
-			ps.add(ErrBadValue, joinPath(path, "window.not_after"), "%s is not after not_before %s", w.NotAfter.Format(time.RFC3339), w.NotBefore.Format(time.RFC3339))
+			ps.Add(ErrBadValue, fielderr.Join(path, "window.not_after"), "%s is not after not_before %s", w.NotAfter.Format(time.RFC3339), w.NotBefore.Format(time.RFC3339))
 		}
 		if w.NotBefore.IsZero() && w.NotAfter.IsZero() {
 			c.Window = nil
@@ -151,30 +153,30 @@ func supervisorOp(t OpType) bool {
 	return false
 }
 
-func validateOperation(ps *problems, path string, op *Operation, opts Options) {
-	known := contains(OpTypes, op.Type)
+func validateOperation(ps *fielderr.List, path string, op *Operation, opts Options) {
+	known := slices.Contains(OpTypes, op.Type)
 	switch {
 	case op.Type == "":
-		ps.add(ErrRequired, joinPath(path, "type"), "required")
+		ps.Add(ErrRequired, fielderr.Join(path, "type"), "required")
 	case !known:
 		names := make([]string, len(OpTypes))
 		for i, t := range OpTypes {
 			names[i] = string(t)
 		}
-		ps.add(ErrBadValue, joinPath(path, "type"), "unknown operation type %q (one of %s)", op.Type, strings.Join(names, ", "))
+		ps.Add(ErrBadValue, fielderr.Join(path, "type"), "unknown operation type %q (one of %s)", op.Type, strings.Join(names, ", "))
 	}
 	if op.Node != "" && !spec.ValidName(op.Node) {
-		ps.add(ErrBadValue, joinPath(path, "node"), "%q is not a node name", op.Node)
+		ps.Add(ErrBadValue, fielderr.Join(path, "node"), "%q is not a node name", op.Node)
 	}
 	validateTarget(ps, path, op, known)
 	if known {
-		validateParams(ps, joinPath(path, "params"), op, opts)
+		validateParams(ps, fielderr.Join(path, "params"), op, opts)
 	}
 }
 
-func validateTarget(ps *problems, path string, op *Operation, known bool) {
+func validateTarget(ps *fielderr.List, path string, op *Operation, known bool) {
 	t := &op.Target
-	tp := joinPath(path, "target")
+	tp := fielderr.Join(path, "target")
 	forms := 0
 	for _, s := range []string{t.Supervisor, t.Name, t.PID} {
 		if s != "" {
@@ -183,48 +185,48 @@ func validateTarget(ps *problems, path string, op *Operation, known bool) {
 	}
 	switch {
 	case forms == 0 && t.ChildID != "":
-		ps.add(ErrRequired, joinPath(tp, "supervisor"), "required with child_id")
+		ps.Add(ErrRequired, fielderr.Join(tp, "supervisor"), "required with child_id")
 		return
 	case forms == 0:
-		ps.add(ErrRequired, tp, "required: one of supervisor, name or pid")
+		ps.Add(ErrRequired, tp, "required: one of supervisor, name or pid")
 		return
 	case forms > 1:
-		ps.add(ErrBadValue, tp, "give exactly one of supervisor, name or pid")
+		ps.Add(ErrBadValue, tp, "give exactly one of supervisor, name or pid")
 		return
 	}
 	switch {
 	case t.Supervisor != "":
 		if !spec.ValidName(t.Supervisor) {
-			ps.add(ErrBadValue, joinPath(tp, "supervisor"), "%q is not a tree name", t.Supervisor)
+			ps.Add(ErrBadValue, fielderr.Join(tp, "supervisor"), "%q is not a tree name", t.Supervisor)
 		}
 		if t.ChildID != "" && !validChildPath(t.ChildID) {
-			ps.add(ErrBadValue, joinPath(tp, "child_id"), "%q is not a child path (child ids joined by '/')", t.ChildID)
+			ps.Add(ErrBadValue, fielderr.Join(tp, "child_id"), "%q is not a child path (child ids joined by '/')", t.ChildID)
 		}
 	case t.Name != "":
 		if t.ChildID != "" {
-			ps.add(ErrBadValue, joinPath(tp, "child_id"), "only with supervisor")
+			ps.Add(ErrBadValue, fielderr.Join(tp, "child_id"), "only with supervisor")
 		}
 		if !spec.ValidRegisteredName(t.Name) {
-			ps.add(ErrBadValue, joinPath(tp, "name"), "%q is not a registered name", t.Name)
+			ps.Add(ErrBadValue, fielderr.Join(tp, "name"), "%q is not a registered name", t.Name)
 		}
 		if known && supervisorOp(op.Type) {
-			ps.add(ErrBadValue, joinPath(tp, "name"), "%s needs a supervisor target: supervisor or pid", op.Type)
+			ps.Add(ErrBadValue, fielderr.Join(tp, "name"), "%s needs a supervisor target: supervisor or pid", op.Type)
 		}
 		if op.Node == "" {
-			ps.add(ErrRequired, joinPath(path, "node"), "required for a target by name")
+			ps.Add(ErrRequired, fielderr.Join(path, "node"), "required for a target by name")
 		}
 	case t.PID != "":
 		if t.ChildID != "" {
-			ps.add(ErrBadValue, joinPath(tp, "child_id"), "only with supervisor")
+			ps.Add(ErrBadValue, fielderr.Join(tp, "child_id"), "only with supervisor")
 		}
 		node, ok := splitPID(t.PID)
 		switch {
 		case !ok:
-			ps.add(ErrBadValue, joinPath(tp, "pid"), "%q is not a pid (node/seq)", t.PID)
+			ps.Add(ErrBadValue, fielderr.Join(tp, "pid"), "%q is not a pid (node/seq)", t.PID)
 		case op.Node == "":
 			op.Node = node
 		case op.Node != node:
-			ps.add(ErrBadValue, joinPath(path, "node"), "%q does not match the pid's node %q", op.Node, node)
+			ps.Add(ErrBadValue, fielderr.Join(path, "node"), "%q does not match the pid's node %q", op.Node, node)
 		}
 	}
 }
@@ -265,7 +267,7 @@ var allowedParams = map[OpType][]string{
 	RegisterName:             {"name"},
 }
 
-func validateParams(ps *problems, path string, op *Operation, opts Options) {
+func validateParams(ps *fielderr.List, path string, op *Operation, opts Options) {
 	p := &op.Params
 	given := []struct {
 		name string
@@ -281,8 +283,8 @@ func validateParams(ps *problems, path string, op *Operation, opts Options) {
 		{"name", p.Name != ""},
 	}
 	for _, g := range given {
-		if g.set && !contains(allowedParams[op.Type], g.name) {
-			ps.add(ErrBadValue, joinPath(path, g.name), "not used by %s", op.Type)
+		if g.set && !slices.Contains(allowedParams[op.Type], g.name) {
+			ps.Add(ErrBadValue, fielderr.Join(path, g.name), "not used by %s", op.Type)
 		}
 	}
 	switch op.Type {
@@ -290,51 +292,51 @@ func validateParams(ps *problems, path string, op *Operation, opts Options) {
 		if p.Reason == "" {
 			p.Reason = DefaultReason
 		} else if len(p.Reason) > MaxReasonLen || !printable(p.Reason) {
-			ps.add(ErrBadValue, joinPath(path, "reason"), "must be at most %d printable bytes", MaxReasonLen)
+			ps.Add(ErrBadValue, fielderr.Join(path, "reason"), "must be at most %d printable bytes", MaxReasonLen)
 		}
 	case SendMessage:
 		switch {
 		case p.Message == "":
-			ps.add(ErrRequired, joinPath(path, "message"), "required for send_message")
+			ps.Add(ErrRequired, fielderr.Join(path, "message"), "required for send_message")
 		case len(p.Message) > MaxMessageBytes:
-			ps.add(ErrLimit, joinPath(path, "message"), "%d bytes, more than the limit of %d", len(p.Message), MaxMessageBytes)
+			ps.Add(ErrLimit, fielderr.Join(path, "message"), "%d bytes, more than the limit of %d", len(p.Message), MaxMessageBytes)
 		}
 	case ReplaceState:
 		switch {
 		case p.State == "":
-			ps.add(ErrRequired, joinPath(path, "state"), "required for replace_state")
+			ps.Add(ErrRequired, fielderr.Join(path, "state"), "required for replace_state")
 		case len(p.State) > MaxStateBytes:
-			ps.add(ErrLimit, joinPath(path, "state"), "%d bytes, more than the limit of %d", len(p.State), MaxStateBytes)
+			ps.Add(ErrLimit, fielderr.Join(path, "state"), "%d bytes, more than the limit of %d", len(p.State), MaxStateBytes)
 		}
 	case RegisterName:
 		switch {
 		case p.Name == "":
-			ps.add(ErrRequired, joinPath(path, "name"), "required for register_name")
+			ps.Add(ErrRequired, fielderr.Join(path, "name"), "required for register_name")
 		case !spec.ValidRegisteredName(p.Name):
-			ps.add(ErrBadValue, joinPath(path, "name"), "%q is not a valid registered name (1-128 of A-Z a-z 0-9 _ . -, starting with a letter)", p.Name)
+			ps.Add(ErrBadValue, fielderr.Join(path, "name"), "%q is not a valid registered name (1-128 of A-Z a-z 0-9 _ . -, starting with a letter)", p.Name)
 		}
 	case ChangeSupervisorStrategy:
 		switch p.Strategy {
 		case "":
-			ps.add(ErrRequired, joinPath(path, "strategy"), "required for change_supervisor_strategy")
+			ps.Add(ErrRequired, fielderr.Join(path, "strategy"), "required for change_supervisor_strategy")
 		case spec.OneForOne, spec.OneForAll, spec.RestForOne:
 		case spec.SimpleOneForOne:
-			ps.add(ErrBadValue, joinPath(path, "strategy"), "a supervisor cannot be changed to simple_one_for_one: its children are started differently")
+			ps.Add(ErrBadValue, fielderr.Join(path, "strategy"), "a supervisor cannot be changed to simple_one_for_one: its children are started differently")
 		default:
-			ps.add(ErrBadValue, joinPath(path, "strategy"), "%q is not one of one_for_one, one_for_all, rest_for_one", p.Strategy)
+			ps.Add(ErrBadValue, fielderr.Join(path, "strategy"), "%q is not one of one_for_one, one_for_all, rest_for_one", p.Strategy)
 		}
 	case StartChild:
 		switch {
 		case p.Child == nil && p.Args == nil:
-			ps.add(ErrRequired, path, "start_child needs child (a child spec) or args (for a simple_one_for_one supervisor)")
+			ps.Add(ErrRequired, path, "start_child needs child (a child spec) or args (for a simple_one_for_one supervisor)")
 		case p.Child != nil && p.Args != nil:
-			ps.add(ErrBadValue, path, "give child or args, not both")
+			ps.Add(ErrBadValue, path, "give child or args, not both")
 		case p.Child != nil:
 			err := spec.ValidateChild(*p.Child, spec.ValidateOptions{KnownBehavior: opts.KnownBehavior})
 			var se *spec.Error
 			if errors.As(err, &se) {
 				for _, sp := range se.Problems {
-					ps.add(ErrBadValue, joinPath(joinPath(path, "child"), sp.Path), "%s", sp.Message)
+					ps.Add(ErrBadValue, fielderr.Join(fielderr.Join(path, "child"), sp.Path), "%s", sp.Message)
 				}
 			}
 			c := p.Child.Clone()
@@ -343,19 +345,19 @@ func validateParams(ps *problems, path string, op *Operation, opts Options) {
 		default:
 			for _, k := range sortedKeys(p.Args) {
 				if !spec.ValidName(k) {
-					ps.add(ErrBadValue, joinPath(path, "args"), "key %q is not a valid arg name", k)
+					ps.Add(ErrBadValue, fielderr.Join(path, "args"), "key %q is not a valid arg name", k)
 				}
 			}
 		}
 	case TerminateChild, RestartChild:
 		switch {
 		case p.ChildID == "":
-			ps.add(ErrRequired, joinPath(path, "child_id"), "required for %s", op.Type)
+			ps.Add(ErrRequired, fielderr.Join(path, "child_id"), "required for %s", op.Type)
 		case spec.ValidName(p.ChildID):
 		case op.Type == TerminateChild && isPID(p.ChildID):
 			// A simple_one_for_one child is named by its pid.
 		default:
-			ps.add(ErrBadValue, joinPath(path, "child_id"), "%q is not a child id", p.ChildID)
+			ps.Add(ErrBadValue, fielderr.Join(path, "child_id"), "%q is not a child id", p.ChildID)
 		}
 	}
 }

@@ -2,10 +2,8 @@ package spec
 
 import (
 	"errors"
-	"fmt"
 
 	"github.com/steward/steward/internal/fielderr"
-	"github.com/steward/steward/internal/strictjson"
 )
 
 // Sentinel errors. Every error returned by this package wraps exactly one of
@@ -50,22 +48,3 @@ type Problem = fielderr.Problem
 // Error lists every problem found, in document order; it unwraps to its
 // sentinel (ErrSyntax, ErrInvalid, ...) and to each problem's kind.
 type Error = fielderr.Error
-
-// problems accumulates Problems up to MaxProblems.
-type problems struct{ fielderr.List }
-
-func (ps *problems) add(kind error, path, format string, args ...any) {
-	ps.Add(kind, path, format, args...)
-}
-
-func (ps *problems) err(sentinel error) error { return ps.Err(sentinel) }
-
-func (ps *problems) empty() bool { return ps.Empty() }
-
-// joinPath joins a prefix and a field path: ("children[0]", "restart") ->
-// "children[0].restart"; an index step joins without a dot.
-func joinPath(prefix, field string) string { return strictjson.JoinPath(prefix, field) }
-
-func indexPath(prefix, field string, i int) string {
-	return joinPath(prefix, fmt.Sprintf("%s[%d]", field, i))
-}

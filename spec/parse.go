@@ -6,7 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/steward/steward/internal/nesting"
+	"github.com/steward/steward/internal/fielderr"
+	"github.com/steward/steward/internal/strictjson"
 )
 
 // Format is the syntax of a spec or plan file.
@@ -77,16 +78,13 @@ func Load(data []byte, filename string, opts ValidateOptions) (*Tree, error) {
 }
 
 func parseJSONTree(data []byte) (*Tree, error) {
-	if err := checkJSONNesting(data); err != nil {
-		return nil, err
-	}
-	v, err := parseJSONValue(data)
+	v, err := strictjson.Parse(data, maxNesting)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrSyntax, err)
 	}
-	var ps problems
-	t := treeFromJSON(&ps, v)
-	if err := ps.err(ErrSyntax); err != nil {
+	var ps fielderr.List
+	t := treeFromJSON(fielderr.Reporter{List: &ps, Kind: ErrSyntax}, v)
+	if err := ps.Err(ErrSyntax); err != nil {
 		return nil, err
 	}
 	return t, nil
@@ -99,31 +97,11 @@ func ParseChildJSON(data []byte) (ChildSpec, error) {
 	if len(data) > MaxSpecBytes {
 		return ChildSpec{}, fmt.Errorf("%w: %d bytes, more than the limit of %d", ErrTooLarge, len(data), MaxSpecBytes)
 	}
-	if err := checkJSONNesting(data); err != nil {
-		return ChildSpec{}, err
-	}
-	v, err := parseJSONValue(data)
+	v, err := strictjson.Parse(data, maxNesting)
 	if err != nil {
 		return ChildSpec{}, fmt.Errorf("%w: %v", ErrSyntax, err)
 	}
-	var ps problems
-	c := childFromJSON(&ps, "", v)
-	return c, ps.err(ErrSyntax)
-}
-
-// checkJSONNesting refuses JSON nested deeper than maxNesting brackets
-// before any recursive decoding starts.
-func checkJSONNesting(data []byte) error {
-	if err := nesting.JSON(data, maxNesting); err != nil {
-		return fmt.Errorf("%w: %v", ErrSyntax, err)
-	}
-	return nil
-}
-
-// checkHCLNesting is checkJSONNesting for HCL.
-func checkHCLNesting(data []byte, filename string) error {
-	if err := nesting.HCL(data, filename, maxNesting); err != nil {
-		return fmt.Errorf("%w: %v", ErrSyntax, err)
-	}
-	return nil
+	var ps fielderr.List
+	c := childFromJSON(fielderr.Reporter{List: &ps, Kind: ErrSyntax}, "", v)
+	return c, ps.Err(ErrSyntax)
 }

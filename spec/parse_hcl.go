@@ -4,8 +4,9 @@ import (
 	"fmt"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/gohcl"
-	"github.com/hashicorp/hcl/v2/hclsyntax"
+
+	"github.com/steward/steward/internal/fielderr"
+	"github.com/steward/steward/internal/hcldoc"
 )
 
 var (
@@ -34,17 +35,14 @@ var (
 )
 
 func parseHCLTree(data []byte, filename string) (*Tree, error) {
-	if err := checkHCLNesting(data, filename); err != nil {
-		return nil, err
+	root, err := hcldoc.Parse(data, filename, maxNesting)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrSyntax, err)
 	}
-	f, diags := hclsyntax.ParseConfig(data, filename, hcl.InitialPos)
-	if diags.HasErrors() {
-		return nil, fmt.Errorf("%w: %s", ErrSyntax, diags.Error())
-	}
-	var ps problems
+	var ps fielderr.List
+	r := fielderr.Reporter{List: &ps, Kind: ErrSyntax}
 	t := &Tree{}
-	content, diags := f.Body.Content(fileHCLSchema)
-	addDiags(&ps, "", diags)
+	content := hcldoc.Content(r, "", root, fileHCLSchema)
 	body := content
 	var trees []*hcl.Block
 	for _, b := range content.Blocks {
@@ -54,29 +52,26 @@ func parseHCLTree(data []byte, filename string) (*Tree, error) {
 	}
 	if len(trees) > 0 {
 		if len(trees) > 1 || len(content.Blocks) > 1 || len(content.Attributes) > 0 {
-			ps.add(ErrSyntax, "", "%s: a tree block must be the only thing in the file", trees[0].DefRange)
-			return nil, ps.err(ErrSyntax)
+			r.Report("", "%s: a tree block must be the only thing in the file", trees[0].DefRange)
+			return nil, ps.Err(ErrSyntax)
 		}
 		t.Name = trees[0].Labels[0]
-		var d hcl.Diagnostics
-		body, d = trees[0].Body.Content(treeBlockHCLSchema)
-		addDiags(&ps, "", d)
+		body = hcldoc.Content(r, "", trees[0].Body, treeBlockHCLSchema)
 	}
 	var in intensityInput
-	for _, name := range sortedAttrNames(body.Attributes) {
-		a := body.Attributes[name]
-		switch name {
+	for _, a := range hcldoc.Attrs(body.Attributes) {
+		switch a.Name {
 		case "name":
-			hclDecode(&ps, name, a, &t.Name)
+			hcldoc.Decode(r, a.Name, a, &t.Name)
 		case "node":
-			hclDecode(&ps, name, a, &t.Node)
+			hcldoc.Decode(r, a.Name, a, &t.Node)
 		default:
-			supervisorAttrFromHCL(&ps, &t.SupervisorSpec, &in, "", a)
+			supervisorAttrFromHCL(r, &t.SupervisorSpec, &in, "", a)
 		}
 	}
 	in.apply(&t.SupervisorSpec, true)
-	t.Children = childrenFromHCL(&ps, "", body.Blocks)
-	if err := ps.err(ErrSyntax); err != nil {
+	t.Children = childrenFromHCL(r, "", body.Blocks)
+	if err := ps.Err(ErrSyntax); err != nil {
 		return nil, err
 	}
 	return t, nil
@@ -85,105 +80,63 @@ func parseHCLTree(data []byte, filename string) (*Tree, error) {
 // DecodeChildHCL reads one child spec from a `child "id" { ... }` block,
 // with the same rules as Parse. Problem paths are relative to the child.
 func DecodeChildHCL(block *hcl.Block) (ChildSpec, error) {
-	var ps problems
-	c := childFromHCL(&ps, "", block)
-	return c, ps.err(ErrSyntax)
+	var ps fielderr.List
+	c := childFromHCL(fielderr.Reporter{List: &ps, Kind: ErrSyntax}, "", block)
+	return c, ps.Err(ErrSyntax)
 }
 
-func childrenFromHCL(ps *problems, path string, blocks hcl.Blocks) []ChildSpec {
+func childrenFromHCL(r fielderr.Reporter, path string, blocks hcl.Blocks) []ChildSpec {
 	var out []ChildSpec
 	for _, b := range blocks {
 		if b.Type != "child" {
 			continue
 		}
-		out = append(out, childFromHCL(ps, indexPath(path, "children", len(out)), b))
+		out = append(out, childFromHCL(r, fielderr.Index(fielderr.Join(path, "children"), len(out)), b))
 	}
 	return out
 }
 
-func childFromHCL(ps *problems, path string, b *hcl.Block) ChildSpec {
+func childFromHCL(r fielderr.Reporter, path string, b *hcl.Block) ChildSpec {
 	var c ChildSpec
 	if len(b.Labels) > 0 {
 		c.ID = b.Labels[0]
 	}
-	content, diags := b.Body.Content(childHCLSchema)
-	addDiags(ps, path, diags)
+	content := hcldoc.Content(r, path, b.Body, childHCLSchema)
 	var in intensityInput
-	for _, name := range sortedAttrNames(content.Attributes) {
-		a := content.Attributes[name]
-		fp := joinPath(path, name)
-		switch name {
+	for _, a := range hcldoc.Attrs(content.Attributes) {
+		fp := fielderr.Join(path, a.Name)
+		switch a.Name {
 		case "type":
-			hclDecode(ps, fp, a, (*string)(&c.Type))
+			hcldoc.Decode(r, fp, a, (*string)(&c.Type))
 		case "behavior":
-			hclDecode(ps, fp, a, &c.Behavior)
+			hcldoc.Decode(r, fp, a, &c.Behavior)
 		case "args":
-			hclDecode(ps, fp, a, &c.Args)
+			hcldoc.Decode(r, fp, a, &c.Args)
 		case "name":
-			hclDecode(ps, fp, a, &c.Name)
+			hcldoc.Decode(r, fp, a, &c.Name)
 		case "restart":
-			hclDecode(ps, fp, a, (*string)(&c.Restart))
+			hcldoc.Decode(r, fp, a, (*string)(&c.Restart))
 		case "shutdown":
-			hclDecode(ps, fp, a, &c.Shutdown)
+			hcldoc.Decode(r, fp, a, &c.Shutdown)
 		default:
-			supervisorAttrFromHCL(ps, &c.SupervisorSpec, &in, path, a)
+			supervisorAttrFromHCL(r, &c.SupervisorSpec, &in, path, a)
 		}
 	}
 	in.apply(&c.SupervisorSpec, c.Type == Supervisor)
-	c.Children = childrenFromHCL(ps, path, content.Blocks)
+	c.Children = childrenFromHCL(r, path, content.Blocks)
 	return c
 }
 
-func supervisorAttrFromHCL(ps *problems, s *SupervisorSpec, in *intensityInput, path string, a *hcl.Attribute) {
-	fp := joinPath(path, a.Name)
+func supervisorAttrFromHCL(r fielderr.Reporter, s *SupervisorSpec, in *intensityInput, path string, a *hcl.Attribute) {
+	fp := fielderr.Join(path, a.Name)
 	switch a.Name {
 	case "strategy":
-		hclDecode(ps, fp, a, (*string)(&s.Strategy))
+		hcldoc.Decode(r, fp, a, (*string)(&s.Strategy))
 	case "max_restarts":
-		hclDecode(ps, fp, a, &s.MaxRestarts)
+		hcldoc.Decode(r, fp, a, &s.MaxRestarts)
 		in.restarts = true
 	case "max_seconds":
-		hclDecode(ps, fp, a, &s.MaxSeconds)
+		hcldoc.Decode(r, fp, a, &s.MaxSeconds)
 		in.seconds = true
 	}
-}
-
-// hclDecode evaluates a constant attribute (no variables, no functions)
-// into a Go value.
-func hclDecode(ps *problems, path string, a *hcl.Attribute, target any) {
-	addDiags(ps, path, gohcl.DecodeExpression(a.Expr, nil, target))
-}
-
-func addDiags(ps *problems, path string, diags hcl.Diagnostics) {
-	for _, d := range diags {
-		if d.Severity != hcl.DiagError {
-			continue
-		}
-		msg := d.Summary
-		if d.Detail != "" {
-			msg += ": " + d.Detail
-		}
-		if d.Subject != nil {
-			msg = d.Subject.String() + ": " + msg
-		}
-		ps.add(ErrSyntax, path, "%s", msg)
-	}
-}
-
-func sortedAttrNames(attrs hcl.Attributes) []string {
-	// Document order, so problems come out in the order they were written.
-	names := make([]string, 0, len(attrs))
-	for n := range attrs {
-		names = append(names, n)
-	}
-	for i := 1; i < len(names); i++ {
-		for j := i; j > 0 && attrLess(attrs[names[j]], attrs[names[j-1]]); j-- {
-			names[j], names[j-1] = names[j-1], names[j]
-		}
-	}
-	return names
-}
-
-func attrLess(a, b *hcl.Attribute) bool {
-	return a.Range.Start.Byte < b.Range.Start.Byte
 }

@@ -1,80 +1,85 @@
 package spec
 
+import (
+	"github.com/steward/steward/internal/fielderr"
+	"github.com/steward/steward/internal/strictjson"
+)
+
 var (
 	treeJSONFields  = []string{"name", "node", "strategy", "max_restarts", "max_seconds", "children"}
 	childJSONFields = []string{"id", "type", "behavior", "args", "name", "restart", "shutdown", "strategy", "max_restarts", "max_seconds", "children"}
 )
 
-func treeFromJSON(ps *problems, v *jsonValue) *Tree {
+func treeFromJSON(r fielderr.Reporter, v *strictjson.Value) *Tree {
 	t := &Tree{}
-	if v.Kind != jsonObject {
-		ps.add(ErrSyntax, "", "expected a JSON object, got %s", v.Kind)
+	if v.Kind != strictjson.Object {
+		r.Report("", "expected a JSON object, got %s", v.Kind)
 		return t
 	}
 	var in intensityInput
-	jsonFields(ps, v, "", treeJSONFields, func(key, path string, val *jsonValue) {
+	strictjson.Fields(r, v, "", treeJSONFields, func(key, path string, val *strictjson.Value) {
 		switch key {
 		case "name":
-			t.Name = jsonStr(ps, path, val)
+			t.Name = strictjson.Str(r, path, val)
 		case "node":
-			t.Node = jsonStr(ps, path, val)
+			t.Node = strictjson.Str(r, path, val)
 		default:
-			supervisorFieldFromJSON(ps, &t.SupervisorSpec, &in, key, path, val)
+			supervisorFieldFromJSON(r, &t.SupervisorSpec, &in, key, path, val)
 		}
 	})
 	in.apply(&t.SupervisorSpec, true)
 	return t
 }
 
-func childFromJSON(ps *problems, path string, v *jsonValue) ChildSpec {
+func childFromJSON(r fielderr.Reporter, path string, v *strictjson.Value) ChildSpec {
 	var c ChildSpec
-	if v.Kind != jsonObject {
-		ps.add(ErrSyntax, path, "expected a JSON object, got %s", v.Kind)
+	if v.Kind != strictjson.Object {
+		r.Report(path, "expected a JSON object, got %s", v.Kind)
 		return c
 	}
 	var in intensityInput
-	jsonFields(ps, v, path, childJSONFields, func(key, fp string, val *jsonValue) {
+	strictjson.Fields(r, v, path, childJSONFields, func(key, fp string, val *strictjson.Value) {
 		switch key {
 		case "id":
-			c.ID = jsonStr(ps, fp, val)
+			c.ID = strictjson.Str(r, fp, val)
 		case "type":
-			c.Type = ChildType(jsonStr(ps, fp, val))
+			c.Type = ChildType(strictjson.Str(r, fp, val))
 		case "behavior":
-			c.Behavior = jsonStr(ps, fp, val)
+			c.Behavior = strictjson.Str(r, fp, val)
 		case "args":
-			c.Args = jsonStringMap(ps, fp, val)
+			c.Args = strictjson.StringMap(r, fp, val)
 		case "name":
-			c.Name = jsonStr(ps, fp, val)
+			c.Name = strictjson.Str(r, fp, val)
 		case "restart":
-			c.Restart = Restart(jsonStr(ps, fp, val))
+			c.Restart = Restart(strictjson.Str(r, fp, val))
 		case "shutdown":
-			c.Shutdown = jsonStr(ps, fp, val)
+			c.Shutdown = strictjson.Str(r, fp, val)
 		default:
-			supervisorFieldFromJSON(ps, &c.SupervisorSpec, &in, key, fp, val)
+			supervisorFieldFromJSON(r, &c.SupervisorSpec, &in, key, fp, val)
 		}
 	})
 	in.apply(&c.SupervisorSpec, c.Type == Supervisor)
 	return c
 }
 
-func supervisorFieldFromJSON(ps *problems, s *SupervisorSpec, in *intensityInput, key, path string, val *jsonValue) {
+func supervisorFieldFromJSON(r fielderr.Reporter, s *SupervisorSpec, in *intensityInput, key, path string, val *strictjson.Value) {
 	switch key {
 	case "strategy":
-		s.Strategy = Strategy(jsonStr(ps, path, val))
+		s.Strategy = Strategy(strictjson.Str(r, path, val))
 	case "max_restarts":
-		s.MaxRestarts = jsonInt(ps, path, val)
+		s.MaxRestarts = strictjson.Int(r, path, val)
 		in.restarts = true
 	case "max_seconds":
-		s.MaxSeconds = jsonInt(ps, path, val)
+		s.MaxSeconds = strictjson.Int(r, path, val)
 		in.seconds = true
 	case "children":
-		if val.Kind != jsonArray {
-			ps.add(ErrSyntax, path, "expected an array, got %s", val.Kind)
+		if val.Kind != strictjson.Array {
+			r.Report(path, "expected an array, got %s", val.Kind)
 			return
 		}
 		s.Children = make([]ChildSpec, len(val.Vals))
 		for i, e := range val.Vals {
-			s.Children[i] = childFromJSON(ps, indexPath(path, "", i), e)
+			s.Children[i] = childFromJSON(r, fielderr.Index(path, i), e)
 		}
 	}
 }

@@ -2,8 +2,11 @@ package spec
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/steward/steward/internal/fielderr"
 )
 
 // Validate checks a tree against every rule in the package documentation
@@ -12,52 +15,52 @@ import (
 // put there, so Validate accepts a tree whether or not it was normalized;
 // problems quote the values as written. t itself is not modified.
 func Validate(t *Tree, opts ValidateOptions) error {
-	var ps problems
+	var ps fielderr.List
 	if t == nil {
-		ps.add(ErrRequired, "", "no tree")
-		return ps.err(ErrInvalid)
+		ps.Add(ErrRequired, "", "no tree")
+		return ps.Err(ErrInvalid)
 	}
 	n := t
 	v := validator{opts: opts.withDefaults(), ps: &ps, names: map[string]string{}}
 
 	if n.Name == "" {
-		ps.add(ErrRequired, "name", "required")
+		ps.Add(ErrRequired, "name", "required")
 	} else if !validName(n.Name, MaxNameLen) {
-		ps.add(ErrBadName, "name", "%q %s", n.Name, nameRule)
+		ps.Add(ErrBadName, "name", "%q %s", n.Name, nameRule)
 	}
 	if n.Node != "" && n.Node != NodeAuto && !validName(n.Node, MaxNameLen) {
-		ps.add(ErrBadName, "node", "%q is not %q and %s", n.Node, NodeAuto, nameRule)
+		ps.Add(ErrBadName, "node", "%q is not %q and %s", n.Node, NodeAuto, nameRule)
 	}
 	v.supervisor("", &n.SupervisorSpec, 0)
 	if v.total > v.opts.MaxTotalChildren {
-		ps.add(ErrLimit, "children", "the tree has %d children in all, more than the limit of %d", v.total, v.opts.MaxTotalChildren)
+		ps.Add(ErrLimit, "children", "the tree has %d children in all, more than the limit of %d", v.total, v.opts.MaxTotalChildren)
 	}
 	if size := len(CanonicalTree(n)); size > MaxSpecBytes {
-		ps.add(ErrLimit, "", "the tree encodes to %d bytes, more than the limit of %d", size, MaxSpecBytes)
+		ps.Add(ErrLimit, "", "the tree encodes to %d bytes, more than the limit of %d", size, MaxSpecBytes)
 	}
-	return ps.err(ErrInvalid)
+	return ps.Err(ErrInvalid)
 }
 
 // ValidateChild checks one child spec, and its subtree, as Validate checks
 // the children of a tree; paths are relative to the child ("restart",
 // "children[0].behavior"). It is what a start_child operation uses.
 func ValidateChild(c ChildSpec, opts ValidateOptions) error {
-	var ps problems
+	var ps fielderr.List
 	n := c
 	v := validator{opts: opts.withDefaults(), ps: &ps, names: map[string]string{}}
 	v.child("", &n, 1, false)
 	if v.total+1 > v.opts.MaxTotalChildren {
-		ps.add(ErrLimit, "children", "the child has %d descendants, more than the limit of %d", v.total, v.opts.MaxTotalChildren)
+		ps.Add(ErrLimit, "children", "the child has %d descendants, more than the limit of %d", v.total, v.opts.MaxTotalChildren)
 	}
 	if size := len(Canonical(n)); size > MaxSpecBytes {
-		ps.add(ErrLimit, "", "the child encodes to %d bytes, more than the limit of %d", size, MaxSpecBytes)
+		ps.Add(ErrLimit, "", "the child encodes to %d bytes, more than the limit of %d", size, MaxSpecBytes)
 	}
-	return ps.err(ErrInvalid)
+	return ps.Err(ErrInvalid)
 }
 
 type validator struct {
 	opts  ValidateOptions
-	ps    *problems
+	ps    *fielderr.List
 	total int
 	// names maps a registered name to the path that registered it first.
 	names map[string]string
@@ -68,15 +71,6 @@ var (
 	restarts   = []string{string(Permanent), string(Transient), string(Temporary)}
 	types      = []string{string(Worker), string(Supervisor)}
 )
-
-func oneOf(v string, allowed []string) bool {
-	for _, a := range allowed {
-		if v == a {
-			return true
-		}
-	}
-	return false
-}
 
 func notOneOf(v string, allowed []string) string {
 	return fmt.Sprintf("%q is not one of %s", v, strings.Join(allowed, ", "))
@@ -89,33 +83,33 @@ func (v *validator) supervisor(path string, s *SupervisorSpec, depth int) {
 	eff := *s
 	eff.Children = nil
 	normalizeSupervisor(&eff)
-	if !oneOf(string(eff.Strategy), strategies) {
-		ps.add(ErrBadValue, joinPath(path, "strategy"), "%s", notOneOf(string(s.Strategy), strategies))
+	if !slices.Contains(strategies, string(eff.Strategy)) {
+		ps.Add(ErrBadValue, fielderr.Join(path, "strategy"), "%s", notOneOf(string(s.Strategy), strategies))
 	}
 	if eff.MaxRestarts < 0 || eff.MaxRestarts > MaxIntensityRestarts {
-		ps.add(ErrBadValue, joinPath(path, "max_restarts"), "%d is out of range 0..%d", s.MaxRestarts, MaxIntensityRestarts)
+		ps.Add(ErrBadValue, fielderr.Join(path, "max_restarts"), "%d is out of range 0..%d", s.MaxRestarts, MaxIntensityRestarts)
 	}
 	if eff.MaxSeconds < 1 || eff.MaxSeconds > MaxIntensitySeconds {
-		ps.add(ErrBadValue, joinPath(path, "max_seconds"), "%d is out of range 1..%d", s.MaxSeconds, MaxIntensitySeconds)
+		ps.Add(ErrBadValue, fielderr.Join(path, "max_seconds"), "%d is out of range 1..%d", s.MaxSeconds, MaxIntensitySeconds)
 	}
 	if len(s.Children) > v.opts.MaxChildren {
-		ps.add(ErrLimit, joinPath(path, "children"), "%d children, more than the limit of %d", len(s.Children), v.opts.MaxChildren)
+		ps.Add(ErrLimit, fielderr.Join(path, "children"), "%d children, more than the limit of %d", len(s.Children), v.opts.MaxChildren)
 	}
 	if eff.Strategy == SimpleOneForOne && len(s.Children) != 1 {
-		ps.add(ErrBadValue, joinPath(path, "children"), "simple_one_for_one needs exactly one child template, got %d", len(s.Children))
+		ps.Add(ErrBadValue, fielderr.Join(path, "children"), "simple_one_for_one needs exactly one child template, got %d", len(s.Children))
 	}
 	if depth+1 > v.opts.MaxDepth && len(s.Children) > 0 {
-		ps.add(ErrLimit, joinPath(path, "children"), "nesting depth %d is more than the limit of %d", depth+1, v.opts.MaxDepth)
+		ps.Add(ErrLimit, fielderr.Join(path, "children"), "nesting depth %d is more than the limit of %d", depth+1, v.opts.MaxDepth)
 		v.total += len(s.Children)
 		return
 	}
 	seen := make(map[string]int, len(s.Children))
 	for i := range s.Children {
 		c := &s.Children[i]
-		cp := indexPath(path, "children", i)
+		cp := fielderr.Index(fielderr.Join(path, "children"), i)
 		if c.ID != "" {
 			if first, dup := seen[c.ID]; dup {
-				ps.add(ErrDuplicate, joinPath(cp, "id"), "duplicate id %q (also %s)", c.ID, indexPath(path, "children", first))
+				ps.Add(ErrDuplicate, fielderr.Join(cp, "id"), "duplicate id %q (also %s)", c.ID, fielderr.Index(fielderr.Join(path, "children"), first))
 			} else {
 				seen[c.ID] = i
 			}
@@ -129,22 +123,22 @@ func (v *validator) supervisor(path string, s *SupervisorSpec, depth int) {
 func (v *validator) child(path string, c *ChildSpec, depth int, template bool) {
 	ps := v.ps
 	if c.ID == "" {
-		ps.add(ErrRequired, joinPath(path, "id"), "required")
+		ps.Add(ErrRequired, fielderr.Join(path, "id"), "required")
 	} else if !validName(c.ID, MaxNameLen) {
-		ps.add(ErrBadName, joinPath(path, "id"), "%q %s", c.ID, nameRule)
+		ps.Add(ErrBadName, fielderr.Join(path, "id"), "%q %s", c.ID, nameRule)
 	}
 	typ := c.Type
 	if typ == "" {
 		typ = Worker
 	}
-	if !oneOf(string(typ), types) {
-		ps.add(ErrBadValue, joinPath(path, "type"), "%s", notOneOf(string(c.Type), types))
+	if !slices.Contains(types, string(typ)) {
+		ps.Add(ErrBadValue, fielderr.Join(path, "type"), "%s", notOneOf(string(c.Type), types))
 	}
-	if c.Restart != "" && !oneOf(string(c.Restart), restarts) {
-		ps.add(ErrBadValue, joinPath(path, "restart"), "%s", notOneOf(string(c.Restart), restarts))
+	if c.Restart != "" && !slices.Contains(restarts, string(c.Restart)) {
+		ps.Add(ErrBadValue, fielderr.Join(path, "restart"), "%s", notOneOf(string(c.Restart), restarts))
 	}
 	if c.Shutdown != "" {
-		v.shutdown(joinPath(path, "shutdown"), c.Shutdown)
+		v.shutdown(fielderr.Join(path, "shutdown"), c.Shutdown)
 	}
 
 	switch typ {
@@ -152,13 +146,13 @@ func (v *validator) child(path string, c *ChildSpec, depth int, template bool) {
 		v.worker(path, c, template)
 	case Supervisor:
 		if c.Behavior != "" {
-			ps.add(ErrFieldMix, joinPath(path, "behavior"), "a supervisor has no behavior")
+			ps.Add(ErrFieldMix, fielderr.Join(path, "behavior"), "a supervisor has no behavior")
 		}
 		if len(c.Args) > 0 {
-			ps.add(ErrFieldMix, joinPath(path, "args"), "a supervisor has no args")
+			ps.Add(ErrFieldMix, fielderr.Join(path, "args"), "a supervisor has no args")
 		}
 		if c.Name != "" {
-			ps.add(ErrFieldMix, joinPath(path, "name"), "a supervisor cannot register a name")
+			ps.Add(ErrFieldMix, fielderr.Join(path, "name"), "a supervisor cannot register a name")
 		}
 		v.supervisor(path, &c.SupervisorSpec, depth)
 	}
@@ -168,48 +162,48 @@ func (v *validator) worker(path string, c *ChildSpec, template bool) {
 	ps := v.ps
 	switch {
 	case c.Behavior == "":
-		ps.add(ErrRequired, joinPath(path, "behavior"), "required for a worker")
+		ps.Add(ErrRequired, fielderr.Join(path, "behavior"), "required for a worker")
 	case len(c.Behavior) > MaxBehaviorLen || strings.ContainsAny(c.Behavior, " \t\r\n"):
-		ps.add(ErrBadName, joinPath(path, "behavior"), "%q is not a behavior name (no blanks, at most %d bytes)", c.Behavior, MaxBehaviorLen)
+		ps.Add(ErrBadName, fielderr.Join(path, "behavior"), "%q is not a behavior name (no blanks, at most %d bytes)", c.Behavior, MaxBehaviorLen)
 	case v.opts.KnownBehavior != nil && !v.opts.KnownBehavior(c.Behavior):
-		ps.add(ErrUnknownBehavior, joinPath(path, "behavior"), "unknown behavior %q", c.Behavior)
+		ps.Add(ErrUnknownBehavior, fielderr.Join(path, "behavior"), "unknown behavior %q", c.Behavior)
 	}
 	if len(c.Args) > MaxArgs {
-		ps.add(ErrLimit, joinPath(path, "args"), "%d args, more than the limit of %d", len(c.Args), MaxArgs)
+		ps.Add(ErrLimit, fielderr.Join(path, "args"), "%d args, more than the limit of %d", len(c.Args), MaxArgs)
 	}
 	for _, k := range sortedKeys(c.Args) {
 		if !validName(k, MaxNameLen) {
-			ps.add(ErrBadName, joinPath(path, "args"), "key %q %s", k, nameRule)
+			ps.Add(ErrBadName, fielderr.Join(path, "args"), "key %q %s", k, nameRule)
 		}
 		if len(c.Args[k]) > MaxArgValueLen {
-			ps.add(ErrLimit, joinPath(path, "args"), "value of %q is %d bytes, more than the limit of %d", k, len(c.Args[k]), MaxArgValueLen)
+			ps.Add(ErrLimit, fielderr.Join(path, "args"), "value of %q is %d bytes, more than the limit of %d", k, len(c.Args[k]), MaxArgValueLen)
 		}
 	}
 	if c.Name != "" {
 		switch {
 		case !validRegisteredName(c.Name):
-			ps.add(ErrBadName, joinPath(path, "name"), "%q %s", c.Name, registeredNameRule)
+			ps.Add(ErrBadName, fielderr.Join(path, "name"), "%q %s", c.Name, registeredNameRule)
 		case template:
-			ps.add(ErrBadValue, joinPath(path, "name"), "a simple_one_for_one template cannot register a name: every instance would claim it")
+			ps.Add(ErrBadValue, fielderr.Join(path, "name"), "a simple_one_for_one template cannot register a name: every instance would claim it")
 		default:
 			if first, dup := v.names[c.Name]; dup {
-				ps.add(ErrDuplicate, joinPath(path, "name"), "%q is already registered by %s", c.Name, first)
+				ps.Add(ErrDuplicate, fielderr.Join(path, "name"), "%q is already registered by %s", c.Name, first)
 			} else {
-				v.names[c.Name] = joinPath(path, "name")
+				v.names[c.Name] = fielderr.Join(path, "name")
 			}
 		}
 	}
 	if c.Strategy != "" {
-		ps.add(ErrFieldMix, joinPath(path, "strategy"), "a worker has no strategy")
+		ps.Add(ErrFieldMix, fielderr.Join(path, "strategy"), "a worker has no strategy")
 	}
 	if c.MaxRestarts != 0 {
-		ps.add(ErrFieldMix, joinPath(path, "max_restarts"), "a worker has no restart intensity")
+		ps.Add(ErrFieldMix, fielderr.Join(path, "max_restarts"), "a worker has no restart intensity")
 	}
 	if c.MaxSeconds != 0 {
-		ps.add(ErrFieldMix, joinPath(path, "max_seconds"), "a worker has no restart intensity")
+		ps.Add(ErrFieldMix, fielderr.Join(path, "max_seconds"), "a worker has no restart intensity")
 	}
 	if len(c.Children) > 0 {
-		ps.add(ErrFieldMix, joinPath(path, "children"), "a worker has no children")
+		ps.Add(ErrFieldMix, fielderr.Join(path, "children"), "a worker has no children")
 	}
 }
 
@@ -219,6 +213,6 @@ func (v *validator) shutdown(path, s string) {
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil || d <= 0 || d > v.opts.MaxShutdown {
-		v.ps.add(ErrBadValue, path, "%q is neither %q nor a duration in (0, %s]", s, BrutalKill, v.opts.MaxShutdown)
+		v.ps.Add(ErrBadValue, path, "%q is neither %q nor a duration in (0, %s]", s, BrutalKill, v.opts.MaxShutdown)
 	}
 }

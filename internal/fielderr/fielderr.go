@@ -78,26 +78,32 @@ type List struct {
 	omitted int
 }
 
-// Add records a problem.
+// Add records a problem of the given kind at path.
 func (l *List) Add(kind error, path, format string, args ...any) {
-	l.push(Problem{Path: path, Message: fmt.Sprintf(format, args...), Kind: kind})
-}
-
-func (l *List) push(p Problem) {
 	if len(l.list) >= MaxProblems {
 		l.omitted++
 		return
 	}
-	l.list = append(l.list, p)
+	l.list = append(l.list, Problem{Path: path, Message: fmt.Sprintf(format, args...), Kind: kind})
 }
-
-// Empty reports whether nothing was recorded.
-func (l *List) Empty() bool { return len(l.list) == 0 && l.omitted == 0 }
 
 // Err returns nil when nothing was recorded, else an *Error under sentinel.
 func (l *List) Err(sentinel error) error {
-	if l.Empty() {
+	if len(l.list) == 0 && l.omitted == 0 {
 		return nil
 	}
 	return &Error{Err: sentinel, Problems: l.list, Omitted: l.omitted}
+}
+
+// Reporter records problems of one kind in a List: what a decoder
+// (internal/strictjson, internal/hcldoc) is handed for the syntax problems
+// it finds, with the caller's sentinel as Kind.
+type Reporter struct {
+	List *List
+	Kind error
+}
+
+// Report records a problem of r's kind at path.
+func (r Reporter) Report(path, format string, args ...any) {
+	r.List.Add(r.Kind, path, format, args...)
 }

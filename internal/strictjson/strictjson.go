@@ -2,7 +2,9 @@
 // operators write (tree specs, plans): object keys keep their order and
 // exact spelling, so that a decoder can refuse unknown and duplicate keys
 // (encoding/json matches keys case-insensitively and lets the last of two
-// duplicates win) and name the path of every problem.
+// duplicates win) and name the path of every problem. Fields, Str, Int,
+// Int64 and StringMap read a decoded Value into Go values, reporting each
+// problem at its path to the fielderr.Reporter they are given.
 package strictjson
 
 import (
@@ -11,8 +13,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
-	"strings"
+
+	"github.com/steward/steward/internal/fielderr"
+	"github.com/steward/steward/internal/nesting"
 )
 
 // Value is a decoded JSON value.
@@ -40,27 +45,13 @@ func (k Kind) String() string {
 	return [...]string{"null", "a boolean", "a number", "a string", "an array", "an object"}[k]
 }
 
-// Reporter collects the problems of a document, each at its path.
-type Reporter interface {
-	Syntax(path, format string, args ...any)
-}
-
-// JoinPath appends a field or an index ("[3]") to a path.
-func JoinPath(prefix, field string) string {
-	switch {
-	case prefix == "":
-		return field
-	case field == "":
-		return prefix
-	case strings.HasPrefix(field, "["):
-		return prefix + field
-	default:
-		return prefix + "." + field
+// Parse decodes exactly one JSON value from data, refusing first (before
+// any recursive decoding) a document that opens more than maxDepth brackets
+// at once.
+func Parse(data []byte, maxDepth int) (*Value, error) {
+	if err := nesting.JSON(data, maxDepth); err != nil {
+		return nil, err
 	}
-}
-
-// Parse decodes exactly one JSON value from data.
-func Parse(data []byte) (*Value, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	v, err := read(dec, "")
@@ -92,7 +83,7 @@ func read(dec *json.Decoder, path string) (*Value, error) {
 		case '[':
 			v := &Value{Kind: Array}
 			for dec.More() {
-				e, err := read(dec, fmt.Sprintf("%s[%d]", path, len(v.Vals)))
+				e, err := read(dec, fielderr.Index(path, len(v.Vals)))
 				if err != nil {
 					return nil, err
 				}
@@ -112,10 +103,10 @@ func read(dec *json.Decoder, path string) (*Value, error) {
 				}
 				key, _ := kt.(string)
 				if seen[key] {
-					return nil, fmt.Errorf("%s: duplicate key", JoinPath(path, key))
+					return nil, fmt.Errorf("%s: duplicate key", fielderr.Join(path, key))
 				}
 				seen[key] = true
-				e, err := read(dec, JoinPath(path, key))
+				e, err := read(dec, fielderr.Join(path, key))
 				if err != nil {
 					return nil, err
 				}
@@ -141,11 +132,11 @@ func tokenErr(dec *json.Decoder, err error) error {
 // Fields walks an object's fields, refusing unknown ones: fn is called for
 // each known key in document order; an unknown key is reported; a null
 // value reads as absent.
-func Fields(r Reporter, v *Value, path string, known []string, fn func(key, path string, val *Value)) {
+func Fields(r fielderr.Reporter, v *Value, path string, known []string, fn func(key, path string, val *Value)) {
 	for i, k := range v.Keys {
-		fp := JoinPath(path, k)
-		if !contains(known, k) {
-			r.Syntax(fp, "unknown field")
+		fp := fielderr.Join(path, k)
+		if !slices.Contains(known, k) {
+			r.Report(fp, "unknown field")
 			continue
 		}
 		if v.Vals[i].Kind == Null {
@@ -155,53 +146,44 @@ func Fields(r Reporter, v *Value, path string, known []string, fn func(key, path
 	}
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 // Str reads a string.
-func Str(r Reporter, path string, v *Value) string {
+func Str(r fielderr.Reporter, path string, v *Value) string {
 	if v.Kind != String {
-		r.Syntax(path, "expected a string, got %s", v.Kind)
+		r.Report(path, "expected a string, got %s", v.Kind)
 		return ""
 	}
 	return v.Text
 }
 
 // Int reads a 32-bit integer.
-func Int(r Reporter, path string, v *Value) int { return int(integer(r, path, v, 32)) }
+func Int(r fielderr.Reporter, path string, v *Value) int { return int(integer(r, path, v, 32)) }
 
 // Int64 reads a 64-bit integer.
-func Int64(r Reporter, path string, v *Value) int64 { return integer(r, path, v, 64) }
+func Int64(r fielderr.Reporter, path string, v *Value) int64 { return integer(r, path, v, 64) }
 
-func integer(r Reporter, path string, v *Value, bits int) int64 {
+func integer(r fielderr.Reporter, path string, v *Value, bits int) int64 {
 	if v.Kind != Number {
-		r.Syntax(path, "expected an integer, got %s", v.Kind)
+		r.Report(path, "expected an integer, got %s", v.Kind)
 		return 0
 	}
 	n, err := strconv.ParseInt(v.Text, 10, bits)
 	if err != nil {
-		r.Syntax(path, "expected an integer, got %s", v.Text)
+		r.Report(path, "expected an integer, got %s", v.Text)
 		return 0
 	}
 	return n
 }
 
 // StringMap reads an object of strings.
-func StringMap(r Reporter, path string, v *Value) map[string]string {
+func StringMap(r fielderr.Reporter, path string, v *Value) map[string]string {
 	if v.Kind != Object {
-		r.Syntax(path, "expected an object of strings, got %s", v.Kind)
+		r.Report(path, "expected an object of strings, got %s", v.Kind)
 		return nil
 	}
 	m := make(map[string]string, len(v.Keys))
 	for i, k := range v.Keys {
 		if v.Vals[i].Kind != String {
-			r.Syntax(JoinPath(path, k), "expected a string, got %s", v.Vals[i].Kind)
+			r.Report(fielderr.Join(path, k), "expected a string, got %s", v.Vals[i].Kind)
 			continue
 		}
 		m[k] = v.Vals[i].Text
