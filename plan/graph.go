@@ -237,12 +237,3 @@ func clonePlan(p *Plan) *Plan {
 	}
 	return &n
 }
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}

@@ -1,14 +1,12 @@
 package plan
 
-import "sort"
-
 // NodeNames lists, sorted, every node a check refers to: the nodes whose
 // share of the check (ForNode) is not empty.
 func (c Check) NodeNames() []string {
-	set := map[string]bool{}
+	set := newStringSet()
 	add := func(n string) {
 		if n != "" {
-			set[n] = true
+			set.add(n)
 		}
 	}
 	for _, n := range c.Nodes {
@@ -28,7 +26,7 @@ func (c Check) NodeNames() []string {
 	for _, e := range c.Effects {
 		add(e.Target.Node)
 	}
-	return sortedSet(set)
+	return set.sorted()
 }
 
 // PhaseNodes lists, sorted, the nodes that take part in phase i: those its
@@ -39,20 +37,20 @@ func (r *Result) PhaseNodes(i int) []string {
 		return nil
 	}
 	ph := r.Phases[i]
-	set := map[string]bool{}
+	set := newStringSet()
 	for _, id := range ph.Operations {
 		if op := r.Operation(id); op != nil && op.Node != "" {
-			set[op.Node] = true
+			set.add(op.Node)
 		}
 	}
 	for _, cs := range [][]Check{ph.PreChecks, ph.PostChecks} {
 		for _, c := range cs {
 			for _, n := range c.NodeNames() {
-				set[n] = true
+				set.add(n)
 			}
 		}
 	}
-	return sortedSet(set)
+	return set.sorted()
 }
 
 // Operation returns the operation with this id, or nil.
@@ -77,13 +75,4 @@ func (r *Result) Compensation(i int, op string) *Compensation {
 		}
 	}
 	return nil
-}
-
-func sortedSet(set map[string]bool) []string {
-	out := make([]string, 0, len(set))
-	for n := range set {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"errors"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -343,7 +344,7 @@ func validateParams(ps *fielderr.List, path string, op *Operation, opts Options)
 			spec.NormalizeChild(&c)
 			p.Child = &c
 		default:
-			for _, k := range sortedKeys(p.Args) {
+			for _, k := range slices.Sorted(maps.Keys(p.Args)) {
 				if !spec.ValidName(k) {
 					ps.Add(ErrBadValue, fielderr.Join(path, "args"), "key %q is not a valid arg name", k)
 				}

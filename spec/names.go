@@ -1,7 +1,5 @@
 package spec
 
-import "sort"
-
 const (
 	nameRule           = "must be 1-63 letters, digits, '_', '-' or '.', starting with a letter or digit"
 	registeredNameRule = "must be 1-128 letters, digits, '_', '-' or '.', starting with a letter"
@@ -36,12 +34,3 @@ func validRegisteredName(s string) bool {
 
 func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
 func isAlnum(c byte) bool  { return isLetter(c) || c >= '0' && c <= '9' }
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}

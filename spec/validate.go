@@ -2,6 +2,7 @@ package spec
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -171,7 +172,7 @@ func (v *validator) worker(path string, c *ChildSpec, template bool) {
 	if len(c.Args) > MaxArgs {
 		ps.Add(ErrLimit, fielderr.Join(path, "args"), "%d args, more than the limit of %d", len(c.Args), MaxArgs)
 	}
-	for _, k := range sortedKeys(c.Args) {
+	for _, k := range slices.Sorted(maps.Keys(c.Args)) {
 		if !validName(k, MaxNameLen) {
 			ps.Add(ErrBadName, fielderr.Join(path, "args"), "key %q %s", k, nameRule)
 		}
