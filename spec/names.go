@@ -9,15 +9,21 @@ const (
 // 1 to MaxNameLen bytes of ASCII letters, digits, '_', '-' and '.', the
 // first a letter or a digit. (So no '/', which joins nested child ids and
 // separates a PID's node from its sequence number.)
-func ValidName(s string) bool { return validName(s, MaxNameLen) }
+func ValidName(s string) bool {
+	return len(s) <= MaxNameLen && nameChars(s)
+}
 
 // ValidRegisteredName reports whether s is a valid registered process name:
 // 1 to MaxRegisteredNameLen bytes of ASCII letters, digits, '_', '-' and
 // '.', the first a letter.
-func ValidRegisteredName(s string) bool { return validRegisteredName(s) }
+func ValidRegisteredName(s string) bool {
+	return len(s) <= MaxRegisteredNameLen && nameChars(s) && isLetter(s[0])
+}
 
-func validName(s string, max int) bool {
-	if len(s) == 0 || len(s) > max || !isAlnum(s[0]) {
+// nameChars reports whether s is not empty, is made of ASCII letters,
+// digits, '_', '-' and '.', and starts with a letter or a digit.
+func nameChars(s string) bool {
+	if len(s) == 0 || !isAlnum(s[0]) {
 		return false
 	}
 	for i := 1; i < len(s); i++ {
@@ -26,10 +32,6 @@ func validName(s string, max int) bool {
 		}
 	}
 	return true
-}
-
-func validRegisteredName(s string) bool {
-	return validName(s, MaxRegisteredNameLen) && isLetter(s[0])
 }
 
 func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }

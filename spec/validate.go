@@ -26,10 +26,10 @@ func Validate(t *Tree, opts ValidateOptions) error {
 
 	if n.Name == "" {
 		ps.Add(ErrRequired, "name", "required")
-	} else if !validName(n.Name, MaxNameLen) {
+	} else if !ValidName(n.Name) {
 		ps.Add(ErrBadName, "name", "%q %s", n.Name, nameRule)
 	}
-	if n.Node != "" && n.Node != NodeAuto && !validName(n.Node, MaxNameLen) {
+	if n.Node != "" && n.Node != NodeAuto && !ValidName(n.Node) {
 		ps.Add(ErrBadName, "node", "%q is not %q and %s", n.Node, NodeAuto, nameRule)
 	}
 	v.supervisor("", &n.SupervisorSpec, 0)
@@ -125,7 +125,7 @@ func (v *validator) child(path string, c *ChildSpec, depth int, template bool) {
 	ps := v.ps
 	if c.ID == "" {
 		ps.Add(ErrRequired, fielderr.Join(path, "id"), "required")
-	} else if !validName(c.ID, MaxNameLen) {
+	} else if !ValidName(c.ID) {
 		ps.Add(ErrBadName, fielderr.Join(path, "id"), "%q %s", c.ID, nameRule)
 	}
 	typ := c.Type
@@ -173,7 +173,7 @@ func (v *validator) worker(path string, c *ChildSpec, template bool) {
 		ps.Add(ErrLimit, fielderr.Join(path, "args"), "%d args, more than the limit of %d", len(c.Args), MaxArgs)
 	}
 	for _, k := range slices.Sorted(maps.Keys(c.Args)) {
-		if !validName(k, MaxNameLen) {
+		if !ValidName(k) {
 			ps.Add(ErrBadName, fielderr.Join(path, "args"), "key %q %s", k, nameRule)
 		}
 		if len(c.Args[k]) > MaxArgValueLen {
@@ -182,7 +182,7 @@ func (v *validator) worker(path string, c *ChildSpec, template bool) {
 	}
 	if c.Name != "" {
 		switch {
-		case !validRegisteredName(c.Name):
+		case !ValidRegisteredName(c.Name):
 			ps.Add(ErrBadName, fielderr.Join(path, "name"), "%q %s", c.Name, registeredNameRule)
 		case template:
 			ps.Add(ErrBadValue, fielderr.Join(path, "name"), "a simple_one_for_one template cannot register a name: every instance would claim it")
