@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strconv"
 
@@ -155,18 +156,23 @@ func Str(r fielderr.Reporter, path string, v *Value) string {
 	return v.Text
 }
 
-// Int reads a 32-bit integer.
-func Int(r fielderr.Reporter, path string, v *Value) int { return int(integer(r, path, v, 32)) }
+// Int reads an integer in the 32-bit range.
+func Int(r fielderr.Reporter, path string, v *Value) int {
+	n := Int64(r, path, v)
+	if n < math.MinInt32 || n > math.MaxInt32 {
+		r.Report(path, "expected an integer, got %s", v.Text)
+		return 0
+	}
+	return int(n)
+}
 
 // Int64 reads a 64-bit integer.
-func Int64(r fielderr.Reporter, path string, v *Value) int64 { return integer(r, path, v, 64) }
-
-func integer(r fielderr.Reporter, path string, v *Value, bits int) int64 {
+func Int64(r fielderr.Reporter, path string, v *Value) int64 {
 	if v.Kind != Number {
 		r.Report(path, "expected an integer, got %s", v.Kind)
 		return 0
 	}
-	n, err := strconv.ParseInt(v.Text, 10, bits)
+	n, err := strconv.ParseInt(v.Text, 10, 64)
 	if err != nil {
 		r.Report(path, "expected an integer, got %s", v.Text)
 		return 0
