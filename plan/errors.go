@@ -31,10 +31,10 @@ var (
 	ErrBadValue = errors.New("bad value")
 	// ErrDuplicate: an operation id repeats.
 	ErrDuplicate = errors.New("duplicate")
-	// ErrDependency: depends_on names an unknown operation or the operation
-	// itself.
+	// ErrDependency: depends_on names an unknown operation.
 	ErrDependency = errors.New("bad dependency")
-	// ErrCycle: depends_on edges form a cycle.
+	// ErrCycle: depends_on edges form a cycle, an operation that depends on
+	// itself included.
 	ErrCycle = errors.New("dependency cycle")
 	// ErrLimit: a size or count limit is exceeded.
 	ErrLimit = errors.New("limit exceeded")
@@ -44,7 +44,7 @@ var (
 const MaxProblems = fielderr.MaxProblems
 
 // Problem is one thing wrong at a field path, such as
-// "children[1].restart"; an empty path is about the whole document.
+// "operations[1].target.pid"; an empty path is about the whole document.
 type Problem = fielderr.Problem
 
 // Error lists every problem found, in document order; it unwraps to its

@@ -14,6 +14,8 @@ const (
 	MaxMessageBytes = 64 << 10
 	// MaxReasonLen bounds a kill_process reason (bytes).
 	MaxReasonLen = 256
+	// MaxStateBytes bounds replace_state's state (bytes).
+	MaxStateBytes = 256 << 10
 	// maxNesting bounds bracket nesting in a file before decoding.
 	maxNesting = 64
 )
@@ -22,8 +24,6 @@ const (
 const (
 	DefaultSafetyLevel = Moderate
 	DefaultTimeout     = 30 * time.Second
-	// MaxStateBytes bounds replace_state's state (bytes).
-	MaxStateBytes = 256 << 10
 	// DefaultReason is kill_process's exit reason when none is given; like
 	// OTP's kill it cannot be trapped.
 	DefaultReason = "kill"
