@@ -64,18 +64,23 @@ func toSnapshotJSON(r *pb.SnapshotRecord) snapshotJSON {
 }
 
 func newSnapshotCmd(g *globals) *cobra.Command {
-	root := &cobra.Command{Use: "snapshot", Short: "Capture, inspect, move and restore cluster snapshots of every node's runtime"}
+	snap := &cobra.Command{Use: "snapshot", Short: "Capture, inspect, move and restore cluster snapshots of every node's runtime"}
+	snap.AddCommand(newSnapshotCaptureCmd(g), newSnapshotListCmd(g), newSnapshotInspectCmd(g), newSnapshotDiffCmd(g),
+		newSnapshotDeleteCmd(g), newSnapshotExportCmd(g), newSnapshotImportCmd(g), newSnapshotRestoreCmd(g))
+	return snap
+}
 
-	capture := &cobra.Command{Use: "capture", Short: "Capture every (or the named) node's runtime at one committed point", Args: cobra.NoArgs}
-	capOut := outputFlag(capture)
-	incState := capture.Flags().Bool("include-state", false, "capture each process's state")
-	incQueues := capture.Flags().Bool("include-queues", false, fmt.Sprintf("capture queued messages (at most %d per process)", snapshot.MaxQueuedPerProcess))
-	incLinks := capture.Flags().Bool("include-links", false, "capture links and monitors")
-	nodes := capture.Flags().StringSlice("nodes", nil, "only these nodes (default: every alive node)")
-	wait := capture.Flags().Bool("wait", true, "wait until the snapshot is complete or partial")
-	capQuiet := capture.Flags().BoolP("quiet", "q", false, "print only the snapshot's id (for scripts: SNAP=$(steward snapshot capture -q))")
-	capture.RunE = func(cmd *cobra.Command, _ []string) error {
-		if err := checkOutput(*capOut); err != nil {
+func newSnapshotCaptureCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "capture", Short: "Capture every (or the named) node's runtime at one committed point", Args: cobra.NoArgs}
+	out := outputFlag(cmd)
+	incState := cmd.Flags().Bool("include-state", false, "capture each process's state")
+	incQueues := cmd.Flags().Bool("include-queues", false, fmt.Sprintf("capture queued messages (at most %d per process)", snapshot.MaxQueuedPerProcess))
+	incLinks := cmd.Flags().Bool("include-links", false, "capture links and monitors")
+	nodes := cmd.Flags().StringSlice("nodes", nil, "only these nodes (default: every alive node)")
+	wait := cmd.Flags().Bool("wait", true, "wait until the snapshot is complete or partial")
+	quiet := cmd.Flags().BoolP("quiet", "q", false, "print only the snapshot's id (for scripts: SNAP=$(steward snapshot capture -q))")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if err := checkOutput(*out); err != nil {
 			return err
 		}
 		if err := quietAlone(cmd, "output"); err != nil {
@@ -98,11 +103,11 @@ func newSnapshotCmd(g *globals) *cobra.Command {
 			}
 		}
 		w := cmd.OutOrStdout()
-		if *capQuiet {
+		if *quiet {
 			_, err := fmt.Fprintln(w, rec.Id)
 			return err
 		}
-		if *capOut == "json" {
+		if *out == "json" {
 			return writeJSON(w, toSnapshotJSON(rec))
 		}
 		j := toSnapshotJSON(rec)
@@ -113,11 +118,14 @@ func newSnapshotCmd(g *globals) *cobra.Command {
 		fmt.Fprintln(w)
 		return nil
 	}
+	return cmd
+}
 
-	list := &cobra.Command{Use: "list", Short: "List the snapshots kept", Args: cobra.NoArgs}
-	listOut := outputFlag(list)
-	list.RunE = func(cmd *cobra.Command, _ []string) error {
-		if err := checkOutput(*listOut); err != nil {
+func newSnapshotListCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "list", Short: "List the snapshots kept", Args: cobra.NoArgs}
+	out := outputFlag(cmd)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if err := checkOutput(*out); err != nil {
 			return err
 		}
 		r, err := g.dialSnapshots(cmd)
@@ -134,7 +142,7 @@ func newSnapshotCmd(g *globals) *cobra.Command {
 			items = append(items, toSnapshotJSON(s))
 		}
 		w := cmd.OutOrStdout()
-		if *listOut == "json" {
+		if *out == "json" {
 			return writeJSON(w, items)
 		}
 		t := newTable(w, "ID", "STATUS", "NODES", "PROCESSES", "BYTES", "CREATED", "MISSING")
@@ -147,12 +155,15 @@ func newSnapshotCmd(g *globals) *cobra.Command {
 		}
 		return t.flush()
 	}
+	return cmd
+}
 
-	inspect := &cobra.Command{Use: "inspect ID", Short: "A snapshot's parts; --full adds each node's captured runtime", Args: cobra.ExactArgs(1)}
-	inspOut := outputFlag(inspect)
-	full := inspect.Flags().Bool("full", false, "include each part's content (trees, processes, names, system figures)")
-	inspect.RunE = func(cmd *cobra.Command, args []string) error {
-		if err := checkOutput(*inspOut); err != nil {
+func newSnapshotInspectCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "inspect ID", Short: "A snapshot's parts; --full adds each node's captured runtime", Args: cobra.ExactArgs(1)}
+	out := outputFlag(cmd)
+	full := cmd.Flags().Bool("full", false, "include each part's content (trees, processes, names, system figures)")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if err := checkOutput(*out); err != nil {
 			return err
 		}
 		r, err := g.dialSnapshots(cmd)
@@ -175,40 +186,49 @@ func newSnapshotCmd(g *globals) *cobra.Command {
 			}
 		}
 		w := cmd.OutOrStdout()
-		if *inspOut == "json" {
+		if *out == "json" {
 			return writeJSON(w, j)
 		}
-		fmt.Fprintf(w, "Snapshot %s: %s, created %s, %d bytes stored\n", j.ID, j.Status, j.CreatedAt.Format(time.RFC3339), j.StoredBytes)
-		if j.Note != "" {
-			fmt.Fprintf(w, "Note: %s\n", j.Note)
-		}
-		t := newTable(w, "NODE", "STATUS", "TREES", "PROCESSES", "BYTES", "CAPTURED")
-		for _, p := range j.Parts {
-			at := ""
-			if p.CapturedAt != nil {
-				at = p.CapturedAt.Format(time.RFC3339Nano)
-			}
-			t.row(p.Node, p.Status, p.Trees, p.Processes, p.StoredBytes, at)
-		}
-		if err := t.flush(); err != nil {
-			return err
-		}
-		for _, p := range j.Parts {
-			if p.Content == nil {
-				continue
-			}
-			fmt.Fprintf(w, "\n%s: %d processes, %d registered names, heap %d bytes\n", p.Node, len(p.Content.Processes), len(p.Content.Names), p.Content.System.HeapBytes)
-			for _, tr := range p.Content.Trees {
-				fmt.Fprintf(w, "  tree %s (%s, root %s, spec index %d): %d children\n", tr.Name, tr.Status, tr.Root, tr.SpecIndex, len(tr.Children))
-			}
-		}
-		return nil
+		return printSnapshot(w, j)
 	}
+	return cmd
+}
 
-	diff := &cobra.Command{Use: "diff ID1 ID2", Short: "What changed between two snapshots", Args: cobra.ExactArgs(2)}
-	diffOut := outputFlag(diff)
-	diff.RunE = func(cmd *cobra.Command, args []string) error {
-		if err := checkOutput(*diffOut); err != nil {
+// printSnapshot is `snapshot inspect` as a table: the snapshot, its parts,
+// then what each part holds when --full fetched it.
+func printSnapshot(w io.Writer, j snapshotJSON) error {
+	fmt.Fprintf(w, "Snapshot %s: %s, created %s, %d bytes stored\n", j.ID, j.Status, j.CreatedAt.Format(time.RFC3339), j.StoredBytes)
+	if j.Note != "" {
+		fmt.Fprintf(w, "Note: %s\n", j.Note)
+	}
+	t := newTable(w, "NODE", "STATUS", "TREES", "PROCESSES", "BYTES", "CAPTURED")
+	for _, p := range j.Parts {
+		at := ""
+		if p.CapturedAt != nil {
+			at = p.CapturedAt.Format(time.RFC3339Nano)
+		}
+		t.row(p.Node, p.Status, p.Trees, p.Processes, p.StoredBytes, at)
+	}
+	if err := t.flush(); err != nil {
+		return err
+	}
+	for _, p := range j.Parts {
+		if p.Content == nil {
+			continue
+		}
+		fmt.Fprintf(w, "\n%s: %d processes, %d registered names, heap %d bytes\n", p.Node, len(p.Content.Processes), len(p.Content.Names), p.Content.System.HeapBytes)
+		for _, tr := range p.Content.Trees {
+			fmt.Fprintf(w, "  tree %s (%s, root %s, spec index %d): %d children\n", tr.Name, tr.Status, tr.Root, tr.SpecIndex, len(tr.Children))
+		}
+	}
+	return nil
+}
+
+func newSnapshotDiffCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "diff ID1 ID2", Short: "What changed between two snapshots", Args: cobra.ExactArgs(2)}
+	out := outputFlag(cmd)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if err := checkOutput(*out); err != nil {
 			return err
 		}
 		r, err := g.dialSnapshots(cmd)
@@ -229,7 +249,7 @@ func newSnapshotCmd(g *globals) *cobra.Command {
 			changes = []snapshot.Change{}
 		}
 		w := cmd.OutOrStdout()
-		if *diffOut == "json" {
+		if *out == "json" {
 			return writeJSON(w, changes)
 		}
 		if len(changes) == 0 {
@@ -242,9 +262,12 @@ func newSnapshotCmd(g *globals) *cobra.Command {
 		}
 		return t.flush()
 	}
+	return cmd
+}
 
-	del := &cobra.Command{Use: "delete ID", Short: "Delete a snapshot", Args: cobra.ExactArgs(1)}
-	del.RunE = func(cmd *cobra.Command, args []string) error {
+func newSnapshotDeleteCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "delete ID", Short: "Delete a snapshot", Args: cobra.ExactArgs(1)}
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		r, err := g.dialSnapshots(cmd)
 		if err != nil {
 			return err
@@ -256,9 +279,12 @@ func newSnapshotCmd(g *globals) *cobra.Command {
 		fmt.Fprintf(cmd.OutOrStdout(), "Snapshot %s deleted\n", args[0])
 		return nil
 	}
+	return cmd
+}
 
-	export := &cobra.Command{Use: "export ID FILE", Short: "Write a snapshot to a checksummed file", Args: cobra.ExactArgs(2)}
-	export.RunE = func(cmd *cobra.Command, args []string) error {
+func newSnapshotExportCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "export ID FILE", Short: "Write a snapshot to a checksummed file", Args: cobra.ExactArgs(2)}
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		r, err := g.dialSnapshots(cmd)
 		if err != nil {
 			return err
@@ -300,11 +326,14 @@ func newSnapshotCmd(g *globals) *cobra.Command {
 		fmt.Fprintf(cmd.OutOrStdout(), "Snapshot %s written to %s (%d bytes)\n", args[0], args[1], n)
 		return nil
 	}
+	return cmd
+}
 
-	imp := &cobra.Command{Use: "import FILE", Short: "Read a snapshot file back (checked before anything is committed)", Args: cobra.ExactArgs(1)}
-	impOut := outputFlag(imp)
-	imp.RunE = func(cmd *cobra.Command, args []string) error {
-		if err := checkOutput(*impOut); err != nil {
+func newSnapshotImportCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "import FILE", Short: "Read a snapshot file back (checked before anything is committed)", Args: cobra.ExactArgs(1)}
+	out := outputFlag(cmd)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if err := checkOutput(*out); err != nil {
 			return err
 		}
 		data, err := readInput(cmd, "snapshot", args[0], snapshot.MaxFileBytes)
@@ -335,21 +364,24 @@ func newSnapshotCmd(g *globals) *cobra.Command {
 		if err != nil {
 			return g.rpcError(err)
 		}
-		if *impOut == "json" {
+		if *out == "json" {
 			return writeJSON(cmd.OutOrStdout(), map[string]any{"id": resp.Id, "index": resp.Meta.GetIndex()})
 		}
 		fmt.Fprintf(cmd.OutOrStdout(), "Snapshot %s imported\n", resp.Id)
 		return nil
 	}
+	return cmd
+}
 
-	restore := &cobra.Command{Use: "restore ID", Short: "Bring the runtimes back to a snapshot, as a coordinated plan", Args: cobra.ExactArgs(1)}
-	resOut := outputFlag(restore)
-	resNodes := restore.Flags().StringSlice("nodes", nil, "only these nodes (default: every node with a complete part)")
-	dry := restore.Flags().Bool("dry-run", false, "show what would change; commit nothing")
-	level := restore.Flags().String("safety-level", "moderate", "the restore plan's safety level: strict, moderate or permissive")
-	watch := restore.Flags().Bool("watch", false, "follow the restore plan until it finishes")
-	restore.RunE = func(cmd *cobra.Command, args []string) error {
-		if err := checkOutput(*resOut); err != nil {
+func newSnapshotRestoreCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "restore ID", Short: "Bring the runtimes back to a snapshot, as a coordinated plan", Args: cobra.ExactArgs(1)}
+	out := outputFlag(cmd)
+	nodes := cmd.Flags().StringSlice("nodes", nil, "only these nodes (default: every node with a complete part)")
+	dry := cmd.Flags().Bool("dry-run", false, "show what would change; commit nothing")
+	level := cmd.Flags().String("safety-level", "moderate", "the restore plan's safety level: strict, moderate or permissive")
+	watch := cmd.Flags().Bool("watch", false, "follow the restore plan until it finishes")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if err := checkOutput(*out); err != nil {
 			return err
 		}
 		r, err := g.dialSnapshots(cmd)
@@ -357,7 +389,7 @@ func newSnapshotCmd(g *globals) *cobra.Command {
 			return err
 		}
 		defer r.done()
-		resp, err := r.c.Restore(r.ctx, &pb.RestoreRequest{Id: args[0], Nodes: *resNodes, DryRun: *dry, SafetyLevel: *level})
+		resp, err := r.c.Restore(r.ctx, &pb.RestoreRequest{Id: args[0], Nodes: *nodes, DryRun: *dry, SafetyLevel: *level})
 		if err != nil {
 			return g.rpcError(err)
 		}
@@ -366,7 +398,7 @@ func newSnapshotCmd(g *globals) *cobra.Command {
 			return err
 		}
 		w := cmd.OutOrStdout()
-		if *resOut == "json" {
+		if *out == "json" {
 			if err := writeJSON(w, rep); err != nil {
 				return err
 			}
@@ -375,15 +407,14 @@ func newSnapshotCmd(g *globals) *cobra.Command {
 		}
 		if *watch {
 			for _, id := range rep.PlanIDs {
-				if err := watchPlan(cmd, g, id, *resOut); err != nil {
+				if err := watchPlan(cmd, g, id, *out); err != nil {
 					return err
 				}
 			}
 		}
 		return nil
 	}
-	root.AddCommand(capture, list, inspect, diff, del, export, imp, restore)
-	return root
+	return cmd
 }
 
 func printRestore(w io.Writer, rep snapshot.RestoreReport) {
