@@ -85,6 +85,21 @@ func TestCPUMeter(t *testing.T) {
 	if p, avail := m.percent(t0.Add(3 * time.Second)); !avail || p != 100 {
 		t.Fatalf("got %v %v, want 100%%", p, avail)
 	}
+	// Readings closer than the kernel's tick resolution allows give the
+	// last percentage, and the window stays open until it is long enough.
+	cpu += 10 * time.Millisecond // one tick, over 0.2 ms: 2500% if taken
+	if p, avail := m.percent(t0.Add(3*time.Second + 200*time.Microsecond)); !avail || p != 100 {
+		t.Fatalf("a reading within the window: got %v %v, want the last, 100%%", p, avail)
+	}
+	cpu += 90 * time.Millisecond // 100 ms over the 200 ms since the window began, of 2 cores
+	if p, avail := m.percent(t0.Add(3*time.Second + 200*time.Millisecond)); !avail || p != 25 {
+		t.Fatalf("got %v %v, want 25%%", p, avail)
+	}
+	// A percentage is never over 100 nor under 0.
+	cpu += 2 * time.Second
+	if p, avail := m.percent(t0.Add(3*time.Second + 700*time.Millisecond)); !avail || p != 100 {
+		t.Fatalf("got %v %v, want 100%% at most", p, avail)
+	}
 	ok = false
 	if _, avail := m.percent(t0.Add(4 * time.Second)); avail {
 		t.Fatal("an unreadable CPU time is unavailable")

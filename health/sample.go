@@ -99,24 +99,41 @@ type cpuMeter struct {
 	lastCPU  time.Duration
 	lastWall time.Time
 	primed   bool
+	// last is the latest percentage computed, and whether there is one.
+	last     float64
+	haveLast bool
 }
 
-// percent reads the CPU time and returns the use since the previous call;
-// false on the first call, or when the CPU time is unavailable.
+// minCPUWindow is the least wall time a CPU percentage is taken over: the
+// kernel counts CPU time in ticks of 10 ms, so over a shorter window one
+// tick more or less is a swing of more than 100% (a reading over 0.2 ms
+// once gave 2067%). Readings closer together than this report the last
+// percentage and keep the window open.
+const minCPUWindow = 100 * time.Millisecond
+
+// percent reads the CPU time and returns the use since the window began
+// (the previous reading at least minCPUWindow earlier), within 0..100;
+// false on the first call, before the first window closes, or when the CPU
+// time is unavailable.
 func (m *cpuMeter) percent(now time.Time) (float64, bool) {
 	cpu, ok := m.read()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if !ok {
-		m.primed = false
+		m.primed, m.haveLast = false, false
 		return 0, false
 	}
-	prevCPU, prevWall, primed := m.lastCPU, m.lastWall, m.primed
-	m.lastCPU, m.lastWall, m.primed = cpu, now, true
-	wall := now.Sub(prevWall)
-	if !primed || wall <= 0 || m.cores <= 0 || cpu < prevCPU {
+	if !m.primed || cpu < m.lastCPU || now.Before(m.lastWall) || m.cores <= 0 {
+		m.lastCPU, m.lastWall, m.primed, m.haveLast = cpu, now, true, false
 		return 0, false
 	}
-	pct := float64(cpu-prevCPU) / float64(wall) / float64(m.cores) * 100
+	wall := now.Sub(m.lastWall)
+	if wall < minCPUWindow {
+		return m.last, m.haveLast
+	}
+	pct := float64(cpu-m.lastCPU) / float64(wall) / float64(m.cores) * 100
+	pct = min(max(pct, 0), 100)
+	m.lastCPU, m.lastWall = cpu, now
+	m.last, m.haveLast = pct, true
 	return pct, true
 }
