@@ -15,8 +15,8 @@ import (
 	"github.com/steward/steward/snapshot"
 )
 
-// snapshotJSON is `steward snapshot inspect -o json` and each item of
-// `snapshot list -o json`.
+// snapshotJSON is `steward snapshot inspect -o json` and `snapshot capture
+// -o json`, and each item of `snapshot list -o json`.
 type snapshotJSON struct {
 	ID          string           `json:"id"`
 	Status      string           `json:"status"`
