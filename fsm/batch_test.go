@@ -15,13 +15,13 @@ import (
 )
 
 // randomCommands mixes writes that succeed with writes the domain rules
-// refuse: CAS conflicts, bad keys, unknown nodes, invalid trees; plans
-// created, started, reported (succeeding and failing, so phases advance
-// and rollbacks begin), expired and cancelled; cluster snapshots captured,
-// filled with parts (some corrupt), finished, imported and deleted; and
-// thresholds set. The commands are built with the golden log's builders
-// and aimed, most of the time, at what a scratch replica says is running,
-// as the executors and the leader aim theirs.
+// refuse: CAS conflicts, bad keys, unknown nodes, trees not placed or
+// naming another tree; plans created, started, reported (succeeding and
+// failing, so phases advance and rollbacks begin), expired and cancelled;
+// cluster snapshots captured, filled with parts (some corrupt), finished,
+// imported and deleted; and thresholds set. The commands are built with
+// the golden log's builders and aimed, most of the time, at what a scratch
+// replica says is running, as the executors and the leader aim theirs.
 func randomCommands(t *testing.T, r *rand.Rand, n int) [][]byte {
 	m := newMixer(t, r)
 	var out [][]byte
@@ -42,11 +42,20 @@ func randomCommands(t *testing.T, r *rand.Rand, n int) [][]byte {
 		case 5:
 			typ, msg = pb.CommandType_COMMAND_TYPE_NODE_UPSERT, &pb.NodeUpsertCommand{Node: &pb.NodeRecord{Name: key, Status: []string{"alive", "left", "bogus"}[r.IntN(3)]}}
 		case 6:
-			spec := `{"name":"t","node":"auto","strategy":"one_for_one","max_restarts":3,"max_seconds":5,"children":[]}`
-			if r.IntN(2) == 0 {
-				spec = `{"name":"t","strategy":"sideways"}`
+			// Apply leaves the spec's rules to the leader: a strategy this
+			// version does not know applies; a record not placed, or whose
+			// spec names another tree, is refused.
+			rec := &pb.TreeRecord{Name: "t", Node: "n1",
+				SpecJson: []byte(`{"name":"t","node":"auto","strategy":"one_for_one","max_restarts":3,"max_seconds":5,"children":[]}`)}
+			switch r.IntN(4) {
+			case 0:
+				rec.SpecJson = []byte(`{"name":"t","strategy":"sideways"}`)
+			case 1:
+				rec.Node = "auto"
+			case 2:
+				rec.SpecJson = []byte(`{"name":"u","children":[]}`)
 			}
-			typ, msg = pb.CommandType_COMMAND_TYPE_TREE_APPLY, &pb.TreeApplyCommand{Tree: &pb.TreeRecord{Name: "t", Node: "n1", SpecJson: []byte(spec)}}
+			typ, msg = pb.CommandType_COMMAND_TYPE_TREE_APPLY, &pb.TreeApplyCommand{Tree: rec}
 		case 7, 8, 9, 10:
 			typ, msg = m.planCommand()
 		case 11, 12, 13, 14:

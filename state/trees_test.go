@@ -56,8 +56,11 @@ func TestTreeApplyRefusesBadRecords(t *testing.T) {
 		"no name":      treeRec("", "n1", okSpec),
 		"not placed":   treeRec("web", "auto", okSpec),
 		"bad json":     treeRec("web", "n1", `{"name":`),
+		"no spec":      treeRec("web", "n1", ``),
+		"not object":   treeRec("web", "n1", `["web"]`),
+		"no name key":  treeRec("web", "n1", `{"Name":"web"}`),
+		"name type":    treeRec("web", "n1", `{"name":7}`),
 		"name differs": treeRec("other", "n1", okSpec),
-		"invalid spec": treeRec("web", "n1", `{"name":"web","strategy":"sideways","children":[]}`),
 		"nil":          nil,
 	}
 	for name, rec := range cases {
@@ -67,5 +70,28 @@ func TestTreeApplyRefusesBadRecords(t *testing.T) {
 	}
 	if s.TableIndex(tableTrees) != 0 {
 		t.Fatal("refused records changed the table")
+	}
+}
+
+// TestTreeApplyLeavesSpecRulesToTheLeader: what the spec package's rules
+// refuse today (an unknown strategy, an unknown key, a limit) is the
+// leader's to check before proposing; a committed record holding it
+// applies, so that a replica of another version never refuses what the
+// leader accepted. The reconciler that decodes the spec reports it.
+func TestTreeApplyLeavesSpecRulesToTheLeader(t *testing.T) {
+	s := mustStore(t)
+	cases := []string{
+		`{"name":"web","strategy":"sideways","children":[]}`,
+		`{"name":"web","strategy":"one_for_one","children":[{"id":"a","behavior":"from_a_newer_steward"}],"x_newer_field":{"n":1}}`,
+		`{"name":"web","max_restarts":1000000000,"children":[]}`,
+	}
+	for i, doc := range cases {
+		rec, err := s.TreeApply(uint64(3+i), treeRec("web", "n1", doc), nil)
+		if err != nil || string(rec.SpecJson) != doc || rec.ModifyIndex != uint64(3+i) {
+			t.Errorf("%s: %+v %v", doc, rec, err)
+		}
+		if _, err := DecodeTree(rec); err == nil && i == 1 {
+			t.Errorf("%s: DecodeTree, the readers' parse, accepts an unknown key", doc)
+		}
 	}
 }
