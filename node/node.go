@@ -39,9 +39,12 @@ type Node struct {
 	// raftNotifyCh receives leadership changes from Raft.
 	raftNotifyCh chan bool
 
-	ml       *memberlist.Memberlist
-	members  *memberTable
-	conflict atomic.Pointer[error]
+	ml *memberlist.Memberlist
+	// gossipAdv is the advertised gossip ip:port, fixed once gossip is up
+	// (memberlist's LocalNode is not safe to read while it updates it).
+	gossipAdv string
+	members   *memberTable
+	conflict  atomic.Pointer[error]
 
 	pool     *transport.Pool
 	server   *transport.Server
@@ -115,7 +118,7 @@ func New(cfg Config) (*Node, error) {
 		_ = n.Shutdown()
 		return nil, err
 	}
-	n.logger.Info("node started", "name", cfg.Name, "gossip", n.gossipAddr(), "raft", n.raftAddr, "grpc", n.grpcAddr, "data_dir", cfg.DataDir)
+	n.logger.Info("node started", "name", cfg.Name, "gossip", n.gossipAdv, "raft", n.raftAddr, "grpc", n.grpcAddr, "data_dir", cfg.DataDir)
 	return n, nil
 }
 
@@ -315,9 +318,11 @@ func (n *Node) setupGossip() error {
 	if err != nil {
 		return fmt.Errorf("bind-addr %s: %w", c.BindAddr, unwrapOpErr(err))
 	}
+	ln := ml.LocalNode()
+	n.gossipAdv = net.JoinHostPort(ln.Addr.String(), strconv.Itoa(int(ln.Port)))
 	if port == 0 {
 		// memberlist picked the port; advertise what it bound.
-		n.logger.Debug("gossip bound", "port", ml.LocalNode().Port)
+		n.logger.Debug("gossip bound", "port", ln.Port)
 	}
 	n.ml = ml
 	return nil
@@ -387,14 +392,6 @@ func unwrapOpErr(err error) error {
 		return op.Err
 	}
 	return err
-}
-
-func (n *Node) gossipAddr() string {
-	if n.ml == nil {
-		return ""
-	}
-	ln := n.ml.LocalNode()
-	return net.JoinHostPort(ln.Addr.String(), strconv.Itoa(int(ln.Port)))
 }
 
 func (n *Node) clusterID() string {
@@ -545,7 +542,7 @@ func (n *Node) GRPCAddr() string { return n.grpcAddr }
 func (n *Node) RaftAddr() string { return n.raftAddr }
 
 // GossipAddr is the advertised gossip address.
-func (n *Node) GossipAddr() string { return n.gossipAddr() }
+func (n *Node) GossipAddr() string { return n.gossipAdv }
 
 // DataDir is the node's data dir.
 func (n *Node) DataDir() string { return n.cfg.DataDir }
