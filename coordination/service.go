@@ -116,9 +116,11 @@ func (s *service) applyLocal(ctx context.Context, r *pb.ApplyPlanRequest) (*pb.A
 		return nil, fmt.Errorf("%w: timeout %q: %v", transport.ErrInvalidRequest, p.result.Timeout, err)
 	}
 	id := newPlanID()
+	// The result's JSON is for the executors and `ops status`; the state
+	// machine runs the shape, built here with this version's planner.
 	cmd := &pb.PlanCreateCommand{
 		Id:               id,
-		Spec:             &pb.PlanSpecRecord{Id: id, PlanJson: planJSON, FactsJson: factsJSON, ResultJson: resJSON},
+		Spec:             &pb.PlanSpecRecord{Id: id, PlanJson: planJSON, FactsJson: factsJSON, ResultJson: resJSON, Shape: state.PlanShapeOf(p.result)},
 		DeadlineUnixNano: now.Add(timeout).UnixNano(),
 		StageTimeoutMs:   s.l.cfg.StageTimeout.Milliseconds(),
 		SubmittedBy:      s.l.node.Name(),

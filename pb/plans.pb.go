@@ -21,8 +21,70 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// SafetyLevel decides what a failed phase rolls back. Values are appended,
+// never reused; a value this binary does not know rolls nothing back (the
+// plan ends failed, "nothing to roll back"), on every replica alike.
+type SafetyLevel int32
+
+const (
+	SafetyLevel_SAFETY_LEVEL_UNSPECIFIED SafetyLevel = 0
+	// Every executed phase, last first.
+	SafetyLevel_SAFETY_LEVEL_STRICT SafetyLevel = 1
+	// The failed phase.
+	SafetyLevel_SAFETY_LEVEL_MODERATE SafetyLevel = 2
+	// Nothing.
+	SafetyLevel_SAFETY_LEVEL_PERMISSIVE SafetyLevel = 3
+)
+
+// Enum value maps for SafetyLevel.
+var (
+	SafetyLevel_name = map[int32]string{
+		0: "SAFETY_LEVEL_UNSPECIFIED",
+		1: "SAFETY_LEVEL_STRICT",
+		2: "SAFETY_LEVEL_MODERATE",
+		3: "SAFETY_LEVEL_PERMISSIVE",
+	}
+	SafetyLevel_value = map[string]int32{
+		"SAFETY_LEVEL_UNSPECIFIED": 0,
+		"SAFETY_LEVEL_STRICT":      1,
+		"SAFETY_LEVEL_MODERATE":    2,
+		"SAFETY_LEVEL_PERMISSIVE":  3,
+	}
+)
+
+func (x SafetyLevel) Enum() *SafetyLevel {
+	p := new(SafetyLevel)
+	*p = x
+	return p
+}
+
+func (x SafetyLevel) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SafetyLevel) Descriptor() protoreflect.EnumDescriptor {
+	return file_steward_v1_plans_proto_enumTypes[0].Descriptor()
+}
+
+func (SafetyLevel) Type() protoreflect.EnumType {
+	return &file_steward_v1_plans_proto_enumTypes[0]
+}
+
+func (x SafetyLevel) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SafetyLevel.Descriptor instead.
+func (SafetyLevel) EnumDescriptor() ([]byte, []int) {
+	return file_steward_v1_plans_proto_rawDescGZIP(), []int{0}
+}
+
 // PlanSpecRecord is the immutable part of a committed plan: what the
 // operator submitted and what the leader planned from it.
+//
+// The three JSON documents are the plan package's, opaque to the state
+// machine: executors and `ops status` decode them, with their own
+// version's rules, outside Apply. What Apply needs of the plan is shape.
 type PlanSpecRecord struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -31,8 +93,12 @@ type PlanSpecRecord struct {
 	// The facts the leader gathered (JSON of plan.Facts).
 	FactsJson []byte `protobuf:"bytes,3,opt,name=facts_json,json=factsJson,proto3" json:"facts_json,omitempty"`
 	// The phases, checks and rollbacks (JSON of plan.Result).
-	ResultJson    []byte `protobuf:"bytes,4,opt,name=result_json,json=resultJson,proto3" json:"result_json,omitempty"`
-	CreateIndex   uint64 `protobuf:"varint,5,opt,name=create_index,json=createIndex,proto3" json:"create_index,omitempty"`
+	ResultJson  []byte `protobuf:"bytes,4,opt,name=result_json,json=resultJson,proto3" json:"result_json,omitempty"`
+	CreateIndex uint64 `protobuf:"varint,5,opt,name=create_index,json=createIndex,proto3" json:"create_index,omitempty"`
+	// What the state machine runs, built by the leader from its plan.Result.
+	// Absent in plans committed before it existed: the state machine then
+	// derives it from result_json with a decoder of that version's format.
+	Shape         *PlanShape `protobuf:"bytes,6,opt,name=shape,proto3" json:"shape,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -102,6 +168,225 @@ func (x *PlanSpecRecord) GetCreateIndex() uint64 {
 	return 0
 }
 
+func (x *PlanSpecRecord) GetShape() *PlanShape {
+	if x != nil {
+		return x.Shape
+	}
+	return nil
+}
+
+// PlanShape is what the state machine needs of a plan: its phases, who
+// takes part in each and what each one's rollback undoes.
+type PlanShape struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	SafetyLevel SafetyLevel            `protobuf:"varint,1,opt,name=safety_level,json=safetyLevel,proto3,enum=steward.v1.SafetyLevel" json:"safety_level,omitempty"`
+	// How many operations the plan has (for display).
+	Operations uint32 `protobuf:"varint,2,opt,name=operations,proto3" json:"operations,omitempty"`
+	// The planner's estimate of the whole plan (ms, for display).
+	EstimatedMs int64 `protobuf:"varint,3,opt,name=estimated_ms,json=estimatedMs,proto3" json:"estimated_ms,omitempty"`
+	// The planner found conflicts of error severity: the plan is not run.
+	Refused bool `protobuf:"varint,4,opt,name=refused,proto3" json:"refused,omitempty"`
+	// In order; phase i runs as stage "phase-i".
+	Phases        []*PlanPhase `protobuf:"bytes,5,rep,name=phases,proto3" json:"phases,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PlanShape) Reset() {
+	*x = PlanShape{}
+	mi := &file_steward_v1_plans_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PlanShape) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PlanShape) ProtoMessage() {}
+
+func (x *PlanShape) ProtoReflect() protoreflect.Message {
+	mi := &file_steward_v1_plans_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PlanShape.ProtoReflect.Descriptor instead.
+func (*PlanShape) Descriptor() ([]byte, []int) {
+	return file_steward_v1_plans_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *PlanShape) GetSafetyLevel() SafetyLevel {
+	if x != nil {
+		return x.SafetyLevel
+	}
+	return SafetyLevel_SAFETY_LEVEL_UNSPECIFIED
+}
+
+func (x *PlanShape) GetOperations() uint32 {
+	if x != nil {
+		return x.Operations
+	}
+	return 0
+}
+
+func (x *PlanShape) GetEstimatedMs() int64 {
+	if x != nil {
+		return x.EstimatedMs
+	}
+	return 0
+}
+
+func (x *PlanShape) GetRefused() bool {
+	if x != nil {
+		return x.Refused
+	}
+	return false
+}
+
+func (x *PlanShape) GetPhases() []*PlanPhase {
+	if x != nil {
+		return x.Phases
+	}
+	return nil
+}
+
+// PlanPhase is one phase of a PlanShape.
+type PlanPhase struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The operations of the phase, by id.
+	Operations []string `protobuf:"bytes,1,rep,name=operations,proto3" json:"operations,omitempty"`
+	// The nodes that run a share of the phase (its operations' nodes and
+	// the nodes its checks look at): one step each, distinct, in order.
+	Nodes []string `protobuf:"bytes,2,rep,name=nodes,proto3" json:"nodes,omitempty"`
+	// The planner's estimate of the phase (ms); the stage is given at least
+	// four times this.
+	EstimatedMs int64 `protobuf:"varint,3,opt,name=estimated_ms,json=estimatedMs,proto3" json:"estimated_ms,omitempty"`
+	// The operations the phase's rollback undoes, in the order their
+	// compensations run. Operations that cannot be undone are not listed.
+	Rollback      []*PlanUndo `protobuf:"bytes,4,rep,name=rollback,proto3" json:"rollback,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PlanPhase) Reset() {
+	*x = PlanPhase{}
+	mi := &file_steward_v1_plans_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PlanPhase) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PlanPhase) ProtoMessage() {}
+
+func (x *PlanPhase) ProtoReflect() protoreflect.Message {
+	mi := &file_steward_v1_plans_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PlanPhase.ProtoReflect.Descriptor instead.
+func (*PlanPhase) Descriptor() ([]byte, []int) {
+	return file_steward_v1_plans_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *PlanPhase) GetOperations() []string {
+	if x != nil {
+		return x.Operations
+	}
+	return nil
+}
+
+func (x *PlanPhase) GetNodes() []string {
+	if x != nil {
+		return x.Nodes
+	}
+	return nil
+}
+
+func (x *PlanPhase) GetEstimatedMs() int64 {
+	if x != nil {
+		return x.EstimatedMs
+	}
+	return 0
+}
+
+func (x *PlanPhase) GetRollback() []*PlanUndo {
+	if x != nil {
+		return x.Rollback
+	}
+	return nil
+}
+
+// PlanUndo is one operation a rollback undoes, and the node whose share
+// of the rollback stage runs its compensation.
+type PlanUndo struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Op            string                 `protobuf:"bytes,1,opt,name=op,proto3" json:"op,omitempty"`
+	Node          string                 `protobuf:"bytes,2,opt,name=node,proto3" json:"node,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PlanUndo) Reset() {
+	*x = PlanUndo{}
+	mi := &file_steward_v1_plans_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PlanUndo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PlanUndo) ProtoMessage() {}
+
+func (x *PlanUndo) ProtoReflect() protoreflect.Message {
+	mi := &file_steward_v1_plans_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PlanUndo.ProtoReflect.Descriptor instead.
+func (*PlanUndo) Descriptor() ([]byte, []int) {
+	return file_steward_v1_plans_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *PlanUndo) GetOp() string {
+	if x != nil {
+		return x.Op
+	}
+	return ""
+}
+
+func (x *PlanUndo) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
 // PlanRecord is a plan's progress, advanced inside Apply.
 type PlanRecord struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -132,7 +417,7 @@ type PlanRecord struct {
 
 func (x *PlanRecord) Reset() {
 	*x = PlanRecord{}
-	mi := &file_steward_v1_plans_proto_msgTypes[1]
+	mi := &file_steward_v1_plans_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -144,7 +429,7 @@ func (x *PlanRecord) String() string {
 func (*PlanRecord) ProtoMessage() {}
 
 func (x *PlanRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_plans_proto_msgTypes[1]
+	mi := &file_steward_v1_plans_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -157,7 +442,7 @@ func (x *PlanRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanRecord.ProtoReflect.Descriptor instead.
 func (*PlanRecord) Descriptor() ([]byte, []int) {
-	return file_steward_v1_plans_proto_rawDescGZIP(), []int{1}
+	return file_steward_v1_plans_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *PlanRecord) GetId() string {
@@ -292,7 +577,7 @@ type Stage struct {
 
 func (x *Stage) Reset() {
 	*x = Stage{}
-	mi := &file_steward_v1_plans_proto_msgTypes[2]
+	mi := &file_steward_v1_plans_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -304,7 +589,7 @@ func (x *Stage) String() string {
 func (*Stage) ProtoMessage() {}
 
 func (x *Stage) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_plans_proto_msgTypes[2]
+	mi := &file_steward_v1_plans_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -317,7 +602,7 @@ func (x *Stage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Stage.ProtoReflect.Descriptor instead.
 func (*Stage) Descriptor() ([]byte, []int) {
-	return file_steward_v1_plans_proto_rawDescGZIP(), []int{2}
+	return file_steward_v1_plans_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Stage) GetKey() string {
@@ -419,7 +704,7 @@ type Step struct {
 
 func (x *Step) Reset() {
 	*x = Step{}
-	mi := &file_steward_v1_plans_proto_msgTypes[3]
+	mi := &file_steward_v1_plans_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -431,7 +716,7 @@ func (x *Step) String() string {
 func (*Step) ProtoMessage() {}
 
 func (x *Step) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_plans_proto_msgTypes[3]
+	mi := &file_steward_v1_plans_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -444,7 +729,7 @@ func (x *Step) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Step.ProtoReflect.Descriptor instead.
 func (*Step) Descriptor() ([]byte, []int) {
-	return file_steward_v1_plans_proto_rawDescGZIP(), []int{3}
+	return file_steward_v1_plans_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Step) GetNode() string {
@@ -528,7 +813,7 @@ type CheckOutcome struct {
 
 func (x *CheckOutcome) Reset() {
 	*x = CheckOutcome{}
-	mi := &file_steward_v1_plans_proto_msgTypes[4]
+	mi := &file_steward_v1_plans_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -540,7 +825,7 @@ func (x *CheckOutcome) String() string {
 func (*CheckOutcome) ProtoMessage() {}
 
 func (x *CheckOutcome) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_plans_proto_msgTypes[4]
+	mi := &file_steward_v1_plans_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -553,7 +838,7 @@ func (x *CheckOutcome) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckOutcome.ProtoReflect.Descriptor instead.
 func (*CheckOutcome) Descriptor() ([]byte, []int) {
-	return file_steward_v1_plans_proto_rawDescGZIP(), []int{4}
+	return file_steward_v1_plans_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *CheckOutcome) GetKind() string {
@@ -596,7 +881,7 @@ type OpOutcome struct {
 
 func (x *OpOutcome) Reset() {
 	*x = OpOutcome{}
-	mi := &file_steward_v1_plans_proto_msgTypes[5]
+	mi := &file_steward_v1_plans_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -608,7 +893,7 @@ func (x *OpOutcome) String() string {
 func (*OpOutcome) ProtoMessage() {}
 
 func (x *OpOutcome) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_plans_proto_msgTypes[5]
+	mi := &file_steward_v1_plans_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -621,7 +906,7 @@ func (x *OpOutcome) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpOutcome.ProtoReflect.Descriptor instead.
 func (*OpOutcome) Descriptor() ([]byte, []int) {
-	return file_steward_v1_plans_proto_rawDescGZIP(), []int{5}
+	return file_steward_v1_plans_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *OpOutcome) GetOp() string {
@@ -692,7 +977,7 @@ type CapturedState struct {
 
 func (x *CapturedState) Reset() {
 	*x = CapturedState{}
-	mi := &file_steward_v1_plans_proto_msgTypes[6]
+	mi := &file_steward_v1_plans_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -704,7 +989,7 @@ func (x *CapturedState) String() string {
 func (*CapturedState) ProtoMessage() {}
 
 func (x *CapturedState) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_plans_proto_msgTypes[6]
+	mi := &file_steward_v1_plans_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -717,7 +1002,7 @@ func (x *CapturedState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CapturedState.ProtoReflect.Descriptor instead.
 func (*CapturedState) Descriptor() ([]byte, []int) {
-	return file_steward_v1_plans_proto_rawDescGZIP(), []int{6}
+	return file_steward_v1_plans_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *CapturedState) GetPid() string {
@@ -761,7 +1046,7 @@ type PlanCreateCommand struct {
 
 func (x *PlanCreateCommand) Reset() {
 	*x = PlanCreateCommand{}
-	mi := &file_steward_v1_plans_proto_msgTypes[7]
+	mi := &file_steward_v1_plans_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -773,7 +1058,7 @@ func (x *PlanCreateCommand) String() string {
 func (*PlanCreateCommand) ProtoMessage() {}
 
 func (x *PlanCreateCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_plans_proto_msgTypes[7]
+	mi := &file_steward_v1_plans_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -786,7 +1071,7 @@ func (x *PlanCreateCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanCreateCommand.ProtoReflect.Descriptor instead.
 func (*PlanCreateCommand) Descriptor() ([]byte, []int) {
-	return file_steward_v1_plans_proto_rawDescGZIP(), []int{7}
+	return file_steward_v1_plans_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *PlanCreateCommand) GetSpec() *PlanSpecRecord {
@@ -836,7 +1121,7 @@ type PlanStepStartCommand struct {
 
 func (x *PlanStepStartCommand) Reset() {
 	*x = PlanStepStartCommand{}
-	mi := &file_steward_v1_plans_proto_msgTypes[8]
+	mi := &file_steward_v1_plans_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -848,7 +1133,7 @@ func (x *PlanStepStartCommand) String() string {
 func (*PlanStepStartCommand) ProtoMessage() {}
 
 func (x *PlanStepStartCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_plans_proto_msgTypes[8]
+	mi := &file_steward_v1_plans_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -861,7 +1146,7 @@ func (x *PlanStepStartCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanStepStartCommand.ProtoReflect.Descriptor instead.
 func (*PlanStepStartCommand) Descriptor() ([]byte, []int) {
-	return file_steward_v1_plans_proto_rawDescGZIP(), []int{8}
+	return file_steward_v1_plans_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *PlanStepStartCommand) GetPlanId() string {
@@ -903,7 +1188,7 @@ type PlanStepReportCommand struct {
 
 func (x *PlanStepReportCommand) Reset() {
 	*x = PlanStepReportCommand{}
-	mi := &file_steward_v1_plans_proto_msgTypes[9]
+	mi := &file_steward_v1_plans_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -915,7 +1200,7 @@ func (x *PlanStepReportCommand) String() string {
 func (*PlanStepReportCommand) ProtoMessage() {}
 
 func (x *PlanStepReportCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_plans_proto_msgTypes[9]
+	mi := &file_steward_v1_plans_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -928,7 +1213,7 @@ func (x *PlanStepReportCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanStepReportCommand.ProtoReflect.Descriptor instead.
 func (*PlanStepReportCommand) Descriptor() ([]byte, []int) {
-	return file_steward_v1_plans_proto_rawDescGZIP(), []int{9}
+	return file_steward_v1_plans_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *PlanStepReportCommand) GetPlanId() string {
@@ -962,7 +1247,7 @@ type PlanExpireCommand struct {
 
 func (x *PlanExpireCommand) Reset() {
 	*x = PlanExpireCommand{}
-	mi := &file_steward_v1_plans_proto_msgTypes[10]
+	mi := &file_steward_v1_plans_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -974,7 +1259,7 @@ func (x *PlanExpireCommand) String() string {
 func (*PlanExpireCommand) ProtoMessage() {}
 
 func (x *PlanExpireCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_plans_proto_msgTypes[10]
+	mi := &file_steward_v1_plans_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -987,7 +1272,7 @@ func (x *PlanExpireCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanExpireCommand.ProtoReflect.Descriptor instead.
 func (*PlanExpireCommand) Descriptor() ([]byte, []int) {
-	return file_steward_v1_plans_proto_rawDescGZIP(), []int{10}
+	return file_steward_v1_plans_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *PlanExpireCommand) GetPlanId() string {
@@ -1014,7 +1299,7 @@ type PlanCancelCommand struct {
 
 func (x *PlanCancelCommand) Reset() {
 	*x = PlanCancelCommand{}
-	mi := &file_steward_v1_plans_proto_msgTypes[11]
+	mi := &file_steward_v1_plans_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1026,7 +1311,7 @@ func (x *PlanCancelCommand) String() string {
 func (*PlanCancelCommand) ProtoMessage() {}
 
 func (x *PlanCancelCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_plans_proto_msgTypes[11]
+	mi := &file_steward_v1_plans_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1039,7 +1324,7 @@ func (x *PlanCancelCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanCancelCommand.ProtoReflect.Descriptor instead.
 func (*PlanCancelCommand) Descriptor() ([]byte, []int) {
-	return file_steward_v1_plans_proto_rawDescGZIP(), []int{11}
+	return file_steward_v1_plans_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *PlanCancelCommand) GetPlanId() string {
@@ -1061,7 +1346,7 @@ var File_steward_v1_plans_proto protoreflect.FileDescriptor
 const file_steward_v1_plans_proto_rawDesc = "" +
 	"\n" +
 	"\x16steward/v1/plans.proto\x12\n" +
-	"steward.v1\"\xa0\x01\n" +
+	"steward.v1\"\xcd\x01\n" +
 	"\x0ePlanSpecRecord\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
 	"\tplan_json\x18\x02 \x01(\fR\bplanJson\x12\x1d\n" +
@@ -1069,7 +1354,26 @@ const file_steward_v1_plans_proto_rawDesc = "" +
 	"facts_json\x18\x03 \x01(\fR\tfactsJson\x12\x1f\n" +
 	"\vresult_json\x18\x04 \x01(\fR\n" +
 	"resultJson\x12!\n" +
-	"\fcreate_index\x18\x05 \x01(\x04R\vcreateIndex\"\x9c\x04\n" +
+	"\fcreate_index\x18\x05 \x01(\x04R\vcreateIndex\x12+\n" +
+	"\x05shape\x18\x06 \x01(\v2\x15.steward.v1.PlanShapeR\x05shape\"\xd3\x01\n" +
+	"\tPlanShape\x12:\n" +
+	"\fsafety_level\x18\x01 \x01(\x0e2\x17.steward.v1.SafetyLevelR\vsafetyLevel\x12\x1e\n" +
+	"\n" +
+	"operations\x18\x02 \x01(\rR\n" +
+	"operations\x12!\n" +
+	"\festimated_ms\x18\x03 \x01(\x03R\vestimatedMs\x12\x18\n" +
+	"\arefused\x18\x04 \x01(\bR\arefused\x12-\n" +
+	"\x06phases\x18\x05 \x03(\v2\x15.steward.v1.PlanPhaseR\x06phases\"\x96\x01\n" +
+	"\tPlanPhase\x12\x1e\n" +
+	"\n" +
+	"operations\x18\x01 \x03(\tR\n" +
+	"operations\x12\x14\n" +
+	"\x05nodes\x18\x02 \x03(\tR\x05nodes\x12!\n" +
+	"\festimated_ms\x18\x03 \x01(\x03R\vestimatedMs\x120\n" +
+	"\brollback\x18\x04 \x03(\v2\x14.steward.v1.PlanUndoR\brollback\".\n" +
+	"\bPlanUndo\x12\x0e\n" +
+	"\x02op\x18\x01 \x01(\tR\x02op\x12\x12\n" +
+	"\x04node\x18\x02 \x01(\tR\x04node\"\x9c\x04\n" +
 	"\n" +
 	"PlanRecord\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
@@ -1161,7 +1465,12 @@ const file_steward_v1_plans_proto_rawDesc = "" +
 	"\x05stage\x18\x02 \x01(\tR\x05stage\"D\n" +
 	"\x11PlanCancelCommand\x12\x17\n" +
 	"\aplan_id\x18\x01 \x01(\tR\x06planId\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reasonB\x1fZ\x1dgithub.com/steward/steward/pbb\x06proto3"
+	"\x06reason\x18\x02 \x01(\tR\x06reason*|\n" +
+	"\vSafetyLevel\x12\x1c\n" +
+	"\x18SAFETY_LEVEL_UNSPECIFIED\x10\x00\x12\x17\n" +
+	"\x13SAFETY_LEVEL_STRICT\x10\x01\x12\x19\n" +
+	"\x15SAFETY_LEVEL_MODERATE\x10\x02\x12\x1b\n" +
+	"\x17SAFETY_LEVEL_PERMISSIVE\x10\x03B\x1fZ\x1dgithub.com/steward/steward/pbb\x06proto3"
 
 var (
 	file_steward_v1_plans_proto_rawDescOnce sync.Once
@@ -1175,35 +1484,44 @@ func file_steward_v1_plans_proto_rawDescGZIP() []byte {
 	return file_steward_v1_plans_proto_rawDescData
 }
 
-var file_steward_v1_plans_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_steward_v1_plans_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_steward_v1_plans_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_steward_v1_plans_proto_goTypes = []any{
-	(*PlanSpecRecord)(nil),        // 0: steward.v1.PlanSpecRecord
-	(*PlanRecord)(nil),            // 1: steward.v1.PlanRecord
-	(*Stage)(nil),                 // 2: steward.v1.Stage
-	(*Step)(nil),                  // 3: steward.v1.Step
-	(*CheckOutcome)(nil),          // 4: steward.v1.CheckOutcome
-	(*OpOutcome)(nil),             // 5: steward.v1.OpOutcome
-	(*CapturedState)(nil),         // 6: steward.v1.CapturedState
-	(*PlanCreateCommand)(nil),     // 7: steward.v1.PlanCreateCommand
-	(*PlanStepStartCommand)(nil),  // 8: steward.v1.PlanStepStartCommand
-	(*PlanStepReportCommand)(nil), // 9: steward.v1.PlanStepReportCommand
-	(*PlanExpireCommand)(nil),     // 10: steward.v1.PlanExpireCommand
-	(*PlanCancelCommand)(nil),     // 11: steward.v1.PlanCancelCommand
+	(SafetyLevel)(0),              // 0: steward.v1.SafetyLevel
+	(*PlanSpecRecord)(nil),        // 1: steward.v1.PlanSpecRecord
+	(*PlanShape)(nil),             // 2: steward.v1.PlanShape
+	(*PlanPhase)(nil),             // 3: steward.v1.PlanPhase
+	(*PlanUndo)(nil),              // 4: steward.v1.PlanUndo
+	(*PlanRecord)(nil),            // 5: steward.v1.PlanRecord
+	(*Stage)(nil),                 // 6: steward.v1.Stage
+	(*Step)(nil),                  // 7: steward.v1.Step
+	(*CheckOutcome)(nil),          // 8: steward.v1.CheckOutcome
+	(*OpOutcome)(nil),             // 9: steward.v1.OpOutcome
+	(*CapturedState)(nil),         // 10: steward.v1.CapturedState
+	(*PlanCreateCommand)(nil),     // 11: steward.v1.PlanCreateCommand
+	(*PlanStepStartCommand)(nil),  // 12: steward.v1.PlanStepStartCommand
+	(*PlanStepReportCommand)(nil), // 13: steward.v1.PlanStepReportCommand
+	(*PlanExpireCommand)(nil),     // 14: steward.v1.PlanExpireCommand
+	(*PlanCancelCommand)(nil),     // 15: steward.v1.PlanCancelCommand
 }
 var file_steward_v1_plans_proto_depIdxs = []int32{
-	2, // 0: steward.v1.PlanRecord.stages:type_name -> steward.v1.Stage
-	3, // 1: steward.v1.Stage.steps:type_name -> steward.v1.Step
-	4, // 2: steward.v1.Step.pre_checks:type_name -> steward.v1.CheckOutcome
-	5, // 3: steward.v1.Step.operations:type_name -> steward.v1.OpOutcome
-	4, // 4: steward.v1.Step.post_checks:type_name -> steward.v1.CheckOutcome
-	6, // 5: steward.v1.Step.captured:type_name -> steward.v1.CapturedState
-	0, // 6: steward.v1.PlanCreateCommand.spec:type_name -> steward.v1.PlanSpecRecord
-	3, // 7: steward.v1.PlanStepReportCommand.step:type_name -> steward.v1.Step
-	8, // [8:8] is the sub-list for method output_type
-	8, // [8:8] is the sub-list for method input_type
-	8, // [8:8] is the sub-list for extension type_name
-	8, // [8:8] is the sub-list for extension extendee
-	0, // [0:8] is the sub-list for field type_name
+	2,  // 0: steward.v1.PlanSpecRecord.shape:type_name -> steward.v1.PlanShape
+	0,  // 1: steward.v1.PlanShape.safety_level:type_name -> steward.v1.SafetyLevel
+	3,  // 2: steward.v1.PlanShape.phases:type_name -> steward.v1.PlanPhase
+	4,  // 3: steward.v1.PlanPhase.rollback:type_name -> steward.v1.PlanUndo
+	6,  // 4: steward.v1.PlanRecord.stages:type_name -> steward.v1.Stage
+	7,  // 5: steward.v1.Stage.steps:type_name -> steward.v1.Step
+	8,  // 6: steward.v1.Step.pre_checks:type_name -> steward.v1.CheckOutcome
+	9,  // 7: steward.v1.Step.operations:type_name -> steward.v1.OpOutcome
+	8,  // 8: steward.v1.Step.post_checks:type_name -> steward.v1.CheckOutcome
+	10, // 9: steward.v1.Step.captured:type_name -> steward.v1.CapturedState
+	1,  // 10: steward.v1.PlanCreateCommand.spec:type_name -> steward.v1.PlanSpecRecord
+	7,  // 11: steward.v1.PlanStepReportCommand.step:type_name -> steward.v1.Step
+	12, // [12:12] is the sub-list for method output_type
+	12, // [12:12] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_steward_v1_plans_proto_init() }
@@ -1216,13 +1534,14 @@ func file_steward_v1_plans_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_steward_v1_plans_proto_rawDesc), len(file_steward_v1_plans_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   12,
+			NumEnums:      1,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
 		GoTypes:           file_steward_v1_plans_proto_goTypes,
 		DependencyIndexes: file_steward_v1_plans_proto_depIdxs,
+		EnumInfos:         file_steward_v1_plans_proto_enumTypes,
 		MessageInfos:      file_steward_v1_plans_proto_msgTypes,
 	}.Build()
 	File_steward_v1_plans_proto = out.File

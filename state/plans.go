@@ -91,7 +91,10 @@ func PlanFinished(status string) bool {
 	return false
 }
 
-// DecodePlanResult decodes a committed plan's phases.
+// DecodePlanResult decodes a committed plan's result, the plan package's
+// JSON document, for the readers that act on it (the executors, the
+// leader's conflict checks, `ops status`). The state machine never calls
+// it: it runs the plan's shape.
 func DecodePlanResult(spec *pb.PlanSpecRecord) (*plan.Result, error) {
 	var r plan.Result
 	if err := json.Unmarshal(spec.ResultJson, &r); err != nil {
@@ -100,30 +103,54 @@ func DecodePlanResult(spec *pb.PlanSpecRecord) (*plan.Result, error) {
 	return &r, nil
 }
 
-// planResult decodes a plan's result once per store.
-func (s *Store) planResult(spec *pb.PlanSpecRecord) (*plan.Result, error) {
+// shapeOf returns what the stage machine runs of a committed plan: the
+// shape its PLAN_CREATE carried, or for a plan committed before shapes
+// the one its result derives (legacyShape), with the safety level's name
+// as that result spells it. A derived shape is decoded once per store: a
+// committed result never changes, and decoding it on every report would
+// cost more than the report itself.
+func (s *Store) shapeOf(spec *pb.PlanSpecRecord) (*pb.PlanShape, string, error) {
+	if spec.Shape != nil {
+		return spec.Shape, SafetyLevelName(spec.Shape.SafetyLevel), nil
+	}
 	key := fmt.Sprintf("%s@%d", spec.Id, spec.CreateIndex)
 	if r, ok := s.results.Load(key); ok {
-		return r.(*plan.Result), nil
+		d := r.(derivedShape)
+		return d.shape, d.level, nil
 	}
-	r, err := DecodePlanResult(spec)
+	sh, level, err := legacyShape(spec.ResultJson)
 	if err != nil {
-		return nil, err
+		return nil, "", fmt.Errorf("%w: plan %q: result: %v", ErrInvalidRecord, spec.Id, err)
 	}
-	s.results.Store(key, r)
-	return r, nil
+	if spec.CreateIndex != 0 {
+		s.results.Store(key, derivedShape{shape: sh, level: level})
+	}
+	return sh, level, nil
 }
 
-// PlanCreate records a planned plan and starts its first phase.
+type derivedShape struct {
+	shape *pb.PlanShape
+	level string
+}
+
+// PlanCreate records a planned plan and starts its first phase. What it
+// checks holds in every version: an id, the same in the spec; a shape
+// whose phases name distinct nodes; not refused by the planner; a
+// positive stage timeout and a deadline after the entry's time (the
+// limits the command itself carries). Which operations, checks and
+// limits make a valid plan the leader decided before proposing.
 func (s *Store) PlanCreate(idx uint64, at int64, c *pb.PlanCreateCommand) (*pb.PlanRecord, error) {
 	if c == nil || c.Spec == nil || c.Id == "" || c.Spec.Id != c.Id {
 		return nil, fmt.Errorf("%w: plan create needs an id and a spec with the same id", ErrInvalidRecord)
 	}
-	res, err := DecodePlanResult(c.Spec)
+	sh, level, err := s.shapeOf(c.Spec)
 	if err != nil {
 		return nil, err
 	}
-	if res.Refused() {
+	if err := checkShape(c.Id, sh); err != nil {
+		return nil, err
+	}
+	if sh.Refused {
 		return nil, fmt.Errorf("%w: plan %q has conflicts of error severity", ErrInvalidRecord, c.Id)
 	}
 	if c.StageTimeoutMs <= 0 || c.DeadlineUnixNano <= at {
@@ -139,15 +166,15 @@ func (s *Store) PlanCreate(idx uint64, at int64, c *pb.PlanCreateCommand) (*pb.P
 		spec := proto.Clone(c.Spec).(*pb.PlanSpecRecord)
 		spec.CreateIndex = idx
 		rec := &pb.PlanRecord{
-			Id: c.Id, Status: PlanRunning, SafetyLevel: string(res.SafetyLevel), Operations: uint32(len(res.Operations)),
+			Id: c.Id, Status: PlanRunning, SafetyLevel: level, Operations: sh.Operations,
 			CreatedAtUnixNano: at, DeadlineUnixNano: c.DeadlineUnixNano, StageTimeoutMs: c.StageTimeoutMs,
-			Current: -1, SubmittedBy: c.SubmittedBy, EstimatedMs: res.Estimate.TotalMS,
+			Current: -1, SubmittedBy: c.SubmittedBy, EstimatedMs: sh.EstimatedMs,
 			CreateIndex: idx, ModifyIndex: idx,
 		}
-		for i := range res.Phases {
-			rec.Stages = append(rec.Stages, newStage(fmt.Sprintf("phase-%d", i), StageKindPhase, i, res.Phases[i].Operations, res.PhaseNodes(i)))
+		for i, ph := range sh.Phases {
+			rec.Stages = append(rec.Stages, newStage(fmt.Sprintf("phase-%d", i), StageKindPhase, i, ph.Operations, ph.Nodes))
 		}
-		m := &machine{rec: rec, res: res, at: at}
+		m := &machine{rec: rec, shape: sh, at: at}
 		m.start(0)
 		if err := txn.Insert(tablePlanSpecs, spec); err != nil {
 			return err
@@ -353,12 +380,12 @@ func (s *Store) updatePlan(idx uint64, at int64, id string, f func(m *machine) (
 		if err != nil || specRaw == nil {
 			return fmt.Errorf("%w: plan %q has no spec", ErrInvalidRecord, id)
 		}
-		res, err := s.planResult(specRaw.(*pb.PlanSpecRecord))
+		sh, _, err := s.shapeOf(specRaw.(*pb.PlanSpecRecord))
 		if err != nil {
 			return err
 		}
 		rec := proto.Clone(raw.(*pb.PlanRecord)).(*pb.PlanRecord)
-		m := &machine{rec: rec, res: res, at: at}
+		m := &machine{rec: rec, shape: sh, at: at}
 		changed, err := f(m)
 		if err != nil || !changed {
 			return err
@@ -455,11 +482,11 @@ func (s *Store) Plans(ws memdb.WatchSet) (uint64, []*pb.PlanRecord, error) {
 }
 
 // machine advances one plan record; every decision depends only on the
-// record, the plan's Result and the entry's time.
+// record, the plan's shape and the entry's time.
 type machine struct {
-	rec *pb.PlanRecord
-	res *plan.Result
-	at  int64
+	rec   *pb.PlanRecord
+	shape *pb.PlanShape
+	at    int64
 }
 
 func (m *machine) stage(key string) (int, *pb.Stage) {
@@ -506,8 +533,8 @@ func (m *machine) start(i int) {
 		m.rec.Current = int32(i)
 		st.Status, st.StartedAtUnixNano = StageRunning, m.at
 		budget := time.Duration(m.rec.StageTimeoutMs) * time.Millisecond
-		if st.Kind == StageKindPhase && st.Phase < int32(len(m.res.Phases)) {
-			if est := 4 * time.Duration(m.res.Phases[st.Phase].EstimatedMS) * time.Millisecond; est > budget {
+		if st.Kind == StageKindPhase && st.Phase < int32(len(m.shape.Phases)) {
+			if est := 4 * time.Duration(m.shape.Phases[st.Phase].EstimatedMs) * time.Millisecond; est > budget {
 				budget = est
 			}
 		}
@@ -596,12 +623,12 @@ func (m *machine) beginRollback(i int) {
 		}
 	}
 	var phases []int
-	switch plan.SafetyLevel(m.rec.SafetyLevel) {
-	case plan.Strict:
+	switch m.shape.SafetyLevel {
+	case pb.SafetyLevel_SAFETY_LEVEL_STRICT:
 		for p := int(failed.Phase); p >= 0; p-- {
 			phases = append(phases, p)
 		}
-	case plan.Moderate:
+	case pb.SafetyLevel_SAFETY_LEVEL_MODERATE:
 		phases = []int{int(failed.Phase)}
 	}
 	first := -1
@@ -610,12 +637,12 @@ func (m *machine) beginRollback(i int) {
 		var comp []string
 		nodes := map[string]bool{}
 		// Compensations run in the phase's rollback order.
-		for _, c := range m.res.Phases[p].Rollback {
-			if c.Operation == nil || !ops[c.Op] {
+		for _, u := range m.shape.Phases[p].Rollback {
+			if !ops[u.Op] {
 				continue
 			}
-			comp = append(comp, c.Op)
-			nodes[c.Operation.Node] = true
+			comp = append(comp, u.Op)
+			nodes[u.Node] = true
 		}
 		if len(comp) == 0 {
 			continue
@@ -626,7 +653,7 @@ func (m *machine) beginRollback(i int) {
 		}
 	}
 	if first < 0 {
-		if plan.SafetyLevel(m.rec.SafetyLevel) == plan.Permissive {
+		if m.shape.SafetyLevel == pb.SafetyLevel_SAFETY_LEVEL_PERMISSIVE {
 			m.rec.Reason += "; permissive plans are not rolled back"
 		} else {
 			m.rec.Reason += "; nothing to roll back"

@@ -10,6 +10,7 @@ import (
 
 	"github.com/steward/steward/pb"
 	"github.com/steward/steward/plan"
+	"google.golang.org/protobuf/proto"
 )
 
 // testResult is a two-phase plan: phase 0 runs a (on n1) and b (on n2),
@@ -35,11 +36,14 @@ func testResult(level plan.SafetyLevel) *plan.Result {
 
 const t0 = int64(1_000_000_000_000)
 
+// createPlan commits testResult as the leader does: its JSON for the
+// readers, its shape for the state machine.
 func createPlan(t *testing.T, s *Store, id string, level plan.SafetyLevel) *pb.PlanRecord {
 	t.Helper()
-	res, _ := json.Marshal(testResult(level))
+	r := testResult(level)
+	res, _ := json.Marshal(r)
 	rec, err := s.PlanCreate(10, t0, &pb.PlanCreateCommand{
-		Id: id, Spec: &pb.PlanSpecRecord{Id: id, ResultJson: res},
+		Id: id, Spec: &pb.PlanSpecRecord{Id: id, ResultJson: res, Shape: PlanShapeOf(r)},
 		DeadlineUnixNano: t0 + int64(30*time.Second), StageTimeoutMs: 5000,
 	})
 	if err != nil {
@@ -312,12 +316,24 @@ func TestPlanCreateRefusesBadInput(t *testing.T) {
 	refused := testResult(plan.Moderate)
 	refused.Conflicts = []plan.Conflict{{Kind: plan.ConflictNodeDown, Severity: plan.SeverityError}}
 	bad, _ := json.Marshal(refused)
+	shape := func(edit func(*pb.PlanShape)) *pb.PlanShape {
+		sh := PlanShapeOf(testResult(plan.Moderate))
+		edit(sh)
+		return sh
+	}
 	cases := map[string]*pb.PlanCreateCommand{
 		"no id":        {Spec: &pb.PlanSpecRecord{ResultJson: good}, DeadlineUnixNano: t0 + 1, StageTimeoutMs: 1},
 		"id mismatch":  {Id: "a", Spec: &pb.PlanSpecRecord{Id: "b", ResultJson: good}, DeadlineUnixNano: t0 + 1, StageTimeoutMs: 1},
 		"bad result":   {Id: "a", Spec: &pb.PlanSpecRecord{Id: "a", ResultJson: []byte("{")}, DeadlineUnixNano: t0 + 1, StageTimeoutMs: 1},
 		"refused plan": {Id: "a", Spec: &pb.PlanSpecRecord{Id: "a", ResultJson: bad}, DeadlineUnixNano: t0 + 1, StageTimeoutMs: 1},
 		"no deadline":  {Id: "a", Spec: &pb.PlanSpecRecord{Id: "a", ResultJson: good}, StageTimeoutMs: 1},
+		"refused shape": {Id: "a", Spec: &pb.PlanSpecRecord{Id: "a", ResultJson: good, Shape: shape(func(sh *pb.PlanShape) { sh.Refused = true })},
+			DeadlineUnixNano: t0 + 1, StageTimeoutMs: 1},
+		"repeated node": {Id: "a", Spec: &pb.PlanSpecRecord{Id: "a", ResultJson: good, Shape: shape(func(sh *pb.PlanShape) { sh.Phases[0].Nodes = []string{"n1", "n1"} })},
+			DeadlineUnixNano: t0 + 1, StageTimeoutMs: 1},
+		"empty node": {Id: "a", Spec: &pb.PlanSpecRecord{Id: "a", ResultJson: good, Shape: shape(func(sh *pb.PlanShape) { sh.Phases[1].Nodes = []string{""} })},
+			DeadlineUnixNano: t0 + 1, StageTimeoutMs: 1},
+		"shape, no timeout": {Id: "a", Spec: &pb.PlanSpecRecord{Id: "a", Shape: shape(func(*pb.PlanShape) {})}, DeadlineUnixNano: t0 + 1},
 	}
 	for name, c := range cases {
 		if _, err := s.PlanCreate(5, t0, c); !errors.Is(err, ErrInvalidRecord) {
@@ -330,3 +346,110 @@ func TestPlanCreateRefusesBadInput(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// checkedResult is testResult with checks that refer to nodes in every
+// way a check can (nodes, processes, limits, parameters, effects), a
+// warning, and a node (n3) that only a check involves.
+func checkedResult(level plan.SafetyLevel) *plan.Result {
+	r := testResult(level)
+	r.Estimate.TotalMS = 1234
+	r.Conflicts = []plan.Conflict{{Kind: plan.ConflictSameTarget, Severity: plan.SeverityWarning, Message: "serialized"}}
+	r.Phases[0].PreChecks = []plan.Check{
+		{Kind: plan.CheckTargetsAlive, Processes: []plan.ProcessRef{{Tree: "web", Slot: "a", Node: "n1"}}},
+		{Kind: plan.CheckResourcesAvailable, Limits: &plan.Limits{Nodes: []plan.NodeLoad{{Node: "n3", NewProcesses: 1}}}},
+		{Kind: plan.CheckParametersValid, Params: []plan.ParamRule{{Op: "b", Target: plan.ProcessRef{Name: "b", Node: "n2"}}}},
+	}
+	r.Phases[1].PostChecks = []plan.Check{
+		{Kind: plan.CheckSystemStable, Nodes: []string{"n4", "n1"}},
+		{Kind: plan.CheckOperationEffect, Effects: []plan.Effect{{Op: "c", Type: plan.SuspendProcess, Target: plan.ProcessRef{Node: "n5"}}}},
+	}
+	return r
+}
+
+// TestPlanShapeOfAgreesWithTheLegacyDecoder: the shape the leader commits
+// is the one the state machine derives from the result JSON of a plan
+// committed without a shape, so both kinds of plan run alike.
+func TestPlanShapeOfAgreesWithTheLegacyDecoder(t *testing.T) {
+	refused := testResult(plan.Strict)
+	refused.Conflicts = []plan.Conflict{{Kind: plan.ConflictNodeDown, Severity: plan.SeverityError}}
+	unknownLevel := testResult("paranoid")
+	for name, r := range map[string]*plan.Result{
+		"strict": checkedResult(plan.Strict), "moderate": checkedResult(plan.Moderate), "permissive": checkedResult(plan.Permissive),
+		"refused": refused, "unknown level": unknownLevel, "empty": {},
+	} {
+		b, err := json.Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, level, err := legacyShape(b)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if want := PlanShapeOf(r); !proto.Equal(got, want) {
+			t.Errorf("%s: derived shape\n%v\nthe leader's\n%v", name, got, want)
+		}
+		if level != string(r.SafetyLevel) {
+			t.Errorf("%s: level %q", name, level)
+		}
+	}
+	sh := PlanShapeOf(checkedResult(plan.Moderate))
+	if got := sh.Phases[0].Nodes; fmt.Sprint(got) != "[n1 n2 n3]" {
+		t.Errorf("phase 0 nodes %v", got)
+	}
+	if got := sh.Phases[1].Nodes; fmt.Sprint(got) != "[n1 n4 n5]" {
+		t.Errorf("phase 1 nodes %v", got)
+	}
+	if got := sh.Phases[0].Rollback; len(got) != 1 || got[0].Op != "a" || got[0].Node != "n1" {
+		t.Errorf("phase 0 rollback %v: only a can be undone", got)
+	}
+}
+
+// TestLegacyShapeIgnoresMembersItDoesNotRead: the legacy decoder reads the
+// result as the version that wrote it did; members it does not read, known
+// to the plan package or not, change nothing.
+func TestLegacyShapeIgnoresMembersItDoesNotRead(t *testing.T) {
+	b, _ := json.Marshal(checkedResult(plan.Strict))
+	var doc map[string]any
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	doc["x_newer_field"] = map[string]any{"n": 1}
+	doc["edges"] = "no longer a list"
+	doc["phases"].([]any)[0].(map[string]any)["x_newer_field"] = []any{1, 2}
+	edited, _ := json.Marshal(doc)
+	want, _, _ := legacyShape(b)
+	got, _, err := legacyShape(edited)
+	if err != nil || !proto.Equal(got, want) {
+		t.Fatalf("%v\n%v\nwant\n%v", err, got, want)
+	}
+}
+
+// TestPlanWithAShapeRunsWithoutItsResult: the state machine reads only
+// the shape; the result JSON is the executors' document, not decoded by
+// Apply, so what it holds changes nothing here.
+func TestPlanWithAShapeRunsWithoutItsResult(t *testing.T) {
+	legacy, shaped := mustStore(t), mustStore(t)
+	r := testResult(plan.Strict)
+	b, _ := json.Marshal(r)
+	cmd := func(spec *pb.PlanSpecRecord) *pb.PlanCreateCommand {
+		return &pb.PlanCreateCommand{Id: "p", Spec: spec, DeadlineUnixNano: t0 + int64(30*time.Second), StageTimeoutMs: 5000}
+	}
+	if _, err := legacy.PlanCreate(10, t0, cmd(&pb.PlanSpecRecord{Id: "p", ResultJson: b})); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := shaped.PlanCreate(10, t0, cmd(&pb.PlanSpecRecord{Id: "p", ResultJson: []byte("not the plan package's JSON"), Shape: PlanShapeOf(r)})); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []*Store{legacy, shaped} {
+		run(t, s, "p", "phase-0", 11, okStep("n1", "x", "a"), okStep("n2", "y", "b"))
+		run(t, s, "p", "phase-1", 15, failStep("n1", "x", "c"))
+		run(t, s, "p", "rollback-0", 17, okStep("n1", "x", "rollback-a"))
+	}
+	a, b2 := planOf(t, legacy, "p"), planOf(t, shaped, "p")
+	if !proto.Equal(a, b2) {
+		t.Fatalf("legacy\n%v\nshaped\n%v", a, b2)
+	}
+	if a.Status != PlanRolledBack || len(a.Stages) != 3 {
+		t.Fatalf("plan %s with %d stages, want phase 0 rolled back", a.Status, len(a.Stages))
+	}
+}

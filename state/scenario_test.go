@@ -67,10 +67,21 @@ func TestPlanScenarios(t *testing.T) {
 		t.Fatal("no scripts in testdata/plans")
 	}
 	for _, f := range files {
-		t.Run(strings.TrimSuffix(filepath.Base(f), ".txt"), func(t *testing.T) {
-			sc := &planScenario{t: t, s: mustStore(t), idx: 10, at: t0, nonces: map[string]string{}}
-			runPlanScript(t, f, sc.step)
-		})
+		name := strings.TrimSuffix(filepath.Base(f), ".txt")
+		// The leader commits each plan with its shape; a plan committed
+		// before shapes existed has only its result JSON, from which the
+		// state machine derives the shape. Both run every script to the
+		// same outputs (-update writes those of the first).
+		for _, legacy := range []bool{false, true} {
+			variant := "shape"
+			if legacy {
+				variant = "legacy"
+			}
+			t.Run(name+"/"+variant, func(t *testing.T) {
+				sc := &planScenario{t: t, s: mustStore(t), idx: 10, at: t0, nonces: map[string]string{}, legacy: legacy}
+				runPlanScript(t, f, sc.step, !legacy)
+			})
+		}
 	}
 }
 
@@ -116,10 +127,12 @@ func parsePlanScript(t *testing.T, path string) (steps []planScriptStep, tail []
 	return steps, pre
 }
 
-func runPlanScript(t *testing.T, path string, run func(cmd string) string) {
+// runPlanScript runs a script and compares each step's output, or with
+// -update rewrites the outputs when write is set.
+func runPlanScript(t *testing.T, path string, run func(cmd string) string, write bool) {
 	t.Helper()
 	steps, tail := parsePlanScript(t, path)
-	update := planScenarioUpdating()
+	update := planScenarioUpdating() && write
 	var out strings.Builder
 	for _, st := range steps {
 		got := strings.TrimRight(run(st.cmd), "\n")
@@ -153,6 +166,8 @@ type planScenario struct {
 	at  int64
 	// nonces remembers each step's start: plan/stage/node -> nonce.
 	nonces map[string]string
+	// legacy commits plans as before PLAN_CREATE carried a shape.
+	legacy bool
 }
 
 // planScenarioResult is a plan of phases phases; phase k runs "pk-<node>"
@@ -366,12 +381,17 @@ func (sc *planScenario) create(id string, kv map[string]string) error {
 	if err != nil {
 		return err
 	}
-	res, err := json.Marshal(planScenarioResult(plan.SafetyLevel(kv["safety"]), nodes, nocomp, estimate))
+	r := planScenarioResult(plan.SafetyLevel(kv["safety"]), nodes, nocomp, estimate)
+	res, err := json.Marshal(r)
 	if err != nil {
 		return err
 	}
+	spec := &pb.PlanSpecRecord{Id: id, ResultJson: res}
+	if !sc.legacy {
+		spec.Shape = PlanShapeOf(r)
+	}
 	_, err = sc.s.PlanCreate(sc.idx, sc.at, &pb.PlanCreateCommand{
-		Id: id, Spec: &pb.PlanSpecRecord{Id: id, ResultJson: res},
+		Id: id, Spec: spec,
 		DeadlineUnixNano: sc.at + int64(timeout), StageTimeoutMs: stageTimeout.Milliseconds(),
 	})
 	return err

@@ -26,9 +26,9 @@ type Store struct {
 	batch       *memdb.Txn
 	batchBroken bool
 
-	// results caches decoded plan results by plan id: a committed result
-	// never changes, and decoding it on every report would cost more than
-	// the report itself.
+	// results caches, by plan id and create index, the shapes derived
+	// from the results of plans committed before PLAN_CREATE carried one
+	// (see shapeOf).
 	results sync.Map
 }
 
