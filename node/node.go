@@ -38,6 +38,9 @@ type Node struct {
 	bolt      *raftboltdb.BoltStore
 	// raftNotifyCh receives leadership changes from Raft.
 	raftNotifyCh chan bool
+	// leadershipDone is closed when monitorLeadership has returned, its
+	// leader loop and leader tasks stopped; nil until it starts.
+	leadershipDone chan struct{}
 
 	ml *memberlist.Memberlist
 	// gossipAdv is the advertised gossip ip:port, fixed once gossip is up
@@ -151,7 +154,11 @@ func (n *Node) start() (err error) {
 			n.logger.Error("gRPC server stopped", "error", err)
 		}
 	})
-	n.goFunc(n.monitorLeadership)
+	n.leadershipDone = make(chan struct{})
+	n.goFunc(func() {
+		defer close(n.leadershipDone)
+		n.monitorLeadership()
+	})
 	n.goFunc(n.watchClusterID)
 	if cfg.BootstrapExpect > 0 {
 		n.goFunc(n.bootstrapLoop)
@@ -226,7 +233,7 @@ func (n *Node) setupRaft() error {
 		Stream:  &streamLayer{Listener: l, advertise: adv},
 		MaxPool: 3,
 		Timeout: 10 * time.Second,
-		Logger:  n.logger.Named("raft-net"),
+		Logger:  plainArgs{n.logger.Named("raft-net")},
 	})
 	n.raftAddr = string(n.raftTrans.LocalAddr())
 
@@ -250,14 +257,14 @@ func (n *Node) setupRaft() error {
 	if err != nil {
 		return err
 	}
-	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, n.logger.Named("raft-snap"))
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, plainArgs{n.logger.Named("raft-snap")})
 	if err != nil {
 		return fmt.Errorf("data-dir %s: snapshot store: %w", c.DataDir, err)
 	}
 
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(c.Name)
-	rc.Logger = n.logger.Named("raft")
+	rc.Logger = plainArgs{n.logger.Named("raft")}
 	rc.HeartbeatTimeout = c.RaftHeartbeatTimeout
 	rc.ElectionTimeout = c.RaftElectionTimeout
 	rc.LeaderLeaseTimeout = c.RaftLeaderLeaseTimeout
@@ -313,7 +320,7 @@ func (n *Node) setupGossip() error {
 	mc.Merge = d
 	mc.Conflict = d
 	mc.Ping = d
-	mc.LogOutput = newGossipLog(n.logger.Named("gossip"), n.members)
+	mc.Logger = newMemberlistLogger(n.logger.Named("gossip"), n.members)
 	ml, err := memberlist.Create(mc)
 	if err != nil {
 		return fmt.Errorf("bind-addr %s: %w", c.BindAddr, unwrapOpErr(err))
@@ -513,6 +520,19 @@ func (n *Node) closeAll() {
 	}
 	if n.ml != nil {
 		_ = n.ml.Shutdown()
+	}
+	if n.leadershipDone != nil {
+		// The leader loop and the leader tasks propose commands: they stop
+		// before Raft does, so that none of their proposals is cut short
+		// by Raft's shutdown (and logged as a write that "may or may not
+		// have been applied"). Once stopping, a proposal commits or fails
+		// within the leader lease; the bound is for a task that ignores
+		// its context.
+		select {
+		case <-n.leadershipDone:
+		case <-time.After(n.cfg.ApplyTimeout):
+			n.logger.Warn("leader loop still running at shutdown; stopping raft under it", "waited", n.cfg.ApplyTimeout)
+		}
 	}
 	if n.raft != nil {
 		if err := n.raft.Shutdown().Error(); err != nil {
