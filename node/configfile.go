@@ -11,23 +11,27 @@ import (
 	"github.com/hashicorp/hcl/v2/hclparse"
 )
 
-// FileConfig is an agent configuration file, in HCL or JSON, holding the
-// same settings as the agent's flags (flags override it). Every field is
-// optional.
+// FileConfig is an agent configuration file: JSON when its name ends in
+// .json, HCL otherwise (agent.hcl, agent.conf). It holds every setting of
+// the agent's flags, each under the flag's name with "_" for "-" (flags
+// override it), and the tuning blocks below, which have no flags. Every
+// field is optional.
 //
-//	name             = "n1"
-//	data_dir         = "/var/lib/steward"
-//	bind_addr        = "0.0.0.0:7401"
-//	raft_addr        = "0.0.0.0:7402"
-//	grpc_addr        = "0.0.0.0:7403"
-//	advertise_addr   = "10.0.0.5"
-//	join             = ["10.0.0.6:7401"]
-//	retry_join       = ["10.0.0.7:7401"]
-//	retry_interval   = "2s"
-//	retry_max        = 0
-//	bootstrap_expect = 3
-//	log_level        = "info"
-//	log_json         = false
+//	name                     = "n1"
+//	data_dir                 = "/var/lib/steward"
+//	bind_addr                = "0.0.0.0:7401"
+//	raft_addr                = "0.0.0.0:7402"
+//	grpc_addr                = "0.0.0.0:7403"
+//	advertise_addr           = "10.0.0.5"
+//	join                     = ["10.0.0.6:7401"]
+//	retry_join               = ["10.0.0.7:7401"]
+//	retry_interval           = "2s"
+//	retry_max                = 0
+//	bootstrap_expect         = 3
+//	dev                      = false
+//	log_level                = "info"
+//	log_json                 = false
+//	resource_sample_interval = "5s"
 //	raft {
 //	  heartbeat_timeout    = "500ms"
 //	  election_timeout     = "500ms"
@@ -63,6 +67,9 @@ type FileConfig struct {
 	Dev             *bool    `hcl:"dev,optional"`
 	LogLevel        *string  `hcl:"log_level,optional"`
 	LogJSON         *bool    `hcl:"log_json,optional"`
+	// ResourceSampleInterval is the health layer's, read with
+	// SampleInterval.
+	ResourceSampleInterval *string `hcl:"resource_sample_interval,optional"`
 
 	Raft      *fileRaft      `hcl:"raft,block"`
 	Gossip    *fileGossip    `hcl:"gossip,block"`
@@ -93,7 +100,8 @@ type fileAutopilot struct {
 }
 
 // ParseConfigFile reads an agent configuration file: JSON when the name ends
-// in .json, HCL otherwise. Errors name the file, line and setting.
+// in .json, HCL otherwise. Errors name the file, line and setting, and say
+// which of the two the file was read as.
 func ParseConfigFile(path string) (*FileConfig, error) {
 	src, err := os.ReadFile(path)
 	if err != nil {
@@ -102,19 +110,42 @@ func ParseConfigFile(path string) (*FileConfig, error) {
 	p := hclparse.NewParser()
 	var f *hcl.File
 	var diags hcl.Diagnostics
+	format := "HCL; name it *.json for JSON"
 	if strings.HasSuffix(path, ".json") {
+		format = "JSON, as it is named *.json"
 		f, diags = p.ParseJSON(src, path)
 	} else {
 		f, diags = p.ParseHCL(src, path)
 	}
 	if diags.HasErrors() {
-		return nil, fmt.Errorf("config: %s", diags.Error())
+		return nil, fmt.Errorf("config (read as %s): %s", format, diags.Error())
 	}
 	var fc FileConfig
 	if diags := gohcl.DecodeBody(f.Body, nil, &fc); diags.HasErrors() {
-		return nil, fmt.Errorf("config: %s", diags.Error())
+		return nil, fmt.Errorf("config (read as %s): %s", format, diags.Error())
 	}
 	return &fc, nil
+}
+
+// SampleInterval is resource_sample_interval; set is false when the file
+// does not have it.
+func (f *FileConfig) SampleInterval() (d time.Duration, set bool, err error) {
+	if f.ResourceSampleInterval == nil {
+		return 0, false, nil
+	}
+	d, err = fileDuration("resource_sample_interval", *f.ResourceSampleInterval)
+	if err != nil {
+		return 0, true, fmt.Errorf("config: %w", err)
+	}
+	return d, true, nil
+}
+
+func fileDuration(key, v string) (time.Duration, error) {
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %q is not a duration (e.g. \"500ms\", \"2s\")", key, v)
+	}
+	return d, nil
 }
 
 // ApplyTo copies the settings present in the file onto c.
@@ -150,9 +181,9 @@ func (f *FileConfig) ApplyTo(c *Config) error {
 		if v == nil {
 			return
 		}
-		d, err := time.ParseDuration(*v)
+		d, err := fileDuration(key, *v)
 		if err != nil {
-			errs = append(errs, fmt.Sprintf("%s: %q is not a duration (e.g. \"500ms\", \"2s\")", key, *v))
+			errs = append(errs, err.Error())
 			return
 		}
 		*dst = d

@@ -59,7 +59,7 @@ A temporary data dir is removed on exit, a given one never is.`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runAgent(cmd, f) },
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.configFile, "config", "", "configuration file (HCL, or JSON when named *.json); flags override it")
+	fl.StringVar(&f.configFile, "config", "", "configuration file, JSON when named *.json, HCL otherwise (agent.hcl, agent.conf): a key for every flag, its name with _ for -; flags override it")
 	fl.StringVar(&f.name, "name", "", "node name, unique in the cluster (default: the host name)")
 	fl.StringVar(&f.dataDir, "data-dir", "", "directory for the Raft log, snapshots and node identity")
 	fl.StringVar(&f.bindAddr, "bind-addr", "", fmt.Sprintf("gossip address ip:port (default 0.0.0.0:%d; 127.0.0.1 with --dev)", node.DefaultGossipPort))
@@ -78,36 +78,60 @@ A temporary data dir is removed on exit, a given one never is.`,
 	return cmd
 }
 
+// agentSettings is what an agent runs with.
+type agentSettings struct {
+	node     node.Config
+	logLevel string
+	logJSON  bool
+	// sampleInterval is how often the health layer samples the node.
+	sampleInterval time.Duration
+	// dataDirFrom says where the data dir was given ("with --data-dir",
+	// "in FILE"); "" when it was not.
+	dataDirFrom string
+}
+
 // agentConfig merges defaults, the config file and the flags (flags win).
-func agentConfig(cmd *cobra.Command, f *agentFlags) (node.Config, string, bool, error) {
-	c := node.DefaultConfig()
-	logLevel, logJSON := "info", false
+// The file has a key for every flag but --config (node.FileConfig).
+func agentConfig(cmd *cobra.Command, f *agentFlags) (agentSettings, error) {
+	s := agentSettings{node: node.DefaultConfig(), logLevel: "info", sampleInterval: health.DefaultConfig().SampleInterval}
+	c := &s.node
 	changed := cmd.Flags().Changed
+	// fc stays empty without a file: no key set.
+	fc := &node.FileConfig{}
 	if f.configFile != "" {
-		fc, err := node.ParseConfigFile(f.configFile)
-		if err != nil {
-			return c, "", false, err
+		var err error
+		if fc, err = node.ParseConfigFile(f.configFile); err != nil {
+			return s, err
 		}
-		if err := fc.ApplyTo(&c); err != nil {
-			return c, "", false, err
+		if err := fc.ApplyTo(c); err != nil {
+			return s, err
 		}
 		if fc.LogLevel != nil {
-			logLevel = *fc.LogLevel
+			s.logLevel = *fc.LogLevel
 		}
 		if fc.LogJSON != nil {
-			logJSON = *fc.LogJSON
+			s.logJSON = *fc.LogJSON
+		}
+		d, set, err := fc.SampleInterval()
+		if err != nil {
+			return s, err
+		}
+		if set {
+			s.sampleInterval = d
+		}
+		if fc.DataDir != nil {
+			s.dataDirFrom = "in " + f.configFile
 		}
 	}
 	if changed("dev") {
 		c.Dev = f.dev
 	}
-	bindSet := changed("bind-addr") || (f.configFile != "" && c.BindAddr != node.DefaultConfig().BindAddr)
-	if c.Dev && !bindSet {
+	if c.Dev && !changed("bind-addr") && fc.BindAddr == nil {
 		c.BindAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(node.DefaultGossipPort))
 	}
 	str := map[string]*string{
 		"name": &c.Name, "data-dir": &c.DataDir, "bind-addr": &c.BindAddr, "raft-addr": &c.RaftAddr,
-		"grpc-addr": &c.GRPCAddr, "advertise-addr": &c.AdvertiseAddr, "log-level": &logLevel,
+		"grpc-addr": &c.GRPCAddr, "advertise-addr": &c.AdvertiseAddr, "log-level": &s.logLevel,
 	}
 	vals := map[string]string{
 		"name": f.name, "data-dir": f.dataDir, "bind-addr": f.bindAddr, "raft-addr": f.raftAddr,
@@ -118,16 +142,18 @@ func agentConfig(cmd *cobra.Command, f *agentFlags) (node.Config, string, bool, 
 			*dst = vals[flag]
 		}
 	}
+	if changed("data-dir") {
+		s.dataDirFrom = "with --data-dir"
+	}
 	// The Raft and gRPC listeners follow the bind IP unless set.
 	host, _, err := net.SplitHostPort(c.BindAddr)
 	if err != nil {
-		return c, "", false, fmt.Errorf("bind-addr: %q is not ip:port", c.BindAddr)
+		return s, fmt.Errorf("bind-addr: %q is not ip:port", c.BindAddr)
 	}
-	def := node.DefaultConfig()
-	if !changed("raft-addr") && c.RaftAddr == def.RaftAddr {
+	if !changed("raft-addr") && fc.RaftAddr == nil {
 		c.RaftAddr = net.JoinHostPort(host, strconv.Itoa(node.DefaultRaftPort))
 	}
-	if !changed("grpc-addr") && c.GRPCAddr == def.GRPCAddr {
+	if !changed("grpc-addr") && fc.GRPCAddr == nil {
 		c.GRPCAddr = net.JoinHostPort(host, strconv.Itoa(node.DefaultGRPCPort))
 	}
 	if changed("join") {
@@ -146,59 +172,63 @@ func agentConfig(cmd *cobra.Command, f *agentFlags) (node.Config, string, bool, 
 		c.BootstrapExpect = f.expect
 	}
 	if changed("log-json") {
-		logJSON = f.logJSON
+		s.logJSON = f.logJSON
+	}
+	if changed("resource-sample-interval") {
+		s.sampleInterval = f.sampleInterval
+	}
+	if s.sampleInterval <= 0 {
+		return s, usageError(fmt.Sprintf("resource-sample-interval: %s must be positive", s.sampleInterval))
 	}
 	if c.Name == "" && !c.Dev {
 		h, err := os.Hostname()
 		if err != nil {
-			return c, "", false, fmt.Errorf("name: not set and the host name is unknown: %w", err)
+			return s, fmt.Errorf("name: not set and the host name is unknown: %w", err)
 		}
 		c.Name = strings.Split(h, ".")[0]
 	}
 	if c.DataDir == "" && !c.Dev {
-		return c, "", false, usageError("data-dir: required (or run with --dev)")
+		return s, usageError("data-dir: required (or run with --dev)")
 	}
-	return c, logLevel, logJSON, nil
+	return s, nil
 }
 
 // plugins are the layers every agent runs on top of the cluster spine.
-func plugins(f *agentFlags) []node.Plugin {
+func plugins(sampleInterval time.Duration) []node.Plugin {
 	sup := supervision.New(supervision.DefaultConfig())
 	coord := coordination.New(coordination.DefaultConfig(), sup)
 	return []node.Plugin{
 		sup,
 		coord,
 		snapshot.New(snapshot.DefaultConfig(), sup, coord),
-		health.New(healthConfig(f), sup),
+		health.New(healthConfig(sampleInterval), sup),
 		backup.New(backup.DefaultConfig()),
 	}
 }
 
-func healthConfig(f *agentFlags) health.Config {
+func healthConfig(sampleInterval time.Duration) health.Config {
 	c := health.DefaultConfig()
-	c.SampleInterval = f.sampleInterval
+	c.SampleInterval = sampleInterval
 	return c
 }
 
 func runAgent(cmd *cobra.Command, f *agentFlags) error {
-	cfg, logLevel, logJSON, err := agentConfig(cmd, f)
+	s, err := agentConfig(cmd, f)
 	if err != nil {
 		return err
 	}
-	level := hclog.LevelFromString(logLevel)
+	cfg := s.node
+	level := hclog.LevelFromString(s.logLevel)
 	if level == hclog.NoLevel {
-		return usageError(fmt.Sprintf("log-level: %q is not one of trace, debug, info, warn, error", logLevel))
+		return usageError(fmt.Sprintf("log-level: %q is not one of trace, debug, info, warn, error", s.logLevel))
 	}
 	cfg.Logger = hclog.New(&hclog.LoggerOptions{
 		Name:       "steward",
 		Level:      level,
-		JSONFormat: logJSON,
+		JSONFormat: s.logJSON,
 		Output:     cmd.ErrOrStderr(),
 	})
-	if f.sampleInterval <= 0 {
-		return usageError(fmt.Sprintf("resource-sample-interval: %s must be positive", f.sampleInterval))
-	}
-	cfg.Plugins = plugins(f)
+	cfg.Plugins = plugins(s.sampleInterval)
 	// Signals are caught from before the start, so that one arriving
 	// during it is a graceful stop right after it (a temporary data dir is
 	// still removed), not the end of the process.
@@ -216,11 +246,7 @@ func runAgent(cmd *cobra.Command, f *agentFlags) error {
 		if n.TempDataDir() {
 			fmt.Fprintf(out, "  dev mode: single node, data is removed on exit; try `steward status`\n")
 		} else {
-			from := "with --data-dir"
-			if !cmd.Flags().Changed("data-dir") {
-				from = "in " + f.configFile
-			}
-			fmt.Fprintf(out, "  dev mode: single node, data kept in %s (given %s); try `steward status`\n", n.DataDir(), from)
+			fmt.Fprintf(out, "  dev mode: single node, data kept in %s (given %s); try `steward status`\n", n.DataDir(), s.dataDirFrom)
 		}
 	}
 

@@ -7,11 +7,13 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/steward/steward/node"
 	"github.com/steward/steward/testkit"
 )
 
@@ -136,4 +138,184 @@ func TestAgentDevDataDir(t *testing.T) {
 			t.Fatalf("left in %s: %v %v", tmp, left, err)
 		}
 	})
+}
+
+// agentFlagNames lists the agent's flags, from its flag set
+// (newAgentCmd().Flags().VisitAll). The callback takes a *pflag.Flag, and
+// pflag is only an indirect dependency of steward: reflection spares go.mod
+// a direct requirement for one test.
+func agentFlagNames() []string {
+	var names []string
+	visitAll := reflect.ValueOf(newAgentCmd().Flags().VisitAll)
+	visit := reflect.MakeFunc(visitAll.Type().In(0), func(args []reflect.Value) []reflect.Value {
+		names = append(names, args[0].Elem().FieldByName("Name").String())
+		return nil
+	})
+	visitAll.Call([]reflect.Value{visit})
+	return names
+}
+
+// flagSettings holds, for every agent flag but --config, a value for its
+// key in the config file (HCL), another for the flag itself, and where
+// the setting ends up.
+var flagSettings = map[string]struct {
+	file, flag         string
+	get                func(s agentSettings) any
+	fromFile, fromFlag string
+}{
+	"name":                     {`"file-name"`, "flag-name", func(s agentSettings) any { return s.node.Name }, "file-name", "flag-name"},
+	"data-dir":                 {`"/tmp/file"`, "/tmp/flag", func(s agentSettings) any { return s.node.DataDir }, "/tmp/file", "/tmp/flag"},
+	"bind-addr":                {`"127.0.0.1:9101"`, "127.0.0.2:9101", func(s agentSettings) any { return s.node.BindAddr }, "127.0.0.1:9101", "127.0.0.2:9101"},
+	"raft-addr":                {`"127.0.0.1:9102"`, "127.0.0.2:9102", func(s agentSettings) any { return s.node.RaftAddr }, "127.0.0.1:9102", "127.0.0.2:9102"},
+	"grpc-addr":                {`"127.0.0.1:9103"`, "127.0.0.2:9103", func(s agentSettings) any { return s.node.GRPCAddr }, "127.0.0.1:9103", "127.0.0.2:9103"},
+	"advertise-addr":           {`"10.0.0.1"`, "10.0.0.2", func(s agentSettings) any { return s.node.AdvertiseAddr }, "10.0.0.1", "10.0.0.2"},
+	"join":                     {`["10.0.0.1:7401"]`, "10.0.0.2:7401", func(s agentSettings) any { return s.node.Join }, "[10.0.0.1:7401]", "[10.0.0.2:7401]"},
+	"retry-join":               {`["10.0.0.3:7401"]`, "10.0.0.4:7401", func(s agentSettings) any { return s.node.RetryJoin }, "[10.0.0.3:7401]", "[10.0.0.4:7401]"},
+	"retry-interval":           {`"3s"`, "4s", func(s agentSettings) any { return s.node.RetryJoinInterval }, "3s", "4s"},
+	"retry-max":                {`7`, "8", func(s agentSettings) any { return s.node.RetryJoinMax }, "7", "8"},
+	"bootstrap-expect":         {`3`, "5", func(s agentSettings) any { return s.node.BootstrapExpect }, "3", "5"},
+	"dev":                      {`true`, "false", func(s agentSettings) any { return s.node.Dev }, "true", "false"},
+	"log-level":                {`"debug"`, "warn", func(s agentSettings) any { return s.logLevel }, "debug", "warn"},
+	"log-json":                 {`true`, "false", func(s agentSettings) any { return s.logJSON }, "true", "false"},
+	"resource-sample-interval": {`"7s"`, "9s", func(s agentSettings) any { return s.sampleInterval }, "7s", "9s"},
+}
+
+// Every agent flag but --config has a config-file key, its name with "_"
+// for "-"; the file's value reaches the agent's settings, and the flag wins
+// over it. A new flag fails this test until it has both.
+func TestAgentConfigFileHasEveryFlag(t *testing.T) {
+	keys := map[string]bool{}
+	ft := reflect.TypeOf(node.FileConfig{})
+	for i := 0; i < ft.NumField(); i++ {
+		keys[strings.Split(ft.Field(i).Tag.Get("hcl"), ",")[0]] = true
+	}
+	var flags []string
+	isFlag := map[string]bool{}
+	for _, name := range agentFlagNames() {
+		if name == "config" {
+			continue
+		}
+		flags = append(flags, name)
+		isFlag[name] = true
+		key := strings.ReplaceAll(name, "-", "_")
+		if !keys[key] {
+			t.Errorf("--%s: the config file has no key %q (node.FileConfig)", name, key)
+		}
+		if _, ok := flagSettings[name]; !ok {
+			t.Errorf("--%s: not in flagSettings; add a value for %q in the file and one for the flag", name, key)
+		}
+	}
+	for name := range flagSettings {
+		if !isFlag[name] {
+			t.Errorf("flagSettings: --%s is not an agent flag", name)
+		}
+	}
+	var src strings.Builder
+	for _, name := range flags {
+		if s, ok := flagSettings[name]; ok {
+			fmt.Fprintf(&src, "%s = %s\n", strings.ReplaceAll(name, "-", "_"), s.file)
+		}
+	}
+	conf := filepath.Join(t.TempDir(), "agent.conf")
+	if err := os.WriteFile(conf, []byte(src.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	settle := func(args ...string) agentSettings {
+		t.Helper()
+		f := &agentFlags{}
+		cmd := newAgentCmdWith(f)
+		if err := cmd.ParseFlags(args); err != nil {
+			t.Fatal(err)
+		}
+		s, err := agentConfig(cmd, f)
+		if err != nil {
+			t.Fatalf("%v\nfile:\n%s", err, src.String())
+		}
+		return s
+	}
+	fromFile := settle("--config", conf)
+	args := []string{"--config", conf}
+	for _, name := range flags {
+		if s, ok := flagSettings[name]; ok {
+			args = append(args, "--"+name+"="+s.flag)
+		}
+	}
+	fromFlags := settle(args...)
+	for _, name := range flags {
+		s, ok := flagSettings[name]
+		if !ok {
+			continue
+		}
+		if got := fmt.Sprint(s.get(fromFile)); got != s.fromFile {
+			t.Errorf("%s in the file: setting is %s, want %s", strings.ReplaceAll(name, "-", "_"), got, s.fromFile)
+		}
+		if got := fmt.Sprint(s.get(fromFlags)); got != s.fromFlag {
+			t.Errorf("--%s over the file: setting is %s, want %s", name, got, s.fromFlag)
+		}
+	}
+}
+
+// The config file and the flags merge, the flags winning; a bad value or
+// an unknown key is refused with its name.
+func TestAgentConfigFileAndFlags(t *testing.T) {
+	dir := t.TempDir()
+	hcl := filepath.Join(dir, "agent.hcl")
+	if err := os.WriteFile(hcl, []byte(`
+name = "from-file"
+data_dir = "/tmp/x"
+bind_addr = "127.0.0.1:9001"
+bootstrap_expect = 3
+retry_join = ["127.0.0.1:9011"]
+log_level = "debug"
+raft {
+  heartbeat_timeout = "300ms"
+  election_timeout = "400ms"
+  leader_lease_timeout = "200ms"
+}
+autopilot {
+  failed_reap_timeout = "1m"
+}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f := &agentFlags{}
+	cmd := newAgentCmdWith(f)
+	if err := cmd.ParseFlags([]string{"--config", hcl, "--name", "from-flag", "--raft-addr", "127.0.0.1:9102"}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := agentConfig(cmd, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, level := s.node, s.logLevel
+	if cfg.Name != "from-flag" || cfg.DataDir != "/tmp/x" || cfg.BootstrapExpect != 3 || level != "debug" {
+		t.Fatalf("merged config: %+v level=%s", cfg, level)
+	}
+	if cfg.RaftAddr != "127.0.0.1:9102" || cfg.GRPCAddr != "127.0.0.1:7403" {
+		t.Fatalf("addresses: raft=%s grpc=%s", cfg.RaftAddr, cfg.GRPCAddr)
+	}
+	if cfg.RaftHeartbeatTimeout != 300*time.Millisecond || cfg.FailedReapTimeout != time.Minute || len(cfg.RetryJoin) != 1 {
+		t.Fatalf("file settings: %+v", cfg)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+
+	// JSON holds the same settings; errors name the setting.
+	js := filepath.Join(dir, "agent.json")
+	_ = os.WriteFile(js, []byte(`{"name":"j","data_dir":"/tmp/j","raft":{"heartbeat_timeout":"soon"}}`), 0o600)
+	f = &agentFlags{}
+	cmd = newAgentCmdWith(f)
+	_ = cmd.ParseFlags([]string{"--config", js})
+	if _, err := agentConfig(cmd, f); err == nil || !strings.Contains(err.Error(), "raft.heartbeat_timeout") {
+		t.Fatalf("bad duration: %v", err)
+	}
+	_ = os.WriteFile(js, []byte(`{"name":"j","colour":"blue"}`), 0o600)
+	f = &agentFlags{}
+	cmd = newAgentCmdWith(f)
+	_ = cmd.ParseFlags([]string{"--config", js})
+	if _, err := agentConfig(cmd, f); err == nil || !strings.Contains(err.Error(), "colour") {
+		t.Fatalf("unknown setting: %v", err)
+	}
 }

@@ -3,11 +3,8 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/steward/steward/testkit"
 )
@@ -138,66 +135,5 @@ func TestCLIAddrFromEnvironment(t *testing.T) {
 	t.Setenv("STEWARD_ADDR", c.Node(0).GRPCAddr())
 	if out := mustRun(t, "status", "-o", "json"); !strings.Contains(out, `"leader": "n1"`) {
 		t.Fatalf("status via STEWARD_ADDR: %s", out)
-	}
-}
-
-func TestAgentConfigFileAndFlags(t *testing.T) {
-	dir := t.TempDir()
-	hcl := filepath.Join(dir, "agent.hcl")
-	if err := os.WriteFile(hcl, []byte(`
-name = "from-file"
-data_dir = "/tmp/x"
-bind_addr = "127.0.0.1:9001"
-bootstrap_expect = 3
-retry_join = ["127.0.0.1:9011"]
-log_level = "debug"
-raft {
-  heartbeat_timeout = "300ms"
-  election_timeout = "400ms"
-  leader_lease_timeout = "200ms"
-}
-autopilot {
-  failed_reap_timeout = "1m"
-}
-`), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	f := &agentFlags{}
-	cmd := newAgentCmdWith(f)
-	if err := cmd.ParseFlags([]string{"--config", hcl, "--name", "from-flag", "--raft-addr", "127.0.0.1:9102"}); err != nil {
-		t.Fatal(err)
-	}
-	cfg, level, _, err := agentConfig(cmd, f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cfg.Name != "from-flag" || cfg.DataDir != "/tmp/x" || cfg.BootstrapExpect != 3 || level != "debug" {
-		t.Fatalf("merged config: %+v level=%s", cfg, level)
-	}
-	if cfg.RaftAddr != "127.0.0.1:9102" || cfg.GRPCAddr != "127.0.0.1:7403" {
-		t.Fatalf("addresses: raft=%s grpc=%s", cfg.RaftAddr, cfg.GRPCAddr)
-	}
-	if cfg.RaftHeartbeatTimeout != 300*time.Millisecond || cfg.FailedReapTimeout != time.Minute || len(cfg.RetryJoin) != 1 {
-		t.Fatalf("file settings: %+v", cfg)
-	}
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-
-	// JSON holds the same settings; errors name the setting.
-	js := filepath.Join(dir, "agent.json")
-	_ = os.WriteFile(js, []byte(`{"name":"j","data_dir":"/tmp/j","raft":{"heartbeat_timeout":"soon"}}`), 0o600)
-	f = &agentFlags{}
-	cmd = newAgentCmdWith(f)
-	_ = cmd.ParseFlags([]string{"--config", js})
-	if _, _, _, err := agentConfig(cmd, f); err == nil || !strings.Contains(err.Error(), "raft.heartbeat_timeout") {
-		t.Fatalf("bad duration: %v", err)
-	}
-	_ = os.WriteFile(js, []byte(`{"name":"j","colour":"blue"}`), 0o600)
-	f = &agentFlags{}
-	cmd = newAgentCmdWith(f)
-	_ = cmd.ParseFlags([]string{"--config", js})
-	if _, _, _, err := agentConfig(cmd, f); err == nil || !strings.Contains(err.Error(), "colour") {
-		t.Fatalf("unknown setting: %v", err)
 	}
 }
