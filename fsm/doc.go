@@ -10,5 +10,10 @@
 // ignorable, so replicas never silently diverge during a rolling upgrade.
 //
 // The FSM holds no business logic: handlers in commands_<domain>.go decode,
-// call the state store, and return a Result.
+// call the state store, and return a Result. A payload's fields this
+// binary does not know (a newer leader's) are kept, not refused; what the
+// store checks is what no version changes (see package state), so replicas
+// of two versions apply the same entry alike. testdata/golden holds the
+// logs earlier versions committed, which this binary must apply with the
+// same outcomes (golden_test.go, skew_test.go).
 package fsm

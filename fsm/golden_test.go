@@ -1,6 +1,7 @@
 package fsm
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"crypto/sha256"
@@ -9,6 +10,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -20,28 +22,50 @@ import (
 	"github.com/steward/steward/spec"
 	"github.com/steward/steward/state"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // Golden compatibility files (issue 10): testdata/golden/<version>/ holds a
-// Raft log made by today's command encoding (Encode, as node.Apply calls
-// it) with payloads built the way the layers build them, the outcome of
-// each entry, and the state snapshot after the whole log. TestGolden
-// applies every version's log to a fresh FSM and checks outcomes and state
-// byte for byte, so a later binary keeps applying what an earlier one
-// committed.
+// Raft log made by that version's command encoding (Encode, as node.Apply
+// calls it) with payloads built the way its layers built them, the outcome
+// of each entry, and the state snapshot after the whole log. TestGolden
+// applies every version's log to a fresh FSM and checks the outcomes and
+// the state, so a later binary keeps applying what an earlier one
+// committed: the current version's state byte for byte; an older one's
+// byte for byte once the record fields added since (goldenAdded) are
+// cleared, those fields agreeing with the ones they restate. Every
+// version's state.bin restores and persists back byte for byte: records
+// written before are read as they are.
 //
 //	go test ./fsm -run '^TestGolden$' -update
 //
 // regenerates the current version only, and only by appending: the
 // entries already there must come out byte for byte and with the same
 // outcomes, or the generator refuses. A change of the replicated format
-// adds a new version directory (bump goldenCurrent) and leaves the old
-// ones as they are.
+// adds a new version directory (bump goldenCurrent, list the fields it
+// adds in goldenAdded) and leaves the old ones as they are.
 var update = flag.Bool("update", false, "regenerate testdata/golden/"+goldenCurrent+" (append-only)")
 
-// goldenCurrent is the version directory the generator writes: the format
-// of steward at commit 245185f.
-const goldenCurrent = "v1"
+// goldenCurrent is the version directory the generator writes. v1 is the
+// format of steward at commit 245185f; v2 adds the plan's shape to
+// PLAN_CREATE and the statuses' enums to the records.
+const goldenCurrent = "v2"
+
+// goldenAdded lists the record fields each version added to the state.
+// Applying an older version's log, this binary fills them, so its state is
+// the older golden state once they are cleared (goldenComparable); and
+// they restate what older fields say (checkStatusesAgree).
+var goldenAdded = []struct {
+	version string
+	fields  []protoreflect.FullName
+}{
+	{"v2", []protoreflect.FullName{
+		"steward.v1.PlanSpecRecord.shape",
+		"steward.v1.PlanRecord.status_code", "steward.v1.Stage.status_code", "steward.v1.Step.status_code",
+		"steward.v1.SnapshotRecord.status_code", "steward.v1.SnapshotRecord.final_status_code", "steward.v1.SnapshotPartInfo.status_code",
+		"steward.v1.NodeRecord.status_code",
+	}},
+}
 
 // The files of one version.
 const (
@@ -264,7 +288,8 @@ func goldenFacts() *plan.Facts {
 // (coordination/prepare.go prepare, coordination/service.go applyLocal):
 // parse and validate the file, give each operation on a supervisor without
 // a node the node of its tree, build the phases from the gathered facts,
-// and commit the JSON of the plan, the facts and the result.
+// and commit the JSON of the plan, the facts and the result, and the
+// result's shape (since v2).
 func planCreate(t testing.TB, st *state.Store, id, doc string, facts *plan.Facts, now time.Time) (*pb.PlanCreateCommand, *plan.Result) {
 	t.Helper()
 	p, err := plan.Parse([]byte(doc), "plan.json")
@@ -308,7 +333,7 @@ func planCreate(t testing.TB, st *state.Store, id, doc string, facts *plan.Facts
 	}
 	return &pb.PlanCreateCommand{
 		Id:               id,
-		Spec:             &pb.PlanSpecRecord{Id: id, PlanJson: planJSON, FactsJson: factsJSON, ResultJson: resJSON},
+		Spec:             &pb.PlanSpecRecord{Id: id, PlanJson: planJSON, FactsJson: factsJSON, ResultJson: resJSON, Shape: state.PlanShapeOf(res)},
 		DeadlineUnixNano: now.Add(timeout).UnixNano(),
 		StageTimeoutMs:   coordinationStageTimeout.Milliseconds(),
 		SubmittedBy:      goldenLeader,
@@ -833,7 +858,40 @@ func buildGoldenLog(t testing.TB) *goldenLog {
 	}
 	g.addRaw("kv put whose payload does not decode", "fsm.ErrMalformedCommand", pb.CommandType_COMMAND_TYPE_KV_PUT, mal)
 
-	// Entries for command types added after v1 go here, at the end.
+	// Added in v2: the formats v2 reads, at their edges. A plan's shape
+	// gives each phase's nodes one step each; statuses may come as enums
+	// only (v2's layers still send the names too, for v1 followers).
+	dup := proto.Clone(create).(*pb.PlanCreateCommand)
+	dup.Id, dup.Spec.Id = "plan-00000000a006", "plan-00000000a006"
+	dup.Spec.Shape.Phases[0].Nodes = append(dup.Spec.Shape.Phases[0].Nodes, dup.Spec.Shape.Phases[0].Nodes[0])
+	g.add("plan create whose shape gives a phase a node twice", invalid, pb.CommandType_COMMAND_TYPE_PLAN_CREATE, dup)
+	at := g.now.UnixNano()
+	g.add("node upsert n4 alive, the status as an enum only", ok, pb.CommandType_COMMAND_TYPE_NODE_UPSERT, &pb.NodeUpsertCommand{Node: &pb.NodeRecord{
+		Name: "n4", GossipAddr: "10.0.0.4:7946", RaftAddr: "10.0.0.4:7947", GrpcAddr: "10.0.0.4:7948", Version: "0.10.0",
+		StatusCode: pb.NodeStatus_NODE_STATUS_ALIVE, JoinedAtUnixNano: at, UpdatedAtUnixNano: at}})
+	n4, _ := st().Node("n4")
+	failed := proto.Clone(n4).(*pb.NodeRecord)
+	failed.Status, failed.StatusCode, failed.UpdatedAtUnixNano, failed.CreateIndex, failed.ModifyIndex = "alive", pb.NodeStatus_NODE_STATUS_FAILED, g.now.UnixNano(), 0, 0
+	g.add("node upsert n4 failed, the enum overriding a stale name", ok, pb.CommandType_COMMAND_TYPE_NODE_UPSERT, &pb.NodeUpsertCommand{Node: failed})
+	const s6 = "snap-00000000b006"
+	reimported := partCommands(t, s6, newGoldenPart(t, "n1", exported.Add(-time.Minute), webRec), 500)
+	byEnum := importCommand(s6, "", note, exported.Add(-time.Minute), reimported, "n2")
+	byEnum.Record.FinalStatusCode = pb.SnapshotStatus_SNAPSHOT_STATUS_PARTIAL
+	for _, p := range byEnum.Record.Parts {
+		p.StatusCode, p.Status = state.PartStatusOf(p), ""
+	}
+	g.add("snapshot import, the final and part statuses as enums only", ok, pb.CommandType_COMMAND_TYPE_SNAPSHOT_IMPORT, byEnum)
+	for i, c := range reimported {
+		g.add(fmt.Sprintf("snapshot part of the import by enums, chunk %d", i), ok, pb.CommandType_COMMAND_TYPE_SNAPSHOT_PART, c)
+	}
+	if rec, _ := st().SnapshotRecord(nil, s6); state.SnapshotStatusOf(rec) != pb.SnapshotStatus_SNAPSHOT_STATUS_PARTIAL || rec.Status != state.SnapshotPartial {
+		t.Fatalf("snapshot %s is %s (%s), want partial", s6, rec.Status, rec.StatusCode)
+	}
+	notFinal := importCommand("snap-00000000b007", "", "", g.now, reimported)
+	notFinal.Record.FinalStatusCode = pb.SnapshotStatus_SNAPSHOT_STATUS_CAPTURING
+	g.add("snapshot import whose final status enum cannot end an import", invalid, pb.CommandType_COMMAND_TYPE_SNAPSHOT_IMPORT, notFinal)
+
+	// Entries added after v2 go here, at the end.
 	return g
 }
 
@@ -986,8 +1044,11 @@ func applyGolden(t *testing.T, v *goldenVersion) *FSM {
 }
 
 // TestGolden applies every golden log to a fresh FSM: each entry's outcome
-// is the recorded one, the state persists to the golden bytes, and
-// restoring those bytes and persisting again gives them back.
+// is the recorded one; the state persists to the golden bytes (for an
+// older version, once the fields added since are cleared), its status
+// enums restate its status names, and it restores and persists back the
+// same; state.bin restores and persists back byte for byte, and read
+// through the status helpers it says what the state this binary left says.
 func TestGolden(t *testing.T) {
 	if *update {
 		writeGolden(t)
@@ -995,18 +1056,229 @@ func TestGolden(t *testing.T) {
 	for _, v := range goldenVersions(t) {
 		t.Run(v.name, func(t *testing.T) {
 			f := applyGolden(t, v)
-			if got := snapshotBytes(t, f); !bytes.Equal(got, v.state) {
-				t.Errorf("state after the golden log differs from %s (%d bytes, golden %d)", goldenStateFile, len(got), len(v.state))
+			got := snapshotBytes(t, f)
+			if !bytes.Equal(goldenComparable(t, v.name, got), v.state) {
+				t.Errorf("state after the golden log differs from %s (%d bytes, golden %d; fields added since %s cleared)", goldenStateFile, len(got), len(v.state), v.name)
+			}
+			checkStatusesAgree(t, got)
+			for _, b := range [][]byte{v.state, got} {
+				g := newFSM(t, nil)
+				if err := g.Restore(nopCloser{bytes.NewReader(b)}); err != nil {
+					t.Fatalf("restore: %v", err)
+				}
+				if again := snapshotBytes(t, g); !bytes.Equal(again, b) {
+					t.Errorf("restoring a state of %d bytes and persisting again changes the bytes", len(b))
+				}
 			}
 			g := newFSM(t, nil)
 			if err := g.Restore(nopCloser{bytes.NewReader(v.state)}); err != nil {
-				t.Fatalf("restore %s: %v", goldenStateFile, err)
+				t.Fatal(err)
 			}
-			if got := snapshotBytes(t, g); !bytes.Equal(got, v.state) {
-				t.Errorf("restoring %s and persisting again changes the bytes", goldenStateFile)
+			if old, now := statusSummary(t, g.State()), statusSummary(t, f.State()); old != now {
+				t.Errorf("the statuses of %s, read by this binary:\n%s\nthe state it leaves from the log:\n%s", goldenStateFile, old, now)
 			}
 		})
 	}
+}
+
+// goldenComparable returns a state this binary left as version's
+// state.bin would hold it: the fields added after version cleared (none
+// for the current version).
+func goldenComparable(t testing.TB, version string, snap []byte) []byte {
+	t.Helper()
+	clear := map[protoreflect.FullName]bool{}
+	for _, a := range goldenAdded {
+		if goldenVersionNumber(t, a.version) > goldenVersionNumber(t, version) {
+			for _, f := range a.fields {
+				clear[f] = true
+			}
+		}
+	}
+	if len(clear) == 0 {
+		return snap
+	}
+	return rewriteState(t, snap, proto.UnmarshalOptions{}, func(m proto.Message) { clearFields(m.ProtoReflect(), clear) })
+}
+
+func goldenVersionNumber(t testing.TB, version string) int {
+	t.Helper()
+	var n int
+	if _, err := fmt.Sscanf(version, "v%d", &n); err != nil {
+		t.Fatalf("golden version %q: %v", version, err)
+	}
+	return n
+}
+
+// clearFields clears the named fields in m and every message nested in it.
+func clearFields(m protoreflect.Message, names map[protoreflect.FullName]bool) {
+	var drop []protoreflect.FieldDescriptor
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		switch {
+		case names[fd.FullName()]:
+			drop = append(drop, fd)
+		case fd.IsMap():
+			if fd.MapValue().Message() != nil {
+				v.Map().Range(func(_ protoreflect.MapKey, mv protoreflect.Value) bool {
+					clearFields(mv.Message(), names)
+					return true
+				})
+			}
+		case fd.IsList():
+			if fd.Message() != nil {
+				for i, l := 0, v.List(); i < l.Len(); i++ {
+					clearFields(l.Get(i).Message(), names)
+				}
+			}
+		case fd.Message() != nil:
+			clearFields(v.Message(), names)
+		}
+		return true
+	})
+	for _, fd := range drop {
+		m.Clear(fd)
+	}
+}
+
+// rewriteState decodes every record of a state snapshot stream with opts,
+// lets edit change it (edit may be nil) and encodes it back as Persist
+// does.
+func rewriteState(t testing.TB, snap []byte, opts proto.UnmarshalOptions, edit func(proto.Message)) []byte {
+	t.Helper()
+	var out []byte
+	eachRecord(t, snap, func(tag byte, m proto.Message, raw []byte) {
+		if tag == 0 {
+			out = append(out, raw...) // the header, then the end mark
+			return
+		}
+		m = m.ProtoReflect().Type().New().Interface()
+		if err := opts.Unmarshal(raw, m); err != nil {
+			t.Fatal(err)
+		}
+		if edit != nil {
+			edit(m)
+		}
+		b, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, tag)
+		out = binary.AppendUvarint(out, uint64(len(b)))
+		out = append(out, b...)
+	})
+	return out
+}
+
+// eachRecord calls fn with every record of a state snapshot stream: its
+// table tag, the record decoded and its bytes. The header and the end mark
+// come as tag 0 with their bytes and no record.
+func eachRecord(t testing.TB, snap []byte, fn func(tag byte, m proto.Message, raw []byte)) {
+	t.Helper()
+	br := bufio.NewReader(bytes.NewReader(snap))
+	head := make([]byte, 5)
+	if _, err := io.ReadFull(br, head); err != nil {
+		t.Fatal(err)
+	}
+	fn(0, nil, head)
+	for {
+		tag, err := br.ReadByte()
+		if err != nil {
+			t.Fatalf("snapshot stream: %v", err)
+		}
+		if tag == 0 {
+			fn(0, nil, []byte{0})
+			return
+		}
+		size, err := binary.ReadUvarint(br)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := make([]byte, size)
+		if _, err := io.ReadFull(br, rec); err != nil {
+			t.Fatal(err)
+		}
+		newRecord, ok := snapshotRecordTypes[tag]
+		if !ok {
+			t.Fatalf("snapshot record of table tag %d, which snapshotRecordTypes does not list", tag)
+		}
+		m := newRecord()
+		if err := proto.Unmarshal(rec, m); err != nil {
+			t.Fatal(err)
+		}
+		fn(tag, m, rec)
+	}
+}
+
+// checkStatusesAgree: in a state this binary wrote, every status is kept
+// as an enum of a value it knows and, beside it, that value's name.
+func checkStatusesAgree(t testing.TB, snap []byte) {
+	t.Helper()
+	check := func(what string, code int32, name, want string) {
+		if code == 0 || name != want {
+			t.Errorf("%s: status %q, enum %d (%s)", what, name, code, want)
+		}
+	}
+	eachRecord(t, snap, func(_ byte, m proto.Message, _ []byte) {
+		switch r := m.(type) {
+		case *pb.PlanRecord:
+			check("plan "+r.Id, int32(r.StatusCode), r.Status, state.PlanStatusName(r.StatusCode))
+			for _, st := range r.Stages {
+				check("plan "+r.Id+" "+st.Key, int32(st.StatusCode), st.Status, state.StageStatusName(st.StatusCode))
+				for _, step := range st.Steps {
+					check("plan "+r.Id+" "+st.Key+" on "+step.Node, int32(step.StatusCode), step.Status, state.StepStatusName(step.StatusCode))
+				}
+			}
+		case *pb.SnapshotRecord:
+			check("snapshot "+r.Id, int32(r.StatusCode), r.Status, state.SnapshotStatusName(r.StatusCode))
+			if r.FinalStatus != "" || r.FinalStatusCode != 0 {
+				check("snapshot "+r.Id+" final", int32(r.FinalStatusCode), r.FinalStatus, state.SnapshotStatusName(r.FinalStatusCode))
+			}
+			for _, p := range r.Parts {
+				check("snapshot "+r.Id+" part "+p.Node, int32(p.StatusCode), p.Status, state.PartStatusName(p.StatusCode))
+			}
+		case *pb.NodeRecord:
+			check("node "+r.Name, int32(r.StatusCode), r.Status, state.NodeStatusName(r.StatusCode))
+		}
+	})
+}
+
+// statusSummary lists every status of a store as the status helpers read
+// it, one line per plan, snapshot and node.
+func statusSummary(t testing.TB, st *state.Store) string {
+	t.Helper()
+	var b bytes.Buffer
+	_, plans, err := st.Plans(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range plans {
+		fmt.Fprintf(&b, "plan %s %s done=%v:", p.Id, state.PlanStatusOf(p), state.PlanDone(p))
+		for _, s := range p.Stages {
+			fmt.Fprintf(&b, " %s=%s", s.Key, state.StageStatusOf(s))
+			for _, step := range s.Steps {
+				fmt.Fprintf(&b, " %s:%s", step.Node, state.StepStatusOf(step))
+			}
+		}
+		b.WriteByte('\n')
+	}
+	_, snaps, err := st.Snapshots(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range snaps {
+		fmt.Fprintf(&b, "snapshot %s %s final=%s:", s.Id, state.SnapshotStatusOf(s), state.SnapshotFinalStatusOf(s))
+		for _, p := range s.Parts {
+			fmt.Fprintf(&b, " %s:%s", p.Node, state.PartStatusOf(p))
+		}
+		b.WriteByte('\n')
+	}
+	_, nodes, err := st.Nodes(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nodes {
+		fmt.Fprintf(&b, "node %s %s\n", n.Name, state.NodeStatusOf(n))
+	}
+	return b.String()
 }
 
 // TestGoldenCoversEveryCommandType: the current golden log has, for every

@@ -122,6 +122,61 @@ func (CommandType) EnumDescriptor() ([]byte, []int) {
 	return file_steward_v1_fsm_proto_rawDescGZIP(), []int{0}
 }
 
+// NodeStatus is a node's status in the registry. Values are appended,
+// never reused; a value this binary does not know, from a newer one, is
+// kept as it is and is not alive to it.
+type NodeStatus int32
+
+const (
+	NodeStatus_NODE_STATUS_UNSPECIFIED NodeStatus = 0
+	NodeStatus_NODE_STATUS_ALIVE       NodeStatus = 1
+	NodeStatus_NODE_STATUS_LEFT        NodeStatus = 2
+	NodeStatus_NODE_STATUS_FAILED      NodeStatus = 3
+)
+
+// Enum value maps for NodeStatus.
+var (
+	NodeStatus_name = map[int32]string{
+		0: "NODE_STATUS_UNSPECIFIED",
+		1: "NODE_STATUS_ALIVE",
+		2: "NODE_STATUS_LEFT",
+		3: "NODE_STATUS_FAILED",
+	}
+	NodeStatus_value = map[string]int32{
+		"NODE_STATUS_UNSPECIFIED": 0,
+		"NODE_STATUS_ALIVE":       1,
+		"NODE_STATUS_LEFT":        2,
+		"NODE_STATUS_FAILED":      3,
+	}
+)
+
+func (x NodeStatus) Enum() *NodeStatus {
+	p := new(NodeStatus)
+	*p = x
+	return p
+}
+
+func (x NodeStatus) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (NodeStatus) Descriptor() protoreflect.EnumDescriptor {
+	return file_steward_v1_fsm_proto_enumTypes[1].Descriptor()
+}
+
+func (NodeStatus) Type() protoreflect.EnumType {
+	return &file_steward_v1_fsm_proto_enumTypes[1]
+}
+
+func (x NodeStatus) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use NodeStatus.Descriptor instead.
+func (NodeStatus) EnumDescriptor() ([]byte, []int) {
+	return file_steward_v1_fsm_proto_rawDescGZIP(), []int{1}
+}
+
 // LogEntry is the payload of every Raft log entry steward writes.
 type LogEntry struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -464,12 +519,14 @@ type NodeRecord struct {
 	RaftAddr   string                 `protobuf:"bytes,3,opt,name=raft_addr,json=raftAddr,proto3" json:"raft_addr,omitempty"`
 	GrpcAddr   string                 `protobuf:"bytes,4,opt,name=grpc_addr,json=grpcAddr,proto3" json:"grpc_addr,omitempty"`
 	Version    string                 `protobuf:"bytes,5,opt,name=version,proto3" json:"version,omitempty"`
-	// alive | left | failed
-	Status            string `protobuf:"bytes,6,opt,name=status,proto3" json:"status,omitempty"`
-	JoinedAtUnixNano  int64  `protobuf:"varint,7,opt,name=joined_at_unix_nano,json=joinedAtUnixNano,proto3" json:"joined_at_unix_nano,omitempty"`
-	UpdatedAtUnixNano int64  `protobuf:"varint,8,opt,name=updated_at_unix_nano,json=updatedAtUnixNano,proto3" json:"updated_at_unix_nano,omitempty"`
-	CreateIndex       uint64 `protobuf:"varint,9,opt,name=create_index,json=createIndex,proto3" json:"create_index,omitempty"`
-	ModifyIndex       uint64 `protobuf:"varint,10,opt,name=modify_index,json=modifyIndex,proto3" json:"modify_index,omitempty"`
+	// The name of status_code: alive | left | failed. An upsert may carry
+	// either, the enum when both; the stored record has both.
+	Status            string     `protobuf:"bytes,6,opt,name=status,proto3" json:"status,omitempty"`
+	JoinedAtUnixNano  int64      `protobuf:"varint,7,opt,name=joined_at_unix_nano,json=joinedAtUnixNano,proto3" json:"joined_at_unix_nano,omitempty"`
+	UpdatedAtUnixNano int64      `protobuf:"varint,8,opt,name=updated_at_unix_nano,json=updatedAtUnixNano,proto3" json:"updated_at_unix_nano,omitempty"`
+	CreateIndex       uint64     `protobuf:"varint,9,opt,name=create_index,json=createIndex,proto3" json:"create_index,omitempty"`
+	ModifyIndex       uint64     `protobuf:"varint,10,opt,name=modify_index,json=modifyIndex,proto3" json:"modify_index,omitempty"`
+	StatusCode        NodeStatus `protobuf:"varint,11,opt,name=status_code,json=statusCode,proto3,enum=steward.v1.NodeStatus" json:"status_code,omitempty"`
 	unknownFields     protoimpl.UnknownFields
 	sizeCache         protoimpl.SizeCache
 }
@@ -572,6 +629,13 @@ func (x *NodeRecord) GetModifyIndex() uint64 {
 		return x.ModifyIndex
 	}
 	return 0
+}
+
+func (x *NodeRecord) GetStatusCode() NodeStatus {
+	if x != nil {
+		return x.StatusCode
+	}
+	return NodeStatus_NODE_STATUS_UNSPECIFIED
 }
 
 type KVRecord struct {
@@ -763,7 +827,10 @@ type TreeRecord struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	Node  string                 `protobuf:"bytes,2,opt,name=node,proto3" json:"node,omitempty"`
-	// Canonical JSON of the normalized spec.Tree.
+	// The spec package's canonical JSON of the normalized spec.Tree
+	// (spec.CanonicalTree), a format that package versions. Apply reads only
+	// its "name"; each node decodes the rest when it acts on the tree, with
+	// its own version's rules, and reports a spec it cannot decode.
 	SpecJson          []byte `protobuf:"bytes,3,opt,name=spec_json,json=specJson,proto3" json:"spec_json,omitempty"`
 	CreateIndex       uint64 `protobuf:"varint,4,opt,name=create_index,json=createIndex,proto3" json:"create_index,omitempty"`
 	ModifyIndex       uint64 `protobuf:"varint,5,opt,name=modify_index,json=modifyIndex,proto3" json:"modify_index,omitempty"`
@@ -980,7 +1047,7 @@ const file_steward_v1_fsm_proto_rawDesc = "" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x15\n" +
 	"\x03cas\x18\x02 \x01(\x04H\x00R\x03cas\x88\x01\x01\x12\x16\n" +
 	"\x06prefix\x18\x03 \x01(\bR\x06prefixB\x06\n" +
-	"\x04_cas\"\xd3\x02\n" +
+	"\x04_cas\"\x8c\x03\n" +
 	"\n" +
 	"NodeRecord\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1f\n" +
@@ -994,7 +1061,9 @@ const file_steward_v1_fsm_proto_rawDesc = "" +
 	"\x14updated_at_unix_nano\x18\b \x01(\x03R\x11updatedAtUnixNano\x12!\n" +
 	"\fcreate_index\x18\t \x01(\x04R\vcreateIndex\x12!\n" +
 	"\fmodify_index\x18\n" +
-	" \x01(\x04R\vmodifyIndex\"x\n" +
+	" \x01(\x04R\vmodifyIndex\x127\n" +
+	"\vstatus_code\x18\v \x01(\x0e2\x16.steward.v1.NodeStatusR\n" +
+	"statusCode\"x\n" +
 	"\bKVRecord\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\fR\x05value\x12!\n" +
@@ -1044,7 +1113,13 @@ const file_steward_v1_fsm_proto_rawDesc = "" +
 	"\x1aCOMMAND_TYPE_SNAPSHOT_PART\x10\x0f\x12 \n" +
 	"\x1cCOMMAND_TYPE_SNAPSHOT_FINISH\x10\x10\x12 \n" +
 	"\x1cCOMMAND_TYPE_SNAPSHOT_DELETE\x10\x11\x12 \n" +
-	"\x1cCOMMAND_TYPE_SNAPSHOT_IMPORT\x10\x12B\x1fZ\x1dgithub.com/steward/steward/pbb\x06proto3"
+	"\x1cCOMMAND_TYPE_SNAPSHOT_IMPORT\x10\x12*n\n" +
+	"\n" +
+	"NodeStatus\x12\x1b\n" +
+	"\x17NODE_STATUS_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11NODE_STATUS_ALIVE\x10\x01\x12\x14\n" +
+	"\x10NODE_STATUS_LEFT\x10\x02\x12\x16\n" +
+	"\x12NODE_STATUS_FAILED\x10\x03B\x1fZ\x1dgithub.com/steward/steward/pbb\x06proto3"
 
 var (
 	file_steward_v1_fsm_proto_rawDescOnce sync.Once
@@ -1058,33 +1133,35 @@ func file_steward_v1_fsm_proto_rawDescGZIP() []byte {
 	return file_steward_v1_fsm_proto_rawDescData
 }
 
-var file_steward_v1_fsm_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_steward_v1_fsm_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
 var file_steward_v1_fsm_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_steward_v1_fsm_proto_goTypes = []any{
 	(CommandType)(0),           // 0: steward.v1.CommandType
-	(*LogEntry)(nil),           // 1: steward.v1.LogEntry
-	(*ClusterInitCommand)(nil), // 2: steward.v1.ClusterInitCommand
-	(*NodeUpsertCommand)(nil),  // 3: steward.v1.NodeUpsertCommand
-	(*NodeDeleteCommand)(nil),  // 4: steward.v1.NodeDeleteCommand
-	(*KVPutCommand)(nil),       // 5: steward.v1.KVPutCommand
-	(*KVDeleteCommand)(nil),    // 6: steward.v1.KVDeleteCommand
-	(*NodeRecord)(nil),         // 7: steward.v1.NodeRecord
-	(*KVRecord)(nil),           // 8: steward.v1.KVRecord
-	(*IndexRecord)(nil),        // 9: steward.v1.IndexRecord
-	(*ClusterMeta)(nil),        // 10: steward.v1.ClusterMeta
-	(*TreeRecord)(nil),         // 11: steward.v1.TreeRecord
-	(*TreeApplyCommand)(nil),   // 12: steward.v1.TreeApplyCommand
-	(*TreeDeleteCommand)(nil),  // 13: steward.v1.TreeDeleteCommand
+	(NodeStatus)(0),            // 1: steward.v1.NodeStatus
+	(*LogEntry)(nil),           // 2: steward.v1.LogEntry
+	(*ClusterInitCommand)(nil), // 3: steward.v1.ClusterInitCommand
+	(*NodeUpsertCommand)(nil),  // 4: steward.v1.NodeUpsertCommand
+	(*NodeDeleteCommand)(nil),  // 5: steward.v1.NodeDeleteCommand
+	(*KVPutCommand)(nil),       // 6: steward.v1.KVPutCommand
+	(*KVDeleteCommand)(nil),    // 7: steward.v1.KVDeleteCommand
+	(*NodeRecord)(nil),         // 8: steward.v1.NodeRecord
+	(*KVRecord)(nil),           // 9: steward.v1.KVRecord
+	(*IndexRecord)(nil),        // 10: steward.v1.IndexRecord
+	(*ClusterMeta)(nil),        // 11: steward.v1.ClusterMeta
+	(*TreeRecord)(nil),         // 12: steward.v1.TreeRecord
+	(*TreeApplyCommand)(nil),   // 13: steward.v1.TreeApplyCommand
+	(*TreeDeleteCommand)(nil),  // 14: steward.v1.TreeDeleteCommand
 }
 var file_steward_v1_fsm_proto_depIdxs = []int32{
 	0,  // 0: steward.v1.LogEntry.type:type_name -> steward.v1.CommandType
-	7,  // 1: steward.v1.NodeUpsertCommand.node:type_name -> steward.v1.NodeRecord
-	11, // 2: steward.v1.TreeApplyCommand.tree:type_name -> steward.v1.TreeRecord
-	3,  // [3:3] is the sub-list for method output_type
-	3,  // [3:3] is the sub-list for method input_type
-	3,  // [3:3] is the sub-list for extension type_name
-	3,  // [3:3] is the sub-list for extension extendee
-	0,  // [0:3] is the sub-list for field type_name
+	8,  // 1: steward.v1.NodeUpsertCommand.node:type_name -> steward.v1.NodeRecord
+	1,  // 2: steward.v1.NodeRecord.status_code:type_name -> steward.v1.NodeStatus
+	12, // 3: steward.v1.TreeApplyCommand.tree:type_name -> steward.v1.TreeRecord
+	4,  // [4:4] is the sub-list for method output_type
+	4,  // [4:4] is the sub-list for method input_type
+	4,  // [4:4] is the sub-list for extension type_name
+	4,  // [4:4] is the sub-list for extension extendee
+	0,  // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_steward_v1_fsm_proto_init() }
@@ -1100,7 +1177,7 @@ func file_steward_v1_fsm_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_steward_v1_fsm_proto_rawDesc), len(file_steward_v1_fsm_proto_rawDesc)),
-			NumEnums:      1,
+			NumEnums:      2,
 			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   0,

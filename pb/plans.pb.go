@@ -79,6 +79,186 @@ func (SafetyLevel) EnumDescriptor() ([]byte, []int) {
 	return file_steward_v1_plans_proto_rawDescGZIP(), []int{0}
 }
 
+type PlanStatus int32
+
+const (
+	PlanStatus_PLAN_STATUS_UNSPECIFIED  PlanStatus = 0
+	PlanStatus_PLAN_STATUS_RUNNING      PlanStatus = 1
+	PlanStatus_PLAN_STATUS_ROLLING_BACK PlanStatus = 2
+	PlanStatus_PLAN_STATUS_SUCCEEDED    PlanStatus = 3
+	PlanStatus_PLAN_STATUS_FAILED       PlanStatus = 4
+	PlanStatus_PLAN_STATUS_ROLLED_BACK  PlanStatus = 5
+	PlanStatus_PLAN_STATUS_CANCELLED    PlanStatus = 6
+)
+
+// Enum value maps for PlanStatus.
+var (
+	PlanStatus_name = map[int32]string{
+		0: "PLAN_STATUS_UNSPECIFIED",
+		1: "PLAN_STATUS_RUNNING",
+		2: "PLAN_STATUS_ROLLING_BACK",
+		3: "PLAN_STATUS_SUCCEEDED",
+		4: "PLAN_STATUS_FAILED",
+		5: "PLAN_STATUS_ROLLED_BACK",
+		6: "PLAN_STATUS_CANCELLED",
+	}
+	PlanStatus_value = map[string]int32{
+		"PLAN_STATUS_UNSPECIFIED":  0,
+		"PLAN_STATUS_RUNNING":      1,
+		"PLAN_STATUS_ROLLING_BACK": 2,
+		"PLAN_STATUS_SUCCEEDED":    3,
+		"PLAN_STATUS_FAILED":       4,
+		"PLAN_STATUS_ROLLED_BACK":  5,
+		"PLAN_STATUS_CANCELLED":    6,
+	}
+)
+
+func (x PlanStatus) Enum() *PlanStatus {
+	p := new(PlanStatus)
+	*p = x
+	return p
+}
+
+func (x PlanStatus) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (PlanStatus) Descriptor() protoreflect.EnumDescriptor {
+	return file_steward_v1_plans_proto_enumTypes[1].Descriptor()
+}
+
+func (PlanStatus) Type() protoreflect.EnumType {
+	return &file_steward_v1_plans_proto_enumTypes[1]
+}
+
+func (x PlanStatus) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use PlanStatus.Descriptor instead.
+func (PlanStatus) EnumDescriptor() ([]byte, []int) {
+	return file_steward_v1_plans_proto_rawDescGZIP(), []int{1}
+}
+
+type StageStatus int32
+
+const (
+	StageStatus_STAGE_STATUS_UNSPECIFIED StageStatus = 0
+	StageStatus_STAGE_STATUS_PENDING     StageStatus = 1
+	StageStatus_STAGE_STATUS_RUNNING     StageStatus = 2
+	StageStatus_STAGE_STATUS_SUCCEEDED   StageStatus = 3
+	StageStatus_STAGE_STATUS_FAILED      StageStatus = 4
+	StageStatus_STAGE_STATUS_SKIPPED     StageStatus = 5
+	StageStatus_STAGE_STATUS_CANCELLED   StageStatus = 6
+)
+
+// Enum value maps for StageStatus.
+var (
+	StageStatus_name = map[int32]string{
+		0: "STAGE_STATUS_UNSPECIFIED",
+		1: "STAGE_STATUS_PENDING",
+		2: "STAGE_STATUS_RUNNING",
+		3: "STAGE_STATUS_SUCCEEDED",
+		4: "STAGE_STATUS_FAILED",
+		5: "STAGE_STATUS_SKIPPED",
+		6: "STAGE_STATUS_CANCELLED",
+	}
+	StageStatus_value = map[string]int32{
+		"STAGE_STATUS_UNSPECIFIED": 0,
+		"STAGE_STATUS_PENDING":     1,
+		"STAGE_STATUS_RUNNING":     2,
+		"STAGE_STATUS_SUCCEEDED":   3,
+		"STAGE_STATUS_FAILED":      4,
+		"STAGE_STATUS_SKIPPED":     5,
+		"STAGE_STATUS_CANCELLED":   6,
+	}
+)
+
+func (x StageStatus) Enum() *StageStatus {
+	p := new(StageStatus)
+	*p = x
+	return p
+}
+
+func (x StageStatus) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (StageStatus) Descriptor() protoreflect.EnumDescriptor {
+	return file_steward_v1_plans_proto_enumTypes[2].Descriptor()
+}
+
+func (StageStatus) Type() protoreflect.EnumType {
+	return &file_steward_v1_plans_proto_enumTypes[2]
+}
+
+func (x StageStatus) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use StageStatus.Descriptor instead.
+func (StageStatus) EnumDescriptor() ([]byte, []int) {
+	return file_steward_v1_plans_proto_rawDescGZIP(), []int{2}
+}
+
+type StepStatus int32
+
+const (
+	StepStatus_STEP_STATUS_UNSPECIFIED StepStatus = 0
+	StepStatus_STEP_STATUS_PENDING     StepStatus = 1
+	StepStatus_STEP_STATUS_STARTED     StepStatus = 2
+	StepStatus_STEP_STATUS_SUCCEEDED   StepStatus = 3
+	StepStatus_STEP_STATUS_FAILED      StepStatus = 4
+	StepStatus_STEP_STATUS_LOST        StepStatus = 5
+)
+
+// Enum value maps for StepStatus.
+var (
+	StepStatus_name = map[int32]string{
+		0: "STEP_STATUS_UNSPECIFIED",
+		1: "STEP_STATUS_PENDING",
+		2: "STEP_STATUS_STARTED",
+		3: "STEP_STATUS_SUCCEEDED",
+		4: "STEP_STATUS_FAILED",
+		5: "STEP_STATUS_LOST",
+	}
+	StepStatus_value = map[string]int32{
+		"STEP_STATUS_UNSPECIFIED": 0,
+		"STEP_STATUS_PENDING":     1,
+		"STEP_STATUS_STARTED":     2,
+		"STEP_STATUS_SUCCEEDED":   3,
+		"STEP_STATUS_FAILED":      4,
+		"STEP_STATUS_LOST":        5,
+	}
+)
+
+func (x StepStatus) Enum() *StepStatus {
+	p := new(StepStatus)
+	*p = x
+	return p
+}
+
+func (x StepStatus) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (StepStatus) Descriptor() protoreflect.EnumDescriptor {
+	return file_steward_v1_plans_proto_enumTypes[3].Descriptor()
+}
+
+func (StepStatus) Type() protoreflect.EnumType {
+	return &file_steward_v1_plans_proto_enumTypes[3]
+}
+
+func (x StepStatus) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use StepStatus.Descriptor instead.
+func (StepStatus) EnumDescriptor() ([]byte, []int) {
+	return file_steward_v1_plans_proto_rawDescGZIP(), []int{3}
+}
+
 // PlanSpecRecord is the immutable part of a committed plan: what the
 // operator submitted and what the leader planned from it.
 //
@@ -391,7 +571,8 @@ func (x *PlanUndo) GetNode() string {
 type PlanRecord struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	// running | rolling_back | succeeded | failed | rolled_back | cancelled
+	// The name of status_code: running | rolling_back | succeeded | failed |
+	// rolled_back | cancelled.
 	Status            string `protobuf:"bytes,2,opt,name=status,proto3" json:"status,omitempty"`
 	SafetyLevel       string `protobuf:"bytes,3,opt,name=safety_level,json=safetyLevel,proto3" json:"safety_level,omitempty"`
 	Operations        uint32 `protobuf:"varint,4,opt,name=operations,proto3" json:"operations,omitempty"`
@@ -409,8 +590,9 @@ type PlanRecord struct {
 	CreateIndex uint64 `protobuf:"varint,12,opt,name=create_index,json=createIndex,proto3" json:"create_index,omitempty"`
 	ModifyIndex uint64 `protobuf:"varint,13,opt,name=modify_index,json=modifyIndex,proto3" json:"modify_index,omitempty"`
 	// The node whose leader proposed the plan and the client that asked.
-	SubmittedBy   string `protobuf:"bytes,14,opt,name=submitted_by,json=submittedBy,proto3" json:"submitted_by,omitempty"`
-	EstimatedMs   int64  `protobuf:"varint,15,opt,name=estimated_ms,json=estimatedMs,proto3" json:"estimated_ms,omitempty"`
+	SubmittedBy   string     `protobuf:"bytes,14,opt,name=submitted_by,json=submittedBy,proto3" json:"submitted_by,omitempty"`
+	EstimatedMs   int64      `protobuf:"varint,15,opt,name=estimated_ms,json=estimatedMs,proto3" json:"estimated_ms,omitempty"`
+	StatusCode    PlanStatus `protobuf:"varint,16,opt,name=status_code,json=statusCode,proto3,enum=steward.v1.PlanStatus" json:"status_code,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -550,6 +732,13 @@ func (x *PlanRecord) GetEstimatedMs() int64 {
 	return 0
 }
 
+func (x *PlanRecord) GetStatusCode() PlanStatus {
+	if x != nil {
+		return x.StatusCode
+	}
+	return PlanStatus_PLAN_STATUS_UNSPECIFIED
+}
+
 // Stage is one phase of the plan, or the rollback of one phase.
 type Stage struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -558,7 +747,8 @@ type Stage struct {
 	// phase | rollback
 	Kind  string `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
 	Phase int32  `protobuf:"varint,3,opt,name=phase,proto3" json:"phase,omitempty"`
-	// pending | running | succeeded | failed | skipped
+	// The name of status_code: pending | running | succeeded | failed |
+	// skipped | cancelled.
 	Status             string `protobuf:"bytes,4,opt,name=status,proto3" json:"status,omitempty"`
 	StartedAtUnixNano  int64  `protobuf:"varint,5,opt,name=started_at_unix_nano,json=startedAtUnixNano,proto3" json:"started_at_unix_nano,omitempty"`
 	DeadlineUnixNano   int64  `protobuf:"varint,6,opt,name=deadline_unix_nano,json=deadlineUnixNano,proto3" json:"deadline_unix_nano,omitempty"`
@@ -569,8 +759,9 @@ type Stage struct {
 	Steps []*Step `protobuf:"bytes,9,rep,name=steps,proto3" json:"steps,omitempty"`
 	// The operations of the phase, or for a rollback the operations whose
 	// compensations run.
-	Operations    []string `protobuf:"bytes,10,rep,name=operations,proto3" json:"operations,omitempty"`
-	Reason        string   `protobuf:"bytes,11,opt,name=reason,proto3" json:"reason,omitempty"`
+	Operations    []string    `protobuf:"bytes,10,rep,name=operations,proto3" json:"operations,omitempty"`
+	Reason        string      `protobuf:"bytes,11,opt,name=reason,proto3" json:"reason,omitempty"`
+	StatusCode    StageStatus `protobuf:"varint,12,opt,name=status_code,json=statusCode,proto3,enum=steward.v1.StageStatus" json:"status_code,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -682,11 +873,19 @@ func (x *Stage) GetReason() string {
 	return ""
 }
 
+func (x *Stage) GetStatusCode() StageStatus {
+	if x != nil {
+		return x.StatusCode
+	}
+	return StageStatus_STAGE_STATUS_UNSPECIFIED
+}
+
 // Step is one node's share of a stage.
 type Step struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Node  string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
-	// pending | started | succeeded | failed | lost
+	// The name of status_code: pending | started | succeeded | failed |
+	// lost. In a step report, neither is read: the state machine decides.
 	Status string `protobuf:"bytes,2,opt,name=status,proto3" json:"status,omitempty"`
 	// The executor incarnation that started the step: a step runs at most
 	// once, by the incarnation whose start was committed.
@@ -698,6 +897,7 @@ type Step struct {
 	PostChecks         []*CheckOutcome  `protobuf:"bytes,8,rep,name=post_checks,json=postChecks,proto3" json:"post_checks,omitempty"`
 	Captured           []*CapturedState `protobuf:"bytes,9,rep,name=captured,proto3" json:"captured,omitempty"`
 	Error              string           `protobuf:"bytes,10,opt,name=error,proto3" json:"error,omitempty"`
+	StatusCode         StepStatus       `protobuf:"varint,11,opt,name=status_code,json=statusCode,proto3,enum=steward.v1.StepStatus" json:"status_code,omitempty"`
 	unknownFields      protoimpl.UnknownFields
 	sizeCache          protoimpl.SizeCache
 }
@@ -800,6 +1000,13 @@ func (x *Step) GetError() string {
 		return x.Error
 	}
 	return ""
+}
+
+func (x *Step) GetStatusCode() StepStatus {
+	if x != nil {
+		return x.StatusCode
+	}
+	return StepStatus_STEP_STATUS_UNSPECIFIED
 }
 
 type CheckOutcome struct {
@@ -1373,7 +1580,7 @@ const file_steward_v1_plans_proto_rawDesc = "" +
 	"\brollback\x18\x04 \x03(\v2\x14.steward.v1.PlanUndoR\brollback\".\n" +
 	"\bPlanUndo\x12\x0e\n" +
 	"\x02op\x18\x01 \x01(\tR\x02op\x12\x12\n" +
-	"\x04node\x18\x02 \x01(\tR\x04node\"\x9c\x04\n" +
+	"\x04node\x18\x02 \x01(\tR\x04node\"\xd5\x04\n" +
 	"\n" +
 	"PlanRecord\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
@@ -1393,7 +1600,9 @@ const file_steward_v1_plans_proto_rawDesc = "" +
 	"\fcreate_index\x18\f \x01(\x04R\vcreateIndex\x12!\n" +
 	"\fmodify_index\x18\r \x01(\x04R\vmodifyIndex\x12!\n" +
 	"\fsubmitted_by\x18\x0e \x01(\tR\vsubmittedBy\x12!\n" +
-	"\festimated_ms\x18\x0f \x01(\x03R\vestimatedMs\"\xe3\x02\n" +
+	"\festimated_ms\x18\x0f \x01(\x03R\vestimatedMs\x127\n" +
+	"\vstatus_code\x18\x10 \x01(\x0e2\x16.steward.v1.PlanStatusR\n" +
+	"statusCode\"\x9d\x03\n" +
 	"\x05Stage\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x14\n" +
@@ -1408,7 +1617,9 @@ const file_steward_v1_plans_proto_rawDesc = "" +
 	"operations\x18\n" +
 	" \x03(\tR\n" +
 	"operations\x12\x16\n" +
-	"\x06reason\x18\v \x01(\tR\x06reason\"\xa4\x03\n" +
+	"\x06reason\x18\v \x01(\tR\x06reason\x128\n" +
+	"\vstatus_code\x18\f \x01(\x0e2\x17.steward.v1.StageStatusR\n" +
+	"statusCode\"\xdd\x03\n" +
 	"\x04Step\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12\x16\n" +
 	"\x06status\x18\x02 \x01(\tR\x06status\x12\x14\n" +
@@ -1424,7 +1635,9 @@ const file_steward_v1_plans_proto_rawDesc = "" +
 	"postChecks\x125\n" +
 	"\bcaptured\x18\t \x03(\v2\x19.steward.v1.CapturedStateR\bcaptured\x12\x14\n" +
 	"\x05error\x18\n" +
-	" \x01(\tR\x05error\"N\n" +
+	" \x01(\tR\x05error\x127\n" +
+	"\vstatus_code\x18\v \x01(\x0e2\x16.steward.v1.StepStatusR\n" +
+	"statusCode\"N\n" +
 	"\fCheckOutcome\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x0e\n" +
 	"\x02ok\x18\x02 \x01(\bR\x02ok\x12\x1a\n" +
@@ -1470,7 +1683,32 @@ const file_steward_v1_plans_proto_rawDesc = "" +
 	"\x18SAFETY_LEVEL_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13SAFETY_LEVEL_STRICT\x10\x01\x12\x19\n" +
 	"\x15SAFETY_LEVEL_MODERATE\x10\x02\x12\x1b\n" +
-	"\x17SAFETY_LEVEL_PERMISSIVE\x10\x03B\x1fZ\x1dgithub.com/steward/steward/pbb\x06proto3"
+	"\x17SAFETY_LEVEL_PERMISSIVE\x10\x03*\xcb\x01\n" +
+	"\n" +
+	"PlanStatus\x12\x1b\n" +
+	"\x17PLAN_STATUS_UNSPECIFIED\x10\x00\x12\x17\n" +
+	"\x13PLAN_STATUS_RUNNING\x10\x01\x12\x1c\n" +
+	"\x18PLAN_STATUS_ROLLING_BACK\x10\x02\x12\x19\n" +
+	"\x15PLAN_STATUS_SUCCEEDED\x10\x03\x12\x16\n" +
+	"\x12PLAN_STATUS_FAILED\x10\x04\x12\x1b\n" +
+	"\x17PLAN_STATUS_ROLLED_BACK\x10\x05\x12\x19\n" +
+	"\x15PLAN_STATUS_CANCELLED\x10\x06*\xca\x01\n" +
+	"\vStageStatus\x12\x1c\n" +
+	"\x18STAGE_STATUS_UNSPECIFIED\x10\x00\x12\x18\n" +
+	"\x14STAGE_STATUS_PENDING\x10\x01\x12\x18\n" +
+	"\x14STAGE_STATUS_RUNNING\x10\x02\x12\x1a\n" +
+	"\x16STAGE_STATUS_SUCCEEDED\x10\x03\x12\x17\n" +
+	"\x13STAGE_STATUS_FAILED\x10\x04\x12\x18\n" +
+	"\x14STAGE_STATUS_SKIPPED\x10\x05\x12\x1a\n" +
+	"\x16STAGE_STATUS_CANCELLED\x10\x06*\xa4\x01\n" +
+	"\n" +
+	"StepStatus\x12\x1b\n" +
+	"\x17STEP_STATUS_UNSPECIFIED\x10\x00\x12\x17\n" +
+	"\x13STEP_STATUS_PENDING\x10\x01\x12\x17\n" +
+	"\x13STEP_STATUS_STARTED\x10\x02\x12\x19\n" +
+	"\x15STEP_STATUS_SUCCEEDED\x10\x03\x12\x16\n" +
+	"\x12STEP_STATUS_FAILED\x10\x04\x12\x14\n" +
+	"\x10STEP_STATUS_LOST\x10\x05B\x1fZ\x1dgithub.com/steward/steward/pbb\x06proto3"
 
 var (
 	file_steward_v1_plans_proto_rawDescOnce sync.Once
@@ -1484,44 +1722,50 @@ func file_steward_v1_plans_proto_rawDescGZIP() []byte {
 	return file_steward_v1_plans_proto_rawDescData
 }
 
-var file_steward_v1_plans_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_steward_v1_plans_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
 var file_steward_v1_plans_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_steward_v1_plans_proto_goTypes = []any{
 	(SafetyLevel)(0),              // 0: steward.v1.SafetyLevel
-	(*PlanSpecRecord)(nil),        // 1: steward.v1.PlanSpecRecord
-	(*PlanShape)(nil),             // 2: steward.v1.PlanShape
-	(*PlanPhase)(nil),             // 3: steward.v1.PlanPhase
-	(*PlanUndo)(nil),              // 4: steward.v1.PlanUndo
-	(*PlanRecord)(nil),            // 5: steward.v1.PlanRecord
-	(*Stage)(nil),                 // 6: steward.v1.Stage
-	(*Step)(nil),                  // 7: steward.v1.Step
-	(*CheckOutcome)(nil),          // 8: steward.v1.CheckOutcome
-	(*OpOutcome)(nil),             // 9: steward.v1.OpOutcome
-	(*CapturedState)(nil),         // 10: steward.v1.CapturedState
-	(*PlanCreateCommand)(nil),     // 11: steward.v1.PlanCreateCommand
-	(*PlanStepStartCommand)(nil),  // 12: steward.v1.PlanStepStartCommand
-	(*PlanStepReportCommand)(nil), // 13: steward.v1.PlanStepReportCommand
-	(*PlanExpireCommand)(nil),     // 14: steward.v1.PlanExpireCommand
-	(*PlanCancelCommand)(nil),     // 15: steward.v1.PlanCancelCommand
+	(PlanStatus)(0),               // 1: steward.v1.PlanStatus
+	(StageStatus)(0),              // 2: steward.v1.StageStatus
+	(StepStatus)(0),               // 3: steward.v1.StepStatus
+	(*PlanSpecRecord)(nil),        // 4: steward.v1.PlanSpecRecord
+	(*PlanShape)(nil),             // 5: steward.v1.PlanShape
+	(*PlanPhase)(nil),             // 6: steward.v1.PlanPhase
+	(*PlanUndo)(nil),              // 7: steward.v1.PlanUndo
+	(*PlanRecord)(nil),            // 8: steward.v1.PlanRecord
+	(*Stage)(nil),                 // 9: steward.v1.Stage
+	(*Step)(nil),                  // 10: steward.v1.Step
+	(*CheckOutcome)(nil),          // 11: steward.v1.CheckOutcome
+	(*OpOutcome)(nil),             // 12: steward.v1.OpOutcome
+	(*CapturedState)(nil),         // 13: steward.v1.CapturedState
+	(*PlanCreateCommand)(nil),     // 14: steward.v1.PlanCreateCommand
+	(*PlanStepStartCommand)(nil),  // 15: steward.v1.PlanStepStartCommand
+	(*PlanStepReportCommand)(nil), // 16: steward.v1.PlanStepReportCommand
+	(*PlanExpireCommand)(nil),     // 17: steward.v1.PlanExpireCommand
+	(*PlanCancelCommand)(nil),     // 18: steward.v1.PlanCancelCommand
 }
 var file_steward_v1_plans_proto_depIdxs = []int32{
-	2,  // 0: steward.v1.PlanSpecRecord.shape:type_name -> steward.v1.PlanShape
+	5,  // 0: steward.v1.PlanSpecRecord.shape:type_name -> steward.v1.PlanShape
 	0,  // 1: steward.v1.PlanShape.safety_level:type_name -> steward.v1.SafetyLevel
-	3,  // 2: steward.v1.PlanShape.phases:type_name -> steward.v1.PlanPhase
-	4,  // 3: steward.v1.PlanPhase.rollback:type_name -> steward.v1.PlanUndo
-	6,  // 4: steward.v1.PlanRecord.stages:type_name -> steward.v1.Stage
-	7,  // 5: steward.v1.Stage.steps:type_name -> steward.v1.Step
-	8,  // 6: steward.v1.Step.pre_checks:type_name -> steward.v1.CheckOutcome
-	9,  // 7: steward.v1.Step.operations:type_name -> steward.v1.OpOutcome
-	8,  // 8: steward.v1.Step.post_checks:type_name -> steward.v1.CheckOutcome
-	10, // 9: steward.v1.Step.captured:type_name -> steward.v1.CapturedState
-	1,  // 10: steward.v1.PlanCreateCommand.spec:type_name -> steward.v1.PlanSpecRecord
-	7,  // 11: steward.v1.PlanStepReportCommand.step:type_name -> steward.v1.Step
-	12, // [12:12] is the sub-list for method output_type
-	12, // [12:12] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	6,  // 2: steward.v1.PlanShape.phases:type_name -> steward.v1.PlanPhase
+	7,  // 3: steward.v1.PlanPhase.rollback:type_name -> steward.v1.PlanUndo
+	9,  // 4: steward.v1.PlanRecord.stages:type_name -> steward.v1.Stage
+	1,  // 5: steward.v1.PlanRecord.status_code:type_name -> steward.v1.PlanStatus
+	10, // 6: steward.v1.Stage.steps:type_name -> steward.v1.Step
+	2,  // 7: steward.v1.Stage.status_code:type_name -> steward.v1.StageStatus
+	11, // 8: steward.v1.Step.pre_checks:type_name -> steward.v1.CheckOutcome
+	12, // 9: steward.v1.Step.operations:type_name -> steward.v1.OpOutcome
+	11, // 10: steward.v1.Step.post_checks:type_name -> steward.v1.CheckOutcome
+	13, // 11: steward.v1.Step.captured:type_name -> steward.v1.CapturedState
+	3,  // 12: steward.v1.Step.status_code:type_name -> steward.v1.StepStatus
+	4,  // 13: steward.v1.PlanCreateCommand.spec:type_name -> steward.v1.PlanSpecRecord
+	10, // 14: steward.v1.PlanStepReportCommand.step:type_name -> steward.v1.Step
+	15, // [15:15] is the sub-list for method output_type
+	15, // [15:15] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_steward_v1_plans_proto_init() }
@@ -1534,7 +1778,7 @@ func file_steward_v1_plans_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_steward_v1_plans_proto_rawDesc), len(file_steward_v1_plans_proto_rawDesc)),
-			NumEnums:      1,
+			NumEnums:      4,
 			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   0,

@@ -21,6 +21,116 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type SnapshotStatus int32
+
+const (
+	SnapshotStatus_SNAPSHOT_STATUS_UNSPECIFIED SnapshotStatus = 0
+	SnapshotStatus_SNAPSHOT_STATUS_CAPTURING   SnapshotStatus = 1
+	SnapshotStatus_SNAPSHOT_STATUS_COMPLETE    SnapshotStatus = 2
+	SnapshotStatus_SNAPSHOT_STATUS_PARTIAL     SnapshotStatus = 3
+	SnapshotStatus_SNAPSHOT_STATUS_IMPORTING   SnapshotStatus = 4
+)
+
+// Enum value maps for SnapshotStatus.
+var (
+	SnapshotStatus_name = map[int32]string{
+		0: "SNAPSHOT_STATUS_UNSPECIFIED",
+		1: "SNAPSHOT_STATUS_CAPTURING",
+		2: "SNAPSHOT_STATUS_COMPLETE",
+		3: "SNAPSHOT_STATUS_PARTIAL",
+		4: "SNAPSHOT_STATUS_IMPORTING",
+	}
+	SnapshotStatus_value = map[string]int32{
+		"SNAPSHOT_STATUS_UNSPECIFIED": 0,
+		"SNAPSHOT_STATUS_CAPTURING":   1,
+		"SNAPSHOT_STATUS_COMPLETE":    2,
+		"SNAPSHOT_STATUS_PARTIAL":     3,
+		"SNAPSHOT_STATUS_IMPORTING":   4,
+	}
+)
+
+func (x SnapshotStatus) Enum() *SnapshotStatus {
+	p := new(SnapshotStatus)
+	*p = x
+	return p
+}
+
+func (x SnapshotStatus) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SnapshotStatus) Descriptor() protoreflect.EnumDescriptor {
+	return file_steward_v1_snapshots_proto_enumTypes[0].Descriptor()
+}
+
+func (SnapshotStatus) Type() protoreflect.EnumType {
+	return &file_steward_v1_snapshots_proto_enumTypes[0]
+}
+
+func (x SnapshotStatus) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SnapshotStatus.Descriptor instead.
+func (SnapshotStatus) EnumDescriptor() ([]byte, []int) {
+	return file_steward_v1_snapshots_proto_rawDescGZIP(), []int{0}
+}
+
+type SnapshotPartStatus int32
+
+const (
+	SnapshotPartStatus_SNAPSHOT_PART_STATUS_UNSPECIFIED SnapshotPartStatus = 0
+	SnapshotPartStatus_SNAPSHOT_PART_STATUS_PENDING     SnapshotPartStatus = 1
+	SnapshotPartStatus_SNAPSHOT_PART_STATUS_COMPLETE    SnapshotPartStatus = 2
+	SnapshotPartStatus_SNAPSHOT_PART_STATUS_MISSING     SnapshotPartStatus = 3
+	SnapshotPartStatus_SNAPSHOT_PART_STATUS_CORRUPT     SnapshotPartStatus = 4
+)
+
+// Enum value maps for SnapshotPartStatus.
+var (
+	SnapshotPartStatus_name = map[int32]string{
+		0: "SNAPSHOT_PART_STATUS_UNSPECIFIED",
+		1: "SNAPSHOT_PART_STATUS_PENDING",
+		2: "SNAPSHOT_PART_STATUS_COMPLETE",
+		3: "SNAPSHOT_PART_STATUS_MISSING",
+		4: "SNAPSHOT_PART_STATUS_CORRUPT",
+	}
+	SnapshotPartStatus_value = map[string]int32{
+		"SNAPSHOT_PART_STATUS_UNSPECIFIED": 0,
+		"SNAPSHOT_PART_STATUS_PENDING":     1,
+		"SNAPSHOT_PART_STATUS_COMPLETE":    2,
+		"SNAPSHOT_PART_STATUS_MISSING":     3,
+		"SNAPSHOT_PART_STATUS_CORRUPT":     4,
+	}
+)
+
+func (x SnapshotPartStatus) Enum() *SnapshotPartStatus {
+	p := new(SnapshotPartStatus)
+	*p = x
+	return p
+}
+
+func (x SnapshotPartStatus) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SnapshotPartStatus) Descriptor() protoreflect.EnumDescriptor {
+	return file_steward_v1_snapshots_proto_enumTypes[1].Descriptor()
+}
+
+func (SnapshotPartStatus) Type() protoreflect.EnumType {
+	return &file_steward_v1_snapshots_proto_enumTypes[1]
+}
+
+func (x SnapshotPartStatus) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SnapshotPartStatus.Descriptor instead.
+func (SnapshotPartStatus) EnumDescriptor() ([]byte, []int) {
+	return file_steward_v1_snapshots_proto_rawDescGZIP(), []int{1}
+}
+
 // SnapshotOptions say what a cluster snapshot captures besides trees,
 // processes, registered names and system figures.
 type SnapshotOptions struct {
@@ -88,7 +198,7 @@ func (x *SnapshotOptions) GetIncludeLinks() bool {
 type SnapshotRecord struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	// capturing | complete | partial | importing
+	// The name of status_code: capturing | complete | partial | importing.
 	Status  string           `protobuf:"bytes,2,opt,name=status,proto3" json:"status,omitempty"`
 	Options *SnapshotOptions `protobuf:"bytes,3,opt,name=options,proto3" json:"options,omitempty"`
 	// One per node, by node name.
@@ -99,10 +209,14 @@ type SnapshotRecord struct {
 	CreateIndex        uint64              `protobuf:"varint,8,opt,name=create_index,json=createIndex,proto3" json:"create_index,omitempty"`
 	ModifyIndex        uint64              `protobuf:"varint,9,opt,name=modify_index,json=modifyIndex,proto3" json:"modify_index,omitempty"`
 	Note               string              `protobuf:"bytes,10,opt,name=note,proto3" json:"note,omitempty"`
-	// For an import: the status the snapshot takes once every chunk is in.
-	FinalStatus   string `protobuf:"bytes,11,opt,name=final_status,json=finalStatus,proto3" json:"final_status,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// For an import: the status the snapshot takes once every chunk is in,
+	// by name (complete | partial) and as final_status_code; an import
+	// command may carry either, the enum when both.
+	FinalStatus     string         `protobuf:"bytes,11,opt,name=final_status,json=finalStatus,proto3" json:"final_status,omitempty"`
+	StatusCode      SnapshotStatus `protobuf:"varint,12,opt,name=status_code,json=statusCode,proto3,enum=steward.v1.SnapshotStatus" json:"status_code,omitempty"`
+	FinalStatusCode SnapshotStatus `protobuf:"varint,13,opt,name=final_status_code,json=finalStatusCode,proto3,enum=steward.v1.SnapshotStatus" json:"final_status_code,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *SnapshotRecord) Reset() {
@@ -212,10 +326,24 @@ func (x *SnapshotRecord) GetFinalStatus() string {
 	return ""
 }
 
+func (x *SnapshotRecord) GetStatusCode() SnapshotStatus {
+	if x != nil {
+		return x.StatusCode
+	}
+	return SnapshotStatus_SNAPSHOT_STATUS_UNSPECIFIED
+}
+
+func (x *SnapshotRecord) GetFinalStatusCode() SnapshotStatus {
+	if x != nil {
+		return x.FinalStatusCode
+	}
+	return SnapshotStatus_SNAPSHOT_STATUS_UNSPECIFIED
+}
+
 type SnapshotPartInfo struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Node  string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
-	// pending | complete | missing | corrupt
+	// The name of status_code: pending | complete | missing | corrupt.
 	Status string `protobuf:"bytes,2,opt,name=status,proto3" json:"status,omitempty"`
 	// Chunks the part is split into (0 until the first arrives) and received.
 	Chunks   uint32 `protobuf:"varint,3,opt,name=chunks,proto3" json:"chunks,omitempty"`
@@ -226,8 +354,9 @@ type SnapshotPartInfo struct {
 	Processes   uint32 `protobuf:"varint,7,opt,name=processes,proto3" json:"processes,omitempty"`
 	Trees       uint32 `protobuf:"varint,8,opt,name=trees,proto3" json:"trees,omitempty"`
 	// SHA-256 of the stored (compressed) part.
-	Sha256             []byte `protobuf:"bytes,9,opt,name=sha256,proto3" json:"sha256,omitempty"`
-	CapturedAtUnixNano int64  `protobuf:"varint,10,opt,name=captured_at_unix_nano,json=capturedAtUnixNano,proto3" json:"captured_at_unix_nano,omitempty"`
+	Sha256             []byte             `protobuf:"bytes,9,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	CapturedAtUnixNano int64              `protobuf:"varint,10,opt,name=captured_at_unix_nano,json=capturedAtUnixNano,proto3" json:"captured_at_unix_nano,omitempty"`
+	StatusCode         SnapshotPartStatus `protobuf:"varint,11,opt,name=status_code,json=statusCode,proto3,enum=steward.v1.SnapshotPartStatus" json:"status_code,omitempty"`
 	unknownFields      protoimpl.UnknownFields
 	sizeCache          protoimpl.SizeCache
 }
@@ -330,6 +459,13 @@ func (x *SnapshotPartInfo) GetCapturedAtUnixNano() int64 {
 		return x.CapturedAtUnixNano
 	}
 	return 0
+}
+
+func (x *SnapshotPartInfo) GetStatusCode() SnapshotPartStatus {
+	if x != nil {
+		return x.StatusCode
+	}
+	return SnapshotPartStatus_SNAPSHOT_PART_STATUS_UNSPECIFIED
 }
 
 // SnapshotChunk is one piece of a stored part (a table row).
@@ -1377,7 +1513,7 @@ const file_steward_v1_snapshots_proto_rawDesc = "" +
 	"\x0fSnapshotOptions\x12#\n" +
 	"\rinclude_state\x18\x01 \x01(\bR\fincludeState\x12%\n" +
 	"\x0einclude_queues\x18\x02 \x01(\bR\rincludeQueues\x12#\n" +
-	"\rinclude_links\x18\x03 \x01(\bR\fincludeLinks\"\xb2\x03\n" +
+	"\rinclude_links\x18\x03 \x01(\bR\fincludeLinks\"\xb7\x04\n" +
 	"\x0eSnapshotRecord\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06status\x18\x02 \x01(\tR\x06status\x125\n" +
@@ -1390,7 +1526,10 @@ const file_steward_v1_snapshots_proto_rawDesc = "" +
 	"\fmodify_index\x18\t \x01(\x04R\vmodifyIndex\x12\x12\n" +
 	"\x04note\x18\n" +
 	" \x01(\tR\x04note\x12!\n" +
-	"\ffinal_status\x18\v \x01(\tR\vfinalStatus\"\xb1\x02\n" +
+	"\ffinal_status\x18\v \x01(\tR\vfinalStatus\x12;\n" +
+	"\vstatus_code\x18\f \x01(\x0e2\x1a.steward.v1.SnapshotStatusR\n" +
+	"statusCode\x12F\n" +
+	"\x11final_status_code\x18\r \x01(\x0e2\x1a.steward.v1.SnapshotStatusR\x0ffinalStatusCode\"\xf2\x02\n" +
 	"\x10SnapshotPartInfo\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12\x16\n" +
 	"\x06status\x18\x02 \x01(\tR\x06status\x12\x16\n" +
@@ -1402,7 +1541,9 @@ const file_steward_v1_snapshots_proto_rawDesc = "" +
 	"\x05trees\x18\b \x01(\rR\x05trees\x12\x16\n" +
 	"\x06sha256\x18\t \x01(\fR\x06sha256\x121\n" +
 	"\x15captured_at_unix_nano\x18\n" +
-	" \x01(\x03R\x12capturedAtUnixNano\"\x80\x01\n" +
+	" \x01(\x03R\x12capturedAtUnixNano\x12?\n" +
+	"\vstatus_code\x18\v \x01(\x0e2\x1e.steward.v1.SnapshotPartStatusR\n" +
+	"statusCode\"\x80\x01\n" +
 	"\rSnapshotChunk\x12\x1f\n" +
 	"\vsnapshot_id\x18\x01 \x01(\tR\n" +
 	"snapshotId\x12\x12\n" +
@@ -1478,7 +1619,19 @@ const file_steward_v1_snapshots_proto_rawDesc = "" +
 	"\x0fRestoreResponse\x12\x1f\n" +
 	"\vreport_json\x18\x01 \x01(\fR\n" +
 	"reportJson\x12\x19\n" +
-	"\bplan_ids\x18\x02 \x03(\tR\aplanIds2\xfb\x03\n" +
+	"\bplan_ids\x18\x02 \x03(\tR\aplanIds*\xaa\x01\n" +
+	"\x0eSnapshotStatus\x12\x1f\n" +
+	"\x1bSNAPSHOT_STATUS_UNSPECIFIED\x10\x00\x12\x1d\n" +
+	"\x19SNAPSHOT_STATUS_CAPTURING\x10\x01\x12\x1c\n" +
+	"\x18SNAPSHOT_STATUS_COMPLETE\x10\x02\x12\x1b\n" +
+	"\x17SNAPSHOT_STATUS_PARTIAL\x10\x03\x12\x1d\n" +
+	"\x19SNAPSHOT_STATUS_IMPORTING\x10\x04*\xc3\x01\n" +
+	"\x12SnapshotPartStatus\x12$\n" +
+	" SNAPSHOT_PART_STATUS_UNSPECIFIED\x10\x00\x12 \n" +
+	"\x1cSNAPSHOT_PART_STATUS_PENDING\x10\x01\x12!\n" +
+	"\x1dSNAPSHOT_PART_STATUS_COMPLETE\x10\x02\x12 \n" +
+	"\x1cSNAPSHOT_PART_STATUS_MISSING\x10\x03\x12 \n" +
+	"\x1cSNAPSHOT_PART_STATUS_CORRUPT\x10\x042\xfb\x03\n" +
 	"\tSnapshots\x12B\n" +
 	"\aCapture\x12\x1a.steward.v1.CaptureRequest\x1a\x1b.steward.v1.CaptureResponse\x12K\n" +
 	"\x04List\x12 .steward.v1.ListSnapshotsRequest\x1a!.steward.v1.ListSnapshotsResponse\x12F\n" +
@@ -1500,69 +1653,75 @@ func file_steward_v1_snapshots_proto_rawDescGZIP() []byte {
 	return file_steward_v1_snapshots_proto_rawDescData
 }
 
+var file_steward_v1_snapshots_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
 var file_steward_v1_snapshots_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_steward_v1_snapshots_proto_goTypes = []any{
-	(*SnapshotOptions)(nil),        // 0: steward.v1.SnapshotOptions
-	(*SnapshotRecord)(nil),         // 1: steward.v1.SnapshotRecord
-	(*SnapshotPartInfo)(nil),       // 2: steward.v1.SnapshotPartInfo
-	(*SnapshotChunk)(nil),          // 3: steward.v1.SnapshotChunk
-	(*SnapshotCaptureCommand)(nil), // 4: steward.v1.SnapshotCaptureCommand
-	(*SnapshotPartCommand)(nil),    // 5: steward.v1.SnapshotPartCommand
-	(*SnapshotFinishCommand)(nil),  // 6: steward.v1.SnapshotFinishCommand
-	(*SnapshotDeleteCommand)(nil),  // 7: steward.v1.SnapshotDeleteCommand
-	(*SnapshotImportCommand)(nil),  // 8: steward.v1.SnapshotImportCommand
-	(*CaptureRequest)(nil),         // 9: steward.v1.CaptureRequest
-	(*CaptureResponse)(nil),        // 10: steward.v1.CaptureResponse
-	(*ListSnapshotsRequest)(nil),   // 11: steward.v1.ListSnapshotsRequest
-	(*ListSnapshotsResponse)(nil),  // 12: steward.v1.ListSnapshotsResponse
-	(*GetSnapshotRequest)(nil),     // 13: steward.v1.GetSnapshotRequest
-	(*GetSnapshotResponse)(nil),    // 14: steward.v1.GetSnapshotResponse
-	(*DeleteSnapshotRequest)(nil),  // 15: steward.v1.DeleteSnapshotRequest
-	(*DeleteSnapshotResponse)(nil), // 16: steward.v1.DeleteSnapshotResponse
-	(*FileChunk)(nil),              // 17: steward.v1.FileChunk
-	(*ImportResponse)(nil),         // 18: steward.v1.ImportResponse
-	(*RestoreRequest)(nil),         // 19: steward.v1.RestoreRequest
-	(*RestoreResponse)(nil),        // 20: steward.v1.RestoreResponse
-	nil,                            // 21: steward.v1.GetSnapshotResponse.PartsEntry
-	(*WriteMeta)(nil),              // 22: steward.v1.WriteMeta
-	(*ReadOptions)(nil),            // 23: steward.v1.ReadOptions
-	(*ReadMeta)(nil),               // 24: steward.v1.ReadMeta
+	(SnapshotStatus)(0),            // 0: steward.v1.SnapshotStatus
+	(SnapshotPartStatus)(0),        // 1: steward.v1.SnapshotPartStatus
+	(*SnapshotOptions)(nil),        // 2: steward.v1.SnapshotOptions
+	(*SnapshotRecord)(nil),         // 3: steward.v1.SnapshotRecord
+	(*SnapshotPartInfo)(nil),       // 4: steward.v1.SnapshotPartInfo
+	(*SnapshotChunk)(nil),          // 5: steward.v1.SnapshotChunk
+	(*SnapshotCaptureCommand)(nil), // 6: steward.v1.SnapshotCaptureCommand
+	(*SnapshotPartCommand)(nil),    // 7: steward.v1.SnapshotPartCommand
+	(*SnapshotFinishCommand)(nil),  // 8: steward.v1.SnapshotFinishCommand
+	(*SnapshotDeleteCommand)(nil),  // 9: steward.v1.SnapshotDeleteCommand
+	(*SnapshotImportCommand)(nil),  // 10: steward.v1.SnapshotImportCommand
+	(*CaptureRequest)(nil),         // 11: steward.v1.CaptureRequest
+	(*CaptureResponse)(nil),        // 12: steward.v1.CaptureResponse
+	(*ListSnapshotsRequest)(nil),   // 13: steward.v1.ListSnapshotsRequest
+	(*ListSnapshotsResponse)(nil),  // 14: steward.v1.ListSnapshotsResponse
+	(*GetSnapshotRequest)(nil),     // 15: steward.v1.GetSnapshotRequest
+	(*GetSnapshotResponse)(nil),    // 16: steward.v1.GetSnapshotResponse
+	(*DeleteSnapshotRequest)(nil),  // 17: steward.v1.DeleteSnapshotRequest
+	(*DeleteSnapshotResponse)(nil), // 18: steward.v1.DeleteSnapshotResponse
+	(*FileChunk)(nil),              // 19: steward.v1.FileChunk
+	(*ImportResponse)(nil),         // 20: steward.v1.ImportResponse
+	(*RestoreRequest)(nil),         // 21: steward.v1.RestoreRequest
+	(*RestoreResponse)(nil),        // 22: steward.v1.RestoreResponse
+	nil,                            // 23: steward.v1.GetSnapshotResponse.PartsEntry
+	(*WriteMeta)(nil),              // 24: steward.v1.WriteMeta
+	(*ReadOptions)(nil),            // 25: steward.v1.ReadOptions
+	(*ReadMeta)(nil),               // 26: steward.v1.ReadMeta
 }
 var file_steward_v1_snapshots_proto_depIdxs = []int32{
-	0,  // 0: steward.v1.SnapshotRecord.options:type_name -> steward.v1.SnapshotOptions
-	2,  // 1: steward.v1.SnapshotRecord.parts:type_name -> steward.v1.SnapshotPartInfo
-	0,  // 2: steward.v1.SnapshotCaptureCommand.options:type_name -> steward.v1.SnapshotOptions
-	1,  // 3: steward.v1.SnapshotImportCommand.record:type_name -> steward.v1.SnapshotRecord
-	0,  // 4: steward.v1.CaptureRequest.options:type_name -> steward.v1.SnapshotOptions
-	22, // 5: steward.v1.CaptureResponse.meta:type_name -> steward.v1.WriteMeta
-	23, // 6: steward.v1.ListSnapshotsRequest.read:type_name -> steward.v1.ReadOptions
-	24, // 7: steward.v1.ListSnapshotsResponse.meta:type_name -> steward.v1.ReadMeta
-	1,  // 8: steward.v1.ListSnapshotsResponse.snapshots:type_name -> steward.v1.SnapshotRecord
-	23, // 9: steward.v1.GetSnapshotRequest.read:type_name -> steward.v1.ReadOptions
-	24, // 10: steward.v1.GetSnapshotResponse.meta:type_name -> steward.v1.ReadMeta
-	1,  // 11: steward.v1.GetSnapshotResponse.snapshot:type_name -> steward.v1.SnapshotRecord
-	21, // 12: steward.v1.GetSnapshotResponse.parts:type_name -> steward.v1.GetSnapshotResponse.PartsEntry
-	22, // 13: steward.v1.DeleteSnapshotResponse.meta:type_name -> steward.v1.WriteMeta
-	22, // 14: steward.v1.ImportResponse.meta:type_name -> steward.v1.WriteMeta
-	9,  // 15: steward.v1.Snapshots.Capture:input_type -> steward.v1.CaptureRequest
-	11, // 16: steward.v1.Snapshots.List:input_type -> steward.v1.ListSnapshotsRequest
-	13, // 17: steward.v1.Snapshots.Get:input_type -> steward.v1.GetSnapshotRequest
-	15, // 18: steward.v1.Snapshots.Delete:input_type -> steward.v1.DeleteSnapshotRequest
-	13, // 19: steward.v1.Snapshots.Export:input_type -> steward.v1.GetSnapshotRequest
-	17, // 20: steward.v1.Snapshots.Import:input_type -> steward.v1.FileChunk
-	19, // 21: steward.v1.Snapshots.Restore:input_type -> steward.v1.RestoreRequest
-	10, // 22: steward.v1.Snapshots.Capture:output_type -> steward.v1.CaptureResponse
-	12, // 23: steward.v1.Snapshots.List:output_type -> steward.v1.ListSnapshotsResponse
-	14, // 24: steward.v1.Snapshots.Get:output_type -> steward.v1.GetSnapshotResponse
-	16, // 25: steward.v1.Snapshots.Delete:output_type -> steward.v1.DeleteSnapshotResponse
-	17, // 26: steward.v1.Snapshots.Export:output_type -> steward.v1.FileChunk
-	18, // 27: steward.v1.Snapshots.Import:output_type -> steward.v1.ImportResponse
-	20, // 28: steward.v1.Snapshots.Restore:output_type -> steward.v1.RestoreResponse
-	22, // [22:29] is the sub-list for method output_type
-	15, // [15:22] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	2,  // 0: steward.v1.SnapshotRecord.options:type_name -> steward.v1.SnapshotOptions
+	4,  // 1: steward.v1.SnapshotRecord.parts:type_name -> steward.v1.SnapshotPartInfo
+	0,  // 2: steward.v1.SnapshotRecord.status_code:type_name -> steward.v1.SnapshotStatus
+	0,  // 3: steward.v1.SnapshotRecord.final_status_code:type_name -> steward.v1.SnapshotStatus
+	1,  // 4: steward.v1.SnapshotPartInfo.status_code:type_name -> steward.v1.SnapshotPartStatus
+	2,  // 5: steward.v1.SnapshotCaptureCommand.options:type_name -> steward.v1.SnapshotOptions
+	3,  // 6: steward.v1.SnapshotImportCommand.record:type_name -> steward.v1.SnapshotRecord
+	2,  // 7: steward.v1.CaptureRequest.options:type_name -> steward.v1.SnapshotOptions
+	24, // 8: steward.v1.CaptureResponse.meta:type_name -> steward.v1.WriteMeta
+	25, // 9: steward.v1.ListSnapshotsRequest.read:type_name -> steward.v1.ReadOptions
+	26, // 10: steward.v1.ListSnapshotsResponse.meta:type_name -> steward.v1.ReadMeta
+	3,  // 11: steward.v1.ListSnapshotsResponse.snapshots:type_name -> steward.v1.SnapshotRecord
+	25, // 12: steward.v1.GetSnapshotRequest.read:type_name -> steward.v1.ReadOptions
+	26, // 13: steward.v1.GetSnapshotResponse.meta:type_name -> steward.v1.ReadMeta
+	3,  // 14: steward.v1.GetSnapshotResponse.snapshot:type_name -> steward.v1.SnapshotRecord
+	23, // 15: steward.v1.GetSnapshotResponse.parts:type_name -> steward.v1.GetSnapshotResponse.PartsEntry
+	24, // 16: steward.v1.DeleteSnapshotResponse.meta:type_name -> steward.v1.WriteMeta
+	24, // 17: steward.v1.ImportResponse.meta:type_name -> steward.v1.WriteMeta
+	11, // 18: steward.v1.Snapshots.Capture:input_type -> steward.v1.CaptureRequest
+	13, // 19: steward.v1.Snapshots.List:input_type -> steward.v1.ListSnapshotsRequest
+	15, // 20: steward.v1.Snapshots.Get:input_type -> steward.v1.GetSnapshotRequest
+	17, // 21: steward.v1.Snapshots.Delete:input_type -> steward.v1.DeleteSnapshotRequest
+	15, // 22: steward.v1.Snapshots.Export:input_type -> steward.v1.GetSnapshotRequest
+	19, // 23: steward.v1.Snapshots.Import:input_type -> steward.v1.FileChunk
+	21, // 24: steward.v1.Snapshots.Restore:input_type -> steward.v1.RestoreRequest
+	12, // 25: steward.v1.Snapshots.Capture:output_type -> steward.v1.CaptureResponse
+	14, // 26: steward.v1.Snapshots.List:output_type -> steward.v1.ListSnapshotsResponse
+	16, // 27: steward.v1.Snapshots.Get:output_type -> steward.v1.GetSnapshotResponse
+	18, // 28: steward.v1.Snapshots.Delete:output_type -> steward.v1.DeleteSnapshotResponse
+	19, // 29: steward.v1.Snapshots.Export:output_type -> steward.v1.FileChunk
+	20, // 30: steward.v1.Snapshots.Import:output_type -> steward.v1.ImportResponse
+	22, // 31: steward.v1.Snapshots.Restore:output_type -> steward.v1.RestoreResponse
+	25, // [25:32] is the sub-list for method output_type
+	18, // [18:25] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_steward_v1_snapshots_proto_init() }
@@ -1576,13 +1735,14 @@ func file_steward_v1_snapshots_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_steward_v1_snapshots_proto_rawDesc), len(file_steward_v1_snapshots_proto_rawDesc)),
-			NumEnums:      0,
+			NumEnums:      2,
 			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_steward_v1_snapshots_proto_goTypes,
 		DependencyIndexes: file_steward_v1_snapshots_proto_depIdxs,
+		EnumInfos:         file_steward_v1_snapshots_proto_enumTypes,
 		MessageInfos:      file_steward_v1_snapshots_proto_msgTypes,
 	}.Build()
 	File_steward_v1_snapshots_proto = out.File

@@ -10,4 +10,22 @@
 //
 // Records are protobuf messages from package pb and are immutable once
 // inserted: a write stores a fresh copy, never mutates a stored one.
+//
+// # Version skew
+//
+// During a rolling upgrade replicas of two versions apply the same log,
+// so a write checks only what no version changes: names and ids present,
+// a tree placed on a node, check-and-set, the limits the command itself
+// carries, status transitions. What can change between versions (a spec's
+// fields, limits and behaviors, a plan's operations and checks) the leader
+// validated before proposing. The schema of every record is its protobuf
+// message. Two documents inside records are other packages' formats, kept
+// as opaque bytes: a tree's spec JSON (spec.CanonicalTree; TreeApply reads
+// only its name) and a plan's plan, facts and result JSON (the state
+// machine runs the plan's PlanShape instead). Readers decode them outside
+// Apply, with their own version's rules (DecodeTree, DecodePlanResult).
+//
+// Statuses are enums beside their lowercase names (status.go); records
+// written before the enums, and plans committed before shapes, are read
+// as they are and mapped on read, never rewritten by a restore.
 package state

@@ -10,13 +10,6 @@ import (
 
 const tableNodes = "nodes"
 
-// Node statuses in the registry.
-const (
-	NodeAlive  = "alive"
-	NodeLeft   = "left"
-	NodeFailed = "failed"
-)
-
 func init() {
 	registerTable(tableDef{
 		tag: 4,
@@ -32,17 +25,22 @@ func init() {
 
 // NodeUpsert records a node. The create index and joined time of an existing
 // record are kept.
+//
+// The status comes as an enum, or by name as before the enums. A name
+// must be one those versions wrote (alive, left or failed), a set that no
+// longer changes; an enum value this binary does not know, from a newer
+// leader, is kept as it is (the node is then not alive here).
 func (s *Store) NodeUpsert(idx uint64, n *pb.NodeRecord) error {
 	if n == nil || n.Name == "" {
 		return fmt.Errorf("%w: node has no name", ErrInvalidRecord)
 	}
-	switch n.Status {
-	case NodeAlive, NodeLeft, NodeFailed:
-	default:
+	status := NodeStatusOf(n)
+	if status == pb.NodeStatus_NODE_STATUS_UNSPECIFIED {
 		return fmt.Errorf("%w: node %q has status %q, want alive, left or failed", ErrInvalidRecord, n.Name, n.Status)
 	}
 	return s.write(func(txn *memdb.Txn) error {
 		rec := proto.Clone(n).(*pb.NodeRecord)
+		rec.StatusCode, rec.Status = status, nodeStatuses.nameOr(status, n.Status)
 		rec.CreateIndex, rec.ModifyIndex = idx, idx
 		raw, err := txn.First(tableNodes, "id", n.Name)
 		if err != nil {
@@ -51,7 +49,7 @@ func (s *Store) NodeUpsert(idx uint64, n *pb.NodeRecord) error {
 		if raw != nil {
 			old := raw.(*pb.NodeRecord)
 			rec.CreateIndex = old.CreateIndex
-			if old.JoinedAtUnixNano != 0 && old.Status == NodeAlive {
+			if old.JoinedAtUnixNano != 0 && NodeStatusOf(old) == pb.NodeStatus_NODE_STATUS_ALIVE {
 				rec.JoinedAtUnixNano = old.JoinedAtUnixNano
 			}
 		}

@@ -14,28 +14,8 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// Plan, stage and step statuses.
+// The kinds of stages.
 const (
-	PlanRunning     = "running"
-	PlanRollingBack = "rolling_back"
-	PlanSucceeded   = "succeeded"
-	PlanFailed      = "failed"
-	PlanRolledBack  = "rolled_back"
-	PlanCancelled   = "cancelled"
-
-	StagePending   = "pending"
-	StageRunning   = "running"
-	StageSucceeded = "succeeded"
-	StageFailed    = "failed"
-	StageSkipped   = "skipped"
-	StageCancelled = "cancelled"
-
-	StepPending   = "pending"
-	StepStarted   = "started"
-	StepSucceeded = "succeeded"
-	StepFailed    = "failed"
-	StepLost      = "lost"
-
 	StageKindPhase    = "phase"
 	StageKindRollback = "rollback"
 )
@@ -80,15 +60,6 @@ func init() {
 		},
 		newRecord: func() proto.Message { return new(pb.PlanRecord) },
 	})
-}
-
-// PlanFinished reports whether a plan status is final.
-func PlanFinished(status string) bool {
-	switch status {
-	case PlanSucceeded, PlanFailed, PlanRolledBack, PlanCancelled:
-		return true
-	}
-	return false
 }
 
 // DecodePlanResult decodes a committed plan's result, the plan package's
@@ -166,11 +137,12 @@ func (s *Store) PlanCreate(idx uint64, at int64, c *pb.PlanCreateCommand) (*pb.P
 		spec := proto.Clone(c.Spec).(*pb.PlanSpecRecord)
 		spec.CreateIndex = idx
 		rec := &pb.PlanRecord{
-			Id: c.Id, Status: PlanRunning, SafetyLevel: level, Operations: sh.Operations,
+			Id: c.Id, SafetyLevel: level, Operations: sh.Operations,
 			CreatedAtUnixNano: at, DeadlineUnixNano: c.DeadlineUnixNano, StageTimeoutMs: c.StageTimeoutMs,
 			Current: -1, SubmittedBy: c.SubmittedBy, EstimatedMs: sh.EstimatedMs,
 			CreateIndex: idx, ModifyIndex: idx,
 		}
+		setPlanStatus(rec, pb.PlanStatus_PLAN_STATUS_RUNNING)
 		for i, ph := range sh.Phases {
 			rec.Stages = append(rec.Stages, newStage(fmt.Sprintf("phase-%d", i), StageKindPhase, i, ph.Operations, ph.Nodes))
 		}
@@ -189,10 +161,13 @@ func (s *Store) PlanCreate(idx uint64, at int64, c *pb.PlanCreateCommand) (*pb.P
 }
 
 func newStage(key, kind string, phase int, ops, nodes []string) *pb.Stage {
-	st := &pb.Stage{Key: key, Kind: kind, Phase: int32(phase), Status: StagePending,
+	st := &pb.Stage{Key: key, Kind: kind, Phase: int32(phase),
 		Operations: append([]string(nil), ops...), Nodes: append([]string(nil), nodes...)}
+	setStageStatus(st, pb.StageStatus_STAGE_STATUS_PENDING)
 	for _, n := range nodes {
-		st.Steps = append(st.Steps, &pb.Step{Node: n, Status: StepPending})
+		step := &pb.Step{Node: n}
+		setStepStatus(step, pb.StepStatus_STEP_STATUS_PENDING)
+		st.Steps = append(st.Steps, step)
 	}
 	return st
 }
@@ -211,8 +186,9 @@ func (s *Store) PlanStepStart(idx uint64, at int64, c *pb.PlanStepStartCommand) 
 			return false, err
 		}
 		switch {
-		case step.Status == StepPending:
-			step.Status, step.Nonce, step.StartedAtUnixNano = StepStarted, c.Nonce, at
+		case StepStatusOf(step) == pb.StepStatus_STEP_STATUS_PENDING:
+			setStepStatus(step, pb.StepStatus_STEP_STATUS_STARTED)
+			step.Nonce, step.StartedAtUnixNano = c.Nonce, at
 			return true, nil
 		case step.Nonce == c.Nonce:
 			return false, nil
@@ -240,23 +216,24 @@ func (s *Store) PlanStepReport(idx uint64, at int64, c *pb.PlanStepReportCommand
 		if step.Nonce != c.Step.Nonce {
 			return false, fmt.Errorf("%w: %s on %s was started by executor %q, not %q", ErrStepTaken, c.Stage, c.Step.Node, step.Nonce, c.Step.Nonce)
 		}
-		switch step.Status {
-		case StepSucceeded, StepFailed:
+		switch StepStatusOf(step) {
+		case pb.StepStatus_STEP_STATUS_SUCCEEDED, pb.StepStatus_STEP_STATUS_FAILED:
 			return false, nil // a duplicate report
-		case StepLost:
+		case pb.StepStatus_STEP_STATUS_LOST:
 			// Late: keep what it says for the report, the stage has moved on.
 			keep := step.Error
 			copyOutcome(step, c.Step, at)
-			step.Status, step.Error = StepLost, strings.TrimSpace(keep+"; reported after the deadline")
+			setStepStatus(step, pb.StepStatus_STEP_STATUS_LOST)
+			step.Error = strings.TrimSpace(keep + "; reported after the deadline")
 			return true, nil
 		}
 		copyOutcome(step, c.Step, at)
 		if stepOK(c.Step) {
-			step.Status = StepSucceeded
+			setStepStatus(step, pb.StepStatus_STEP_STATUS_SUCCEEDED)
 		} else {
-			step.Status = StepFailed
+			setStepStatus(step, pb.StepStatus_STEP_STATUS_FAILED)
 		}
-		if m.rec.Current == int32(si) && st.Status == StageRunning && allReported(st) {
+		if m.rec.Current == int32(si) && StageStatusOf(st) == pb.StageStatus_STAGE_STATUS_RUNNING && allReported(st) {
 			m.finishStage(si)
 		}
 		return true, nil
@@ -293,11 +270,21 @@ func stepOK(s *pb.Step) bool {
 
 func allReported(st *pb.Stage) bool {
 	for _, s := range st.Steps {
-		if s.Status == StepPending || s.Status == StepStarted {
+		if stepWaiting(s) {
 			return false
 		}
 	}
 	return true
+}
+
+// stepWaiting reports whether a step has yet to report: it is pending or
+// started.
+func stepWaiting(s *pb.Step) bool {
+	switch StepStatusOf(s) {
+	case pb.StepStatus_STEP_STATUS_PENDING, pb.StepStatus_STEP_STATUS_STARTED:
+		return true
+	}
+	return false
 }
 
 // PlanExpire ends a running stage whose deadline (or whose plan's deadline)
@@ -306,7 +293,7 @@ func allReported(st *pb.Stage) bool {
 func (s *Store) PlanExpire(idx uint64, at int64, c *pb.PlanExpireCommand) error {
 	return s.updatePlan(idx, at, c.PlanId, func(m *machine) (bool, error) {
 		si, st := m.stage(c.Stage)
-		if st == nil || m.rec.Current != int32(si) || st.Status != StageRunning {
+		if st == nil || m.rec.Current != int32(si) || StageStatusOf(st) != pb.StageStatus_STAGE_STATUS_RUNNING {
 			return false, fmt.Errorf("%w: %s of plan %s is not the running stage", ErrPlanNotRunning, c.Stage, c.PlanId)
 		}
 		planTimeout := st.Kind == StageKindPhase && at >= m.rec.DeadlineUnixNano
@@ -315,12 +302,13 @@ func (s *Store) PlanExpire(idx uint64, at int64, c *pb.PlanExpireCommand) error 
 		}
 		var missing []string
 		for _, step := range st.Steps {
-			if step.Status == StepPending || step.Status == StepStarted {
+			if stepWaiting(step) {
 				what := "did not start"
-				if step.Status == StepStarted {
+				if StepStatusOf(step) == pb.StepStatus_STEP_STATUS_STARTED {
 					what = "started but did not report"
 				}
-				step.Status, step.Error, step.FinishedAtUnixNano = StepLost, "no report before the deadline: the node "+what, at
+				setStepStatus(step, pb.StepStatus_STEP_STATUS_LOST)
+				step.Error, step.FinishedAtUnixNano = "no report before the deadline: the node "+what, at
 				missing = append(missing, step.Node)
 			}
 		}
@@ -341,26 +329,27 @@ func (s *Store) PlanExpire(idx uint64, at int64, c *pb.PlanExpireCommand) error 
 // rolling back finishes its rollback and cannot be cancelled.
 func (s *Store) PlanCancel(idx uint64, at int64, c *pb.PlanCancelCommand) error {
 	return s.updatePlan(idx, at, c.PlanId, func(m *machine) (bool, error) {
-		switch m.rec.Status {
-		case PlanRunning:
-		case PlanRollingBack:
+		switch PlanStatusOf(m.rec) {
+		case pb.PlanStatus_PLAN_STATUS_RUNNING:
+		case pb.PlanStatus_PLAN_STATUS_ROLLING_BACK:
 			return false, fmt.Errorf("%w: plan %s is rolling back; it cannot be cancelled", ErrPlanNotRunning, c.PlanId)
 		default:
 			return false, fmt.Errorf("%w: plan %s is already %s", ErrPlanNotRunning, c.PlanId, m.rec.Status)
 		}
 		for _, st := range m.rec.Stages {
-			switch st.Status {
-			case StageRunning:
-				st.Status, st.FinishedAtUnixNano = StageCancelled, at
-			case StagePending:
-				st.Status = StageSkipped
+			switch StageStatusOf(st) {
+			case pb.StageStatus_STAGE_STATUS_RUNNING:
+				setStageStatus(st, pb.StageStatus_STAGE_STATUS_CANCELLED)
+				st.FinishedAtUnixNano = at
+			case pb.StageStatus_STAGE_STATUS_PENDING:
+				setStageStatus(st, pb.StageStatus_STAGE_STATUS_SKIPPED)
 			}
 		}
 		reason := "cancelled"
 		if c.Reason != "" {
 			reason += ": " + c.Reason
 		}
-		m.finish(PlanCancelled, reason)
+		m.finish(pb.PlanStatus_PLAN_STATUS_CANCELLED, reason)
 		return true, nil
 	})
 }
@@ -393,7 +382,7 @@ func (s *Store) updatePlan(idx uint64, at int64, id string, f func(m *machine) (
 		if err := s.putPlan(txn, idx, rec); err != nil {
 			return err
 		}
-		if PlanFinished(rec.Status) {
+		if PlanDone(rec) {
 			return s.prunePlans(txn, idx)
 		}
 		return nil
@@ -416,7 +405,7 @@ func (s *Store) prunePlans(txn *memdb.Txn, idx uint64) error {
 	}
 	var finished []*pb.PlanRecord
 	for raw := it.Next(); raw != nil; raw = it.Next() {
-		if r := raw.(*pb.PlanRecord); PlanFinished(r.Status) {
+		if r := raw.(*pb.PlanRecord); PlanDone(r) {
 			finished = append(finished, r)
 		}
 	}
@@ -508,14 +497,14 @@ func stepOf(st *pb.Stage, node string) *pb.Step {
 }
 
 func (m *machine) runningStep(key, node string) (*pb.Step, error) {
-	if PlanFinished(m.rec.Status) {
+	if PlanDone(m.rec) {
 		return nil, fmt.Errorf("%w: plan %s is %s", ErrPlanNotRunning, m.rec.Id, m.rec.Status)
 	}
 	si, st := m.stage(key)
 	if st == nil {
 		return nil, fmt.Errorf("%w: plan %s has no stage %q", ErrNotFound, m.rec.Id, key)
 	}
-	if m.rec.Current != int32(si) || st.Status != StageRunning {
+	if m.rec.Current != int32(si) || StageStatusOf(st) != pb.StageStatus_STAGE_STATUS_RUNNING {
 		return nil, fmt.Errorf("%w: %s of plan %s is %s", ErrPlanNotRunning, key, m.rec.Id, st.Status)
 	}
 	step := stepOf(st, node)
@@ -531,7 +520,8 @@ func (m *machine) start(i int) {
 	for i >= 0 && i < len(m.rec.Stages) {
 		st := m.rec.Stages[i]
 		m.rec.Current = int32(i)
-		st.Status, st.StartedAtUnixNano = StageRunning, m.at
+		setStageStatus(st, pb.StageStatus_STAGE_STATUS_RUNNING)
+		st.StartedAtUnixNano = m.at
 		budget := time.Duration(m.rec.StageTimeoutMs) * time.Millisecond
 		if st.Kind == StageKindPhase && st.Phase < int32(len(m.shape.Phases)) {
 			if est := 4 * time.Duration(m.shape.Phases[st.Phase].EstimatedMs) * time.Millisecond; est > budget {
@@ -545,7 +535,8 @@ func (m *machine) start(i int) {
 		if len(st.Steps) > 0 {
 			return
 		}
-		st.Status, st.FinishedAtUnixNano = StageSucceeded, m.at
+		setStageStatus(st, pb.StageStatus_STAGE_STATUS_SUCCEEDED)
+		st.FinishedAtUnixNano = m.at
 		i = m.next(i)
 	}
 }
@@ -555,18 +546,19 @@ func (m *machine) start(i int) {
 func (m *machine) finishStage(i int) {
 	st := m.rec.Stages[i]
 	st.FinishedAtUnixNano = m.at
-	st.Status = StageSucceeded
+	status := pb.StageStatus_STAGE_STATUS_SUCCEEDED
 	var failed []string
 	for _, s := range st.Steps {
-		if s.Status != StepSucceeded {
-			st.Status = StageFailed
+		if StepStatusOf(s) != pb.StepStatus_STEP_STATUS_SUCCEEDED {
+			status = pb.StageStatus_STAGE_STATUS_FAILED
 			failed = append(failed, s.Node)
 		}
 	}
-	if st.Status == StageFailed && st.Reason == "" {
+	setStageStatus(st, status)
+	if status == pb.StageStatus_STAGE_STATUS_FAILED && st.Reason == "" {
 		st.Reason = "failed on " + strings.Join(failed, ", ")
 	}
-	if st.Status == StageFailed && st.Kind == StageKindPhase {
+	if status == pb.StageStatus_STAGE_STATUS_FAILED && st.Kind == StageKindPhase {
 		m.beginRollback(i)
 		return
 	}
@@ -577,22 +569,22 @@ func (m *machine) finishStage(i int) {
 // there is none; -1 then.
 func (m *machine) next(i int) int {
 	for j := i + 1; j < len(m.rec.Stages); j++ {
-		if m.rec.Stages[j].Status == StagePending {
+		if StageStatusOf(m.rec.Stages[j]) == pb.StageStatus_STAGE_STATUS_PENDING {
 			return j
 		}
 	}
-	switch m.rec.Status {
-	case PlanRunning:
-		m.finish(PlanSucceeded, "")
-	case PlanRollingBack:
-		status := PlanRolledBack
+	switch PlanStatusOf(m.rec) {
+	case pb.PlanStatus_PLAN_STATUS_RUNNING:
+		m.finish(pb.PlanStatus_PLAN_STATUS_SUCCEEDED, "")
+	case pb.PlanStatus_PLAN_STATUS_ROLLING_BACK:
+		status := pb.PlanStatus_PLAN_STATUS_ROLLED_BACK
 		for _, st := range m.rec.Stages {
-			if st.Kind == StageKindRollback && st.Status != StageSucceeded {
-				status = PlanFailed
+			if st.Kind == StageKindRollback && StageStatusOf(st) != pb.StageStatus_STAGE_STATUS_SUCCEEDED {
+				status = pb.PlanStatus_PLAN_STATUS_FAILED
 			}
 		}
 		reason := m.rec.Reason
-		if status == PlanFailed {
+		if status == pb.PlanStatus_PLAN_STATUS_FAILED {
 			reason += "; the rollback did not complete"
 		} else {
 			reason += "; rolled back"
@@ -602,8 +594,9 @@ func (m *machine) next(i int) int {
 	return -1
 }
 
-func (m *machine) finish(status, reason string) {
-	m.rec.Status, m.rec.FinishedAtUnixNano, m.rec.Current = status, m.at, -1
+func (m *machine) finish(status pb.PlanStatus, reason string) {
+	setPlanStatus(m.rec, status)
+	m.rec.FinishedAtUnixNano, m.rec.Current = m.at, -1
 	if reason != "" {
 		m.rec.Reason = reason
 	}
@@ -618,8 +611,8 @@ func (m *machine) beginRollback(i int) {
 	failed := m.rec.Stages[i]
 	m.rec.Reason = fmt.Sprintf("phase %d failed: %s", failed.Phase, failed.Reason)
 	for _, st := range m.rec.Stages[i+1:] {
-		if st.Status == StagePending {
-			st.Status = StageSkipped
+		if StageStatusOf(st) == pb.StageStatus_STAGE_STATUS_PENDING {
+			setStageStatus(st, pb.StageStatus_STAGE_STATUS_SKIPPED)
 		}
 	}
 	var phases []int
@@ -658,10 +651,10 @@ func (m *machine) beginRollback(i int) {
 		} else {
 			m.rec.Reason += "; nothing to roll back"
 		}
-		m.finish(PlanFailed, "")
+		m.finish(pb.PlanStatus_PLAN_STATUS_FAILED, "")
 		return
 	}
-	m.rec.Status = PlanRollingBack
+	setPlanStatus(m.rec, pb.PlanStatus_PLAN_STATUS_ROLLING_BACK)
 	m.start(first)
 }
 

@@ -36,26 +36,19 @@ func PlanShapeOf(res *plan.Result) *pb.PlanShape {
 }
 
 // The names of the safety levels, as plan files and users spell them.
-var safetyLevelNames = map[pb.SafetyLevel]string{
+var safetyLevels = newEnumNames("SAFETY_LEVEL", map[pb.SafetyLevel]string{
 	pb.SafetyLevel_SAFETY_LEVEL_STRICT:     "strict",
 	pb.SafetyLevel_SAFETY_LEVEL_MODERATE:   "moderate",
 	pb.SafetyLevel_SAFETY_LEVEL_PERMISSIVE: "permissive",
-}
-
-var safetyLevelsByName = invert(safetyLevelNames)
+})
 
 // SafetyLevelOf returns the safety level a name spells, or
 // SAFETY_LEVEL_UNSPECIFIED for a name it does not know.
-func SafetyLevelOf(name string) pb.SafetyLevel { return safetyLevelsByName[name] }
+func SafetyLevelOf(name string) pb.SafetyLevel { return safetyLevels.value(name) }
 
 // SafetyLevelName returns a safety level's name ("moderate"), or for a
 // value this binary does not know "safety_level_<number>".
-func SafetyLevelName(l pb.SafetyLevel) string {
-	if n, ok := safetyLevelNames[l]; ok {
-		return n
-	}
-	return fmt.Sprintf("safety_level_%d", int32(l))
-}
+func SafetyLevelName(l pb.SafetyLevel) string { return safetyLevels.name(l) }
 
 // checkShape refuses a shape that breaks what the stage machine relies on
 // in every version: a step per node, so a phase's nodes are named and
@@ -179,8 +172,8 @@ type legacyResult struct {
 }
 
 type legacyCheck struct {
-	Nodes     []string          `json:"nodes"`
-	Processes []legacyNodeRef   `json:"processes"`
+	Nodes     []string        `json:"nodes"`
+	Processes []legacyNodeRef `json:"processes"`
 	Limits    *struct {
 		Nodes []legacyNodeRef `json:"nodes"`
 	} `json:"limits"`

@@ -12,19 +12,6 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// Snapshot and part statuses.
-const (
-	SnapshotCapturing = "capturing"
-	SnapshotComplete  = "complete"
-	SnapshotPartial   = "partial"
-	SnapshotImporting = "importing"
-
-	PartPending  = "pending"
-	PartComplete = "complete"
-	PartMissing  = "missing"
-	PartCorrupt  = "corrupt"
-)
-
 // Limits of cluster snapshots in the replicated state.
 const (
 	// MaxSnapshots is how many cluster snapshots are kept; capturing or
@@ -85,44 +72,64 @@ func (s *Store) SnapshotCapture(idx uint64, at int64, c *pb.SnapshotCaptureComma
 	}
 	nodes := append([]string(nil), c.Nodes...)
 	sort.Strings(nodes)
-	rec := &pb.SnapshotRecord{Id: c.Id, Status: SnapshotCapturing, Options: c.Options,
+	rec := &pb.SnapshotRecord{Id: c.Id, Options: c.Options,
 		CreatedAtUnixNano: at, DeadlineUnixNano: c.DeadlineUnixNano}
+	setSnapshotStatus(rec, pb.SnapshotStatus_SNAPSHOT_STATUS_CAPTURING)
 	for i, n := range nodes {
 		if n == "" || (i > 0 && nodes[i-1] == n) {
 			return nil, fmt.Errorf("%w: capture %s: empty or repeated node %q", ErrInvalidRecord, c.Id, n)
 		}
-		rec.Parts = append(rec.Parts, &pb.SnapshotPartInfo{Node: n, Status: PartPending})
+		p := &pb.SnapshotPartInfo{Node: n}
+		setPartStatus(p, pb.SnapshotPartStatus_SNAPSHOT_PART_STATUS_PENDING)
+		rec.Parts = append(rec.Parts, p)
 	}
 	return rec, s.insertSnapshot(idx, rec)
 }
 
 // SnapshotImport records a snapshot read from a file; its parts arrive as
 // chunks, then it takes its final status.
+//
+// The command gives the final status and each part's status by enum, or
+// by name as before the enums. A name must be one those versions wrote
+// for an import (complete or partial; a part complete, pending or
+// missing), a set that no longer changes. An enum may also be a value
+// this binary does not know, from a newer leader: kept as it is, the
+// snapshot ends in it, and such a part awaits no chunks; only a status
+// that cannot end an import (capturing, importing) or start a part
+// (corrupt) is refused.
 func (s *Store) SnapshotImport(idx uint64, at int64, c *pb.SnapshotImportCommand) (*pb.SnapshotRecord, error) {
 	r := c.Record
 	if r == nil || r.Id == "" || len(r.Parts) == 0 {
 		return nil, fmt.Errorf("%w: an import needs an id and parts", ErrInvalidRecord)
 	}
-	if r.FinalStatus != SnapshotComplete && r.FinalStatus != SnapshotPartial {
-		return nil, fmt.Errorf("%w: import %s: final status %q is not complete or partial", ErrInvalidRecord, r.Id, r.FinalStatus)
+	final := SnapshotFinalStatusOf(r)
+	switch final {
+	case pb.SnapshotStatus_SNAPSHOT_STATUS_UNSPECIFIED, pb.SnapshotStatus_SNAPSHOT_STATUS_CAPTURING, pb.SnapshotStatus_SNAPSHOT_STATUS_IMPORTING:
+		return nil, fmt.Errorf("%w: import %s: final status %q is not complete or partial", ErrInvalidRecord, r.Id, snapshotStatuses.nameOr(final, r.FinalStatus))
 	}
 	rec := proto.Clone(r).(*pb.SnapshotRecord)
-	rec.Status, rec.DeadlineUnixNano, rec.FinishedAtUnixNano = SnapshotImporting, 0, 0
+	rec.FinalStatusCode, rec.FinalStatus = final, snapshotStatuses.nameOr(final, r.FinalStatus)
+	setSnapshotStatus(rec, pb.SnapshotStatus_SNAPSHOT_STATUS_IMPORTING)
+	rec.DeadlineUnixNano, rec.FinishedAtUnixNano = 0, 0
 	var total uint64
 	for _, p := range rec.Parts {
-		switch p.Status {
-		case PartMissing:
+		switch st := PartStatusOf(p); st {
+		case pb.SnapshotPartStatus_SNAPSHOT_PART_STATUS_MISSING:
+			setPartStatus(p, st)
 			continue
-		case PartComplete, PartPending:
-		default:
+		case pb.SnapshotPartStatus_SNAPSHOT_PART_STATUS_COMPLETE, pb.SnapshotPartStatus_SNAPSHOT_PART_STATUS_PENDING:
+		case pb.SnapshotPartStatus_SNAPSHOT_PART_STATUS_UNSPECIFIED, pb.SnapshotPartStatus_SNAPSHOT_PART_STATUS_CORRUPT:
 			return nil, fmt.Errorf("%w: import %s: part %s is %s", ErrInvalidRecord, r.Id, p.Node, p.Status)
+		default:
+			continue // a newer binary's status: kept as it is, no chunks awaited
 		}
 		if p.Chunks == 0 || p.Chunks > MaxSnapshotPartBytes/MaxSnapshotChunkBytes || p.StoredBytes > MaxSnapshotPartBytes || len(p.Sha256) != sha256.Size {
 			return nil, fmt.Errorf("%w: import %s: part %s has %d chunks, %d bytes", ErrLimit, r.Id, p.Node, p.Chunks, p.StoredBytes)
 		}
 		total += p.StoredBytes
 		// Stored bytes count the chunks as they arrive.
-		p.Status, p.Received, p.StoredBytes = PartPending, 0, 0
+		setPartStatus(p, pb.SnapshotPartStatus_SNAPSHOT_PART_STATUS_PENDING)
+		p.Received, p.StoredBytes = 0, 0
 	}
 	if total > MaxSnapshotBytes {
 		return nil, fmt.Errorf("%w: import %s is %d bytes, the limit is %d", ErrLimit, r.Id, total, MaxSnapshotBytes)
@@ -175,7 +182,7 @@ func (s *Store) SnapshotPart(idx uint64, at int64, c *pb.SnapshotPartCommand) er
 			return fmt.Errorf("%w: snapshot %q", ErrNotFound, c.SnapshotId)
 		}
 		rec := proto.Clone(raw.(*pb.SnapshotRecord)).(*pb.SnapshotRecord)
-		if rec.Status != SnapshotCapturing && rec.Status != SnapshotImporting {
+		if !snapshotFilling(rec) {
 			return fmt.Errorf("%w: snapshot %s is %s", ErrPlanNotRunning, rec.Id, rec.Status)
 		}
 		var part *pb.SnapshotPartInfo
@@ -187,7 +194,7 @@ func (s *Store) SnapshotPart(idx uint64, at int64, c *pb.SnapshotPartCommand) er
 		if part == nil {
 			return fmt.Errorf("%w: snapshot %s has no part for node %s", ErrInvalidRecord, rec.Id, c.Node)
 		}
-		if part.Status != PartPending {
+		if PartStatusOf(part) != pb.SnapshotPartStatus_SNAPSHOT_PART_STATUS_PENDING {
 			return nil // a duplicate after the part was closed
 		}
 		if part.Chunks != 0 && (part.Chunks != c.Total || !bytes.Equal(part.Sha256, c.Sha256)) {
@@ -223,9 +230,9 @@ func (s *Store) SnapshotPart(idx uint64, at int64, c *pb.SnapshotPartCommand) er
 			}
 			sum := sha256.Sum256(data)
 			if bytes.Equal(sum[:], part.Sha256) {
-				part.Status = PartComplete
+				setPartStatus(part, pb.SnapshotPartStatus_SNAPSHOT_PART_STATUS_COMPLETE)
 			} else {
-				part.Status = PartCorrupt
+				setPartStatus(part, pb.SnapshotPartStatus_SNAPSHOT_PART_STATUS_CORRUPT)
 			}
 		}
 		settleSnapshot(rec, at)
@@ -237,24 +244,36 @@ func (s *Store) SnapshotPart(idx uint64, at int64, c *pb.SnapshotPartCommand) er
 	})
 }
 
+// snapshotFilling reports whether a snapshot's parts are still arriving:
+// it is capturing or importing.
+func snapshotFilling(rec *pb.SnapshotRecord) bool {
+	switch SnapshotStatusOf(rec) {
+	case pb.SnapshotStatus_SNAPSHOT_STATUS_CAPTURING, pb.SnapshotStatus_SNAPSHOT_STATUS_IMPORTING:
+		return true
+	}
+	return false
+}
+
 // settleSnapshot finishes a snapshot whose parts are all in.
 func settleSnapshot(rec *pb.SnapshotRecord, at int64) {
 	for _, p := range rec.Parts {
-		if p.Status == PartPending {
+		if PartStatusOf(p) == pb.SnapshotPartStatus_SNAPSHOT_PART_STATUS_PENDING {
 			return
 		}
 	}
 	rec.FinishedAtUnixNano = at
 	switch {
-	case rec.Status == SnapshotImporting:
-		rec.Status = rec.FinalStatus
+	case SnapshotStatusOf(rec) == pb.SnapshotStatus_SNAPSHOT_STATUS_IMPORTING:
+		final := SnapshotFinalStatusOf(rec)
+		rec.StatusCode, rec.Status = final, snapshotStatuses.nameOr(final, rec.FinalStatus)
 	default:
-		rec.Status = SnapshotComplete
+		status := pb.SnapshotStatus_SNAPSHOT_STATUS_COMPLETE
 		for _, p := range rec.Parts {
-			if p.Status != PartComplete {
-				rec.Status = SnapshotPartial
+			if PartStatusOf(p) != pb.SnapshotPartStatus_SNAPSHOT_PART_STATUS_COMPLETE {
+				status = pb.SnapshotStatus_SNAPSHOT_STATUS_PARTIAL
 			}
 		}
+		setSnapshotStatus(rec, status)
 	}
 }
 
@@ -270,15 +289,15 @@ func (s *Store) SnapshotFinish(idx uint64, at int64, c *pb.SnapshotFinishCommand
 			return fmt.Errorf("%w: snapshot %q", ErrNotFound, c.SnapshotId)
 		}
 		rec := proto.Clone(raw.(*pb.SnapshotRecord)).(*pb.SnapshotRecord)
-		if rec.Status != SnapshotCapturing {
+		if SnapshotStatusOf(rec) != pb.SnapshotStatus_SNAPSHOT_STATUS_CAPTURING {
 			return fmt.Errorf("%w: snapshot %s is %s", ErrPlanNotRunning, rec.Id, rec.Status)
 		}
 		if at < rec.DeadlineUnixNano {
 			return fmt.Errorf("%w: snapshot %s captures until its deadline", ErrNotExpired, rec.Id)
 		}
 		for _, p := range rec.Parts {
-			if p.Status == PartPending {
-				p.Status = PartMissing
+			if PartStatusOf(p) == pb.SnapshotPartStatus_SNAPSHOT_PART_STATUS_PENDING {
+				setPartStatus(p, pb.SnapshotPartStatus_SNAPSHOT_PART_STATUS_MISSING)
 				// Drop the chunks a node managed to send: the part is unusable.
 				if err := deleteChunks(txn, partPrefix(rec.Id, p.Node)); err != nil {
 					return err
