@@ -81,3 +81,21 @@ check:
 
 clean:
 	rm -rf bin
+
+# The example WebAssembly modules (examples/modules, issue 16): each .wat
+# through wat2wasm (Debian's wabt, installed when missing), then its
+# .manifest.json appended as the steward.manifest custom section (wabt
+# 1.0.32 parses (@custom ...) but does not emit it). The built .wasm files
+# are committed; hotcode's TestExamplesRebuild checks they are in sync.
+WASM_MODULES := $(basename $(wildcard examples/modules/*.wat))
+.PHONY: wasm wasm-tools
+wasm-tools:
+	@command -v wat2wasm >/dev/null || (apt-get install -y wabt || (apt-get update && apt-get install -y wabt))
+
+wasm: wasm-tools
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	for m in $(WASM_MODULES); do \
+		wat2wasm $$m.wat -o $$tmp/raw.wasm; \
+		$(GO) run ./hotcode/cmd/addmanifest -manifest $$m.manifest.json -o $$m.wasm $$tmp/raw.wasm; \
+		echo "built $$m.wasm"; \
+	done
