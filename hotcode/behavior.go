@@ -1,0 +1,285 @@
+package hotcode
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/steward/steward/runtime"
+)
+
+// behavior is a runtime.Behavior forwarding every callback into one
+// module instance (docs/MODULES.md "Callbacks"). The runtime calls it from
+// the process's goroutine only.
+type behavior struct {
+	m     *Module
+	args  []byte // the spec args as a JSON object
+	extra []byte // code_change's Extra
+	in    *instance
+}
+
+var (
+	_ runtime.Behavior = (*behavior)(nil)
+	_ runtime.Sizer    = (*behavior)(nil)
+)
+
+// instance returns the behavior's instance, making it on first use.
+func (b *behavior) instance() (*instance, error) {
+	if b.in != nil {
+		return b.in, nil
+	}
+	ctx, cancel := context.WithTimeout(b.m.host.ctx, b.m.host.cfg.MessageDeadline)
+	defer cancel()
+	in, err := b.m.instantiate(ctx)
+	if err != nil {
+		return nil, err
+	}
+	b.in = in
+	return in, nil
+}
+
+func (b *behavior) close() {
+	if b.in != nil {
+		b.in.close()
+	}
+}
+
+// run runs one callback f under the deadline, with the process and
+// message the host functions see, and frees the host's buffers after. An
+// exit(self) during the callback stops the process.
+func (b *behavior) run(p runtime.Proc, msg *runtime.Message, f func(ctx context.Context, in *instance) error) error {
+	in, err := b.instance()
+	if err != nil {
+		return err
+	}
+	dctx, cancel := context.WithTimeout(b.m.host.ctx, b.m.host.cfg.MessageDeadline)
+	defer cancel()
+	ctx := &callContext{Context: dctx, in: in}
+	in.proc, in.msg, in.exit = p, msg, ""
+	if in.fs != nil && p != nil {
+		in.fs.bind(p.Self())
+	}
+	err = f(ctx, in)
+	if ferr := in.free(ctx); err == nil {
+		err = ferr
+	}
+	in.proc, in.msg = nil, nil
+	if in.exit != "" && in.broken == nil {
+		return runtime.Stop(in.exit)
+	}
+	return err
+}
+
+// status turns a callback's status into the runtime's outcome.
+func (b *behavior) status(name string, st uint32) error {
+	switch st {
+	case StatusOK:
+		return nil
+	case StatusRefuse:
+		return runtime.Refuse("%s: %s refused", b.m.Ref(), name)
+	case StatusStop:
+		return runtime.Stop(runtime.Normal)
+	}
+	return fmt.Errorf("%s: %s returned status %d", b.m.Ref(), name, st)
+}
+
+// strict is status for callbacks where only 0 means success.
+func (b *behavior) strict(name string, st uint32) error {
+	if st == StatusOK {
+		return nil
+	}
+	return fmt.Errorf("%s: %s returned status %d", b.m.Ref(), name, st)
+}
+
+// input puts b in guest memory; its ptr and len as call params.
+func input(ctx context.Context, in *instance, b []byte) (uint64, uint64, error) {
+	ptr, err := in.put(ctx, b)
+	return uint64(ptr), uint64(len(b)), err
+}
+
+func (b *behavior) Init(p runtime.Proc) error {
+	return b.run(p, nil, func(ctx context.Context, in *instance) error {
+		ptr, n, err := input(ctx, in, b.args)
+		if err != nil {
+			return err
+		}
+		st, err := in.call(ctx, exInit, ptr, n)
+		if err != nil {
+			return err
+		}
+		return b.strict("init", uint32(st))
+	})
+}
+
+func (b *behavior) HandleCall(p runtime.Proc, msg runtime.Message) ([]byte, error) {
+	var reply []byte
+	err := b.run(p, &msg, func(ctx context.Context, in *instance) error {
+		ptr, n, err := input(ctx, in, msg.Body)
+		if err != nil {
+			return err
+		}
+		r, err := in.call(ctx, exHandleCall, ptr, n)
+		if err != nil {
+			return err
+		}
+		if isStatus(r) {
+			return b.status("handle_call", uint32(r))
+		}
+		reply, err = in.take("handle_call", r)
+		return err
+	})
+	return reply, err
+}
+
+func (b *behavior) HandleCast(p runtime.Proc, msg runtime.Message) error {
+	return b.run(p, &msg, func(ctx context.Context, in *instance) error {
+		ptr, n, err := input(ctx, in, msg.Body)
+		if err != nil {
+			return err
+		}
+		st, err := in.call(ctx, exHandleCast, ptr, n)
+		if err != nil {
+			return err
+		}
+		return b.status("handle_cast", uint32(st))
+	})
+}
+
+func (b *behavior) HandleInfo(p runtime.Proc, msg runtime.Message) error {
+	return b.run(p, &msg, func(ctx context.Context, in *instance) error {
+		ptr, n, err := input(ctx, in, msg.Body)
+		if err != nil {
+			return err
+		}
+		st, err := in.call(ctx, exHandleInfo, uint64(msg.Kind), ptr, n)
+		if err != nil {
+			return err
+		}
+		return b.status("handle_info", uint32(st))
+	})
+}
+
+// Terminate runs the guest's terminate unless the instance is broken (a
+// trap or a deadline: it is not called again), then frees the instance.
+func (b *behavior) Terminate(p runtime.Proc, reason runtime.Reason) {
+	if b.in == nil {
+		return
+	}
+	defer b.close()
+	if b.in.broken != nil || b.in.mod.IsClosed() {
+		return
+	}
+	err := b.run(p, nil, func(ctx context.Context, in *instance) error {
+		ptr, n, err := input(ctx, in, []byte(reason))
+		if err != nil {
+			return err
+		}
+		_, err = in.call(ctx, exTerminate, ptr, n)
+		return err
+	})
+	if err != nil {
+		p.Logger().Warn("module terminate failed", "module", b.m.Ref(), "error", err)
+	}
+}
+
+// CodeChange runs on a fresh behavior of the new version. Up (the old
+// version is older, or not comparable): the guest's code_change converts
+// the old state in place. Down (the old version is newer): the newer
+// module's code_change, on a throwaway instance of it, converts its state
+// to this version's format, which this instance's state_import then takes
+// (OTP: the newer code knows both formats).
+func (b *behavior) CodeChange(oldVersion string, oldState []byte) error {
+	if cmp, err := CompareVersions(oldVersion, b.m.man.Version); err == nil && cmp > 0 {
+		return b.down(oldVersion, oldState)
+	}
+	return b.run(nil, nil, func(ctx context.Context, in *instance) error {
+		return b.codeChange(ctx, in, oldVersion, DirectionUp, oldState)
+	})
+}
+
+func (b *behavior) codeChange(ctx context.Context, in *instance, vsn string, dir int, state []byte) error {
+	vp, vn, err := input(ctx, in, []byte(vsn))
+	if err != nil {
+		return err
+	}
+	ep, en, err := input(ctx, in, b.extra)
+	if err != nil {
+		return err
+	}
+	sp, sn, err := input(ctx, in, state)
+	if err != nil {
+		return err
+	}
+	st, err := in.call(ctx, exCodeChange, vp, vn, uint64(dir), ep, en, sp, sn)
+	if err != nil {
+		return err
+	}
+	return b.strict("code_change", uint32(st))
+}
+
+func (b *behavior) down(from string, state []byte) error {
+	src, ok := b.m.host.Module(b.m.man.Name, from)
+	if !ok {
+		return fmt.Errorf("%w: %s -> %s: %s is not loaded on this node", ErrNoDowngrade, Ref(b.m.man.Name, from), b.m.Ref(), Ref(b.m.man.Name, from))
+	}
+	if !src.man.SupportsDowngrade {
+		return fmt.Errorf("%w: %s -> %s: %s does not support downgrade", ErrNoDowngrade, src.Ref(), b.m.Ref(), src.Ref())
+	}
+	tmp := &behavior{m: src, args: b.args, extra: b.extra}
+	defer tmp.close()
+	var converted []byte
+	err := tmp.run(nil, nil, func(ctx context.Context, in *instance) error {
+		if err := tmp.codeChange(ctx, in, b.m.man.Version, DirectionDown, state); err != nil {
+			return err
+		}
+		var err error
+		converted, err = tmp.exportState(ctx, in)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return b.ImportState(converted)
+}
+
+func (b *behavior) ExportState() ([]byte, error) {
+	var out []byte
+	err := b.run(nil, nil, func(ctx context.Context, in *instance) error {
+		var err error
+		out, err = b.exportState(ctx, in)
+		return err
+	})
+	return out, err
+}
+
+func (b *behavior) exportState(ctx context.Context, in *instance) ([]byte, error) {
+	r, err := in.call(ctx, exStateExport)
+	if err != nil {
+		return nil, err
+	}
+	if isStatus(r) {
+		return nil, b.strict("state_export", uint32(r))
+	}
+	return in.take("state_export", r)
+}
+
+func (b *behavior) ImportState(state []byte) error {
+	return b.run(nil, nil, func(ctx context.Context, in *instance) error {
+		ptr, n, err := input(ctx, in, state)
+		if err != nil {
+			return err
+		}
+		st, err := in.call(ctx, exStateImport, ptr, n)
+		if err != nil {
+			return err
+		}
+		return b.strict("state_import", uint32(st))
+	})
+}
+
+// ApproxSize is the instance's memory size (bytes).
+func (b *behavior) ApproxSize() int {
+	if b.in == nil || b.in.broken != nil {
+		return 0
+	}
+	return int(b.in.mem.Size())
+}

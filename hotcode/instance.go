@@ -1,0 +1,190 @@
+package hotcode
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	goruntime "runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/steward/steward/runtime"
+)
+
+// instance is one module instance, owned by one process: every call into
+// it comes from that process's goroutine, one at a time.
+type instance struct {
+	m      *Module
+	mod    api.Module
+	mem    api.Memory
+	fns    [numExports]api.Function
+	closer *closer
+	fs     *wasiFS
+
+	// Call stacks by nesting depth: a host function may call alloc while
+	// a callback runs.
+	stacks [maxDepth][8]uint64
+	depth  int
+
+	// Set for the duration of one callback.
+	proc  runtime.Proc     // nil outside process callbacks
+	msg   *runtime.Message // the message being handled, or nil
+	owned []uint64         // packed buffers the host allocated, freed after
+	exit  runtime.Reason   // exit(self) asked during the callback
+
+	// broken is the first failure of a call into the instance (a trap, a
+	// deadline, a bad return): the instance is not called again.
+	broken error
+}
+
+const maxDepth = 3
+
+// closer closes an instance once: explicitly (Terminate) or when the
+// process's behavior is collected (a killed process runs no Terminate).
+type closer struct {
+	once sync.Once
+	mod  api.Module
+	live *atomic.Int64
+}
+
+func (c *closer) close() {
+	c.once.Do(func() {
+		_ = c.mod.Close(context.Background())
+		c.live.Add(-1)
+	})
+}
+
+// instantiate makes a fresh instance: no start function runs (validation
+// refuses start sections; WithStartFunctions() skips _start), no WASI
+// unless the module was allowed it.
+func (m *Module) instantiate(ctx context.Context) (*instance, error) {
+	cfg := wazero.NewModuleConfig().WithName("").WithStartFunctions()
+	in := &instance{m: m}
+	if m.wasi != nil {
+		cfg, in.fs = m.wasiConfig(cfg, in)
+	}
+	mod, err := m.host.rt.InstantiateModule(ctx, m.cm, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%s: instantiate: %s", m.Ref(), firstLine(err))
+	}
+	m.host.live.Add(1)
+	in.mod, in.mem = mod, mod.Memory()
+	in.closer = &closer{mod: mod, live: &m.host.live}
+	goruntime.AddCleanup(in, func(c *closer) { c.close() }, in.closer)
+	for i, e := range abiExports {
+		in.fns[i] = mod.ExportedFunction(e.name)
+	}
+	if in.mem == nil {
+		in.close()
+		return nil, fmt.Errorf("%s: no memory", m.Ref())
+	}
+	return in, nil
+}
+
+func (in *instance) close() {
+	if in.closer != nil {
+		in.closer.close()
+	}
+}
+
+// call calls export ex with params and returns its first result. Any
+// failure breaks the instance.
+func (in *instance) call(ctx context.Context, ex int, params ...uint64) (uint64, error) {
+	if in.broken != nil {
+		return 0, in.broken
+	}
+	fn := in.fns[ex]
+	if fn == nil {
+		return 0, in.fail(fmt.Errorf("%s: %s is not exported", in.m.Ref(), abiExports[ex].name))
+	}
+	if in.depth == maxDepth {
+		return 0, in.fail(fmt.Errorf("%s: %s: calls nested %d deep", in.m.Ref(), abiExports[ex].name, maxDepth))
+	}
+	st := in.stacks[in.depth][:max(len(params), len(abiExports[ex].results), 1)]
+	copy(st, params)
+	in.depth++
+	err := fn.CallWithStack(ctx, st)
+	in.depth--
+	if err != nil {
+		return 0, in.fail(in.callError(ctx, abiExports[ex].name, err))
+	}
+	return st[0], nil
+}
+
+func (in *instance) fail(err error) error {
+	if in.broken == nil {
+		in.broken = err
+	}
+	return err
+}
+
+// callError names why a call failed.
+func (in *instance) callError(ctx context.Context, name string, err error) error {
+	ref := in.m.Ref()
+	var ee *sys.ExitError
+	var t trap
+	switch {
+	case errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.As(err, &ee) && ee.ExitCode() == sys.ExitCodeDeadlineExceeded:
+		return fmt.Errorf("%s: %s ran past its %s deadline", ref, name, in.m.host.cfg.MessageDeadline)
+	case errors.Is(ctx.Err(), context.Canceled) || errors.As(err, &ee) && ee.ExitCode() == sys.ExitCodeContextCanceled:
+		return fmt.Errorf("%s: %s stopped: the host is closing", ref, name)
+	case errors.As(err, &ee):
+		return fmt.Errorf("%s: %s: the module exited with code %d", ref, name, ee.ExitCode())
+	case errors.As(err, &t):
+		return fmt.Errorf("%s: %s: %s", ref, name, t.msg)
+	}
+	return fmt.Errorf("%s: %s: %s", ref, name, firstLine(err))
+}
+
+// put copies b into a buffer from the guest's alloc; an empty b is ptr 0.
+func (in *instance) put(ctx context.Context, b []byte) (uint32, error) {
+	if len(b) == 0 {
+		return 0, nil
+	}
+	r, err := in.call(ctx, exAlloc, uint64(len(b)))
+	if err != nil {
+		return 0, err
+	}
+	ptr := uint32(r)
+	if ptr == 0 {
+		return 0, in.fail(fmt.Errorf("%s: alloc(%d) returned 0 (out of memory)", in.m.Ref(), len(b)))
+	}
+	if !in.mem.Write(ptr, b) {
+		return 0, in.fail(fmt.Errorf("%s: alloc(%d) returned %d: the buffer is outside memory (%d bytes)", in.m.Ref(), len(b), ptr, in.mem.Size()))
+	}
+	if in.m.hasDealloc {
+		in.owned = append(in.owned, packBuf(ptr, uint32(len(b))))
+	}
+	return ptr, nil
+}
+
+// take copies a buffer the guest returned packed in r.
+func (in *instance) take(name string, r uint64) ([]byte, error) {
+	ptr, n := unpack(r)
+	if int64(n) > int64(in.m.host.cfg.MaxMessageBytes) {
+		return nil, in.fail(fmt.Errorf("%s: %s returned %d bytes, over the %d-byte limit", in.m.Ref(), name, n, in.m.host.cfg.MaxMessageBytes))
+	}
+	b, ok := in.mem.Read(ptr, n)
+	if !ok {
+		return nil, in.fail(fmt.Errorf("%s: %s returned ptr %d len %d, outside memory (%d bytes)", in.m.Ref(), name, ptr, n, in.mem.Size()))
+	}
+	return append([]byte(nil), b...), nil
+}
+
+// free returns the buffers the host allocated during the callback, last
+// first.
+func (in *instance) free(ctx context.Context) error {
+	for len(in.owned) > 0 {
+		ptr, n := unpack(in.owned[len(in.owned)-1])
+		in.owned = in.owned[:len(in.owned)-1]
+		if _, err := in.call(ctx, exDealloc, uint64(ptr), uint64(n)); err != nil {
+			in.owned = in.owned[:0]
+			return err
+		}
+	}
+	return nil
+}
