@@ -3,9 +3,11 @@ package fsm
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 	"testing"
 
 	"github.com/steward/steward/pb"
+	"github.com/steward/steward/state"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -125,33 +127,218 @@ func TestUnknownProtobufFieldsApplyTheSame(t *testing.T) {
 
 // TestUnknownKeysInPlanResultApplyTheSame: a newer leader's plan result
 // JSON with keys this version does not know (in every object except args
-// maps) applies as before, on two replicas alike.
+// maps) applies as before, on two replicas alike, and the plans progress
+// as they do from the golden log. A PLAN_CREATE of v1 has no shape: the
+// state machine derives it from the result, whose unknown keys it
+// ignores. One of v2 carries its shape and the result is not read at all,
+// so even a result this binary's plan package cannot decode changes
+// nothing.
 func TestUnknownKeysInPlanResultApplyTheSame(t *testing.T) {
+	for _, v := range goldenVersions(t) {
+		t.Run(v.name, func(t *testing.T) {
+			want := planRecords(t, applyGolden(t, v))
+			shaped := 0
+			for _, edit := range []struct {
+				name string
+				fn   func(c *pb.PlanCreateCommand)
+			}{
+				{"unknown keys", func(c *pb.PlanCreateCommand) {
+					for _, js := range []*[]byte{&c.Spec.ResultJson, &c.Spec.PlanJson, &c.Spec.FactsJson} {
+						*js = withUnknownKeys(t, *js)
+					}
+				}},
+				{"a result this version cannot decode", func(c *pb.PlanCreateCommand) {
+					if c.Spec.Shape != nil {
+						shaped++
+						c.Spec.ResultJson = []byte(`{"phases":"in a newer format","x_newer_field":1}`)
+					}
+				}},
+			} {
+				edited := 0
+				var entries [][]byte
+				for _, data := range v.entries {
+					entries = append(entries, skewEntry(t, data, func(typ pb.CommandType, p proto.Message) {
+						c, ok := p.(*pb.PlanCreateCommand)
+						if !ok || c.Spec == nil {
+							return
+						}
+						edit.fn(c)
+						edited++
+					}))
+				}
+				if edited == 0 {
+					t.Fatal("no PLAN_CREATE in the golden log")
+				}
+				a, b := applySkewed(t, v, entries), applySkewed(t, v, entries)
+				if !bytes.Equal(snapshotBytes(t, a), snapshotBytes(t, b)) {
+					t.Fatalf("%s: two replicas applying the plans persist different states", edit.name)
+				}
+				if got := planRecords(t, a); !slices.EqualFunc(got, want, func(x, y *pb.PlanRecord) bool { return proto.Equal(x, y) }) {
+					t.Errorf("%s: the plans progress otherwise than from the golden log", edit.name)
+				}
+			}
+			if v.name == goldenCurrent && shaped == 0 {
+				t.Error("no PLAN_CREATE with a shape in the current golden log")
+			}
+		})
+	}
+}
+
+func planRecords(t *testing.T, f *FSM) []*pb.PlanRecord {
+	t.Helper()
+	_, plans, err := f.State().Plans(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return plans
+}
+
+// TestUnknownKeysAndBehaviorsInTreeSpecsApplyTheSame: a newer leader's
+// tree spec with keys this version does not know (in every object except
+// args maps) and behaviors it does not have applies as before, on two
+// replicas alike: Apply does not parse the spec. This binary's parser,
+// which the node running the tree uses, refuses those specs; that node
+// reports it, the replicated state does not diverge.
+func TestUnknownKeysAndBehaviorsInTreeSpecsApplyTheSame(t *testing.T) {
 	for _, v := range goldenVersions(t) {
 		t.Run(v.name, func(t *testing.T) {
 			edited := 0
 			var entries [][]byte
 			for _, data := range v.entries {
 				entries = append(entries, skewEntry(t, data, func(typ pb.CommandType, p proto.Message) {
-					c, ok := p.(*pb.PlanCreateCommand)
-					if !ok || c.Spec == nil {
+					c, ok := p.(*pb.TreeApplyCommand)
+					if !ok || c.Tree == nil {
 						return
 					}
-					for _, js := range []*[]byte{&c.Spec.ResultJson, &c.Spec.PlanJson, &c.Spec.FactsJson} {
-						*js = withUnknownKeys(t, *js)
-					}
+					c.Tree.SpecJson = withUnknownBehaviors(t, withUnknownKeys(t, c.Tree.SpecJson))
 					edited++
 				}))
 			}
 			if edited == 0 {
-				t.Fatal("no PLAN_CREATE in the golden log")
+				t.Fatal("no TREE_APPLY in the golden log")
 			}
 			a, b := applySkewed(t, v, entries), applySkewed(t, v, entries)
 			if !bytes.Equal(snapshotBytes(t, a), snapshotBytes(t, b)) {
-				t.Fatal("two replicas applying plan results with unknown keys persist different states")
+				t.Fatal("two replicas applying tree specs of a newer version persist different states")
+			}
+			_, trees, err := a.State().Trees(nil, "")
+			if err != nil || len(trees) == 0 {
+				t.Fatalf("no trees applied (%v)", err)
+			}
+			for _, rec := range trees {
+				if !bytes.Contains(rec.SpecJson, []byte("from_a_newer_steward")) || !bytes.Contains(rec.SpecJson, []byte("x_newer_field")) {
+					t.Errorf("tree %s does not hold the newer spec: %s", rec.Name, rec.SpecJson)
+				}
+				if _, err := state.DecodeTree(rec); err == nil {
+					t.Errorf("tree %s: this binary's parser accepts the newer spec, so the test adds nothing", rec.Name)
+				}
 			}
 		})
 	}
+}
+
+// TestStatusEnumsOfANewerVersionApplyTheSame: a newer leader's status
+// values this version does not know, in node upserts and snapshot
+// imports, are applied, not refused, kept as they are and alike on two
+// replicas; an entry refused for its status name alone is then accepted,
+// every other keeps its outcome.
+func TestStatusEnumsOfANewerVersionApplyTheSame(t *testing.T) {
+	const newer = 99
+	for _, v := range goldenVersions(t) {
+		t.Run(v.name, func(t *testing.T) {
+			var entries [][]byte
+			edited := map[int]bool{}
+			for i, data := range v.entries {
+				entries = append(entries, skewEntry(t, data, func(typ pb.CommandType, p proto.Message) {
+					switch c := p.(type) {
+					case *pb.NodeUpsertCommand:
+						if c.Node != nil {
+							c.Node.StatusCode, c.Node.Status = newer, "draining"
+							edited[i] = true
+						}
+					case *pb.SnapshotImportCommand:
+						if c.Record != nil {
+							c.Record.FinalStatusCode, c.Record.FinalStatus = newer, "archived"
+							edited[i] = true
+						}
+					}
+				}))
+			}
+			var replicas [2]*FSM
+			for r := range replicas {
+				f := newFSM(t, func(err error) { t.Errorf("halted: %v", err) })
+				for i, data := range entries {
+					want := v.index.Entries[i]
+					res := apply(f, want.Index, data)
+					got := outcomeOf(res.Err)
+					if edited[i] && want.Outcome == "state.ErrInvalidRecord" && res.Err == nil {
+						continue // refused for its status name; the enum is accepted
+					}
+					if got != want.Outcome {
+						t.Errorf("entry %d (%s): outcome %s, golden %s (%v)", i+1, want.What, got, want.Outcome, res.Err)
+					}
+				}
+				replicas[r] = f
+			}
+			if !bytes.Equal(snapshotBytes(t, replicas[0]), snapshotBytes(t, replicas[1])) {
+				t.Fatal("two replicas applying statuses of a newer version persist different states")
+			}
+			st := replicas[0].State()
+			_, nodes, _ := st.Nodes(nil)
+			_, snaps, _ := st.Snapshots(nil)
+			for _, n := range nodes {
+				if n.StatusCode != newer || n.Status != "draining" {
+					t.Errorf("node %s is %s (%d)", n.Name, n.Status, n.StatusCode)
+				}
+			}
+			imports := 0
+			for _, s := range snaps {
+				if s.FinalStatusCode == newer {
+					imports++
+					if state.SnapshotStatusOf(s) != newer && state.SnapshotStatusOf(s) != pb.SnapshotStatus_SNAPSHOT_STATUS_IMPORTING {
+						t.Errorf("import %s is %s (%d)", s.Id, s.Status, s.StatusCode)
+					}
+				}
+			}
+			if len(nodes) == 0 || imports == 0 {
+				t.Fatalf("%d nodes, %d imports: the test edits nothing", len(nodes), imports)
+			}
+		})
+	}
+}
+
+// withUnknownBehaviors gives every child of a spec document a behavior no
+// version of steward has.
+func withUnknownBehaviors(t *testing.T, js []byte) []byte {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(js))
+	dec.UseNumber()
+	var doc any
+	if err := dec.Decode(&doc); err != nil {
+		t.Fatal(err)
+	}
+	var walk func(v any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			if _, ok := x["behavior"]; ok {
+				x["behavior"] = "from_a_newer_steward"
+			}
+			if kids, ok := x["children"]; ok {
+				walk(kids)
+			}
+		case []any:
+			for _, e := range x {
+				walk(e)
+			}
+		}
+	}
+	walk(doc)
+	out, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 // withUnknownKeys adds a key no version of steward uses to every object of
