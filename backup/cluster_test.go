@@ -8,15 +8,14 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/steward/steward/backup"
 	"github.com/steward/steward/health"
-	"github.com/steward/steward/node"
 	"github.com/steward/steward/pb"
 	"github.com/steward/steward/runtime"
+	"github.com/steward/steward/stack"
 	"github.com/steward/steward/state"
 	"github.com/steward/steward/supervision"
 	"github.com/steward/steward/testkit"
@@ -26,31 +25,22 @@ import (
 
 type bCluster struct {
 	*testkit.Cluster
-	mu   sync.Mutex
-	sups []*supervision.Layer
 }
 
 func newBCluster(t *testing.T) *bCluster {
 	b := &bCluster{}
-	b.Cluster = testkit.NewCluster(t, 3, testkit.WithPlugins(func() []node.Plugin {
+	b.Cluster = testkit.NewCluster(t, 3, testkit.WithStack(func(string) stack.Config {
 		scfg := supervision.DefaultConfig()
 		scfg.ResyncInterval = 500 * time.Millisecond
-		sup := supervision.New(scfg)
-		b.mu.Lock()
-		b.sups = append(b.sups, sup)
-		b.mu.Unlock()
-		return []node.Plugin{sup, health.New(health.DefaultConfig(), sup), backup.New(backup.DefaultConfig())}
+		hcfg, bcfg := health.DefaultConfig(), backup.DefaultConfig()
+		return stack.Config{Runtime: runtime.DefaultConfig(), Supervision: scfg, Health: &hcfg, Backup: &bcfg}
 	}))
 	return b
 }
 
 func (b *bCluster) sup(name string) *supervision.Layer {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for i := len(b.sups) - 1; i >= 0; i-- {
-		if n := b.sups[i].Node(); n != nil && n.Name() == name {
-			return b.sups[i]
-		}
+	if s := b.Stack(name); s != nil {
+		return s.Supervision
 	}
 	return nil
 }

@@ -1,13 +1,18 @@
 package backup
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
 	"github.com/steward/steward/node"
 	"github.com/steward/steward/pb"
+	"github.com/steward/steward/state"
+	"github.com/steward/steward/transport"
 )
 
 // Config configures the Operator service.
@@ -25,10 +30,23 @@ func DefaultConfig() Config {
 	return Config{LeaderWait: 10 * time.Second}
 }
 
+// cluster is what backups need of the node: its replicated state, Raft
+// snapshots, and the way to the leader.
+type cluster interface {
+	Name() string
+	State() *state.Store
+	IsLeader() bool
+	Leader() (name, grpcAddr string)
+	Pool() *transport.Pool
+	LastIndex() uint64
+	OpenSnapshot(ctx context.Context) (*raft.SnapshotMeta, io.ReadCloser, error)
+	RestoreSnapshot(ctx context.Context, meta *raft.SnapshotMeta, r io.Reader) error
+}
+
 // Plugin serves backups and restores on a node.
 type Plugin struct {
 	cfg    Config
-	node   *node.Node
+	node   cluster
 	logger hclog.Logger
 	// restoring serializes restores on this node.
 	restoring sync.Mutex
@@ -41,7 +59,7 @@ func New(cfg Config) *Plugin { return &Plugin{cfg: cfg} }
 func (p *Plugin) Name() string { return "backup" }
 
 // Attach implements node.Plugin: it registers the Operator service.
-func (p *Plugin) Attach(n *node.Node) error {
+func (p *Plugin) Attach(n node.Host) error {
 	if p.cfg.LeaderWait <= 0 {
 		return fmt.Errorf("backup: LeaderWait: %s must be positive", p.cfg.LeaderWait)
 	}

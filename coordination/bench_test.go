@@ -11,6 +11,8 @@ import (
 	"github.com/steward/steward/coordination"
 	"github.com/steward/steward/node"
 	"github.com/steward/steward/pb"
+	"github.com/steward/steward/runtime"
+	"github.com/steward/steward/stack"
 	"github.com/steward/steward/state"
 	"github.com/steward/steward/supervision"
 	"github.com/steward/steward/testkit"
@@ -20,9 +22,9 @@ import (
 // so that up to 102 operations have distinct targets.
 func benchCluster(b *testing.B) *testkit.Cluster {
 	b.Helper()
-	c := testkit.NewCluster(b, 3, testkit.WithPlugins(func() []node.Plugin {
-		sup := supervision.New(supervision.DefaultConfig())
-		return []node.Plugin{sup, coordination.New(coordination.DefaultConfig(), sup)}
+	c := testkit.NewCluster(b, 3, testkit.WithStack(func(string) stack.Config {
+		ccfg := coordination.DefaultConfig()
+		return stack.Config{Runtime: runtime.DefaultConfig(), Supervision: supervision.DefaultConfig(), Coordination: &ccfg}
 	}))
 	sup := pb.NewSupervisionClient(c.Conn(0))
 	for n := 1; n <= 3; n++ {

@@ -34,7 +34,7 @@ func (l *Layer) execute(ctx context.Context, op plan.Operation) *pb.OpOutcome {
 }
 
 func (l *Layer) do(ctx context.Context, op plan.Operation) (pid, result runtime.PID, err error) {
-	rt := l.sup.Runtime()
+	rt := l.rt
 	tgt, err := runtimeTarget(op.Target)
 	if err != nil {
 		return pid, result, err
@@ -98,7 +98,7 @@ func (l *Layer) do(ctx context.Context, op plan.Operation) (pid, result runtime.
 // root by stopping the tree and starting it again from the spec it runs, a
 // nested one through its parent.
 func (l *Layer) restartSupervisor(ctx context.Context, t plan.Target, pid runtime.PID) error {
-	rt := l.sup.Runtime()
+	rt := l.rt
 	info, err := rt.Process(pid)
 	if err != nil {
 		return err

@@ -241,7 +241,7 @@ func (l *Layer) capture(ctx context.Context, pids []string, before *plan.Observe
 			continue
 		}
 		cs := &pb.CapturedState{Pid: s, Tree: where[s].Tree, Slot: where[s].Slot}
-		if st, err := l.sup.Runtime().GetState(ctx, pid); err == nil {
+		if st, err := l.rt.GetState(ctx, pid); err == nil {
 			cs.State = st
 		}
 		out = append(out, cs)

@@ -63,7 +63,7 @@ func (l *Layer) processFacts(pid runtime.PID, byPID map[string]*plan.Process) pl
 
 func (l *Layer) opFacts(op plan.Operation, byPID map[string]*plan.Process) plan.OperationFacts {
 	of := plan.OperationFacts{OpID: op.ID, Target: plan.ProcessFacts{Node: l.node.Name()}}
-	rt := l.sup.Runtime()
+	rt := l.rt
 	tgt, err := runtimeTarget(op.Target)
 	if err != nil {
 		return of
@@ -132,7 +132,7 @@ func (l *Layer) affected(pid runtime.PID, rel plan.Relation, byPID map[string]*p
 // siblings lists the children of parent that its strategy restarts with
 // child: all of them under one_for_all, the later ones under rest_for_one.
 func (l *Layer) siblings(parent, child runtime.PID, byPID map[string]*plan.Process) []plan.AffectedProcess {
-	rt := l.sup.Runtime()
+	rt := l.rt
 	pol, err := rt.SupervisorPolicy(parent)
 	if err != nil {
 		return nil
@@ -164,7 +164,7 @@ func (l *Layer) siblings(parent, child runtime.PID, byPID map[string]*plan.Proce
 // subtree lists a supervisor's children (rel) and everything below them
 // (Descendant).
 func (l *Layer) subtree(sup runtime.PID, rel plan.Relation, byPID map[string]*plan.Process) []plan.AffectedProcess {
-	kids, err := l.sup.Runtime().WhichChildren(sup)
+	kids, err := l.rt.WhichChildren(sup)
 	if err != nil {
 		return nil
 	}
@@ -185,7 +185,7 @@ func (l *Layer) subtree(sup runtime.PID, rel plan.Relation, byPID map[string]*pl
 // supervisor.
 func (l *Layer) childFacts(sup runtime.PID, id string, byPID map[string]*plan.Process) *plan.ProcessFacts {
 	pf := &plan.ProcessFacts{Node: l.node.Name()}
-	kids, err := l.sup.Runtime().WhichChildren(sup)
+	kids, err := l.rt.WhichChildren(sup)
 	if err != nil {
 		return pf
 	}

@@ -10,8 +10,10 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/steward/steward/node"
 	"github.com/steward/steward/pb"
-	"github.com/steward/steward/supervision"
+	"github.com/steward/steward/runtime"
+	"github.com/steward/steward/state"
 	"github.com/steward/steward/transport"
+	"google.golang.org/protobuf/proto"
 )
 
 // Config configures the coordination layer.
@@ -39,11 +41,22 @@ func DefaultConfig() Config {
 	return Config{StageTimeout: 10 * time.Second, SettleTimeout: 5 * time.Second, FactsTimeout: 5 * time.Second}
 }
 
+// cluster is what the coordination layer needs of its node.
+type cluster interface {
+	Name() string
+	State() *state.Store
+	Server() *transport.Server
+	Pool() *transport.Pool
+	Propose(ctx context.Context, t pb.CommandType, payload proto.Message) (uint64, error)
+	MemberStatus(name string) string
+	PeerGRPCAddr(name string) (string, bool)
+}
+
 // Layer is the coordination layer of one node.
 type Layer struct {
 	cfg    Config
-	sup    *supervision.Layer
-	node   *node.Node
+	rt     *runtime.Runtime
+	node   cluster
 	logger hclog.Logger
 	// nonce identifies this executor incarnation in the steps it starts.
 	nonce string
@@ -57,20 +70,20 @@ type Layer struct {
 	wg       sync.WaitGroup
 }
 
-// New returns the layer; it runs plans on the runtime of sup, which must be
-// attached to the node before it.
-func New(cfg Config, sup *supervision.Layer) *Layer {
+// New returns the layer; it runs this node's share of plans on rt, the
+// node's runtime.
+func New(cfg Config, rt *runtime.Runtime) *Layer {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Layer{cfg: cfg, sup: sup, nonce: hex.EncodeToString(b[:]), ctx: ctx, cancel: cancel}
+	return &Layer{cfg: cfg, rt: rt, nonce: hex.EncodeToString(b[:]), ctx: ctx, cancel: cancel}
 }
 
 // Name implements node.Plugin.
 func (l *Layer) Name() string { return "coordination" }
 
 // Attach implements node.Plugin.
-func (l *Layer) Attach(n *node.Node) error {
+func (l *Layer) Attach(n node.Host) error {
 	l.node = n
 	l.logger = n.Logger().Named("coordination")
 	l.exec = newExecutor(l)

@@ -11,7 +11,7 @@ import (
 // observe describes the local runtime as plan's checks see it: live
 // processes only.
 func (l *Layer) observe() *plan.Observed {
-	rt := l.sup.Runtime()
+	rt := l.rt
 	procs := rt.Processes()
 	// A child's restart type and whether it is dynamic come from its
 	// supervisor; a supervisor's strategy from its policy.
@@ -79,5 +79,5 @@ func (l *Layer) observe() *plan.Observed {
 // one per child exit restarted, however many siblings its strategy
 // restarts with it.
 func (l *Layer) recentRestarts() int {
-	return l.sup.Runtime().RestartsSince(time.Now().Add(-plan.StabilityPeriod))
+	return l.rt.RestartsSince(time.Now().Add(-plan.StabilityPeriod))
 }

@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/steward/steward/coordination"
-	"github.com/steward/steward/node"
 	"github.com/steward/steward/pb"
 	"github.com/steward/steward/runtime"
+	"github.com/steward/steward/stack"
 	"github.com/steward/steward/state"
 	"github.com/steward/steward/supervision"
 	"github.com/steward/steward/testkit"
@@ -24,8 +24,7 @@ import (
 // coordination layers, with each node's layers reachable by name.
 type pcluster struct {
 	*testkit.Cluster
-	mu   sync.Mutex
-	sups []*supervision.Layer
+	mu sync.Mutex
 	// hooks: node name -> BeforeOperations hook for the next start of it.
 	hooks map[string]func(ctx context.Context, planID, stage string)
 }
@@ -36,33 +35,24 @@ func newPCluster(t *testing.T, n int, hooks map[string]func(context.Context, str
 	scfg := supervision.DefaultConfig()
 	scfg.ResyncInterval = 200 * time.Millisecond
 	scfg.OpTimeout = 10 * time.Second
-	idx := 0
-	pc.Cluster = testkit.NewCluster(t, n, testkit.WithPlugins(func() []node.Plugin {
-		sup := supervision.New(scfg)
+	pc.Cluster = testkit.NewCluster(t, n, testkit.WithStack(func(name string) stack.Config {
 		ccfg := coordination.DefaultConfig()
 		ccfg.StageTimeout = 3 * time.Second
 		ccfg.SettleTimeout = 2 * time.Second
-		// Plugins are made in start order: n1, n2, ... on the first start.
 		pc.mu.Lock()
-		name := fmt.Sprintf("n%d", idx+1)
-		idx++
 		if h := pc.hooks[name]; h != nil {
 			ccfg.BeforeOperations = h
+			delete(pc.hooks, name)
 		}
-		pc.sups = append(pc.sups, sup)
 		pc.mu.Unlock()
-		return []node.Plugin{sup, coordination.New(ccfg, sup)}
+		return stack.Config{Runtime: runtime.DefaultConfig(), Supervision: scfg, Coordination: &ccfg}
 	}))
 	return pc
 }
 
 func (pc *pcluster) rt(name string) *runtime.Runtime {
-	pc.mu.Lock()
-	defer pc.mu.Unlock()
-	for i := len(pc.sups) - 1; i >= 0; i-- {
-		if n := pc.sups[i].Node(); n != nil && n.Name() == name {
-			return pc.sups[i].Runtime()
-		}
+	if s := pc.Stack(name); s != nil {
+		return s.Runtime
 	}
 	return nil
 }

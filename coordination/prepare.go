@@ -73,7 +73,7 @@ func (l *Layer) prepare(ctx context.Context, data []byte, filename string, now t
 }
 
 func (l *Layer) knownBehavior(name string) bool {
-	_, err := l.sup.Runtime().Catalog().Lookup(name)
+	_, err := l.rt.Catalog().Lookup(name)
 	return err == nil
 }
 

@@ -8,8 +8,9 @@ import (
 	"time"
 
 	"github.com/steward/steward/coordination"
-	"github.com/steward/steward/node"
 	"github.com/steward/steward/pb"
+	"github.com/steward/steward/runtime"
+	"github.com/steward/steward/stack"
 	"github.com/steward/steward/state"
 	"github.com/steward/steward/supervision"
 	"github.com/steward/steward/testkit"
@@ -23,9 +24,9 @@ func TestExamplePlansRun(t *testing.T) {
 	if err != nil || len(plans) < 2 {
 		t.Fatalf("example plans: %v %v", plans, err)
 	}
-	c := testkit.NewCluster(t, 1, testkit.WithPlugins(func() []node.Plugin {
-		sup := supervision.New(supervision.DefaultConfig())
-		return []node.Plugin{sup, coordination.New(coordination.DefaultConfig(), sup)}
+	c := testkit.NewCluster(t, 1, testkit.WithStack(func(string) stack.Config {
+		ccfg := coordination.DefaultConfig()
+		return stack.Config{Runtime: runtime.DefaultConfig(), Supervision: supervision.DefaultConfig(), Coordination: &ccfg}
 	}))
 	conn := c.Conn(0)
 	for _, f := range []string{"web.hcl", "pool.hcl"} {

@@ -31,7 +31,7 @@ func (c *nodeCheck) add(kind, subject, format string, args ...any) {
 // (waiting, until ctx ends, for busy supervisors), then the runtime against
 // the desired state of st. ws, when not nil, watches the desired state read.
 func (l *Layer) check(ctx context.Context, st *state.Store, ws memdb.WatchSet) *nodeCheck {
-	rt := l.sup.Runtime()
+	rt := l.rt
 	c := &nodeCheck{node: l.node.Name()}
 
 	rep := rt.Validate(ctx)
@@ -99,7 +99,7 @@ func (l *Layer) checkTree(c *nodeCheck, rec *pb.TreeRecord, running map[string]r
 		c.add(KindTreeFailed, subj, "committed for this node at index %d, %s: %s", rec.ModifyIndex, ti.Status, ti.Reason)
 		return
 	}
-	if applied := l.sup.AppliedIndex(rec.Name); applied != rec.ModifyIndex {
+	if applied := l.applied.AppliedIndex(rec.Name); applied != rec.ModifyIndex {
 		if applied == 0 {
 			c.add(KindTreeSpecStale, subj, "runs a spec the reconciler did not apply; the committed spec is at index %d", rec.ModifyIndex)
 		} else {
@@ -113,7 +113,7 @@ func (l *Layer) checkTree(c *nodeCheck, rec *pb.TreeRecord, running map[string]r
 // checkSupervisor compares a live supervisor, and its nested supervisors,
 // with the committed spec: strategy, intensity and children.
 func (l *Layer) checkSupervisor(c *nodeCheck, tree, path string, want spec.SupervisorSpec) {
-	rt := l.sup.Runtime()
+	rt := l.rt
 	subj := "tree:" + tree
 	if path != "" {
 		subj += "/" + path

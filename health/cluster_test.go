@@ -8,10 +8,10 @@ import (
 	"time"
 
 	"github.com/steward/steward/health"
-	"github.com/steward/steward/node"
 	"github.com/steward/steward/pb"
 	"github.com/steward/steward/runtime"
 	"github.com/steward/steward/spec"
+	"github.com/steward/steward/stack"
 	"github.com/steward/steward/supervision"
 	"github.com/steward/steward/testkit"
 	"google.golang.org/grpc/codes"
@@ -41,9 +41,9 @@ func (f *fakeSampler) Sample() health.Sample {
 // values the test sets.
 type hCluster struct {
 	*testkit.Cluster
-	mu     sync.Mutex
-	nodes  []hNode
-	health []*health.Layer
+	mu sync.Mutex
+	// pending: each node's test inputs, from its latest start.
+	pending map[string]hNode
 }
 
 type hNode struct {
@@ -56,39 +56,38 @@ type hNode struct {
 
 func newHCluster(t *testing.T, n int) *hCluster {
 	t.Helper()
-	h := &hCluster{}
+	h := &hCluster{pending: map[string]hNode{}}
 	scfg := supervision.DefaultConfig()
 	// The reconciler acts on commits only (and on failed trees): what a
 	// test breaks behind its back stays broken for validation to find.
 	scfg.ResyncInterval = time.Hour
 	scfg.OpTimeout = 10 * time.Second
-	h.Cluster = testkit.NewCluster(t, n, testkit.WithPlugins(func() []node.Plugin {
-		sup := supervision.New(scfg)
+	h.Cluster = testkit.NewCluster(t, n, testkit.WithStack(func(name string) stack.Config {
 		ticks := make(chan time.Time)
 		fs := &fakeSampler{}
 		hcfg := health.DefaultConfig()
 		hcfg.Ticks = ticks
 		hcfg.Sampler = fs
 		hcfg.Settle = 3 * time.Second
-		hl := health.New(hcfg, sup)
 		h.mu.Lock()
-		h.nodes = append(h.nodes, hNode{sup: sup, health: hl, ticks: ticks, samples: fs})
+		h.pending[name] = hNode{ticks: ticks, samples: fs}
 		h.mu.Unlock()
-		return []node.Plugin{sup, hl}
+		return stack.Config{Runtime: runtime.DefaultConfig(), Supervision: scfg, Health: &hcfg}
 	}))
 	return h
 }
 
 // layers returns the layers of the running node with this name.
 func (h *hCluster) layers(name string) hNode {
+	s := h.Stack(name)
+	if s == nil {
+		return hNode{}
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for i := len(h.nodes) - 1; i >= 0; i-- {
-		if n := h.nodes[i].health.Node(); n != nil && n.Name() == name {
-			return h.nodes[i]
-		}
-	}
-	return hNode{}
+	n := h.pending[name]
+	n.sup, n.health = s.Supervision, s.Health
+	return n
 }
 
 func (h *hCluster) healthClient(i int) pb.HealthClient { return pb.NewHealthClient(h.Conn(i)) }

@@ -1,6 +1,7 @@
 package health
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"time"
@@ -8,16 +9,39 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/steward/steward/node"
 	"github.com/steward/steward/pb"
+	"github.com/steward/steward/runtime"
+	"github.com/steward/steward/state"
 	"github.com/steward/steward/transport"
-	"github.com/steward/steward/supervision"
+	"google.golang.org/protobuf/proto"
 )
+
+// AppliedIndexer tells the spec index at which the supervision layer last
+// applied each tree on this node.
+type AppliedIndexer interface {
+	AppliedIndex(tree string) uint64
+}
+
+// cluster is what the health layer needs of its node.
+type cluster interface {
+	Name() string
+	State() *state.Store
+	Server() *transport.Server
+	Pool() *transport.Pool
+	Propose(ctx context.Context, t pb.CommandType, payload proto.Message) (uint64, error)
+	ReadBarrier(ctx context.Context) error
+	Members() []*pb.Member
+	MemberStatus(name string) string
+	PeerGRPCAddr(name string) (string, bool)
+	SetGossipMeta(key, value string)
+}
 
 // Layer is the health layer of one node.
 type Layer struct {
-	cfg    Config
-	sup    *supervision.Layer
-	node   *node.Node
-	logger hclog.Logger
+	cfg     Config
+	rt      *runtime.Runtime
+	applied AppliedIndexer
+	node    cluster
+	logger  hclog.Logger
 
 	mon *monitor
 
@@ -26,10 +50,10 @@ type Layer struct {
 	wg       sync.WaitGroup
 }
 
-// New returns the layer; it looks at the runtime of sup, which must be
-// attached to the node before it.
-func New(cfg Config, sup *supervision.Layer) *Layer {
-	return &Layer{cfg: cfg, sup: sup, stopCh: make(chan struct{})}
+// New returns the layer; it looks at rt, the node's runtime, against the
+// desired state the supervision layer applied (applied).
+func New(cfg Config, rt *runtime.Runtime, applied AppliedIndexer) *Layer {
+	return &Layer{cfg: cfg, rt: rt, applied: applied, stopCh: make(chan struct{})}
 }
 
 // Name implements node.Plugin.
@@ -37,25 +61,27 @@ func (l *Layer) Name() string { return "health" }
 
 // Attach implements node.Plugin: it registers the Health service and
 // starts the resource monitor.
-func (l *Layer) Attach(n *node.Node) error {
+func (l *Layer) Attach(n node.Host) error {
 	if err := l.cfg.Validate(); err != nil {
 		return err
 	}
 	if l.cfg.Now == nil {
 		l.cfg.Now = time.Now
 	}
-	if l.sup == nil || l.sup.Runtime() == nil {
-		return fmt.Errorf("health: the supervision layer must be attached before it")
+	if l.rt == nil || l.applied == nil {
+		return fmt.Errorf("health: needs the node's runtime and the supervision layer")
 	}
 	l.node = n
 	l.logger = n.Logger().Named("health")
 	sampler := l.cfg.Sampler
 	if sampler == nil {
-		sampler = NewSystemSampler(l.sup.Runtime(), l.cfg.Now)
+		sampler = NewSystemSampler(l.rt, l.cfg.Now)
 	}
 	l.mon = newMonitor(l, sampler)
 	pb.RegisterHealthServer(n.Server().GRPC(), &service{l: l})
 	n.Server().HandlePeer(transport.PeerHandlers{ValidateNode: l.validateNode})
+	n.OnStatus(func(s *pb.StatusResponse) { s.Violations = toPB(l.mon.active()) })
+	n.OnMember(memberViolations)
 	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()
@@ -71,9 +97,6 @@ func (l *Layer) stop() {
 		l.wg.Wait()
 	})
 }
-
-// Node is the node the layer is attached to.
-func (l *Layer) Node() *node.Node { return l.node }
 
 // Violations returns this node's active resource-threshold violations.
 func (l *Layer) Violations() []Violation { return l.mon.active() }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -211,7 +212,7 @@ func (m *monitor) check() {
 	list := m.activeLocked()
 	m.mu.Unlock()
 	if len(changes) == 0 {
-		m.l.node.SetResourceViolations(toPB(list))
+		m.publish(list)
 		return
 	}
 	now := m.l.cfg.Now()
@@ -223,9 +224,31 @@ func (m *monitor) check() {
 		} else {
 			m.l.logger.Info("resource threshold cleared", "metric", t.v.Metric, "value", t.value, "limit", t.v.Limit)
 		}
-		m.l.sup.Runtime().Publish(runtime.Event{Type: typ, Detail: detail})
+		m.l.rt.Publish(runtime.Event{Type: typ, Detail: detail})
 	}
-	m.l.node.SetResourceViolations(toPB(list))
+	m.publish(list)
+}
+
+// gossipKey is the health layer's field in gossip metadata: the names of
+// the metrics over their thresholds, sorted, comma-separated, so that
+// `members` shows every member's without asking any of them.
+const gossipKey = "hv"
+
+// publish announces the active violations' metrics through gossip (the
+// full list is in this node's status, through the status hook).
+func (m *monitor) publish(list []Violation) {
+	names := make([]string, len(list))
+	for i, v := range list {
+		names[i] = v.Metric
+	}
+	m.l.node.SetGossipMeta(gossipKey, strings.Join(names, ","))
+}
+
+// memberViolations is what a member gossips of its violations.
+func memberViolations(meta map[string]string, mb *pb.Member) {
+	if s := meta[gossipKey]; s != "" {
+		mb.Violations = strings.Split(s, ",")
+	}
 }
 
 func (m *monitor) activeLocked() []Violation {

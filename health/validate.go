@@ -34,12 +34,12 @@ func (l *Layer) settleFor(ms uint32) time.Duration {
 func (l *Layer) validateLocal(ctx context.Context, minIndex uint64, settle time.Duration) *pb.NodeValidation {
 	ctx, cancel := context.WithTimeout(ctx, settle)
 	defer cancel()
-	sub := l.sup.Runtime().Subscribe(256)
+	sub := l.rt.Subscribe(256)
 	defer sub.Close()
 	if err := waitIndex(ctx, l.node, minIndex); err != nil {
 		// Without a fresh enough replica the desired state is not checked;
 		// the runtime's own invariants are.
-		rep := l.sup.Runtime().Validate(ctx)
+		rep := l.rt.Validate(ctx)
 		c := &nodeCheck{node: l.node.Name(), checked: rep.Checked, stateIndex: l.node.State().LatestIndex()}
 		for _, v := range rep.Violations {
 			c.add(string(v.Kind), v.Subject, "%s", v.Detail)
@@ -105,7 +105,7 @@ func drain[T any](ch <-chan T) {
 }
 
 // waitIndex waits until n's replica has applied idx.
-func waitIndex(ctx context.Context, n *node.Node, idx uint64) error {
+func waitIndex(ctx context.Context, n cluster, idx uint64) error {
 	backoff := 100 * time.Microsecond
 	for n.State().LatestIndex() < idx {
 		t := time.NewTimer(backoff)

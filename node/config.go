@@ -53,7 +53,8 @@ type Config struct {
 	// the others once this many nodes with the same setting have met.
 	// 0: never bootstrap, wait to be added by an existing cluster's leader.
 	BootstrapExpect int
-	// Dev runs a single node that bootstraps itself at once. Without a
+	// Dev runs a single node that bootstraps itself at once, named
+	// DevNodeName unless Name is set. Without a
 	// DataDir it runs on a temporary data dir, removed on shutdown; a given
 	// DataDir is kept.
 	Dev bool
@@ -230,3 +231,6 @@ func checkHostPort(v string) error {
 	}
 	return nil
 }
+
+// DevNodeName is the name of a dev node not given one.
+const DevNodeName = "dev"

@@ -11,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/memberlist"
 )
 
@@ -74,7 +73,7 @@ func (t *memberTable) set(name, addr string, meta *nodeMeta, status string) {
 		m = &member{Name: name}
 		t.members[name] = m
 	}
-	changed := !ok || m.Status != status || (meta != nil && m.Meta != *meta) || (addr != "" && m.Addr != addr)
+	changed := !ok || m.Status != status || (meta != nil && !m.Meta.equal(*meta)) || (addr != "" && m.Addr != addr)
 	if addr != "" {
 		m.Addr = addr
 	}
@@ -233,13 +232,6 @@ var suspectRE = regexp.MustCompile(`memberlist: Suspect (\S+) has failed, no ack
 type gossipLog struct {
 	members *memberTable
 	out     io.Writer
-}
-
-func newGossipLog(logger hclog.Logger, members *memberTable) *gossipLog {
-	return &gossipLog{
-		members: members,
-		out:     logger.StandardWriter(&hclog.StandardLoggerOptions{InferLevels: true}),
-	}
 }
 
 func (g *gossipLog) Write(p []byte) (int, error) {

@@ -3,6 +3,7 @@ package node
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net"
 )
 
@@ -17,9 +18,13 @@ type nodeMeta struct {
 	// Leaving is set just before a graceful leave, so that the others
 	// record the departure as left rather than failed.
 	Leaving bool `json:"l,omitempty"`
-	// Violations names the metrics over their resource thresholds,
-	// comma-separated (set by the health layer).
-	Violations string `json:"h,omitempty"`
+	// Layers are fields the layers publish (SetGossipMeta), by key.
+	Layers map[string]string `json:"x,omitempty"`
+}
+
+func (m nodeMeta) equal(o nodeMeta) bool {
+	return m.RaftAddr == o.RaftAddr && m.GRPCAddr == o.GRPCAddr && m.Version == o.Version && m.ClusterID == o.ClusterID &&
+		m.Expect == o.Expect && m.Leaving == o.Leaving && maps.Equal(m.Layers, o.Layers)
 }
 
 func (m nodeMeta) encode() []byte {

@@ -62,8 +62,8 @@ type Node struct {
 	// services added by later layers, stopped in reverse order.
 	closers     []func()
 	leaderTasks leaderTasks
-	// violations are the node's resource-threshold violations.
-	violations resourceViolations
+	// layerMeta: the layers' gossip metadata fields and hooks.
+	layerMeta layerMeta
 
 	shutdownOnce sync.Once
 	shutdownCh   chan struct{}
@@ -92,7 +92,7 @@ func New(cfg Config) (*Node, error) {
 			cfg.DataDir, tempDir = dir, dir
 		}
 		if cfg.Name == "" {
-			cfg.Name = "dev"
+			cfg.Name = DevNodeName
 		}
 		// One voter needs no election timeout to speak of: be ready at once.
 		cfg.RaftHeartbeatTimeout = 100 * time.Millisecond
@@ -415,8 +415,7 @@ func (n *Node) localMeta() nodeMeta {
 		ClusterID: n.clusterID(),
 		Expect:    n.cfg.BootstrapExpect,
 		Leaving:   n.leaving.Load(),
-
-		Violations: n.violationMetrics(),
+		Layers:    n.layerFields(),
 	}
 }
 

@@ -3,8 +3,16 @@ package node
 import (
 	"context"
 	"fmt"
+	"io"
 	"sort"
 	"sync"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	"github.com/steward/steward/pb"
+	"github.com/steward/steward/state"
+	"github.com/steward/steward/transport"
+	"google.golang.org/protobuf/proto"
 )
 
 // Plugin is a layer added to a node (supervision, plans, snapshots): it
@@ -13,8 +21,60 @@ import (
 // stops its loops through OnShutdown.
 type Plugin interface {
 	Name() string
-	Attach(n *Node) error
+	Attach(h Host) error
 }
+
+// Host is what the node offers the layers attached to it. A layer keeps
+// only the few of these methods it uses, in an interface of its own.
+type Host interface {
+	// Name is this node's name; Logger its logger.
+	Name() string
+	Logger() hclog.Logger
+	// DataDir is the node's data directory.
+	DataDir() string
+
+	// State is the local replica of the replicated state.
+	State() *state.Store
+	// Propose gets a command committed, forwarded to the leader when this
+	// node does not lead: the one way a layer commits.
+	Propose(ctx context.Context, t pb.CommandType, payload proto.Message) (uint64, error)
+	// ReadBarrier makes a subsequent read of State linearizable.
+	ReadBarrier(ctx context.Context) error
+	// IsLeader and Leader tell who leads; LastIndex is the last Raft
+	// index this node holds.
+	IsLeader() bool
+	Leader() (name, grpcAddr string)
+	LastIndex() uint64
+	// OpenSnapshot and RestoreSnapshot take and install a Raft snapshot
+	// of the replicated state (backups), on the leader.
+	OpenSnapshot(ctx context.Context) (*raft.SnapshotMeta, io.ReadCloser, error)
+	RestoreSnapshot(ctx context.Context, meta *raft.SnapshotMeta, r io.Reader) error
+
+	// Server is the node's gRPC server (layers register their services
+	// and peer handlers on it); Pool its connections to other nodes.
+	Server() *transport.Server
+	Pool() *transport.Pool
+	// Members, AliveNodes, MemberStatus and PeerGRPCAddr describe the
+	// gossip membership.
+	Members() []*pb.Member
+	AliveNodes() []string
+	MemberStatus(name string) string
+	PeerGRPCAddr(name string) (string, bool)
+
+	// SetGossipMeta publishes a layer's field in this node's gossip
+	// metadata; OnMember and OnStatus let a layer fill in what members
+	// and status report from it.
+	SetGossipMeta(key, value string)
+	OnMember(f func(meta map[string]string, m *pb.Member))
+	OnStatus(f func(s *pb.StatusResponse))
+
+	// OnLeadership runs a task for every term in which this node leads;
+	// OnShutdown registers a stop function, run at shutdown.
+	OnLeadership(name string, f LeaderTask)
+	OnShutdown(f func())
+}
+
+var _ Host = (*Node)(nil)
 
 // LeaderTask runs on the leader, from the moment leadership is established
 // (every earlier entry applied) until ctx is cancelled when it is lost.

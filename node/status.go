@@ -42,7 +42,9 @@ func (n *Node) Status() *pb.StatusResponse {
 		LastContactMs:   n.LastContact().Milliseconds(),
 		HasRaftState:    n.hasRaftState(),
 		BootstrapExpect: uint32(n.cfg.BootstrapExpect),
-		Violations:      n.ResourceViolations(),
+	}
+	for _, f := range n.statusHooks() {
+		f(st)
 	}
 	if servers, _, err := n.raftServers(); err == nil {
 		for _, s := range servers {
@@ -86,6 +88,7 @@ func (n *Node) Members() []*pb.Member {
 		roles[leader] = "leader"
 	}
 	var out []*pb.Member
+	hooks := n.memberHooks()
 	for _, m := range n.members.list() {
 		role := roles[m.Name]
 		if role == "" {
@@ -100,8 +103,10 @@ func (n *Node) Members() []*pb.Member {
 			GrpcAddr:   m.Meta.GRPCAddr,
 			Version:    m.Meta.Version,
 			ClusterId:  m.Meta.ClusterID,
-			Violations: splitMetrics(m.Meta.Violations),
 		})
+		for _, f := range hooks {
+			f(m.Meta.Layers, out[len(out)-1])
+		}
 	}
 	return out
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/steward/steward/pb"
 	"github.com/steward/steward/runtime"
 	"github.com/steward/steward/snapshot"
+	"github.com/steward/steward/stack"
 	"github.com/steward/steward/state"
 	"github.com/steward/steward/supervision"
 	"github.com/steward/steward/testkit"
@@ -66,14 +67,11 @@ func waitFor(ctx context.Context, n *node.Node, done func(st *state.Store) (bool
 func BenchmarkSnapshot(b *testing.B) {
 	for _, perNode := range []int{100, 1000, 10000} {
 		b.Run(fmt.Sprintf("procs-per-node=%d", perNode), func(b *testing.B) {
-			var sups []*supervision.Layer
-			c := testkit.NewCluster(b, 3, testkit.WithPlugins(func() []node.Plugin {
-				sup := supervision.New(supervision.DefaultConfig())
-				sups = append(sups, sup)
-				coord := coordination.New(coordination.DefaultConfig(), sup)
+			c := testkit.NewCluster(b, 3, testkit.WithStack(func(string) stack.Config {
+				ccfg := coordination.DefaultConfig()
 				cfg := snapshot.DefaultConfig()
 				cfg.RestoreTimeout = 5 * time.Minute
-				return []node.Plugin{sup, coord, snapshot.New(cfg, sup, coord)}
+				return stack.Config{Runtime: runtime.DefaultConfig(), Supervision: supervision.DefaultConfig(), Coordination: &ccfg, Snapshot: &cfg}
 			}))
 			supc := pb.NewSupervisionClient(c.Conn(0))
 			snaps := pb.NewSnapshotsClient(c.Conn(0))
@@ -123,7 +121,8 @@ func BenchmarkSnapshot(b *testing.B) {
 				// encoded in place, without Raft (the nodes capture in
 				// parallel, so the slowest counts).
 				var slowest time.Duration
-				for _, l := range sups {
+				for _, name := range []string{"n1", "n2", "n3"} {
+					l := c.Stack(name).Supervision
 					t0 := time.Now()
 					part, err := snapshot.CaptureLocal(testkit.Ctx(b, time.Minute), l.Runtime(), snapshot.Options{State: true}, l.AppliedIndex)
 					if err != nil {
@@ -196,8 +195,9 @@ func BenchmarkSnapshot(b *testing.B) {
 					}
 				}
 				slowest = 0
-				for _, l := range sups {
-					part := parts[l.Node().Name()]
+				for _, name := range []string{"n1", "n2", "n3"} {
+					l := c.Stack(name).Supervision
+					part := parts[name]
 					t0 := time.Now()
 					for _, p := range part.Processes {
 						if len(p.State) == 0 {

@@ -9,12 +9,13 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-memdb"
-	"github.com/steward/steward/coordination"
 	"github.com/steward/steward/node"
 	"github.com/steward/steward/pb"
+	"github.com/steward/steward/plan"
+	"github.com/steward/steward/runtime"
 	"github.com/steward/steward/state"
-	"github.com/steward/steward/supervision"
 	"github.com/steward/steward/transport"
+	"google.golang.org/protobuf/proto"
 )
 
 // Config configures the snapshot layer.
@@ -35,12 +36,45 @@ func DefaultConfig() Config {
 	return Config{CaptureTimeout: 30 * time.Second, RestoreTimeout: 30 * time.Second}
 }
 
+// Trees is what the snapshot layer needs of the supervision layer: the
+// spec index each tree runs at, the live trees and processes of any node,
+// and the one way to commit desired state.
+type Trees interface {
+	AppliedIndex(tree string) uint64
+	TreeView(ctx context.Context, nodeName, tree string) (*pb.TreeViewResponse, error)
+	LiveProcesses(ctx context.Context, nodeName string) ([]*pb.ProcessInfo, error)
+	PutTree(ctx context.Context, rec *pb.TreeRecord, cas *uint64) (uint64, error)
+	RemoveTree(ctx context.Context, name string) (uint64, error)
+}
+
+// Planner is what the snapshot layer needs of the coordination layer: a
+// restore's processes are brought back by plans, planned and committed on
+// the leader.
+type Planner interface {
+	DryRunLocal(ctx context.Context, data []byte, filename string) (*plan.Result, error)
+	Submit(ctx context.Context, data []byte, filename string) (*pb.ApplyPlanResponse, error)
+}
+
+// cluster is what the snapshot layer needs of its node.
+type cluster interface {
+	Name() string
+	State() *state.Store
+	Server() *transport.Server
+	Pool() *transport.Pool
+	Propose(ctx context.Context, t pb.CommandType, payload proto.Message) (uint64, error)
+	IsLeader() bool
+	Leader() (name, grpcAddr string)
+	AliveNodes() []string
+	MemberStatus(name string) string
+}
+
 // Layer is the snapshot layer of one node.
 type Layer struct {
 	cfg    Config
-	sup    *supervision.Layer
-	coord  *coordination.Layer
-	node   *node.Node
+	rt     *runtime.Runtime
+	sup    Trees
+	coord  Planner
+	node   cluster
 	logger hclog.Logger
 	svc    *service
 
@@ -53,17 +87,19 @@ type Layer struct {
 	wg       sync.WaitGroup
 }
 
-// New returns the layer; sup and coord must be attached before it.
-func New(cfg Config, sup *supervision.Layer, coord *coordination.Layer) *Layer {
+// New returns the layer: it captures rt, the node's runtime, and restores
+// through trees (the supervision layer) and plans (the coordination layer),
+// which must be attached before it.
+func New(cfg Config, rt *runtime.Runtime, trees Trees, plans Planner) *Layer {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Layer{cfg: cfg, sup: sup, coord: coord, claimed: map[string]bool{}, ctx: ctx, cancel: cancel}
+	return &Layer{cfg: cfg, rt: rt, sup: trees, coord: plans, claimed: map[string]bool{}, ctx: ctx, cancel: cancel}
 }
 
 // Name implements node.Plugin.
 func (l *Layer) Name() string { return "snapshot" }
 
 // Attach implements node.Plugin.
-func (l *Layer) Attach(n *node.Node) error {
+func (l *Layer) Attach(n node.Host) error {
 	l.node = n
 	l.logger = n.Logger().Named("snapshot")
 	l.svc = &service{l: l}
@@ -137,7 +173,7 @@ func (l *Layer) capture(rec *pb.SnapshotRecord) {
 		}
 	}
 	opts := Options{State: rec.Options.GetIncludeState(), Queues: rec.Options.GetIncludeQueues(), Links: rec.Options.GetIncludeLinks()}
-	part, err := captureLocal(ctx, l.sup.Runtime(), opts, l.sup.AppliedIndex)
+	part, err := captureLocal(ctx, l.rt, opts, l.sup.AppliedIndex)
 	if err != nil {
 		log.Error("capture failed", "error", err)
 		return

@@ -242,7 +242,7 @@ type treeCmdT struct {
 // treeActions decides the desired-state changes and records them in rep.
 func (l *Layer) treeActions(rep *RestoreReport, parts map[string]*Part) ([]treeCmdT, error) {
 	st := l.node.State()
-	cat := l.sup.Runtime().Catalog()
+	cat := l.rt.Catalog()
 	known := func(name string) bool { _, err := cat.Lookup(name); return err == nil }
 	var cmds []treeCmdT
 	inSnapshot := map[string]bool{}

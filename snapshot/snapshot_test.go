@@ -13,10 +13,10 @@ import (
 	"time"
 
 	"github.com/steward/steward/coordination"
-	"github.com/steward/steward/node"
 	"github.com/steward/steward/pb"
 	"github.com/steward/steward/runtime"
 	"github.com/steward/steward/snapshot"
+	"github.com/steward/steward/stack"
 	"github.com/steward/steward/state"
 	"github.com/steward/steward/supervision"
 	"github.com/steward/steward/testkit"
@@ -26,8 +26,7 @@ import (
 
 type scluster struct {
 	*testkit.Cluster
-	mu   sync.Mutex
-	sups []*supervision.Layer
+	mu sync.Mutex
 }
 
 // newSCluster starts n nodes with the supervision, coordination and
@@ -36,36 +35,29 @@ type scluster struct {
 func newSCluster(t *testing.T, n int, hookNode string, hook func(context.Context, string)) *scluster {
 	t.Helper()
 	sc := &scluster{}
-	starts := 0
-	sc.Cluster = testkit.NewCluster(t, n, testkit.WithPlugins(func() []node.Plugin {
+	started := map[string]bool{}
+	sc.Cluster = testkit.NewCluster(t, n, testkit.WithStack(func(name string) stack.Config {
 		scfg := supervision.DefaultConfig()
 		scfg.ResyncInterval = 200 * time.Millisecond
-		sup := supervision.New(scfg)
 		ccfg := coordination.DefaultConfig()
 		ccfg.StageTimeout = 3 * time.Second
-		coord := coordination.New(ccfg, sup)
 		cfg := snapshot.DefaultConfig()
 		cfg.CaptureTimeout = 2 * time.Second
 		cfg.RestoreTimeout = 15 * time.Second
 		sc.mu.Lock()
-		starts++
-		if fmt.Sprintf("n%d", starts) == hookNode {
+		if name == hookNode && !started[name] {
 			cfg.BeforeCapture = hook
 		}
-		sc.sups = append(sc.sups, sup)
+		started[name] = true
 		sc.mu.Unlock()
-		return []node.Plugin{sup, coord, snapshot.New(cfg, sup, coord)}
+		return stack.Config{Runtime: runtime.DefaultConfig(), Supervision: scfg, Coordination: &ccfg, Snapshot: &cfg}
 	}))
 	return sc
 }
 
 func (sc *scluster) layer(name string) *supervision.Layer {
-	sc.mu.Lock()
-	defer sc.mu.Unlock()
-	for i := len(sc.sups) - 1; i >= 0; i-- {
-		if n := sc.sups[i].Node(); n != nil && n.Name() == name {
-			return sc.sups[i]
-		}
+	if s := sc.Stack(name); s != nil {
+		return s.Supervision
 	}
 	return nil
 }

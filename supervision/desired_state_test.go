@@ -4,13 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/steward/steward/node"
 	"github.com/steward/steward/pb"
 	"github.com/steward/steward/runtime"
+	"github.com/steward/steward/stack"
 	"github.com/steward/steward/supervision"
 	"github.com/steward/steward/testkit"
 	"google.golang.org/grpc/codes"
@@ -21,8 +20,6 @@ import (
 // with the layers reachable by node name.
 type dsCluster struct {
 	*testkit.Cluster
-	mu     sync.Mutex
-	layers []*supervision.Layer
 }
 
 func newDSCluster(t *testing.T, n int, opts ...testkit.Option) *dsCluster {
@@ -34,12 +31,8 @@ func newDSCluster(t *testing.T, n int, opts ...testkit.Option) *dsCluster {
 	cfg.RestartBackoffMax = time.Second
 	cfg.ReplaceAfter = time.Second
 	cfg.OpTimeout = 10 * time.Second
-	opts = append(opts, testkit.WithPlugins(func() []node.Plugin {
-		l := supervision.New(cfg)
-		d.mu.Lock()
-		d.layers = append(d.layers, l)
-		d.mu.Unlock()
-		return []node.Plugin{l}
+	opts = append(opts, testkit.WithStack(func(string) stack.Config {
+		return stack.Config{Runtime: runtime.DefaultConfig(), Supervision: cfg}
 	}))
 	d.Cluster = testkit.NewCluster(t, n, opts...)
 	return d
@@ -47,13 +40,8 @@ func newDSCluster(t *testing.T, n int, opts ...testkit.Option) *dsCluster {
 
 // layer returns the layer of the running node with this name.
 func (d *dsCluster) layer(name string) *supervision.Layer {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	for i := len(d.layers) - 1; i >= 0; i-- {
-		l := d.layers[i]
-		if l.Node() != nil && l.Node().Name() == name {
-			return l
-		}
+	if s := d.Stack(name); s != nil {
+		return s.Supervision
 	}
 	return nil
 }

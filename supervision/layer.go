@@ -11,18 +11,13 @@ import (
 	"github.com/steward/steward/node"
 	"github.com/steward/steward/pb"
 	"github.com/steward/steward/runtime"
+	"github.com/steward/steward/state"
 	"github.com/steward/steward/transport"
-	"github.com/steward/steward/runtime/behaviors"
+	"google.golang.org/protobuf/proto"
 )
 
 // Config configures the layer.
 type Config struct {
-	// Runtime is the base runtime configuration; NodeName, Logger, Router
-	// and Catalog are filled in by the layer when empty.
-	Runtime runtime.Config
-	// Catalog returns the behaviors this node can run (default: the
-	// native catalog).
-	Catalog func() *runtime.Catalog
 	// ResyncInterval is how often the reconciler re-checks trees even
 	// without a change of the replicated state (to restart failed trees).
 	ResyncInterval time.Duration
@@ -41,7 +36,6 @@ type Config struct {
 // DefaultConfig returns the layer's defaults.
 func DefaultConfig() Config {
 	return Config{
-		Runtime:           runtime.DefaultConfig(),
 		ResyncInterval:    5 * time.Second,
 		RestartBackoffMin: time.Second,
 		RestartBackoffMax: time.Minute,
@@ -50,11 +44,24 @@ func DefaultConfig() Config {
 	}
 }
 
+// cluster is what the supervision layer needs of its node.
+type cluster interface {
+	Name() string
+	State() *state.Store
+	Server() *transport.Server
+	Pool() *transport.Pool
+	Propose(ctx context.Context, t pb.CommandType, payload proto.Message) (uint64, error)
+	AliveNodes() []string
+	MemberStatus(name string) string
+	PeerGRPCAddr(name string) (string, bool)
+}
+
 // Layer is the supervision layer of one node.
 type Layer struct {
 	cfg    Config
-	node   *node.Node
+	node   cluster
 	rt     *runtime.Runtime
+	router *Router
 	logger hclog.Logger
 
 	rec *reconciler
@@ -64,39 +71,32 @@ type Layer struct {
 	wg       sync.WaitGroup
 }
 
-// New returns a layer to attach to a node (node.Config.Plugins).
-func New(cfg Config) *Layer {
-	return &Layer{cfg: cfg, stopCh: make(chan struct{})}
+// New returns a layer to attach to a node (node.Config.Plugins) that
+// keeps rt, the node's runtime, at the desired state and serves it. router
+// is the Router rt was built with (nil when rt routes no sends to other
+// nodes): the layer's node is what it routes through.
+func New(cfg Config, rt *runtime.Runtime, router *Router) *Layer {
+	l := &Layer{cfg: cfg, rt: rt, router: router, stopCh: make(chan struct{})}
+	return l
 }
 
 // Name implements node.Plugin.
 func (l *Layer) Name() string { return "supervision" }
 
-// Attach implements node.Plugin: it starts the runtime, registers the gRPC
-// services and starts the reconciler.
-func (l *Layer) Attach(n *node.Node) error {
+// Attach implements node.Plugin: it registers the gRPC services and peer
+// handlers, binds the router and starts the reconciler.
+func (l *Layer) Attach(n node.Host) error {
+	if l.rt == nil {
+		return errors.New("supervision: no runtime")
+	}
+	if l.rt.Node() != n.Name() {
+		return fmt.Errorf("supervision: the runtime is node %q's, this is node %q", l.rt.Node(), n.Name())
+	}
 	l.node = n
 	l.logger = n.Logger().Named("supervision")
-	rc := l.cfg.Runtime
-	rc.NodeName = n.Name()
-	if rc.Logger == nil {
-		rc.Logger = n.Logger().Named("runtime")
+	if l.router != nil {
+		l.router.bind(n)
 	}
-	if rc.Catalog == nil {
-		if l.cfg.Catalog != nil {
-			rc.Catalog = l.cfg.Catalog()
-		} else {
-			rc.Catalog = behaviors.NewCatalog()
-		}
-	}
-	if rc.Router == nil {
-		rc.Router = &router{l: l}
-	}
-	rt, err := runtime.New(rc)
-	if err != nil {
-		return fmt.Errorf("runtime: %w", err)
-	}
-	l.rt = rt
 	l.rec = newReconciler(l)
 
 	g := n.Server().GRPC()
@@ -132,9 +132,6 @@ func (l *Layer) stop() {
 
 // Runtime is the node's process runtime.
 func (l *Layer) Runtime() *runtime.Runtime { return l.rt }
-
-// Node is the node the layer is attached to.
-func (l *Layer) Node() *node.Node { return l.node }
 
 // AppliedIndex is the modify index of the spec of tree the reconciler last
 // applied (0 if none).

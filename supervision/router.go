@@ -3,6 +3,7 @@ package supervision
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/steward/steward/pb"
@@ -12,25 +13,45 @@ import (
 	"google.golang.org/grpc/codes"
 )
 
-// router sends messages to processes on other nodes through their
-// Internal service's Deliver.
-type router struct{ l *Layer }
+// Router routes sends, calls and checked sends to processes on other
+// nodes, through their Internal service's Deliver. A runtime is built with
+// it (runtime.Config.Router); it routes once the supervision layer it is
+// handed to is attached to a node, and fails with runtime.ErrNoRoute
+// before.
+type Router struct {
+	host atomic.Pointer[peers]
+}
+
+// peers is what a router needs of the node: where the others are.
+type peers interface {
+	PeerGRPCAddr(name string) (string, bool)
+	Pool() *transport.Pool
+}
+
+// NewRouter returns a router for a runtime.
+func NewRouter() *Router { return &Router{} }
+
+func (r *Router) bind(p peers) { r.host.Store(&p) }
 
 var (
-	_ runtime.Router        = (*router)(nil)
-	_ runtime.CallRouter    = (*router)(nil)
-	_ runtime.CheckedRouter = (*router)(nil)
+	_ runtime.Router        = (*Router)(nil)
+	_ runtime.CallRouter    = (*Router)(nil)
+	_ runtime.CheckedRouter = (*Router)(nil)
 )
 
-func (r *router) conn(nodeName string) (*grpc.ClientConn, error) {
-	addr, ok := r.l.node.PeerGRPCAddr(nodeName)
+func (r *Router) conn(nodeName string) (*grpc.ClientConn, error) {
+	p := r.host.Load()
+	if p == nil {
+		return nil, fmt.Errorf("%w: node %q: the node is not up yet", runtime.ErrNoRoute, nodeName)
+	}
+	addr, ok := (*p).PeerGRPCAddr(nodeName)
 	if !ok {
 		return nil, fmt.Errorf("%w: node %q is not a member of this cluster", runtime.ErrUnknownPID, nodeName)
 	}
-	return r.l.node.Pool().Get(addr)
+	return (*p).Pool().Get(addr)
 }
 
-func (r *router) deliver(ctx context.Context, to runtime.PID, msg runtime.Message, checked bool, timeout time.Duration) ([]byte, error) {
+func (r *Router) deliver(ctx context.Context, to runtime.PID, msg runtime.Message, checked bool, timeout time.Duration) ([]byte, error) {
 	c, err := r.conn(to.Node)
 	if err != nil {
 		return nil, err
@@ -51,19 +72,19 @@ func (r *router) deliver(ctx context.Context, to runtime.PID, msg runtime.Messag
 
 // Route implements runtime.Router: an unchecked send (dropped silently if
 // the target is gone, as a local send is).
-func (r *router) Route(ctx context.Context, to runtime.PID, msg runtime.Message) error {
+func (r *Router) Route(ctx context.Context, to runtime.PID, msg runtime.Message) error {
 	_, err := r.deliver(ctx, to, msg, false, 0)
 	return err
 }
 
 // RouteChecked implements runtime.CheckedRouter.
-func (r *router) RouteChecked(ctx context.Context, to runtime.PID, msg runtime.Message) error {
+func (r *Router) RouteChecked(ctx context.Context, to runtime.PID, msg runtime.Message) error {
 	_, err := r.deliver(ctx, to, msg, true, 0)
 	return err
 }
 
 // RouteCall implements runtime.CallRouter.
-func (r *router) RouteCall(ctx context.Context, to runtime.PID, msg runtime.Message) ([]byte, error) {
+func (r *Router) RouteCall(ctx context.Context, to runtime.PID, msg runtime.Message) ([]byte, error) {
 	timeout := 5 * time.Second
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = time.Until(dl)

@@ -10,8 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/steward/steward/node"
 	"github.com/steward/steward/pb"
+	"github.com/steward/steward/runtime"
+	"github.com/steward/steward/stack"
 	"github.com/steward/steward/supervision"
 	"github.com/steward/steward/testkit"
 	"google.golang.org/grpc/codes"
@@ -44,20 +45,21 @@ child "sub" {
 `
 
 // testConfig makes the layer react fast enough for tests.
-func rtTestConfig() supervision.Config {
+func rtTestConfig() stack.Config {
 	cfg := supervision.DefaultConfig()
 	cfg.ResyncInterval = 200 * time.Millisecond
 	cfg.RestartBackoffMin = 50 * time.Millisecond
 	cfg.RestartBackoffMax = time.Second
 	cfg.OpTimeout = 10 * time.Second
-	cfg.Runtime.HistoryInterval = 20 * time.Millisecond
-	return cfg
+	rc := runtime.DefaultConfig()
+	rc.HistoryInterval = 20 * time.Millisecond
+	return stack.Config{Runtime: rc, Supervision: cfg}
 }
 
 func rtCluster(t *testing.T) *testkit.Cluster {
 	t.Helper()
-	return testkit.NewCluster(t, 3, testkit.WithPlugins(func() []node.Plugin {
-		return []node.Plugin{supervision.New(rtTestConfig())}
+	return testkit.NewCluster(t, 3, testkit.WithStack(func(string) stack.Config {
+		return rtTestConfig()
 	}))
 }
 

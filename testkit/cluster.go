@@ -10,6 +10,7 @@ import (
 
 	"github.com/steward/steward/node"
 	"github.com/steward/steward/pb"
+	"github.com/steward/steward/stack"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 )
@@ -46,12 +47,15 @@ type Cluster struct {
 	// Hooks run on each node right after it starts (and restarts).
 	hooks []func(*node.Node)
 	// plugins makes each node's plugins, afresh at every start.
-	plugins func() []node.Plugin
+	plugins func(name string) []node.Plugin
+	// stacks are the stacks WithStack built, the latest of each node.
+	stacks map[string]*stack.Stack
 }
 
 type options struct {
 	configs []func(i int, c *node.Config)
-	plugins func() []node.Plugin
+	plugins func(name string) []node.Plugin
+	stack   func(name string) stack.Config
 }
 
 // Option adjusts the cluster or a node's configuration before it starts.
@@ -67,10 +71,26 @@ func WithNodeConfig(f func(i int, c *node.Config)) Option {
 	return func(o *options) { o.configs = append(o.configs, f) }
 }
 
-// WithPlugins gives every node the plugins f makes (called at each start
-// and restart, so each node instance has its own).
-func WithPlugins(f func() []node.Plugin) Option {
+// WithPlugins gives every node the plugins f makes for it, given the
+// node's name (called at each start and restart, so each node instance has
+// its own).
+func WithPlugins(f func(name string) []node.Plugin) Option {
 	return func(o *options) { o.plugins = f }
+}
+
+// WithStack gives every node the runtime and layers that stack.New builds
+// from the configuration cfg returns for the node (at each start and
+// restart); Stack returns the latest built for a node.
+func WithStack(cfg func(name string) stack.Config) Option {
+	return func(o *options) { o.stack = cfg }
+}
+
+// Stack returns the runtime and layers of the running instance of the
+// named node (WithStack), or nil.
+func (c *Cluster) Stack(name string) *stack.Stack {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stacks[name]
 }
 
 // NewCluster starts n nodes with bootstrap-expect n, each joining the first,
@@ -93,7 +113,19 @@ func NewClusterOrdered(t testing.TB, n int, order []int, opts ...Option) *Cluste
 	for _, opt := range opts {
 		opt(&o)
 	}
-	c := &Cluster{t: t, nodes: make([]*node.Node, n), cfgs: make([]node.Config, n), plugins: o.plugins}
+	c := &Cluster{t: t, nodes: make([]*node.Node, n), cfgs: make([]node.Config, n), plugins: o.plugins, stacks: map[string]*stack.Stack{}}
+	if o.stack != nil {
+		c.plugins = func(name string) []node.Plugin {
+			s, err := stack.New(name, Logger(t, name), o.stack(name))
+			if err != nil {
+				t.Fatalf("stack of %s: %v", name, err)
+			}
+			c.mu.Lock()
+			c.stacks[name] = s
+			c.mu.Unlock()
+			return s.Plugins()
+		}
+	}
 	first := ""
 	for _, i := range order {
 		cfg := FastConfig(fmt.Sprintf("n%d", i+1), filepath.Join(t.TempDir(), fmt.Sprintf("n%d", i+1)))
@@ -136,7 +168,7 @@ func (c *Cluster) startAt(idx int, cfg node.Config) {
 	c.t.Helper()
 	cfg.Logger = Logger(c.t, cfg.Name)
 	if c.plugins != nil {
-		cfg.Plugins = c.plugins()
+		cfg.Plugins = c.plugins(cfg.Name)
 	}
 	n, err := node.New(cfg)
 	if err != nil {
@@ -208,7 +240,7 @@ func (c *Cluster) Restart(i int) *node.Node {
 	cfg := c.Config(i)
 	cfg.Logger = Logger(c.t, cfg.Name)
 	if c.plugins != nil {
-		cfg.Plugins = c.plugins()
+		cfg.Plugins = c.plugins(cfg.Name)
 	}
 	cfg.Join = nil
 	for _, n := range c.Live() {
@@ -221,7 +253,7 @@ func (c *Cluster) Restart(i int) *node.Node {
 		var err error
 		n, err = node.New(cfg)
 		if err != nil && c.plugins != nil {
-			cfg.Plugins = c.plugins() // a failed start may have used them
+			cfg.Plugins = c.plugins(cfg.Name) // a failed start may have used them
 		}
 		return err
 	}, "restart %s", cfg.Name)

@@ -13,12 +13,9 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/spf13/cobra"
-	"github.com/steward/steward/backup"
-	"github.com/steward/steward/coordination"
 	"github.com/steward/steward/health"
 	"github.com/steward/steward/node"
-	"github.com/steward/steward/snapshot"
-	"github.com/steward/steward/supervision"
+	"github.com/steward/steward/stack"
 )
 
 type agentFlags struct {
@@ -194,22 +191,20 @@ func agentConfig(cmd *cobra.Command, f *agentFlags) (agentSettings, error) {
 }
 
 // plugins are the layers every agent runs on top of the cluster spine.
-func plugins(sampleInterval time.Duration) []node.Plugin {
-	sup := supervision.New(supervision.DefaultConfig())
-	coord := coordination.New(coordination.DefaultConfig(), sup)
-	return []node.Plugin{
-		sup,
-		coord,
-		snapshot.New(snapshot.DefaultConfig(), sup, coord),
-		health.New(healthConfig(sampleInterval), sup),
-		backup.New(backup.DefaultConfig()),
+// plugins builds the runtime and the layers every agent runs on top of
+// the cluster spine (package stack shows the wiring).
+func plugins(cfg node.Config, sampleInterval time.Duration) ([]node.Plugin, error) {
+	sc := stack.DefaultConfig()
+	sc.Health.SampleInterval = sampleInterval
+	name := cfg.Name
+	if name == "" && cfg.Dev {
+		name = node.DevNodeName
 	}
-}
-
-func healthConfig(sampleInterval time.Duration) health.Config {
-	c := health.DefaultConfig()
-	c.SampleInterval = sampleInterval
-	return c
+	s, err := stack.New(name, cfg.Logger, sc)
+	if err != nil {
+		return nil, err
+	}
+	return s.Plugins(), nil
 }
 
 func runAgent(cmd *cobra.Command, f *agentFlags) error {
@@ -228,7 +223,9 @@ func runAgent(cmd *cobra.Command, f *agentFlags) error {
 		JSONFormat: s.logJSON,
 		Output:     cmd.ErrOrStderr(),
 	})
-	cfg.Plugins = plugins(s.sampleInterval)
+	if cfg.Plugins, err = plugins(cfg, s.sampleInterval); err != nil {
+		return err
+	}
 	// Signals are caught from before the start, so that one arriving
 	// during it is a graceful stop right after it (a temporary data dir is
 	// still removed), not the end of the process.

@@ -4,12 +4,12 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/steward/steward/health"
-	"github.com/steward/steward/node"
+	"github.com/steward/steward/runtime"
+	"github.com/steward/steward/stack"
 	"github.com/steward/steward/supervision"
 	"github.com/steward/steward/testkit"
 )
@@ -18,26 +18,16 @@ import (
 // layers, sampling every 100 ms; sups maps node names to their layers.
 func healthCluster(t *testing.T) (*testkit.Cluster, func(name string) *supervision.Layer) {
 	t.Helper()
-	var mu sync.Mutex
-	var sups []*supervision.Layer
-	c := testkit.NewCluster(t, 3, testkit.WithPlugins(func() []node.Plugin {
+	c := testkit.NewCluster(t, 3, testkit.WithStack(func(string) stack.Config {
 		scfg := supervision.DefaultConfig()
 		scfg.ResyncInterval = time.Hour // what the test breaks stays broken
-		sup := supervision.New(scfg)
 		hcfg := health.DefaultConfig()
 		hcfg.SampleInterval = 100 * time.Millisecond
-		mu.Lock()
-		sups = append(sups, sup)
-		mu.Unlock()
-		return []node.Plugin{sup, health.New(hcfg, sup)}
+		return stack.Config{Runtime: runtime.DefaultConfig(), Supervision: scfg, Health: &hcfg}
 	}))
 	return c, func(name string) *supervision.Layer {
-		mu.Lock()
-		defer mu.Unlock()
-		for _, s := range sups {
-			if s.Node() != nil && s.Node().Name() == name {
-				return s
-			}
+		if s := c.Stack(name); s != nil {
+			return s.Supervision
 		}
 		return nil
 	}

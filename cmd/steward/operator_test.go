@@ -9,14 +9,16 @@ import (
 	"time"
 
 	"github.com/steward/steward/backup"
-	"github.com/steward/steward/node"
+	"github.com/steward/steward/runtime"
+	"github.com/steward/steward/stack"
 	"github.com/steward/steward/supervision"
 	"github.com/steward/steward/testkit"
 )
 
 func TestOperatorBackupRestoreCLI(t *testing.T) {
-	c := testkit.NewCluster(t, 3, testkit.WithPlugins(func() []node.Plugin {
-		return []node.Plugin{supervision.New(supervision.DefaultConfig()), backup.New(backup.DefaultConfig())}
+	c := testkit.NewCluster(t, 3, testkit.WithStack(func(string) stack.Config {
+		bcfg := backup.DefaultConfig()
+		return stack.Config{Runtime: runtime.DefaultConfig(), Supervision: supervision.DefaultConfig(), Backup: &bcfg}
 	}))
 	addr := c.Followers()[0].GRPCAddr()
 	cli := func(args ...string) string {

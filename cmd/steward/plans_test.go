@@ -9,15 +9,16 @@ import (
 	"time"
 
 	"github.com/steward/steward/coordination"
-	"github.com/steward/steward/node"
+	"github.com/steward/steward/runtime"
+	"github.com/steward/steward/stack"
 	"github.com/steward/steward/supervision"
 	"github.com/steward/steward/testkit"
 )
 
 func TestPlansCLI(t *testing.T) {
-	c := testkit.NewCluster(t, 3, testkit.WithPlugins(func() []node.Plugin {
-		sup := supervision.New(supervision.DefaultConfig())
-		return []node.Plugin{sup, coordination.New(coordination.DefaultConfig(), sup)}
+	c := testkit.NewCluster(t, 3, testkit.WithStack(func(string) stack.Config {
+		ccfg := coordination.DefaultConfig()
+		return stack.Config{Runtime: runtime.DefaultConfig(), Supervision: supervision.DefaultConfig(), Coordination: &ccfg}
 	}))
 	addr := c.Node(0).GRPCAddr()
 	dir := t.TempDir()

@@ -9,17 +9,17 @@ import (
 	"time"
 
 	"github.com/steward/steward/coordination"
-	"github.com/steward/steward/node"
+	"github.com/steward/steward/runtime"
 	"github.com/steward/steward/snapshot"
+	"github.com/steward/steward/stack"
 	"github.com/steward/steward/supervision"
 	"github.com/steward/steward/testkit"
 )
 
 func TestSnapshotCLI(t *testing.T) {
-	c := testkit.NewCluster(t, 1, testkit.WithPlugins(func() []node.Plugin {
-		sup := supervision.New(supervision.DefaultConfig())
-		coord := coordination.New(coordination.DefaultConfig(), sup)
-		return []node.Plugin{sup, coord, snapshot.New(snapshot.DefaultConfig(), sup, coord)}
+	c := testkit.NewCluster(t, 1, testkit.WithStack(func(string) stack.Config {
+		ccfg, scfg := coordination.DefaultConfig(), snapshot.DefaultConfig()
+		return stack.Config{Runtime: runtime.DefaultConfig(), Supervision: supervision.DefaultConfig(), Coordination: &ccfg, Snapshot: &scfg}
 	}))
 	addr := c.Node(0).GRPCAddr()
 	dir := t.TempDir()

@@ -10,7 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/steward/steward/node"
+	"github.com/steward/steward/runtime"
+	"github.com/steward/steward/stack"
 	"github.com/steward/steward/supervision"
 	"github.com/steward/steward/testkit"
 )
@@ -19,12 +20,12 @@ import (
 // react fast.
 func supCluster(t *testing.T) *testkit.Cluster {
 	t.Helper()
-	return testkit.NewCluster(t, 3, testkit.WithPlugins(func() []node.Plugin {
+	return testkit.NewCluster(t, 3, testkit.WithStack(func(string) stack.Config {
 		cfg := supervision.DefaultConfig()
 		cfg.ResyncInterval = 200 * time.Millisecond
 		cfg.RestartBackoffMin = 50 * time.Millisecond
 		cfg.RestartBackoffMax = time.Second
-		return []node.Plugin{supervision.New(cfg)}
+		return stack.Config{Runtime: runtime.DefaultConfig(), Supervision: cfg}
 	}))
 }
 

@@ -1,0 +1,103 @@
+package stack
+
+import (
+	"fmt"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/steward/steward/backup"
+	"github.com/steward/steward/coordination"
+	"github.com/steward/steward/health"
+	"github.com/steward/steward/node"
+	"github.com/steward/steward/runtime"
+	"github.com/steward/steward/runtime/behaviors"
+	"github.com/steward/steward/snapshot"
+	"github.com/steward/steward/supervision"
+)
+
+// Config chooses and configures the layers. A nil layer config leaves that
+// layer out (tests run only what they look at); supervision is always
+// there, since every other layer acts on its runtime.
+type Config struct {
+	// Runtime configures the runtime; NodeName, Logger and Router are set
+	// here, Catalog when empty (the native behaviors).
+	Runtime      runtime.Config
+	Supervision  supervision.Config
+	Coordination *coordination.Config
+	Snapshot     *snapshot.Config
+	Health       *health.Config
+	Backup       *backup.Config
+}
+
+// DefaultConfig runs every layer with its defaults.
+func DefaultConfig() Config {
+	coord, snap, hl, bk := coordination.DefaultConfig(), snapshot.DefaultConfig(), health.DefaultConfig(), backup.DefaultConfig()
+	return Config{
+		Runtime:      runtime.DefaultConfig(),
+		Supervision:  supervision.DefaultConfig(),
+		Coordination: &coord, Snapshot: &snap, Health: &hl, Backup: &bk,
+	}
+}
+
+// Stack is one node's runtime and layers.
+type Stack struct {
+	Runtime      *runtime.Runtime
+	Supervision  *supervision.Layer
+	Coordination *coordination.Layer
+	Snapshot     *snapshot.Layer
+	Health       *health.Layer
+	Backup       *backup.Plugin
+}
+
+// New builds the runtime and layers of the node named nodeName.
+func New(nodeName string, logger hclog.Logger, cfg Config) (*Stack, error) {
+	if logger == nil {
+		logger = hclog.NewNullLogger()
+	}
+	router := supervision.NewRouter()
+	rc := cfg.Runtime
+	rc.NodeName, rc.Router = nodeName, router
+	rc.Logger = logger.Named("runtime")
+	if rc.Catalog == nil {
+		rc.Catalog = behaviors.NewCatalog()
+	}
+	rt, err := runtime.New(rc)
+	if err != nil {
+		return nil, fmt.Errorf("runtime: %w", err)
+	}
+	s := &Stack{Runtime: rt, Supervision: supervision.New(cfg.Supervision, rt, router)}
+	if cfg.Coordination != nil {
+		s.Coordination = coordination.New(*cfg.Coordination, rt)
+	}
+	if cfg.Snapshot != nil {
+		if s.Coordination == nil {
+			return nil, fmt.Errorf("snapshot: restores run plans: the coordination layer is needed")
+		}
+		s.Snapshot = snapshot.New(*cfg.Snapshot, rt, s.Supervision, s.Coordination)
+	}
+	if cfg.Health != nil {
+		s.Health = health.New(*cfg.Health, rt, s.Supervision)
+	}
+	if cfg.Backup != nil {
+		s.Backup = backup.New(*cfg.Backup)
+	}
+	return s, nil
+}
+
+// Plugins are the layers to attach to the node (node.Config.Plugins), in
+// the order they attach: each after what it uses.
+func (s *Stack) Plugins() []node.Plugin {
+	out := []node.Plugin{s.Supervision}
+	if s.Coordination != nil {
+		out = append(out, s.Coordination)
+	}
+	if s.Snapshot != nil {
+		out = append(out, s.Snapshot)
+	}
+	if s.Health != nil {
+		out = append(out, s.Health)
+	}
+	if s.Backup != nil {
+		out = append(out, s.Backup)
+	}
+	return out
+}
