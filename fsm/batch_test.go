@@ -126,7 +126,7 @@ func (m *mixer) planID() string {
 	}
 	var running []string
 	for _, p := range plans {
-		if !state.PlanFinished(p.Status) {
+		if !state.PlanDone(p) {
 			running = append(running, p.Id)
 		}
 	}
@@ -150,14 +150,14 @@ func (m *mixer) nonce() string {
 // target picks a stage and a node of a plan: most of the time the running
 // stage and one of its steps in status want (pending for a start, started
 // for a report), as an executor would; anything otherwise.
-func (m *mixer) target(id, want string) (*pb.PlanRecord, *pb.Stage, string) {
+func (m *mixer) target(id string, want pb.StepStatus) (*pb.PlanRecord, *pb.Stage, string) {
 	rec, _, _ := m.f.State().Plan(nil, id)
 	nodes := []string{"n1", "n2"}
 	if rec != nil && rec.Current >= 0 && int(rec.Current) < len(rec.Stages) && m.pick(0.85) {
 		st := rec.Stages[rec.Current]
 		var cands []string
 		for _, s := range st.Steps {
-			if s.Status == want {
+			if state.StepStatusOf(s) == want {
 				cands = append(cands, s.Node)
 			}
 		}
@@ -191,6 +191,9 @@ func (m *mixer) planCommand() (pb.CommandType, proto.Message) {
 			m.plans++
 		}
 		c.Id, c.Spec.Id = id, id
+		if m.pick(0.3) {
+			c.Spec.Shape = nil // committed before shapes: derived from the result
+		}
 		c.DeadlineUnixNano = m.now.Add(30 * time.Second).UnixNano()
 		if m.pick(0.05) {
 			c.StageTimeoutMs = 0
@@ -198,11 +201,11 @@ func (m *mixer) planCommand() (pb.CommandType, proto.Message) {
 		return pb.CommandType_COMMAND_TYPE_PLAN_CREATE, c
 	case 1, 2, 3, 4, 5:
 		id := m.planID()
-		_, st, node := m.target(id, state.StepPending)
+		_, st, node := m.target(id, pb.StepStatus_STEP_STATUS_PENDING)
 		return pb.CommandType_COMMAND_TYPE_PLAN_STEP_START, &pb.PlanStepStartCommand{PlanId: id, Stage: st.Key, Node: node, Nonce: m.nonce()}
 	case 6, 7, 8, 9, 10, 11:
 		id := m.planID()
-		rec, st, node := m.target(id, state.StepStarted)
+		rec, st, node := m.target(id, pb.StepStatus_STEP_STATUS_STARTED)
 		res := m.results[plan.Moderate]
 		if rec != nil {
 			res = m.results[plan.SafetyLevel(rec.SafetyLevel)]
@@ -226,7 +229,7 @@ func (m *mixer) planCommand() (pb.CommandType, proto.Message) {
 		return pb.CommandType_COMMAND_TYPE_PLAN_STEP_REPORT, &pb.PlanStepReportCommand{PlanId: id, Stage: st.Key, Step: step}
 	case 12:
 		id := m.planID()
-		_, st, _ := m.target(id, "")
+		_, st, _ := m.target(id, pb.StepStatus_STEP_STATUS_UNSPECIFIED) // any step
 		return pb.CommandType_COMMAND_TYPE_PLAN_EXPIRE, &pb.PlanExpireCommand{PlanId: id, Stage: st.Key}
 	default:
 		return pb.CommandType_COMMAND_TYPE_PLAN_CANCEL, &pb.PlanCancelCommand{PlanId: m.planID(), Reason: "changed my mind"}
@@ -243,7 +246,7 @@ func (m *mixer) snapshotID() string {
 	}
 	var open []string
 	for _, s := range snaps {
-		if s.Status == state.SnapshotCapturing || s.Status == state.SnapshotImporting {
+		if st := state.SnapshotStatusOf(s); st == pb.SnapshotStatus_SNAPSHOT_STATUS_CAPTURING || st == pb.SnapshotStatus_SNAPSHOT_STATUS_IMPORTING {
 			open = append(open, s.Id)
 		}
 	}
@@ -266,7 +269,7 @@ func (m *mixer) partNode(id string) string {
 	if rec != nil && m.pick(0.9) {
 		var pending []string
 		for _, p := range rec.Parts {
-			if p.Status == state.PartPending {
+			if state.PartStatusOf(p) == pb.SnapshotPartStatus_SNAPSHOT_PART_STATUS_PENDING {
 				pending = append(pending, p.Node)
 			}
 		}
@@ -306,8 +309,12 @@ func (m *mixer) snapshotCommand() (pb.CommandType, proto.Message) {
 	case 7:
 		id := fmt.Sprintf("snap-mix-%d", m.snaps)
 		m.snaps++
-		final := []string{state.SnapshotComplete, state.SnapshotPartial, "capturing"}[m.r.IntN(3)]
-		return pb.CommandType_COMMAND_TYPE_SNAPSHOT_IMPORT, importCommand(id, final, "imported", goldenT0, m.partOf(id, "n1"), "n2")
+		final := []string{state.SnapshotComplete, state.SnapshotPartial, "capturing", ""}[m.r.IntN(4)]
+		c := importCommand(id, final, "imported", goldenT0, m.partOf(id, "n1"), "n2")
+		if final == "" { // by enum: a final status, one that is not, or a newer version's
+			c.Record.FinalStatusCode = []pb.SnapshotStatus{pb.SnapshotStatus_SNAPSHOT_STATUS_PARTIAL, pb.SnapshotStatus_SNAPSHOT_STATUS_IMPORTING, 99}[m.r.IntN(3)]
+		}
+		return pb.CommandType_COMMAND_TYPE_SNAPSHOT_IMPORT, c
 	default:
 		return pb.CommandType_COMMAND_TYPE_SNAPSHOT_DELETE, &pb.SnapshotDeleteCommand{SnapshotId: m.snapshotID()}
 	}

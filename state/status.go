@@ -86,11 +86,12 @@ func (e enumNames[E]) name(v E) string {
 	return fmt.Sprintf("%s_%d", strings.ToLower(e.prefix), int32(v))
 }
 
-// nameOr returns v's name, or given for a value this binary does not know
-// (a record keeps the name its newer writer gave it).
+// nameOr returns v's name, or for a value this binary does not know the
+// name given with it (a record keeps the name its newer writer gave), or
+// when none was, name(v).
 func (e enumNames[E]) nameOr(v E, given string) string {
-	if n, ok := e.names[v]; ok {
-		return n
+	if _, ok := e.names[v]; ok || given == "" {
+		return e.name(v)
 	}
 	return given
 }
