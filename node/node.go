@@ -146,6 +146,7 @@ func (n *Node) start() (err error) {
 	}
 	n.pool = transport.NewPool()
 	n.server = transport.NewServer(n, transport.ServerConfig{Logger: logger, HoldTimeout: cfg.HoldTimeout, Pool: n.pool})
+	n.registerServices()
 	if err := n.attachPlugins(); err != nil {
 		return err
 	}

@@ -10,7 +10,8 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// Backend is what the gRPC services need from a node.
+// Backend is what the server needs from its node to forward requests,
+// answer reads and commit proposals.
 type Backend interface {
 	// NodeName is this node's name.
 	NodeName() string
@@ -33,15 +34,4 @@ type Backend interface {
 	// LastContact is how long ago this node last heard from the leader (0
 	// on the leader).
 	LastContact() time.Duration
-
-	Status() *pb.StatusResponse
-	Members() []*pb.Member
-	RaftPeers() (*pb.RaftPeersResponse, error)
-	TransferLeader(ctx context.Context, to string) (string, error)
-	// RemovePeer removes a node from the Raft configuration; leaving marks a
-	// node removing itself during a graceful leave.
-	RemovePeer(ctx context.Context, node string, leaving bool) (uint64, error)
-	// Leave leaves Raft and gossip gracefully; the node shuts down after
-	// the RPC has answered.
-	Leave(ctx context.Context) error
 }

@@ -81,8 +81,6 @@ func NewServer(b Backend, cfg ServerConfig) *Server {
 		grpc:    grpc.NewServer(opts...),
 		health:  health.NewServer(),
 	}
-	pb.RegisterKVServer(s.grpc, &kvService{s: s})
-	pb.RegisterClusterServer(s.grpc, &clusterService{s: s})
 	s.internal = &internalService{s: s}
 	pb.RegisterInternalServer(s.grpc, s.internal)
 	healthpb.RegisterHealthServer(s.grpc, s.health)

@@ -1,4 +1,4 @@
-package transport
+package node
 
 import (
 	"context"
@@ -6,52 +6,60 @@ import (
 
 	"github.com/steward/steward/pb"
 	"github.com/steward/steward/state"
+	"github.com/steward/steward/transport"
 	"google.golang.org/grpc"
 )
 
+// registerServices registers the spine's own client-facing services: KV
+// (the replicated key/value table) and Cluster (membership and Raft).
+func (n *Node) registerServices() {
+	pb.RegisterKVServer(n.server.GRPC(), &kvService{n: n})
+	pb.RegisterClusterServer(n.server.GRPC(), &clusterService{n: n})
+}
+
 type clusterService struct {
 	pb.UnimplementedClusterServer
-	s *Server
+	n *Node
 }
 
 // Status, Members and Leave describe or act on the node that receives the
 // request, as `consul members` and `consul leave` do.
 func (c *clusterService) Status(ctx context.Context, _ *pb.StatusRequest) (*pb.StatusResponse, error) {
-	return c.s.backend.Status(), nil
+	return c.n.Status(), nil
 }
 
 func (c *clusterService) Members(ctx context.Context, _ *pb.MembersRequest) (*pb.MembersResponse, error) {
-	return &pb.MembersResponse{Members: c.s.backend.Members()}, nil
+	return &pb.MembersResponse{Members: c.n.Members()}, nil
 }
 
 func (c *clusterService) Leave(ctx context.Context, _ *pb.LeaveRequest) (*pb.LeaveResponse, error) {
-	if err := c.s.backend.Leave(ctx); err != nil {
-		return nil, toStatus(err)
+	if err := c.n.Leave(ctx); err != nil {
+		return nil, transport.ToStatus(err)
 	}
 	return &pb.LeaveResponse{}, nil
 }
 
 func (c *clusterService) RaftPeers(ctx context.Context, req *pb.RaftPeersRequest) (*pb.RaftPeersResponse, error) {
 	if req.GetRead().GetStale() {
-		resp, err := c.s.backend.RaftPeers()
-		return resp, toStatus(err)
+		resp, err := c.n.RaftPeers()
+		return resp, transport.ToStatus(err)
 	}
-	return OnLeader(ctx, c.s, req,
+	return transport.OnLeader(ctx, c.n.server, req,
 		func(ctx context.Context, cc *grpc.ClientConn, r *pb.RaftPeersRequest) (*pb.RaftPeersResponse, error) {
 			return pb.NewClusterClient(cc).RaftPeers(ctx, r)
 		},
 		func(ctx context.Context, _ *pb.RaftPeersRequest) (*pb.RaftPeersResponse, error) {
-			return c.s.backend.RaftPeers()
+			return c.n.RaftPeers()
 		})
 }
 
 func (c *clusterService) TransferLeader(ctx context.Context, req *pb.TransferLeaderRequest) (*pb.TransferLeaderResponse, error) {
-	return OnLeader(ctx, c.s, req,
+	return transport.OnLeader(ctx, c.n.server, req,
 		func(ctx context.Context, cc *grpc.ClientConn, r *pb.TransferLeaderRequest) (*pb.TransferLeaderResponse, error) {
 			return pb.NewClusterClient(cc).TransferLeader(ctx, r)
 		},
 		func(ctx context.Context, r *pb.TransferLeaderRequest) (*pb.TransferLeaderResponse, error) {
-			to, err := c.s.backend.TransferLeader(ctx, r.To)
+			to, err := c.n.TransferLeader(ctx, r.To)
 			if err != nil {
 				return nil, err
 			}
@@ -61,14 +69,14 @@ func (c *clusterService) TransferLeader(ctx context.Context, req *pb.TransferLea
 
 func (c *clusterService) RemovePeer(ctx context.Context, req *pb.RemovePeerRequest) (*pb.RemovePeerResponse, error) {
 	if req.Node == "" {
-		return nil, toStatus(fmt.Errorf("%w: node name is empty", ErrInvalidRequest))
+		return nil, transport.ToStatus(fmt.Errorf("%w: node name is empty", transport.ErrInvalidRequest))
 	}
-	return OnLeader(ctx, c.s, req,
+	return transport.OnLeader(ctx, c.n.server, req,
 		func(ctx context.Context, cc *grpc.ClientConn, r *pb.RemovePeerRequest) (*pb.RemovePeerResponse, error) {
 			return pb.NewClusterClient(cc).RemovePeer(ctx, r)
 		},
 		func(ctx context.Context, r *pb.RemovePeerRequest) (*pb.RemovePeerResponse, error) {
-			idx, err := c.s.backend.RemovePeer(ctx, r.Node, r.Leaving)
+			idx, err := c.n.RemovePeer(ctx, r.Node, r.Leaving)
 			if err != nil {
 				return nil, err
 			}
@@ -77,7 +85,7 @@ func (c *clusterService) RemovePeer(ctx context.Context, req *pb.RemovePeerReque
 }
 
 func (c *clusterService) Nodes(ctx context.Context, req *pb.NodesRequest) (*pb.NodesResponse, error) {
-	return Read(ctx, c.s, req, req.GetRead(),
+	return transport.Read(ctx, c.n.server, req, req.GetRead(),
 		func(ctx context.Context, cc *grpc.ClientConn, r *pb.NodesRequest) (*pb.NodesResponse, error) {
 			return pb.NewClusterClient(cc).Nodes(ctx, r)
 		},
@@ -86,6 +94,6 @@ func (c *clusterService) Nodes(ctx context.Context, req *pb.NodesRequest) (*pb.N
 			if err != nil {
 				return nil, err
 			}
-			return &pb.NodesResponse{Meta: c.s.readMeta(idx), Nodes: nodes}, nil
+			return &pb.NodesResponse{Meta: c.n.server.ReadMeta(idx), Nodes: nodes}, nil
 		})
 }
