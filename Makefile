@@ -82,12 +82,13 @@ check:
 clean:
 	rm -rf bin
 
-# The example WebAssembly modules (examples/modules, issue 16): each .wat
+# The example WebAssembly modules (examples/modules, issue 16) and
+# hotcode's WAT test modules (hotcode/testdata): each .wat
 # through wat2wasm (Debian's wabt, installed when missing), then its
 # .manifest.json appended as the steward.manifest custom section (wabt
 # 1.0.32 parses (@custom ...) but does not emit it). The built .wasm files
 # are committed; hotcode's TestExamplesRebuild checks they are in sync.
-WASM_MODULES := $(basename $(wildcard examples/modules/*.wat))
+WASM_MODULES := $(basename $(wildcard examples/modules/*.wat hotcode/testdata/*.wat))
 .PHONY: wasm wasm-tools
 wasm-tools:
 	@command -v wat2wasm >/dev/null || (apt-get install -y wabt || (apt-get update && apt-get install -y wabt))

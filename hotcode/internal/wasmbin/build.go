@@ -63,10 +63,18 @@ type Module struct {
 	// ImportMemory, when set, imports the memory from that module/name
 	// instead of defining it.
 	ImportMemory *[2]string
+	Globals      []Global
 	Exports      []Export
 	Start        *uint32
 	Data         []Data
 	Customs      []Custom
+}
+
+// Global is a global with a constant initial value.
+type Global struct {
+	Type    ValType
+	Mutable bool
+	Init    int64
 }
 
 // Custom is a custom section to append.
@@ -119,6 +127,22 @@ func (m *Module) Encode() []byte {
 	if m.Memory != nil && m.ImportMemory == nil {
 		out = appendSection(out, IDMemory, 1, appendLimits(nil, m.Memory))
 	}
+	var globals []byte
+	for _, g := range m.Globals {
+		mut := byte(0)
+		if g.Mutable {
+			mut = 1
+		}
+		globals = append(globals, byte(g.Type), mut)
+		if g.Type == I64 {
+			globals = append(globals, 0x42)
+		} else {
+			globals = append(globals, 0x41)
+		}
+		globals = AppendSLEB(globals, g.Init)
+		globals = append(globals, 0x0b)
+	}
+	out = appendSection(out, IDGlobal, len(m.Globals), globals)
 	var exports []byte
 	for _, e := range m.Exports {
 		exports = appendName(exports, e.Name)
