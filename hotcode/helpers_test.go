@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"testing"
 	"time"
 
@@ -160,7 +161,7 @@ func statusWord(s uint32) int64 { return int64(uint64(0xffffffff)<<32 | uint64(s
 // the memory and the manifest are set per test.
 type fixture struct {
 	imports  []wasmbin.Import
-	bodies   map[string][]byte         // export name -> body
+	bodies   map[string][]byte           // export name -> body
 	sigs     map[string]wasmbin.FuncType // export name -> signature override
 	omit     map[string]bool
 	memory   wasmbin.Limits
@@ -287,3 +288,6 @@ func remanifest(t testing.TB, bin []byte, edit func(*hotcode.Manifest)) []byte {
 	}
 	return out
 }
+
+// goruntimeGC runs the collector so that dropped behaviors' cleanups run.
+func goruntimeGC() { goruntime.GC() }

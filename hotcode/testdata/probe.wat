@@ -4,8 +4,9 @@
 ;;   L link PID   U unlink PID   M monitor PID   T trap_exit on   N now
 ;;   X exit PID (empty: self) with reason "bye"   D send PID "hello"
 ;;   A send_after 10 ms "tick"   G log ARG   C call PID "get"
-;; Results: a buffer the host gave (S F W P C), 8 little-endian bytes (N, M),
-;; or the status as one decimal digit. handle_info remembers the last
+;; Results: a buffer the host gave (S F W P C; a status it returned instead
+;; as one decimal digit), 8 little-endian bytes (N, M), or the status as
+;; one decimal digit. handle_info remembers the last
 ;; message as "KIND:BODY", which state_export returns.
 (module
   (import "steward" "self" (func $self (result i64)))
@@ -46,6 +47,11 @@
   (func $digit (param $s i32) (result i64)
     (i32.store8 (i32.const 1024) (i32.add (local.get $s) (i32.const 48)))
     (call $packed (i32.const 1024) (i32.const 1)))
+  ;; given: a packed buffer as it is, a status as its digit.
+  (func $given (param $r i64) (result i64)
+    (if (result i64) (i64.eq (i64.shr_u (local.get $r) (i64.const 32)) (i64.const 0xffffffff))
+      (then (call $digit (i32.wrap_i64 (local.get $r))))
+      (else (local.get $r))))
   (func $word (param $v i64) (result i64)
     (i64.store (i32.const 1024) (local.get $v))
     (call $packed (i32.const 1024) (i32.const 8)))
@@ -58,12 +64,12 @@
     (local.set $op (i32.load8_u (local.get $p)))
     (local.set $a (i32.add (local.get $p) (i32.const 1)))
     (local.set $an (i32.sub (local.get $n) (i32.const 1)))
-    (if (i32.eq (local.get $op) (i32.const 83)) (then (return (call $self))))
-    (if (i32.eq (local.get $op) (i32.const 70)) (then (return (call $from))))
-    (if (i32.eq (local.get $op) (i32.const 87)) (then (return (call $whereis (local.get $a) (local.get $an)))))
+    (if (i32.eq (local.get $op) (i32.const 83)) (then (return (call $given (call $self)))))
+    (if (i32.eq (local.get $op) (i32.const 70)) (then (return (call $given (call $from)))))
+    (if (i32.eq (local.get $op) (i32.const 87)) (then (return (call $given (call $whereis (local.get $a) (local.get $an))))))
     (if (i32.eq (local.get $op) (i32.const 82)) (then (return (call $digit (call $register (local.get $a) (local.get $an))))))
     (if (i32.eq (local.get $op) (i32.const 80))
-      (then (return (call $spawn (local.get $a) (local.get $an) (i32.const 0) (i32.const 0) (i32.const 1)))))
+      (then (return (call $given (call $spawn (local.get $a) (local.get $an) (i32.const 0) (i32.const 0) (i32.const 1))))))
     (if (i32.eq (local.get $op) (i32.const 76)) (then (return (call $digit (call $link (local.get $a) (local.get $an))))))
     (if (i32.eq (local.get $op) (i32.const 85)) (then (return (call $digit (call $unlink (local.get $a) (local.get $an))))))
     (if (i32.eq (local.get $op) (i32.const 77)) (then (return (call $word (call $monitor (local.get $a) (local.get $an))))))
@@ -79,7 +85,7 @@
     (if (i32.eq (local.get $op) (i32.const 71))
       (then (call $log (i32.const 2) (local.get $a) (local.get $an)) (return (call $digit (i32.const 0)))))
     (if (i32.eq (local.get $op) (i32.const 67))
-      (then (return (call $call (local.get $a) (local.get $an) (i32.const 2072) (i32.const 3) (i32.const 0)))))
+      (then (return (call $given (call $call (local.get $a) (local.get $an) (i32.const 2072) (i32.const 3) (i32.const 0))))))
     (i64.const 0xffffffff00000001))
 
   (func (export "handle_cast") (param i32 i32) (result i32) (i32.const 0))
