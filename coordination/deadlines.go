@@ -25,7 +25,7 @@ func (l *Layer) deadlines(ctx context.Context) {
 					continue
 				}
 				stage := rec.Stages[rec.Current]
-				if stage.Status != state.StageRunning {
+				if state.StageStatusOf(stage) != pb.StageStatus_STAGE_STATUS_RUNNING {
 					continue
 				}
 				due := time.Unix(0, stage.DeadlineUnixNano)

@@ -43,11 +43,11 @@ func (e *executor) run() {
 				continue
 			}
 			stage := rec.Stages[rec.Current]
-			if stage.Status != state.StageRunning {
+			if state.StageStatusOf(stage) != pb.StageStatus_STAGE_STATUS_RUNNING {
 				continue
 			}
 			for _, step := range stage.Steps {
-				if step.Node != self || step.Status != state.StepPending {
+				if step.Node != self || state.StepStatusOf(step) != pb.StepStatus_STEP_STATUS_PENDING {
 					continue
 				}
 				key := rec.Id + "/" + stage.Key

@@ -168,7 +168,7 @@ func (l *Layer) activePlans() []plan.ActivePlan {
 	}
 	var out []plan.ActivePlan
 	for _, rec := range recs {
-		if state.PlanFinished(rec.Status) {
+		if state.PlanDone(rec) {
 			continue
 		}
 		_, spec, _ := l.node.State().Plan(nil, rec.Id)

@@ -161,7 +161,7 @@ func (s *service) List(ctx context.Context, req *pb.ListPlansRequest) (*pb.ListP
 			}
 			out := &pb.ListPlansResponse{Meta: s.srv().ReadMeta(idx)}
 			for _, rec := range recs {
-				fin := state.PlanFinished(rec.Status)
+				fin := state.PlanDone(rec)
 				if (r.Filter == "running" && fin) || (r.Filter == "finished" && !fin) {
 					continue
 				}
@@ -228,7 +228,7 @@ func (s *service) Watch(req *pb.GetPlanRequest, stream grpc.ServerStreamingServe
 				return err
 			}
 		}
-		if state.PlanFinished(resp.Plan.Status) {
+		if state.PlanDone(resp.Plan) {
 			return nil
 		}
 		wctx, cancel := context.WithCancel(ctx)

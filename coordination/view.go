@@ -144,7 +144,7 @@ func NewView(rec *pb.PlanRecord, resultJSON []byte) View {
 				default:
 					ov.Status = "failed"
 				}
-			} else if st.Status != state.StageRunning && st.Status != state.StagePending {
+			} else if s := state.StageStatusOf(st); s != pb.StageStatus_STAGE_STATUS_RUNNING && s != pb.StageStatus_STAGE_STATUS_PENDING {
 				ov.Status = "not_run"
 			}
 			sv.Operations = append(sv.Operations, ov)

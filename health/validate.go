@@ -139,7 +139,7 @@ func (l *Layer) targets(names []string) ([]string, error) {
 	left := map[string]bool{}
 	for _, r := range recs {
 		known[r.Name] = true
-		left[r.Name] = r.Status == state.NodeLeft
+		left[r.Name] = state.NodeStatusOf(r) == pb.NodeStatus_NODE_STATUS_LEFT
 	}
 	for _, m := range l.node.Members() {
 		known[m.Name] = true

@@ -135,11 +135,11 @@ func (l *Layer) watch() {
 		ws := memdb.NewWatchSet()
 		_, snaps, _ := st.Snapshots(ws)
 		for _, rec := range snaps {
-			if rec.Status != state.SnapshotCapturing {
+			if state.SnapshotStatusOf(rec) != pb.SnapshotStatus_SNAPSHOT_STATUS_CAPTURING {
 				continue
 			}
 			for _, p := range rec.Parts {
-				if p.Node != self || p.Status != state.PartPending || p.Received > 0 {
+				if p.Node != self || state.PartStatusOf(p) != pb.SnapshotPartStatus_SNAPSHOT_PART_STATUS_PENDING || p.Received > 0 {
 					continue
 				}
 				l.mu.Lock()
@@ -216,7 +216,7 @@ func (l *Layer) deadlines(ctx context.Context) {
 		var next time.Time
 		now := time.Now()
 		for _, rec := range snaps {
-			if rec.Status != state.SnapshotCapturing {
+			if state.SnapshotStatusOf(rec) != pb.SnapshotStatus_SNAPSHOT_STATUS_CAPTURING {
 				continue
 			}
 			due := time.Unix(0, rec.DeadlineUnixNano)

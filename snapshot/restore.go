@@ -96,7 +96,7 @@ func (l *Layer) restore(ctx context.Context, req *pb.RestoreRequest) (*RestoreRe
 	if rec == nil {
 		return nil, fmt.Errorf("%w: snapshot %q", transport.ErrNotFound, req.Id)
 	}
-	if rec.Status != state.SnapshotComplete && rec.Status != state.SnapshotPartial {
+	if s := state.SnapshotStatusOf(rec); s != pb.SnapshotStatus_SNAPSHOT_STATUS_COMPLETE && s != pb.SnapshotStatus_SNAPSHOT_STATUS_PARTIAL {
 		return nil, fmt.Errorf("%w: snapshot %s is %s", ErrNotRestorable, rec.Id, rec.Status)
 	}
 	nodes, err := l.restoreNodes(rec, req.Nodes)
@@ -203,7 +203,7 @@ func (l *Layer) restoreNodes(rec *pb.SnapshotRecord, asked []string) ([]string, 
 	nodes := append([]string(nil), asked...)
 	if len(nodes) == 0 {
 		for _, p := range rec.Parts {
-			if p.Status == state.PartComplete {
+			if state.PartStatusOf(p) == pb.SnapshotPartStatus_SNAPSHOT_PART_STATUS_COMPLETE {
 				nodes = append(nodes, p.Node)
 			}
 		}
@@ -217,7 +217,7 @@ func (l *Layer) restoreNodes(rec *pb.SnapshotRecord, asked []string) ([]string, 
 		switch {
 		case !ok:
 			return nil, fmt.Errorf("%w: snapshot %s has no part for node %q", ErrNotRestorable, rec.Id, n)
-		case p.Status != state.PartComplete:
+		case state.PartStatusOf(p) != pb.SnapshotPartStatus_SNAPSHOT_PART_STATUS_COMPLETE:
 			return nil, fmt.Errorf("%w: the part of node %s in snapshot %s is %s; restore the other nodes with --nodes", ErrNotRestorable, n, rec.Id, p.Status)
 		}
 		switch st := l.node.MemberStatus(n); st {

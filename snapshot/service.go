@@ -102,7 +102,7 @@ func getSnapshot(st *state.Store, srv *transport.Server, r *pb.GetSnapshotReques
 		}
 		resp.Parts = map[string][]byte{}
 		for _, p := range rec.Parts {
-			if p.Status != state.PartComplete || (len(want) > 0 && !want[p.Node]) {
+			if state.PartStatusOf(p) != pb.SnapshotPartStatus_SNAPSHOT_PART_STATUS_COMPLETE || (len(want) > 0 && !want[p.Node]) {
 				continue
 			}
 			data, err := st.SnapshotPartData(rec.Id, p.Node)
@@ -143,7 +143,7 @@ func (s *service) Export(req *pb.GetSnapshotRequest, stream grpc.ServerStreaming
 		return err
 	}
 	rec := resp.Snapshot
-	if rec.Status == state.SnapshotCapturing || rec.Status == state.SnapshotImporting {
+	if s := state.SnapshotStatusOf(rec); s == pb.SnapshotStatus_SNAPSHOT_STATUS_CAPTURING || s == pb.SnapshotStatus_SNAPSHOT_STATUS_IMPORTING {
 		return transport.ToStatus(fmt.Errorf("%w: snapshot %s is still %s", transport.ErrConflict, rec.Id, rec.Status))
 	}
 	h := FileHeader{ID: rec.Id, Status: rec.Status, Options: optionsOf(rec.Options),

@@ -311,7 +311,7 @@ func watchPlan(cmd *cobra.Command, g *globals, id, out string) error {
 		}
 		fmt.Fprintln(w)
 	}
-	if last.Plan.Status != state.PlanSucceeded {
+	if state.PlanStatusOf(last.Plan) != pb.PlanStatus_PLAN_STATUS_SUCCEEDED {
 		return &cliError{msg: fmt.Sprintf("plan %s %s", id, last.Plan.Status), code: 1}
 	}
 	return nil

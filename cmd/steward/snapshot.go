@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/steward/steward/pb"
 	"github.com/steward/steward/snapshot"
+	"github.com/steward/steward/state"
 )
 
 // snapshotJSON is `steward snapshot inspect -o json` and `snapshot capture
@@ -54,7 +55,7 @@ func toSnapshotJSON(r *pb.SnapshotRecord) snapshotJSON {
 			t := time.Unix(0, p.CapturedAtUnixNano).UTC()
 			pj.CapturedAt = &t
 		}
-		if p.Status == "missing" || p.Status == "corrupt" {
+		if s := state.PartStatusOf(p); s == pb.SnapshotPartStatus_SNAPSHOT_PART_STATUS_MISSING || s == pb.SnapshotPartStatus_SNAPSHOT_PART_STATUS_CORRUPT {
 			j.Missing = append(j.Missing, p.Node)
 		}
 		j.StoredBytes += p.StoredBytes
@@ -96,7 +97,7 @@ func newSnapshotCaptureCmd(g *globals) *cobra.Command {
 		if err != nil {
 			return g.rpcError(err)
 		}
-		rec := &pb.SnapshotRecord{Id: resp.Id, Status: "capturing"}
+		rec := &pb.SnapshotRecord{Id: resp.Id, Status: state.SnapshotCapturing, StatusCode: pb.SnapshotStatus_SNAPSHOT_STATUS_CAPTURING}
 		if *wait {
 			if rec, err = waitSnapshot(r, resp.Id); err != nil {
 				return g.rpcError(err)
@@ -478,7 +479,7 @@ func waitSnapshot(r *snapRPC, id string) (*pb.SnapshotRecord, error) {
 		if err != nil {
 			return nil, err
 		}
-		if s := resp.Snapshot.Status; s == "complete" || s == "partial" {
+		if s := state.SnapshotStatusOf(resp.Snapshot); s == pb.SnapshotStatus_SNAPSHOT_STATUS_COMPLETE || s == pb.SnapshotStatus_SNAPSHOT_STATUS_PARTIAL {
 			return resp.Snapshot, nil
 		}
 		select {
