@@ -24,6 +24,11 @@
 // only its name) and a plan's plan, facts and result JSON (the state
 // machine runs the plan's PlanShape instead). Readers decode them outside
 // Apply, with their own version's rules (DecodeTree, DecodePlanResult).
+// The limits a write enforces itself (MaxKVKeySize, MaxKVValueSize, the
+// MaxSnapshot* sizes, the thresholds' bounds, MaxPlanHistory) are part of
+// the replicated format, fixed by the golden logs of package fsm: a
+// version that needs another value carries it in the command (or a new
+// command type), it does not change the constant.
 //
 // Statuses are enums beside their lowercase names (status.go); records
 // written before the enums, and plans committed before shapes, are read
