@@ -85,9 +85,25 @@ func (e *executor) runStep(planID, stageKey string) {
 		log.Error("step started but the plan is gone", "error", err)
 		return
 	}
+	report := func(step *pb.Step) {
+		step.Node, step.Nonce = self, e.l.nonce
+		if e.l.ctx.Err() != nil {
+			log.Warn("node stopping: step abandoned without a report")
+			return
+		}
+		log.Debug("step done; reporting", "ok", step.Error == "")
+		if err := e.commit(pb.CommandType_COMMAND_TYPE_PLAN_STEP_REPORT, &pb.PlanStepReportCommand{PlanId: planID, Stage: stageKey, Step: step}); err != nil {
+			log.Error("step report not committed", "error", err)
+		}
+	}
 	res, err := state.DecodePlanResult(spec)
 	if err != nil {
+		// The state machine committed the plan by its shape; the result
+		// is this node's to read, and one its version cannot read (a newer
+		// leader's) fails its share now, reported, rather than at the
+		// stage's deadline.
 		log.Error("plan result", "error", err)
+		report(&pb.Step{Error: "this node cannot read the plan: " + err.Error()})
 		return
 	}
 	_, stage := stageByKey(rec, stageKey)
@@ -105,16 +121,7 @@ func (e *executor) runStep(planID, stageKey string) {
 		log.Warn("step abandoned before its operations ran", "error", ctx.Err())
 		return
 	}
-	step.Node, step.Nonce = self, e.l.nonce
-	if e.l.ctx.Err() != nil {
-		log.Warn("node stopping: step abandoned without a report")
-		return
-	}
-	log.Debug("step done; reporting", "ok", step.Error == "")
-	report := &pb.PlanStepReportCommand{PlanId: planID, Stage: stageKey, Step: step}
-	if err := e.commit(pb.CommandType_COMMAND_TYPE_PLAN_STEP_REPORT, report); err != nil {
-		log.Error("step report not committed", "error", err)
-	}
+	report(step)
 }
 
 // commit proposes a step command (forwarded to the leader) until it is
