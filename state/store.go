@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-memdb"
+	"github.com/steward/steward/internal/clock"
 )
 
 // Store is the replicated state of one node. It is safe for concurrent use:
@@ -130,11 +131,17 @@ func (s *Store) EndBatch() bool {
 // error in the last case. It is the wait of every loop that acts on the
 // replicated state.
 func (s *Store) WaitChange(ctx context.Context, ws memdb.WatchSet, until time.Time) error {
+	return s.WaitChangeClock(ctx, clock.System(), ws, until)
+}
+
+// WaitChangeClock is WaitChange with until a time of c: the wait of a loop
+// whose timing a test drives with a manual clock.
+func (s *Store) WaitChangeClock(ctx context.Context, c clock.Clock, ws memdb.WatchSet, until time.Time) error {
 	var timer <-chan time.Time
 	if !until.IsZero() {
-		t := time.NewTimer(time.Until(until))
+		t := c.NewTimer(until.Sub(c.Now()))
 		defer t.Stop()
-		timer = t.C
+		timer = t.C()
 	}
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
