@@ -90,10 +90,11 @@ func (b *behavior) strict(name string, st uint32) error {
 	return fmt.Errorf("%s: %s returned status %d", b.m.Ref(), name, st)
 }
 
-// input puts b in guest memory; its ptr and len as call params.
+// input writes b in the input buffer; its ptr and len as call params.
 func input(ctx context.Context, in *instance, b []byte) (uint64, uint64, error) {
-	ptr, err := in.put(ctx, b)
-	return uint64(ptr), uint64(len(b)), err
+	var ptr [1]uint64
+	err := in.inputs(ctx, ptr[:], b)
+	return ptr[0], uint64(len(b)), err
 }
 
 func (b *behavior) Init(p runtime.Proc) error {
@@ -177,7 +178,11 @@ func (b *behavior) Terminate(p runtime.Proc, reason runtime.Reason) {
 		return err
 	})
 	if err != nil {
-		p.Logger().Warn("module terminate failed", "module", b.m.Ref(), "error", err)
+		log := b.m.host.log
+		if p != nil {
+			log = p.Logger()
+		}
+		log.Warn("module terminate failed", "module", b.m.Ref(), "error", err)
 	}
 }
 
@@ -197,19 +202,11 @@ func (b *behavior) CodeChange(oldVersion string, oldState []byte) error {
 }
 
 func (b *behavior) codeChange(ctx context.Context, in *instance, vsn string, dir int, state []byte) error {
-	vp, vn, err := input(ctx, in, []byte(vsn))
-	if err != nil {
+	var p [3]uint64
+	if err := in.inputs(ctx, p[:], []byte(vsn), b.extra, state); err != nil {
 		return err
 	}
-	ep, en, err := input(ctx, in, b.extra)
-	if err != nil {
-		return err
-	}
-	sp, sn, err := input(ctx, in, state)
-	if err != nil {
-		return err
-	}
-	st, err := in.call(ctx, exCodeChange, vp, vn, uint64(dir), ep, en, sp, sn)
+	st, err := in.call(ctx, exCodeChange, p[0], uint64(len(vsn)), uint64(dir), p[1], uint64(len(b.extra)), p[2], uint64(len(state)))
 	if err != nil {
 		return err
 	}

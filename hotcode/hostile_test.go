@@ -193,7 +193,7 @@ func TestHostileHugeAlloc(t *testing.T) {
 		f := newFixture("h")
 		rt, p, sub, alive := hostile(t, f, nil)
 		cast(t, rt, p, big)
-		crashed(t, sub, p, "h@1: alloc(300000) returned 1024: the buffer is outside memory (65536 bytes)")
+		crashed(t, sub, p, "h@1: alloc(300000) returned 2048: the buffer is outside memory (65536 bytes)")
 		alive()
 	})
 }

@@ -2,6 +2,7 @@ package hotcode
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	goruntime "runtime"
@@ -33,7 +34,11 @@ type instance struct {
 	// Set for the duration of one callback.
 	proc  runtime.Proc     // nil outside process callbacks
 	msg   *runtime.Message // the message being handled, or nil
-	owned []uint64         // packed buffers the host allocated, freed after
+	owned []uint64         // packed buffers given out by host functions, freed after
+
+	// The input buffer: the callbacks' inputs are written here, reused
+	// while they fit (one guest call per callback instead of three).
+	inPtr, inCap uint32
 	exit  runtime.Reason   // exit(self) asked during the callback
 
 	// broken is the first failure of a call into the instance (a trap, a
@@ -62,7 +67,9 @@ func (c *closer) close() {
 // refuses start sections; WithStartFunctions() skips _start), no WASI
 // unless the module was allowed it.
 func (m *Module) instantiate(ctx context.Context) (*instance, error) {
-	cfg := wazero.NewModuleConfig().WithName("").WithStartFunctions()
+	// The random source is given even without WASI: wazero's default
+	// seeds a math/rand source per instance, a tenth of the cost.
+	cfg := wazero.NewModuleConfig().WithName("").WithStartFunctions().WithRandSource(rand.Reader)
 	in := &instance{m: m}
 	if m.wasi != nil {
 		cfg, in.fs = m.wasiConfig(cfg, in)
@@ -75,9 +82,6 @@ func (m *Module) instantiate(ctx context.Context) (*instance, error) {
 	in.mod, in.mem = mod, mod.Memory()
 	in.closer = &closer{mod: mod, live: &m.host.live}
 	goruntime.AddCleanup(in, func(c *closer) { c.close() }, in.closer)
-	for i, e := range abiExports {
-		in.fns[i] = mod.ExportedFunction(e.name)
-	}
 	if in.mem == nil {
 		in.close()
 		return nil, fmt.Errorf("%s: no memory", m.Ref())
@@ -99,7 +103,12 @@ func (in *instance) call(ctx context.Context, ex int, params ...uint64) (uint64,
 	}
 	fn := in.fns[ex]
 	if fn == nil {
-		return 0, in.fail(fmt.Errorf("%s: %s is not exported", in.m.Ref(), abiExports[ex].name))
+		// Looked up on first use: each api.Function carries its own call
+		// engine and stack, half an instance's memory if made up front.
+		if fn = in.mod.ExportedFunction(abiExports[ex].name); fn == nil {
+			return 0, in.fail(fmt.Errorf("%s: %s is not exported", in.m.Ref(), abiExports[ex].name))
+		}
+		in.fns[ex] = fn
 	}
 	if in.depth == maxDepth {
 		return 0, in.fail(fmt.Errorf("%s: %s: calls nested %d deep", in.m.Ref(), abiExports[ex].name, maxDepth))
@@ -140,22 +149,72 @@ func (in *instance) callError(ctx context.Context, name string, err error) error
 	return fmt.Errorf("%s: %s: %s", ref, name, firstLine(err))
 }
 
-// put copies b into a buffer from the guest's alloc; an empty b is ptr 0.
-func (in *instance) put(ctx context.Context, b []byte) (uint32, error) {
-	if len(b) == 0 {
-		return 0, nil
-	}
-	r, err := in.call(ctx, exAlloc, uint64(len(b)))
+// minInput is the input buffer's first size (bytes).
+const minInput = 1024
+
+// alloc gets n bytes from the guest's alloc, checked to lie in memory.
+func (in *instance) alloc(ctx context.Context, n int) (uint32, error) {
+	r, err := in.call(ctx, exAlloc, uint64(n))
 	if err != nil {
 		return 0, err
 	}
 	ptr := uint32(r)
 	if ptr == 0 {
-		return 0, in.fail(fmt.Errorf("%s: alloc(%d) returned 0 (out of memory)", in.m.Ref(), len(b)))
+		return 0, in.fail(fmt.Errorf("%s: alloc(%d) returned 0 (out of memory)", in.m.Ref(), n))
 	}
-	if !in.mem.Write(ptr, b) {
-		return 0, in.fail(fmt.Errorf("%s: alloc(%d) returned %d: the buffer is outside memory (%d bytes)", in.m.Ref(), len(b), ptr, in.mem.Size()))
+	if _, ok := in.mem.Read(ptr, uint32(n)); !ok {
+		return 0, in.fail(fmt.Errorf("%s: alloc(%d) returned %d: the buffer is outside memory (%d bytes)", in.m.Ref(), n, ptr, in.mem.Size()))
 	}
+	return ptr, nil
+}
+
+// inputs writes bufs one after the other into the input buffer, growing
+// it (dealloc the old one, alloc a new one) when they do not fit, and
+// returns each one's ptr (0 for an empty one).
+func (in *instance) inputs(ctx context.Context, ptrs []uint64, bufs ...[]byte) error {
+	total := 0
+	for _, b := range bufs {
+		total += len(b)
+	}
+	if total > int(in.inCap) {
+		if in.inCap > 0 && in.m.hasDealloc {
+			if _, err := in.call(ctx, exDealloc, uint64(in.inPtr), uint64(in.inCap)); err != nil {
+				return err
+			}
+		}
+		in.inPtr, in.inCap = 0, 0
+		n := max(total, minInput)
+		ptr, err := in.alloc(ctx, n)
+		if err != nil {
+			return err
+		}
+		in.inPtr, in.inCap = ptr, uint32(n)
+	}
+	off := in.inPtr
+	for i, b := range bufs {
+		if len(b) == 0 {
+			ptrs[i] = 0
+			continue
+		}
+		in.mem.Write(off, b)
+		ptrs[i] = uint64(off)
+		off += uint32(len(b))
+	}
+	return nil
+}
+
+// put copies b into a buffer of its own from the guest's alloc (a host
+// function's result), freed with dealloc after the callback; an empty b
+// is ptr 0.
+func (in *instance) put(ctx context.Context, b []byte) (uint32, error) {
+	if len(b) == 0 {
+		return 0, nil
+	}
+	ptr, err := in.alloc(ctx, len(b))
+	if err != nil {
+		return 0, err
+	}
+	in.mem.Write(ptr, b)
 	if in.m.hasDealloc {
 		in.owned = append(in.owned, packBuf(ptr, uint32(len(b))))
 	}

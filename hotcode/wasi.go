@@ -1,7 +1,6 @@
 package hotcode
 
 import (
-	"crypto/rand"
 	"io"
 	"io/fs"
 	"os"
@@ -22,7 +21,7 @@ import (
 // validator refuses sock_*), real clocks and randomness, output discarded,
 // and, with an fs_dir, one preopened directory per process.
 func (m *Module) wasiConfig(cfg wazero.ModuleConfig, in *instance) (wazero.ModuleConfig, *wasiFS) {
-	cfg = cfg.WithSysWalltime().WithSysNanotime().WithRandSource(rand.Reader).
+	cfg = cfg.WithSysWalltime().WithSysNanotime().
 		WithStdout(io.Discard).WithStderr(io.Discard)
 	if m.wasi.FSDir == "" {
 		return cfg, nil

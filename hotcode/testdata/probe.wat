@@ -34,13 +34,16 @@
   (data (i32.const 2064) "tick")
   (data (i32.const 2072) "get")
 
+  ;; a bump allocator (no growth: the probe's inputs are small)
   (func (export "alloc") (param $size i32) (result i32)
     (local $p i32)
     (local.set $p (global.get $heap))
     (global.set $heap (i32.add (local.get $p) (local.get $size)))
     (local.get $p))
-  ;; the host frees everything after each callback: back to the base.
-  (func (export "dealloc") (param i32 i32) (global.set $heap (i32.const 8192)))
+  ;; the host frees its buffers last first: pop the top of the heap.
+  (func (export "dealloc") (param $p i32) (param $size i32)
+    (if (i32.eq (global.get $heap) (i32.add (local.get $p) (local.get $size)))
+      (then (global.set $heap (local.get $p)))))
 
   (func $packed (param $p i32) (param $n i32) (result i64)
     (i64.or (i64.shl (i64.extend_i32_u (local.get $p)) (i64.const 32)) (i64.extend_i32_u (local.get $n))))
