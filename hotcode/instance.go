@@ -39,7 +39,7 @@ type instance struct {
 	// The input buffer: the callbacks' inputs are written here, reused
 	// while they fit (one guest call per callback instead of three).
 	inPtr, inCap uint32
-	exit  runtime.Reason   // exit(self) asked during the callback
+	exit         runtime.Reason // exit(self) asked during the callback
 
 	// broken is the first failure of a call into the instance (a trap, a
 	// deadline, a bad return): the instance is not called again.
