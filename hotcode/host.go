@@ -22,7 +22,7 @@ type Host struct {
 	cfg    Config
 	log    hclog.Logger
 	rt     wazero.Runtime
-	cache  wazero.CompilationCache
+	cache  wazero.CompilationCache // owned; nil when shared
 	ctx    context.Context
 	cancel context.CancelFunc
 
@@ -39,6 +39,12 @@ type systemBox struct{ s System }
 
 // NewHost builds a host.
 func NewHost(ctx context.Context, cfg Config) (*Host, error) {
+	return newHost(ctx, cfg, nil)
+}
+
+// newHost builds a host over a given compilation cache (nil: its own,
+// from cfg.CacheDir), which it does not close.
+func newHost(ctx context.Context, cfg Config, shared wazero.CompilationCache) (*Host, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -46,8 +52,10 @@ func NewHost(ctx context.Context, cfg Config) (*Host, error) {
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
-	var cache wazero.CompilationCache
-	if cfg.CacheDir != "" {
+	cache, ownCache := shared, shared == nil
+	switch {
+	case !ownCache:
+	case cfg.CacheDir != "":
 		if err := os.MkdirAll(cfg.CacheDir, 0o755); err != nil {
 			return nil, fmt.Errorf("%w: CacheDir: %w", ErrBadOptions, err)
 		}
@@ -56,7 +64,7 @@ func NewHost(ctx context.Context, cfg Config) (*Host, error) {
 			return nil, fmt.Errorf("%w: CacheDir: %w", ErrBadOptions, err)
 		}
 		cache = c
-	} else {
+	default:
 		cache = wazero.NewCompilationCache()
 	}
 	rc := wazero.NewRuntimeConfig().
@@ -67,14 +75,20 @@ func NewHost(ctx context.Context, cfg Config) (*Host, error) {
 	rt := wazero.NewRuntimeWithConfig(ctx, rc)
 	if err := instantiateHostModule(ctx, rt); err != nil {
 		_ = rt.Close(ctx)
-		_ = cache.Close(ctx)
+		if ownCache {
+			_ = cache.Close(ctx)
+		}
 		return nil, fmt.Errorf("hotcode: host module: %w", err)
 	}
 	hctx, cancel := context.WithCancel(context.Background())
-	return &Host{
-		cfg: cfg, log: log.Named("hotcode"), rt: rt, cache: cache,
+	h := &Host{
+		cfg: cfg, log: log.Named("hotcode"), rt: rt,
 		ctx: hctx, cancel: cancel, modules: map[string]*Module{},
-	}, nil
+	}
+	if ownCache {
+		h.cache = cache
+	}
+	return h, nil
 }
 
 // Bind gives the dangerous host functions (register, spawn, exit of
@@ -202,8 +216,10 @@ func (h *Host) Close(ctx context.Context) error {
 	h.mu.Unlock()
 	h.cancel()
 	err := h.rt.Close(ctx)
-	if cerr := h.cache.Close(ctx); err == nil {
-		err = cerr
+	if h.cache != nil {
+		if cerr := h.cache.Close(ctx); err == nil {
+			err = cerr
+		}
 	}
 	return err
 }

@@ -126,12 +126,16 @@ func Validate(ctx context.Context, bin []byte, opts ValidateOptions) (*Report, e
 	}
 	opts.Level = level
 	// Decoding needs no cap: the memory minimum is checked by name below.
-	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig())
+	// The smoke run's host shares the compilation (wazero keys compiled
+	// code by the bytes and WithCloseOnContextDone, which both set).
+	cache := wazero.NewCompilationCache()
+	defer cache.Close(ctx)
+	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCompilationCache(cache).WithCloseOnContextDone(true))
 	defer r.Close(ctx)
 	c := &checker{opts: opts, rep: &Report{Level: level}}
 	cm := c.static(ctx, bin, func(b []byte) (wazero.CompiledModule, error) { return r.CompileModule(ctx, b) })
 	if cm != nil && len(c.rep.Problems) == 0 && level == Strict {
-		c.smoke(ctx, bin)
+		c.smoke(ctx, bin, cache)
 	}
 	return c.result()
 }
@@ -343,12 +347,12 @@ func (c *checker) dependencies() {
 
 // smoke is strict's smoke run: instantiate in a throwaway host with the
 // page cap, run init and state_export, each under the deadline.
-func (c *checker) smoke(ctx context.Context, bin []byte) {
+func (c *checker) smoke(ctx context.Context, bin []byte, cache wazero.CompilationCache) {
 	c.ran("smoke")
 	cfg := DefaultConfig()
 	cfg.MaxMemoryPages = c.opts.MaxMemoryPages
 	cfg.MessageDeadline = c.opts.SmokeDeadline
-	h, err := NewHost(ctx, cfg)
+	h, err := newHost(ctx, cfg, cache)
 	if err != nil {
 		c.fail("smoke", ErrSmokeRun, "host: %v", err)
 		return
