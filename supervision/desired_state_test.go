@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/steward/steward/internal/clock"
 	"github.com/steward/steward/pb"
 	"github.com/steward/steward/runtime"
 	"github.com/steward/steward/stack"
@@ -24,6 +25,13 @@ type dsCluster struct {
 
 func newDSCluster(t *testing.T, n int, opts ...testkit.Option) *dsCluster {
 	t.Helper()
+	return newDSClusterOn(t, n, nil, opts...)
+}
+
+// newDSClusterOn is newDSCluster with the layers' timers on clk (nil: the
+// wall clock).
+func newDSClusterOn(t *testing.T, n int, clk clock.Clock, opts ...testkit.Option) *dsCluster {
+	t.Helper()
 	d := &dsCluster{}
 	cfg := supervision.DefaultConfig()
 	cfg.ResyncInterval = 200 * time.Millisecond
@@ -31,6 +39,7 @@ func newDSCluster(t *testing.T, n int, opts ...testkit.Option) *dsCluster {
 	cfg.RestartBackoffMax = time.Second
 	cfg.ReplaceAfter = time.Second
 	cfg.OpTimeout = 10 * time.Second
+	cfg.Clock = clk
 	opts = append(opts, testkit.WithStack(func(string) stack.Config {
 		return stack.Config{Runtime: runtime.DefaultConfig(), Supervision: cfg}
 	}))
@@ -203,9 +212,11 @@ func TestAutoPlacementAndReplacement(t *testing.T) {
 }
 
 // A tree whose root gives up is started again by the reconciler, after a
-// backoff, and the restart is visible as events.
+// backoff, and the restart is visible as events. The backoff is on a
+// manual clock: the tree stays down until the clock passes it.
 func TestFailedTreeIsRestarted(t *testing.T) {
-	d := newDSCluster(t, 1)
+	clk := clock.NewManual(time.Now())
+	d := newDSClusterOn(t, 1, clk)
 	spec := `{"name":"fragile","node":"n1","max_restarts":0,"max_seconds":5,"children":[{"id":"boom","behavior":"crasher"}]}`
 	resp := apply(t, d.sup(0), spec)
 	pids := waitApplied(t, d, "n1", "fragile", resp.Tree.ModifyIndex)
@@ -220,16 +231,29 @@ func TestFailedTreeIsRestarted(t *testing.T) {
 	}
 	seen := map[runtime.EventType]bool{}
 	deadline := time.After(20 * time.Second)
-	for !(seen[runtime.EventTreeFailed] && seen[supervision.EventTreeRestartScheduled] && seen[supervision.EventSpecApplied]) {
-		select {
-		case e := <-sub.C:
-			if e.Tree == "fragile" {
-				seen[e.Type] = true
+	await := func(types ...runtime.EventType) {
+		t.Helper()
+		for _, typ := range types {
+			for !seen[typ] {
+				select {
+				case e := <-sub.C:
+					if e.Tree == "fragile" {
+						seen[e.Type] = true
+					}
+				case <-deadline:
+					t.Fatalf("events seen: %v, waiting for %s", seen, typ)
+				}
 			}
-		case <-deadline:
-			t.Fatalf("events seen: %v", seen)
 		}
 	}
+	await(runtime.EventTreeFailed, supervision.EventTreeRestartScheduled)
+	if seen[supervision.EventSpecApplied] {
+		t.Fatal("the tree was restarted before its backoff passed")
+	}
+	// The first backoff is RestartBackoffMin. Advancing before the
+	// reconciler arms its timer is as good: the timer is then due at once.
+	clk.Advance(100 * time.Millisecond)
+	await(supervision.EventSpecApplied)
 	d.Eventually(10*time.Second, func() error {
 		ti, err := l.Runtime().Tree("fragile")
 		if err != nil || ti.Status != runtime.TreeRunning || ti.Root == oldRoot {
@@ -237,6 +261,25 @@ func TestFailedTreeIsRestarted(t *testing.T) {
 		}
 		return nil
 	}, "tree running again with a new root")
+}
+
+// A tree stopped behind the reconciler's back (nothing committed, no
+// failure event) is started again at the next resync: once the clock
+// passes ResyncInterval.
+func TestResyncRestartsATreeStoppedBehindTheReconciler(t *testing.T) {
+	clk := clock.NewManual(time.Now())
+	d := newDSClusterOn(t, 1, clk)
+	resp := apply(t, d.sup(0), `{"name":"quiet","node":"n1","children":[{"id":"e","behavior":"echo"}]}`)
+	waitApplied(t, d, "n1", "quiet", resp.Tree.ModifyIndex)
+	rt := d.layer("n1").Runtime()
+	if err := rt.StopTree(testkit.Ctx(t, 10*time.Second), "quiet"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rt.Tree("quiet"); !errors.Is(err, runtime.ErrTreeNotFound) {
+		t.Fatalf("tree after StopTree: %v", err)
+	}
+	clk.Advance(200 * time.Millisecond)
+	waitApplied(t, d, "n1", "quiet", resp.Tree.ModifyIndex)
 }
 
 // Bad specs are refused on the leader with errors naming the field, and

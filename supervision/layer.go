@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/steward/steward/internal/clock"
 	"github.com/steward/steward/node"
 	"github.com/steward/steward/pb"
 	"github.com/steward/steward/runtime"
@@ -31,6 +32,9 @@ type Config struct {
 	ReplaceAfter time.Duration
 	// OpTimeout bounds one runtime operation (apply, stop, restart).
 	OpTimeout time.Duration
+	// Clock times the reconciler's backoff and resync and the leader's
+	// re-placement (nil: the wall clock); tests advance a manual one.
+	Clock clock.Clock
 }
 
 // DefaultConfig returns the layer's defaults.
@@ -63,6 +67,7 @@ type Layer struct {
 	rt     *runtime.Runtime
 	router *Router
 	logger hclog.Logger
+	clock  clock.Clock
 
 	rec *reconciler
 
@@ -76,7 +81,7 @@ type Layer struct {
 // is the Router rt was built with (nil when rt routes no sends to other
 // nodes): the layer's node is what it routes through.
 func New(cfg Config, rt *runtime.Runtime, router *Router) *Layer {
-	l := &Layer{cfg: cfg, rt: rt, router: router, stopCh: make(chan struct{})}
+	l := &Layer{cfg: cfg, rt: rt, router: router, clock: clock.Or(cfg.Clock), stopCh: make(chan struct{})}
 	return l
 }
 

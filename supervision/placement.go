@@ -93,20 +93,20 @@ func (l *Layer) replaceLoop(ctx context.Context) {
 		_, _, _ = st.Nodes(ws)
 		// Look again at least every ResyncInterval, and when the next
 		// failed node's grace ends.
-		until := time.Now().Add(l.cfg.ResyncInterval)
+		until := l.clock.Now().Add(l.cfg.ResyncInterval)
 		if err == nil {
-			if next := l.replaceOnce(ctx, trees, failedSince); next > 0 && time.Now().Add(next).Before(until) {
-				until = time.Now().Add(next)
+			if next := l.replaceOnce(ctx, trees, failedSince); next > 0 && l.clock.Now().Add(next).Before(until) {
+				until = l.clock.Now().Add(next)
 			}
 		}
-		if st.WaitChange(ctx, ws, until) != nil {
+		if st.WaitChangeClock(ctx, l.clock, ws, until) != nil {
 			return
 		}
 	}
 }
 
 func (l *Layer) replaceOnce(ctx context.Context, trees []*pb.TreeRecord, failedSince map[string]time.Time) time.Duration {
-	now := time.Now()
+	now := l.clock.Now()
 	var next time.Duration
 	seen := map[string]bool{}
 	for _, rec := range trees {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-memdb"
+	"github.com/steward/steward/internal/clock"
 	"github.com/steward/steward/pb"
 	"github.com/steward/steward/runtime"
 	"github.com/steward/steward/state"
@@ -62,7 +63,8 @@ func (r *reconciler) applied(tree string) uint64 {
 func (r *reconciler) run() {
 	sub := r.l.rt.Subscribe(64)
 	defer sub.Close()
-	resync := time.NewTicker(r.l.cfg.ResyncInterval)
+	clk := r.l.clock
+	resync := clk.NewTimer(r.l.cfg.ResyncInterval)
 	defer resync.Stop()
 	for {
 		st := r.l.node.State()
@@ -75,10 +77,10 @@ func (r *reconciler) run() {
 			wakeAt = r.pass(recs)
 		}
 		var retryC <-chan time.Time
-		var retryT *time.Timer
+		var retryT clock.Timer
 		if !wakeAt.IsZero() {
-			retryT = time.NewTimer(time.Until(wakeAt))
-			retryC = retryT.C
+			retryT = clk.NewTimer(wakeAt.Sub(clk.Now()))
+			retryC = retryT.C()
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		changed := ws.WatchCh(ctx)
@@ -97,7 +99,8 @@ func (r *reconciler) run() {
 				if e.Type == runtime.EventTreeFailed {
 					break wait
 				}
-			case <-resync.C:
+			case <-resync.C():
+				resync.Reset(r.l.cfg.ResyncInterval)
 				break wait
 			case <-retryC:
 				break wait
@@ -146,7 +149,7 @@ func (r *reconciler) pass(recs []*pb.TreeRecord) time.Time {
 	}
 	sort.Strings(names)
 	var wakeAt time.Time
-	now := time.Now()
+	now := r.l.clock.Now()
 	for _, name := range names {
 		rec := desired[name]
 		ti, isRunning := running[name]
@@ -224,7 +227,7 @@ func (r *reconciler) apply(rec *pb.TreeRecord, ti runtime.TreeInfo, isRunning bo
 	r.mu.Lock()
 	r.done[rec.Name] = rec.ModifyIndex
 	if b := r.retry[rec.Name]; b != nil {
-		b.next, b.started = time.Time{}, time.Now()
+		b.next, b.started = time.Time{}, r.l.clock.Now()
 	}
 	r.mu.Unlock()
 	r.l.logger.Info("tree applied", "tree", rec.Name, "action", action, "spec_index", rec.ModifyIndex)
@@ -253,7 +256,7 @@ func (r *reconciler) schedule(rec *pb.TreeRecord, typ runtime.EventType, cause e
 	if wait > r.l.cfg.RestartBackoffMax || wait <= 0 {
 		wait = r.l.cfg.RestartBackoffMax
 	}
-	b.next = time.Now().Add(wait)
+	b.next = r.l.clock.Now().Add(wait)
 	attempts, next := b.attempts, b.next
 	r.mu.Unlock()
 	r.l.logger.Warn("tree not running; will retry", "tree", rec.Name, "attempt", attempts, "retry_in", wait, "error", cause)
