@@ -19,7 +19,7 @@ func (l *Layer) deadlines(ctx context.Context) {
 		_, plans, err := st.Plans(ws)
 		var next time.Time
 		if err == nil {
-			now := time.Now()
+			now := l.clock.Now()
 			for _, rec := range plans {
 				if rec.Current < 0 || int(rec.Current) >= len(rec.Stages) {
 					continue
@@ -52,7 +52,7 @@ func (l *Layer) deadlines(ctx context.Context) {
 		if !next.IsZero() {
 			next = next.Add(time.Millisecond) // the FSM expires at, not before, the deadline
 		}
-		if st.WaitChange(ctx, ws, next) != nil {
+		if st.WaitChangeClock(ctx, l.clock, ws, next) != nil {
 			return
 		}
 	}

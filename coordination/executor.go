@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-memdb"
+	"github.com/steward/steward/internal/clock"
+	"github.com/steward/steward/internal/poll"
 	"github.com/steward/steward/pb"
 	"github.com/steward/steward/plan"
 	"github.com/steward/steward/runtime"
@@ -109,7 +111,7 @@ func (e *executor) runStep(planID, stageKey string) {
 	_, stage := stageByKey(rec, stageKey)
 	// A stopping node abandons its step, as a crash would: it is lost after
 	// the stage's deadline, never run twice.
-	ctx, cancel := context.WithDeadline(e.l.ctx, time.Unix(0, stage.DeadlineUnixNano))
+	ctx, cancel := clock.WithDeadline(e.l.ctx, e.l.clock, time.Unix(0, stage.DeadlineUnixNano))
 	defer cancel()
 	var step *pb.Step
 	if stage.Kind == state.StageKindRollback {
@@ -201,33 +203,30 @@ func (l *Layer) phaseStep(ctx context.Context, planID, stageKey string, res *pla
 // reported.
 func (l *Layer) postChecks(ctx context.Context, checks []plan.Check, before *plan.Observed) []*pb.CheckOutcome {
 	self := l.node.Name()
-	deadline := time.Now().Add(l.cfg.SettleTimeout)
-	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
+	deadline := l.clock.Now().Add(l.cfg.SettleTimeout)
+	if dl, ok := clock.Deadline(ctx); ok && dl.Before(deadline) {
 		deadline = dl.Add(-100 * time.Millisecond)
 	}
-	wait := 5 * time.Millisecond
-	for {
+	var out []*pb.CheckOutcome
+	// Until ends only when the checks are done or ctx ends: either way the
+	// last evaluation is the answer.
+	_ = poll.Until(ctx, l.clock, settleBackoff, func() (bool, error) {
 		after := l.observe()
-		var out []*pb.CheckOutcome
+		out = nil
 		ok := true
 		for _, c := range checks {
 			r := plan.Evaluate(c.ForNode(self), before, after)
 			out = append(out, checkOutcome(r))
 			ok = ok && r.OK
 		}
-		if ok || !time.Now().Before(deadline) {
-			return out
-		}
-		select {
-		case <-ctx.Done():
-			return out
-		case <-time.After(wait):
-		}
-		if wait < 100*time.Millisecond {
-			wait *= 2
-		}
-	}
+		return ok || !l.clock.Now().Before(deadline), nil
+	})
+	return out
 }
+
+// settleBackoff spaces the evaluations of the post-checks: 5 ms, doubling
+// to 160 ms.
+var settleBackoff = poll.Doubling(5*time.Millisecond, 160*time.Millisecond)
 
 func checkOutcome(r plan.CheckResult) *pb.CheckOutcome {
 	return &pb.CheckOutcome{Kind: string(r.Kind), Ok: r.OK, Failures: r.Failures}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/steward/steward/internal/clock"
 	"github.com/steward/steward/node"
 	"github.com/steward/steward/pb"
 	"github.com/steward/steward/runtime"
@@ -34,6 +35,11 @@ type Config struct {
 	// fault-injection point for tests (pause a step, kill a node mid-phase).
 	// ctx ends when the node stops.
 	BeforeOperations func(ctx context.Context, planID, stage string)
+	// Clock times the plans: their deadlines, the leader's expiry of the
+	// stages past theirs, and the executors' settling (nil: the wall
+	// clock). A test that sets it sets the node's too (node.Config.Clock):
+	// the state machine compares deadlines with the time of the entry.
+	Clock clock.Clock
 }
 
 // DefaultConfig returns the defaults.
@@ -58,6 +64,7 @@ type Layer struct {
 	rt     *runtime.Runtime
 	node   cluster
 	logger hclog.Logger
+	clock  clock.Clock
 	// nonce identifies this executor incarnation in the steps it starts.
 	nonce string
 
@@ -76,7 +83,7 @@ func New(cfg Config, rt *runtime.Runtime) *Layer {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Layer{cfg: cfg, rt: rt, nonce: hex.EncodeToString(b[:]), ctx: ctx, cancel: cancel}
+	return &Layer{cfg: cfg, rt: rt, clock: clock.Or(cfg.Clock), nonce: hex.EncodeToString(b[:]), ctx: ctx, cancel: cancel}
 }
 
 // Name implements node.Plugin.

@@ -25,7 +25,9 @@ func init() {
 // ErrStaleIndex: apply's check index no longer matches the cluster.
 var ErrStaleIndex = errors.New("the cluster changed since the dry run")
 
-func init() { transport.RegisterCode("coordination.stale_index", ErrStaleIndex, codes.FailedPrecondition) }
+func init() {
+	transport.RegisterCode("coordination.stale_index", ErrStaleIndex, codes.FailedPrecondition)
+}
 
 type service struct {
 	pb.UnimplementedCoordinationServer
@@ -57,7 +59,7 @@ func (s *service) DryRun(ctx context.Context, req *pb.PlanRequest) (*pb.DryRunRe
 			if err := s.srv().Backend().ReadBarrier(ctx); err != nil {
 				return nil, err
 			}
-			p, err := s.l.prepare(ctx, r.Plan, r.Filename, time.Now())
+			p, err := s.l.prepare(ctx, r.Plan, r.Filename, s.l.clock.Now())
 			if p == nil || p.result == nil {
 				return nil, err
 			}
@@ -91,7 +93,7 @@ func (s *service) applyLocal(ctx context.Context, r *pb.ApplyPlanRequest) (*pb.A
 			return nil, fmt.Errorf("%w: the check index is %d, the cluster is now at %d; run `steward plan` again", ErrStaleIndex, *r.CheckIndex, cur)
 		}
 	}
-	now := time.Now()
+	now := s.l.clock.Now()
 	p, err := s.l.prepare(ctx, r.Plan, r.Filename, now)
 	if err != nil {
 		if p != nil && p.result != nil {
@@ -295,7 +297,7 @@ func (l *Layer) Submit(ctx context.Context, data []byte, filename string) (*pb.A
 
 // DryRunLocal plans without committing, on the leader.
 func (l *Layer) DryRunLocal(ctx context.Context, data []byte, filename string) (*plan.Result, error) {
-	p, err := l.prepare(ctx, data, filename, time.Now())
+	p, err := l.prepare(ctx, data, filename, l.clock.Now())
 	if p == nil {
 		return nil, err
 	}
