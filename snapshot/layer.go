@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-memdb"
+	"github.com/steward/steward/internal/clock"
 	"github.com/steward/steward/node"
 	"github.com/steward/steward/pb"
 	"github.com/steward/steward/plan"
@@ -29,6 +30,11 @@ type Config struct {
 	// BeforeCapture, when set, runs on a node before it captures its part:
 	// a fault-injection point for tests.
 	BeforeCapture func(ctx context.Context, snapshotID string)
+	// Clock times the captures' deadlines (set, waited for by the nodes,
+	// enforced by the leader) and a restore's wait (nil: the wall clock).
+	// A test that sets it sets the node's too (node.Config.Clock): the
+	// state machine compares deadlines with the time of the entry.
+	Clock clock.Clock
 }
 
 // DefaultConfig returns the defaults.
@@ -42,6 +48,10 @@ func DefaultConfig() Config {
 type Trees interface {
 	AppliedIndex(tree string) uint64
 	TreeView(ctx context.Context, nodeName, tree string) (*pb.TreeViewResponse, error)
+	// WatchTree calls changed for the last event about tree on nodeName,
+	// then for every new one, until ctx ends (nil) or the node's stream
+	// fails (its error).
+	WatchTree(ctx context.Context, nodeName, tree string, changed func()) error
 	LiveProcesses(ctx context.Context, nodeName string) ([]*pb.ProcessInfo, error)
 	PutTree(ctx context.Context, rec *pb.TreeRecord, cas *uint64) (uint64, error)
 	RemoveTree(ctx context.Context, name string) (uint64, error)
@@ -76,6 +86,7 @@ type Layer struct {
 	coord  Planner
 	node   cluster
 	logger hclog.Logger
+	clock  clock.Clock
 	svc    *service
 
 	mu      sync.Mutex
@@ -92,7 +103,7 @@ type Layer struct {
 // which must be attached before it.
 func New(cfg Config, rt *runtime.Runtime, trees Trees, plans Planner) *Layer {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Layer{cfg: cfg, rt: rt, sup: trees, coord: plans, claimed: map[string]bool{}, ctx: ctx, cancel: cancel}
+	return &Layer{cfg: cfg, rt: rt, sup: trees, coord: plans, clock: clock.Or(cfg.Clock), claimed: map[string]bool{}, ctx: ctx, cancel: cancel}
 }
 
 // Name implements node.Plugin.
@@ -164,7 +175,7 @@ func (l *Layer) watch() {
 // capture captures this node's runtime and commits it in chunks.
 func (l *Layer) capture(rec *pb.SnapshotRecord) {
 	log := l.logger.With("snapshot", rec.Id)
-	ctx, cancel := context.WithDeadline(l.ctx, time.Unix(0, rec.DeadlineUnixNano))
+	ctx, cancel := clock.WithDeadline(l.ctx, l.clock, time.Unix(0, rec.DeadlineUnixNano))
 	defer cancel()
 	if l.cfg.BeforeCapture != nil {
 		l.cfg.BeforeCapture(ctx, rec.Id)
@@ -214,7 +225,7 @@ func (l *Layer) deadlines(ctx context.Context) {
 		ws := memdb.NewWatchSet()
 		_, snaps, _ := st.Snapshots(ws)
 		var next time.Time
-		now := time.Now()
+		now := l.clock.Now()
 		for _, rec := range snaps {
 			if state.SnapshotStatusOf(rec) != pb.SnapshotStatus_SNAPSHOT_STATUS_CAPTURING {
 				continue
@@ -237,7 +248,7 @@ func (l *Layer) deadlines(ctx context.Context) {
 		if !next.IsZero() {
 			next = next.Add(time.Millisecond) // the FSM closes at, not before, the deadline
 		}
-		if st.WaitChange(ctx, ws, next) != nil {
+		if st.WaitChangeClock(ctx, l.clock, ws, next) != nil {
 			return
 		}
 	}

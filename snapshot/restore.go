@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/steward/steward/internal/poll"
 	"github.com/steward/steward/pb"
 	"github.com/steward/steward/plan"
 	"github.com/steward/steward/spec"
@@ -295,37 +296,79 @@ func (l *Layer) treeActions(rep *RestoreReport, parts map[string]*Part) ([]treeC
 }
 
 // waitForTrees waits until the node of every restored tree runs it at the
-// committed spec; a tree that does not come up in time is reported.
+// committed spec; a tree that does not come up within RestoreTimeout, or
+// before ctx ends, is reported.
 func (l *Layer) waitForTrees(ctx context.Context, rep *RestoreReport, parts map[string]*Part) {
-	deadline := time.Now().Add(l.cfg.RestoreTimeout)
+	timeout := l.clock.NewTimer(l.cfg.RestoreTimeout)
+	defer timeout.Stop()
+	expired := false
 	for _, a := range rep.Trees {
 		if a.Action == "delete" {
 			continue
 		}
-		wait := 5 * time.Millisecond
-		for {
-			rec, _ := l.node.State().Tree(a.Tree)
-			var why string
-			if rec == nil {
-				why = "not committed"
-			} else if v, err := l.sup.TreeView(ctx, a.Node, a.Tree); err != nil {
-				why = err.Error()
-			} else if v.Status != "running" || v.AppliedIndex != rec.ModifyIndex {
-				why = fmt.Sprintf("%s at spec index %d, want %d", v.Status, v.AppliedIndex, rec.ModifyIndex)
-			} else {
-				break
-			}
-			if time.Now().After(deadline) || ctx.Err() != nil {
-				rep.NotRestored = append(rep.NotRestored, NotRestored{Node: a.Node, Subject: "tree " + a.Tree,
-					Reason: "its node did not run it within " + l.cfg.RestoreTimeout.String() + ": " + why})
-				break
-			}
-			time.Sleep(wait) // polling the node's view of its tree, with a deadline
-			if wait < 100*time.Millisecond {
-				wait *= 2
-			}
+		if why := l.waitForTree(ctx, a, timeout.C(), &expired); why != "" {
+			rep.NotRestored = append(rep.NotRestored, NotRestored{Node: a.Node, Subject: "tree " + a.Tree,
+				Reason: "its node did not run it within " + l.cfg.RestoreTimeout.String() + ": " + why})
 		}
 	}
+}
+
+// waitForTree waits until a's node runs a's tree at its committed spec
+// (""), looking again at every event the node reports about the tree, or
+// until the restore's time is up or ctx ends (why it does not). expired
+// records that timeout fired, for the trees after this one.
+func (l *Layer) waitForTree(ctx context.Context, a TreeAction, timeout <-chan time.Time, expired *bool) string {
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	changed := make(chan struct{}, 1)
+	notify := func() {
+		select {
+		case changed <- struct{}{}:
+		default:
+		}
+	}
+	go func() {
+		// A stream that ends (the node unreachable for a moment) is
+		// followed again after a backoff; each end is a reason to look.
+		_ = poll.Until(wctx, l.clock, watchBackoff, func() (bool, error) {
+			_ = l.sup.WatchTree(wctx, a.Node, a.Tree, notify)
+			notify()
+			return wctx.Err() != nil, nil
+		})
+	}()
+	for {
+		why := l.treeNotRunning(ctx, a)
+		if why == "" || *expired || ctx.Err() != nil {
+			return why
+		}
+		select {
+		case <-changed:
+		case <-timeout:
+			*expired = true
+		case <-ctx.Done():
+		}
+	}
+}
+
+// watchBackoff spaces the attempts to follow a node's events again: 5 ms,
+// doubling to 160 ms (the pace at which the tree was polled before).
+var watchBackoff = poll.Doubling(5*time.Millisecond, 160*time.Millisecond)
+
+// treeNotRunning says why a's node does not run a's tree at the committed
+// spec ("": it does).
+func (l *Layer) treeNotRunning(ctx context.Context, a TreeAction) string {
+	rec, _ := l.node.State().Tree(a.Tree)
+	if rec == nil {
+		return "not committed"
+	}
+	v, err := l.sup.TreeView(ctx, a.Node, a.Tree)
+	if err != nil {
+		return err.Error()
+	}
+	if v.Status != "running" || v.AppliedIndex != rec.ModifyIndex {
+		return fmt.Sprintf("%s at spec index %d, want %d", v.Status, v.AppliedIndex, rec.ModifyIndex)
+	}
+	return ""
 }
 
 // restoreOps compares each restored node's runtime with its part and

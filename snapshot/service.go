@@ -53,7 +53,7 @@ func (s *service) Capture(ctx context.Context, req *pb.CaptureRequest) (*pb.Capt
 			}
 			id := newID()
 			res, err := s.srv().Apply(ctx, pb.CommandType_COMMAND_TYPE_SNAPSHOT_CAPTURE, &pb.SnapshotCaptureCommand{
-				Id: id, Options: r.Options, Nodes: nodes, DeadlineUnixNano: time.Now().Add(s.l.cfg.CaptureTimeout).UnixNano(),
+				Id: id, Options: r.Options, Nodes: nodes, DeadlineUnixNano: s.l.clock.Now().Add(s.l.cfg.CaptureTimeout).UnixNano(),
 			})
 			if err != nil {
 				return nil, err

@@ -23,3 +23,14 @@ func (l *Layer) LiveProcesses(ctx context.Context, nodeName string) ([]*pb.Proce
 	}
 	return resp.Processes, nil
 }
+
+// WatchTree calls changed for the last event about tree on nodeName
+// (buffered before the call), then for every new one, until ctx ends (nil)
+// or the node's event stream fails (its error): a wait for what the node
+// does with a tree, such as applying a committed spec.
+func (l *Layer) WatchTree(ctx context.Context, nodeName, tree string, changed func()) error {
+	return l.nodeEvents(ctx, nodeName, &pb.EventsRequest{Tree: tree, Follow: true, Last: 1}, func(*pb.Event) error {
+		changed()
+		return nil
+	})
+}
