@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/steward/steward/internal/clock"
+	"github.com/steward/steward/internal/poll"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 )
@@ -40,43 +42,47 @@ func OnLeader[Req, Resp any](ctx context.Context, s *Server, req Req,
 	holdCtx, cancel := s.holdContext(ctx)
 	defer cancel()
 	hops := forwardHops(ctx)
-	// Polling for a new leader: short waits, so a request held through an
-	// election goes out within ~20 ms of the leader being known.
-	backoff := 2 * time.Millisecond
-	for {
+	// The answer, once one came: the loop ends then.
+	var resp Resp
+	var respErr error
+	answered := func(r Resp, err error) (bool, error) {
+		resp, respErr = r, err
+		return true, nil
+	}
+	werr := poll.Until(holdCtx, clock.System(), leaderBackoff, func() (bool, error) {
 		if s.backend.IsLeader() {
-			resp, err := local(ctx, req)
+			r, err := local(ctx, req)
 			if !errors.Is(err, ErrNotLeader) {
-				return resp, toStatus(err)
+				return answered(r, toStatus(err))
 			}
 		} else if name, addr := s.backend.Leader(); addr != "" && name != s.backend.NodeName() {
 			if hops >= maxForwardHops {
-				return zero, toStatus(fmt.Errorf("%w: request forwarded %d times without reaching the leader; leadership is changing", ErrNoLeader, hops))
+				return answered(zero, toStatus(fmt.Errorf("%w: request forwarded %d times without reaching the leader; leadership is changing", ErrNoLeader, hops)))
 			}
 			conn, err := s.pool.Get(addr)
 			if err != nil {
-				return zero, toStatus(err)
+				return answered(zero, toStatus(err))
 			}
 			fctx := metadata.AppendToOutgoingContext(ctx, forwardHopsKey, strconv.Itoa(hops+1))
-			resp, err := remote(fctx, conn, req)
+			r, err := remote(fctx, conn, req)
 			if err == nil || !NotApplied(err) || holdCtx.Err() != nil {
-				return resp, err
+				return answered(r, err)
 			}
 			// The leader we knew is gone or no longer leads, and the request
 			// was not applied: wait for the next leader, as while none is known.
 		}
-		t := time.NewTimer(backoff)
-		select {
-		case <-holdCtx.Done():
-			t.Stop()
-			if ctx.Err() != nil {
-				return zero, toStatus(ctx.Err())
-			}
-			return zero, toStatus(fmt.Errorf("%w: none elected within %s", ErrNoLeader, s.hold))
-		case <-t.C:
+		return false, nil
+	})
+	if werr != nil {
+		if ctx.Err() != nil {
+			return zero, toStatus(ctx.Err())
 		}
-		if backoff < 20*time.Millisecond {
-			backoff *= 2
-		}
+		return zero, toStatus(fmt.Errorf("%w: none elected within %s", ErrNoLeader, s.hold))
 	}
+	return resp, respErr
 }
+
+// leaderBackoff paces OnLeader's looks for a new leader: short waits, so
+// that a request held through an election goes out within 32 ms of the
+// leader being known.
+var leaderBackoff = poll.Doubling(2*time.Millisecond, 32*time.Millisecond)
