@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+	"github.com/steward/steward/internal/clock"
+	"github.com/steward/steward/internal/poll"
 	"github.com/steward/steward/node"
 	"github.com/steward/steward/pb"
 	"github.com/steward/steward/state"
@@ -42,24 +44,25 @@ func (s *service) leader(ctx context.Context) (*grpc.ClientConn, error) {
 	n := s.p.node
 	wctx, cancel := context.WithTimeout(ctx, s.p.cfg.LeaderWait)
 	defer cancel()
-	for {
+	var conn *grpc.ClientConn
+	var err error // the answer, once the leader is known
+	if werr := poll.Until(wctx, clock.System(), poll.Every(20*time.Millisecond), func() (bool, error) {
 		if n.IsLeader() {
-			return nil, nil
+			return true, nil
 		}
 		if name, addr := n.Leader(); addr != "" && name != n.Name() {
 			if forwarded(ctx) {
-				return nil, fmt.Errorf("%w: relayed here, but %s leads now", transport.ErrNotLeader, name)
+				err = fmt.Errorf("%w: relayed here, but %s leads now", transport.ErrNotLeader, name)
+			} else {
+				conn, err = n.Pool().Get(addr)
 			}
-			return n.Pool().Get(addr)
+			return true, nil
 		}
-		t := time.NewTimer(20 * time.Millisecond)
-		select {
-		case <-wctx.Done():
-			t.Stop()
-			return nil, fmt.Errorf("%w: none known within %s", transport.ErrNoLeader, s.p.cfg.LeaderWait)
-		case <-t.C:
-		}
+		return false, nil
+	}); werr != nil {
+		return nil, fmt.Errorf("%w: none known within %s", transport.ErrNoLeader, s.p.cfg.LeaderWait)
 	}
+	return conn, err
 }
 
 func relayContext(ctx context.Context) context.Context {
