@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/steward/steward/internal/clock"
+	"github.com/steward/steward/internal/poll"
 	"github.com/steward/steward/pb"
 	"github.com/steward/steward/snapshot"
 	"github.com/steward/steward/state"
@@ -471,26 +473,25 @@ func (g *globals) dialSnapshots(cmd *cobra.Command) (*snapRPC, error) {
 }
 
 // waitSnapshot polls until a capture is complete or partial (bounded by
-// --timeout).
+// --timeout: then the record as last read), every 20 ms doubling to 640 ms.
 func waitSnapshot(r *snapRPC, id string) (*pb.SnapshotRecord, error) {
-	wait := 20 * time.Millisecond
-	for {
+	var rec *pb.SnapshotRecord
+	var getErr error
+	// Until ends when the capture is over, Get fails, or --timeout passes.
+	_ = poll.Until(r.ctx, clock.System(), poll.Doubling(20*time.Millisecond, 640*time.Millisecond), func() (bool, error) {
 		resp, err := r.c.Get(r.ctx, &pb.GetSnapshotRequest{Id: id})
 		if err != nil {
-			return nil, err
+			getErr = err
+			return true, nil
 		}
-		if s := state.SnapshotStatusOf(resp.Snapshot); s == pb.SnapshotStatus_SNAPSHOT_STATUS_COMPLETE || s == pb.SnapshotStatus_SNAPSHOT_STATUS_PARTIAL {
-			return resp.Snapshot, nil
-		}
-		select {
-		case <-r.ctx.Done():
-			return resp.Snapshot, nil
-		case <-time.After(wait):
-		}
-		if wait < 500*time.Millisecond {
-			wait *= 2
-		}
+		rec = resp.Snapshot
+		s := state.SnapshotStatusOf(rec)
+		return s == pb.SnapshotStatus_SNAPSHOT_STATUS_COMPLETE || s == pb.SnapshotStatus_SNAPSHOT_STATUS_PARTIAL, nil
+	})
+	if getErr != nil {
+		return nil, getErr
 	}
+	return rec, nil
 }
 
 func fetchParts(r *snapRPC, id string) (map[string]*snapshot.Part, error) {
