@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-memdb"
+	"github.com/steward/steward/internal/clock"
+	"github.com/steward/steward/internal/poll"
 	"github.com/steward/steward/node"
 	"github.com/steward/steward/pb"
 	"github.com/steward/steward/state"
@@ -74,14 +76,8 @@ func (l *Layer) validateLocal(ctx context.Context, minIndex uint64, settle time.
 		wcancel()
 		// A busy runtime (a tree crashing in a loop) emits events
 		// constantly: check at most once per recheckInterval.
-		if wait := recheckInterval - time.Since(started); wait > 0 {
-			t := time.NewTimer(wait)
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-				t.Stop()
-				return c.toPB()
-			}
+		if wait := recheckInterval - time.Since(started); wait > 0 && clock.Wait(ctx, clock.System(), wait) != nil {
+			return c.toPB()
 		}
 		drain(sub.C)
 	}
@@ -104,22 +100,12 @@ func drain[T any](ch <-chan T) {
 	}
 }
 
-// waitIndex waits until n's replica has applied idx.
+// waitIndex waits until n's replica has applied idx, looking every 100 µs
+// doubling to 12.8 ms.
 func waitIndex(ctx context.Context, n cluster, idx uint64) error {
-	backoff := 100 * time.Microsecond
-	for n.State().LatestIndex() < idx {
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		}
-		if backoff < 10*time.Millisecond {
-			backoff *= 2
-		}
-	}
-	return nil
+	return poll.Until(ctx, clock.System(), poll.Doubling(100*time.Microsecond, 12800*time.Microsecond), func() (bool, error) {
+		return n.State().LatestIndex() >= idx, nil
+	})
 }
 
 func (c *nodeCheck) toPB() *pb.NodeValidation {
