@@ -53,6 +53,9 @@ type Config struct {
 	// the others once this many nodes with the same setting have met.
 	// 0: never bootstrap, wait to be added by an existing cluster's leader.
 	BootstrapExpect int
+	// Network is what Raft, gossip and gRPC between nodes go through
+	// (nil: the plain network; tests cut links with it).
+	Network Network
 	// Dev runs a single node that bootstraps itself at once, named
 	// DevNodeName unless Name is set. Without a
 	// DataDir it runs on a temporary data dir, removed on shutdown; a given

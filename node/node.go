@@ -144,7 +144,7 @@ func (n *Node) start() (err error) {
 	if err := n.setupGossip(); err != nil {
 		return err
 	}
-	n.pool = transport.NewPool()
+	n.pool = transport.NewPool(n.grpcDialOptions()...)
 	n.server = transport.NewServer(n, transport.ServerConfig{Logger: logger, HoldTimeout: cfg.HoldTimeout, Pool: n.pool})
 	n.registerServices()
 	if err := n.attachPlugins(); err != nil {
@@ -231,7 +231,7 @@ func (n *Node) setupRaft() error {
 		return fmt.Errorf("raft-addr: advertise %s: %w", ip, err)
 	}
 	n.raftTrans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-		Stream:  &streamLayer{Listener: l, advertise: adv},
+		Stream:  &streamLayer{Listener: l, advertise: adv, n: n},
 		MaxPool: 3,
 		Timeout: 10 * time.Second,
 		Logger:  plainArgs{n.logger.Named("raft-net")},
@@ -322,6 +322,13 @@ func (n *Node) setupGossip() error {
 	mc.Conflict = d
 	mc.Ping = d
 	mc.Logger = newMemberlistLogger(n.logger.Named("gossip"), n.members)
+	if c.Network != nil {
+		t, err := n.newGossipTransport(mc, mc.Logger)
+		if err != nil {
+			return fmt.Errorf("bind-addr %s: %w", c.BindAddr, unwrapOpErr(err))
+		}
+		mc.Transport = t
+	}
 	ml, err := memberlist.Create(mc)
 	if err != nil {
 		return fmt.Errorf("bind-addr %s: %w", c.BindAddr, unwrapOpErr(err))
@@ -386,10 +393,13 @@ func (n *Node) Join(addrs []string) error { return n.join(addrs) }
 type streamLayer struct {
 	net.Listener
 	advertise net.Addr
+	n         *Node
 }
 
 func (s *streamLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	return net.DialTimeout("tcp", string(addr), timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	return s.n.dial(ctx, string(addr))
 }
 
 func (s *streamLayer) Addr() net.Addr { return s.advertise }

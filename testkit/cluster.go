@@ -50,12 +50,16 @@ type Cluster struct {
 	plugins func(name string) []node.Plugin
 	// stacks are the stacks WithStack built, the latest of each node.
 	stacks map[string]*stack.Stack
+	// links is the network between the nodes (WithPartitions), or nil.
+	links *links
 }
 
 type options struct {
 	configs []func(i int, c *node.Config)
 	plugins func(name string) []node.Plugin
 	stack   func(name string) stack.Config
+	// partitions: the nodes' traffic goes through links.
+	partitions bool
 }
 
 // Option adjusts the cluster or a node's configuration before it starts.
@@ -114,6 +118,9 @@ func NewClusterOrdered(t testing.TB, n int, order []int, opts ...Option) *Cluste
 		opt(&o)
 	}
 	c := &Cluster{t: t, nodes: make([]*node.Node, n), cfgs: make([]node.Config, n), plugins: o.plugins, stacks: map[string]*stack.Stack{}}
+	if o.partitions {
+		c.links = &links{owner: map[string]int{}, side: map[int]int{}}
+	}
 	if o.stack != nil {
 		c.plugins = func(name string) []node.Plugin {
 			s, err := stack.New(name, Logger(t, name), o.stack(name))
@@ -170,9 +177,15 @@ func (c *Cluster) startAt(idx int, cfg node.Config) {
 	if c.plugins != nil {
 		cfg.Plugins = c.plugins(cfg.Name)
 	}
+	if c.links != nil {
+		cfg.Network = nodeLinks{l: c.links, self: idx}
+	}
 	n, err := node.New(cfg)
 	if err != nil {
 		c.t.Fatalf("start %s: %v", cfg.Name, err)
+	}
+	if c.links != nil {
+		c.links.own(idx, n.GossipAddr(), n.RaftAddr(), n.GRPCAddr())
 	}
 	c.t.Cleanup(func() { _ = n.Shutdown() })
 	// Pin the ports it bound, so a restart comes back on the same ones.
