@@ -11,11 +11,19 @@ import (
 	"github.com/steward/steward/state"
 )
 
+// MaxPartRawBytes bounds a part's JSON before compression (bytes): what a
+// node captures and what decoding a stored part may expand to in memory
+// (a 32 MiB compressed part could otherwise inflate to gigabytes).
+const MaxPartRawBytes = 256 << 20
+
 // encodePart compresses a part as stored: gzip of its JSON.
 func encodePart(p *Part) (stored []byte, raw int, err error) {
 	js, err := json.Marshal(p)
 	if err != nil {
 		return nil, 0, err
+	}
+	if len(js) > MaxPartRawBytes {
+		return nil, 0, fmt.Errorf("%w: the part of %s is %d bytes before compression, the limit is %d", state.ErrLimit, p.Node, len(js), MaxPartRawBytes)
 	}
 	var buf bytes.Buffer
 	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
@@ -32,14 +40,20 @@ func encodePart(p *Part) (stored []byte, raw int, err error) {
 }
 
 // DecodePart reads a stored part.
-func DecodePart(stored []byte) (*Part, error) {
+func DecodePart(stored []byte) (*Part, error) { return decodePart(stored, MaxPartRawBytes) }
+
+// decodePart reads a stored part of at most limit bytes decompressed.
+func decodePart(stored []byte, limit int) (*Part, error) {
 	zr, err := gzip.NewReader(bytes.NewReader(stored))
 	if err != nil {
 		return nil, fmt.Errorf("part: %w", err)
 	}
-	js, err := io.ReadAll(io.LimitReader(zr, 1<<30))
+	js, err := io.ReadAll(io.LimitReader(zr, int64(limit)+1))
 	if err != nil {
 		return nil, fmt.Errorf("part: %w", err)
+	}
+	if len(js) > limit {
+		return nil, fmt.Errorf("part: more than %d bytes once decompressed", limit)
 	}
 	var p Part
 	if err := json.Unmarshal(js, &p); err != nil {

@@ -47,6 +47,9 @@ type FileHeader struct {
 	Parts      []FilePartMD `json:"parts"`
 }
 
+// fileFormat names the header's format.
+const fileFormat = "steward-snapshot/1"
+
 // FilePartMD describes one part in a file.
 type FilePartMD struct {
 	Node       string    `json:"node"`
@@ -62,7 +65,7 @@ type FilePartMD struct {
 // WriteFile writes a snapshot file; parts holds the stored bytes of each
 // complete part, by node.
 func WriteFile(w io.Writer, h FileHeader, parts map[string][]byte) error {
-	h.Format = "steward-snapshot/1"
+	h.Format = fileFormat
 	sum := sha256.New()
 	bw := bufio.NewWriter(io.MultiWriter(w, sum))
 	hdr, err := json.Marshal(h)
@@ -124,6 +127,9 @@ func ReadFile(data []byte) (*FileHeader, map[string][]byte, error) {
 	if err := json.Unmarshal(hdr, &h); err != nil {
 		return nil, nil, fmt.Errorf("%w: header: %v", ErrCorruptFile, err)
 	}
+	if err := h.check(); err != nil {
+		return nil, nil, err
+	}
 	parts := map[string][]byte{}
 	for _, p := range h.Parts {
 		if p.Status != state.PartComplete {
@@ -142,6 +148,38 @@ func ReadFile(data []byte) (*FileHeader, map[string][]byte, error) {
 		return nil, nil, fmt.Errorf("%w: %d unexpected bytes after the parts", ErrCorruptFile, r.Len())
 	}
 	return &h, parts, nil
+}
+
+// check refuses a header an import could not complete: another format, a
+// status that is not final, a part with no node, of an unknown status, or
+// one node twice (its chunks would fill one part and leave the other
+// waiting forever).
+func (h *FileHeader) check() error {
+	if h.Format != fileFormat {
+		return fmt.Errorf("%w: header format %q, this binary reads %q", ErrCorruptFile, h.Format, fileFormat)
+	}
+	if h.ID == "" {
+		return fmt.Errorf("%w: the header has no snapshot id", ErrCorruptFile)
+	}
+	if h.Status != state.SnapshotComplete && h.Status != state.SnapshotPartial {
+		return fmt.Errorf("%w: snapshot status %q is not complete or partial", ErrCorruptFile, h.Status)
+	}
+	if len(h.Parts) == 0 {
+		return fmt.Errorf("%w: the header lists no part", ErrCorruptFile)
+	}
+	seen := map[string]bool{}
+	for i, p := range h.Parts {
+		switch {
+		case p.Node == "":
+			return fmt.Errorf("%w: part %d has no node", ErrCorruptFile, i)
+		case seen[p.Node]:
+			return fmt.Errorf("%w: node %s has two parts", ErrCorruptFile, p.Node)
+		case p.Status != state.PartComplete && p.Status != state.PartMissing:
+			return fmt.Errorf("%w: part %s has status %q, not complete or missing", ErrCorruptFile, p.Node, p.Status)
+		}
+		seen[p.Node] = true
+	}
+	return nil
 }
 
 func readBlock(r *bytes.Reader) ([]byte, error) {

@@ -150,7 +150,13 @@ func (s *service) Export(req *pb.GetSnapshotRequest, stream grpc.ServerStreaming
 		CreatedAt: time.Unix(0, rec.CreatedAtUnixNano).UTC(), FinishedAt: time.Unix(0, rec.FinishedAtUnixNano).UTC(),
 		ExportedAt: time.Now().UTC(), ClusterID: s.l.node.State().ClusterID()}
 	for _, p := range rec.Parts {
-		h.Parts = append(h.Parts, FilePartMD{Node: p.Node, Status: p.Status, RawBytes: p.RawBytes, Bytes: p.StoredBytes,
+		// A part without data in the file (missing, or found corrupt) is
+		// missing from it.
+		status := state.PartMissing
+		if state.PartStatusOf(p) == pb.SnapshotPartStatus_SNAPSHOT_PART_STATUS_COMPLETE {
+			status = state.PartComplete
+		}
+		h.Parts = append(h.Parts, FilePartMD{Node: p.Node, Status: status, RawBytes: p.RawBytes, Bytes: p.StoredBytes,
 			Processes: p.Processes, Trees: p.Trees, SHA256: hex.EncodeToString(p.Sha256), CapturedAt: time.Unix(0, p.CapturedAtUnixNano).UTC()})
 	}
 	var buf bytes.Buffer
