@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -13,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/steward/steward/internal/datadriven"
 	"github.com/steward/steward/runtime"
 	"github.com/steward/steward/runtime/behaviors"
 	"github.com/steward/steward/runtime/runtimetest"
@@ -73,97 +73,14 @@ func TestScenarios(t *testing.T) {
 	}
 	for _, f := range files {
 		t.Run(strings.TrimSuffix(filepath.Base(f), ".txt"), func(t *testing.T) {
-			runScript(t, f, newScenario(t).step)
+			sc := newScenario(t)
+			datadriven.Run(t, f, *update, func(cmd string, input []string) string {
+				if out := sc.step(cmd, input); out != "" {
+					return out
+				}
+				return "ok"
+			})
 		})
-	}
-}
-
-// ---- scripts ----
-
-// scriptStep is one step of a script: the lines before it (comments and
-// blank lines, kept on rewrite), its command line, its input block and
-// its expected output.
-type scriptStep struct {
-	pre   []string
-	line  int // of the command, from 1
-	cmd   string
-	input []string
-	want  string
-}
-
-// parseScript reads steps: a command line, input lines up to "----", then
-// the expected output up to a blank line or the end. Lines starting with
-// '#' between steps are comments.
-func parseScript(t *testing.T, path string) (steps []scriptStep, tail []string) {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	var pre []string
-	for i := 0; i < len(lines); {
-		l := lines[i]
-		if strings.TrimSpace(l) == "" || strings.HasPrefix(l, "#") {
-			pre = append(pre, l)
-			i++
-			continue
-		}
-		st := scriptStep{pre: pre, line: i + 1, cmd: l}
-		pre = nil
-		for i++; i < len(lines) && lines[i] != "----"; i++ {
-			st.input = append(st.input, lines[i])
-		}
-		if i == len(lines) {
-			t.Fatalf("%s:%d: %q has no ---- line", path, st.line, l)
-		}
-		var want []string
-		for i++; i < len(lines) && strings.TrimSpace(lines[i]) != ""; i++ {
-			want = append(want, lines[i])
-		}
-		if i < len(lines) {
-			i++ // the blank line that ends the output
-		}
-		st.want = strings.Join(want, "\n")
-		steps = append(steps, st)
-	}
-	return steps, pre
-}
-
-// runScript runs every step through run and compares (or, with -update,
-// rewrites) the outputs.
-func runScript(t *testing.T, path string, run func(cmd string, input []string) string) {
-	t.Helper()
-	steps, tail := parseScript(t, path)
-	var out strings.Builder
-	for _, st := range steps {
-		got := strings.TrimRight(run(st.cmd, st.input), "\n")
-		if got == "" {
-			got = "ok"
-		}
-		if strings.Contains(got, "\n\n") {
-			t.Fatalf("%s:%d: output with a blank line cannot be written: %q", path, st.line, got)
-		}
-		if !*update && got != st.want {
-			t.Errorf("%s:%d: %s\n--- want\n%s\n--- got\n%s", path, st.line, st.cmd, st.want, got)
-		}
-		for _, l := range st.pre {
-			out.WriteString(l + "\n")
-		}
-		out.WriteString(st.cmd + "\n")
-		for _, l := range st.input {
-			out.WriteString(l + "\n")
-		}
-		out.WriteString("----\n" + got + "\n\n")
-	}
-	for _, l := range tail {
-		out.WriteString(l + "\n")
-	}
-	if *update {
-		s := strings.TrimRight(out.String(), "\n") + "\n"
-		if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
-			t.Fatal(err)
-		}
 	}
 }
 

@@ -5,13 +5,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/steward/steward/internal/datadriven"
 	"github.com/steward/steward/pb"
 	"github.com/steward/steward/plan"
 )
@@ -79,80 +79,8 @@ func TestPlanScenarios(t *testing.T) {
 			}
 			t.Run(name+"/"+variant, func(t *testing.T) {
 				sc := &planScenario{t: t, s: mustStore(t), idx: 10, at: t0, nonces: map[string]string{}, legacy: legacy}
-				runPlanScript(t, f, sc.step, !legacy)
+				datadriven.Run(t, f, planScenarioUpdating() && !legacy, func(cmd string, _ []string) string { return sc.step(cmd) })
 			})
-		}
-	}
-}
-
-// ---- scripts (as runtime/scenario_test.go's) ----
-
-type planScriptStep struct {
-	pre  []string // comments and blank lines before the step
-	line int
-	cmd  string
-	want string
-}
-
-func parsePlanScript(t *testing.T, path string) (steps []planScriptStep, tail []string) {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	var pre []string
-	for i := 0; i < len(lines); {
-		l := lines[i]
-		if strings.TrimSpace(l) == "" || strings.HasPrefix(l, "#") {
-			pre = append(pre, l)
-			i++
-			continue
-		}
-		st := planScriptStep{pre: pre, line: i + 1, cmd: l}
-		pre = nil
-		if i++; i == len(lines) || lines[i] != "----" {
-			t.Fatalf("%s:%d: %q is not followed by ----", path, st.line, l)
-		}
-		var want []string
-		for i++; i < len(lines) && strings.TrimSpace(lines[i]) != ""; i++ {
-			want = append(want, lines[i])
-		}
-		if i < len(lines) {
-			i++ // the blank line that ends the output
-		}
-		st.want = strings.Join(want, "\n")
-		steps = append(steps, st)
-	}
-	return steps, pre
-}
-
-// runPlanScript runs a script and compares each step's output, or with
-// -update rewrites the outputs when write is set.
-func runPlanScript(t *testing.T, path string, run func(cmd string) string, write bool) {
-	t.Helper()
-	steps, tail := parsePlanScript(t, path)
-	update := planScenarioUpdating() && write
-	var out strings.Builder
-	for _, st := range steps {
-		got := strings.TrimRight(run(st.cmd), "\n")
-		if strings.Contains(got, "\n\n") {
-			t.Fatalf("%s:%d: output with a blank line cannot be written: %q", path, st.line, got)
-		}
-		if !update && got != st.want {
-			t.Errorf("%s:%d: %s\n--- want\n%s\n--- got\n%s", path, st.line, st.cmd, st.want, got)
-		}
-		for _, l := range st.pre {
-			out.WriteString(l + "\n")
-		}
-		out.WriteString(st.cmd + "\n----\n" + got + "\n\n")
-	}
-	for _, l := range tail {
-		out.WriteString(l + "\n")
-	}
-	if update {
-		if err := os.WriteFile(path, []byte(strings.TrimRight(out.String(), "\n")+"\n"), 0o644); err != nil {
-			t.Fatal(err)
 		}
 	}
 }
