@@ -8,6 +8,8 @@ import (
 
 	"github.com/hashicorp/raft"
 	"github.com/steward/steward/fsm"
+	"github.com/steward/steward/internal/clock"
+	"github.com/steward/steward/internal/poll"
 	"github.com/steward/steward/pb"
 	"github.com/steward/steward/transport"
 	"google.golang.org/protobuf/proto"
@@ -58,7 +60,7 @@ func (n *Node) Propose(ctx context.Context, t pb.CommandType, payload proto.Mess
 // Apply proposes a command and waits until it is applied on this node
 // (the leader). The command's domain error is in Result.Err.
 func (n *Node) Apply(ctx context.Context, t pb.CommandType, payload proto.Message) (*fsm.Result, error) {
-	data, err := fsm.Encode(t, payload, time.Now(), n.cfg.Name)
+	data, err := fsm.Encode(t, payload, n.cfg.Clock.Now(), n.cfg.Name)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", transport.ErrInvalidRequest, err)
 	}
@@ -131,28 +133,26 @@ func (n *Node) waitReady(ctx context.Context) error {
 	})
 }
 
-// waitFor polls cond with a short, growing backoff until it holds, ctx ends,
-// the node shuts down, or abort returns an error.
+// waitFor polls cond until it holds, ctx ends, or abort returns an error,
+// every 50 µs doubling to 6.4 ms: it waits for Raft, on the wall clock.
 func waitFor(ctx context.Context, cond func() bool, abort ...func() error) error {
-	backoff := 50 * time.Microsecond
-	for {
+	var aborted error
+	err := poll.Until(ctx, clock.System(), poll.Doubling(50*time.Microsecond, 6400*time.Microsecond), func() (bool, error) {
 		if cond() {
-			return nil
+			return true, nil
 		}
 		for _, a := range abort {
-			if err := a(); err != nil {
-				return err
+			if aborted = a(); aborted != nil {
+				return true, nil
 			}
 		}
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("%w: %v", transport.ErrTimeout, ctx.Err())
-		case <-t.C:
-		}
-		if backoff < 5*time.Millisecond {
-			backoff *= 2
-		}
+		return false, nil
+	})
+	switch {
+	case aborted != nil:
+		return aborted
+	case err != nil:
+		return fmt.Errorf("%w: %v", transport.ErrTimeout, err)
 	}
+	return nil
 }

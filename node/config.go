@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/steward/steward/internal/clock"
 )
 
 // Default ports, one per listener.
@@ -64,6 +65,14 @@ type Config struct {
 
 	// Logger receives every component's logs. Nil: no logs.
 	Logger hclog.Logger
+	// Clock times the leader loop (its retry of establishing leadership,
+	// ReconcileInterval, the reaping of failed members after
+	// FailedReapTimeout) and the pause between retry-join attempts, dates
+	// the membership changes this node sees, and is the time its
+	// proposals carry, which the state machine compares deadlines with
+	// (nil: the wall clock). A test that drives a layer's deadlines with a
+	// manual clock gives every node that clock.
+	Clock clock.Clock
 	// Plugins are the layers attached to the node, in order.
 	Plugins []Plugin
 

@@ -64,10 +64,12 @@ func (n *Node) leaderLoop(stop <-chan struct{}) {
 			break
 		}
 		n.logger.Error("establishing leadership", "error", err)
+		retry := n.cfg.Clock.NewTimer(500 * time.Millisecond)
 		select {
 		case <-stop:
+			retry.Stop()
 			return
-		case <-time.After(500 * time.Millisecond):
+		case <-retry.C():
 		}
 	}
 	n.readyTerm.Store(term)
@@ -76,14 +78,15 @@ func (n *Node) leaderLoop(stop <-chan struct{}) {
 	defer stopTasks()
 
 	changed := n.members.subscribe()
-	ticker := time.NewTicker(n.cfg.ReconcileInterval)
-	defer ticker.Stop()
-	reap := time.NewTimer(time.Hour)
+	clk := n.cfg.Clock
+	tick := clk.NewTimer(n.cfg.ReconcileInterval)
+	defer tick.Stop()
+	reap := clk.NewTimer(time.Hour)
 	defer reap.Stop()
 	for {
 		next := n.reconcile()
 		if !next.IsZero() {
-			reap.Reset(time.Until(next))
+			reap.Reset(next.Sub(clk.Now()))
 		}
 		select {
 		case <-stop:
@@ -91,8 +94,9 @@ func (n *Node) leaderLoop(stop <-chan struct{}) {
 		case <-n.shutdownCh:
 			return
 		case <-changed:
-		case <-ticker.C:
-		case <-reap.C:
+		case <-tick.C():
+			tick.Reset(n.cfg.ReconcileInterval)
+		case <-reap.C():
 		}
 	}
 }

@@ -99,7 +99,7 @@ func TestLevelWriterFilters(t *testing.T) {
 // A memberlist line telling that this node suspects a member still marks
 // it suspect, and still reaches the log.
 func TestMemberlistLoggerSuspect(t *testing.T) {
-	members := newMemberTable()
+	members := newMemberTable(nil)
 	members.set("n2", "127.0.0.1:7501", &nodeMeta{}, StatusAlive)
 	logger, out := jsonLogger(hclog.Info)
 	newMemberlistLogger(logger, members).Printf("[INFO] memberlist: Suspect n2 has failed, no acks received")

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/memberlist"
+	"github.com/steward/steward/internal/clock"
 )
 
 // Member statuses as users see them.
@@ -36,14 +37,15 @@ type member struct {
 // hand over copies under memberlist's lock; reading memberlist's own node
 // structs later would race with its updates.
 type memberTable struct {
+	clock   clock.Clock // dates the changes (Since)
 	mu      sync.Mutex
 	members map[string]*member
 	// subs each get a token on every change (never blocks).
 	subs []chan struct{}
 }
 
-func newMemberTable() *memberTable {
-	return &memberTable{members: map[string]*member{}}
+func newMemberTable(c clock.Clock) *memberTable {
+	return &memberTable{clock: clock.Or(c), members: map[string]*member{}}
 }
 
 // subscribe returns a channel that receives a token after changes.
@@ -82,7 +84,7 @@ func (t *memberTable) set(name, addr string, meta *nodeMeta, status string) {
 	}
 	if m.Status != status {
 		m.Status = status
-		m.Since = time.Now()
+		m.Since = t.clock.Now()
 	}
 	t.mu.Unlock()
 	if changed {
@@ -109,7 +111,7 @@ func (t *memberTable) setStatus(name, status string, onlyFrom ...string) {
 		}
 	}
 	m.Status = status
-	m.Since = time.Now()
+	m.Since = t.clock.Now()
 	t.mu.Unlock()
 	t.notify()
 }

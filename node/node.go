@@ -19,6 +19,8 @@ import (
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"github.com/steward/steward/fsm"
+	"github.com/steward/steward/internal/clock"
+	"github.com/steward/steward/internal/poll"
 	"github.com/steward/steward/state"
 	"github.com/steward/steward/transport"
 	"go.etcd.io/bbolt"
@@ -109,10 +111,11 @@ func New(cfg Config) (*Node, error) {
 	if logger == nil {
 		logger = hclog.NewNullLogger()
 	}
+	cfg.Clock = clock.Or(cfg.Clock)
 	n := &Node{
 		cfg:          cfg,
 		logger:       logger,
-		members:      newMemberTable(),
+		members:      newMemberTable(cfg.Clock),
 		raftNotifyCh: make(chan bool, 16),
 		shutdownCh:   make(chan struct{}),
 		tempDir:      tempDir,
@@ -376,10 +379,12 @@ func (n *Node) retryJoin() {
 			return
 		}
 		n.logger.Debug("retry-join attempt failed", "attempt", attempt, "error", err)
+		t := n.cfg.Clock.NewTimer(n.cfg.RetryJoinInterval)
 		select {
 		case <-n.shutdownCh:
+			t.Stop()
 			return
-		case <-time.After(n.cfg.RetryJoinInterval):
+		case <-t.C():
 		}
 	}
 }
@@ -599,21 +604,42 @@ func (n *Node) State() *state.Store { return n.fsm.State() }
 // NodeName implements transport.Backend.
 func (n *Node) NodeName() string { return n.cfg.Name }
 
-// WaitForLeader waits until the node knows a leader.
+// WaitForLeader waits until the node knows a leader, looking every 10 ms.
 func (n *Node) WaitForLeader(ctx context.Context) (string, error) {
-	for {
-		if name, _ := n.Leader(); name != "" {
-			return name, nil
-		}
-		t := time.NewTimer(10 * time.Millisecond)
+	ctx, cancel := n.untilShutdown(ctx)
+	defer cancel()
+	var name string
+	err := poll.Until(ctx, clock.System(), poll.Every(10*time.Millisecond), func() (bool, error) {
+		name, _ = n.Leader()
+		return name != "", nil
+	})
+	switch {
+	case err == nil:
+		return name, nil
+	case n.shuttingDown():
+		return "", transport.ErrShuttingDown
+	}
+	return "", fmt.Errorf("%w: %v", transport.ErrNoLeader, err)
+}
+
+// untilShutdown is ctx, ended also when the node shuts down.
+func (n *Node) untilShutdown(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	go func() {
 		select {
-		case <-ctx.Done():
-			t.Stop()
-			return "", fmt.Errorf("%w: %v", transport.ErrNoLeader, ctx.Err())
 		case <-n.shutdownCh:
-			t.Stop()
-			return "", transport.ErrShuttingDown
-		case <-t.C:
+			cancel()
+		case <-ctx.Done():
 		}
+	}()
+	return ctx, cancel
+}
+
+func (n *Node) shuttingDown() bool {
+	select {
+	case <-n.shutdownCh:
+		return true
+	default:
+		return false
 	}
 }

@@ -46,7 +46,7 @@ func (n *Node) reconcile() (nextReap time.Time) {
 	for _, m := range members {
 		status[m.Name] = m.Status
 	}
-	now := time.Now()
+	now := n.cfg.Clock.Now()
 
 	for _, m := range members {
 		n.reconcileRegistry(m)
@@ -167,7 +167,7 @@ func (n *Node) reconcileRegistry(m member) {
 		// A left/failed event carries no metadata: keep the known addresses.
 		want.RaftAddr, want.GrpcAddr, want.Version = rec.RaftAddr, rec.GrpcAddr, rec.Version
 	}
-	now := time.Now().UnixNano()
+	now := n.cfg.Clock.Now().UnixNano()
 	want.UpdatedAtUnixNano = now
 	if status == StatusAlive && (rec == nil || rec.Status != StatusAlive) {
 		want.JoinedAtUnixNano = now
