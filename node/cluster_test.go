@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/steward/steward/internal/clock"
 	"github.com/steward/steward/node"
 	"github.com/steward/steward/pb"
 	"github.com/steward/steward/state"
@@ -306,15 +307,30 @@ func TestGracefulLeaveRemovesPeer(t *testing.T) {
 
 // A failed member is reaped after the grace period; a further failure that
 // would leave no quorum is never reaped, and the cluster recovers when the
-// node returns.
+// node returns. The grace period is on a manual clock.
 func TestFailedNodeReapedButNeverBelowQuorum(t *testing.T) {
+	clk := clock.NewManual(time.Now())
+	const grace = 1500 * time.Millisecond
 	c := testkit.NewCluster(t, 3, testkit.WithConfig(func(cfg *node.Config) {
-		cfg.FailedReapTimeout = 1500 * time.Millisecond
+		cfg.FailedReapTimeout = grace
+		cfg.Clock = clk
 	}))
 	leader := c.Leader()
 	fs := c.Followers()
 	first, second := fs[0], fs[1]
 	c.Kill(c.Index(first.Name()))
+	c.Eventually(20*time.Second, func() error {
+		for _, m := range leader.Members() {
+			if m.Name == first.Name() && m.Status == node.StatusFailed {
+				return nil
+			}
+		}
+		return fmt.Errorf("members: %v", leader.Members())
+	}, "%s seen failed", first.Name())
+	if _, ok := raftPeers(t, leader)[first.Name()]; !ok {
+		t.Fatal("reaped before its grace period passed")
+	}
+	clk.Advance(grace)
 	c.Eventually(20*time.Second, func() error {
 		p := raftPeers(t, leader)
 		if _, ok := p[first.Name()]; ok {
@@ -326,9 +342,11 @@ func TestFailedNodeReapedButNeverBelowQuorum(t *testing.T) {
 		return nil
 	}, "failed node reaped")
 
-	// Two voters left; losing one more would leave no quorum: it must stay.
+	// Two voters left; losing one more would leave no quorum: it must stay,
+	// however long it has failed (the clock moves on while the leader holds).
 	c.Kill(c.Index(second.Name()))
 	c.Eventually(20*time.Second, func() error {
+		clk.Advance(grace)
 		if leader.IsLeader() {
 			return errors.New("still leader without a quorum")
 		}
