@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/steward/steward/coordination"
+	"github.com/steward/steward/internal/clock"
+	"github.com/steward/steward/node"
 	"github.com/steward/steward/pb"
 	"github.com/steward/steward/runtime"
 	"github.com/steward/steward/stack"
@@ -31,14 +33,23 @@ type pcluster struct {
 
 func newPCluster(t *testing.T, n int, hooks map[string]func(context.Context, string, string)) *pcluster {
 	t.Helper()
+	return newPClusterOn(t, n, nil, hooks)
+}
+
+// newPClusterOn is newPCluster with the plans timed by clk (nil: the wall
+// clock): the coordination layers' clock, and the nodes', whose proposals
+// carry the time the state machine compares deadlines with.
+func newPClusterOn(t *testing.T, n int, clk clock.Clock, hooks map[string]func(context.Context, string, string)) *pcluster {
+	t.Helper()
 	pc := &pcluster{hooks: hooks}
 	scfg := supervision.DefaultConfig()
 	scfg.ResyncInterval = 200 * time.Millisecond
 	scfg.OpTimeout = 10 * time.Second
-	pc.Cluster = testkit.NewCluster(t, n, testkit.WithStack(func(name string) stack.Config {
+	pc.Cluster = testkit.NewCluster(t, n, testkit.WithConfig(func(c *node.Config) { c.Clock = clk }), testkit.WithStack(func(name string) stack.Config {
 		ccfg := coordination.DefaultConfig()
 		ccfg.StageTimeout = 3 * time.Second
 		ccfg.SettleTimeout = 2 * time.Second
+		ccfg.Clock = clk
 		pc.mu.Lock()
 		if h := pc.hooks[name]; h != nil {
 			ccfg.BeforeOperations = h
@@ -118,6 +129,23 @@ func (pc *pcluster) wait(t *testing.T, id string, timeout time.Duration) *pb.Pla
 		return fmt.Errorf("plan %s not visible", id)
 	}, "plan %s to finish", id)
 	return rec
+}
+
+// passStageDeadline advances clk past the deadline of the plan's running
+// stage, as the leader reads it.
+func (pc *pcluster) passStageDeadline(t *testing.T, clk *clock.Manual, id string) {
+	t.Helper()
+	var due time.Time
+	pc.Eventually(10*time.Second, func() error {
+		rec, _, err := pc.Leader().State().Plan(nil, id)
+		if err != nil || rec == nil || rec.Current < 0 || int(rec.Current) >= len(rec.Stages) {
+			return fmt.Errorf("plan %s has no running stage: %v", id, err)
+		}
+		due = time.Unix(0, rec.Stages[rec.Current].DeadlineUnixNano)
+		return nil
+	}, "plan %s's stage deadline", id)
+	// The leader expires a stage 1 ms after its deadline.
+	clk.Advance(due.Sub(clk.Now()) + 2*time.Millisecond)
 }
 
 func counterValue(t *testing.T, rt *runtime.Runtime, pid runtime.PID) int {
@@ -276,7 +304,9 @@ func TestLeaderKilledMidPlan(t *testing.T) {
 
 // A node killed in the middle of its step: the step is lost after the
 // stage's deadline and the plan fails and rolls back (strict: every phase).
+// The deadline is on a manual clock, advanced past it once n3 is dead.
 func TestNodeLostMidPhase(t *testing.T) {
+	clk := clock.NewManual(time.Now())
 	block := make(chan struct{})
 	defer close(block)
 	started := make(chan struct{})
@@ -288,7 +318,7 @@ func TestNodeLostMidPhase(t *testing.T) {
 		case <-ctx.Done():
 		}
 	}}
-	pc := newPCluster(t, 3, hooks)
+	pc := newPClusterOn(t, 3, clk, hooks)
 	pc.trees(t, `{"name":"b","node":"n2","children":[{"id":"count","behavior":"counter"}]}
 {"name":"c","node":"n3","children":[{"id":"e","behavior":"echo"}]}`)
 	counter := pc.pid(t, "n2", "b", "count")
@@ -304,6 +334,7 @@ func TestNodeLostMidPhase(t *testing.T) {
 		t.Fatalf("phase 0 did not suspend the counter: %s", info.Status)
 	}
 	pc.Kill(pc.Index("n3"))
+	pc.passStageDeadline(t, clk, id)
 	rec := pc.wait(t, id, 60*time.Second)
 	if rec.Status != state.PlanRolledBack {
 		t.Fatalf("want rolled_back:\n%s", report(rec))
@@ -324,11 +355,12 @@ func TestNodeLostMidPhase(t *testing.T) {
 	}
 }
 
-// The plan's timeout is honoured.
+// The plan's timeout is honoured, on a manual clock advanced past it.
 func TestPlanTimeout(t *testing.T) {
 	block := make(chan struct{})
 	defer close(block)
-	pc := newPCluster(t, 1, map[string]func(context.Context, string, string){"n1": func(ctx context.Context, _, _ string) {
+	clk := clock.NewManual(time.Now())
+	pc := newPClusterOn(t, 1, clk, map[string]func(context.Context, string, string){"n1": func(ctx context.Context, _, _ string) {
 		select {
 		case <-block:
 		case <-ctx.Done():
@@ -337,6 +369,7 @@ func TestPlanTimeout(t *testing.T) {
 	pc.tree(t, `{"name":"b","node":"n1","children":[{"id":"count","behavior":"counter"}]}`)
 	id := pc.apply(t, 0, `{"safety_level":"permissive","timeout":"1s","operations":[
 	 {"id":"inc","type":"send_message","target":{"supervisor":"b","child_id":"count"},"params":{"message":"inc"}}]}`)
+	pc.passStageDeadline(t, clk, id)
 	rec := pc.wait(t, id, 20*time.Second)
 	if rec.Status != state.PlanFailed || !strings.Contains(rec.Stages[0].Reason, "timeout") {
 		t.Fatalf("want failed on timeout:\n%s", report(rec))
