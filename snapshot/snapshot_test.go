@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/steward/steward/coordination"
+	"github.com/steward/steward/internal/clock"
+	"github.com/steward/steward/node"
 	"github.com/steward/steward/pb"
 	"github.com/steward/steward/runtime"
 	"github.com/steward/steward/snapshot"
@@ -34,9 +36,17 @@ type scluster struct {
 // hookNode at its first start.
 func newSCluster(t *testing.T, n int, hookNode string, hook func(context.Context, string)) *scluster {
 	t.Helper()
+	return newSClusterOn(t, n, nil, hookNode, hook)
+}
+
+// newSClusterOn is newSCluster with the captures timed by clk (nil: the
+// wall clock): the snapshot layers' clock, and the nodes', whose proposals
+// carry the time the state machine compares deadlines with.
+func newSClusterOn(t *testing.T, n int, clk clock.Clock, hookNode string, hook func(context.Context, string)) *scluster {
+	t.Helper()
 	sc := &scluster{}
 	started := map[string]bool{}
-	sc.Cluster = testkit.NewCluster(t, n, testkit.WithStack(func(name string) stack.Config {
+	sc.Cluster = testkit.NewCluster(t, n, testkit.WithConfig(func(c *node.Config) { c.Clock = clk }), testkit.WithStack(func(name string) stack.Config {
 		scfg := supervision.DefaultConfig()
 		scfg.ResyncInterval = 200 * time.Millisecond
 		ccfg := coordination.DefaultConfig()
@@ -44,6 +54,7 @@ func newSCluster(t *testing.T, n int, hookNode string, hook func(context.Context
 		cfg := snapshot.DefaultConfig()
 		cfg.CaptureTimeout = 2 * time.Second
 		cfg.RestoreTimeout = 15 * time.Second
+		cfg.Clock = clk
 		sc.mu.Lock()
 		if name == hookNode && !started[name] {
 			cfg.BeforeCapture = hook
@@ -206,11 +217,13 @@ func TestCaptureAcrossNodes(t *testing.T) {
 }
 
 // A node that dies during the capture leaves the snapshot partial, with
-// the missing node named.
+// the missing node named, once the capture's deadline passes on a manual
+// clock.
 func TestNodeDiesDuringCapture(t *testing.T) {
 	blocked := make(chan struct{})
 	var once sync.Once
-	sc := newSCluster(t, 3, "n3", func(ctx context.Context, _ string) {
+	clk := clock.NewManual(time.Now())
+	sc := newSClusterOn(t, 3, clk, "n3", func(ctx context.Context, _ string) {
 		once.Do(func() { close(blocked) })
 		<-ctx.Done()
 	})
@@ -225,6 +238,23 @@ func TestNodeDiesDuringCapture(t *testing.T) {
 		t.Fatal("n3 never started capturing")
 	}
 	sc.Kill(sc.Index("n3"))
+	// The other nodes' parts are in before the deadline passes.
+	var due time.Time
+	sc.Eventually(20*time.Second, func() error {
+		r, _ := sc.Leader().State().SnapshotRecord(nil, resp.Id)
+		if r == nil {
+			return errors.New("no record")
+		}
+		for _, p := range r.Parts {
+			if p.Node != "n3" && p.Status != state.PartComplete {
+				return fmt.Errorf("part %s is %s", p.Node, p.Status)
+			}
+		}
+		due = time.Unix(0, r.DeadlineUnixNano)
+		return nil
+	}, "the parts of n1 and n2")
+	// The leader closes a capture 1 ms after its deadline.
+	clk.Advance(due.Sub(clk.Now()) + 2*time.Millisecond)
 	var rec *pb.SnapshotRecord
 	sc.Eventually(20*time.Second, func() error {
 		r, _ := sc.Leader().State().SnapshotRecord(nil, resp.Id)
