@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/steward/steward/internal/clock"
+	"github.com/steward/steward/internal/poll"
 	"github.com/steward/steward/node"
 	"github.com/steward/steward/pb"
 	"github.com/steward/steward/stack"
@@ -343,23 +345,21 @@ func (c *Cluster) Eventually(timeout time.Duration, f func() error, format strin
 	Eventually(c.t, timeout, f, format, args...)
 }
 
-// Eventually calls f until it returns nil, failing t after timeout.
+// Eventually calls f until it returns nil, every 5 ms doubling to 160 ms,
+// failing t after timeout.
 func Eventually(t testing.TB, timeout time.Duration, f func() error, format string, args ...any) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	wait := 5 * time.Millisecond
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("waited %s for %s: %v", timeout, fmt.Sprintf(format, args...), err)
-		}
-		time.Sleep(wait) // polling interval of a condition wait, not a settle delay
-		if wait < 100*time.Millisecond {
-			wait *= 2
-		}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var err error
+	if poll.Until(ctx, clock.System(), poll.Doubling(5*time.Millisecond, 160*time.Millisecond), func() (bool, error) {
+		err = f()
+		return err == nil, nil
+	}) == nil {
+		return
+	}
+	if err = f(); err != nil { // a last look, at the deadline
+		t.Fatalf("waited %s for %s: %v", timeout, fmt.Sprintf(format, args...), err)
 	}
 }
 
