@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/steward/steward/internal/clock"
+	backoff "github.com/steward/steward/internal/poll"
 )
 
 // Endpoint says which members the load clients talk to.
@@ -49,26 +52,17 @@ type Target interface {
 }
 
 // poll calls f until it returns nil or ctx ends, waiting a little longer
-// each time (5 ms up to 200 ms); the error names what was awaited and f's
-// last error.
+// each time (5 ms doubling to 320 ms); the error names what was awaited and
+// f's last error.
 func poll(ctx context.Context, what string, f func(context.Context) error) error {
-	wait := 5 * time.Millisecond
-	for {
-		err := f(ctx)
-		if err == nil {
-			return nil
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("waiting for %s: %w (last: %v)", what, ctx.Err(), err)
-		case <-t.C:
-		}
-		if wait < 200*time.Millisecond {
-			wait *= 2
-		}
+	var err error
+	if werr := backoff.Until(ctx, clock.System(), backoff.Doubling(5*time.Millisecond, 320*time.Millisecond), func() (bool, error) {
+		err = f(ctx)
+		return err == nil, nil
+	}); werr != nil {
+		return fmt.Errorf("waiting for %s: %w (last: %v)", what, werr, err)
 	}
+	return nil
 }
 
 // connsFor is how many connections a Target opens for clients (conns 0:

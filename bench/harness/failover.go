@@ -9,6 +9,8 @@ import (
 	"github.com/steward/steward/bench/cluster"
 	"github.com/steward/steward/bench/load"
 	"github.com/steward/steward/bench/report"
+	"github.com/steward/steward/internal/clock"
+	backoff "github.com/steward/steward/internal/poll"
 )
 
 // FailoverPlan configures the leader-kill measurements.
@@ -246,24 +248,13 @@ func FailoverOnce(ctx context.Context, sys System, plan FailoverPlan, run int) r
 	return r
 }
 
-// poll calls f until it returns nil or ctx ends (5 ms growing to 100 ms
+// poll calls f until it returns nil or ctx ends (5 ms doubling to 160 ms
 // between calls), returning f's last error.
 func poll(ctx context.Context, f func() error) error {
-	wait := 5 * time.Millisecond
-	for {
-		err := f()
-		if err == nil {
-			return nil
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return err
-		case <-t.C:
-		}
-		if wait < 100*time.Millisecond {
-			wait *= 2
-		}
-	}
+	var err error
+	_ = backoff.Until(ctx, clock.System(), backoff.Doubling(5*time.Millisecond, 160*time.Millisecond), func() (bool, error) {
+		err = f()
+		return err == nil, nil
+	})
+	return err
 }
