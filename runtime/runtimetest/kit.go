@@ -11,6 +11,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/steward/steward/internal/clock"
+	"github.com/steward/steward/internal/poll"
 	"github.com/steward/steward/runtime"
 )
 
@@ -131,15 +133,9 @@ func Is(typ runtime.EventType, pid runtime.PID) func(runtime.Event) bool {
 // after Timeout. Prefer AwaitEvent when an event marks the change.
 func Eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.NewTimer(Timeout)
-	defer deadline.Stop()
-	tick := time.NewTicker(time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-tick.C:
-		case <-deadline.C:
-			t.Fatalf("condition not reached within %s: %s", Timeout, what)
-		}
+	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
+	defer cancel()
+	if poll.Until(ctx, clock.System(), poll.Every(time.Millisecond), func() (bool, error) { return cond(), nil }) != nil {
+		t.Fatalf("condition not reached within %s: %s", Timeout, what)
 	}
 }
