@@ -14,5 +14,7 @@
 // report to the next leader, which takes over the deadlines.
 //
 // It must not change the replicated state except through commands, nor
-// touch the runtime outside a committed step.
+// touch the runtime outside a committed step. Deadlines and settling are
+// timed by Config.Clock (with the node's, which dates the commands), which
+// tests advance.
 package coordination

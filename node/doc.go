@@ -8,4 +8,6 @@
 // errors into transport's sentinels. It must not hold domain rules (those
 // are in state), and it acts on the cluster only through committed commands:
 // every change that matters to more than one node is proposed to Raft first.
+// The leader loop's timers and the time commands carry come from
+// Config.Clock, which tests advance; waits for Raft itself stay on the wall.
 package node

@@ -20,4 +20,6 @@
 //
 // The package must not change the replicated state except through commands,
 // nor act on a runtime outside a committed capture or a restore plan.
+// Capture deadlines and a restore's wait are timed by Config.Clock (with the
+// node's, which dates the commands), which tests advance.
 package snapshot

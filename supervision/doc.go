@@ -17,5 +17,6 @@
 //
 // It must not change the replicated state except through node.Apply, and it
 // acts on the runtime only for trees committed to this node (or on an
-// operator's direct request for one process).
+// operator's direct request for one process). The backoff, the resync and
+// re-placement are timed by Config.Clock, which tests advance.
 package supervision
