@@ -11,10 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/steward/steward/actor"
 	"github.com/steward/steward/backup"
 	"github.com/steward/steward/health"
 	"github.com/steward/steward/pb"
-	"github.com/steward/steward/runtime"
 	"github.com/steward/steward/stack"
 	"github.com/steward/steward/state"
 	"github.com/steward/steward/supervision"
@@ -33,7 +33,7 @@ func newBCluster(t *testing.T) *bCluster {
 		scfg := supervision.DefaultConfig()
 		scfg.ResyncInterval = 500 * time.Millisecond
 		hcfg, bcfg := health.DefaultConfig(), backup.DefaultConfig()
-		return stack.Config{Runtime: runtime.DefaultConfig(), Supervision: scfg, Health: &hcfg, Backup: &bcfg}
+		return stack.Config{Runtime: actor.DefaultConfig(), Supervision: scfg, Health: &hcfg, Backup: &bcfg}
 	}))
 	return b
 }
@@ -103,7 +103,7 @@ func (b *bCluster) treeRunning(t *testing.T, nodeName, tree string, want bool) {
 	t.Helper()
 	b.Eventually(20*time.Second, func() error {
 		ti, err := b.sup(nodeName).Runtime().Tree(tree)
-		running := err == nil && ti.Status == runtime.TreeRunning
+		running := err == nil && ti.Status == actor.TreeRunning
 		if running != want {
 			return fmt.Errorf("tree %s on %s: running=%v, want %v", tree, nodeName, running, want)
 		}

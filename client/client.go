@@ -145,7 +145,6 @@ func (c *Client) Get(ctx context.Context, key string, stale bool) (*pb.KVGetResp
 	return resp, err
 }
 
-
 // tooLarge matches gRPC's own message for a message over the size limit,
 // on either side: "grpc: trying to send message larger than max (N vs. M)",
 // "grpc: received message larger than max (N vs. M)".

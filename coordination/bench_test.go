@@ -8,10 +8,10 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-memdb"
+	"github.com/steward/steward/actor"
 	"github.com/steward/steward/coordination"
 	"github.com/steward/steward/node"
 	"github.com/steward/steward/pb"
-	"github.com/steward/steward/runtime"
 	"github.com/steward/steward/stack"
 	"github.com/steward/steward/state"
 	"github.com/steward/steward/supervision"
@@ -24,7 +24,7 @@ func benchCluster(b *testing.B) *testkit.Cluster {
 	b.Helper()
 	c := testkit.NewCluster(b, 3, testkit.WithStack(func(string) stack.Config {
 		ccfg := coordination.DefaultConfig()
-		return stack.Config{Runtime: runtime.DefaultConfig(), Supervision: supervision.DefaultConfig(), Coordination: &ccfg}
+		return stack.Config{Runtime: actor.DefaultConfig(), Supervision: supervision.DefaultConfig(), Coordination: &ccfg}
 	}))
 	sup := pb.NewSupervisionClient(c.Conn(0))
 	for n := 1; n <= 3; n++ {

@@ -7,9 +7,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/steward/steward/actor"
 	"github.com/steward/steward/pb"
 	"github.com/steward/steward/plan"
-	"github.com/steward/steward/runtime"
 	"github.com/steward/steward/spec"
 )
 
@@ -33,7 +33,7 @@ func (l *Layer) execute(ctx context.Context, op plan.Operation) *pb.OpOutcome {
 	return out
 }
 
-func (l *Layer) do(ctx context.Context, op plan.Operation) (pid, result runtime.PID, err error) {
+func (l *Layer) do(ctx context.Context, op plan.Operation) (pid, result actor.PID, err error) {
 	rt := l.rt
 	tgt, err := runtimeTarget(op.Target)
 	if err != nil {
@@ -47,17 +47,17 @@ func (l *Layer) do(ctx context.Context, op plan.Operation) (pid, result runtime.
 	case plan.KillProcess:
 		reason := op.Params.Reason
 		if reason == "" {
-			reason = string(runtime.Kill)
+			reason = string(actor.Kill)
 		}
-		err = rt.Kill(pid, runtime.Reason(reason))
+		err = rt.Kill(pid, actor.Reason(reason))
 	case plan.SendMessage:
-		err = rt.SendChecked(pid, runtime.Message{Kind: runtime.KindInfo, Body: []byte(op.Params.Message)})
+		err = rt.SendChecked(pid, actor.Message{Kind: actor.KindInfo, Body: []byte(op.Params.Message)})
 	case plan.SuspendProcess:
 		err = rt.Suspend(pid)
 	case plan.ResumeProcess:
 		err = rt.Resume(pid)
 	case plan.ChangeSupervisorStrategy:
-		var pol runtime.Policy
+		var pol actor.Policy
 		if pol, err = rt.SupervisorPolicy(pid); err == nil {
 			pol.Strategy = op.Params.Strategy
 			err = rt.SetPolicy(ctx, pid, pol)
@@ -78,14 +78,14 @@ func (l *Layer) do(ctx context.Context, op plan.Operation) (pid, result runtime.
 		err = rt.ReplaceState(ctx, pid, []byte(op.Params.State))
 	case plan.RegisterName:
 		err = rt.Register(op.Params.Name, pid)
-		if errors.Is(err, runtime.ErrNameTaken) {
+		if errors.Is(err, actor.ErrNameTaken) {
 			if cur, ok := rt.WhereIs(op.Params.Name); ok && cur == pid {
 				err = nil // already so
 			}
 		}
 	case plan.RestartChild:
 		result, err = rt.RestartChild(ctx, pid, op.Params.ChildID)
-		if errors.Is(err, runtime.ErrChildRunning) {
+		if errors.Is(err, actor.ErrChildRunning) {
 			err = nil // already running: what restart_child ensures
 		}
 	default:
@@ -97,14 +97,14 @@ func (l *Layer) do(ctx context.Context, op plan.Operation) (pid, result runtime.
 // restartSupervisor restarts a supervisor and its whole subtree: a tree's
 // root by stopping the tree and starting it again from the spec it runs, a
 // nested one through its parent.
-func (l *Layer) restartSupervisor(ctx context.Context, t plan.Target, pid runtime.PID) error {
+func (l *Layer) restartSupervisor(ctx context.Context, t plan.Target, pid actor.PID) error {
 	rt := l.rt
 	info, err := rt.Process(pid)
 	if err != nil {
 		return err
 	}
 	if !info.Supervisor {
-		return fmt.Errorf("%w: %s", runtime.ErrNotSupervisor, pid)
+		return fmt.Errorf("%w: %s", actor.ErrNotSupervisor, pid)
 	}
 	if info.Parent.IsZero() {
 		ti, err := rt.Tree(info.Tree)

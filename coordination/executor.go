@@ -6,11 +6,11 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-memdb"
+	"github.com/steward/steward/actor"
 	"github.com/steward/steward/internal/clock"
 	"github.com/steward/steward/internal/poll"
 	"github.com/steward/steward/pb"
 	"github.com/steward/steward/plan"
-	"github.com/steward/steward/runtime"
 	"github.com/steward/steward/state"
 	"github.com/steward/steward/transport"
 	"google.golang.org/protobuf/proto"
@@ -242,7 +242,7 @@ func (l *Layer) capture(ctx context.Context, pids []string, before *plan.Observe
 	}
 	var out []*pb.CapturedState
 	for _, s := range pids {
-		pid, err := runtime.ParsePID(s)
+		pid, err := actor.ParsePID(s)
 		if err != nil {
 			continue
 		}

@@ -4,24 +4,24 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/steward/steward/actor"
 	"github.com/steward/steward/plan"
-	"github.com/steward/steward/runtime"
 	"github.com/steward/steward/spec"
 )
 
 // runtimeTarget turns a plan target into the runtime's.
-func runtimeTarget(t plan.Target) (runtime.Target, error) {
+func runtimeTarget(t plan.Target) (actor.Target, error) {
 	switch {
 	case t.Supervisor != "":
-		return runtime.Target{Tree: t.Supervisor, Path: t.ChildID}, nil
+		return actor.Target{Tree: t.Supervisor, Path: t.ChildID}, nil
 	case t.Name != "":
-		return runtime.Target{Name: t.Name}, nil
+		return actor.Target{Name: t.Name}, nil
 	default:
-		pid, err := runtime.ParsePID(t.PID)
+		pid, err := actor.ParsePID(t.PID)
 		if err != nil {
-			return runtime.Target{}, err
+			return actor.Target{}, err
 		}
-		return runtime.Target{PID: pid}, nil
+		return actor.Target{PID: pid}, nil
 	}
 }
 
@@ -49,7 +49,7 @@ func (l *Layer) localFacts(ops []plan.Operation) *plan.Facts {
 	return f
 }
 
-func (l *Layer) processFacts(pid runtime.PID, byPID map[string]*plan.Process) plan.ProcessFacts {
+func (l *Layer) processFacts(pid actor.PID, byPID map[string]*plan.Process) plan.ProcessFacts {
 	pf := plan.ProcessFacts{Node: l.node.Name(), PID: pid.String()}
 	p, ok := byPID[pid.String()]
 	if !ok {
@@ -70,7 +70,7 @@ func (l *Layer) opFacts(op plan.Operation, byPID map[string]*plan.Process) plan.
 	}
 	pid, err := rt.Resolve(tgt)
 	if err != nil {
-		if errors.Is(err, runtime.ErrNoProc) {
+		if errors.Is(err, actor.ErrNoProc) {
 			of.Target.Exists = true
 		}
 		if op.Target.Supervisor != "" {
@@ -104,7 +104,7 @@ func (l *Layer) opFacts(op plan.Operation, byPID map[string]*plan.Process) plan.
 		}
 		of.Child = l.childFacts(pid, id, byPID)
 		if op.Type == plan.TerminateChild && of.Child != nil && of.Child.PID != "" {
-			cpid, _ := runtime.ParsePID(of.Child.PID)
+			cpid, _ := actor.ParsePID(of.Child.PID)
 			of.Affected = append(of.Affected, l.subtree(cpid, plan.Child, byPID)...)
 			if info, err := rt.Process(cpid); err == nil {
 				for _, lk := range info.Links {
@@ -121,7 +121,7 @@ func (l *Layer) opFacts(op plan.Operation, byPID map[string]*plan.Process) plan.
 	return of
 }
 
-func (l *Layer) affected(pid runtime.PID, rel plan.Relation, byPID map[string]*plan.Process) plan.AffectedProcess {
+func (l *Layer) affected(pid actor.PID, rel plan.Relation, byPID map[string]*plan.Process) plan.AffectedProcess {
 	a := plan.AffectedProcess{PID: pid.String(), Node: pid.Node, Relation: rel}
 	if p, ok := byPID[pid.String()]; ok {
 		a.Tree, a.Slot = p.Tree, p.Slot
@@ -131,7 +131,7 @@ func (l *Layer) affected(pid runtime.PID, rel plan.Relation, byPID map[string]*p
 
 // siblings lists the children of parent that its strategy restarts with
 // child: all of them under one_for_all, the later ones under rest_for_one.
-func (l *Layer) siblings(parent, child runtime.PID, byPID map[string]*plan.Process) []plan.AffectedProcess {
+func (l *Layer) siblings(parent, child actor.PID, byPID map[string]*plan.Process) []plan.AffectedProcess {
 	rt := l.rt
 	pol, err := rt.SupervisorPolicy(parent)
 	if err != nil {
@@ -163,7 +163,7 @@ func (l *Layer) siblings(parent, child runtime.PID, byPID map[string]*plan.Proce
 
 // subtree lists a supervisor's children (rel) and everything below them
 // (Descendant).
-func (l *Layer) subtree(sup runtime.PID, rel plan.Relation, byPID map[string]*plan.Process) []plan.AffectedProcess {
+func (l *Layer) subtree(sup actor.PID, rel plan.Relation, byPID map[string]*plan.Process) []plan.AffectedProcess {
 	kids, err := l.rt.WhichChildren(sup)
 	if err != nil {
 		return nil
@@ -183,7 +183,7 @@ func (l *Layer) subtree(sup runtime.PID, rel plan.Relation, byPID map[string]*pl
 
 // childFacts describes child id (or, for a dynamic child, pid) of a
 // supervisor.
-func (l *Layer) childFacts(sup runtime.PID, id string, byPID map[string]*plan.Process) *plan.ProcessFacts {
+func (l *Layer) childFacts(sup actor.PID, id string, byPID map[string]*plan.Process) *plan.ProcessFacts {
 	pf := &plan.ProcessFacts{Node: l.node.Name()}
 	kids, err := l.rt.WhichChildren(sup)
 	if err != nil {

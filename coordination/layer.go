@@ -8,10 +8,10 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/steward/steward/actor"
 	"github.com/steward/steward/internal/clock"
 	"github.com/steward/steward/node"
 	"github.com/steward/steward/pb"
-	"github.com/steward/steward/runtime"
 	"github.com/steward/steward/state"
 	"github.com/steward/steward/transport"
 	"google.golang.org/protobuf/proto"
@@ -61,7 +61,7 @@ type cluster interface {
 // Layer is the coordination layer of one node.
 type Layer struct {
 	cfg    Config
-	rt     *runtime.Runtime
+	rt     *actor.Runtime
 	node   cluster
 	logger hclog.Logger
 	clock  clock.Clock
@@ -79,7 +79,7 @@ type Layer struct {
 
 // New returns the layer; it runs this node's share of plans on rt, the
 // node's runtime.
-func New(cfg Config, rt *runtime.Runtime) *Layer {
+func New(cfg Config, rt *actor.Runtime) *Layer {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	ctx, cancel := context.WithCancel(context.Background())

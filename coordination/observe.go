@@ -3,8 +3,8 @@ package coordination
 import (
 	"time"
 
+	"github.com/steward/steward/actor"
 	"github.com/steward/steward/plan"
-	"github.com/steward/steward/runtime"
 	"github.com/steward/steward/spec"
 )
 
@@ -19,8 +19,8 @@ func (l *Layer) observe() *plan.Observed {
 		restart spec.Restart
 		dynamic bool
 	}
-	meta := map[runtime.PID]childMeta{}
-	strategy := map[runtime.PID]spec.Strategy{}
+	meta := map[actor.PID]childMeta{}
+	strategy := map[actor.PID]spec.Strategy{}
 	for _, p := range procs {
 		if !p.Supervisor {
 			continue
@@ -46,9 +46,9 @@ func (l *Layer) observe() *plan.Observed {
 	for _, p := range procs {
 		status := plan.Running
 		switch p.Status {
-		case runtime.StatusSuspended:
+		case actor.StatusSuspended:
 			status = plan.Suspended
-		case runtime.StatusRunning:
+		case actor.StatusRunning:
 		default:
 			continue // starting, terminating or dead: not a live process
 		}

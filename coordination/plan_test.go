@@ -9,11 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/steward/steward/actor"
 	"github.com/steward/steward/coordination"
 	"github.com/steward/steward/internal/clock"
 	"github.com/steward/steward/node"
 	"github.com/steward/steward/pb"
-	"github.com/steward/steward/runtime"
 	"github.com/steward/steward/stack"
 	"github.com/steward/steward/state"
 	"github.com/steward/steward/supervision"
@@ -56,12 +56,12 @@ func newPClusterOn(t *testing.T, n int, clk clock.Clock, hooks map[string]func(c
 			delete(pc.hooks, name)
 		}
 		pc.mu.Unlock()
-		return stack.Config{Runtime: runtime.DefaultConfig(), Supervision: scfg, Coordination: &ccfg}
+		return stack.Config{Runtime: actor.DefaultConfig(), Supervision: scfg, Coordination: &ccfg}
 	}))
 	return pc
 }
 
-func (pc *pcluster) rt(name string) *runtime.Runtime {
+func (pc *pcluster) rt(name string) *actor.Runtime {
 	if s := pc.Stack(name); s != nil {
 		return s.Runtime
 	}
@@ -85,16 +85,16 @@ func (pc *pcluster) tree(t *testing.T, specJSON string) {
 			return fmt.Errorf("no runtime on %s", resp.Tree.Node)
 		}
 		ti, err := rt.Tree(sp.Name)
-		if err != nil || ti.Status != runtime.TreeRunning {
+		if err != nil || ti.Status != actor.TreeRunning {
 			return fmt.Errorf("tree %s: %v", sp.Name, err)
 		}
 		return nil
 	}, "tree %s running", sp.Name)
 }
 
-func (pc *pcluster) pid(t *testing.T, node, tree, path string) runtime.PID {
+func (pc *pcluster) pid(t *testing.T, node, tree, path string) actor.PID {
 	t.Helper()
-	pid, err := pc.rt(node).Resolve(runtime.Target{Tree: tree, Path: path})
+	pid, err := pc.rt(node).Resolve(actor.Target{Tree: tree, Path: path})
 	if err != nil {
 		t.Fatalf("%s/%s on %s: %v", tree, path, node, err)
 	}
@@ -148,7 +148,7 @@ func (pc *pcluster) passStageDeadline(t *testing.T, clk *clock.Manual, id string
 	clk.Advance(due.Sub(clk.Now()) + 2*time.Millisecond)
 }
 
-func counterValue(t *testing.T, rt *runtime.Runtime, pid runtime.PID) int {
+func counterValue(t *testing.T, rt *actor.Runtime, pid actor.PID) int {
 	t.Helper()
 	st, err := rt.GetState(testkit.Ctx(t, 5*time.Second), pid)
 	if err != nil {
@@ -217,7 +217,7 @@ func TestPlanRunsAcrossNodes(t *testing.T) {
 		t.Fatalf("counter = %d, want 1", v)
 	}
 	info, _ := pc.rt("n3").Process(pc.pid(t, "n3", "c", "e"))
-	if info.Status != runtime.StatusSuspended {
+	if info.Status != actor.StatusSuspended {
 		t.Fatalf("echo on n3 is %s", info.Status)
 	}
 }
@@ -242,7 +242,7 @@ func TestFailedPhaseRollsBack(t *testing.T) {
 	if last.Kind != state.StageKindRollback || !strings.Contains(fmt.Sprint(last.Operations), "pause") {
 		t.Fatalf("rollback stage:\n%s", report(rec))
 	}
-	if info, _ := pc.rt("n2").Process(counter); info.Status != runtime.StatusRunning {
+	if info, _ := pc.rt("n2").Process(counter); info.Status != actor.StatusRunning {
 		t.Fatalf("counter is %s after the rollback", info.Status)
 	}
 }
@@ -330,7 +330,7 @@ func TestNodeLostMidPhase(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("n3 never started its step")
 	}
-	if info, _ := pc.rt("n2").Process(counter); info.Status != runtime.StatusSuspended {
+	if info, _ := pc.rt("n2").Process(counter); info.Status != actor.StatusSuspended {
 		t.Fatalf("phase 0 did not suspend the counter: %s", info.Status)
 	}
 	pc.Kill(pc.Index("n3"))
@@ -350,7 +350,7 @@ func TestNodeLostMidPhase(t *testing.T) {
 	if !lost {
 		t.Fatalf("n3's step should be lost:\n%s", report(rec))
 	}
-	if info, _ := pc.rt("n2").Process(counter); info.Status != runtime.StatusRunning {
+	if info, _ := pc.rt("n2").Process(counter); info.Status != actor.StatusRunning {
 		t.Fatalf("rollback did not resume the counter: %s", info.Status)
 	}
 }

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/steward/steward/runtime"
-	"github.com/steward/steward/runtime/behaviors"
+	"github.com/steward/steward/actor"
+	"github.com/steward/steward/actor/behaviors"
 	"github.com/steward/steward/spec"
 )
 
@@ -38,9 +38,9 @@ func TestExamplesAreAccepted(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s: %v", f, err)
 			}
-			cfg := runtime.DefaultConfig()
+			cfg := actor.DefaultConfig()
 			cfg.NodeName, cfg.Catalog = "n1", cat
-			rt, err := runtime.New(cfg)
+			rt, err := actor.New(cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -51,7 +51,7 @@ func TestExamplesAreAccepted(t *testing.T) {
 				t.Fatalf("%s: the runtime refuses it: %v", f, err)
 			}
 			ti, err := rt.Tree(tree.Name)
-			if err != nil || ti.Status != runtime.TreeRunning {
+			if err != nil || ti.Status != actor.TreeRunning {
 				t.Fatalf("%s: %+v %v", f, ti, err)
 			}
 		})

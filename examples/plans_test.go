@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/steward/steward/actor"
 	"github.com/steward/steward/coordination"
 	"github.com/steward/steward/pb"
-	"github.com/steward/steward/runtime"
 	"github.com/steward/steward/stack"
 	"github.com/steward/steward/state"
 	"github.com/steward/steward/supervision"
@@ -26,7 +26,7 @@ func TestExamplePlansRun(t *testing.T) {
 	}
 	c := testkit.NewCluster(t, 1, testkit.WithStack(func(string) stack.Config {
 		ccfg := coordination.DefaultConfig()
-		return stack.Config{Runtime: runtime.DefaultConfig(), Supervision: supervision.DefaultConfig(), Coordination: &ccfg}
+		return stack.Config{Runtime: actor.DefaultConfig(), Supervision: supervision.DefaultConfig(), Coordination: &ccfg}
 	}))
 	conn := c.Conn(0)
 	for _, f := range []string{"web.hcl", "pool.hcl"} {

@@ -7,8 +7,8 @@ import (
 	"strings"
 
 	"github.com/hashicorp/go-memdb"
+	"github.com/steward/steward/actor"
 	"github.com/steward/steward/pb"
-	"github.com/steward/steward/runtime"
 	"github.com/steward/steward/spec"
 	"github.com/steward/steward/state"
 )
@@ -49,7 +49,7 @@ func (l *Layer) check(ctx context.Context, st *state.Store, ws memdb.WatchSet) *
 		return c
 	}
 	c.stateIndex = idx
-	running := map[string]runtime.TreeInfo{}
+	running := map[string]actor.TreeInfo{}
 	for _, ti := range rt.Trees() {
 		running[ti.Name] = ti
 	}
@@ -83,7 +83,7 @@ func (l *Layer) check(ctx context.Context, st *state.Store, ws memdb.WatchSet) *
 }
 
 // checkTree compares one tree committed for this node with the runtime.
-func (l *Layer) checkTree(c *nodeCheck, rec *pb.TreeRecord, running map[string]runtime.TreeInfo) {
+func (l *Layer) checkTree(c *nodeCheck, rec *pb.TreeRecord, running map[string]actor.TreeInfo) {
 	subj := "tree:" + rec.Name
 	t, err := state.DecodeTree(rec)
 	if err != nil {
@@ -95,7 +95,7 @@ func (l *Layer) checkTree(c *nodeCheck, rec *pb.TreeRecord, running map[string]r
 	case !ok:
 		c.add(KindTreeMissing, subj, "committed for this node at index %d, not running", rec.ModifyIndex)
 		return
-	case ti.Status != runtime.TreeRunning:
+	case ti.Status != actor.TreeRunning:
 		c.add(KindTreeFailed, subj, "committed for this node at index %d, %s: %s", rec.ModifyIndex, ti.Status, ti.Reason)
 		return
 	}
@@ -118,9 +118,9 @@ func (l *Layer) checkSupervisor(c *nodeCheck, tree, path string, want spec.Super
 	if path != "" {
 		subj += "/" + path
 	}
-	pid, err := rt.Resolve(runtime.Target{Tree: tree, Path: path})
+	pid, err := rt.Resolve(actor.Target{Tree: tree, Path: path})
 	if err != nil {
-		// Not running: the parent's children check (runtime.Validate)
+		// Not running: the parent's children check (actor.Validate)
 		// says whether it should be.
 		return
 	}

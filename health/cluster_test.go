@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/steward/steward/actor"
 	"github.com/steward/steward/health"
 	"github.com/steward/steward/pb"
-	"github.com/steward/steward/runtime"
 	"github.com/steward/steward/spec"
 	"github.com/steward/steward/stack"
 	"github.com/steward/steward/supervision"
@@ -72,7 +72,7 @@ func newHCluster(t *testing.T, n int) *hCluster {
 		h.mu.Lock()
 		h.pending[name] = hNode{ticks: ticks, samples: fs}
 		h.mu.Unlock()
-		return stack.Config{Runtime: runtime.DefaultConfig(), Supervision: scfg, Health: &hcfg}
+		return stack.Config{Runtime: actor.DefaultConfig(), Supervision: scfg, Health: &hcfg}
 	}))
 	return h
 }
@@ -110,7 +110,7 @@ func waitRunning(t *testing.T, h *hCluster, rec *pb.TreeSummary) {
 			return fmt.Errorf("%s applied %d, want %d", rec.Node, got, rec.ModifyIndex)
 		}
 		ti, err := sup.Runtime().Tree(rec.Name)
-		if err != nil || ti.Status != runtime.TreeRunning {
+		if err != nil || ti.Status != actor.TreeRunning {
 			return fmt.Errorf("tree %s: %+v %v", rec.Name, ti.Status, err)
 		}
 		return nil
@@ -179,16 +179,16 @@ func TestValidateFindsWhatIsBroken(t *testing.T) {
 	// A supervisor's strategy changed in place, as a plan or an operator
 	// may: it differs from the committed spec.
 	n2 := h.layers("n2").sup.Runtime()
-	subPID, err := n2.Resolve(runtime.Target{Tree: "web", Path: "sub"})
+	subPID, err := n2.Resolve(actor.Target{Tree: "web", Path: "sub"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := testkit.Ctx(t, 10*time.Second)
-	if err := n2.SetPolicy(ctx, subPID, runtime.Policy{Strategy: spec.OneForAll}); err != nil {
+	if err := n2.SetPolicy(ctx, subPID, actor.Policy{Strategy: spec.OneForAll}); err != nil {
 		t.Fatal(err)
 	}
 	// And a child added in place that the spec does not have.
-	rootPID, _ := n2.Resolve(runtime.Target{Tree: "web"})
+	rootPID, _ := n2.Resolve(actor.Target{Tree: "web"})
 	if _, err := n2.StartChild(ctx, rootPID, spec.ChildSpec{ID: "extra", Behavior: "echo", Restart: spec.Temporary, Shutdown: "1s"}); err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,7 @@
 package health
 
 import (
-	goruntime "runtime"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -36,7 +36,7 @@ func TestProcessCPUTimeIsReal(t *testing.T) {
 			x += i
 		}
 		if after, _ := processCPUTime(); after > before {
-			goruntime.KeepAlive(x)
+			runtime.KeepAlive(x)
 			return
 		}
 	}

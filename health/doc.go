@@ -2,7 +2,7 @@
 // should be, and whether each node stays within its resource thresholds.
 //
 // Validation (the seed's comprehensive consistency check, done for real):
-// each node checks its own runtime's invariants (runtime.Validate: process
+// each node checks its own runtime's invariants (actor.Runtime.Validate: process
 // states, supervisors' children against their specs, bidirectional links,
 // monitors recorded on both sides, registered names on live processes,
 // trees and their members) and compares the runtime with the desired state

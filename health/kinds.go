@@ -1,6 +1,6 @@
 package health
 
-// Violation kinds validation adds to the runtime's own (package runtime:
+// Violation kinds validation adds to the runtime's own (package actor:
 // process_state, supervisor_children, link_asymmetric, monitor_asymmetric,
 // stale_name, tree_state). Values are stable: scripts read them.
 const (

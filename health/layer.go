@@ -7,9 +7,9 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/steward/steward/actor"
 	"github.com/steward/steward/node"
 	"github.com/steward/steward/pb"
-	"github.com/steward/steward/runtime"
 	"github.com/steward/steward/state"
 	"github.com/steward/steward/transport"
 	"google.golang.org/protobuf/proto"
@@ -38,7 +38,7 @@ type cluster interface {
 // Layer is the health layer of one node.
 type Layer struct {
 	cfg     Config
-	rt      *runtime.Runtime
+	rt      *actor.Runtime
 	applied AppliedIndexer
 	node    cluster
 	logger  hclog.Logger
@@ -52,7 +52,7 @@ type Layer struct {
 
 // New returns the layer; it looks at rt, the node's runtime, against the
 // desired state the supervision layer applied (applied).
-func New(cfg Config, rt *runtime.Runtime, applied AppliedIndexer) *Layer {
+func New(cfg Config, rt *actor.Runtime, applied AppliedIndexer) *Layer {
 	return &Layer{cfg: cfg, rt: rt, applied: applied, stopCh: make(chan struct{})}
 }
 

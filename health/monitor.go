@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-memdb"
+	"github.com/steward/steward/actor"
 	"github.com/steward/steward/pb"
-	"github.com/steward/steward/runtime"
 	"github.com/steward/steward/state"
 	"google.golang.org/protobuf/proto"
 )
@@ -28,10 +28,10 @@ const (
 const (
 	// EventThresholdExceeded: a metric went over its threshold (Detail
 	// names the metric, its value and the limit).
-	EventThresholdExceeded runtime.EventType = "threshold_exceeded"
+	EventThresholdExceeded actor.EventType = "threshold_exceeded"
 	// EventThresholdCleared: a metric is back within its threshold, or its
 	// check was turned off.
-	EventThresholdCleared runtime.EventType = "threshold_cleared"
+	EventThresholdCleared actor.EventType = "threshold_cleared"
 )
 
 // Violation is a metric over its threshold.
@@ -224,7 +224,7 @@ func (m *monitor) check() {
 		} else {
 			m.l.logger.Info("resource threshold cleared", "metric", t.v.Metric, "value", t.value, "limit", t.v.Limit)
 		}
-		m.l.rt.Publish(runtime.Event{Type: typ, Detail: detail})
+		m.l.rt.Publish(actor.Event{Type: typ, Detail: detail})
 	}
 	m.publish(list)
 }

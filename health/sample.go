@@ -5,7 +5,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/steward/steward/runtime"
+	"github.com/steward/steward/actor"
 )
 
 // Sample is one measurement of a node's resource use.
@@ -14,12 +14,12 @@ type Sample struct {
 	// MemoryBytes is HeapBytes + StackBytes: what the agent's Go runtime
 	// holds live, which includes every process's mailbox, state and stack.
 	MemoryBytes int64
-	// HeapBytes is the Go heap in use (runtime.MemStats.HeapInuse).
+	// HeapBytes is the Go heap in use (actor.MemStats.HeapInuse).
 	HeapBytes int64
 	// StackBytes is the goroutine stacks in use (MemStats.StackInuse).
 	StackBytes int64
 	// RuntimeBytes is the process runtime's own estimate of its processes'
-	// memory (runtime.Stats.MemoryBytes): part of MemoryBytes, reported
+	// memory (actor.Stats.MemoryBytes): part of MemoryBytes, reported
 	// beside it, never added to it.
 	RuntimeBytes int64
 	// ProcessCount is the number of live processes.
@@ -47,7 +47,7 @@ func (f SamplerFunc) Sample() Sample { return f() }
 
 // systemSampler measures the agent process and its runtime.
 type systemSampler struct {
-	rt  *runtime.Runtime
+	rt  *actor.Runtime
 	now func() time.Time
 	cpu *cpuMeter
 }
@@ -55,7 +55,7 @@ type systemSampler struct {
 // NewSystemSampler measures the running agent: Go memory statistics, the
 // runtime's processes and mailboxes, and the process's CPU time from
 // /proc/self/stat (Linux only; CPUAvailable is false elsewhere).
-func NewSystemSampler(rt *runtime.Runtime, now func() time.Time) Sampler {
+func NewSystemSampler(rt *actor.Runtime, now func() time.Time) Sampler {
 	if now == nil {
 		now = time.Now
 	}

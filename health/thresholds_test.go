@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/steward/steward/actor"
 	"github.com/steward/steward/health"
 	"github.com/steward/steward/pb"
-	"github.com/steward/steward/runtime"
 	"github.com/steward/steward/testkit"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -21,8 +21,8 @@ func u64p(v uint64) *uint64      { return &v }
 func tick(h hNode, at time.Time) { h.ticks <- at }
 
 // events returns the node's events of a type, oldest first.
-func events(rt *runtime.Runtime, typ runtime.EventType) []runtime.Event {
-	var out []runtime.Event
+func events(rt *actor.Runtime, typ actor.EventType) []actor.Event {
+	var out []actor.Event
 	for _, e := range rt.Events(0) {
 		if e.Type == typ {
 			out = append(out, e)

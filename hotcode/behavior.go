@@ -4,10 +4,10 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/steward/steward/runtime"
+	"github.com/steward/steward/actor"
 )
 
-// behavior is a runtime.Behavior forwarding every callback into one
+// behavior is a actor.Behavior forwarding every callback into one
 // module instance (docs/MODULES.md "Callbacks"). The runtime calls it from
 // the process's goroutine only.
 type behavior struct {
@@ -18,8 +18,8 @@ type behavior struct {
 }
 
 var (
-	_ runtime.Behavior = (*behavior)(nil)
-	_ runtime.Sizer    = (*behavior)(nil)
+	_ actor.Behavior = (*behavior)(nil)
+	_ actor.Sizer    = (*behavior)(nil)
 )
 
 // instance returns the behavior's instance, making it on first use.
@@ -46,7 +46,7 @@ func (b *behavior) close() {
 // run runs one callback f under the deadline, with the process and
 // message the host functions see, and frees the host's buffers after. An
 // exit(self) during the callback stops the process.
-func (b *behavior) run(p runtime.Proc, msg *runtime.Message, f func(ctx context.Context, in *instance) error) error {
+func (b *behavior) run(p actor.Proc, msg *actor.Message, f func(ctx context.Context, in *instance) error) error {
 	in, err := b.instance()
 	if err != nil {
 		return err
@@ -64,7 +64,7 @@ func (b *behavior) run(p runtime.Proc, msg *runtime.Message, f func(ctx context.
 	}
 	in.proc, in.msg = nil, nil
 	if in.exit != "" && in.broken == nil {
-		return runtime.Stop(in.exit)
+		return actor.Stop(in.exit)
 	}
 	return err
 }
@@ -75,9 +75,9 @@ func (b *behavior) status(name string, st uint32) error {
 	case StatusOK:
 		return nil
 	case StatusRefuse:
-		return runtime.Refuse("%s: %s refused", b.m.Ref(), name)
+		return actor.Refuse("%s: %s refused", b.m.Ref(), name)
 	case StatusStop:
-		return runtime.Stop(runtime.Normal)
+		return actor.Stop(actor.Normal)
 	}
 	return fmt.Errorf("%s: %s returned status %d", b.m.Ref(), name, st)
 }
@@ -97,7 +97,7 @@ func input(ctx context.Context, in *instance, b []byte) (uint64, uint64, error) 
 	return ptr[0], uint64(len(b)), err
 }
 
-func (b *behavior) Init(p runtime.Proc) error {
+func (b *behavior) Init(p actor.Proc) error {
 	return b.run(p, nil, func(ctx context.Context, in *instance) error {
 		ptr, n, err := input(ctx, in, b.args)
 		if err != nil {
@@ -111,7 +111,7 @@ func (b *behavior) Init(p runtime.Proc) error {
 	})
 }
 
-func (b *behavior) HandleCall(p runtime.Proc, msg runtime.Message) ([]byte, error) {
+func (b *behavior) HandleCall(p actor.Proc, msg actor.Message) ([]byte, error) {
 	var reply []byte
 	err := b.run(p, &msg, func(ctx context.Context, in *instance) error {
 		ptr, n, err := input(ctx, in, msg.Body)
@@ -131,7 +131,7 @@ func (b *behavior) HandleCall(p runtime.Proc, msg runtime.Message) ([]byte, erro
 	return reply, err
 }
 
-func (b *behavior) HandleCast(p runtime.Proc, msg runtime.Message) error {
+func (b *behavior) HandleCast(p actor.Proc, msg actor.Message) error {
 	return b.run(p, &msg, func(ctx context.Context, in *instance) error {
 		ptr, n, err := input(ctx, in, msg.Body)
 		if err != nil {
@@ -145,7 +145,7 @@ func (b *behavior) HandleCast(p runtime.Proc, msg runtime.Message) error {
 	})
 }
 
-func (b *behavior) HandleInfo(p runtime.Proc, msg runtime.Message) error {
+func (b *behavior) HandleInfo(p actor.Proc, msg actor.Message) error {
 	return b.run(p, &msg, func(ctx context.Context, in *instance) error {
 		ptr, n, err := input(ctx, in, msg.Body)
 		if err != nil {
@@ -161,7 +161,7 @@ func (b *behavior) HandleInfo(p runtime.Proc, msg runtime.Message) error {
 
 // Terminate runs the guest's terminate unless the instance is broken (a
 // trap or a deadline: it is not called again), then frees the instance.
-func (b *behavior) Terminate(p runtime.Proc, reason runtime.Reason) {
+func (b *behavior) Terminate(p actor.Proc, reason actor.Reason) {
 	if b.in == nil {
 		return
 	}

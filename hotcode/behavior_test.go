@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/steward/steward/actor"
+	"github.com/steward/steward/actor/actortest"
 	"github.com/steward/steward/hotcode"
-	"github.com/steward/steward/runtime"
-	"github.com/steward/steward/runtime/runtimetest"
 	"github.com/steward/steward/spec"
 )
 
@@ -23,7 +23,7 @@ func TestCounterTree(t *testing.T) {
 	h := newHost(t, nil)
 	v1 := compile(t, h, counterV1(t))
 	rt, clock := newRuntime(t, h, v1)
-	ctx := runtimetest.Context(t)
+	ctx := actortest.Context(t)
 	tree := spec.Tree{Name: "app", SupervisorSpec: spec.SupervisorSpec{
 		Strategy: spec.OneForOne, MaxRestarts: 3, MaxSeconds: 5,
 		Children: []spec.ChildSpec{
@@ -37,8 +37,8 @@ func TestCounterTree(t *testing.T) {
 	if err := rt.ApplyTree(ctx, tree); err != nil {
 		t.Fatal(err)
 	}
-	pid := func(path string) runtime.PID {
-		p, err := rt.Resolve(runtime.Target{Tree: "app", Path: path})
+	pid := func(path string) actor.PID {
+		p, err := rt.Resolve(actor.Target{Tree: "app", Path: path})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -58,10 +58,10 @@ func TestCounterTree(t *testing.T) {
 	if got := mustCall(t, rt, b, "inc 4"); got != "50" {
 		t.Fatalf("inc call = %s", got)
 	}
-	if _, err := call(t, rt, b, "inc lots"); !errors.Is(err, runtime.ErrRefused) {
+	if _, err := call(t, rt, b, "inc lots"); !errors.Is(err, actor.ErrRefused) {
 		t.Fatalf("bad inc: %v", err)
 	}
-	if _, err := call(t, rt, b, "frobnicate"); !errors.Is(err, runtime.ErrRefused) || !strings.Contains(err.Error(), "counter@1: handle_call refused") {
+	if _, err := call(t, rt, b, "frobnicate"); !errors.Is(err, actor.ErrRefused) || !strings.Contains(err.Error(), "counter@1: handle_call refused") {
 		t.Fatalf("unknown call: %v", err)
 	}
 	if got := state(t, rt, b); got != `{"count":50}` {
@@ -76,14 +76,14 @@ func TestCounterTree(t *testing.T) {
 	if got := mustCall(t, rt, a, "ask native get"); got != "7" {
 		t.Fatalf("ask native = %q", got)
 	}
-	if _, err := call(t, rt, a, "ask nobody get"); !errors.Is(err, runtime.ErrRefused) {
+	if _, err := call(t, rt, a, "ask nobody get"); !errors.Is(err, actor.ErrRefused) {
 		t.Fatalf("ask an unknown name: %v", err)
 	}
 	// wasm -> native cast; the native echo sends it back to wasm
 	if got := mustCall(t, rt, a, "relay echo inc 5"); got != "ok" {
 		t.Fatalf("relay %q", got)
 	}
-	runtimetest.Eventually(t, "the echo reached the wasm counter", func() bool {
+	actortest.Eventually(t, "the echo reached the wasm counter", func() bool {
 		got, _ := call(t, rt, a, "get")
 		return got == "5"
 	})
@@ -94,7 +94,7 @@ func TestCounterTree(t *testing.T) {
 		}
 		clock.Advance(time.Second)
 	}
-	runtimetest.Eventually(t, "three ticks reached the wasm counter", func() bool {
+	actortest.Eventually(t, "three ticks reached the wasm counter", func() bool {
 		got, _ := call(t, rt, a, "get")
 		return got == "11"
 	})
@@ -105,13 +105,13 @@ func TestCounterTree(t *testing.T) {
 	if err := rt.Kill(b, "test"); err != nil {
 		t.Fatal(err)
 	}
-	runtimetest.AwaitEvent(t, sub, func(e runtime.Event) bool { return e.Type == runtime.EventRestarted && e.ChildID == "b" })
+	actortest.AwaitEvent(t, sub, func(e actor.Event) bool { return e.Type == actor.EventRestarted && e.ChildID == "b" })
 	if got := mustCall(t, rt, pid("b"), "get"); got != "40" {
 		t.Fatalf("restarted b = %s, want its start arg", got)
 	}
 	// The killed process ran no Terminate: its instance is freed when its
 	// behavior is collected.
-	runtimetest.Eventually(t, "the killed instance is freed", func() bool {
+	actortest.Eventually(t, "the killed instance is freed", func() bool {
 		goruntimeGC()
 		return h.Instances() == 2
 	})
@@ -131,8 +131,8 @@ func TestArgs(t *testing.T) {
 	h := newHost(t, nil)
 	v1 := compile(t, h, counterV1(t))
 	rt, _ := newRuntime(t, h, v1)
-	_, err := rt.Spawn(runtimetest.Context(t), runtime.SpawnOptions{Behavior: "counter@1", Args: map[string]string{"begin": "3"}})
-	if !errors.Is(err, runtime.ErrBadArgs) || !strings.Contains(err.Error(), "unknown arg begin (known: start)") {
+	_, err := rt.Spawn(actortest.Context(t), actor.SpawnOptions{Behavior: "counter@1", Args: map[string]string{"begin": "3"}})
+	if !errors.Is(err, actor.ErrBadArgs) || !strings.Contains(err.Error(), "unknown arg begin (known: start)") {
 		t.Fatalf("unknown arg: %v", err)
 	}
 	if h.Instances() != 0 {
@@ -147,9 +147,9 @@ func TestCodeChangeUpAndDown(t *testing.T) {
 	v1 := compile(t, h, counterV1(t))
 	v2 := compile(t, h, counterV2(t))
 	rt, _ := newRuntime(t, h, v1, v2)
-	ctx := runtimetest.Context(t)
+	ctx := actortest.Context(t)
 	watcher := spawn(t, rt, "counter", nil)
-	p, err := rt.Spawn(ctx, runtime.SpawnOptions{Behavior: "counter@1", Name: "c", Link: watcher})
+	p, err := rt.Spawn(ctx, actor.SpawnOptions{Behavior: "counter@1", Name: "c", Link: watcher})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +168,7 @@ func TestCodeChangeUpAndDown(t *testing.T) {
 	if err := rt.ChangeCode(ctx, p, "counter@2"); err != nil {
 		t.Fatal(err)
 	}
-	if ev := runtimetest.AwaitEvent(t, sub, runtimetest.Is(runtime.EventCodeChanged, p)); ev.Detail != "counter@1@1 -> counter@2@2" {
+	if ev := actortest.AwaitEvent(t, sub, actortest.Is(actor.EventCodeChanged, p)); ev.Detail != "counter@1@1 -> counter@2@2" {
 		t.Fatalf("event %q", ev.Detail)
 	}
 	if got := state(t, rt, p); got != `{"count":15,"messages":0}` {
@@ -202,7 +202,7 @@ func TestCodeChangeUpAndDown(t *testing.T) {
 	}
 	_ = ref
 	// Old instances are freed once collected: one instance per process.
-	runtimetest.Eventually(t, "the replaced instances are freed", func() bool {
+	actortest.Eventually(t, "the replaced instances are freed", func() bool {
 		goruntimeGC()
 		return h.Instances() == 1
 	})
@@ -216,7 +216,7 @@ func TestCodeChangeDownRefused(t *testing.T) {
 	v1 := compile(t, h, counterV1(t))
 	v3 := compile(t, h, remanifest(t, counterV2(t), func(m *hotcode.Manifest) { m.Version = "3"; m.SupportsDowngrade = false }))
 	rt, _ := newRuntime(t, h, v1, v3)
-	ctx := runtimetest.Context(t)
+	ctx := actortest.Context(t)
 	p := spawn(t, rt, "counter@3", map[string]string{"start": "9"})
 	err := rt.ChangeCode(ctx, p, "counter@1")
 	if !errors.Is(err, hotcode.ErrNoDowngrade) || !strings.Contains(err.Error(), "counter@3 does not support downgrade") {
@@ -237,7 +237,7 @@ func TestCodeChangeNativeToWasm(t *testing.T) {
 	rt, _ := newRuntime(t, h, v2)
 	p := spawn(t, rt, "counter", map[string]string{"start": "3"})
 	cast(t, rt, p, "inc 4")
-	if err := rt.ChangeCode(runtimetest.Context(t), p, "counter@2"); err != nil {
+	if err := rt.ChangeCode(actortest.Context(t), p, "counter@2"); err != nil {
 		t.Fatal(err)
 	}
 	if got := state(t, rt, p); got != `{"count":7,"messages":1}` {
@@ -256,7 +256,7 @@ func TestCodeChangeFails(t *testing.T) {
 	rt, _ := newRuntime(t, h, v1, bad)
 	p := spawn(t, rt, "counter@1", nil)
 	cast(t, rt, p, "inc 8")
-	err := rt.ChangeCode(runtimetest.Context(t), p, "counter@5")
+	err := rt.ChangeCode(actortest.Context(t), p, "counter@5")
 	if err == nil || !strings.Contains(err.Error(), "counter@5: code_change: wasm error: unreachable") {
 		t.Fatalf("trapping code_change: %v", err)
 	}
@@ -271,7 +271,7 @@ func TestStateExportImport(t *testing.T) {
 	h := newHost(t, nil)
 	v2 := compile(t, h, counterV2(t))
 	rt, _ := newRuntime(t, h, v2)
-	ctx := runtimetest.Context(t)
+	ctx := actortest.Context(t)
 	p := spawn(t, rt, "counter@2", nil)
 	if err := rt.ReplaceState(ctx, p, []byte(`{"count":123,"messages":4}`)); err != nil {
 		t.Fatal(err)
@@ -294,7 +294,7 @@ func TestHostFunctions(t *testing.T) {
 	pm := compile(t, h, probe(t))
 	v1 := compile(t, h, counterV1(t))
 	rt, clock := newRuntime(t, h, pm, v1)
-	ctx := runtimetest.Context(t)
+	ctx := actortest.Context(t)
 	sub := rt.Subscribe(256)
 	defer sub.Close()
 	pr := spawn(t, rt, "probe@1", nil)
@@ -338,7 +338,7 @@ func TestHostFunctions(t *testing.T) {
 	if got := mustCall(t, rt, pr, "D"+nat.String()); got != "0" {
 		t.Fatalf("send %q", got)
 	}
-	runtimetest.Eventually(t, "the send arrived", func() bool { return mustCall(t, rt, nat, "get") == "1" })
+	actortest.Eventually(t, "the send arrived", func() bool { return mustCall(t, rt, nat, "get") == "1" })
 	if got := mustCall(t, rt, pr, "Dnot-a-pid"); got != strconv.Itoa(hotcode.HostBadArg) {
 		t.Fatalf("send to a bad pid %q", got)
 	}
@@ -354,7 +354,7 @@ func TestHostFunctions(t *testing.T) {
 		t.Fatal(err)
 	}
 	clock.Advance(10 * time.Millisecond)
-	runtimetest.Eventually(t, "the timer fired", func() bool { return state(t, rt, pr) == "0:tick" })
+	actortest.Eventually(t, "the timer fired", func() bool { return state(t, rt, pr) == "0:tick" })
 	// link, unlink
 	if got := mustCall(t, rt, pr, "L"+nat.String()); got != "0" {
 		t.Fatalf("link %q", got)
@@ -377,12 +377,12 @@ func TestHostFunctions(t *testing.T) {
 	if err := rt.Kill(target, "gone"); err != nil {
 		t.Fatal(err)
 	}
-	runtimetest.Eventually(t, "DOWN reached the probe", func() bool { return state(t, rt, pr) == "4:gone" })
+	actortest.Eventually(t, "DOWN reached the probe", func() bool { return state(t, rt, pr) == "4:gone" })
 	// trap_exit, then spawn linked: the child's exit is an EXIT message
 	if got := mustCall(t, rt, pr, "T"); got != "0" {
 		t.Fatalf("trap_exit %q", got)
 	}
-	child, err := runtime.ParsePID(mustCall(t, rt, pr, "Pcounter"))
+	child, err := actor.ParsePID(mustCall(t, rt, pr, "Pcounter"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -393,13 +393,13 @@ func TestHostFunctions(t *testing.T) {
 	if got := mustCall(t, rt, pr, "X"+child.String()); got != "0" {
 		t.Fatalf("exit other %q", got)
 	}
-	runtimetest.Eventually(t, "EXIT reached the probe", func() bool { return state(t, rt, pr) == "3:bye" })
+	actortest.Eventually(t, "EXIT reached the probe", func() bool { return state(t, rt, pr) == "3:bye" })
 	// exit of self: the probe stops with "bye" (Terminate runs)
 	_, err = call(t, rt, pr, "X")
-	if !errors.Is(err, runtime.ErrNoProc) {
+	if !errors.Is(err, actor.ErrNoProc) {
 		t.Fatalf("exit self: %v", err)
 	}
-	if ev := runtimetest.AwaitEvent(t, sub, runtimetest.Is(runtime.EventExited, pr)); ev.Reason != "bye" {
+	if ev := actortest.AwaitEvent(t, sub, actortest.Is(actor.EventExited, pr)); ev.Reason != "bye" {
 		t.Fatalf("probe exit reason %q", ev.Reason)
 	}
 }

@@ -3,11 +3,11 @@ package hotcode_test
 import (
 	"context"
 	"fmt"
-	goruntime "runtime"
+	"runtime"
 	"sync"
 	"testing"
 
-	"github.com/steward/steward/runtime"
+	"github.com/steward/steward/actor"
 )
 
 // Instantiating per process: the behavior and its instance (Init), then
@@ -24,7 +24,7 @@ func BenchmarkInstantiate(b *testing.B) {
 		if err := beh.Init(nil); err != nil {
 			b.Fatal(err)
 		}
-		beh.Terminate(nil, runtime.Normal)
+		beh.Terminate(nil, actor.Normal)
 	}
 }
 
@@ -36,11 +36,11 @@ func BenchmarkSpawn(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		pid, err := rt.Spawn(ctx, runtime.SpawnOptions{Behavior: "counter@1"})
+		pid, err := rt.Spawn(ctx, actor.SpawnOptions{Behavior: "counter@1"})
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err := rt.Exit(pid, runtime.Shutdown); err != nil {
+		if err := rt.Exit(pid, actor.Shutdown); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -54,17 +54,17 @@ func BenchmarkCall(b *testing.B) {
 	rt, _ := newRuntime(b, h, m)
 	ctx := context.Background()
 	w := spawn(b, rt, "counter@1", nil)
-	n, err := rt.Spawn(ctx, runtime.SpawnOptions{Behavior: "counter", Name: "native"})
+	n, err := rt.Spawn(ctx, actor.SpawnOptions{Behavior: "counter", Name: "native"})
 	if err != nil {
 		b.Fatal(err)
 	}
 	for _, bc := range []struct {
 		name string
-		pid  runtime.PID
+		pid  actor.PID
 		body string
 	}{{"wasm", w, "get"}, {"native", n, "get"}, {"wasm-calls-native", w, "ask native get"}} {
 		b.Run(bc.name, func(b *testing.B) {
-			msg := runtime.Message{Body: []byte(bc.body)}
+			msg := actor.Message{Body: []byte(bc.body)}
 			b.ReportAllocs()
 			for b.Loop() {
 				if _, err := rt.Call(ctx, bc.pid, msg); err != nil {
@@ -82,7 +82,7 @@ func BenchmarkCall(b *testing.B) {
 // (each process's change runs in its own goroutine either way).
 func BenchmarkCodeChange(b *testing.B) {
 	const n = 1000
-	for _, workers := range []int{1, goruntime.GOMAXPROCS(0)} {
+	for _, workers := range []int{1, runtime.GOMAXPROCS(0)} {
 		name := "sequential"
 		if workers > 1 {
 			name = fmt.Sprintf("parallel-%d", workers)
@@ -93,7 +93,7 @@ func BenchmarkCodeChange(b *testing.B) {
 			v2 := compile(b, h, counterV2(b))
 			rt, _ := newRuntime(b, h, v1, v2)
 			ctx := context.Background()
-			pids := make([]runtime.PID, n)
+			pids := make([]actor.PID, n)
 			for i := range pids {
 				pids[i] = spawn(b, rt, "counter@1", map[string]string{"start": fmt.Sprint(i)})
 			}
@@ -135,7 +135,7 @@ func BenchmarkCodeChange(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/n, "µs/process")
-			got, err := rt.Call(ctx, pids[n-1], runtime.Message{Body: []byte("get")})
+			got, err := rt.Call(ctx, pids[n-1], actor.Message{Body: []byte("get")})
 			if err != nil || string(got) != fmt.Sprint(n-1) {
 				b.Fatalf("count after the changes %s %v", got, err)
 			}

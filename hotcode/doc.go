@@ -14,7 +14,7 @@
 //     (which host and WASI functions each level allows);
 //   - Host: one wazero runtime per node with the memory page cap, the
 //     on-disk compilation cache, callbacks stopped at their deadline;
-//     Module, one compiled version, and its runtime.Entry, whose behavior
+//     Module, one compiled version, and its actor.Entry, whose behavior
 //     forwards every callback into a fresh instance per process,
 //     including code_change up and down.
 //

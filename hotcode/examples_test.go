@@ -11,9 +11,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/steward/steward/actor"
+	"github.com/steward/steward/actor/behaviors"
 	"github.com/steward/steward/hotcode"
-	"github.com/steward/steward/runtime"
-	"github.com/steward/steward/runtime/behaviors"
 )
 
 // The committed .wasm files are what `make wasm` builds from the .wat
@@ -71,19 +71,19 @@ func Example() {
 			panic(err)
 		}
 	}
-	cfg := runtime.DefaultConfig()
+	cfg := actor.DefaultConfig()
 	cfg.NodeName = "n1"
 	cfg.Catalog = catalog
-	rt, err := runtime.New(cfg)
+	rt, err := actor.New(cfg)
 	if err != nil {
 		panic(err)
 	}
 	defer rt.Shutdown(ctx)
 	host.Bind(rt)
 
-	pid, _ := rt.Spawn(ctx, runtime.SpawnOptions{Behavior: "counter@1", Args: map[string]string{"start": "40"}})
-	rt.Cast(pid, runtime.Message{Body: []byte("inc 2")})
-	n, _ := rt.Call(ctx, pid, runtime.Message{Body: []byte("get")})
+	pid, _ := rt.Spawn(ctx, actor.SpawnOptions{Behavior: "counter@1", Args: map[string]string{"start": "40"}})
+	rt.Cast(pid, actor.Message{Body: []byte("inc 2")})
+	n, _ := rt.Call(ctx, pid, actor.Message{Body: []byte("get")})
 	fmt.Println("v1 count:", string(n))
 
 	if err := rt.ChangeCode(ctx, pid, "counter@2"); err != nil {

@@ -5,15 +5,15 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	goruntime "runtime"
+	"runtime"
 	"testing"
 	"time"
 
+	"github.com/steward/steward/actor"
+	"github.com/steward/steward/actor/actortest"
+	"github.com/steward/steward/actor/behaviors"
 	"github.com/steward/steward/hotcode"
 	"github.com/steward/steward/hotcode/internal/wasmbin"
-	"github.com/steward/steward/runtime"
-	"github.com/steward/steward/runtime/behaviors"
-	"github.com/steward/steward/runtime/runtimetest"
 )
 
 // readFile reads a committed module.
@@ -36,7 +36,7 @@ func newHost(t testing.TB, mod func(*hotcode.Config)) *hotcode.Host {
 	t.Helper()
 	cfg := hotcode.DefaultConfig()
 	cfg.CacheDir = filepath.Join(t.TempDir(), "cache")
-	cfg.Logger = runtimetest.Logger(t)
+	cfg.Logger = actortest.Logger(t)
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -59,7 +59,7 @@ func compile(t testing.TB, h *hotcode.Host, bin []byte) *hotcode.Module {
 
 // newRuntime builds a runtime on node n1 whose catalog holds the natives
 // and each module's entry, bound to h; the manual clock drives timers.
-func newRuntime(t testing.TB, h *hotcode.Host, mods ...*hotcode.Module) (*runtime.Runtime, *runtimetest.ManualClock) {
+func newRuntime(t testing.TB, h *hotcode.Host, mods ...*hotcode.Module) (*actor.Runtime, *actortest.ManualClock) {
 	t.Helper()
 	cat := behaviors.NewCatalog()
 	for _, m := range mods {
@@ -67,13 +67,13 @@ func newRuntime(t testing.TB, h *hotcode.Host, mods ...*hotcode.Module) (*runtim
 			t.Fatal(err)
 		}
 	}
-	clock := runtimetest.NewManualClock(time.Unix(1_700_000_000, 0))
-	cfg := runtime.DefaultConfig()
+	clock := actortest.NewManualClock(time.Unix(1_700_000_000, 0))
+	cfg := actor.DefaultConfig()
 	cfg.NodeName = "n1"
-	cfg.Logger = runtimetest.Logger(t)
+	cfg.Logger = actortest.Logger(t)
 	cfg.Clock = clock
 	cfg.Catalog = cat
-	rt, err := runtime.New(cfg)
+	rt, err := actor.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,22 +82,22 @@ func newRuntime(t testing.TB, h *hotcode.Host, mods ...*hotcode.Module) (*runtim
 	return rt, clock
 }
 
-func spawn(t testing.TB, rt *runtime.Runtime, behavior string, args map[string]string) runtime.PID {
+func spawn(t testing.TB, rt *actor.Runtime, behavior string, args map[string]string) actor.PID {
 	t.Helper()
-	pid, err := rt.Spawn(runtimetest.Context(t), runtime.SpawnOptions{Behavior: behavior, Args: args})
+	pid, err := rt.Spawn(actortest.Context(t), actor.SpawnOptions{Behavior: behavior, Args: args})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return pid
 }
 
-func call(t testing.TB, rt *runtime.Runtime, pid runtime.PID, body string) (string, error) {
+func call(t testing.TB, rt *actor.Runtime, pid actor.PID, body string) (string, error) {
 	t.Helper()
-	b, err := rt.Call(runtimetest.Context(t), pid, runtime.Message{Body: []byte(body)})
+	b, err := rt.Call(actortest.Context(t), pid, actor.Message{Body: []byte(body)})
 	return string(b), err
 }
 
-func mustCall(t testing.TB, rt *runtime.Runtime, pid runtime.PID, body string) string {
+func mustCall(t testing.TB, rt *actor.Runtime, pid actor.PID, body string) string {
 	t.Helper()
 	s, err := call(t, rt, pid, body)
 	if err != nil {
@@ -106,16 +106,16 @@ func mustCall(t testing.TB, rt *runtime.Runtime, pid runtime.PID, body string) s
 	return s
 }
 
-func cast(t testing.TB, rt *runtime.Runtime, pid runtime.PID, body string) {
+func cast(t testing.TB, rt *actor.Runtime, pid actor.PID, body string) {
 	t.Helper()
-	if err := rt.Cast(pid, runtime.Message{Body: []byte(body)}); err != nil {
+	if err := rt.Cast(pid, actor.Message{Body: []byte(body)}); err != nil {
 		t.Fatalf("cast %s %q: %v", pid, body, err)
 	}
 }
 
-func state(t testing.TB, rt *runtime.Runtime, pid runtime.PID) string {
+func state(t testing.TB, rt *actor.Runtime, pid actor.PID) string {
 	t.Helper()
-	b, err := rt.GetState(runtimetest.Context(t), pid)
+	b, err := rt.GetState(actortest.Context(t), pid)
 	if err != nil {
 		t.Fatalf("state of %s: %v", pid, err)
 	}
@@ -290,4 +290,4 @@ func remanifest(t testing.TB, bin []byte, edit func(*hotcode.Manifest)) []byte {
 }
 
 // goruntimeGC runs the collector so that dropped behaviors' cleanups run.
-func goruntimeGC() { goruntime.GC() }
+func goruntimeGC() { runtime.GC() }

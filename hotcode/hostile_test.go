@@ -8,17 +8,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/steward/steward/actor"
+	"github.com/steward/steward/actor/actortest"
 	"github.com/steward/steward/hotcode"
 	"github.com/steward/steward/hotcode/internal/wasmbin"
-	"github.com/steward/steward/runtime"
-	"github.com/steward/steward/runtime/runtimetest"
 	"github.com/steward/steward/spec"
 )
 
 // hostile runs fixture f as "h@1" beside a wasm counter and a native
 // counter, with the host's config edited; it returns the runtime, the
 // hostile process, and a check that the neighbours still work.
-func hostile(t *testing.T, f *fixture, edit func(*hotcode.Config)) (*runtime.Runtime, runtime.PID, *runtime.Subscription, func()) {
+func hostile(t *testing.T, f *fixture, edit func(*hotcode.Config)) (*actor.Runtime, actor.PID, *actor.Subscription, func()) {
 	t.Helper()
 	h := newHost(t, edit)
 	f.manifest.Name = "h"
@@ -40,7 +40,7 @@ func hostile(t *testing.T, f *fixture, edit func(*hotcode.Config)) (*runtime.Run
 		if got := mustCall(t, rt, n, "get"); got == "0" {
 			t.Fatal("the native neighbour lost a message")
 		}
-		if r := rt.Validate(runtimetest.Context(t)); !r.OK() {
+		if r := rt.Validate(actortest.Context(t)); !r.OK() {
 			t.Fatalf("runtime inconsistent: %+v", r)
 		}
 	}
@@ -48,9 +48,9 @@ func hostile(t *testing.T, f *fixture, edit func(*hotcode.Config)) (*runtime.Run
 }
 
 // crashed waits for p's exit and checks its reason.
-func crashed(t *testing.T, sub *runtime.Subscription, p runtime.PID, reason string) {
+func crashed(t *testing.T, sub *actor.Subscription, p actor.PID, reason string) {
 	t.Helper()
-	ev := runtimetest.AwaitEvent(t, sub, runtimetest.Is(runtime.EventExited, p))
+	ev := actortest.AwaitEvent(t, sub, actortest.Is(actor.EventExited, p))
 	if !strings.Contains(string(ev.Reason), reason) {
 		t.Fatalf("exit reason %q, want %q", ev.Reason, reason)
 	}
@@ -64,7 +64,7 @@ func TestHostileInfiniteLoop(t *testing.T) {
 	rt, p, sub, alive := hostile(t, f, func(c *hotcode.Config) { c.MessageDeadline = 100 * time.Millisecond })
 	start := time.Now()
 	_, err := call(t, rt, p, "spin")
-	if !errors.Is(err, runtime.ErrNoProc) {
+	if !errors.Is(err, actor.ErrNoProc) {
 		t.Fatalf("call: %v", err)
 	}
 	crashed(t, sub, p, "h@1: handle_call ran past its 100ms deadline")
@@ -81,7 +81,7 @@ func TestHostileLoopSupervised(t *testing.T) {
 	f.bodies["handle_cast"] = cat(opLoopForever, opUnreachable)
 	hm := compile(t, h, f.bytes())
 	rt, _ := newRuntime(t, h, hm)
-	ctx := runtimetest.Context(t)
+	ctx := actortest.Context(t)
 	if err := rt.ApplyTree(ctx, spec.Tree{Name: "t", SupervisorSpec: spec.SupervisorSpec{
 		Strategy: spec.OneForOne, MaxRestarts: 5, MaxSeconds: 5,
 		Children: []spec.ChildSpec{{ID: "spin", Behavior: "h@1"}},
@@ -90,11 +90,11 @@ func TestHostileLoopSupervised(t *testing.T) {
 	}
 	sub := rt.Subscribe(64)
 	defer sub.Close()
-	p, _ := rt.Resolve(runtime.Target{Tree: "t", Path: "spin"})
+	p, _ := rt.Resolve(actor.Target{Tree: "t", Path: "spin"})
 	cast(t, rt, p, "go")
 	crashed(t, sub, p, "deadline")
-	runtimetest.AwaitEvent(t, sub, func(e runtime.Event) bool { return e.Type == runtime.EventRestarted && e.ChildID == "spin" })
-	q, err := rt.Resolve(runtime.Target{Tree: "t", Path: "spin"})
+	actortest.AwaitEvent(t, sub, func(e actor.Event) bool { return e.Type == actor.EventRestarted && e.ChildID == "spin" })
+	q, err := rt.Resolve(actor.Target{Tree: "t", Path: "spin"})
 	if err != nil || q == p {
 		t.Fatalf("restarted as %s (%v)", q, err)
 	}
@@ -115,7 +115,7 @@ func TestHostileMemoryGrow(t *testing.T) {
 	f.bodies["handle_cast"] = grow(4)
 	f.bodies["handle_info"] = grow(1)
 	rt, p, sub, alive := hostile(t, f, func(c *hotcode.Config) { c.MaxMemoryPages = 4 })
-	if err := rt.Send(p, runtime.Message{Body: []byte("one page")}); err != nil {
+	if err := rt.Send(p, actor.Message{Body: []byte("one page")}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := call(t, rt, p, "still there?"); err != nil {
@@ -145,7 +145,7 @@ func TestHostileOutOfBoundsReply(t *testing.T) {
 	f := newFixture("h")
 	f.bodies["handle_call"] = i64c(int64(60000)<<32 | 10000)
 	rt, p, sub, alive := hostile(t, f, nil)
-	if _, err := call(t, rt, p, "x"); !errors.Is(err, runtime.ErrNoProc) {
+	if _, err := call(t, rt, p, "x"); !errors.Is(err, actor.ErrNoProc) {
 		t.Fatalf("call: %v", err)
 	}
 	crashed(t, sub, p, "h@1: handle_call returned ptr 60000 len 10000, outside memory (65536 bytes)")
@@ -206,16 +206,16 @@ func TestHostileStatuses(t *testing.T) {
 	f.bodies["handle_info"] = i32c(2)
 	f.bodies["handle_cast"] = i32c(7)
 	rt, p, sub, alive := hostile(t, f, nil)
-	if _, err := call(t, rt, p, "x"); !errors.Is(err, runtime.ErrRefused) {
+	if _, err := call(t, rt, p, "x"); !errors.Is(err, actor.ErrRefused) {
 		t.Fatalf("refused call: %v", err)
 	}
 	cast(t, rt, p, "x")
 	crashed(t, sub, p, "h@1: handle_cast returned status 7")
 	q := spawn(t, rt, "h@1", nil)
-	if err := rt.Send(q, runtime.Message{Body: []byte("stop")}); err != nil {
+	if err := rt.Send(q, actor.Message{Body: []byte("stop")}); err != nil {
 		t.Fatal(err)
 	}
-	if ev := runtimetest.AwaitEvent(t, sub, runtimetest.Is(runtime.EventExited, q)); ev.Reason != runtime.Normal {
+	if ev := actortest.AwaitEvent(t, sub, actortest.Is(actor.EventExited, q)); ev.Reason != actor.Normal {
 		t.Fatalf("status 2: %q", ev.Reason)
 	}
 	alive()
@@ -225,8 +225,8 @@ func TestHostileStatuses(t *testing.T) {
 	h := newHost(t, nil)
 	gm := compile(t, h, g.bytes())
 	rt2, _ := newRuntime(t, h, gm)
-	_, err := rt2.Spawn(runtimetest.Context(t), runtime.SpawnOptions{Behavior: "g@1"})
-	if !errors.Is(err, runtime.ErrStartFailed) || !strings.Contains(err.Error(), "g@1: init returned status 1") {
+	_, err := rt2.Spawn(actortest.Context(t), actor.SpawnOptions{Behavior: "g@1"})
+	if !errors.Is(err, actor.ErrStartFailed) || !strings.Contains(err.Error(), "g@1: init returned status 1") {
 		t.Fatalf("init failing: %v", err)
 	}
 }
@@ -234,7 +234,7 @@ func TestHostileStatuses(t *testing.T) {
 // The compiler of record refuses hostile binaries before anything runs.
 func TestHostileCompileRefused(t *testing.T) {
 	h := newHost(t, nil)
-	ctx := runtimetest.Context(t)
+	ctx := actortest.Context(t)
 	start := newFixture("h")
 	start.start = true
 	env := newFixture("h")
@@ -259,8 +259,8 @@ func TestHostileCompileRefused(t *testing.T) {
 // unless declared writable, at most max_file_handles open.
 func TestWASIFilesystem(t *testing.T) {
 	const eagain, ok = 6, 0
-	run := func(t *testing.T, bin []byte) (*runtime.Runtime, runtime.PID, string) {
-		if _, err := hotcode.Validate(runtimetest.Context(t), bin, hotcode.ValidateOptions{Name: "w", Level: hotcode.Permissive}); err != nil {
+	run := func(t *testing.T, bin []byte) (*actor.Runtime, actor.PID, string) {
+		if _, err := hotcode.Validate(actortest.Context(t), bin, hotcode.ValidateOptions{Name: "w", Level: hotcode.Permissive}); err != nil {
 			t.Fatal(err)
 		}
 		dir := t.TempDir()
@@ -295,7 +295,7 @@ func TestWASIFilesystem(t *testing.T) {
 	})
 	t.Run("no fs_dir without WASIDir", func(t *testing.T) {
 		h := newHost(t, nil)
-		if _, err := h.Compile(runtimetest.Context(t), wasiFixture(true, 3)); !errors.Is(err, hotcode.ErrBadOptions) || !strings.Contains(err.Error(), "WASIDir") {
+		if _, err := h.Compile(actortest.Context(t), wasiFixture(true, 3)); !errors.Is(err, hotcode.ErrBadOptions) || !strings.Contains(err.Error(), "WASIDir") {
 			t.Fatalf("compile: %v", err)
 		}
 	})

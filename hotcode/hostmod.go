@@ -11,7 +11,7 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 
-	"github.com/steward/steward/runtime"
+	"github.com/steward/steward/actor"
 )
 
 // hostFunc is one function of the steward host module. The table below is
@@ -66,12 +66,12 @@ func lookupHostFunc(name string) (hostFunc, bool) {
 const spawnLink = 1
 
 // System is what the dangerous host functions need beyond a process's
-// runtime.Proc; *runtime.Runtime implements it. A Host is bound to one
+// actor.Proc; *actor.Runtime implements it. A Host is bound to one
 // with Bind (the runtime is built after its catalog, so after the Host).
 type System interface {
-	Register(name string, pid runtime.PID) error
-	Spawn(ctx context.Context, o runtime.SpawnOptions) (runtime.PID, error)
-	Exit(pid runtime.PID, reason runtime.Reason) error
+	Register(name string, pid actor.PID) error
+	Spawn(ctx context.Context, o actor.SpawnOptions) (actor.PID, error)
+	Exit(pid actor.PID, reason actor.Reason) error
 }
 
 // hostCall is one host function invocation: the calling instance and the
@@ -100,8 +100,8 @@ func (c *hostCall) bytes(what string, ptr, n uint32) []byte {
 	return append([]byte(nil), b...)
 }
 
-func (c *hostCall) pid(ptr, n uint32) (runtime.PID, bool) {
-	p, err := runtime.ParsePID(string(c.bytes("pid", ptr, n)))
+func (c *hostCall) pid(ptr, n uint32) (actor.PID, bool) {
+	p, err := actor.ParsePID(string(c.bytes("pid", ptr, n)))
 	return p, err == nil
 }
 
@@ -120,18 +120,18 @@ func hostStatus(err error) uint32 {
 	switch {
 	case err == nil:
 		return HostOK
-	case errors.Is(err, runtime.ErrNoProc), errors.Is(err, runtime.ErrUnknownPID), errors.Is(err, runtime.ErrNameNotFound):
+	case errors.Is(err, actor.ErrNoProc), errors.Is(err, actor.ErrUnknownPID), errors.Is(err, actor.ErrNameNotFound):
 		return HostNoProc
-	case errors.Is(err, runtime.ErrBadPID), errors.Is(err, runtime.ErrBadName), errors.Is(err, runtime.ErrBadKind),
-		errors.Is(err, runtime.ErrBadArgs), errors.Is(err, runtime.ErrUnknownBehavior), errors.Is(err, runtime.ErrCallSelf):
+	case errors.Is(err, actor.ErrBadPID), errors.Is(err, actor.ErrBadName), errors.Is(err, actor.ErrBadKind),
+		errors.Is(err, actor.ErrBadArgs), errors.Is(err, actor.ErrUnknownBehavior), errors.Is(err, actor.ErrCallSelf):
 		return HostBadArg
-	case errors.Is(err, runtime.ErrRefused):
+	case errors.Is(err, actor.ErrRefused):
 		return HostRefused
-	case errors.Is(err, runtime.ErrCallTimeout), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, actor.ErrCallTimeout), errors.Is(err, context.DeadlineExceeded):
 		return HostTimeout
-	case errors.Is(err, runtime.ErrMailboxFull), errors.Is(err, runtime.ErrMessageTooLarge):
+	case errors.Is(err, actor.ErrMailboxFull), errors.Is(err, actor.ErrMessageTooLarge):
 		return HostFull
-	case errors.Is(err, runtime.ErrRemoteUnsupported):
+	case errors.Is(err, actor.ErrRemoteUnsupported):
 		return HostUnavailable
 	}
 	return HostFailed
@@ -282,7 +282,7 @@ func hostSpawn(c *hostCall, s []uint64) {
 		s[0] = packStatus(HostUnavailable)
 		return
 	}
-	o := runtime.SpawnOptions{Behavior: beh, Args: args}
+	o := actor.SpawnOptions{Behavior: beh, Args: args}
 	if flags&spawnLink != 0 {
 		o.Link = c.in.proc.Self()
 	}
@@ -349,7 +349,7 @@ func hostTrapExit(c *hostCall, s []uint64) {
 }
 
 func hostExit(c *hostCall, s []uint64) {
-	reason := runtime.Reason(c.bytes("reason", u32(s[2]), u32(s[3])))
+	reason := actor.Reason(c.bytes("reason", u32(s[2]), u32(s[3])))
 	if reason == "" {
 		s[0] = HostBadArg
 		return

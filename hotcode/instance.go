@@ -5,7 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	goruntime "runtime"
+	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -13,7 +13,7 @@ import (
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/sys"
 
-	"github.com/steward/steward/runtime"
+	"github.com/steward/steward/actor"
 )
 
 // instance is one module instance, owned by one process: every call into
@@ -32,14 +32,14 @@ type instance struct {
 	depth  int
 
 	// Set for the duration of one callback.
-	proc  runtime.Proc     // nil outside process callbacks
-	msg   *runtime.Message // the message being handled, or nil
-	owned []uint64         // packed buffers given out by host functions, freed after
+	proc  actor.Proc     // nil outside process callbacks
+	msg   *actor.Message // the message being handled, or nil
+	owned []uint64       // packed buffers given out by host functions, freed after
 
 	// The input buffer: the callbacks' inputs are written here, reused
 	// while they fit (one guest call per callback instead of three).
 	inPtr, inCap uint32
-	exit         runtime.Reason // exit(self) asked during the callback
+	exit         actor.Reason // exit(self) asked during the callback
 
 	// broken is the first failure of a call into the instance (a trap, a
 	// deadline, a bad return): the instance is not called again.
@@ -81,7 +81,7 @@ func (m *Module) instantiate(ctx context.Context) (*instance, error) {
 	m.host.live.Add(1)
 	in.mod, in.mem = mod, mod.Memory()
 	in.closer = &closer{mod: mod, live: &m.host.live}
-	goruntime.AddCleanup(in, func(c *closer) { c.close() }, in.closer)
+	runtime.AddCleanup(in, func(c *closer) { c.close() }, in.closer)
 	if in.mem == nil {
 		in.close()
 		return nil, fmt.Errorf("%s: no memory", m.Ref())

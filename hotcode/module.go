@@ -10,7 +10,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 
-	"github.com/steward/steward/runtime"
+	"github.com/steward/steward/actor"
 )
 
 // Module is one compiled module version, instantiated once per process.
@@ -99,30 +99,30 @@ type EntryOptions struct {
 // it in the runtime's catalog and a tree spec's behavior name resolves to
 // it; its Version is the manifest's, which CodeChange receives as
 // oldVersion when a process moves off it.
-func (m *Module) Entry(o EntryOptions) runtime.Entry {
+func (m *Module) Entry(o EntryOptions) actor.Entry {
 	name := o.Name
 	if name == "" {
 		name = m.Ref()
 	}
 	extra := slices.Clone(o.Extra)
-	return runtime.Entry{
+	return actor.Entry{
 		Name:    name,
 		Version: m.man.Version,
-		New: func(args map[string]string) (runtime.Behavior, error) {
+		New: func(args map[string]string) (actor.Behavior, error) {
 			return m.behavior(args, extra)
 		},
 	}
 }
 
 // Behavior builds the behavior of one process from its spec args (a
-// runtime.Factory). It instantiates nothing: the instance is made by the
+// actor.Factory). It instantiates nothing: the instance is made by the
 // first callback (Init, or CodeChange on a code change), so the runtime's
 // validation calls cost nothing.
-func (m *Module) Behavior(args map[string]string) (runtime.Behavior, error) {
+func (m *Module) Behavior(args map[string]string) (actor.Behavior, error) {
 	return m.behavior(args, nil)
 }
 
-func (m *Module) behavior(args map[string]string, extra []byte) (runtime.Behavior, error) {
+func (m *Module) behavior(args map[string]string, extra []byte) (actor.Behavior, error) {
 	if m.man.Args != nil {
 		var unknown []string
 		for k := range args {
@@ -132,7 +132,7 @@ func (m *Module) behavior(args map[string]string, extra []byte) (runtime.Behavio
 		}
 		if len(unknown) > 0 {
 			slices.Sort(unknown)
-			return nil, fmt.Errorf("%w: %s: unknown arg %s (known: %s)", runtime.ErrBadArgs, m.Ref(), strings.Join(unknown, ", "), strings.Join(m.man.Args, ", "))
+			return nil, fmt.Errorf("%w: %s: unknown arg %s (known: %s)", actor.ErrBadArgs, m.Ref(), strings.Join(unknown, ", "), strings.Join(m.man.Args, ", "))
 		}
 	}
 	if args == nil {
@@ -140,7 +140,7 @@ func (m *Module) behavior(args map[string]string, extra []byte) (runtime.Behavio
 	}
 	a, err := json.Marshal(args) // keys sorted
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", runtime.ErrBadArgs, m.Ref(), err)
+		return nil, fmt.Errorf("%w: %s: %w", actor.ErrBadArgs, m.Ref(), err)
 	}
 	return &behavior{m: m, args: a, extra: extra}, nil
 }

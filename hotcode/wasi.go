@@ -13,7 +13,7 @@ import (
 	"github.com/tetratelabs/wazero/experimental/sysfs"
 	wsys "github.com/tetratelabs/wazero/sys"
 
-	"github.com/steward/steward/runtime"
+	"github.com/steward/steward/actor"
 )
 
 // wasiConfig gives an instance of a module allowed WASI what the
@@ -51,7 +51,7 @@ type wasiFS struct {
 }
 
 // bind fixes the directory to pid's, creating it.
-func (f *wasiFS) bind(pid runtime.PID) {
+func (f *wasiFS) bind(pid actor.PID) {
 	if f.inner.Load() != nil {
 		return
 	}

@@ -9,10 +9,10 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-memdb"
+	"github.com/steward/steward/actor"
 	"github.com/steward/steward/coordination"
 	"github.com/steward/steward/node"
 	"github.com/steward/steward/pb"
-	"github.com/steward/steward/runtime"
 	"github.com/steward/steward/snapshot"
 	"github.com/steward/steward/stack"
 	"github.com/steward/steward/state"
@@ -71,7 +71,7 @@ func BenchmarkSnapshot(b *testing.B) {
 				ccfg := coordination.DefaultConfig()
 				cfg := snapshot.DefaultConfig()
 				cfg.RestoreTimeout = 5 * time.Minute
-				return stack.Config{Runtime: runtime.DefaultConfig(), Supervision: supervision.DefaultConfig(), Coordination: &ccfg, Snapshot: &cfg}
+				return stack.Config{Runtime: actor.DefaultConfig(), Supervision: supervision.DefaultConfig(), Coordination: &ccfg, Snapshot: &cfg}
 			}))
 			supc := pb.NewSupervisionClient(c.Conn(0))
 			snaps := pb.NewSnapshotsClient(c.Conn(0))
@@ -203,7 +203,7 @@ func BenchmarkSnapshot(b *testing.B) {
 						if len(p.State) == 0 {
 							continue
 						}
-						pid, err := l.Runtime().Resolve(runtime.Target{Tree: p.Tree, Path: p.ChildID})
+						pid, err := l.Runtime().Resolve(actor.Target{Tree: p.Tree, Path: p.ChildID})
 						if err != nil {
 							b.Fatal(err)
 						}

@@ -9,11 +9,11 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-memdb"
+	"github.com/steward/steward/actor"
 	"github.com/steward/steward/internal/clock"
 	"github.com/steward/steward/node"
 	"github.com/steward/steward/pb"
 	"github.com/steward/steward/plan"
-	"github.com/steward/steward/runtime"
 	"github.com/steward/steward/state"
 	"github.com/steward/steward/transport"
 	"google.golang.org/protobuf/proto"
@@ -81,7 +81,7 @@ type cluster interface {
 // Layer is the snapshot layer of one node.
 type Layer struct {
 	cfg    Config
-	rt     *runtime.Runtime
+	rt     *actor.Runtime
 	sup    Trees
 	coord  Planner
 	node   cluster
@@ -101,7 +101,7 @@ type Layer struct {
 // New returns the layer: it captures rt, the node's runtime, and restores
 // through trees (the supervision layer) and plans (the coordination layer),
 // which must be attached before it.
-func New(cfg Config, rt *runtime.Runtime, trees Trees, plans Planner) *Layer {
+func New(cfg Config, rt *actor.Runtime, trees Trees, plans Planner) *Layer {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Layer{cfg: cfg, rt: rt, sup: trees, coord: plans, clock: clock.Or(cfg.Clock), claimed: map[string]bool{}, ctx: ctx, cancel: cancel}
 }

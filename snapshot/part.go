@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/steward/steward/runtime"
+	"github.com/steward/steward/actor"
 	"github.com/steward/steward/spec"
 )
 
@@ -113,19 +113,19 @@ type System struct {
 
 // captureLocal captures a runtime. appliedIndex gives the desired-state
 // index each tree runs at.
-func captureLocal(ctx context.Context, rt *runtime.Runtime, opts Options, appliedIndex func(string) uint64) (*Part, error) {
+func captureLocal(ctx context.Context, rt *actor.Runtime, opts Options, appliedIndex func(string) uint64) (*Part, error) {
 	now := time.Now().UTC()
 	part := &Part{Node: rt.Node(), CapturedAt: now, Options: opts, Trees: []Tree{}, Processes: []Process{}, Names: []Name{}}
 	for _, ti := range rt.Trees() {
 		t := Tree{Name: ti.Name, Status: string(ti.Status), Root: pidString(ti.Root), Reason: string(ti.Reason),
 			SpecIndex: appliedIndex(ti.Name), Spec: ti.Spec, Children: []Child{}}
-		if ti.Status == runtime.TreeRunning {
+		if ti.Status == actor.TreeRunning {
 			t.Children = children(rt, ti.Root, "")
 		}
 		part.Trees = append(part.Trees, t)
 	}
 	for _, pi := range rt.Processes() {
-		if pi.Status == runtime.StatusDead {
+		if pi.Status == actor.StatusDead {
 			continue
 		}
 		p := Process{
@@ -173,7 +173,7 @@ func captureLocal(ctx context.Context, rt *runtime.Runtime, opts Options, applie
 	return part, nil
 }
 
-func children(rt *runtime.Runtime, sup runtime.PID, prefix string) []Child {
+func children(rt *actor.Runtime, sup actor.PID, prefix string) []Child {
 	kids, err := rt.WhichChildren(sup)
 	if err != nil {
 		return nil
@@ -196,14 +196,14 @@ func children(rt *runtime.Runtime, sup runtime.PID, prefix string) []Child {
 	return out
 }
 
-func pidString(p runtime.PID) string {
+func pidString(p actor.PID) string {
 	if p.IsZero() {
 		return ""
 	}
 	return p.String()
 }
 
-func pidStrings(ps []runtime.PID) []string {
+func pidStrings(ps []actor.PID) []string {
 	out := make([]string, 0, len(ps))
 	for _, p := range ps {
 		out = append(out, p.String())

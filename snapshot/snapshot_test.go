@@ -12,11 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/steward/steward/actor"
 	"github.com/steward/steward/coordination"
 	"github.com/steward/steward/internal/clock"
 	"github.com/steward/steward/node"
 	"github.com/steward/steward/pb"
-	"github.com/steward/steward/runtime"
 	"github.com/steward/steward/snapshot"
 	"github.com/steward/steward/stack"
 	"github.com/steward/steward/state"
@@ -61,7 +61,7 @@ func newSClusterOn(t *testing.T, n int, clk clock.Clock, hookNode string, hook f
 		}
 		started[name] = true
 		sc.mu.Unlock()
-		return stack.Config{Runtime: runtime.DefaultConfig(), Supervision: scfg, Coordination: &ccfg, Snapshot: &cfg}
+		return stack.Config{Runtime: actor.DefaultConfig(), Supervision: scfg, Coordination: &ccfg, Snapshot: &cfg}
 	}))
 	return sc
 }
@@ -93,16 +93,16 @@ func (sc *scluster) waitTree(t *testing.T, nodeName, tree string, idx uint64) {
 			return fmt.Errorf("%s not at index %d on %s", tree, idx, nodeName)
 		}
 		ti, err := l.Runtime().Tree(tree)
-		if err != nil || ti.Status != runtime.TreeRunning {
+		if err != nil || ti.Status != actor.TreeRunning {
 			return fmt.Errorf("%s: %v", tree, err)
 		}
 		return nil
 	}, "tree %s on %s", tree, nodeName)
 }
 
-func (sc *scluster) pid(t *testing.T, nodeName, tree, path string) runtime.PID {
+func (sc *scluster) pid(t *testing.T, nodeName, tree, path string) actor.PID {
 	t.Helper()
-	pid, err := sc.layer(nodeName).Runtime().Resolve(runtime.Target{Tree: tree, Path: path})
+	pid, err := sc.layer(nodeName).Runtime().Resolve(actor.Target{Tree: tree, Path: path})
 	if err != nil {
 		t.Fatalf("%s/%s: %v", tree, path, err)
 	}
@@ -144,7 +144,7 @@ func parts(t *testing.T, c pb.SnapshotsClient, id string) map[string]*snapshot.P
 	return out
 }
 
-func count(t *testing.T, rt *runtime.Runtime, pid runtime.PID) int {
+func count(t *testing.T, rt *actor.Runtime, pid actor.PID) int {
 	t.Helper()
 	st, err := rt.GetState(testkit.Ctx(t, 5*time.Second), pid)
 	if err != nil {
@@ -155,9 +155,9 @@ func count(t *testing.T, rt *runtime.Runtime, pid runtime.PID) int {
 	return c.Count
 }
 
-func send(t *testing.T, rt *runtime.Runtime, pid runtime.PID, body string) {
+func send(t *testing.T, rt *actor.Runtime, pid actor.PID, body string) {
 	t.Helper()
-	if err := rt.SendChecked(pid, runtime.Message{Body: []byte(body)}); err != nil {
+	if err := rt.SendChecked(pid, actor.Message{Body: []byte(body)}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -287,7 +287,7 @@ func TestRestoreBringsRuntimesBack(t *testing.T) {
 	sc.applyTree(t, treeB)
 	rt1, rt2 := sc.layer("n1").Runtime(), sc.layer("n2").Runtime()
 	send(t, rt1, sc.pid(t, "n1", "a", "count"), "inc 5")
-	if err := rt1.Cast(sc.pid(t, "n1", "a", "store"), runtime.Message{Kind: runtime.KindCast, Body: []byte("put k v")}); err != nil {
+	if err := rt1.Cast(sc.pid(t, "n1", "a", "store"), actor.Message{Kind: actor.KindCast, Body: []byte("put k v")}); err != nil {
 		t.Fatal(err)
 	}
 	send(t, rt2, sc.pid(t, "n2", "b", "count"), "inc 3")
@@ -295,7 +295,7 @@ func TestRestoreBringsRuntimesBack(t *testing.T) {
 		if count(t, rt1, sc.pid(t, "n1", "a", "count")) != 5 || count(t, rt2, sc.pid(t, "n2", "b", "count")) != 3 {
 			return errors.New("counters not there yet")
 		}
-		if v, err := rt1.Call(testkit.Ctx(t, 5*time.Second), sc.pid(t, "n1", "a", "store"), runtime.Message{Body: []byte("get k")}); err != nil || string(v) != "v" {
+		if v, err := rt1.Call(testkit.Ctx(t, 5*time.Second), sc.pid(t, "n1", "a", "store"), actor.Message{Body: []byte("get k")}); err != nil || string(v) != "v" {
 			return fmt.Errorf("kv not there yet: %q %v", v, err)
 		}
 		return nil
@@ -305,7 +305,7 @@ func TestRestoreBringsRuntimesBack(t *testing.T) {
 	// Damage: a process killed (restarted with a fresh state), a spec
 	// changed (a child removed), a tree deleted, a counter moved on.
 	oldCount := sc.pid(t, "n1", "a", "count")
-	if err := rt1.Kill(oldCount, runtime.Killed); err != nil {
+	if err := rt1.Kill(oldCount, actor.Killed); err != nil {
 		t.Fatal(err)
 	}
 	changed := strings.Replace(treeA, `{"id":"store","behavior":"kv"},`, "", 1)
@@ -356,7 +356,7 @@ func TestRestoreBringsRuntimesBack(t *testing.T) {
 	if c := count(t, rt2, sc.pid(t, "n2", "b", "count")); c != 3 {
 		t.Fatalf("counter b/count = %d after restore, want 3", c)
 	}
-	reply, err := rt1.Call(testkit.Ctx(t, 5*time.Second), sc.pid(t, "n1", "a", "store"), runtime.Message{Body: []byte("get k")})
+	reply, err := rt1.Call(testkit.Ctx(t, 5*time.Second), sc.pid(t, "n1", "a", "store"), actor.Message{Body: []byte("get k")})
 	if err != nil || string(reply) != "v" {
 		t.Fatalf("kv store after restore: %q %v", reply, err)
 	}

@@ -3,7 +3,7 @@
 // to every layer that acts on it, and the layers themselves, each given
 // only the parts it uses:
 //
-//	runtime      the node's processes and supervisors (package runtime)
+//	runtime      the node's processes and supervisors (package actor)
 //	supervision  runtime + its Router: keeps the runtime at the desired state
 //	coordination runtime: runs this node's share of plans
 //	snapshot     runtime + supervision (trees) + coordination (plans)

@@ -4,12 +4,12 @@ import (
 	"fmt"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/steward/steward/actor"
+	"github.com/steward/steward/actor/behaviors"
 	"github.com/steward/steward/backup"
 	"github.com/steward/steward/coordination"
 	"github.com/steward/steward/health"
 	"github.com/steward/steward/node"
-	"github.com/steward/steward/runtime"
-	"github.com/steward/steward/runtime/behaviors"
 	"github.com/steward/steward/snapshot"
 	"github.com/steward/steward/supervision"
 )
@@ -20,7 +20,7 @@ import (
 type Config struct {
 	// Runtime configures the runtime; NodeName, Logger and Router are set
 	// here, Catalog when empty (the native behaviors).
-	Runtime      runtime.Config
+	Runtime      actor.Config
 	Supervision  supervision.Config
 	Coordination *coordination.Config
 	Snapshot     *snapshot.Config
@@ -32,7 +32,7 @@ type Config struct {
 func DefaultConfig() Config {
 	coord, snap, hl, bk := coordination.DefaultConfig(), snapshot.DefaultConfig(), health.DefaultConfig(), backup.DefaultConfig()
 	return Config{
-		Runtime:      runtime.DefaultConfig(),
+		Runtime:      actor.DefaultConfig(),
 		Supervision:  supervision.DefaultConfig(),
 		Coordination: &coord, Snapshot: &snap, Health: &hl, Backup: &bk,
 	}
@@ -40,7 +40,7 @@ func DefaultConfig() Config {
 
 // Stack is one node's runtime and layers.
 type Stack struct {
-	Runtime      *runtime.Runtime
+	Runtime      *actor.Runtime
 	Supervision  *supervision.Layer
 	Coordination *coordination.Layer
 	Snapshot     *snapshot.Layer
@@ -60,7 +60,7 @@ func New(nodeName string, logger hclog.Logger, cfg Config) (*Stack, error) {
 	if rc.Catalog == nil {
 		rc.Catalog = behaviors.NewCatalog()
 	}
-	rt, err := runtime.New(rc)
+	rt, err := actor.New(rc)
 	if err != nil {
 		return nil, fmt.Errorf("runtime: %w", err)
 	}

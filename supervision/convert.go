@@ -3,8 +3,8 @@ package supervision
 import (
 	"time"
 
+	"github.com/steward/steward/actor"
 	"github.com/steward/steward/pb"
-	"github.com/steward/steward/runtime"
 )
 
 // Conversions from the runtime's types to their protobuf messages. PIDs
@@ -18,7 +18,7 @@ func unixNano(t time.Time) int64 {
 	return t.UnixNano()
 }
 
-func pidStrings(pids []runtime.PID) []string {
+func pidStrings(pids []actor.PID) []string {
 	out := make([]string, len(pids))
 	for i, p := range pids {
 		out[i] = p.String()
@@ -26,7 +26,7 @@ func pidStrings(pids []runtime.PID) []string {
 	return out
 }
 
-func processToPB(pi runtime.ProcessInfo) *pb.ProcessInfo {
+func processToPB(pi actor.ProcessInfo) *pb.ProcessInfo {
 	return &pb.ProcessInfo{
 		Pid:               pi.PID.String(),
 		Node:              pi.Node,
@@ -50,7 +50,7 @@ func processToPB(pi runtime.ProcessInfo) *pb.ProcessInfo {
 	}
 }
 
-func eventToPB(e runtime.Event) *pb.Event {
+func eventToPB(e actor.Event) *pb.Event {
 	return &pb.Event{
 		Seq:          e.Seq,
 		TimeUnixNano: unixNano(e.Time),
@@ -64,7 +64,7 @@ func eventToPB(e runtime.Event) *pb.Event {
 	}
 }
 
-func flowToPB(g runtime.FlowGraph, node string) *pb.FlowResponse {
+func flowToPB(g actor.FlowGraph, node string) *pb.FlowResponse {
 	out := &pb.FlowResponse{Tree: g.Tree, Node: node, Edges: make([]*pb.FlowEdge, len(g.Edges))}
 	for i, e := range g.Edges {
 		out.Edges[i] = &pb.FlowEdge{
@@ -78,7 +78,7 @@ func flowToPB(g runtime.FlowGraph, node string) *pb.FlowResponse {
 	return out
 }
 
-func historyToPB(pid runtime.PID, samples []runtime.StateSample) *pb.HistoryResponse {
+func historyToPB(pid actor.PID, samples []actor.StateSample) *pb.HistoryResponse {
 	out := &pb.HistoryResponse{Pid: pid.String(), Samples: make([]*pb.StateSample, len(samples))}
 	for i, s := range samples {
 		out.Samples[i] = &pb.StateSample{TimeUnixNano: unixNano(s.Time), State: s.State}

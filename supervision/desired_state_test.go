@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/steward/steward/actor"
 	"github.com/steward/steward/internal/clock"
 	"github.com/steward/steward/pb"
-	"github.com/steward/steward/runtime"
 	"github.com/steward/steward/stack"
 	"github.com/steward/steward/supervision"
 	"github.com/steward/steward/testkit"
@@ -41,7 +41,7 @@ func newDSClusterOn(t *testing.T, n int, clk clock.Clock, opts ...testkit.Option
 	cfg.OpTimeout = 10 * time.Second
 	cfg.Clock = clk
 	opts = append(opts, testkit.WithStack(func(string) stack.Config {
-		return stack.Config{Runtime: runtime.DefaultConfig(), Supervision: cfg}
+		return stack.Config{Runtime: actor.DefaultConfig(), Supervision: cfg}
 	}))
 	d.Cluster = testkit.NewCluster(t, n, opts...)
 	return d
@@ -82,7 +82,7 @@ func childPIDs(l *supervision.Layer, tree string) (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	if ti.Status != runtime.TreeRunning {
+	if ti.Status != actor.TreeRunning {
 		return nil, fmt.Errorf("tree %s is %s", tree, ti.Status)
 	}
 	return out, nil
@@ -144,7 +144,7 @@ func TestTreeReconciledOnItsNode(t *testing.T) {
 		t.Fatalf("c2 should be gone and c3 running: %v", pids2)
 	}
 	rt := d.layer("n2").Runtime()
-	subPID, _ := runtime.ParsePID(pids2["sub"])
+	subPID, _ := actor.ParsePID(pids2["sub"])
 	if pol, err := rt.SupervisorPolicy(subPID); err != nil || pol.Strategy != "one_for_all" {
 		t.Fatalf("nested strategy: %+v %v", pol, err)
 	}
@@ -225,13 +225,13 @@ func TestFailedTreeIsRestarted(t *testing.T) {
 	defer sub.Close()
 	ti, _ := l.Runtime().Tree("fragile")
 	oldRoot := ti.Root
-	boom, _ := runtime.ParsePID(pids["boom"])
-	if err := l.Runtime().Send(boom, runtime.Message{Body: []byte("crash")}); err != nil {
+	boom, _ := actor.ParsePID(pids["boom"])
+	if err := l.Runtime().Send(boom, actor.Message{Body: []byte("crash")}); err != nil {
 		t.Fatal(err)
 	}
-	seen := map[runtime.EventType]bool{}
+	seen := map[actor.EventType]bool{}
 	deadline := time.After(20 * time.Second)
-	await := func(types ...runtime.EventType) {
+	await := func(types ...actor.EventType) {
 		t.Helper()
 		for _, typ := range types {
 			for !seen[typ] {
@@ -246,7 +246,7 @@ func TestFailedTreeIsRestarted(t *testing.T) {
 			}
 		}
 	}
-	await(runtime.EventTreeFailed, supervision.EventTreeRestartScheduled)
+	await(actor.EventTreeFailed, supervision.EventTreeRestartScheduled)
 	if seen[supervision.EventSpecApplied] {
 		t.Fatal("the tree was restarted before its backoff passed")
 	}
@@ -256,7 +256,7 @@ func TestFailedTreeIsRestarted(t *testing.T) {
 	await(supervision.EventSpecApplied)
 	d.Eventually(10*time.Second, func() error {
 		ti, err := l.Runtime().Tree("fragile")
-		if err != nil || ti.Status != runtime.TreeRunning || ti.Root == oldRoot {
+		if err != nil || ti.Status != actor.TreeRunning || ti.Root == oldRoot {
 			return fmt.Errorf("tree %+v %v", ti.Status, err)
 		}
 		return nil
@@ -275,7 +275,7 @@ func TestResyncRestartsATreeStoppedBehindTheReconciler(t *testing.T) {
 	if err := rt.StopTree(testkit.Ctx(t, 10*time.Second), "quiet"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := rt.Tree("quiet"); !errors.Is(err, runtime.ErrTreeNotFound) {
+	if _, err := rt.Tree("quiet"); !errors.Is(err, actor.ErrTreeNotFound) {
 		t.Fatalf("tree after StopTree: %v", err)
 	}
 	clk.Advance(200 * time.Millisecond)
@@ -327,7 +327,7 @@ func TestSetStrategyCommitsAndApplies(t *testing.T) {
 	if after["sub/w"] != pids["sub/w"] || after["c1"] != pids["c1"] {
 		t.Fatalf("strategy change restarted children: %v -> %v", pids, after)
 	}
-	subPID, _ := runtime.ParsePID(after["sub"])
+	subPID, _ := actor.ParsePID(after["sub"])
 	if pol, _ := d.layer("n2").Runtime().SupervisorPolicy(subPID); pol.Strategy != "one_for_all" {
 		t.Fatalf("strategy %s", pol.Strategy)
 	}

@@ -1,7 +1,7 @@
 // Package supervision is the layer that runs supervision trees on a node
 // and keeps them where the replicated state says they belong.
 //
-// It owns the node's process runtime (package runtime) and:
+// It owns the node's process runtime (package actor) and:
 //   - the Supervision gRPC service: tree specs are validated and placed on
 //     the leader and committed through Raft (TREE_APPLY, TREE_DELETE);
 //   - the reconciler, which brings the local runtime to the committed specs

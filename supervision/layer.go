@@ -8,10 +8,10 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/steward/steward/actor"
 	"github.com/steward/steward/internal/clock"
 	"github.com/steward/steward/node"
 	"github.com/steward/steward/pb"
-	"github.com/steward/steward/runtime"
 	"github.com/steward/steward/state"
 	"github.com/steward/steward/transport"
 	"google.golang.org/protobuf/proto"
@@ -64,7 +64,7 @@ type cluster interface {
 type Layer struct {
 	cfg    Config
 	node   cluster
-	rt     *runtime.Runtime
+	rt     *actor.Runtime
 	router *Router
 	logger hclog.Logger
 	clock  clock.Clock
@@ -80,7 +80,7 @@ type Layer struct {
 // keeps rt, the node's runtime, at the desired state and serves it. router
 // is the Router rt was built with (nil when rt routes no sends to other
 // nodes): the layer's node is what it routes through.
-func New(cfg Config, rt *runtime.Runtime, router *Router) *Layer {
+func New(cfg Config, rt *actor.Runtime, router *Router) *Layer {
 	l := &Layer{cfg: cfg, rt: rt, router: router, clock: clock.Or(cfg.Clock), stopCh: make(chan struct{})}
 	return l
 }
@@ -136,7 +136,7 @@ func (l *Layer) stop() {
 }
 
 // Runtime is the node's process runtime.
-func (l *Layer) Runtime() *runtime.Runtime { return l.rt }
+func (l *Layer) Runtime() *actor.Runtime { return l.rt }
 
 // AppliedIndex is the modify index of the spec of tree the reconciler last
 // applied (0 if none).

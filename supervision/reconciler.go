@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-memdb"
+	"github.com/steward/steward/actor"
 	"github.com/steward/steward/internal/clock"
 	"github.com/steward/steward/pb"
-	"github.com/steward/steward/runtime"
 	"github.com/steward/steward/state"
 )
 
@@ -19,14 +19,14 @@ import (
 const (
 	// EventSpecApplied: a committed spec was applied to the runtime
 	// (Detail says started, updated or restarted, and the spec index).
-	EventSpecApplied runtime.EventType = "spec_applied"
+	EventSpecApplied actor.EventType = "spec_applied"
 	// EventSpecRejected: the runtime refused a committed spec (Reason).
-	EventSpecRejected runtime.EventType = "spec_rejected"
+	EventSpecRejected actor.EventType = "spec_rejected"
 	// EventTreeRemoved: a tree no longer placed here was stopped.
-	EventTreeRemoved runtime.EventType = "tree_removed"
+	EventTreeRemoved actor.EventType = "tree_removed"
 	// EventTreeRestartScheduled: a failed tree will be started again after
 	// a backoff (Detail says when).
-	EventTreeRestartScheduled runtime.EventType = "tree_restart_scheduled"
+	EventTreeRestartScheduled actor.EventType = "tree_restart_scheduled"
 )
 
 // reconciler brings the local runtime to the trees committed for this node.
@@ -96,7 +96,7 @@ func (r *reconciler) run() {
 					cancel()
 					return
 				}
-				if e.Type == runtime.EventTreeFailed {
+				if e.Type == actor.EventTreeFailed {
 					break wait
 				}
 			case <-resync.C():
@@ -126,7 +126,7 @@ func (r *reconciler) pass(recs []*pb.TreeRecord) time.Time {
 			desired[rec.Name] = rec
 		}
 	}
-	running := map[string]runtime.TreeInfo{}
+	running := map[string]actor.TreeInfo{}
 	for _, ti := range r.l.rt.Trees() {
 		running[ti.Name] = ti
 	}
@@ -164,7 +164,7 @@ func (r *reconciler) pass(recs []*pb.TreeRecord) time.Time {
 
 		inStep := isRunning && doneIdx == rec.ModifyIndex
 		switch {
-		case inStep && ti.Status == runtime.TreeRunning:
+		case inStep && ti.Status == actor.TreeRunning:
 			// In step. A tree that has run for a while since its last
 			// restart gets its backoff reset.
 			if b != nil && b.next.IsZero() && now.Sub(b.started) > r.l.cfg.RestartBackoffMax {
@@ -173,7 +173,7 @@ func (r *reconciler) pass(recs []*pb.TreeRecord) time.Time {
 				r.mu.Unlock()
 			}
 			continue
-		case inStep && ti.Status == runtime.TreeFailed && (b == nil || b.next.IsZero()):
+		case inStep && ti.Status == actor.TreeFailed && (b == nil || b.next.IsZero()):
 			// The tree's root gave up (intensity exceeded): restart it,
 			// after a backoff that grows with each crash.
 			next := r.schedule(rec, EventTreeRestartScheduled, fmt.Errorf("tree failed: %s", ti.Reason))
@@ -198,7 +198,7 @@ func (r *reconciler) pass(recs []*pb.TreeRecord) time.Time {
 
 // apply starts, updates or restarts one tree. On failure it schedules a
 // retry and returns when.
-func (r *reconciler) apply(rec *pb.TreeRecord, ti runtime.TreeInfo, isRunning bool) (time.Time, bool) {
+func (r *reconciler) apply(rec *pb.TreeRecord, ti actor.TreeInfo, isRunning bool) (time.Time, bool) {
 	t, err := state.DecodeTree(rec)
 	if err != nil {
 		return r.failed(rec, err), false
@@ -208,9 +208,9 @@ func (r *reconciler) apply(rec *pb.TreeRecord, ti runtime.TreeInfo, isRunning bo
 	action := "started"
 	if isRunning {
 		action = "updated"
-		if ti.Status == runtime.TreeFailed {
+		if ti.Status == actor.TreeFailed {
 			action = "restarted"
-			if err := r.l.rt.StopTree(ctx, rec.Name); err != nil && !errors.Is(err, runtime.ErrTreeNotFound) {
+			if err := r.l.rt.StopTree(ctx, rec.Name); err != nil && !errors.Is(err, actor.ErrTreeNotFound) {
 				return r.failed(rec, fmt.Errorf("stop failed tree: %w", err)), false
 			}
 		}
@@ -231,7 +231,7 @@ func (r *reconciler) apply(rec *pb.TreeRecord, ti runtime.TreeInfo, isRunning bo
 	}
 	r.mu.Unlock()
 	r.l.logger.Info("tree applied", "tree", rec.Name, "action", action, "spec_index", rec.ModifyIndex)
-	r.l.rt.Publish(runtime.Event{Type: EventSpecApplied, Tree: rec.Name,
+	r.l.rt.Publish(actor.Event{Type: EventSpecApplied, Tree: rec.Name,
 		Detail: fmt.Sprintf("%s at spec index %d", action, rec.ModifyIndex)})
 	return time.Time{}, true
 }
@@ -244,7 +244,7 @@ func (r *reconciler) failed(rec *pb.TreeRecord, err error) time.Time {
 // schedule counts one more failure of the tree at this spec index and sets
 // when the next attempt may run: RestartBackoffMin doubling per failure, at
 // most RestartBackoffMax.
-func (r *reconciler) schedule(rec *pb.TreeRecord, typ runtime.EventType, cause error) time.Time {
+func (r *reconciler) schedule(rec *pb.TreeRecord, typ actor.EventType, cause error) time.Time {
 	r.mu.Lock()
 	b := r.retry[rec.Name]
 	if b == nil || b.index != rec.ModifyIndex {
@@ -260,7 +260,7 @@ func (r *reconciler) schedule(rec *pb.TreeRecord, typ runtime.EventType, cause e
 	attempts, next := b.attempts, b.next
 	r.mu.Unlock()
 	r.l.logger.Warn("tree not running; will retry", "tree", rec.Name, "attempt", attempts, "retry_in", wait, "error", cause)
-	r.l.rt.Publish(runtime.Event{Type: typ, Tree: rec.Name, Reason: runtime.Reason(cause.Error()),
+	r.l.rt.Publish(actor.Event{Type: typ, Tree: rec.Name, Reason: actor.Reason(cause.Error()),
 		Detail: fmt.Sprintf("attempt %d at spec index %d; retry in %s", attempts, rec.ModifyIndex, wait)})
 	return next
 }
@@ -268,7 +268,7 @@ func (r *reconciler) schedule(rec *pb.TreeRecord, typ runtime.EventType, cause e
 func (r *reconciler) stop(name string) {
 	ctx, cancel := r.l.opContext(context.Background())
 	defer cancel()
-	if err := r.l.rt.StopTree(ctx, name); err != nil && !errors.Is(err, runtime.ErrTreeNotFound) {
+	if err := r.l.rt.StopTree(ctx, name); err != nil && !errors.Is(err, actor.ErrTreeNotFound) {
 		r.l.logger.Warn("stopping a tree no longer placed here", "tree", name, "error", err)
 		return
 	}
@@ -277,5 +277,5 @@ func (r *reconciler) stop(name string) {
 	delete(r.retry, name)
 	r.mu.Unlock()
 	r.l.logger.Info("tree stopped: no longer placed on this node", "tree", name)
-	r.l.rt.Publish(runtime.Event{Type: EventTreeRemoved, Tree: name})
+	r.l.rt.Publish(actor.Event{Type: EventTreeRemoved, Tree: name})
 }

@@ -6,8 +6,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/steward/steward/actor"
 	"github.com/steward/steward/pb"
-	"github.com/steward/steward/runtime"
 	"github.com/steward/steward/transport"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -15,8 +15,8 @@ import (
 
 // Router routes sends, calls and checked sends to processes on other
 // nodes, through their Internal service's Deliver. A runtime is built with
-// it (runtime.Config.Router); it routes once the supervision layer it is
-// handed to is attached to a node, and fails with runtime.ErrNoRoute
+// it (actor.Config.Router); it routes once the supervision layer it is
+// handed to is attached to a node, and fails with actor.ErrNoRoute
 // before.
 type Router struct {
 	host atomic.Pointer[peers]
@@ -34,24 +34,24 @@ func NewRouter() *Router { return &Router{} }
 func (r *Router) bind(p peers) { r.host.Store(&p) }
 
 var (
-	_ runtime.Router        = (*Router)(nil)
-	_ runtime.CallRouter    = (*Router)(nil)
-	_ runtime.CheckedRouter = (*Router)(nil)
+	_ actor.Router        = (*Router)(nil)
+	_ actor.CallRouter    = (*Router)(nil)
+	_ actor.CheckedRouter = (*Router)(nil)
 )
 
 func (r *Router) conn(nodeName string) (*grpc.ClientConn, error) {
 	p := r.host.Load()
 	if p == nil {
-		return nil, fmt.Errorf("%w: node %q: the node is not up yet", runtime.ErrNoRoute, nodeName)
+		return nil, fmt.Errorf("%w: node %q: the node is not up yet", actor.ErrNoRoute, nodeName)
 	}
 	addr, ok := (*p).PeerGRPCAddr(nodeName)
 	if !ok {
-		return nil, fmt.Errorf("%w: node %q is not a member of this cluster", runtime.ErrUnknownPID, nodeName)
+		return nil, fmt.Errorf("%w: node %q is not a member of this cluster", actor.ErrUnknownPID, nodeName)
 	}
 	return (*p).Pool().Get(addr)
 }
 
-func (r *Router) deliver(ctx context.Context, to runtime.PID, msg runtime.Message, checked bool, timeout time.Duration) ([]byte, error) {
+func (r *Router) deliver(ctx context.Context, to actor.PID, msg actor.Message, checked bool, timeout time.Duration) ([]byte, error) {
 	c, err := r.conn(to.Node)
 	if err != nil {
 		return nil, err
@@ -70,21 +70,21 @@ func (r *Router) deliver(ctx context.Context, to runtime.PID, msg runtime.Messag
 	return resp.Reply, nil
 }
 
-// Route implements runtime.Router: an unchecked send (dropped silently if
+// Route implements actor.Router: an unchecked send (dropped silently if
 // the target is gone, as a local send is).
-func (r *Router) Route(ctx context.Context, to runtime.PID, msg runtime.Message) error {
+func (r *Router) Route(ctx context.Context, to actor.PID, msg actor.Message) error {
 	_, err := r.deliver(ctx, to, msg, false, 0)
 	return err
 }
 
-// RouteChecked implements runtime.CheckedRouter.
-func (r *Router) RouteChecked(ctx context.Context, to runtime.PID, msg runtime.Message) error {
+// RouteChecked implements actor.CheckedRouter.
+func (r *Router) RouteChecked(ctx context.Context, to actor.PID, msg actor.Message) error {
 	_, err := r.deliver(ctx, to, msg, true, 0)
 	return err
 }
 
-// RouteCall implements runtime.CallRouter.
-func (r *Router) RouteCall(ctx context.Context, to runtime.PID, msg runtime.Message) ([]byte, error) {
+// RouteCall implements actor.CallRouter.
+func (r *Router) RouteCall(ctx context.Context, to actor.PID, msg actor.Message) ([]byte, error) {
 	timeout := 5 * time.Second
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = time.Until(dl)
@@ -94,25 +94,25 @@ func (r *Router) RouteCall(ctx context.Context, to runtime.PID, msg runtime.Mess
 
 // deliverLocal is the receiving side of the router.
 func (l *Layer) deliverLocal(ctx context.Context, req *pb.DeliverRequest) (*pb.DeliverResponse, error) {
-	to, err := runtime.ParsePID(req.To)
+	to, err := actor.ParsePID(req.To)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", transport.ErrInvalidRequest, err)
 	}
 	if to.Node != l.node.Name() {
 		return nil, fmt.Errorf("%w: pid %s is not on node %s", transport.ErrInvalidRequest, to, l.node.Name())
 	}
-	kind, err := runtime.ParseKind(req.Kind)
+	kind, err := actor.ParseKind(req.Kind)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", transport.ErrInvalidRequest, err)
 	}
-	msg := runtime.Message{Kind: kind, Body: req.Body, Ref: req.Ref}
+	msg := actor.Message{Kind: kind, Body: req.Body, Ref: req.Ref}
 	if req.From != "" {
-		if msg.From, err = runtime.ParsePID(req.From); err != nil {
+		if msg.From, err = actor.ParsePID(req.From); err != nil {
 			return nil, fmt.Errorf("%w: from: %v", transport.ErrInvalidRequest, err)
 		}
 	}
 	switch {
-	case kind == runtime.KindCall:
+	case kind == actor.KindCall:
 		cctx := ctx
 		if req.TimeoutMs > 0 {
 			var cancel context.CancelFunc
@@ -140,30 +140,30 @@ var runtimeCodes = []struct {
 	err  error
 	code codes.Code
 }{
-	{"runtime.no_proc", runtime.ErrNoProc, codes.NotFound},
-	{"runtime.unknown_pid", runtime.ErrUnknownPID, codes.NotFound},
-	{"runtime.name_not_found", runtime.ErrNameNotFound, codes.NotFound},
-	{"runtime.tree_not_found", runtime.ErrTreeNotFound, codes.NotFound},
-	{"runtime.child_not_found", runtime.ErrChildNotFound, codes.NotFound},
-	{"runtime.mailbox_full", runtime.ErrMailboxFull, codes.ResourceExhausted},
-	{"runtime.message_too_large", runtime.ErrMessageTooLarge, codes.InvalidArgument},
-	{"runtime.call_timeout", runtime.ErrCallTimeout, codes.DeadlineExceeded},
-	{"runtime.bad_target", runtime.ErrBadTarget, codes.InvalidArgument},
-	{"runtime.bad_pid", runtime.ErrBadPID, codes.InvalidArgument},
-	{"runtime.bad_kind", runtime.ErrBadKind, codes.InvalidArgument},
-	{"runtime.bad_args", runtime.ErrBadArgs, codes.InvalidArgument},
-	{"runtime.invalid_spec", runtime.ErrInvalidSpec, codes.InvalidArgument},
-	{"runtime.remote_unsupported", runtime.ErrRemoteUnsupported, codes.InvalidArgument},
-	{"runtime.not_supervisor", runtime.ErrNotSupervisor, codes.FailedPrecondition},
-	{"runtime.not_supported", runtime.ErrNotSupported, codes.FailedPrecondition},
-	{"runtime.child_running", runtime.ErrChildRunning, codes.FailedPrecondition},
-	{"runtime.child_not_running", runtime.ErrChildNotRunning, codes.FailedPrecondition},
-	{"runtime.tree_failed", runtime.ErrTreeFailed, codes.FailedPrecondition},
-	{"runtime.refused", runtime.ErrRefused, codes.FailedPrecondition},
-	{"runtime.call_self", runtime.ErrCallSelf, codes.FailedPrecondition},
-	{"runtime.start_failed", runtime.ErrStartFailed, codes.FailedPrecondition},
-	{"runtime.no_route", runtime.ErrNoRoute, codes.Unavailable},
-	{"runtime.stopped", runtime.ErrStopped, codes.Unavailable},
+	{"runtime.no_proc", actor.ErrNoProc, codes.NotFound},
+	{"runtime.unknown_pid", actor.ErrUnknownPID, codes.NotFound},
+	{"runtime.name_not_found", actor.ErrNameNotFound, codes.NotFound},
+	{"runtime.tree_not_found", actor.ErrTreeNotFound, codes.NotFound},
+	{"runtime.child_not_found", actor.ErrChildNotFound, codes.NotFound},
+	{"runtime.mailbox_full", actor.ErrMailboxFull, codes.ResourceExhausted},
+	{"runtime.message_too_large", actor.ErrMessageTooLarge, codes.InvalidArgument},
+	{"runtime.call_timeout", actor.ErrCallTimeout, codes.DeadlineExceeded},
+	{"runtime.bad_target", actor.ErrBadTarget, codes.InvalidArgument},
+	{"runtime.bad_pid", actor.ErrBadPID, codes.InvalidArgument},
+	{"runtime.bad_kind", actor.ErrBadKind, codes.InvalidArgument},
+	{"runtime.bad_args", actor.ErrBadArgs, codes.InvalidArgument},
+	{"runtime.invalid_spec", actor.ErrInvalidSpec, codes.InvalidArgument},
+	{"runtime.remote_unsupported", actor.ErrRemoteUnsupported, codes.InvalidArgument},
+	{"runtime.not_supervisor", actor.ErrNotSupervisor, codes.FailedPrecondition},
+	{"runtime.not_supported", actor.ErrNotSupported, codes.FailedPrecondition},
+	{"runtime.child_running", actor.ErrChildRunning, codes.FailedPrecondition},
+	{"runtime.child_not_running", actor.ErrChildNotRunning, codes.FailedPrecondition},
+	{"runtime.tree_failed", actor.ErrTreeFailed, codes.FailedPrecondition},
+	{"runtime.refused", actor.ErrRefused, codes.FailedPrecondition},
+	{"runtime.call_self", actor.ErrCallSelf, codes.FailedPrecondition},
+	{"runtime.start_failed", actor.ErrStartFailed, codes.FailedPrecondition},
+	{"runtime.no_route", actor.ErrNoRoute, codes.Unavailable},
+	{"runtime.stopped", actor.ErrStopped, codes.Unavailable},
 }
 
 func init() {

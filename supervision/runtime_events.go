@@ -9,8 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/steward/steward/actor"
 	"github.com/steward/steward/pb"
-	"github.com/steward/steward/runtime"
 	"github.com/steward/steward/transport"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -166,14 +166,14 @@ func (l *Layer) remoteEvents(ctx context.Context, name string, req *pb.EventsReq
 // away or the node stops.
 func (l *Layer) localEvents(ctx context.Context, req *pb.EventsRequest, send eventSink) error {
 	match := eventFilter(req)
-	var sub *runtime.Subscription
+	var sub *actor.Subscription
 	if req.Follow {
 		sub = l.rt.Subscribe(subscribeBuffer) // before reading the buffer: nothing falls in between
 		defer sub.Close()
 	}
 	buffered := l.rt.Events(0)
 	var seen uint64
-	var matched []runtime.Event
+	var matched []actor.Event
 	for _, e := range buffered {
 		seen = e.Seq
 		if match(e) {
@@ -218,12 +218,12 @@ func (l *Layer) localEvents(ctx context.Context, req *pb.EventsRequest, send eve
 	}
 }
 
-func eventFilter(req *pb.EventsRequest) func(runtime.Event) bool {
+func eventFilter(req *pb.EventsRequest) func(actor.Event) bool {
 	types := map[string]bool{}
 	for _, t := range req.Types {
 		types[t] = true
 	}
-	return func(e runtime.Event) bool {
+	return func(e actor.Event) bool {
 		if len(types) > 0 && !types[string(e.Type)] {
 			return false
 		}

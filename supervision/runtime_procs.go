@@ -7,8 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/steward/steward/actor"
 	"github.com/steward/steward/pb"
-	"github.com/steward/steward/runtime"
 	"google.golang.org/grpc/status"
 )
 
@@ -78,8 +78,8 @@ func (l *Layer) localProcesses(tree string) *pb.ListProcessesResponse {
 // sortProcesses orders a merged listing by node, then by PID sequence.
 func sortProcesses(ps []*pb.ProcessInfo) {
 	sort.SliceStable(ps, func(i, j int) bool {
-		a, _ := runtime.ParsePID(ps[i].Pid)
-		b, _ := runtime.ParsePID(ps[j].Pid)
+		a, _ := actor.ParsePID(ps[i].Pid)
+		b, _ := actor.ParsePID(ps[j].Pid)
 		if a.Node != b.Node {
 			return a.Node < b.Node
 		}
@@ -119,9 +119,9 @@ func (l *Layer) kill(_ context.Context, req *pb.KillRequest) (*pb.OpResponse, er
 	if err != nil {
 		return nil, err
 	}
-	reason := runtime.Reason(req.Reason)
-	if reason == "" || reason == runtime.Kill {
-		reason = runtime.Killed
+	reason := actor.Reason(req.Reason)
+	if reason == "" || reason == actor.Kill {
+		reason = actor.Killed
 	}
 	if err := l.rt.Kill(pid, reason); err != nil {
 		return nil, err
@@ -140,8 +140,8 @@ func (l *Layer) send(ctx context.Context, req *pb.SendRequest) (*pb.OpResponse, 
 	if err != nil {
 		return nil, err
 	}
-	msg := runtime.Message{Kind: kind, Body: req.Body}
-	if kind != runtime.KindCall {
+	msg := actor.Message{Kind: kind, Body: req.Body}
+	if kind != actor.KindCall {
 		if err := l.rt.SendChecked(pid, msg); err != nil {
 			return nil, fmt.Errorf("send to %s: %w", pid, err)
 		}
@@ -160,16 +160,16 @@ func (l *Layer) send(ctx context.Context, req *pb.SendRequest) (*pb.OpResponse, 
 	return &pb.OpResponse{Pid: pid.String(), Reply: reply, Detail: fmt.Sprintf("reply of %d bytes", len(reply))}, nil
 }
 
-func sendKind(s string) (runtime.Kind, error) {
+func sendKind(s string) (actor.Kind, error) {
 	switch s {
 	case "", "info":
-		return runtime.KindInfo, nil
+		return actor.KindInfo, nil
 	case "cast":
-		return runtime.KindCast, nil
+		return actor.KindCast, nil
 	case "call":
-		return runtime.KindCall, nil
+		return actor.KindCall, nil
 	}
-	return 0, fmt.Errorf("%w: kind %q: want info, cast or call", runtime.ErrBadKind, s)
+	return 0, fmt.Errorf("%w: kind %q: want info, cast or call", actor.ErrBadKind, s)
 }
 
 func (l *Layer) setSuspended(req *pb.ProcessRequest, on bool) (*pb.OpResponse, error) {
@@ -190,11 +190,11 @@ func (l *Layer) setSuspended(req *pb.ProcessRequest, on bool) (*pb.OpResponse, e
 // history returns a process's captured states. A PID is taken as is, so
 // the history of a process that exited stays readable.
 func (l *Layer) history(_ context.Context, req *pb.ProcessRequest) (*pb.HistoryResponse, error) {
-	var pid runtime.PID
+	var pid actor.PID
 	var err error
 	if req.GetRef().GetPid() != "" {
-		if pid, err = runtime.ParsePID(req.Ref.Pid); err != nil {
-			return nil, fmt.Errorf("%w: %w", runtime.ErrBadTarget, err)
+		if pid, err = actor.ParsePID(req.Ref.Pid); err != nil {
+			return nil, fmt.Errorf("%w: %w", actor.ErrBadTarget, err)
 		}
 	} else if pid, err = l.resolve(req.Ref); err != nil {
 		return nil, err

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/steward/steward/actor"
 	"github.com/steward/steward/pb"
-	"github.com/steward/steward/runtime"
 	"github.com/steward/steward/spec"
 	"github.com/steward/steward/transport"
 	"google.golang.org/grpc/codes"
@@ -94,14 +94,14 @@ func (l *Layer) refNode(ref *pb.ProcessRef) (string, error) {
 	}
 	switch {
 	case ref.Pid != "":
-		pid, _ := runtime.ParsePID(ref.Pid)
+		pid, _ := actor.ParsePID(ref.Pid)
 		if ref.Node != "" && ref.Node != pid.Node {
-			return "", fmt.Errorf("%w: pid %s is not on node %s", runtime.ErrBadTarget, pid, ref.Node)
+			return "", fmt.Errorf("%w: pid %s is not on node %s", actor.ErrBadTarget, pid, ref.Node)
 		}
 		return pid.Node, nil
 	case ref.Name != "":
 		if ref.Node == "" {
-			return "", fmt.Errorf("%w: registered name %q needs a node (names are per node)", runtime.ErrBadTarget, ref.Name)
+			return "", fmt.Errorf("%w: registered name %q needs a node (names are per node)", actor.ErrBadTarget, ref.Name)
 		}
 		return ref.Node, nil
 	case ref.Node != "":
@@ -112,9 +112,9 @@ func (l *Layer) refNode(ref *pb.ProcessRef) (string, error) {
 }
 
 // refTarget checks a ref's syntax and turns it into a runtime target.
-func refTarget(ref *pb.ProcessRef) (runtime.Target, error) {
+func refTarget(ref *pb.ProcessRef) (actor.Target, error) {
 	if ref == nil {
-		return runtime.Target{}, fmt.Errorf("%w: no process named: set a pid, a name (with its node) or a tree", runtime.ErrBadTarget)
+		return actor.Target{}, fmt.Errorf("%w: no process named: set a pid, a name (with its node) or a tree", actor.ErrBadTarget)
 	}
 	set := 0
 	for _, s := range []string{ref.Pid, ref.Name, ref.Tree} {
@@ -123,37 +123,37 @@ func refTarget(ref *pb.ProcessRef) (runtime.Target, error) {
 		}
 	}
 	if set != 1 {
-		return runtime.Target{}, fmt.Errorf("%w: set exactly one of pid, name or tree", runtime.ErrBadTarget)
+		return actor.Target{}, fmt.Errorf("%w: set exactly one of pid, name or tree", actor.ErrBadTarget)
 	}
 	if ref.Path != "" && ref.Tree == "" {
-		return runtime.Target{}, fmt.Errorf("%w: a path %q needs a tree", runtime.ErrBadTarget, ref.Path)
+		return actor.Target{}, fmt.Errorf("%w: a path %q needs a tree", actor.ErrBadTarget, ref.Path)
 	}
 	switch {
 	case ref.Pid != "":
-		pid, err := runtime.ParsePID(ref.Pid)
+		pid, err := actor.ParsePID(ref.Pid)
 		if err != nil {
-			return runtime.Target{}, fmt.Errorf("%w: %w", runtime.ErrBadTarget, err)
+			return actor.Target{}, fmt.Errorf("%w: %w", actor.ErrBadTarget, err)
 		}
-		return runtime.Target{PID: pid}, nil
+		return actor.Target{PID: pid}, nil
 	case ref.Name != "":
 		if !spec.ValidRegisteredName(ref.Name) {
-			return runtime.Target{}, fmt.Errorf("%w: %q is not a valid registered name", runtime.ErrBadTarget, ref.Name)
+			return actor.Target{}, fmt.Errorf("%w: %q is not a valid registered name", actor.ErrBadTarget, ref.Name)
 		}
-		return runtime.Target{Name: ref.Name}, nil
+		return actor.Target{Name: ref.Name}, nil
 	default:
 		t := "tree:" + ref.Tree
 		if ref.Path != "" {
 			t += "/" + ref.Path
 		}
-		return runtime.ParseTarget(t)
+		return actor.ParseTarget(t)
 	}
 }
 
 // resolve finds the live local process a ref names.
-func (l *Layer) resolve(ref *pb.ProcessRef) (runtime.PID, error) {
+func (l *Layer) resolve(ref *pb.ProcessRef) (actor.PID, error) {
 	t, err := refTarget(ref)
 	if err != nil {
-		return runtime.PID{}, err
+		return actor.PID{}, err
 	}
 	return l.rt.Resolve(t)
 }

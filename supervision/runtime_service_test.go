@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/steward/steward/actor"
 	"github.com/steward/steward/pb"
-	"github.com/steward/steward/runtime"
 	"github.com/steward/steward/stack"
 	"github.com/steward/steward/supervision"
 	"github.com/steward/steward/testkit"
@@ -51,7 +51,7 @@ func rtTestConfig() stack.Config {
 	cfg.RestartBackoffMin = 50 * time.Millisecond
 	cfg.RestartBackoffMax = time.Second
 	cfg.OpTimeout = 10 * time.Second
-	rc := runtime.DefaultConfig()
+	rc := actor.DefaultConfig()
 	rc.HistoryInterval = 20 * time.Millisecond
 	return stack.Config{Runtime: rc, Supervision: cfg}
 }

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/steward/steward/actor"
 	"github.com/steward/steward/pb"
-	"github.com/steward/steward/runtime"
 	"github.com/steward/steward/spec"
 	"github.com/steward/steward/transport"
 )
@@ -63,7 +63,7 @@ func (l *Layer) restartNested(ctx context.Context, tree, path string) (*pb.OpRes
 	if i := strings.LastIndexByte(path, '/'); i >= 0 {
 		parentPath, id = path[:i], path[i+1:]
 	}
-	parent, err := l.rt.Resolve(runtime.Target{Tree: tree, Path: parentPath})
+	parent, err := l.rt.Resolve(actor.Target{Tree: tree, Path: parentPath})
 	if err != nil {
 		return nil, err
 	}
@@ -71,7 +71,7 @@ func (l *Layer) restartNested(ctx context.Context, tree, path string) (*pb.OpRes
 	if err != nil {
 		return nil, err
 	}
-	var child *runtime.ChildInfo
+	var child *actor.ChildInfo
 	for i := range kids {
 		if kids[i].ID == id {
 			child = &kids[i]
@@ -79,11 +79,11 @@ func (l *Layer) restartNested(ctx context.Context, tree, path string) (*pb.OpRes
 	}
 	switch {
 	case child == nil:
-		return nil, fmt.Errorf("%w: %s/%s", runtime.ErrChildNotFound, tree, path)
+		return nil, fmt.Errorf("%w: %s/%s", actor.ErrChildNotFound, tree, path)
 	case child.Type != spec.Supervisor:
-		return nil, fmt.Errorf("%w: %s/%s is a worker (%s); kill it to have it restarted", runtime.ErrNotSupervisor, tree, path, child.Behavior)
+		return nil, fmt.Errorf("%w: %s/%s is a worker (%s); kill it to have it restarted", actor.ErrNotSupervisor, tree, path, child.Behavior)
 	case child.Dynamic:
-		return nil, fmt.Errorf("%w: %s/%s is a simple_one_for_one instance", runtime.ErrNotSupported, tree, path)
+		return nil, fmt.Errorf("%w: %s/%s is a simple_one_for_one instance", actor.ErrNotSupported, tree, path)
 	}
 	if !child.PID.IsZero() {
 		if err := l.rt.TerminateChild(ctx, parent, id); err != nil {
@@ -98,7 +98,7 @@ func (l *Layer) restartNested(ctx context.Context, tree, path string) (*pb.OpRes
 }
 
 func (l *Layer) setTracing(_ context.Context, req *pb.SetTracingRequest) (*pb.OpResponse, error) {
-	tr := runtime.Tracing{Flow: req.Flow, History: req.History, HistoryInterval: time.Duration(req.HistoryIntervalMs) * time.Millisecond}
+	tr := actor.Tracing{Flow: req.Flow, History: req.History, HistoryInterval: time.Duration(req.HistoryIntervalMs) * time.Millisecond}
 	if err := l.rt.SetTracing(req.Tree, tr); err != nil {
 		return nil, err
 	}

@@ -3,7 +3,7 @@ package supervision
 import (
 	"context"
 	"fmt"
-	goruntime "runtime"
+	"runtime"
 
 	"github.com/steward/steward/pb"
 	"github.com/steward/steward/transport"
@@ -13,8 +13,8 @@ import (
 // localStats describes this node's runtime and the agent process.
 func (l *Layer) localStats() *pb.StatsResponse {
 	st := l.rt.Stats()
-	var ms goruntime.MemStats
-	goruntime.ReadMemStats(&ms)
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
 	return &pb.StatsResponse{
 		Node:         l.node.Name(),
 		Processes:    uint32(st.Processes),
@@ -25,7 +25,7 @@ func (l *Layer) localStats() *pb.StatsResponse {
 		Spawned:      st.Spawned,
 		DroppedSends: st.DroppedSends,
 		HeapBytes:    ms.HeapInuse,
-		Goroutines:   uint32(goruntime.NumGoroutine()),
+		Goroutines:   uint32(runtime.NumGoroutine()),
 	}
 }
 

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/steward/steward/actor"
 	"github.com/steward/steward/pb"
-	"github.com/steward/steward/runtime"
 	"github.com/steward/steward/transport"
 )
 
@@ -46,7 +46,7 @@ func (l *Layer) treeView(ctx context.Context, nodeName, tree, path string, full 
 func (l *Layer) localTreeView(tree, path string, full bool) (*pb.TreeViewResponse, error) {
 	resp := &pb.TreeViewResponse{Tree: tree, Node: l.node.Name(), AppliedIndex: l.AppliedIndex(tree)}
 	ti, err := l.rt.Tree(tree)
-	if errors.Is(err, runtime.ErrTreeNotFound) {
+	if errors.Is(err, actor.ErrTreeNotFound) {
 		resp.Status = "absent"
 		return resp, nil
 	}
@@ -56,7 +56,7 @@ func (l *Layer) localTreeView(tree, path string, full bool) (*pb.TreeViewRespons
 	resp.Status, resp.Processes, resp.Reason = string(ti.Status), uint32(ti.Processes), string(ti.Reason)
 	root := &pb.TreeNode{Id: tree, Pid: pidString(ti.Root), Type: "supervisor", State: string(ti.Status), Strategy: string(ti.Spec.Strategy)}
 	if path != "" {
-		pid, err := l.rt.Resolve(runtime.Target{Tree: tree, Path: path})
+		pid, err := l.rt.Resolve(actor.Target{Tree: tree, Path: path})
 		if err != nil {
 			return nil, err
 		}
@@ -66,7 +66,7 @@ func (l *Layer) localTreeView(tree, path string, full bool) (*pb.TreeViewRespons
 		root.Strategy = string(pol.Strategy)
 	}
 	resp.Root = root
-	if full && ti.Status == runtime.TreeRunning {
+	if full && ti.Status == actor.TreeRunning {
 		if err := l.fillChildren(root, 0); err != nil {
 			return nil, err
 		}
@@ -74,12 +74,12 @@ func (l *Layer) localTreeView(tree, path string, full bool) (*pb.TreeViewRespons
 	return resp, nil
 }
 
-func mustPID(s string) runtime.PID {
-	p, _ := runtime.ParsePID(s)
+func mustPID(s string) actor.PID {
+	p, _ := actor.ParsePID(s)
 	return p
 }
 
-func pidString(p runtime.PID) string {
+func pidString(p actor.PID) string {
 	if p.IsZero() {
 		return ""
 	}

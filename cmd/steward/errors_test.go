@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/steward/steward/actor"
 	"github.com/steward/steward/coordination"
-	"github.com/steward/steward/runtime"
 	"github.com/steward/steward/snapshot"
 	"github.com/steward/steward/stack"
 	"github.com/steward/steward/supervision"
@@ -114,7 +114,7 @@ func TestInputsCheckedBeforeSending(t *testing.T) {
 func TestMissingThingsAndKeysOnOneNode(t *testing.T) {
 	c := testkit.NewCluster(t, 1, testkit.WithStack(func(string) stack.Config {
 		ccfg, scfg := coordination.DefaultConfig(), snapshot.DefaultConfig()
-		return stack.Config{Runtime: runtime.DefaultConfig(), Supervision: supervision.DefaultConfig(), Coordination: &ccfg, Snapshot: &scfg}
+		return stack.Config{Runtime: actor.DefaultConfig(), Supervision: supervision.DefaultConfig(), Coordination: &ccfg, Snapshot: &scfg}
 	}))
 	addr := c.Node(0).GRPCAddr()
 

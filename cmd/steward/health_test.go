@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/steward/steward/actor"
 	"github.com/steward/steward/health"
-	"github.com/steward/steward/runtime"
 	"github.com/steward/steward/stack"
 	"github.com/steward/steward/supervision"
 	"github.com/steward/steward/testkit"
@@ -23,7 +23,7 @@ func healthCluster(t *testing.T) (*testkit.Cluster, func(name string) *supervisi
 		scfg.ResyncInterval = time.Hour // what the test breaks stays broken
 		hcfg := health.DefaultConfig()
 		hcfg.SampleInterval = 100 * time.Millisecond
-		return stack.Config{Runtime: runtime.DefaultConfig(), Supervision: scfg, Health: &hcfg}
+		return stack.Config{Runtime: actor.DefaultConfig(), Supervision: scfg, Health: &hcfg}
 	}))
 	return c, func(name string) *supervision.Layer {
 		if s := c.Stack(name); s != nil {

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/steward/steward/actor"
 	"github.com/steward/steward/backup"
-	"github.com/steward/steward/runtime"
 	"github.com/steward/steward/stack"
 	"github.com/steward/steward/supervision"
 	"github.com/steward/steward/testkit"
@@ -18,7 +18,7 @@ import (
 func TestOperatorBackupRestoreCLI(t *testing.T) {
 	c := testkit.NewCluster(t, 3, testkit.WithStack(func(string) stack.Config {
 		bcfg := backup.DefaultConfig()
-		return stack.Config{Runtime: runtime.DefaultConfig(), Supervision: supervision.DefaultConfig(), Backup: &bcfg}
+		return stack.Config{Runtime: actor.DefaultConfig(), Supervision: supervision.DefaultConfig(), Backup: &bcfg}
 	}))
 	addr := c.Followers()[0].GRPCAddr()
 	cli := func(args ...string) string {

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/steward/steward/actor"
 	"github.com/steward/steward/coordination"
-	"github.com/steward/steward/runtime"
 	"github.com/steward/steward/stack"
 	"github.com/steward/steward/supervision"
 	"github.com/steward/steward/testkit"
@@ -18,7 +18,7 @@ import (
 func TestPlansCLI(t *testing.T) {
 	c := testkit.NewCluster(t, 3, testkit.WithStack(func(string) stack.Config {
 		ccfg := coordination.DefaultConfig()
-		return stack.Config{Runtime: runtime.DefaultConfig(), Supervision: supervision.DefaultConfig(), Coordination: &ccfg}
+		return stack.Config{Runtime: actor.DefaultConfig(), Supervision: supervision.DefaultConfig(), Coordination: &ccfg}
 	}))
 	addr := c.Node(0).GRPCAddr()
 	dir := t.TempDir()

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/steward/steward/actor"
 	"github.com/steward/steward/pb"
-	"github.com/steward/steward/runtime"
 )
 
 // rpcs are the Runtime and Supervision clients of the chosen agent, with a
@@ -36,10 +36,10 @@ const processArgHelp = `PROCESS is a PID ("n1/7" or "pid:n1/7"), a registered na
 bare NAME, with --node), or a place in a tree ("tree:TREE/child/..."; a bare
 "TREE/child" when it is not a PID; "tree:TREE" is the root supervisor).`
 
-// processRef reads a PROCESS argument in the forms runtime.ParseTarget
+// processRef reads a PROCESS argument in the forms actor.ParseTarget
 // accepts.
 func processRef(arg, node string) (*pb.ProcessRef, error) {
-	t, err := runtime.ParseTarget(arg)
+	t, err := actor.ParseTarget(arg)
 	if err != nil {
 		return nil, usageError(fmt.Sprintf("process %q: %v", arg, err))
 	}
@@ -371,7 +371,7 @@ func newProcSendCmd(g *globals) *cobra.Command {
 			return err
 		}
 		// The agent's runtime runs with the default message limit.
-		body, err := readValue(cmd, args[1], "message", runtime.DefaultMaxMessageBytes)
+		body, err := readValue(cmd, args[1], "message", actor.DefaultMaxMessageBytes)
 		if err != nil {
 			return err
 		}

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/steward/steward/actor"
 	"github.com/steward/steward/coordination"
-	"github.com/steward/steward/runtime"
 	"github.com/steward/steward/snapshot"
 	"github.com/steward/steward/stack"
 	"github.com/steward/steward/supervision"
@@ -19,7 +19,7 @@ import (
 func TestSnapshotCLI(t *testing.T) {
 	c := testkit.NewCluster(t, 1, testkit.WithStack(func(string) stack.Config {
 		ccfg, scfg := coordination.DefaultConfig(), snapshot.DefaultConfig()
-		return stack.Config{Runtime: runtime.DefaultConfig(), Supervision: supervision.DefaultConfig(), Coordination: &ccfg, Snapshot: &scfg}
+		return stack.Config{Runtime: actor.DefaultConfig(), Supervision: supervision.DefaultConfig(), Coordination: &ccfg, Snapshot: &scfg}
 	}))
 	addr := c.Node(0).GRPCAddr()
 	dir := t.TempDir()

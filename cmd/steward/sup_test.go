@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/steward/steward/runtime"
+	"github.com/steward/steward/actor"
 	"github.com/steward/steward/stack"
 	"github.com/steward/steward/supervision"
 	"github.com/steward/steward/testkit"
@@ -25,7 +25,7 @@ func supCluster(t *testing.T) *testkit.Cluster {
 		cfg.ResyncInterval = 200 * time.Millisecond
 		cfg.RestartBackoffMin = 50 * time.Millisecond
 		cfg.RestartBackoffMax = time.Second
-		return stack.Config{Runtime: runtime.DefaultConfig(), Supervision: cfg}
+		return stack.Config{Runtime: actor.DefaultConfig(), Supervision: cfg}
 	}))
 }
 

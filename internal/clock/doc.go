@@ -12,5 +12,5 @@
 // used where a timer only bounds a wait for something else to happen (a
 // Raft apply, an RPC): those stay on the wall clock, since a manual clock
 // would stop them. The runtime has its own clock interface
-// (runtime.Clock, with AfterFunc); runtimetest.ManualClock is a Manual.
+// (actor.Clock, with AfterFunc); actortest.ManualClock is a Manual.
 package clock

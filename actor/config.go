@@ -1,0 +1,152 @@
+package actor
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/steward/steward/spec"
+)
+
+// Limits and defaults. The bounds are deliberately generous for real use
+// and tight enough that a typo ("max_restarts = 1000000") is refused.
+const (
+	// DefaultMailboxLimit is the default Config.MailboxLimit (messages).
+	DefaultMailboxLimit = 10_000
+	// DefaultMaxMessageBytes is the default Config.MaxMessageBytes (1 MiB,
+	// a quarter of gRPC's default frame so a routed message always fits).
+	DefaultMaxMessageBytes = 1 << 20
+	// DefaultMaxProcesses is the default Config.MaxProcesses.
+	DefaultMaxProcesses = 100_000
+	// DefaultMaxChildren is the default Config.MaxChildren.
+	DefaultMaxChildren = 1_000
+	// DefaultMaxDepth is the default Config.MaxDepth: the root's children
+	// are at depth 1 (spec.DefaultMaxDepth).
+	DefaultMaxDepth = spec.DefaultMaxDepth
+	// DefaultCallTimeout is the default Config.DefaultCallTimeout (OTP's
+	// gen_server:call default).
+	DefaultCallTimeout = 5 * time.Second
+	// DefaultEventBuffer is the default Config.EventBuffer (events).
+	DefaultEventBuffer = 4096
+	// DefaultHistoryEntries is the default Config.HistoryEntries (states
+	// per process).
+	DefaultHistoryEntries = 32
+	// DefaultHistoryInterval is the default Config.HistoryInterval.
+	DefaultHistoryInterval = time.Second
+	// DefaultMaxFlowEdges is the default Config.MaxFlowEdges (edges per
+	// tree).
+	DefaultMaxFlowEdges = 10_000
+
+	// The spec package's rules apply unchanged (the leader validates
+	// with the same function before committing): intensity bounds,
+	// shutdown bound, defaults.
+
+	// MaxRestartsLimit is the largest accepted max_restarts.
+	MaxRestartsLimit = spec.MaxIntensityRestarts
+	// MaxSecondsLimit is the largest accepted max_seconds; the smallest is 1.
+	MaxSecondsLimit = spec.MaxIntensitySeconds
+	// MaxShutdownTimeout is the largest accepted shutdown duration.
+	MaxShutdownTimeout = spec.DefaultMaxShutdown
+	// DefaultShutdown is a child's shutdown timeout when its spec leaves
+	// it empty (spec.DefaultShutdown).
+	DefaultShutdown = 5 * time.Second
+	// DefaultMaxRestarts and DefaultMaxSeconds are the intensity used when
+	// a spec leaves both at zero; a zero MaxSeconds alone becomes
+	// DefaultMaxSeconds (spec.Normalize).
+	DefaultMaxRestarts = spec.DefaultMaxRestarts
+	DefaultMaxSeconds  = spec.DefaultMaxSeconds
+)
+
+// Config configures one node's Runtime. Start from DefaultConfig.
+type Config struct {
+	// NodeName is the node part of every PID spawned here. Required.
+	NodeName string
+	// Logger receives the runtime's logs; nil means hclog.NewNullLogger().
+	Logger hclog.Logger
+	// Clock is the source of time; nil means SystemClock().
+	Clock Clock
+	// Router carries sends and calls to PIDs of other nodes; nil means
+	// such sends fail with ErrNoRoute.
+	Router Router
+	// Catalog resolves behavior names; nil means an empty catalog (only
+	// SpawnOptions.Impl can then start workers). The node passes
+	// behaviors.NewCatalog().
+	Catalog *Catalog
+
+	// MailboxLimit is the most messages a mailbox holds (messages); sends
+	// past it fail with ErrMailboxFull. EXIT and DOWN messages are never
+	// refused.
+	MailboxLimit int
+	// MaxMessageBytes is the largest accepted message body (bytes).
+	MaxMessageBytes int
+	// MaxProcesses is the most live processes on the node, supervisors
+	// included (processes).
+	MaxProcesses int
+	// MaxChildren is the most children one supervisor holds, dynamic
+	// children of simple_one_for_one included (children).
+	MaxChildren int
+	// MaxDepth is the deepest a child may sit below its tree's root; the
+	// root's children are at depth 1 (levels).
+	MaxDepth int
+	// DefaultCallTimeout bounds a Call whose context has no deadline
+	// (duration).
+	DefaultCallTimeout time.Duration
+
+	// EventBuffer is the size of the recent-events ring (events).
+	EventBuffer int
+	// HistoryEntries is how many distinct states are kept per process when
+	// state history is on for its tree (entries).
+	HistoryEntries int
+	// HistoryInterval is the default capture interval for state history
+	// (duration).
+	HistoryInterval time.Duration
+	// MaxFlowEdges bounds the message-flow graph of one tree (edges); new
+	// edges past it are counted as dropped.
+	MaxFlowEdges int
+}
+
+// DefaultConfig returns a Config with every limit at its default; set
+// NodeName (and usually Logger, Router, Catalog) before New.
+func DefaultConfig() Config {
+	return Config{
+		MailboxLimit:       DefaultMailboxLimit,
+		MaxMessageBytes:    DefaultMaxMessageBytes,
+		MaxProcesses:       DefaultMaxProcesses,
+		MaxChildren:        DefaultMaxChildren,
+		MaxDepth:           DefaultMaxDepth,
+		DefaultCallTimeout: DefaultCallTimeout,
+		EventBuffer:        DefaultEventBuffer,
+		HistoryEntries:     DefaultHistoryEntries,
+		HistoryInterval:    DefaultHistoryInterval,
+		MaxFlowEdges:       DefaultMaxFlowEdges,
+	}
+}
+
+// Validate reports the first bad field by name.
+func (c Config) Validate() error {
+	if !spec.ValidName(c.NodeName) {
+		return fmt.Errorf("%w: NodeName %q: must be 1-%d letters, digits, '_', '-' or '.', starting with a letter or digit", ErrBadConfig, c.NodeName, spec.MaxNameLen)
+	}
+	pos := []struct {
+		name string
+		v    int64
+	}{
+		{"MailboxLimit", int64(c.MailboxLimit)},
+		{"MaxMessageBytes", int64(c.MaxMessageBytes)},
+		{"MaxProcesses", int64(c.MaxProcesses)},
+		{"MaxChildren", int64(c.MaxChildren)},
+		{"MaxDepth", int64(c.MaxDepth)},
+		{"DefaultCallTimeout", int64(c.DefaultCallTimeout)},
+		{"EventBuffer", int64(c.EventBuffer)},
+		{"HistoryEntries", int64(c.HistoryEntries)},
+		{"HistoryInterval", int64(c.HistoryInterval)},
+		{"MaxFlowEdges", int64(c.MaxFlowEdges)},
+	}
+	for _, f := range pos {
+		if f.v <= 0 {
+			return fmt.Errorf("%w: %s must be positive, got %d", ErrBadConfig, f.name, f.v)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,175 @@
+package actor
+
+import "fmt"
+
+// Link links two live local processes (bidirectional). Linking a process
+// to itself does nothing. A dead or unknown PID is an error (OTP's noproc).
+func (rt *Runtime) Link(a, b PID) error {
+	pa, err := rt.local(a)
+	if err != nil {
+		return err
+	}
+	return rt.link(pa, b)
+}
+
+// Unlink removes the link between a and b, if any, on both sides.
+func (rt *Runtime) Unlink(a, b PID) error {
+	pa, err := rt.local(a)
+	if err != nil {
+		return err
+	}
+	rt.unlink(pa, b)
+	return nil
+}
+
+// Monitor makes watcher receive a KindDown message (Ref = the returned
+// reference, Body = the reason) when target exits. Monitoring a dead or
+// unknown local PID delivers DOWN with reason noproc at once.
+func (rt *Runtime) Monitor(watcher, target PID) (uint64, error) {
+	w, err := rt.local(watcher)
+	if err != nil {
+		return 0, err
+	}
+	return rt.monitor(w, target)
+}
+
+// Demonitor removes a monitor set by watcher; an unknown ref does nothing.
+func (rt *Runtime) Demonitor(watcher PID, ref uint64) error {
+	w, err := rt.local(watcher)
+	if err != nil {
+		return err
+	}
+	rt.demonitor(w, ref)
+	return nil
+}
+
+// lockPair locks two distinct processes in a fixed order.
+func lockPair(a, b *process) {
+	if a.pid.Seq < b.pid.Seq {
+		a.mu.Lock()
+		b.mu.Lock()
+	} else {
+		b.mu.Lock()
+		a.mu.Lock()
+	}
+}
+
+func unlockPair(a, b *process) {
+	a.mu.Unlock()
+	b.mu.Unlock()
+}
+
+func (rt *Runtime) link(a *process, to PID) error {
+	if to.Node != rt.node {
+		return fmt.Errorf("%w: link to %s", ErrRemoteUnsupported, to)
+	}
+	b, err := rt.lookup(to)
+	if err != nil {
+		return fmt.Errorf("link: %w", err)
+	}
+	if a == b {
+		return nil
+	}
+	rt.topo.RLock()
+	defer rt.topo.RUnlock()
+	lockPair(a, b)
+	defer unlockPair(a, b)
+	if a.closed {
+		return fmt.Errorf("link: %w", errNoProc(a.pid))
+	}
+	if b.closed {
+		return fmt.Errorf("link: %w", errNoProc(b.pid))
+	}
+	if a.links == nil {
+		a.links = make(map[uint64]*process, 1)
+	}
+	if b.links == nil {
+		b.links = make(map[uint64]*process, 1)
+	}
+	a.links[b.pid.Seq] = b
+	b.links[a.pid.Seq] = a
+	return nil
+}
+
+func (rt *Runtime) unlink(a *process, to PID) {
+	if to.Node != rt.node {
+		return
+	}
+	v, ok := rt.procs.Load(to.Seq)
+	if !ok {
+		return
+	}
+	b := v.(*process)
+	if a == b {
+		return
+	}
+	rt.topo.RLock()
+	defer rt.topo.RUnlock()
+	lockPair(a, b)
+	delete(a.links, b.pid.Seq)
+	delete(b.links, a.pid.Seq)
+	unlockPair(a, b)
+}
+
+func (rt *Runtime) monitor(w *process, to PID) (uint64, error) {
+	if to.Node != rt.node {
+		return 0, fmt.Errorf("%w: monitor %s", ErrRemoteUnsupported, to)
+	}
+	ref := rt.refs.Add(1)
+	down := func() (uint64, error) {
+		if err := w.deliver(envelope{msg: Message{Kind: KindDown, From: to, Ref: ref, Body: []byte(NoProc)}}, true); err != nil {
+			return 0, err
+		}
+		return ref, nil
+	}
+	t, err := rt.lookup(to)
+	if err != nil {
+		return down()
+	}
+	rt.topo.RLock()
+	if w == t {
+		w.mu.Lock()
+	} else {
+		lockPair(w, t)
+	}
+	unlock := func() {
+		if w == t {
+			w.mu.Unlock()
+		} else {
+			unlockPair(w, t)
+		}
+		rt.topo.RUnlock()
+	}
+	if w.closed {
+		unlock()
+		return 0, fmt.Errorf("monitor: %w", errNoProc(w.pid))
+	}
+	if t.closed {
+		unlock()
+		return down()
+	}
+	if w.monitors == nil {
+		w.monitors = make(map[uint64]*process, 1)
+	}
+	if t.monitoredBy == nil {
+		t.monitoredBy = make(map[uint64]*process, 1)
+	}
+	w.monitors[ref] = t
+	t.monitoredBy[ref] = w
+	unlock()
+	return ref, nil
+}
+
+func (rt *Runtime) demonitor(w *process, ref uint64) {
+	rt.topo.RLock()
+	defer rt.topo.RUnlock()
+	w.mu.Lock()
+	t := w.monitors[ref]
+	delete(w.monitors, ref)
+	w.mu.Unlock()
+	if t != nil {
+		t.mu.Lock()
+		delete(t.monitoredBy, ref)
+		t.mu.Unlock()
+	}
+}

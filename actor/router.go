@@ -1,0 +1,27 @@
+package actor
+
+import "context"
+
+// Router carries messages to processes on other nodes. The runtime consumes
+// it; the node package implements it over gRPC. On the receiving node the
+// implementation hands the message to that node's Runtime.Send.
+type Router interface {
+	// Route delivers msg (KindInfo or KindCast) to a process on to.Node.
+	// It returns an error wrapping ErrNoRoute when the node cannot be
+	// reached; what it returns for a dead remote process is the remote
+	// runtime's Send result (nil, as in OTP) unless checked is asked for by
+	// the caller through CheckedRouter.
+	Route(ctx context.Context, to PID, msg Message) error
+}
+
+// CallRouter is the optional ability to make a synchronous call to a remote
+// process; the receiving node answers with its Runtime.Call.
+type CallRouter interface {
+	RouteCall(ctx context.Context, to PID, msg Message) ([]byte, error)
+}
+
+// CheckedRouter is the optional ability to deliver with the remote
+// runtime's SendChecked, so that a dead or unknown remote PID is reported.
+type CheckedRouter interface {
+	RouteChecked(ctx context.Context, to PID, msg Message) error
+}

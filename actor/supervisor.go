@@ -1,0 +1,848 @@
+package actor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/steward/steward/spec"
+)
+
+// childState is where a child stands in its supervisor.
+type childState uint8
+
+const (
+	childRunning childState = iota
+	// childStopped: exited and not restarted (a transient child after a
+	// normal exit, a temporary child).
+	childStopped
+	// childTerminated: stopped by terminate_child; restart_child or an
+	// update starts it again.
+	childTerminated
+	// childRestarting: its restart failed; a retry is queued.
+	childRestarting
+)
+
+var childStateNames = [...]string{"running", "stopped", "terminated", "restarting"}
+
+func (s childState) String() string { return childStateNames[s] }
+
+type child struct {
+	spec     *childSpec
+	proc     *process
+	state    childState
+	restarts int
+	dynamic  bool
+}
+
+// supervisor is the state of a supervisor process. Only the supervisor's
+// goroutine touches it; readers use the published snapshot.
+type supervisor struct {
+	rt         *Runtime
+	p          *process
+	tree       *treeState
+	depth      int // 0 for a tree's root
+	policy     Policy
+	template   *childSpec // simple_one_for_one
+	children   []*child   // start order
+	byID       map[string]*child
+	byPID      map[uint64]*child
+	restartLog []time.Time
+	dynSeq     uint64
+	snap       atomic.Pointer[supSnapshot]
+}
+
+// supSnapshot is a supervisor's state as last published by its goroutine.
+type supSnapshot struct {
+	policy   Policy
+	template *childSpec
+	children []childSnap
+}
+
+type childSnap struct {
+	spec     *childSpec
+	proc     *process
+	state    childState
+	restarts int
+	dynamic  bool
+}
+
+// supCommand is a supervisor command: the closed set of requests a
+// supervisor's goroutine receives besides exit signals and system
+// requests. The set is sealed: only the types below implement it, and
+// handleCmd panics on any other (a programming error, never answered).
+// which_children and count_children are not commands: they read the
+// published snapshot.
+type supCommand interface {
+	request
+	isSupCommand()
+}
+
+type (
+	supStartChild     struct{ spec *childSpec }
+	supStartDynamic   struct{ args map[string]string }
+	supTerminateChild struct{ id string }
+	supRestartChild   struct{ id string }
+	supDeleteChild    struct{ id string }
+	supSetPolicy      struct{ policy Policy }
+	supApply          struct {
+		ctx  context.Context
+		spec *supSpec
+	}
+	// supRetry asks the supervisor to retry restarting children whose
+	// restart failed (OTP's try_again_restart).
+	supRetry struct{ ids []string }
+)
+
+func (supStartChild) isSupCommand()     {}
+func (supStartDynamic) isSupCommand()   {}
+func (supTerminateChild) isSupCommand() {}
+func (supRestartChild) isSupCommand()   {}
+func (supDeleteChild) isSupCommand()    {}
+func (supSetPolicy) isSupCommand()      {}
+func (supApply) isSupCommand()          {}
+func (supRetry) isSupCommand()          {}
+
+func (supStartChild) class() envClass     { return envSup }
+func (supStartDynamic) class() envClass   { return envSup }
+func (supTerminateChild) class() envClass { return envSup }
+func (supRestartChild) class() envClass   { return envSup }
+func (supDeleteChild) class() envClass    { return envSup }
+func (supSetPolicy) class() envClass      { return envSup }
+func (supApply) class() envClass          { return envSup }
+func (supRetry) class() envClass          { return envSup }
+
+// supEnvelope wraps a supervisor command; rc is nil when no reply is
+// wanted (supRetry, which the supervisor sends itself).
+func supEnvelope(c supCommand, rc chan reply) envelope {
+	return envelope{class: envSup, req: c, reply: rc}
+}
+
+// startSupervisor spawns a supervisor and waits until its children have
+// started (in order).
+func (rt *Runtime) startSupervisor(parent *process, tree *treeState, path string, ss *supSpec, depth, restarts int, onExit func(Reason)) (*process, error) {
+	s := &supervisor{
+		rt: rt, tree: tree, depth: depth, policy: ss.policy,
+		byID: make(map[string]*child), byPID: make(map[uint64]*child),
+	}
+	if ss.policy.Strategy == spec.SimpleOneForOne {
+		s.template = ss.children[0]
+	} else {
+		for _, cs := range ss.children {
+			c := &child{spec: cs}
+			s.children = append(s.children, c)
+			s.byID[cs.id] = c
+		}
+	}
+	p, started, err := rt.spawn(spawnReq{
+		sup: s, behavior: "supervisor", parent: parent, tree: tree, path: path,
+		trap: true, restarts: restarts, onExit: onExit,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return p, waitStarted(p, started)
+}
+
+// startWorker spawns a worker and waits for its Init.
+func (rt *Runtime) startWorker(r spawnReq) (*process, error) {
+	p, started, err := rt.spawn(r)
+	if err != nil {
+		return nil, err
+	}
+	return p, waitStarted(p, started)
+}
+
+// waitStarted waits for a spawned process's init outcome, or its death.
+func waitStarted(p *process, started <-chan error) error {
+	select {
+	case err := <-started:
+		return err
+	case <-p.done:
+		select {
+		case err := <-started:
+			return err
+		default:
+		}
+		return fmt.Errorf("%w: %s: %s", ErrStartFailed, p.pid, p.exitReasonAfterDone())
+	}
+}
+
+// run is the supervisor's goroutine.
+func (s *supervisor) run(started chan<- error) {
+	if err := s.startAll(); err != nil {
+		s.rt.exitProc(s.p, Reason("shutdown: "+err.Error()))
+		started <- fmt.Errorf("%w: supervisor %s: %w", ErrStartFailed, s.p.pid, err)
+		return
+	}
+	if !s.p.state.CompareAndSwap(int32(stStarting), int32(stRunning)) {
+		started <- fmt.Errorf("%w: supervisor %s killed while starting", ErrStartFailed, s.p.pid)
+		return
+	}
+	s.publish()
+	started <- nil
+	var e envelope
+	for s.p.next(&e) {
+		var exited bool
+		switch e.class {
+		case envSys:
+			exited = s.handleSys(e)
+		case envSup:
+			exited = s.handleCmd(e)
+		case envMsg:
+			switch e.msg.Kind {
+			case KindExit:
+				exited = s.handleExit(e.msg.From, Reason(e.msg.Body))
+			case KindCall:
+				e.reply <- reply{err: fmt.Errorf("%w: %s is a supervisor", ErrNotSupported, s.p.pid)}
+			default:
+				// OTP's supervisor logs and drops an unexpected message.
+				s.rt.log.Debug("supervisor dropped a message", "pid", s.p.pid.String(), "kind", e.msg.Kind.String())
+			}
+		default:
+			panic(fmt.Sprintf("actor: unknown envelope class %d", e.class))
+		}
+		e = envelope{}
+		if exited || !s.p.isAlive() {
+			return
+		}
+	}
+}
+
+// startAll starts the static children in order; on a failure it stops
+// those already started, in reverse order.
+func (s *supervisor) startAll() error {
+	for i, c := range s.children {
+		if err := s.start(c); err != nil {
+			for j := i - 1; j >= 0; j-- {
+				s.stopChild(s.children[j], Shutdown)
+			}
+			return fmt.Errorf("child %q: %w", c.spec.id, err)
+		}
+	}
+	return nil
+}
+
+func (s *supervisor) childPath(id string) string { return joinPath(s.p.path, id) }
+
+// start starts one child's process.
+func (s *supervisor) start(c *child) error {
+	path := s.childPath(c.spec.id)
+	var p *process
+	var err error
+	if c.spec.isSup {
+		p, err = s.rt.startSupervisor(s.p, s.tree, path, c.spec.nested, s.depth+1, c.restarts, nil)
+	} else {
+		var b Behavior
+		var e Entry
+		b, e, err = s.rt.catalog.build(c.spec.behavior, c.spec.args)
+		if err == nil {
+			p, err = s.rt.startWorker(spawnReq{
+				beh: b, behavior: c.spec.behavior, version: e.Version, args: c.spec.args,
+				parent: s.p, tree: s.tree, path: path, name: c.spec.name, restarts: c.restarts,
+			})
+		}
+	}
+	if err != nil {
+		s.emitChild(EventStartFailed, c.spec.id, p, Reason(err.Error()))
+		return err
+	}
+	c.proc, c.state = p, childRunning
+	s.byPID[p.pid.Seq] = c
+	return nil
+}
+
+// emitChild publishes an event about child id, whose process p may be
+// gone or may never have started (nil).
+func (s *supervisor) emitChild(typ EventType, id string, p *process, reason Reason) {
+	ev := Event{Time: s.rt.clock.Now(), Node: s.rt.node, Type: typ, ChildID: s.childPath(id), Reason: reason}
+	if p != nil {
+		ev.PID = p.pid
+	}
+	if s.tree != nil {
+		ev.Tree = s.tree.name
+	}
+	s.rt.events.emit(ev)
+}
+
+// stopChild stops a child's process: brutal_kill kills it at once;
+// otherwise it is asked to stop (running Terminate) and killed if it has
+// not exited within its shutdown timeout.
+func (s *supervisor) stopChild(c *child, reason Reason) {
+	p := c.proc
+	if p == nil {
+		return
+	}
+	delete(s.byPID, p.pid.Seq)
+	c.proc = nil
+	if c.spec.brutal {
+		s.rt.exitProc(p, Killed)
+		return
+	}
+	if !p.requestStop(reason) {
+		return
+	}
+	expired := make(chan struct{})
+	t := s.rt.clock.AfterFunc(c.spec.shutdown, func() { close(expired) })
+	select {
+	case <-p.done:
+		t.Stop()
+	case <-expired:
+		s.rt.emit(EventShutdownTimeout, p, Killed, "shutdown "+c.spec.shutdown.String()+" elapsed")
+		s.rt.exitProc(p, Killed)
+	case <-s.p.done:
+		// This supervisor was killed; its exit signal takes the child.
+		t.Stop()
+	}
+}
+
+// requestStop asks a process to terminate gracefully; false if it is dead.
+func (p *process) requestStop(reason Reason) bool {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return false
+	}
+	w := false
+	if !p.stopping.Swap(true) {
+		w = p.pushUrgent(sysEnvelope(sysStop{reason: reason}, nil))
+	}
+	p.mu.Unlock()
+	if w {
+		p.signal()
+	}
+	return true
+}
+
+// stopAll stops every running child in reverse start order.
+func (s *supervisor) stopAll(reason Reason) {
+	for i := len(s.children) - 1; i >= 0; i-- {
+		s.stopChild(s.children[i], reason)
+	}
+}
+
+// shutdown is the supervisor's own graceful exit.
+func (s *supervisor) shutdown(reason Reason) {
+	if !s.p.beginTerminate() {
+		return
+	}
+	s.stopAll(reason)
+	s.rt.exitProc(s.p, reason)
+}
+
+func (s *supervisor) handleSys(e envelope) bool {
+	switch r := e.req.(type) {
+	case sysStop:
+		s.shutdown(r.reason)
+		return true
+	case sysGetState:
+		b, err := json.Marshal(s.snapshot().state())
+		e.reply <- reply{body: b, err: err}
+	case sysReplaceState, sysCodeChange:
+		e.reply <- reply{err: fmt.Errorf("%w: %s is a supervisor", ErrNotSupported, s.p.pid)}
+	case sysCapture:
+		s.p.capturing.Store(false)
+	default:
+		panic(unknownRequest("system request", r))
+	}
+	return false
+}
+
+// handleExit reacts to a child's exit; true when the supervisor itself
+// exited (escalation).
+func (s *supervisor) handleExit(from PID, reason Reason) bool {
+	c := s.byPID[from.Seq]
+	if c == nil || c.proc == nil || c.proc.pid != from {
+		return false // not a current child: a stale signal, or a stranger's
+	}
+	delete(s.byPID, from.Seq)
+	c.proc = nil
+	defer s.publish()
+	if c.spec.restart == spec.Temporary || (c.spec.restart == spec.Transient && !reason.Abnormal()) {
+		if c.dynamic {
+			s.remove(c)
+		} else {
+			c.state = childStopped
+		}
+		return false
+	}
+	if !s.allowRestart() {
+		s.escalate(c, reason)
+		return true
+	}
+	s.restart(s.restartGroup(c), reason)
+	return false
+}
+
+// restartGroup stops the siblings the strategy takes down with c, in
+// reverse order, and returns the children to start again, in order.
+func (s *supervisor) restartGroup(c *child) []*child {
+	from := -1
+	switch s.policy.Strategy {
+	case spec.OneForAll:
+		from = 0
+	case spec.RestForOne:
+		for i, x := range s.children {
+			if x == c {
+				from = i
+				break
+			}
+		}
+	}
+	if from < 0 {
+		return []*child{c}
+	}
+	restart := make(map[*child]bool, len(s.children)-from)
+	restart[c] = true
+	for i := len(s.children) - 1; i >= from; i-- {
+		x := s.children[i]
+		if x == c || x.proc == nil {
+			continue
+		}
+		s.stopChild(x, Shutdown)
+		if x.spec.restart == spec.Temporary {
+			x.state = childStopped
+			continue
+		}
+		restart[x] = true
+	}
+	group := make([]*child, 0, len(restart))
+	for _, x := range s.children[from:] {
+		if restart[x] {
+			group = append(group, x)
+		}
+	}
+	return group
+}
+
+// restart starts group in order. On a failure the rest are marked
+// restarting and a retry is queued, so the supervisor stays responsive
+// and the retry counts against the intensity.
+func (s *supervisor) restart(group []*child, why Reason) {
+	for i, c := range group {
+		c.restarts++
+		if err := s.start(c); err != nil {
+			ids := make([]string, 0, len(group)-i)
+			for _, x := range group[i:] {
+				x.state = childRestarting
+				ids = append(ids, x.spec.id)
+			}
+			_ = s.p.deliver(supEnvelope(supRetry{ids: ids}, nil), true)
+			return
+		}
+		s.publish() // resolvable before the event announces it
+		s.rt.emit(EventRestarted, c.proc, why, "restart "+strconv.Itoa(c.restarts))
+	}
+}
+
+// allowRestart records a restart now and reports whether the intensity
+// still allows it: at most MaxRestarts within the last MaxSeconds.
+func (s *supervisor) allowRestart() bool {
+	now := s.rt.clock.Now()
+	period := time.Duration(s.policy.MaxSeconds) * time.Second
+	keep := s.restartLog[:0]
+	for _, t := range s.restartLog {
+		if now.Sub(t) < period {
+			keep = append(keep, t)
+		}
+	}
+	s.restartLog = append(keep, now)
+	if len(s.restartLog) > s.policy.MaxRestarts {
+		return false
+	}
+	s.rt.restarts.add(now)
+	return true
+}
+
+// escalate is what a supervisor does beyond its intensity: stop every
+// child and exit with reason shutdown, leaving the decision to its parent
+// (or, for a tree's root, marking the tree failed).
+func (s *supervisor) escalate(c *child, reason Reason) {
+	s.rt.emit(EventSupervisorEscalated, s.p, reason,
+		fmt.Sprintf("child %q exceeded %d restarts in %ds", c.spec.id, s.policy.MaxRestarts, s.policy.MaxSeconds))
+	s.p.beginTerminate()
+	s.stopAll(Shutdown)
+	s.rt.exitProc(s.p, Shutdown)
+}
+
+func (s *supervisor) remove(c *child) {
+	if c.proc != nil {
+		delete(s.byPID, c.proc.pid.Seq)
+	}
+	delete(s.byID, c.spec.id)
+	for i, x := range s.children {
+		if x == c {
+			s.children = append(s.children[:i], s.children[i+1:]...)
+			break
+		}
+	}
+}
+
+// handleCmd runs a supervisor command; true when the supervisor exited.
+func (s *supervisor) handleCmd(e envelope) bool {
+	var r reply
+	switch q := e.req.(type) {
+	case supRetry:
+		return s.retry(q.ids)
+	case supStartChild:
+		r.val, r.err = s.startChild(q.spec)
+	case supStartDynamic:
+		r.val, r.err = s.startDynamic(q.args)
+	case supTerminateChild:
+		r.err = s.terminateChild(q.id)
+	case supRestartChild:
+		r.val, r.err = s.restartChild(q.id)
+	case supDeleteChild:
+		r.err = s.deleteChild(q.id)
+	case supSetPolicy:
+		r.err = s.setPolicy(q.policy)
+	case supApply:
+		r.val, r.err = s.apply(q.ctx, q.spec)
+	default:
+		panic(unknownRequest("supervisor command", q))
+	}
+	s.publish()
+	if e.reply != nil {
+		e.reply <- r
+	}
+	return false
+}
+
+func (s *supervisor) retry(ids []string) bool {
+	var group []*child
+	for _, id := range ids {
+		if c := s.byID[id]; c != nil && c.state == childRestarting && c.proc == nil {
+			group = append(group, c)
+		}
+	}
+	if len(group) == 0 {
+		return false
+	}
+	if !s.allowRestart() {
+		s.escalate(group[0], "restart failed")
+		return true
+	}
+	s.restart(group, "retry")
+	s.publish()
+	return false
+}
+
+func (s *supervisor) room() error {
+	if len(s.children) >= s.rt.cfg.MaxChildren {
+		return fmt.Errorf("%w: supervisor %s holds %d (MaxChildren)", ErrTooManyChildren, s.p.pid, s.rt.cfg.MaxChildren)
+	}
+	return nil
+}
+
+func (s *supervisor) startChild(cs *childSpec) (PID, error) {
+	if s.template != nil {
+		return PID{}, fmt.Errorf("%w: supervisor %s is simple_one_for_one: start instances with StartDynamicChild", ErrBadStrategy, s.p.pid)
+	}
+	if old := s.byID[cs.id]; old != nil {
+		if old.proc != nil {
+			return PID{}, fmt.Errorf("%w: %q already started as %s", ErrDuplicateID, cs.id, old.proc.pid)
+		}
+		return PID{}, fmt.Errorf("%w: %q is already present (restart_child or delete_child it)", ErrDuplicateID, cs.id)
+	}
+	if err := s.room(); err != nil {
+		return PID{}, err
+	}
+	c := &child{spec: cs}
+	if err := s.start(c); err != nil {
+		return PID{}, err
+	}
+	s.children = append(s.children, c)
+	s.byID[cs.id] = c
+	s.publish()
+	s.rt.emit(EventChildStarted, c.proc, "", "start_child")
+	return c.proc.pid, nil
+}
+
+func (s *supervisor) startDynamic(extra map[string]string) (PID, error) {
+	if s.template == nil {
+		return PID{}, fmt.Errorf("%w: supervisor %s is %s, not simple_one_for_one", ErrBadStrategy, s.p.pid, s.policy.Strategy)
+	}
+	if err := s.room(); err != nil {
+		return PID{}, err
+	}
+	cs := *s.template
+	if cs.isSup && len(extra) > 0 {
+		return PID{}, fmt.Errorf("%w: template %q is a supervisor, which takes no args", ErrBadArgs, cs.id)
+	}
+	if len(extra) > 0 {
+		cs.args = make(map[string]string, len(s.template.args)+len(extra))
+		for k, v := range s.template.args {
+			cs.args[k] = v
+		}
+		for k, v := range extra {
+			cs.args[k] = v
+		}
+	}
+	s.dynSeq++
+	cs.id = s.template.id + "-" + strconv.FormatUint(s.dynSeq, 10)
+	c := &child{spec: &cs, dynamic: true}
+	if err := s.start(c); err != nil {
+		return PID{}, err
+	}
+	s.children = append(s.children, c)
+	s.byID[cs.id] = c
+	s.publish()
+	s.rt.emit(EventChildStarted, c.proc, "", "start_child")
+	return c.proc.pid, nil
+}
+
+func (s *supervisor) find(id string) (*child, error) {
+	c := s.byID[id]
+	if c == nil {
+		return nil, fmt.Errorf("%w: %q in supervisor %s", ErrChildNotFound, id, s.p.pid)
+	}
+	return c, nil
+}
+
+func (s *supervisor) terminateChild(id string) error {
+	c, err := s.find(id)
+	if err != nil {
+		return err
+	}
+	p := c.proc
+	s.stopChild(c, Shutdown)
+	if c.dynamic {
+		s.remove(c)
+	} else {
+		c.state = childTerminated
+	}
+	s.emitChild(EventChildTerminated, id, p, Shutdown)
+	return nil
+}
+
+func (s *supervisor) restartChild(id string) (PID, error) {
+	c, err := s.find(id)
+	if err != nil {
+		return PID{}, err
+	}
+	if c.dynamic {
+		return PID{}, fmt.Errorf("%w: restart_child of a simple_one_for_one instance", ErrNotSupported)
+	}
+	if c.proc != nil {
+		return PID{}, fmt.Errorf("%w: %q is %s", ErrChildRunning, id, c.proc.pid)
+	}
+	if err := s.start(c); err != nil {
+		return PID{}, err
+	}
+	s.publish()
+	s.rt.emit(EventChildStarted, c.proc, "", "restart_child")
+	return c.proc.pid, nil
+}
+
+func (s *supervisor) deleteChild(id string) error {
+	c, err := s.find(id)
+	if err != nil {
+		return err
+	}
+	if c.dynamic {
+		return fmt.Errorf("%w: delete_child of a simple_one_for_one instance (terminate it)", ErrNotSupported)
+	}
+	if c.proc != nil {
+		return fmt.Errorf("%w: %q is %s", ErrChildRunning, id, c.proc.pid)
+	}
+	s.remove(c)
+	s.emitChild(EventChildDeleted, id, nil, "")
+	return nil
+}
+
+// setPolicy changes strategy and intensity in place. A move to or from
+// simple_one_for_one changes what children are and is refused.
+func (s *supervisor) setPolicy(p Policy) error {
+	if (p.Strategy == spec.SimpleOneForOne) != (s.policy.Strategy == spec.SimpleOneForOne) {
+		return fmt.Errorf("%w: cannot change %s to %s in place", ErrBadStrategy, s.policy.Strategy, p.Strategy)
+	}
+	if p == s.policy {
+		return nil
+	}
+	old := s.policy
+	s.policy = p
+	s.rt.emit(EventStrategyChanged, s.p, "", old.String()+" -> "+p.String())
+	return nil
+}
+
+// applyResult lists what an in-place update changed, by child path.
+type applyResult struct {
+	added, removed, changed []string
+	policy                  bool
+}
+
+func (r *applyResult) merge(o applyResult) {
+	r.added = append(r.added, o.added...)
+	r.removed = append(r.removed, o.removed...)
+	r.changed = append(r.changed, o.changed...)
+	r.policy = r.policy || o.policy
+}
+
+func (r applyResult) empty() bool {
+	return len(r.added)+len(r.removed)+len(r.changed) == 0 && !r.policy
+}
+
+// apply moves the supervisor toward ns in place: removed children stop (in
+// reverse order), new ones start, changed ones are replaced, nested
+// supervisors whose own fields are unchanged are updated recursively, and
+// unchanged children are not touched. Start failures are reported; the
+// failed child is left out so that a later apply starts it.
+func (s *supervisor) apply(ctx context.Context, ns *supSpec) (applyResult, error) {
+	var res applyResult
+	if ns.policy != s.policy {
+		if err := s.setPolicy(ns.policy); err != nil {
+			return res, err
+		}
+		res.policy = true
+	}
+	if s.template != nil {
+		if !sameSelf(s.template, ns.children[0]) || !specEqual(s.template.nested, ns.children[0].nested) {
+			s.template = ns.children[0]
+			res.changed = append(res.changed, s.childPath(s.template.id)+" (template)")
+		}
+		return res, nil
+	}
+	want := make(map[string]*childSpec, len(ns.children))
+	for _, cs := range ns.children {
+		want[cs.id] = cs
+	}
+	for i := len(s.children) - 1; i >= 0; i-- {
+		c := s.children[i]
+		if want[c.spec.id] == nil {
+			s.stopChild(c, Shutdown)
+			s.remove(c)
+			res.removed = append(res.removed, s.childPath(c.spec.id))
+		}
+	}
+	var errs []error
+	order := make([]*child, 0, len(ns.children))
+	for _, cs := range ns.children {
+		c := s.byID[cs.id]
+		switch {
+		case c == nil:
+			c = &child{spec: cs}
+			if err := s.start(c); err != nil {
+				errs = append(errs, fmt.Errorf("start %q: %w", s.childPath(cs.id), err))
+				continue
+			}
+			s.byID[cs.id] = c
+			res.added = append(res.added, s.childPath(cs.id))
+		case sameSelf(c.spec, cs) && !cs.isSup:
+		case sameSelf(c.spec, cs):
+			c.spec = cs
+			if c.proc != nil && c.proc.sup != nil {
+				r, err := s.rt.supCall(ctx, c.proc, supApply{ctx: ctx, spec: cs.nested})
+				if v, ok := r.val.(applyResult); ok {
+					res.merge(v)
+				}
+				if err != nil {
+					errs = append(errs, err)
+				}
+			}
+		default:
+			s.stopChild(c, Shutdown)
+			nc := &child{spec: cs}
+			if err := s.start(nc); err != nil {
+				delete(s.byID, cs.id)
+				errs = append(errs, fmt.Errorf("restart %q with its new spec: %w", s.childPath(cs.id), err))
+				continue
+			}
+			s.byID[cs.id] = nc
+			c = nc
+			res.changed = append(res.changed, s.childPath(cs.id))
+		}
+		order = append(order, c)
+	}
+	s.children = order
+	return res, errors.Join(errs...)
+}
+
+// specEqual compares two validated supervisor specs (nil for workers).
+func specEqual(a, b *supSpec) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	if a.policy != b.policy || len(a.children) != len(b.children) {
+		return false
+	}
+	for i := range a.children {
+		if !sameSelf(a.children[i], b.children[i]) || !specEqual(a.children[i].nested, b.children[i].nested) {
+			return false
+		}
+	}
+	return true
+}
+
+// publish makes the current state visible to readers.
+func (s *supervisor) publish() {
+	snap := &supSnapshot{policy: s.policy, template: s.template, children: make([]childSnap, len(s.children))}
+	for i, c := range s.children {
+		snap.children[i] = childSnap{spec: c.spec, proc: c.proc, state: c.state, restarts: c.restarts, dynamic: c.dynamic}
+	}
+	s.snap.Store(snap)
+}
+
+// snapshot is the last published state; before the first publish (while
+// starting) it is empty.
+func (s *supervisor) snapshot() *supSnapshot {
+	if snap := s.snap.Load(); snap != nil {
+		return snap
+	}
+	return &supSnapshot{policy: s.policy}
+}
+
+// ChildInfo describes one child of a supervisor (which_children).
+type ChildInfo struct {
+	ID string `json:"id"`
+	// PID is zero when the child is not running.
+	PID      PID            `json:"pid,omitzero"`
+	Type     spec.ChildType `json:"type"`
+	Behavior string         `json:"behavior,omitempty"`
+	Restart  spec.Restart   `json:"restart"`
+	// State is running, stopped, terminated or restarting.
+	State    string `json:"state"`
+	Restarts int    `json:"restarts"`
+	Dynamic  bool   `json:"dynamic,omitempty"`
+}
+
+// ChildCounts is count_children.
+type ChildCounts struct {
+	Specs       int `json:"specs"`
+	Active      int `json:"active"`
+	Supervisors int `json:"supervisors"`
+	Workers     int `json:"workers"`
+}
+
+// SupervisorState is what GetState returns for a supervisor.
+type SupervisorState struct {
+	Policy   Policy      `json:"policy"`
+	Template string      `json:"template,omitempty"`
+	Children []ChildInfo `json:"children"`
+}
+
+func (c childSnap) info() ChildInfo {
+	ci := ChildInfo{ID: c.spec.id, Type: spec.Worker, Behavior: c.spec.behavior, Restart: c.spec.restart,
+		State: c.state.String(), Restarts: c.restarts, Dynamic: c.dynamic}
+	if c.spec.isSup {
+		ci.Type = spec.Supervisor
+	}
+	if c.proc != nil {
+		ci.PID = c.proc.pid
+	}
+	return ci
+}
+
+func (s *supSnapshot) state() SupervisorState {
+	st := SupervisorState{Policy: s.policy, Children: make([]ChildInfo, len(s.children))}
+	if s.template != nil {
+		st.Template = s.template.id
+	}
+	for i, c := range s.children {
+		st.Children[i] = c.info()
+	}
+	return st
+}

@@ -1,0 +1,162 @@
+package actor
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/steward/steward/spec"
+)
+
+// supervisorOf resolves a PID that must be a live local supervisor.
+func (rt *Runtime) supervisorOf(pid PID) (*process, error) {
+	p, err := rt.local(pid)
+	if err != nil {
+		return nil, err
+	}
+	if p.sup == nil {
+		return nil, fmt.Errorf("%w: %s", ErrNotSupervisor, pid)
+	}
+	return p, nil
+}
+
+// supCall queues a supervisor command behind the supervisor's pending
+// messages (as OTP's supervisor calls are) and waits for the answer. Only
+// ctx bounds the wait: starting children may legitimately take long (OTP
+// uses infinity here), so there is no default timeout.
+func (rt *Runtime) supCall(ctx context.Context, p *process, req supCommand) (reply, error) {
+	rc := make(chan reply, 1)
+	if err := p.deliver(supEnvelope(req, rc), true); err != nil {
+		return reply{}, err
+	}
+	return waitReply(ctx, p, rc)
+}
+
+// Supervisor operations wait for the supervisor to act, bounded only by
+// ctx (a suspended supervisor acts once resumed).
+
+// StartChild adds a child to a running supervisor and starts it (OTP's
+// start_child with a child spec). The id must be new; the spec is
+// validated as in a tree.
+func (rt *Runtime) StartChild(ctx context.Context, sup PID, cs spec.ChildSpec) (PID, error) {
+	p, err := rt.supervisorOf(sup)
+	if err != nil {
+		return PID{}, err
+	}
+	compiled, err := rt.compileChild(p.sup, cs)
+	if err != nil {
+		return PID{}, err
+	}
+	r, err := rt.supCall(ctx, p, supStartChild{spec: compiled})
+	if err != nil {
+		return PID{}, err
+	}
+	return r.val.(PID), nil
+}
+
+// StartDynamicChild starts an instance of a simple_one_for_one
+// supervisor's template; extra args are merged over the template's (OTP's
+// start_child with extra arguments). Instances get the id
+// "<template id>-<n>".
+func (rt *Runtime) StartDynamicChild(ctx context.Context, sup PID, extra map[string]string) (PID, error) {
+	p, err := rt.supervisorOf(sup)
+	if err != nil {
+		return PID{}, err
+	}
+	r, err := rt.supCall(ctx, p, supStartDynamic{args: extra})
+	if err != nil {
+		return PID{}, err
+	}
+	return r.val.(PID), nil
+}
+
+// TerminateChild stops a child with its shutdown policy and keeps its spec
+// (terminated); a simple_one_for_one instance is removed.
+func (rt *Runtime) TerminateChild(ctx context.Context, sup PID, id string) error {
+	p, err := rt.supervisorOf(sup)
+	if err != nil {
+		return err
+	}
+	_, err = rt.supCall(ctx, p, supTerminateChild{id: id})
+	return err
+}
+
+// RestartChild starts a child that is not running (ErrChildRunning
+// otherwise, as in OTP).
+func (rt *Runtime) RestartChild(ctx context.Context, sup PID, id string) (PID, error) {
+	p, err := rt.supervisorOf(sup)
+	if err != nil {
+		return PID{}, err
+	}
+	r, err := rt.supCall(ctx, p, supRestartChild{id: id})
+	if err != nil {
+		return PID{}, err
+	}
+	return r.val.(PID), nil
+}
+
+// DeleteChild removes the spec of a child that is not running.
+func (rt *Runtime) DeleteChild(ctx context.Context, sup PID, id string) error {
+	p, err := rt.supervisorOf(sup)
+	if err != nil {
+		return err
+	}
+	_, err = rt.supCall(ctx, p, supDeleteChild{id: id})
+	return err
+}
+
+// SetPolicy changes a running supervisor's strategy and intensity in
+// place; running children are not touched. Zero MaxRestarts and
+// MaxSeconds take the defaults, as in a spec. A change to or from
+// simple_one_for_one is refused (ErrBadStrategy).
+func (rt *Runtime) SetPolicy(ctx context.Context, sup PID, pol Policy) error {
+	p, err := rt.supervisorOf(sup)
+	if err != nil {
+		return err
+	}
+	pol, err = compilePolicy(spec.SupervisorSpec{Strategy: pol.Strategy, MaxRestarts: pol.MaxRestarts, MaxSeconds: pol.MaxSeconds})
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidSpec, err)
+	}
+	_, err = rt.supCall(ctx, p, supSetPolicy{policy: pol})
+	return err
+}
+
+// WhichChildren lists a supervisor's children in start order, as last
+// published by the supervisor.
+func (rt *Runtime) WhichChildren(sup PID) ([]ChildInfo, error) {
+	p, err := rt.supervisorOf(sup)
+	if err != nil {
+		return nil, err
+	}
+	return p.sup.snapshot().state().Children, nil
+}
+
+// CountChildren is OTP's count_children.
+func (rt *Runtime) CountChildren(sup PID) (ChildCounts, error) {
+	p, err := rt.supervisorOf(sup)
+	if err != nil {
+		return ChildCounts{}, err
+	}
+	var n ChildCounts
+	for _, c := range p.sup.snapshot().children {
+		n.Specs++
+		if c.proc != nil {
+			n.Active++
+		}
+		if c.spec.isSup {
+			n.Supervisors++
+		} else {
+			n.Workers++
+		}
+	}
+	return n, nil
+}
+
+// SupervisorPolicy returns a supervisor's current policy.
+func (rt *Runtime) SupervisorPolicy(sup PID) (Policy, error) {
+	p, err := rt.supervisorOf(sup)
+	if err != nil {
+		return Policy{}, err
+	}
+	return p.sup.snapshot().policy, nil
+}

@@ -1,0 +1,226 @@
+package actor
+
+import (
+	"context"
+	"fmt"
+)
+
+// sysRequest is a system request: the closed set of control messages a
+// process handles besides its behavior's messages. sysStop is urgent
+// (served first, as an exit signal); the others are served in arrival
+// order with user messages, and also while the process is suspended (OTP's
+// sys messages). The set is sealed: only the types below implement it, and
+// a handler panics on any other (a programming error, never answered).
+// Suspend and Resume are not requests: they flip the record's flag
+// directly (see setSuspended).
+type sysRequest interface {
+	request
+	isSysRequest()
+}
+
+type (
+	sysStop         struct{ reason Reason }
+	sysGetState     struct{}
+	sysReplaceState struct{ state []byte }
+	sysCodeChange   struct{ behavior string }
+	sysCapture      struct{}
+)
+
+func (sysStop) isSysRequest()         {}
+func (sysGetState) isSysRequest()     {}
+func (sysReplaceState) isSysRequest() {}
+func (sysCodeChange) isSysRequest()   {}
+func (sysCapture) isSysRequest()      {}
+
+func (sysStop) class() envClass         { return envSys }
+func (sysGetState) class() envClass     { return envSys }
+func (sysReplaceState) class() envClass { return envSys }
+func (sysCodeChange) class() envClass   { return envSys }
+func (sysCapture) class() envClass      { return envSys }
+
+// sysEnvelope wraps a system request; rc is nil when no reply is wanted.
+func sysEnvelope(r sysRequest, rc chan reply) envelope {
+	return envelope{class: envSys, req: r, reply: rc}
+}
+
+// unknownRequest is the panic of a handler given a request outside its
+// sealed set: a programming error in this package.
+func unknownRequest(set string, r request) string {
+	return fmt.Sprintf("actor: unknown %s %T", set, r)
+}
+
+// sysCall queues a system request and waits for its reply.
+func (rt *Runtime) sysCall(ctx context.Context, p *process, req sysRequest) (reply, error) {
+	if ctx.Done() == nil {
+		var cancel func()
+		ctx, cancel = rt.callContext(ctx)
+		defer cancel()
+	}
+	rc := make(chan reply, 1)
+	if err := p.control(sysEnvelope(req, rc)); err != nil {
+		return reply{}, err
+	}
+	return waitReply(ctx, p, rc)
+}
+
+// waitReply waits for rc, the death of p, or the end of ctx.
+func waitReply(ctx context.Context, p *process, rc chan reply) (reply, error) {
+	select {
+	case r := <-rc:
+		return r, r.err
+	case <-p.done:
+		select {
+		case r := <-rc:
+			return r, r.err
+		default:
+		}
+		return reply{}, fmt.Errorf("%w: %s exited before replying: %s", ErrNoProc, p.pid, p.exitReasonAfterDone())
+	case <-ctx.Done():
+		return reply{}, fmt.Errorf("%w: %s: %w", ErrCallTimeout, p.pid, context.Cause(ctx))
+	}
+}
+
+// handleSys runs a system request in a worker's goroutine; true when the
+// process exited.
+func (p *process) handleSys(e envelope) bool {
+	switch r := e.req.(type) {
+	case sysStop:
+		p.terminate(r.reason)
+		return true
+	case sysGetState:
+		st, err := p.protected(p.beh.ExportState)
+		e.reply <- reply{body: st, err: err}
+	case sysReplaceState:
+		_, err := p.protected(func() ([]byte, error) { return nil, p.beh.ImportState(r.state) })
+		if err == nil {
+			if s, ok := p.beh.(Sizer); ok {
+				p.stateBytes.Store(int64(s.ApproxSize()))
+			}
+			p.rt.emit(EventStateReplaced, p, "", fmt.Sprintf("%d bytes", len(r.state)))
+		}
+		e.reply <- reply{err: err}
+	case sysCodeChange:
+		e.reply <- reply{err: p.codeChange(r.behavior)}
+	case sysCapture:
+		p.capturing.Store(false)
+		p.captureHistory()
+	default:
+		panic(unknownRequest("system request", r))
+	}
+	return false
+}
+
+// protected runs a behavior callback outside the message loop, turning a
+// panic into an error so a failing introspection does not kill the
+// process.
+func (p *process) protected(f func() ([]byte, error)) (b []byte, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%s: panic: %v", p.pid, r)
+		}
+	}()
+	return f()
+}
+
+// codeChange moves the process onto behavior (a catalog name, usually a new
+// version of the same module): a fresh instance built with the process's
+// args receives the old version and state through CodeChange. On any error
+// the process keeps running the old instance.
+func (p *process) codeChange(behavior string) error {
+	nb, entry, err := p.rt.catalog.build(behavior, p.args)
+	if err != nil {
+		return err
+	}
+	old, err := p.protected(p.beh.ExportState)
+	if err != nil {
+		return fmt.Errorf("code change: export old state: %w", err)
+	}
+	p.mu.Lock()
+	oldVersion, oldName := p.version, p.behavior
+	p.mu.Unlock()
+	if _, err := p.protected(func() ([]byte, error) { return nil, nb.CodeChange(oldVersion, old) }); err != nil {
+		return fmt.Errorf("code change %s@%s -> %s@%s: %w", oldName, oldVersion, behavior, entry.Version, err)
+	}
+	p.beh = nb
+	p.mu.Lock()
+	p.behavior, p.version = behavior, entry.Version
+	p.mu.Unlock()
+	p.rt.emit(EventCodeChanged, p, "", fmt.Sprintf("%s@%s -> %s@%s", oldName, oldVersion, behavior, entry.Version))
+	return nil
+}
+
+// Suspend stops a local process from handling user messages; they queue,
+// none is lost, and order is kept. System requests (GetState,
+// ReplaceState, ChangeCode, a supervisor's stop) and Kill still apply.
+// Suspending a suspended process does nothing.
+func (rt *Runtime) Suspend(pid PID) error { return rt.setSuspended(pid, true) }
+
+// Resume lets a suspended process handle its queue again, in order.
+func (rt *Runtime) Resume(pid PID) error { return rt.setSuspended(pid, false) }
+
+func (rt *Runtime) setSuspended(pid PID, on bool) error {
+	p, err := rt.local(pid)
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return errNoProc(pid)
+	}
+	changed := p.suspended != on
+	p.suspended = on
+	p.suspFlag.Store(on)
+	w := !on && p.waiting && p.queueLen() > 0
+	if w {
+		p.waiting = false
+	}
+	p.mu.Unlock()
+	if w {
+		p.signal()
+	}
+	switch {
+	case changed && on:
+		rt.emit(EventSuspended, p, "", "")
+	case changed:
+		rt.emit(EventResumed, p, "", "")
+	}
+	return nil
+}
+
+// GetState returns a process's exported state (sys:get_state); for a
+// supervisor, a JSON description of its policy and children.
+func (rt *Runtime) GetState(ctx context.Context, pid PID) ([]byte, error) {
+	p, err := rt.local(pid)
+	if err != nil {
+		return nil, err
+	}
+	r, err := rt.sysCall(ctx, p, sysGetState{})
+	return r.body, err
+}
+
+// ReplaceState replaces a worker's state with a serialized one
+// (sys:replace_state); the behavior's ImportState decides what is valid.
+func (rt *Runtime) ReplaceState(ctx context.Context, pid PID, state []byte) error {
+	if len(state) > rt.cfg.MaxMessageBytes {
+		return fmt.Errorf("%w: state of %d bytes, limit %d", ErrMessageTooLarge, len(state), rt.cfg.MaxMessageBytes)
+	}
+	p, err := rt.local(pid)
+	if err != nil {
+		return err
+	}
+	_, err = rt.sysCall(ctx, p, sysReplaceState{state: state})
+	return err
+}
+
+// ChangeCode moves a running worker onto another catalog behavior (a new
+// module version) through CodeChange, keeping its PID, links, mailbox and
+// converted state.
+func (rt *Runtime) ChangeCode(ctx context.Context, pid PID, behavior string) error {
+	p, err := rt.local(pid)
+	if err != nil {
+		return err
+	}
+	_, err = rt.sysCall(ctx, p, sysCodeChange{behavior: behavior})
+	return err
+}

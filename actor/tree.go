@@ -1,0 +1,291 @@
+package actor
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/steward/steward/spec"
+)
+
+// TreeStatus is a tree's lifecycle as the runtime sees it.
+type TreeStatus string
+
+const (
+	TreeRunning TreeStatus = "running"
+	// TreeFailed: the root supervisor exited on its own (it exceeded its
+	// restart intensity, or was killed). The node decides what next;
+	// StopTree clears it.
+	TreeFailed TreeStatus = "failed"
+)
+
+// treeState is one running (or failed) tree.
+type treeState struct {
+	rt      *Runtime
+	name    string
+	flow    atomic.Pointer[flowTable]
+	history atomic.Pointer[historyConfig]
+
+	mu        sync.Mutex
+	spec      spec.Tree
+	root      *process
+	status    TreeStatus
+	reason    Reason
+	startedAt time.Time
+	started   bool
+	stopping  bool
+	procs     map[uint64]*process
+	hist      map[uint64]*historyRing
+	deadHist  []uint64
+	histTimer Timer
+}
+
+func (t *treeState) add(p *process) {
+	t.mu.Lock()
+	t.procs[p.pid.Seq] = p
+	t.mu.Unlock()
+}
+
+func (t *treeState) remove(p *process) {
+	t.mu.Lock()
+	delete(t.procs, p.pid.Seq)
+	if _, ok := t.hist[p.pid.Seq]; ok {
+		t.deadHist = append(t.deadHist, p.pid.Seq)
+		if len(t.deadHist) > maxDeadHistories {
+			delete(t.hist, t.deadHist[0])
+			t.deadHist = t.deadHist[1:]
+		}
+	}
+	t.mu.Unlock()
+}
+
+func (t *treeState) size() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.procs)
+}
+
+// rootExited is the root supervisor's exit hook.
+func (t *treeState) rootExited(reason Reason) {
+	t.mu.Lock()
+	if !t.started || t.stopping || t.status == TreeFailed {
+		t.mu.Unlock()
+		return
+	}
+	t.status, t.reason = TreeFailed, reason
+	root := t.root.pid
+	t.mu.Unlock()
+	t.rt.log.Warn("tree failed", "tree", t.name, "reason", string(reason))
+	t.rt.emitTree(EventTreeFailed, t.name, root, reason, "")
+}
+
+func (rt *Runtime) tree(name string) *treeState {
+	rt.treesRW.RLock()
+	defer rt.treesRW.RUnlock()
+	return rt.trees[name]
+}
+
+// ApplyTree makes the named tree match t: it starts the tree if absent;
+// otherwise it updates it in place — children missing from the running
+// tree start, removed ones stop, changed ones are replaced, strategy and
+// intensity change in place — leaving unchanged children (and their PIDs)
+// alone. A move of the root to or from simple_one_for_one restarts the
+// whole tree.
+//
+// ctx bounds the wait (starting children waits for their Init; there is
+// no default timeout); if it ends, the tree carries on toward the spec.
+//
+// The whole spec is validated first — spec.Validate with this runtime's
+// catalog and limits, then each behavior's args, registered names held by
+// processes outside the tree, MaxProcesses and placement; a refused spec
+// touches nothing and the error wraps ErrInvalidSpec (and the spec
+// package's problem kinds: spec.ErrUnknownBehavior, spec.ErrDuplicate,
+// spec.ErrLimit, spec.ErrBadValue...). A child whose init fails during an update
+// is reported in the error and left out, so the next ApplyTree of the
+// same spec tries it again. Applying to a failed tree returns
+// ErrTreeFailed (StopTree it first). Simple_one_for_one instances are not
+// part of the spec and are kept.
+func (rt *Runtime) ApplyTree(ctx context.Context, t spec.Tree) error {
+	if rt.stopped.Load() {
+		return ErrStopped
+	}
+	rt.treesMu.Lock()
+	defer rt.treesMu.Unlock()
+	if rt.stopped.Load() { // Shutdown won the race for treesMu
+		return ErrStopped
+	}
+	cur := rt.tree(t.Name)
+	ss, err := rt.compileTree(t, cur)
+	if err != nil {
+		return err
+	}
+	if cur == nil {
+		return rt.startTree(t, ss, nil)
+	}
+	cur.mu.Lock()
+	status, root := cur.status, cur.root
+	cur.mu.Unlock()
+	if status == TreeFailed {
+		return fmt.Errorf("%w: %q: StopTree it before applying it again", ErrTreeFailed, t.Name)
+	}
+	if (ss.policy.Strategy == spec.SimpleOneForOne) != (root.sup.snapshot().policy.Strategy == spec.SimpleOneForOne) {
+		tracing := cur.tracing()
+		if err := rt.stopTreeLocked(ctx, cur, "replaced: root strategy moved to or from simple_one_for_one"); err != nil {
+			return err
+		}
+		return rt.startTree(t, ss, &tracing)
+	}
+	r, err := rt.supCall(ctx, root, supApply{ctx: ctx, spec: ss})
+	cur.mu.Lock()
+	cur.spec = t
+	cur.mu.Unlock()
+	if res, ok := r.val.(applyResult); ok && !res.empty() {
+		rt.emitTree(EventTreeUpdated, t.Name, root.pid, "", res.String())
+	}
+	if err != nil {
+		return fmt.Errorf("tree %q: %w", t.Name, err)
+	}
+	return nil
+}
+
+func (r applyResult) String() string {
+	var parts []string
+	if r.policy {
+		parts = append(parts, "policy changed")
+	}
+	for _, x := range []struct {
+		label string
+		ids   []string
+	}{{"added", r.added}, {"removed", r.removed}, {"changed", r.changed}} {
+		if len(x.ids) > 0 {
+			parts = append(parts, x.label+" "+strings.Join(x.ids, ","))
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+// startTree starts a validated tree and registers it.
+func (rt *Runtime) startTree(t spec.Tree, ss *supSpec, tracing *Tracing) error {
+	ts := &treeState{
+		rt: rt, name: t.Name, spec: t, status: TreeRunning,
+		procs: make(map[uint64]*process), hist: make(map[uint64]*historyRing),
+	}
+	root, err := rt.startSupervisor(nil, ts, "", ss, 0, 0, ts.rootExited)
+	if err != nil {
+		return fmt.Errorf("tree %q: %w", t.Name, err)
+	}
+	ts.mu.Lock()
+	ts.root, ts.started, ts.startedAt = root, true, root.startedAt
+	ts.mu.Unlock()
+	rt.treesRW.Lock()
+	rt.trees[t.Name] = ts
+	rt.treesRW.Unlock()
+	rt.emitTree(EventTreeStarted, t.Name, root.pid, "", "")
+	if !root.isAlive() {
+		ts.rootExited(root.exitReasonAfterDone())
+	}
+	if tracing != nil {
+		rt.setTracing(ts, *tracing)
+	}
+	return nil
+}
+
+// StopTree stops a tree: the root supervisor stops its children in
+// reverse order, each with its shutdown policy. If ctx ends first the
+// root is killed (its children die with it). A failed tree is just
+// forgotten.
+func (rt *Runtime) StopTree(ctx context.Context, name string) error {
+	return rt.stopTree(ctx, name)
+}
+
+func (rt *Runtime) stopTree(ctx context.Context, name string) error {
+	rt.treesMu.Lock()
+	defer rt.treesMu.Unlock()
+	ts := rt.tree(name)
+	if ts == nil {
+		return fmt.Errorf("%w: %q", ErrTreeNotFound, name)
+	}
+	return rt.stopTreeLocked(ctx, ts, "")
+}
+
+func (rt *Runtime) stopTreeLocked(ctx context.Context, ts *treeState, detail string) error {
+	ts.mu.Lock()
+	ts.stopping = true
+	root := ts.root
+	if ts.histTimer != nil {
+		ts.histTimer.Stop()
+		ts.histTimer = nil
+	}
+	ts.mu.Unlock()
+	ts.history.Store(nil)
+	ts.flow.Store(nil)
+	var err error
+	if root.requestStop(Shutdown) {
+		select {
+		case <-root.done:
+		case <-ctx.Done():
+			rt.exitProc(root, Killed)
+			err = fmt.Errorf("tree %q: stop did not finish, root killed: %w", ts.name, ctx.Err())
+		}
+	}
+	rt.treesRW.Lock()
+	delete(rt.trees, ts.name)
+	rt.treesRW.Unlock()
+	rt.emitTree(EventTreeStopped, ts.name, root.pid, Shutdown, detail)
+	return err
+}
+
+// TreeInfo describes one tree.
+type TreeInfo struct {
+	Name   string     `json:"name"`
+	Root   PID        `json:"root"`
+	Status TreeStatus `json:"status"`
+	// Reason is why a failed tree's root exited.
+	Reason Reason `json:"reason,omitempty"`
+	// Spec is the spec last applied. Operator changes (StartChild,
+	// DeleteChild, SetPolicy) show in WhichChildren, not here, and the
+	// next ApplyTree moves the tree back to its spec.
+	Spec      spec.Tree `json:"spec"`
+	StartedAt time.Time `json:"started_at"`
+	// Processes is the number of live processes in the tree.
+	Processes int     `json:"processes"`
+	Tracing   Tracing `json:"tracing"`
+}
+
+func (t *treeState) info() TreeInfo {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return TreeInfo{
+		Name: t.name, Root: t.root.pid, Status: t.status, Reason: t.reason, Spec: t.spec,
+		StartedAt: t.startedAt, Processes: len(t.procs), Tracing: t.tracingLocked(),
+	}
+}
+
+// Trees lists the trees on this node, sorted by name.
+func (rt *Runtime) Trees() []TreeInfo {
+	rt.treesRW.RLock()
+	list := make([]*treeState, 0, len(rt.trees))
+	for _, t := range rt.trees {
+		list = append(list, t)
+	}
+	rt.treesRW.RUnlock()
+	out := make([]TreeInfo, len(list))
+	for i, t := range list {
+		out[i] = t.info()
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Tree describes one tree.
+func (rt *Runtime) Tree(name string) (TreeInfo, error) {
+	t := rt.tree(name)
+	if t == nil {
+		return TreeInfo{}, fmt.Errorf("%w: %q", ErrTreeNotFound, name)
+	}
+	return t.info(), nil
+}
