@@ -127,6 +127,7 @@ var outcomeKinds = []struct {
 	{"state.ErrNotExpired", state.ErrNotExpired},
 	{"state.ErrLimit", state.ErrLimit},
 	{"state.ErrCorruptSnapshot", state.ErrCorruptSnapshot},
+	{"state.ErrInUse", state.ErrInUse},
 	{"state.ErrInvalidRecord", state.ErrInvalidRecord},
 }
 
@@ -892,7 +893,66 @@ func buildGoldenLog(t testing.TB) *goldenLog {
 	g.add("snapshot import whose final status enum cannot end an import", invalid, pb.CommandType_COMMAND_TYPE_SNAPSHOT_IMPORT, notFinal)
 
 	// Entries added after v2 go here, at the end.
+	goldenModules(g, invalid, notFound)
 	return g
+}
+
+// goldenModules adds the module store's entries (issue 16): chunks
+// (deduplicated, checked against their SHA-256), commits (a re-commit of
+// the same bytes is a no-op), the active version, deletes.
+func goldenModules(g *goldenLog, invalid, notFound string) {
+	const ok = outcomeOK
+	const total = 256 << 20
+	a, b, c := []byte("module bytes, chunk a"), []byte("module bytes, chunk b"), []byte("module bytes, chunk c of v2")
+	sum := func(parts ...[]byte) (string, []string, uint64) {
+		h := sha256.New()
+		var keys []string
+		var n uint64
+		for _, p := range parts {
+			h.Write(p)
+			k := sha256.Sum256(p)
+			keys = append(keys, fmt.Sprintf("%x", k))
+			n += uint64(len(p))
+		}
+		return fmt.Sprintf("%x", h.Sum(nil)), keys, n
+	}
+	put := func(d []byte) *pb.ModulePutChunkCommand {
+		k := sha256.Sum256(d)
+		return &pb.ModulePutChunkCommand{Sha256: k[:], Data: d, MaxTotalBytes: total}
+	}
+	g.add("module chunk a", ok, pb.CommandType_COMMAND_TYPE_MODULE_PUT_CHUNK, put(a))
+	g.add("module chunk b", ok, pb.CommandType_COMMAND_TYPE_MODULE_PUT_CHUNK, put(b))
+	g.add("module chunk a again: stored once", ok, pb.CommandType_COMMAND_TYPE_MODULE_PUT_CHUNK, put(a))
+	bad := put(c)
+	bad.Data = []byte("other bytes")
+	g.add("module chunk whose data does not match its sha256", invalid, pb.CommandType_COMMAND_TYPE_MODULE_PUT_CHUNK, bad)
+	g.add("module chunk over the total", "state.ErrLimit", pb.CommandType_COMMAND_TYPE_MODULE_PUT_CHUNK,
+		&pb.ModulePutChunkCommand{Sha256: put(c).Sha256, Data: c, MaxTotalBytes: 10})
+	version := func(v string, parts ...[]byte) *pb.ModuleVersion {
+		sha, keys, n := sum(parts...)
+		return &pb.ModuleVersion{Name: "counter", Version: v, Sha256: sha, Size: n, Chunks: keys,
+			ManifestJson: []byte(`{"name":"counter","version":"` + v + `","abi":1}`), Safety: "moderate",
+			Capabilities: []*pb.ModuleUse{{Function: "steward.log", Class: "safe"}}, MemoryMinPages: 1,
+			PushedBy: "alice", PushedAtUnixNano: g.now.UnixNano()}
+	}
+	commit := func(v *pb.ModuleVersion) *pb.ModuleCommitCommand {
+		return &pb.ModuleCommitCommand{Version: v, HistoryLimit: 10, MaxModuleBytes: 8 << 20, MaxTotalBytes: total,
+			ActivateIfNone: true, GcGraceNanos: int64(time.Hour)}
+	}
+	g.add("module commit counter@1 (becomes active)", ok, pb.CommandType_COMMAND_TYPE_MODULE_COMMIT, commit(version("1", a, b)))
+	g.add("module commit counter@1 again, the same bytes: no-op", ok, pb.CommandType_COMMAND_TYPE_MODULE_COMMIT, commit(version("1", a, b)))
+	g.add("module commit counter@1 with other bytes", invalid, pb.CommandType_COMMAND_TYPE_MODULE_COMMIT, commit(version("1", b, a)))
+	g.add("module commit counter@2 before its chunk c is stored", notFound, pb.CommandType_COMMAND_TYPE_MODULE_COMMIT, commit(version("2", a, c)))
+	lying := commit(version("3", a))
+	lying.Version.Size = 1
+	g.add("module commit whose size is not its chunks'", invalid, pb.CommandType_COMMAND_TYPE_MODULE_COMMIT, lying)
+	g.add("module chunk c", ok, pb.CommandType_COMMAND_TYPE_MODULE_PUT_CHUNK, put(c))
+	g.add("module commit counter@2, sharing chunk a", ok, pb.CommandType_COMMAND_TYPE_MODULE_COMMIT, commit(version("2", a, c)))
+	g.add("module activate counter@2", ok, pb.CommandType_COMMAND_TYPE_MODULE_ACTIVATE, &pb.ModuleActivateCommand{Name: "counter", Version: "2"})
+	g.add("module activate a version not stored", notFound, pb.CommandType_COMMAND_TYPE_MODULE_ACTIVATE, &pb.ModuleActivateCommand{Name: "counter", Version: "9"})
+	g.add("module delete of the active version", "state.ErrInUse", pb.CommandType_COMMAND_TYPE_MODULE_DELETE, &pb.ModuleDeleteCommand{Name: "counter", Version: "2"})
+	g.add("module delete counter@1", ok, pb.CommandType_COMMAND_TYPE_MODULE_DELETE, &pb.ModuleDeleteCommand{Name: "counter", Version: "1", GcGraceNanos: int64(time.Hour)})
+	g.add("module delete of a version not stored", notFound, pb.CommandType_COMMAND_TYPE_MODULE_DELETE, &pb.ModuleDeleteCommand{Name: "counter", Version: "1"})
 }
 
 // goldenResult decodes a committed plan's result, as an executor does.

@@ -390,6 +390,9 @@ var snapshotRecordTypes = map[byte]func() proto.Message{
 	8:  func() proto.Message { return new(pb.ThresholdsRecord) },
 	10: func() proto.Message { return new(pb.SnapshotRecord) },
 	11: func() proto.Message { return new(pb.SnapshotChunk) },
+	12: func() proto.Message { return new(pb.ModuleChunk) },
+	13: func() proto.Message { return new(pb.ModuleVersion) },
+	14: func() proto.Message { return new(pb.ModuleActive) },
 }
 
 // withoutUnknown rewrites a state snapshot stream with the unknown fields

@@ -47,6 +47,11 @@ const (
 	CommandType_COMMAND_TYPE_SNAPSHOT_FINISH  CommandType = 16
 	CommandType_COMMAND_TYPE_SNAPSHOT_DELETE  CommandType = 17
 	CommandType_COMMAND_TYPE_SNAPSHOT_IMPORT  CommandType = 18
+	// WebAssembly module store (hotcode/store layer).
+	CommandType_COMMAND_TYPE_MODULE_PUT_CHUNK CommandType = 19
+	CommandType_COMMAND_TYPE_MODULE_COMMIT    CommandType = 20
+	CommandType_COMMAND_TYPE_MODULE_DELETE    CommandType = 21
+	CommandType_COMMAND_TYPE_MODULE_ACTIVATE  CommandType = 22
 )
 
 // Enum value maps for CommandType.
@@ -71,6 +76,10 @@ var (
 		16: "COMMAND_TYPE_SNAPSHOT_FINISH",
 		17: "COMMAND_TYPE_SNAPSHOT_DELETE",
 		18: "COMMAND_TYPE_SNAPSHOT_IMPORT",
+		19: "COMMAND_TYPE_MODULE_PUT_CHUNK",
+		20: "COMMAND_TYPE_MODULE_COMMIT",
+		21: "COMMAND_TYPE_MODULE_DELETE",
+		22: "COMMAND_TYPE_MODULE_ACTIVATE",
 	}
 	CommandType_value = map[string]int32{
 		"COMMAND_TYPE_UNSPECIFIED":      0,
@@ -92,6 +101,10 @@ var (
 		"COMMAND_TYPE_SNAPSHOT_FINISH":  16,
 		"COMMAND_TYPE_SNAPSHOT_DELETE":  17,
 		"COMMAND_TYPE_SNAPSHOT_IMPORT":  18,
+		"COMMAND_TYPE_MODULE_PUT_CHUNK": 19,
+		"COMMAND_TYPE_MODULE_COMMIT":    20,
+		"COMMAND_TYPE_MODULE_DELETE":    21,
+		"COMMAND_TYPE_MODULE_ACTIVATE":  22,
 	}
 )
 
@@ -1092,7 +1105,7 @@ const file_steward_v1_fsm_proto_rawDesc = "" +
 	"\x03cas\x18\x02 \x01(\x04H\x00R\x03cas\x88\x01\x01B\x06\n" +
 	"\x04_cas\"'\n" +
 	"\x11TreeDeleteCommand\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name*\xdf\x04\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name*\xe4\x05\n" +
 	"\vCommandType\x12\x1c\n" +
 	"\x18COMMAND_TYPE_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19COMMAND_TYPE_CLUSTER_INIT\x10\x01\x12\x1c\n" +
@@ -1113,7 +1126,11 @@ const file_steward_v1_fsm_proto_rawDesc = "" +
 	"\x1aCOMMAND_TYPE_SNAPSHOT_PART\x10\x0f\x12 \n" +
 	"\x1cCOMMAND_TYPE_SNAPSHOT_FINISH\x10\x10\x12 \n" +
 	"\x1cCOMMAND_TYPE_SNAPSHOT_DELETE\x10\x11\x12 \n" +
-	"\x1cCOMMAND_TYPE_SNAPSHOT_IMPORT\x10\x12*n\n" +
+	"\x1cCOMMAND_TYPE_SNAPSHOT_IMPORT\x10\x12\x12!\n" +
+	"\x1dCOMMAND_TYPE_MODULE_PUT_CHUNK\x10\x13\x12\x1e\n" +
+	"\x1aCOMMAND_TYPE_MODULE_COMMIT\x10\x14\x12\x1e\n" +
+	"\x1aCOMMAND_TYPE_MODULE_DELETE\x10\x15\x12 \n" +
+	"\x1cCOMMAND_TYPE_MODULE_ACTIVATE\x10\x16*n\n" +
 	"\n" +
 	"NodeStatus\x12\x1b\n" +
 	"\x17NODE_STATUS_UNSPECIFIED\x10\x00\x12\x15\n" +
