@@ -122,6 +122,19 @@ var (
 	// resolvable.
 	ErrBadTarget = errors.New("bad target")
 
+	// ErrBoundary means a strict sandbox's boundary refused a send, call,
+	// link, monitor, name lookup or spawn whose other end is outside it.
+	ErrBoundary = errors.New("sandbox boundary")
+	// ErrRateLimited means a message was dropped because a sandbox it
+	// touches is past its max_messages_per_second.
+	ErrRateLimited = errors.New("sandbox message rate exceeded")
+	// ErrBadSandbox wraps every SandboxPolicy.Validate failure; the text
+	// names the field.
+	ErrBadSandbox = errors.New("bad sandbox policy")
+	// ErrNotSandboxed means a sandbox operation named a tree that runs
+	// without a sandbox, or ApplySandbox named a running unsandboxed tree.
+	ErrNotSandboxed = errors.New("tree is not sandboxed")
+
 	// ErrBadConfig wraps every Config.Validate failure; the text names the
 	// field.
 	ErrBadConfig = errors.New("bad runtime config")

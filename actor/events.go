@@ -37,6 +37,9 @@ const (
 	EventTreeStopped         EventType = "tree_stopped"
 	EventTreeFailed          EventType = "tree_failed"
 	EventTracingChanged      EventType = "tracing_changed"
+	// EventSandboxViolation: a sandbox's rule was broken; Violation says
+	// which, Reason is its kind.
+	EventSandboxViolation EventType = "sandbox_violation"
 )
 
 // Event is one observable happening in the runtime.
@@ -55,6 +58,8 @@ type Event struct {
 	// Detail is a short human-readable complement (old and new strategy,
 	// restart count, what an update changed...).
 	Detail string `json:"detail,omitempty"`
+	// Violation is set on EventSandboxViolation events.
+	Violation *SandboxViolation `json:"violation,omitempty"`
 }
 
 // eventBus numbers events, keeps the most recent in a ring and fans them

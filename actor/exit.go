@@ -128,6 +128,9 @@ func (rt *Runtime) exitOne(p *process, reason Reason, work *[]exitItem) bool {
 	if p.tree != nil {
 		p.tree.remove(p)
 	}
+	if p.sb != nil {
+		p.sb.left(p)
+	}
 	// First undo the links and monitors on both sides, then announce the
 	// exit, then deliver its consequences (DOWN, EXIT, stops): whoever sees
 	// the event finds the process gone, and sees it before any effect.

@@ -61,6 +61,11 @@ func unlockPair(a, b *process) {
 
 func (rt *Runtime) link(a *process, to PID) error {
 	if to.Node != rt.node {
+		if a.sb != nil {
+			if err := rt.gate(OpLink, a, nil, to, false); err != nil {
+				return fmt.Errorf("link: %w", err)
+			}
+		}
 		return fmt.Errorf("%w: link to %s", ErrRemoteUnsupported, to)
 	}
 	b, err := rt.lookup(to)
@@ -69,6 +74,11 @@ func (rt *Runtime) link(a *process, to PID) error {
 	}
 	if a == b {
 		return nil
+	}
+	if sandboxed(a, b) {
+		if err := rt.gate(OpLink, a, b, to, false); err != nil {
+			return fmt.Errorf("link: %w", err)
+		}
 	}
 	rt.topo.RLock()
 	defer rt.topo.RUnlock()
@@ -113,6 +123,11 @@ func (rt *Runtime) unlink(a *process, to PID) {
 
 func (rt *Runtime) monitor(w *process, to PID) (uint64, error) {
 	if to.Node != rt.node {
+		if w.sb != nil {
+			if err := rt.gate(OpMonitor, w, nil, to, false); err != nil {
+				return 0, fmt.Errorf("monitor: %w", err)
+			}
+		}
 		return 0, fmt.Errorf("%w: monitor %s", ErrRemoteUnsupported, to)
 	}
 	ref := rt.refs.Add(1)
@@ -125,6 +140,11 @@ func (rt *Runtime) monitor(w *process, to PID) (uint64, error) {
 	t, err := rt.lookup(to)
 	if err != nil {
 		return down()
+	}
+	if w != t && sandboxed(w, t) {
+		if err := rt.gate(OpMonitor, w, t, to, false); err != nil {
+			return 0, fmt.Errorf("monitor: %w", err)
+		}
 	}
 	rt.topo.RLock()
 	if w == t {

@@ -131,6 +131,29 @@ func (rt *Runtime) WhereIs(name string) (PID, bool) {
 	return PID{}, false
 }
 
+// whereIsFrom is WhereIs asked by process p: a name held across a
+// sandbox's boundary is a lookup crossing it (a strict sandbox answers
+// not found).
+func (rt *Runtime) whereIsFrom(p *process, name string) (PID, bool) {
+	q := rt.names.get(name)
+	if q == nil {
+		return PID{}, false
+	}
+	if sandboxed(p, q) && p != q {
+		if p.sb != nil && !p.sb.inside(q) {
+			if p.sb.cross(OpLookup, p, q, q.pid, name) != nil {
+				return PID{}, false
+			}
+		}
+		if q.sb != nil && !q.sb.inside(p) {
+			if q.sb.cross(OpLookup, q, p, p.pid, "") != nil {
+				return PID{}, false
+			}
+		}
+	}
+	return q.pid, true
+}
+
 // RegisteredNames returns every registered name with its PID, sorted by
 // name.
 func (rt *Runtime) RegisteredNames() []NamedPID {

@@ -27,9 +27,11 @@ type process struct {
 	rt        *Runtime
 	pid       PID
 	parent    PID
-	sup       *supervisor // non-nil for supervisors
-	tree      *treeState  // nil outside trees
-	path      string      // child path inside the tree; "" for roots and standalone processes
+	sup       *supervisor   // non-nil for supervisors
+	tree      *treeState    // nil outside trees
+	sb        *sandboxState // tree.sb; nil outside sandboxes
+	sbp       *sbProc       // this process's accounting in sb
+	path      string        // child path inside the tree; "" for roots and standalone processes
 	args      map[string]string
 	startedAt time.Time
 	restarts  int
@@ -392,7 +394,14 @@ func (p *process) callTerminate(reason Reason) {
 
 // handleMsg runs one behavior callback; true when the process exited.
 func (p *process) handleMsg(e envelope) bool {
+	var disarm func()
+	if p.sb != nil {
+		disarm = p.sb.beginCallback(p)
+	}
 	body, err := p.dispatch(e.msg)
+	if disarm != nil {
+		disarm()
+	}
 	stop, reason, refused := outcome(err)
 	if e.msg.Kind == KindCall {
 		switch {
@@ -411,7 +420,11 @@ func (p *process) handleMsg(e envelope) bool {
 		return true
 	}
 	if s, ok := p.beh.(Sizer); ok {
-		p.stateBytes.Store(int64(s.ApproxSize()))
+		n := int64(s.ApproxSize())
+		p.stateBytes.Store(n)
+		if p.sb != nil {
+			p.sb.accountMemory(p, n)
+		}
 	}
 	return false
 }
@@ -462,7 +475,7 @@ func (p *process) Call(ctx context.Context, to PID, body []byte) ([]byte, error)
 	return p.rt.call(ctx, p, to, Message{Kind: KindCall, From: p.pid, Body: body})
 }
 
-func (p *process) WhereIs(name string) (PID, bool) { return p.rt.WhereIs(name) }
+func (p *process) WhereIs(name string) (PID, bool) { return p.rt.whereIsFrom(p, name) }
 
 func (p *process) SendAfter(d time.Duration, body []byte) func() {
 	t := p.rt.clock.AfterFunc(d, func() {

@@ -157,6 +157,12 @@ func (rt *Runtime) Spawn(ctx context.Context, o SpawnOptions) (PID, error) {
 			return PID{}, fmt.Errorf("link: %w", err)
 		}
 		link = l
+		if link.sb != nil {
+			// The new process is standalone, so outside every sandbox.
+			if err := link.sb.cross(OpSpawn, link, nil, PID{}, ""); err != nil {
+				return PID{}, fmt.Errorf("link: %w", err)
+			}
+		}
 	}
 	p, started, err := rt.spawn(spawnReq{
 		beh: b, behavior: o.Behavior, version: version, args: o.Args,
@@ -199,6 +205,14 @@ func (rt *Runtime) spawn(r spawnReq) (*process, <-chan error, error) {
 		rt.count.Add(-1)
 		return nil, nil, fmt.Errorf("%w: the node runs %d (MaxProcesses)", ErrTooManyProcesses, rt.cfg.MaxProcesses)
 	}
+	var sb *sandboxState
+	if r.tree != nil && r.tree.sb != nil {
+		sb = r.tree.sb
+		if err := sb.reserve(); err != nil {
+			rt.count.Add(-1)
+			return nil, nil, err
+		}
+	}
 	p := &process{
 		rt:        rt,
 		pid:       PID{Node: rt.node, Seq: rt.seq.Add(1)},
@@ -213,6 +227,7 @@ func (rt *Runtime) spawn(r spawnReq) (*process, <-chan error, error) {
 		restarts:  r.restarts,
 		limit:     rt.cfg.MailboxLimit,
 		onExit:    r.onExit,
+		sb:        sb,
 		wake:      make(chan struct{}, 1),
 		done:      make(chan struct{}),
 	}
@@ -220,11 +235,17 @@ func (rt *Runtime) spawn(r spawnReq) (*process, <-chan error, error) {
 		p.parent = r.parent.pid
 	}
 	p.trap.Store(r.trap)
+	if sb != nil {
+		p.limit = sb.limitMailbox(p.limit)
+	}
 
 	rt.topo.RLock()
 	fail := func(err error) (*process, <-chan error, error) {
 		rt.topo.RUnlock()
 		rt.count.Add(-1)
+		if sb != nil {
+			sb.unreserve()
+		}
 		return nil, nil, err
 	}
 	for _, l := range []*process{r.parent, r.link} {
@@ -256,6 +277,9 @@ func (rt *Runtime) spawn(r spawnReq) (*process, <-chan error, error) {
 	}
 	if r.tree != nil {
 		r.tree.add(p)
+	}
+	if sb != nil {
+		p.sbp = sb.joined(p)
 	}
 	rt.procs.Store(p.pid.Seq, p)
 	rt.topo.RUnlock()

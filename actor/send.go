@@ -52,6 +52,11 @@ func (rt *Runtime) send(from *process, to PID, m Message, checked bool) error {
 		return fmt.Errorf("%w: %d bytes, limit %d", ErrMessageTooLarge, len(m.Body), rt.cfg.MaxMessageBytes)
 	}
 	if to.Node != rt.node {
+		if from != nil && from.sb != nil {
+			if err := rt.gate(opFor(m.Kind), from, nil, to, true); err != nil {
+				return err
+			}
+		}
 		return rt.route(from, to, m, checked)
 	}
 	v, ok := rt.procs.Load(to.Seq)
@@ -63,6 +68,11 @@ func (rt *Runtime) send(from *process, to PID, m Message, checked bool) error {
 		return nil
 	}
 	target := v.(*process)
+	if sandboxed(from, target) {
+		if err := rt.gate(opFor(m.Kind), from, target, to, true); err != nil {
+			return err
+		}
+	}
 	// Counted before delivery, so whoever sees the message sees the count.
 	if from != nil {
 		from.out.Add(1)
@@ -70,6 +80,9 @@ func (rt *Runtime) send(from *process, to PID, m Message, checked bool) error {
 	if err := target.deliver(envelope{msg: m}, false); err != nil {
 		if from != nil {
 			from.out.Add(^uint64(0))
+		}
+		if target.sb != nil && target.isAlive() {
+			target.sb.mailboxFull(target)
 		}
 		if !checked && !target.isAlive() {
 			rt.dropped.Add(1)
@@ -148,6 +161,11 @@ func (rt *Runtime) call(ctx context.Context, from *process, to PID, m Message) (
 		if to.Node == "" {
 			return nil, fmt.Errorf("%w: %q has no node", ErrUnknownPID, to.String())
 		}
+		if from != nil && from.sb != nil {
+			if err := rt.gate(OpCall, from, nil, to, true); err != nil {
+				return nil, err
+			}
+		}
 		cr, ok := rt.router.(CallRouter)
 		if !ok {
 			return nil, fmt.Errorf("%w: %s (no router able to call)", ErrNoRoute, to)
@@ -169,6 +187,11 @@ func (rt *Runtime) call(ctx context.Context, from *process, to PID, m Message) (
 	if target == from {
 		return nil, fmt.Errorf("%w: %s", ErrCallSelf, to)
 	}
+	if sandboxed(from, target) {
+		if err := rt.gate(OpCall, from, target, to, true); err != nil {
+			return nil, err
+		}
+	}
 	rc := replyPool.Get().(chan reply)
 	if from != nil {
 		from.out.Add(1)
@@ -176,6 +199,9 @@ func (rt *Runtime) call(ctx context.Context, from *process, to PID, m Message) (
 	if err := target.deliver(envelope{msg: m, reply: rc}, false); err != nil {
 		if from != nil {
 			from.out.Add(^uint64(0))
+		}
+		if target.sb != nil && target.isAlive() {
+			target.sb.mailboxFull(target)
 		}
 		replyPool.Put(rc)
 		return nil, err

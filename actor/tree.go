@@ -29,6 +29,9 @@ type treeState struct {
 	name    string
 	flow    atomic.Pointer[flowTable]
 	history atomic.Pointer[historyConfig]
+	// sb is set before the root starts and never changes; nil for an
+	// unsandboxed tree.
+	sb *sandboxState
 
 	mu        sync.Mutex
 	spec      spec.Tree
@@ -110,6 +113,26 @@ func (rt *Runtime) tree(name string) *treeState {
 // ErrTreeFailed (StopTree it first). Simple_one_for_one instances are not
 // part of the spec and are kept.
 func (rt *Runtime) ApplyTree(ctx context.Context, t spec.Tree) error {
+	return rt.applyTree(ctx, t, nil)
+}
+
+// ApplySandbox is ApplyTree for a sandboxed tree: a tree it starts runs
+// under pol from its root's spawn on (no process of it ever runs
+// unchecked); a running sandboxed tree is updated in place and takes pol
+// at once. A running unsandboxed tree is refused (ErrNotSandboxed: StopTree
+// it first), and ApplyTree on a sandboxed tree keeps its policy. pol's
+// zero values take their defaults (isolation moderate, monitoring every
+// DefaultMonitorInterval, response kill_process, no limit); a bad policy
+// wraps ErrBadSandbox.
+func (rt *Runtime) ApplySandbox(ctx context.Context, t spec.Tree, pol SandboxPolicy) error {
+	if err := pol.Validate(); err != nil {
+		return err
+	}
+	pol = pol.withDefaults()
+	return rt.applyTree(ctx, t, &pol)
+}
+
+func (rt *Runtime) applyTree(ctx context.Context, t spec.Tree, pol *SandboxPolicy) error {
 	if rt.stopped.Load() {
 		return ErrStopped
 	}
@@ -124,7 +147,13 @@ func (rt *Runtime) ApplyTree(ctx context.Context, t spec.Tree) error {
 		return err
 	}
 	if cur == nil {
-		return rt.startTree(t, ss, nil)
+		return rt.startTree(t, ss, nil, pol)
+	}
+	if pol != nil {
+		if cur.sb == nil {
+			return fmt.Errorf("%w: %q runs unsandboxed: StopTree it before applying it as a sandbox", ErrNotSandboxed, t.Name)
+		}
+		cur.sb.pol.Store(compileSandboxPolicy(*pol))
 	}
 	cur.mu.Lock()
 	status, root := cur.status, cur.root
@@ -134,10 +163,15 @@ func (rt *Runtime) ApplyTree(ctx context.Context, t spec.Tree) error {
 	}
 	if (ss.policy.Strategy == spec.SimpleOneForOne) != (root.sup.snapshot().policy.Strategy == spec.SimpleOneForOne) {
 		tracing := cur.tracing()
+		var keep *SandboxPolicy
+		if cur.sb != nil {
+			p := cur.sb.policy().SandboxPolicy
+			keep = &p
+		}
 		if err := rt.stopTreeLocked(ctx, cur, "replaced: root strategy moved to or from simple_one_for_one"); err != nil {
 			return err
 		}
-		return rt.startTree(t, ss, &tracing)
+		return rt.startTree(t, ss, &tracing, keep)
 	}
 	r, err := rt.supCall(ctx, root, supApply{ctx: ctx, spec: ss})
 	cur.mu.Lock()
@@ -169,10 +203,13 @@ func (r applyResult) String() string {
 }
 
 // startTree starts a validated tree and registers it.
-func (rt *Runtime) startTree(t spec.Tree, ss *supSpec, tracing *Tracing) error {
+func (rt *Runtime) startTree(t spec.Tree, ss *supSpec, tracing *Tracing, pol *SandboxPolicy) error {
 	ts := &treeState{
 		rt: rt, name: t.Name, spec: t, status: TreeRunning,
 		procs: make(map[uint64]*process), hist: make(map[uint64]*historyRing),
+	}
+	if pol != nil {
+		ts.sb = newSandbox(rt, ts, *pol)
 	}
 	root, err := rt.startSupervisor(nil, ts, "", ss, 0, 0, ts.rootExited)
 	if err != nil {
