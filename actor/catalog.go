@@ -65,6 +65,14 @@ func (c *Catalog) Replace(e Entry) error {
 	return nil
 }
 
+// Remove takes an entry out (a module version removed from the store); a
+// process already running it keeps its behavior.
+func (c *Catalog) Remove(name string) {
+	c.mu.Lock()
+	delete(c.m, name)
+	c.mu.Unlock()
+}
+
 // Lookup returns the entry for name, or an error wrapping
 // ErrUnknownBehavior that lists the known names.
 func (c *Catalog) Lookup(name string) (Entry, error) {

@@ -9,6 +9,7 @@ import (
 	"github.com/steward/steward/backup"
 	"github.com/steward/steward/coordination"
 	"github.com/steward/steward/health"
+	"github.com/steward/steward/hotcode/store"
 	"github.com/steward/steward/node"
 	"github.com/steward/steward/snapshot"
 	"github.com/steward/steward/supervision"
@@ -26,15 +27,17 @@ type Config struct {
 	Snapshot     *snapshot.Config
 	Health       *health.Config
 	Backup       *backup.Config
+	// Modules is the WebAssembly module store (hotcode/store).
+	Modules *store.Config
 }
 
 // DefaultConfig runs every layer with its defaults.
 func DefaultConfig() Config {
-	coord, snap, hl, bk := coordination.DefaultConfig(), snapshot.DefaultConfig(), health.DefaultConfig(), backup.DefaultConfig()
+	coord, snap, hl, bk, mods := coordination.DefaultConfig(), snapshot.DefaultConfig(), health.DefaultConfig(), backup.DefaultConfig(), store.DefaultConfig()
 	return Config{
 		Runtime:      actor.DefaultConfig(),
 		Supervision:  supervision.DefaultConfig(),
-		Coordination: &coord, Snapshot: &snap, Health: &hl, Backup: &bk,
+		Coordination: &coord, Snapshot: &snap, Health: &hl, Backup: &bk, Modules: &mods,
 	}
 }
 
@@ -46,6 +49,7 @@ type Stack struct {
 	Snapshot     *snapshot.Layer
 	Health       *health.Layer
 	Backup       *backup.Plugin
+	Modules      *store.Layer
 }
 
 // New builds the runtime and layers of the node named nodeName.
@@ -80,6 +84,9 @@ func New(nodeName string, logger hclog.Logger, cfg Config) (*Stack, error) {
 	if cfg.Backup != nil {
 		s.Backup = backup.New(*cfg.Backup)
 	}
+	if cfg.Modules != nil {
+		s.Modules = store.New(*cfg.Modules, rt)
+	}
 	return s, nil
 }
 
@@ -98,6 +105,9 @@ func (s *Stack) Plugins() []node.Plugin {
 	}
 	if s.Backup != nil {
 		out = append(out, s.Backup)
+	}
+	if s.Modules != nil {
+		out = append(out, s.Modules)
 	}
 	return out
 }
