@@ -141,12 +141,12 @@ func (rt *Runtime) whereIsFrom(p *process, name string) (PID, bool) {
 	}
 	if sandboxed(p, q) && p != q {
 		if p.sb != nil && !p.sb.inside(q) {
-			if p.sb.cross(OpLookup, p, q, q.pid, name) != nil {
+			if p.sb.cross(OpLookup, p, q, q.pid, name, false) != nil {
 				return PID{}, false
 			}
 		}
 		if q.sb != nil && !q.sb.inside(p) {
-			if q.sb.cross(OpLookup, q, p, p.pid, "") != nil {
+			if q.sb.cross(OpLookup, q, p, p.pid, "", true) != nil {
 				return PID{}, false
 			}
 		}

@@ -159,7 +159,7 @@ func (rt *Runtime) Spawn(ctx context.Context, o SpawnOptions) (PID, error) {
 		link = l
 		if link.sb != nil {
 			// The new process is standalone, so outside every sandbox.
-			if err := link.sb.cross(OpSpawn, link, nil, PID{}, ""); err != nil {
+			if err := link.sb.cross(OpSpawn, link, nil, PID{}, "", true); err != nil {
 				return PID{}, fmt.Errorf("link: %w", err)
 			}
 		}

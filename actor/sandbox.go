@@ -370,12 +370,12 @@ func sandboxed(from, target *process) bool {
 // against the target's rate.
 func (rt *Runtime) gate(op BoundaryOp, from, target *process, to PID, message bool) error {
 	if from != nil && from.sb != nil && !from.sb.inside(target) {
-		if err := from.sb.cross(op, from, target, to, ""); err != nil {
+		if err := from.sb.cross(op, from, target, to, "", false); err != nil {
 			return err
 		}
 	}
 	if target != nil && target.sb != nil && from != nil && !target.sb.inside(from) {
-		if err := target.sb.cross(op, target, from, from.pid, ""); err != nil {
+		if err := target.sb.cross(op, target, from, from.pid, "", true); err != nil {
 			return err
 		}
 	}
@@ -418,10 +418,12 @@ func (sb *sandboxState) inside(q *process) bool {
 	return false
 }
 
-// cross handles one crossing by p (a process of this sandbox) toward the
-// outside end q (nil: remote, nameless lookup, new process); name is the
-// registered name of a lookup.
-func (sb *sandboxState) cross(op BoundaryOp, p, q *process, other PID, name string) error {
+// cross handles one crossing between p (a process of this sandbox) and
+// the outside end q (nil: remote, new process); name is the registered
+// name of a lookup. inbound: q started it, so a strict violation blocks
+// and is recorded but no response applies (the offender is not the
+// sandbox's).
+func (sb *sandboxState) cross(op BoundaryOp, p, q *process, other PID, name string, inbound bool) error {
 	c := sb.policy()
 	v := SandboxViolation{Kind: ViolationBoundary, Op: op, Other: other, OtherName: name}
 	if q != nil && q.tree != nil {
@@ -435,6 +437,9 @@ func (sb *sandboxState) cross(op BoundaryOp, p, q *process, other PID, name stri
 	switch c.Isolation {
 	case IsolationStrict:
 		v.Response = c.Response
+		if inbound {
+			v.Response = ResponseLog
+		}
 		raise = append(raise, v)
 	case IsolationModerate:
 		raise = sb.moderateLocked(c, p, op, key, now)
