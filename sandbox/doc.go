@@ -1,0 +1,17 @@
+// Package sandbox is the sandbox policy: its file format (HCL or JSON),
+// the seed's defaults, validation with a field path for every problem,
+// and its translation into the actor runtime's SandboxPolicy.
+//
+// It owns:
+//   - Policy: isolation level, violation response, monitoring interval,
+//     trace options, limits and the allow list, as an operator writes
+//     them;
+//   - Parse, Defaults, Validate and Policy.Actor.
+//
+// It must not:
+//   - enforce anything: the runtime does, at its boundary
+//     (actor.Runtime.ApplySandbox); this package only says what to
+//     enforce. docs/SANDBOXES.md says which limit is enforced where;
+//   - talk to Raft, place sandboxes, or run experiments (a later step of
+//     issue 17), nor read the disk: the caller hands Parse the bytes.
+package sandbox
