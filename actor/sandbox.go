@@ -448,6 +448,9 @@ func (sb *sandboxState) cross(op BoundaryOp, p, q *process, other PID, name stri
 	for _, v := range raise {
 		sb.violate(p, v)
 	}
+	if c.Isolation == IsolationModerate && len(raise) > 0 {
+		sb.traceUp()
+	}
 	if c.Isolation == IsolationStrict {
 		return fmt.Errorf("%w: sandbox %q: %s %s -> %s", ErrBoundary, sb.tree.name, op, p.pid, key)
 	}
@@ -620,6 +623,16 @@ func (sb *sandboxState) beginCallback(p *process) func() {
 	return func() {
 		e.inCB.Store(0)
 		t.Stop()
+	}
+}
+
+// traceUp turns the tree's message-flow tracing on after a moderate
+// threshold violation (tracing is per tree: the offender's messages, and
+// its neighbours', are recorded from now on). It stays on until changed
+// through SetTracing.
+func (sb *sandboxState) traceUp() {
+	if sb.tree.flow.CompareAndSwap(nil, newFlowTable(sb.rt.cfg.MaxFlowEdges)) {
+		sb.rt.emitTree(EventTracingChanged, sb.tree.name, PID{}, "", "flow=true (raised by a sandbox violation)")
 	}
 }
 

@@ -338,6 +338,10 @@ func TestSandboxModerateThresholds(t *testing.T) {
 	if st := s.status(); st.Violations != 2 {
 		t.Fatalf("%d violations after one interval, want 2 (one per kind)", st.Violations)
 	}
+	// Tracing turned up: the tree's message flow is recorded from now on.
+	if ti, err := s.rt.Tree("box"); err != nil || !ti.Tracing.Flow {
+		t.Fatalf("flow tracing not raised: %+v %v", ti.Tracing, err)
+	}
 	s.clock.Advance(5 * time.Second)
 	round()
 	if st := s.status(); st.Violations != 4 {
@@ -390,23 +394,50 @@ func TestSandboxSpawnBomb(t *testing.T) {
 	e.valid()
 }
 
-// A restart past max_processes is a failed start: with the cap lowered
-// under the running tree, a crashed child's restart is refused, reported
-// as start_failed, and the retries exhaust the intensity.
+// A restart past max_processes is a failed start. The tree (root, b, and
+// a simple_one_for_one "pool") runs at its cap of 4 with one pool
+// instance; while the root is suspended, b is killed and a second pool
+// instance takes its slot; resumed, the root's restart of b is refused,
+// reported as start_failed (and retried, counting against the
+// intensity). A spec over the cap is refused whole.
 func TestSandboxRestartPastCap(t *testing.T) {
-	s := newSandboxEnv(t, actor.SandboxPolicy{}, worker("a", "agent"), worker("b", "agent"))
-	lowered := actor.SandboxPolicy{MaxProcesses: 2}
-	if err := s.rt.ApplySandbox(s.ctx, tree("box", spec.OneForOne, worker("a", "agent"), worker("b", "agent")), lowered); err != nil {
+	pool := sup("pool", spec.SimpleOneForOne, func() spec.ChildSpec { c := worker("w", "agent"); c.Restart = spec.Temporary; return c }())
+	children := []spec.ChildSpec{worker("b", "agent"), pool}
+	s := newSandboxEnv(t, actor.SandboxPolicy{MaxProcesses: 4}, children...)
+	poolPID := s.resolve("box", "pool")
+	if _, err := s.rt.StartDynamicChild(s.ctx, poolPID, nil); err != nil {
+		t.Fatal(err)
+	}
+	root, err := s.rt.Resolve(actor.Target{Tree: "box"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.rt.Suspend(root); err != nil {
 		t.Fatal(err)
 	}
 	s.rt.Kill(s.resolve("box", "b"), actor.Kill)
-	// 2 live after b's exit (root, a) = the cap: b's restart is refused.
+	if _, err := s.rt.StartDynamicChild(s.ctx, poolPID, nil); err != nil {
+		t.Fatalf("the freed slot: %v", err)
+	}
+	if err := s.rt.Resume(root); err != nil {
+		t.Fatal(err)
+	}
 	ev := s.awaitChild(actor.EventStartFailed, "box", "b")
 	if !strings.Contains(string(ev.Reason), actor.ErrTooManyProcesses.Error()) {
 		t.Fatalf("start_failed reason %q", ev.Reason)
 	}
-	s.violation(actor.ViolationProcesses)
+	if v := s.violation(actor.ViolationProcesses); v.Limit != 4 || v.Value != 5 {
+		t.Fatalf("violation %+v", v)
+	}
 	s.neighbourServes()
+
+	big := tree("box2", spec.OneForOne, worker("a", "agent"), worker("b", "agent"))
+	err = s.rt.ApplySandbox(s.ctx, big, actor.SandboxPolicy{MaxProcesses: 2})
+	wantErr(t, err, actor.ErrTooManyProcesses)
+	wantErr(t, err, actor.ErrInvalidSpec)
+	if _, err := s.rt.Tree("box2"); !errors.Is(err, actor.ErrTreeNotFound) {
+		t.Fatalf("a refused sandbox left a tree: %v", err)
+	}
 }
 
 // A flood against max_messages_per_second: within one second of the

@@ -244,12 +244,19 @@ func (rt *Runtime) specOptions(maxDepth int) spec.ValidateOptions {
 // process budget, placement. cur is the running tree of that name, if any
 // (its processes and names are being replaced, so they do not count).
 func (rt *Runtime) compileTree(t spec.Tree, cur *treeState) (*supSpec, error) {
+	ss, _, err := rt.compileTreeCounted(t, cur)
+	return ss, err
+}
+
+// compileTreeCounted is compileTree that also returns how many processes
+// the spec starts (supervisors included).
+func (rt *Runtime) compileTreeCounted(t spec.Tree, cur *treeState) (*supSpec, int, error) {
 	c := &compiler{rt: rt, where: fmt.Sprintf("tree %q", t.Name), names: map[string]string{}}
 	if err := spec.Validate(&t, rt.specOptions(rt.cfg.MaxDepth)); err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", ErrInvalidSpec, c.where, err)
+		return nil, 0, fmt.Errorf("%w: %s: %w", ErrInvalidSpec, c.where, err)
 	}
 	if t.Node != "" && t.Node != "auto" && t.Node != rt.node {
-		return nil, fmt.Errorf("%w: %s: %w: %q, this is %q", ErrInvalidSpec, c.where, ErrWrongNode, t.Node, rt.node)
+		return nil, 0, fmt.Errorf("%w: %s: %w: %q, this is %q", ErrInvalidSpec, c.where, ErrWrongNode, t.Node, rt.node)
 	}
 	ss := c.supervisor("", t.SupervisorSpec, 0)
 	for name, path := range c.names {
@@ -258,17 +265,17 @@ func (rt *Runtime) compileTree(t spec.Tree, cur *treeState) (*supSpec, error) {
 		}
 	}
 	if err := c.err(); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	have := int64(0)
 	if cur != nil {
 		have = int64(cur.size())
 	}
 	if n := rt.count.Load() - have + int64(c.procs); n > int64(rt.cfg.MaxProcesses) {
-		return nil, fmt.Errorf("%w: %s: %w: it needs %d processes, the node would run %d (MaxProcesses %d)",
+		return nil, 0, fmt.Errorf("%w: %s: %w: it needs %d processes, the node would run %d (MaxProcesses %d)",
 			ErrInvalidSpec, c.where, ErrTooManyProcesses, c.procs, n, rt.cfg.MaxProcesses)
 	}
-	return ss, nil
+	return ss, c.procs, nil
 }
 
 // compileChild validates a child spec for StartChild under supervisor s.

@@ -142,9 +142,17 @@ func (rt *Runtime) applyTree(ctx context.Context, t spec.Tree, pol *SandboxPolic
 		return ErrStopped
 	}
 	cur := rt.tree(t.Name)
-	ss, err := rt.compileTree(t, cur)
+	ss, procs, err := rt.compileTreeCounted(t, cur)
 	if err != nil {
 		return err
+	}
+	limit := pol
+	if limit == nil && cur != nil && cur.sb != nil {
+		limit = &cur.sb.policy().SandboxPolicy
+	}
+	if limit != nil && limit.MaxProcesses > 0 && procs > limit.MaxProcesses {
+		return fmt.Errorf("%w: tree %q: %w: it needs %d processes, the sandbox's max_processes is %d",
+			ErrInvalidSpec, t.Name, ErrTooManyProcesses, procs, limit.MaxProcesses)
 	}
 	if cur == nil {
 		return rt.startTree(t, ss, nil, pol)
