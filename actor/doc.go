@@ -14,6 +14,11 @@
 //     which/count children, policy change in place);
 //   - trees built from spec.Tree and updated in place (ApplyTree), target
 //     resolution (Resolve), and the limits that bound all of it;
+//   - sandboxes: trees run under a SandboxPolicy (ApplySandbox), whose
+//     boundary is checked before every send, call, link, monitor, name
+//     lookup and spawn-with-link that crosses it, with process, rate,
+//     mailbox, deadline and memory limits and violations kept per
+//     sandbox (sandbox.go; docs/SANDBOXES.md);
 //   - observability: typed events in a ring with non-blocking
 //     subscriptions, per-tree message-flow graphs and state history,
 //     introspection (Processes, Peek, Stats) and consistency checks
