@@ -213,3 +213,77 @@ func TestPushEvents(t *testing.T) {
 		t.Fatalf("events %q", got)
 	}
 }
+
+// withPadding appends a custom section of n bytes (not the manifest), so
+// the same module takes several chunks.
+func withPadding(bin []byte, n int) []byte {
+	name := "padding"
+	payload := append(appendULEB(nil, uint64(len(name))), name...)
+	payload = append(payload, make([]byte, n)...)
+	out := append([]byte{}, bin...)
+	out = append(out, 0)
+	out = appendULEB(out, uint64(len(payload)))
+	return append(out, payload...)
+}
+
+func appendULEB(b []byte, v uint64) []byte {
+	for {
+		c := byte(v & 0x7f)
+		v >>= 7
+		if v != 0 {
+			c |= 0x80
+		}
+		b = append(b, c)
+		if v == 0 {
+			return b
+		}
+	}
+}
+
+// A module larger than a chunk is stored in chunks and comes back whole on
+// every node, a restarted node included; other bytes under the stored
+// version are refused and change nothing.
+func TestChunkedPushAndRestart(t *testing.T) {
+	c := newCluster(t)
+	c.WaitForLeader()
+	ctx := testkit.Ctx(t, 90*time.Second)
+	big := withPadding(counterV1(t), 600<<10)
+	resp, err := push(ctx, pb.NewModulesClient(c.Conn(0)), "counter", "", big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.Module.Chunks) != 3 || resp.Module.Size != uint64(len(big)) {
+		t.Fatalf("stored in %d chunks, %d bytes; want 3 chunks of %d bytes", len(resp.Module.Chunks), resp.Module.Size, len(big))
+	}
+	_, err = push(ctx, pb.NewModulesClient(c.Conn(1)), "counter", "", counterV1(t))
+	if err == nil || !strings.Contains(err.Error(), "already stored with other bytes") {
+		t.Fatalf("other bytes under counter@1: %v", err)
+	}
+	for i := 0; i < c.Size(); i++ {
+		name := c.Node(i).Name()
+		c.Eventually(10*time.Second, func() error {
+			if !c.Stack(name).Modules.Loaded("counter", "1") {
+				return fmt.Errorf("%s has not loaded counter@1", name)
+			}
+			return nil
+		}, "loaded everywhere")
+		v, err := c.Node(i).State().ModuleVersion("counter", "1")
+		if err != nil || v == nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		data, err := c.Node(i).State().ModuleData(v)
+		if err != nil || string(data) != string(big) {
+			t.Fatalf("%s: the stored bytes differ (%v)", name, err)
+		}
+	}
+	victim := 2
+	name := c.Node(victim).Name()
+	c.Kill(victim)
+	c.Restart(victim)
+	c.Eventually(20*time.Second, func() error {
+		if !c.Stack(name).Modules.Loaded("counter", "1") {
+			return fmt.Errorf("restarted %s has not loaded counter@1", name)
+		}
+		return nil
+	}, "loaded after a restart")
+}
