@@ -69,7 +69,7 @@ func (a *agent) do(p actor.Proc, cmd string) error {
 		n, _ := strconv.Atoi(arg)
 		a.state = append(a.state, make([]byte, n)...)
 		return nil
-	case "noop":
+	case "noop", "hi": // "hi" is what agents send each other
 		return nil
 	default:
 		err = fmt.Errorf("agent: unknown command %q", cmd)
@@ -615,4 +615,39 @@ func TestSandboxPolicyValidation(t *testing.T) {
 	if st := s.status(); st.Policy.Isolation != actor.IsolationModerate || st.Policy.MonitorInterval != actor.DefaultMonitorInterval || st.Policy.Response != actor.ResponseKill {
 		t.Fatalf("defaults: %+v", st.Policy)
 	}
+}
+
+// A sandbox outlives updates and goes with its tree: ApplyTree on a
+// sandboxed tree keeps its policy (a child added later is inside and
+// checked), a remote PID is outside (refused by a strict sandbox before
+// any routing), and StopTree removes the sandbox with the tree.
+func TestSandboxLifecycle(t *testing.T) {
+	s := newSandboxEnv(t, actor.SandboxPolicy{Isolation: actor.IsolationStrict, Response: actor.ResponseLog})
+	if err := s.rt.ApplyTree(s.ctx, tree("box", spec.OneForOne, worker("a", "agent"), worker("late", "agent"))); err != nil {
+		t.Fatal(err)
+	}
+	late := s.resolve("box", "late")
+	if err := s.attempt("late", "send "+s.resolve("outside", "svc").String()); !errors.Is(err, actor.ErrBoundary) {
+		t.Fatalf("a child added by ApplyTree: %v", err)
+	}
+	if v := s.violation(actor.ViolationBoundary); v.PID != late || v.Response != actor.ResponseLog {
+		t.Fatalf("violation %+v", v)
+	}
+	if err := s.attempt("a", "call "+s.resolve("box", "late").String()); err != nil {
+		t.Fatalf("a call inside: %v", err)
+	}
+	if err := s.attempt("a", "send n2/7"); !errors.Is(err, actor.ErrBoundary) {
+		t.Fatalf("send to a remote pid: %v", err)
+	}
+	if st := s.status(); st.Policy.Isolation != actor.IsolationStrict || st.Processes != 3 {
+		t.Fatalf("status after the update: %+v", st)
+	}
+	if err := s.rt.StopTree(s.ctx, "box"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.rt.SandboxStatus("box"); !errors.Is(err, actor.ErrTreeNotFound) {
+		t.Fatalf("status after StopTree: %v", err)
+	}
+	s.neighbourServes()
+	s.valid()
 }
