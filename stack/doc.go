@@ -9,6 +9,7 @@
 //	snapshot     runtime + supervision (trees) + coordination (plans)
 //	health       runtime + supervision (applied spec indexes)
 //	backup       the replicated state only
+//	modules      runtime (catalog, events): the WebAssembly module store (hotcode/store)
 //
 // cmd/steward and the tests build agents with it. It owns no behaviour:
 // what each part does is its own package's.

@@ -15,7 +15,7 @@
 //     KV and Cluster in node (the spine owns the key/value table,
 //     membership and Raft), Supervision and Runtime in supervision,
 //     Coordination in coordination, Snapshots in snapshot, Health in
-//     health, Operator in backup.
+//     health, Operator in backup, Modules in hotcode/store.
 //   - Node-to-node calls are never on those services: they are methods of
 //     the Internal service, served here (internal.go), whose handlers the
 //     owning layers register (Server.HandlePeer) and whose proposals all go
