@@ -325,7 +325,7 @@ func compileSandboxPolicy(p SandboxPolicy) *compiledPolicy {
 type sbProc struct {
 	mem      int64
 	window   int64
-	targets  map[string]struct{}
+	targets  map[endKey]struct{}
 	links    int
 	raisedT  bool
 	raisedL  bool
@@ -339,7 +339,13 @@ type sbProc struct {
 type crossKey struct {
 	pid   uint64
 	op    BoundaryOp
-	other string
+	other endKey
+}
+
+// endKey names an outside end: a PID, or a name for a lookup.
+type endKey struct {
+	pid  PID
+	name string
 }
 
 func newSandbox(rt *Runtime, t *treeState, p SandboxPolicy) *sandboxState {
@@ -429,11 +435,11 @@ func (sb *sandboxState) cross(op BoundaryOp, p, q *process, other PID, name stri
 	if q != nil && q.tree != nil {
 		v.OtherTree = q.tree.name
 	}
-	key := v.otherString()
+	key := endKey{pid: other, name: name}
 	now := sb.rt.clock.Now()
 	var raise []SandboxViolation
 	sb.mu.Lock()
-	sb.recordCrossing(p.pid, op, key, now)
+	sb.recordCrossing(p.pid, op, key, &v, now)
 	switch c.Isolation {
 	case IsolationStrict:
 		v.Response = c.Response
@@ -452,18 +458,18 @@ func (sb *sandboxState) cross(op BoundaryOp, p, q *process, other PID, name stri
 		sb.traceUp()
 	}
 	if c.Isolation == IsolationStrict {
-		return fmt.Errorf("%w: sandbox %q: %s %s -> %s", ErrBoundary, sb.tree.name, op, p.pid, key)
+		return fmt.Errorf("%w: sandbox %q: %s %s -> %s", ErrBoundary, sb.tree.name, op, p.pid, v.otherString())
 	}
 	return nil
 }
 
-func (sb *sandboxState) recordCrossing(pid PID, op BoundaryOp, other string, now time.Time) {
+func (sb *sandboxState) recordCrossing(pid PID, op BoundaryOp, other endKey, v *SandboxViolation, now time.Time) {
 	k := crossKey{pid.Seq, op, other}
 	if x := sb.crossings[k]; x != nil {
 		x.Count++
 		x.Last = now
 	} else if len(sb.crossings) < SandboxMaxCrossings {
-		sb.crossings[k] = &SandboxCrossing{PID: pid, Op: op, Other: other, Count: 1, First: now, Last: now}
+		sb.crossings[k] = &SandboxCrossing{PID: pid, Op: op, Other: v.otherString(), Count: 1, First: now, Last: now}
 	} else {
 		sb.crossDrops++
 	}
@@ -471,7 +477,7 @@ func (sb *sandboxState) recordCrossing(pid PID, op BoundaryOp, other string, now
 
 // moderateLocked counts a crossing against p's thresholds for the current
 // monitoring interval; the caller holds sb.mu.
-func (sb *sandboxState) moderateLocked(c *compiledPolicy, p *process, op BoundaryOp, other string, now time.Time) []SandboxViolation {
+func (sb *sandboxState) moderateLocked(c *compiledPolicy, p *process, op BoundaryOp, other endKey, now time.Time) []SandboxViolation {
 	e := sb.per[p.pid.Seq]
 	if e == nil {
 		return nil
@@ -481,20 +487,20 @@ func (sb *sandboxState) moderateLocked(c *compiledPolicy, p *process, op Boundar
 		e.window, e.targets, e.links, e.raisedT, e.raisedL = w, nil, 0, false, false
 	}
 	if e.targets == nil {
-		e.targets = make(map[string]struct{})
+		e.targets = make(map[endKey]struct{})
 	}
 	var out []SandboxViolation
 	e.targets[other] = struct{}{}
 	if len(e.targets) > ModerateOutsideTargets && !e.raisedT {
 		e.raisedT = true
-		out = append(out, SandboxViolation{Kind: ViolationOutsideTargets, Op: op, OtherName: other,
+		out = append(out, SandboxViolation{Kind: ViolationOutsideTargets, Op: op, Other: other.pid, OtherName: other.name,
 			Limit: ModerateOutsideTargets, Value: int64(len(e.targets)), Response: ResponseLog})
 	}
 	if op == OpLink || op == OpSpawn {
 		e.links++
 		if e.links > ModerateOutsideLinks && !e.raisedL {
 			e.raisedL = true
-			out = append(out, SandboxViolation{Kind: ViolationOutsideLinks, Op: op, OtherName: other,
+			out = append(out, SandboxViolation{Kind: ViolationOutsideLinks, Op: op, Other: other.pid, OtherName: other.name,
 				Limit: ModerateOutsideLinks, Value: int64(e.links), Response: ResponseLog})
 		}
 	}
