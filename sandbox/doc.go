@@ -6,7 +6,9 @@
 //   - Policy: isolation level, violation response, monitoring interval,
 //     trace options, limits and the allow list, as an operator writes
 //     them;
-//   - Parse, Defaults, Validate and Policy.Actor.
+//   - Parse, Defaults, Validate and Policy.Actor;
+//   - Start: a tree run on a runtime as a sandbox under a policy, with
+//     the tracing the policy asks for, or not at all.
 //
 // It must not:
 //   - enforce anything: the runtime does, at its boundary

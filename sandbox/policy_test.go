@@ -200,3 +200,50 @@ func (*holder) Terminate(actor.Proc, actor.Reason)                       {}
 func (*holder) CodeChange(string, []byte) error                          { return nil }
 func (*holder) ExportState() ([]byte, error)                             { return nil, nil }
 func (*holder) ImportState([]byte) error                                 { return nil }
+
+// Start applies the policy's trace options with the sandbox: the seed's
+// defaults trace messages and states; a policy for another tree is
+// refused before anything runs.
+func TestStartTraces(t *testing.T) {
+	cfg := actor.DefaultConfig()
+	cfg.NodeName = "n1"
+	cfg.Logger = actortest.Logger(t)
+	cfg.Clock = actortest.NewManualClock(time.Unix(0, 0))
+	cfg.Catalog = behaviors.NewCatalog()
+	rt, err := actor.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rt.Shutdown(context.Background()) })
+	ctx := actortest.Context(t)
+	tr := func(name string) spec.Tree {
+		return spec.Tree{Name: name, SupervisorSpec: spec.SupervisorSpec{Strategy: spec.OneForOne, MaxRestarts: 3, MaxSeconds: 5,
+			Children: []spec.ChildSpec{{ID: "e", Behavior: "echo"}}}}
+	}
+	if err := sandbox.Start(ctx, rt, tr("a"), sandbox.Defaults()); err != nil {
+		t.Fatal(err)
+	}
+	if ti, err := rt.Tree("a"); err != nil || !ti.Tracing.Flow || !ti.Tracing.History {
+		t.Fatalf("defaults: tracing %+v (%v)", ti.Tracing, err)
+	}
+	quiet := sandbox.Defaults()
+	quiet.Trace = sandbox.Trace{}
+	if err := sandbox.Start(ctx, rt, tr("b"), quiet); err != nil {
+		t.Fatal(err)
+	}
+	if ti, _ := rt.Tree("b"); ti.Tracing.Flow || ti.Tracing.History {
+		t.Fatalf("tracing off: %+v", ti.Tracing)
+	}
+	st, err := rt.SandboxStatus("b")
+	if err != nil || st.Policy.MaxProcesses != sandbox.DefaultMaxProcesses || st.Policy.MaxMemoryBytes != sandbox.DefaultMaxMemoryBytes {
+		t.Fatalf("runtime policy %+v (%v)", st.Policy, err)
+	}
+	other := sandbox.Defaults()
+	other.Name = "elsewhere"
+	if err := sandbox.Start(ctx, rt, tr("c"), other); !errors.Is(err, sandbox.ErrInvalid) {
+		t.Fatalf("policy for another tree: %v", err)
+	}
+	if _, err := rt.Tree("c"); !errors.Is(err, actor.ErrTreeNotFound) {
+		t.Fatalf("a refused sandbox started: %v", err)
+	}
+}
