@@ -651,3 +651,76 @@ func TestSandboxLifecycle(t *testing.T) {
 	s.neighbourServes()
 	s.valid()
 }
+
+// spammer crosses the boundary as fast as it can: each cast names a PID
+// it sends to, links to and monitors 50 times, ignoring every error.
+type spammer struct{ idle }
+
+func (spammer) HandleCast(p actor.Proc, m actor.Message) error {
+	to, err := actor.ParsePID(string(m.Body))
+	if err != nil {
+		return err
+	}
+	for i := 0; i < 50; i++ {
+		_ = p.Send(to, []byte("x"))
+		_ = p.Link(to)
+		_, _ = p.Monitor(to)
+	}
+	return nil
+}
+
+// Many processes crossing at once, while they are killed and restarted:
+// the sandbox's process count matches its tree's, the runtime's
+// consistency checks pass, the ring stays bounded, and the neighbour
+// serves throughout.
+func TestSandboxConcurrentCrossings(t *testing.T) {
+	for _, level := range []actor.Isolation{actor.IsolationStrict, actor.IsolationModerate} {
+		t.Run(string(level), func(t *testing.T) {
+			e := newEnv(t)
+			if err := e.cat.Register(actor.Entry{Name: "spammer", Version: "1", New: func(map[string]string) (actor.Behavior, error) {
+				return spammer{}, nil
+			}}); err != nil {
+				t.Fatal(err)
+			}
+			s := &sandboxEnv{env: e}
+			svc := worker("svc", "echo")
+			svc.Name = "svc"
+			e.apply(tree("outside", spec.OneForOne, svc))
+			var kids []spec.ChildSpec
+			for i := 0; i < 8; i++ {
+				kids = append(kids, worker(fmt.Sprintf("s%d", i), "spammer"))
+			}
+			box := tree("box", spec.OneForOne, kids...)
+			box.MaxRestarts = 1000
+			if err := e.rt.ApplySandbox(e.ctx, box, actor.SandboxPolicy{Isolation: level}); err != nil {
+				t.Fatal(err)
+			}
+			target := []byte(s.resolve("outside", "svc").String())
+			for round := 0; round < 20; round++ {
+				for i := range kids {
+					pid, err := e.rt.Resolve(actor.Target{Tree: "box", Path: kids[i].ID})
+					if err != nil {
+						continue // between its death and its restart
+					}
+					_ = e.rt.Cast(pid, actor.Message{Body: target})
+				}
+				s.neighbourServes()
+			}
+			actortest.Eventually(t, "sandbox count = tree count", func() bool {
+				ti, err := e.rt.Tree("box")
+				st := s.status()
+				return err == nil && st.Processes == int64(ti.Processes) && ti.Processes == len(kids)+1
+			})
+			st := s.status()
+			vs, _ := e.rt.SandboxViolations("box")
+			if len(vs) > actor.SandboxViolationRing || uint64(len(vs)) > st.Violations {
+				t.Fatalf("%d kept of %d", len(vs), st.Violations)
+			}
+			if level == actor.IsolationStrict && st.Violations == 0 {
+				t.Fatal("no violation recorded")
+			}
+			s.valid()
+			s.neighbourServes()
+		})
+	}
+}
