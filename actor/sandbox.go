@@ -86,7 +86,9 @@ type SandboxPolicy struct {
 	// (processes). A spawn past it is refused with ErrTooManyProcesses.
 	MaxProcesses int `json:"max_processes,omitempty"`
 	// MaxMailbox bounds each process's queued user messages (messages);
-	// it lowers Config.MailboxLimit, never raises it.
+	// it lowers Config.MailboxLimit, never raises it. A process keeps the
+	// limit it was spawned with: a policy update reaches processes
+	// started after it (the other fields apply at once).
 	MaxMailbox int `json:"max_mailbox,omitempty"`
 	// MaxMessagesPerSecond bounds the messages (sends, casts, calls) that
 	// have an end inside the sandbox, per second of the runtime's clock
