@@ -240,7 +240,7 @@ func appendULEB(b []byte, v uint64) []byte {
 	}
 }
 
-// A module larger than a chunk is stored in chunks and comes back whole on
+// A module larger than a chunk, pushed at strict, is stored in chunks and comes back whole on
 // every node, a restarted node included; other bytes under the stored
 // version are refused and change nothing.
 func TestChunkedPushAndRestart(t *testing.T) {
@@ -248,9 +248,12 @@ func TestChunkedPushAndRestart(t *testing.T) {
 	c.WaitForLeader()
 	ctx := testkit.Ctx(t, 90*time.Second)
 	big := withPadding(counterV1(t), 600<<10)
-	resp, err := push(ctx, pb.NewModulesClient(c.Conn(0)), "counter", "", big)
+	resp, err := push(ctx, pb.NewModulesClient(c.Conn(0)), "counter", "strict", big)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if resp.Module.Safety != "strict" {
+		t.Fatalf("validated at %s, want strict (with its smoke run)", resp.Module.Safety)
 	}
 	if len(resp.Module.Chunks) != 3 || resp.Module.Size != uint64(len(big)) {
 		t.Fatalf("stored in %d chunks, %d bytes; want 3 chunks of %d bytes", len(resp.Module.Chunks), resp.Module.Size, len(big))
