@@ -10,7 +10,10 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/steward/steward/internal/rpcerr"
 	"github.com/steward/steward/pb"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // Save takes a backup through any node (the leader takes it) and writes it
@@ -90,15 +93,29 @@ type RestoreOptions struct {
 // Restore verifies the backup at path — header, size, checksum — and only
 // then streams it through any node to the leader, which verifies it again
 // and restores it.
+//
+// A restore replaces the whole replicated state, so sending it again is
+// harmless: when the leader lost its leadership while Raft installed it
+// (the outcome is unknown) or the request provably did not reach a leader,
+// it is sent again, through the same node, up to restoreAttempts times.
 func Restore(ctx context.Context, c pb.OperatorClient, path string, opts RestoreOptions) (Header, *pb.BackupRestoreResponse, error) {
-	h, f, err := Open(path)
-	if err != nil {
-		return h, nil, err
+	for attempt := 1; ; attempt++ {
+		h, f, err := Open(path)
+		if err != nil {
+			return h, nil, err
+		}
+		resp, err := Send(ctx, c, h, f, opts)
+		f.Close()
+		if err == nil || attempt == restoreAttempts || ctx.Err() != nil ||
+			(status.Code(err) != codes.Aborted && !rpcerr.NotApplied(err)) {
+			return h, resp, err
+		}
 	}
-	defer f.Close()
-	resp, err := Send(ctx, c, h, f, opts)
-	return h, resp, err
 }
+
+// restoreAttempts bounds how many times Restore sends a backup whose
+// restore had an unknown outcome.
+const restoreAttempts = 3
 
 // Send streams a header and content as they are, without checking them
 // (the leader does): Restore is the way to restore a file.
