@@ -25,7 +25,7 @@ func Quiescent(rt *Runtime) bool {
 	defer rt.treesRW.RUnlock()
 	for _, t := range rt.trees {
 		t.mu.Lock()
-		owed := t.started && !t.stopping && t.status == TreeRunning && t.root != nil && !t.root.isAlive()
+		owed := t.failOwed || t.started && !t.stopping && t.status == TreeRunning && t.root != nil && !t.root.isAlive()
 		t.mu.Unlock()
 		if owed {
 			return false

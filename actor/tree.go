@@ -45,6 +45,9 @@ type treeState struct {
 	hist      map[uint64]*historyRing
 	deadHist  []uint64
 	histTimer Timer
+	// failOwed: the tree is marked failed and its tree_failed event is
+	// not out yet (Quiescent waits for it).
+	failOwed bool
 }
 
 func (t *treeState) add(p *process) {
@@ -80,10 +83,14 @@ func (t *treeState) rootExited(reason Reason) {
 		return
 	}
 	t.status, t.reason = TreeFailed, reason
+	t.failOwed = true
 	root := t.root.pid
 	t.mu.Unlock()
 	t.rt.log.Warn("tree failed", "tree", t.name, "reason", string(reason))
 	t.rt.emitTree(EventTreeFailed, t.name, root, reason, "")
+	t.mu.Lock()
+	t.failOwed = false
+	t.mu.Unlock()
 }
 
 func (rt *Runtime) tree(name string) *treeState {
