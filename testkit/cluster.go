@@ -29,7 +29,10 @@ func FastConfig(name, dataDir string) node.Config {
 	c.GRPCAddr = "127.0.0.1:0"
 	c.RaftHeartbeatTimeout = 500 * time.Millisecond
 	c.RaftElectionTimeout = 500 * time.Millisecond
-	c.RaftLeaderLeaseTimeout = 250 * time.Millisecond
+	// A leader steps down when it has heard from no quorum for this long:
+	// at 250 ms, followers starved of CPU for a quarter second (the suite
+	// under stress-ng --cpu 2) made leaders step down mid-write.
+	c.RaftLeaderLeaseTimeout = 500 * time.Millisecond
 	c.RaftCommitTimeout = 10 * time.Millisecond
 	c.GossipProbeInterval = 200 * time.Millisecond
 	c.GossipProbeTimeout = 100 * time.Millisecond
