@@ -57,6 +57,15 @@ func TestInternalProposeRefusesBadCommands(t *testing.T) {
 	c := testkit.NewCluster(t, 1)
 	in := pb.NewInternalClient(c.Conn(0))
 	ctx := testkit.Ctx(t, 10*time.Second)
+	// The new leader's own commits (cluster id, its registry record) are in
+	// before the index is taken: nothing else commits in an idle cluster.
+	c.Eventually(10*time.Second, func() error {
+		st := c.Node(0).State()
+		if rec, err := st.Node("n1"); err != nil || rec == nil || st.ClusterID() == "" {
+			return errors.New("the leader's first commits are not applied yet")
+		}
+		return nil
+	}, "the leader's first commits")
 	before := c.Node(0).State().LatestIndex()
 	body, _ := proto.Marshal(&pb.KVPutCommand{Key: "x", Value: []byte("1")})
 	for name, req := range map[string]*pb.ProposeRequest{
