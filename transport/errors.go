@@ -75,10 +75,8 @@ var codeTable = []registered{
 // it comes back from another node. Later layers call it from init for
 // their own sentinels; a kind registered twice is a programming error.
 func RegisterCode(kind string, err error, code codes.Code) {
-	for _, e := range codeTable {
-		if e.kind == kind {
-			panic("transport: error kind " + kind + " registered twice")
-		}
+	if byKind(kind) != nil {
+		panic("transport: error kind " + kind + " registered twice")
 	}
 	codeTable = append(codeTable, registered{kind: kind, err: err, code: code})
 }
@@ -97,20 +95,29 @@ func toStatus(err error) error {
 	if _, ok := status.FromError(err); ok {
 		return err
 	}
-	for _, e := range codeTable {
-		if errors.Is(err, e.err) {
-			st := status.New(e.code, err.Error())
-			details := []protoadapt.MessageV1{protoadapt.MessageV1Of(&pb.CommandError{Kind: e.kind, Code: uint32(e.code), Message: err.Error()})}
-			if e.notApplied {
-				details = append(details, protoadapt.MessageV1Of(&pb.NotApplied{Reason: e.kind}))
-			}
-			if withDetails, derr := st.WithDetails(details...); derr == nil {
-				st = withDetails
-			}
-			return st.Err()
+	e := registeredFor(err)
+	if e == nil {
+		return status.Error(codes.Internal, err.Error())
+	}
+	st := status.New(e.code, err.Error())
+	details := []protoadapt.MessageV1{protoadapt.MessageV1Of(commandError(err))}
+	if e.notApplied {
+		details = append(details, protoadapt.MessageV1Of(&pb.NotApplied{Reason: e.kind}))
+	}
+	if withDetails, derr := st.WithDetails(details...); derr == nil {
+		st = withDetails
+	}
+	return st.Err()
+}
+
+// registeredFor is the first registered sentinel err wraps, or nil.
+func registeredFor(err error) *registered {
+	for i := range codeTable {
+		if errors.Is(err, codeTable[i].err) {
+			return &codeTable[i]
 		}
 	}
-	return status.Error(codes.Internal, err.Error())
+	return nil
 }
 
 // remoteError is an error another node answered with: its message and
@@ -159,11 +166,8 @@ func commandError(err error) *pb.CommandError {
 		return nil
 	}
 	ce := &pb.CommandError{Code: uint32(codes.Internal), Message: err.Error()}
-	for _, e := range codeTable {
-		if errors.Is(err, e.err) {
-			ce.Kind, ce.Code = e.kind, uint32(e.code)
-			break
-		}
+	if e := registeredFor(err); e != nil {
+		ce.Kind, ce.Code = e.kind, uint32(e.code)
 	}
 	return ce
 }
