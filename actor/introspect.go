@@ -27,12 +27,19 @@ type ProcessInfo struct {
 	Tree    string `json:"tree,omitempty"`
 	ChildID string `json:"child_id,omitempty"`
 	// Parent is the supervisor, zero for roots and standalone processes.
-	Parent     PID    `json:"parent,omitzero"`
-	Supervisor bool   `json:"supervisor"`
-	Behavior   string `json:"behavior"`
-	Version    string `json:"version,omitempty"`
-	Status     Status `json:"status"`
-	TrapExit   bool   `json:"trap_exit"`
+	Parent     PID  `json:"parent,omitzero"`
+	Supervisor bool `json:"supervisor"`
+	// Behavior is the catalog behavior the process runs now and Version
+	// that entry's version; a code change moves both.
+	Behavior string `json:"behavior"`
+	Version  string `json:"version,omitempty"`
+	// Module is the module reference of the process's child spec, as
+	// written: "counter" follows the module's active version, "counter@3"
+	// is pinned; "" for a child naming a behavior (and for supervisors and
+	// standalone processes).
+	Module   string `json:"module,omitempty"`
+	Status   Status `json:"status"`
+	TrapExit bool   `json:"trap_exit"`
 	// Restarts is how many times the supervisor restarted this child slot.
 	Restarts    int       `json:"restarts"`
 	StartedAt   time.Time `json:"started_at"`
@@ -80,6 +87,7 @@ func (p *process) info() ProcessInfo {
 	}
 	p.mu.Lock()
 	pi.Behavior, pi.Version, pi.RegisteredName = p.behavior, p.version, p.name
+	pi.Module = p.module
 	pi.QueueLen = p.queueLen()
 	pi.MessagesIn = p.in
 	pi.Links = sortedPIDs(p.links)

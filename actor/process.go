@@ -32,6 +32,7 @@ type process struct {
 	sb        *sandboxState // tree.sb; nil outside sandboxes
 	sbp       *sbProc       // this process's accounting in sb
 	path      string        // child path inside the tree; "" for roots and standalone processes
+	module    string        // the child spec's module ref ("counter", "counter@3"); "" when it names a behavior
 	args      map[string]string
 	startedAt time.Time
 	restarts  int

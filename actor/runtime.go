@@ -186,6 +186,7 @@ type spawnReq struct {
 	sup      *supervisor
 	behavior string
 	version  string
+	module   string // the child spec's module ref, if it has one
 	args     map[string]string
 	parent   *process // linked, and its exit stops the child
 	link     *process // linked only
@@ -219,6 +220,7 @@ func (rt *Runtime) spawn(r spawnReq) (*process, <-chan error, error) {
 		sup:       r.sup,
 		tree:      r.tree,
 		path:      r.path,
+		module:    r.module,
 		args:      r.args,
 		beh:       r.beh,
 		behavior:  r.behavior,
