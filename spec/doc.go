@@ -3,8 +3,9 @@
 // filling in defaults (Normalize), checking them (Validate) and comparing
 // them (Canonical, Equal).
 //
-// It must not start, stop or look up processes, know which behaviors exist
-// (the caller passes the runtime's catalog in ValidateOptions.KnownBehavior),
+// It must not start, stop or look up processes, know which behaviors or
+// modules exist (the caller passes the runtime's catalog in
+// ValidateOptions.KnownBehavior and the module store in KnownModule),
 // read the clock, or do any I/O. Everything here is deterministic.
 //
 // # File formats
@@ -31,6 +32,7 @@
 //	    behavior = "counter"
 //	    args     = { start = "10" }
 //	  }
+//	  child "m" { module = "tally" }   // a stored WebAssembly module
 //	  child "sub" {
 //	    type     = "supervisor"
 //	    strategy = "rest_for_one"
@@ -61,8 +63,14 @@
 //   - max_restarts is in 0..1000, max_seconds in 1..3600.
 //   - Child ids are unique among siblings; registered names are unique in a
 //     tree (a tree runs on one node, and names are per node).
-//   - A worker has a behavior known to the catalog and no strategy,
-//     intensity or children; a supervisor has no behavior, args or name.
+//   - A worker has exactly one of behavior and module. A behavior is known
+//     to the catalog. A module is NAME (the module's active version, a
+//     committed record that deployments move) or NAME@VERSION (pinned:
+//     deployments leave it alone unless they target it explicitly), with
+//     the module store's rules (ParseModuleRef: NAME as ValidName, VERSION
+//     1 to 4 dot-separated numbers without leading zeros), and stored
+//     (KnownModule). A worker has no strategy, intensity or children; a
+//     supervisor has no behavior, module, args or name.
 //   - A simple_one_for_one supervisor has exactly one child, the template,
 //     which may not register a name.
 //   - Limits: supervisors nest at most 10 levels below the root

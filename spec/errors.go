@@ -32,7 +32,11 @@ var (
 	ErrDuplicate = errors.New("duplicate")
 	// ErrUnknownBehavior: a worker names a behavior the catalog does not know.
 	ErrUnknownBehavior = errors.New("unknown behavior")
-	// ErrFieldMix: a worker carries supervisor fields or the reverse.
+	// ErrUnknownModule: a worker names a module, or a module version, the
+	// module store does not hold.
+	ErrUnknownModule = errors.New("unknown module")
+	// ErrFieldMix: a worker carries supervisor fields or the reverse, or a
+	// worker names both a behavior and a module.
 	ErrFieldMix = errors.New("worker and supervisor fields mixed")
 	// ErrLimit: a size, depth or count limit is exceeded.
 	ErrLimit = errors.New("limit exceeded")

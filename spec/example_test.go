@@ -19,5 +19,5 @@ tree "web" {
 	_, err := spec.Load(src, "web.hcl", spec.ValidateOptions{KnownBehavior: known})
 	fmt.Println(err)
 	// Output:
-	// invalid supervision tree spec: children[1].children[0].restart: "sometimes" is not one of permanent, transient, temporary; children[1].children[0].behavior: required for a worker
+	// invalid supervision tree spec: children[1].children[0].restart: "sometimes" is not one of permanent, transient, temporary; children[1].children[0].behavior: a worker needs a behavior or a module
 }

@@ -63,6 +63,11 @@ type ValidateOptions struct {
 	// KnownBehavior reports whether the runtime's catalog has a behavior of
 	// this name. Nil skips the check.
 	KnownBehavior func(name string) bool
+	// KnownModule checks a worker's module reference (already parsed, so
+	// its syntax is valid) against the module store: nil when the module,
+	// or the pinned version, is stored, else an error saying what is
+	// missing. Nil skips the check.
+	KnownModule func(ref ModuleRef) error
 	// MaxDepth, MaxChildren and MaxTotalChildren override the defaults
 	// when positive (levels, count, count).
 	MaxDepth         int

@@ -27,7 +27,7 @@ var (
 	}
 	childHCLSchema = &hcl.BodySchema{
 		Attributes: append([]hcl.AttributeSchema{
-			{Name: "type"}, {Name: "behavior"}, {Name: "args"}, {Name: "name"},
+			{Name: "type"}, {Name: "behavior"}, {Name: "module"}, {Name: "args"}, {Name: "name"},
 			{Name: "restart"}, {Name: "shutdown"},
 		}, supervisorHCLAttrs...),
 		Blocks: []hcl.BlockHeaderSchema{childHCLBlock},
@@ -110,6 +110,8 @@ func childFromHCL(r fielderr.Reporter, path string, b *hcl.Block) ChildSpec {
 			hcldoc.Decode(r, fp, a, (*string)(&c.Type))
 		case "behavior":
 			hcldoc.Decode(r, fp, a, &c.Behavior)
+		case "module":
+			hcldoc.Decode(r, fp, a, &c.Module)
 		case "args":
 			hcldoc.Decode(r, fp, a, &c.Args)
 		case "name":

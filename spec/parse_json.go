@@ -7,7 +7,7 @@ import (
 
 var (
 	treeJSONFields  = []string{"name", "node", "strategy", "max_restarts", "max_seconds", "children"}
-	childJSONFields = []string{"id", "type", "behavior", "args", "name", "restart", "shutdown", "strategy", "max_restarts", "max_seconds", "children"}
+	childJSONFields = []string{"id", "type", "behavior", "module", "args", "name", "restart", "shutdown", "strategy", "max_restarts", "max_seconds", "children"}
 )
 
 func treeFromJSON(r fielderr.Reporter, v *strictjson.Value) *Tree {
@@ -46,6 +46,8 @@ func childFromJSON(r fielderr.Reporter, path string, v *strictjson.Value) ChildS
 			c.Type = ChildType(strictjson.Str(r, fp, val))
 		case "behavior":
 			c.Behavior = strictjson.Str(r, fp, val)
+		case "module":
+			c.Module = strictjson.Str(r, fp, val)
 		case "args":
 			c.Args = strictjson.StringMap(r, fp, val)
 		case "name":

@@ -67,9 +67,17 @@ type ChildSpec struct {
 	ID   string    `json:"id"`
 	Type ChildType `json:"type,omitempty"` // worker (default) or supervisor
 
-	// Worker fields.
-	Behavior string            `json:"behavior,omitempty"`
-	Args     map[string]string `json:"args,omitempty"`
+	// Worker fields: exactly one of Behavior and Module.
+	//
+	// Behavior names a catalog behavior ("echo", "wasm:counter@1").
+	Behavior string `json:"behavior,omitempty"`
+	// Module names a stored WebAssembly module instead: "counter" runs the
+	// module's active version (a committed record that deployments move),
+	// "counter@3" pins version 3 (deployments leave it alone unless they
+	// target it). The runtime resolves it to a behavior every time the
+	// worker starts or restarts (see ParseModuleRef).
+	Module string            `json:"module,omitempty"`
+	Args   map[string]string `json:"args,omitempty"`
 	// Name registers the worker under this per-node name while it lives.
 	Name string `json:"name,omitempty"`
 

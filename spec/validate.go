@@ -149,6 +149,9 @@ func (v *validator) child(path string, c *ChildSpec, depth int, template bool) {
 		if c.Behavior != "" {
 			ps.Add(ErrFieldMix, fielderr.Join(path, "behavior"), "a supervisor has no behavior")
 		}
+		if c.Module != "" {
+			ps.Add(ErrFieldMix, fielderr.Join(path, "module"), "a supervisor has no module")
+		}
 		if len(c.Args) > 0 {
 			ps.Add(ErrFieldMix, fielderr.Join(path, "args"), "a supervisor has no args")
 		}
@@ -162,8 +165,22 @@ func (v *validator) child(path string, c *ChildSpec, depth int, template bool) {
 func (v *validator) worker(path string, c *ChildSpec, template bool) {
 	ps := v.ps
 	switch {
+	case c.Module != "":
+		if c.Behavior != "" {
+			ps.Add(ErrFieldMix, fielderr.Join(path, "module"), "a worker names a behavior or a module, not both (behavior %q, module %q)", c.Behavior, c.Module)
+			break
+		}
+		ref, err := ParseModuleRef(c.Module)
+		switch {
+		case err != nil:
+			ps.Add(ErrBadName, fielderr.Join(path, "module"), "%v", err)
+		case v.opts.KnownModule != nil:
+			if err := v.opts.KnownModule(ref); err != nil {
+				ps.Add(ErrUnknownModule, fielderr.Join(path, "module"), "%v", err)
+			}
+		}
 	case c.Behavior == "":
-		ps.Add(ErrRequired, fielderr.Join(path, "behavior"), "required for a worker")
+		ps.Add(ErrRequired, fielderr.Join(path, "behavior"), "a worker needs a behavior or a module")
 	case len(c.Behavior) > MaxBehaviorLen || strings.ContainsAny(c.Behavior, " \t\r\n"):
 		ps.Add(ErrBadName, fielderr.Join(path, "behavior"), "%q is not a behavior name (no blanks, at most %d bytes)", c.Behavior, MaxBehaviorLen)
 	case v.opts.KnownBehavior != nil && !v.opts.KnownBehavior(c.Behavior):

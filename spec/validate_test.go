@@ -11,7 +11,18 @@ import (
 
 func catalog(name string) bool { return name == "counter" || name == "echo" }
 
-var testOpts = ValidateOptions{KnownBehavior: catalog}
+// modules is the test's module store: tally, versions 1 and 2.
+func modules(ref ModuleRef) error {
+	switch {
+	case ref.Name != "tally":
+		return fmt.Errorf("no module %q in the store", ref.Name)
+	case ref.Pinned() && ref.Version != "1" && ref.Version != "2":
+		return fmt.Errorf("module %q has no version %q (stored: 1, 2)", ref.Name, ref.Version)
+	}
+	return nil
+}
+
+var testOpts = ValidateOptions{KnownBehavior: catalog, KnownModule: modules}
 
 // TestValidFiles loads every file in testdata/valid; the HCL and JSON forms
 // of the same tree must come out equal.

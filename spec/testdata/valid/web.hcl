@@ -10,6 +10,13 @@ child "c1" {
   restart  = "permanent"
 }
 
+# Module children: following the active version, and pinned.
+child "m1" { module = "tally" }
+child "m2" {
+  module = "tally@2"
+  args   = { start = "5" }
+}
+
 child "sub" {
   type     = "supervisor"
   strategy = "rest_for_one"

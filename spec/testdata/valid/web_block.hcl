@@ -8,6 +8,14 @@ tree "web" {
     behavior = "counter"
     shutdown = "5000ms"
   }
+  child "m1" {
+    module  = "tally"
+    restart = "permanent"
+  }
+  child "m2" {
+    module = "tally@2"
+    args   = { start = "5" }
+  }
 
   child "sub" {
     type     = "supervisor"
