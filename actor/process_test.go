@@ -371,7 +371,7 @@ func TestCodeChange(t *testing.T) {
 	}
 	c := e.spawn("counter", nil)
 	e.cast(c, "inc 7")
-	if err := e.rt.ChangeCode(e.ctx, c, "counter2"); err != nil {
+	if _, err := e.rt.ChangeCode(e.ctx, c, "counter2"); err != nil {
 		t.Fatal(err)
 	}
 	ev := e.await(actor.EventCodeChanged, c)
@@ -385,7 +385,8 @@ func TestCodeChange(t *testing.T) {
 	if info.Behavior != "counter2" || info.Version != "2" {
 		t.Fatalf("info %s@%s", info.Behavior, info.Version)
 	}
-	wantErr(t, e.rt.ChangeCode(e.ctx, c, "nope"), actor.ErrUnknownBehavior)
+	_, err := e.rt.ChangeCode(e.ctx, c, "nope")
+	wantErr(t, err, actor.ErrUnknownBehavior)
 }
 
 type counterV2 struct {

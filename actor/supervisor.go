@@ -342,7 +342,7 @@ func (s *supervisor) handleSys(e envelope) bool {
 	case sysGetState:
 		b, err := json.Marshal(s.snapshot().state())
 		e.reply <- reply{body: b, err: err}
-	case sysReplaceState, sysCodeChange:
+	case sysReplaceState, sysCodeChange, sysHealth:
 		e.reply <- reply{err: fmt.Errorf("%w: %s is a supervisor", ErrNotSupported, s.p.pid)}
 	case sysCapture:
 		s.p.capturing.Store(false)

@@ -22,8 +22,15 @@ type (
 	sysStop         struct{ reason Reason }
 	sysGetState     struct{}
 	sysReplaceState struct{ state []byte }
-	sysCodeChange   struct{ behavior string }
-	sysCapture      struct{}
+	// sysCodeChange moves the process onto behavior; with restore set, the
+	// new instance imports state instead of converting the old one.
+	sysCodeChange struct {
+		behavior string
+		restore  bool
+		state    []byte
+	}
+	sysCapture struct{}
+	sysHealth  struct{}
 )
 
 func (sysStop) isSysRequest()         {}
@@ -31,12 +38,14 @@ func (sysGetState) isSysRequest()     {}
 func (sysReplaceState) isSysRequest() {}
 func (sysCodeChange) isSysRequest()   {}
 func (sysCapture) isSysRequest()      {}
+func (sysHealth) isSysRequest()       {}
 
 func (sysStop) class() envClass         { return envSys }
 func (sysGetState) class() envClass     { return envSys }
 func (sysReplaceState) class() envClass { return envSys }
 func (sysCodeChange) class() envClass   { return envSys }
 func (sysCapture) class() envClass      { return envSys }
+func (sysHealth) class() envClass       { return envSys }
 
 // sysEnvelope wraps a system request; rc is nil when no reply is wanted.
 func sysEnvelope(r sysRequest, rc chan reply) envelope {
@@ -100,7 +109,16 @@ func (p *process) handleSys(e envelope) bool {
 		}
 		e.reply <- reply{err: err}
 	case sysCodeChange:
-		e.reply <- reply{err: p.codeChange(r.behavior)}
+		old, err := p.codeChange(r)
+		e.reply <- reply{body: old, err: err}
+	case sysHealth:
+		var err error
+		if h, ok := p.beh.(HealthChecker); ok {
+			_, err = p.protected(func() ([]byte, error) { return nil, h.Health() })
+		} else {
+			err = ErrNotSupported
+		}
+		e.reply <- reply{err: err}
 	case sysCapture:
 		p.capturing.Store(false)
 		p.captureHistory()
@@ -122,31 +140,45 @@ func (p *process) protected(f func() ([]byte, error)) (b []byte, err error) {
 	return f()
 }
 
-// codeChange moves the process onto behavior (a catalog name, usually a new
-// version of the same module): a fresh instance built with the process's
-// args receives the old version and state through CodeChange. On any error
-// the process keeps running the old instance.
-func (p *process) codeChange(behavior string) error {
+// codeChange moves the process onto r.behavior (a catalog name, usually
+// a new version of the same module): a fresh instance built with the
+// process's args receives the old version and state through CodeChange,
+// or with r.restore imports r.state (a revert to a state captured before
+// an upgrade, for a module that cannot convert its state down). On any
+// error the process keeps running the old instance. It returns the state
+// the old instance exported.
+func (p *process) codeChange(r sysCodeChange) ([]byte, error) {
+	behavior := r.behavior
 	nb, entry, err := p.rt.catalog.build(behavior, p.args)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	old, err := p.protected(p.beh.ExportState)
 	if err != nil {
-		return fmt.Errorf("code change: export old state: %w", err)
+		return nil, fmt.Errorf("code change: export old state: %w", err)
 	}
 	p.mu.Lock()
 	oldVersion, oldName := p.version, p.behavior
 	p.mu.Unlock()
-	if _, err := p.protected(func() ([]byte, error) { return nil, nb.CodeChange(oldVersion, old) }); err != nil {
-		return fmt.Errorf("code change %s@%s -> %s@%s: %w", oldName, oldVersion, behavior, entry.Version, err)
+	convert := func() ([]byte, error) { return nil, nb.CodeChange(oldVersion, old) }
+	if r.restore {
+		convert = func() ([]byte, error) { return nil, nb.ImportState(r.state) }
 	}
+	if _, err := p.protected(convert); err != nil {
+		closeBehavior(nb)
+		return nil, fmt.Errorf("code change %s@%s -> %s@%s: %w", oldName, oldVersion, behavior, entry.Version, err)
+	}
+	closeBehavior(p.beh)
 	p.beh = nb
 	p.mu.Lock()
 	p.behavior, p.version = behavior, entry.Version
 	p.mu.Unlock()
-	p.rt.emit(EventCodeChanged, p, "", fmt.Sprintf("%s@%s -> %s@%s", oldName, oldVersion, behavior, entry.Version))
-	return nil
+	how := ""
+	if r.restore {
+		how = " (captured state restored)"
+	}
+	p.rt.emit(EventCodeChanged, p, "", fmt.Sprintf("%s@%s -> %s@%s%s", oldName, oldVersion, behavior, entry.Version, how))
+	return old, nil
 }
 
 // Suspend stops a local process from handling user messages; they queue,
@@ -214,13 +246,64 @@ func (rt *Runtime) ReplaceState(ctx context.Context, pid PID, state []byte) erro
 }
 
 // ChangeCode moves a running worker onto another catalog behavior (a new
-// module version) through CodeChange, keeping its PID, links, mailbox and
-// converted state.
-func (rt *Runtime) ChangeCode(ctx context.Context, pid PID, behavior string) error {
+// module version) through CodeChange, keeping its PID, links, monitors,
+// registered name, timers, mailbox and converted state. It returns the
+// state the old instance exported just before the change (what a revert
+// without a downgrade path restores). The change runs between two
+// messages, as a system message: messages keep queueing meanwhile.
+func (rt *Runtime) ChangeCode(ctx context.Context, pid PID, behavior string) ([]byte, error) {
+	return rt.changeCode(ctx, pid, sysCodeChange{behavior: behavior})
+}
+
+// RestoreCode moves a running worker onto behavior with state imported
+// as it is (state_import), instead of converted by CodeChange: the revert
+// of an upgrade whose module declares no downgrade, to the state captured
+// before it.
+func (rt *Runtime) RestoreCode(ctx context.Context, pid PID, behavior string, state []byte) error {
+	if len(state) > rt.cfg.MaxMessageBytes {
+		return fmt.Errorf("%w: state of %d bytes, limit %d", ErrMessageTooLarge, len(state), rt.cfg.MaxMessageBytes)
+	}
+	_, err := rt.changeCode(ctx, pid, sysCodeChange{behavior: behavior, restore: true, state: state})
+	return err
+}
+
+func (rt *Runtime) changeCode(ctx context.Context, pid PID, req sysCodeChange) ([]byte, error) {
+	p, err := rt.local(pid)
+	if err != nil {
+		return nil, err
+	}
+	r, err := rt.sysCall(ctx, p, req)
+	return r.body, err
+}
+
+// Closer is a behavior holding resources beyond the heap (a module
+// instance): Close frees them when a code change replaces the behavior, or
+// discards a new one whose conversion failed. Terminate is not called
+// then: the process lives on.
+type Closer interface {
+	Close()
+}
+
+func closeBehavior(b Behavior) {
+	if c, ok := b.(Closer); ok {
+		c.Close()
+	}
+}
+
+// HealthChecker is a behavior with a health probe (a module's optional
+// health export).
+type HealthChecker interface {
+	Health() error
+}
+
+// Probe runs a worker's health probe between two messages, as a system
+// message; ErrNotSupported when its behavior has none (and for a
+// supervisor).
+func (rt *Runtime) Probe(ctx context.Context, pid PID) error {
 	p, err := rt.local(pid)
 	if err != nil {
 		return err
 	}
-	_, err = rt.sysCall(ctx, p, sysCodeChange{behavior: behavior})
+	_, err = rt.sysCall(ctx, p, sysHealth{})
 	return err
 }

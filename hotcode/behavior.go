@@ -18,8 +18,10 @@ type behavior struct {
 }
 
 var (
-	_ actor.Behavior = (*behavior)(nil)
-	_ actor.Sizer    = (*behavior)(nil)
+	_ actor.Behavior      = (*behavior)(nil)
+	_ actor.Sizer         = (*behavior)(nil)
+	_ actor.Closer        = (*behavior)(nil)
+	_ actor.HealthChecker = (*behavior)(nil)
 )
 
 // instance returns the behavior's instance, making it on first use.
@@ -41,6 +43,25 @@ func (b *behavior) close() {
 	if b.in != nil {
 		b.in.close()
 	}
+}
+
+// Close frees the instance when a code change replaces this behavior (or
+// discards it after a failed conversion).
+func (b *behavior) Close() { b.close() }
+
+// Health runs the module's health export; actor.ErrNotSupported when it
+// has none. A non-zero status is unhealthy.
+func (b *behavior) Health() error {
+	if !b.m.hasHealth {
+		return actor.ErrNotSupported
+	}
+	return b.run(nil, nil, func(ctx context.Context, in *instance) error {
+		st, err := in.call(ctx, exHealth)
+		if err != nil {
+			return err
+		}
+		return b.strict("health", uint32(st))
+	})
 }
 
 // run runs one callback f under the deadline, with the process and

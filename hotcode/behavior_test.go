@@ -165,7 +165,7 @@ func TestCodeChangeUpAndDown(t *testing.T) {
 	}
 	sub := rt.Subscribe(16)
 	defer sub.Close()
-	if err := rt.ChangeCode(ctx, p, "counter@2"); err != nil {
+	if _, err := rt.ChangeCode(ctx, p, "counter@2"); err != nil {
 		t.Fatal(err)
 	}
 	if ev := actortest.AwaitEvent(t, sub, actortest.Is(actor.EventCodeChanged, p)); ev.Detail != "counter@1@1 -> counter@2@2" {
@@ -181,7 +181,7 @@ func TestCodeChangeUpAndDown(t *testing.T) {
 	if got := mustCall(t, rt, p, "get"); got != "20" {
 		t.Fatalf("v2 count %s", got)
 	}
-	if err := rt.ChangeCode(ctx, p, "counter@1"); err != nil {
+	if _, err := rt.ChangeCode(ctx, p, "counter@1"); err != nil {
 		t.Fatal(err)
 	}
 	if got := state(t, rt, p); got != `{"count":20}` {
@@ -218,7 +218,7 @@ func TestCodeChangeDownRefused(t *testing.T) {
 	rt, _ := newRuntime(t, h, v1, v3)
 	ctx := actortest.Context(t)
 	p := spawn(t, rt, "counter@3", map[string]string{"start": "9"})
-	err := rt.ChangeCode(ctx, p, "counter@1")
+	_, err := rt.ChangeCode(ctx, p, "counter@1")
 	if !errors.Is(err, hotcode.ErrNoDowngrade) || !strings.Contains(err.Error(), "counter@3 does not support downgrade") {
 		t.Fatalf("down from v3: %v", err)
 	}
@@ -237,7 +237,7 @@ func TestCodeChangeNativeToWasm(t *testing.T) {
 	rt, _ := newRuntime(t, h, v2)
 	p := spawn(t, rt, "counter", map[string]string{"start": "3"})
 	cast(t, rt, p, "inc 4")
-	if err := rt.ChangeCode(actortest.Context(t), p, "counter@2"); err != nil {
+	if _, err := rt.ChangeCode(actortest.Context(t), p, "counter@2"); err != nil {
 		t.Fatal(err)
 	}
 	if got := state(t, rt, p); got != `{"count":7,"messages":1}` {
@@ -256,7 +256,7 @@ func TestCodeChangeFails(t *testing.T) {
 	rt, _ := newRuntime(t, h, v1, bad)
 	p := spawn(t, rt, "counter@1", nil)
 	cast(t, rt, p, "inc 8")
-	err := rt.ChangeCode(actortest.Context(t), p, "counter@5")
+	_, err := rt.ChangeCode(actortest.Context(t), p, "counter@5")
 	if err == nil || !strings.Contains(err.Error(), "counter@5: code_change: wasm error: unreachable") {
 		t.Fatalf("trapping code_change: %v", err)
 	}
@@ -463,5 +463,56 @@ func TestConfigValidate(t *testing.T) {
 		if err := cfg.Validate(); !errors.Is(err, hotcode.ErrBadOptions) || !strings.Contains(err.Error(), tc.field) {
 			t.Errorf("%s: %v", tc.field, err)
 		}
+	}
+}
+
+// ChangeCode hands back the state the old instance exported, which
+// RestoreCode can put back on the old version as it was (the revert of a
+// module without a downgrade path); each replaced instance is freed, and a
+// module without a health export says so to Probe.
+func TestChangeCodeCapturesAndRestoreCodeImports(t *testing.T) {
+	h := newHost(t, nil)
+	v1 := compile(t, h, counterV1(t))
+	v2 := compile(t, h, counterV2(t))
+	rt, _ := newRuntime(t, h, v1, v2)
+	ctx := actortest.Context(t)
+	p := spawn(t, rt, "counter@1", nil)
+	cast(t, rt, p, "inc 7")
+	if got := mustCall(t, rt, p, "get"); got != "7" {
+		t.Fatalf("count %s", got)
+	}
+	live := h.Instances()
+	old, err := rt.ChangeCode(ctx, p, "counter@2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(old) != `{"count":7}` {
+		t.Fatalf("captured %q", old)
+	}
+	if n := h.Instances(); n != live {
+		t.Fatalf("instances after a code change: %d, before %d (the old one is not freed)", n, live)
+	}
+	cast(t, rt, p, "inc 1")
+	if err := rt.RestoreCode(ctx, p, "counter@1", old); err != nil {
+		t.Fatal(err)
+	}
+	if got := state(t, rt, p); got != `{"count":7}` {
+		t.Fatalf("restored %s", got)
+	}
+	if info, err := rt.Process(p); err != nil || info.Version != "1" {
+		t.Fatalf("after the restore: %+v %v", info, err)
+	}
+	// A state the old version refuses leaves the process as it was.
+	if err := rt.RestoreCode(ctx, p, "counter@2", []byte("not json")); err == nil {
+		t.Fatal("a bad state was imported")
+	}
+	if got := state(t, rt, p); got != `{"count":7}` {
+		t.Fatalf("after a refused restore %s", got)
+	}
+	if n := h.Instances(); n != live {
+		t.Fatalf("instances after a refused restore: %d, want %d", n, live)
+	}
+	if err := rt.Probe(ctx, p); !errors.Is(err, actor.ErrNotSupported) {
+		t.Fatalf("probe of a module without health: %v", err)
 	}
 }

@@ -111,7 +111,7 @@ func BenchmarkCodeChange(b *testing.B) {
 					go func(w int) {
 						defer wg.Done()
 						for i := w; i < n; i += workers {
-							if err := rt.ChangeCode(ctx, pids[i], to); err != nil {
+							if _, err := rt.ChangeCode(ctx, pids[i], to); err != nil {
 								errs <- err
 								return
 							}

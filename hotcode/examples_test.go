@@ -86,7 +86,7 @@ func Example() {
 	n, _ := rt.Call(ctx, pid, actor.Message{Body: []byte("get")})
 	fmt.Println("v1 count:", string(n))
 
-	if err := rt.ChangeCode(ctx, pid, "counter@2"); err != nil {
+	if _, err := rt.ChangeCode(ctx, pid, "counter@2"); err != nil {
 		panic(err)
 	}
 	st, _ := rt.GetState(ctx, pid)

@@ -265,7 +265,7 @@ func TestCodeChangeKeepsState(t *testing.T) {
 	}
 	k := spawn(t, rt, ctx, "kv", nil)
 	mustCall(t, rt, ctx, k, "put a 1")
-	if err := rt.ChangeCode(ctx, k, "kv2"); err != nil {
+	if _, err := rt.ChangeCode(ctx, k, "kv2"); err != nil {
 		t.Fatal(err)
 	}
 	if got := mustCall(t, rt, ctx, k, "get a"); got != "1" {
