@@ -27,8 +27,63 @@ type Entry struct {
 // The runtime consumes it; the natives live in actor/behaviors, and the
 // hot-code package registers WebAssembly modules into the same catalog.
 type Catalog struct {
-	mu sync.RWMutex
-	m  map[string]Entry
+	mu       sync.RWMutex
+	m        map[string]Entry
+	resolver ModuleResolver
+}
+
+// ModuleResolver turns a worker's module reference, as its spec writes it
+// ("counter": the module's active version; "counter@3": pinned), into the
+// catalog behavior to run ("wasm:counter@2"). An error should say what is
+// missing; the runtime wraps it in ErrUnknownModule unless it already is.
+// It is called every time a worker with a module reference starts or is
+// restarted (not for a slot a code change moved: see Runtime.ChangeCode),
+// from supervisor goroutines, so it must be safe for concurrent use and
+// must not block on the runtime.
+type ModuleResolver func(ref string) (behavior string, err error)
+
+// SetModuleResolver installs the resolver of module references (nil
+// removes it: module workers then fail to start). The module store sets
+// it on its node's catalog (hotcode/store).
+func (c *Catalog) SetModuleResolver(r ModuleResolver) {
+	c.mu.Lock()
+	c.resolver = r
+	c.mu.Unlock()
+}
+
+// ResolveModule resolves a module reference with the resolver; errors wrap
+// ErrUnknownModule and name the reference.
+func (c *Catalog) ResolveModule(ref string) (string, error) {
+	var r ModuleResolver
+	if c != nil {
+		c.mu.RLock()
+		r = c.resolver
+		c.mu.RUnlock()
+	}
+	if r == nil {
+		return "", fmt.Errorf("%w: module %q: no module resolver (this runtime runs no modules)", ErrUnknownModule, ref)
+	}
+	b, err := r(ref)
+	switch {
+	case err != nil && errors.Is(err, ErrUnknownModule):
+		return "", fmt.Errorf("module %q: %w", ref, err)
+	case err != nil:
+		return "", fmt.Errorf("%w: module %q: %w", ErrUnknownModule, ref, err)
+	case b == "":
+		return "", fmt.Errorf("%w: module %q: the resolver gave no behavior", ErrUnknownModule, ref)
+	}
+	return b, nil
+}
+
+// has reports whether name is registered.
+func (c *Catalog) has(name string) bool {
+	if c == nil {
+		return false
+	}
+	c.mu.RLock()
+	_, ok := c.m[name]
+	c.mu.RUnlock()
+	return ok
 }
 
 // NewCatalog returns an empty catalog.

@@ -60,6 +60,11 @@ var (
 	// is the spec package's sentinel, so one errors.Is test covers a spec
 	// refused by spec.Validate and a spawn refused by the catalog.
 	ErrUnknownBehavior = spec.ErrUnknownBehavior
+	// ErrUnknownModule means a worker's module reference could not be
+	// resolved to a behavior: no resolver is set (Catalog.SetModuleResolver),
+	// or the resolver does not know the module or version. It is the spec
+	// package's sentinel.
+	ErrUnknownModule = spec.ErrUnknownModule
 	// ErrBadArgs means a behavior refused its args (unknown key or bad
 	// value).
 	ErrBadArgs = errors.New("bad behavior args")

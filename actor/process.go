@@ -74,6 +74,7 @@ type process struct {
 	name        string
 	behavior    string // catalog name ("supervisor" for supervisors)
 	version     string
+	moved       bool // a code change set behavior
 	exitReason  Reason
 	links       map[uint64]*process
 	monitors    map[uint64]*process // ref -> process this one watches

@@ -37,6 +37,11 @@ type child struct {
 	state    childState
 	restarts int
 	dynamic  bool
+	// moved is the behavior a code change (Runtime.ChangeCode) moved the
+	// slot's process onto: the slot starts it again on a restart, while
+	// the catalog has it, instead of the spec's behavior or a fresh
+	// resolution of its module. A changed spec gets a new slot.
+	moved string
 }
 
 // supervisor is the state of a supervisor process. Only the supervisor's
@@ -239,10 +244,14 @@ func (s *supervisor) start(c *child) error {
 	} else {
 		var b Behavior
 		var e Entry
-		b, e, err = s.rt.catalog.build(c.spec.behavior, c.spec.args)
+		var behavior string
+		behavior, err = s.behaviorOf(c)
+		if err == nil {
+			b, e, err = s.rt.catalog.build(behavior, c.spec.args)
+		}
 		if err == nil {
 			p, err = s.rt.startWorker(spawnReq{
-				beh: b, behavior: c.spec.behavior, version: e.Version, args: c.spec.args,
+				beh: b, behavior: behavior, version: e.Version, module: c.spec.module, args: c.spec.args,
 				parent: s.p, tree: s.tree, path: path, name: c.spec.name, restarts: c.restarts,
 			})
 		}
@@ -254,6 +263,38 @@ func (s *supervisor) start(c *child) error {
 	c.proc, c.state = p, childRunning
 	s.byPID[p.pid.Seq] = c
 	return nil
+}
+
+// behaviorOf is the behavior a worker slot starts: the one a code change
+// moved it onto, while the catalog has it; else the spec's behavior, or
+// its module ref resolved now.
+func (s *supervisor) behaviorOf(c *child) (string, error) {
+	if c.moved != "" {
+		if s.rt.catalog.has(c.moved) {
+			return c.moved, nil
+		}
+		c.moved = ""
+	}
+	if c.spec.module == "" {
+		return c.spec.behavior, nil
+	}
+	return s.rt.catalog.ResolveModule(c.spec.module)
+}
+
+// release detaches c from its process, which exited or is being stopped,
+// keeping the behavior a code change moved the process onto.
+func (s *supervisor) release(c *child) {
+	p := c.proc
+	if p == nil {
+		return
+	}
+	delete(s.byPID, p.pid.Seq)
+	c.proc = nil
+	p.mu.Lock()
+	if p.moved {
+		c.moved = p.behavior
+	}
+	p.mu.Unlock()
 }
 
 // emitChild publishes an event about child id, whose process p may be
@@ -277,8 +318,7 @@ func (s *supervisor) stopChild(c *child, reason Reason) {
 	if p == nil {
 		return
 	}
-	delete(s.byPID, p.pid.Seq)
-	c.proc = nil
+	s.release(c)
 	if c.spec.brutal {
 		s.rt.exitProc(p, Killed)
 		return
@@ -359,8 +399,7 @@ func (s *supervisor) handleExit(from PID, reason Reason) bool {
 	if c == nil || c.proc == nil || c.proc.pid != from {
 		return false // not a current child: a stale signal, or a stranger's
 	}
-	delete(s.byPID, from.Seq)
-	c.proc = nil
+	s.release(c)
 	defer s.publish()
 	if c.spec.restart == spec.Temporary || (c.spec.restart == spec.Transient && !reason.Abnormal()) {
 		if c.dynamic {
@@ -802,7 +841,10 @@ type ChildInfo struct {
 	PID      PID            `json:"pid,omitzero"`
 	Type     spec.ChildType `json:"type"`
 	Behavior string         `json:"behavior,omitempty"`
-	Restart  spec.Restart   `json:"restart"`
+	// Module is the spec's module ref ("counter", "counter@3"); Behavior
+	// is then empty (the running process's ProcessInfo has its behavior).
+	Module  string       `json:"module,omitempty"`
+	Restart spec.Restart `json:"restart"`
 	// State is running, stopped, terminated or restarting.
 	State    string `json:"state"`
 	Restarts int    `json:"restarts"`
@@ -825,7 +867,7 @@ type SupervisorState struct {
 }
 
 func (c childSnap) info() ChildInfo {
-	ci := ChildInfo{ID: c.spec.id, Type: spec.Worker, Behavior: c.spec.behavior, Restart: c.spec.restart,
+	ci := ChildInfo{ID: c.spec.id, Type: spec.Worker, Behavior: c.spec.behavior, Module: c.spec.module, Restart: c.spec.restart,
 		State: c.state.String(), Restarts: c.restarts, Dynamic: c.dynamic}
 	if c.spec.isSup {
 		ci.Type = spec.Supervisor

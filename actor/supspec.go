@@ -27,7 +27,8 @@ func (p Policy) String() string {
 type childSpec struct {
 	id       string
 	isSup    bool
-	behavior string
+	behavior string // "" when module is set
+	module   string // the spec's module ref, resolved at every start
 	args     map[string]string
 	name     string
 	restart  spec.Restart
@@ -47,7 +48,7 @@ type supSpec struct {
 // from a nested supervisor's own policy and children (which an update
 // changes in place).
 func sameSelf(a, b *childSpec) bool {
-	if a.id != b.id || a.isSup != b.isSup || a.behavior != b.behavior || a.name != b.name ||
+	if a.id != b.id || a.isSup != b.isSup || a.behavior != b.behavior || a.module != b.module || a.name != b.name ||
 		a.restart != b.restart || a.brutal != b.brutal || a.shutdown != b.shutdown || !maps.Equal(a.args, b.args) {
 		return false
 	}
@@ -182,8 +183,8 @@ func (c *compiler) child(parent string, cs spec.ChildSpec, depth int, template b
 	switch cs.Type {
 	case spec.Supervisor:
 		out.isSup = true
-		if cs.Behavior != "" || len(cs.Args) > 0 {
-			bad(fmt.Errorf("%w: a supervisor child takes no behavior or args", ErrBadArgs))
+		if cs.Behavior != "" || cs.Module != "" || len(cs.Args) > 0 {
+			bad(fmt.Errorf("%w: a supervisor child takes no behavior, module or args", ErrBadArgs))
 		}
 		if cs.Name != "" {
 			bad(fmt.Errorf("%w: name registers workers only", ErrBadName))
@@ -196,8 +197,29 @@ func (c *compiler) child(parent string, cs spec.ChildSpec, depth int, template b
 		if len(cs.Children) > 0 || cs.Strategy != "" || cs.MaxRestarts != 0 || cs.MaxSeconds != 0 {
 			bad(fmt.Errorf("%w: worker %q has supervisor fields (type supervisor?)", ErrBadArgs, cs.ID))
 		}
+		if cs.Module != "" {
+			if cs.Behavior != "" {
+				bad(fmt.Errorf("%w: worker %q names both a behavior and a module", ErrBadArgs, cs.ID))
+				break
+			}
+			if _, err := spec.ParseModuleRef(cs.Module); err != nil {
+				bad(fmt.Errorf("%w: module %w", ErrBadName, err))
+				break
+			}
+			// The ref is resolved at every start; an unresolvable one is a
+			// start failure, not a bad spec. When it resolves to a loaded
+			// behavior now, its factory checks the args.
+			out.module, out.args = cs.Module, cs.Args
+			if b, err := c.rt.catalog.ResolveModule(cs.Module); err == nil && c.rt.catalog.has(b) {
+				if _, _, err := c.rt.catalog.build(b, cs.Args); err != nil {
+					bad(fmt.Errorf("module %q (%s): %w", cs.Module, b, err))
+				}
+			}
+			c.procs++
+			break
+		}
 		if cs.Behavior == "" {
-			bad(fmt.Errorf("%w: worker needs a behavior (known: %v)", ErrUnknownBehavior, c.rt.catalog.Names()))
+			bad(fmt.Errorf("%w: worker needs a behavior or a module (known behaviors: %v)", ErrUnknownBehavior, c.rt.catalog.Names()))
 			break
 		}
 		out.behavior, out.args = cs.Behavior, cs.Args

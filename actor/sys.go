@@ -171,7 +171,7 @@ func (p *process) codeChange(r sysCodeChange) ([]byte, error) {
 	closeBehavior(p.beh)
 	p.beh = nb
 	p.mu.Lock()
-	p.behavior, p.version = behavior, entry.Version
+	p.behavior, p.version, p.moved = behavior, entry.Version, true
 	p.mu.Unlock()
 	how := ""
 	if r.restore {
@@ -251,6 +251,12 @@ func (rt *Runtime) ReplaceState(ctx context.Context, pid PID, state []byte) erro
 // state the old instance exported just before the change (what a revert
 // without a downgrade path restores). The change runs between two
 // messages, as a system message: messages keep queueing meanwhile.
+//
+// The worker's child slot remembers the behavior: when its supervisor
+// restarts the slot, it starts that behavior again (while the catalog has
+// it; else the spec's behavior, or its module ref resolved afresh), so a
+// process a deployment moved does not come back on the old version, nor an
+// unmoved one on the new. An apply that changes the child's spec forgets it.
 func (rt *Runtime) ChangeCode(ctx context.Context, pid PID, behavior string) ([]byte, error) {
 	return rt.changeCode(ctx, pid, sysCodeChange{behavior: behavior})
 }
