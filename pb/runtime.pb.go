@@ -120,8 +120,12 @@ type ProcessInfo struct {
 	RegisteredName    string                 `protobuf:"bytes,17,opt,name=registered_name,json=registeredName,proto3" json:"registered_name,omitempty"`
 	StartedAtUnixNano int64                  `protobuf:"varint,18,opt,name=started_at_unix_nano,json=startedAtUnixNano,proto3" json:"started_at_unix_nano,omitempty"`
 	TrapExit          bool                   `protobuf:"varint,19,opt,name=trap_exit,json=trapExit,proto3" json:"trap_exit,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// The child spec's module ref as written: "counter" follows the module's
+	// active version, "counter@3" is pinned; empty for a child naming a
+	// behavior. behavior is what the process runs now.
+	Module        string `protobuf:"bytes,20,opt,name=module,proto3" json:"module,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ProcessInfo) Reset() {
@@ -285,6 +289,13 @@ func (x *ProcessInfo) GetTrapExit() bool {
 		return x.TrapExit
 	}
 	return false
+}
+
+func (x *ProcessInfo) GetModule() string {
+	if x != nil {
+		return x.Module
+	}
+	return ""
 }
 
 type ListProcessesRequest struct {
@@ -1767,7 +1778,7 @@ const file_steward_v1_runtime_proto_rawDesc = "" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
 	"\x04node\x18\x03 \x01(\tR\x04node\x12\x12\n" +
 	"\x04tree\x18\x04 \x01(\tR\x04tree\x12\x12\n" +
-	"\x04path\x18\x05 \x01(\tR\x04path\"\xba\x04\n" +
+	"\x04path\x18\x05 \x01(\tR\x04path\"\xd2\x04\n" +
 	"\vProcessInfo\x12\x10\n" +
 	"\x03pid\x18\x01 \x01(\tR\x03pid\x12\x12\n" +
 	"\x04node\x18\x02 \x01(\tR\x04node\x12\x12\n" +
@@ -1791,7 +1802,8 @@ const file_steward_v1_runtime_proto_rawDesc = "" +
 	"\fmonitored_by\x18\x10 \x03(\tR\vmonitoredBy\x12'\n" +
 	"\x0fregistered_name\x18\x11 \x01(\tR\x0eregisteredName\x12/\n" +
 	"\x14started_at_unix_nano\x18\x12 \x01(\x03R\x11startedAtUnixNano\x12\x1b\n" +
-	"\ttrap_exit\x18\x13 \x01(\bR\btrapExit\">\n" +
+	"\ttrap_exit\x18\x13 \x01(\bR\btrapExit\x12\x16\n" +
+	"\x06module\x18\x14 \x01(\tR\x06module\">\n" +
 	"\x14ListProcessesRequest\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12\x12\n" +
 	"\x04tree\x18\x02 \x01(\tR\x04tree\"\xe4\x01\n" +

@@ -47,6 +47,7 @@ func processToPB(pi actor.ProcessInfo) *pb.ProcessInfo {
 		RegisteredName:    pi.RegisteredName,
 		StartedAtUnixNano: unixNano(pi.StartedAt),
 		TrapExit:          pi.TrapExit,
+		Module:            pi.Module,
 	}
 }
 

@@ -62,12 +62,15 @@ func processRef(arg, node string) (*pb.ProcessRef, error) {
 // `steward proc info -o json`. Supervisor is the tree the process belongs
 // to; Type says whether it is a worker or a supervisor.
 type procJSON struct {
-	PID            string `json:"pid"`
-	Node           string `json:"node"`
-	Supervisor     string `json:"supervisor"`
-	ChildID        string `json:"child_id"`
-	Type           string `json:"type"`
-	Behavior       string `json:"behavior"`
+	PID        string `json:"pid"`
+	Node       string `json:"node"`
+	Supervisor string `json:"supervisor"`
+	ChildID    string `json:"child_id"`
+	Type       string `json:"type"`
+	Behavior   string `json:"behavior"`
+	// Module is the child spec's module ref ("counter" follows the active
+	// version, "counter@3" pinned), "" for a child naming a behavior.
+	Module         string `json:"module"`
 	Status         string `json:"status"`
 	Restarts       uint32 `json:"restarts"`
 	QueueLen       uint32 `json:"queue_len"`
@@ -94,7 +97,7 @@ func toProcJSON(p *pb.ProcessInfo) procJSON {
 		typ = "supervisor"
 	}
 	return procJSON{
-		PID: p.Pid, Node: p.Node, Supervisor: p.Tree, ChildID: p.ChildId, Type: typ, Behavior: p.Behavior,
+		PID: p.Pid, Node: p.Node, Supervisor: p.Tree, ChildID: p.ChildId, Type: typ, Behavior: p.Behavior, Module: p.Module,
 		Status: p.Status, Restarts: p.Restarts, QueueLen: p.QueueLen, MessagesIn: p.MessagesIn,
 		MessagesOut: p.MessagesOut, MemoryBytes: p.MemoryBytes, RegisteredName: p.RegisteredName, Parent: p.Parent,
 	}
@@ -188,9 +191,9 @@ func newProcListCmd(g *globals) *cobra.Command {
 		if *out == "json" {
 			return writeJSON(w, items)
 		}
-		t := newTable(w, "PID", "NODE", "SUPERVISOR", "CHILD", "BEHAVIOR", "STATUS", "RESTARTS", "QUEUE", "IN", "OUT", "MEMORY")
+		t := newTable(w, "PID", "NODE", "SUPERVISOR", "CHILD", "BEHAVIOR", "MODULE", "STATUS", "RESTARTS", "QUEUE", "IN", "OUT", "MEMORY")
 		for _, p := range items {
-			t.row(p.PID, p.Node, dash(p.Supervisor), dash(p.ChildID), dash(p.Behavior), p.Status, p.Restarts, p.QueueLen,
+			t.row(p.PID, p.Node, dash(p.Supervisor), dash(p.ChildID), dash(p.Behavior), dash(p.Module), p.Status, p.Restarts, p.QueueLen,
 				p.MessagesIn, p.MessagesOut, humanBytes(p.MemoryBytes))
 		}
 		return t.flush()
@@ -259,6 +262,7 @@ func newProcInfoCmd(g *globals) *cobra.Command {
 		t.row("Parent:", dash(j.Parent))
 		t.row("Type:", j.Type)
 		t.row("Behavior:", dash(j.Behavior))
+		t.row("Module:", dash(j.Module))
 		t.row("Status:", j.Status)
 		t.row("Registered name:", dash(j.RegisteredName))
 		t.row("Restarts:", j.Restarts)
