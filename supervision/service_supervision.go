@@ -22,12 +22,21 @@ type supervisionService struct {
 
 func (s *supervisionService) srv() *transport.Server { return s.l.node.Server() }
 
+// validateOptions checks behaviors against this node's catalog and module
+// refs with its catalog's module resolver (the module store's, which reads
+// the replicated state: a ref to a module or version not stored is refused).
 func (s *supervisionService) validateOptions() spec.ValidateOptions {
 	cat := s.l.rt.Catalog()
-	return spec.ValidateOptions{KnownBehavior: func(name string) bool {
-		_, err := cat.Lookup(name)
-		return err == nil
-	}}
+	return spec.ValidateOptions{
+		KnownBehavior: func(name string) bool {
+			_, err := cat.Lookup(name)
+			return err == nil
+		},
+		KnownModule: func(ref spec.ModuleRef) error {
+			_, err := cat.ResolveModule(ref.String())
+			return err
+		},
+	}
 }
 
 func (s *supervisionService) ApplyTree(ctx context.Context, req *pb.ApplyTreeRequest) (*pb.ApplyTreeResponse, error) {

@@ -18,7 +18,13 @@
 //     commands;
 //   - the module_validated and module_refused events on the runtime's
 //     event stream;
-//   - the node's loop that loads stored versions into the catalog.
+//   - the node's loop that loads stored versions into the catalog;
+//   - the catalog's module resolver (Layer.Resolve, set on the node's
+//     catalog by Attach): a tree spec's module ref, "counter" (the
+//     module's active version record) or "counter@3" (pinned), becomes
+//     the behavior "wasm:counter@V" every time a module worker starts or
+//     restarts; the leader's spec validation asks it too, so a ref to a
+//     module or version not stored is refused.
 //
 // It must not:
 //   - run guest code itself: hotcode's Host does, inside callbacks;

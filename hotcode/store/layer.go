@@ -117,6 +117,7 @@ func (l *Layer) Attach(n node.Host) error {
 	}
 	host.Bind(l.rt)
 	l.host = host
+	l.rt.Catalog().SetModuleResolver(l.Resolve)
 	pb.RegisterModulesServer(n.Server().GRPC(), &service{l: l})
 	l.wg.Add(1)
 	go func() {
@@ -244,8 +245,64 @@ func (l *Layer) Loaded(name, version string) bool {
 	return ok
 }
 
+// Resolve is the catalog's module resolver (actor.ModuleResolver), set on
+// this node's catalog by Attach: it turns a tree spec's module ref into the
+// behavior of a stored version, reading this node's replicated state. NAME
+// (following) gives the version the module's active record names,
+// NAME@VERSION (pinned) that version; either must be stored. The runtime
+// calls it at every start and restart of a module worker; the leader's
+// spec validation calls it too, so a spec naming a module or version that
+// is not stored is refused before anything is committed. The behavior may
+// not be in this node's catalog yet (a version just committed is loading):
+// the start then fails on the unknown behavior, and is retried.
+func (l *Layer) Resolve(ref string) (string, error) {
+	r, err := spec.ParseModuleRef(ref)
+	if err != nil {
+		return "", err
+	}
+	st := l.node.State()
+	version := r.Version
+	if !r.Pinned() {
+		a, err := st.ModuleActive(r.Name)
+		if err != nil {
+			return "", err
+		}
+		if a == nil {
+			return "", fmt.Errorf("no module %q in the store%s", r.Name, storedVersions(st, r.Name))
+		}
+		version = a.Version
+	}
+	v, err := st.ModuleVersion(r.Name, version)
+	if err != nil {
+		return "", err
+	}
+	if v == nil {
+		if !r.Pinned() {
+			return "", fmt.Errorf("the active version %q of module %q is not stored%s", version, r.Name, storedVersions(st, r.Name))
+		}
+		return "", fmt.Errorf("module %q has no version %q in the store%s", r.Name, version, storedVersions(st, r.Name))
+	}
+	return BehaviorName(r.Name, version), nil
+}
+
+// storedVersions is " (stored: 1, 2)", or "" when the module has none.
+func storedVersions(st *state.Store, name string) string {
+	_, vs, err := st.ModuleVersions(nil, name)
+	if err != nil || len(vs) == 0 {
+		return ""
+	}
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		out[i] = v.Version
+	}
+	return " (stored: " + strings.Join(out, ", ") + ")"
+}
+
 // pinnedBy maps each version of the module a tree spec runs to the trees,
-// sorted. A spec this binary cannot decode pins nothing it can see.
+// sorted: a worker's behavior "wasm:NAME@VERSION" or pinned module ref
+// "NAME@VERSION" (a ref following the active version pins nothing: the
+// active version is never evicted nor deleted). A spec this binary cannot
+// decode pins nothing it can see.
 func pinnedBy(st *state.Store, name string) (map[string][]string, error) {
 	_, trees, err := st.Trees(nil, "")
 	if err != nil {
@@ -275,6 +332,9 @@ func walkBehaviors(s spec.SupervisorSpec, f func(string)) {
 	for _, c := range s.Children {
 		if c.Behavior != "" {
 			f(c.Behavior)
+		}
+		if r, err := spec.ParseModuleRef(c.Module); err == nil && r.Pinned() {
+			f(BehaviorName(r.Name, r.Version))
 		}
 		walkBehaviors(c.SupervisorSpec, f)
 	}
