@@ -113,7 +113,7 @@ func TestModuleRefs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(kids) != 3 || kids[0].Module != "c" || kids[0].Behavior != "" || kids[1].Module != "c@1" || kids[2].Module != "" {
+	if len(kids) != 3 || kids[0].Module != "c" || kids[0].Behavior != "mod:c@2" || kids[1].Module != "c@1" || kids[2].Module != "" {
 		t.Fatalf("which_children %+v", kids)
 	}
 

@@ -838,11 +838,12 @@ func (s *supervisor) snapshot() *supSnapshot {
 type ChildInfo struct {
 	ID string `json:"id"`
 	// PID is zero when the child is not running.
-	PID      PID            `json:"pid,omitzero"`
-	Type     spec.ChildType `json:"type"`
-	Behavior string         `json:"behavior,omitempty"`
-	// Module is the spec's module ref ("counter", "counter@3"); Behavior
-	// is then empty (the running process's ProcessInfo has its behavior).
+	PID  PID            `json:"pid,omitzero"`
+	Type spec.ChildType `json:"type"`
+	// Behavior is the spec's behavior; for a module child, the behavior
+	// its running process runs (empty while none runs).
+	Behavior string `json:"behavior,omitempty"`
+	// Module is the spec's module ref ("counter", "counter@3").
 	Module  string       `json:"module,omitempty"`
 	Restart spec.Restart `json:"restart"`
 	// State is running, stopped, terminated or restarting.
@@ -874,6 +875,11 @@ func (c childSnap) info() ChildInfo {
 	}
 	if c.proc != nil {
 		ci.PID = c.proc.pid
+		if c.spec.module != "" {
+			c.proc.mu.Lock()
+			ci.Behavior = c.proc.behavior
+			c.proc.mu.Unlock()
+		}
 	}
 	return ci
 }
