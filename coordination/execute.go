@@ -13,11 +13,23 @@ import (
 	"github.com/steward/steward/spec"
 )
 
-// execute carries out one operation on the local runtime.
-func (l *Layer) execute(ctx context.Context, op plan.Operation) *pb.OpOutcome {
+// execute carries out one operation on the local runtime. An
+// upgrade_code's revert by restore needs the state exported just before
+// it: that is returned as captured.
+func (l *Layer) execute(ctx context.Context, op plan.Operation) (out *pb.OpOutcome, captured *pb.CapturedState) {
 	start := time.Now()
-	out := &pb.OpOutcome{Op: op.ID, Type: string(op.Type), Ran: true}
-	pid, resultPID, err := l.do(ctx, op)
+	out = &pb.OpOutcome{Op: op.ID, Type: string(op.Type), Ran: true}
+	var pid, resultPID actor.PID
+	var err error
+	if op.Type == plan.UpgradeCode || op.Type == plan.RevertCode {
+		var old []byte
+		pid, old, err = l.changeCode(ctx, op)
+		if err == nil && old != nil && op.Type == plan.UpgradeCode && op.Params.Revert == plan.RevertRestore {
+			captured = &pb.CapturedState{Pid: pid.String(), State: old}
+		}
+	} else {
+		pid, resultPID, err = l.do(ctx, op)
+	}
 	if !pid.IsZero() {
 		out.Pid = pid.String()
 	}
@@ -27,10 +39,34 @@ func (l *Layer) execute(ctx context.Context, op plan.Operation) *pb.OpOutcome {
 	out.DurationUs = time.Since(start).Microseconds()
 	if err != nil {
 		out.Error = err.Error()
-		return out
+		return out, nil
 	}
 	out.Ok = true
-	return out
+	return out, captured
+}
+
+// changeCode runs upgrade_code and revert_code: the process moves between
+// two messages, keeping its identity. A process already on the behavior is
+// left alone (the step ran before this incarnation's report, or a revert
+// of a process whose upgrade did not take). old is the state the previous
+// instance exported.
+func (l *Layer) changeCode(ctx context.Context, op plan.Operation) (pid actor.PID, old []byte, err error) {
+	pid, err = actor.ParsePID(op.Target.PID)
+	if err != nil {
+		return pid, nil, err
+	}
+	info, err := l.rt.Process(pid)
+	if err != nil {
+		return pid, nil, fmt.Errorf("resolve %s: %w", op.Target, err)
+	}
+	if info.Behavior == op.Params.Behavior {
+		return pid, nil, nil
+	}
+	if op.Type == plan.RevertCode && op.Params.Revert == plan.RevertRestore {
+		return pid, nil, l.rt.RestoreCode(ctx, pid, op.Params.Behavior, []byte(op.Params.State))
+	}
+	old, err = l.rt.ChangeCode(ctx, pid, op.Params.Behavior)
+	return pid, old, err
 }
 
 func (l *Layer) do(ctx context.Context, op plan.Operation) (pid, result actor.PID, err error) {

@@ -183,29 +183,52 @@ func (l *Layer) phaseStep(ctx context.Context, planID, stageKey string, res *pla
 		// with the reason.
 		return nil
 	}
+	probes := l.probeHealth(ctx, ph.PostChecks)
 	outs := make([]*pb.OpOutcome, len(mine))
+	caps := make([]*pb.CapturedState, len(mine))
 	var wg sync.WaitGroup
 	for k, op := range mine {
 		wg.Add(1)
 		go func(k int, op plan.Operation) {
 			defer wg.Done()
-			outs[k] = l.execute(ctx, op)
+			outs[k], caps[k] = l.execute(ctx, op)
 		}(k, op)
 	}
 	wg.Wait()
 	step.Operations = outs
-	step.PostChecks = l.postChecks(ctx, ph.PostChecks, before)
+	for _, c := range caps {
+		if c != nil {
+			step.Captured = append(step.Captured, c)
+		}
+	}
+	step.PostChecks = l.postChecks(ctx, ph.PostChecks, before, probes)
 	return step
 }
 
 // postChecks evaluates the post-checks until they all pass or SettleTimeout
 // (bounded by the stage's deadline) runs out; the last evaluation is
 // reported.
-func (l *Layer) postChecks(ctx context.Context, checks []plan.Check, before *plan.Observed) []*pb.CheckOutcome {
+func (l *Layer) postChecks(ctx context.Context, checks []plan.Check, before *plan.Observed, probes latencies) []*pb.CheckOutcome {
 	self := l.node.Name()
-	deadline := l.clock.Now().Add(l.cfg.SettleTimeout)
+	settle := l.cfg.SettleTimeout
+	var health *healthGate
+	for _, c := range checks {
+		if c.Kind == plan.CheckHealthy && c.Health != nil {
+			health = l.startHealthGate(ctx, c.ForNode(self), probes)
+			if d := time.Duration(c.Health.HealthyDeadlineMS) * time.Millisecond; d > settle {
+				settle = d
+			}
+		}
+	}
+	deadline := l.clock.Now().Add(settle)
 	if dl, ok := clock.Deadline(ctx); ok && dl.Before(deadline) {
 		deadline = dl.Add(-100 * time.Millisecond)
+	}
+	if health != nil {
+		// min_healthy_time: nothing counts as healthy before it has passed.
+		if err := health.waitMin(ctx); err != nil {
+			return []*pb.CheckOutcome{{Kind: string(plan.CheckHealthy), Failures: []string{"stopped before min_healthy_time passed: " + err.Error()}}}
+		}
 	}
 	var out []*pb.CheckOutcome
 	// Until ends only when the checks are done or ctx ends: either way the
@@ -216,6 +239,9 @@ func (l *Layer) postChecks(ctx context.Context, checks []plan.Check, before *pla
 		ok := true
 		for _, c := range checks {
 			r := plan.Evaluate(c.ForNode(self), before, after)
+			if r.Kind == plan.CheckHealthy && health != nil {
+				r = health.finish(ctx, r)
+			}
 			out = append(out, checkOutcome(r))
 			ok = ok && r.OK
 		}
@@ -272,9 +298,35 @@ func (l *Layer) rollbackStep(ctx context.Context, rec *pb.PlanRecord, res *plan.
 				continue
 			}
 		}
-		step.Operations = append(step.Operations, l.execute(ctx, op))
+		if c.StateFromCapture {
+			cs := capturedState(rec, int(stage.Phase), op.Target.PID)
+			if cs == nil {
+				step.Operations = append(step.Operations, &pb.OpOutcome{Op: op.ID, Type: string(op.Type), Error: "the state captured before the upgrade of " + op.Target.PID + " is not in the phase's report"})
+				continue
+			}
+			op.Params.State = string(cs.State)
+		}
+		out, _ := l.execute(ctx, op)
+		step.Operations = append(step.Operations, out)
 	}
 	return step
+}
+
+// capturedState is the state phase p's step captured for pid.
+func capturedState(rec *pb.PlanRecord, p int, pid string) *pb.CapturedState {
+	for _, st := range rec.Stages {
+		if st.Kind != state.StageKindPhase || int(st.Phase) != p {
+			continue
+		}
+		for _, step := range st.Steps {
+			for _, c := range step.Captured {
+				if c.Pid == pid {
+					return c
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // resultPID is the pid an operation of phase p reported (start_child's new

@@ -54,7 +54,7 @@ func (l *Layer) observe() *plan.Observed {
 		}
 		pp := plan.Process{
 			PID: p.PID.String(), Kind: plan.KindProcess, Status: status, Tree: p.Tree, Slot: p.ChildID,
-			Name: p.RegisteredName, QueueLength: p.QueueLen, MessagesIn: p.MessagesIn,
+			Name: p.RegisteredName, QueueLength: p.QueueLen, MessagesIn: p.MessagesIn, Behavior: p.Behavior,
 		}
 		if p.Supervisor {
 			pp.Kind = plan.KindSupervisor

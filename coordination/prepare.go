@@ -33,13 +33,17 @@ var checkTables = []string{"trees", "nodes", "plans"}
 // builds the phases. A plan that is invalid, or whose conflicts refuse it,
 // comes back with an error (and, for conflicts, the result to show).
 func (l *Layer) prepare(ctx context.Context, data []byte, filename string, now time.Time) (*prepared, error) {
-	st := l.node.State()
-	out := &prepared{checkIndex: st.TableIndex(checkTables...)}
 	p, err := plan.Parse(data, filename)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", transport.ErrInvalidRequest, err)
 	}
-	opts := plan.Options{Now: now, KnownBehavior: l.knownBehavior}
+	return l.preparePlan(ctx, p, plan.Options{Now: now, KnownBehavior: l.knownBehavior})
+}
+
+// preparePlan is prepare of a parsed plan.
+func (l *Layer) preparePlan(ctx context.Context, p *plan.Plan, opts plan.Options) (*prepared, error) {
+	st := l.node.State()
+	out := &prepared{checkIndex: st.TableIndex(checkTables...)}
 	if err := plan.Validate(p, opts); err != nil {
 		return nil, fmt.Errorf("%w: %v", transport.ErrInvalidRequest, err)
 	}

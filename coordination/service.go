@@ -101,31 +101,14 @@ func (s *service) applyLocal(ctx context.Context, r *pb.ApplyPlanRequest) (*pb.A
 		}
 		return nil, err
 	}
-	planJSON, err := json.Marshal(p.plan)
-	if err != nil {
-		return nil, err
-	}
-	factsJSON, err := json.Marshal(p.facts)
-	if err != nil {
-		return nil, err
-	}
-	resJSON, err := json.Marshal(p.result)
-	if err != nil {
-		return nil, err
-	}
 	timeout, err := time.ParseDuration(p.result.Timeout)
 	if err != nil {
 		return nil, fmt.Errorf("%w: timeout %q: %v", transport.ErrInvalidRequest, p.result.Timeout, err)
 	}
 	id := newPlanID()
-	// The result's JSON is for the executors and `ops status`; the state
-	// machine runs the shape, built here with this version's planner.
-	cmd := &pb.PlanCreateCommand{
-		Id:               id,
-		Spec:             &pb.PlanSpecRecord{Id: id, PlanJson: planJSON, FactsJson: factsJSON, ResultJson: resJSON, Shape: state.PlanShapeOf(p.result)},
-		DeadlineUnixNano: now.Add(timeout).UnixNano(),
-		StageTimeoutMs:   s.l.cfg.StageTimeout.Milliseconds(),
-		SubmittedBy:      s.l.node.Name(),
+	cmd, err := s.l.createCommand(id, p, now.Add(timeout), s.l.cfg.StageTimeout)
+	if err != nil {
+		return nil, err
 	}
 	res, err := s.srv().Apply(ctx, pb.CommandType_COMMAND_TYPE_PLAN_CREATE, cmd)
 	if err != nil {
@@ -287,6 +270,48 @@ func (l *Layer) facts(_ context.Context, req *pb.FactsRequest) (*pb.FactsRespons
 		return nil, err
 	}
 	return &pb.FactsResponse{FactsJson: body}, nil
+}
+
+// createCommand is the command that commits a prepared plan. The
+// result's JSON is for the executors and `ops status`; the state machine
+// runs the shape, built here with this version's planner.
+func (l *Layer) createCommand(id string, p *prepared, deadline time.Time, stageTimeout time.Duration) (*pb.PlanCreateCommand, error) {
+	planJSON, err := json.Marshal(p.plan)
+	if err != nil {
+		return nil, err
+	}
+	factsJSON, err := json.Marshal(p.facts)
+	if err != nil {
+		return nil, err
+	}
+	resJSON, err := json.Marshal(p.result)
+	if err != nil {
+		return nil, err
+	}
+	return &pb.PlanCreateCommand{
+		Id:               id,
+		Spec:             &pb.PlanSpecRecord{Id: id, PlanJson: planJSON, FactsJson: factsJSON, ResultJson: resJSON, Shape: state.PlanShapeOf(p.result)},
+		DeadlineUnixNano: deadline.UnixNano(),
+		StageTimeoutMs:   stageTimeout.Milliseconds(),
+		SubmittedBy:      l.node.Name(),
+	}, nil
+}
+
+// PlanDeployment plans a deployment's operations (upgrade_code, with
+// explicit batches and a health gate) against live facts, on the leader,
+// and returns the plan command a deployment command carries, with the
+// result. A plan that conflicts with another active plan or deployment on
+// the same processes is refused with ErrConflict, as Apply refuses it.
+func (l *Layer) PlanDeployment(ctx context.Context, p *plan.Plan, id string, deadline time.Time, stageTimeout time.Duration) (*pb.PlanCreateCommand, *plan.Result, error) {
+	prep, err := l.preparePlan(ctx, p, plan.Options{Now: l.clock.Now(), KnownBehavior: l.knownBehavior, Deployment: true})
+	if err != nil {
+		if prep != nil && prep.result != nil {
+			return nil, prep.result, fmt.Errorf("%w%s", err, conflictSummary(prep.result))
+		}
+		return nil, nil, err
+	}
+	cmd, err := l.createCommand(id, prep, deadline, stageTimeout)
+	return cmd, prep.result, err
 }
 
 // Submit plans and commits a plan from within the leader (another layer's

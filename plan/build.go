@@ -486,8 +486,20 @@ func (b *builder) phases() {
 	b.phaseOf = make([]int, n)
 	maxPar := b.plan.Constraints.MaxParallel
 	var groups [][]int
-	switch b.plan.SafetyLevel {
-	case Strict:
+	switch {
+	case len(b.plan.Batches) > 0:
+		// Explicit batches, in declaration order (no operation depends on
+		// another, so every operation is on level 0).
+		at := 0
+		for _, size := range b.plan.Batches {
+			g := make([]int, size)
+			for k := range g {
+				g[k] = at + k
+			}
+			groups = append(groups, g)
+			at += size
+		}
+	case b.plan.SafetyLevel == Strict:
 		for _, v := range b.order {
 			groups = append(groups, []int{v})
 		}

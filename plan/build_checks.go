@@ -100,6 +100,16 @@ func (b *builder) checks() {
 			{Kind: CheckNoSideEffects, Nodes: allNodes.sorted(), Processes: expected},
 			{Kind: CheckSystemStable, Nodes: allNodes.sorted(), Stability: stability},
 		}
+		if h := b.plan.Health; h != nil {
+			hc := Check{Kind: CheckHealthy, Health: h, Behaviors: map[string]string{}}
+			for _, o := range ops {
+				hc.Processes = append(hc.Processes, o.target)
+				if o.op.Params.Behavior != "" {
+					hc.Behaviors[o.op.Target.PID] = o.op.Params.Behavior
+				}
+			}
+			ph.PostChecks = append(ph.PostChecks, hc)
+		}
 		if strict {
 			ph.PostChecks = append(ph.PostChecks,
 				Check{Kind: CheckConsistency, Nodes: allNodes.sorted()},
@@ -192,6 +202,8 @@ func effect(o *opInfo) Effect {
 		e.SubtreeKept = e.Slot != nil
 	case ReplaceState:
 		e.SamePID = true
+	case UpgradeCode, RevertCode:
+		e.SamePID, e.Behavior = true, o.op.Params.Behavior
 	case RegisterName:
 		e.SamePID, e.Named = true, o.op.Params.Name
 	case SuspendProcess:

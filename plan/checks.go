@@ -20,6 +20,8 @@ const (
 	// Post-checks added by strict.
 	CheckConsistency      CheckKind = "consistency"
 	CheckSupervisionTrees CheckKind = "supervision_trees"
+	// Post-check of deployments (Plan.Health).
+	CheckHealthy CheckKind = "healthy"
 )
 
 // ProcessRef says how an executor finds a process in its runtime at the
@@ -84,6 +86,12 @@ func (r ProcessRef) String() string {
 //   - consistency: on the nodes in Nodes, after the phase: links are
 //     symmetric, registered names are unique per node, each supervised
 //     process's parent is a live supervisor, no slot holds two processes.
+//   - healthy: every Processes entry (a deployment's targets, by PID)
+//     resolves after the phase to the same PID, runs (not suspended),
+//     has fewer than Health.MaxQueueLength messages queued and, when
+//     Behaviors has an entry for it, runs that behavior. The executor
+//     also waits Health.MinHealthyMS first, checks that no target
+//     restarted meanwhile, and compares health probe latencies.
 //   - supervision_trees: for each tree in Trees whose root was observed
 //     before or after the phase, the root supervisor is alive after it, and
 //     every permanent, non-dynamic slot that held a live process before the
@@ -98,6 +106,9 @@ type Check struct {
 	Params    []ParamRule  `json:"params,omitempty"`
 	Effects   []Effect     `json:"effects,omitempty"`
 	Trees     []string     `json:"trees,omitempty"`
+	Health    *HealthGate  `json:"health,omitempty"`
+	// Behaviors, in healthy, is the behavior each target (by PID) must run.
+	Behaviors map[string]string `json:"behaviors,omitempty"`
 }
 
 // Limits are resources_available's bounds (zero: no bound).
@@ -167,6 +178,7 @@ type ParamRule struct {
 //   - DynamicStarted: the supervisor at the old PID has more live dynamic
 //     children than before.
 //   - Named: the process at the old PID is registered under that name.
+//   - Behavior: the process at the old PID runs that behavior.
 type Effect struct {
 	Op     string      `json:"op"`
 	Type   OpType      `json:"type"`
@@ -184,7 +196,9 @@ type Effect struct {
 	SubtreeKept     bool          `json:"subtree_kept,omitempty"`
 	Started         bool          `json:"started,omitempty"`
 	// Named: the process at the old PID is registered under this name.
-	Named          string `json:"named,omitempty"`
+	Named string `json:"named,omitempty"`
+	// Behavior: the process at the old PID runs this behavior.
+	Behavior       string `json:"behavior,omitempty"`
 	DynamicStarted bool   `json:"dynamic_started,omitempty"`
 }
 
@@ -194,7 +208,7 @@ type Effect struct {
 // evaluate against the whole cluster's state). Trees are kept: a tree not
 // on the node is skipped by the evaluation.
 func (c Check) ForNode(node string) Check {
-	out := Check{Kind: c.Kind, Stability: c.Stability, Trees: c.Trees}
+	out := Check{Kind: c.Kind, Stability: c.Stability, Trees: c.Trees, Health: c.Health, Behaviors: c.Behaviors}
 	for _, n := range c.Nodes {
 		if n == node {
 			out.Nodes = append(out.Nodes, n)

@@ -48,6 +48,8 @@ type Process struct {
 	QueueLength int `json:"queue_length"`
 	// MessagesIn counts the messages ever delivered to the mailbox.
 	MessagesIn uint64 `json:"messages_in"`
+	// Behavior is the catalog behavior a worker runs.
+	Behavior string `json:"behavior,omitempty"`
 }
 
 // CheckResult is the outcome of one check.
@@ -119,6 +121,12 @@ func Evaluate(c Check, before, after *Observed) CheckResult {
 		e.sideEffects(c.Nodes, c.Processes)
 	case CheckConsistency:
 		e.consistency(now, c.Nodes)
+	case CheckHealthy:
+		if after == nil {
+			e.fail("needs the state after the phase")
+			break
+		}
+		e.healthy(c)
 	case CheckSupervisionTrees:
 		if after == nil {
 			e.fail("needs the state after the phase")
@@ -313,6 +321,9 @@ func (e *evaluation) effect(ef Effect) {
 	}
 	if ef.Status != "" && (now == nil || now.Status != ef.Status) {
 		e.fail("%s: %s is not %s", ef.Op, old.PID, ef.Status)
+	}
+	if ef.Behavior != "" && (now == nil || now.Behavior != ef.Behavior) {
+		e.fail("%s: %s does not run %s", ef.Op, old.PID, ef.Behavior)
 	}
 	if ef.Named != "" && (now == nil || now.Name != ef.Named) {
 		e.fail("%s: %s is not registered as %q", ef.Op, old.PID, ef.Named)
@@ -511,6 +522,27 @@ func (e *evaluation) trees(trees []string, vacancies []ProcessRef) {
 			if e.after.bySlot[slotPath(p.Tree, p.Slot)] == nil {
 				e.fail("tree %s: permanent child %s is not running", t, p.Slot)
 			}
+		}
+	}
+}
+
+// healthy is the part of the healthy check that the observed state shows.
+func (e *evaluation) healthy(c Check) {
+	maxQ := 0
+	if c.Health != nil {
+		maxQ = c.Health.MaxQueueLength
+	}
+	for _, r := range c.Processes {
+		p := e.after.resolve(r)
+		switch {
+		case p == nil:
+			e.fail("%s is not alive (it exited or was restarted)", r)
+		case p.Status != Running:
+			e.fail("%s is %s", r, p.Status)
+		case maxQ > 0 && p.QueueLength >= maxQ:
+			e.fail("%s has %d messages queued (healthy: fewer than %d)", r, p.QueueLength, maxQ)
+		case c.Behaviors[p.PID] != "" && p.Behavior != c.Behaviors[p.PID]:
+			e.fail("%s runs %s, not %s", r, p.Behavior, c.Behaviors[p.PID])
 		}
 	}
 }

@@ -225,6 +225,11 @@ func clonePlan(p *Plan) *Plan {
 		w := *p.Constraints.Window
 		n.Constraints.Window = &w
 	}
+	n.Batches = append([]int(nil), p.Batches...)
+	if p.Health != nil {
+		h := *p.Health
+		n.Health = &h
+	}
 	n.Operations = make([]Operation, len(p.Operations))
 	for i, op := range p.Operations {
 		op.DependsOn = append([]string(nil), op.DependsOn...)

@@ -45,6 +45,8 @@ var impactBase = map[OpType]int{
 	RestartSupervisor:        5,
 	ReplaceState:             1,
 	RegisterName:             1,
+	UpgradeCode:              1,
+	RevertCode:               1,
 }
 
 const (

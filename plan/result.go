@@ -132,6 +132,9 @@ type Compensation struct {
 	// ChildFromResult: the compensating terminate_child's child_id is the
 	// PID reported in Op's result (a start_child under simple_one_for_one).
 	ChildFromResult bool `json:"child_from_result,omitempty"`
+	// StateFromCapture: the operation's state is the one the phase's step
+	// captured for the target (revert_code of a module without downgrade).
+	StateFromCapture bool `json:"state_from_capture,omitempty"`
 	// Note says what the compensation does, or why there is none.
 	Note string `json:"note"`
 }

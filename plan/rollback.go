@@ -97,6 +97,16 @@ func Compensate(op Operation, target ProcessFacts, child *ProcessFacts) Compensa
 		}
 		c.Operation = mk(TerminateChild, op.Target, Params{ChildID: op.Params.ChildID})
 		c.Note = "terminate child " + op.Params.ChildID + " again"
+	case UpgradeCode:
+		c.Operation = mk(RevertCode, op.Target, Params{Behavior: op.Params.From, Revert: op.Params.Revert})
+		if op.Params.Revert == RevertRestore {
+			c.StateFromCapture = true
+			c.Note = "move back onto " + op.Params.From + " with the state captured before the upgrade (the module declares no downgrade)"
+		} else {
+			c.Note = "move back onto " + op.Params.From + " through code_change down"
+		}
+	case RevertCode:
+		c.Note = "a revert is not undone"
 	case SendMessage:
 		c.Note = "a delivered message cannot be recalled"
 	case RestartSupervisor:

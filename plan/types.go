@@ -60,6 +60,31 @@ const (
 	RegisterName OpType = "register_name"
 )
 
+// Operation types only deployments plan (Options.Deployment): a plan file
+// that names them is refused, `steward deploy` makes them.
+const (
+	// UpgradeCode moves the target worker onto Params.Behavior (a module
+	// version's catalog name) through code_change, between two messages,
+	// keeping its PID, links, monitors, name, timers and mailbox.
+	// Params.From is the behavior it runs before (the revert's target);
+	// Params.Revert says how to undo it: RevertDown (code_change down) or
+	// RevertRestore (import the state exported just before the upgrade).
+	UpgradeCode OpType = "upgrade_code"
+	// RevertCode moves the target back onto Params.Behavior: with
+	// Params.Revert RevertRestore it imports Params.State (the state
+	// captured when it was upgraded) instead of converting.
+	RevertCode OpType = "revert_code"
+)
+
+// How an upgrade_code is undone.
+const (
+	RevertDown    = "down"
+	RevertRestore = "restore"
+)
+
+// DeployOpTypes lists the deployment-only operation types.
+var DeployOpTypes = []OpType{UpgradeCode, RevertCode}
+
 // OpTypes lists every operation type in a fixed order.
 var OpTypes = []OpType{KillProcess, SendMessage, RestartSupervisor, ChangeSupervisorStrategy,
 	SuspendProcess, ResumeProcess, StartChild, TerminateChild, RestartChild, ReplaceState, RegisterName}
@@ -79,6 +104,29 @@ type Plan struct {
 	Group string `json:"group,omitempty"`
 	// Operations in declaration order, which breaks every tie.
 	Operations []Operation `json:"operations"`
+	// Batches, when set (deployments), gives the phases' sizes in
+	// declaration order instead of the safety level's grouping: phase i
+	// takes the next Batches[i] operations. They must add up to the
+	// operations, and the operations must not depend on one another.
+	Batches []int `json:"batches,omitempty"`
+	// Health, when set (deployments), adds a healthy post-check on each
+	// phase's targets.
+	Health *HealthGate `json:"health,omitempty"`
+}
+
+// HealthGate is when a deployment's batch counts as healthy: over
+// MinHealthyMS after the batch, every target keeps its PID (no restart),
+// runs, is not suspended, has fewer than MaxQueueLength messages queued,
+// runs the version it was moved to, and its health probe (when its module
+// has one) answers, within ProbeFactor times its latency before the batch
+// plus ProbeSlackMS. The executor waits up to HealthyDeadlineMS for that to
+// hold.
+type HealthGate struct {
+	MinHealthyMS      int64   `json:"min_healthy_ms"`
+	HealthyDeadlineMS int64   `json:"healthy_deadline_ms"`
+	MaxQueueLength    int     `json:"max_queue_length"`
+	ProbeFactor       float64 `json:"probe_factor"`
+	ProbeSlackMS      int64   `json:"probe_slack_ms"`
 }
 
 // Constraints limit how and when a plan runs. Zero means no limit.
@@ -155,6 +203,13 @@ type Params struct {
 	State string `json:"state,omitempty"`
 	// Name is register_name's registered name.
 	Name string `json:"name,omitempty"`
+	// Behavior is the catalog behavior upgrade_code and revert_code move
+	// the target onto; From what upgrade_code moves it from; Revert how an
+	// upgrade_code is undone (RevertDown, RevertRestore), and for
+	// revert_code how it reverts.
+	Behavior string `json:"behavior,omitempty"`
+	From     string `json:"from,omitempty"`
+	Revert   string `json:"revert,omitempty"`
 }
 
 // Kind tells a plain process from a supervisor.

@@ -21,6 +21,9 @@ type Options struct {
 	// KnownBehavior reports whether the runtime's catalog has a behavior;
 	// it checks the child specs of start_child. Nil skips the check.
 	KnownBehavior func(name string) bool
+	// Deployment allows the deployment-only operation types (DeployOpTypes)
+	// and Plan.Batches / Plan.Health; a plan file gets neither.
+	Deployment bool
 }
 
 // Validate checks a plan against every static rule in the package
@@ -114,6 +117,7 @@ func normalize(p *Plan, opts Options) (*Plan, error) {
 		}
 		ps.Add(ErrCycle, fielderr.Join(fielderr.Index("operations", cycle[0]), "depends_on"), "dependency cycle: %s", strings.Join(names, " -> "))
 	}
+	validateBatches(&ps, n, opts)
 	if err := ps.Err(ErrInvalid); err != nil {
 		return nil, err
 	}
@@ -155,10 +159,12 @@ func supervisorOp(t OpType) bool {
 }
 
 func validateOperation(ps *fielderr.List, path string, op *Operation, opts Options) {
-	known := slices.Contains(OpTypes, op.Type)
+	known := slices.Contains(OpTypes, op.Type) || opts.Deployment && slices.Contains(DeployOpTypes, op.Type)
 	switch {
 	case op.Type == "":
 		ps.Add(ErrRequired, fielderr.Join(path, "type"), "required")
+	case !known && slices.Contains(DeployOpTypes, op.Type):
+		ps.Add(ErrBadValue, fielderr.Join(path, "type"), "%s is run by deployments (steward deploy), not by plans", op.Type)
 	case !known:
 		names := make([]string, len(OpTypes))
 		for i, t := range OpTypes {
@@ -266,6 +272,8 @@ var allowedParams = map[OpType][]string{
 	RestartChild:             {"child_id"},
 	ReplaceState:             {"state"},
 	RegisterName:             {"name"},
+	UpgradeCode:              {"behavior", "from", "revert"},
+	RevertCode:               {"behavior", "revert", "state"},
 }
 
 func validateParams(ps *fielderr.List, path string, op *Operation, opts Options) {
@@ -282,6 +290,9 @@ func validateParams(ps *fielderr.List, path string, op *Operation, opts Options)
 		{"child_id", p.ChildID != ""},
 		{"state", p.State != ""},
 		{"name", p.Name != ""},
+		{"behavior", p.Behavior != ""},
+		{"from", p.From != ""},
+		{"revert", p.Revert != ""},
 	}
 	for _, g := range given {
 		if g.set && !slices.Contains(allowedParams[op.Type], g.name) {
@@ -308,6 +319,25 @@ func validateParams(ps *fielderr.List, path string, op *Operation, opts Options)
 			ps.Add(ErrRequired, fielderr.Join(path, "state"), "required for replace_state")
 		case len(p.State) > MaxStateBytes:
 			ps.Add(ErrLimit, fielderr.Join(path, "state"), "%d bytes, more than the limit of %d", len(p.State), MaxStateBytes)
+		}
+	case UpgradeCode, RevertCode:
+		switch {
+		case p.Behavior == "":
+			ps.Add(ErrRequired, fielderr.Join(path, "behavior"), "required for %s", op.Type)
+		case opts.KnownBehavior != nil && !opts.KnownBehavior(p.Behavior):
+			ps.Add(ErrBadValue, fielderr.Join(path, "behavior"), "unknown behavior %q", p.Behavior)
+		}
+		if op.Type == UpgradeCode && p.From == "" {
+			ps.Add(ErrRequired, fielderr.Join(path, "from"), "required for upgrade_code")
+		}
+		if p.Revert != RevertDown && p.Revert != RevertRestore {
+			ps.Add(ErrBadValue, fielderr.Join(path, "revert"), "%q is not %s or %s", p.Revert, RevertDown, RevertRestore)
+		}
+		if len(p.State) > MaxStateBytes {
+			ps.Add(ErrLimit, fielderr.Join(path, "state"), "%d bytes, more than the limit of %d", len(p.State), MaxStateBytes)
+		}
+		if op.Target.PID == "" {
+			ps.Add(ErrBadValue, fielderr.Join(path, "target"), "%s targets a process by pid", op.Type)
 		}
 	case RegisterName:
 		switch {
@@ -375,4 +405,39 @@ func printable(s string) bool {
 		}
 	}
 	return true
+}
+
+// validateBatches checks a deployment's explicit phase sizes and health
+// gate; a plan file may have neither.
+func validateBatches(ps *fielderr.List, n *Plan, opts Options) {
+	if !opts.Deployment {
+		if len(n.Batches) > 0 {
+			ps.Add(ErrBadValue, "batches", "only deployments give explicit batches")
+		}
+		if n.Health != nil {
+			ps.Add(ErrBadValue, "health", "only deployments gate on health")
+		}
+		return
+	}
+	if h := n.Health; h != nil && (h.MinHealthyMS < 0 || h.HealthyDeadlineMS < h.MinHealthyMS || h.MaxQueueLength < 0 || h.ProbeFactor < 0 || h.ProbeSlackMS < 0) {
+		ps.Add(ErrBadValue, "health", "needs 0 <= min_healthy_ms <= healthy_deadline_ms and no negative bound")
+	}
+	if len(n.Batches) == 0 {
+		return
+	}
+	sum := 0
+	for i, b := range n.Batches {
+		if b <= 0 {
+			ps.Add(ErrBadValue, fielderr.Index("batches", i), "a batch has at least one operation")
+		}
+		sum += b
+	}
+	if sum != len(n.Operations) {
+		ps.Add(ErrBadValue, "batches", "the batches add up to %d operations, the plan has %d", sum, len(n.Operations))
+	}
+	for i, op := range n.Operations {
+		if len(op.DependsOn) > 0 {
+			ps.Add(ErrBadValue, fielderr.Join(fielderr.Index("operations", i), "depends_on"), "operations in batches do not depend on one another")
+		}
+	}
 }

@@ -5,7 +5,7 @@ import "errors"
 // domainErrors are the refusals of the domain rules: a write returns them
 // before it changes anything.
 var domainErrors = []*error{&ErrNotFound, &ErrCASConflict, &ErrInvalidKey, &ErrValueTooLarge, &ErrInvalidRecord,
-	&ErrCorruptSnapshot, &ErrStepTaken, &ErrPlanNotRunning, &ErrNotExpired, &ErrLimit, &ErrInUse}
+	&ErrCorruptSnapshot, &ErrStepTaken, &ErrPlanNotRunning, &ErrNotExpired, &ErrLimit, &ErrInUse, &ErrDeployState}
 
 // IsDomainError reports whether err is a refusal by the domain rules (as
 // opposed to a failure of the store itself).
@@ -19,6 +19,9 @@ func IsDomainError(err error) bool {
 }
 
 var (
+	// ErrDeployState: a deployment control its status does not allow
+	// (resume of one that is not paused, promote without canaries, ...).
+	ErrDeployState = errors.New("not possible in the deployment's status")
 	// ErrNotFound is returned when a record does not exist.
 	ErrNotFound = errors.New("not found")
 	// ErrCASConflict is returned when a check-and-set index does not match

@@ -111,6 +111,20 @@ type derivedShape struct {
 // limits the command itself carries). Which operations, checks and
 // limits make a valid plan the leader decided before proposing.
 func (s *Store) PlanCreate(idx uint64, at int64, c *pb.PlanCreateCommand) (*pb.PlanRecord, error) {
+	var out *pb.PlanRecord
+	err := s.write(func(txn *memdb.Txn) error {
+		m, err := s.createPlan(txn, idx, at, c, nil)
+		if m != nil {
+			out = m.rec
+		}
+		return err
+	})
+	return out, err
+}
+
+// createPlan is PlanCreate inside a write; dep is the deployment the plan
+// runs, or nil.
+func (s *Store) createPlan(txn *memdb.Txn, idx uint64, at int64, c *pb.PlanCreateCommand, dep *pb.DeploymentRecord) (*machine, error) {
 	if c == nil || c.Spec == nil || c.Id == "" || c.Spec.Id != c.Id {
 		return nil, fmt.Errorf("%w: plan create needs an id and a spec with the same id", ErrInvalidRecord)
 	}
@@ -127,37 +141,32 @@ func (s *Store) PlanCreate(idx uint64, at int64, c *pb.PlanCreateCommand) (*pb.P
 	if c.StageTimeoutMs <= 0 || c.DeadlineUnixNano <= at {
 		return nil, fmt.Errorf("%w: plan %q needs a positive stage timeout and a deadline after its creation", ErrInvalidRecord, c.Id)
 	}
-	var out *pb.PlanRecord
-	err = s.write(func(txn *memdb.Txn) error {
-		if raw, err := txn.First(tablePlans, "id", c.Id); err != nil {
-			return err
-		} else if raw != nil {
-			return fmt.Errorf("%w: plan %q already exists", ErrInvalidRecord, c.Id)
-		}
-		spec := proto.Clone(c.Spec).(*pb.PlanSpecRecord)
-		spec.CreateIndex = idx
-		rec := &pb.PlanRecord{
-			Id: c.Id, SafetyLevel: level, Operations: sh.Operations,
-			CreatedAtUnixNano: at, DeadlineUnixNano: c.DeadlineUnixNano, StageTimeoutMs: c.StageTimeoutMs,
-			Current: -1, SubmittedBy: c.SubmittedBy, EstimatedMs: sh.EstimatedMs,
-			CreateIndex: idx, ModifyIndex: idx,
-		}
-		setPlanStatus(rec, pb.PlanStatus_PLAN_STATUS_RUNNING)
-		for i, ph := range sh.Phases {
-			rec.Stages = append(rec.Stages, newStage(fmt.Sprintf("phase-%d", i), StageKindPhase, i, ph.Operations, ph.Nodes))
-		}
-		m := &machine{rec: rec, shape: sh, at: at}
-		m.start(0)
-		if err := txn.Insert(tablePlanSpecs, spec); err != nil {
-			return err
-		}
-		if err := s.putPlan(txn, idx, rec); err != nil {
-			return err
-		}
-		out = rec
-		return bumpIndex(txn, tablePlanSpecs, idx)
-	})
-	return out, err
+	if raw, err := txn.First(tablePlans, "id", c.Id); err != nil {
+		return nil, err
+	} else if raw != nil {
+		return nil, fmt.Errorf("%w: plan %q already exists", ErrInvalidRecord, c.Id)
+	}
+	spec := proto.Clone(c.Spec).(*pb.PlanSpecRecord)
+	spec.CreateIndex = idx
+	rec := &pb.PlanRecord{
+		Id: c.Id, SafetyLevel: level, Operations: sh.Operations,
+		CreatedAtUnixNano: at, DeadlineUnixNano: c.DeadlineUnixNano, StageTimeoutMs: c.StageTimeoutMs,
+		Current: -1, SubmittedBy: c.SubmittedBy, EstimatedMs: sh.EstimatedMs,
+		CreateIndex: idx, ModifyIndex: idx,
+	}
+	setPlanStatus(rec, pb.PlanStatus_PLAN_STATUS_RUNNING)
+	for i, ph := range sh.Phases {
+		rec.Stages = append(rec.Stages, newStage(fmt.Sprintf("phase-%d", i), StageKindPhase, i, ph.Operations, ph.Nodes))
+	}
+	m := &machine{rec: rec, shape: sh, at: at, dep: dep}
+	m.start(0)
+	if err := txn.Insert(tablePlanSpecs, spec); err != nil {
+		return nil, err
+	}
+	if err := s.putPlan(txn, idx, rec); err != nil {
+		return nil, err
+	}
+	return m, bumpIndex(txn, tablePlanSpecs, idx)
 }
 
 func newStage(key, kind string, phase int, ops, nodes []string) *pb.Stage {
@@ -329,6 +338,9 @@ func (s *Store) PlanExpire(idx uint64, at int64, c *pb.PlanExpireCommand) error 
 // rolling back finishes its rollback and cannot be cancelled.
 func (s *Store) PlanCancel(idx uint64, at int64, c *pb.PlanCancelCommand) error {
 	return s.updatePlan(idx, at, c.PlanId, func(m *machine) (bool, error) {
+		if m.dep != nil {
+			return false, fmt.Errorf("%w: plan %s runs deployment %s: cancel, fail or revert the deployment (steward deploy)", ErrDeployState, c.PlanId, m.dep.Id)
+		}
 		switch PlanStatusOf(m.rec) {
 		case pb.PlanStatus_PLAN_STATUS_RUNNING:
 		case pb.PlanStatus_PLAN_STATUS_ROLLING_BACK:
@@ -356,37 +368,57 @@ func (s *Store) PlanCancel(idx uint64, at int64, c *pb.PlanCancelCommand) error 
 
 // updatePlan runs f on a copy of the plan; when f reports a change the copy
 // is stored (and finished plans beyond MaxPlanHistory are pruned).
+// The plan of a deployment also settles the deployment (its status, the
+// module's active version) in the same write.
 func (s *Store) updatePlan(idx uint64, at int64, id string, f func(m *machine) (bool, error)) error {
 	return s.write(func(txn *memdb.Txn) error {
-		raw, err := txn.First(tablePlans, "id", id)
+		m, err := s.loadMachine(txn, at, id)
 		if err != nil {
 			return err
 		}
-		if raw == nil {
-			return fmt.Errorf("%w: plan %q", ErrNotFound, id)
-		}
-		specRaw, err := txn.First(tablePlanSpecs, "id", id)
-		if err != nil || specRaw == nil {
-			return fmt.Errorf("%w: plan %q has no spec", ErrInvalidRecord, id)
-		}
-		sh, _, err := s.shapeOf(specRaw.(*pb.PlanSpecRecord))
-		if err != nil {
+		if raw, err := txn.First(tableDeployments, "id", id); err != nil {
 			return err
+		} else if raw != nil {
+			m.dep = proto.Clone(raw.(*pb.DeploymentRecord)).(*pb.DeploymentRecord)
 		}
-		rec := proto.Clone(raw.(*pb.PlanRecord)).(*pb.PlanRecord)
-		m := &machine{rec: rec, shape: sh, at: at}
 		changed, err := f(m)
 		if err != nil || !changed {
 			return err
 		}
-		if err := s.putPlan(txn, idx, rec); err != nil {
+		if err := s.putPlan(txn, idx, m.rec); err != nil {
 			return err
 		}
-		if PlanDone(rec) {
+		if m.dep != nil {
+			if err := s.settleDeployment(txn, idx, m); err != nil {
+				return err
+			}
+		}
+		if PlanDone(m.rec) {
 			return s.prunePlans(txn, idx)
 		}
 		return nil
 	})
+}
+
+// loadMachine reads a plan and its shape into a machine, inside a write.
+func (s *Store) loadMachine(txn *memdb.Txn, at int64, id string) (*machine, error) {
+	raw, err := txn.First(tablePlans, "id", id)
+	if err != nil {
+		return nil, err
+	}
+	if raw == nil {
+		return nil, fmt.Errorf("%w: plan %q", ErrNotFound, id)
+	}
+	specRaw, err := txn.First(tablePlanSpecs, "id", id)
+	if err != nil || specRaw == nil {
+		return nil, fmt.Errorf("%w: plan %q has no spec", ErrInvalidRecord, id)
+	}
+	sh, _, err := s.shapeOf(specRaw.(*pb.PlanSpecRecord))
+	if err != nil {
+		return nil, err
+	}
+	rec := proto.Clone(raw.(*pb.PlanRecord)).(*pb.PlanRecord)
+	return &machine{rec: rec, shape: sh, at: at}, nil
 }
 
 func (s *Store) putPlan(txn *memdb.Txn, idx uint64, rec *pb.PlanRecord) error {
@@ -476,6 +508,9 @@ type machine struct {
 	rec   *pb.PlanRecord
 	shape *pb.PlanShape
 	at    int64
+	// dep is the deployment the plan runs, nil for a plain plan: it holds
+	// batches (paused, awaiting promotion) and decides what a failure does.
+	dep *pb.DeploymentRecord
 }
 
 func (m *machine) stage(key string) (int, *pb.Stage) {
@@ -519,6 +554,10 @@ func (m *machine) runningStep(key, node string) (*pb.Step, error) {
 func (m *machine) start(i int) {
 	for i >= 0 && i < len(m.rec.Stages) {
 		st := m.rec.Stages[i]
+		if m.hold(st) {
+			m.rec.Current = -1
+			return
+		}
 		m.rec.Current = int32(i)
 		setStageStatus(st, pb.StageStatus_STAGE_STATUS_RUNNING)
 		st.StartedAtUnixNano = m.at
@@ -557,6 +596,9 @@ func (m *machine) finishStage(i int) {
 	setStageStatus(st, status)
 	if status == pb.StageStatus_STAGE_STATUS_FAILED && st.Reason == "" {
 		st.Reason = "failed on " + strings.Join(failed, ", ")
+	}
+	if m.dep != nil && st.Kind == StageKindPhase && m.afterStage(i, status == pb.StageStatus_STAGE_STATUS_FAILED) {
+		return
 	}
 	if status == pb.StageStatus_STAGE_STATUS_FAILED && st.Kind == StageKindPhase {
 		m.beginRollback(i)
@@ -624,6 +666,21 @@ func (m *machine) beginRollback(i int) {
 	case pb.SafetyLevel_SAFETY_LEVEL_MODERATE:
 		phases = []int{int(failed.Phase)}
 	}
+	if m.rollback(phases) {
+		return
+	}
+	if m.shape.SafetyLevel == pb.SafetyLevel_SAFETY_LEVEL_PERMISSIVE {
+		m.rec.Reason += "; permissive plans are not rolled back"
+	} else {
+		m.rec.Reason += "; nothing to roll back"
+	}
+	m.finish(pb.PlanStatus_PLAN_STATUS_FAILED, "")
+}
+
+// rollback appends the rollback stages of phases, in that order, for the
+// operations of each that ran, and starts the first; false when there is
+// nothing to undo.
+func (m *machine) rollback(phases []int) bool {
 	first := -1
 	for _, p := range phases {
 		ops := m.completedOps(p)
@@ -646,16 +703,11 @@ func (m *machine) beginRollback(i int) {
 		}
 	}
 	if first < 0 {
-		if m.shape.SafetyLevel == pb.SafetyLevel_SAFETY_LEVEL_PERMISSIVE {
-			m.rec.Reason += "; permissive plans are not rolled back"
-		} else {
-			m.rec.Reason += "; nothing to roll back"
-		}
-		m.finish(pb.PlanStatus_PLAN_STATUS_FAILED, "")
-		return
+		return false
 	}
 	setPlanStatus(m.rec, pb.PlanStatus_PLAN_STATUS_ROLLING_BACK)
 	m.start(first)
+	return true
 }
 
 // completedOps lists the operations of phase p that ran successfully.
