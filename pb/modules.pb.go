@@ -162,8 +162,13 @@ type ModuleVersion struct {
 	PushedAtUnixNano int64        `protobuf:"varint,13,opt,name=pushed_at_unix_nano,json=pushedAtUnixNano,proto3" json:"pushed_at_unix_nano,omitempty"`
 	CreateIndex      uint64       `protobuf:"varint,14,opt,name=create_index,json=createIndex,proto3" json:"create_index,omitempty"`
 	ModifyIndex      uint64       `protobuf:"varint,15,opt,name=modify_index,json=modifyIndex,proto3" json:"modify_index,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// The trusted key whose ed25519 signature over the binary the leader
+	// verified ("" unsigned), and that key's fingerprint (hex SHA-256 of
+	// the raw public key), which stays meaningful if the key is removed.
+	SignedBy          string `protobuf:"bytes,16,opt,name=signed_by,json=signedBy,proto3" json:"signed_by,omitempty"`
+	SignerFingerprint string `protobuf:"bytes,17,opt,name=signer_fingerprint,json=signerFingerprint,proto3" json:"signer_fingerprint,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *ModuleVersion) Reset() {
@@ -299,6 +304,20 @@ func (x *ModuleVersion) GetModifyIndex() uint64 {
 		return x.ModifyIndex
 	}
 	return 0
+}
+
+func (x *ModuleVersion) GetSignedBy() string {
+	if x != nil {
+		return x.SignedBy
+	}
+	return ""
+}
+
+func (x *ModuleVersion) GetSignerFingerprint() string {
+	if x != nil {
+		return x.SignerFingerprint
+	}
+	return ""
 }
 
 // ModuleActive is the version of a module that specs following the
@@ -735,8 +754,12 @@ type ModulePushChunk struct {
 	ConfirmDangerous bool   `protobuf:"varint,4,opt,name=confirm_dangerous,json=confirmDangerous,proto3" json:"confirm_dangerous,omitempty"`
 	PushedBy         string `protobuf:"bytes,5,opt,name=pushed_by,json=pushedBy,proto3" json:"pushed_by,omitempty"`
 	Data             []byte `protobuf:"bytes,6,opt,name=data,proto3" json:"data,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// A detached ed25519 signature (64 bytes) over the binary's exact
+	// bytes, set in the first message; verified on the leader against the
+	// trusted keys (required at strict once a key is trusted).
+	Signature     []byte `protobuf:"bytes,7,opt,name=signature,proto3" json:"signature,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ModulePushChunk) Reset() {
@@ -807,6 +830,13 @@ func (x *ModulePushChunk) GetPushedBy() string {
 func (x *ModulePushChunk) GetData() []byte {
 	if x != nil {
 		return x.Data
+	}
+	return nil
+}
+
+func (x *ModulePushChunk) GetSignature() []byte {
+	if x != nil {
+		return x.Signature
 	}
 	return nil
 }
@@ -1408,6 +1438,510 @@ func (x *DeleteModuleResponse) GetMeta() *WriteMeta {
 	return nil
 }
 
+// ModuleTrustedKey is one ed25519 public key trusted to sign modules.
+type ModuleTrustedKey struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The raw 32-byte ed25519 public key.
+	PublicKey []byte `protobuf:"bytes,2,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
+	AddedBy   string `protobuf:"bytes,3,opt,name=added_by,json=addedBy,proto3" json:"added_by,omitempty"`
+	// The entry's proposal time.
+	AddedAtUnixNano int64  `protobuf:"varint,4,opt,name=added_at_unix_nano,json=addedAtUnixNano,proto3" json:"added_at_unix_nano,omitempty"`
+	CreateIndex     uint64 `protobuf:"varint,5,opt,name=create_index,json=createIndex,proto3" json:"create_index,omitempty"`
+	ModifyIndex     uint64 `protobuf:"varint,6,opt,name=modify_index,json=modifyIndex,proto3" json:"modify_index,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *ModuleTrustedKey) Reset() {
+	*x = ModuleTrustedKey{}
+	mi := &file_steward_v1_modules_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ModuleTrustedKey) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ModuleTrustedKey) ProtoMessage() {}
+
+func (x *ModuleTrustedKey) ProtoReflect() protoreflect.Message {
+	mi := &file_steward_v1_modules_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ModuleTrustedKey.ProtoReflect.Descriptor instead.
+func (*ModuleTrustedKey) Descriptor() ([]byte, []int) {
+	return file_steward_v1_modules_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ModuleTrustedKey) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ModuleTrustedKey) GetPublicKey() []byte {
+	if x != nil {
+		return x.PublicKey
+	}
+	return nil
+}
+
+func (x *ModuleTrustedKey) GetAddedBy() string {
+	if x != nil {
+		return x.AddedBy
+	}
+	return ""
+}
+
+func (x *ModuleTrustedKey) GetAddedAtUnixNano() int64 {
+	if x != nil {
+		return x.AddedAtUnixNano
+	}
+	return 0
+}
+
+func (x *ModuleTrustedKey) GetCreateIndex() uint64 {
+	if x != nil {
+		return x.CreateIndex
+	}
+	return 0
+}
+
+func (x *ModuleTrustedKey) GetModifyIndex() uint64 {
+	if x != nil {
+		return x.ModifyIndex
+	}
+	return 0
+}
+
+// ModuleTrustAddCommand trusts a key. The same name and key again change
+// nothing; another key under a trusted name, or a key trusted under
+// another name, is refused.
+type ModuleTrustAddCommand struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// added_at_unix_nano, create_index and modify_index are set by Apply.
+	Key *ModuleTrustedKey `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	// The most keys trusted at once, this one included (the leader's).
+	MaxKeys       uint32 `protobuf:"varint,2,opt,name=max_keys,json=maxKeys,proto3" json:"max_keys,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ModuleTrustAddCommand) Reset() {
+	*x = ModuleTrustAddCommand{}
+	mi := &file_steward_v1_modules_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ModuleTrustAddCommand) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ModuleTrustAddCommand) ProtoMessage() {}
+
+func (x *ModuleTrustAddCommand) ProtoReflect() protoreflect.Message {
+	mi := &file_steward_v1_modules_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ModuleTrustAddCommand.ProtoReflect.Descriptor instead.
+func (*ModuleTrustAddCommand) Descriptor() ([]byte, []int) {
+	return file_steward_v1_modules_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *ModuleTrustAddCommand) GetKey() *ModuleTrustedKey {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *ModuleTrustAddCommand) GetMaxKeys() uint32 {
+	if x != nil {
+		return x.MaxKeys
+	}
+	return 0
+}
+
+type ModuleTrustRemoveCommand struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ModuleTrustRemoveCommand) Reset() {
+	*x = ModuleTrustRemoveCommand{}
+	mi := &file_steward_v1_modules_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ModuleTrustRemoveCommand) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ModuleTrustRemoveCommand) ProtoMessage() {}
+
+func (x *ModuleTrustRemoveCommand) ProtoReflect() protoreflect.Message {
+	mi := &file_steward_v1_modules_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ModuleTrustRemoveCommand.ProtoReflect.Descriptor instead.
+func (*ModuleTrustRemoveCommand) Descriptor() ([]byte, []int) {
+	return file_steward_v1_modules_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ModuleTrustRemoveCommand) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type TrustModuleKeyRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The raw 32-byte ed25519 public key (the CLI decodes PEM or base64).
+	PublicKey     []byte `protobuf:"bytes,2,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
+	AddedBy       string `protobuf:"bytes,3,opt,name=added_by,json=addedBy,proto3" json:"added_by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TrustModuleKeyRequest) Reset() {
+	*x = TrustModuleKeyRequest{}
+	mi := &file_steward_v1_modules_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TrustModuleKeyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TrustModuleKeyRequest) ProtoMessage() {}
+
+func (x *TrustModuleKeyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_steward_v1_modules_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TrustModuleKeyRequest.ProtoReflect.Descriptor instead.
+func (*TrustModuleKeyRequest) Descriptor() ([]byte, []int) {
+	return file_steward_v1_modules_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *TrustModuleKeyRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *TrustModuleKeyRequest) GetPublicKey() []byte {
+	if x != nil {
+		return x.PublicKey
+	}
+	return nil
+}
+
+func (x *TrustModuleKeyRequest) GetAddedBy() string {
+	if x != nil {
+		return x.AddedBy
+	}
+	return ""
+}
+
+type TrustModuleKeyResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Meta  *WriteMeta             `protobuf:"bytes,1,opt,name=meta,proto3" json:"meta,omitempty"`
+	Key   *ModuleTrustedKey      `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	// The same name and key were already trusted: nothing changed.
+	Unchanged     bool `protobuf:"varint,3,opt,name=unchanged,proto3" json:"unchanged,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TrustModuleKeyResponse) Reset() {
+	*x = TrustModuleKeyResponse{}
+	mi := &file_steward_v1_modules_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TrustModuleKeyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TrustModuleKeyResponse) ProtoMessage() {}
+
+func (x *TrustModuleKeyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_steward_v1_modules_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TrustModuleKeyResponse.ProtoReflect.Descriptor instead.
+func (*TrustModuleKeyResponse) Descriptor() ([]byte, []int) {
+	return file_steward_v1_modules_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *TrustModuleKeyResponse) GetMeta() *WriteMeta {
+	if x != nil {
+		return x.Meta
+	}
+	return nil
+}
+
+func (x *TrustModuleKeyResponse) GetKey() *ModuleTrustedKey {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *TrustModuleKeyResponse) GetUnchanged() bool {
+	if x != nil {
+		return x.Unchanged
+	}
+	return false
+}
+
+type ListTrustedModuleKeysRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Read          *ReadOptions           `protobuf:"bytes,1,opt,name=read,proto3" json:"read,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTrustedModuleKeysRequest) Reset() {
+	*x = ListTrustedModuleKeysRequest{}
+	mi := &file_steward_v1_modules_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTrustedModuleKeysRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTrustedModuleKeysRequest) ProtoMessage() {}
+
+func (x *ListTrustedModuleKeysRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_steward_v1_modules_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTrustedModuleKeysRequest.ProtoReflect.Descriptor instead.
+func (*ListTrustedModuleKeysRequest) Descriptor() ([]byte, []int) {
+	return file_steward_v1_modules_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *ListTrustedModuleKeysRequest) GetRead() *ReadOptions {
+	if x != nil {
+		return x.Read
+	}
+	return nil
+}
+
+type ListTrustedModuleKeysResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Meta  *ReadMeta              `protobuf:"bytes,1,opt,name=meta,proto3" json:"meta,omitempty"`
+	// By name.
+	Keys []*ModuleTrustedKey `protobuf:"bytes,2,rep,name=keys,proto3" json:"keys,omitempty"`
+	// The most keys the cluster trusts at once.
+	MaxKeys       uint32 `protobuf:"varint,3,opt,name=max_keys,json=maxKeys,proto3" json:"max_keys,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTrustedModuleKeysResponse) Reset() {
+	*x = ListTrustedModuleKeysResponse{}
+	mi := &file_steward_v1_modules_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTrustedModuleKeysResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTrustedModuleKeysResponse) ProtoMessage() {}
+
+func (x *ListTrustedModuleKeysResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_steward_v1_modules_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTrustedModuleKeysResponse.ProtoReflect.Descriptor instead.
+func (*ListTrustedModuleKeysResponse) Descriptor() ([]byte, []int) {
+	return file_steward_v1_modules_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *ListTrustedModuleKeysResponse) GetMeta() *ReadMeta {
+	if x != nil {
+		return x.Meta
+	}
+	return nil
+}
+
+func (x *ListTrustedModuleKeysResponse) GetKeys() []*ModuleTrustedKey {
+	if x != nil {
+		return x.Keys
+	}
+	return nil
+}
+
+func (x *ListTrustedModuleKeysResponse) GetMaxKeys() uint32 {
+	if x != nil {
+		return x.MaxKeys
+	}
+	return 0
+}
+
+type RemoveTrustedModuleKeyRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveTrustedModuleKeyRequest) Reset() {
+	*x = RemoveTrustedModuleKeyRequest{}
+	mi := &file_steward_v1_modules_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveTrustedModuleKeyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveTrustedModuleKeyRequest) ProtoMessage() {}
+
+func (x *RemoveTrustedModuleKeyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_steward_v1_modules_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveTrustedModuleKeyRequest.ProtoReflect.Descriptor instead.
+func (*RemoveTrustedModuleKeyRequest) Descriptor() ([]byte, []int) {
+	return file_steward_v1_modules_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *RemoveTrustedModuleKeyRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type RemoveTrustedModuleKeyResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Meta          *WriteMeta             `protobuf:"bytes,1,opt,name=meta,proto3" json:"meta,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveTrustedModuleKeyResponse) Reset() {
+	*x = RemoveTrustedModuleKeyResponse{}
+	mi := &file_steward_v1_modules_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveTrustedModuleKeyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveTrustedModuleKeyResponse) ProtoMessage() {}
+
+func (x *RemoveTrustedModuleKeyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_steward_v1_modules_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveTrustedModuleKeyResponse.ProtoReflect.Descriptor instead.
+func (*RemoveTrustedModuleKeyResponse) Descriptor() ([]byte, []int) {
+	return file_steward_v1_modules_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *RemoveTrustedModuleKeyResponse) GetMeta() *WriteMeta {
+	if x != nil {
+		return x.Meta
+	}
+	return nil
+}
+
 var File_steward_v1_modules_proto protoreflect.FileDescriptor
 
 const file_steward_v1_modules_proto_rawDesc = "" +
@@ -1420,7 +1954,7 @@ const file_steward_v1_modules_proto_rawDesc = "" +
 	"\x13staged_at_unix_nano\x18\x03 \x01(\x03R\x10stagedAtUnixNano\"=\n" +
 	"\tModuleUse\x12\x1a\n" +
 	"\bfunction\x18\x01 \x01(\tR\bfunction\x12\x14\n" +
-	"\x05class\x18\x02 \x01(\tR\x05class\"\xe1\x03\n" +
+	"\x05class\x18\x02 \x01(\tR\x05class\"\xad\x04\n" +
 	"\rModuleVersion\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x18\n" +
@@ -1437,7 +1971,9 @@ const file_steward_v1_modules_proto_rawDesc = "" +
 	"\tpushed_by\x18\f \x01(\tR\bpushedBy\x12-\n" +
 	"\x13pushed_at_unix_nano\x18\r \x01(\x03R\x10pushedAtUnixNano\x12!\n" +
 	"\fcreate_index\x18\x0e \x01(\x04R\vcreateIndex\x12!\n" +
-	"\fmodify_index\x18\x0f \x01(\x04R\vmodifyIndex\"\xb3\x01\n" +
+	"\fmodify_index\x18\x0f \x01(\x04R\vmodifyIndex\x12\x1b\n" +
+	"\tsigned_by\x18\x10 \x01(\tR\bsignedBy\x12-\n" +
+	"\x12signer_fingerprint\x18\x11 \x01(\tR\x11signerFingerprint\"\xb3\x01\n" +
 	"\fModuleActive\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12/\n" +
@@ -1466,14 +2002,15 @@ const file_steward_v1_modules_proto_rawDesc = "" +
 	"\x0egc_grace_nanos\x18\x03 \x01(\x03R\fgcGraceNanos\"E\n" +
 	"\x15ModuleActivateCommand\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
-	"\aversion\x18\x02 \x01(\tR\aversion\"\xb5\x01\n" +
+	"\aversion\x18\x02 \x01(\tR\aversion\"\xd3\x01\n" +
 	"\x0fModulePushChunk\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x16\n" +
 	"\x06safety\x18\x03 \x01(\tR\x06safety\x12+\n" +
 	"\x11confirm_dangerous\x18\x04 \x01(\bR\x10confirmDangerous\x12\x1b\n" +
 	"\tpushed_by\x18\x05 \x01(\tR\bpushedBy\x12\x12\n" +
-	"\x04data\x18\x06 \x01(\fR\x04data\"\xaa\x01\n" +
+	"\x04data\x18\x06 \x01(\fR\x04data\x12\x1c\n" +
+	"\tsignature\x18\a \x01(\fR\tsignature\"\xaa\x01\n" +
 	"\x12ModulePushResponse\x12)\n" +
 	"\x04meta\x18\x01 \x01(\v2\x15.steward.v1.WriteMetaR\x04meta\x121\n" +
 	"\x06module\x18\x02 \x01(\v2\x19.steward.v1.ModuleVersionR\x06module\x12\x1c\n" +
@@ -1512,13 +2049,48 @@ const file_steward_v1_modules_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\"A\n" +
 	"\x14DeleteModuleResponse\x12)\n" +
-	"\x04meta\x18\x01 \x01(\v2\x15.steward.v1.WriteMetaR\x04meta2\x86\x03\n" +
+	"\x04meta\x18\x01 \x01(\v2\x15.steward.v1.WriteMetaR\x04meta\"\xd3\x01\n" +
+	"\x10ModuleTrustedKey\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1d\n" +
+	"\n" +
+	"public_key\x18\x02 \x01(\fR\tpublicKey\x12\x19\n" +
+	"\badded_by\x18\x03 \x01(\tR\aaddedBy\x12+\n" +
+	"\x12added_at_unix_nano\x18\x04 \x01(\x03R\x0faddedAtUnixNano\x12!\n" +
+	"\fcreate_index\x18\x05 \x01(\x04R\vcreateIndex\x12!\n" +
+	"\fmodify_index\x18\x06 \x01(\x04R\vmodifyIndex\"b\n" +
+	"\x15ModuleTrustAddCommand\x12.\n" +
+	"\x03key\x18\x01 \x01(\v2\x1c.steward.v1.ModuleTrustedKeyR\x03key\x12\x19\n" +
+	"\bmax_keys\x18\x02 \x01(\rR\amaxKeys\".\n" +
+	"\x18ModuleTrustRemoveCommand\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"e\n" +
+	"\x15TrustModuleKeyRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1d\n" +
+	"\n" +
+	"public_key\x18\x02 \x01(\fR\tpublicKey\x12\x19\n" +
+	"\badded_by\x18\x03 \x01(\tR\aaddedBy\"\x91\x01\n" +
+	"\x16TrustModuleKeyResponse\x12)\n" +
+	"\x04meta\x18\x01 \x01(\v2\x15.steward.v1.WriteMetaR\x04meta\x12.\n" +
+	"\x03key\x18\x02 \x01(\v2\x1c.steward.v1.ModuleTrustedKeyR\x03key\x12\x1c\n" +
+	"\tunchanged\x18\x03 \x01(\bR\tunchanged\"K\n" +
+	"\x1cListTrustedModuleKeysRequest\x12+\n" +
+	"\x04read\x18\x01 \x01(\v2\x17.steward.v1.ReadOptionsR\x04read\"\x96\x01\n" +
+	"\x1dListTrustedModuleKeysResponse\x12(\n" +
+	"\x04meta\x18\x01 \x01(\v2\x14.steward.v1.ReadMetaR\x04meta\x120\n" +
+	"\x04keys\x18\x02 \x03(\v2\x1c.steward.v1.ModuleTrustedKeyR\x04keys\x12\x19\n" +
+	"\bmax_keys\x18\x03 \x01(\rR\amaxKeys\"3\n" +
+	"\x1dRemoveTrustedModuleKeyRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"K\n" +
+	"\x1eRemoveTrustedModuleKeyResponse\x12)\n" +
+	"\x04meta\x18\x01 \x01(\v2\x15.steward.v1.WriteMetaR\x04meta2\xa1\x05\n" +
 	"\aModules\x12E\n" +
 	"\x04Push\x12\x1b.steward.v1.ModulePushChunk\x1a\x1e.steward.v1.ModulePushResponse(\x01\x12G\n" +
 	"\x04List\x12\x1e.steward.v1.ListModulesRequest\x1a\x1f.steward.v1.ListModulesResponse\x12N\n" +
 	"\aHistory\x12 .steward.v1.ModuleHistoryRequest\x1a!.steward.v1.ModuleHistoryResponse\x12N\n" +
 	"\aInspect\x12 .steward.v1.InspectModuleRequest\x1a!.steward.v1.InspectModuleResponse\x12K\n" +
-	"\x06Delete\x12\x1f.steward.v1.DeleteModuleRequest\x1a .steward.v1.DeleteModuleResponseB\x1fZ\x1dgithub.com/steward/steward/pbb\x06proto3"
+	"\x06Delete\x12\x1f.steward.v1.DeleteModuleRequest\x1a .steward.v1.DeleteModuleResponse\x12Q\n" +
+	"\bTrustAdd\x12!.steward.v1.TrustModuleKeyRequest\x1a\".steward.v1.TrustModuleKeyResponse\x12`\n" +
+	"\tTrustList\x12(.steward.v1.ListTrustedModuleKeysRequest\x1a).steward.v1.ListTrustedModuleKeysResponse\x12d\n" +
+	"\vTrustRemove\x12).steward.v1.RemoveTrustedModuleKeyRequest\x1a*.steward.v1.RemoveTrustedModuleKeyResponseB\x1fZ\x1dgithub.com/steward/steward/pbb\x06proto3"
 
 var (
 	file_steward_v1_modules_proto_rawDescOnce sync.Once
@@ -1532,63 +2104,85 @@ func file_steward_v1_modules_proto_rawDescGZIP() []byte {
 	return file_steward_v1_modules_proto_rawDescData
 }
 
-var file_steward_v1_modules_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_steward_v1_modules_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_steward_v1_modules_proto_goTypes = []any{
-	(*ModuleChunk)(nil),           // 0: steward.v1.ModuleChunk
-	(*ModuleUse)(nil),             // 1: steward.v1.ModuleUse
-	(*ModuleVersion)(nil),         // 2: steward.v1.ModuleVersion
-	(*ModuleActive)(nil),          // 3: steward.v1.ModuleActive
-	(*ModulePutChunkCommand)(nil), // 4: steward.v1.ModulePutChunkCommand
-	(*ModuleCommitCommand)(nil),   // 5: steward.v1.ModuleCommitCommand
-	(*ModuleCommitResult)(nil),    // 6: steward.v1.ModuleCommitResult
-	(*ModuleDeleteCommand)(nil),   // 7: steward.v1.ModuleDeleteCommand
-	(*ModuleActivateCommand)(nil), // 8: steward.v1.ModuleActivateCommand
-	(*ModulePushChunk)(nil),       // 9: steward.v1.ModulePushChunk
-	(*ModulePushResponse)(nil),    // 10: steward.v1.ModulePushResponse
-	(*ModuleSummary)(nil),         // 11: steward.v1.ModuleSummary
-	(*ListModulesRequest)(nil),    // 12: steward.v1.ListModulesRequest
-	(*ListModulesResponse)(nil),   // 13: steward.v1.ListModulesResponse
-	(*ModuleHistoryRequest)(nil),  // 14: steward.v1.ModuleHistoryRequest
-	(*ModuleHistoryResponse)(nil), // 15: steward.v1.ModuleHistoryResponse
-	(*InspectModuleRequest)(nil),  // 16: steward.v1.InspectModuleRequest
-	(*InspectModuleResponse)(nil), // 17: steward.v1.InspectModuleResponse
-	(*DeleteModuleRequest)(nil),   // 18: steward.v1.DeleteModuleRequest
-	(*DeleteModuleResponse)(nil),  // 19: steward.v1.DeleteModuleResponse
-	(*WriteMeta)(nil),             // 20: steward.v1.WriteMeta
-	(*ReadOptions)(nil),           // 21: steward.v1.ReadOptions
-	(*ReadMeta)(nil),              // 22: steward.v1.ReadMeta
+	(*ModuleChunk)(nil),                    // 0: steward.v1.ModuleChunk
+	(*ModuleUse)(nil),                      // 1: steward.v1.ModuleUse
+	(*ModuleVersion)(nil),                  // 2: steward.v1.ModuleVersion
+	(*ModuleActive)(nil),                   // 3: steward.v1.ModuleActive
+	(*ModulePutChunkCommand)(nil),          // 4: steward.v1.ModulePutChunkCommand
+	(*ModuleCommitCommand)(nil),            // 5: steward.v1.ModuleCommitCommand
+	(*ModuleCommitResult)(nil),             // 6: steward.v1.ModuleCommitResult
+	(*ModuleDeleteCommand)(nil),            // 7: steward.v1.ModuleDeleteCommand
+	(*ModuleActivateCommand)(nil),          // 8: steward.v1.ModuleActivateCommand
+	(*ModulePushChunk)(nil),                // 9: steward.v1.ModulePushChunk
+	(*ModulePushResponse)(nil),             // 10: steward.v1.ModulePushResponse
+	(*ModuleSummary)(nil),                  // 11: steward.v1.ModuleSummary
+	(*ListModulesRequest)(nil),             // 12: steward.v1.ListModulesRequest
+	(*ListModulesResponse)(nil),            // 13: steward.v1.ListModulesResponse
+	(*ModuleHistoryRequest)(nil),           // 14: steward.v1.ModuleHistoryRequest
+	(*ModuleHistoryResponse)(nil),          // 15: steward.v1.ModuleHistoryResponse
+	(*InspectModuleRequest)(nil),           // 16: steward.v1.InspectModuleRequest
+	(*InspectModuleResponse)(nil),          // 17: steward.v1.InspectModuleResponse
+	(*DeleteModuleRequest)(nil),            // 18: steward.v1.DeleteModuleRequest
+	(*DeleteModuleResponse)(nil),           // 19: steward.v1.DeleteModuleResponse
+	(*ModuleTrustedKey)(nil),               // 20: steward.v1.ModuleTrustedKey
+	(*ModuleTrustAddCommand)(nil),          // 21: steward.v1.ModuleTrustAddCommand
+	(*ModuleTrustRemoveCommand)(nil),       // 22: steward.v1.ModuleTrustRemoveCommand
+	(*TrustModuleKeyRequest)(nil),          // 23: steward.v1.TrustModuleKeyRequest
+	(*TrustModuleKeyResponse)(nil),         // 24: steward.v1.TrustModuleKeyResponse
+	(*ListTrustedModuleKeysRequest)(nil),   // 25: steward.v1.ListTrustedModuleKeysRequest
+	(*ListTrustedModuleKeysResponse)(nil),  // 26: steward.v1.ListTrustedModuleKeysResponse
+	(*RemoveTrustedModuleKeyRequest)(nil),  // 27: steward.v1.RemoveTrustedModuleKeyRequest
+	(*RemoveTrustedModuleKeyResponse)(nil), // 28: steward.v1.RemoveTrustedModuleKeyResponse
+	(*WriteMeta)(nil),                      // 29: steward.v1.WriteMeta
+	(*ReadOptions)(nil),                    // 30: steward.v1.ReadOptions
+	(*ReadMeta)(nil),                       // 31: steward.v1.ReadMeta
 }
 var file_steward_v1_modules_proto_depIdxs = []int32{
 	1,  // 0: steward.v1.ModuleVersion.capabilities:type_name -> steward.v1.ModuleUse
 	2,  // 1: steward.v1.ModuleCommitCommand.version:type_name -> steward.v1.ModuleVersion
 	2,  // 2: steward.v1.ModuleCommitResult.version:type_name -> steward.v1.ModuleVersion
-	20, // 3: steward.v1.ModulePushResponse.meta:type_name -> steward.v1.WriteMeta
+	29, // 3: steward.v1.ModulePushResponse.meta:type_name -> steward.v1.WriteMeta
 	2,  // 4: steward.v1.ModulePushResponse.module:type_name -> steward.v1.ModuleVersion
-	21, // 5: steward.v1.ListModulesRequest.read:type_name -> steward.v1.ReadOptions
-	22, // 6: steward.v1.ListModulesResponse.meta:type_name -> steward.v1.ReadMeta
+	30, // 5: steward.v1.ListModulesRequest.read:type_name -> steward.v1.ReadOptions
+	31, // 6: steward.v1.ListModulesResponse.meta:type_name -> steward.v1.ReadMeta
 	11, // 7: steward.v1.ListModulesResponse.modules:type_name -> steward.v1.ModuleSummary
-	21, // 8: steward.v1.ModuleHistoryRequest.read:type_name -> steward.v1.ReadOptions
-	22, // 9: steward.v1.ModuleHistoryResponse.meta:type_name -> steward.v1.ReadMeta
+	30, // 8: steward.v1.ModuleHistoryRequest.read:type_name -> steward.v1.ReadOptions
+	31, // 9: steward.v1.ModuleHistoryResponse.meta:type_name -> steward.v1.ReadMeta
 	2,  // 10: steward.v1.ModuleHistoryResponse.versions:type_name -> steward.v1.ModuleVersion
-	21, // 11: steward.v1.InspectModuleRequest.read:type_name -> steward.v1.ReadOptions
-	22, // 12: steward.v1.InspectModuleResponse.meta:type_name -> steward.v1.ReadMeta
+	30, // 11: steward.v1.InspectModuleRequest.read:type_name -> steward.v1.ReadOptions
+	31, // 12: steward.v1.InspectModuleResponse.meta:type_name -> steward.v1.ReadMeta
 	2,  // 13: steward.v1.InspectModuleResponse.module:type_name -> steward.v1.ModuleVersion
-	20, // 14: steward.v1.DeleteModuleResponse.meta:type_name -> steward.v1.WriteMeta
-	9,  // 15: steward.v1.Modules.Push:input_type -> steward.v1.ModulePushChunk
-	12, // 16: steward.v1.Modules.List:input_type -> steward.v1.ListModulesRequest
-	14, // 17: steward.v1.Modules.History:input_type -> steward.v1.ModuleHistoryRequest
-	16, // 18: steward.v1.Modules.Inspect:input_type -> steward.v1.InspectModuleRequest
-	18, // 19: steward.v1.Modules.Delete:input_type -> steward.v1.DeleteModuleRequest
-	10, // 20: steward.v1.Modules.Push:output_type -> steward.v1.ModulePushResponse
-	13, // 21: steward.v1.Modules.List:output_type -> steward.v1.ListModulesResponse
-	15, // 22: steward.v1.Modules.History:output_type -> steward.v1.ModuleHistoryResponse
-	17, // 23: steward.v1.Modules.Inspect:output_type -> steward.v1.InspectModuleResponse
-	19, // 24: steward.v1.Modules.Delete:output_type -> steward.v1.DeleteModuleResponse
-	20, // [20:25] is the sub-list for method output_type
-	15, // [15:20] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	29, // 14: steward.v1.DeleteModuleResponse.meta:type_name -> steward.v1.WriteMeta
+	20, // 15: steward.v1.ModuleTrustAddCommand.key:type_name -> steward.v1.ModuleTrustedKey
+	29, // 16: steward.v1.TrustModuleKeyResponse.meta:type_name -> steward.v1.WriteMeta
+	20, // 17: steward.v1.TrustModuleKeyResponse.key:type_name -> steward.v1.ModuleTrustedKey
+	30, // 18: steward.v1.ListTrustedModuleKeysRequest.read:type_name -> steward.v1.ReadOptions
+	31, // 19: steward.v1.ListTrustedModuleKeysResponse.meta:type_name -> steward.v1.ReadMeta
+	20, // 20: steward.v1.ListTrustedModuleKeysResponse.keys:type_name -> steward.v1.ModuleTrustedKey
+	29, // 21: steward.v1.RemoveTrustedModuleKeyResponse.meta:type_name -> steward.v1.WriteMeta
+	9,  // 22: steward.v1.Modules.Push:input_type -> steward.v1.ModulePushChunk
+	12, // 23: steward.v1.Modules.List:input_type -> steward.v1.ListModulesRequest
+	14, // 24: steward.v1.Modules.History:input_type -> steward.v1.ModuleHistoryRequest
+	16, // 25: steward.v1.Modules.Inspect:input_type -> steward.v1.InspectModuleRequest
+	18, // 26: steward.v1.Modules.Delete:input_type -> steward.v1.DeleteModuleRequest
+	23, // 27: steward.v1.Modules.TrustAdd:input_type -> steward.v1.TrustModuleKeyRequest
+	25, // 28: steward.v1.Modules.TrustList:input_type -> steward.v1.ListTrustedModuleKeysRequest
+	27, // 29: steward.v1.Modules.TrustRemove:input_type -> steward.v1.RemoveTrustedModuleKeyRequest
+	10, // 30: steward.v1.Modules.Push:output_type -> steward.v1.ModulePushResponse
+	13, // 31: steward.v1.Modules.List:output_type -> steward.v1.ListModulesResponse
+	15, // 32: steward.v1.Modules.History:output_type -> steward.v1.ModuleHistoryResponse
+	17, // 33: steward.v1.Modules.Inspect:output_type -> steward.v1.InspectModuleResponse
+	19, // 34: steward.v1.Modules.Delete:output_type -> steward.v1.DeleteModuleResponse
+	24, // 35: steward.v1.Modules.TrustAdd:output_type -> steward.v1.TrustModuleKeyResponse
+	26, // 36: steward.v1.Modules.TrustList:output_type -> steward.v1.ListTrustedModuleKeysResponse
+	28, // 37: steward.v1.Modules.TrustRemove:output_type -> steward.v1.RemoveTrustedModuleKeyResponse
+	30, // [30:38] is the sub-list for method output_type
+	22, // [22:30] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_steward_v1_modules_proto_init() }
@@ -1603,7 +2197,7 @@ func file_steward_v1_modules_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_steward_v1_modules_proto_rawDesc), len(file_steward_v1_modules_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   20,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

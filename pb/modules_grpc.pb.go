@@ -19,11 +19,14 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Modules_Push_FullMethodName    = "/steward.v1.Modules/Push"
-	Modules_List_FullMethodName    = "/steward.v1.Modules/List"
-	Modules_History_FullMethodName = "/steward.v1.Modules/History"
-	Modules_Inspect_FullMethodName = "/steward.v1.Modules/Inspect"
-	Modules_Delete_FullMethodName  = "/steward.v1.Modules/Delete"
+	Modules_Push_FullMethodName        = "/steward.v1.Modules/Push"
+	Modules_List_FullMethodName        = "/steward.v1.Modules/List"
+	Modules_History_FullMethodName     = "/steward.v1.Modules/History"
+	Modules_Inspect_FullMethodName     = "/steward.v1.Modules/Inspect"
+	Modules_Delete_FullMethodName      = "/steward.v1.Modules/Delete"
+	Modules_TrustAdd_FullMethodName    = "/steward.v1.Modules/TrustAdd"
+	Modules_TrustList_FullMethodName   = "/steward.v1.Modules/TrustList"
+	Modules_TrustRemove_FullMethodName = "/steward.v1.Modules/TrustRemove"
 )
 
 // ModulesClient is the client API for Modules service.
@@ -41,6 +44,11 @@ type ModulesClient interface {
 	History(ctx context.Context, in *ModuleHistoryRequest, opts ...grpc.CallOption) (*ModuleHistoryResponse, error)
 	Inspect(ctx context.Context, in *InspectModuleRequest, opts ...grpc.CallOption) (*InspectModuleResponse, error)
 	Delete(ctx context.Context, in *DeleteModuleRequest, opts ...grpc.CallOption) (*DeleteModuleResponse, error)
+	// The cluster's trusted signing keys (ed25519): at strict, once one is
+	// trusted, a push needs a signature one of them verifies.
+	TrustAdd(ctx context.Context, in *TrustModuleKeyRequest, opts ...grpc.CallOption) (*TrustModuleKeyResponse, error)
+	TrustList(ctx context.Context, in *ListTrustedModuleKeysRequest, opts ...grpc.CallOption) (*ListTrustedModuleKeysResponse, error)
+	TrustRemove(ctx context.Context, in *RemoveTrustedModuleKeyRequest, opts ...grpc.CallOption) (*RemoveTrustedModuleKeyResponse, error)
 }
 
 type modulesClient struct {
@@ -104,6 +112,36 @@ func (c *modulesClient) Delete(ctx context.Context, in *DeleteModuleRequest, opt
 	return out, nil
 }
 
+func (c *modulesClient) TrustAdd(ctx context.Context, in *TrustModuleKeyRequest, opts ...grpc.CallOption) (*TrustModuleKeyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(TrustModuleKeyResponse)
+	err := c.cc.Invoke(ctx, Modules_TrustAdd_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *modulesClient) TrustList(ctx context.Context, in *ListTrustedModuleKeysRequest, opts ...grpc.CallOption) (*ListTrustedModuleKeysResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListTrustedModuleKeysResponse)
+	err := c.cc.Invoke(ctx, Modules_TrustList_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *modulesClient) TrustRemove(ctx context.Context, in *RemoveTrustedModuleKeyRequest, opts ...grpc.CallOption) (*RemoveTrustedModuleKeyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RemoveTrustedModuleKeyResponse)
+	err := c.cc.Invoke(ctx, Modules_TrustRemove_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ModulesServer is the server API for Modules service.
 // All implementations must embed UnimplementedModulesServer
 // for forward compatibility.
@@ -119,6 +157,11 @@ type ModulesServer interface {
 	History(context.Context, *ModuleHistoryRequest) (*ModuleHistoryResponse, error)
 	Inspect(context.Context, *InspectModuleRequest) (*InspectModuleResponse, error)
 	Delete(context.Context, *DeleteModuleRequest) (*DeleteModuleResponse, error)
+	// The cluster's trusted signing keys (ed25519): at strict, once one is
+	// trusted, a push needs a signature one of them verifies.
+	TrustAdd(context.Context, *TrustModuleKeyRequest) (*TrustModuleKeyResponse, error)
+	TrustList(context.Context, *ListTrustedModuleKeysRequest) (*ListTrustedModuleKeysResponse, error)
+	TrustRemove(context.Context, *RemoveTrustedModuleKeyRequest) (*RemoveTrustedModuleKeyResponse, error)
 	mustEmbedUnimplementedModulesServer()
 }
 
@@ -143,6 +186,15 @@ func (UnimplementedModulesServer) Inspect(context.Context, *InspectModuleRequest
 }
 func (UnimplementedModulesServer) Delete(context.Context, *DeleteModuleRequest) (*DeleteModuleResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Delete not implemented")
+}
+func (UnimplementedModulesServer) TrustAdd(context.Context, *TrustModuleKeyRequest) (*TrustModuleKeyResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method TrustAdd not implemented")
+}
+func (UnimplementedModulesServer) TrustList(context.Context, *ListTrustedModuleKeysRequest) (*ListTrustedModuleKeysResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method TrustList not implemented")
+}
+func (UnimplementedModulesServer) TrustRemove(context.Context, *RemoveTrustedModuleKeyRequest) (*RemoveTrustedModuleKeyResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method TrustRemove not implemented")
 }
 func (UnimplementedModulesServer) mustEmbedUnimplementedModulesServer() {}
 func (UnimplementedModulesServer) testEmbeddedByValue()                 {}
@@ -244,6 +296,60 @@ func _Modules_Delete_Handler(srv interface{}, ctx context.Context, dec func(inte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Modules_TrustAdd_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(TrustModuleKeyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ModulesServer).TrustAdd(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Modules_TrustAdd_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ModulesServer).TrustAdd(ctx, req.(*TrustModuleKeyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Modules_TrustList_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListTrustedModuleKeysRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ModulesServer).TrustList(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Modules_TrustList_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ModulesServer).TrustList(ctx, req.(*ListTrustedModuleKeysRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Modules_TrustRemove_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RemoveTrustedModuleKeyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ModulesServer).TrustRemove(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Modules_TrustRemove_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ModulesServer).TrustRemove(ctx, req.(*RemoveTrustedModuleKeyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Modules_ServiceDesc is the grpc.ServiceDesc for Modules service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -266,6 +372,18 @@ var Modules_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Delete",
 			Handler:    _Modules_Delete_Handler,
+		},
+		{
+			MethodName: "TrustAdd",
+			Handler:    _Modules_TrustAdd_Handler,
+		},
+		{
+			MethodName: "TrustList",
+			Handler:    _Modules_TrustList_Handler,
+		},
+		{
+			MethodName: "TrustRemove",
+			Handler:    _Modules_TrustRemove_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

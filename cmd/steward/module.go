@@ -32,15 +32,19 @@ type moduleJSON struct {
 	Warnings       []string        `json:"warnings"`
 	Manifest       json.RawMessage `json:"manifest,omitempty"`
 	PushedBy       string          `json:"pushed_by"`
-	PushedAt       time.Time       `json:"pushed_at"`
-	Active         bool            `json:"active"`
-	PinnedBy       []string        `json:"pinned_by,omitempty"`
+	// The trusted key whose signature the leader verified ("" unsigned).
+	SignedBy          string    `json:"signed_by"`
+	SignerFingerprint string    `json:"signer_fingerprint,omitempty"`
+	PushedAt          time.Time `json:"pushed_at"`
+	Active            bool      `json:"active"`
+	PinnedBy          []string  `json:"pinned_by,omitempty"`
 }
 
 func toModuleJSON(v *pb.ModuleVersion, active string) moduleJSON {
 	j := moduleJSON{ID: v.Id, Name: v.Name, Version: v.Version, Behavior: store.BehaviorName(v.Name, v.Version),
 		SHA256: v.Sha256, Size: v.Size, Chunks: len(v.Chunks), Safety: v.Safety, MemoryMinPages: v.MemoryMinPages,
 		Capabilities: []hotcode.Use{}, Warnings: append([]string{}, v.Warnings...), PushedBy: v.PushedBy,
+		SignedBy: v.SignedBy, SignerFingerprint: v.SignerFingerprint,
 		PushedAt: time.Unix(0, v.PushedAtUnixNano).UTC(), Active: active == v.Version}
 	if len(v.ManifestJson) > 0 && json.Valid(v.ManifestJson) {
 		j.Manifest = v.ManifestJson
@@ -53,7 +57,8 @@ func toModuleJSON(v *pb.ModuleVersion, active string) moduleJSON {
 
 func newModuleCmd(g *globals) *cobra.Command {
 	m := &cobra.Command{Use: "module", Short: "Push, list and inspect the WebAssembly modules stored in the cluster"}
-	m.AddCommand(newModulePushCmd(g), newModuleListCmd(g), newModuleHistoryCmd(g), newModuleInspectCmd(g), newModuleDeleteCmd(g))
+	m.AddCommand(newModulePushCmd(g), newModuleListCmd(g), newModuleHistoryCmd(g), newModuleInspectCmd(g), newModuleDeleteCmd(g),
+		newModuleKeygenCmd(g), newModuleSignCmd(g), newModuleTrustCmd(g))
 	return m
 }
 
@@ -80,6 +85,7 @@ func newModulePushCmd(g *globals) *cobra.Command {
 	version := cmd.Flags().String("version", "", "the version the module's manifest must carry (default: whatever it carries)")
 	safety := cmd.Flags().String("safety", string(hotcode.DefaultLevel), "safety level: strict, moderate or permissive")
 	confirm := cmd.Flags().Bool("confirm-dangerous", false, "confirm the dangerous host functions (register, spawn, exit) the manifest declares (strict)")
+	sigFile := cmd.Flags().String("signature", "", "a detached ed25519 signature of FILE (steward module sign): required at strict once the cluster trusts a key, verified at any level")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if err := checkOutput(*out); err != nil {
 			return err
@@ -90,6 +96,12 @@ func newModulePushCmd(g *globals) *cobra.Command {
 		bin, err := readInput(cmd, "module", args[1], hotcode.MaxModuleBytes)
 		if err != nil {
 			return err
+		}
+		var sig []byte
+		if *sigFile != "" {
+			if sig, err = readSignature(cmd, *sigFile); err != nil {
+				return err
+			}
 		}
 		c, ctx, done, err := g.connect(cmd)
 		if err != nil {
@@ -106,6 +118,7 @@ func newModulePushCmd(g *globals) *cobra.Command {
 			msg := &pb.ModulePushChunk{Data: bin[:n]}
 			if first {
 				msg.Name, msg.Version, msg.Safety, msg.ConfirmDangerous, msg.PushedBy = args[0], *version, *safety, *confirm, pusher()
+				msg.Signature = sig
 				first = false
 			}
 			if err := up.Send(msg); err != nil {
@@ -128,6 +141,9 @@ func newModulePushCmd(g *globals) *cobra.Command {
 		}
 		fmt.Fprintf(w, "Module %s stored: %d bytes, sha256 %s, validated at %s; run it as behavior %q\n",
 			resp.Module.Id, resp.Module.Size, resp.Module.Sha256, resp.Module.Safety, store.BehaviorName(resp.Module.Name, resp.Module.Version))
+		if resp.Module.SignedBy != "" {
+			fmt.Fprintf(w, "Signed by trusted key %s (fingerprint %s)\n", resp.Module.SignedBy, resp.Module.SignerFingerprint)
+		}
 		for _, e := range resp.Evicted {
 			fmt.Fprintf(w, "Evicted from the history: %s\n", e)
 		}
@@ -270,6 +286,11 @@ func printModule(w io.Writer, j moduleJSON) error {
 	fmt.Fprintf(w, "Module:     %s\nBehavior:   %s\nActive:     %t\nSHA-256:    %s\nSize:       %d bytes in %d chunks\n",
 		j.ID, j.Behavior, j.Active, j.SHA256, j.Size, j.Chunks)
 	fmt.Fprintf(w, "Safety:     %s\nMemory min: %d pages\nPushed:     %s by %s\n", j.Safety, j.MemoryMinPages, j.PushedAt.Format(time.RFC3339), j.PushedBy)
+	if j.SignedBy != "" {
+		fmt.Fprintf(w, "Signed by:  %s (fingerprint %s)\n", j.SignedBy, j.SignerFingerprint)
+	} else {
+		fmt.Fprintf(w, "Signed by:  (unsigned)\n")
+	}
 	if len(j.Manifest) > 0 {
 		fmt.Fprintf(w, "Manifest:   %s\n", j.Manifest)
 	}

@@ -59,7 +59,7 @@ func (s *service) Push(stream grpc.ClientStreamingServer[pb.ModulePushChunk, pb.
 			return err
 		}
 		if req.head == nil {
-			req.head = &pb.ModulePushChunk{Name: c.Name, Version: c.Version, Safety: c.Safety, ConfirmDangerous: c.ConfirmDangerous, PushedBy: c.PushedBy}
+			req.head = &pb.ModulePushChunk{Name: c.Name, Version: c.Version, Safety: c.Safety, ConfirmDangerous: c.ConfirmDangerous, PushedBy: c.PushedBy, Signature: c.Signature}
 		}
 		if buf.Len()+len(c.Data) > hotcode.MaxModuleBytes {
 			err := fmt.Errorf("%w: module %q refused: size: larger than the %d bytes allowed", hotcode.ErrInvalidModule, req.head.Name, hotcode.MaxModuleBytes)
@@ -94,6 +94,7 @@ func (s *service) forwardPush(ctx context.Context, c *grpc.ClientConn, req *push
 		m := &pb.ModulePushChunk{Data: data[:n]}
 		if first {
 			m.Name, m.Version, m.Safety, m.ConfirmDangerous, m.PushedBy = req.head.Name, req.head.Version, req.head.Safety, req.head.ConfirmDangerous, req.head.PushedBy
+			m.Signature = req.head.Signature
 			first = false
 		}
 		if err := up.Send(m); err != nil {
@@ -113,6 +114,12 @@ func (s *service) pushLocal(ctx context.Context, req *pushRequest) (*pb.ModulePu
 		Name: h.Name, Level: level, MaxMemoryPages: s.l.cfg.Host.MaxMemoryPages, Confirmed: h.ConfirmDangerous,
 		SmokeDeadline: s.l.cfg.Host.MessageDeadline, Dependency: func(name, rng string) bool { return hasVersion(st, name, rng) },
 	})
+	// The signature check, listed with the others when it fails.
+	signer, sigProblem, sigErr := checkSignature(st, level, req.bin, h.Signature)
+	if sigErr != nil {
+		return nil, sigErr
+	}
+	err = withProblem(err, h.Name, level, sigProblem)
 	if err == nil && h.Version != "" && rep.Manifest.Version != h.Version {
 		err = fmt.Errorf("%w: module %q refused: version: the manifest says version %s, the push %s", hotcode.ErrInvalidModule, h.Name, rep.Manifest.Version, h.Version)
 	}
@@ -132,6 +139,9 @@ func (s *service) pushLocal(ctx context.Context, req *pushRequest) (*pb.ModulePu
 	v := &pb.ModuleVersion{Name: h.Name, Version: rep.Manifest.Version, Sha256: rep.SHA256, Size: uint64(len(req.bin)),
 		ManifestJson: manifestJSON(rep.Manifest), Safety: string(rep.Level), MemoryMinPages: rep.MemoryMinPages,
 		Warnings: rep.Warnings, PushedBy: h.PushedBy, PushedAtUnixNano: time.Now().UnixNano()}
+	if signer != nil {
+		v.SignedBy, v.SignerFingerprint = signer.Name, Fingerprint(signer.PublicKey)
+	}
 	for _, u := range rep.Capabilities {
 		v.Capabilities = append(v.Capabilities, &pb.ModuleUse{Function: u.Function, Class: string(u.Class)})
 	}
