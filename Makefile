@@ -83,15 +83,26 @@ clean:
 	rm -rf bin
 
 # The example WebAssembly modules (examples/modules, issue 16) and
-# hotcode's WAT test modules (hotcode/testdata): each .wat
-# through wat2wasm (Debian's wabt, installed when missing), then its
-# .manifest.json appended as the steward.manifest custom section (wabt
-# 1.0.32 parses (@custom ...) but does not emit it). The built .wasm files
-# are committed; hotcode's TestExamplesRebuild checks they are in sync.
+# hotcode's WAT test modules (hotcode/testdata), each built to a raw module
+# and then its .manifest.json appended as the steward.manifest custom
+# section (hotcode/cmd/addmanifest):
+# - each .wat through wat2wasm (Debian's wabt; 1.0.32 parses (@custom ...)
+#   but does not emit it);
+# - each examples/modules/c/*.c through clang --target=wasm32 and wasm-ld
+#   (Debian's clang and lld), no libc;
+# - each examples/modules/go/counter-* as a Go wasip1 reactor
+#   (-buildmode=c-shared), then go/cmd/lazyinit (the host never calls
+#   _initialize: the wrapped exports call it on the first callback).
+# scripts/install-wasm-toolchain.sh installs wabt, clang and lld when
+# missing. The built .wasm files are committed (`make test` needs none of
+# these tools); hotcode's TestExamplesRebuild checks the WAT ones.
 WASM_MODULES := $(basename $(wildcard examples/modules/*.wat hotcode/testdata/*.wat))
+WASM_C_MODULES := $(basename $(wildcard examples/modules/c/*.c))
+WASM_GO_MODULES := $(patsubst examples/modules/go/%/,%,$(wildcard examples/modules/go/counter-*/))
+WASM_CFLAGS := --target=wasm32 -O2 -nostdlib -ffreestanding -Wall -Wextra -Werror -Wl,--no-entry -Wl,--strip-all
 .PHONY: wasm wasm-tools
 wasm-tools:
-	@command -v wat2wasm >/dev/null || (apt-get install -y wabt || (apt-get update && apt-get install -y wabt))
+	@./scripts/install-wasm-toolchain.sh
 
 wasm: wasm-tools
 	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
@@ -99,4 +110,16 @@ wasm: wasm-tools
 		wat2wasm $$m.wat -o $$tmp/raw.wasm; \
 		$(GO) run ./hotcode/cmd/addmanifest -manifest $$m.manifest.json -o $$m.wasm $$tmp/raw.wasm; \
 		echo "built $$m.wasm"; \
+	done; \
+	for m in $(WASM_C_MODULES); do \
+		clang $(WASM_CFLAGS) -o $$tmp/raw.wasm $$m.c; \
+		$(GO) run ./hotcode/cmd/addmanifest -manifest $$m.manifest.json -o $$m.wasm $$tmp/raw.wasm; \
+		echo "built $$m.wasm"; \
+	done; \
+	for m in $(WASM_GO_MODULES); do \
+		(cd examples/modules/go && \
+			GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -trimpath -ldflags='-s -w -buildid=' -o $$tmp/raw.wasm ./$$m && \
+			$(GO) run ./cmd/lazyinit -o $$tmp/lazy.wasm $$tmp/raw.wasm); \
+		$(GO) run ./hotcode/cmd/addmanifest -manifest examples/modules/go/$$m.manifest.json -o examples/modules/go/$$m.wasm $$tmp/lazy.wasm; \
+		echo "built examples/modules/go/$$m.wasm"; \
 	done

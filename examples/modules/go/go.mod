@@ -1,0 +1,3 @@
+module github.com/steward/steward/examples/modules/go
+
+go 1.26
