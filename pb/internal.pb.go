@@ -21,6 +21,205 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type CodeTargetsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Module        string                 `protobuf:"bytes,1,opt,name=module,proto3" json:"module,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CodeTargetsRequest) Reset() {
+	*x = CodeTargetsRequest{}
+	mi := &file_steward_v1_internal_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CodeTargetsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CodeTargetsRequest) ProtoMessage() {}
+
+func (x *CodeTargetsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_steward_v1_internal_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CodeTargetsRequest.ProtoReflect.Descriptor instead.
+func (*CodeTargetsRequest) Descriptor() ([]byte, []int) {
+	return file_steward_v1_internal_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *CodeTargetsRequest) GetModule() string {
+	if x != nil {
+		return x.Module
+	}
+	return ""
+}
+
+// CodeTarget is one worker running a module version.
+type CodeTarget struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Pid      string                 `protobuf:"bytes,1,opt,name=pid,proto3" json:"pid,omitempty"`
+	Node     string                 `protobuf:"bytes,2,opt,name=node,proto3" json:"node,omitempty"`
+	Tree     string                 `protobuf:"bytes,3,opt,name=tree,proto3" json:"tree,omitempty"`
+	ChildId  string                 `protobuf:"bytes,4,opt,name=child_id,json=childId,proto3" json:"child_id,omitempty"`
+	Behavior string                 `protobuf:"bytes,5,opt,name=behavior,proto3" json:"behavior,omitempty"`
+	Version  string                 `protobuf:"bytes,6,opt,name=version,proto3" json:"version,omitempty"`
+	// The spec's module ref: NAME follows the active version, NAME@V pinned,
+	// empty when the spec names the behavior itself (pinned too).
+	ModuleRef     string `protobuf:"bytes,7,opt,name=module_ref,json=moduleRef,proto3" json:"module_ref,omitempty"`
+	Sandboxed     bool   `protobuf:"varint,8,opt,name=sandboxed,proto3" json:"sandboxed,omitempty"`
+	Status        string `protobuf:"bytes,9,opt,name=status,proto3" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CodeTarget) Reset() {
+	*x = CodeTarget{}
+	mi := &file_steward_v1_internal_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CodeTarget) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CodeTarget) ProtoMessage() {}
+
+func (x *CodeTarget) ProtoReflect() protoreflect.Message {
+	mi := &file_steward_v1_internal_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CodeTarget.ProtoReflect.Descriptor instead.
+func (*CodeTarget) Descriptor() ([]byte, []int) {
+	return file_steward_v1_internal_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *CodeTarget) GetPid() string {
+	if x != nil {
+		return x.Pid
+	}
+	return ""
+}
+
+func (x *CodeTarget) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *CodeTarget) GetTree() string {
+	if x != nil {
+		return x.Tree
+	}
+	return ""
+}
+
+func (x *CodeTarget) GetChildId() string {
+	if x != nil {
+		return x.ChildId
+	}
+	return ""
+}
+
+func (x *CodeTarget) GetBehavior() string {
+	if x != nil {
+		return x.Behavior
+	}
+	return ""
+}
+
+func (x *CodeTarget) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *CodeTarget) GetModuleRef() string {
+	if x != nil {
+		return x.ModuleRef
+	}
+	return ""
+}
+
+func (x *CodeTarget) GetSandboxed() bool {
+	if x != nil {
+		return x.Sandboxed
+	}
+	return false
+}
+
+func (x *CodeTarget) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+type CodeTargetsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Targets       []*CodeTarget          `protobuf:"bytes,1,rep,name=targets,proto3" json:"targets,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CodeTargetsResponse) Reset() {
+	*x = CodeTargetsResponse{}
+	mi := &file_steward_v1_internal_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CodeTargetsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CodeTargetsResponse) ProtoMessage() {}
+
+func (x *CodeTargetsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_steward_v1_internal_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CodeTargetsResponse.ProtoReflect.Descriptor instead.
+func (*CodeTargetsResponse) Descriptor() ([]byte, []int) {
+	return file_steward_v1_internal_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *CodeTargetsResponse) GetTargets() []*CodeTarget {
+	if x != nil {
+		return x.Targets
+	}
+	return nil
+}
+
 type ProposeRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Type  CommandType            `protobuf:"varint,1,opt,name=type,proto3,enum=steward.v1.CommandType" json:"type,omitempty"`
@@ -32,7 +231,7 @@ type ProposeRequest struct {
 
 func (x *ProposeRequest) Reset() {
 	*x = ProposeRequest{}
-	mi := &file_steward_v1_internal_proto_msgTypes[0]
+	mi := &file_steward_v1_internal_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -44,7 +243,7 @@ func (x *ProposeRequest) String() string {
 func (*ProposeRequest) ProtoMessage() {}
 
 func (x *ProposeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_internal_proto_msgTypes[0]
+	mi := &file_steward_v1_internal_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -57,7 +256,7 @@ func (x *ProposeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProposeRequest.ProtoReflect.Descriptor instead.
 func (*ProposeRequest) Descriptor() ([]byte, []int) {
-	return file_steward_v1_internal_proto_rawDescGZIP(), []int{0}
+	return file_steward_v1_internal_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ProposeRequest) GetType() CommandType {
@@ -86,7 +285,7 @@ type ProposeResponse struct {
 
 func (x *ProposeResponse) Reset() {
 	*x = ProposeResponse{}
-	mi := &file_steward_v1_internal_proto_msgTypes[1]
+	mi := &file_steward_v1_internal_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -98,7 +297,7 @@ func (x *ProposeResponse) String() string {
 func (*ProposeResponse) ProtoMessage() {}
 
 func (x *ProposeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_internal_proto_msgTypes[1]
+	mi := &file_steward_v1_internal_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -111,7 +310,7 @@ func (x *ProposeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProposeResponse.ProtoReflect.Descriptor instead.
 func (*ProposeResponse) Descriptor() ([]byte, []int) {
-	return file_steward_v1_internal_proto_rawDescGZIP(), []int{1}
+	return file_steward_v1_internal_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ProposeResponse) GetIndex() uint64 {
@@ -141,7 +340,7 @@ type CommandError struct {
 
 func (x *CommandError) Reset() {
 	*x = CommandError{}
-	mi := &file_steward_v1_internal_proto_msgTypes[2]
+	mi := &file_steward_v1_internal_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -153,7 +352,7 @@ func (x *CommandError) String() string {
 func (*CommandError) ProtoMessage() {}
 
 func (x *CommandError) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_internal_proto_msgTypes[2]
+	mi := &file_steward_v1_internal_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -166,7 +365,7 @@ func (x *CommandError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandError.ProtoReflect.Descriptor instead.
 func (*CommandError) Descriptor() ([]byte, []int) {
-	return file_steward_v1_internal_proto_rawDescGZIP(), []int{2}
+	return file_steward_v1_internal_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *CommandError) GetKind() string {
@@ -202,7 +401,7 @@ type NotApplied struct {
 
 func (x *NotApplied) Reset() {
 	*x = NotApplied{}
-	mi := &file_steward_v1_internal_proto_msgTypes[3]
+	mi := &file_steward_v1_internal_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -214,7 +413,7 @@ func (x *NotApplied) String() string {
 func (*NotApplied) ProtoMessage() {}
 
 func (x *NotApplied) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_internal_proto_msgTypes[3]
+	mi := &file_steward_v1_internal_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -227,7 +426,7 @@ func (x *NotApplied) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NotApplied.ProtoReflect.Descriptor instead.
 func (*NotApplied) Descriptor() ([]byte, []int) {
-	return file_steward_v1_internal_proto_rawDescGZIP(), []int{3}
+	return file_steward_v1_internal_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *NotApplied) GetReason() string {
@@ -242,7 +441,23 @@ var File_steward_v1_internal_proto protoreflect.FileDescriptor
 const file_steward_v1_internal_proto_rawDesc = "" +
 	"\n" +
 	"\x19steward/v1/internal.proto\x12\n" +
-	"steward.v1\x1a\x1dsteward/v1/coordination.proto\x1a\x14steward/v1/fsm.proto\x1a\x17steward/v1/health.proto\x1a\x18steward/v1/runtime.proto\"W\n" +
+	"steward.v1\x1a\x1dsteward/v1/coordination.proto\x1a\x14steward/v1/fsm.proto\x1a\x17steward/v1/health.proto\x1a\x18steward/v1/runtime.proto\",\n" +
+	"\x12CodeTargetsRequest\x12\x16\n" +
+	"\x06module\x18\x01 \x01(\tR\x06module\"\xec\x01\n" +
+	"\n" +
+	"CodeTarget\x12\x10\n" +
+	"\x03pid\x18\x01 \x01(\tR\x03pid\x12\x12\n" +
+	"\x04node\x18\x02 \x01(\tR\x04node\x12\x12\n" +
+	"\x04tree\x18\x03 \x01(\tR\x04tree\x12\x19\n" +
+	"\bchild_id\x18\x04 \x01(\tR\achildId\x12\x1a\n" +
+	"\bbehavior\x18\x05 \x01(\tR\bbehavior\x12\x18\n" +
+	"\aversion\x18\x06 \x01(\tR\aversion\x12\x1d\n" +
+	"\n" +
+	"module_ref\x18\a \x01(\tR\tmoduleRef\x12\x1c\n" +
+	"\tsandboxed\x18\b \x01(\bR\tsandboxed\x12\x16\n" +
+	"\x06status\x18\t \x01(\tR\x06status\"G\n" +
+	"\x13CodeTargetsResponse\x120\n" +
+	"\atargets\x18\x01 \x03(\v2\x16.steward.v1.CodeTargetR\atargets\"W\n" +
 	"\x0eProposeRequest\x12+\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x17.steward.v1.CommandTypeR\x04type\x12\x18\n" +
 	"\apayload\x18\x02 \x01(\fR\apayload\"W\n" +
@@ -255,12 +470,13 @@ const file_steward_v1_internal_proto_rawDesc = "" +
 	"\amessage\x18\x03 \x01(\tR\amessage\"$\n" +
 	"\n" +
 	"NotApplied\x12\x16\n" +
-	"\x06reason\x18\x01 \x01(\tR\x06reason2\x9d\x02\n" +
+	"\x06reason\x18\x01 \x01(\tR\x06reason2\xed\x02\n" +
 	"\bInternal\x12B\n" +
 	"\aPropose\x12\x1a.steward.v1.ProposeRequest\x1a\x1b.steward.v1.ProposeResponse\x12<\n" +
 	"\x05Facts\x12\x18.steward.v1.FactsRequest\x1a\x19.steward.v1.FactsResponse\x12B\n" +
 	"\aDeliver\x12\x1a.steward.v1.DeliverRequest\x1a\x1b.steward.v1.DeliverResponse\x12K\n" +
-	"\fValidateNode\x12\x1f.steward.v1.ValidateNodeRequest\x1a\x1a.steward.v1.NodeValidationB\x1fZ\x1dgithub.com/steward/steward/pbb\x06proto3"
+	"\fValidateNode\x12\x1f.steward.v1.ValidateNodeRequest\x1a\x1a.steward.v1.NodeValidation\x12N\n" +
+	"\vCodeTargets\x12\x1e.steward.v1.CodeTargetsRequest\x1a\x1f.steward.v1.CodeTargetsResponseB\x1fZ\x1dgithub.com/steward/steward/pbb\x06proto3"
 
 var (
 	file_steward_v1_internal_proto_rawDescOnce sync.Once
@@ -274,36 +490,42 @@ func file_steward_v1_internal_proto_rawDescGZIP() []byte {
 	return file_steward_v1_internal_proto_rawDescData
 }
 
-var file_steward_v1_internal_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_steward_v1_internal_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_steward_v1_internal_proto_goTypes = []any{
-	(*ProposeRequest)(nil),      // 0: steward.v1.ProposeRequest
-	(*ProposeResponse)(nil),     // 1: steward.v1.ProposeResponse
-	(*CommandError)(nil),        // 2: steward.v1.CommandError
-	(*NotApplied)(nil),          // 3: steward.v1.NotApplied
-	(CommandType)(0),            // 4: steward.v1.CommandType
-	(*FactsRequest)(nil),        // 5: steward.v1.FactsRequest
-	(*DeliverRequest)(nil),      // 6: steward.v1.DeliverRequest
-	(*ValidateNodeRequest)(nil), // 7: steward.v1.ValidateNodeRequest
-	(*FactsResponse)(nil),       // 8: steward.v1.FactsResponse
-	(*DeliverResponse)(nil),     // 9: steward.v1.DeliverResponse
-	(*NodeValidation)(nil),      // 10: steward.v1.NodeValidation
+	(*CodeTargetsRequest)(nil),  // 0: steward.v1.CodeTargetsRequest
+	(*CodeTarget)(nil),          // 1: steward.v1.CodeTarget
+	(*CodeTargetsResponse)(nil), // 2: steward.v1.CodeTargetsResponse
+	(*ProposeRequest)(nil),      // 3: steward.v1.ProposeRequest
+	(*ProposeResponse)(nil),     // 4: steward.v1.ProposeResponse
+	(*CommandError)(nil),        // 5: steward.v1.CommandError
+	(*NotApplied)(nil),          // 6: steward.v1.NotApplied
+	(CommandType)(0),            // 7: steward.v1.CommandType
+	(*FactsRequest)(nil),        // 8: steward.v1.FactsRequest
+	(*DeliverRequest)(nil),      // 9: steward.v1.DeliverRequest
+	(*ValidateNodeRequest)(nil), // 10: steward.v1.ValidateNodeRequest
+	(*FactsResponse)(nil),       // 11: steward.v1.FactsResponse
+	(*DeliverResponse)(nil),     // 12: steward.v1.DeliverResponse
+	(*NodeValidation)(nil),      // 13: steward.v1.NodeValidation
 }
 var file_steward_v1_internal_proto_depIdxs = []int32{
-	4,  // 0: steward.v1.ProposeRequest.type:type_name -> steward.v1.CommandType
-	2,  // 1: steward.v1.ProposeResponse.error:type_name -> steward.v1.CommandError
-	0,  // 2: steward.v1.Internal.Propose:input_type -> steward.v1.ProposeRequest
-	5,  // 3: steward.v1.Internal.Facts:input_type -> steward.v1.FactsRequest
-	6,  // 4: steward.v1.Internal.Deliver:input_type -> steward.v1.DeliverRequest
-	7,  // 5: steward.v1.Internal.ValidateNode:input_type -> steward.v1.ValidateNodeRequest
-	1,  // 6: steward.v1.Internal.Propose:output_type -> steward.v1.ProposeResponse
-	8,  // 7: steward.v1.Internal.Facts:output_type -> steward.v1.FactsResponse
-	9,  // 8: steward.v1.Internal.Deliver:output_type -> steward.v1.DeliverResponse
-	10, // 9: steward.v1.Internal.ValidateNode:output_type -> steward.v1.NodeValidation
-	6,  // [6:10] is the sub-list for method output_type
-	2,  // [2:6] is the sub-list for method input_type
-	2,  // [2:2] is the sub-list for extension type_name
-	2,  // [2:2] is the sub-list for extension extendee
-	0,  // [0:2] is the sub-list for field type_name
+	1,  // 0: steward.v1.CodeTargetsResponse.targets:type_name -> steward.v1.CodeTarget
+	7,  // 1: steward.v1.ProposeRequest.type:type_name -> steward.v1.CommandType
+	5,  // 2: steward.v1.ProposeResponse.error:type_name -> steward.v1.CommandError
+	3,  // 3: steward.v1.Internal.Propose:input_type -> steward.v1.ProposeRequest
+	8,  // 4: steward.v1.Internal.Facts:input_type -> steward.v1.FactsRequest
+	9,  // 5: steward.v1.Internal.Deliver:input_type -> steward.v1.DeliverRequest
+	10, // 6: steward.v1.Internal.ValidateNode:input_type -> steward.v1.ValidateNodeRequest
+	0,  // 7: steward.v1.Internal.CodeTargets:input_type -> steward.v1.CodeTargetsRequest
+	4,  // 8: steward.v1.Internal.Propose:output_type -> steward.v1.ProposeResponse
+	11, // 9: steward.v1.Internal.Facts:output_type -> steward.v1.FactsResponse
+	12, // 10: steward.v1.Internal.Deliver:output_type -> steward.v1.DeliverResponse
+	13, // 11: steward.v1.Internal.ValidateNode:output_type -> steward.v1.NodeValidation
+	2,  // 12: steward.v1.Internal.CodeTargets:output_type -> steward.v1.CodeTargetsResponse
+	8,  // [8:13] is the sub-list for method output_type
+	3,  // [3:8] is the sub-list for method input_type
+	3,  // [3:3] is the sub-list for extension type_name
+	3,  // [3:3] is the sub-list for extension extendee
+	0,  // [0:3] is the sub-list for field type_name
 }
 
 func init() { file_steward_v1_internal_proto_init() }
@@ -321,7 +543,7 @@ func file_steward_v1_internal_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_steward_v1_internal_proto_rawDesc), len(file_steward_v1_internal_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   4,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

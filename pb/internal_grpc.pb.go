@@ -23,6 +23,7 @@ const (
 	Internal_Facts_FullMethodName        = "/steward.v1.Internal/Facts"
 	Internal_Deliver_FullMethodName      = "/steward.v1.Internal/Deliver"
 	Internal_ValidateNode_FullMethodName = "/steward.v1.Internal/ValidateNode"
+	Internal_CodeTargets_FullMethodName  = "/steward.v1.Internal/CodeTargets"
 )
 
 // InternalClient is the client API for Internal service.
@@ -47,6 +48,9 @@ type InternalClient interface {
 	// ValidateNode validates the receiving node only, against a commit point
 	// the leader hands it.
 	ValidateNode(ctx context.Context, in *ValidateNodeRequest, opts ...grpc.CallOption) (*NodeValidation, error)
+	// CodeTargets lists the receiving node's workers running a module, for
+	// the leader that plans a deployment.
+	CodeTargets(ctx context.Context, in *CodeTargetsRequest, opts ...grpc.CallOption) (*CodeTargetsResponse, error)
 }
 
 type internalClient struct {
@@ -97,6 +101,16 @@ func (c *internalClient) ValidateNode(ctx context.Context, in *ValidateNodeReque
 	return out, nil
 }
 
+func (c *internalClient) CodeTargets(ctx context.Context, in *CodeTargetsRequest, opts ...grpc.CallOption) (*CodeTargetsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CodeTargetsResponse)
+	err := c.cc.Invoke(ctx, Internal_CodeTargets_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // InternalServer is the server API for Internal service.
 // All implementations must embed UnimplementedInternalServer
 // for forward compatibility.
@@ -119,6 +133,9 @@ type InternalServer interface {
 	// ValidateNode validates the receiving node only, against a commit point
 	// the leader hands it.
 	ValidateNode(context.Context, *ValidateNodeRequest) (*NodeValidation, error)
+	// CodeTargets lists the receiving node's workers running a module, for
+	// the leader that plans a deployment.
+	CodeTargets(context.Context, *CodeTargetsRequest) (*CodeTargetsResponse, error)
 	mustEmbedUnimplementedInternalServer()
 }
 
@@ -140,6 +157,9 @@ func (UnimplementedInternalServer) Deliver(context.Context, *DeliverRequest) (*D
 }
 func (UnimplementedInternalServer) ValidateNode(context.Context, *ValidateNodeRequest) (*NodeValidation, error) {
 	return nil, status.Error(codes.Unimplemented, "method ValidateNode not implemented")
+}
+func (UnimplementedInternalServer) CodeTargets(context.Context, *CodeTargetsRequest) (*CodeTargetsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CodeTargets not implemented")
 }
 func (UnimplementedInternalServer) mustEmbedUnimplementedInternalServer() {}
 func (UnimplementedInternalServer) testEmbeddedByValue()                  {}
@@ -234,6 +254,24 @@ func _Internal_ValidateNode_Handler(srv interface{}, ctx context.Context, dec fu
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Internal_CodeTargets_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CodeTargetsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InternalServer).CodeTargets(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Internal_CodeTargets_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InternalServer).CodeTargets(ctx, req.(*CodeTargetsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Internal_ServiceDesc is the grpc.ServiceDesc for Internal service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -256,6 +294,10 @@ var Internal_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ValidateNode",
 			Handler:    _Internal_ValidateNode_Handler,
+		},
+		{
+			MethodName: "CodeTargets",
+			Handler:    _Internal_CodeTargets_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -9,6 +9,7 @@ import (
 	"github.com/steward/steward/backup"
 	"github.com/steward/steward/coordination"
 	"github.com/steward/steward/health"
+	"github.com/steward/steward/hotcode/deploy"
 	"github.com/steward/steward/hotcode/store"
 	"github.com/steward/steward/node"
 	"github.com/steward/steward/snapshot"
@@ -29,6 +30,9 @@ type Config struct {
 	Backup       *backup.Config
 	// Modules is the WebAssembly module store (hotcode/store).
 	Modules *store.Config
+	// Deployments runs the deployment layer (hotcode/deploy); it needs
+	// Coordination and Modules.
+	Deployments bool
 }
 
 // DefaultConfig runs every layer with its defaults.
@@ -38,6 +42,7 @@ func DefaultConfig() Config {
 		Runtime:      actor.DefaultConfig(),
 		Supervision:  supervision.DefaultConfig(),
 		Coordination: &coord, Snapshot: &snap, Health: &hl, Backup: &bk, Modules: &mods,
+		Deployments: true,
 	}
 }
 
@@ -50,6 +55,7 @@ type Stack struct {
 	Health       *health.Layer
 	Backup       *backup.Plugin
 	Modules      *store.Layer
+	Deploy       *deploy.Layer
 }
 
 // New builds the runtime and layers of the node named nodeName.
@@ -87,6 +93,12 @@ func New(nodeName string, logger hclog.Logger, cfg Config) (*Stack, error) {
 	if cfg.Modules != nil {
 		s.Modules = store.New(*cfg.Modules, rt)
 	}
+	if cfg.Deployments {
+		if s.Coordination == nil || s.Modules == nil {
+			return nil, fmt.Errorf("deployments: batches run as plans of stored modules: the coordination and module layers are needed")
+		}
+		s.Deploy = deploy.New(rt, s.Coordination)
+	}
 	return s, nil
 }
 
@@ -108,6 +120,9 @@ func (s *Stack) Plugins() []node.Plugin {
 	}
 	if s.Modules != nil {
 		out = append(out, s.Modules)
+	}
+	if s.Deploy != nil {
+		out = append(out, s.Deploy)
 	}
 	return out
 }

@@ -24,6 +24,8 @@ type PeerHandlers struct {
 	Deliver func(context.Context, *pb.DeliverRequest) (*pb.DeliverResponse, error)
 	// ValidateNode: the health layer's validation of this node.
 	ValidateNode func(context.Context, *pb.ValidateNodeRequest) (*pb.NodeValidation, error)
+	// CodeTargets: the deployment layer's workers running a module.
+	CodeTargets func(context.Context, *pb.CodeTargetsRequest) (*pb.CodeTargetsResponse, error)
 }
 
 // internalService is the Internal gRPC service: the one service only
@@ -50,6 +52,10 @@ func (s *Server) HandlePeer(h PeerHandlers) {
 	set("Facts", i.handlers.Facts != nil, h.Facts != nil)
 	set("Deliver", i.handlers.Deliver != nil, h.Deliver != nil)
 	set("ValidateNode", i.handlers.ValidateNode != nil, h.ValidateNode != nil)
+	set("CodeTargets", i.handlers.CodeTargets != nil, h.CodeTargets != nil)
+	if h.CodeTargets != nil {
+		i.handlers.CodeTargets = h.CodeTargets
+	}
 	if h.Facts != nil {
 		i.handlers.Facts = h.Facts
 	}
@@ -93,6 +99,15 @@ func (i *internalService) ValidateNode(ctx context.Context, req *pb.ValidateNode
 	h := i.get().ValidateNode
 	if h == nil {
 		return nil, unimplemented("ValidateNode")
+	}
+	resp, err := h(ctx, req)
+	return resp, toStatus(err)
+}
+
+func (i *internalService) CodeTargets(ctx context.Context, req *pb.CodeTargetsRequest) (*pb.CodeTargetsResponse, error) {
+	h := i.get().CodeTargets
+	if h == nil {
+		return nil, unimplemented("CodeTargets")
 	}
 	resp, err := h(ctx, req)
 	return resp, toStatus(err)

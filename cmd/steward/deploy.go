@@ -1,0 +1,326 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/steward/steward/hotcode/deploy"
+	"github.com/steward/steward/pb"
+	"github.com/steward/steward/state"
+)
+
+// deploymentJSON is `steward deploy status -o json`, each line of `deploy
+// watch -o json` and each item of `deploy history -o json`.
+type deploymentJSON struct {
+	ID                string          `json:"id"`
+	Module            string          `json:"module"`
+	Version           string          `json:"version"`
+	FromVersions      []string        `json:"from_versions"`
+	Status            string          `json:"status"`
+	StatusDescription string          `json:"status_description"`
+	Safety            string          `json:"safety"`
+	RevertMode        string          `json:"revert_mode"`
+	Targets           int             `json:"targets"`
+	Done              int             `json:"done"`
+	Reverted          int             `json:"reverted"`
+	Failed            int             `json:"failed"`
+	MaxParallel       int             `json:"max_parallel"`
+	Canary            int             `json:"canary"`
+	AutoRevert        bool            `json:"auto_revert"`
+	AutoPromote       bool            `json:"auto_promote"`
+	Promoted          bool            `json:"promoted"`
+	MinHealthyTime    string          `json:"min_healthy_time"`
+	HealthyDeadline   string          `json:"healthy_deadline"`
+	ProgressDeadline  string          `json:"progress_deadline"`
+	CreatedAt         time.Time       `json:"created_at"`
+	FinishedAt        *time.Time      `json:"finished_at,omitempty"`
+	SubmittedBy       string          `json:"submitted_by"`
+	Batches           []batchJSON     `json:"batches"`
+	Progress          []progressJSON  `json:"progress"`
+	Plan              json.RawMessage `json:"-"`
+}
+
+type batchJSON struct {
+	Phase  int      `json:"phase"`
+	Canary bool     `json:"canary"`
+	PIDs   []string `json:"pids"`
+}
+
+type progressJSON struct {
+	Node   string `json:"node"`
+	Phase  int    `json:"phase"`
+	Stage  string `json:"stage"`
+	Done   int    `json:"done"`
+	Failed int    `json:"failed"`
+	Total  int    `json:"total"`
+	Status string `json:"status"`
+}
+
+func toDeploymentJSON(v *pb.DeploymentView) deploymentJSON {
+	d := v.Deployment
+	o := d.GetOptions()
+	j := deploymentJSON{ID: d.Id, Module: d.Module, Version: d.Version, FromVersions: append([]string{}, d.FromVersions...),
+		Status: d.Status, StatusDescription: d.StatusDescription, Safety: d.Safety, RevertMode: d.RevertMode,
+		Targets: int(d.Targets), MaxParallel: int(o.GetMaxParallel()), Canary: int(o.GetCanary()), AutoRevert: o.GetAutoRevert(),
+		AutoPromote: o.GetAutoPromote(), Promoted: d.Promoted,
+		MinHealthyTime: msDur(o.GetMinHealthyTimeMs()), HealthyDeadline: msDur(o.GetHealthyDeadlineMs()), ProgressDeadline: msDur(o.GetProgressDeadlineMs()),
+		CreatedAt: time.Unix(0, d.CreatedAtUnixNano).UTC(), SubmittedBy: d.SubmittedBy, Batches: []batchJSON{}, Progress: []progressJSON{}}
+	if d.FinishedAtUnixNano != 0 {
+		t := time.Unix(0, d.FinishedAtUnixNano).UTC()
+		j.FinishedAt = &t
+	}
+	for _, b := range v.Batches {
+		j.Batches = append(j.Batches, batchJSON{Phase: int(b.Phase), Canary: b.Canary, PIDs: append([]string{}, b.Pids...)})
+	}
+	for _, p := range v.Progress {
+		j.Progress = append(j.Progress, progressJSON{Node: p.Node, Phase: int(p.Phase), Stage: p.Stage, Done: int(p.Done), Failed: int(p.Failed), Total: int(p.Total), Status: p.Status})
+		if strings.HasPrefix(p.Stage, "rollback-") {
+			j.Reverted += int(p.Done)
+		} else {
+			j.Done += int(p.Done)
+		}
+		j.Failed += int(p.Failed)
+	}
+	return j
+}
+
+func msDur(v int64) string { return (time.Duration(v) * time.Millisecond).String() }
+
+func newDeployCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "deploy NAME@VERSION",
+		Short: "Move running processes onto a module version, batch by batch (deploy status|watch|pause|resume|promote|fail|revert|cancel|history)",
+		Long: `deploy commits a deployment and returns: every process that follows the
+module's active version (or that --targets selects) moves onto the version
+between two messages, keeping its PID, links, monitors, name, timers and
+mailbox, through the module's code_change. Follow it with deploy watch.`,
+		Args: cobra.ExactArgs(1),
+	}
+	targets := cmd.Flags().String("targets", "", "narrow the targets: tree=NAME, path=TREE/CHILD, node=NAME, pid=NODE/SEQ, comma-separated")
+	safety := cmd.Flags().String("safety", "moderate", "strict, moderate or permissive")
+	maxPar := cmd.Flags().Uint32("max-parallel", deploy.Defaults.MaxParallel, "processes moved at once per batch")
+	canary := cmd.Flags().Uint32("canary", 0, "processes moved first, as canaries")
+	autoRevert := cmd.Flags().Bool("auto-revert", false, "revert every moved process when a batch fails")
+	autoPromote := cmd.Flags().Bool("auto-promote", false, "go on after healthy canaries without deploy promote")
+	minHealthy := cmd.Flags().Duration("min-healthy-time", time.Duration(deploy.Defaults.MinHealthyTimeMs)*time.Millisecond, "how long a moved process must stay healthy")
+	healthyDL := cmd.Flags().Duration("healthy-deadline", time.Duration(deploy.Defaults.HealthyDeadlineMs)*time.Millisecond, "how long a batch may take to become healthy")
+	progressDL := cmd.Flags().Duration("progress-deadline", time.Duration(deploy.Defaults.ProgressDeadlineMs)*time.Millisecond, "how long a batch may take in all")
+	dry := cmd.Flags().Bool("dry-run", false, "show the batches; commit nothing")
+	quiet := cmd.Flags().BoolP("quiet", "q", false, "print the deployment's id only")
+	out := outputFlag(cmd)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if err := checkOutput(*out); err != nil {
+			return err
+		}
+		if !strings.Contains(args[0], "@") {
+			return usageError(fmt.Sprintf("deploy: %q is not NAME@VERSION", args[0]))
+		}
+		c, ctx, done, err := g.connect(cmd)
+		if err != nil {
+			return err
+		}
+		defer done()
+		req := &pb.DeployRequest{Module: args[0], Targets: *targets, Safety: *safety, DryRun: *dry,
+			Options: &pb.DeployOptions{MaxParallel: *maxPar, Canary: *canary, AutoRevert: *autoRevert, AutoPromote: *autoPromote,
+				MinHealthyTimeMs: minHealthy.Milliseconds(), HealthyDeadlineMs: healthyDL.Milliseconds(), ProgressDeadlineMs: progressDL.Milliseconds()},
+			HasMaxParallel: true, HasMinHealthyTime: true,
+			HasHealthyDeadline: true, HasProgressDeadline: true}
+		v, err := pb.NewDeploymentsClient(c.Conn()).Submit(ctx, req)
+		if err != nil {
+			return g.rpcError(err)
+		}
+		w := cmd.OutOrStdout()
+		if *dry {
+			if *out == "json" {
+				var bs []batchJSON
+				for _, b := range v.Batches {
+					bs = append(bs, batchJSON{Phase: int(b.Phase), Canary: b.Canary, PIDs: b.Pids})
+				}
+				return writeJSON(w, map[string]any{"batches": bs})
+			}
+			for _, b := range v.Batches {
+				kind := "batch"
+				if b.Canary {
+					kind = "canary"
+				}
+				fmt.Fprintf(w, "%s %d: %s\n", kind, b.Phase, strings.Join(b.Pids, " "))
+			}
+			return nil
+		}
+		switch {
+		case *quiet:
+			fmt.Fprintln(w, v.Deployment.Id)
+		case *out == "json":
+			return writeJSON(w, toDeploymentJSON(v))
+		default:
+			d := v.Deployment
+			fmt.Fprintf(w, "Deployment %s committed: %d processes onto %s@%s in %d batches (%s, revert by %s)\n", d.Id, d.Targets, d.Module, d.Version, len(v.Batches), d.Safety, d.RevertMode)
+			fmt.Fprintf(w, "Follow it with: steward deploy watch %s\n", d.Id)
+		}
+		return nil
+	}
+
+	status := &cobra.Command{Use: "status ID", Short: "A deployment's status and progress per node and batch", Args: cobra.ExactArgs(1)}
+	statusOut := outputFlag(status)
+	status.RunE = func(cmd *cobra.Command, args []string) error {
+		if err := checkOutput(*statusOut); err != nil {
+			return err
+		}
+		c, ctx, done, err := g.connect(cmd)
+		if err != nil {
+			return err
+		}
+		defer done()
+		v, err := pb.NewDeploymentsClient(c.Conn()).Get(ctx, &pb.GetDeploymentRequest{Id: args[0]})
+		if err != nil {
+			return g.rpcError(err)
+		}
+		if *statusOut == "json" {
+			return writeJSON(cmd.OutOrStdout(), toDeploymentJSON(v))
+		}
+		printDeployment(cmd.OutOrStdout(), toDeploymentJSON(v))
+		return nil
+	}
+
+	watch := &cobra.Command{Use: "watch ID", Short: "Follow a deployment live until it ends", Args: cobra.ExactArgs(1)}
+	watchOut := outputFlag(watch)
+	watch.RunE = func(cmd *cobra.Command, args []string) error {
+		if err := checkOutput(*watchOut); err != nil {
+			return err
+		}
+		return watchDeployment(cmd, g, args[0], *watchOut)
+	}
+
+	history := &cobra.Command{Use: "history", Short: "The last deployments, newest first, with their outcome", Args: cobra.NoArgs}
+	histOut := outputFlag(history)
+	module := history.Flags().String("module", "", "only this module's")
+	history.RunE = func(cmd *cobra.Command, _ []string) error {
+		if err := checkOutput(*histOut); err != nil {
+			return err
+		}
+		c, ctx, done, err := g.connect(cmd)
+		if err != nil {
+			return err
+		}
+		defer done()
+		resp, err := pb.NewDeploymentsClient(c.Conn()).List(ctx, &pb.ListDeploymentsRequest{Module: *module})
+		if err != nil {
+			return g.rpcError(err)
+		}
+		items := []deploymentJSON{}
+		for _, v := range resp.Deployments {
+			items = append(items, toDeploymentJSON(v))
+		}
+		if *histOut == "json" {
+			return writeJSON(cmd.OutOrStdout(), map[string]any{"deployments": items})
+		}
+		t := newTable(cmd.OutOrStdout(), "ID", "MODULE", "FROM", "TO", "STATUS", "TARGETS", "CREATED", "DESCRIPTION")
+		for _, j := range items {
+			t.row(j.ID, j.Module, strings.Join(j.FromVersions, ","), j.Version, j.Status, j.Targets, j.CreatedAt.Format(time.RFC3339), cell(j.StatusDescription, 60))
+		}
+		return t.flush()
+	}
+
+	cmd.AddCommand(status, watch, history)
+	for _, a := range []struct {
+		use, short string
+		action     pb.DeployAction
+		done       string
+	}{
+		{"pause ID", "Start no further batch (the running one finishes)", pb.DeployAction_DEPLOY_ACTION_PAUSE, "paused"},
+		{"resume ID", "Go on with a paused deployment", pb.DeployAction_DEPLOY_ACTION_RESUME, "resumed"},
+		{"promote ID", "Go on after the canaries", pb.DeployAction_DEPLOY_ACTION_PROMOTE, "promoted"},
+		{"fail ID", "Mark a deployment failed (reverting it with auto-revert); applied when the running batch ends", pb.DeployAction_DEPLOY_ACTION_FAIL, "failed"},
+		{"revert ID", "Move every moved process back, last batch first, in place; applied when the running batch ends", pb.DeployAction_DEPLOY_ACTION_REVERT, "reverting"},
+		{"cancel ID", "Stop a deployment where it is; applied when the running batch ends", pb.DeployAction_DEPLOY_ACTION_CANCEL, "cancelled"},
+	} {
+		sub := &cobra.Command{Use: a.use, Short: a.short, Args: cobra.ExactArgs(1)}
+		reason := sub.Flags().String("reason", "", "why, for the record")
+		action, what := a.action, a.done
+		sub.RunE = func(cmd *cobra.Command, args []string) error {
+			c, ctx, done, err := g.connect(cmd)
+			if err != nil {
+				return err
+			}
+			defer done()
+			v, err := pb.NewDeploymentsClient(c.Conn()).Control(ctx, &pb.DeployControlRequest{Id: args[0], Action: action, Reason: *reason})
+			if err != nil {
+				return g.rpcError(err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Deployment %s %s: %s\n", args[0], what, v.Deployment.StatusDescription)
+			return nil
+		}
+		cmd.AddCommand(sub)
+	}
+	return cmd
+}
+
+func printDeployment(w io.Writer, j deploymentJSON) {
+	fmt.Fprintf(w, "ID           %s\nModule       %s: %s -> %s\nStatus       %s: %s\nSafety       %s (revert by %s)\nTargets      %d (moved %d, moved back %d, failed %d)\n",
+		j.ID, j.Module, strings.Join(j.FromVersions, ","), j.Version, j.Status, j.StatusDescription, j.Safety, j.RevertMode, j.Targets, j.Done, j.Reverted, j.Failed)
+	fmt.Fprintf(w, "Update       max_parallel=%d canary=%d auto_revert=%t auto_promote=%t min_healthy_time=%s healthy_deadline=%s progress_deadline=%s\n",
+		j.MaxParallel, j.Canary, j.AutoRevert, j.AutoPromote, j.MinHealthyTime, j.HealthyDeadline, j.ProgressDeadline)
+	if len(j.Progress) > 0 {
+		t := newTable(w, "STAGE", "NODE", "DONE", "FAILED", "TOTAL", "STATUS")
+		for _, p := range j.Progress {
+			t.row(p.Stage, p.Node, p.Done, p.Failed, p.Total, p.Status)
+		}
+		_ = t.flush()
+	}
+}
+
+func watchDeployment(cmd *cobra.Command, g *globals, id, out string) error {
+	c, err := g.dial()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	stream, err := pb.NewDeploymentsClient(c.Conn()).Watch(ctx, &pb.GetDeploymentRequest{Id: id})
+	if err != nil {
+		return g.rpcError(err)
+	}
+	w := cmd.OutOrStdout()
+	var last *pb.DeploymentView
+	lastLine := ""
+	for {
+		v, err := stream.Recv()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return g.rpcError(err)
+		}
+		last = v
+		j := toDeploymentJSON(v)
+		if out == "json" {
+			if err := json.NewEncoder(w).Encode(j); err != nil {
+				return err
+			}
+			continue
+		}
+		line := fmt.Sprintf("%s: moved %d/%d, moved back %d, failed %d — %s", j.Status, j.Done, j.Targets, j.Reverted, j.Failed, j.StatusDescription)
+		if line != lastLine {
+			fmt.Fprintf(w, "%s  %s\n", time.Now().Format("15:04:05.000"), line)
+			lastLine = line
+		}
+	}
+	if last == nil {
+		return nil
+	}
+	if state.DeploymentStatusOf(last.Deployment) != pb.DeploymentStatus_DEPLOYMENT_STATUS_SUCCESSFUL {
+		return &cliError{msg: fmt.Sprintf("deployment %s %s", id, last.Deployment.Status), code: 1}
+	}
+	return nil
+}

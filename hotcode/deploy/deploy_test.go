@@ -1,0 +1,198 @@
+package deploy_test
+
+import (
+	"fmt"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/steward/steward/actor"
+	"github.com/steward/steward/pb"
+)
+
+// A hot swap of counters on two nodes while a sender pumps casts into
+// each: every process keeps its PID and ends on v2, no message is lost or
+// handled twice (each count is exactly what was sent), the deployment is
+// successful only once every target moved, and the module's active
+// version has moved.
+func TestHotSwapKeepsEveryMessage(t *testing.T) {
+	f := newFixture(t, nil)
+	f.push("1", v1(t))
+	f.push("2", v2(t))
+	nodes := []string{f.c.Node(0).Name(), f.c.Node(2).Name()}
+	pids := f.trees(6, nodes...)
+	sub := map[string]*actor.Subscription{}
+	for _, n := range nodes {
+		sub[n] = f.c.Stack(n).Runtime.Subscribe(1024)
+		defer sub[n].Close()
+	}
+	s := f.send(pids)
+	v := f.deploy(request("2", options(4)))
+	d := v.Deployment
+	if d.Targets != 12 || d.RevertMode != "down" || len(v.Batches) != 3 {
+		t.Fatalf("deployment %+v with %d batches, want 12 targets in 3 batches, reverted down", d, len(v.Batches))
+	}
+	f.await(d.Id, pb.DeploymentStatus_DEPLOYMENT_STATUS_SUCCESSFUL, 60*time.Second)
+	sent := s.halt()
+	total := 0
+	for _, n := range sent {
+		total += n
+	}
+	if total < len(sent)*10 {
+		t.Fatalf("only %d casts were sent to %d processes: the swap was not under load", total, len(sent))
+	}
+	for _, n := range nodes {
+		for _, p := range pids[n] {
+			if got := f.version(n, p); got != "2" {
+				t.Errorf("%s runs version %s after a successful deployment", p, got)
+			}
+			if got, want := f.call(n, p, "get"), strconv.Itoa(sent[p]); got != want {
+				t.Errorf("%s counted %s, %s casts were sent", p, got, want)
+			}
+		}
+		if got := len(f.workers(n, "wasm:counter@2")); got != 6 {
+			t.Errorf("%s has %d counters on v2, want 6 (the same processes)", n, got)
+		}
+	}
+	for _, n := range f.c.Live() {
+		if a, err := n.State().ModuleActive("counter"); err != nil || a.Version != "2" {
+			t.Errorf("%s: active version %+v (%v), want 2", n.Name(), a, err)
+		}
+	}
+	// Each process changed code exactly once.
+	changed := map[actor.PID]int{}
+	for _, n := range nodes {
+		for drained := false; !drained; {
+			select {
+			case ev := <-sub[n].C:
+				if ev.Type == actor.EventCodeChanged {
+					changed[ev.PID]++
+				}
+			default:
+				drained = true
+			}
+		}
+	}
+	for _, n := range nodes {
+		for _, p := range pids[n] {
+			if changed[p] != 1 {
+				t.Errorf("%s changed code %d times, want once", p, changed[p])
+			}
+		}
+	}
+}
+
+// A code_change that traps on one process fails its batch; with
+// auto_revert every process already moved goes back down, and every
+// process ends on v1 with its count; the trapping one was never moved.
+func TestTrapInCodeChangeRevertsEveryMovedProcess(t *testing.T) {
+	f := newFixture(t, nil)
+	f.push("1", v1(t))
+	f.push("3", v3Trap(t))
+	n := f.c.Node(1).Name()
+	pids := f.trees(6, n)[n]
+	rt := f.c.Stack(n).Runtime
+	for i, p := range pids {
+		inc := i + 1
+		if i == 3 {
+			inc = 13 // v3's code_change traps on this count
+		}
+		if err := rt.Cast(p, actor.Message{Body: []byte(fmt.Sprintf("inc %d", inc))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	o := options(2)
+	o.AutoRevert = true
+	d := f.deploy(request("3", o)).Deployment
+	got := f.await(d.Id, pb.DeploymentStatus_DEPLOYMENT_STATUS_REVERTED, 60*time.Second)
+	if got.StatusDescription == "" {
+		t.Error("a reverted deployment says nothing of why")
+	}
+	for i, p := range pids {
+		want := i + 1
+		if i == 3 {
+			want = 13
+		}
+		if v := f.version(n, p); v != "1" {
+			t.Errorf("%s is on version %s after the revert, want 1", p, v)
+		}
+		if c := f.call(n, p, "get"); c != strconv.Itoa(want) {
+			t.Errorf("%s counts %s after the revert, want %d", p, c, want)
+		}
+	}
+	if a, err := f.c.Node(0).State().ModuleActive("counter"); err != nil || a.Version != "1" {
+		t.Errorf("active version %+v (%v) after a failed deployment, want 1", a, err)
+	}
+}
+
+// Canaries first; the rest waits for promotion; a pause holds it even once
+// promoted; resume finishes it; a revert of the successful deployment
+// moves every process back in place (same PIDs, counts kept) and the
+// active version back.
+func TestCanaryPromotePauseResumeRevert(t *testing.T) {
+	f := newFixture(t, nil)
+	f.push("1", v1(t))
+	f.push("2", v2(t))
+	n := f.c.Node(2).Name()
+	pids := f.trees(5, n)[n]
+	rt := f.c.Stack(n).Runtime
+	for i, p := range pids {
+		if err := rt.Cast(p, actor.Message{Body: []byte(fmt.Sprintf("inc %d", 10+i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	o := options(2)
+	o.Canary = 1
+	v := f.deploy(request("2", o))
+	d := v.Deployment
+	if len(v.Batches) != 3 || !v.Batches[0].Canary || len(v.Batches[0].Pids) != 1 {
+		t.Fatalf("batches %+v, want a canary of 1 then 2 and 2", v.Batches)
+	}
+	f.await(d.Id, pb.DeploymentStatus_DEPLOYMENT_STATUS_AWAITING_PROMOTION, 30*time.Second)
+	if got := len(f.workers(n, "wasm:counter@2")); got != 1 {
+		t.Fatalf("%d processes on v2 while awaiting promotion, want the 1 canary", got)
+	}
+	if err := f.control(d.Id, pb.DeployAction_DEPLOY_ACTION_RESUME); err == nil {
+		t.Fatal("resume of a deployment awaiting promotion was accepted")
+	}
+	if err := f.control(d.Id, pb.DeployAction_DEPLOY_ACTION_PAUSE); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.control(d.Id, pb.DeployAction_DEPLOY_ACTION_PROMOTE); err != nil {
+		t.Fatal(err)
+	}
+	f.await(d.Id, pb.DeploymentStatus_DEPLOYMENT_STATUS_PAUSED, 10*time.Second)
+	if got := len(f.workers(n, "wasm:counter@2")); got != 1 {
+		t.Fatalf("%d processes on v2 while paused, want 1", got)
+	}
+	if err := f.control(d.Id, pb.DeployAction_DEPLOY_ACTION_RESUME); err != nil {
+		t.Fatal(err)
+	}
+	f.await(d.Id, pb.DeploymentStatus_DEPLOYMENT_STATUS_SUCCESSFUL, 30*time.Second)
+	for i, p := range pids {
+		if v := f.version(n, p); v != "2" {
+			t.Fatalf("%s on %s after success", p, v)
+		}
+		if c := f.call(n, p, "get"); c != strconv.Itoa(10+i) {
+			t.Fatalf("%s counts %s, want %d", p, c, 10+i)
+		}
+	}
+	if err := f.control(d.Id, pb.DeployAction_DEPLOY_ACTION_REVERT); err != nil {
+		t.Fatal(err)
+	}
+	f.await(d.Id, pb.DeploymentStatus_DEPLOYMENT_STATUS_REVERTED, 30*time.Second)
+	for i, p := range pids {
+		if v := f.version(n, p); v != "1" {
+			t.Errorf("%s on %s after the revert, want 1", p, v)
+		}
+		if c := f.call(n, p, "get"); c != strconv.Itoa(10+i) {
+			t.Errorf("%s counts %s after the revert, want %d", p, c, 10+i)
+		}
+	}
+	if a, err := f.c.Node(0).State().ModuleActive("counter"); err != nil || a.Version != "1" {
+		t.Errorf("active version %+v (%v) after the revert, want 1", a, err)
+	}
+	if err := f.control(d.Id, pb.DeployAction_DEPLOY_ACTION_REVERT); err == nil {
+		t.Error("a second revert was accepted")
+	}
+}
