@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -128,6 +129,7 @@ var outcomeKinds = []struct {
 	{"state.ErrLimit", state.ErrLimit},
 	{"state.ErrCorruptSnapshot", state.ErrCorruptSnapshot},
 	{"state.ErrInUse", state.ErrInUse},
+	{"state.ErrDeployState", state.ErrDeployState},
 	{"state.ErrInvalidRecord", state.ErrInvalidRecord},
 }
 
@@ -894,7 +896,133 @@ func buildGoldenLog(t testing.TB) *goldenLog {
 
 	// Entries added after v2 go here, at the end.
 	goldenModules(g, invalid, notFound)
+	goldenDeployments(g, invalid, notFound)
+	goldenTrust(g, invalid, notFound)
 	return g
+}
+
+// deployCreate builds a DEPLOY_CREATE as hotcode/deploy does (layer.go
+// submit): upgrade_code operations on pids, explicit batches, a health
+// gate, planned without facts here.
+func deployCreate(g *goldenLog, id string, batches []int, pids []string, canary uint32) *pb.DeployCreateCommand {
+	t := g.t
+	p := &plan.Plan{SafetyLevel: plan.Moderate, Timeout: (24 * time.Hour).String(), Batches: batches,
+		Health: &plan.HealthGate{MinHealthyMS: 100, HealthyDeadlineMS: 5000, MaxQueueLength: 100, ProbeFactor: 2, ProbeSlackMS: 5}}
+	for i, pid := range pids {
+		node, _, _ := strings.Cut(pid, "/")
+		p.Operations = append(p.Operations, plan.Operation{ID: fmt.Sprintf("up-%d", i), Type: plan.UpgradeCode, Node: node,
+			Target: plan.Target{PID: pid}, Params: plan.Params{Behavior: "wasm:counter@2", From: "wasm:counter@1", Revert: plan.RevertDown}})
+	}
+	opts := plan.Options{Now: g.now, Deployment: true}
+	if err := plan.Validate(p, opts); err != nil {
+		t.Fatal(err)
+	}
+	res, err := plan.Build(p, nil, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	planJSON, _ := json.Marshal(p)
+	resJSON, _ := json.Marshal(res)
+	d := &pb.DeploymentRecord{Id: id, Module: "counter", Version: "2", FromVersions: []string{"1"}, Safety: "moderate",
+		Options:    &pb.DeployOptions{MaxParallel: 2, Canary: canary, MinHealthyTimeMs: 100, HealthyDeadlineMs: 5000, ProgressDeadlineMs: 20000},
+		RevertMode: "down", Targets: uint32(len(pids)), SubmittedBy: goldenLeader, MovesActive: true}
+	if canary > 0 {
+		d.CanaryPhases = 1
+	}
+	return &pb.DeployCreateCommand{Deployment: d, Plan: &pb.PlanCreateCommand{Id: id,
+		Spec:             &pb.PlanSpecRecord{Id: id, PlanJson: planJSON, FactsJson: []byte("null"), ResultJson: resJSON, Shape: state.PlanShapeOf(res)},
+		DeadlineUnixNano: g.now.Add(24 * time.Hour).UnixNano(), StageTimeoutMs: 20000, SubmittedBy: goldenLeader}}
+}
+
+// goldenDeployments adds deployments (issue 16): a canary batch held for
+// promotion, a revert asked mid-batch applied when the batch ends, the
+// rollbacks of both batches; a second deployment paused between batches,
+// then cancelled; the refusals.
+func goldenDeployments(g *goldenLog, invalid, notFound string) {
+	const ok = outcomeOK
+	const deployState = "state.ErrDeployState"
+	st := func() *state.Store { return g.f.State() }
+	const d1 = "deploy-00000000d001"
+	c1 := deployCreate(g, d1, []int{1, 2}, []string{"n1/10", "n1/11", "n2/12"}, 1)
+	g.add("deploy create, a canary then a batch of 2", ok, pb.CommandType_COMMAND_TYPE_DEPLOY_CREATE, c1)
+	g.add("deploy create of the same module while one runs", deployState, pb.CommandType_COMMAND_TYPE_DEPLOY_CREATE,
+		deployCreate(g, "deploy-00000000d002", []int{1}, []string{"n1/10"}, 0))
+	bad := deployCreate(g, "deploy-00000000d003", []int{1}, []string{"n1/10"}, 0)
+	bad.Deployment.Options = nil
+	g.add("deploy create without options", invalid, pb.CommandType_COMMAND_TYPE_DEPLOY_CREATE, bad)
+	res, err := state.DecodePlanResult(c1.Plan.Spec)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	step := func(stage string, i int, node string) {
+		nonce := "exec-" + node + "-1"
+		g.add("plan step start, "+d1+" "+stage+" on "+node, ok, pb.CommandType_COMMAND_TYPE_PLAN_STEP_START,
+			&pb.PlanStepStartCommand{PlanId: d1, Stage: stage, Node: node, Nonce: nonce})
+		var rep *pb.Step
+		if strings.HasPrefix(stage, "rollback") {
+			rep = rollbackReport(res, stageByKeyOf(g.t, st(), d1, stage), node, nonce)
+		} else {
+			rep = phaseReport(res, i, node, nonce, "")
+		}
+		g.add("plan step report, "+d1+" "+stage+" on "+node, ok, pb.CommandType_COMMAND_TYPE_PLAN_STEP_REPORT,
+			&pb.PlanStepReportCommand{PlanId: d1, Stage: stage, Step: rep})
+	}
+	control := func(what, want, id string, a pb.DeployAction) {
+		g.add(what, want, pb.CommandType_COMMAND_TYPE_DEPLOY_CONTROL, &pb.DeployControlCommand{Id: id, Action: a, Reason: "golden"})
+	}
+	step("phase-0", 0, "n1")
+	control("deploy resume of a deployment awaiting promotion", deployState, d1, pb.DeployAction_DEPLOY_ACTION_RESUME)
+	control("deploy promote", ok, d1, pb.DeployAction_DEPLOY_ACTION_PROMOTE)
+	control("deploy promote again", deployState, d1, pb.DeployAction_DEPLOY_ACTION_PROMOTE)
+	control("deploy revert while a batch runs: asked", ok, d1, pb.DeployAction_DEPLOY_ACTION_REVERT)
+	control("deploy pause while a revert is asked", deployState, d1, pb.DeployAction_DEPLOY_ACTION_PAUSE)
+	for _, n := range stageByKeyOf(g.t, st(), d1, "phase-1").Nodes {
+		step("phase-1", 1, n)
+	}
+	for _, key := range []string{"rollback-1", "rollback-0"} {
+		for _, n := range stageByKeyOf(g.t, st(), d1, key).Nodes {
+			step(key, 0, n)
+		}
+	}
+	if d, _ := st().Deployment(nil, d1); d == nil || state.DeploymentStatusOf(d) != pb.DeploymentStatus_DEPLOYMENT_STATUS_REVERTED {
+		g.t.Fatalf("golden deployment %s: %+v, want reverted", d1, d)
+	}
+	control("deploy revert of a reverted deployment", deployState, d1, pb.DeployAction_DEPLOY_ACTION_REVERT)
+	control("deploy control of an unknown deployment", notFound, "deploy-missing", pb.DeployAction_DEPLOY_ACTION_PAUSE)
+	control("deploy control with an action this version does not know", invalid, d1, pb.DeployAction(99))
+
+	const d2 = "deploy-00000000d004"
+	g.add("deploy create, two batches", ok, pb.CommandType_COMMAND_TYPE_DEPLOY_CREATE, deployCreate(g, d2, []int{1, 1}, []string{"n1/10", "n2/12"}, 0))
+	control("deploy pause", ok, d2, pb.DeployAction_DEPLOY_ACTION_PAUSE)
+	res2, _ := state.DecodePlanResult(func() *pb.PlanSpecRecord { _, sp, _ := st().Plan(nil, d2); return sp }())
+	g.add("plan step start, "+d2+" phase-0 on n1", ok, pb.CommandType_COMMAND_TYPE_PLAN_STEP_START,
+		&pb.PlanStepStartCommand{PlanId: d2, Stage: "phase-0", Node: "n1", Nonce: "exec-n1-1"})
+	g.add("plan step report, "+d2+" phase-0 on n1: held, paused", ok, pb.CommandType_COMMAND_TYPE_PLAN_STEP_REPORT,
+		&pb.PlanStepReportCommand{PlanId: d2, Stage: "phase-0", Step: phaseReport(res2, 0, "n1", "exec-n1-1", "")})
+	g.add("plan cancel of a deployment's plan", deployState, pb.CommandType_COMMAND_TYPE_PLAN_CANCEL, &pb.PlanCancelCommand{PlanId: d2})
+	control("deploy cancel", ok, d2, pb.DeployAction_DEPLOY_ACTION_CANCEL)
+	control("deploy resume of a cancelled deployment", deployState, d2, pb.DeployAction_DEPLOY_ACTION_RESUME)
+}
+
+// goldenTrust adds trusted signing keys (issue 16): add, add again
+// (unchanged), another name for the same key, the limit, remove.
+func goldenTrust(g *goldenLog, invalid, notFound string) {
+	const ok = outcomeOK
+	key := func(name string, b byte) *pb.ModuleTrustedKey {
+		return &pb.ModuleTrustedKey{Name: name, PublicKey: bytes.Repeat([]byte{b}, 32), AddedBy: "ops"}
+	}
+	add := func(k *pb.ModuleTrustedKey, max uint32) *pb.ModuleTrustAddCommand {
+		return &pb.ModuleTrustAddCommand{Key: k, MaxKeys: max}
+	}
+	g.add("module trust add release", ok, pb.CommandType_COMMAND_TYPE_MODULE_TRUST_ADD, add(key("release", 1), 32))
+	g.add("module trust add release again: unchanged", ok, pb.CommandType_COMMAND_TYPE_MODULE_TRUST_ADD, add(key("release", 1), 32))
+	g.add("module trust add the same key under another name", invalid, pb.CommandType_COMMAND_TYPE_MODULE_TRUST_ADD, add(key("other", 1), 32))
+	g.add("module trust add of a key that is not 32 bytes", invalid, pb.CommandType_COMMAND_TYPE_MODULE_TRUST_ADD,
+		add(&pb.ModuleTrustedKey{Name: "short", PublicKey: []byte{1, 2}}, 32))
+	g.add("module trust add beyond the limit", "state.ErrLimit", pb.CommandType_COMMAND_TYPE_MODULE_TRUST_ADD, add(key("ci", 2), 1))
+	g.add("module trust add ci", ok, pb.CommandType_COMMAND_TYPE_MODULE_TRUST_ADD, add(key("ci", 2), 32))
+	g.add("module trust remove ci", ok, pb.CommandType_COMMAND_TYPE_MODULE_TRUST_REMOVE, &pb.ModuleTrustRemoveCommand{Name: "ci"})
+	g.add("module trust remove of a key not trusted", notFound, pb.CommandType_COMMAND_TYPE_MODULE_TRUST_REMOVE, &pb.ModuleTrustRemoveCommand{Name: "ci"})
 }
 
 // goldenModules adds the module store's entries (issue 16): chunks
@@ -1297,6 +1425,8 @@ func checkStatusesAgree(t testing.TB, snap []byte) {
 			}
 		case *pb.NodeRecord:
 			check("node "+r.Name, int32(r.StatusCode), r.Status, state.NodeStatusName(r.StatusCode))
+		case *pb.DeploymentRecord:
+			check("deployment "+r.Id, int32(r.StatusCode), r.Status, state.DeploymentStatusName(r.StatusCode))
 		}
 	})
 }

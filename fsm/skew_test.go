@@ -393,6 +393,8 @@ var snapshotRecordTypes = map[byte]func() proto.Message{
 	12: func() proto.Message { return new(pb.ModuleChunk) },
 	13: func() proto.Message { return new(pb.ModuleVersion) },
 	14: func() proto.Message { return new(pb.ModuleActive) },
+	15: func() proto.Message { return new(pb.ModuleTrustedKey) },
+	16: func() proto.Message { return new(pb.DeploymentRecord) },
 }
 
 // withoutUnknown rewrites a state snapshot stream with the unknown fields

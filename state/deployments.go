@@ -43,6 +43,9 @@ func DeploymentStatusOf(d *pb.DeploymentRecord) pb.DeploymentStatus {
 	return deployStatuses.of(d.StatusCode, d.Status)
 }
 
+// DeploymentStatusName is a deployment status's name.
+func DeploymentStatusName(s pb.DeploymentStatus) string { return deployStatuses.name(s) }
+
 // DeploymentDone reports whether a deployment has ended: successful,
 // failed, reverted or cancelled. A successful one may still be reverted.
 func DeploymentDone(d *pb.DeploymentRecord) bool {
