@@ -56,6 +56,15 @@ func (l *Layer) changeCode(ctx context.Context, op plan.Operation) (pid actor.PI
 		return pid, nil, err
 	}
 	info, err := l.rt.Process(pid)
+	if err != nil && op.Type == plan.RevertCode && op.Params.Slot != "" {
+		// Restarted since it moved: its slot's process runs what the slot
+		// remembers, the version it moved to; that one goes back.
+		tree, path, _ := strings.Cut(op.Params.Slot, "/")
+		if now, rerr := l.rt.Resolve(actor.Target{Tree: tree, Path: path}); rerr == nil {
+			pid = now
+			info, err = l.rt.Process(pid)
+		}
+	}
 	if err != nil {
 		return pid, nil, fmt.Errorf("resolve %s: %w", op.Target, err)
 	}

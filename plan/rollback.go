@@ -98,7 +98,7 @@ func Compensate(op Operation, target ProcessFacts, child *ProcessFacts) Compensa
 		c.Operation = mk(TerminateChild, op.Target, Params{ChildID: op.Params.ChildID})
 		c.Note = "terminate child " + op.Params.ChildID + " again"
 	case UpgradeCode:
-		c.Operation = mk(RevertCode, op.Target, Params{Behavior: op.Params.From, Revert: op.Params.Revert})
+		c.Operation = mk(RevertCode, op.Target, Params{Behavior: op.Params.From, Revert: op.Params.Revert, Slot: op.Params.Slot})
 		if op.Params.Revert == RevertRestore {
 			c.StateFromCapture = true
 			c.Note = "move back onto " + op.Params.From + " with the state captured before the upgrade (the module declares no downgrade)"

@@ -210,6 +210,10 @@ type Params struct {
 	Behavior string `json:"behavior,omitempty"`
 	From     string `json:"from,omitempty"`
 	Revert   string `json:"revert,omitempty"`
+	// Slot is the supervised slot ("tree/child/path") the target ran in
+	// when planned: a revert_code whose process a supervisor restarted
+	// since moves the process now in that slot.
+	Slot string `json:"slot,omitempty"`
 }
 
 // Kind tells a plain process from a supervisor.

@@ -272,8 +272,8 @@ var allowedParams = map[OpType][]string{
 	RestartChild:             {"child_id"},
 	ReplaceState:             {"state"},
 	RegisterName:             {"name"},
-	UpgradeCode:              {"behavior", "from", "revert"},
-	RevertCode:               {"behavior", "revert", "state"},
+	UpgradeCode:              {"behavior", "from", "revert", "slot"},
+	RevertCode:               {"behavior", "revert", "state", "slot"},
 }
 
 func validateParams(ps *fielderr.List, path string, op *Operation, opts Options) {
@@ -293,6 +293,7 @@ func validateParams(ps *fielderr.List, path string, op *Operation, opts Options)
 		{"behavior", p.Behavior != ""},
 		{"from", p.From != ""},
 		{"revert", p.Revert != ""},
+		{"slot", p.Slot != ""},
 	}
 	for _, g := range given {
 		if g.set && !slices.Contains(allowedParams[op.Type], g.name) {

@@ -25,7 +25,7 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-func module(t *testing.T, path ...string) []byte {
+func module(t testing.TB, path ...string) []byte {
 	t.Helper()
 	bin, err := os.ReadFile(filepath.Join(path...))
 	if err != nil {
@@ -34,21 +34,21 @@ func module(t *testing.T, path ...string) []byte {
 	return bin
 }
 
-func v1(t *testing.T) []byte { return module(t, "..", "..", "examples", "modules", "counter-v1.wasm") }
-func v2(t *testing.T) []byte { return module(t, "..", "..", "examples", "modules", "counter-v2.wasm") }
-func v3Trap(t *testing.T) []byte {
+func v1(t testing.TB) []byte { return module(t, "..", "..", "examples", "modules", "counter-v1.wasm") }
+func v2(t testing.TB) []byte { return module(t, "..", "..", "examples", "modules", "counter-v2.wasm") }
+func v3Trap(t testing.TB) []byte {
 	return module(t, "testdata", "counter-v3-trap.wasm")
 }
 
 type fixture struct {
-	t   *testing.T
+	t   testing.TB
 	c   *testkit.Cluster
 	ctx context.Context
 }
 
 // newFixture starts 3 nodes with every layer deployments need; hook, when
 // set, is every node's coordination BeforeOperations.
-func newFixture(t *testing.T, hook func(ctx context.Context, planID, stage string)) *fixture {
+func newFixture(t testing.TB, hook func(ctx context.Context, planID, stage string)) *fixture {
 	t.Helper()
 	c := testkit.NewCluster(t, 3, testkit.WithStack(func(string) stack.Config {
 		mods := store.DefaultConfig()
@@ -176,7 +176,8 @@ func (f *fixture) deploy(req *pb.DeployRequest) *pb.DeploymentView {
 
 func (f *fixture) control(id string, a pb.DeployAction) error {
 	return f.retry(func() error {
-		_, err := pb.NewDeploymentsClient(f.c.Conn(2)).Control(f.ctx, &pb.DeployControlRequest{Id: id, Action: a})
+		live := f.c.Index(f.c.Live()[len(f.c.Live())-1].Name())
+		_, err := pb.NewDeploymentsClient(f.c.Conn(live)).Control(f.ctx, &pb.DeployControlRequest{Id: id, Action: a})
 		return err
 	})
 }

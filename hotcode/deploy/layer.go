@@ -88,7 +88,7 @@ func (l *Layer) Attach(n node.Host) error {
 	l.node = n
 	l.logger = n.Logger().Named("deploy")
 	pb.RegisterDeploymentsServer(n.Server().GRPC(), &service{l: l})
-	n.Server().HandlePeer(transport.PeerHandlers{CodeTargets: l.codeTargets})
+	n.Server().HandlePeer(transport.PeerHandlers{CodeTargets: l.codeTargets, VerifyCode: l.verifyCode})
 	return nil
 }
 
@@ -163,6 +163,14 @@ func (l *Layer) gather(ctx context.Context, module string) ([]*pb.CodeTarget, er
 	return out, nil
 }
 
+// Submit plans and commits a deployment from within the leader (another
+// layer's request, such as a checkpoint rollback), exactly as the
+// Deployments service's Submit does; a dry run answers nil.
+func (l *Layer) Submit(ctx context.Context, req *pb.DeployRequest) (*pb.DeploymentRecord, error) {
+	d, _, err := l.submit(ctx, req)
+	return d, err
+}
+
 // submit plans and commits a deployment, on the leader.
 func (l *Layer) submit(ctx context.Context, req *pb.DeployRequest) (*pb.DeploymentRecord, *plan.Result, error) {
 	bad := func(format string, args ...any) error {
@@ -228,7 +236,7 @@ func (l *Layer) submit(ctx context.Context, req *pb.DeployRequest) (*pb.Deployme
 		froms[t.Version] = true
 		p.Operations = append(p.Operations, plan.Operation{
 			ID: fmt.Sprintf("up-%d", i), Type: plan.UpgradeCode, Node: t.Node, Target: plan.Target{PID: t.Pid},
-			Params: plan.Params{Behavior: to, From: t.Behavior, Revert: revert},
+			Params: plan.Params{Behavior: to, From: t.Behavior, Revert: revert, Slot: slotOf(t)},
 		})
 	}
 	p.Batches = batches(len(targets), int(opts.Canary), int(opts.MaxParallel), safety)
@@ -309,6 +317,14 @@ func pick(all []*pb.CodeTarget, sel Selector, name, version string) ([]*pb.CodeT
 		return a.Pid < b.Pid
 	})
 	return out, nil
+}
+
+// slotOf is a supervised target's slot, "tree/child/path".
+func slotOf(t *pb.CodeTarget) string {
+	if t.Tree == "" || t.ChildId == "" {
+		return ""
+	}
+	return t.Tree + "/" + t.ChildId
 }
 
 // batches sizes the phases: the canaries, then max_parallel at a time
