@@ -1164,12 +1164,303 @@ func (x *DeployBatch) GetPids() []string {
 	return nil
 }
 
+type VerifyRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// NAME@VERSION.
+	Module string `protobuf:"bytes,1,opt,name=module,proto3" json:"module,omitempty"`
+	// The same selector as DeployRequest's: the targets are those a
+	// deployment would move.
+	Targets       string `protobuf:"bytes,2,opt,name=targets,proto3" json:"targets,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerifyRequest) Reset() {
+	*x = VerifyRequest{}
+	mi := &file_steward_v1_deployments_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifyRequest) ProtoMessage() {}
+
+func (x *VerifyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_steward_v1_deployments_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifyRequest.ProtoReflect.Descriptor instead.
+func (*VerifyRequest) Descriptor() ([]byte, []int) {
+	return file_steward_v1_deployments_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *VerifyRequest) GetModule() string {
+	if x != nil {
+		return x.Module
+	}
+	return ""
+}
+
+func (x *VerifyRequest) GetTargets() string {
+	if x != nil {
+		return x.Targets
+	}
+	return ""
+}
+
+// CodeVerification is the trial migration of one process: its live state,
+// read between two messages, converted by the version's code_change (down
+// by the running version's, for an older version) in a throwaway
+// instance, then exported. The process itself is not touched.
+type CodeVerification struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Pid     string                 `protobuf:"bytes,1,opt,name=pid,proto3" json:"pid,omitempty"`
+	Node    string                 `protobuf:"bytes,2,opt,name=node,proto3" json:"node,omitempty"`
+	Tree    string                 `protobuf:"bytes,3,opt,name=tree,proto3" json:"tree,omitempty"`
+	ChildId string                 `protobuf:"bytes,4,opt,name=child_id,json=childId,proto3" json:"child_id,omitempty"`
+	// The version the process runs.
+	FromVersion      string `protobuf:"bytes,5,opt,name=from_version,json=fromVersion,proto3" json:"from_version,omitempty"`
+	Ok               bool   `protobuf:"varint,6,opt,name=ok,proto3" json:"ok,omitempty"`
+	Error            string `protobuf:"bytes,7,opt,name=error,proto3" json:"error,omitempty"`
+	StateBytesBefore uint64 `protobuf:"varint,8,opt,name=state_bytes_before,json=stateBytesBefore,proto3" json:"state_bytes_before,omitempty"`
+	StateBytesAfter  uint64 `protobuf:"varint,9,opt,name=state_bytes_after,json=stateBytesAfter,proto3" json:"state_bytes_after,omitempty"`
+	// How long the conversion and export took.
+	DurationUs    int64 `protobuf:"varint,10,opt,name=duration_us,json=durationUs,proto3" json:"duration_us,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CodeVerification) Reset() {
+	*x = CodeVerification{}
+	mi := &file_steward_v1_deployments_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CodeVerification) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CodeVerification) ProtoMessage() {}
+
+func (x *CodeVerification) ProtoReflect() protoreflect.Message {
+	mi := &file_steward_v1_deployments_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CodeVerification.ProtoReflect.Descriptor instead.
+func (*CodeVerification) Descriptor() ([]byte, []int) {
+	return file_steward_v1_deployments_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *CodeVerification) GetPid() string {
+	if x != nil {
+		return x.Pid
+	}
+	return ""
+}
+
+func (x *CodeVerification) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *CodeVerification) GetTree() string {
+	if x != nil {
+		return x.Tree
+	}
+	return ""
+}
+
+func (x *CodeVerification) GetChildId() string {
+	if x != nil {
+		return x.ChildId
+	}
+	return ""
+}
+
+func (x *CodeVerification) GetFromVersion() string {
+	if x != nil {
+		return x.FromVersion
+	}
+	return ""
+}
+
+func (x *CodeVerification) GetOk() bool {
+	if x != nil {
+		return x.Ok
+	}
+	return false
+}
+
+func (x *CodeVerification) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *CodeVerification) GetStateBytesBefore() uint64 {
+	if x != nil {
+		return x.StateBytesBefore
+	}
+	return 0
+}
+
+func (x *CodeVerification) GetStateBytesAfter() uint64 {
+	if x != nil {
+		return x.StateBytesAfter
+	}
+	return 0
+}
+
+func (x *CodeVerification) GetDurationUs() int64 {
+	if x != nil {
+		return x.DurationUs
+	}
+	return 0
+}
+
+type VerifyResponse struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Module  string                 `protobuf:"bytes,1,opt,name=module,proto3" json:"module,omitempty"`
+	Version string                 `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	// Every check passed and every process's migration succeeded.
+	Ok        bool                `protobuf:"varint,3,opt,name=ok,proto3" json:"ok,omitempty"`
+	Processes []*CodeVerification `protobuf:"bytes,4,rep,name=processes,proto3" json:"processes,omitempty"`
+	// Compatibility failures: a deployment would fail.
+	Errors []string `protobuf:"bytes,5,rep,name=errors,proto3" json:"errors,omitempty"`
+	// What may matter: host functions the running versions do not import,
+	// an ABI change, the stored validation's warnings.
+	Warnings []string `protobuf:"bytes,6,rep,name=warnings,proto3" json:"warnings,omitempty"`
+	// The version's stored capability report and safety level.
+	Capabilities []*ModuleUse `protobuf:"bytes,7,rep,name=capabilities,proto3" json:"capabilities,omitempty"`
+	Safety       string       `protobuf:"bytes,8,opt,name=safety,proto3" json:"safety,omitempty"`
+	// The versions the targets run, distinct, sorted.
+	FromVersions  []string `protobuf:"bytes,9,rep,name=from_versions,json=fromVersions,proto3" json:"from_versions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerifyResponse) Reset() {
+	*x = VerifyResponse{}
+	mi := &file_steward_v1_deployments_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifyResponse) ProtoMessage() {}
+
+func (x *VerifyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_steward_v1_deployments_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifyResponse.ProtoReflect.Descriptor instead.
+func (*VerifyResponse) Descriptor() ([]byte, []int) {
+	return file_steward_v1_deployments_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *VerifyResponse) GetModule() string {
+	if x != nil {
+		return x.Module
+	}
+	return ""
+}
+
+func (x *VerifyResponse) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *VerifyResponse) GetOk() bool {
+	if x != nil {
+		return x.Ok
+	}
+	return false
+}
+
+func (x *VerifyResponse) GetProcesses() []*CodeVerification {
+	if x != nil {
+		return x.Processes
+	}
+	return nil
+}
+
+func (x *VerifyResponse) GetErrors() []string {
+	if x != nil {
+		return x.Errors
+	}
+	return nil
+}
+
+func (x *VerifyResponse) GetWarnings() []string {
+	if x != nil {
+		return x.Warnings
+	}
+	return nil
+}
+
+func (x *VerifyResponse) GetCapabilities() []*ModuleUse {
+	if x != nil {
+		return x.Capabilities
+	}
+	return nil
+}
+
+func (x *VerifyResponse) GetSafety() string {
+	if x != nil {
+		return x.Safety
+	}
+	return ""
+}
+
+func (x *VerifyResponse) GetFromVersions() []string {
+	if x != nil {
+		return x.FromVersions
+	}
+	return nil
+}
+
 var File_steward_v1_deployments_proto protoreflect.FileDescriptor
 
 const file_steward_v1_deployments_proto_rawDesc = "" +
 	"\n" +
 	"\x1csteward/v1/deployments.proto\x12\n" +
-	"steward.v1\x1a\x16steward/v1/plans.proto\"\x9f\x02\n" +
+	"steward.v1\x1a\x18steward/v1/modules.proto\x1a\x16steward/v1/plans.proto\"\x9f\x02\n" +
 	"\rDeployOptions\x12!\n" +
 	"\fmax_parallel\x18\x01 \x01(\rR\vmaxParallel\x12\x16\n" +
 	"\x06canary\x18\x02 \x01(\rR\x06canary\x12\x1f\n" +
@@ -1259,7 +1550,33 @@ const file_steward_v1_deployments_proto_rawDesc = "" +
 	"\vDeployBatch\x12\x14\n" +
 	"\x05phase\x18\x01 \x01(\x05R\x05phase\x12\x16\n" +
 	"\x06canary\x18\x02 \x01(\bR\x06canary\x12\x12\n" +
-	"\x04pids\x18\x03 \x03(\tR\x04pids*\xbe\x02\n" +
+	"\x04pids\x18\x03 \x03(\tR\x04pids\"A\n" +
+	"\rVerifyRequest\x12\x16\n" +
+	"\x06module\x18\x01 \x01(\tR\x06module\x12\x18\n" +
+	"\atargets\x18\x02 \x01(\tR\atargets\"\xab\x02\n" +
+	"\x10CodeVerification\x12\x10\n" +
+	"\x03pid\x18\x01 \x01(\tR\x03pid\x12\x12\n" +
+	"\x04node\x18\x02 \x01(\tR\x04node\x12\x12\n" +
+	"\x04tree\x18\x03 \x01(\tR\x04tree\x12\x19\n" +
+	"\bchild_id\x18\x04 \x01(\tR\achildId\x12!\n" +
+	"\ffrom_version\x18\x05 \x01(\tR\vfromVersion\x12\x0e\n" +
+	"\x02ok\x18\x06 \x01(\bR\x02ok\x12\x14\n" +
+	"\x05error\x18\a \x01(\tR\x05error\x12,\n" +
+	"\x12state_bytes_before\x18\b \x01(\x04R\x10stateBytesBefore\x12*\n" +
+	"\x11state_bytes_after\x18\t \x01(\x04R\x0fstateBytesAfter\x12\x1f\n" +
+	"\vduration_us\x18\n" +
+	" \x01(\x03R\n" +
+	"durationUs\"\xba\x02\n" +
+	"\x0eVerifyResponse\x12\x16\n" +
+	"\x06module\x18\x01 \x01(\tR\x06module\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\tR\aversion\x12\x0e\n" +
+	"\x02ok\x18\x03 \x01(\bR\x02ok\x12:\n" +
+	"\tprocesses\x18\x04 \x03(\v2\x1c.steward.v1.CodeVerificationR\tprocesses\x12\x16\n" +
+	"\x06errors\x18\x05 \x03(\tR\x06errors\x12\x1a\n" +
+	"\bwarnings\x18\x06 \x03(\tR\bwarnings\x129\n" +
+	"\fcapabilities\x18\a \x03(\v2\x15.steward.v1.ModuleUseR\fcapabilities\x12\x16\n" +
+	"\x06safety\x18\b \x01(\tR\x06safety\x12#\n" +
+	"\rfrom_versions\x18\t \x03(\tR\ffromVersions*\xbe\x02\n" +
 	"\x10DeploymentStatus\x12!\n" +
 	"\x1dDEPLOYMENT_STATUS_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19DEPLOYMENT_STATUS_RUNNING\x10\x01\x12\x1c\n" +
@@ -1277,13 +1594,14 @@ const file_steward_v1_deployments_proto_rawDesc = "" +
 	"\x15DEPLOY_ACTION_PROMOTE\x10\x03\x12\x16\n" +
 	"\x12DEPLOY_ACTION_FAIL\x10\x04\x12\x18\n" +
 	"\x14DEPLOY_ACTION_REVERT\x10\x05\x12\x18\n" +
-	"\x14DEPLOY_ACTION_CANCEL\x10\x062\xf6\x02\n" +
+	"\x14DEPLOY_ACTION_CANCEL\x10\x062\xb7\x03\n" +
 	"\vDeployments\x12?\n" +
 	"\x06Submit\x12\x19.steward.v1.DeployRequest\x1a\x1a.steward.v1.DeploymentView\x12C\n" +
 	"\x03Get\x12 .steward.v1.GetDeploymentRequest\x1a\x1a.steward.v1.DeploymentView\x12O\n" +
 	"\x04List\x12\".steward.v1.ListDeploymentsRequest\x1a#.steward.v1.ListDeploymentsResponse\x12G\n" +
 	"\x05Watch\x12 .steward.v1.GetDeploymentRequest\x1a\x1a.steward.v1.DeploymentView0\x01\x12G\n" +
-	"\aControl\x12 .steward.v1.DeployControlRequest\x1a\x1a.steward.v1.DeploymentViewB\x1fZ\x1dgithub.com/steward/steward/pbb\x06proto3"
+	"\aControl\x12 .steward.v1.DeployControlRequest\x1a\x1a.steward.v1.DeploymentView\x12?\n" +
+	"\x06Verify\x12\x19.steward.v1.VerifyRequest\x1a\x1a.steward.v1.VerifyResponseB\x1fZ\x1dgithub.com/steward/steward/pbb\x06proto3"
 
 var (
 	file_steward_v1_deployments_proto_rawDescOnce sync.Once
@@ -1298,7 +1616,7 @@ func file_steward_v1_deployments_proto_rawDescGZIP() []byte {
 }
 
 var file_steward_v1_deployments_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_steward_v1_deployments_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_steward_v1_deployments_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_steward_v1_deployments_proto_goTypes = []any{
 	(DeploymentStatus)(0),           // 0: steward.v1.DeploymentStatus
 	(DeployAction)(0),               // 1: steward.v1.DeployAction
@@ -1314,38 +1632,46 @@ var file_steward_v1_deployments_proto_goTypes = []any{
 	(*DeploymentView)(nil),          // 11: steward.v1.DeploymentView
 	(*DeployProgress)(nil),          // 12: steward.v1.DeployProgress
 	(*DeployBatch)(nil),             // 13: steward.v1.DeployBatch
-	(*PlanCreateCommand)(nil),       // 14: steward.v1.PlanCreateCommand
-	(*PlanRecord)(nil),              // 15: steward.v1.PlanRecord
+	(*VerifyRequest)(nil),           // 14: steward.v1.VerifyRequest
+	(*CodeVerification)(nil),        // 15: steward.v1.CodeVerification
+	(*VerifyResponse)(nil),          // 16: steward.v1.VerifyResponse
+	(*PlanCreateCommand)(nil),       // 17: steward.v1.PlanCreateCommand
+	(*PlanRecord)(nil),              // 18: steward.v1.PlanRecord
+	(*ModuleUse)(nil),               // 19: steward.v1.ModuleUse
 }
 var file_steward_v1_deployments_proto_depIdxs = []int32{
 	2,  // 0: steward.v1.DeploymentRecord.options:type_name -> steward.v1.DeployOptions
 	0,  // 1: steward.v1.DeploymentRecord.status_code:type_name -> steward.v1.DeploymentStatus
 	1,  // 2: steward.v1.DeploymentRecord.requested:type_name -> steward.v1.DeployAction
 	3,  // 3: steward.v1.DeployCreateCommand.deployment:type_name -> steward.v1.DeploymentRecord
-	14, // 4: steward.v1.DeployCreateCommand.plan:type_name -> steward.v1.PlanCreateCommand
+	17, // 4: steward.v1.DeployCreateCommand.plan:type_name -> steward.v1.PlanCreateCommand
 	1,  // 5: steward.v1.DeployControlCommand.action:type_name -> steward.v1.DeployAction
 	2,  // 6: steward.v1.DeployRequest.options:type_name -> steward.v1.DeployOptions
 	11, // 7: steward.v1.ListDeploymentsResponse.deployments:type_name -> steward.v1.DeploymentView
 	1,  // 8: steward.v1.DeployControlRequest.action:type_name -> steward.v1.DeployAction
 	3,  // 9: steward.v1.DeploymentView.deployment:type_name -> steward.v1.DeploymentRecord
-	15, // 10: steward.v1.DeploymentView.plan:type_name -> steward.v1.PlanRecord
+	18, // 10: steward.v1.DeploymentView.plan:type_name -> steward.v1.PlanRecord
 	12, // 11: steward.v1.DeploymentView.progress:type_name -> steward.v1.DeployProgress
 	13, // 12: steward.v1.DeploymentView.batches:type_name -> steward.v1.DeployBatch
-	6,  // 13: steward.v1.Deployments.Submit:input_type -> steward.v1.DeployRequest
-	7,  // 14: steward.v1.Deployments.Get:input_type -> steward.v1.GetDeploymentRequest
-	8,  // 15: steward.v1.Deployments.List:input_type -> steward.v1.ListDeploymentsRequest
-	7,  // 16: steward.v1.Deployments.Watch:input_type -> steward.v1.GetDeploymentRequest
-	10, // 17: steward.v1.Deployments.Control:input_type -> steward.v1.DeployControlRequest
-	11, // 18: steward.v1.Deployments.Submit:output_type -> steward.v1.DeploymentView
-	11, // 19: steward.v1.Deployments.Get:output_type -> steward.v1.DeploymentView
-	9,  // 20: steward.v1.Deployments.List:output_type -> steward.v1.ListDeploymentsResponse
-	11, // 21: steward.v1.Deployments.Watch:output_type -> steward.v1.DeploymentView
-	11, // 22: steward.v1.Deployments.Control:output_type -> steward.v1.DeploymentView
-	18, // [18:23] is the sub-list for method output_type
-	13, // [13:18] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	15, // 13: steward.v1.VerifyResponse.processes:type_name -> steward.v1.CodeVerification
+	19, // 14: steward.v1.VerifyResponse.capabilities:type_name -> steward.v1.ModuleUse
+	6,  // 15: steward.v1.Deployments.Submit:input_type -> steward.v1.DeployRequest
+	7,  // 16: steward.v1.Deployments.Get:input_type -> steward.v1.GetDeploymentRequest
+	8,  // 17: steward.v1.Deployments.List:input_type -> steward.v1.ListDeploymentsRequest
+	7,  // 18: steward.v1.Deployments.Watch:input_type -> steward.v1.GetDeploymentRequest
+	10, // 19: steward.v1.Deployments.Control:input_type -> steward.v1.DeployControlRequest
+	14, // 20: steward.v1.Deployments.Verify:input_type -> steward.v1.VerifyRequest
+	11, // 21: steward.v1.Deployments.Submit:output_type -> steward.v1.DeploymentView
+	11, // 22: steward.v1.Deployments.Get:output_type -> steward.v1.DeploymentView
+	9,  // 23: steward.v1.Deployments.List:output_type -> steward.v1.ListDeploymentsResponse
+	11, // 24: steward.v1.Deployments.Watch:output_type -> steward.v1.DeploymentView
+	11, // 25: steward.v1.Deployments.Control:output_type -> steward.v1.DeploymentView
+	16, // 26: steward.v1.Deployments.Verify:output_type -> steward.v1.VerifyResponse
+	21, // [21:27] is the sub-list for method output_type
+	15, // [15:21] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_steward_v1_deployments_proto_init() }
@@ -1353,6 +1679,7 @@ func file_steward_v1_deployments_proto_init() {
 	if File_steward_v1_deployments_proto != nil {
 		return
 	}
+	file_steward_v1_modules_proto_init()
 	file_steward_v1_plans_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1360,7 +1687,7 @@ func file_steward_v1_deployments_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_steward_v1_deployments_proto_rawDesc), len(file_steward_v1_deployments_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   12,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -24,6 +24,7 @@ const (
 	Deployments_List_FullMethodName    = "/steward.v1.Deployments/List"
 	Deployments_Watch_FullMethodName   = "/steward.v1.Deployments/Watch"
 	Deployments_Control_FullMethodName = "/steward.v1.Deployments/Control"
+	Deployments_Verify_FullMethodName  = "/steward.v1.Deployments/Verify"
 )
 
 // DeploymentsClient is the client API for Deployments service.
@@ -43,6 +44,11 @@ type DeploymentsClient interface {
 	Watch(ctx context.Context, in *GetDeploymentRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[DeploymentView], error)
 	// Control pauses, resumes, promotes, fails, reverts or cancels one.
 	Control(ctx context.Context, in *DeployControlRequest, opts ...grpc.CallOption) (*DeploymentView, error)
+	// Verify checks a version against the processes a deployment of it
+	// would move, moving nothing (forwarded to the leader): its manifest
+	// against each running version's, and its code_change run on a copy of
+	// each target's live state in a throwaway instance, on the target's node.
+	Verify(ctx context.Context, in *VerifyRequest, opts ...grpc.CallOption) (*VerifyResponse, error)
 }
 
 type deploymentsClient struct {
@@ -112,6 +118,16 @@ func (c *deploymentsClient) Control(ctx context.Context, in *DeployControlReques
 	return out, nil
 }
 
+func (c *deploymentsClient) Verify(ctx context.Context, in *VerifyRequest, opts ...grpc.CallOption) (*VerifyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(VerifyResponse)
+	err := c.cc.Invoke(ctx, Deployments_Verify_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // DeploymentsServer is the server API for Deployments service.
 // All implementations must embed UnimplementedDeploymentsServer
 // for forward compatibility.
@@ -129,6 +145,11 @@ type DeploymentsServer interface {
 	Watch(*GetDeploymentRequest, grpc.ServerStreamingServer[DeploymentView]) error
 	// Control pauses, resumes, promotes, fails, reverts or cancels one.
 	Control(context.Context, *DeployControlRequest) (*DeploymentView, error)
+	// Verify checks a version against the processes a deployment of it
+	// would move, moving nothing (forwarded to the leader): its manifest
+	// against each running version's, and its code_change run on a copy of
+	// each target's live state in a throwaway instance, on the target's node.
+	Verify(context.Context, *VerifyRequest) (*VerifyResponse, error)
 	mustEmbedUnimplementedDeploymentsServer()
 }
 
@@ -153,6 +174,9 @@ func (UnimplementedDeploymentsServer) Watch(*GetDeploymentRequest, grpc.ServerSt
 }
 func (UnimplementedDeploymentsServer) Control(context.Context, *DeployControlRequest) (*DeploymentView, error) {
 	return nil, status.Error(codes.Unimplemented, "method Control not implemented")
+}
+func (UnimplementedDeploymentsServer) Verify(context.Context, *VerifyRequest) (*VerifyResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Verify not implemented")
 }
 func (UnimplementedDeploymentsServer) mustEmbedUnimplementedDeploymentsServer() {}
 func (UnimplementedDeploymentsServer) testEmbeddedByValue()                     {}
@@ -258,6 +282,24 @@ func _Deployments_Control_Handler(srv interface{}, ctx context.Context, dec func
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Deployments_Verify_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(VerifyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DeploymentsServer).Verify(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Deployments_Verify_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DeploymentsServer).Verify(ctx, req.(*VerifyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Deployments_ServiceDesc is the grpc.ServiceDesc for Deployments service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -280,6 +322,10 @@ var Deployments_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Control",
 			Handler:    _Deployments_Control_Handler,
+		},
+		{
+			MethodName: "Verify",
+			Handler:    _Deployments_Verify_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

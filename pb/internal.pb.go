@@ -220,6 +220,112 @@ func (x *CodeTargetsResponse) GetTargets() []*CodeTarget {
 	return nil
 }
 
+type VerifyCodeRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The module's name and the version to verify.
+	Module  string `protobuf:"bytes,1,opt,name=module,proto3" json:"module,omitempty"`
+	Version string `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	// The receiving node's targets, as its CodeTargets listed them.
+	Targets       []*CodeTarget `protobuf:"bytes,3,rep,name=targets,proto3" json:"targets,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerifyCodeRequest) Reset() {
+	*x = VerifyCodeRequest{}
+	mi := &file_steward_v1_internal_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifyCodeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifyCodeRequest) ProtoMessage() {}
+
+func (x *VerifyCodeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_steward_v1_internal_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifyCodeRequest.ProtoReflect.Descriptor instead.
+func (*VerifyCodeRequest) Descriptor() ([]byte, []int) {
+	return file_steward_v1_internal_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *VerifyCodeRequest) GetModule() string {
+	if x != nil {
+		return x.Module
+	}
+	return ""
+}
+
+func (x *VerifyCodeRequest) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *VerifyCodeRequest) GetTargets() []*CodeTarget {
+	if x != nil {
+		return x.Targets
+	}
+	return nil
+}
+
+type VerifyCodeResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Results       []*CodeVerification    `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerifyCodeResponse) Reset() {
+	*x = VerifyCodeResponse{}
+	mi := &file_steward_v1_internal_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifyCodeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifyCodeResponse) ProtoMessage() {}
+
+func (x *VerifyCodeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_steward_v1_internal_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifyCodeResponse.ProtoReflect.Descriptor instead.
+func (*VerifyCodeResponse) Descriptor() ([]byte, []int) {
+	return file_steward_v1_internal_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *VerifyCodeResponse) GetResults() []*CodeVerification {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
 type ProposeRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Type  CommandType            `protobuf:"varint,1,opt,name=type,proto3,enum=steward.v1.CommandType" json:"type,omitempty"`
@@ -231,7 +337,7 @@ type ProposeRequest struct {
 
 func (x *ProposeRequest) Reset() {
 	*x = ProposeRequest{}
-	mi := &file_steward_v1_internal_proto_msgTypes[3]
+	mi := &file_steward_v1_internal_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -243,7 +349,7 @@ func (x *ProposeRequest) String() string {
 func (*ProposeRequest) ProtoMessage() {}
 
 func (x *ProposeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_internal_proto_msgTypes[3]
+	mi := &file_steward_v1_internal_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -256,7 +362,7 @@ func (x *ProposeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProposeRequest.ProtoReflect.Descriptor instead.
 func (*ProposeRequest) Descriptor() ([]byte, []int) {
-	return file_steward_v1_internal_proto_rawDescGZIP(), []int{3}
+	return file_steward_v1_internal_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ProposeRequest) GetType() CommandType {
@@ -285,7 +391,7 @@ type ProposeResponse struct {
 
 func (x *ProposeResponse) Reset() {
 	*x = ProposeResponse{}
-	mi := &file_steward_v1_internal_proto_msgTypes[4]
+	mi := &file_steward_v1_internal_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -297,7 +403,7 @@ func (x *ProposeResponse) String() string {
 func (*ProposeResponse) ProtoMessage() {}
 
 func (x *ProposeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_internal_proto_msgTypes[4]
+	mi := &file_steward_v1_internal_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -310,7 +416,7 @@ func (x *ProposeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProposeResponse.ProtoReflect.Descriptor instead.
 func (*ProposeResponse) Descriptor() ([]byte, []int) {
-	return file_steward_v1_internal_proto_rawDescGZIP(), []int{4}
+	return file_steward_v1_internal_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ProposeResponse) GetIndex() uint64 {
@@ -340,7 +446,7 @@ type CommandError struct {
 
 func (x *CommandError) Reset() {
 	*x = CommandError{}
-	mi := &file_steward_v1_internal_proto_msgTypes[5]
+	mi := &file_steward_v1_internal_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -352,7 +458,7 @@ func (x *CommandError) String() string {
 func (*CommandError) ProtoMessage() {}
 
 func (x *CommandError) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_internal_proto_msgTypes[5]
+	mi := &file_steward_v1_internal_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -365,7 +471,7 @@ func (x *CommandError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandError.ProtoReflect.Descriptor instead.
 func (*CommandError) Descriptor() ([]byte, []int) {
-	return file_steward_v1_internal_proto_rawDescGZIP(), []int{5}
+	return file_steward_v1_internal_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *CommandError) GetKind() string {
@@ -401,7 +507,7 @@ type NotApplied struct {
 
 func (x *NotApplied) Reset() {
 	*x = NotApplied{}
-	mi := &file_steward_v1_internal_proto_msgTypes[6]
+	mi := &file_steward_v1_internal_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -413,7 +519,7 @@ func (x *NotApplied) String() string {
 func (*NotApplied) ProtoMessage() {}
 
 func (x *NotApplied) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_internal_proto_msgTypes[6]
+	mi := &file_steward_v1_internal_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -426,7 +532,7 @@ func (x *NotApplied) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NotApplied.ProtoReflect.Descriptor instead.
 func (*NotApplied) Descriptor() ([]byte, []int) {
-	return file_steward_v1_internal_proto_rawDescGZIP(), []int{6}
+	return file_steward_v1_internal_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *NotApplied) GetReason() string {
@@ -441,7 +547,7 @@ var File_steward_v1_internal_proto protoreflect.FileDescriptor
 const file_steward_v1_internal_proto_rawDesc = "" +
 	"\n" +
 	"\x19steward/v1/internal.proto\x12\n" +
-	"steward.v1\x1a\x1dsteward/v1/coordination.proto\x1a\x14steward/v1/fsm.proto\x1a\x17steward/v1/health.proto\x1a\x18steward/v1/runtime.proto\",\n" +
+	"steward.v1\x1a\x1dsteward/v1/coordination.proto\x1a\x1csteward/v1/deployments.proto\x1a\x14steward/v1/fsm.proto\x1a\x17steward/v1/health.proto\x1a\x18steward/v1/runtime.proto\",\n" +
 	"\x12CodeTargetsRequest\x12\x16\n" +
 	"\x06module\x18\x01 \x01(\tR\x06module\"\xec\x01\n" +
 	"\n" +
@@ -457,7 +563,13 @@ const file_steward_v1_internal_proto_rawDesc = "" +
 	"\tsandboxed\x18\b \x01(\bR\tsandboxed\x12\x16\n" +
 	"\x06status\x18\t \x01(\tR\x06status\"G\n" +
 	"\x13CodeTargetsResponse\x120\n" +
-	"\atargets\x18\x01 \x03(\v2\x16.steward.v1.CodeTargetR\atargets\"W\n" +
+	"\atargets\x18\x01 \x03(\v2\x16.steward.v1.CodeTargetR\atargets\"w\n" +
+	"\x11VerifyCodeRequest\x12\x16\n" +
+	"\x06module\x18\x01 \x01(\tR\x06module\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\tR\aversion\x120\n" +
+	"\atargets\x18\x03 \x03(\v2\x16.steward.v1.CodeTargetR\atargets\"L\n" +
+	"\x12VerifyCodeResponse\x126\n" +
+	"\aresults\x18\x01 \x03(\v2\x1c.steward.v1.CodeVerificationR\aresults\"W\n" +
 	"\x0eProposeRequest\x12+\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x17.steward.v1.CommandTypeR\x04type\x12\x18\n" +
 	"\apayload\x18\x02 \x01(\fR\apayload\"W\n" +
@@ -470,13 +582,15 @@ const file_steward_v1_internal_proto_rawDesc = "" +
 	"\amessage\x18\x03 \x01(\tR\amessage\"$\n" +
 	"\n" +
 	"NotApplied\x12\x16\n" +
-	"\x06reason\x18\x01 \x01(\tR\x06reason2\xed\x02\n" +
+	"\x06reason\x18\x01 \x01(\tR\x06reason2\xba\x03\n" +
 	"\bInternal\x12B\n" +
 	"\aPropose\x12\x1a.steward.v1.ProposeRequest\x1a\x1b.steward.v1.ProposeResponse\x12<\n" +
 	"\x05Facts\x12\x18.steward.v1.FactsRequest\x1a\x19.steward.v1.FactsResponse\x12B\n" +
 	"\aDeliver\x12\x1a.steward.v1.DeliverRequest\x1a\x1b.steward.v1.DeliverResponse\x12K\n" +
 	"\fValidateNode\x12\x1f.steward.v1.ValidateNodeRequest\x1a\x1a.steward.v1.NodeValidation\x12N\n" +
-	"\vCodeTargets\x12\x1e.steward.v1.CodeTargetsRequest\x1a\x1f.steward.v1.CodeTargetsResponseB\x1fZ\x1dgithub.com/steward/steward/pbb\x06proto3"
+	"\vCodeTargets\x12\x1e.steward.v1.CodeTargetsRequest\x1a\x1f.steward.v1.CodeTargetsResponse\x12K\n" +
+	"\n" +
+	"VerifyCode\x12\x1d.steward.v1.VerifyCodeRequest\x1a\x1e.steward.v1.VerifyCodeResponseB\x1fZ\x1dgithub.com/steward/steward/pbb\x06proto3"
 
 var (
 	file_steward_v1_internal_proto_rawDescOnce sync.Once
@@ -490,42 +604,49 @@ func file_steward_v1_internal_proto_rawDescGZIP() []byte {
 	return file_steward_v1_internal_proto_rawDescData
 }
 
-var file_steward_v1_internal_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_steward_v1_internal_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_steward_v1_internal_proto_goTypes = []any{
 	(*CodeTargetsRequest)(nil),  // 0: steward.v1.CodeTargetsRequest
 	(*CodeTarget)(nil),          // 1: steward.v1.CodeTarget
 	(*CodeTargetsResponse)(nil), // 2: steward.v1.CodeTargetsResponse
-	(*ProposeRequest)(nil),      // 3: steward.v1.ProposeRequest
-	(*ProposeResponse)(nil),     // 4: steward.v1.ProposeResponse
-	(*CommandError)(nil),        // 5: steward.v1.CommandError
-	(*NotApplied)(nil),          // 6: steward.v1.NotApplied
-	(CommandType)(0),            // 7: steward.v1.CommandType
-	(*FactsRequest)(nil),        // 8: steward.v1.FactsRequest
-	(*DeliverRequest)(nil),      // 9: steward.v1.DeliverRequest
-	(*ValidateNodeRequest)(nil), // 10: steward.v1.ValidateNodeRequest
-	(*FactsResponse)(nil),       // 11: steward.v1.FactsResponse
-	(*DeliverResponse)(nil),     // 12: steward.v1.DeliverResponse
-	(*NodeValidation)(nil),      // 13: steward.v1.NodeValidation
+	(*VerifyCodeRequest)(nil),   // 3: steward.v1.VerifyCodeRequest
+	(*VerifyCodeResponse)(nil),  // 4: steward.v1.VerifyCodeResponse
+	(*ProposeRequest)(nil),      // 5: steward.v1.ProposeRequest
+	(*ProposeResponse)(nil),     // 6: steward.v1.ProposeResponse
+	(*CommandError)(nil),        // 7: steward.v1.CommandError
+	(*NotApplied)(nil),          // 8: steward.v1.NotApplied
+	(*CodeVerification)(nil),    // 9: steward.v1.CodeVerification
+	(CommandType)(0),            // 10: steward.v1.CommandType
+	(*FactsRequest)(nil),        // 11: steward.v1.FactsRequest
+	(*DeliverRequest)(nil),      // 12: steward.v1.DeliverRequest
+	(*ValidateNodeRequest)(nil), // 13: steward.v1.ValidateNodeRequest
+	(*FactsResponse)(nil),       // 14: steward.v1.FactsResponse
+	(*DeliverResponse)(nil),     // 15: steward.v1.DeliverResponse
+	(*NodeValidation)(nil),      // 16: steward.v1.NodeValidation
 }
 var file_steward_v1_internal_proto_depIdxs = []int32{
 	1,  // 0: steward.v1.CodeTargetsResponse.targets:type_name -> steward.v1.CodeTarget
-	7,  // 1: steward.v1.ProposeRequest.type:type_name -> steward.v1.CommandType
-	5,  // 2: steward.v1.ProposeResponse.error:type_name -> steward.v1.CommandError
-	3,  // 3: steward.v1.Internal.Propose:input_type -> steward.v1.ProposeRequest
-	8,  // 4: steward.v1.Internal.Facts:input_type -> steward.v1.FactsRequest
-	9,  // 5: steward.v1.Internal.Deliver:input_type -> steward.v1.DeliverRequest
-	10, // 6: steward.v1.Internal.ValidateNode:input_type -> steward.v1.ValidateNodeRequest
-	0,  // 7: steward.v1.Internal.CodeTargets:input_type -> steward.v1.CodeTargetsRequest
-	4,  // 8: steward.v1.Internal.Propose:output_type -> steward.v1.ProposeResponse
-	11, // 9: steward.v1.Internal.Facts:output_type -> steward.v1.FactsResponse
-	12, // 10: steward.v1.Internal.Deliver:output_type -> steward.v1.DeliverResponse
-	13, // 11: steward.v1.Internal.ValidateNode:output_type -> steward.v1.NodeValidation
-	2,  // 12: steward.v1.Internal.CodeTargets:output_type -> steward.v1.CodeTargetsResponse
-	8,  // [8:13] is the sub-list for method output_type
-	3,  // [3:8] is the sub-list for method input_type
-	3,  // [3:3] is the sub-list for extension type_name
-	3,  // [3:3] is the sub-list for extension extendee
-	0,  // [0:3] is the sub-list for field type_name
+	1,  // 1: steward.v1.VerifyCodeRequest.targets:type_name -> steward.v1.CodeTarget
+	9,  // 2: steward.v1.VerifyCodeResponse.results:type_name -> steward.v1.CodeVerification
+	10, // 3: steward.v1.ProposeRequest.type:type_name -> steward.v1.CommandType
+	7,  // 4: steward.v1.ProposeResponse.error:type_name -> steward.v1.CommandError
+	5,  // 5: steward.v1.Internal.Propose:input_type -> steward.v1.ProposeRequest
+	11, // 6: steward.v1.Internal.Facts:input_type -> steward.v1.FactsRequest
+	12, // 7: steward.v1.Internal.Deliver:input_type -> steward.v1.DeliverRequest
+	13, // 8: steward.v1.Internal.ValidateNode:input_type -> steward.v1.ValidateNodeRequest
+	0,  // 9: steward.v1.Internal.CodeTargets:input_type -> steward.v1.CodeTargetsRequest
+	3,  // 10: steward.v1.Internal.VerifyCode:input_type -> steward.v1.VerifyCodeRequest
+	6,  // 11: steward.v1.Internal.Propose:output_type -> steward.v1.ProposeResponse
+	14, // 12: steward.v1.Internal.Facts:output_type -> steward.v1.FactsResponse
+	15, // 13: steward.v1.Internal.Deliver:output_type -> steward.v1.DeliverResponse
+	16, // 14: steward.v1.Internal.ValidateNode:output_type -> steward.v1.NodeValidation
+	2,  // 15: steward.v1.Internal.CodeTargets:output_type -> steward.v1.CodeTargetsResponse
+	4,  // 16: steward.v1.Internal.VerifyCode:output_type -> steward.v1.VerifyCodeResponse
+	11, // [11:17] is the sub-list for method output_type
+	5,  // [5:11] is the sub-list for method input_type
+	5,  // [5:5] is the sub-list for extension type_name
+	5,  // [5:5] is the sub-list for extension extendee
+	0,  // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_steward_v1_internal_proto_init() }
@@ -534,6 +655,7 @@ func file_steward_v1_internal_proto_init() {
 		return
 	}
 	file_steward_v1_coordination_proto_init()
+	file_steward_v1_deployments_proto_init()
 	file_steward_v1_fsm_proto_init()
 	file_steward_v1_health_proto_init()
 	file_steward_v1_runtime_proto_init()
@@ -543,7 +665,7 @@ func file_steward_v1_internal_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_steward_v1_internal_proto_rawDesc), len(file_steward_v1_internal_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

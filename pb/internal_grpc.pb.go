@@ -24,6 +24,7 @@ const (
 	Internal_Deliver_FullMethodName      = "/steward.v1.Internal/Deliver"
 	Internal_ValidateNode_FullMethodName = "/steward.v1.Internal/ValidateNode"
 	Internal_CodeTargets_FullMethodName  = "/steward.v1.Internal/CodeTargets"
+	Internal_VerifyCode_FullMethodName   = "/steward.v1.Internal/VerifyCode"
 )
 
 // InternalClient is the client API for Internal service.
@@ -51,6 +52,10 @@ type InternalClient interface {
 	// CodeTargets lists the receiving node's workers running a module, for
 	// the leader that plans a deployment.
 	CodeTargets(ctx context.Context, in *CodeTargetsRequest, opts ...grpc.CallOption) (*CodeTargetsResponse, error)
+	// VerifyCode runs a module version's conversion on a copy of the live
+	// state of each listed worker of the receiving node, in throwaway
+	// instances, for the leader that verifies a version (module verify).
+	VerifyCode(ctx context.Context, in *VerifyCodeRequest, opts ...grpc.CallOption) (*VerifyCodeResponse, error)
 }
 
 type internalClient struct {
@@ -111,6 +116,16 @@ func (c *internalClient) CodeTargets(ctx context.Context, in *CodeTargetsRequest
 	return out, nil
 }
 
+func (c *internalClient) VerifyCode(ctx context.Context, in *VerifyCodeRequest, opts ...grpc.CallOption) (*VerifyCodeResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(VerifyCodeResponse)
+	err := c.cc.Invoke(ctx, Internal_VerifyCode_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // InternalServer is the server API for Internal service.
 // All implementations must embed UnimplementedInternalServer
 // for forward compatibility.
@@ -136,6 +151,10 @@ type InternalServer interface {
 	// CodeTargets lists the receiving node's workers running a module, for
 	// the leader that plans a deployment.
 	CodeTargets(context.Context, *CodeTargetsRequest) (*CodeTargetsResponse, error)
+	// VerifyCode runs a module version's conversion on a copy of the live
+	// state of each listed worker of the receiving node, in throwaway
+	// instances, for the leader that verifies a version (module verify).
+	VerifyCode(context.Context, *VerifyCodeRequest) (*VerifyCodeResponse, error)
 	mustEmbedUnimplementedInternalServer()
 }
 
@@ -160,6 +179,9 @@ func (UnimplementedInternalServer) ValidateNode(context.Context, *ValidateNodeRe
 }
 func (UnimplementedInternalServer) CodeTargets(context.Context, *CodeTargetsRequest) (*CodeTargetsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CodeTargets not implemented")
+}
+func (UnimplementedInternalServer) VerifyCode(context.Context, *VerifyCodeRequest) (*VerifyCodeResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method VerifyCode not implemented")
 }
 func (UnimplementedInternalServer) mustEmbedUnimplementedInternalServer() {}
 func (UnimplementedInternalServer) testEmbeddedByValue()                  {}
@@ -272,6 +294,24 @@ func _Internal_CodeTargets_Handler(srv interface{}, ctx context.Context, dec fun
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Internal_VerifyCode_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(VerifyCodeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InternalServer).VerifyCode(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Internal_VerifyCode_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InternalServer).VerifyCode(ctx, req.(*VerifyCodeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Internal_ServiceDesc is the grpc.ServiceDesc for Internal service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -298,6 +338,10 @@ var Internal_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CodeTargets",
 			Handler:    _Internal_CodeTargets_Handler,
+		},
+		{
+			MethodName: "VerifyCode",
+			Handler:    _Internal_VerifyCode_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -26,6 +26,8 @@ type PeerHandlers struct {
 	ValidateNode func(context.Context, *pb.ValidateNodeRequest) (*pb.NodeValidation, error)
 	// CodeTargets: the deployment layer's workers running a module.
 	CodeTargets func(context.Context, *pb.CodeTargetsRequest) (*pb.CodeTargetsResponse, error)
+	// VerifyCode: the deployment layer's trial migration of local workers.
+	VerifyCode func(context.Context, *pb.VerifyCodeRequest) (*pb.VerifyCodeResponse, error)
 }
 
 // internalService is the Internal gRPC service: the one service only
@@ -53,8 +55,12 @@ func (s *Server) HandlePeer(h PeerHandlers) {
 	set("Deliver", i.handlers.Deliver != nil, h.Deliver != nil)
 	set("ValidateNode", i.handlers.ValidateNode != nil, h.ValidateNode != nil)
 	set("CodeTargets", i.handlers.CodeTargets != nil, h.CodeTargets != nil)
+	set("VerifyCode", i.handlers.VerifyCode != nil, h.VerifyCode != nil)
 	if h.CodeTargets != nil {
 		i.handlers.CodeTargets = h.CodeTargets
+	}
+	if h.VerifyCode != nil {
+		i.handlers.VerifyCode = h.VerifyCode
 	}
 	if h.Facts != nil {
 		i.handlers.Facts = h.Facts
@@ -108,6 +114,15 @@ func (i *internalService) CodeTargets(ctx context.Context, req *pb.CodeTargetsRe
 	h := i.get().CodeTargets
 	if h == nil {
 		return nil, unimplemented("CodeTargets")
+	}
+	resp, err := h(ctx, req)
+	return resp, toStatus(err)
+}
+
+func (i *internalService) VerifyCode(ctx context.Context, req *pb.VerifyCodeRequest) (*pb.VerifyCodeResponse, error) {
+	h := i.get().VerifyCode
+	if h == nil {
+		return nil, unimplemented("VerifyCode")
 	}
 	resp, err := h(ctx, req)
 	return resp, toStatus(err)

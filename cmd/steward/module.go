@@ -58,7 +58,7 @@ func toModuleJSON(v *pb.ModuleVersion, active string) moduleJSON {
 func newModuleCmd(g *globals) *cobra.Command {
 	m := &cobra.Command{Use: "module", Short: "Push, list and inspect the WebAssembly modules stored in the cluster"}
 	m.AddCommand(newModulePushCmd(g), newModuleListCmd(g), newModuleHistoryCmd(g), newModuleInspectCmd(g), newModuleDeleteCmd(g),
-		newModuleKeygenCmd(g), newModuleSignCmd(g), newModuleTrustCmd(g))
+		newModuleKeygenCmd(g), newModuleSignCmd(g), newModuleTrustCmd(g), newModuleVerifyCmd(g))
 	return m
 }
 
