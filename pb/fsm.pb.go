@@ -59,6 +59,9 @@ const (
 	// Trusted module signing keys (hotcode/store layer).
 	CommandType_COMMAND_TYPE_MODULE_TRUST_ADD    CommandType = 25
 	CommandType_COMMAND_TYPE_MODULE_TRUST_REMOVE CommandType = 26
+	// Checkpoints (hotcode/checkpoint layer).
+	CommandType_COMMAND_TYPE_CHECKPOINT_CREATE CommandType = 27
+	CommandType_COMMAND_TYPE_CHECKPOINT_DELETE CommandType = 28
 )
 
 // Enum value maps for CommandType.
@@ -91,6 +94,8 @@ var (
 		24: "COMMAND_TYPE_DEPLOY_CONTROL",
 		25: "COMMAND_TYPE_MODULE_TRUST_ADD",
 		26: "COMMAND_TYPE_MODULE_TRUST_REMOVE",
+		27: "COMMAND_TYPE_CHECKPOINT_CREATE",
+		28: "COMMAND_TYPE_CHECKPOINT_DELETE",
 	}
 	CommandType_value = map[string]int32{
 		"COMMAND_TYPE_UNSPECIFIED":         0,
@@ -120,6 +125,8 @@ var (
 		"COMMAND_TYPE_DEPLOY_CONTROL":      24,
 		"COMMAND_TYPE_MODULE_TRUST_ADD":    25,
 		"COMMAND_TYPE_MODULE_TRUST_REMOVE": 26,
+		"COMMAND_TYPE_CHECKPOINT_CREATE":   27,
+		"COMMAND_TYPE_CHECKPOINT_DELETE":   28,
 	}
 )
 
@@ -1120,7 +1127,7 @@ const file_steward_v1_fsm_proto_rawDesc = "" +
 	"\x03cas\x18\x02 \x01(\x04H\x00R\x03cas\x88\x01\x01B\x06\n" +
 	"\x04_cas\"'\n" +
 	"\x11TreeDeleteCommand\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name*\xee\x06\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name*\xb6\a\n" +
 	"\vCommandType\x12\x1c\n" +
 	"\x18COMMAND_TYPE_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19COMMAND_TYPE_CLUSTER_INIT\x10\x01\x12\x1c\n" +
@@ -1149,7 +1156,9 @@ const file_steward_v1_fsm_proto_rawDesc = "" +
 	"\x1aCOMMAND_TYPE_DEPLOY_CREATE\x10\x17\x12\x1f\n" +
 	"\x1bCOMMAND_TYPE_DEPLOY_CONTROL\x10\x18\x12!\n" +
 	"\x1dCOMMAND_TYPE_MODULE_TRUST_ADD\x10\x19\x12$\n" +
-	" COMMAND_TYPE_MODULE_TRUST_REMOVE\x10\x1a*n\n" +
+	" COMMAND_TYPE_MODULE_TRUST_REMOVE\x10\x1a\x12\"\n" +
+	"\x1eCOMMAND_TYPE_CHECKPOINT_CREATE\x10\x1b\x12\"\n" +
+	"\x1eCOMMAND_TYPE_CHECKPOINT_DELETE\x10\x1c*n\n" +
 	"\n" +
 	"NodeStatus\x12\x1b\n" +
 	"\x17NODE_STATUS_UNSPECIFIED\x10\x00\x12\x15\n" +

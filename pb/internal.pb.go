@@ -547,7 +547,7 @@ var File_steward_v1_internal_proto protoreflect.FileDescriptor
 const file_steward_v1_internal_proto_rawDesc = "" +
 	"\n" +
 	"\x19steward/v1/internal.proto\x12\n" +
-	"steward.v1\x1a\x1dsteward/v1/coordination.proto\x1a\x1csteward/v1/deployments.proto\x1a\x14steward/v1/fsm.proto\x1a\x17steward/v1/health.proto\x1a\x18steward/v1/runtime.proto\",\n" +
+	"steward.v1\x1a\x1csteward/v1/checkpoints.proto\x1a\x1dsteward/v1/coordination.proto\x1a\x1csteward/v1/deployments.proto\x1a\x14steward/v1/fsm.proto\x1a\x17steward/v1/health.proto\x1a\x18steward/v1/runtime.proto\",\n" +
 	"\x12CodeTargetsRequest\x12\x16\n" +
 	"\x06module\x18\x01 \x01(\tR\x06module\"\xec\x01\n" +
 	"\n" +
@@ -582,13 +582,14 @@ const file_steward_v1_internal_proto_rawDesc = "" +
 	"\amessage\x18\x03 \x01(\tR\amessage\"$\n" +
 	"\n" +
 	"NotApplied\x12\x16\n" +
-	"\x06reason\x18\x01 \x01(\tR\x06reason2\xba\x03\n" +
+	"\x06reason\x18\x01 \x01(\tR\x06reason2\x99\x04\n" +
 	"\bInternal\x12B\n" +
 	"\aPropose\x12\x1a.steward.v1.ProposeRequest\x1a\x1b.steward.v1.ProposeResponse\x12<\n" +
 	"\x05Facts\x12\x18.steward.v1.FactsRequest\x1a\x19.steward.v1.FactsResponse\x12B\n" +
 	"\aDeliver\x12\x1a.steward.v1.DeliverRequest\x1a\x1b.steward.v1.DeliverResponse\x12K\n" +
 	"\fValidateNode\x12\x1f.steward.v1.ValidateNodeRequest\x1a\x1a.steward.v1.NodeValidation\x12N\n" +
-	"\vCodeTargets\x12\x1e.steward.v1.CodeTargetsRequest\x1a\x1f.steward.v1.CodeTargetsResponse\x12K\n" +
+	"\vCodeTargets\x12\x1e.steward.v1.CodeTargetsRequest\x1a\x1f.steward.v1.CodeTargetsResponse\x12]\n" +
+	"\x10CheckpointStates\x12#.steward.v1.CheckpointStatesRequest\x1a$.steward.v1.CheckpointStatesResponse\x12K\n" +
 	"\n" +
 	"VerifyCode\x12\x1d.steward.v1.VerifyCodeRequest\x1a\x1e.steward.v1.VerifyCodeResponseB\x1fZ\x1dgithub.com/steward/steward/pbb\x06proto3"
 
@@ -606,23 +607,25 @@ func file_steward_v1_internal_proto_rawDescGZIP() []byte {
 
 var file_steward_v1_internal_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_steward_v1_internal_proto_goTypes = []any{
-	(*CodeTargetsRequest)(nil),  // 0: steward.v1.CodeTargetsRequest
-	(*CodeTarget)(nil),          // 1: steward.v1.CodeTarget
-	(*CodeTargetsResponse)(nil), // 2: steward.v1.CodeTargetsResponse
-	(*VerifyCodeRequest)(nil),   // 3: steward.v1.VerifyCodeRequest
-	(*VerifyCodeResponse)(nil),  // 4: steward.v1.VerifyCodeResponse
-	(*ProposeRequest)(nil),      // 5: steward.v1.ProposeRequest
-	(*ProposeResponse)(nil),     // 6: steward.v1.ProposeResponse
-	(*CommandError)(nil),        // 7: steward.v1.CommandError
-	(*NotApplied)(nil),          // 8: steward.v1.NotApplied
-	(*CodeVerification)(nil),    // 9: steward.v1.CodeVerification
-	(CommandType)(0),            // 10: steward.v1.CommandType
-	(*FactsRequest)(nil),        // 11: steward.v1.FactsRequest
-	(*DeliverRequest)(nil),      // 12: steward.v1.DeliverRequest
-	(*ValidateNodeRequest)(nil), // 13: steward.v1.ValidateNodeRequest
-	(*FactsResponse)(nil),       // 14: steward.v1.FactsResponse
-	(*DeliverResponse)(nil),     // 15: steward.v1.DeliverResponse
-	(*NodeValidation)(nil),      // 16: steward.v1.NodeValidation
+	(*CodeTargetsRequest)(nil),       // 0: steward.v1.CodeTargetsRequest
+	(*CodeTarget)(nil),               // 1: steward.v1.CodeTarget
+	(*CodeTargetsResponse)(nil),      // 2: steward.v1.CodeTargetsResponse
+	(*VerifyCodeRequest)(nil),        // 3: steward.v1.VerifyCodeRequest
+	(*VerifyCodeResponse)(nil),       // 4: steward.v1.VerifyCodeResponse
+	(*ProposeRequest)(nil),           // 5: steward.v1.ProposeRequest
+	(*ProposeResponse)(nil),          // 6: steward.v1.ProposeResponse
+	(*CommandError)(nil),             // 7: steward.v1.CommandError
+	(*NotApplied)(nil),               // 8: steward.v1.NotApplied
+	(*CodeVerification)(nil),         // 9: steward.v1.CodeVerification
+	(CommandType)(0),                 // 10: steward.v1.CommandType
+	(*FactsRequest)(nil),             // 11: steward.v1.FactsRequest
+	(*DeliverRequest)(nil),           // 12: steward.v1.DeliverRequest
+	(*ValidateNodeRequest)(nil),      // 13: steward.v1.ValidateNodeRequest
+	(*CheckpointStatesRequest)(nil),  // 14: steward.v1.CheckpointStatesRequest
+	(*FactsResponse)(nil),            // 15: steward.v1.FactsResponse
+	(*DeliverResponse)(nil),          // 16: steward.v1.DeliverResponse
+	(*NodeValidation)(nil),           // 17: steward.v1.NodeValidation
+	(*CheckpointStatesResponse)(nil), // 18: steward.v1.CheckpointStatesResponse
 }
 var file_steward_v1_internal_proto_depIdxs = []int32{
 	1,  // 0: steward.v1.CodeTargetsResponse.targets:type_name -> steward.v1.CodeTarget
@@ -635,15 +638,17 @@ var file_steward_v1_internal_proto_depIdxs = []int32{
 	12, // 7: steward.v1.Internal.Deliver:input_type -> steward.v1.DeliverRequest
 	13, // 8: steward.v1.Internal.ValidateNode:input_type -> steward.v1.ValidateNodeRequest
 	0,  // 9: steward.v1.Internal.CodeTargets:input_type -> steward.v1.CodeTargetsRequest
-	3,  // 10: steward.v1.Internal.VerifyCode:input_type -> steward.v1.VerifyCodeRequest
-	6,  // 11: steward.v1.Internal.Propose:output_type -> steward.v1.ProposeResponse
-	14, // 12: steward.v1.Internal.Facts:output_type -> steward.v1.FactsResponse
-	15, // 13: steward.v1.Internal.Deliver:output_type -> steward.v1.DeliverResponse
-	16, // 14: steward.v1.Internal.ValidateNode:output_type -> steward.v1.NodeValidation
-	2,  // 15: steward.v1.Internal.CodeTargets:output_type -> steward.v1.CodeTargetsResponse
-	4,  // 16: steward.v1.Internal.VerifyCode:output_type -> steward.v1.VerifyCodeResponse
-	11, // [11:17] is the sub-list for method output_type
-	5,  // [5:11] is the sub-list for method input_type
+	14, // 10: steward.v1.Internal.CheckpointStates:input_type -> steward.v1.CheckpointStatesRequest
+	3,  // 11: steward.v1.Internal.VerifyCode:input_type -> steward.v1.VerifyCodeRequest
+	6,  // 12: steward.v1.Internal.Propose:output_type -> steward.v1.ProposeResponse
+	15, // 13: steward.v1.Internal.Facts:output_type -> steward.v1.FactsResponse
+	16, // 14: steward.v1.Internal.Deliver:output_type -> steward.v1.DeliverResponse
+	17, // 15: steward.v1.Internal.ValidateNode:output_type -> steward.v1.NodeValidation
+	2,  // 16: steward.v1.Internal.CodeTargets:output_type -> steward.v1.CodeTargetsResponse
+	18, // 17: steward.v1.Internal.CheckpointStates:output_type -> steward.v1.CheckpointStatesResponse
+	4,  // 18: steward.v1.Internal.VerifyCode:output_type -> steward.v1.VerifyCodeResponse
+	12, // [12:19] is the sub-list for method output_type
+	5,  // [5:12] is the sub-list for method input_type
 	5,  // [5:5] is the sub-list for extension type_name
 	5,  // [5:5] is the sub-list for extension extendee
 	0,  // [0:5] is the sub-list for field type_name
@@ -654,6 +659,7 @@ func file_steward_v1_internal_proto_init() {
 	if File_steward_v1_internal_proto != nil {
 		return
 	}
+	file_steward_v1_checkpoints_proto_init()
 	file_steward_v1_coordination_proto_init()
 	file_steward_v1_deployments_proto_init()
 	file_steward_v1_fsm_proto_init()

@@ -19,12 +19,13 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Internal_Propose_FullMethodName      = "/steward.v1.Internal/Propose"
-	Internal_Facts_FullMethodName        = "/steward.v1.Internal/Facts"
-	Internal_Deliver_FullMethodName      = "/steward.v1.Internal/Deliver"
-	Internal_ValidateNode_FullMethodName = "/steward.v1.Internal/ValidateNode"
-	Internal_CodeTargets_FullMethodName  = "/steward.v1.Internal/CodeTargets"
-	Internal_VerifyCode_FullMethodName   = "/steward.v1.Internal/VerifyCode"
+	Internal_Propose_FullMethodName          = "/steward.v1.Internal/Propose"
+	Internal_Facts_FullMethodName            = "/steward.v1.Internal/Facts"
+	Internal_Deliver_FullMethodName          = "/steward.v1.Internal/Deliver"
+	Internal_ValidateNode_FullMethodName     = "/steward.v1.Internal/ValidateNode"
+	Internal_CodeTargets_FullMethodName      = "/steward.v1.Internal/CodeTargets"
+	Internal_CheckpointStates_FullMethodName = "/steward.v1.Internal/CheckpointStates"
+	Internal_VerifyCode_FullMethodName       = "/steward.v1.Internal/VerifyCode"
 )
 
 // InternalClient is the client API for Internal service.
@@ -52,6 +53,9 @@ type InternalClient interface {
 	// CodeTargets lists the receiving node's workers running a module, for
 	// the leader that plans a deployment.
 	CodeTargets(ctx context.Context, in *CodeTargetsRequest, opts ...grpc.CallOption) (*CodeTargetsResponse, error)
+	// CheckpointStates lists the receiving node's workers running modules,
+	// with their exported states, for the leader that takes a checkpoint.
+	CheckpointStates(ctx context.Context, in *CheckpointStatesRequest, opts ...grpc.CallOption) (*CheckpointStatesResponse, error)
 	// VerifyCode runs a module version's conversion on a copy of the live
 	// state of each listed worker of the receiving node, in throwaway
 	// instances, for the leader that verifies a version (module verify).
@@ -116,6 +120,16 @@ func (c *internalClient) CodeTargets(ctx context.Context, in *CodeTargetsRequest
 	return out, nil
 }
 
+func (c *internalClient) CheckpointStates(ctx context.Context, in *CheckpointStatesRequest, opts ...grpc.CallOption) (*CheckpointStatesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CheckpointStatesResponse)
+	err := c.cc.Invoke(ctx, Internal_CheckpointStates_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *internalClient) VerifyCode(ctx context.Context, in *VerifyCodeRequest, opts ...grpc.CallOption) (*VerifyCodeResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(VerifyCodeResponse)
@@ -151,6 +165,9 @@ type InternalServer interface {
 	// CodeTargets lists the receiving node's workers running a module, for
 	// the leader that plans a deployment.
 	CodeTargets(context.Context, *CodeTargetsRequest) (*CodeTargetsResponse, error)
+	// CheckpointStates lists the receiving node's workers running modules,
+	// with their exported states, for the leader that takes a checkpoint.
+	CheckpointStates(context.Context, *CheckpointStatesRequest) (*CheckpointStatesResponse, error)
 	// VerifyCode runs a module version's conversion on a copy of the live
 	// state of each listed worker of the receiving node, in throwaway
 	// instances, for the leader that verifies a version (module verify).
@@ -179,6 +196,9 @@ func (UnimplementedInternalServer) ValidateNode(context.Context, *ValidateNodeRe
 }
 func (UnimplementedInternalServer) CodeTargets(context.Context, *CodeTargetsRequest) (*CodeTargetsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CodeTargets not implemented")
+}
+func (UnimplementedInternalServer) CheckpointStates(context.Context, *CheckpointStatesRequest) (*CheckpointStatesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CheckpointStates not implemented")
 }
 func (UnimplementedInternalServer) VerifyCode(context.Context, *VerifyCodeRequest) (*VerifyCodeResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method VerifyCode not implemented")
@@ -294,6 +314,24 @@ func _Internal_CodeTargets_Handler(srv interface{}, ctx context.Context, dec fun
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Internal_CheckpointStates_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CheckpointStatesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InternalServer).CheckpointStates(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Internal_CheckpointStates_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InternalServer).CheckpointStates(ctx, req.(*CheckpointStatesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _Internal_VerifyCode_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(VerifyCodeRequest)
 	if err := dec(in); err != nil {
@@ -338,6 +376,10 @@ var Internal_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CodeTargets",
 			Handler:    _Internal_CodeTargets_Handler,
+		},
+		{
+			MethodName: "CheckpointStates",
+			Handler:    _Internal_CheckpointStates_Handler,
 		},
 		{
 			MethodName: "VerifyCode",

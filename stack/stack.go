@@ -9,6 +9,7 @@ import (
 	"github.com/steward/steward/backup"
 	"github.com/steward/steward/coordination"
 	"github.com/steward/steward/health"
+	"github.com/steward/steward/hotcode/checkpoint"
 	"github.com/steward/steward/hotcode/deploy"
 	"github.com/steward/steward/hotcode/store"
 	"github.com/steward/steward/node"
@@ -33,6 +34,9 @@ type Config struct {
 	// Deployments runs the deployment layer (hotcode/deploy); it needs
 	// Coordination and Modules.
 	Deployments bool
+	// Checkpoints runs the checkpoint layer (hotcode/checkpoint); it needs
+	// Deployments.
+	Checkpoints bool
 }
 
 // DefaultConfig runs every layer with its defaults.
@@ -42,7 +46,7 @@ func DefaultConfig() Config {
 		Runtime:      actor.DefaultConfig(),
 		Supervision:  supervision.DefaultConfig(),
 		Coordination: &coord, Snapshot: &snap, Health: &hl, Backup: &bk, Modules: &mods,
-		Deployments: true,
+		Deployments: true, Checkpoints: true,
 	}
 }
 
@@ -56,6 +60,7 @@ type Stack struct {
 	Backup       *backup.Plugin
 	Modules      *store.Layer
 	Deploy       *deploy.Layer
+	Checkpoint   *checkpoint.Layer
 }
 
 // New builds the runtime and layers of the node named nodeName.
@@ -99,6 +104,12 @@ func New(nodeName string, logger hclog.Logger, cfg Config) (*Stack, error) {
 		}
 		s.Deploy = deploy.New(rt, s.Coordination)
 	}
+	if cfg.Checkpoints {
+		if s.Deploy == nil {
+			return nil, fmt.Errorf("checkpoints: rollbacks run deployments: the deployment layer is needed")
+		}
+		s.Checkpoint = checkpoint.New(rt, s.Coordination, s.Deploy)
+	}
 	return s, nil
 }
 
@@ -123,6 +134,9 @@ func (s *Stack) Plugins() []node.Plugin {
 	}
 	if s.Deploy != nil {
 		out = append(out, s.Deploy)
+	}
+	if s.Checkpoint != nil {
+		out = append(out, s.Checkpoint)
 	}
 	return out
 }

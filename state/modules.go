@@ -123,8 +123,8 @@ func chunkBytes(txn *memdb.Txn) (uint64, error) {
 // within the command's per-module limit. The same bytes committed again
 // under the same version change nothing (Unchanged); other bytes under a
 // stored version are refused. Then the oldest versions of the name beyond
-// the history limit are evicted, except the active one and those the
-// command protects (pinned by a spec), and chunks no version refers to are
+// the history limit are evicted, except the active one, those the command
+// protects (pinned by a spec) and those a checkpoint names, and chunks no version refers to are
 // dropped once older than the grace period.
 func (s *Store) ModuleCommit(idx uint64, at int64, c *pb.ModuleCommitCommand) (*pb.ModuleCommitResult, error) {
 	v := c.Version
@@ -199,11 +199,15 @@ func (s *Store) ModuleCommit(idx uint64, at int64, c *pb.ModuleCommitCommand) (*
 		}
 		if c.HistoryLimit > 0 {
 			excess := len(versions) + 1 - int(c.HistoryLimit)
+			ckpt, err := checkpointPins(txn, rec.Name)
+			if err != nil {
+				return err
+			}
 			for _, old := range versions { // oldest first
 				if excess <= 0 {
 					break
 				}
-				if old.Version == activeVersion || slices.Contains(c.Protected, old.Version) {
+				if old.Version == activeVersion || slices.Contains(c.Protected, old.Version) || len(ckpt[old.Version]) > 0 {
 					continue
 				}
 				if err := txn.Delete(tableModules, old); err != nil {
@@ -224,8 +228,9 @@ func (s *Store) ModuleCommit(idx uint64, at int64, c *pb.ModuleCommitCommand) (*
 	return res, nil
 }
 
-// ModuleDelete removes a stored version; the active version is refused
-// (the leader refuses one a spec pins before proposing).
+// ModuleDelete removes a stored version; the active version and one a
+// checkpoint names are refused (the leader refuses one a spec pins before
+// proposing).
 func (s *Store) ModuleDelete(idx uint64, at int64, c *pb.ModuleDeleteCommand) error {
 	id := ModuleID(c.Name, c.Version)
 	return s.write(func(txn *memdb.Txn) error {
@@ -240,6 +245,11 @@ func (s *Store) ModuleDelete(idx uint64, at int64, c *pb.ModuleDeleteCommand) er
 			return err
 		} else if a != nil && a.(*pb.ModuleActive).Version == c.Version {
 			return fmt.Errorf("%w: module %s is the active version of %s", ErrInUse, id, c.Name)
+		}
+		if pins, err := checkpointPins(txn, c.Name); err != nil {
+			return err
+		} else if ids := pins[c.Version]; len(ids) > 0 {
+			return pinnedByCheckpoints(id, ids)
 		}
 		if err := txn.Delete(tableModules, raw); err != nil {
 			return err

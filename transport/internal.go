@@ -26,6 +26,9 @@ type PeerHandlers struct {
 	ValidateNode func(context.Context, *pb.ValidateNodeRequest) (*pb.NodeValidation, error)
 	// CodeTargets: the deployment layer's workers running a module.
 	CodeTargets func(context.Context, *pb.CodeTargetsRequest) (*pb.CodeTargetsResponse, error)
+	// CheckpointStates: the checkpoint layer's workers running modules,
+	// with their states.
+	CheckpointStates func(context.Context, *pb.CheckpointStatesRequest) (*pb.CheckpointStatesResponse, error)
 	// VerifyCode: the deployment layer's trial migration of local workers.
 	VerifyCode func(context.Context, *pb.VerifyCodeRequest) (*pb.VerifyCodeResponse, error)
 }
@@ -55,6 +58,10 @@ func (s *Server) HandlePeer(h PeerHandlers) {
 	set("Deliver", i.handlers.Deliver != nil, h.Deliver != nil)
 	set("ValidateNode", i.handlers.ValidateNode != nil, h.ValidateNode != nil)
 	set("CodeTargets", i.handlers.CodeTargets != nil, h.CodeTargets != nil)
+	set("CheckpointStates", i.handlers.CheckpointStates != nil, h.CheckpointStates != nil)
+	if h.CheckpointStates != nil {
+		i.handlers.CheckpointStates = h.CheckpointStates
+	}
 	set("VerifyCode", i.handlers.VerifyCode != nil, h.VerifyCode != nil)
 	if h.CodeTargets != nil {
 		i.handlers.CodeTargets = h.CodeTargets
@@ -123,6 +130,15 @@ func (i *internalService) VerifyCode(ctx context.Context, req *pb.VerifyCodeRequ
 	h := i.get().VerifyCode
 	if h == nil {
 		return nil, unimplemented("VerifyCode")
+	}
+	resp, err := h(ctx, req)
+	return resp, toStatus(err)
+}
+
+func (i *internalService) CheckpointStates(ctx context.Context, req *pb.CheckpointStatesRequest) (*pb.CheckpointStatesResponse, error) {
+	h := i.get().CheckpointStates
+	if h == nil {
+		return nil, unimplemented("CheckpointStates")
 	}
 	resp, err := h(ctx, req)
 	return resp, toStatus(err)
