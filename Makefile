@@ -53,11 +53,20 @@ fuzz:
 
 # steward beside etcd on this machine, one run (bench/ is its own module;
 # docs/perf/bench.md). Installs Debian's etcd-server when etcd is missing.
-# BENCH_FLAGS adds flags, e.g. BENCH_FLAGS="-tune" or "-pairs 5".
+# BENCH_FLAGS adds flags, e.g. BENCH_FLAGS="-tune" or "-pairs 5". Then the
+# hot-code deployment benchmark beside OTP's upgrade (bench-hotdeploy).
 BENCH_FLAGS ?=
 bench: build
 	bench/install-etcd.sh
 	cd bench && $(GO) run ./cmd/stewardbench -steward-bin ../bin/steward $(BENCH_FLAGS)
+	./scripts/bench-hotdeploy.sh
+
+# Issue 16's deployment of 1,000 processes over 3 nodes with its baselines,
+# then OTP's suspend/code_change/resume of 1,000 gen_servers (installs
+# Debian's erlang-base when erl is missing); docs/PERFORMANCE.md.
+.PHONY: bench-hotdeploy
+bench-hotdeploy:
+	./scripts/bench-hotdeploy.sh
 
 proto-tools:
 	@command -v protoc >/dev/null || { command -v apt-get >/dev/null && (apt-get install -y protobuf-compiler || (apt-get update && apt-get install -y protobuf-compiler)); }

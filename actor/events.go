@@ -60,6 +60,12 @@ type Event struct {
 	Detail string `json:"detail,omitempty"`
 	// Violation is set on EventSandboxViolation events.
 	Violation *SandboxViolation `json:"violation,omitempty"`
+	// Duration is set on EventCodeChanged events: the process's pause, the
+	// time its goroutine spent in the code change between two messages
+	// (building the new instance, exporting the old state, converting it,
+	// swapping), measured on the runtime's clock; the time the request
+	// waited in the mailbox is not in it.
+	Duration time.Duration `json:"duration_ns,omitempty"`
 }
 
 // eventBus numbers events, keeps the most recent in a ring and fans them
@@ -164,6 +170,11 @@ func (rt *Runtime) Events(after uint64) []Event { return rt.events.since(after) 
 
 // emit stamps and publishes an event about p (which may be nil).
 func (rt *Runtime) emit(typ EventType, p *process, reason Reason, detail string) {
+	rt.events.emit(rt.event(typ, p, reason, detail))
+}
+
+// event is the event emit publishes, for a caller adding fields.
+func (rt *Runtime) event(typ EventType, p *process, reason Reason, detail string) Event {
 	e := Event{Time: rt.clock.Now(), Node: rt.node, Type: typ, Reason: reason, Detail: detail}
 	if p != nil {
 		e.PID = p.pid
@@ -172,7 +183,7 @@ func (rt *Runtime) emit(typ EventType, p *process, reason Reason, detail string)
 		}
 		e.ChildID = p.path
 	}
-	rt.events.emit(e)
+	return e
 }
 
 // emitTree publishes an event about a tree as a whole.

@@ -148,6 +148,9 @@ func (p *process) protected(f func() ([]byte, error)) (b []byte, err error) {
 // error the process keeps running the old instance. It returns the state
 // the old instance exported.
 func (p *process) codeChange(r sysCodeChange) ([]byte, error) {
+	// The pause: what the change costs the process between two messages
+	// (build, export, convert, swap), not the time the request queued.
+	began := p.rt.clock.Now()
 	behavior := r.behavior
 	nb, entry, err := p.rt.catalog.build(behavior, p.args)
 	if err != nil {
@@ -177,7 +180,10 @@ func (p *process) codeChange(r sysCodeChange) ([]byte, error) {
 	if r.restore {
 		how = " (captured state restored)"
 	}
-	p.rt.emit(EventCodeChanged, p, "", fmt.Sprintf("%s@%s -> %s@%s%s", oldName, oldVersion, behavior, entry.Version, how))
+	pause := p.rt.clock.Now().Sub(began)
+	e := p.rt.event(EventCodeChanged, p, "", fmt.Sprintf("%s@%s -> %s@%s%s", oldName, oldVersion, behavior, entry.Version, how))
+	e.Duration = pause
+	p.rt.events.emit(e)
 	return old, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/steward/steward/actor"
@@ -27,12 +28,52 @@ func (l *Layer) probeHealth(ctx context.Context, checks []plan.Check) latencies 
 		if c.Kind != plan.CheckHealthy {
 			continue
 		}
-		for _, r := range c.ForNode(l.node.Name()).Processes {
-			if d, err := l.probe(ctx, r.PID); err == nil {
-				out[r.PID] = d
+		refs := c.ForNode(l.node.Name()).Processes
+		pids := make([]string, len(refs))
+		for i, r := range refs {
+			pids[i] = r.PID
+		}
+		for i, pr := range l.probeAll(ctx, pids) {
+			if pr.err == nil {
+				out[pids[i]] = pr.d
 			}
 		}
 	}
+	return out
+}
+
+// probeWorkers bounds the probes in flight on a node: a batch's targets
+// are probed this many at a time, not one after the other (each probe is a
+// round trip through the process's goroutine; a thousand in series cost a
+// batch tens of milliseconds before and again after it), nor all at once
+// (the latencies would mostly measure the scheduler).
+const probeWorkers = 16
+
+type probeResult struct {
+	d   time.Duration
+	err error
+}
+
+// probeAll probes each pid (probe), probeWorkers at a time; the answers
+// are in pids' order.
+func (l *Layer) probeAll(ctx context.Context, pids []string) []probeResult {
+	out := make([]probeResult, len(pids))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(probeWorkers, len(pids)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				out[i].d, out[i].err = l.probe(ctx, pids[i])
+			}
+		}()
+	}
+	for i := range pids {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
 	return out
 }
 
@@ -90,7 +131,12 @@ func (g *healthGate) waitMin(ctx context.Context) error {
 // within ProbeFactor times its latency before plus ProbeSlackMS.
 func (g *healthGate) finish(ctx context.Context, r plan.CheckResult) plan.CheckResult {
 	h := g.check.Health
-	for _, ref := range g.check.Processes {
+	pids := make([]string, len(g.check.Processes))
+	for i, ref := range g.check.Processes {
+		pids[i] = ref.PID
+	}
+	probes := g.l.probeAll(ctx, pids)
+	for i, ref := range g.check.Processes {
 		pid, err := actor.ParsePID(ref.PID)
 		if err != nil {
 			continue
@@ -103,7 +149,7 @@ func (g *healthGate) finish(ctx context.Context, r plan.CheckResult) plan.CheckR
 			r.Failures = append(r.Failures, fmt.Sprintf("%s restarted during min_healthy_time (%d -> %d restarts)", ref, n, info.Restarts))
 		}
 		prev, probed := g.before[ref.PID]
-		d, err := g.l.probe(ctx, ref.PID)
+		d, err := probes[i].d, probes[i].err
 		switch {
 		case errors.Is(err, actor.ErrNotSupported):
 		case err != nil:
