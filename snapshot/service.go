@@ -10,6 +10,8 @@ import (
 	"sort"
 	"time"
 
+	"github.com/hashicorp/go-memdb"
+
 	"github.com/steward/steward/pb"
 	"github.com/steward/steward/state"
 	"github.com/steward/steward/transport"
@@ -39,27 +41,53 @@ func (s *service) Capture(ctx context.Context, req *pb.CaptureRequest) (*pb.Capt
 		func(ctx context.Context, c *grpc.ClientConn, r *pb.CaptureRequest) (*pb.CaptureResponse, error) {
 			return pb.NewSnapshotsClient(c).Capture(ctx, r)
 		},
-		func(ctx context.Context, r *pb.CaptureRequest) (*pb.CaptureResponse, error) {
-			nodes := r.Nodes
-			if len(nodes) == 0 {
-				nodes = s.l.node.AliveNodes()
+		s.l.captureLocal)
+}
+
+// captureLocal commits a capture, on the leader.
+func (l *Layer) captureLocal(ctx context.Context, r *pb.CaptureRequest) (*pb.CaptureResponse, error) {
+	nodes := r.Nodes
+	if len(nodes) == 0 {
+		nodes = l.node.AliveNodes()
+	}
+	for _, n := range nodes {
+		if st := l.node.MemberStatus(n); st == "" {
+			if rec, _ := l.node.State().Node(n); rec == nil {
+				return nil, fmt.Errorf("%w: node %q is not a member of this cluster", transport.ErrInvalidRequest, n)
 			}
-			for _, n := range nodes {
-				if st := s.l.node.MemberStatus(n); st == "" {
-					if rec, _ := s.l.node.State().Node(n); rec == nil {
-						return nil, fmt.Errorf("%w: node %q is not a member of this cluster", transport.ErrInvalidRequest, n)
-					}
-				}
-			}
-			id := newID()
-			res, err := s.srv().Apply(ctx, pb.CommandType_COMMAND_TYPE_SNAPSHOT_CAPTURE, &pb.SnapshotCaptureCommand{
-				Id: id, Options: r.Options, Nodes: nodes, DeadlineUnixNano: s.l.clock.Now().Add(s.l.cfg.CaptureTimeout).UnixNano(),
-			})
-			if err != nil {
-				return nil, err
-			}
-			return &pb.CaptureResponse{Id: id, Meta: s.srv().WriteMeta(res.Index)}, nil
-		})
+		}
+	}
+	id := newID()
+	res, err := l.node.Server().Apply(ctx, pb.CommandType_COMMAND_TYPE_SNAPSHOT_CAPTURE, &pb.SnapshotCaptureCommand{
+		Id: id, Options: r.Options, Nodes: nodes, DeadlineUnixNano: l.clock.Now().Add(l.cfg.CaptureTimeout).UnixNano(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &pb.CaptureResponse{Id: id, Meta: l.node.Server().WriteMeta(res.Index)}, nil
+}
+
+// CaptureAndWait captures every alive node, from within the leader
+// (another layer's request: a strict deployment's snapshot first), and
+// waits until the capture has ended, complete or partial.
+func (l *Layer) CaptureAndWait(ctx context.Context) (id string, status string, err error) {
+	resp, err := l.captureLocal(ctx, &pb.CaptureRequest{})
+	if err != nil {
+		return "", "", err
+	}
+	for {
+		ws := memdb.NewWatchSet()
+		rec, err := l.node.State().SnapshotRecord(ws, resp.Id)
+		if err != nil {
+			return resp.Id, "", err
+		}
+		if rec != nil && state.SnapshotStatusOf(rec) != pb.SnapshotStatus_SNAPSHOT_STATUS_CAPTURING {
+			return resp.Id, rec.Status, nil
+		}
+		if err := l.node.State().WaitChange(ctx, ws, time.Time{}); err != nil {
+			return resp.Id, "", fmt.Errorf("snapshot %s: %w", resp.Id, err)
+		}
+	}
 }
 
 func (s *service) List(ctx context.Context, req *pb.ListSnapshotsRequest) (*pb.ListSnapshotsResponse, error) {

@@ -102,7 +102,11 @@ func New(nodeName string, logger hclog.Logger, cfg Config) (*Stack, error) {
 		if s.Coordination == nil || s.Modules == nil {
 			return nil, fmt.Errorf("deployments: batches run as plans of stored modules: the coordination and module layers are needed")
 		}
-		s.Deploy = deploy.New(rt, s.Coordination)
+		var snaps deploy.Snapshotter
+		if s.Snapshot != nil {
+			snaps = s.Snapshot
+		}
+		s.Deploy = deploy.New(rt, s.Coordination, snaps)
 	}
 	if cfg.Checkpoints {
 		if s.Deploy == nil {

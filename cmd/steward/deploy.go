@@ -42,6 +42,7 @@ type deploymentJSON struct {
 	CreatedAt         time.Time       `json:"created_at"`
 	FinishedAt        *time.Time      `json:"finished_at,omitempty"`
 	SubmittedBy       string          `json:"submitted_by"`
+	SnapshotID        string          `json:"snapshot_id,omitempty"`
 	Batches           []batchJSON     `json:"batches"`
 	Progress          []progressJSON  `json:"progress"`
 	Plan              json.RawMessage `json:"-"`
@@ -71,7 +72,7 @@ func toDeploymentJSON(v *pb.DeploymentView) deploymentJSON {
 		Targets: int(d.Targets), MaxParallel: int(o.GetMaxParallel()), Canary: int(o.GetCanary()), AutoRevert: o.GetAutoRevert(),
 		AutoPromote: o.GetAutoPromote(), Promoted: d.Promoted,
 		MinHealthyTime: msDur(o.GetMinHealthyTimeMs()), HealthyDeadline: msDur(o.GetHealthyDeadlineMs()), ProgressDeadline: msDur(o.GetProgressDeadlineMs()),
-		CreatedAt: time.Unix(0, d.CreatedAtUnixNano).UTC(), SubmittedBy: d.SubmittedBy, Batches: []batchJSON{}, Progress: []progressJSON{}}
+		CreatedAt: time.Unix(0, d.CreatedAtUnixNano).UTC(), SubmittedBy: d.SubmittedBy, SnapshotID: d.SnapshotId, Batches: []batchJSON{}, Progress: []progressJSON{}}
 	if d.FinishedAtUnixNano != 0 {
 		t := time.Unix(0, d.FinishedAtUnixNano).UTC()
 		j.FinishedAt = &t

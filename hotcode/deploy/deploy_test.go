@@ -196,3 +196,29 @@ func TestCanaryPromotePauseResumeRevert(t *testing.T) {
 		t.Error("a second revert was accepted")
 	}
 }
+
+// strict takes a cluster snapshot first (the deployment names it), then
+// moves one process per batch, each gated on health.
+func TestStrictTakesASnapshotFirst(t *testing.T) {
+	f := newFixture(t, nil)
+	f.push("1", v1(t))
+	f.push("2", v2(t))
+	n := f.c.Node(0).Name()
+	pids := f.trees(2, n)[n]
+	req := request("2", options(4))
+	req.Safety = "strict"
+	v := f.deploy(req)
+	if v.Deployment.SnapshotId == "" || len(v.Batches) != 1 {
+		t.Fatalf("strict deployment %+v with %d batches, want a snapshot id", v.Deployment, len(v.Batches))
+	}
+	rec, err := f.c.Node(1).State().SnapshotRecord(nil, v.Deployment.SnapshotId)
+	if err != nil || rec == nil || rec.Status != "complete" {
+		t.Fatalf("the snapshot before the deployment: %+v (%v), want complete", rec, err)
+	}
+	f.await(v.Deployment.Id, pb.DeploymentStatus_DEPLOYMENT_STATUS_SUCCESSFUL, 60*time.Second)
+	for _, p := range pids {
+		if got := f.version(n, p); got != "2" {
+			t.Errorf("%s on %s", p, got)
+		}
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"github.com/steward/steward/internal/clock"
 	"github.com/steward/steward/internal/poll"
 	"github.com/steward/steward/pb"
+	"github.com/steward/steward/snapshot"
 	"github.com/steward/steward/stack"
 	"github.com/steward/steward/state"
 	"github.com/steward/steward/supervision"
@@ -54,8 +55,9 @@ func newFixture(t testing.TB, hook func(ctx context.Context, planID, stage strin
 		mods := store.DefaultConfig()
 		coord := coordination.DefaultConfig()
 		coord.BeforeOperations = hook
+		snap := snapshot.DefaultConfig()
 		return stack.Config{Runtime: actor.DefaultConfig(), Supervision: supervision.DefaultConfig(),
-			Coordination: &coord, Modules: &mods, Deployments: true}
+			Coordination: &coord, Snapshot: &snap, Modules: &mods, Deployments: true}
 	}))
 	c.WaitForLeader()
 	return &fixture{t: t, c: c, ctx: testkit.Ctx(t, 150*time.Second)}

@@ -70,14 +70,23 @@ type cluster interface {
 type Layer struct {
 	rt     *actor.Runtime
 	coord  *coordination.Layer
+	snaps  Snapshotter
 	node   cluster
 	logger hclog.Logger
 	mu     sync.Mutex
 }
 
-// New returns the layer; coord plans and runs the batches.
-func New(rt *actor.Runtime, coord *coordination.Layer) *Layer {
-	return &Layer{rt: rt, coord: coord}
+// Snapshotter captures a cluster snapshot from within the leader and waits
+// for it to end (snapshot.Layer): a strict deployment takes one first.
+type Snapshotter interface {
+	CaptureAndWait(ctx context.Context) (id, status string, err error)
+}
+
+// New returns the layer; coord plans and runs the batches; snaps, when
+// set, captures the snapshot a strict deployment takes first (without it a
+// strict deployment is refused).
+func New(rt *actor.Runtime, coord *coordination.Layer, snaps Snapshotter) *Layer {
+	return &Layer{rt: rt, coord: coord, snaps: snaps}
 }
 
 // Name implements node.Plugin.
@@ -253,9 +262,23 @@ func (l *Layer) submit(ctx context.Context, req *pb.DeployRequest) (*pb.Deployme
 	if req.DryRun {
 		return nil, res, nil
 	}
+	var snapshotID string
+	if safety == "strict" {
+		if l.snaps == nil {
+			return nil, res, bad("a strict deployment takes a cluster snapshot first, and this cluster runs no snapshot layer")
+		}
+		sid, st, err := l.snaps.CaptureAndWait(ctx)
+		if err != nil {
+			return nil, res, fmt.Errorf("strict: the cluster snapshot before the deployment: %w", err)
+		}
+		if st != state.SnapshotComplete {
+			return nil, res, fmt.Errorf("strict: the cluster snapshot %s before the deployment is %s, not complete; nothing was deployed", sid, st)
+		}
+		snapshotID = sid
+	}
 	rec := &pb.DeploymentRecord{
 		Id: id, Module: name, Version: version, Safety: safety, Options: opts, RevertMode: revert,
-		Targets: uint32(len(targets)), SubmittedBy: l.node.Name(),
+		Targets: uint32(len(targets)), SubmittedBy: l.node.Name(), SnapshotId: snapshotID,
 		MovesActive: sel.Empty() || active == nil || active.Version != version,
 	}
 	for f := range froms {
