@@ -898,7 +898,31 @@ func buildGoldenLog(t testing.TB) *goldenLog {
 	goldenModules(g, invalid, notFound)
 	goldenDeployments(g, invalid, notFound)
 	goldenTrust(g, invalid, notFound)
+	goldenCheckpoints(g, invalid, notFound)
 	return g
+}
+
+// goldenCheckpoints adds checkpoints (issue 16): one with states, pinning
+// counter@2 against a delete; a second over the limit; deletes.
+func goldenCheckpoints(g *goldenLog, invalid, notFound string) {
+	const ok = outcomeOK
+	create := func(id, name string, max uint32) *pb.CheckpointCreateCommand {
+		return &pb.CheckpointCreateCommand{Checkpoint: &pb.CheckpointRecord{Id: id, Name: name, CreatedBy: "ops", WithState: true,
+			Modules: []*pb.CheckpointModule{{Name: "counter", Version: "2"}},
+			Processes: []*pb.CheckpointProcess{{Pid: "n1/10", Node: "n1", Tree: "w", ChildId: "c0", Module: "counter", Version: "2",
+				ModuleRef: "counter", State: []byte(`{"count":7,"messages":2}`), StateBytes: 24}},
+			StateBytes: 24}, MaxCheckpoints: max, MaxStateBytes: 8 << 20, MaxProcessStateBytes: 256 << 10}
+	}
+	g.add("checkpoint create with states", ok, pb.CommandType_COMMAND_TYPE_CHECKPOINT_CREATE, create("ckpt-00000000c001", "before-v3", 50))
+	g.add("checkpoint create beyond the limit", "state.ErrLimit", pb.CommandType_COMMAND_TYPE_CHECKPOINT_CREATE, create("ckpt-00000000c002", "second", 1))
+	g.add("checkpoint create of a module version not stored", notFound, pb.CommandType_COMMAND_TYPE_CHECKPOINT_CREATE, func() *pb.CheckpointCreateCommand {
+		c := create("ckpt-00000000c003", "missing", 50)
+		c.Checkpoint.Modules[0].Version = "9"
+		return c
+	}())
+	g.add("module delete of a version a checkpoint names", "state.ErrInUse", pb.CommandType_COMMAND_TYPE_MODULE_DELETE, &pb.ModuleDeleteCommand{Name: "counter", Version: "2"})
+	g.add("checkpoint delete", ok, pb.CommandType_COMMAND_TYPE_CHECKPOINT_DELETE, &pb.CheckpointDeleteCommand{Id: "ckpt-00000000c001"})
+	g.add("checkpoint delete of an unknown checkpoint", notFound, pb.CommandType_COMMAND_TYPE_CHECKPOINT_DELETE, &pb.CheckpointDeleteCommand{Id: "ckpt-00000000c001"})
 }
 
 // deployCreate builds a DEPLOY_CREATE as hotcode/deploy does (layer.go

@@ -395,6 +395,7 @@ var snapshotRecordTypes = map[byte]func() proto.Message{
 	14: func() proto.Message { return new(pb.ModuleActive) },
 	15: func() proto.Message { return new(pb.ModuleTrustedKey) },
 	16: func() proto.Message { return new(pb.DeploymentRecord) },
+	17: func() proto.Message { return new(pb.CheckpointRecord) },
 }
 
 // withoutUnknown rewrites a state snapshot stream with the unknown fields

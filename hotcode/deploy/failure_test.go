@@ -260,4 +260,3 @@ func TestCrashingCanaryReverts(t *testing.T) {
 		return nil
 	}, "every counter on v1")
 }
-
