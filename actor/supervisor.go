@@ -180,8 +180,11 @@ func waitStarted(p *process, started <-chan error) error {
 // run is the supervisor's goroutine.
 func (s *supervisor) run(started chan<- error) {
 	if err := s.startAll(); err != nil {
-		s.rt.exitProc(s.p, Reason("shutdown: "+err.Error()))
+		// The outcome first (started is buffered): a caller woken by the
+		// exit would otherwise find no outcome yet and report the exit
+		// reason's text, losing the error it wraps.
 		started <- fmt.Errorf("%w: supervisor %s: %w", ErrStartFailed, s.p.pid, err)
+		s.rt.exitProc(s.p, Reason("shutdown: "+err.Error()))
 		return
 	}
 	if !s.p.state.CompareAndSwap(int32(stStarting), int32(stRunning)) {
