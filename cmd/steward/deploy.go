@@ -102,7 +102,19 @@ func newDeployCmd(g *globals) *cobra.Command {
 module's active version (or that --targets selects) moves onto the version
 between two messages, keeping its PID, links, monitors, name, timers and
 mailbox, through the module's code_change. Follow it with deploy watch.`,
-		Args: cobra.ExactArgs(1),
+		// Either NAME@VERSION or a subcommand: run bare it prints its help,
+		// and a word that is neither is an unknown subcommand.
+		Args: func(c *cobra.Command, args []string) error {
+			switch {
+			case len(args) == 0:
+				return missingSubcommand(c, args)
+			case !strings.Contains(args[0], "@"):
+				return unknownCommand(c, args[0])
+			case len(args) > 1:
+				return usageError(fmt.Sprintf("%s: accepts one NAME@VERSION, received %d arguments\nUsage: %s\n%s", c.CommandPath(), len(args), c.UseLine(), helpHint(c)))
+			}
+			return nil
+		},
 	}
 	targets := cmd.Flags().String("targets", "", "narrow the targets: tree=NAME, path=TREE/CHILD, node=NAME, pid=NODE/SEQ, comma-separated")
 	safety := cmd.Flags().String("safety", "moderate", "strict, moderate or permissive")
@@ -119,9 +131,6 @@ mailbox, through the module's code_change. Follow it with deploy watch.`,
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if err := checkOutput(*out); err != nil {
 			return err
-		}
-		if !strings.Contains(args[0], "@") {
-			return usageError(fmt.Sprintf("deploy: %q is not NAME@VERSION", args[0]))
 		}
 		c, ctx, done, err := g.connect(cmd)
 		if err != nil {
@@ -320,8 +329,11 @@ func watchDeployment(cmd *cobra.Command, g *globals, id, out string) error {
 	if last == nil {
 		return nil
 	}
-	if state.DeploymentStatusOf(last.Deployment) != pb.DeploymentStatus_DEPLOYMENT_STATUS_SUCCESSFUL {
-		return &cliError{msg: fmt.Sprintf("deployment %s %s", id, last.Deployment.Status), code: 1}
+	switch d := last.Deployment; {
+	case state.DeploymentStatusOf(d) == pb.DeploymentStatus_DEPLOYMENT_STATUS_SUCCESSFUL:
+		return nil
+	case state.DeploymentStatusOf(d) == pb.DeploymentStatus_DEPLOYMENT_STATUS_REVERTED && strings.HasPrefix(d.StatusDescription, "reverted by an operator"):
+		return nil // what the operator asked for
 	}
-	return nil
+	return &cliError{msg: fmt.Sprintf("deployment %s %s: %s", id, last.Deployment.Status, last.Deployment.StatusDescription), code: 1}
 }

@@ -55,9 +55,13 @@ func TestHotSwapKeepsEveryMessage(t *testing.T) {
 		}
 	}
 	for _, n := range f.c.Live() {
-		if a, err := n.State().ModuleActive("counter"); err != nil || a.Version != "2" {
-			t.Errorf("%s: active version %+v (%v), want 2", n.Name(), a, err)
-		}
+		// Successful is read on one replica; the others apply it soon.
+		f.c.Eventually(10*time.Second, func() error {
+			if a, err := n.State().ModuleActive("counter"); err != nil || a.Version != "2" {
+				return fmt.Errorf("%s: active version %+v (%v), want 2", n.Name(), a, err)
+			}
+			return nil
+		}, "the active version moved on %s", n.Name())
 	}
 	// Each process changed code exactly once.
 	changed := map[actor.PID]int{}
