@@ -30,7 +30,7 @@
 //   - run guest code itself: hotcode's Host does, inside callbacks;
 //   - commit anything a validation refused;
 //   - move the active version or touch running processes: deployments do
-//     (a later step of issue 16).
+//     (hotcode/deploy; a successful deployment moves the active record).
 //
 // A version removed from the store leaves the catalog on every node (a
 // process already running it keeps its instance until it exits).
