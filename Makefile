@@ -105,7 +105,7 @@ clean:
 # scripts/install-wasm-toolchain.sh installs wabt, clang and lld when
 # missing. The built .wasm files are committed (`make test` needs none of
 # these tools); hotcode's TestExamplesRebuild checks the WAT ones.
-WASM_MODULES := $(basename $(wildcard examples/modules/*.wat hotcode/testdata/*.wat)) hotcode/deploy/testdata/counter-v3-trap
+WASM_MODULES := $(basename $(wildcard examples/modules/*.wat hotcode/testdata/*.wat)) hotcode/deploy/testdata/counter-v3-trap hotcode/deploy/testdata/counter-v4-unhealthy
 WASM_C_MODULES := $(basename $(wildcard examples/modules/c/*.c))
 WASM_GO_MODULES := $(patsubst examples/modules/go/%/,%,$(wildcard examples/modules/go/counter-*/))
 WASM_CFLAGS := --target=wasm32 -O2 -nostdlib -ffreestanding -Wall -Wextra -Werror -Wl,--no-entry -Wl,--strip-all

@@ -3,6 +3,7 @@ package deploy_test
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -223,6 +224,39 @@ func TestStrictTakesASnapshotFirst(t *testing.T) {
 	for _, p := range pids {
 		if got := f.version(n, p); got != "2" {
 			t.Errorf("%s on %s", p, got)
+		}
+	}
+}
+
+// A version whose health probe answers unhealthy fails its first batch's
+// health gate; with auto_revert the moved processes go back to v1.
+func TestUnhealthyProbeFailsTheGate(t *testing.T) {
+	f := newFixture(t, nil)
+	f.push("1", v1(t))
+	f.push("4", module(t, "testdata", "counter-v4-unhealthy.wasm"))
+	n := f.c.Node(0).Name()
+	pids := f.trees(2, n)[n]
+	o := options(1)
+	o.AutoRevert = true
+	d := f.deploy(request("4", o)).Deployment
+	f.await(d.Id, pb.DeploymentStatus_DEPLOYMENT_STATUS_REVERTED, 60*time.Second)
+	rec, _, _ := f.c.Node(0).State().Plan(nil, d.Id)
+	found := false
+	for _, st := range rec.Stages {
+		for _, step := range st.Steps {
+			for _, c := range step.PostChecks {
+				for _, msg := range c.Failures {
+					found = found || c.Kind == "healthy" && strings.Contains(msg, "health probe")
+				}
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("no healthy check failure names the health probe:%s", f.failures(d.Id))
+	}
+	for _, p := range pids {
+		if v := f.version(n, p); v != "1" {
+			t.Errorf("%s on %s after the revert", p, v)
 		}
 	}
 }
