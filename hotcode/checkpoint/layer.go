@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -136,41 +135,18 @@ func (l *Layer) states(ctx context.Context, req *pb.CheckpointStatesRequest) (*p
 func (l *Layer) gather(ctx context.Context, modules []string, withState bool) ([]*pb.CheckpointProcess, error) {
 	nodes := l.node.AliveNodes()
 	sort.Strings(nodes)
-	parts := make([][]*pb.CheckpointProcess, len(nodes))
-	errs := make([]error, len(nodes))
 	req := &pb.CheckpointStatesRequest{Modules: modules, WithState: withState, MaxProcessStateBytes: l.MaxProcessStateBytes()}
-	var wg sync.WaitGroup
-	for i, n := range nodes {
-		wg.Add(1)
-		go func(i int, n string) {
-			defer wg.Done()
-			var resp *pb.CheckpointStatesResponse
-			var err error
-			if n == l.node.Name() {
-				resp, err = l.states(ctx, req)
-			} else if addr, ok := l.node.PeerGRPCAddr(n); !ok {
-				err = fmt.Errorf("no address")
-			} else if conn, cerr := l.node.Pool().Get(addr); cerr != nil {
-				err = cerr
-			} else {
-				cctx, cancel := context.WithTimeout(ctx, 2*gatherTimeout)
-				resp, err = pb.NewInternalClient(conn).CheckpointStates(cctx, req)
-				cancel()
-			}
-			if err != nil {
-				errs[i] = fmt.Errorf("node %s did not list its processes: %w", n, transport.FromStatus(err))
-				return
-			}
-			parts[i] = resp.Processes
-		}(i, n)
-	}
-	wg.Wait()
+	parts, errs := transport.AskNodes(ctx, l.node, nodes, 2*gatherTimeout,
+		func(ctx context.Context, _ string) (*pb.CheckpointStatesResponse, error) { return l.states(ctx, req) },
+		func(ctx context.Context, _ string, c pb.InternalClient) (*pb.CheckpointStatesResponse, error) {
+			return c.CheckpointStates(ctx, req)
+		})
 	var out []*pb.CheckpointProcess
-	for i := range nodes {
+	for i, n := range nodes {
 		if errs[i] != nil {
-			return nil, errs[i]
+			return nil, fmt.Errorf("node %s did not list its processes: %w", n, errs[i])
 		}
-		out = append(out, parts[i]...)
+		out = append(out, parts[i].Processes...)
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Node != out[j].Node {

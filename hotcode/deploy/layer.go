@@ -133,41 +133,18 @@ func (l *Layer) codeTargets(_ context.Context, req *pb.CodeTargetsRequest) (*pb.
 func (l *Layer) gather(ctx context.Context, module string) ([]*pb.CodeTarget, error) {
 	nodes := l.node.AliveNodes()
 	sort.Strings(nodes)
-	parts := make([][]*pb.CodeTarget, len(nodes))
-	errs := make([]error, len(nodes))
-	var wg sync.WaitGroup
-	for i, n := range nodes {
-		wg.Add(1)
-		go func(i int, n string) {
-			defer wg.Done()
-			req := &pb.CodeTargetsRequest{Module: module}
-			var resp *pb.CodeTargetsResponse
-			var err error
-			if n == l.node.Name() {
-				resp, err = l.codeTargets(ctx, req)
-			} else if addr, ok := l.node.PeerGRPCAddr(n); !ok {
-				err = fmt.Errorf("no address")
-			} else if conn, cerr := l.node.Pool().Get(addr); cerr != nil {
-				err = cerr
-			} else {
-				cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-				resp, err = pb.NewInternalClient(conn).CodeTargets(cctx, req)
-				cancel()
-			}
-			if err != nil {
-				errs[i] = fmt.Errorf("node %s did not list its processes: %w", n, transport.FromStatus(err))
-				return
-			}
-			parts[i] = resp.Targets
-		}(i, n)
-	}
-	wg.Wait()
+	req := &pb.CodeTargetsRequest{Module: module}
+	parts, errs := transport.AskNodes(ctx, l.node, nodes, 5*time.Second,
+		func(ctx context.Context, _ string) (*pb.CodeTargetsResponse, error) { return l.codeTargets(ctx, req) },
+		func(ctx context.Context, _ string, c pb.InternalClient) (*pb.CodeTargetsResponse, error) {
+			return c.CodeTargets(ctx, req)
+		})
 	var out []*pb.CodeTarget
-	for i := range nodes {
+	for i, n := range nodes {
 		if errs[i] != nil {
-			return nil, errs[i]
+			return nil, fmt.Errorf("node %s did not list its processes: %w", n, errs[i])
 		}
-		out = append(out, parts[i]...)
+		out = append(out, parts[i].Targets...)
 	}
 	return out, nil
 }

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/steward/steward/actor"
@@ -130,40 +129,27 @@ func (l *Layer) verifyTargets(ctx context.Context, name, version string, targets
 		}
 		byNode[t.Node] = append(byNode[t.Node], t)
 	}
-	results := map[string]*pb.CodeVerification{}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for _, n := range nodes {
-		wg.Add(1)
-		go func(n string) {
-			defer wg.Done()
-			req := &pb.VerifyCodeRequest{Module: name, Version: version, Targets: byNode[n]}
-			var resp *pb.VerifyCodeResponse
-			var err error
-			if n == l.node.Name() {
-				resp, err = l.verifyCode(ctx, req)
-			} else if addr, ok := l.node.PeerGRPCAddr(n); !ok {
-				err = fmt.Errorf("no address")
-			} else if conn, cerr := l.node.Pool().Get(addr); cerr != nil {
-				err = cerr
-			} else {
-				resp, err = pb.NewInternalClient(conn).VerifyCode(ctx, req)
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				err = fmt.Errorf("node %s did not verify its processes: %w", n, transport.FromStatus(err))
-				for _, t := range byNode[n] {
-					results[t.Pid] = failed(t, err)
-				}
-				return
-			}
-			for _, r := range resp.Results {
-				results[r.Pid] = r
-			}
-		}(n)
+	req := func(n string) *pb.VerifyCodeRequest {
+		return &pb.VerifyCodeRequest{Module: name, Version: version, Targets: byNode[n]}
 	}
-	wg.Wait()
+	resps, errs := transport.AskNodes(ctx, l.node, nodes, 0,
+		func(ctx context.Context, n string) (*pb.VerifyCodeResponse, error) { return l.verifyCode(ctx, req(n)) },
+		func(ctx context.Context, n string, c pb.InternalClient) (*pb.VerifyCodeResponse, error) {
+			return c.VerifyCode(ctx, req(n))
+		})
+	results := map[string]*pb.CodeVerification{}
+	for i, n := range nodes {
+		if errs[i] != nil {
+			err := fmt.Errorf("node %s did not verify its processes: %w", n, errs[i])
+			for _, t := range byNode[n] {
+				results[t.Pid] = failed(t, err)
+			}
+			continue
+		}
+		for _, r := range resps[i].Results {
+			results[r.Pid] = r
+		}
+	}
 	out := make([]*pb.CodeVerification, 0, len(targets))
 	for _, t := range targets {
 		r := results[t.Pid]
