@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/steward/steward/actor"
+	"github.com/steward/steward/hotcode/deploy/deploytest"
 	"github.com/steward/steward/internal/clock"
 	"github.com/steward/steward/internal/poll"
 	"github.com/steward/steward/pb"
@@ -115,7 +116,7 @@ type deployResult struct {
 // last process changed, the plan finished and the client saw it
 // successful (every time is this process's clock: the nodes share it).
 func (f *fixture) timeline(id string, t0 time.Time, r deployResult) string {
-	rec, spec, err := f.c.Node(0).State().Plan(nil, id)
+	rec, spec, err := f.C.Node(0).State().Plan(nil, id)
 	if err != nil || rec == nil || spec == nil || len(rec.Stages) == 0 {
 		return fmt.Sprintf("no plan record (%v)", err)
 	}
@@ -137,9 +138,9 @@ func (f *fixture) timeline(id string, t0 time.Time, r deployResult) string {
 
 func deployOnce(b *testing.B, n int) deployResult {
 	f := newFixture(b, nil)
-	f.push("1", v1(b))
-	f.push("2", v2(b))
-	nodes := []string{f.c.Node(0).Name(), f.c.Node(1).Name(), f.c.Node(2).Name()}
+	f.Push("1", v1(b))
+	f.Push("2", v2(b))
+	nodes := []string{f.C.Node(0).Name(), f.C.Node(1).Name(), f.C.Node(2).Name()}
 	share := map[string]int{}
 	for i, nd := range nodes {
 		share[nd] = n / len(nodes)
@@ -161,7 +162,7 @@ func deployOnce(b *testing.B, n int) deployResult {
 	// The deployment under the sender.
 	subs := map[string]*actor.Subscription{}
 	for _, nd := range nodes {
-		subs[nd] = f.c.Stack(nd).Runtime.Subscribe(4 * n)
+		subs[nd] = f.C.Stack(nd).Runtime.Subscribe(4 * n)
 	}
 	every := benchSendEvery
 	if e := os.Getenv("STEWARD_BENCH_SEND_EVERY"); e != "" {
@@ -172,7 +173,7 @@ func deployOnce(b *testing.B, n int) deployResult {
 		every = d
 	}
 	s := f.sendEvery(pids, every)
-	dc := pb.NewDeploymentsClient(f.c.Conn(1))
+	dc := pb.NewDeploymentsClient(f.C.Conn(1))
 	o := &pb.DeployOptions{MaxParallel: uint32(n), MinHealthyTimeMs: 10, HealthyDeadlineMs: 10000, ProgressDeadlineMs: 30000}
 	sentBefore := s.total()
 	if path := os.Getenv("STEWARD_BENCH_CPUPROFILE"); path != "" {
@@ -189,9 +190,9 @@ func deployOnce(b *testing.B, n int) deployResult {
 	}
 	t0 := time.Now()
 	var v *pb.DeploymentView
-	if err := f.retry(func() error {
+	if err := f.Retry(func() error {
 		var err error
-		v, err = dc.Submit(f.ctx, request("2", o))
+		v, err = dc.Submit(f.Ctx, request("2", o))
 		return err
 	}); err != nil {
 		b.Fatalf("deploy: %v", err)
@@ -238,7 +239,7 @@ func deployOnce(b *testing.B, n int) deployResult {
 	sent := s.halt()
 	for nd, ps := range pids {
 		for _, p := range ps {
-			got, err := strconv.Atoi(f.call(nd, p, "get"))
+			got, err := strconv.Atoi(f.Call(nd, p, "get"))
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -250,7 +251,7 @@ func deployOnce(b *testing.B, n int) deployResult {
 				r.lost += d
 			}
 		}
-		if got := len(f.workers(nd, "wasm:counter@2")); got != share[nd] {
+		if got := len(f.Workers(nd, "wasm:counter@2")); got != share[nd] {
 			b.Fatalf("%s: %d counters on v2, want %d", nd, got, share[nd])
 		}
 	}
@@ -265,13 +266,13 @@ const benchTreeChildren = 200
 // first apply until every node has updated (or started) its tree and all
 // its children run the module's version (ref's, or the active one).
 func (f *fixture) applyTrees(nodes []string, share map[string]int, ref string) time.Duration {
-	f.t.Helper()
+	f.T.Helper()
 	subs := map[string]*actor.Subscription{}
 	for _, nd := range nodes {
-		subs[nd] = f.c.Stack(nd).Runtime.Subscribe(1024)
+		subs[nd] = f.C.Stack(nd).Runtime.Subscribe(1024)
 		defer subs[nd].Close()
 	}
-	sup := pb.NewSupervisionClient(f.c.Conn(0))
+	sup := pb.NewSupervisionClient(f.C.Conn(0))
 	pending := map[string]map[string]bool{} // node -> its trees not yet applied
 	t0 := time.Now()
 	for _, nd := range nodes {
@@ -287,18 +288,18 @@ func (f *fixture) applyTrees(nodes []string, share map[string]int, ref string) t
 			}
 			sb.WriteString("}\n")
 			c += k
-			if err := f.retry(func() error {
-				_, err := sup.ApplyTree(f.ctx, &pb.ApplyTreeRequest{Spec: []byte(sb.String()), Filename: "spec.hcl"})
+			if err := f.Retry(func() error {
+				_, err := sup.ApplyTree(f.Ctx, &pb.ApplyTreeRequest{Spec: []byte(sb.String()), Filename: "spec.hcl"})
 				return err
 			}); err != nil {
-				f.t.Fatalf("apply tree %s: %v", name, err)
+				f.T.Fatalf("apply tree %s: %v", name, err)
 			}
 		}
 	}
 	version := ""
 	if _, v, ok := strings.Cut(ref, "@"); ok {
 		version = "wasm:counter@" + v
-	} else if a, err := f.c.Node(0).State().ModuleActive("counter"); err == nil && a != nil {
+	} else if a, err := f.C.Node(0).State().ModuleActive("counter"); err == nil && a != nil {
 		version = "wasm:counter@" + a.Version
 	}
 	// The tree's event says the supervisor applied it (children restarted
@@ -310,16 +311,16 @@ func (f *fixture) applyTrees(nodes []string, share map[string]int, ref string) t
 				if ev.Type == actor.EventTreeUpdated || ev.Type == actor.EventTreeStarted {
 					delete(pending[nd], ev.Tree)
 				}
-			case <-f.ctx.Done():
-				f.t.Fatalf("%s: trees %v not applied: %v", nd, pending[nd], f.ctx.Err())
+			case <-f.Ctx.Done():
+				f.T.Fatalf("%s: trees %v not applied: %v", nd, pending[nd], f.Ctx.Err())
 			}
 		}
 	}
 	for _, nd := range nodes {
-		if err := poll.Until(f.ctx, clock.System(), poll.Doubling(time.Millisecond, 20*time.Millisecond), func() (bool, error) {
-			return len(f.workers(nd, version)) == share[nd], nil
+		if err := poll.Until(f.Ctx, clock.System(), poll.Doubling(time.Millisecond, 20*time.Millisecond), func() (bool, error) {
+			return len(f.Workers(nd, version)) == share[nd], nil
 		}); err != nil {
-			f.t.Fatalf("%s: %d of %d counters run %s: %v", nd, len(f.workers(nd, version)), share[nd], version, err)
+			f.T.Fatalf("%s: %d of %d counters run %s: %v", nd, len(f.Workers(nd, version)), share[nd], version, err)
 		}
 	}
 	return time.Since(t0)
@@ -328,11 +329,11 @@ func (f *fixture) applyTrees(nodes []string, share map[string]int, ref string) t
 // running waits until each node runs its share on behavior and returns
 // their pids.
 func (f *fixture) running(nodes []string, share map[string]int, behavior string) map[string][]actor.PID {
-	f.t.Helper()
+	f.T.Helper()
 	out := map[string][]actor.PID{}
 	for _, nd := range nodes {
-		f.c.Eventually(60*time.Second, func() error {
-			if out[nd] = f.workers(nd, behavior); len(out[nd]) != share[nd] {
+		f.C.Eventually(60*time.Second, func() error {
+			if out[nd] = f.Workers(nd, behavior); len(out[nd]) != share[nd] {
 				return fmt.Errorf("%s runs %d counters on %s, want %d", nd, len(out[nd]), behavior, share[nd])
 			}
 			return nil
@@ -344,14 +345,14 @@ func (f *fixture) running(nodes []string, share map[string]int, behavior string)
 // watchUntilDone follows the deployment through the Watch stream until it
 // is successful (the client's view), failing on any other end.
 func (f *fixture) watchUntilDone(dc pb.DeploymentsClient, id string) {
-	f.t.Helper()
+	f.T.Helper()
 	for {
-		w, err := dc.Watch(f.ctx, &pb.GetDeploymentRequest{Id: id})
+		w, err := dc.Watch(f.Ctx, &pb.GetDeploymentRequest{Id: id})
 		if err != nil {
-			if transient(err) {
+			if deploytest.Transient(err) {
 				continue
 			}
-			f.t.Fatalf("watch %s: %v", id, err)
+			f.T.Fatalf("watch %s: %v", id, err)
 		}
 		for {
 			v, err := w.Recv()
@@ -360,13 +361,13 @@ func (f *fixture) watchUntilDone(dc pb.DeploymentsClient, id string) {
 			}
 			if state.DeploymentDone(v.Deployment) {
 				if s := state.DeploymentStatusOf(v.Deployment); s != pb.DeploymentStatus_DEPLOYMENT_STATUS_SUCCESSFUL {
-					f.t.Fatalf("deployment %s ended %s (%s)%s", id, s, v.Deployment.StatusDescription, f.failures(id))
+					f.T.Fatalf("deployment %s ended %s (%s)%s", id, s, v.Deployment.StatusDescription, f.Failures(id))
 				}
 				return
 			}
 		}
-		if f.ctx.Err() != nil {
-			f.t.Fatalf("watch %s: %v", id, f.ctx.Err())
+		if f.Ctx.Err() != nil {
+			f.T.Fatalf("watch %s: %v", id, f.Ctx.Err())
 		}
 	}
 }
@@ -375,13 +376,13 @@ func (f *fixture) watchUntilDone(dc pb.DeploymentsClient, id string) {
 // nodes at once, as hotcode's BenchmarkCodeChange does on one: suspend
 // each node's share, change it from GOMAXPROCS workers, resume.
 func (f *fixture) localSwap(pids map[string][]actor.PID, behavior string) time.Duration {
-	f.t.Helper()
+	f.T.Helper()
 	workers := runtime.GOMAXPROCS(0)
 	errs := make(chan error, len(pids)*workers)
 	t0 := time.Now()
 	var wg sync.WaitGroup
 	for nd, ps := range pids {
-		rt := f.c.Stack(nd).Runtime
+		rt := f.C.Stack(nd).Runtime
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -417,7 +418,7 @@ func (f *fixture) localSwap(pids map[string][]actor.PID, behavior string) time.D
 	d := time.Since(t0)
 	close(errs)
 	if err := <-errs; err != nil {
-		f.t.Fatalf("local swap to %s: %v", behavior, err)
+		f.T.Fatalf("local swap to %s: %v", behavior, err)
 	}
 	return d
 }
@@ -445,7 +446,7 @@ func (f *fixture) sendEvery(pids map[string][]actor.PID, every time.Duration) *b
 			case <-tick.C:
 			}
 			for nd, ps := range pids {
-				rt := f.c.Stack(nd).Runtime
+				rt := f.C.Stack(nd).Runtime
 				for _, p := range ps {
 					if rt.Cast(p, actor.Message{Body: []byte("inc 1")}) == nil {
 						s.mu.Lock()

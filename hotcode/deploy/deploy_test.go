@@ -18,22 +18,22 @@ import (
 // version has moved.
 func TestHotSwapKeepsEveryMessage(t *testing.T) {
 	f := newFixture(t, nil)
-	f.push("1", v1(t))
-	f.push("2", v2(t))
-	nodes := []string{f.c.Node(0).Name(), f.c.Node(2).Name()}
-	pids := f.trees(6, nodes...)
+	f.Push("1", v1(t))
+	f.Push("2", v2(t))
+	nodes := []string{f.C.Node(0).Name(), f.C.Node(2).Name()}
+	pids := f.Trees(6, nodes...)
 	sub := map[string]*actor.Subscription{}
 	for _, n := range nodes {
-		sub[n] = f.c.Stack(n).Runtime.Subscribe(1024)
+		sub[n] = f.C.Stack(n).Runtime.Subscribe(1024)
 		defer sub[n].Close()
 	}
 	s := f.send(pids)
-	v := f.deploy(request("2", options(4)))
+	v := f.Deploy(request("2", options(4)))
 	d := v.Deployment
 	if d.Targets != 12 || d.RevertMode != "down" || len(v.Batches) != 3 {
 		t.Fatalf("deployment %+v with %d batches, want 12 targets in 3 batches, reverted down", d, len(v.Batches))
 	}
-	f.await(d.Id, pb.DeploymentStatus_DEPLOYMENT_STATUS_SUCCESSFUL, 60*time.Second)
+	f.Await(d.Id, pb.DeploymentStatus_DEPLOYMENT_STATUS_SUCCESSFUL, 60*time.Second)
 	sent := s.halt()
 	total := 0
 	for _, n := range sent {
@@ -44,20 +44,20 @@ func TestHotSwapKeepsEveryMessage(t *testing.T) {
 	}
 	for _, n := range nodes {
 		for _, p := range pids[n] {
-			if got := f.version(n, p); got != "2" {
+			if got := f.Version(n, p); got != "2" {
 				t.Errorf("%s runs version %s after a successful deployment", p, got)
 			}
-			if got, want := f.call(n, p, "get"), strconv.Itoa(sent[p]); got != want {
+			if got, want := f.Call(n, p, "get"), strconv.Itoa(sent[p]); got != want {
 				t.Errorf("%s counted %s, %s casts were sent", p, got, want)
 			}
 		}
-		if got := len(f.workers(n, "wasm:counter@2")); got != 6 {
+		if got := len(f.Workers(n, "wasm:counter@2")); got != 6 {
 			t.Errorf("%s has %d counters on v2, want 6 (the same processes)", n, got)
 		}
 	}
-	for _, n := range f.c.Live() {
+	for _, n := range f.C.Live() {
 		// Successful is read on one replica; the others apply it soon.
-		f.c.Eventually(10*time.Second, func() error {
+		f.C.Eventually(10*time.Second, func() error {
 			if a, err := n.State().ModuleActive("counter"); err != nil || a.Version != "2" {
 				return fmt.Errorf("%s: active version %+v (%v), want 2", n.Name(), a, err)
 			}
@@ -92,11 +92,11 @@ func TestHotSwapKeepsEveryMessage(t *testing.T) {
 // process ends on v1 with its count; the trapping one was never moved.
 func TestTrapInCodeChangeRevertsEveryMovedProcess(t *testing.T) {
 	f := newFixture(t, nil)
-	f.push("1", v1(t))
-	f.push("3", v3Trap(t))
-	n := f.c.Node(1).Name()
-	pids := f.trees(6, n)[n]
-	rt := f.c.Stack(n).Runtime
+	f.Push("1", v1(t))
+	f.Push("3", v3Trap(t))
+	n := f.C.Node(1).Name()
+	pids := f.Trees(6, n)[n]
+	rt := f.C.Stack(n).Runtime
 	for i, p := range pids {
 		inc := i + 1
 		if i == 3 {
@@ -108,8 +108,8 @@ func TestTrapInCodeChangeRevertsEveryMovedProcess(t *testing.T) {
 	}
 	o := options(2)
 	o.AutoRevert = true
-	d := f.deploy(request("3", o)).Deployment
-	got := f.await(d.Id, pb.DeploymentStatus_DEPLOYMENT_STATUS_REVERTED, 60*time.Second)
+	d := f.Deploy(request("3", o)).Deployment
+	got := f.Await(d.Id, pb.DeploymentStatus_DEPLOYMENT_STATUS_REVERTED, 60*time.Second)
 	if got.StatusDescription == "" {
 		t.Error("a reverted deployment says nothing of why")
 	}
@@ -118,14 +118,14 @@ func TestTrapInCodeChangeRevertsEveryMovedProcess(t *testing.T) {
 		if i == 3 {
 			want = 13
 		}
-		if v := f.version(n, p); v != "1" {
+		if v := f.Version(n, p); v != "1" {
 			t.Errorf("%s is on version %s after the revert, want 1", p, v)
 		}
-		if c := f.call(n, p, "get"); c != strconv.Itoa(want) {
+		if c := f.Call(n, p, "get"); c != strconv.Itoa(want) {
 			t.Errorf("%s counts %s after the revert, want %d", p, c, want)
 		}
 	}
-	if a, err := f.c.Node(0).State().ModuleActive("counter"); err != nil || a.Version != "1" {
+	if a, err := f.C.Node(0).State().ModuleActive("counter"); err != nil || a.Version != "1" {
 		t.Errorf("active version %+v (%v) after a failed deployment, want 1", a, err)
 	}
 }
@@ -136,11 +136,11 @@ func TestTrapInCodeChangeRevertsEveryMovedProcess(t *testing.T) {
 // active version back.
 func TestCanaryPromotePauseResumeRevert(t *testing.T) {
 	f := newFixture(t, nil)
-	f.push("1", v1(t))
-	f.push("2", v2(t))
-	n := f.c.Node(2).Name()
-	pids := f.trees(5, n)[n]
-	rt := f.c.Stack(n).Runtime
+	f.Push("1", v1(t))
+	f.Push("2", v2(t))
+	n := f.C.Node(2).Name()
+	pids := f.Trees(5, n)[n]
+	rt := f.C.Stack(n).Runtime
 	for i, p := range pids {
 		if err := rt.Cast(p, actor.Message{Body: []byte(fmt.Sprintf("inc %d", 10+i))}); err != nil {
 			t.Fatal(err)
@@ -148,56 +148,56 @@ func TestCanaryPromotePauseResumeRevert(t *testing.T) {
 	}
 	o := options(2)
 	o.Canary = 1
-	v := f.deploy(request("2", o))
+	v := f.Deploy(request("2", o))
 	d := v.Deployment
 	if len(v.Batches) != 3 || !v.Batches[0].Canary || len(v.Batches[0].Pids) != 1 {
 		t.Fatalf("batches %+v, want a canary of 1 then 2 and 2", v.Batches)
 	}
-	f.await(d.Id, pb.DeploymentStatus_DEPLOYMENT_STATUS_AWAITING_PROMOTION, 30*time.Second)
-	if got := len(f.workers(n, "wasm:counter@2")); got != 1 {
+	f.Await(d.Id, pb.DeploymentStatus_DEPLOYMENT_STATUS_AWAITING_PROMOTION, 30*time.Second)
+	if got := len(f.Workers(n, "wasm:counter@2")); got != 1 {
 		t.Fatalf("%d processes on v2 while awaiting promotion, want the 1 canary", got)
 	}
-	if err := f.control(d.Id, pb.DeployAction_DEPLOY_ACTION_RESUME); err == nil {
+	if err := f.Control(d.Id, pb.DeployAction_DEPLOY_ACTION_RESUME); err == nil {
 		t.Fatal("resume of a deployment awaiting promotion was accepted")
 	}
-	if err := f.control(d.Id, pb.DeployAction_DEPLOY_ACTION_PAUSE); err != nil {
+	if err := f.Control(d.Id, pb.DeployAction_DEPLOY_ACTION_PAUSE); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.control(d.Id, pb.DeployAction_DEPLOY_ACTION_PROMOTE); err != nil {
+	if err := f.Control(d.Id, pb.DeployAction_DEPLOY_ACTION_PROMOTE); err != nil {
 		t.Fatal(err)
 	}
-	f.await(d.Id, pb.DeploymentStatus_DEPLOYMENT_STATUS_PAUSED, 10*time.Second)
-	if got := len(f.workers(n, "wasm:counter@2")); got != 1 {
+	f.Await(d.Id, pb.DeploymentStatus_DEPLOYMENT_STATUS_PAUSED, 10*time.Second)
+	if got := len(f.Workers(n, "wasm:counter@2")); got != 1 {
 		t.Fatalf("%d processes on v2 while paused, want 1", got)
 	}
-	if err := f.control(d.Id, pb.DeployAction_DEPLOY_ACTION_RESUME); err != nil {
+	if err := f.Control(d.Id, pb.DeployAction_DEPLOY_ACTION_RESUME); err != nil {
 		t.Fatal(err)
 	}
-	f.await(d.Id, pb.DeploymentStatus_DEPLOYMENT_STATUS_SUCCESSFUL, 30*time.Second)
+	f.Await(d.Id, pb.DeploymentStatus_DEPLOYMENT_STATUS_SUCCESSFUL, 30*time.Second)
 	for i, p := range pids {
-		if v := f.version(n, p); v != "2" {
+		if v := f.Version(n, p); v != "2" {
 			t.Fatalf("%s on %s after success", p, v)
 		}
-		if c := f.call(n, p, "get"); c != strconv.Itoa(10+i) {
+		if c := f.Call(n, p, "get"); c != strconv.Itoa(10+i) {
 			t.Fatalf("%s counts %s, want %d", p, c, 10+i)
 		}
 	}
-	if err := f.control(d.Id, pb.DeployAction_DEPLOY_ACTION_REVERT); err != nil {
+	if err := f.Control(d.Id, pb.DeployAction_DEPLOY_ACTION_REVERT); err != nil {
 		t.Fatal(err)
 	}
-	f.await(d.Id, pb.DeploymentStatus_DEPLOYMENT_STATUS_REVERTED, 30*time.Second)
+	f.Await(d.Id, pb.DeploymentStatus_DEPLOYMENT_STATUS_REVERTED, 30*time.Second)
 	for i, p := range pids {
-		if v := f.version(n, p); v != "1" {
+		if v := f.Version(n, p); v != "1" {
 			t.Errorf("%s on %s after the revert, want 1", p, v)
 		}
-		if c := f.call(n, p, "get"); c != strconv.Itoa(10+i) {
+		if c := f.Call(n, p, "get"); c != strconv.Itoa(10+i) {
 			t.Errorf("%s counts %s after the revert, want %d", p, c, 10+i)
 		}
 	}
-	if a, err := f.c.Node(0).State().ModuleActive("counter"); err != nil || a.Version != "1" {
+	if a, err := f.C.Node(0).State().ModuleActive("counter"); err != nil || a.Version != "1" {
 		t.Errorf("active version %+v (%v) after the revert, want 1", a, err)
 	}
-	if err := f.control(d.Id, pb.DeployAction_DEPLOY_ACTION_REVERT); err == nil {
+	if err := f.Control(d.Id, pb.DeployAction_DEPLOY_ACTION_REVERT); err == nil {
 		t.Error("a second revert was accepted")
 	}
 }
@@ -206,23 +206,28 @@ func TestCanaryPromotePauseResumeRevert(t *testing.T) {
 // moves one process per batch, each gated on health.
 func TestStrictTakesASnapshotFirst(t *testing.T) {
 	f := newFixture(t, nil)
-	f.push("1", v1(t))
-	f.push("2", v2(t))
-	n := f.c.Node(0).Name()
-	pids := f.trees(2, n)[n]
+	f.Push("1", v1(t))
+	f.Push("2", v2(t))
+	n := f.C.Node(0).Name()
+	pids := f.Trees(2, n)[n]
 	req := request("2", options(4))
 	req.Safety = "strict"
-	v := f.deploy(req)
+	v := f.Deploy(req)
 	if v.Deployment.SnapshotId == "" || len(v.Batches) != 1 {
 		t.Fatalf("strict deployment %+v with %d batches, want a snapshot id", v.Deployment, len(v.Batches))
 	}
-	rec, err := f.c.Node(1).State().SnapshotRecord(nil, v.Deployment.SnapshotId)
-	if err != nil || rec == nil || rec.Status != "complete" {
-		t.Fatalf("the snapshot before the deployment: %+v (%v), want complete", rec, err)
-	}
-	f.await(v.Deployment.Id, pb.DeploymentStatus_DEPLOYMENT_STATUS_SUCCESSFUL, 60*time.Second)
+	// Complete on the leader before the deployment was committed; this
+	// replica applies it soon.
+	f.C.Eventually(10*time.Second, func() error {
+		rec, err := f.C.Node(1).State().SnapshotRecord(nil, v.Deployment.SnapshotId)
+		if err != nil || rec == nil || rec.Status != "complete" {
+			return fmt.Errorf("the snapshot before the deployment: %+v (%v), want complete", rec, err)
+		}
+		return nil
+	}, "the snapshot is complete")
+	f.Await(v.Deployment.Id, pb.DeploymentStatus_DEPLOYMENT_STATUS_SUCCESSFUL, 60*time.Second)
 	for _, p := range pids {
-		if got := f.version(n, p); got != "2" {
+		if got := f.Version(n, p); got != "2" {
 			t.Errorf("%s on %s", p, got)
 		}
 	}
@@ -232,15 +237,15 @@ func TestStrictTakesASnapshotFirst(t *testing.T) {
 // health gate; with auto_revert the moved processes go back to v1.
 func TestUnhealthyProbeFailsTheGate(t *testing.T) {
 	f := newFixture(t, nil)
-	f.push("1", v1(t))
-	f.push("4", module(t, "testdata", "counter-v4-unhealthy.wasm"))
-	n := f.c.Node(0).Name()
-	pids := f.trees(2, n)[n]
+	f.Push("1", v1(t))
+	f.Push("4", module(t, "testdata", "counter-v4-unhealthy.wasm"))
+	n := f.C.Node(0).Name()
+	pids := f.Trees(2, n)[n]
 	o := options(1)
 	o.AutoRevert = true
-	d := f.deploy(request("4", o)).Deployment
-	f.await(d.Id, pb.DeploymentStatus_DEPLOYMENT_STATUS_REVERTED, 60*time.Second)
-	rec, _, _ := f.c.Node(0).State().Plan(nil, d.Id)
+	d := f.Deploy(request("4", o)).Deployment
+	f.Await(d.Id, pb.DeploymentStatus_DEPLOYMENT_STATUS_REVERTED, 60*time.Second)
+	rec, _, _ := f.C.Node(0).State().Plan(nil, d.Id)
 	found := false
 	for _, st := range rec.Stages {
 		for _, step := range st.Steps {
@@ -252,10 +257,10 @@ func TestUnhealthyProbeFailsTheGate(t *testing.T) {
 		}
 	}
 	if !found {
-		t.Fatalf("no healthy check failure names the health probe:%s", f.failures(d.Id))
+		t.Fatalf("no healthy check failure names the health probe:%s", f.Failures(d.Id))
 	}
 	for _, p := range pids {
-		if v := f.version(n, p); v != "1" {
+		if v := f.Version(n, p); v != "1" {
 			t.Errorf("%s on %s after the revert", p, v)
 		}
 	}

@@ -61,10 +61,10 @@ func newGatedFixture(t *testing.T, g *gate) *fixture {
 
 // followers returns two nodes that do not lead, and the leader's index.
 func (f *fixture) followers() (a, b string, leader int) {
-	l := f.c.WaitForLeader()
+	l := f.C.WaitForLeader()
 	var out []string
-	for i := 0; i < f.c.Size(); i++ {
-		if n := f.c.Node(i).Name(); n != l.Name() {
+	for i := 0; i < f.C.Size(); i++ {
+		if n := f.C.Node(i).Name(); n != l.Name() {
 			out = append(out, n)
 		} else {
 			leader = i
@@ -79,26 +79,26 @@ func (f *fixture) followers() (a, b string, leader int) {
 func TestLeaderKilledMidDeployment(t *testing.T) {
 	g := newGate("deploy-", "phase-1")
 	f := newGatedFixture(t, g)
-	f.push("1", v1(t))
-	f.push("2", v2(t))
+	f.Push("1", v1(t))
+	f.Push("2", v2(t))
 	a, b, leader := f.followers()
-	pids := f.trees(2, a, b)
+	pids := f.Trees(2, a, b)
 	subs := map[string]*actor.Subscription{}
 	for _, n := range []string{a, b} {
-		subs[n] = f.c.Stack(n).Runtime.Subscribe(256)
+		subs[n] = f.C.Stack(n).Runtime.Subscribe(256)
 		defer subs[n].Close()
 		for i, p := range pids[n] {
-			if err := f.c.Stack(n).Runtime.Cast(p, actor.Message{Body: []byte(fmt.Sprintf("inc %d", 5+i))}); err != nil {
+			if err := f.C.Stack(n).Runtime.Cast(p, actor.Message{Body: []byte(fmt.Sprintf("inc %d", 5+i))}); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
-	d := f.deploy(request("2", options(2))).Deployment
+	d := f.Deploy(request("2", options(2))).Deployment
 	g.wait(t, 30*time.Second)
-	f.c.Kill(leader)
-	f.c.WaitForLeader()
+	f.C.Kill(leader)
+	f.C.WaitForLeader()
 	g.open()
-	f.await(d.Id, pb.DeploymentStatus_DEPLOYMENT_STATUS_SUCCESSFUL, 60*time.Second)
+	f.Await(d.Id, pb.DeploymentStatus_DEPLOYMENT_STATUS_SUCCESSFUL, 60*time.Second)
 	for _, n := range []string{a, b} {
 		changed := map[actor.PID]int{}
 		for drained := false; !drained; {
@@ -112,10 +112,10 @@ func TestLeaderKilledMidDeployment(t *testing.T) {
 			}
 		}
 		for i, p := range pids[n] {
-			if v := f.version(n, p); v != "2" {
+			if v := f.Version(n, p); v != "2" {
 				t.Errorf("%s on %s", p, v)
 			}
-			if c := f.call(n, p, "get"); c != fmt.Sprint(5+i) {
+			if c := f.Call(n, p, "get"); c != fmt.Sprint(5+i) {
 				t.Errorf("%s counts %s, want %d", p, c, 5+i)
 			}
 			if changed[p] != 1 {
@@ -131,10 +131,10 @@ func TestLeaderKilledMidDeployment(t *testing.T) {
 // batch moved on the surviving node.
 func TestTargetNodeKilledMidBatch(t *testing.T) {
 	f := newFixture(t, nil)
-	f.push("1", v1(t))
-	f.push("2", v2(t))
+	f.Push("1", v1(t))
+	f.Push("2", v2(t))
 	a, b, _ := f.followers()
-	pids := f.trees(2, a, b)
+	pids := f.Trees(2, a, b)
 	// Batches follow the targets' order (node, tree, slot): a's two, then b's.
 	first, second := a, b
 	if b < a {
@@ -143,29 +143,29 @@ func TestTargetNodeKilledMidBatch(t *testing.T) {
 	o := options(2)
 	o.ProgressDeadlineMs, o.HealthyDeadlineMs = 3000, 2000
 	// Kill the second batch's node once the first batch has moved.
-	v := f.deploy(request("2", o))
+	v := f.Deploy(request("2", o))
 	d := v.Deployment
-	f.c.Eventually(30*time.Second, func() error {
-		if n := len(f.workers(first, "wasm:counter@2")); n != 2 {
+	f.C.Eventually(30*time.Second, func() error {
+		if n := len(f.Workers(first, "wasm:counter@2")); n != 2 {
 			return fmt.Errorf("%d moved on %s", n, first)
 		}
 		return nil
 	}, "the first batch moved")
-	f.c.Kill(f.c.Index(second))
-	got := f.await(d.Id, pb.DeploymentStatus_DEPLOYMENT_STATUS_PAUSED, 60*time.Second)
+	f.C.Kill(f.C.Index(second))
+	got := f.Await(d.Id, pb.DeploymentStatus_DEPLOYMENT_STATUS_PAUSED, 60*time.Second)
 	if !got.PausedOnFailure || !strings.Contains(got.StatusDescription, "failed") {
 		t.Fatalf("paused %+v, want paused by the failed batch", got)
 	}
-	err := f.control(d.Id, pb.DeployAction_DEPLOY_ACTION_RESUME)
+	err := f.Control(d.Id, pb.DeployAction_DEPLOY_ACTION_RESUME)
 	if status.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), "revert it") {
 		t.Fatalf("resume after a failed batch: %v, want FailedPrecondition saying to revert or fail", err)
 	}
-	if err := f.control(d.Id, pb.DeployAction_DEPLOY_ACTION_REVERT); err != nil {
+	if err := f.Control(d.Id, pb.DeployAction_DEPLOY_ACTION_REVERT); err != nil {
 		t.Fatal(err)
 	}
-	f.await(d.Id, pb.DeploymentStatus_DEPLOYMENT_STATUS_REVERTED, 60*time.Second)
+	f.Await(d.Id, pb.DeploymentStatus_DEPLOYMENT_STATUS_REVERTED, 60*time.Second)
 	for _, p := range pids[first] {
-		if v := f.version(first, p); v != "1" {
+		if v := f.Version(first, p); v != "1" {
 			t.Errorf("%s on %s after the revert, want 1", p, v)
 		}
 	}
@@ -177,23 +177,23 @@ func TestTargetNodeKilledMidBatch(t *testing.T) {
 func TestDeploymentConflictsWithARunningPlan(t *testing.T) {
 	g := newGate("plan-", "phase-0")
 	f := newGatedFixture(t, g)
-	f.push("1", v1(t))
-	f.push("2", v2(t))
-	n := f.c.Node(0).Name()
-	f.trees(1, n)
+	f.Push("1", v1(t))
+	f.Push("2", v2(t))
+	n := f.C.Node(0).Name()
+	f.Trees(1, n)
 	doc := fmt.Sprintf(`{"operations":[{"id":"poke","type":"send_message","target":{"supervisor":"w-%s","child_id":"c0"},"params":{"message":"inc 1"}}]}`, n)
-	if err := f.retry(func() error {
-		_, err := pb.NewCoordinationClient(f.c.Conn(0)).Apply(f.ctx, &pb.ApplyPlanRequest{Plan: []byte(doc), Filename: "plan.json"})
+	if err := f.Retry(func() error {
+		_, err := pb.NewCoordinationClient(f.C.Conn(0)).Apply(f.Ctx, &pb.ApplyPlanRequest{Plan: []byte(doc), Filename: "plan.json"})
 		return err
 	}); err != nil {
 		t.Fatal(err)
 	}
 	g.wait(t, 30*time.Second)
-	_, err := pb.NewDeploymentsClient(f.c.Conn(1)).Submit(f.ctx, request("2", options(1)))
+	_, err := pb.NewDeploymentsClient(f.C.Conn(1)).Submit(f.Ctx, request("2", options(1)))
 	if err == nil || !strings.Contains(err.Error(), "overlaps active plan") {
 		t.Fatalf("deploy while a plan acts on the same tree: %v, want a conflict naming the plan", err)
 	}
-	if _, ds, _ := f.c.Node(1).State().Deployments(nil, ""); len(ds) != 0 {
+	if _, ds, _ := f.C.Node(1).State().Deployments(nil, ""); len(ds) != 0 {
 		t.Fatalf("a refused deployment was committed: %+v", ds)
 	}
 	g.open()
@@ -204,20 +204,20 @@ func TestDeploymentConflictsWithARunningPlan(t *testing.T) {
 func TestCancelMidDeployment(t *testing.T) {
 	g := newGate("deploy-", "phase-1")
 	f := newGatedFixture(t, g)
-	f.push("1", v1(t))
-	f.push("2", v2(t))
-	n := f.c.Node(2).Name()
-	pids := f.trees(3, n)[n]
-	d := f.deploy(request("2", options(1))).Deployment
+	f.Push("1", v1(t))
+	f.Push("2", v2(t))
+	n := f.C.Node(2).Name()
+	pids := f.Trees(3, n)[n]
+	d := f.Deploy(request("2", options(1))).Deployment
 	g.wait(t, 30*time.Second)
-	if err := f.control(d.Id, pb.DeployAction_DEPLOY_ACTION_CANCEL); err != nil {
+	if err := f.Control(d.Id, pb.DeployAction_DEPLOY_ACTION_CANCEL); err != nil {
 		t.Fatal(err)
 	}
 	g.open()
-	f.await(d.Id, pb.DeploymentStatus_DEPLOYMENT_STATUS_CANCELLED, 30*time.Second)
+	f.Await(d.Id, pb.DeploymentStatus_DEPLOYMENT_STATUS_CANCELLED, 30*time.Second)
 	var versions []string
 	for _, p := range pids {
-		versions = append(versions, f.version(n, p))
+		versions = append(versions, f.Version(n, p))
 	}
 	if strings.Join(versions, ",") != "2,2,1" {
 		t.Fatalf("versions after a cancel in batch 1 of 3: %v, want 2,2,1", versions)
@@ -230,31 +230,31 @@ func TestCancelMidDeployment(t *testing.T) {
 // v2.
 func TestCrashingCanaryReverts(t *testing.T) {
 	f := newFixture(t, nil)
-	f.push("1", v1(t))
-	f.push("2", v2(t))
-	n := f.c.Node(1).Name()
-	f.trees(3, n)
+	f.Push("1", v1(t))
+	f.Push("2", v2(t))
+	n := f.C.Node(1).Name()
+	f.Trees(3, n)
 	o := options(1)
 	o.Canary, o.AutoRevert, o.MinHealthyTimeMs, o.HealthyDeadlineMs, o.ProgressDeadlineMs = 1, true, 3000, 4000, 20000
-	d := f.deploy(request("2", o)).Deployment
+	d := f.Deploy(request("2", o)).Deployment
 	var canary actor.PID
-	f.c.Eventually(20*time.Second, func() error {
-		moved := f.workers(n, "wasm:counter@2")
+	f.C.Eventually(20*time.Second, func() error {
+		moved := f.Workers(n, "wasm:counter@2")
 		if len(moved) != 1 {
 			return fmt.Errorf("%d moved", len(moved))
 		}
 		canary = moved[0]
 		return nil
 	}, "the canary moved")
-	if err := f.c.Stack(n).Runtime.Kill(canary, "crash"); err != nil {
+	if err := f.C.Stack(n).Runtime.Kill(canary, "crash"); err != nil {
 		t.Fatal(err)
 	}
-	f.await(d.Id, pb.DeploymentStatus_DEPLOYMENT_STATUS_REVERTED, 60*time.Second)
-	f.c.Eventually(10*time.Second, func() error {
-		if on2 := f.workers(n, "wasm:counter@2"); len(on2) != 0 {
+	f.Await(d.Id, pb.DeploymentStatus_DEPLOYMENT_STATUS_REVERTED, 60*time.Second)
+	f.C.Eventually(10*time.Second, func() error {
+		if on2 := f.Workers(n, "wasm:counter@2"); len(on2) != 0 {
 			return fmt.Errorf("%v still on v2", on2)
 		}
-		if all := f.workers(n, ""); len(all) != 3 {
+		if all := f.Workers(n, ""); len(all) != 3 {
 			return fmt.Errorf("%d counters run, want 3", len(all))
 		}
 		return nil

@@ -11,15 +11,15 @@ import (
 )
 
 func (f *fixture) verify(module, targets string) *pb.VerifyResponse {
-	f.t.Helper()
+	f.T.Helper()
 	var resp *pb.VerifyResponse
-	err := f.retry(func() error {
+	err := f.Retry(func() error {
 		var err error
-		resp, err = pb.NewDeploymentsClient(f.c.Conn(1)).Verify(f.ctx, &pb.VerifyRequest{Module: module, Targets: targets})
+		resp, err = pb.NewDeploymentsClient(f.C.Conn(1)).Verify(f.Ctx, &pb.VerifyRequest{Module: module, Targets: targets})
 		return err
 	})
 	if err != nil {
-		f.t.Fatalf("verify %s: %v", module, err)
+		f.T.Fatalf("verify %s: %v", module, err)
 	}
 	return resp
 }
@@ -32,14 +32,14 @@ func (f *fixture) verify(module, targets string) *pb.VerifyResponse {
 // none changed code or was suspended, and no throwaway instance is left.
 func TestVerifyTriesEveryMigrationAndMovesNothing(t *testing.T) {
 	f := newFixture(t, nil)
-	f.push("1", v1(t))
-	f.push("2", v2(t))
-	f.push("3", v3Trap(t))
-	nodes := []string{f.c.Node(0).Name(), f.c.Node(2).Name()}
-	pids := f.trees(3, nodes...)
+	f.Push("1", v1(t))
+	f.Push("2", v2(t))
+	f.Push("3", v3Trap(t))
+	nodes := []string{f.C.Node(0).Name(), f.C.Node(2).Name()}
+	pids := f.Trees(3, nodes...)
 	sub := map[string]*actor.Subscription{}
 	for _, n := range nodes {
-		sub[n] = f.c.Stack(n).Runtime.Subscribe(1024)
+		sub[n] = f.C.Stack(n).Runtime.Subscribe(1024)
 		defer sub[n].Close()
 	}
 	count := map[actor.PID]int{}
@@ -52,8 +52,8 @@ func TestVerifyTriesEveryMigrationAndMovesNothing(t *testing.T) {
 				c = 13 // counter@3's code_change traps on this count
 			}
 			count[p], node[p] = c, n
-			f.call(n, p, fmt.Sprintf("inc %d", c))
-			if got := f.call(n, p, "get"); got != strconv.Itoa(c) {
+			f.Call(n, p, fmt.Sprintf("inc %d", c))
+			if got := f.Call(n, p, "get"); got != strconv.Itoa(c) {
 				t.Fatalf("%s counts %s, want %d", p, got, c)
 			}
 		}
@@ -110,28 +110,28 @@ func TestVerifyTriesEveryMigrationAndMovesNothing(t *testing.T) {
 	if tree := f.verify("counter@3", "tree=w-"+nodes[0]); !tree.Ok || len(tree.Processes) != 3 {
 		t.Errorf("verify --targets tree=w-%s: %+v", nodes[0], tree)
 	}
-	_, err := pb.NewDeploymentsClient(f.c.Conn(0)).Verify(f.ctx, &pb.VerifyRequest{Module: "counter@2", Targets: "tree=nowhere"})
+	_, err := pb.NewDeploymentsClient(f.C.Conn(0)).Verify(f.Ctx, &pb.VerifyRequest{Module: "counter@2", Targets: "tree=nowhere"})
 	if err == nil || !strings.Contains(err.Error(), "matches no process") {
 		t.Errorf("a selector matching nothing: %v", err)
 	}
-	if _, err := pb.NewDeploymentsClient(f.c.Conn(0)).Verify(f.ctx, &pb.VerifyRequest{Module: "counter@9"}); err == nil || !strings.Contains(err.Error(), "not stored") {
+	if _, err := pb.NewDeploymentsClient(f.C.Conn(0)).Verify(f.Ctx, &pb.VerifyRequest{Module: "counter@9"}); err == nil || !strings.Contains(err.Error(), "not stored") {
 		t.Errorf("a version not stored: %v", err)
 	}
 
 	// Nothing moved.
 	for _, n := range nodes {
 		for _, p := range pids[n] {
-			if v := f.version(n, p); v != "1" {
+			if v := f.Version(n, p); v != "1" {
 				t.Errorf("%s runs version %s after verify, want 1", p, v)
 			}
-			if got := f.call(n, p, "get"); got != strconv.Itoa(count[p]) {
+			if got := f.Call(n, p, "get"); got != strconv.Itoa(count[p]) {
 				t.Errorf("%s counts %s after verify, want %d", p, got, count[p])
 			}
 		}
-		if got := len(f.workers(n, "wasm:counter@1")); got != 3 {
+		if got := len(f.Workers(n, "wasm:counter@1")); got != 3 {
 			t.Errorf("%s has %d counters on v1, want 3", n, got)
 		}
-		if got := f.c.Stack(n).Modules.Host().Instances(); got != 3 {
+		if got := f.C.Stack(n).Modules.Host().Instances(); got != 3 {
 			t.Errorf("%s holds %d module instances, want its 3 processes': a throwaway one was left", n, got)
 		}
 		for drained := false; !drained; {
