@@ -27,6 +27,9 @@ const (
 	// DefaultCallTimeout is the default Config.DefaultCallTimeout (OTP's
 	// gen_server:call default).
 	DefaultCallTimeout = 5 * time.Second
+	// DefaultSuspendTimeout is how long a code change waits for its
+	// process to reach a safe point (OTP's sys default).
+	DefaultSuspendTimeout = 5 * time.Second
 	// DefaultEventBuffer is the default Config.EventBuffer (events).
 	DefaultEventBuffer = 4096
 	// DefaultHistoryEntries is the default Config.HistoryEntries (states
@@ -92,6 +95,11 @@ type Config struct {
 	// DefaultCallTimeout bounds a Call whose context has no deadline
 	// (duration).
 	DefaultCallTimeout time.Duration
+	// SuspendTimeout bounds how long ChangeCode and RestoreCode wait for
+	// the process to take the change between two messages; a process busy
+	// longer is left as it is and the change fails (0:
+	// DefaultSuspendTimeout).
+	SuspendTimeout time.Duration
 
 	// EventBuffer is the size of the recent-events ring (events).
 	EventBuffer int
@@ -116,6 +124,7 @@ func DefaultConfig() Config {
 		MaxChildren:        DefaultMaxChildren,
 		MaxDepth:           DefaultMaxDepth,
 		DefaultCallTimeout: DefaultCallTimeout,
+		SuspendTimeout:     DefaultSuspendTimeout,
 		EventBuffer:        DefaultEventBuffer,
 		HistoryEntries:     DefaultHistoryEntries,
 		HistoryInterval:    DefaultHistoryInterval,

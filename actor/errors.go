@@ -117,6 +117,10 @@ var (
 	// ErrStartFailed means a child's init failed; the wrapped text carries
 	// the child's exit reason.
 	ErrStartFailed = errors.New("child failed to start")
+	// ErrSuspendTimeout: a code change's process did not reach a safe
+	// point (the end of the message it was handling) within the suspend
+	// timeout; it was left on its old code.
+	ErrSuspendTimeout = errors.New("no safe point within the suspend timeout")
 
 	// ErrTreeNotFound means no tree of that name runs on this node.
 	ErrTreeNotFound = errors.New("tree not found")

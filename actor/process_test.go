@@ -574,3 +574,62 @@ func TestSystemRequestWaitsForEarlierMessages(t *testing.T) {
 		t.Fatalf("state %s: the request overtook or lagged behind messages", got)
 	}
 }
+
+// busyHolder blocks in HandleCast on "hold" until released.
+type busyHolder struct {
+	probe
+	entered, release chan struct{}
+}
+
+func (h *busyHolder) HandleCast(_ actor.Proc, m actor.Message) error {
+	if string(m.Body) == "hold" {
+		h.entered <- struct{}{}
+		<-h.release
+	}
+	return nil
+}
+
+// A code change whose process is busy past the suspend timeout fails with
+// ErrSuspendTimeout and never runs: when the process gets to it, it skips
+// it and keeps its code (OTP's sys:suspend timing out).
+func TestCodeChangeSuspendTimeout(t *testing.T) {
+	e := newEnv(t)
+	h := &busyHolder{probe: *newProbe(), entered: make(chan struct{}, 1), release: make(chan struct{})}
+	if err := e.cat.Register(actor.Entry{Name: "holder", Version: "1", New: func(map[string]string) (actor.Behavior, error) { return h, nil }}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.cat.Register(actor.Entry{Name: "counter2", Version: "2", New: func(map[string]string) (actor.Behavior, error) {
+		return &counterV2{probe: *newProbe(), oldVersion: new(string)}, nil
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	p := e.spawn("holder", nil)
+	e.cast(p, "hold")
+	<-h.entered
+	timers := e.clock.Pending()
+	errc := make(chan error, 1)
+	go func() {
+		_, err := e.rt.ChangeCode(e.ctx, p, "counter2")
+		errc <- err
+	}()
+	if err := e.clock.WaitForTimers(e.ctx, timers+1); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(actor.DefaultSuspendTimeout)
+	wantErr(t, <-errc, actor.ErrSuspendTimeout)
+	close(h.release)
+	e.call(p, "ping") // served after the abandoned change
+	if info, err := e.rt.Process(p); err != nil || info.Behavior != "holder" {
+		t.Fatalf("after an abandoned code change: %+v (%v), want holder", info, err)
+	}
+	for drained := false; !drained; {
+		select {
+		case ev := <-e.sub.C:
+			if ev.Type == actor.EventCodeChanged {
+				t.Fatalf("an abandoned code change ran: %+v", ev)
+			}
+		default:
+			drained = true
+		}
+	}
+}

@@ -3,6 +3,7 @@ package actor
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 )
 
 // sysRequest is a system request: the closed set of control messages a
@@ -28,6 +29,10 @@ type (
 		behavior string
 		restore  bool
 		state    []byte
+		// claim is taken (0 -> 1) by the process when it reaches the
+		// request, or abandoned (0 -> 2) by the caller at the suspend
+		// timeout: the change then never runs.
+		claim *atomic.Int32
 	}
 	sysCapture struct{}
 	sysHealth  struct{}
@@ -109,6 +114,10 @@ func (p *process) handleSys(e envelope) bool {
 		}
 		e.reply <- reply{err: err}
 	case sysCodeChange:
+		if r.claim != nil && !r.claim.CompareAndSwap(0, 1) {
+			e.reply <- reply{err: ErrSuspendTimeout} // the caller gave up
+			break
+		}
 		old, err := p.codeChange(r)
 		e.reply <- reply{body: old, err: err}
 	case sysHealth:
@@ -279,13 +288,53 @@ func (rt *Runtime) RestoreCode(ctx context.Context, pid PID, behavior string, st
 	return err
 }
 
+// changeCode queues the change and waits for its outcome. A process that
+// has not reached it within the suspend timeout (it is still handling an
+// earlier message) is left alone: the request is abandoned, and the
+// process skips it when it gets there.
 func (rt *Runtime) changeCode(ctx context.Context, pid PID, req sysCodeChange) ([]byte, error) {
 	p, err := rt.local(pid)
 	if err != nil {
 		return nil, err
 	}
-	r, err := rt.sysCall(ctx, p, req)
-	return r.body, err
+	req.claim = new(atomic.Int32)
+	timeout := rt.cfg.SuspendTimeout
+	if timeout <= 0 {
+		timeout = DefaultSuspendTimeout
+	}
+	expired := make(chan struct{})
+	t := rt.clock.AfterFunc(timeout, func() { close(expired) })
+	defer t.Stop()
+	rc := make(chan reply, 1)
+	if err := p.control(sysEnvelope(req, rc)); err != nil {
+		return nil, err
+	}
+	stop := ctx.Done()
+	for {
+		select {
+		case r := <-rc:
+			return r.body, r.err
+		case <-expired:
+			if req.claim.CompareAndSwap(0, 2) {
+				return nil, fmt.Errorf("%w: %s did not reach one within %s; it runs its old code", ErrSuspendTimeout, pid, timeout)
+			}
+			expired = nil // taken in time: wait for the outcome
+		case <-p.done:
+			select {
+			case r := <-rc:
+				return r.body, r.err
+			default:
+			}
+			return nil, fmt.Errorf("%w: %s exited before its code change: %s", ErrNoProc, pid, p.exitReasonAfterDone())
+		case <-stop:
+			if req.claim.CompareAndSwap(0, 2) {
+				return nil, fmt.Errorf("%w: %s: %w", ErrCallTimeout, pid, context.Cause(ctx))
+			}
+			// Under way: its outcome is what happened to the process, so
+			// it is waited for (the behavior's own deadlines bound it).
+			stop = nil
+		}
+	}
 }
 
 // Closer is a behavior holding resources beyond the heap (a module
