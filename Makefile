@@ -120,6 +120,11 @@ wasm: wasm-tools
 		$(GO) run ./hotcode/cmd/addmanifest -manifest $$m.manifest.json -o $$m.wasm $$tmp/raw.wasm; \
 		echo "built $$m.wasm"; \
 	done; \
+	for v in 1 2; do \
+		wat2wasm examples/modules/counter-v$$v.wat -o $$tmp/raw.wasm; \
+		$(GO) run ./hotcode/cmd/addmanifest -manifest hotcode/deploy/testdata/tally-v$$v.manifest.json -o hotcode/deploy/testdata/tally-v$$v.wasm $$tmp/raw.wasm; \
+		echo "built hotcode/deploy/testdata/tally-v$$v.wasm (the counter under another name)"; \
+	done; \
 	for m in $(WASM_C_MODULES); do \
 		clang $(WASM_CFLAGS) -o $$tmp/raw.wasm $$m.c; \
 		$(GO) run ./hotcode/cmd/addmanifest -manifest $$m.manifest.json -o $$m.wasm $$tmp/raw.wasm; \

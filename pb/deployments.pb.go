@@ -290,7 +290,10 @@ type DeploymentRecord struct {
 	Requested       DeployAction `protobuf:"varint,24,opt,name=requested,proto3,enum=steward.v1.DeployAction" json:"requested,omitempty"`
 	RequestedReason string       `protobuf:"bytes,25,opt,name=requested_reason,json=requestedReason,proto3" json:"requested_reason,omitempty"`
 	// The active version was moved to version (on success).
-	ActiveMoved   bool `protobuf:"varint,26,opt,name=active_moved,json=activeMoved,proto3" json:"active_moved,omitempty"`
+	ActiveMoved bool `protobuf:"varint,26,opt,name=active_moved,json=activeMoved,proto3" json:"active_moved,omitempty"`
+	// The other modules of a deployment of several, after this one in
+	// dependency order; their batches follow its batches.
+	Also          []*DeployModule `protobuf:"bytes,27,rep,name=also,proto3" json:"also,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -507,6 +510,115 @@ func (x *DeploymentRecord) GetActiveMoved() bool {
 	return false
 }
 
+func (x *DeploymentRecord) GetAlso() []*DeployModule {
+	if x != nil {
+		return x.Also
+	}
+	return nil
+}
+
+// DeployModule is one more module of a deployment of several: the same
+// fields as the deployment's own for its first module.
+type DeployModule struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Module         string                 `protobuf:"bytes,1,opt,name=module,proto3" json:"module,omitempty"`
+	Version        string                 `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	FromVersions   []string               `protobuf:"bytes,3,rep,name=from_versions,json=fromVersions,proto3" json:"from_versions,omitempty"`
+	RevertMode     string                 `protobuf:"bytes,4,opt,name=revert_mode,json=revertMode,proto3" json:"revert_mode,omitempty"`
+	Targets        uint32                 `protobuf:"varint,5,opt,name=targets,proto3" json:"targets,omitempty"`
+	MovesActive    bool                   `protobuf:"varint,6,opt,name=moves_active,json=movesActive,proto3" json:"moves_active,omitempty"`
+	PreviousActive string                 `protobuf:"bytes,7,opt,name=previous_active,json=previousActive,proto3" json:"previous_active,omitempty"`
+	ActiveMoved    bool                   `protobuf:"varint,8,opt,name=active_moved,json=activeMoved,proto3" json:"active_moved,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *DeployModule) Reset() {
+	*x = DeployModule{}
+	mi := &file_steward_v1_deployments_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeployModule) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeployModule) ProtoMessage() {}
+
+func (x *DeployModule) ProtoReflect() protoreflect.Message {
+	mi := &file_steward_v1_deployments_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeployModule.ProtoReflect.Descriptor instead.
+func (*DeployModule) Descriptor() ([]byte, []int) {
+	return file_steward_v1_deployments_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *DeployModule) GetModule() string {
+	if x != nil {
+		return x.Module
+	}
+	return ""
+}
+
+func (x *DeployModule) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *DeployModule) GetFromVersions() []string {
+	if x != nil {
+		return x.FromVersions
+	}
+	return nil
+}
+
+func (x *DeployModule) GetRevertMode() string {
+	if x != nil {
+		return x.RevertMode
+	}
+	return ""
+}
+
+func (x *DeployModule) GetTargets() uint32 {
+	if x != nil {
+		return x.Targets
+	}
+	return 0
+}
+
+func (x *DeployModule) GetMovesActive() bool {
+	if x != nil {
+		return x.MovesActive
+	}
+	return false
+}
+
+func (x *DeployModule) GetPreviousActive() string {
+	if x != nil {
+		return x.PreviousActive
+	}
+	return ""
+}
+
+func (x *DeployModule) GetActiveMoved() bool {
+	if x != nil {
+		return x.ActiveMoved
+	}
+	return false
+}
+
 // DeployCreateCommand commits a deployment and its plan in one entry.
 type DeployCreateCommand struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -518,7 +630,7 @@ type DeployCreateCommand struct {
 
 func (x *DeployCreateCommand) Reset() {
 	*x = DeployCreateCommand{}
-	mi := &file_steward_v1_deployments_proto_msgTypes[2]
+	mi := &file_steward_v1_deployments_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -530,7 +642,7 @@ func (x *DeployCreateCommand) String() string {
 func (*DeployCreateCommand) ProtoMessage() {}
 
 func (x *DeployCreateCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_deployments_proto_msgTypes[2]
+	mi := &file_steward_v1_deployments_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -543,7 +655,7 @@ func (x *DeployCreateCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeployCreateCommand.ProtoReflect.Descriptor instead.
 func (*DeployCreateCommand) Descriptor() ([]byte, []int) {
-	return file_steward_v1_deployments_proto_rawDescGZIP(), []int{2}
+	return file_steward_v1_deployments_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *DeployCreateCommand) GetDeployment() *DeploymentRecord {
@@ -571,7 +683,7 @@ type DeployControlCommand struct {
 
 func (x *DeployControlCommand) Reset() {
 	*x = DeployControlCommand{}
-	mi := &file_steward_v1_deployments_proto_msgTypes[3]
+	mi := &file_steward_v1_deployments_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -583,7 +695,7 @@ func (x *DeployControlCommand) String() string {
 func (*DeployControlCommand) ProtoMessage() {}
 
 func (x *DeployControlCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_deployments_proto_msgTypes[3]
+	mi := &file_steward_v1_deployments_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -596,7 +708,7 @@ func (x *DeployControlCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeployControlCommand.ProtoReflect.Descriptor instead.
 func (*DeployControlCommand) Descriptor() ([]byte, []int) {
-	return file_steward_v1_deployments_proto_rawDescGZIP(), []int{3}
+	return file_steward_v1_deployments_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *DeployControlCommand) GetId() string {
@@ -635,13 +747,16 @@ type DeployRequest struct {
 	HasHealthyDeadline  bool `protobuf:"varint,7,opt,name=has_healthy_deadline,json=hasHealthyDeadline,proto3" json:"has_healthy_deadline,omitempty"`
 	HasProgressDeadline bool `protobuf:"varint,8,opt,name=has_progress_deadline,json=hasProgressDeadline,proto3" json:"has_progress_deadline,omitempty"`
 	DryRun              bool `protobuf:"varint,9,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	// More NAME@VERSION modules deployed together with module; the
+	// deployment orders them all by their manifests' dependencies.
+	Also          []string `protobuf:"bytes,10,rep,name=also,proto3" json:"also,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DeployRequest) Reset() {
 	*x = DeployRequest{}
-	mi := &file_steward_v1_deployments_proto_msgTypes[4]
+	mi := &file_steward_v1_deployments_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -653,7 +768,7 @@ func (x *DeployRequest) String() string {
 func (*DeployRequest) ProtoMessage() {}
 
 func (x *DeployRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_deployments_proto_msgTypes[4]
+	mi := &file_steward_v1_deployments_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -666,7 +781,7 @@ func (x *DeployRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeployRequest.ProtoReflect.Descriptor instead.
 func (*DeployRequest) Descriptor() ([]byte, []int) {
-	return file_steward_v1_deployments_proto_rawDescGZIP(), []int{4}
+	return file_steward_v1_deployments_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *DeployRequest) GetModule() string {
@@ -732,6 +847,13 @@ func (x *DeployRequest) GetDryRun() bool {
 	return false
 }
 
+func (x *DeployRequest) GetAlso() []string {
+	if x != nil {
+		return x.Also
+	}
+	return nil
+}
+
 type GetDeploymentRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -741,7 +863,7 @@ type GetDeploymentRequest struct {
 
 func (x *GetDeploymentRequest) Reset() {
 	*x = GetDeploymentRequest{}
-	mi := &file_steward_v1_deployments_proto_msgTypes[5]
+	mi := &file_steward_v1_deployments_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -753,7 +875,7 @@ func (x *GetDeploymentRequest) String() string {
 func (*GetDeploymentRequest) ProtoMessage() {}
 
 func (x *GetDeploymentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_deployments_proto_msgTypes[5]
+	mi := &file_steward_v1_deployments_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -766,7 +888,7 @@ func (x *GetDeploymentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDeploymentRequest.ProtoReflect.Descriptor instead.
 func (*GetDeploymentRequest) Descriptor() ([]byte, []int) {
-	return file_steward_v1_deployments_proto_rawDescGZIP(), []int{5}
+	return file_steward_v1_deployments_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *GetDeploymentRequest) GetId() string {
@@ -786,7 +908,7 @@ type ListDeploymentsRequest struct {
 
 func (x *ListDeploymentsRequest) Reset() {
 	*x = ListDeploymentsRequest{}
-	mi := &file_steward_v1_deployments_proto_msgTypes[6]
+	mi := &file_steward_v1_deployments_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -798,7 +920,7 @@ func (x *ListDeploymentsRequest) String() string {
 func (*ListDeploymentsRequest) ProtoMessage() {}
 
 func (x *ListDeploymentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_deployments_proto_msgTypes[6]
+	mi := &file_steward_v1_deployments_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -811,7 +933,7 @@ func (x *ListDeploymentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeploymentsRequest.ProtoReflect.Descriptor instead.
 func (*ListDeploymentsRequest) Descriptor() ([]byte, []int) {
-	return file_steward_v1_deployments_proto_rawDescGZIP(), []int{6}
+	return file_steward_v1_deployments_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ListDeploymentsRequest) GetModule() string {
@@ -831,7 +953,7 @@ type ListDeploymentsResponse struct {
 
 func (x *ListDeploymentsResponse) Reset() {
 	*x = ListDeploymentsResponse{}
-	mi := &file_steward_v1_deployments_proto_msgTypes[7]
+	mi := &file_steward_v1_deployments_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -843,7 +965,7 @@ func (x *ListDeploymentsResponse) String() string {
 func (*ListDeploymentsResponse) ProtoMessage() {}
 
 func (x *ListDeploymentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_deployments_proto_msgTypes[7]
+	mi := &file_steward_v1_deployments_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -856,7 +978,7 @@ func (x *ListDeploymentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDeploymentsResponse.ProtoReflect.Descriptor instead.
 func (*ListDeploymentsResponse) Descriptor() ([]byte, []int) {
-	return file_steward_v1_deployments_proto_rawDescGZIP(), []int{7}
+	return file_steward_v1_deployments_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ListDeploymentsResponse) GetDeployments() []*DeploymentView {
@@ -884,7 +1006,7 @@ type DeployControlRequest struct {
 
 func (x *DeployControlRequest) Reset() {
 	*x = DeployControlRequest{}
-	mi := &file_steward_v1_deployments_proto_msgTypes[8]
+	mi := &file_steward_v1_deployments_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -896,7 +1018,7 @@ func (x *DeployControlRequest) String() string {
 func (*DeployControlRequest) ProtoMessage() {}
 
 func (x *DeployControlRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_deployments_proto_msgTypes[8]
+	mi := &file_steward_v1_deployments_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -909,7 +1031,7 @@ func (x *DeployControlRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeployControlRequest.ProtoReflect.Descriptor instead.
 func (*DeployControlRequest) Descriptor() ([]byte, []int) {
-	return file_steward_v1_deployments_proto_rawDescGZIP(), []int{8}
+	return file_steward_v1_deployments_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *DeployControlRequest) GetId() string {
@@ -949,7 +1071,7 @@ type DeploymentView struct {
 
 func (x *DeploymentView) Reset() {
 	*x = DeploymentView{}
-	mi := &file_steward_v1_deployments_proto_msgTypes[9]
+	mi := &file_steward_v1_deployments_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -961,7 +1083,7 @@ func (x *DeploymentView) String() string {
 func (*DeploymentView) ProtoMessage() {}
 
 func (x *DeploymentView) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_deployments_proto_msgTypes[9]
+	mi := &file_steward_v1_deployments_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -974,7 +1096,7 @@ func (x *DeploymentView) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeploymentView.ProtoReflect.Descriptor instead.
 func (*DeploymentView) Descriptor() ([]byte, []int) {
-	return file_steward_v1_deployments_proto_rawDescGZIP(), []int{9}
+	return file_steward_v1_deployments_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *DeploymentView) GetDeployment() *DeploymentRecord {
@@ -1027,7 +1149,7 @@ type DeployProgress struct {
 
 func (x *DeployProgress) Reset() {
 	*x = DeployProgress{}
-	mi := &file_steward_v1_deployments_proto_msgTypes[10]
+	mi := &file_steward_v1_deployments_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1039,7 +1161,7 @@ func (x *DeployProgress) String() string {
 func (*DeployProgress) ProtoMessage() {}
 
 func (x *DeployProgress) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_deployments_proto_msgTypes[10]
+	mi := &file_steward_v1_deployments_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1052,7 +1174,7 @@ func (x *DeployProgress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeployProgress.ProtoReflect.Descriptor instead.
 func (*DeployProgress) Descriptor() ([]byte, []int) {
-	return file_steward_v1_deployments_proto_rawDescGZIP(), []int{10}
+	return file_steward_v1_deployments_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *DeployProgress) GetNode() string {
@@ -1115,7 +1237,7 @@ type DeployBatch struct {
 
 func (x *DeployBatch) Reset() {
 	*x = DeployBatch{}
-	mi := &file_steward_v1_deployments_proto_msgTypes[11]
+	mi := &file_steward_v1_deployments_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1127,7 +1249,7 @@ func (x *DeployBatch) String() string {
 func (*DeployBatch) ProtoMessage() {}
 
 func (x *DeployBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_deployments_proto_msgTypes[11]
+	mi := &file_steward_v1_deployments_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1140,7 +1262,7 @@ func (x *DeployBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeployBatch.ProtoReflect.Descriptor instead.
 func (*DeployBatch) Descriptor() ([]byte, []int) {
-	return file_steward_v1_deployments_proto_rawDescGZIP(), []int{11}
+	return file_steward_v1_deployments_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *DeployBatch) GetPhase() int32 {
@@ -1177,7 +1299,7 @@ type VerifyRequest struct {
 
 func (x *VerifyRequest) Reset() {
 	*x = VerifyRequest{}
-	mi := &file_steward_v1_deployments_proto_msgTypes[12]
+	mi := &file_steward_v1_deployments_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1189,7 +1311,7 @@ func (x *VerifyRequest) String() string {
 func (*VerifyRequest) ProtoMessage() {}
 
 func (x *VerifyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_deployments_proto_msgTypes[12]
+	mi := &file_steward_v1_deployments_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1202,7 +1324,7 @@ func (x *VerifyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyRequest.ProtoReflect.Descriptor instead.
 func (*VerifyRequest) Descriptor() ([]byte, []int) {
-	return file_steward_v1_deployments_proto_rawDescGZIP(), []int{12}
+	return file_steward_v1_deployments_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *VerifyRequest) GetModule() string {
@@ -1243,7 +1365,7 @@ type CodeVerification struct {
 
 func (x *CodeVerification) Reset() {
 	*x = CodeVerification{}
-	mi := &file_steward_v1_deployments_proto_msgTypes[13]
+	mi := &file_steward_v1_deployments_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1255,7 +1377,7 @@ func (x *CodeVerification) String() string {
 func (*CodeVerification) ProtoMessage() {}
 
 func (x *CodeVerification) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_deployments_proto_msgTypes[13]
+	mi := &file_steward_v1_deployments_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1268,7 +1390,7 @@ func (x *CodeVerification) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CodeVerification.ProtoReflect.Descriptor instead.
 func (*CodeVerification) Descriptor() ([]byte, []int) {
-	return file_steward_v1_deployments_proto_rawDescGZIP(), []int{13}
+	return file_steward_v1_deployments_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *CodeVerification) GetPid() string {
@@ -1364,7 +1486,7 @@ type VerifyResponse struct {
 
 func (x *VerifyResponse) Reset() {
 	*x = VerifyResponse{}
-	mi := &file_steward_v1_deployments_proto_msgTypes[14]
+	mi := &file_steward_v1_deployments_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1376,7 +1498,7 @@ func (x *VerifyResponse) String() string {
 func (*VerifyResponse) ProtoMessage() {}
 
 func (x *VerifyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_deployments_proto_msgTypes[14]
+	mi := &file_steward_v1_deployments_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1389,7 +1511,7 @@ func (x *VerifyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyResponse.ProtoReflect.Descriptor instead.
 func (*VerifyResponse) Descriptor() ([]byte, []int) {
-	return file_steward_v1_deployments_proto_rawDescGZIP(), []int{14}
+	return file_steward_v1_deployments_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *VerifyResponse) GetModule() string {
@@ -1469,7 +1591,7 @@ const file_steward_v1_deployments_proto_rawDesc = "" +
 	"\fauto_promote\x18\x04 \x01(\bR\vautoPromote\x12-\n" +
 	"\x13min_healthy_time_ms\x18\x05 \x01(\x03R\x10minHealthyTimeMs\x12.\n" +
 	"\x13healthy_deadline_ms\x18\x06 \x01(\x03R\x11healthyDeadlineMs\x120\n" +
-	"\x14progress_deadline_ms\x18\a \x01(\x03R\x12progressDeadlineMs\"\xcc\a\n" +
+	"\x14progress_deadline_ms\x18\a \x01(\x03R\x12progressDeadlineMs\"\xfa\a\n" +
 	"\x10DeploymentRecord\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06module\x18\x02 \x01(\tR\x06module\x12\x18\n" +
@@ -1500,7 +1622,18 @@ const file_steward_v1_deployments_proto_rawDesc = "" +
 	"\x0fprevious_active\x18\x17 \x01(\tR\x0epreviousActive\x126\n" +
 	"\trequested\x18\x18 \x01(\x0e2\x18.steward.v1.DeployActionR\trequested\x12)\n" +
 	"\x10requested_reason\x18\x19 \x01(\tR\x0frequestedReason\x12!\n" +
-	"\factive_moved\x18\x1a \x01(\bR\vactiveMoved\"\x86\x01\n" +
+	"\factive_moved\x18\x1a \x01(\bR\vactiveMoved\x12,\n" +
+	"\x04also\x18\x1b \x03(\v2\x18.steward.v1.DeployModuleR\x04also\"\x8f\x02\n" +
+	"\fDeployModule\x12\x16\n" +
+	"\x06module\x18\x01 \x01(\tR\x06module\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\tR\aversion\x12#\n" +
+	"\rfrom_versions\x18\x03 \x03(\tR\ffromVersions\x12\x1f\n" +
+	"\vrevert_mode\x18\x04 \x01(\tR\n" +
+	"revertMode\x12\x18\n" +
+	"\atargets\x18\x05 \x01(\rR\atargets\x12!\n" +
+	"\fmoves_active\x18\x06 \x01(\bR\vmovesActive\x12'\n" +
+	"\x0fprevious_active\x18\a \x01(\tR\x0epreviousActive\x12!\n" +
+	"\factive_moved\x18\b \x01(\bR\vactiveMoved\"\x86\x01\n" +
 	"\x13DeployCreateCommand\x12<\n" +
 	"\n" +
 	"deployment\x18\x01 \x01(\v2\x1c.steward.v1.DeploymentRecordR\n" +
@@ -1509,7 +1642,7 @@ const file_steward_v1_deployments_proto_rawDesc = "" +
 	"\x14DeployControlCommand\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x120\n" +
 	"\x06action\x18\x02 \x01(\x0e2\x18.steward.v1.DeployActionR\x06action\x12\x16\n" +
-	"\x06reason\x18\x03 \x01(\tR\x06reason\"\xe8\x02\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"\xfc\x02\n" +
 	"\rDeployRequest\x12\x16\n" +
 	"\x06module\x18\x01 \x01(\tR\x06module\x12\x18\n" +
 	"\atargets\x18\x02 \x01(\tR\atargets\x12\x16\n" +
@@ -1519,7 +1652,9 @@ const file_steward_v1_deployments_proto_rawDesc = "" +
 	"\x14has_min_healthy_time\x18\x06 \x01(\bR\x11hasMinHealthyTime\x120\n" +
 	"\x14has_healthy_deadline\x18\a \x01(\bR\x12hasHealthyDeadline\x122\n" +
 	"\x15has_progress_deadline\x18\b \x01(\bR\x13hasProgressDeadline\x12\x17\n" +
-	"\adry_run\x18\t \x01(\bR\x06dryRun\"&\n" +
+	"\adry_run\x18\t \x01(\bR\x06dryRun\x12\x12\n" +
+	"\x04also\x18\n" +
+	" \x03(\tR\x04also\"&\n" +
 	"\x14GetDeploymentRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"0\n" +
 	"\x16ListDeploymentsRequest\x12\x16\n" +
@@ -1616,62 +1751,64 @@ func file_steward_v1_deployments_proto_rawDescGZIP() []byte {
 }
 
 var file_steward_v1_deployments_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_steward_v1_deployments_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_steward_v1_deployments_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_steward_v1_deployments_proto_goTypes = []any{
 	(DeploymentStatus)(0),           // 0: steward.v1.DeploymentStatus
 	(DeployAction)(0),               // 1: steward.v1.DeployAction
 	(*DeployOptions)(nil),           // 2: steward.v1.DeployOptions
 	(*DeploymentRecord)(nil),        // 3: steward.v1.DeploymentRecord
-	(*DeployCreateCommand)(nil),     // 4: steward.v1.DeployCreateCommand
-	(*DeployControlCommand)(nil),    // 5: steward.v1.DeployControlCommand
-	(*DeployRequest)(nil),           // 6: steward.v1.DeployRequest
-	(*GetDeploymentRequest)(nil),    // 7: steward.v1.GetDeploymentRequest
-	(*ListDeploymentsRequest)(nil),  // 8: steward.v1.ListDeploymentsRequest
-	(*ListDeploymentsResponse)(nil), // 9: steward.v1.ListDeploymentsResponse
-	(*DeployControlRequest)(nil),    // 10: steward.v1.DeployControlRequest
-	(*DeploymentView)(nil),          // 11: steward.v1.DeploymentView
-	(*DeployProgress)(nil),          // 12: steward.v1.DeployProgress
-	(*DeployBatch)(nil),             // 13: steward.v1.DeployBatch
-	(*VerifyRequest)(nil),           // 14: steward.v1.VerifyRequest
-	(*CodeVerification)(nil),        // 15: steward.v1.CodeVerification
-	(*VerifyResponse)(nil),          // 16: steward.v1.VerifyResponse
-	(*PlanCreateCommand)(nil),       // 17: steward.v1.PlanCreateCommand
-	(*PlanRecord)(nil),              // 18: steward.v1.PlanRecord
-	(*ModuleUse)(nil),               // 19: steward.v1.ModuleUse
+	(*DeployModule)(nil),            // 4: steward.v1.DeployModule
+	(*DeployCreateCommand)(nil),     // 5: steward.v1.DeployCreateCommand
+	(*DeployControlCommand)(nil),    // 6: steward.v1.DeployControlCommand
+	(*DeployRequest)(nil),           // 7: steward.v1.DeployRequest
+	(*GetDeploymentRequest)(nil),    // 8: steward.v1.GetDeploymentRequest
+	(*ListDeploymentsRequest)(nil),  // 9: steward.v1.ListDeploymentsRequest
+	(*ListDeploymentsResponse)(nil), // 10: steward.v1.ListDeploymentsResponse
+	(*DeployControlRequest)(nil),    // 11: steward.v1.DeployControlRequest
+	(*DeploymentView)(nil),          // 12: steward.v1.DeploymentView
+	(*DeployProgress)(nil),          // 13: steward.v1.DeployProgress
+	(*DeployBatch)(nil),             // 14: steward.v1.DeployBatch
+	(*VerifyRequest)(nil),           // 15: steward.v1.VerifyRequest
+	(*CodeVerification)(nil),        // 16: steward.v1.CodeVerification
+	(*VerifyResponse)(nil),          // 17: steward.v1.VerifyResponse
+	(*PlanCreateCommand)(nil),       // 18: steward.v1.PlanCreateCommand
+	(*PlanRecord)(nil),              // 19: steward.v1.PlanRecord
+	(*ModuleUse)(nil),               // 20: steward.v1.ModuleUse
 }
 var file_steward_v1_deployments_proto_depIdxs = []int32{
 	2,  // 0: steward.v1.DeploymentRecord.options:type_name -> steward.v1.DeployOptions
 	0,  // 1: steward.v1.DeploymentRecord.status_code:type_name -> steward.v1.DeploymentStatus
 	1,  // 2: steward.v1.DeploymentRecord.requested:type_name -> steward.v1.DeployAction
-	3,  // 3: steward.v1.DeployCreateCommand.deployment:type_name -> steward.v1.DeploymentRecord
-	17, // 4: steward.v1.DeployCreateCommand.plan:type_name -> steward.v1.PlanCreateCommand
-	1,  // 5: steward.v1.DeployControlCommand.action:type_name -> steward.v1.DeployAction
-	2,  // 6: steward.v1.DeployRequest.options:type_name -> steward.v1.DeployOptions
-	11, // 7: steward.v1.ListDeploymentsResponse.deployments:type_name -> steward.v1.DeploymentView
-	1,  // 8: steward.v1.DeployControlRequest.action:type_name -> steward.v1.DeployAction
-	3,  // 9: steward.v1.DeploymentView.deployment:type_name -> steward.v1.DeploymentRecord
-	18, // 10: steward.v1.DeploymentView.plan:type_name -> steward.v1.PlanRecord
-	12, // 11: steward.v1.DeploymentView.progress:type_name -> steward.v1.DeployProgress
-	13, // 12: steward.v1.DeploymentView.batches:type_name -> steward.v1.DeployBatch
-	15, // 13: steward.v1.VerifyResponse.processes:type_name -> steward.v1.CodeVerification
-	19, // 14: steward.v1.VerifyResponse.capabilities:type_name -> steward.v1.ModuleUse
-	6,  // 15: steward.v1.Deployments.Submit:input_type -> steward.v1.DeployRequest
-	7,  // 16: steward.v1.Deployments.Get:input_type -> steward.v1.GetDeploymentRequest
-	8,  // 17: steward.v1.Deployments.List:input_type -> steward.v1.ListDeploymentsRequest
-	7,  // 18: steward.v1.Deployments.Watch:input_type -> steward.v1.GetDeploymentRequest
-	10, // 19: steward.v1.Deployments.Control:input_type -> steward.v1.DeployControlRequest
-	14, // 20: steward.v1.Deployments.Verify:input_type -> steward.v1.VerifyRequest
-	11, // 21: steward.v1.Deployments.Submit:output_type -> steward.v1.DeploymentView
-	11, // 22: steward.v1.Deployments.Get:output_type -> steward.v1.DeploymentView
-	9,  // 23: steward.v1.Deployments.List:output_type -> steward.v1.ListDeploymentsResponse
-	11, // 24: steward.v1.Deployments.Watch:output_type -> steward.v1.DeploymentView
-	11, // 25: steward.v1.Deployments.Control:output_type -> steward.v1.DeploymentView
-	16, // 26: steward.v1.Deployments.Verify:output_type -> steward.v1.VerifyResponse
-	21, // [21:27] is the sub-list for method output_type
-	15, // [15:21] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	4,  // 3: steward.v1.DeploymentRecord.also:type_name -> steward.v1.DeployModule
+	3,  // 4: steward.v1.DeployCreateCommand.deployment:type_name -> steward.v1.DeploymentRecord
+	18, // 5: steward.v1.DeployCreateCommand.plan:type_name -> steward.v1.PlanCreateCommand
+	1,  // 6: steward.v1.DeployControlCommand.action:type_name -> steward.v1.DeployAction
+	2,  // 7: steward.v1.DeployRequest.options:type_name -> steward.v1.DeployOptions
+	12, // 8: steward.v1.ListDeploymentsResponse.deployments:type_name -> steward.v1.DeploymentView
+	1,  // 9: steward.v1.DeployControlRequest.action:type_name -> steward.v1.DeployAction
+	3,  // 10: steward.v1.DeploymentView.deployment:type_name -> steward.v1.DeploymentRecord
+	19, // 11: steward.v1.DeploymentView.plan:type_name -> steward.v1.PlanRecord
+	13, // 12: steward.v1.DeploymentView.progress:type_name -> steward.v1.DeployProgress
+	14, // 13: steward.v1.DeploymentView.batches:type_name -> steward.v1.DeployBatch
+	16, // 14: steward.v1.VerifyResponse.processes:type_name -> steward.v1.CodeVerification
+	20, // 15: steward.v1.VerifyResponse.capabilities:type_name -> steward.v1.ModuleUse
+	7,  // 16: steward.v1.Deployments.Submit:input_type -> steward.v1.DeployRequest
+	8,  // 17: steward.v1.Deployments.Get:input_type -> steward.v1.GetDeploymentRequest
+	9,  // 18: steward.v1.Deployments.List:input_type -> steward.v1.ListDeploymentsRequest
+	8,  // 19: steward.v1.Deployments.Watch:input_type -> steward.v1.GetDeploymentRequest
+	11, // 20: steward.v1.Deployments.Control:input_type -> steward.v1.DeployControlRequest
+	15, // 21: steward.v1.Deployments.Verify:input_type -> steward.v1.VerifyRequest
+	12, // 22: steward.v1.Deployments.Submit:output_type -> steward.v1.DeploymentView
+	12, // 23: steward.v1.Deployments.Get:output_type -> steward.v1.DeploymentView
+	10, // 24: steward.v1.Deployments.List:output_type -> steward.v1.ListDeploymentsResponse
+	12, // 25: steward.v1.Deployments.Watch:output_type -> steward.v1.DeploymentView
+	12, // 26: steward.v1.Deployments.Control:output_type -> steward.v1.DeploymentView
+	17, // 27: steward.v1.Deployments.Verify:output_type -> steward.v1.VerifyResponse
+	22, // [22:28] is the sub-list for method output_type
+	16, // [16:22] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_steward_v1_deployments_proto_init() }
@@ -1687,7 +1824,7 @@ func file_steward_v1_deployments_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_steward_v1_deployments_proto_rawDesc), len(file_steward_v1_deployments_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   15,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -82,15 +82,28 @@ func (s *Store) DeployCreate(idx uint64, at int64, c *pb.DeployCreateCommand) (*
 	if d.RevertMode != "down" && d.RevertMode != "restore" {
 		return nil, fmt.Errorf("%w: deployment %q: revert mode %q", ErrInvalidRecord, d.Id, d.RevertMode)
 	}
+	names := map[string]bool{}
+	for _, m := range DeploymentModules(d) {
+		if m.Module == "" || m.Version == "" || names[m.Module] || m.RevertMode != "down" && m.RevertMode != "restore" {
+			return nil, fmt.Errorf("%w: deployment %q: module %q at %q (revert %q) named twice or incomplete", ErrInvalidRecord, d.Id, m.Module, m.Version, m.RevertMode)
+		}
+		names[m.Module] = true
+	}
 	var out *pb.DeploymentRecord
 	err = s.write(func(txn *memdb.Txn) error {
-		it, err := txn.Get(tableDeployments, "module", d.Module)
+		it, err := txn.Get(tableDeployments, "id")
 		if err != nil {
 			return err
 		}
 		for raw := it.Next(); raw != nil; raw = it.Next() {
-			if o := raw.(*pb.DeploymentRecord); !DeploymentDone(o) {
-				return fmt.Errorf("%w: deployment %s of %s is %s; one deployment of a module runs at a time", ErrDeployState, o.Id, o.Module, o.Status)
+			o := raw.(*pb.DeploymentRecord)
+			if DeploymentDone(o) {
+				continue
+			}
+			for _, m := range DeploymentModules(o) {
+				if names[m.Module] {
+					return fmt.Errorf("%w: deployment %s of %s is %s; one deployment of a module runs at a time", ErrDeployState, o.Id, m.Module, o.Status)
+				}
 			}
 		}
 		if raw, err := txn.First(tableDeployments, "id", d.Id); err != nil {
@@ -102,10 +115,14 @@ func (s *Store) DeployCreate(idx uint64, at int64, c *pb.DeployCreateCommand) (*
 		rec.CreatedAtUnixNano, rec.FinishedAtUnixNano, rec.CreateIndex = at, 0, idx
 		rec.Paused, rec.PausedOnFailure, rec.Promoted, rec.ActiveMoved = false, false, false, false
 		rec.Requested, rec.RequestedReason = pb.DeployAction_DEPLOY_ACTION_UNSPECIFIED, ""
-		if a, err := txn.First(tableModuleActive, "id", d.Module); err != nil {
-			return err
-		} else if a != nil {
-			rec.PreviousActive = a.(*pb.ModuleActive).Version
+		for _, m := range deploymentModules(rec) {
+			m.ActiveMoved = false
+			if a, err := txn.First(tableModuleActive, "id", m.Module); err != nil {
+				return err
+			} else if a != nil {
+				m.PreviousActive = a.(*pb.ModuleActive).Version
+			}
+			m.sync()
 		}
 		setDeployStatus(rec, pb.DeploymentStatus_DEPLOYMENT_STATUS_RUNNING, "Deployment is running")
 		m, err := s.createPlan(txn, idx, at, c.Plan, rec)
@@ -138,13 +155,23 @@ func (s *Store) DeployControl(idx uint64, at int64, c *pb.DeployControlCommand) 
 		if c.Action == pb.DeployAction_DEPLOY_ACTION_REVERT {
 			// Only the newest deployment of a module can be reverted: a
 			// later one may have moved the same processes again.
-			it, err := txn.Get(tableDeployments, "module", dep.Module)
+			mine := map[string]bool{}
+			for _, m := range DeploymentModules(dep) {
+				mine[m.Module] = true
+			}
+			it, err := txn.Get(tableDeployments, "id")
 			if err != nil {
 				return err
 			}
 			for r := it.Next(); r != nil; r = it.Next() {
-				if o := r.(*pb.DeploymentRecord); o.CreateIndex > dep.CreateIndex {
-					return fmt.Errorf("%w: deployment %s of %s came after %s; revert the newest first", ErrDeployState, o.Id, o.Module, dep.Id)
+				o := r.(*pb.DeploymentRecord)
+				if o.CreateIndex <= dep.CreateIndex {
+					continue
+				}
+				for _, m := range DeploymentModules(o) {
+					if mine[m.Module] {
+						return fmt.Errorf("%w: deployment %s of %s came after %s; revert the newest first", ErrDeployState, o.Id, m.Module, dep.Id)
+					}
 				}
 			}
 		}
@@ -397,19 +424,22 @@ func (s *Store) settleDeployment(txn *memdb.Txn, idx uint64, m *machine) error {
 	if DeploymentDone(d) {
 		d.FinishedAtUnixNano = m.rec.FinishedAtUnixNano
 	}
-	switch {
-	case status == pb.DeploymentStatus_DEPLOYMENT_STATUS_SUCCESSFUL && d.MovesActive && !d.ActiveMoved:
-		if err := setActive(txn, idx, m.at, d.Module, d.Version); err != nil {
-			return err
-		}
-		d.ActiveMoved = true
-	case status == pb.DeploymentStatus_DEPLOYMENT_STATUS_REVERTED && d.ActiveMoved:
-		if d.PreviousActive != "" {
-			if err := setActive(txn, idx, m.at, d.Module, d.PreviousActive); err != nil {
+	for _, mod := range deploymentModules(d) {
+		switch {
+		case status == pb.DeploymentStatus_DEPLOYMENT_STATUS_SUCCESSFUL && mod.MovesActive && !mod.ActiveMoved:
+			if err := setActive(txn, idx, m.at, mod.Module, mod.Version); err != nil {
 				return err
 			}
+			mod.ActiveMoved = true
+		case status == pb.DeploymentStatus_DEPLOYMENT_STATUS_REVERTED && mod.ActiveMoved:
+			if mod.PreviousActive != "" {
+				if err := setActive(txn, idx, m.at, mod.Module, mod.PreviousActive); err != nil {
+					return err
+				}
+			}
+			mod.ActiveMoved = false
 		}
-		d.ActiveMoved = false
+		mod.sync()
 	}
 	d.ModifyIndex = idx
 	if err := txn.Insert(tableDeployments, d); err != nil {
@@ -506,4 +536,28 @@ func (s *Store) Deployments(ws memdb.WatchSet, module string) (uint64, []*pb.Dep
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].CreateIndex > out[j].CreateIndex })
 	return idx, out, nil
+}
+
+// DeploymentModules lists a deployment's modules, its first (the record's
+// own fields) then the others, in dependency order.
+func DeploymentModules(d *pb.DeploymentRecord) []*pb.DeployModule {
+	out := []*pb.DeployModule{{Module: d.Module, Version: d.Version, FromVersions: d.FromVersions, RevertMode: d.RevertMode,
+		Targets: d.Targets, MovesActive: d.MovesActive, PreviousActive: d.PreviousActive, ActiveMoved: d.ActiveMoved}}
+	return append(out, d.Also...)
+}
+
+// deployModule is one module of a deployment to update in place: the
+// first's fields live in the record itself, sync writes them back.
+type deployModule struct {
+	*pb.DeployModule
+	sync func()
+}
+
+func deploymentModules(d *pb.DeploymentRecord) []deployModule {
+	first := DeploymentModules(d)[0]
+	out := []deployModule{{first, func() { d.PreviousActive, d.ActiveMoved = first.PreviousActive, first.ActiveMoved }}}
+	for _, m := range d.Also {
+		out = append(out, deployModule{m, func() {}})
+	}
+	return out
 }

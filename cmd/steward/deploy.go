@@ -19,33 +19,43 @@ import (
 // deploymentJSON is `steward deploy status -o json`, each line of `deploy
 // watch -o json` and each item of `deploy history -o json`.
 type deploymentJSON struct {
-	ID                string          `json:"id"`
-	Module            string          `json:"module"`
-	Version           string          `json:"version"`
-	FromVersions      []string        `json:"from_versions"`
-	Status            string          `json:"status"`
-	StatusDescription string          `json:"status_description"`
-	Safety            string          `json:"safety"`
-	RevertMode        string          `json:"revert_mode"`
-	Targets           int             `json:"targets"`
-	Done              int             `json:"done"`
-	Reverted          int             `json:"reverted"`
-	Failed            int             `json:"failed"`
-	MaxParallel       int             `json:"max_parallel"`
-	Canary            int             `json:"canary"`
-	AutoRevert        bool            `json:"auto_revert"`
-	AutoPromote       bool            `json:"auto_promote"`
-	Promoted          bool            `json:"promoted"`
-	MinHealthyTime    string          `json:"min_healthy_time"`
-	HealthyDeadline   string          `json:"healthy_deadline"`
-	ProgressDeadline  string          `json:"progress_deadline"`
-	CreatedAt         time.Time       `json:"created_at"`
-	FinishedAt        *time.Time      `json:"finished_at,omitempty"`
-	SubmittedBy       string          `json:"submitted_by"`
-	SnapshotID        string          `json:"snapshot_id,omitempty"`
-	Batches           []batchJSON     `json:"batches"`
-	Progress          []progressJSON  `json:"progress"`
-	Plan              json.RawMessage `json:"-"`
+	ID                string             `json:"id"`
+	Module            string             `json:"module"`
+	Modules           []moduleDeployJSON `json:"modules"`
+	Version           string             `json:"version"`
+	FromVersions      []string           `json:"from_versions"`
+	Status            string             `json:"status"`
+	StatusDescription string             `json:"status_description"`
+	Safety            string             `json:"safety"`
+	RevertMode        string             `json:"revert_mode"`
+	Targets           int                `json:"targets"`
+	Done              int                `json:"done"`
+	Reverted          int                `json:"reverted"`
+	Failed            int                `json:"failed"`
+	MaxParallel       int                `json:"max_parallel"`
+	Canary            int                `json:"canary"`
+	AutoRevert        bool               `json:"auto_revert"`
+	AutoPromote       bool               `json:"auto_promote"`
+	Promoted          bool               `json:"promoted"`
+	MinHealthyTime    string             `json:"min_healthy_time"`
+	HealthyDeadline   string             `json:"healthy_deadline"`
+	ProgressDeadline  string             `json:"progress_deadline"`
+	CreatedAt         time.Time          `json:"created_at"`
+	FinishedAt        *time.Time         `json:"finished_at,omitempty"`
+	SubmittedBy       string             `json:"submitted_by"`
+	SnapshotID        string             `json:"snapshot_id,omitempty"`
+	Batches           []batchJSON        `json:"batches"`
+	Progress          []progressJSON     `json:"progress"`
+	Plan              json.RawMessage    `json:"-"`
+}
+
+// moduleDeployJSON is one module of a deployment, in the order they move.
+type moduleDeployJSON struct {
+	Module       string   `json:"module"`
+	Version      string   `json:"version"`
+	FromVersions []string `json:"from_versions"`
+	RevertMode   string   `json:"revert_mode"`
+	Targets      int      `json:"targets"`
 }
 
 type batchJSON struct {
@@ -77,6 +87,13 @@ func toDeploymentJSON(v *pb.DeploymentView) deploymentJSON {
 		t := time.Unix(0, d.FinishedAtUnixNano).UTC()
 		j.FinishedAt = &t
 	}
+	j.Modules = []moduleDeployJSON{}
+	total := 0
+	for _, m := range state.DeploymentModules(d) {
+		j.Modules = append(j.Modules, moduleDeployJSON{Module: m.Module, Version: m.Version, FromVersions: append([]string{}, m.FromVersions...), RevertMode: m.RevertMode, Targets: int(m.Targets)})
+		total += int(m.Targets)
+	}
+	j.Targets = total
 	for _, b := range v.Batches {
 		j.Batches = append(j.Batches, batchJSON{Phase: int(b.Phase), Canary: b.Canary, PIDs: append([]string{}, b.Pids...)})
 	}
@@ -96,12 +113,14 @@ func msDur(v int64) string { return (time.Duration(v) * time.Millisecond).String
 
 func newDeployCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "deploy NAME@VERSION",
+		Use:   "deploy NAME@VERSION [NAME@VERSION...]",
 		Short: "Move running processes onto a module version, batch by batch (deploy status|watch|pause|resume|promote|fail|revert|cancel|history)",
 		Long: `deploy commits a deployment and returns: every process that follows the
 module's active version (or that --targets selects) moves onto the version
 between two messages, keeping its PID, links, monitors, name, timers and
-mailbox, through the module's code_change. Follow it with deploy watch.`,
+mailbox, through the module's code_change. Several modules deploy
+together, one module's batches after another's, a dependency first.
+Follow it with deploy watch.`,
 		// Either NAME@VERSION or a subcommand: run bare it prints its help,
 		// and a word that is neither is an unknown subcommand.
 		Args: func(c *cobra.Command, args []string) error {
@@ -110,8 +129,11 @@ mailbox, through the module's code_change. Follow it with deploy watch.`,
 				return missingSubcommand(c, args)
 			case !strings.Contains(args[0], "@"):
 				return unknownCommand(c, args[0])
-			case len(args) > 1:
-				return usageError(fmt.Sprintf("%s: accepts one NAME@VERSION, received %d arguments\nUsage: %s\n%s", c.CommandPath(), len(args), c.UseLine(), helpHint(c)))
+			}
+			for _, a := range args[1:] {
+				if !strings.Contains(a, "@") {
+					return usageError(fmt.Sprintf("%s: %q is not NAME@VERSION\nUsage: %s\n%s", c.CommandPath(), a, c.UseLine(), helpHint(c)))
+				}
 			}
 			return nil
 		},
@@ -137,7 +159,7 @@ mailbox, through the module's code_change. Follow it with deploy watch.`,
 			return err
 		}
 		defer done()
-		req := &pb.DeployRequest{Module: args[0], Targets: *targets, Safety: *safety, DryRun: *dry,
+		req := &pb.DeployRequest{Module: args[0], Also: args[1:], Targets: *targets, Safety: *safety, DryRun: *dry,
 			Options: &pb.DeployOptions{MaxParallel: *maxPar, Canary: *canary, AutoRevert: *autoRevert, AutoPromote: *autoPromote,
 				MinHealthyTimeMs: minHealthy.Milliseconds(), HealthyDeadlineMs: healthyDL.Milliseconds(), ProgressDeadlineMs: progressDL.Milliseconds()},
 			HasMaxParallel: true, HasMinHealthyTime: true,
@@ -171,7 +193,12 @@ mailbox, through the module's code_change. Follow it with deploy watch.`,
 			return writeJSON(w, toDeploymentJSON(v))
 		default:
 			d := v.Deployment
-			fmt.Fprintf(w, "Deployment %s committed: %d processes onto %s@%s in %d batches (%s, revert by %s)\n", d.Id, d.Targets, d.Module, d.Version, len(v.Batches), d.Safety, d.RevertMode)
+			j := toDeploymentJSON(v)
+			var onto []string
+			for _, m := range j.Modules {
+				onto = append(onto, fmt.Sprintf("%s@%s (%d, revert by %s)", m.Module, m.Version, m.Targets, m.RevertMode))
+			}
+			fmt.Fprintf(w, "Deployment %s committed: %d processes onto %s in %d batches (%s)\n", d.Id, j.Targets, strings.Join(onto, ", then "), len(v.Batches), d.Safety)
 			fmt.Fprintf(w, "Follow it with: steward deploy watch %s\n", d.Id)
 		}
 		return nil
@@ -273,8 +300,12 @@ mailbox, through the module's code_change. Follow it with deploy watch.`,
 }
 
 func printDeployment(w io.Writer, j deploymentJSON) {
-	fmt.Fprintf(w, "ID           %s\nModule       %s: %s -> %s\nStatus       %s: %s\nSafety       %s (revert by %s)\nTargets      %d (moved %d, moved back %d, failed %d)\n",
-		j.ID, j.Module, strings.Join(j.FromVersions, ","), j.Version, j.Status, j.StatusDescription, j.Safety, j.RevertMode, j.Targets, j.Done, j.Reverted, j.Failed)
+	fmt.Fprintf(w, "ID           %s\n", j.ID)
+	for _, m := range j.Modules {
+		fmt.Fprintf(w, "Module       %s: %s -> %s (%d processes, revert by %s)\n", m.Module, strings.Join(m.FromVersions, ","), m.Version, m.Targets, m.RevertMode)
+	}
+	fmt.Fprintf(w, "Status       %s: %s\nSafety       %s\nTargets      %d (moved %d, moved back %d, failed %d)\n",
+		j.Status, j.StatusDescription, j.Safety, j.Targets, j.Done, j.Reverted, j.Failed)
 	fmt.Fprintf(w, "Update       max_parallel=%d canary=%d auto_revert=%t auto_promote=%t min_healthy_time=%s healthy_deadline=%s progress_deadline=%s\n",
 		j.MaxParallel, j.Canary, j.AutoRevert, j.AutoPromote, j.MinHealthyTime, j.HealthyDeadline, j.ProgressDeadline)
 	if len(j.Progress) > 0 {

@@ -115,12 +115,8 @@ func notFound(id string) error {
 // checkpointed versions' manifests declare (a dependency first), ties and
 // cycles by name.
 func (l *Layer) order(st *state.Store, ck *pb.CheckpointRecord) ([]*pb.CheckpointModule, error) {
-	byName := map[string]*pb.CheckpointModule{}
-	deps := map[string][]string{}
-	for _, m := range ck.Modules {
-		byName[m.Name] = m
-	}
-	for _, m := range ck.Modules {
+	mans := make([]*hotcode.Manifest, len(ck.Modules))
+	for i, m := range ck.Modules {
 		v, err := st.ModuleVersion(m.Name, m.Version)
 		if err != nil {
 			return nil, err
@@ -128,47 +124,13 @@ func (l *Layer) order(st *state.Store, ck *pb.CheckpointRecord) ([]*pb.Checkpoin
 		if v == nil {
 			return nil, fmt.Errorf("%w: module %s@%s of checkpoint %s is not stored", state.ErrNotFound, m.Name, m.Version, ck.Id)
 		}
-		man, err := hotcode.ParseManifest(v.ManifestJson)
-		if err != nil {
+		if mans[i], err = hotcode.ParseManifest(v.ManifestJson); err != nil {
 			return nil, fmt.Errorf("module %s@%s: its manifest: %w", m.Name, m.Version, err)
 		}
-		for _, d := range man.Dependencies {
-			if byName[d.Name] != nil && d.Name != m.Name {
-				deps[m.Name] = append(deps[m.Name], d.Name)
-			}
-		}
 	}
-	done := map[string]bool{}
 	var out []*pb.CheckpointModule
-	names := make([]string, 0, len(byName))
-	for n := range byName {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for len(out) < len(names) {
-		progressed := false
-		for _, n := range names {
-			if done[n] {
-				continue
-			}
-			ready := true
-			for _, d := range deps[n] {
-				ready = ready && done[d]
-			}
-			if ready {
-				done[n], progressed = true, true
-				out = append(out, byName[n])
-				break // the first ready by name, then look again
-			}
-		}
-		if !progressed { // a cycle: the rest by name
-			for _, n := range names {
-				if !done[n] {
-					done[n] = true
-					out = append(out, byName[n])
-				}
-			}
-		}
+	for _, i := range hotcode.DependencyOrder(mans) {
+		out = append(out, ck.Modules[i])
 	}
 	return out, nil
 }

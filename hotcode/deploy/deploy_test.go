@@ -265,3 +265,75 @@ func TestUnhealthyProbeFailsTheGate(t *testing.T) {
 		}
 	}
 }
+
+// Two modules in one deployment move in dependency order (tally@2 needs
+// counter >= 2, so counter's batches come first, whatever order they were
+// named in), both active versions move on success and back on a revert,
+// every process keeps its count.
+func TestSeveralModulesInDependencyOrder(t *testing.T) {
+	f := newFixture(t, nil)
+	f.Push("1", v1(t))
+	f.Push("2", v2(t))
+	f.PushModule("tally", "1", module(t, "testdata", "tally-v1.wasm"))
+	f.PushModule("tally", "2", module(t, "testdata", "tally-v2.wasm"))
+	n := f.C.Node(2).Name()
+	counters := f.Trees(2, n)[n]
+	spec := fmt.Sprintf("tree \"tallies\" {\n  node = %q\n  child \"t0\" { module = \"tally\" }\n  child \"t1\" { module = \"tally\" }\n}\n", n)
+	if err := f.Retry(func() error {
+		_, err := pb.NewSupervisionClient(f.C.Conn(0)).ApplyTree(f.Ctx, &pb.ApplyTreeRequest{Spec: []byte(spec), Filename: "spec.hcl"})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var tallies []actor.PID
+	f.C.Eventually(20*time.Second, func() error {
+		tallies = f.Workers(n, "wasm:tally@1")
+		if len(tallies) != 2 {
+			return fmt.Errorf("%d tallies run", len(tallies))
+		}
+		return nil
+	}, "the tallies run")
+	rt := f.C.Stack(n).Runtime
+	for i, p := range append(append([]actor.PID{}, counters...), tallies...) {
+		if err := rt.Cast(p, actor.Message{Body: []byte(fmt.Sprintf("inc %d", 20+i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	req := request("2", options(2))
+	req.Module, req.Also = "tally@2", []string{"counter@2"}
+	v := f.Deploy(req)
+	if d := v.Deployment; d.Module != "counter" || len(d.Also) != 1 || d.Also[0].Module != "tally" || len(v.Batches) != 2 {
+		t.Fatalf("deployment %+v in %d batches, want counter then tally, one batch each", d, len(v.Batches))
+	}
+	if first := v.Batches[0].Pids; first[0] != counters[0].String() && first[0] != counters[1].String() {
+		t.Fatalf("the first batch %v is not counter's", first)
+	}
+	f.Await(v.Deployment.Id, pb.DeploymentStatus_DEPLOYMENT_STATUS_SUCCESSFUL, 60*time.Second)
+	check := func(want string) {
+		t.Helper()
+		for i, p := range append(append([]actor.PID{}, counters...), tallies...) {
+			if got := f.Version(n, p); got != want {
+				t.Errorf("%s on %s, want %s", p, got, want)
+			}
+			if c := f.Call(n, p, "get"); c != strconv.Itoa(20+i) {
+				t.Errorf("%s counts %s, want %d", p, c, 20+i)
+			}
+		}
+		for _, m := range []string{"counter", "tally"} {
+			if a, err := f.C.Node(0).State().ModuleActive(m); err != nil || a.Version != want {
+				t.Errorf("%s active %+v (%v), want %s", m, a, err, want)
+			}
+		}
+	}
+	check("2")
+	if err := f.Control(v.Deployment.Id, pb.DeployAction_DEPLOY_ACTION_REVERT); err != nil {
+		t.Fatal(err)
+	}
+	f.Await(v.Deployment.Id, pb.DeploymentStatus_DEPLOYMENT_STATUS_REVERTED, 60*time.Second)
+	check("1")
+	// One deployment of a module at a time, across deployments of several.
+	_, err := pb.NewDeploymentsClient(f.C.Conn(1)).Submit(f.Ctx, &pb.DeployRequest{Module: "tally@2", Also: []string{"tally@1"}})
+	if err == nil || !strings.Contains(err.Error(), "named twice") {
+		t.Fatalf("a module named twice: %v", err)
+	}
+}

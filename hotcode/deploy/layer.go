@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -162,10 +164,6 @@ func (l *Layer) submit(ctx context.Context, req *pb.DeployRequest) (*pb.Deployme
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: "+format, append([]any{transport.ErrInvalidRequest}, args...)...)
 	}
-	name, version, ok := strings.Cut(req.Module, "@")
-	if !ok || name == "" || version == "" {
-		return nil, nil, bad("module %q is not NAME@VERSION", req.Module)
-	}
 	safety := req.Safety
 	if safety == "" {
 		safety = "moderate"
@@ -181,51 +179,45 @@ func (l *Layer) submit(ctx context.Context, req *pb.DeployRequest) (*pb.Deployme
 	if err != nil {
 		return nil, nil, bad("%v", err)
 	}
-	st := l.node.State()
-	v, err := st.ModuleVersion(name, version)
+	mods, err := l.modules(append([]string{req.Module}, req.Also...))
 	if err != nil {
 		return nil, nil, err
 	}
-	if v == nil {
-		return nil, nil, fmt.Errorf("%w: module %s@%s is not stored (steward module push)", state.ErrNotFound, name, version)
-	}
-	man, err := hotcode.ParseManifest(v.ManifestJson)
-	if err != nil {
-		return nil, nil, fmt.Errorf("module %s@%s: its manifest: %w", name, version, err)
-	}
-	revert := plan.RevertRestore
-	if man.SupportsDowngrade {
-		revert = plan.RevertDown
-	}
-	all, err := l.gather(ctx, name)
-	if err != nil {
-		return nil, nil, err
-	}
-	active, err := st.ModuleActive(name)
-	if err != nil {
-		return nil, nil, err
-	}
-	targets, err := pick(all, sel, name, version)
-	if err != nil {
-		return nil, nil, err
-	}
-	if len(targets) > MaxTargets {
-		return nil, nil, bad("%d processes match, more than the limit of %d per deployment; narrow --targets", len(targets), MaxTargets)
-	}
-	if int(opts.Canary) > len(targets) {
-		return nil, nil, bad("canary %d is more than the %d targets", opts.Canary, len(targets))
-	}
-	to := store.BehaviorName(name, version)
 	p := &plan.Plan{SafetyLevel: plan.SafetyLevel(safety), Timeout: Lifetime.String()}
-	froms := map[string]bool{}
-	for i, t := range targets {
-		froms[t.Version] = true
-		p.Operations = append(p.Operations, plan.Operation{
-			ID: fmt.Sprintf("up-%d", i), Type: plan.UpgradeCode, Node: t.Node, Target: plan.Target{PID: t.Pid},
-			Params: plan.Params{Behavior: to, From: t.Behavior, Revert: revert, Slot: slotOf(t)},
-		})
+	total := 0
+	for k, m := range mods {
+		all, err := l.gather(ctx, m.Module)
+		if err != nil {
+			return nil, nil, err
+		}
+		targets, err := pick(all, sel, m.Module, m.Version)
+		if err != nil {
+			return nil, nil, err
+		}
+		if total += len(targets); total > MaxTargets {
+			return nil, nil, bad("%d processes match, more than the limit of %d per deployment; narrow --targets", total, MaxTargets)
+		}
+		canary := 0
+		if k == 0 {
+			canary = int(opts.Canary)
+			if canary > len(targets) {
+				return nil, nil, bad("canary %d is more than the %d targets of %s", opts.Canary, len(targets), m.Module)
+			}
+		}
+		to := store.BehaviorName(m.Module, m.Version)
+		froms := map[string]bool{}
+		for _, t := range targets {
+			froms[t.Version] = true
+			p.Operations = append(p.Operations, plan.Operation{
+				ID: fmt.Sprintf("up-%d", len(p.Operations)), Type: plan.UpgradeCode, Node: t.Node, Target: plan.Target{PID: t.Pid},
+				Params: plan.Params{Behavior: to, From: t.Behavior, Revert: m.RevertMode, Slot: slotOf(t)},
+			})
+		}
+		m.FromVersions = slices.Sorted(maps.Keys(froms))
+		m.Targets = uint32(len(targets))
+		// One module's batches after another's, in dependency order.
+		p.Batches = append(p.Batches, batches(len(targets), canary, int(opts.MaxParallel), safety)...)
 	}
-	p.Batches = batches(len(targets), int(opts.Canary), int(opts.MaxParallel), safety)
 	if safety != "permissive" {
 		p.Health = &plan.HealthGate{MinHealthyMS: opts.MinHealthyTimeMs, HealthyDeadlineMS: opts.HealthyDeadlineMs,
 			MaxQueueLength: HealthyMaxQueue, ProbeFactor: ProbeFactor, ProbeSlackMS: ProbeSlack.Milliseconds()}
@@ -253,15 +245,12 @@ func (l *Layer) submit(ctx context.Context, req *pb.DeployRequest) (*pb.Deployme
 		}
 		snapshotID = sid
 	}
+	first := mods[0]
 	rec := &pb.DeploymentRecord{
-		Id: id, Module: name, Version: version, Safety: safety, Options: opts, RevertMode: revert,
-		Targets: uint32(len(targets)), SubmittedBy: l.node.Name(), SnapshotId: snapshotID,
-		MovesActive: sel.Empty() || active == nil || active.Version != version,
+		Id: id, Module: first.Module, Version: first.Version, FromVersions: first.FromVersions, RevertMode: first.RevertMode,
+		Targets: first.Targets, MovesActive: first.MovesActive, Also: mods[1:],
+		Safety: safety, Options: opts, SubmittedBy: l.node.Name(), SnapshotId: snapshotID,
 	}
-	for f := range froms {
-		rec.FromVersions = append(rec.FromVersions, f)
-	}
-	sort.Strings(rec.FromVersions)
 	if opts.Canary > 0 {
 		rec.CanaryPhases = 1
 	}
@@ -273,6 +262,53 @@ func (l *Layer) submit(ctx context.Context, req *pb.DeployRequest) (*pb.Deployme
 		return d, res, nil
 	}
 	return rec, res, nil
+}
+
+// modules reads the NAME@VERSION refs of a deployment: each stored, named
+// once, ordered by their manifests' dependencies (a dependency first),
+// with how each is reverted (down when the new version declares
+// downgrade, else by the captured states).
+func (l *Layer) modules(refs []string) ([]*pb.DeployModule, error) {
+	st := l.node.State()
+	var mods []*pb.DeployModule
+	var mans []*hotcode.Manifest
+	seen := map[string]bool{}
+	for _, ref := range refs {
+		name, version, ok := strings.Cut(ref, "@")
+		if !ok || name == "" || version == "" {
+			return nil, fmt.Errorf("%w: module %q is not NAME@VERSION", transport.ErrInvalidRequest, ref)
+		}
+		if seen[name] {
+			return nil, fmt.Errorf("%w: module %s is named twice", transport.ErrInvalidRequest, name)
+		}
+		seen[name] = true
+		v, err := st.ModuleVersion(name, version)
+		if err != nil {
+			return nil, err
+		}
+		if v == nil {
+			return nil, fmt.Errorf("%w: module %s@%s is not stored (steward module push)", state.ErrNotFound, name, version)
+		}
+		man, err := hotcode.ParseManifest(v.ManifestJson)
+		if err != nil {
+			return nil, fmt.Errorf("module %s@%s: its manifest: %w", name, version, err)
+		}
+		m := &pb.DeployModule{Module: name, Version: version, RevertMode: plan.RevertRestore}
+		if man.SupportsDowngrade {
+			m.RevertMode = plan.RevertDown
+		}
+		active, err := st.ModuleActive(name)
+		if err != nil {
+			return nil, err
+		}
+		m.MovesActive = active == nil || active.Version != version
+		mods, mans = append(mods, m), append(mans, man)
+	}
+	out := make([]*pb.DeployModule, 0, len(mods))
+	for _, i := range hotcode.DependencyOrder(mans) {
+		out = append(out, mods[i])
+	}
+	return out, nil
 }
 
 // pick selects the targets among the workers running the module: with no

@@ -98,27 +98,33 @@ func (f *Fixture) Retry(fn func() error) error {
 // and waits until every node has loaded it.
 func (f *Fixture) Push(version string, bin []byte) {
 	f.T.Helper()
+	f.PushModule("counter", version, bin)
+}
+
+// PushModule is Push of another module than counter.
+func (f *Fixture) PushModule(name, version string, bin []byte) {
+	f.T.Helper()
 	err := f.Retry(func() error {
 		up, err := pb.NewModulesClient(f.C.Conn(0)).Push(f.Ctx)
 		if err != nil {
 			return err
 		}
-		if err := up.Send(&pb.ModulePushChunk{Name: "counter", Safety: "moderate", PushedBy: "test", Data: bin}); err != nil {
+		if err := up.Send(&pb.ModulePushChunk{Name: name, Safety: "moderate", PushedBy: "test", Data: bin}); err != nil {
 			return err
 		}
 		_, err = up.CloseAndRecv()
 		return err
 	})
 	if err != nil {
-		f.T.Fatalf("push counter@%s: %v", version, err)
+		f.T.Fatalf("push %s@%s: %v", name, version, err)
 	}
 	for _, n := range f.C.Live() {
 		f.C.Eventually(20*time.Second, func() error {
-			if !f.C.Stack(n.Name()).Modules.Loaded("counter", version) {
-				return fmt.Errorf("%s has not loaded counter@%s", n.Name(), version)
+			if !f.C.Stack(n.Name()).Modules.Loaded(name, version) {
+				return fmt.Errorf("%s has not loaded %s@%s", n.Name(), name, version)
 			}
 			return nil
-		}, "counter@%s loaded", version)
+		}, "%s@%s loaded", name, version)
 	}
 }
 
@@ -155,12 +161,12 @@ func (f *Fixture) Trees(k int, nodes ...string) map[string][]actor.PID {
 	return out
 }
 
-// Workers are the counters on node n (running behavior, when set), by
-// child id.
+// Workers are the processes on node n running behavior (every counter
+// when empty), by child id.
 func (f *Fixture) Workers(n, behavior string) []actor.PID {
 	var infos []actor.ProcessInfo
 	for _, p := range f.C.Stack(n).Runtime.Processes() {
-		if strings.HasPrefix(p.Behavior, "wasm:counter@") && p.Status == actor.StatusRunning && (behavior == "" || p.Behavior == behavior) {
+		if p.Status == actor.StatusRunning && (behavior == "" && strings.HasPrefix(p.Behavior, "wasm:counter@") || p.Behavior == behavior) {
 			infos = append(infos, p)
 		}
 	}
