@@ -165,8 +165,15 @@ func (p *process) codeChange(r sysCodeChange) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	if n, ok := p.beh.(UpgradeNotified); ok && !r.restore {
+		if _, err := p.protected(func() ([]byte, error) { return nil, n.BeforeUpgrade(entry.Version) }); err != nil {
+			closeBehavior(nb)
+			return nil, fmt.Errorf("code change to %s@%s refused by before_upgrade: %w", behavior, entry.Version, err)
+		}
+	}
 	old, err := p.protected(p.beh.ExportState)
 	if err != nil {
+		closeBehavior(nb)
 		return nil, fmt.Errorf("code change: export old state: %w", err)
 	}
 	p.mu.Lock()
@@ -349,6 +356,13 @@ func closeBehavior(b Behavior) {
 	if c, ok := b.(Closer); ok {
 		c.Close()
 	}
+}
+
+// UpgradeNotified is a behavior told, first, that a code change is about
+// to move it (a module's optional before_upgrade export): an error refuses
+// the change, and the process keeps this behavior.
+type UpgradeNotified interface {
+	BeforeUpgrade(toVersion string) error
 }
 
 // HealthChecker is a behavior with a health probe (a module's optional

@@ -83,22 +83,24 @@ const (
 	exStateExport
 	exStateImport
 	exHealth
+	exBeforeUpgrade
 	numExports
 )
 
 // abiExports is the ABI's export table, in docs/MODULES.md's order.
 var abiExports = [numExports]export{
-	exAlloc:       {"alloc", vt(i32), vt(i32), false},
-	exDealloc:     {"dealloc", vt(i32, i32), nil, true},
-	exInit:        {"init", vt(i32, i32), vt(i32), false},
-	exHandleCall:  {"handle_call", vt(i32, i32), vt(i64), false},
-	exHandleCast:  {"handle_cast", vt(i32, i32), vt(i32), false},
-	exHandleInfo:  {"handle_info", vt(i32, i32, i32), vt(i32), false},
-	exTerminate:   {"terminate", vt(i32, i32), nil, false},
-	exCodeChange:  {"code_change", vt(i32, i32, i32, i32, i32, i32, i32), vt(i32), false},
-	exStateExport: {"state_export", nil, vt(i64), false},
-	exStateImport: {"state_import", vt(i32, i32), vt(i32), false},
-	exHealth:      {"health", nil, vt(i32), true},
+	exAlloc:         {"alloc", vt(i32), vt(i32), false},
+	exDealloc:       {"dealloc", vt(i32, i32), nil, true},
+	exInit:          {"init", vt(i32, i32), vt(i32), false},
+	exHandleCall:    {"handle_call", vt(i32, i32), vt(i64), false},
+	exHandleCast:    {"handle_cast", vt(i32, i32), vt(i32), false},
+	exHandleInfo:    {"handle_info", vt(i32, i32, i32), vt(i32), false},
+	exTerminate:     {"terminate", vt(i32, i32), nil, false},
+	exCodeChange:    {"code_change", vt(i32, i32, i32, i32, i32, i32, i32), vt(i32), false},
+	exStateExport:   {"state_export", nil, vt(i64), false},
+	exStateImport:   {"state_import", vt(i32, i32), vt(i32), false},
+	exHealth:        {"health", nil, vt(i32), true},
+	exBeforeUpgrade: {"before_upgrade", vt(i32, i32), vt(i32), true},
 }
 
 // memoryExport is the name the module's memory must be exported under.

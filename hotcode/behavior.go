@@ -22,6 +22,7 @@ var (
 	_ actor.Sizer         = (*behavior)(nil)
 	_ actor.Closer        = (*behavior)(nil)
 	_ actor.HealthChecker = (*behavior)(nil)
+	_ actor.UpgradeNotified = (*behavior)(nil)
 )
 
 // instance returns the behavior's instance, making it on first use.
@@ -48,6 +49,26 @@ func (b *behavior) close() {
 // Close frees the instance when a code change replaces this behavior (or
 // discards it after a failed conversion).
 func (b *behavior) Close() { b.close() }
+
+// BeforeUpgrade tells the running instance, through its optional
+// before_upgrade export, which version it is about to move to; a non-zero
+// status refuses the move (the process stays on this version).
+func (b *behavior) BeforeUpgrade(to string) error {
+	if !b.m.hasBefore {
+		return nil
+	}
+	return b.run(nil, nil, func(ctx context.Context, in *instance) error {
+		ptr, n, err := input(ctx, in, []byte(to))
+		if err != nil {
+			return err
+		}
+		st, err := in.call(ctx, exBeforeUpgrade, ptr, n)
+		if err != nil {
+			return err
+		}
+		return b.strict("before_upgrade", uint32(st))
+	})
+}
 
 // Health runs the module's health export; actor.ErrNotSupported when it
 // has none. A non-zero status is unhealthy.

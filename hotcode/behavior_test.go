@@ -516,3 +516,32 @@ func TestChangeCodeCapturesAndRestoreCodeImports(t *testing.T) {
 		t.Fatalf("probe of a module without health: %v", err)
 	}
 }
+
+// A module's before_upgrade export is told first, between two messages,
+// that a code change is coming; a non-zero status refuses it and the
+// process stays on its version with its state.
+func TestBeforeUpgradeCanRefuse(t *testing.T) {
+	h := newHost(t, nil)
+	v1 := compile(t, h, readFile(t, "testdata/counter-v1-veto.wasm"))
+	v2 := compile(t, h, counterV2(t))
+	rt, _ := newRuntime(t, h, v1, v2)
+	ctx := actortest.Context(t)
+	veto := spawn(t, rt, "counter@1", nil)
+	cast(t, rt, veto, "inc 99")
+	if _, err := rt.ChangeCode(ctx, veto, "counter@2"); err == nil || !strings.Contains(err.Error(), "refused by before_upgrade") {
+		t.Fatalf("upgrade at count 99: %v, want refused by before_upgrade", err)
+	}
+	if got := state(t, rt, veto); got != `{"count":99}` {
+		t.Fatalf("after a refused upgrade: %s", got)
+	}
+	if info, _ := rt.Process(veto); info.Version != "1" {
+		t.Fatalf("refused upgrade moved the process to %s", info.Version)
+	}
+	cast(t, rt, veto, "inc 1")
+	if _, err := rt.ChangeCode(ctx, veto, "counter@2"); err != nil {
+		t.Fatalf("upgrade at count 100: %v", err)
+	}
+	if got := state(t, rt, veto); got != `{"count":100,"messages":0}` {
+		t.Fatalf("after the upgrade: %s", got)
+	}
+}

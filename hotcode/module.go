@@ -21,6 +21,7 @@ type Module struct {
 	sum        [32]byte
 	hasDealloc bool
 	hasHealth  bool
+	hasBefore  bool
 	wasi       *Capability
 }
 
@@ -47,6 +48,7 @@ func newModule(h *Host, cm wazero.CompiledModule, sum [32]byte) (*Module, error)
 	m := &Module{host: h, cm: cm, man: man, sum: sum}
 	_, m.hasDealloc = fns["dealloc"]
 	_, m.hasHealth = fns["health"]
+	_, m.hasBefore = fns["before_upgrade"]
 	for _, d := range cm.ImportedFunctions() {
 		if mod, _, _ := d.Import(); mod == WASIModule {
 			c, _ := man.WASI()
