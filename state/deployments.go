@@ -1,6 +1,7 @@
 package state
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -176,6 +177,9 @@ func (s *Store) DeployControl(idx uint64, at int64, c *pb.DeployControlCommand) 
 			}
 		}
 		m, err := s.loadMachine(txn, at, c.Id)
+		if errors.Is(err, ErrNotFound) {
+			return fmt.Errorf("%w: deployment %s is %s and its plan is no longer kept (the last %d finished plans are): it cannot be steered", ErrDeployState, dep.Id, dep.Status, MaxPlanHistory)
+		}
 		if err != nil {
 			return err
 		}
