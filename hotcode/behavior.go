@@ -18,10 +18,10 @@ type behavior struct {
 }
 
 var (
-	_ actor.Behavior      = (*behavior)(nil)
-	_ actor.Sizer         = (*behavior)(nil)
-	_ actor.Closer        = (*behavior)(nil)
-	_ actor.HealthChecker = (*behavior)(nil)
+	_ actor.Behavior        = (*behavior)(nil)
+	_ actor.Sizer           = (*behavior)(nil)
+	_ actor.Closer          = (*behavior)(nil)
+	_ actor.HealthChecker   = (*behavior)(nil)
 	_ actor.UpgradeNotified = (*behavior)(nil)
 )
 
