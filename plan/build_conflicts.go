@@ -326,5 +326,6 @@ func (b *builder) result() *Result {
 		r.Estimate.BarriersMS += EstimateBarrierMS
 	}
 	r.Estimate.ChecksMS = r.Estimate.TotalMS - r.Estimate.OperationsMS - r.Estimate.BarriersMS
+	r.index()
 	return r
 }

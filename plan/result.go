@@ -25,6 +25,10 @@ type Result struct {
 	// Conflicts of error severity made Build return ErrConflict.
 	Conflicts []Conflict `json:"conflicts"`
 	Estimate  Estimate   `json:"estimate"`
+
+	// idx finds operations and compensations by id (Build and decoding
+	// set it; a deployment has up to MaxOperations of them).
+	idx *resultIndex
 }
 
 // Placement is where one operation landed.
