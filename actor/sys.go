@@ -250,6 +250,7 @@ func (rt *Runtime) GetState(ctx context.Context, pid PID) ([]byte, error) {
 		return nil, err
 	}
 	r, err := rt.sysCall(ctx, p, sysGetState{})
+	rt.stateAccess(ctx, StateGet, p, err)
 	return r.body, err
 }
 
@@ -264,6 +265,7 @@ func (rt *Runtime) ReplaceState(ctx context.Context, pid PID, state []byte) erro
 		return err
 	}
 	_, err = rt.sysCall(ctx, p, sysReplaceState{state: state})
+	rt.stateAccess(ctx, StateReplace, p, err)
 	return err
 }
 
@@ -299,11 +301,16 @@ func (rt *Runtime) RestoreCode(ctx context.Context, pid PID, behavior string, st
 // has not reached it within the suspend timeout (it is still handling an
 // earlier message) is left alone: the request is abandoned, and the
 // process skips it when it gets there.
-func (rt *Runtime) changeCode(ctx context.Context, pid PID, req sysCodeChange) ([]byte, error) {
+func (rt *Runtime) changeCode(ctx context.Context, pid PID, req sysCodeChange) (_ []byte, err error) {
 	p, err := rt.local(pid)
 	if err != nil {
 		return nil, err
 	}
+	op := StateCodeChange
+	if req.restore {
+		op = StateRestoreCode
+	}
+	defer func() { rt.stateAccess(ctx, op, p, err) }()
 	req.claim = new(atomic.Int32)
 	timeout := rt.cfg.SuspendTimeout
 	if timeout <= 0 {
