@@ -33,6 +33,10 @@ type flowTable struct {
 	max     int
 	edges   map[flowKey]*FlowEdge
 	dropped uint64
+	// maxProcs, when positive, bounds the distinct processes (non-zero
+	// PIDs) the edges name, kept in procs (a sandbox's trace bound).
+	maxProcs int
+	procs    map[PID]struct{}
 }
 
 func newFlowTable(max int) *flowTable {
@@ -45,12 +49,36 @@ func (f *flowTable) record(from, to PID, now time.Time) {
 	if e := f.edges[k]; e != nil {
 		e.Count++
 		e.Last = now
-	} else if len(f.edges) < f.max {
+	} else if len(f.edges) < f.max && f.admitProcs(from, to) {
 		f.edges[k] = &FlowEdge{From: from, To: to, Count: 1, First: now, Last: now}
 	} else {
 		f.dropped++
 	}
 	f.mu.Unlock()
+}
+
+// admitProcs reports whether a new edge between from and to keeps the
+// table within maxProcs distinct processes, and counts them if so.
+func (f *flowTable) admitProcs(from, to PID) bool {
+	if f.maxProcs <= 0 {
+		return true
+	}
+	n := 0
+	if _, ok := f.procs[from]; !ok && !from.IsZero() {
+		n++
+	}
+	if _, ok := f.procs[to]; !ok && !to.IsZero() && to != from {
+		n++
+	}
+	if len(f.procs)+n > f.maxProcs {
+		return false
+	}
+	for _, p := range [2]PID{from, to} {
+		if !p.IsZero() {
+			f.procs[p] = struct{}{}
+		}
+	}
+	return true
 }
 
 // FlowGraph returns a tree's tracked message flow, edges sorted by sender
@@ -62,6 +90,9 @@ func (rt *Runtime) FlowGraph(tree string) (FlowGraph, error) {
 	}
 	g := FlowGraph{Tree: tree}
 	f := t.flow.Load()
+	if f == nil && t.sb != nil {
+		f = t.sb.use.upFlow.Load() // the traced-up processes' edges
+	}
 	if f == nil {
 		return g, nil
 	}

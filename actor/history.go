@@ -69,7 +69,7 @@ func (rt *Runtime) SetTracing(tree string, tr Tracing) error {
 func (rt *Runtime) setTracing(t *treeState, tr Tracing) {
 	switch {
 	case tr.Flow && t.flow.Load() == nil:
-		t.flow.Store(newFlowTable(rt.cfg.MaxFlowEdges))
+		t.flow.Store(rt.newTreeFlow(t))
 	case !tr.Flow:
 		t.flow.Store(nil)
 	}
@@ -87,7 +87,7 @@ func (rt *Runtime) setTracing(t *treeState, tr Tracing) {
 	if iv == 0 {
 		iv = rt.cfg.HistoryInterval
 	}
-	cfg := &historyConfig{interval: iv, entries: rt.cfg.HistoryEntries}
+	cfg := &historyConfig{interval: iv, entries: rt.historyEntries(t)}
 	t.history.Store(cfg)
 	t.histTimer = rt.clock.AfterFunc(iv, func() { t.captureTick(cfg) })
 }

@@ -205,7 +205,9 @@ func (p *process) control(e envelope) error {
 
 // next blocks until there is something to handle: a stop request first;
 // then, in arrival order, system requests and user messages — only system
-// requests while suspended. It reports false once the process is dead.
+// requests while suspended, or while its sandbox is throttled (a worker
+// over the sandbox's CPUPercent). It reports false once the process is
+// dead.
 //
 // User messages are taken in batches: one lock acquisition moves all that
 // are queued into p.batch, and the following calls walk it without the
@@ -213,7 +215,7 @@ func (p *process) control(e envelope) error {
 // System requests that arrive meanwhile come after the whole batch in
 // arrival order anyway, so they wait for it.
 func (p *process) next(e *envelope) bool {
-	if p.batchLeft() > 0 && !p.urgentFlag.Load() && !p.suspFlag.Load() && p.isAlive() {
+	if p.batchLeft() > 0 && !p.urgentFlag.Load() && !p.suspFlag.Load() && !p.throttled() && p.isAlive() {
 		p.takeBatched(e)
 		return true
 	}
@@ -225,13 +227,14 @@ func (p *process) next(e *envelope) bool {
 		}
 		got := true
 		left := p.batchLeft()
+		held := p.suspended || p.throttled() // user messages wait
 		switch {
 		case p.urgent.n > 0:
 			p.urgent.popInto(e)
 			p.urgentFlag.Store(p.urgent.n > 0)
-		case p.sys.n > 0 && (p.suspended || (left == 0 && (p.user.n == 0 || p.sys.head1().seq < p.user.head1().seq))):
+		case p.sys.n > 0 && (held || (left == 0 && (p.user.n == 0 || p.sys.head1().seq < p.user.head1().seq))):
 			p.sys.popInto(e)
-		case p.suspended:
+		case held:
 			got = false
 		case left > 0:
 			p.takeBatched(e)
@@ -396,13 +399,13 @@ func (p *process) callTerminate(reason Reason) {
 
 // handleMsg runs one behavior callback; true when the process exited.
 func (p *process) handleMsg(e envelope) bool {
-	var disarm func()
+	var mark callbackMark
 	if p.sb != nil {
-		disarm = p.sb.beginCallback(p)
+		mark = p.sb.beginCallback(p)
 	}
 	body, err := p.dispatch(e.msg)
-	if disarm != nil {
-		disarm()
+	if p.sb != nil {
+		p.sb.endCallback(p, mark)
 	}
 	stop, reason, refused := outcome(err)
 	if e.msg.Kind == KindCall {
@@ -422,11 +425,15 @@ func (p *process) handleMsg(e envelope) bool {
 		return true
 	}
 	if s, ok := p.beh.(Sizer); ok {
-		n := int64(s.ApproxSize())
-		p.stateBytes.Store(n)
-		if p.sb != nil {
-			p.sb.accountMemory(p, n)
+		if n, ok := p.approxSize(s); ok {
+			p.stateBytes.Store(n)
+			if p.sb != nil {
+				p.sb.accountMemory(p, n)
+			}
 		}
+	}
+	if p.sbp != nil && p.sbp.tracedUp.Load() != 0 {
+		p.sb.captureTracedUp(p)
 	}
 	return false
 }

@@ -102,6 +102,16 @@ type SandboxPolicy struct {
 	// behaviors report them through Sizer (bytes), checked after each
 	// message.
 	MaxMemoryBytes int64 `json:"max_memory_bytes,omitempty"`
+	// CPUPercent bounds the callbacks' running time, on the runtime's
+	// clock, to this share of one core (percent, 1..100): a token bucket
+	// of SandboxCPUWindow x CPUPercent/100 that refills at CPUPercent/100.
+	// A sandbox over it is throttled: its workers take no next message
+	// until the budget is back to zero (system requests are still
+	// served); one ViolationCPU per SandboxCPUWindow.
+	CPUPercent int `json:"cpu_percent,omitempty"`
+	// HistorySamples is how many distinct states the state history keeps
+	// per process of the sandbox (samples; 0: DefaultSandboxHistorySamples).
+	HistorySamples int `json:"history_samples,omitempty"`
 	// MonitorInterval is the window of the moderate thresholds (duration;
 	// 0: DefaultMonitorInterval).
 	MonitorInterval time.Duration `json:"monitor_interval,omitempty"`
@@ -121,6 +131,9 @@ func (p SandboxPolicy) withDefaults() SandboxPolicy {
 	}
 	if p.Response == "" {
 		p.Response = ResponseKill
+	}
+	if p.HistorySamples == 0 {
+		p.HistorySamples = DefaultSandboxHistorySamples
 	}
 	p.AllowNames = slices.Clone(p.AllowNames)
 	p.AllowTrees = slices.Clone(p.AllowTrees)
@@ -160,10 +173,17 @@ func (p SandboxPolicy) Validate() error {
 		{"max_messages_per_second", int64(p.MaxMessagesPerSecond)},
 		{"message_deadline", int64(p.MessageDeadline)}, {"max_memory_bytes", p.MaxMemoryBytes},
 		{"monitor_interval", int64(p.MonitorInterval)},
+		{"cpu_percent", int64(p.CPUPercent)}, {"history_samples", int64(p.HistorySamples)},
 	} {
 		if f.v < 0 {
 			return bad(f.name, "%d is negative", f.v)
 		}
+	}
+	if p.CPUPercent > 100 {
+		return bad("cpu_percent", "%d is more than 100 (one core)", p.CPUPercent)
+	}
+	if p.HistorySamples > MaxSandboxHistorySamples {
+		return bad("history_samples", "%d is more than %d", p.HistorySamples, MaxSandboxHistorySamples)
 	}
 	return nil
 }
@@ -204,6 +224,8 @@ const (
 	ViolationRate           SandboxViolationKind = "max_messages_per_second"
 	ViolationDeadline       SandboxViolationKind = "message_deadline"
 	ViolationMemory         SandboxViolationKind = "max_memory_bytes"
+	ViolationCPU            SandboxViolationKind = "cpu_throttled" // over cpu_percent: throttled
+	ViolationUnreadable     SandboxViolationKind = "unreadable"    // a usage sample could not read a process
 )
 
 // SandboxViolation is one broken rule, as kept by the sandbox and carried
@@ -280,6 +302,23 @@ type SandboxStatus struct {
 	MailboxDropped   uint64            `json:"mailbox_dropped"`
 	Crossings        []SandboxCrossing `json:"crossings"`
 	CrossingsDropped uint64            `json:"crossings_dropped"`
+
+	// CPUUsed is the callbacks' accounted running time since the sandbox
+	// started (on the runtime's clock).
+	CPUUsed time.Duration `json:"cpu_used"`
+	// Throttled: the sandbox is over CPUPercent now and its workers wait.
+	Throttled bool `json:"throttled"`
+	// Throttles counts the times it was throttled; ThrottledTime is the
+	// time spent throttled, the current stretch included.
+	Throttles     uint64        `json:"throttles"`
+	ThrottledTime time.Duration `json:"throttled_time"`
+	// Usage is the latest usage sample (nil before the first monitoring
+	// interval ends); Samples the last SandboxSampleRing, oldest first.
+	Usage   *SandboxSample  `json:"usage,omitempty"`
+	Samples []SandboxSample `json:"samples"`
+	// TracedUp lists the processes whose message and state tracing is
+	// turned up (full) after a moderate violation, with until when.
+	TracedUp []SandboxTracedUp `json:"traced_up"`
 }
 
 // sandboxState is a sandboxed tree's enforcement state; a tree gets it
@@ -304,6 +343,7 @@ type sandboxState struct {
 	vtotal     uint64
 	crossings  map[crossKey]*SandboxCrossing
 	crossDrops uint64
+	use        sbUsage // CPU, samples, traced-up processes (sandbox_usage.go)
 }
 
 type compiledPolicy struct {
@@ -336,6 +376,12 @@ type sbProc struct {
 	handled  atomic.Uint64
 	cbStart  time.Time
 	boxDrops uint64
+	// tracedUp is until when (UnixNano on the runtime's clock) the
+	// process's tracing is turned up, 0 if it never was.
+	tracedUp atomic.Int64
+	// sizeErr says why the process's size could not be read after its
+	// last callback (nil: it could).
+	sizeErr atomic.Pointer[string]
 }
 
 type crossKey struct {
@@ -357,6 +403,7 @@ func newSandbox(rt *Runtime, t *treeState, p SandboxPolicy) *sandboxState {
 		viol: make([]SandboxViolation, 0, SandboxViolationRing),
 	}
 	sb.pol.Store(compileSandboxPolicy(p))
+	sb.startUsage()
 	return sb
 }
 
@@ -457,7 +504,7 @@ func (sb *sandboxState) cross(op BoundaryOp, p, q *process, other PID, name stri
 		sb.violate(p, v)
 	}
 	if c.Isolation == IsolationModerate && len(raise) > 0 {
-		sb.traceUp()
+		sb.traceUp(p)
 	}
 	if c.Isolation == IsolationStrict {
 		return fmt.Errorf("%w: sandbox %q: %s %s -> %s", ErrBoundary, sb.tree.name, op, p.pid, v.otherString())
@@ -610,38 +657,45 @@ func (sb *sandboxState) accountMemory(p *process, size int64) {
 	}
 }
 
-// beginCallback arms the message deadline for one callback of p; the
-// returned func disarms it.
-func (sb *sandboxState) beginCallback(p *process) func() {
+// callbackMark is one callback's start, as beginCallback returns it to
+// endCallback.
+type callbackMark struct {
+	start time.Time
+	timer Timer // the message deadline's; nil without one
+}
+
+// beginCallback starts accounting one callback of p (its running time
+// counts against CPUPercent) and arms the message deadline; endCallback
+// closes it.
+func (sb *sandboxState) beginCallback(p *process) callbackMark {
+	m := callbackMark{start: sb.rt.clock.Now()}
 	d := sb.policy().MessageDeadline
 	if d == 0 || p.sbp == nil {
-		return nil
+		return m
 	}
 	e := p.sbp
 	gen := e.handled.Add(1)
-	start := sb.rt.clock.Now()
+	start := m.start
 	e.inCB.Store(gen)
-	t := sb.rt.clock.AfterFunc(d, func() {
+	m.timer = sb.rt.clock.AfterFunc(d, func() {
 		if e.inCB.Load() != gen || !p.isAlive() {
 			return
 		}
 		el := sb.rt.clock.Now().Sub(start)
 		sb.violate(p, SandboxViolation{Kind: ViolationDeadline, Limit: d.Milliseconds(), Value: el.Milliseconds(), Response: ResponseKill})
 	})
-	return func() {
-		e.inCB.Store(0)
-		t.Stop()
-	}
+	return m
 }
 
-// traceUp turns the tree's message-flow tracing on after a moderate
-// threshold violation (tracing is per tree: the offender's messages, and
-// its neighbours', are recorded from now on). It stays on until changed
-// through SetTracing.
-func (sb *sandboxState) traceUp() {
-	if sb.tree.flow.CompareAndSwap(nil, newFlowTable(sb.rt.cfg.MaxFlowEdges)) {
-		sb.rt.emitTree(EventTracingChanged, sb.tree.name, PID{}, "", "flow=true (raised by a sandbox violation)")
+// endCallback disarms the deadline and accounts the callback's running
+// time (a callback cut short by its deadline is accounted when it
+// returns: its goroutine ran all along).
+func (sb *sandboxState) endCallback(p *process, m callbackMark) {
+	if m.timer != nil {
+		p.sbp.inCB.Store(0)
+		m.timer.Stop()
 	}
+	sb.accountCPU(p, sb.rt.clock.Now().Sub(m.start))
 }
 
 // ---- violations ----
@@ -707,6 +761,7 @@ func (sb *sandboxState) status() SandboxStatus {
 	for _, x := range sb.crossings {
 		st.Crossings = append(st.Crossings, *x)
 	}
+	sb.usageLocked(&st)
 	sort.Slice(st.Crossings, func(i, j int) bool {
 		a, b := st.Crossings[i], st.Crossings[j]
 		if a.PID.Seq != b.PID.Seq {

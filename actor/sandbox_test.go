@@ -338,9 +338,10 @@ func TestSandboxModerateThresholds(t *testing.T) {
 	if st := s.status(); st.Violations != 2 {
 		t.Fatalf("%d violations after one interval, want 2 (one per kind)", st.Violations)
 	}
-	// Tracing turned up: the tree's message flow is recorded from now on.
-	if ti, err := s.rt.Tree("box"); err != nil || !ti.Tracing.Flow {
-		t.Fatalf("flow tracing not raised: %+v %v", ti.Tracing, err)
+	// Tracing turned up for the offender alone (the tree's tracing is
+	// left off; see TestSandboxTraceUpPerProcess).
+	if st := s.status(); len(st.TracedUp) != 1 || st.TracedUp[0].PID != a {
+		t.Fatalf("tracing not turned up for %s: %+v", a, st.TracedUp)
 	}
 	s.clock.Advance(5 * time.Second)
 	round()

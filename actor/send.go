@@ -108,6 +108,9 @@ func (rt *Runtime) traced(from *process, fromPID PID, target *process, to PID) {
 			f.record(fromPID, to, rt.clock.Now())
 		}
 	}
+	if (from != nil && from.sbp != nil) || (target != nil && target.sbp != nil) {
+		rt.sandboxTraced(from, fromPID, target, to)
+	}
 }
 
 func (rt *Runtime) route(from *process, to PID, m Message, checked bool) error {
