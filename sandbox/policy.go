@@ -157,9 +157,9 @@ func (p Policy) Validate() error {
 }
 
 // Actor is the policy the runtime enforces (actor.Runtime.ApplySandbox).
-// CPUPercent, MaxFileHandles and Trace are not part of it: the runtime
-// does not enforce CPU or files on native behaviors, and tracing is set
-// with the runtime's tracing API.
+// MaxFileHandles and Trace are not part of it: the runtime does not
+// enforce files on native behaviors, and tracing is set with the
+// runtime's tracing API.
 func (p Policy) Actor() actor.SandboxPolicy {
 	return actor.SandboxPolicy{
 		Isolation:            p.Isolation,
@@ -170,6 +170,7 @@ func (p Policy) Actor() actor.SandboxPolicy {
 		MaxMessagesPerSecond: p.Limits.MaxMessagesPerSecond,
 		MessageDeadline:      p.Limits.MessageDeadline,
 		MaxMemoryBytes:       p.Limits.MaxMemoryBytes,
+		CPUPercent:           p.Limits.CPUPercent,
 		MonitorInterval:      p.MonitorInterval,
 		Response:             p.Response,
 	}

@@ -89,6 +89,7 @@ func TestParseBothFormats(t *testing.T) {
 		Isolation: actor.IsolationStrict, AllowNames: []string{"svc"}, AllowTrees: []string{"db"},
 		MaxProcesses: 10, MaxMailbox: 100, MaxMessagesPerSecond: 1000, MessageDeadline: 250 * time.Millisecond,
 		MaxMemoryBytes: 1 << 20, MonitorInterval: 2 * time.Second, Response: actor.ResponseTerminate,
+		CPUPercent: 50,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("actor policy %+v\nwant %+v", got, want)
