@@ -416,7 +416,11 @@ func (rt *Runtime) sandboxTraced(from *process, fromPID PID, target *process, to
 // into its tree's history (the policy's HistorySamples per process).
 func (sb *sandboxState) captureTracedUp(p *process) {
 	now := sb.rt.clock.Now()
-	if !p.tracedUpNow(now) || p.sup != nil || p.tree == nil {
+	if u := p.sbp.tracedUp.Load(); now.UnixNano() >= u {
+		p.sbp.tracedUp.CompareAndSwap(u, 0) // over: no more checks until the next
+		return
+	}
+	if p.sup != nil || p.tree == nil {
 		return
 	}
 	st, err := p.protected(p.beh.ExportState)

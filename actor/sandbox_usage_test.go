@@ -1,9 +1,11 @@
 package actor_test
 
 import (
+	"context"
 	"errors"
 	"math"
 	"reflect"
+	"sort"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -30,6 +32,12 @@ type hog struct {
 }
 
 func (h *hog) HandleCast(p actor.Proc, m actor.Message) error {
+	if op, arg, _ := strings.Cut(string(m.Body), " "); op == "loop" { // "loop N": burn N ms, again and again
+		n, _ := strconv.Atoi(arg)
+		spin(time.Duration(n) * time.Millisecond)
+		_ = p.Cast(p.Self(), m.Body)
+		return nil
+	}
 	_, err := h.HandleCall(p, m)
 	return err
 }
@@ -499,5 +507,161 @@ func TestSandboxTraceBounds(t *testing.T) {
 	}
 	if st := sandboxStatus(t, newUsageEnv(t, nil, actor.SandboxPolicy{}).rt, "box"); st.Policy.HistorySamples != actor.DefaultSandboxHistorySamples {
 		t.Fatalf("default history samples %d", st.Policy.HistorySamples)
+	}
+}
+
+// flooder floods: each "flood" sends 1,000 messages to its sibling "sink"
+// (most dropped by max_messages_per_second), then casts itself "flood"
+// (or, when that is dropped too, has it sent after 1 ms).
+type flooder struct{ idle }
+
+func (f flooder) HandleCast(p actor.Proc, m actor.Message) error {
+	if sink, ok := p.WhereIs("ab-sink"); ok {
+		for i := 0; i < 1000; i++ {
+			_ = p.Send(sink, []byte("x"))
+		}
+	}
+	if p.Cast(p.Self(), m.Body) != nil {
+		p.SendAfter(time.Millisecond, m.Body)
+	}
+	return nil
+}
+
+func (f flooder) HandleInfo(p actor.Proc, m actor.Message) error { return f.HandleCast(p, m) }
+
+// bomber spawn-bombs its own simple_one_for_one supervisor: each "bomb"
+// starts children until max_processes refuses one, kills them, and casts
+// itself "bomb" again.
+type bomber struct {
+	idle
+	rt *actor.Runtime
+}
+
+func (bm bomber) HandleCast(p actor.Proc, m actor.Message) error {
+	ctx := context.Background()
+	var kids []actor.PID
+	for i := 0; i < 100; i++ {
+		pid, err := bm.rt.StartDynamicChild(ctx, p.Parent(), nil)
+		if err != nil {
+			break
+		}
+		kids = append(kids, pid)
+	}
+	for _, k := range kids {
+		bm.rt.Kill(k, actor.Kill)
+	}
+	return p.Cast(p.Self(), m.Body)
+}
+
+// BenchmarkSandboxNeighbour is the call latency of a process in a
+// neighbouring sandbox (p50 and p99 per call, ReportMetric), alone and
+// while an abusive sandbox runs beside it under one policy (cpu_percent
+// 10, message_deadline 50ms, max_messages_per_second 10000, max_mailbox
+// 1000, max_processes 20): a native CPU loop (5 ms burns, forever), a
+// message flood, a spawn bomb. abuser-cpu-% is the abusive sandbox's
+// accounted running time over the run, in percent of one core.
+func BenchmarkSandboxNeighbour(b *testing.B) {
+	abusive := actor.SandboxPolicy{Isolation: actor.IsolationModerate, CPUPercent: 10, MessageDeadline: 50 * time.Millisecond,
+		MaxMessagesPerSecond: 10_000, MaxMailbox: 1000, MaxProcesses: 20, Response: actor.ResponseLog}
+	cases := []struct {
+		name  string
+		abuse func(b *testing.B, rt *actor.Runtime)
+	}{
+		{"alone", nil},
+		{"cpu-loop", func(b *testing.B, rt *actor.Runtime) {
+			applyBench(b, rt, spec.Tree{Name: "ab", SupervisorSpec: spec.SupervisorSpec{Strategy: spec.OneForOne, MaxRestarts: 1000, MaxSeconds: 1,
+				Children: []spec.ChildSpec{{ID: "h1", Behavior: "hog"}, {ID: "h2", Behavior: "hog"}}}}, abusive)
+			for _, id := range []string{"h1", "h2"} {
+				pid, err := rt.Resolve(actor.Target{Tree: "ab", Path: id})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := rt.Cast(pid, actor.Message{Body: []byte("loop 5")}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}},
+		{"flood", func(b *testing.B, rt *actor.Runtime) {
+			applyBench(b, rt, spec.Tree{Name: "ab", SupervisorSpec: spec.SupervisorSpec{Strategy: spec.OneForOne, MaxRestarts: 1000, MaxSeconds: 1,
+				Children: []spec.ChildSpec{{ID: "sink", Behavior: "idle", Name: "ab-sink"}, {ID: "f1", Behavior: "flooder"}, {ID: "f2", Behavior: "flooder"}}}}, abusive)
+			for _, id := range []string{"f1", "f2"} {
+				pid, err := rt.Resolve(actor.Target{Tree: "ab", Path: id})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := rt.Cast(pid, actor.Message{Body: []byte("flood")}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}},
+		{"spawn-bomb", func(b *testing.B, rt *actor.Runtime) {
+			applyBench(b, rt, spec.Tree{Name: "ab", SupervisorSpec: spec.SupervisorSpec{Strategy: spec.SimpleOneForOne, MaxRestarts: 1000, MaxSeconds: 1,
+				Children: []spec.ChildSpec{{ID: "bomb", Behavior: "bomber", Restart: spec.Temporary}}}}, abusive)
+			root, err := rt.Resolve(actor.Target{Tree: "ab"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			for i := 0; i < 2; i++ {
+				pid, err := rt.StartDynamicChild(context.Background(), root, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := rt.Cast(pid, actor.Message{Body: []byte("bomb")}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			rt := benchRuntime(b, nil)
+			for _, e := range []actor.Entry{
+				{Name: "idle", New: func(map[string]string) (actor.Behavior, error) { return idle{}, nil }},
+				{Name: "hog", New: func(map[string]string) (actor.Behavior, error) { return &hog{}, nil }},
+				{Name: "flooder", New: func(map[string]string) (actor.Behavior, error) { return flooder{}, nil }},
+				{Name: "bomber", New: func(map[string]string) (actor.Behavior, error) { return bomber{rt: rt}, nil }},
+			} {
+				if err := rt.Catalog().Register(e); err != nil {
+					b.Fatal(err)
+				}
+			}
+			applyBench(b, rt, spec.Tree{Name: "nb", SupervisorSpec: spec.SupervisorSpec{Strategy: spec.OneForOne, MaxRestarts: 10, MaxSeconds: 10,
+				Children: []spec.ChildSpec{{ID: "svc", Behavior: "idle"}}}}, actor.SandboxPolicy{Isolation: actor.IsolationStrict})
+			svc, err := rt.Resolve(actor.Target{Tree: "nb", Path: "svc"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			start := time.Now()
+			if c.abuse != nil {
+				c.abuse(b, rt)
+			}
+			ctx := context.Background()
+			body := []byte("ping")
+			lat := make([]time.Duration, b.N)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				t := time.Now()
+				if _, err := rt.Call(ctx, svc, actor.Message{Body: body}); err != nil {
+					b.Fatal(err)
+				}
+				lat[i] = time.Since(t)
+			}
+			b.StopTimer()
+			sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+			b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds()), "p50-ns")
+			b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds()), "p99-ns")
+			if c.abuse != nil {
+				if st, err := rt.SandboxStatus("ab"); err == nil {
+					b.ReportMetric(float64(st.CPUUsed)*100/float64(time.Since(start)), "abuser-cpu-%")
+				}
+			}
+		})
+	}
+}
+
+func applyBench(b *testing.B, rt *actor.Runtime, tr spec.Tree, pol actor.SandboxPolicy) {
+	b.Helper()
+	if err := rt.ApplySandbox(context.Background(), tr, pol); err != nil {
+		b.Fatal(err)
 	}
 }
