@@ -102,6 +102,10 @@ type SandboxPolicy struct {
 	// behaviors report them through Sizer (bytes), checked after each
 	// message.
 	MaxMemoryBytes int64 `json:"max_memory_bytes,omitempty"`
+	// MaxFileHandles bounds the files a WASI module of the sandbox may
+	// hold open (handles, its preopened directory included; 0: the
+	// module's own max_file_handles). Not applicable to native behaviors.
+	MaxFileHandles int `json:"max_file_handles,omitempty"`
 	// CPUPercent bounds the callbacks' running time, on the runtime's
 	// clock, to this share of one core (percent, 1..100): a token bucket
 	// of SandboxCPUWindow x CPUPercent/100 that refills at CPUPercent/100.
@@ -172,7 +176,7 @@ func (p SandboxPolicy) Validate() error {
 		{"max_processes", int64(p.MaxProcesses)}, {"max_mailbox", int64(p.MaxMailbox)},
 		{"max_messages_per_second", int64(p.MaxMessagesPerSecond)},
 		{"message_deadline", int64(p.MessageDeadline)}, {"max_memory_bytes", p.MaxMemoryBytes},
-		{"monitor_interval", int64(p.MonitorInterval)},
+		{"monitor_interval", int64(p.MonitorInterval)}, {"max_file_handles", int64(p.MaxFileHandles)},
 		{"cpu_percent", int64(p.CPUPercent)}, {"history_samples", int64(p.HistorySamples)},
 	} {
 		if f.v < 0 {

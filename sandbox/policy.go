@@ -157,9 +157,8 @@ func (p Policy) Validate() error {
 }
 
 // Actor is the policy the runtime enforces (actor.Runtime.ApplySandbox).
-// MaxFileHandles and Trace are not part of it: the runtime does not
-// enforce files on native behaviors, and tracing is set with the
-// runtime's tracing API.
+// Trace is not part of it: tracing is set with the runtime's tracing
+// API. MaxFileHandles is for the WASI modules the hot-code host runs.
 func (p Policy) Actor() actor.SandboxPolicy {
 	return actor.SandboxPolicy{
 		Isolation:            p.Isolation,
@@ -171,6 +170,7 @@ func (p Policy) Actor() actor.SandboxPolicy {
 		MessageDeadline:      p.Limits.MessageDeadline,
 		MaxMemoryBytes:       p.Limits.MaxMemoryBytes,
 		CPUPercent:           p.Limits.CPUPercent,
+		MaxFileHandles:       p.Limits.MaxFileHandles,
 		MonitorInterval:      p.MonitorInterval,
 		Response:             p.Response,
 	}
