@@ -25,16 +25,32 @@ var (
 	_ actor.UpgradeNotified = (*behavior)(nil)
 )
 
-// instance returns the behavior's instance, making it on first use.
-func (b *behavior) instance() (*instance, error) {
+// instance returns the behavior's instance, making it on first use; p,
+// when the first use is a process callback, is checked for a sandbox,
+// whose limits the instance then gets from the start (a module the
+// sandbox refuses is never instantiated).
+func (b *behavior) instance(p actor.Proc) (*instance, error) {
 	if b.in != nil {
 		return b.in, nil
 	}
+	var sbx *sandboxCfg
+	if p != nil {
+		if g := actor.SandboxOf(p); g != nil {
+			var err error
+			if sbx, err = b.m.sandboxConfig(g); err != nil {
+				return nil, err
+			}
+		}
+	}
 	ctx, cancel := context.WithTimeout(b.m.host.ctx, b.m.host.cfg.MessageDeadline)
 	defer cancel()
-	in, err := b.m.instantiate(ctx)
+	in, err := b.m.instantiate(ctx, sbx)
 	if err != nil {
 		return nil, err
+	}
+	in.bound = p != nil
+	if sbx != nil {
+		in.watch(sbx.guest.Done())
 	}
 	b.in = in
 	return in, nil
@@ -89,11 +105,17 @@ func (b *behavior) Health() error {
 // message the host functions see, and frees the host's buffers after. An
 // exit(self) during the callback stops the process.
 func (b *behavior) run(p actor.Proc, msg *actor.Message, f func(ctx context.Context, in *instance) error) error {
-	in, err := b.instance()
+	in, err := b.instance(p)
 	if err != nil {
 		return err
 	}
-	dctx, cancel := context.WithTimeout(b.m.host.ctx, b.m.host.cfg.MessageDeadline)
+	if p != nil && !in.bound {
+		if err := in.bindSandbox(p); err != nil {
+			return in.fail(err)
+		}
+	}
+	in.cur = in.deadline()
+	dctx, cancel := context.WithTimeout(b.m.host.ctx, in.cur)
 	defer cancel()
 	ctx := &callContext{Context: dctx, in: in}
 	in.proc, in.msg, in.exit = p, msg, ""

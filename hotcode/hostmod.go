@@ -286,7 +286,11 @@ func hostSpawn(c *hostCall, s []uint64) {
 	if flags&spawnLink != 0 {
 		o.Link = c.in.proc.Self()
 	}
-	pid, err := sys.Spawn(c.ctx, o)
+	spawn := sys.Spawn
+	if c.in.sbx != nil { // through the sandbox's boundary
+		spawn = c.in.sbx.guest.Spawn
+	}
+	pid, err := spawn(c.ctx, o)
 	if err != nil {
 		s[0] = packStatus(hostStatus(err))
 		return
@@ -370,6 +374,8 @@ func hostExit(c *hostCall, s []uint64) {
 	case to == c.in.proc.Self():
 		c.in.exit = reason
 		s[0] = HostOK
+	case c.in.sbx != nil: // through the sandbox's boundary
+		s[0] = uint64(hostStatus(c.in.sbx.guest.Exit(to, reason)))
 	default:
 		sys := c.in.m.host.system()
 		if sys == nil {

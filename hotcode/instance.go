@@ -8,9 +8,11 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/steward/steward/actor"
@@ -44,6 +46,15 @@ type instance struct {
 	// broken is the first failure of a call into the instance (a trap, a
 	// deadline, a bad return): the instance is not called again.
 	broken error
+
+	// The sandbox (sandbox.go): guard is the memory allocator; sbx is set
+	// once the instance serves a process of a sandbox (bound: its first
+	// process callback has looked); cur is the running callback's
+	// deadline.
+	guard *memGuard
+	sbx   *sandboxCfg
+	bound bool
+	cur   time.Duration
 }
 
 const maxDepth = 3
@@ -54,33 +65,48 @@ type closer struct {
 	once sync.Once
 	mod  api.Module
 	live *atomic.Int64
+	gone chan struct{} // closed once closed
 }
 
 func (c *closer) close() {
 	c.once.Do(func() {
 		_ = c.mod.Close(context.Background())
 		c.live.Add(-1)
+		close(c.gone)
 	})
 }
 
 // instantiate makes a fresh instance: no start function runs (validation
 // refuses start sections; WithStartFunctions() skips _start), no WASI
 // unless the module was allowed it.
-func (m *Module) instantiate(ctx context.Context) (*instance, error) {
+//
+// sbx, when the instance is made for a process of a sandbox, puts it under
+// the sandbox's limits from the start: its memory minimum is reserved
+// from the sandbox's budget before anything is allocated.
+func (m *Module) instantiate(ctx context.Context, sbx *sandboxCfg) (*instance, error) {
 	// The random source is given even without WASI: wazero's default
 	// seeds a math/rand source per instance, a tenth of the cost.
 	cfg := wazero.NewModuleConfig().WithName("").WithStartFunctions().WithRandSource(rand.Reader)
-	in := &instance{m: m}
+	in := &instance{m: m, guard: &memGuard{}, sbx: sbx, bound: sbx != nil}
+	if sbx != nil {
+		if err := in.guard.prereserve(sbx, uint64(m.minPages())*PageSize); err != nil {
+			return nil, fmt.Errorf("%s: memory minimum %d bytes: %w", m.Ref(), m.MemoryMinimumBytes(), err)
+		}
+	}
 	if m.wasi != nil {
 		cfg, in.fs = m.wasiConfig(cfg, in)
+		if in.fs != nil && sbx != nil {
+			in.fs.sandbox(m, sbx.guest)
+		}
 	}
-	mod, err := m.host.rt.InstantiateModule(ctx, m.cm, cfg)
+	mod, err := m.host.rt.InstantiateModule(experimental.WithMemoryAllocator(ctx, in.guard), m.cm, cfg)
 	if err != nil {
+		in.guard.release()
 		return nil, fmt.Errorf("%s: instantiate: %s", m.Ref(), firstLine(err))
 	}
 	m.host.live.Add(1)
 	in.mod, in.mem = mod, mod.Memory()
-	in.closer = &closer{mod: mod, live: &m.host.live}
+	in.closer = &closer{mod: mod, live: &m.host.live, gone: make(chan struct{})}
 	runtime.AddCleanup(in, func(c *closer) { c.close() }, in.closer)
 	if in.mem == nil {
 		in.close()
@@ -138,7 +164,10 @@ func (in *instance) callError(ctx context.Context, name string, err error) error
 	var t trap
 	switch {
 	case errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.As(err, &ee) && ee.ExitCode() == sys.ExitCodeDeadlineExceeded:
-		return fmt.Errorf("%s: %s ran past its %s deadline", ref, name, in.m.host.cfg.MessageDeadline)
+		if in.sbx != nil {
+			return fmt.Errorf("%s: %s ran past its %s deadline (sandbox %q)", ref, name, in.cur, in.sbx.guest.Name())
+		}
+		return fmt.Errorf("%s: %s ran past its %s deadline", ref, name, in.cur)
 	case errors.Is(ctx.Err(), context.Canceled) || errors.As(err, &ee) && ee.ExitCode() == sys.ExitCodeContextCanceled:
 		return fmt.Errorf("%s: %s stopped: the host is closing", ref, name)
 	case errors.As(err, &ee):
