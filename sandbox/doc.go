@@ -8,7 +8,15 @@
 //     them;
 //   - Parse, Defaults, Validate and Policy.Actor;
 //   - Start: a tree run on a runtime as a sandbox under a policy, with
-//     the tracing the policy asks for, or not at all.
+//     the tracing the policy asks for, or not at all;
+//   - Observe: what a node's runtime recorded of a sandbox (status,
+//     violations, state accesses, flow graph, processes, usage) beside
+//     what was declared (spec, policy, allowed module versions), as one
+//     Observation a caller may also fill by hand;
+//   - Interactions (who exchanged messages with whom, with a pattern) and
+//     Verify (message, state, resource and code isolation, each a verdict
+//     with its evidence), reading only an Observation;
+//   - ReadTrace: a sandbox's raw trace (messages, states or all).
 //
 // It must not:
 //   - enforce anything: the runtime does, at its boundary
