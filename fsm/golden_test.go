@@ -20,6 +20,7 @@ import (
 
 	"github.com/steward/steward/pb"
 	"github.com/steward/steward/plan"
+	"github.com/steward/steward/sandbox"
 	"github.com/steward/steward/spec"
 	"github.com/steward/steward/state"
 	"google.golang.org/protobuf/proto"
@@ -130,6 +131,7 @@ var outcomeKinds = []struct {
 	{"state.ErrCorruptSnapshot", state.ErrCorruptSnapshot},
 	{"state.ErrInUse", state.ErrInUse},
 	{"state.ErrDeployState", state.ErrDeployState},
+	{"state.ErrSandboxState", state.ErrSandboxState},
 	{"state.ErrInvalidRecord", state.ErrInvalidRecord},
 }
 
@@ -899,7 +901,67 @@ func buildGoldenLog(t testing.TB) *goldenLog {
 	goldenDeployments(g, invalid, notFound)
 	goldenTrust(g, invalid, notFound)
 	goldenCheckpoints(g, invalid, notFound)
+	goldenSandboxes(g, invalid, notFound)
 	return g
+}
+
+// goldenSandboxes adds sandboxes and experiments (issue 17) as
+// sandbox/manager commits them: a standalone sandbox that comes up and is
+// moved, an experiment failed by one part, one aborted by the leader, one
+// destroyed, and the refusals no version changes.
+func goldenSandboxes(g *goldenLog, invalid, notFound string) {
+	const ok = outcomeOK
+	t := g.t
+	sbRec := func(name, node string, auto bool) *pb.SandboxRecord {
+		tree, err := spec.Parse([]byte(`{"name":"`+name+`","children":[{"id":"e","behavior":"echo","name":"`+name+`-echo"}]}`), "t.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		spec.Normalize(tree)
+		p := sandbox.Defaults()
+		p.Name, p.Isolation, p.Limits.MaxProcesses, p.Limits.MessageDeadline = name, "strict", 5, 250*time.Millisecond
+		return &pb.SandboxRecord{Name: name, Node: node, AutoPlaced: auto, SpecJson: spec.CanonicalTree(tree), PolicyJson: sandbox.Canonical(p),
+			Modules: []*pb.SandboxModule{{Name: "counter", Versions: []string{"2"}}}}
+	}
+	group := func(id, name string, standalone bool, recs ...*pb.SandboxRecord) *pb.ExperimentCreateCommand {
+		return &pb.ExperimentCreateCommand{Experiment: &pb.ExperimentRecord{Id: id, Name: name, Standalone: standalone,
+			DeadlineUnixNano: g.now.Add(30 * time.Second).UnixNano(), CreatedBy: goldenLeader},
+			Sandboxes: recs, MaxSandboxes: 256, MaxSandboxesPerNode: 32, MaxFailedKept: 50}
+	}
+	status := func(name, node string, placed uint64, st, reason string) *pb.SandboxStatusCommand {
+		return &pb.SandboxStatusCommand{Name: name, Node: node, PlacedIndex: placed, Status: st, Reason: reason}
+	}
+	r := g.add("sandbox create, standalone, auto-placed on n2", ok, pb.CommandType_COMMAND_TYPE_EXPERIMENT_CREATE, group("sbx-00000000d001", "", true, sbRec("sb-a", "n2", true)))
+	placed := r.Index
+	g.add("sandbox status from a node it is not placed on", "state.ErrSandboxState", pb.CommandType_COMMAND_TYPE_SANDBOX_STATUS, status("sb-a", "n3", placed, "running", ""))
+	r = g.add("sandbox status running", ok, pb.CommandType_COMMAND_TYPE_SANDBOX_STATUS, status("sb-a", "n2", placed, "running", ""))
+	g.add("sandbox status of an unknown kind", invalid, pb.CommandType_COMMAND_TYPE_SANDBOX_STATUS, status("sb-a", "n2", placed, "sleeping", ""))
+	r = g.add("sandbox placed on n3 after n2 failed", ok, pb.CommandType_COMMAND_TYPE_SANDBOX_PLACE, &pb.SandboxPlaceCommand{Name: "sb-a", Node: "n3", Cas: r.Index})
+	g.add("sandbox place with a stale check-and-set", "state.ErrCASConflict", pb.CommandType_COMMAND_TYPE_SANDBOX_PLACE, &pb.SandboxPlaceCommand{Name: "sb-a", Node: "n1", Cas: placed})
+	g.add("sandbox status about the old placement", "state.ErrSandboxState", pb.CommandType_COMMAND_TYPE_SANDBOX_STATUS, status("sb-a", "n2", placed, "running", ""))
+	g.add("sandbox status running on n3", ok, pb.CommandType_COMMAND_TYPE_SANDBOX_STATUS, status("sb-a", "n3", r.Index, "running", ""))
+	g.add("sandbox create named like a tree", invalid, pb.CommandType_COMMAND_TYPE_EXPERIMENT_CREATE, group("sbx-00000000d002", "", true, sbRec("web", "n1", false)))
+	g.add("sandbox create named like a sandbox", invalid, pb.CommandType_COMMAND_TYPE_EXPERIMENT_CREATE, group("sbx-00000000d003", "", true, sbRec("sb-a", "n1", false)))
+	g.add("tree apply named like a sandbox", invalid, pb.CommandType_COMMAND_TYPE_TREE_APPLY, &pb.TreeApplyCommand{Tree: &pb.TreeRecord{Name: "sb-a", Node: "n1", SpecJson: sbRec("sb-a", "n1", false).SpecJson}})
+	g.add("sandbox create not placed", invalid, pb.CommandType_COMMAND_TYPE_EXPERIMENT_CREATE, group("sbx-00000000d004", "", true, sbRec("sb-b", "auto", true)))
+	over := group("exp-00000000d005", "over", false, sbRec("ov-1", "n1", false), sbRec("ov-2", "n1", false))
+	over.MaxSandboxesPerNode = 1
+	g.add("experiment create over the per-node limit", "state.ErrLimit", pb.CommandType_COMMAND_TYPE_EXPERIMENT_CREATE, over)
+	r = g.add("experiment create, two parts", ok, pb.CommandType_COMMAND_TYPE_EXPERIMENT_CREATE, group("exp-00000000d006", "ab", false, sbRec("ab-a", "n1", false), sbRec("ab-b", "n2", false)))
+	g.add("experiment part a running", ok, pb.CommandType_COMMAND_TYPE_SANDBOX_STATUS, status("ab-a", "n1", r.Index, "running", ""))
+	g.add("experiment part b failed: the experiment fails whole", ok, pb.CommandType_COMMAND_TYPE_SANDBOX_STATUS, status("ab-b", "n2", r.Index, "failed", "sandbox limit: 3 processes, max_processes 2"))
+	g.add("experiment abort of a failed experiment", "state.ErrSandboxState", pb.CommandType_COMMAND_TYPE_EXPERIMENT_ABORT, &pb.ExperimentAbortCommand{Id: "exp-00000000d006", Reason: "late"})
+	g.add("experiment create, a part on a node then lost", ok, pb.CommandType_COMMAND_TYPE_EXPERIMENT_CREATE, group("exp-00000000d007", "lost", false, sbRec("lo-a", "n1", false), sbRec("lo-b", "n3", false)))
+	g.add("experiment abort: a node lost before every part was up", ok, pb.CommandType_COMMAND_TYPE_EXPERIMENT_ABORT, &pb.ExperimentAbortCommand{Id: "exp-00000000d007", Reason: "a node was lost before every part was up: lo-b (node n3 failed)"})
+	g.add("experiment abort of an unknown experiment", notFound, pb.CommandType_COMMAND_TYPE_EXPERIMENT_ABORT, &pb.ExperimentAbortCommand{Id: "exp-nope"})
+	r = g.add("experiment create, to destroy", ok, pb.CommandType_COMMAND_TYPE_EXPERIMENT_CREATE, group("exp-00000000d008", "keep", false, sbRec("kp-a", "n1", false)))
+	g.add("experiment part running: the experiment runs", ok, pb.CommandType_COMMAND_TYPE_SANDBOX_STATUS, status("kp-a", "n1", r.Index, "running", ""))
+	g.add("experiment delete", ok, pb.CommandType_COMMAND_TYPE_EXPERIMENT_DELETE, &pb.ExperimentDeleteCommand{Id: "exp-00000000d008"})
+	g.add("experiment delete of an unknown experiment", notFound, pb.CommandType_COMMAND_TYPE_EXPERIMENT_DELETE, &pb.ExperimentDeleteCommand{Id: "exp-00000000d008"})
+	g.add("sandbox status terminated by its policy", ok, pb.CommandType_COMMAND_TYPE_SANDBOX_STATUS, func() *pb.SandboxStatusCommand {
+		sb, _ := g.f.State().Sandbox("sb-a")
+		return status("sb-a", "n3", sb.PlacedIndex, "terminated", "sandbox_violation: boundary")
+	}())
 }
 
 // goldenCheckpoints adds checkpoints (issue 16): one with states, pinning

@@ -396,6 +396,8 @@ var snapshotRecordTypes = map[byte]func() proto.Message{
 	15: func() proto.Message { return new(pb.ModuleTrustedKey) },
 	16: func() proto.Message { return new(pb.DeploymentRecord) },
 	17: func() proto.Message { return new(pb.CheckpointRecord) },
+	18: func() proto.Message { return new(pb.SandboxRecord) },
+	19: func() proto.Message { return new(pb.ExperimentRecord) },
 }
 
 // withoutUnknown rewrites a state snapshot stream with the unknown fields

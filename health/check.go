@@ -58,6 +58,15 @@ func (l *Layer) check(ctx context.Context, st *state.Store, ws memdb.WatchSet) *
 		desired[rec.Name] = true
 		l.checkTree(c, rec, running)
 	}
+	_, sbs, err := st.Sandboxes(ws, c.node)
+	if err != nil {
+		c.add(KindSpecInvalid, "node:"+c.node, "reading the desired state: %v", err)
+		return c
+	}
+	for _, sb := range sbs {
+		desired[sb.Name] = true
+		checkSandbox(c, sb, running)
+	}
 
 	// Trees here that the desired state does not place here.
 	var extra []string
@@ -80,6 +89,23 @@ func (l *Layer) check(ctx context.Context, st *state.Store, ws memdb.WatchSet) *
 	}
 	sortViolations(c.violations)
 	return c
+}
+
+// checkSandbox compares one sandbox placed on this node with the runtime:
+// it runs, unless its creation is still pending or its policy terminated
+// it (which stays down until destroyed).
+func checkSandbox(c *nodeCheck, sb *pb.SandboxRecord, running map[string]actor.TreeInfo) {
+	if sb.Status == state.SandboxTerminated && sb.StatusIndex == sb.PlacedIndex {
+		return
+	}
+	subj := "sandbox:" + sb.Name
+	ti, ok := running[sb.Name]
+	switch {
+	case !ok && sb.Status != state.SandboxPending:
+		c.add(KindTreeMissing, subj, "placed on this node at index %d (%s), not running", sb.PlacedIndex, sb.Status)
+	case ok && ti.Status != actor.TreeRunning:
+		c.add(KindTreeFailed, subj, "placed on this node at index %d, %s: %s", sb.PlacedIndex, ti.Status, ti.Reason)
+	}
 }
 
 // checkTree compares one tree committed for this node with the runtime.

@@ -62,6 +62,12 @@ const (
 	// Checkpoints (hotcode/checkpoint layer).
 	CommandType_COMMAND_TYPE_CHECKPOINT_CREATE CommandType = 27
 	CommandType_COMMAND_TYPE_CHECKPOINT_DELETE CommandType = 28
+	// Sandboxes and experiments (sandbox/manager layer).
+	CommandType_COMMAND_TYPE_EXPERIMENT_CREATE CommandType = 29
+	CommandType_COMMAND_TYPE_SANDBOX_STATUS    CommandType = 30
+	CommandType_COMMAND_TYPE_SANDBOX_PLACE     CommandType = 31
+	CommandType_COMMAND_TYPE_EXPERIMENT_ABORT  CommandType = 32
+	CommandType_COMMAND_TYPE_EXPERIMENT_DELETE CommandType = 33
 )
 
 // Enum value maps for CommandType.
@@ -96,6 +102,11 @@ var (
 		26: "COMMAND_TYPE_MODULE_TRUST_REMOVE",
 		27: "COMMAND_TYPE_CHECKPOINT_CREATE",
 		28: "COMMAND_TYPE_CHECKPOINT_DELETE",
+		29: "COMMAND_TYPE_EXPERIMENT_CREATE",
+		30: "COMMAND_TYPE_SANDBOX_STATUS",
+		31: "COMMAND_TYPE_SANDBOX_PLACE",
+		32: "COMMAND_TYPE_EXPERIMENT_ABORT",
+		33: "COMMAND_TYPE_EXPERIMENT_DELETE",
 	}
 	CommandType_value = map[string]int32{
 		"COMMAND_TYPE_UNSPECIFIED":         0,
@@ -127,6 +138,11 @@ var (
 		"COMMAND_TYPE_MODULE_TRUST_REMOVE": 26,
 		"COMMAND_TYPE_CHECKPOINT_CREATE":   27,
 		"COMMAND_TYPE_CHECKPOINT_DELETE":   28,
+		"COMMAND_TYPE_EXPERIMENT_CREATE":   29,
+		"COMMAND_TYPE_SANDBOX_STATUS":      30,
+		"COMMAND_TYPE_SANDBOX_PLACE":       31,
+		"COMMAND_TYPE_EXPERIMENT_ABORT":    32,
+		"COMMAND_TYPE_EXPERIMENT_DELETE":   33,
 	}
 )
 
@@ -1127,7 +1143,7 @@ const file_steward_v1_fsm_proto_rawDesc = "" +
 	"\x03cas\x18\x02 \x01(\x04H\x00R\x03cas\x88\x01\x01B\x06\n" +
 	"\x04_cas\"'\n" +
 	"\x11TreeDeleteCommand\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name*\xb6\a\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name*\xe2\b\n" +
 	"\vCommandType\x12\x1c\n" +
 	"\x18COMMAND_TYPE_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19COMMAND_TYPE_CLUSTER_INIT\x10\x01\x12\x1c\n" +
@@ -1158,7 +1174,12 @@ const file_steward_v1_fsm_proto_rawDesc = "" +
 	"\x1dCOMMAND_TYPE_MODULE_TRUST_ADD\x10\x19\x12$\n" +
 	" COMMAND_TYPE_MODULE_TRUST_REMOVE\x10\x1a\x12\"\n" +
 	"\x1eCOMMAND_TYPE_CHECKPOINT_CREATE\x10\x1b\x12\"\n" +
-	"\x1eCOMMAND_TYPE_CHECKPOINT_DELETE\x10\x1c*n\n" +
+	"\x1eCOMMAND_TYPE_CHECKPOINT_DELETE\x10\x1c\x12\"\n" +
+	"\x1eCOMMAND_TYPE_EXPERIMENT_CREATE\x10\x1d\x12\x1f\n" +
+	"\x1bCOMMAND_TYPE_SANDBOX_STATUS\x10\x1e\x12\x1e\n" +
+	"\x1aCOMMAND_TYPE_SANDBOX_PLACE\x10\x1f\x12!\n" +
+	"\x1dCOMMAND_TYPE_EXPERIMENT_ABORT\x10 \x12\"\n" +
+	"\x1eCOMMAND_TYPE_EXPERIMENT_DELETE\x10!*n\n" +
 	"\n" +
 	"NodeStatus\x12\x1b\n" +
 	"\x17NODE_STATUS_UNSPECIFIED\x10\x00\x12\x15\n" +

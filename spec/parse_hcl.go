@@ -77,6 +77,32 @@ func parseHCLTree(data []byte, filename string) (*Tree, error) {
 	return t, nil
 }
 
+// DecodeTreeBodyHCL reads a tree named name from the body of a block that
+// holds what a tree block holds (node, strategy, intensity, children), as
+// another document embeds a tree (a sandbox file's tree block). Problem
+// paths are relative to the block, prefixed with path.
+func DecodeTreeBodyHCL(name string, body hcl.Body, path string) (*Tree, error) {
+	var ps fielderr.List
+	r := fielderr.Reporter{List: &ps, Kind: ErrSyntax}
+	t := &Tree{Name: name}
+	content := hcldoc.Content(r, path, body, treeBlockHCLSchema)
+	var in intensityInput
+	for _, a := range hcldoc.Attrs(content.Attributes) {
+		switch a.Name {
+		case "node":
+			hcldoc.Decode(r, fielderr.Join(path, a.Name), a, &t.Node)
+		default:
+			supervisorAttrFromHCL(r, &t.SupervisorSpec, &in, path, a)
+		}
+	}
+	in.apply(&t.SupervisorSpec, true)
+	t.Children = childrenFromHCL(r, path, content.Blocks)
+	if err := ps.Err(ErrSyntax); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
 // DecodeChildHCL reads one child spec from a `child "id" { ... }` block,
 // with the same rules as Parse. Problem paths are relative to the child.
 func DecodeChildHCL(block *hcl.Block) (ChildSpec, error) {

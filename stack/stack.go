@@ -13,6 +13,7 @@ import (
 	"github.com/steward/steward/hotcode/deploy"
 	"github.com/steward/steward/hotcode/store"
 	"github.com/steward/steward/node"
+	"github.com/steward/steward/sandbox/manager"
 	"github.com/steward/steward/snapshot"
 	"github.com/steward/steward/supervision"
 )
@@ -37,16 +38,19 @@ type Config struct {
 	// Checkpoints runs the checkpoint layer (hotcode/checkpoint); it needs
 	// Deployments.
 	Checkpoints bool
+	// Sandboxes runs the sandbox layer (sandbox/manager).
+	Sandboxes *manager.Config
 }
 
 // DefaultConfig runs every layer with its defaults.
 func DefaultConfig() Config {
 	coord, snap, hl, bk, mods := coordination.DefaultConfig(), snapshot.DefaultConfig(), health.DefaultConfig(), backup.DefaultConfig(), store.DefaultConfig()
+	sbx := manager.DefaultConfig()
 	return Config{
 		Runtime:      actor.DefaultConfig(),
 		Supervision:  supervision.DefaultConfig(),
 		Coordination: &coord, Snapshot: &snap, Health: &hl, Backup: &bk, Modules: &mods,
-		Deployments: true, Checkpoints: true,
+		Deployments: true, Checkpoints: true, Sandboxes: &sbx,
 	}
 }
 
@@ -61,6 +65,7 @@ type Stack struct {
 	Modules      *store.Layer
 	Deploy       *deploy.Layer
 	Checkpoint   *checkpoint.Layer
+	Sandboxes    *manager.Layer
 }
 
 // New builds the runtime and layers of the node named nodeName.
@@ -114,6 +119,9 @@ func New(nodeName string, logger hclog.Logger, cfg Config) (*Stack, error) {
 		}
 		s.Checkpoint = checkpoint.New(rt, s.Coordination, s.Deploy)
 	}
+	if cfg.Sandboxes != nil {
+		s.Sandboxes = manager.New(*cfg.Sandboxes, s.Supervision)
+	}
 	return s, nil
 }
 
@@ -141,6 +149,9 @@ func (s *Stack) Plugins() []node.Plugin {
 	}
 	if s.Checkpoint != nil {
 		out = append(out, s.Checkpoint)
+	}
+	if s.Sandboxes != nil {
+		out = append(out, s.Sandboxes)
 	}
 	return out
 }

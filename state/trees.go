@@ -95,6 +95,11 @@ func (s *Store) TreeApply(idx uint64, rec *pb.TreeRecord, cas *uint64) (*pb.Tree
 		if raw != nil {
 			old = raw.(*pb.TreeRecord)
 		}
+		if sb, err := txn.First(tableSandboxes, "id", rec.Name); err != nil {
+			return err
+		} else if sb != nil {
+			return fmt.Errorf("%w: %q is a sandbox; a tree cannot take its name", ErrInvalidRecord, rec.Name)
+		}
 		if cas != nil {
 			var cur uint64
 			if old != nil {

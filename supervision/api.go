@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/steward/steward/pb"
+	"github.com/steward/steward/spec"
 )
 
 // Exported views for other layers (snapshots, health) that need a node's
@@ -33,4 +34,20 @@ func (l *Layer) WatchTree(ctx context.Context, nodeName, tree string, changed fu
 		changed()
 		return nil
 	})
+}
+
+// Place picks an alive node for a new tree or sandbox (the fewest live
+// processes, then the fewest committed trees, then the name), never
+// exclude.
+func (l *Layer) Place(ctx context.Context, exclude string) (string, error) {
+	return l.place(ctx, exclude)
+}
+
+// KnownNode checks that a node name belongs to this cluster.
+func (l *Layer) KnownNode(name string) error { return l.knownNode(name) }
+
+// ValidateOptions checks behaviors and module refs against this node's
+// catalog, as the Supervision service validates a tree.
+func (l *Layer) ValidateOptions() spec.ValidateOptions {
+	return (&supervisionService{l: l}).validateOptions()
 }

@@ -39,6 +39,18 @@ type reconciler struct {
 	done map[string]uint64
 	// retry holds failed or refused trees waiting for their backoff.
 	retry map[string]*backoff
+	// sandboxes are the sandbox records of the current pass, by name:
+	// trees run under a policy (sandbox.Start), keyed by placement.
+	sandboxes map[string]*pb.SandboxRecord
+	// reported records, per sandbox, the last status this node committed
+	// (or is committing) for a placement, so a pass does not propose it
+	// again while the replica catches up.
+	reported map[string]sandboxReport
+}
+
+type sandboxReport struct {
+	placed uint64
+	status string
 }
 
 type backoff struct {
@@ -51,7 +63,7 @@ type backoff struct {
 }
 
 func newReconciler(l *Layer) *reconciler {
-	return &reconciler{l: l, done: map[string]uint64{}, retry: map[string]*backoff{}}
+	return &reconciler{l: l, done: map[string]uint64{}, retry: map[string]*backoff{}, reported: map[string]sandboxReport{}}
 }
 
 func (r *reconciler) applied(tree string) uint64 {
@@ -70,11 +82,16 @@ func (r *reconciler) run() {
 		st := r.l.node.State()
 		ws := memdb.NewWatchSet()
 		_, recs, err := st.Trees(ws, "")
+		var sbs []*pb.SandboxRecord
+		if err == nil {
+			_, sbs, err = st.Sandboxes(ws, "")
+		}
 		var wakeAt time.Time
 		if err != nil {
 			r.l.logger.Error("reconcile: read trees", "error", err)
 		} else {
-			wakeAt = r.pass(recs)
+			r.setSandboxes(sbs)
+			wakeAt = r.pass(append(recs, sandboxTrees(sbs)...))
 		}
 		var retryC <-chan time.Time
 		var retryT clock.Timer
@@ -173,6 +190,9 @@ func (r *reconciler) pass(recs []*pb.TreeRecord) time.Time {
 				r.mu.Unlock()
 			}
 			continue
+		case inStep && ti.Status == actor.TreeFailed && r.terminated(rec, ti):
+			// A sandbox its policy terminated stays down until destroyed.
+			continue
 		case inStep && ti.Status == actor.TreeFailed && (b == nil || b.next.IsZero()):
 			// The tree's root gave up (intensity exceeded): restart it,
 			// after a backoff that grows with each crash.
@@ -215,7 +235,11 @@ func (r *reconciler) apply(rec *pb.TreeRecord, ti actor.TreeInfo, isRunning bool
 			}
 		}
 	}
-	if err := r.l.rt.ApplyTree(ctx, *t); err != nil {
+	if sb := r.sandbox(rec.Name); sb != nil {
+		if err := r.startSandbox(ctx, sb, t); err != nil {
+			return r.failed(rec, err), false
+		}
+	} else if err := r.l.rt.ApplyTree(ctx, *t); err != nil {
 		return r.failed(rec, err), false
 	}
 	if action == "restarted" && (ti.Tracing.Flow || ti.Tracing.History) {
@@ -230,6 +254,9 @@ func (r *reconciler) apply(rec *pb.TreeRecord, ti actor.TreeInfo, isRunning bool
 		b.next, b.started = time.Time{}, r.l.clock.Now()
 	}
 	r.mu.Unlock()
+	if sb := r.sandbox(rec.Name); sb != nil {
+		r.report(sb, state.SandboxRunning, "")
+	}
 	r.l.logger.Info("tree applied", "tree", rec.Name, "action", action, "spec_index", rec.ModifyIndex)
 	r.l.rt.Publish(actor.Event{Type: EventSpecApplied, Tree: rec.Name,
 		Detail: fmt.Sprintf("%s at spec index %d", action, rec.ModifyIndex)})
@@ -238,6 +265,11 @@ func (r *reconciler) apply(rec *pb.TreeRecord, ti actor.TreeInfo, isRunning bool
 
 // failed records a refused apply and schedules the retry.
 func (r *reconciler) failed(rec *pb.TreeRecord, err error) time.Time {
+	if sb := r.sandbox(rec.Name); sb != nil && sb.Status == state.SandboxPending {
+		// A sandbox that cannot be set up is not retried: the report
+		// fails its group, which removes it.
+		r.report(sb, state.SandboxFailed, err.Error())
+	}
 	return r.schedule(rec, EventSpecRejected, err)
 }
 
@@ -275,6 +307,7 @@ func (r *reconciler) stop(name string) {
 	r.mu.Lock()
 	delete(r.done, name)
 	delete(r.retry, name)
+	delete(r.reported, name)
 	r.mu.Unlock()
 	r.l.logger.Info("tree stopped: no longer placed on this node", "tree", name)
 	r.l.rt.Publish(actor.Event{Type: EventTreeRemoved, Tree: name})

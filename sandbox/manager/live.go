@@ -1,0 +1,127 @@
+package manager
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/steward/steward/actor"
+	"github.com/steward/steward/pb"
+	"github.com/steward/steward/state"
+	"github.com/steward/steward/transport"
+	"google.golang.org/protobuf/proto"
+)
+
+// The live views of a sandbox are answered by the node that runs it: a
+// node that receives one for a sandbox placed elsewhere forwards it there
+// once (the request then names the node).
+
+type liveFunc func(ctx context.Context, sb *pb.SandboxRecord, req *pb.SandboxLiveRequest) (any, error)
+
+type remoteLive func(ctx context.Context, c pb.SandboxesClient, req *pb.SandboxLiveRequest) (*pb.SandboxLiveResponse, error)
+
+// live answers req on the sandbox's node: here with local, elsewhere
+// through remote.
+func (l *Layer) live(ctx context.Context, req *pb.SandboxLiveRequest, remote remoteLive, local liveFunc) (*pb.SandboxLiveResponse, error) {
+	sb, err := lookup(l.node.State(), req.Name)
+	if err != nil {
+		return nil, transport.ToStatus(err)
+	}
+	self := l.node.Name()
+	if sb.Node != self {
+		if req.Node != "" {
+			return nil, transport.ToStatus(fmt.Errorf("%w: sandbox %q was forwarded to %s, but this node's replica places it on %s; try again",
+				transport.ErrConflict, req.Name, req.Node, sb.Node))
+		}
+		addr, ok := l.node.PeerGRPCAddr(sb.Node)
+		if !ok {
+			return nil, transport.ToStatus(fmt.Errorf("%w: sandbox %q runs on node %s, whose address is not known", transport.ErrNotFound, req.Name, sb.Node))
+		}
+		conn, err := l.node.Pool().Get(addr)
+		if err != nil {
+			return nil, transport.ToStatus(err)
+		}
+		fwd := proto.Clone(req).(*pb.SandboxLiveRequest)
+		fwd.Node = sb.Node
+		return remote(ctx, pb.NewSandboxesClient(conn), fwd)
+	}
+	v, err := local(ctx, sb, req)
+	if err != nil {
+		return nil, transport.ToStatus(err)
+	}
+	s, err := toStruct(v)
+	if err != nil {
+		return nil, transport.ToStatus(err)
+	}
+	return &pb.SandboxLiveResponse{Node: self, View: s}, nil
+}
+
+// Inspection is `sandbox inspect`: the record's status and the runtime's
+// usage against each limit.
+type Inspection struct {
+	Name      string               `json:"name"`
+	Node      string               `json:"node"`
+	Status    string               `json:"status"`
+	Reason    string               `json:"reason,omitempty"`
+	Running   bool                 `json:"running"`
+	Tree      *actor.TreeInfo      `json:"tree,omitempty"`
+	Sandbox   *actor.SandboxStatus `json:"sandbox,omitempty"`
+	Processes []actor.ProcessInfo  `json:"processes"`
+}
+
+func (l *Layer) inspect(_ context.Context, sb *pb.SandboxRecord, _ *pb.SandboxLiveRequest) (any, error) {
+	rt := l.sup.Runtime()
+	out := Inspection{Name: sb.Name, Node: sb.Node, Status: sb.Status, Reason: sb.Reason, Processes: []actor.ProcessInfo{}}
+	ti, err := rt.Tree(sb.Name)
+	if err != nil {
+		return out, nil // committed, not running here (yet, or any more)
+	}
+	out.Tree = &ti
+	out.Running = ti.Status == actor.TreeRunning
+	st, err := rt.SandboxStatus(sb.Name)
+	if err != nil {
+		return nil, fmt.Errorf("sandbox %q: its usage cannot be read: %w", sb.Name, err)
+	}
+	out.Sandbox = &st
+	for _, p := range rt.Processes() {
+		if p.Tree == sb.Name {
+			out.Processes = append(out.Processes, p)
+		}
+	}
+	return out, nil
+}
+
+// Violations is `sandbox violations`.
+type Violations struct {
+	Name       string                   `json:"name"`
+	Node       string                   `json:"node"`
+	Total      uint64                   `json:"total"`
+	Violations []actor.SandboxViolation `json:"violations"`
+}
+
+func (l *Layer) violations(_ context.Context, sb *pb.SandboxRecord, _ *pb.SandboxLiveRequest) (any, error) {
+	rt := l.sup.Runtime()
+	vs, err := rt.SandboxViolations(sb.Name)
+	if err != nil {
+		return nil, fmt.Errorf("%w: sandbox %q is not running on %s: %v", state.ErrNotFound, sb.Name, sb.Node, err)
+	}
+	st, err := rt.SandboxStatus(sb.Name)
+	if err != nil {
+		return nil, fmt.Errorf("%w: sandbox %q is not running on %s: %v", state.ErrNotFound, sb.Name, sb.Node, err)
+	}
+	if vs == nil {
+		vs = []actor.SandboxViolation{}
+	}
+	return Violations{Name: sb.Name, Node: sb.Node, Total: st.Violations, Violations: vs}, nil
+}
+
+func (s *sandboxService) Inspect(ctx context.Context, req *pb.SandboxLiveRequest) (*pb.SandboxLiveResponse, error) {
+	return s.l.live(ctx, req, func(ctx context.Context, c pb.SandboxesClient, r *pb.SandboxLiveRequest) (*pb.SandboxLiveResponse, error) {
+		return c.Inspect(ctx, r)
+	}, s.l.inspect)
+}
+
+func (s *sandboxService) Violations(ctx context.Context, req *pb.SandboxLiveRequest) (*pb.SandboxLiveResponse, error) {
+	return s.l.live(ctx, req, func(ctx context.Context, c pb.SandboxesClient, r *pb.SandboxLiveRequest) (*pb.SandboxLiveResponse, error) {
+		return c.Violations(ctx, r)
+	}, s.l.violations)
+}
