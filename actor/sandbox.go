@@ -323,6 +323,9 @@ type SandboxStatus struct {
 	// TracedUp lists the processes whose message and state tracing is
 	// turned up (full) after a moderate violation, with until when.
 	TracedUp []SandboxTracedUp `json:"traced_up"`
+	// Latency is the callbacks' running time since the sandbox started
+	// (sandbox_latency.go).
+	Latency SandboxLatency `json:"latency"`
 }
 
 // sandboxState is a sandboxed tree's enforcement state; a tree gets it
@@ -348,6 +351,7 @@ type sandboxState struct {
 	crossings  map[crossKey]*SandboxCrossing
 	crossDrops uint64
 	use        sbUsage // CPU, samples, traced-up processes (sandbox_usage.go)
+	lat        latencyHist
 }
 
 type compiledPolicy struct {
@@ -699,7 +703,9 @@ func (sb *sandboxState) endCallback(p *process, m callbackMark) {
 		p.sbp.inCB.Store(0)
 		m.timer.Stop()
 	}
-	sb.accountCPU(p, sb.rt.clock.Now().Sub(m.start))
+	el := sb.rt.clock.Now().Sub(m.start)
+	sb.lat.add(el)
+	sb.accountCPU(p, el)
 }
 
 // ---- violations ----
@@ -766,6 +772,7 @@ func (sb *sandboxState) status() SandboxStatus {
 		st.Crossings = append(st.Crossings, *x)
 	}
 	sb.usageLocked(&st)
+	st.Latency = sb.lat.summary()
 	sort.Slice(st.Crossings, func(i, j int) bool {
 		a, b := st.Crossings[i], st.Crossings[j]
 		if a.PID.Seq != b.PID.Seq {

@@ -6,7 +6,9 @@ import (
 
 	"github.com/steward/steward/actor"
 	"github.com/steward/steward/pb"
+	"github.com/steward/steward/sandbox"
 	"github.com/steward/steward/state"
+	"github.com/steward/steward/supervision"
 	"github.com/steward/steward/transport"
 	"google.golang.org/protobuf/proto"
 )
@@ -124,4 +126,68 @@ func (s *sandboxService) Violations(ctx context.Context, req *pb.SandboxLiveRequ
 	return s.l.live(ctx, req, func(ctx context.Context, c pb.SandboxesClient, r *pb.SandboxLiveRequest) (*pb.SandboxLiveResponse, error) {
 		return c.Violations(ctx, r)
 	}, s.l.violations)
+}
+
+// observe reads the sandbox's records from the local runtime beside what
+// was committed: its tree, policy and the module versions it may run.
+func (l *Layer) observe(sb *pb.SandboxRecord) (sandbox.Observation, error) {
+	t, p, err := supervision.DecodeSandbox(sb)
+	if err != nil {
+		return sandbox.Observation{}, err
+	}
+	p.Name = sb.Name
+	allowed := map[string][]string{}
+	for _, m := range sb.Modules {
+		allowed[m.Name] = m.Versions
+	}
+	if _, err := l.sup.Runtime().Tree(sb.Name); err != nil {
+		return sandbox.Observation{}, fmt.Errorf("%w: sandbox %q does not run on %s (%s): %v", state.ErrNotFound, sb.Name, sb.Node, sb.Status, err)
+	}
+	return sandbox.Observe(l.sup.Runtime(), sb.Name, *t, p, allowed)
+}
+
+func (l *Layer) interactions(_ context.Context, sb *pb.SandboxRecord, _ *pb.SandboxLiveRequest) (any, error) {
+	obs, err := l.observe(sb)
+	if err != nil {
+		return nil, err
+	}
+	return sandbox.Interactions(obs), nil
+}
+
+func (l *Layer) verify(_ context.Context, sb *pb.SandboxRecord, _ *pb.SandboxLiveRequest) (any, error) {
+	obs, err := l.observe(sb)
+	if err != nil {
+		return nil, err
+	}
+	return sandbox.Verify(obs), nil
+}
+
+func (l *Layer) trace(_ context.Context, sb *pb.SandboxRecord, req *pb.SandboxLiveRequest) (any, error) {
+	kind, err := sandbox.ParseTraceKind(req.Type)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", transport.ErrInvalidRequest, err)
+	}
+	d, err := sandbox.ReadTrace(l.sup.Runtime(), sb.Name, kind)
+	if err != nil {
+		return nil, fmt.Errorf("%w: sandbox %q on %s: %v", state.ErrNotFound, sb.Name, sb.Node, err)
+	}
+	return d, nil
+}
+
+func (s *sandboxService) Interactions(ctx context.Context, req *pb.SandboxLiveRequest) (*pb.SandboxLiveResponse, error) {
+	return s.l.live(ctx, req, func(ctx context.Context, c pb.SandboxesClient, r *pb.SandboxLiveRequest) (*pb.SandboxLiveResponse, error) {
+		return c.Interactions(ctx, r)
+	}, s.l.interactions)
+}
+
+func (s *sandboxService) Trace(ctx context.Context, req *pb.SandboxLiveRequest) (*pb.SandboxLiveResponse, error) {
+	return s.l.live(ctx, req, func(ctx context.Context, c pb.SandboxesClient, r *pb.SandboxLiveRequest) (*pb.SandboxLiveResponse, error) {
+		return c.Trace(ctx, r)
+	}, s.l.trace)
+}
+
+func (s *sandboxService) Verify(ctx context.Context, req *pb.SandboxLiveRequest) (*pb.SandboxLiveResponse, error) {
+	return s.l.live(ctx, req, func(ctx context.Context, c pb.SandboxesClient, r *pb.SandboxLiveRequest) (*pb.SandboxLiveResponse, error) {
+		return c.Verify(ctx, r)
+	}, s.l.verify)
 }

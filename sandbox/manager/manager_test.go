@@ -294,3 +294,48 @@ func TestExperimentNodeLost(t *testing.T) {
 		t.Fatalf("the restarted node runs the aborted part: %v", err)
 	}
 }
+
+// compare puts each sandbox's figures side by side, each from its node.
+func TestExperimentCompare(t *testing.T) {
+	f := newFixture(t)
+	v, err := f.experiments(0).Create(f.ctx, &pb.CreateExperimentRequest{File: []byte(fmt.Sprintf(twoPartExperiment, "30s", "n1", "n2", 5)), Filename: "x.hcl"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Traffic into ab-a only: its messages and callbacks rise, ab-b's not.
+	rt := f.runtime(0)
+	pid, err := rt.Resolve(actor.Target{Tree: "ab-a", Path: "e"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 20; i++ {
+		if _, err := rt.Call(f.ctx, pid, actor.Message{Body: []byte("hello")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmp, err := f.experiments(2).Compare(f.ctx, &pb.GetExperimentRequest{Id: v.Experiment.Id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cmp.Rows) != 2 {
+		t.Fatalf("rows %v", cmp.Rows)
+	}
+	byName := map[string]map[string]float64{}
+	for _, r := range cmp.Rows {
+		if r.Error != "" {
+			t.Fatalf("%s: %s", r.Sandbox, r.Error)
+		}
+		m := map[string]float64{}
+		for k, v := range r.Metrics.Fields {
+			m[k] = v.GetNumberValue()
+		}
+		byName[r.Sandbox] = m
+	}
+	a, b := byName["ab-a"], byName["ab-b"]
+	if a["messages_handled"] < 20 || a["callbacks"] < 20 || a["latency_p99_ms"] <= 0 {
+		t.Fatalf("ab-a after 20 calls: %v", a)
+	}
+	if b["messages_handled"] >= 20 || a["processes"] != 2 || b["processes"] != 3 {
+		t.Fatalf("ab-b without traffic: %v (ab-a %v)", b, a)
+	}
+}
