@@ -13,6 +13,7 @@ import (
 	"github.com/steward/steward/hotcode/deploy"
 	"github.com/steward/steward/hotcode/store"
 	"github.com/steward/steward/node"
+	"github.com/steward/steward/sandbox"
 	"github.com/steward/steward/sandbox/manager"
 	"github.com/steward/steward/snapshot"
 	"github.com/steward/steward/supervision"
@@ -121,6 +122,20 @@ func New(nodeName string, logger hclog.Logger, cfg Config) (*Stack, error) {
 	}
 	if cfg.Sandboxes != nil {
 		s.Sandboxes = manager.New(*cfg.Sandboxes, s.Supervision)
+		if s.Modules != nil {
+			mods := s.Modules
+			s.Sandboxes.SetModuleCheck(func(name, version string, p sandbox.Policy) error {
+				host := mods.Host()
+				if host == nil {
+					return fmt.Errorf("module %s@%s: this node runs no wasm host", name, version)
+				}
+				m, ok := host.Module(name, version)
+				if !ok {
+					return fmt.Errorf("module %s@%s is not loaded on this node", name, version)
+				}
+				return m.CheckSandbox(p.Name, p.Actor())
+			})
+		}
 	}
 	return s, nil
 }

@@ -93,4 +93,3 @@ func (l *Layer) metrics(ctx context.Context, svc *sandboxService, name string) (
 	}
 	return metricsOf(in), nil
 }
-

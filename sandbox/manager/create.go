@@ -100,8 +100,8 @@ func (l *Layer) placeSpread(ctx context.Context, taken map[string]int) (string, 
 
 // modules lists the modules a definition's tree runs with the versions
 // each may run: a pinned ref its version, a ref that follows the active
-// version the version active now. A module whose declared memory minimum
-// is over the sandbox's memory limit is refused here.
+// version the version active now. A module the sandbox cannot run (the
+// module check) is refused here.
 func (l *Layer) modules(d sandbox.Definition) ([]*pb.SandboxModule, error) {
 	cat := l.sup.Runtime().Catalog()
 	versions := map[string]map[string]bool{}
@@ -134,14 +134,9 @@ func (l *Layer) modules(d sandbox.Definition) ([]*pb.SandboxModule, error) {
 				versions[ref.Name] = map[string]bool{}
 			}
 			versions[ref.Name][version] = true
-			if l.memoryMinimum != nil {
-				min, err := l.memoryMinimum(ref.Name, version)
-				switch {
-				case err != nil:
-					errs = append(errs, fmt.Sprintf("%s: module %s@%s: %v", strings.TrimPrefix(p, "/"), ref.Name, version, err))
-				case min > d.Policy.Limits.MaxMemoryBytes:
-					errs = append(errs, fmt.Sprintf("%s: module %s@%s declares a memory minimum of %d bytes, over the sandbox's limits.max_memory_bytes of %d",
-						strings.TrimPrefix(p, "/"), ref.Name, version, min, d.Policy.Limits.MaxMemoryBytes))
+			if l.checkModule != nil {
+				if err := l.checkModule(ref.Name, version, d.Policy); err != nil {
+					errs = append(errs, fmt.Sprintf("%s: %v", strings.TrimPrefix(p, "/"), err))
 				}
 			}
 		}

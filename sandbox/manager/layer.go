@@ -108,10 +108,15 @@ type Layer struct {
 	node   host
 	logger hclog.Logger
 	clock  clock.Clock
-	// memoryMinimum returns the linear-memory minimum (bytes) a module
-	// version declares, for the check at creation (nil: not checked).
-	memoryMinimum func(module, version string) (int64, error)
+	// checkModule says whether a module version may run in a sandbox
+	// under its policy (its memory minimum within the cap, WASI only
+	// where allowed), for the check at creation (nil: not checked).
+	checkModule ModuleCheck
 }
+
+// ModuleCheck refuses a module version a sandbox under p cannot run,
+// saying why.
+type ModuleCheck func(module, version string, p sandbox.Policy) error
 
 // New returns a layer to attach to a node (node.Config.Plugins), after
 // the supervision layer sup.
@@ -138,12 +143,11 @@ func New(cfg Config, sup Supervision) *Layer {
 	return &Layer{cfg: cfg, sup: sup, clock: clock.Or(cfg.Clock)}
 }
 
-// SetMemoryMinimum sets how the layer reads a module version's declared
-// memory minimum, so a sandbox whose modules need more than its memory
-// limit is refused at creation.
-func (l *Layer) SetMemoryMinimum(f func(module, version string) (int64, error)) {
-	l.memoryMinimum = f
-}
+// SetModuleCheck sets how the leader checks a sandbox's modules at
+// creation (the wasm host's: a module whose memory minimum is over the
+// sandbox's limit, or that needs WASI outside a permissive sandbox, is
+// refused before anything is committed).
+func (l *Layer) SetModuleCheck(f ModuleCheck) { l.checkModule = f }
 
 // Name implements node.Plugin.
 func (l *Layer) Name() string { return "sandboxes" }
