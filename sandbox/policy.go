@@ -74,8 +74,10 @@ type Limits struct {
 	// MaxMailbox: queued messages per process (optional: the node's
 	// mailbox limit).
 	MaxMailbox int `json:"max_mailbox,omitempty"`
-	// MaxFileHandles: open files of WASI modules. Not applicable to
-	// native behaviors (docs/SANDBOXES.md).
+	// MaxFileHandles: open files of a WASI module's process, 1 .. 1024
+	// (at most its manifest's own limit). A sandbox whose modules must
+	// open no file runs them without WASI (strict and moderate refuse
+	// it). Not applicable to native behaviors (docs/SANDBOXES.md).
 	MaxFileHandles int `json:"max_file_handles"`
 }
 
@@ -133,7 +135,7 @@ func (p Policy) Validate() error {
 	between("limits.cpu_percent", int64(l.CPUPercent), 1, 100)
 	between("limits.max_messages_per_second", int64(l.MaxMessagesPerSecond), 0, MaxMessagesPerSecond)
 	between("limits.max_mailbox", int64(l.MaxMailbox), 0, MaxMailbox)
-	between("limits.max_file_handles", int64(l.MaxFileHandles), 0, MaxFileHandles)
+	between("limits.max_file_handles", int64(l.MaxFileHandles), 1, MaxFileHandles)
 	if d := l.MessageDeadline; d != 0 && (d < MinMessageDeadline || d > MaxMessageDeadline) {
 		bad("limits.message_deadline", "%s is outside [%s, %s] (omit it for none)", d, MinMessageDeadline, MaxMessageDeadline)
 	}

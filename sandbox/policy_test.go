@@ -52,7 +52,7 @@ limits {
   message_deadline        = "250ms"
   max_messages_per_second = 1000
   max_mailbox             = 100
-  max_file_handles        = 0
+  max_file_handles        = 1
 }
 allow {
   names = ["svc"]
@@ -64,7 +64,7 @@ const fullJSON = `{
   "name": "exp-a", "isolation": "strict", "response": "terminate_sandbox", "monitor_interval": "2s",
   "trace": {"messages": false},
   "limits": {"max_memory_bytes": 1048576, "max_processes": 10, "cpu_percent": 50, "message_deadline": "250ms",
-             "max_messages_per_second": 1000, "max_mailbox": 100, "max_file_handles": 0},
+             "max_messages_per_second": 1000, "max_mailbox": 100, "max_file_handles": 1},
   "allow": {"names": ["svc"], "trees": ["db"]}
 }`
 
@@ -89,7 +89,7 @@ func TestParseBothFormats(t *testing.T) {
 		Isolation: actor.IsolationStrict, AllowNames: []string{"svc"}, AllowTrees: []string{"db"},
 		MaxProcesses: 10, MaxMailbox: 100, MaxMessagesPerSecond: 1000, MessageDeadline: 250 * time.Millisecond,
 		MaxMemoryBytes: 1 << 20, MonitorInterval: 2 * time.Second, Response: actor.ResponseTerminate,
-		CPUPercent: 50,
+		CPUPercent: 50, MaxFileHandles: 1,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("actor policy %+v\nwant %+v", got, want)
