@@ -918,9 +918,14 @@ func goldenSandboxes(g *goldenLog, invalid, notFound string) {
 			t.Fatal(err)
 		}
 		spec.Normalize(tree)
-		p := sandbox.Defaults()
-		p.Name, p.Isolation, p.Limits.MaxProcesses, p.Limits.MessageDeadline = name, "strict", 5, 250*time.Millisecond
-		return &pb.SandboxRecord{Name: name, Node: node, AutoPlaced: auto, SpecJson: spec.CanonicalTree(tree), PolicyJson: sandbox.Canonical(p),
+		// The policy as sandbox.Canonical wrote it when these entries were
+		// added (a literal: the golden log does not move with the format).
+		pol := `{"name":"` + name + `","isolation":"strict","response":"kill_process","monitor_interval":"5s","trace":{"messages":true,"states":true},` +
+			`"limits":{"max_memory_bytes":104857600,"max_processes":5,"cpu_percent":25,"message_deadline":"250ms","max_messages_per_second":null,"max_mailbox":null,"max_file_handles":20},"allow":{"names":null,"trees":null}}`
+		if _, err := sandbox.Parse([]byte(pol), "policy.json"); err != nil {
+			t.Fatal(err)
+		}
+		return &pb.SandboxRecord{Name: name, Node: node, AutoPlaced: auto, SpecJson: spec.CanonicalTree(tree), PolicyJson: []byte(pol),
 			Modules: []*pb.SandboxModule{{Name: "counter", Versions: []string{"2"}}}}
 	}
 	group := func(id, name string, standalone bool, recs ...*pb.SandboxRecord) *pb.ExperimentCreateCommand {

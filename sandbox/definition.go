@@ -416,7 +416,7 @@ func Canonical(p Policy) []byte {
 		Isolation:       str(string(p.Isolation)),
 		Response:        str(string(p.Response)),
 		MonitorInterval: dur(p.MonitorInterval),
-		Trace:           &traceFile{Messages: &p.Trace.Messages, States: &p.Trace.States},
+		Trace:           &traceFile{Messages: &p.Trace.Messages, States: &p.Trace.States, HistorySamples: ival(p.Trace.HistorySamples)},
 		Limits: &limitsFile{
 			MaxMemoryBytes:  &p.Limits.MaxMemoryBytes,
 			MaxProcesses:    ival(p.Limits.MaxProcesses),

@@ -46,6 +46,8 @@ type file struct {
 type traceFile struct {
 	Messages *bool `json:"messages" hcl:"messages,optional"`
 	States   *bool `json:"states" hcl:"states,optional"`
+	// HistorySamples: states kept per process (the seed's 100).
+	HistorySamples *int `json:"history_samples" hcl:"history_samples,optional"`
 }
 
 type limitsFile struct {
@@ -206,6 +208,7 @@ func (f file) policy() (Policy, error) {
 		if t.States != nil {
 			p.Trace.States = *t.States
 		}
+		set(&p.Trace.HistorySamples, t.HistorySamples)
 	}
 	if l := f.Limits; l != nil {
 		if l.MaxMemoryBytes != nil {

@@ -17,6 +17,7 @@ const (
 	DefaultMaxProcesses    = 50
 	DefaultCPUPercent      = 25 // of one core
 	DefaultMaxFileHandles  = 20
+	DefaultHistorySamples  = actor.DefaultSandboxHistorySamples // 100
 )
 
 // Bounds of the limits.
@@ -54,6 +55,9 @@ type Policy struct {
 type Trace struct {
 	Messages bool `json:"messages"`
 	States   bool `json:"states"`
+	// HistorySamples is how many states the state history keeps per
+	// process, 1 .. 10000.
+	HistorySamples int `json:"history_samples"`
 }
 
 // Limits are the sandbox's resource limits; 0 is "none" for those marked
@@ -93,7 +97,7 @@ func Defaults() Policy {
 		Isolation:       DefaultIsolation,
 		Response:        DefaultResponse,
 		MonitorInterval: DefaultMonitorInterval,
-		Trace:           Trace{Messages: true, States: true},
+		Trace:           Trace{Messages: true, States: true, HistorySamples: DefaultHistorySamples},
 		Limits: Limits{
 			MaxMemoryBytes: DefaultMaxMemoryBytes,
 			MaxProcesses:   DefaultMaxProcesses,
@@ -136,6 +140,7 @@ func (p Policy) Validate() error {
 	between("limits.max_messages_per_second", int64(l.MaxMessagesPerSecond), 0, MaxMessagesPerSecond)
 	between("limits.max_mailbox", int64(l.MaxMailbox), 0, MaxMailbox)
 	between("limits.max_file_handles", int64(l.MaxFileHandles), 1, MaxFileHandles)
+	between("trace.history_samples", int64(p.Trace.HistorySamples), 1, actor.MaxSandboxHistorySamples)
 	if d := l.MessageDeadline; d != 0 && (d < MinMessageDeadline || d > MaxMessageDeadline) {
 		bad("limits.message_deadline", "%s is outside [%s, %s] (omit it for none)", d, MinMessageDeadline, MaxMessageDeadline)
 	}
@@ -173,6 +178,7 @@ func (p Policy) Actor() actor.SandboxPolicy {
 		MaxMemoryBytes:       p.Limits.MaxMemoryBytes,
 		CPUPercent:           p.Limits.CPUPercent,
 		MaxFileHandles:       p.Limits.MaxFileHandles,
+		HistorySamples:       p.Trace.HistorySamples,
 		MonitorInterval:      p.MonitorInterval,
 		Response:             p.Response,
 	}

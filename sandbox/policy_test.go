@@ -28,7 +28,7 @@ func TestDefaults(t *testing.T) {
 		want := sandbox.Policy{
 			Isolation: actor.IsolationModerate, Response: actor.ResponseKill,
 			MonitorInterval: 5000 * time.Millisecond,
-			Trace:           sandbox.Trace{Messages: true, States: true},
+			Trace:           sandbox.Trace{Messages: true, States: true, HistorySamples: 100},
 			Limits:          sandbox.Limits{MaxMemoryBytes: 100 << 20, MaxProcesses: 50, CPUPercent: 25, MaxFileHandles: 20},
 		}
 		if !reflect.DeepEqual(p, want) {
@@ -89,7 +89,7 @@ func TestParseBothFormats(t *testing.T) {
 		Isolation: actor.IsolationStrict, AllowNames: []string{"svc"}, AllowTrees: []string{"db"},
 		MaxProcesses: 10, MaxMailbox: 100, MaxMessagesPerSecond: 1000, MessageDeadline: 250 * time.Millisecond,
 		MaxMemoryBytes: 1 << 20, MonitorInterval: 2 * time.Second, Response: actor.ResponseTerminate,
-		CPUPercent: 50, MaxFileHandles: 1,
+		CPUPercent: 50, MaxFileHandles: 1, HistorySamples: 100,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("actor policy %+v\nwant %+v", got, want)
@@ -113,6 +113,7 @@ func TestValidateFieldPaths(t *testing.T) {
 		"limits.max_messages_per_second": `{"limits": {"max_messages_per_second": -1}}`,
 		"limits.max_mailbox":             `{"limits": {"max_mailbox": 1000000}}`,
 		"limits.max_file_handles":        `{"limits": {"max_file_handles": 5000}}`,
+		"trace.history_samples":          `{"trace": {"history_samples": 0}}`,
 		"allow.names[1]":                 `{"allow": {"names": ["ok", "1bad"]}}`,
 		"allow.trees[0]":                 `{"allow": {"trees": ["a/b"]}}`,
 	} {
@@ -228,7 +229,7 @@ func TestStartTraces(t *testing.T) {
 		t.Fatalf("defaults: tracing %+v (%v)", ti.Tracing, err)
 	}
 	quiet := sandbox.Defaults()
-	quiet.Trace = sandbox.Trace{}
+	quiet.Trace = sandbox.Trace{HistorySamples: 100}
 	if err := sandbox.Start(ctx, rt, tr("b"), quiet); err != nil {
 		t.Fatal(err)
 	}
