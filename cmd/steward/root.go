@@ -36,7 +36,7 @@ func newRootCmd() *cobra.Command {
 		newLeaveCmd(g),
 		newKVCmd(g),
 		newSupCmd(g), newProcCmd(g), newEventsCmd(g), newTraceCmd(g),
-		newPlanCmd(g), newApplyCmd(g), newOpsCmd(g), newSnapshotCmd(g), newModuleCmd(g), newDeployCmd(g), newCheckpointCmd(g),
+		newPlanCmd(g), newApplyCmd(g), newOpsCmd(g), newSnapshotCmd(g), newModuleCmd(g), newDeployCmd(g), newCheckpointCmd(g), newSandboxCmd(g), newExperimentCmd(g),
 		newValidateCmd(g), newThresholdsCmd(g), newOperatorCmd(g),
 		newVersionCmd(),
 	)
