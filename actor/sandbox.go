@@ -41,6 +41,11 @@ const (
 	ResponseTerminate Response = "terminate_sandbox"
 	// ResponseLog records the violation and does nothing else.
 	ResponseLog Response = "log"
+	// ResponseThrottle is recorded by the limits that hold a flood back
+	// by themselves, whatever the policy's response: past cpu_percent
+	// the sandbox's workers wait, past max_messages_per_second messages
+	// are dropped. It is not a policy's response.
+	ResponseThrottle Response = "throttle"
 )
 
 // Reasons a sandbox gives the processes it takes down.
@@ -587,7 +592,7 @@ func (sb *sandboxState) admit(p *process) error {
 	n := sb.winCount
 	sb.mu.Unlock()
 	if raise {
-		sb.violate(p, SandboxViolation{Kind: ViolationRate, Limit: int64(c.MaxMessagesPerSecond), Value: n, Response: ResponseLog})
+		sb.violate(p, SandboxViolation{Kind: ViolationRate, Limit: int64(c.MaxMessagesPerSecond), Value: n, Response: ResponseThrottle})
 	}
 	return fmt.Errorf("%w: sandbox %q: %d messages in this second, limit %d", ErrRateLimited, sb.tree.name, n, c.MaxMessagesPerSecond)
 }

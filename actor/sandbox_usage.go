@@ -187,7 +187,7 @@ func (sb *sandboxState) accountCPU(p *process, el time.Duration) {
 		if u.cpuRaised != u.cpuWin+1 {
 			u.cpuRaised = u.cpuWin + 1
 			raise = &SandboxViolation{Kind: ViolationCPU, Limit: int64(c.CPUPercent),
-				Value: int64(u.cpuWinUsed * 100 / SandboxCPUWindow), Response: ResponseLog}
+				Value: int64(u.cpuWinUsed * 100 / SandboxCPUWindow), Response: ResponseThrottle}
 		}
 	}
 	sb.mu.Unlock()

@@ -154,7 +154,7 @@ func TestSandboxCPUThrottle(t *testing.T) {
 		}
 	}
 	v := s.violation(actor.ViolationCPU)
-	if v.PID != h || v.Limit != 10 || v.Value < 10 || v.Response != actor.ResponseLog {
+	if v.PID != h || v.Limit != 10 || v.Value < 10 || v.Response != actor.ResponseThrottle {
 		t.Fatalf("violation %+v", v)
 	}
 	// Throttled: the burns wait in the mailbox, the clock stands still.

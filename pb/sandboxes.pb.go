@@ -1183,8 +1183,11 @@ type SandboxLiveRequest struct {
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// Trace: messages | states | all (default all).
 	Type string `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
-	// Set when forwarded: the node that must answer.
+	// Set when forwarded: the node that must answer, and the modify index
+	// of the record the forwarder read (the answering node waits until its
+	// replica holds it).
 	Node          string `protobuf:"bytes,3,opt,name=node,proto3" json:"node,omitempty"`
+	MinIndex      uint64 `protobuf:"varint,4,opt,name=min_index,json=minIndex,proto3" json:"min_index,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1238,6 +1241,13 @@ func (x *SandboxLiveRequest) GetNode() string {
 		return x.Node
 	}
 	return ""
+}
+
+func (x *SandboxLiveRequest) GetMinIndex() uint64 {
+	if x != nil {
+		return x.MinIndex
+	}
+	return 0
 }
 
 // SandboxLiveResponse is a live view from the node that runs the
@@ -1806,11 +1816,12 @@ const file_steward_v1_sandboxes_proto_rawDesc = "" +
 	"\x04meta\x18\x04 \x01(\v2\x15.steward.v1.WriteMetaR\x04meta\"x\n" +
 	"\x15ListSandboxesResponse\x125\n" +
 	"\tsandboxes\x18\x01 \x03(\v2\x17.steward.v1.SandboxViewR\tsandboxes\x12(\n" +
-	"\x04meta\x18\x02 \x01(\v2\x14.steward.v1.ReadMetaR\x04meta\"P\n" +
+	"\x04meta\x18\x02 \x01(\v2\x14.steward.v1.ReadMetaR\x04meta\"m\n" +
 	"\x12SandboxLiveRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12\x12\n" +
-	"\x04node\x18\x03 \x01(\tR\x04node\"V\n" +
+	"\x04node\x18\x03 \x01(\tR\x04node\x12\x1b\n" +
+	"\tmin_index\x18\x04 \x01(\x04R\bminIndex\"V\n" +
 	"\x13SandboxLiveResponse\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12+\n" +
 	"\x04view\x18\x02 \x01(\v2\x17.google.protobuf.StructR\x04view\"\x9c\x01\n" +

@@ -135,8 +135,13 @@ func (s *experimentService) Watch(req *pb.GetExperimentRequest, stream grpc.Serv
 	if err != nil {
 		return err
 	}
-	id := first.Experiment.Id
+	id, min := first.Experiment.Id, first.Experiment.ModifyIndex
+	// This node's replica may not hold what the consistent read saw yet:
+	// until it does, a missing record is lag, not a destroy.
+	catchUp, cancel := context.WithTimeout(ctx, replicaWait)
+	defer cancel()
 	var last *pb.ExperimentView
+	seen := false
 	for {
 		st := s.l.node.State()
 		ws := memdb.NewWatchSet()
@@ -144,6 +149,11 @@ func (s *experimentService) Watch(req *pb.GetExperimentRequest, stream grpc.Serv
 		if err != nil {
 			return transport.ToStatus(err)
 		}
+		if !seen && (e == nil || e.ModifyIndex < min) && catchUp.Err() == nil {
+			_ = st.WaitChange(catchUp, ws, time.Time{})
+			continue
+		}
+		seen = true
 		if e == nil {
 			return nil // destroyed
 		}

@@ -3,7 +3,9 @@ package manager
 import (
 	"context"
 	"fmt"
+	"time"
 
+	"github.com/hashicorp/go-memdb"
 	"github.com/steward/steward/actor"
 	"github.com/steward/steward/pb"
 	"github.com/steward/steward/sandbox"
@@ -22,18 +24,29 @@ type liveFunc func(ctx context.Context, sb *pb.SandboxRecord, req *pb.SandboxLiv
 type remoteLive func(ctx context.Context, c pb.SandboxesClient, req *pb.SandboxLiveRequest) (*pb.SandboxLiveResponse, error)
 
 // live answers req on the sandbox's node: here with local, elsewhere
-// through remote.
+// through remote. The record is read consistently (on the leader, after a
+// read barrier), so a view asked right after a create or a destroy
+// answers for what was committed; the node it is forwarded to first waits
+// until its own replica holds that record.
 func (l *Layer) live(ctx context.Context, req *pb.SandboxLiveRequest, remote remoteLive, local liveFunc) (*pb.SandboxLiveResponse, error) {
-	sb, err := lookup(l.node.State(), req.Name)
-	if err != nil {
-		return nil, transport.ToStatus(err)
-	}
 	self := l.node.Name()
-	if sb.Node != self {
-		if req.Node != "" {
-			return nil, transport.ToStatus(fmt.Errorf("%w: sandbox %q was forwarded to %s, but this node's replica places it on %s; try again",
-				transport.ErrConflict, req.Name, req.Node, sb.Node))
+	var sb *pb.SandboxRecord
+	if req.Node != "" {
+		if req.Node != self {
+			return nil, transport.ToStatus(fmt.Errorf("%w: a view of sandbox %q forwarded to %s reached %s", transport.ErrConflict, req.Name, req.Node, self))
 		}
+		var err error
+		if sb, err = l.awaitRecord(ctx, req.Name, req.MinIndex); err != nil {
+			return nil, transport.ToStatus(err)
+		}
+	} else {
+		v, err := (&sandboxService{l: l}).Get(ctx, &pb.GetSandboxRequest{Name: req.Name})
+		if err != nil {
+			return nil, err
+		}
+		sb = v.Sandbox
+	}
+	if sb.Node != self {
 		addr, ok := l.node.PeerGRPCAddr(sb.Node)
 		if !ok {
 			return nil, transport.ToStatus(fmt.Errorf("%w: sandbox %q runs on node %s, whose address is not known", transport.ErrNotFound, req.Name, sb.Node))
@@ -43,7 +56,7 @@ func (l *Layer) live(ctx context.Context, req *pb.SandboxLiveRequest, remote rem
 			return nil, transport.ToStatus(err)
 		}
 		fwd := proto.Clone(req).(*pb.SandboxLiveRequest)
-		fwd.Node = sb.Node
+		fwd.Node, fwd.MinIndex = sb.Node, sb.ModifyIndex
 		return remote(ctx, pb.NewSandboxesClient(conn), fwd)
 	}
 	v, err := local(ctx, sb, req)
@@ -55,6 +68,36 @@ func (l *Layer) live(ctx context.Context, req *pb.SandboxLiveRequest, remote rem
 		return nil, transport.ToStatus(err)
 	}
 	return &pb.SandboxLiveResponse{Node: self, View: s}, nil
+}
+
+// replicaWait bounds how long a node waits for its replica to catch up
+// with a record another node read.
+const replicaWait = 10 * time.Second
+
+// awaitRecord returns the sandbox from this node's replica once it holds
+// the record at modify index min or later. A record that is gone, or
+// moved to another node, by then is answered as such.
+func (l *Layer) awaitRecord(ctx context.Context, name string, min uint64) (*pb.SandboxRecord, error) {
+	ctx, cancel := context.WithTimeout(ctx, replicaWait)
+	defer cancel()
+	for {
+		st := l.node.State()
+		ws := memdb.NewWatchSet()
+		_, _, _ = st.Sandboxes(ws, "")
+		sb, err := st.Sandbox(name)
+		if err != nil {
+			return nil, err
+		}
+		if sb != nil && sb.ModifyIndex >= min {
+			return sb, nil
+		}
+		if err := st.WaitChange(ctx, ws, time.Time{}); err != nil {
+			if sb == nil {
+				return nil, fmt.Errorf("%w: no sandbox %q on %s's replica (waited %s for index %d)", state.ErrNotFound, name, l.node.Name(), replicaWait, min)
+			}
+			return nil, fmt.Errorf("%w: sandbox %q: %s's replica is at modify index %d, not %d, after %s", transport.ErrConflict, name, l.node.Name(), sb.ModifyIndex, min, replicaWait)
+		}
+	}
 }
 
 // Inspection is `sandbox inspect`: the record's status and the runtime's

@@ -144,6 +144,12 @@ func TestSandboxCreateInspectDestroy(t *testing.T) {
 	if len(d.Removed) != 1 || d.Removed[0] != "sb-a" {
 		t.Fatalf("destroy removed %v", d.Removed)
 	}
+	// Views answer for what was committed, on every node at once.
+	for i := 0; i < 3; i++ {
+		if _, err := f.sandboxes(i).Inspect(f.ctx, &pb.SandboxLiveRequest{Name: "sb-a"}); status.Code(err) != codes.NotFound {
+			t.Fatalf("inspect on %s right after the destroy: %v", f.c.Node(i).Name(), err)
+		}
+	}
 	f.nowhere("sb-a")
 	if _, err := f.runtime(host).SandboxStatus("sb-a"); err == nil {
 		t.Fatal("the sandbox's state outlived its destroy")
@@ -242,6 +248,33 @@ func TestExperimentAllOrNothing(t *testing.T) {
 	if st.Experiment.Status != "failed" || len(st.Sandboxes) != 0 || !strings.Contains(st.Experiment.Reason, "ab-b") {
 		t.Fatalf("failed experiment: %v", st)
 	}
+
+	// Created without waiting through one node, watched at once from
+	// another: the watch follows it to running.
+	nw, err := f.experiments(1).Create(f.ctx, &pb.CreateExperimentRequest{File: []byte(strings.Replace(fmt.Sprintf(twoPartExperiment, "30s", "n1", "n3", 5), `"ab"`, `"ab-nowait"`, 1)),
+		Filename: "x.hcl", NoWait: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := f.experiments(2).Watch(f.ctx, &pb.GetExperimentRequest{Id: nw.Experiment.Id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lastSeen string
+	for {
+		v, err := w.Recv()
+		if err != nil {
+			break
+		}
+		lastSeen = v.Experiment.Status
+	}
+	if lastSeen != "running" {
+		t.Fatalf("the watch ended at %q", lastSeen)
+	}
+	if _, err := f.experiments(0).Destroy(f.ctx, &pb.GetExperimentRequest{Id: "ab-nowait"}); err != nil {
+		t.Fatal(err)
+	}
+	f.nowhere("ab-a")
 
 	// The same name again, both parts fine: running, each on its node.
 	v, err := f.experiments(0).Create(f.ctx, &pb.CreateExperimentRequest{File: []byte(fmt.Sprintf(twoPartExperiment, "30s", "n1", "n3", 5)), Filename: "x.hcl"})
