@@ -15,8 +15,6 @@ import (
 	"github.com/steward/steward/sandbox"
 	"github.com/steward/steward/sandbox/manager"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/structpb"
 )
 
@@ -360,37 +358,12 @@ func runLive(cmd *cobra.Command, g *globals, out, name, kind string, rpc func(pb
 	return nil
 }
 
-// liveView asks for a live view as consistently as the cluster knows the
-// sandbox. The node asked finds the sandbox in its own replica, which may
-// lag the leader: a sandbox just destroyed would still be answered for,
-// one just created not found (or a sandbox just moved forwarded to the
-// node it left). So the committed record is read first (a
-// consistent Get: no sandbox is "no sandbox", whatever the replica says),
-// and a view refused as not found while the record exists is asked again
-// until the replica has caught up or ctx ends.
+// liveView asks for a live view. The server reads the sandbox's record
+// consistently and forwards the view to the sandbox's node, which waits
+// for its replica to hold that record: a sandbox just created is answered
+// for, one just destroyed is not found.
 func liveView(ctx context.Context, c pb.SandboxesClient, rpc func(pb.SandboxesClient) liveRPC, req *pb.SandboxLiveRequest) (*pb.SandboxLiveResponse, error) {
-	if _, err := c.Get(ctx, &pb.GetSandboxRequest{Name: req.Name}); err != nil {
-		return nil, err
-	}
-	retry := time.NewTicker(100 * time.Millisecond)
-	defer retry.Stop()
-	for {
-		resp, err := rpc(c)(ctx, req)
-		msg := status.Convert(err).Message()
-		lagging := status.Code(err) == codes.NotFound && strings.Contains(msg, fmt.Sprintf("no sandbox %q", req.Name)) ||
-			status.Code(err) == codes.FailedPrecondition && strings.Contains(msg, "this node's replica places it on")
-		if !lagging {
-			return resp, err
-		}
-		if _, gerr := c.Get(ctx, &pb.GetSandboxRequest{Name: req.Name}); gerr != nil {
-			return nil, gerr
-		}
-		select {
-		case <-ctx.Done():
-			return nil, err
-		case <-retry.C:
-		}
-	}
+	return rpc(c)(ctx, req)
 }
 
 // sbxPID is a process for people: its PID and, when known, its path.
