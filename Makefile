@@ -60,6 +60,7 @@ bench: build
 	bench/install-etcd.sh
 	cd bench && $(GO) run ./cmd/stewardbench -steward-bin ../bin/steward $(BENCH_FLAGS)
 	./scripts/bench-hotdeploy.sh
+	./scripts/bench-sandbox.sh
 
 # Issue 16's deployment of 1,000 processes over 3 nodes with its baselines,
 # then OTP's suspend/code_change/resume of 1,000 gen_servers (installs
@@ -67,6 +68,13 @@ bench: build
 .PHONY: bench-hotdeploy
 bench-hotdeploy:
 	./scripts/bench-hotdeploy.sh
+
+# Issue 17's sandbox figures (boundary cost, neighbour latency beside an
+# abusive sandbox, runaway stop latency, memory past a cap);
+# docs/PERFORMANCE.md.
+.PHONY: bench-sandbox
+bench-sandbox:
+	./scripts/bench-sandbox.sh
 
 proto-tools:
 	@command -v protoc >/dev/null || { command -v apt-get >/dev/null && (apt-get install -y protobuf-compiler || (apt-get update && apt-get install -y protobuf-compiler)); }

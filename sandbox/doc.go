@@ -6,7 +6,10 @@
 //   - Policy: isolation level, violation response, monitoring interval,
 //     trace options, limits and the allow list, as an operator writes
 //     them;
-//   - Parse, Defaults, Validate and Policy.Actor;
+//   - Parse, Defaults, Validate and Policy.Actor; Canonical, the policy
+//     as a sandbox record carries it;
+//   - the sandbox file (ParseDefinition: policy, node and tree) and the
+//     experiment file (ParseExperiment: several sandboxes and a deadline);
 //   - Start: a tree run on a runtime as a sandbox under a policy, with
 //     the tracing the policy asks for, or not at all;
 //   - Observe: what a node's runtime recorded of a sandbox (status,
@@ -22,6 +25,7 @@
 //   - enforce anything: the runtime does, at its boundary
 //     (actor.Runtime.ApplySandbox); this package only says what to
 //     enforce. docs/SANDBOXES.md says which limit is enforced where;
-//   - talk to Raft, place sandboxes, or run experiments (a later step of
-//     issue 17), nor read the disk: the caller hands Parse the bytes.
+//   - talk to Raft, place sandboxes, or run experiments: sandbox/manager
+//     does, on top of this package; nor read the disk: the caller hands
+//     Parse the bytes.
 package sandbox
