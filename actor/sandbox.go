@@ -265,7 +265,7 @@ type SandboxViolation struct {
 func (v SandboxViolation) String() string {
 	s := fmt.Sprintf("%s %s %s", v.Sandbox, v.Kind, v.PID)
 	if v.Op != "" {
-		s += " " + string(v.Op) + " " + v.otherString()
+		s += " " + string(v.Op) + " " + v.OtherEnd()
 	}
 	if v.Limit != 0 || v.Value != 0 {
 		s += fmt.Sprintf(" limit=%d value=%d", v.Limit, v.Value)
@@ -273,7 +273,9 @@ func (v SandboxViolation) String() string {
 	return s + " -> " + string(v.Response)
 }
 
-func (v SandboxViolation) otherString() string {
+// OtherEnd renders the other end as the crossings table names it
+// ("node/seq(name)@tree"; "?" when nothing is known).
+func (v SandboxViolation) OtherEnd() string {
 	s := ""
 	if !v.Other.IsZero() {
 		s = v.Other.String()
@@ -520,7 +522,7 @@ func (sb *sandboxState) cross(op BoundaryOp, p, q *process, other PID, name stri
 		sb.traceUp(p)
 	}
 	if c.Isolation == IsolationStrict {
-		return fmt.Errorf("%w: sandbox %q: %s %s -> %s", ErrBoundary, sb.tree.name, op, p.pid, v.otherString())
+		return fmt.Errorf("%w: sandbox %q: %s %s -> %s", ErrBoundary, sb.tree.name, op, p.pid, v.OtherEnd())
 	}
 	return nil
 }
@@ -531,7 +533,7 @@ func (sb *sandboxState) recordCrossing(pid PID, op BoundaryOp, other endKey, v *
 		x.Count++
 		x.Last = now
 	} else if len(sb.crossings) < SandboxMaxCrossings {
-		sb.crossings[k] = &SandboxCrossing{PID: pid, Op: op, Other: v.otherString(), Count: 1, First: now, Last: now}
+		sb.crossings[k] = &SandboxCrossing{PID: pid, Op: op, Other: v.OtherEnd(), Count: 1, First: now, Last: now}
 	} else {
 		sb.crossDrops++
 	}

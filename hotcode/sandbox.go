@@ -46,6 +46,15 @@ const PageSize = 65536
 // WASIDir/<module> directory.
 const SandboxDirName = "_sandboxes"
 
+// SandboxDir is the directory holding every sandbox's WASI directories
+// on this host ("" when the host gives WASI no directories).
+func (h *Host) SandboxDir() string {
+	if h.cfg.WASIDir == "" {
+		return ""
+	}
+	return filepath.Join(h.cfg.WASIDir, SandboxDirName)
+}
+
 // SandboxPageCap is the page cap of one instance in a sandbox with policy
 // pol on a host capping instances at hostPages: min(hostPages,
 // pol.MaxMemoryBytes / PageSize), hostPages when the policy has no memory

@@ -2,8 +2,6 @@ package sandbox
 
 import (
 	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -102,49 +100,16 @@ func isJSON(data []byte, filename string) bool {
 	return len(t) > 0 && t[0] == '{'
 }
 
-func parseJSON(data []byte, f *file) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	var ps fielderr.List
-	if err := dec.Decode(f); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
-			ps.Add(ErrSyntax, te.Field, "expected %s, got %s", te.Type, te.Value)
-		} else {
-			ps.Add(ErrSyntax, "", "%s", strings.TrimPrefix(err.Error(), "json: "))
-		}
-		return ps.Err(ErrSyntax)
-	}
-	if dec.More() {
-		ps.Add(ErrSyntax, "", "data after the policy object")
-		return ps.Err(ErrSyntax)
-	}
-	return nil
-}
+func parseJSON(data []byte, f *file) error { return decodeStrict(data, f) }
 
 func parseHCL(data []byte, filename string, f *file) error {
-	var ps fielderr.List
-	var body *hclsyntax.Body
-	report := func(diags hcl.Diagnostics) error {
-		for _, d := range diags {
-			if d.Severity != hcl.DiagError {
-				continue
-			}
-			path := ""
-			if d.Subject != nil {
-				path = hclPath(body, *d.Subject)
-			}
-			ps.Add(ErrSyntax, path, "%s: %s", d.Summary, d.Detail)
-		}
-		return ps.Err(ErrSyntax)
-	}
 	hf, diags := hclsyntax.ParseConfig(data, filename, hcl.InitialPos)
 	if diags.HasErrors() {
-		return report(diags)
+		return reportHCL(nil, diags)
 	}
-	body, _ = hf.Body.(*hclsyntax.Body)
+	body, _ := hf.Body.(*hclsyntax.Body)
 	if diags := gohcl.DecodeBody(hf.Body, nil, f); diags.HasErrors() {
-		return report(diags)
+		return reportHCL(body, diags)
 	}
 	return nil
 }

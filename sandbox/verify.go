@@ -160,7 +160,7 @@ func checkMessages(obs Observation) Check {
 	for i := range obs.Violations {
 		v := &obs.Violations[i]
 		if v.Kind == actor.ViolationBoundary {
-			refused[crossingKey(v.PID, v.Op, violationOther(*v))]++
+			refused[crossingKey(v.PID, v.Op, v.OtherEnd())]++
 		}
 	}
 	complete := ringComplete(obs)
@@ -198,25 +198,6 @@ func checkMessages(obs Observation) Check {
 // sandboxed process, the operation and the other end as rendered there.
 func crossingKey(pid actor.PID, op actor.BoundaryOp, other string) string {
 	return pid.String() + " " + string(op) + " " + other
-}
-
-// violationOther renders a violation's other end as the crossings table
-// does ("node/seq(name)@tree", "?" when nothing is known).
-func violationOther(v actor.SandboxViolation) string {
-	s := ""
-	if !v.Other.IsZero() {
-		s = v.Other.String()
-	}
-	if v.OtherName != "" {
-		s += "(" + v.OtherName + ")"
-	}
-	if v.OtherTree != "" {
-		s += "@" + v.OtherTree
-	}
-	if s == "" {
-		s = "?"
-	}
-	return s
 }
 
 func checkState(obs Observation) Check {

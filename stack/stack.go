@@ -135,6 +135,12 @@ func New(nodeName string, logger hclog.Logger, cfg Config) (*Stack, error) {
 				}
 				return m.CheckSandbox(p.Name, p.Actor())
 			})
+			s.Sandboxes.SetSandboxDir(func() string {
+				if h := mods.Host(); h != nil {
+					return h.SandboxDir()
+				}
+				return ""
+			})
 		}
 	}
 	return s, nil

@@ -272,31 +272,38 @@ func (s *Store) SandboxStatus(idx uint64, at int64, c *pb.SandboxStatusCommand) 
 		if err := txn.Insert(tableSandboxes, r); err != nil {
 			return err
 		}
-		if exp != nil {
-			e := proto.Clone(exp).(*pb.ExperimentRecord)
-			running := true
-			for _, p := range e.Parts {
-				if p.Sandbox == r.Name {
-					p.Node, p.Status, p.Reason = r.Node, r.Status, r.Reason
-				}
-				if p.Status != SandboxRunning {
-					running = false
-				}
-			}
-			if e.Status == ExperimentPending && running {
-				e.Status = ExperimentRunning
-			}
-			e.ModifyIndex = idx
-			if err := txn.Insert(tableExperiments, e); err != nil {
-				return err
-			}
-			if err := bumpIndex(txn, tableExperiments, idx); err != nil {
-				return err
-			}
+		if err := updatePart(txn, idx, exp, r); err != nil {
+			return err
 		}
 		return bumpIndex(txn, tableSandboxes, idx)
 	})
 	return out, err
+}
+
+// updatePart records r's node and status as its part of group exp (nil:
+// none); the last part to run makes a pending group running.
+func updatePart(txn *memdb.Txn, idx uint64, exp *pb.ExperimentRecord, r *pb.SandboxRecord) error {
+	if exp == nil {
+		return nil
+	}
+	e := proto.Clone(exp).(*pb.ExperimentRecord)
+	running := true
+	for _, p := range e.Parts {
+		if p.Sandbox == r.Name {
+			p.Node, p.Status, p.Reason = r.Node, r.Status, r.Reason
+		}
+		if p.Status != SandboxRunning {
+			running = false
+		}
+	}
+	if e.Status == ExperimentPending && running {
+		e.Status = ExperimentRunning
+	}
+	e.ModifyIndex = idx
+	if err := txn.Insert(tableExperiments, e); err != nil {
+		return err
+	}
+	return bumpIndex(txn, tableExperiments, idx)
 }
 
 func experiment(txn *memdb.Txn, id string) (*pb.ExperimentRecord, error) {
@@ -370,22 +377,12 @@ func (s *Store) SandboxPlace(idx uint64, c *pb.SandboxPlaceCommand) (*pb.Sandbox
 			return err
 		}
 		out = r
-		if exp, err := experiment(txn, r.Experiment); err != nil {
+		exp, err := experiment(txn, r.Experiment)
+		if err != nil {
 			return err
-		} else if exp != nil {
-			e := proto.Clone(exp).(*pb.ExperimentRecord)
-			for _, p := range e.Parts {
-				if p.Sandbox == r.Name {
-					p.Node, p.Status, p.Reason = r.Node, r.Status, ""
-				}
-			}
-			e.ModifyIndex = idx
-			if err := txn.Insert(tableExperiments, e); err != nil {
-				return err
-			}
-			if err := bumpIndex(txn, tableExperiments, idx); err != nil {
-				return err
-			}
+		}
+		if err := updatePart(txn, idx, exp, r); err != nil {
+			return err
 		}
 		return bumpIndex(txn, tableSandboxes, idx)
 	})

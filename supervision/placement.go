@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-memdb"
-	"github.com/steward/steward/node"
 	"github.com/steward/steward/pb"
 	"github.com/steward/steward/transport"
 )
@@ -85,7 +84,7 @@ func (l *Layer) knownNode(name string) error {
 // ReplaceAfter. Trees pinned to a node stay: that node gets them back when
 // it returns.
 func (l *Layer) replaceLoop(ctx context.Context) {
-	failedSince := map[string]time.Time{}
+	grace := NewNodeGrace(l.cfg.ReplaceAfter)
 	for {
 		st := l.node.State()
 		ws := memdb.NewWatchSet()
@@ -95,7 +94,7 @@ func (l *Layer) replaceLoop(ctx context.Context) {
 		// failed node's grace ends.
 		until := l.clock.Now().Add(l.cfg.ResyncInterval)
 		if err == nil {
-			if next := l.replaceOnce(ctx, trees, failedSince); next > 0 && l.clock.Now().Add(next).Before(until) {
+			if next := l.replaceOnce(ctx, trees, grace); next > 0 && l.clock.Now().Add(next).Before(until) {
 				until = l.clock.Now().Add(next)
 			}
 		}
@@ -105,32 +104,20 @@ func (l *Layer) replaceLoop(ctx context.Context) {
 	}
 }
 
-func (l *Layer) replaceOnce(ctx context.Context, trees []*pb.TreeRecord, failedSince map[string]time.Time) time.Duration {
+func (l *Layer) replaceOnce(ctx context.Context, trees []*pb.TreeRecord, grace *NodeGrace) time.Duration {
 	now := l.clock.Now()
 	var next time.Duration
-	seen := map[string]bool{}
+	defer grace.EndPass()
 	for _, rec := range trees {
 		if !rec.AutoPlaced {
 			continue
 		}
 		status := l.node.MemberStatus(rec.Node)
-		seen[rec.Node] = true
-		switch status {
-		case node.StatusAlive, node.StatusSuspect:
-			delete(failedSince, rec.Node)
+		if due, wait := grace.Due(rec.Node, status, now); !due {
+			if wait > 0 && (next == 0 || wait < next) {
+				next = wait
+			}
 			continue
-		case node.StatusFailed, "":
-			since, ok := failedSince[rec.Node]
-			if !ok {
-				since = now
-				failedSince[rec.Node] = now
-			}
-			if wait := since.Add(l.cfg.ReplaceAfter).Sub(now); wait > 0 {
-				if next == 0 || wait < next {
-					next = wait
-				}
-				continue
-			}
 		}
 		to, err := l.place(ctx, rec.Node)
 		if err != nil {
@@ -144,11 +131,6 @@ func (l *Layer) replaceOnce(ctx context.Context, trees []*pb.TreeRecord, failedS
 			continue
 		}
 		l.logger.Info("tree re-placed", "tree", rec.Name, "from", rec.Node, "status", status, "to", to)
-	}
-	for n := range failedSince {
-		if !seen[n] {
-			delete(failedSince, n)
-		}
 	}
 	return next
 }

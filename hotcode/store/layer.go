@@ -111,6 +111,11 @@ func (l *Layer) Attach(n node.Host) error {
 	if hc.Logger == nil {
 		hc.Logger = l.logger.Named("wasm")
 	}
+	if hc.WASIDir == "" {
+		// The parent of the directories WASI modules get (one per
+		// process; a sandbox's under _sandboxes/<sandbox>).
+		hc.WASIDir = filepath.Join(n.DataDir(), "wasi")
+	}
 	host, err := hotcode.NewHost(l.ctx, hc)
 	if err != nil {
 		return fmt.Errorf("wasm host: %w", err)

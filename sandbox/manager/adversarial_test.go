@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -22,8 +23,8 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// newModuleFixture is newFixture with the module store, and the abuse and
-// bigmem modules pushed (hotcode/testdata).
+// newModuleFixture is newFixture with the module store, and the abuse,
+// bigmem and files modules pushed (hotcode/testdata).
 func newModuleFixture(t *testing.T) *fixture {
 	t.Helper()
 	c := testkit.NewCluster(t, 3, testkit.WithStack(func(string) stack.Config {
@@ -36,24 +37,28 @@ func newModuleFixture(t *testing.T) *fixture {
 	}))
 	c.WaitForLeader()
 	f := &fixture{t: t, c: c, ctx: testkit.Ctx(t, 120*time.Second)}
-	for _, m := range []string{"abuse", "bigmem"} {
+	for _, m := range []string{"abuse", "bigmem", "files"} {
 		bin, err := os.ReadFile("../../hotcode/testdata/sandbox-" + m + ".wasm")
 		if err != nil {
 			t.Fatal(err)
 		}
-		f.push(m, bin)
+		safety := "moderate"
+		if m == "files" {
+			safety = "permissive" // it imports WASI
+		}
+		f.push(m, safety, bin)
 	}
 	return f
 }
 
-func (f *fixture) push(name string, bin []byte) {
+func (f *fixture) push(name, safety string, bin []byte) {
 	f.t.Helper()
 	f.c.Eventually(30*time.Second, func() error {
 		up, err := pb.NewModulesClient(f.c.Conn(0)).Push(f.ctx)
 		if err != nil {
 			return err
 		}
-		if err := up.Send(&pb.ModulePushChunk{Name: name, Safety: "moderate", PushedBy: "test", Data: bin}); err != nil {
+		if err := up.Send(&pb.ModulePushChunk{Name: name, Safety: safety, PushedBy: "test", Data: bin}); err != nil {
 			return err
 		}
 		_, err = up.CloseAndRecv()
@@ -251,4 +256,59 @@ func TestSandboxReplacedWhenItsNodeFails(t *testing.T) {
 		}
 		return nil
 	}, "mover re-placed off %s", from)
+}
+
+// WASI only in a permissive sandbox, with its directory under the node's
+// data dir; destroy removes the files with the rest.
+func TestSandboxWASIFilesRemovedWithTheSandbox(t *testing.T) {
+	f := newModuleFixture(t)
+	file := func(name, isolation string) []byte {
+		return []byte(fmt.Sprintf(`
+name      = "%s"
+node      = "n2"
+isolation = "%s"
+limits { max_file_handles = 4 }
+tree {
+  child "w" { module = "files@1" }
+}
+`, name, isolation))
+	}
+	if _, err := f.sandboxes(0).Create(f.ctx, &pb.CreateSandboxRequest{File: file("wasi-strict", "strict"), Filename: "sb.hcl"}); status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "WASI") {
+		t.Fatalf("a WASI module in a strict sandbox: %v", err)
+	}
+	if _, err := f.sandboxes(0).Create(f.ctx, &pb.CreateSandboxRequest{File: file("wasi-ok", "permissive"), Filename: "sb.hcl"}); err != nil {
+		t.Fatal(err)
+	}
+	rt := f.runtime(1)
+	for i := 0; i < 6; i++ {
+		reply, err := f.call(rt, "wasi-ok", "w", fmt.Sprintf("f%d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The preopen counts as one: 3 files open, then EAGAIN (6).
+		if want := map[bool]byte{true: 0, false: 6}[i < 3]; reply[0] != want {
+			t.Fatalf("open %d: errno %d, want %d", i, reply[0], want)
+		}
+	}
+	dir := filepath.Join(f.c.Config(1).DataDir, "wasi", "_sandboxes", "wasi-ok")
+	var files []string
+	_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			files = append(files, p)
+		}
+		return nil
+	})
+	if len(files) != 3 {
+		t.Fatalf("files under %s: %v", dir, files)
+	}
+	if _, err := f.sandboxes(2).Destroy(f.ctx, &pb.DestroySandboxRequest{Name: "wasi-ok"}); err != nil {
+		t.Fatal(err)
+	}
+	f.nowhere("wasi-ok")
+	f.c.Eventually(10*time.Second, func() error {
+		if _, err := os.Stat(dir); !os.IsNotExist(err) {
+			return fmt.Errorf("%s: %v", dir, err)
+		}
+		return nil
+	}, "the sandbox's files removed")
 }

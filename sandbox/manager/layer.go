@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -99,6 +100,7 @@ type host interface {
 	MemberStatus(name string) string
 	PeerGRPCAddr(name string) (string, bool)
 	OnLeadership(name string, f node.LeaderTask)
+	OnShutdown(f func())
 }
 
 // Layer is the sandbox layer of one node.
@@ -112,6 +114,12 @@ type Layer struct {
 	// under its policy (its memory minimum within the cap, WASI only
 	// where allowed), for the check at creation (nil: not checked).
 	checkModule ModuleCheck
+	// sandboxDir is where this node's sandboxes keep files (sweep.go).
+	sandboxDir func() string
+
+	stopOnce sync.Once
+	stop     chan struct{}
+	wg       sync.WaitGroup
 }
 
 // ModuleCheck refuses a module version a sandbox under p cannot run,
@@ -140,7 +148,7 @@ func New(cfg Config, sup Supervision) *Layer {
 	if cfg.ResyncInterval <= 0 {
 		cfg.ResyncInterval = d.ResyncInterval
 	}
-	return &Layer{cfg: cfg, sup: sup, clock: clock.Or(cfg.Clock)}
+	return &Layer{cfg: cfg, sup: sup, clock: clock.Or(cfg.Clock), stop: make(chan struct{})}
 }
 
 // SetModuleCheck sets how the leader checks a sandbox's modules at
@@ -163,6 +171,15 @@ func (l *Layer) Attach(n node.Host) error {
 	pb.RegisterSandboxesServer(g, &sandboxService{l: l})
 	pb.RegisterExperimentsServer(g, &experimentService{l: l})
 	n.OnLeadership("sandbox-watch", l.watchLoop)
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		l.sweepLoop(l.stop)
+	}()
+	n.OnShutdown(func() {
+		l.stopOnce.Do(func() { close(l.stop) })
+		l.wg.Wait()
+	})
 	return nil
 }
 

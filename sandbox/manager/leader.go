@@ -12,13 +12,14 @@ import (
 	"github.com/steward/steward/node"
 	"github.com/steward/steward/pb"
 	"github.com/steward/steward/state"
+	"github.com/steward/steward/supervision"
 )
 
 // watchLoop runs on the leader for as long as it leads: it ends creations
 // that cannot complete (deadline passed, a part's node lost) and moves
 // running auto-placed sandboxes off nodes that failed or left.
 func (l *Layer) watchLoop(ctx context.Context) {
-	failedSince := map[string]time.Time{}
+	grace := supervision.NewNodeGrace(l.cfg.ReplaceAfter)
 	for {
 		st := l.node.State()
 		ws := memdb.NewWatchSet()
@@ -32,7 +33,7 @@ func (l *Layer) watchLoop(ctx context.Context) {
 			if next := l.abortStuck(ctx, groups); !next.IsZero() && next.Before(until) {
 				until = next
 			}
-			if next := l.replace(ctx, sbs, failedSince); !next.IsZero() && next.Before(until) {
+			if next := l.replace(ctx, sbs, groups, grace); !next.IsZero() && next.Before(until) {
 				until = next
 			}
 		}
@@ -105,35 +106,28 @@ func (l *Layer) abortStuck(ctx context.Context, groups []*pb.ExperimentRecord) t
 	return next
 }
 
-// replace moves running auto-placed sandboxes whose node left (at once)
-// or failed (after ReplaceAfter); pinned ones wait for their node. It
-// returns when the next grace ends.
-func (l *Layer) replace(ctx context.Context, sbs []*pb.SandboxRecord, failedSince map[string]time.Time) time.Time {
+// replace moves the auto-placed sandboxes of created groups whose node
+// left (at once) or failed (after ReplaceAfter), again if the node they
+// were moved to goes too before it runs them; pinned ones wait for their
+// node. It returns when the next grace ends.
+func (l *Layer) replace(ctx context.Context, sbs []*pb.SandboxRecord, groups []*pb.ExperimentRecord, grace *supervision.NodeGrace) time.Time {
 	now := l.clock.Now()
 	var next time.Time
-	seen := map[string]bool{}
+	defer grace.EndPass()
+	creating := map[string]bool{}
+	for _, e := range groups {
+		creating[e.Id] = e.Status == state.ExperimentPending
+	}
 	for _, sb := range sbs {
-		if !sb.AutoPlaced || sb.Status == state.SandboxPending {
-			continue // a pending one is the creation's to end
+		if !sb.AutoPlaced || creating[sb.Experiment] {
+			continue // a creation in progress is abortStuck's to end
 		}
 		status := l.node.MemberStatus(sb.Node)
-		seen[sb.Node] = true
-		switch status {
-		case node.StatusAlive, node.StatusSuspect:
-			delete(failedSince, sb.Node)
+		if due, wait := grace.Due(sb.Node, status, now); !due {
+			if end := now.Add(wait); wait > 0 && (next.IsZero() || end.Before(next)) {
+				next = end
+			}
 			continue
-		case node.StatusFailed, "":
-			since, ok := failedSince[sb.Node]
-			if !ok {
-				since = now
-				failedSince[sb.Node] = now
-			}
-			if end := since.Add(l.cfg.ReplaceAfter); now.Before(end) {
-				if next.IsZero() || end.Before(next) {
-					next = end
-				}
-				continue
-			}
 		}
 		to, err := l.sup.Place(ctx, sb.Node)
 		if err != nil {
@@ -146,11 +140,6 @@ func (l *Layer) replace(ctx context.Context, sbs []*pb.SandboxRecord, failedSinc
 			continue
 		}
 		l.logger.Info("sandbox re-placed", "sandbox", sb.Name, "from", sb.Node, "status", status, "to", to)
-	}
-	for n := range failedSince {
-		if !seen[n] {
-			delete(failedSince, n)
-		}
 	}
 	return next
 }
