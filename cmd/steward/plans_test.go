@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,6 +22,15 @@ func TestPlansCLI(t *testing.T) {
 		return stack.Config{Runtime: actor.DefaultConfig(), Supervision: supervision.DefaultConfig(), Coordination: &ccfg}
 	}))
 	addr := c.Node(0).GRPCAddr()
+	// Every node registered first: a registration between the dry run and
+	// the apply below would (rightly) make the check index stale.
+	c.Eventually(20*time.Second, func() error {
+		_, nodes, err := c.Leader().State().Nodes(nil)
+		if err == nil && len(nodes) < 3 {
+			err = fmt.Errorf("%d nodes registered", len(nodes))
+		}
+		return err
+	}, "every node registered")
 	dir := t.TempDir()
 	write := func(name, body string) string {
 		p := filepath.Join(dir, name)
