@@ -83,7 +83,7 @@ func (l *Layer) abortStuck(ctx context.Context, groups []*pb.ExperimentRecord) t
 			reason = "a node was lost before every part was up: " + strings.Join(lostParts, ", ")
 		case !now.Before(deadline):
 			reason = fmt.Sprintf("the deadline passed (%s after creation) before every part was up; waiting for %s",
-				deadline.Sub(time.Unix(0, e.CreatedAtUnixNano)).Round(time.Millisecond), strings.Join(waiting, ", "))
+				deadline.Sub(time.Unix(0, e.CreatedAtUnixNano)).Round(100*time.Millisecond), strings.Join(waiting, ", "))
 		default:
 			if next.IsZero() || deadline.Before(next) {
 				next = deadline
