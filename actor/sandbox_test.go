@@ -707,6 +707,11 @@ func TestSandboxConcurrentCrossings(t *testing.T) {
 				}
 				s.neighbourServes()
 			}
+			if level == actor.IsolationStrict {
+				// The casts are handled asynchronously: wait for the
+				// spammers to have crossed (and been refused) at least once.
+				actortest.Eventually(t, "a boundary violation", func() bool { return s.status().Violations > 0 })
+			}
 			actortest.Eventually(t, "sandbox count = tree count", func() bool {
 				ti, err := e.rt.Tree("box")
 				st := s.status()
