@@ -675,8 +675,10 @@ func (sb *sandboxState) accountMemory(p *process, size int64) {
 // callbackMark is one callback's start, as beginCallback returns it to
 // endCallback.
 type callbackMark struct {
-	start time.Time
-	timer Timer // the message deadline's; nil without one
+	start    time.Time
+	timer    Timer // the message deadline's; nil without one
+	gen      uint64
+	deadline time.Duration
 }
 
 // beginCallback starts accounting one callback of p (its running time
@@ -692,8 +694,11 @@ func (sb *sandboxState) beginCallback(p *process) callbackMark {
 	gen := e.handled.Add(1)
 	start := m.start
 	e.inCB.Store(gen)
+	m.gen, m.deadline = gen, d
 	m.timer = sb.rt.clock.AfterFunc(d, func() {
-		if e.inCB.Load() != gen || !p.isAlive() {
+		// Whoever clears inCB first (this, or the callback's return)
+		// records the deadline.
+		if !p.isAlive() || !e.inCB.CompareAndSwap(gen, 0) {
 			return
 		}
 		el := sb.rt.clock.Now().Sub(start)
@@ -705,12 +710,20 @@ func (sb *sandboxState) beginCallback(p *process) callbackMark {
 // endCallback disarms the deadline and accounts the callback's running
 // time (a callback cut short by its deadline is accounted when it
 // returns: its goroutine ran all along).
+//
+// A callback that returns at or past its deadline before the timer acted
+// (a wasm guest stopped inside itself at the same deadline, which then
+// fails its process) is recorded here, so the violation is there
+// whichever stopped it.
 func (sb *sandboxState) endCallback(p *process, m callbackMark) {
-	if m.timer != nil {
-		p.sbp.inCB.Store(0)
-		m.timer.Stop()
-	}
 	el := sb.rt.clock.Now().Sub(m.start)
+	if m.timer != nil {
+		ours := p.sbp.inCB.CompareAndSwap(m.gen, 0)
+		m.timer.Stop()
+		if ours && el >= m.deadline {
+			sb.violate(p, SandboxViolation{Kind: ViolationDeadline, Limit: m.deadline.Milliseconds(), Value: el.Milliseconds(), Response: ResponseKill})
+		}
+	}
 	sb.lat.add(el)
 	sb.accountCPU(p, el)
 }
