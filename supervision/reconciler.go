@@ -182,8 +182,12 @@ func (r *reconciler) pass(recs []*pb.TreeRecord) time.Time {
 		inStep := isRunning && doneIdx == rec.ModifyIndex
 		switch {
 		case inStep && ti.Status == actor.TreeRunning:
-			// In step. A tree that has run for a while since its last
+			// In step. A sandbox whose report did not commit reports
+			// again. A tree that has run for a while since its last
 			// restart gets its backoff reset.
+			if sb := r.sandbox(name); sb != nil {
+				r.report(sb, state.SandboxRunning, "")
+			}
 			if b != nil && b.next.IsZero() && now.Sub(b.started) > r.l.cfg.RestartBackoffMax {
 				r.mu.Lock()
 				delete(r.retry, name)

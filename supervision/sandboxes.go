@@ -23,8 +23,8 @@ import (
 // reportTimeout bounds one status report's commit.
 const reportTimeout = 10 * time.Second
 
-// setSandboxes keeps this pass's sandbox records and returns them by name.
-func (r *reconciler) setSandboxes(sbs []*pb.SandboxRecord) map[string]*pb.SandboxRecord {
+// setSandboxes keeps this pass's sandbox records, by name.
+func (r *reconciler) setSandboxes(sbs []*pb.SandboxRecord) {
 	m := make(map[string]*pb.SandboxRecord, len(sbs))
 	for _, sb := range sbs {
 		m[sb.Name] = sb
@@ -32,7 +32,6 @@ func (r *reconciler) setSandboxes(sbs []*pb.SandboxRecord) map[string]*pb.Sandbo
 	r.mu.Lock()
 	r.sandboxes = m
 	r.mu.Unlock()
-	return m
 }
 
 // sandboxTrees are the sandboxes as the tree records the pass reconciles:
