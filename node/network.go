@@ -144,6 +144,17 @@ func (t *gossipTransport) WriteTo(b []byte, addr string) (time.Time, error) {
 	return t.NetTransport.WriteTo(b, addr)
 }
 
+// WriteToAddress and DialAddressTimeout are what memberlist uses when the
+// transport knows them (probes, the TCP fallback ping, push/pull): they
+// pass through the network too, or a cut link would still carry gossip.
+func (t *gossipTransport) WriteToAddress(b []byte, a memberlist.Address) (time.Time, error) {
+	return t.WriteTo(b, a.Addr)
+}
+
+func (t *gossipTransport) DialAddressTimeout(a memberlist.Address, timeout time.Duration) (net.Conn, error) {
+	return t.DialTimeout(a.Addr, timeout)
+}
+
 func (t *gossipTransport) DialTimeout(addr string, timeout time.Duration) (net.Conn, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
