@@ -1,7 +1,9 @@
 package manager_test
 
 import (
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,9 +24,14 @@ import (
 type gate struct {
 	actor.Behavior
 	release <-chan struct{}
+	entered chan<- struct{}
 }
 
 func (g *gate) Init(p actor.Proc) error {
+	select {
+	case g.entered <- struct{}{}:
+	default:
+	}
 	select {
 	case <-g.release:
 	case <-time.After(time.Minute):
@@ -36,31 +43,9 @@ func (g *gate) Init(p actor.Proc) error {
 // leader fails the experiment at the deadline (the create does not wait
 // longer) and every part is removed, the slow one too once it is up.
 func TestExperimentDeadline(t *testing.T) {
-	release := make(chan struct{})
-	t.Cleanup(func() {
-		select {
-		case <-release:
-		default:
-			close(release)
-		}
-	})
-	c := testkit.NewCluster(t, 3, testkit.WithStack(func(string) stack.Config {
-		sb := manager.DefaultConfig()
-		sb.ResyncInterval = 200 * time.Millisecond
-		coord := coordination.DefaultConfig()
-		cat := behaviors.NewCatalog()
-		if err := cat.Register(actor.Entry{Name: "gate", Version: "1", New: func(args map[string]string) (actor.Behavior, error) {
-			e, err := behaviors.NewEcho(args)
-			return &gate{Behavior: e, release: release}, err
-		}}); err != nil {
-			t.Fatal(err)
-		}
-		rc := actor.DefaultConfig()
-		rc.Catalog = cat
-		return stack.Config{Runtime: rc, Supervision: supervision.DefaultConfig(), Coordination: &coord, Sandboxes: &sb}
-	}))
-	c.WaitForLeader()
-	f := &fixture{t: t, c: c, ctx: testkit.Ctx(t, 90*time.Second)}
+	release, open := releaser(t)
+	f, _ := newGateFixture(t, release)
+	c := f.c
 	file := `
 name     = "slow"
 deadline = "2s"
@@ -91,11 +76,123 @@ sandbox "slow-b" {
 		t.Fatalf("status %v", st)
 	}
 	f.nowhere("slow-a")
-	close(release) // slow-b comes up now, on a node that no longer places it
+	open() // slow-b comes up now, on a node that no longer places it
 	f.nowhere("slow-b")
 	for i := 0; i < 3; i++ {
 		if _, err := f.runtime(i).SandboxStatus("slow-b"); err == nil {
 			t.Fatalf("%s still runs slow-b", c.Node(i).Name())
 		}
 	}
+}
+
+// newGateFixture is a 3-node cluster whose catalog has "gate" (an echo
+// whose Init waits for release), its links cuttable (testkit.Partition).
+func newGateFixture(t *testing.T, release <-chan struct{}) (*fixture, <-chan struct{}) {
+	t.Helper()
+	entered := make(chan struct{}, 16)
+	c := testkit.NewCluster(t, 3, testkit.WithPartitions(), testkit.WithStack(func(string) stack.Config {
+		sb := manager.DefaultConfig()
+		sb.ResyncInterval = 200 * time.Millisecond
+		coord := coordination.DefaultConfig()
+		cat := behaviors.NewCatalog()
+		if err := cat.Register(actor.Entry{Name: "gate", Version: "1", New: func(args map[string]string) (actor.Behavior, error) {
+			e, err := behaviors.NewEcho(args)
+			return &gate{Behavior: e, release: release, entered: entered}, err
+		}}); err != nil {
+			t.Fatal(err)
+		}
+		rc := actor.DefaultConfig()
+		rc.Catalog = cat
+		return stack.Config{Runtime: rc, Supervision: supervision.DefaultConfig(), Coordination: &coord, Sandboxes: &sb}
+	}))
+	c.WaitForLeader()
+	return &fixture{t: t, c: c, ctx: testkit.Ctx(t, 90*time.Second)}, entered
+}
+
+// releaser is a gate's release channel, closed once (by the test or at
+// its end).
+func releaser(t *testing.T) (chan struct{}, func()) {
+	ch := make(chan struct{})
+	var once sync.Once
+	open := func() { once.Do(func() { close(ch) }) }
+	t.Cleanup(open)
+	return ch, open
+}
+
+// A node lost in the middle of an experiment's creation: the experiment
+// is committed, one part runs, the other's node is starting it when it is
+// cut off from the others. The leader fails the experiment (the node is
+// lost before every part was up) and removes the running part; the cut
+// node, once back, stops the part it went on starting. Nothing is left on
+// any node.
+func TestExperimentNodeLostMidCreation(t *testing.T) {
+	release, open := releaser(t)
+	f, entered := newGateFixture(t, release)
+	c := f.c
+	leader := c.Leader()
+	li := c.Index(leader.Name())
+	lost := c.Index(c.Followers()[0].Name())
+	file := fmt.Sprintf(`
+name     = "mid"
+deadline = "60s"
+sandbox "mid-a" {
+  node = "%s"
+  tree {
+    child "e" { behavior = "echo" }
+  }
+}
+sandbox "mid-b" {
+  node = "%s"
+  tree {
+    child "g" { behavior = "gate" }
+  }
+}
+`, leader.Name(), c.Node(lost).Name())
+	v, err := f.experiments(li).Create(f.ctx, &pb.CreateExperimentRequest{File: []byte(file), Filename: "x.hcl", NoWait: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := v.Experiment.Id
+	// mid-b is being started on its node (its Init waits); mid-a runs.
+	select {
+	case <-entered:
+	case <-f.ctx.Done():
+		t.Fatal("mid-b's start never began")
+	}
+	c.Eventually(20*time.Second, func() error {
+		if sb, _ := leader.State().Sandbox("mid-a"); sb == nil || sb.Status != "running" {
+			return fmt.Errorf("mid-a: %v", sb)
+		}
+		return nil
+	}, "mid-a up")
+	var rest []int
+	for i := 0; i < 3; i++ {
+		if i != lost {
+			rest = append(rest, i)
+		}
+	}
+	c.Partition([]int{lost}, rest)
+	c.Eventually(30*time.Second, func() error {
+		e, err := leader.State().Experiment(nil, id)
+		if err != nil || e == nil {
+			return fmt.Errorf("%v %v", e, err)
+		}
+		if e.Status != "failed" {
+			return fmt.Errorf("experiment %s; the leader sees %s %q", e.Status, c.Node(lost).Name(), leader.MemberStatus(c.Node(lost).Name()))
+		}
+		if !strings.Contains(e.Reason, "lost") || !strings.Contains(e.Reason, c.Node(lost).Name()) {
+			t.Fatalf("reason %q", e.Reason)
+		}
+		return nil
+	}, "the experiment failed")
+	c.Eventually(20*time.Second, func() error {
+		if _, err := f.runtime(li).Tree("mid-a"); err == nil {
+			return fmt.Errorf("mid-a still runs on %s", leader.Name())
+		}
+		return nil
+	}, "mid-a removed")
+	open() // the cut node's part comes up now, for a record that is gone
+	c.Heal()
+	f.nowhere("mid-a")
+	f.nowhere("mid-b")
 }
