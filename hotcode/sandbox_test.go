@@ -470,3 +470,79 @@ func BenchmarkSandboxMemoryOvershoot(b *testing.B) {
 	b.ReportMetric(float64(max(worstCap, 0)), "bytes-past-cap")
 	b.ReportMetric(float64(max(worstBudget, 0)), "bytes-past-budget")
 }
+
+// A guest's link, monitor and name lookup across the boundary, at each
+// level (its send, exit and spawn are in TestSandboxWasmHostCalls):
+// strict refuses them before the fact (status 7; a lookup answers not
+// found, status 2) and records a boundary violation per op; moderate and
+// permissive let them through and record the crossings. The neighbour
+// serves throughout.
+func TestSandboxWasmBoundaryLevels(t *testing.T) {
+	e := newSandboxEnv(t, nil)
+	if err := e.rt.ApplyTree(actortest.Context(t), e.tree("out", spec.ChildSpec{ID: "svc", Behavior: "counter", Name: "out-svc"})); err != nil {
+		t.Fatal(err)
+	}
+	svc := e.pid("out", "svc")
+	ops := []struct {
+		body   string
+		op     actor.BoundaryOp
+		strict string // the status under strict
+	}{
+		{"K" + svc.String(), actor.OpLink, "7"},
+		{"M" + svc.String(), actor.OpMonitor, "7"},
+		{"Wout-svc", actor.OpLookup, "2"},
+	}
+	for _, level := range []actor.Isolation{actor.IsolationStrict, actor.IsolationModerate, actor.IsolationPermissive} {
+		t.Run(string(level), func(t *testing.T) {
+			name := "bl-" + string(level)
+			a := e.box(name, actor.SandboxPolicy{Isolation: level, Response: actor.ResponseLog},
+				spec.ChildSpec{ID: "a", Behavior: "abuse@1"})["a"]
+			for _, o := range ops {
+				want := "0"
+				if level == actor.IsolationStrict {
+					want = o.strict
+				}
+				if got := mustCall(t, e.rt, a, o.body); got != want {
+					t.Fatalf("%s %s: status %s, want %s", level, o.op, got, want)
+				}
+			}
+			st, err := e.rt.SandboxStatus(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			crossed := map[actor.BoundaryOp]bool{}
+			for _, c := range st.Crossings {
+				crossed[c.Op] = true
+			}
+			vs, _ := e.rt.SandboxViolations(name)
+			refused := map[actor.BoundaryOp]bool{}
+			for _, v := range vs {
+				if v.Kind == actor.ViolationBoundary {
+					refused[v.Op] = true
+				}
+			}
+			for _, o := range ops {
+				if !crossed[o.op] {
+					t.Errorf("%s: no %s crossing recorded (%+v)", level, o.op, st.Crossings)
+				}
+				if refused[o.op] != (level == actor.IsolationStrict) {
+					t.Errorf("%s: %s refused=%v (%+v)", level, o.op, refused[o.op], vs)
+				}
+			}
+			// Through: the link and the monitor are there (moderate and
+			// permissive); refused: they are not.
+			info, err := e.rt.Process(svc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			linked := false
+			for _, l := range info.Links {
+				linked = linked || l == a
+			}
+			if linked != (level != actor.IsolationStrict) {
+				t.Errorf("%s: the outside process linked to the guest: %v", level, linked)
+			}
+			e.alive()
+		})
+	}
+}

@@ -12,6 +12,8 @@
 ;;   C cast "inc" to PID, then loop forever (a spinner that says it spins)
 ;;   X exit PID with reason "bye": reply the status as one digit
 ;;   P spawn BEHAVIOR, not linked: reply the status as one digit (0: done)
+;;   K link PID, M monitor PID, W look up NAME (whereis): reply the status
+;;     as one digit (0: done; for W, 0: found)
 ;;   anything else: reply "ok"
 ;; The recursion keeps its depth at 1032 (u32), in memory, so that what it
 ;; reached can be read by a test that instantiates it with wazero alone.
@@ -21,6 +23,9 @@
   (import "steward" "cast" (func $cast (param i32 i32 i32 i32) (result i32)))
   (import "steward" "exit" (func $exit (param i32 i32 i32 i32) (result i32)))
   (import "steward" "spawn" (func $spawn (param i32 i32 i32 i32 i32) (result i64)))
+  (import "steward" "link" (func $link (param i32 i32) (result i32)))
+  (import "steward" "monitor" (func $monitor (param i32 i32) (result i64)))
+  (import "steward" "whereis" (func $whereis (param i32 i32) (result i64)))
 
   (memory (export "memory") 1)
   (global $heap (mut i32) (i32.const 4096))
@@ -41,6 +46,12 @@
 
   (func $packed (param $p i32) (param $n i32) (result i64)
     (i64.or (i64.shl (i64.extend_i32_u (local.get $p)) (i64.const 32)) (i64.extend_i32_u (local.get $n))))
+  ;; the status of an i64 host result: its low word when it is a status
+  ;; word (high word all ones), else 0 (done)
+  (func $status (param $r i64) (result i32)
+    (if (result i32) (i64.eq (i64.shr_u (local.get $r) (i64.const 32)) (i64.const 0xffffffff))
+      (then (i32.wrap_i64 (local.get $r)))
+      (else (i32.const 0))))
   (func $digit (param $s i32) (result i64)
     (i32.store8 (i32.const 1024) (i32.add (local.get $s) (i32.const 48)))
     (call $packed (i32.const 1024) (i32.const 1)))
@@ -105,6 +116,12 @@
         (call $spin) (unreachable)))
     (if (i32.eq (local.get $op) (i32.const 88))
       (then (return (call $digit (call $exit (local.get $a) (local.get $an) (i32.const 2048) (i32.const 3))))))
+    (if (i32.eq (local.get $op) (i32.const 75))
+      (then (return (call $digit (call $link (local.get $a) (local.get $an))))))
+    (if (i32.eq (local.get $op) (i32.const 77))
+      (then (return (call $digit (call $status (call $monitor (local.get $a) (local.get $an)))))))
+    (if (i32.eq (local.get $op) (i32.const 87))
+      (then (return (call $digit (call $status (call $whereis (local.get $a) (local.get $an)))))))
     (if (i32.eq (local.get $op) (i32.const 80))
       (then
         (return (call $digit (i32.wrap_i64
