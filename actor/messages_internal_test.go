@@ -46,7 +46,7 @@ func TestEnvelopesCarryTheirClass(t *testing.T) {
 			t.Errorf("%T: class %d", r, e.class)
 		}
 	}
-	for _, c := range []supCommand{supStartChild{}, supStartDynamic{}, supTerminateChild{}, supRestartChild{},
+	for _, c := range []supCommand{supStartChild{}, supStartDynamic{}, supTerminateChild{}, supRestartChild{}, supRestartInPlace{},
 		supDeleteChild{}, supSetPolicy{}, supApply{}, supRetry{}} {
 		if e := supEnvelope(c, nil); e.class != envSup || c.class() != envSup {
 			t.Errorf("%T: class %d", c, e.class)

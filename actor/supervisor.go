@@ -18,7 +18,7 @@ type childState uint8
 const (
 	childRunning childState = iota
 	// childStopped: exited and not restarted (a transient child after a
-	// normal exit, a temporary child).
+	// normal exit). A temporary child that exits loses its entry (OTP).
 	childStopped
 	// childTerminated: stopped by terminate_child; restart_child or an
 	// update starts it again.
@@ -58,7 +58,13 @@ type supervisor struct {
 	byPID      map[uint64]*child
 	restartLog []time.Time
 	dynSeq     uint64
-	snap       atomic.Pointer[supSnapshot]
+	// gone holds the specs of temporary children that exited (or were
+	// terminated) since they were started: their entries are deleted, as
+	// in OTP, so which_children no longer lists them and start_child may
+	// reuse the id; apply consults it only so that re-applying the same
+	// spec does not start them again.
+	gone map[string]*childSpec
+	snap atomic.Pointer[supSnapshot]
 }
 
 // supSnapshot is a supervisor's state as last published by its goroutine.
@@ -92,6 +98,7 @@ type (
 	supStartDynamic   struct{ args map[string]string }
 	supTerminateChild struct{ id string }
 	supRestartChild   struct{ id string }
+	supRestartInPlace struct{ id string }
 	supDeleteChild    struct{ id string }
 	supSetPolicy      struct{ policy Policy }
 	supApply          struct {
@@ -107,6 +114,7 @@ func (supStartChild) isSupCommand()     {}
 func (supStartDynamic) isSupCommand()   {}
 func (supTerminateChild) isSupCommand() {}
 func (supRestartChild) isSupCommand()   {}
+func (supRestartInPlace) isSupCommand() {}
 func (supDeleteChild) isSupCommand()    {}
 func (supSetPolicy) isSupCommand()      {}
 func (supApply) isSupCommand()          {}
@@ -116,6 +124,7 @@ func (supStartChild) class() envClass     { return envSup }
 func (supStartDynamic) class() envClass   { return envSup }
 func (supTerminateChild) class() envClass { return envSup }
 func (supRestartChild) class() envClass   { return envSup }
+func (supRestartInPlace) class() envClass { return envSup }
 func (supDeleteChild) class() envClass    { return envSup }
 func (supSetPolicy) class() envClass      { return envSup }
 func (supApply) class() envClass          { return envSup }
@@ -405,9 +414,12 @@ func (s *supervisor) handleExit(from PID, reason Reason) bool {
 	s.release(c)
 	defer s.publish()
 	if c.spec.restart == spec.Temporary || (c.spec.restart == spec.Transient && !reason.Abnormal()) {
-		if c.dynamic {
+		switch {
+		case c.dynamic:
 			s.remove(c)
-		} else {
+		case c.spec.restart == spec.Temporary:
+			s.forget(c) // OTP deletes a temporary child's spec when it exits
+		default:
 			c.state = childStopped
 		}
 		return false
@@ -447,7 +459,9 @@ func (s *supervisor) restartGroup(c *child) []*child {
 		}
 		s.stopChild(x, Shutdown)
 		if x.spec.restart == spec.Temporary {
-			x.state = childStopped
+			// A bystander of a group restart: never restarted, and its
+			// spec is deleted (OTP).
+			s.forget(x)
 			continue
 		}
 		restart[x] = true
@@ -511,6 +525,16 @@ func (s *supervisor) escalate(c *child, reason Reason) {
 	s.rt.exitProc(s.p, Shutdown)
 }
 
+// forget removes a static temporary child that exited or was stopped,
+// remembering its spec in gone (see there).
+func (s *supervisor) forget(c *child) {
+	s.remove(c)
+	if s.gone == nil {
+		s.gone = make(map[string]*childSpec)
+	}
+	s.gone[c.spec.id] = c.spec
+}
+
 func (s *supervisor) remove(c *child) {
 	if c.proc != nil {
 		delete(s.byPID, c.proc.pid.Seq)
@@ -538,6 +562,8 @@ func (s *supervisor) handleCmd(e envelope) bool {
 		r.err = s.terminateChild(q.id)
 	case supRestartChild:
 		r.val, r.err = s.restartChild(q.id)
+	case supRestartInPlace:
+		r.val, r.err = s.restartInPlace(q.id)
 	case supDeleteChild:
 		r.err = s.deleteChild(q.id)
 	case supSetPolicy:
@@ -597,6 +623,7 @@ func (s *supervisor) startChild(cs *childSpec) (PID, error) {
 	if err := s.start(c); err != nil {
 		return PID{}, err
 	}
+	delete(s.gone, cs.id)
 	s.children = append(s.children, c)
 	s.byID[cs.id] = c
 	s.publish()
@@ -645,16 +672,48 @@ func (s *supervisor) find(id string) (*child, error) {
 	return c, nil
 }
 
-func (s *supervisor) terminateChild(id string) error {
-	c, err := s.find(id)
+// findInstance finds a simple_one_for_one instance by its pid ("node/seq",
+// OTP's terminate_child(Sup, Pid)) or by the id steward gives it.
+func (s *supervisor) findInstance(ref string) (*child, error) {
+	if pid, err := ParsePID(ref); err == nil {
+		if c := s.byPID[pid.Seq]; c != nil && c.dynamic && c.proc != nil && c.proc.pid == pid {
+			return c, nil
+		}
+		return nil, fmt.Errorf("%w: no instance %s in supervisor %s", ErrChildNotFound, pid, s.p.pid)
+	}
+	c, err := s.find(ref)
+	if err != nil {
+		return nil, err
+	}
+	if !c.dynamic {
+		return nil, fmt.Errorf("%w: %q in supervisor %s", ErrChildNotFound, ref, s.p.pid)
+	}
+	return c, nil
+}
+
+// terminateChild is OTP's terminate_child: the child stops with its
+// shutdown policy and is not restarted. A static child keeps its spec
+// (terminated), unless it is temporary; a simple_one_for_one instance,
+// named by its pid or its id, is removed.
+func (s *supervisor) terminateChild(ref string) error {
+	var c *child
+	var err error
+	if s.template != nil {
+		c, err = s.findInstance(ref)
+	} else {
+		c, err = s.find(ref)
+	}
 	if err != nil {
 		return err
 	}
-	p := c.proc
+	id, p := c.spec.id, c.proc
 	s.stopChild(c, Shutdown)
-	if c.dynamic {
+	switch {
+	case c.dynamic:
 		s.remove(c)
-	} else {
+	case c.spec.restart == spec.Temporary:
+		s.forget(c)
+	default:
 		c.state = childTerminated
 	}
 	s.emitChild(EventChildTerminated, id, p, Shutdown)
@@ -673,6 +732,34 @@ func (s *supervisor) restartChild(id string) (PID, error) {
 		return PID{}, fmt.Errorf("%w: %q is %s", ErrChildRunning, id, c.proc.pid)
 	}
 	if err := s.start(c); err != nil {
+		return PID{}, err
+	}
+	s.publish()
+	s.rt.emit(EventChildStarted, c.proc, "", "restart_child")
+	return c.proc.pid, nil
+}
+
+// restartInPlace stops a static child if it runs and starts it again
+// from its spec, whatever its restart type: terminate_child followed by
+// restart_child, without the deletion of a temporary child's spec in
+// between.
+func (s *supervisor) restartInPlace(id string) (PID, error) {
+	c, err := s.find(id)
+	if err != nil {
+		return PID{}, err
+	}
+	if c.dynamic {
+		return PID{}, fmt.Errorf("%w: restart of a simple_one_for_one instance", ErrNotSupported)
+	}
+	if p := c.proc; p != nil {
+		s.stopChild(c, Shutdown)
+		c.state = childTerminated
+		s.emitChild(EventChildTerminated, id, p, Shutdown)
+	}
+	if err := s.start(c); err != nil {
+		if c.spec.restart == spec.Temporary {
+			s.forget(c)
+		}
 		return PID{}, err
 	}
 	s.publish()
@@ -752,6 +839,11 @@ func (s *supervisor) apply(ctx context.Context, ns *supSpec) (applyResult, error
 	for _, cs := range ns.children {
 		want[cs.id] = cs
 	}
+	for id := range s.gone {
+		if want[id] == nil {
+			delete(s.gone, id)
+		}
+	}
 	for i := len(s.children) - 1; i >= 0; i-- {
 		c := s.children[i]
 		if want[c.spec.id] == nil {
@@ -765,12 +857,17 @@ func (s *supervisor) apply(ctx context.Context, ns *supSpec) (applyResult, error
 	for _, cs := range ns.children {
 		c := s.byID[cs.id]
 		switch {
+		case c == nil && s.gone[cs.id] != nil && sameSelf(s.gone[cs.id], cs) && specEqual(s.gone[cs.id].nested, cs.nested):
+			// A temporary child that exited: the same spec again does
+			// not start it.
+			continue
 		case c == nil:
 			c = &child{spec: cs}
 			if err := s.start(c); err != nil {
 				errs = append(errs, fmt.Errorf("start %q: %w", s.childPath(cs.id), err))
 				continue
 			}
+			delete(s.gone, cs.id)
 			s.byID[cs.id] = c
 			res.added = append(res.added, s.childPath(cs.id))
 		case sameSelf(c.spec, cs) && !cs.isSup:

@@ -69,8 +69,12 @@ func (rt *Runtime) StartDynamicChild(ctx context.Context, sup PID, extra map[str
 	return r.val.(PID), nil
 }
 
-// TerminateChild stops a child with its shutdown policy and keeps its spec
-// (terminated); a simple_one_for_one instance is removed.
+// TerminateChild stops a child with its shutdown policy; it is not
+// restarted (OTP's terminate_child). A static child keeps its spec
+// (terminated), unless it is temporary, whose spec is deleted. Under a
+// simple_one_for_one supervisor id names an instance, by its pid
+// ("node/seq", as OTP's terminate_child(Sup, Pid)) or by its instance id
+// ("<template id>-<n>"); the instance is removed.
 func (rt *Runtime) TerminateChild(ctx context.Context, sup PID, id string) error {
 	p, err := rt.supervisorOf(sup)
 	if err != nil {
@@ -88,6 +92,22 @@ func (rt *Runtime) RestartChild(ctx context.Context, sup PID, id string) (PID, e
 		return PID{}, err
 	}
 	r, err := rt.supCall(ctx, p, supRestartChild{id: id})
+	if err != nil {
+		return PID{}, err
+	}
+	return r.val.(PID), nil
+}
+
+// RestartInPlace stops a static child (if it runs) with its shutdown
+// policy and starts it again from its spec, whatever its restart type:
+// TerminateChild then RestartChild, except that a temporary child keeps
+// its spec in between. Restarting a nested supervisor uses it.
+func (rt *Runtime) RestartInPlace(ctx context.Context, sup PID, id string) (PID, error) {
+	p, err := rt.supervisorOf(sup)
+	if err != nil {
+		return PID{}, err
+	}
+	r, err := rt.supCall(ctx, p, supRestartInPlace{id: id})
 	if err != nil {
 		return PID{}, err
 	}

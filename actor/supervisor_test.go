@@ -204,24 +204,24 @@ func TestRestartTypes(t *testing.T) {
 	e.cast(p[2], "crash") // transient, abnormal: restarted
 	e.until(isRestart("trans2"))
 
-	e.cast(p[3], "crash") // temporary: never restarted, entry kept
+	e.cast(p[3], "crash") // temporary: never restarted, its spec deleted (OTP)
 	e.exitOf(p[3])
 
 	actortest.Eventually(t, "states settled", func() bool {
 		kids, _ := e.rt.WhichChildren(root)
-		return kids[1].State == "stopped" && kids[3].State == "stopped"
+		return len(kids) == 3 && kids[1].State == "stopped"
 	})
 	kids, _ := e.rt.WhichChildren(root)
-	want := []string{"running", "stopped", "running", "stopped"}
+	want := []string{"running", "stopped", "running"}
 	for i, k := range kids {
 		if k.State != want[i] {
 			t.Fatalf("%s state %s, want %s", k.ID, k.State, want[i])
 		}
 	}
-	if kids[3].PID != (actor.PID{}) || kids[0].Restarts != 1 || kids[1].Restarts != 0 {
+	if kids[0].Restarts != 1 || kids[1].Restarts != 0 {
 		t.Fatalf("children %+v", kids)
 	}
-	if n, _ := e.rt.CountChildren(root); n.Specs != 4 || n.Active != 2 || n.Workers != 4 {
+	if n, _ := e.rt.CountChildren(root); n.Specs != 3 || n.Active != 2 || n.Workers != 3 {
 		t.Fatalf("counts %+v", n)
 	}
 	// Applying the same spec again resurrects nothing.
@@ -574,4 +574,30 @@ func TestRestartsSinceCountsRestartDecisions(t *testing.T) {
 	if got := e.rt.RestartsSince(before); got != 6 {
 		t.Fatalf("after three restarts and an escalation: %d restarts, want 6", got)
 	}
+}
+
+// RestartInPlace (restart_supervisor of a nested supervisor) restarts a
+// temporary child too: a terminate_child would have deleted its spec.
+func TestRestartInPlaceTemporary(t *testing.T) {
+	e := newEnv(t)
+	s := sup("s", spec.OneForOne, worker("w", "counter"))
+	s.Restart = spec.Temporary
+	e.apply(tree("t", spec.OneForOne, s))
+	root := e.resolve("t", "")
+	old := e.resolve("t", "s")
+	pid, err := e.rt.RestartInPlace(e.ctx, root, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pid == old || e.resolve("t", "s") != pid {
+		t.Fatalf("s is %s, was %s, RestartInPlace said %s", e.resolve("t", "s"), old, pid)
+	}
+	if e.exitOf(old) != actor.Shutdown {
+		t.Fatal("old s not shut down")
+	}
+	e.resolve("t", "s/w")
+	if n, _ := e.rt.CountChildren(root); n.Specs != 1 || n.Active != 1 {
+		t.Fatalf("counts %+v", n)
+	}
+	e.valid()
 }

@@ -162,9 +162,8 @@ func (l *Layer) restartSupervisor(ctx context.Context, t plan.Target, pid actor.
 		return rt.ApplyTree(ctx, ti.Spec)
 	}
 	id := info.ChildID[strings.LastIndex(info.ChildID, "/")+1:]
-	if err := rt.TerminateChild(ctx, info.Parent, id); err != nil {
-		return err
-	}
-	_, err = rt.RestartChild(ctx, info.Parent, id)
+	// In place: a temporary supervisor's spec would be deleted by a
+	// terminate_child.
+	_, err = rt.RestartInPlace(ctx, info.Parent, id)
 	return err
 }

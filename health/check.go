@@ -171,7 +171,9 @@ func (l *Layer) checkSupervisor(c *nodeCheck, tree, path string, want spec.Super
 			var missing, added []string
 			for _, cs := range want.Children {
 				specIDs[cs.ID] = true
-				if !live[cs.ID] {
+				// A temporary child that exited has no entry any more
+				// (OTP deletes its spec): absent is what it should be.
+				if !live[cs.ID] && cs.Restart != spec.Temporary {
 					missing = append(missing, cs.ID)
 				}
 			}

@@ -147,7 +147,8 @@ func dump(resp *pb.ValidateResponse) string {
 
 const (
 	webSpec = `{"name":"web","node":"n2","strategy":"one_for_one","children":[{"id":"c1","behavior":"counter"},
-	  {"id":"sub","type":"supervisor","strategy":"rest_for_one","children":[{"id":"w","behavior":"kv"},{"id":"e","behavior":"echo"}]}]}`
+	  {"id":"sub","type":"supervisor","strategy":"rest_for_one","children":[{"id":"w","behavior":"kv"},{"id":"e","behavior":"echo"}]},
+	  {"id":"tmp","behavior":"crasher","restart":"temporary"}]}`
 	dbSpec = `{"name":"db","node":"n3","children":[{"id":"k","behavior":"kv","name":"store"}]}`
 )
 
@@ -162,6 +163,24 @@ func TestValidateFindsWhatIsBroken(t *testing.T) {
 	waitRunning(t, h, web)
 	waitRunning(t, h, db)
 	hc := h.healthClient(0)
+
+	// web's temporary child exits: OTP deletes its spec, so the
+	// supervisor no longer lists it, and the check expects it absent.
+	n2 := h.layers("n2").sup.Runtime()
+	ctx := testkit.Ctx(t, 10*time.Second)
+	tmpPID, err := n2.Resolve(actor.Target{Tree: "web", Path: "tmp"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n2.Cast(tmpPID, actor.Message{Body: []byte("crash")}); err != nil {
+		t.Fatal(err)
+	}
+	h.Eventually(10*time.Second, func() error {
+		if _, err := n2.Resolve(actor.Target{Tree: "web", Path: "tmp"}); err == nil {
+			return fmt.Errorf("web/tmp still resolves")
+		}
+		return nil
+	}, "web/tmp gone")
 
 	clean := validate(t, hc, &pb.ValidateRequest{})
 	if !clean.Consistent || len(clean.Violations) != 0 || len(clean.Nodes) != 3 || clean.MinIndex == 0 {
@@ -178,12 +197,10 @@ func TestValidateFindsWhatIsBroken(t *testing.T) {
 
 	// A supervisor's strategy changed in place, as a plan or an operator
 	// may: it differs from the committed spec.
-	n2 := h.layers("n2").sup.Runtime()
 	subPID, err := n2.Resolve(actor.Target{Tree: "web", Path: "sub"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := testkit.Ctx(t, 10*time.Second)
 	if err := n2.SetPolicy(ctx, subPID, actor.Policy{Strategy: spec.OneForAll}); err != nil {
 		t.Fatal(err)
 	}

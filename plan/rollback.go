@@ -22,7 +22,8 @@ import (
 //     nothing).
 //   - start_child: terminate_child of the new child (by id, or for a
 //     simple_one_for_one supervisor by the PID in op's result).
-//   - terminate_child: restart_child of the same child, if it was running.
+//   - terminate_child: restart_child of the same child, if it was running
+//     and is not temporary (terminating a temporary child deletes its spec).
 //   - restart_child: terminate_child, if the child was not running before.
 //   - send_message, restart_supervisor: none; a delivered message cannot be
 //     recalled and a restarted subtree cannot be un-restarted.
@@ -86,6 +87,8 @@ func Compensate(op Operation, target ProcessFacts, child *ProcessFacts) Compensa
 			c.Note = "the child was not running"
 		case isPID(op.Params.ChildID) || (child != nil && child.Dynamic):
 			c.Note = "a simple_one_for_one child cannot be restarted by id"
+		case child != nil && child.Restart == spec.Temporary:
+			c.Note = "a terminated temporary child's spec is deleted (as in OTP): it cannot be restarted"
 		default:
 			c.Operation = mk(RestartChild, op.Target, Params{ChildID: op.Params.ChildID})
 			c.Note = "restart child " + op.Params.ChildID

@@ -47,7 +47,9 @@ const (
 	StartChild OpType = "start_child"
 	// TerminateChild stops the child Params.ChildID of the target
 	// supervisor; its spec stays, as in OTP, so RestartChild can bring it
-	// back. For a simple_one_for_one supervisor ChildID is the child's PID.
+	// back, unless it is temporary (OTP deletes its spec). For a
+	// simple_one_for_one supervisor ChildID is the instance's PID (or its
+	// instance id).
 	TerminateChild OpType = "terminate_child"
 	// RestartChild starts again the terminated child Params.ChildID of the
 	// target supervisor; a no-op when it is running. Rollbacks use it.

@@ -412,6 +412,7 @@ func (l *Layer) restoreOps(ctx context.Context, rep *RestoreReport, parts map[st
 		}
 		dynamic := map[string]bool{}
 		specName := map[string]string{}
+		temporary := map[string]spec.ChildSpec{}
 		for _, t := range part.Trees {
 			for _, c := range t.Children {
 				if c.Dynamic && c.PID != "" {
@@ -419,6 +420,7 @@ func (l *Layer) restoreOps(ctx context.Context, rep *RestoreReport, parts map[st
 				}
 			}
 			collectNames(t.Name, "", t.Spec.Children, specName)
+			collectTemporary(t.Name, "", t.Spec.Children, temporary)
 		}
 		queued := 0
 		for _, p := range part.Processes {
@@ -446,10 +448,20 @@ func (l *Layer) restoreOps(ctx context.Context, rep *RestoreReport, parts map[st
 			var deps []string
 			if !running {
 				parent, leaf := splitPath(p.ChildID)
-				id := newID("restart")
-				ops = append(ops, plan.Operation{ID: id, Type: plan.RestartChild, Node: n,
-					Target: plan.Target{Supervisor: p.Tree, ChildID: parent}, Params: plan.Params{ChildID: leaf}})
-				deps = []string{id}
+				if cs, ok := temporary[slot]; ok {
+					// A temporary child that exited has no spec left in
+					// its supervisor (OTP deletes it): start it again
+					// from the captured spec.
+					id := newID("start")
+					ops = append(ops, plan.Operation{ID: id, Type: plan.StartChild, Node: n,
+						Target: plan.Target{Supervisor: p.Tree, ChildID: parent}, Params: plan.Params{Child: &cs}})
+					deps = []string{id}
+				} else {
+					id := newID("restart")
+					ops = append(ops, plan.Operation{ID: id, Type: plan.RestartChild, Node: n,
+						Target: plan.Target{Supervisor: p.Tree, ChildID: parent}, Params: plan.Params{ChildID: leaf}})
+					deps = []string{id}
+				}
 			}
 			if len(p.State) > 0 && !p.Supervisor {
 				ops = append(ops, plan.Operation{ID: newID("state"), Type: plan.ReplaceState, Node: n, Target: target,
@@ -479,6 +491,18 @@ func collectNames(tree, prefix string, children []spec.ChildSpec, out map[string
 			out[tree+"/"+path] = c.Name
 		}
 		collectNames(tree, path, c.Children, out)
+	}
+}
+
+// collectTemporary maps the slot of each temporary child in children
+// (recursively) to its spec.
+func collectTemporary(tree, prefix string, children []spec.ChildSpec, out map[string]spec.ChildSpec) {
+	for _, c := range children {
+		path := strings.TrimPrefix(prefix+"/"+c.ID, "/")
+		if c.Restart == spec.Temporary {
+			out[tree+"/"+path] = c
+		}
+		collectTemporary(tree, path, c.Children, out)
 	}
 }
 

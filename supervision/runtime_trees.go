@@ -85,12 +85,9 @@ func (l *Layer) restartNested(ctx context.Context, tree, path string) (*pb.OpRes
 	case child.Dynamic:
 		return nil, fmt.Errorf("%w: %s/%s is a simple_one_for_one instance", actor.ErrNotSupported, tree, path)
 	}
-	if !child.PID.IsZero() {
-		if err := l.rt.TerminateChild(ctx, parent, id); err != nil {
-			return nil, fmt.Errorf("restart %s/%s: terminate: %w", tree, path, err)
-		}
-	}
-	pid, err := l.rt.RestartChild(ctx, parent, id)
+	// In place: a temporary supervisor's spec would be deleted by a
+	// terminate_child.
+	pid, err := l.rt.RestartInPlace(ctx, parent, id)
 	if err != nil {
 		return nil, fmt.Errorf("restart %s/%s: %w", tree, path, err)
 	}
