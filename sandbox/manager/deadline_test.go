@@ -76,7 +76,9 @@ sandbox "slow-b" {
 		t.Fatalf("status %v", st)
 	}
 	f.nowhere("slow-a")
+	done := f.settles(1, "slow-b")
 	open() // slow-b comes up now, on a node that no longer places it
+	done()
 	f.nowhere("slow-b")
 	for i := 0; i < 3; i++ {
 		if _, err := f.runtime(i).SandboxStatus("slow-b"); err == nil {
@@ -191,8 +193,35 @@ sandbox "mid-b" {
 		}
 		return nil
 	}, "mid-a removed")
+	done := f.settles(lost, "mid-b")
 	open() // the cut node's part comes up now, for a record that is gone
 	c.Heal()
+	done()
 	f.nowhere("mid-a")
 	f.nowhere("mid-b")
+}
+
+// settles subscribes to node i's runtime and returns a wait for the
+// reconciler to be done with the start of sandbox name that a gate holds:
+// the tree removed once it came up, or its start refused.
+func (f *fixture) settles(i int, name string) func() {
+	f.t.Helper()
+	sub := f.runtime(i).Subscribe(256)
+	f.t.Cleanup(sub.Close)
+	return func() {
+		f.t.Helper()
+		for {
+			select {
+			case e, ok := <-sub.C:
+				if !ok {
+					f.t.Fatal("the event stream closed")
+				}
+				if e.Tree == name && (e.Type == supervision.EventTreeRemoved || e.Type == supervision.EventSpecRejected) {
+					return
+				}
+			case <-f.ctx.Done():
+				f.t.Fatalf("%s never removed nor refused %s", f.c.Node(i).Name(), name)
+			}
+		}
+	}
 }
