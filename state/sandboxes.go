@@ -321,18 +321,8 @@ func experiment(txn *memdb.Txn, id string) (*pb.ExperimentRecord, error) {
 // reason; last is the part whose report failed it (nil: an abort).
 func failGroup(txn *memdb.Txn, idx uint64, at int64, exp *pb.ExperimentRecord, reason string, last *pb.SandboxRecord) error {
 	e := proto.Clone(exp).(*pb.ExperimentRecord)
-	it, err := txn.Get(tableSandboxes, "experiment", e.Id)
-	if err != nil {
+	if _, err := deleteGroupSandboxes(txn, e.Id); err != nil {
 		return err
-	}
-	var doomed []*pb.SandboxRecord
-	for raw := it.Next(); raw != nil; raw = it.Next() {
-		doomed = append(doomed, raw.(*pb.SandboxRecord))
-	}
-	for _, r := range doomed {
-		if err := txn.Delete(tableSandboxes, r); err != nil {
-			return err
-		}
 	}
 	for _, p := range e.Parts {
 		if last != nil && p.Sandbox == last.Name {
@@ -349,6 +339,27 @@ func failGroup(txn *memdb.Txn, idx uint64, at int64, exp *pb.ExperimentRecord, r
 		return err
 	}
 	return bumpIndex(txn, tableSandboxes, idx)
+}
+
+// deleteGroupSandboxes deletes every sandbox of group id and returns their
+// names, in name order.
+func deleteGroupSandboxes(txn *memdb.Txn, id string) ([]string, error) {
+	it, err := txn.Get(tableSandboxes, "experiment", id)
+	if err != nil {
+		return nil, err
+	}
+	var doomed []*pb.SandboxRecord
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		doomed = append(doomed, raw.(*pb.SandboxRecord))
+	}
+	names := make([]string, 0, len(doomed))
+	for _, r := range doomed {
+		names = append(names, r.Name)
+		if err := txn.Delete(tableSandboxes, r); err != nil {
+			return nil, err
+		}
+	}
+	return names, nil
 }
 
 // SandboxPlace moves a sandbox to another node: a new placement, pending
@@ -424,19 +435,8 @@ func (s *Store) ExperimentDelete(idx uint64, c *pb.ExperimentDeleteCommand) ([]s
 		if exp == nil {
 			return fmt.Errorf("%w: experiment %s", ErrNotFound, c.Id)
 		}
-		it, err := txn.Get(tableSandboxes, "experiment", exp.Id)
-		if err != nil {
+		if removed, err = deleteGroupSandboxes(txn, exp.Id); err != nil {
 			return err
-		}
-		var doomed []*pb.SandboxRecord
-		for raw := it.Next(); raw != nil; raw = it.Next() {
-			doomed = append(doomed, raw.(*pb.SandboxRecord))
-		}
-		for _, r := range doomed {
-			removed = append(removed, r.Name)
-			if err := txn.Delete(tableSandboxes, r); err != nil {
-				return err
-			}
 		}
 		if err := txn.Delete(tableExperiments, exp); err != nil {
 			return err

@@ -486,19 +486,13 @@ func printInspection(w io.Writer, doc []byte) error {
 	return nil
 }
 
-// sbxOther renders a violation's other end as the crossings table does.
+// sbxOther renders a violation's other end as the crossings table does
+// ("-" when nothing is known).
 func sbxOther(v actor.SandboxViolation) string {
-	s := ""
-	if !v.Other.IsZero() {
-		s = v.Other.String()
+	if s := v.OtherEnd(); s != "?" {
+		return s
 	}
-	if v.OtherName != "" {
-		s += "(" + v.OtherName + ")"
-	}
-	if v.OtherTree != "" {
-		s += "@" + v.OtherTree
-	}
-	return dash(s)
+	return "-"
 }
 
 func printViolations(w io.Writer, doc []byte) error {
