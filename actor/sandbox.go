@@ -359,6 +359,7 @@ type sandboxState struct {
 	crossDrops uint64
 	use        sbUsage // CPU, samples, traced-up processes (sandbox_usage.go)
 	lat        latencyHist
+	access     accessTable // state accesses (sandbox_access.go)
 }
 
 type compiledPolicy struct {

@@ -1,12 +1,12 @@
 package actor
 
 import (
+	"cmp"
 	"context"
-	"runtime"
-	"sort"
+	"slices"
+	"strings"
 	"sync"
 	"time"
-	"weak"
 )
 
 // StateOp is a state access the runtime records on sandboxed processes.
@@ -79,30 +79,12 @@ type accessKey struct {
 	target PID
 }
 
+// accessTable is a sandbox's record of state accesses (sandboxState.access;
+// its map made at the first access).
 type accessTable struct {
 	mu      sync.Mutex
 	m       map[accessKey]*SandboxStateAccess
 	dropped uint64
-}
-
-// accessTables holds each sandbox's access table, keyed weakly so that a
-// sandbox's table goes with it (kept beside sandboxState, which another
-// step of issue 17 is changing).
-var accessTables sync.Map // weak.Pointer[sandboxState] -> *accessTable
-
-func (sb *sandboxState) accesses(create bool) *accessTable {
-	k := weak.Make(sb)
-	if v, ok := accessTables.Load(k); ok {
-		return v.(*accessTable)
-	}
-	if !create {
-		return nil
-	}
-	v, loaded := accessTables.LoadOrStore(k, &accessTable{m: make(map[accessKey]*SandboxStateAccess)})
-	if !loaded {
-		runtime.AddCleanup(sb, func(k weak.Pointer[sandboxState]) { accessTables.Delete(k) }, k)
-	}
-	return v.(*accessTable)
 }
 
 // stateAccess records a state access (op) to target made with ctx, whose
@@ -131,11 +113,11 @@ func (rt *Runtime) stateAccess(ctx context.Context, op StateOp, target *process,
 	if sb := target.sb; sb != nil {
 		a.TargetInside = true
 		a.CallerInside = q != nil && sb.inside(q)
-		sb.accesses(true).record(a, err, now)
+		sb.access.record(a, err, now)
 	}
 	if q != nil && q.sb != nil && q.sb != target.sb && !q.sb.inside(target) {
 		a.CallerInside, a.TargetInside = true, false
-		q.sb.accesses(true).record(a, err, now)
+		q.sb.access.record(a, err, now)
 	}
 }
 
@@ -143,6 +125,9 @@ func (t *accessTable) record(a SandboxStateAccess, err error, now time.Time) {
 	k := accessKey{a.Caller, a.Op, a.Target}
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if t.m == nil {
+		t.m = make(map[accessKey]*SandboxStateAccess)
+	}
 	x := t.m[k]
 	if x == nil {
 		if len(t.m) >= SandboxMaxAccesses {
@@ -169,40 +154,16 @@ func (rt *Runtime) SandboxStateAccesses(tree string) (SandboxAccessLog, error) {
 		return SandboxAccessLog{}, err
 	}
 	out := SandboxAccessLog{Tree: tree, Accesses: []SandboxStateAccess{}}
-	t := sb.accesses(false)
-	if t == nil {
-		return out, nil
-	}
+	t := &sb.access
 	t.mu.Lock()
 	for _, x := range t.m {
 		out.Accesses = append(out.Accesses, *x)
 	}
 	out.Dropped = t.dropped
 	t.mu.Unlock()
-	cmp := func(a, b PID) int {
-		switch {
-		case a.Node != b.Node:
-			if a.Node < b.Node {
-				return -1
-			}
-			return 1
-		case a.Seq != b.Seq:
-			if a.Seq < b.Seq {
-				return -1
-			}
-			return 1
-		}
-		return 0
-	}
-	sort.Slice(out.Accesses, func(i, j int) bool {
-		a, b := out.Accesses[i], out.Accesses[j]
-		if c := cmp(a.Target, b.Target); c != 0 {
-			return c < 0
-		}
-		if a.Op != b.Op {
-			return a.Op < b.Op
-		}
-		return cmp(a.Caller, b.Caller) < 0
+	pid := func(a, b PID) int { return cmp.Or(strings.Compare(a.Node, b.Node), cmp.Compare(a.Seq, b.Seq)) }
+	slices.SortFunc(out.Accesses, func(a, b SandboxStateAccess) int {
+		return cmp.Or(pid(a.Target, b.Target), strings.Compare(string(a.Op), string(b.Op)), pid(a.Caller, b.Caller))
 	})
 	return out, nil
 }
