@@ -1,6 +1,7 @@
 package actor
 
 import (
+	"cmp"
 	"fmt"
 	"strconv"
 	"strings"
@@ -25,6 +26,11 @@ func (p PID) String() string {
 
 // IsZero reports whether p is the zero PID.
 func (p PID) IsZero() bool { return p.Node == "" && p.Seq == 0 }
+
+// Compare orders PIDs by node name, then sequence number (-1, 0 or +1).
+func (p PID) Compare(q PID) int {
+	return cmp.Or(strings.Compare(p.Node, q.Node), cmp.Compare(p.Seq, q.Seq))
+}
 
 // MarshalText renders the PID as String does, so PIDs travel as strings in
 // JSON.

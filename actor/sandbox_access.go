@@ -161,9 +161,8 @@ func (rt *Runtime) SandboxStateAccesses(tree string) (SandboxAccessLog, error) {
 	}
 	out.Dropped = t.dropped
 	t.mu.Unlock()
-	pid := func(a, b PID) int { return cmp.Or(strings.Compare(a.Node, b.Node), cmp.Compare(a.Seq, b.Seq)) }
 	slices.SortFunc(out.Accesses, func(a, b SandboxStateAccess) int {
-		return cmp.Or(pid(a.Target, b.Target), strings.Compare(string(a.Op), string(b.Op)), pid(a.Caller, b.Caller))
+		return cmp.Or(a.Target.Compare(b.Target), strings.Compare(string(a.Op), string(b.Op)), a.Caller.Compare(b.Caller))
 	})
 	return out, nil
 }

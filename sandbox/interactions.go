@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"cmp"
 	"slices"
 	"sort"
 	"strings"
@@ -247,18 +248,7 @@ func otherTree(s string) string {
 // number, then anything else by text.
 func cmpEnd(a, b string) int {
 	ka, kb := endSortKey(a), endSortKey(b)
-	switch {
-	case ka.rank != kb.rank:
-		return ka.rank - kb.rank
-	case ka.pid.Node != kb.pid.Node:
-		return strings.Compare(ka.pid.Node, kb.pid.Node)
-	case ka.pid.Seq != kb.pid.Seq:
-		if ka.pid.Seq < kb.pid.Seq {
-			return -1
-		}
-		return 1
-	}
-	return strings.Compare(a, b)
+	return cmp.Or(ka.rank-kb.rank, ka.pid.Compare(kb.pid), strings.Compare(a, b))
 }
 
 type endKey struct {
