@@ -58,20 +58,27 @@ func DecodeSandbox(sb *pb.SandboxRecord) (*spec.Tree, sandbox.Policy, error) {
 	if err != nil {
 		return nil, sandbox.Policy{}, err
 	}
-	p, err := sandbox.Parse(sb.PolicyJson, "policy.json")
-	if err != nil {
-		return nil, sandbox.Policy{}, fmt.Errorf("sandbox %q: the committed policy: %w", sb.Name, err)
-	}
-	return t, p, nil
+	p, err := decodePolicy(sb)
+	return t, p, err
 }
 
-// startSandbox starts (or updates) a sandbox's tree under its policy.
+// decodePolicy decodes a sandbox record's policy, named for the sandbox.
+func decodePolicy(sb *pb.SandboxRecord) (sandbox.Policy, error) {
+	p, err := sandbox.Parse(sb.PolicyJson, "policy.json")
+	if err != nil {
+		return sandbox.Policy{}, fmt.Errorf("sandbox %q: the committed policy: %w", sb.Name, err)
+	}
+	p.Name = sb.Name
+	return p, nil
+}
+
+// startSandbox starts (or updates) a sandbox's tree t, decoded by the
+// caller, under its policy.
 func (r *reconciler) startSandbox(ctx context.Context, sb *pb.SandboxRecord, t *spec.Tree) error {
-	_, p, err := DecodeSandbox(sb)
+	p, err := decodePolicy(sb)
 	if err != nil {
 		return err
 	}
-	p.Name = sb.Name
 	return sandbox.Start(ctx, r.l.rt, *t, p)
 }
 

@@ -178,7 +178,6 @@ func (l *Layer) observe(sb *pb.SandboxRecord) (sandbox.Observation, error) {
 	if err != nil {
 		return sandbox.Observation{}, err
 	}
-	p.Name = sb.Name
 	allowed := map[string][]string{}
 	for _, m := range sb.Modules {
 		allowed[m.Name] = m.Versions
