@@ -16,16 +16,11 @@ import (
 	"github.com/steward/steward/transport"
 )
 
-// creation is a checked group, ready to commit.
-type creation struct {
-	cmd *pb.ExperimentCreateCommand
-}
-
 // prepare checks definitions on the leader and builds the group's
 // command: each tree validated against the catalog, its modules resolved
 // to the versions it may run, each placed ("auto": by the supervision
 // layer's placement, spreading the parts of one group), names free.
-func (l *Layer) prepare(ctx context.Context, name string, standalone bool, defs []sandbox.Definition, deadline time.Duration) (*creation, error) {
+func (l *Layer) prepare(ctx context.Context, name string, standalone bool, defs []sandbox.Definition, deadline time.Duration) (*pb.ExperimentCreateCommand, error) {
 	if deadline <= 0 {
 		deadline = l.cfg.CreateDeadline
 	}
@@ -81,7 +76,7 @@ func (l *Layer) prepare(ctx context.Context, name string, standalone bool, defs 
 			SpecJson: spec.CanonicalTree(d.Tree), PolicyJson: sandbox.Canonical(p), Modules: mods,
 		})
 	}
-	return &creation{cmd: cmd}, nil
+	return cmd, nil
 }
 
 // placeSpread places one part of a group: the supervision layer's choice,
@@ -163,8 +158,8 @@ func (l *Layer) modules(d sandbox.Definition) ([]*pb.SandboxModule, error) {
 }
 
 // commit proposes the group and returns its commit index.
-func (l *Layer) commit(ctx context.Context, c *creation) (uint64, error) {
-	return l.node.Propose(ctx, pb.CommandType_COMMAND_TYPE_EXPERIMENT_CREATE, c.cmd)
+func (l *Layer) commit(ctx context.Context, cmd *pb.ExperimentCreateCommand) (uint64, error) {
+	return l.node.Propose(ctx, pb.CommandType_COMMAND_TYPE_EXPERIMENT_CREATE, cmd)
 }
 
 // await waits, on this node's replica, until the group is running or

@@ -58,18 +58,18 @@ func (s *experimentService) createLocal(ctx context.Context, req *pb.CreateExper
 		return nil, err
 	}
 	if req.DryRun {
-		e := proto.Clone(c.cmd.Experiment).(*pb.ExperimentRecord)
+		e := proto.Clone(c.Experiment).(*pb.ExperimentRecord)
 		e.Status = "dry_run"
-		for _, sb := range c.cmd.Sandboxes {
+		for _, sb := range c.Sandboxes {
 			e.Parts = append(e.Parts, &pb.ExperimentPart{Sandbox: sb.Name, Node: sb.Node, Status: "dry_run"})
 		}
-		return &pb.ExperimentView{Experiment: e, Sandboxes: c.cmd.Sandboxes}, nil
+		return &pb.ExperimentView{Experiment: e, Sandboxes: c.Sandboxes}, nil
 	}
 	idx, err := s.l.commit(ctx, c)
 	if err != nil {
 		return nil, err
 	}
-	id := c.cmd.Experiment.Id
+	id := c.Experiment.Id
 	if !req.NoWait {
 		if _, err := s.l.await(ctx, id); err != nil {
 			return nil, err

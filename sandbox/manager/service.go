@@ -52,15 +52,15 @@ func (s *sandboxService) createLocal(ctx context.Context, req *pb.CreateSandboxR
 		return nil, err
 	}
 	if req.DryRun {
-		sb := c.cmd.Sandboxes[0]
+		sb := c.Sandboxes[0]
 		sb.Status = "dry_run"
-		return sandboxView(sb, c.cmd.Experiment)
+		return sandboxView(sb, c.Experiment)
 	}
 	idx, err := s.l.commit(ctx, c)
 	if err != nil {
 		return nil, err
 	}
-	id := c.cmd.Experiment.Id
+	id := c.Experiment.Id
 	var e *pb.ExperimentRecord
 	if req.NoWait {
 		e, err = s.l.node.State().Experiment(nil, id)
@@ -72,7 +72,7 @@ func (s *sandboxService) createLocal(ctx context.Context, req *pb.CreateSandboxR
 	}
 	sb, _ := s.l.node.State().Sandbox(d.Name)
 	if sb == nil || sb.Experiment != id {
-		sb = c.cmd.Sandboxes[0]
+		sb = c.Sandboxes[0]
 	}
 	v, err := sandboxView(sb, e)
 	if err != nil {
