@@ -10,7 +10,6 @@ import (
 	"github.com/tetratelabs/wazero/experimental"
 
 	"github.com/steward/steward/actor"
-	"github.com/steward/steward/hotcode/internal/wasmbin"
 )
 
 // Modules in sandboxes (docs/SANDBOXES.md "WebAssembly modules in
@@ -66,20 +65,6 @@ func SandboxPageCap(hostPages uint32, pol actor.SandboxPolicy) uint32 {
 	return uint32(min(int64(hostPages), pol.MaxMemoryBytes/PageSize))
 }
 
-// MemoryMinimumBytes is the declared minimum of a module binary's memory
-// (bytes; 0 when it has none), read without compiling it.
-func MemoryMinimumBytes(bin []byte) (int64, error) {
-	sections, err := wasmbin.Read(bin)
-	if err != nil {
-		return 0, fmt.Errorf("%w: %w", ErrBadBinary, err)
-	}
-	pages, _, err := wasmbin.MemoryMin(sections)
-	if err != nil {
-		return 0, fmt.Errorf("%w: %w", ErrBadBinary, err)
-	}
-	return int64(pages) * PageSize, nil
-}
-
 // MemoryMinimumBytes is the declared minimum of the module's memory
 // (bytes).
 func (m *Module) MemoryMinimumBytes() int64 {
@@ -95,39 +80,10 @@ func (m *Module) minPages() uint32 {
 
 // CheckSandbox reports whether the module may run in sandbox `sandbox`
 // under pol on this host: what a process of it would be refused at start
-// for, checked ahead (the sandbox create path). Errors wrap
-// ErrSandboxRefused.
+// for, checked ahead (the sandbox create path, on the leader, with the
+// versions its host loaded). Errors wrap ErrSandboxRefused.
 func (m *Module) CheckSandbox(sandbox string, pol actor.SandboxPolicy) error {
 	return checkSandbox(m.Ref(), m.minPages(), m.wasi != nil, m.host.cfg.MaxMemoryPages, sandbox, pol)
-}
-
-// CheckSandboxBinary is CheckSandbox for a binary not compiled on this
-// node: hostPages is the page cap of the hosts it would run on
-// (Config.MaxMemoryPages). A binary that does not decode is ErrBadBinary.
-func CheckSandboxBinary(bin []byte, hostPages uint32, sandbox string, pol actor.SandboxPolicy) error {
-	sections, err := wasmbin.Read(bin)
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrBadBinary, err)
-	}
-	pages, _, err := wasmbin.MemoryMin(sections)
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrBadBinary, err)
-	}
-	imports, err := wasmbin.Imports(sections)
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrBadBinary, err)
-	}
-	wasi := false
-	for _, im := range imports {
-		wasi = wasi || im.Module == WASIModule
-	}
-	ref := "module"
-	if data := wasmbin.CustomData(sections, ManifestSection); len(data) == 1 {
-		if man, err := ParseManifest(data[0]); err == nil {
-			ref = Ref(man.Name, man.Version)
-		}
-	}
-	return checkSandbox(ref, pages, wasi, hostPages, sandbox, pol)
 }
 
 func checkSandbox(ref string, minPages uint32, wasi bool, hostPages uint32, sandbox string, pol actor.SandboxPolicy) error {

@@ -257,27 +257,19 @@ func TestSandboxWasmMemory(t *testing.T) {
 
 // A module whose memory minimum is over a sandbox's page cap is refused
 // when its process starts there, with an error naming the module, its
-// minimum and the cap; MemoryMinimumBytes and CheckSandbox tell the
-// sandbox create path ahead.
+// minimum and the cap; Module.MemoryMinimumBytes and CheckSandbox tell
+// the sandbox create path ahead.
 func TestSandboxWasmMemoryMinimum(t *testing.T) {
 	bin := bigmemWasm(t)
 	e := newSandboxEnv(t, nil, bin)
 	pol := actor.SandboxPolicy{Isolation: actor.IsolationModerate, MaxMemoryBytes: 1 << 20}
-	if n, err := hotcode.MemoryMinimumBytes(bin); err != nil || n != 4<<20 {
-		t.Fatalf("MemoryMinimumBytes: %d %v", n, err)
-	}
 	m, _ := e.h.Module("bigmem", "1")
 	if m.MemoryMinimumBytes() != 4<<20 {
 		t.Fatalf("Module.MemoryMinimumBytes %d", m.MemoryMinimumBytes())
 	}
 	const want = `bigmem@1: memory minimum 64 pages (4194304 bytes) is over sandbox "big"'s cap of 16 pages`
-	for name, err := range map[string]error{
-		"CheckSandbox":       m.CheckSandbox("big", pol),
-		"CheckSandboxBinary": hotcode.CheckSandboxBinary(bin, hotcode.DefaultMaxMemoryPages, "big", pol),
-	} {
-		if !errors.Is(err, hotcode.ErrSandboxRefused) || !strings.Contains(err.Error(), want) {
-			t.Fatalf("%s: %v", name, err)
-		}
+	if err := m.CheckSandbox("big", pol); !errors.Is(err, hotcode.ErrSandboxRefused) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("CheckSandbox: %v", err)
 	}
 	if err := m.CheckSandbox("big", actor.SandboxPolicy{MaxMemoryBytes: 4 << 20}); err != nil {
 		t.Fatalf("at 4 MiB: %v", err)
