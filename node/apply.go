@@ -16,10 +16,16 @@ import (
 )
 
 // IsLeader reports whether this node is the Raft leader.
-func (n *Node) IsLeader() bool { return n.raft.State() == raft.Leader }
+func (n *Node) IsLeader() bool { return n.raft != nil && n.raft.State() == raft.Leader }
 
-// Leader returns the leader's name and gRPC address as this node knows them.
+// Leader returns the leader's name and the gRPC address requests for the
+// leader go to: on a server the leader's own, on a client agent that of
+// the server it streams from, which forwards them (a client talks to its
+// server only). Both are empty while no leader is known.
 func (n *Node) Leader() (string, string) {
+	if n.client != nil {
+		return n.client.leaderVia()
+	}
 	_, id := n.raft.LeaderWithID()
 	if id == "" {
 		return "", ""
@@ -31,7 +37,7 @@ func (n *Node) Leader() (string, string) {
 	if m, ok := n.members.get(name); ok && m.Meta.GRPCAddr != "" {
 		return name, m.Meta.GRPCAddr
 	}
-	if rec, err := n.fsm.State().Node(name); err == nil && rec != nil {
+	if rec, err := n.State().Node(name); err == nil && rec != nil {
 		return name, rec.GrpcAddr
 	}
 	return name, ""
@@ -41,6 +47,14 @@ func (n *Node) Leader() (string, string) {
 func (n *Node) LastContact() time.Duration {
 	if n.IsLeader() {
 		return 0
+	}
+	if n.client != nil {
+		n.client.mu.RLock()
+		defer n.client.mu.RUnlock()
+		if n.client.lastContact.IsZero() {
+			return -1
+		}
+		return time.Since(n.client.lastContact)
 	}
 	lc := n.raft.LastContact()
 	if lc.IsZero() {
@@ -60,6 +74,9 @@ func (n *Node) Propose(ctx context.Context, t pb.CommandType, payload proto.Mess
 // Apply proposes a command and waits until it is applied on this node
 // (the leader). The command's domain error is in Result.Err.
 func (n *Node) Apply(ctx context.Context, t pb.CommandType, payload proto.Message) (*fsm.Result, error) {
+	if n.client != nil {
+		return nil, errClientNoRaft
+	}
 	data, err := fsm.Encode(t, payload, n.cfg.Clock.Now(), n.cfg.Name)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", transport.ErrInvalidRequest, err)
@@ -107,6 +124,9 @@ func translateRaftErr(err error) error {
 // term, takes the commit index, confirms with a quorum that it is still the
 // leader, and waits for the FSM to apply up to that index.
 func (n *Node) ReadBarrier(ctx context.Context) error {
+	if n.client != nil {
+		return errClientNoRaft
+	}
 	if !n.IsLeader() {
 		return transport.ErrNotLeader
 	}

@@ -63,8 +63,14 @@ func (n *Node) RestoreSnapshot(ctx context.Context, meta *raft.SnapshotMeta, r i
 	return nil
 }
 
-// LastIndex is the index of the last entry in this node's Raft log.
-func (n *Node) LastIndex() uint64 { return n.raft.LastIndex() }
+// LastIndex is the index of the last entry in this node's Raft log; on a
+// client agent, the last index its work stream brought it to.
+func (n *Node) LastIndex() uint64 {
+	if n.client != nil {
+		return n.State().LatestIndex()
+	}
+	return n.raft.LastIndex()
+}
 
 // untilDeadline is what is left of ctx's deadline, or def without one.
 func untilDeadline(ctx context.Context, def time.Duration) time.Duration {

@@ -28,6 +28,11 @@ type Config struct {
 	// DataDir holds the Raft log, stable store, snapshots and the node's
 	// identity file.
 	DataDir string
+	// Client makes the node a client agent: it runs gossip, the runtime
+	// and the layers' executors but no Raft, and receives the committed
+	// records that concern it over a stream from a server (false: a
+	// server, which runs Raft and a runtime too).
+	Client bool
 	// BindAddr is the gossip (memberlist) listen address, ip:port (TCP and
 	// UDP). Port 0 picks a free port.
 	BindAddr string
@@ -167,6 +172,9 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("data-dir: required"))
 	}
 	for _, a := range []struct{ flag, v string }{{"bind-addr", c.BindAddr}, {"raft-addr", c.RaftAddr}, {"grpc-addr", c.GRPCAddr}} {
+		if a.flag == "raft-addr" && c.Client {
+			continue // a client runs no Raft
+		}
 		if err := checkHostPort(a.v); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", a.flag, err))
 		}
@@ -186,6 +194,12 @@ func (c *Config) Validate() error {
 	}
 	if c.BootstrapExpect < 0 || c.BootstrapExpect > 7 {
 		errs = append(errs, fmt.Errorf("bootstrap-expect: %d is out of range 0..7", c.BootstrapExpect))
+	}
+	if c.Client && c.Dev {
+		errs = append(errs, errors.New("client: a dev agent is a server and a client at once; drop --client"))
+	}
+	if c.Client && c.BootstrapExpect != 0 {
+		errs = append(errs, fmt.Errorf("bootstrap-expect: %d is for servers; a client agent never bootstraps (add --server)", c.BootstrapExpect))
 	}
 	if c.Dev && c.BootstrapExpect > 1 {
 		errs = append(errs, fmt.Errorf("bootstrap-expect: %d cannot be combined with dev (a single node)", c.BootstrapExpect))

@@ -108,7 +108,7 @@ func (n *Node) establishLeadership() error {
 	if err := n.raft.Barrier(n.cfg.ApplyTimeout).Error(); err != nil {
 		return fmt.Errorf("barrier: %w", translateRaftErr(err))
 	}
-	if n.fsm.State().ClusterID() == "" {
+	if n.State().ClusterID() == "" {
 		id := n.clusterID()
 		if id == "" {
 			id = newClusterID()

@@ -28,6 +28,13 @@ func (n *Node) Leave(ctx context.Context) error {
 	if err := n.ml.UpdateNode(n.cfg.LeaveTimeout); err != nil {
 		n.logger.Warn("announcing leave through gossip", "error", err)
 	}
+	if n.client != nil {
+		// A client is in no Raft configuration: leaving gossip is all.
+		if err := n.ml.Leave(n.cfg.LeaveTimeout); err != nil {
+			n.logger.Warn("gossip leave", "error", err)
+		}
+		return nil
+	}
 	servers, _, err := n.raftServers()
 	if err != nil {
 		return err

@@ -34,6 +34,9 @@ type Node struct {
 	idMu sync.Mutex
 	id   identity
 
+	// fsm and raft are a server's; a client agent has neither, and holds
+	// client instead: the view its work stream from a server keeps.
+	client    *clientState
 	fsm       *fsm.FSM
 	raft      *raft.Raft
 	raftTrans *raft.NetworkTransport
@@ -134,15 +137,20 @@ func (n *Node) start() (err error) {
 	if n.id, err = prepareDataDir(cfg.DataDir, cfg.Name); err != nil {
 		return err
 	}
-	n.fsm, err = fsm.New(fsm.Config{Logger: logger, OnHalt: n.halt})
-	if err != nil {
-		return err
-	}
 	if err := n.listenGRPC(); err != nil {
 		return err
 	}
-	if err := n.setupRaft(); err != nil {
-		return err
+	if cfg.Client {
+		if n.client, err = newClientState(); err != nil {
+			return err
+		}
+	} else {
+		if n.fsm, err = fsm.New(fsm.Config{Logger: logger, OnHalt: n.halt}); err != nil {
+			return err
+		}
+		if err := n.setupRaft(); err != nil {
+			return err
+		}
 	}
 	if err := n.setupGossip(); err != nil {
 		return err
@@ -158,13 +166,17 @@ func (n *Node) start() (err error) {
 			n.logger.Error("gRPC server stopped", "error", err)
 		}
 	})
-	n.leadershipDone = make(chan struct{})
-	n.goFunc(func() {
-		defer close(n.leadershipDone)
-		n.monitorLeadership()
-	})
+	if cfg.Client {
+		n.goFunc(n.runClient)
+	} else {
+		n.leadershipDone = make(chan struct{})
+		n.goFunc(func() {
+			defer close(n.leadershipDone)
+			n.monitorLeadership()
+		})
+	}
 	n.goFunc(n.watchClusterID)
-	if cfg.BootstrapExpect > 0 {
+	if cfg.BootstrapExpect > 0 && !cfg.Client {
 		n.goFunc(n.bootstrapLoop)
 	}
 	if len(cfg.Join) > 0 {
@@ -427,6 +439,7 @@ func (n *Node) localMeta() nodeMeta {
 	return nodeMeta{
 		RaftAddr:  n.raftAddr,
 		GRPCAddr:  n.grpcAddr,
+		Mode:      n.clientMode(),
 		Version:   Version,
 		ClusterID: n.clusterID(),
 		Expect:    n.cfg.BootstrapExpect,
@@ -457,7 +470,7 @@ func (n *Node) setConflict(err error) {
 // metadata once the replicated state has it.
 func (n *Node) watchClusterID() {
 	for {
-		st := n.fsm.State()
+		st := n.State()
 		ws := memdb.NewWatchSet()
 		ws.Add(st.AbandonCh())
 		ws.Add(n.shutdownCh)
@@ -592,14 +605,23 @@ func (n *Node) Server() *transport.Server { return n.server }
 // Pool is the node's connection pool to its peers.
 func (n *Node) Pool() *transport.Pool { return n.pool }
 
-// FSM is the node's state machine.
+// FSM is the node's state machine (nil on a client agent).
 func (n *Node) FSM() *fsm.FSM { return n.fsm }
 
 // Logger is the node's logger.
 func (n *Node) Logger() hclog.Logger { return n.logger }
 
-// State is the local replica of the replicated state.
-func (n *Node) State() *state.Store { return n.fsm.State() }
+// State is this node's copy of the committed state: on a server the
+// FSM's whole replica, on a client agent the records that concern it, as
+// its work stream delivered them. Layers read their committed work from
+// it either way; after a restore (or a client's fresh view) it is another
+// store, so callers hold it for one read.
+func (n *Node) State() *state.Store {
+	if n.client != nil {
+		return n.client.State()
+	}
+	return n.fsm.State()
+}
 
 // NodeName implements transport.Backend.
 func (n *Node) NodeName() string { return n.cfg.Name }

@@ -136,7 +136,7 @@ func (n *Node) PeerGRPCAddr(name string) (string, bool) {
 	if m, ok := n.members.get(name); ok && m.Meta.GRPCAddr != "" {
 		return m.Meta.GRPCAddr, true
 	}
-	if rec, err := n.fsm.State().Node(name); err == nil && rec != nil && rec.GrpcAddr != "" {
+	if rec, err := n.State().Node(name); err == nil && rec != nil && rec.GrpcAddr != "" {
 		return rec.GrpcAddr, true
 	}
 	return "", false

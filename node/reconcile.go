@@ -25,6 +25,9 @@ func (n *Node) applyInternal(t pb.CommandType, payload proto.Message) (*fsm.Resu
 //   - a failed member is removed once it has been failed for
 //     FailedReapTimeout, and only if a quorum of healthy voters survives.
 //
+// Client agents are recorded in the node registry but never enter the
+// Raft configuration.
+//
 // It returns when the next failed member becomes due for removal (zero if
 // none is pending).
 func (n *Node) reconcile() (nextReap time.Time) {
@@ -51,6 +54,9 @@ func (n *Node) reconcile() (nextReap time.Time) {
 	for _, m := range members {
 		n.reconcileRegistry(m)
 		srv, isPeer := inRaft[m.Name]
+		if m.Meta.Mode != "" && !isPeer {
+			continue // a client agent (or a mode this version does not know): never a Raft peer
+		}
 		switch m.Status {
 		case StatusAlive:
 			switch {
@@ -104,7 +110,7 @@ func (n *Node) reconcile() (nextReap time.Time) {
 	if voters < n.cfg.MaxVoters {
 		for _, m := range members {
 			srv, ok := inRaft[m.Name]
-			if !ok || srv.Suffrage == raft.Voter || m.Status != StatusAlive {
+			if !ok || srv.Suffrage == raft.Voter || m.Status != StatusAlive || m.Meta.Mode != "" {
 				continue
 			}
 			if n.changeConfig("promote to voter", m.Name, n.raft.AddVoter(srv.ID, srv.Address, 0, 0)) {
@@ -150,7 +156,7 @@ func (n *Node) reconcileRegistry(m member) {
 	if status == StatusSuspect {
 		status = StatusAlive
 	}
-	rec, _ := n.fsm.State().Node(m.Name)
+	rec, _ := n.State().Node(m.Name)
 	want := &pb.NodeRecord{
 		Name:       m.Name,
 		GossipAddr: m.Addr,
@@ -158,14 +164,15 @@ func (n *Node) reconcileRegistry(m member) {
 		GrpcAddr:   m.Meta.GRPCAddr,
 		Version:    m.Meta.Version,
 		Status:     status,
+		Mode:       metaMode(m.Meta),
 	}
 	if rec != nil && rec.Status == want.Status && rec.GossipAddr == want.GossipAddr && rec.RaftAddr == want.RaftAddr &&
-		rec.GrpcAddr == want.GrpcAddr && rec.Version == want.Version {
+		rec.GrpcAddr == want.GrpcAddr && rec.Version == want.Version && rec.Mode == want.Mode {
 		return
 	}
-	if m.Meta.RaftAddr == "" && rec != nil {
+	if m.Meta.GRPCAddr == "" && rec != nil {
 		// A left/failed event carries no metadata: keep the known addresses.
-		want.RaftAddr, want.GrpcAddr, want.Version = rec.RaftAddr, rec.GrpcAddr, rec.Version
+		want.RaftAddr, want.GrpcAddr, want.Version, want.Mode = rec.RaftAddr, rec.GrpcAddr, rec.Version, rec.Mode
 	}
 	now := n.cfg.Clock.Now().UnixNano()
 	want.UpdatedAtUnixNano = now

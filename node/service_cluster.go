@@ -15,6 +15,9 @@ import (
 func (n *Node) registerServices() {
 	pb.RegisterKVServer(n.server.GRPC(), &kvService{n: n})
 	pb.RegisterClusterServer(n.server.GRPC(), &clusterService{n: n})
+	if n.client == nil {
+		n.server.HandlePeer(transport.PeerHandlers{Work: n.serveWork})
+	}
 }
 
 type clusterService struct {
@@ -40,7 +43,7 @@ func (c *clusterService) Leave(ctx context.Context, _ *pb.LeaveRequest) (*pb.Lea
 }
 
 func (c *clusterService) RaftPeers(ctx context.Context, req *pb.RaftPeersRequest) (*pb.RaftPeersResponse, error) {
-	if req.GetRead().GetStale() {
+	if req.GetRead().GetStale() && c.n.IsServer() {
 		resp, err := c.n.RaftPeers()
 		return resp, transport.ToStatus(err)
 	}

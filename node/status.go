@@ -10,6 +10,9 @@ import (
 
 // raftServers returns this node's view of the Raft configuration.
 func (n *Node) raftServers() ([]raft.Server, uint64, error) {
+	if n.client != nil {
+		return nil, 0, errClientNoRaft
+	}
 	f := n.raft.GetConfiguration()
 	if err := f.Error(); err != nil {
 		return nil, 0, translateRaftErr(err)
@@ -18,6 +21,9 @@ func (n *Node) raftServers() ([]raft.Server, uint64, error) {
 }
 
 func (n *Node) hasRaftState() bool {
+	if n.client != nil {
+		return false
+	}
 	if n.raft.LastIndex() > 0 {
 		return true
 	}
@@ -27,6 +33,9 @@ func (n *Node) hasRaftState() bool {
 
 // Status describes this node's view of the cluster.
 func (n *Node) Status() *pb.StatusResponse {
+	if n.client != nil {
+		return n.clientStatus()
+	}
 	leader, leaderAddr := n.Leader()
 	st := &pb.StatusResponse{
 		Node:            n.cfg.Name,
@@ -42,6 +51,7 @@ func (n *Node) Status() *pb.StatusResponse {
 		LastContactMs:   n.LastContact().Milliseconds(),
 		HasRaftState:    n.hasRaftState(),
 		BootstrapExpect: uint32(n.cfg.BootstrapExpect),
+		Mode:            ModeServer,
 	}
 	for _, f := range n.statusHooks() {
 		f(st)
@@ -103,6 +113,7 @@ func (n *Node) Members() []*pb.Member {
 			GrpcAddr:   m.Meta.GRPCAddr,
 			Version:    m.Meta.Version,
 			ClusterId:  m.Meta.ClusterID,
+			Mode:       metaMode(m.Meta),
 		})
 		for _, f := range hooks {
 			f(m.Meta.Layers, out[len(out)-1])

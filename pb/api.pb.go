@@ -687,9 +687,16 @@ type StatusResponse struct {
 	HasRaftState    bool   `protobuf:"varint,14,opt,name=has_raft_state,json=hasRaftState,proto3" json:"has_raft_state,omitempty"`
 	BootstrapExpect uint32 `protobuf:"varint,15,opt,name=bootstrap_expect,json=bootstrapExpect,proto3" json:"bootstrap_expect,omitempty"`
 	// This node's active resource-threshold violations (health layer).
-	Violations    []*ResourceViolation `protobuf:"bytes,16,rep,name=violations,proto3" json:"violations,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Violations []*ResourceViolation `protobuf:"bytes,16,rep,name=violations,proto3" json:"violations,omitempty"`
+	// server | client: whether this node runs Raft (a server) or receives
+	// its work from a server (a client agent).
+	Mode string `protobuf:"bytes,17,opt,name=mode,proto3" json:"mode,omitempty"`
+	// On a client agent: the server it streams its work from ("" while it
+	// has none) and whether the stream is up.
+	StreamServer    string `protobuf:"bytes,18,opt,name=stream_server,json=streamServer,proto3" json:"stream_server,omitempty"`
+	StreamConnected bool   `protobuf:"varint,19,opt,name=stream_connected,json=streamConnected,proto3" json:"stream_connected,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *StatusResponse) Reset() {
@@ -834,6 +841,27 @@ func (x *StatusResponse) GetViolations() []*ResourceViolation {
 	return nil
 }
 
+func (x *StatusResponse) GetMode() string {
+	if x != nil {
+		return x.Mode
+	}
+	return ""
+}
+
+func (x *StatusResponse) GetStreamServer() string {
+	if x != nil {
+		return x.StreamServer
+	}
+	return ""
+}
+
+func (x *StatusResponse) GetStreamConnected() bool {
+	if x != nil {
+		return x.StreamConnected
+	}
+	return false
+}
+
 // ResourceViolation is a metric of a node over its threshold.
 type ResourceViolation struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -954,7 +982,9 @@ type Member struct {
 	Version    string `protobuf:"bytes,7,opt,name=version,proto3" json:"version,omitempty"`
 	ClusterId  string `protobuf:"bytes,8,opt,name=cluster_id,json=clusterId,proto3" json:"cluster_id,omitempty"`
 	// Metrics over their thresholds on that member, as it gossips them.
-	Violations    []string `protobuf:"bytes,9,rep,name=violations,proto3" json:"violations,omitempty"`
+	Violations []string `protobuf:"bytes,9,rep,name=violations,proto3" json:"violations,omitempty"`
+	// server | client, as the member gossips it.
+	Mode          string `protobuf:"bytes,10,opt,name=mode,proto3" json:"mode,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1050,6 +1080,13 @@ func (x *Member) GetViolations() []string {
 		return x.Violations
 	}
 	return nil
+}
+
+func (x *Member) GetMode() string {
+	if x != nil {
+		return x.Mode
+	}
+	return ""
 }
 
 type MembersResponse struct {
@@ -1661,7 +1698,7 @@ const file_steward_v1_api_proto_rawDesc = "" +
 	"\x0eKVListResponse\x12(\n" +
 	"\x04meta\x18\x01 \x01(\v2\x14.steward.v1.ReadMetaR\x04meta\x12.\n" +
 	"\aentries\x18\x02 \x03(\v2\x14.steward.v1.KVRecordR\aentries\"\x0f\n" +
-	"\rStatusRequest\"\xa5\x04\n" +
+	"\rStatusRequest\"\x89\x05\n" +
 	"\x0eStatusResponse\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12\x16\n" +
 	"\x06leader\x18\x02 \x01(\tR\x06leader\x12\x1f\n" +
@@ -1684,13 +1721,16 @@ const file_steward_v1_api_proto_rawDesc = "" +
 	"\x10bootstrap_expect\x18\x0f \x01(\rR\x0fbootstrapExpect\x12=\n" +
 	"\n" +
 	"violations\x18\x10 \x03(\v2\x1d.steward.v1.ResourceViolationR\n" +
-	"violations\"\x7f\n" +
+	"violations\x12\x12\n" +
+	"\x04mode\x18\x11 \x01(\tR\x04mode\x12#\n" +
+	"\rstream_server\x18\x12 \x01(\tR\fstreamServer\x12)\n" +
+	"\x10stream_connected\x18\x13 \x01(\bR\x0fstreamConnected\"\x7f\n" +
 	"\x11ResourceViolation\x12\x16\n" +
 	"\x06metric\x18\x01 \x01(\tR\x06metric\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x01R\x05value\x12\x14\n" +
 	"\x05limit\x18\x03 \x01(\x01R\x05limit\x12&\n" +
 	"\x0fsince_unix_nano\x18\x04 \x01(\x03R\rsinceUnixNano\"\x10\n" +
-	"\x0eMembersRequest\"\x85\x02\n" +
+	"\x0eMembersRequest\"\x99\x02\n" +
 	"\x06Member\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06status\x18\x02 \x01(\tR\x06status\x12\x1b\n" +
@@ -1704,7 +1744,9 @@ const file_steward_v1_api_proto_rawDesc = "" +
 	"cluster_id\x18\b \x01(\tR\tclusterId\x12\x1e\n" +
 	"\n" +
 	"violations\x18\t \x03(\tR\n" +
-	"violations\"?\n" +
+	"violations\x12\x12\n" +
+	"\x04mode\x18\n" +
+	" \x01(\tR\x04mode\"?\n" +
 	"\x0fMembersResponse\x12,\n" +
 	"\amembers\x18\x01 \x03(\v2\x12.steward.v1.MemberR\amembers\"?\n" +
 	"\x10RaftPeersRequest\x12+\n" +

@@ -578,8 +578,10 @@ type NodeRecord struct {
 	CreateIndex       uint64     `protobuf:"varint,9,opt,name=create_index,json=createIndex,proto3" json:"create_index,omitempty"`
 	ModifyIndex       uint64     `protobuf:"varint,10,opt,name=modify_index,json=modifyIndex,proto3" json:"modify_index,omitempty"`
 	StatusCode        NodeStatus `protobuf:"varint,11,opt,name=status_code,json=statusCode,proto3,enum=steward.v1.NodeStatus" json:"status_code,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// server | client ("" from a steward before client agents: a server).
+	Mode          string `protobuf:"bytes,12,opt,name=mode,proto3" json:"mode,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *NodeRecord) Reset() {
@@ -687,6 +689,13 @@ func (x *NodeRecord) GetStatusCode() NodeStatus {
 		return x.StatusCode
 	}
 	return NodeStatus_NODE_STATUS_UNSPECIFIED
+}
+
+func (x *NodeRecord) GetMode() string {
+	if x != nil {
+		return x.Mode
+	}
+	return ""
 }
 
 type KVRecord struct {
@@ -1098,7 +1107,7 @@ const file_steward_v1_fsm_proto_rawDesc = "" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x15\n" +
 	"\x03cas\x18\x02 \x01(\x04H\x00R\x03cas\x88\x01\x01\x12\x16\n" +
 	"\x06prefix\x18\x03 \x01(\bR\x06prefixB\x06\n" +
-	"\x04_cas\"\x8c\x03\n" +
+	"\x04_cas\"\xa0\x03\n" +
 	"\n" +
 	"NodeRecord\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1f\n" +
@@ -1114,7 +1123,8 @@ const file_steward_v1_fsm_proto_rawDesc = "" +
 	"\fmodify_index\x18\n" +
 	" \x01(\x04R\vmodifyIndex\x127\n" +
 	"\vstatus_code\x18\v \x01(\x0e2\x16.steward.v1.NodeStatusR\n" +
-	"statusCode\"x\n" +
+	"statusCode\x12\x12\n" +
+	"\x04mode\x18\f \x01(\tR\x04mode\"x\n" +
 	"\bKVRecord\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\fR\x05value\x12!\n" +

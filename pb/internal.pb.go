@@ -21,6 +21,228 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type WorkRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// node is the client agent's name: the records sent are those that
+	// concern it.
+	Node string `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	// after is the last index the client applied (0: none); the stream
+	// resumes after it, or starts with a fresh view when the server no
+	// longer holds the changes since.
+	After uint64 `protobuf:"varint,2,opt,name=after,proto3" json:"after,omitempty"`
+	// cluster_id is the cluster the client belongs to ("" before it knows):
+	// a server of another cluster refuses the stream.
+	ClusterId     string `protobuf:"bytes,3,opt,name=cluster_id,json=clusterId,proto3" json:"cluster_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WorkRequest) Reset() {
+	*x = WorkRequest{}
+	mi := &file_steward_v1_internal_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WorkRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WorkRequest) ProtoMessage() {}
+
+func (x *WorkRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_steward_v1_internal_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WorkRequest.ProtoReflect.Descriptor instead.
+func (*WorkRequest) Descriptor() ([]byte, []int) {
+	return file_steward_v1_internal_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *WorkRequest) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *WorkRequest) GetAfter() uint64 {
+	if x != nil {
+		return x.After
+	}
+	return 0
+}
+
+func (x *WorkRequest) GetClusterId() string {
+	if x != nil {
+		return x.ClusterId
+	}
+	return ""
+}
+
+// RecordChange is one record's change: its table's snapshot tag and the
+// record, which is the new version (delete false) or the version removed
+// (delete true).
+type RecordChange struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Tag           uint32                 `protobuf:"varint,1,opt,name=tag,proto3" json:"tag,omitempty"`
+	Record        []byte                 `protobuf:"bytes,2,opt,name=record,proto3" json:"record,omitempty"`
+	Delete        bool                   `protobuf:"varint,3,opt,name=delete,proto3" json:"delete,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordChange) Reset() {
+	*x = RecordChange{}
+	mi := &file_steward_v1_internal_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordChange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordChange) ProtoMessage() {}
+
+func (x *RecordChange) ProtoReflect() protoreflect.Message {
+	mi := &file_steward_v1_internal_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordChange.ProtoReflect.Descriptor instead.
+func (*RecordChange) Descriptor() ([]byte, []int) {
+	return file_steward_v1_internal_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *RecordChange) GetTag() uint32 {
+	if x != nil {
+		return x.Tag
+	}
+	return 0
+}
+
+func (x *RecordChange) GetRecord() []byte {
+	if x != nil {
+		return x.Record
+	}
+	return nil
+}
+
+func (x *RecordChange) GetDelete() bool {
+	if x != nil {
+		return x.Delete
+	}
+	return false
+}
+
+// WorkBatch is the changes of the commits up to index (those that concern
+// the client; possibly none, to report progress and the leader).
+type WorkBatch struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Index uint64                 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	// fresh: the batch is a whole view at index, replacing what the client
+	// held.
+	Fresh   bool            `protobuf:"varint,2,opt,name=fresh,proto3" json:"fresh,omitempty"`
+	Changes []*RecordChange `protobuf:"bytes,3,rep,name=changes,proto3" json:"changes,omitempty"`
+	// leader is the leader's name as the server knows it ("" when none);
+	// server is the sending server's name.
+	Leader string `protobuf:"bytes,4,opt,name=leader,proto3" json:"leader,omitempty"`
+	Server string `protobuf:"bytes,5,opt,name=server,proto3" json:"server,omitempty"`
+	// more: the batch goes on in the next message (a batch over the
+	// message size is split); the client applies the parts together.
+	More          bool `protobuf:"varint,6,opt,name=more,proto3" json:"more,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WorkBatch) Reset() {
+	*x = WorkBatch{}
+	mi := &file_steward_v1_internal_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WorkBatch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WorkBatch) ProtoMessage() {}
+
+func (x *WorkBatch) ProtoReflect() protoreflect.Message {
+	mi := &file_steward_v1_internal_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WorkBatch.ProtoReflect.Descriptor instead.
+func (*WorkBatch) Descriptor() ([]byte, []int) {
+	return file_steward_v1_internal_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *WorkBatch) GetIndex() uint64 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *WorkBatch) GetFresh() bool {
+	if x != nil {
+		return x.Fresh
+	}
+	return false
+}
+
+func (x *WorkBatch) GetChanges() []*RecordChange {
+	if x != nil {
+		return x.Changes
+	}
+	return nil
+}
+
+func (x *WorkBatch) GetLeader() string {
+	if x != nil {
+		return x.Leader
+	}
+	return ""
+}
+
+func (x *WorkBatch) GetServer() string {
+	if x != nil {
+		return x.Server
+	}
+	return ""
+}
+
+func (x *WorkBatch) GetMore() bool {
+	if x != nil {
+		return x.More
+	}
+	return false
+}
+
 type CodeTargetsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Module        string                 `protobuf:"bytes,1,opt,name=module,proto3" json:"module,omitempty"`
@@ -30,7 +252,7 @@ type CodeTargetsRequest struct {
 
 func (x *CodeTargetsRequest) Reset() {
 	*x = CodeTargetsRequest{}
-	mi := &file_steward_v1_internal_proto_msgTypes[0]
+	mi := &file_steward_v1_internal_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -42,7 +264,7 @@ func (x *CodeTargetsRequest) String() string {
 func (*CodeTargetsRequest) ProtoMessage() {}
 
 func (x *CodeTargetsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_internal_proto_msgTypes[0]
+	mi := &file_steward_v1_internal_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -55,7 +277,7 @@ func (x *CodeTargetsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CodeTargetsRequest.ProtoReflect.Descriptor instead.
 func (*CodeTargetsRequest) Descriptor() ([]byte, []int) {
-	return file_steward_v1_internal_proto_rawDescGZIP(), []int{0}
+	return file_steward_v1_internal_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *CodeTargetsRequest) GetModule() string {
@@ -85,7 +307,7 @@ type CodeTarget struct {
 
 func (x *CodeTarget) Reset() {
 	*x = CodeTarget{}
-	mi := &file_steward_v1_internal_proto_msgTypes[1]
+	mi := &file_steward_v1_internal_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -97,7 +319,7 @@ func (x *CodeTarget) String() string {
 func (*CodeTarget) ProtoMessage() {}
 
 func (x *CodeTarget) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_internal_proto_msgTypes[1]
+	mi := &file_steward_v1_internal_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -110,7 +332,7 @@ func (x *CodeTarget) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CodeTarget.ProtoReflect.Descriptor instead.
 func (*CodeTarget) Descriptor() ([]byte, []int) {
-	return file_steward_v1_internal_proto_rawDescGZIP(), []int{1}
+	return file_steward_v1_internal_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *CodeTarget) GetPid() string {
@@ -185,7 +407,7 @@ type CodeTargetsResponse struct {
 
 func (x *CodeTargetsResponse) Reset() {
 	*x = CodeTargetsResponse{}
-	mi := &file_steward_v1_internal_proto_msgTypes[2]
+	mi := &file_steward_v1_internal_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -197,7 +419,7 @@ func (x *CodeTargetsResponse) String() string {
 func (*CodeTargetsResponse) ProtoMessage() {}
 
 func (x *CodeTargetsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_internal_proto_msgTypes[2]
+	mi := &file_steward_v1_internal_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -210,7 +432,7 @@ func (x *CodeTargetsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CodeTargetsResponse.ProtoReflect.Descriptor instead.
 func (*CodeTargetsResponse) Descriptor() ([]byte, []int) {
-	return file_steward_v1_internal_proto_rawDescGZIP(), []int{2}
+	return file_steward_v1_internal_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *CodeTargetsResponse) GetTargets() []*CodeTarget {
@@ -233,7 +455,7 @@ type VerifyCodeRequest struct {
 
 func (x *VerifyCodeRequest) Reset() {
 	*x = VerifyCodeRequest{}
-	mi := &file_steward_v1_internal_proto_msgTypes[3]
+	mi := &file_steward_v1_internal_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -245,7 +467,7 @@ func (x *VerifyCodeRequest) String() string {
 func (*VerifyCodeRequest) ProtoMessage() {}
 
 func (x *VerifyCodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_internal_proto_msgTypes[3]
+	mi := &file_steward_v1_internal_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -258,7 +480,7 @@ func (x *VerifyCodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyCodeRequest.ProtoReflect.Descriptor instead.
 func (*VerifyCodeRequest) Descriptor() ([]byte, []int) {
-	return file_steward_v1_internal_proto_rawDescGZIP(), []int{3}
+	return file_steward_v1_internal_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *VerifyCodeRequest) GetModule() string {
@@ -291,7 +513,7 @@ type VerifyCodeResponse struct {
 
 func (x *VerifyCodeResponse) Reset() {
 	*x = VerifyCodeResponse{}
-	mi := &file_steward_v1_internal_proto_msgTypes[4]
+	mi := &file_steward_v1_internal_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -303,7 +525,7 @@ func (x *VerifyCodeResponse) String() string {
 func (*VerifyCodeResponse) ProtoMessage() {}
 
 func (x *VerifyCodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_internal_proto_msgTypes[4]
+	mi := &file_steward_v1_internal_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -316,7 +538,7 @@ func (x *VerifyCodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyCodeResponse.ProtoReflect.Descriptor instead.
 func (*VerifyCodeResponse) Descriptor() ([]byte, []int) {
-	return file_steward_v1_internal_proto_rawDescGZIP(), []int{4}
+	return file_steward_v1_internal_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *VerifyCodeResponse) GetResults() []*CodeVerification {
@@ -337,7 +559,7 @@ type ProposeRequest struct {
 
 func (x *ProposeRequest) Reset() {
 	*x = ProposeRequest{}
-	mi := &file_steward_v1_internal_proto_msgTypes[5]
+	mi := &file_steward_v1_internal_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -349,7 +571,7 @@ func (x *ProposeRequest) String() string {
 func (*ProposeRequest) ProtoMessage() {}
 
 func (x *ProposeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_internal_proto_msgTypes[5]
+	mi := &file_steward_v1_internal_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -362,7 +584,7 @@ func (x *ProposeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProposeRequest.ProtoReflect.Descriptor instead.
 func (*ProposeRequest) Descriptor() ([]byte, []int) {
-	return file_steward_v1_internal_proto_rawDescGZIP(), []int{5}
+	return file_steward_v1_internal_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ProposeRequest) GetType() CommandType {
@@ -391,7 +613,7 @@ type ProposeResponse struct {
 
 func (x *ProposeResponse) Reset() {
 	*x = ProposeResponse{}
-	mi := &file_steward_v1_internal_proto_msgTypes[6]
+	mi := &file_steward_v1_internal_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -403,7 +625,7 @@ func (x *ProposeResponse) String() string {
 func (*ProposeResponse) ProtoMessage() {}
 
 func (x *ProposeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_internal_proto_msgTypes[6]
+	mi := &file_steward_v1_internal_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -416,7 +638,7 @@ func (x *ProposeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProposeResponse.ProtoReflect.Descriptor instead.
 func (*ProposeResponse) Descriptor() ([]byte, []int) {
-	return file_steward_v1_internal_proto_rawDescGZIP(), []int{6}
+	return file_steward_v1_internal_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ProposeResponse) GetIndex() uint64 {
@@ -446,7 +668,7 @@ type CommandError struct {
 
 func (x *CommandError) Reset() {
 	*x = CommandError{}
-	mi := &file_steward_v1_internal_proto_msgTypes[7]
+	mi := &file_steward_v1_internal_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -458,7 +680,7 @@ func (x *CommandError) String() string {
 func (*CommandError) ProtoMessage() {}
 
 func (x *CommandError) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_internal_proto_msgTypes[7]
+	mi := &file_steward_v1_internal_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -471,7 +693,7 @@ func (x *CommandError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandError.ProtoReflect.Descriptor instead.
 func (*CommandError) Descriptor() ([]byte, []int) {
-	return file_steward_v1_internal_proto_rawDescGZIP(), []int{7}
+	return file_steward_v1_internal_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *CommandError) GetKind() string {
@@ -507,7 +729,7 @@ type NotApplied struct {
 
 func (x *NotApplied) Reset() {
 	*x = NotApplied{}
-	mi := &file_steward_v1_internal_proto_msgTypes[8]
+	mi := &file_steward_v1_internal_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -519,7 +741,7 @@ func (x *NotApplied) String() string {
 func (*NotApplied) ProtoMessage() {}
 
 func (x *NotApplied) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_internal_proto_msgTypes[8]
+	mi := &file_steward_v1_internal_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -532,7 +754,7 @@ func (x *NotApplied) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NotApplied.ProtoReflect.Descriptor instead.
 func (*NotApplied) Descriptor() ([]byte, []int) {
-	return file_steward_v1_internal_proto_rawDescGZIP(), []int{8}
+	return file_steward_v1_internal_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *NotApplied) GetReason() string {
@@ -547,7 +769,23 @@ var File_steward_v1_internal_proto protoreflect.FileDescriptor
 const file_steward_v1_internal_proto_rawDesc = "" +
 	"\n" +
 	"\x19steward/v1/internal.proto\x12\n" +
-	"steward.v1\x1a\x1csteward/v1/checkpoints.proto\x1a\x1dsteward/v1/coordination.proto\x1a\x1csteward/v1/deployments.proto\x1a\x14steward/v1/fsm.proto\x1a\x17steward/v1/health.proto\x1a\x18steward/v1/runtime.proto\",\n" +
+	"steward.v1\x1a\x1csteward/v1/checkpoints.proto\x1a\x1dsteward/v1/coordination.proto\x1a\x1csteward/v1/deployments.proto\x1a\x14steward/v1/fsm.proto\x1a\x17steward/v1/health.proto\x1a\x18steward/v1/runtime.proto\"V\n" +
+	"\vWorkRequest\x12\x12\n" +
+	"\x04node\x18\x01 \x01(\tR\x04node\x12\x14\n" +
+	"\x05after\x18\x02 \x01(\x04R\x05after\x12\x1d\n" +
+	"\n" +
+	"cluster_id\x18\x03 \x01(\tR\tclusterId\"P\n" +
+	"\fRecordChange\x12\x10\n" +
+	"\x03tag\x18\x01 \x01(\rR\x03tag\x12\x16\n" +
+	"\x06record\x18\x02 \x01(\fR\x06record\x12\x16\n" +
+	"\x06delete\x18\x03 \x01(\bR\x06delete\"\xaf\x01\n" +
+	"\tWorkBatch\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\x04R\x05index\x12\x14\n" +
+	"\x05fresh\x18\x02 \x01(\bR\x05fresh\x122\n" +
+	"\achanges\x18\x03 \x03(\v2\x18.steward.v1.RecordChangeR\achanges\x12\x16\n" +
+	"\x06leader\x18\x04 \x01(\tR\x06leader\x12\x16\n" +
+	"\x06server\x18\x05 \x01(\tR\x06server\x12\x12\n" +
+	"\x04more\x18\x06 \x01(\bR\x04more\",\n" +
 	"\x12CodeTargetsRequest\x12\x16\n" +
 	"\x06module\x18\x01 \x01(\tR\x06module\"\xec\x01\n" +
 	"\n" +
@@ -582,7 +820,7 @@ const file_steward_v1_internal_proto_rawDesc = "" +
 	"\amessage\x18\x03 \x01(\tR\amessage\"$\n" +
 	"\n" +
 	"NotApplied\x12\x16\n" +
-	"\x06reason\x18\x01 \x01(\tR\x06reason2\x99\x04\n" +
+	"\x06reason\x18\x01 \x01(\tR\x06reason2\xd3\x04\n" +
 	"\bInternal\x12B\n" +
 	"\aPropose\x12\x1a.steward.v1.ProposeRequest\x1a\x1b.steward.v1.ProposeResponse\x12<\n" +
 	"\x05Facts\x12\x18.steward.v1.FactsRequest\x1a\x19.steward.v1.FactsResponse\x12B\n" +
@@ -591,7 +829,8 @@ const file_steward_v1_internal_proto_rawDesc = "" +
 	"\vCodeTargets\x12\x1e.steward.v1.CodeTargetsRequest\x1a\x1f.steward.v1.CodeTargetsResponse\x12]\n" +
 	"\x10CheckpointStates\x12#.steward.v1.CheckpointStatesRequest\x1a$.steward.v1.CheckpointStatesResponse\x12K\n" +
 	"\n" +
-	"VerifyCode\x12\x1d.steward.v1.VerifyCodeRequest\x1a\x1e.steward.v1.VerifyCodeResponseB\x1fZ\x1dgithub.com/steward/steward/pbb\x06proto3"
+	"VerifyCode\x12\x1d.steward.v1.VerifyCodeRequest\x1a\x1e.steward.v1.VerifyCodeResponse\x128\n" +
+	"\x04Work\x12\x17.steward.v1.WorkRequest\x1a\x15.steward.v1.WorkBatch0\x01B\x1fZ\x1dgithub.com/steward/steward/pbb\x06proto3"
 
 var (
 	file_steward_v1_internal_proto_rawDescOnce sync.Once
@@ -605,53 +844,59 @@ func file_steward_v1_internal_proto_rawDescGZIP() []byte {
 	return file_steward_v1_internal_proto_rawDescData
 }
 
-var file_steward_v1_internal_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_steward_v1_internal_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_steward_v1_internal_proto_goTypes = []any{
-	(*CodeTargetsRequest)(nil),       // 0: steward.v1.CodeTargetsRequest
-	(*CodeTarget)(nil),               // 1: steward.v1.CodeTarget
-	(*CodeTargetsResponse)(nil),      // 2: steward.v1.CodeTargetsResponse
-	(*VerifyCodeRequest)(nil),        // 3: steward.v1.VerifyCodeRequest
-	(*VerifyCodeResponse)(nil),       // 4: steward.v1.VerifyCodeResponse
-	(*ProposeRequest)(nil),           // 5: steward.v1.ProposeRequest
-	(*ProposeResponse)(nil),          // 6: steward.v1.ProposeResponse
-	(*CommandError)(nil),             // 7: steward.v1.CommandError
-	(*NotApplied)(nil),               // 8: steward.v1.NotApplied
-	(*CodeVerification)(nil),         // 9: steward.v1.CodeVerification
-	(CommandType)(0),                 // 10: steward.v1.CommandType
-	(*FactsRequest)(nil),             // 11: steward.v1.FactsRequest
-	(*DeliverRequest)(nil),           // 12: steward.v1.DeliverRequest
-	(*ValidateNodeRequest)(nil),      // 13: steward.v1.ValidateNodeRequest
-	(*CheckpointStatesRequest)(nil),  // 14: steward.v1.CheckpointStatesRequest
-	(*FactsResponse)(nil),            // 15: steward.v1.FactsResponse
-	(*DeliverResponse)(nil),          // 16: steward.v1.DeliverResponse
-	(*NodeValidation)(nil),           // 17: steward.v1.NodeValidation
-	(*CheckpointStatesResponse)(nil), // 18: steward.v1.CheckpointStatesResponse
+	(*WorkRequest)(nil),              // 0: steward.v1.WorkRequest
+	(*RecordChange)(nil),             // 1: steward.v1.RecordChange
+	(*WorkBatch)(nil),                // 2: steward.v1.WorkBatch
+	(*CodeTargetsRequest)(nil),       // 3: steward.v1.CodeTargetsRequest
+	(*CodeTarget)(nil),               // 4: steward.v1.CodeTarget
+	(*CodeTargetsResponse)(nil),      // 5: steward.v1.CodeTargetsResponse
+	(*VerifyCodeRequest)(nil),        // 6: steward.v1.VerifyCodeRequest
+	(*VerifyCodeResponse)(nil),       // 7: steward.v1.VerifyCodeResponse
+	(*ProposeRequest)(nil),           // 8: steward.v1.ProposeRequest
+	(*ProposeResponse)(nil),          // 9: steward.v1.ProposeResponse
+	(*CommandError)(nil),             // 10: steward.v1.CommandError
+	(*NotApplied)(nil),               // 11: steward.v1.NotApplied
+	(*CodeVerification)(nil),         // 12: steward.v1.CodeVerification
+	(CommandType)(0),                 // 13: steward.v1.CommandType
+	(*FactsRequest)(nil),             // 14: steward.v1.FactsRequest
+	(*DeliverRequest)(nil),           // 15: steward.v1.DeliverRequest
+	(*ValidateNodeRequest)(nil),      // 16: steward.v1.ValidateNodeRequest
+	(*CheckpointStatesRequest)(nil),  // 17: steward.v1.CheckpointStatesRequest
+	(*FactsResponse)(nil),            // 18: steward.v1.FactsResponse
+	(*DeliverResponse)(nil),          // 19: steward.v1.DeliverResponse
+	(*NodeValidation)(nil),           // 20: steward.v1.NodeValidation
+	(*CheckpointStatesResponse)(nil), // 21: steward.v1.CheckpointStatesResponse
 }
 var file_steward_v1_internal_proto_depIdxs = []int32{
-	1,  // 0: steward.v1.CodeTargetsResponse.targets:type_name -> steward.v1.CodeTarget
-	1,  // 1: steward.v1.VerifyCodeRequest.targets:type_name -> steward.v1.CodeTarget
-	9,  // 2: steward.v1.VerifyCodeResponse.results:type_name -> steward.v1.CodeVerification
-	10, // 3: steward.v1.ProposeRequest.type:type_name -> steward.v1.CommandType
-	7,  // 4: steward.v1.ProposeResponse.error:type_name -> steward.v1.CommandError
-	5,  // 5: steward.v1.Internal.Propose:input_type -> steward.v1.ProposeRequest
-	11, // 6: steward.v1.Internal.Facts:input_type -> steward.v1.FactsRequest
-	12, // 7: steward.v1.Internal.Deliver:input_type -> steward.v1.DeliverRequest
-	13, // 8: steward.v1.Internal.ValidateNode:input_type -> steward.v1.ValidateNodeRequest
-	0,  // 9: steward.v1.Internal.CodeTargets:input_type -> steward.v1.CodeTargetsRequest
-	14, // 10: steward.v1.Internal.CheckpointStates:input_type -> steward.v1.CheckpointStatesRequest
-	3,  // 11: steward.v1.Internal.VerifyCode:input_type -> steward.v1.VerifyCodeRequest
-	6,  // 12: steward.v1.Internal.Propose:output_type -> steward.v1.ProposeResponse
-	15, // 13: steward.v1.Internal.Facts:output_type -> steward.v1.FactsResponse
-	16, // 14: steward.v1.Internal.Deliver:output_type -> steward.v1.DeliverResponse
-	17, // 15: steward.v1.Internal.ValidateNode:output_type -> steward.v1.NodeValidation
-	2,  // 16: steward.v1.Internal.CodeTargets:output_type -> steward.v1.CodeTargetsResponse
-	18, // 17: steward.v1.Internal.CheckpointStates:output_type -> steward.v1.CheckpointStatesResponse
-	4,  // 18: steward.v1.Internal.VerifyCode:output_type -> steward.v1.VerifyCodeResponse
-	12, // [12:19] is the sub-list for method output_type
-	5,  // [5:12] is the sub-list for method input_type
-	5,  // [5:5] is the sub-list for extension type_name
-	5,  // [5:5] is the sub-list for extension extendee
-	0,  // [0:5] is the sub-list for field type_name
+	1,  // 0: steward.v1.WorkBatch.changes:type_name -> steward.v1.RecordChange
+	4,  // 1: steward.v1.CodeTargetsResponse.targets:type_name -> steward.v1.CodeTarget
+	4,  // 2: steward.v1.VerifyCodeRequest.targets:type_name -> steward.v1.CodeTarget
+	12, // 3: steward.v1.VerifyCodeResponse.results:type_name -> steward.v1.CodeVerification
+	13, // 4: steward.v1.ProposeRequest.type:type_name -> steward.v1.CommandType
+	10, // 5: steward.v1.ProposeResponse.error:type_name -> steward.v1.CommandError
+	8,  // 6: steward.v1.Internal.Propose:input_type -> steward.v1.ProposeRequest
+	14, // 7: steward.v1.Internal.Facts:input_type -> steward.v1.FactsRequest
+	15, // 8: steward.v1.Internal.Deliver:input_type -> steward.v1.DeliverRequest
+	16, // 9: steward.v1.Internal.ValidateNode:input_type -> steward.v1.ValidateNodeRequest
+	3,  // 10: steward.v1.Internal.CodeTargets:input_type -> steward.v1.CodeTargetsRequest
+	17, // 11: steward.v1.Internal.CheckpointStates:input_type -> steward.v1.CheckpointStatesRequest
+	6,  // 12: steward.v1.Internal.VerifyCode:input_type -> steward.v1.VerifyCodeRequest
+	0,  // 13: steward.v1.Internal.Work:input_type -> steward.v1.WorkRequest
+	9,  // 14: steward.v1.Internal.Propose:output_type -> steward.v1.ProposeResponse
+	18, // 15: steward.v1.Internal.Facts:output_type -> steward.v1.FactsResponse
+	19, // 16: steward.v1.Internal.Deliver:output_type -> steward.v1.DeliverResponse
+	20, // 17: steward.v1.Internal.ValidateNode:output_type -> steward.v1.NodeValidation
+	5,  // 18: steward.v1.Internal.CodeTargets:output_type -> steward.v1.CodeTargetsResponse
+	21, // 19: steward.v1.Internal.CheckpointStates:output_type -> steward.v1.CheckpointStatesResponse
+	7,  // 20: steward.v1.Internal.VerifyCode:output_type -> steward.v1.VerifyCodeResponse
+	2,  // 21: steward.v1.Internal.Work:output_type -> steward.v1.WorkBatch
+	14, // [14:22] is the sub-list for method output_type
+	6,  // [6:14] is the sub-list for method input_type
+	6,  // [6:6] is the sub-list for extension type_name
+	6,  // [6:6] is the sub-list for extension extendee
+	0,  // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_steward_v1_internal_proto_init() }
@@ -671,7 +916,7 @@ func file_steward_v1_internal_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_steward_v1_internal_proto_rawDesc), len(file_steward_v1_internal_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   9,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

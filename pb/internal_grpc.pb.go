@@ -26,6 +26,7 @@ const (
 	Internal_CodeTargets_FullMethodName      = "/steward.v1.Internal/CodeTargets"
 	Internal_CheckpointStates_FullMethodName = "/steward.v1.Internal/CheckpointStates"
 	Internal_VerifyCode_FullMethodName       = "/steward.v1.Internal/VerifyCode"
+	Internal_Work_FullMethodName             = "/steward.v1.Internal/Work"
 )
 
 // InternalClient is the client API for Internal service.
@@ -60,6 +61,11 @@ type InternalClient interface {
 	// state of each listed worker of the receiving node, in throwaway
 	// instances, for the leader that verifies a version (module verify).
 	VerifyCode(ctx context.Context, in *VerifyCodeRequest, opts ...grpc.CallOption) (*VerifyCodeResponse, error)
+	// Work streams, to a client agent, the committed records that concern
+	// it, in commit order: first either the changes after the index it last
+	// saw (when the server still holds them) or a fresh view of them, then
+	// every later commit's changes as they are applied on the server.
+	Work(ctx context.Context, in *WorkRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WorkBatch], error)
 }
 
 type internalClient struct {
@@ -140,6 +146,25 @@ func (c *internalClient) VerifyCode(ctx context.Context, in *VerifyCodeRequest, 
 	return out, nil
 }
 
+func (c *internalClient) Work(ctx context.Context, in *WorkRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WorkBatch], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Internal_ServiceDesc.Streams[0], Internal_Work_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WorkRequest, WorkBatch]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Internal_WorkClient = grpc.ServerStreamingClient[WorkBatch]
+
 // InternalServer is the server API for Internal service.
 // All implementations must embed UnimplementedInternalServer
 // for forward compatibility.
@@ -172,6 +197,11 @@ type InternalServer interface {
 	// state of each listed worker of the receiving node, in throwaway
 	// instances, for the leader that verifies a version (module verify).
 	VerifyCode(context.Context, *VerifyCodeRequest) (*VerifyCodeResponse, error)
+	// Work streams, to a client agent, the committed records that concern
+	// it, in commit order: first either the changes after the index it last
+	// saw (when the server still holds them) or a fresh view of them, then
+	// every later commit's changes as they are applied on the server.
+	Work(*WorkRequest, grpc.ServerStreamingServer[WorkBatch]) error
 	mustEmbedUnimplementedInternalServer()
 }
 
@@ -202,6 +232,9 @@ func (UnimplementedInternalServer) CheckpointStates(context.Context, *Checkpoint
 }
 func (UnimplementedInternalServer) VerifyCode(context.Context, *VerifyCodeRequest) (*VerifyCodeResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method VerifyCode not implemented")
+}
+func (UnimplementedInternalServer) Work(*WorkRequest, grpc.ServerStreamingServer[WorkBatch]) error {
+	return status.Error(codes.Unimplemented, "method Work not implemented")
 }
 func (UnimplementedInternalServer) mustEmbedUnimplementedInternalServer() {}
 func (UnimplementedInternalServer) testEmbeddedByValue()                  {}
@@ -350,6 +383,17 @@ func _Internal_VerifyCode_Handler(srv interface{}, ctx context.Context, dec func
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Internal_Work_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WorkRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(InternalServer).Work(m, &grpc.GenericServerStream[WorkRequest, WorkBatch]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Internal_WorkServer = grpc.ServerStreamingServer[WorkBatch]
+
 // Internal_ServiceDesc is the grpc.ServiceDesc for Internal service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -386,6 +430,12 @@ var Internal_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _Internal_VerifyCode_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "Work",
+			Handler:       _Internal_Work_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "steward/v1/internal.proto",
 }

@@ -139,7 +139,11 @@ func Restore(r io.Reader) (*Store, error) {
 			return nil, fmt.Errorf("%w: record %d (%s): %v", ErrCorruptSnapshot, n, name, err)
 		}
 	}
+	idx := maxIndex(txn)
 	txn.Commit()
+	// The commits before the snapshot are not known here: a stream that
+	// resumes from before it gets a fresh view.
+	s.feed = newFeed(idx)
 	return s, nil
 }
 

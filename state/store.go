@@ -27,6 +27,9 @@ type Store struct {
 	batch       *memdb.Txn
 	batchBroken bool
 
+	// feed keeps the recent commits for the streams of client agents.
+	feed *feed
+
 	// results caches, by plan id and create index, the shapes derived
 	// from the results of plans committed before PLAN_CREATE carried one
 	// (see shapeOf).
@@ -39,7 +42,7 @@ func New() (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("state: schema: %w", err)
 	}
-	return &Store{db: db, abandonCh: make(chan struct{})}, nil
+	return &Store{db: db, abandonCh: make(chan struct{}), feed: newFeed(0)}, nil
 }
 
 // AbandonCh is closed when this store has been replaced by a restored one.
@@ -91,11 +94,13 @@ func (s *Store) write(fn func(txn *memdb.Txn) error) error {
 		return err
 	}
 	txn := s.db.Txn(true)
+	txn.TrackChanges()
 	defer txn.Abort()
 	if err := fn(txn); err != nil {
 		return err
 	}
 	txn.Commit()
+	s.feed.publish(txn.Changes())
 	return nil
 }
 
@@ -106,6 +111,7 @@ func (s *Store) read() *memdb.Txn { return s.db.Txn(false) }
 // EndBatch. Only the FSM calls it, from its apply goroutine.
 func (s *Store) BeginBatch() {
 	s.batch, s.batchBroken = s.db.Txn(true), false
+	s.batch.TrackChanges()
 }
 
 // EndBatch commits the batch's writes, or, when a write failed in a way
@@ -122,6 +128,7 @@ func (s *Store) EndBatch() bool {
 		return false
 	}
 	txn.Commit()
+	s.feed.publish(txn.Changes())
 	return true
 }
 

@@ -65,6 +65,16 @@ type options struct {
 	stack   func(name string) stack.Config
 	// partitions: the nodes' traffic goes through links.
 	partitions bool
+	// clients is how many client agents start after the servers.
+	clients int
+}
+
+// WithClients starts k client agents (node.Config.Client), named c1..ck,
+// after the servers, each joining the first server: they are nodes
+// c.Node(n) .. c.Node(n+k-1). NewCluster returns once each streams its
+// work from a server and knows the leader.
+func WithClients(k int) Option {
+	return func(o *options) { o.clients = k }
 }
 
 // Option adjusts the cluster or a node's configuration before it starts.
@@ -153,8 +163,35 @@ func NewClusterOrdered(t testing.TB, n int, order []int, opts ...Option) *Cluste
 			first = c.nodes[i].GossipAddr()
 		}
 	}
+	for k := range o.clients {
+		c.mu.Lock()
+		c.nodes = append(c.nodes, nil)
+		c.cfgs = append(c.cfgs, node.Config{})
+		i := len(c.nodes) - 1
+		c.mu.Unlock()
+		cfg := FastConfig(fmt.Sprintf("c%d", k+1), filepath.Join(t.TempDir(), fmt.Sprintf("c%d", k+1)))
+		cfg.Client = true
+		for _, f := range o.configs {
+			f(i, &cfg)
+		}
+		if len(cfg.Join) == 0 {
+			cfg.Join = []string{first}
+		}
+		c.startAt(i, cfg)
+	}
 	c.WaitForLeader()
 	return c
+}
+
+// Servers returns the live nodes that run Raft.
+func (c *Cluster) Servers() []*node.Node {
+	var out []*node.Node
+	for _, n := range c.Live() {
+		if n.IsServer() {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // OnStart registers a hook run on every node that starts from now on.

@@ -75,7 +75,7 @@ func (c *Cluster) Heal() {
 	c.links.mu.Unlock()
 }
 
-// EnsureSame waits until every live node's replicated state persists to
+// EnsureSame waits until every live server's replicated state persists to
 // the same bytes (state.Snapshot().Persist: the FSM's deterministic
 // snapshot), and fails the test with the first difference if they do not
 // within timeout.
@@ -84,7 +84,7 @@ func (c *Cluster) EnsureSame(timeout time.Duration) {
 	c.Eventually(timeout, func() error {
 		var first []byte
 		var firstName string
-		for _, n := range c.Live() {
+		for _, n := range c.Servers() {
 			sn := n.State().Snapshot()
 			var b bytes.Buffer
 			err := sn.Persist(&b)

@@ -34,4 +34,9 @@ type Backend interface {
 	// LastContact is how long ago this node last heard from the leader (0
 	// on the leader).
 	LastContact() time.Duration
+	// StaleReadsFrom is where stale reads are answered: "" for this
+	// node's own replica (a server's), else the gRPC address of the server
+	// a client agent streams from, since a client holds only the records
+	// that concern it.
+	StaleReadsFrom() (addr string, err error)
 }

@@ -31,6 +31,8 @@ type PeerHandlers struct {
 	CheckpointStates func(context.Context, *pb.CheckpointStatesRequest) (*pb.CheckpointStatesResponse, error)
 	// VerifyCode: the deployment layer's trial migration of local workers.
 	VerifyCode func(context.Context, *pb.VerifyCodeRequest) (*pb.VerifyCodeResponse, error)
+	// Work: a server's stream of committed work to a client agent.
+	Work func(*pb.WorkRequest, pb.Internal_WorkServer) error
 }
 
 // internalService is the Internal gRPC service: the one service only
@@ -68,6 +70,10 @@ func (s *Server) HandlePeer(h PeerHandlers) {
 	}
 	if h.VerifyCode != nil {
 		i.handlers.VerifyCode = h.VerifyCode
+	}
+	set("Work", i.handlers.Work != nil, h.Work != nil)
+	if h.Work != nil {
+		i.handlers.Work = h.Work
 	}
 	if h.Facts != nil {
 		i.handlers.Facts = h.Facts
@@ -142,6 +148,14 @@ func (i *internalService) CheckpointStates(ctx context.Context, req *pb.Checkpoi
 	}
 	resp, err := h(ctx, req)
 	return resp, toStatus(err)
+}
+
+func (i *internalService) Work(req *pb.WorkRequest, stream pb.Internal_WorkServer) error {
+	h := i.get().Work
+	if h == nil {
+		return unimplemented("Work")
+	}
+	return toStatus(h(req, stream))
 }
 
 // Propose answers a forwarded proposal: decoded as this binary's payload

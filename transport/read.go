@@ -19,6 +19,19 @@ func Read[Req, Resp any](ctx context.Context, s *Server, req Req, opts *pb.ReadO
 	read func(*state.Store, Req) (Resp, error),
 ) (Resp, error) {
 	if opts.GetStale() {
+		addr, err := s.backend.StaleReadsFrom()
+		if err != nil {
+			var zero Resp
+			return zero, toStatus(err)
+		}
+		if addr != "" {
+			conn, err := s.pool.Get(addr)
+			if err != nil {
+				var zero Resp
+				return zero, toStatus(err)
+			}
+			return remote(ctx, conn, req)
+		}
 		resp, err := read(s.backend.State(), req)
 		return resp, toStatus(err)
 	}
