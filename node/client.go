@@ -264,10 +264,10 @@ func (n *Node) serveWork(req *pb.WorkRequest, stream pb.Internal_WorkServer) err
 	after := req.After
 	st := n.State()
 	fresh := false
-	var sent uint64         // the last index sent
-	var sentLeader string   // the leader named in the last batch
-	var pending bool        // after > sent: progress not yet sent
-	var lastSend time.Time  // when the last batch went
+	var sent uint64        // the last index sent
+	var sentLeader string  // the leader named in the last batch
+	var pending bool       // after > sent: progress not yet sent
+	var lastSend time.Time // when the last batch went
 	first := true
 	// The stream's timing is the network's, on the wall clock, also when a
 	// test drives the layers' deadlines with a manual one.
