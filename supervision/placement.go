@@ -13,13 +13,16 @@ import (
 )
 
 // place picks the alive node with the fewest live processes (ties: the
-// fewest committed trees, then the name), asking each node for its figures.
+// fewest committed trees, then the name), asking each node for its figures;
+// client agents come before servers, whose CPU goes to Raft first, as
+// Nomad places work on clients only.
 // exclude names a node that must not be chosen.
 func (l *Layer) place(ctx context.Context, exclude string) (string, error) {
 	type cand struct {
-		name  string
-		procs uint32
-		trees int
+		name   string
+		server bool
+		procs  uint32
+		trees  int
 	}
 	var cands []cand
 	var unreachable []string
@@ -44,13 +47,17 @@ func (l *Layer) place(ctx context.Context, exclude string) (string, error) {
 			procs = st.Processes
 		}
 		_, trees, _ := l.node.State().Trees(nil, name)
-		cands = append(cands, cand{name, procs, len(trees)})
+		rec, _ := l.node.State().Node(name)
+		cands = append(cands, cand{name, rec == nil || rec.Mode != "client", procs, len(trees)})
 	}
 	if len(cands) == 0 {
 		return "", fmt.Errorf("%w: no alive node answered for placement (unreachable: %s)", transport.ErrNoLeader, strings.Join(unreachable, ", "))
 	}
 	sort.Slice(cands, func(i, j int) bool {
 		a, b := cands[i], cands[j]
+		if a.server != b.server {
+			return !a.server
+		}
 		if a.procs != b.procs {
 			return a.procs < b.procs
 		}
