@@ -36,6 +36,8 @@ type cluster interface {
 	Name() string
 	State() *state.Store
 	IsLeader() bool
+	// IsServer is false on a client agent, which relays to its server.
+	IsServer() bool
 	Leader() (name, grpcAddr string)
 	Pool() *transport.Pool
 	LastIndex() uint64

@@ -35,7 +35,10 @@ const forwardedKey = "steward-backup-forwarded"
 
 func forwarded(ctx context.Context) bool {
 	md, _ := metadata.FromIncomingContext(ctx)
-	return len(md.Get(forwardedKey)) > 0
+	v := md.Get(forwardedKey)
+	// "1": relayed by a server, which knew the leader; "client": relayed
+	// by a client agent to its server, which relays it once more.
+	return len(v) > 0 && v[0] != "client"
 }
 
 // leader returns nil when this node leads, else a connection to the
@@ -65,8 +68,12 @@ func (s *service) leader(ctx context.Context) (*grpc.ClientConn, error) {
 	return conn, err
 }
 
-func relayContext(ctx context.Context) context.Context {
-	return metadata.AppendToOutgoingContext(ctx, forwardedKey, "1")
+func relayContext(ctx context.Context, n cluster) context.Context {
+	mark := "1"
+	if !n.IsServer() {
+		mark = "client"
+	}
+	return metadata.AppendToOutgoingContext(ctx, forwardedKey, mark)
 }
 
 // Backup streams a Raft snapshot taken on the leader: the header, the data
@@ -78,7 +85,7 @@ func (s *service) Backup(req *pb.BackupRequest, stream grpc.ServerStreamingServe
 		return transport.ToStatus(err)
 	}
 	if conn != nil {
-		up, err := pb.NewOperatorClient(conn).Backup(relayContext(ctx), req)
+		up, err := pb.NewOperatorClient(conn).Backup(relayContext(ctx, s.p.node), req)
 		if err != nil {
 			return err
 		}
@@ -152,7 +159,7 @@ func (s *service) Restore(stream grpc.ClientStreamingServer[pb.BackupRestoreChun
 		return transport.ToStatus(err)
 	}
 	if conn != nil {
-		up, err := pb.NewOperatorClient(conn).Restore(relayContext(ctx))
+		up, err := pb.NewOperatorClient(conn).Restore(relayContext(ctx, s.p.node))
 		if err != nil {
 			return err
 		}

@@ -45,6 +45,9 @@ type Host interface {
 	IsLeader() bool
 	Leader() (name, grpcAddr string)
 	LastIndex() uint64
+	// IsServer is false on a client agent: it runs no Raft, and its State
+	// holds only the records that concern it (see State).
+	IsServer() bool
 	// OpenSnapshot and RestoreSnapshot take and install a Raft snapshot
 	// of the replicated state (backups), on the leader.
 	OpenSnapshot(ctx context.Context) (*raft.SnapshotMeta, io.ReadCloser, error)
