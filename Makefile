@@ -76,6 +76,17 @@ bench-hotdeploy:
 bench-sandbox:
 	./scripts/bench-sandbox.sh
 
+# Servers and clients: kv writes/s and leader CPU per write with 3 servers
+# and 0/10/25/50 client agents, beside all-Raft clusters of the same sizes
+# and 3 servers alone, interleaved; tree start on a client agent; idle
+# client memory (about 10 minutes); docs/PERFORMANCE.md. Writes
+# bench/results/<time>-clients.json. CLIENTS_FLAGS adds flags, e.g.
+# CLIENTS_FLAGS="-pairs 3" or "-sizes 0,10 -trees 20".
+CLIENTS_FLAGS ?=
+.PHONY: bench-clients
+bench-clients: build
+	cd bench && $(GO) run ./cmd/clientbench -steward-bin ../bin/steward $(CLIENTS_FLAGS)
+
 proto-tools:
 	@command -v protoc >/dev/null || { command -v apt-get >/dev/null && (apt-get install -y protobuf-compiler || (apt-get update && apt-get install -y protobuf-compiler)); }
 	GOFLAGS= $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
