@@ -17,6 +17,14 @@ import (
 // override it), and the tuning blocks below, which have no flags. Every
 // field is optional.
 //
+// The mode flags are blocks, named as Nomad names them: server { enabled }
+// is --server (run Raft), client { enabled } is --client (a client agent,
+// no Raft). An agent is a server when server.enabled is true (whatever
+// client.enabled says: a server runs a runtime anyway), a client agent
+// otherwise, unless it is a dev agent, which is a server. bootstrap_expect
+// may be given in the server block or at the top level; given in both, the
+// two must be equal.
+//
 //	name                     = "n1"
 //	data_dir                 = "/var/lib/steward"
 //	bind_addr                = "0.0.0.0:7401"
@@ -32,6 +40,13 @@ import (
 //	log_level                = "info"
 //	log_json                 = false
 //	resource_sample_interval = "5s"
+//	server {
+//	  enabled          = true
+//	  bootstrap_expect = 3
+//	}
+//	client {
+//	  enabled = true
+//	}
 //	raft {
 //	  heartbeat_timeout    = "500ms"
 //	  election_timeout     = "500ms"
@@ -71,9 +86,23 @@ type FileConfig struct {
 	// SampleInterval.
 	ResourceSampleInterval *string `hcl:"resource_sample_interval,optional"`
 
+	// Server and Client are the mode flags (--server, --client), read
+	// with ServerEnabled and ClientEnabled.
+	Server *fileServer `hcl:"server,block"`
+	Client *fileClient `hcl:"client,block"`
+
 	Raft      *fileRaft      `hcl:"raft,block"`
 	Gossip    *fileGossip    `hcl:"gossip,block"`
 	Autopilot *fileAutopilot `hcl:"autopilot,block"`
+}
+
+type fileServer struct {
+	Enabled         *bool `hcl:"enabled,optional"`
+	BootstrapExpect *int  `hcl:"bootstrap_expect,optional"`
+}
+
+type fileClient struct {
+	Enabled *bool `hcl:"enabled,optional"`
 }
 
 type fileRaft struct {
@@ -140,6 +169,41 @@ func (f *FileConfig) SampleInterval() (d time.Duration, set bool, err error) {
 	return d, true, nil
 }
 
+// ServerEnabled is server.enabled (--server); nil when the file does not
+// have it.
+func (f *FileConfig) ServerEnabled() *bool {
+	if f.Server == nil {
+		return nil
+	}
+	return f.Server.Enabled
+}
+
+// ClientEnabled is client.enabled (--client); nil when the file does not
+// have it.
+func (f *FileConfig) ClientEnabled() *bool {
+	if f.Client == nil {
+		return nil
+	}
+	return f.Client.Enabled
+}
+
+// bootstrapExpect is bootstrap_expect, from the top level or the server
+// block; nil when the file has neither.
+func (f *FileConfig) bootstrapExpect() (*int, error) {
+	top := f.BootstrapExpect
+	var srv *int
+	if f.Server != nil {
+		srv = f.Server.BootstrapExpect
+	}
+	switch {
+	case top != nil && srv != nil && *top != *srv:
+		return nil, fmt.Errorf("bootstrap_expect = %d and server.bootstrap_expect = %d differ; keep one", *top, *srv)
+	case srv != nil:
+		return srv, nil
+	}
+	return top, nil
+}
+
 func fileDuration(key, v string) (time.Duration, error) {
 	d, err := time.ParseDuration(v)
 	if err != nil {
@@ -148,7 +212,10 @@ func fileDuration(key, v string) (time.Duration, error) {
 	return d, nil
 }
 
-// ApplyTo copies the settings present in the file onto c.
+// ApplyTo copies the settings present in the file onto c. The mode blocks
+// set Client when they decide it alone: false when server.enabled is true,
+// true when client.enabled is true and server.enabled is not; the agent
+// settles the mode with its flags (a client unless --server or --dev).
 func (f *FileConfig) ApplyTo(c *Config) error {
 	setS := func(dst *string, v *string) {
 		if v != nil {
@@ -170,13 +237,20 @@ func (f *FileConfig) ApplyTo(c *Config) error {
 	if f.RetryMax != nil {
 		c.RetryJoinMax = *f.RetryMax
 	}
-	if f.BootstrapExpect != nil {
-		c.BootstrapExpect = *f.BootstrapExpect
+	var errs []string
+	if n, err := f.bootstrapExpect(); err != nil {
+		errs = append(errs, err.Error())
+	} else if n != nil {
+		c.BootstrapExpect = *n
 	}
 	if f.Dev != nil {
 		c.Dev = *f.Dev
 	}
-	var errs []string
+	if on := f.ServerEnabled(); on != nil && *on {
+		c.Client = false
+	} else if on := f.ClientEnabled(); on != nil && *on {
+		c.Client = true
+	}
 	dur := func(key string, dst *time.Duration, v *string) {
 		if v == nil {
 			return

@@ -50,3 +50,70 @@ func TestConfigFileFormatByName(t *testing.T) {
 		t.Fatalf("bad duration: %v", err)
 	}
 }
+
+// The mode blocks, named as Nomad names them, in HCL and JSON: server {
+// enabled, bootstrap_expect } and client { enabled }. A server wins over a
+// client; bootstrap_expect may be given at the top level or in the server
+// block, and given in both the two must agree.
+func TestConfigFileServerClientBlocks(t *testing.T) {
+	for _, tc := range []struct {
+		name, src string
+		client    bool
+		expect    int
+	}{
+		{"agent.hcl", "server {\n  enabled = true\n  bootstrap_expect = 3\n}\n", false, 3},
+		{"agent.json", `{"server": {"enabled": true, "bootstrap_expect": 5}}`, false, 5},
+		{"agent.hcl", "client {\n  enabled = true\n}\n", true, 0},
+		{"agent.json", `{"client": {"enabled": true}}`, true, 0},
+		{"agent.hcl", "server {\n  enabled = true\n}\nclient {\n  enabled = true\n}\n", false, 0},
+		{"agent.hcl", "bootstrap_expect = 3\nserver {\n  enabled = true\n}\n", false, 3},
+		{"agent.hcl", "bootstrap_expect = 3\nserver {\n  enabled = true\n  bootstrap_expect = 3\n}\n", false, 3},
+	} {
+		fc, err := node.ParseConfigFile(writeConf(t, tc.name, tc.src))
+		if err != nil {
+			t.Fatalf("%s %q: %v", tc.name, tc.src, err)
+		}
+		c := node.DefaultConfig()
+		c.Client = !tc.client
+		if err := fc.ApplyTo(&c); err != nil {
+			t.Fatalf("%s %q: %v", tc.name, tc.src, err)
+		}
+		if c.Client != tc.client || c.BootstrapExpect != tc.expect {
+			t.Errorf("%s %q: client %v, bootstrap-expect %d; want %v, %d", tc.name, tc.src, c.Client, c.BootstrapExpect, tc.client, tc.expect)
+		}
+	}
+
+	// Neither block: the mode is the agent's to settle, left as it was.
+	fc, err := node.ParseConfigFile(writeConf(t, "agent.hcl", `name = "n1"`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fc.ServerEnabled() != nil || fc.ClientEnabled() != nil {
+		t.Fatalf("no blocks: server %v, client %v", fc.ServerEnabled(), fc.ClientEnabled())
+	}
+	for _, was := range []bool{false, true} {
+		c := node.DefaultConfig()
+		c.Client = was
+		if err := fc.ApplyTo(&c); err != nil || c.Client != was {
+			t.Fatalf("no blocks: client %v (was %v), %v", c.Client, was, err)
+		}
+	}
+
+	for _, tc := range []struct{ name, src string }{
+		{"agent.hcl", "bootstrap_expect = 3\nserver {\n  enabled = true\n  bootstrap_expect = 5\n}\n"},
+		{"agent.json", `{"bootstrap_expect": 3, "server": {"enabled": true, "bootstrap_expect": 5}}`},
+	} {
+		fc, err := node.ParseConfigFile(writeConf(t, tc.name, tc.src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := node.DefaultConfig()
+		err = fc.ApplyTo(&c)
+		if err == nil || !strings.Contains(err.Error(), "bootstrap_expect = 3") || !strings.Contains(err.Error(), "server.bootstrap_expect = 5") {
+			t.Errorf("%s: both bootstrap_expect keys, differing: err = %v; want it to name both", tc.name, err)
+		}
+	}
+	if _, err := node.ParseConfigFile(writeConf(t, "agent.hcl", "server {\n  enable = true\n}\n")); err == nil || !strings.Contains(err.Error(), "enable") {
+		t.Errorf("unknown key in the server block: %v", err)
+	}
+}

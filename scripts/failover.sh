@@ -4,7 +4,7 @@
 # elected, that every acknowledged write is readable afterwards, and prints
 # the time from the kill to the first write committed under the new leader.
 #
-#   scripts/failover.sh            (brings up a 3-node cluster if none is running)
+#   scripts/failover.sh            (brings up 3 servers, cluster.sh up 3, if none is running)
 #   scripts/failover.sh kv         the same, explicitly
 #   scripts/failover.sh plan       a strict plan of N sends to a counter runs
 #                                  while the leader is SIGKILLed: the plan

@@ -96,7 +96,7 @@ func StartSteward(ctx context.Context, o StewardOptions) (*Steward, error) {
 			"--bind-addr", n.gossip,
 			"--raft-addr", net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[3*i+1])),
 			"--grpc-addr", n.grpc,
-			"--bootstrap-expect", strconv.Itoa(o.Size),
+			"--server", "--bootstrap-expect", strconv.Itoa(o.Size),
 			"--retry-interval", "500ms",
 			"--log-level", o.LogLevel}
 		for _, other := range s.nodes {

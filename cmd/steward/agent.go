@@ -32,6 +32,8 @@ type agentFlags struct {
 	retryMax   int
 	expect     int
 	dev        bool
+	server     bool
+	client     bool
 	logLevel   string
 	logJSON    bool
 	// sampleInterval is how often the health layer samples the node.
@@ -43,12 +45,17 @@ func newAgentCmd() *cobra.Command { return newAgentCmdWith(&agentFlags{}) }
 func newAgentCmdWith(f *agentFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "agent",
-		Short: "Run a steward node",
-		Long: `Run a steward node: gossip membership, Raft, the replicated state and the gRPC API.
+		Short: "Run a steward node: a server (--server) or a client agent (--client)",
+		Long: `Run a steward node: gossip membership, the runtime and the gRPC API. A server
+(--server) also runs Raft and holds the replicated state; a client agent
+(--client, the default without --server) runs no Raft and receives its work
+over a stream from a server. Run 3 or 5 servers; every other node is a client.
+A dev agent is a server and a client at once.
 
   steward agent --dev                      one node, temporary data dir, ready at once
   steward agent --dev --data-dir DIR       the same on DIR, which is kept
-  steward agent --name n1 --data-dir /var/lib/steward --bootstrap-expect 3 --join 10.0.0.2:7401
+  steward agent --server --name s1 --data-dir /var/lib/steward --bootstrap-expect 3 --retry-join 10.0.0.2:7401
+  steward agent --client --name c1 --data-dir /var/lib/steward --retry-join 10.0.0.2:7401
 
 SIGTERM or SIGINT leaves the cluster gracefully; a second signal stops at once.
 A temporary data dir is removed on exit, a given one never is.`,
@@ -56,19 +63,21 @@ A temporary data dir is removed on exit, a given one never is.`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runAgent(cmd, f) },
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.configFile, "config", "", "configuration file, JSON when named *.json, HCL otherwise (agent.hcl, agent.conf): a key for every flag, its name with _ for -; flags override it")
+	fl.StringVar(&f.configFile, "config", "", "configuration file, JSON when named *.json, HCL otherwise (agent.hcl, agent.conf): a key for every flag, its name with _ for - (--server and --client: server { enabled = true } and client { enabled = true } blocks); flags override it")
 	fl.StringVar(&f.name, "name", "", "node name, unique in the cluster (default: the host name)")
 	fl.StringVar(&f.dataDir, "data-dir", "", "directory for the Raft log, snapshots and node identity")
 	fl.StringVar(&f.bindAddr, "bind-addr", "", fmt.Sprintf("gossip address ip:port (default 0.0.0.0:%d; 127.0.0.1 with --dev)", node.DefaultGossipPort))
-	fl.StringVar(&f.raftAddr, "raft-addr", "", fmt.Sprintf("Raft address ip:port (default port %d on the bind IP)", node.DefaultRaftPort))
+	fl.StringVar(&f.raftAddr, "raft-addr", "", fmt.Sprintf("Raft address ip:port, servers only (default port %d on the bind IP)", node.DefaultRaftPort))
 	fl.StringVar(&f.grpcAddr, "grpc-addr", "", fmt.Sprintf("gRPC address ip:port (default port %d on the bind IP)", node.DefaultGRPCPort))
 	fl.StringVar(&f.advertise, "advertise-addr", "", "IP other nodes dial, when binding 0.0.0.0 or behind NAT")
 	fl.StringArrayVar(&f.join, "join", nil, "gossip address of a member to join (repeatable)")
 	fl.StringArrayVar(&f.retryJoin, "retry-join", nil, "gossip address to join in the background, retried until it answers (repeatable)")
 	fl.DurationVar(&f.retryInt, "retry-interval", 2*time.Second, "pause between retry-join attempts")
 	fl.IntVar(&f.retryMax, "retry-max", 0, "retry-join attempts before giving up (0: forever)")
-	fl.IntVar(&f.expect, "bootstrap-expect", 0, "bootstrap a new cluster once this many nodes have met")
-	fl.BoolVar(&f.dev, "dev", false, "run one node, bootstrapped at once, on a temporary data dir removed on exit (a given --data-dir is kept)")
+	fl.IntVar(&f.expect, "bootstrap-expect", 0, "bootstrap a new cluster once this many servers have met (servers only: needs --server)")
+	fl.BoolVar(&f.dev, "dev", false, "run one node, a server and a client, bootstrapped at once, on a temporary data dir removed on exit (a given --data-dir is kept)")
+	fl.BoolVar(&f.server, "server", false, "run as a server: Raft (a voter or a non-voter, as autopilot decides) and a runtime (default: a client agent, unless --dev)")
+	fl.BoolVar(&f.client, "client", false, "run as a client agent: gossip and a runtime, no Raft, work streamed from a server (the default without --server; with --server the agent is a server, which runs a runtime anyway)")
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: trace, debug, info, warn, error")
 	fl.BoolVar(&f.logJSON, "log-json", false, "log in JSON")
 	fl.DurationVar(&f.sampleInterval, "resource-sample-interval", health.DefaultConfig().SampleInterval, "how often the node samples its memory, processes, mailboxes and CPU against the resource thresholds")
@@ -85,6 +94,9 @@ type agentSettings struct {
 	// dataDirFrom says where the data dir was given ("with --data-dir",
 	// "in FILE"); "" when it was not.
 	dataDirFrom string
+	// server and client are --server and --client as given (flags over
+	// the file); node.Client is the mode they settle on.
+	server, client bool
 }
 
 // agentConfig merges defaults, the config file and the flags (flags win).
@@ -168,6 +180,9 @@ func agentConfig(cmd *cobra.Command, f *agentFlags) (agentSettings, error) {
 	if changed("bootstrap-expect") {
 		c.BootstrapExpect = f.expect
 	}
+	if err := agentMode(&s, f, fc, changed); err != nil {
+		return s, err
+	}
 	if changed("log-json") {
 		s.logJSON = f.logJSON
 	}
@@ -190,7 +205,59 @@ func agentConfig(cmd *cobra.Command, f *agentFlags) (agentSettings, error) {
 	return s, nil
 }
 
-// plugins are the layers every agent runs on top of the cluster spine.
+// modeFlag is --server or --client as the flag and the file give it.
+type modeFlag struct {
+	on, set bool
+	// from names where it was set: "--client", "client.enabled in FILE".
+	from string
+}
+
+func modeSetting(flag string, v bool, changed func(string) bool, file *bool, configFile string) modeFlag {
+	switch {
+	case changed(flag):
+		return modeFlag{on: v, set: true, from: "--" + flag}
+	case file != nil:
+		return modeFlag{on: *file, set: true, from: fmt.Sprintf("%s.enabled in %s", flag, configFile)}
+	}
+	return modeFlag{}
+}
+
+// agentMode settles whether the agent is a server or a client agent
+// (node.Config.Client): a server with --server (--client too: a server
+// runs a runtime anyway) or --dev (a server and a client at once), a
+// client agent otherwise. Only servers bootstrap.
+func agentMode(s *agentSettings, f *agentFlags, fc *node.FileConfig, changed func(string) bool) error {
+	c := &s.node
+	srv := modeSetting("server", f.server, changed, fc.ServerEnabled(), f.configFile)
+	cli := modeSetting("client", f.client, changed, fc.ClientEnabled(), f.configFile)
+	s.server, s.client = srv.on, cli.on
+	switch {
+	case c.Dev:
+		if cli.on {
+			dev := "--dev"
+			if !changed("dev") {
+				dev = "dev in " + f.configFile
+			}
+			return usageError(fmt.Sprintf("client: %s cannot be combined with %s: a dev agent is a server and a client at once (drop %s)", cli.from, dev, cli.from))
+		}
+		c.Client = false
+	case srv.on:
+		c.Client = false
+	case cli.set && !cli.on:
+		return usageError(fmt.Sprintf("client: %s is false and the agent is no server: an agent is a server (--server) or a client agent (--client)", cli.from))
+	default:
+		c.Client = true
+	}
+	if c.Client && c.BootstrapExpect != 0 {
+		add := "add --server"
+		if f.configFile != "" {
+			add += fmt.Sprintf(", or server { enabled = true } in %s", f.configFile)
+		}
+		return usageError(fmt.Sprintf("bootstrap-expect: %d is for servers; a client agent never bootstraps (%s)", c.BootstrapExpect, add))
+	}
+	return nil
+}
+
 // plugins builds the runtime and the layers every agent runs on top of
 // the cluster spine (package stack shows the wiring).
 func plugins(cfg node.Config, sampleInterval time.Duration) ([]node.Plugin, error) {
@@ -237,8 +304,12 @@ func runAgent(cmd *cobra.Command, f *agentFlags) error {
 		return err
 	}
 	out := cmd.OutOrStdout()
-	fmt.Fprintf(out, "steward agent running\n  node:   %s\n  gossip: %s\n  raft:   %s\n  grpc:   %s\n  data:   %s\n",
-		n.Name(), n.GossipAddr(), n.RaftAddr(), n.GRPCAddr(), n.DataDir())
+	raftAddr := n.RaftAddr()
+	if !n.IsServer() {
+		raftAddr = "none (a client agent runs no Raft)"
+	}
+	fmt.Fprintf(out, "steward agent running\n  node:   %s\n  mode:   %s\n  gossip: %s\n  raft:   %s\n  grpc:   %s\n  data:   %s\n",
+		n.Name(), n.Mode(), n.GossipAddr(), raftAddr, n.GRPCAddr(), n.DataDir())
 	if cfg.Dev {
 		if n.TempDataDir() {
 			fmt.Fprintf(out, "  dev mode: single node, data is removed on exit; try `steward status`\n")

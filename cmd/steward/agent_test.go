@@ -156,8 +156,9 @@ func agentFlagNames() []string {
 }
 
 // flagSettings holds, for every agent flag but --config, a value for its
-// key in the config file (HCL), another for the flag itself, and where
-// the setting ends up.
+// key in the config file (HCL; one starting with "{" is a block's body),
+// another for the flag itself, and where the setting ends up. The file's
+// values together make a dev agent, the flags' a server that bootstraps.
 var flagSettings = map[string]struct {
 	file, flag         string
 	get                func(s agentSettings) any
@@ -175,6 +176,8 @@ var flagSettings = map[string]struct {
 	"retry-max":                {`7`, "8", func(s agentSettings) any { return s.node.RetryJoinMax }, "7", "8"},
 	"bootstrap-expect":         {`3`, "5", func(s agentSettings) any { return s.node.BootstrapExpect }, "3", "5"},
 	"dev":                      {`true`, "false", func(s agentSettings) any { return s.node.Dev }, "true", "false"},
+	"server":                   {`{ enabled = false }`, "true", func(s agentSettings) any { return s.server }, "false", "true"},
+	"client":                   {`{ enabled = false }`, "true", func(s agentSettings) any { return s.client }, "false", "true"},
 	"log-level":                {`"debug"`, "warn", func(s agentSettings) any { return s.logLevel }, "debug", "warn"},
 	"log-json":                 {`true`, "false", func(s agentSettings) any { return s.logJSON }, "true", "false"},
 	"resource-sample-interval": {`"7s"`, "9s", func(s agentSettings) any { return s.sampleInterval }, "7s", "9s"},
@@ -213,7 +216,11 @@ func TestAgentConfigFileHasEveryFlag(t *testing.T) {
 	var src strings.Builder
 	for _, name := range flags {
 		if s, ok := flagSettings[name]; ok {
-			fmt.Fprintf(&src, "%s = %s\n", strings.ReplaceAll(name, "-", "_"), s.file)
+			sep := " = "
+			if strings.HasPrefix(s.file, "{") {
+				sep = " "
+			}
+			fmt.Fprintf(&src, "%s%s%s\n", strings.ReplaceAll(name, "-", "_"), sep, s.file)
 		}
 	}
 	conf := filepath.Join(t.TempDir(), "agent.conf")
@@ -266,6 +273,9 @@ name = "from-file"
 data_dir = "/tmp/x"
 bind_addr = "127.0.0.1:9001"
 bootstrap_expect = 3
+server {
+  enabled = true
+}
 retry_join = ["127.0.0.1:9011"]
 log_level = "debug"
 raft {
@@ -289,7 +299,7 @@ autopilot {
 		t.Fatal(err)
 	}
 	cfg, level := s.node, s.logLevel
-	if cfg.Name != "from-flag" || cfg.DataDir != "/tmp/x" || cfg.BootstrapExpect != 3 || level != "debug" {
+	if cfg.Name != "from-flag" || cfg.DataDir != "/tmp/x" || cfg.BootstrapExpect != 3 || cfg.Client || level != "debug" {
 		t.Fatalf("merged config: %+v level=%s", cfg, level)
 	}
 	if cfg.RaftAddr != "127.0.0.1:9102" || cfg.GRPCAddr != "127.0.0.1:7403" {
@@ -317,5 +327,103 @@ autopilot {
 	_ = cmd.ParseFlags([]string{"--config", js})
 	if _, err := agentConfig(cmd, f); err == nil || !strings.Contains(err.Error(), "colour") {
 		t.Fatalf("unknown setting: %v", err)
+	}
+}
+
+// agentModeCase is one combination of the mode flags (and config file)
+// and the mode it settles on, or the usage error it is refused with.
+type agentModeCase struct {
+	args   []string
+	file   string // HCL; "" for no config file
+	client bool
+	expect int
+	// errs are what the usage error must name; nil: accepted.
+	errs []string
+}
+
+// An agent is a client unless --server or --dev (a server and a client at
+// once); --server --client is a server. --client with --dev, and
+// bootstrap-expect on a client, are usage errors naming the flags. The
+// file's server { enabled } and client { enabled } blocks count as the
+// flags, which override them.
+func TestAgentMode(t *testing.T) {
+	const conf = "FILE"
+	for _, tc := range []agentModeCase{
+		{args: nil, client: true},
+		{args: []string{"--client"}, client: true},
+		{args: []string{"--server"}, client: false},
+		{args: []string{"--server", "--client"}, client: false},
+		{args: []string{"--server", "--bootstrap-expect", "3"}, client: false, expect: 3},
+		{args: []string{"--dev"}, client: false},
+		{args: []string{"--dev", "--server"}, client: false},
+		{args: []string{"--dev", "--client=false"}, client: false},
+		{args: []string{"--dev", "--client"}, errs: []string{"--client", "--dev", "a dev agent is a server and a client"}},
+		{args: []string{"--dev", "--server", "--client"}, errs: []string{"--client", "--dev"}},
+		{args: []string{"--bootstrap-expect", "3"}, errs: []string{"bootstrap-expect", "for servers", "add --server"}},
+		{args: []string{"--client", "--bootstrap-expect", "3"}, errs: []string{"bootstrap-expect", "for servers", "add --server"}},
+		{args: []string{"--client=false"}, errs: []string{"--client", "--server"}},
+
+		{file: "server {\n  enabled = true\n  bootstrap_expect = 3\n}\n", client: false, expect: 3},
+		{file: "bootstrap_expect = 3\nserver {\n  enabled = true\n}\n", client: false, expect: 3},
+		{file: "client {\n  enabled = true\n}\n", client: true},
+		{file: "client {\n  enabled = true\n}\n", args: []string{"--server"}, client: false},
+		{file: "server {\n  enabled = true\n}\n", args: []string{"--server=false"}, client: true},
+		{file: "server {\n  enabled = true\n}\n", args: []string{"--bootstrap-expect", "5"}, client: false, expect: 5},
+		{file: "dev = true\n", args: []string{"--client"}, errs: []string{"--client", "dev in " + conf}},
+		{file: "client {\n  enabled = true\n}\n", args: []string{"--dev"}, errs: []string{"client.enabled in " + conf, "--dev"}},
+		{file: "bootstrap_expect = 3\n", errs: []string{"bootstrap-expect", "add --server", "server { enabled = true } in " + conf}},
+		{file: "server {\n  enabled = true\n  bootstrap_expect = 3\n}\n", args: []string{"--server=false"}, errs: []string{"bootstrap-expect", "for servers"}},
+	} {
+		args := append([]string{"--name", "n1", "--data-dir", t.TempDir()}, tc.args...)
+		path := ""
+		if tc.file != "" {
+			path = filepath.Join(t.TempDir(), "agent.hcl")
+			if err := os.WriteFile(path, []byte(tc.file), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			args = append(args, "--config", path)
+		}
+		what := fmt.Sprintf("agent %s (file %q)", strings.Join(tc.args, " "), tc.file)
+		f := &agentFlags{}
+		cmd := newAgentCmdWith(f)
+		if err := cmd.ParseFlags(args); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		s, err := agentConfig(cmd, f)
+		if tc.errs != nil {
+			if err == nil {
+				t.Errorf("%s: accepted (client %v); want a usage error", what, s.node.Client)
+				continue
+			}
+			msg := err.Error()
+			if path != "" {
+				msg = strings.ReplaceAll(msg, path, conf)
+			}
+			for _, want := range tc.errs {
+				if !strings.Contains(msg, want) {
+					t.Errorf("%s: error %q does not say %q", what, msg, want)
+				}
+			}
+			if exitCode(err) != 2 {
+				t.Errorf("%s: exit code %d, want 2 (usage)", what, exitCode(err))
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", what, err)
+			continue
+		}
+		if s.node.Client != tc.client || s.node.BootstrapExpect != tc.expect {
+			t.Errorf("%s: client %v, bootstrap-expect %d; want %v, %d", what, s.node.Client, s.node.BootstrapExpect, tc.client, tc.expect)
+		}
+		if err := s.node.Validate(); err != nil {
+			t.Errorf("%s: the settled config is refused: %v", what, err)
+		}
+	}
+
+	// Through the command: the usage error ends the agent before it starts.
+	_, err := run(t, append([]string{"agent", "--dev", "--client"}, freePorts...)...)
+	if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), "--client") || !strings.Contains(err.Error(), "--dev") {
+		t.Fatalf("agent --dev --client: %v (exit %d)", err, exitCode(err))
 	}
 }

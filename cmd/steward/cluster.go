@@ -27,6 +27,13 @@ type statusJSON struct {
 	BootstrapExpect uint32 `json:"bootstrap_expect"`
 	// Violations are the node's active resource-threshold violations.
 	Violations []resourceViolationJSON `json:"violations"`
+	// Mode is "server" (runs Raft) or "client" (a client agent).
+	Mode string `json:"mode"`
+	// StreamServer is, on a client agent, the server it streams its work
+	// from ("" while it has none, and on a server); StreamConnected says
+	// whether that stream is up.
+	StreamServer    string `json:"stream_server"`
+	StreamConnected bool   `json:"stream_connected"`
 }
 
 // resourceViolationJSON is a metric over its threshold.
@@ -71,6 +78,7 @@ func newStatusCmd(g *globals) *cobra.Command {
 			AppliedIndex: s.AppliedIndex, LastLogIndex: s.LastLogIndex, RaftState: s.RaftState, ClusterID: s.ClusterId,
 			Version: s.Version, Voters: s.Voters, Nonvoters: s.Nonvoters, LastContactMs: s.LastContactMs, BootstrapExpect: s.BootstrapExpect,
 			Violations: resourceViolations(s.Violations),
+			Mode:       s.Mode, StreamServer: s.StreamServer, StreamConnected: s.StreamConnected,
 		}
 		w := cmd.OutOrStdout()
 		if *out == "json" {
@@ -82,13 +90,26 @@ func newStatusCmd(g *globals) *cobra.Command {
 		}
 		t := newTable(w)
 		t.row("Node:", j.Node)
-		t.row("Raft state:", j.RaftState)
-		t.row("Leader:", leader)
-		t.row("Term:", j.Term)
-		t.row("Commit index:", j.CommitIndex)
-		t.row("Applied index:", j.AppliedIndex)
-		t.row("Last log index:", j.LastLogIndex)
-		t.row("Voters/non-voters:", fmt.Sprintf("%d/%d", j.Voters, j.Nonvoters))
+		t.row("Mode:", orDash(j.Mode))
+		if j.Mode == "client" {
+			// A client agent runs no Raft: its stream stands for it.
+			server := j.StreamServer
+			if server == "" {
+				server = "(none)"
+			}
+			t.row("Leader:", leader)
+			t.row("Stream server:", server)
+			t.row("Stream connected:", j.StreamConnected)
+			t.row("Applied index:", j.AppliedIndex)
+		} else {
+			t.row("Raft state:", j.RaftState)
+			t.row("Leader:", leader)
+			t.row("Term:", j.Term)
+			t.row("Commit index:", j.CommitIndex)
+			t.row("Applied index:", j.AppliedIndex)
+			t.row("Last log index:", j.LastLogIndex)
+			t.row("Voters/non-voters:", fmt.Sprintf("%d/%d", j.Voters, j.Nonvoters))
+		}
 		t.row("Cluster id:", j.ClusterID)
 		t.row("Version:", j.Version)
 		if len(j.Violations) == 0 {
@@ -115,6 +136,9 @@ type memberJSON struct {
 	RaftAddr   string `json:"raft_addr"`
 	GRPCAddr   string `json:"grpc_addr"`
 	Version    string `json:"version"`
+	// Mode is "server" or "client", as the member gossips it ("" from an
+	// agent that predates client agents).
+	Mode string `json:"mode"`
 	// Violations names the metrics over their thresholds on the member, as
 	// it gossips them.
 	Violations []string `json:"violations"`
@@ -143,23 +167,32 @@ func newMembersCmd(g *globals) *cobra.Command {
 		list := make([]memberJSON, 0, len(resp.Members))
 		for _, m := range resp.Members {
 			list = append(list, memberJSON{Name: m.Name, Status: m.Status, RaftRole: m.RaftRole, GossipAddr: m.GossipAddr,
-				RaftAddr: m.RaftAddr, GRPCAddr: m.GrpcAddr, Version: m.Version, Violations: append([]string{}, m.Violations...)})
+				RaftAddr: m.RaftAddr, GRPCAddr: m.GrpcAddr, Version: m.Version, Mode: m.Mode, Violations: append([]string{}, m.Violations...)})
 		}
 		w := cmd.OutOrStdout()
 		if *out == "json" {
 			return writeJSON(w, list)
 		}
-		t := newTable(w, "NAME", "STATUS", "RAFT", "GOSSIP", "GRPC", "VERSION", "VIOLATIONS")
+		t := newTable(w, "NAME", "STATUS", "MODE", "RAFT", "GOSSIP", "GRPC", "VERSION", "VIOLATIONS")
 		for _, m := range list {
 			v := "-"
 			if len(m.Violations) > 0 {
 				v = strings.Join(m.Violations, ",")
 			}
-			t.row(m.Name, m.Status, m.RaftRole, m.GossipAddr, m.GRPCAddr, m.Version, v)
+			t.row(m.Name, m.Status, orDash(m.Mode), m.RaftRole, m.GossipAddr, m.GRPCAddr, m.Version, v)
 		}
 		return t.flush()
 	}
 	return cmd
+}
+
+// orDash is s, or "-" when it is empty (a field an older agent does not
+// send).
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 func newLeaveCmd(g *globals) *cobra.Command {
