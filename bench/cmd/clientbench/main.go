@@ -48,6 +48,10 @@ type flags struct {
 	treeCommitTimeouts string
 	keep               bool
 	write              bool
+	// commit overrides the steward commit the report records (for a
+	// binary built from another tree than ..).
+	commit string
+	note   string
 }
 
 func main() {
@@ -67,6 +71,8 @@ func main() {
 	flag.IntVar(&f.treeClients, "tree-clients", 10, "client agents in the tree-start and memory cluster (beside 3 servers)")
 	flag.StringVar(&f.treeCommitTimeouts, "tree-commit-timeouts", "5ms", "also time tree starts with the servers' raft.commit_timeout at each of these (comma-separated; empty: defaults only)")
 	flag.DurationVar(&f.idle, "idle", 10*time.Second, "idle window before sampling the agents' memory")
+	flag.StringVar(&f.commit, "steward-commit", "", "the commit the steward binary was built from (default: .. 's HEAD, +dirty when its tree is)")
+	flag.StringVar(&f.note, "note", "", "a note for the report")
 	flag.BoolVar(&f.keep, "keep", false, "keep the data dirs and logs")
 	flag.BoolVar(&f.write, "write", true, "write the JSON report")
 	flag.Parse()
@@ -114,6 +120,12 @@ func run(ctx context.Context, f flags) error {
 			AgentArgs: strings.Join(append([]string{"--retry-interval 500ms --log-level warn"}, agentArgs...), " "),
 			Trees:     f.trees, TreeAgents: fmt.Sprintf("3 servers + %d clients", f.treeClients), IdleS: f.idle.Seconds(),
 		},
+	}
+	if f.commit != "" {
+		doc.Machine.StewardCommit = f.commit
+	}
+	if f.note != "" {
+		doc.Notes = append(doc.Notes, f.note)
 	}
 	for _, k := range sizes {
 		for p := 0; p < f.pairs; p++ {
