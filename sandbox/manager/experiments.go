@@ -11,6 +11,8 @@ import (
 	"github.com/steward/steward/state"
 	"github.com/steward/steward/transport"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -159,6 +161,15 @@ func (s *experimentService) Watch(req *pb.GetExperimentRequest, stream grpc.Serv
 		}
 		_, _, _ = st.Sandboxes(ws, "")
 		v, err := experimentView(st, id)
+		if err == nil && !s.l.node.IsServer() {
+			// A client's replica holds only its own sandboxes: the view
+			// is read from the servers each time the record changes here
+			// (a part's status change is one of the record's).
+			v, err = s.Status(ctx, &pb.GetExperimentRequest{Id: id})
+			if status.Code(err) == codes.NotFound {
+				return nil // destroyed
+			}
+		}
 		if err != nil {
 			return transport.ToStatus(err)
 		}

@@ -94,6 +94,9 @@ type host interface {
 	Name() string
 	Logger() hclog.Logger
 	State() *state.Store
+	// IsServer is false on a client agent, whose State holds only its
+	// own sandboxes (every experiment record, though).
+	IsServer() bool
 	Propose(ctx context.Context, t pb.CommandType, payload proto.Message) (uint64, error)
 	Server() *transport.Server
 	Pool() *transport.Pool
