@@ -19,6 +19,9 @@ type Config struct {
 	// OnHalt is called once, from the apply goroutine, when the FSM meets a
 	// command type it does not know. The agent shuts down with that error.
 	OnHalt func(error)
+	// KeepCommits is how many recent commits the store keeps for the work
+	// streams of client agents (0: state.MaxFeedCommits).
+	KeepCommits int
 }
 
 // FSM implements raft.FSM over a state.Store.
@@ -28,6 +31,7 @@ type FSM struct {
 
 	mu    sync.RWMutex // guards store and haltErr
 	store *state.Store
+	keep  int
 	// haltErr is set once an unknown command was met; from then on nothing
 	// is applied and no snapshot is taken, so the divergent state is never
 	// persisted and a restarted (upgraded) binary replays the entry.
@@ -46,7 +50,8 @@ func New(cfg Config) (*FSM, error) {
 	if logger == nil {
 		logger = hclog.NewNullLogger()
 	}
-	return &FSM{logger: logger.Named("fsm"), onHalt: cfg.OnHalt, store: s}, nil
+	s.KeepCommits(cfg.KeepCommits)
+	return &FSM{logger: logger.Named("fsm"), onHalt: cfg.OnHalt, store: s, keep: cfg.KeepCommits}, nil
 }
 
 // State returns the current store. After a restore it is a different store:
@@ -155,6 +160,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
+	s.KeepCommits(f.keep)
 	f.mu.Lock()
 	old := f.store
 	f.store = s

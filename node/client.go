@@ -60,6 +60,9 @@ type clientState struct {
 	leader, server, serverAddr string
 	connected                  bool
 	lastContact                time.Time
+	// freshViews and batches count the fresh views and all batches
+	// applied (status).
+	freshViews, batches uint64
 	// ready is closed once the first view is applied.
 	ready     chan struct{}
 	readyOnce sync.Once
@@ -101,6 +104,10 @@ func (n *Node) runClient() {
 		var err error
 		if addr == "" {
 			err = errors.New("no alive server is known through gossip")
+			// Cut off long enough, both sides hold the other failed and
+			// gossip no longer reaches across: join the servers known
+			// again, as Serf reconnects failed members.
+			n.rejoinServers()
 		} else {
 			last = name
 			err = n.streamWork(name, addr)
@@ -167,6 +174,40 @@ func (n *Node) pickServer(last string) (string, string) {
 	return m.Name, m.Meta.GRPCAddr
 }
 
+// rejoinServers joins, through gossip, the servers this client knows of
+// (from gossip, even failed, and from the node registry in its view) that
+// have not left.
+func (n *Node) rejoinServers() {
+	seen := map[string]bool{}
+	var addrs []string
+	add := func(name, addr string) {
+		if addr != "" && name != n.cfg.Name && !seen[addr] {
+			seen[addr] = true
+			addrs = append(addrs, addr)
+		}
+	}
+	for _, m := range n.members.list() {
+		if m.Meta.Mode != ModeClient && m.Status != StatusLeft {
+			add(m.Name, m.Addr)
+		}
+	}
+	if _, recs, err := n.State().Nodes(nil); err == nil {
+		for _, r := range recs {
+			if r.Mode != ModeClient && r.Status != StatusLeft {
+				add(r.Name, r.GossipAddr)
+			}
+		}
+	}
+	if len(addrs) == 0 {
+		return
+	}
+	if joined, err := n.ml.Join(addrs); joined > 0 {
+		n.logger.Info("rejoined servers through gossip", "joined", joined)
+	} else {
+		n.logger.Debug("cannot rejoin servers", "addrs", addrs, "error", err)
+	}
+}
+
 // streamWork holds one work stream to a server until it fails, falls
 // silent for workSilence, or the node shuts down.
 func (n *Node) streamWork(name, addr string) error {
@@ -211,6 +252,10 @@ func (n *Node) streamWork(name, addr string) error {
 		c.mu.Lock()
 		first := !c.connected
 		c.leader, c.server, c.serverAddr, c.connected, c.lastContact = b.Leader, name, addr, true, time.Now()
+		c.batches++
+		if b.Fresh {
+			c.freshViews++
+		}
 		c.mu.Unlock()
 		n.server.SetReady(b.Leader != "")
 		if first {
@@ -380,19 +425,21 @@ func metaMode(m nodeMeta) string {
 func (n *Node) clientStatus() *pb.StatusResponse {
 	c := n.client
 	c.mu.RLock()
-	leader, server, connected := c.leader, c.server, c.connected
+	leader, server, connected, fresh, batches := c.leader, c.server, c.connected, c.freshViews, c.batches
 	c.mu.RUnlock()
 	st := &pb.StatusResponse{
-		Node:            n.cfg.Name,
-		Leader:          leader,
-		AppliedIndex:    n.State().LatestIndex(),
-		RaftState:       "none",
-		ClusterId:       n.clusterID(),
-		Version:         Version,
-		LastContactMs:   n.LastContact().Milliseconds(),
-		Mode:            ModeClient,
-		StreamServer:    server,
-		StreamConnected: connected,
+		Node:             n.cfg.Name,
+		Leader:           leader,
+		AppliedIndex:     n.State().LatestIndex(),
+		RaftState:        "none",
+		ClusterId:        n.clusterID(),
+		Version:          Version,
+		LastContactMs:    n.LastContact().Milliseconds(),
+		Mode:             ModeClient,
+		StreamServer:     server,
+		StreamConnected:  connected,
+		StreamFreshViews: fresh,
+		StreamBatches:    batches,
 	}
 	if leader != "" {
 		st.LeaderAddr, _ = n.PeerGRPCAddr(leader)

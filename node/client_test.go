@@ -126,6 +126,9 @@ func TestClientMovesToAnotherServer(t *testing.T) {
 		if now == from {
 			return fmt.Errorf("still streaming from the killed %s", from)
 		}
+		if st := client.Status(); st.StreamFreshViews != 0 {
+			return fmt.Errorf("the client took %d fresh views: moving servers must resume", st.StreamFreshViews)
+		}
 		rec, err := client.State().Node(from)
 		if err != nil || rec == nil || rec.Status != node.StatusFailed {
 			return fmt.Errorf("the client's view has %s as %v", from, rec)
@@ -142,4 +145,76 @@ func TestClientMovesToAnotherServer(t *testing.T) {
 		}
 		return nil
 	}, "the same registry on the client and the leader")
+}
+
+// A client cut off while more commits than a server keeps go by gets a
+// fresh view when it returns (not a replay), holding what was committed
+// meanwhile; a client that only moved servers resumed instead.
+func TestFarBehindClientGetsAFreshView(t *testing.T) {
+	// The servers keep 64 commits for resuming streams (4,096 by default).
+	c := testkit.NewCluster(t, 3, testkit.WithClients(1), testkit.WithPartitions(),
+		testkit.WithConfig(func(c *node.Config) { c.ClientResumeCommits = 64 }))
+	client := c.Node(3)
+	c.Eventually(20*time.Second, func() error {
+		_, err := streamingFrom(t, client)
+		return err
+	}, "the client streaming")
+	before := client.Status().StreamFreshViews
+	c.Partition([]int{3}, []int{0, 1, 2})
+	c.Eventually(20*time.Second, func() error {
+		if client.Status().StreamConnected {
+			return fmt.Errorf("still streaming")
+		}
+		return nil
+	}, "the client cut off")
+	// More commits than the servers keep for resuming streams: written
+	// until no server holds the commits after the client's index.
+	behind := client.State().LatestIndex()
+	kv := c.KV(0)
+	ctx := testkit.Ctx(t, 120*time.Second)
+	dropped := func() bool {
+		for _, s := range c.Servers() {
+			if _, _, ok := s.State().Since(behind); ok {
+				return false
+			}
+		}
+		return true
+	}
+	for round := 0; !dropped(); round++ {
+		errs := make(chan error, 4)
+		for w := range 4 {
+			go func() {
+				for i := range 16 {
+					if _, err := kv.Put(ctx, &pb.KVPutRequest{Key: fmt.Sprintf("r%d/w%d/%d", round, w, i), Value: []byte("x")}); err != nil {
+						errs <- err
+						return
+					}
+				}
+				errs <- nil
+			}()
+		}
+		for range 4 {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// And one record that concerns the client, committed meanwhile
+	// (proposed through a server: the cut-off client knows no leader).
+	if _, err := c.Node(0).Propose(ctx, pb.CommandType_COMMAND_TYPE_NODE_UPSERT, &pb.NodeUpsertCommand{Node: &pb.NodeRecord{Name: "ghost", Status: node.StatusLeft}}); err != nil {
+		t.Fatal(err)
+	}
+	c.Heal()
+	c.Eventually(30*time.Second, func() error {
+		if _, err := streamingFrom(t, client); err != nil {
+			return err
+		}
+		if rec, _ := client.State().Node("ghost"); rec == nil {
+			return fmt.Errorf("the record committed while cut off has not arrived")
+		}
+		return nil
+	}, "the client back, with what was committed")
+	if got := client.Status().StreamFreshViews; got != before+1 {
+		t.Fatalf("fresh views %d, want %d: a client further behind than the servers keep must start from a fresh view", got, before+1)
+	}
 }

@@ -33,6 +33,10 @@ type Config struct {
 	// records that concern it over a stream from a server (false: a
 	// server, which runs Raft and a runtime too).
 	Client bool
+	// ClientResumeCommits is how many recent commits a server keeps so
+	// that a client agent whose stream broke resumes where it stopped (0:
+	// state.MaxFeedCommits); a client further behind gets a fresh view.
+	ClientResumeCommits int
 	// BindAddr is the gossip (memberlist) listen address, ip:port (TCP and
 	// UDP). Port 0 picks a free port.
 	BindAddr string
@@ -194,6 +198,9 @@ func (c *Config) Validate() error {
 	}
 	if c.BootstrapExpect < 0 || c.BootstrapExpect > 7 {
 		errs = append(errs, fmt.Errorf("bootstrap-expect: %d is out of range 0..7", c.BootstrapExpect))
+	}
+	if c.ClientResumeCommits < 0 {
+		errs = append(errs, fmt.Errorf("client_resume_commits: must not be negative, got %d", c.ClientResumeCommits))
 	}
 	if c.Client && c.Dev {
 		errs = append(errs, errors.New("client: a dev agent is a server and a client at once; drop --client"))

@@ -145,7 +145,7 @@ func (n *Node) start() (err error) {
 			return err
 		}
 	} else {
-		if n.fsm, err = fsm.New(fsm.Config{Logger: logger, OnHalt: n.halt}); err != nil {
+		if n.fsm, err = fsm.New(fsm.Config{Logger: logger, OnHalt: n.halt, KeepCommits: cfg.ClientResumeCommits}); err != nil {
 			return err
 		}
 		if err := n.setupRaft(); err != nil {

@@ -695,8 +695,13 @@ type StatusResponse struct {
 	// has none) and whether the stream is up.
 	StreamServer    string `protobuf:"bytes,18,opt,name=stream_server,json=streamServer,proto3" json:"stream_server,omitempty"`
 	StreamConnected bool   `protobuf:"varint,19,opt,name=stream_connected,json=streamConnected,proto3" json:"stream_connected,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// On a client agent: how many fresh views it took (its first, and one
+	// each time it was further behind than its server keeps commits for),
+	// and how many batches it applied in all.
+	StreamFreshViews uint64 `protobuf:"varint,20,opt,name=stream_fresh_views,json=streamFreshViews,proto3" json:"stream_fresh_views,omitempty"`
+	StreamBatches    uint64 `protobuf:"varint,21,opt,name=stream_batches,json=streamBatches,proto3" json:"stream_batches,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *StatusResponse) Reset() {
@@ -860,6 +865,20 @@ func (x *StatusResponse) GetStreamConnected() bool {
 		return x.StreamConnected
 	}
 	return false
+}
+
+func (x *StatusResponse) GetStreamFreshViews() uint64 {
+	if x != nil {
+		return x.StreamFreshViews
+	}
+	return 0
+}
+
+func (x *StatusResponse) GetStreamBatches() uint64 {
+	if x != nil {
+		return x.StreamBatches
+	}
+	return 0
 }
 
 // ResourceViolation is a metric of a node over its threshold.
@@ -1698,7 +1717,7 @@ const file_steward_v1_api_proto_rawDesc = "" +
 	"\x0eKVListResponse\x12(\n" +
 	"\x04meta\x18\x01 \x01(\v2\x14.steward.v1.ReadMetaR\x04meta\x12.\n" +
 	"\aentries\x18\x02 \x03(\v2\x14.steward.v1.KVRecordR\aentries\"\x0f\n" +
-	"\rStatusRequest\"\x89\x05\n" +
+	"\rStatusRequest\"\xde\x05\n" +
 	"\x0eStatusResponse\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12\x16\n" +
 	"\x06leader\x18\x02 \x01(\tR\x06leader\x12\x1f\n" +
@@ -1724,7 +1743,9 @@ const file_steward_v1_api_proto_rawDesc = "" +
 	"violations\x12\x12\n" +
 	"\x04mode\x18\x11 \x01(\tR\x04mode\x12#\n" +
 	"\rstream_server\x18\x12 \x01(\tR\fstreamServer\x12)\n" +
-	"\x10stream_connected\x18\x13 \x01(\bR\x0fstreamConnected\"\x7f\n" +
+	"\x10stream_connected\x18\x13 \x01(\bR\x0fstreamConnected\x12,\n" +
+	"\x12stream_fresh_views\x18\x14 \x01(\x04R\x10streamFreshViews\x12%\n" +
+	"\x0estream_batches\x18\x15 \x01(\x04R\rstreamBatches\"\x7f\n" +
 	"\x11ResourceViolation\x12\x16\n" +
 	"\x06metric\x18\x01 \x01(\tR\x06metric\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x01R\x05value\x12\x14\n" +

@@ -9,11 +9,16 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// MaxFeedCommits is how many recent commits a store keeps for the streams
-// that deliver client agents their work (count): a client that reconnects
-// within them resumes where it stopped; one further behind gets a fresh
-// view instead.
-const MaxFeedCommits = 4096
+// MaxFeedCommits is how many recent commits a store keeps, by default, for
+// the streams that deliver client agents their work (count): a client that
+// reconnects within them resumes where it stopped; one further behind gets
+// a fresh view instead. MaxFeedBytes bounds the records those commits hold
+// besides (their encoded size): a commit that leaves a record behind (a
+// deleted module's binary) keeps it alive until dropped.
+const (
+	MaxFeedCommits = 4096
+	MaxFeedBytes   = 64 << 20
+)
 
 // Change is one record's change in a commit: Before is nil for a record
 // inserted, After nil for one deleted.
@@ -36,15 +41,34 @@ type feed struct {
 	// commits before it were dropped, or the store was restored at it).
 	floor   uint64
 	commits []Commit
+	// sizes[i] is the encoded size of commits[i]'s records; bytes their sum.
+	sizes []int
+	bytes int
+	// limit is the most commits kept (KeepCommits).
+	limit int
 	// wake is closed, and replaced, at every commit.
 	wake chan struct{}
 }
 
-func newFeed(floor uint64) *feed { return &feed{floor: floor, wake: make(chan struct{})} }
+func newFeed(floor uint64) *feed {
+	return &feed{floor: floor, limit: MaxFeedCommits, wake: make(chan struct{})}
+}
+
+// KeepCommits sets how many recent commits the store keeps for resuming
+// streams (n <= 0: MaxFeedCommits); fewer are dropped at the next commit.
+func (s *Store) KeepCommits(n int) {
+	if n <= 0 {
+		n = MaxFeedCommits
+	}
+	s.feed.mu.Lock()
+	s.feed.limit = n
+	s.feed.mu.Unlock()
+}
 
 // publish records the changes of a committed transaction.
 func (f *feed) publish(changes memdb.Changes) {
 	c := Commit{}
+	size := 0
 	for _, ch := range changes {
 		if ch.Table == tableIndex {
 			if r, ok := ch.After.(*pb.IndexRecord); ok && r.Index > c.Index {
@@ -55,6 +79,12 @@ func (f *feed) publish(changes memdb.Changes) {
 		before, _ := ch.Before.(proto.Message)
 		after, _ := ch.After.(proto.Message)
 		c.Changes = append(c.Changes, Change{Table: ch.Table, Before: before, After: after})
+		if before != nil {
+			size += proto.Size(before)
+		}
+		if after != nil {
+			size += proto.Size(after)
+		}
 	}
 	if c.Index == 0 {
 		return // every write bumps its table's index; a commit without one changed nothing
@@ -64,13 +94,22 @@ func (f *feed) publish(changes memdb.Changes) {
 	if n := len(f.commits); n > 0 && c.Index <= f.commits[n-1].Index {
 		// Cannot happen while only the FSM writes, in log order; a stream
 		// is safer told to start afresh than handed commits out of order.
-		f.floor, f.commits = c.Index, nil
+		f.floor, f.commits, f.sizes, f.bytes = c.Index, nil, nil, 0
 	}
 	f.commits = append(f.commits, c)
-	if len(f.commits) > MaxFeedCommits {
-		drop := len(f.commits) - MaxFeedCommits
+	f.sizes = append(f.sizes, size)
+	f.bytes += size
+	// Drop the oldest commits past the count, then while over the bytes
+	// (the newest always stays).
+	drop := 0
+	for drop < len(f.commits)-1 && (len(f.commits)-drop > f.limit || f.bytes > MaxFeedBytes) {
+		f.bytes -= f.sizes[drop]
+		drop++
+	}
+	if drop > 0 {
 		f.floor = f.commits[drop-1].Index
 		f.commits = append([]Commit(nil), f.commits[drop:]...)
+		f.sizes = append([]int(nil), f.sizes[drop:]...)
 	}
 	close(f.wake)
 	f.wake = make(chan struct{})
@@ -200,11 +239,13 @@ func (s *Store) ApplyRemote(index uint64, changes []*pb.RecordChange) error {
 	return s.write(func(txn *memdb.Txn) error {
 		if cur := maxIndex(txn); index < cur || (index == cur && len(changes) > 0) {
 			return fmt.Errorf("%w: changes at index %d, the store is at %d", ErrInvalidRecord, index, cur)
+		} else if index == cur {
+			return nil // a heartbeat: nothing to write
 		}
 		touched := map[string]bool{}
 		for i, c := range changes {
 			name, def, ok := tableByTag(byte(c.Tag))
-			if !ok || c.Tag > 255 {
+			if !ok || c.Tag > 255 || name == tableIndex {
 				return fmt.Errorf("%w: change %d: unknown table tag %d", ErrInvalidRecord, i, c.Tag)
 			}
 			rec := def.newRecord()
