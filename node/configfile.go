@@ -41,8 +41,9 @@ import (
 //	log_json                 = false
 //	resource_sample_interval = "5s"
 //	server {
-//	  enabled          = true
-//	  bootstrap_expect = 3
+//	  enabled               = true
+//	  bootstrap_expect      = 3
+//	  client_resume_commits = 4096
 //	}
 //	client {
 //	  enabled = true
@@ -99,6 +100,8 @@ type FileConfig struct {
 type fileServer struct {
 	Enabled         *bool `hcl:"enabled,optional"`
 	BootstrapExpect *int  `hcl:"bootstrap_expect,optional"`
+	// ClientResumeCommits is Config.ClientResumeCommits.
+	ClientResumeCommits *int `hcl:"client_resume_commits,optional"`
 }
 
 type fileClient struct {
@@ -245,6 +248,9 @@ func (f *FileConfig) ApplyTo(c *Config) error {
 	}
 	if f.Dev != nil {
 		c.Dev = *f.Dev
+	}
+	if f.Server != nil && f.Server.ClientResumeCommits != nil {
+		c.ClientResumeCommits = *f.Server.ClientResumeCommits
 	}
 	if on := f.ServerEnabled(); on != nil && *on {
 		c.Client = false

@@ -83,8 +83,18 @@ func TestConfigFileServerClientBlocks(t *testing.T) {
 		}
 	}
 
+	// The server block's tuning.
+	fc, err := node.ParseConfigFile(writeConf(t, "agent.hcl", "server {\n  enabled = true\n  client_resume_commits = 100\n}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := node.DefaultConfig()
+	if err := fc.ApplyTo(&c); err != nil || c.ClientResumeCommits != 100 {
+		t.Errorf("client_resume_commits: %d, %v; want 100", c.ClientResumeCommits, err)
+	}
+
 	// Neither block: the mode is the agent's to settle, left as it was.
-	fc, err := node.ParseConfigFile(writeConf(t, "agent.hcl", `name = "n1"`))
+	fc, err = node.ParseConfigFile(writeConf(t, "agent.hcl", `name = "n1"`))
 	if err != nil {
 		t.Fatal(err)
 	}
