@@ -178,6 +178,13 @@ func TestClientsRunTreesPlansAndSnapshots(t *testing.T) {
 		}
 	}
 
+	// A request about another client's tree, sent to a client, is routed
+	// to the node that runs it (the client asks its server where).
+	tv, err := pb.NewRuntimeClient(cc.Conn(6)).TreeView(testkit.Ctx(t, 10*time.Second), &pb.SupervisorRequest{Tree: "b"})
+	if err != nil || tv.Node != "c2" || tv.Status != "running" || tv.Processes == 0 {
+		t.Fatalf("tree b viewed through c4: %+v, %v", tv, err)
+	}
+
 	oldE := cc.pid(t, "c1", "a", "e")
 	id := cc.plan(t, 5, `{"safety_level":"moderate","timeout":"60s","operations":[
 	 {"id":"kill","type":"kill_process","target":{"supervisor":"a","child_id":"e"}},

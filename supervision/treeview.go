@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/steward/steward/actor"
 	"github.com/steward/steward/pb"
@@ -18,10 +19,42 @@ func (l *Layer) treeNode(tree string) (string, error) {
 		return "", err
 	}
 	if rec == nil {
+		// A client agent holds only its own trees: its server knows the
+		// others'.
+		if nodeName, ok, err := l.serverTreeNode(tree); err != nil || ok {
+			return nodeName, err
+		}
 		// Not committed (a tree started by a plan or a test): look locally.
 		return l.node.Name(), nil
 	}
 	return rec.Node, nil
+}
+
+// serverTreeNode asks, on a client agent, the server it streams from where
+// a tree is placed (a stale read of the server's replica: it routes a
+// request, like a server's own replica would); ok is false on a server,
+// and for a tree the server does not know either.
+func (l *Layer) serverTreeNode(tree string) (nodeName string, ok bool, err error) {
+	addr, err := l.node.Server().Backend().StaleReadsFrom()
+	if err != nil || addr == "" {
+		return "", false, err
+	}
+	conn, err := l.node.Pool().Get(addr)
+	if err != nil {
+		return "", false, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	resp, err := pb.NewSupervisionClient(conn).ListTrees(ctx, &pb.ListTreesRequest{Name: tree, Read: &pb.ReadOptions{Stale: true}})
+	if err != nil {
+		return "", false, transport.FromStatus(err)
+	}
+	for _, t := range resp.Trees {
+		if t.Name == tree {
+			return t.Node, true, nil
+		}
+	}
+	return "", false, nil
 }
 
 // treeView describes a tree live, on the node that runs it. With nodeName
