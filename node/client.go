@@ -21,18 +21,16 @@ const (
 
 // Timing of the work stream between a client agent and its server.
 const (
-	// workHeartbeat is how often a server sends a batch on an idle stream:
-	// it carries the leader's name, and its absence tells the client the
-	// server is gone.
-	workHeartbeat = 250 * time.Millisecond
+	// workHeartbeat is how often a server sends a batch on a stream
+	// besides the changes: it carries the index the commits that did not
+	// concern the client brought it to (a write load the client has no
+	// part in costs its stream two messages a second, not one per commit)
+	// and the leader's name, and its absence tells the client the server
+	// is gone.
+	workHeartbeat = 500 * time.Millisecond
 	// workSilence is how long a client waits for a batch before it drops
 	// the stream and moves to another server.
-	workSilence = 2 * time.Second
-	// workProgressDelay is the most a server delays a batch that only
-	// advances the index (commits that did not concern the client), so
-	// that a write load the client has no part in costs its stream a few
-	// messages a second rather than one per commit.
-	workProgressDelay = 50 * time.Millisecond
+	workSilence = 3 * time.Second
 	// workMaxBatchBytes is the most record bytes in one stream message; a
 	// larger batch is split (WorkBatch.more), and applied whole.
 	workMaxBatchBytes = 4 << 20
@@ -63,6 +61,10 @@ type clientState struct {
 	// freshViews and batches count the fresh views and all batches
 	// applied (status).
 	freshViews, batches uint64
+	// movedOff is set once the client moved its stream off the leader it
+	// had happened to pick first; later it stays where it is, so that
+	// elections do not make every client move.
+	movedOff bool
 	// ready is closed once the first view is applied.
 	ready     chan struct{}
 	readyOnce sync.Once
@@ -120,6 +122,10 @@ func (n *Node) runClient() {
 		if n.shuttingDown() {
 			return
 		}
+		if errors.Is(err, errOffLeader) {
+			n.logger.Debug("moving the work stream off the leader", "server", name)
+			continue
+		}
 		if wasUp {
 			n.logger.Warn("work stream ended; moving to another server", "server", name, "error", err)
 			backoff = 50 * time.Millisecond
@@ -141,7 +147,9 @@ func (n *Node) runClient() {
 // the one the last stream was with, preferring one that does not lead (a
 // leader's CPU goes to Raft), at random among equals.
 func (n *Node) pickServer(last string) (string, string) {
-	leader, _ := n.client.leaderVia()
+	n.client.mu.RLock()
+	leader := n.client.leader // as last known, also while disconnected
+	n.client.mu.RUnlock()
 	var best []member
 	rank := func(m member) int {
 		r := 0
@@ -260,6 +268,12 @@ func (n *Node) streamWork(name, addr string) error {
 		n.server.SetReady(b.Leader != "")
 		if first {
 			n.logger.Info("streaming work from server", "server", name, "index", b.Index, "fresh", b.Fresh)
+			// Picked before the leader was known, and it is the leader:
+			// move to a follower when there is one, once.
+			if b.Leader == name && !n.client.movedOff && n.otherServerAlive(name) {
+				n.client.movedOff = true
+				return errOffLeader
+			}
 		}
 	}
 }
@@ -309,23 +323,19 @@ func (n *Node) serveWork(req *pb.WorkRequest, stream pb.Internal_WorkServer) err
 	after := req.After
 	st := n.State()
 	fresh := false
-	var sent uint64        // the last index sent
-	var sentLeader string  // the leader named in the last batch
-	var pending bool       // after > sent: progress not yet sent
-	var lastSend time.Time // when the last batch went
-	first := true
+	sentLeader := ""
 	// The stream's timing is the network's, on the wall clock, also when a
 	// test drives the layers' deadlines with a manual one.
-	heartbeat := time.NewTimer(0)
+	heartbeat := time.NewTicker(workHeartbeat)
 	defer heartbeat.Stop()
+	beat := true // the first batch goes at once, as if a heartbeat
 	for {
 		if cur := n.State(); cur != st {
 			st, fresh = cur, true // restored: the client's view starts over
 		}
 		commits, wake, ok := st.Since(after)
 		leader, _ := n.Leader()
-		switch {
-		case !ok || fresh:
+		if !ok || fresh {
 			idx, recs, err := st.View(req.Node)
 			if err != nil {
 				return transport.ToStatus(err)
@@ -333,34 +343,25 @@ func (n *Node) serveWork(req *pb.WorkRequest, stream pb.Internal_WorkServer) err
 			if err := sendWork(stream, &pb.WorkBatch{Index: idx, Fresh: true, Leader: leader, Server: n.cfg.Name}, recs); err != nil {
 				return err
 			}
-			after, sent, sentLeader, pending, fresh, first, lastSend = idx, idx, leader, false, false, false, time.Now()
+			after, sentLeader, fresh, beat = idx, leader, false, false
 			continue
-		case len(commits) > 0:
-			changes, err := state.ChangesFor(req.Node, commits)
-			if err != nil {
-				return transport.ToStatus(err)
-			}
+		}
+		changes, err := state.ChangesFor(req.Node, commits)
+		if err != nil {
+			return transport.ToStatus(err)
+		}
+		if len(commits) > 0 {
 			after = commits[len(commits)-1].Index
-			if len(changes) == 0 && !first && leader == sentLeader && time.Since(lastSend) < workProgressDelay {
-				pending = true
-				break
-			}
+		}
+		// Changes go at once; the index alone (commits that concerned the
+		// client not at all), and the leader, with the next heartbeat or a
+		// change of leader.
+		if len(changes) > 0 || beat || leader != sentLeader {
 			if err := sendWork(stream, &pb.WorkBatch{Index: after, Leader: leader, Server: n.cfg.Name}, changes); err != nil {
 				return err
 			}
-			sent, sentLeader, pending, first, lastSend = after, leader, false, false, time.Now()
-			continue
-		case first || pending || leader != sentLeader:
-			if err := sendWork(stream, &pb.WorkBatch{Index: after, Leader: leader, Server: n.cfg.Name}, nil); err != nil {
-				return err
-			}
-			sent, sentLeader, pending, first, lastSend = after, leader, false, false, time.Now()
+			sentLeader, beat = leader, false
 		}
-		wait := workHeartbeat
-		if pending {
-			wait = workProgressDelay
-		}
-		heartbeat.Reset(wait)
 		select {
 		case <-ctx.Done():
 			return nil
@@ -369,13 +370,7 @@ func (n *Node) serveWork(req *pb.WorkRequest, stream pb.Internal_WorkServer) err
 		case <-wake:
 		case <-st.AbandonCh():
 		case <-heartbeat.C:
-			if !pending && sent == after {
-				// Idle: a heartbeat with the leader's name.
-				if err := sendWork(stream, &pb.WorkBatch{Index: after, Leader: leader, Server: n.cfg.Name}, nil); err != nil {
-					return err
-				}
-				sentLeader, lastSend = leader, time.Now()
-			}
+			beat = true
 		}
 	}
 }
@@ -407,6 +402,21 @@ func (n *Node) clientMode() string {
 		return ModeClient
 	}
 	return ""
+}
+
+// errOffLeader ends a stream that was opened to the leader, so that the
+// client moves to a follower.
+var errOffLeader = errors.New("streaming from the leader; moving to a follower")
+
+// otherServerAlive reports whether gossip sees an alive server other than
+// name.
+func (n *Node) otherServerAlive(name string) bool {
+	for _, m := range n.members.list() {
+		if m.Status == StatusAlive && m.Meta.Mode != ModeClient && m.Name != name && m.Name != n.cfg.Name && n.allowed(m.Meta.GRPCAddr) {
+			return true
+		}
+	}
+	return false
 }
 
 // errClientNoRaft answers what only a server can do; it wraps ErrNotLeader,

@@ -52,7 +52,7 @@ import (
 //	  heartbeat_timeout    = "500ms"
 //	  election_timeout     = "500ms"
 //	  leader_lease_timeout = "250ms"
-//	  commit_timeout       = "50ms"
+//	  commit_timeout       = "10ms"
 //	  max_append_entries   = 64
 //	  snapshot_threshold   = 8192
 //	  snapshot_interval    = "30s"

@@ -46,7 +46,9 @@ type feed struct {
 	bytes int
 	// limit is the most commits kept (KeepCommits).
 	limit int
-	// wake is closed, and replaced, at every commit.
+	// wake is closed, and replaced, at every commit that may concern a
+	// client agent: one that changed a table other than the key/value
+	// table (whose writes reach no client, so a kv load wakes no stream).
 	wake chan struct{}
 }
 
@@ -111,12 +113,18 @@ func (f *feed) publish(changes memdb.Changes) {
 		f.commits = append([]Commit(nil), f.commits[drop:]...)
 		f.sizes = append([]int(nil), f.sizes[drop:]...)
 	}
-	close(f.wake)
-	f.wake = make(chan struct{})
+	for _, ch := range c.Changes {
+		if ch.Table != tableKV {
+			close(f.wake)
+			f.wake = make(chan struct{})
+			break
+		}
+	}
 }
 
 // Since returns the commits after index after, in order, and a channel
-// closed at the next commit. ok is false when some of those changes are no
+// closed at the next commit that may concern a client agent (one that
+// changes more than the key/value table). ok is false when some of those changes are no
 // longer held (after is below what the store keeps, or the store was
 // restored since): the caller needs a fresh view (View) instead.
 func (s *Store) Since(after uint64) (commits []Commit, wake <-chan struct{}, ok bool) {

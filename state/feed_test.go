@@ -298,13 +298,21 @@ func TestFeedSinceResumes(t *testing.T) {
 	if !ok || len(cs) != 0 || closed(wake) {
 		t.Fatalf("Since(last): %v ok=%v closed=%v", commitIndexes(cs), ok, closed(wake))
 	}
+	// A key/value write concerns no client: it wakes no stream (streams
+	// report its index with their heartbeat).
 	if _, err := s.KVSet(idx+1, "k0", nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	if !closed(wake) {
-		t.Fatal("wake did not close at the next commit")
+	if closed(wake) {
+		t.Fatal("a kv write woke the streams")
 	}
-	if _, next, _ := s.Since(idx + 1); closed(next) {
+	if err := s.NodeUpsert(idx+2, nodeRec("n9", NodeAlive)); err != nil {
+		t.Fatal(err)
+	}
+	if !closed(wake) {
+		t.Fatal("wake did not close at the next commit that may concern a client")
+	}
+	if _, next, _ := s.Since(idx + 2); closed(next) {
 		t.Fatal("the next wake channel is closed already")
 	}
 }
@@ -362,7 +370,7 @@ func TestFeedAfterRestore(t *testing.T) {
 	if !ok || len(cs) != 0 {
 		t.Fatalf("Since(9) at the snapshot: %v ok=%v", commitIndexes(cs), ok)
 	}
-	if _, err := r.KVSet(10, "b", nil, nil); err != nil {
+	if err := r.NodeUpsert(10, nodeRec("b", NodeAlive)); err != nil {
 		t.Fatal(err)
 	}
 	if !closed(wake) {
