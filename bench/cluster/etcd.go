@@ -224,8 +224,8 @@ func (e *Etcd) WaitHealthy(ctx context.Context) error {
 	var idx uint64
 	err := poll(ctx, "an etcd leader and writes through every member", func(ctx context.Context) error {
 		for _, m := range e.members {
-			if !m.proc.Running() {
-				return fmt.Errorf("%w: %s: %s", ErrExited, m.name, m.proc.LogTail(5))
+			if err := m.proc.checkRunning(); err != nil {
+				return err
 			}
 		}
 		li, err := e.Leader(ctx)

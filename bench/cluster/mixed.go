@@ -248,25 +248,15 @@ func (m *Mixed) Leader(ctx context.Context) (LeaderInfo, error) {
 func (m *Mixed) leaderAmong(ctx context.Context, nodes []*mixedNode) (LeaderInfo, error) {
 	var li LeaderInfo
 	for _, n := range nodes {
-		if !n.proc.Running() {
-			return li, fmt.Errorf("%w: %s: %s", ErrExited, n.name, n.proc.LogTail(5))
+		if err := n.proc.checkRunning(); err != nil {
+			return li, err
 		}
 		st, err := m.Status(ctx, m.Index(n.name))
 		if err != nil {
 			return li, fmt.Errorf("%s: status: %w", n.name, err)
 		}
-		switch {
-		case st.Leader == "":
-			return li, fmt.Errorf("%w: %s knows no leader", ErrNoLeader, n.name)
-		case li.Name != "" && st.Leader != li.Name:
-			return li, fmt.Errorf("%w: %s says %s, another says %s", ErrNoLeader, n.name, st.Leader, li.Name)
-		}
-		li.Name = st.Leader
-		if st.Leader == n.name {
-			if st.RaftState != "leader" {
-				return li, fmt.Errorf("%w: %s is named leader but is %s", ErrNoLeader, n.name, st.RaftState)
-			}
-			li.Term = st.Term
+		if err := agreeLeader(&li, n.name, st); err != nil {
+			return li, err
 		}
 	}
 	li.Index = m.Index(li.Name)
@@ -282,8 +272,8 @@ func (m *Mixed) waitReady(ctx context.Context) error {
 	var leader LeaderInfo
 	err := poll(ctx, "every server in the configuration and every client streaming", func(ctx context.Context) error {
 		for _, n := range m.nodes {
-			if !n.proc.Running() {
-				return fmt.Errorf("%w: %s: %s", ErrExited, n.name, n.proc.LogTail(5))
+			if err := n.proc.checkRunning(); err != nil {
+				return err
 			}
 		}
 		li, err := m.Leader(ctx)

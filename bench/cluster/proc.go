@@ -26,6 +26,15 @@ type Proc struct {
 	err  error
 }
 
+// checkRunning is nil while p runs, else ErrExited naming p with the end
+// of its log.
+func (p *Proc) checkRunning() error {
+	if p.Running() {
+		return nil
+	}
+	return fmt.Errorf("%w: %s: %s", ErrExited, p.Name, p.LogTail(5))
+}
+
 // NewProc describes a process; Start runs it (again).
 func NewProc(name, bin string, args []string, logPath string) *Proc {
 	return &Proc{Name: name, bin: bin, args: args, logPath: logPath}

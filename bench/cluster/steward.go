@@ -222,7 +222,6 @@ func (s *Steward) index(name string) int {
 // (the Status RPC behind `steward status`) reports it.
 func (s *Steward) Leader(ctx context.Context) (LeaderInfo, error) {
 	var li LeaderInfo
-	seen := false
 	for i, n := range s.nodes {
 		if !n.proc.Running() {
 			continue
@@ -231,26 +230,36 @@ func (s *Steward) Leader(ctx context.Context) (LeaderInfo, error) {
 		if err != nil {
 			return li, fmt.Errorf("%s: status: %w", n.name, err)
 		}
-		if st.Leader == "" {
-			return li, fmt.Errorf("%w: %s knows no leader", ErrNoLeader, n.name)
-		}
-		if seen && st.Leader != li.Name {
-			return li, fmt.Errorf("%w: %s says %s, another says %s", ErrNoLeader, n.name, st.Leader, li.Name)
-		}
-		seen = true
-		li.Name = st.Leader
-		if st.Leader == n.name {
-			if st.RaftState != "leader" {
-				return li, fmt.Errorf("%w: %s is named leader but is %s", ErrNoLeader, n.name, st.RaftState)
-			}
-			li.Term = st.Term
+		if err := agreeLeader(&li, n.name, st); err != nil {
+			return li, err
 		}
 	}
 	li.Index = s.index(li.Name)
-	if !seen || li.Index < 0 || !s.nodes[li.Index].proc.Running() || li.Term == 0 {
+	if li.Name == "" || li.Index < 0 || !s.nodes[li.Index].proc.Running() || li.Term == 0 {
 		return li, fmt.Errorf("%w: leader %q is not a live member", ErrNoLeader, li.Name)
 	}
 	return li, nil
+}
+
+// agreeLeader folds agent name's status st into li, the leader the agents
+// asked before it agree on (li.Name is "" before the first): every agent
+// must name the same leader, and the leader must say it leads, giving its
+// term. Steward and Mixed find their leader so.
+func agreeLeader(li *LeaderInfo, name string, st *pb.StatusResponse) error {
+	switch {
+	case st.Leader == "":
+		return fmt.Errorf("%w: %s knows no leader", ErrNoLeader, name)
+	case li.Name != "" && st.Leader != li.Name:
+		return fmt.Errorf("%w: %s says %s, another says %s", ErrNoLeader, name, st.Leader, li.Name)
+	}
+	li.Name = st.Leader
+	if st.Leader == name {
+		if st.RaftState != "leader" {
+			return fmt.Errorf("%w: %s is named leader but is %s", ErrNoLeader, name, st.RaftState)
+		}
+		li.Term = st.Term
+	}
+	return nil
 }
 
 // WaitHealthy waits until every member runs, all agree on a leader with
@@ -260,8 +269,8 @@ func (s *Steward) WaitHealthy(ctx context.Context) error {
 	var idx uint64
 	err := poll(ctx, "a steward leader and writes through every node", func(ctx context.Context) error {
 		for _, n := range s.nodes {
-			if !n.proc.Running() {
-				return fmt.Errorf("%w: %s: %s", ErrExited, n.name, n.proc.LogTail(5))
+			if err := n.proc.checkRunning(); err != nil {
+				return err
 			}
 		}
 		li, err := s.Leader(ctx)

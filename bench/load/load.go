@@ -4,9 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
-	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -99,106 +96,15 @@ func Run(ctx context.Context, t Target, spec Spec) (Result, error) {
 	if err := spec.Validate(); err != nil {
 		return Result{}, err
 	}
-	timeout := spec.Timeout
-	if timeout <= 0 {
-		timeout = 10 * time.Second
+	r := newRunner(ctx, t, spec.Clients, spec.Timeout, spec.ValueSize, spec.Prefix, spec.Keyspace, spec.Seed)
+	count := func(total int) func(c, j int) bool {
+		return func(c, j int) bool { return j < share(total, spec.Clients, c) }
 	}
-	value := make([]byte, spec.ValueSize)
-	for i := range value {
-		value[i] = byte('a' + i%26)
-	}
-	rng := rand.New(rand.NewPCG(spec.Seed, 0x5eed))
-	keys := newKeys(spec, rng)
-
-	var firstErr atomic.Pointer[error]
-	var errCount atomic.Int64
-	put := func(c int, key string) (time.Duration, bool) {
-		rctx, cancel := context.WithTimeout(ctx, timeout)
-		start := time.Now()
-		err := t.Put(rctx, c, key, value)
-		d := time.Since(start)
-		cancel()
-		if err != nil {
-			errCount.Add(1)
-			firstErr.CompareAndSwap(nil, &err)
-			return d, false
-		}
-		return d, true
-	}
-	phase := func(total int, record bool) [][]time.Duration {
-		lat := make([][]time.Duration, spec.Clients)
-		var wg sync.WaitGroup
-		for c := 0; c < spec.Clients; c++ {
-			n := share(total, spec.Clients, c)
-			if record {
-				lat[c] = make([]time.Duration, 0, n)
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for j := 0; j < n && ctx.Err() == nil; j++ {
-					d, ok := put(c, keys.next())
-					if ok && record {
-						lat[c] = append(lat[c], d)
-					}
-				}
-			}()
-		}
-		wg.Wait()
-		return lat
-	}
-
 	if spec.Warmup > 0 {
-		phase(spec.Warmup, false)
-		errCount.Store(0)
-		firstErr.Store(nil)
+		r.phase(false, count(spec.Warmup))
+		r.forget()
 	}
 	start := time.Now()
-	lat := phase(spec.Ops, true)
-	elapsed := time.Since(start)
-	if err := ctx.Err(); err != nil {
-		return Result{}, err
-	}
-	var all []time.Duration
-	for _, l := range lat {
-		all = append(all, l...)
-	}
-	r := Result{
-		Clients: spec.Clients,
-		Ops:     len(all),
-		Errors:  int(errCount.Load()),
-		Elapsed: elapsed,
-		Latency: Summarize(all),
-	}
-	if e := firstErr.Load(); e != nil {
-		r.FirstErr = (*e).Error()
-	}
-	return r, nil
-}
-
-// keys hands out the keys of a run: random within the keyspace, or one
-// fresh key per operation.
-type keys struct {
-	mu     sync.Mutex
-	rng    *rand.Rand
-	prefix string
-	space  int
-	seq    int
-}
-
-func newKeys(s Spec, rng *rand.Rand) *keys {
-	return &keys{rng: rng, prefix: s.Prefix, space: s.Keyspace}
-}
-
-func (k *keys) next() string {
-	k.mu.Lock()
-	var n int
-	if k.space > 0 {
-		n = k.rng.IntN(k.space)
-	} else {
-		k.seq++
-		n = k.seq
-	}
-	k.mu.Unlock()
-	return fmt.Sprintf("%s%08d", k.prefix, n)
+	lat := r.phase(true, count(spec.Ops))
+	return r.result(lat, time.Since(start))
 }

@@ -4,9 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
-	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -68,75 +65,19 @@ func RunFor(ctx context.Context, t Target, spec TimedSpec) (Result, error) {
 	if err := spec.Validate(); err != nil {
 		return Result{}, err
 	}
-	timeout := spec.Timeout
-	if timeout <= 0 {
-		timeout = 10 * time.Second
-	}
-	value := make([]byte, spec.ValueSize)
-	for i := range value {
-		value[i] = byte('a' + i%26)
-	}
-	rng := rand.New(rand.NewPCG(spec.Seed, 0x5eed))
-	keys := newKeys(Spec{Prefix: spec.Prefix, Keyspace: spec.Keyspace}, rng)
-
-	var firstErr atomic.Pointer[error]
-	var errCount atomic.Int64
-	phase := func(d time.Duration, record bool) [][]time.Duration {
-		lat := make([][]time.Duration, spec.Clients)
+	r := newRunner(ctx, t, spec.Clients, spec.Timeout, spec.ValueSize, spec.Prefix, spec.Keyspace, spec.Seed)
+	until := func(d time.Duration) func(c, j int) bool {
 		deadline := time.Now().Add(d)
-		var wg sync.WaitGroup
-		for c := 0; c < spec.Clients; c++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for ctx.Err() == nil && time.Now().Before(deadline) {
-					rctx, cancel := context.WithTimeout(ctx, timeout)
-					start := time.Now()
-					err := t.Put(rctx, c, keys.next(), value)
-					took := time.Since(start)
-					cancel()
-					if err != nil {
-						errCount.Add(1)
-						firstErr.CompareAndSwap(nil, &err)
-						continue
-					}
-					if record {
-						lat[c] = append(lat[c], took)
-					}
-				}
-			}()
-		}
-		wg.Wait()
-		return lat
+		return func(c, j int) bool { return time.Now().Before(deadline) }
 	}
-
 	if spec.Warmup > 0 {
-		phase(spec.Warmup, false)
-		errCount.Store(0)
-		firstErr.Store(nil)
+		r.phase(false, until(spec.Warmup))
+		r.forget()
 	}
 	if spec.OnStart != nil {
 		spec.OnStart()
 	}
 	start := time.Now()
-	lat := phase(spec.Duration, true)
-	elapsed := time.Since(start)
-	if err := ctx.Err(); err != nil {
-		return Result{}, err
-	}
-	var all []time.Duration
-	for _, l := range lat {
-		all = append(all, l...)
-	}
-	r := Result{
-		Clients: spec.Clients,
-		Ops:     len(all),
-		Errors:  int(errCount.Load()),
-		Elapsed: elapsed,
-		Latency: Summarize(all),
-	}
-	if e := firstErr.Load(); e != nil {
-		r.FirstErr = (*e).Error()
-	}
-	return r, nil
+	lat := r.phase(true, until(spec.Duration))
+	return r.result(lat, time.Since(start))
 }

@@ -164,3 +164,13 @@ func rotational(device string) string {
 	}
 	return ""
 }
+
+// LoadAvg is /proc/loadavg, "" when it cannot be read: other work on the
+// machine skews the figures, so reports record it at start and end.
+func LoadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}

@@ -218,10 +218,16 @@ type TuningLevel struct {
 
 // Write writes r as indented JSON to dir/<name>.json and returns the path.
 func (r *Report) Write(dir, name string) (string, error) {
+	return WriteJSON(dir, name, r)
+}
+
+// WriteJSON writes v as indented JSON to dir/<name>.json, making dir if
+// need be, and returns the path.
+func WriteJSON(dir, name string, v any) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("results dir: %w", err)
 	}
-	b, err := json.MarshalIndent(r, "", "  ")
+	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return "", err
 	}

@@ -111,7 +111,7 @@ func run(ctx context.Context, f flags) error {
 	doc := &document{
 		Schema: schema, StartedAt: time.Now().UTC(), Label: f.label,
 		Machine:      report.DescribeMachine(ctx, dir, f.bin, "", repo),
-		LoadAvgStart: loadavg(),
+		LoadAvgStart: report.LoadAvg(),
 		Settings: settings{
 			Sizes: sizes, Pairs: f.pairs, Writers: f.writers, DurationS: f.duration.Seconds(), WarmupS: f.warmup.Seconds(),
 			ValueSize: f.valueSize, Keyspace: f.keyspace, Endpoint: "leader (one gRPC connection per writer)",
@@ -149,7 +149,7 @@ func run(ctx context.Context, f flags) error {
 		}
 	}
 	doc.FinishedAt = time.Now().UTC()
-	doc.LoadAvgEnd = loadavg()
+	doc.LoadAvgEnd = report.LoadAvg()
 	printTable(doc)
 	if f.write {
 		path, err := doc.write(f.resultsDir)
@@ -285,12 +285,4 @@ func ints(s string) ([]int, error) {
 
 func progress(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
-}
-
-func loadavg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return ""
-	}
-	return strings.TrimSpace(string(b))
 }

@@ -1,10 +1,6 @@
 package main
 
 import (
-	"encoding/json"
-	"fmt"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/steward/steward/bench/load"
@@ -189,13 +185,5 @@ type memory struct {
 }
 
 func (d *document) write(dir string) (string, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", fmt.Errorf("results dir: %w", err)
-	}
-	b, err := json.MarshalIndent(d, "", "  ")
-	if err != nil {
-		return "", err
-	}
-	path := filepath.Join(dir, report.FileName(d.StartedAt, d.Label)+".json")
-	return path, os.WriteFile(path, append(b, '\n'), 0o644)
+	return report.WriteJSON(dir, report.FileName(d.StartedAt, d.Label), d)
 }

@@ -199,7 +199,7 @@ func run(ctx context.Context, f flags) error {
 	}
 	repo, _ := filepath.Abs("..")
 
-	rep := &report.Report{Schema: report.Schema, StartedAt: start.UTC(), Label: f.label, LoadAvgStart: loadavg()}
+	rep := &report.Report{Schema: report.Schema, StartedAt: start.UTC(), Label: f.label, LoadAvgStart: report.LoadAvg()}
 	rep.Machine = report.DescribeMachine(ctx, dir, stewardBin, etcdBin, repo)
 	if withEtcd {
 		rep.Machine.EtcdClient = "go.etcd.io/etcd/client/v3 " + etcdClientVersion()
@@ -303,7 +303,7 @@ func run(ctx context.Context, f flags) error {
 	}
 
 	rep.FinishedAt = time.Now().UTC()
-	rep.LoadAvgEnd = loadavg()
+	rep.LoadAvgEnd = report.LoadAvg()
 	rep.Notes = append(rep.Notes, fmt.Sprintf("wall time %s", time.Since(start).Round(time.Second)))
 	fmt.Println()
 	rep.PrintTable(os.Stdout)
@@ -408,14 +408,6 @@ func measureFloor(ctx context.Context, dir string, burst bool) (*report.Floor, e
 		fl.BoltLogBurstNoFreelistP50Ms, fl.BoltLogBurstNoFreelistP99Ms, fl.BoltLogBurstNoFreelistBytes = load.Ms(bn.Latency.P50), load.Ms(bn.Latency.P99), bn.BytesPerCommit
 	}
 	return fl, nil
-}
-
-func loadavg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return ""
-	}
-	return strings.TrimSpace(string(b))
 }
 
 func pick(m map[string]string, keys ...string) map[string]string {
