@@ -26,8 +26,9 @@ const (
 
 // ProcessRef says how an executor finds a process in its runtime at the
 // time a check runs, so that a reference survives restarts done by earlier
-// phases: by slot when Tree is set (the live, non-dynamic process in that
-// child slot of that tree; Slot "" is the root supervisor), else by
+// phases: by slot when Tree is set (the live process in that child slot of
+// that tree, a static child's or a simple_one_for_one instance's, whose
+// slot ends in its instance id; Slot "" is the root supervisor), else by
 // registered Name on Node, else by PID.
 type ProcessRef struct {
 	Tree string `json:"tree,omitempty"`

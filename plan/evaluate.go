@@ -32,8 +32,9 @@ type Process struct {
 	Kind   Kind   `json:"kind"`
 	Status Status `json:"status"`
 	// Tree and Slot place a supervised process (Slot "" for a tree's root
-	// supervisor); Dynamic marks a simple_one_for_one child, whose Slot is
-	// its template's and so not unique.
+	// supervisor); Dynamic marks a simple_one_for_one instance, whose Slot
+	// ends in the id its supervisor gave it (the template's id and a
+	// sequence number: "pool/worker-3"), kept across its restarts.
 	Tree    string `json:"tree,omitempty"`
 	Slot    string `json:"slot,omitempty"`
 	Dynamic bool   `json:"dynamic,omitempty"`
@@ -149,18 +150,23 @@ func (e *evaluation) fail(format string, args ...any) {
 	e.res.Failures = append(e.res.Failures, fmt.Sprintf(format, args...))
 }
 
-// stateIndex looks processes up by pid, slot and name.
+// stateIndex looks processes up by pid, slot and name. bySlot holds the
+// static children and roots, which the tree checks walk; byInstance the
+// simple_one_for_one instances by their instance slot, which a reference
+// by slot also resolves to (an operation may name an instance by its id).
 type stateIndex struct {
-	nodes  map[string]*NodeState
-	byPID  map[string]*Process
-	bySlot map[string]*Process
-	byName map[string]*Process
+	nodes      map[string]*NodeState
+	byPID      map[string]*Process
+	bySlot     map[string]*Process
+	byInstance map[string]*Process
+	byName     map[string]*Process
 	order  []*Process // in the observed order
 	nodeOf func(pid string) *NodeState
 }
 
 func index(o *Observed) *stateIndex {
-	ix := &stateIndex{nodes: map[string]*NodeState{}, byPID: map[string]*Process{}, bySlot: map[string]*Process{}, byName: map[string]*Process{}}
+	ix := &stateIndex{nodes: map[string]*NodeState{}, byPID: map[string]*Process{}, bySlot: map[string]*Process{},
+		byInstance: map[string]*Process{}, byName: map[string]*Process{}}
 	pidNode := map[string]*NodeState{}
 	ix.nodeOf = func(pid string) *NodeState { return pidNode[pid] }
 	if o == nil {
@@ -174,8 +180,11 @@ func index(o *Observed) *stateIndex {
 			ix.byPID[p.PID] = p
 			pidNode[p.PID] = ns
 			ix.order = append(ix.order, p)
-			if p.Tree != "" && !p.Dynamic {
+			switch {
+			case p.Tree != "" && !p.Dynamic:
 				ix.bySlot[slotPath(p.Tree, p.Slot)] = p
+			case p.Tree != "":
+				ix.byInstance[slotPath(p.Tree, p.Slot)] = p
 			}
 			if p.Name != "" {
 				ix.byName[ns.Node+":"+p.Name] = p
@@ -185,11 +194,16 @@ func index(o *Observed) *stateIndex {
 	return ix
 }
 
-// resolve finds the live process a reference names, or nil.
+// resolve finds the live process a reference names, or nil. A slot is a
+// static child's or, failing that, a simple_one_for_one instance's.
 func (ix *stateIndex) resolve(r ProcessRef) *Process {
 	switch {
 	case r.Tree != "":
-		return ix.bySlot[slotPath(r.Tree, r.Slot)]
+		k := slotPath(r.Tree, r.Slot)
+		if p := ix.bySlot[k]; p != nil {
+			return p
+		}
+		return ix.byInstance[k]
 	case r.Name != "":
 		return ix.byName[r.Node+":"+r.Name]
 	default:
@@ -415,7 +429,7 @@ func (e *evaluation) expected(refs []ProcessRef) *expectedSet {
 }
 
 func (x *expectedSet) covers(p *Process) bool {
-	if x.pids[p.PID] || p.Tree != "" && !p.Dynamic && x.slots[slotPath(p.Tree, p.Slot)] {
+	if x.pids[p.PID] || p.Tree != "" && x.slots[slotPath(p.Tree, p.Slot)] {
 		return true
 	}
 	for i := range x.subtrees {

@@ -11,7 +11,8 @@ import (
 // world is tree "web" on n1: root n1/1, permanent worker c1 (n1/5) linked
 // to the unsupervised peer n1/7, temporary worker c2 (n1/6), supervisor sub
 // (n1/10) with permanent worker sub/w (n1/11); tree "pool" (n1/40,
-// simple_one_for_one) with one dynamic child n1/41; unrelated n1/30; and
+// simple_one_for_one) with one instance worker-1 (n1/41, its template
+// "worker"); unrelated n1/30; and
 // node n2 with n2/1.
 func world() *Observed {
 	return &Observed{Nodes: []NodeState{
@@ -24,7 +25,7 @@ func world() *Observed {
 			{PID: "n1/11", Kind: KindProcess, Status: Running, Tree: "web", Slot: "sub/w", Parent: "n1/10", Restart: spec.Permanent},
 			{PID: "n1/30", Kind: KindProcess, Status: Running, QueueLength: 4},
 			{PID: "n1/40", Kind: KindSupervisor, Status: Running, Tree: "pool", Strategy: spec.SimpleOneForOne},
-			{PID: "n1/41", Kind: KindProcess, Status: Running, Tree: "pool", Slot: "worker", Dynamic: true, Parent: "n1/40", Restart: spec.Temporary},
+			{PID: "n1/41", Kind: KindProcess, Status: Running, Tree: "pool", Slot: "worker-1", Dynamic: true, Parent: "n1/40", Restart: spec.Temporary},
 		}},
 		{Node: "n2", Alive: true, Processes: []Process{{PID: "n2/1", Kind: KindProcess, Status: Running}}},
 	}}
@@ -138,7 +139,7 @@ func TestEvaluate(t *testing.T) {
 		// start_child / restart_child / terminate_child
 		{"started", Check{Kind: CheckOperationEffect, Effects: []Effect{{Op: "st", Target: refWeb, Slot: &ProcessRef{Tree: "web", Slot: "c9"}, Started: true}}}, w, edit(w, add(Process{PID: "n1/70", Tree: "web", Slot: "c9"})), ""},
 		{"not started", Check{Kind: CheckOperationEffect, Effects: []Effect{{Op: "st", Target: refWeb, Slot: &ProcessRef{Tree: "web", Slot: "c9"}, Started: true}}}, w, w, "st: web/c9 is not running"},
-		{"dynamic started", Check{Kind: CheckOperationEffect, Effects: []Effect{{Op: "d", Target: refPool, DynamicStarted: true}}}, w, edit(w, add(Process{PID: "n1/42", Tree: "pool", Slot: "worker", Dynamic: true, Parent: "n1/40"})), ""},
+		{"dynamic started", Check{Kind: CheckOperationEffect, Effects: []Effect{{Op: "d", Target: refPool, DynamicStarted: true}}}, w, edit(w, add(Process{PID: "n1/42", Tree: "pool", Slot: "worker-2", Dynamic: true, Parent: "n1/40"})), ""},
 		{"dynamic not started", Check{Kind: CheckOperationEffect, Effects: []Effect{{Op: "d", Target: refPool, DynamicStarted: true}}}, w, w, "n1/40 has 1 dynamic children, 1 before"},
 		{"terminated", Check{Kind: CheckOperationEffect, Effects: []Effect{{Op: "t", Target: refWeb, Slot: &refSub, Vacant: true}}}, w, edit(w, without("n1/10", "n1/11")), ""},
 		{"not terminated", Check{Kind: CheckOperationEffect, Effects: []Effect{{Op: "t", Target: refWeb, Slot: &refSub, Vacant: true}}}, w, w, "t: web/sub still runs as n1/10"},
@@ -304,5 +305,57 @@ func TestForNode(t *testing.T) {
 		if res := Evaluate(r.Phases[0].PreChecks[0], only(w), nil); res.OK {
 			t.Errorf("%s: unfiltered targets_alive passed on one node", node)
 		}
+	}
+}
+
+// An operation may name a simple_one_for_one instance by the id its
+// supervisor gave it ("worker-1"), as the runtime accepts: its checks find
+// the running instance by that slot, before and after the phase.
+func TestChecksFindInstanceByID(t *testing.T) {
+	w := world()
+	instance := ProcessFacts{Exists: true, Alive: true, PID: "n1/41", Node: "n1", Kind: KindProcess, Tree: "pool", Slot: "worker-1", Restart: spec.Temporary, Status: Running, Dynamic: true}
+	pool := ProcessFacts{Exists: true, Alive: true, PID: "n1/40", Node: "n1", Kind: KindSupervisor, Tree: "pool", Strategy: spec.SimpleOneForOne, Status: Running}
+	for _, tc := range []struct {
+		name  string
+		op    Operation
+		facts OperationFacts
+		after *Observed
+	}{
+		{"terminate_child", Operation{ID: "t", Type: TerminateChild, Node: "n1", Target: Target{Supervisor: "pool"}, Params: Params{ChildID: "worker-1"}},
+			OperationFacts{OpID: "t", Target: pool, Child: &instance}, edit(w, without("n1/41"))},
+		{"kill_process", Operation{ID: "k", Type: KillProcess, Node: "n1", Target: Target{Supervisor: "pool", ChildID: "worker-1"}},
+			OperationFacts{OpID: "k", Target: instance}, edit(w, without("n1/41"))},
+		{"send_message", Operation{ID: "m", Type: SendMessage, Node: "n1", Target: Target{Supervisor: "pool", ChildID: "worker-1"}, Params: Params{Message: "ping"}},
+			OperationFacts{OpID: "m", Target: instance}, edit(w, set("n1/41", func(p *Process) { p.MessagesIn++ }))},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, lvl := range []SafetyLevel{Strict, Moderate} {
+				r := mustBuild(t, &Plan{SafetyLevel: lvl, Operations: []Operation{tc.op}},
+					&Facts{Nodes: []NodeFacts{{Node: "n1", Alive: true}}, Operations: []OperationFacts{tc.facts}})
+				ph := r.Phases[0]
+				for _, c := range ph.PreChecks {
+					if res := Evaluate(c, w, nil); !res.OK {
+						t.Errorf("%s pre %s: %v", lvl, c.Kind, res.Failures)
+					}
+				}
+				for _, c := range ph.PostChecks {
+					if res := Evaluate(c, w, tc.after); !res.OK {
+						t.Errorf("%s post %s: %v", lvl, c.Kind, res.Failures)
+					}
+				}
+			}
+		})
+	}
+	// The instance gone before the phase: the pre-checks say so.
+	gone := edit(w, without("n1/41"))
+	res := Evaluate(Check{Kind: CheckParametersValid, Params: []ParamRule{{Op: "t", Target: refPool, ChildPresent: &ProcessRef{Tree: "pool", Slot: "worker-1", Node: "n1"}}}}, gone, nil)
+	if res.OK || !strings.Contains(strings.Join(res.Failures, ";"), "pool/worker-1 is not running") {
+		t.Errorf("gone instance: %+v", res)
+	}
+	// Still running after a terminate_child: its effect fails.
+	r := mustBuild(t, &Plan{Operations: []Operation{{ID: "t", Type: TerminateChild, Node: "n1", Target: Target{Supervisor: "pool"}, Params: Params{ChildID: "worker-1"}}}},
+		&Facts{Nodes: []NodeFacts{{Node: "n1", Alive: true}}, Operations: []OperationFacts{{OpID: "t", Target: pool, Child: &instance}}})
+	if res := Evaluate(r.Phases[0].PostChecks[0], w, w); res.OK || !strings.Contains(strings.Join(res.Failures, ";"), "pool/worker-1 still runs as n1/41") {
+		t.Errorf("instance not terminated: %+v", res)
 	}
 }
