@@ -160,8 +160,8 @@ type stateIndex struct {
 	bySlot     map[string]*Process
 	byInstance map[string]*Process
 	byName     map[string]*Process
-	order  []*Process // in the observed order
-	nodeOf func(pid string) *NodeState
+	order      []*Process // in the observed order
+	nodeOf     func(pid string) *NodeState
 }
 
 func index(o *Observed) *stateIndex {
