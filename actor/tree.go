@@ -2,7 +2,9 @@ package actor
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"reflect"
 	"sort"
 	"strings"
 	"sync"
@@ -171,7 +173,7 @@ func (rt *Runtime) applyTree(ctx context.Context, t spec.Tree, pol *SandboxPolic
 		cur.sb.pol.Store(compileSandboxPolicy(*pol))
 	}
 	cur.mu.Lock()
-	status, root := cur.status, cur.root
+	status, root, prev := cur.status, cur.root, cur.spec
 	cur.mu.Unlock()
 	if status == TreeFailed {
 		return fmt.Errorf("%w: %q: StopTree it before applying it again", ErrTreeFailed, t.Name)
@@ -186,19 +188,133 @@ func (rt *Runtime) applyTree(ctx context.Context, t spec.Tree, pol *SandboxPolic
 		if err := rt.stopTreeLocked(ctx, cur, "replaced: root strategy moved to or from simple_one_for_one"); err != nil {
 			return err
 		}
-		return rt.startTree(t, ss, &tracing, keep)
+		err := rt.startTree(t, ss, &tracing, keep)
+		if err == nil {
+			return nil
+		}
+		// The new tree did not start: the old one runs again.
+		pss, _, perr := rt.compileTreeCounted(prev, nil)
+		if perr == nil {
+			perr = rt.startTree(prev, pss, &tracing, keep)
+		}
+		if perr != nil {
+			return fmt.Errorf("%w; starting its previous spec again: %w", err, perr)
+		}
+		return fmt.Errorf("%w; it runs its previous spec again", err)
 	}
+	before := presence(root)
 	r, err := rt.supCall(ctx, root, supApply{ctx: ctx, spec: ss})
-	cur.mu.Lock()
-	cur.spec = t
-	cur.mu.Unlock()
-	if res, ok := r.val.(applyResult); ok && !res.empty() {
+	res, answered := r.val.(applyResult)
+	if answered && !res.empty() {
 		rt.emitTree(EventTreeUpdated, t.Name, root.pid, "", res.String())
 	}
+	runs := t
+	if err != nil && answered {
+		// The update was refused in part: what runs is t, less the new
+		// children that failed to start, with each running child whose
+		// replacement failed started again from the spec it ran.
+		var restored bool
+		runs.SupervisorSpec, restored = runningSpec(prev.SupervisorSpec, t.SupervisorSpec, "", before, presence(root))
+		if restored {
+			err = errors.Join(err, rt.restoreLocked(ctx, cur, runs))
+		}
+	}
+	// Without an answer (ctx ended) the root carries on toward t.
+	cur.mu.Lock()
+	cur.spec = runs
+	cur.mu.Unlock()
 	if err != nil {
 		return fmt.Errorf("tree %q: %w", t.Name, err)
 	}
 	return nil
+}
+
+// restoreLocked applies runs, the spec a partly refused update left
+// running with the children whose replacement failed put back on their
+// previous specs: only those start.
+func (rt *Runtime) restoreLocked(ctx context.Context, cur *treeState, runs spec.Tree) error {
+	ss, _, err := rt.compileTreeCounted(runs, cur)
+	if err != nil {
+		return fmt.Errorf("restoring the children whose new spec failed: %w", err)
+	}
+	r, err := rt.supCall(ctx, cur.root, supApply{ctx: ctx, spec: ss})
+	if res, ok := r.val.(applyResult); ok && !res.empty() {
+		rt.emitTree(EventTreeUpdated, runs.Name, cur.root.pid, "", "restored after a refused change: "+res.String())
+	}
+	if err != nil {
+		return fmt.Errorf("restoring the children whose new spec failed: %w", err)
+	}
+	return nil
+}
+
+// presence is the set of child paths (static children, nested
+// supervisors walked) that have an entry in a supervisor under root, as
+// last published.
+func presence(root *process) map[string]bool {
+	out := map[string]bool{}
+	var walk func(p *process, path string)
+	walk = func(p *process, path string) {
+		if p == nil || p.sup == nil {
+			return
+		}
+		for _, c := range p.sup.snapshot().children {
+			if c.dynamic {
+				continue
+			}
+			cp := joinPath(path, c.spec.id)
+			out[cp] = true
+			walk(c.proc, cp)
+		}
+	}
+	walk(root, "")
+	return out
+}
+
+// runningSpec is the spec of what runs after an update from prev to want
+// that failed in part, given which child paths had an entry before and
+// after it: want's children with an entry; for a child that had one
+// before, lost it and that prev has (its replacement failed to start),
+// prev's spec, and restored is set; want's children without an entry that
+// prev has with the same spec (a temporary child that exited, or one
+// that failed before too). New or changed children that have no entry
+// failed to start and are left out. Simple_one_for_one supervisors have
+// no static children: want is what they run.
+func runningSpec(prev, want spec.SupervisorSpec, path string, before, after map[string]bool) (spec.SupervisorSpec, bool) {
+	if want.Strategy == spec.SimpleOneForOne {
+		return want, false
+	}
+	old := make(map[string]spec.ChildSpec, len(prev.Children))
+	if prev.Strategy != spec.SimpleOneForOne {
+		for _, cs := range prev.Children {
+			old[cs.ID] = cs
+		}
+	}
+	out := want
+	out.Children = make([]spec.ChildSpec, 0, len(want.Children))
+	restored := false
+	for _, cs := range want.Children {
+		cp := joinPath(path, cs.ID)
+		o, had := old[cs.ID]
+		switch {
+		case after[cp]:
+			if cs.Type == spec.Supervisor {
+				var op spec.SupervisorSpec
+				if had && o.Type == spec.Supervisor {
+					op = o.SupervisorSpec
+				}
+				var r bool
+				cs.SupervisorSpec, r = runningSpec(op, cs.SupervisorSpec, cp, before, after)
+				restored = restored || r
+			}
+			out.Children = append(out.Children, cs)
+		case before[cp] && had && !reflect.DeepEqual(o, cs):
+			out.Children = append(out.Children, o)
+			restored = true
+		case had && reflect.DeepEqual(o, cs):
+			out.Children = append(out.Children, cs)
+		}
+	}
+	return out, restored
 }
 
 func (r applyResult) String() string {
