@@ -27,6 +27,11 @@ func Build(p *Plan, facts *Facts, opts Options) (*Result, error) {
 		return nil, err
 	}
 	b := &builder{plan: n, facts: facts, now: opts.Now.UTC()}
+	for _, k := range SkippableChecks {
+		if slices.Contains(opts.SkipChecks, k) {
+			b.skip = append(b.skip, k)
+		}
+	}
 	if err := b.analyze(); err != nil {
 		return nil, err
 	}
@@ -74,6 +79,8 @@ type builder struct {
 	plan  *Plan
 	facts *Facts
 	now   time.Time
+	// skip: the checks the operator skips, in SkippableChecks order.
+	skip  []CheckKind
 	ops   []*opInfo
 	byID  map[string]int
 	nodes map[string]*NodeFacts

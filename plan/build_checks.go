@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"slices"
 	"sort"
 
 	"github.com/steward/steward/spec"
@@ -19,6 +20,10 @@ func (b *builder) checks() {
 		}
 		opNodes := newStringSet()
 		allNodes := newStringSet()
+		// stableNodes: the nodes system_stable covers, those of the
+		// operations that need a stable node (NeedsStableNode).
+		stableNodes := newStringSet()
+		needStable := false
 		external := newStringSet()
 		trees := newStringSet()
 		newProcs := map[string]int{}
@@ -26,10 +31,15 @@ func (b *builder) checks() {
 		var rules []ParamRule
 		var effects []Effect
 		for _, o := range ops {
+			stable := NeedsStableNode(o.op.Type)
+			needStable = needStable || stable
 			if o.node != "" {
 				opNodes.add(o.node)
 				allNodes.add(o.node)
 				newProcs[o.node] += o.newProcs
+				if stable {
+					stableNodes.add(o.node)
+				}
 			}
 			if o.tgt.Tree != "" {
 				trees.add(o.tgt.Tree)
@@ -62,6 +72,9 @@ func (b *builder) checks() {
 					capture = append(capture, opt)
 					if a.Node != "" {
 						allNodes.add(a.Node)
+						if stable {
+							stableNodes.add(a.Node)
+						}
 					}
 				}
 			}
@@ -87,7 +100,9 @@ func (b *builder) checks() {
 				MaxTotalQueueLength: c.MaxTotalQueueLength, Nodes: loads,
 			}},
 			{Kind: CheckParametersValid, Params: rules},
-			{Kind: CheckSystemStable, Nodes: allNodes.sorted(), Stability: stability},
+		}
+		if needStable {
+			ph.PreChecks = append(ph.PreChecks, Check{Kind: CheckSystemStable, Nodes: stableNodes.sorted(), Stability: stability})
 		}
 		if strict {
 			ph.PreChecks = append(ph.PreChecks,
@@ -98,7 +113,9 @@ func (b *builder) checks() {
 		ph.PostChecks = []Check{
 			{Kind: CheckOperationEffect, Effects: effects},
 			{Kind: CheckNoSideEffects, Nodes: allNodes.sorted(), Processes: expected},
-			{Kind: CheckSystemStable, Nodes: allNodes.sorted(), Stability: stability},
+		}
+		if needStable {
+			ph.PostChecks = append(ph.PostChecks, Check{Kind: CheckSystemStable, Nodes: stableNodes.sorted(), Stability: stability})
 		}
 		if h := b.plan.Health; h != nil {
 			hc := Check{Kind: CheckHealthy, Health: h, Behaviors: map[string]string{}}
@@ -116,6 +133,7 @@ func (b *builder) checks() {
 				Check{Kind: CheckSupervisionTrees, Trees: trees.sorted(), Processes: vacancies},
 			)
 		}
+		ph.PreChecks, ph.PostChecks = b.unskipped(ph.PreChecks), b.unskipped(ph.PostChecks)
 		for k := len(ops) - 1; k >= 0; k-- {
 			o := ops[k]
 			ph.Rollback = append(ph.Rollback, Compensate(*o.op, o.tgt, o.childFct))
@@ -131,6 +149,14 @@ func (b *builder) checks() {
 		}
 		ph.EstimatedMS = slowest + checksMS + EstimateBarrierMS
 	}
+}
+
+// unskipped drops the checks the operator skips.
+func (b *builder) unskipped(cs []Check) []Check {
+	if len(b.skip) == 0 {
+		return cs
+	}
+	return slices.DeleteFunc(cs, func(c Check) bool { return skipped(b.skip, c.Kind) })
 }
 
 // restartsAfterKill reports whether the supervisor brings a killed target

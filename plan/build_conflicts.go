@@ -122,9 +122,15 @@ func kindName(k Kind) string {
 func (b *builder) nodeConflicts() {
 	c := b.plan.Constraints
 	nodes := newStringSet()
+	// stable: the nodes system_stable looks at (not skipped, and an
+	// operation there needs a stable node).
+	stable := newStringSet()
 	for _, o := range b.ops {
 		if o.node != "" {
 			nodes.add(o.node)
+			if NeedsStableNode(o.op.Type) && !skipped(b.skip, CheckSystemStable) {
+				stable.add(o.node)
+			}
 		}
 	}
 	for _, nd := range nodes.sorted() {
@@ -156,7 +162,7 @@ func (b *builder) nodeConflicts() {
 		if nf.RecentRestarts > StableMaxRecentRestarts {
 			unstable = append(unstable, fmt.Sprintf("%d > %d recent restarts", nf.RecentRestarts, StableMaxRecentRestarts))
 		}
-		if len(unstable) > 0 {
+		if len(unstable) > 0 && stable.has(nd) {
 			b.add(ConflictUnstable, SeverityWarning, nil, nil, "node %s is unstable now (%s); system_stable will fail unless that changes", nd, strings.Join(unstable, ", "))
 		}
 	}
@@ -296,14 +302,15 @@ func (b *builder) totalMS() int64 {
 
 func (b *builder) result() *Result {
 	r := &Result{
-		SafetyLevel: b.plan.SafetyLevel,
-		Group:       b.plan.Group,
-		Timeout:     b.plan.Timeout,
-		Window:      b.plan.Constraints.Window,
-		Operations:  b.plan.Operations,
-		Edges:       b.edges,
-		Phases:      b.phaseList,
-		Conflicts:   b.conflict,
+		SafetyLevel:   b.plan.SafetyLevel,
+		Group:         b.plan.Group,
+		Timeout:       b.plan.Timeout,
+		Window:        b.plan.Constraints.Window,
+		Operations:    b.plan.Operations,
+		Edges:         b.edges,
+		Phases:        b.phaseList,
+		Conflicts:     b.conflict,
+		SkippedChecks: b.skip,
 	}
 	if r.Edges == nil {
 		r.Edges = []Edge{}

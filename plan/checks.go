@@ -1,6 +1,12 @@
 package plan
 
-import "github.com/steward/steward/spec"
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/steward/steward/spec"
+)
 
 // CheckKind names a check run before (pre) or after (post) a phase.
 type CheckKind string
@@ -23,6 +29,76 @@ const (
 	// Post-check of deployments (Plan.Health).
 	CheckHealthy CheckKind = "healthy"
 )
+
+// NeedsStableNode reports whether an operation of type t runs only on a
+// stable node: system_stable, before and after its phase, covers its node
+// and the nodes of the processes it affects. The operations that only end
+// or halt work are exempt, so that they can stop what makes a node
+// unstable (a crash-looping child, a flooded mailbox):
+//
+//   - terminate_child stops a child and keeps it stopped (a
+//     simple_one_for_one instance or a temporary child is removed: there is
+//     no delete_child operation, OTP's delete_child has nothing left to do);
+//   - kill_process ends a process (its supervisor may restart it, as it
+//     would after the crash it stops);
+//   - suspend_process halts a process between two messages without
+//     starting, stopping or restarting anything, and a process that
+//     crashes on what it handles stops crashing.
+//
+// Every other type starts, restarts, reconfigures or feeds processes
+// (resume_process included: it lets a suspended process handle messages
+// again) and keeps the check. A phase mixing both kinds checks the nodes
+// of the operations that need it; a phase runs as a whole, so an exempt
+// operation on such a node waits with them.
+func NeedsStableNode(t OpType) bool {
+	switch t {
+	case TerminateChild, KillProcess, SuspendProcess:
+		return false
+	}
+	return true
+}
+
+// SkippableChecks are the check kinds an operator may skip for one plan
+// (Options.SkipChecks, `steward apply --skip-check KIND`), in a fixed
+// order: the pre-checks that gate a phase on the live state. A skipped
+// check runs neither before nor after any phase of the plan (system_stable
+// is both). capture_state is not among them: it records the states that
+// rollbacks restore. Post-checks are not: they decide whether a phase did
+// what it should, and a failed one rolls back.
+var SkippableChecks = []CheckKind{CheckTargetsAlive, CheckResourcesAvailable, CheckParametersValid, CheckSystemStable, CheckExternalDependencies}
+
+// ParseSkipChecks turns check names into SkipChecks: each must be one of
+// SkippableChecks; repeats are dropped and the kinds come back in
+// SkippableChecks order. The error lists the valid names.
+func ParseSkipChecks(names []string) ([]CheckKind, error) {
+	var out []CheckKind
+	var bad []string
+	for _, n := range names {
+		k := CheckKind(strings.TrimSpace(n))
+		if !slices.Contains(SkippableChecks, k) {
+			bad = append(bad, fmt.Sprintf("%q", n))
+		}
+	}
+	if len(bad) > 0 {
+		what := "is not a check"
+		if len(bad) > 1 {
+			what = "are not checks"
+		}
+		return nil, fmt.Errorf("%w: %s %s that can be skipped; valid: %s", ErrBadValue, strings.Join(bad, ", "), what, joinKinds(SkippableChecks))
+	}
+	for _, k := range SkippableChecks {
+		for _, n := range names {
+			if CheckKind(strings.TrimSpace(n)) == k {
+				out = append(out, k)
+				break
+			}
+		}
+	}
+	return out, nil
+}
+
+// skipped reports whether the plan skips checks of kind k.
+func skipped(skip []CheckKind, k CheckKind) bool { return slices.Contains(skip, k) }
 
 // ProcessRef says how an executor finds a process in its runtime at the
 // time a check runs, so that a reference survives restarts done by earlier

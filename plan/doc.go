@@ -93,6 +93,12 @@
 // capture_state and external_dependencies; post operation_effect,
 // no_side_effects, system_stable, and for strict consistency and
 // supervision_trees. Evaluate runs one against observed state.
+// system_stable (both) covers only the operations that need a stable node
+// (NeedsStableNode): terminate_child, kill_process and suspend_process stop
+// or halt work and run on a crash-looping node; a phase of only those has
+// no system_stable. An operator may skip checks for one plan
+// (Options.SkipChecks, of SkippableChecks); Result.SkippedChecks records
+// them.
 //
 // Rollback: see Compensate. Conflicts: see ConflictKind; those of error
 // severity make Build return ErrConflict. Estimates (ms): send_message 10,

@@ -21,6 +21,8 @@ type DryRun struct {
 	Estimate    Estimate      `json:"estimate"`
 	// Refused is true when a conflict of error severity was found.
 	Refused bool `json:"refused"`
+	// SkippedChecks are the checks the operator skipped (none: empty).
+	SkippedChecks []CheckKind `json:"skipped_checks"`
 }
 
 // DryRunPhase is one phase in a DryRun.
@@ -41,6 +43,7 @@ func (r *Result) DryRun() DryRun {
 		SafetyLevel: r.SafetyLevel, Timeout: r.Timeout, Window: r.Window,
 		Operations: len(r.Operations), Edges: r.Edges, Conflicts: r.Conflicts,
 		Estimate: r.Estimate, Refused: r.Refused(), Phases: []DryRunPhase{},
+		SkippedChecks: append([]CheckKind{}, r.SkippedChecks...),
 	}
 	ops := map[string]Operation{}
 	for _, op := range r.Operations {
@@ -76,6 +79,9 @@ func (d DryRun) WriteText(w io.Writer) error {
 	fmt.Fprintf(&b, "plan: %d operations, safety level %s, timeout %s\n", d.Operations, d.SafetyLevel, d.Timeout)
 	if d.Window != nil {
 		fmt.Fprintf(&b, "window: %s .. %s\n", fmtTime(d.Window.NotBefore), fmtTime(d.Window.NotAfter))
+	}
+	if len(d.SkippedChecks) > 0 {
+		fmt.Fprintf(&b, "skipped checks: %s (by the operator: no phase runs them)\n", joinKinds(d.SkippedChecks))
 	}
 	for _, ph := range d.Phases {
 		fmt.Fprintf(&b, "\nphase %d (level %d, impact %d, ~%s)\n", ph.Index, ph.Level, ph.Impact, time.Duration(ph.EstimatedMS)*time.Millisecond)

@@ -11,7 +11,7 @@ import (
 func ExampleBuild() {
 	p, err := plan.Parse([]byte(`{"safety_level":"moderate","timeout":"30s","operations":[
 	  {"id":"a","type":"kill_process","node":"n1","target":{"supervisor":"web","child_id":"c1"}},
-	  {"id":"b","type":"suspend_process","node":"n1","target":{"name":"peer"}}]}`), "plan.json")
+	  {"id":"b","type":"send_message","node":"n1","target":{"name":"peer"},"params":{"message":"ping"}}]}`), "plan.json")
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -33,20 +33,20 @@ func ExampleBuild() {
 	// Output:
 	// plan: 2 operations, safety level moderate, timeout 30s
 	//
-	// phase 0 (level 0, impact 3, ~435ms)
+	// phase 0 (level 0, impact 3, ~365ms)
 	//   a: kill_process web/c1
-	//   pre:  targets_alive, resources_available, parameters_valid, system_stable
-	//   post: operation_effect, no_side_effects, system_stable
+	//   pre:  targets_alive, resources_available, parameters_valid
+	//   post: operation_effect, no_side_effects
 	//   rollback a: restart_child web (ensure web/c1 runs again (a no-op if its supervisor restarted it))
 	//
-	// phase 1 (level 1, impact 1, ~380ms)
-	//   b: suspend_process name peer
+	// phase 1 (level 1, impact 1, ~340ms)
+	//   b: send_message name peer
 	//   pre:  targets_alive, resources_available, parameters_valid, system_stable
 	//   post: operation_effect, no_side_effects, system_stable
-	//   rollback b: resume_process name peer (resume the process)
+	//   rollback b: none (a delivered message cannot be recalled)
 	//
 	// ordering:
 	//   a -> b (implicit: kill_process n1/5 affects linked n1/7, the target of b)
 	//
-	// estimate: 815ms (operations 155ms, checks 460ms, barriers 200ms)
+	// estimate: 705ms (operations 115ms, checks 390ms, barriers 200ms)
 }

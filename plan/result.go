@@ -25,6 +25,9 @@ type Result struct {
 	// Conflicts of error severity made Build return ErrConflict.
 	Conflicts []Conflict `json:"conflicts"`
 	Estimate  Estimate   `json:"estimate"`
+	// SkippedChecks are the checks the operator skipped (Options.SkipChecks):
+	// no phase has them. Absent in plans built before skipping existed.
+	SkippedChecks []CheckKind `json:"skipped_checks,omitempty"`
 
 	// idx finds operations and compensations by id (Build and decoding
 	// set it; a deployment has up to MaxOperations of them).

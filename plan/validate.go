@@ -24,6 +24,10 @@ type Options struct {
 	// Deployment allows the deployment-only operation types (DeployOpTypes)
 	// and Plan.Batches / Plan.Health; a plan file gets neither.
 	Deployment bool
+	// SkipChecks are the checks the operator skips for this plan (kinds
+	// of SkippableChecks; see ParseSkipChecks): Build leaves them out of
+	// every phase and lists them in Result.SkippedChecks.
+	SkipChecks []CheckKind
 }
 
 // Validate checks a plan against every static rule in the package
@@ -118,6 +122,11 @@ func normalize(p *Plan, opts Options) (*Plan, error) {
 		ps.Add(ErrCycle, fielderr.Join(fielderr.Index("operations", cycle[0]), "depends_on"), "dependency cycle: %s", strings.Join(names, " -> "))
 	}
 	validateBatches(&ps, n, opts)
+	for _, k := range opts.SkipChecks {
+		if !slices.Contains(SkippableChecks, k) {
+			ps.Add(ErrBadValue, "skip_checks", "%q is not a check that can be skipped; valid: %s", k, joinKinds(SkippableChecks))
+		}
+	}
 	if err := ps.Err(ErrInvalid); err != nil {
 		return nil, err
 	}
