@@ -22,9 +22,14 @@ const (
 )
 
 type PlanRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Plan          []byte                 `protobuf:"bytes,1,opt,name=plan,proto3" json:"plan,omitempty"`
-	Filename      string                 `protobuf:"bytes,2,opt,name=filename,proto3" json:"filename,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Plan     []byte                 `protobuf:"bytes,1,opt,name=plan,proto3" json:"plan,omitempty"`
+	Filename string                 `protobuf:"bytes,2,opt,name=filename,proto3" json:"filename,omitempty"`
+	// Checks to leave out of every phase (plan.SkippableChecks kinds, such
+	// as "system_stable"): the operator overrides them for this plan. An
+	// unknown name refuses the request. A leader before this field plans
+	// with every check; the result's skipped_checks says what was skipped.
+	SkipChecks    []string `protobuf:"bytes,3,rep,name=skip_checks,json=skipChecks,proto3" json:"skip_checks,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -71,6 +76,13 @@ func (x *PlanRequest) GetFilename() string {
 		return x.Filename
 	}
 	return ""
+}
+
+func (x *PlanRequest) GetSkipChecks() []string {
+	if x != nil {
+		return x.SkipChecks
+	}
+	return nil
 }
 
 type DryRunResponse struct {
@@ -129,10 +141,13 @@ func (x *DryRunResponse) GetCheckIndex() uint64 {
 }
 
 type ApplyPlanRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Plan          []byte                 `protobuf:"bytes,1,opt,name=plan,proto3" json:"plan,omitempty"`
-	Filename      string                 `protobuf:"bytes,2,opt,name=filename,proto3" json:"filename,omitempty"`
-	CheckIndex    *uint64                `protobuf:"varint,3,opt,name=check_index,json=checkIndex,proto3,oneof" json:"check_index,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Plan       []byte                 `protobuf:"bytes,1,opt,name=plan,proto3" json:"plan,omitempty"`
+	Filename   string                 `protobuf:"bytes,2,opt,name=filename,proto3" json:"filename,omitempty"`
+	CheckIndex *uint64                `protobuf:"varint,3,opt,name=check_index,json=checkIndex,proto3,oneof" json:"check_index,omitempty"`
+	// As PlanRequest.skip_checks; recorded in the committed result
+	// (plan.Result.SkippedChecks).
+	SkipChecks    []string `protobuf:"bytes,4,rep,name=skip_checks,json=skipChecks,proto3" json:"skip_checks,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -186,6 +201,13 @@ func (x *ApplyPlanRequest) GetCheckIndex() uint64 {
 		return *x.CheckIndex
 	}
 	return 0
+}
+
+func (x *ApplyPlanRequest) GetSkipChecks() []string {
+	if x != nil {
+		return x.SkipChecks
+	}
+	return nil
 }
 
 type ApplyPlanResponse struct {
@@ -657,20 +679,24 @@ var File_steward_v1_coordination_proto protoreflect.FileDescriptor
 const file_steward_v1_coordination_proto_rawDesc = "" +
 	"\n" +
 	"\x1dsteward/v1/coordination.proto\x12\n" +
-	"steward.v1\x1a\x14steward/v1/api.proto\x1a\x16steward/v1/plans.proto\"=\n" +
+	"steward.v1\x1a\x14steward/v1/api.proto\x1a\x16steward/v1/plans.proto\"^\n" +
 	"\vPlanRequest\x12\x12\n" +
 	"\x04plan\x18\x01 \x01(\fR\x04plan\x12\x1a\n" +
-	"\bfilename\x18\x02 \x01(\tR\bfilename\"S\n" +
+	"\bfilename\x18\x02 \x01(\tR\bfilename\x12\x1f\n" +
+	"\vskip_checks\x18\x03 \x03(\tR\n" +
+	"skipChecks\"S\n" +
 	"\x0eDryRunResponse\x12 \n" +
 	"\fdry_run_json\x18\x01 \x01(\fR\n" +
 	"dryRunJson\x12\x1f\n" +
 	"\vcheck_index\x18\x02 \x01(\x04R\n" +
-	"checkIndex\"x\n" +
+	"checkIndex\"\x99\x01\n" +
 	"\x10ApplyPlanRequest\x12\x12\n" +
 	"\x04plan\x18\x01 \x01(\fR\x04plan\x12\x1a\n" +
 	"\bfilename\x18\x02 \x01(\tR\bfilename\x12$\n" +
 	"\vcheck_index\x18\x03 \x01(\x04H\x00R\n" +
-	"checkIndex\x88\x01\x01B\x0e\n" +
+	"checkIndex\x88\x01\x01\x12\x1f\n" +
+	"\vskip_checks\x18\x04 \x03(\tR\n" +
+	"skipChecksB\x0e\n" +
 	"\f_check_index\"p\n" +
 	"\x11ApplyPlanResponse\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12)\n" +
