@@ -2,6 +2,7 @@ package actor
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -51,9 +52,14 @@ const (
 	MaxSecondsLimit = spec.MaxIntensitySeconds
 	// MaxShutdownTimeout is the largest accepted shutdown duration.
 	MaxShutdownTimeout = spec.DefaultMaxShutdown
-	// DefaultShutdown is a child's shutdown timeout when its spec leaves
-	// it empty (spec.DefaultShutdown).
+	// DefaultShutdown is a worker's shutdown timeout when its spec leaves
+	// it empty (spec.DefaultShutdown); a supervisor child's is
+	// InfiniteShutdown (spec.DefaultSupervisorShutdown).
 	DefaultShutdown = 5 * time.Second
+	// InfiniteShutdown is shutdown "infinity": the child is asked to stop
+	// and waited for with no timeout (a timer that never falls due: the
+	// longest duration, some 292 years).
+	InfiniteShutdown = time.Duration(math.MaxInt64)
 	// DefaultMaxRestarts and DefaultMaxSeconds are the intensity used when
 	// a spec leaves both at zero; a zero MaxSeconds alone becomes
 	// DefaultMaxSeconds (spec.Normalize).

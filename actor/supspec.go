@@ -169,12 +169,17 @@ func (c *compiler) child(parent string, cs spec.ChildSpec, depth int, template b
 	}
 	switch cs.Shutdown {
 	case "":
+		if cs.Type == spec.Supervisor {
+			out.shutdown = InfiniteShutdown // OTP's default for a supervisor
+		}
 	case spec.BrutalKill:
 		out.brutal = true
+	case spec.Infinity:
+		out.shutdown = InfiniteShutdown
 	default:
 		d, err := time.ParseDuration(cs.Shutdown)
-		if err != nil || d <= 0 || d > MaxShutdownTimeout {
-			bad(fmt.Errorf("%w: %q (want brutal_kill or a duration in (0, %s])", ErrBadShutdown, cs.Shutdown, MaxShutdownTimeout))
+		if err != nil || d < 0 || d > MaxShutdownTimeout {
+			bad(fmt.Errorf("%w: %q (want brutal_kill, infinity or a duration in [0, %s])", ErrBadShutdown, cs.Shutdown, MaxShutdownTimeout))
 		} else {
 			out.shutdown = d
 		}

@@ -14,7 +14,7 @@
 // case-sensitively, unknown and duplicate keys are refused, null reads as
 // absent, and nothing may follow the document.
 //
-//	{"name":"web","node":"n1","strategy":"one_for_one","max_restarts":3,"max_seconds":5,
+//	{"name":"web","node":"n1","strategy":"one_for_one","max_restarts":1,"max_seconds":5,
 //	 "children":[{"id":"c1","behavior":"counter","restart":"permanent"},
 //	             {"id":"sub","type":"supervisor","strategy":"rest_for_one","children":[…]}]}
 //
@@ -25,7 +25,7 @@
 //	tree "web" {
 //	  node         = "n1"
 //	  strategy     = "one_for_one"
-//	  max_restarts = 3
+//	  max_restarts = 1
 //	  max_seconds  = 5
 //
 //	  child "c1" {
@@ -45,10 +45,13 @@
 //
 // # Defaults (Normalize)
 //
-// node "auto"; strategy one_for_one; type worker; restart permanent; shutdown
-// "5s"; restart intensity 3 restarts in 5 seconds (OTP's defaults) when
-// neither max_restarts nor max_seconds is given, and the missing one's
-// default when only one is given.
+// OTP's defaults (supervisor module doc): node "auto"; strategy
+// one_for_one; type worker; restart permanent; shutdown "5s" for a worker
+// and "infinity" for a supervisor; restart intensity 1 restart in 5
+// seconds when neither max_restarts nor max_seconds is given, and the
+// missing one's default when only one is given. A file that spells out
+// max_seconds = 0 is refused (the period is a positive integer, as in
+// OTP), never read as 5; in a Go struct 0 means not given.
 //
 // # Rules (Validate)
 //
@@ -59,8 +62,12 @@
 //   - strategy is one_for_one, one_for_all, rest_for_one or
 //     simple_one_for_one; restart is permanent, transient or temporary; type
 //     is worker or supervisor.
-//   - shutdown is "brutal_kill" or a Go duration in (0, 10m].
-//   - max_restarts is in 0..1000, max_seconds in 1..3600.
+//   - shutdown is "brutal_kill", "infinity" or a Go duration in [0, 10m]
+//     (OTP's brutal_kill | 0.. | infinity; 0 asks the child to stop and
+//     kills it at once if it has not exited; a number in a file is read as
+//     its text, so 0 is accepted and 5000, which lacks a unit, is not).
+//   - max_restarts is in 0..1000, max_seconds in 1..3600 (OTP: intensity
+//     >= 0, period > 0; the upper bounds are steward's, against typos).
 //   - Child ids are unique among siblings; registered names are unique in a
 //     tree (a tree runs on one node, and names are per node).
 //   - A worker has exactly one of behavior and module. A behavior is known

@@ -18,7 +18,8 @@ const (
 	// DefaultMaxTotalChildren bounds the children of a whole tree, summed
 	// over every supervisor in it (count).
 	DefaultMaxTotalChildren = 4096
-	// DefaultMaxShutdown bounds a child's shutdown timeout.
+	// DefaultMaxShutdown bounds a child's shutdown timeout (infinity is
+	// always accepted).
 	DefaultMaxShutdown = 10 * time.Minute
 
 	// MaxIntensityRestarts is the largest max_restarts accepted (count).
@@ -49,11 +50,16 @@ const (
 const (
 	// NodeAuto lets the leader place a tree on the least loaded alive node.
 	NodeAuto = "auto"
-	// DefaultShutdown is a child's shutdown timeout when none is given.
+	// DefaultShutdown is a worker's shutdown when none is given (OTP's
+	// default for a worker is 5000 ms).
 	DefaultShutdown = "5s"
+	// DefaultSupervisorShutdown is a supervisor child's shutdown when none
+	// is given (OTP's default for type supervisor).
+	DefaultSupervisorShutdown = Infinity
 	// DefaultMaxRestarts and DefaultMaxSeconds are OTP's default restart
-	// intensity: 3 restarts in 5 seconds.
-	DefaultMaxRestarts = 3
+	// intensity (supervisor module doc: intensity 1, period 5): 1 restart
+	// in 5 seconds.
+	DefaultMaxRestarts = 1
 	DefaultMaxSeconds  = 5
 )
 

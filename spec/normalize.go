@@ -10,17 +10,21 @@ import (
 //
 //   - node: "auto" when empty;
 //   - supervisors (the root and every child of type supervisor): strategy
-//     one_for_one when empty; max_restarts 3 and max_seconds 5 (OTP's
+//     one_for_one when empty; max_restarts 1 and max_seconds 5 (OTP's
 //     defaults) when both are 0, and max_seconds 5 when only it is 0;
-//   - children: type worker, restart permanent, shutdown "5s" when empty; a
-//     shutdown duration is rewritten in Go's canonical form ("5000ms" ->
-//     "5s"); an empty args map or children list becomes nil.
+//   - children: type worker, restart permanent when empty; shutdown "5s"
+//     for a worker and "infinity" for a supervisor when empty (OTP's
+//     defaults); a shutdown duration is rewritten in Go's canonical form
+//     ("5000ms" -> "5s", "0" -> "0s"); an empty args map or children list
+//     becomes nil.
 //
-// Because MaxRestarts is a plain int, 0/0 reads as "not given". Parse knows
-// which fields a file spelled out and fills the other one, so a file saying
-// max_restarts = 0 keeps its zero (with max_seconds 5 unless given); a
-// caller building a Tree in Go asks for "no restarts" with MaxRestarts 0 and
-// a positive MaxSeconds.
+// Because MaxRestarts and MaxSeconds are plain ints, 0 reads as "not
+// given" in a Go struct. Parse knows which fields a file spelled out: it
+// fills the missing one, so a file saying max_restarts = 0 keeps its zero
+// (with max_seconds 5 unless given), and it refuses a spelled-out
+// max_seconds = 0 (the period must be positive, as in OTP) rather than
+// read it as 5. A caller building a Tree in Go asks for "no restarts" with
+// MaxRestarts 0 and a positive MaxSeconds.
 //
 // Invalid values are left as they are for Validate to report. Normalize is
 // idempotent.
@@ -45,10 +49,15 @@ func NormalizeChild(c *ChildSpec) {
 	if c.Restart == "" {
 		c.Restart = Permanent
 	}
-	if c.Shutdown == "" {
+	switch c.Shutdown {
+	case "":
 		c.Shutdown = DefaultShutdown
-	} else if c.Shutdown != BrutalKill {
-		if d, err := time.ParseDuration(c.Shutdown); err == nil && d > 0 {
+		if c.Type == Supervisor {
+			c.Shutdown = DefaultSupervisorShutdown
+		}
+	case BrutalKill, Infinity:
+	default:
+		if d, err := time.ParseDuration(c.Shutdown); err == nil && d >= 0 {
 			c.Shutdown = d.String()
 		}
 	}

@@ -69,7 +69,7 @@ func parseHCLTree(data []byte, filename string) (*Tree, error) {
 			supervisorAttrFromHCL(r, &t.SupervisorSpec, &in, "", a)
 		}
 	}
-	in.apply(&t.SupervisorSpec, true)
+	in.apply(r, "", &t.SupervisorSpec, true)
 	t.Children = childrenFromHCL(r, "", body.Blocks)
 	if err := ps.Err(ErrSyntax); err != nil {
 		return nil, err
@@ -95,7 +95,7 @@ func DecodeTreeBodyHCL(name string, body hcl.Body, path string) (*Tree, error) {
 			supervisorAttrFromHCL(r, &t.SupervisorSpec, &in, path, a)
 		}
 	}
-	in.apply(&t.SupervisorSpec, true)
+	in.apply(r, path, &t.SupervisorSpec, true)
 	t.Children = childrenFromHCL(r, path, content.Blocks)
 	if err := ps.Err(ErrSyntax); err != nil {
 		return nil, err
@@ -150,7 +150,7 @@ func childFromHCL(r fielderr.Reporter, path string, b *hcl.Block) ChildSpec {
 			supervisorAttrFromHCL(r, &c.SupervisorSpec, &in, path, a)
 		}
 	}
-	in.apply(&c.SupervisorSpec, c.Type == Supervisor)
+	in.apply(r, path, &c.SupervisorSpec, c.Type == Supervisor)
 	c.Children = childrenFromHCL(r, path, content.Blocks)
 	return c
 }

@@ -27,7 +27,7 @@ func treeFromJSON(r fielderr.Reporter, v *strictjson.Value) *Tree {
 			supervisorFieldFromJSON(r, &t.SupervisorSpec, &in, key, path, val)
 		}
 	})
-	in.apply(&t.SupervisorSpec, true)
+	in.apply(r, "", &t.SupervisorSpec, true)
 	return t
 }
 
@@ -55,12 +55,19 @@ func childFromJSON(r fielderr.Reporter, path string, v *strictjson.Value) ChildS
 		case "restart":
 			c.Restart = Restart(strictjson.Str(r, fp, val))
 		case "shutdown":
-			c.Shutdown = strictjson.Str(r, fp, val)
+			// A number is read as its text, as HCL converts one: 0 is
+			// OTP's shutdown 0; any other number lacks a unit and is
+			// refused by Validate.
+			if val.Kind == strictjson.Number {
+				c.Shutdown = val.Text
+			} else {
+				c.Shutdown = strictjson.Str(r, fp, val)
+			}
 		default:
 			supervisorFieldFromJSON(r, &c.SupervisorSpec, &in, key, fp, val)
 		}
 	})
-	in.apply(&c.SupervisorSpec, c.Type == Supervisor)
+	in.apply(r, path, &c.SupervisorSpec, c.Type == Supervisor)
 	return c
 }
 
@@ -89,20 +96,27 @@ func supervisorFieldFromJSON(r fielderr.Reporter, s *SupervisorSpec, in *intensi
 // intensityInput records which intensity fields a file spelled out, so that
 // a supervisor's missing one gets its default here rather than both being
 // read as "not given" by Normalize: a file saying max_restarts = 0 alone
-// means no restarts (in 5 seconds), not OTP's default 3. A max_seconds of 0
-// reads as not given, as in Normalize, so that encoding/json's output of a
-// Tree (which spells out zeros) reads back as the same tree. Worker children
-// are left alone: their intensity fields must stay zero.
+// means no restarts (in 5 seconds), not OTP's default of 1. A spelled-out
+// max_seconds = 0 is refused, never read as 5: OTP's period is a positive
+// integer. Worker children are left alone: their intensity fields must
+// stay zero (Validate says so), and the canonical JSON of a worker spells
+// them out as zeros.
 type intensityInput struct{ restarts, seconds bool }
 
-func (in intensityInput) apply(s *SupervisorSpec, supervisor bool) {
+func (in intensityInput) apply(r fielderr.Reporter, path string, s *SupervisorSpec, supervisor bool) {
 	if !supervisor {
+		return
+	}
+	if in.seconds && s.MaxSeconds == 0 {
+		r.List.Add(ErrBadValue, fielderr.Join(path, "max_seconds"),
+			"0 is out of range 1..%d: the restart intensity period is a positive number of seconds (leave max_seconds out for the default %d)",
+			MaxIntensitySeconds, DefaultMaxSeconds)
 		return
 	}
 	switch {
 	case in.restarts && !in.seconds && s.MaxRestarts == 0:
 		s.MaxSeconds = DefaultMaxSeconds
-	case in.seconds && !in.restarts && s.MaxSeconds != 0:
+	case in.seconds && !in.restarts:
 		s.MaxRestarts = DefaultMaxRestarts
 	}
 }

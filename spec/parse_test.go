@@ -91,13 +91,11 @@ func TestParseIntensity(t *testing.T) {
 		name, data        string
 		restarts, seconds int
 	}{
-		{"both absent", `{"name":"w"}`, 3, 5},
+		{"both absent", `{"name":"w"}`, 1, 5},
 		{"restarts zero only", `{"name":"w","max_restarts":0}`, 0, 5},
-		{"seconds only", `{"name":"w","max_seconds":60}`, 3, 60},
+		{"seconds only", `{"name":"w","max_seconds":60}`, 1, 60},
 		{"both given", `{"name":"w","max_restarts":10,"max_seconds":60}`, 10, 60},
-		{"explicit zeros read as not given", `{"name":"w","max_restarts":0,"max_seconds":0}`, 3, 5},
-		{"restarts with zero seconds", `{"name":"w","max_restarts":7,"max_seconds":0}`, 7, 5},
-		{"seconds zero only", `{"name":"w","max_seconds":0}`, 3, 5},
+		{"restarts only", `{"name":"w","max_restarts":7}`, 7, 5},
 	}
 	for _, tt := range tests {
 		for _, form := range []string{"json", "hcl"} {
@@ -114,6 +112,38 @@ func TestParseIntensity(t *testing.T) {
 				t.Errorf("%s/%s: intensity %d/%d, want %d/%d", tt.name, form, tree.MaxRestarts, tree.MaxSeconds, tt.restarts, tt.seconds)
 			}
 		}
+	}
+}
+
+// TestParseZeroPeriod: a spelled-out max_seconds = 0 is refused with a
+// field error, never read as the default period (OTP: period > 0), in
+// both formats, at the root and in a supervisor child; a worker's zero
+// (the canonical JSON spells it out) is not an intensity.
+func TestParseZeroPeriod(t *testing.T) {
+	for _, tt := range []struct{ data, path string }{
+		{`{"name":"w","max_seconds":0}`, "max_seconds"},
+		{`{"name":"w","max_restarts":0,"max_seconds":0}`, "max_seconds"},
+		{`{"name":"w","max_restarts":7,"max_seconds":0}`, "max_seconds"},
+		{`{"name":"w","children":[{"id":"s","type":"supervisor","max_seconds":0,"children":[{"id":"a","behavior":"echo"}]}]}`, "children[0].max_seconds"},
+	} {
+		forms := []string{"json"}
+		if !strings.Contains(tt.data, "children") {
+			forms = append(forms, "hcl")
+		}
+		for _, form := range forms {
+			data := tt.data
+			if form == "hcl" {
+				data = jsonToHCLFlat(t, tt.data)
+			}
+			_, err := Parse([]byte(data), "x."+form)
+			if !errors.Is(err, ErrBadValue) || !strings.Contains(err.Error(), tt.path+": 0 is out of range 1..3600") {
+				t.Errorf("%s (%s): %v, want a bad value at %s", tt.data, form, err, tt.path)
+			}
+		}
+	}
+	c := `{"name":"w","max_restarts":1,"max_seconds":5,"children":[{"id":"a","behavior":"echo","strategy":"","max_restarts":0,"max_seconds":0,"children":null}]}`
+	if _, err := Load([]byte(c), "", testOpts); err != nil {
+		t.Errorf("a worker's zero intensity: %v", err)
 	}
 }
 
@@ -134,8 +164,10 @@ func jsonToHCLFlat(t *testing.T, data string) string {
 	return b.String()
 }
 
-// TestJSONRoundTrip: encoding/json's output of a Tree, zeros and all, reads
-// back as the same tree.
+// TestJSONRoundTrip: encoding/json's output of a normalized Tree (what is
+// committed and handed around), zeros of workers and all, reads back as the
+// same tree. An unnormalized supervisor's MaxSeconds 0 would be spelled out
+// as max_seconds 0, which Parse refuses (TestParseZeroPeriod).
 func TestJSONRoundTrip(t *testing.T) {
 	data, err := os.ReadFile("testdata/valid/web.hcl")
 	if err != nil {
@@ -145,7 +177,9 @@ func TestJSONRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, in := range []*Tree{tree, {Name: "zero", SupervisorSpec: SupervisorSpec{Children: []ChildSpec{{ID: "a", Behavior: "echo"}}}}} {
+	zero := &Tree{Name: "zero", SupervisorSpec: SupervisorSpec{Children: []ChildSpec{{ID: "a", Behavior: "echo"}}}}
+	Normalize(zero)
+	for _, in := range []*Tree{tree, zero} {
 		out, err := json.Marshal(in)
 		if err != nil {
 			t.Fatal(err)

@@ -30,9 +30,17 @@ const (
 	Supervisor ChildType = "supervisor"
 )
 
-// BrutalKill is the Shutdown value that kills a child without letting its
-// terminate callback run. Any other non-empty value is a Go duration ("5s").
-const BrutalKill = "brutal_kill"
+// Shutdown values besides a duration, as in OTP's child spec (shutdown()
+// = brutal_kill | timeout() where timeout() = 0.. | infinity).
+const (
+	// BrutalKill kills a child at once, without letting its terminate
+	// callback run.
+	BrutalKill = "brutal_kill"
+	// Infinity asks a child to stop and waits for it however long it
+	// takes: the default for a supervisor child, whose own children need
+	// their shutdown time (OTP's default for type supervisor).
+	Infinity = "infinity"
+)
 
 // SupervisorSpec is the part shared by a tree's root and a nested supervisor
 // child: its strategy, its restart intensity and its ordered children.
@@ -41,7 +49,9 @@ type SupervisorSpec struct {
 	// MaxRestarts is the restart intensity: at most this many restarts
 	// within MaxSeconds, beyond which the supervisor exits (count).
 	MaxRestarts int `json:"max_restarts"`
-	// MaxSeconds is the intensity period (seconds).
+	// MaxSeconds is the intensity period (seconds, at least 1). In a Go
+	// struct 0 reads as not given (DefaultMaxSeconds); a file that spells
+	// out max_seconds = 0 is refused by Parse.
 	MaxSeconds int `json:"max_seconds"`
 	// Children in start order; shutdown runs in reverse order. For
 	// simple_one_for_one there is exactly one child: the template that
@@ -81,8 +91,12 @@ type ChildSpec struct {
 	// Name registers the worker under this per-node name while it lives.
 	Name string `json:"name,omitempty"`
 
-	Restart  Restart `json:"restart,omitempty"`  // permanent (default), transient, temporary
-	Shutdown string  `json:"shutdown,omitempty"` // brutal_kill or a duration; default "5s"
+	Restart Restart `json:"restart,omitempty"` // permanent (default), transient, temporary
+	// Shutdown is brutal_kill, infinity, or a Go duration in [0, 10m]
+	// ("5s"; "0" asks the child to stop and kills it at once if it has
+	// not exited yet, as OTP's 0). Default "5s" for a worker, infinity
+	// for a supervisor.
+	Shutdown string `json:"shutdown,omitempty"`
 
 	// Supervisor fields (Type == supervisor).
 	SupervisorSpec

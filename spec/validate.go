@@ -226,11 +226,11 @@ func (v *validator) worker(path string, c *ChildSpec, template bool) {
 }
 
 func (v *validator) shutdown(path, s string) {
-	if s == BrutalKill {
+	if s == BrutalKill || s == Infinity {
 		return
 	}
 	d, err := time.ParseDuration(s)
-	if err != nil || d <= 0 || d > v.opts.MaxShutdown {
-		v.ps.Add(ErrBadValue, path, "%q is neither %q nor a duration in (0, %s]", s, BrutalKill, v.opts.MaxShutdown)
+	if err != nil || d < 0 || d > v.opts.MaxShutdown {
+		v.ps.Add(ErrBadValue, path, "%q is neither %q, %q nor a duration in [0, %s]", s, BrutalKill, Infinity, v.opts.MaxShutdown)
 	}
 }

@@ -202,7 +202,7 @@ func TestValidateLimits(t *testing.T) {
 		{"no name", &Tree{}, testOpts, []string{"name: required"}},
 		{"no children", &Tree{Name: "empty"}, testOpts, nil},
 		{"shutdown option", &Tree{Name: "s", SupervisorSpec: SupervisorSpec{Children: []ChildSpec{{ID: "a", Behavior: "echo", Shutdown: "2m"}}}},
-			ValidateOptions{MaxShutdown: 60e9}, []string{`children[0].shutdown: "2m" is neither "brutal_kill" nor a duration in (0, 1m0s]`}},
+			ValidateOptions{MaxShutdown: 60e9}, []string{`children[0].shutdown: "2m" is neither "brutal_kill", "infinity" nor a duration in [0, 1m0s]`}},
 		{"nil catalog accepts any behavior", &Tree{Name: "s", SupervisorSpec: SupervisorSpec{Children: []ChildSpec{{ID: "a", Behavior: "whatever"}}}}, ValidateOptions{}, nil},
 	}
 	for _, tt := range tests {
@@ -271,5 +271,51 @@ func TestValidName(t *testing.T) {
 	}
 	if ValidRegisteredName("1abc") || !ValidRegisteredName("abc1") || !ValidRegisteredName(strings.Repeat("x", 128)) || ValidRegisteredName(strings.Repeat("x", 129)) {
 		t.Error("ValidRegisteredName")
+	}
+}
+
+// TestShutdownValues: OTP's shutdown() = brutal_kill | timeout() where
+// timeout() = 0.. | infinity; each reads in HCL and JSON, and Normalize
+// gives a worker "5s" and a supervisor "infinity" when none is given.
+func TestShutdownValues(t *testing.T) {
+	for _, tt := range []struct{ hcl, json, want string }{
+		{`"brutal_kill"`, `"brutal_kill"`, BrutalKill},
+		{`"infinity"`, `"infinity"`, Infinity},
+		{`0`, `0`, "0s"},
+		{`"0"`, `"0"`, "0s"},
+		{`"0ms"`, `"0ms"`, "0s"},
+		{`"2500ms"`, `"2500ms"`, "2.5s"},
+	} {
+		files := map[string]string{
+			"x.hcl":  "tree \"w\" {\n  child \"a\" {\n    behavior = \"echo\"\n    shutdown = " + tt.hcl + "\n  }\n}\n",
+			"x.json": `{"name":"w","children":[{"id":"a","behavior":"echo","shutdown":` + tt.json + `}]}`,
+		}
+		for name, data := range files {
+			tree, err := Load([]byte(data), name, testOpts)
+			if err != nil {
+				t.Errorf("shutdown %s in %s: %v", tt.json, name, err)
+				continue
+			}
+			if got := tree.Children[0].Shutdown; got != tt.want {
+				t.Errorf("shutdown %s in %s reads as %q, want %q", tt.json, name, got, tt.want)
+			}
+		}
+	}
+	for _, bad := range []string{`5000`, `"-1ms"`, `"forever"`, `"Infinity"`} {
+		_, err := Load([]byte(`{"name":"w","children":[{"id":"a","behavior":"echo","shutdown":`+bad+`}]}`), "x.json", testOpts)
+		if !errors.Is(err, ErrBadValue) || !strings.Contains(err.Error(), "children[0].shutdown") {
+			t.Errorf("shutdown %s: %v, want a bad value at children[0].shutdown", bad, err)
+		}
+	}
+	tr := &Tree{Name: "w", SupervisorSpec: SupervisorSpec{Children: []ChildSpec{
+		{ID: "a", Behavior: "echo"},
+		{ID: "s", Type: Supervisor, SupervisorSpec: SupervisorSpec{Children: []ChildSpec{{ID: "b", Behavior: "echo"}}}},
+	}}}
+	Normalize(tr)
+	if w, s := tr.Children[0].Shutdown, tr.Children[1].Shutdown; w != "5s" || s != Infinity {
+		t.Errorf("default shutdowns: worker %q, supervisor %q; want 5s, infinity", w, s)
+	}
+	if tr.MaxRestarts != 1 || tr.MaxSeconds != 5 {
+		t.Errorf("default intensity %d/%d, want OTP's 1/5", tr.MaxRestarts, tr.MaxSeconds)
 	}
 }
