@@ -969,6 +969,443 @@ func (x *TreeViewResponse) GetAppliedIndex() uint64 {
 	return 0
 }
 
+// SupervisedChild is one row of which_children.
+type SupervisedChild struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// For a simple_one_for_one instance: its instance id.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Empty when the child is not running.
+	Pid string `protobuf:"bytes,2,opt,name=pid,proto3" json:"pid,omitempty"`
+	// worker | supervisor
+	Type string `protobuf:"bytes,3,opt,name=type,proto3" json:"type,omitempty"`
+	// The behavior the child runs (for a module child, while it runs).
+	Behavior string `protobuf:"bytes,4,opt,name=behavior,proto3" json:"behavior,omitempty"`
+	// The spec's module ref ("counter", "counter@3"), if it names one.
+	Module string `protobuf:"bytes,5,opt,name=module,proto3" json:"module,omitempty"`
+	// permanent | transient | temporary
+	Restart string `protobuf:"bytes,6,opt,name=restart,proto3" json:"restart,omitempty"`
+	// running | terminated | restarting
+	State    string `protobuf:"bytes,7,opt,name=state,proto3" json:"state,omitempty"`
+	Restarts uint32 `protobuf:"varint,8,opt,name=restarts,proto3" json:"restarts,omitempty"`
+	// A simple_one_for_one instance.
+	Dynamic       bool `protobuf:"varint,9,opt,name=dynamic,proto3" json:"dynamic,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SupervisedChild) Reset() {
+	*x = SupervisedChild{}
+	mi := &file_steward_v1_runtime_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SupervisedChild) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SupervisedChild) ProtoMessage() {}
+
+func (x *SupervisedChild) ProtoReflect() protoreflect.Message {
+	mi := &file_steward_v1_runtime_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SupervisedChild.ProtoReflect.Descriptor instead.
+func (*SupervisedChild) Descriptor() ([]byte, []int) {
+	return file_steward_v1_runtime_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *SupervisedChild) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *SupervisedChild) GetPid() string {
+	if x != nil {
+		return x.Pid
+	}
+	return ""
+}
+
+func (x *SupervisedChild) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *SupervisedChild) GetBehavior() string {
+	if x != nil {
+		return x.Behavior
+	}
+	return ""
+}
+
+func (x *SupervisedChild) GetModule() string {
+	if x != nil {
+		return x.Module
+	}
+	return ""
+}
+
+func (x *SupervisedChild) GetRestart() string {
+	if x != nil {
+		return x.Restart
+	}
+	return ""
+}
+
+func (x *SupervisedChild) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *SupervisedChild) GetRestarts() uint32 {
+	if x != nil {
+		return x.Restarts
+	}
+	return 0
+}
+
+func (x *SupervisedChild) GetDynamic() bool {
+	if x != nil {
+		return x.Dynamic
+	}
+	return false
+}
+
+type WhichChildrenResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Tree  string                 `protobuf:"bytes,1,opt,name=tree,proto3" json:"tree,omitempty"`
+	Node  string                 `protobuf:"bytes,2,opt,name=node,proto3" json:"node,omitempty"`
+	// The supervisor asked about (empty: the tree's root) and its pid.
+	Path          string `protobuf:"bytes,3,opt,name=path,proto3" json:"path,omitempty"`
+	SupervisorPid string `protobuf:"bytes,4,opt,name=supervisor_pid,json=supervisorPid,proto3" json:"supervisor_pid,omitempty"`
+	Strategy      string `protobuf:"bytes,5,opt,name=strategy,proto3" json:"strategy,omitempty"`
+	// In OTP's order: reverse start order, the child started last first
+	// (a restarted child keeps its place).
+	Children      []*SupervisedChild `protobuf:"bytes,6,rep,name=children,proto3" json:"children,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WhichChildrenResponse) Reset() {
+	*x = WhichChildrenResponse{}
+	mi := &file_steward_v1_runtime_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WhichChildrenResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WhichChildrenResponse) ProtoMessage() {}
+
+func (x *WhichChildrenResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_steward_v1_runtime_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WhichChildrenResponse.ProtoReflect.Descriptor instead.
+func (*WhichChildrenResponse) Descriptor() ([]byte, []int) {
+	return file_steward_v1_runtime_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *WhichChildrenResponse) GetTree() string {
+	if x != nil {
+		return x.Tree
+	}
+	return ""
+}
+
+func (x *WhichChildrenResponse) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *WhichChildrenResponse) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *WhichChildrenResponse) GetSupervisorPid() string {
+	if x != nil {
+		return x.SupervisorPid
+	}
+	return ""
+}
+
+func (x *WhichChildrenResponse) GetStrategy() string {
+	if x != nil {
+		return x.Strategy
+	}
+	return ""
+}
+
+func (x *WhichChildrenResponse) GetChildren() []*SupervisedChild {
+	if x != nil {
+		return x.Children
+	}
+	return nil
+}
+
+type CountChildrenResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Tree          string                 `protobuf:"bytes,1,opt,name=tree,proto3" json:"tree,omitempty"`
+	Node          string                 `protobuf:"bytes,2,opt,name=node,proto3" json:"node,omitempty"`
+	Path          string                 `protobuf:"bytes,3,opt,name=path,proto3" json:"path,omitempty"`
+	SupervisorPid string                 `protobuf:"bytes,4,opt,name=supervisor_pid,json=supervisorPid,proto3" json:"supervisor_pid,omitempty"`
+	// OTP's count_children: child specs, running children, and how many
+	// of them are supervisors and workers.
+	Specs         uint32 `protobuf:"varint,5,opt,name=specs,proto3" json:"specs,omitempty"`
+	Active        uint32 `protobuf:"varint,6,opt,name=active,proto3" json:"active,omitempty"`
+	Supervisors   uint32 `protobuf:"varint,7,opt,name=supervisors,proto3" json:"supervisors,omitempty"`
+	Workers       uint32 `protobuf:"varint,8,opt,name=workers,proto3" json:"workers,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CountChildrenResponse) Reset() {
+	*x = CountChildrenResponse{}
+	mi := &file_steward_v1_runtime_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CountChildrenResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CountChildrenResponse) ProtoMessage() {}
+
+func (x *CountChildrenResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_steward_v1_runtime_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CountChildrenResponse.ProtoReflect.Descriptor instead.
+func (*CountChildrenResponse) Descriptor() ([]byte, []int) {
+	return file_steward_v1_runtime_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *CountChildrenResponse) GetTree() string {
+	if x != nil {
+		return x.Tree
+	}
+	return ""
+}
+
+func (x *CountChildrenResponse) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *CountChildrenResponse) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *CountChildrenResponse) GetSupervisorPid() string {
+	if x != nil {
+		return x.SupervisorPid
+	}
+	return ""
+}
+
+func (x *CountChildrenResponse) GetSpecs() uint32 {
+	if x != nil {
+		return x.Specs
+	}
+	return 0
+}
+
+func (x *CountChildrenResponse) GetActive() uint32 {
+	if x != nil {
+		return x.Active
+	}
+	return 0
+}
+
+func (x *CountChildrenResponse) GetSupervisors() uint32 {
+	if x != nil {
+		return x.Supervisors
+	}
+	return 0
+}
+
+func (x *CountChildrenResponse) GetWorkers() uint32 {
+	if x != nil {
+		return x.Workers
+	}
+	return 0
+}
+
+type ChildSpecRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The supervisor: tree, path (empty: the root), node.
+	Supervisor *SupervisorRequest `protobuf:"bytes,1,opt,name=supervisor,proto3" json:"supervisor,omitempty"`
+	// The child's id; under simple_one_for_one an instance's pid or id.
+	Id            string `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChildSpecRequest) Reset() {
+	*x = ChildSpecRequest{}
+	mi := &file_steward_v1_runtime_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChildSpecRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChildSpecRequest) ProtoMessage() {}
+
+func (x *ChildSpecRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_steward_v1_runtime_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChildSpecRequest.ProtoReflect.Descriptor instead.
+func (*ChildSpecRequest) Descriptor() ([]byte, []int) {
+	return file_steward_v1_runtime_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ChildSpecRequest) GetSupervisor() *SupervisorRequest {
+	if x != nil {
+		return x.Supervisor
+	}
+	return nil
+}
+
+func (x *ChildSpecRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type ChildSpecResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Tree  string                 `protobuf:"bytes,1,opt,name=tree,proto3" json:"tree,omitempty"`
+	Node  string                 `protobuf:"bytes,2,opt,name=node,proto3" json:"node,omitempty"`
+	Path  string                 `protobuf:"bytes,3,opt,name=path,proto3" json:"path,omitempty"`
+	Id    string                 `protobuf:"bytes,4,opt,name=id,proto3" json:"id,omitempty"`
+	// JSON of spec.ChildSpec, as the child was given.
+	SpecJson      []byte `protobuf:"bytes,5,opt,name=spec_json,json=specJson,proto3" json:"spec_json,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChildSpecResponse) Reset() {
+	*x = ChildSpecResponse{}
+	mi := &file_steward_v1_runtime_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChildSpecResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChildSpecResponse) ProtoMessage() {}
+
+func (x *ChildSpecResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_steward_v1_runtime_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChildSpecResponse.ProtoReflect.Descriptor instead.
+func (*ChildSpecResponse) Descriptor() ([]byte, []int) {
+	return file_steward_v1_runtime_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ChildSpecResponse) GetTree() string {
+	if x != nil {
+		return x.Tree
+	}
+	return ""
+}
+
+func (x *ChildSpecResponse) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *ChildSpecResponse) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *ChildSpecResponse) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ChildSpecResponse) GetSpecJson() []byte {
+	if x != nil {
+		return x.SpecJson
+	}
+	return nil
+}
+
 type EventsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Empty: every alive node.
@@ -986,7 +1423,7 @@ type EventsRequest struct {
 
 func (x *EventsRequest) Reset() {
 	*x = EventsRequest{}
-	mi := &file_steward_v1_runtime_proto_msgTypes[12]
+	mi := &file_steward_v1_runtime_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -998,7 +1435,7 @@ func (x *EventsRequest) String() string {
 func (*EventsRequest) ProtoMessage() {}
 
 func (x *EventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_runtime_proto_msgTypes[12]
+	mi := &file_steward_v1_runtime_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1011,7 +1448,7 @@ func (x *EventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventsRequest.ProtoReflect.Descriptor instead.
 func (*EventsRequest) Descriptor() ([]byte, []int) {
-	return file_steward_v1_runtime_proto_rawDescGZIP(), []int{12}
+	return file_steward_v1_runtime_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *EventsRequest) GetNode() string {
@@ -1066,7 +1503,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_steward_v1_runtime_proto_msgTypes[13]
+	mi := &file_steward_v1_runtime_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1078,7 +1515,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_runtime_proto_msgTypes[13]
+	mi := &file_steward_v1_runtime_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1091,7 +1528,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_steward_v1_runtime_proto_rawDescGZIP(), []int{13}
+	return file_steward_v1_runtime_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Event) GetSeq() uint64 {
@@ -1170,7 +1607,7 @@ type SetTracingRequest struct {
 
 func (x *SetTracingRequest) Reset() {
 	*x = SetTracingRequest{}
-	mi := &file_steward_v1_runtime_proto_msgTypes[14]
+	mi := &file_steward_v1_runtime_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1182,7 +1619,7 @@ func (x *SetTracingRequest) String() string {
 func (*SetTracingRequest) ProtoMessage() {}
 
 func (x *SetTracingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_runtime_proto_msgTypes[14]
+	mi := &file_steward_v1_runtime_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1195,7 +1632,7 @@ func (x *SetTracingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetTracingRequest.ProtoReflect.Descriptor instead.
 func (*SetTracingRequest) Descriptor() ([]byte, []int) {
-	return file_steward_v1_runtime_proto_rawDescGZIP(), []int{14}
+	return file_steward_v1_runtime_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *SetTracingRequest) GetTree() string {
@@ -1239,7 +1676,7 @@ type FlowEdge struct {
 
 func (x *FlowEdge) Reset() {
 	*x = FlowEdge{}
-	mi := &file_steward_v1_runtime_proto_msgTypes[15]
+	mi := &file_steward_v1_runtime_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1251,7 +1688,7 @@ func (x *FlowEdge) String() string {
 func (*FlowEdge) ProtoMessage() {}
 
 func (x *FlowEdge) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_runtime_proto_msgTypes[15]
+	mi := &file_steward_v1_runtime_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1264,7 +1701,7 @@ func (x *FlowEdge) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FlowEdge.ProtoReflect.Descriptor instead.
 func (*FlowEdge) Descriptor() ([]byte, []int) {
-	return file_steward_v1_runtime_proto_rawDescGZIP(), []int{15}
+	return file_steward_v1_runtime_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *FlowEdge) GetFrom() string {
@@ -1313,7 +1750,7 @@ type FlowResponse struct {
 
 func (x *FlowResponse) Reset() {
 	*x = FlowResponse{}
-	mi := &file_steward_v1_runtime_proto_msgTypes[16]
+	mi := &file_steward_v1_runtime_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1325,7 +1762,7 @@ func (x *FlowResponse) String() string {
 func (*FlowResponse) ProtoMessage() {}
 
 func (x *FlowResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_runtime_proto_msgTypes[16]
+	mi := &file_steward_v1_runtime_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1338,7 +1775,7 @@ func (x *FlowResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FlowResponse.ProtoReflect.Descriptor instead.
 func (*FlowResponse) Descriptor() ([]byte, []int) {
-	return file_steward_v1_runtime_proto_rawDescGZIP(), []int{16}
+	return file_steward_v1_runtime_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *FlowResponse) GetTree() string {
@@ -1372,7 +1809,7 @@ type StateSample struct {
 
 func (x *StateSample) Reset() {
 	*x = StateSample{}
-	mi := &file_steward_v1_runtime_proto_msgTypes[17]
+	mi := &file_steward_v1_runtime_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1384,7 +1821,7 @@ func (x *StateSample) String() string {
 func (*StateSample) ProtoMessage() {}
 
 func (x *StateSample) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_runtime_proto_msgTypes[17]
+	mi := &file_steward_v1_runtime_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1397,7 +1834,7 @@ func (x *StateSample) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StateSample.ProtoReflect.Descriptor instead.
 func (*StateSample) Descriptor() ([]byte, []int) {
-	return file_steward_v1_runtime_proto_rawDescGZIP(), []int{17}
+	return file_steward_v1_runtime_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *StateSample) GetTimeUnixNano() int64 {
@@ -1424,7 +1861,7 @@ type HistoryResponse struct {
 
 func (x *HistoryResponse) Reset() {
 	*x = HistoryResponse{}
-	mi := &file_steward_v1_runtime_proto_msgTypes[18]
+	mi := &file_steward_v1_runtime_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1436,7 +1873,7 @@ func (x *HistoryResponse) String() string {
 func (*HistoryResponse) ProtoMessage() {}
 
 func (x *HistoryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_runtime_proto_msgTypes[18]
+	mi := &file_steward_v1_runtime_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1449,7 +1886,7 @@ func (x *HistoryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HistoryResponse.ProtoReflect.Descriptor instead.
 func (*HistoryResponse) Descriptor() ([]byte, []int) {
-	return file_steward_v1_runtime_proto_rawDescGZIP(), []int{18}
+	return file_steward_v1_runtime_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *HistoryResponse) GetPid() string {
@@ -1476,7 +1913,7 @@ type StatsRequest struct {
 
 func (x *StatsRequest) Reset() {
 	*x = StatsRequest{}
-	mi := &file_steward_v1_runtime_proto_msgTypes[19]
+	mi := &file_steward_v1_runtime_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1488,7 +1925,7 @@ func (x *StatsRequest) String() string {
 func (*StatsRequest) ProtoMessage() {}
 
 func (x *StatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_runtime_proto_msgTypes[19]
+	mi := &file_steward_v1_runtime_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1501,7 +1938,7 @@ func (x *StatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatsRequest.ProtoReflect.Descriptor instead.
 func (*StatsRequest) Descriptor() ([]byte, []int) {
-	return file_steward_v1_runtime_proto_rawDescGZIP(), []int{19}
+	return file_steward_v1_runtime_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *StatsRequest) GetNode() string {
@@ -1530,7 +1967,7 @@ type StatsResponse struct {
 
 func (x *StatsResponse) Reset() {
 	*x = StatsResponse{}
-	mi := &file_steward_v1_runtime_proto_msgTypes[20]
+	mi := &file_steward_v1_runtime_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1542,7 +1979,7 @@ func (x *StatsResponse) String() string {
 func (*StatsResponse) ProtoMessage() {}
 
 func (x *StatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_runtime_proto_msgTypes[20]
+	mi := &file_steward_v1_runtime_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1555,7 +1992,7 @@ func (x *StatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatsResponse.ProtoReflect.Descriptor instead.
 func (*StatsResponse) Descriptor() ([]byte, []int) {
-	return file_steward_v1_runtime_proto_rawDescGZIP(), []int{20}
+	return file_steward_v1_runtime_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *StatsResponse) GetNode() string {
@@ -1645,7 +2082,7 @@ type DeliverRequest struct {
 
 func (x *DeliverRequest) Reset() {
 	*x = DeliverRequest{}
-	mi := &file_steward_v1_runtime_proto_msgTypes[21]
+	mi := &file_steward_v1_runtime_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1657,7 +2094,7 @@ func (x *DeliverRequest) String() string {
 func (*DeliverRequest) ProtoMessage() {}
 
 func (x *DeliverRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_runtime_proto_msgTypes[21]
+	mi := &file_steward_v1_runtime_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1670,7 +2107,7 @@ func (x *DeliverRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeliverRequest.ProtoReflect.Descriptor instead.
 func (*DeliverRequest) Descriptor() ([]byte, []int) {
-	return file_steward_v1_runtime_proto_rawDescGZIP(), []int{21}
+	return file_steward_v1_runtime_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *DeliverRequest) GetTo() string {
@@ -1731,7 +2168,7 @@ type DeliverResponse struct {
 
 func (x *DeliverResponse) Reset() {
 	*x = DeliverResponse{}
-	mi := &file_steward_v1_runtime_proto_msgTypes[22]
+	mi := &file_steward_v1_runtime_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1743,7 +2180,7 @@ func (x *DeliverResponse) String() string {
 func (*DeliverResponse) ProtoMessage() {}
 
 func (x *DeliverResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_runtime_proto_msgTypes[22]
+	mi := &file_steward_v1_runtime_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1756,7 +2193,7 @@ func (x *DeliverResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeliverResponse.ProtoReflect.Descriptor instead.
 func (*DeliverResponse) Descriptor() ([]byte, []int) {
-	return file_steward_v1_runtime_proto_rawDescGZIP(), []int{22}
+	return file_steward_v1_runtime_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *DeliverResponse) GetReply() []byte {
@@ -1856,7 +2293,44 @@ const file_steward_v1_runtime_proto_rawDesc = "" +
 	"\x04root\x18\x04 \x01(\v2\x14.steward.v1.TreeNodeR\x04root\x12\x1c\n" +
 	"\tprocesses\x18\x05 \x01(\rR\tprocesses\x12\x16\n" +
 	"\x06reason\x18\x06 \x01(\tR\x06reason\x12#\n" +
-	"\rapplied_index\x18\a \x01(\x04R\fappliedIndex\"y\n" +
+	"\rapplied_index\x18\a \x01(\x04R\fappliedIndex\"\xe1\x01\n" +
+	"\x0fSupervisedChild\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x10\n" +
+	"\x03pid\x18\x02 \x01(\tR\x03pid\x12\x12\n" +
+	"\x04type\x18\x03 \x01(\tR\x04type\x12\x1a\n" +
+	"\bbehavior\x18\x04 \x01(\tR\bbehavior\x12\x16\n" +
+	"\x06module\x18\x05 \x01(\tR\x06module\x12\x18\n" +
+	"\arestart\x18\x06 \x01(\tR\arestart\x12\x14\n" +
+	"\x05state\x18\a \x01(\tR\x05state\x12\x1a\n" +
+	"\brestarts\x18\b \x01(\rR\brestarts\x12\x18\n" +
+	"\adynamic\x18\t \x01(\bR\adynamic\"\xcf\x01\n" +
+	"\x15WhichChildrenResponse\x12\x12\n" +
+	"\x04tree\x18\x01 \x01(\tR\x04tree\x12\x12\n" +
+	"\x04node\x18\x02 \x01(\tR\x04node\x12\x12\n" +
+	"\x04path\x18\x03 \x01(\tR\x04path\x12%\n" +
+	"\x0esupervisor_pid\x18\x04 \x01(\tR\rsupervisorPid\x12\x1a\n" +
+	"\bstrategy\x18\x05 \x01(\tR\bstrategy\x127\n" +
+	"\bchildren\x18\x06 \x03(\v2\x1b.steward.v1.SupervisedChildR\bchildren\"\xe4\x01\n" +
+	"\x15CountChildrenResponse\x12\x12\n" +
+	"\x04tree\x18\x01 \x01(\tR\x04tree\x12\x12\n" +
+	"\x04node\x18\x02 \x01(\tR\x04node\x12\x12\n" +
+	"\x04path\x18\x03 \x01(\tR\x04path\x12%\n" +
+	"\x0esupervisor_pid\x18\x04 \x01(\tR\rsupervisorPid\x12\x14\n" +
+	"\x05specs\x18\x05 \x01(\rR\x05specs\x12\x16\n" +
+	"\x06active\x18\x06 \x01(\rR\x06active\x12 \n" +
+	"\vsupervisors\x18\a \x01(\rR\vsupervisors\x12\x18\n" +
+	"\aworkers\x18\b \x01(\rR\aworkers\"a\n" +
+	"\x10ChildSpecRequest\x12=\n" +
+	"\n" +
+	"supervisor\x18\x01 \x01(\v2\x1d.steward.v1.SupervisorRequestR\n" +
+	"supervisor\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\"|\n" +
+	"\x11ChildSpecResponse\x12\x12\n" +
+	"\x04tree\x18\x01 \x01(\tR\x04tree\x12\x12\n" +
+	"\x04node\x18\x02 \x01(\tR\x04node\x12\x12\n" +
+	"\x04path\x18\x03 \x01(\tR\x04path\x12\x0e\n" +
+	"\x02id\x18\x04 \x01(\tR\x02id\x12\x1b\n" +
+	"\tspec_json\x18\x05 \x01(\fR\bspecJson\"y\n" +
 	"\rEventsRequest\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12\x14\n" +
 	"\x05types\x18\x02 \x03(\tR\x05types\x12\x12\n" +
@@ -1922,7 +2396,7 @@ const file_steward_v1_runtime_proto_rawDesc = "" +
 	"\n" +
 	"timeout_ms\x18\a \x01(\rR\ttimeoutMs\"'\n" +
 	"\x0fDeliverResponse\x12\x14\n" +
-	"\x05reply\x18\x01 \x01(\fR\x05reply2\xb2\a\n" +
+	"\x05reply\x18\x01 \x01(\fR\x05reply2\xa5\t\n" +
 	"\aRuntime\x12T\n" +
 	"\rListProcesses\x12 .steward.v1.ListProcessesRequest\x1a!.steward.v1.ListProcessesResponse\x12A\n" +
 	"\n" +
@@ -1939,7 +2413,10 @@ const file_steward_v1_runtime_proto_rawDesc = "" +
 	"SetTracing\x12\x1d.steward.v1.SetTracingRequest\x1a\x16.steward.v1.OpResponse\x12?\n" +
 	"\x04Flow\x12\x1d.steward.v1.SupervisorRequest\x1a\x18.steward.v1.FlowResponse\x12B\n" +
 	"\aHistory\x12\x1a.steward.v1.ProcessRequest\x1a\x1b.steward.v1.HistoryResponse\x12<\n" +
-	"\x05Stats\x12\x18.steward.v1.StatsRequest\x1a\x19.steward.v1.StatsResponseB\x1fZ\x1dgithub.com/steward/steward/pbb\x06proto3"
+	"\x05Stats\x12\x18.steward.v1.StatsRequest\x1a\x19.steward.v1.StatsResponse\x12Q\n" +
+	"\rWhichChildren\x12\x1d.steward.v1.SupervisorRequest\x1a!.steward.v1.WhichChildrenResponse\x12Q\n" +
+	"\rCountChildren\x12\x1d.steward.v1.SupervisorRequest\x1a!.steward.v1.CountChildrenResponse\x12K\n" +
+	"\fGetChildSpec\x12\x1c.steward.v1.ChildSpecRequest\x1a\x1d.steward.v1.ChildSpecResponseB\x1fZ\x1dgithub.com/steward/steward/pbb\x06proto3"
 
 var (
 	file_steward_v1_runtime_proto_rawDescOnce sync.Once
@@ -1953,7 +2430,7 @@ func file_steward_v1_runtime_proto_rawDescGZIP() []byte {
 	return file_steward_v1_runtime_proto_rawDescData
 }
 
-var file_steward_v1_runtime_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_steward_v1_runtime_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_steward_v1_runtime_proto_goTypes = []any{
 	(*ProcessRef)(nil),            // 0: steward.v1.ProcessRef
 	(*ProcessInfo)(nil),           // 1: steward.v1.ProcessInfo
@@ -1967,62 +2444,75 @@ var file_steward_v1_runtime_proto_goTypes = []any{
 	(*SupervisorRequest)(nil),     // 9: steward.v1.SupervisorRequest
 	(*TreeNode)(nil),              // 10: steward.v1.TreeNode
 	(*TreeViewResponse)(nil),      // 11: steward.v1.TreeViewResponse
-	(*EventsRequest)(nil),         // 12: steward.v1.EventsRequest
-	(*Event)(nil),                 // 13: steward.v1.Event
-	(*SetTracingRequest)(nil),     // 14: steward.v1.SetTracingRequest
-	(*FlowEdge)(nil),              // 15: steward.v1.FlowEdge
-	(*FlowResponse)(nil),          // 16: steward.v1.FlowResponse
-	(*StateSample)(nil),           // 17: steward.v1.StateSample
-	(*HistoryResponse)(nil),       // 18: steward.v1.HistoryResponse
-	(*StatsRequest)(nil),          // 19: steward.v1.StatsRequest
-	(*StatsResponse)(nil),         // 20: steward.v1.StatsResponse
-	(*DeliverRequest)(nil),        // 21: steward.v1.DeliverRequest
-	(*DeliverResponse)(nil),       // 22: steward.v1.DeliverResponse
-	nil,                           // 23: steward.v1.ListProcessesResponse.UnreachableEntry
+	(*SupervisedChild)(nil),       // 12: steward.v1.SupervisedChild
+	(*WhichChildrenResponse)(nil), // 13: steward.v1.WhichChildrenResponse
+	(*CountChildrenResponse)(nil), // 14: steward.v1.CountChildrenResponse
+	(*ChildSpecRequest)(nil),      // 15: steward.v1.ChildSpecRequest
+	(*ChildSpecResponse)(nil),     // 16: steward.v1.ChildSpecResponse
+	(*EventsRequest)(nil),         // 17: steward.v1.EventsRequest
+	(*Event)(nil),                 // 18: steward.v1.Event
+	(*SetTracingRequest)(nil),     // 19: steward.v1.SetTracingRequest
+	(*FlowEdge)(nil),              // 20: steward.v1.FlowEdge
+	(*FlowResponse)(nil),          // 21: steward.v1.FlowResponse
+	(*StateSample)(nil),           // 22: steward.v1.StateSample
+	(*HistoryResponse)(nil),       // 23: steward.v1.HistoryResponse
+	(*StatsRequest)(nil),          // 24: steward.v1.StatsRequest
+	(*StatsResponse)(nil),         // 25: steward.v1.StatsResponse
+	(*DeliverRequest)(nil),        // 26: steward.v1.DeliverRequest
+	(*DeliverResponse)(nil),       // 27: steward.v1.DeliverResponse
+	nil,                           // 28: steward.v1.ListProcessesResponse.UnreachableEntry
 }
 var file_steward_v1_runtime_proto_depIdxs = []int32{
 	1,  // 0: steward.v1.ListProcessesResponse.processes:type_name -> steward.v1.ProcessInfo
-	23, // 1: steward.v1.ListProcessesResponse.unreachable:type_name -> steward.v1.ListProcessesResponse.UnreachableEntry
+	28, // 1: steward.v1.ListProcessesResponse.unreachable:type_name -> steward.v1.ListProcessesResponse.UnreachableEntry
 	0,  // 2: steward.v1.ProcessRequest.ref:type_name -> steward.v1.ProcessRef
 	0,  // 3: steward.v1.KillRequest.ref:type_name -> steward.v1.ProcessRef
 	0,  // 4: steward.v1.SendRequest.ref:type_name -> steward.v1.ProcessRef
 	10, // 5: steward.v1.TreeNode.children:type_name -> steward.v1.TreeNode
 	10, // 6: steward.v1.TreeViewResponse.root:type_name -> steward.v1.TreeNode
-	15, // 7: steward.v1.FlowResponse.edges:type_name -> steward.v1.FlowEdge
-	17, // 8: steward.v1.HistoryResponse.samples:type_name -> steward.v1.StateSample
-	2,  // 9: steward.v1.Runtime.ListProcesses:input_type -> steward.v1.ListProcessesRequest
-	4,  // 10: steward.v1.Runtime.GetProcess:input_type -> steward.v1.ProcessRequest
-	4,  // 11: steward.v1.Runtime.GetState:input_type -> steward.v1.ProcessRequest
-	6,  // 12: steward.v1.Runtime.Kill:input_type -> steward.v1.KillRequest
-	7,  // 13: steward.v1.Runtime.Send:input_type -> steward.v1.SendRequest
-	4,  // 14: steward.v1.Runtime.Suspend:input_type -> steward.v1.ProcessRequest
-	4,  // 15: steward.v1.Runtime.Resume:input_type -> steward.v1.ProcessRequest
-	9,  // 16: steward.v1.Runtime.RestartSupervisor:input_type -> steward.v1.SupervisorRequest
-	9,  // 17: steward.v1.Runtime.TreeView:input_type -> steward.v1.SupervisorRequest
-	12, // 18: steward.v1.Runtime.Events:input_type -> steward.v1.EventsRequest
-	14, // 19: steward.v1.Runtime.SetTracing:input_type -> steward.v1.SetTracingRequest
-	9,  // 20: steward.v1.Runtime.Flow:input_type -> steward.v1.SupervisorRequest
-	4,  // 21: steward.v1.Runtime.History:input_type -> steward.v1.ProcessRequest
-	19, // 22: steward.v1.Runtime.Stats:input_type -> steward.v1.StatsRequest
-	3,  // 23: steward.v1.Runtime.ListProcesses:output_type -> steward.v1.ListProcessesResponse
-	1,  // 24: steward.v1.Runtime.GetProcess:output_type -> steward.v1.ProcessInfo
-	5,  // 25: steward.v1.Runtime.GetState:output_type -> steward.v1.ProcessStateResponse
-	8,  // 26: steward.v1.Runtime.Kill:output_type -> steward.v1.OpResponse
-	8,  // 27: steward.v1.Runtime.Send:output_type -> steward.v1.OpResponse
-	8,  // 28: steward.v1.Runtime.Suspend:output_type -> steward.v1.OpResponse
-	8,  // 29: steward.v1.Runtime.Resume:output_type -> steward.v1.OpResponse
-	8,  // 30: steward.v1.Runtime.RestartSupervisor:output_type -> steward.v1.OpResponse
-	11, // 31: steward.v1.Runtime.TreeView:output_type -> steward.v1.TreeViewResponse
-	13, // 32: steward.v1.Runtime.Events:output_type -> steward.v1.Event
-	8,  // 33: steward.v1.Runtime.SetTracing:output_type -> steward.v1.OpResponse
-	16, // 34: steward.v1.Runtime.Flow:output_type -> steward.v1.FlowResponse
-	18, // 35: steward.v1.Runtime.History:output_type -> steward.v1.HistoryResponse
-	20, // 36: steward.v1.Runtime.Stats:output_type -> steward.v1.StatsResponse
-	23, // [23:37] is the sub-list for method output_type
-	9,  // [9:23] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	12, // 7: steward.v1.WhichChildrenResponse.children:type_name -> steward.v1.SupervisedChild
+	9,  // 8: steward.v1.ChildSpecRequest.supervisor:type_name -> steward.v1.SupervisorRequest
+	20, // 9: steward.v1.FlowResponse.edges:type_name -> steward.v1.FlowEdge
+	22, // 10: steward.v1.HistoryResponse.samples:type_name -> steward.v1.StateSample
+	2,  // 11: steward.v1.Runtime.ListProcesses:input_type -> steward.v1.ListProcessesRequest
+	4,  // 12: steward.v1.Runtime.GetProcess:input_type -> steward.v1.ProcessRequest
+	4,  // 13: steward.v1.Runtime.GetState:input_type -> steward.v1.ProcessRequest
+	6,  // 14: steward.v1.Runtime.Kill:input_type -> steward.v1.KillRequest
+	7,  // 15: steward.v1.Runtime.Send:input_type -> steward.v1.SendRequest
+	4,  // 16: steward.v1.Runtime.Suspend:input_type -> steward.v1.ProcessRequest
+	4,  // 17: steward.v1.Runtime.Resume:input_type -> steward.v1.ProcessRequest
+	9,  // 18: steward.v1.Runtime.RestartSupervisor:input_type -> steward.v1.SupervisorRequest
+	9,  // 19: steward.v1.Runtime.TreeView:input_type -> steward.v1.SupervisorRequest
+	17, // 20: steward.v1.Runtime.Events:input_type -> steward.v1.EventsRequest
+	19, // 21: steward.v1.Runtime.SetTracing:input_type -> steward.v1.SetTracingRequest
+	9,  // 22: steward.v1.Runtime.Flow:input_type -> steward.v1.SupervisorRequest
+	4,  // 23: steward.v1.Runtime.History:input_type -> steward.v1.ProcessRequest
+	24, // 24: steward.v1.Runtime.Stats:input_type -> steward.v1.StatsRequest
+	9,  // 25: steward.v1.Runtime.WhichChildren:input_type -> steward.v1.SupervisorRequest
+	9,  // 26: steward.v1.Runtime.CountChildren:input_type -> steward.v1.SupervisorRequest
+	15, // 27: steward.v1.Runtime.GetChildSpec:input_type -> steward.v1.ChildSpecRequest
+	3,  // 28: steward.v1.Runtime.ListProcesses:output_type -> steward.v1.ListProcessesResponse
+	1,  // 29: steward.v1.Runtime.GetProcess:output_type -> steward.v1.ProcessInfo
+	5,  // 30: steward.v1.Runtime.GetState:output_type -> steward.v1.ProcessStateResponse
+	8,  // 31: steward.v1.Runtime.Kill:output_type -> steward.v1.OpResponse
+	8,  // 32: steward.v1.Runtime.Send:output_type -> steward.v1.OpResponse
+	8,  // 33: steward.v1.Runtime.Suspend:output_type -> steward.v1.OpResponse
+	8,  // 34: steward.v1.Runtime.Resume:output_type -> steward.v1.OpResponse
+	8,  // 35: steward.v1.Runtime.RestartSupervisor:output_type -> steward.v1.OpResponse
+	11, // 36: steward.v1.Runtime.TreeView:output_type -> steward.v1.TreeViewResponse
+	18, // 37: steward.v1.Runtime.Events:output_type -> steward.v1.Event
+	8,  // 38: steward.v1.Runtime.SetTracing:output_type -> steward.v1.OpResponse
+	21, // 39: steward.v1.Runtime.Flow:output_type -> steward.v1.FlowResponse
+	23, // 40: steward.v1.Runtime.History:output_type -> steward.v1.HistoryResponse
+	25, // 41: steward.v1.Runtime.Stats:output_type -> steward.v1.StatsResponse
+	13, // 42: steward.v1.Runtime.WhichChildren:output_type -> steward.v1.WhichChildrenResponse
+	14, // 43: steward.v1.Runtime.CountChildren:output_type -> steward.v1.CountChildrenResponse
+	16, // 44: steward.v1.Runtime.GetChildSpec:output_type -> steward.v1.ChildSpecResponse
+	28, // [28:45] is the sub-list for method output_type
+	11, // [11:28] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_steward_v1_runtime_proto_init() }
@@ -2036,7 +2526,7 @@ func file_steward_v1_runtime_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_steward_v1_runtime_proto_rawDesc), len(file_steward_v1_runtime_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   24,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

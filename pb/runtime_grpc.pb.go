@@ -33,6 +33,9 @@ const (
 	Runtime_Flow_FullMethodName              = "/steward.v1.Runtime/Flow"
 	Runtime_History_FullMethodName           = "/steward.v1.Runtime/History"
 	Runtime_Stats_FullMethodName             = "/steward.v1.Runtime/Stats"
+	Runtime_WhichChildren_FullMethodName     = "/steward.v1.Runtime/WhichChildren"
+	Runtime_CountChildren_FullMethodName     = "/steward.v1.Runtime/CountChildren"
+	Runtime_GetChildSpec_FullMethodName      = "/steward.v1.Runtime/GetChildSpec"
 )
 
 // RuntimeClient is the client API for Runtime service.
@@ -57,6 +60,11 @@ type RuntimeClient interface {
 	Flow(ctx context.Context, in *SupervisorRequest, opts ...grpc.CallOption) (*FlowResponse, error)
 	History(ctx context.Context, in *ProcessRequest, opts ...grpc.CallOption) (*HistoryResponse, error)
 	Stats(ctx context.Context, in *StatsRequest, opts ...grpc.CallOption) (*StatsResponse, error)
+	// OTP's which_children, count_children and get_childspec of a tree's
+	// root or nested supervisor, answered by the node that runs the tree.
+	WhichChildren(ctx context.Context, in *SupervisorRequest, opts ...grpc.CallOption) (*WhichChildrenResponse, error)
+	CountChildren(ctx context.Context, in *SupervisorRequest, opts ...grpc.CallOption) (*CountChildrenResponse, error)
+	GetChildSpec(ctx context.Context, in *ChildSpecRequest, opts ...grpc.CallOption) (*ChildSpecResponse, error)
 }
 
 type runtimeClient struct {
@@ -216,6 +224,36 @@ func (c *runtimeClient) Stats(ctx context.Context, in *StatsRequest, opts ...grp
 	return out, nil
 }
 
+func (c *runtimeClient) WhichChildren(ctx context.Context, in *SupervisorRequest, opts ...grpc.CallOption) (*WhichChildrenResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(WhichChildrenResponse)
+	err := c.cc.Invoke(ctx, Runtime_WhichChildren_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *runtimeClient) CountChildren(ctx context.Context, in *SupervisorRequest, opts ...grpc.CallOption) (*CountChildrenResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CountChildrenResponse)
+	err := c.cc.Invoke(ctx, Runtime_CountChildren_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *runtimeClient) GetChildSpec(ctx context.Context, in *ChildSpecRequest, opts ...grpc.CallOption) (*ChildSpecResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ChildSpecResponse)
+	err := c.cc.Invoke(ctx, Runtime_GetChildSpec_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // RuntimeServer is the server API for Runtime service.
 // All implementations must embed UnimplementedRuntimeServer
 // for forward compatibility.
@@ -238,6 +276,11 @@ type RuntimeServer interface {
 	Flow(context.Context, *SupervisorRequest) (*FlowResponse, error)
 	History(context.Context, *ProcessRequest) (*HistoryResponse, error)
 	Stats(context.Context, *StatsRequest) (*StatsResponse, error)
+	// OTP's which_children, count_children and get_childspec of a tree's
+	// root or nested supervisor, answered by the node that runs the tree.
+	WhichChildren(context.Context, *SupervisorRequest) (*WhichChildrenResponse, error)
+	CountChildren(context.Context, *SupervisorRequest) (*CountChildrenResponse, error)
+	GetChildSpec(context.Context, *ChildSpecRequest) (*ChildSpecResponse, error)
 	mustEmbedUnimplementedRuntimeServer()
 }
 
@@ -289,6 +332,15 @@ func (UnimplementedRuntimeServer) History(context.Context, *ProcessRequest) (*Hi
 }
 func (UnimplementedRuntimeServer) Stats(context.Context, *StatsRequest) (*StatsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Stats not implemented")
+}
+func (UnimplementedRuntimeServer) WhichChildren(context.Context, *SupervisorRequest) (*WhichChildrenResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method WhichChildren not implemented")
+}
+func (UnimplementedRuntimeServer) CountChildren(context.Context, *SupervisorRequest) (*CountChildrenResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CountChildren not implemented")
+}
+func (UnimplementedRuntimeServer) GetChildSpec(context.Context, *ChildSpecRequest) (*ChildSpecResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetChildSpec not implemented")
 }
 func (UnimplementedRuntimeServer) mustEmbedUnimplementedRuntimeServer() {}
 func (UnimplementedRuntimeServer) testEmbeddedByValue()                 {}
@@ -556,6 +608,60 @@ func _Runtime_Stats_Handler(srv interface{}, ctx context.Context, dec func(inter
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Runtime_WhichChildren_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SupervisorRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RuntimeServer).WhichChildren(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Runtime_WhichChildren_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RuntimeServer).WhichChildren(ctx, req.(*SupervisorRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Runtime_CountChildren_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SupervisorRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RuntimeServer).CountChildren(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Runtime_CountChildren_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RuntimeServer).CountChildren(ctx, req.(*SupervisorRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Runtime_GetChildSpec_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ChildSpecRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RuntimeServer).GetChildSpec(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Runtime_GetChildSpec_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RuntimeServer).GetChildSpec(ctx, req.(*ChildSpecRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Runtime_ServiceDesc is the grpc.ServiceDesc for Runtime service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -614,6 +720,18 @@ var Runtime_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Stats",
 			Handler:    _Runtime_Stats_Handler,
+		},
+		{
+			MethodName: "WhichChildren",
+			Handler:    _Runtime_WhichChildren_Handler,
+		},
+		{
+			MethodName: "CountChildren",
+			Handler:    _Runtime_CountChildren_Handler,
+		},
+		{
+			MethodName: "GetChildSpec",
+			Handler:    _Runtime_GetChildSpec_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -2,6 +2,7 @@ package supervision
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -120,4 +121,79 @@ func (l *Layer) flow(_ context.Context, req *pb.SupervisorRequest) (*pb.FlowResp
 		return nil, err
 	}
 	return flowToPB(g, l.node.Name()), nil
+}
+
+// supervisorAt resolves a tree's root (path empty) or nested supervisor on
+// this node.
+func (l *Layer) supervisorAt(tree, path string) (actor.PID, error) {
+	if _, err := l.rt.Tree(tree); err != nil {
+		return actor.PID{}, err
+	}
+	return l.rt.Resolve(actor.Target{Tree: tree, Path: path})
+}
+
+// whichChildren is OTP's which_children, in its order: the child started
+// last first.
+func (l *Layer) whichChildren(_ context.Context, req *pb.SupervisorRequest) (*pb.WhichChildrenResponse, error) {
+	pid, err := l.supervisorAt(req.Tree, req.Path)
+	if err != nil {
+		return nil, err
+	}
+	kids, err := l.rt.WhichChildren(pid)
+	if err != nil {
+		return nil, err
+	}
+	resp := &pb.WhichChildrenResponse{Tree: req.Tree, Node: l.node.Name(), Path: req.Path, SupervisorPid: pid.String(),
+		Children: make([]*pb.SupervisedChild, 0, len(kids))}
+	if pol, err := l.rt.SupervisorPolicy(pid); err == nil {
+		resp.Strategy = string(pol.Strategy)
+	}
+	for i := len(kids) - 1; i >= 0; i-- {
+		k := kids[i]
+		resp.Children = append(resp.Children, &pb.SupervisedChild{
+			Id: k.ID, Pid: pidString(k.PID), Type: string(k.Type), Behavior: k.Behavior, Module: k.Module,
+			Restart: string(k.Restart), State: k.State, Restarts: uint32(k.Restarts), Dynamic: k.Dynamic,
+		})
+	}
+	return resp, nil
+}
+
+func (l *Layer) countChildren(_ context.Context, req *pb.SupervisorRequest) (*pb.CountChildrenResponse, error) {
+	pid, err := l.supervisorAt(req.Tree, req.Path)
+	if err != nil {
+		return nil, err
+	}
+	n, err := l.rt.CountChildren(pid)
+	if err != nil {
+		return nil, err
+	}
+	return &pb.CountChildrenResponse{Tree: req.Tree, Node: l.node.Name(), Path: req.Path, SupervisorPid: pid.String(),
+		Specs: uint32(n.Specs), Active: uint32(n.Active), Supervisors: uint32(n.Supervisors), Workers: uint32(n.Workers)}, nil
+}
+
+func (l *Layer) getChildSpec(_ context.Context, req *pb.ChildSpecRequest) (*pb.ChildSpecResponse, error) {
+	sup := req.GetSupervisor()
+	if req.Id == "" {
+		return nil, fmt.Errorf("%w: child id is empty", transport.ErrInvalidRequest)
+	}
+	pid, err := l.supervisorAt(sup.GetTree(), sup.GetPath())
+	if err != nil {
+		return nil, err
+	}
+	cs, err := l.rt.GetChildSpec(pid, req.Id)
+	if err != nil {
+		return nil, fmt.Errorf("%s/%s: %w", sup.GetTree(), joinPath(sup.GetPath(), req.Id), err)
+	}
+	body, err := json.Marshal(cs)
+	if err != nil {
+		return nil, err
+	}
+	return &pb.ChildSpecResponse{Tree: sup.GetTree(), Node: l.node.Name(), Path: sup.GetPath(), Id: req.Id, SpecJson: body}, nil
+}
+
+func joinPath(path, id string) string {
+	if path == "" {
+		return id
+	}
+	return path + "/" + id
 }

@@ -116,3 +116,40 @@ func (s *runtimeService) Events(req *pb.EventsRequest, stream grpc.ServerStreami
 	ctx := stream.Context()
 	return eventsError(ctx, s.l.streamEvents(ctx, req, lockedSink(stream)))
 }
+
+func (s *runtimeService) WhichChildren(ctx context.Context, req *pb.SupervisorRequest) (*pb.WhichChildrenResponse, error) {
+	node, err := s.l.supervisorNode(req)
+	if err != nil {
+		return nil, transport.ToStatus(err)
+	}
+	return onNode(ctx, s.l, node, req,
+		func(ctx context.Context, c pb.RuntimeClient, r *pb.SupervisorRequest) (*pb.WhichChildrenResponse, error) {
+			return c.WhichChildren(ctx, r)
+		}, s.l.whichChildren)
+}
+
+func (s *runtimeService) CountChildren(ctx context.Context, req *pb.SupervisorRequest) (*pb.CountChildrenResponse, error) {
+	node, err := s.l.supervisorNode(req)
+	if err != nil {
+		return nil, transport.ToStatus(err)
+	}
+	return onNode(ctx, s.l, node, req,
+		func(ctx context.Context, c pb.RuntimeClient, r *pb.SupervisorRequest) (*pb.CountChildrenResponse, error) {
+			return c.CountChildren(ctx, r)
+		}, s.l.countChildren)
+}
+
+func (s *runtimeService) GetChildSpec(ctx context.Context, req *pb.ChildSpecRequest) (*pb.ChildSpecResponse, error) {
+	sup := req.GetSupervisor()
+	if sup == nil {
+		sup = &pb.SupervisorRequest{}
+	}
+	node, err := s.l.supervisorNode(sup)
+	if err != nil {
+		return nil, transport.ToStatus(err)
+	}
+	return onNode(ctx, s.l, node, req,
+		func(ctx context.Context, c pb.RuntimeClient, r *pb.ChildSpecRequest) (*pb.ChildSpecResponse, error) {
+			return c.GetChildSpec(ctx, r)
+		}, s.l.getChildSpec)
+}
