@@ -60,6 +60,9 @@ type backoff struct {
 	next time.Time
 	// started is when the tree was last (re)started after a failure.
 	started time.Time
+	// rejected is why the runtime last refused the spec at index (empty:
+	// the failures are the tree's own, not a refusal).
+	rejected string
 }
 
 func newReconciler(l *Layer) *reconciler {
@@ -70,6 +73,25 @@ func (r *reconciler) applied(tree string) uint64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.done[tree]
+}
+
+// rejection is the spec index the runtime last refused for tree and why,
+// while that index is the one the reconciler is retrying.
+func (r *reconciler) rejection(tree string) (uint64, string, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if b := r.retry[tree]; b != nil && b.rejected != "" {
+		return b.index, b.rejected, true
+	}
+	return 0, "", false
+}
+
+// SpecRejected reports whether the runtime refused the spec committed for
+// tree at index, and why; the tree then runs the spec of AppliedIndex (an
+// update that fails is undone whole), until a retry or a new spec
+// succeeds.
+func (l *Layer) SpecRejected(tree string) (index uint64, reason string, ok bool) {
+	return l.rec.rejection(tree)
 }
 
 func (r *reconciler) run() {
@@ -211,7 +233,7 @@ func (r *reconciler) pass(recs []*pb.TreeRecord) time.Time {
 			}
 			continue
 		}
-		if next, ok := r.apply(rec, ti, isRunning); !ok {
+		if next, ok := r.apply(rec, ti, isRunning, doneIdx); !ok {
 			if wakeAt.IsZero() || next.Before(wakeAt) {
 				wakeAt = next
 			}
@@ -222,7 +244,13 @@ func (r *reconciler) pass(recs []*pb.TreeRecord) time.Time {
 
 // apply starts, updates or restarts one tree. On failure it schedules a
 // retry and returns when.
-func (r *reconciler) apply(rec *pb.TreeRecord, ti actor.TreeInfo, isRunning bool) (time.Time, bool) {
+//
+// A committed spec is applied whole or not at all: when the update of a
+// running tree fails (a changed or new child fails to start), the tree is
+// put back on the spec it ran, the one of doneIdx (ti.Spec), so that it
+// runs exactly the spec of the index the reconciler reports applied, and
+// the refusal is reported (spec_rejected, SpecRejected) and retried.
+func (r *reconciler) apply(rec *pb.TreeRecord, ti actor.TreeInfo, isRunning bool, doneIdx uint64) (time.Time, bool) {
 	t, err := state.DecodeTree(rec)
 	if err != nil {
 		return r.failed(rec, err), false
@@ -244,6 +272,13 @@ func (r *reconciler) apply(rec *pb.TreeRecord, ti actor.TreeInfo, isRunning bool
 			return r.failed(rec, err), false
 		}
 	} else if err := r.l.rt.ApplyTree(ctx, *t); err != nil {
+		if action == "updated" && doneIdx != 0 && ti.Status == actor.TreeRunning {
+			if rerr := r.l.rt.ApplyTree(ctx, ti.Spec); rerr != nil {
+				err = fmt.Errorf("%w; putting the tree back on the spec of index %d: %w", err, doneIdx, rerr)
+			} else {
+				err = fmt.Errorf("%w; the tree runs the spec of index %d again", err, doneIdx)
+			}
+		}
 		return r.failed(rec, err), false
 	}
 	if action == "restarted" && (ti.Tracing.Flow || ti.Tracing.History) {
@@ -255,7 +290,7 @@ func (r *reconciler) apply(rec *pb.TreeRecord, ti actor.TreeInfo, isRunning bool
 	r.mu.Lock()
 	r.done[rec.Name] = rec.ModifyIndex
 	if b := r.retry[rec.Name]; b != nil {
-		b.next, b.started = time.Time{}, r.l.clock.Now()
+		b.next, b.started, b.rejected = time.Time{}, r.l.clock.Now(), ""
 	}
 	r.mu.Unlock()
 	if sb := r.sandbox(rec.Name); sb != nil {
@@ -274,7 +309,13 @@ func (r *reconciler) failed(rec *pb.TreeRecord, err error) time.Time {
 		// fails its group, which removes it.
 		r.report(sb, state.SandboxFailed, err.Error())
 	}
-	return r.schedule(rec, EventSpecRejected, err)
+	next := r.schedule(rec, EventSpecRejected, err)
+	r.mu.Lock()
+	if b := r.retry[rec.Name]; b != nil && b.index == rec.ModifyIndex {
+		b.rejected = err.Error()
+	}
+	r.mu.Unlock()
+	return next
 }
 
 // schedule counts one more failure of the tree at this spec index and sets
