@@ -87,3 +87,8 @@ func SysQueueLen(rt *Runtime, pid PID) int {
 	defer p.mu.Unlock()
 	return p.sys.n
 }
+
+// StopRequested reports whether a process was asked to stop (a sysStop
+// is queued or being served), so a test can order a stop before a
+// supervisor's next message.
+func StopRequested(rt *Runtime, pid PID) bool { return mustLocal(rt, pid).stopping.Load() }

@@ -20,10 +20,14 @@ const (
 	// childStopped: exited and not restarted (a transient child after a
 	// normal exit). A temporary child that exits loses its entry (OTP).
 	childStopped
-	// childTerminated: stopped by terminate_child; restart_child or an
-	// update starts it again.
+	// childTerminated: no process, and none is being started: stopped by
+	// terminate_child, or a member of a group restart that stopped short
+	// of it because an earlier member failed to start (OTP's pid
+	// undefined). restart_child, an update, or a later group restart
+	// (one_for_all, rest_for_one) starts it again.
 	childTerminated
-	// childRestarting: its restart failed; a retry is queued.
+	// childRestarting: its restart failed and a retry (supRetry, OTP's
+	// try_again_restart) is queued in the supervisor's mailbox.
 	childRestarting
 )
 
@@ -105,9 +109,10 @@ type (
 		ctx  context.Context
 		spec *supSpec
 	}
-	// supRetry asks the supervisor to retry restarting children whose
-	// restart failed (OTP's try_again_restart).
-	supRetry struct{ ids []string }
+	// supRetry asks the supervisor to retry the restart of child id,
+	// whose start failed (OTP's try_again_restart): the strategy's whole
+	// group again, as for an exit of id.
+	supRetry struct{ id string }
 )
 
 func (supStartChild) isSupCommand()     {}
@@ -433,7 +438,13 @@ func (s *supervisor) handleExit(from PID, reason Reason) bool {
 }
 
 // restartGroup stops the siblings the strategy takes down with c, in
-// reverse order, and returns the children to start again, in order.
+// reverse order, and returns the children to start again, in order: c
+// and, under one_for_all, every sibling, under rest_for_one, every
+// sibling after c. As in OTP (restart_multiple_children), that is every
+// sibling that has a spec, whether it runs or not: one stopped by
+// terminate_child, a transient one that exited normally, one a failed
+// group restart did not reach. A temporary sibling is stopped and its
+// spec deleted, never restarted.
 func (s *supervisor) restartGroup(c *child) []*child {
 	from := -1
 	switch s.policy.Strategy {
@@ -454,7 +465,7 @@ func (s *supervisor) restartGroup(c *child) []*child {
 	restart[c] = true
 	for i := len(s.children) - 1; i >= from; i-- {
 		x := s.children[i]
-		if x == c || x.proc == nil {
+		if x == c {
 			continue
 		}
 		s.stopChild(x, Shutdown)
@@ -475,19 +486,21 @@ func (s *supervisor) restartGroup(c *child) []*child {
 	return group
 }
 
-// restart starts group in order. On a failure the rest are marked
-// restarting and a retry is queued, so the supervisor stays responsive
-// and the retry counts against the intensity.
+// restart starts group in order. When a member fails to start, it is
+// marked restarting, the members after it (not started) terminated, and
+// a retry of it is queued in the mailbox (OTP's try_again_restart): the
+// supervisor serves what is queued before the retry, which counts
+// against the intensity and restarts the strategy's group again,
+// stopping the members this attempt did start (one_for_all).
 func (s *supervisor) restart(group []*child, why Reason) {
 	for i, c := range group {
 		c.restarts++
 		if err := s.start(c); err != nil {
-			ids := make([]string, 0, len(group)-i)
-			for _, x := range group[i:] {
-				x.state = childRestarting
-				ids = append(ids, x.spec.id)
+			c.state = childRestarting
+			for _, x := range group[i+1:] {
+				x.state = childTerminated
 			}
-			_ = s.p.deliver(supEnvelope(supRetry{ids: ids}, nil), true)
+			_ = s.p.deliver(supEnvelope(supRetry{id: c.spec.id}, nil), true)
 			return
 		}
 		s.publish() // resolvable before the event announces it
@@ -553,7 +566,7 @@ func (s *supervisor) handleCmd(e envelope) bool {
 	var r reply
 	switch q := e.req.(type) {
 	case supRetry:
-		return s.retry(q.ids)
+		return s.retry(q.id)
 	case supStartChild:
 		r.val, r.err = s.startChild(q.spec)
 	case supStartDynamic:
@@ -580,22 +593,21 @@ func (s *supervisor) handleCmd(e envelope) bool {
 	return false
 }
 
-func (s *supervisor) retry(ids []string) bool {
-	var group []*child
-	for _, id := range ids {
-		if c := s.byID[id]; c != nil && c.state == childRestarting && c.proc == nil {
-			group = append(group, c)
-		}
-	}
-	if len(group) == 0 {
+// retry is OTP's try_again_restart: unless the child was started,
+// terminated or deleted meanwhile, it is a restart like one for an exit
+// of the child: it counts against the intensity (beyond it the
+// supervisor escalates) and restarts the strategy's group.
+func (s *supervisor) retry(id string) bool {
+	c := s.byID[id]
+	if c == nil || c.state != childRestarting || c.proc != nil {
 		return false
 	}
+	defer s.publish()
 	if !s.allowRestart() {
-		s.escalate(group[0], "restart failed")
+		s.escalate(c, "restart failed")
 		return true
 	}
-	s.restart(group, "retry")
-	s.publish()
+	s.restart(s.restartGroup(c), "retry")
 	return false
 }
 
@@ -731,6 +743,9 @@ func (s *supervisor) restartChild(id string) (PID, error) {
 	if c.proc != nil {
 		return PID{}, fmt.Errorf("%w: %q is %s", ErrChildRunning, id, c.proc.pid)
 	}
+	if c.state == childRestarting {
+		return PID{}, errRestarting(id)
+	}
 	if err := s.start(c); err != nil {
 		return PID{}, err
 	}
@@ -767,6 +782,14 @@ func (s *supervisor) restartInPlace(id string) (PID, error) {
 	return c.proc.pid, nil
 }
 
+// errRestarting is OTP's {error, restarting}: restart_child and
+// delete_child of a child whose restart is being retried. The
+// supervisor restarts it (with its group) itself; terminate_child stops
+// the retries.
+func errRestarting(id string) error {
+	return fmt.Errorf("%w: %q is restarting (a retry is queued; terminate_child stops it)", ErrChildRunning, id)
+}
+
 func (s *supervisor) deleteChild(id string) error {
 	c, err := s.find(id)
 	if err != nil {
@@ -777,6 +800,9 @@ func (s *supervisor) deleteChild(id string) error {
 	}
 	if c.proc != nil {
 		return fmt.Errorf("%w: %q is %s", ErrChildRunning, id, c.proc.pid)
+	}
+	if c.state == childRestarting {
+		return errRestarting(id)
 	}
 	s.remove(c)
 	s.emitChild(EventChildDeleted, id, nil, "")
@@ -946,7 +972,8 @@ type ChildInfo struct {
 	// Module is the spec's module ref ("counter", "counter@3").
 	Module  string       `json:"module,omitempty"`
 	Restart spec.Restart `json:"restart"`
-	// State is running, stopped, terminated or restarting.
+	// State is running, stopped, terminated or restarting (a failed
+	// restart is being retried; no process meanwhile).
 	State    string `json:"state"`
 	Restarts int    `json:"restarts"`
 	Dynamic  bool   `json:"dynamic,omitempty"`
