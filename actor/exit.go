@@ -106,6 +106,7 @@ func (rt *Runtime) exitOne(p *process, reason Reason, work *[]exitItem) bool {
 	p.exitReason = reason
 	links, monitors, monitoredBy := p.links, p.monitors, p.monitoredBy
 	p.links, p.monitors, p.monitoredBy = nil, nil, nil
+	remote := remoteExitSignals(p, reason)
 	// The batch is left alone: the goroutine may be reading it; it goes
 	// with the process record.
 	p.user.reset()
@@ -172,6 +173,7 @@ func (rt *Runtime) exitOne(p *process, reason Reason, work *[]exitItem) bool {
 	}
 	close(p.done)
 	rt.topo.RUnlock()
+	rt.sendSignals(remote)
 
 	if p.onExit != nil {
 		p.onExit(reason)

@@ -2,8 +2,10 @@ package actor
 
 import "fmt"
 
-// Link links two live local processes (bidirectional). Linking a process
-// to itself does nothing. A dead or unknown PID is an error (OTP's noproc).
+// Link links a live local process to another process, local or on
+// another node (bidirectional; across nodes both nodes hold the link,
+// remote.go). Linking a process to itself does nothing. A dead or unknown
+// PID is an error (OTP's noproc).
 func (rt *Runtime) Link(a, b PID) error {
 	pa, err := rt.local(a)
 	if err != nil {
@@ -23,8 +25,10 @@ func (rt *Runtime) Unlink(a, b PID) error {
 }
 
 // Monitor makes watcher receive a KindDown message (Ref = the returned
-// reference, Body = the reason) when target exits. Monitoring a dead or
-// unknown local PID delivers DOWN with reason noproc at once.
+// reference, Body = the reason) when target, local or on another node,
+// exits. Monitoring a dead or unknown PID delivers DOWN with reason noproc
+// at once; one on a node that cannot be reached, noconnection, as does
+// the loss of the target's node later (NodeDown).
 func (rt *Runtime) Monitor(watcher, target PID) (uint64, error) {
 	w, err := rt.local(watcher)
 	if err != nil {
@@ -66,7 +70,7 @@ func (rt *Runtime) link(a *process, to PID) error {
 				return fmt.Errorf("link: %w", err)
 			}
 		}
-		return fmt.Errorf("%w: link to %s", ErrRemoteUnsupported, to)
+		return rt.linkRemote(a, to)
 	}
 	b, err := rt.lookup(to)
 	if err != nil {
@@ -103,6 +107,7 @@ func (rt *Runtime) link(a *process, to PID) error {
 
 func (rt *Runtime) unlink(a *process, to PID) {
 	if to.Node != rt.node {
+		rt.unlinkRemote(a, to)
 		return
 	}
 	v, ok := rt.procs.Load(to.Seq)
@@ -128,7 +133,7 @@ func (rt *Runtime) monitor(w *process, to PID) (uint64, error) {
 				return 0, fmt.Errorf("monitor: %w", err)
 			}
 		}
-		return 0, fmt.Errorf("%w: monitor %s", ErrRemoteUnsupported, to)
+		return rt.monitorRemote(w, to)
 	}
 	ref := rt.refs.Add(1)
 	down := func() (uint64, error) {
@@ -181,6 +186,9 @@ func (rt *Runtime) monitor(w *process, to PID) (uint64, error) {
 }
 
 func (rt *Runtime) demonitor(w *process, ref uint64) {
+	if rt.demonitorRemote(w, ref) {
+		return
+	}
 	rt.topo.RLock()
 	defer rt.topo.RUnlock()
 	w.mu.Lock()

@@ -79,6 +79,12 @@ type process struct {
 	links       map[uint64]*process
 	monitors    map[uint64]*process // ref -> process this one watches
 	monitoredBy map[uint64]*process // ref -> watcher
+	// Links and monitors that cross to other nodes (remote.go): the
+	// remote processes linked to this one, this one's monitors of remote
+	// processes (ref -> target), and the remote watchers of this one.
+	rlinks    map[PID]struct{}
+	rmonitors map[uint64]PID
+	rmonBy    map[remoteRef]struct{}
 
 	wake chan struct{}
 	done chan struct{}

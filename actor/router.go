@@ -20,6 +20,16 @@ type CallRouter interface {
 	RouteCall(ctx context.Context, to PID, msg Message) ([]byte, error)
 }
 
+// SignalRouter is the optional ability to carry links, monitors, exit
+// signals, DOWN messages and suspends to processes on other nodes, as
+// Erlang distribution does (remote.go); on the receiving node the
+// implementation hands the signal to that node's Runtime.HandleSignal.
+// Without it, links and monitors to remote processes are refused with
+// ErrRemoteUnsupported.
+type SignalRouter interface {
+	RouteSignal(ctx context.Context, s Signal) error
+}
+
 // CheckedRouter is the optional ability to deliver with the remote
 // runtime's SendChecked, so that a dead or unknown remote PID is reported.
 type CheckedRouter interface {

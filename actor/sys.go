@@ -203,16 +203,19 @@ func (p *process) codeChange(r sysCodeChange) ([]byte, error) {
 	return old, nil
 }
 
-// Suspend stops a local process from handling user messages; they queue,
-// none is lost, and order is kept. System requests (GetState,
-// ReplaceState, ChangeCode, a supervisor's stop) and Kill still apply.
-// Suspending a suspended process does nothing.
+// Suspend stops a process, local or on another node, from handling user
+// messages; they queue, none is lost, and order is kept. System requests
+// (GetState, ReplaceState, ChangeCode, a supervisor's stop) and Kill still
+// apply. Suspending a suspended process does nothing.
 func (rt *Runtime) Suspend(pid PID) error { return rt.setSuspended(pid, true) }
 
 // Resume lets a suspended process handle its queue again, in order.
 func (rt *Runtime) Resume(pid PID) error { return rt.setSuspended(pid, false) }
 
 func (rt *Runtime) setSuspended(pid PID, on bool) error {
+	if pid.Node != rt.node && pid.Node != "" {
+		return rt.suspendRemote(pid, on)
+	}
 	p, err := rt.local(pid)
 	if err != nil {
 		return err

@@ -21,6 +21,123 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type SignalRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// link | unlink | monitor | demonitor | exit | down | suspend | resume
+	Kind string `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	// from is the sending node's process (node/seq); to the receiving
+	// node's.
+	From string `protobuf:"bytes,2,opt,name=from,proto3" json:"from,omitempty"`
+	To   string `protobuf:"bytes,3,opt,name=to,proto3" json:"to,omitempty"`
+	// ref is the watcher's monitor reference (monitor, demonitor, down).
+	Ref uint64 `protobuf:"varint,4,opt,name=ref,proto3" json:"ref,omitempty"`
+	// reason is the exit reason (exit, down).
+	Reason        string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SignalRequest) Reset() {
+	*x = SignalRequest{}
+	mi := &file_steward_v1_internal_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SignalRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SignalRequest) ProtoMessage() {}
+
+func (x *SignalRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_steward_v1_internal_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SignalRequest.ProtoReflect.Descriptor instead.
+func (*SignalRequest) Descriptor() ([]byte, []int) {
+	return file_steward_v1_internal_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *SignalRequest) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *SignalRequest) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
+}
+
+func (x *SignalRequest) GetTo() string {
+	if x != nil {
+		return x.To
+	}
+	return ""
+}
+
+func (x *SignalRequest) GetRef() uint64 {
+	if x != nil {
+		return x.Ref
+	}
+	return 0
+}
+
+func (x *SignalRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type SignalResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SignalResponse) Reset() {
+	*x = SignalResponse{}
+	mi := &file_steward_v1_internal_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SignalResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SignalResponse) ProtoMessage() {}
+
+func (x *SignalResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_steward_v1_internal_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SignalResponse.ProtoReflect.Descriptor instead.
+func (*SignalResponse) Descriptor() ([]byte, []int) {
+	return file_steward_v1_internal_proto_rawDescGZIP(), []int{1}
+}
+
 type WorkRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// node is the client agent's name: the records sent are those that
@@ -39,7 +156,7 @@ type WorkRequest struct {
 
 func (x *WorkRequest) Reset() {
 	*x = WorkRequest{}
-	mi := &file_steward_v1_internal_proto_msgTypes[0]
+	mi := &file_steward_v1_internal_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -51,7 +168,7 @@ func (x *WorkRequest) String() string {
 func (*WorkRequest) ProtoMessage() {}
 
 func (x *WorkRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_internal_proto_msgTypes[0]
+	mi := &file_steward_v1_internal_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -64,7 +181,7 @@ func (x *WorkRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkRequest.ProtoReflect.Descriptor instead.
 func (*WorkRequest) Descriptor() ([]byte, []int) {
-	return file_steward_v1_internal_proto_rawDescGZIP(), []int{0}
+	return file_steward_v1_internal_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *WorkRequest) GetNode() string {
@@ -102,7 +219,7 @@ type RecordChange struct {
 
 func (x *RecordChange) Reset() {
 	*x = RecordChange{}
-	mi := &file_steward_v1_internal_proto_msgTypes[1]
+	mi := &file_steward_v1_internal_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -114,7 +231,7 @@ func (x *RecordChange) String() string {
 func (*RecordChange) ProtoMessage() {}
 
 func (x *RecordChange) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_internal_proto_msgTypes[1]
+	mi := &file_steward_v1_internal_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -127,7 +244,7 @@ func (x *RecordChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordChange.ProtoReflect.Descriptor instead.
 func (*RecordChange) Descriptor() ([]byte, []int) {
-	return file_steward_v1_internal_proto_rawDescGZIP(), []int{1}
+	return file_steward_v1_internal_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *RecordChange) GetTag() uint32 {
@@ -173,7 +290,7 @@ type WorkBatch struct {
 
 func (x *WorkBatch) Reset() {
 	*x = WorkBatch{}
-	mi := &file_steward_v1_internal_proto_msgTypes[2]
+	mi := &file_steward_v1_internal_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -185,7 +302,7 @@ func (x *WorkBatch) String() string {
 func (*WorkBatch) ProtoMessage() {}
 
 func (x *WorkBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_internal_proto_msgTypes[2]
+	mi := &file_steward_v1_internal_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -198,7 +315,7 @@ func (x *WorkBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WorkBatch.ProtoReflect.Descriptor instead.
 func (*WorkBatch) Descriptor() ([]byte, []int) {
-	return file_steward_v1_internal_proto_rawDescGZIP(), []int{2}
+	return file_steward_v1_internal_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *WorkBatch) GetIndex() uint64 {
@@ -252,7 +369,7 @@ type CodeTargetsRequest struct {
 
 func (x *CodeTargetsRequest) Reset() {
 	*x = CodeTargetsRequest{}
-	mi := &file_steward_v1_internal_proto_msgTypes[3]
+	mi := &file_steward_v1_internal_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -264,7 +381,7 @@ func (x *CodeTargetsRequest) String() string {
 func (*CodeTargetsRequest) ProtoMessage() {}
 
 func (x *CodeTargetsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_internal_proto_msgTypes[3]
+	mi := &file_steward_v1_internal_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -277,7 +394,7 @@ func (x *CodeTargetsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CodeTargetsRequest.ProtoReflect.Descriptor instead.
 func (*CodeTargetsRequest) Descriptor() ([]byte, []int) {
-	return file_steward_v1_internal_proto_rawDescGZIP(), []int{3}
+	return file_steward_v1_internal_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *CodeTargetsRequest) GetModule() string {
@@ -307,7 +424,7 @@ type CodeTarget struct {
 
 func (x *CodeTarget) Reset() {
 	*x = CodeTarget{}
-	mi := &file_steward_v1_internal_proto_msgTypes[4]
+	mi := &file_steward_v1_internal_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -319,7 +436,7 @@ func (x *CodeTarget) String() string {
 func (*CodeTarget) ProtoMessage() {}
 
 func (x *CodeTarget) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_internal_proto_msgTypes[4]
+	mi := &file_steward_v1_internal_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -332,7 +449,7 @@ func (x *CodeTarget) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CodeTarget.ProtoReflect.Descriptor instead.
 func (*CodeTarget) Descriptor() ([]byte, []int) {
-	return file_steward_v1_internal_proto_rawDescGZIP(), []int{4}
+	return file_steward_v1_internal_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *CodeTarget) GetPid() string {
@@ -407,7 +524,7 @@ type CodeTargetsResponse struct {
 
 func (x *CodeTargetsResponse) Reset() {
 	*x = CodeTargetsResponse{}
-	mi := &file_steward_v1_internal_proto_msgTypes[5]
+	mi := &file_steward_v1_internal_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -419,7 +536,7 @@ func (x *CodeTargetsResponse) String() string {
 func (*CodeTargetsResponse) ProtoMessage() {}
 
 func (x *CodeTargetsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_internal_proto_msgTypes[5]
+	mi := &file_steward_v1_internal_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -432,7 +549,7 @@ func (x *CodeTargetsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CodeTargetsResponse.ProtoReflect.Descriptor instead.
 func (*CodeTargetsResponse) Descriptor() ([]byte, []int) {
-	return file_steward_v1_internal_proto_rawDescGZIP(), []int{5}
+	return file_steward_v1_internal_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *CodeTargetsResponse) GetTargets() []*CodeTarget {
@@ -455,7 +572,7 @@ type VerifyCodeRequest struct {
 
 func (x *VerifyCodeRequest) Reset() {
 	*x = VerifyCodeRequest{}
-	mi := &file_steward_v1_internal_proto_msgTypes[6]
+	mi := &file_steward_v1_internal_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -467,7 +584,7 @@ func (x *VerifyCodeRequest) String() string {
 func (*VerifyCodeRequest) ProtoMessage() {}
 
 func (x *VerifyCodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_internal_proto_msgTypes[6]
+	mi := &file_steward_v1_internal_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -480,7 +597,7 @@ func (x *VerifyCodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyCodeRequest.ProtoReflect.Descriptor instead.
 func (*VerifyCodeRequest) Descriptor() ([]byte, []int) {
-	return file_steward_v1_internal_proto_rawDescGZIP(), []int{6}
+	return file_steward_v1_internal_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *VerifyCodeRequest) GetModule() string {
@@ -513,7 +630,7 @@ type VerifyCodeResponse struct {
 
 func (x *VerifyCodeResponse) Reset() {
 	*x = VerifyCodeResponse{}
-	mi := &file_steward_v1_internal_proto_msgTypes[7]
+	mi := &file_steward_v1_internal_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -525,7 +642,7 @@ func (x *VerifyCodeResponse) String() string {
 func (*VerifyCodeResponse) ProtoMessage() {}
 
 func (x *VerifyCodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_internal_proto_msgTypes[7]
+	mi := &file_steward_v1_internal_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -538,7 +655,7 @@ func (x *VerifyCodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyCodeResponse.ProtoReflect.Descriptor instead.
 func (*VerifyCodeResponse) Descriptor() ([]byte, []int) {
-	return file_steward_v1_internal_proto_rawDescGZIP(), []int{7}
+	return file_steward_v1_internal_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *VerifyCodeResponse) GetResults() []*CodeVerification {
@@ -559,7 +676,7 @@ type ProposeRequest struct {
 
 func (x *ProposeRequest) Reset() {
 	*x = ProposeRequest{}
-	mi := &file_steward_v1_internal_proto_msgTypes[8]
+	mi := &file_steward_v1_internal_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -571,7 +688,7 @@ func (x *ProposeRequest) String() string {
 func (*ProposeRequest) ProtoMessage() {}
 
 func (x *ProposeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_internal_proto_msgTypes[8]
+	mi := &file_steward_v1_internal_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -584,7 +701,7 @@ func (x *ProposeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProposeRequest.ProtoReflect.Descriptor instead.
 func (*ProposeRequest) Descriptor() ([]byte, []int) {
-	return file_steward_v1_internal_proto_rawDescGZIP(), []int{8}
+	return file_steward_v1_internal_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ProposeRequest) GetType() CommandType {
@@ -613,7 +730,7 @@ type ProposeResponse struct {
 
 func (x *ProposeResponse) Reset() {
 	*x = ProposeResponse{}
-	mi := &file_steward_v1_internal_proto_msgTypes[9]
+	mi := &file_steward_v1_internal_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -625,7 +742,7 @@ func (x *ProposeResponse) String() string {
 func (*ProposeResponse) ProtoMessage() {}
 
 func (x *ProposeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_internal_proto_msgTypes[9]
+	mi := &file_steward_v1_internal_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -638,7 +755,7 @@ func (x *ProposeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProposeResponse.ProtoReflect.Descriptor instead.
 func (*ProposeResponse) Descriptor() ([]byte, []int) {
-	return file_steward_v1_internal_proto_rawDescGZIP(), []int{9}
+	return file_steward_v1_internal_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ProposeResponse) GetIndex() uint64 {
@@ -668,7 +785,7 @@ type CommandError struct {
 
 func (x *CommandError) Reset() {
 	*x = CommandError{}
-	mi := &file_steward_v1_internal_proto_msgTypes[10]
+	mi := &file_steward_v1_internal_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -680,7 +797,7 @@ func (x *CommandError) String() string {
 func (*CommandError) ProtoMessage() {}
 
 func (x *CommandError) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_internal_proto_msgTypes[10]
+	mi := &file_steward_v1_internal_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -693,7 +810,7 @@ func (x *CommandError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandError.ProtoReflect.Descriptor instead.
 func (*CommandError) Descriptor() ([]byte, []int) {
-	return file_steward_v1_internal_proto_rawDescGZIP(), []int{10}
+	return file_steward_v1_internal_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CommandError) GetKind() string {
@@ -729,7 +846,7 @@ type NotApplied struct {
 
 func (x *NotApplied) Reset() {
 	*x = NotApplied{}
-	mi := &file_steward_v1_internal_proto_msgTypes[11]
+	mi := &file_steward_v1_internal_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -741,7 +858,7 @@ func (x *NotApplied) String() string {
 func (*NotApplied) ProtoMessage() {}
 
 func (x *NotApplied) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_internal_proto_msgTypes[11]
+	mi := &file_steward_v1_internal_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -754,7 +871,7 @@ func (x *NotApplied) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NotApplied.ProtoReflect.Descriptor instead.
 func (*NotApplied) Descriptor() ([]byte, []int) {
-	return file_steward_v1_internal_proto_rawDescGZIP(), []int{11}
+	return file_steward_v1_internal_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *NotApplied) GetReason() string {
@@ -769,7 +886,14 @@ var File_steward_v1_internal_proto protoreflect.FileDescriptor
 const file_steward_v1_internal_proto_rawDesc = "" +
 	"\n" +
 	"\x19steward/v1/internal.proto\x12\n" +
-	"steward.v1\x1a\x1csteward/v1/checkpoints.proto\x1a\x1dsteward/v1/coordination.proto\x1a\x1csteward/v1/deployments.proto\x1a\x14steward/v1/fsm.proto\x1a\x17steward/v1/health.proto\x1a\x18steward/v1/runtime.proto\"V\n" +
+	"steward.v1\x1a\x1csteward/v1/checkpoints.proto\x1a\x1dsteward/v1/coordination.proto\x1a\x1csteward/v1/deployments.proto\x1a\x14steward/v1/fsm.proto\x1a\x17steward/v1/health.proto\x1a\x18steward/v1/runtime.proto\"q\n" +
+	"\rSignalRequest\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x12\n" +
+	"\x04from\x18\x02 \x01(\tR\x04from\x12\x0e\n" +
+	"\x02to\x18\x03 \x01(\tR\x02to\x12\x10\n" +
+	"\x03ref\x18\x04 \x01(\x04R\x03ref\x12\x16\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\"\x10\n" +
+	"\x0eSignalResponse\"V\n" +
 	"\vWorkRequest\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12\x14\n" +
 	"\x05after\x18\x02 \x01(\x04R\x05after\x12\x1d\n" +
@@ -820,7 +944,7 @@ const file_steward_v1_internal_proto_rawDesc = "" +
 	"\amessage\x18\x03 \x01(\tR\amessage\"$\n" +
 	"\n" +
 	"NotApplied\x12\x16\n" +
-	"\x06reason\x18\x01 \x01(\tR\x06reason2\xd3\x04\n" +
+	"\x06reason\x18\x01 \x01(\tR\x06reason2\x94\x05\n" +
 	"\bInternal\x12B\n" +
 	"\aPropose\x12\x1a.steward.v1.ProposeRequest\x1a\x1b.steward.v1.ProposeResponse\x12<\n" +
 	"\x05Facts\x12\x18.steward.v1.FactsRequest\x1a\x19.steward.v1.FactsResponse\x12B\n" +
@@ -830,7 +954,8 @@ const file_steward_v1_internal_proto_rawDesc = "" +
 	"\x10CheckpointStates\x12#.steward.v1.CheckpointStatesRequest\x1a$.steward.v1.CheckpointStatesResponse\x12K\n" +
 	"\n" +
 	"VerifyCode\x12\x1d.steward.v1.VerifyCodeRequest\x1a\x1e.steward.v1.VerifyCodeResponse\x128\n" +
-	"\x04Work\x12\x17.steward.v1.WorkRequest\x1a\x15.steward.v1.WorkBatch0\x01B\x1fZ\x1dgithub.com/steward/steward/pbb\x06proto3"
+	"\x04Work\x12\x17.steward.v1.WorkRequest\x1a\x15.steward.v1.WorkBatch0\x01\x12?\n" +
+	"\x06Signal\x12\x19.steward.v1.SignalRequest\x1a\x1a.steward.v1.SignalResponseB\x1fZ\x1dgithub.com/steward/steward/pbb\x06proto3"
 
 var (
 	file_steward_v1_internal_proto_rawDescOnce sync.Once
@@ -844,56 +969,60 @@ func file_steward_v1_internal_proto_rawDescGZIP() []byte {
 	return file_steward_v1_internal_proto_rawDescData
 }
 
-var file_steward_v1_internal_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_steward_v1_internal_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_steward_v1_internal_proto_goTypes = []any{
-	(*WorkRequest)(nil),              // 0: steward.v1.WorkRequest
-	(*RecordChange)(nil),             // 1: steward.v1.RecordChange
-	(*WorkBatch)(nil),                // 2: steward.v1.WorkBatch
-	(*CodeTargetsRequest)(nil),       // 3: steward.v1.CodeTargetsRequest
-	(*CodeTarget)(nil),               // 4: steward.v1.CodeTarget
-	(*CodeTargetsResponse)(nil),      // 5: steward.v1.CodeTargetsResponse
-	(*VerifyCodeRequest)(nil),        // 6: steward.v1.VerifyCodeRequest
-	(*VerifyCodeResponse)(nil),       // 7: steward.v1.VerifyCodeResponse
-	(*ProposeRequest)(nil),           // 8: steward.v1.ProposeRequest
-	(*ProposeResponse)(nil),          // 9: steward.v1.ProposeResponse
-	(*CommandError)(nil),             // 10: steward.v1.CommandError
-	(*NotApplied)(nil),               // 11: steward.v1.NotApplied
-	(*CodeVerification)(nil),         // 12: steward.v1.CodeVerification
-	(CommandType)(0),                 // 13: steward.v1.CommandType
-	(*FactsRequest)(nil),             // 14: steward.v1.FactsRequest
-	(*DeliverRequest)(nil),           // 15: steward.v1.DeliverRequest
-	(*ValidateNodeRequest)(nil),      // 16: steward.v1.ValidateNodeRequest
-	(*CheckpointStatesRequest)(nil),  // 17: steward.v1.CheckpointStatesRequest
-	(*FactsResponse)(nil),            // 18: steward.v1.FactsResponse
-	(*DeliverResponse)(nil),          // 19: steward.v1.DeliverResponse
-	(*NodeValidation)(nil),           // 20: steward.v1.NodeValidation
-	(*CheckpointStatesResponse)(nil), // 21: steward.v1.CheckpointStatesResponse
+	(*SignalRequest)(nil),            // 0: steward.v1.SignalRequest
+	(*SignalResponse)(nil),           // 1: steward.v1.SignalResponse
+	(*WorkRequest)(nil),              // 2: steward.v1.WorkRequest
+	(*RecordChange)(nil),             // 3: steward.v1.RecordChange
+	(*WorkBatch)(nil),                // 4: steward.v1.WorkBatch
+	(*CodeTargetsRequest)(nil),       // 5: steward.v1.CodeTargetsRequest
+	(*CodeTarget)(nil),               // 6: steward.v1.CodeTarget
+	(*CodeTargetsResponse)(nil),      // 7: steward.v1.CodeTargetsResponse
+	(*VerifyCodeRequest)(nil),        // 8: steward.v1.VerifyCodeRequest
+	(*VerifyCodeResponse)(nil),       // 9: steward.v1.VerifyCodeResponse
+	(*ProposeRequest)(nil),           // 10: steward.v1.ProposeRequest
+	(*ProposeResponse)(nil),          // 11: steward.v1.ProposeResponse
+	(*CommandError)(nil),             // 12: steward.v1.CommandError
+	(*NotApplied)(nil),               // 13: steward.v1.NotApplied
+	(*CodeVerification)(nil),         // 14: steward.v1.CodeVerification
+	(CommandType)(0),                 // 15: steward.v1.CommandType
+	(*FactsRequest)(nil),             // 16: steward.v1.FactsRequest
+	(*DeliverRequest)(nil),           // 17: steward.v1.DeliverRequest
+	(*ValidateNodeRequest)(nil),      // 18: steward.v1.ValidateNodeRequest
+	(*CheckpointStatesRequest)(nil),  // 19: steward.v1.CheckpointStatesRequest
+	(*FactsResponse)(nil),            // 20: steward.v1.FactsResponse
+	(*DeliverResponse)(nil),          // 21: steward.v1.DeliverResponse
+	(*NodeValidation)(nil),           // 22: steward.v1.NodeValidation
+	(*CheckpointStatesResponse)(nil), // 23: steward.v1.CheckpointStatesResponse
 }
 var file_steward_v1_internal_proto_depIdxs = []int32{
-	1,  // 0: steward.v1.WorkBatch.changes:type_name -> steward.v1.RecordChange
-	4,  // 1: steward.v1.CodeTargetsResponse.targets:type_name -> steward.v1.CodeTarget
-	4,  // 2: steward.v1.VerifyCodeRequest.targets:type_name -> steward.v1.CodeTarget
-	12, // 3: steward.v1.VerifyCodeResponse.results:type_name -> steward.v1.CodeVerification
-	13, // 4: steward.v1.ProposeRequest.type:type_name -> steward.v1.CommandType
-	10, // 5: steward.v1.ProposeResponse.error:type_name -> steward.v1.CommandError
-	8,  // 6: steward.v1.Internal.Propose:input_type -> steward.v1.ProposeRequest
-	14, // 7: steward.v1.Internal.Facts:input_type -> steward.v1.FactsRequest
-	15, // 8: steward.v1.Internal.Deliver:input_type -> steward.v1.DeliverRequest
-	16, // 9: steward.v1.Internal.ValidateNode:input_type -> steward.v1.ValidateNodeRequest
-	3,  // 10: steward.v1.Internal.CodeTargets:input_type -> steward.v1.CodeTargetsRequest
-	17, // 11: steward.v1.Internal.CheckpointStates:input_type -> steward.v1.CheckpointStatesRequest
-	6,  // 12: steward.v1.Internal.VerifyCode:input_type -> steward.v1.VerifyCodeRequest
-	0,  // 13: steward.v1.Internal.Work:input_type -> steward.v1.WorkRequest
-	9,  // 14: steward.v1.Internal.Propose:output_type -> steward.v1.ProposeResponse
-	18, // 15: steward.v1.Internal.Facts:output_type -> steward.v1.FactsResponse
-	19, // 16: steward.v1.Internal.Deliver:output_type -> steward.v1.DeliverResponse
-	20, // 17: steward.v1.Internal.ValidateNode:output_type -> steward.v1.NodeValidation
-	5,  // 18: steward.v1.Internal.CodeTargets:output_type -> steward.v1.CodeTargetsResponse
-	21, // 19: steward.v1.Internal.CheckpointStates:output_type -> steward.v1.CheckpointStatesResponse
-	7,  // 20: steward.v1.Internal.VerifyCode:output_type -> steward.v1.VerifyCodeResponse
-	2,  // 21: steward.v1.Internal.Work:output_type -> steward.v1.WorkBatch
-	14, // [14:22] is the sub-list for method output_type
-	6,  // [6:14] is the sub-list for method input_type
+	3,  // 0: steward.v1.WorkBatch.changes:type_name -> steward.v1.RecordChange
+	6,  // 1: steward.v1.CodeTargetsResponse.targets:type_name -> steward.v1.CodeTarget
+	6,  // 2: steward.v1.VerifyCodeRequest.targets:type_name -> steward.v1.CodeTarget
+	14, // 3: steward.v1.VerifyCodeResponse.results:type_name -> steward.v1.CodeVerification
+	15, // 4: steward.v1.ProposeRequest.type:type_name -> steward.v1.CommandType
+	12, // 5: steward.v1.ProposeResponse.error:type_name -> steward.v1.CommandError
+	10, // 6: steward.v1.Internal.Propose:input_type -> steward.v1.ProposeRequest
+	16, // 7: steward.v1.Internal.Facts:input_type -> steward.v1.FactsRequest
+	17, // 8: steward.v1.Internal.Deliver:input_type -> steward.v1.DeliverRequest
+	18, // 9: steward.v1.Internal.ValidateNode:input_type -> steward.v1.ValidateNodeRequest
+	5,  // 10: steward.v1.Internal.CodeTargets:input_type -> steward.v1.CodeTargetsRequest
+	19, // 11: steward.v1.Internal.CheckpointStates:input_type -> steward.v1.CheckpointStatesRequest
+	8,  // 12: steward.v1.Internal.VerifyCode:input_type -> steward.v1.VerifyCodeRequest
+	2,  // 13: steward.v1.Internal.Work:input_type -> steward.v1.WorkRequest
+	0,  // 14: steward.v1.Internal.Signal:input_type -> steward.v1.SignalRequest
+	11, // 15: steward.v1.Internal.Propose:output_type -> steward.v1.ProposeResponse
+	20, // 16: steward.v1.Internal.Facts:output_type -> steward.v1.FactsResponse
+	21, // 17: steward.v1.Internal.Deliver:output_type -> steward.v1.DeliverResponse
+	22, // 18: steward.v1.Internal.ValidateNode:output_type -> steward.v1.NodeValidation
+	7,  // 19: steward.v1.Internal.CodeTargets:output_type -> steward.v1.CodeTargetsResponse
+	23, // 20: steward.v1.Internal.CheckpointStates:output_type -> steward.v1.CheckpointStatesResponse
+	9,  // 21: steward.v1.Internal.VerifyCode:output_type -> steward.v1.VerifyCodeResponse
+	4,  // 22: steward.v1.Internal.Work:output_type -> steward.v1.WorkBatch
+	1,  // 23: steward.v1.Internal.Signal:output_type -> steward.v1.SignalResponse
+	15, // [15:24] is the sub-list for method output_type
+	6,  // [6:15] is the sub-list for method input_type
 	6,  // [6:6] is the sub-list for extension type_name
 	6,  // [6:6] is the sub-list for extension extendee
 	0,  // [0:6] is the sub-list for field type_name
@@ -916,7 +1045,7 @@ func file_steward_v1_internal_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_steward_v1_internal_proto_rawDesc), len(file_steward_v1_internal_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

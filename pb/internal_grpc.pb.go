@@ -27,6 +27,7 @@ const (
 	Internal_CheckpointStates_FullMethodName = "/steward.v1.Internal/CheckpointStates"
 	Internal_VerifyCode_FullMethodName       = "/steward.v1.Internal/VerifyCode"
 	Internal_Work_FullMethodName             = "/steward.v1.Internal/Work"
+	Internal_Signal_FullMethodName           = "/steward.v1.Internal/Signal"
 )
 
 // InternalClient is the client API for Internal service.
@@ -66,6 +67,10 @@ type InternalClient interface {
 	// saw (when the server still holds them) or a fresh view of them, then
 	// every later commit's changes as they are applied on the server.
 	Work(ctx context.Context, in *WorkRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WorkBatch], error)
+	// Signal carries a link, monitor, exit, DOWN or suspend signal between
+	// a process of the calling node and one of the receiving node, as
+	// Erlang distribution does.
+	Signal(ctx context.Context, in *SignalRequest, opts ...grpc.CallOption) (*SignalResponse, error)
 }
 
 type internalClient struct {
@@ -165,6 +170,16 @@ func (c *internalClient) Work(ctx context.Context, in *WorkRequest, opts ...grpc
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Internal_WorkClient = grpc.ServerStreamingClient[WorkBatch]
 
+func (c *internalClient) Signal(ctx context.Context, in *SignalRequest, opts ...grpc.CallOption) (*SignalResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SignalResponse)
+	err := c.cc.Invoke(ctx, Internal_Signal_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // InternalServer is the server API for Internal service.
 // All implementations must embed UnimplementedInternalServer
 // for forward compatibility.
@@ -202,6 +217,10 @@ type InternalServer interface {
 	// saw (when the server still holds them) or a fresh view of them, then
 	// every later commit's changes as they are applied on the server.
 	Work(*WorkRequest, grpc.ServerStreamingServer[WorkBatch]) error
+	// Signal carries a link, monitor, exit, DOWN or suspend signal between
+	// a process of the calling node and one of the receiving node, as
+	// Erlang distribution does.
+	Signal(context.Context, *SignalRequest) (*SignalResponse, error)
 	mustEmbedUnimplementedInternalServer()
 }
 
@@ -235,6 +254,9 @@ func (UnimplementedInternalServer) VerifyCode(context.Context, *VerifyCodeReques
 }
 func (UnimplementedInternalServer) Work(*WorkRequest, grpc.ServerStreamingServer[WorkBatch]) error {
 	return status.Error(codes.Unimplemented, "method Work not implemented")
+}
+func (UnimplementedInternalServer) Signal(context.Context, *SignalRequest) (*SignalResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Signal not implemented")
 }
 func (UnimplementedInternalServer) mustEmbedUnimplementedInternalServer() {}
 func (UnimplementedInternalServer) testEmbeddedByValue()                  {}
@@ -394,6 +416,24 @@ func _Internal_Work_Handler(srv interface{}, stream grpc.ServerStream) error {
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Internal_WorkServer = grpc.ServerStreamingServer[WorkBatch]
 
+func _Internal_Signal_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SignalRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InternalServer).Signal(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Internal_Signal_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InternalServer).Signal(ctx, req.(*SignalRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Internal_ServiceDesc is the grpc.ServiceDesc for Internal service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -428,6 +468,10 @@ var Internal_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "VerifyCode",
 			Handler:    _Internal_VerifyCode_Handler,
+		},
+		{
+			MethodName: "Signal",
+			Handler:    _Internal_Signal_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

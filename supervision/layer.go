@@ -107,9 +107,10 @@ func (l *Layer) Attach(n node.Host) error {
 	g := n.Server().GRPC()
 	pb.RegisterSupervisionServer(g, &supervisionService{l: l})
 	pb.RegisterRuntimeServer(g, &runtimeService{l: l})
-	n.Server().HandlePeer(transport.PeerHandlers{Deliver: l.deliverLocal})
+	n.Server().HandlePeer(transport.PeerHandlers{Deliver: l.deliverLocal, Signal: l.signalLocal})
 
 	l.goFunc(l.rec.run)
+	l.goFunc(l.watchLostNodes)
 	n.OnLeadership("tree-placement", l.replaceLoop)
 	n.OnShutdown(l.stop)
 	return nil

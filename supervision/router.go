@@ -3,10 +3,12 @@ package supervision
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/steward/steward/actor"
+	"github.com/steward/steward/node"
 	"github.com/steward/steward/pb"
 	"github.com/steward/steward/transport"
 	"google.golang.org/grpc"
@@ -37,6 +39,7 @@ var (
 	_ actor.Router        = (*Router)(nil)
 	_ actor.CallRouter    = (*Router)(nil)
 	_ actor.CheckedRouter = (*Router)(nil)
+	_ actor.SignalRouter  = (*Router)(nil)
 )
 
 func (r *Router) conn(nodeName string) (*grpc.ClientConn, error) {
@@ -90,6 +93,44 @@ func (r *Router) RouteCall(ctx context.Context, to actor.PID, msg actor.Message)
 		timeout = time.Until(dl)
 	}
 	return r.deliver(ctx, to, msg, true, timeout)
+}
+
+// RouteSignal implements actor.SignalRouter, through the receiving node's
+// Internal.Signal.
+func (r *Router) RouteSignal(ctx context.Context, s actor.Signal) error {
+	c, err := r.conn(s.To.Node)
+	if err != nil {
+		return err
+	}
+	req := &pb.SignalRequest{Kind: string(s.Kind), From: s.From.String(), To: s.To.String(), Ref: s.Ref, Reason: string(s.Reason)}
+	if _, err := pb.NewInternalClient(c).Signal(ctx, req); err != nil {
+		return transport.FromStatus(err)
+	}
+	return nil
+}
+
+// signalLocal is the receiving side of RouteSignal.
+func (l *Layer) signalLocal(_ context.Context, req *pb.SignalRequest) (*pb.SignalResponse, error) {
+	kind, err := actor.ParseSignalKind(req.Kind)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", transport.ErrInvalidRequest, err)
+	}
+	s := actor.Signal{Kind: kind, Ref: req.Ref, Reason: actor.Reason(req.Reason)}
+	if s.To, err = actor.ParsePID(req.To); err != nil {
+		return nil, fmt.Errorf("%w: to: %v", transport.ErrInvalidRequest, err)
+	}
+	if s.To.Node != l.node.Name() {
+		return nil, fmt.Errorf("%w: pid %s is not on node %s", transport.ErrInvalidRequest, s.To, l.node.Name())
+	}
+	if kind == actor.SigSuspend || kind == actor.SigResume {
+		s.From = actor.PID{Node: strings.SplitN(req.From, "/", 2)[0]}
+	} else if s.From, err = actor.ParsePID(req.From); err != nil {
+		return nil, fmt.Errorf("%w: from: %v", transport.ErrInvalidRequest, err)
+	}
+	if err := l.rt.HandleSignal(s); err != nil {
+		return nil, err
+	}
+	return &pb.SignalResponse{}, nil
 }
 
 // deliverLocal is the receiving side of the router.
@@ -169,5 +210,30 @@ var runtimeCodes = []struct {
 func init() {
 	for _, e := range runtimeCodes {
 		transport.RegisterCode(e.kind, e.err, e.code)
+	}
+}
+
+// lostNodeInterval is how often the layer looks for nodes, crossed to by
+// links or monitors, that gossip no longer holds alive.
+const lostNodeInterval = 500 * time.Millisecond
+
+// watchLostNodes fires, with noconnection, the links and monitors of this
+// node's processes that cross to a node gossip holds failed or left, as
+// Erlang does when the connection to a node goes down (actor.NodeDown).
+func (l *Layer) watchLostNodes() {
+	t := time.NewTicker(lostNodeInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-l.stopCh:
+			return
+		case <-t.C:
+		}
+		for _, name := range l.rt.RemoteNodes() {
+			switch l.node.MemberStatus(name) {
+			case node.StatusFailed, node.StatusLeft:
+				l.rt.NodeDown(name)
+			}
+		}
 	}
 }

@@ -33,6 +33,9 @@ type PeerHandlers struct {
 	VerifyCode func(context.Context, *pb.VerifyCodeRequest) (*pb.VerifyCodeResponse, error)
 	// Work: a server's stream of committed work to a client agent.
 	Work func(*pb.WorkRequest, pb.Internal_WorkServer) error
+	// Signal: the supervision layer's links, monitors, exits, DOWNs and
+	// suspends between processes of two nodes.
+	Signal func(context.Context, *pb.SignalRequest) (*pb.SignalResponse, error)
 }
 
 // internalService is the Internal gRPC service: the one service only
@@ -74,6 +77,10 @@ func (s *Server) HandlePeer(h PeerHandlers) {
 	set("Work", i.handlers.Work != nil, h.Work != nil)
 	if h.Work != nil {
 		i.handlers.Work = h.Work
+	}
+	set("Signal", i.handlers.Signal != nil, h.Signal != nil)
+	if h.Signal != nil {
+		i.handlers.Signal = h.Signal
 	}
 	if h.Facts != nil {
 		i.handlers.Facts = h.Facts
@@ -145,6 +152,15 @@ func (i *internalService) CheckpointStates(ctx context.Context, req *pb.Checkpoi
 	h := i.get().CheckpointStates
 	if h == nil {
 		return nil, unimplemented("CheckpointStates")
+	}
+	resp, err := h(ctx, req)
+	return resp, toStatus(err)
+}
+
+func (i *internalService) Signal(ctx context.Context, req *pb.SignalRequest) (*pb.SignalResponse, error) {
+	h := i.get().Signal
+	if h == nil {
+		return nil, unimplemented("Signal")
 	}
 	resp, err := h(ctx, req)
 	return resp, toStatus(err)

@@ -1,0 +1,410 @@
+package actor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+)
+
+// Links, monitors and suspends across nodes, as Erlang distribution keeps
+// them: a link or a monitor that crosses to another node is held by both
+// nodes (process.rlinks / rmonitors on the one side, rlinks / rmonBy on the
+// other); the exit of either end is carried to the other as a signal
+// (SignalRouter); and when a node is lost every link and monitor that
+// crossed to it fires with reason noconnection (NodeDown).
+
+// NoConnection is the reason of the exit signals and DOWN messages a lost
+// node leaves behind (Erlang's noconnection).
+const NoConnection Reason = "noconnection"
+
+// signalTimeout bounds one signal's delivery to another node.
+const signalTimeout = 5 * time.Second
+
+// SignalKind is what a Signal does on the receiving node.
+type SignalKind string
+
+const (
+	// SigLink links To (local there) to From; SigUnlink removes it.
+	SigLink   SignalKind = "link"
+	SigUnlink SignalKind = "unlink"
+	// SigMonitor makes From watch To, under From's Ref; SigDemonitor
+	// removes it.
+	SigMonitor   SignalKind = "monitor"
+	SigDemonitor SignalKind = "demonitor"
+	// SigExit is the exit signal of From, which exited with Reason, to
+	// To, linked to it.
+	SigExit SignalKind = "exit"
+	// SigDown is the DOWN message of From, which exited with Reason, to
+	// To, which monitored it under Ref.
+	SigDown SignalKind = "down"
+	// SigSuspend and SigResume suspend and resume To.
+	SigSuspend SignalKind = "suspend"
+	SigResume  SignalKind = "resume"
+)
+
+// Signal is one link, monitor, exit, DOWN or suspend signal between a
+// process and one on another node.
+type Signal struct {
+	Kind     SignalKind
+	From, To PID
+	Ref      uint64
+	Reason   Reason
+}
+
+// remoteRef is a remote watcher's monitor: refs are its node's, so they
+// are kept with the watcher.
+type remoteRef struct {
+	watcher PID
+	ref     uint64
+}
+
+// ParseSignalKind checks a signal kind's name.
+func ParseSignalKind(s string) (SignalKind, error) {
+	switch k := SignalKind(s); k {
+	case SigLink, SigUnlink, SigMonitor, SigDemonitor, SigExit, SigDown, SigSuspend, SigResume:
+		return k, nil
+	}
+	return "", fmt.Errorf("%w: unknown signal kind %q", ErrBadArgs, s)
+}
+
+func (rt *Runtime) signalRouter(to PID) (SignalRouter, error) {
+	sr, ok := rt.router.(SignalRouter)
+	if !ok || rt.router == nil {
+		return nil, fmt.Errorf("%w: %s is on node %q (no router for links and monitors across nodes)", ErrRemoteUnsupported, to, to.Node)
+	}
+	return sr, nil
+}
+
+// sendSignal delivers a signal to another node and waits for its answer.
+func (rt *Runtime) sendSignal(s Signal) error {
+	sr, err := rt.signalRouter(s.To)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), signalTimeout)
+	defer cancel()
+	return sr.RouteSignal(ctx, s)
+}
+
+// sendSignals delivers the signals an exit leaves, in order, in the
+// background: an exit never waits on another node. One that cannot be
+// delivered is dropped; the other node, once it learns this one is lost,
+// fires its links and monitors with noconnection itself.
+func (rt *Runtime) sendSignals(sigs []Signal) {
+	if len(sigs) == 0 {
+		return
+	}
+	go func() {
+		for _, s := range sigs {
+			if err := rt.sendSignal(s); err != nil {
+				rt.log.Debug("signal to another node not delivered", "kind", s.Kind, "from", s.From, "to", s.To, "error", err)
+			}
+		}
+	}()
+}
+
+// linkRemote links local a to a process on another node: the other node
+// records the link first (refusing a dead process), then this one.
+func (rt *Runtime) linkRemote(a *process, to PID) error {
+	if err := rt.sendSignal(Signal{Kind: SigLink, From: a.pid, To: to}); err != nil {
+		return fmt.Errorf("link: %w", err)
+	}
+	a.mu.Lock()
+	if a.closed {
+		reason := a.exitReason
+		a.mu.Unlock()
+		// a died meanwhile: its exit found no remote link to signal.
+		rt.sendSignals([]Signal{{Kind: SigExit, From: a.pid, To: to, Reason: reason}})
+		return fmt.Errorf("link: %w", errNoProc(a.pid))
+	}
+	if a.rlinks == nil {
+		a.rlinks = map[PID]struct{}{}
+	}
+	a.rlinks[to] = struct{}{}
+	a.mu.Unlock()
+	return nil
+}
+
+func (rt *Runtime) unlinkRemote(a *process, to PID) {
+	a.mu.Lock()
+	_, had := a.rlinks[to]
+	delete(a.rlinks, to)
+	a.mu.Unlock()
+	if had {
+		rt.sendSignals([]Signal{{Kind: SigUnlink, From: a.pid, To: to}})
+	}
+}
+
+// monitorRemote makes local w watch a process on another node. A target
+// that is dead there gets DOWN noproc at once, as locally; one on a node
+// that cannot be reached, DOWN noconnection.
+func (rt *Runtime) monitorRemote(w *process, to PID) (uint64, error) {
+	if _, err := rt.signalRouter(to); err != nil {
+		return 0, fmt.Errorf("monitor: %w", err)
+	}
+	ref := rt.refs.Add(1)
+	err := rt.sendSignal(Signal{Kind: SigMonitor, From: w.pid, To: to, Ref: ref})
+	down := func(reason Reason) (uint64, error) {
+		if err := w.deliver(envelope{msg: Message{Kind: KindDown, From: to, Ref: ref, Body: []byte(reason)}}, true); err != nil {
+			return 0, err
+		}
+		return ref, nil
+	}
+	switch {
+	case isNoProc(err):
+		return down(NoProc)
+	case err != nil && isNoRoute(err):
+		return down(NoConnection)
+	case err != nil:
+		return 0, fmt.Errorf("monitor: %w", err)
+	}
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		rt.sendSignals([]Signal{{Kind: SigDemonitor, From: w.pid, To: to, Ref: ref}})
+		return 0, fmt.Errorf("monitor: %w", errNoProc(w.pid))
+	}
+	if w.rmonitors == nil {
+		w.rmonitors = map[uint64]PID{}
+	}
+	w.rmonitors[ref] = to
+	w.mu.Unlock()
+	return ref, nil
+}
+
+// demonitorRemote removes w's monitor ref if it watches a remote process;
+// it reports whether it did.
+func (rt *Runtime) demonitorRemote(w *process, ref uint64) bool {
+	w.mu.Lock()
+	to, ok := w.rmonitors[ref]
+	delete(w.rmonitors, ref)
+	w.mu.Unlock()
+	if ok {
+		rt.sendSignals([]Signal{{Kind: SigDemonitor, From: w.pid, To: to, Ref: ref}})
+	}
+	return ok
+}
+
+// remoteExitSignals is what the exit of p, with reason, owes other nodes:
+// its links' exit signals, its watchers' DOWN messages, and the removal
+// of its own monitors. p.mu is held; the remote sets are cleared.
+func remoteExitSignals(p *process, reason Reason) []Signal {
+	var out []Signal
+	for peer := range p.rlinks {
+		out = append(out, Signal{Kind: SigExit, From: p.pid, To: peer, Reason: reason})
+	}
+	for r := range p.rmonBy {
+		out = append(out, Signal{Kind: SigDown, From: p.pid, To: r.watcher, Ref: r.ref, Reason: reason})
+	}
+	for ref, to := range p.rmonitors {
+		out = append(out, Signal{Kind: SigDemonitor, From: p.pid, To: to, Ref: ref})
+	}
+	p.rlinks, p.rmonBy, p.rmonitors = nil, nil, nil
+	sort.SliceStable(out, func(i, j int) bool { return out[i].To.Compare(out[j].To) < 0 })
+	return out
+}
+
+// HandleSignal carries out, on this node, a signal from a process on
+// another node (SignalRouter's receiving end). A link or monitor of a dead
+// or unknown process is refused (ErrNoProc, ErrUnknownPID): the sender
+// then delivers noproc; an exit or DOWN for a link or monitor no longer
+// held is ignored.
+func (rt *Runtime) HandleSignal(s Signal) error {
+	if s.From.Node == rt.node || s.From.Node == "" {
+		return fmt.Errorf("%w: a signal from %q is not from another node", ErrBadArgs, s.From.String())
+	}
+	switch s.Kind {
+	case SigSuspend:
+		return rt.Suspend(s.To)
+	case SigResume:
+		return rt.Resume(s.To)
+	}
+	p, err := rt.local(s.To)
+	if err != nil {
+		return err
+	}
+	switch s.Kind {
+	case SigLink:
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if p.closed {
+			return errNoProc(p.pid)
+		}
+		if p.rlinks == nil {
+			p.rlinks = map[PID]struct{}{}
+		}
+		p.rlinks[s.From] = struct{}{}
+	case SigUnlink:
+		p.mu.Lock()
+		delete(p.rlinks, s.From)
+		p.mu.Unlock()
+	case SigMonitor:
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if p.closed {
+			return errNoProc(p.pid)
+		}
+		if p.rmonBy == nil {
+			p.rmonBy = map[remoteRef]struct{}{}
+		}
+		p.rmonBy[remoteRef{s.From, s.Ref}] = struct{}{}
+	case SigDemonitor:
+		p.mu.Lock()
+		delete(p.rmonBy, remoteRef{s.From, s.Ref})
+		p.mu.Unlock()
+	case SigExit:
+		rt.remoteExit(p, s.From, s.Reason)
+	case SigDown:
+		rt.remoteDown(p, s.From, s.Ref, s.Reason)
+	default:
+		return fmt.Errorf("%w: unknown signal kind %q", ErrBadArgs, s.Kind)
+	}
+	return nil
+}
+
+// remoteExit applies the exit signal of remote process from, linked to p.
+func (rt *Runtime) remoteExit(p *process, from PID, reason Reason) {
+	var work []exitItem
+	rt.topo.RLock()
+	p.mu.Lock()
+	_, linked := p.rlinks[from]
+	delete(p.rlinks, from)
+	wk := false
+	if linked && !p.closed {
+		wk = rt.applySignal(p, from, reason, exitAction(p, from, reason), &work)
+	}
+	p.mu.Unlock()
+	rt.topo.RUnlock()
+	if wk {
+		p.signal()
+	}
+	for _, it := range work {
+		rt.exitProc(it.p, it.reason)
+	}
+}
+
+// remoteDown delivers the DOWN message of remote process from to p, which
+// monitored it under ref.
+func (rt *Runtime) remoteDown(p *process, from PID, ref uint64, reason Reason) {
+	p.mu.Lock()
+	to, ok := p.rmonitors[ref]
+	if !ok || to != from {
+		p.mu.Unlock()
+		return
+	}
+	delete(p.rmonitors, ref)
+	wk := !p.closed && p.deliverLocked(envelope{msg: Message{Kind: KindDown, From: from, Ref: ref, Body: []byte(reason)}})
+	p.mu.Unlock()
+	if wk {
+		p.signal()
+	}
+}
+
+// RemoteNodes lists the other nodes that links and monitors of this
+// runtime's processes cross to, sorted.
+func (rt *Runtime) RemoteNodes() []string {
+	seen := map[string]bool{}
+	rt.procs.Range(func(_, v any) bool {
+		p := v.(*process)
+		p.mu.Lock()
+		for peer := range p.rlinks {
+			seen[peer.Node] = true
+		}
+		for _, to := range p.rmonitors {
+			seen[to.Node] = true
+		}
+		for r := range p.rmonBy {
+			seen[r.watcher.Node] = true
+		}
+		p.mu.Unlock()
+		return true
+	})
+	out := make([]string, 0, len(seen))
+	for n := range seen {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// NodeDown fires every link and monitor that crosses to node, which is
+// lost: each linked process receives the exit signal noconnection, each
+// watcher DOWN noconnection, and the node's watchers of local processes
+// are forgotten. It returns how many links and monitors fired.
+func (rt *Runtime) NodeDown(node string) int {
+	if node == rt.node || node == "" {
+		return 0
+	}
+	type hit struct {
+		p     *process
+		links []PID
+		downs map[uint64]PID
+	}
+	var hits []hit
+	rt.procs.Range(func(_, v any) bool {
+		p := v.(*process)
+		p.mu.Lock()
+		h := hit{p: p}
+		for peer := range p.rlinks {
+			if peer.Node == node {
+				h.links = append(h.links, peer)
+			}
+		}
+		for ref, to := range p.rmonitors {
+			if to.Node == node {
+				if h.downs == nil {
+					h.downs = map[uint64]PID{}
+				}
+				h.downs[ref] = to
+			}
+		}
+		for r := range p.rmonBy {
+			if r.watcher.Node == node {
+				delete(p.rmonBy, r)
+			}
+		}
+		p.mu.Unlock()
+		if len(h.links) > 0 || len(h.downs) > 0 {
+			hits = append(hits, h)
+		}
+		return true
+	})
+	n := 0
+	for _, h := range hits {
+		sort.Slice(h.links, func(i, j int) bool { return h.links[i].Compare(h.links[j]) < 0 })
+		for _, peer := range h.links {
+			rt.remoteExit(h.p, peer, NoConnection)
+			n++
+		}
+		refs := make([]uint64, 0, len(h.downs))
+		for ref := range h.downs {
+			refs = append(refs, ref)
+		}
+		sort.Slice(refs, func(i, j int) bool { return refs[i] < refs[j] })
+		for _, ref := range refs {
+			rt.remoteDown(h.p, h.downs[ref], ref, NoConnection)
+			n++
+		}
+	}
+	if n > 0 {
+		rt.log.Info("node lost: links and monitors fired with noconnection", "node", node, "fired", n)
+	}
+	return n
+}
+
+// suspendRemote suspends or resumes a process on another node.
+func (rt *Runtime) suspendRemote(pid PID, on bool) error {
+	k := SigResume
+	if on {
+		k = SigSuspend
+	}
+	return rt.sendSignal(Signal{Kind: k, From: PID{Node: rt.node}, To: pid})
+}
+
+func isNoProc(err error) bool {
+	return err != nil && (errors.Is(err, ErrNoProc) || errors.Is(err, ErrUnknownPID))
+}
+
+func isNoRoute(err error) bool { return errors.Is(err, ErrNoRoute) }
