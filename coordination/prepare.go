@@ -32,12 +32,18 @@ var checkTables = []string{"trees", "nodes", "plans"}
 // the replicated placement of its tree, gathers facts from the nodes and
 // builds the phases. A plan that is invalid, or whose conflicts refuse it,
 // comes back with an error (and, for conflicts, the result to show).
-func (l *Layer) prepare(ctx context.Context, data []byte, filename string, now time.Time) (*prepared, error) {
+// skipChecks are the checks the operator skips (plan.SkippableChecks
+// names); an unknown one refuses the request.
+func (l *Layer) prepare(ctx context.Context, data []byte, filename string, skipChecks []string, now time.Time) (*prepared, error) {
+	skip, err := plan.ParseSkipChecks(skipChecks)
+	if err != nil {
+		return nil, fmt.Errorf("%w: skip_checks: %v", transport.ErrInvalidRequest, err)
+	}
 	p, err := plan.Parse(data, filename)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", transport.ErrInvalidRequest, err)
 	}
-	return l.preparePlan(ctx, p, plan.Options{Now: now, KnownBehavior: l.knownBehavior})
+	return l.preparePlan(ctx, p, plan.Options{Now: now, KnownBehavior: l.knownBehavior, SkipChecks: skip})
 }
 
 // preparePlan is prepare of a parsed plan.

@@ -59,7 +59,7 @@ func (s *service) DryRun(ctx context.Context, req *pb.PlanRequest) (*pb.DryRunRe
 			if err := s.srv().Backend().ReadBarrier(ctx); err != nil {
 				return nil, err
 			}
-			p, err := s.l.prepare(ctx, r.Plan, r.Filename, s.l.clock.Now())
+			p, err := s.l.prepare(ctx, r.Plan, r.Filename, r.SkipChecks, s.l.clock.Now())
 			if p == nil || p.result == nil {
 				return nil, err
 			}
@@ -94,7 +94,7 @@ func (s *service) applyLocal(ctx context.Context, r *pb.ApplyPlanRequest) (*pb.A
 		}
 	}
 	now := s.l.clock.Now()
-	p, err := s.l.prepare(ctx, r.Plan, r.Filename, now)
+	p, err := s.l.prepare(ctx, r.Plan, r.Filename, r.SkipChecks, now)
 	if err != nil {
 		if p != nil && p.result != nil {
 			return nil, fmt.Errorf("%w%s", err, conflictSummary(p.result))
@@ -322,7 +322,7 @@ func (l *Layer) Submit(ctx context.Context, data []byte, filename string) (*pb.A
 
 // DryRunLocal plans without committing, on the leader.
 func (l *Layer) DryRunLocal(ctx context.Context, data []byte, filename string) (*plan.Result, error) {
-	p, err := l.prepare(ctx, data, filename, l.clock.Now())
+	p, err := l.prepare(ctx, data, filename, nil, l.clock.Now())
 	if p == nil {
 		return nil, err
 	}

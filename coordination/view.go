@@ -24,6 +24,9 @@ type View struct {
 	Phases      []StageView `json:"phases"`
 	Rollback    []StageView `json:"rollback"`
 	SubmittedBy string      `json:"submitted_by,omitempty"`
+	// SkippedChecks are the checks the operator skipped for the plan
+	// (`steward apply --skip-check`); empty when none was.
+	SkippedChecks []plan.CheckKind `json:"skipped_checks"`
 }
 
 // StageView is one phase, or the rollback of one phase.
@@ -95,6 +98,7 @@ func NewView(rec *pb.PlanRecord, resultJSON []byte) View {
 		Operations: int(rec.Operations), CreatedAt: time.Unix(0, rec.CreatedAtUnixNano).UTC(),
 		FinishedAt: tp(rec.FinishedAtUnixNano), EstimatedMS: rec.EstimatedMs, SubmittedBy: rec.SubmittedBy,
 		Phases: []StageView{}, Rollback: []StageView{},
+		SkippedChecks: append([]plan.CheckKind{}, res.SkippedChecks...),
 	}
 	end := rec.FinishedAtUnixNano
 	if end == 0 {
