@@ -487,6 +487,7 @@ func hangingRestartLoop(t *testing.T, strategy spec.Strategy) {
 	held.answer <- errNoStart
 	wantErr(t, recv(t, errs[0]), actor.ErrDuplicateID) // already_present
 	for _, c := range errs[1:3] {
+		// OTP's {error, restarting}; it also matches ErrChildRunning.
 		err := recv(t, c)
 		if wantErr(t, err, actor.ErrChildRunning); !strings.Contains(err.Error(), "restarting") {
 			t.Fatalf("error %v, want one saying restarting", err)
