@@ -19,6 +19,9 @@ import (
 	"github.com/steward/steward/state"
 	"github.com/steward/steward/supervision"
 	"github.com/steward/steward/testkit"
+	"github.com/steward/steward/transport"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // ccluster is 3 servers (n1..n3, nodes 0..2) and 5 client agents (c1..c5,
@@ -64,14 +67,51 @@ func (cc *ccluster) rt(name string) *actor.Runtime {
 	return nil
 }
 
+// idempotent retries a write that is the same when made again (a tree
+// applied, a tree deleted) through leader changes, which a loaded machine
+// sees: one that was not applied, or may or may not have been, is made
+// again; any other error fails the test.
+func (cc *ccluster) idempotent(t *testing.T, what string, f func(ctx context.Context) error) {
+	t.Helper()
+	cc.Eventually(90*time.Second, func() error {
+		err := f(testkit.Ctx(t, 20*time.Second))
+		switch status.Code(err) {
+		case codes.OK:
+			return nil
+		case codes.Unavailable, codes.Aborted, codes.DeadlineExceeded:
+			return err
+		}
+		t.Fatalf("%s: %v", what, err)
+		return nil
+	}, "%s", what)
+}
+
+// once makes a write that is not the same when made again (a plan, a
+// capture) and retries it only when it was certainly not applied.
+func (cc *ccluster) once(t *testing.T, what string, f func(ctx context.Context) error) {
+	t.Helper()
+	cc.Eventually(90*time.Second, func() error {
+		err := f(testkit.Ctx(t, 30*time.Second))
+		if err == nil || !transport.NotApplied(err) {
+			if err != nil {
+				t.Fatalf("%s: %v", what, err)
+			}
+			return nil
+		}
+		return err
+	}, "%s", what)
+}
+
 // tree commits a tree through node i and waits until its node runs it at
 // the committed index.
 func (cc *ccluster) tree(t *testing.T, i int, spec string) *pb.TreeSummary {
 	t.Helper()
-	resp, err := pb.NewSupervisionClient(cc.Conn(i)).ApplyTree(testkit.Ctx(t, 15*time.Second), &pb.ApplyTreeRequest{Spec: []byte(spec), Filename: "t.json"})
-	if err != nil {
-		t.Fatalf("apply tree through %s: %v", cc.Node(i).Name(), err)
-	}
+	var resp *pb.ApplyTreeResponse
+	cc.idempotent(t, "apply tree through "+cc.Node(i).Name(), func(ctx context.Context) error {
+		var err error
+		resp, err = pb.NewSupervisionClient(cc.Conn(i)).ApplyTree(ctx, &pb.ApplyTreeRequest{Spec: []byte(spec), Filename: "t.json"})
+		return err
+	})
 	cc.waitTree(t, resp.Tree.Node, resp.Tree.Name, resp.Tree.ModifyIndex)
 	return resp.Tree
 }
@@ -105,10 +145,12 @@ func (cc *ccluster) pid(t *testing.T, nodeName, tree, path string) actor.PID {
 
 func (cc *ccluster) plan(t *testing.T, i int, doc string) string {
 	t.Helper()
-	resp, err := pb.NewCoordinationClient(cc.Conn(i)).Apply(testkit.Ctx(t, 30*time.Second), &pb.ApplyPlanRequest{Plan: []byte(doc), Filename: "p.json"})
-	if err != nil {
-		t.Fatalf("apply plan through %s: %v", cc.Node(i).Name(), err)
-	}
+	var resp *pb.ApplyPlanResponse
+	cc.once(t, "apply plan through "+cc.Node(i).Name(), func(ctx context.Context) error {
+		var err error
+		resp, err = pb.NewCoordinationClient(cc.Conn(i)).Apply(ctx, &pb.ApplyPlanRequest{Plan: []byte(doc), Filename: "p.json"})
+		return err
+	})
 	return resp.Id
 }
 
@@ -242,10 +284,12 @@ func TestClientsRunTreesPlansAndSnapshots(t *testing.T) {
 		return nil
 	}, "b/count at 5")
 	snaps := pb.NewSnapshotsClient(cc.Conn(3))
-	capResp, err := snaps.Capture(testkit.Ctx(t, 20*time.Second), &pb.CaptureRequest{Options: &pb.SnapshotOptions{IncludeState: true}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	var capResp *pb.CaptureResponse
+	cc.once(t, "capture", func(ctx context.Context) error {
+		var err error
+		capResp, err = snaps.Capture(ctx, &pb.CaptureRequest{Options: &pb.SnapshotOptions{IncludeState: true}})
+		return err
+	})
 	var srec *pb.SnapshotRecord
 	cc.Eventually(30*time.Second, func() error {
 		r, err := cc.Leader().State().SnapshotRecord(nil, capResp.Id)
@@ -268,19 +312,27 @@ func TestClientsRunTreesPlansAndSnapshots(t *testing.T) {
 	if err := rt2.Kill(cc.pid(t, "c2", "b", "count"), actor.Killed); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := pb.NewSupervisionClient(cc.Conn(0)).DeleteTree(testkit.Ctx(t, 10*time.Second), &pb.DeleteTreeRequest{Name: "c"}); err != nil {
-		t.Fatal(err)
-	}
+	deleted := false
+	cc.idempotent(t, "delete tree c", func(ctx context.Context) error {
+		_, err := pb.NewSupervisionClient(cc.Conn(0)).DeleteTree(ctx, &pb.DeleteTreeRequest{Name: "c"})
+		if status.Code(err) == codes.NotFound && deleted {
+			return nil // an earlier attempt, answered "may or may not", was applied
+		}
+		deleted = deleted || status.Code(err) == codes.Aborted || status.Code(err) == codes.DeadlineExceeded
+		return err
+	})
 	cc.Eventually(15*time.Second, func() error {
 		if _, err := cc.rt("c3").Tree("c"); err == nil {
 			return errors.New("c still runs on c3")
 		}
 		return nil
 	}, "c stopped on c3")
-	rresp, err := snaps.Restore(testkit.Ctx(t, 60*time.Second), &pb.RestoreRequest{Id: srec.Id})
-	if err != nil {
-		t.Fatal(err)
-	}
+	var rresp *pb.RestoreResponse
+	cc.once(t, "restore", func(ctx context.Context) error {
+		var err error
+		rresp, err = snaps.Restore(ctx, &pb.RestoreRequest{Id: srec.Id})
+		return err
+	})
 	for _, pid := range rresp.PlanIds {
 		if r := cc.waitPlan(t, pid, 60*time.Second); r.Status != state.PlanSucceeded {
 			t.Fatalf("restore plan:\n%s", planReport(r))
@@ -375,11 +427,14 @@ func TestClientFailures(t *testing.T) {
 	cc.Restart(cc.Index(from))
 
 	// A client killed: its auto-placed tree moves to another node.
-	resp, err := pb.NewSupervisionClient(cc.Conn(alive)).ApplyTree(testkit.Ctx(t, 15*time.Second), &pb.ApplyTreeRequest{
-		Spec: []byte(`{"name":"roaming","node":"auto","children":[{"id":"x","behavior":"echo"}]}`), Filename: "t.json"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	// Committed once: re-applied, an auto-placed tree may be placed again.
+	var resp *pb.ApplyTreeResponse
+	cc.once(t, "apply tree roaming", func(ctx context.Context) error {
+		var err error
+		resp, err = pb.NewSupervisionClient(cc.Conn(alive)).ApplyTree(ctx, &pb.ApplyTreeRequest{
+			Spec: []byte(`{"name":"roaming","node":"auto","children":[{"id":"x","behavior":"echo"}]}`), Filename: "t.json"})
+		return err
+	})
 	placed := resp.Tree.Node
 	if placed != "c2" {
 		t.Fatalf("auto placement chose %s, want the least loaded client c2 (clients before servers)", placed)
@@ -422,11 +477,13 @@ func TestClientFailures(t *testing.T) {
 		t.Fatalf("c1's counter = %d while partitioned, want 2: it stopped supervising", v)
 	}
 	// Committed meanwhile: a change of c1's tree.
-	ch, err := pb.NewSupervisionClient(cc.Conn(alive)).ApplyTree(testkit.Ctx(t, 15*time.Second), &pb.ApplyTreeRequest{
-		Spec: []byte(`{"name":"late","node":"c1","children":[{"id":"e","behavior":"echo"},{"id":"f","behavior":"echo"}]}`), Filename: "t.json"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	var ch *pb.ApplyTreeResponse
+	cc.idempotent(t, "change tree late", func(ctx context.Context) error {
+		var err error
+		ch, err = pb.NewSupervisionClient(cc.Conn(alive)).ApplyTree(ctx, &pb.ApplyTreeRequest{
+			Spec: []byte(`{"name":"late","node":"c1","children":[{"id":"e","behavior":"echo"},{"id":"f","behavior":"echo"}]}`), Filename: "t.json"})
+		return err
+	})
 	cc.Heal()
 	cc.waitTree(t, "c1", "late", ch.Tree.ModifyIndex)
 	if v := count(t, cc.rt("c1"), pinned); v != 2 {
