@@ -2,6 +2,7 @@ package health
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -9,9 +10,17 @@ import (
 	"github.com/hashicorp/go-memdb"
 	"github.com/steward/steward/actor"
 	"github.com/steward/steward/pb"
+	"github.com/steward/steward/plan"
 	"github.com/steward/steward/spec"
 	"github.com/steward/steward/state"
 )
+
+// SpecRejecter is an optional ability of the AppliedIndexer: it tells
+// whether the runtime refused the spec committed for a tree at index (and
+// why), the tree then running the spec of its applied index.
+type SpecRejecter interface {
+	SpecRejected(tree string) (index uint64, reason string, ok bool)
+}
 
 // nodeCheck is one pass of the node's checks.
 type nodeCheck struct {
@@ -19,6 +28,9 @@ type nodeCheck struct {
 	checked    int
 	stateIndex uint64
 	violations []*pb.ConsistencyViolation
+	// planned: the children plans started in place on this node, by
+	// supervisor pid and child id (see plannedChildren).
+	planned map[string]map[string]bool
 }
 
 func (c *nodeCheck) add(kind, subject, format string, args ...any) {
@@ -49,6 +61,9 @@ func (l *Layer) check(ctx context.Context, st *state.Store, ws memdb.WatchSet) *
 		return c
 	}
 	c.stateIndex = idx
+	if c.planned, err = plannedChildren(st, ws, c.node); err != nil {
+		c.add(KindSpecInvalid, "node:"+c.node, "reading the plans: %v", err)
+	}
 	running := map[string]actor.TreeInfo{}
 	for _, ti := range rt.Trees() {
 		running[ti.Name] = ti
@@ -126,9 +141,23 @@ func (l *Layer) checkTree(c *nodeCheck, rec *pb.TreeRecord, running map[string]a
 		return
 	}
 	if applied := l.applied.AppliedIndex(rec.Name); applied != rec.ModifyIndex {
-		if applied == 0 {
+		rj, _ := l.applied.(SpecRejecter)
+		var idx uint64
+		var why string
+		var refused bool
+		if rj != nil {
+			idx, why, refused = rj.SpecRejected(rec.Name)
+			refused = refused && idx == rec.ModifyIndex
+		}
+		switch {
+		case applied == 0:
 			c.add(KindTreeSpecStale, subj, "runs a spec the reconciler did not apply; the committed spec is at index %d", rec.ModifyIndex)
-		} else {
+		case refused:
+			// A refused update is undone whole: the tree runs the spec
+			// of the applied index, which is what it is checked against.
+			c.add(KindTreeSpecStale, subj, "runs the spec of index %d; the committed spec at index %d was refused: %s", applied, rec.ModifyIndex, why)
+			l.checkSupervisor(c, rec.Name, "", ti.Spec.SupervisorSpec)
+		default:
 			c.add(KindTreeSpecStale, subj, "runs the spec of index %d; the committed spec is at index %d", applied, rec.ModifyIndex)
 		}
 		return
@@ -178,7 +207,7 @@ func (l *Layer) checkSupervisor(c *nodeCheck, tree, path string, want spec.Super
 				}
 			}
 			for _, k := range kids {
-				if !k.Dynamic && !specIDs[k.ID] {
+				if !k.Dynamic && !specIDs[k.ID] && !c.planned[pid.String()][k.ID] {
 					added = append(added, k.ID)
 				}
 			}
@@ -199,6 +228,81 @@ func (l *Layer) checkSupervisor(c *nodeCheck, tree, path string, want spec.Super
 			l.checkSupervisor(c, tree, joinPath(path, cs.ID), cs.SupervisorSpec)
 		}
 	}
+}
+
+// plannedChildren lists the children that plans started on node with a
+// start_child of a child spec, by the pid of the supervisor they were
+// started under and child id: operations that ran and succeeded, in any
+// plan still kept, whose phase was not rolled back (a rollback stage lists
+// the operations it undoes).
+//
+// A plan changes children in place and commits no tree spec: the
+// committed desired state of such a child is the plan's record, so the
+// children check allows it beside the spec's children. It lasts as the
+// runtime keeps it: under the same supervisor process (a restart of the
+// supervisor starts its spec's children only), until the next applied
+// spec moves the supervisor back to its spec. A child an operator starts
+// with StartChild has no such record and is still a children_mismatch.
+func plannedChildren(st *state.Store, ws memdb.WatchSet, node string) (map[string]map[string]bool, error) {
+	_, recs, err := st.Plans(ws)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]map[string]bool{}
+	for _, rec := range recs {
+		undone := map[string]bool{}
+		type started struct{ op, sup string }
+		var starts []started
+		for _, stg := range rec.Stages {
+			if stg.Kind == state.StageKindRollback {
+				for _, op := range stg.Operations {
+					undone[op] = true
+				}
+				continue
+			}
+			for _, step := range stg.Steps {
+				if step.Node != node {
+					continue
+				}
+				for _, o := range step.Operations {
+					if o.Type == string(plan.StartChild) && o.Ran && o.Ok && o.Pid != "" {
+						starts = append(starts, started{o.Op, o.Pid})
+					}
+				}
+			}
+		}
+		if len(starts) == 0 {
+			continue
+		}
+		_, sp, err := st.Plan(nil, rec.Id)
+		if err != nil {
+			return nil, err
+		}
+		if sp == nil {
+			continue
+		}
+		var p plan.Plan
+		if err := json.Unmarshal(sp.PlanJson, &p); err != nil {
+			return nil, fmt.Errorf("plan %s: %w", rec.Id, err)
+		}
+		ids := map[string]string{}
+		for _, op := range p.Operations {
+			if op.Type == plan.StartChild && op.Params.Child != nil {
+				ids[op.ID] = op.Params.Child.ID
+			}
+		}
+		for _, s := range starts {
+			id, ok := ids[s.op]
+			if !ok || undone[s.op] {
+				continue
+			}
+			if out[s.sup] == nil {
+				out[s.sup] = map[string]bool{}
+			}
+			out[s.sup][id] = true
+		}
+	}
+	return out, nil
 }
 
 func joinPath(parent, id string) string {
