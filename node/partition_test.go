@@ -49,7 +49,9 @@ func TestPartitionedMinorityCannotCommit(t *testing.T) {
 	}
 
 	c.Heal()
-	c.EnsureSame(20 * time.Second)
+	// The cut-off node catches up once the leader's replication backs off
+	// to it again: on a loaded machine that can take a while.
+	c.EnsureSame(60 * time.Second)
 	for i := range c.Size() {
 		got, err := staleGet(testkit.Ctx(t, 5*time.Second), c.KV(i), "majority")
 		if err != nil || got != "yes" {
