@@ -24,6 +24,31 @@ func readPlanFile(cmd *cobra.Command, path string) ([]byte, error) {
 	return readInput(cmd, "plan", path, plan.MaxPlanBytes)
 }
 
+// skipCheckFlag adds --skip-check (repeatable) to cmd; its parse returns
+// the names, checked against plan.SkippableChecks (a usage error, exit 2,
+// lists the valid ones).
+func skipCheckFlag(cmd *cobra.Command) func() ([]string, error) {
+	names := cmd.Flags().StringArray("skip-check", nil, "skip this check in every phase of the plan, overriding it (repeatable): "+skippableNames())
+	return func() ([]string, error) {
+		kinds, err := plan.ParseSkipChecks(*names)
+		if err != nil {
+			return nil, usageError("--skip-check: " + strings.TrimPrefix(err.Error(), plan.ErrBadValue.Error()+": "))
+		}
+		return checkNames(kinds), nil
+	}
+}
+
+func skippableNames() string { return strings.Join(checkNames(plan.SkippableChecks), ", ") }
+
+// skipArgs renders skip as the flags that ask for it again.
+func skipArgs(skip []string) string {
+	var b strings.Builder
+	for _, s := range skip {
+		b.WriteString(" --skip-check " + s)
+	}
+	return b.String()
+}
+
 func newPlanCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "plan FILE",
@@ -31,12 +56,18 @@ func newPlanCmd(g *globals) *cobra.Command {
 		Long: `Plan FILE (HCL or JSON) on the leader from live facts, as 'apply' would, and print
 the phases, their checks and rollbacks, the conflicts and the estimated durations.
 Nothing is committed. Pass the printed check index to 'steward apply --check-index'
-to refuse the apply if the cluster changed in between.`,
+to refuse the apply if the cluster changed in between. --skip-check plans as
+'apply --skip-check' would.`,
 		Args: cobra.ExactArgs(1),
 	}
 	out := outputFlag(cmd)
+	skipChecks := skipCheckFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if err := checkOutput(*out); err != nil {
+			return err
+		}
+		skip, err := skipChecks()
+		if err != nil {
 			return err
 		}
 		data, err := readPlanFile(cmd, args[0])
@@ -48,7 +79,7 @@ to refuse the apply if the cluster changed in between.`,
 			return err
 		}
 		defer done()
-		resp, err := pb.NewCoordinationClient(c.Conn()).DryRun(ctx, &pb.PlanRequest{Plan: data, Filename: filepath.Base(args[0])})
+		resp, err := pb.NewCoordinationClient(c.Conn()).DryRun(ctx, &pb.PlanRequest{Plan: data, Filename: filepath.Base(args[0]), SkipChecks: skip})
 		if err != nil {
 			return g.rpcError(err)
 		}
@@ -71,7 +102,7 @@ to refuse the apply if the cluster changed in between.`,
 			fmt.Fprintln(w, "The plan would be refused: see the conflicts of error severity above.")
 			return &cliError{msg: "plan refused by its conflicts", code: 1}
 		}
-		fmt.Fprintf(w, "To run it only if the cluster has not changed since:\n  steward apply %s --check-index %d\n", args[0], resp.CheckIndex)
+		fmt.Fprintf(w, "To run it only if the cluster has not changed since:\n  steward apply %s --check-index %d%s\n", args[0], resp.CheckIndex, skipArgs(checkNames(dry.SkippedChecks)))
 		return nil
 	}
 	return cmd
@@ -81,9 +112,18 @@ func newApplyCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "apply FILE",
 		Short: "Commit a plan; it then runs phase by phase across the nodes",
-		Args:  cobra.ExactArgs(1),
+		Long: `Commit FILE (HCL or JSON), planned on the leader from live facts; the nodes then
+run it phase by phase, each phase between its pre- and post-checks.
+
+--skip-check KIND overrides a check for this plan: no phase runs it, before or
+after, and the plan records it ('steward ops status' shows "Skipped checks").
+Stopping operations (terminate_child, kill_process, suspend_process) never wait
+for system_stable; skip it to run other operations on a node that is unstable,
+such as one that was crash-looping within the last minute.`,
+		Args: cobra.ExactArgs(1),
 	}
 	out := outputFlag(cmd)
+	skipChecks := skipCheckFlag(cmd)
 	checkIndex := cmd.Flags().Int64("check-index", -1, "refuse if the cluster changed since this index (from 'steward plan')")
 	watch := cmd.Flags().Bool("watch", false, "follow the plan's progress until it finishes")
 	quiet := cmd.Flags().BoolP("quiet", "q", false, "print only the plan's id (for scripts: PLAN=$(steward apply FILE -q))")
@@ -92,6 +132,10 @@ func newApplyCmd(g *globals) *cobra.Command {
 			return err
 		}
 		if err := quietAlone(cmd, "watch", "output"); err != nil {
+			return err
+		}
+		skip, err := skipChecks()
+		if err != nil {
 			return err
 		}
 		data, err := readPlanFile(cmd, args[0])
@@ -103,7 +147,7 @@ func newApplyCmd(g *globals) *cobra.Command {
 			return err
 		}
 		defer done()
-		req := &pb.ApplyPlanRequest{Plan: data, Filename: filepath.Base(args[0])}
+		req := &pb.ApplyPlanRequest{Plan: data, Filename: filepath.Base(args[0]), SkipChecks: skip}
 		if *checkIndex >= 0 {
 			ci := uint64(*checkIndex)
 			req.CheckIndex = &ci
@@ -113,16 +157,28 @@ func newApplyCmd(g *globals) *cobra.Command {
 			return g.rpcError(err)
 		}
 		w := cmd.OutOrStdout()
+		var dry plan.DryRun
+		_ = json.Unmarshal(resp.DryRunJson, &dry)
+		skipped := checkNames(dry.SkippedChecks)
+		if strings.Join(skipped, ",") != strings.Join(skip, ",") {
+			// A leader older than --skip-check planned with every check.
+			fmt.Fprintf(cmd.ErrOrStderr(), "warning: plan %s was committed skipping [%s], not the [%s] asked for (the leader does not know --skip-check); it runs with those checks\n",
+				resp.Id, strings.Join(skipped, ", "), strings.Join(skip, ", "))
+		}
 		if *quiet {
 			_, err := fmt.Fprintln(w, resp.Id)
 			return err
 		}
 		if *out == "json" {
-			if err := writeJSON(w, map[string]any{"id": resp.Id, "index": resp.Meta.GetIndex()}); err != nil {
+			if err := writeJSON(w, map[string]any{"id": resp.Id, "index": resp.Meta.GetIndex(), "skipped_checks": skipped}); err != nil {
 				return err
 			}
 		} else {
-			fmt.Fprintf(w, "Plan %s committed at index %d.\nFollow it with: steward ops watch %s\n", resp.Id, resp.Meta.GetIndex(), resp.Id)
+			fmt.Fprintf(w, "Plan %s committed at index %d.\n", resp.Id, resp.Meta.GetIndex())
+			if len(skipped) > 0 {
+				fmt.Fprintf(w, "Skipped checks: %s\n", strings.Join(skipped, ", "))
+			}
+			fmt.Fprintf(w, "Follow it with: steward ops watch %s\n", resp.Id)
 		}
 		if *watch {
 			return watchPlan(cmd, g, resp.Id, *out)
@@ -261,22 +317,33 @@ func listPlans(cmd *cobra.Command, g *globals, filter, out string) error {
 }
 
 // watchPlan streams a plan's progress until it finishes; table output
-// prints what changed, one line per event.
+// prints what changed, one line per event. A plan that did not succeed is
+// an error (exit 1) carrying its reason.
 func watchPlan(cmd *cobra.Command, g *globals, id, out string) error {
+	last, err := followPlan(cmd, g, id, out, cmd.OutOrStdout())
+	if err != nil || last == nil {
+		return err
+	}
+	return planOutcome(last)
+}
+
+// followPlan writes a plan's progress to w until it finishes (table: a
+// line per change and a final line; json: each view) and returns its last
+// state; nil when interrupted or the stream ended before any.
+func followPlan(cmd *cobra.Command, g *globals, id, out string, w io.Writer) (*pb.GetPlanResponse, error) {
 	// Following ends when the plan finishes or on an interrupt, not on
 	// --timeout.
 	c, err := g.dial()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer c.Close()
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	stream, err := pb.NewCoordinationClient(c.Conn()).Watch(ctx, &pb.GetPlanRequest{Id: id})
 	if err != nil {
-		return g.rpcError(err)
+		return nil, g.rpcError(err)
 	}
-	w := cmd.OutOrStdout()
 	seen := map[string]string{}
 	var last *pb.GetPlanResponse
 	for {
@@ -286,24 +353,21 @@ func watchPlan(cmd *cobra.Command, g *globals, id, out string) error {
 		}
 		if err != nil {
 			if ctx.Err() != nil {
-				return nil
+				return nil, nil
 			}
-			return g.rpcError(err)
+			return nil, g.rpcError(err)
 		}
 		last = resp
 		v := coordination.NewView(resp.Plan, resp.ResultJson)
 		if out == "json" {
 			if err := json.NewEncoder(w).Encode(v); err != nil {
-				return err
+				return nil, err
 			}
 			continue
 		}
 		printProgress(w, v, seen)
 	}
-	if last == nil {
-		return nil
-	}
-	if out != "json" {
+	if last != nil && out != "json" {
 		v := coordination.NewView(last.Plan, last.ResultJson)
 		fmt.Fprintf(w, "%s  plan %s %s after %s", time.Now().Format("15:04:05.000"), v.ID, v.Status, time.Duration(v.DurationMS)*time.Millisecond)
 		if v.Reason != "" {
@@ -311,10 +375,20 @@ func watchPlan(cmd *cobra.Command, g *globals, id, out string) error {
 		}
 		fmt.Fprintln(w)
 	}
-	if state.PlanStatusOf(last.Plan) != pb.PlanStatus_PLAN_STATUS_SUCCEEDED {
-		return &cliError{msg: fmt.Sprintf("plan %s %s", id, last.Plan.Status), code: 1}
+	return last, nil
+}
+
+// planOutcome is nil for a plan that succeeded, else an error (exit 1)
+// naming its status and reason.
+func planOutcome(last *pb.GetPlanResponse) error {
+	if state.PlanStatusOf(last.Plan) == pb.PlanStatus_PLAN_STATUS_SUCCEEDED {
+		return nil
 	}
-	return nil
+	msg := fmt.Sprintf("plan %s %s", last.Plan.Id, last.Plan.Status)
+	if last.Plan.Reason != "" {
+		msg += ": " + last.Plan.Reason
+	}
+	return &cliError{msg: msg, code: 1}
 }
 
 // printProgress prints the stage and node states that changed since seen.
@@ -368,6 +442,9 @@ func printView(w io.Writer, v coordination.View) {
 	if v.Reason != "" {
 		fmt.Fprintf(w, "Reason: %s\n", v.Reason)
 	}
+	if len(v.SkippedChecks) > 0 {
+		fmt.Fprintf(w, "Skipped checks: %s (by the operator)\n", strings.Join(checkNames(v.SkippedChecks), ", "))
+	}
 	section := func(title string, stages []coordination.StageView) {
 		for _, st := range stages {
 			fmt.Fprintf(w, "\n%s %d: %s", title, st.Phase, st.Status)
@@ -403,4 +480,12 @@ func printView(w io.Writer, v coordination.View) {
 	}
 	section("Phase", v.Phases)
 	section("Rollback of phase", v.Rollback)
+}
+
+func checkNames(ks []plan.CheckKind) []string {
+	s := make([]string, len(ks))
+	for i, k := range ks {
+		s[i] = string(k)
+	}
+	return s
 }

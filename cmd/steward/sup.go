@@ -14,12 +14,13 @@ import (
 func newSupCmd(g *globals) *cobra.Command {
 	sup := &cobra.Command{
 		Use:   "sup",
-		Short: "Manage supervision trees: apply specs, list, inspect, restart, change strategies",
+		Short: "Manage supervision trees: apply specs, list, inspect, restart, change strategies, manage children",
 		Long: "Manage supervision trees. A tree spec (HCL or JSON) is validated by the leader and committed\n" +
 			"through Raft; the node it is placed on then starts it and keeps it running.",
 	}
 	sup.AddCommand(newSupApplyCmd(g), newSupDeleteCmd(g), newSupListCmd(g), newSupTreeCmd(g),
-		newSupRestartCmd(g), newSupStrategyCmd(g))
+		newSupRestartCmd(g), newSupStrategyCmd(g),
+		newSupChildCmd(g), newSupWhichChildrenCmd(g), newSupCountChildrenCmd(g), newSupGetChildSpecCmd(g))
 	return sup
 }
 
