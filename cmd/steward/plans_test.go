@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -102,6 +103,37 @@ func TestPlansCLI(t *testing.T) {
 	var hist []map[string]any
 	if err := json.Unmarshal([]byte(mustRun(t, "--addr", addr, "ops", "history", "-o", "json")), &hist); err != nil || len(hist) != 1 || hist[0]["id"] != id {
 		t.Fatalf("history: %v %v", hist, err)
+	}
+	if sc, ok := st["skipped_checks"].([]any); !ok || len(sc) != 0 {
+		t.Fatalf("status skipped_checks: %v", st["skipped_checks"])
+	}
+	// --skip-check: an unknown name is a usage error listing the valid
+	// ones; a known one is planned without the check and recorded.
+	if _, err := run(t, "--addr", addr, "apply", planFile, "--skip-check", "stable"); exitCode(err) != 2 ||
+		!strings.Contains(err.Error(), `"stable" is not a check that can be skipped; valid: targets_alive, resources_available, parameters_valid, system_stable, external_dependencies`) {
+		t.Fatalf("unknown --skip-check: %v (exit %d)", err, exitCode(err))
+	}
+	once := write("once.json", `{"operations":[{"id":"a","type":"send_message","target":{"supervisor":"tally","child_id":"count"},"params":{"message":"inc"}}]}`)
+	if text := mustRun(t, "--addr", addr, "plan", once, "--skip-check", "system_stable"); !strings.Contains(text, "skipped checks: system_stable") ||
+		strings.Contains(text, "pre:  targets_alive, resources_available, parameters_valid, system_stable") || !strings.Contains(text, "--skip-check system_stable") {
+		t.Fatalf("dry run with --skip-check:\n%s", text)
+	}
+	var skipped map[string]any
+	if err := json.Unmarshal([]byte(mustRun(t, "--addr", addr, "apply", once, "--skip-check", "system_stable", "--skip-check", "system_stable", "-o", "json")), &skipped); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(skipped["skipped_checks"]) != "[system_stable]" {
+		t.Fatalf("apply --skip-check -o json: %v", skipped)
+	}
+	sid, _ := skipped["id"].(string)
+	if out, err := run(t, "--addr", addr, "ops", "watch", sid); err != nil {
+		t.Fatalf("ops watch: %v\n%s", err, out)
+	}
+	if text := mustRun(t, "--addr", addr, "ops", "status", sid); !strings.Contains(text, "Skipped checks: system_stable") || regexp.MustCompile(`check\s+system_stable`).MatchString(text) || !regexp.MustCompile(`check\s+operation_effect`).MatchString(text) {
+		t.Fatalf("ops status of a plan skipping system_stable:\n%s", text)
+	}
+	if err := json.Unmarshal([]byte(mustRun(t, "--addr", addr, "ops", "status", sid, "-o", "json")), &st); err != nil || fmt.Sprint(st["skipped_checks"]) != "[system_stable]" {
+		t.Fatalf("ops status -o json: %v %v", st["skipped_checks"], err)
 	}
 	// A stale check index, an unknown plan, a bad file.
 	if _, err := run(t, "--addr", addr, "apply", planFile, "--check-index", jsonNum(idx)); err == nil || !strings.Contains(err.Error(), "changed") {
