@@ -20,8 +20,15 @@ const (
 	DefaultMaxMessageBytes = 1 << 20
 	// DefaultMaxProcesses is the default Config.MaxProcesses.
 	DefaultMaxProcesses = 100_000
-	// DefaultMaxChildren is the default Config.MaxChildren.
+	// DefaultMaxChildren is the default Config.MaxChildren (children): far
+	// more than a spec lists (spec.DefaultMaxChildren is 256) and than
+	// start_child adds by hand.
 	DefaultMaxChildren = 1_000
+	// DefaultMaxDynamicChildren is the default Config.MaxDynamicChildren
+	// (instances): a simple_one_for_one supervisor is a pool, one instance
+	// per connection or job, so it holds up to 100 times a static
+	// supervisor; MaxProcesses bounds the node as a whole.
+	DefaultMaxDynamicChildren = 100_000
 	// DefaultMaxDepth is the default Config.MaxDepth: the root's children
 	// are at depth 1 (spec.DefaultMaxDepth).
 	DefaultMaxDepth = spec.DefaultMaxDepth
@@ -92,9 +99,13 @@ type Config struct {
 	// MaxProcesses is the most live processes on the node, supervisors
 	// included (processes).
 	MaxProcesses int
-	// MaxChildren is the most children one supervisor holds, dynamic
-	// children of simple_one_for_one included (children).
+	// MaxChildren is the most children one supervisor holds: the children
+	// of a spec and those start_child adds (children). OTP has no cap.
 	MaxChildren int
+	// MaxDynamicChildren is the most instances one simple_one_for_one
+	// supervisor holds (instances); StartDynamicChild past it fails with
+	// ErrTooManyChildren. OTP has no cap.
+	MaxDynamicChildren int
 	// MaxDepth is the deepest a child may sit below its tree's root; the
 	// root's children are at depth 1 (levels).
 	MaxDepth int
@@ -128,6 +139,7 @@ func DefaultConfig() Config {
 		MaxMessageBytes:    DefaultMaxMessageBytes,
 		MaxProcesses:       DefaultMaxProcesses,
 		MaxChildren:        DefaultMaxChildren,
+		MaxDynamicChildren: DefaultMaxDynamicChildren,
 		MaxDepth:           DefaultMaxDepth,
 		DefaultCallTimeout: DefaultCallTimeout,
 		SuspendTimeout:     DefaultSuspendTimeout,
@@ -151,6 +163,7 @@ func (c Config) Validate() error {
 		{"MaxMessageBytes", int64(c.MaxMessageBytes)},
 		{"MaxProcesses", int64(c.MaxProcesses)},
 		{"MaxChildren", int64(c.MaxChildren)},
+		{"MaxDynamicChildren", int64(c.MaxDynamicChildren)},
 		{"MaxDepth", int64(c.MaxDepth)},
 		{"DefaultCallTimeout", int64(c.DefaultCallTimeout)},
 		{"EventBuffer", int64(c.EventBuffer)},

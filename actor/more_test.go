@@ -163,7 +163,7 @@ func TestBehaviorsUseTheirProc(t *testing.T) {
 }
 
 func TestSimpleOneForOneTemplateUpdateAndLimit(t *testing.T) {
-	e := newEnv(t, func(c *actor.Config) { c.MaxChildren = 2 })
+	e := newEnv(t, func(c *actor.Config) { c.MaxDynamicChildren = 2 })
 	e.apply(tree("pool", spec.SimpleOneForOne, worker("w", "counter", "start", "1")))
 	root := e.resolve("pool", "")
 	w1, err := e.rt.StartDynamicChild(e.ctx, root, nil)

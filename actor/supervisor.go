@@ -564,6 +564,7 @@ func (s *supervisor) remove(c *child) {
 // handleCmd runs a supervisor command; true when the supervisor exited.
 func (s *supervisor) handleCmd(e envelope) bool {
 	var r reply
+	published := false
 	switch q := e.req.(type) {
 	case supRetry:
 		return s.retry(q.id)
@@ -571,6 +572,7 @@ func (s *supervisor) handleCmd(e envelope) bool {
 		r.val, r.err = s.startChild(q.spec)
 	case supStartDynamic:
 		r.val, r.err = s.startDynamic(q.args)
+		published = true // its one change, appended (publishAppended)
 	case supTerminateChild:
 		r.err = s.terminateChild(q.id)
 	case supRestartChild:
@@ -586,7 +588,9 @@ func (s *supervisor) handleCmd(e envelope) bool {
 	default:
 		panic(unknownRequest("supervisor command", q))
 	}
-	s.publish()
+	if !published {
+		s.publish()
+	}
 	if e.reply != nil {
 		e.reply <- r
 	}
@@ -612,8 +616,12 @@ func (s *supervisor) retry(id string) bool {
 }
 
 func (s *supervisor) room() error {
-	if len(s.children) >= s.rt.cfg.MaxChildren {
-		return fmt.Errorf("%w: supervisor %s holds %d (MaxChildren)", ErrTooManyChildren, s.p.pid, s.rt.cfg.MaxChildren)
+	limit, name := s.rt.cfg.MaxChildren, "MaxChildren"
+	if s.template != nil {
+		limit, name = s.rt.cfg.MaxDynamicChildren, "MaxDynamicChildren"
+	}
+	if len(s.children) >= limit {
+		return fmt.Errorf("%w: supervisor %s holds %d (%s)", ErrTooManyChildren, s.p.pid, limit, name)
 	}
 	return nil
 }
@@ -624,9 +632,9 @@ func (s *supervisor) startChild(cs *childSpec) (PID, error) {
 	}
 	if old := s.byID[cs.id]; old != nil {
 		if old.proc != nil {
-			return PID{}, fmt.Errorf("%w: %q already started as %s", ErrDuplicateID, cs.id, old.proc.pid)
+			return PID{}, fmt.Errorf("%w: %q runs as %s", ErrAlreadyStarted, cs.id, old.proc.pid)
 		}
-		return PID{}, fmt.Errorf("%w: %q is already present (restart_child or delete_child it)", ErrDuplicateID, cs.id)
+		return PID{}, fmt.Errorf("%w: %q (restart_child or delete_child it)", ErrAlreadyPresent, cs.id)
 	}
 	if err := s.room(); err != nil {
 		return PID{}, err
@@ -671,7 +679,7 @@ func (s *supervisor) startDynamic(extra map[string]string) (PID, error) {
 	}
 	s.children = append(s.children, c)
 	s.byID[cs.id] = c
-	s.publish()
+	s.publishAppended(c)
 	s.rt.emit(EventChildStarted, c.proc, "", "start_child")
 	return c.proc.pid, nil
 }
@@ -787,7 +795,7 @@ func (s *supervisor) restartInPlace(id string) (PID, error) {
 // supervisor restarts it (with its group) itself; terminate_child stops
 // the retries.
 func errRestarting(id string) error {
-	return fmt.Errorf("%w: %q is restarting (a retry is queued; terminate_child stops it)", ErrChildRunning, id)
+	return fmt.Errorf("%w: %q (a retry is queued; terminate_child stops it)", ErrChildRestarting, id)
 }
 
 func (s *supervisor) deleteChild(id string) error {
@@ -949,6 +957,24 @@ func (s *supervisor) publish() {
 		snap.children[i] = childSnap{spec: c.spec, proc: c.proc, state: c.state, restarts: c.restarts, dynamic: c.dynamic}
 	}
 	s.snap.Store(snap)
+}
+
+// publishAppended publishes the state when it differs from the last
+// published one only by c, appended (a simple_one_for_one instance
+// started): the new snapshot extends the last one's children in place,
+// O(1) amortized where publish copies every child, so a pool of n
+// instances starts in O(n), not O(n^2). Older snapshots see only their
+// own prefix of the shared array, which is never written again (publish
+// always makes a fresh one).
+func (s *supervisor) publishAppended(c *child) {
+	prev := s.snap.Load()
+	if prev == nil || prev.policy != s.policy || prev.template != s.template ||
+		len(prev.children)+1 != len(s.children) || s.children[len(s.children)-1] != c {
+		s.publish()
+		return
+	}
+	cs := childSnap{spec: c.spec, proc: c.proc, state: c.state, restarts: c.restarts, dynamic: c.dynamic}
+	s.snap.Store(&supSnapshot{policy: s.policy, template: s.template, children: append(prev.children, cs)})
 }
 
 // snapshot is the last published state; before the first publish (while

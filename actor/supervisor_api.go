@@ -2,10 +2,41 @@ package actor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/steward/steward/spec"
 )
+
+// Admin results, as OTP's supervisor answers them. Test with errors.Is;
+// ErrAlreadyStarted and ErrAlreadyPresent also match ErrDuplicateID, and
+// ErrChildRestarting ErrChildRunning, so a caller (or a node's gRPC code
+// table) that knows only the broader sentinel keeps working.
+var (
+	// ErrAlreadyStarted: start_child of an id whose child runs (OTP's
+	// {error, {already_started, Pid}}; the text names the pid).
+	ErrAlreadyStarted error = &adminError{"child already started", ErrDuplicateID}
+	// ErrAlreadyPresent: start_child of an id whose spec the supervisor
+	// keeps while the child does not run: terminated, stopped or
+	// restarting (OTP's {error, already_present}); restart_child or
+	// delete_child it.
+	ErrAlreadyPresent error = &adminError{"child spec already present", ErrDuplicateID}
+	// ErrChildRestarting: restart_child or delete_child of a child whose
+	// restart failed and is being retried by its supervisor (OTP's
+	// {error, restarting}). It also matches ErrChildRunning (OTP's
+	// {error, running}): the supervisor is bringing the child back, so a
+	// caller that only ensures it runs may take either as done.
+	ErrChildRestarting error = &adminError{"child is restarting", ErrChildRunning}
+)
+
+// adminError is a sentinel that also matches a broader one.
+type adminError struct {
+	msg    string
+	parent error
+}
+
+func (e *adminError) Error() string { return e.msg }
+func (e *adminError) Unwrap() error { return e.parent }
 
 // supervisorOf resolves a PID that must be a live local supervisor.
 func (rt *Runtime) supervisorOf(pid PID) (*process, error) {
@@ -35,8 +66,9 @@ func (rt *Runtime) supCall(ctx context.Context, p *process, req supCommand) (rep
 // ctx (a suspended supervisor acts once resumed).
 
 // StartChild adds a child to a running supervisor and starts it (OTP's
-// start_child with a child spec). The id must be new; the spec is
-// validated as in a tree.
+// start_child with a child spec). The id must be new: ErrAlreadyStarted
+// when a child of that id runs, ErrAlreadyPresent when its spec is kept
+// but it does not run. The spec is validated as in a tree.
 func (rt *Runtime) StartChild(ctx context.Context, sup PID, cs spec.ChildSpec) (PID, error) {
 	p, err := rt.supervisorOf(sup)
 	if err != nil {
@@ -74,18 +106,40 @@ func (rt *Runtime) StartDynamicChild(ctx context.Context, sup PID, extra map[str
 // (terminated), unless it is temporary, whose spec is deleted. Under a
 // simple_one_for_one supervisor id names an instance, by its pid
 // ("node/seq", as OTP's terminate_child(Sup, Pid)) or by its instance id
-// ("<template id>-<n>"); the instance is removed.
+// ("<template id>-<n>"); the instance is removed. Terminating a child
+// that is not running is ok and changes nothing (OTP), and so is a dead
+// pid under simple_one_for_one; a temporary child's spec is gone once
+// terminated, so a second call by its id is not_found.
 func (rt *Runtime) TerminateChild(ctx context.Context, sup PID, id string) error {
 	p, err := rt.supervisorOf(sup)
 	if err != nil {
 		return err
 	}
 	_, err = rt.supCall(ctx, p, supTerminateChild{id: id})
+	if errors.Is(err, ErrChildNotFound) && rt.deadInstancePid(p, id) {
+		// OTP's find_child for a simple_one_for_one supervisor: a pid
+		// that is no instance but is dead is terminated already.
+		return nil
+	}
 	return err
 }
 
-// RestartChild starts a child that is not running (ErrChildRunning
-// otherwise, as in OTP).
+// deadInstancePid reports whether ref is the pid of a dead local process
+// and sup a simple_one_for_one supervisor: what OTP's terminate_child
+// answers ok, whether or not the pid was ever an instance (a live pid
+// that is none stays not_found).
+func (rt *Runtime) deadInstancePid(sup *process, ref string) bool {
+	pid, err := ParsePID(ref)
+	if err != nil || sup.sup.snapshot().template == nil {
+		return false
+	}
+	_, err = rt.local(pid)
+	return errors.Is(err, ErrNoProc)
+}
+
+// RestartChild starts a child that is not running (OTP's restart_child):
+// ErrChildRunning when it runs, ErrChildRestarting when its supervisor is
+// retrying a failed restart, ErrChildNotFound when there is no such spec.
 func (rt *Runtime) RestartChild(ctx context.Context, sup PID, id string) (PID, error) {
 	p, err := rt.supervisorOf(sup)
 	if err != nil {
@@ -114,7 +168,9 @@ func (rt *Runtime) RestartInPlace(ctx context.Context, sup PID, id string) (PID,
 	return r.val.(PID), nil
 }
 
-// DeleteChild removes the spec of a child that is not running.
+// DeleteChild removes the spec of a child that is not running (OTP's
+// delete_child): ErrChildRunning when it runs, ErrChildRestarting when its
+// supervisor is retrying a failed restart.
 func (rt *Runtime) DeleteChild(ctx context.Context, sup PID, id string) error {
 	p, err := rt.supervisorOf(sup)
 	if err != nil {
