@@ -177,9 +177,15 @@ func (rt *Runtime) startWorker(r spawnReq) (*process, error) {
 }
 
 // waitStarted waits for a spawned process's init outcome, or its death.
+// A failed start returns once the process is gone (a supervisor hands over
+// the outcome before it exits), so that the caller never finds it still
+// counted.
 func waitStarted(p *process, started <-chan error) error {
 	select {
 	case err := <-started:
+		if err != nil {
+			<-p.done // every failed start exits
+		}
 		return err
 	case <-p.done:
 		select {
