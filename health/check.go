@@ -184,8 +184,8 @@ func (l *Layer) checkSupervisor(c *nodeCheck, tree, path string, want spec.Super
 		return // exited meanwhile
 	}
 	if pol.Strategy != want.Strategy || pol.MaxRestarts != want.MaxRestarts || pol.MaxSeconds != want.MaxSeconds {
-		c.add(KindStrategyMismatch, subj, "supervisor %s runs %s, %d restarts in %ds; the committed spec says %s, %d restarts in %ds",
-			pid, pol.Strategy, pol.MaxRestarts, pol.MaxSeconds, want.Strategy, want.MaxRestarts, want.MaxSeconds)
+		c.add(KindStrategyMismatch, subj, "supervisor %s runs %s, %s; the committed spec says %s, %s",
+			pid, pol.Strategy, intensity(pol.MaxRestarts, pol.MaxSeconds), want.Strategy, intensity(want.MaxRestarts, want.MaxSeconds))
 	}
 	if want.Strategy != spec.SimpleOneForOne && pol.Strategy != spec.SimpleOneForOne {
 		kids, err := rt.WhichChildren(pid)
@@ -328,4 +328,13 @@ func sortViolations(vs []*pb.ConsistencyViolation) {
 		}
 		return a.Detail < b.Detail
 	})
+}
+
+// intensity is a restart intensity as a reader says it: "1 restart in
+// 5s", "3 restarts in 5s".
+func intensity(restarts, seconds int) string {
+	if restarts == 1 {
+		return fmt.Sprintf("1 restart in %ds", seconds)
+	}
+	return fmt.Sprintf("%d restarts in %ds", restarts, seconds)
 }

@@ -227,7 +227,7 @@ func TestValidateFindsWhatIsBroken(t *testing.T) {
 		t.Fatalf("broken cluster validated consistent")
 	}
 	expect := []struct{ node, kind, subject, detail string }{
-		{"n2", health.KindStrategyMismatch, "tree:web/sub", "runs one_for_all, 3 restarts in 5s; the committed spec says rest_for_one, 3 restarts in 5s"},
+		{"n2", health.KindStrategyMismatch, "tree:web/sub", "runs one_for_all, 1 restart in 5s; the committed spec says rest_for_one, 1 restart in 5s"},
 		{"n2", health.KindChildrenMismatch, "tree:web", "has children not in the committed spec: extra"},
 		{"n3", health.KindTreeMissing, "tree:db", "not running"},
 		{"n1", health.KindTreeUnexpected, "tree:rogue", "not in the desired state"},
