@@ -119,7 +119,7 @@ func TestChildAdmSimple_TerminateDeadPid(t *testing.T) {
 	if _, err := e.rt.StartDynamicChild(e.ctx, root, nil); err != nil {
 		t.Fatal(err)
 	}
-	e.wantCounts(root, 2, 2, 0, 2)
+	e.wantCounts(root, 1, 2, 0, 2) // OTP: one spec, the template
 	if err := e.rt.TerminateChild(e.ctx, root, cp1.String()); err != nil {
 		t.Fatal(err)
 	}
@@ -372,7 +372,7 @@ func TestSimpleOneForOneScaleMany(t *testing.T) {
 			t.Fatalf("instance %d: %v", i+1, err)
 		}
 	}
-	e.wantCounts(root, n, n, 0, n)
+	e.wantCounts(root, 1, n, 0, n)
 
 	small := newEnv(t, func(c *actor.Config) { c.MaxDynamicChildren = 3 })
 	small.apply(tr)

@@ -198,11 +198,11 @@ func TestSimpleOneForOne_OTP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.wantCounts(root, 2, 2, 0, 2)
+	e.wantCounts(root, 1, 2, 0, 2) // OTP: {specs,1}, the template
 
 	e.cast(cp1, "crash")
 	e.until(isRestart("child-1"))
-	e.wantCounts(root, 2, 2, 0, 2)
+	e.wantCounts(root, 1, 2, 0, 2)
 	kids, _ := e.rt.WhichChildren(root)
 	if len(kids) != 2 || kids[1].PID != cp2 {
 		t.Fatalf("which_children %+v, want child-1 restarted and %s kept", kids, cp2)
@@ -233,7 +233,7 @@ func TestSimpleOneForOne_OTP(t *testing.T) {
 		t.Fatalf("terminate_child by instance id: %v", err)
 	}
 	e.exitOf(cp1b)
-	e.wantCounts(root, 0, 0, 0, 0)
+	e.wantCounts(root, 1, 0, 0, 0)
 
 	// Intensity (2 in 3600 s, one used by child-1): the third restart
 	// escalates.

@@ -214,8 +214,17 @@ func (rt *Runtime) CountChildren(sup PID) (ChildCounts, error) {
 		return ChildCounts{}, err
 	}
 	var n ChildCounts
-	for _, c := range p.sup.snapshot().children {
-		n.Specs++
+	snap := p.sup.snapshot()
+	if snap.policy.Strategy == spec.SimpleOneForOne {
+		// OTP: a simple_one_for_one supervisor has one spec, the template,
+		// however many instances run; active, workers and supervisors
+		// count the instances.
+		n.Specs = 1
+	}
+	for _, c := range snap.children {
+		if snap.policy.Strategy != spec.SimpleOneForOne {
+			n.Specs++
+		}
 		if c.proc != nil {
 			n.Active++
 		}

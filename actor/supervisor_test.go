@@ -175,7 +175,7 @@ func TestSimpleOneForOne(t *testing.T) {
 	if err := e.rt.TerminateChild(e.ctx, root, "w-2"); err != nil {
 		t.Fatal(err)
 	}
-	if n, _ := e.rt.CountChildren(root); n.Specs != 0 || n.Active != 0 {
+	if n, _ := e.rt.CountChildren(root); n.Specs != 1 || n.Active != 0 { // OTP: one spec, the template
 		t.Fatalf("counts %+v after terminate", n)
 	}
 	_, err = e.rt.StartChild(e.ctx, root, worker("x", "counter"))
