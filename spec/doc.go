@@ -38,6 +38,15 @@
 //	    strategy = "rest_for_one"
 //	    child "w" { behavior = "echo" }
 //	  }
+//	  child "job" {                    // shuts its supervisor down when done
+//	    type          = "supervisor"
+//	    auto_shutdown = "any_significant"
+//	    child "run" {
+//	      behavior    = "echo"
+//	      restart     = "transient"
+//	      significant = true
+//	    }
+//	  }
 //	}
 //
 // Attribute values must be constants: no variables or functions. The format
@@ -51,7 +60,10 @@
 // seconds when neither max_restarts nor max_seconds is given, and the
 // missing one's default when only one is given. A file that spells out
 // max_seconds = 0 is refused (the period is a positive integer, as in
-// OTP), never read as 5; in a Go struct 0 means not given.
+// OTP), never read as 5; in a Go struct 0 means not given. auto_shutdown
+// never and significant false; both defaults are left out of the
+// canonical JSON ("never" spelled out reads as absent), so specs written
+// before these fields existed keep their bytes.
 //
 // # Rules (Validate)
 //
@@ -68,6 +80,17 @@
 //     its text, so 0 is accepted and 5000, which lacks a unit, is not).
 //   - max_restarts is in 0..1000, max_seconds in 1..3600 (OTP: intensity
 //     >= 0, period > 0; the upper bounds are steward's, against typos).
+//   - auto_shutdown (a supervisor's, root or nested) is never,
+//     any_significant or all_significant; a simple_one_for_one supervisor
+//     takes only never (OTP 27 refuses the combination; OTP 24-26 allowed
+//     it). significant (a child's, a boolean) is refused on a permanent
+//     child (OTP: bad_combination with restart permanent) and under a
+//     supervisor whose auto_shutdown is never (bad_combination with
+//     auto_shutdown never); ValidateChild checks only the first, the
+//     runtime the second when start_child adds the child. The problem is
+//     reported at the child's significant field. A worker has no
+//     auto_shutdown. What the flags do at run time: actor/DESIGN.md,
+//     "Significant children and auto_shutdown".
 //   - Child ids are unique among siblings; registered names are unique in a
 //     tree (a tree runs on one node, and names are per node).
 //   - A worker has exactly one of behavior and module. A behavior is known

@@ -12,6 +12,8 @@ import (
 //   - supervisors (the root and every child of type supervisor): strategy
 //     one_for_one when empty; max_restarts 1 and max_seconds 5 (OTP's
 //     defaults) when both are 0, and max_seconds 5 when only it is 0;
+//     auto_shutdown never is written as "" (left out of the canonical
+//     form, like significant false);
 //   - children: type worker, restart permanent when empty; shutdown "5s"
 //     for a worker and "infinity" for a supervisor when empty (OTP's
 //     defaults); a shutdown duration is rewritten in Go's canonical form
@@ -85,6 +87,12 @@ func normalizeSupervisor(s *SupervisorSpec) {
 	}
 	if s.MaxSeconds == 0 {
 		s.MaxSeconds = DefaultMaxSeconds
+	}
+	if s.AutoShutdown == Never {
+		// The default is left out, so a spec that spells it out and one
+		// that does not have the same canonical form (and every spec
+		// written before the field existed keeps its bytes).
+		s.AutoShutdown = ""
 	}
 	for i := range s.Children {
 		NormalizeChild(&s.Children[i])

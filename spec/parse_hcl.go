@@ -11,7 +11,7 @@ import (
 
 var (
 	supervisorHCLAttrs = []hcl.AttributeSchema{
-		{Name: "strategy"}, {Name: "max_restarts"}, {Name: "max_seconds"},
+		{Name: "strategy"}, {Name: "max_restarts"}, {Name: "max_seconds"}, {Name: "auto_shutdown"},
 	}
 	childHCLBlock = hcl.BlockHeaderSchema{Type: "child", LabelNames: []string{"id"}}
 
@@ -28,7 +28,7 @@ var (
 	childHCLSchema = &hcl.BodySchema{
 		Attributes: append([]hcl.AttributeSchema{
 			{Name: "type"}, {Name: "behavior"}, {Name: "module"}, {Name: "args"}, {Name: "name"},
-			{Name: "restart"}, {Name: "shutdown"},
+			{Name: "restart"}, {Name: "significant"}, {Name: "shutdown"},
 		}, supervisorHCLAttrs...),
 		Blocks: []hcl.BlockHeaderSchema{childHCLBlock},
 	}
@@ -144,6 +144,8 @@ func childFromHCL(r fielderr.Reporter, path string, b *hcl.Block) ChildSpec {
 			hcldoc.Decode(r, fp, a, &c.Name)
 		case "restart":
 			hcldoc.Decode(r, fp, a, (*string)(&c.Restart))
+		case "significant":
+			hcldoc.Decode(r, fp, a, &c.Significant)
 		case "shutdown":
 			hcldoc.Decode(r, fp, a, &c.Shutdown)
 		default:
@@ -166,5 +168,7 @@ func supervisorAttrFromHCL(r fielderr.Reporter, s *SupervisorSpec, in *intensity
 	case "max_seconds":
 		hcldoc.Decode(r, fp, a, &s.MaxSeconds)
 		in.seconds = true
+	case "auto_shutdown":
+		hcldoc.Decode(r, fp, a, (*string)(&s.AutoShutdown))
 	}
 }

@@ -6,8 +6,8 @@ import (
 )
 
 var (
-	treeJSONFields  = []string{"name", "node", "strategy", "max_restarts", "max_seconds", "children"}
-	childJSONFields = []string{"id", "type", "behavior", "module", "args", "name", "restart", "shutdown", "strategy", "max_restarts", "max_seconds", "children"}
+	treeJSONFields  = []string{"name", "node", "strategy", "max_restarts", "max_seconds", "auto_shutdown", "children"}
+	childJSONFields = []string{"id", "type", "behavior", "module", "args", "name", "restart", "significant", "shutdown", "strategy", "max_restarts", "max_seconds", "auto_shutdown", "children"}
 )
 
 func treeFromJSON(r fielderr.Reporter, v *strictjson.Value) *Tree {
@@ -54,6 +54,8 @@ func childFromJSON(r fielderr.Reporter, path string, v *strictjson.Value) ChildS
 			c.Name = strictjson.Str(r, fp, val)
 		case "restart":
 			c.Restart = Restart(strictjson.Str(r, fp, val))
+		case "significant":
+			c.Significant = jsonBool(r, fp, val)
 		case "shutdown":
 			// A number is read as its text, as HCL converts one: 0 is
 			// OTP's shutdown 0; any other number lacks a unit and is
@@ -81,6 +83,8 @@ func supervisorFieldFromJSON(r fielderr.Reporter, s *SupervisorSpec, in *intensi
 	case "max_seconds":
 		s.MaxSeconds = strictjson.Int(r, path, val)
 		in.seconds = true
+	case "auto_shutdown":
+		s.AutoShutdown = AutoShutdown(strictjson.Str(r, path, val))
 	case "children":
 		if val.Kind != strictjson.Array {
 			r.Report(path, "expected an array, got %s", val.Kind)
@@ -119,4 +123,13 @@ func (in intensityInput) apply(r fielderr.Reporter, path string, s *SupervisorSp
 	case in.seconds && !in.restarts:
 		s.MaxRestarts = DefaultMaxRestarts
 	}
+}
+
+// jsonBool reads a boolean (significant).
+func jsonBool(r fielderr.Reporter, path string, v *strictjson.Value) bool {
+	if v.Kind != strictjson.Boolean {
+		r.Report(path, "expected a boolean, got %s", v.Kind)
+		return false
+	}
+	return v.Bool
 }

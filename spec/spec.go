@@ -22,6 +22,24 @@ const (
 	Temporary Restart = "temporary"
 )
 
+// AutoShutdown says whether a supervisor shuts itself down when its
+// significant children terminate, as OTP's auto_shutdown supervisor flag
+// (OTP 24+).
+type AutoShutdown string
+
+const (
+	// Never: no automatic shutdown (the default). A significant child is
+	// refused under such a supervisor.
+	Never AutoShutdown = "never"
+	// AnySignificant: the supervisor shuts down (reason shutdown) when any
+	// significant child terminates by itself and is not restarted.
+	AnySignificant AutoShutdown = "any_significant"
+	// AllSignificant: the supervisor shuts down when the last of its
+	// significant children that ran terminates by itself and is not
+	// restarted.
+	AllSignificant AutoShutdown = "all_significant"
+)
+
 // ChildType says whether a child is a worker process or a nested supervisor.
 type ChildType string
 
@@ -53,6 +71,10 @@ type SupervisorSpec struct {
 	// struct 0 reads as not given (DefaultMaxSeconds); a file that spells
 	// out max_seconds = 0 is refused by Parse.
 	MaxSeconds int `json:"max_seconds"`
+	// AutoShutdown is never (the default; "" reads as never and the
+	// canonical form leaves it out), any_significant or all_significant.
+	// Not allowed with simple_one_for_one (OTP 27).
+	AutoShutdown AutoShutdown `json:"auto_shutdown,omitempty"`
 	// Children in start order; shutdown runs in reverse order. For
 	// simple_one_for_one there is exactly one child: the template that
 	// start_child instantiates.
@@ -92,6 +114,12 @@ type ChildSpec struct {
 	Name string `json:"name,omitempty"`
 
 	Restart Restart `json:"restart,omitempty"` // permanent (default), transient, temporary
+	// Significant marks a child whose termination (by itself, when it is
+	// not restarted) may shut its supervisor down, per the supervisor's
+	// AutoShutdown. Only a transient or temporary child may be
+	// significant, and only under a supervisor whose AutoShutdown is not
+	// never (OTP's significant flag).
+	Significant bool `json:"significant,omitempty"`
 	// Shutdown is brutal_kill, infinity, or a Go duration in [0, 10m]
 	// ("5s"; "0" asks the child to stop and kills it at once if it has
 	// not exited yet, as OTP's 0). Default "5s" for a worker, infinity

@@ -44,12 +44,15 @@ func Validate(t *Tree, opts ValidateOptions) error {
 
 // ValidateChild checks one child spec, and its subtree, as Validate checks
 // the children of a tree; paths are relative to the child ("restart",
-// "children[0].behavior"). It is what a start_child operation uses.
+// "children[0].behavior"). It is what a start_child operation uses. A
+// significant child is checked against its restart type only: whether its
+// supervisor's auto_shutdown allows it is for the runtime to tell, which
+// knows the supervisor.
 func ValidateChild(c ChildSpec, opts ValidateOptions) error {
 	var ps fielderr.List
 	n := c
 	v := validator{opts: opts.withDefaults(), ps: &ps, names: map[string]string{}}
-	v.child("", &n, 1, false)
+	v.child("", &n, 1, false, "")
 	if v.total+1 > v.opts.MaxTotalChildren {
 		ps.Add(ErrLimit, "children", "the child has %d descendants, more than the limit of %d", v.total, v.opts.MaxTotalChildren)
 	}
@@ -71,6 +74,7 @@ var (
 	strategies = []string{string(OneForOne), string(OneForAll), string(RestForOne), string(SimpleOneForOne)}
 	restarts   = []string{string(Permanent), string(Transient), string(Temporary)}
 	types      = []string{string(Worker), string(Supervisor)}
+	autos      = []string{string(Never), string(AnySignificant), string(AllSignificant)}
 )
 
 func notOneOf(v string, allowed []string) string {
@@ -92,6 +96,19 @@ func (v *validator) supervisor(path string, s *SupervisorSpec, depth int) {
 	}
 	if eff.MaxSeconds < 1 || eff.MaxSeconds > MaxIntensitySeconds {
 		ps.Add(ErrBadValue, fielderr.Join(path, "max_seconds"), "%d is out of range 1..%d", s.MaxSeconds, MaxIntensitySeconds)
+	}
+	auto := s.AutoShutdown
+	if auto == "" {
+		auto = Never
+	}
+	switch {
+	case !slices.Contains(autos, string(auto)):
+		ps.Add(ErrBadValue, fielderr.Join(path, "auto_shutdown"), "%s", notOneOf(string(s.AutoShutdown), autos))
+		auto = "" // unknown: do not judge the children's significant flags by it
+	case auto != Never && eff.Strategy == SimpleOneForOne:
+		// OTP 27 refuses it (supervisor:check_flags, bad_combination).
+		ps.Add(ErrBadValue, fielderr.Join(path, "auto_shutdown"), "%q is not allowed with simple_one_for_one (only never)", auto)
+		auto = ""
 	}
 	if len(s.Children) > v.opts.MaxChildren {
 		ps.Add(ErrLimit, fielderr.Join(path, "children"), "%d children, more than the limit of %d", len(s.Children), v.opts.MaxChildren)
@@ -116,12 +133,14 @@ func (v *validator) supervisor(path string, s *SupervisorSpec, depth int) {
 			}
 		}
 		v.total++
-		v.child(cp, c, depth+1, eff.Strategy == SimpleOneForOne)
+		v.child(cp, c, depth+1, eff.Strategy == SimpleOneForOne, auto)
 	}
 }
 
 // child checks one child at the given depth (1 for the root's children).
-func (v *validator) child(path string, c *ChildSpec, depth int, template bool) {
+// auto is its supervisor's auto_shutdown, "" when unknown (ValidateChild,
+// or a supervisor whose own value is refused).
+func (v *validator) child(path string, c *ChildSpec, depth int, template bool, auto AutoShutdown) {
 	ps := v.ps
 	if c.ID == "" {
 		ps.Add(ErrRequired, fielderr.Join(path, "id"), "required")
@@ -140,6 +159,16 @@ func (v *validator) child(path string, c *ChildSpec, depth int, template bool) {
 	}
 	if c.Shutdown != "" {
 		v.shutdown(fielderr.Join(path, "shutdown"), c.Shutdown)
+	}
+	if c.Significant {
+		// OTP's validSignificant: bad_combination with restart permanent,
+		// and with auto_shutdown never.
+		switch {
+		case c.Restart == "" || c.Restart == Permanent:
+			ps.Add(ErrBadValue, fielderr.Join(path, "significant"), "a significant child must be transient or temporary, not permanent")
+		case auto == Never:
+			ps.Add(ErrBadValue, fielderr.Join(path, "significant"), "a significant child needs a supervisor whose auto_shutdown is any_significant or all_significant, not never")
+		}
 	}
 
 	switch typ {
@@ -219,6 +248,9 @@ func (v *validator) worker(path string, c *ChildSpec, template bool) {
 	}
 	if c.MaxSeconds != 0 {
 		ps.Add(ErrFieldMix, fielderr.Join(path, "max_seconds"), "a worker has no restart intensity")
+	}
+	if c.AutoShutdown != "" {
+		ps.Add(ErrFieldMix, fielderr.Join(path, "auto_shutdown"), "a worker has no auto_shutdown")
 	}
 	if len(c.Children) > 0 {
 		ps.Add(ErrFieldMix, fielderr.Join(path, "children"), "a worker has no children")
