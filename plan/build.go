@@ -62,8 +62,8 @@ type opInfo struct {
 	// (from the facts, or from the address alone).
 	target ProcessRef
 	tgt    ProcessFacts
-	// child (terminate_child, restart_child, start_child with a spec): the
-	// child slot or pid; nil otherwise.
+	// child (terminate_child, restart_child, delete_child, start_child with
+	// a spec): the child slot or pid; nil otherwise.
 	child    *ProcessRef
 	childFct *ProcessFacts
 	// subtree is the slot path ("tree/slot") whose whole subtree the
@@ -196,7 +196,7 @@ func (b *builder) analyzeOp(i int, f *OperationFacts) *opInfo {
 
 	// The child of child operations.
 	switch op.Type {
-	case TerminateChild, RestartChild:
+	case TerminateChild, RestartChild, DeleteChild:
 		id := op.Params.ChildID
 		if isPID(id) {
 			o.child = &ProcessRef{PID: id, Node: o.node}

@@ -194,6 +194,10 @@ func paramRule(o *opInfo) ParamRule {
 	case TerminateChild:
 		r.Kind = KindSupervisor
 		r.ChildPresent = o.child
+	case DeleteChild:
+		r.Kind = KindSupervisor
+		r.ForbidStrategy = spec.SimpleOneForOne
+		r.ChildAbsent = o.child
 	}
 	return r
 }
@@ -255,6 +259,11 @@ func effect(o *opInfo) Effect {
 	case RestartChild:
 		e.Slot = o.child
 		e.Started = o.child != nil
+	case DeleteChild:
+		if o.child != nil && o.child.Tree != "" {
+			e.Slot = o.child
+			e.Vacant, e.SpecDeleted = true, true
+		}
 	}
 	return e
 }

@@ -99,6 +99,15 @@ func (b *builder) opConflicts(o *opInfo) {
 		case o.op.Type == TerminateChild && !ch.Alive:
 			b.add(ConflictNoOp, SeverityWarning, id, nil, "%s: child %q of %s is not running", o.op.ID, o.op.Params.ChildID, o.op.Target)
 		}
+	case DeleteChild:
+		switch {
+		case t.Strategy == spec.SimpleOneForOne:
+			b.add(ConflictStrategyMismatch, SeverityError, id, nil, "%s: %s is simple_one_for_one: delete_child does not apply to its instances (terminate_child removes one)", o.op.ID, o.op.Target)
+		case ch == nil || !ch.Exists:
+			b.add(ConflictChildMissing, SeverityError, id, nil, "%s: %s has no child %q (OTP's not_found)", o.op.ID, o.op.Target, o.op.Params.ChildID)
+		case ch.Alive && !b.terminatedBefore(o):
+			b.add(ConflictChildRunning, SeverityError, id, nil, "%s: child %q of %s is running (OTP's {error, running}); terminate it first", o.op.ID, o.op.Params.ChildID, o.op.Target)
+		}
 	case SuspendProcess:
 		if t.Status == Suspended {
 			b.add(ConflictNoOp, SeverityWarning, id, nil, "%s: %s is already suspended", o.op.ID, o.op.Target)
@@ -108,6 +117,22 @@ func (b *builder) opConflicts(o *opInfo) {
 			b.add(ConflictNoOp, SeverityWarning, id, nil, "%s: %s is not suspended", o.op.ID, o.op.Target)
 		}
 	}
+}
+
+// terminatedBefore reports whether an operation of an earlier phase
+// terminates the child o names (a plan that terminates a child, then
+// deletes it).
+func (b *builder) terminatedBefore(o *opInfo) bool {
+	if o.child == nil || o.child.Tree == "" {
+		return false
+	}
+	for _, x := range b.ops {
+		if x.op.Type == TerminateChild && x.child != nil && x.child.Tree == o.child.Tree && x.child.Slot == o.child.Slot &&
+			b.phaseOf[x.idx] < b.phaseOf[o.idx] {
+			return true
+		}
+	}
+	return false
 }
 
 func kindName(k Kind) string {

@@ -37,8 +37,10 @@ const (
 // unstable (a crash-looping child, a flooded mailbox):
 //
 //   - terminate_child stops a child and keeps it stopped (a
-//     simple_one_for_one instance or a temporary child is removed: there is
-//     no delete_child operation, OTP's delete_child has nothing left to do);
+//     simple_one_for_one instance or a temporary child is removed);
+//   - delete_child removes the spec of a child that is not running: it
+//     starts nothing, and it clears a crash-looping child away once
+//     terminate_child stopped it;
 //   - kill_process ends a process (its supervisor may restart it, as it
 //     would after the crash it stops);
 //   - suspend_process halts a process between two messages without
@@ -52,7 +54,7 @@ const (
 // operation on such a node waits with them.
 func NeedsStableNode(t OpType) bool {
 	switch t {
-	case TerminateChild, KillProcess, SuspendProcess:
+	case TerminateChild, DeleteChild, KillProcess, SuspendProcess:
 		return false
 	}
 	return true
@@ -224,7 +226,8 @@ type ParamRule struct {
 	// cannot be changed).
 	RequireStrategy spec.Strategy `json:"require_strategy,omitempty"`
 	ForbidStrategy  spec.Strategy `json:"forbid_strategy,omitempty"`
-	// ChildAbsent: no live process may be in this slot (start_child).
+	// ChildAbsent: no live process may be in this slot (start_child,
+	// delete_child).
 	ChildAbsent *ProcessRef `json:"child_absent,omitempty"`
 	// ChildPresent: a live process must be in this slot (terminate_child).
 	ChildPresent *ProcessRef `json:"child_present,omitempty"`
@@ -256,6 +259,8 @@ type ParamRule struct {
 //     children than before.
 //   - Named: the process at the old PID is registered under that name.
 //   - Behavior: the process at the old PID runs that behavior.
+//   - SpecDeleted: the supervisor Target resolves to after the phase
+//     keeps no child spec with the id Slot ends in (Process.ChildSpecs).
 type Effect struct {
 	Op     string      `json:"op"`
 	Type   OpType      `json:"type"`
@@ -277,6 +282,7 @@ type Effect struct {
 	// Behavior: the process at the old PID runs this behavior.
 	Behavior       string `json:"behavior,omitempty"`
 	DynamicStarted bool   `json:"dynamic_started,omitempty"`
+	SpecDeleted    bool   `json:"spec_deleted,omitempty"`
 }
 
 // ForNode returns the share of c that one node's executor evaluates against

@@ -63,7 +63,11 @@ func (r *Result) DryRun() DryRun {
 		}
 		for _, c := range ph.Rollback {
 			if c.Operation != nil {
-				dp.Rollback = append(dp.Rollback, fmt.Sprintf("%s: %s %s (%s)", c.Op, c.Operation.Type, c.Operation.Target, c.Note))
+				what := fmt.Sprintf("%s %s", c.Operation.Type, c.Operation.Target)
+				for _, t := range c.Then {
+					what += fmt.Sprintf(", then %s %s", t.Type, t.Target)
+				}
+				dp.Rollback = append(dp.Rollback, fmt.Sprintf("%s: %s (%s)", c.Op, what, c.Note))
 			} else {
 				dp.Rollback = append(dp.Rollback, fmt.Sprintf("%s: none (%s)", c.Op, c.Note))
 			}

@@ -51,6 +51,9 @@ type Process struct {
 	MessagesIn uint64 `json:"messages_in"`
 	// Behavior is the catalog behavior a worker runs.
 	Behavior string `json:"behavior,omitempty"`
+	// ChildSpecs are, for a supervisor, the ids of the static child specs
+	// it keeps, running or not (delete_child's effect looks here).
+	ChildSpecs []string `json:"child_specs,omitempty"`
 }
 
 // CheckResult is the outcome of one check.
@@ -383,6 +386,15 @@ func (e *evaluation) effect(ef Effect) {
 			e.fail("%s: %s is not running", ef.Op, ef.Slot)
 		case prev != nil && prev.PID == sp.PID:
 			e.fail("%s: %s was not started anew", ef.Op, ef.Slot)
+		}
+	}
+	if ef.SpecDeleted && ef.Slot != nil {
+		_, id := splitSlot(ef.Slot.Slot)
+		switch sup := e.after.resolve(ef.Target); {
+		case sup == nil:
+			e.fail("%s: supervisor %s is not running", ef.Op, ef.Target)
+		case slices.Contains(sup.ChildSpecs, id):
+			e.fail("%s: %s still has the spec of child %q", ef.Op, ef.Target, id)
 		}
 	}
 	if ef.DynamicStarted {

@@ -22,11 +22,13 @@ type OperationFacts struct {
 	// Target is the resolved target: the process for process operations,
 	// the supervisor for supervisor operations (restart_supervisor,
 	// change_supervisor_strategy, start_child, terminate_child,
-	// restart_child).
+	// restart_child, delete_child).
 	Target ProcessFacts `json:"target"`
-	// Child is, for terminate_child and restart_child, the child named by
-	// Params.ChildID, and for start_child the child of the new spec's id
-	// (with Exists false when, as expected, there is none yet).
+	// Child is, for terminate_child, restart_child and delete_child, the
+	// child named by Params.ChildID, and for start_child the child of the
+	// new spec's id (with Exists false when, as expected, there is none
+	// yet). For delete_child it also carries the child's spec (Spec), which
+	// the rollback adds back.
 	Child *ProcessFacts `json:"child,omitempty"`
 	// Affected are the processes the operation may stop, restart or
 	// disturb besides its target. What to gather per type:
@@ -66,6 +68,11 @@ type ProcessFacts struct {
 	Status Status `json:"status,omitempty"`
 	// Dynamic marks a child started by a simple_one_for_one supervisor.
 	Dynamic bool `json:"dynamic,omitempty"`
+	// Spec is, for the child of a delete_child, its spec as the supervisor
+	// keeps it (OTP's get_childspec): what the compensation starts again.
+	// Nil when not gathered (facts from a node of an earlier version): the
+	// deletion then cannot be undone.
+	Spec *spec.ChildSpec `json:"spec,omitempty"`
 }
 
 // AffectedProcess is a process an operation may disturb.

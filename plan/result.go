@@ -110,7 +110,8 @@ const (
 	ConflictNodeDown          ConflictKind = "node_down"          // error
 	ConflictNodeMismatch      ConflictKind = "node_mismatch"      // error: the target is on another node than the operation names
 	ConflictChildExists       ConflictKind = "child_exists"       // error: start_child of an id already present
-	ConflictChildMissing      ConflictKind = "child_missing"      // error: terminate/restart_child of an unknown child
+	ConflictChildMissing      ConflictKind = "child_missing"      // error: terminate/restart/delete_child of an unknown child
+	ConflictChildRunning      ConflictKind = "child_running"      // error: delete_child of a running child that no earlier phase terminates (OTP's {error, running})
 	ConflictStrategyMismatch  ConflictKind = "strategy_mismatch"  // error: start_child form vs simple_one_for_one, or changing a simple_one_for_one supervisor
 	ConflictNoOp              ConflictKind = "no_op"              // warning: the operation would change nothing
 	ConflictResourcesExceeded ConflictKind = "resources_exceeded" // warning: a node is over a constraint now
@@ -136,6 +137,12 @@ type Compensation struct {
 	// Operation is the compensating operation (id "rollback-<op>"); nil
 	// when the operation cannot be undone.
 	Operation *Operation `json:"operation,omitempty"`
+	// Then are operations run after Operation succeeded, in order, on the
+	// same node, each once the one before succeeded; the compensation
+	// reports as one outcome (Operation's id). A start_child's is
+	// terminate_child then delete_child. Absent in plans built before it
+	// existed: those compensations are the one Operation.
+	Then []Operation `json:"then,omitempty"`
 	// ChildFromResult: the compensating terminate_child's child_id is the
 	// PID reported in Op's result (a start_child under simple_one_for_one).
 	ChildFromResult bool `json:"child_from_result,omitempty"`

@@ -20,11 +20,21 @@ import (
 //   - suspend_process: resume_process; resume_process: suspend_process; each
 //     only if the process was in the other status before (else op changed
 //     nothing).
-//   - start_child: terminate_child of the new child (by id, or for a
-//     simple_one_for_one supervisor by the PID in op's result).
+//   - start_child of a child spec: terminate_child of the new child, then
+//     (Then) delete_child of it, so that its spec goes too and the
+//     supervisor is as before; under simple_one_for_one terminate_child of
+//     the instance by the PID in op's result (that removes it).
 //   - terminate_child: restart_child of the same child, if it was running
 //     and is not temporary (terminating a temporary child deletes its spec).
 //   - restart_child: terminate_child, if the child was not running before.
+//   - delete_child: start_child of the deleted spec (child.Spec, which the
+//     planner gathers), then (Then) terminate_child of it, since it was not
+//     running: the spec is back, terminated (its init runs once). None when
+//     the spec was not gathered (facts from an earlier version's node), or
+//     for a temporary child (terminating it would delete its spec again).
+//
+// An executor takes a rollback's delete_child of a spec already gone as
+// done, as it takes terminate_child of a stopped child.
 //   - send_message, restart_supervisor: none; a delivered message cannot be
 //     recalled and a restarted subtree cannot be un-restarted.
 //   - replace_state, register_name: none (restores use them to put things
@@ -74,8 +84,12 @@ func Compensate(op Operation, target ProcessFacts, child *ProcessFacts) Compensa
 		c.Note = "suspend the process again"
 	case StartChild:
 		if op.Params.Child != nil {
-			c.Operation = mk(TerminateChild, op.Target, Params{ChildID: op.Params.Child.ID})
-			c.Note = "terminate the started child " + op.Params.Child.ID + " (its spec stays, terminated)"
+			id := op.Params.Child.ID
+			c.Operation = mk(TerminateChild, op.Target, Params{ChildID: id})
+			del := mk(DeleteChild, op.Target, Params{ChildID: id})
+			del.ID += "-delete"
+			c.Then = []Operation{*del}
+			c.Note = "terminate the started child " + id + ", then delete its spec"
 		} else {
 			c.Operation = mk(TerminateChild, op.Target, Params{})
 			c.ChildFromResult = true
@@ -100,6 +114,22 @@ func Compensate(op Operation, target ProcessFacts, child *ProcessFacts) Compensa
 		}
 		c.Operation = mk(TerminateChild, op.Target, Params{ChildID: op.Params.ChildID})
 		c.Note = "terminate child " + op.Params.ChildID + " again"
+	case DeleteChild:
+		id := op.Params.ChildID
+		switch {
+		case child == nil || child.Spec == nil:
+			c.Note = "the spec of child " + id + " was not gathered when planning: it cannot be added back"
+		case child.Spec.Restart == spec.Temporary:
+			c.Note = "a temporary child's spec goes when it is terminated: it cannot be added back as it was"
+		default:
+			cs := child.Spec.Clone()
+			cs.ID = id
+			c.Operation = mk(StartChild, op.Target, Params{Child: &cs})
+			term := mk(TerminateChild, op.Target, Params{ChildID: id})
+			term.ID += "-terminate"
+			c.Then = []Operation{*term}
+			c.Note = "add the spec of child " + id + " back (start_child), then terminate it: it was not running"
+		}
 	case UpgradeCode:
 		c.Operation = mk(RevertCode, op.Target, Params{Behavior: op.Params.From, Revert: op.Params.Revert, Slot: op.Params.Slot})
 		if op.Params.Revert == RevertRestore {

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/steward/steward/spec"
@@ -34,35 +35,52 @@ func TestCompensate(t *testing.T) {
 		{"suspend suspended", Operation{Type: SuspendProcess, Target: c1}, ProcessFacts{Status: Suspended}, nil, "none"},
 		{"resume", Operation{Type: ResumeProcess, Target: c1}, ProcessFacts{Status: Suspended}, nil, "suspend_process web/sub/c1 {}"},
 		{"resume running", Operation{Type: ResumeProcess, Target: c1}, ProcessFacts{Status: Running}, nil, "none"},
-		{"start child", Operation{Type: StartChild, Target: web, Params: Params{Child: child}}, ProcessFacts{}, nil, "terminate_child web {child_id:c9}"},
+		{"start child", Operation{Type: StartChild, Target: web, Params: Params{Child: child}}, ProcessFacts{}, nil, "terminate_child web {child_id:c9}, then delete_child web {child_id:c9}"},
 		{"start dynamic", Operation{Type: StartChild, Target: Target{Supervisor: "pool"}, Params: Params{Args: map[string]string{"n": "1"}}}, ProcessFacts{}, nil, "terminate_child pool {} (from result)"},
 		{"terminate", Operation{Type: TerminateChild, Target: web, Params: Params{ChildID: "c2"}}, ProcessFacts{}, &ProcessFacts{Exists: true, Alive: true}, "restart_child web {child_id:c2}"},
 		{"terminate stopped", Operation{Type: TerminateChild, Target: web, Params: Params{ChildID: "c2"}}, ProcessFacts{}, &ProcessFacts{Exists: true}, "none"},
 		{"terminate dynamic", Operation{Type: TerminateChild, Target: Target{Supervisor: "pool"}, Params: Params{ChildID: "n1/41"}}, ProcessFacts{}, nil, "none"},
 		{"restart child", Operation{Type: RestartChild, Target: web, Params: Params{ChildID: "c2"}}, ProcessFacts{}, &ProcessFacts{Exists: true}, "terminate_child web {child_id:c2}"},
 		{"restart running child", Operation{Type: RestartChild, Target: web, Params: Params{ChildID: "c2"}}, ProcessFacts{}, &ProcessFacts{Exists: true, Alive: true}, "none"},
+		{"delete child", Operation{Type: DeleteChild, Target: web, Params: Params{ChildID: "c2"}}, ProcessFacts{}, &ProcessFacts{Exists: true, Spec: &spec.ChildSpec{ID: "c2", Behavior: "counter"}}, "start_child web {child:c2/counter}, then terminate_child web {child_id:c2}"},
+		{"delete child without its spec", Operation{Type: DeleteChild, Target: web, Params: Params{ChildID: "c2"}}, ProcessFacts{}, &ProcessFacts{Exists: true}, "none"},
+		{"delete temporary child", Operation{Type: DeleteChild, Target: web, Params: Params{ChildID: "c2"}}, ProcessFacts{}, &ProcessFacts{Exists: true, Spec: &spec.ChildSpec{ID: "c2", Behavior: "counter", Restart: spec.Temporary}}, "none"},
 		{"send", Operation{Type: SendMessage, Target: c1, Params: Params{Message: "x"}}, supervised(spec.Permanent), nil, "none"},
 		{"restart supervisor", Operation{Type: RestartSupervisor, Target: web}, ProcessFacts{}, nil, "none"},
 	}
 	for _, tt := range tests {
 		tt.op.ID = "op"
 		c := Compensate(tt.op, tt.target, tt.child)
+		render := func(op *Operation) string {
+			s := fmt.Sprintf("%s %s {", op.Type, op.Target)
+			if op.Params.ChildID != "" {
+				s += "child_id:" + op.Params.ChildID
+			}
+			if op.Params.Child != nil {
+				s += "child:" + op.Params.Child.ID + "/" + op.Params.Child.Behavior
+			}
+			if op.Params.Strategy != "" {
+				s += "strategy:" + string(op.Params.Strategy)
+			}
+			return s + "}"
+		}
 		got := "none"
 		if c.Operation != nil {
-			got = fmt.Sprintf("%s %s {", c.Operation.Type, c.Operation.Target)
-			if c.Operation.Params.ChildID != "" {
-				got += "child_id:" + c.Operation.Params.ChildID
-			}
-			if c.Operation.Params.Strategy != "" {
-				got += "strategy:" + string(c.Operation.Params.Strategy)
-			}
-			got += "}"
+			got = render(c.Operation)
 			if c.ChildFromResult {
 				got += " (from result)"
 			}
 			if c.Operation.ID != "rollback-op" {
 				t.Errorf("%s: id %q", tt.name, c.Operation.ID)
 			}
+			for _, then := range c.Then {
+				got += ", then " + render(&then)
+				if then.Node != c.Operation.Node || !strings.HasPrefix(then.ID, "rollback-op-") {
+					t.Errorf("%s: then %+v", tt.name, then)
+				}
+			}
+		} else if len(c.Then) > 0 {
+			t.Errorf("%s: Then without an Operation: %+v", tt.name, c)
 		}
 		if got != tt.want {
 			t.Errorf("%s: %s, want %s", tt.name, got, tt.want)

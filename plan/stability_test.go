@@ -41,6 +41,7 @@ func stabilityOps() map[OpType]struct {
 		StartChild:               {Operation{Type: StartChild, Target: Target{Supervisor: "pool"}, Params: Params{Args: map[string]string{"n": "1"}}}, OperationFacts{Target: pool}},
 		TerminateChild:           {Operation{Type: TerminateChild, Target: Target{Supervisor: "web"}, Params: Params{ChildID: "c1"}}, OperationFacts{Target: web, Child: &c1}},
 		RestartChild:             {Operation{Type: RestartChild, Target: Target{Supervisor: "web"}, Params: Params{ChildID: "c2"}}, OperationFacts{Target: web, Child: &ProcessFacts{Exists: true, Node: "n1", Tree: "web", Slot: "c2"}}},
+		DeleteChild:              {Operation{Type: DeleteChild, Target: Target{Supervisor: "web"}, Params: Params{ChildID: "c3"}}, OperationFacts{Target: web, Child: &ProcessFacts{Exists: true, Node: "n1", Tree: "web", Slot: "c3", Spec: &spec.ChildSpec{ID: "c3", Behavior: "counter"}}}},
 		ReplaceState:             {Operation{Type: ReplaceState, Target: c1Target, Params: Params{State: `{"count":1}`}}, OperationFacts{Target: c1}},
 		RegisterName:             {Operation{Type: RegisterName, Target: c1Target, Params: Params{Name: "one"}}, OperationFacts{Target: c1}},
 	}
@@ -67,10 +68,11 @@ func kinds(cs []Check) []CheckKind {
 	return out
 }
 
-// Stopping, killing and suspending do not wait for a stable node, before
-// or after their phase; every other operation does.
+// Stopping, killing, suspending and deleting a stopped child's spec do not
+// wait for a stable node, before or after their phase; every other
+// operation does.
 func TestWhichOperationsNeedStableNode(t *testing.T) {
-	exempt := []OpType{KillProcess, SuspendProcess, TerminateChild}
+	exempt := []OpType{KillProcess, SuspendProcess, TerminateChild, DeleteChild}
 	ops := stabilityOps()
 	for _, typ := range OpTypes {
 		if _, ok := ops[typ]; !ok {

@@ -54,6 +54,14 @@ const (
 	// RestartChild starts again the terminated child Params.ChildID of the
 	// target supervisor; a no-op when it is running. Rollbacks use it.
 	RestartChild OpType = "restart_child"
+	// DeleteChild removes the spec of the child Params.ChildID of the
+	// target supervisor, which must not be running (OTP's delete_child:
+	// refused while it runs, {error, running}, or while its supervisor
+	// retries a failed restart, {error, restarting}; not_found for an
+	// unknown id). Not for a simple_one_for_one supervisor: terminating an
+	// instance removes it. Rollbacks of start_child use it after
+	// terminate_child, so that the started child's spec goes too.
+	DeleteChild OpType = "delete_child"
 	// ReplaceState imports Params.State into the target's behavior
 	// (sys:replace_state); snapshot restores use it.
 	ReplaceState OpType = "replace_state"
@@ -87,9 +95,10 @@ const (
 // DeployOpTypes lists the deployment-only operation types.
 var DeployOpTypes = []OpType{UpgradeCode, RevertCode}
 
-// OpTypes lists every operation type in a fixed order.
+// OpTypes lists every operation type in a fixed order (types added later
+// at the end).
 var OpTypes = []OpType{KillProcess, SendMessage, RestartSupervisor, ChangeSupervisorStrategy,
-	SuspendProcess, ResumeProcess, StartChild, TerminateChild, RestartChild, ReplaceState, RegisterName}
+	SuspendProcess, ResumeProcess, StartChild, TerminateChild, RestartChild, ReplaceState, RegisterName, DeleteChild}
 
 // Plan is a coordinated operation plan as an operator writes it.
 type Plan struct {

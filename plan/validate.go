@@ -161,7 +161,7 @@ func validateConstraints(ps *fielderr.List, c *Constraints) {
 // supervisorOp reports whether an operation type acts on a supervisor.
 func supervisorOp(t OpType) bool {
 	switch t {
-	case RestartSupervisor, ChangeSupervisorStrategy, StartChild, TerminateChild, RestartChild:
+	case RestartSupervisor, ChangeSupervisorStrategy, StartChild, TerminateChild, RestartChild, DeleteChild:
 		return true
 	}
 	return false
@@ -279,6 +279,7 @@ var allowedParams = map[OpType][]string{
 	StartChild:               {"child", "args"},
 	TerminateChild:           {"child_id"},
 	RestartChild:             {"child_id"},
+	DeleteChild:              {"child_id"},
 	ReplaceState:             {"state"},
 	RegisterName:             {"name"},
 	UpgradeCode:              {"behavior", "from", "revert", "slot"},
@@ -390,13 +391,15 @@ func validateParams(ps *fielderr.List, path string, op *Operation, opts Options)
 				}
 			}
 		}
-	case TerminateChild, RestartChild:
+	case TerminateChild, RestartChild, DeleteChild:
 		switch {
 		case p.ChildID == "":
 			ps.Add(ErrRequired, fielderr.Join(path, "child_id"), "required for %s", op.Type)
 		case spec.ValidName(p.ChildID):
 		case op.Type == TerminateChild && isPID(p.ChildID):
 			// A simple_one_for_one child is named by its pid.
+		case op.Type == DeleteChild && isPID(p.ChildID):
+			ps.Add(ErrBadValue, fielderr.Join(path, "child_id"), "%q is a pid: delete_child takes a static child's id (a simple_one_for_one instance is removed by terminate_child)", p.ChildID)
 		default:
 			ps.Add(ErrBadValue, fielderr.Join(path, "child_id"), "%q is not a child id", p.ChildID)
 		}

@@ -93,3 +93,10 @@ operation "k" {
   target { pid = "n3/12" }
   params { reason = "shutdown" }
 }
+
+operation "l" {
+  type       = "delete_child"
+  target     { supervisor = "web" }
+  params     { child_id = "c2" }
+  depends_on = ["j"]
+}
