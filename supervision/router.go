@@ -197,7 +197,13 @@ var runtimeCodes = []struct {
 	{"runtime.remote_unsupported", actor.ErrRemoteUnsupported, codes.InvalidArgument},
 	{"runtime.not_supervisor", actor.ErrNotSupervisor, codes.FailedPrecondition},
 	{"runtime.not_supported", actor.ErrNotSupported, codes.FailedPrecondition},
+	// The admin results that match a broader sentinel come first, so that
+	// the finer one is what the other side gets back.
+	{"runtime.child_restarting", actor.ErrChildRestarting, codes.FailedPrecondition},
 	{"runtime.child_running", actor.ErrChildRunning, codes.FailedPrecondition},
+	{"runtime.already_started", actor.ErrAlreadyStarted, codes.AlreadyExists},
+	{"runtime.already_present", actor.ErrAlreadyPresent, codes.AlreadyExists},
+	{"runtime.duplicate_id", actor.ErrDuplicateID, codes.AlreadyExists},
 	{"runtime.child_not_running", actor.ErrChildNotRunning, codes.FailedPrecondition},
 	{"runtime.tree_failed", actor.ErrTreeFailed, codes.FailedPrecondition},
 	{"runtime.refused", actor.ErrRefused, codes.FailedPrecondition},

@@ -156,6 +156,11 @@ func (s *supervisionService) setStrategyLocal(ctx context.Context, req *pb.SetSt
 		sup.MaxRestarts = int(*req.MaxRestarts)
 	}
 	if req.MaxSeconds != nil {
+		if *req.MaxSeconds == 0 {
+			// OTP's period is a positive integer; 0 would be read as "not
+			// given" (5) by the spec: refused rather than rewritten.
+			return nil, fmt.Errorf("%w: max_seconds: 0 is out of range 1..3600 (the restart period must be positive)", transport.ErrInvalidRequest)
+		}
 		sup.MaxSeconds = int(*req.MaxSeconds)
 	}
 	if err := spec.Validate(t, s.validateOptions()); err != nil {

@@ -239,6 +239,7 @@ func TestSupervisionCLI(t *testing.T) {
 	fails(1, "tree not found", "proc", "info", "tree:nope/x")
 	fails(1, "child not found", "proc", "kill", "tree:web/nope")
 	fails(1, "not a supervisor", "sup", "restart", "web", "--path", "hits")
+	fails(1, "max_seconds: 0 is out of range", "sup", "strategy", "web", "one_for_all", "--max-seconds", "0")
 	fails(2, "needs --node", "proc", "info", "name:hits")
 	fails(2, "bad target", "proc", "info", "tree:web/a b")
 	fails(2, "--kind \"shout\"", "proc", "send", "tree:web/hits", "x", "--kind", "shout")
