@@ -17,6 +17,13 @@ import (
 // upgrade_code's revert by restore needs the state exported just before
 // it: that is returned as captured.
 func (l *Layer) execute(ctx context.Context, op plan.Operation) (out *pb.OpOutcome, captured *pb.CapturedState) {
+	return l.executeAs(ctx, op, false)
+}
+
+// executeAs is execute; undo marks a compensation, which ensures a state
+// rather than changes one: its delete_child of a spec already gone is
+// done, as its terminate_child of a stopped child is.
+func (l *Layer) executeAs(ctx context.Context, op plan.Operation, undo bool) (out *pb.OpOutcome, captured *pb.CapturedState) {
 	start := time.Now()
 	out = &pb.OpOutcome{Op: op.ID, Type: string(op.Type), Ran: true}
 	var pid, resultPID actor.PID
@@ -29,6 +36,9 @@ func (l *Layer) execute(ctx context.Context, op plan.Operation) (out *pb.OpOutco
 		}
 	} else {
 		pid, resultPID, err = l.do(ctx, op)
+		if undo && op.Type == plan.DeleteChild && errors.Is(err, actor.ErrChildNotFound) {
+			err = nil
+		}
 	}
 	if !pid.IsZero() {
 		out.Pid = pid.String()
@@ -119,6 +129,11 @@ func (l *Layer) do(ctx context.Context, op plan.Operation) (pid, result actor.PI
 		}
 	case plan.TerminateChild:
 		err = rt.TerminateChild(ctx, pid, op.Params.ChildID)
+	case plan.DeleteChild:
+		// OTP's delete_child: {error, running} (ErrChildRunning) and
+		// {error, restarting} (ErrChildRestarting) are failures, reported
+		// as the runtime words them.
+		err = rt.DeleteChild(ctx, pid, op.Params.ChildID)
 	case plan.ReplaceState:
 		err = rt.ReplaceState(ctx, pid, []byte(op.Params.State))
 	case plan.RegisterName:

@@ -2,6 +2,7 @@ package coordination
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -306,10 +307,28 @@ func (l *Layer) rollbackStep(ctx context.Context, rec *pb.PlanRecord, res *plan.
 			}
 			op.Params.State = string(cs.State)
 		}
-		out, _ := l.execute(ctx, op)
-		step.Operations = append(step.Operations, out)
+		step.Operations = append(step.Operations, l.compensate(ctx, op, c.Then))
 	}
 	return step
+}
+
+// compensate runs a compensation: op, then each of then once the one
+// before succeeded (a start_child's terminate_child then delete_child).
+// It reports as one outcome, op's: a later step's failure fails it, named.
+func (l *Layer) compensate(ctx context.Context, op plan.Operation, then []plan.Operation) *pb.OpOutcome {
+	out, _ := l.executeAs(ctx, op, true)
+	for _, next := range then {
+		if !out.Ok {
+			break
+		}
+		o, _ := l.executeAs(ctx, next, true)
+		out.DurationUs += o.DurationUs
+		if !o.Ok {
+			out.Ok = false
+			out.Error = fmt.Sprintf("%s done, then %s: %s", op.Type, next.Type, o.Error)
+		}
+	}
+	return out
 }
 
 // capturedState is the state phase p's step captured for pid.

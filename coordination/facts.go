@@ -97,12 +97,18 @@ func (l *Layer) opFacts(op plan.Operation, byPID map[string]*plan.Process) plan.
 		}
 	case plan.RestartSupervisor, plan.ChangeSupervisorStrategy:
 		of.Affected = append(of.Affected, l.subtree(pid, plan.Child, byPID)...)
-	case plan.TerminateChild, plan.RestartChild, plan.StartChild:
+	case plan.TerminateChild, plan.RestartChild, plan.StartChild, plan.DeleteChild:
 		id := op.Params.ChildID
 		if op.Type == plan.StartChild && op.Params.Child != nil {
 			id = op.Params.Child.ID
 		}
 		of.Child = l.childFacts(pid, id, byPID)
+		if op.Type == plan.DeleteChild && of.Child.Exists && !of.Child.Dynamic {
+			// What the rollback adds back.
+			if cs, err := rt.GetChildSpec(pid, id); err == nil {
+				of.Child.Spec = &cs
+			}
+		}
 		if op.Type == plan.TerminateChild && of.Child != nil && of.Child.PID != "" {
 			cpid, _ := actor.ParsePID(of.Child.PID)
 			of.Affected = append(of.Affected, l.subtree(cpid, plan.Child, byPID)...)

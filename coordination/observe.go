@@ -21,6 +21,8 @@ func (l *Layer) observe() *plan.Observed {
 	}
 	meta := map[actor.PID]childMeta{}
 	strategy := map[actor.PID]spec.Strategy{}
+	// specs: a supervisor's static child specs, running or not.
+	specs := map[actor.PID][]string{}
 	for _, p := range procs {
 		if !p.Supervisor {
 			continue
@@ -35,6 +37,9 @@ func (l *Layer) observe() *plan.Observed {
 		for _, k := range kids {
 			if !k.PID.IsZero() {
 				meta[k.PID] = childMeta{restart: k.Restart, dynamic: k.Dynamic}
+			}
+			if !k.Dynamic {
+				specs[p.PID] = append(specs[p.PID], k.ID)
 			}
 		}
 	}
@@ -59,6 +64,7 @@ func (l *Layer) observe() *plan.Observed {
 		if p.Supervisor {
 			pp.Kind = plan.KindSupervisor
 			pp.Strategy = strategy[p.PID]
+			pp.ChildSpecs = specs[p.PID]
 		}
 		if !p.Parent.IsZero() {
 			pp.Parent = p.Parent.String()
