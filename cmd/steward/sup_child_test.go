@@ -125,17 +125,32 @@ func TestSupChildCLI(t *testing.T) {
 		t.Fatalf("child restart:\n%s", out)
 	}
 
-	// delete: of a running child refused; of a terminated one, its spec
-	// goes. Until plan/ has the delete_child operation type, the planner
-	// refuses it.
-	cli("sup", "child", "terminate", "web", "extra")
-	if slices.Contains(plan.OpTypes, deleteChild) {
-		fails(1, "running", "sup", "child", "delete", "web", "hits")
-		cli("sup", "child", "delete", "web", "extra")
-		fails(1, "not found", "sup", "get-childspec", "web", "extra")
-	} else {
-		fails(1, "delete_child", "sup", "child", "delete", "web", "extra")
+	// delete: of a running child refused (OTP's {error, running}), of an
+	// unknown one too (not_found); of a terminated one, its spec goes.
+	if !slices.Contains(plan.OpTypes, deleteChild) {
+		t.Fatalf("plan has no %s operation type", deleteChild)
 	}
+	fails(1, "running", "sup", "child", "delete", "web", "hits")
+	fails(1, "extra", "sup", "child", "delete", "web", "extra")
+	cli("sup", "child", "terminate", "web", "extra")
+	del := decodeJSON[map[string]any](t, cli("sup", "child", "delete", "web", "extra", "-o", "json"))
+	if del["status"] != "succeeded" || del["operation"] != "delete_child" || del["child_id"] != "extra" || del["node"] != "n2" {
+		t.Fatalf("child delete -o json: %v", del)
+	}
+	fails(1, "not found", "sup", "get-childspec", "web", "extra")
+	fails(1, "nosuch", "sup", "child", "delete", "web", "nosuch")
+	counts = decodeJSON[map[string]any](t, cli("sup", "count-children", "web", "-o", "json"))
+	if counts["specs"] != float64(5) || counts["active"] != float64(5) {
+		t.Fatalf("count-children after delete: %v", counts)
+	}
+	// A terminated child of a nested supervisor, deleted with the text
+	// output.
+	cli("sup", "child", "terminate", "web/backend", "more")
+	if out := cli("sup", "child", "delete", "web/backend", "more"); !strings.Contains(out, "Child more of web/backend deleted on n2") {
+		t.Fatalf("child delete:\n%s", out)
+	}
+	// Not for simple_one_for_one: terminate removes an instance.
+	fails(1, "simple_one_for_one", "sup", "child", "delete", "pool", "worker")
 
 	// simple_one_for_one: start instances with args, terminate one by pid.
 	inst := decodeJSON[map[string]any](t, cli("sup", "child", "start", "pool", "--args", "prefix=a: ", "-o", "json"))
