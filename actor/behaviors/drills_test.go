@@ -321,8 +321,12 @@ func TestGatedStart(t *testing.T) {
 	e.apply(drillTree("drill", 5,
 		child("gate", "gate"),
 		child("db", "gated_start", "gate", "db"),
-		child("web", "gated_start", "gate", "web", "timeout_ms", "300")))
+		child("web", "gated_start", "gate", "web", "timeout_ms", "300"),
+		child("f", "flaky_start", "key", "f")))
 	gate := e.pid("drill", "gate")
+	if got := e.call(gate, "reset f"); got != "f reset" || e.drills.Starts("f") != 0 {
+		t.Fatalf("reset through the gate: %q, starts %d", got, e.drills.Starts("f"))
+	}
 	if got := e.call(gate, "close db"); got != "db closed" {
 		t.Fatalf("close: %q", got)
 	}

@@ -64,18 +64,21 @@ func (g *GatedStart) Init(p actor.Proc) error {
 
 func (g *GatedStart) ExportState() ([]byte, error) { return json.Marshal(g) }
 
-// Gate is the operator's handle on the catalog's gates: a process (a
+// Gate is the operator's handle on the catalog's Drills: a process (a
 // child of the drill's tree, or one with a registered name) whose
-// messages open and close them. The gates are the runtime's, not the
-// process's: they stay as they are when it restarts or stops.
+// messages open and close the gates and reset flaky_start counts. The
+// gates are the runtime's, not the process's: they stay as they are when
+// it restarts or stops.
 //
 // Args: closed (optional: gate names, comma-separated, closed when the
 // process starts).
 // Bodies (cast, call or plain send): "open <gate>" opens it (a held
 // start goes on), "open" opens every gate, "close <gate>" closes it;
-// a call answers "<gate> open|closed", and call "status" answers the
-// gates as JSON, {"db": {"open": false, "waiting": 1}}. Also the drill
-// commands ("crash", "stop", "exit <reason>", call "ping").
+// a call answers "<gate> open|closed"; call "status" answers the gates
+// as JSON, {"db": {"open": false, "waiting": 1}}. "reset <key>" forgets
+// flaky_start's count for key (its next start is a first), for a
+// flaky_start child that has no process to send "reset" to. Also the
+// drill commands ("crash", "stop", "exit <reason>", call "ping").
 // State: the gates, as "status" answers them; ReplaceState with such a
 // map opens and closes the gates it names.
 type Gate struct {
@@ -110,7 +113,7 @@ func (g *Gate) Init(actor.Proc) error {
 }
 
 // errGateUsage is a gate command without the gate it needs.
-var errGateUsage = errors.New(`want "open [gate]", "close <gate>" or "status"`)
+var errGateUsage = errors.New(`want "open [gate]", "close <gate>", "reset <key>" or "status"`)
 
 // command runs a gate command; ok is false when the verb is not one.
 func (g *Gate) command(m actor.Message) (reply []byte, ok bool, err error) {
@@ -129,6 +132,12 @@ func (g *Gate) command(m actor.Message) (reply []byte, ok bool, err error) {
 		}
 		g.d.Close(rest)
 		return []byte(rest + " closed"), true, nil
+	case "reset":
+		if rest == "" || strings.ContainsFunc(rest, func(r rune) bool { return r <= ' ' }) {
+			return nil, true, errGateUsage
+		}
+		g.d.ResetStarts(rest)
+		return []byte(rest + " reset"), true, nil
 	case "status":
 		b, err := g.ExportState()
 		return b, true, err
