@@ -55,11 +55,12 @@
 // change_supervisor_strategy strategy (required; not simple_one_for_one);
 // start_child child (a spec.ChildSpec) or args (for a simple_one_for_one
 // supervisor); terminate_child and restart_child child_id (required; a pid
-// for a simple_one_for_one child); replace_state state (required, the
+// for a simple_one_for_one child); delete_child child_id (required, a
+// static child's id: not for simple_one_for_one); replace_state state (required, the
 // behavior's exported form); register_name name (required). Parameters a type does not take are
 // refused. Supervisor operations (restart_supervisor,
-// change_supervisor_strategy, start_child, terminate_child, restart_child)
-// take a supervisor or pid target.
+// change_supervisor_strategy, start_child, terminate_child, restart_child,
+// delete_child) take a supervisor or pid target.
 //
 // # Limits and defaults
 //
@@ -84,9 +85,10 @@
 // order so that a phase's impact stays within ImpactBudget (10), it holds at
 // most MaxHighImpactPerPhase (3) high-impact operations and at most
 // max_parallel operations; permissive splits a level only by max_parallel.
-// Impact: send_message, suspend and resume 1; kill_process, start_child,
-// terminate_child, restart_child 2; change_supervisor_strategy 3;
-// restart_supervisor 5; plus 1 per started 10 affected processes.
+// Impact: send_message, suspend, resume and delete_child 1; kill_process,
+// start_child, terminate_child, restart_child 2;
+// change_supervisor_strategy 3; restart_supervisor 5; plus 1 per started
+// 10 affected processes.
 //
 // Checks (see Check for what each verifies): pre targets_alive,
 // resources_available, parameters_valid, system_stable, and for strict
@@ -94,15 +96,15 @@
 // no_side_effects, system_stable, and for strict consistency and
 // supervision_trees. Evaluate runs one against observed state.
 // system_stable (both) covers only the operations that need a stable node
-// (NeedsStableNode): terminate_child, kill_process and suspend_process stop
-// or halt work and run on a crash-looping node; a phase of only those has
+// (NeedsStableNode): terminate_child, delete_child, kill_process and
+// suspend_process stop, clear or halt work and run on a crash-looping node; a phase of only those has
 // no system_stable. An operator may skip checks for one plan
 // (Options.SkipChecks, of SkippableChecks); Result.SkippedChecks records
 // them.
 //
 // Rollback: see Compensate. Conflicts: see ConflictKind; those of error
 // severity make Build return ErrConflict. Estimates (ms): send_message 10,
-// suspend/resume 50, kill_process 100, change_supervisor_strategy 200,
+// suspend/resume and delete_child 50, kill_process 100, change_supervisor_strategy 200,
 // terminate_child 500, start_child and restart_child 1000,
 // restart_supervisor 5000, plus 5 per affected process; a phase takes its
 // slowest operation, plus 20 per pre-check, 50 per post-check, 10 per
