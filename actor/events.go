@@ -40,6 +40,14 @@ const (
 	// EventSandboxViolation: a sandbox's rule was broken; Violation says
 	// which, Reason is its kind.
 	EventSandboxViolation EventType = "sandbox_violation"
+
+	// EventSupervisorAutoShutdown: a significant child terminated by
+	// itself and was not restarted, and the supervisor's auto_shutdown
+	// (any_significant, or all_significant with none left running) made
+	// it stop its children and exit with reason shutdown. PID and
+	// ChildID are the supervisor's; Detail names the child. For a tree's
+	// root the tree is now failed, with reason shutdown.
+	EventSupervisorAutoShutdown EventType = "supervisor_auto_shutdown"
 )
 
 // Event is one observable happening in the runtime.

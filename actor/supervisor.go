@@ -56,8 +56,9 @@ type supervisor struct {
 	tree       *treeState
 	depth      int // 0 for a tree's root
 	policy     Policy
-	template   *childSpec // simple_one_for_one
-	children   []*child   // start order
+	auto       spec.AutoShutdown // never, any_significant, all_significant
+	template   *childSpec        // simple_one_for_one
+	children   []*child          // start order
 	byID       map[string]*child
 	byPID      map[uint64]*child
 	restartLog []time.Time
@@ -74,6 +75,7 @@ type supervisor struct {
 // supSnapshot is a supervisor's state as last published by its goroutine.
 type supSnapshot struct {
 	policy   Policy
+	auto     spec.AutoShutdown
 	template *childSpec
 	children []childSnap
 }
@@ -145,7 +147,7 @@ func supEnvelope(c supCommand, rc chan reply) envelope {
 // started (in order).
 func (rt *Runtime) startSupervisor(parent *process, tree *treeState, path string, ss *supSpec, depth, restarts int, onExit func(Reason)) (*process, error) {
 	s := &supervisor{
-		rt: rt, tree: tree, depth: depth, policy: ss.policy,
+		rt: rt, tree: tree, depth: depth, policy: ss.policy, auto: ss.auto,
 		byID: make(map[string]*child), byPID: make(map[uint64]*child),
 	}
 	if ss.policy.Strategy == spec.SimpleOneForOne {
@@ -433,6 +435,10 @@ func (s *supervisor) handleExit(from PID, reason Reason) bool {
 		default:
 			c.state = childStopped
 		}
+		if s.autoShutdownDue(c) {
+			s.autoShutdown(c, reason)
+			return true
+		}
 		return false
 	}
 	if !s.allowRestart() {
@@ -441,6 +447,43 @@ func (s *supervisor) handleExit(from PID, reason Reason) bool {
 	}
 	s.restart(s.restartGroup(c), reason)
 	return false
+}
+
+// autoShutdownDue is OTP's do_auto_shutdown, asked after c terminated by
+// itself and was not restarted (a transient child's normal or shutdown
+// exit, any exit of a temporary one): whether the supervisor shuts itself
+// down now. Never for auto_shutdown never or a child that is not
+// significant; at once for any_significant; for all_significant when no
+// significant child is left with a process or a pending restart (OTP:
+// none whose pid is not undefined). A child stopped by its supervisor
+// (terminate_child, a group restart, an update) is never asked about.
+func (s *supervisor) autoShutdownDue(c *child) bool {
+	if !c.spec.significant {
+		return false
+	}
+	switch s.auto {
+	case spec.AnySignificant:
+		return true
+	case spec.AllSignificant:
+		for _, x := range s.children {
+			if x != c && x.spec.significant && (x.proc != nil || x.state == childRestarting) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// autoShutdown stops every child, in reverse order, and exits with reason
+// shutdown, as escalate does: the parent treats it like any child exit;
+// for a tree's root the tree is failed (reason shutdown).
+func (s *supervisor) autoShutdown(c *child, reason Reason) {
+	s.rt.emit(EventSupervisorAutoShutdown, s.p, Shutdown,
+		fmt.Sprintf("significant child %q exited (%s), auto_shutdown %s", c.spec.id, reason, s.auto))
+	s.p.beginTerminate()
+	s.stopAll(Shutdown)
+	s.rt.exitProc(s.p, Shutdown)
 }
 
 // restartGroup stops the siblings the strategy takes down with c, in
@@ -635,6 +678,9 @@ func (s *supervisor) room() error {
 func (s *supervisor) startChild(cs *childSpec) (PID, error) {
 	if s.template != nil {
 		return PID{}, fmt.Errorf("%w: supervisor %s is simple_one_for_one: start instances with StartDynamicChild", ErrBadStrategy, s.p.pid)
+	}
+	if cs.significant && s.auto == spec.Never {
+		return PID{}, fmt.Errorf("supervisor %s: child %q: %w", s.p.pid, cs.id, errSignificantNever)
 	}
 	if old := s.byID[cs.id]; old != nil {
 		if old.proc != nil {
@@ -868,6 +914,14 @@ func (s *supervisor) apply(ctx context.Context, ns *supSpec) (applyResult, error
 		}
 		res.policy = true
 	}
+	if ns.auto != s.auto {
+		// In place, as OTP's code_change takes new flags: the children
+		// are not touched, and nothing shuts down until a significant
+		// child exits.
+		s.rt.emit(EventStrategyChanged, s.p, "", "auto_shutdown "+string(s.auto)+" -> "+string(ns.auto))
+		s.auto = ns.auto
+		res.policy = true
+	}
 	if s.template != nil {
 		if !sameSelf(s.template, ns.children[0]) || !specEqual(s.template.nested, ns.children[0].nested) {
 			s.template = ns.children[0]
@@ -945,7 +999,7 @@ func specEqual(a, b *supSpec) bool {
 	if a == nil || b == nil {
 		return a == b
 	}
-	if a.policy != b.policy || len(a.children) != len(b.children) {
+	if a.policy != b.policy || a.auto != b.auto || len(a.children) != len(b.children) {
 		return false
 	}
 	for i := range a.children {
@@ -958,7 +1012,7 @@ func specEqual(a, b *supSpec) bool {
 
 // publish makes the current state visible to readers.
 func (s *supervisor) publish() {
-	snap := &supSnapshot{policy: s.policy, template: s.template, children: make([]childSnap, len(s.children))}
+	snap := &supSnapshot{policy: s.policy, auto: s.auto, template: s.template, children: make([]childSnap, len(s.children))}
 	for i, c := range s.children {
 		snap.children[i] = childSnap{spec: c.spec, proc: c.proc, state: c.state, restarts: c.restarts, dynamic: c.dynamic}
 	}
@@ -974,13 +1028,13 @@ func (s *supervisor) publish() {
 // always makes a fresh one).
 func (s *supervisor) publishAppended(c *child) {
 	prev := s.snap.Load()
-	if prev == nil || prev.policy != s.policy || prev.template != s.template ||
+	if prev == nil || prev.policy != s.policy || prev.auto != s.auto || prev.template != s.template ||
 		len(prev.children)+1 != len(s.children) || s.children[len(s.children)-1] != c {
 		s.publish()
 		return
 	}
 	cs := childSnap{spec: c.spec, proc: c.proc, state: c.state, restarts: c.restarts, dynamic: c.dynamic}
-	s.snap.Store(&supSnapshot{policy: s.policy, template: s.template, children: append(prev.children, cs)})
+	s.snap.Store(&supSnapshot{policy: s.policy, auto: s.auto, template: s.template, children: append(prev.children, cs)})
 }
 
 // snapshot is the last published state; before the first publish (while
@@ -989,7 +1043,7 @@ func (s *supervisor) snapshot() *supSnapshot {
 	if snap := s.snap.Load(); snap != nil {
 		return snap
 	}
-	return &supSnapshot{policy: s.policy}
+	return &supSnapshot{policy: s.policy, auto: s.auto}
 }
 
 // ChildInfo describes one child of a supervisor (which_children).
@@ -1004,6 +1058,8 @@ type ChildInfo struct {
 	// Module is the spec's module ref ("counter", "counter@3").
 	Module  string       `json:"module,omitempty"`
 	Restart spec.Restart `json:"restart"`
+	// Significant is the spec's significant flag (auto_shutdown).
+	Significant bool `json:"significant,omitempty"`
 	// State is running, stopped, terminated or restarting (a failed
 	// restart is being retried; no process meanwhile).
 	State    string `json:"state"`
@@ -1021,14 +1077,17 @@ type ChildCounts struct {
 
 // SupervisorState is what GetState returns for a supervisor.
 type SupervisorState struct {
-	Policy   Policy      `json:"policy"`
-	Template string      `json:"template,omitempty"`
-	Children []ChildInfo `json:"children"`
+	Policy Policy `json:"policy"`
+	// AutoShutdown is any_significant or all_significant; empty for
+	// never (the default, left out as in the spec's canonical form).
+	AutoShutdown spec.AutoShutdown `json:"auto_shutdown,omitempty"`
+	Template     string            `json:"template,omitempty"`
+	Children     []ChildInfo       `json:"children"`
 }
 
 func (c childSnap) info() ChildInfo {
 	ci := ChildInfo{ID: c.spec.id, Type: spec.Worker, Behavior: c.spec.behavior, Module: c.spec.module, Restart: c.spec.restart,
-		State: c.state.String(), Restarts: c.restarts, Dynamic: c.dynamic}
+		Significant: c.spec.significant, State: c.state.String(), Restarts: c.restarts, Dynamic: c.dynamic}
 	if c.spec.isSup {
 		ci.Type = spec.Supervisor
 	}
@@ -1045,6 +1104,9 @@ func (c childSnap) info() ChildInfo {
 
 func (s *supSnapshot) state() SupervisorState {
 	st := SupervisorState{Policy: s.policy, Children: make([]ChildInfo, len(s.children))}
+	if s.auto != spec.Never {
+		st.AutoShutdown = s.auto
+	}
 	if s.template != nil {
 		st.Template = s.template.id
 	}

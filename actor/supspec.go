@@ -32,15 +32,21 @@ type childSpec struct {
 	args     map[string]string
 	name     string
 	restart  spec.Restart
-	brutal   bool
-	shutdown time.Duration
-	nested   *supSpec // isSup only
-	raw      spec.ChildSpec
+	// significant: its termination by itself, when not restarted, may
+	// shut its supervisor down (the supervisor's auto_shutdown).
+	significant bool
+	brutal      bool
+	shutdown    time.Duration
+	nested      *supSpec // isSup only
+	raw         spec.ChildSpec
 }
 
 // supSpec is a validated spec.SupervisorSpec.
 type supSpec struct {
-	policy   Policy
+	policy Policy
+	// auto is the supervisor's auto_shutdown, never when the spec leaves
+	// it out. It is not part of Policy, which SetPolicy replaces whole.
+	auto     spec.AutoShutdown
 	children []*childSpec
 }
 
@@ -49,7 +55,7 @@ type supSpec struct {
 // changes in place).
 func sameSelf(a, b *childSpec) bool {
 	if a.id != b.id || a.isSup != b.isSup || a.behavior != b.behavior || a.module != b.module || a.name != b.name ||
-		a.restart != b.restart || a.brutal != b.brutal || a.shutdown != b.shutdown || !maps.Equal(a.args, b.args) {
+		a.restart != b.restart || a.significant != b.significant || a.brutal != b.brutal || a.shutdown != b.shutdown || !maps.Equal(a.args, b.args) {
 		return false
 	}
 	if a.isSup && (a.nested.policy.Strategy == spec.SimpleOneForOne) != (b.nested.policy.Strategy == spec.SimpleOneForOne) {
@@ -120,7 +126,17 @@ func (c *compiler) supervisor(path string, s spec.SupervisorSpec, depth int) *su
 	if err != nil {
 		c.fail(path, err)
 	}
-	out := &supSpec{policy: pol}
+	out := &supSpec{policy: pol, auto: s.AutoShutdown}
+	switch out.auto {
+	case "", spec.Never:
+		out.auto = spec.Never
+	case spec.AnySignificant, spec.AllSignificant:
+		if pol.Strategy == spec.SimpleOneForOne {
+			c.fail(path, fmt.Errorf("%w: auto_shutdown %s with simple_one_for_one (only never, as OTP 27)", ErrBadStrategy, out.auto))
+		}
+	default:
+		c.fail(path, fmt.Errorf("%w: auto_shutdown %q (want never, any_significant or all_significant)", ErrBadStrategy, out.auto))
+	}
 	if len(s.Children) > c.rt.cfg.MaxChildren {
 		c.fail(path, fmt.Errorf("%w: %d children, MaxChildren is %d", ErrTooManyChildren, len(s.Children), c.rt.cfg.MaxChildren))
 		return out
@@ -137,7 +153,7 @@ func (c *compiler) supervisor(path string, s spec.SupervisorSpec, depth int) *su
 			continue
 		}
 		seen[cs.ID] = true
-		if ch := c.child(path, cs, depth+1, simple); ch != nil {
+		if ch := c.child(path, cs, depth+1, simple, out.auto); ch != nil {
 			out.children = append(out.children, ch)
 		}
 	}
@@ -145,7 +161,9 @@ func (c *compiler) supervisor(path string, s spec.SupervisorSpec, depth int) *su
 }
 
 // child validates one child, sitting at depth (1 for the root's children).
-func (c *compiler) child(parent string, cs spec.ChildSpec, depth int, template bool) *childSpec {
+// auto is its supervisor's auto_shutdown, "" when the caller checks it
+// (start_child: the supervisor's goroutine, which owns it).
+func (c *compiler) child(parent string, cs spec.ChildSpec, depth int, template bool, auto spec.AutoShutdown) *childSpec {
 	path := joinPath(parent, cs.ID)
 	if template {
 		// A simple_one_for_one template starts nothing by itself.
@@ -156,7 +174,7 @@ func (c *compiler) child(parent string, cs spec.ChildSpec, depth int, template b
 		c.fail(path, fmt.Errorf("%w: id %q: must be 1-%d letters, digits, '_', '-' or '.', starting with a letter or digit", ErrBadName, cs.ID, spec.MaxNameLen))
 		return nil
 	}
-	out := &childSpec{id: cs.ID, name: cs.Name, raw: cs, restart: cs.Restart, shutdown: DefaultShutdown}
+	out := &childSpec{id: cs.ID, name: cs.Name, raw: cs, restart: cs.Restart, significant: cs.Significant, shutdown: DefaultShutdown}
 	ok := true
 	bad := func(err error) { c.fail(path, err); ok = false }
 
@@ -166,6 +184,13 @@ func (c *compiler) child(parent string, cs spec.ChildSpec, depth int, template b
 	case spec.Permanent, spec.Transient, spec.Temporary:
 	default:
 		bad(fmt.Errorf("%w: %q (want permanent, transient or temporary)", ErrBadRestart, cs.Restart))
+	}
+	switch {
+	case !cs.Significant:
+	case out.restart == spec.Permanent:
+		bad(fmt.Errorf("%w: a significant child must be transient or temporary, not permanent", ErrBadRestart))
+	case auto == spec.Never:
+		bad(errSignificantNever)
 	}
 	switch cs.Shutdown {
 	case "":
@@ -254,6 +279,10 @@ func (c *compiler) child(parent string, cs spec.ChildSpec, depth int, template b
 	return out
 }
 
+// errSignificantNever is OTP's bad_combination of significant true and
+// auto_shutdown never.
+var errSignificantNever = fmt.Errorf("%w: a significant child needs a supervisor whose auto_shutdown is any_significant or all_significant, not never", ErrInvalidSpec)
+
 // specOptions are the spec package's validation options with this
 // runtime's catalog and limits.
 func (rt *Runtime) specOptions(maxDepth int) spec.ValidateOptions {
@@ -315,7 +344,7 @@ func (rt *Runtime) compileChild(s *supervisor, cs spec.ChildSpec) (*childSpec, e
 	if err := spec.ValidateChild(cs, rt.specOptions(room)); err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrInvalidSpec, c.where, err)
 	}
-	out := c.child(s.p.path, cs, s.depth+1, false)
+	out := c.child(s.p.path, cs, s.depth+1, false, "")
 	if err := c.err(); err != nil {
 		return nil, err
 	}
