@@ -20,8 +20,8 @@ type TreeStatus string
 const (
 	TreeRunning TreeStatus = "running"
 	// TreeFailed: the root supervisor exited on its own (it exceeded its
-	// restart intensity, or was killed). The node decides what next;
-	// StopTree clears it.
+	// restart intensity, shut itself down by auto_shutdown, or was
+	// killed). The node decides what next; StopTree clears it.
 	TreeFailed TreeStatus = "failed"
 )
 
