@@ -106,7 +106,11 @@ func (l *Layer) do(ctx context.Context, op plan.Operation) (pid, result actor.PI
 		}
 		err = rt.Kill(pid, actor.Reason(reason))
 	case plan.SendMessage:
-		err = rt.SendChecked(pid, actor.Message{Kind: actor.KindInfo, Body: []byte(op.Params.Message)})
+		kind := actor.KindInfo
+		if op.Params.Kind == "cast" {
+			kind = actor.KindCast
+		}
+		err = rt.SendChecked(pid, actor.Message{Kind: kind, Body: []byte(op.Params.Message)})
 	case plan.SuspendProcess:
 		err = rt.Suspend(pid)
 	case plan.ResumeProcess:

@@ -37,7 +37,7 @@ var (
 	windowJSONFields      = []string{"not_before", "not_after"}
 	operationJSONFields   = []string{"id", "type", "node", "target", "params", "depends_on"}
 	targetJSONFields      = []string{"supervisor", "child_id", "name", "pid"}
-	paramsJSONFields      = []string{"message", "strategy", "reason", "child", "args", "child_id", "state", "name"}
+	paramsJSONFields      = []string{"message", "kind", "strategy", "reason", "child", "args", "child_id", "state", "name"}
 )
 
 func parseJSONPlan(data []byte) (*Plan, error) {
@@ -191,6 +191,8 @@ func paramsFromJSON(r fielderr.Reporter, path string, v *strictjson.Value) Param
 		switch key {
 		case "message":
 			p.Message = strictjson.Str(r, fp, val)
+		case "kind":
+			p.Kind = strictjson.Str(r, fp, val)
 		case "strategy":
 			p.Strategy = spec.Strategy(strictjson.Str(r, fp, val))
 		case "reason":
@@ -262,7 +264,7 @@ var (
 		Attributes: []hcl.AttributeSchema{{Name: "supervisor"}, {Name: "child_id"}, {Name: "name"}, {Name: "pid"}},
 	}
 	paramsHCLSchema = &hcl.BodySchema{
-		Attributes: []hcl.AttributeSchema{{Name: "message"}, {Name: "strategy"}, {Name: "reason"}, {Name: "args"}, {Name: "child_id"}, {Name: "state"}, {Name: "name"}},
+		Attributes: []hcl.AttributeSchema{{Name: "message"}, {Name: "kind"}, {Name: "strategy"}, {Name: "reason"}, {Name: "args"}, {Name: "child_id"}, {Name: "state"}, {Name: "name"}},
 		Blocks:     []hcl.BlockHeaderSchema{{Type: "child", LabelNames: []string{"id"}}},
 	}
 )
@@ -403,6 +405,8 @@ func paramsFromHCL(r fielderr.Reporter, path string, b *hcl.Block) Params {
 		switch a.Name {
 		case "message":
 			hcldoc.Decode(r, fp, a, &p.Message)
+		case "kind":
+			hcldoc.Decode(r, fp, a, &p.Kind)
 		case "strategy":
 			hcldoc.Decode(r, fp, a, (*string)(&p.Strategy))
 		case "reason":

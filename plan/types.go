@@ -31,7 +31,9 @@ const (
 	// KillProcess sends an exit signal (Params.Reason, default "kill") to
 	// the target process.
 	KillProcess OpType = "kill_process"
-	// SendMessage delivers Params.Message to the target process.
+	// SendMessage delivers Params.Message to the target process, as an
+	// info message (HandleInfo), or as a cast with Params.Kind "cast";
+	// snapshot restores re-send queued messages with it.
 	SendMessage OpType = "send_message"
 	// RestartSupervisor restarts the target supervisor and its whole subtree.
 	RestartSupervisor OpType = "restart_supervisor"
@@ -203,7 +205,10 @@ func (t Target) String() string {
 
 // Params carries what an operation type needs; see OpType for which.
 type Params struct {
-	Message  string            `json:"message,omitempty"`
+	Message string `json:"message,omitempty"`
+	// Kind is how send_message delivers Message: "info" (the default) or
+	// "cast".
+	Kind     string            `json:"kind,omitempty"`
 	Strategy spec.Strategy     `json:"strategy,omitempty"`
 	Reason   string            `json:"reason,omitempty"`
 	Child    *spec.ChildSpec   `json:"child,omitempty"`

@@ -271,7 +271,7 @@ func validChildPath(p string) bool {
 // allowedParams lists, per type, the params it takes.
 var allowedParams = map[OpType][]string{
 	KillProcess:              {"reason"},
-	SendMessage:              {"message"},
+	SendMessage:              {"message", "kind"},
 	RestartSupervisor:        nil,
 	ChangeSupervisorStrategy: {"strategy"},
 	SuspendProcess:           nil,
@@ -293,6 +293,7 @@ func validateParams(ps *fielderr.List, path string, op *Operation, opts Options)
 		set  bool
 	}{
 		{"message", p.Message != ""},
+		{"kind", p.Kind != ""},
 		{"strategy", p.Strategy != ""},
 		{"reason", p.Reason != ""},
 		{"child", p.Child != nil},
@@ -323,6 +324,9 @@ func validateParams(ps *fielderr.List, path string, op *Operation, opts Options)
 			ps.Add(ErrRequired, fielderr.Join(path, "message"), "required for send_message")
 		case len(p.Message) > MaxMessageBytes:
 			ps.Add(ErrLimit, fielderr.Join(path, "message"), "%d bytes, more than the limit of %d", len(p.Message), MaxMessageBytes)
+		}
+		if p.Kind != "" && p.Kind != "info" && p.Kind != "cast" {
+			ps.Add(ErrBadValue, fielderr.Join(path, "kind"), "%q is not info or cast", p.Kind)
 		}
 	case ReplaceState:
 		switch {
