@@ -117,8 +117,8 @@ run it phase by phase, each phase between its pre- and post-checks.
 
 --skip-check KIND overrides a check for this plan: no phase runs it, before or
 after, and the plan records it ('steward ops status' shows "Skipped checks").
-Stopping operations (terminate_child, kill_process, suspend_process) never wait
-for system_stable; skip it to run other operations on a node that is unstable,
+Stopping operations (terminate_child, delete_child, kill_process,
+suspend_process) never wait for system_stable; skip it to run other operations on a node that is unstable,
 such as one that was crash-looping within the last minute.`,
 		Args: cobra.ExactArgs(1),
 	}

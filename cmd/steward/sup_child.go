@@ -22,9 +22,8 @@ import (
 // recorded and shown by `ops`), which_children, count_children and
 // get_childspec are reads answered by the node that runs the tree.
 
-// deleteChild is the plan operation type of `sup child delete`. plan/ has
-// no constant for it yet; until it has, the planner refuses the plan.
-const deleteChild plan.OpType = "delete_child"
+// deleteChild is the plan operation type of `sup child delete`.
+const deleteChild = plan.DeleteChild
 
 // supervisorArg splits TREE[/PATH] into the tree and the path of a nested
 // supervisor (child ids joined by '/'; empty: the root).
