@@ -208,12 +208,14 @@ type Params struct {
 	Message string `json:"message,omitempty"`
 	// Kind is how send_message delivers Message: "info" (the default) or
 	// "cast".
-	Kind     string            `json:"kind,omitempty"`
-	Strategy spec.Strategy     `json:"strategy,omitempty"`
-	Reason   string            `json:"reason,omitempty"`
-	Child    *spec.ChildSpec   `json:"child,omitempty"`
-	Args     map[string]string `json:"args,omitempty"`
-	ChildID  string            `json:"child_id,omitempty"`
+	Kind     string          `json:"kind,omitempty"`
+	Strategy spec.Strategy   `json:"strategy,omitempty"`
+	Reason   string          `json:"reason,omitempty"`
+	Child    *spec.ChildSpec `json:"child,omitempty"`
+	// Args are a simple_one_for_one start_child's extra args; empty but
+	// set ({}) starts an instance with the template's args alone.
+	Args    map[string]string `json:"args,omitzero"`
+	ChildID string            `json:"child_id,omitempty"`
 	// State is replace_state's new state, as the behavior exports it
 	// (JSON for the native behaviors).
 	State string `json:"state,omitempty"`

@@ -40,3 +40,24 @@ func TestBatchesKeepDependentsTogether(t *testing.T) {
 		t.Fatalf("no operations, %d batches", n)
 	}
 }
+
+// A chain (each operation depending on the one before, as queued messages
+// are re-sent) is one group: never cut, however long.
+func TestBatchesKeepChainsTogether(t *testing.T) {
+	ops := []plan.Operation{{ID: "lone"}, {ID: "state"}}
+	for i := 0; i < 6; i++ {
+		prev := "state"
+		if i > 0 {
+			prev = fmt.Sprintf("m-%d", i-1)
+		}
+		ops = append(ops, plan.Operation{ID: fmt.Sprintf("m-%d", i), DependsOn: []string{prev}})
+	}
+	got := batches(ops, 4)
+	var sizes []int
+	for _, b := range got {
+		sizes = append(sizes, len(b))
+	}
+	if fmt.Sprint(sizes) != "[1 7]" {
+		t.Fatalf("batch sizes %v, want the chain of 7 kept whole", sizes)
+	}
+}

@@ -39,7 +39,9 @@ func encodePart(p *Part) (stored []byte, raw int, err error) {
 	return buf.Bytes(), len(js), nil
 }
 
-// DecodePart reads a stored part.
+// DecodePart reads a stored part: one of this binary's PartVersion or an
+// older one (a part without a version is version 1); a newer one is
+// refused.
 func DecodePart(stored []byte) (*Part, error) { return decodePart(stored, MaxPartRawBytes) }
 
 // decodePart reads a stored part of at most limit bytes decompressed.
@@ -58,6 +60,9 @@ func decodePart(stored []byte, limit int) (*Part, error) {
 	var p Part
 	if err := json.Unmarshal(js, &p); err != nil {
 		return nil, fmt.Errorf("part: %w", err)
+	}
+	if p.Version > PartVersion {
+		return nil, fmt.Errorf("part: format version %d, this binary reads up to %d", p.Version, PartVersion)
 	}
 	return &p, nil
 }

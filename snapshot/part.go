@@ -12,9 +12,29 @@ import (
 	"github.com/steward/steward/spec"
 )
 
-// MaxQueuedPerProcess bounds how many queued messages a snapshot keeps per
-// process (the oldest ones).
-const MaxQueuedPerProcess = 100
+// PartVersion is the format of the parts this binary captures. Version 1
+// (parts without a version field) had no instance args and no bounds on
+// queued bodies; version 2 records each simple_one_for_one instance's
+// args (Child.Args) and marks the queued messages whose body was left out
+// (Message.Omitted) and the messages beyond MaxQueuedPerProcess
+// (Process.QueueOmitted). Older parts stay readable; a restore brings back
+// from them what they hold.
+const PartVersion = 2
+
+// Bounds on the queued messages a capture keeps (include_queues).
+const (
+	// MaxQueuedPerProcess bounds how many queued messages a snapshot keeps
+	// per process (the oldest ones); the others are counted in
+	// Process.QueueOmitted.
+	MaxQueuedPerProcess = 100
+	// MaxQueuedMessageBytes bounds one queued message's body (bytes): a
+	// longer one is kept without its body (Message.Omitted). It is the
+	// limit of a send_message, which restore re-sends messages with.
+	MaxQueuedMessageBytes = 64 << 10
+	// MaxQueuedBytesPerPart bounds the queued bodies one part keeps in all
+	// (bytes); once reached, later messages are kept without their body.
+	MaxQueuedBytesPerPart = 8 << 20
+)
 
 // Options say what a capture includes beyond trees, processes, names and
 // system figures.
@@ -26,6 +46,9 @@ type Options struct {
 
 // Part is one node's runtime as captured.
 type Part struct {
+	// Version is the part's format (PartVersion when captured by this
+	// binary; 0 for a version 1 part, which had no such field).
+	Version    int       `json:"version,omitempty"`
 	Node       string    `json:"node"`
 	CapturedAt time.Time `json:"captured_at"`
 	Options    Options   `json:"options"`
@@ -59,6 +82,9 @@ type Child struct {
 	Restarts int    `json:"restarts"`
 	Dynamic  bool   `json:"dynamic,omitempty"`
 	Strategy string `json:"strategy,omitempty"`
+	// Args are a simple_one_for_one instance's args (Dynamic only; part
+	// version 2 on): what a restore starts it again with.
+	Args map[string]string `json:"args,omitempty"`
 }
 
 // Process is one process as captured.
@@ -81,8 +107,12 @@ type Process struct {
 	State []byte `json:"state,omitempty"`
 	// StateError says why the state could not be read.
 	StateError string `json:"state_error,omitempty"`
-	// Queue holds up to MaxQueuedPerProcess queued messages (include_queues).
+	// Queue holds up to MaxQueuedPerProcess queued messages, oldest first
+	// (include_queues).
 	Queue []Message `json:"queue,omitempty"`
+	// QueueOmitted counts the queued messages beyond MaxQueuedPerProcess,
+	// not kept (part version 2 on).
+	QueueOmitted int `json:"queue_omitted,omitempty"`
 	// Links, Monitors and MonitoredBy (include_links).
 	Links       []string `json:"links,omitempty"`
 	Monitors    []string `json:"monitors,omitempty"`
@@ -94,6 +124,11 @@ type Message struct {
 	Kind string `json:"kind"`
 	From string `json:"from,omitempty"`
 	Body []byte `json:"body"`
+	// Omitted marks a message kept without its body: longer than
+	// MaxQueuedMessageBytes, or past the part's MaxQueuedBytesPerPart.
+	// Size is then the body's length (bytes).
+	Omitted bool `json:"omitted,omitempty"`
+	Size    int  `json:"size,omitempty"`
 }
 
 // Name is a registered name.
@@ -115,7 +150,7 @@ type System struct {
 // index each tree runs at.
 func captureLocal(ctx context.Context, rt *actor.Runtime, opts Options, appliedIndex func(string) uint64) (*Part, error) {
 	now := time.Now().UTC()
-	part := &Part{Node: rt.Node(), CapturedAt: now, Options: opts, Trees: []Tree{}, Processes: []Process{}, Names: []Name{}}
+	part := &Part{Version: PartVersion, Node: rt.Node(), CapturedAt: now, Options: opts, Trees: []Tree{}, Processes: []Process{}, Names: []Name{}}
 	for _, ti := range rt.Trees() {
 		t := Tree{Name: ti.Name, Status: string(ti.Status), Root: pidString(ti.Root), Reason: string(ti.Reason),
 			SpecIndex: appliedIndex(ti.Name), Spec: ti.Spec, Children: []Child{}}
@@ -124,6 +159,7 @@ func captureLocal(ctx context.Context, rt *actor.Runtime, opts Options, appliedI
 		}
 		part.Trees = append(part.Trees, t)
 	}
+	queuedBytes := 0
 	for _, pi := range rt.Processes() {
 		if pi.Status == actor.StatusDead {
 			continue
@@ -148,8 +184,14 @@ func captureLocal(ctx context.Context, rt *actor.Runtime, opts Options, appliedI
 			msgs, err := rt.Peek(pi.PID, MaxQueuedPerProcess)
 			if err == nil {
 				for _, m := range msgs {
-					p.Queue = append(p.Queue, Message{Kind: m.Kind.String(), From: pidString(m.From), Body: m.Body})
+					qm := Message{Kind: m.Kind.String(), From: pidString(m.From), Body: m.Body}
+					if len(m.Body) > MaxQueuedMessageBytes || queuedBytes+len(m.Body) > MaxQueuedBytesPerPart {
+						qm.Body, qm.Omitted, qm.Size = nil, true, len(m.Body)
+					}
+					queuedBytes += len(qm.Body)
+					p.Queue = append(p.Queue, qm)
 				}
+				p.QueueOmitted = max(0, pi.QueueLen-len(msgs))
 			}
 		}
 		if opts.Links {
@@ -178,11 +220,18 @@ func children(rt *actor.Runtime, sup actor.PID, prefix string) []Child {
 	if err != nil {
 		return nil
 	}
+	var args map[string]map[string]string
 	var out []Child
 	for _, k := range kids {
 		path := strings.TrimPrefix(prefix+"/"+k.ID, "/")
 		c := Child{Path: path, PID: pidString(k.PID), Type: string(k.Type), Behavior: k.Behavior, State: k.State,
 			Restart: string(k.Restart), Restarts: k.Restarts, Dynamic: k.Dynamic}
+		if k.Dynamic {
+			if args == nil {
+				args, _ = rt.InstanceArgs(sup)
+			}
+			c.Args = args[k.ID]
+		}
 		if k.Type == spec.Supervisor && !k.PID.IsZero() {
 			if pol, err := rt.SupervisorPolicy(k.PID); err == nil {
 				c.Strategy = string(pol.Strategy)

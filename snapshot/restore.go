@@ -9,7 +9,10 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
+	"github.com/hashicorp/go-memdb"
+	"github.com/steward/steward/actor"
 	"github.com/steward/steward/internal/poll"
 	"github.com/steward/steward/pb"
 	"github.com/steward/steward/plan"
@@ -56,6 +59,9 @@ type RestoreOp struct {
 	Type   string `json:"type"`
 	Target string `json:"target"`
 	Node   string `json:"node"`
+	// Stage is 1 for what starts processes again, 2 for what acts on them
+	// (planned once stage 1's plans have finished).
+	Stage int `json:"stage"`
 }
 
 // NotRestored is something the snapshot held that restore does not bring
@@ -131,24 +137,52 @@ func (l *Layer) restore(ctx context.Context, req *pb.RestoreRequest) (*RestoreRe
 		l.waitForTrees(ctx, rep, parts)
 	}
 
-	// 2. The runtimes: a plan restarts missing children, imports states,
-	// registers names.
-	ops := l.restoreOps(ctx, rep, parts)
-	if len(ops) == 0 {
-		return rep, nil
-	}
+	// 2. The runtimes, in two stages. The first restarts missing children
+	// and starts the simple_one_for_one instances again; the plan engine
+	// plans only against live targets, so what acts on those processes
+	// (states, names, queued messages) is planned once the first stage's
+	// plans have finished, against the processes they started.
 	level := req.SafetyLevel
 	if level == "" {
 		level = string(plan.Moderate)
 	}
 	group := "restore-" + strings.TrimPrefix(newID(), "snap-")
+	starts, st1 := l.startOps(ctx, rep, parts)
+	ids, err := l.submitStage(ctx, rep, req.DryRun, level, group, 1, starts)
+	if err != nil {
+		return nil, err
+	}
+	started := map[string]string{}
+	if !req.DryRun && len(ids) > 0 {
+		l.waitForPlans(ctx, rep, ids)
+		started = startedPIDs(st, ids, st1.instances)
+	}
+	fills, planned := l.fillOps(ctx, rep, parts, st1, started)
+	if req.DryRun && len(starts) > 0 {
+		// Not planned before the first stage has run: listed only.
+		recordOps(rep, 2, fills)
+		return rep, nil
+	}
+	if _, err := l.submitStage(ctx, rep, req.DryRun, level, group, 2, fills[:planned]); err != nil {
+		return nil, err
+	}
+	recordOps(rep, 2, fills[planned:])
+	return rep, nil
+}
+
+// submitStage records a stage's operations in rep and submits them as
+// plans of at most plan.MaxOperations operations (a dry run plans the
+// first one, when rep has no plan yet); it returns the plans' ids.
+func (l *Layer) submitStage(ctx context.Context, rep *RestoreReport, dry bool, level, group string, stage int, ops []plan.Operation) ([]string, error) {
+	recordOps(rep, stage, ops)
+	var ids []string
 	for i, batch := range batches(ops, plan.MaxOperations) {
 		body, err := json.Marshal(plan.Plan{SafetyLevel: plan.SafetyLevel(level), Timeout: "10m", Group: group, Operations: batch})
 		if err != nil {
 			return nil, err
 		}
-		if req.DryRun {
-			if i > 0 {
+		if dry {
+			if rep.Plan != nil {
 				break
 			}
 			res, err := l.coord.DryRunLocal(ctx, body, "restore.json")
@@ -163,22 +197,98 @@ func (l *Layer) restore(ctx context.Context, req *pb.RestoreRequest) (*RestoreRe
 		}
 		resp, err := l.coord.Submit(ctx, body, "restore.json")
 		if err != nil {
-			return nil, fmt.Errorf("restore plan %d was refused (%d submitted before it): %w", i+1, len(rep.PlanIDs), err)
+			return nil, fmt.Errorf("restore plan %d of stage %d was refused (%d submitted before it): %w", i+1, stage, len(rep.PlanIDs), err)
 		}
 		rep.PlanIDs = append(rep.PlanIDs, resp.Id)
+		ids = append(ids, resp.Id)
 	}
-	return rep, nil
+	return ids, nil
+}
+
+func recordOps(rep *RestoreReport, stage int, ops []plan.Operation) {
+	for _, op := range ops {
+		rep.Operations = append(rep.Operations, RestoreOp{ID: op.ID, Type: string(op.Type), Target: op.Target.String(), Node: op.Node, Stage: stage})
+	}
+}
+
+// waitForPlans waits until every plan of ids has finished, within
+// RestoreTimeout (bounded by ctx); a plan that did not succeed, or did not
+// finish in time, is reported.
+func (l *Layer) waitForPlans(ctx context.Context, rep *RestoreReport, ids []string) {
+	timer := l.clock.NewTimer(l.cfg.RestoreTimeout)
+	defer timer.Stop()
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-timer.C():
+			cancel()
+		case <-wctx.Done():
+		}
+	}()
+	st := l.node.State()
+	for _, id := range ids {
+		for {
+			ws := memdb.NewWatchSet()
+			rec, _, err := st.Plan(ws, id)
+			if err == nil && rec != nil && state.PlanFinished(rec.Status) {
+				if rec.Status != state.PlanSucceeded {
+					rep.NotRestored = append(rep.NotRestored, NotRestored{Subject: "restore plan " + id,
+						Reason: fmt.Sprintf("it %s: %s; what it did not start is reported below", rec.Status, rec.Reason)})
+				}
+				break
+			}
+			if err != nil || rec == nil {
+				rep.NotRestored = append(rep.NotRestored, NotRestored{Subject: "restore plan " + id, Reason: fmt.Sprintf("it cannot be read: %v", err)})
+				break
+			}
+			if st.WaitChange(wctx, ws, time.Time{}) != nil {
+				rep.NotRestored = append(rep.NotRestored, NotRestored{Subject: "restore plan " + id,
+					Reason: "it did not finish within " + l.cfg.RestoreTimeout.String() + "; what acts on the processes it starts was not planned"})
+				return
+			}
+		}
+	}
+}
+
+// startedPIDs maps each captured instance whose start_child succeeded (by
+// the operation's id in instances) to the pid the plan's report gives.
+func startedPIDs(st *state.Store, ids []string, instances map[string]string) map[string]string {
+	out := map[string]string{}
+	for _, id := range ids {
+		rec, _, err := st.Plan(nil, id)
+		if err != nil || rec == nil {
+			continue
+		}
+		for _, stage := range rec.Stages {
+			if stage.Kind != state.StageKindPhase {
+				continue
+			}
+			for _, step := range stage.Steps {
+				for _, o := range step.Operations {
+					if captured, ok := instances[o.Op]; ok && o.Ok && o.ResultPid != "" {
+						out[captured] = o.ResultPid
+					}
+				}
+			}
+		}
+	}
+	return out
 }
 
 // batches packs operations into plans of at most max operations, keeping
-// each operation with those it depends on.
+// each operation with those it depends on (a chain of queued messages
+// stays in one plan, in order).
 func batches(ops []plan.Operation, max int) [][]plan.Operation {
 	var out [][]plan.Operation
 	var cur []plan.Operation
 	for i := 0; i < len(ops); {
-		// A group is an operation and the ones right after it that depend on it.
+		// A group is an operation and the ones right after it that depend
+		// on one of the group.
+		in := map[string]bool{ops[i].ID: true}
 		j := i + 1
-		for j < len(ops) && len(ops[j].DependsOn) > 0 && ops[j].DependsOn[0] == ops[i].ID {
+		for j < len(ops) && len(ops[j].DependsOn) > 0 && in[ops[j].DependsOn[0]] {
+			in[ops[j].ID] = true
 			j++
 		}
 		if len(cur)+(j-i) > max && len(cur) > 0 {
@@ -371,21 +481,53 @@ func (l *Layer) treeNotRunning(ctx context.Context, a TreeAction) string {
 	return ""
 }
 
-// restoreOps compares each restored node's runtime with its part and
-// returns the plan operations that bring it back; what cannot be brought
-// back goes to rep.NotRestored.
-func (l *Layer) restoreOps(ctx context.Context, rep *RestoreReport, parts map[string]*Part) []plan.Operation {
-	var ops []plan.Operation
-	seq := 0
-	newID := func(kind string) string { seq++; return fmt.Sprintf("%s-%d", kind, seq) }
-	// In a dry run the trees to create, update or move are not running
-	// their captured spec yet; once committed they start afresh, with every
-	// child running, so only their states and names need restoring.
-	fresh := map[string]bool{}
+// stageOne is what the first restore stage starts.
+type stageOne struct {
+	// instances maps each start_child of a simple_one_for_one instance
+	// (its operation id) to the instance's captured pid.
+	instances map[string]string
+	// restarted holds the slots ("node|tree/path") the stage starts again.
+	restarted map[string]bool
+	// skip holds the captured pids already reported, or left to their
+	// tree (a tree that could not be restored).
+	skip map[string]bool
+	// fresh holds, in a dry run, the trees the restore creates, updates
+	// or moves: once committed they start afresh, every child running.
+	fresh map[string]bool
+}
+
+// liveOf indexes a node's live processes by pid and by slot.
+type liveOf struct {
+	byPID  map[string]*pb.ProcessInfo
+	bySlot map[string]*pb.ProcessInfo
+}
+
+func (l *Layer) live(ctx context.Context, n string) (*liveOf, error) {
+	procs, err := l.sup.LiveProcesses(ctx, n)
+	if err != nil {
+		return nil, err
+	}
+	lv := &liveOf{byPID: map[string]*pb.ProcessInfo{}, bySlot: map[string]*pb.ProcessInfo{}}
+	for _, p := range procs {
+		lv.byPID[p.Pid] = p
+		if p.Tree != "" && p.ChildId != "" {
+			lv.bySlot[p.Tree+"/"+p.ChildId] = p
+		}
+	}
+	return lv, nil
+}
+
+// startOps compares each restored node's runtime with its part and returns
+// the first stage's operations: restart_child of a missing static child,
+// start_child of a temporary one (its spec is gone) and of each
+// simple_one_for_one instance that no longer runs, with its captured args.
+// What cannot be started goes to rep.NotRestored.
+func (l *Layer) startOps(ctx context.Context, rep *RestoreReport, parts map[string]*Part) ([]plan.Operation, *stageOne) {
+	s1 := &stageOne{instances: map[string]string{}, restarted: map[string]bool{}, skip: map[string]bool{}, fresh: map[string]bool{}}
 	if rep.DryRun {
 		for _, a := range rep.Trees {
 			if a.Action != "keep" && a.Action != "delete" {
-				fresh[a.Tree] = true
+				s1.fresh[a.Tree] = true
 			}
 		}
 	}
@@ -395,92 +537,239 @@ func (l *Layer) restoreOps(ctx context.Context, rep *RestoreReport, parts map[st
 			failedTrees[strings.TrimPrefix(nr.Subject, "tree ")] = true
 		}
 	}
+	var ops []plan.Operation
+	seq := 0
+	newID := func(kind string) string { seq++; return fmt.Sprintf("%s-%d", kind, seq) }
 	for _, n := range sortedNodes(parts) {
 		part := parts[n]
-		live, err := l.sup.LiveProcesses(ctx, n)
+		lv, err := l.live(ctx, n)
 		if err != nil {
 			rep.NotRestored = append(rep.NotRestored, NotRestored{Node: n, Subject: "processes", Reason: "the node's runtime could not be read: " + err.Error()})
+			for _, p := range part.Processes {
+				s1.skip[p.PID] = true
+			}
 			continue
 		}
-		bySlot := map[string]*pb.ProcessInfo{}
-		byPID := map[string]bool{}
-		for _, p := range live {
-			byPID[p.Pid] = true
-			if p.Tree != "" && p.ChildId != "" {
-				bySlot[p.Tree+"/"+p.ChildId] = p
-			}
-		}
-		dynamic := map[string]bool{}
-		specName := map[string]string{}
 		temporary := map[string]spec.ChildSpec{}
 		for _, t := range part.Trees {
+			collectTemporary(t.Name, "", t.Spec.Children, temporary)
 			for _, c := range t.Children {
-				if c.Dynamic && c.PID != "" {
-					dynamic[c.PID] = true
+				switch {
+				case c.PID == "":
+				case failedTrees[t.Name]:
+					s1.skip[c.PID] = true
+				case !c.Dynamic:
+				case lv.byPID[c.PID] != nil && lv.byPID[c.PID].Tree == t.Name:
+					// Still running since the capture.
+				case s1.fresh[t.Name]:
+					// A dry run: the tree starts afresh, without instances.
+					id := newID("instance")
+					parent, _ := splitPath(c.Path)
+					ops = append(ops, instanceStart(id, n, t.Name, parent, c.Args))
+					s1.instances[id] = c.PID
+				case part.Version < 2:
+					rep.NotRestored = append(rep.NotRestored, NotRestored{Node: n, Subject: "process " + c.PID + " in " + t.Name + "/" + c.Path,
+						Reason: "an instance of a simple_one_for_one supervisor captured in part format 1, which did not record instance args: not started again"})
+					s1.skip[c.PID] = true
+				default:
+					id := newID("instance")
+					parent, _ := splitPath(c.Path)
+					ops = append(ops, instanceStart(id, n, t.Name, parent, c.Args))
+					s1.instances[id] = c.PID
 				}
 			}
-			collectNames(t.Name, "", t.Spec.Children, specName)
-			collectTemporary(t.Name, "", t.Spec.Children, temporary)
 		}
-		queued := 0
 		for _, p := range part.Processes {
-			queued += len(p.Queue)
+			if p.Tree == "" || p.ChildID == "" || failedTrees[p.Tree] || s1.skip[p.PID] || isInstance(parts[n], p) {
+				continue
+			}
+			slot := p.Tree + "/" + p.ChildID
+			if lv.bySlot[slot] != nil || s1.fresh[p.Tree] {
+				continue
+			}
+			parent, leaf := splitPath(p.ChildID)
+			s1.restarted[n+"|"+slot] = true
+			if cs, ok := temporary[slot]; ok {
+				// A temporary child that exited has no spec left in its
+				// supervisor (OTP deletes it): start it again from the
+				// captured spec.
+				ops = append(ops, plan.Operation{ID: newID("start"), Type: plan.StartChild, Node: n,
+					Target: plan.Target{Supervisor: p.Tree, ChildID: parent}, Params: plan.Params{Child: &cs}})
+			} else {
+				ops = append(ops, plan.Operation{ID: newID("restart"), Type: plan.RestartChild, Node: n,
+					Target: plan.Target{Supervisor: p.Tree, ChildID: parent}, Params: plan.Params{ChildID: leaf}})
+			}
+		}
+	}
+	return ops, s1
+}
+
+func instanceStart(id, node, tree, sup string, args map[string]string) plan.Operation {
+	if args == nil {
+		args = map[string]string{}
+	}
+	return plan.Operation{ID: id, Type: plan.StartChild, Node: node, Target: plan.Target{Supervisor: tree, ChildID: sup},
+		Params: plan.Params{Args: args}}
+}
+
+// isInstance reports whether p was a simple_one_for_one instance in part.
+func isInstance(part *Part, p Process) bool {
+	for _, t := range part.Trees {
+		if t.Name != p.Tree {
+			continue
+		}
+		for _, c := range t.Children {
+			if c.Dynamic && c.PID == p.PID {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// fillOps returns the second stage's operations, against the processes
+// running once the first stage has run (started maps a captured
+// instance's pid to the pid of the instance started again): replace_state
+// of each saved state, register_name of each name the spec does not
+// register, and the queued messages of each process that restore brought
+// back anew, re-sent in their captured order after its state (each
+// send_message depends on the one before; the executor runs a step at most
+// once, so none is delivered twice). The first planned operations target
+// live processes; those after them (a dry run's, against instances not
+// started yet) are listed only. What cannot be brought back goes to
+// rep.NotRestored.
+func (l *Layer) fillOps(ctx context.Context, rep *RestoreReport, parts map[string]*Part, s1 *stageOne, started map[string]string) (ops []plan.Operation, planned int) {
+	var later []plan.Operation
+	seq := 0
+	newID := func(kind string) string { seq++; return fmt.Sprintf("%s-%d", kind, seq) }
+	startedOp := map[string]bool{}
+	for _, pid := range s1.instances {
+		startedOp[pid] = true
+	}
+	cat := l.rt.Catalog()
+	for _, n := range sortedNodes(parts) {
+		part := parts[n]
+		lv, err := l.live(ctx, n)
+		if err != nil {
+			rep.NotRestored = append(rep.NotRestored, NotRestored{Node: n, Subject: "processes", Reason: "the node's runtime could not be read after the first stage: " + err.Error()})
+			continue
+		}
+		specName := map[string]string{}
+		for _, t := range part.Trees {
+			collectNames(t.Name, "", t.Spec.Children, specName)
+		}
+		for _, p := range part.Processes {
+			subject := "process " + p.PID + " (" + p.Behavior + ")"
+			if p.Tree != "" {
+				subject = "process " + p.PID + " in " + p.Tree + "/" + p.ChildID
+			}
+			var target plan.Target
+			var cur *pb.ProcessInfo
+			listOnly := false
 			switch {
+			case s1.skip[p.PID]:
+				continue
 			case p.Tree == "":
-				if !byPID[p.PID] {
-					rep.NotRestored = append(rep.NotRestored, NotRestored{Node: n, Subject: "process " + p.PID + " (" + p.Behavior + ")",
-						Reason: "it was not supervised: nothing can start it again"})
+				if lv.byPID[p.PID] != nil {
+					continue // still running since the capture
 				}
-				continue
-			case failedTrees[p.Tree]:
-				continue
-			case dynamic[p.PID]:
-				rep.NotRestored = append(rep.NotRestored, NotRestored{Node: n, Subject: "process " + p.PID + " in " + p.Tree + "/" + p.ChildID,
-					Reason: "an instance of a simple_one_for_one supervisor: instances are not recreated"})
+				if _, err := cat.Lookup(p.Behavior); err != nil {
+					rep.NotRestored = append(rep.NotRestored, NotRestored{Node: n, Subject: subject,
+						Reason: fmt.Sprintf("it was not supervised and its behavior %q is not in the catalog (a Go implementation spawned directly): nothing can start it again", p.Behavior)})
+				} else {
+					rep.NotRestored = append(rep.NotRestored, NotRestored{Node: n, Subject: subject,
+						Reason: "it was not supervised: restore starts processes only in supervision trees (no plan operation spawns an unsupervised one), so neither it nor its state, name or queued messages come back"})
+				}
 				continue
 			case p.ChildID == "":
 				continue // a root supervisor: the tree brings it back
+			case isInstance(part, p):
+				switch {
+				case lv.byPID[p.PID] != nil:
+					target, cur = plan.Target{PID: p.PID}, lv.byPID[p.PID]
+				case started[p.PID] != "" && lv.byPID[started[p.PID]] != nil:
+					target, cur = plan.Target{PID: started[p.PID]}, lv.byPID[started[p.PID]]
+				case rep.DryRun && startedOp[p.PID]:
+					target, listOnly = plan.Target{Supervisor: p.Tree, ChildID: p.ChildID}, true
+				default:
+					rep.NotRestored = append(rep.NotRestored, NotRestored{Node: n, Subject: subject,
+						Reason: "an instance of a simple_one_for_one supervisor that the restore plan did not start again"})
+					continue
+				}
+			default:
+				slot := p.Tree + "/" + p.ChildID
+				cur = lv.bySlot[slot]
+				if cur == nil && !(rep.DryRun && (s1.fresh[p.Tree] || s1.restarted[n+"|"+slot])) {
+					rep.NotRestored = append(rep.NotRestored, NotRestored{Node: n, Subject: subject,
+						Reason: "its slot runs no process after the restore plan that was to start it"})
+					continue
+				}
+				target = plan.Target{Supervisor: p.Tree, ChildID: p.ChildID}
 			}
-			slot := p.Tree + "/" + p.ChildID
-			target := plan.Target{Supervisor: p.Tree, ChildID: p.ChildID}
-			cur, running := bySlot[slot]
-			running = running || fresh[p.Tree]
-			var deps []string
-			if !running {
-				parent, leaf := splitPath(p.ChildID)
-				if cs, ok := temporary[slot]; ok {
-					// A temporary child that exited has no spec left in
-					// its supervisor (OTP deletes it): start it again
-					// from the captured spec.
-					id := newID("start")
-					ops = append(ops, plan.Operation{ID: id, Type: plan.StartChild, Node: n,
-						Target: plan.Target{Supervisor: p.Tree, ChildID: parent}, Params: plan.Params{Child: &cs}})
-					deps = []string{id}
-				} else {
-					id := newID("restart")
-					ops = append(ops, plan.Operation{ID: id, Type: plan.RestartChild, Node: n,
-						Target: plan.Target{Supervisor: p.Tree, ChildID: parent}, Params: plan.Params{ChildID: leaf}})
-					deps = []string{id}
+			var chain []plan.Operation
+			prev := ""
+			if len(p.State) > 0 && !p.Supervisor {
+				prev = newID("state")
+				chain = append(chain, plan.Operation{ID: prev, Type: plan.ReplaceState, Node: n, Target: target,
+					Params: plan.Params{State: string(p.State)}})
+			}
+			if p.RegisteredName != "" && specName[p.Tree+"/"+p.ChildID] != p.RegisteredName && cur.GetRegisteredName() != p.RegisteredName {
+				chain = append(chain, plan.Operation{ID: newID("name"), Type: plan.RegisterName, Node: n, Target: target,
+					Params: plan.Params{Name: p.RegisteredName}})
+			}
+			if len(p.Queue) > 0 && cur != nil && cur.Pid == p.PID {
+				rep.NotRestored = append(rep.NotRestored, NotRestored{Node: n, Subject: fmt.Sprintf("%d queued messages of %s", len(p.Queue), subject),
+					Reason: "the process still runs as captured: it has handled them or still holds them, so they are not sent again"})
+			} else {
+				for i, m := range p.Queue {
+					why := unsendable(m)
+					if why != "" {
+						rep.NotRestored = append(rep.NotRestored, NotRestored{Node: n, Subject: fmt.Sprintf("queued message %d of %s", i+1, subject), Reason: why})
+						continue
+					}
+					op := plan.Operation{ID: newID("message"), Type: plan.SendMessage, Node: n, Target: target,
+						Params: plan.Params{Message: string(m.Body)}}
+					if m.Kind == actor.KindCast.String() {
+						op.Params.Kind = "cast"
+					}
+					if prev != "" {
+						op.DependsOn = []string{prev}
+					}
+					prev = op.ID
+					chain = append(chain, op)
 				}
 			}
-			if len(p.State) > 0 && !p.Supervisor {
-				ops = append(ops, plan.Operation{ID: newID("state"), Type: plan.ReplaceState, Node: n, Target: target,
-					Params: plan.Params{State: string(p.State)}, DependsOn: deps})
+			if p.QueueOmitted > 0 {
+				rep.NotRestored = append(rep.NotRestored, NotRestored{Node: n, Subject: fmt.Sprintf("%d queued messages of %s", p.QueueOmitted, subject),
+					Reason: fmt.Sprintf("beyond the %d messages a snapshot keeps per process: not captured", MaxQueuedPerProcess)})
 			}
-			if p.RegisteredName != "" && specName[slot] != p.RegisteredName && cur.GetRegisteredName() != p.RegisteredName {
-				ops = append(ops, plan.Operation{ID: newID("name"), Type: plan.RegisterName, Node: n, Target: target,
-					Params: plan.Params{Name: p.RegisteredName}, DependsOn: deps})
+			if listOnly {
+				later = append(later, chain...)
+			} else {
+				ops = append(ops, chain...)
 			}
 		}
-		if queued > 0 {
-			rep.NotRestored = append(rep.NotRestored, NotRestored{Node: n, Subject: fmt.Sprintf("%d queued messages", queued),
-				Reason: "queued messages are captured for inspection; restore does not send them again"})
-		}
 	}
-	for _, op := range ops {
-		rep.Operations = append(rep.Operations, RestoreOp{ID: op.ID, Type: string(op.Type), Target: op.Target.String(), Node: op.Node})
+	return append(ops, later...), len(ops)
+}
+
+// unsendable says why a queued message cannot be sent again ("": it can).
+func unsendable(m Message) string {
+	switch {
+	case m.Kind == actor.KindCall.String():
+		return "a call: its caller was waiting for the reply at the capture and is gone"
+	case m.Kind != actor.KindInfo.String() && m.Kind != actor.KindCast.String():
+		return "a " + m.Kind + " message of the captured runtime (an exit signal or monitor notification), not the restored one's"
+	case m.Omitted:
+		return fmt.Sprintf("its %d-byte body was not captured (over the %d bytes per message or %d per part a snapshot keeps)", m.Size, MaxQueuedMessageBytes, MaxQueuedBytesPerPart)
+	case len(m.Body) == 0:
+		return "an empty message: send_message needs a body"
+	case len(m.Body) > plan.MaxMessageBytes:
+		return fmt.Sprintf("%d bytes, over the %d a send_message carries", len(m.Body), plan.MaxMessageBytes)
+	case !utf8.Valid(m.Body):
+		return "not valid UTF-8: a plan carries a message as text"
 	}
-	return ops
+	return ""
 }
 
 // collectNames maps each slot whose spec registers a name to the name.

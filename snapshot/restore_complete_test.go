@@ -1,0 +1,197 @@
+package snapshot_test
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/steward/steward/actor"
+	"github.com/steward/steward/actor/behaviors"
+	"github.com/steward/steward/pb"
+	"github.com/steward/steward/snapshot"
+	"github.com/steward/steward/state"
+	"github.com/steward/steward/testkit"
+)
+
+const treeP = `{"name":"p","node":"n1","max_restarts":10,"max_seconds":5,"children":[
+ {"id":"pool","type":"supervisor","strategy":"simple_one_for_one","children":[{"id":"w","behavior":"counter"}]},
+ {"id":"count","behavior":"counter"},{"id":"store","behavior":"kv"}]}`
+
+// A restore starts simple_one_for_one instances again with their args and
+// states, re-sends the queued messages of the processes it brings back,
+// in order and once, and names the unsupervised processes it cannot start
+// with the reason.
+func TestRestoreInstancesQueuesAndStandalones(t *testing.T) {
+	sc := newSCluster(t, 3, "", nil)
+	sc.applyTree(t, treeP)
+	rt := sc.layer("n1").Runtime()
+	ctx := testkit.Ctx(t, 30*time.Second)
+	pool := sc.pid(t, "n1", "p", "pool")
+	i1, err := rt.StartDynamicChild(ctx, pool, map[string]string{"start": "10"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	i2, err := rt.StartDynamicChild(ctx, pool, map[string]string{"start": "20"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	send(t, rt, i1, "inc 1")
+	// Queued: count and store suspended, messages sent to them wait.
+	cnt, store := sc.pid(t, "n1", "p", "count"), sc.pid(t, "n1", "p", "store")
+	for _, pid := range []actor.PID{cnt, store} {
+		if err := rt.Suspend(pid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send(t, rt, cnt, "inc 2")
+	for _, m := range []struct {
+		to   actor.PID
+		body string
+	}{{cnt, "inc 3"}, {store, "put k a"}, {store, "put k b"}} {
+		if err := rt.Cast(m.to, actor.Message{Kind: actor.KindCast, Body: []byte(m.body)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Unsupervised: one of a catalog behavior, one a Go implementation.
+	std, err := rt.Spawn(ctx, actor.SpawnOptions{Behavior: "echo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	impl, err := rt.Spawn(ctx, actor.SpawnOptions{Behavior: "go-counter", Impl: &behaviors.Counter{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.Eventually(5*time.Second, func() error {
+		if c := count(t, rt, i1); c != 11 {
+			return fmt.Errorf("instance 1 at %d", c)
+		}
+		return nil
+	}, "instance 1 counted")
+	rec := sc.capture(t, &pb.SnapshotOptions{IncludeState: true, IncludeQueues: true})
+	part := parts(t, sc.snaps(0), rec.Id)["n1"]
+	if part.Version != snapshot.PartVersion {
+		t.Fatalf("part version %d", part.Version)
+	}
+	queued := map[string]int{}
+	for _, p := range part.Processes {
+		queued[p.PID] = len(p.Queue)
+	}
+	if queued[cnt.String()] != 2 || queued[store.String()] != 2 {
+		t.Fatalf("queues captured: %v", queued)
+	}
+	var args []string
+	for _, tr := range part.Trees {
+		for _, c := range tr.Children {
+			if c.Dynamic {
+				args = append(args, c.Args["start"])
+			}
+		}
+	}
+	if slices.Sort(args); fmt.Sprint(args) != "[10 20]" {
+		t.Fatalf("instance args captured: %v", args)
+	}
+
+	// Damage: instances removed, the suspended processes killed (their
+	// supervisor starts them afresh, their queues lost), the unsupervised
+	// processes killed.
+	for _, pid := range []actor.PID{i1, i2} {
+		if err := rt.TerminateChild(ctx, pool, pid.String()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, pid := range []actor.PID{cnt, store, std, impl} {
+		if err := rt.Kill(pid, actor.Killed); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sc.Eventually(5*time.Second, func() error {
+		for _, path := range []string{"count", "store"} {
+			if now, err := rt.Resolve(actor.Target{Tree: "p", Path: path}); err != nil || now == cnt || now == store {
+				return fmt.Errorf("%s not restarted", path)
+			}
+		}
+		return nil
+	}, "restarted")
+
+	resp, err := sc.snaps(2).Restore(testkit.Ctx(t, 60*time.Second), &pb.RestoreRequest{Id: rec.Id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep snapshot.RestoreReport
+	if err := json.Unmarshal(resp.ReportJson, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.PlanIds) != 2 {
+		t.Fatalf("restore plans %v (want a start stage and a fill stage): %s", resp.PlanIds, resp.ReportJson)
+	}
+	for _, id := range resp.PlanIds {
+		sc.Eventually(30*time.Second, func() error {
+			r, _, _ := sc.Leader().State().Plan(nil, id)
+			if r == nil || !state.PlanFinished(r.Status) {
+				return errors.New("restore plan running")
+			}
+			if r.Status != state.PlanSucceeded {
+				return fmt.Errorf("restore plan %s: %s", r.Status, r.Reason)
+			}
+			return nil
+		}, "restore plan")
+	}
+
+	// Instances: two again, with the captured args and states.
+	if now := sc.pid(t, "n1", "p", "pool"); now != pool {
+		t.Fatalf("the pool supervisor restarted (%s, was %s): the test's damage went further than meant", now, pool)
+	}
+	ia, err := rt.InstanceArgs(pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gotArgs []string
+	for _, a := range ia {
+		gotArgs = append(gotArgs, a["start"])
+	}
+	if slices.Sort(gotArgs); fmt.Sprint(gotArgs) != "[10 20]" {
+		t.Fatalf("instances after restore have args %v", gotArgs)
+	}
+	kids, err := rt.WhichChildren(pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var counts []int
+	for _, k := range kids {
+		if k.PID == i1 || k.PID == i2 {
+			t.Fatalf("an instance kept its pid %s through terminate_child", k.PID)
+		}
+		counts = append(counts, count(t, rt, k.PID))
+	}
+	if slices.Sort(counts); fmt.Sprint(counts) != "[11 20]" {
+		t.Fatalf("instance counts after restore %v, want [11 20]", counts)
+	}
+	// Queued messages: delivered once (count 0+2+3, not 10), in order
+	// (put a, then put b).
+	if c := count(t, rt, sc.pid(t, "n1", "p", "count")); c != 5 {
+		t.Fatalf("count = %d after restore, want 5 (its two queued messages once each)", c)
+	}
+	v, err := rt.Call(testkit.Ctx(t, 5*time.Second), sc.pid(t, "n1", "p", "store"), actor.Message{Body: []byte("get k")})
+	if err != nil || string(v) != "b" {
+		t.Fatalf("store's k after restore = %q (%v), want b (queued puts in order)", v, err)
+	}
+	// The report: the two unsupervised processes, each with its reason,
+	// and nothing else.
+	why := map[string]string{}
+	for _, nr := range rep.NotRestored {
+		why[nr.Subject] = nr.Reason
+	}
+	if r := why["process "+std.String()+" (echo)"]; !strings.Contains(r, "not supervised: restore starts processes only in supervision trees") {
+		t.Fatalf("echo's reason %q; report %+v", r, rep.NotRestored)
+	}
+	if r := why["process "+impl.String()+" (go-counter)"]; !strings.Contains(r, `"go-counter" is not in the catalog`) {
+		t.Fatalf("the Go implementation's reason %q; report %+v", r, rep.NotRestored)
+	}
+	if len(rep.NotRestored) != 2 {
+		t.Fatalf("not restored: %+v", rep.NotRestored)
+	}
+}
