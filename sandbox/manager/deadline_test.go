@@ -58,7 +58,7 @@ sandbox "slow-a" {
 sandbox "slow-b" {
   node = "n2"
   tree {
-    child "g" { behavior = "gate" }
+    child "g" { behavior = "start_gate" }
   }
 }
 `
@@ -87,7 +87,7 @@ sandbox "slow-b" {
 	}
 }
 
-// newGateFixture is a 3-node cluster whose catalog has "gate" (an echo
+// newGateFixture is a 3-node cluster whose catalog has "start_gate" (an echo
 // whose Init waits for release), its links cuttable (testkit.Partition).
 func newGateFixture(t *testing.T, release <-chan struct{}) (*fixture, <-chan struct{}) {
 	t.Helper()
@@ -97,7 +97,7 @@ func newGateFixture(t *testing.T, release <-chan struct{}) (*fixture, <-chan str
 		sb.ResyncInterval = 200 * time.Millisecond
 		coord := coordination.DefaultConfig()
 		cat := behaviors.NewCatalog()
-		if err := cat.Register(actor.Entry{Name: "gate", Version: "1", New: func(args map[string]string) (actor.Behavior, error) {
+		if err := cat.Register(actor.Entry{Name: "start_gate", Version: "1", New: func(args map[string]string) (actor.Behavior, error) {
 			e, err := behaviors.NewEcho(args)
 			return &gate{Behavior: e, release: release, entered: entered}, err
 		}}); err != nil {
@@ -146,7 +146,7 @@ sandbox "mid-a" {
 sandbox "mid-b" {
   node = "%s"
   tree {
-    child "g" { behavior = "gate" }
+    child "g" { behavior = "start_gate" }
   }
 }
 `, leader.Name(), c.Node(lost).Name())
