@@ -200,10 +200,9 @@ func TestSignificantBystander(t *testing.T) {
 	})
 }
 
-// supervisor_SUITE:significant_escalation: a significant transient child
-// crashing beyond the intensity makes the supervisor escalate, as any
-// child would; it is no automatic shutdown.
-func TestSignificantEscalation(t *testing.T) {
+// A significant transient child crashing beyond the intensity makes the
+// supervisor escalate, as any child would; it is no automatic shutdown.
+func TestSignificantPastIntensity(t *testing.T) {
 	e := newEnv(t)
 	tr := autoTree("t", spec.OneForOne, spec.AnySignificant, significant(worker("child1", "crasher"), spec.Transient))
 	tr.MaxRestarts = 0
@@ -364,4 +363,25 @@ func TestAutoShutdownNested(t *testing.T) {
 	if ti.Status != actor.TreeRunning {
 		t.Fatalf("tree %s", ti.Status)
 	}
+}
+
+// supervisor_SUITE:significant_escalation: automatic shutdown passes up
+// the tree. B, a significant transient supervisor with any_significant
+// under A (any_significant too), shuts down when its significant C ends;
+// B's exit (shutdown, not restarted) is then a significant child's, and A,
+// the root, shuts down in turn.
+func TestSignificantEscalation(t *testing.T) {
+	e := newEnv(t)
+	b := spec.ChildSpec{ID: "b", Type: spec.Supervisor, Restart: spec.Transient, Significant: true, SupervisorSpec: spec.SupervisorSpec{
+		AutoShutdown: spec.AnySignificant, MaxRestarts: 3, MaxSeconds: 5,
+		Children: []spec.ChildSpec{significant(worker("c", "crasher"), spec.Transient)}}}
+	e.apply(autoTree("t", spec.OneForOne, spec.AnySignificant, b))
+	root := e.resolve("t", "")
+	sub := e.resolve("t", "b")
+	e.cast(e.resolve("t", "b/c"), "stop")
+	e.await(actor.EventSupervisorAutoShutdown, sub)
+	if r := e.exitOf(sub); r != actor.Shutdown {
+		t.Fatalf("b exited %q, want shutdown", r)
+	}
+	e.wantAutoShutdown("t", root)
 }
