@@ -302,22 +302,15 @@ type childJSON struct {
 	Dynamic  bool   `json:"dynamic"`
 }
 
-// supReadCmd makes a read about SUPERVISOR (TREE[/PATH]) with -o and
-// --node.
-func supReadCmd(use, short, long string, nargs int) (*cobra.Command, *string, *string) {
+// supReadCmd makes a read about SUPERVISOR (TREE[/PATH], the first of
+// nargs arguments) with -o and --node: run gets the connection, the
+// supervisor asked about, the arguments and the output format.
+func supReadCmd(g *globals, use, short, long string, nargs int,
+	run func(cmd *cobra.Command, r *rpcs, sup *pb.SupervisorRequest, argv []string, out string) error,
+) *cobra.Command {
 	cmd := &cobra.Command{Use: use, Short: short, Long: long, Args: cobra.ExactArgs(nargs)}
 	out := outputFlag(cmd)
 	nodeName := cmd.Flags().String("node", "", "ask this node (default: the node the tree is placed on)")
-	return cmd, out, nodeName
-}
-
-func newSupWhichChildrenCmd(g *globals) *cobra.Command {
-	cmd, out, nodeName := supReadCmd("which-children SUPERVISOR",
-		"List a supervisor's children (OTP's which_children), the child started last first",
-		`List the children of SUPERVISOR (TREE, or TREE/PATH for a nested one) with
-their pids, types, restart types and states, read live on the node that runs
-the tree. Rows are in OTP's order: reverse start order, the child started last
-first (a restarted child keeps its place). A terminated child has no pid.`, 1)
 	cmd.RunE = func(cmd *cobra.Command, argv []string) error {
 		if err := checkOutput(*out); err != nil {
 			return err
@@ -331,37 +324,49 @@ first (a restarted child keeps its place). A terminated child has no pid.`, 1)
 			return err
 		}
 		defer r.done()
-		resp, err := r.rt.WhichChildren(r.ctx, &pb.SupervisorRequest{Tree: tree, Path: path, Node: *nodeName})
-		if err != nil {
-			return g.rpcError(err)
-		}
-		items := make([]childJSON, 0, len(resp.Children))
-		for _, k := range resp.Children {
-			items = append(items, childJSON{ID: k.Id, PID: k.Pid, Type: k.Type, Behavior: k.Behavior, Module: k.Module,
-				Restart: k.Restart, State: k.State, Restarts: k.Restarts, Dynamic: k.Dynamic})
-		}
-		w := cmd.OutOrStdout()
-		if *out == "json" {
-			return writeJSON(w, items)
-		}
-		t := newTable(w, "ID", "PID", "TYPE", "BEHAVIOR", "RESTART", "STATE", "RESTARTS")
-		for _, it := range items {
-			kind := it.Behavior
-			if it.Module != "" {
-				kind = it.Module
-				if it.Behavior != "" {
-					kind += " (" + it.Behavior + ")"
-				}
-			}
-			id := it.ID
-			if it.Dynamic {
-				id += " (dynamic)"
-			}
-			t.row(cell(id, 0), dash(it.PID), it.Type, dash(cell(kind, 60)), it.Restart, it.State, it.Restarts)
-		}
-		return t.flush()
+		return run(cmd, r, &pb.SupervisorRequest{Tree: tree, Path: path, Node: *nodeName}, argv, *out)
 	}
 	return cmd
+}
+
+func newSupWhichChildrenCmd(g *globals) *cobra.Command {
+	return supReadCmd(g, "which-children SUPERVISOR",
+		"List a supervisor's children (OTP's which_children), the child started last first",
+		`List the children of SUPERVISOR (TREE, or TREE/PATH for a nested one) with
+their pids, types, restart types and states, read live on the node that runs
+the tree. Rows are in OTP's order: reverse start order, the child started last
+first (a restarted child keeps its place). A terminated child has no pid.`, 1,
+		func(cmd *cobra.Command, r *rpcs, sup *pb.SupervisorRequest, _ []string, out string) error {
+			resp, err := r.rt.WhichChildren(r.ctx, sup)
+			if err != nil {
+				return g.rpcError(err)
+			}
+			items := make([]childJSON, 0, len(resp.Children))
+			for _, k := range resp.Children {
+				items = append(items, childJSON{ID: k.Id, PID: k.Pid, Type: k.Type, Behavior: k.Behavior, Module: k.Module,
+					Restart: k.Restart, State: k.State, Restarts: k.Restarts, Dynamic: k.Dynamic})
+			}
+			w := cmd.OutOrStdout()
+			if out == "json" {
+				return writeJSON(w, items)
+			}
+			t := newTable(w, "ID", "PID", "TYPE", "BEHAVIOR", "RESTART", "STATE", "RESTARTS")
+			for _, it := range items {
+				kind := it.Behavior
+				if it.Module != "" {
+					kind = it.Module
+					if it.Behavior != "" {
+						kind += " (" + it.Behavior + ")"
+					}
+				}
+				id := it.ID
+				if it.Dynamic {
+					id += " (dynamic)"
+				}
+				t.row(cell(id, 0), dash(it.PID), it.Type, dash(cell(kind, 60)), it.Restart, it.State, it.Restarts)
+			}
+			return t.flush()
+		})
 }
 
 // countJSON is `steward sup count-children -o json`.
@@ -376,78 +381,52 @@ type countJSON struct {
 }
 
 func newSupCountChildrenCmd(g *globals) *cobra.Command {
-	cmd, out, nodeName := supReadCmd("count-children SUPERVISOR",
-		"Count a supervisor's children (OTP's count_children): specs, active, supervisors, workers", "", 1)
-	cmd.RunE = func(cmd *cobra.Command, argv []string) error {
-		if err := checkOutput(*out); err != nil {
-			return err
-		}
-		tree, path, err := supervisorArg(argv[0])
-		if err != nil {
-			return err
-		}
-		r, err := g.dialRPCs(cmd)
-		if err != nil {
-			return err
-		}
-		defer r.done()
-		resp, err := r.rt.CountChildren(r.ctx, &pb.SupervisorRequest{Tree: tree, Path: path, Node: *nodeName})
-		if err != nil {
-			return g.rpcError(err)
-		}
-		j := countJSON{Tree: tree, Path: path, Node: resp.Node, Specs: resp.Specs, Active: resp.Active,
-			Supervisors: resp.Supervisors, Workers: resp.Workers}
-		w := cmd.OutOrStdout()
-		if *out == "json" {
-			return writeJSON(w, j)
-		}
-		t := newTable(w, "SPECS", "ACTIVE", "SUPERVISORS", "WORKERS")
-		t.row(j.Specs, j.Active, j.Supervisors, j.Workers)
-		return t.flush()
-	}
-	return cmd
+	return supReadCmd(g, "count-children SUPERVISOR",
+		"Count a supervisor's children (OTP's count_children): specs, active, supervisors, workers", "", 1,
+		func(cmd *cobra.Command, r *rpcs, sup *pb.SupervisorRequest, _ []string, out string) error {
+			resp, err := r.rt.CountChildren(r.ctx, sup)
+			if err != nil {
+				return g.rpcError(err)
+			}
+			j := countJSON{Tree: sup.Tree, Path: sup.Path, Node: resp.Node, Specs: resp.Specs, Active: resp.Active,
+				Supervisors: resp.Supervisors, Workers: resp.Workers}
+			w := cmd.OutOrStdout()
+			if out == "json" {
+				return writeJSON(w, j)
+			}
+			t := newTable(w, "SPECS", "ACTIVE", "SUPERVISORS", "WORKERS")
+			t.row(j.Specs, j.Active, j.Supervisors, j.Workers)
+			return t.flush()
+		})
 }
 
 func newSupGetChildSpecCmd(g *globals) *cobra.Command {
-	cmd, out, nodeName := supReadCmd("get-childspec SUPERVISOR ID",
+	return supReadCmd(g, "get-childspec SUPERVISOR ID",
 		"Print a child's spec as it was given (OTP's get_childspec), running or terminated",
 		`Print the spec of SUPERVISOR's child ID, read on the node that runs the tree: a
 child of the tree's spec or one started by 'sup child start'. Under
 simple_one_for_one ID is an instance's pid or id (the template with the
 instance's args), or the template's id. Table output is the spec as JSON;
--o json adds tree, path, node and id around it ("spec").`, 2)
-	cmd.RunE = func(cmd *cobra.Command, argv []string) error {
-		if err := checkOutput(*out); err != nil {
-			return err
-		}
-		tree, path, err := supervisorArg(argv[0])
-		if err != nil {
-			return err
-		}
-		r, err := g.dialRPCs(cmd)
-		if err != nil {
-			return err
-		}
-		defer r.done()
-		resp, err := r.rt.GetChildSpec(r.ctx, &pb.ChildSpecRequest{Supervisor: &pb.SupervisorRequest{Tree: tree, Path: path, Node: *nodeName}, Id: argv[1]})
-		if err != nil {
-			return g.rpcError(err)
-		}
-		var cs spec.ChildSpec
-		if err := json.Unmarshal(resp.SpecJson, &cs); err != nil {
-			return fmt.Errorf("child spec from %s: %w", resp.Node, err)
-		}
-		w := cmd.OutOrStdout()
-		if *out == "json" {
-			return writeJSON(w, struct {
-				Tree string         `json:"tree"`
-				Path string         `json:"path"`
-				Node string         `json:"node"`
-				ID   string         `json:"id"`
-				Spec spec.ChildSpec `json:"spec"`
-			}{tree, path, resp.Node, argv[1], cs})
-		}
-		return writeJSON(w, cs)
-	}
-	return cmd
+-o json adds tree, path, node and id around it ("spec").`, 2,
+		func(cmd *cobra.Command, r *rpcs, sup *pb.SupervisorRequest, argv []string, out string) error {
+			resp, err := r.rt.GetChildSpec(r.ctx, &pb.ChildSpecRequest{Supervisor: sup, Id: argv[1]})
+			if err != nil {
+				return g.rpcError(err)
+			}
+			var cs spec.ChildSpec
+			if err := json.Unmarshal(resp.SpecJson, &cs); err != nil {
+				return fmt.Errorf("child spec from %s: %w", resp.Node, err)
+			}
+			w := cmd.OutOrStdout()
+			if out == "json" {
+				return writeJSON(w, struct {
+					Tree string         `json:"tree"`
+					Path string         `json:"path"`
+					Node string         `json:"node"`
+					ID   string         `json:"id"`
+					Spec spec.ChildSpec `json:"spec"`
+				}{sup.Tree, sup.Path, resp.Node, argv[1], cs})
+			}
+			return writeJSON(w, cs)
+		})
 }
