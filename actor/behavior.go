@@ -24,7 +24,9 @@ import (
 //     the error's text as reason, and exits with that reason.
 type Behavior interface {
 	// Init runs before the process receives anything; the spawner waits
-	// for it. An error fails the start.
+	// for it. An error fails the start, except Ignore() (OTP's ignore):
+	// the process exits normally and its supervisor keeps the child with
+	// no process.
 	Init(p Proc) error
 	// HandleCall answers a Call; the returned bytes are the reply.
 	HandleCall(p Proc, msg Message) ([]byte, error)
@@ -100,6 +102,13 @@ func Stop(reason Reason) error { return &stopError{reason: reason} }
 func Refuse(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrRefused, fmt.Sprintf(format, args...))
 }
+
+// Ignore is what Init returns to decline to run, OTP's ignore: the
+// process exits with reason normal (Terminate does not run, nothing
+// counts as a crash or a restart) and its starter learns that the start
+// was ignored (ErrIgnore). Returned from any other callback it is an
+// error like any other: the process crashes.
+func Ignore() error { return ErrIgnore }
 
 // outcome classifies a callback error.
 func outcome(err error) (stop bool, reason Reason, refused bool) {

@@ -117,6 +117,16 @@ var (
 	// ErrStartFailed means a child's init failed; the wrapped text carries
 	// the child's exit reason.
 	ErrStartFailed = errors.New("child failed to start")
+	// ErrIgnore is OTP's ignore start result: a behavior's Init returns it
+	// (through Ignore) to decline to run. The process exits with reason
+	// normal without running Terminate, and is neither a failure nor a
+	// crash. A supervisor keeps a static child's spec with no process
+	// (state terminated, OTP's pid undefined; a temporary child's spec is
+	// dropped) and counts the start as done: StartChild, RestartChild and
+	// StartDynamicChild return the zero PID and no error (OTP's
+	// {ok, undefined}), and a simple_one_for_one instance is not kept.
+	// Spawn returns an error wrapping it.
+	ErrIgnore = errors.New("start ignored")
 	// ErrSuspendTimeout: a code change's process did not reach a safe
 	// point (the end of the message it was handling) within the suspend
 	// timeout; it was left on its old code.

@@ -2,6 +2,7 @@ package actor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -339,7 +340,22 @@ func (p *process) runWorker(started chan<- error) {
 //
 //go:noinline
 func (p *process) initWorker(started chan<- error) bool {
-	if err := p.callInit(); err != nil {
+	err := p.callInit()
+	if errors.Is(err, ErrIgnore) {
+		// OTP's ignore: the outcome, then a clean exit (normal, so no
+		// link dies of it and the supervisor drops the EXIT of a pid it
+		// never recorded); Terminate does not run, as in gen_server. The
+		// outcome goes first (started is buffered): a starter woken by
+		// the exit would otherwise find none and report a failure.
+		if !p.beginTerminate() {
+			started <- fmt.Errorf("%w: %s killed during init: %s", ErrStartFailed, p.pid, p.exitReasonAfterDone())
+			return false
+		}
+		started <- fmt.Errorf("%w: %s (%s)", ErrIgnore, p.pid, p.behaviorName())
+		p.rt.exitProc(p, Normal)
+		return false
+	}
+	if err != nil {
 		reason := Reason(err.Error())
 		if _, r, _ := outcome(err); r != "" {
 			reason = r

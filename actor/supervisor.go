@@ -21,10 +21,11 @@ const (
 	// normal exit). A temporary child that exits loses its entry (OTP).
 	childStopped
 	// childTerminated: no process, and none is being started: stopped by
-	// terminate_child, or a member of a group restart that stopped short
-	// of it because an earlier member failed to start (OTP's pid
-	// undefined). restart_child, an update, or a later group restart
-	// (one_for_all, rest_for_one) starts it again.
+	// terminate_child, its start ignored (Init returned Ignore), or a
+	// member of a group restart that stopped short of it because an
+	// earlier member failed to start (OTP's pid undefined).
+	// restart_child, an update, or a later group restart (one_for_all,
+	// rest_for_one) starts it again.
 	childTerminated
 	// childRestarting: its restart failed and a retry (supRetry, OTP's
 	// try_again_restart) is queued in the supervisor's mailbox.
@@ -254,12 +255,23 @@ func (s *supervisor) startAll() error {
 			return fmt.Errorf("child %q: %w", c.spec.id, err)
 		}
 	}
+	// A temporary child whose start was ignored is not kept (OTP's
+	// start_children removes it); the others keep their spec.
+	for _, c := range append([]*child(nil), s.children...) {
+		if c.proc == nil && c.spec.restart == spec.Temporary {
+			s.forget(c)
+		}
+	}
 	return nil
 }
 
 func (s *supervisor) childPath(id string) string { return joinPath(s.p.path, id) }
 
-// start starts one child's process.
+// start starts one child's process. A worker whose Init returned Ignore
+// (OTP's ignore) is a successful start with no process: start returns
+// nil and leaves c terminated with c.proc nil (OTP's pid undefined);
+// the caller decides whether the entry is kept (a temporary child's or
+// a simple_one_for_one instance's is not).
 func (s *supervisor) start(c *child) error {
 	path := s.childPath(c.spec.id)
 	var p *process
@@ -280,6 +292,13 @@ func (s *supervisor) start(c *child) error {
 				parent: s.p, tree: s.tree, path: path, name: c.spec.name, restarts: c.restarts,
 			})
 		}
+	}
+	if errors.Is(err, ErrIgnore) {
+		// The process has exited normally; its EXIT, from a pid never
+		// recorded in byPID, is dropped by handleExit.
+		s.rt.log.Debug("child start ignored", "supervisor", s.p.pid.String(), "child", c.spec.id)
+		c.proc, c.state = nil, childTerminated
+		return nil
 	}
 	if err != nil {
 		s.emitChild(EventStartFailed, c.spec.id, p, Reason(err.Error()))
@@ -552,6 +571,14 @@ func (s *supervisor) restart(group []*child, why Reason) {
 			_ = s.p.deliver(supEnvelope(supRetry{id: c.spec.id}, nil), true)
 			return
 		}
+		if c.proc == nil {
+			// Ignored: a static child stays terminated (its spec kept),
+			// an instance is dropped; the group goes on (OTP).
+			if c.dynamic {
+				s.remove(c)
+			}
+			continue
+		}
 		s.publish() // resolvable before the event announces it
 		s.rt.emit(EventRestarted, c.proc, why, "restart "+strconv.Itoa(c.restarts))
 	}
@@ -696,9 +723,15 @@ func (s *supervisor) startChild(cs *childSpec) (PID, error) {
 		return PID{}, err
 	}
 	delete(s.gone, cs.id)
+	if c.proc == nil && cs.restart == spec.Temporary {
+		return PID{}, nil // ignored: OTP's {ok, undefined}, the spec not kept
+	}
 	s.children = append(s.children, c)
 	s.byID[cs.id] = c
 	s.publish()
+	if c.proc == nil {
+		return PID{}, nil // ignored: kept terminated, as OTP's pid undefined
+	}
 	s.rt.emit(EventChildStarted, c.proc, "", "start_child")
 	return c.proc.pid, nil
 }
@@ -728,6 +761,9 @@ func (s *supervisor) startDynamic(extra map[string]string) (PID, error) {
 	c := &child{spec: &cs, dynamic: true}
 	if err := s.start(c); err != nil {
 		return PID{}, err
+	}
+	if c.proc == nil {
+		return PID{}, nil // ignored: OTP's {ok, undefined}, no instance kept
 	}
 	s.children = append(s.children, c)
 	s.byID[cs.id] = c
@@ -810,6 +846,9 @@ func (s *supervisor) restartChild(id string) (PID, error) {
 		return PID{}, err
 	}
 	s.publish()
+	if c.proc == nil {
+		return PID{}, nil // ignored again: still terminated
+	}
 	s.rt.emit(EventChildStarted, c.proc, "", "restart_child")
 	return c.proc.pid, nil
 }
@@ -836,6 +875,15 @@ func (s *supervisor) restartInPlace(id string) (PID, error) {
 			s.forget(c)
 		}
 		return PID{}, err
+	}
+	if c.proc == nil {
+		// Ignored: terminated, or, for a temporary child, gone as if it
+		// had exited.
+		if c.spec.restart == spec.Temporary {
+			s.forget(c)
+		}
+		s.publish()
+		return PID{}, nil
 	}
 	s.publish()
 	s.rt.emit(EventChildStarted, c.proc, "", "restart_child")
@@ -961,6 +1009,10 @@ func (s *supervisor) apply(ctx context.Context, ns *supSpec) (applyResult, error
 				errs = append(errs, fmt.Errorf("start %q: %w", s.childPath(cs.id), err))
 				continue
 			}
+			if c.proc == nil && cs.restart == spec.Temporary {
+				s.forget(c) // ignored: not kept, as at a supervisor's start
+				continue
+			}
 			delete(s.gone, cs.id)
 			s.byID[cs.id] = c
 			res.added = append(res.added, s.childPath(cs.id))
@@ -982,6 +1034,11 @@ func (s *supervisor) apply(ctx context.Context, ns *supSpec) (applyResult, error
 			if err := s.start(nc); err != nil {
 				delete(s.byID, cs.id)
 				errs = append(errs, fmt.Errorf("restart %q with its new spec: %w", s.childPath(cs.id), err))
+				continue
+			}
+			if nc.proc == nil && cs.restart == spec.Temporary {
+				delete(s.byID, cs.id)
+				s.forget(nc) // ignored: not kept
 				continue
 			}
 			s.byID[cs.id] = nc

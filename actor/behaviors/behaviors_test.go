@@ -54,7 +54,7 @@ func mustCall(t *testing.T, rt *actor.Runtime, ctx context.Context, pid actor.PI
 
 func TestCatalog(t *testing.T) {
 	c := behaviors.NewCatalog()
-	if got := strings.Join(c.Names(), ","); got != "counter,crasher,echo,flaky_start,gate,gated_start,kv,slow_start,slow_stop,stubborn,ticker" {
+	if got := strings.Join(c.Names(), ","); got != "counter,crasher,echo,flaky_start,gate,gated_start,ignore_start,kv,slow_start,slow_stop,stubborn,ticker" {
 		t.Fatalf("names %s", got)
 	}
 	if err := behaviors.Register(c); !errors.Is(err, actor.ErrDuplicateBehavior) {

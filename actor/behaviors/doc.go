@@ -29,6 +29,12 @@
 //	flaky_start  args key (required), ok_starts (default 1), start_ms (default 0):
 //	             the first ok_starts starts of key succeed, every later one fails;
 //	             call "starts" -> the key's count; "reset" forgets it
+//	ignore_start args key (optional), ignore_starts (default: every start; needs key):
+//	             Init returns actor.Ignore (OTP's ignore): the process exits normally,
+//	             its supervisor keeps the spec with no process (terminated; a
+//	             temporary child or a simple_one_for_one instance is not kept) and
+//	             goes on; with key, only the first ignore_starts starts are ignored,
+//	             so a restart_child can bring it up; call "starts" -> the key's count
 //	slow_start   args start_ms (default 1000): every start (Init) takes that long
 //	slow_stop    args stop_ms (default 1000): every Terminate takes that long
 //	stubborn     args hold_ms (default a day): traps and ignores exit signals;
@@ -55,8 +61,4 @@
 // so open the gate first. A drill's wait cannot see its process killed
 // (Proc has no done channel); the wait ends on its own (its duration, its
 // gate, Drills.Release) and the goroutine then leaves a dead process.
-//
-// OTP's ignore (an init that returns ignore: the supervisor keeps the
-// child spec with no process) has no drill: actor.Behavior's Init has no
-// such result yet.
 package behaviors

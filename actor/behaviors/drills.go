@@ -11,9 +11,9 @@ import (
 )
 
 // Drills is the runtime-wide state of the failure-drill behaviors
-// (flaky_start, slow_start, slow_stop, stubborn, gated_start, gate): the
-// start counts of flaky_start, kept per key across restarts, and the
-// gates gated_start waits on. A catalog holds one Drills (NewCatalog makes
+// (flaky_start, ignore_start, slow_start, slow_stop, stubborn, gated_start,
+// gate): the start counts of flaky_start and ignore_start, kept per key
+// across restarts, and the gates gated_start waits on. A catalog holds one Drills (NewCatalog makes
 // it; NewCatalogWith takes one), so every process built from that catalog
 // — one runtime's — shares it, and a restarted child finds the count its
 // previous incarnations left.
@@ -63,6 +63,7 @@ func NewDrills(clock actor.Clock) *Drills {
 func (d *Drills) Entries() []actor.Entry {
 	return []actor.Entry{
 		{Name: "flaky_start", Version: Version, New: d.newFlakyStart},
+		{Name: "ignore_start", Version: Version, New: d.newIgnoreStart},
 		{Name: "slow_start", Version: Version, New: d.newSlowStart},
 		{Name: "slow_stop", Version: Version, New: d.newSlowStop},
 		{Name: "stubborn", Version: Version, New: d.newStubborn},

@@ -184,6 +184,38 @@ func TestFlakyStart(t *testing.T) {
 	}
 }
 
+// ignore_start: its start is ignored (OTP's ignore): the tree starts,
+// the child is kept with no process and is not restarted; with a key
+// whose first start only is ignored, restart_child runs it.
+func TestIgnoreStart(t *testing.T) {
+	e := newDrillEnv(t)
+	e.apply(drillTree("drill", 3, child("never", "ignore_start"), child("later", "ignore_start", "key", "later", "ignore_starts", "1"), child("ok", "echo")))
+	root := e.pid("drill", "")
+	kids, err := e.rt.WhichChildren(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(kids) != 3 || !kids[0].PID.IsZero() || kids[0].State != "terminated" || !kids[1].PID.IsZero() || kids[2].State != "running" {
+		t.Fatalf("which_children %+v, want never and later terminated with no pid, ok running", kids)
+	}
+	if n, _ := e.rt.CountChildren(root); n != (actor.ChildCounts{Specs: 3, Active: 1, Workers: 3}) {
+		t.Fatalf("count_children %+v", n)
+	}
+	if pid, err := e.rt.RestartChild(e.ctx, root, "never"); err != nil || !pid.IsZero() {
+		t.Fatalf("restart_child never = %v, %v; want ignored again", pid, err)
+	}
+	pid, err := e.rt.RestartChild(e.ctx, root, "later")
+	if err != nil || pid.IsZero() {
+		t.Fatalf("restart_child later = %v, %v; want it running", pid, err)
+	}
+	if got := e.call(pid, "starts"); got != "2" {
+		t.Fatalf("later's starts %s, want 2", got)
+	}
+	if got := e.drills.Starts("later"); got != 2 {
+		t.Fatalf("Drills.Starts(later) %d, want 2", got)
+	}
+}
+
 // flaky_start with ok_starts and start_ms: the restarting state shows
 // while the retry's (slow, failing) start is in progress.
 func TestFlakyStartRestartingShows(t *testing.T) {
@@ -389,6 +421,12 @@ func TestDrillArgs(t *testing.T) {
 		{"flaky_start", map[string]string{"key": "k", "ok_starts": "0"}, "ok_starts=\"0\": want an integer in 1.."},
 		{"flaky_start", map[string]string{"key": "k", "start_ms": "1s"}, "start_ms=\"1s\": want an integer in 0..86400000"},
 		{"flaky_start", map[string]string{"key": "k", "count": "1"}, "unknown arg count (known: key, ok_starts, start_ms)"},
+		{"ignore_start", nil, ""},
+		{"ignore_start", map[string]string{"key": "k", "ignore_starts": "2"}, ""},
+		{"ignore_start", map[string]string{"key": ""}, "want a non-empty name"},
+		{"ignore_start", map[string]string{"ignore_starts": "1"}, "ignore_starts=\"1\": want a key"},
+		{"ignore_start", map[string]string{"key": "k", "ignore_starts": "0"}, "ignore_starts=\"0\": want an integer in 1.."},
+		{"ignore_start", map[string]string{"count": "1"}, "unknown arg count (known: key, ignore_starts)"},
 		{"slow_start", nil, ""},
 		{"slow_start", map[string]string{"start_ms": "-1"}, "start_ms=\"-1\""},
 		{"slow_start", map[string]string{"stop_ms": "1"}, "unknown arg stop_ms"},
