@@ -541,8 +541,8 @@ func TestHangingRestartLoopRestForOne(t *testing.T) { hangingRestartLoop(t, spec
 // supervisor_SUITE:count_restarting_children: three instances of a
 // simple_one_for_one supervisor (20 restarts in 10 s); two exit and their
 // restarts fail until starts are allowed again. While both are retried,
-// count_children counts one active ([1,1,0,3] in OTP, whose specs is the
-// template; steward's specs counts instances); the second instance's exit
+// count_children counts one active ([1,1,0,3], specs being the
+// template, as in OTP); the second instance's exit
 // is served between the first one's retries. Then all three run, and
 // terminate_child takes them one by one.
 func TestCountRestartingChildren(t *testing.T) {
@@ -635,4 +635,26 @@ func TestSimpleOneForOneEscalation(t *testing.T) {
 	if n := st.count("error"); n != 5 {
 		t.Fatalf("start attempts %d, want 5 (the start, a restart, three retries)", n)
 	}
+}
+
+// A child whose restart is in progress (its start held) shows as
+// restarting with no pid while it starts, as OTP's which_children does,
+// not as the process that died; then as running with its new pid.
+func TestRestartInProgressShowsRestarting(t *testing.T) {
+	e := newEnv(t)
+	g := newGate(e)
+	e.registerStarts("deadlock", g.verdict)
+	e.apply(tree("t", spec.OneForOne, worker("w", "deadlock", "key", "w")))
+	root := e.resolve("t", "")
+	old := e.resolve("t", "w")
+	g.mode.Store(gateHold)
+	e.crash(old)
+	held := g.next("w", 2)
+	e.wantStates(root, map[string]string{"w": "restarting"})
+	e.wantCounts(root, 1, 0, 0, 1)
+	held.answer <- nil
+	actortest.Eventually(t, "w running again", func() bool {
+		k := e.kids(root)["w"]
+		return k.State == "running" && !k.PID.IsZero() && k.PID != old
+	})
 }

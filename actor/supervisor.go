@@ -563,6 +563,10 @@ func (s *supervisor) restartGroup(c *child) []*child {
 func (s *supervisor) restart(group []*child, why Reason) {
 	for i, c := range group {
 		c.restarts++
+		// While it starts (a slow init), which_children shows it
+		// restarting with no pid, as OTP does, not the process that died.
+		c.proc, c.state = nil, childRestarting
+		s.publish()
 		if err := s.start(c); err != nil {
 			c.state = childRestarting
 			for _, x := range group[i+1:] {
