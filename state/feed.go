@@ -109,9 +109,12 @@ func (f *feed) publish(changes memdb.Changes) {
 		drop++
 	}
 	if drop > 0 {
+		// Resliced, not copied (a full feed drops one commit per write):
+		// the dropped entries are cleared so that they hold no records,
+		// and append moves the rest to a new array now and then.
 		f.floor = f.commits[drop-1].Index
-		f.commits = append([]Commit(nil), f.commits[drop:]...)
-		f.sizes = append([]int(nil), f.sizes[drop:]...)
+		clear(f.commits[:drop])
+		f.commits, f.sizes = f.commits[drop:], f.sizes[drop:]
 	}
 	for _, ch := range c.Changes {
 		if ch.Table != tableKV {
@@ -124,9 +127,9 @@ func (f *feed) publish(changes memdb.Changes) {
 
 // Since returns the commits after index after, in order, and a channel
 // closed at the next commit that may concern a client agent (one that
-// changes more than the key/value table). ok is false when some of those changes are no
-// longer held (after is below what the store keeps, or the store was
-// restored since): the caller needs a fresh view (View) instead.
+// changes more than the key/value table). ok is false when some of those
+// changes are no longer held (after is below what the store keeps, or the
+// store was restored since): the caller needs a fresh view (View) instead.
 func (s *Store) Since(after uint64) (commits []Commit, wake <-chan struct{}, ok bool) {
 	f := s.feed
 	f.mu.Lock()
