@@ -65,9 +65,6 @@ type clientState struct {
 	// had happened to pick first; later it stays where it is, so that
 	// elections do not make every client move.
 	movedOff bool
-	// ready is closed once the first view is applied.
-	ready     chan struct{}
-	readyOnce sync.Once
 }
 
 func newClientState() (*clientState, error) {
@@ -75,7 +72,7 @@ func newClientState() (*clientState, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &clientState{store: st, ready: make(chan struct{})}, nil
+	return &clientState{store: st}, nil
 }
 
 func (c *clientState) State() *state.Store {
@@ -161,13 +158,7 @@ func (n *Node) pickServer(last string) (string, string) {
 		}
 		return r
 	}
-	for _, m := range n.members.list() {
-		if m.Status != StatusAlive || m.Meta.Mode == ModeClient || m.Name == n.cfg.Name || m.Meta.GRPCAddr == "" {
-			continue
-		}
-		if !n.allowed(m.Meta.GRPCAddr) {
-			continue
-		}
+	for _, m := range n.aliveServers() {
 		switch {
 		case len(best) == 0 || rank(m) < rank(best[0]):
 			best = []member{m}
@@ -306,7 +297,6 @@ func (c *clientState) replaceStore(st *state.Store) {
 	c.store = st
 	c.mu.Unlock()
 	old.Abandon()
-	c.readyOnce.Do(func() { close(c.ready) })
 }
 
 // serveWork is the server's end of a client agent's work stream
@@ -408,11 +398,23 @@ func (n *Node) clientMode() string {
 // client moves to a follower.
 var errOffLeader = errors.New("streaming from the leader; moving to a follower")
 
-// otherServerAlive reports whether gossip sees an alive server other than
-// name.
-func (n *Node) otherServerAlive(name string) bool {
+// aliveServers lists the servers gossip sees alive that this node can
+// stream from: other nodes, with a gRPC address the network reaches.
+func (n *Node) aliveServers() []member {
+	var out []member
 	for _, m := range n.members.list() {
-		if m.Status == StatusAlive && m.Meta.Mode != ModeClient && m.Name != name && m.Name != n.cfg.Name && n.allowed(m.Meta.GRPCAddr) {
+		if m.Status == StatusAlive && m.Meta.Mode != ModeClient && m.Name != n.cfg.Name && m.Meta.GRPCAddr != "" && n.allowed(m.Meta.GRPCAddr) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// otherServerAlive reports whether an alive server other than name can be
+// streamed from.
+func (n *Node) otherServerAlive(name string) bool {
+	for _, m := range n.aliveServers() {
+		if m.Name != name {
 			return true
 		}
 	}
