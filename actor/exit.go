@@ -212,16 +212,25 @@ func (rt *Runtime) Exit(pid PID, reason Reason) error {
 	if reason == "" {
 		return fmt.Errorf("%w: empty exit reason", ErrBadArgs)
 	}
+	if !rt.signalExit(p, PID{}, reason, nil) {
+		return errNoProc(pid)
+	}
+	return nil
+}
+
+// signalExit delivers an exit signal with reason from `from` (the zero
+// PID: from outside any process) to p, unless p is dead or admit, called
+// under p's lock, refuses it, and carries out the deaths it causes. It
+// reports whether the signal was delivered.
+func (rt *Runtime) signalExit(p *process, from PID, reason Reason, admit func() bool) bool {
 	var work []exitItem
 	rt.topo.RLock()
 	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
-		rt.topo.RUnlock()
-		return errNoProc(pid)
+	ok := (admit == nil || admit()) && !p.closed
+	wk := false
+	if ok {
+		wk = rt.applySignal(p, from, reason, exitAction(p, from, reason), &work)
 	}
-	act := exitAction(p, PID{}, reason)
-	wk := rt.applySignal(p, PID{}, reason, act, &work)
 	p.mu.Unlock()
 	rt.topo.RUnlock()
 	if wk {
@@ -230,5 +239,5 @@ func (rt *Runtime) Exit(pid PID, reason Reason) error {
 	for _, it := range work {
 		rt.exitProc(it.p, it.reason)
 	}
-	return nil
+	return ok
 }

@@ -266,23 +266,11 @@ func (rt *Runtime) HandleSignal(s Signal) error {
 
 // remoteExit applies the exit signal of remote process from, linked to p.
 func (rt *Runtime) remoteExit(p *process, from PID, reason Reason) {
-	var work []exitItem
-	rt.topo.RLock()
-	p.mu.Lock()
-	_, linked := p.rlinks[from]
-	delete(p.rlinks, from)
-	wk := false
-	if linked && !p.closed {
-		wk = rt.applySignal(p, from, reason, exitAction(p, from, reason), &work)
-	}
-	p.mu.Unlock()
-	rt.topo.RUnlock()
-	if wk {
-		p.signal()
-	}
-	for _, it := range work {
-		rt.exitProc(it.p, it.reason)
-	}
+	rt.signalExit(p, from, reason, func() bool {
+		_, linked := p.rlinks[from]
+		delete(p.rlinks, from)
+		return linked
+	})
 }
 
 // remoteDown delivers the DOWN message of remote process from to p, which
