@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/steward/steward/internal/fuzzseed"
 )
 
 // FuzzParseBuild: Parse, then Build (without facts and with facts made up
@@ -16,10 +18,10 @@ func FuzzParseBuild(f *testing.F) {
 		if err != nil {
 			f.Fatal(err)
 		}
-		f.Add(data, filepath.Base(file))
+		fuzzseed.Add(f, data, filepath.Base(file))
 	}
-	f.Add([]byte(`{"operations":[{"id":"a","type":"kill_process","target":{"pid":"n1/1"},"depends_on":["b"]},{"id":"b","type":"kill_process","target":{"pid":"n1/1"},"depends_on":["a"]}]}`), "x.json")
-	f.Add([]byte(`operation "a" { params { child "x" { type = "supervisor" } } }`), "x.hcl")
+	fuzzseed.Add(f, []byte(`{"operations":[{"id":"a","type":"kill_process","target":{"pid":"n1/1"},"depends_on":["b"]},{"id":"b","type":"kill_process","target":{"pid":"n1/1"},"depends_on":["a"]}]}`), "x.json")
+	fuzzseed.Add(f, []byte(`operation "a" { params { child "x" { type = "supervisor" } } }`), "x.hcl")
 	w := world()
 	f.Fuzz(func(t *testing.T, data []byte, name string) {
 		p, err := Parse(data, name)

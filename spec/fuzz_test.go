@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/steward/steward/internal/fuzzseed"
 )
 
 // FuzzParse: Parse, and Normalize, Validate and Canonical on whatever it
@@ -15,10 +17,10 @@ func FuzzParse(f *testing.F) {
 		if err != nil {
 			f.Fatal(err)
 		}
-		f.Add(data, filepath.Base(file))
+		fuzzseed.Add(f, data, filepath.Base(file))
 	}
-	f.Add([]byte(`{"name":"w","children":[{"id":"a","type":"supervisor","children":[]}]}`), "")
-	f.Add([]byte(`tree "w" { child "a" { args = { "k" = "${1}" } } }`), "")
+	fuzzseed.Add(f, []byte(`{"name":"w","children":[{"id":"a","type":"supervisor","children":[]}]}`), "")
+	fuzzseed.Add(f, []byte(`tree "w" { child "a" { args = { "k" = "${1}" } } }`), "")
 	f.Fuzz(func(t *testing.T, data []byte, name string) {
 		tree, err := Parse(data, name)
 		if err != nil {

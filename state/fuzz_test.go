@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/steward/steward/internal/fuzzseed"
 )
 
 // goldenStates are the state snapshots of the fsm package's golden logs
@@ -49,17 +51,17 @@ func FuzzRestore(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Add(persistBytes(f, empty))
-	f.Add([]byte{})
-	f.Add([]byte(snapshotMagic))
-	f.Add([]byte("STWS\x02\x00"))
+	fuzzseed.Add(f, persistBytes(f, empty))
+	fuzzseed.Add(f, []byte{})
+	fuzzseed.Add(f, []byte(snapshotMagic))
+	fuzzseed.Add(f, []byte("STWS\x02\x00"))
 	// One kv record whose length runs past the end, one with an unknown tag.
-	f.Add([]byte("STWS\x01\x03\x7f\x0a"))
-	f.Add([]byte("STWS\x01\x63\x00\x00"))
+	fuzzseed.Add(f, []byte("STWS\x01\x03\x7f\x0a"))
+	fuzzseed.Add(f, []byte("STWS\x01\x63\x00\x00"))
 	for _, g := range goldenStates(f) {
-		f.Add(g)
-		f.Add(g[:len(g)/2])
-		f.Add(g[:len(g)-1])
+		fuzzseed.Add(f, g)
+		fuzzseed.Add(f, g[:len(g)/2])
+		fuzzseed.Add(f, g[:len(g)-1])
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, err := Restore(bytes.NewReader(data))
