@@ -112,6 +112,19 @@ type Config struct {
 	// GossipSuspicionMult scales how long a suspect member has to refute
 	// before it is declared failed (a multiple of the probe interval).
 	GossipSuspicionMult int
+	// Encrypt is the gossip encryption key: standard base64 of 16, 24 or
+	// 32 bytes, for AES-128, AES-192 or AES-256-GCM (Consul's encrypt; ""
+	// for none). A keyring persisted in the data dir (KeyringFile), which
+	// a rotation changes, overrides it (see node/keyring.go).
+	Encrypt string
+	// EncryptVerifyIncoming refuses unencrypted gossip when encryption is
+	// on (Consul's encrypt_verify_incoming). Off, with
+	// EncryptVerifyOutgoing off, enables encryption on a running cluster
+	// one node at a time (docs/SECURITY.md).
+	EncryptVerifyIncoming bool
+	// EncryptVerifyOutgoing sends gossip encrypted when encryption is on
+	// (off: in the clear; Consul's encrypt_verify_outgoing).
+	EncryptVerifyOutgoing bool
 
 	// ReconcileInterval is how often the leader reconciles gossip
 	// membership with the Raft configuration (it also reacts to every
@@ -154,6 +167,8 @@ func DefaultConfig() Config {
 		GossipProbeInterval:    1 * time.Second,
 		GossipProbeTimeout:     500 * time.Millisecond,
 		GossipSuspicionMult:    4,
+		EncryptVerifyIncoming:  true,
+		EncryptVerifyOutgoing:  true,
 		ReconcileInterval:      10 * time.Second,
 		FailedReapTimeout:      30 * time.Second,
 		MaxVoters:              5,
@@ -247,6 +262,11 @@ func (c *Config) Validate() error {
 	}
 	if c.RetryJoinMax < 0 {
 		errs = append(errs, fmt.Errorf("retry-max: must not be negative, got %d", c.RetryJoinMax))
+	}
+	if c.Encrypt != "" {
+		if _, err := ParseKey(c.Encrypt); err != nil {
+			errs = append(errs, fmt.Errorf("encrypt: %w", err))
+		}
 	}
 	if c.GossipSuspicionMult < 1 {
 		errs = append(errs, fmt.Errorf("gossip_suspicion_mult: must be at least 1, got %d", c.GossipSuspicionMult))

@@ -40,6 +40,9 @@ import (
 //	log_level                = "info"
 //	log_json                 = false
 //	resource_sample_interval = "5s"
+//	encrypt                  = "base64 of 32 bytes"   # steward keygen
+//	encrypt_verify_incoming  = true
+//	encrypt_verify_outgoing  = true
 //	server {
 //	  enabled               = true
 //	  bootstrap_expect      = 3
@@ -86,6 +89,11 @@ type FileConfig struct {
 	// ResourceSampleInterval is the health layer's, read with
 	// SampleInterval.
 	ResourceSampleInterval *string `hcl:"resource_sample_interval,optional"`
+	// Encrypt, EncryptVerifyIncoming and EncryptVerifyOutgoing are the
+	// gossip encryption settings, as Consul names them (Config.Encrypt).
+	Encrypt               *string `hcl:"encrypt,optional"`
+	EncryptVerifyIncoming *bool   `hcl:"encrypt_verify_incoming,optional"`
+	EncryptVerifyOutgoing *bool   `hcl:"encrypt_verify_outgoing,optional"`
 
 	// Server and Client are the mode flags (--server, --client), read
 	// with ServerEnabled and ClientEnabled.
@@ -248,6 +256,13 @@ func (f *FileConfig) ApplyTo(c *Config) error {
 	}
 	if f.Dev != nil {
 		c.Dev = *f.Dev
+	}
+	setS(&c.Encrypt, f.Encrypt)
+	if f.EncryptVerifyIncoming != nil {
+		c.EncryptVerifyIncoming = *f.EncryptVerifyIncoming
+	}
+	if f.EncryptVerifyOutgoing != nil {
+		c.EncryptVerifyOutgoing = *f.EncryptVerifyOutgoing
 	}
 	if f.Server != nil && f.Server.ClientResumeCommits != nil {
 		c.ClientResumeCommits = *f.Server.ClientResumeCommits

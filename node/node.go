@@ -53,6 +53,8 @@ type Node struct {
 	gossipAdv string
 	members   *memberTable
 	conflict  atomic.Pointer[error]
+	// keyring is the gossip encryption keyring (node/keyring.go).
+	keyring *keyringState
 
 	pool     *transport.Pool
 	server   *transport.Server
@@ -337,6 +339,15 @@ func (n *Node) setupGossip() error {
 	mc.Conflict = d
 	mc.Ping = d
 	mc.Logger = newMemberlistLogger(n.logger.Named("gossip"), n.members)
+	ring, err := n.setupKeyring()
+	if err != nil {
+		return err
+	}
+	if ring != nil {
+		mc.Keyring = ring
+		mc.GossipVerifyIncoming = c.EncryptVerifyIncoming
+		mc.GossipVerifyOutgoing = c.EncryptVerifyOutgoing
+	}
 	if c.Network != nil {
 		t, err := n.newGossipTransport(mc, mc.Logger)
 		if err != nil {

@@ -11,10 +11,12 @@ import (
 )
 
 // registerServices registers the spine's own client-facing services: KV
-// (the replicated key/value table) and Cluster (membership and Raft).
+// (the replicated key/value table), Cluster (membership and Raft) and
+// Keyring (the gossip encryption keyring, node/keyring.go).
 func (n *Node) registerServices() {
 	pb.RegisterKVServer(n.server.GRPC(), &kvService{n: n})
 	pb.RegisterClusterServer(n.server.GRPC(), &clusterService{n: n})
+	n.registerKeyring()
 	if n.client == nil {
 		n.server.HandlePeer(transport.PeerHandlers{Work: n.serveWork})
 	}
