@@ -167,6 +167,10 @@ func (b *builder) analyzeOp(i int, f *OperationFacts) *opInfo {
 		o.tgt.Tree, o.tgt.Slot = t.Supervisor, t.ChildID
 	case t.Name != "":
 		o.target = ProcessRef{Name: t.Name, Node: o.node}
+	case op.Type == Spawn:
+		// No target: the process it creates, by the name it registers
+		// (an unnamed one is found by the pid in its result).
+		o.target = ProcessRef{Name: op.Params.Name, Node: o.node}
 	default:
 		o.target = ProcessRef{PID: t.PID, Node: o.node}
 	}
@@ -187,10 +191,14 @@ func (b *builder) analyzeOp(i int, f *OperationFacts) *opInfo {
 	if t.Name != "" {
 		add("n:" + o.node + ":" + t.Name)
 	}
+	if op.Type == Spawn && op.Params.Name != "" {
+		// Operations on the name it registers come after it (or before).
+		add("n:" + o.node + ":" + op.Params.Name)
+	}
 	if t.PID != "" {
 		add("p:" + t.PID)
 	}
-	if f != nil && f.Target.PID != "" {
+	if f != nil && f.Target.PID != "" && op.Type != Spawn {
 		add("p:" + f.Target.PID)
 	}
 
@@ -242,7 +250,7 @@ func (b *builder) analyzeOp(i int, f *OperationFacts) *opInfo {
 		if c := op.Params.Child; c != nil {
 			o.newProcs += countDescendants(c)
 		}
-	case RestartChild:
+	case RestartChild, Spawn:
 		o.newProcs = 1
 	}
 	return o

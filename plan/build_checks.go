@@ -44,13 +44,17 @@ func (b *builder) checks() {
 			if o.tgt.Tree != "" {
 				trees.add(o.tgt.Tree)
 			}
-			targets = append(targets, o.target)
-			capture = append(capture, o.target)
-			exp := o.target
-			if o.subtree != "" && o.child == nil {
-				exp.Subtree = true
+			if o.op.Type != Spawn {
+				// A spawn's process does not exist before its phase:
+				// nothing to find alive, capture or expect to change.
+				targets = append(targets, o.target)
+				capture = append(capture, o.target)
+				exp := o.target
+				if o.subtree != "" && o.child == nil {
+					exp.Subtree = true
+				}
+				expected = append(expected, exp)
 			}
-			expected = append(expected, exp)
 			if o.child != nil {
 				ch := *o.child
 				if o.op.Type == TerminateChild {
@@ -198,6 +202,9 @@ func paramRule(o *opInfo) ParamRule {
 		r.Kind = KindSupervisor
 		r.ForbidStrategy = spec.SimpleOneForOne
 		r.ChildAbsent = o.child
+	case Spawn:
+		r.NewProcess = true
+		r.NameFree = o.op.Params.Name
 	}
 	return r
 }
@@ -264,6 +271,8 @@ func effect(o *opInfo) Effect {
 			e.Slot = o.child
 			e.Vacant, e.SpecDeleted = true, true
 		}
+	case Spawn:
+		e.Spawned, e.Behavior, e.Named = true, o.op.Params.Behavior, o.op.Params.Name
 	}
 	return e
 }

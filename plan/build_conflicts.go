@@ -58,6 +58,14 @@ func (b *builder) opConflicts(o *opInfo) {
 	if nf := b.nodes[o.node]; nf != nil && !nf.Alive {
 		b.add(ConflictNodeDown, SeverityError, id, nil, "%s: node %s is down", o.op.ID, o.node)
 	}
+	if o.op.Type == Spawn {
+		// Its facts' target is the process registered under the name it
+		// registers, if any.
+		if name := o.op.Params.Name; name != "" && t.Alive {
+			b.add(ConflictNameTaken, SeverityError, id, nil, "%s: name %q on node %s is already registered to %s", o.op.ID, name, o.node, t.PID)
+		}
+		return
+	}
 	if t.Exists && t.Node != "" && o.op.Node != "" && t.Node != o.op.Node {
 		b.add(ConflictNodeMismatch, SeverityError, id, nil, "%s: target %s is on node %s, not %s", o.op.ID, o.op.Target, t.Node, o.op.Node)
 	}

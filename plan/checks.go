@@ -231,6 +231,12 @@ type ParamRule struct {
 	ChildAbsent *ProcessRef `json:"child_absent,omitempty"`
 	// ChildPresent: a live process must be in this slot (terminate_child).
 	ChildPresent *ProcessRef `json:"child_present,omitempty"`
+	// NewProcess: the operation creates its process (spawn): Target, on
+	// Target.Node, is not resolved, only NameFree checked.
+	NewProcess bool `json:"new_process,omitempty"`
+	// NameFree: no live process on Target.Node is registered under this
+	// name (the name a spawn registers).
+	NameFree string `json:"name_free,omitempty"`
 }
 
 // Effect is what "the operation did it" means, checked by comparing the
@@ -261,6 +267,12 @@ type ParamRule struct {
 //   - Behavior: the process at the old PID runs that behavior.
 //   - SpecDeleted: the supervisor Target resolves to after the phase
 //     keeps no child spec with the id Slot ends in (Process.ChildSpecs).
+//   - Spawned: the operation created its process (spawn), so Target is
+//     not resolved before the phase: after it, the process Target.PID
+//     names (the pid in the operation's result, which the executor binds
+//     with BindResults) or, without one, the process registered as Named
+//     on Target.Node, is alive, unsupervised, was not alive before the
+//     phase, runs Behavior and, when Named is set, is registered under it.
 type Effect struct {
 	Op     string      `json:"op"`
 	Type   OpType      `json:"type"`
@@ -283,6 +295,35 @@ type Effect struct {
 	Behavior       string `json:"behavior,omitempty"`
 	DynamicStarted bool   `json:"dynamic_started,omitempty"`
 	SpecDeleted    bool   `json:"spec_deleted,omitempty"`
+	Spawned        bool   `json:"spawned,omitempty"`
+}
+
+// BindResults returns checks with the pid each spawn reported in its
+// result (results maps an operation id to it) bound into the
+// operation_effect entries of those spawns that name none yet, so that
+// Evaluate finds the very process the operation created. An executor
+// calls it after running its share of a phase, before the post-checks.
+func BindResults(checks []Check, results map[string]string) []Check {
+	out := make([]Check, len(checks))
+	for i, c := range checks {
+		out[i] = c
+		if c.Kind != CheckOperationEffect {
+			continue
+		}
+		var effects []Effect
+		for k, e := range c.Effects {
+			if pid := results[e.Op]; e.Spawned && e.Target.PID == "" && pid != "" {
+				if effects == nil {
+					effects = slices.Clone(c.Effects)
+				}
+				effects[k].Target.PID = pid
+			}
+		}
+		if effects != nil {
+			out[i].Effects = effects
+		}
+	}
+	return out
 }
 
 // ForNode returns the share of c that one node's executor evaluates against

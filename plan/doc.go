@@ -57,16 +57,29 @@
 // supervisor); terminate_child and restart_child child_id (required; a pid
 // for a simple_one_for_one child); delete_child child_id (required, a
 // static child's id: not for simple_one_for_one); replace_state state (required, the
-// behavior's exported form); register_name name (required). Parameters a type does not take are
+// behavior's exported form); register_name name (required); spawn
+// behavior (required, a catalog behavior), args, name (registered once
+// the state is in) and state (imported before the name is registered).
+// Parameters a type does not take are
 // refused. Supervisor operations (restart_supervisor,
 // change_supervisor_strategy, start_child, terminate_child, restart_child,
-// delete_child) take a supervisor or pid target.
+// delete_child) take a supervisor or pid target. spawn takes no target and
+// needs node: it creates its process, whose pid its result reports:
+//
+//	{"id":"s","type":"spawn","node":"n1",
+//	 "params":{"behavior":"counter","args":{"start":"5"},"name":"tally","state":"{\"count\":7}"}}
+//
+// A name already registered on the node refuses the plan (name_taken);
+// its pre-check parameters_valid checks the name is still free; its
+// post-check operation_effect that the process of its result (or, named,
+// the one under its name) is alive, new, unsupervised, runs the behavior
+// and holds the name; its rollback kills that process.
 //
 // # Limits and defaults
 //
 // At most MaxOperations (1000) operations and MaxPlanBytes (1 MiB) per
 // file; timeout in (0, 24h], default 30s; safety level default moderate;
-// message at most 64 KiB; replace_state state at most 256 KiB; reason at
+// message at most 64 KiB; replace_state's and spawn's state at most 256 KiB; reason at
 // most 256 printable bytes; files nested
 // deeper than 64 brackets refused. Ids, node and tree names follow
 // spec.ValidName.
@@ -86,7 +99,7 @@
 // most MaxHighImpactPerPhase (3) high-impact operations and at most
 // max_parallel operations; permissive splits a level only by max_parallel.
 // Impact: send_message, suspend, resume and delete_child 1; kill_process,
-// start_child, terminate_child, restart_child 2;
+// start_child, terminate_child, restart_child, spawn 2;
 // change_supervisor_strategy 3; restart_supervisor 5; plus 1 per started
 // 10 affected processes.
 //
@@ -105,7 +118,7 @@
 // Rollback: see Compensate. Conflicts: see ConflictKind; those of error
 // severity make Build return ErrConflict. Estimates (ms): send_message 10,
 // suspend/resume and delete_child 50, kill_process 100, change_supervisor_strategy 200,
-// terminate_child 500, start_child and restart_child 1000,
+// terminate_child 500, start_child, restart_child and spawn 1000,
 // restart_supervisor 5000, plus 5 per affected process; a phase takes its
 // slowest operation, plus 20 per pre-check, 50 per post-check, 10 per
 // captured process and a 100 ms barrier; the total is the phases' sum.

@@ -243,6 +243,14 @@ func (e *evaluation) resources(now *stateIndex, l *Limits) {
 }
 
 func (e *evaluation) param(now *stateIndex, r ParamRule) {
+	if r.NewProcess {
+		if r.NameFree != "" {
+			if p := now.byName[r.Target.Node+":"+r.NameFree]; p != nil {
+				e.fail("%s: name %q on node %s is already registered to %s", r.Op, r.NameFree, r.Target.Node, p.PID)
+			}
+		}
+		return
+	}
 	p := now.resolve(r.Target)
 	if p == nil {
 		e.fail("%s: target %s is not alive", r.Op, r.Target)
@@ -302,7 +310,43 @@ func under(p *Process, r *ProcessRef) bool {
 	return strings.HasPrefix(p.Slot, r.Slot+"/")
 }
 
+// spawned checks a spawn's effect: its new process, by the pid bound from
+// the operation's result or else by the name it registers.
+func (e *evaluation) spawned(ef Effect) {
+	var p *Process
+	var what string
+	switch {
+	case ef.Target.PID != "":
+		p, what = e.after.byPID[ef.Target.PID], ef.Target.PID
+	case ef.Named != "":
+		p, what = e.after.byName[ef.Target.Node+":"+ef.Named], fmt.Sprintf("the process registered as %q on %s", ef.Named, ef.Target.Node)
+	default:
+		e.fail("%s: the spawned process's pid is not known (the operation reported none)", ef.Op)
+		return
+	}
+	if p == nil {
+		e.fail("%s: %s is not alive after the phase", ef.Op, what)
+		return
+	}
+	if e.before.byPID[p.PID] != nil {
+		e.fail("%s: %s was alive before the phase: not the process it spawned", ef.Op, p.PID)
+	}
+	if p.Tree != "" {
+		e.fail("%s: %s is supervised (in %s), not a spawned process", ef.Op, p.PID, slotPath(p.Tree, p.Slot))
+	}
+	if ef.Behavior != "" && p.Behavior != ef.Behavior {
+		e.fail("%s: %s runs %q, not %s", ef.Op, p.PID, p.Behavior, ef.Behavior)
+	}
+	if ef.Named != "" && p.Name != ef.Named {
+		e.fail("%s: %s is not registered as %q", ef.Op, p.PID, ef.Named)
+	}
+}
+
 func (e *evaluation) effect(ef Effect) {
+	if ef.Spawned {
+		e.spawned(ef)
+		return
+	}
 	old := e.before.resolve(ef.Target)
 	if old == nil {
 		e.fail("%s: target %s was not alive before the phase", ef.Op, ef.Target)

@@ -46,6 +46,7 @@ var impactBase = map[OpType]int{
 	RestartSupervisor:        5,
 	ReplaceState:             1,
 	RegisterName:             1,
+	Spawn:                    2,
 	UpgradeCode:              1,
 	RevertCode:               1,
 }
@@ -90,6 +91,7 @@ var estimateMS = map[OpType]int64{
 	RestartSupervisor:        5000,
 	ReplaceState:             50,
 	RegisterName:             10,
+	Spawn:                    1000,
 }
 
 const (

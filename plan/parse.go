@@ -37,7 +37,7 @@ var (
 	windowJSONFields      = []string{"not_before", "not_after"}
 	operationJSONFields   = []string{"id", "type", "node", "target", "params", "depends_on"}
 	targetJSONFields      = []string{"supervisor", "child_id", "name", "pid"}
-	paramsJSONFields      = []string{"message", "kind", "strategy", "reason", "child", "args", "child_id", "state", "name"}
+	paramsJSONFields      = []string{"message", "kind", "strategy", "reason", "child", "args", "child_id", "state", "name", "behavior"}
 )
 
 func parseJSONPlan(data []byte) (*Plan, error) {
@@ -203,6 +203,8 @@ func paramsFromJSON(r fielderr.Reporter, path string, v *strictjson.Value) Param
 			p.State = strictjson.Str(r, fp, val)
 		case "name":
 			p.Name = strictjson.Str(r, fp, val)
+		case "behavior":
+			p.Behavior = strictjson.Str(r, fp, val)
 		case "args":
 			p.Args = strictjson.StringMap(r, fp, val)
 		case "child":
@@ -264,7 +266,7 @@ var (
 		Attributes: []hcl.AttributeSchema{{Name: "supervisor"}, {Name: "child_id"}, {Name: "name"}, {Name: "pid"}},
 	}
 	paramsHCLSchema = &hcl.BodySchema{
-		Attributes: []hcl.AttributeSchema{{Name: "message"}, {Name: "kind"}, {Name: "strategy"}, {Name: "reason"}, {Name: "args"}, {Name: "child_id"}, {Name: "state"}, {Name: "name"}},
+		Attributes: []hcl.AttributeSchema{{Name: "message"}, {Name: "kind"}, {Name: "strategy"}, {Name: "reason"}, {Name: "args"}, {Name: "child_id"}, {Name: "state"}, {Name: "name"}, {Name: "behavior"}},
 		Blocks:     []hcl.BlockHeaderSchema{{Type: "child", LabelNames: []string{"id"}}},
 	}
 )
@@ -419,6 +421,8 @@ func paramsFromHCL(r fielderr.Reporter, path string, b *hcl.Block) Params {
 			hcldoc.Decode(r, fp, a, &p.State)
 		case "name":
 			hcldoc.Decode(r, fp, a, &p.Name)
+		case "behavior":
+			hcldoc.Decode(r, fp, a, &p.Behavior)
 		}
 	}
 	for i, cb := range content.Blocks {

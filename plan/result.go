@@ -118,6 +118,7 @@ const (
 	ConflictUnstable          ConflictKind = "unstable"           // warning: a node fails system_stable now
 	ConflictNoFacts           ConflictKind = "no_facts"           // warning: planned without facts
 	ConflictNodeUnknown       ConflictKind = "node_unknown"       // warning: no facts for a node
+	ConflictNameTaken         ConflictKind = "name_taken"         // error: spawn of a name registered on its node
 )
 
 // Conflict is a problem found while planning.
@@ -146,6 +147,9 @@ type Compensation struct {
 	// ChildFromResult: the compensating terminate_child's child_id is the
 	// PID reported in Op's result (a start_child under simple_one_for_one).
 	ChildFromResult bool `json:"child_from_result,omitempty"`
+	// TargetFromResult: the compensating operation's target is the PID
+	// reported in Op's result (the kill_process of a spawned process).
+	TargetFromResult bool `json:"target_from_result,omitempty"`
 	// StateFromCapture: the operation's state is the one the phase's step
 	// captured for the target (revert_code of a module without downgrade).
 	StateFromCapture bool `json:"state_from_capture,omitempty"`

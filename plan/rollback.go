@@ -35,6 +35,9 @@ import (
 //
 // An executor takes a rollback's delete_child of a spec already gone as
 // done, as it takes terminate_child of a stopped child.
+//   - spawn: kill_process (reason kill) of the process it started, by
+//     the pid in op's result (TargetFromResult); an executor takes the
+//     kill of a process already gone as done.
 //   - send_message, restart_supervisor: none; a delivered message cannot be
 //     recalled and a restarted subtree cannot be un-restarted.
 //   - replace_state, register_name: none (restores use them to put things
@@ -130,6 +133,10 @@ func Compensate(op Operation, target ProcessFacts, child *ProcessFacts) Compensa
 			c.Then = []Operation{*term}
 			c.Note = "add the spec of child " + id + " back (start_child), then terminate it: it was not running"
 		}
+	case Spawn:
+		c.Operation = mk(KillProcess, Target{}, Params{Reason: DefaultReason})
+		c.TargetFromResult = true
+		c.Note = "kill the spawned process, by the pid in the operation's result"
 	case UpgradeCode:
 		c.Operation = mk(RevertCode, op.Target, Params{Behavior: op.Params.From, Revert: op.Params.Revert, Slot: op.Params.Slot})
 		if op.Params.Revert == RevertRestore {

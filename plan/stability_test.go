@@ -44,6 +44,7 @@ func stabilityOps() map[OpType]struct {
 		DeleteChild:              {Operation{Type: DeleteChild, Target: Target{Supervisor: "web"}, Params: Params{ChildID: "c3"}}, OperationFacts{Target: web, Child: &ProcessFacts{Exists: true, Node: "n1", Tree: "web", Slot: "c3", Spec: &spec.ChildSpec{ID: "c3", Behavior: "counter"}}}},
 		ReplaceState:             {Operation{Type: ReplaceState, Target: c1Target, Params: Params{State: `{"count":1}`}}, OperationFacts{Target: c1}},
 		RegisterName:             {Operation{Type: RegisterName, Target: c1Target, Params: Params{Name: "one"}}, OperationFacts{Target: c1}},
+		Spawn:                    {Operation{Type: Spawn, Params: Params{Behavior: "echo", Name: "fresh"}}, OperationFacts{Target: ProcessFacts{Node: "n1"}}},
 	}
 }
 

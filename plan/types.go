@@ -70,6 +70,15 @@ const (
 	// RegisterName registers the target under Params.Name on its node;
 	// snapshot restores use it.
 	RegisterName OpType = "register_name"
+	// Spawn starts an unsupervised process (OTP's spawn) on
+	// Operation.Node from the catalog behavior Params.Behavior with
+	// Params.Args, imports Params.State into it when given, then registers
+	// it under Params.Name when given (a name registered on the node is
+	// refused, at planning and when it runs). It takes no target: its
+	// process is the one it creates, whose pid its result reports.
+	// Rollbacks kill that process; snapshot restores use it to bring
+	// unsupervised processes back.
+	Spawn OpType = "spawn"
 )
 
 // Operation types only deployments plan (Options.Deployment): a plan file
@@ -100,7 +109,7 @@ var DeployOpTypes = []OpType{UpgradeCode, RevertCode}
 // OpTypes lists every operation type in a fixed order (types added later
 // at the end).
 var OpTypes = []OpType{KillProcess, SendMessage, RestartSupervisor, ChangeSupervisorStrategy,
-	SuspendProcess, ResumeProcess, StartChild, TerminateChild, RestartChild, ReplaceState, RegisterName, DeleteChild}
+	SuspendProcess, ResumeProcess, StartChild, TerminateChild, RestartChild, ReplaceState, RegisterName, DeleteChild, Spawn}
 
 // Plan is a coordinated operation plan as an operator writes it.
 type Plan struct {
@@ -212,19 +221,22 @@ type Params struct {
 	Strategy spec.Strategy   `json:"strategy,omitempty"`
 	Reason   string          `json:"reason,omitempty"`
 	Child    *spec.ChildSpec `json:"child,omitempty"`
-	// Args are a simple_one_for_one start_child's extra args; empty but
-	// set ({}) starts an instance with the template's args alone.
+	// Args are a simple_one_for_one start_child's extra args (empty but
+	// set, {}, starts an instance with the template's args alone), or the
+	// args spawn builds its behavior with.
 	Args    map[string]string `json:"args,omitzero"`
 	ChildID string            `json:"child_id,omitempty"`
-	// State is replace_state's new state, as the behavior exports it
-	// (JSON for the native behaviors).
+	// State is replace_state's new state, or the state spawn imports into
+	// the process it starts, as the behavior exports it (JSON for the
+	// native behaviors).
 	State string `json:"state,omitempty"`
-	// Name is register_name's registered name.
+	// Name is register_name's registered name, or the name spawn
+	// registers its process under.
 	Name string `json:"name,omitempty"`
-	// Behavior is the catalog behavior upgrade_code and revert_code move
-	// the target onto; From what upgrade_code moves it from; Revert how an
-	// upgrade_code is undone (RevertDown, RevertRestore), and for
-	// revert_code how it reverts.
+	// Behavior is the catalog behavior spawn starts, or the one
+	// upgrade_code and revert_code move the target onto; From what
+	// upgrade_code moves it from; Revert how an upgrade_code is undone
+	// (RevertDown, RevertRestore), and for revert_code how it reverts.
 	Behavior string `json:"behavior,omitempty"`
 	From     string `json:"from,omitempty"`
 	Revert   string `json:"revert,omitempty"`

@@ -193,6 +193,16 @@ func validateOperation(ps *fielderr.List, path string, op *Operation, opts Optio
 func validateTarget(ps *fielderr.List, path string, op *Operation, known bool) {
 	t := &op.Target
 	tp := fielderr.Join(path, "target")
+	if op.Type == Spawn {
+		// spawn creates its process: there is nothing to target yet.
+		if *t != (Target{}) {
+			ps.Add(ErrBadValue, tp, "spawn takes no target: it creates its process (give node, and params.name to register it)")
+		}
+		if op.Node == "" {
+			ps.Add(ErrRequired, fielderr.Join(path, "node"), "required for spawn: the node to start the process on")
+		}
+		return
+	}
 	forms := 0
 	for _, s := range []string{t.Supervisor, t.Name, t.PID} {
 		if s != "" {
@@ -282,6 +292,7 @@ var allowedParams = map[OpType][]string{
 	DeleteChild:              {"child_id"},
 	ReplaceState:             {"state"},
 	RegisterName:             {"name"},
+	Spawn:                    {"behavior", "args", "name", "state"},
 	UpgradeCode:              {"behavior", "from", "revert", "slot"},
 	RevertCode:               {"behavior", "revert", "state", "slot"},
 }
@@ -361,6 +372,20 @@ func validateParams(ps *fielderr.List, path string, op *Operation, opts Options)
 		case !spec.ValidRegisteredName(p.Name):
 			ps.Add(ErrBadValue, fielderr.Join(path, "name"), "%q is not a valid registered name (1-128 of A-Z a-z 0-9 _ . -, starting with a letter)", p.Name)
 		}
+	case Spawn:
+		switch {
+		case p.Behavior == "":
+			ps.Add(ErrRequired, fielderr.Join(path, "behavior"), "required for spawn: the catalog behavior to start")
+		case opts.KnownBehavior != nil && !opts.KnownBehavior(p.Behavior):
+			ps.Add(ErrBadValue, fielderr.Join(path, "behavior"), "unknown behavior %q (spawn starts catalog behaviors only)", p.Behavior)
+		}
+		validArgs(ps, path, p.Args)
+		if p.Name != "" && !spec.ValidRegisteredName(p.Name) {
+			ps.Add(ErrBadValue, fielderr.Join(path, "name"), "%q is not a valid registered name (1-128 of A-Z a-z 0-9 _ . -, starting with a letter)", p.Name)
+		}
+		if len(p.State) > MaxStateBytes {
+			ps.Add(ErrLimit, fielderr.Join(path, "state"), "%d bytes, more than the limit of %d", len(p.State), MaxStateBytes)
+		}
 	case ChangeSupervisorStrategy:
 		switch p.Strategy {
 		case "":
@@ -389,11 +414,7 @@ func validateParams(ps *fielderr.List, path string, op *Operation, opts Options)
 			spec.NormalizeChild(&c)
 			p.Child = &c
 		default:
-			for _, k := range slices.Sorted(maps.Keys(p.Args)) {
-				if !spec.ValidName(k) {
-					ps.Add(ErrBadValue, fielderr.Join(path, "args"), "key %q is not a valid arg name", k)
-				}
-			}
+			validArgs(ps, path, p.Args)
 		}
 	case TerminateChild, RestartChild, DeleteChild:
 		switch {
@@ -406,6 +427,15 @@ func validateParams(ps *fielderr.List, path string, op *Operation, opts Options)
 			ps.Add(ErrBadValue, fielderr.Join(path, "child_id"), "%q is a pid: delete_child takes a static child's id (a simple_one_for_one instance is removed by terminate_child)", p.ChildID)
 		default:
 			ps.Add(ErrBadValue, fielderr.Join(path, "child_id"), "%q is not a child id", p.ChildID)
+		}
+	}
+}
+
+// validArgs checks the keys of start_child's or spawn's args.
+func validArgs(ps *fielderr.List, path string, args map[string]string) {
+	for _, k := range slices.Sorted(maps.Keys(args)) {
+		if !spec.ValidName(k) {
+			ps.Add(ErrBadValue, fielderr.Join(path, "args"), "key %q is not a valid arg name", k)
 		}
 	}
 }

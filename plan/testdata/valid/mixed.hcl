@@ -100,3 +100,22 @@ operation "l" {
   params     { child_id = "c2" }
   depends_on = ["j"]
 }
+
+operation "m" {
+  type = "spawn"
+  node = "n2"
+  params {
+    behavior = "counter"
+    args     = { start = "5" }
+    name     = "tally"
+    state    = "{\"count\":7}"
+  }
+}
+
+operation "n" {
+  type       = "send_message"
+  node       = "n2"
+  target     { name = "tally" }
+  params     { message = "inc 1" }
+  depends_on = ["m"]
+}
