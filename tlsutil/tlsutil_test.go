@@ -175,7 +175,6 @@ func handshake(t *testing.T, srv, cli *tls.Config) (error, error) {
 			_, err = s.Write([]byte("x"))
 		}
 		done <- err
-		_ = s.Close()
 	}()
 	c := tls.Client(b, cli)
 	cerr := c.Handshake()
@@ -183,7 +182,10 @@ func handshake(t *testing.T, srv, cli *tls.Config) (error, error) {
 		buf := make([]byte, 1)
 		_, cerr = c.Read(buf)
 	}
-	_ = c.Close()
+	// Closing the raw ends (not the TLS conns, whose Close waits for a
+	// close_notify) unblocks a side still writing.
+	_ = b.Close()
+	_ = a.Close()
 	return <-done, cerr
 }
 
