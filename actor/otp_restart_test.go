@@ -658,3 +658,124 @@ func TestRestartInProgressShowsRestarting(t *testing.T) {
 		return k.State == "running" && !k.PID.IsZero() && k.PID != old
 	})
 }
+
+// supervisor_SUITE:one_for_one_escalation: child1's restarts always fail.
+// Each retry restarts child1 alone and counts against the intensity (4
+// in 3600 s): the restart and three retries are allowed, the fourth
+// retry exceeds it, and the supervisor exits with shutdown, taking
+// child2 (never restarted) with it.
+func TestOneForOneEscalation(t *testing.T) {
+	e := newEnv(t)
+	st := e.registerStarts("sup1", func(key string, n int) error {
+		if key == "child1" {
+			return failAfterFirst(key, n)
+		}
+		return nil
+	})
+	tr := tree("t", spec.OneForOne, keyed("child1", "sup1"), keyed("child2", "sup1"))
+	tr.MaxRestarts, tr.MaxSeconds = 4, 3600
+	e.apply(tr)
+	root, cpid2 := e.resolve("t", ""), e.resolve("t", "child2")
+	e.crash(e.resolve("t", "child1"))
+	if r := e.exitOf(cpid2); r != actor.Shutdown {
+		t.Fatalf("child2 exited %q, want shutdown", r)
+	}
+	if r := e.exitOf(root); r != actor.Shutdown {
+		t.Fatalf("supervisor exited %q, want shutdown", r)
+	}
+	if n := st.count("child1"); n != 5 {
+		t.Fatalf("child1 start attempts %d, want 5 (the start, a restart, three retries)", n)
+	}
+	if n := st.count("child2"); n != 1 {
+		t.Fatalf("child2 started %d times, want once", n)
+	}
+}
+
+// supervisor_SUITE:hanging_restart_loop_simple: an instance of a
+// simple_one_for_one supervisor (8 restarts in 10 s) whose restart fails
+// is retried. Meanwhile which_children lists it restarting with no pid,
+// count_children is [1,0,0,1], restart_child and delete_child are
+// refused (OTP's simple_one_for_one: the template's id is no child,
+// the instance's is no static child); terminate_child by the pid that
+// died (OTP's {restarting, Pid}) ends the retries and removes it. A
+// second instance then hangs the same way, and a stop is served between
+// its retries.
+func TestHangingRestartLoopSimple(t *testing.T) {
+	e := newEnv(t)
+	g := newGate(e)
+	e.registerStarts("deadlock", g.verdict)
+	c := worker("child1", "deadlock", "key", "child1")
+	c.Shutdown = spec.BrutalKill
+	tr := tree("t", spec.SimpleOneForOne, c)
+	tr.MaxRestarts, tr.MaxSeconds = 8, 10
+	e.apply(tr)
+	root := e.resolve("t", "")
+	cpid1, err := e.rt.StartDynamicChild(e.ctx, root, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	g.mode.Store(gateHold)
+	e.crash(cpid1)
+	g.next("child1", 2).answer <- errNoStart // the restart fails
+	held := g.next("child1", 3)              // the retry, held
+	kids := e.kids(root)
+	if k, ok := kids["child1-1"]; len(kids) != 1 || !ok || k.State != "restarting" || !k.PID.IsZero() {
+		t.Fatalf("which_children %+v, want child1-1 restarting with no pid", kids)
+	}
+	e.wantCounts(root, 1, 0, 0, 1)
+
+	var errs [4]chan error
+	calls := [4]func() error{
+		func() error { _, err := e.rt.RestartChild(e.ctx, root, "child1"); return err },
+		func() error { return e.rt.DeleteChild(e.ctx, root, "child1") },
+		func() error { _, err := e.rt.RestartChild(e.ctx, root, "child1-1"); return err },
+		func() error { return e.rt.TerminateChild(e.ctx, root, cpid1.String()) },
+	}
+	for i, call := range calls {
+		errs[i] = make(chan error, 1)
+		go func() { errs[i] <- call() }()
+		e.awaitQueued(root, i+1)
+	}
+	held.answer <- errNoStart
+	wantErr(t, recv(t, errs[0]), actor.ErrChildNotFound)
+	wantErr(t, recv(t, errs[1]), actor.ErrChildNotFound)
+	wantErr(t, recv(t, errs[2]), actor.ErrNotSupported)
+	if err := recv(t, errs[3]); err != nil {
+		t.Fatalf("terminate_child by the pid of a restarting instance: %v", err)
+	}
+	if ids := e.childIDs(root); len(ids) != 0 {
+		t.Fatalf("which_children %v after terminate_child, want []", ids)
+	}
+	e.wantCounts(root, 1, 0, 0, 0)
+	// The retry queued before terminate_child found no instance: no
+	// start since.
+	select {
+	case a := <-g.held:
+		t.Fatalf("a start after terminate_child: %s #%d", a.key, a.n)
+	default:
+	}
+
+	g.mode.Store(gateOpen)
+	cpid2, err := e.rt.StartDynamicChild(e.ctx, root, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.mode.Store(gateHold)
+	e.crash(cpid2)
+	held = g.next("child1", 5)
+	stopped := e.stopTree("t")
+	actortest.Eventually(t, "stop requested", func() bool { return actor.StopRequested(e.rt, root) })
+	held.answer <- errNoStart
+	if err := recv(t, stopped); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	if r := e.exitOf(root); r != actor.Shutdown {
+		t.Fatalf("supervisor exited %q, want shutdown", r)
+	}
+	select {
+	case a := <-g.held:
+		t.Fatalf("a start after the stop: %s #%d", a.key, a.n)
+	default:
+	}
+}

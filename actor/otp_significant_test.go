@@ -385,3 +385,188 @@ func TestSignificantEscalation(t *testing.T) {
 	}
 	e.wantAutoShutdown("t", root)
 }
+
+// supervisor_SUITE:nonsignificant_temporary: under each auto_shutdown, a
+// temporary child that is not significant ends in every way (stopped by
+// terminate_child, killed, crashed, exited normally) without shutting
+// the supervisor down; each time it is gone (temporary) and the
+// supervisor runs on, and its own stop then ends it with shutdown.
+func TestNonsignificantTemporary(t *testing.T) {
+	for _, auto := range []spec.AutoShutdown{spec.Never, spec.AnySignificant, spec.AllSignificant} {
+		t.Run(string(auto), func(t *testing.T) {
+			e := newEnv(t)
+			e.apply(autoTree("t", spec.OneForOne, auto))
+			root := e.resolve("t", "")
+			child1 := temporary(worker("child1", "crasher"))
+			for _, how := range []string{"terminate_child", "kill", "crash", "stop"} {
+				pid, err := e.rt.StartChild(e.ctx, root, child1)
+				if err != nil {
+					t.Fatalf("%s: %v", how, err)
+				}
+				switch how {
+				case "terminate_child":
+					if err := e.rt.TerminateChild(e.ctx, root, "child1"); err != nil {
+						t.Fatal(err)
+					}
+				case "kill":
+					if err := e.rt.Kill(pid, actor.Killed); err != nil {
+						t.Fatal(err)
+					}
+				default:
+					e.cast(pid, how)
+				}
+				e.exitOf(pid)
+				e.wantChildState(root, "child1", "")
+				e.wantCounts(root, 0, 0, 0, 0)
+			}
+			for _, ev := range e.rt.Events(0) {
+				if ev.Type == actor.EventSupervisorAutoShutdown {
+					t.Fatalf("a non-significant child shut the supervisor down: %+v", ev)
+				}
+			}
+			if err := e.rt.StopTree(e.ctx, "t"); err != nil {
+				t.Fatal(err)
+			}
+			if r := e.exitOf(root); r != actor.Shutdown {
+				t.Fatalf("supervisor exited %q, want shutdown", r)
+			}
+		})
+	}
+}
+
+// supervisor_SUITE:significant_upgrade_never_all: under never a
+// significant start_child is refused (bad_combination); moved to
+// all_significant in place, two significant children are started, the
+// first one's normal exit leaves the supervisor (and the other child)
+// running, the last one's shuts it down.
+func TestSignificantUpgradeNeverAll(t *testing.T) {
+	e := newEnv(t)
+	child1 := significant(worker("child1", "crasher"), spec.Transient)
+	child2 := significant(worker("child2", "crasher"), spec.Transient)
+	e.apply(tree("t", spec.OneForOne))
+	root := e.resolve("t", "")
+	_, err := e.rt.StartChild(e.ctx, root, child1)
+	wantErr(t, err, actor.ErrInvalidSpec)
+	e.apply(autoTree("t", spec.OneForOne, spec.AllSignificant))
+	if e.resolve("t", "") != root {
+		t.Fatal("the update restarted the root")
+	}
+	st, err := e.rt.GetState(e.ctx, root)
+	if err != nil || !strings.Contains(string(st), `"auto_shutdown":"all_significant"`) {
+		t.Fatalf("state %s %v", st, err)
+	}
+	c1, err := e.rt.StartChild(e.ctx, root, child1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2, err := e.rt.StartChild(e.ctx, root, child2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.cast(c1, "stop")
+	e.wantChildState(root, "child1", "stopped")
+	if !e.alive(c2) {
+		t.Fatal("child2 stopped with child1")
+	}
+	e.cast(c2, "stop")
+	e.wantAutoShutdown("t", root)
+}
+
+// supervisor_SUITE:significant_upgrade_all_never: all_significant moved
+// to never. Deviation: OTP's code_change keeps child1 significant under
+// never; steward's ApplyTree refuses that combination as it refuses it
+// in a new tree (the tree must stay a valid spec: validation runs on the
+// whole of it, and a significant child under never is invalid), so
+// child1 is made not significant in the same update, in place (the same
+// process). Then, as in OTP: a significant start_child is refused, the
+// child's normal exit no longer shuts the supervisor down, restart_child
+// starts it again, and the supervisor's stop ends both with shutdown.
+func TestSignificantUpgradeAllNever(t *testing.T) {
+	e := newEnv(t)
+	e.apply(autoTree("t", spec.OneForOne, spec.AllSignificant, significant(worker("child1", "crasher"), spec.Transient)))
+	root, c1 := e.resolve("t", ""), e.resolve("t", "child1")
+	err := e.rt.ApplyTree(e.ctx, tree("t", spec.OneForOne, significant(worker("child1", "crasher"), spec.Transient)))
+	wantErr(t, err, actor.ErrInvalidSpec)
+	e.apply(tree("t", spec.OneForOne, transient(worker("child1", "crasher"))))
+	if e.resolve("t", "") != root || e.resolve("t", "child1") != c1 {
+		t.Fatal("the update restarted the root or child1")
+	}
+	if e.childRow(root, "child1").Significant {
+		t.Fatal("child1 still significant")
+	}
+	_, err = e.rt.StartChild(e.ctx, root, significant(worker("child2", "crasher"), spec.Transient))
+	wantErr(t, err, actor.ErrInvalidSpec)
+	e.cast(c1, "stop")
+	e.wantChildState(root, "child1", "stopped")
+	c1b, err := e.rt.RestartChild(e.ctx, root, "child1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.rt.StopTree(e.ctx, "t"); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.exitOf(c1b); r != actor.Shutdown {
+		t.Fatalf("child1 exited %q, want shutdown", r)
+	}
+	if r := e.exitOf(root); r != actor.Shutdown {
+		t.Fatalf("supervisor exited %q, want shutdown", r)
+	}
+}
+
+// supervisor_SUITE:significant_upgrade_child: the flags unchanged, a
+// child's significant flag changes in an update. Under never, setting it
+// is refused and nothing changes. Under any_significant, setting it
+// keeps the process (OTP's code_change), whose normal exit then shuts
+// the supervisor down; clearing it keeps the process too, whose normal
+// exit then does not.
+func TestSignificantUpgradeChild(t *testing.T) {
+	plain := transient(worker("child", "crasher"))
+	sig := significant(worker("child", "crasher"), spec.Transient)
+	t.Run("never", func(t *testing.T) {
+		e := newEnv(t)
+		e.apply(tree("t", spec.OneForOne, plain))
+		root, c := e.resolve("t", ""), e.resolve("t", "child")
+		err := e.rt.ApplyTree(e.ctx, tree("t", spec.OneForOne, sig))
+		wantErr(t, err, actor.ErrInvalidSpec)
+		if e.resolve("t", "child") != c || e.childRow(root, "child").Significant {
+			t.Fatal("the refused update touched the child")
+		}
+		if err := e.rt.StopTree(e.ctx, "t"); err != nil {
+			t.Fatal(err)
+		}
+		if r := e.exitOf(c); r != actor.Shutdown {
+			t.Fatalf("child exited %q, want shutdown", r)
+		}
+	})
+	t.Run("set", func(t *testing.T) {
+		e := newEnv(t)
+		e.apply(autoTree("t", spec.OneForOne, spec.AnySignificant, plain))
+		root, c := e.resolve("t", ""), e.resolve("t", "child")
+		e.apply(autoTree("t", spec.OneForOne, spec.AnySignificant, sig))
+		if e.resolve("t", "child") != c || !e.alive(c) {
+			t.Fatal("setting significant replaced the child")
+		}
+		if !e.childRow(root, "child").Significant {
+			t.Fatal("child not significant after the update")
+		}
+		e.cast(c, "stop")
+		e.wantAutoShutdown("t", root)
+	})
+	t.Run("clear", func(t *testing.T) {
+		e := newEnv(t)
+		e.apply(autoTree("t", spec.OneForOne, spec.AnySignificant, sig))
+		root, c := e.resolve("t", ""), e.resolve("t", "child")
+		e.apply(autoTree("t", spec.OneForOne, spec.AnySignificant, plain))
+		if e.resolve("t", "child") != c || !e.alive(c) {
+			t.Fatal("clearing significant replaced the child")
+		}
+		e.cast(c, "stop")
+		e.wantChildState(root, "child", "stopped")
+		if err := e.rt.StopTree(e.ctx, "t"); err != nil {
+			t.Fatal(err)
+		}
+		if r := e.exitOf(root); r != actor.Shutdown {
+			t.Fatalf("supervisor exited %q, want shutdown", r)
+		}
+	})
+}

@@ -42,6 +42,11 @@ type child struct {
 	state    childState
 	restarts int
 	dynamic  bool
+	// last is the pid of the process that last ran in the slot: while a
+	// simple_one_for_one instance is restarting it still names it (OTP
+	// keeps {restarting, OldPid}), so terminate_child by that pid finds
+	// it.
+	last PID
 	// moved is the behavior a code change (Runtime.ChangeCode) moved the
 	// slot's process onto: the slot starts it again on a restart, while
 	// the catalog has it, instead of the spec's behavior or a fresh
@@ -333,7 +338,7 @@ func (s *supervisor) release(c *child) {
 		return
 	}
 	delete(s.byPID, p.pid.Seq)
-	c.proc = nil
+	c.proc, c.last = nil, p.pid
 	p.mu.Lock()
 	if p.moved {
 		c.moved = p.behavior
@@ -402,10 +407,64 @@ func (p *process) requestStop(reason Reason) bool {
 	return true
 }
 
-// stopAll stops every running child in reverse start order.
+// stopAll stops every running child in reverse start order; a
+// simple_one_for_one supervisor's instances all at once (stopInstances).
 func (s *supervisor) stopAll(reason Reason) {
+	if s.template != nil {
+		s.stopInstances(reason)
+		return
+	}
 	for i := len(s.children) - 1; i >= 0; i-- {
 		s.stopChild(s.children[i], reason)
+	}
+}
+
+// stopInstances is OTP's terminate_dynamic_children: the instances have
+// no order, so each is sent its stop at once (a brutal_kill one is
+// killed), and then one shutdown timer, the template's, runs for all of
+// them: those still running when it elapses are killed. A pool of slow
+// instances takes one shutdown timeout to stop, not one each.
+func (s *supervisor) stopInstances(reason Reason) {
+	var waiting []*process
+	for i := len(s.children) - 1; i >= 0; i-- {
+		c := s.children[i]
+		p := c.proc
+		if p == nil {
+			continue
+		}
+		s.release(c)
+		if c.spec.brutal {
+			s.rt.exitProc(p, Killed)
+			continue
+		}
+		if p.requestStop(reason) {
+			waiting = append(waiting, p)
+		}
+	}
+	if len(waiting) == 0 {
+		return
+	}
+	timeout := s.template.shutdown
+	expired := make(chan struct{})
+	t := s.rt.clock.AfterFunc(timeout, func() { close(expired) })
+	defer t.Stop()
+	for i, p := range waiting {
+		select {
+		case <-p.done:
+		case <-expired:
+			for _, q := range waiting[i:] {
+				select {
+				case <-q.done:
+				default:
+					s.rt.emit(EventShutdownTimeout, q, Killed, "shutdown "+timeout.String()+" elapsed")
+					s.rt.exitProc(q, Killed)
+				}
+			}
+			return
+		case <-s.p.done:
+			// This supervisor was killed; its exit signal takes them.
+			return
+		}
 	}
 }
 
@@ -791,6 +850,14 @@ func (s *supervisor) findInstance(ref string) (*child, error) {
 		if c := s.byPID[pid.Seq]; c != nil && c.dynamic && c.proc != nil && c.proc.pid == pid {
 			return c, nil
 		}
+		// An instance whose restart is being retried is still known by
+		// the pid that died (OTP's {restarting, Pid}); a scan, as such a
+		// pid is rare.
+		for _, c := range s.children {
+			if c.dynamic && c.state == childRestarting && c.proc == nil && c.last == pid {
+				return c, nil
+			}
+		}
 		return nil, fmt.Errorf("%w: no instance %s in supervisor %s", ErrChildNotFound, pid, s.p.pid)
 	}
 	c, err := s.find(ref)
@@ -1021,8 +1088,17 @@ func (s *supervisor) apply(ctx context.Context, ns *supSpec) (applyResult, error
 			s.byID[cs.id] = c
 			res.added = append(res.added, s.childPath(cs.id))
 		case sameSelf(c.spec, cs) && !cs.isSup:
-		case sameSelf(c.spec, cs):
+		case sameSelfButSignificant(c.spec, cs):
+			// Unchanged but perhaps for its significant flag, which
+			// changes in place, the process kept (OTP's code_change);
+			// a nested supervisor is then updated recursively.
+			if c.spec.significant != cs.significant {
+				res.changed = append(res.changed, s.childPath(cs.id)+" (significant)")
+			}
 			c.spec = cs
+			if !cs.isSup {
+				break
+			}
 			if c.proc != nil && c.proc.sup != nil {
 				r, err := s.rt.supCall(ctx, c.proc, supApply{ctx: ctx, spec: cs.nested})
 				if v, ok := r.val.(applyResult); ok {

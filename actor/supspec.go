@@ -64,6 +64,15 @@ func sameSelf(a, b *childSpec) bool {
 	return true
 }
 
+// sameSelfButSignificant is sameSelf ignoring the significant flag: a
+// change of that flag alone is made in place (OTP's code_change keeps
+// the process; the flag only matters when the child exits).
+func sameSelfButSignificant(a, b *childSpec) bool {
+	x := *a
+	x.significant = b.significant
+	return sameSelf(&x, b)
+}
+
 // compiler validates a tree or a child spec, collecting every problem.
 type compiler struct {
 	rt    *Runtime
