@@ -34,10 +34,15 @@ func (l *Layer) executeAs(ctx context.Context, op plan.Operation, undo bool) (ou
 		if err == nil && old != nil && op.Type == plan.UpgradeCode && op.Params.Revert == plan.RevertRestore {
 			captured = &pb.CapturedState{Pid: pid.String(), State: old}
 		}
+	} else if op.Type == plan.Spawn {
+		resultPID, err = l.spawn(ctx, op)
 	} else {
 		pid, resultPID, err = l.do(ctx, op)
 		if undo && op.Type == plan.DeleteChild && errors.Is(err, actor.ErrChildNotFound) {
 			err = nil
+		}
+		if undo && op.Type == plan.KillProcess && errors.Is(err, actor.ErrNoProc) {
+			err = nil // a spawned process already gone: what the kill ensures
 		}
 	}
 	if !pid.IsZero() {
@@ -53,6 +58,41 @@ func (l *Layer) executeAs(ctx context.Context, op plan.Operation, undo bool) (ou
 	}
 	out.Ok = true
 	return out, captured
+}
+
+// spawn starts an unsupervised process of a catalog behavior, imports the
+// state given into it, then registers the name given, so that nothing
+// reaches it by name before its state is in. A name registered on this
+// node is refused (actor.ErrNameTaken), before anything starts; a process
+// whose state or name cannot be set is killed again and the error says
+// why. The step runs at most once (the executor commits its start first),
+// so a spawn never starts two processes.
+func (l *Layer) spawn(ctx context.Context, op plan.Operation) (actor.PID, error) {
+	rt, p := l.rt, op.Params
+	if p.Name != "" {
+		if cur, ok := rt.WhereIs(p.Name); ok {
+			return actor.PID{}, fmt.Errorf("%w: name %q on node %s is registered to %s", actor.ErrNameTaken, p.Name, rt.Node(), cur)
+		}
+	}
+	pid, err := rt.Spawn(ctx, actor.SpawnOptions{Behavior: p.Behavior, Args: p.Args})
+	if err != nil {
+		return actor.PID{}, fmt.Errorf("spawn %s: %w", p.Behavior, err)
+	}
+	undo := func(what string, err error) (actor.PID, error) {
+		_ = rt.Kill(pid, actor.Kill)
+		return actor.PID{}, fmt.Errorf("spawned %s as %s, then %s: %w; the process was killed again", p.Behavior, pid, what, err)
+	}
+	if p.State != "" {
+		if err := rt.ReplaceState(ctx, pid, []byte(p.State)); err != nil {
+			return undo("could not import its state", err)
+		}
+	}
+	if p.Name != "" {
+		if err := rt.Register(p.Name, pid); err != nil {
+			return undo(fmt.Sprintf("could not register it as %q", p.Name), err)
+		}
+	}
+	return pid, nil
 }
 
 // changeCode runs upgrade_code and revert_code: the process moves between

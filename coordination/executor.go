@@ -202,7 +202,14 @@ func (l *Layer) phaseStep(ctx context.Context, planID, stageKey string, res *pla
 			step.Captured = append(step.Captured, c)
 		}
 	}
-	step.PostChecks = l.postChecks(ctx, ph.PostChecks, before, probes)
+	// A spawn's effect is the process it reported.
+	results := map[string]string{}
+	for _, o := range outs {
+		if o.Ok && o.ResultPid != "" {
+			results[o.Op] = o.ResultPid
+		}
+	}
+	step.PostChecks = l.postChecks(ctx, plan.BindResults(ph.PostChecks, results), before, probes)
 	return step
 }
 
@@ -296,6 +303,13 @@ func (l *Layer) rollbackStep(ctx context.Context, rec *pb.PlanRecord, res *plan.
 			op.Params.ChildID = resultPID(rec, int(stage.Phase), opID)
 			if op.Params.ChildID == "" {
 				step.Operations = append(step.Operations, &pb.OpOutcome{Op: op.ID, Type: string(op.Type), Error: "the started child's pid is not in the phase's report"})
+				continue
+			}
+		}
+		if c.TargetFromResult {
+			op.Target = plan.Target{PID: resultPID(rec, int(stage.Phase), opID)}
+			if op.Target.PID == "" {
+				step.Operations = append(step.Operations, &pb.OpOutcome{Op: op.ID, Type: string(op.Type), Error: "the spawned process's pid is not in the phase's report"})
 				continue
 			}
 		}

@@ -64,6 +64,16 @@ func (l *Layer) processFacts(pid actor.PID, byPID map[string]*plan.Process) plan
 func (l *Layer) opFacts(op plan.Operation, byPID map[string]*plan.Process) plan.OperationFacts {
 	of := plan.OperationFacts{OpID: op.ID, Target: plan.ProcessFacts{Node: l.node.Name()}}
 	rt := l.rt
+	if op.Type == plan.Spawn {
+		// No target: the facts name the process holding the name it
+		// registers, if one does (the planner refuses it then).
+		if op.Params.Name != "" {
+			if pid, ok := rt.WhereIs(op.Params.Name); ok {
+				of.Target = l.processFacts(pid, byPID)
+			}
+		}
+		return of
+	}
 	tgt, err := runtimeTarget(op.Target)
 	if err != nil {
 		return of

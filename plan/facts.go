@@ -22,7 +22,9 @@ type OperationFacts struct {
 	// Target is the resolved target: the process for process operations,
 	// the supervisor for supervisor operations (restart_supervisor,
 	// change_supervisor_strategy, start_child, terminate_child,
-	// restart_child, delete_child).
+	// restart_child, delete_child); for spawn, which has no target, the
+	// process registered under the name it registers (Exists false when
+	// the name is free or none is given).
 	Target ProcessFacts `json:"target"`
 	// Child is, for terminate_child, restart_child and delete_child, the
 	// child named by Params.ChildID, and for start_child the child of the
