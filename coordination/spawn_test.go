@@ -87,7 +87,7 @@ func TestSpawnPlan(t *testing.T) {
 
 	for plan, want := range map[string]string{
 		`{"operations":[{"id":"again","type":"spawn","node":"n2","params":{"behavior":"echo","name":"tally"}}]}`: `again: name "tally" on node n2 is already registered to ` + tally.String(),
-		`{"operations":[{"id":"bad","type":"spawn","node":"n2","params":{"behavior":"nosuch"}}]}`:               `unknown behavior "nosuch"`,
+		`{"operations":[{"id":"bad","type":"spawn","node":"n2","params":{"behavior":"nosuch"}}]}`:                `unknown behavior "nosuch"`,
 		`{"operations":[{"id":"bad","type":"spawn","target":{"name":"tally"},"params":{"behavior":"echo"}}]}`:    "spawn takes no target",
 	} {
 		_, err := pc.coord(1).Apply(testkit.Ctx(t, 20*time.Second), &pb.ApplyPlanRequest{Plan: []byte(plan), Filename: "p.json"})
