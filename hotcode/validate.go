@@ -181,6 +181,10 @@ func (c *checker) static(ctx context.Context, bin []byte, compile func([]byte) (
 	}
 	c.ran("binary")
 	sections, err := wasmbin.Read(bin)
+	if err == nil {
+		// Before wazero sees it: its decoder allocates what sizes declare.
+		err = wasmbin.CheckBounds(sections)
+	}
 	if err != nil {
 		c.fail("binary", ErrBadBinary, "%v", err)
 		return nil
