@@ -398,6 +398,9 @@ var snapshotRecordTypes = map[byte]func() proto.Message{
 	17: func() proto.Message { return new(pb.CheckpointRecord) },
 	18: func() proto.Message { return new(pb.SandboxRecord) },
 	19: func() proto.Message { return new(pb.ExperimentRecord) },
+	20: func() proto.Message { return new(pb.ACLPolicy) },
+	21: func() proto.Message { return new(pb.ACLToken) },
+	22: func() proto.Message { return new(pb.ACLBootstrapRecord) },
 }
 
 // withoutUnknown rewrites a state snapshot stream with the unknown fields

@@ -68,6 +68,12 @@ const (
 	CommandType_COMMAND_TYPE_SANDBOX_PLACE     CommandType = 31
 	CommandType_COMMAND_TYPE_EXPERIMENT_ABORT  CommandType = 32
 	CommandType_COMMAND_TYPE_EXPERIMENT_DELETE CommandType = 33
+	// ACLs (package acl; payloads in acl.proto).
+	CommandType_COMMAND_TYPE_ACL_BOOTSTRAP     CommandType = 34
+	CommandType_COMMAND_TYPE_ACL_POLICY_UPSERT CommandType = 35
+	CommandType_COMMAND_TYPE_ACL_POLICY_DELETE CommandType = 36
+	CommandType_COMMAND_TYPE_ACL_TOKEN_UPSERT  CommandType = 37
+	CommandType_COMMAND_TYPE_ACL_TOKEN_DELETE  CommandType = 38
 )
 
 // Enum value maps for CommandType.
@@ -107,6 +113,11 @@ var (
 		31: "COMMAND_TYPE_SANDBOX_PLACE",
 		32: "COMMAND_TYPE_EXPERIMENT_ABORT",
 		33: "COMMAND_TYPE_EXPERIMENT_DELETE",
+		34: "COMMAND_TYPE_ACL_BOOTSTRAP",
+		35: "COMMAND_TYPE_ACL_POLICY_UPSERT",
+		36: "COMMAND_TYPE_ACL_POLICY_DELETE",
+		37: "COMMAND_TYPE_ACL_TOKEN_UPSERT",
+		38: "COMMAND_TYPE_ACL_TOKEN_DELETE",
 	}
 	CommandType_value = map[string]int32{
 		"COMMAND_TYPE_UNSPECIFIED":         0,
@@ -143,6 +154,11 @@ var (
 		"COMMAND_TYPE_SANDBOX_PLACE":       31,
 		"COMMAND_TYPE_EXPERIMENT_ABORT":    32,
 		"COMMAND_TYPE_EXPERIMENT_DELETE":   33,
+		"COMMAND_TYPE_ACL_BOOTSTRAP":       34,
+		"COMMAND_TYPE_ACL_POLICY_UPSERT":   35,
+		"COMMAND_TYPE_ACL_POLICY_DELETE":   36,
+		"COMMAND_TYPE_ACL_TOKEN_UPSERT":    37,
+		"COMMAND_TYPE_ACL_TOKEN_DELETE":    38,
 	}
 )
 
@@ -1153,7 +1169,8 @@ const file_steward_v1_fsm_proto_rawDesc = "" +
 	"\x03cas\x18\x02 \x01(\x04H\x00R\x03cas\x88\x01\x01B\x06\n" +
 	"\x04_cas\"'\n" +
 	"\x11TreeDeleteCommand\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name*\xe2\b\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name*\x90\n" +
+	"\n" +
 	"\vCommandType\x12\x1c\n" +
 	"\x18COMMAND_TYPE_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19COMMAND_TYPE_CLUSTER_INIT\x10\x01\x12\x1c\n" +
@@ -1189,7 +1206,12 @@ const file_steward_v1_fsm_proto_rawDesc = "" +
 	"\x1bCOMMAND_TYPE_SANDBOX_STATUS\x10\x1e\x12\x1e\n" +
 	"\x1aCOMMAND_TYPE_SANDBOX_PLACE\x10\x1f\x12!\n" +
 	"\x1dCOMMAND_TYPE_EXPERIMENT_ABORT\x10 \x12\"\n" +
-	"\x1eCOMMAND_TYPE_EXPERIMENT_DELETE\x10!*n\n" +
+	"\x1eCOMMAND_TYPE_EXPERIMENT_DELETE\x10!\x12\x1e\n" +
+	"\x1aCOMMAND_TYPE_ACL_BOOTSTRAP\x10\"\x12\"\n" +
+	"\x1eCOMMAND_TYPE_ACL_POLICY_UPSERT\x10#\x12\"\n" +
+	"\x1eCOMMAND_TYPE_ACL_POLICY_DELETE\x10$\x12!\n" +
+	"\x1dCOMMAND_TYPE_ACL_TOKEN_UPSERT\x10%\x12!\n" +
+	"\x1dCOMMAND_TYPE_ACL_TOKEN_DELETE\x10&*n\n" +
 	"\n" +
 	"NodeStatus\x12\x1b\n" +
 	"\x17NODE_STATUS_UNSPECIFIED\x10\x00\x12\x15\n" +

@@ -5,7 +5,8 @@ import "errors"
 // domainErrors are the refusals of the domain rules: a write returns them
 // before it changes anything.
 var domainErrors = []*error{&ErrNotFound, &ErrCASConflict, &ErrInvalidKey, &ErrValueTooLarge, &ErrInvalidRecord,
-	&ErrCorruptSnapshot, &ErrStepTaken, &ErrPlanNotRunning, &ErrNotExpired, &ErrLimit, &ErrInUse, &ErrDeployState}
+	&ErrCorruptSnapshot, &ErrStepTaken, &ErrPlanNotRunning, &ErrNotExpired, &ErrLimit, &ErrInUse, &ErrDeployState,
+	&ErrACLBootstrapped}
 
 // IsDomainError reports whether err is a refusal by the domain rules (as
 // opposed to a failure of the store itself).
