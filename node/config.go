@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/steward/steward/internal/clock"
+	"github.com/steward/steward/tlsutil"
 )
 
 // Default ports, one per listener.
@@ -71,6 +72,13 @@ type Config struct {
 	// DataDir it runs on a temporary data dir, removed on shutdown; a given
 	// DataDir is kept.
 	Dev bool
+
+	// Region is the region of the certificate role names
+	// (server.<region>.steward; "" means tlsutil.DefaultRegion).
+	Region string
+	// TLS is mutual TLS on gRPC and Raft (tlsutil.Config; off without
+	// files). Its Region is Region's.
+	TLS tlsutil.Config
 
 	// Logger receives every component's logs. Nil: no logs.
 	Logger hclog.Logger
@@ -229,6 +237,14 @@ func (c *Config) Validate() error {
 	}
 	if c.Dev && c.BootstrapExpect > 1 {
 		errs = append(errs, fmt.Errorf("bootstrap-expect: %d cannot be combined with dev (a single node)", c.BootstrapExpect))
+	}
+	if c.Region != "" {
+		if err := tlsutil.CheckRegion(c.Region); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := c.TLS.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	for _, d := range []struct {
 		name string

@@ -71,6 +71,15 @@ import (
 //	  failed_reap_timeout = "30s"
 //	  max_voters          = 5
 //	}
+//	region = "global"
+//	tls {
+//	  ca_file                = "/etc/steward/steward-agent-ca.pem"
+//	  cert_file              = "/etc/steward/global-server-steward-0.pem"
+//	  key_file               = "/etc/steward/global-server-steward-0-key.pem"
+//	  verify_incoming        = true
+//	  verify_outgoing        = true
+//	  verify_server_hostname = true
+//	}
 type FileConfig struct {
 	Name            *string  `hcl:"name,optional"`
 	DataDir         *string  `hcl:"data_dir,optional"`
@@ -103,6 +112,20 @@ type FileConfig struct {
 	Raft      *fileRaft      `hcl:"raft,block"`
 	Gossip    *fileGossip    `hcl:"gossip,block"`
 	Autopilot *fileAutopilot `hcl:"autopilot,block"`
+
+	// Region and TLS are Config.Region and Config.TLS (--region, --ca-file,
+	// --cert-file, --key-file, --verify-*).
+	Region *string  `hcl:"region,optional"`
+	TLS    *fileTLS `hcl:"tls,block"`
+}
+
+type fileTLS struct {
+	CAFile               *string `hcl:"ca_file,optional"`
+	CertFile             *string `hcl:"cert_file,optional"`
+	KeyFile              *string `hcl:"key_file,optional"`
+	VerifyIncoming       *bool   `hcl:"verify_incoming,optional"`
+	VerifyOutgoing       *bool   `hcl:"verify_outgoing,optional"`
+	VerifyServerHostname *bool   `hcl:"verify_server_hostname,optional"`
 }
 
 type fileServer struct {
@@ -263,6 +286,20 @@ func (f *FileConfig) ApplyTo(c *Config) error {
 	}
 	if f.EncryptVerifyOutgoing != nil {
 		c.EncryptVerifyOutgoing = *f.EncryptVerifyOutgoing
+	}
+	setS(&c.Region, f.Region)
+	if t := f.TLS; t != nil {
+		setS(&c.TLS.CAFile, t.CAFile)
+		setS(&c.TLS.CertFile, t.CertFile)
+		setS(&c.TLS.KeyFile, t.KeyFile)
+		for _, b := range []struct {
+			dst *bool
+			v   *bool
+		}{{&c.TLS.VerifyIncoming, t.VerifyIncoming}, {&c.TLS.VerifyOutgoing, t.VerifyOutgoing}, {&c.TLS.VerifyServerHostname, t.VerifyServerHostname}} {
+			if b.v != nil {
+				*b.dst = *b.v
+			}
+		}
 	}
 	if f.Server != nil && f.Server.ClientResumeCommits != nil {
 		c.ClientResumeCommits = *f.Server.ClientResumeCommits

@@ -22,8 +22,10 @@ import (
 	"github.com/steward/steward/internal/clock"
 	"github.com/steward/steward/internal/poll"
 	"github.com/steward/steward/state"
+	"github.com/steward/steward/tlsutil"
 	"github.com/steward/steward/transport"
 	"go.etcd.io/bbolt"
+	"google.golang.org/grpc"
 )
 
 // Node is one running steward agent.
@@ -56,8 +58,10 @@ type Node struct {
 	// keyring is the gossip encryption keyring (node/keyring.go).
 	keyring *keyringState
 
-	pool     *transport.Pool
-	server   *transport.Server
+	pool   *transport.Pool
+	server *transport.Server
+	// tls is the node's TLS material (nil: TLS off; node/tls.go).
+	tls      *tlsutil.Configurator
 	grpcLis  net.Listener
 	grpcAddr string // advertised
 	raftAddr string // advertised
@@ -139,6 +143,9 @@ func (n *Node) start() (err error) {
 	if n.id, err = prepareDataDir(cfg.DataDir, cfg.Name); err != nil {
 		return err
 	}
+	if err := n.setupTLS(); err != nil {
+		return err
+	}
 	if err := n.listenGRPC(); err != nil {
 		return err
 	}
@@ -157,8 +164,12 @@ func (n *Node) start() (err error) {
 	if err := n.setupGossip(); err != nil {
 		return err
 	}
-	n.pool = transport.NewPool(n.grpcDialOptions()...)
-	n.server = transport.NewServer(n, transport.ServerConfig{Logger: logger, HoldTimeout: cfg.HoldTimeout, Pool: n.pool})
+	n.pool = n.newPool()
+	// The server's options; interceptors outermost first: audit, TLS
+	// roles, ACL.
+	var opts []grpc.ServerOption
+	opts = append(opts, n.tlsServerOptions()...)
+	n.server = transport.NewServer(n, transport.ServerConfig{Logger: logger, HoldTimeout: cfg.HoldTimeout, Pool: n.pool, Options: opts})
 	n.registerServices()
 	if err := n.attachPlugins(); err != nil {
 		return err
@@ -248,7 +259,7 @@ func (n *Node) setupRaft() error {
 		return fmt.Errorf("raft-addr: advertise %s: %w", ip, err)
 	}
 	n.raftTrans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-		Stream:  &streamLayer{Listener: l, advertise: adv, n: n},
+		Stream:  n.raftStream(l, adv),
 		MaxPool: 3,
 		Timeout: 10 * time.Second,
 		Logger:  plainArgs{n.logger.Named("raft-net")},

@@ -13,6 +13,7 @@ import (
 	"github.com/steward/steward/node"
 	"github.com/steward/steward/pb"
 	"github.com/steward/steward/stack"
+	"github.com/steward/steward/tlsutil"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 )
@@ -57,6 +58,8 @@ type Cluster struct {
 	stacks map[string]*stack.Stack
 	// links is the network between the nodes (WithPartitions), or nil.
 	links *links
+	// tls is the CA of a cluster with TLS on (WithTLS), or nil.
+	tls *TLS
 }
 
 type options struct {
@@ -67,6 +70,8 @@ type options struct {
 	partitions bool
 	// clients is how many client agents start after the servers.
 	clients int
+	// tls turns TLS on (WithTLS).
+	tls *TLS
 }
 
 // WithClients starts k client agents (node.Config.Client), named c1..ck,
@@ -132,7 +137,7 @@ func NewClusterOrdered(t testing.TB, n int, order []int, opts ...Option) *Cluste
 	for _, opt := range opts {
 		opt(&o)
 	}
-	c := &Cluster{t: t, nodes: make([]*node.Node, n), cfgs: make([]node.Config, n), plugins: o.plugins, stacks: map[string]*stack.Stack{}}
+	c := &Cluster{t: t, nodes: make([]*node.Node, n), cfgs: make([]node.Config, n), plugins: o.plugins, stacks: map[string]*stack.Stack{}, tls: o.tls}
 	if o.partitions {
 		c.links = &links{owner: map[string]int{}, side: map[int]int{}}
 	}
@@ -403,9 +408,13 @@ func Eventually(t testing.TB, timeout time.Duration, f func() error, format stri
 	}
 }
 
-// Conn opens a gRPC client connection to node i, closed with the test.
+// Conn opens a gRPC client connection to node i, closed with the test
+// (with a cli certificate when the cluster has TLS on).
 func (c *Cluster) Conn(i int) *grpc.ClientConn {
 	c.t.Helper()
+	if c.tls != nil {
+		return DialTLS(c.t, c.Node(i).GRPCAddr(), c.tls.ClientConfig(tlsutil.RoleCLI))
+	}
 	return Dial(c.t, c.Node(i).GRPCAddr())
 }
 
