@@ -14,8 +14,11 @@
 // snapshot's supervision specs are committed back as the desired state of
 // the nodes restored (so reconcilers keep what restore brings back), then
 // coordinated plans, with the plan engine's checks, run in two stages. The
-// first restarts missing children and starts every simple_one_for_one
-// instance that no longer runs again with its captured args; once its
+// first restarts missing children, starts every simple_one_for_one
+// instance that no longer runs again with its captured args, and spawns
+// again (plan operation spawn) every unsupervised process of a catalog
+// behavior that no longer runs, with its captured args (part format 3 on),
+// state and name; once its
 // plans have finished, the second (planned against the processes they
 // started: the plan engine plans only against live targets) imports saved
 // states, re-registers names and re-sends the queued messages of each
@@ -26,8 +29,12 @@
 // gets no message again (it handled them or still holds them).
 //
 // What is not restored is reported with the reason: unsupervised
-// processes (no plan operation spawns one; a Go implementation outside the
-// catalog could not be started at all), instances from a part of format 1
+// processes whose behavior is a Go implementation outside the catalog
+// (nothing can start them) or whose name another live process holds now
+// (restore takes no name from one), the links and monitors of a process
+// spawned again, states a plan cannot carry (over plan.MaxStateBytes, or
+// not UTF-8), spawn args from a part before format 3 (spawned without),
+// instances from a part of format 1
 // (no args recorded), calls, exit signals and monitor notifications among
 // the queued messages, bodies over the capture limits (MaxQueuedPerProcess,
 // MaxQueuedMessageBytes, MaxQueuedBytesPerPart), empty or non-UTF-8

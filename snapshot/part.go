@@ -17,9 +17,10 @@ import (
 // queued bodies; version 2 records each simple_one_for_one instance's
 // args (Child.Args) and marks the queued messages whose body was left out
 // (Message.Omitted) and the messages beyond MaxQueuedPerProcess
-// (Process.QueueOmitted). Older parts stay readable; a restore brings back
-// from them what they hold.
-const PartVersion = 2
+// (Process.QueueOmitted); version 3 records the args each unsupervised
+// process was spawned with (Process.Args). Older parts stay readable; a
+// restore brings back from them what they hold.
+const PartVersion = 3
 
 // Bounds on the queued messages a capture keeps (include_queues).
 const (
@@ -103,6 +104,9 @@ type Process struct {
 	MemoryBytes    int64     `json:"memory_bytes"`
 	RegisteredName string    `json:"registered_name,omitempty"`
 	StartedAt      time.Time `json:"started_at"`
+	// Args are, for an unsupervised process, the args it was spawned with
+	// (part version 3 on): what a restore spawns it again with.
+	Args map[string]string `json:"args,omitempty"`
 	// State is the behavior's exported state (include_state).
 	State []byte `json:"state,omitempty"`
 	// StateError says why the state could not be read.
@@ -169,6 +173,9 @@ func captureLocal(ctx context.Context, rt *actor.Runtime, opts Options, appliedI
 			Behavior: pi.Behavior, Status: string(pi.Status), Restarts: pi.Restarts, QueueLen: pi.QueueLen,
 			MessagesIn: pi.MessagesIn, MessagesOut: pi.MessagesOut, MemoryBytes: pi.MemoryBytes,
 			RegisteredName: pi.RegisteredName, StartedAt: pi.StartedAt.UTC(),
+		}
+		if pi.Tree == "" {
+			p.Args, _ = rt.SpawnArgs(pi.PID)
 		}
 		if opts.State && !pi.Supervisor {
 			sctx, cancel := context.WithTimeout(ctx, 2*time.Second)

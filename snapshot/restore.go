@@ -155,7 +155,7 @@ func (l *Layer) restore(ctx context.Context, req *pb.RestoreRequest) (*RestoreRe
 	started := map[string]string{}
 	if !req.DryRun && len(ids) > 0 {
 		l.waitForPlans(ctx, rep, ids)
-		started = startedPIDs(st, ids, st1.instances)
+		started = startedPIDs(st, ids, st1.instances, st1.spawned)
 	}
 	fills, planned := l.fillOps(ctx, rep, parts, st1, started)
 	if req.DryRun && len(starts) > 0 {
@@ -207,7 +207,15 @@ func (l *Layer) submitStage(ctx context.Context, rep *RestoreReport, dry bool, l
 
 func recordOps(rep *RestoreReport, stage int, ops []plan.Operation) {
 	for _, op := range ops {
-		rep.Operations = append(rep.Operations, RestoreOp{ID: op.ID, Type: string(op.Type), Target: op.Target.String(), Node: op.Node, Stage: stage})
+		target := op.Target.String()
+		if op.Type == plan.Spawn {
+			// No target: the process it starts.
+			target = "new " + op.Params.Behavior + " process"
+			if op.Params.Name != "" {
+				target += " as " + op.Params.Name
+			}
+		}
+		rep.Operations = append(rep.Operations, RestoreOp{ID: op.ID, Type: string(op.Type), Target: target, Node: op.Node, Stage: stage})
 	}
 }
 
@@ -251,9 +259,10 @@ func (l *Layer) waitForPlans(ctx context.Context, rep *RestoreReport, ids []stri
 	}
 }
 
-// startedPIDs maps each captured instance whose start_child succeeded (by
-// the operation's id in instances) to the pid the plan's report gives.
-func startedPIDs(st *state.Store, ids []string, instances map[string]string) map[string]string {
+// startedPIDs maps each captured instance whose start_child succeeded, and
+// each unsupervised process whose spawn did (by the operation's id in
+// instances or spawned), to the pid the plan's report gives.
+func startedPIDs(st *state.Store, ids []string, instances, spawned map[string]string) map[string]string {
 	out := map[string]string{}
 	for _, id := range ids {
 		rec, _, err := st.Plan(nil, id)
@@ -266,7 +275,11 @@ func startedPIDs(st *state.Store, ids []string, instances map[string]string) map
 			}
 			for _, step := range stage.Steps {
 				for _, o := range step.Operations {
-					if captured, ok := instances[o.Op]; ok && o.Ok && o.ResultPid != "" {
+					captured, ok := instances[o.Op]
+					if !ok {
+						captured, ok = spawned[o.Op]
+					}
+					if ok && o.Ok && o.ResultPid != "" {
 						out[captured] = o.ResultPid
 					}
 				}
@@ -486,6 +499,9 @@ type stageOne struct {
 	// instances maps each start_child of a simple_one_for_one instance
 	// (its operation id) to the instance's captured pid.
 	instances map[string]string
+	// spawned maps each spawn of an unsupervised process (its operation
+	// id) to the process's captured pid.
+	spawned map[string]string
 	// restarted holds the slots ("node|tree/path") the stage starts again.
 	restarted map[string]bool
 	// skip holds the captured pids already reported, or left to their
@@ -523,7 +539,8 @@ func (l *Layer) live(ctx context.Context, n string) (*liveOf, error) {
 // simple_one_for_one instance that no longer runs, with its captured args.
 // What cannot be started goes to rep.NotRestored.
 func (l *Layer) startOps(ctx context.Context, rep *RestoreReport, parts map[string]*Part) ([]plan.Operation, *stageOne) {
-	s1 := &stageOne{instances: map[string]string{}, restarted: map[string]bool{}, skip: map[string]bool{}, fresh: map[string]bool{}}
+	s1 := &stageOne{instances: map[string]string{}, spawned: map[string]string{}, restarted: map[string]bool{}, skip: map[string]bool{}, fresh: map[string]bool{}}
+	cat := l.rt.Catalog()
 	if rep.DryRun {
 		for _, a := range rep.Trees {
 			if a.Action != "keep" && a.Action != "delete" {
@@ -600,8 +617,76 @@ func (l *Layer) startOps(ctx context.Context, rep *RestoreReport, parts map[stri
 					Target: plan.Target{Supervisor: p.Tree, ChildID: parent}, Params: plan.Params{ChildID: leaf}})
 			}
 		}
+		ops = append(ops, spawnOps(rep, n, part, lv, cat, s1, newID)...)
 	}
 	return ops, s1
+}
+
+// spawnOps returns the spawns of node n's unsupervised processes that no
+// longer run: each of a catalog behavior with its captured args, state
+// and name. What cannot be spawned again (a Go implementation outside the
+// catalog, a name another process holds now), and what a spawn does not
+// bring back, goes to rep.NotRestored; the processes not spawned are
+// marked in s1.skip.
+func spawnOps(rep *RestoreReport, n string, part *Part, lv *liveOf, cat *actor.Catalog, s1 *stageOne, newID func(string) string) []plan.Operation {
+	held := map[string]string{}
+	for pid, p := range lv.byPID {
+		if p.RegisteredName != "" {
+			held[p.RegisteredName] = pid
+		}
+	}
+	var ops []plan.Operation
+	for _, p := range part.Processes {
+		if p.Tree != "" || lv.byPID[p.PID] != nil {
+			continue // supervised, or still running since the capture
+		}
+		subject := "process " + p.PID + " (" + p.Behavior + ")"
+		notRestored := func(subject, reason string) {
+			rep.NotRestored = append(rep.NotRestored, NotRestored{Node: n, Subject: subject, Reason: reason})
+		}
+		if _, err := cat.Lookup(p.Behavior); err != nil {
+			notRestored(subject, fmt.Sprintf("it was not supervised and its behavior %q is not in the catalog (a Go implementation spawned directly): "+
+				"nothing can start it again, nor bring back its state, name or queued messages", p.Behavior))
+			s1.skip[p.PID] = true
+			continue
+		}
+		if holder := held[p.RegisteredName]; p.RegisteredName != "" && holder != "" {
+			notRestored(subject, fmt.Sprintf("it was not supervised and its name %q is registered to %s now: restore does not take a name from a live process, so it is not spawned again", p.RegisteredName, holder))
+			s1.skip[p.PID] = true
+			continue
+		}
+		op := plan.Operation{ID: newID("spawn"), Type: plan.Spawn, Node: n,
+			Params: plan.Params{Behavior: p.Behavior, Args: p.Args, Name: p.RegisteredName}}
+		switch why := unimportable(p.State); {
+		case len(p.State) > 0 && why != "":
+			notRestored("state of "+subject, why+"; it is spawned again with the state its init gives")
+		case len(p.State) > 0:
+			op.Params.State = string(p.State)
+		case p.StateError != "":
+			notRestored("state of "+subject, "it could not be read at the capture ("+p.StateError+"); it is spawned again with the state its init gives")
+		}
+		if part.Version < 3 {
+			notRestored("spawn args of "+subject, fmt.Sprintf("part format %d did not record the args of unsupervised processes: it is spawned again without args", max(part.Version, 1)))
+		}
+		if len(p.Links)+len(p.Monitors) > 0 {
+			notRestored("links and monitors of "+subject, fmt.Sprintf("a spawn starts a process that links to and monitors nothing: its %d links and %d monitors at the capture are not made again", len(p.Links), len(p.Monitors)))
+		}
+		ops = append(ops, op)
+		s1.spawned[op.ID] = p.PID
+	}
+	return ops
+}
+
+// unimportable says why a captured state cannot be carried by a plan
+// operation ("": it can).
+func unimportable(st []byte) string {
+	switch {
+	case len(st) > plan.MaxStateBytes:
+		return fmt.Sprintf("%d bytes, over the %d a plan operation carries", len(st), plan.MaxStateBytes)
+	case !utf8.Valid(st):
+		return "not valid UTF-8: a plan carries a state as text"
+	}
+	return ""
 }
 
 func instanceStart(id, node, tree, sup string, args map[string]string) plan.Operation {
@@ -646,7 +731,10 @@ func (l *Layer) fillOps(ctx context.Context, rep *RestoreReport, parts map[strin
 	for _, pid := range s1.instances {
 		startedOp[pid] = true
 	}
-	cat := l.rt.Catalog()
+	spawnedOp := map[string]bool{}
+	for _, pid := range s1.spawned {
+		spawnedOp[pid] = true
+	}
 	for _, n := range sortedNodes(parts) {
 		part := parts[n]
 		lv, err := l.live(ctx, n)
@@ -665,22 +753,31 @@ func (l *Layer) fillOps(ctx context.Context, rep *RestoreReport, parts map[strin
 			}
 			var target plan.Target
 			var cur *pb.ProcessInfo
-			listOnly := false
+			// spawned: the first stage spawned it again, with its state
+			// and name.
+			listOnly, spawned := false, false
 			switch {
 			case s1.skip[p.PID]:
 				continue
 			case p.Tree == "":
-				if lv.byPID[p.PID] != nil {
+				switch {
+				case lv.byPID[p.PID] != nil:
 					continue // still running since the capture
-				}
-				if _, err := cat.Lookup(p.Behavior); err != nil {
+				case started[p.PID] != "" && lv.byPID[started[p.PID]] != nil:
+					target, cur, spawned = plan.Target{PID: started[p.PID]}, lv.byPID[started[p.PID]], true
+				case rep.DryRun && spawnedOp[p.PID]:
+					// Listed only: the captured pid stands for the process
+					// its spawn starts.
+					target, listOnly, spawned = plan.Target{PID: p.PID}, true, true
+				case spawnedOp[p.PID] && started[p.PID] != "":
 					rep.NotRestored = append(rep.NotRestored, NotRestored{Node: n, Subject: subject,
-						Reason: fmt.Sprintf("it was not supervised and its behavior %q is not in the catalog (a Go implementation spawned directly): nothing can start it again", p.Behavior)})
-				} else {
+						Reason: "it was spawned again as " + started[p.PID] + ", which exited before its queued messages could be sent"})
+					continue
+				default:
 					rep.NotRestored = append(rep.NotRestored, NotRestored{Node: n, Subject: subject,
-						Reason: "it was not supervised: restore starts processes only in supervision trees (no plan operation spawns an unsupervised one), so neither it nor its state, name or queued messages come back"})
+						Reason: "an unsupervised process that the restore plan did not spawn again"})
+					continue
 				}
-				continue
 			case p.ChildID == "":
 				continue // a root supervisor: the tree brings it back
 			case isInstance(part, p):
@@ -708,12 +805,14 @@ func (l *Layer) fillOps(ctx context.Context, rep *RestoreReport, parts map[strin
 			}
 			var chain []plan.Operation
 			prev := ""
-			if len(p.State) > 0 && !p.Supervisor {
+			if why := unimportable(p.State); why != "" && !spawned && !p.Supervisor {
+				rep.NotRestored = append(rep.NotRestored, NotRestored{Node: n, Subject: "state of " + subject, Reason: why})
+			} else if len(p.State) > 0 && !p.Supervisor && !spawned {
 				prev = newID("state")
 				chain = append(chain, plan.Operation{ID: prev, Type: plan.ReplaceState, Node: n, Target: target,
 					Params: plan.Params{State: string(p.State)}})
 			}
-			if p.RegisteredName != "" && specName[p.Tree+"/"+p.ChildID] != p.RegisteredName && cur.GetRegisteredName() != p.RegisteredName {
+			if p.RegisteredName != "" && !spawned && specName[p.Tree+"/"+p.ChildID] != p.RegisteredName && cur.GetRegisteredName() != p.RegisteredName {
 				chain = append(chain, plan.Operation{ID: newID("name"), Type: plan.RegisterName, Node: n, Target: target,
 					Params: plan.Params{Name: p.RegisteredName}})
 			}

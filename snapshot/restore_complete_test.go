@@ -22,9 +22,10 @@ const treeP = `{"name":"p","node":"n1","max_restarts":10,"max_seconds":5,"childr
  {"id":"count","behavior":"counter"},{"id":"store","behavior":"kv"}]}`
 
 // A restore starts simple_one_for_one instances again with their args and
-// states, re-sends the queued messages of the processes it brings back,
-// in order and once, and names the unsupervised processes it cannot start
-// with the reason.
+// states, spawns unsupervised processes of catalog behaviors again with
+// their args, states and names, re-sends the queued messages of the
+// processes it brings back, in order and once, and names the unsupervised
+// process it cannot start (a Go implementation) with the reason.
 func TestRestoreInstancesQueuesAndStandalones(t *testing.T) {
 	sc := newSCluster(t, 3, "", nil)
 	sc.applyTree(t, treeP)
@@ -56,9 +57,28 @@ func TestRestoreInstancesQueuesAndStandalones(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// Unsupervised: one of a catalog behavior, one a Go implementation.
+	// Unsupervised: two of a catalog behavior (one named, with args, a
+	// state and queued messages), one a Go implementation.
 	std, err := rt.Spawn(ctx, actor.SpawnOptions{Behavior: "echo"})
 	if err != nil {
+		t.Fatal(err)
+	}
+	tally, err := rt.Spawn(ctx, actor.SpawnOptions{Behavior: "counter", Args: map[string]string{"start": "3"}, Name: "tally"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	send(t, rt, tally, "inc 4")
+	sc.Eventually(5*time.Second, func() error {
+		if c := count(t, rt, tally); c != 7 {
+			return fmt.Errorf("tally at %d", c)
+		}
+		return nil
+	}, "tally counted")
+	if err := rt.Suspend(tally); err != nil {
+		t.Fatal(err)
+	}
+	send(t, rt, tally, "inc 2")
+	if err := rt.Cast(tally, actor.Message{Kind: actor.KindCast, Body: []byte("inc 3")}); err != nil {
 		t.Fatal(err)
 	}
 	impl, err := rt.Spawn(ctx, actor.SpawnOptions{Behavior: "go-counter", Impl: &behaviors.Counter{}})
@@ -80,8 +100,13 @@ func TestRestoreInstancesQueuesAndStandalones(t *testing.T) {
 	for _, p := range part.Processes {
 		queued[p.PID] = len(p.Queue)
 	}
-	if queued[cnt.String()] != 2 || queued[store.String()] != 2 {
+	if queued[cnt.String()] != 2 || queued[store.String()] != 2 || queued[tally.String()] != 2 {
 		t.Fatalf("queues captured: %v", queued)
+	}
+	for _, p := range part.Processes {
+		if p.PID == tally.String() && (p.Args["start"] != "3" || len(p.Args) != 1) {
+			t.Fatalf("tally's spawn args captured: %v", p.Args)
+		}
 	}
 	var args []string
 	for _, tr := range part.Trees {
@@ -103,7 +128,7 @@ func TestRestoreInstancesQueuesAndStandalones(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, pid := range []actor.PID{cnt, store, std, impl} {
+	for _, pid := range []actor.PID{cnt, store, std, impl, tally} {
 		if err := rt.Kill(pid, actor.Killed); err != nil {
 			t.Fatal(err)
 		}
@@ -179,19 +204,53 @@ func TestRestoreInstancesQueuesAndStandalones(t *testing.T) {
 	if err != nil || string(v) != "b" {
 		t.Fatalf("store's k after restore = %q (%v), want b (queued puts in order)", v, err)
 	}
-	// The report: the two unsupervised processes, each with its reason,
-	// and nothing else.
+	// Unsupervised processes of catalog behaviors: spawned again, tally
+	// under its name, with its args, its state (7, not its start of 3)
+	// and its two queued messages once each (7+2+3).
+	now, ok := rt.WhereIs("tally")
+	if !ok || now == tally {
+		t.Fatalf("tally after restore: %s (%v), was %s", now, ok, tally)
+	}
+	info, err := rt.Process(now)
+	if err != nil || info.Tree != "" || info.Behavior != "counter" || info.Status != actor.StatusRunning {
+		t.Fatalf("tally after restore: %+v, %v", info, err)
+	}
+	if a, err := rt.SpawnArgs(now); err != nil || a["start"] != "3" || len(a) != 1 {
+		t.Fatalf("tally spawned again with args %v (%v)", a, err)
+	}
+	if c := count(t, rt, now); c != 12 {
+		t.Fatalf("tally = %d after restore, want 12 (its state 7, then its queued inc 2 and inc 3 once each)", c)
+	}
+	var echoes []actor.PID
+	for _, p := range rt.Processes() {
+		if p.Tree == "" && p.Behavior == "echo" {
+			echoes = append(echoes, p.PID)
+		}
+	}
+	if len(echoes) != 1 || echoes[0] == std {
+		t.Fatalf("unsupervised echo processes after restore %v (the captured one was %s)", echoes, std)
+	}
+	spawns := 0
+	for _, op := range rep.Operations {
+		if op.Type == "spawn" {
+			spawns++
+			if op.Stage != 1 || op.Node != "n1" {
+				t.Errorf("spawn in the report: %+v", op)
+			}
+		}
+	}
+	if spawns != 2 {
+		t.Fatalf("the report lists %d spawns, want 2: %+v", spawns, rep.Operations)
+	}
+	// The report: the Go implementation with its reason, and nothing else.
 	why := map[string]string{}
 	for _, nr := range rep.NotRestored {
 		why[nr.Subject] = nr.Reason
 	}
-	if r := why["process "+std.String()+" (echo)"]; !strings.Contains(r, "not supervised: restore starts processes only in supervision trees") {
-		t.Fatalf("echo's reason %q; report %+v", r, rep.NotRestored)
-	}
-	if r := why["process "+impl.String()+" (go-counter)"]; !strings.Contains(r, `"go-counter" is not in the catalog`) {
+	if r := why["process "+impl.String()+" (go-counter)"]; !strings.Contains(r, `it was not supervised and its behavior "go-counter" is not in the catalog (a Go implementation spawned directly): nothing can start it again`) {
 		t.Fatalf("the Go implementation's reason %q; report %+v", r, rep.NotRestored)
 	}
-	if len(rep.NotRestored) != 2 {
+	if len(rep.NotRestored) != 1 {
 		t.Fatalf("not restored: %+v", rep.NotRestored)
 	}
 }
