@@ -9,12 +9,18 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/steward/steward/client"
 	"github.com/steward/steward/node"
+	"github.com/steward/steward/tlsutil"
+	"google.golang.org/grpc"
 )
 
 // globals are the flags every admin command shares.
 type globals struct {
 	addr    string
 	timeout time.Duration
+	// tls is --ca-file, --cert-file, --key-file and --tls-server-name
+	// (STEWARD_CACERT, STEWARD_CLIENT_CERT, STEWARD_CLIENT_KEY,
+	// STEWARD_TLS_SERVER_NAME when not given).
+	tls tlsutil.CLIConfig
 }
 
 func newRootCmd() *cobra.Command {
@@ -28,6 +34,10 @@ func newRootCmd() *cobra.Command {
 	}
 	root.PersistentFlags().StringVar(&g.addr, "addr", "", "gRPC address of a steward agent (default $STEWARD_ADDR or "+client.DefaultAddr+")")
 	root.PersistentFlags().DurationVar(&g.timeout, "timeout", 30*time.Second, "how long a command waits for the cluster")
+	root.PersistentFlags().StringVar(&g.tls.CAFile, "ca-file", "", "CA certificate that signed the agents' certificates: connect with TLS (default $"+client.EnvCACert+")")
+	root.PersistentFlags().StringVar(&g.tls.CertFile, "cert-file", "", "client certificate (a cli one: steward tls cert create --cli) for an agent that verifies callers (default $"+client.EnvClientCert+")")
+	root.PersistentFlags().StringVar(&g.tls.KeyFile, "key-file", "", "the client certificate's key (default $"+client.EnvClientKey+")")
+	root.PersistentFlags().StringVar(&g.tls.ServerName, "tls-server-name", "", "name the agent's certificate must carry, e.g. server.global.steward (default $"+client.EnvTLSServerName+"; without it any agent role name)")
 	root.AddCommand(
 		newAgentCmd(),
 		newStatusCmd(g),
@@ -65,7 +75,25 @@ func (g *globals) dial() (*client.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return client.New(addr)
+	opts, err := g.dialOptions()
+	if err != nil {
+		return nil, err
+	}
+	return client.New(addr, opts...)
+}
+
+// dialOptions are the TLS dial option when --ca-file (or its variable)
+// asks for TLS; a file that does not load is a usage error naming it.
+func (g *globals) dialOptions() ([]grpc.DialOption, error) {
+	c, on := client.TLSFromEnv(g.tls)
+	if !on {
+		return nil, nil
+	}
+	opt, err := client.WithTLS(c)
+	if err != nil {
+		return nil, usageError(err.Error())
+	}
+	return []grpc.DialOption{opt}, nil
 }
 
 // connect opens a client to the chosen agent and a context bounded by
@@ -83,6 +111,10 @@ func (g *globals) connect(cmd *cobra.Command) (*client.Client, context.Context, 
 func (g *globals) rpcError(err error) error {
 	if err == nil {
 		return nil
+	}
+	_, tlsOn := client.TLSFromEnv(g.tls)
+	if msg, ok := client.ExplainTLS(client.Addr(g.addr), tlsOn, err); ok {
+		return &cliError{msg: msg, code: 1}
 	}
 	return &cliError{msg: client.Explain(client.Addr(g.addr), err), code: 1}
 }
