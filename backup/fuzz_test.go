@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/steward/steward/internal/fuzzseed"
 )
 
 // seedFiles are backup files to start fuzzing from: one whose content is
@@ -48,7 +50,7 @@ func seedFiles(tb testing.TB) [][]byte {
 // when written again.
 func FuzzReadHeader(f *testing.F) {
 	for _, s := range seedFiles(f) {
-		f.Add(s)
+		fuzzseed.Add(f, s)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		h, off, err := ReadHeader(bufio.NewReader(bytes.NewReader(data)))
@@ -79,7 +81,7 @@ func FuzzReadHeader(f *testing.F) {
 // exactly the header's size and checksum.
 func FuzzOpen(f *testing.F) {
 	for _, s := range seedFiles(f) {
-		f.Add(s)
+		fuzzseed.Add(f, s)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		path := filepath.Join(t.TempDir(), "fuzz.backup")

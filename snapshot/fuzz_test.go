@@ -18,6 +18,8 @@ import (
 	"github.com/steward/steward/spec"
 	"github.com/steward/steward/state"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/steward/steward/internal/fuzzseed"
 )
 
 // goldenPart is a node's part as committed in the fsm package's golden
@@ -145,16 +147,16 @@ func FuzzDecodePart(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Add(stored, false)
-	f.Add(stored[:len(stored)/2], false)
-	f.Add([]byte{}, false)
-	f.Add(js, true)
-	f.Add([]byte(`{"node":"n1","trees":null,"processes":[{"pid":"n1/1","state":"AAEC"}]}`), true)
+	fuzzseed.Add(f, stored, false)
+	fuzzseed.Add(f, stored[:len(stored)/2], false)
+	fuzzseed.Add(f, []byte{}, false)
+	fuzzseed.Add(f, js, true)
+	fuzzseed.Add(f, []byte(`{"node":"n1","trees":null,"processes":[{"pid":"n1/1","state":"AAEC"}]}`), true)
 	for _, g := range goldenParts(f) {
-		f.Add(g.stored, false)
+		fuzzseed.Add(f, g.stored, false)
 		if p, err := DecodePart(g.stored); err == nil {
 			if b, err := json.Marshal(p); err == nil {
-				f.Add(b, true)
+				fuzzseed.Add(f, b, true)
 			}
 		}
 	}
@@ -216,14 +218,14 @@ func sampleFile(tb testing.TB) []byte {
 func FuzzReadFile(f *testing.F) {
 	file := sampleFile(f)
 	body := file[:len(file)-sha256.Size]
-	f.Add(file, false)
-	f.Add(file[:len(file)-1], false)
-	f.Add([]byte{}, false)
-	f.Add(body, true)
-	f.Add(body[:len(fileMagic)+1], true)
+	fuzzseed.Add(f, file, false)
+	fuzzseed.Add(f, file[:len(file)-1], false)
+	fuzzseed.Add(f, []byte{}, false)
+	fuzzseed.Add(f, body, true)
+	fuzzseed.Add(f, body[:len(fileMagic)+1], true)
 	altered := append([]byte(nil), body...)
 	altered[len(fileMagic)+3] ^= 1
-	f.Add(altered, true)
+	fuzzseed.Add(f, altered, true)
 	f.Fuzz(func(t *testing.T, data []byte, seal bool) {
 		if seal {
 			sum := sha256.Sum256(data)
