@@ -108,12 +108,25 @@ to refuse the apply if the cluster changed in between. --skip-check plans as
 	return cmd
 }
 
+// opTypeList names the operation types a plan file may hold.
+func opTypeList() string {
+	names := make([]string, len(plan.OpTypes))
+	for i, t := range plan.OpTypes {
+		names[i] = string(t)
+	}
+	return strings.Join(names, ", ")
+}
+
 func newApplyCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "apply FILE",
 		Short: "Commit a plan; it then runs phase by phase across the nodes",
 		Long: `Commit FILE (HCL or JSON), planned on the leader from live facts; the nodes then
 run it phase by phase, each phase between its pre- and post-checks.
+
+Operation types: ` + opTypeList() + ` (plan/doc.go gives each one's
+target and params; spawn takes no target: it starts an unsupervised process
+of a catalog behavior on the operation's node).
 
 --skip-check KIND overrides a check for this plan: no phase runs it, before or
 after, and the plan records it ('steward ops status' shows "Skipped checks").
