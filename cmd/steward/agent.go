@@ -16,6 +16,7 @@ import (
 	"github.com/steward/steward/health"
 	"github.com/steward/steward/node"
 	"github.com/steward/steward/stack"
+	"github.com/steward/steward/tlsutil"
 )
 
 type agentFlags struct {
@@ -38,6 +39,15 @@ type agentFlags struct {
 	logJSON    bool
 	// sampleInterval is how often the health layer samples the node.
 	sampleInterval time.Duration
+	// encrypt is the gossip encryption key; encryptVerifyIn/Out are
+	// encrypt_verify_incoming/outgoing.
+	encrypt                           string
+	encryptVerifyIn, encryptVerifyOut bool
+	// TLS (node.Config.TLS) and the region of the role names.
+	region                         string
+	caFile, certFile, keyFile      string
+	verifyIncoming, verifyOutgoing bool
+	verifyServerHostname           bool
 }
 
 func newAgentCmd() *cobra.Command { return newAgentCmdWith(&agentFlags{}) }
@@ -80,7 +90,18 @@ A temporary data dir is removed on exit, a given one never is.`,
 	fl.BoolVar(&f.client, "client", false, "run as a client agent: gossip and a runtime, no Raft, work streamed from a server (the default without --server; with --server the agent is a server, which runs a runtime anyway)")
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: trace, debug, info, warn, error")
 	fl.BoolVar(&f.logJSON, "log-json", false, "log in JSON")
+	fl.StringVar(&f.encrypt, "encrypt", "", "gossip encryption key, base64 of 16, 24 or 32 bytes (steward keygen); a keyring persisted in the data dir overrides it. Prefer encrypt in the config file: a flag shows in the process list")
+	fl.BoolVar(&f.encryptVerifyIn, "encrypt-verify-incoming", true, "refuse unencrypted gossip when encryption is on (false: for enabling encryption on a running cluster)")
+	fl.BoolVar(&f.encryptVerifyOut, "encrypt-verify-outgoing", true, "encrypt outgoing gossip when encryption is on (false: for enabling encryption on a running cluster)")
 	fl.DurationVar(&f.sampleInterval, "resource-sample-interval", health.DefaultConfig().SampleInterval, "how often the node samples its memory, processes, mailboxes and CPU against the resource thresholds")
+	// TLS, as Consul names it (the config file's tls block and region).
+	fl.StringVar(&f.region, "region", "", "region of the certificate role names, server.<region>.steward (default "+tlsutil.DefaultRegion+")")
+	fl.StringVar(&f.caFile, "ca-file", "", "TLS: CA certificate that signs every agent's and caller's certificate (with --cert-file and --key-file, gRPC and Raft speak TLS only)")
+	fl.StringVar(&f.certFile, "cert-file", "", "TLS: this agent's certificate, of its role (steward tls cert create --server or --client)")
+	fl.StringVar(&f.keyFile, "key-file", "", "TLS: this agent's private key")
+	fl.BoolVar(&f.verifyIncoming, "verify-incoming", false, "TLS: require a certificate of the CA from every gRPC caller (the Internal service and Raft always require one)")
+	fl.BoolVar(&f.verifyOutgoing, "verify-outgoing", false, "TLS: verify the certificate chain of every peer dialed (Raft always does)")
+	fl.BoolVar(&f.verifyServerHostname, "verify-server-hostname", false, "TLS: check that a dialed server holds server.<region>.steward (a client certificate cannot pose as a server); needs --verify-outgoing")
 	return cmd
 }
 
@@ -183,6 +204,12 @@ func agentConfig(cmd *cobra.Command, f *agentFlags) (agentSettings, error) {
 	if err := agentMode(&s, f, fc, changed); err != nil {
 		return s, err
 	}
+	if err := agentTLS(c, f, changed); err != nil {
+		return s, err
+	}
+	if err := agentEncrypt(c, f, fc, changed); err != nil {
+		return s, err
+	}
 	if changed("log-json") {
 		s.logJSON = f.logJSON
 	}
@@ -258,6 +285,30 @@ func agentMode(s *agentSettings, f *agentFlags, fc *node.FileConfig, changed fun
 	return nil
 }
 
+// agentEncrypt applies --encrypt and --encrypt-verify-*; a bad key is a
+// usage error naming where it was given and the lengths allowed.
+func agentEncrypt(c *node.Config, f *agentFlags, fc *node.FileConfig, changed func(string) bool) error {
+	from := "encrypt in " + f.configFile
+	if changed("encrypt") {
+		c.Encrypt, from = f.encrypt, "--encrypt"
+	}
+	if changed("encrypt-verify-incoming") {
+		c.EncryptVerifyIncoming = f.encryptVerifyIn
+	}
+	if changed("encrypt-verify-outgoing") {
+		c.EncryptVerifyOutgoing = f.encryptVerifyOut
+	}
+	if c.Encrypt == "" && (changed("encrypt") || fc.Encrypt != nil) {
+		return usageError(fmt.Sprintf("%s: the key is empty; give the base64 of 16, 24 or 32 bytes (steward keygen makes one), or leave encrypt out", from))
+	}
+	if c.Encrypt != "" {
+		if _, err := node.ParseKey(c.Encrypt); err != nil {
+			return usageError(fmt.Sprintf("%s: %v", from, err))
+		}
+	}
+	return nil
+}
+
 // plugins builds the runtime and the layers every agent runs on top of
 // the cluster spine (package stack shows the wiring).
 func plugins(cfg node.Config, sampleInterval time.Duration) ([]node.Plugin, error) {
@@ -299,6 +350,9 @@ func runAgent(cmd *cobra.Command, f *agentFlags) error {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
+	hups := make(chan os.Signal, 1)
+	signal.Notify(hups, syscall.SIGHUP)
+	defer signal.Stop(hups)
 	n, err := node.New(cfg)
 	if err != nil {
 		return err
@@ -311,6 +365,7 @@ func runAgent(cmd *cobra.Command, f *agentFlags) error {
 	fmt.Fprintf(out, "steward agent running\n  node:   %s\n  mode:   %s\n  gossip: %s\n  raft:   %s\n  grpc:   %s\n  data:   %s\n",
 		n.Name(), n.Mode(), n.GossipAddr(), raftAddr, n.GRPCAddr(), n.DataDir())
 	if cfg.Dev {
+		fmt.Fprintf(out, "  security: off (TLS, gossip encryption and ACLs disabled: a dev agent is for one machine)\n")
 		if n.TempDataDir() {
 			fmt.Fprintf(out, "  dev mode: single node, data is removed on exit; try `steward status`\n")
 		} else {
@@ -324,13 +379,21 @@ func runAgent(cmd *cobra.Command, f *agentFlags) error {
 		stop = context.Background()
 	}
 	leave := true
-	select {
-	case <-n.ShutdownCh():
-		leave = false
-	case sig := <-sigs:
-		cfg.Logger.Info("signal received; leaving gracefully (send it again to stop at once)", "signal", sig.String())
-	case <-stop.Done():
-		cfg.Logger.Info("stopped by the caller; leaving gracefully")
+wait:
+	for {
+		select {
+		case <-n.ShutdownCh():
+			leave = false
+			break wait
+		case sig := <-sigs:
+			cfg.Logger.Info("signal received; leaving gracefully (send it again to stop at once)", "signal", sig.String())
+			break wait
+		case <-stop.Done():
+			cfg.Logger.Info("stopped by the caller; leaving gracefully")
+			break wait
+		case <-hups:
+			reloadAgent(n, cfg.Logger)
+		}
 	}
 	if leave {
 		ctx, cancel := context.WithTimeout(context.Background(), cfg.LeaveTimeout+5*time.Second)
@@ -352,4 +415,56 @@ func runAgent(cmd *cobra.Command, f *agentFlags) error {
 		return err
 	}
 	return nil
+}
+
+// agentTLS applies the TLS flags over the file's tls block and region. A
+// dev agent runs with TLS off: TLS settings with --dev are a usage error.
+func agentTLS(c *node.Config, f *agentFlags, changed func(string) bool) error {
+	if changed("region") {
+		c.Region = f.region
+	}
+	for _, s := range []struct {
+		flag string
+		dst  *string
+		v    string
+	}{{"ca-file", &c.TLS.CAFile, f.caFile}, {"cert-file", &c.TLS.CertFile, f.certFile}, {"key-file", &c.TLS.KeyFile, f.keyFile}} {
+		if changed(s.flag) {
+			*s.dst = s.v
+		}
+	}
+	for _, b := range []struct {
+		flag string
+		dst  *bool
+		v    bool
+	}{{"verify-incoming", &c.TLS.VerifyIncoming, f.verifyIncoming}, {"verify-outgoing", &c.TLS.VerifyOutgoing, f.verifyOutgoing}, {"verify-server-hostname", &c.TLS.VerifyServerHostname, f.verifyServerHostname}} {
+		if changed(b.flag) {
+			*b.dst = b.v
+		}
+	}
+	if c.Dev && c.TLS.Enabled() {
+		return usageError("tls: a dev agent runs with security off; drop --dev, or the TLS files (--ca-file, --cert-file, --key-file, the tls block)")
+	}
+	if c.Region != "" {
+		if err := tlsutil.CheckRegion(c.Region); err != nil {
+			return usageError(err.Error())
+		}
+	}
+	if err := c.TLS.Validate(); err != nil {
+		return usageError(err.Error())
+	}
+	return nil
+}
+
+// reloadAgent is what SIGHUP does: the TLS certificates are read again
+// (new connections use them); an error keeps those in use and is logged.
+func reloadAgent(n *node.Node, logger hclog.Logger) {
+	if n.TLS() == nil {
+		logger.Info("SIGHUP: nothing to reload (TLS is off)")
+		return
+	}
+	if err := n.ReloadTLS(); err != nil {
+		logger.Error("SIGHUP: TLS reload failed; the certificates in use are kept", "error", err)
+		return
+	}
+	logger.Info("SIGHUP: TLS certificates reloaded")
 }

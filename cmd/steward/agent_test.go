@@ -181,6 +181,9 @@ var flagSettings = map[string]struct {
 	"log-level":                {`"debug"`, "warn", func(s agentSettings) any { return s.logLevel }, "debug", "warn"},
 	"log-json":                 {`true`, "false", func(s agentSettings) any { return s.logJSON }, "true", "false"},
 	"resource-sample-interval": {`"7s"`, "9s", func(s agentSettings) any { return s.sampleInterval }, "7s", "9s"},
+	"encrypt":                  {`"AAECAwQFBgcICQoLDA0ODw=="`, "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", func(s agentSettings) any { return s.node.Encrypt }, "AAECAwQFBgcICQoLDA0ODw==", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="},
+	"encrypt-verify-incoming":  {`false`, "true", func(s agentSettings) any { return s.node.EncryptVerifyIncoming }, "false", "true"},
+	"encrypt-verify-outgoing":  {`false`, "true", func(s agentSettings) any { return s.node.EncryptVerifyOutgoing }, "false", "true"},
 }
 
 // Every agent flag but --config has a config-file key, its name with "_"

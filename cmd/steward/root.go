@@ -48,6 +48,7 @@ func newRootCmd() *cobra.Command {
 		newSupCmd(g), newProcCmd(g), newEventsCmd(g), newTraceCmd(g),
 		newPlanCmd(g), newApplyCmd(g), newOpsCmd(g), newSnapshotCmd(g), newModuleCmd(g), newDeployCmd(g), newCheckpointCmd(g), newSandboxCmd(g), newExperimentCmd(g),
 		newValidateCmd(g), newThresholdsCmd(g), newOperatorCmd(g),
+		newKeygenCmd(), newKeyringCmd(g),
 		newVersionCmd(),
 	)
 	root.SetVersionTemplate(buildVersion().line() + "\n")
