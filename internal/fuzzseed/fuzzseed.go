@@ -75,6 +75,8 @@ func Encode(values ...any) ([]byte, error) {
 			fmt.Fprintf(&b, "int32(%d)\n", x)
 		case int64:
 			fmt.Fprintf(&b, "int64(%d)\n", x)
+		case uint8:
+			fmt.Fprintf(&b, "uint8(%d)\n", x)
 		case uint16:
 			fmt.Fprintf(&b, "uint16(%d)\n", x)
 		case uint32:

@@ -6,11 +6,11 @@ import (
 )
 
 func TestEncode(t *testing.T) {
-	got, err := Encode([]byte("a\x00\"b\n"), "n\u00e9", true, int32(-5), uint64(7))
+	got, err := Encode([]byte("a\x00\"b\n"), "n\u00e9", true, int32(-5), uint8(3), uint64(7))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "go test fuzz v1\n[]byte(\"a\\x00\\\"b\\n\")\nstring(\"né\")\nbool(true)\nint32(-5)\nuint64(7)\n"
+	want := "go test fuzz v1\n[]byte(\"a\\x00\\\"b\\n\")\nstring(\"né\")\nbool(true)\nint32(-5)\nuint8(3)\nuint64(7)\n"
 	if string(got) != want {
 		t.Fatalf("got %q, want %q", got, want)
 	}
