@@ -26,7 +26,7 @@ func (rt *Runtime) GetChildSpec(sup PID, id string) (spec.ChildSpec, error) {
 			byPID = true
 		}
 	}
-	for _, c := range snap.children {
+	for _, c := range snap.children.all() {
 		if byPID && (c.proc == nil || c.proc.pid != pid) || !byPID && c.spec.id != id {
 			continue
 		}

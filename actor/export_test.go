@@ -60,10 +60,14 @@ func ForgetChild(rt *Runtime, sup PID, id string) {
 	s := mustLocal(rt, sup).sup
 	old := s.snap.Load()
 	next := *old
-	next.children = nil
-	for _, c := range old.children {
+	next.children = childSnaps{}
+	for _, c := range old.children.all() {
 		if c.spec.id != id {
-			next.children = append(next.children, c)
+			if next.children.n%snapChunk == 0 {
+				next.children.chunks = append(next.children.chunks, new([snapChunk]childSnap))
+			}
+			next.children.chunks[next.children.n/snapChunk][next.children.n%snapChunk] = c
+			next.children.n++
 		}
 	}
 	s.snap.Store(&next)

@@ -6,6 +6,7 @@ package actor_test
 
 import (
 	"maps"
+	"strconv"
 	"testing"
 
 	"github.com/steward/steward/actor"
@@ -195,4 +196,54 @@ func TestCountChildrenSupervisor(t *testing.T) {
 	if !e.alive(root) {
 		t.Fatal("the supervisor exited: temporary instances are not restarted")
 	}
+}
+
+// Past the suite (scale_start_stop_many_children's correctness half): a
+// supervisor of more children than one published chunk holds, after
+// start_child of each, terminate_child of every third and restart_child
+// of every sixth, lists each child in start order in the state those
+// calls left it, and counts them so.
+func TestManyStaticChildrenPublished(t *testing.T) {
+	const n = 300
+	e := newEnv(t)
+	e.apply(tree("t", spec.OneForOne))
+	root := e.resolve("t", "")
+	pids := make([]actor.PID, n)
+	for i := range n {
+		pid, err := e.rt.StartChild(e.ctx, root, worker("c"+strconv.Itoa(i), "counter"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pids[i] = pid
+	}
+	running := n
+	for i := 0; i < n; i += 3 {
+		if err := e.rt.TerminateChild(e.ctx, root, "c"+strconv.Itoa(i)); err != nil {
+			t.Fatal(err)
+		}
+		running--
+	}
+	for i := 0; i < n; i += 6 {
+		pid, err := e.rt.RestartChild(e.ctx, root, "c"+strconv.Itoa(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pids[i] = pid
+		running++
+	}
+	kids, err := e.rt.WhichChildren(root)
+	if err != nil || len(kids) != n {
+		t.Fatalf("which_children: %d, %v", len(kids), err)
+	}
+	for i, k := range kids {
+		want, wantPID := "running", pids[i]
+		if i%3 == 0 && i%6 != 0 {
+			want, wantPID = "terminated", actor.PID{}
+		}
+		if k.ID != "c"+strconv.Itoa(i) || k.State != want || k.PID != wantPID {
+			t.Fatalf("child %d: %+v, want c%d %s %s", i, k, i, want, wantPID)
+		}
+	}
+	e.wantCounts(root, n, running, 0, n)
+	e.valid()
 }

@@ -14,7 +14,7 @@ func (rt *Runtime) InstanceArgs(sup PID) (map[string]map[string]string, error) {
 		return nil, err
 	}
 	out := map[string]map[string]string{}
-	for _, c := range p.sup.snapshot().children {
+	for _, c := range p.sup.snapshot().children.all() {
 		if c.dynamic {
 			out[c.spec.id] = maps.Clone(c.spec.args)
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -47,6 +48,10 @@ type child struct {
 	// keeps {restarting, OldPid}), so terminate_child by that pid finds
 	// it.
 	last PID
+	// idx is where the slot last stood in children when published: a
+	// hint for publishChild, checked before use (removals and updates
+	// move slots).
+	idx int
 	// moved is the behavior a code change (Runtime.ChangeCode) moved the
 	// slot's process onto: the slot starts it again on a restart, while
 	// the catalog has it, instead of the spec's behavior or a fresh
@@ -83,7 +88,7 @@ type supSnapshot struct {
 	policy   Policy
 	auto     spec.AutoShutdown
 	template *childSpec
-	children []childSnap
+	children childSnaps
 }
 
 type childSnap struct {
@@ -707,15 +712,22 @@ func (s *supervisor) handleCmd(e envelope) bool {
 	switch q := e.req.(type) {
 	case supRetry:
 		return s.retry(q.id)
+	// Start, terminate and restart publish their own change (a child
+	// appended or changed in place) at the cost of that change, so that
+	// a supervisor of n children serves n of them in O(n) overall
+	// (supervisor_SUITE:scale_start_stop_many_children).
 	case supStartChild:
 		r.val, r.err = s.startChild(q.spec)
+		published = true
 	case supStartDynamic:
 		r.val, r.err = s.startDynamic(q.args)
-		published = true // its one change, appended (publishAppended)
+		published = true
 	case supTerminateChild:
 		r.err = s.terminateChild(q.id)
+		published = true
 	case supRestartChild:
 		r.val, r.err = s.restartChild(q.id)
+		published = true
 	case supRestartInPlace:
 		r.val, r.err = s.restartInPlace(q.id)
 	case supDeleteChild:
@@ -791,7 +803,7 @@ func (s *supervisor) startChild(cs *childSpec) (PID, error) {
 	}
 	s.children = append(s.children, c)
 	s.byID[cs.id] = c
-	s.publish()
+	s.publishAppended(c)
 	if c.proc == nil {
 		return PID{}, nil // ignored: kept terminated, as OTP's pid undefined
 	}
@@ -890,10 +902,13 @@ func (s *supervisor) terminateChild(ref string) error {
 	switch {
 	case c.dynamic:
 		s.remove(c)
+		s.publish()
 	case c.spec.restart == spec.Temporary:
 		s.forget(c)
+		s.publish()
 	default:
 		c.state = childTerminated
+		s.publishChild(c)
 	}
 	s.emitChild(EventChildTerminated, id, p, Shutdown)
 	return nil
@@ -916,7 +931,7 @@ func (s *supervisor) restartChild(id string) (PID, error) {
 	if err := s.start(c); err != nil {
 		return PID{}, err
 	}
-	s.publish()
+	s.publishChild(c)
 	if c.proc == nil {
 		return PID{}, nil // ignored again: still terminated
 	}
@@ -1147,31 +1162,49 @@ func specEqual(a, b *supSpec) bool {
 	return true
 }
 
-// publish makes the current state visible to readers.
+// publish makes the current state visible to readers: a full copy.
 func (s *supervisor) publish() {
-	snap := &supSnapshot{policy: s.policy, auto: s.auto, template: s.template, children: make([]childSnap, len(s.children))}
-	for i, c := range s.children {
-		snap.children[i] = childSnap{spec: c.spec, proc: c.proc, state: c.state, restarts: c.restarts, dynamic: c.dynamic}
+	s.snap.Store(&supSnapshot{policy: s.policy, auto: s.auto, template: s.template, children: buildChildSnaps(s.children)})
+}
+
+// latestMatches returns the last published snapshot when its flags are
+// the current ones and it lists n children, else nil.
+func (s *supervisor) latestMatches(n int) *supSnapshot {
+	prev := s.snap.Load()
+	if prev == nil || prev.policy != s.policy || prev.auto != s.auto || prev.template != s.template || prev.children.len() != n {
+		return nil
 	}
-	s.snap.Store(snap)
+	return prev
 }
 
 // publishAppended publishes the state when it differs from the last
-// published one only by c, appended (a simple_one_for_one instance
-// started): the new snapshot extends the last one's children in place,
-// O(1) amortized where publish copies every child, so a pool of n
-// instances starts in O(n), not O(n^2). Older snapshots see only their
-// own prefix of the shared array, which is never written again (publish
-// always makes a fresh one).
+// published one only by c, appended (start_child): the new snapshot
+// extends the last one's chunks (childSnaps), O(1), where publish copies
+// every child, so n children start in O(n), not O(n^2).
 func (s *supervisor) publishAppended(c *child) {
-	prev := s.snap.Load()
-	if prev == nil || prev.policy != s.policy || prev.auto != s.auto || prev.template != s.template ||
-		len(prev.children)+1 != len(s.children) || s.children[len(s.children)-1] != c {
+	n := len(s.children)
+	prev := s.latestMatches(n - 1)
+	if prev == nil || s.children[n-1] != c {
 		s.publish()
 		return
 	}
-	cs := childSnap{spec: c.spec, proc: c.proc, state: c.state, restarts: c.restarts, dynamic: c.dynamic}
-	s.snap.Store(&supSnapshot{policy: s.policy, auto: s.auto, template: s.template, children: append(prev.children, cs)})
+	s.snap.Store(&supSnapshot{policy: s.policy, auto: s.auto, template: s.template, children: prev.children.appended(c)})
+}
+
+// publishChild publishes the state when it differs from the last
+// published one only by c's own fields (its process, state, restarts),
+// c in place: one chunk is copied (childSnaps), not every child.
+func (s *supervisor) publishChild(c *child) {
+	prev := s.latestMatches(len(s.children))
+	i := c.idx
+	if i >= len(s.children) || s.children[i] != c {
+		i = slices.Index(s.children, c)
+	}
+	if prev == nil || i < 0 || prev.children.chunks[i/snapChunk][i%snapChunk].spec != c.spec {
+		s.publish()
+		return
+	}
+	s.snap.Store(&supSnapshot{policy: s.policy, auto: s.auto, template: s.template, children: prev.children.replaced(i, c)})
 }
 
 // snapshot is the last published state; before the first publish (while
@@ -1240,14 +1273,14 @@ func (c childSnap) info() ChildInfo {
 }
 
 func (s *supSnapshot) state() SupervisorState {
-	st := SupervisorState{Policy: s.policy, Children: make([]ChildInfo, len(s.children))}
+	st := SupervisorState{Policy: s.policy, Children: make([]ChildInfo, s.children.len())}
 	if s.auto != spec.Never {
 		st.AutoShutdown = s.auto
 	}
 	if s.template != nil {
 		st.Template = s.template.id
 	}
-	for i, c := range s.children {
+	for i, c := range s.children.all() {
 		st.Children[i] = c.info()
 	}
 	return st

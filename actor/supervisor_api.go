@@ -221,7 +221,7 @@ func (rt *Runtime) CountChildren(sup PID) (ChildCounts, error) {
 		// count the instances.
 		n.Specs = 1
 	}
-	for _, c := range snap.children {
+	for _, c := range snap.children.all() {
 		if snap.policy.Strategy != spec.SimpleOneForOne {
 			n.Specs++
 		}

@@ -140,7 +140,7 @@ func (rt *Runtime) resolvePath(tree, path string) (*process, error) {
 		}
 		var next *process
 		found := false
-		for _, c := range p.sup.snapshot().children {
+		for _, c := range p.sup.snapshot().children.all() {
 			if c.spec.id == id {
 				next, found = c.proc, true
 				break

@@ -257,7 +257,7 @@ func presence(root *process) map[string]bool {
 		if p == nil || p.sup == nil {
 			return
 		}
-		for _, c := range p.sup.snapshot().children {
+		for _, c := range p.sup.snapshot().children.all() {
 			if c.dynamic {
 				continue
 			}

@@ -224,7 +224,7 @@ func (c *checker) settled(p *process) bool {
 func (c *checker) supervisor(p *process, claimed map[*process]bool) {
 	if !c.settled(p) {
 		c.rep.Unsettled = append(c.rep.Unsettled, p.pid)
-		for _, ch := range p.sup.snapshot().children {
+		for _, ch := range p.sup.snapshot().children.all() {
 			if ch.proc != nil {
 				claimed[ch.proc] = true
 			}
@@ -233,8 +233,8 @@ func (c *checker) supervisor(p *process, claimed map[*process]bool) {
 	}
 	subj := p.pid.String()
 	snap := p.sup.snapshot()
-	ids := make(map[string]bool, len(snap.children))
-	for _, ch := range snap.children {
+	ids := make(map[string]bool, snap.children.len())
+	for _, ch := range snap.children.all() {
 		id := joinPath(p.path, ch.spec.id)
 		if ids[ch.spec.id] {
 			c.add(ViolationSupervisorChildren, subj, "child id %q appears twice", id)
