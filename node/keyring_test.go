@@ -424,3 +424,107 @@ func TestKeyringRules(t *testing.T) {
 		t.Fatalf("local list without encryption: %v", err)
 	}
 }
+
+// Encryption is enabled on a running cluster without downtime, as in
+// Consul: each node is restarted with the key and both verify settings
+// off (it accepts plain and encrypted gossip, sends plain), then with
+// encrypt_verify_outgoing, then with encrypt_verify_incoming. The cluster
+// stays whole at every step; a plain node is admitted while incoming
+// gossip is not verified, and refused at the end.
+func TestGossipRollingEnablement(t *testing.T) {
+	key := newKey(t)
+	c := testkit.NewCluster(t, 3)
+	nodes := []*node.Node{c.Node(0), c.Node(1), c.Node(2)}
+	cfgs := []node.Config{c.Config(0), c.Config(1), c.Config(2)}
+	whole := func(stage string) {
+		t.Helper()
+		c.Eventually(30*time.Second, func() error {
+			for _, n := range nodes {
+				alive := 0
+				for _, m := range n.Members() {
+					if m.Status == node.StatusAlive && (m.Name == "n1" || m.Name == "n2" || m.Name == "n3") {
+						alive++
+					}
+				}
+				if alive != 3 {
+					return fmt.Errorf("%s sees %d of n1..n3 alive", n.Name(), alive)
+				}
+				if l, _ := n.Leader(); l == "" {
+					return fmt.Errorf("%s knows no leader", n.Name())
+				}
+			}
+			return nil
+		}, "the cluster whole (%s)", stage)
+	}
+	restart := func(i int, set func(*node.Config)) {
+		t.Helper()
+		_ = nodes[i].Shutdown()
+		cfg := cfgs[i]
+		set(&cfg)
+		cfg.Logger = testkit.Logger(t, cfg.Name)
+		cfg.Join = nil
+		for j, n := range nodes {
+			if j != i {
+				cfg.Join = append(cfg.Join, n.GossipAddr())
+			}
+		}
+		var n *node.Node
+		c.Eventually(20*time.Second, func() error {
+			var err error
+			n, err = node.New(cfg)
+			return err
+		}, "restart %s", cfg.Name)
+		t.Cleanup(func() { _ = n.Shutdown() })
+		nodes[i], cfgs[i] = n, cfg
+	}
+	stages := []struct {
+		name string
+		set  func(*node.Config)
+	}{
+		{"encrypt, verify off", func(c *node.Config) {
+			c.Encrypt, c.EncryptVerifyIncoming, c.EncryptVerifyOutgoing = key, false, false
+		}},
+		{"verify outgoing", func(c *node.Config) { c.EncryptVerifyOutgoing = true }},
+		{"verify incoming", func(c *node.Config) { c.EncryptVerifyIncoming = true }},
+	}
+	for s, st := range stages {
+		for i := range nodes {
+			restart(i, st.set)
+			whole(fmt.Sprintf("%s, n%d restarted", st.name, i+1))
+		}
+		if s == 0 {
+			// Incoming gossip is not verified yet: a plain node joins.
+			cfg := testkit.FastConfig("plain", filepath.Join(t.TempDir(), "plain"))
+			cfg.Client = true
+			cfg.Join = []string{nodes[0].GossipAddr()}
+			cfg.Logger = testkit.Logger(t, "plain")
+			p, err := node.New(cfg)
+			if err != nil {
+				t.Fatalf("a plain node while incoming gossip is not verified: %v", err)
+			}
+			_ = p.Leave(testkit.Ctx(t, 20*time.Second))
+			_ = p.Shutdown()
+		}
+	}
+	for _, n := range nodes {
+		if got := n.GossipKeys(); len(got) != 1 || got[0] != key {
+			t.Fatalf("%s keyring: %d keys", n.Name(), len(got))
+		}
+	}
+	cfg := testkit.FastConfig("plain2", filepath.Join(t.TempDir(), "plain2"))
+	cfg.Join = []string{nodes[1].GossipAddr()}
+	cfg.Logger = testkit.Logger(t, "plain2")
+	if p, err := node.New(cfg); !errors.Is(err, node.ErrJoin) {
+		if p != nil {
+			_ = p.Shutdown()
+		}
+		t.Fatalf("a plain node after the enablement: %v, want %v", err, node.ErrJoin)
+	}
+	for _, n := range nodes {
+		for _, m := range n.Members() {
+			if m.Name == "plain2" {
+				t.Fatalf("%s lists plain2", n.Name())
+			}
+		}
+	}
+}
