@@ -165,6 +165,9 @@ var methods = map[string]access{
 	"/steward.v1.Keyring/Use":     w(ResourceOperator),
 	"/steward.v1.Keyring/Remove":  w(ResourceOperator),
 
+	// Audit (the audit log, package audit)
+	"/steward.v1.Audit/Read": r(ResourceOperator),
+
 	// ACL management: read and write of the acl resource; only a
 	// management token (or a policy with acl = "write") holds write.
 	"/steward.v1.ACL/Bootstrap":    w(ResourceACL),
