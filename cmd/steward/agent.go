@@ -16,6 +16,7 @@ import (
 	"github.com/steward/steward/health"
 	"github.com/steward/steward/node"
 	"github.com/steward/steward/stack"
+	"github.com/steward/steward/tlsutil"
 )
 
 type agentFlags struct {
@@ -42,6 +43,11 @@ type agentFlags struct {
 	// encrypt_verify_incoming/outgoing.
 	encrypt                           string
 	encryptVerifyIn, encryptVerifyOut bool
+	// TLS (node.Config.TLS) and the region of the role names.
+	region                         string
+	caFile, certFile, keyFile      string
+	verifyIncoming, verifyOutgoing bool
+	verifyServerHostname           bool
 }
 
 func newAgentCmd() *cobra.Command { return newAgentCmdWith(&agentFlags{}) }
@@ -88,6 +94,14 @@ A temporary data dir is removed on exit, a given one never is.`,
 	fl.BoolVar(&f.encryptVerifyIn, "encrypt-verify-incoming", true, "refuse unencrypted gossip when encryption is on (false: for enabling encryption on a running cluster)")
 	fl.BoolVar(&f.encryptVerifyOut, "encrypt-verify-outgoing", true, "encrypt outgoing gossip when encryption is on (false: for enabling encryption on a running cluster)")
 	fl.DurationVar(&f.sampleInterval, "resource-sample-interval", health.DefaultConfig().SampleInterval, "how often the node samples its memory, processes, mailboxes and CPU against the resource thresholds")
+	// TLS, as Consul names it (the config file's tls block and region).
+	fl.StringVar(&f.region, "region", "", "region of the certificate role names, server.<region>.steward (default "+tlsutil.DefaultRegion+")")
+	fl.StringVar(&f.caFile, "ca-file", "", "TLS: CA certificate that signs every agent's and caller's certificate (with --cert-file and --key-file, gRPC and Raft speak TLS only)")
+	fl.StringVar(&f.certFile, "cert-file", "", "TLS: this agent's certificate, of its role (steward tls cert create --server or --client)")
+	fl.StringVar(&f.keyFile, "key-file", "", "TLS: this agent's private key")
+	fl.BoolVar(&f.verifyIncoming, "verify-incoming", false, "TLS: require a certificate of the CA from every gRPC caller (the Internal service and Raft always require one)")
+	fl.BoolVar(&f.verifyOutgoing, "verify-outgoing", false, "TLS: verify the certificate chain of every peer dialed (Raft always does)")
+	fl.BoolVar(&f.verifyServerHostname, "verify-server-hostname", false, "TLS: check that a dialed server holds server.<region>.steward (a client certificate cannot pose as a server); needs --verify-outgoing")
 	return cmd
 }
 
@@ -188,6 +202,9 @@ func agentConfig(cmd *cobra.Command, f *agentFlags) (agentSettings, error) {
 		c.BootstrapExpect = f.expect
 	}
 	if err := agentMode(&s, f, fc, changed); err != nil {
+		return s, err
+	}
+	if err := agentTLS(c, f, changed); err != nil {
 		return s, err
 	}
 	if err := agentEncrypt(c, f, fc, changed); err != nil {
@@ -333,6 +350,9 @@ func runAgent(cmd *cobra.Command, f *agentFlags) error {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
+	hups := make(chan os.Signal, 1)
+	signal.Notify(hups, syscall.SIGHUP)
+	defer signal.Stop(hups)
 	n, err := node.New(cfg)
 	if err != nil {
 		return err
@@ -345,6 +365,7 @@ func runAgent(cmd *cobra.Command, f *agentFlags) error {
 	fmt.Fprintf(out, "steward agent running\n  node:   %s\n  mode:   %s\n  gossip: %s\n  raft:   %s\n  grpc:   %s\n  data:   %s\n",
 		n.Name(), n.Mode(), n.GossipAddr(), raftAddr, n.GRPCAddr(), n.DataDir())
 	if cfg.Dev {
+		fmt.Fprintf(out, "  %s\n", devSecurityLine(cfg))
 		if n.TempDataDir() {
 			fmt.Fprintf(out, "  dev mode: single node, data is removed on exit; try `steward status`\n")
 		} else {
@@ -358,13 +379,21 @@ func runAgent(cmd *cobra.Command, f *agentFlags) error {
 		stop = context.Background()
 	}
 	leave := true
-	select {
-	case <-n.ShutdownCh():
-		leave = false
-	case sig := <-sigs:
-		cfg.Logger.Info("signal received; leaving gracefully (send it again to stop at once)", "signal", sig.String())
-	case <-stop.Done():
-		cfg.Logger.Info("stopped by the caller; leaving gracefully")
+wait:
+	for {
+		select {
+		case <-n.ShutdownCh():
+			leave = false
+			break wait
+		case sig := <-sigs:
+			cfg.Logger.Info("signal received; leaving gracefully (send it again to stop at once)", "signal", sig.String())
+			break wait
+		case <-stop.Done():
+			cfg.Logger.Info("stopped by the caller; leaving gracefully")
+			break wait
+		case <-hups:
+			reloadAgent(n, cfg.Logger)
+		}
 	}
 	if leave {
 		ctx, cancel := context.WithTimeout(context.Background(), cfg.LeaveTimeout+5*time.Second)
@@ -386,4 +415,67 @@ func runAgent(cmd *cobra.Command, f *agentFlags) error {
 		return err
 	}
 	return nil
+}
+
+// agentTLS applies the TLS flags over the file's tls block and region.
+func agentTLS(c *node.Config, f *agentFlags, changed func(string) bool) error {
+	if changed("region") {
+		c.Region = f.region
+	}
+	for _, s := range []struct {
+		flag string
+		dst  *string
+		v    string
+	}{{"ca-file", &c.TLS.CAFile, f.caFile}, {"cert-file", &c.TLS.CertFile, f.certFile}, {"key-file", &c.TLS.KeyFile, f.keyFile}} {
+		if changed(s.flag) {
+			*s.dst = s.v
+		}
+	}
+	for _, b := range []struct {
+		flag string
+		dst  *bool
+		v    bool
+	}{{"verify-incoming", &c.TLS.VerifyIncoming, f.verifyIncoming}, {"verify-outgoing", &c.TLS.VerifyOutgoing, f.verifyOutgoing}, {"verify-server-hostname", &c.TLS.VerifyServerHostname, f.verifyServerHostname}} {
+		if changed(b.flag) {
+			*b.dst = b.v
+		}
+	}
+	if c.Region != "" {
+		if err := tlsutil.CheckRegion(c.Region); err != nil {
+			return usageError(err.Error())
+		}
+	}
+	if err := c.TLS.Validate(); err != nil {
+		return usageError(err.Error())
+	}
+	return nil
+}
+
+// devSecurityLine is a dev agent's start-up line about security: off, as
+// a dev agent runs, unless the settings turned some of it on.
+func devSecurityLine(c node.Config) string {
+	if !c.TLS.Enabled() && c.Encrypt == "" {
+		return "security: off (TLS, gossip encryption and ACLs disabled: a dev agent is for one machine)"
+	}
+	on := func(b bool) string {
+		if b {
+			return "on"
+		}
+		return "off"
+	}
+	return fmt.Sprintf("security: TLS %s, gossip encryption %s (a dev agent runs with security off unless told otherwise)", on(c.TLS.Enabled()), on(c.Encrypt != ""))
+}
+
+// reloadAgent is what SIGHUP does: the TLS certificates are read again
+// (new connections use them); an error keeps those in use and is logged.
+func reloadAgent(n *node.Node, logger hclog.Logger) {
+	if n.TLS() == nil {
+		logger.Info("SIGHUP: nothing to reload (TLS is off)")
+		return
+	}
+	if err := n.ReloadTLS(); err != nil {
+		logger.Error("SIGHUP: TLS reload failed; the certificates in use are kept", "error", err)
+		return
+	}
+	logger.Info("SIGHUP: TLS certificates reloaded")
 }

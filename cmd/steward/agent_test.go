@@ -181,19 +181,40 @@ var flagSettings = map[string]struct {
 	"log-level":                {`"debug"`, "warn", func(s agentSettings) any { return s.logLevel }, "debug", "warn"},
 	"log-json":                 {`true`, "false", func(s agentSettings) any { return s.logJSON }, "true", "false"},
 	"resource-sample-interval": {`"7s"`, "9s", func(s agentSettings) any { return s.sampleInterval }, "7s", "9s"},
+	"region":                   {`"eu"`, "us", func(s agentSettings) any { return s.node.Region }, "eu", "us"},
+	"ca-file":                  {`"/tmp/file-ca.pem"`, "/tmp/flag-ca.pem", func(s agentSettings) any { return s.node.TLS.CAFile }, "/tmp/file-ca.pem", "/tmp/flag-ca.pem"},
+	"cert-file":                {`"/tmp/file.pem"`, "/tmp/flag.pem", func(s agentSettings) any { return s.node.TLS.CertFile }, "/tmp/file.pem", "/tmp/flag.pem"},
+	"key-file":                 {`"/tmp/file-key.pem"`, "/tmp/flag-key.pem", func(s agentSettings) any { return s.node.TLS.KeyFile }, "/tmp/file-key.pem", "/tmp/flag-key.pem"},
+	"verify-incoming":          {`true`, "false", func(s agentSettings) any { return s.node.TLS.VerifyIncoming }, "true", "false"},
+	"verify-outgoing":          {`true`, "false", func(s agentSettings) any { return s.node.TLS.VerifyOutgoing }, "true", "false"},
+	"verify-server-hostname":   {`true`, "false", func(s agentSettings) any { return s.node.TLS.VerifyServerHostname }, "true", "false"},
 	"encrypt":                  {`"AAECAwQFBgcICQoLDA0ODw=="`, "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", func(s agentSettings) any { return s.node.Encrypt }, "AAECAwQFBgcICQoLDA0ODw==", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="},
 	"encrypt-verify-incoming":  {`false`, "true", func(s agentSettings) any { return s.node.EncryptVerifyIncoming }, "false", "true"},
 	"encrypt-verify-outgoing":  {`false`, "true", func(s agentSettings) any { return s.node.EncryptVerifyOutgoing }, "false", "true"},
 }
 
+// flagBlock names the config-file block that holds a flag's key, for the
+// flags whose key is in a block (Consul's tls block).
+var flagBlock = map[string]string{
+	"ca-file": "tls", "cert-file": "tls", "key-file": "tls",
+	"verify-incoming": "tls", "verify-outgoing": "tls", "verify-server-hostname": "tls",
+}
+
 // Every agent flag but --config has a config-file key, its name with "_"
-// for "-"; the file's value reaches the agent's settings, and the flag wins
-// over it. A new flag fails this test until it has both.
+// for "-" (in its block, for those of flagBlock); the file's value reaches
+// the agent's settings, and the flag wins over it. A new flag fails this
+// test until it has both.
 func TestAgentConfigFileHasEveryFlag(t *testing.T) {
 	keys := map[string]bool{}
 	ft := reflect.TypeOf(node.FileConfig{})
 	for i := 0; i < ft.NumField(); i++ {
-		keys[strings.Split(ft.Field(i).Tag.Get("hcl"), ",")[0]] = true
+		key := strings.Split(ft.Field(i).Tag.Get("hcl"), ",")[0]
+		keys[key] = true
+		if bt := ft.Field(i).Type; bt.Kind() == reflect.Pointer && bt.Elem().Kind() == reflect.Struct {
+			for j := 0; j < bt.Elem().NumField(); j++ {
+				keys[key+"."+strings.Split(bt.Elem().Field(j).Tag.Get("hcl"), ",")[0]] = true
+			}
+		}
 	}
 	var flags []string
 	isFlag := map[string]bool{}
@@ -204,6 +225,9 @@ func TestAgentConfigFileHasEveryFlag(t *testing.T) {
 		flags = append(flags, name)
 		isFlag[name] = true
 		key := strings.ReplaceAll(name, "-", "_")
+		if b := flagBlock[name]; b != "" {
+			key = b + "." + key
+		}
 		if !keys[key] {
 			t.Errorf("--%s: the config file has no key %q (node.FileConfig)", name, key)
 		}
@@ -217,8 +241,22 @@ func TestAgentConfigFileHasEveryFlag(t *testing.T) {
 		}
 	}
 	var src strings.Builder
+	blocks := map[string]*strings.Builder{}
 	for _, name := range flags {
-		if s, ok := flagSettings[name]; ok {
+		if s, ok := flagSettings[name]; ok && flagBlock[name] != "" {
+			b := blocks[flagBlock[name]]
+			if b == nil {
+				b = &strings.Builder{}
+				blocks[flagBlock[name]] = b
+			}
+			fmt.Fprintf(b, "  %s = %s\n", strings.ReplaceAll(name, "-", "_"), s.file)
+		}
+	}
+	for name, b := range blocks {
+		fmt.Fprintf(&src, "%s {\n%s}\n", name, b.String())
+	}
+	for _, name := range flags {
+		if s, ok := flagSettings[name]; ok && flagBlock[name] == "" {
 			sep := " = "
 			if strings.HasPrefix(s.file, "{") {
 				sep = " "

@@ -49,6 +49,7 @@ func newRootCmd() *cobra.Command {
 		newPlanCmd(g), newApplyCmd(g), newOpsCmd(g), newSnapshotCmd(g), newModuleCmd(g), newDeployCmd(g), newCheckpointCmd(g), newSandboxCmd(g), newExperimentCmd(g),
 		newValidateCmd(g), newThresholdsCmd(g), newOperatorCmd(g),
 		newKeygenCmd(), newKeyringCmd(g),
+		newTLSCmd(),
 		newVersionCmd(),
 	)
 	root.SetVersionTemplate(buildVersion().line() + "\n")
