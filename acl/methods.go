@@ -55,7 +55,9 @@ var methods = map[string]access{
 	"/steward.v1.KV/List":   r(ResourceKV),
 
 	// Cluster
-	"/steward.v1.Cluster/Status":         r(ResourceNode),
+	// Status needs no token, as Consul's /v1/status endpoints: peers
+	// read it to bootstrap before any token exists.
+	"/steward.v1.Cluster/Status":         r(ResourceNone),
 	"/steward.v1.Cluster/Members":        r(ResourceNode),
 	"/steward.v1.Cluster/Nodes":          r(ResourceNode),
 	"/steward.v1.Cluster/RaftPeers":      r(ResourceOperator),

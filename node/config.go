@@ -133,6 +133,8 @@ type Config struct {
 	// EncryptVerifyOutgoing sends gossip encrypted when encryption is on
 	// (off: in the clear; Consul's encrypt_verify_outgoing).
 	EncryptVerifyOutgoing bool
+	// ACL is the acl block (node/acl.go).
+	ACL ACLConfig
 
 	// ReconcileInterval is how often the leader reconciles gossip
 	// membership with the Raft configuration (it also reacts to every
@@ -283,6 +285,9 @@ func (c *Config) Validate() error {
 		if _, err := ParseKey(c.Encrypt); err != nil {
 			errs = append(errs, fmt.Errorf("encrypt: %w", err))
 		}
+	}
+	if err := c.ACL.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.GossipSuspicionMult < 1 {
 		errs = append(errs, fmt.Errorf("gossip_suspicion_mult: must be at least 1, got %d", c.GossipSuspicionMult))

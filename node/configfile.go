@@ -80,6 +80,10 @@ import (
 //	  verify_outgoing        = true
 //	  verify_server_hostname = true
 //	}
+//	acl {
+//	  enabled        = true
+//	  default_policy = "deny"   # or "allow", to migrate
+//	}
 type FileConfig struct {
 	Name            *string  `hcl:"name,optional"`
 	DataDir         *string  `hcl:"data_dir,optional"`
@@ -117,6 +121,14 @@ type FileConfig struct {
 	// --cert-file, --key-file, --verify-*).
 	Region *string  `hcl:"region,optional"`
 	TLS    *fileTLS `hcl:"tls,block"`
+
+	// ACL is Config.ACL (--acl-enabled, --acl-default-policy).
+	ACL *fileACL `hcl:"acl,block"`
+}
+
+type fileACL struct {
+	Enabled       *bool   `hcl:"enabled,optional"`
+	DefaultPolicy *string `hcl:"default_policy,optional"`
 }
 
 type fileTLS struct {
@@ -300,6 +312,12 @@ func (f *FileConfig) ApplyTo(c *Config) error {
 				*b.dst = *b.v
 			}
 		}
+	}
+	if a := f.ACL; a != nil {
+		if a.Enabled != nil {
+			c.ACL.Enabled = *a.Enabled
+		}
+		setS(&c.ACL.DefaultPolicy, a.DefaultPolicy)
 	}
 	if f.Server != nil && f.Server.ClientResumeCommits != nil {
 		c.ClientResumeCommits = *f.Server.ClientResumeCommits

@@ -73,10 +73,11 @@ func (c *linkedConn) Write(b []byte) (int, error) {
 // grpcDialOptions make the pool's connections to other nodes go through
 // the network.
 func (n *Node) grpcDialOptions() []grpc.DialOption {
+	opts := aclDialOptions()
 	if n.cfg.Network == nil {
-		return nil
+		return opts
 	}
-	return []grpc.DialOption{grpc.WithContextDialer(n.dial)}
+	return append(opts, grpc.WithContextDialer(n.dial))
 }
 
 // gossipTransport is memberlist's own UDP/TCP transport with the

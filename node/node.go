@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/memberlist"
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"github.com/steward/steward/acl"
 	"github.com/steward/steward/fsm"
 	"github.com/steward/steward/internal/clock"
 	"github.com/steward/steward/internal/poll"
@@ -57,6 +58,8 @@ type Node struct {
 	conflict  atomic.Pointer[error]
 	// keyring is the gossip encryption keyring (node/keyring.go).
 	keyring *keyringState
+	// acl checks tokens on public calls (nil: ACLs off; node/acl.go).
+	acl *acl.Checker
 
 	pool   *transport.Pool
 	server *transport.Server
@@ -169,8 +172,13 @@ func (n *Node) start() (err error) {
 	// roles, ACL.
 	var opts []grpc.ServerOption
 	opts = append(opts, n.tlsServerOptions()...)
+	if err := n.setupACL(); err != nil {
+		return err
+	}
+	opts = append(opts, n.aclServerOptions()...)
 	n.server = transport.NewServer(n, transport.ServerConfig{Logger: logger, HoldTimeout: cfg.HoldTimeout, Pool: n.pool, Options: opts})
 	n.registerServices()
+	n.registerACL()
 	if err := n.attachPlugins(); err != nil {
 		return err
 	}

@@ -20,6 +20,22 @@ const forwardHopsKey = "steward-forward-hops"
 
 const maxForwardHops = 2
 
+// tokenKey is the caller's ACL token (package acl's TokenMetadataKey): a
+// forward carries it, so the leader checks the caller's own permissions.
+const tokenKey = "x-steward-token"
+
+// forwardContext is the outgoing context of a forward: the hop count
+// and the caller's token.
+func forwardContext(ctx context.Context, hops int) context.Context {
+	kv := []string{forwardHopsKey, strconv.Itoa(hops + 1)}
+	md, _ := metadata.FromIncomingContext(ctx)
+	out, _ := metadata.FromOutgoingContext(ctx)
+	if v := md.Get(tokenKey); len(v) > 0 && len(out.Get(tokenKey)) == 0 {
+		kv = append(kv, tokenKey, v[0])
+	}
+	return metadata.AppendToOutgoingContext(ctx, kv...)
+}
+
 func forwardHops(ctx context.Context) int {
 	md, _ := metadata.FromIncomingContext(ctx)
 	if v := md.Get(forwardHopsKey); len(v) > 0 {
@@ -63,7 +79,7 @@ func OnLeader[Req, Resp any](ctx context.Context, s *Server, req Req,
 			if err != nil {
 				return answered(zero, toStatus(err))
 			}
-			fctx := metadata.AppendToOutgoingContext(ctx, forwardHopsKey, strconv.Itoa(hops+1))
+			fctx := forwardContext(ctx, hops)
 			r, err := remote(fctx, conn, req)
 			if err == nil || !NotApplied(err) || holdCtx.Err() != nil {
 				return answered(r, err)
