@@ -49,6 +49,9 @@ const MaxKeyringKeys = 16
 // keyringCallTimeout bounds the call to one member in a fan-out.
 const keyringCallTimeout = 10 * time.Second
 
+// keyringFanOutParallel is how many members a fan-out calls at once.
+const keyringFanOutParallel = 32
+
 // Metadata keys of the agreed interfaces: the caller's ACL token, which a
 // fan-out carries on to each member, and the forward hop count (a call a
 // node fans out is hop 1 on the member, so that only the node that
@@ -86,6 +89,10 @@ func ParseKey(s string) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// canonicalKey is the one base64 spelling of key that the keyring
+// answers use (a lenient decoder accepts others).
+func canonicalKey(key []byte) string { return base64.StdEncoding.EncodeToString(key) }
 
 // GenerateKey returns a fresh 32-byte key (AES-256), base64-encoded.
 func GenerateKey() (string, error) {
@@ -324,7 +331,13 @@ func (ks *keyringState) removeKey(key []byte) error {
 			return nil, ErrRemovePrimary
 		}
 		return append(append([][]byte(nil), keys[:i]...), keys[i+1:]...), nil
-	}, func(r *memberlist.Keyring) error { return r.RemoveKey(key) })
+	}, func(r *memberlist.Keyring) error {
+		// memberlist's RemoveKey closes the gap by shifting the keys after
+		// the removed one in place, in the slice a concurrent decryption
+		// may be reading; the removed key of a rotation (two keys) is the
+		// last, and nothing moves.
+		return r.RemoveKey(key)
+	})
 }
 
 // keyringNode is this node's keyring as the Keyring service answers it.
@@ -336,7 +349,7 @@ func (n *Node) keyringNode() *pb.KeyringNode {
 		return out
 	}
 	for _, k := range keys {
-		out.Keys = append(out.Keys, base64.StdEncoding.EncodeToString(k))
+		out.Keys = append(out.Keys, canonicalKey(k))
 	}
 	out.PrimaryKey = out.Keys[0]
 	return out
@@ -389,6 +402,7 @@ func (s *keyringService) Install(ctx context.Context, req *pb.KeyringInstallRequ
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "keyring install: %v", err)
 	}
+	req.Key = canonicalKey(key)
 	op := keyringOp{name: "install",
 		local: func(ks *keyringState) error { return ks.installKey(key) },
 		send: func(ctx context.Context, c pb.KeyringClient) (*pb.KeyringResponse, error) {
@@ -407,6 +421,7 @@ func (s *keyringService) Use(ctx context.Context, req *pb.KeyringUseRequest) (*p
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "keyring use: %v", err)
 	}
+	req.Key = canonicalKey(key)
 	op := keyringOp{name: "use",
 		local: func(ks *keyringState) error { return ks.useKey(key) },
 		send: func(ctx context.Context, c pb.KeyringClient) (*pb.KeyringResponse, error) {
@@ -432,6 +447,7 @@ func (s *keyringService) Remove(ctx context.Context, req *pb.KeyringRemoveReques
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "keyring remove: %v", err)
 	}
+	req.Key = canonicalKey(key)
 	op := keyringOp{name: "remove",
 		local: func(ks *keyringState) error { return ks.removeKey(key) },
 		send: func(ctx context.Context, c pb.KeyringClient) (*pb.KeyringResponse, error) {
@@ -529,6 +545,7 @@ func (n *Node) keyringFanOut(ctx context.Context, op keyringOp) *pb.KeyringRespo
 	targets := n.keyringTargets()
 	nodes := make([]*pb.KeyringNode, len(targets))
 	fctx := fanOutContext(ctx)
+	sem := make(chan struct{}, keyringFanOutParallel)
 	var wg sync.WaitGroup
 	for i, m := range targets {
 		if m.Name == n.cfg.Name {
@@ -540,8 +557,9 @@ func (n *Node) keyringFanOut(ctx context.Context, op keyringOp) *pb.KeyringRespo
 			continue
 		}
 		wg.Add(1)
+		sem <- struct{}{}
 		go func() {
-			defer wg.Done()
+			defer func() { <-sem; wg.Done() }()
 			nodes[i] = n.keyringRemote(fctx, m, op)
 		}()
 	}

@@ -47,6 +47,13 @@ func TestParseKey(t *testing.T) {
 	if _, err := ParseKey(base64.StdEncoding.EncodeToString(make([]byte, 20))); err == nil || !strings.Contains(err.Error(), "20 bytes") {
 		t.Fatalf("20 bytes: %v", err)
 	}
+	// A spelling with stray low bits in its last character decodes to the
+	// same key; the keyring answers use the canonical one.
+	canon := base64.StdEncoding.EncodeToString(make([]byte, 16)) // "AAAAAAAAAAAAAAAAAAAAAA=="
+	loose := canon[:21] + "B=="
+	if b, err := ParseKey(loose); err != nil || canonicalKey(b) != canon {
+		t.Fatalf("%s: %v, canonical %q", loose, err, canonicalKey(b))
+	}
 }
 
 // Validate names the encrypt setting when its key is bad.
