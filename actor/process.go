@@ -82,10 +82,11 @@ type process struct {
 	monitoredBy map[uint64]*process // ref -> watcher
 	// Links and monitors that cross to other nodes (remote.go): the
 	// remote processes linked to this one, this one's monitors of remote
-	// processes (ref -> target), and the remote watchers of this one.
-	rlinks    map[PID]struct{}
-	rmonitors map[uint64]PID
-	rmonBy    map[remoteRef]struct{}
+	// processes (ref -> target), and the remote watchers of this one,
+	// each with the incarnation of the other node it is held towards.
+	rlinks    map[PID]uint64
+	rmonitors map[uint64]remoteMon
+	rmonBy    map[remoteRef]uint64
 
 	wake chan struct{}
 	done chan struct{}

@@ -14,6 +14,16 @@ import (
 // other); the exit of either end is carried to the other as a signal
 // (SignalRouter); and when a node is lost every link and monitor that
 // crossed to it fires with reason noconnection (NodeDown).
+//
+// A pid names its node but not the node's incarnation (node/seq, the
+// sequence starting afresh when the node restarts), so each side also
+// records the incarnation of the other node a link or monitor is held
+// towards (the time its runtime started, carried with the signals when
+// the router tells it: IncarnationRouter). A node that restarts faster
+// than gossip declares it failed comes back as a later incarnation: as
+// Erlang takes a new connection from a node as the end of the old one,
+// NodeRestarted then fires every link and monitor towards the earlier
+// incarnation with noconnection.
 
 // NoConnection is the reason of the exit signals and DOWN messages a lost
 // node leaves behind (Erlang's noconnection).
@@ -51,6 +61,19 @@ type Signal struct {
 	From, To PID
 	Ref      uint64
 	Reason   Reason
+	// Incarnation is, on the receiving node (HandleSignal), the sending
+	// node's incarnation as its router told it (0: not told): a link or
+	// monitor the signal makes is held towards it.
+	Incarnation uint64
+}
+
+// IncarnationRouter is a SignalRouter that also tells, with the signals
+// it carries, the incarnation of the node that handled one (0: not told),
+// and carries this node's incarnation to the other (Signal.Incarnation
+// there). A link or monitor made through it is held towards that
+// incarnation, and NodeRestarted fires it once the node runs a later one.
+type IncarnationRouter interface {
+	RouteSignalIncarnation(ctx context.Context, s Signal) (incarnation uint64, err error)
 }
 
 // remoteRef is a remote watcher's monitor: refs are its node's, so they
@@ -58,6 +81,13 @@ type Signal struct {
 type remoteRef struct {
 	watcher PID
 	ref     uint64
+}
+
+// remoteMon is a monitor of a remote process: the target, and the
+// incarnation of its node when the monitor was set (0: unknown).
+type remoteMon struct {
+	to  PID
+	inc uint64
 }
 
 // ParseSignalKind checks a signal kind's name.
@@ -77,15 +107,19 @@ func (rt *Runtime) signalRouter(to PID) (SignalRouter, error) {
 	return sr, nil
 }
 
-// sendSignal delivers a signal to another node and waits for its answer.
-func (rt *Runtime) sendSignal(s Signal) error {
+// sendSignal delivers a signal to another node and waits for its answer:
+// the receiving node's incarnation, when the router tells it (0 if not).
+func (rt *Runtime) sendSignal(s Signal) (uint64, error) {
 	sr, err := rt.signalRouter(s.To)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), signalTimeout)
 	defer cancel()
-	return sr.RouteSignal(ctx, s)
+	if ir, ok := sr.(IncarnationRouter); ok {
+		return ir.RouteSignalIncarnation(ctx, s)
+	}
+	return 0, sr.RouteSignal(ctx, s)
 }
 
 // sendSignals delivers the signals an exit leaves, in order, in the
@@ -98,7 +132,7 @@ func (rt *Runtime) sendSignals(sigs []Signal) {
 	}
 	go func() {
 		for _, s := range sigs {
-			if err := rt.sendSignal(s); err != nil {
+			if _, err := rt.sendSignal(s); err != nil {
 				rt.log.Debug("signal to another node not delivered", "kind", s.Kind, "from", s.From, "to", s.To, "error", err)
 			}
 		}
@@ -108,7 +142,8 @@ func (rt *Runtime) sendSignals(sigs []Signal) {
 // linkRemote links local a to a process on another node: the other node
 // records the link first (refusing a dead process), then this one.
 func (rt *Runtime) linkRemote(a *process, to PID) error {
-	if err := rt.sendSignal(Signal{Kind: SigLink, From: a.pid, To: to}); err != nil {
+	inc, err := rt.sendSignal(Signal{Kind: SigLink, From: a.pid, To: to})
+	if err != nil {
 		return fmt.Errorf("link: %w", err)
 	}
 	a.mu.Lock()
@@ -120,9 +155,9 @@ func (rt *Runtime) linkRemote(a *process, to PID) error {
 		return fmt.Errorf("link: %w", errNoProc(a.pid))
 	}
 	if a.rlinks == nil {
-		a.rlinks = map[PID]struct{}{}
+		a.rlinks = map[PID]uint64{}
 	}
-	a.rlinks[to] = struct{}{}
+	a.rlinks[to] = inc
 	a.mu.Unlock()
 	return nil
 }
@@ -145,7 +180,7 @@ func (rt *Runtime) monitorRemote(w *process, to PID) (uint64, error) {
 		return 0, fmt.Errorf("monitor: %w", err)
 	}
 	ref := rt.refs.Add(1)
-	err := rt.sendSignal(Signal{Kind: SigMonitor, From: w.pid, To: to, Ref: ref})
+	inc, err := rt.sendSignal(Signal{Kind: SigMonitor, From: w.pid, To: to, Ref: ref})
 	down := func(reason Reason) (uint64, error) {
 		if err := w.deliver(envelope{msg: Message{Kind: KindDown, From: to, Ref: ref, Body: []byte(reason)}}, true); err != nil {
 			return 0, err
@@ -167,9 +202,9 @@ func (rt *Runtime) monitorRemote(w *process, to PID) (uint64, error) {
 		return 0, fmt.Errorf("monitor: %w", errNoProc(w.pid))
 	}
 	if w.rmonitors == nil {
-		w.rmonitors = map[uint64]PID{}
+		w.rmonitors = map[uint64]remoteMon{}
 	}
-	w.rmonitors[ref] = to
+	w.rmonitors[ref] = remoteMon{to: to, inc: inc}
 	w.mu.Unlock()
 	return ref, nil
 }
@@ -178,11 +213,11 @@ func (rt *Runtime) monitorRemote(w *process, to PID) (uint64, error) {
 // it reports whether it did.
 func (rt *Runtime) demonitorRemote(w *process, ref uint64) bool {
 	w.mu.Lock()
-	to, ok := w.rmonitors[ref]
+	m, ok := w.rmonitors[ref]
 	delete(w.rmonitors, ref)
 	w.mu.Unlock()
 	if ok {
-		rt.sendSignals([]Signal{{Kind: SigDemonitor, From: w.pid, To: to, Ref: ref}})
+		rt.sendSignals([]Signal{{Kind: SigDemonitor, From: w.pid, To: m.to, Ref: ref}})
 	}
 	return ok
 }
@@ -198,8 +233,8 @@ func remoteExitSignals(p *process, reason Reason) []Signal {
 	for r := range p.rmonBy {
 		out = append(out, Signal{Kind: SigDown, From: p.pid, To: r.watcher, Ref: r.ref, Reason: reason})
 	}
-	for ref, to := range p.rmonitors {
-		out = append(out, Signal{Kind: SigDemonitor, From: p.pid, To: to, Ref: ref})
+	for ref, m := range p.rmonitors {
+		out = append(out, Signal{Kind: SigDemonitor, From: p.pid, To: m.to, Ref: ref})
 	}
 	p.rlinks, p.rmonBy, p.rmonitors = nil, nil, nil
 	sort.SliceStable(out, func(i, j int) bool { return out[i].To.Compare(out[j].To) < 0 })
@@ -233,9 +268,9 @@ func (rt *Runtime) HandleSignal(s Signal) error {
 			return errNoProc(p.pid)
 		}
 		if p.rlinks == nil {
-			p.rlinks = map[PID]struct{}{}
+			p.rlinks = map[PID]uint64{}
 		}
-		p.rlinks[s.From] = struct{}{}
+		p.rlinks[s.From] = s.Incarnation
 	case SigUnlink:
 		p.mu.Lock()
 		delete(p.rlinks, s.From)
@@ -247,9 +282,9 @@ func (rt *Runtime) HandleSignal(s Signal) error {
 			return errNoProc(p.pid)
 		}
 		if p.rmonBy == nil {
-			p.rmonBy = map[remoteRef]struct{}{}
+			p.rmonBy = map[remoteRef]uint64{}
 		}
-		p.rmonBy[remoteRef{s.From, s.Ref}] = struct{}{}
+		p.rmonBy[remoteRef{s.From, s.Ref}] = s.Incarnation
 	case SigDemonitor:
 		p.mu.Lock()
 		delete(p.rmonBy, remoteRef{s.From, s.Ref})
@@ -277,8 +312,8 @@ func (rt *Runtime) remoteExit(p *process, from PID, reason Reason) {
 // monitored it under ref.
 func (rt *Runtime) remoteDown(p *process, from PID, ref uint64, reason Reason) {
 	p.mu.Lock()
-	to, ok := p.rmonitors[ref]
-	if !ok || to != from {
+	m, ok := p.rmonitors[ref]
+	if !ok || m.to != from {
 		p.mu.Unlock()
 		return
 	}
@@ -300,8 +335,8 @@ func (rt *Runtime) RemoteNodes() []string {
 		for peer := range p.rlinks {
 			seen[peer.Node] = true
 		}
-		for _, to := range p.rmonitors {
-			seen[to.Node] = true
+		for _, m := range p.rmonitors {
+			seen[m.to.Node] = true
 		}
 		for r := range p.rmonBy {
 			seen[r.watcher.Node] = true
@@ -322,6 +357,27 @@ func (rt *Runtime) RemoteNodes() []string {
 // watcher DOWN noconnection, and the node's watchers of local processes
 // are forgotten. It returns how many links and monitors fired.
 func (rt *Runtime) NodeDown(node string) int {
+	return rt.nodeGone(node, func(uint64) bool { return true }, "node lost")
+}
+
+// NodeRestarted tells the runtime that node now runs incarnation inc (as
+// its gossip says): every link and monitor held towards an earlier
+// incarnation of it fires as NodeDown fires them, with noconnection (the
+// processes at the other end died with that incarnation, whose exits this
+// node may never have heard of), and the watchers it had among them are
+// forgotten. Those towards inc, a later incarnation (gossip that lags
+// behind the signals), or an unknown one (0: a node that did not tell)
+// are kept. It returns how many links and monitors fired.
+func (rt *Runtime) NodeRestarted(node string, inc uint64) int {
+	if inc == 0 {
+		return 0
+	}
+	return rt.nodeGone(node, func(held uint64) bool { return held != 0 && held < inc }, "node restarted")
+}
+
+// nodeGone fires the links and monitors towards node whose incarnation
+// gone selects, and forgets the watchers of local processes among them.
+func (rt *Runtime) nodeGone(node string, gone func(inc uint64) bool, why string) int {
 	if node == rt.node || node == "" {
 		return 0
 	}
@@ -335,21 +391,21 @@ func (rt *Runtime) NodeDown(node string) int {
 		p := v.(*process)
 		p.mu.Lock()
 		h := hit{p: p}
-		for peer := range p.rlinks {
-			if peer.Node == node {
+		for peer, inc := range p.rlinks {
+			if peer.Node == node && gone(inc) {
 				h.links = append(h.links, peer)
 			}
 		}
-		for ref, to := range p.rmonitors {
-			if to.Node == node {
+		for ref, m := range p.rmonitors {
+			if m.to.Node == node && gone(m.inc) {
 				if h.downs == nil {
 					h.downs = map[uint64]PID{}
 				}
-				h.downs[ref] = to
+				h.downs[ref] = m.to
 			}
 		}
-		for r := range p.rmonBy {
-			if r.watcher.Node == node {
+		for r, inc := range p.rmonBy {
+			if r.watcher.Node == node && gone(inc) {
 				delete(p.rmonBy, r)
 			}
 		}
@@ -377,7 +433,7 @@ func (rt *Runtime) NodeDown(node string) int {
 		}
 	}
 	if n > 0 {
-		rt.log.Info("node lost: links and monitors fired with noconnection", "node", node, "fired", n)
+		rt.log.Info(why+": links and monitors fired with noconnection", "node", node, "fired", n)
 	}
 	return n
 }
@@ -388,7 +444,8 @@ func (rt *Runtime) suspendRemote(pid PID, on bool) error {
 	if on {
 		k = SigSuspend
 	}
-	return rt.sendSignal(Signal{Kind: k, From: PID{Node: rt.node}, To: pid})
+	_, err := rt.sendSignal(Signal{Kind: k, From: PID{Node: rt.node}, To: pid})
+	return err
 }
 
 func isNoProc(err error) bool {

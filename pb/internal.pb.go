@@ -32,9 +32,14 @@ type SignalRequest struct {
 	// ref is the watcher's monitor reference (monitor, demonitor, down).
 	Ref uint64 `protobuf:"varint,4,opt,name=ref,proto3" json:"ref,omitempty"`
 	// reason is the exit reason (exit, down).
-	Reason        string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Reason string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	// from_incarnation is the sending node's incarnation (the time its
+	// runtime started, unix ns; 0 from a node that does not tell): a link
+	// or monitor the signal makes is held towards that incarnation, and
+	// fires with noconnection once the node runs a later one.
+	FromIncarnation uint64 `protobuf:"varint,6,opt,name=from_incarnation,json=fromIncarnation,proto3" json:"from_incarnation,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *SignalRequest) Reset() {
@@ -102,8 +107,17 @@ func (x *SignalRequest) GetReason() string {
 	return ""
 }
 
+func (x *SignalRequest) GetFromIncarnation() uint64 {
+	if x != nil {
+		return x.FromIncarnation
+	}
+	return 0
+}
+
 type SignalResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// incarnation is the receiving node's incarnation (0: not told).
+	Incarnation   uint64 `protobuf:"varint,1,opt,name=incarnation,proto3" json:"incarnation,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -136,6 +150,13 @@ func (x *SignalResponse) ProtoReflect() protoreflect.Message {
 // Deprecated: Use SignalResponse.ProtoReflect.Descriptor instead.
 func (*SignalResponse) Descriptor() ([]byte, []int) {
 	return file_steward_v1_internal_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *SignalResponse) GetIncarnation() uint64 {
+	if x != nil {
+		return x.Incarnation
+	}
+	return 0
 }
 
 type WorkRequest struct {
@@ -886,14 +907,16 @@ var File_steward_v1_internal_proto protoreflect.FileDescriptor
 const file_steward_v1_internal_proto_rawDesc = "" +
 	"\n" +
 	"\x19steward/v1/internal.proto\x12\n" +
-	"steward.v1\x1a\x1csteward/v1/checkpoints.proto\x1a\x1dsteward/v1/coordination.proto\x1a\x1csteward/v1/deployments.proto\x1a\x14steward/v1/fsm.proto\x1a\x17steward/v1/health.proto\x1a\x18steward/v1/runtime.proto\"q\n" +
+	"steward.v1\x1a\x1csteward/v1/checkpoints.proto\x1a\x1dsteward/v1/coordination.proto\x1a\x1csteward/v1/deployments.proto\x1a\x14steward/v1/fsm.proto\x1a\x17steward/v1/health.proto\x1a\x18steward/v1/runtime.proto\"\x9c\x01\n" +
 	"\rSignalRequest\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x12\n" +
 	"\x04from\x18\x02 \x01(\tR\x04from\x12\x0e\n" +
 	"\x02to\x18\x03 \x01(\tR\x02to\x12\x10\n" +
 	"\x03ref\x18\x04 \x01(\x04R\x03ref\x12\x16\n" +
-	"\x06reason\x18\x05 \x01(\tR\x06reason\"\x10\n" +
-	"\x0eSignalResponse\"V\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\x12)\n" +
+	"\x10from_incarnation\x18\x06 \x01(\x04R\x0ffromIncarnation\"2\n" +
+	"\x0eSignalResponse\x12 \n" +
+	"\vincarnation\x18\x01 \x01(\x04R\vincarnation\"V\n" +
 	"\vWorkRequest\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12\x14\n" +
 	"\x05after\x18\x02 \x01(\x04R\x05after\x12\x1d\n" +

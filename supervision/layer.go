@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -71,6 +72,13 @@ type Layer struct {
 
 	rec *reconciler
 
+	// incarnation is this layer's runtime incarnation (the time it was
+	// made, unix ns), gossiped and carried with the signals it sends;
+	// peers are the other nodes' as gossiped, read through members.
+	incarnation uint64
+	peers       incarnations
+	members     func() []*pb.Member
+
 	stopOnce sync.Once
 	stopCh   chan struct{}
 	wg       sync.WaitGroup
@@ -81,7 +89,8 @@ type Layer struct {
 // is the Router rt was built with (nil when rt routes no sends to other
 // nodes): the layer's node is what it routes through.
 func New(cfg Config, rt *actor.Runtime, router *Router) *Layer {
-	l := &Layer{cfg: cfg, rt: rt, router: router, clock: clock.Or(cfg.Clock), stopCh: make(chan struct{})}
+	l := &Layer{cfg: cfg, rt: rt, router: router, clock: clock.Or(cfg.Clock), stopCh: make(chan struct{}),
+		incarnation: uint64(time.Now().UnixNano())}
 	return l
 }
 
@@ -100,8 +109,11 @@ func (l *Layer) Attach(n node.Host) error {
 	l.node = n
 	l.logger = n.Logger().Named("supervision")
 	if l.router != nil {
-		l.router.bind(n)
+		l.router.bind(n, l.incarnation)
 	}
+	n.SetGossipMeta(incarnationKey, strconv.FormatUint(l.incarnation, 10))
+	n.OnMember(l.peers.record)
+	l.members = n.Members
 	l.rec = newReconciler(l)
 
 	g := n.Server().GRPC()

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/steward/steward/actor"
+	"github.com/steward/steward/node"
 	"github.com/steward/steward/testkit"
 )
 
@@ -207,5 +208,81 @@ func TestLinksAndMonitorsAcrossNodes(t *testing.T) {
 	lost.await(t, actor.KindDown, onN3b, string(actor.NoConnection))
 	if nodes := rt1.RemoteNodes(); len(nodes) != 0 {
 		t.Fatalf("n1 still holds links or monitors to %v", nodes)
+	}
+}
+
+// A node that restarts on its data dir before gossip declares it failed
+// comes back as a later incarnation: as Erlang takes a new connection from
+// a node as the end of the old one, every link and monitor held towards
+// processes of the old incarnation fires with noconnection (their exits
+// were never heard of: the node was cut off while it stopped), whichever
+// side made it; a link made to a process of the new incarnation is kept.
+func TestRestartedNodeFiresLinksToItsOldIncarnation(t *testing.T) {
+	// Probes far apart: gossip does not declare the stopped node failed
+	// within the test, so only its new incarnation can fire the links.
+	d := newDSCluster(t, 3, testkit.WithPartitions(), testkit.WithConfig(func(c *node.Config) {
+		c.GossipProbeInterval = 30 * time.Second
+		c.GossipProbeTimeout = 5 * time.Second
+	}))
+	i2 := d.Index("n2")
+	rt1, rt2 := d.layer("n1").Runtime(), d.layer("n2").Runtime()
+
+	// n1 links to and monitors processes of n2; one of n2 links to n1.
+	watcher := &probe{}
+	w := spawn(t, rt1, watcher, true)
+	linked, monitored, linker := spawn(t, rt2, &probe{}, false), spawn(t, rt2, &probe{}, false), spawn(t, rt2, &probe{}, false)
+	if err := rt1.Link(w, linked); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rt1.Monitor(w, monitored); err != nil {
+		t.Fatal(err)
+	}
+	back := &probe{}
+	b := spawn(t, rt1, back, true)
+	if err := rt2.Link(linker, b); err != nil {
+		t.Fatal(err)
+	}
+
+	// n2 stops cut off, so its processes' exits reach no one, and starts
+	// again on its data dir.
+	d.Partition([]int{i2}, []int{d.Index("n1"), d.Index("n3")})
+	d.Kill(i2)
+	d.Heal()
+	d.Restart(i2)
+	var rt2b *actor.Runtime
+	testkit.Eventually(t, 20*time.Second, func() error {
+		l := d.layer("n2")
+		if l == nil || l.Runtime() == rt2 {
+			return fmt.Errorf("n2's new runtime not up")
+		}
+		rt2b = l.Runtime()
+		return nil
+	}, "n2 restarted")
+	// The new incarnation numbers its processes from 1 again: one whose
+	// pid the old incarnation never used, so the messages tell them apart.
+	fresh := spawn(t, rt2b, &probe{}, false)
+	for fresh.Seq <= max(linked.Seq, monitored.Seq, linker.Seq) {
+		fresh = spawn(t, rt2b, &probe{}, false)
+	}
+	if err := rt1.Link(w, fresh); err != nil {
+		t.Fatalf("link to the new incarnation: %v", err)
+	}
+
+	watcher.await(t, actor.KindExit, linked, string(actor.NoConnection))
+	watcher.await(t, actor.KindDown, monitored, string(actor.NoConnection))
+	back.await(t, actor.KindExit, linker, string(actor.NoConnection))
+	if st := d.Node(d.Index("n1")).MemberStatus("n2"); st != node.StatusAlive && st != node.StatusSuspect {
+		t.Fatalf("n1 holds n2 %s: the links fired for the failure, not the restart", st)
+	}
+	// The link to the new incarnation was kept: its end's exit arrives
+	// with its own reason.
+	if err := rt2b.Kill(fresh, "fresh"); err != nil {
+		t.Fatal(err)
+	}
+	watcher.await(t, actor.KindExit, fresh, "fresh")
+	for _, m := range watcher.messages() {
+		if m.From == fresh && string(m.Body) == string(actor.NoConnection) {
+			t.Fatalf("the link to %s of the new incarnation fired with noconnection", fresh)
+		}
 	}
 }

@@ -22,6 +22,8 @@ import (
 // before.
 type Router struct {
 	host atomic.Pointer[peers]
+	// self is this node's runtime incarnation, carried with every signal.
+	self atomic.Uint64
 }
 
 // peers is what a router needs of the node: where the others are.
@@ -33,13 +35,17 @@ type peers interface {
 // NewRouter returns a router for a runtime.
 func NewRouter() *Router { return &Router{} }
 
-func (r *Router) bind(p peers) { r.host.Store(&p) }
+func (r *Router) bind(p peers, incarnation uint64) {
+	r.self.Store(incarnation)
+	r.host.Store(&p)
+}
 
 var (
-	_ actor.Router        = (*Router)(nil)
-	_ actor.CallRouter    = (*Router)(nil)
-	_ actor.CheckedRouter = (*Router)(nil)
-	_ actor.SignalRouter  = (*Router)(nil)
+	_ actor.Router            = (*Router)(nil)
+	_ actor.CallRouter        = (*Router)(nil)
+	_ actor.CheckedRouter     = (*Router)(nil)
+	_ actor.SignalRouter      = (*Router)(nil)
+	_ actor.IncarnationRouter = (*Router)(nil)
 )
 
 func (r *Router) conn(nodeName string) (*grpc.ClientConn, error) {
@@ -98,15 +104,24 @@ func (r *Router) RouteCall(ctx context.Context, to actor.PID, msg actor.Message)
 // RouteSignal implements actor.SignalRouter, through the receiving node's
 // Internal.Signal.
 func (r *Router) RouteSignal(ctx context.Context, s actor.Signal) error {
+	_, err := r.RouteSignalIncarnation(ctx, s)
+	return err
+}
+
+// RouteSignalIncarnation implements actor.IncarnationRouter: the signal
+// carries this node's incarnation, the answer the receiving node's.
+func (r *Router) RouteSignalIncarnation(ctx context.Context, s actor.Signal) (uint64, error) {
 	c, err := r.conn(s.To.Node)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	req := &pb.SignalRequest{Kind: string(s.Kind), From: s.From.String(), To: s.To.String(), Ref: s.Ref, Reason: string(s.Reason)}
-	if _, err := pb.NewInternalClient(c).Signal(ctx, req); err != nil {
-		return transport.FromStatus(err)
+	req := &pb.SignalRequest{Kind: string(s.Kind), From: s.From.String(), To: s.To.String(), Ref: s.Ref, Reason: string(s.Reason),
+		FromIncarnation: r.self.Load()}
+	resp, err := pb.NewInternalClient(c).Signal(ctx, req)
+	if err != nil {
+		return 0, transport.FromStatus(err)
 	}
-	return nil
+	return resp.Incarnation, nil
 }
 
 // signalLocal is the receiving side of RouteSignal.
@@ -115,7 +130,7 @@ func (l *Layer) signalLocal(_ context.Context, req *pb.SignalRequest) (*pb.Signa
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", transport.ErrInvalidRequest, err)
 	}
-	s := actor.Signal{Kind: kind, Ref: req.Ref, Reason: actor.Reason(req.Reason)}
+	s := actor.Signal{Kind: kind, Ref: req.Ref, Reason: actor.Reason(req.Reason), Incarnation: req.FromIncarnation}
 	if s.To, err = actor.ParsePID(req.To); err != nil {
 		return nil, fmt.Errorf("%w: to: %v", transport.ErrInvalidRequest, err)
 	}
@@ -130,7 +145,7 @@ func (l *Layer) signalLocal(_ context.Context, req *pb.SignalRequest) (*pb.Signa
 	if err := l.rt.HandleSignal(s); err != nil {
 		return nil, err
 	}
-	return &pb.SignalResponse{}, nil
+	return &pb.SignalResponse{Incarnation: l.incarnation}, nil
 }
 
 // deliverLocal is the receiving side of the router.
@@ -225,7 +240,12 @@ const lostNodeInterval = 500 * time.Millisecond
 
 // watchLostNodes fires, with noconnection, the links and monitors of this
 // node's processes that cross to a node gossip holds failed or left, as
-// Erlang does when the connection to a node goes down (actor.NodeDown).
+// Erlang does when the connection to a node goes down (actor.NodeDown),
+// and those held towards an earlier incarnation of a node that gossips a
+// later one: a node that restarted before gossip declared it failed (its
+// processes died with the old incarnation, and their exits may never have
+// been sent), as Erlang takes a new connection from a node as the end of
+// the old one (actor.NodeRestarted).
 func (l *Layer) watchLostNodes() {
 	t := time.NewTicker(lostNodeInterval)
 	defer t.Stop()
@@ -235,10 +255,16 @@ func (l *Layer) watchLostNodes() {
 			return
 		case <-t.C:
 		}
-		for _, name := range l.rt.RemoteNodes() {
+		nodes := l.rt.RemoteNodes()
+		if len(nodes) > 0 && l.members != nil {
+			l.members() // refreshes l.peers through the OnMember hook
+		}
+		for _, name := range nodes {
 			switch l.node.MemberStatus(name) {
 			case node.StatusFailed, node.StatusLeft:
 				l.rt.NodeDown(name)
+			default:
+				l.rt.NodeRestarted(name, l.peers.of(name))
 			}
 		}
 	}
