@@ -21,6 +21,8 @@ type globals struct {
 	// (STEWARD_CACERT, STEWARD_CLIENT_CERT, STEWARD_CLIENT_KEY,
 	// STEWARD_TLS_SERVER_NAME when not given).
 	tls tlsutil.CLIConfig
+	// token is --token, the ACL secret ID (STEWARD_TOKEN when not given).
+	token string
 }
 
 func newRootCmd() *cobra.Command {
@@ -38,6 +40,7 @@ func newRootCmd() *cobra.Command {
 	root.PersistentFlags().StringVar(&g.tls.CertFile, "cert-file", "", "client certificate (a cli one: steward tls cert create --cli) for an agent that verifies callers (default $"+client.EnvClientCert+")")
 	root.PersistentFlags().StringVar(&g.tls.KeyFile, "key-file", "", "the client certificate's key (default $"+client.EnvClientKey+")")
 	root.PersistentFlags().StringVar(&g.tls.ServerName, "tls-server-name", "", "name the agent's certificate must carry, e.g. server.global.steward (default $"+client.EnvTLSServerName+"; without it any agent role name)")
+	root.PersistentFlags().StringVar(&g.token, "token", "", "ACL token (secret ID) sent with every call (default $"+client.EnvToken+")")
 	root.AddCommand(
 		newAgentCmd(),
 		newStatusCmd(g),
@@ -50,6 +53,7 @@ func newRootCmd() *cobra.Command {
 		newValidateCmd(g), newThresholdsCmd(g), newOperatorCmd(g),
 		newKeygenCmd(), newKeyringCmd(g),
 		newTLSCmd(),
+		newACLCmd(g),
 		newVersionCmd(),
 	)
 	root.SetVersionTemplate(buildVersion().line() + "\n")
@@ -84,18 +88,23 @@ func (g *globals) dial() (*client.Client, error) {
 	return client.New(addr, opts...)
 }
 
-// dialOptions are the TLS dial option when --ca-file (or its variable)
+// dialOptions send the ACL token (--token, STEWARD_TOKEN) and, when
+// --ca-file (or its variable)
 // asks for TLS; a file that does not load is a usage error naming it.
 func (g *globals) dialOptions() ([]grpc.DialOption, error) {
+	var opts []grpc.DialOption
+	if secret := client.Token(g.token); secret != "" {
+		opts = append(opts, client.WithToken(secret)...)
+	}
 	c, on := client.TLSFromEnv(g.tls)
 	if !on {
-		return nil, nil
+		return opts, nil
 	}
 	opt, err := client.WithTLS(c)
 	if err != nil {
 		return nil, usageError(err.Error())
 	}
-	return []grpc.DialOption{opt}, nil
+	return append(opts, opt), nil
 }
 
 // connect opens a client to the chosen agent and a context bounded by

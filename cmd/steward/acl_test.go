@@ -1,0 +1,120 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/steward/steward/testkit"
+)
+
+// The ACL commands against a one-node cluster with ACLs on: bootstrap
+// (-o json, once), a policy from a file and one from standard input, a
+// token with --ttl, list/read/self (-o json snake_case, no secret after
+// creation), the token from STEWARD_TOKEN or --token, a write the token
+// may not do refused with exit 1 naming the permission, usage errors
+// exit 2, a policy in use not deleted, revoke.
+func TestACLCLI(t *testing.T) {
+	c := testkit.NewCluster(t, 1, testkit.WithACLs())
+	addr := c.Node(0).GRPCAddr()
+	t.Setenv("STEWARD_ADDR", addr)
+	t.Setenv("STEWARD_TOKEN", "")
+
+	if _, err := run(t, "kv", "put", "app/x", "1"); exitCode(err) != 1 || !strings.Contains(err.Error(), `permission denied: kv write on "app/x" (token anonymous)`) {
+		t.Fatalf("anonymous put: %v", err)
+	}
+	var boot struct {
+		AccessorID string   `json:"accessor_id"`
+		SecretID   string   `json:"secret_id"`
+		Management bool     `json:"management"`
+		Policies   []string `json:"policies"`
+	}
+	if err := json.Unmarshal([]byte(mustRun(t, "acl", "bootstrap", "-o", "json")), &boot); err != nil || boot.SecretID == "" || !boot.Management {
+		t.Fatalf("bootstrap: %+v %v", boot, err)
+	}
+	if _, err := run(t, "acl", "bootstrap"); exitCode(err) != 1 || !strings.Contains(err.Error(), "already bootstrapped") {
+		t.Fatalf("second bootstrap: %v", err)
+	}
+	mgmt := []string{"--token", boot.SecretID}
+
+	rules := filepath.Join(t.TempDir(), "read.hcl")
+	if err := os.WriteFile(rules, []byte(`kv_prefix "" { policy = "read" }`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out := mustRun(t, append(mgmt, "acl", "policy", "create", "--name", "kv-read", "--rules", rules, "--description", "reads kv")...); !strings.Contains(out, "Policy kv-read written") {
+		t.Fatalf("policy create: %s", out)
+	}
+	if _, err := run(t, append(mgmt, "acl", "policy", "create", "--name", "bad", "--rules", rules+".missing")...); err == nil {
+		t.Fatal("a rules file that does not exist was accepted")
+	}
+	if _, err := run(t, append(mgmt, "acl", "policy", "create", "--rules", rules)...); exitCode(err) != 2 {
+		t.Fatalf("policy create without --name: %v, want exit 2", err)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.hcl")
+	_ = os.WriteFile(bad, []byte(`kv_prefix "" { policy = "sudo" }`), 0o644)
+	if _, err := run(t, append(mgmt, "acl", "policy", "create", "--name", "bad", "--rules", bad)...); exitCode(err) != 1 || !strings.Contains(err.Error(), `kv_prefix[""].policy: "sudo" is not a policy`) {
+		t.Fatalf("bad rules: %v", err)
+	}
+	var pols []struct {
+		Name        string `json:"name"`
+		Description string `json:"description"`
+		Rules       string `json:"rules"`
+		ModifyIndex uint64 `json:"modify_index"`
+	}
+	if err := json.Unmarshal([]byte(mustRun(t, append(mgmt, "acl", "policy", "list", "-o", "json")...)), &pols); err != nil || len(pols) != 1 || pols[0].Name != "kv-read" || pols[0].Description != "reads kv" || pols[0].ModifyIndex == 0 {
+		t.Fatalf("policy list: %+v %v", pols, err)
+	}
+	if out := mustRun(t, append(mgmt, "acl", "policy", "read", "kv-read")...); !strings.Contains(out, `kv_prefix "" { policy = "read" }`) {
+		t.Fatalf("policy read: %s", out)
+	}
+
+	var tok struct {
+		AccessorID     string   `json:"accessor_id"`
+		SecretID       string   `json:"secret_id"`
+		Policies       []string `json:"policies"`
+		ExpirationTime *string  `json:"expiration_time"`
+	}
+	if err := json.Unmarshal([]byte(mustRun(t, append(mgmt, "acl", "token", "create", "--policy", "kv-read", "--description", "ci", "--ttl", "24h", "-o", "json")...)), &tok); err != nil || tok.SecretID == "" || tok.ExpirationTime == nil || len(tok.Policies) != 1 {
+		t.Fatalf("token create: %+v %v", tok, err)
+	}
+	if _, err := run(t, append(mgmt, "acl", "token", "create")...); exitCode(err) != 2 {
+		t.Fatalf("token create without --policy: %v, want exit 2", err)
+	}
+	out := mustRun(t, append(mgmt, "acl", "token", "list", "-o", "json")...)
+	if strings.Contains(out, tok.SecretID) || strings.Contains(out, boot.SecretID) || strings.Contains(out, "secret_id") || !strings.Contains(out, tok.AccessorID) {
+		t.Fatalf("token list shows secrets or misses the token: %s", out)
+	}
+	if out := mustRun(t, append(mgmt, "acl", "token", "read", tok.AccessorID)...); !strings.Contains(out, "kv-read") || strings.Contains(out, tok.SecretID) {
+		t.Fatalf("token read: %s", out)
+	}
+
+	// The new token from STEWARD_TOKEN: reads, cannot write.
+	mustRun(t, append(mgmt, "kv", "put", "app/x", "hello")...)
+	t.Setenv("STEWARD_TOKEN", tok.SecretID)
+	if out := mustRun(t, "acl", "token", "self", "-o", "json"); !strings.Contains(out, `"accessor_id": "`+tok.AccessorID+`"`) {
+		t.Fatalf("token self: %s", out)
+	}
+	if out := mustRun(t, "kv", "get", "app/x"); !strings.Contains(out, "hello") {
+		t.Fatalf("kv get with the read token: %s", out)
+	}
+	if _, err := run(t, "kv", "put", "app/x", "bye"); exitCode(err) != 1 || !strings.Contains(err.Error(), `kv write on "app/x" (token `+tok.AccessorID[:8]) {
+		t.Fatalf("kv put with the read token: %v", err)
+	}
+	if _, err := run(t, "acl", "token", "list"); exitCode(err) != 1 || !strings.Contains(err.Error(), "acl read") {
+		t.Fatalf("token list with the read token: %v", err)
+	}
+	t.Setenv("STEWARD_TOKEN", "")
+
+	if _, err := run(t, append(mgmt, "acl", "policy", "delete", "kv-read")...); exitCode(err) != 1 || !strings.Contains(err.Error(), "used by token "+tok.AccessorID) {
+		t.Fatalf("delete of a policy in use: %v", err)
+	}
+	if out := mustRun(t, append(mgmt, "acl", "token", "delete", tok.AccessorID)...); !strings.Contains(out, "deleted") {
+		t.Fatalf("token delete: %s", out)
+	}
+	if _, err := run(t, "--token", tok.SecretID, "kv", "get", "app/x"); exitCode(err) != 1 || !strings.Contains(err.Error(), "matches no token") {
+		t.Fatalf("revoked token: %v", err)
+	}
+	mustRun(t, append(mgmt, "acl", "policy", "delete", "kv-read")...)
+}
