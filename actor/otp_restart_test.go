@@ -724,6 +724,10 @@ func TestHangingRestartLoopSimple(t *testing.T) {
 		t.Fatalf("which_children %+v, want child1-1 restarting with no pid", kids)
 	}
 	e.wantCounts(root, 1, 0, 0, 1)
+	// get_childspec finds it by that pid too (OTP's find_child).
+	if cs, err := e.rt.GetChildSpec(root, cpid1.String()); err != nil || cs.ID != "child1-1" {
+		t.Fatalf("get_childspec of the restarting instance's pid = %+v, %v", cs, err)
+	}
 
 	var errs [4]chan error
 	calls := [4]func() error{

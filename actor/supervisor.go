@@ -97,6 +97,7 @@ type childSnap struct {
 	state    childState
 	restarts int
 	dynamic  bool
+	last     PID // child.last
 }
 
 // supCommand is a supervisor command: the closed set of requests a

@@ -37,7 +37,7 @@ func (cs childSnaps) all() iter.Seq2[int, childSnap] {
 
 // snapOf is c as published.
 func snapOf(c *child) childSnap {
-	return childSnap{spec: c.spec, proc: c.proc, state: c.state, restarts: c.restarts, dynamic: c.dynamic}
+	return childSnap{spec: c.spec, proc: c.proc, state: c.state, restarts: c.restarts, dynamic: c.dynamic, last: c.last}
 }
 
 // buildChildSnaps copies every child: a full publish. It records each
