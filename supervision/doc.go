@@ -13,7 +13,15 @@
 //   - the Runtime gRPC service (processes, trees, events, tracing) with
 //     forwarding to the node that hosts a process or tree, and fan-out for
 //     cluster-wide listings;
-//   - routing of sends to processes on other nodes (the runtime's Router).
+//   - routing of sends to processes on other nodes (the runtime's Router),
+//     and of the link, monitor, exit and DOWN signals between processes of
+//     different nodes (Internal.Signal), each carrying the sending node's
+//     incarnation (its layer's start, unix ns, also gossiped as metadata
+//     field si);
+//   - the lost-node watch: every 500 ms, the links and monitors towards a
+//     node gossip holds failed or left fire with noconnection, and so do
+//     those held towards an earlier incarnation of a node that gossips a
+//     later one (it restarted before gossip declared it failed).
 //
 // It must not change the replicated state except through node.Apply, and it
 // acts on the runtime only for trees committed to this node (or on an
