@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/steward/steward/audit"
 	"github.com/steward/steward/internal/clock"
 	"github.com/steward/steward/tlsutil"
 )
@@ -135,6 +136,8 @@ type Config struct {
 	EncryptVerifyOutgoing bool
 	// ACL is the acl block (node/acl.go).
 	ACL ACLConfig
+	// Audit is the audit block (node/audit.go, package audit).
+	Audit audit.Config
 
 	// ReconcileInterval is how often the leader reconciles gossip
 	// membership with the Raft configuration (it also reacts to every
@@ -287,6 +290,9 @@ func (c *Config) Validate() error {
 		}
 	}
 	if err := c.ACL.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Audit.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	if c.GossipSuspicionMult < 1 {

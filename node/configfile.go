@@ -84,6 +84,12 @@ import (
 //	  enabled        = true
 //	  default_policy = "deny"   # or "allow", to migrate
 //	}
+//	audit {
+//	  enabled          = true
+//	  path             = "/var/log/steward/audit.log" # default <data_dir>/audit/audit.log
+//	  rotate_bytes     = 67108864                     # 64 MiB
+//	  rotate_max_files = 10
+//	}
 type FileConfig struct {
 	Name            *string  `hcl:"name,optional"`
 	DataDir         *string  `hcl:"data_dir,optional"`
@@ -124,6 +130,16 @@ type FileConfig struct {
 
 	// ACL is Config.ACL (--acl-enabled, --acl-default-policy).
 	ACL *fileACL `hcl:"acl,block"`
+
+	// Audit is Config.Audit (--audit).
+	Audit *fileAudit `hcl:"audit,block"`
+}
+
+type fileAudit struct {
+	Enabled        *bool   `hcl:"enabled,optional"`
+	Path           *string `hcl:"path,optional"`
+	RotateBytes    *int64  `hcl:"rotate_bytes,optional"`
+	RotateMaxFiles *int    `hcl:"rotate_max_files,optional"`
 }
 
 type fileACL struct {
@@ -318,6 +334,18 @@ func (f *FileConfig) ApplyTo(c *Config) error {
 			c.ACL.Enabled = *a.Enabled
 		}
 		setS(&c.ACL.DefaultPolicy, a.DefaultPolicy)
+	}
+	if a := f.Audit; a != nil {
+		if a.Enabled != nil {
+			c.Audit.Enabled = *a.Enabled
+		}
+		setS(&c.Audit.Path, a.Path)
+		if a.RotateBytes != nil {
+			c.Audit.RotateBytes = *a.RotateBytes
+		}
+		if a.RotateMaxFiles != nil {
+			c.Audit.RotateMaxFiles = *a.RotateMaxFiles
+		}
 	}
 	if f.Server != nil && f.Server.ClientResumeCommits != nil {
 		c.ClientResumeCommits = *f.Server.ClientResumeCommits

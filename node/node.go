@@ -19,6 +19,7 @@ import (
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"github.com/steward/steward/acl"
+	"github.com/steward/steward/audit"
 	"github.com/steward/steward/fsm"
 	"github.com/steward/steward/internal/clock"
 	"github.com/steward/steward/internal/poll"
@@ -60,6 +61,8 @@ type Node struct {
 	keyring *keyringState
 	// acl checks tokens on public calls (nil: ACLs off; node/acl.go).
 	acl *acl.Checker
+	// audit is the audit log (nil: off; node/audit.go).
+	audit *audit.Log
 
 	pool   *transport.Pool
 	server *transport.Server
@@ -171,6 +174,10 @@ func (n *Node) start() (err error) {
 	// The server's options; interceptors outermost first: audit, TLS
 	// roles, ACL.
 	var opts []grpc.ServerOption
+	if err := n.setupAudit(); err != nil {
+		return err
+	}
+	opts = append(opts, n.auditServerOptions()...)
 	opts = append(opts, n.tlsServerOptions()...)
 	if err := n.setupACL(); err != nil {
 		return err
@@ -179,6 +186,7 @@ func (n *Node) start() (err error) {
 	n.server = transport.NewServer(n, transport.ServerConfig{Logger: logger, HoldTimeout: cfg.HoldTimeout, Pool: n.pool, Options: opts})
 	n.registerServices()
 	n.registerACL()
+	n.registerAudit()
 	if err := n.attachPlugins(); err != nil {
 		return err
 	}
@@ -576,6 +584,7 @@ func (n *Node) closeAll() {
 	} else if n.grpcLis != nil {
 		_ = n.grpcLis.Close()
 	}
+	n.closeAudit()
 	if n.ml != nil {
 		_ = n.ml.Shutdown()
 	}
