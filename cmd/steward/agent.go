@@ -48,6 +48,9 @@ type agentFlags struct {
 	caFile, certFile, keyFile      string
 	verifyIncoming, verifyOutgoing bool
 	verifyServerHostname           bool
+	// ACLs (node.Config.ACL): --acl-enabled, --acl-default-policy.
+	aclEnabled       bool
+	aclDefaultPolicy string
 }
 
 func newAgentCmd() *cobra.Command { return newAgentCmdWith(&agentFlags{}) }
@@ -102,6 +105,8 @@ A temporary data dir is removed on exit, a given one never is.`,
 	fl.BoolVar(&f.verifyIncoming, "verify-incoming", false, "TLS: require a certificate of the CA from every gRPC caller (the Internal service and Raft always require one)")
 	fl.BoolVar(&f.verifyOutgoing, "verify-outgoing", false, "TLS: verify the certificate chain of every peer dialed (Raft always does)")
 	fl.BoolVar(&f.verifyServerHostname, "verify-server-hostname", false, "TLS: check that a dialed server holds server.<region>.steward (a client certificate cannot pose as a server); needs --verify-outgoing")
+	fl.BoolVar(&f.aclEnabled, "acl-enabled", false, "ACLs: check the token (x-steward-token) of every API call; bootstrap with steward acl bootstrap (docs/SECURITY.md)")
+	fl.StringVar(&f.aclDefaultPolicy, "acl-default-policy", "deny", "ACLs: what no policy rule covers: deny, or allow (to migrate a running cluster)")
 	return cmd
 }
 
@@ -209,6 +214,18 @@ func agentConfig(cmd *cobra.Command, f *agentFlags) (agentSettings, error) {
 	}
 	if err := agentEncrypt(c, f, fc, changed); err != nil {
 		return s, err
+	}
+	if changed("acl-enabled") {
+		c.ACL.Enabled = f.aclEnabled
+	}
+	if changed("acl-default-policy") {
+		c.ACL.DefaultPolicy = f.aclDefaultPolicy
+	}
+	if c.ACL.DefaultPolicy == "" {
+		c.ACL.DefaultPolicy = "deny"
+	}
+	if err := c.ACL.Validate(); err != nil {
+		return s, usageError(err.Error())
 	}
 	if changed("log-json") {
 		s.logJSON = f.logJSON
@@ -454,7 +471,7 @@ func agentTLS(c *node.Config, f *agentFlags, changed func(string) bool) error {
 // devSecurityLine is a dev agent's start-up line about security: off, as
 // a dev agent runs, unless the settings turned some of it on.
 func devSecurityLine(c node.Config) string {
-	if !c.TLS.Enabled() && c.Encrypt == "" {
+	if !c.TLS.Enabled() && c.Encrypt == "" && !c.ACL.Enabled {
 		return "security: off (TLS, gossip encryption and ACLs disabled: a dev agent is for one machine)"
 	}
 	on := func(b bool) string {
@@ -463,7 +480,7 @@ func devSecurityLine(c node.Config) string {
 		}
 		return "off"
 	}
-	return fmt.Sprintf("security: TLS %s, gossip encryption %s (a dev agent runs with security off unless told otherwise)", on(c.TLS.Enabled()), on(c.Encrypt != ""))
+	return fmt.Sprintf("security: TLS %s, gossip encryption %s, ACLs %s (a dev agent runs with security off unless told otherwise)", on(c.TLS.Enabled()), on(c.Encrypt != ""), on(c.ACL.Enabled))
 }
 
 // reloadAgent is what SIGHUP does: the TLS certificates are read again

@@ -191,6 +191,8 @@ var flagSettings = map[string]struct {
 	"encrypt":                  {`"AAECAwQFBgcICQoLDA0ODw=="`, "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", func(s agentSettings) any { return s.node.Encrypt }, "AAECAwQFBgcICQoLDA0ODw==", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="},
 	"encrypt-verify-incoming":  {`false`, "true", func(s agentSettings) any { return s.node.EncryptVerifyIncoming }, "false", "true"},
 	"encrypt-verify-outgoing":  {`false`, "true", func(s agentSettings) any { return s.node.EncryptVerifyOutgoing }, "false", "true"},
+	"acl-enabled":              {`true`, "false", func(s agentSettings) any { return s.node.ACL.Enabled }, "true", "false"},
+	"acl-default-policy":       {`"allow"`, "deny", func(s agentSettings) any { return s.node.ACL.DefaultPolicy }, "allow", "deny"},
 }
 
 // flagBlock names the config-file block that holds a flag's key, for the
@@ -198,6 +200,17 @@ var flagSettings = map[string]struct {
 var flagBlock = map[string]string{
 	"ca-file": "tls", "cert-file": "tls", "key-file": "tls",
 	"verify-incoming": "tls", "verify-outgoing": "tls", "verify-server-hostname": "tls",
+	"acl-enabled": "acl", "acl-default-policy": "acl",
+}
+
+// flagFileKey is a flag's key in the config file: its name with "_" for
+// "-", less its block's name in front (--acl-enabled is acl { enabled }).
+func flagFileKey(name string) string {
+	key := strings.ReplaceAll(name, "-", "_")
+	if b := flagBlock[name]; b != "" {
+		return strings.TrimPrefix(key, b+"_")
+	}
+	return key
 }
 
 // Every agent flag but --config has a config-file key, its name with "_"
@@ -224,7 +237,7 @@ func TestAgentConfigFileHasEveryFlag(t *testing.T) {
 		}
 		flags = append(flags, name)
 		isFlag[name] = true
-		key := strings.ReplaceAll(name, "-", "_")
+		key := flagFileKey(name)
 		if b := flagBlock[name]; b != "" {
 			key = b + "." + key
 		}
@@ -249,7 +262,7 @@ func TestAgentConfigFileHasEveryFlag(t *testing.T) {
 				b = &strings.Builder{}
 				blocks[flagBlock[name]] = b
 			}
-			fmt.Fprintf(b, "  %s = %s\n", strings.ReplaceAll(name, "-", "_"), s.file)
+			fmt.Fprintf(b, "  %s = %s\n", flagFileKey(name), s.file)
 		}
 	}
 	for name, b := range blocks {
