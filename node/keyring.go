@@ -379,17 +379,20 @@ type keyringOp struct {
 	send  func(ctx context.Context, c pb.KeyringClient) (*pb.KeyringResponse, error)
 }
 
+// listOp reads a node's keyring, changing nothing.
+var listOp = keyringOp{name: "list",
+	local: func(ks *keyringState) error {
+		if ks == nil || ks.ring == nil {
+			return ErrEncryptionOff
+		}
+		return nil
+	},
+	send: func(ctx context.Context, c pb.KeyringClient) (*pb.KeyringResponse, error) {
+		return c.List(ctx, &pb.KeyringListRequest{LocalOnly: true})
+	}}
+
 func (s *keyringService) List(ctx context.Context, req *pb.KeyringListRequest) (*pb.KeyringResponse, error) {
-	op := keyringOp{name: "list",
-		local: func(ks *keyringState) error {
-			if ks == nil || ks.ring == nil {
-				return ErrEncryptionOff
-			}
-			return nil
-		},
-		send: func(ctx context.Context, c pb.KeyringClient) (*pb.KeyringResponse, error) {
-			return c.List(ctx, &pb.KeyringListRequest{LocalOnly: true})
-		}}
+	op := listOp
 	if req.LocalOnly {
 		return s.n.keyringLocal(op)
 	}
@@ -402,11 +405,11 @@ func (s *keyringService) Install(ctx context.Context, req *pb.KeyringInstallRequ
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "keyring install: %v", err)
 	}
-	req.Key = canonicalKey(key)
+	canon := canonicalKey(key)
 	op := keyringOp{name: "install",
 		local: func(ks *keyringState) error { return ks.installKey(key) },
 		send: func(ctx context.Context, c pb.KeyringClient) (*pb.KeyringResponse, error) {
-			return c.Install(ctx, &pb.KeyringInstallRequest{Key: req.Key, LocalOnly: true})
+			return c.Install(ctx, &pb.KeyringInstallRequest{Key: canon, LocalOnly: true})
 		}}
 	if req.LocalOnly {
 		return s.n.keyringLocal(op)
@@ -421,17 +424,17 @@ func (s *keyringService) Use(ctx context.Context, req *pb.KeyringUseRequest) (*p
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "keyring use: %v", err)
 	}
-	req.Key = canonicalKey(key)
+	canon := canonicalKey(key)
 	op := keyringOp{name: "use",
 		local: func(ks *keyringState) error { return ks.useKey(key) },
 		send: func(ctx context.Context, c pb.KeyringClient) (*pb.KeyringResponse, error) {
-			return c.Use(ctx, &pb.KeyringUseRequest{Key: req.Key, LocalOnly: true})
+			return c.Use(ctx, &pb.KeyringUseRequest{Key: canon, LocalOnly: true})
 		}}
 	if req.LocalOnly {
 		return s.n.keyringLocal(op)
 	}
 	if resp, err := s.n.keyringCheck(ctx, "use", func(nd *pb.KeyringNode) string {
-		if !containsString(nd.Keys, req.Key) {
+		if !containsString(nd.Keys, canon) {
 			return "the key is not installed on this node (install it on every node first)"
 		}
 		return ""
@@ -447,17 +450,17 @@ func (s *keyringService) Remove(ctx context.Context, req *pb.KeyringRemoveReques
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "keyring remove: %v", err)
 	}
-	req.Key = canonicalKey(key)
+	canon := canonicalKey(key)
 	op := keyringOp{name: "remove",
 		local: func(ks *keyringState) error { return ks.removeKey(key) },
 		send: func(ctx context.Context, c pb.KeyringClient) (*pb.KeyringResponse, error) {
-			return c.Remove(ctx, &pb.KeyringRemoveRequest{Key: req.Key, LocalOnly: true})
+			return c.Remove(ctx, &pb.KeyringRemoveRequest{Key: canon, LocalOnly: true})
 		}}
 	if req.LocalOnly {
 		return s.n.keyringLocal(op)
 	}
 	if resp, err := s.n.keyringCheck(ctx, "remove", func(nd *pb.KeyringNode) string {
-		if nd.PrimaryKey == req.Key {
+		if nd.PrimaryKey == canon {
 			return "the key is this node's primary key in use (make another key the primary first: keyring use)"
 		}
 		return ""
@@ -480,16 +483,7 @@ func containsString(list []string, s string) bool {
 // no node changed, when a node cannot be reached or refuse names a reason
 // for a node. It returns nil, nil when the operation may go on.
 func (n *Node) keyringCheck(ctx context.Context, name string, refuse func(*pb.KeyringNode) string) (*pb.KeyringResponse, error) {
-	list := n.keyringFanOut(ctx, keyringOp{name: "list",
-		local: func(ks *keyringState) error {
-			if ks == nil || ks.ring == nil {
-				return ErrEncryptionOff
-			}
-			return nil
-		},
-		send: func(ctx context.Context, c pb.KeyringClient) (*pb.KeyringResponse, error) {
-			return c.List(ctx, &pb.KeyringListRequest{LocalOnly: true})
-		}})
+	list := n.keyringFanOut(ctx, listOp)
 	if len(list.FailedNodes) > 0 {
 		return keyringResult(name, list, codes.FailedPrecondition, "refused, no node changed: cannot read the keyring of every node")
 	}
