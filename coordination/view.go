@@ -136,7 +136,7 @@ func NewView(rec *pb.PlanRecord, resultJSON []byte) View {
 				op = res.Operation(id)
 			}
 			if op != nil {
-				ov.ID, ov.Type, ov.Target, ov.Node = op.ID, string(op.Type), op.Target.String(), op.Node
+				ov.ID, ov.Type, ov.Target, ov.Node = op.ID, string(op.Type), op.TargetLabel(), op.Node
 			}
 			if o := outcomes[ov.ID]; o != nil {
 				ov.Error, ov.PID, ov.ResultPID, ov.DurationUS = o.Error, o.Pid, o.ResultPid, o.DurationUs

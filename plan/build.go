@@ -492,7 +492,7 @@ func (b *builder) targetLabel(o *opInfo) string {
 	if o.facts != nil && o.facts.Target.PID != "" {
 		return o.facts.Target.PID
 	}
-	return o.op.Target.String()
+	return o.op.TargetLabel()
 }
 
 // phases groups operations by level according to the safety level.

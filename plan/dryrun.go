@@ -53,7 +53,7 @@ func (r *Result) DryRun() DryRun {
 		dp := DryRunPhase{Index: ph.Index, Level: ph.Level, Impact: ph.Impact, EstimatedMS: ph.EstimatedMS, Rollback: []string{}}
 		for _, id := range ph.Operations {
 			op := ops[id]
-			dp.Operations = append(dp.Operations, fmt.Sprintf("%s: %s %s", id, op.Type, op.Target))
+			dp.Operations = append(dp.Operations, fmt.Sprintf("%s: %s %s", id, op.Type, op.TargetLabel()))
 		}
 		for _, c := range ph.PreChecks {
 			dp.PreChecks = append(dp.PreChecks, c.Kind)
@@ -63,7 +63,11 @@ func (r *Result) DryRun() DryRun {
 		}
 		for _, c := range ph.Rollback {
 			if c.Operation != nil {
-				what := fmt.Sprintf("%s %s", c.Operation.Type, c.Operation.Target)
+				target := c.Operation.TargetLabel()
+				if c.TargetFromResult {
+					target = "the pid in " + c.Op + "'s result"
+				}
+				what := fmt.Sprintf("%s %s", c.Operation.Type, target)
 				for _, t := range c.Then {
 					what += fmt.Sprintf(", then %s %s", t.Type, t.Target)
 				}

@@ -111,9 +111,12 @@ func TestSpawnChecks(t *testing.T) {
 			}
 		}
 	}
-	if d := r.DryRun(); len(d.Phases[0].Rollback) != 1 || !strings.Contains(d.Phases[0].Rollback[0], "sp: kill_process") ||
-		!strings.Contains(d.Phases[0].Rollback[0], "kill the spawned process, by the pid in the operation's result") {
+	d := r.DryRun()
+	if len(d.Phases[0].Rollback) != 1 || d.Phases[0].Rollback[0] != "sp: kill_process the pid in sp's result (kill the spawned process, by the pid in the operation's result)" {
 		t.Errorf("dry run rollback %q", d.Phases[0].Rollback)
+	}
+	if len(d.Phases[0].Operations) != 1 || d.Phases[0].Operations[0] != "sp: spawn new echo process as fresh" {
+		t.Errorf("dry run operations %q", d.Phases[0].Operations)
 	}
 }
 

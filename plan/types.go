@@ -280,5 +280,19 @@ const (
 )
 
 func (o Operation) String() string {
-	return fmt.Sprintf("%s (%s %s)", o.ID, o.Type, o.Target)
+	return fmt.Sprintf("%s (%s %s)", o.ID, o.Type, o.TargetLabel())
+}
+
+// TargetLabel renders what the operation acts on: its target, or, for a
+// spawn, which has none, the process it starts ("new counter process as
+// tally").
+func (o Operation) TargetLabel() string {
+	if o.Type != Spawn {
+		return o.Target.String()
+	}
+	s := "new " + o.Params.Behavior + " process"
+	if o.Params.Name != "" {
+		s += " as " + o.Params.Name
+	}
+	return s
 }

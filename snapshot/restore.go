@@ -207,15 +207,7 @@ func (l *Layer) submitStage(ctx context.Context, rep *RestoreReport, dry bool, l
 
 func recordOps(rep *RestoreReport, stage int, ops []plan.Operation) {
 	for _, op := range ops {
-		target := op.Target.String()
-		if op.Type == plan.Spawn {
-			// No target: the process it starts.
-			target = "new " + op.Params.Behavior + " process"
-			if op.Params.Name != "" {
-				target += " as " + op.Params.Name
-			}
-		}
-		rep.Operations = append(rep.Operations, RestoreOp{ID: op.ID, Type: string(op.Type), Target: target, Node: op.Node, Stage: stage})
+		rep.Operations = append(rep.Operations, RestoreOp{ID: op.ID, Type: string(op.Type), Target: op.TargetLabel(), Node: op.Node, Stage: stage})
 	}
 }
 
