@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -314,5 +315,48 @@ func TestTLSWrongRoleRefusedAtStart(t *testing.T) {
 	_, err := node.New(cfg)
 	if err == nil || !strings.Contains(err.Error(), "a server agent needs server.global.steward") {
 		t.Fatalf("a server with a client certificate: %v", err)
+	}
+}
+
+// The config file's region and tls block reach the node's settings; a
+// partial TLS setting is refused naming what is missing.
+func TestTLSConfigFileBlock(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "agent.hcl")
+	src := `region = "eu"
+tls {
+  ca_file                = "/etc/steward/ca.pem"
+  cert_file              = "/etc/steward/eu-server-steward-0.pem"
+  key_file               = "/etc/steward/eu-server-steward-0-key.pem"
+  verify_incoming        = true
+  verify_outgoing        = true
+  verify_server_hostname = true
+}
+`
+	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fc, err := node.ParseConfigFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := node.DefaultConfig()
+	if err := fc.ApplyTo(&c); err != nil {
+		t.Fatal(err)
+	}
+	want := tlsutil.Config{CAFile: "/etc/steward/ca.pem", CertFile: "/etc/steward/eu-server-steward-0.pem", KeyFile: "/etc/steward/eu-server-steward-0-key.pem",
+		VerifyIncoming: true, VerifyOutgoing: true, VerifyServerHostname: true}
+	if c.Region != "eu" || c.TLS != want {
+		t.Errorf("region %q, tls %+v", c.Region, c.TLS)
+	}
+
+	c = testkit.FastConfig("n1", t.TempDir())
+	c.TLS = tlsutil.Config{CertFile: "x.pem"}
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "ca_file and key_file required") {
+		t.Errorf("a partial tls setting: %v", err)
+	}
+	c.TLS = tlsutil.Config{}
+	c.Region = "EU"
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), `region: "EU"`) {
+		t.Errorf("a bad region: %v", err)
 	}
 }
