@@ -71,6 +71,15 @@ func TestKeyringCLI(t *testing.T) {
 	if exitCode(err) != 1 || !strings.Contains(err.Error(), "(n1, n2, n3)") || !strings.Contains(err.Error(), "primary key") {
 		t.Fatalf("remove of the primary: %v\n%s", err, out)
 	}
+	// -o json prints every node's result first, then fails.
+	out, err = run(t, "--addr", addr, "keyring", "remove", k1, "-o", "json")
+	if exitCode(err) != 1 {
+		t.Fatalf("remove of the primary, -o json: %v", err)
+	}
+	var failed map[string]any
+	if jerr := json.Unmarshal([]byte(out), &failed); jerr != nil || len(failed["failed_nodes"].([]any)) != 3 || !strings.Contains(failed["error"].(string), "primary key") {
+		t.Fatalf("remove of the primary, -o json: %s %v", out, jerr)
+	}
 	mustRun(t, "--addr", addr, "keyring", "use", k2)
 	mustRun(t, "--addr", addr, "keyring", "remove", k1)
 	out = mustRun(t, "--addr", addr, "keyring", "list")
