@@ -53,7 +53,7 @@ func ClientTLSConfig(c CLIConfig) (*tls.Config, error) {
 	}
 	cfg := &tls.Config{MinVersion: MinVersion, RootCAs: pool}
 	if c.CertFile != "" {
-		m, err := load(Config{CAFile: c.CAFile, CertFile: c.CertFile, KeyFile: c.KeyFile}, now)
+		m, err := load(Config{CAFile: c.CAFile, CertFile: c.CertFile, KeyFile: c.KeyFile}, now, false)
 		if err != nil {
 			return nil, cliNames(err)
 		}

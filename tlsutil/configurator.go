@@ -42,7 +42,7 @@ func newConfigurator(c Config, now func() time.Time) (*Configurator, error) {
 		return nil, errors.New("tls: not configured (no ca_file, cert_file, key_file)")
 	}
 	c.Region = c.region()
-	m, err := load(c, now())
+	m, err := load(c, now(), true)
 	if err != nil {
 		return nil, err
 	}
@@ -57,7 +57,7 @@ func newConfigurator(c Config, now func() time.Time) (*Configurator, error) {
 func (c *Configurator) Reload() error {
 	c.reload.Lock()
 	defer c.reload.Unlock()
-	m, err := load(c.cfg, c.now())
+	m, err := load(c.cfg, c.now(), true)
 	if err != nil {
 		return fmt.Errorf("tls reload (the certificates in use are kept): %w", err)
 	}

@@ -82,8 +82,10 @@ func checkValid(setting, path string, c *x509.Certificate, now time.Time) error 
 	return nil
 }
 
-// load reads and checks the files of c at now.
-func load(c Config, now time.Time) (*material, error) {
+// load reads and checks the files of c at now; with roles, it also reads
+// the role the certificate names in c's region (an agent's; a CLI user's
+// certificate is not read for one).
+func load(c Config, now time.Time, roles bool) (*material, error) {
 	caPEM, err := readFile("ca_file", c.CAFile)
 	if err != nil {
 		return nil, err
@@ -136,9 +138,11 @@ func load(c Config, now time.Time) (*material, error) {
 	if _, err := leaf.Verify(x509.VerifyOptions{Roots: pool, Intermediates: inter, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
 		return nil, fmt.Errorf("cert_file %s: %w of ca_file %s: %v", c.CertFile, ErrNotSigned, c.CAFile, err)
 	}
-	role, err := RoleOfCert(leaf, c.region())
-	if err != nil {
-		return nil, fmt.Errorf("cert_file %s: %w", c.CertFile, err)
+	var role Role
+	if roles {
+		if role, err = RoleOfCert(leaf, c.region()); err != nil {
+			return nil, fmt.Errorf("cert_file %s: %w", c.CertFile, err)
+		}
 	}
 	return &material{pool: pool, cas: cas, cert: &pair, leaf: leaf, role: role}, nil
 }
