@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
@@ -22,12 +23,19 @@ type Config struct {
 	// KeepCommits is how many recent commits the store keeps for the work
 	// streams of client agents (0: state.MaxFeedCommits).
 	KeepCommits int
+	// OnApply, if set, is told of every command applied: its type's name,
+	// how long its handler took and whether it was refused (a malformed
+	// payload or a domain rule). It observes only: the time is measured
+	// around the handler and never reaches the result, so Apply stays
+	// deterministic. It runs on the apply goroutine and must be quick.
+	OnApply func(command string, d time.Duration, refused bool)
 }
 
 // FSM implements raft.FSM over a state.Store.
 type FSM struct {
-	logger hclog.Logger
-	onHalt func(error)
+	logger  hclog.Logger
+	onHalt  func(error)
+	onApply func(command string, d time.Duration, refused bool)
 
 	mu    sync.RWMutex // guards store and haltErr
 	store *state.Store
@@ -51,7 +59,7 @@ func New(cfg Config) (*FSM, error) {
 		logger = hclog.NewNullLogger()
 	}
 	s.KeepCommits(cfg.KeepCommits)
-	return &FSM{logger: logger.Named("fsm"), onHalt: cfg.OnHalt, store: s, keep: cfg.KeepCommits}, nil
+	return &FSM{logger: logger.Named("fsm"), onHalt: cfg.OnHalt, onApply: cfg.OnApply, store: s, keep: cfg.KeepCommits}, nil
 }
 
 // State returns the current store. After a restore it is a different store:
@@ -114,13 +122,26 @@ func (f *FSM) Apply(l *raft.Log) interface{} {
 		}
 		return f.halt(l.Index, e.Type)
 	}
+	var start time.Time
+	if f.onApply != nil {
+		start = time.Now()
+	}
 	payload := def.newPayload()
 	if err := proto.Unmarshal(e.Payload, payload); err != nil {
 		f.logger.Warn("malformed command payload", "index", l.Index, "type", def.name, "error", err)
+		f.observe(def.name, start, true)
 		return &Result{Index: l.Index, Err: fmt.Errorf("%w: %s at %d: %v", ErrMalformedCommand, def.name, l.Index, err)}
 	}
 	value, err := def.apply(f.State(), l.Index, &e, payload)
+	f.observe(def.name, start, err != nil)
 	return &Result{Index: l.Index, Value: value, Err: err}
+}
+
+// observe reports one apply to OnApply, timed from start.
+func (f *FSM) observe(command string, start time.Time, refused bool) {
+	if f.onApply != nil {
+		f.onApply(command, time.Since(start), refused)
+	}
 }
 
 func (f *FSM) halt(idx uint64, t pb.CommandType) *Result {

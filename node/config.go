@@ -19,6 +19,9 @@ const (
 	DefaultGossipPort = 7401
 	DefaultRaftPort   = 7402
 	DefaultGRPCPort   = 7403
+	// DefaultHTTPPort is the agent's HTTP listener (/metrics, /v1/health),
+	// on the bind IP unless --http-addr says otherwise.
+	DefaultHTTPPort = 7404
 )
 
 // Config configures a node. Zero values take the defaults of DefaultConfig
@@ -46,6 +49,12 @@ type Config struct {
 	RaftAddr string
 	// GRPCAddr is the gRPC listen address, ip:port. Port 0 picks one.
 	GRPCAddr string
+	// HTTPAddr is the HTTP listen address (/metrics, /v1/health/live,
+	// /v1/health/ready; docs/OBSERVABILITY.md), ip:port; port 0 picks
+	// one. "" serves no HTTP (the library's default: in-process test
+	// clusters opt in; the agent defaults to DefaultHTTPPort on the bind
+	// IP).
+	HTTPAddr string
 	// AdvertiseAddr is the IP other nodes dial, when the bind addresses are
 	// 0.0.0.0 or behind NAT. The ports stay those of the bind addresses.
 	AdvertiseAddr string
@@ -213,6 +222,11 @@ func (c *Config) Validate() error {
 		}
 		if err := checkHostPort(a.v); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", a.flag, err))
+		}
+	}
+	if c.HTTPAddr != "" {
+		if err := checkHostPort(c.HTTPAddr); err != nil {
+			errs = append(errs, fmt.Errorf("http-addr: %w", err))
 		}
 	}
 	if c.AdvertiseAddr != "" && net.ParseIP(c.AdvertiseAddr) == nil {

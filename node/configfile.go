@@ -30,6 +30,7 @@ import (
 //	bind_addr                = "0.0.0.0:7401"
 //	raft_addr                = "0.0.0.0:7402"
 //	grpc_addr                = "0.0.0.0:7403"
+//	http_addr                = "0.0.0.0:7404" # /metrics, /v1/health
 //	advertise_addr           = "10.0.0.5"
 //	join                     = ["10.0.0.6:7401"]
 //	retry_join               = ["10.0.0.7:7401"]
@@ -96,6 +97,7 @@ type FileConfig struct {
 	BindAddr        *string  `hcl:"bind_addr,optional"`
 	RaftAddr        *string  `hcl:"raft_addr,optional"`
 	GRPCAddr        *string  `hcl:"grpc_addr,optional"`
+	HTTPAddr        *string  `hcl:"http_addr,optional"`
 	AdvertiseAddr   *string  `hcl:"advertise_addr,optional"`
 	Join            []string `hcl:"join,optional"`
 	RetryJoin       []string `hcl:"retry_join,optional"`
@@ -289,6 +291,7 @@ func (f *FileConfig) ApplyTo(c *Config) error {
 	setS(&c.BindAddr, f.BindAddr)
 	setS(&c.RaftAddr, f.RaftAddr)
 	setS(&c.GRPCAddr, f.GRPCAddr)
+	setS(&c.HTTPAddr, f.HTTPAddr)
 	setS(&c.AdvertiseAddr, f.AdvertiseAddr)
 	if f.Join != nil {
 		c.Join = append([]string(nil), f.Join...)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -23,11 +24,11 @@ import (
 	"github.com/steward/steward/fsm"
 	"github.com/steward/steward/internal/clock"
 	"github.com/steward/steward/internal/poll"
+	"github.com/steward/steward/metrics"
 	"github.com/steward/steward/state"
 	"github.com/steward/steward/tlsutil"
 	"github.com/steward/steward/transport"
 	"go.etcd.io/bbolt"
-	"google.golang.org/grpc"
 )
 
 // Node is one running steward agent.
@@ -70,6 +71,12 @@ type Node struct {
 	tls      *tlsutil.Configurator
 	grpcLis  net.Listener
 	grpcAddr string // advertised
+	// metrics is the node's Prometheus registry; httpLis, httpSrv and
+	// httpAddr its HTTP listener (node/http.go; nil, "" when off).
+	metrics  *metrics.Registry
+	httpLis  net.Listener
+	httpSrv  *http.Server
+	httpAddr string
 	raftAddr string // advertised
 
 	// readyTerm is the term in which this node, as leader, finished
@@ -131,6 +138,7 @@ func New(cfg Config) (*Node, error) {
 		cfg:          cfg,
 		logger:       logger,
 		members:      newMemberTable(cfg.Clock),
+		metrics:      metrics.New(cfg.Name),
 		raftNotifyCh: make(chan bool, 16),
 		shutdownCh:   make(chan struct{}),
 		tempDir:      tempDir,
@@ -160,20 +168,30 @@ func (n *Node) start() (err error) {
 			return err
 		}
 	} else {
-		if n.fsm, err = fsm.New(fsm.Config{Logger: logger, OnHalt: n.halt, KeepCommits: cfg.ClientResumeCommits}); err != nil {
+		if n.fsm, err = fsm.New(fsm.Config{Logger: logger, OnHalt: n.halt, KeepCommits: cfg.ClientResumeCommits, OnApply: n.metrics.ObserveApply}); err != nil {
 			return err
 		}
 		if err := n.setupRaft(); err != nil {
+			return err
+		}
+		if err := n.metrics.Register(metrics.RaftCollector(n.raft, cfg.Clock.Now)); err != nil {
 			return err
 		}
 	}
 	if err := n.setupGossip(); err != nil {
 		return err
 	}
+	if err := n.metrics.Register(metrics.NodeCollector(metrics.NodeSource{
+		MemberStatuses: n.memberStatuses,
+		HealthScore:    n.ml.GetHealthScore,
+		Ready:          func() bool { l, _ := n.Leader(); return l != "" },
+	})); err != nil {
+		return err
+	}
 	n.pool = n.newPool()
-	// The server's options; interceptors outermost first: audit, TLS
-	// roles, ACL.
-	var opts []grpc.ServerOption
+	// The server's options; interceptors outermost first: metrics,
+	// audit, TLS roles, ACL.
+	opts := n.metrics.ServerOptions()
 	if err := n.setupAudit(); err != nil {
 		return err
 	}
@@ -183,6 +201,9 @@ func (n *Node) start() (err error) {
 		return err
 	}
 	opts = append(opts, n.aclServerOptions()...)
+	if err := n.listenHTTP(); err != nil {
+		return err
+	}
 	n.server = transport.NewServer(n, transport.ServerConfig{Logger: logger, HoldTimeout: cfg.HoldTimeout, Pool: n.pool, Options: opts})
 	n.registerServices()
 	n.registerACL()
@@ -195,6 +216,7 @@ func (n *Node) start() (err error) {
 			n.logger.Error("gRPC server stopped", "error", err)
 		}
 	})
+	n.serveHTTP()
 	if cfg.Client {
 		n.goFunc(n.runClient)
 	} else {
@@ -366,6 +388,7 @@ func (n *Node) setupGossip() error {
 	mc.Conflict = d
 	mc.Ping = d
 	mc.Logger = newMemberlistLogger(n.logger.Named("gossip"), n.members)
+	mc.MetricLabels = metrics.MemberlistLabels(c.Name)
 	ring, err := n.setupKeyring()
 	if err != nil {
 		return err
@@ -576,6 +599,7 @@ func (n *Node) Shutdown() error {
 }
 
 func (n *Node) closeAll() {
+	n.closeHTTP()
 	for i := len(n.closers) - 1; i >= 0; i-- {
 		n.closers[i]()
 	}

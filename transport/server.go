@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
 )
 
 // Limits of the gRPC surface.
@@ -85,6 +86,11 @@ func NewServer(b Backend, cfg ServerConfig) *Server {
 	pb.RegisterInternalServer(s.grpc, s.internal)
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	s.health.SetServingStatus(ReadyService, healthpb.HealthCheckResponse_NOT_SERVING)
+	// Server reflection (v1 and v1alpha), so that grpcurl list and
+	// describe work; it lists the services registered by Serve time,
+	// those of later layers too. Like health it needs no ACL token
+	// (acl.exemptServices) nor a server certificate.
+	reflection.Register(s.grpc)
 	return s
 }
 
