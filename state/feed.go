@@ -153,7 +153,8 @@ func (s *Store) Since(after uint64) (commits []Commit, wake <-chan struct{}, ok 
 // steps and the barrier between phases, snapshots and their parts'
 // statuses, modules and their binaries, deployments, checkpoints,
 // experiments, thresholds, the node registry, trusted keys, the cluster
-// id), and goes to every client.
+// id, the ACL policies and tokens a client checks callers with), and goes
+// to every client.
 func Concerns(node, table string, rec proto.Message) bool {
 	switch table {
 	case tableKV, tableIndex:
