@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"strings"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -50,8 +51,18 @@ var targetFields = map[protoreflect.Name]bool{
 // as "<field>.<name>" (a process reference, a supervisor).
 var nestedFields = map[protoreflect.Name]bool{"ref": true, "supervisor": true, "target": true}
 
-// targetOf lists the target fields a request sets.
-func targetOf(req any) map[string]string {
+// secretServices are services whose requests carry key material: their
+// targets are never recorded, whatever their fields are named (a gossip
+// key travels as secret_key today; a rename must not leak it).
+var secretServices = []string{"/steward.v1.Keyring/"}
+
+// targetOf lists the target fields a request of method sets.
+func targetOf(method string, req any) map[string]string {
+	for _, s := range secretServices {
+		if strings.HasPrefix(method, s) {
+			return nil
+		}
+	}
 	m, ok := req.(proto.Message)
 	if !ok || m == nil {
 		return nil

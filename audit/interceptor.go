@@ -43,7 +43,7 @@ func audited(ctx context.Context, method string) (resource string, ok bool) {
 
 // entry builds the entry of a finished call.
 func (l *Log) entry(ctx context.Context, method, resource string, req any, err error, start time.Time) *Entry {
-	e := &Entry{Time: start.UTC(), Node: l.node, Method: method, Resource: resource, Target: targetOf(req),
+	e := &Entry{Time: start.UTC(), Node: l.node, Method: method, Resource: resource, Target: targetOf(method, req),
 		Accessor: acl.AccessorFromContext(ctx), Result: ResultOK, DurationUS: time.Since(start).Microseconds()}
 	if id, ok := tlsutil.PeerIdentity(ctx); ok {
 		e.Subject = id.Subject

@@ -285,6 +285,7 @@ func TestInterceptor(t *testing.T) {
 		{callCtx("0"), &pb.KVPutRequest{Key: "b", Value: []byte("s3cret-value")}, put, denied},
 		{callCtx(""), &pb.KVGetRequest{Key: "a"}, &grpc.UnaryServerInfo{FullMethod: "/steward.v1.KV/Get"}, ok},
 		{callCtx("1"), &pb.KVPutRequest{Key: "c"}, put, ok},
+		{callCtx(""), &pb.KeyringInstallRequest{}, &grpc.UnaryServerInfo{FullMethod: "/steward.v1.Keyring/Install"}, ok},
 		{callCtx(""), &pb.KillRequest{Ref: &pb.ProcessRef{Pid: "n2/7"}, Reason: "because"}, &grpc.UnaryServerInfo{FullMethod: "/steward.v1.Runtime/Kill"}, ok},
 	}
 	for _, c := range calls {
@@ -301,10 +302,13 @@ func TestInterceptor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Entries) != 3 {
-		t.Fatalf("%d entries, want the two puts accepted here and the kill:\n%s", len(res.Entries), raw)
+	if len(res.Entries) != 4 {
+		t.Fatalf("%d entries, want the two puts accepted here, the keyring install and the kill:\n%s", len(res.Entries), raw)
 	}
-	a, b, k := res.Entries[0], res.Entries[1], res.Entries[2]
+	a, b, ki, k := res.Entries[0], res.Entries[1], res.Entries[2], res.Entries[3]
+	if ki.Method != "/steward.v1.Keyring/Install" || ki.Resource != "operator" || ki.Target != nil {
+		t.Fatalf("the keyring install (no target: its request carries a key): %+v", ki)
+	}
 	if a.Method != "/steward.v1.KV/Put" || a.Resource != "kv" || a.Target["key"] != "a" || a.Result != ResultOK || a.Error != "" ||
 		a.Peer != "10.0.0.7:4242" || a.Node != "n1" || a.Time.IsZero() {
 		t.Fatalf("the accepted put: %+v", a)
