@@ -142,6 +142,31 @@ func TestRestoreInstancesQueuesAndStandalones(t *testing.T) {
 		return nil
 	}, "restarted")
 
+	// A dry run lists the spawns in the first stage and the queued
+	// messages for their processes in the second, and changes nothing.
+	dry, err := sc.snaps(1).Restore(testkit.Ctx(t, 60*time.Second), &pb.RestoreRequest{Id: rec.Id, DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var drep snapshot.RestoreReport
+	if err := json.Unmarshal(dry.ReportJson, &drep); err != nil {
+		t.Fatal(err)
+	}
+	var listed []string
+	for _, op := range drep.Operations {
+		if op.Type == "spawn" || op.Target == "pid "+tally.String() {
+			listed = append(listed, fmt.Sprintf("%d %s %s", op.Stage, op.Type, op.Target))
+		}
+	}
+	slices.Sort(listed)
+	if want := "[1 spawn new counter process as tally 1 spawn new echo process 2 send_message pid " + tally.String() + " 2 send_message pid " + tally.String() + "]"; fmt.Sprint(listed) != want ||
+		len(dry.PlanIds) != 0 || drep.Plan == nil {
+		t.Fatalf("dry run: %v, plans %v, plan %v; want %s\n%s", listed, dry.PlanIds, drep.Plan != nil, want, dry.ReportJson)
+	}
+	if pid, ok := rt.WhereIs("tally"); ok {
+		t.Fatalf("the dry run registered tally to %s", pid)
+	}
+
 	resp, err := sc.snaps(2).Restore(testkit.Ctx(t, 60*time.Second), &pb.RestoreRequest{Id: rec.Id})
 	if err != nil {
 		t.Fatal(err)
