@@ -2,6 +2,8 @@ package metrics
 
 import (
 	"net/http"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -80,6 +82,20 @@ func (r *Registry) Handler() http.Handler {
 	return promhttp.HandlerFor(r.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
 }
 
+// commandLabels caches CommandLabel's answers.
+var commandLabels sync.Map
+
+// commandLabel is a command type's name as a label value: the enum's name
+// without COMMAND_TYPE_, in lower case (COMMAND_TYPE_KV_PUT is kv_put).
+func commandLabel(name string) string {
+	if v, ok := commandLabels.Load(name); ok {
+		return v.(string)
+	}
+	l := strings.ToLower(strings.TrimPrefix(name, "COMMAND_TYPE_"))
+	commandLabels.Store(name, l)
+	return l
+}
+
 // ObserveApply records one FSM apply (fsm.Config.OnApply): its command
 // type's name, how long it took, and whether it was refused.
 func (r *Registry) ObserveApply(command string, d time.Duration, refused bool) {
@@ -87,6 +103,7 @@ func (r *Registry) ObserveApply(command string, d time.Duration, refused bool) {
 	if refused {
 		res = "refused"
 	}
+	command = commandLabel(command)
 	r.fsmApply.WithLabelValues(command).Observe(d.Seconds())
 	r.fsmApplied.WithLabelValues(command, res).Inc()
 }
