@@ -401,7 +401,7 @@ func (s *keyringService) List(ctx context.Context, req *pb.KeyringListRequest) (
 }
 
 func (s *keyringService) Install(ctx context.Context, req *pb.KeyringInstallRequest) (*pb.KeyringResponse, error) {
-	key, err := ParseKey(req.Key)
+	key, err := ParseKey(req.SecretKey)
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "keyring install: %v", err)
 	}
@@ -409,7 +409,7 @@ func (s *keyringService) Install(ctx context.Context, req *pb.KeyringInstallRequ
 	op := keyringOp{name: "install",
 		local: func(ks *keyringState) error { return ks.installKey(key) },
 		send: func(ctx context.Context, c pb.KeyringClient) (*pb.KeyringResponse, error) {
-			return c.Install(ctx, &pb.KeyringInstallRequest{Key: canon, LocalOnly: true})
+			return c.Install(ctx, &pb.KeyringInstallRequest{SecretKey: canon, LocalOnly: true})
 		}}
 	if req.LocalOnly {
 		return s.n.keyringLocal(op)
@@ -420,7 +420,7 @@ func (s *keyringService) Install(ctx context.Context, req *pb.KeyringInstallRequ
 // Use checks first that every node holds the key: a node that does not
 // could no longer read the gossip of those that encrypt with it.
 func (s *keyringService) Use(ctx context.Context, req *pb.KeyringUseRequest) (*pb.KeyringResponse, error) {
-	key, err := ParseKey(req.Key)
+	key, err := ParseKey(req.SecretKey)
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "keyring use: %v", err)
 	}
@@ -428,7 +428,7 @@ func (s *keyringService) Use(ctx context.Context, req *pb.KeyringUseRequest) (*p
 	op := keyringOp{name: "use",
 		local: func(ks *keyringState) error { return ks.useKey(key) },
 		send: func(ctx context.Context, c pb.KeyringClient) (*pb.KeyringResponse, error) {
-			return c.Use(ctx, &pb.KeyringUseRequest{Key: canon, LocalOnly: true})
+			return c.Use(ctx, &pb.KeyringUseRequest{SecretKey: canon, LocalOnly: true})
 		}}
 	if req.LocalOnly {
 		return s.n.keyringLocal(op)
@@ -446,7 +446,7 @@ func (s *keyringService) Use(ctx context.Context, req *pb.KeyringUseRequest) (*p
 
 // Remove checks first that no node uses the key as its primary.
 func (s *keyringService) Remove(ctx context.Context, req *pb.KeyringRemoveRequest) (*pb.KeyringResponse, error) {
-	key, err := ParseKey(req.Key)
+	key, err := ParseKey(req.SecretKey)
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "keyring remove: %v", err)
 	}
@@ -454,7 +454,7 @@ func (s *keyringService) Remove(ctx context.Context, req *pb.KeyringRemoveReques
 	op := keyringOp{name: "remove",
 		local: func(ks *keyringState) error { return ks.removeKey(key) },
 		send: func(ctx context.Context, c pb.KeyringClient) (*pb.KeyringResponse, error) {
-			return c.Remove(ctx, &pb.KeyringRemoveRequest{Key: canon, LocalOnly: true})
+			return c.Remove(ctx, &pb.KeyringRemoveRequest{SecretKey: canon, LocalOnly: true})
 		}}
 	if req.LocalOnly {
 		return s.n.keyringLocal(op)

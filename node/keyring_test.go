@@ -242,19 +242,19 @@ func TestGossipKeyRotationUnderWriteLoad(t *testing.T) {
 
 	// Rules first: using a key not installed, or removing the primary, is
 	// refused with every node named and nothing changed.
-	_, err := kr.Use(ctx, &pb.KeyringUseRequest{Key: newK})
+	_, err := kr.Use(ctx, &pb.KeyringUseRequest{SecretKey: newK})
 	if status.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), "not installed") {
 		t.Fatalf("use before install: %v", err)
 	}
 	if r := node.KeyringResponseOf(err); r == nil || len(r.FailedNodes) != 4 {
 		t.Fatalf("use before install: details %v", r)
 	}
-	_, err = kr.Remove(ctx, &pb.KeyringRemoveRequest{Key: oldKey})
+	_, err = kr.Remove(ctx, &pb.KeyringRemoveRequest{SecretKey: oldKey})
 	if status.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), "primary key") {
 		t.Fatalf("remove of the primary: %v", err)
 	}
 
-	resp, err := kr.Install(ctx, &pb.KeyringInstallRequest{Key: newK})
+	resp, err := kr.Install(ctx, &pb.KeyringInstallRequest{SecretKey: newK})
 	if err != nil {
 		t.Fatalf("install: %v", err)
 	}
@@ -266,7 +266,7 @@ func TestGossipKeyRotationUnderWriteLoad(t *testing.T) {
 	}
 	waitWrites(ackCount.Load() + 10)
 
-	if resp, err = kr.Use(ctx, &pb.KeyringUseRequest{Key: newK}); err != nil {
+	if resp, err = kr.Use(ctx, &pb.KeyringUseRequest{SecretKey: newK}); err != nil {
 		t.Fatalf("use: %v", err)
 	}
 	for name, p := range primaries(resp) {
@@ -276,7 +276,7 @@ func TestGossipKeyRotationUnderWriteLoad(t *testing.T) {
 	}
 	waitWrites(ackCount.Load() + 10)
 
-	if resp, err = kr.Remove(ctx, &pb.KeyringRemoveRequest{Key: oldKey}); err != nil {
+	if resp, err = kr.Remove(ctx, &pb.KeyringRemoveRequest{SecretKey: oldKey}); err != nil {
 		t.Fatalf("remove: %v", err)
 	}
 	if held, _ := keyCount(resp, oldKey); held != 0 {
@@ -344,13 +344,13 @@ func TestGossipRestartAfterRotationUsesPersistedKeyring(t *testing.T) {
 	c := testkit.NewCluster(t, 3, withKey(oldKey))
 	kr := keyringClient(c, 0)
 	ctx := testkit.Ctx(t, 60*time.Second)
-	if _, err := kr.Install(ctx, &pb.KeyringInstallRequest{Key: newK}); err != nil {
+	if _, err := kr.Install(ctx, &pb.KeyringInstallRequest{SecretKey: newK}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := kr.Use(ctx, &pb.KeyringUseRequest{Key: newK}); err != nil {
+	if _, err := kr.Use(ctx, &pb.KeyringUseRequest{SecretKey: newK}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := kr.Remove(ctx, &pb.KeyringRemoveRequest{Key: oldKey}); err != nil {
+	if _, err := kr.Remove(ctx, &pb.KeyringRemoveRequest{SecretKey: oldKey}); err != nil {
 		t.Fatal(err)
 	}
 	i := c.Index(c.Followers()[0].Name())
@@ -383,10 +383,10 @@ func TestKeyringRules(t *testing.T) {
 	c := testkit.NewCluster(t, 3, withKey(key))
 	ctx := testkit.Ctx(t, 60*time.Second)
 	// Installed on n2 alone.
-	if _, err := keyringClient(c, 1).Install(ctx, &pb.KeyringInstallRequest{Key: other, LocalOnly: true}); err != nil {
+	if _, err := keyringClient(c, 1).Install(ctx, &pb.KeyringInstallRequest{SecretKey: other, LocalOnly: true}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := keyringClient(c, 1).Use(ctx, &pb.KeyringUseRequest{Key: other})
+	_, err := keyringClient(c, 1).Use(ctx, &pb.KeyringUseRequest{SecretKey: other})
 	if status.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), "(n1, n3)") || !strings.Contains(err.Error(), "no node changed") {
 		t.Fatalf("use of a key n1 and n3 lack: %v", err)
 	}
@@ -408,14 +408,14 @@ func TestKeyringRules(t *testing.T) {
 		t.Fatalf("local list: %v %v", local, err)
 	}
 	for _, bad := range []string{"", "not base64!", "AAEC"} {
-		_, err := keyringClient(c, 0).Install(ctx, &pb.KeyringInstallRequest{Key: bad})
+		_, err := keyringClient(c, 0).Install(ctx, &pb.KeyringInstallRequest{SecretKey: bad})
 		if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "16, 24 or 32 bytes") {
 			t.Fatalf("install %q: %v", bad, err)
 		}
 	}
 
 	plain := testkit.NewCluster(t, 1)
-	_, err = keyringClient(plain, 0).Install(ctx, &pb.KeyringInstallRequest{Key: key})
+	_, err = keyringClient(plain, 0).Install(ctx, &pb.KeyringInstallRequest{SecretKey: key})
 	if status.Code(err) != codes.Aborted || !strings.Contains(err.Error(), "not enabled") {
 		t.Fatalf("install without encryption: %v", err)
 	}

@@ -66,9 +66,11 @@ func (x *KeyringListRequest) GetLocalOnly() bool {
 	return false
 }
 
+// The key travels as secret_key, a name the audit log never records (it
+// records fields such as key, name or node).
 type KeyringInstallRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Key           string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	SecretKey     string                 `protobuf:"bytes,1,opt,name=secret_key,json=secretKey,proto3" json:"secret_key,omitempty"`
 	LocalOnly     bool                   `protobuf:"varint,2,opt,name=local_only,json=localOnly,proto3" json:"local_only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -104,9 +106,9 @@ func (*KeyringInstallRequest) Descriptor() ([]byte, []int) {
 	return file_steward_v1_keyring_proto_rawDescGZIP(), []int{1}
 }
 
-func (x *KeyringInstallRequest) GetKey() string {
+func (x *KeyringInstallRequest) GetSecretKey() string {
 	if x != nil {
-		return x.Key
+		return x.SecretKey
 	}
 	return ""
 }
@@ -120,7 +122,7 @@ func (x *KeyringInstallRequest) GetLocalOnly() bool {
 
 type KeyringUseRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Key           string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	SecretKey     string                 `protobuf:"bytes,1,opt,name=secret_key,json=secretKey,proto3" json:"secret_key,omitempty"`
 	LocalOnly     bool                   `protobuf:"varint,2,opt,name=local_only,json=localOnly,proto3" json:"local_only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -156,9 +158,9 @@ func (*KeyringUseRequest) Descriptor() ([]byte, []int) {
 	return file_steward_v1_keyring_proto_rawDescGZIP(), []int{2}
 }
 
-func (x *KeyringUseRequest) GetKey() string {
+func (x *KeyringUseRequest) GetSecretKey() string {
 	if x != nil {
-		return x.Key
+		return x.SecretKey
 	}
 	return ""
 }
@@ -172,7 +174,7 @@ func (x *KeyringUseRequest) GetLocalOnly() bool {
 
 type KeyringRemoveRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Key           string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	SecretKey     string                 `protobuf:"bytes,1,opt,name=secret_key,json=secretKey,proto3" json:"secret_key,omitempty"`
 	LocalOnly     bool                   `protobuf:"varint,2,opt,name=local_only,json=localOnly,proto3" json:"local_only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -208,9 +210,9 @@ func (*KeyringRemoveRequest) Descriptor() ([]byte, []int) {
 	return file_steward_v1_keyring_proto_rawDescGZIP(), []int{3}
 }
 
-func (x *KeyringRemoveRequest) GetKey() string {
+func (x *KeyringRemoveRequest) GetSecretKey() string {
 	if x != nil {
-		return x.Key
+		return x.SecretKey
 	}
 	return ""
 }
@@ -453,17 +455,20 @@ const file_steward_v1_keyring_proto_rawDesc = "" +
 	"steward.v1\"3\n" +
 	"\x12KeyringListRequest\x12\x1d\n" +
 	"\n" +
-	"local_only\x18\x01 \x01(\bR\tlocalOnly\"H\n" +
-	"\x15KeyringInstallRequest\x12\x10\n" +
-	"\x03key\x18\x01 \x01(\tR\x03key\x12\x1d\n" +
+	"local_only\x18\x01 \x01(\bR\tlocalOnly\"U\n" +
+	"\x15KeyringInstallRequest\x12\x1d\n" +
 	"\n" +
-	"local_only\x18\x02 \x01(\bR\tlocalOnly\"D\n" +
-	"\x11KeyringUseRequest\x12\x10\n" +
-	"\x03key\x18\x01 \x01(\tR\x03key\x12\x1d\n" +
+	"secret_key\x18\x01 \x01(\tR\tsecretKey\x12\x1d\n" +
 	"\n" +
-	"local_only\x18\x02 \x01(\bR\tlocalOnly\"G\n" +
-	"\x14KeyringRemoveRequest\x12\x10\n" +
-	"\x03key\x18\x01 \x01(\tR\x03key\x12\x1d\n" +
+	"local_only\x18\x02 \x01(\bR\tlocalOnly\"Q\n" +
+	"\x11KeyringUseRequest\x12\x1d\n" +
+	"\n" +
+	"secret_key\x18\x01 \x01(\tR\tsecretKey\x12\x1d\n" +
+	"\n" +
+	"local_only\x18\x02 \x01(\bR\tlocalOnly\"T\n" +
+	"\x14KeyringRemoveRequest\x12\x1d\n" +
+	"\n" +
+	"secret_key\x18\x01 \x01(\tR\tsecretKey\x12\x1d\n" +
 	"\n" +
 	"local_only\x18\x02 \x01(\bR\tlocalOnly\"\x9d\x01\n" +
 	"\vKeyringNode\x12\x12\n" +

@@ -142,15 +142,15 @@ its encrypt setting at the next start.`,
 	changes := []change{
 		{"install KEY", "Add KEY to every node's keyring (it decrypts; the primary key still encrypts)", "Installed the key",
 			func(cmd *cobra.Command, kc pb.KeyringClient, key string) (*pb.KeyringResponse, error) {
-				return kc.Install(cmd.Context(), &pb.KeyringInstallRequest{Key: key})
+				return kc.Install(cmd.Context(), &pb.KeyringInstallRequest{SecretKey: key})
 			}},
 		{"use KEY", "Make KEY the primary key (the one that encrypts) on every node; every node must hold it", "Now encrypting with the key",
 			func(cmd *cobra.Command, kc pb.KeyringClient, key string) (*pb.KeyringResponse, error) {
-				return kc.Use(cmd.Context(), &pb.KeyringUseRequest{Key: key})
+				return kc.Use(cmd.Context(), &pb.KeyringUseRequest{SecretKey: key})
 			}},
 		{"remove KEY", "Remove KEY from every node's keyring; refused while a node uses it as primary", "Removed the key",
 			func(cmd *cobra.Command, kc pb.KeyringClient, key string) (*pb.KeyringResponse, error) {
-				return kc.Remove(cmd.Context(), &pb.KeyringRemoveRequest{Key: key})
+				return kc.Remove(cmd.Context(), &pb.KeyringRemoveRequest{SecretKey: key})
 			}},
 	}
 	cmd.AddCommand(list)
