@@ -157,9 +157,26 @@ func (rt *Runtime) linkRemote(a *process, to PID) error {
 	if a.rlinks == nil {
 		a.rlinks = map[PID]uint64{}
 	}
+	held, had := a.rlinks[to]
 	a.rlinks[to] = inc
 	a.mu.Unlock()
+	if had && stale(held, inc) {
+		rt.staleLink(a, to)
+	}
 	return nil
+}
+
+// stale reports whether a link held towards incarnation held is to a
+// process that died with its node, now at incarnation now.
+func stale(held, now uint64) bool { return held != 0 && now != 0 && held < now }
+
+// staleLink delivers to p the noconnection of its link to the process its
+// pid to named in an earlier incarnation of to's node, replaced by a link
+// under the same pid to a process of the node's current incarnation (the
+// sequence starts afresh when a node restarts): the old one's end died
+// with its node. The new link stays.
+func (rt *Runtime) staleLink(p *process, to PID) {
+	rt.signalExit(p, to, NoConnection, nil)
 }
 
 func (rt *Runtime) unlinkRemote(a *process, to PID) {
@@ -263,14 +280,19 @@ func (rt *Runtime) HandleSignal(s Signal) error {
 	switch s.Kind {
 	case SigLink:
 		p.mu.Lock()
-		defer p.mu.Unlock()
 		if p.closed {
+			p.mu.Unlock()
 			return errNoProc(p.pid)
 		}
 		if p.rlinks == nil {
 			p.rlinks = map[PID]uint64{}
 		}
+		held, had := p.rlinks[s.From]
 		p.rlinks[s.From] = s.Incarnation
+		p.mu.Unlock()
+		if had && stale(held, s.Incarnation) {
+			rt.staleLink(p, s.From)
+		}
 	case SigUnlink:
 		p.mu.Lock()
 		delete(p.rlinks, s.From)

@@ -212,3 +212,42 @@ func TestNodeRestartedKeepsUnknownIncarnations(t *testing.T) {
 		t.Fatalf("NodeDown fired %d, want 1", got)
 	}
 }
+
+// A link made under the same pid as one held towards an earlier
+// incarnation of the node (the sequence starts afresh when a node
+// restarts) replaces it: the old one's noconnection is delivered first, on
+// either side, and the new one stays.
+func TestRelinkUnderTheSamePidAfterARestart(t *testing.T) {
+	n := newTwoNodes(t, true)
+	a, b := n.rt("a"), n.rt("b")
+	w, wp := spawnProbe(t, a, true)
+	x, xp := spawnProbe(t, b, true)
+	if err := a.Link(w, x); err != nil {
+		t.Fatal(err)
+	}
+	// b as incarnation 300, and x standing for its new process of that pid.
+	n.mu.Lock()
+	n.inc["b"] = 300
+	n.mu.Unlock()
+	if err := a.Link(w, x); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, wp, actor.KindExit, x, string(actor.NoConnection))
+	if got := a.NodeRestarted("b", 300); got != 0 {
+		t.Fatalf("the link of incarnation 300 fired (%d)", got)
+	}
+	// a as incarnation 101, linking again from its side: b's side of the
+	// link from incarnation 100 is replaced, its noconnection first.
+	n.mu.Lock()
+	n.inc["a"] = 101
+	n.mu.Unlock()
+	if err := a.Link(w, x); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, xp, actor.KindExit, w, string(actor.NoConnection))
+	// The link stays: x's exit reaches w with its reason.
+	if err := b.Kill(x, "bye"); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, wp, actor.KindExit, x, "bye")
+}
