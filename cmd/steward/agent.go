@@ -51,6 +51,8 @@ type agentFlags struct {
 	// ACLs (node.Config.ACL): --acl-enabled, --acl-default-policy.
 	aclEnabled       bool
 	aclDefaultPolicy string
+	// The audit log (node.Config.Audit): --audit-enabled.
+	audit bool
 }
 
 func newAgentCmd() *cobra.Command { return newAgentCmdWith(&agentFlags{}) }
@@ -107,6 +109,7 @@ A temporary data dir is removed on exit, a given one never is.`,
 	fl.BoolVar(&f.verifyServerHostname, "verify-server-hostname", false, "TLS: check that a dialed server holds server.<region>.steward (a client certificate cannot pose as a server); needs --verify-outgoing")
 	fl.BoolVar(&f.aclEnabled, "acl-enabled", false, "ACLs: check the token (x-steward-token) of every API call; bootstrap with steward acl bootstrap (docs/SECURITY.md)")
 	fl.StringVar(&f.aclDefaultPolicy, "acl-default-policy", "deny", "ACLs: what no policy rule covers: deny, or allow (to migrate a running cluster)")
+	fl.BoolVar(&f.audit, "audit-enabled", false, "audit log: append every write this agent accepts to <data_dir>/audit/audit.log, read with steward audit (the config file's audit block sets path and rotation; docs/SECURITY.md)")
 	return cmd
 }
 
@@ -225,6 +228,12 @@ func agentConfig(cmd *cobra.Command, f *agentFlags) (agentSettings, error) {
 		c.ACL.DefaultPolicy = "deny"
 	}
 	if err := c.ACL.Validate(); err != nil {
+		return s, usageError(err.Error())
+	}
+	if changed("audit-enabled") {
+		c.Audit.Enabled = f.audit
+	}
+	if err := c.Audit.Validate(); err != nil {
 		return s, usageError(err.Error())
 	}
 	if changed("log-json") {

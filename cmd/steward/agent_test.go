@@ -193,6 +193,7 @@ var flagSettings = map[string]struct {
 	"encrypt-verify-outgoing":  {`false`, "true", func(s agentSettings) any { return s.node.EncryptVerifyOutgoing }, "false", "true"},
 	"acl-enabled":              {`true`, "false", func(s agentSettings) any { return s.node.ACL.Enabled }, "true", "false"},
 	"acl-default-policy":       {`"allow"`, "deny", func(s agentSettings) any { return s.node.ACL.DefaultPolicy }, "allow", "deny"},
+	"audit-enabled":            {`true`, "false", func(s agentSettings) any { return s.node.Audit.Enabled }, "true", "false"},
 }
 
 // flagBlock names the config-file block that holds a flag's key, for the
@@ -201,6 +202,7 @@ var flagBlock = map[string]string{
 	"ca-file": "tls", "cert-file": "tls", "key-file": "tls",
 	"verify-incoming": "tls", "verify-outgoing": "tls", "verify-server-hostname": "tls",
 	"acl-enabled": "acl", "acl-default-policy": "acl",
+	"audit-enabled": "audit",
 }
 
 // flagFileKey is a flag's key in the config file: its name with "_" for

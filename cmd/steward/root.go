@@ -54,6 +54,7 @@ func newRootCmd() *cobra.Command {
 		newKeygenCmd(), newKeyringCmd(g),
 		newTLSCmd(),
 		newACLCmd(g),
+		newAuditCmd(g),
 		newVersionCmd(),
 	)
 	root.SetVersionTemplate(buildVersion().line() + "\n")
