@@ -405,7 +405,7 @@ func (rt *Runtime) nodeGone(node string, gone func(inc uint64) bool, why string)
 	}
 	type hit struct {
 		p     *process
-		links []PID
+		links map[PID]uint64 // peer -> the incarnation the link was held towards
 		downs map[uint64]PID
 	}
 	var hits []hit
@@ -415,7 +415,10 @@ func (rt *Runtime) nodeGone(node string, gone func(inc uint64) bool, why string)
 		h := hit{p: p}
 		for peer, inc := range p.rlinks {
 			if peer.Node == node && gone(inc) {
-				h.links = append(h.links, peer)
+				if h.links == nil {
+					h.links = map[PID]uint64{}
+				}
+				h.links[peer] = inc
 			}
 		}
 		for ref, m := range p.rmonitors {
@@ -439,9 +442,23 @@ func (rt *Runtime) nodeGone(node string, gone func(inc uint64) bool, why string)
 	})
 	n := 0
 	for _, h := range hits {
-		sort.Slice(h.links, func(i, j int) bool { return h.links[i].Compare(h.links[j]) < 0 })
-		for _, peer := range h.links {
-			rt.remoteExit(h.p, peer, NoConnection)
+		peers := make([]PID, 0, len(h.links))
+		for peer := range h.links {
+			peers = append(peers, peer)
+		}
+		sort.Slice(peers, func(i, j int) bool { return peers[i].Compare(peers[j]) < 0 })
+		for _, peer := range peers {
+			// Unless the link was replaced meanwhile, under the same pid,
+			// by one to the node's current incarnation.
+			p, inc := h.p, h.links[peer]
+			rt.signalExit(p, peer, NoConnection, func() bool {
+				held, linked := p.rlinks[peer]
+				if !linked || held != inc {
+					return false
+				}
+				delete(p.rlinks, peer)
+				return true
+			})
 			n++
 		}
 		refs := make([]uint64, 0, len(h.downs))
