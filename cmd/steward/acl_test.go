@@ -2,12 +2,18 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/steward/steward/actor"
+	"github.com/steward/steward/stack"
+	"github.com/steward/steward/supervision"
 	"github.com/steward/steward/testkit"
+	"github.com/steward/steward/tlsutil"
 )
 
 // The ACL commands against a one-node cluster with ACLs on: bootstrap
@@ -117,4 +123,58 @@ func TestACLCLI(t *testing.T) {
 		t.Fatalf("revoked token: %v", err)
 	}
 	mustRun(t, append(mgmt, "acl", "policy", "delete", "kv-read")...)
+}
+
+// A cluster with TLS and ACLs on: the CLI with a cli certificate and a
+// token works; the same certificate with a kv-read token cannot write nor
+// kill a process (exit 1, naming the permission); without a token it is
+// refused.
+func TestCLIWithTLSAndACLs(t *testing.T) {
+	x := testkit.NewTLS(t, "")
+	c := testkit.NewCluster(t, 3, testkit.WithTLS(x), testkit.WithACLs(), testkit.WithStack(func(string) stack.Config {
+		return stack.Config{Runtime: actor.DefaultConfig(), Supervision: supervision.DefaultConfig()}
+	}))
+	f := x.Issue(tlsutil.RoleCLI, tlsutil.CertOptions{})
+	flags := []string{"--addr", c.Followers()[0].GRPCAddr(), "--ca-file", f.CAFile, "--cert-file", f.CertFile, "--key-file", f.KeyFile}
+	t.Setenv("STEWARD_TOKEN", "")
+	cli := func(args ...string) []string { return append(append([]string(nil), flags...), args...) }
+
+	if _, err := run(t, cli("kv", "put", "app/x", "1")...); exitCode(err) != 1 || !strings.Contains(err.Error(), `kv write on "app/x" (token anonymous)`) {
+		t.Fatalf("anonymous put over TLS: %v", err)
+	}
+	var boot struct {
+		SecretID string `json:"secret_id"`
+	}
+	if err := json.Unmarshal([]byte(mustRun(t, cli("acl", "bootstrap", "-o", "json")...)), &boot); err != nil || boot.SecretID == "" {
+		t.Fatalf("bootstrap over TLS: %v", err)
+	}
+	mgmt := cli("--token", boot.SecretID)
+	mustRun(t, append(mgmt, "kv", "put", "app/x", "hello")...)
+	rules := filepath.Join(t.TempDir(), "r.hcl")
+	_ = os.WriteFile(rules, []byte(`kv_prefix "" { policy = "read" }`), 0o644)
+	mustRun(t, append(mgmt, "acl", "policy", "create", "--name", "kv-read", "--rules", rules)...)
+	var tok struct {
+		AccessorID string `json:"accessor_id"`
+		SecretID   string `json:"secret_id"`
+	}
+	if err := json.Unmarshal([]byte(mustRun(t, append(mgmt, "acl", "token", "create", "--policy", "kv-read", "-o", "json")...)), &tok); err != nil {
+		t.Fatal(err)
+	}
+	follower := c.Followers()[0]
+	testkit.Eventually(t, 30*time.Second, func() error {
+		if got, _ := follower.State().ACLToken(tok.AccessorID); got == nil {
+			return fmt.Errorf("%s has not the token yet", follower.Name())
+		}
+		return nil
+	}, "token replicated")
+	reader := cli("--token", tok.SecretID)
+	if out := mustRun(t, append(reader, "kv", "get", "app/x")...); !strings.Contains(out, "hello") {
+		t.Fatalf("read with the kv-read token: %s", out)
+	}
+	if _, err := run(t, append(reader, "kv", "put", "app/x", "bye")...); exitCode(err) != 1 || !strings.Contains(err.Error(), `kv write on "app/x"`) {
+		t.Fatalf("write with the kv-read token: %v", err)
+	}
+	if _, err := run(t, append(reader, "proc", "kill", "n1/1")...); exitCode(err) != 1 || !strings.Contains(err.Error(), `process write on "n1"`) {
+		t.Fatalf("kill with the kv-read token: %v", err)
+	}
 }
