@@ -320,3 +320,53 @@ func TestInterceptor(t *testing.T) {
 		t.Fatalf("the kill: %+v", k)
 	}
 }
+
+// fakeStream is a server stream that hands out one request.
+type fakeStream struct {
+	grpc.ServerStream
+	ctx context.Context
+	req *pb.KVPutRequest
+}
+
+func (s *fakeStream) Context() context.Context { return s.ctx }
+
+func (s *fakeStream) RecvMsg(m any) error {
+	if s.req == nil {
+		return errors.New("EOF")
+	}
+	*m.(*pb.KVPutRequest) = pb.KVPutRequest{Key: s.req.Key, Value: s.req.Value}
+	s.req = nil
+	return nil
+}
+
+// A write stream is one entry, its target from the first message, its
+// result the handler's; a read stream is not written.
+func TestStreamInterceptor(t *testing.T) {
+	l := openLog(t, Config{Enabled: true})
+	handler := func(srv any, ss grpc.ServerStream) error {
+		var m pb.KVPutRequest
+		if err := ss.RecvMsg(&m); err != nil {
+			return err
+		}
+		_ = ss.RecvMsg(&pb.KVPutRequest{})
+		return status.Error(codes.InvalidArgument, "bad chunk")
+	}
+	ss := &fakeStream{ctx: callCtx(""), req: &pb.KVPutRequest{Key: "streamed", Value: []byte("s3cret")}}
+	if err := l.StreamInterceptor(nil, ss, &grpc.StreamServerInfo{FullMethod: "/steward.v1.Operator/Restore"}, handler); status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("the handler's error: %v", err)
+	}
+	read := &fakeStream{ctx: callCtx(""), req: &pb.KVPutRequest{Key: "x"}}
+	_ = l.StreamInterceptor(nil, read, &grpc.StreamServerInfo{FullMethod: "/steward.v1.Runtime/Events"}, handler)
+	res, err := Read(l.Path(), Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Entries) != 1 {
+		t.Fatalf("%d entries, want the restore only: %+v", len(res.Entries), res.Entries)
+	}
+	e := res.Entries[0]
+	if e.Method != "/steward.v1.Operator/Restore" || e.Resource != "operator" || e.Target["key"] != "streamed" ||
+		e.Result != "InvalidArgument" || e.Error != "bad chunk" {
+		t.Fatalf("the stream's entry: %+v", e)
+	}
+}
