@@ -13,7 +13,9 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/spf13/cobra"
+	"github.com/steward/steward/actor"
 	"github.com/steward/steward/health"
+	"github.com/steward/steward/metrics"
 	"github.com/steward/steward/node"
 	"github.com/steward/steward/stack"
 	"github.com/steward/steward/tlsutil"
@@ -26,6 +28,7 @@ type agentFlags struct {
 	bindAddr   string
 	raftAddr   string
 	grpcAddr   string
+	httpAddr   string
 	advertise  string
 	join       []string
 	retryJoin  []string
@@ -84,6 +87,7 @@ A temporary data dir is removed on exit, a given one never is.`,
 	fl.StringVar(&f.bindAddr, "bind-addr", "", fmt.Sprintf("gossip address ip:port (default 0.0.0.0:%d; 127.0.0.1 with --dev)", node.DefaultGossipPort))
 	fl.StringVar(&f.raftAddr, "raft-addr", "", fmt.Sprintf("Raft address ip:port, servers only (default port %d on the bind IP)", node.DefaultRaftPort))
 	fl.StringVar(&f.grpcAddr, "grpc-addr", "", fmt.Sprintf("gRPC address ip:port (default port %d on the bind IP)", node.DefaultGRPCPort))
+	fl.StringVar(&f.httpAddr, "http-addr", "", fmt.Sprintf("HTTP address ip:port of /metrics and /v1/health (default port %d on the bind IP; a free port when the bind port is 0)", node.DefaultHTTPPort))
 	fl.StringVar(&f.advertise, "advertise-addr", "", "IP other nodes dial, when binding 0.0.0.0 or behind NAT")
 	fl.StringArrayVar(&f.join, "join", nil, "gossip address of a member to join (repeatable)")
 	fl.StringArrayVar(&f.retryJoin, "retry-join", nil, "gossip address to join in the background, retried until it answers (repeatable)")
@@ -169,11 +173,11 @@ func agentConfig(cmd *cobra.Command, f *agentFlags) (agentSettings, error) {
 	}
 	str := map[string]*string{
 		"name": &c.Name, "data-dir": &c.DataDir, "bind-addr": &c.BindAddr, "raft-addr": &c.RaftAddr,
-		"grpc-addr": &c.GRPCAddr, "advertise-addr": &c.AdvertiseAddr, "log-level": &s.logLevel,
+		"grpc-addr": &c.GRPCAddr, "http-addr": &c.HTTPAddr, "advertise-addr": &c.AdvertiseAddr, "log-level": &s.logLevel,
 	}
 	vals := map[string]string{
 		"name": f.name, "data-dir": f.dataDir, "bind-addr": f.bindAddr, "raft-addr": f.raftAddr,
-		"grpc-addr": f.grpcAddr, "advertise-addr": f.advertise, "log-level": f.logLevel,
+		"grpc-addr": f.grpcAddr, "http-addr": f.httpAddr, "advertise-addr": f.advertise, "log-level": f.logLevel,
 	}
 	for flag, dst := range str {
 		if changed(flag) {
@@ -184,9 +188,18 @@ func agentConfig(cmd *cobra.Command, f *agentFlags) (agentSettings, error) {
 		s.dataDirFrom = "with --data-dir"
 	}
 	// The Raft and gRPC listeners follow the bind IP unless set.
-	host, _, err := net.SplitHostPort(c.BindAddr)
+	host, bindPort, err := net.SplitHostPort(c.BindAddr)
 	if err != nil {
 		return s, fmt.Errorf("bind-addr: %q is not ip:port", c.BindAddr)
+	}
+	if !changed("http-addr") && fc.HTTPAddr == nil {
+		// The HTTP listener follows the bind IP too; with a bind port of 0
+		// (free ports, as tests ask) it takes a free port as well.
+		port := strconv.Itoa(node.DefaultHTTPPort)
+		if bindPort == "0" {
+			port = "0"
+		}
+		c.HTTPAddr = net.JoinHostPort(host, port)
 	}
 	if !changed("raft-addr") && fc.RaftAddr == nil {
 		c.RaftAddr = net.JoinHostPort(host, strconv.Itoa(node.DefaultRaftPort))
@@ -337,7 +350,7 @@ func agentEncrypt(c *node.Config, f *agentFlags, fc *node.FileConfig, changed fu
 
 // plugins builds the runtime and the layers every agent runs on top of
 // the cluster spine (package stack shows the wiring).
-func plugins(cfg node.Config, sampleInterval time.Duration) ([]node.Plugin, error) {
+func plugins(cfg node.Config, sampleInterval time.Duration) ([]node.Plugin, *actor.Runtime, error) {
 	sc := stack.DefaultConfig()
 	sc.Health.SampleInterval = sampleInterval
 	name := cfg.Name
@@ -346,9 +359,9 @@ func plugins(cfg node.Config, sampleInterval time.Duration) ([]node.Plugin, erro
 	}
 	s, err := stack.New(name, cfg.Logger, sc)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return s.Plugins(), nil
+	return s.Plugins(), s.Runtime, nil
 }
 
 func runAgent(cmd *cobra.Command, f *agentFlags) error {
@@ -367,7 +380,8 @@ func runAgent(cmd *cobra.Command, f *agentFlags) error {
 		JSONFormat: s.logJSON,
 		Output:     cmd.ErrOrStderr(),
 	})
-	if cfg.Plugins, err = plugins(cfg, s.sampleInterval); err != nil {
+	var rt *actor.Runtime
+	if cfg.Plugins, rt, err = plugins(cfg, s.sampleInterval); err != nil {
 		return err
 	}
 	// Signals are caught from before the start, so that one arriving
@@ -383,13 +397,19 @@ func runAgent(cmd *cobra.Command, f *agentFlags) error {
 	if err != nil {
 		return err
 	}
+	// The runtime's events and gauges on the agent's /metrics.
+	if w, err := metrics.WatchRuntime(n.Metrics(), rt); err != nil {
+		n.Logger().Warn("runtime metrics unavailable", "error", err)
+	} else {
+		defer w.Stop()
+	}
 	out := cmd.OutOrStdout()
 	raftAddr := n.RaftAddr()
 	if !n.IsServer() {
 		raftAddr = "none (a client agent runs no Raft)"
 	}
-	fmt.Fprintf(out, "steward agent running\n  node:   %s\n  mode:   %s\n  gossip: %s\n  raft:   %s\n  grpc:   %s\n  data:   %s\n",
-		n.Name(), n.Mode(), n.GossipAddr(), raftAddr, n.GRPCAddr(), n.DataDir())
+	fmt.Fprintf(out, "steward agent running\n  node:   %s\n  mode:   %s\n  gossip: %s\n  raft:   %s\n  grpc:   %s\n  http:   %s\n  data:   %s\n",
+		n.Name(), n.Mode(), n.GossipAddr(), raftAddr, n.GRPCAddr(), n.HTTPAddr(), n.DataDir())
 	if cfg.Dev {
 		fmt.Fprintf(out, "  %s\n", devSecurityLine(cfg))
 		if n.TempDataDir() {

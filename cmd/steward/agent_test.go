@@ -169,6 +169,7 @@ var flagSettings = map[string]struct {
 	"bind-addr":                {`"127.0.0.1:9101"`, "127.0.0.2:9101", func(s agentSettings) any { return s.node.BindAddr }, "127.0.0.1:9101", "127.0.0.2:9101"},
 	"raft-addr":                {`"127.0.0.1:9102"`, "127.0.0.2:9102", func(s agentSettings) any { return s.node.RaftAddr }, "127.0.0.1:9102", "127.0.0.2:9102"},
 	"grpc-addr":                {`"127.0.0.1:9103"`, "127.0.0.2:9103", func(s agentSettings) any { return s.node.GRPCAddr }, "127.0.0.1:9103", "127.0.0.2:9103"},
+	"http-addr":                {`"127.0.0.1:9104"`, "127.0.0.2:9104", func(s agentSettings) any { return s.node.HTTPAddr }, "127.0.0.1:9104", "127.0.0.2:9104"},
 	"advertise-addr":           {`"10.0.0.1"`, "10.0.0.2", func(s agentSettings) any { return s.node.AdvertiseAddr }, "10.0.0.1", "10.0.0.2"},
 	"join":                     {`["10.0.0.1:7401"]`, "10.0.0.2:7401", func(s agentSettings) any { return s.node.Join }, "[10.0.0.1:7401]", "[10.0.0.2:7401]"},
 	"retry-join":               {`["10.0.0.3:7401"]`, "10.0.0.4:7401", func(s agentSettings) any { return s.node.RetryJoin }, "[10.0.0.3:7401]", "[10.0.0.4:7401]"},
