@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-memdb"
 	"github.com/steward/steward/pb"
 	"github.com/steward/steward/state"
 	"google.golang.org/grpc"
@@ -104,7 +105,15 @@ type Source interface {
 	Lookup
 	// State is the node's current copy of the replicated state.
 	State() *state.Store
+	// IsLeader: this node's state is the leader's (a token it does not
+	// hold does not exist).
+	IsLeader() bool
 }
+
+// CatchUpWait is how long a node that does not lead waits for a token it
+// does not hold yet to reach its replica (one created a moment ago, on
+// the leader) before it refuses the call.
+const CatchUpWait = 2 * time.Second
 
 // CheckerConfig configures a Checker.
 type CheckerConfig struct {
@@ -162,13 +171,19 @@ func NewChecker(src Source, cfg CheckerConfig) (*Checker, error) {
 }
 
 // Resolve finds the identity of a secret ("" is anonymous). A secret that
-// matches no token, or an expired token's, is ErrTokenNotFound.
+// matches no token, or an expired token's, is ErrTokenNotFound. On a node
+// that does not lead, a secret it does not know is waited for, up to
+// CatchUpWait, as the token may have been created a moment ago.
 func (c *Checker) Resolve(secret string) (*Identity, error) {
-	st := c.src.State()
+	return c.ResolveContext(context.Background(), secret)
+}
+
+// ResolveContext is Resolve whose wait for a token ends with ctx.
+func (c *Checker) ResolveContext(ctx context.Context, secret string) (*Identity, error) {
 	if secret == "" {
-		return &Identity{Accessor: AnonymousAccessor, Authorizer: c.authorizer(st, []string{AnonymousPolicy})}, nil
+		return &Identity{Accessor: AnonymousAccessor, Authorizer: c.authorizer(c.src.State(), []string{AnonymousPolicy})}, nil
 	}
-	tok, err := st.ACLTokenBySecretHash(HashSecret(secret))
+	tok, err := c.lookup(ctx, HashSecret(secret))
 	if err != nil {
 		return nil, err
 	}
@@ -181,7 +196,24 @@ func (c *Checker) Resolve(secret string) (*Identity, error) {
 	if tok.Management {
 		return &Identity{Accessor: tok.AccessorId, Token: tok, Authorizer: ManagementAuthorizer()}, nil
 	}
-	return &Identity{Accessor: tok.AccessorId, Token: tok, Authorizer: c.authorizer(st, tok.Policies)}, nil
+	return &Identity{Accessor: tok.AccessorId, Token: tok, Authorizer: c.authorizer(c.src.State(), tok.Policies)}, nil
+}
+
+// lookup finds a token by its secret's hash; on a node that does not
+// lead, one not found is waited for up to CatchUpWait.
+func (c *Checker) lookup(ctx context.Context, hash string) (*pb.ACLToken, error) {
+	deadline := time.Now().Add(CatchUpWait)
+	for {
+		st := c.src.State()
+		ws := memdb.NewWatchSet()
+		tok, err := st.ACLTokenBySecretHashWatch(ws, hash)
+		if err != nil || tok != nil || c.src.IsLeader() || !time.Now().Before(deadline) {
+			return tok, err
+		}
+		if err := st.WaitChange(ctx, ws, deadline); err != nil {
+			return nil, err
+		}
+	}
 }
 
 // authorizer merges the named policies that exist; a policy whose rules
@@ -250,7 +282,7 @@ func (c *Checker) authorize(ctx context.Context, method string, req any, named b
 	if res == ResourceNone && method != "/steward.v1.ACL/TokenSelf" {
 		return ctx, nil
 	}
-	id, err := c.Resolve(SecretFromContext(ctx))
+	id, err := c.ResolveContext(ctx, SecretFromContext(ctx))
 	if err != nil {
 		if errors.Is(err, ErrTokenNotFound) {
 			return ctx, status.Error(codes.PermissionDenied, err.Error())

@@ -20,6 +20,7 @@ type fakeSource struct {
 func (f fakeSource) LocalNode() string           { return "n1" }
 func (f fakeSource) TreeNode(tree string) string { return f.trees[tree] }
 func (f fakeSource) State() *state.Store         { return f.st }
+func (f fakeSource) IsLeader() bool              { return true }
 
 func newSource(t *testing.T) fakeSource {
 	st, err := state.New()

@@ -267,13 +267,6 @@ func TestACLLeaderChecksForwardedWrites(t *testing.T) {
 	}))
 	ctx := testkit.Ctx(t, 3*time.Minute)
 	aclc := pb.NewACLClient(c.Conn(0))
-	var boot *pb.ACLTokenResponse
-	retry(t, "bootstrap", func() error {
-		var err error
-		boot, err = aclc.Bootstrap(ctx, &pb.ACLBootstrapRequest{})
-		return err
-	})
-	m := testkit.WithToken(ctx, boot.Token.SecretId)
 	// n3 must not lead: it does not check. checking runs f while a node
 	// that checks leads; a failure is retried when n3 took the lead
 	// meanwhile (an election on a loaded machine), else it fails the test.
@@ -283,10 +276,21 @@ func TestACLLeaderChecksForwardedWrites(t *testing.T) {
 			if l.Name() != "n3" {
 				return nil
 			}
-			_, err := pb.NewClusterClient(c.Conn(0)).TransferLeader(m, &pb.TransferLeaderRequest{})
+			_, err := l.TransferLeader(ctx, "")
 			return fmt.Errorf("n3 leads (transfer: %v)", err)
 		}, "a leader that checks tokens")
 	}
+	var boot *pb.ACLTokenResponse
+	c.Eventually(60*time.Second, func() error {
+		notN3()
+		var err error
+		boot, err = aclc.Bootstrap(ctx, &pb.ACLBootstrapRequest{})
+		if err != nil && strings.Contains(err.Error(), "already bootstrapped") {
+			t.Fatalf("bootstrap: %v", err)
+		}
+		return err
+	}, "bootstrap on a leader with ACLs on")
+	m := testkit.WithToken(ctx, boot.Token.SecretId)
 	// retried: checks run again after n3 led, whose write n3 may have
 	// let through unchecked.
 	retried := map[string]bool{}

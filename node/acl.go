@@ -43,6 +43,8 @@ func (s aclSource) TreeNode(tree string) string {
 
 func (s aclSource) State() *state.Store { return s.n.State() }
 
+func (s aclSource) IsLeader() bool { return s.n.IsLeader() }
+
 // setupACL builds the token checker when ACLs are on.
 func (n *Node) setupACL() error {
 	if !n.cfg.ACL.Enabled {

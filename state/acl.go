@@ -369,11 +369,23 @@ func (s *Store) ACLToken(accessor string) (*pb.ACLToken, error) {
 // ACLTokenBySecretHash returns the token whose secret hashes (hex SHA-256)
 // to hash, or nil.
 func (s *Store) ACLTokenBySecretHash(hash string) (*pb.ACLToken, error) {
+	return s.ACLTokenBySecretHashWatch(nil, hash)
+}
+
+// ACLTokenBySecretHashWatch is ACLTokenBySecretHash adding to ws (when not
+// nil) what fires once the answer may change.
+func (s *Store) ACLTokenBySecretHashWatch(ws memdb.WatchSet, hash string) (*pb.ACLToken, error) {
 	txn := s.read()
 	defer txn.Abort()
-	raw, err := txn.First(tableACLTokens, "secret", hash)
-	if err != nil || raw == nil {
+	ch, raw, err := txn.FirstWatch(tableACLTokens, "secret", hash)
+	if err != nil {
 		return nil, err
+	}
+	if ws != nil {
+		ws.Add(ch)
+	}
+	if raw == nil {
+		return nil, nil
 	}
 	return raw.(*pb.ACLToken), nil
 }
