@@ -37,7 +37,7 @@ integ:
 # Every fuzz target (scripts/fuzz.sh lists them: command decoding and
 # Apply, the state snapshot, spec and plan parsers, module validation, the
 # wasm host functions' arguments, the backup and snapshot files), one
-# after another, FUZZTIME each: 10 minutes by default, about two hours
+# after another, FUZZTIME each: 10 minutes by default, about two and a half hours
 # for the full run; `make fuzz FUZZTIME=30s` for a short one. Their seed
 # corpora (testdata/fuzz/) also run as unit tests in `make test`.
 # FUZZMINIMIZE bounds the minimization of each new input (see the

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Every fuzz target of steward, one after another, FUZZTIME each (default
-# 10m: a full run is about two and a half hours). Their seed corpora
-# (testdata/fuzz/FuzzXxx in each package) also run as ordinary tests in
-# `go test` and `make test`.
+# 10m: a full run of the fourteen is about two and a half hours). Their
+# seed corpora (testdata/fuzz/FuzzXxx in each package) also run as
+# ordinary tests in `go test` and `make test`.
 #
 #   scripts/fuzz.sh                      # every target, 10 minutes each
 #   FUZZTIME=30s scripts/fuzz.sh         # a short run
@@ -33,6 +33,8 @@ TARGETS=(
 	"./plan FuzzParseBuild"       # plan files, build and checks
 	"./hotcode FuzzValidate"      # wasm module validation (hostile binaries)
 	"./hotcode FuzzHostCall"      # the host functions' arguments (hostile pointers and lengths)
+	"./acl FuzzParsePolicy"       # ACL policy rules, HCL and JSON
+	"./sandbox FuzzParseSandbox"  # sandbox, experiment and sandbox policy files
 	"./backup FuzzReadHeader"     # the backup file's header
 	"./backup FuzzOpen"           # the whole backup file
 	"./snapshot FuzzDecodePart"   # a node's part of a process snapshot
