@@ -166,6 +166,12 @@ func TestClusterMetricsMove(t *testing.T) {
 				return fmt.Errorf("%s: %v kv_put apply timings for %v applied", c.Node(i).Name(), n, now)
 			}
 		}
+		for i, f := range all {
+			was, _ := value(before[i], "steward_state_index", nil)
+			if now, _ := value(f, "steward_state_index", nil); now <= was {
+				return fmt.Errorf("%s: steward_state_index %v, was %v", c.Node(i).Name(), now, was)
+			}
+		}
 		// The put was served by node 0's gRPC server.
 		if n, _ := value(all[0], "steward_grpc_server_handled_total", map[string]string{"service": "steward.v1.KV", "method": "Put", "code": "OK"}); n < 1 {
 			return fmt.Errorf("%s: steward_grpc_server_handled_total{KV/Put,OK} %v", c.Node(0).Name(), n)

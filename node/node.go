@@ -185,7 +185,7 @@ func (n *Node) start() (err error) {
 		MemberStatuses: n.memberStatuses,
 		HealthScore:    n.ml.GetHealthScore,
 		Ready:          func() bool { l, _ := n.Leader(); return l != "" },
-	})); err != nil {
+	}), metrics.StateCollector(n.State)); err != nil {
 		return err
 	}
 	n.pool = n.newPool()
