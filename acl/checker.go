@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/go-memdb"
 	"github.com/steward/steward/pb"
 	"github.com/steward/steward/state"
+	"github.com/steward/steward/tlsutil"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -294,6 +295,9 @@ func (c *Checker) authorize(ctx context.Context, method string, req any, named b
 		// Anyone may try the bootstrap: it succeeds once.
 		return ctx, nil
 	}
+	if selfRemoval(ctx, method, req) {
+		return ctx, nil
+	}
 	var needs []Need
 	if named {
 		needs = Needs(method, req, c.src)
@@ -304,6 +308,15 @@ func (c *Checker) authorize(ctx context.Context, method string, req any, named b
 		return ctx, status.Error(codes.PermissionDenied, err.Error())
 	}
 	return ctx, nil
+}
+
+// selfRemoval: a server agent leaving gracefully asks the leader to
+// remove it from Raft (RemovePeer with leaving set). Agents hold no token;
+// a caller with a verified server certificate may do it (that certificate
+// speaks Raft already).
+func selfRemoval(ctx context.Context, method string, req any) bool {
+	r, ok := req.(*pb.RemovePeerRequest)
+	return ok && method == "/steward.v1.Cluster/RemovePeer" && r.Leaving && tlsutil.RoleOf(ctx) == tlsutil.RoleServer
 }
 
 // UnaryInterceptor checks every unary call.

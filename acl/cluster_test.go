@@ -13,6 +13,7 @@ import (
 	"github.com/steward/steward/stack"
 	"github.com/steward/steward/supervision"
 	"github.com/steward/steward/testkit"
+	"github.com/steward/steward/tlsutil"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -358,4 +359,64 @@ func TestACLLeaderChecksForwardedWrites(t *testing.T) {
 			t.Errorf("%s holds other/a, outside the token's policy", n.Name())
 		}
 	}
+}
+
+// With TLS and ACLs on, a server leaving gracefully is removed from Raft:
+// it asks the leader with its server certificate and no token, which only
+// a server certificate may do, and only for a leave.
+func TestACLGracefulLeaveWithTLS(t *testing.T) {
+	x := testkit.NewTLS(t, "")
+	c := testkit.NewCluster(t, 4, testkit.WithTLS(x), testkit.WithACLs(), testkit.WithConfig(func(cfg *node.Config) {
+		cfg.ReconcileInterval = time.Hour // only the leave removes the peer here
+		cfg.FailedReapTimeout = time.Hour
+	}))
+	ctx := testkit.Ctx(t, time.Minute)
+	leader := c.WaitForLeader()
+	target := c.Followers()[1]
+	asCLI := pb.NewClusterClient(testkit.DialTLS(t, leader.GRPCAddr(), x.ClientConfig(tlsutil.RoleCLI)))
+	asServer := pb.NewClusterClient(testkit.DialTLS(t, leader.GRPCAddr(), x.ClientConfig(tlsutil.RoleServer)))
+	_, err := asCLI.RemovePeer(ctx, &pb.RemovePeerRequest{Node: target.Name(), Leaving: true})
+	wantDenied(t, "leave removal with a cli certificate", err, "operator write")
+	_, err = asServer.RemovePeer(ctx, &pb.RemovePeerRequest{Node: target.Name()})
+	wantDenied(t, "removal (no leave) with a server certificate", err, "operator write")
+	if _, err := asServer.RemovePeer(ctx, &pb.RemovePeerRequest{Node: target.Name(), Leaving: true}); err != nil {
+		t.Fatalf("leave removal with a server certificate: %v", err)
+	}
+	c.Kill(c.Index(target.Name())) // out of Raft: it would wait for a leader forever
+	leaver := c.Followers()[0]
+	if leaver.Name() == target.Name() {
+		leaver = c.Followers()[1]
+	}
+	if err := leaver.Leave(testkit.Ctx(t, 30*time.Second)); err != nil {
+		t.Fatalf("leave: %v", err)
+	}
+	<-leaver.ShutdownCh()
+	c.Eventually(30*time.Second, func() error {
+		l := c.WaitForLeader()
+		peers, err := pb.NewClusterClient(c.Conn(c.Index(l.Name()))).RaftPeers(testkit.Ctx(t, 10*time.Second), &pb.RaftPeersRequest{})
+		if err == nil {
+			return fmt.Errorf("anonymous raft peers answered: %v", peers)
+		}
+		rp, err := l.RaftPeers()
+		if err != nil {
+			return err
+		}
+		if len(rp.Peers) != 2 { // the target and the leaver removed
+			return fmt.Errorf("raft peers %v", rp.Peers)
+		}
+		for _, p := range rp.Peers {
+			if p.Node == leaver.Name() || p.Node == target.Name() {
+				return fmt.Errorf("%s still a raft peer", p.Node)
+			}
+		}
+		for _, n := range c.Live() {
+			if n.Name() == leaver.Name() {
+				continue
+			}
+			if rec, _ := n.State().Node(leaver.Name()); rec == nil || rec.Status != "left" {
+				return fmt.Errorf("%s: registry says %v", n.Name(), rec)
+			}
+		}
+		return nil
+	}, "leaver removed")
 }
