@@ -138,3 +138,32 @@ func TestAuditCluster(t *testing.T) {
 		t.Fatalf("Audit.Read over the limit: %v", err)
 	}
 }
+
+// A write through a client agent (which runs no Raft and forwards it to
+// the leader) is written by the client agent, not by the server; a
+// refused one with its code.
+func TestAuditClientAgent(t *testing.T) {
+	c := testkit.NewCluster(t, 1, testkit.WithClients(1), testkit.WithConfig(func(c *node.Config) { c.Audit.Enabled = true }))
+	ctx := testkit.Ctx(t, 2*time.Minute)
+	c.WaitForLeader()
+	attempts := 0
+	testkit.Eventually(t, time.Minute, func() error {
+		attempts++
+		_, err := pb.NewKVClient(c.Conn(1)).Put(ctx, &pb.KVPutRequest{Key: "from/client", Value: []byte("v")})
+		return err
+	}, "put through the client agent")
+	_, err := pb.NewKVClient(c.Conn(1)).Put(ctx, &pb.KVPutRequest{Key: "", Value: []byte("v")})
+	if status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("a put of an empty key: %v", err)
+	}
+	got := withKey(entries(t, c, 1, "KV/Put"), "from/client")
+	if len(got) != attempts || got[0].Node != c.Node(1).Name() || got[0].Result != audit.ResultOK {
+		t.Fatalf("the client agent wrote %+v for %d attempts", got, attempts)
+	}
+	if bad := entries(t, c, 1, "KV/Put"); bad[len(bad)-1].Target != nil || bad[len(bad)-1].Result != "InvalidArgument" || bad[len(bad)-1].Error == "" {
+		t.Fatalf("the refused put: %+v", bad[len(bad)-1])
+	}
+	if srv := entries(t, c, 0, ""); len(srv) != 0 {
+		t.Fatalf("the server, which the client agent forwarded to, wrote %+v", srv)
+	}
+}
