@@ -3,6 +3,7 @@ package metrics
 import (
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/steward/steward/pb"
@@ -59,3 +60,42 @@ func TestStateCollectorCountsPlans(t *testing.T) {
 }
 
 var _ prometheus.Collector = StateCollector(nil)
+
+// ThresholdCollector reports every metric with a threshold, 1 with its
+// value, limit and age while over it, 0 otherwise.
+func TestThresholdCollector(t *testing.T) {
+	now := time.Unix(1000, 0)
+	var active []ThresholdViolation
+	r := New("thresholds")
+	if err := r.Register(ThresholdCollector(ThresholdSource{
+		Metrics:    []string{"memory_bytes", "process_count"},
+		Violations: func() []ThresholdViolation { return active },
+		Now:        func() time.Time { return now },
+	})); err != nil {
+		t.Fatal(err)
+	}
+	fams := gather(t, r)
+	for _, m := range []string{"memory_bytes", "process_count"} {
+		if s := findSeries(fams["steward_health_threshold_exceeded"], map[string]string{"metric": m}); s == nil || s.GetGauge().GetValue() != 0 {
+			t.Errorf("%s within: %v", m, s)
+		}
+	}
+	if fams["steward_health_threshold_value"] != nil {
+		t.Errorf("a value reported with no violation")
+	}
+	active = []ThresholdViolation{{Metric: "process_count", Value: 120, Limit: 100, Since: now.Add(-30 * time.Second)}}
+	fams = gather(t, r)
+	pc := map[string]string{"metric": "process_count"}
+	if s := findSeries(fams["steward_health_threshold_exceeded"], pc); s == nil || s.GetGauge().GetValue() != 1 {
+		t.Errorf("process_count over: %v", s)
+	}
+	if s := findSeries(fams["steward_health_threshold_exceeded"], map[string]string{"metric": "memory_bytes"}); s == nil || s.GetGauge().GetValue() != 0 {
+		t.Errorf("memory_bytes within: %v", s)
+	}
+	if s := findSeries(fams["steward_health_threshold_exceeded_seconds"], pc); s == nil || s.GetGauge().GetValue() != 30 {
+		t.Errorf("process_count over for %v, want 30 s", s)
+	}
+	if v, l := findSeries(fams["steward_health_threshold_value"], pc), findSeries(fams["steward_health_threshold_limit"], pc); v == nil || l == nil || v.GetGauge().GetValue() != 120 || l.GetGauge().GetValue() != 100 {
+		t.Errorf("value %v limit %v, want 120 and 100", v, l)
+	}
+}

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
-	"github.com/steward/steward/actor"
 	"github.com/steward/steward/health"
 	"github.com/steward/steward/metrics"
 	"github.com/steward/steward/node"
@@ -350,7 +350,7 @@ func agentEncrypt(c *node.Config, f *agentFlags, fc *node.FileConfig, changed fu
 
 // plugins builds the runtime and the layers every agent runs on top of
 // the cluster spine (package stack shows the wiring).
-func plugins(cfg node.Config, sampleInterval time.Duration) ([]node.Plugin, *actor.Runtime, error) {
+func plugins(cfg node.Config, sampleInterval time.Duration) ([]node.Plugin, *stack.Stack, error) {
 	sc := stack.DefaultConfig()
 	sc.Health.SampleInterval = sampleInterval
 	name := cfg.Name
@@ -361,7 +361,21 @@ func plugins(cfg node.Config, sampleInterval time.Duration) ([]node.Plugin, *act
 	if err != nil {
 		return nil, nil, err
 	}
-	return s.Plugins(), s.Runtime, nil
+	return s.Plugins(), s, nil
+}
+
+// thresholdMetrics reads the health layer's violations for /metrics.
+func thresholdMetrics(h *health.Layer) prometheus.Collector {
+	return metrics.ThresholdCollector(metrics.ThresholdSource{
+		Metrics: []string{health.MetricMemory, health.MetricProcessCount, health.MetricQueueLength, health.MetricCPU},
+		Violations: func() []metrics.ThresholdViolation {
+			var out []metrics.ThresholdViolation
+			for _, v := range h.Violations() {
+				out = append(out, metrics.ThresholdViolation{Metric: v.Metric, Value: v.Value, Limit: v.Limit, Since: v.Since})
+			}
+			return out
+		},
+	})
 }
 
 func runAgent(cmd *cobra.Command, f *agentFlags) error {
@@ -380,8 +394,8 @@ func runAgent(cmd *cobra.Command, f *agentFlags) error {
 		JSONFormat: s.logJSON,
 		Output:     cmd.ErrOrStderr(),
 	})
-	var rt *actor.Runtime
-	if cfg.Plugins, rt, err = plugins(cfg, s.sampleInterval); err != nil {
+	var st *stack.Stack
+	if cfg.Plugins, st, err = plugins(cfg, s.sampleInterval); err != nil {
 		return err
 	}
 	// Signals are caught from before the start, so that one arriving
@@ -397,11 +411,17 @@ func runAgent(cmd *cobra.Command, f *agentFlags) error {
 	if err != nil {
 		return err
 	}
-	// The runtime's events and gauges on the agent's /metrics.
-	if w, err := metrics.WatchRuntime(n.Metrics(), rt); err != nil {
+	// The runtime's events and gauges, and the health layer's threshold
+	// state, on the agent's /metrics.
+	if w, err := metrics.WatchRuntime(n.Metrics(), st.Runtime); err != nil {
 		n.Logger().Warn("runtime metrics unavailable", "error", err)
 	} else {
 		defer w.Stop()
+	}
+	if st.Health != nil {
+		if err := n.Metrics().Register(thresholdMetrics(st.Health)); err != nil {
+			n.Logger().Warn("threshold metrics unavailable", "error", err)
+		}
 	}
 	out := cmd.OutOrStdout()
 	raftAddr := n.RaftAddr()

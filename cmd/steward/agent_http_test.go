@@ -101,7 +101,7 @@ func TestAgentServesHTTP(t *testing.T) {
 	if err != nil || code != http.StatusOK {
 		t.Fatalf("/metrics: %d %v", code, err)
 	}
-	for _, want := range []string{"steward_raft_leader 1", "steward_runtime_processes ", "steward_runtime_restarts_total ", "steward_gossip_members{status=\"alive\"} 1"} {
+	for _, want := range []string{"steward_raft_leader 1", "steward_runtime_processes ", "steward_runtime_restarts_total ", "steward_gossip_members{status=\"alive\"} 1", "steward_health_threshold_exceeded{metric=\"memory_bytes\"} 0", "steward_state_index "} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics has no %q", want)
 		}
