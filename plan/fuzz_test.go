@@ -13,6 +13,10 @@ import (
 // from the plan), then evaluating every check, never panic.
 func FuzzParseBuild(f *testing.F) {
 	files, _ := filepath.Glob("testdata/*valid/*")
+	for _, pattern := range []string{"../examples/plans/*"} {
+		more, _ := filepath.Glob(pattern)
+		files = append(files, more...)
+	}
 	for _, file := range files {
 		data, err := os.ReadFile(file)
 		if err != nil {

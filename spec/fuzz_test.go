@@ -12,6 +12,10 @@ import (
 // returns, never panic.
 func FuzzParse(f *testing.F) {
 	files, _ := filepath.Glob("testdata/*valid/*")
+	for _, pattern := range []string{"../examples/*.hcl", "../examples/*.json", "../examples/modules/*.hcl"} {
+		more, _ := filepath.Glob(pattern)
+		files = append(files, more...)
+	}
 	for _, file := range files {
 		data, err := os.ReadFile(file)
 		if err != nil {
