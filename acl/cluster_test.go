@@ -175,6 +175,16 @@ func TestACLCluster(t *testing.T) {
 			t.Errorf("read token get on node %d: %v %v", i, got, err)
 		}
 	}
+	// A client agent checks, then forwards the read to its server with
+	// the caller's token (the peer pool carries it), which checks again.
+	for _, stale := range []bool{true, false} {
+		got, err := pb.NewKVClient(c.Conn(3)).Get(r, &pb.KVGetRequest{Key: "app/x", Read: &pb.ReadOptions{Stale: stale}})
+		if err != nil || string(got.GetEntry().GetValue()) != "secret-value" {
+			t.Errorf("read token get through the client agent (stale %v): %v %v", stale, got, err)
+		}
+	}
+	_, err = pb.NewKVClient(c.Conn(3)).Put(r, &pb.KVPutRequest{Key: "app/x", Value: []byte("overwritten")})
+	wantDenied(t, "read token put through the client agent", err, `kv write on "app/x"`, "secret-value")
 	_, err = kv.Put(r, &pb.KVPutRequest{Key: "app/x", Value: []byte("overwritten")})
 	wantDenied(t, "read token put", err, `kv write on "app/x" (token `+reader.Token.AccessorId[:8], "secret-value")
 	_, err = kv.Delete(r, &pb.KVDeleteRequest{Key: "app/", Prefix: true})
