@@ -1,11 +1,15 @@
 package metrics
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/steward/steward/internal/clock"
+	"github.com/steward/steward/internal/poll"
 	"github.com/steward/steward/pb"
 	"github.com/steward/steward/plan"
 	"github.com/steward/steward/state"
@@ -97,5 +101,73 @@ func TestThresholdCollector(t *testing.T) {
 	}
 	if v, l := findSeries(fams["steward_health_threshold_value"], pc), findSeries(fams["steward_health_threshold_limit"], pc); v == nil || l == nil || v.GetGauge().GetValue() != 120 || l.GetGauge().GetValue() != 100 {
 		t.Errorf("value %v limit %v, want 120 and 100", v, l)
+	}
+}
+
+// WatchFinished counts a plan that finishes after the watch starts, with
+// its duration and its stages', and not one finished before.
+func TestWatchFinishedCountsPlans(t *testing.T) {
+	st, err := state.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	create := func(idx uint64, id string) {
+		r := &plan.Result{
+			SafetyLevel: plan.Permissive, Timeout: "30s",
+			Operations: []plan.Operation{{ID: "a", Type: plan.SuspendProcess, Node: "n1", Target: plan.Target{Supervisor: "web", ChildID: "a"}}},
+			Phases:     []plan.Phase{{Index: 0, Operations: []string{"a"}, EstimatedMS: 100}},
+		}
+		res, _ := json.Marshal(r)
+		if _, err := st.PlanCreate(idx, int64(time.Second), &pb.PlanCreateCommand{
+			Id: id, Spec: &pb.PlanSpecRecord{Id: id, ResultJson: res, Shape: state.PlanShapeOf(r)},
+			DeadlineUnixNano: 1 << 40, StageTimeoutMs: 5000,
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	create(10, "old")
+	if err := st.PlanCancel(11, int64(2*time.Second), &pb.PlanCancelCommand{PlanId: "old"}); err != nil {
+		t.Fatal(err)
+	}
+	create(12, "new")
+	r := New("finished")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := WatchFinished(ctx, r, func() *state.Store { return st }); err != nil {
+		t.Fatal(err)
+	}
+	rec, _, _ := st.Plan(nil, "old")
+	cancelled := map[string]string{"status": rec.Status}
+	// The watch's first pass has run once a later change is counted; until
+	// then nothing may be counted.
+	if err := st.PlanCancel(13, int64(4*time.Second), &pb.PlanCancelCommand{PlanId: "new"}); err != nil {
+		t.Fatal(err)
+	}
+	testkitEventually(t, 20*time.Second, func() error {
+		fams := gather(t, r)
+		m := findSeries(fams["steward_plans_finished_total"], cancelled)
+		if m == nil || m.GetCounter().GetValue() != 1 {
+			return fmt.Errorf("plans finished %v, want 1 (only the plan cancelled after the watch began)", m)
+		}
+		h := findSeries(fams["steward_plan_duration_seconds"], cancelled)
+		if h == nil || h.GetHistogram().GetSampleCount() != 1 || h.GetHistogram().GetSampleSum() != 3 {
+			return fmt.Errorf("plan duration %v, want one of 3 s", h)
+		}
+		return nil
+	})
+}
+
+// testkitEventually retries f every 10 ms until it succeeds or d passes
+// (testkit imports node, which imports this package).
+func testkitEventually(t *testing.T, d time.Duration, f func() error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	var last error
+	if err := poll.Until(ctx, clock.System(), poll.Every(10*time.Millisecond), func() (bool, error) {
+		last = f()
+		return last == nil, nil
+	}); err != nil {
+		t.Fatal(last)
 	}
 }

@@ -188,6 +188,11 @@ func (n *Node) start() (err error) {
 	}), metrics.StateCollector(n.State)); err != nil {
 		return err
 	}
+	finishedCtx, stopFinished := context.WithCancel(context.Background())
+	n.OnShutdown(stopFinished)
+	if err := metrics.WatchFinished(finishedCtx, n.metrics, n.State); err != nil {
+		return err
+	}
 	n.pool = n.newPool()
 	// The server's options; interceptors outermost first: metrics,
 	// audit, TLS roles, ACL.

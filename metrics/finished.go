@@ -1,0 +1,134 @@
+package metrics
+
+import (
+	"context"
+
+	"github.com/hashicorp/go-memdb"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/steward/steward/state"
+)
+
+var durationBuckets = []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800}
+
+// Finished counts plans, their stages (phases), deployments and cluster
+// snapshots as they finish in the committed state, with their durations
+// (from the records' committed start and finish times). It reads the
+// node's replica, so every server counts the same finishes; counting
+// starts with the watch: records already finished then are not counted.
+type Finished struct {
+	plans, deployments, snapshots *prometheus.CounterVec
+	planSeconds, stageSeconds     *prometheus.HistogramVec
+	deploySeconds, snapSeconds    *prometheus.HistogramVec
+}
+
+// WatchFinished registers the families on r and watches st (the node's
+// current store) until ctx ends.
+func WatchFinished(ctx context.Context, r *Registry, st func() *state.Store) error {
+	f := &Finished{
+		plans: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "plans_finished_total",
+			Help: "Coordinated plans that finished, by final status (succeeded, failed, rolled_back, cancelled, ...)."}, []string{"status"}),
+		planSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: Namespace, Name: "plan_duration_seconds",
+			Help: "Plans' time from creation to finish, by final status.", Buckets: durationBuckets}, []string{"status"}),
+		stageSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: Namespace, Name: "plan_stage_duration_seconds",
+			Help: "Plan stages' (phases, their checks and rollbacks) time from start to finish, by kind and final status.", Buckets: durationBuckets}, []string{"kind", "status"}),
+		deployments: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "deployments_finished_total",
+			Help: "Hot-code deployments that finished, by final status."}, []string{"status"}),
+		deploySeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: Namespace, Name: "deployment_duration_seconds",
+			Help: "Deployments' time from creation to finish, by final status.", Buckets: durationBuckets}, []string{"status"}),
+		snapshots: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "snapshots_finished_total",
+			Help: "Cluster snapshots that finished, by final status."}, []string{"status"}),
+		snapSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: Namespace, Name: "snapshot_duration_seconds",
+			Help: "Cluster snapshots' time from creation to finish, by final status.", Buckets: durationBuckets}, []string{"status"}),
+	}
+	if err := r.Register(f.plans, f.planSeconds, f.stageSeconds, f.deployments, f.deploySeconds, f.snapshots, f.snapSeconds); err != nil {
+		return err
+	}
+	w := &finishedWatch{f: f, st: st, seen: map[string]bool{}, first: true}
+	// The first pass runs before WatchFinished returns: what is finished
+	// by then is not counted, what finishes later is.
+	ws := w.pass()
+	if ws == nil {
+		return nil
+	}
+	go func() {
+		for ws != nil && ws.WatchCtx(ctx) == nil {
+			ws = w.pass()
+		}
+	}()
+	return nil
+}
+
+type finishedWatch struct {
+	f     *Finished
+	st    func() *state.Store
+	seen  map[string]bool
+	first bool
+	prev  *state.Store
+}
+
+func seconds(from, to int64) float64 {
+	if from == 0 || to < from {
+		return 0
+	}
+	return float64(to-from) / 1e9
+}
+
+// pass counts what finished since the previous pass and returns the
+// watch set of the next (nil: no store).
+func (w *finishedWatch) pass() memdb.WatchSet {
+	f := w.f
+	store := w.st()
+	if store == nil {
+		return nil
+	}
+	if store != w.prev {
+		// A fresh store (a restore): what it holds finished is not a new
+		// finish.
+		w.first, w.prev = true, store
+	}
+	seen, first := w.seen, w.first
+	{
+		ws := memdb.NewWatchSet()
+		ws.Add(store.AbandonCh())
+		now := map[string]bool{}
+		mark := func(key string) bool {
+			now[key] = true
+			if seen[key] {
+				return false
+			}
+			return !first
+		}
+		if _, plans, err := store.Plans(ws); err == nil {
+			for _, p := range plans {
+				for _, s := range p.Stages {
+					if s.FinishedAtUnixNano != 0 && mark("p/"+p.Id+"/"+s.Key) {
+						f.stageSeconds.WithLabelValues(s.Kind, s.Status).Observe(seconds(s.StartedAtUnixNano, s.FinishedAtUnixNano))
+					}
+				}
+				if p.FinishedAtUnixNano != 0 && mark("p/"+p.Id) {
+					f.plans.WithLabelValues(p.Status).Inc()
+					f.planSeconds.WithLabelValues(p.Status).Observe(seconds(p.CreatedAtUnixNano, p.FinishedAtUnixNano))
+				}
+			}
+		}
+		if _, deps, err := store.Deployments(ws, ""); err == nil {
+			for _, d := range deps {
+				if d.FinishedAtUnixNano != 0 && mark("d/"+d.Id) {
+					f.deployments.WithLabelValues(d.Status).Inc()
+					f.deploySeconds.WithLabelValues(d.Status).Observe(seconds(d.CreatedAtUnixNano, d.FinishedAtUnixNano))
+				}
+			}
+		}
+		if _, snaps, err := store.Snapshots(ws); err == nil {
+			for _, s := range snaps {
+				if s.FinishedAtUnixNano != 0 && mark("s/"+s.Id) {
+					f.snapshots.WithLabelValues(s.Status).Inc()
+					f.snapSeconds.WithLabelValues(s.Status).Observe(seconds(s.CreatedAtUnixNano, s.FinishedAtUnixNano))
+				}
+			}
+		}
+		// Forget what the store no longer holds: seen stays bounded by it.
+		w.seen, w.first = now, false
+		return ws
+	}
+}
