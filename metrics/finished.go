@@ -87,48 +87,46 @@ func (w *finishedWatch) pass() memdb.WatchSet {
 		w.first, w.prev = true, store
 	}
 	seen, first := w.seen, w.first
-	{
-		ws := memdb.NewWatchSet()
-		ws.Add(store.AbandonCh())
-		now := map[string]bool{}
-		mark := func(key string) bool {
-			now[key] = true
-			if seen[key] {
-				return false
-			}
-			return !first
+	ws := memdb.NewWatchSet()
+	ws.Add(store.AbandonCh())
+	now := map[string]bool{}
+	mark := func(key string) bool {
+		now[key] = true
+		if seen[key] {
+			return false
 		}
-		if _, plans, err := store.Plans(ws); err == nil {
-			for _, p := range plans {
-				for _, s := range p.Stages {
-					if s.FinishedAtUnixNano != 0 && mark("p/"+p.Id+"/"+s.Key) {
-						f.stageSeconds.WithLabelValues(s.Kind, s.Status).Observe(seconds(s.StartedAtUnixNano, s.FinishedAtUnixNano))
-					}
-				}
-				if p.FinishedAtUnixNano != 0 && mark("p/"+p.Id) {
-					f.plans.WithLabelValues(p.Status).Inc()
-					f.planSeconds.WithLabelValues(p.Status).Observe(seconds(p.CreatedAtUnixNano, p.FinishedAtUnixNano))
-				}
-			}
-		}
-		if _, deps, err := store.Deployments(ws, ""); err == nil {
-			for _, d := range deps {
-				if d.FinishedAtUnixNano != 0 && mark("d/"+d.Id) {
-					f.deployments.WithLabelValues(d.Status).Inc()
-					f.deploySeconds.WithLabelValues(d.Status).Observe(seconds(d.CreatedAtUnixNano, d.FinishedAtUnixNano))
-				}
-			}
-		}
-		if _, snaps, err := store.Snapshots(ws); err == nil {
-			for _, s := range snaps {
-				if s.FinishedAtUnixNano != 0 && mark("s/"+s.Id) {
-					f.snapshots.WithLabelValues(s.Status).Inc()
-					f.snapSeconds.WithLabelValues(s.Status).Observe(seconds(s.CreatedAtUnixNano, s.FinishedAtUnixNano))
-				}
-			}
-		}
-		// Forget what the store no longer holds: seen stays bounded by it.
-		w.seen, w.first = now, false
-		return ws
+		return !first
 	}
+	if _, plans, err := store.Plans(ws); err == nil {
+		for _, p := range plans {
+			for _, s := range p.Stages {
+				if s.FinishedAtUnixNano != 0 && mark("p/"+p.Id+"/"+s.Key) {
+					f.stageSeconds.WithLabelValues(s.Kind, s.Status).Observe(seconds(s.StartedAtUnixNano, s.FinishedAtUnixNano))
+				}
+			}
+			if p.FinishedAtUnixNano != 0 && mark("p/"+p.Id) {
+				f.plans.WithLabelValues(p.Status).Inc()
+				f.planSeconds.WithLabelValues(p.Status).Observe(seconds(p.CreatedAtUnixNano, p.FinishedAtUnixNano))
+			}
+		}
+	}
+	if _, deps, err := store.Deployments(ws, ""); err == nil {
+		for _, d := range deps {
+			if d.FinishedAtUnixNano != 0 && mark("d/"+d.Id) {
+				f.deployments.WithLabelValues(d.Status).Inc()
+				f.deploySeconds.WithLabelValues(d.Status).Observe(seconds(d.CreatedAtUnixNano, d.FinishedAtUnixNano))
+			}
+		}
+	}
+	if _, snaps, err := store.Snapshots(ws); err == nil {
+		for _, s := range snaps {
+			if s.FinishedAtUnixNano != 0 && mark("s/"+s.Id) {
+				f.snapshots.WithLabelValues(s.Status).Inc()
+				f.snapSeconds.WithLabelValues(s.Status).Observe(seconds(s.CreatedAtUnixNano, s.FinishedAtUnixNano))
+			}
+		}
+	}
+	// Forget what the store no longer holds: seen stays bounded by it.
+	w.seen, w.first = now, false
+	return ws
 }
