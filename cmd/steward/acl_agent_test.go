@@ -39,7 +39,7 @@ func TestAgentACLSettings(t *testing.T) {
 	if _, err := parse("--name", "b", "--data-dir", dir, "--acl-enabled", "--acl-default-policy", "maybe"); exitCode(err) != 2 || !strings.Contains(err.Error(), `acl.default_policy: "maybe"`) {
 		t.Fatalf("bad default policy: %v", err)
 	}
-	if line := devSecurityLine(s.node); !strings.Contains(line, "ACLs on") {
+	if line := securityLine(s.node, false); !strings.Contains(line, "ACLs on") || !strings.Contains(line, "gossip encryption off") {
 		t.Errorf("security line with ACLs on: %q", line)
 	}
 }

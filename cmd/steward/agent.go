@@ -430,8 +430,8 @@ func runAgent(cmd *cobra.Command, f *agentFlags) error {
 	}
 	fmt.Fprintf(out, "steward agent running\n  node:   %s\n  mode:   %s\n  gossip: %s\n  raft:   %s\n  grpc:   %s\n  http:   %s\n  data:   %s\n",
 		n.Name(), n.Mode(), n.GossipAddr(), raftAddr, n.GRPCAddr(), n.HTTPAddr(), n.DataDir())
+	fmt.Fprintf(out, "  %s\n", securityLine(cfg, len(n.GossipKeys()) > 0))
 	if cfg.Dev {
-		fmt.Fprintf(out, "  %s\n", devSecurityLine(cfg))
 		if n.TempDataDir() {
 			fmt.Fprintf(out, "  dev mode: single node, data is removed on exit; try `steward status`\n")
 		} else {
@@ -517,11 +517,16 @@ func agentTLS(c *node.Config, f *agentFlags, changed func(string) bool) error {
 	return nil
 }
 
-// devSecurityLine is a dev agent's start-up line about security: off, as
-// a dev agent runs, unless the settings turned some of it on.
-func devSecurityLine(c node.Config) string {
-	if !c.TLS.Enabled() && c.Encrypt == "" && !c.ACL.Enabled {
-		return "security: off (TLS, gossip encryption and ACLs disabled: a dev agent is for one machine)"
+// securityLine is an agent's start-up line about security. encrypted is
+// whether gossip runs encrypted: the node's keyring, which a persisted
+// one turns on even without encrypt. A dev agent runs with all of it off
+// unless the settings turned some on.
+func securityLine(c node.Config, encrypted bool) string {
+	if !c.TLS.Enabled() && !encrypted && !c.ACL.Enabled {
+		if c.Dev {
+			return "security: off (TLS, gossip encryption and ACLs disabled: a dev agent is for one machine)"
+		}
+		return "security: off (TLS, gossip encryption and ACLs disabled: see docs/SECURITY.md before running it beyond one machine)"
 	}
 	on := func(b bool) string {
 		if b {
@@ -529,7 +534,7 @@ func devSecurityLine(c node.Config) string {
 		}
 		return "off"
 	}
-	return fmt.Sprintf("security: TLS %s, gossip encryption %s, ACLs %s (a dev agent runs with security off unless told otherwise)", on(c.TLS.Enabled()), on(c.Encrypt != ""), on(c.ACL.Enabled))
+	return fmt.Sprintf("security: TLS %s, gossip encryption %s, ACLs %s", on(c.TLS.Enabled()), on(encrypted), on(c.ACL.Enabled))
 }
 
 // reloadAgent is what SIGHUP does: the TLS certificates are read again

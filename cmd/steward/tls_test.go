@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"os"
@@ -166,6 +168,12 @@ func TestAgentDevSaysSecurityOff(t *testing.T) {
 	out := runDevAgent(t, append([]string{"--dev"}, freePorts...)...)
 	if !strings.Contains(out, "security: off (TLS, gossip encryption and ACLs disabled") {
 		t.Errorf("no security line:\n%s", out)
+	}
+	// Told otherwise, it says what is on.
+	key := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))
+	out = runDevAgent(t, append([]string{"--dev", "--encrypt", key}, freePorts...)...)
+	if !strings.Contains(out, "security: TLS off, gossip encryption on, ACLs off") {
+		t.Errorf("no security line saying gossip encryption is on:\n%s", out)
 	}
 }
 
