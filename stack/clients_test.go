@@ -202,7 +202,14 @@ func planReport(rec *pb.PlanRecord) string {
 // the clients' runtimes, on 3 servers and 5 clients. Requests go through
 // clients as well as servers.
 func TestClientsRunTreesPlansAndSnapshots(t *testing.T) {
-	cc := newCCluster(t, nil)
+	clientsScenario(t, newCCluster(t, nil))
+}
+
+// clientsScenario: trees on clients and servers, applied through either;
+// a plan across clients; validation of every node; a snapshot of every
+// runtime and a restore after damage on clients.
+func clientsScenario(t *testing.T, cc *ccluster) {
+	t.Helper()
 	// Through a client: the write goes to the leader through its server.
 	cc.tree(t, 3, `{"name":"a","node":"c1","children":[{"id":"count","behavior":"counter"},{"id":"e","behavior":"echo"}]}`)
 	cc.tree(t, 0, `{"name":"b","node":"c2","children":[{"id":"count","behavior":"counter"}]}`)

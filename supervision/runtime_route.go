@@ -63,7 +63,7 @@ func onProcess[Req, Resp any](ctx context.Context, l *Layer, ref *pb.ProcessRef,
 	remote func(context.Context, pb.RuntimeClient, Req) (Resp, error),
 	local func(context.Context, Req) (Resp, error),
 ) (Resp, error) {
-	nodeName, err := l.refNode(ref)
+	nodeName, err := l.refNode(ctx, ref)
 	if err != nil {
 		var zero Resp
 		return zero, transport.ToStatus(err)
@@ -88,7 +88,7 @@ func peerError(nodeName string, err error) error {
 // refNode says which node owns the process a ref names: the node part of a
 // PID, the node given with a registered name, or the node the replicated
 // state places a tree on (unless the ref names one).
-func (l *Layer) refNode(ref *pb.ProcessRef) (string, error) {
+func (l *Layer) refNode(ctx context.Context, ref *pb.ProcessRef) (string, error) {
 	if _, err := refTarget(ref); err != nil {
 		return "", err
 	}
@@ -107,7 +107,7 @@ func (l *Layer) refNode(ref *pb.ProcessRef) (string, error) {
 	case ref.Node != "":
 		return ref.Node, nil
 	default:
-		return l.treeNode(ref.Tree)
+		return l.treeNode(ctx, ref.Tree)
 	}
 }
 

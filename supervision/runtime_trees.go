@@ -14,14 +14,14 @@ import (
 )
 
 // supervisorNode is the node that runs the tree a supervisor request names.
-func (l *Layer) supervisorNode(req *pb.SupervisorRequest) (string, error) {
+func (l *Layer) supervisorNode(ctx context.Context, req *pb.SupervisorRequest) (string, error) {
 	if req.Tree == "" {
 		return "", fmt.Errorf("%w: tree name is empty", transport.ErrInvalidRequest)
 	}
 	if req.Node != "" {
 		return req.Node, nil
 	}
-	return l.treeNode(req.Tree)
+	return l.treeNode(ctx, req.Tree)
 }
 
 // restartSupervisor restarts a tree's root (the whole tree, from the spec

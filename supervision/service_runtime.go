@@ -78,7 +78,7 @@ func (s *runtimeService) History(ctx context.Context, req *pb.ProcessRequest) (*
 }
 
 func (s *runtimeService) RestartSupervisor(ctx context.Context, req *pb.SupervisorRequest) (*pb.OpResponse, error) {
-	node, err := s.l.supervisorNode(req)
+	node, err := s.l.supervisorNode(ctx, req)
 	if err != nil {
 		return nil, transport.ToStatus(err)
 	}
@@ -89,7 +89,7 @@ func (s *runtimeService) RestartSupervisor(ctx context.Context, req *pb.Supervis
 }
 
 func (s *runtimeService) Flow(ctx context.Context, req *pb.SupervisorRequest) (*pb.FlowResponse, error) {
-	node, err := s.l.supervisorNode(req)
+	node, err := s.l.supervisorNode(ctx, req)
 	if err != nil {
 		return nil, transport.ToStatus(err)
 	}
@@ -100,7 +100,7 @@ func (s *runtimeService) Flow(ctx context.Context, req *pb.SupervisorRequest) (*
 }
 
 func (s *runtimeService) SetTracing(ctx context.Context, req *pb.SetTracingRequest) (*pb.OpResponse, error) {
-	node, err := s.l.supervisorNode(&pb.SupervisorRequest{Tree: req.Tree})
+	node, err := s.l.supervisorNode(ctx, &pb.SupervisorRequest{Tree: req.Tree})
 	if err != nil {
 		return nil, transport.ToStatus(err)
 	}
@@ -118,7 +118,7 @@ func (s *runtimeService) Events(req *pb.EventsRequest, stream grpc.ServerStreami
 }
 
 func (s *runtimeService) WhichChildren(ctx context.Context, req *pb.SupervisorRequest) (*pb.WhichChildrenResponse, error) {
-	node, err := s.l.supervisorNode(req)
+	node, err := s.l.supervisorNode(ctx, req)
 	if err != nil {
 		return nil, transport.ToStatus(err)
 	}
@@ -129,7 +129,7 @@ func (s *runtimeService) WhichChildren(ctx context.Context, req *pb.SupervisorRe
 }
 
 func (s *runtimeService) CountChildren(ctx context.Context, req *pb.SupervisorRequest) (*pb.CountChildrenResponse, error) {
-	node, err := s.l.supervisorNode(req)
+	node, err := s.l.supervisorNode(ctx, req)
 	if err != nil {
 		return nil, transport.ToStatus(err)
 	}
@@ -144,7 +144,7 @@ func (s *runtimeService) GetChildSpec(ctx context.Context, req *pb.ChildSpecRequ
 	if sup == nil {
 		sup = &pb.SupervisorRequest{}
 	}
-	node, err := s.l.supervisorNode(sup)
+	node, err := s.l.supervisorNode(ctx, sup)
 	if err != nil {
 		return nil, transport.ToStatus(err)
 	}

@@ -13,7 +13,7 @@ import (
 )
 
 // treeNode returns the node a committed tree is placed on.
-func (l *Layer) treeNode(tree string) (string, error) {
+func (l *Layer) treeNode(ctx context.Context, tree string) (string, error) {
 	rec, err := l.node.State().Tree(tree)
 	if err != nil {
 		return "", err
@@ -21,7 +21,7 @@ func (l *Layer) treeNode(tree string) (string, error) {
 	if rec == nil {
 		// A client agent holds only its own trees: its server knows the
 		// others'.
-		if nodeName, ok, err := l.serverTreeNode(tree); err != nil || ok {
+		if nodeName, ok, err := l.serverTreeNode(ctx, tree); err != nil || ok {
 			return nodeName, err
 		}
 		// Not committed (a tree started by a plan or a test): look locally.
@@ -34,7 +34,7 @@ func (l *Layer) treeNode(tree string) (string, error) {
 // a tree is placed (a stale read of the server's replica: it routes a
 // request, like a server's own replica would); ok is false on a server,
 // and for a tree the server does not know either.
-func (l *Layer) serverTreeNode(tree string) (nodeName string, ok bool, err error) {
+func (l *Layer) serverTreeNode(ctx context.Context, tree string) (nodeName string, ok bool, err error) {
 	addr, err := l.node.Server().Backend().StaleReadsFrom()
 	if err != nil || addr == "" {
 		return "", false, err
@@ -43,7 +43,9 @@ func (l *Layer) serverTreeNode(tree string) (nodeName string, ok bool, err error
 	if err != nil {
 		return "", false, err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	// The caller's context: its ACL token goes with the question (the
+	// pool's interceptor forwards it), as it would with the request.
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	resp, err := pb.NewSupervisionClient(conn).ListTrees(ctx, &pb.ListTreesRequest{Name: tree, Read: &pb.ReadOptions{Stale: true}})
 	if err != nil {
@@ -62,7 +64,7 @@ func (l *Layer) serverTreeNode(tree string) (nodeName string, ok bool, err error
 func (l *Layer) treeView(ctx context.Context, nodeName, tree, path string, full bool) (*pb.TreeViewResponse, error) {
 	if nodeName == "" {
 		var err error
-		if nodeName, err = l.treeNode(tree); err != nil {
+		if nodeName, err = l.treeNode(ctx, tree); err != nil {
 			return nil, err
 		}
 	}
@@ -155,7 +157,7 @@ func (s *runtimeService) TreeView(ctx context.Context, req *pb.SupervisorRequest
 	nodeName := req.Node
 	if nodeName == "" {
 		var err error
-		if nodeName, err = s.l.treeNode(req.Tree); err != nil {
+		if nodeName, err = s.l.treeNode(ctx, req.Tree); err != nil {
 			return nil, transport.ToStatus(err)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/steward/steward/client"
 	"github.com/steward/steward/internal/clock"
 	"github.com/steward/steward/internal/poll"
 	"github.com/steward/steward/node"
@@ -15,6 +16,7 @@ import (
 	"github.com/steward/steward/stack"
 	"github.com/steward/steward/tlsutil"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 )
 
@@ -60,6 +62,8 @@ type Cluster struct {
 	links *links
 	// tls is the CA of a cluster with TLS on (WithTLS), or nil.
 	tls *TLS
+	// token is the ACL secret Conn's connections send (UseToken), or "".
+	token string
 }
 
 type options struct {
@@ -412,10 +416,32 @@ func Eventually(t testing.TB, timeout time.Duration, f func() error, format stri
 // (with a cli certificate when the cluster has TLS on).
 func (c *Cluster) Conn(i int) *grpc.ClientConn {
 	c.t.Helper()
-	if c.tls != nil {
-		return DialTLS(c.t, c.Node(i).GRPCAddr(), c.tls.ClientConfig(tlsutil.RoleCLI))
+	c.mu.Lock()
+	token := c.token
+	c.mu.Unlock()
+	var opts []grpc.DialOption
+	if token != "" {
+		opts = client.WithToken(token)
 	}
-	return Dial(c.t, c.Node(i).GRPCAddr())
+	if c.tls != nil {
+		opts = append(opts, grpc.WithTransportCredentials(credentials.NewTLS(c.tls.ClientConfig(tlsutil.RoleCLI))))
+	} else {
+		opts = append(opts, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	}
+	conn, err := grpc.NewClient(c.Node(i).GRPCAddr(), opts...)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.t.Cleanup(func() { _ = conn.Close() })
+	return conn
+}
+
+// UseToken makes the connections Conn opens from now on send the ACL
+// secret with every call (a cluster WithACLs, once bootstrapped).
+func (c *Cluster) UseToken(secret string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.token = secret
 }
 
 // Dial opens a gRPC connection to addr, closed with the test.
