@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/steward/steward/pb"
@@ -49,6 +50,26 @@ func (s *Service) check() error {
 	return nil
 }
 
+// ValidUUID says whether s is a UUID in its canonical text form (8-4-4-4-12
+// hexadecimal digits), as the secrets and accessors this package makes.
+func ValidUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i, c := range s {
+		switch {
+		case i == 8 || i == 13 || i == 18 || i == 23:
+			if c != '-' {
+				return false
+			}
+		case '0' <= c && c <= '9', 'a' <= c && c <= 'f', 'A' <= c && c <= 'F':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 // NewUUID is a random (version 4) UUID.
 func NewUUID() string {
 	var b [16]byte
@@ -76,17 +97,23 @@ func (s *Service) Bootstrap(ctx context.Context, req *pb.ACLBootstrapRequest) (*
 	if err := s.check(); err != nil {
 		return nil, err
 	}
+	if req.BootstrapSecret != "" && !ValidUUID(req.BootstrapSecret) {
+		return nil, transport.ToStatus(fmt.Errorf("%w: bootstrap_secret is not a UUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx, hexadecimal)", ErrInvalid))
+	}
 	return transport.OnLeader(ctx, s.srv, req,
 		func(ctx context.Context, c *grpc.ClientConn, r *pb.ACLBootstrapRequest) (*pb.ACLTokenResponse, error) {
 			return pb.NewACLClient(c).Bootstrap(ctx, r)
 		},
-		func(ctx context.Context, _ *pb.ACLBootstrapRequest) (*pb.ACLTokenResponse, error) {
+		func(ctx context.Context, r *pb.ACLBootstrapRequest) (*pb.ACLTokenResponse, error) {
 			if done, err := s.srv.Backend().State().ACLBootstrapped(); err != nil {
 				return nil, err
 			} else if done {
 				return nil, fmt.Errorf("%w: a management token exists; ask its holder", state.ErrACLBootstrapped)
 			}
-			secret := NewUUID()
+			secret := strings.ToLower(r.BootstrapSecret)
+			if secret == "" {
+				secret = NewUUID()
+			}
 			tok := &pb.ACLToken{AccessorId: NewUUID(), SecretHash: HashSecret(secret), Description: "bootstrap token (management)"}
 			res, err := s.srv.Apply(ctx, pb.CommandType_COMMAND_TYPE_ACL_BOOTSTRAP, &pb.ACLBootstrapCommand{Token: tok})
 			if err != nil {

@@ -526,9 +526,13 @@ func (x *ACLTokenDeleteCommand) GetAccessorId() string {
 }
 
 type ACLBootstrapRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The management token's secret ID, of the caller's choosing (a UUID), as
+	// Consul's and Nomad's bootstrap take one; empty: the leader makes one.
+	// Never written to the audit log.
+	BootstrapSecret string `protobuf:"bytes,1,opt,name=bootstrap_secret,json=bootstrapSecret,proto3" json:"bootstrap_secret,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *ACLBootstrapRequest) Reset() {
@@ -559,6 +563,13 @@ func (x *ACLBootstrapRequest) ProtoReflect() protoreflect.Message {
 // Deprecated: Use ACLBootstrapRequest.ProtoReflect.Descriptor instead.
 func (*ACLBootstrapRequest) Descriptor() ([]byte, []int) {
 	return file_steward_v1_acl_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ACLBootstrapRequest) GetBootstrapSecret() string {
+	if x != nil {
+		return x.BootstrapSecret
+	}
+	return ""
 }
 
 type ACLPolicyUpsertRequest struct {
@@ -1339,8 +1350,9 @@ const file_steward_v1_acl_proto_rawDesc = "" +
 	"max_tokens\x18\x02 \x01(\rR\tmaxTokens\"8\n" +
 	"\x15ACLTokenDeleteCommand\x12\x1f\n" +
 	"\vaccessor_id\x18\x01 \x01(\tR\n" +
-	"accessorId\"\x15\n" +
-	"\x13ACLBootstrapRequest\"d\n" +
+	"accessorId\"@\n" +
+	"\x13ACLBootstrapRequest\x12)\n" +
+	"\x10bootstrap_secret\x18\x01 \x01(\tR\x0fbootstrapSecret\"d\n" +
 	"\x16ACLPolicyUpsertRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x14\n" +

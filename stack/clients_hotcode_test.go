@@ -38,9 +38,9 @@ const (
 	hcC3 = 5
 )
 
-func newHCCluster(t *testing.T) *hcCluster {
+func newHCCluster(t *testing.T, opts ...testkit.Option) *hcCluster {
 	t.Helper()
-	c := testkit.NewCluster(t, 3, testkit.WithClients(3), testkit.WithStack(func(string) stack.Config {
+	opts = append(opts, testkit.WithClients(3), testkit.WithStack(func(string) stack.Config {
 		scfg := supervision.DefaultConfig()
 		scfg.ResyncInterval = 200 * time.Millisecond
 		ccfg := coordination.DefaultConfig()
@@ -54,7 +54,17 @@ func newHCCluster(t *testing.T) *hcCluster {
 		return stack.Config{Runtime: actor.DefaultConfig(), Supervision: scfg, Coordination: &ccfg, Snapshot: &snap, Health: &hl,
 			Modules: &mods, Deployments: true, Checkpoints: true, Sandboxes: &sb}
 	}))
+	c := testkit.NewCluster(t, 3, opts...)
 	return &hcCluster{&deploytest.Fixture{T: t, C: c, Ctx: testkit.Ctx(t, 90*time.Second)}}
+}
+
+// newSecureHCCluster is newHCCluster with mutual TLS and ACLs on, its
+// connections sending the bootstrap (management) token.
+func newSecureHCCluster(t *testing.T) *hcCluster {
+	t.Helper()
+	h := newHCCluster(t, testkit.WithTLS(testkit.NewTLS(t, "global")), testkit.WithACLs())
+	h.C.UseToken(h.C.BootstrapACL(hcC1))
+	return h
 }
 
 // push stores counter@version through node i and waits until every node,
@@ -152,8 +162,14 @@ func (h *hcCluster) counterState(node string, p actor.PID) map[string]json.RawMe
 // through another client moves them back. A checkpoint taken through a
 // client holds the client's workers' states, and its rollback through a
 // client puts v1 and those states back there.
-func TestClientsHotCodeDeploy(t *testing.T) {
-	h := newHCCluster(t)
+func TestClientsHotCodeDeploy(t *testing.T) { clientsHotCodeDeploy(t, newHCCluster(t)) }
+
+// With mutual TLS and ACLs on, the deployment, checkpoint and rollback
+// paths across clients work as without (a client agent's reports pass its
+// certificate's role check, the views it forwards carry the token).
+func TestClientsHotCodeDeploySecure(t *testing.T) { clientsHotCodeDeploy(t, newSecureHCCluster(t)) }
+
+func clientsHotCodeDeploy(t *testing.T, h *hcCluster) {
 	h.push(hcC2, "1")
 	h.push(hcC2, "2")
 	workers := map[string][]actor.PID{
@@ -435,8 +451,12 @@ func (h *hcCluster) nowhere(name string) {
 // An auto-placed sandbox goes to a client.
 // An experiment with a part on each of two clients is all or nothing, and
 // is watched and compared through nodes that hold neither part.
-func TestClientsSandboxes(t *testing.T) {
-	h := newHCCluster(t)
+func TestClientsSandboxes(t *testing.T) { clientsSandboxes(t, newHCCluster(t)) }
+
+// With mutual TLS and ACLs on, sandboxes on clients work as without.
+func TestClientsSandboxesSecure(t *testing.T) { clientsSandboxes(t, newSecureHCCluster(t)) }
+
+func clientsSandboxes(t *testing.T, h *hcCluster) {
 	bin := deploytest.Module(t, "..", "hotcode", "testdata", "sandbox-abuse.wasm")
 	if err := h.Retry(func() error {
 		up, err := pb.NewModulesClient(h.C.Conn(hcC3)).Push(h.Ctx)

@@ -2,7 +2,6 @@ package stack_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"os"
 	"path/filepath"
@@ -45,16 +44,13 @@ func TestClientsSecure(t *testing.T) {
 	if status.Code(err) != codes.PermissionDenied || !strings.Contains(err.Error(), "tree write") {
 		t.Fatalf("anonymous tree apply through a client: %v, want PermissionDenied naming tree write", err)
 	}
-	var boot *pb.ACLTokenResponse
-	cc.once(t, "bootstrap", func(ctx context.Context) error {
-		var err error
-		boot, err = pb.NewACLClient(cc.Conn(1)).Bootstrap(ctx, &pb.ACLBootstrapRequest{})
-		return err
-	})
-	if boot.GetToken().GetSecretId() == "" || !boot.Token.Management {
-		t.Fatalf("bootstrap answered %v", boot.GetToken())
+	secret := cc.BootstrapACL(1)
+	self, err := pb.NewACLClient(cc.Conn(4)).TokenSelf(testkit.WithToken(testkit.Ctx(t, 10*time.Second), secret), &pb.ACLTokenSelfRequest{})
+	if err != nil || !self.Token.Management {
+		t.Fatalf("the bootstrap token through c2: %v, %v", self, err)
 	}
-	cc.UseToken(boot.Token.SecretId)
+	boot := self
+	cc.UseToken(secret)
 
 	clientsScenario(t, cc)
 

@@ -99,18 +99,33 @@ func printToken(cmd *cobra.Command, o string, t *pb.ACLTokenView) error {
 }
 
 func newACLBootstrapCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "bootstrap", Short: "Create the first management token (once per cluster)", Args: cobra.NoArgs}
+	cmd := &cobra.Command{Use: "bootstrap [SECRET_FILE|-]", Short: "Create the first management token (once per cluster)",
+		Long: "Create the first management token, once per cluster. Its secret ID is made by the leader, or read from\n" +
+			"SECRET_FILE (- for standard input: a UUID, as Consul's and Nomad's bootstrap take one), so automation\n" +
+			"knows it before the call and can tell, after an answer lost to a leader change, that its bootstrap applied.",
+		Args: cobra.MaximumNArgs(1)}
 	out := outputFlag(cmd)
-	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if err := checkOutput(*out); err != nil {
 			return err
+		}
+		req := &pb.ACLBootstrapRequest{}
+		if len(args) == 1 {
+			data, err := readInput(cmd, "SECRET_FILE", args[0], 1024)
+			if err != nil {
+				return err
+			}
+			req.BootstrapSecret = strings.TrimSpace(string(data))
+			if !acl.ValidUUID(req.BootstrapSecret) {
+				return usageError(fmt.Sprintf("acl bootstrap: %s does not hold a UUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)", args[0]))
+			}
 		}
 		r, err := g.dialACL(cmd)
 		if err != nil {
 			return err
 		}
 		defer r.done()
-		resp, err := r.c.Bootstrap(r.ctx, &pb.ACLBootstrapRequest{})
+		resp, err := r.c.Bootstrap(r.ctx, req)
 		if err != nil {
 			return g.rpcError(err)
 		}

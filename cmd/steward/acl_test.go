@@ -10,10 +10,13 @@ import (
 	"time"
 
 	"github.com/steward/steward/actor"
+	"github.com/steward/steward/pb"
 	"github.com/steward/steward/stack"
 	"github.com/steward/steward/supervision"
 	"github.com/steward/steward/testkit"
 	"github.com/steward/steward/tlsutil"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // The ACL commands against a one-node cluster with ACLs on: bootstrap
@@ -37,11 +40,31 @@ func TestACLCLI(t *testing.T) {
 		Management bool     `json:"management"`
 		Policies   []string `json:"policies"`
 	}
-	if err := json.Unmarshal([]byte(mustRun(t, "acl", "bootstrap", "-o", "json")), &boot); err != nil || boot.SecretID == "" || !boot.Management {
-		t.Fatalf("bootstrap: %+v %v", boot, err)
+	// A secret of the caller's choosing: a file without a UUID is a usage
+	// error, and the server refuses one too, committing nothing.
+	badSecret := filepath.Join(t.TempDir(), "bad")
+	if err := os.WriteFile(badSecret, []byte("not-a-uuid\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run(t, "acl", "bootstrap", badSecret); exitCode(err) != 2 || !strings.Contains(err.Error(), "does not hold a UUID") {
+		t.Fatalf("bootstrap with a bad secret file: %v", err)
+	}
+	if _, err := pb.NewACLClient(c.Conn(0)).Bootstrap(testkit.Ctx(t, 10*time.Second), &pb.ACLBootstrapRequest{BootstrapSecret: "zz"}); status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "bootstrap_secret") {
+		t.Fatalf("bootstrap_secret zz: %v, want InvalidArgument naming bootstrap_secret", err)
+	}
+	chosen := "3f0c9a52-7d1e-4b8a-9c2f-5e6d7a8b9c0d"
+	secretFile := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(secretFile, []byte(chosen+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(mustRun(t, "acl", "bootstrap", secretFile, "-o", "json")), &boot); err != nil || boot.SecretID != chosen || !boot.Management {
+		t.Fatalf("bootstrap with %s: %+v %v", chosen, boot, err)
 	}
 	if _, err := run(t, "acl", "bootstrap"); exitCode(err) != 1 || !strings.Contains(err.Error(), "already bootstrapped") {
 		t.Fatalf("second bootstrap: %v", err)
+	}
+	if _, err := run(t, "acl", "bootstrap", secretFile); exitCode(err) != 1 || !strings.Contains(err.Error(), "already bootstrapped") {
+		t.Fatalf("second bootstrap with the same secret: %v", err)
 	}
 	mgmt := []string{"--token", boot.SecretID}
 
