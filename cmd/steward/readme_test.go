@@ -134,7 +134,10 @@ func TestREADMEWalkthrough(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "bash", "-c", script.String())
 	cmd.Dir = work
-	cmd.Env = append(os.Environ(), asBinaryEnv+"=1", "STEWARD_ADDR="+addr)
+	// A binary built with -race sleeps atexit_sleep_ms (1 s by default)
+	// before it exits; the walkthrough runs it once per command.
+	cmd.Env = append(os.Environ(), asBinaryEnv+"=1", "STEWARD_ADDR="+addr,
+		"GORACE="+strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
