@@ -281,17 +281,7 @@ func (s *Store) ACLTokenUpsert(idx uint64, at int64, c *pb.ACLTokenUpsertCommand
 // second bootstrap, so keep another token with acl = "write").
 func (s *Store) ACLTokenDelete(idx uint64, c *pb.ACLTokenDeleteCommand) error {
 	return s.write(func(txn *memdb.Txn) error {
-		raw, err := txn.First(tableACLTokens, "id", c.AccessorId)
-		if err != nil {
-			return err
-		}
-		if raw == nil {
-			return fmt.Errorf("%w: no ACL token has accessor %q", ErrNotFound, c.AccessorId)
-		}
-		if err := txn.Delete(tableACLTokens, raw); err != nil {
-			return err
-		}
-		return bumpIndex(txn, tableACLTokens, idx)
+		return deleteByID(txn, tableACLTokens, c.AccessorId, idx, fmt.Errorf("%w: no ACL token has accessor %q", ErrNotFound, c.AccessorId))
 	})
 }
 

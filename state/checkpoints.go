@@ -130,17 +130,7 @@ func (s *Store) CheckpointCreate(idx uint64, at int64, c *pb.CheckpointCreateCom
 // CheckpointDelete removes a checkpoint (by id), unpinning its versions.
 func (s *Store) CheckpointDelete(idx uint64, c *pb.CheckpointDeleteCommand) error {
 	return s.write(func(txn *memdb.Txn) error {
-		raw, err := txn.First(tableCheckpoints, "id", c.Id)
-		if err != nil {
-			return err
-		}
-		if raw == nil {
-			return fmt.Errorf("%w: no checkpoint %q", ErrNotFound, c.Id)
-		}
-		if err := txn.Delete(tableCheckpoints, raw); err != nil {
-			return err
-		}
-		return bumpIndex(txn, tableCheckpoints, idx)
+		return deleteByID(txn, tableCheckpoints, c.Id, idx, fmt.Errorf("%w: no checkpoint %q", ErrNotFound, c.Id))
 	})
 }
 

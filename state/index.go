@@ -57,3 +57,19 @@ func maxIndex(txn *memdb.Txn, names ...string) uint64 {
 	}
 	return max
 }
+
+// deleteByID deletes the record of table whose "id" is id and records
+// that table changed at idx; missing is the error when there is none.
+func deleteByID(txn *memdb.Txn, table, id string, idx uint64, missing error) error {
+	raw, err := txn.First(table, "id", id)
+	if err != nil {
+		return err
+	}
+	if raw == nil {
+		return missing
+	}
+	if err := txn.Delete(table, raw); err != nil {
+		return err
+	}
+	return bumpIndex(txn, table, idx)
+}

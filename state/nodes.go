@@ -63,17 +63,7 @@ func (s *Store) NodeUpsert(idx uint64, n *pb.NodeRecord) error {
 // NodeDelete removes a node from the registry.
 func (s *Store) NodeDelete(idx uint64, name string) error {
 	return s.write(func(txn *memdb.Txn) error {
-		raw, err := txn.First(tableNodes, "id", name)
-		if err != nil {
-			return err
-		}
-		if raw == nil {
-			return fmt.Errorf("%w: node %q", ErrNotFound, name)
-		}
-		if err := txn.Delete(tableNodes, raw); err != nil {
-			return err
-		}
-		return bumpIndex(txn, tableNodes, idx)
+		return deleteByID(txn, tableNodes, name, idx, fmt.Errorf("%w: node %q", ErrNotFound, name))
 	})
 }
 

@@ -134,17 +134,7 @@ func (s *Store) TreeApply(idx uint64, rec *pb.TreeRecord, cas *uint64) (*pb.Tree
 // TreeDelete removes a tree's desired state.
 func (s *Store) TreeDelete(idx uint64, name string) error {
 	return s.write(func(txn *memdb.Txn) error {
-		raw, err := txn.First(tableTrees, "id", name)
-		if err != nil {
-			return err
-		}
-		if raw == nil {
-			return fmt.Errorf("%w: tree %q", ErrNotFound, name)
-		}
-		if err := txn.Delete(tableTrees, raw); err != nil {
-			return err
-		}
-		return bumpIndex(txn, tableTrees, idx)
+		return deleteByID(txn, tableTrees, name, idx, fmt.Errorf("%w: tree %q", ErrNotFound, name))
 	})
 }
 

@@ -81,17 +81,7 @@ func (s *Store) ModuleTrustAdd(idx uint64, at int64, c *pb.ModuleTrustAddCommand
 // ModuleTrustRemove stops trusting a key.
 func (s *Store) ModuleTrustRemove(idx uint64, c *pb.ModuleTrustRemoveCommand) error {
 	return s.write(func(txn *memdb.Txn) error {
-		raw, err := txn.First(tableModuleTrust, "id", c.Name)
-		if err != nil {
-			return err
-		}
-		if raw == nil {
-			return fmt.Errorf("%w: no trusted key is named %q", ErrNotFound, c.Name)
-		}
-		if err := txn.Delete(tableModuleTrust, raw); err != nil {
-			return err
-		}
-		return bumpIndex(txn, tableModuleTrust, idx)
+		return deleteByID(txn, tableModuleTrust, c.Name, idx, fmt.Errorf("%w: no trusted key is named %q", ErrNotFound, c.Name))
 	})
 }
 
