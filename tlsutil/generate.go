@@ -84,15 +84,7 @@ func GenerateCA(o CAOptions) (*CA, error) {
 	if err != nil {
 		return nil, err
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	sn, err := serial()
-	if err != nil {
-		return nil, err
-	}
-	id, err := keyID(key.Public())
+	key, sn, id, err := newKey()
 	if err != nil {
 		return nil, err
 	}
@@ -214,15 +206,7 @@ func (ca *CA) Issue(o CertOptions) (*Cert, error) {
 			return nil, fmt.Errorf("additional-dnsname: %q is a role name; the role comes from --server, --client or --cli", n)
 		}
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	sn, err := serial()
-	if err != nil {
-		return nil, err
-	}
-	id, err := keyID(key.Public())
+	key, sn, id, err := newKey()
 	if err != nil {
 		return nil, err
 	}
@@ -267,4 +251,22 @@ func (ca *CA) Issue(o CertOptions) (*Cert, error) {
 		return nil, err
 	}
 	return &Cert{Cert: cert, CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), KeyPEM: keyPEM}, nil
+}
+
+// newKey makes a certificate's ECDSA P-256 key, a random serial number
+// and the key's subject key ID.
+func newKey() (*ecdsa.PrivateKey, *big.Int, []byte, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	sn, err := serial()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	id, err := keyID(key.Public())
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return key, sn, id, nil
 }
