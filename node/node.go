@@ -306,6 +306,13 @@ func (n *Node) setupRaft() error {
 		MaxPool: 3,
 		Timeout: 10 * time.Second,
 		Logger:  plainArgs{n.logger.Named("raft-net")},
+		// No pipelined replication: hashicorp/raft v1.7's pipeline can
+		// deadlock when a follower answers an AppendEntries with
+		// Success=false (its decoder stops reading, the sender then blocks
+		// on a full channel forever: the follower gets heartbeats but no
+		// more entries, and Shutdown hangs; hashicorp/raft#612). raft's own
+		// doc finds the pipeline of little benefit with batching.
+		MaxRPCsInFlight: raftMaxRPCsInFlight,
 	})
 	n.raftAddr = string(n.raftTrans.LocalAddr())
 
@@ -733,3 +740,7 @@ func (n *Node) shuttingDown() bool {
 		return false
 	}
 }
+
+// raftMaxRPCsInFlight is the Raft transport's MaxRPCsInFlight: 1 turns
+// pipelined replication off (see setupRaft).
+const raftMaxRPCsInFlight = 1
