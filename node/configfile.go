@@ -133,7 +133,7 @@ type FileConfig struct {
 	// ACL is Config.ACL (--acl-enabled, --acl-default-policy).
 	ACL *fileACL `hcl:"acl,block"`
 
-	// Audit is Config.Audit (--audit).
+	// Audit is Config.Audit (--audit-enabled).
 	Audit *fileAudit `hcl:"audit,block"`
 }
 
