@@ -29,8 +29,16 @@ type clusterService struct {
 
 // Status, Members and Leave describe or act on the node that receives the
 // request, as `consul members` and `consul leave` do.
-func (c *clusterService) Status(ctx context.Context, _ *pb.StatusRequest) (*pb.StatusResponse, error) {
-	return c.n.Status(), nil
+func (c *clusterService) Status(ctx context.Context, req *pb.StatusRequest) (*pb.StatusResponse, error) {
+	st := c.n.Status()
+	if req.GetStateDigest() {
+		idx, sum, err := c.n.StateDigest()
+		if err != nil {
+			return nil, transport.ToStatus(err)
+		}
+		st.StateIndex, st.StateSha256 = idx, sum
+	}
+	return st, nil
 }
 
 func (c *clusterService) Members(ctx context.Context, _ *pb.MembersRequest) (*pb.MembersResponse, error) {

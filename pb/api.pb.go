@@ -633,7 +633,11 @@ func (x *KVListResponse) GetEntries() []*KVRecord {
 }
 
 type StatusRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// state_digest asks for state_index and state_sha256: the SHA-256 of this
+	// node's state store snapshot bytes (deterministic: tables in name order,
+	// records in id order), for comparing replicas at the same index.
+	StateDigest   bool `protobuf:"varint,1,opt,name=state_digest,json=stateDigest,proto3" json:"state_digest,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -668,6 +672,13 @@ func (*StatusRequest) Descriptor() ([]byte, []int) {
 	return file_steward_v1_api_proto_rawDescGZIP(), []int{11}
 }
 
+func (x *StatusRequest) GetStateDigest() bool {
+	if x != nil {
+		return x.StateDigest
+	}
+	return false
+}
+
 type StatusResponse struct {
 	state        protoimpl.MessageState `protogen:"open.v1"`
 	Node         string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
@@ -700,8 +711,13 @@ type StatusResponse struct {
 	// and how many batches it applied in all.
 	StreamFreshViews uint64 `protobuf:"varint,20,opt,name=stream_fresh_views,json=streamFreshViews,proto3" json:"stream_fresh_views,omitempty"`
 	StreamBatches    uint64 `protobuf:"varint,21,opt,name=stream_batches,json=streamBatches,proto3" json:"stream_batches,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// With StatusRequest.state_digest, on a server: the highest Raft index
+	// contained in this node's state store and the hex SHA-256 of the
+	// store's snapshot bytes at that index, taken from one point-in-time view.
+	StateIndex    uint64 `protobuf:"varint,22,opt,name=state_index,json=stateIndex,proto3" json:"state_index,omitempty"`
+	StateSha256   string `protobuf:"bytes,23,opt,name=state_sha256,json=stateSha256,proto3" json:"state_sha256,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *StatusResponse) Reset() {
@@ -879,6 +895,20 @@ func (x *StatusResponse) GetStreamBatches() uint64 {
 		return x.StreamBatches
 	}
 	return 0
+}
+
+func (x *StatusResponse) GetStateIndex() uint64 {
+	if x != nil {
+		return x.StateIndex
+	}
+	return 0
+}
+
+func (x *StatusResponse) GetStateSha256() string {
+	if x != nil {
+		return x.StateSha256
+	}
+	return ""
 }
 
 // ResourceViolation is a metric of a node over its threshold.
@@ -1716,8 +1746,9 @@ const file_steward_v1_api_proto_rawDesc = "" +
 	"\tkeys_only\x18\x03 \x01(\bR\bkeysOnly\"j\n" +
 	"\x0eKVListResponse\x12(\n" +
 	"\x04meta\x18\x01 \x01(\v2\x14.steward.v1.ReadMetaR\x04meta\x12.\n" +
-	"\aentries\x18\x02 \x03(\v2\x14.steward.v1.KVRecordR\aentries\"\x0f\n" +
-	"\rStatusRequest\"\xde\x05\n" +
+	"\aentries\x18\x02 \x03(\v2\x14.steward.v1.KVRecordR\aentries\"2\n" +
+	"\rStatusRequest\x12!\n" +
+	"\fstate_digest\x18\x01 \x01(\bR\vstateDigest\"\xa2\x06\n" +
 	"\x0eStatusResponse\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12\x16\n" +
 	"\x06leader\x18\x02 \x01(\tR\x06leader\x12\x1f\n" +
@@ -1745,7 +1776,10 @@ const file_steward_v1_api_proto_rawDesc = "" +
 	"\rstream_server\x18\x12 \x01(\tR\fstreamServer\x12)\n" +
 	"\x10stream_connected\x18\x13 \x01(\bR\x0fstreamConnected\x12,\n" +
 	"\x12stream_fresh_views\x18\x14 \x01(\x04R\x10streamFreshViews\x12%\n" +
-	"\x0estream_batches\x18\x15 \x01(\x04R\rstreamBatches\"\x7f\n" +
+	"\x0estream_batches\x18\x15 \x01(\x04R\rstreamBatches\x12\x1f\n" +
+	"\vstate_index\x18\x16 \x01(\x04R\n" +
+	"stateIndex\x12!\n" +
+	"\fstate_sha256\x18\x17 \x01(\tR\vstateSha256\"\x7f\n" +
 	"\x11ResourceViolation\x12\x16\n" +
 	"\x06metric\x18\x01 \x01(\tR\x06metric\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x01R\x05value\x12\x14\n" +
