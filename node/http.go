@@ -13,6 +13,7 @@ import (
 
 	"github.com/steward/steward/acl"
 	"github.com/steward/steward/metrics"
+	"github.com/steward/steward/ui"
 )
 
 // Limits of the HTTP listener.
@@ -120,6 +121,11 @@ func (n *Node) httpHandler() http.Handler {
 		}
 		metricsH.ServeHTTP(w, r)
 	})
+	// The dashboard (ui/): / redirects to /ui/.
+	dash := ui.New(&uiBackend{n: n}, n.logger)
+	mux.Handle("GET /{$}", dash)
+	mux.Handle("/ui", dash)
+	mux.Handle("/ui/", dash)
 	return mux
 }
 
