@@ -150,9 +150,16 @@ Follow it with deploy watch.`,
 	dry := cmd.Flags().Bool("dry-run", false, "show the batches; commit nothing")
 	quiet := cmd.Flags().BoolP("quiet", "q", false, "print the deployment's id only")
 	out := outputFlag(cmd)
+	wait, waitTimeout := waitFlags(cmd, "the deployment")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if err := checkOutput(*out); err != nil {
 			return err
+		}
+		if err := checkWait(cmd, *wait, *waitTimeout); err != nil {
+			return err
+		}
+		if *wait && (*quiet || *dry) {
+			return usageError("--wait cannot be combined with --quiet or --dry-run")
 		}
 		c, ctx, done, err := g.connect(cmd)
 		if err != nil {
@@ -189,6 +196,8 @@ Follow it with deploy watch.`,
 		switch {
 		case *quiet:
 			fmt.Fprintln(w, v.Deployment.Id)
+		case *wait && *out == "json":
+			return waitDeployment(cmd, g, v.Deployment.Id, *out, *waitTimeout)
 		case *out == "json":
 			return writeJSON(w, toDeploymentJSON(v))
 		default:
@@ -199,6 +208,9 @@ Follow it with deploy watch.`,
 				onto = append(onto, fmt.Sprintf("%s@%s (%d, revert by %s)", m.Module, m.Version, m.Targets, m.RevertMode))
 			}
 			fmt.Fprintf(w, "Deployment %s committed: %d processes onto %s in %d batches (%s)\n", d.Id, j.Targets, strings.Join(onto, ", then "), len(v.Batches), d.Safety)
+			if *wait {
+				return waitDeployment(cmd, g, d.Id, *out, *waitTimeout)
+			}
 			fmt.Fprintf(w, "Follow it with: steward deploy watch %s\n", d.Id)
 		}
 		return nil
@@ -317,19 +329,78 @@ func printDeployment(w io.Writer, j deploymentJSON) {
 	}
 }
 
+// watchDeployment follows a deployment until it ends: exit 0 when
+// successful or reverted as an operator asked, else 1.
 func watchDeployment(cmd *cobra.Command, g *globals, id, out string) error {
-	c, err := g.dial()
-	if err != nil {
+	last, err := followDeployment(cmd, g, id, out, cmd.OutOrStdout(), 0)
+	if err != nil || last == nil {
 		return err
 	}
+	switch d := last.Deployment; {
+	case state.DeploymentStatusOf(d) == pb.DeploymentStatus_DEPLOYMENT_STATUS_SUCCESSFUL:
+		return nil
+	case state.DeploymentStatusOf(d) == pb.DeploymentStatus_DEPLOYMENT_STATUS_REVERTED && strings.HasPrefix(d.StatusDescription, "reverted by an operator"):
+		return nil // what the operator asked for
+	}
+	return deploymentFailed(last)
+}
+
+func deploymentFailed(last *pb.DeploymentView) error {
+	return &cliError{msg: fmt.Sprintf("deployment %s %s: %s", last.Deployment.Id, last.Deployment.Status, last.Deployment.StatusDescription), code: 1}
+}
+
+// waitDeployment is deploy --wait: the progress (none with -o json), the
+// final record with -o json, exit 0 only when the deployment is
+// successful (a revert, even one an operator asked for, or a cancel is
+// exit 1: what was asked for did not happen).
+func waitDeployment(cmd *cobra.Command, g *globals, id, out string, timeout time.Duration) error {
+	w := cmd.OutOrStdout()
+	progress := w
+	if out == "json" {
+		progress = io.Discard
+	}
+	last, err := followDeployment(cmd, g, id, "table", progress, timeout)
+	if last != nil && out == "json" {
+		if err := writeJSON(w, toDeploymentJSON(last)); err != nil {
+			return err
+		}
+	}
+	switch {
+	case err != nil:
+		return err
+	case last == nil:
+		return &cliError{msg: fmt.Sprintf("deployment %s: stopped waiting before it ended", id), code: 1}
+	case state.DeploymentStatusOf(last.Deployment) == pb.DeploymentStatus_DEPLOYMENT_STATUS_SUCCESSFUL:
+		return nil
+	}
+	return deploymentFailed(last)
+}
+
+// followDeployment writes a deployment's progress to w until it ends
+// (table: a line when it changed, or a redrawn display when w is a
+// terminal; json: each view) and returns its last view; nil when
+// interrupted or the stream ended before any. timeout (0: none) bounds
+// it: reaching it returns the last view and a waitTimedOut error.
+func followDeployment(cmd *cobra.Command, g *globals, id, out string, w io.Writer, timeout time.Duration) (*pb.DeploymentView, error) {
+	c, err := g.dial()
+	if err != nil {
+		return nil, err
+	}
 	defer c.Close()
-	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	sctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	ctx, cancel := waitContext(sctx, timeout)
+	defer cancel()
 	stream, err := pb.NewDeploymentsClient(c.Conn()).Watch(ctx, &pb.GetDeploymentRequest{Id: id})
 	if err != nil {
-		return g.rpcError(err)
+		return nil, g.rpcError(err)
 	}
-	w := cmd.OutOrStdout()
+	disp := newProgressDisplay(w)
+	if out != "json" {
+		disp.tick(tickEvery)
+	}
+	defer disp.Close()
+	clock := newBatchClock(time.Now)
 	var last *pb.DeploymentView
 	lastLine := ""
 	for {
@@ -339,32 +410,33 @@ func watchDeployment(cmd *cobra.Command, g *globals, id, out string) error {
 		}
 		if err != nil {
 			if ctx.Err() != nil {
-				return nil
+				disp.Close()
+				if sctx.Err() == nil && timeout > 0 {
+					status := ""
+					if last != nil {
+						status = last.Deployment.Status
+					}
+					return last, waitTimedOut("deployment "+id, timeout, status)
+				}
+				return nil, nil
 			}
-			return g.rpcError(err)
+			return nil, g.rpcError(err)
 		}
 		last = v
 		j := toDeploymentJSON(v)
 		if out == "json" {
 			if err := json.NewEncoder(w).Encode(j); err != nil {
-				return err
+				return nil, err
 			}
 			continue
 		}
 		line := fmt.Sprintf("%s: moved %d/%d, moved back %d, failed %d — %s", j.Status, j.Done, j.Targets, j.Reverted, j.Failed, j.StatusDescription)
-		if line != lastLine {
-			fmt.Fprintf(w, "%s  %s\n", time.Now().Format("15:04:05.000"), line)
-			lastLine = line
-		}
+		disp.Update(deployFrame(j, v.Batches, clock, func(w io.Writer) {
+			if line != lastLine {
+				fmt.Fprintf(w, "%s  %s\n", time.Now().Format("15:04:05.000"), line)
+				lastLine = line
+			}
+		}))
 	}
-	if last == nil {
-		return nil
-	}
-	switch d := last.Deployment; {
-	case state.DeploymentStatusOf(d) == pb.DeploymentStatus_DEPLOYMENT_STATUS_SUCCESSFUL:
-		return nil
-	case state.DeploymentStatusOf(d) == pb.DeploymentStatus_DEPLOYMENT_STATUS_REVERTED && strings.HasPrefix(d.StatusDescription, "reverted by an operator"):
-		return nil // what the operator asked for
-	}
-	return &cliError{msg: fmt.Sprintf("deployment %s %s: %s", id, last.Deployment.Status, last.Deployment.StatusDescription), code: 1}
+	return last, nil
 }

@@ -140,12 +140,19 @@ such as one that was crash-looping within the last minute.`,
 	checkIndex := cmd.Flags().Int64("check-index", -1, "refuse if the cluster changed since this index (from 'steward plan')")
 	watch := cmd.Flags().Bool("watch", false, "follow the plan's progress until it finishes")
 	quiet := cmd.Flags().BoolP("quiet", "q", false, "print only the plan's id (for scripts: PLAN=$(steward apply FILE -q))")
+	wait, waitTimeout := waitFlags(cmd, "the plan")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if err := checkOutput(*out); err != nil {
 			return err
 		}
-		if err := quietAlone(cmd, "watch", "output"); err != nil {
+		if err := quietAlone(cmd, "watch", "output", "wait"); err != nil {
 			return err
+		}
+		if err := checkWait(cmd, *wait, *waitTimeout); err != nil {
+			return err
+		}
+		if *wait && *watch {
+			return usageError("--wait and --watch cannot be combined (--wait follows the plan too)")
 		}
 		skip, err := skipChecks()
 		if err != nil {
@@ -181,6 +188,15 @@ such as one that was crash-looping within the last minute.`,
 		if *quiet {
 			_, err := fmt.Fprintln(w, resp.Id)
 			return err
+		}
+		if *wait {
+			if *out != "json" {
+				fmt.Fprintf(w, "Plan %s committed at index %d.\n", resp.Id, resp.Meta.GetIndex())
+				if len(skipped) > 0 {
+					fmt.Fprintf(w, "Skipped checks: %s\n", strings.Join(skipped, ", "))
+				}
+			}
+			return waitPlan(cmd, g, resp.Id, *out, *waitTimeout)
 		}
 		if *out == "json" {
 			if err := writeJSON(w, map[string]any{"id": resp.Id, "index": resp.Meta.GetIndex(), "skipped_checks": skipped}); err != nil {
@@ -341,22 +357,36 @@ func watchPlan(cmd *cobra.Command, g *globals, id, out string) error {
 }
 
 // followPlan writes a plan's progress to w until it finishes (table: a
-// line per change and a final line; json: each view) and returns its last
-// state; nil when interrupted or the stream ended before any.
+// line per change and a final line, or a redrawn display when w is a
+// terminal; json: each view) and returns its last state; nil when
+// interrupted or the stream ended before any.
 func followPlan(cmd *cobra.Command, g *globals, id, out string, w io.Writer) (*pb.GetPlanResponse, error) {
-	// Following ends when the plan finishes or on an interrupt, not on
-	// --timeout.
+	return followPlanFor(cmd, g, id, out, w, 0)
+}
+
+// followPlanFor is followPlan bounded by timeout (0: none): reaching it
+// returns the last state seen and a waitTimedOut error.
+func followPlanFor(cmd *cobra.Command, g *globals, id, out string, w io.Writer, timeout time.Duration) (*pb.GetPlanResponse, error) {
+	// Following ends when the plan finishes, on an interrupt or at
+	// timeout, not on --timeout.
 	c, err := g.dial()
 	if err != nil {
 		return nil, err
 	}
 	defer c.Close()
-	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	sctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	ctx, cancel := waitContext(sctx, timeout)
+	defer cancel()
 	stream, err := pb.NewCoordinationClient(c.Conn()).Watch(ctx, &pb.GetPlanRequest{Id: id})
 	if err != nil {
 		return nil, g.rpcError(err)
 	}
+	disp := newProgressDisplay(w)
+	if out != "json" {
+		disp.tick(tickEvery)
+	}
+	defer disp.Close()
 	seen := map[string]string{}
 	var last *pb.GetPlanResponse
 	for {
@@ -366,6 +396,14 @@ func followPlan(cmd *cobra.Command, g *globals, id, out string, w io.Writer) (*p
 		}
 		if err != nil {
 			if ctx.Err() != nil {
+				disp.Close()
+				if sctx.Err() == nil && timeout > 0 {
+					status := ""
+					if last != nil {
+						status = last.Plan.Status
+					}
+					return last, waitTimedOut("plan "+id, timeout, status)
+				}
 				return nil, nil
 			}
 			return nil, g.rpcError(err)
@@ -378,8 +416,9 @@ func followPlan(cmd *cobra.Command, g *globals, id, out string, w io.Writer) (*p
 			}
 			continue
 		}
-		printProgress(w, v, seen)
+		disp.Update(planFrame(v, seen))
 	}
+	disp.Close()
 	if last != nil && out != "json" {
 		v := coordination.NewView(last.Plan, last.ResultJson)
 		fmt.Fprintf(w, "%s  plan %s %s after %s", time.Now().Format("15:04:05.000"), v.ID, v.Status, time.Duration(v.DurationMS)*time.Millisecond)

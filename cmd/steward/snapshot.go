@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/steward/steward/coordination"
 	"github.com/steward/steward/internal/clock"
 	"github.com/steward/steward/internal/poll"
 	"github.com/steward/steward/pb"
@@ -383,9 +384,16 @@ func newSnapshotRestoreCmd(g *globals) *cobra.Command {
 	dry := cmd.Flags().Bool("dry-run", false, "show what would change; commit nothing")
 	level := cmd.Flags().String("safety-level", "moderate", "the restore plan's safety level: strict, moderate or permissive")
 	watch := cmd.Flags().Bool("watch", false, "follow the restore plan until it finishes")
+	wait, waitTimeout := waitFlags(cmd, "the restore plans")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if err := checkOutput(*out); err != nil {
 			return err
+		}
+		if err := checkWait(cmd, *wait, *waitTimeout); err != nil {
+			return err
+		}
+		if *wait && (*watch || *dry) {
+			return usageError("--wait cannot be combined with --watch or --dry-run")
 		}
 		r, err := g.dialSnapshots(cmd)
 		if err != nil {
@@ -401,6 +409,9 @@ func newSnapshotRestoreCmd(g *globals) *cobra.Command {
 			return err
 		}
 		w := cmd.OutOrStdout()
+		if *wait {
+			return waitRestore(cmd, g, rep, *out, *waitTimeout)
+		}
 		if *out == "json" {
 			if err := writeJSON(w, rep); err != nil {
 				return err
@@ -418,6 +429,58 @@ func newSnapshotRestoreCmd(g *globals) *cobra.Command {
 		return nil
 	}
 	return cmd
+}
+
+// restoreWaitJSON is `snapshot restore --wait -o json`: the report and
+// the final record of each restore plan.
+type restoreWaitJSON struct {
+	snapshot.RestoreReport
+	Plans []coordination.View `json:"plans"`
+}
+
+// waitRestore follows the restore's plans one after the other (within one
+// timeout in all): exit 0 when every one succeeded, else 1 naming the
+// first that did not.
+func waitRestore(cmd *cobra.Command, g *globals, rep snapshot.RestoreReport, out string, timeout time.Duration) error {
+	w := cmd.OutOrStdout()
+	progress := w
+	if out == "json" {
+		progress = io.Discard
+	} else {
+		printRestore(w, rep)
+	}
+	var deadline time.Time
+	if timeout > 0 {
+		deadline = time.Now().Add(timeout)
+	}
+	res := restoreWaitJSON{RestoreReport: rep, Plans: []coordination.View{}}
+	var failed error
+	for _, id := range rep.PlanIDs {
+		left := time.Duration(0)
+		if timeout > 0 {
+			if left = time.Until(deadline); left <= 0 {
+				failed = waitTimedOut("plan "+id, timeout, "")
+				break
+			}
+		}
+		last, err := awaitPlan(cmd, g, id, progress, left)
+		if last != nil {
+			res.Plans = append(res.Plans, coordination.NewView(last.Plan, last.ResultJson))
+		}
+		if err == nil {
+			err = planOutcome(last)
+		}
+		if err != nil {
+			failed = err
+			break
+		}
+	}
+	if out == "json" {
+		if err := writeJSON(w, res); err != nil {
+			return err
+		}
+	}
+	return failed
 }
 
 func printRestore(w io.Writer, rep snapshot.RestoreReport) {
