@@ -237,7 +237,7 @@ func effect(o *opInfo) Effect {
 		e.SamePID, e.Strategy = true, o.op.Params.Strategy
 		e.Slot = slot(o.tgt.Tree, o.tgt.Slot)
 		e.SubtreeKept = e.Slot != nil
-	case ReplaceState:
+	case ReplaceState, ImportStates:
 		e.SamePID = true
 	case UpgradeCode, RevertCode:
 		e.SamePID, e.Behavior = true, o.op.Params.Behavior

@@ -49,6 +49,7 @@ var impactBase = map[OpType]int{
 	Spawn:                    2,
 	UpgradeCode:              1,
 	RevertCode:               1,
+	ImportStates:             1,
 }
 
 const (
@@ -92,6 +93,7 @@ var estimateMS = map[OpType]int64{
 	ReplaceState:             50,
 	RegisterName:             10,
 	Spawn:                    1000,
+	ImportStates:             50,
 }
 
 const (

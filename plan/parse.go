@@ -37,7 +37,7 @@ var (
 	windowJSONFields      = []string{"not_before", "not_after"}
 	operationJSONFields   = []string{"id", "type", "node", "target", "params", "depends_on"}
 	targetJSONFields      = []string{"supervisor", "child_id", "name", "pid"}
-	paramsJSONFields      = []string{"message", "kind", "strategy", "reason", "child", "args", "child_id", "state", "name", "behavior"}
+	paramsJSONFields      = []string{"message", "kind", "strategy", "reason", "child", "args", "child_id", "state", "name", "behavior", "states"}
 )
 
 func parseJSONPlan(data []byte) (*Plan, error) {
@@ -207,6 +207,8 @@ func paramsFromJSON(r fielderr.Reporter, path string, v *strictjson.Value) Param
 			p.Behavior = strictjson.Str(r, fp, val)
 		case "args":
 			p.Args = strictjson.StringMap(r, fp, val)
+		case "states":
+			p.States = statesFromJSON(r, fp, val)
 		case "child":
 			var b bytes.Buffer
 			val.Encode(&b)

@@ -151,6 +151,8 @@ func Compensate(op Operation, target ProcessFacts, child *ProcessFacts) Compensa
 		c.Note = "a delivered message cannot be recalled"
 	case RestartSupervisor:
 		c.Note = "a restarted subtree cannot be un-restarted"
+	case ImportStates:
+		c.Note = "the replaced states are not kept"
 	case ReplaceState:
 		c.Note = "the replaced state is not kept (a strict plan captures it in its report)"
 	case RegisterName:

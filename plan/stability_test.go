@@ -45,6 +45,7 @@ func stabilityOps() map[OpType]struct {
 		ReplaceState:             {Operation{Type: ReplaceState, Target: c1Target, Params: Params{State: `{"count":1}`}}, OperationFacts{Target: c1}},
 		RegisterName:             {Operation{Type: RegisterName, Target: c1Target, Params: Params{Name: "one"}}, OperationFacts{Target: c1}},
 		Spawn:                    {Operation{Type: Spawn, Params: Params{Behavior: "echo", Name: "fresh"}}, OperationFacts{Target: ProcessFacts{Node: "n1"}}},
+		ImportStates:             {Operation{Type: ImportStates, Target: Target{Supervisor: "web"}, Params: Params{States: []StateImport{{ChildID: "c1", Behavior: "counter", State: `{"count":1}`}}}}, OperationFacts{Target: web}},
 	}
 }
 

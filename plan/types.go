@@ -109,7 +109,7 @@ var DeployOpTypes = []OpType{UpgradeCode, RevertCode}
 // OpTypes lists every operation type in a fixed order (types added later
 // at the end).
 var OpTypes = []OpType{KillProcess, SendMessage, RestartSupervisor, ChangeSupervisorStrategy,
-	SuspendProcess, ResumeProcess, StartChild, TerminateChild, RestartChild, ReplaceState, RegisterName, DeleteChild, Spawn}
+	SuspendProcess, ResumeProcess, StartChild, TerminateChild, RestartChild, ReplaceState, RegisterName, DeleteChild, Spawn, ImportStates}
 
 // Plan is a coordinated operation plan as an operator writes it.
 type Plan struct {
@@ -244,6 +244,8 @@ type Params struct {
 	// when planned: a revert_code whose process a supervisor restarted
 	// since moves the process now in that slot.
 	Slot string `json:"slot,omitempty"`
+	// States are import_states' entries (see ImportStates).
+	States []StateImport `json:"states,omitempty"`
 }
 
 // Kind tells a plain process from a supervisor.

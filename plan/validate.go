@@ -295,6 +295,7 @@ var allowedParams = map[OpType][]string{
 	Spawn:                    {"behavior", "args", "name", "state"},
 	UpgradeCode:              {"behavior", "from", "revert", "slot"},
 	RevertCode:               {"behavior", "revert", "state", "slot"},
+	ImportStates:             {"states"},
 }
 
 func validateParams(ps *fielderr.List, path string, op *Operation, opts Options) {
@@ -316,6 +317,7 @@ func validateParams(ps *fielderr.List, path string, op *Operation, opts Options)
 		{"from", p.From != ""},
 		{"revert", p.Revert != ""},
 		{"slot", p.Slot != ""},
+		{"states", p.States != nil},
 	}
 	for _, g := range given {
 		if g.set && !slices.Contains(allowedParams[op.Type], g.name) {
@@ -346,6 +348,8 @@ func validateParams(ps *fielderr.List, path string, op *Operation, opts Options)
 		case len(p.State) > MaxStateBytes:
 			ps.Add(ErrLimit, fielderr.Join(path, "state"), "%d bytes, more than the limit of %d", len(p.State), MaxStateBytes)
 		}
+	case ImportStates:
+		validateImportStates(ps, path, op, opts)
 	case UpgradeCode, RevertCode:
 		switch {
 		case p.Behavior == "":
