@@ -122,6 +122,12 @@ type Config struct {
 	RaftSnapshotInterval time.Duration
 	// RaftTrailingLogs is how many log entries are kept after a snapshot.
 	RaftTrailingLogs uint64
+	// RaftLogStore is where a server keeps its Raft log: RaftLogStoreBoltDB
+	// (raft.db) or RaftLogStoreWAL (raft-wal's segments in raft/wal); ""
+	// is DefaultRaftLogStore. The stable store is raft.db with either. It
+	// applies to a fresh data dir; a data dir that holds its log in the
+	// other store refuses to start (node/raftstore.go).
+	RaftLogStore string
 
 	// GossipProbeInterval is memberlist's failure-detector probe interval.
 	GossipProbeInterval time.Duration
@@ -186,6 +192,7 @@ func DefaultConfig() Config {
 		RaftSnapshotThreshold:  8192,
 		RaftSnapshotInterval:   30 * time.Second,
 		RaftTrailingLogs:       10240,
+		RaftLogStore:           DefaultRaftLogStore,
 		GossipProbeInterval:    1 * time.Second,
 		GossipProbeTimeout:     500 * time.Millisecond,
 		GossipSuspicionMult:    4,
@@ -288,6 +295,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RaftLeaderLeaseTimeout > c.RaftHeartbeatTimeout {
 		errs = append(errs, fmt.Errorf("raft_leader_lease_timeout: %s must not exceed raft_heartbeat_timeout %s", c.RaftLeaderLeaseTimeout, c.RaftHeartbeatTimeout))
+	}
+	if err := checkRaftLogStore(c.RaftLogStore); err != nil {
+		errs = append(errs, err)
 	}
 	if c.RaftMaxAppendEntries < 1 || c.RaftMaxAppendEntries > 1024 {
 		errs = append(errs, fmt.Errorf("raft_max_append_entries: %d is out of range 1..1024", c.RaftMaxAppendEntries))

@@ -3,6 +3,7 @@ package node
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -41,6 +42,7 @@ import (
 //	log_level                = "info"
 //	log_json                 = false
 //	resource_sample_interval = "5s"
+//	raft_log_store           = "boltdb"  # or "wal"; servers only, fixed at a data dir's first start
 //	encrypt                  = "base64 of 32 bytes"   # steward keygen
 //	encrypt_verify_incoming  = true
 //	encrypt_verify_outgoing  = true
@@ -107,6 +109,8 @@ type FileConfig struct {
 	Dev             *bool    `hcl:"dev,optional"`
 	LogLevel        *string  `hcl:"log_level,optional"`
 	LogJSON         *bool    `hcl:"log_json,optional"`
+	// RaftLogStore is Config.RaftLogStore (--raft-log-store).
+	RaftLogStore *string `hcl:"raft_log_store,optional"`
 	// ResourceSampleInterval is the health layer's, read with
 	// SampleInterval.
 	ResourceSampleInterval *string `hcl:"resource_sample_interval,optional"`
@@ -310,6 +314,13 @@ func (f *FileConfig) ApplyTo(c *Config) error {
 	}
 	if f.Dev != nil {
 		c.Dev = *f.Dev
+	}
+	if f.RaftLogStore != nil {
+		if !slices.Contains(raftLogStores, *f.RaftLogStore) {
+			errs = append(errs, badRaftLogStore(*f.RaftLogStore).Error())
+		} else {
+			c.RaftLogStore = *f.RaftLogStore
+		}
 	}
 	setS(&c.Encrypt, f.Encrypt)
 	if f.EncryptVerifyIncoming != nil {

@@ -18,7 +18,6 @@ import (
 	"github.com/hashicorp/go-sockaddr"
 	"github.com/hashicorp/memberlist"
 	"github.com/hashicorp/raft"
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"github.com/steward/steward/acl"
 	"github.com/steward/steward/audit"
 	"github.com/steward/steward/fsm"
@@ -28,7 +27,6 @@ import (
 	"github.com/steward/steward/state"
 	"github.com/steward/steward/tlsutil"
 	"github.com/steward/steward/transport"
-	"go.etcd.io/bbolt"
 )
 
 // Node is one running steward agent.
@@ -45,7 +43,8 @@ type Node struct {
 	fsm       *fsm.FSM
 	raft      *raft.Raft
 	raftTrans *raft.NetworkTransport
-	bolt      *raftboltdb.BoltStore
+	// stores are the Raft log and stable stores (node/raftstore.go).
+	stores *raftStores
 	// raftNotifyCh receives leadership changes from Raft.
 	raftNotifyCh chan bool
 	// leadershipDone is closed when monitorLeadership has returned, its
@@ -317,22 +316,13 @@ func (n *Node) setupRaft() error {
 	n.raftAddr = string(n.raftTrans.LocalAddr())
 
 	dir := filepath.Join(c.DataDir, "raft")
-	n.bolt, err = raftboltdb.New(raftboltdb.Options{
-		Path: filepath.Join(dir, "raft.db"),
-		// The freelist is not written on every commit (it is rebuilt from
-		// the pages at open) and kept as a hash map: a Raft log frees many
-		// pages at each truncation, and the default array freelist, synced
-		// per commit, made every commit after a burst write hundreds of KB
-		// (docs/PERFORMANCE.md).
-		BoltOptions: &bbolt.Options{Timeout: time.Second, NoFreelistSync: true, FreelistType: bbolt.FreelistMapType},
-	})
+	// The log in raft.db or in raft-wal's segments (Config.RaftLogStore),
+	// the stable store in raft.db either way.
+	n.stores, err = openRaftStores(c.DataDir, c.RaftLogStore, plainArgs{n.logger.Named("raft-wal")})
 	if err != nil {
-		if errors.Is(err, bbolt.ErrTimeout) {
-			return fmt.Errorf("data-dir %s: raft.db is locked by another steward process", c.DataDir)
-		}
-		return fmt.Errorf("data-dir %s: open raft.db: %w", c.DataDir, err)
+		return err
 	}
-	logs, err := raft.NewLogCache(512, n.bolt)
+	logs, err := raft.NewLogCache(512, n.stores.logs())
 	if err != nil {
 		return err
 	}
@@ -355,7 +345,7 @@ func (n *Node) setupRaft() error {
 	rc.BatchApplyCh = true
 	rc.NotifyCh = n.raftNotifyCh
 
-	n.raft, err = raft.NewRaft(rc, n.fsm, logs, n.bolt, snaps, n.raftTrans)
+	n.raft, err = raft.NewRaft(rc, n.fsm, logs, n.stores.bolt, snaps, n.raftTrans)
 	if err != nil {
 		return fmt.Errorf("raft: %w", err)
 	}
@@ -645,8 +635,10 @@ func (n *Node) closeAll() {
 	if n.raftTrans != nil {
 		_ = n.raftTrans.Close()
 	}
-	if n.bolt != nil {
-		_ = n.bolt.Close()
+	if n.stores != nil {
+		if err := n.stores.Close(); err != nil {
+			n.logger.Warn("raft stores close", "error", err)
+		}
 	}
 	if n.pool != nil {
 		n.pool.Close()

@@ -56,6 +56,8 @@ type agentFlags struct {
 	aclDefaultPolicy string
 	// The audit log (node.Config.Audit): --audit-enabled.
 	audit bool
+	// raftLogStore is node.Config.RaftLogStore: --raft-log-store.
+	raftLogStore string
 }
 
 func newAgentCmd() *cobra.Command { return newAgentCmdWith(&agentFlags{}) }
@@ -114,6 +116,7 @@ A temporary data dir is removed on exit, a given one never is.`,
 	fl.BoolVar(&f.aclEnabled, "acl-enabled", false, "ACLs: check the token (x-steward-token) of every API call; bootstrap with steward acl bootstrap (docs/SECURITY.md)")
 	fl.StringVar(&f.aclDefaultPolicy, "acl-default-policy", "deny", "ACLs: what no policy rule covers: deny, or allow (to migrate a running cluster)")
 	fl.BoolVar(&f.audit, "audit-enabled", false, "audit log: append every write this agent accepts to <data_dir>/audit/audit.log, read with steward audit (the config file's audit block sets path and rotation; docs/SECURITY.md)")
+	fl.Var(node.RaftLogStoreFlag(&f.raftLogStore), "raft-log-store", "where a server keeps its Raft log: boltdb (raft.db) or wal (raft-wal segments in <data_dir>/raft/wal); fixed at the data dir's first start, the stable store is raft.db either way (docs/PERFORMANCE.md)")
 	return cmd
 }
 
@@ -174,10 +177,12 @@ func agentConfig(cmd *cobra.Command, f *agentFlags) (agentSettings, error) {
 	str := map[string]*string{
 		"name": &c.Name, "data-dir": &c.DataDir, "bind-addr": &c.BindAddr, "raft-addr": &c.RaftAddr,
 		"grpc-addr": &c.GRPCAddr, "http-addr": &c.HTTPAddr, "advertise-addr": &c.AdvertiseAddr, "log-level": &s.logLevel,
+		"raft-log-store": &c.RaftLogStore,
 	}
 	vals := map[string]string{
 		"name": f.name, "data-dir": f.dataDir, "bind-addr": f.bindAddr, "raft-addr": f.raftAddr,
 		"grpc-addr": f.grpcAddr, "http-addr": f.httpAddr, "advertise-addr": f.advertise, "log-level": f.logLevel,
+		"raft-log-store": f.raftLogStore,
 	}
 	for flag, dst := range str {
 		if changed(flag) {
