@@ -36,6 +36,8 @@ func (l *Layer) executeAs(ctx context.Context, op plan.Operation, undo bool) (ou
 		}
 	} else if op.Type == plan.Spawn {
 		resultPID, err = l.spawn(ctx, op)
+	} else if op.Type == plan.ImportStates {
+		pid, err = l.importStates(ctx, op)
 	} else {
 		pid, resultPID, err = l.do(ctx, op)
 		if undo && op.Type == plan.DeleteChild && errors.Is(err, actor.ErrChildNotFound) {
