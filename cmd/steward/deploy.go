@@ -393,6 +393,9 @@ func followDeployment(cmd *cobra.Command, g *globals, id, out string, w io.Write
 	defer cancel()
 	stream, err := pb.NewDeploymentsClient(c.Conn()).Watch(ctx, &pb.GetDeploymentRequest{Id: id})
 	if err != nil {
+		if ctx.Err() != nil && sctx.Err() == nil && timeout > 0 {
+			return nil, waitTimedOut("deployment "+id, timeout, "")
+		}
 		return nil, g.rpcError(err)
 	}
 	disp := newProgressDisplay(w)

@@ -380,6 +380,9 @@ func followPlanFor(cmd *cobra.Command, g *globals, id, out string, w io.Writer, 
 	defer cancel()
 	stream, err := pb.NewCoordinationClient(c.Conn()).Watch(ctx, &pb.GetPlanRequest{Id: id})
 	if err != nil {
+		if ctx.Err() != nil && sctx.Err() == nil && timeout > 0 {
+			return nil, waitTimedOut("plan "+id, timeout, "")
+		}
 		return nil, g.rpcError(err)
 	}
 	disp := newProgressDisplay(w)
