@@ -59,6 +59,7 @@ func newRootCmd() *cobra.Command {
 	)
 	root.SetVersionTemplate(buildVersion().line() + "\n")
 	strictUsage(root)
+	registerCompletions(root, g)
 	return root
 }
 
