@@ -28,6 +28,8 @@ var (
 	ErrNoLeader = errors.New("no agreed leader")
 	// ErrExited: a server process exited while it was expected to run.
 	ErrExited = errors.New("server process exited")
+	// ErrKeyMissing: a read found no value under its key.
+	ErrKeyMissing = errors.New("key not found")
 )
 
 // LeaderInfo identifies the leader the live members agree on.
@@ -48,7 +50,21 @@ type Commit struct {
 // Target is a set of client connections for a load run.
 type Target interface {
 	Put(ctx context.Context, client int, key string, value []byte) error
+	// Get reads key as client, linearizably (steward's default read, a
+	// read-index on the leader; etcd's default Range) or, with stale, from
+	// the serving member's own replica (steward's ReadOptions{Stale:
+	// true}; etcd's serializable Range). A key that is not there is an
+	// error wrapping ErrKeyMissing, so that a read run over an unfilled
+	// keyspace cannot pass for a measurement of reads.
+	Get(ctx context.Context, client int, key string, stale bool) error
 	Close() error
+}
+
+// MemberStatus is what one member says of itself: its Raft term and the
+// leader it follows ("" when it knows none).
+type MemberStatus struct {
+	Term   uint64
+	Leader string
 }
 
 // poll calls f until it returns nil or ctx ends, waiting a little longer

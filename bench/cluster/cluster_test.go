@@ -116,3 +116,111 @@ func TestPollNamesWhatItAwaited(t *testing.T) {
 		t.Fatalf("poll: %v after %d calls", err, n)
 	}
 }
+
+func TestParseMetricsPicksNamedSamples(t *testing.T) {
+	text := `# HELP steward_raft_heartbeat_timeouts_total Followers ...
+# TYPE steward_raft_heartbeat_timeouts_total counter
+steward_raft_heartbeat_timeouts_total 3
+steward_raft_state_transitions_total{state="candidate"} 4
+steward_raft_state_transitions_total{state="leader"} 1
+other_total 9
+`
+	m, err := ParseMetrics(strings.NewReader(text), "steward_raft_heartbeat_timeouts_total", `steward_raft_state_transitions_total{state="candidate"}`, "absent_total")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m) != 2 || m["steward_raft_heartbeat_timeouts_total"] != 3 || m[`steward_raft_state_transitions_total{state="candidate"}`] != 4 {
+		t.Fatalf("samples %v", m)
+	}
+	if _, err := ParseMetrics(strings.NewReader("x_total pony\n"), "x_total"); err == nil || !strings.Contains(err.Error(), "x_total") {
+		t.Fatalf("a bad value: %v", err)
+	}
+}
+
+func TestCheckLogStore(t *testing.T) {
+	for _, ok := range []string{"", "wal", "boltdb"} {
+		if err := CheckLogStore(ok); err != nil {
+			t.Errorf("%q: %v", ok, err)
+		}
+	}
+	if err := CheckLogStore("rocksdb"); err == nil || !strings.Contains(err.Error(), "rocksdb") || !strings.Contains(err.Error(), "wal") {
+		t.Fatalf("rocksdb: %v", err)
+	}
+}
+
+// TestStartStewardPassesFlags starts a "cluster" of a script that records
+// its arguments instead of running an agent: the harness must give every
+// agent --raft-log-store, its own --http-addr and the extra flags.
+func TestStartStewardPassesFlags(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "fake-steward")
+	script := "#!" + sh + "\nprintf '%s\\n' \"$@\" > \"" + dir + "/args.$$.tmp\" && mv \"" + dir + "/args.$$.tmp\" \"" + dir + "/args.$$\"\nexec sleep 60\n"
+	if err := os.WriteFile(bin, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := StartSteward(context.Background(), StewardOptions{Bin: bin, Dir: dir, LogStore: "rocksdb"}); err == nil {
+		t.Fatal("an unknown log store was accepted")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	started := make(chan error, 1)
+	go func() {
+		s, err := StartSteward(ctx, StewardOptions{Bin: bin, Dir: filepath.Join(dir, "c"), LogStore: "wal", Args: []string{"--log-json"}})
+		if s != nil {
+			s.Close()
+		}
+		started <- err
+	}()
+	// Wait for the three agents' argument files, then stop the wait for
+	// a healthy cluster (there is none).
+	var files []string
+	deadline := time.Now().Add(30 * time.Second)
+	for len(files) < 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the agents did not start: %v", files)
+		}
+		all, _ := filepath.Glob(filepath.Join(dir, "args.[0-9]*"))
+		files = files[:0]
+		for _, f := range all {
+			if !strings.HasSuffix(f, ".tmp") {
+				files = append(files, f)
+			}
+		}
+		select {
+		case err := <-started:
+			t.Fatalf("StartSteward returned early: %v", err)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	cancel()
+	if err := <-started; err == nil {
+		t.Fatal("StartSteward succeeded without agents")
+	}
+	https := map[string]bool{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		args := strings.Split(strings.TrimSpace(string(b)), "\n")
+		got := strings.Join(args, " ")
+		if !strings.Contains(got, "--raft-log-store wal") || !strings.HasSuffix(got, "--log-json") {
+			t.Fatalf("agent args %q lack --raft-log-store wal or --log-json", got)
+		}
+		for i, a := range args {
+			if a == "--http-addr" && i+1 < len(args) {
+				https[args[i+1]] = true
+			}
+		}
+	}
+	if len(https) != 3 {
+		t.Fatalf("http addresses %v: each agent needs its own", https)
+	}
+	if got := StewardArgs(StewardOptions{}); len(got) != 0 {
+		t.Fatalf("default options add flags %v; the agent's default log store takes none", got)
+	}
+}

@@ -271,6 +271,25 @@ func (e *Etcd) PutOn(ctx context.Context, i int, key string, value []byte) (Comm
 	return Commit{Term: resp.Header.GetRaftTerm()}, nil
 }
 
+// MemberStatus is member i's Raft term and the leader it follows, from its
+// Maintenance Status.
+func (e *Etcd) MemberStatus(ctx context.Context, i int) (MemberStatus, error) {
+	st, err := e.status(ctx, i)
+	if err != nil {
+		return MemberStatus{}, err
+	}
+	ms := MemberStatus{Term: st.RaftTerm}
+	if st.Leader != 0 {
+		ms.Leader = fmt.Sprintf("%x", st.Leader)
+		for _, m := range e.members {
+			if m.id == st.Leader {
+				ms.Leader = m.name
+			}
+		}
+	}
+	return ms, nil
+}
+
 // Kill SIGKILLs member i.
 func (e *Etcd) Kill(i int) error { return e.members[i].proc.Kill() }
 
@@ -325,6 +344,21 @@ type etcdTarget struct {
 func (t *etcdTarget) Put(ctx context.Context, c int, key string, value []byte) error {
 	_, err := t.clients[c%len(t.clients)].Put(ctx, key, string(value))
 	return err
+}
+
+func (t *etcdTarget) Get(ctx context.Context, c int, key string, stale bool) error {
+	var opts []clientv3.OpOption
+	if stale {
+		opts = append(opts, clientv3.WithSerializable())
+	}
+	resp, err := t.clients[c%len(t.clients)].Get(ctx, key, opts...)
+	if err != nil {
+		return err
+	}
+	if len(resp.Kvs) == 0 {
+		return fmt.Errorf("%w: %s", ErrKeyMissing, key)
+	}
+	return nil
 }
 
 func (t *etcdTarget) Close() error {

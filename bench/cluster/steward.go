@@ -16,6 +16,8 @@ import (
 	"github.com/steward/steward/client"
 	"github.com/steward/steward/node"
 	"github.com/steward/steward/pb"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // StewardOptions configures a steward cluster.
@@ -34,6 +36,23 @@ type StewardOptions struct {
 	Raft map[string]string
 	// LogLevel is the agents' log level (default warn).
 	LogLevel string
+	// LogStore, when set, is passed as --raft-log-store ("wal" or
+	// "boltdb"); empty: the agent's default, no flag.
+	LogStore string
+	// Args are extra flags for every agent.
+	Args []string
+}
+
+// LogStores are the values StewardOptions.LogStore accepts besides "".
+var LogStores = []string{"wal", "boltdb"}
+
+// CheckLogStore is nil for "" and the names in LogStores, else an error
+// naming the value.
+func CheckLogStore(s string) error {
+	if s == "" || slices.Contains(LogStores, s) {
+		return nil
+	}
+	return fmt.Errorf("raft log store %q: want one of %s (or empty for the agent's default)", s, strings.Join(LogStores, ", "))
 }
 
 // Steward is a running steward cluster of agent processes.
@@ -47,6 +66,7 @@ type stewardNode struct {
 	name       string
 	gossip     string
 	grpc       string
+	http       string
 	proc       *Proc
 	dataDir    string
 	configFile string
@@ -67,6 +87,9 @@ func StartSteward(ctx context.Context, o StewardOptions) (*Steward, error) {
 	if _, err := os.Stat(o.Bin); err != nil {
 		return nil, fmt.Errorf("steward binary: %w (run make build)", err)
 	}
+	if err := CheckLogStore(o.LogStore); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -77,7 +100,11 @@ func StartSteward(ctx context.Context, o StewardOptions) (*Steward, error) {
 			return nil, err
 		}
 	}
-	ports, err := FreePorts(3 * o.Size)
+	// Four ports per agent: gossip, Raft, gRPC and HTTP (/metrics; the
+	// agent's default HTTP port would be the same for every agent on
+	// 127.0.0.1).
+	const perNode = 4
+	ports, err := FreePorts(perNode * o.Size)
 	if err != nil {
 		return nil, err
 	}
@@ -85,8 +112,9 @@ func StartSteward(ctx context.Context, o StewardOptions) (*Steward, error) {
 	for i := 0; i < o.Size; i++ {
 		s.nodes = append(s.nodes, &stewardNode{
 			name:       fmt.Sprintf("%s%d", o.Name, i+1),
-			gossip:     net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[3*i])),
-			grpc:       net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[3*i+2])),
+			gossip:     net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[perNode*i])),
+			grpc:       net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[perNode*i+2])),
+			http:       net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[perNode*i+3])),
 			dataDir:    filepath.Join(o.Dir, fmt.Sprintf("%s%d", o.Name, i+1)),
 			configFile: cfgFile,
 		})
@@ -94,8 +122,9 @@ func StartSteward(ctx context.Context, o StewardOptions) (*Steward, error) {
 	for i, n := range s.nodes {
 		args := []string{"agent", "--name", n.name, "--data-dir", n.dataDir,
 			"--bind-addr", n.gossip,
-			"--raft-addr", net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[3*i+1])),
+			"--raft-addr", net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[perNode*i+1])),
 			"--grpc-addr", n.grpc,
+			"--http-addr", n.http,
 			"--server", "--bootstrap-expect", strconv.Itoa(o.Size),
 			"--retry-interval", "500ms",
 			"--log-level", o.LogLevel}
@@ -107,6 +136,7 @@ func StartSteward(ctx context.Context, o StewardOptions) (*Steward, error) {
 		if cfgFile != "" {
 			args = append(args, "--config", cfgFile)
 		}
+		args = append(args, StewardArgs(o)...)
 		if err := os.MkdirAll(n.dataDir, 0o755); err != nil {
 			return nil, err
 		}
@@ -130,6 +160,16 @@ func StartSteward(ctx context.Context, o StewardOptions) (*Steward, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// StewardArgs are the agent flags StartSteward adds for o's LogStore and
+// Args (after the addresses, the joins and --config).
+func StewardArgs(o StewardOptions) []string {
+	var args []string
+	if o.LogStore != "" {
+		args = append(args, "--raft-log-store", o.LogStore)
+	}
+	return append(args, o.Args...)
 }
 
 // RaftBlock renders settings as an agent config file's raft {} block.
@@ -162,6 +202,12 @@ func (s *Steward) Settings() map[string]string {
 	for k, v := range s.opts.Raft {
 		m[k] = strings.Trim(v, `"`)
 	}
+	if s.opts.LogStore != "" {
+		m["log_store"] = s.opts.LogStore + " (--raft-log-store)"
+	}
+	if len(s.opts.Args) > 0 {
+		m["extra_args"] = strings.Join(s.opts.Args, " ")
+	}
 	return m
 }
 
@@ -176,7 +222,7 @@ func DefaultStewardSettings() map[string]string {
 		"commit_timeout":       d.RaftCommitTimeout.String(),
 		"max_append_entries":   strconv.Itoa(d.RaftMaxAppendEntries),
 		"snapshot_threshold":   strconv.FormatUint(d.RaftSnapshotThreshold, 10),
-		"log_store":            "raft-boltdb/v2 (bbolt, synced on every StoreLogs)",
+		"log_store":            "the agent's default (no --raft-log-store)",
 		"start":                "steward agent --bootstrap-expect N --retry-join ... (--config raft.hcl when tuned)",
 	}
 	return m
@@ -322,6 +368,24 @@ func (s *Steward) PutOn(ctx context.Context, i int, key string, value []byte) (C
 	return Commit{Leader: resp.GetMeta().GetLeader()}, nil
 }
 
+// MemberStatus is member i's Raft term and the leader it follows, from its
+// Status RPC.
+func (s *Steward) MemberStatus(ctx context.Context, i int) (MemberStatus, error) {
+	st, err := s.status(ctx, i)
+	if err != nil {
+		return MemberStatus{}, err
+	}
+	return MemberStatus{Term: st.Term, Leader: st.Leader}, nil
+}
+
+// Metrics scrapes member i's /metrics and returns the samples whose names
+// are listed (a name with labels, as the exposition writes it, e.g.
+// steward_raft_state_transitions_total{state="candidate"}); a sample not
+// exposed is absent from the map.
+func (s *Steward) Metrics(ctx context.Context, i int, names ...string) (map[string]float64, error) {
+	return ScrapeMetrics(ctx, "http://"+s.nodes[i].http+"/metrics", names...)
+}
+
 // Kill SIGKILLs member i.
 func (s *Steward) Kill(i int) error { return s.nodes[i].proc.Kill() }
 
@@ -389,6 +453,14 @@ type stewardTarget struct {
 
 func (t *stewardTarget) Put(ctx context.Context, c int, key string, value []byte) error {
 	_, err := t.clients[c%len(t.clients)].Put(ctx, key, value, nil)
+	return err
+}
+
+func (t *stewardTarget) Get(ctx context.Context, c int, key string, stale bool) error {
+	_, err := t.clients[c%len(t.clients)].Get(ctx, key, stale)
+	if status.Code(err) == codes.NotFound {
+		return fmt.Errorf("%w: %s: %v", ErrKeyMissing, key, err)
+	}
 	return err
 }
 

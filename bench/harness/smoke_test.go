@@ -152,6 +152,14 @@ func (s *inprocSteward) WaitHealthy(ctx context.Context) error {
 	})
 }
 
+func (s *inprocSteward) MemberStatus(_ context.Context, i int) (cluster.MemberStatus, error) {
+	if !s.Running(i) {
+		return cluster.MemberStatus{}, fmt.Errorf("member %d is down", i)
+	}
+	st := s.c.Node(i).Status()
+	return cluster.MemberStatus{Term: st.Term, Leader: st.Leader}, nil
+}
+
 func (s *inprocSteward) Pids() []int                 { return nil }
 func (s *inprocSteward) Settings() map[string]string { return map[string]string{"size": "3"} }
 
@@ -180,6 +188,38 @@ func TestSmokeSteward(t *testing.T) {
 			}
 		}
 	}
+	// Reads of both consistencies, interleaved with a second view of the
+	// same cluster, over a filled keyspace: no read may miss.
+	ops := []Op{ReadLinearizable, ReadStale}
+	rp := p
+	rp.Pairs = 1
+	reads, err := CompareOps(ctx, s, Named{System: s, Label: "again"}, cluster.ToLeader, rp, ops)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for oi, op := range ops {
+		for li, level := range reads[oi] {
+			l := report.NewReadLevel(rp.Clients[li], "leader", op.Consistency("steward"), op.Consistency("etcd"), level)
+			if l.StewardErrors != 0 || l.EtcdErrors != 0 {
+				t.Fatalf("%s, %d clients: errors %d/%d: %s", op, l.Clients, l.StewardErrors, l.EtcdErrors, level[0].A.FirstError)
+			}
+			if l.StewardReadsPerS <= 0 || l.StewardP99Ms <= 0 || l.Pairs[0].A.Op != op.String() || l.Pairs[0].A.Ops != rp.Ops[li] {
+				t.Fatalf("%s level %+v", op, l)
+			}
+		}
+	}
+
+	// A short steady run: the election count agrees with the terms seen.
+	st, err := Steady(ctx, s, SteadyPlan{Duration: time.Second, Clients: 4, ValueSize: 64, Keyspace: 50, Timeout: 10 * time.Second, Poll: 50 * time.Millisecond}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Writes == 0 || st.TermStart == 0 || st.TermEnd < st.TermStart || st.SpuriousElections != int(st.TermEnd-st.TermStart) ||
+		len(st.Leaders) == 0 || st.LeaderChanges > st.SpuriousElections {
+		t.Fatalf("steady %+v", st)
+	}
+	t.Logf("steady: %d writes, terms %d → %d, leaders %v", st.Writes, st.TermStart, st.TermEnd, st.Leaders)
+
 	// The writes are really there: read one back through a follower.
 	li, err := s.Leader(ctx)
 	if err != nil {

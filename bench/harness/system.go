@@ -28,6 +28,9 @@ type System interface {
 	// WaitHealthy waits until every member is up, agrees on the leader and
 	// has caught up.
 	WaitHealthy(ctx context.Context) error
+	// MemberStatus is member i's own view: its Raft term and the leader it
+	// follows.
+	MemberStatus(ctx context.Context, i int) (cluster.MemberStatus, error)
 	// Pids are the server processes, for CPU and disk accounting (0 or
 	// none when in-process).
 	Pids() []int

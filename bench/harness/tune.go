@@ -22,15 +22,23 @@ type Variant struct {
 	Clients []int
 	// Failover also measures leader kills on the variant.
 	Failover bool
+	// Steady also makes a fault-free steady run on the variant and counts
+	// its elections (when the plan has a steady duration).
+	Steady bool
 	// Conns, with no Raft settings, is a client-side variant: the same
 	// cluster, the load sharing this many connections instead of one per
 	// client.
 	Conns int
-	Note  string
+	// LogStore is the variant's --raft-log-store, BaseLogStore the
+	// defaults cluster's ("": the run's -raft-log-store, else the agent's
+	// default).
+	LogStore     string
+	BaseLogStore string
+	Note         string
 }
 
 // ClientSide reports whether the variant changes only the clients.
-func (v Variant) ClientSide() bool { return len(v.Raft) == 0 && v.Conns > 0 }
+func (v Variant) ClientSide() bool { return len(v.Raft) == 0 && v.Conns > 0 && v.LogStore == "" }
 
 // WithConns makes every Target of sys share conns connections, whatever
 // the plan says.
@@ -58,13 +66,33 @@ func DefaultVariants() []Variant {
 			Note: "how soon an idle leader tells followers the commit index; requests forwarded through a follower are answered by the leader, so little is expected"},
 		{Name: "shared-conns=8", Conns: 8, Endpoint: cluster.ToLeader, Clients: []int{64, 256},
 			Note: "client side, same cluster: the clients share 8 gRPC connections instead of one each (HTTP/2 multiplexing; fewer, fuller writes per syscall)"},
-		{Name: "fast-election", Raft: map[string]string{"heartbeat_timeout": `"300ms"`, "election_timeout": `"300ms"`, "leader_lease_timeout": `"150ms"`},
-			Endpoint: cluster.ToLeader, Clients: []int{1, 64}, Failover: true,
-			Note: "failover detection: followers notice a dead leader after heartbeat_timeout (randomized up to 2x), then elect"},
-		{Name: "election-500ms", Raft: map[string]string{"heartbeat_timeout": `"500ms"`, "election_timeout": `"500ms"`, "leader_lease_timeout": `"250ms"`},
-			Endpoint: cluster.ToLeader, Failover: true,
-			Note: "failover only: half the default timings, more margin than 300ms for GC or disk stalls"},
+		{Name: "log-store=wal", LogStore: "wal", BaseLogStore: "boltdb", Endpoint: cluster.ToLeader, Clients: []int{1, 16, 64, 256},
+			Note: "--raft-log-store wal (hashicorp/raft-wal) against --raft-log-store boltdb (raft-boltdb/v2), two fresh clusters"},
+		timing("election-300ms", "300ms", "300ms", "150ms", []int{1, 64},
+			"failover detection: each follower notices a dead leader 1-3x heartbeat_timeout after its last contact; with pre-vote the second follower's notice elects"),
+		timing("election-250ms", "250ms", "250ms", "125ms", nil, "failover and steady only"),
+		timing("election-400ms", "400ms", "400ms", "200ms", nil, "failover and steady only"),
+		timing("hb300-election600", "300ms", "600ms", "150ms", nil,
+			"heartbeat 300ms, election 600ms: fewer split votes when the first candidate's pre-vote retry meets the second follower's"),
 	}
+}
+
+// timing is a variant of the three Raft timeouts, with failover and a
+// steady run measured.
+func timing(name, hb, election, lease string, clients []int, note string) Variant {
+	return Variant{Name: name, Raft: map[string]string{"heartbeat_timeout": `"` + hb + `"`, "election_timeout": `"` + election + `"`, "leader_lease_timeout": `"` + lease + `"`},
+		Endpoint: cluster.ToLeader, Clients: clients, Failover: true, Steady: true, Note: note}
+}
+
+// TimingVariants are the DefaultVariants that change the Raft timeouts.
+func TimingVariants() []Variant {
+	var out []Variant
+	for _, v := range DefaultVariants() {
+		if _, ok := v.Raft["heartbeat_timeout"]; ok {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // Named wraps a System under another name (for a tuned variant).
@@ -77,9 +105,10 @@ type Named struct {
 func (n Named) Name() string { return n.Label }
 
 // Tune compares variant (A) with base (B) at the variant's concurrencies
-// and, when asked, measures the variant's failover.
-func Tune(ctx context.Context, base, variant System, v Variant, p Plan, fp FailoverPlan, timeouts map[string]string) (report.Tuning, error) {
-	t := report.Tuning{Name: v.Name, Raft: v.Raft, Conns: v.Conns, Endpoint: string(v.Endpoint), Note: v.Note}
+// and, when asked, measures the variant's failover interleaved with the
+// base's (a kill on each in turn), and a steady run on each (sp nil: none).
+func Tune(ctx context.Context, base, variant System, v Variant, p Plan, fp FailoverPlan, sp *SteadyPlan, timeouts, baseTimeouts map[string]string) (report.Tuning, error) {
+	t := report.Tuning{Name: v.Name, Raft: v.Raft, Conns: v.Conns, LogStore: v.LogStore, BaseLogStore: v.BaseLogStore, Endpoint: string(v.Endpoint), Note: v.Note}
 	if len(v.Clients) > 0 {
 		sub := p
 		sub.Clients, sub.Ops = nil, nil
@@ -103,8 +132,28 @@ func Tune(ctx context.Context, base, variant System, v Variant, p Plan, fp Failo
 		}
 	}
 	if v.Failover {
-		f := Failover(ctx, variant, fp, timeouts)
-		t.Failover = &f
+		fa := report.Failover{System: variant.Name(), Timeouts: timeouts}
+		fb := report.Failover{System: base.Name(), Timeouts: baseTimeouts}
+		for i := 0; i < fp.Runs && ctx.Err() == nil; i++ {
+			one := fp
+			one.Runs, one.First, one.Total = 1, i, fp.Runs
+			fa.Runs = append(fa.Runs, Failover(ctx, variant, one, nil).Runs...)
+			fb.Runs = append(fb.Runs, Failover(ctx, base, one, nil).Runs...)
+		}
+		SummarizeFailover(&fa)
+		SummarizeFailover(&fb)
+		t.Failover, t.BaseFailover = &fa, &fb
+	}
+	if v.Steady && sp != nil {
+		sa, err := Steady(ctx, variant, *sp, timeouts)
+		if err != nil {
+			return t, err
+		}
+		sb, err := Steady(ctx, base, *sp, baseTimeouts)
+		if err != nil {
+			return t, err
+		}
+		t.Steady, t.BaseSteady = &sa, &sb
 	}
 	return t, nil
 }

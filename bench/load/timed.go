@@ -16,7 +16,8 @@ type TimedSpec struct {
 	// outstanding at a time (closed loop).
 	Clients int
 	// Duration is how long the measured phase issues writes; writes in
-	// flight at its end are waited for and counted.
+	// flight at its end are waited for and counted. Every client makes at
+	// least one write.
 	Duration time.Duration
 	// Warmup is how long writes are made before measuring (0: none).
 	Warmup time.Duration
@@ -68,7 +69,9 @@ func RunFor(ctx context.Context, t Target, spec TimedSpec) (Result, error) {
 	r := newRunner(ctx, t, spec.Clients, spec.Timeout, spec.ValueSize, spec.Prefix, spec.Keyspace, spec.Seed)
 	until := func(d time.Duration) func(c, j int) bool {
 		deadline := time.Now().Add(d)
-		return func(c, j int) bool { return time.Now().Before(deadline) }
+		// Every client makes at least one request, however late it is
+		// scheduled: a run on a busy machine is never empty.
+		return func(c, j int) bool { return j == 0 || time.Now().Before(deadline) }
 	}
 	if spec.Warmup > 0 {
 		r.phase(false, until(spec.Warmup))

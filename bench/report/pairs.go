@@ -22,7 +22,7 @@ type Pair struct {
 
 // NewPair computes the pair's ratios.
 func NewPair(a, b Run, first string) Pair {
-	return Pair{A: a, B: b, First: first, RatioThroughput: ratio(a.WritesPerS, b.WritesPerS), RatioP99: ratio(a.P99Ms, b.P99Ms)}
+	return Pair{A: a, B: b, First: first, RatioThroughput: ratio(a.Throughput(), b.Throughput()), RatioP99: ratio(a.P99Ms, b.P99Ms)}
 }
 
 // ratio is a/b, or 0 when b is 0 (JSON has no NaN).
@@ -66,6 +66,8 @@ type Level struct {
 
 // Summary is the medians of a set of pairs.
 type Summary struct {
+	// AWritesPerS and BWritesPerS are the medians of the runs' throughput
+	// (writes, or reads in read pairs).
 	AWritesPerS, BWritesPerS float64
 	AP50, BP50, AP99, BP99   float64
 	AMax, BMax               float64
@@ -90,8 +92,8 @@ func Summarize(pairs []Pair) Summary {
 		}
 		return zeroNaN(load.Median(v))
 	}
-	s.AWritesPerS = col(func(p Pair) float64 { return p.A.WritesPerS })
-	s.BWritesPerS = col(func(p Pair) float64 { return p.B.WritesPerS })
+	s.AWritesPerS = col(func(p Pair) float64 { return p.A.Throughput() })
+	s.BWritesPerS = col(func(p Pair) float64 { return p.B.Throughput() })
 	s.AP50 = col(func(p Pair) float64 { return p.A.P50Ms })
 	s.BP50 = col(func(p Pair) float64 { return p.B.P50Ms })
 	s.AP99 = col(func(p Pair) float64 { return p.A.P99Ms })
@@ -149,4 +151,49 @@ func zeroNaN(v float64) float64 {
 		return 0
 	}
 	return v
+}
+
+// ReadLevel is one concurrency of a steward/etcd read comparison: steward's
+// read of one consistency (A) against etcd's of the matching one (B). The
+// per-system figures are medians over the pairs' runs (max: the largest);
+// the ratios are medians of the pairs' ratios.
+type ReadLevel struct {
+	Clients  int    `json:"clients"`
+	Endpoint string `json:"endpoint"`
+	// StewardRead is "linearizable" (read-index on the leader, the KV
+	// Get's default) or "stale" (ReadOptions{Stale: true}); EtcdRead
+	// "linearizable" (Range's default) or "serializable".
+	StewardRead      string  `json:"steward_read"`
+	EtcdRead         string  `json:"etcd_read"`
+	StewardReadsPerS float64 `json:"steward_reads_per_s"`
+	EtcdReadsPerS    float64 `json:"etcd_reads_per_s"`
+	RatioThroughput  float64 `json:"ratio_throughput"`
+	StewardP50Ms     float64 `json:"steward_p50_ms"`
+	StewardP99Ms     float64 `json:"steward_p99_ms"`
+	StewardMaxMs     float64 `json:"steward_max_ms"`
+	EtcdP50Ms        float64 `json:"etcd_p50_ms"`
+	EtcdP99Ms        float64 `json:"etcd_p99_ms"`
+	EtcdMaxMs        float64 `json:"etcd_max_ms"`
+	RatioP99         float64 `json:"ratio_p99"`
+	StewardErrors    int     `json:"steward_errors"`
+	EtcdErrors       int     `json:"etcd_errors"`
+	// CPU per read, summed over the cluster's nodes (µs), medians.
+	StewardCPUUsPerOp float64 `json:"steward_cpu_us_per_op,omitempty"`
+	EtcdCPUUsPerOp    float64 `json:"etcd_cpu_us_per_op,omitempty"`
+	Pairs             []Pair  `json:"pairs"`
+}
+
+// NewReadLevel builds a read comparison level from its pairs.
+func NewReadLevel(clients int, endpoint, stewardRead, etcdRead string, pairs []Pair) ReadLevel {
+	s := Summarize(pairs)
+	return ReadLevel{
+		Clients: clients, Endpoint: endpoint, StewardRead: stewardRead, EtcdRead: etcdRead,
+		StewardReadsPerS: s.AWritesPerS, EtcdReadsPerS: s.BWritesPerS, RatioThroughput: s.RatioThroughput,
+		StewardP50Ms: s.AP50, StewardP99Ms: s.AP99, StewardMaxMs: s.AMax,
+		EtcdP50Ms: s.BP50, EtcdP99Ms: s.BP99, EtcdMaxMs: s.BMax,
+		RatioP99:      s.RatioP99,
+		StewardErrors: s.AErrors, EtcdErrors: s.BErrors,
+		StewardCPUUsPerOp: s.ACPU, EtcdCPUUsPerOp: s.BCPU,
+		Pairs: pairs,
+	}
 }

@@ -29,9 +29,17 @@ type Report struct {
 	Levels []Level `json:"levels"`
 	// LevelsViaFollower is the same with every client talking to the
 	// followers, which forward to the leader.
-	LevelsViaFollower []Level    `json:"levels_via_follower,omitempty"`
-	Failover          []Failover `json:"failover,omitempty"`
-	Tuning            []Tuning   `json:"tuning,omitempty"`
+	LevelsViaFollower []Level `json:"levels_via_follower,omitempty"`
+	// Reads compares reads at the same concurrencies: steward's
+	// linearizable reads (read-index on the leader) against etcd's
+	// linearizable Range, and steward's stale reads against etcd's
+	// serializable Range, over a keyspace filled beforehand.
+	Reads    []ReadLevel `json:"reads,omitempty"`
+	Failover []Failover  `json:"failover,omitempty"`
+	// Steady is a fault-free run of writes per system with the elections
+	// (term changes) counted.
+	Steady []Steady `json:"steady,omitempty"`
+	Tuning []Tuning `json:"tuning,omitempty"`
 	// LoadAvg is /proc/loadavg at the start and at the end: other work on
 	// the machine skews the figures.
 	LoadAvgStart string   `json:"loadavg_start,omitempty"`
@@ -51,6 +59,16 @@ type Settings struct {
 	TimeoutMs  float64 `json:"request_timeout_ms"`
 	DataDir    string  `json:"data_dir"`
 	Interleave string  `json:"interleave"`
+	// Reads lists the read workloads compared ("read-linearizable",
+	// "read-stale") and ReadEndpoints where their clients talked.
+	Reads         []string `json:"reads,omitempty"`
+	ReadEndpoints []string `json:"read_endpoints,omitempty"`
+	// SteadyS and SteadyClients describe the steady run (0: none).
+	SteadyS       float64 `json:"steady_s,omitempty"`
+	SteadyClients int     `json:"steady_clients,omitempty"`
+	// RaftLogStore is the --raft-log-store given to the agents ("": the
+	// agent's default, no flag).
+	RaftLogStore string `json:"raft_log_store,omitempty"`
 	// Steward and Etcd describe each cluster as started: size, settings
 	// that matter for the comparison (timeouts, sync), versions.
 	Steward map[string]string `json:"steward"`
@@ -59,13 +77,19 @@ type Settings struct {
 
 // Run is one measured run of one system.
 type Run struct {
-	System     string  `json:"system"`
+	System string `json:"system"`
+	// Op is what the run did: "" or "write", "read-linearizable",
+	// "read-stale" (etcd: serializable).
+	Op         string  `json:"op,omitempty"`
 	Clients    int     `json:"clients"`
 	Ops        int     `json:"ops"`
 	Errors     int     `json:"errors"`
 	FirstError string  `json:"first_error,omitempty"`
 	ElapsedS   float64 `json:"elapsed_s"`
+	// WritesPerS is the throughput of a write run (0 in a read run);
+	// OpsPerS that of any run.
 	WritesPerS float64 `json:"writes_per_s"`
+	OpsPerS    float64 `json:"ops_per_s,omitempty"`
 	P50Ms      float64 `json:"p50_ms"`
 	P90Ms      float64 `json:"p90_ms"`
 	P99Ms      float64 `json:"p99_ms"`
@@ -86,10 +110,31 @@ type Run struct {
 	OtherCPUPct float64 `json:"other_cpu_pct"`
 }
 
-// FromResult turns a load result into a Run.
+// Throughput is the run's operations per second (OpsPerS, or WritesPerS
+// in reports written before OpsPerS existed).
+func (r Run) Throughput() float64 {
+	if r.OpsPerS > 0 {
+		return r.OpsPerS
+	}
+	return r.WritesPerS
+}
+
+// FromResultOp turns a load result of op ("write", "read-…") into a Run;
+// only a write run has WritesPerS.
+func FromResultOp(system, op string, r load.Result) Run {
+	run := FromResult(system, r)
+	run.Op = op
+	if op != "" && op != "write" {
+		run.WritesPerS = 0
+	}
+	return run
+}
+
+// FromResult turns a load result of writes into a Run.
 func FromResult(system string, r load.Result) Run {
 	return Run{
 		System:     system,
+		OpsPerS:    r.Throughput(),
 		Clients:    r.Clients,
 		Ops:        r.Ops,
 		Errors:     r.Errors,
@@ -196,12 +241,22 @@ type Tuning struct {
 	Raft map[string]string `json:"raft"`
 	// Conns, for a client-side variant, is the connections the "after"
 	// clients share (the "before" ones have one each).
-	Conns    int           `json:"shared_connections,omitempty"`
-	Endpoint string        `json:"endpoint"`
-	Levels   []TuningLevel `json:"levels,omitempty"`
-	// Failover, when measured, is the "after" cluster's.
-	Failover *Failover `json:"failover,omitempty"`
-	Note     string    `json:"note,omitempty"`
+	Conns int `json:"shared_connections,omitempty"`
+	// LogStore and BaseLogStore are the --raft-log-store of the "after"
+	// and "before" clusters ("": the agent's default).
+	LogStore     string        `json:"log_store,omitempty"`
+	BaseLogStore string        `json:"base_log_store,omitempty"`
+	Endpoint     string        `json:"endpoint"`
+	Levels       []TuningLevel `json:"levels,omitempty"`
+	// Failover, when measured, is the "after" cluster's; BaseFailover the
+	// "before" cluster's, its kills interleaved with the "after" ones.
+	Failover     *Failover `json:"failover,omitempty"`
+	BaseFailover *Failover `json:"base_failover,omitempty"`
+	// Steady and BaseSteady are fault-free runs with elections counted,
+	// "after" then "before".
+	Steady     *Steady `json:"steady,omitempty"`
+	BaseSteady *Steady `json:"base_steady,omitempty"`
+	Note       string  `json:"note,omitempty"`
 }
 
 // TuningLevel compares before and after at one concurrency.
@@ -245,4 +300,45 @@ func FileName(t time.Time, label string) string {
 		name += "-" + label
 	}
 	return name
+}
+
+// Steady is a run of writes without faults on one system, with the
+// elections that happened meanwhile counted: on a healthy cluster every one
+// of them is spurious.
+type Steady struct {
+	System string `json:"system"`
+	// Timeouts states the election settings in force.
+	Timeouts  map[string]string `json:"timeouts"`
+	Clients   int               `json:"clients"`
+	Endpoint  string            `json:"endpoint"`
+	DurationS float64           `json:"duration_s"`
+	// The writes, as in Run.
+	Writes     int     `json:"writes"`
+	Errors     int     `json:"errors"`
+	FirstError string  `json:"first_error,omitempty"`
+	WritesPerS float64 `json:"writes_per_s"`
+	P50Ms      float64 `json:"p50_ms"`
+	P99Ms      float64 `json:"p99_ms"`
+	MaxMs      float64 `json:"max_ms"`
+	// TermStart and TermEnd are the highest Raft term a member reported
+	// before and after the run (the status APIs: steward's Cluster.Status,
+	// etcd's Maintenance Status).
+	TermStart uint64 `json:"term_start"`
+	TermEnd   uint64 `json:"term_end"`
+	// SpuriousElections is TermEnd - TermStart: the elections begun (each
+	// raises the term) while nothing was wrong.
+	SpuriousElections int `json:"spurious_elections"`
+	// LeaderChanges counts the changes of the leader the members named,
+	// sampled every PollMs; Leaders is the sequence seen.
+	LeaderChanges int      `json:"leader_changes"`
+	Leaders       []string `json:"leaders"`
+	PollMs        float64  `json:"poll_ms"`
+	// PollErrors counts samples at which a member did not answer.
+	PollErrors int `json:"poll_errors,omitempty"`
+	// RaftCounters are steward's Raft counters over the run, summed over
+	// the members (/metrics, raft's go-metrics): heartbeat timeouts count
+	// every follower that heard no leader in time (a pre-vote that then
+	// failed, which raises no term, included), lease timeouts every leader
+	// that stepped down. Absent for etcd.
+	RaftCounters map[string]float64 `json:"raft_counters,omitempty"`
 }

@@ -33,6 +33,8 @@ func (r *Report) PrintTable(w io.Writer) {
 	}
 	printLevels(w, "clients → leader", r.Levels)
 	printLevels(w, "clients → followers (forwarded to the leader)", r.LevelsViaFollower)
+	printReads(w, r.Reads)
+	printSteady(w, r.Steady)
 
 	if len(r.Failover) > 0 {
 		fmt.Fprintln(w, "failover (SIGKILL the leader while one client writes): kill → first write committed under the new leader")
@@ -63,7 +65,17 @@ func (r *Report) PrintTable(w io.Writer) {
 			tw.Flush()
 		}
 		if f := t.Failover; f != nil {
-			fmt.Fprintf(w, "  failover: median %.0f ms, max %.0f ms over %d runs (%d failed)\n", f.MedianMs, f.MaxMs, len(f.Runs), f.Failed)
+			fmt.Fprintf(w, "  failover: median %.0f ms, max %.0f ms over %d runs (%d failed)", f.MedianMs, f.MaxMs, len(f.Runs), f.Failed)
+			if b := t.BaseFailover; b != nil {
+				fmt.Fprintf(w, "; defaults, interleaved: median %.0f ms, max %.0f ms (%d failed); ratio of medians %.2f", b.MedianMs, b.MaxMs, b.Failed, ratio(f.MedianMs, b.MedianMs))
+			}
+			fmt.Fprintln(w)
+		}
+		for _, s := range []*Steady{t.Steady, t.BaseSteady} {
+			if s != nil {
+				fmt.Fprintf(w, "  steady %s: %d clients for %.0f s, %.0f w/s, p99 %.2f ms, max %.1f ms: %d elections, %d leader changes%s\n",
+					s.System, s.Clients, s.DurationS, s.WritesPerS, s.P99Ms, s.MaxMs, s.SpuriousElections, s.LeaderChanges, counters(s.RaftCounters))
+			}
 		}
 		fmt.Fprintln(w)
 	}
@@ -78,16 +90,76 @@ func printLevels(w io.Writer, title string, levels []Level) {
 	}
 	fmt.Fprintf(w, "writes, %s (per system: median of runs; ratios steward/etcd: median of pairs)\n", title)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "clients\tsteward w/s\tetcd w/s\tratio\tsteward p50\tp99\tmax\tetcd p50\tp99\tmax\tratio p99\tcpu µs/op s|e\terrors s|e\t")
+	fmt.Fprintln(tw, "clients\tsteward w/s\tetcd w/s\tratio\tsteward p50\tp99\tmax\tetcd p50\tp99\tmax\tratio p99\tcpu µs/op s|e\tdisk B/op s|e\terrors s|e\t")
 	for _, l := range levels {
-		fmt.Fprintf(tw, "%d\t%.0f\t%.0f\t%.2f\t%.2f\t%.2f\t%.1f\t%.2f\t%.2f\t%.1f\t%.2f\t%.0f|%.0f\t%d|%d\t\n",
+		fmt.Fprintf(tw, "%d\t%.0f\t%.0f\t%.2f\t%.2f\t%.2f\t%.1f\t%.2f\t%.2f\t%.1f\t%.2f\t%.0f|%.0f\t%.0f|%.0f\t%d|%d\t\n",
 			l.Clients, l.StewardWritesPerS, l.EtcdWritesPerS, l.RatioThroughput,
+			l.StewardP50Ms, l.StewardP99Ms, l.StewardMaxMs, l.EtcdP50Ms, l.EtcdP99Ms, l.EtcdMaxMs, l.RatioP99,
+			l.StewardCPUUsPerOp, l.EtcdCPUUsPerOp, l.StewardDiskBytesPerOp, l.EtcdDiskBytesPerOp, l.StewardErrors, l.EtcdErrors)
+	}
+	tw.Flush()
+	fmt.Fprintln(w, "(latencies in ms)")
+	fmt.Fprintln(w)
+}
+
+func printReads(w io.Writer, levels []ReadLevel) {
+	if len(levels) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "reads (per system: median of runs; ratios steward/etcd: median of pairs; linearizable vs linearizable, stale vs serializable)")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "to\tsteward\tetcd\tclients\tsteward r/s\tetcd r/s\tratio\tsteward p50\tp99\tmax\tetcd p50\tp99\tmax\tratio p99\tcpu µs/op s|e\terrors s|e\t")
+	for _, l := range levels {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%.0f\t%.0f\t%.2f\t%.2f\t%.2f\t%.1f\t%.2f\t%.2f\t%.1f\t%.2f\t%.0f|%.0f\t%d|%d\t\n",
+			l.Endpoint, l.StewardRead, l.EtcdRead, l.Clients, l.StewardReadsPerS, l.EtcdReadsPerS, l.RatioThroughput,
 			l.StewardP50Ms, l.StewardP99Ms, l.StewardMaxMs, l.EtcdP50Ms, l.EtcdP99Ms, l.EtcdMaxMs, l.RatioP99,
 			l.StewardCPUUsPerOp, l.EtcdCPUUsPerOp, l.StewardErrors, l.EtcdErrors)
 	}
 	tw.Flush()
 	fmt.Fprintln(w, "(latencies in ms)")
 	fmt.Fprintln(w)
+}
+
+func printSteady(w io.Writer, runs []Steady) {
+	if len(runs) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "steady (no faults; elections = rise of the highest Raft term the members report)")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "system\tclients\tseconds\tw/s\tp99 ms\tmax ms\terrors\tterm\tspurious elections\tleader changes\traft counters\ttimeouts\t")
+	for _, s := range runs {
+		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.0f\t%.2f\t%.1f\t%d\t%d→%d\t%d\t%d\t%s\t%s\t\n", s.System, s.Clients, s.DurationS, s.WritesPerS, s.P99Ms, s.MaxMs, s.Errors,
+			s.TermStart, s.TermEnd, s.SpuriousElections, s.LeaderChanges, strings.TrimPrefix(counters(s.RaftCounters), "; "), kv(s.Timeouts))
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+}
+
+// counters renders steward's Raft counters briefly ("" without any).
+func counters(m map[string]float64) string {
+	if len(m) == 0 {
+		return ""
+	}
+	short := map[string]string{
+		"steward_raft_heartbeat_timeouts_total":                   "heartbeat timeouts",
+		"steward_raft_leader_lease_timeouts_total":                "lease timeouts",
+		`steward_raft_state_transitions_total{state="candidate"}`: "candidacies",
+		`steward_raft_state_transitions_total{state="leader"}`:    "leaderships",
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		name := short[k]
+		if name == "" {
+			name = k
+		}
+		parts = append(parts, fmt.Sprintf("%s %.0f", name, m[k]))
+	}
+	return "; " + strings.Join(parts, ", ")
 }
 
 func kv(m map[string]string) string {

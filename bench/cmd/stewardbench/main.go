@@ -53,6 +53,13 @@ type flags struct {
 	floorOnly    bool
 	keep         bool
 	write        bool
+	reads        bool
+	readsOnly    bool
+	readEnds     string
+	steady       time.Duration
+	steadyCli    int
+	tuneSteady   time.Duration
+	logStore     string
 }
 
 func main() {
@@ -80,6 +87,13 @@ func main() {
 	flag.BoolVar(&f.floorOnly, "floor-only", false, "measure the floor only (no clusters)")
 	flag.BoolVar(&f.keep, "keep", false, "keep the data dirs and logs")
 	flag.BoolVar(&f.write, "write", true, "write the JSON report")
+	flag.BoolVar(&f.reads, "reads", true, "also compare reads (steward linearizable and stale beside etcd linearizable and serializable) at the same concurrencies")
+	flag.BoolVar(&f.readsOnly, "reads-only", false, "compare reads only: no writes comparison, failover or steady run")
+	flag.StringVar(&f.readEnds, "read-endpoints", "leader", "where the read clients talk: leader, followers, or both")
+	flag.DurationVar(&f.steady, "steady", 5*time.Minute, "fault-free run of -steady-clients writers per system, counting elections (0: skip)")
+	flag.IntVar(&f.steadyCli, "steady-clients", 64, "clients of the steady run")
+	flag.DurationVar(&f.tuneSteady, "tune-steady", time.Minute, "steady run per cluster for the tuning variants that measure one (0: skip)")
+	flag.StringVar(&f.logStore, "raft-log-store", "", "pass --raft-log-store wal|boltdb to every steward agent (empty: the agent's default, no flag)")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -139,14 +153,26 @@ func run(ctx context.Context, f flags) error {
 	if err := plan.Validate(); err != nil {
 		return err
 	}
-	var endpoints []cluster.Endpoint
-	for _, e := range strings.Split(f.endpoints, ",") {
-		switch ep := cluster.Endpoint(strings.TrimSpace(e)); ep {
-		case cluster.ToLeader, cluster.ToFollowers:
-			endpoints = append(endpoints, ep)
-		default:
-			return fmt.Errorf("-endpoints: %q is not leader or followers", e)
-		}
+	endpoints, err := parseEndpoints(f.endpoints)
+	if err != nil {
+		return fmt.Errorf("-endpoints: %w", err)
+	}
+	readEndpoints, err := parseEndpoints(f.readEnds)
+	if err != nil {
+		return fmt.Errorf("-read-endpoints: %w", err)
+	}
+	if err := cluster.CheckLogStore(f.logStore); err != nil {
+		return fmt.Errorf("-raft-log-store: %w", err)
+	}
+	if f.steady < 0 || f.tuneSteady < 0 {
+		return fmt.Errorf("-steady, -tune-steady: must not be negative")
+	}
+	if f.steady > 0 && f.steadyCli < 1 {
+		return fmt.Errorf("-steady-clients: must be at least 1, got %d", f.steadyCli)
+	}
+	if f.readsOnly {
+		f.reads = true
+		endpoints, f.failoverRuns, f.steady = nil, 0, 0
 	}
 	stewardBin, err := filepath.Abs(f.stewardBin)
 	if err != nil {
@@ -213,6 +239,16 @@ func run(ctx context.Context, f flags) error {
 		Keyspace: f.keyspace, Conns: conns, TimeoutMs: load.Ms(f.timeout), DataDir: dir,
 		Interleave: "for each pair: for each concurrency: steward then etcd on odd pairs, etcd then steward on even ones",
 	}
+	rep.Settings.RaftLogStore = f.logStore
+	if f.reads {
+		rep.Settings.Reads = []string{harness.ReadLinearizable.String(), harness.ReadStale.String()}
+		for _, ep := range readEndpoints {
+			rep.Settings.ReadEndpoints = append(rep.Settings.ReadEndpoints, string(ep))
+		}
+	}
+	if f.steady > 0 {
+		rep.Settings.SteadyS, rep.Settings.SteadyClients = f.steady.Seconds(), f.steadyCli
+	}
 	progress("machine: %s, %d cores; data dir %s (%s on %s)", rep.Machine.CPUModel, rep.Machine.Cores, dir, rep.Machine.Filesystem, rep.Machine.Device)
 
 	if !f.noFloor {
@@ -232,7 +268,7 @@ func run(ctx context.Context, f flags) error {
 	var st *cluster.Steward
 	if withEtcd {
 		progress("starting a 3-node steward cluster (%s)", stewardBin)
-		st, err = cluster.StartSteward(ctx, cluster.StewardOptions{Bin: stewardBin, Dir: filepath.Join(dir, "steward")})
+		st, err = cluster.StartSteward(ctx, cluster.StewardOptions{Bin: stewardBin, Dir: filepath.Join(dir, "steward"), LogStore: f.logStore})
 		if err != nil {
 			return err
 		}
@@ -271,6 +307,36 @@ func run(ctx context.Context, f flags) error {
 				rep.LevelsViaFollower = levels
 			}
 		}
+		if f.reads {
+			ops := []harness.Op{harness.ReadLinearizable, harness.ReadStale}
+			for _, ep := range readEndpoints {
+				progress("reads, clients → %s (steward linearizable and stale, etcd linearizable and serializable)", ep)
+				pairs, err := harness.CompareOps(ctx, st, et, ep, plan, ops)
+				if err != nil {
+					return err
+				}
+				for oi, op := range ops {
+					for i, c := range clients {
+						rep.Reads = append(rep.Reads, report.NewReadLevel(c, string(ep), op.Consistency(st.Name()), op.Consistency(et.Name()), pairs[oi][i]))
+					}
+				}
+			}
+		}
+		if f.steady > 0 {
+			sp := steadyPlan(f, f.steady)
+			progress("steady: %d clients write for %s per system, no faults; elections counted", sp.Clients, sp.Duration)
+			for _, sys := range []harness.System{st, et} {
+				timeouts := stewardTimeouts
+				if sys == harness.System(et) {
+					timeouts = pick(et.Settings(), "heartbeat_interval", "election_timeout", "pre_vote")
+				}
+				s, err := harness.Steady(ctx, sys, sp, timeouts)
+				if err != nil {
+					return err
+				}
+				rep.Steady = append(rep.Steady, s)
+			}
+		}
 		if f.failoverRuns > 0 {
 			fp := failoverPlan(f.failoverRuns)
 			progress("failover: %d leader kills per system, interleaved", f.failoverRuns)
@@ -292,7 +358,7 @@ func run(ctx context.Context, f flags) error {
 	tplan := plan
 	tplan.Pairs = f.tunePairs
 	for i, v := range variants {
-		t, err := tune(ctx, v, i, stewardBin, dir, tplan, f.failoverRuns)
+		t, err := tune(ctx, f, v, i, stewardBin, dir, tplan)
 		if err != nil {
 			return err
 		}
@@ -320,24 +386,61 @@ func run(ctx context.Context, f flags) error {
 // tune runs one variant against a fresh default cluster started beside it,
 // so that before and after age together (a long-running cluster's log
 // store and state differ from a new one's).
-func tune(ctx context.Context, v harness.Variant, i int, bin, dir string, p harness.Plan, failoverRuns int) (report.Tuning, error) {
-	before, err := cluster.StartSteward(ctx, cluster.StewardOptions{Bin: bin, Dir: filepath.Join(dir, fmt.Sprintf("tune%d-before", i)), Name: fmt.Sprintf("b%d-", i)})
+func tune(ctx context.Context, f flags, v harness.Variant, i int, bin, dir string, p harness.Plan) (report.Tuning, error) {
+	or := func(a, b string) string {
+		if a != "" {
+			return a
+		}
+		return b
+	}
+	before, err := cluster.StartSteward(ctx, cluster.StewardOptions{Bin: bin, Dir: filepath.Join(dir, fmt.Sprintf("tune%d-before", i)), Name: fmt.Sprintf("b%d-", i),
+		LogStore: or(v.BaseLogStore, f.logStore)})
 	if err != nil {
 		return report.Tuning{}, err
 	}
 	defer before.Close()
+	var sp *harness.SteadyPlan
+	if f.tuneSteady > 0 {
+		s := steadyPlan(f, f.tuneSteady)
+		sp = &s
+	}
+	baseTimeouts := pick(before.Settings(), "heartbeat_timeout", "election_timeout", "leader_lease_timeout")
+	fp := failoverPlan(f.failoverRuns)
 	if v.ClientSide() {
 		progress("tuning %q: the clients share %d connections (fresh cluster)", v.Name, v.Conns)
-		return harness.Tune(ctx, before, harness.Named{System: harness.WithConns(before, v.Conns), Label: "tuned"}, v, p, failoverPlan(failoverRuns), nil)
+		return harness.Tune(ctx, before, harness.Named{System: harness.WithConns(before, v.Conns), Label: "tuned"}, v, p, fp, sp, baseTimeouts, baseTimeouts)
 	}
-	progress("tuning %q: %s vs defaults (two fresh clusters)", v.Name, strings.Join(strings.Fields(cluster.RaftBlock(v.Raft)), " "))
-	after, err := cluster.StartSteward(ctx, cluster.StewardOptions{Bin: bin, Dir: filepath.Join(dir, fmt.Sprintf("tune%d-after", i)), Name: fmt.Sprintf("t%d-", i), Raft: v.Raft})
+	what := strings.Join(strings.Fields(cluster.RaftBlock(v.Raft)), " ")
+	if len(v.Raft) == 0 {
+		what = "--raft-log-store " + or(v.LogStore, f.logStore)
+	}
+	progress("tuning %q: %s vs %s (two fresh clusters)", v.Name, what, or(v.BaseLogStore, "defaults"))
+	after, err := cluster.StartSteward(ctx, cluster.StewardOptions{Bin: bin, Dir: filepath.Join(dir, fmt.Sprintf("tune%d-after", i)), Name: fmt.Sprintf("t%d-", i), Raft: v.Raft,
+		LogStore: or(v.LogStore, f.logStore)})
 	if err != nil {
 		return report.Tuning{}, err
 	}
 	defer after.Close()
 	timeouts := pick(after.Settings(), "heartbeat_timeout", "election_timeout", "leader_lease_timeout")
-	return harness.Tune(ctx, before, harness.Named{System: after, Label: "tuned"}, v, p, failoverPlan(failoverRuns), timeouts)
+	return harness.Tune(ctx, before, harness.Named{System: after, Label: "tuned"}, v, p, fp, sp, timeouts, baseTimeouts)
+}
+
+func steadyPlan(f flags, d time.Duration) harness.SteadyPlan {
+	return harness.SteadyPlan{Duration: d, Clients: f.steadyCli, ValueSize: f.valueSize, Keyspace: f.keyspace, Timeout: f.timeout, Progress: progress}
+}
+
+func parseEndpoints(s string) ([]cluster.Endpoint, error) {
+	var out []cluster.Endpoint
+	for _, e := range strings.Split(s, ",") {
+		switch ep := cluster.Endpoint(strings.TrimSpace(e)); ep {
+		case cluster.ToLeader, cluster.ToFollowers:
+			out = append(out, ep)
+		case "":
+		default:
+			return nil, fmt.Errorf("%q is not leader or followers", e)
+		}
+	}
+	return out, nil
 }
 
 func failoverPlan(runs int) harness.FailoverPlan {
