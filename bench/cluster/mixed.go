@@ -85,7 +85,9 @@ func StartMixed(ctx context.Context, o MixedOptions) (*Mixed, error) {
 	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
 		return nil, err
 	}
-	ports, err := FreePorts(3*o.Servers + 2*o.Clients)
+	// Servers: gossip, gRPC, Raft, HTTP; clients: gossip, gRPC, HTTP (each
+	// agent its own HTTP port: the default one is the same for all).
+	ports, err := FreePorts(4*o.Servers + 3*o.Clients)
 	if err != nil {
 		return nil, err
 	}
@@ -103,10 +105,11 @@ func StartMixed(ctx context.Context, o MixedOptions) (*Mixed, error) {
 	}
 	m := &Mixed{opts: o}
 	var seeds []string // the bootstrap servers' gossip addresses
-	var raftAddrs []string
+	var raftAddrs, httpAddrs []string
 	for i := 0; i < o.Servers; i++ {
 		n := &mixedNode{name: fmt.Sprintf("s%d", i+1), gossip: next(), grpc: next()}
 		raftAddrs = append(raftAddrs, next())
+		httpAddrs = append(httpAddrs, next())
 		if i < bootstrapServers {
 			seeds = append(seeds, n.gossip)
 		}
@@ -114,6 +117,7 @@ func StartMixed(ctx context.Context, o MixedOptions) (*Mixed, error) {
 	}
 	for i := 0; i < o.Clients; i++ {
 		m.nodes = append(m.nodes, &mixedNode{name: fmt.Sprintf("c%d", i+1), client: true, gossip: next(), grpc: next()})
+		httpAddrs = append(httpAddrs, next())
 	}
 	for i, n := range m.nodes {
 		dataDir := filepath.Join(o.Dir, n.name)
@@ -121,7 +125,7 @@ func StartMixed(ctx context.Context, o MixedOptions) (*Mixed, error) {
 			return nil, err
 		}
 		args := []string{"agent", "--name", n.name, "--data-dir", dataDir,
-			"--bind-addr", n.gossip, "--grpc-addr", n.grpc,
+			"--bind-addr", n.gossip, "--grpc-addr", n.grpc, "--http-addr", httpAddrs[i],
 			"--retry-interval", "500ms", "--log-level", o.LogLevel}
 		switch {
 		case n.client:
