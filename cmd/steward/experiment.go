@@ -121,6 +121,12 @@ func partsLine(e *pb.ExperimentRecord) string {
 func followExperiment(ctx context.Context, g *globals, c pb.ExperimentsClient, id string, w io.Writer, out string, lines bool) (*pb.ExperimentView, error) {
 	var last *pb.ExperimentView
 	lastLine := ""
+	disp := newProgressDisplay(w)
+	if lines && out != "json" {
+		disp.tick(tickEvery)
+	}
+	defer disp.Close()
+	clock := newBatchClock(time.Now)
 	show := func(v *pb.ExperimentView) error {
 		last = v
 		switch {
@@ -132,10 +138,13 @@ func followExperiment(ctx context.Context, g *globals, c pb.ExperimentsClient, i
 			}
 			fmt.Fprintf(w, "%s\n", b)
 		default:
-			if line := partsLine(v.Experiment); line != lastLine {
-				fmt.Fprintf(w, "%s  %s\n", time.Now().Format("15:04:05.000"), line)
-				lastLine = line
-			}
+			line := partsLine(v.Experiment)
+			disp.Update(experimentFrame(v.Experiment, clock, func(w io.Writer) {
+				if line != lastLine {
+					fmt.Fprintf(w, "%s  %s\n", time.Now().Format("15:04:05.000"), line)
+					lastLine = line
+				}
+			}))
 		}
 		return nil
 	}
@@ -187,6 +196,32 @@ func followExperiment(ctx context.Context, g *globals, c pb.ExperimentsClient, i
 	}
 }
 
+// experimentFrame is an experiment's progress display: a row per part,
+// done once it runs, timed from the experiment's creation to when the
+// part was first seen no longer pending.
+func experimentFrame(e *pb.ExperimentRecord, clock *batchClock, plain func(io.Writer)) progressFrame {
+	f := progressFrame{Title: fmt.Sprintf("experiment %s %s", experimentLabel(e), e.Status), Plain: plain}
+	if e.Reason != "" {
+		f.Title += ": " + e.Reason
+	}
+	for _, p := range e.Parts {
+		r := progressRow{Label: p.Sandbox + " on " + p.Node, Total: 1, State: p.Status}
+		if p.Status == state.SandboxRunning {
+			r.Done = 1
+		}
+		if p.Reason != "" {
+			r.State += " (" + p.Reason + ")"
+		}
+		r.Started = time.Unix(0, e.CreatedAtUnixNano)
+		if e.CreatedAtUnixNano == 0 {
+			r.Started = time.Time{}
+		}
+		_, r.Ended = clock.mark(p.Sandbox, true, p.Status != state.SandboxPending)
+		f.Rows = append(f.Rows, r)
+	}
+	return f
+}
+
 // experimentOutcome is the exit of a command that waited: nil when
 // running, exit 1 naming the reason otherwise.
 func experimentOutcome(id string, last *pb.ExperimentView) error {
@@ -217,12 +252,15 @@ func newExperimentCmd(g *globals) *cobra.Command {
 record and, unless --no-wait, follows the parts as they start, printing each
 change, until every part runs or the experiment fails: a part that cannot be
 set up, a node lost, or the deadline passed. A failed experiment has every
-part removed; create then prints the reason and exits 1. Interrupting it
-stops the watching only: the leader still ends the creation at its
-deadline. FILE '-' reads standard input.`,
+part removed; create then prints the reason and exits 1. Interrupting it,
+or --wait-timeout passing (exit 1), stops the watching only: the leader
+still ends the creation at its deadline. On a terminal the parts show as a
+redrawn line each. FILE '-' reads standard input.`,
 		Args: cobra.ExactArgs(1),
 	}
 	noWait := create.Flags().Bool("no-wait", false, "return once committed; follow it with experiment watch")
+	create.Flags().Bool("wait", true, "follow the parts until every one runs (exit 0) or the experiment fails (exit 1): the default, --no-wait returns once committed")
+	waitTimeout := create.Flags().Duration("wait-timeout", 0, "give up waiting after this long (exit 1; the creation goes on to its deadline); 0: until the deadline")
 	deadline := create.Flags().Duration("deadline", 0, "how long the parts may take to start (default: the file's deadline, else 60s; at most 10m)")
 	dry := create.Flags().Bool("dry-run", false, "check the file and show where each part would run; commit nothing")
 	createOut := outputFlag(create)
@@ -232,6 +270,15 @@ deadline. FILE '-' reads standard input.`,
 		}
 		if *deadline < 0 {
 			return usageError(fmt.Sprintf("--deadline %s: must not be negative", *deadline))
+		}
+		if w, _ := cmd.Flags().GetBool("wait"); !w {
+			return usageError("--wait=false: say --no-wait")
+		}
+		if cmd.Flags().Changed("wait") && *noWait {
+			return usageError("--wait and --no-wait cannot be combined")
+		}
+		if err := checkWait(cmd, !*noWait, *waitTimeout); err != nil {
+			return err
 		}
 		data, err := readInput(cmd, "experiment", args[0], sandboxFileLimit)
 		if err != nil {
@@ -271,7 +318,11 @@ deadline. FILE '-' reads standard input.`,
 		}
 		sctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
-		ctx, wcancel := context.WithTimeout(sctx, sbxWaitFor(g, time.Until(time.Unix(0, v.Experiment.DeadlineUnixNano))))
+		limit := sbxWaitFor(g, time.Until(time.Unix(0, v.Experiment.DeadlineUnixNano)))
+		if *waitTimeout > 0 && *waitTimeout < limit {
+			limit = *waitTimeout
+		}
+		ctx, wcancel := context.WithTimeout(sctx, limit)
 		defer wcancel()
 		last, err := followExperiment(ctx, g, client, id, w, "table", *createOut != "json")
 		if err != nil {
@@ -279,6 +330,14 @@ deadline. FILE '-' reads standard input.`,
 		}
 		if last == nil {
 			last = v
+		}
+		if limit == *waitTimeout && ctx.Err() != nil && sctx.Err() == nil && last.Experiment.Status == state.ExperimentPending {
+			if *createOut == "json" {
+				if err := writeJSON(w, toExperimentJSON(last)); err != nil {
+					return err
+				}
+			}
+			return waitTimedOut("experiment "+experimentLabel(last.Experiment), *waitTimeout, partsLine(last.Experiment))
 		}
 		if *createOut == "json" {
 			if err := writeJSON(w, toExperimentJSON(last)); err != nil {

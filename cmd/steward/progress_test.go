@@ -240,3 +240,21 @@ func TestDeployFrameRows(t *testing.T) {
 		t.Fatalf("rows with a revert: %v", f.Rows)
 	}
 }
+
+func TestExperimentFrameRows(t *testing.T) {
+	created := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	now := created.Add(3 * time.Second)
+	clock := newBatchClock(func() time.Time { return now })
+	e := &pb.ExperimentRecord{Id: "exp-1", Name: "ab", Status: "pending", CreatedAtUnixNano: created.UnixNano(), Parts: []*pb.ExperimentPart{
+		{Sandbox: "ab-fast", Node: "n1", Status: "running"},
+		{Sandbox: "ab-slow", Node: "n2", Status: "pending"},
+	}}
+	f := experimentFrame(e, clock, nil)
+	want := []progressRow{
+		{Label: "ab-fast on n1", Done: 1, Total: 1, State: "running", Started: created, Ended: now},
+		{Label: "ab-slow on n2", Done: 0, Total: 1, State: "pending", Started: created},
+	}
+	if f.Title != "experiment ab (exp-1) pending" || fmt.Sprint(f.Rows) != fmt.Sprint(want) {
+		t.Fatalf("frame: %q\n got %v\nwant %v", f.Title, f.Rows, want)
+	}
+}

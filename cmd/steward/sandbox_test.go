@@ -264,6 +264,10 @@ func TestExperimentCLI(t *testing.T) {
 		{"experiment", "watch", "a", "b"},
 		{"experiment", "destroy"},
 		{"experiment", "creat", example},
+		{"experiment", "create", example, "--wait", "--no-wait"},
+		{"experiment", "create", example, "--wait=false"},
+		{"experiment", "create", example, "--wait-timeout", "-1s"},
+		{"experiment", "create", example, "--no-wait", "--wait-timeout", "5s"},
 	} {
 		if out, err := run(t, cli(args...)...); exitCode(err) != 2 {
 			t.Errorf("steward %s: %v (exit %d), want a usage error\n%s", strings.Join(args, " "), err, exitCode(err), out)
@@ -375,4 +379,15 @@ sandbox "tight" {
 		t.Fatalf("watch -o json: %s", out)
 	}
 	mustRun(t, cli("experiment", "destroy", eid)...)
+
+	// --wait-timeout reached: exit 1 saying so, with -o json the record as
+	// last seen; the experiment goes on.
+	out, err = run(t, cli("experiment", "create", example, "--wait-timeout", "1ns", "-o", "json")...)
+	if exitCode(err) != 1 || !strings.Contains(err.Error(), "--wait-timeout 1ns reached: experiment ab (exp-") {
+		t.Fatalf("create --wait-timeout 1ns: %v (exit %d)\n%s", err, exitCode(err), out)
+	}
+	if st := jsonOf(t, out); st["status"] != "pending" {
+		t.Fatalf("create --wait-timeout 1ns -o json: %v", st)
+	}
+	mustRun(t, cli("experiment", "destroy", "ab")...)
 }
