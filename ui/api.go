@@ -34,7 +34,7 @@ func (s *Server) apiRoutes() {
 		return map[string]any{"trees": resp}, err
 	}))
 	s.mux.HandleFunc("GET /ui/api/trees/{name}", s.endpoint(func(ctx context.Context, c grpc.ClientConnInterface, r *http.Request) (map[string]any, error) {
-		resp, err := pb.NewRuntimeClient(c).TreeView(ctx, &pb.SupervisorRequest{Tree: r.PathValue("name")})
+		resp, err := pb.NewRuntimeClient(c).TreeView(ctx, &pb.SupervisorRequest{Tree: r.PathValue("name"), Full: true})
 		return map[string]any{"tree": resp}, err
 	}))
 	s.mux.HandleFunc("GET /ui/api/plans", s.endpoint(func(ctx context.Context, c grpc.ClientConnInterface, r *http.Request) (map[string]any, error) {

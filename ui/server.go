@@ -109,13 +109,6 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /ui/{file...}", s.serveAsset)
 	s.apiRoutes()
 	s.mux.HandleFunc("GET /ui/api/stream", s.serveStream)
-	s.mux.HandleFunc("/ui/api/", func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet {
-			writeError(w, http.StatusMethodNotAllowed, "the dashboard's endpoints are read-only: use GET")
-			return
-		}
-		writeError(w, http.StatusNotFound, "no dashboard endpoint "+r.URL.Path)
-	})
 }
 
 // serveAsset serves an embedded file; "" is index.html (the application's
@@ -126,8 +119,12 @@ func (s *Server) serveAsset(w http.ResponseWriter, r *http.Request) {
 		name = "index.html"
 	}
 	name = path.Clean(name)
+	if name == "api" || strings.HasPrefix(name, "api/") {
+		writeError(w, http.StatusNotFound, "no dashboard endpoint "+r.URL.Path)
+		return
+	}
 	data, err := fs.ReadFile(s.files, name)
-	if err != nil || strings.HasPrefix(name, "api/") {
+	if err != nil {
 		http.Error(w, "404 no such dashboard file: "+name, http.StatusNotFound)
 		return
 	}
@@ -201,6 +198,8 @@ func httpStatus(c codes.Code) int {
 		return http.StatusServiceUnavailable
 	case codes.DeadlineExceeded:
 		return http.StatusGatewayTimeout
+	case codes.Unimplemented:
+		return http.StatusNotImplemented // the agent runs without that layer
 	case codes.ResourceExhausted:
 		return http.StatusRequestEntityTooLarge
 	case codes.Canceled:

@@ -179,22 +179,27 @@
       }
       const head = h("h2", {}, "Supervision trees", this.node ? " on " + this.node : "",
         this.node ? h("a", { href: "#/trees", class: "muted" }, "  (all nodes)") : "");
+      const bodies = new Map([...this.box.querySelectorAll("details.tree")].map((d) => [d.dataset.tree, d.querySelector(".tree-body")]));
       const out = [head];
       if (!trees.length) out.push(h("p", { class: "muted", id: "no-trees" }, "No trees. Apply one with: steward sup apply FILE"));
       for (const [node, ts] of byNode) {
         const sec = h("div", { class: "panel", "data-node": node }, h("h3", {}, "node ", h("a", { href: "#/events?node=" + encodeURIComponent(node) }, node)));
-        for (const t of ts) sec.append(this.treeBlock(t));
+        for (const t of ts) sec.append(this.treeBlock(t, bodies));
         out.push(sec);
       }
       this.box.replaceChildren(...out);
       for (const t of trees) if (expanded.has(t.name)) this.loadTree(t.name);
     },
-    treeBlock(t) {
+    // treeBlock is one tree, collapsed or expanded; an expanded one keeps
+    // what it showed until its refetch answers, so a refresh does not
+    // flicker.
+    treeBlock(t, bodies) {
+      const body = (bodies && bodies.get(t.name)) || h("div", { class: "tree-body" }, h("p", { class: "muted" }, "loading…"));
       const det = h("details", { class: "tree", "data-tree": t.name, "data-status": t.status, open: expanded.has(t.name) },
         h("summary", {}, t.name, badge(t.status || "unknown"),
           h("span", { class: "muted" }, "  ", t.strategy, ", ", String(t.processes), " processes, root ", t.root_pid || "-"),
           t.reason ? h("span", { class: "error" }, " ", t.reason) : ""),
-        h("div", { class: "tree-body" }, h("p", { class: "muted" }, "loading…")));
+        body);
       det.addEventListener("toggle", () => {
         if (det.open) { expanded.add(t.name); this.loadTree(t.name); } else expanded.delete(t.name);
       });
