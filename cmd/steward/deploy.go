@@ -282,18 +282,35 @@ Follow it with deploy watch.`,
 		use, short string
 		action     pb.DeployAction
 		done       string
+		// want is the end --wait waits for (UNSPECIFIED: no --wait).
+		want pb.DeploymentStatus
 	}{
-		{"pause ID", "Start no further batch (the running one finishes)", pb.DeployAction_DEPLOY_ACTION_PAUSE, "paused"},
-		{"resume ID", "Go on with a paused deployment", pb.DeployAction_DEPLOY_ACTION_RESUME, "resumed"},
-		{"promote ID", "Go on after the canaries", pb.DeployAction_DEPLOY_ACTION_PROMOTE, "promoted"},
-		{"fail ID", "Mark a deployment failed (reverting it with auto-revert); applied when the running batch ends", pb.DeployAction_DEPLOY_ACTION_FAIL, "failed"},
-		{"revert ID", "Move every moved process back, last batch first, in place; applied when the running batch ends", pb.DeployAction_DEPLOY_ACTION_REVERT, "reverting"},
-		{"cancel ID", "Stop a deployment where it is; applied when the running batch ends", pb.DeployAction_DEPLOY_ACTION_CANCEL, "cancelled"},
+		{"pause ID", "Start no further batch (the running one finishes)", pb.DeployAction_DEPLOY_ACTION_PAUSE, "paused", 0},
+		{"resume ID", "Go on with a paused deployment", pb.DeployAction_DEPLOY_ACTION_RESUME, "resumed", pb.DeploymentStatus_DEPLOYMENT_STATUS_SUCCESSFUL},
+		{"promote ID", "Go on after the canaries", pb.DeployAction_DEPLOY_ACTION_PROMOTE, "promoted", pb.DeploymentStatus_DEPLOYMENT_STATUS_SUCCESSFUL},
+		{"fail ID", "Mark a deployment failed (reverting it with auto-revert); applied when the running batch ends", pb.DeployAction_DEPLOY_ACTION_FAIL, "failed", 0},
+		{"revert ID", "Move every moved process back, last batch first, in place; applied when the running batch ends", pb.DeployAction_DEPLOY_ACTION_REVERT, "reverting", pb.DeploymentStatus_DEPLOYMENT_STATUS_REVERTED},
+		{"cancel ID", "Stop a deployment where it is; applied when the running batch ends", pb.DeployAction_DEPLOY_ACTION_CANCEL, "cancelled", 0},
 	} {
 		sub := &cobra.Command{Use: a.use, Short: a.short, Args: cobra.ExactArgs(1)}
 		reason := sub.Flags().String("reason", "", "why, for the record")
-		action, what := a.action, a.done
+		action, what, want := a.action, a.done, a.want
+		var wait *bool
+		var waitTimeout *time.Duration
+		var out *string
+		if want != 0 {
+			wait, waitTimeout = waitFlags(sub, "the deployment (until "+state.DeploymentStatusName(want)+", exit 0; any other end exits 1)")
+			out = outputFlag(sub)
+		}
 		sub.RunE = func(cmd *cobra.Command, args []string) error {
+			if want != 0 {
+				if err := checkOutput(*out); err != nil {
+					return err
+				}
+				if err := checkWait(cmd, *wait, *waitTimeout); err != nil {
+					return err
+				}
+			}
 			c, ctx, done, err := g.connect(cmd)
 			if err != nil {
 				return err
@@ -302,6 +319,15 @@ Follow it with deploy watch.`,
 			v, err := pb.NewDeploymentsClient(c.Conn()).Control(ctx, &pb.DeployControlRequest{Id: args[0], Action: action, Reason: *reason})
 			if err != nil {
 				return g.rpcError(err)
+			}
+			if want != 0 && *wait {
+				if *out != "json" {
+					fmt.Fprintf(cmd.OutOrStdout(), "Deployment %s %s: %s\n", args[0], what, v.Deployment.StatusDescription)
+				}
+				return waitDeploymentFor(cmd, g, v.Deployment.Id, *out, *waitTimeout, want, v.Index)
+			}
+			if want != 0 && *out == "json" {
+				return writeJSON(cmd.OutOrStdout(), toDeploymentJSON(v))
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "Deployment %s %s: %s\n", args[0], what, v.Deployment.StatusDescription)
 			return nil
@@ -354,12 +380,18 @@ func deploymentFailed(last *pb.DeploymentView) error {
 // successful (a revert, even one an operator asked for, or a cancel is
 // exit 1: what was asked for did not happen).
 func waitDeployment(cmd *cobra.Command, g *globals, id, out string, timeout time.Duration) error {
+	return waitDeploymentFor(cmd, g, id, out, timeout, pb.DeploymentStatus_DEPLOYMENT_STATUS_SUCCESSFUL, 0)
+}
+
+// waitDeploymentFor is waitDeployment ending in want (exit 0) rather than
+// successful: reverted for deploy revert --wait.
+func waitDeploymentFor(cmd *cobra.Command, g *globals, id, out string, timeout time.Duration, want pb.DeploymentStatus, minIndex uint64) error {
 	w := cmd.OutOrStdout()
 	progress := w
 	if out == "json" {
 		progress = io.Discard
 	}
-	last, err := followDeployment(cmd, g, id, "table", progress, timeout)
+	last, err := followDeploymentFrom(cmd, g, id, "table", progress, timeout, minIndex)
 	if last != nil && out == "json" {
 		if err := writeJSON(w, toDeploymentJSON(last)); err != nil {
 			return err
@@ -370,7 +402,7 @@ func waitDeployment(cmd *cobra.Command, g *globals, id, out string, timeout time
 		return err
 	case last == nil:
 		return &cliError{msg: fmt.Sprintf("deployment %s: stopped waiting before it ended", id), code: 1}
-	case state.DeploymentStatusOf(last.Deployment) == pb.DeploymentStatus_DEPLOYMENT_STATUS_SUCCESSFUL:
+	case state.DeploymentStatusOf(last.Deployment) == want:
 		return nil
 	}
 	return deploymentFailed(last)
@@ -382,6 +414,14 @@ func waitDeployment(cmd *cobra.Command, g *globals, id, out string, timeout time
 // interrupted or the stream ended before any. timeout (0: none) bounds
 // it: reaching it returns the last view and a waitTimedOut error.
 func followDeployment(cmd *cobra.Command, g *globals, id, out string, w io.Writer, timeout time.Duration) (*pb.DeploymentView, error) {
+	return followDeploymentFrom(cmd, g, id, out, w, timeout, 0)
+}
+
+// followDeploymentFrom is followDeployment that does not take for the end
+// a view older than minIndex (the index of a control just committed: the
+// agent's replica may not have applied it yet, and a revert of a
+// successful deployment would otherwise end at once); it watches again.
+func followDeploymentFrom(cmd *cobra.Command, g *globals, id, out string, w io.Writer, timeout time.Duration, minIndex uint64) (*pb.DeploymentView, error) {
 	c, err := g.dial()
 	if err != nil {
 		return nil, err
@@ -391,12 +431,15 @@ func followDeployment(cmd *cobra.Command, g *globals, id, out string, w io.Write
 	defer stop()
 	ctx, cancel := waitContext(sctx, timeout)
 	defer cancel()
-	stream, err := pb.NewDeploymentsClient(c.Conn()).Watch(ctx, &pb.GetDeploymentRequest{Id: id})
-	if err != nil {
-		if ctx.Err() != nil && sctx.Err() == nil && timeout > 0 {
-			return nil, waitTimedOut("deployment "+id, timeout, "")
+	timedOut := func(last *pb.DeploymentView) (*pb.DeploymentView, error) {
+		if sctx.Err() == nil && timeout > 0 {
+			status := ""
+			if last != nil {
+				status = last.Deployment.Status
+			}
+			return last, waitTimedOut("deployment "+id, timeout, status)
 		}
-		return nil, g.rpcError(err)
+		return nil, nil
 	}
 	disp := newProgressDisplay(w)
 	if out != "json" {
@@ -407,39 +450,50 @@ func followDeployment(cmd *cobra.Command, g *globals, id, out string, w io.Write
 	var last *pb.DeploymentView
 	lastLine := ""
 	for {
-		v, err := stream.Recv()
-		if err == io.EOF {
-			break
-		}
+		stream, err := pb.NewDeploymentsClient(c.Conn()).Watch(ctx, &pb.GetDeploymentRequest{Id: id})
 		if err != nil {
 			if ctx.Err() != nil {
 				disp.Close()
-				if sctx.Err() == nil && timeout > 0 {
-					status := ""
-					if last != nil {
-						status = last.Deployment.Status
-					}
-					return last, waitTimedOut("deployment "+id, timeout, status)
-				}
-				return nil, nil
+				return timedOut(last)
 			}
 			return nil, g.rpcError(err)
 		}
-		last = v
-		j := toDeploymentJSON(v)
-		if out == "json" {
-			if err := json.NewEncoder(w).Encode(j); err != nil {
-				return nil, err
+		for {
+			v, err := stream.Recv()
+			if err == io.EOF {
+				break
 			}
-			continue
+			if err != nil {
+				if ctx.Err() != nil {
+					disp.Close()
+					return timedOut(last)
+				}
+				return nil, g.rpcError(err)
+			}
+			last = v
+			j := toDeploymentJSON(v)
+			if out == "json" {
+				if err := json.NewEncoder(w).Encode(j); err != nil {
+					return nil, err
+				}
+				continue
+			}
+			line := fmt.Sprintf("%s: moved %d/%d, moved back %d, failed %d — %s", j.Status, j.Done, j.Targets, j.Reverted, j.Failed, j.StatusDescription)
+			disp.Update(deployFrame(j, v.Batches, clock, func(w io.Writer) {
+				if line != lastLine {
+					fmt.Fprintf(w, "%s  %s\n", time.Now().Format("15:04:05.000"), line)
+					lastLine = line
+				}
+			}))
 		}
-		line := fmt.Sprintf("%s: moved %d/%d, moved back %d, failed %d — %s", j.Status, j.Done, j.Targets, j.Reverted, j.Failed, j.StatusDescription)
-		disp.Update(deployFrame(j, v.Batches, clock, func(w io.Writer) {
-			if line != lastLine {
-				fmt.Fprintf(w, "%s  %s\n", time.Now().Format("15:04:05.000"), line)
-				lastLine = line
-			}
-		}))
+		if last == nil || last.Index >= minIndex {
+			return last, nil
+		}
+		select { // the replica is behind the control: watch again shortly
+		case <-ctx.Done():
+			disp.Close()
+			return timedOut(last)
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
-	return last, nil
 }

@@ -161,6 +161,25 @@ func TestDeployWait(t *testing.T) {
 	if got := strings.TrimSpace(mustRun(t, "--addr", addr, "proc", "send", "tree:tally/b", "get", "--kind", "call")); !strings.Contains(got, "3") {
 		t.Fatalf("count after two deployments: %s", got)
 	}
+
+	// deploy revert --wait of the successful deployment ends when it is
+	// reverted (exit 0); the processes are back on version 2.
+	id := final["id"].(string)
+	out, err = run(t, "--addr", addr, "deploy", "revert", id, "--wait", "-o", "json")
+	if err != nil {
+		t.Fatalf("deploy revert --wait: %v\n%s", err, out)
+	}
+	if err := json.Unmarshal([]byte(out), &final); err != nil || final["status"] != "reverted" || final["reverted"] != float64(2) {
+		t.Fatalf("deploy revert --wait -o json: %v %v\n%s", err, final, out)
+	}
+	// A deployment that ended cannot be resumed: the control is refused
+	// before any waiting.
+	if _, err := run(t, "--addr", addr, "deploy", "resume", id, "--wait"); exitCode(err) != 1 || !strings.Contains(err.Error(), "only a paused deployment can be resumed") {
+		t.Fatalf("deploy resume --wait of a reverted deployment: %v (exit %d)", err, exitCode(err))
+	}
+	if got := strings.TrimSpace(mustRun(t, "--addr", addr, "proc", "send", "tree:tally/b", "get", "--kind", "call")); !strings.Contains(got, "3") {
+		t.Fatalf("count after the revert: %s", got)
+	}
 }
 
 // snapshot restore --wait follows the restore plan: exit 0 once it
