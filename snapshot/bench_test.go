@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/go-memdb"
 	"github.com/steward/steward/actor"
 	"github.com/steward/steward/coordination"
+	"github.com/steward/steward/health"
 	"github.com/steward/steward/node"
 	"github.com/steward/steward/pb"
 	"github.com/steward/steward/snapshot"
@@ -71,7 +72,8 @@ func BenchmarkSnapshot(b *testing.B) {
 				ccfg := coordination.DefaultConfig()
 				cfg := snapshot.DefaultConfig()
 				cfg.RestoreTimeout = 5 * time.Minute
-				return stack.Config{Runtime: actor.DefaultConfig(), Supervision: supervision.DefaultConfig(), Coordination: &ccfg, Snapshot: &cfg}
+				hcfg := health.DefaultConfig()
+				return stack.Config{Runtime: actor.DefaultConfig(), Supervision: supervision.DefaultConfig(), Coordination: &ccfg, Snapshot: &cfg, Health: &hcfg}
 			}))
 			supc := pb.NewSupervisionClient(c.Conn(0))
 			snaps := pb.NewSnapshotsClient(c.Conn(0))
@@ -98,7 +100,8 @@ func BenchmarkSnapshot(b *testing.B) {
 				return nil
 			}, "trees running")
 			leader := c.Leader()
-			var capture, restore, localCapture, localRestore time.Duration
+			var capture, restore, restoreRPC, localCapture, localRestore time.Duration
+			plans := 0
 			var stored, procs uint64
 			for i := 0; i < b.N; i++ {
 				start := time.Now()
@@ -162,6 +165,8 @@ func BenchmarkSnapshot(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
+				restoreRPC += time.Since(start)
+				plans += len(rr.PlanIds)
 				err = waitFor(testkit.Ctx(b, 10*time.Minute), leader, func(st *state.Store) (bool, error) {
 					for _, id := range rr.PlanIds {
 						r, _, err := st.Plan(nil, id)
@@ -181,6 +186,22 @@ func BenchmarkSnapshot(b *testing.B) {
 				}
 				restore += time.Since(start)
 				b.StopTimer()
+				var rep snapshot.RestoreReport
+				if err := json.Unmarshal(rr.ReportJson, &rep); err != nil {
+					b.Fatal(err)
+				}
+				if len(rep.NotRestored) != 0 {
+					b.Fatalf("restore: not restored: %+v", rep.NotRestored)
+				}
+				// Validation clean: every runtime consistent and running
+				// its desired state.
+				vr, err := pb.NewHealthClient(c.Conn(0)).Validate(testkit.Ctx(b, 5*time.Minute), &pb.ValidateRequest{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if !vr.Consistent || len(vr.Violations) != 0 {
+					b.Fatalf("validate after the restore: %d violations: %+v", len(vr.Violations), vr.Violations[:min(len(vr.Violations), 10)])
+				}
 
 				// Baseline, same run: every state written back in place
 				// into each runtime, without Raft or a plan.
@@ -222,6 +243,8 @@ func BenchmarkSnapshot(b *testing.B) {
 			b.ReportMetric(float64(capture.Milliseconds())/float64(b.N), "capture-ms")
 			b.ReportMetric(float64(localCapture.Microseconds())/1000/float64(b.N), "local-capture-ms")
 			b.ReportMetric(float64(restore.Milliseconds())/float64(b.N), "restore-ms")
+			b.ReportMetric(float64(restoreRPC.Milliseconds())/float64(b.N), "restore-planned-ms")
+			b.ReportMetric(float64(plans)/float64(b.N), "restore-plans")
 			b.ReportMetric(float64(localRestore.Microseconds())/1000/float64(b.N), "local-state-import-ms")
 			b.ReportMetric(float64(stored)/float64(procs), "stored-bytes/proc")
 		})

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -116,6 +117,11 @@ func (l *Layer) restore(ctx context.Context, req *pb.RestoreRequest) (*RestoreRe
 	}
 	rep := &RestoreReport{Snapshot: rec.Id, Nodes: nodes, DryRun: req.DryRun, Trees: []TreeAction{}, Operations: []RestoreOp{},
 		NotRestored: []NotRestored{}, PlanIDs: []string{}}
+	// Where a restore's time goes, logged at its end (debug).
+	var laps []any
+	t0 := time.Now()
+	lap := func(what string) { laps = append(laps, what, time.Since(t0)); t0 = time.Now() }
+	defer func() { l.logger.Debug("restore planned", append([]any{"snapshot", rec.Id}, laps...)...) }()
 
 	// 1. The desired state: the snapshot's trees on the nodes restored.
 	cmds, err := l.treeActions(rep, parts)
@@ -123,18 +129,12 @@ func (l *Layer) restore(ctx context.Context, req *pb.RestoreRequest) (*RestoreRe
 		return nil, err
 	}
 	if !req.DryRun {
-		for _, c := range cmds {
-			var err error
-			if c.put != nil {
-				_, err = l.sup.PutTree(ctx, c.put, nil)
-			} else {
-				_, err = l.sup.RemoveTree(ctx, c.tree)
-			}
-			if err != nil {
-				return nil, fmt.Errorf("committing the desired state of %s: %w", c.tree, err)
-			}
+		if err := l.commitTrees(ctx, cmds); err != nil {
+			return nil, err
 		}
+		lap("trees_committed")
 		l.waitForTrees(ctx, rep, parts)
+		lap("trees_running")
 	}
 
 	// 2. The runtimes, in two stages. The first restarts missing children
@@ -148,16 +148,20 @@ func (l *Layer) restore(ctx context.Context, req *pb.RestoreRequest) (*RestoreRe
 	}
 	group := "restore-" + strings.TrimPrefix(newID(), "snap-")
 	starts, st1 := l.startOps(ctx, rep, parts)
+	lap("stage1_planned")
 	ids, err := l.submitStage(ctx, rep, req.DryRun, level, group, 1, starts)
 	if err != nil {
 		return nil, err
 	}
+	lap("stage1_submitted")
 	started := map[string]string{}
 	if !req.DryRun && len(ids) > 0 {
 		l.waitForPlans(ctx, rep, ids)
 		started = startedPIDs(st, ids, st1.instances, st1.spawned)
 	}
-	fills, planned := l.fillOps(ctx, rep, parts, st1, started)
+	lap("stage1_finished")
+	fills, planned := l.fillOps(ctx, rep, parts, st1, started, len(ids) == 0)
+	lap("stage2_planned")
 	if req.DryRun && len(starts) > 0 {
 		// Not planned before the first stage has run: listed only.
 		recordOps(rep, 2, fills)
@@ -166,26 +170,30 @@ func (l *Layer) restore(ctx context.Context, req *pb.RestoreRequest) (*RestoreRe
 	if _, err := l.submitStage(ctx, rep, req.DryRun, level, group, 2, fills[:planned]); err != nil {
 		return nil, err
 	}
+	lap("stage2_submitted")
 	recordOps(rep, 2, fills[planned:])
 	return rep, nil
 }
 
 // submitStage records a stage's operations in rep and submits them as
-// plans of at most plan.MaxOperations operations (a dry run plans the
-// first one, when rep has no plan yet); it returns the plans' ids.
+// plans of at most plan.MaxOperations operations and planBytes bytes (a
+// dry run plans the first one, when rep has no plan yet), up to
+// submitParallel at a time (their targets are disjoint, and one group
+// lets them overlap); it returns the plans' ids, in the order of their
+// operations.
 func (l *Layer) submitStage(ctx context.Context, rep *RestoreReport, dry bool, level, group string, stage int, ops []plan.Operation) ([]string, error) {
 	recordOps(rep, stage, ops)
-	var ids []string
-	for i, batch := range batches(ops, plan.MaxOperations) {
+	var bodies [][]byte
+	for _, batch := range batchesSized(ops, plan.MaxOperations, planBytes) {
 		body, err := json.Marshal(plan.Plan{SafetyLevel: plan.SafetyLevel(level), Timeout: "10m", Group: group, Operations: batch})
 		if err != nil {
 			return nil, err
 		}
-		if dry {
-			if rep.Plan != nil {
-				break
-			}
-			res, err := l.coord.DryRunLocal(ctx, body, "restore.json")
+		bodies = append(bodies, body)
+	}
+	if dry {
+		if len(bodies) > 0 && rep.Plan == nil {
+			res, err := l.coord.DryRunLocal(ctx, bodies[0], "restore.json")
 			if res != nil {
 				d := res.DryRun()
 				rep.Plan = &d
@@ -193,17 +201,50 @@ func (l *Layer) submitStage(ctx context.Context, rep *RestoreReport, dry bool, l
 			if err != nil && res == nil {
 				return nil, err
 			}
-			continue
 		}
-		resp, err := l.coord.Submit(ctx, body, "restore.json")
-		if err != nil {
-			return nil, fmt.Errorf("restore plan %d of stage %d was refused (%d submitted before it): %w", i+1, stage, len(rep.PlanIDs), err)
-		}
-		rep.PlanIDs = append(rep.PlanIDs, resp.Id)
-		ids = append(ids, resp.Id)
+		return nil, nil
 	}
-	return ids, nil
+	ids := make([]string, len(bodies))
+	errs := make([]error, len(bodies))
+	sem := make(chan struct{}, submitParallel)
+	var wg sync.WaitGroup
+	for i, body := range bodies {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			ts := time.Now()
+			resp, err := l.coord.Submit(ctx, body, "restore.json")
+			l.logger.Debug("restore plan submitted", "stage", stage, "bytes", len(body), "duration", time.Since(ts), "error", err)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			ids[i] = resp.Id
+		}()
+	}
+	wg.Wait()
+	var out []string
+	for _, id := range ids {
+		if id != "" {
+			out = append(out, id)
+		}
+	}
+	rep.PlanIDs = append(rep.PlanIDs, out...)
+	for i, err := range errs {
+		if err != nil {
+			return nil, fmt.Errorf("restore plan %d of stage %d was refused (%d of its %d plans submitted): %w", i+1, stage, len(out), len(bodies), err)
+		}
+	}
+	return out, nil
 }
+
+// planBytes bounds a restore plan's operations once encoded (bytes): the
+// plan file limit, less room for the rest of the file.
+const planBytes = plan.MaxPlanBytes - 4<<10
+
+// submitParallel bounds the restore plans submitted at once.
+const submitParallel = 4
 
 func recordOps(rep *RestoreReport, stage int, ops []plan.Operation) {
 	for _, op := range ops {
@@ -285,28 +326,52 @@ func startedPIDs(st *state.Store, ids []string, instances, spawned map[string]st
 // each operation with those it depends on (a chain of queued messages
 // stays in one plan, in order).
 func batches(ops []plan.Operation, max int) [][]plan.Operation {
+	return batchesSized(ops, max, 0)
+}
+
+// batchesSized is batches, each plan's operations also at most maxBytes
+// once encoded as JSON (0: unbounded); a group over either bound gets a
+// plan of its own.
+func batchesSized(ops []plan.Operation, max, maxBytes int) [][]plan.Operation {
 	var out [][]plan.Operation
 	var cur []plan.Operation
+	curBytes := 0
 	for i := 0; i < len(ops); {
 		// A group is an operation and the ones right after it that depend
 		// on one of the group.
 		in := map[string]bool{ops[i].ID: true}
+		size := encodedSize(ops[i], maxBytes)
 		j := i + 1
 		for j < len(ops) && len(ops[j].DependsOn) > 0 && in[ops[j].DependsOn[0]] {
 			in[ops[j].ID] = true
+			size += encodedSize(ops[j], maxBytes)
 			j++
 		}
-		if len(cur)+(j-i) > max && len(cur) > 0 {
+		if len(cur) > 0 && (len(cur)+(j-i) > max || maxBytes > 0 && curBytes+size > maxBytes) {
 			out = append(out, cur)
-			cur = nil
+			cur, curBytes = nil, 0
 		}
 		cur = append(cur, ops[i:j]...)
+		curBytes += size
 		i = j
 	}
 	if len(cur) > 0 {
 		out = append(out, cur)
 	}
 	return out
+}
+
+// encodedSize is op's size in a plan file (bytes, with its separator),
+// when sizes count (maxBytes > 0).
+func encodedSize(op plan.Operation, maxBytes int) int {
+	if maxBytes <= 0 {
+		return 0
+	}
+	b, err := json.Marshal(op)
+	if err != nil {
+		return maxBytes // refused when submitted, alone
+	}
+	return len(b) + 1
 }
 
 // restoreNodes checks the nodes to restore: each has a complete part and is
@@ -410,20 +475,81 @@ func (l *Layer) treeActions(rep *RestoreReport, parts map[string]*Part) ([]treeC
 	return cmds, nil
 }
 
+// commitTrees commits the desired-state changes, up to commitParallel at
+// once (each names another tree, so their order does not matter; Raft
+// commits the concurrent ones together); the first error is returned,
+// naming its tree.
+func (l *Layer) commitTrees(ctx context.Context, cmds []treeCmdT) error {
+	errs := make([]error, len(cmds))
+	sem := make(chan struct{}, commitParallel)
+	var wg sync.WaitGroup
+	for i, c := range cmds {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			var err error
+			if c.put != nil {
+				_, err = l.sup.PutTree(ctx, c.put, nil)
+			} else {
+				_, err = l.sup.RemoveTree(ctx, c.tree)
+			}
+			if err != nil {
+				errs[i] = fmt.Errorf("committing the desired state of %s: %w", c.tree, err)
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// commitParallel bounds the desired-state commands a restore has in
+// flight, and the trees it waits for at once.
+const commitParallel = 8
+
 // waitForTrees waits until the node of every restored tree runs it at the
-// committed spec; a tree that does not come up within RestoreTimeout, or
-// before ctx ends, is reported.
+// committed spec, the trees side by side (up to commitParallel); a tree
+// that does not come up within RestoreTimeout, or before ctx ends, is
+// reported.
 func (l *Layer) waitForTrees(ctx context.Context, rep *RestoreReport, parts map[string]*Part) {
 	timeout := l.clock.NewTimer(l.cfg.RestoreTimeout)
 	defer timeout.Stop()
-	expired := false
-	for _, a := range rep.Trees {
+	// One channel closed when the timer fires, for every waiter.
+	expiredCh := make(chan time.Time)
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-timeout.C():
+			close(expiredCh)
+		case <-wctx.Done():
+		}
+	}()
+	whys := make([]string, len(rep.Trees))
+	sem := make(chan struct{}, commitParallel)
+	var wg sync.WaitGroup
+	for i, a := range rep.Trees {
 		if a.Action == "delete" {
 			continue
 		}
-		if why := l.waitForTree(ctx, a, timeout.C(), &expired); why != "" {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			expired := false
+			select {
+			case <-expiredCh:
+				expired = true
+			default:
+			}
+			whys[i] = l.waitForTree(ctx, a, expiredCh, &expired)
+		}()
+	}
+	wg.Wait()
+	for i, a := range rep.Trees {
+		if whys[i] != "" {
 			rep.NotRestored = append(rep.NotRestored, NotRestored{Node: a.Node, Subject: "tree " + a.Tree,
-				Reason: "its node did not run it within " + l.cfg.RestoreTimeout.String() + ": " + why})
+				Reason: "its node did not run it within " + l.cfg.RestoreTimeout.String() + ": " + whys[i]})
 		}
 	}
 }
@@ -431,7 +557,7 @@ func (l *Layer) waitForTrees(ctx context.Context, rep *RestoreReport, parts map[
 // waitForTree waits until a's node runs a's tree at its committed spec
 // (""), looking again at every event the node reports about the tree, or
 // until the restore's time is up or ctx ends (why it does not). expired
-// records that timeout fired, for the trees after this one.
+// records that timeout fired (it is closed then).
 func (l *Layer) waitForTree(ctx context.Context, a TreeAction, timeout <-chan time.Time, expired *bool) string {
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -502,12 +628,42 @@ type stageOne struct {
 	// fresh holds, in a dry run, the trees the restore creates, updates
 	// or moves: once committed they start afresh, every child running.
 	fresh map[string]bool
+	// lives are the nodes' live processes the stage was planned against:
+	// still those of the second stage when the first one started nothing.
+	lives map[string]liveRead
 }
 
 // liveOf indexes a node's live processes by pid and by slot.
 type liveOf struct {
 	byPID  map[string]*pb.ProcessInfo
 	bySlot map[string]*pb.ProcessInfo
+}
+
+// lives reads the live processes of every node of parts, the nodes in
+// parallel (each answer is the whole runtime of its node).
+func (l *Layer) lives(ctx context.Context, parts map[string]*Part) map[string]liveRead {
+	nodes := sortedNodes(parts)
+	out := make([]liveRead, len(nodes))
+	var wg sync.WaitGroup
+	for i, n := range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[i].lv, out[i].err = l.live(ctx, n)
+		}()
+	}
+	wg.Wait()
+	m := make(map[string]liveRead, len(nodes))
+	for i, n := range nodes {
+		m[n] = out[i]
+	}
+	return m
+}
+
+// liveRead is one node's live processes, or why they could not be read.
+type liveRead struct {
+	lv  *liveOf
+	err error
 }
 
 func (l *Layer) live(ctx context.Context, n string) (*liveOf, error) {
@@ -549,9 +705,11 @@ func (l *Layer) startOps(ctx context.Context, rep *RestoreReport, parts map[stri
 	var ops []plan.Operation
 	seq := 0
 	newID := func(kind string) string { seq++; return fmt.Sprintf("%s-%d", kind, seq) }
+	s1.lives = l.lives(ctx, parts)
 	for _, n := range sortedNodes(parts) {
 		part := parts[n]
-		lv, err := l.live(ctx, n)
+		instances := instancePIDs(part)
+		lv, err := s1.lives[n].lv, s1.lives[n].err
 		if err != nil {
 			rep.NotRestored = append(rep.NotRestored, NotRestored{Node: n, Subject: "processes", Reason: "the node's runtime could not be read: " + err.Error()})
 			for _, p := range part.Processes {
@@ -589,7 +747,7 @@ func (l *Layer) startOps(ctx context.Context, rep *RestoreReport, parts map[stri
 			}
 		}
 		for _, p := range part.Processes {
-			if p.Tree == "" || p.ChildID == "" || failedTrees[p.Tree] || s1.skip[p.PID] || isInstance(parts[n], p) {
+			if p.Tree == "" || p.ChildID == "" || failedTrees[p.Tree] || s1.skip[p.PID] || isInstance(instances, p) {
 				continue
 			}
 			slot := p.Tree + "/" + p.ChildID
@@ -689,33 +847,43 @@ func instanceStart(id, node, tree, sup string, args map[string]string) plan.Oper
 		Params: plan.Params{Args: args}}
 }
 
-// isInstance reports whether p was a simple_one_for_one instance in part.
-func isInstance(part *Part, p Process) bool {
+// instancePIDs holds the pids of part's simple_one_for_one instances
+// (each process of part is one when its pid is there and its tree is the
+// instance's).
+func instancePIDs(part *Part) map[string]bool {
+	out := map[string]bool{}
 	for _, t := range part.Trees {
-		if t.Name != p.Tree {
-			continue
-		}
 		for _, c := range t.Children {
-			if c.Dynamic && c.PID == p.PID {
-				return true
+			if c.Dynamic && c.PID != "" {
+				out[t.Name+"|"+c.PID] = true
 			}
 		}
 	}
-	return false
+	return out
+}
+
+// isInstance reports whether p was an instance by instancePIDs.
+func isInstance(instances map[string]bool, p Process) bool {
+	return instances[p.Tree+"|"+p.PID]
 }
 
 // fillOps returns the second stage's operations, against the processes
 // running once the first stage has run (started maps a captured
-// instance's pid to the pid of the instance started again): replace_state
-// of each saved state, register_name of each name the spec does not
-// register, and the queued messages of each process that restore brought
-// back anew, re-sent in their captured order after its state (each
-// send_message depends on the one before; the executor runs a step at most
-// once, so none is delivered twice). The first planned operations target
-// live processes; those after them (a dry run's, against instances not
-// started yet) are listed only. What cannot be brought back goes to
-// rep.NotRestored.
-func (l *Layer) fillOps(ctx context.Context, rep *RestoreReport, parts map[string]*Part, s1 *stageOne, started map[string]string) (ops []plan.Operation, planned int) {
+// instance's pid to the pid of the instance started again): the saved
+// states of each tree's processes imported by import_states operations
+// (one per tree and node, cut at importChunkEntries entries or
+// importChunkBytes of states, each with its entries' captured behaviors,
+// which the operation checks before it imports anything), register_name
+// of each name the spec does not register, and the queued messages of
+// each process that restore brought back anew, re-sent in their captured
+// order after its state and name (each depending on the operation
+// before: the import of its tree's states first; the executor runs a
+// step at most once, so none is delivered twice). The first planned
+// operations target live processes; those after them (a dry run's,
+// against instances not started yet) are listed only. What cannot be
+// brought back goes to rep.NotRestored. fresh says the first stage
+// started nothing, so that s1's view of the runtimes still holds.
+func (l *Layer) fillOps(ctx context.Context, rep *RestoreReport, parts map[string]*Part, s1 *stageOne, started map[string]string, fresh bool) (ops []plan.Operation, planned int) {
 	var later []plan.Operation
 	seq := 0
 	newID := func(kind string) string { seq++; return fmt.Sprintf("%s-%d", kind, seq) }
@@ -727,27 +895,34 @@ func (l *Layer) fillOps(ctx context.Context, rep *RestoreReport, parts map[strin
 	for _, pid := range s1.spawned {
 		spawnedOp[pid] = true
 	}
+	lives := s1.lives
+	if !fresh || lives == nil {
+		lives = l.lives(ctx, parts)
+	}
 	for _, n := range sortedNodes(parts) {
 		part := parts[n]
-		lv, err := l.live(ctx, n)
+		lv, err := lives[n].lv, lives[n].err
 		if err != nil {
 			rep.NotRestored = append(rep.NotRestored, NotRestored{Node: n, Subject: "processes", Reason: "the node's runtime could not be read after the first stage: " + err.Error()})
 			continue
 		}
+		instances := instancePIDs(part)
 		specName := map[string]string{}
 		for _, t := range part.Trees {
 			collectNames(t.Name, "", t.Spec.Children, specName)
 		}
+		fg := &fillGroups{node: n, newID: newID, current: map[string]*fillGroup{}}
 		for _, p := range part.Processes {
 			subject := "process " + p.PID + " (" + p.Behavior + ")"
 			if p.Tree != "" {
 				subject = "process " + p.PID + " in " + p.Tree + "/" + p.ChildID
 			}
-			var target plan.Target
+			var entry plan.StateImport
 			var cur *pb.ProcessInfo
 			// spawned: the first stage spawned it again, with its state
 			// and name.
 			listOnly, spawned := false, false
+			target := plan.Target{}
 			switch {
 			case s1.skip[p.PID]:
 				continue
@@ -772,7 +947,7 @@ func (l *Layer) fillOps(ctx context.Context, rep *RestoreReport, parts map[strin
 				}
 			case p.ChildID == "":
 				continue // a root supervisor: the tree brings it back
-			case isInstance(part, p):
+			case isInstance(instances, p):
 				switch {
 				case lv.byPID[p.PID] != nil:
 					target, cur = plan.Target{PID: p.PID}, lv.byPID[p.PID]
@@ -785,6 +960,11 @@ func (l *Layer) fillOps(ctx context.Context, rep *RestoreReport, parts map[strin
 						Reason: "an instance of a simple_one_for_one supervisor that the restore plan did not start again"})
 					continue
 				}
+				if target.PID != "" {
+					entry = plan.StateImport{PID: target.PID}
+				} else {
+					entry = plan.StateImport{ChildID: p.ChildID}
+				}
 			default:
 				slot := p.Tree + "/" + p.ChildID
 				cur = lv.bySlot[slot]
@@ -794,15 +974,20 @@ func (l *Layer) fillOps(ctx context.Context, rep *RestoreReport, parts map[strin
 					continue
 				}
 				target = plan.Target{Supervisor: p.Tree, ChildID: p.ChildID}
+				entry = plan.StateImport{ChildID: p.ChildID}
 			}
 			var chain []plan.Operation
-			prev := ""
+			var imp *fillGroup
 			if why := unimportable(p.State); why != "" && !spawned && !p.Supervisor {
 				rep.NotRestored = append(rep.NotRestored, NotRestored{Node: n, Subject: "state of " + subject, Reason: why})
 			} else if len(p.State) > 0 && !p.Supervisor && !spawned {
-				prev = newID("state")
-				chain = append(chain, plan.Operation{ID: prev, Type: plan.ReplaceState, Node: n, Target: target,
-					Params: plan.Params{State: string(p.State)}})
+				if cur != nil && cur.Behavior != p.Behavior {
+					rep.NotRestored = append(rep.NotRestored, NotRestored{Node: n, Subject: "state of " + subject,
+						Reason: fmt.Sprintf("its process %s runs behavior %q now, not %q as captured: a state is imported only into the behavior that exported it", cur.Pid, cur.Behavior, p.Behavior)})
+				} else {
+					entry.Behavior, entry.State = p.Behavior, string(p.State)
+					imp = fg.importFor(p.Tree, listOnly, entry)
+				}
 			}
 			if p.RegisteredName != "" && !spawned && specName[p.Tree+"/"+p.ChildID] != p.RegisteredName && cur.GetRegisteredName() != p.RegisteredName {
 				chain = append(chain, plan.Operation{ID: newID("name"), Type: plan.RegisterName, Node: n, Target: target,
@@ -823,10 +1008,6 @@ func (l *Layer) fillOps(ctx context.Context, rep *RestoreReport, parts map[strin
 					if m.Kind == actor.KindCast.String() {
 						op.Params.Kind = "cast"
 					}
-					if prev != "" {
-						op.DependsOn = []string{prev}
-					}
-					prev = op.ID
 					chain = append(chain, op)
 				}
 			}
@@ -834,14 +1015,102 @@ func (l *Layer) fillOps(ctx context.Context, rep *RestoreReport, parts map[strin
 				rep.NotRestored = append(rep.NotRestored, NotRestored{Node: n, Subject: fmt.Sprintf("%d queued messages of %s", p.QueueOmitted, subject),
 					Reason: fmt.Sprintf("beyond the %d messages a snapshot keeps per process: not captured", MaxQueuedPerProcess)})
 			}
-			if listOnly {
-				later = append(later, chain...)
+			fg.add(imp, listOnly, chain)
+		}
+		for _, g := range fg.groups {
+			if g.listOnly {
+				later = append(later, g.ops()...)
 			} else {
-				ops = append(ops, chain...)
+				ops = append(ops, g.ops()...)
 			}
 		}
 	}
 	return append(ops, later...), len(ops)
+}
+
+// Bounds of one import_states of a restore: well within the operation's
+// limits (plan.MaxImportStates, plan.MaxImportStatesBytes), so that a few
+// fit in one plan file (plan.MaxPlanBytes).
+const (
+	importChunkEntries = plan.MaxImportStates
+	importChunkBytes   = 384 << 10
+)
+
+// fillGroup is one import_states of a tree (nil for what acts on
+// processes with no state to import) and the chains of operations that
+// follow it: each chain's first operation depends on the import, each
+// next one on the one before.
+type fillGroup struct {
+	imp      *plan.Operation
+	bytes    int
+	listOnly bool
+	chains   []plan.Operation
+}
+
+func (g *fillGroup) ops() []plan.Operation {
+	if g.imp == nil {
+		return g.chains
+	}
+	return append([]plan.Operation{*g.imp}, g.chains...)
+}
+
+// fillGroups builds one node's groups in the order they are first needed.
+type fillGroups struct {
+	node    string
+	newID   func(string) string
+	current map[string]*fillGroup
+	groups  []*fillGroup
+	loose   [2]*fillGroup
+}
+
+// importFor adds entry to the current import of tree (a new one when
+// there is none yet or it is full: by entries, bytes of states, or the
+// operations depending on it, which stay in its plan) and returns its
+// group.
+func (f *fillGroups) importFor(tree string, listOnly bool, entry plan.StateImport) *fillGroup {
+	key := fmt.Sprintf("%s|%v", tree, listOnly)
+	g := f.current[key]
+	if g == nil || len(g.imp.Params.States) >= importChunkEntries || g.bytes+len(entry.State) > importChunkBytes ||
+		1+len(g.chains)+1+MaxQueuedPerProcess > plan.MaxOperations {
+		g = &fillGroup{listOnly: listOnly, imp: &plan.Operation{ID: f.newID("states"), Type: plan.ImportStates, Node: f.node,
+			Target: plan.Target{Supervisor: tree}}}
+		f.current[key] = g
+		f.groups = append(f.groups, g)
+	}
+	g.imp.Params.States = append(g.imp.Params.States, entry)
+	g.bytes += len(entry.State)
+	return g
+}
+
+// add appends a process's chain to imp's group (its first operation
+// depending on the import), or, with no import, to the node's loose
+// operations.
+func (f *fillGroups) add(imp *fillGroup, listOnly bool, chain []plan.Operation) {
+	if len(chain) == 0 {
+		return
+	}
+	prev := ""
+	g := imp
+	if g != nil {
+		prev = g.imp.ID
+	} else {
+		k := 0
+		if listOnly {
+			k = 1
+		}
+		if f.loose[k] == nil {
+			f.loose[k] = &fillGroup{listOnly: listOnly}
+			f.groups = append(f.groups, f.loose[k])
+		}
+		g = f.loose[k]
+	}
+	for i := range chain {
+		if prev != "" {
+			chain[i].DependsOn = []string{prev}
+		}
+		prev = chain[i].ID
+	}
+	g.chains = append(g.chains, chain...)
 }
 
 // unsendable says why a queued message cannot be sent again ("": it can).
