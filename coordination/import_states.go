@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/steward/steward/actor"
 	"github.com/steward/steward/plan"
@@ -39,6 +40,10 @@ const maxNamed = 10
 // state or hold another one. pid is the tree's root supervisor.
 func (l *Layer) importStates(ctx context.Context, op plan.Operation) (actor.PID, error) {
 	rt, tree, states := l.rt, op.Target.Supervisor, op.Params.States
+	start := time.Now()
+	defer func() {
+		l.logger.Debug("import_states", "op", op.ID, "tree", tree, "states", len(states), "duration", time.Since(start))
+	}()
 	root, err := rt.Resolve(actor.Target{Tree: tree})
 	if err != nil {
 		return root, fmt.Errorf("resolve %s: %w", op.Target, err)
