@@ -18,6 +18,7 @@ import (
 	"github.com/steward/steward/stack"
 	"github.com/steward/steward/supervision"
 	"github.com/steward/steward/testkit"
+	"github.com/steward/steward/tlsutil"
 	"github.com/steward/steward/ui"
 )
 
@@ -279,4 +280,47 @@ func TestDashboardHandlers(t *testing.T) {
 			t.Fatalf("stream %d: %d %q", ui.MaxStreams+1, resp.StatusCode, body)
 		}
 	})
+}
+
+// TestDashboardTLS: under TLS the dashboard is HTTPS on the same
+// listener, and its endpoints reach the agent's own gRPC services (over
+// TLS too): the members view and the live feed answer with a CLI
+// certificate; plain HTTP is refused.
+func TestDashboardTLS(t *testing.T) {
+	x := testkit.NewTLS(t, "")
+	c := testkit.NewCluster(t, 1, testkit.WithTLS(x),
+		testkit.WithConfig(func(cfg *node.Config) { cfg.HTTPAddr = "127.0.0.1:0" }),
+		testkit.WithStack(func(string) stack.Config {
+			return stack.Config{Runtime: actor.DefaultConfig(), Supervision: supervision.DefaultConfig()}
+		}))
+	addr := c.Node(0).HTTPAddr()
+	hc := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{TLSClientConfig: x.ClientConfig(tlsutil.RoleCLI)}}
+	resp, err := hc.Get("https://" + addr + "/ui/api/members")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"raft_role":"leader"`) {
+		t.Fatalf("HTTPS members: %d %s", resp.StatusCode, body)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+addr+"/ui/api/stream", nil)
+	resp, err = hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	s := &sse{resp: resp, r: bufio.NewReader(resp.Body)}
+	if ev, data := s.next(t); resp.StatusCode != http.StatusOK || ev != "hello" {
+		t.Fatalf("HTTPS stream: %d %q %q", resp.StatusCode, ev, data)
+	}
+	plain, err := http.Get("http://" + addr + "/ui/")
+	if err == nil {
+		plain.Body.Close()
+		if plain.StatusCode != http.StatusBadRequest {
+			t.Fatalf("plain HTTP answered %d", plain.StatusCode)
+		}
+	}
 }
