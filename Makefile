@@ -83,6 +83,21 @@ CLIENTS_FLAGS ?=
 bench-clients: build
 	cd bench && $(GO) run ./cmd/clientbench -steward-bin ../bin/steward $(CLIENTS_FLAGS)
 
+# Issue 18's chaos harness (docs/RELIABILITY.md): NODES agents in network
+# namespaces under FAULTS seeded faults over DURATION, the kv and set
+# histories checked; writes chaos/results/<time>.json and .txt and fails
+# when a check fails. Needs root (namespaces; loopback and process faults
+# only without). chaos-short is about 90 s on 3 nodes.
+NODES    ?= 3
+DURATION ?= 5m
+FAULTS   ?= 30
+SEED     ?= 1
+.PHONY: chaos chaos-short
+chaos:
+	NODES=$(NODES) DURATION=$(DURATION) FAULTS=$(FAULTS) SEED=$(SEED) ./scripts/chaos.sh run
+chaos-short:
+	NODES=3 DURATION=70s FAULTS=8 SEED=$(SEED) ./scripts/chaos.sh run
+
 proto-tools:
 	@command -v protoc >/dev/null || { command -v apt-get >/dev/null && (apt-get install -y protobuf-compiler || (apt-get update && apt-get install -y protobuf-compiler)); }
 	GOFLAGS= $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)

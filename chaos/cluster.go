@@ -272,7 +272,7 @@ func (c *Cluster) WaitHealthy(ctx context.Context) (int, error) {
 	err := poll(ctx, 250*time.Millisecond, func() error {
 		for _, n := range c.Nodes {
 			if !n.proc.Running() {
-				return fmt.Errorf("%s exited: %s", n.Name, n.proc.LogTail(3))
+				return permanent(fmt.Errorf("%s exited: %s", n.Name, n.proc.LogTail(3)))
 			}
 		}
 		l, err := c.AgreedLeader(ctx)
@@ -310,15 +310,20 @@ func (c *Cluster) WaitHealthy(ctx context.Context) (int, error) {
 	return leader, nil
 }
 
-// poll calls f every interval until it returns nil or ctx ends, then
-// returns f's last error.
+// errPermanent marks an error that no retry will cure.
+var errPermanent = errors.New("permanent")
+
+func permanent(err error) error { return fmt.Errorf("%w: %w", errPermanent, err) }
+
+// poll calls f every interval until it returns nil or a permanent error,
+// or ctx ends, then returns f's last error.
 func poll(ctx context.Context, interval time.Duration, f func() error) error {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		err := f()
-		if err == nil {
-			return nil
+		if err == nil || errors.Is(err, errPermanent) {
+			return err
 		}
 		select {
 		case <-ctx.Done():

@@ -57,6 +57,8 @@ type Report struct {
 	NotChecked      []string              `json:"not_checked,omitempty"`
 	Linearizability LinearizabilityResult `json:"linearizability"`
 	Set             SetResult             `json:"set"`
+	Supervision     *SupervisionResult    `json:"supervision,omitempty"`
+	Plans           *PlanResult           `json:"plans,omitempty"`
 	Digests         []Digest              `json:"digests"`
 	Rates           Rates                 `json:"rates"`
 	Workload        map[string]string     `json:"workload"`
@@ -137,6 +139,12 @@ func (r *Report) Summary() string {
 		c.Linearizable, r.Linearizability.Result, r.Linearizability.Operations, r.Linearizability.CheckMs, c.AcknowledgedLost, c.FailedWritesApplied, c.StatesEqual)
 	fmt.Fprintf(&b, "  leader_after_heal_ms %d (max over faults %d)  recovered %v  steps_run_twice %s  validate_consistent %s\n",
 		c.LeaderAfterHealMs, c.MaxLeaderAfterHealMs, c.Recovered, intOrNone(c.StepsRunTwice), boolOrNone(c.ValidateConsistent))
+	if p := r.Plans; p != nil {
+		fmt.Fprintf(&b, "  plans %d: %d succeeded, %d failed, %d inconclusive; steps run twice %d, lost %d\n", p.Plans, p.Succeeded, p.Failed, p.Inconclusive, p.StepsRunTwice, p.StepsLost)
+	}
+	if s := r.Supervision; s != nil {
+		fmt.Fprintf(&b, "  supervision: %d children killed (%d kills refused), validate consistent %v\n", s.Kills, s.KillsFailed, s.Consistent)
+	}
 	fmt.Fprintf(&b, "  ops %d: success %.1f%% outside fault windows (%d ops), %.1f%% inside (%d ops); set: %d acknowledged, %d failed, %d unknown\n",
 		r.Rates.Ops, 100*r.Rates.OutsideSuccess, r.Rates.OutsideOps, 100*r.Rates.InsideSuccess, r.Rates.InsideOps, r.Set.Acknowledged, r.Set.Failed, r.Set.Unknown)
 	for _, f := range r.Failures {

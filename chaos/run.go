@@ -143,10 +143,22 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	defer c.Close()
 	h := NewHistory()
 	w := NewWorkload(c, h, o.Keys, o.OpTimeout, o.Rate, o.Seed)
+	actx, cancel := context.WithTimeout(ctx, time.Minute)
+	sup, err := ApplySupervision(actx, c)
+	var plans *Plans
+	if err == nil {
+		plans, err = ApplyPlanTree(actx, c)
+	}
+	cancel()
+	if err != nil {
+		return nil, err
+	}
 	wctx, stopWork := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	wg.Add(1)
+	wg.Add(3)
 	go func() { defer wg.Done(); w.Run(wctx, o.RegWorkers, o.SetWorkers) }()
+	go func() { defer wg.Done(); sup.Run(wctx, o.Seed) }()
+	go func() { defer wg.Done(); plans.Run(wctx) }()
 
 	nm := NewNemesis(c, h, log.Named("nemesis"))
 	nm.Run(ctx, plan)
@@ -196,8 +208,17 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if derr != nil {
 		log.Error("state digests", "error", derr)
 	}
-	r.NotChecked = append(r.NotChecked, "steps_run_twice: the plan workload is not implemented yet",
-		"validate_consistent: the supervision workload is not implemented yet")
+	vctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	sr := sup.Validate(vctx)
+	cancel()
+	r.Supervision = &sr
+	r.Checks.ValidateConsistent = &sr.Consistent
+	pr := plans.Result()
+	r.Plans = &pr
+	r.Checks.StepsRunTwice, r.Checks.StepsLost = &pr.StepsRunTwice, &pr.StepsLost
+	if pr.Succeeded == 0 {
+		r.NotChecked = append(r.NotChecked, fmt.Sprintf("plans: no plan succeeded with a conclusive count (%d plans, %d inconclusive)", pr.Plans, pr.Inconclusive))
+	}
 
 	ops := h.Ops()
 	base := filepath.Join(o.Out, stamp)

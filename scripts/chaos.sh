@@ -8,7 +8,8 @@
 #   scripts/chaos.sh clean                            remove every stwchaos-* namespace and its processes
 #
 # Environment: NODES, DURATION, FAULTS, SEED, KINDS override the defaults of
-# `run` (flags given after `run` win). Needs root for namespaces; without
+# `run` (flags given after `run` win); STEWARD_BIN tests that binary instead
+# of one built from this tree. Needs root for namespaces; without
 # them the harness falls back to loopback with process faults only, and
 # says so. iptables and tc are installed with apt-get when missing.
 set -euo pipefail
@@ -54,8 +55,12 @@ run)
 	clean >/dev/null
 	bin=$(mktemp -d /tmp/stwchaos.XXXXXX)
 	trap 'rm -rf "$bin"; clean >/dev/null' EXIT
-	(cd "$here" && go build -o "$bin/steward" ./cmd/steward && go build -o "$bin/chaos" ./chaos/cmd/chaos)
-	args=(-bin "$bin/steward" -out "$here/chaos/results")
+	steward=${STEWARD_BIN:-$bin/steward}
+	if [ -z "${STEWARD_BIN:-}" ]; then
+		(cd "$here" && go build -o "$bin/steward" ./cmd/steward)
+	fi
+	(cd "$here" && go build -o "$bin/chaos" ./chaos/cmd/chaos)
+	args=(-bin "$steward" -out "$here/chaos/results")
 	[ -n "${NODES:-}" ] && args+=(-nodes "$NODES")
 	[ -n "${DURATION:-}" ] && args+=(-duration "$DURATION")
 	[ -n "${FAULTS:-}" ] && args+=(-faults "$FAULTS")
