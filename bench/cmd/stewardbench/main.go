@@ -60,6 +60,8 @@ type flags struct {
 	steadyCli    int
 	tuneSteady   time.Duration
 	logStore     string
+	failoverOnly bool
+	tuneVars     string
 }
 
 func main() {
@@ -93,6 +95,8 @@ func main() {
 	flag.DurationVar(&f.steady, "steady", 5*time.Minute, "fault-free run of -steady-clients writers per system, counting elections (0: skip)")
 	flag.IntVar(&f.steadyCli, "steady-clients", 64, "clients of the steady run")
 	flag.DurationVar(&f.tuneSteady, "tune-steady", time.Minute, "steady run per cluster for the tuning variants that measure one (0: skip)")
+	flag.BoolVar(&f.failoverOnly, "failover-only", false, "no writes or reads comparison: failover and the steady run beside etcd (and tuning variants if asked)")
+	flag.StringVar(&f.tuneVars, "tune-variants", "", "run these tuning variants (comma-separated names) after the etcd comparison; 'timing' names every Raft timing variant")
 	flag.StringVar(&f.logStore, "raft-log-store", "", "pass --raft-log-store wal|boltdb to every steward agent (empty: the agent's default, no flag)")
 	flag.Parse()
 
@@ -170,21 +174,36 @@ func run(ctx context.Context, f flags) error {
 	if f.steady > 0 && f.steadyCli < 1 {
 		return fmt.Errorf("-steady-clients: must be at least 1, got %d", f.steadyCli)
 	}
+	if f.readsOnly && f.failoverOnly {
+		return fmt.Errorf("-reads-only and -failover-only: give one")
+	}
 	if f.readsOnly {
 		f.reads = true
 		endpoints, f.failoverRuns, f.steady = nil, 0, 0
+	}
+	if f.failoverOnly {
+		endpoints, f.reads = nil, false
 	}
 	stewardBin, err := filepath.Abs(f.stewardBin)
 	if err != nil {
 		return err
 	}
+	if f.tuneOnly != "" && f.tuneVars != "" {
+		return fmt.Errorf("-tune-only and -tune-variants: give one")
+	}
 	var variants []harness.Variant
-	if f.tune || f.tuneOnly != "" {
+	if f.tune || f.tuneOnly != "" || f.tuneVars != "" {
 		variants = harness.DefaultVariants()
-		if f.tuneOnly != "" {
+		if names := f.tuneOnly + f.tuneVars; names != "" {
 			want := map[string]bool{}
-			for _, n := range strings.Split(f.tuneOnly, ",") {
-				want[strings.TrimSpace(n)] = true
+			for _, n := range strings.Split(names, ",") {
+				if n = strings.TrimSpace(n); n == "timing" {
+					for _, v := range harness.TimingVariants() {
+						want[v.Name] = true
+					}
+				} else if n != "" {
+					want[n] = true
+				}
 			}
 			var sel []harness.Variant
 			for _, v := range variants {
@@ -198,7 +217,7 @@ func run(ctx context.Context, f flags) error {
 				for _, v := range harness.DefaultVariants() {
 					names = append(names, v.Name)
 				}
-				return fmt.Errorf("-tune-only: unknown variants %v (known: %s)", keys(want), strings.Join(names, ", "))
+				return fmt.Errorf("-tune-only, -tune-variants: unknown variants %v (known: %s, timing)", keys(want), strings.Join(names, ", "))
 			}
 			variants = sel
 		}
