@@ -464,7 +464,10 @@
       let d;
       try { d = await api("sandboxes/" + encodeURIComponent(name) + "/interactions"); } catch (e) { panel.replaceChildren(h("h3", {}, "Interactions of ", name), errorBox(e)); return; }
       const view = (d.interactions && d.interactions.view) || {};
-      panel.replaceChildren(h("h3", {}, "Interactions of ", name, h("span", { class: "muted" }, " on ", d.interactions.node, view.flow_traced === false ? " (flow tracing off)" : "")),
+      // Messages are not events: the graph is refetched on a sandbox's
+      // change or violation, or with the button.
+      const again = h("button", { type: "button", onclick: () => { panel.remove(); this.loadGraph(name); } }, "Refresh");
+      panel.replaceChildren(h("h3", {}, "Interactions of ", name, h("span", { class: "muted" }, " on ", d.interactions.node, view.flow_traced === false ? " (flow tracing off)" : ""), " ", again),
         graph(view.interactions || []));
     },
     onChange() { later("sandboxes", () => this.load()); },
