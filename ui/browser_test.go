@@ -93,6 +93,9 @@ func goTo(t *testing.T, tab context.Context, hash string) {
 	evalJS[bool](t, tab, fmt.Sprintf(`(location.hash = %q, true)`, hash))
 }
 
+// docShots are the screenshots docs/OBSERVABILITY.md shows.
+var docShots = map[string]bool{"members": true, "trees": true, "events": true, "plan": true}
+
 // screenshot saves the page as name.png in the artifact directory, and in
 // docs/ui/ with STEWARD_UPDATE_SCREENSHOTS=1.
 func screenshot(t *testing.T, tab context.Context, name string) {
@@ -102,7 +105,7 @@ func screenshot(t *testing.T, tab context.Context, name string) {
 		t.Fatalf("screenshot %s: %v", name, err)
 	}
 	dirs := []string{t.ArtifactDir()}
-	if os.Getenv("STEWARD_UPDATE_SCREENSHOTS") == "1" {
+	if os.Getenv("STEWARD_UPDATE_SCREENSHOTS") == "1" && docShots[name] {
 		dirs = append(dirs, filepath.Join("..", "docs", "ui"))
 	}
 	for _, dir := range dirs {
@@ -201,7 +204,8 @@ func applyTree(t *testing.T, c *testkit.Cluster, src string) {
 // leader; a tree applied through gRPC appears in the trees view without
 // a reload; a killed child's restart shows in its tree (new pid, restart
 // count) and in the event stream; a running plan's progress advances in
-// its view. One cluster and one browser serve the subtests, in order.
+// its view; a sandbox's interaction graph is drawn. One cluster and one
+// browser serve the subtests, in order.
 func TestDashboardInBrowser(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), browserDeadline)
 	defer cancel()
@@ -290,6 +294,8 @@ func TestDashboardInBrowser(t *testing.T) {
 			return nil
 		}, "apply plan")
 		goTo(t, tab, "#/plans/"+id)
+		waitJS(t, tab, "the plan's view", fmt.Sprintf(`document.querySelector('#plan[data-plan=%q]') !== null`, id), waitFor)
+		screenshot(t, tab, "plan")
 		// Record every progress the view renders, as it renders it.
 		evalJS[bool](t, tab, `(() => {
 			window.__progress = [];
@@ -317,9 +323,41 @@ func TestDashboardInBrowser(t *testing.T) {
 		if !advanced {
 			t.Fatalf("the view never showed the plan part done while running: %v", seen)
 		}
-		screenshot(t, tab, "plan")
+		screenshot(t, tab, "plan-succeeded")
 		goTo(t, tab, "#/plans")
 		waitJS(t, tab, "the plan in the list", fmt.Sprintf(`document.querySelector('#plans tr[data-plan=%q][data-status="succeeded"] a[href="#/plans/%s"]') !== null`, id, id), waitFor)
+	})
+
+	t.Run("sandbox graph", func(t *testing.T) {
+		file, err := os.ReadFile(filepath.Join("..", "examples", "sandboxes", "echo.hcl"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Eventually(60*time.Second, func() error {
+			_, err := pb.NewSandboxesClient(c.Conn(0)).Create(testkit.Ctx(t, 40*time.Second), &pb.CreateSandboxRequest{File: file, Filename: "echo.hcl"})
+			if err != nil && !strings.Contains(err.Error(), "exists") {
+				return err
+			}
+			return nil
+		}, "create sandbox echo-box")
+		// Its pinger pings echo every 200 ms: wait until the flow graph
+		// has the edge, then draw it.
+		c.Eventually(60*time.Second, func() error {
+			resp, err := pb.NewSandboxesClient(c.Conn(0)).Interactions(testkit.Ctx(t, 10*time.Second), &pb.SandboxLiveRequest{Name: "echo-box"})
+			if err != nil {
+				return err
+			}
+			if l := resp.GetView().GetFields()["interactions"].GetListValue(); len(l.GetValues()) == 0 {
+				return fmt.Errorf("no interactions yet")
+			}
+			return nil
+		}, "echo-box interactions")
+		goTo(t, tab, "#/sandboxes/echo-box")
+		waitJS(t, tab, "the interaction graph", `document.querySelector('#sandboxes tr[data-sandbox="echo-box"]') !== null &&
+			document.querySelectorAll('#interactions svg.graph path.edge').length > 0 &&
+			document.querySelector('#interactions svg.graph g[data-vertex="echo-box/pinger"]') !== null &&
+			document.querySelector('#interactions svg.graph g[data-vertex="echo-box/echo"]') !== null`, waitFor)
+		screenshot(t, tab, "sandbox")
 	})
 
 	// Every JSON endpoint the views read answered; none was refused.
