@@ -24,7 +24,10 @@ build:
 dev: build
 	./bin/steward agent --dev
 
+# The dashboard's browser tests (ui/) drive Debian's chromium: installed
+# first when /usr/bin/chromium is missing (silent otherwise).
 test:
+	@./scripts/install-browser.sh
 	$(GO) test -race -timeout $(TEST_TIMEOUT) $(PKG)
 	cd bench && $(GO) test -race -timeout $(TEST_TIMEOUT) ./...
 
