@@ -135,8 +135,14 @@ func (d *progressDisplay) draw(f progressFrame) {
 		fmt.Fprintf(&b, "\x1b[%dA", d.drawn)
 	}
 	lines := []string{fit(f.Title, d.width-1)}
+	// The rows' columns line up: labels and counts padded to the widest.
+	labelW, countW := 0, 0
 	for _, r := range f.Rows {
-		lines = append(lines, d.rowLine(r))
+		labelW = max(labelW, utf8.RuneCountInString(fit(r.Label, maxLabel)))
+		countW = max(countW, len(rowCount(r)))
+	}
+	for _, r := range f.Rows {
+		lines = append(lines, d.rowLine(r, labelW, countW))
 	}
 	for len(lines) < d.drawn { // a frame shorter than the last: blank the rest
 		lines = append(lines, "")
@@ -150,10 +156,20 @@ func (d *progressDisplay) draw(f progressFrame) {
 	_, _ = io.WriteString(d.w, b.String())
 }
 
-// rowLine is "LABEL [####------] DONE/TOTAL ELAPSED STATE", the bar as wide
-// as the terminal leaves room for (8 to 40 columns).
-func (d *progressDisplay) rowLine(r progressRow) string {
-	count := fmt.Sprintf("%d/%d", r.Done, r.Total)
+// maxLabel is the most runes of a row's label shown; stateRoom the
+// columns a row keeps for its state when the terminal is narrow.
+const (
+	maxLabel  = 20
+	stateRoom = 12
+)
+
+func rowCount(r progressRow) string { return fmt.Sprintf("%d/%d", r.Done, r.Total) }
+
+// rowLine is "LABEL [####------] DONE/TOTAL ELAPSED STATE", the label
+// padded to labelW and the count to countW, the bar as wide as the
+// terminal leaves room for beside stateRoom columns of state (8 to 40
+// columns), the state cut to what is left.
+func (d *progressDisplay) rowLine(r progressRow, labelW, countW int) string {
 	elapsed := ""
 	if !r.Started.IsZero() {
 		end := r.Ended
@@ -162,28 +178,20 @@ func (d *progressDisplay) rowLine(r progressRow) string {
 		}
 		elapsed = fmtElapsed(end.Sub(r.Started))
 	}
-	label := fit(r.Label, 20)
 	// label, space, [bar], space, count, space, elapsed, space, state.
-	fixed := utf8.RuneCountInString(label) + 1 + 2 + 1 + len(count) + 1 + 7 + 1
-	state := r.State
-	barW := d.width - 1 - fixed - utf8.RuneCountInString(state)
-	if barW > 40 {
-		barW = 40
-	}
-	if barW < 8 {
-		barW = 8
-	}
+	fixed := labelW + 1 + 2 + 1 + countW + 1 + 7 + 1
+	barW := min(max(d.width-1-fixed-stateRoom, 8), 40)
 	filled := 0
 	if r.Total > 0 {
 		filled = barW * min(r.Done, r.Total) / r.Total
 	}
 	bar := strings.Repeat("#", filled) + strings.Repeat("-", barW-filled)
-	head := fmt.Sprintf("%s [%s] %s %7s ", label, bar, count, elapsed)
+	head := fmt.Sprintf("%-*s [%s] %*s %7s ", labelW, fit(r.Label, maxLabel), bar, countW, rowCount(r), elapsed)
 	room := d.width - 1 - utf8.RuneCountInString(head)
-	if room < 0 {
+	if room <= 0 {
 		return fit(head, d.width-1)
 	}
-	state = fit(state, room)
+	state := fit(r.State, room)
 	if d.color {
 		state = colorState(r.State, state)
 	}
@@ -198,7 +206,7 @@ func colorState(st, text string) string {
 		code = "32" // green
 	case "failed", "reverted", "cancelled", "rolled_back", "lost":
 		code = "31" // red
-	case "running", "rolling_back", "reverting", "waiting", "paused":
+	case "running", "started", "rolling_back", "reverting", "awaiting_promotion", "paused":
 		code = "33" // yellow
 	}
 	if code == "" || text == "" {

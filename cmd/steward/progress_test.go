@@ -42,15 +42,16 @@ func TestProgressDisplayRedrawsOnATerminal(t *testing.T) {
 		t.Fatal("a terminal got the plain lines")
 	}
 	// Width 60: lines of at most 59 columns. "phase 1 [" + bar + "] 1/2    4.2s running":
-	// 23 fixed columns and the state's 7 leave a 29-column bar, half of it filled.
-	row1 := "phase 1 [" + strings.Repeat("#", 14) + strings.Repeat("-", 15) + "] 1/2    4.2s running"
-	row2 := "phase 2 [" + strings.Repeat("-", 29) + "] 0/3         pending"
+	// 23 fixed columns and 12 kept for the state leave a 24-column bar, half
+	// of it filled.
+	row1 := "phase 1 [" + strings.Repeat("#", 12) + strings.Repeat("-", 12) + "] 1/2    4.2s running"
+	row2 := "phase 2 [" + strings.Repeat("-", 24) + "] 0/3         pending"
 	want := "\rplan plan-1 running\x1b[K\n\r" + row1 + "\x1b[K\n\r" + row2 + "\x1b[K\n"
 	if got := buf.String(); got != want {
 		t.Fatalf("first frame:\n got %q\nwant %q", got, want)
 	}
-	if n := utf8.RuneCountInString(row1); n != 59 {
-		t.Fatalf("row is %d columns, want 59", n)
+	if n := utf8.RuneCountInString(row1); n > 59 {
+		t.Fatalf("row is %d columns, more than 59", n)
 	}
 
 	// The next frame goes back up the 3 lines drawn and rewrites them; the
@@ -67,7 +68,7 @@ func TestProgressDisplayRedrawsOnATerminal(t *testing.T) {
 	if !strings.HasPrefix(got, "\x1b[3A\r") {
 		t.Fatalf("second frame does not redraw in place: %q", got)
 	}
-	row1 = "phase 1 [" + strings.Repeat("#", 27) + "] 2/2    1.5s succeeded"
+	row1 = "phase 1 [" + strings.Repeat("#", 24) + "] 2/2    1.5s succeeded"
 	if !strings.Contains(got, "\r"+row1+"\x1b[K\n") {
 		t.Fatalf("second frame lacks %q:\n%q", row1, got)
 	}
@@ -80,6 +81,25 @@ func TestProgressDisplayRedrawsOnATerminal(t *testing.T) {
 	d.Update(progressFrame{Title: "plan plan-1 succeeded"})
 	if got := buf.String(); got != "\x1b[3A\rplan plan-1 succeeded\x1b[K\n\r\x1b[K\n\r\x1b[K\n" {
 		t.Fatalf("shorter frame: %q", got)
+	}
+}
+
+// Rows line up: labels and counts are padded to the widest of the frame,
+// and every bar has the same width whatever the state's length.
+func TestProgressDisplayAlignsRows(t *testing.T) {
+	var buf bytes.Buffer
+	d := fakeTerminal(&buf, 80, time.Now())
+	d.Update(progressFrame{Title: "t", Rows: []progressRow{
+		{Label: "phase 0", Done: 10, Total: 10, State: "succeeded"},
+		{Label: "rollback 0", Done: 1, Total: 10, State: "running"},
+	}})
+	lines := strings.Split(buf.String(), "\n")
+	// 80 columns: 10 + 1 + 2 + 1 + 5 + 1 + 7 + 1 = 28 fixed and 12 for the
+	// state leave a 39-column bar.
+	want0 := "\rphase 0    [" + strings.Repeat("#", 39) + "] 10/10         succeeded\x1b[K"
+	want1 := "\rrollback 0 [" + strings.Repeat("#", 3) + strings.Repeat("-", 36) + "]  1/10         running\x1b[K"
+	if lines[1] != want0 || lines[2] != want1 {
+		t.Fatalf("rows:\n%q\n%q\nwant\n%q\n%q", lines[1], lines[2], want0, want1)
 	}
 }
 
