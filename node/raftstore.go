@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	raftwal "github.com/hashicorp/raft-wal"
+	"github.com/hashicorp/raft-wal/metadb"
 	"go.etcd.io/bbolt"
 )
 
@@ -99,6 +100,11 @@ type raftStores struct {
 	bolt *raftboltdb.BoltStore
 	// wal is the log store with wal; nil with boltdb.
 	wal *raftwal.WAL
+	// walMeta is wal's meta db (raft/wal/wal-meta.db), which raft-wal
+	// v0.4.0's Close leaves open (its exclusive lock then blocks the next
+	// open of the data dir in this process: a restart in tests): Close
+	// closes it after wal.
+	walMeta *metadb.BoltMetaDB
 	// kind is the log store in use, RaftLogStoreBoltDB or RaftLogStoreWAL.
 	kind string
 }
@@ -116,6 +122,9 @@ func (s *raftStores) Close() error {
 	var errs []error
 	if s.wal != nil {
 		errs = append(errs, s.wal.Close())
+	}
+	if s.walMeta != nil {
+		errs = append(errs, s.walMeta.Close())
 	}
 	if s.bolt != nil {
 		errs = append(errs, s.bolt.Close())
@@ -136,7 +145,7 @@ func openRaftStores(dataDir, want string, logger hclog.Logger) (*raftStores, err
 		return nil, err
 	}
 	dir := filepath.Join(dataDir, "raft")
-	held, why, err := heldRaftLogStore(dataDir)
+	held, why, marked, err := heldRaftLogStore(dataDir)
 	if err != nil {
 		return nil, err
 	}
@@ -157,9 +166,10 @@ func openRaftStores(dataDir, want string, logger hclog.Logger) (*raftStores, err
 	if err != nil {
 		return nil, raftDBOpenErr(dataDir, err)
 	}
-	if held == "" {
+	if !marked {
 		// Recorded before raft-wal creates anything: a data dir with a
-		// raft/wal dir always has its marker.
+		// raft/wal dir always has its marker. A data dir from before the
+		// marker gets it at its first start.
 		if err := writeLogStoreMarker(dir, want); err != nil {
 			_ = s.Close()
 			return nil, fmt.Errorf("data-dir %s: %w", dataDir, err)
@@ -171,7 +181,8 @@ func openRaftStores(dataDir, want string, logger hclog.Logger) (*raftStores, err
 			_ = s.Close()
 			return nil, fmt.Errorf("data-dir %s: create %s: %w", dataDir, wdir, err)
 		}
-		s.wal, err = raftwal.Open(wdir, raftwal.WithLogger(logger))
+		s.walMeta = &metadb.BoltMetaDB{}
+		s.wal, err = raftwal.Open(wdir, raftwal.WithLogger(logger), raftwal.WithMetaStore(s.walMeta))
 		if err != nil {
 			_ = s.Close()
 			return nil, fmt.Errorf("data-dir %s: open the Raft log in %s: %w", dataDir, wdir, err)
@@ -193,8 +204,9 @@ func raftDBOpenErr(dataDir string, err error) error {
 // when raft.db was the only store) holds its log in boltdb when raft.db
 // has Raft state (a log entry or a current term) or a snapshot is on disk,
 // and in wal when a raft/wal dir with raft-wal's meta db exists. It writes
-// nothing: raft.db is opened read-only.
-func heldRaftLogStore(dataDir string) (store, why string, err error) {
+// nothing: raft.db is opened read-only. marked reports whether the marker
+// exists.
+func heldRaftLogStore(dataDir string) (store, why string, marked bool, err error) {
 	dir := filepath.Join(dataDir, "raft")
 	marker := filepath.Join(dir, logStoreMarker)
 	b, err := os.ReadFile(marker)
@@ -202,31 +214,31 @@ func heldRaftLogStore(dataDir string) (store, why string, err error) {
 	case err == nil:
 		v := strings.TrimSpace(string(b))
 		if !slices.Contains(raftLogStores, v) {
-			return "", "", fmt.Errorf("data-dir %s: %s names no Raft log store (%q; want %q or %q)", dataDir, marker, v, RaftLogStoreBoltDB, RaftLogStoreWAL)
+			return "", "", true, fmt.Errorf("data-dir %s: %s names no Raft log store (%q; want %q or %q)", dataDir, marker, v, RaftLogStoreBoltDB, RaftLogStoreWAL)
 		}
-		return v, "as " + marker + " records", nil
+		return v, "as " + marker + " records", true, nil
 	case !errors.Is(err, os.ErrNotExist):
-		return "", "", fmt.Errorf("data-dir %s: read %s: %w", dataDir, marker, err)
+		return "", "", false, fmt.Errorf("data-dir %s: read %s: %w", dataDir, marker, err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, walDirName, "wal-meta.db")); err == nil {
-		return RaftLogStoreWAL, "it has " + filepath.Join(dir, walDirName) + " and no " + logStoreMarker + " file", nil
+		return RaftLogStoreWAL, "it has " + filepath.Join(dir, walDirName) + " and no " + logStoreMarker + " file", false, nil
 	}
 	snaps, _ := filepath.Glob(filepath.Join(dir, "snapshots", "*", "meta.json"))
 	dbPath := filepath.Join(dir, raftDBName)
 	if _, err := os.Stat(dbPath); errors.Is(err, os.ErrNotExist) {
 		if len(snaps) > 0 {
-			return RaftLogStoreBoltDB, "it has Raft snapshots and no " + logStoreMarker + " file, as data dirs from before raft-wal", nil
+			return RaftLogStoreBoltDB, "it has Raft snapshots and no " + logStoreMarker + " file, as data dirs from before raft-wal", false, nil
 		}
-		return "", "", nil
+		return "", "", false, nil
 	}
 	state, err := boltHasRaftState(dbPath)
 	if err != nil {
-		return "", "", raftDBOpenErr(dataDir, err)
+		return "", "", false, raftDBOpenErr(dataDir, err)
 	}
 	if state || len(snaps) > 0 {
-		return RaftLogStoreBoltDB, "raft.db has Raft state and there is no " + logStoreMarker + " file, as in data dirs from before raft-wal", nil
+		return RaftLogStoreBoltDB, "raft.db has Raft state and there is no " + logStoreMarker + " file, as in data dirs from before raft-wal", false, nil
 	}
-	return "", "", nil
+	return "", "", false, nil
 }
 
 // boltHasRaftState reports whether raft.db (opened read-only) has a log
