@@ -120,7 +120,11 @@ module's active version (or that --targets selects) moves onto the version
 between two messages, keeping its PID, links, monitors, name, timers and
 mailbox, through the module's code_change. Several modules deploy
 together, one module's batches after another's, a dependency first.
-Follow it with deploy watch.`,
+Follow it with deploy watch, or give --wait: deploy then follows it to its
+end and exits 0 only when it is successful (1 when it failed, was reverted
+or cancelled; a deployment awaiting promotion waits for deploy promote);
+with -o json it prints only the final record. On a terminal the batches
+show as redrawn lines with bars.`,
 		// Either NAME@VERSION or a subcommand: run bare it prints its help,
 		// and a word that is neither is an unknown subcommand.
 		Args: func(c *cobra.Command, args []string) error {
@@ -238,7 +242,13 @@ Follow it with deploy watch.`,
 		return nil
 	}
 
-	watch := &cobra.Command{Use: "watch ID", Short: "Follow a deployment live until it ends", Args: cobra.ExactArgs(1)}
+	watch := &cobra.Command{Use: "watch ID", Short: "Follow a deployment live until it ends", Args: cobra.ExactArgs(1),
+		Long: `watch follows a deployment until it ends: exit 0 when it is successful or was
+reverted as an operator asked, 1 otherwise. On a terminal it redraws a line
+per batch (and per batch moved back) with a bar, the processes moved of the
+batch's, its elapsed time and its nodes' state; piped or to a file it prints a
+timestamped line when the deployment's counts or status change, and with -o
+json each state as one JSON object a line.`}
 	watchOut := outputFlag(watch)
 	watch.RunE = func(cmd *cobra.Command, args []string) error {
 		if err := checkOutput(*watchOut); err != nil {

@@ -132,7 +132,13 @@ of a catalog behavior on the operation's node).
 after, and the plan records it ('steward ops status' shows "Skipped checks").
 Stopping operations (terminate_child, delete_child, kill_process,
 suspend_process) never wait for system_stable; skip it to run other operations on a node that is unstable,
-such as one that was crash-looping within the last minute.`,
+such as one that was crash-looping within the last minute.
+
+Without --wait, apply returns once the plan is committed. --wait follows it to
+its end (a redrawn line per phase on a terminal, the lines of 'ops watch'
+otherwise) and exits 0 when it succeeded, 1 when it failed, rolled back or was
+cancelled; with -o json it prints only the plan's final record (as 'ops status
+-o json'). --wait-timeout D gives up after D (exit 1; the plan goes on).`,
 		Args: cobra.ExactArgs(1),
 	}
 	out := outputFlag(cmd)
@@ -258,7 +264,12 @@ func newOpsCmd(g *globals) *cobra.Command {
 		return nil
 	}
 
-	watch := &cobra.Command{Use: "watch ID", Short: "Follow a plan live until it finishes", Args: cobra.ExactArgs(1)}
+	watch := &cobra.Command{Use: "watch ID", Short: "Follow a plan live until it finishes", Args: cobra.ExactArgs(1),
+		Long: `watch follows a plan until it finishes: exit 0 when it succeeded, 1 otherwise.
+On a terminal it redraws a line per phase (and per rollback of a phase) with a
+bar, the operations done of the phase's, the phase's elapsed time and its
+status; piped or to a file it prints a timestamped line per change of a phase
+or node, and with -o json each state of the plan as one JSON object a line.`}
 	watchOut := outputFlag(watch)
 	watch.RunE = func(cmd *cobra.Command, args []string) error {
 		if err := checkOutput(*watchOut); err != nil {
