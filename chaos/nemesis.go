@@ -271,6 +271,14 @@ func (nm *Nemesis) one(ctx context.Context, p Planned) Fault {
 		hold(ctx, p.Hold)
 		healAll(x)
 		end()
+	case NetemDelay:
+		x := int(p.Pick % uint32(len(c.Nodes)))
+		begin(x)
+		f.Note = "netem: 100ms delay, 50ms jitter, 10% loss on its egress"
+		errs = append(errs, net.NetemOn(ctx, x, "100ms", "50ms", "10%"))
+		hold(ctx, p.Hold)
+		healAll(x)
+		end()
 	case RemovePeer:
 		x := nm.follower(ctx, p.Pick, &f.Note)
 		begin(x)

@@ -44,7 +44,13 @@ type Net struct {
 	// iptables is false when the iptables command is missing: partitions
 	// and loss are then refused.
 	iptables bool
+	// netem is false when the kernel has no netem qdisc (sch_netem): the
+	// netem kind is then left out of the schedule.
+	netem bool
 }
+
+// Netem reports whether the kernel has netem.
+func (nt *Net) Netem() bool { return nt.netem }
 
 // sh runs a command and returns its error with its output.
 func sh(ctx context.Context, name string, args ...string) error {
@@ -114,6 +120,11 @@ func SetupNet(ctx context.Context, n int) (*Net, error) {
 			_ = Clean(ctx)
 			return nil, err
 		}
+	}
+	// Probe netem on the clients' loopback, then remove it.
+	if inNS(ctx, clientNS, "tc", "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms") == nil {
+		nt.netem = true
+		_ = inNS(ctx, clientNS, "tc", "qdisc", "del", "dev", "lo", "root")
 	}
 	if nt.iptables {
 		for i := 0; i < n; i++ {
@@ -232,6 +243,15 @@ func (nt *Net) Loss(ctx context.Context, i, peer int, p float64) error {
 // (e.g. "512kbit") and at most latency of queue, which delays what it sends.
 func (nt *Net) Throttle(ctx context.Context, i int, rate, latency string) error {
 	return inNS(ctx, NodeNS(i), "tc", "qdisc", "replace", "dev", "eth0", "root", "tbf", "rate", rate, "burst", "32kbit", "latency", latency)
+}
+
+// NetemOn puts netem on node i's outgoing link: delay with jitter and loss
+// (e.g. "100ms", "50ms", "10%").
+func (nt *Net) NetemOn(ctx context.Context, i int, delay, jitter, loss string) error {
+	if !nt.netem {
+		return fmt.Errorf("this kernel has no netem qdisc")
+	}
+	return inNS(ctx, NodeNS(i), "tc", "qdisc", "replace", "dev", "eth0", "root", "netem", "delay", delay, jitter, "loss", loss)
 }
 
 // Dialer dials from inside the clients' namespace: the socket is made on

@@ -7,8 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -85,6 +87,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	release, err := lockRun()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	stamp := time.Now().UTC().Format("20060102T150405Z")
 	if err := os.MkdirAll(o.Out, 0o755); err != nil {
 		return nil, err
@@ -116,6 +123,20 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		if !nt.iptables {
 			r.TopologyNote = "iptables missing: partitions and loss will fail (scripts/chaos.sh installs it)"
 		}
+		if !nt.Netem() && slices.Contains(o.Kinds, NetemDelay) {
+			note := "this kernel has no netem qdisc: the netem kind is left out (throttle and packet-loss stand in for delay and loss)"
+			r.TopologyNote = strings.TrimPrefix(r.TopologyNote+"; "+note, "; ")
+			kinds := slices.DeleteFunc(slices.Clone(o.Kinds), func(k string) bool { return k == NetemDelay })
+			if len(kinds) == 0 {
+				return nil, errors.New(note)
+			}
+			r.Kinds = kinds
+			if plan, err = NewSchedule(o.Seed, kinds, o.Faults, o.Duration); err != nil {
+				return nil, err
+			}
+			r.Planned = len(plan)
+			log.Warn(note)
+		}
 		defer func() { _ = nt.Close(context.Background()) }()
 	}
 	if nt == nil {
@@ -132,6 +153,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		if plan, err = NewSchedule(o.Seed, kinds, o.Faults, o.Duration); err != nil {
 			return nil, err
 		}
+		r.Planned = len(plan)
 		log.Warn(r.TopologyNote)
 	}
 
@@ -264,4 +286,25 @@ func machine() string {
 		f = f[:3]
 	}
 	return fmt.Sprintf("%d CPUs, %s, load %s", runtime.NumCPU(), runtime.Version(), strings.Join(f, " "))
+}
+
+// LockFile serializes runs on a machine: they share the namespaces named
+// with Prefix, and a run's setup removes what it finds.
+func LockFile() string { return filepath.Join(os.TempDir(), "stwchaos.lock") }
+
+// lockRun takes LockFile, unless STWCHAOS_LOCK_HELD says the caller
+// (scripts/chaos.sh) holds it.
+func lockRun() (func(), error) {
+	if os.Getenv("STWCHAOS_LOCK_HELD") == "1" {
+		return func() {}, nil
+	}
+	f, err := os.OpenFile(LockFile(), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("another chaos run holds %s (one run per machine: runs share the %s namespaces): %w", LockFile(), Prefix, err)
+	}
+	return func() { f.Close() }, nil
 }

@@ -20,6 +20,7 @@ const (
 	OneWayLoss      = "one-way-loss"     // a node drops every packet from its peers, sends its own
 	PacketLoss      = "packet-loss"      // a node drops 30% of its packets each way (random)
 	Throttle        = "throttle"         // a node's link limited to 512 kbit/s, 200 ms of queue (delay)
+	NetemDelay      = "netem"            // netem on a node's link: 100 ms delay, 50 ms jitter, 10% loss (where the kernel has netem)
 	RemovePeer      = "remove-peer"      // SIGKILL a follower, remove it through the leader's RemovePeer API, restart it (added back)
 	LeaveLeader     = "leave-leader"     // SIGTERM the leader (graceful leave: out of the Raft configuration), restart it
 	LeaveRandom     = "leave-random"     // SIGTERM a follower (graceful leave), restart it
@@ -28,7 +29,7 @@ const (
 
 // AllKinds are the fault kinds, in the order a schedule cycles through them.
 var AllKinds = []string{KillLeader, KillRandom, PauseLeader, PauseRandom, PartitionLeader, PartitionHalves,
-	PartitionBridge, OneWayLoss, PacketLoss, Throttle, RemovePeer, LeaveLeader, LeaveRandom, RestartAll}
+	PartitionBridge, OneWayLoss, PacketLoss, Throttle, NetemDelay, RemovePeer, LeaveLeader, LeaveRandom, RestartAll}
 
 // ProcessKinds are the kinds that need no network namespace.
 var ProcessKinds = []string{KillLeader, KillRandom, PauseLeader, PauseRandom, RemovePeer, LeaveLeader, LeaveRandom, RestartAll}

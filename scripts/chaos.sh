@@ -52,6 +52,12 @@ case "${1:-}" in
 run)
 	shift
 	need_tools
+	# One run per machine: runs share the stwchaos- namespaces. The lock is
+	# held until the cleanup below is done; the harness sees
+	# STWCHAOS_LOCK_HELD and does not take it again.
+	exec 9>"${TMPDIR:-/tmp}/stwchaos.lock"
+	flock -n 9 || { echo "chaos: another run holds ${TMPDIR:-/tmp}/stwchaos.lock (one run per machine)" >&2; exit 1; }
+	export STWCHAOS_LOCK_HELD=1
 	clean >/dev/null
 	bin=$(mktemp -d /tmp/stwchaos.XXXXXX)
 	trap 'rm -rf "$bin"; clean >/dev/null' EXIT
