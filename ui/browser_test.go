@@ -360,6 +360,11 @@ func TestDashboardInBrowser(t *testing.T) {
 		screenshot(t, tab, "sandbox")
 	})
 
+	t.Run("deployments", func(t *testing.T) {
+		goTo(t, tab, "#/deployments")
+		waitJS(t, tab, "the deployments view", `document.querySelector('#deployments-view h2') !== null && document.querySelector('#deployments-view').innerText.includes("No deployments.")`, waitFor)
+	})
+
 	// Every JSON endpoint the views read answered; none was refused.
 	errs := evalJS[string](t, tab, `JSON.stringify([...document.querySelectorAll(".error")].map((e) => e.textContent))`)
 	var list []string
