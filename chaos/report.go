@@ -42,6 +42,8 @@ type Report struct {
 	Finished time.Time `json:"finished"`
 	Seed     int64     `json:"seed"`
 	Nodes    int       `json:"nodes"`
+	// Steward is what the binary under test says of itself (steward version).
+	Steward string `json:"steward"`
 	// Topology is netns or loopback; TopologyNote says why loopback.
 	Topology     string   `json:"topology"`
 	TopologyNote string   `json:"topology_note,omitempty"`
@@ -124,6 +126,9 @@ func (r *Report) Summary() string {
 		verdict = "FAIL"
 	}
 	fmt.Fprintf(&b, "chaos %s: %d nodes (%s), seed %d, %d faults of %d planned in %s\n", verdict, r.Nodes, r.Topology, r.Seed, len(r.Faults), r.Planned, r.Finished.Sub(r.Started).Round(time.Second))
+	if r.Steward != "" {
+		fmt.Fprintf(&b, "  under test: %s\n", r.Steward)
+	}
 	if r.TopologyNote != "" {
 		fmt.Fprintf(&b, "  topology: %s\n", r.TopologyNote)
 	}

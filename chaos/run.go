@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -110,6 +111,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			"reads": "linearizable (read-index, the default)", "data_dir": dir,
 		}}
 
+	if out, err := exec.CommandContext(ctx, o.Bin, "version").Output(); err == nil {
+		r.Steward = strings.TrimSpace(string(out))
+	}
 	var nt *Net
 	r.Topology = "loopback"
 	if o.Loopback {

@@ -63,7 +63,9 @@ run)
 	trap 'rm -rf "$bin"; clean >/dev/null' EXIT
 	steward=${STEWARD_BIN:-$bin/steward}
 	if [ -z "${STEWARD_BIN:-}" ]; then
-		(cd "$here" && go build -o "$bin/steward" ./cmd/steward)
+		commit=$(cd "$here" && git rev-parse --short HEAD 2>/dev/null || echo unknown)
+		if [ -n "$(cd "$here" && git status --porcelain 2>/dev/null | head -1)" ]; then commit="$commit+dirty"; fi
+		(cd "$here" && go build -ldflags "-X github.com/steward/steward/node.Commit=$commit -X github.com/steward/steward/node.BuildDate=$(date -u +%Y-%m-%dT%H:%M:%SZ)" -o "$bin/steward" ./cmd/steward)
 	fi
 	(cd "$here" && go build -o "$bin/chaos" ./chaos/cmd/chaos)
 	args=(-bin "$steward" -out "$here/chaos/results")
