@@ -21,9 +21,10 @@ import (
 // process named must exist on the node, in the tree, and run the behavior
 // its entry names, or nothing is imported and the operation fails naming
 // them (a process whose behavior changed since a snapshot refuses the
-// whole import); after, every state read back from its process must equal
-// the one imported (byte for byte, or as the same JSON value), or the
-// operation fails naming those that differ. The plan's post-check
+// whole import); after, every state read back from its process must be
+// the one imported (the same bytes or JSON value, or an object holding
+// each field imported with its value, as a behavior may add the fields it
+// defaults), or the operation fails naming those that differ. The plan's post-check
 // operation_effect checks that the tree's root supervisor kept its pid.
 // Like replace_state it is not undone by a rollback (the states replaced
 // are not kept).
