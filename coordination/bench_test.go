@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,10 +21,14 @@ import (
 
 // benchCluster is a 3-node cluster with one tree of 34 counters per node,
 // so that up to 102 operations have distinct targets.
-func benchCluster(b *testing.B) *testkit.Cluster {
+// Its executors record the events of their steps in tr (nil: not traced).
+func benchCluster(b *testing.B, tr *stepTraces) *testkit.Cluster {
 	b.Helper()
 	c := testkit.NewCluster(b, 3, testkit.WithStack(func(string) stack.Config {
 		ccfg := coordination.DefaultConfig()
+		if tr != nil {
+			ccfg.Trace = tr.record
+		}
 		return stack.Config{Runtime: actor.DefaultConfig(), Supervision: supervision.DefaultConfig(), Coordination: &ccfg}
 	}))
 	sup := pb.NewSupervisionClient(c.Conn(0))
@@ -53,6 +58,75 @@ func benchCluster(b *testing.B) *testkit.Cluster {
 		return nil
 	}, "trees running")
 	return c
+}
+
+// stepTraces holds the executors' step events: plan -> stage -> node ->
+// event -> when.
+type stepTraces struct {
+	mu sync.Mutex
+	m  map[string]map[string]map[string]map[coordination.StepEvent]time.Time
+}
+
+func (t *stepTraces) record(planID, stage, node string, ev coordination.StepEvent, at time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.m == nil {
+		t.m = map[string]map[string]map[string]map[coordination.StepEvent]time.Time{}
+	}
+	if t.m[planID] == nil {
+		t.m[planID] = map[string]map[string]map[coordination.StepEvent]time.Time{}
+	}
+	if t.m[planID][stage] == nil {
+		t.m[planID][stage] = map[string]map[coordination.StepEvent]time.Time{}
+	}
+	if t.m[planID][stage][node] == nil {
+		t.m[planID][stage][node] = map[coordination.StepEvent]time.Time{}
+	}
+	t.m[planID][stage][node][ev] = at
+}
+
+// phaseBreakdown is where a plan's phases spent their time, summed over
+// its phases, along each phase's critical step (the one whose report was
+// committed last): notice, from the end of the phase before (or from the
+// plan's commit) until the step's executor took it on; start, until its
+// start was committed; run, its checks and operations; report, until its
+// report was committed.
+type phaseBreakdown struct {
+	notice, start, run, report time.Duration
+	phases                     int
+}
+
+func (t *stepTraces) breakdown(rec *pb.PlanRecord, committed time.Time) (phaseBreakdown, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out phaseBreakdown
+	prev := committed
+	for _, st := range rec.Stages {
+		var crit map[coordination.StepEvent]time.Time
+		for _, evs := range t.m[rec.Id][st.Key] {
+			if crit == nil || evs[coordination.StepReported].After(crit[coordination.StepReported]) {
+				crit = evs
+			}
+		}
+		for _, ev := range []coordination.StepEvent{coordination.StepNoticed, coordination.StepStarted, coordination.StepChecked, coordination.StepReported} {
+			if crit[ev].IsZero() {
+				return out, fmt.Errorf("plan %s %s: no %s event", rec.Id, st.Key, ev)
+			}
+		}
+		// The leader's executor may take phase 0 on before Apply answers.
+		out.notice += max(0, crit[coordination.StepNoticed].Sub(prev))
+		out.start += crit[coordination.StepStarted].Sub(crit[coordination.StepNoticed])
+		out.run += crit[coordination.StepChecked].Sub(crit[coordination.StepStarted])
+		out.report += crit[coordination.StepReported].Sub(crit[coordination.StepChecked])
+		out.phases++
+		prev = crit[coordination.StepReported]
+	}
+	delete(t.m, rec.Id)
+	return out, nil
+}
+
+func (b phaseBreakdown) add(o phaseBreakdown) phaseBreakdown {
+	return phaseBreakdown{b.notice + o.notice, b.start + o.start, b.run + o.run, b.report + o.report, b.phases + o.phases}
 }
 
 // independentPlan is n send_message operations on distinct counters, spread
@@ -89,9 +163,12 @@ func waitPlan(ctx context.Context, n *node.Node, id string) (*pb.PlanRecord, err
 // BenchmarkPlanToCompletion measures the time from apply to the end of a
 // plan of 1, 10 and 100 independent operations over three nodes, per safety
 // level, beside the time to make as many single kv commits one after the
-// other in the same cluster.
+// other in the same cluster. Per phase, it reports where the time went
+// along the phase's critical step (phaseBreakdown), in ms: notice-ms,
+// start-ms, run-ms and report-ms.
 func BenchmarkPlanToCompletion(b *testing.B) {
-	c := benchCluster(b)
+	tr := &stepTraces{}
+	c := benchCluster(b, tr)
 	coord := pb.NewCoordinationClient(c.Conn(0))
 	kv := pb.NewKVClient(c.Conn(0))
 	for _, n := range []int{1, 10, 100} {
@@ -108,11 +185,13 @@ func BenchmarkPlanToCompletion(b *testing.B) {
 			body := independentPlan(level, n)
 			b.Run(fmt.Sprintf("%s/ops=%d", level, n), func(b *testing.B) {
 				phases := 0
+				var sum phaseBreakdown
 				for i := 0; i < b.N; i++ {
 					resp, err := coord.Apply(testkit.Ctx(b, 60*time.Second), &pb.ApplyPlanRequest{Plan: body})
 					if err != nil {
 						b.Fatal(err)
 					}
+					committed := time.Now()
 					rec, err := waitPlan(testkit.Ctx(b, 5*time.Minute), c.Node(0), resp.Id)
 					if err != nil {
 						b.Fatal(err)
@@ -121,8 +200,20 @@ func BenchmarkPlanToCompletion(b *testing.B) {
 						b.Fatalf("plan %s %s: %s", resp.Id, rec.Status, rec.Reason)
 					}
 					phases = len(rec.Stages)
+					bd, err := tr.breakdown(rec, committed)
+					if err != nil {
+						b.Fatal(err)
+					}
+					sum = sum.add(bd)
 				}
 				b.ReportMetric(float64(phases), "phases")
+				if sum.phases > 0 {
+					per := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) / float64(sum.phases) }
+					b.ReportMetric(per(sum.notice), "notice-ms")
+					b.ReportMetric(per(sum.start), "start-ms")
+					b.ReportMetric(per(sum.run), "run-ms")
+					b.ReportMetric(per(sum.report), "report-ms")
+				}
 			})
 		}
 	}

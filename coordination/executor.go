@@ -53,18 +53,7 @@ func (e *executor) run() {
 				if step.Node != self || state.StepStatusOf(step) != pb.StepStatus_STEP_STATUS_PENDING {
 					continue
 				}
-				key := rec.Id + "/" + stage.Key
-				e.mu.Lock()
-				taken := e.claimed[key]
-				e.claimed[key] = true
-				e.mu.Unlock()
-				if !taken {
-					e.wg.Add(1)
-					go func(id, stageKey string) {
-						defer e.wg.Done()
-						e.runStep(id, stageKey)
-					}(rec.Id, stage.Key)
-				}
+				e.take(rec.Id, stage.Key, 0)
 			}
 		}
 		if st.WaitChange(e.l.ctx, ws, time.Time{}) != nil {
@@ -73,9 +62,30 @@ func (e *executor) run() {
 	}
 }
 
+// take runs this node's step of a stage, unless this incarnation took it
+// on already: once its replica shows the stage running, or when the
+// leader's notice (stepReady) comes first; index is then the leader's
+// index of the plan record that started the stage (0: the replica has it).
+func (e *executor) take(planID, stageKey string, index uint64) {
+	key := planID + "/" + stageKey
+	e.mu.Lock()
+	taken := e.claimed[key]
+	e.claimed[key] = true
+	e.mu.Unlock()
+	if taken {
+		return
+	}
+	e.l.trace(planID, stageKey, StepNoticed)
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		e.runStep(planID, stageKey, index)
+	}()
+}
+
 // runStep starts, runs and reports one step. Nothing runs unless the start
 // is committed under this incarnation's nonce.
-func (e *executor) runStep(planID, stageKey string) {
+func (e *executor) runStep(planID, stageKey string, index uint64) {
 	self := e.l.node.Name()
 	log := e.l.logger.With("plan", planID, "stage", stageKey)
 	start := &pb.PlanStepStartCommand{PlanId: planID, Stage: stageKey, Node: self, Nonce: e.l.nonce}
@@ -83,7 +93,8 @@ func (e *executor) runStep(planID, stageKey string) {
 		log.Warn("step not started", "error", err)
 		return
 	}
-	rec, spec, err := e.l.node.State().Plan(nil, planID)
+	e.l.trace(planID, stageKey, StepStarted)
+	rec, spec, err := e.replicaHas(planID, stageKey, index)
 	if err != nil || rec == nil || spec == nil {
 		log.Error("step started but the plan is gone", "error", err)
 		return
@@ -95,6 +106,8 @@ func (e *executor) runStep(planID, stageKey string) {
 			return
 		}
 		log.Debug("step done; reporting", "ok", step.Error == "")
+		e.l.trace(planID, stageKey, StepChecked)
+		defer e.l.trace(planID, stageKey, StepReported)
 		if err := e.commit(pb.CommandType_COMMAND_TYPE_PLAN_STEP_REPORT, &pb.PlanStepReportCommand{PlanId: planID, Stage: stageKey, Step: step}); err != nil {
 			log.Error("step report not committed", "error", err)
 		}
@@ -126,6 +139,45 @@ func (e *executor) runStep(planID, stageKey string) {
 	}
 	report(step)
 }
+
+// replicaHas waits until this node's replica has applied the start of the
+// stage (a step taken on the leader's notice may be committed before the
+// replica has the entry that started its stage, or the plan) and returns
+// the plan, or nils when the plan is gone; index is the plans' index the
+// replica must reach (0: none). It waits at most replicaWait.
+func (e *executor) replicaHas(planID, stageKey string, index uint64) (*pb.PlanRecord, *pb.PlanSpecRecord, error) {
+	ctx, cancel := context.WithTimeout(e.l.ctx, replicaWait)
+	defer cancel()
+	for {
+		st := e.l.node.State()
+		ws := memdb.NewWatchSet()
+		// The index first: the plan read after it is at least as new.
+		applied := st.TableIndex(planTables...)
+		rec, spec, err := st.Plan(ws, planID)
+		if err != nil {
+			return nil, nil, err
+		}
+		if rec != nil {
+			if _, stage := stageByKey(rec, stageKey); stage != nil && state.StageStatusOf(stage) != pb.StageStatus_STAGE_STATUS_PENDING {
+				return rec, spec, nil
+			}
+		}
+		if applied >= index {
+			return rec, spec, nil // as the replica holds it: gone, or not started
+		}
+		if err := st.WaitChange(ctx, ws, time.Time{}); err != nil {
+			return nil, nil, fmt.Errorf("stage %s of plan %s started, but this node's replica has not applied it: %w", stageKey, planID, err)
+		}
+	}
+}
+
+// replicaWait bounds how long a step started on the leader's notice waits
+// for this node's replica to apply its stage; then it is abandoned, lost
+// after the stage's deadline, never run twice.
+const replicaWait = 15 * time.Second
+
+// planTables hold the plans.
+var planTables = []string{"plans"}
 
 // commit proposes a step command (forwarded to the leader) until it is
 // answered or the node stops. Both step commands are idempotent for one
@@ -184,6 +236,7 @@ func (l *Layer) phaseStep(ctx context.Context, planID, stageKey string, res *pla
 		// with the reason.
 		return nil
 	}
+	l.trace(planID, stageKey, StepPreChecked)
 	probes := l.probeHealth(ctx, ph.PostChecks)
 	outs := make([]*pb.OpOutcome, len(mine))
 	caps := make([]*pb.CapturedState, len(mine))
@@ -196,6 +249,7 @@ func (l *Layer) phaseStep(ctx context.Context, planID, stageKey string, res *pla
 		}(k, op)
 	}
 	wg.Wait()
+	l.trace(planID, stageKey, StepOperated)
 	step.Operations = outs
 	for _, c := range caps {
 		if c != nil {

@@ -35,6 +35,9 @@ type Config struct {
 	// fault-injection point for tests (pause a step, kill a node mid-phase).
 	// ctx ends when the node stops.
 	BeforeOperations func(ctx context.Context, planID, stage string)
+	// Trace, when set, is called at each event of each step this node
+	// runs (see StepEvent); it must not block.
+	Trace StepTrace
 	// Clock times the plans: their deadlines, the leader's expiry of the
 	// stages past theirs, and the executors' settling (nil: the wall
 	// clock). A test that sets it sets the node's too (node.Config.Clock):
@@ -95,13 +98,14 @@ func (l *Layer) Attach(n node.Host) error {
 	l.logger = n.Logger().Named("coordination")
 	l.exec = newExecutor(l)
 	pb.RegisterCoordinationServer(n.Server().GRPC(), &service{l: l})
-	n.Server().HandlePeer(transport.PeerHandlers{Facts: l.facts})
+	n.Server().HandlePeer(transport.PeerHandlers{Facts: l.facts, StepReady: l.stepReady})
 	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()
 		l.exec.run()
 	}()
 	n.OnLeadership("plan-deadlines", l.deadlines)
+	n.OnLeadership("plan-dispatch", l.dispatch)
 	n.OnShutdown(l.stop)
 	return nil
 }

@@ -674,6 +674,106 @@ func (x *FactsResponse) GetFactsJson() []byte {
 	return nil
 }
 
+// StepReadyRequest names a running stage with a share of the receiving
+// node, as the leader's replica holds it.
+type StepReadyRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	PlanId string                 `protobuf:"bytes,1,opt,name=plan_id,json=planId,proto3" json:"plan_id,omitempty"`
+	Stage  string                 `protobuf:"bytes,2,opt,name=stage,proto3" json:"stage,omitempty"`
+	// index is the leader's index of the plan record that started the
+	// stage: the receiver's replica holds the stage once it has applied it.
+	Index         uint64 `protobuf:"varint,3,opt,name=index,proto3" json:"index,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StepReadyRequest) Reset() {
+	*x = StepReadyRequest{}
+	mi := &file_steward_v1_coordination_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StepReadyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StepReadyRequest) ProtoMessage() {}
+
+func (x *StepReadyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_steward_v1_coordination_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StepReadyRequest.ProtoReflect.Descriptor instead.
+func (*StepReadyRequest) Descriptor() ([]byte, []int) {
+	return file_steward_v1_coordination_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *StepReadyRequest) GetPlanId() string {
+	if x != nil {
+		return x.PlanId
+	}
+	return ""
+}
+
+func (x *StepReadyRequest) GetStage() string {
+	if x != nil {
+		return x.Stage
+	}
+	return ""
+}
+
+func (x *StepReadyRequest) GetIndex() uint64 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+type StepReadyResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StepReadyResponse) Reset() {
+	*x = StepReadyResponse{}
+	mi := &file_steward_v1_coordination_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StepReadyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StepReadyResponse) ProtoMessage() {}
+
+func (x *StepReadyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_steward_v1_coordination_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StepReadyResponse.ProtoReflect.Descriptor instead.
+func (*StepReadyResponse) Descriptor() ([]byte, []int) {
+	return file_steward_v1_coordination_proto_rawDescGZIP(), []int{13}
+}
+
 var File_steward_v1_coordination_proto protoreflect.FileDescriptor
 
 const file_steward_v1_coordination_proto_rawDesc = "" +
@@ -726,7 +826,12 @@ const file_steward_v1_coordination_proto_rawDesc = "" +
 	"\x0foperations_json\x18\x01 \x01(\fR\x0eoperationsJson\".\n" +
 	"\rFactsResponse\x12\x1d\n" +
 	"\n" +
-	"facts_json\x18\x01 \x01(\fR\tfactsJson2\xa5\x03\n" +
+	"facts_json\x18\x01 \x01(\fR\tfactsJson\"W\n" +
+	"\x10StepReadyRequest\x12\x17\n" +
+	"\aplan_id\x18\x01 \x01(\tR\x06planId\x12\x14\n" +
+	"\x05stage\x18\x02 \x01(\tR\x05stage\x12\x14\n" +
+	"\x05index\x18\x03 \x01(\x04R\x05index\"\x13\n" +
+	"\x11StepReadyResponse2\xa5\x03\n" +
 	"\fCoordination\x12=\n" +
 	"\x06DryRun\x12\x17.steward.v1.PlanRequest\x1a\x1a.steward.v1.DryRunResponse\x12D\n" +
 	"\x05Apply\x12\x1c.steward.v1.ApplyPlanRequest\x1a\x1d.steward.v1.ApplyPlanResponse\x12C\n" +
@@ -747,7 +852,7 @@ func file_steward_v1_coordination_proto_rawDescGZIP() []byte {
 	return file_steward_v1_coordination_proto_rawDescData
 }
 
-var file_steward_v1_coordination_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_steward_v1_coordination_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_steward_v1_coordination_proto_goTypes = []any{
 	(*PlanRequest)(nil),        // 0: steward.v1.PlanRequest
 	(*DryRunResponse)(nil),     // 1: steward.v1.DryRunResponse
@@ -761,20 +866,22 @@ var file_steward_v1_coordination_proto_goTypes = []any{
 	(*CancelPlanResponse)(nil), // 9: steward.v1.CancelPlanResponse
 	(*FactsRequest)(nil),       // 10: steward.v1.FactsRequest
 	(*FactsResponse)(nil),      // 11: steward.v1.FactsResponse
-	(*WriteMeta)(nil),          // 12: steward.v1.WriteMeta
-	(*ReadOptions)(nil),        // 13: steward.v1.ReadOptions
-	(*ReadMeta)(nil),           // 14: steward.v1.ReadMeta
-	(*PlanRecord)(nil),         // 15: steward.v1.PlanRecord
+	(*StepReadyRequest)(nil),   // 12: steward.v1.StepReadyRequest
+	(*StepReadyResponse)(nil),  // 13: steward.v1.StepReadyResponse
+	(*WriteMeta)(nil),          // 14: steward.v1.WriteMeta
+	(*ReadOptions)(nil),        // 15: steward.v1.ReadOptions
+	(*ReadMeta)(nil),           // 16: steward.v1.ReadMeta
+	(*PlanRecord)(nil),         // 17: steward.v1.PlanRecord
 }
 var file_steward_v1_coordination_proto_depIdxs = []int32{
-	12, // 0: steward.v1.ApplyPlanResponse.meta:type_name -> steward.v1.WriteMeta
-	13, // 1: steward.v1.ListPlansRequest.read:type_name -> steward.v1.ReadOptions
-	14, // 2: steward.v1.ListPlansResponse.meta:type_name -> steward.v1.ReadMeta
-	15, // 3: steward.v1.ListPlansResponse.plans:type_name -> steward.v1.PlanRecord
-	13, // 4: steward.v1.GetPlanRequest.read:type_name -> steward.v1.ReadOptions
-	14, // 5: steward.v1.GetPlanResponse.meta:type_name -> steward.v1.ReadMeta
-	15, // 6: steward.v1.GetPlanResponse.plan:type_name -> steward.v1.PlanRecord
-	12, // 7: steward.v1.CancelPlanResponse.meta:type_name -> steward.v1.WriteMeta
+	14, // 0: steward.v1.ApplyPlanResponse.meta:type_name -> steward.v1.WriteMeta
+	15, // 1: steward.v1.ListPlansRequest.read:type_name -> steward.v1.ReadOptions
+	16, // 2: steward.v1.ListPlansResponse.meta:type_name -> steward.v1.ReadMeta
+	17, // 3: steward.v1.ListPlansResponse.plans:type_name -> steward.v1.PlanRecord
+	15, // 4: steward.v1.GetPlanRequest.read:type_name -> steward.v1.ReadOptions
+	16, // 5: steward.v1.GetPlanResponse.meta:type_name -> steward.v1.ReadMeta
+	17, // 6: steward.v1.GetPlanResponse.plan:type_name -> steward.v1.PlanRecord
+	14, // 7: steward.v1.CancelPlanResponse.meta:type_name -> steward.v1.WriteMeta
 	0,  // 8: steward.v1.Coordination.DryRun:input_type -> steward.v1.PlanRequest
 	2,  // 9: steward.v1.Coordination.Apply:input_type -> steward.v1.ApplyPlanRequest
 	4,  // 10: steward.v1.Coordination.List:input_type -> steward.v1.ListPlansRequest
@@ -808,7 +915,7 @@ func file_steward_v1_coordination_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_steward_v1_coordination_proto_rawDesc), len(file_steward_v1_coordination_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

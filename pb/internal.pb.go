@@ -967,10 +967,11 @@ const file_steward_v1_internal_proto_rawDesc = "" +
 	"\amessage\x18\x03 \x01(\tR\amessage\"$\n" +
 	"\n" +
 	"NotApplied\x12\x16\n" +
-	"\x06reason\x18\x01 \x01(\tR\x06reason2\x94\x05\n" +
+	"\x06reason\x18\x01 \x01(\tR\x06reason2\xde\x05\n" +
 	"\bInternal\x12B\n" +
 	"\aPropose\x12\x1a.steward.v1.ProposeRequest\x1a\x1b.steward.v1.ProposeResponse\x12<\n" +
-	"\x05Facts\x12\x18.steward.v1.FactsRequest\x1a\x19.steward.v1.FactsResponse\x12B\n" +
+	"\x05Facts\x12\x18.steward.v1.FactsRequest\x1a\x19.steward.v1.FactsResponse\x12H\n" +
+	"\tStepReady\x12\x1c.steward.v1.StepReadyRequest\x1a\x1d.steward.v1.StepReadyResponse\x12B\n" +
 	"\aDeliver\x12\x1a.steward.v1.DeliverRequest\x1a\x1b.steward.v1.DeliverResponse\x12K\n" +
 	"\fValidateNode\x12\x1f.steward.v1.ValidateNodeRequest\x1a\x1a.steward.v1.NodeValidation\x12N\n" +
 	"\vCodeTargets\x12\x1e.steward.v1.CodeTargetsRequest\x1a\x1f.steward.v1.CodeTargetsResponse\x12]\n" +
@@ -1011,13 +1012,15 @@ var file_steward_v1_internal_proto_goTypes = []any{
 	(*CodeVerification)(nil),         // 14: steward.v1.CodeVerification
 	(CommandType)(0),                 // 15: steward.v1.CommandType
 	(*FactsRequest)(nil),             // 16: steward.v1.FactsRequest
-	(*DeliverRequest)(nil),           // 17: steward.v1.DeliverRequest
-	(*ValidateNodeRequest)(nil),      // 18: steward.v1.ValidateNodeRequest
-	(*CheckpointStatesRequest)(nil),  // 19: steward.v1.CheckpointStatesRequest
-	(*FactsResponse)(nil),            // 20: steward.v1.FactsResponse
-	(*DeliverResponse)(nil),          // 21: steward.v1.DeliverResponse
-	(*NodeValidation)(nil),           // 22: steward.v1.NodeValidation
-	(*CheckpointStatesResponse)(nil), // 23: steward.v1.CheckpointStatesResponse
+	(*StepReadyRequest)(nil),         // 17: steward.v1.StepReadyRequest
+	(*DeliverRequest)(nil),           // 18: steward.v1.DeliverRequest
+	(*ValidateNodeRequest)(nil),      // 19: steward.v1.ValidateNodeRequest
+	(*CheckpointStatesRequest)(nil),  // 20: steward.v1.CheckpointStatesRequest
+	(*FactsResponse)(nil),            // 21: steward.v1.FactsResponse
+	(*StepReadyResponse)(nil),        // 22: steward.v1.StepReadyResponse
+	(*DeliverResponse)(nil),          // 23: steward.v1.DeliverResponse
+	(*NodeValidation)(nil),           // 24: steward.v1.NodeValidation
+	(*CheckpointStatesResponse)(nil), // 25: steward.v1.CheckpointStatesResponse
 }
 var file_steward_v1_internal_proto_depIdxs = []int32{
 	3,  // 0: steward.v1.WorkBatch.changes:type_name -> steward.v1.RecordChange
@@ -1028,24 +1031,26 @@ var file_steward_v1_internal_proto_depIdxs = []int32{
 	12, // 5: steward.v1.ProposeResponse.error:type_name -> steward.v1.CommandError
 	10, // 6: steward.v1.Internal.Propose:input_type -> steward.v1.ProposeRequest
 	16, // 7: steward.v1.Internal.Facts:input_type -> steward.v1.FactsRequest
-	17, // 8: steward.v1.Internal.Deliver:input_type -> steward.v1.DeliverRequest
-	18, // 9: steward.v1.Internal.ValidateNode:input_type -> steward.v1.ValidateNodeRequest
-	5,  // 10: steward.v1.Internal.CodeTargets:input_type -> steward.v1.CodeTargetsRequest
-	19, // 11: steward.v1.Internal.CheckpointStates:input_type -> steward.v1.CheckpointStatesRequest
-	8,  // 12: steward.v1.Internal.VerifyCode:input_type -> steward.v1.VerifyCodeRequest
-	2,  // 13: steward.v1.Internal.Work:input_type -> steward.v1.WorkRequest
-	0,  // 14: steward.v1.Internal.Signal:input_type -> steward.v1.SignalRequest
-	11, // 15: steward.v1.Internal.Propose:output_type -> steward.v1.ProposeResponse
-	20, // 16: steward.v1.Internal.Facts:output_type -> steward.v1.FactsResponse
-	21, // 17: steward.v1.Internal.Deliver:output_type -> steward.v1.DeliverResponse
-	22, // 18: steward.v1.Internal.ValidateNode:output_type -> steward.v1.NodeValidation
-	7,  // 19: steward.v1.Internal.CodeTargets:output_type -> steward.v1.CodeTargetsResponse
-	23, // 20: steward.v1.Internal.CheckpointStates:output_type -> steward.v1.CheckpointStatesResponse
-	9,  // 21: steward.v1.Internal.VerifyCode:output_type -> steward.v1.VerifyCodeResponse
-	4,  // 22: steward.v1.Internal.Work:output_type -> steward.v1.WorkBatch
-	1,  // 23: steward.v1.Internal.Signal:output_type -> steward.v1.SignalResponse
-	15, // [15:24] is the sub-list for method output_type
-	6,  // [6:15] is the sub-list for method input_type
+	17, // 8: steward.v1.Internal.StepReady:input_type -> steward.v1.StepReadyRequest
+	18, // 9: steward.v1.Internal.Deliver:input_type -> steward.v1.DeliverRequest
+	19, // 10: steward.v1.Internal.ValidateNode:input_type -> steward.v1.ValidateNodeRequest
+	5,  // 11: steward.v1.Internal.CodeTargets:input_type -> steward.v1.CodeTargetsRequest
+	20, // 12: steward.v1.Internal.CheckpointStates:input_type -> steward.v1.CheckpointStatesRequest
+	8,  // 13: steward.v1.Internal.VerifyCode:input_type -> steward.v1.VerifyCodeRequest
+	2,  // 14: steward.v1.Internal.Work:input_type -> steward.v1.WorkRequest
+	0,  // 15: steward.v1.Internal.Signal:input_type -> steward.v1.SignalRequest
+	11, // 16: steward.v1.Internal.Propose:output_type -> steward.v1.ProposeResponse
+	21, // 17: steward.v1.Internal.Facts:output_type -> steward.v1.FactsResponse
+	22, // 18: steward.v1.Internal.StepReady:output_type -> steward.v1.StepReadyResponse
+	23, // 19: steward.v1.Internal.Deliver:output_type -> steward.v1.DeliverResponse
+	24, // 20: steward.v1.Internal.ValidateNode:output_type -> steward.v1.NodeValidation
+	7,  // 21: steward.v1.Internal.CodeTargets:output_type -> steward.v1.CodeTargetsResponse
+	25, // 22: steward.v1.Internal.CheckpointStates:output_type -> steward.v1.CheckpointStatesResponse
+	9,  // 23: steward.v1.Internal.VerifyCode:output_type -> steward.v1.VerifyCodeResponse
+	4,  // 24: steward.v1.Internal.Work:output_type -> steward.v1.WorkBatch
+	1,  // 25: steward.v1.Internal.Signal:output_type -> steward.v1.SignalResponse
+	16, // [16:26] is the sub-list for method output_type
+	6,  // [6:16] is the sub-list for method input_type
 	6,  // [6:6] is the sub-list for extension type_name
 	6,  // [6:6] is the sub-list for extension extendee
 	0,  // [0:6] is the sub-list for field type_name

@@ -21,6 +21,7 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	Internal_Propose_FullMethodName          = "/steward.v1.Internal/Propose"
 	Internal_Facts_FullMethodName            = "/steward.v1.Internal/Facts"
+	Internal_StepReady_FullMethodName        = "/steward.v1.Internal/StepReady"
 	Internal_Deliver_FullMethodName          = "/steward.v1.Internal/Deliver"
 	Internal_ValidateNode_FullMethodName     = "/steward.v1.Internal/ValidateNode"
 	Internal_CodeTargets_FullMethodName      = "/steward.v1.Internal/CodeTargets"
@@ -47,6 +48,13 @@ type InternalClient interface {
 	// Facts gathers the live facts of a plan's operations on the receiving
 	// node, for the leader that plans.
 	Facts(ctx context.Context, in *FactsRequest, opts ...grpc.CallOption) (*FactsResponse, error)
+	// StepReady tells the receiving node, from the leader, that a stage with
+	// a share of it has started: its executor proposes the step's start at
+	// once instead of waiting until its replica learns the commit (a
+	// follower learns a commit index only with the leader's next entry, or
+	// after Raft's commit timeout). A hint: the start is still committed
+	// before anything runs.
+	StepReady(ctx context.Context, in *StepReadyRequest, opts ...grpc.CallOption) (*StepReadyResponse, error)
 	// Deliver hands a message to a process on the receiving node.
 	Deliver(ctx context.Context, in *DeliverRequest, opts ...grpc.CallOption) (*DeliverResponse, error)
 	// ValidateNode validates the receiving node only, against a commit point
@@ -95,6 +103,16 @@ func (c *internalClient) Facts(ctx context.Context, in *FactsRequest, opts ...gr
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(FactsResponse)
 	err := c.cc.Invoke(ctx, Internal_Facts_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *internalClient) StepReady(ctx context.Context, in *StepReadyRequest, opts ...grpc.CallOption) (*StepReadyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(StepReadyResponse)
+	err := c.cc.Invoke(ctx, Internal_StepReady_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -197,6 +215,13 @@ type InternalServer interface {
 	// Facts gathers the live facts of a plan's operations on the receiving
 	// node, for the leader that plans.
 	Facts(context.Context, *FactsRequest) (*FactsResponse, error)
+	// StepReady tells the receiving node, from the leader, that a stage with
+	// a share of it has started: its executor proposes the step's start at
+	// once instead of waiting until its replica learns the commit (a
+	// follower learns a commit index only with the leader's next entry, or
+	// after Raft's commit timeout). A hint: the start is still committed
+	// before anything runs.
+	StepReady(context.Context, *StepReadyRequest) (*StepReadyResponse, error)
 	// Deliver hands a message to a process on the receiving node.
 	Deliver(context.Context, *DeliverRequest) (*DeliverResponse, error)
 	// ValidateNode validates the receiving node only, against a commit point
@@ -236,6 +261,9 @@ func (UnimplementedInternalServer) Propose(context.Context, *ProposeRequest) (*P
 }
 func (UnimplementedInternalServer) Facts(context.Context, *FactsRequest) (*FactsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Facts not implemented")
+}
+func (UnimplementedInternalServer) StepReady(context.Context, *StepReadyRequest) (*StepReadyResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method StepReady not implemented")
 }
 func (UnimplementedInternalServer) Deliver(context.Context, *DeliverRequest) (*DeliverResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Deliver not implemented")
@@ -311,6 +339,24 @@ func _Internal_Facts_Handler(srv interface{}, ctx context.Context, dec func(inte
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(InternalServer).Facts(ctx, req.(*FactsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Internal_StepReady_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(StepReadyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InternalServer).StepReady(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Internal_StepReady_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InternalServer).StepReady(ctx, req.(*StepReadyRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -448,6 +494,10 @@ var Internal_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Facts",
 			Handler:    _Internal_Facts_Handler,
+		},
+		{
+			MethodName: "StepReady",
+			Handler:    _Internal_StepReady_Handler,
 		},
 		{
 			MethodName: "Deliver",

@@ -19,6 +19,9 @@ import (
 type PeerHandlers struct {
 	// Facts: the coordination layer's live facts of plan operations.
 	Facts func(context.Context, *pb.FactsRequest) (*pb.FactsResponse, error)
+	// StepReady: the coordination layer's notice, from the leader, that a
+	// stage with a share of this node started.
+	StepReady func(context.Context, *pb.StepReadyRequest) (*pb.StepReadyResponse, error)
 	// Deliver: the supervision layer's delivery of a message to a local
 	// process.
 	Deliver func(context.Context, *pb.DeliverRequest) (*pb.DeliverResponse, error)
@@ -60,6 +63,10 @@ func (s *Server) HandlePeer(h PeerHandlers) {
 		}
 	}
 	set("Facts", i.handlers.Facts != nil, h.Facts != nil)
+	set("StepReady", i.handlers.StepReady != nil, h.StepReady != nil)
+	if h.StepReady != nil {
+		i.handlers.StepReady = h.StepReady
+	}
 	set("Deliver", i.handlers.Deliver != nil, h.Deliver != nil)
 	set("ValidateNode", i.handlers.ValidateNode != nil, h.ValidateNode != nil)
 	set("CodeTargets", i.handlers.CodeTargets != nil, h.CodeTargets != nil)
@@ -107,6 +114,15 @@ func (i *internalService) Facts(ctx context.Context, req *pb.FactsRequest) (*pb.
 	h := i.get().Facts
 	if h == nil {
 		return nil, unimplemented("Facts")
+	}
+	resp, err := h(ctx, req)
+	return resp, toStatus(err)
+}
+
+func (i *internalService) StepReady(ctx context.Context, req *pb.StepReadyRequest) (*pb.StepReadyResponse, error) {
+	h := i.get().StepReady
+	if h == nil {
+		return nil, unimplemented("StepReady")
 	}
 	resp, err := h(ctx, req)
 	return resp, toStatus(err)

@@ -1,0 +1,111 @@
+package coordination
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-memdb"
+	"github.com/steward/steward/pb"
+	"github.com/steward/steward/state"
+	"github.com/steward/steward/transport"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// stepReadyTimeout bounds one StepReady call: the notice is a hint, and a
+// node that does not answer in time learns of its share from its replica.
+const stepReadyTimeout = 2 * time.Second
+
+// dispatch runs on the leader: each time a stage starts with a share on
+// another node, that node is told at once (Internal.StepReady), so that its
+// executor proposes the step's start without waiting for its replica. A
+// follower learns that an entry is committed only with the leader's next
+// AppendEntries, which Raft sends when a new entry comes or after its
+// commit timeout (10 to 20 ms by default): in a strict plan, one operation
+// per phase on alternating nodes, that wait came once per phase. The
+// leader's own share needs no notice: its replica is the first to apply.
+func (l *Layer) dispatch(ctx context.Context) {
+	self := l.node.Name()
+	told := map[string]bool{} // "plan\x00stage\x00node", while the stage runs
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		st := l.node.State()
+		ws := memdb.NewWatchSet()
+		_, plans, err := st.Plans(ws)
+		if err != nil {
+			l.logger.Error("dispatch: read plans", "error", err)
+		}
+		running := map[string]bool{}
+		for _, rec := range plans {
+			if rec.Current < 0 || int(rec.Current) >= len(rec.Stages) {
+				continue
+			}
+			stage := rec.Stages[rec.Current]
+			if state.StageStatusOf(stage) != pb.StageStatus_STAGE_STATUS_RUNNING {
+				continue
+			}
+			for _, step := range stage.Steps {
+				if step.Node == self || state.StepStatusOf(step) != pb.StepStatus_STEP_STATUS_PENDING {
+					continue
+				}
+				key := rec.Id + "\x00" + stage.Key + "\x00" + step.Node
+				running[key] = true
+				if told[key] {
+					continue
+				}
+				told[key] = true
+				req := &pb.StepReadyRequest{PlanId: rec.Id, Stage: stage.Key, Index: rec.ModifyIndex}
+				wg.Add(1)
+				go func(node string) {
+					defer wg.Done()
+					l.tellStepReady(ctx, node, req)
+				}(step.Node)
+			}
+		}
+		for k := range told {
+			if !running[k] {
+				delete(told, k)
+			}
+		}
+		if st.WaitChange(ctx, ws, time.Time{}) != nil {
+			return
+		}
+	}
+}
+
+// tellStepReady sends one notice. A node that cannot be reached, or that
+// runs a version without the call, still finds its share in its replica.
+func (l *Layer) tellStepReady(ctx context.Context, node string, req *pb.StepReadyRequest) {
+	addr, ok := l.node.PeerGRPCAddr(node)
+	if !ok {
+		return
+	}
+	conn, err := l.node.Pool().Get(addr)
+	if err != nil {
+		return
+	}
+	cctx, cancel := context.WithTimeout(ctx, stepReadyTimeout)
+	defer cancel()
+	if _, err := pb.NewInternalClient(conn).StepReady(cctx, req); err != nil && ctx.Err() == nil {
+		if status.Code(err) == codes.Unimplemented {
+			l.logger.Debug("node takes no step notices", "node", node, "error", err)
+			return
+		}
+		l.logger.Debug("step notice not delivered", "node", node, "plan", req.PlanId, "stage", req.Stage, "error", err)
+	}
+}
+
+// stepReady answers the leader's notice (a peer handler on the Internal
+// service): the executor takes the step on at once, as it would once its
+// replica showed the stage; the start it commits first is what the state
+// machine checks.
+func (l *Layer) stepReady(_ context.Context, req *pb.StepReadyRequest) (*pb.StepReadyResponse, error) {
+	if req.PlanId == "" || req.Stage == "" {
+		return nil, fmt.Errorf("%w: a step notice needs a plan id and a stage", transport.ErrInvalidRequest)
+	}
+	l.exec.take(req.PlanId, req.Stage, req.Index)
+	return &pb.StepReadyResponse{}, nil
+}
