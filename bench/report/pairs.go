@@ -142,6 +142,7 @@ func NewTuningLevel(clients int, pairs []Pair) TuningLevel {
 		Clients:          clients,
 		BeforeWritesPerS: s.BWritesPerS, AfterWritesPerS: s.AWritesPerS, RatioThroughput: s.RatioThroughput,
 		BeforeP99Ms: s.BP99, AfterP99Ms: s.AP99, RatioP99: s.RatioP99,
+		BeforeDiskBytesPerOp: s.BDisk, AfterDiskBytesPerOp: s.ADisk,
 		Pairs: pairs,
 	}
 }

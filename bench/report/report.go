@@ -268,7 +268,10 @@ type TuningLevel struct {
 	BeforeP99Ms      float64 `json:"before_p99_ms"`
 	AfterP99Ms       float64 `json:"after_p99_ms"`
 	RatioP99         float64 `json:"ratio_p99"`
-	Pairs            []Pair  `json:"pairs"`
+	// Disk bytes written per write, summed over the nodes, medians.
+	BeforeDiskBytesPerOp float64 `json:"before_disk_bytes_per_op,omitempty"`
+	AfterDiskBytesPerOp  float64 `json:"after_disk_bytes_per_op,omitempty"`
+	Pairs                []Pair  `json:"pairs"`
 }
 
 // Write writes r as indented JSON to dir/<name>.json and returns the path.

@@ -47,9 +47,16 @@ func (r *Report) PrintTable(w io.Writer) {
 		fmt.Fprintln(w)
 	}
 	for _, t := range r.Tuning {
-		if t.Conns > 0 {
+		switch {
+		case t.Conns > 0:
 			fmt.Fprintf(w, "tuning %q: clients share %d connections vs one each, clients → %s", t.Name, t.Conns, t.Endpoint)
-		} else {
+		case len(t.Raft) == 0 && t.LogStore != "":
+			base := t.BaseLogStore
+			if base == "" {
+				base = "the agent's default"
+			}
+			fmt.Fprintf(w, "tuning %q: --raft-log-store %s vs %s, clients → %s", t.Name, t.LogStore, base, t.Endpoint)
+		default:
 			fmt.Fprintf(w, "tuning %q: raft {%s} vs defaults, clients → %s", t.Name, kv(t.Raft), t.Endpoint)
 		}
 		if t.Note != "" {
@@ -58,9 +65,9 @@ func (r *Report) PrintTable(w io.Writer) {
 		fmt.Fprintln(w)
 		if len(t.Levels) > 0 {
 			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-			fmt.Fprintln(tw, "clients\tbefore w/s\tafter w/s\tratio\tbefore p99\tafter p99\tratio p99\t")
+			fmt.Fprintln(tw, "clients\tbefore w/s\tafter w/s\tratio\tbefore p99\tafter p99\tratio p99\tdisk B/op before|after\t")
 			for _, l := range t.Levels {
-				fmt.Fprintf(tw, "%d\t%.0f\t%.0f\t%.2f\t%.2f\t%.2f\t%.2f\t\n", l.Clients, l.BeforeWritesPerS, l.AfterWritesPerS, l.RatioThroughput, l.BeforeP99Ms, l.AfterP99Ms, l.RatioP99)
+				fmt.Fprintf(tw, "%d\t%.0f\t%.0f\t%.2f\t%.2f\t%.2f\t%.2f\t%.0f|%.0f\t\n", l.Clients, l.BeforeWritesPerS, l.AfterWritesPerS, l.RatioThroughput, l.BeforeP99Ms, l.AfterP99Ms, l.RatioP99, l.BeforeDiskBytesPerOp, l.AfterDiskBytesPerOp)
 			}
 			tw.Flush()
 		}
