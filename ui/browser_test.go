@@ -11,9 +11,11 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/steward/steward/actor"
 	"github.com/steward/steward/node"
 	"github.com/steward/steward/pb"
 	"github.com/steward/steward/stack"
+	"github.com/steward/steward/supervision"
 	"github.com/steward/steward/testkit"
 )
 
@@ -370,5 +372,35 @@ func TestDashboardInBrowser(t *testing.T) {
 	var list []string
 	if err := json.Unmarshal([]byte(errs), &list); err != nil || len(list) != 0 {
 		t.Fatalf("errors on the page: %s %v", errs, err)
+	}
+}
+
+// TestDashboardACLInBrowser: with ACLs on, the page shows the refusal
+// (403) and its feed stays closed; a token pasted in the box and
+// submitted is kept in localStorage and sent, the members view fills and
+// the live feed (?token=) opens.
+func TestDashboardACLInBrowser(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), browserDeadline)
+	defer cancel()
+	tab := browser(t, ctx)
+	c := testkit.NewCluster(t, 1, testkit.WithACLs(),
+		testkit.WithConfig(func(cfg *node.Config) { cfg.HTTPAddr = "127.0.0.1:0" }),
+		testkit.WithStack(func(string) stack.Config {
+			return stack.Config{Runtime: actor.DefaultConfig(), Supervision: supervision.DefaultConfig()}
+		}))
+	secret := c.BootstrapACL(0)
+	if err := chromedp.Do(tab, chromedp.Navigate("http://"+c.Node(0).HTTPAddr()+"/ui/#/members")); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, tab, "refused without a token", `document.querySelector('#members-view .error[data-error="403"]') !== null &&
+		document.querySelector('#live[data-live="closed"]') !== null`, waitFor)
+	evalJS[bool](t, tab, `(window.__loaded = "once", true)`)
+	if err := chromedp.Do(tab, chromedp.SendKeys("#token", secret), chromedp.Click("#token-form button")); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, tab, "served with the token, without a reload", `document.querySelector('#members tr[data-member="n1"][data-role="leader"]') !== null &&
+		document.querySelector('#live[data-live="open"]') !== null && document.querySelectorAll('.error').length === 0 && window.__loaded === "once"`, waitFor)
+	if got := evalJS[string](t, tab, `localStorage.getItem("steward.token")`); got != secret {
+		t.Fatalf("localStorage holds %q", got)
 	}
 }

@@ -8,6 +8,7 @@
 (function () {
   const TOKEN_KEY = "steward.token";
   const MAX_EVENTS = 2000; // events kept in the page for the events view
+  const MAX_ROWS = 500; // rows of the events table
   const REFETCH_DELAY_MS = 150; // coalesces a burst of notifications into one fetch
 
   // ---- small helpers -------------------------------------------------
@@ -352,17 +353,18 @@
   // ---- events --------------------------------------------------------
 
   const events = []; // every event received, oldest first (bounded)
-  const seen = new Set(); // node/seq of each, so a reconnect's history adds no duplicate
+  // seen holds each event's key, so that the history a reconnected feed
+  // sends first adds no duplicate. A node counts seq from 1 again when it
+  // restarts: the time is part of the key.
+  const seen = new Set();
+  const eventKey = (e) => e.node + "/" + e.seq + "/" + e.time_unix_nano;
 
   function addEvent(e) {
-    const key = e.node + "/" + e.seq;
-    if (e.seq && e.seq !== "0" && seen.has(key)) return false;
+    const key = eventKey(e);
+    if (seen.has(key)) return false;
     seen.add(key);
     events.push(e);
-    if (events.length > MAX_EVENTS) {
-      const old = events.shift();
-      seen.delete(old.node + "/" + old.seq);
-    }
+    if (events.length > MAX_EVENTS) seen.delete(eventKey(events.shift()));
     return true;
   }
 
@@ -414,11 +416,16 @@
     },
     render() {
       const shown = events.filter((e) => this.match(e));
-      // Newest first; the page keeps at most 500 rows in the table.
-      this.body.replaceChildren(...shown.slice(-500).reverse().map((e) => this.row(e)));
+      // Newest first, at most MAX_ROWS.
+      this.body.replaceChildren(...shown.slice(-MAX_ROWS).reverse().map((e) => this.row(e)));
       this.count.textContent = `${shown.length} of ${events.length} events`;
     },
-    onEvent(e) { if (this.match(e)) { this.body.prepend(this.row(e)); this.count.textContent = `${events.filter((x) => this.match(x)).length} of ${events.length} events`; } },
+    onEvent(e) {
+      if (!this.match(e)) return;
+      this.body.prepend(this.row(e));
+      while (this.body.rows.length > MAX_ROWS) this.body.lastElementChild.remove();
+      this.count.textContent = `${events.filter((x) => this.match(x)).length} of ${events.length} events`;
+    },
   };
 
   // linkPlans turns plan ids (plan-..., 16+ hex) in a text into links.
@@ -544,9 +551,11 @@
     });
     source.onerror = () => {
       live.dataset.live = "closed";
-      live.textContent = "reconnecting";
       // EventSource reconnects by itself (the server's retry: delay) unless
-      // the server refused: then it stays closed until the token changes.
+      // the server refused (a 403 without a token that may read events, a
+      // 503 past the agent's feeds): then it stays closed until the token
+      // changes or the page reloads.
+      live.textContent = source.readyState === EventSource.CLOSED ? "live feed refused (a token?)" : "reconnecting";
     };
   }
 
