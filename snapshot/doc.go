@@ -26,7 +26,15 @@
 // the one before so that they arrive in order, and once: a plan step runs
 // at most once (the executor commits its start before acting), and
 // restore submits each plan once. A process still running as captured
-// gets no message again (it handled them or still holds them).
+// gets no message again (it handled them or still holds them). The states
+// of a tree's processes on a node go in one plan operation,
+// import_states (cut at its entry and byte bounds), which checks before
+// importing anything that every process it names runs the behavior
+// captured, and after that each holds the state imported; a process that
+// already runs another behavior when the restore plans is reported and
+// keeps its state. Names and queued messages follow their tree's import.
+// Restore plans hold at most plan.MaxOperations operations and
+// plan.MaxPlanBytes bytes each, and are submitted side by side.
 //
 // What is not restored is reported with the reason: unsupervised
 // processes whose behavior is a Go implementation outside the catalog
