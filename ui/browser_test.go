@@ -365,6 +365,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	t.Run("deployments", func(t *testing.T) {
 		goTo(t, tab, "#/deployments")
 		waitJS(t, tab, "the deployments view", `document.querySelector('#deployments-view h2') !== null && document.querySelector('#deployments-view').innerText.includes("No deployments.")`, waitFor)
+		screenshot(t, tab, "deployments")
 	})
 
 	// Every JSON endpoint the views read answered; none was refused.
