@@ -275,6 +275,13 @@ func TestDashboardInBrowser(t *testing.T) {
 		if href != "#/trees/shop" {
 			t.Fatalf("the restart event links to %q, want #/trees/shop", href)
 		}
+		// Filtered by node and text: only that node's events naming db.
+		on := evalJS[string](t, tab, `document.querySelector('#events tr.event[data-type="restarted"][data-tree="shop"]').dataset.node`)
+		goTo(t, tab, "#/events?node="+on+"&q=backend/db")
+		waitJS(t, tab, "the events filtered by node and text", fmt.Sprintf(`(() => { const rows = [...document.querySelectorAll('#events tr.event')];
+			return rows.length >= 3 && rows.every((r) => r.dataset.node === %q && r.innerText.includes("backend/db")) &&
+				document.querySelector('#events-view select[name="node"]').value === %q &&
+				document.querySelector('#events-view input[name="q"]').value === "backend/db"; })()`, on, on), waitFor)
 	})
 
 	t.Run("plan progress advances", func(t *testing.T) {
