@@ -43,6 +43,17 @@ const (
 // QUIC) and returns a tab's context.
 func browser(t *testing.T, ctx context.Context) context.Context {
 	t.Helper()
+	tab, started := startBrowser(t, ctx)
+	if err := <-started; err != nil {
+		t.Fatalf("start %s: %v", chromiumPath, err)
+	}
+	return tab
+}
+
+// startBrowser is browser starting Chromium in the background (while the
+// test starts its cluster): started receives the outcome.
+func startBrowser(t *testing.T, ctx context.Context) (tab context.Context, started <-chan error) {
+	t.Helper()
 	if _, err := os.Stat(chromiumPath); err != nil {
 		t.Fatalf("the browser tests need Debian's chromium at %s (%v): run scripts/install-browser.sh (make test runs it)", chromiumPath, err)
 	}
@@ -63,10 +74,9 @@ func browser(t *testing.T, ctx context.Context) context.Context {
 	t.Cleanup(cancelAlloc)
 	tab, cancelTab := chromedp.NewContext(actx, chromedp.WithErrorf(t.Logf))
 	t.Cleanup(cancelTab)
-	if err := chromedp.Do(tab); err != nil { // starts the browser
-		t.Fatalf("start %s: %v", chromiumPath, err)
-	}
-	return tab
+	ch := make(chan error, 1)
+	go func() { ch <- chromedp.Do(tab) }() // starts the browser
+	return tab, ch
 }
 
 // waitJS waits until the JavaScript expression is true in the page,
@@ -193,11 +203,12 @@ operation "k3" {
 `
 
 // applyTree applies an HCL tree through the gRPC client, as `steward sup
-// apply` does, retrying through a leader change.
-func applyTree(t *testing.T, c *testkit.Cluster, src string) {
+// apply` does, on the node named ("": placed by the leader), retrying
+// through a leader change.
+func applyTree(t *testing.T, c *testkit.Cluster, src, on string) {
 	t.Helper()
 	c.Eventually(30*time.Second, func() error {
-		_, err := pb.NewSupervisionClient(c.Conn(1)).ApplyTree(testkit.Ctx(t, 10*time.Second), &pb.ApplyTreeRequest{Spec: []byte(src), Filename: "tree.hcl"})
+		_, err := pb.NewSupervisionClient(c.Conn(1)).ApplyTree(testkit.Ctx(t, 10*time.Second), &pb.ApplyTreeRequest{Spec: []byte(src), Filename: "tree.hcl", Node: on})
 		return err
 	}, "apply tree")
 }
@@ -211,10 +222,13 @@ func applyTree(t *testing.T, c *testkit.Cluster, src string) {
 func TestDashboardInBrowser(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), browserDeadline)
 	defer cancel()
-	tab := browser(t, ctx)
+	tab, started := startBrowser(t, ctx)
 	c := testkit.NewCluster(t, 3,
 		testkit.WithConfig(func(cfg *node.Config) { cfg.HTTPAddr = "127.0.0.1:0" }),
 		testkit.WithStack(func(string) stack.Config { return stack.DefaultConfig() }))
+	if err := <-started; err != nil {
+		t.Fatalf("start %s: %v", chromiumPath, err)
+	}
 	base := "http://" + c.Node(0).HTTPAddr()
 
 	if err := chromedp.Do(tab, chromedp.Navigate(base+"/")); err != nil {
@@ -243,8 +257,10 @@ func TestDashboardInBrowser(t *testing.T) {
 	t.Run("tree appears live", func(t *testing.T) {
 		goTo(t, tab, "#/trees")
 		waitJS(t, tab, "the trees view", `document.querySelector('#trees-view h2') !== null && document.querySelector('details.tree[data-tree="shop"]') === null`, waitFor)
-		applyTree(t, c, uiTree)
-		waitJS(t, tab, "tree shop running, without a reload", `document.querySelector('details.tree[data-tree="shop"][data-status="running"]') !== null && `+noReload, waitFor)
+		// On n3, while n1 serves the page: its processes are read
+		// through n1's gRPC services, forwarded to n3.
+		applyTree(t, c, uiTree, "n3")
+		waitJS(t, tab, "tree shop running on n3, without a reload", `document.querySelector('div[data-node="n3"] details.tree[data-tree="shop"][data-status="running"]') !== null && `+noReload, waitFor)
 	})
 
 	t.Run("restart shows", func(t *testing.T) {
@@ -285,7 +301,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	})
 
 	t.Run("plan progress advances", func(t *testing.T) {
-		applyTree(t, c, slowTree)
+		applyTree(t, c, slowTree, "")
 		c.Eventually(60*time.Second, func() error {
 			resp, err := pb.NewSupervisionClient(c.Conn(0)).ListTrees(testkit.Ctx(t, 10*time.Second), &pb.ListTreesRequest{Live: true, Name: "slow"})
 			if err != nil || len(resp.Trees) != 1 || resp.Trees[0].Status != "running" || resp.Trees[0].Processes != 4 {
