@@ -172,9 +172,18 @@ type Config struct {
 }
 
 // DefaultConfig returns the settings for a LAN deployment. The Raft timing
-// is half of hashicorp/raft's defaults: measured on loopback, a leader's
-// death is followed by a write under the new leader in about 1 s (2.2 s
-// with 1 s timeouts), without any throughput cost (docs/PERFORMANCE.md).
+// is heartbeat and election timeout 250 ms, leader lease 250 ms: with
+// pre-vote and hashicorp/raft's leader stickiness a new leader is elected
+// only once the second follower's own heartbeat timeout has fired, so the
+// failover time scales with the heartbeat timeout. Measured by
+// bench/stewardbench (results/20261201-230909-failover-timing-2.json, a
+// loaded machine, and 20261201-231934-failover-250ms.json): kill → first
+// write under the new leader 523 and 722 ms median against 972–1095 ms at
+// 500/500/250 and etcd's 1538–1626 ms in the same runs. The lease is what
+// steps a starved leader down: a 125 ms lease (250/250/125) stepped
+// leaders down 5 times in 45 s of steady writes, 250 ms about once in
+// 4–5 minutes under load 20–35, at either heartbeat timeout
+// (docs/PERFORMANCE.md, Failover).
 // The commit timeout is 10 ms (hashicorp/raft's is 50 ms): an idle
 // follower learns of a commit within 10–20 ms rather than 50–100 ms, which
 // is most of the time a tree committed for a client agent streaming from a
@@ -184,8 +193,8 @@ func DefaultConfig() Config {
 		BindAddr:               net.JoinHostPort("0.0.0.0", strconv.Itoa(DefaultGossipPort)),
 		RaftAddr:               net.JoinHostPort("0.0.0.0", strconv.Itoa(DefaultRaftPort)),
 		GRPCAddr:               net.JoinHostPort("0.0.0.0", strconv.Itoa(DefaultGRPCPort)),
-		RaftHeartbeatTimeout:   500 * time.Millisecond,
-		RaftElectionTimeout:    500 * time.Millisecond,
+		RaftHeartbeatTimeout:   250 * time.Millisecond,
+		RaftElectionTimeout:    250 * time.Millisecond,
 		RaftLeaderLeaseTimeout: 250 * time.Millisecond,
 		RaftCommitTimeout:      10 * time.Millisecond,
 		RaftMaxAppendEntries:   64,

@@ -74,6 +74,8 @@ func DefaultVariants() []Variant {
 		timing("election-250ms-lease250", "250ms", "250ms", "250ms", nil,
 			"failover and steady only: the lease at the heartbeat timeout, so that a leader starved of CPU for 125-250 ms keeps leading (hashicorp/raft uses the lease only to step down, never for reads)"),
 		timing("election-200ms", "200ms", "200ms", "100ms", nil, "failover and steady only"),
+		timing("election-300ms-lease300", "300ms", "300ms", "300ms", nil, "failover and steady only: 300 ms with the lease at the heartbeat timeout"),
+		timing("election-500ms", "500ms", "500ms", "250ms", nil, "failover and steady only: the defaults before 250 ms (hashicorp/raft's halved)"),
 	}
 }
 
