@@ -46,9 +46,17 @@ func newSupApplyCmd(g *globals) *cobra.Command {
 	nodeName := cmd.Flags().String("node", "", `run the tree on this node ("auto": the leader picks the least loaded node); overrides the spec's node`)
 	cas := cmd.Flags().Int64("cas", -1, "check-and-set: apply only if the tree's modify index is this (0: only if new)")
 	dryRun := cmd.Flags().Bool("dry-run", false, "validate and place without committing")
+	wait := cmd.Flags().Bool("wait", false, "wait until the tree's node runs this spec (exit 0) or reports the tree failed (exit 1); with -o json print the tree as sup list does")
+	waitTimeout := cmd.Flags().Duration("wait-timeout", 0, "with --wait, give up after this long (exit 1); 0: no limit")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if err := checkOutput(*out); err != nil {
 			return err
+		}
+		if err := checkWait(cmd, *wait, *waitTimeout); err != nil {
+			return err
+		}
+		if *wait && *dryRun {
+			return usageError("--wait and --dry-run cannot be combined")
 		}
 		data, filename, err := readSpecFile(cmd, args[0])
 		if err != nil {
@@ -67,7 +75,7 @@ func newSupApplyCmd(g *globals) *cobra.Command {
 		j := applyJSON{Name: t.Name, Node: t.Node, AutoPlaced: t.AutoPlaced, Strategy: t.Strategy, Children: t.Children,
 			ModifyIndex: t.ModifyIndex, Unchanged: resp.Unchanged, DryRun: *dryRun}
 		w := cmd.OutOrStdout()
-		if *out == "json" {
+		if *out == "json" && !*wait {
 			return writeJSON(w, j)
 		}
 		placed := j.Node
@@ -75,12 +83,16 @@ func newSupApplyCmd(g *globals) *cobra.Command {
 			placed += " (placed automatically)"
 		}
 		switch {
+		case *out == "json": // with --wait: the tree once it runs, below
 		case j.DryRun:
 			fmt.Fprintf(w, "Dry run: tree %s is valid (%s, %s) and would run on %s; nothing committed\n", j.Name, j.Strategy, plural(int(j.Children), "child", "children"), placed)
 		case j.Unchanged:
 			fmt.Fprintf(w, "Tree %s unchanged: the committed spec is already this one (node %s, modify index %d)\n", j.Name, j.Node, j.ModifyIndex)
 		default:
 			fmt.Fprintf(w, "Tree %s applied: node %s, modify index %d\n", j.Name, placed, j.ModifyIndex)
+		}
+		if *wait {
+			return waitTree(cmd, g, j.Name, j.Node, j.ModifyIndex, *out, *waitTimeout)
 		}
 		return nil
 	}

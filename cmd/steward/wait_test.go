@@ -218,3 +218,42 @@ func TestSnapshotRestoreWait(t *testing.T) {
 		t.Fatalf("count after restore --wait: %q", got)
 	}
 }
+
+// sup apply --wait returns once the tree's node runs the spec (exit 0),
+// and exits 1 when the node refuses it, naming the reason.
+func TestSupApplyWait(t *testing.T) {
+	c := testkit.NewCluster(t, 1, testkit.WithStack(coordStack))
+	addr := c.Node(0).GRPCAddr()
+	dir := t.TempDir()
+	good := writeFile(t, dir, "t.json", `{"name":"tally","node":"n1","children":[{"id":"count","behavior":"counter"},{"id":"e","behavior":"echo"}]}`)
+	for _, args := range [][]string{
+		{"sup", "apply", good, "--wait", "--dry-run"},
+		{"sup", "apply", good, "--wait-timeout", "5s"},
+	} {
+		if _, err := run(t, append([]string{"--addr", addr}, args...)...); exitCode(err) != 2 {
+			t.Errorf("steward %s: %v (exit %d), want a usage error", strings.Join(args, " "), err, exitCode(err))
+		}
+	}
+	out, err := run(t, "--addr", addr, "sup", "apply", good, "--wait")
+	if err != nil || !strings.Contains(out, "Tree tally applied") || !strings.Contains(out, "Tree tally running on n1: 3 processes, root n1/") {
+		t.Fatalf("sup apply --wait: %v\n%s", err, out)
+	}
+	// No waiting of its own: the children run.
+	if _, err := run(t, "--addr", addr, "proc", "state", "tree:tally/count"); err != nil {
+		t.Fatalf("after sup apply --wait: %v", err)
+	}
+	var tree map[string]any
+	if err := json.Unmarshal([]byte(mustRun(t, "--addr", addr, "sup", "apply", good, "--wait", "-o", "json")), &tree); err != nil {
+		t.Fatal(err)
+	}
+	if tree["status"] != "running" || tree["applied_index"] != tree["modify_index"] || tree["processes"] != float64(3) {
+		t.Fatalf("sup apply --wait -o json: %v", tree)
+	}
+	// A child whose init fails: the node refuses the spec and keeps the
+	// one it runs.
+	bad := writeFile(t, dir, "bad.json", `{"name":"tally","node":"n1","children":[{"id":"count","behavior":"counter"},{"id":"e","behavior":"crasher","args":{"crash_in_init":"true","reason":"no way"}}]}`)
+	out, err = run(t, "--addr", addr, "sup", "apply", bad, "--wait", "--wait-timeout", "2m")
+	if exitCode(err) != 1 || !strings.Contains(err.Error(), "node n1 refused the spec of index") || !strings.Contains(err.Error(), "no way") {
+		t.Fatalf("sup apply --wait of a refused spec: %v (exit %d)\n%s", err, exitCode(err), out)
+	}
+}

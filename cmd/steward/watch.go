@@ -4,11 +4,17 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/steward/steward/actor"
 	"github.com/steward/steward/coordination"
+	"github.com/steward/steward/internal/clock"
+	"github.com/steward/steward/internal/poll"
 	"github.com/steward/steward/pb"
 	"github.com/steward/steward/state"
 )
@@ -226,4 +232,113 @@ func stepsState(states []string) string {
 		return state.StepStarted // some nodes done, others not yet started
 	}
 	return "pending"
+}
+
+// waitTree is sup apply --wait: it reads the tree, live from its node,
+// every 20 ms doubling to 500 ms, until the node runs the spec of index
+// (or a later one) or reports the tree failed, or node refuses the spec
+// (a spec_rejected event), within timeout (0: none).
+// Exit 0 when running, 1 when failed, deleted or timed out; with -o json
+// the tree as `sup list -o json` shows it, else a line.
+func waitTree(cmd *cobra.Command, g *globals, name, node string, index uint64, out string, timeout time.Duration) error {
+	c, err := g.dial()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	sctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := waitContext(sctx, timeout)
+	defer cancel()
+	sup := pb.NewSupervisionClient(c.Conn())
+	rejected := watchRejections(ctx, pb.NewRuntimeClient(c.Conn()), node, name, index)
+	var last *pb.TreeSummary
+	var gone bool
+	var callErr error
+	var refusal string
+	_ = poll.Until(ctx, clock.System(), poll.Doubling(20*time.Millisecond, 500*time.Millisecond), func() (bool, error) {
+		resp, err := sup.ListTrees(ctx, &pb.ListTreesRequest{Name: name, Live: true})
+		switch {
+		case ctx.Err() != nil:
+			return true, nil
+		case err != nil:
+			callErr = err
+			return true, nil
+		case len(resp.Trees) == 0:
+			gone = true
+			return true, nil
+		}
+		last = resp.Trees[0]
+		if last.AppliedIndex >= index && (last.Status == string(actor.TreeRunning) || last.Status == string(actor.TreeFailed)) {
+			return true, nil
+		}
+		select {
+		case refusal = <-rejected:
+			return true, nil
+		default:
+			return false, nil
+		}
+	})
+	w := cmd.OutOrStdout()
+	if out == "json" && last != nil {
+		if err := writeJSON(w, treeJSON{Name: last.Name, Node: last.Node, AutoPlaced: last.AutoPlaced, Strategy: last.Strategy,
+			Children: last.Children, Status: last.Status, RootPID: last.RootPid, Processes: last.Processes,
+			ModifyIndex: last.ModifyIndex, AppliedIndex: last.AppliedIndex, Reason: last.Reason}); err != nil {
+			return err
+		}
+	}
+	seen := "no status yet"
+	if last != nil {
+		seen = fmt.Sprintf("%s on %s, applied index %d of %d", dash(last.Status), last.Node, last.AppliedIndex, index)
+	}
+	switch {
+	case callErr != nil:
+		return g.rpcError(callErr)
+	case gone:
+		return &cliError{msg: fmt.Sprintf("tree %s was deleted while waiting for it", name), code: 1}
+	case refusal != "":
+		return &cliError{msg: fmt.Sprintf("tree %s: node %s refused the spec of index %d: %s (it retries with a backoff; it runs %s)", name, node, index, refusal, seen), code: 1}
+	case ctx.Err() != nil && sctx.Err() == nil && timeout > 0:
+		return waitTimedOut("tree "+name, timeout, seen)
+	case ctx.Err() != nil:
+		return &cliError{msg: fmt.Sprintf("tree %s: stopped waiting (%s)", name, seen), code: 1}
+	case last.Status == string(actor.TreeFailed):
+		msg := fmt.Sprintf("tree %s failed on %s", name, last.Node)
+		if last.Reason != "" {
+			msg += ": " + last.Reason
+		}
+		return &cliError{msg: msg, code: 1}
+	}
+	if out != "json" {
+		fmt.Fprintf(w, "Tree %s running on %s: %s, root %s\n", name, last.Node, plural(int(last.Processes), "process", "processes"), dash(last.RootPid))
+	}
+	return nil
+}
+
+// watchRejections follows node's spec_rejected events of tree (the recent
+// ones first: the refusal may come before the stream opens) and sends the
+// reason of the first one for a spec of index or later. An events stream
+// that cannot be opened sends nothing: the wait then ends on the tree's
+// status or the timeout.
+func watchRejections(ctx context.Context, rt pb.RuntimeClient, node, tree string, index uint64) <-chan string {
+	ch := make(chan string, 1)
+	go func() {
+		stream, err := rt.Events(ctx, &pb.EventsRequest{Node: node, Tree: tree, Types: []string{"spec_rejected"}, Follow: true, Last: 64})
+		if err != nil {
+			return
+		}
+		for {
+			e, err := stream.Recv()
+			if err != nil {
+				return
+			}
+			var attempt int
+			var at uint64
+			if _, err := fmt.Sscanf(e.Detail, "attempt %d at spec index %d", &attempt, &at); err == nil && at >= index {
+				ch <- e.Reason
+				return
+			}
+		}
+	}()
+	return ch
 }
