@@ -15,8 +15,10 @@
 //
 // Files: server.go (routes, limits, the Backend it reads the agent
 // through, tokens, errors), api.go (the JSON endpoints), stream.go (the
-// server-sent events), assets/ (the application). The agent mounts
-// Handler in node/http.go; node/ui.go implements Backend.
+// server-sent events), assets/ (the application: index.html, app.css,
+// app.js). The agent mounts a Server in node/http.go; node/ui.go
+// implements Backend. Tests: server_test.go (the handlers over HTTP, no
+// browser), browser_test.go (headless Chromium against a cluster).
 //
 // It must not write: the dashboard is read-only, every route is a GET.
 package ui

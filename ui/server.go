@@ -142,7 +142,7 @@ func (s *Server) serveAsset(w http.ResponseWriter, r *http.Request) {
 	// revalidate after an upgrade instead of running an old script.
 	w.Header().Set("Cache-Control", "no-cache")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.Header().Set("Content-Security-Policy", "default-src 'self'; style-src 'self'; img-src 'self' data:")
+	w.Header().Set("Content-Security-Policy", "default-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'")
 	_, _ = w.Write(data)
 }
 
