@@ -278,3 +278,59 @@ func TestWALSnapshotCompactionAndRestore(t *testing.T) {
 	}, "restarted node restored and caught up")
 	t.Logf("victim's wal held %d..%d at the kill (before/000 at %d); caught up to %d", walFirst, walLast, first.Meta.Index, last.Meta.Index)
 }
+
+// The way to move a server to the other log store, which the refusal
+// names: stop it, start it with the other store on an empty data dir, and
+// it rejoins under its name and is sent the cluster's state.
+func TestRaftLogStoreChangedByRejoiningOnEmptyDataDir(t *testing.T) {
+	c := testkit.NewCluster(t, 3)
+	w := newLeaderKV(t, c)
+	for i := 0; i < 20; i++ {
+		w.put(fmt.Sprintf("bolt/%02d", i), "x")
+	}
+	victim := c.Followers()[0]
+	vi := c.Index(victim.Name())
+	c.Kill(vi)
+
+	cfg := c.Config(vi)
+	cfg.Logger = testkit.Logger(t, cfg.Name)
+	cfg.RaftLogStore = node.RaftLogStoreWAL
+	if n, err := node.New(cfg); !errors.Is(err, node.ErrRaftLogStore) {
+		if n != nil {
+			_ = n.Shutdown()
+		}
+		t.Fatalf("%s's boltdb data dir started as wal: %v", cfg.Name, err)
+	}
+
+	cfg.DataDir = filepath.Join(t.TempDir(), cfg.Name+"-wal")
+	cfg.Join = nil
+	for _, n := range c.Live() {
+		cfg.Join = append(cfg.Join, n.GossipAddr())
+	}
+	var moved *node.Node
+	c.Eventually(20*time.Second, func() error {
+		var err error
+		moved, err = node.New(cfg)
+		return err
+	}, "start %s on an empty data dir", cfg.Name)
+	t.Cleanup(func() { _ = moved.Shutdown() })
+	last := w.put("after-move", "y")
+	c.Eventually(30*time.Second, func() error {
+		if p := raftPeers(t, c.Leader()); peersString(p) != "n1=voter,n2=voter,n3=voter" {
+			return fmt.Errorf("peers %s", peersString(p))
+		}
+		if a := moved.Status().AppliedIndex; a < last.Meta.Index {
+			return fmt.Errorf("applied %d < %d", a, last.Meta.Index)
+		}
+		st := moved.State()
+		for _, k := range []string{"bolt/00", "bolt/19", "after-move"} {
+			if _, rec, _ := st.KVGet(nil, k); rec == nil {
+				return fmt.Errorf("%s missing on %s", k, moved.Name())
+			}
+		}
+		return nil
+	}, "%s rejoined on wal and caught up", cfg.Name)
+	if m := readMarker(t, cfg.DataDir); m != "wal\n" {
+		t.Fatalf("new data dir's raft/log-store = %q", m)
+	}
+}
