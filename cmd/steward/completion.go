@@ -22,10 +22,12 @@ import (
 // completionTimeout bounds the agent calls of one completion.
 const completionTimeout = 2 * time.Second
 
-// lister returns the candidates of one kind, "value\tdescription" each.
-type lister func(ctx context.Context, c *client.Client) ([]string, error)
+// lister returns the candidates of one kind, "value\tdescription" each;
+// toComplete is what was typed of the value (most listers leave the
+// filtering to candidates).
+type lister func(ctx context.Context, c *client.Client, toComplete string) ([]string, error)
 
-func listTrees(ctx context.Context, c *client.Client) ([]string, error) {
+func listTrees(ctx context.Context, c *client.Client, _ string) ([]string, error) {
 	resp, err := pb.NewSupervisionClient(c.Conn()).ListTrees(ctx, &pb.ListTreesRequest{Read: &pb.ReadOptions{Stale: true}})
 	if err != nil {
 		return nil, err
@@ -41,7 +43,7 @@ func listTrees(ctx context.Context, c *client.Client) ([]string, error) {
 	return out, nil
 }
 
-func listNodes(ctx context.Context, c *client.Client) ([]string, error) {
+func listNodes(ctx context.Context, c *client.Client, _ string) ([]string, error) {
 	resp, err := c.Cluster.Members(ctx, &pb.MembersRequest{})
 	if err != nil {
 		return nil, err
@@ -55,7 +57,7 @@ func listNodes(ctx context.Context, c *client.Client) ([]string, error) {
 
 // listPlanIDs lists the plans of filter (running, finished, all).
 func listPlanIDs(filter string) lister {
-	return func(ctx context.Context, c *client.Client) ([]string, error) {
+	return func(ctx context.Context, c *client.Client, _ string) ([]string, error) {
 		resp, err := pb.NewCoordinationClient(c.Conn()).List(ctx, &pb.ListPlansRequest{Filter: filter})
 		if err != nil {
 			return nil, err
@@ -68,7 +70,7 @@ func listPlanIDs(filter string) lister {
 	}
 }
 
-func listDeployments(ctx context.Context, c *client.Client) ([]string, error) {
+func listDeployments(ctx context.Context, c *client.Client, _ string) ([]string, error) {
 	resp, err := pb.NewDeploymentsClient(c.Conn()).List(ctx, &pb.ListDeploymentsRequest{})
 	if err != nil {
 		return nil, err
@@ -81,7 +83,7 @@ func listDeployments(ctx context.Context, c *client.Client) ([]string, error) {
 	return out, nil
 }
 
-func listExperiments(ctx context.Context, c *client.Client) ([]string, error) {
+func listExperiments(ctx context.Context, c *client.Client, _ string) ([]string, error) {
 	resp, err := pb.NewExperimentsClient(c.Conn()).List(ctx, &pb.ListExperimentsRequest{})
 	if err != nil {
 		return nil, err
@@ -97,7 +99,7 @@ func listExperiments(ctx context.Context, c *client.Client) ([]string, error) {
 	return out, nil
 }
 
-func listSnapshots(ctx context.Context, c *client.Client) ([]string, error) {
+func listSnapshots(ctx context.Context, c *client.Client, _ string) ([]string, error) {
 	resp, err := pb.NewSnapshotsClient(c.Conn()).List(ctx, &pb.ListSnapshotsRequest{})
 	if err != nil {
 		return nil, err
@@ -109,9 +111,97 @@ func listSnapshots(ctx context.Context, c *client.Client) ([]string, error) {
 	return out, nil
 }
 
+func listSandboxes(ctx context.Context, c *client.Client, _ string) ([]string, error) {
+	resp, err := pb.NewSandboxesClient(c.Conn()).List(ctx, &pb.ListSandboxesRequest{})
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, v := range resp.Sandboxes {
+		out = append(out, fmt.Sprintf("%s\ton %s, %s", v.Sandbox.Name, v.Sandbox.Node, v.Sandbox.Status))
+	}
+	return out, nil
+}
+
+func listCheckpoints(ctx context.Context, c *client.Client, _ string) ([]string, error) {
+	resp, err := pb.NewCheckpointsClient(c.Conn()).List(ctx, &pb.ListCheckpointsRequest{})
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, cp := range resp.Checkpoints {
+		out = append(out, cp.Id+"\tcheckpoint")
+		if cp.Name != "" { // the commands take the name too
+			out = append(out, cp.Name+"\t"+cp.Id)
+		}
+	}
+	return out, nil
+}
+
+// listModuleNames lists the stored modules.
+func listModuleNames(ctx context.Context, c *client.Client, _ string) ([]string, error) {
+	resp, err := pb.NewModulesClient(c.Conn()).List(ctx, &pb.ListModulesRequest{})
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, m := range resp.Modules {
+		out = append(out, fmt.Sprintf("%s\tactive %s, %d versions", m.Name, dash(m.Active), m.Versions))
+	}
+	return out, nil
+}
+
+// listModuleVersions completes NAME@VERSION: the module names, each
+// followed by "@" (no space after it), then that module's versions once
+// the "@" is typed.
+func listModuleVersions(ctx context.Context, c *client.Client, toComplete string) ([]string, error) {
+	name, _, versions := strings.Cut(toComplete, "@")
+	if !versions {
+		names, err := listModuleNames(ctx, c, "")
+		for i, n := range names {
+			v, desc, _ := strings.Cut(n, "\t")
+			names[i] = v + "@\t" + desc
+		}
+		return names, err
+	}
+	resp, err := pb.NewModulesClient(c.Conn()).History(ctx, &pb.ModuleHistoryRequest{Name: name})
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, v := range resp.Versions {
+		desc := "stored"
+		if v.Version == resp.Active {
+			desc = "active"
+		}
+		out = append(out, name+"@"+v.Version+"\t"+desc)
+	}
+	return out, nil
+}
+
+// maxKVCandidates bounds the keys one completion offers.
+const maxKVCandidates = 1000
+
+// listKeys lists the keys starting with what was typed, from the agent's
+// own replica.
+func listKeys(ctx context.Context, c *client.Client, toComplete string) ([]string, error) {
+	resp, err := c.KV.List(ctx, &pb.KVListRequest{Prefix: toComplete, Read: &pb.ReadOptions{Stale: true}})
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range resp.Entries {
+		if len(out) == maxKVCandidates {
+			break
+		}
+		out = append(out, e.Key)
+	}
+	return out, nil
+}
+
 // fixedValues is a lister of constant candidates.
 func fixedValues(values ...string) lister {
-	return func(context.Context, *client.Client) ([]string, error) { return values, nil }
+	return func(context.Context, *client.Client, string) ([]string, error) { return values, nil }
 }
 
 // fileArg is an argument that is a file: cobra's file completion.
@@ -121,42 +211,63 @@ var fileArg lister
 // (below the root), one lister per argument in order. A test checks that
 // every path names a command.
 var argCompletions = map[string][]lister{
-	"sup delete":          {listTrees},
-	"sup tree":            {listTrees},
-	"sup restart":         {listTrees},
-	"sup strategy":        {listTrees, fixedValues("one_for_one", "one_for_all", "rest_for_one")},
-	"sup count-children":  {listTrees},
-	"sup which-children":  {listTrees},
-	"sup get-childspec":   {listTrees},
-	"sup child start":     {listTrees},
-	"sup child terminate": {listTrees},
-	"sup child restart":   {listTrees},
-	"sup child delete":    {listTrees},
-	"trace flow enable":   {listTrees},
-	"trace flow disable":  {listTrees},
-	"trace flow show":     {listTrees},
-	"raft remove-peer":    {listNodes},
-	"ops status":          {listPlanIDs("all")},
-	"ops watch":           {listPlanIDs("all")},
-	"ops cancel":          {listPlanIDs("running")},
-	"deploy status":       {listDeployments},
-	"deploy watch":        {listDeployments},
-	"deploy pause":        {listDeployments},
-	"deploy resume":       {listDeployments},
-	"deploy promote":      {listDeployments},
-	"deploy fail":         {listDeployments},
-	"deploy revert":       {listDeployments},
-	"deploy cancel":       {listDeployments},
-	"experiment status":   {listExperiments},
-	"experiment watch":    {listExperiments},
-	"experiment compare":  {listExperiments},
-	"experiment destroy":  {listExperiments},
-	"snapshot inspect":    {listSnapshots},
-	"snapshot delete":     {listSnapshots},
-	"snapshot restore":    {listSnapshots},
-	"snapshot diff":       {listSnapshots, listSnapshots},
-	"snapshot export":     {listSnapshots, fileArg},
+	"sup delete":           {listTrees},
+	"sup tree":             {listTrees},
+	"sup restart":          {listTrees},
+	"sup strategy":         {listTrees, fixedValues("one_for_one", "one_for_all", "rest_for_one")},
+	"sup count-children":   {listTrees},
+	"sup which-children":   {listTrees},
+	"sup get-childspec":    {listTrees},
+	"sup child start":      {listTrees},
+	"sup child terminate":  {listTrees},
+	"sup child restart":    {listTrees},
+	"sup child delete":     {listTrees},
+	"trace flow enable":    {listTrees},
+	"trace flow disable":   {listTrees},
+	"trace flow show":      {listTrees},
+	"raft remove-peer":     {listNodes},
+	"ops status":           {listPlanIDs("all")},
+	"ops watch":            {listPlanIDs("all")},
+	"ops cancel":           {listPlanIDs("running")},
+	"deploy status":        {listDeployments},
+	"deploy watch":         {listDeployments},
+	"deploy pause":         {listDeployments},
+	"deploy resume":        {listDeployments},
+	"deploy promote":       {listDeployments},
+	"deploy fail":          {listDeployments},
+	"deploy revert":        {listDeployments},
+	"deploy cancel":        {listDeployments},
+	"experiment status":    {listExperiments},
+	"experiment watch":     {listExperiments},
+	"experiment compare":   {listExperiments},
+	"experiment destroy":   {listExperiments},
+	"snapshot inspect":     {listSnapshots},
+	"snapshot delete":      {listSnapshots},
+	"snapshot restore":     {listSnapshots},
+	"snapshot diff":        {listSnapshots, listSnapshots},
+	"snapshot export":      {listSnapshots, fileArg},
+	"sandbox destroy":      {listSandboxes},
+	"sandbox inspect":      {listSandboxes},
+	"sandbox interactions": {listSandboxes},
+	"sandbox trace":        {listSandboxes},
+	"sandbox verify":       {listSandboxes},
+	"sandbox violations":   {listSandboxes},
+	"checkpoint inspect":   {listCheckpoints},
+	"checkpoint delete":    {listCheckpoints},
+	"checkpoint rollback":  {listCheckpoints},
+	"module history":       {listModuleNames},
+	"module inspect":       {listModuleVersions},
+	"module delete":        {listModuleVersions},
+	"module verify":        {listModuleVersions},
+	"deploy":               {listModuleVersions},
+	"kv get":               {listKeys},
+	"kv delete":            {listKeys},
+	"kv put":               {listKeys},
 }
+
+// repeatLast are the commands whose last argument repeats
+// (deploy NAME@VERSION [NAME@VERSION...]).
+var repeatLast = map[string]bool{"deploy": true}
 
 // registerCompletions gives the commands of argCompletions their argument
 // completion, and every --node and --nodes flag node names and every
@@ -169,7 +280,7 @@ func registerCompletions(root *cobra.Command, g *globals) {
 		}
 		path := strings.TrimPrefix(c.CommandPath(), root.Name()+" ")
 		if ls, ok := argCompletions[path]; ok {
-			c.ValidArgsFunction = g.argCompleter(ls)
+			c.ValidArgsFunction = g.argCompleter(ls, repeatLast[path])
 		}
 		if c.Flags().Lookup("node") != nil {
 			_ = c.RegisterFlagCompletionFunc("node", g.flagCompleter(listNodes, false))
@@ -185,16 +296,28 @@ func registerCompletions(root *cobra.Command, g *globals) {
 }
 
 // argCompleter completes the argument at len(args) with its lister; past
-// the last one, nothing.
-func (g *globals) argCompleter(ls []lister) cobra.CompletionFunc {
+// the last one nothing, or the last one again when it repeats.
+func (g *globals) argCompleter(ls []lister, repeat bool) cobra.CompletionFunc {
 	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
-		if len(args) >= len(ls) {
+		i := len(args)
+		if i >= len(ls) && repeat {
+			i = len(ls) - 1
+		}
+		if i >= len(ls) {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
-		if ls[len(args)] == nil {
+		if ls[i] == nil {
 			return nil, cobra.ShellCompDirectiveDefault // a file
 		}
-		return g.candidates(cmd, ls[len(args)], "", toComplete), cobra.ShellCompDirectiveNoFileComp
+		out := g.candidates(cmd, ls[i], "", toComplete)
+		directive := cobra.ShellCompDirectiveNoFileComp
+		for _, v := range out {
+			if name, _, _ := strings.Cut(v, "\t"); strings.HasSuffix(name, "@") {
+				directive |= cobra.ShellCompDirectiveNoSpace // NAME@: the version comes next
+				break
+			}
+		}
+		return out, directive
 	}
 }
 
@@ -224,7 +347,7 @@ func (g *globals) candidates(cmd *cobra.Command, l lister, prefix, toComplete st
 	}
 	ctx, cancel := context.WithTimeout(parent, min(completionTimeout, g.timeout))
 	defer cancel()
-	values, err := l(ctx, c)
+	values, err := l(ctx, c, toComplete)
 	if err != nil {
 		return nil
 	}

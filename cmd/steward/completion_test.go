@@ -112,6 +112,17 @@ func TestCompletionAgainstACluster(t *testing.T) {
 		t.Fatalf("ops list -o: %q", names)
 	}
 
+	// kv keys, by prefix.
+	mustRun(t, "--addr", addr, "kv", "put", "app/a", "1")
+	mustRun(t, "--addr", addr, "kv", "put", "app/b", "2")
+	mustRun(t, "--addr", addr, "kv", "put", "other", "3")
+	testkit.Eventually(t, 10*time.Second, func() error { // read from the agent's replica
+		if names, _, _ := complete(t, "--addr", addr, "kv", "get", "app/"); strings.Join(names, ",") != "app/a,app/b" {
+			return fmt.Errorf("kv get app/<TAB>: %q", names)
+		}
+		return nil
+	}, "kv keys completed")
+
 	// An agent without the service, or none at all: no candidates, no
 	// error, no file names.
 	if names, _, d := complete(t, "--addr", addr, "deploy", "watch", ""); len(names) != 0 || d != noFileComp {

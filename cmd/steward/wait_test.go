@@ -180,6 +180,22 @@ func TestDeployWait(t *testing.T) {
 	if got := strings.TrimSpace(mustRun(t, "--addr", addr, "proc", "send", "tree:tally/b", "get", "--kind", "call")); !strings.Contains(got, "3") {
 		t.Fatalf("count after the revert: %s", got)
 	}
+
+	// Completion of deployment ids and of NAME@VERSION: the module names
+	// with "@" and no space after, then the versions; a second module
+	// argument completes the same way.
+	if names, _, d := complete(t, "--addr", addr, "deploy", "status", ""); len(names) != 2 || !strings.Contains(strings.Join(names, ","), id) || d != noFileComp {
+		t.Fatalf("deploy status <TAB>: %q %s", names, d)
+	}
+	if names, lines, d := complete(t, "--addr", addr, "deploy", "cou"); strings.Join(names, ",") != "counter@" || d != ":6" || lines[0] != "counter@\tactive 2, 2 versions" {
+		t.Fatalf("deploy cou<TAB>: %q %s", lines, d)
+	}
+	if names, lines, d := complete(t, "--addr", addr, "deploy", "counter@2", "counter@"); strings.Join(names, ",") != "counter@1,counter@2" || d != noFileComp || lines[1] != "counter@2\tactive" {
+		t.Fatalf("deploy counter@2 counter@<TAB>: %q %s", lines, d)
+	}
+	if names, _, _ := complete(t, "--addr", addr, "module", "history", ""); strings.Join(names, ",") != "counter" {
+		t.Fatalf("module history <TAB>: %q", names)
+	}
 }
 
 // snapshot restore --wait follows the restore plan: exit 0 once it
