@@ -243,7 +243,7 @@ func (b *builder) analyzeOp(i int, f *OperationFacts) *opInfo {
 		affected = len(f.Affected)
 	}
 	o.impact = impactBase[op.Type] + (affected+ImpactPerAffected-1)/ImpactPerAffected
-	o.estimateMS = estimateMS[op.Type] + int64(affected)*EstimatePerAffectedMS
+	o.estimateMS = estimateMS[op.Type] + int64(affected)*EstimatePerAffectedMS + importEstimateMS(*op)
 	switch op.Type {
 	case StartChild:
 		o.newProcs = 1

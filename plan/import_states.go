@@ -44,6 +44,19 @@ const (
 	MaxImportStatesBytes = 1 << 20
 )
 
+// EstimatePerStateMS is added to an import_states' estimate per entry
+// (ms): a phase's stage is given four times its estimate, and an import
+// of thousands of states takes seconds on a loaded node.
+const EstimatePerStateMS = 2
+
+// importEstimateMS is what op's entries add to its estimate (ms).
+func importEstimateMS(op Operation) int64 {
+	if op.Type != ImportStates {
+		return 0
+	}
+	return int64(len(op.Params.States)) * EstimatePerStateMS
+}
+
 // StateImport is one process's state in an import_states.
 type StateImport struct {
 	// ChildID is the process's slot in the operation's target tree (nested

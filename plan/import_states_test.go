@@ -119,6 +119,14 @@ func TestImportStatesBuilds(t *testing.T) {
 	if !found {
 		t.Fatalf("no operation_effect of the import: %+v", r.Phases[0].PostChecks)
 	}
+	// Its estimate grows with its entries (one here), so that the
+	// stage of a large import is given the time it takes.
+	if len(r.Schedule) != 1 || r.Schedule[0].EstimatedMS != estimateMS[ImportStates]+EstimatePerStateMS {
+		t.Fatalf("schedule %+v, want an estimate of %d ms", r.Schedule, estimateMS[ImportStates]+EstimatePerStateMS)
+	}
+	if got := importEstimateMS(Operation{Type: ImportStates, Params: Params{States: make([]StateImport, 4000)}}); got != 4000*EstimatePerStateMS {
+		t.Fatalf("4000 entries add %d ms", got)
+	}
 	c := Compensate(Operation{ID: "op", Type: ImportStates}, ProcessFacts{}, nil)
 	if c.Operation != nil || c.Note != "the replaced states are not kept" {
 		t.Fatalf("compensation %+v", c)
