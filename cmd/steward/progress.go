@@ -43,8 +43,9 @@ type progressFrame struct {
 type progressDisplay struct {
 	w     io.Writer
 	tty   bool
-	width int  // columns, on a terminal
-	color bool // ANSI colors for the state words (NO_COLOR unset, TERM not dumb)
+	width int                // columns, on a terminal
+	size  func() (int, bool) // the terminal's columns now (nil: width stays)
+	color bool               // ANSI colors for the state words (NO_COLOR unset, TERM not dumb)
 	now   func() time.Time
 
 	mu    sync.Mutex
@@ -67,7 +68,12 @@ func newProgressDisplay(w io.Writer) *progressDisplay {
 	}
 	d.tty = true
 	d.width = defaultWidth
-	if cols, _, err := term.GetSize(int(f.Fd())); err == nil && cols > 0 {
+	fd := int(f.Fd())
+	d.size = func() (int, bool) {
+		cols, _, err := term.GetSize(fd)
+		return cols, err == nil && cols > 0
+	}
+	if cols, ok := d.size(); ok {
 		d.width = cols
 	}
 	d.color = os.Getenv("NO_COLOR") == "" && os.Getenv("TERM") != "dumb"
@@ -128,8 +134,13 @@ func (d *progressDisplay) Close() {
 // draw writes f over the previous frame: the cursor goes up as many lines
 // as were drawn, and each line is rewritten and cleared to its end. Lines
 // are cut to the width less one column, so none wraps (a wrapped line
-// would break the count).
+// would break the count); the width is read again for each frame.
 func (d *progressDisplay) draw(f progressFrame) {
+	if d.size != nil { // the terminal may have been resized
+		if cols, ok := d.size(); ok {
+			d.width = cols
+		}
+	}
 	var b strings.Builder
 	if d.drawn > 0 {
 		fmt.Fprintf(&b, "\x1b[%dA", d.drawn)

@@ -111,6 +111,17 @@ func TestProgressDisplayDetectsATerminal(t *testing.T) {
 	}
 	d.Update(progressFrame{Title: "t", Rows: []progressRow{{Label: "phase 0", Done: 1, Total: 2, State: "running"}}})
 	p.waitFor(t, "phase 0 [")
+	// Resized: the next frame takes the new width.
+	if err := unix.IoctlSetWinsize(int(p.tty.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Col: 40, Row: 24}); err != nil {
+		t.Fatal(err)
+	}
+	d.Update(progressFrame{Title: "t", Rows: []progressRow{{Label: "phase 0", Done: 2, Total: 2, State: "done"}}})
+	if d.width != 40 {
+		t.Fatalf("width %d after a resize to 40", d.width)
+	}
+	// 39 columns: 23 fixed and 12 for the state leave 4, so the bar takes
+	// its least, 8.
+	p.waitFor(t, "phase 0 [########] 2/2")
 }
 
 // apply --wait and ops watch on a terminal draw the display (bars, cursor
