@@ -38,20 +38,10 @@ const (
 	waitFor         = 45 * time.Second
 )
 
-// browser starts a fresh headless Chromium with the flags that keep it
-// off the network (no background networking, component updates, sync,
-// QUIC) and returns a tab's context.
-func browser(t *testing.T, ctx context.Context) context.Context {
-	t.Helper()
-	tab, started := startBrowser(t, ctx)
-	if err := <-started; err != nil {
-		t.Fatalf("start %s: %v", chromiumPath, err)
-	}
-	return tab
-}
-
-// startBrowser is browser starting Chromium in the background (while the
-// test starts its cluster): started receives the outcome.
+// startBrowser starts a fresh headless Chromium, in the background while
+// the test starts its cluster, with the flags that keep it off the
+// network (no background networking, component updates, sync, QUIC), and
+// returns a tab's context; started receives the outcome of the start.
 func startBrowser(t *testing.T, ctx context.Context) (tab context.Context, started <-chan error) {
 	t.Helper()
 	if _, err := os.Stat(chromiumPath); err != nil {
@@ -401,17 +391,20 @@ func TestDashboardInBrowser(t *testing.T) {
 
 // TestDashboardACLInBrowser: with ACLs on, the page shows the refusal
 // (403) and its feed stays closed; a token pasted in the box and
-// submitted is kept in localStorage and sent, the members view fills and
-// the live feed (?token=) opens.
+// submitted is kept in localStorage and sent, the members view fills (a
+// server leading, a client agent) and the live feed (?token=) opens.
 func TestDashboardACLInBrowser(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), browserDeadline)
 	defer cancel()
-	tab := browser(t, ctx)
-	c := testkit.NewCluster(t, 1, testkit.WithACLs(),
+	tab, started := startBrowser(t, ctx)
+	c := testkit.NewCluster(t, 1, testkit.WithACLs(), testkit.WithClients(1),
 		testkit.WithConfig(func(cfg *node.Config) { cfg.HTTPAddr = "127.0.0.1:0" }),
 		testkit.WithStack(func(string) stack.Config {
 			return stack.Config{Runtime: actor.DefaultConfig(), Supervision: supervision.DefaultConfig()}
 		}))
+	if err := <-started; err != nil {
+		t.Fatalf("start %s: %v", chromiumPath, err)
+	}
 	secret := c.BootstrapACL(0)
 	if err := chromedp.Do(tab, chromedp.Navigate("http://"+c.Node(0).HTTPAddr()+"/ui/#/members")); err != nil {
 		t.Fatal(err)
@@ -423,6 +416,7 @@ func TestDashboardACLInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitJS(t, tab, "served with the token, without a reload", `document.querySelector('#members tr[data-member="n1"][data-role="leader"]') !== null &&
+		document.querySelector('#members tr[data-member="c1"][data-role="client agent"]') !== null &&
 		document.querySelector('#live[data-live="open"]') !== null && document.querySelectorAll('.error').length === 0 && window.__loaded === "once"`, waitFor)
 	if got := evalJS[string](t, tab, `localStorage.getItem("steward.token")`); got != secret {
 		t.Fatalf("localStorage holds %q", got)
