@@ -146,3 +146,58 @@ func TestPrintTable(t *testing.T) {
 		}
 	}
 }
+
+func readRun(system, op string, rps, p99 float64) Run {
+	return Run{System: system, Op: op, OpsPerS: rps, P50Ms: p99 / 2, P99Ms: p99, MaxMs: p99 * 2, Ops: 100}
+}
+
+func TestReadsAndSteadyJSONAndTable(t *testing.T) {
+	pairs := []Pair{NewPair(readRun("steward", "read-stale", 3000, 2), readRun("etcd", "read-stale", 2000, 4), "etcd")}
+	if !near(pairs[0].RatioThroughput, 1.5) || !near(pairs[0].RatioP99, 0.5) {
+		t.Fatalf("read pair ratios %+v: they must use ops_per_s", pairs[0])
+	}
+	r := &Report{
+		Reads: []ReadLevel{NewReadLevel(16, "leader", "stale", "serializable", pairs)},
+		Steady: []Steady{{System: "steward", Clients: 64, DurationS: 300, Writes: 9000, TermStart: 2, TermEnd: 3, SpuriousElections: 1, LeaderChanges: 1,
+			Leaders: []string{"s1", "s2"}, RaftCounters: map[string]float64{"steward_raft_leader_lease_timeouts_total": 1}}},
+		Tuning: []Tuning{{Name: "log-store=wal", LogStore: "wal", BaseLogStore: "boltdb",
+			Failover: &Failover{MedianMs: 500}, BaseFailover: &Failover{MedianMs: 1000}}},
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	rl := doc["reads"].([]any)[0].(map[string]any)
+	for _, k := range []string{"clients", "endpoint", "steward_read", "etcd_read", "steward_reads_per_s", "etcd_reads_per_s", "ratio_throughput", "steward_p99_ms", "etcd_p99_ms", "ratio_p99", "pairs"} {
+		if _, ok := rl[k]; !ok {
+			t.Errorf("reads key %q missing", k)
+		}
+	}
+	if rl["steward_reads_per_s"].(float64) != 3000 || rl["etcd_read"] != "serializable" {
+		t.Errorf("read level %v", rl)
+	}
+	st := doc["steady"].([]any)[0].(map[string]any)
+	for _, k := range []string{"system", "clients", "duration_s", "writes", "term_start", "term_end", "spurious_elections", "leader_changes", "leaders", "raft_counters"} {
+		if _, ok := st[k]; !ok {
+			t.Errorf("steady key %q missing", k)
+		}
+	}
+	tu := doc["tuning"].([]any)[0].(map[string]any)
+	for _, k := range []string{"log_store", "base_log_store", "failover", "base_failover"} {
+		if _, ok := tu[k]; !ok {
+			t.Errorf("tuning key %q missing", k)
+		}
+	}
+	var buf bytes.Buffer
+	r.PrintTable(&buf)
+	out := buf.String()
+	for _, want := range []string{"serializable", "3000", "2000", "1.50", "spurious elections", "2→3", "lease timeouts 1", "--raft-log-store wal vs boltdb", "ratio of medians 0.50"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+}
