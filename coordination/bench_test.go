@@ -65,6 +65,8 @@ func benchCluster(b *testing.B, tr *stepTraces) *testkit.Cluster {
 type stepTraces struct {
 	mu sync.Mutex
 	m  map[string]map[string]map[string]map[coordination.StepEvent]time.Time
+	// changed is closed, and replaced, at each event.
+	changed chan struct{}
 }
 
 func (t *stepTraces) record(planID, stage, node string, ev coordination.StepEvent, at time.Time) {
@@ -83,6 +85,44 @@ func (t *stepTraces) record(planID, stage, node string, ev coordination.StepEven
 		t.m[planID][stage][node] = map[coordination.StepEvent]time.Time{}
 	}
 	t.m[planID][stage][node][ev] = at
+	if t.changed != nil {
+		close(t.changed)
+		t.changed = nil
+	}
+}
+
+// reported waits until each stage of rec has a step whose report the
+// executor saw committed (the plan may look finished before the last
+// reporter's answer comes back).
+func (t *stepTraces) reported(ctx context.Context, rec *pb.PlanRecord) error {
+	for {
+		t.mu.Lock()
+		missing := ""
+		for _, st := range rec.Stages {
+			ok := false
+			for _, evs := range t.m[rec.Id][st.Key] {
+				ok = ok || !evs[coordination.StepReported].IsZero()
+			}
+			if !ok {
+				missing = st.Key
+				break
+			}
+		}
+		if missing == "" {
+			t.mu.Unlock()
+			return nil
+		}
+		if t.changed == nil {
+			t.changed = make(chan struct{})
+		}
+		ch := t.changed
+		t.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("plan %s %s: no report seen: %w", rec.Id, missing, ctx.Err())
+		}
+	}
 }
 
 // phaseBreakdown is where a plan's phases spent their time, summed over
@@ -94,6 +134,9 @@ func (t *stepTraces) record(planID, stage, node string, ev coordination.StepEven
 type phaseBreakdown struct {
 	notice, start, run, report time.Duration
 	phases                     int
+	// refused counts the steps taken on ahead whose start landed before
+	// the report that started their stage.
+	refused int
 }
 
 func (t *stepTraces) breakdown(rec *pb.PlanRecord, committed time.Time) (phaseBreakdown, error) {
@@ -120,13 +163,18 @@ func (t *stepTraces) breakdown(rec *pb.PlanRecord, committed time.Time) (phaseBr
 		out.report += crit[coordination.StepReported].Sub(crit[coordination.StepChecked])
 		out.phases++
 		prev = crit[coordination.StepReported]
+		for _, evs := range t.m[rec.Id][st.Key] {
+			if !evs[coordination.StepAheadRefused].IsZero() {
+				out.refused++
+			}
+		}
 	}
 	delete(t.m, rec.Id)
 	return out, nil
 }
 
 func (b phaseBreakdown) add(o phaseBreakdown) phaseBreakdown {
-	return phaseBreakdown{b.notice + o.notice, b.start + o.start, b.run + o.run, b.report + o.report, b.phases + o.phases}
+	return phaseBreakdown{b.notice + o.notice, b.start + o.start, b.run + o.run, b.report + o.report, b.phases + o.phases, b.refused + o.refused}
 }
 
 // independentPlan is n send_message operations on distinct counters, spread
@@ -200,6 +248,9 @@ func BenchmarkPlanToCompletion(b *testing.B) {
 						b.Fatalf("plan %s %s: %s", resp.Id, rec.Status, rec.Reason)
 					}
 					phases = len(rec.Stages)
+					if err := tr.reported(testkit.Ctx(b, 30*time.Second), rec); err != nil {
+						b.Fatal(err)
+					}
 					bd, err := tr.breakdown(rec, committed)
 					if err != nil {
 						b.Fatal(err)
@@ -213,6 +264,7 @@ func BenchmarkPlanToCompletion(b *testing.B) {
 					b.ReportMetric(per(sum.start), "start-ms")
 					b.ReportMetric(per(sum.run), "run-ms")
 					b.ReportMetric(per(sum.report), "report-ms")
+					b.ReportMetric(float64(sum.refused)/float64(sum.phases), "ahead-refused/phase")
 				}
 			})
 		}

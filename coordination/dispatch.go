@@ -106,6 +106,76 @@ func (l *Layer) stepReady(_ context.Context, req *pb.StepReadyRequest) (*pb.Step
 	if req.PlanId == "" || req.Stage == "" {
 		return nil, fmt.Errorf("%w: a step notice needs a plan id and a stage", transport.ErrInvalidRequest)
 	}
-	l.exec.take(req.PlanId, req.Stage, req.Index)
+	l.exec.take(req.PlanId, req.Stage, req.Index, req.Ahead)
 	return &pb.StepReadyResponse{}, nil
+}
+
+// hintNext runs on a node about to report its step. When that report will
+// finish its stage (this share succeeded, and every other one already had,
+// as this replica holds them) and the next stage is a phase, the nodes of
+// that phase other than this one and the leader are told ahead
+// (StepReady, ahead), so that their starts follow the report in the log,
+// committed with it or just after, instead of after it and the leader's
+// notice. A start that lands before the report is refused (the stage is
+// not running) and proposed again once the stage runs: the hint only
+// saves time. This node's own next share, and the leader's, are taken on
+// from their replicas as soon as the report is applied.
+func (e *executor) hintNext(planID, stageKey string, step *pb.Step) {
+	if !outcomeOK(step) {
+		return
+	}
+	rec, _, err := e.l.node.State().Plan(nil, planID)
+	if err != nil || rec == nil {
+		return
+	}
+	si, st := stageByKey(rec, stageKey)
+	if st == nil || st.Kind != state.StageKindPhase || si+1 >= len(rec.Stages) {
+		return
+	}
+	self := e.l.node.Name()
+	for _, other := range st.Steps {
+		if other.Node != self && state.StepStatusOf(other) != pb.StepStatus_STEP_STATUS_SUCCEEDED {
+			return
+		}
+	}
+	next := rec.Stages[si+1]
+	if next.Kind != state.StageKindPhase || state.StageStatusOf(next) != pb.StageStatus_STAGE_STATUS_PENDING {
+		return
+	}
+	leader, _ := e.l.node.Server().Backend().Leader()
+	for _, s := range next.Steps {
+		if s.Node == self || s.Node == leader {
+			continue
+		}
+		req := &pb.StepReadyRequest{PlanId: planID, Stage: next.Key, Ahead: true}
+		e.wg.Add(1)
+		go func(node string) {
+			defer e.wg.Done()
+			e.l.tellStepReady(e.l.ctx, node, req)
+		}(s.Node)
+	}
+}
+
+// outcomeOK is the state machine's reading of a step that succeeded: no
+// error, every check passed and every operation ran and succeeded.
+func outcomeOK(s *pb.Step) bool {
+	if s.Error != "" {
+		return false
+	}
+	for _, c := range s.PreChecks {
+		if !c.Ok {
+			return false
+		}
+	}
+	for _, o := range s.Operations {
+		if !o.Ran || !o.Ok {
+			return false
+		}
+	}
+	for _, c := range s.PostChecks {
+		if !c.Ok {
+			return false
+		}
+	}
+	return true
 }

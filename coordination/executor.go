@@ -2,6 +2,7 @@ package coordination
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -23,12 +24,22 @@ type executor struct {
 
 	mu sync.Mutex
 	// claimed holds the steps this incarnation took on ("plan/stage").
-	claimed map[string]bool
+	claimed map[string]*claim
 	wg      sync.WaitGroup
 }
 
+// claim is a step this incarnation took on. ready is closed once the stage
+// is known to run (the replica or the leader said so), for a step taken on
+// ahead of its stage.
+type claim struct {
+	ready chan struct{}
+	once  sync.Once
+}
+
+func (c *claim) running() { c.once.Do(func() { close(c.ready) }) }
+
 func newExecutor(l *Layer) *executor {
-	return &executor{l: l, claimed: map[string]bool{}}
+	return &executor{l: l, claimed: map[string]*claim{}}
 }
 
 func (e *executor) run() {
@@ -53,7 +64,7 @@ func (e *executor) run() {
 				if step.Node != self || state.StepStatusOf(step) != pb.StepStatus_STEP_STATUS_PENDING {
 					continue
 				}
-				e.take(rec.Id, stage.Key, 0)
+				e.take(rec.Id, stage.Key, 0, false)
 			}
 		}
 		if st.WaitChange(e.l.ctx, ws, time.Time{}) != nil {
@@ -66,12 +77,21 @@ func (e *executor) run() {
 // on already: once its replica shows the stage running, or when the
 // leader's notice (stepReady) comes first; index is then the leader's
 // index of the plan record that started the stage (0: the replica has it).
-func (e *executor) take(planID, stageKey string, index uint64) {
+// ahead: the node whose report is about to start the stage said so, before
+// the stage runs (see hintNext).
+func (e *executor) take(planID, stageKey string, index uint64, ahead bool) {
 	key := planID + "/" + stageKey
 	e.mu.Lock()
-	taken := e.claimed[key]
-	e.claimed[key] = true
+	c := e.claimed[key]
+	taken := c != nil
+	if !taken {
+		c = &claim{ready: make(chan struct{})}
+		e.claimed[key] = c
+	}
 	e.mu.Unlock()
+	if !ahead {
+		c.running()
+	}
 	if taken {
 		return
 	}
@@ -79,17 +99,36 @@ func (e *executor) take(planID, stageKey string, index uint64) {
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
-		e.runStep(planID, stageKey, index)
+		e.runStep(planID, stageKey, index, c)
 	}()
 }
 
 // runStep starts, runs and reports one step. Nothing runs unless the start
 // is committed under this incarnation's nonce.
-func (e *executor) runStep(planID, stageKey string, index uint64) {
+func (e *executor) runStep(planID, stageKey string, index uint64, c *claim) {
 	self := e.l.node.Name()
 	log := e.l.logger.With("plan", planID, "stage", stageKey)
 	start := &pb.PlanStepStartCommand{PlanId: planID, Stage: stageKey, Node: self, Nonce: e.l.nonce}
-	if err := e.commit(pb.CommandType_COMMAND_TYPE_PLAN_STEP_START, start); err != nil {
+	err := e.commit(pb.CommandType_COMMAND_TYPE_PLAN_STEP_START, start)
+	for useReady := true; errors.Is(err, state.ErrPlanNotRunning); useReady = false {
+		// Taken on ahead, and the start landed before the report that
+		// starts the stage (or a notice was wrong, or the stage ended):
+		// the state machine refused it, nothing ran. Start it once the
+		// stage runs, if it does; the leader's notice is believed once,
+		// then only the replica.
+		e.l.trace(planID, stageKey, StepAheadRefused)
+		if !e.awaitStage(planID, stageKey, c, useReady) {
+			// Nothing started: let the stage be taken on again if it
+			// runs later (a deployment's batch held for promotion).
+			log.Debug("step taken on ahead: its stage did not start")
+			e.mu.Lock()
+			delete(e.claimed, planID+"/"+stageKey)
+			e.mu.Unlock()
+			return
+		}
+		err = e.commit(pb.CommandType_COMMAND_TYPE_PLAN_STEP_START, start)
+	}
+	if err != nil {
 		log.Warn("step not started", "error", err)
 		return
 	}
@@ -107,6 +146,7 @@ func (e *executor) runStep(planID, stageKey string, index uint64) {
 		}
 		log.Debug("step done; reporting", "ok", step.Error == "")
 		e.l.trace(planID, stageKey, StepChecked)
+		e.hintNext(planID, stageKey, step)
 		defer e.l.trace(planID, stageKey, StepReported)
 		if err := e.commit(pb.CommandType_COMMAND_TYPE_PLAN_STEP_REPORT, &pb.PlanStepReportCommand{PlanId: planID, Stage: stageKey, Step: step}); err != nil {
 			log.Error("step report not committed", "error", err)
@@ -143,8 +183,10 @@ func (e *executor) runStep(planID, stageKey string, index uint64) {
 // replicaHas waits until this node's replica has applied the start of the
 // stage (a step taken on the leader's notice may be committed before the
 // replica has the entry that started its stage, or the plan) and returns
-// the plan, or nils when the plan is gone; index is the plans' index the
-// replica must reach (0: none). It waits at most replicaWait.
+// the plan, or nils when the plan is gone; index is the plans' index at
+// which the leader held the stage running (0: not known; the replica's
+// plan is waited for until it shows the stage). It waits at most
+// replicaWait.
 func (e *executor) replicaHas(planID, stageKey string, index uint64) (*pb.PlanRecord, *pb.PlanSpecRecord, error) {
 	ctx, cancel := context.WithTimeout(e.l.ctx, replicaWait)
 	defer cancel()
@@ -162,12 +204,52 @@ func (e *executor) replicaHas(planID, stageKey string, index uint64) (*pb.PlanRe
 				return rec, spec, nil
 			}
 		}
-		if applied >= index {
+		if (index > 0 && applied >= index) || (index == 0 && rec == nil) {
 			return rec, spec, nil // as the replica holds it: gone, or not started
 		}
 		if err := st.WaitChange(ctx, ws, time.Time{}); err != nil {
 			return nil, nil, fmt.Errorf("stage %s of plan %s started, but this node's replica has not applied it: %w", stageKey, planID, err)
 		}
+	}
+}
+
+// awaitStage waits, for a step whose start was refused as early, until its
+// stage runs (the replica shows it, or, with useReady, the leader's notice
+// has come): true; false when the stage ended or was skipped, the plan is
+// gone, or replicaWait passed.
+func (e *executor) awaitStage(planID, stageKey string, c *claim, useReady bool) bool {
+	ctx, cancel := context.WithTimeout(e.l.ctx, replicaWait)
+	defer cancel()
+	for {
+		st := e.l.node.State()
+		ws := memdb.NewWatchSet()
+		rec, _, err := st.Plan(ws, planID)
+		if err != nil || rec == nil || state.PlanDone(rec) {
+			return false
+		}
+		if _, stage := stageByKey(rec, stageKey); stage == nil {
+			return false
+		} else if s := state.StageStatusOf(stage); s == pb.StageStatus_STAGE_STATUS_RUNNING {
+			return true
+		} else if s != pb.StageStatus_STAGE_STATUS_PENDING {
+			return false
+		}
+		ready := c.ready
+		if !useReady {
+			ready = nil
+		}
+		wctx, wcancel := context.WithCancel(ctx)
+		select {
+		case <-ready:
+			wcancel()
+			return true
+		case <-ws.WatchCh(wctx):
+		case <-st.AbandonCh():
+		case <-ctx.Done():
+			wcancel()
+			return false
+		}
+		wcancel()
 	}
 }
 

@@ -18,6 +18,10 @@ const (
 	StepOperated   StepEvent = "operated"
 	StepChecked    StepEvent = "checked"
 	StepReported   StepEvent = "reported"
+	// StepAheadRefused: a step's start was refused as its stage was not
+	// running: taken on ahead (hintNext), it landed before the report that
+	// starts the stage. It is proposed again once the stage runs.
+	StepAheadRefused StepEvent = "ahead_refused"
 )
 
 // StepTrace is called, when Config.Trace is set, at each StepEvent of a

@@ -682,7 +682,13 @@ type StepReadyRequest struct {
 	Stage  string                 `protobuf:"bytes,2,opt,name=stage,proto3" json:"stage,omitempty"`
 	// index is the leader's index of the plan record that started the
 	// stage: the receiver's replica holds the stage once it has applied it.
-	Index         uint64 `protobuf:"varint,3,opt,name=index,proto3" json:"index,omitempty"`
+	Index uint64 `protobuf:"varint,3,opt,name=index,proto3" json:"index,omitempty"`
+	// ahead: sent by the node whose report is about to finish the stage
+	// before, not by the leader; the stage has not started yet. The
+	// receiver proposes its start at once, so that it follows that report
+	// in the log; one that lands first is refused, and proposed again once
+	// the stage runs. index is 0.
+	Ahead         bool `protobuf:"varint,4,opt,name=ahead,proto3" json:"ahead,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -736,6 +742,13 @@ func (x *StepReadyRequest) GetIndex() uint64 {
 		return x.Index
 	}
 	return 0
+}
+
+func (x *StepReadyRequest) GetAhead() bool {
+	if x != nil {
+		return x.Ahead
+	}
+	return false
 }
 
 type StepReadyResponse struct {
@@ -826,11 +839,12 @@ const file_steward_v1_coordination_proto_rawDesc = "" +
 	"\x0foperations_json\x18\x01 \x01(\fR\x0eoperationsJson\".\n" +
 	"\rFactsResponse\x12\x1d\n" +
 	"\n" +
-	"facts_json\x18\x01 \x01(\fR\tfactsJson\"W\n" +
+	"facts_json\x18\x01 \x01(\fR\tfactsJson\"m\n" +
 	"\x10StepReadyRequest\x12\x17\n" +
 	"\aplan_id\x18\x01 \x01(\tR\x06planId\x12\x14\n" +
 	"\x05stage\x18\x02 \x01(\tR\x05stage\x12\x14\n" +
-	"\x05index\x18\x03 \x01(\x04R\x05index\"\x13\n" +
+	"\x05index\x18\x03 \x01(\x04R\x05index\x12\x14\n" +
+	"\x05ahead\x18\x04 \x01(\bR\x05ahead\"\x13\n" +
 	"\x11StepReadyResponse2\xa5\x03\n" +
 	"\fCoordination\x12=\n" +
 	"\x06DryRun\x12\x17.steward.v1.PlanRequest\x1a\x1a.steward.v1.DryRunResponse\x12D\n" +

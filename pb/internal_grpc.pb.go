@@ -49,11 +49,12 @@ type InternalClient interface {
 	// node, for the leader that plans.
 	Facts(ctx context.Context, in *FactsRequest, opts ...grpc.CallOption) (*FactsResponse, error)
 	// StepReady tells the receiving node, from the leader, that a stage with
-	// a share of it has started: its executor proposes the step's start at
-	// once instead of waiting until its replica learns the commit (a
-	// follower learns a commit index only with the leader's next entry, or
-	// after Raft's commit timeout). A hint: the start is still committed
-	// before anything runs.
+	// a share of it has started (or, ahead, from the node whose report is
+	// about to start it): its executor proposes the step's start at once
+	// instead of waiting until its replica learns the commit (a follower
+	// learns a commit index only with the leader's next entry, or after
+	// Raft's commit timeout). A hint: the start is still committed, and
+	// checked by the state machine, before anything runs.
 	StepReady(ctx context.Context, in *StepReadyRequest, opts ...grpc.CallOption) (*StepReadyResponse, error)
 	// Deliver hands a message to a process on the receiving node.
 	Deliver(ctx context.Context, in *DeliverRequest, opts ...grpc.CallOption) (*DeliverResponse, error)
@@ -216,11 +217,12 @@ type InternalServer interface {
 	// node, for the leader that plans.
 	Facts(context.Context, *FactsRequest) (*FactsResponse, error)
 	// StepReady tells the receiving node, from the leader, that a stage with
-	// a share of it has started: its executor proposes the step's start at
-	// once instead of waiting until its replica learns the commit (a
-	// follower learns a commit index only with the leader's next entry, or
-	// after Raft's commit timeout). A hint: the start is still committed
-	// before anything runs.
+	// a share of it has started (or, ahead, from the node whose report is
+	// about to start it): its executor proposes the step's start at once
+	// instead of waiting until its replica learns the commit (a follower
+	// learns a commit index only with the leader's next entry, or after
+	// Raft's commit timeout). A hint: the start is still committed, and
+	// checked by the state machine, before anything runs.
 	StepReady(context.Context, *StepReadyRequest) (*StepReadyResponse, error)
 	// Deliver hands a message to a process on the receiving node.
 	Deliver(context.Context, *DeliverRequest) (*DeliverResponse, error)
