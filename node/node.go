@@ -322,6 +322,7 @@ func (n *Node) setupRaft() error {
 	if err != nil {
 		return err
 	}
+	n.logger.Info("raft log store", "store", n.stores.kind, "stable_store", filepath.Join(dir, raftDBName))
 	logs, err := raft.NewLogCache(512, n.stores.logs())
 	if err != nil {
 		return err
