@@ -181,8 +181,8 @@ type Config struct {
 // write under the new leader 523 and 722 ms median against 972–1095 ms at
 // 500/500/250 and etcd's 1538–1626 ms in the same runs. The lease is what
 // steps a starved leader down: a 125 ms lease (250/250/125) stepped
-// leaders down 5 times in 45 s of steady writes, 250 ms about once in
-// 4–5 minutes under load 20–35, at either heartbeat timeout
+// leaders down 5 and 4 times in two 45 s runs of steady writes, 250 ms
+// once in 5–6 minutes under load 20–35, at either heartbeat timeout
 // (docs/PERFORMANCE.md, Failover).
 // The commit timeout is 10 ms (hashicorp/raft's is 50 ms): an idle
 // follower learns of a commit within 10–20 ms rather than 50–100 ms, which
