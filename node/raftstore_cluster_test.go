@@ -1,10 +1,12 @@
 package node_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -12,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/raft"
 	raftwal "github.com/hashicorp/raft-wal"
 	"github.com/hashicorp/raft-wal/metadb"
 	"github.com/steward/steward/node"
@@ -333,4 +336,75 @@ func TestRaftLogStoreChangedByRejoiningOnEmptyDataDir(t *testing.T) {
 	if m := readMarker(t, cfg.DataDir); m != "wal\n" {
 		t.Fatalf("new data dir's raft/log-store = %q", m)
 	}
+}
+
+// A user snapshot restore (steward operator restore) on raft-wal: Raft
+// installs the snapshot past the leader's last index and, the wal being a
+// MonotonicLogStore, drops the whole log on every node; the log goes on
+// after the gap, and a follower restarted afterwards has the restored state.
+func TestWALUserSnapshotRestore(t *testing.T) {
+	c := testkit.NewCluster(t, 3, testkit.WithRaftLogStore(node.RaftLogStoreWAL))
+	w := newLeaderKV(t, c)
+	for i := 0; i < 10; i++ {
+		w.put(fmt.Sprintf("a/%d", i), "x")
+	}
+	var backup []byte
+	var meta *raft.SnapshotMeta
+	c.Eventually(30*time.Second, func() error {
+		m, rc, err := c.Leader().OpenSnapshot(testkit.Ctx(t, 10*time.Second))
+		if err != nil {
+			return err
+		}
+		defer func() { _ = rc.Close() }()
+		b, err := io.ReadAll(rc)
+		if err != nil {
+			return err
+		}
+		meta, backup = m, b
+		return nil
+	}, "backup")
+	var lastB *pb.KVPutResponse
+	for i := 0; i < 10; i++ {
+		lastB = w.put(fmt.Sprintf("b/%d", i), "y")
+	}
+	c.Eventually(30*time.Second, func() error {
+		return c.Leader().RestoreSnapshot(testkit.Ctx(t, 10*time.Second), meta, bytes.NewReader(backup))
+	}, "restore")
+	restored := func(n *node.Node) error {
+		st := n.State()
+		if _, rec, _ := st.KVGet(nil, "a/9"); rec == nil {
+			return fmt.Errorf("%s: a/9 missing after the restore", n.Name())
+		}
+		if _, rec, _ := st.KVGet(nil, "b/0"); rec != nil {
+			return fmt.Errorf("%s: b/0, written after the backup, still there", n.Name())
+		}
+		return nil
+	}
+	last := w.put("c/0", "z")
+	c.Eventually(20*time.Second, func() error {
+		for _, n := range c.Live() {
+			if err := restored(n); err != nil {
+				return err
+			}
+			if a := n.Status().AppliedIndex; a < last.Meta.Index {
+				return fmt.Errorf("%s applied %d < %d", n.Name(), a, last.Meta.Index)
+			}
+		}
+		return nil
+	}, "every node restored and writing on")
+	vi := c.Index(c.Followers()[0].Name())
+	c.Kill(vi)
+	if first, _ := walBounds(t, c.Node(vi).DataDir()); first <= lastB.Meta.Index {
+		t.Fatalf("the follower's wal starts at %d: the log before the restore (to %d) was not dropped", first, lastB.Meta.Index)
+	}
+	restarted := c.Restart(vi)
+	c.Eventually(20*time.Second, func() error {
+		if err := restored(restarted); err != nil {
+			return err
+		}
+		if _, rec, _ := restarted.State().KVGet(nil, "c/0"); rec == nil {
+			return errors.New("c/0 missing on the restarted node")
+		}
+		return nil
+	}, "restarted follower has the restored state")
 }
