@@ -41,7 +41,8 @@
 // (nothing can start them) or whose name another live process holds now
 // (restore takes no name from one), the links and monitors of a process
 // spawned again, states a plan cannot carry (over plan.MaxStateBytes, or
-// not UTF-8), spawn args from a part before format 3 (spawned without),
+// not UTF-8), states of processes that run another behavior now than
+// captured, spawn args from a part before format 3 (spawned without),
 // instances from a part of format 1
 // (no args recorded), calls, exit signals and monitor notifications among
 // the queued messages, bodies over the capture limits (MaxQueuedPerProcess,
