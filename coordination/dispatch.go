@@ -48,7 +48,10 @@ func (l *Layer) dispatch(ctx context.Context) {
 				continue
 			}
 			for _, step := range stage.Steps {
-				if step.Node == self || state.StepStatusOf(step) != pb.StepStatus_STEP_STATUS_PENDING {
+				// Started too: a start proposed ahead may be committed
+				// before this replica applied the report, and its node
+				// waits for the stage's deadline.
+				if step.Node == self || !waiting(step) {
 					continue
 				}
 				key := rec.Id + "\x00" + stage.Key + "\x00" + step.Node
@@ -57,7 +60,7 @@ func (l *Layer) dispatch(ctx context.Context) {
 					continue
 				}
 				told[key] = true
-				req := &pb.StepReadyRequest{PlanId: rec.Id, Stage: stage.Key, Index: rec.ModifyIndex}
+				req := &pb.StepReadyRequest{PlanId: rec.Id, Stage: stage.Key, Index: rec.ModifyIndex, DeadlineUnixNano: stage.DeadlineUnixNano}
 				wg.Add(1)
 				go func(node string) {
 					defer wg.Done()
@@ -106,7 +109,11 @@ func (l *Layer) stepReady(_ context.Context, req *pb.StepReadyRequest) (*pb.Step
 	if req.PlanId == "" || req.Stage == "" {
 		return nil, fmt.Errorf("%w: a step notice needs a plan id and a stage", transport.ErrInvalidRequest)
 	}
-	l.exec.take(req.PlanId, req.Stage, req.Index, req.Ahead)
+	deadline := req.DeadlineUnixNano
+	if req.Ahead {
+		deadline = 0
+	}
+	l.exec.take(req.PlanId, req.Stage, req.Index, req.Ahead, deadline)
 	return &pb.StepReadyResponse{}, nil
 }
 
@@ -154,6 +161,15 @@ func (e *executor) hintNext(planID, stageKey string, step *pb.Step) {
 			e.l.tellStepReady(e.l.ctx, node, req)
 		}(s.Node)
 	}
+}
+
+// waiting reports whether a step has yet to report.
+func waiting(s *pb.Step) bool {
+	switch state.StepStatusOf(s) {
+	case pb.StepStatus_STEP_STATUS_PENDING, pb.StepStatus_STEP_STATUS_STARTED:
+		return true
+	}
+	return false
 }
 
 // outcomeOK is the state machine's reading of a step that succeeded: no

@@ -34,9 +34,17 @@ type executor struct {
 type claim struct {
 	ready chan struct{}
 	once  sync.Once
+	// deadline is the stage's deadline the leader's notice gave (0: none),
+	// set before ready is closed.
+	deadline int64
 }
 
-func (c *claim) running() { c.once.Do(func() { close(c.ready) }) }
+func (c *claim) running(deadline int64) {
+	c.once.Do(func() {
+		c.deadline = deadline
+		close(c.ready)
+	})
+}
 
 func newExecutor(l *Layer) *executor {
 	return &executor{l: l, claimed: map[string]*claim{}}
@@ -64,7 +72,7 @@ func (e *executor) run() {
 				if step.Node != self || state.StepStatusOf(step) != pb.StepStatus_STEP_STATUS_PENDING {
 					continue
 				}
-				e.take(rec.Id, stage.Key, 0, false)
+				e.take(rec.Id, stage.Key, 0, false, 0)
 			}
 		}
 		if st.WaitChange(e.l.ctx, ws, time.Time{}) != nil {
@@ -78,8 +86,9 @@ func (e *executor) run() {
 // leader's notice (stepReady) comes first; index is then the leader's
 // index of the plan record that started the stage (0: the replica has it).
 // ahead: the node whose report is about to start the stage said so, before
-// the stage runs (see hintNext).
-func (e *executor) take(planID, stageKey string, index uint64, ahead bool) {
+// the stage runs (see hintNext). deadline is the stage's, from the leader's
+// notice (0: not given).
+func (e *executor) take(planID, stageKey string, index uint64, ahead bool, deadline int64) {
 	key := planID + "/" + stageKey
 	e.mu.Lock()
 	c := e.claimed[key]
@@ -90,7 +99,7 @@ func (e *executor) take(planID, stageKey string, index uint64, ahead bool) {
 	}
 	e.mu.Unlock()
 	if !ahead {
-		c.running()
+		c.running(deadline)
 	}
 	if taken {
 		return
@@ -133,7 +142,7 @@ func (e *executor) runStep(planID, stageKey string, index uint64, c *claim) {
 		return
 	}
 	e.l.trace(planID, stageKey, StepStarted)
-	rec, spec, err := e.replicaHas(planID, stageKey, index)
+	rec, spec, deadline, err := e.replicaHas(planID, stageKey, index, c)
 	if err != nil || rec == nil || spec == nil {
 		log.Error("step started but the plan is gone", "error", err)
 		return
@@ -165,7 +174,7 @@ func (e *executor) runStep(planID, stageKey string, index uint64, c *claim) {
 	_, stage := stageByKey(rec, stageKey)
 	// A stopping node abandons its step, as a crash would: it is lost after
 	// the stage's deadline, never run twice.
-	ctx, cancel := clock.WithDeadline(e.l.ctx, e.l.clock, time.Unix(0, stage.DeadlineUnixNano))
+	ctx, cancel := clock.WithDeadline(e.l.ctx, e.l.clock, time.Unix(0, deadline))
 	defer cancel()
 	var step *pb.Step
 	if stage.Kind == state.StageKindRollback {
@@ -183,11 +192,14 @@ func (e *executor) runStep(planID, stageKey string, index uint64, c *claim) {
 // replicaHas waits until this node's replica has applied the start of the
 // stage (a step taken on the leader's notice may be committed before the
 // replica has the entry that started its stage, or the plan) and returns
-// the plan, or nils when the plan is gone; index is the plans' index at
-// which the leader held the stage running (0: not known; the replica's
-// plan is waited for until it shows the stage). It waits at most
+// the plan and the stage's deadline, or nils when the plan is gone; index
+// is the plans' index at which the leader held the stage running (0: not
+// known; the replica's plan is waited for until it shows the stage). A
+// phase whose deadline the leader's notice gave (c) need not wait: its
+// step needs only the plan's result and that deadline (a rollback reads
+// the earlier stages' reports from the replica). It waits at most
 // replicaWait.
-func (e *executor) replicaHas(planID, stageKey string, index uint64) (*pb.PlanRecord, *pb.PlanSpecRecord, error) {
+func (e *executor) replicaHas(planID, stageKey string, index uint64, c *claim) (*pb.PlanRecord, *pb.PlanSpecRecord, int64, error) {
 	ctx, cancel := context.WithTimeout(e.l.ctx, replicaWait)
 	defer cancel()
 	for {
@@ -197,18 +209,35 @@ func (e *executor) replicaHas(planID, stageKey string, index uint64) (*pb.PlanRe
 		applied := st.TableIndex(planTables...)
 		rec, spec, err := st.Plan(ws, planID)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, 0, err
 		}
 		if rec != nil {
-			if _, stage := stageByKey(rec, stageKey); stage != nil && state.StageStatusOf(stage) != pb.StageStatus_STAGE_STATUS_PENDING {
-				return rec, spec, nil
+			_, stage := stageByKey(rec, stageKey)
+			if stage != nil && state.StageStatusOf(stage) != pb.StageStatus_STAGE_STATUS_PENDING {
+				return rec, spec, stage.DeadlineUnixNano, nil
+			}
+			if stage != nil && stage.Kind == state.StageKindPhase && spec != nil {
+				select {
+				case <-c.ready:
+					if c.deadline > 0 {
+						return rec, spec, c.deadline, nil
+					}
+				default:
+				}
 			}
 		}
 		if (index > 0 && applied >= index) || (index == 0 && rec == nil) {
-			return rec, spec, nil // as the replica holds it: gone, or not started
+			// As the replica holds it: gone, or not started.
+			if rec != nil {
+				if _, stage := stageByKey(rec, stageKey); stage != nil {
+					return rec, spec, stage.DeadlineUnixNano, nil
+				}
+			}
+			return rec, spec, 0, nil
 		}
+		ws.Add(c.ready)
 		if err := st.WaitChange(ctx, ws, time.Time{}); err != nil {
-			return nil, nil, fmt.Errorf("stage %s of plan %s started, but this node's replica has not applied it: %w", stageKey, planID, err)
+			return nil, nil, 0, fmt.Errorf("stage %s of plan %s started, but this node's replica has not applied it: %w", stageKey, planID, err)
 		}
 	}
 }

@@ -688,9 +688,13 @@ type StepReadyRequest struct {
 	// receiver proposes its start at once, so that it follows that report
 	// in the log; one that lands first is refused, and proposed again once
 	// the stage runs. index is 0.
-	Ahead         bool `protobuf:"varint,4,opt,name=ahead,proto3" json:"ahead,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Ahead bool `protobuf:"varint,4,opt,name=ahead,proto3" json:"ahead,omitempty"`
+	// deadline_unix_nano is the stage's deadline as the leader holds it (0
+	// with ahead): a phase's step whose start is committed runs until then,
+	// without waiting for the receiver's replica to apply the stage.
+	DeadlineUnixNano int64 `protobuf:"varint,5,opt,name=deadline_unix_nano,json=deadlineUnixNano,proto3" json:"deadline_unix_nano,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *StepReadyRequest) Reset() {
@@ -749,6 +753,13 @@ func (x *StepReadyRequest) GetAhead() bool {
 		return x.Ahead
 	}
 	return false
+}
+
+func (x *StepReadyRequest) GetDeadlineUnixNano() int64 {
+	if x != nil {
+		return x.DeadlineUnixNano
+	}
+	return 0
 }
 
 type StepReadyResponse struct {
@@ -839,12 +850,13 @@ const file_steward_v1_coordination_proto_rawDesc = "" +
 	"\x0foperations_json\x18\x01 \x01(\fR\x0eoperationsJson\".\n" +
 	"\rFactsResponse\x12\x1d\n" +
 	"\n" +
-	"facts_json\x18\x01 \x01(\fR\tfactsJson\"m\n" +
+	"facts_json\x18\x01 \x01(\fR\tfactsJson\"\x9b\x01\n" +
 	"\x10StepReadyRequest\x12\x17\n" +
 	"\aplan_id\x18\x01 \x01(\tR\x06planId\x12\x14\n" +
 	"\x05stage\x18\x02 \x01(\tR\x05stage\x12\x14\n" +
 	"\x05index\x18\x03 \x01(\x04R\x05index\x12\x14\n" +
-	"\x05ahead\x18\x04 \x01(\bR\x05ahead\"\x13\n" +
+	"\x05ahead\x18\x04 \x01(\bR\x05ahead\x12,\n" +
+	"\x12deadline_unix_nano\x18\x05 \x01(\x03R\x10deadlineUnixNano\"\x13\n" +
 	"\x11StepReadyResponse2\xa5\x03\n" +
 	"\fCoordination\x12=\n" +
 	"\x06DryRun\x12\x17.steward.v1.PlanRequest\x1a\x1a.steward.v1.DryRunResponse\x12D\n" +
