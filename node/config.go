@@ -123,10 +123,11 @@ type Config struct {
 	// RaftTrailingLogs is how many log entries are kept after a snapshot.
 	RaftTrailingLogs uint64
 	// RaftLogStore is where a server keeps its Raft log: RaftLogStoreBoltDB
-	// (raft.db) or RaftLogStoreWAL (raft-wal's segments in raft/wal); ""
-	// is DefaultRaftLogStore. The stable store is raft.db with either. It
-	// applies to a fresh data dir; a data dir that holds its log in the
-	// other store refuses to start (node/raftstore.go).
+	// (raft.db) or RaftLogStoreWAL (raft-wal's segments in raft/wal); "",
+	// the default, is the store the data dir holds, and DefaultRaftLogStore
+	// for a new one. The stable store is raft.db with either. A data dir
+	// that holds its log in another store than the one named refuses to
+	// start (node/raftstore.go).
 	RaftLogStore string
 
 	// GossipProbeInterval is memberlist's failure-detector probe interval.
@@ -201,7 +202,6 @@ func DefaultConfig() Config {
 		RaftSnapshotThreshold:  8192,
 		RaftSnapshotInterval:   30 * time.Second,
 		RaftTrailingLogs:       10240,
-		RaftLogStore:           DefaultRaftLogStore,
 		GossipProbeInterval:    1 * time.Second,
 		GossipProbeTimeout:     500 * time.Millisecond,
 		GossipSuspicionMult:    4,

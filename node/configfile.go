@@ -42,7 +42,7 @@ import (
 //	log_level                = "info"
 //	log_json                 = false
 //	resource_sample_interval = "5s"
-//	raft_log_store           = "boltdb"  # or "wal"; servers only, fixed at a data dir's first start
+//	raft_log_store           = "wal"     # or "boltdb"; servers only, fixed at a data dir's first start (unset: the data dir's, wal for a new one)
 //	encrypt                  = "base64 of 32 bytes"   # steward keygen
 //	encrypt_verify_incoming  = true
 //	encrypt_verify_outgoing  = true
@@ -55,8 +55,8 @@ import (
 //	  enabled = true
 //	}
 //	raft {
-//	  heartbeat_timeout    = "500ms"
-//	  election_timeout     = "500ms"
+//	  heartbeat_timeout    = "250ms"
+//	  election_timeout     = "250ms"
 //	  leader_lease_timeout = "250ms"
 //	  commit_timeout       = "10ms"
 //	  max_append_entries   = 64

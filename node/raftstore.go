@@ -30,10 +30,15 @@ const (
 	// raft/wal (hashicorp/raft-wal, Consul's "wal" backend): one write and
 	// one fsync per batch of entries.
 	RaftLogStoreWAL = "wal"
-	// DefaultRaftLogStore is the log store of a data dir that has none yet
-	// when the configuration names none. A data dir keeps the store it
-	// was created with (see openRaftStores).
-	DefaultRaftLogStore = RaftLogStoreBoltDB
+	// DefaultRaftLogStore is the log store of a new data dir when the
+	// configuration names none: wal, chosen by the harness's figures (wal
+	// beside boltdb on the same disk in one run: 1.21/1.68/1.06x the
+	// writes/s at 1/16/64 clients, p99 0.80/0.74/1.02x, 13.2 k against
+	// 88-101 k bytes written per write at one client; bench/results
+	// 20261201-231407, docs/PERFORMANCE.md "Raft log store"). A data dir
+	// keeps the store it was created with, and with no store configured a
+	// node uses the one its data dir holds (see openRaftStores).
+	DefaultRaftLogStore = RaftLogStoreWAL
 )
 
 // raftLogStores lists the valid Config.RaftLogStore values, for errors.
@@ -55,8 +60,8 @@ const (
 	raftDBName = "raft.db"
 )
 
-// checkRaftLogStore checks a Config.RaftLogStore value ("" is the
-// default).
+// checkRaftLogStore checks a Config.RaftLogStore value ("": the data
+// dir's store, DefaultRaftLogStore for a new one).
 func checkRaftLogStore(v string) error {
 	if v == "" || slices.Contains(raftLogStores, v) {
 		return nil
@@ -72,10 +77,11 @@ func badRaftLogStore(v string) error {
 // accepts only a Raft log store's name.
 type RaftLogStoreValue struct{ p *string }
 
-// RaftLogStoreFlag is the flag value that sets *p, which it sets to
-// DefaultRaftLogStore first.
+// RaftLogStoreFlag is the flag value that sets *p, which it sets to ""
+// first: unset, a node keeps the store its data dir holds, and a new data
+// dir takes DefaultRaftLogStore.
 func RaftLogStoreFlag(p *string) *RaftLogStoreValue {
-	*p = DefaultRaftLogStore
+	*p = ""
 	return &RaftLogStoreValue{p: p}
 }
 
@@ -133,14 +139,13 @@ func (s *raftStores) Close() error {
 }
 
 // openRaftStores opens the Raft stores of the data dir dataDir with the log
-// in store want ("" for DefaultRaftLogStore). A data dir keeps the log
-// store it was created with: when it holds its log in the other one, the
-// node refuses to start (ErrRaftLogStore), before anything in the data dir
-// is written. A fresh data dir takes want and records it in raft/log-store.
+// in store want. A data dir keeps the log store it was created with: when
+// it holds its log in another one than want, the node refuses to start
+// (ErrRaftLogStore), before anything in the data dir is written. With want
+// "" (none configured) the node uses the store the data dir holds, and a
+// new data dir takes DefaultRaftLogStore. A fresh data dir records its
+// store in raft/log-store.
 func openRaftStores(dataDir, want string, logger hclog.Logger) (*raftStores, error) {
-	if want == "" {
-		want = DefaultRaftLogStore
-	}
 	if err := checkRaftLogStore(want); err != nil {
 		return nil, err
 	}
@@ -148,6 +153,12 @@ func openRaftStores(dataDir, want string, logger hclog.Logger) (*raftStores, err
 	held, why, marked, err := heldRaftLogStore(dataDir)
 	if err != nil {
 		return nil, err
+	}
+	if want == "" {
+		want = held
+		if want == "" {
+			want = DefaultRaftLogStore
+		}
 	}
 	if held != "" && held != want {
 		return nil, fmt.Errorf("%w: data-dir %s holds its Raft log in %s (%s), but raft_log_store is %q: start it with --raft-log-store %s (raft_log_store = %q), or, to change stores, stop the node, move the data dir away and start it on an empty one: it rejoins and the leader sends it a snapshot",

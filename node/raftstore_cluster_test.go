@@ -286,7 +286,7 @@ func TestWALSnapshotCompactionAndRestore(t *testing.T) {
 // names: stop it, start it with the other store on an empty data dir, and
 // it rejoins under its name and is sent the cluster's state.
 func TestRaftLogStoreChangedByRejoiningOnEmptyDataDir(t *testing.T) {
-	c := testkit.NewCluster(t, 3)
+	c := testkit.NewCluster(t, 3, testkit.WithRaftLogStore(node.RaftLogStoreBoltDB))
 	w := newLeaderKV(t, c)
 	for i := 0; i < 20; i++ {
 		w.put(fmt.Sprintf("bolt/%02d", i), "x")

@@ -264,12 +264,57 @@ func TestRaftLogStoreBadMarker(t *testing.T) {
 	}
 }
 
+// With no store configured, a new data dir takes DefaultRaftLogStore (wal)
+// and a data dir that holds its log keeps its store, whichever it is, with
+// its writes: an upgraded node with a boltdb data dir and no setting runs.
+func TestRaftLogStoreUnsetKeepsTheDataDirs(t *testing.T) {
+	if node.DefaultRaftLogStore != node.RaftLogStoreWAL {
+		t.Fatalf("DefaultRaftLogStore = %q", node.DefaultRaftLogStore)
+	}
+	fresh := filepath.Join(t.TempDir(), "fresh")
+	n, err := startSingle(t, fresh, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	if m := readMarker(t, fresh); m != node.DefaultRaftLogStore+"\n" {
+		t.Errorf("a new data dir with no store configured recorded %q, want %q", m, node.DefaultRaftLogStore)
+	}
+	for _, store := range []string{node.RaftLogStoreBoltDB, node.RaftLogStoreWAL} {
+		dir := filepath.Join(t.TempDir(), store)
+		n, err := startSingle(t, dir, store)
+		if err != nil {
+			t.Fatal(err)
+		}
+		put(t, singleKV(t, n), "k", store)
+		if err := n.Shutdown(); err != nil {
+			t.Fatal(err)
+		}
+		n, err = startSingle(t, dir, "")
+		if err != nil {
+			t.Fatalf("%s data dir with no store configured: %v", store, err)
+		}
+		got, err := singleKV(t, n).Get(testkit.Ctx(t, 10*time.Second), &pb.KVGetRequest{Key: "k"})
+		if err != nil || string(got.Entry.Value) != store {
+			t.Errorf("%s data dir with no store configured: %v %v", store, got, err)
+		}
+		if err := n.Shutdown(); err != nil {
+			t.Fatal(err)
+		}
+		if m := readMarker(t, dir); m != store+"\n" {
+			t.Errorf("%s data dir's marker is now %q", store, m)
+		}
+	}
+}
+
 // raft_log_store accepts "boltdb" and "wal" (and "" for the default) and
 // refuses anything else naming the key and the allowed values, in the
 // configuration and in the config file.
 func TestRaftLogStoreSetting(t *testing.T) {
-	if node.DefaultConfig().RaftLogStore != node.DefaultRaftLogStore {
-		t.Errorf("DefaultConfig().RaftLogStore = %q", node.DefaultConfig().RaftLogStore)
+	if node.DefaultConfig().RaftLogStore != "" {
+		t.Errorf("DefaultConfig().RaftLogStore = %q, want \"\" (the data dir's)", node.DefaultConfig().RaftLogStore)
 	}
 	for _, v := range []string{"", "boltdb", "wal", "WAL", "bolt", "sqlite"} {
 		c := testkit.FastConfig("n1", t.TempDir())

@@ -7,8 +7,8 @@ import (
 	"testing"
 )
 
-// --raft-log-store takes boltdb or wal (default boltdb), over the file's
-// raft_log_store; anything else is a usage error (exit 2) naming the flag
+// --raft-log-store takes boltdb or wal (unset by default: the data dir's
+// store, wal for a new one), over the file's raft_log_store; anything else is a usage error (exit 2) naming the flag
 // and the two values, in the file one naming the key.
 func TestAgentRaftLogStore(t *testing.T) {
 	dir := t.TempDir()
@@ -28,7 +28,7 @@ func TestAgentRaftLogStore(t *testing.T) {
 		args []string
 		want string
 	}{
-		{nil, "boltdb"},
+		{nil, ""},
 		{[]string{"--raft-log-store", "wal"}, "wal"},
 		{[]string{"--config", file}, "wal"},
 		{[]string{"--config", file, "--raft-log-store", "boltdb"}, "boltdb"},
