@@ -13,6 +13,13 @@
 // deadline instead. A leader that dies mid-plan loses nothing: executors
 // report to the next leader, which takes over the deadlines.
 //
+// A node learns of a stage it takes part in from its replica, or sooner:
+// the leader tells it as soon as the stage starts (Internal.StepReady, with
+// the stage's deadline), and the node whose report will finish the phase
+// before tells the next phase's nodes ahead, so that their starts follow
+// that report in the log. Either is a hint: a start the state machine
+// refuses as early is proposed again once the stage runs (dispatch.go).
+//
 // It must not change the replicated state except through commands, nor
 // touch the runtime outside a committed step. Deadlines and settling are
 // timed by Config.Clock (with the node's, which dates the commands), which
