@@ -21,11 +21,8 @@ func (l *Layer) deadlines(ctx context.Context) {
 		if err == nil {
 			now := l.clock.Now()
 			for _, rec := range plans {
-				if rec.Current < 0 || int(rec.Current) >= len(rec.Stages) {
-					continue
-				}
-				stage := rec.Stages[rec.Current]
-				if state.StageStatusOf(stage) != pb.StageStatus_STAGE_STATUS_RUNNING {
+				stage := state.RunningStage(rec)
+				if stage == nil {
 					continue
 				}
 				due := time.Unix(0, stage.DeadlineUnixNano)

@@ -40,11 +40,8 @@ func (l *Layer) dispatch(ctx context.Context) {
 		}
 		running := map[string]bool{}
 		for _, rec := range plans {
-			if rec.Current < 0 || int(rec.Current) >= len(rec.Stages) {
-				continue
-			}
-			stage := rec.Stages[rec.Current]
-			if state.StageStatusOf(stage) != pb.StageStatus_STAGE_STATUS_RUNNING {
+			stage := state.RunningStage(rec)
+			if stage == nil {
 				continue
 			}
 			for _, step := range stage.Steps {
@@ -128,7 +125,7 @@ func (l *Layer) stepReady(_ context.Context, req *pb.StepReadyRequest) (*pb.Step
 // saves time. This node's own next share, and the leader's, are taken on
 // from their replicas as soon as the report is applied.
 func (e *executor) hintNext(planID, stageKey string, step *pb.Step) {
-	if !outcomeOK(step) {
+	if !state.StepOK(step) {
 		return
 	}
 	rec, _, err := e.l.node.State().Plan(nil, planID)
@@ -170,28 +167,4 @@ func waiting(s *pb.Step) bool {
 		return true
 	}
 	return false
-}
-
-// outcomeOK is the state machine's reading of a step that succeeded: no
-// error, every check passed and every operation ran and succeeded.
-func outcomeOK(s *pb.Step) bool {
-	if s.Error != "" {
-		return false
-	}
-	for _, c := range s.PreChecks {
-		if !c.Ok {
-			return false
-		}
-	}
-	for _, o := range s.Operations {
-		if !o.Ran || !o.Ok {
-			return false
-		}
-	}
-	for _, c := range s.PostChecks {
-		if !c.Ok {
-			return false
-		}
-	}
-	return true
 }

@@ -61,11 +61,8 @@ func (e *executor) run() {
 			e.l.logger.Error("executor: read plans", "error", err)
 		}
 		for _, rec := range plans {
-			if rec.Current < 0 || int(rec.Current) >= len(rec.Stages) {
-				continue
-			}
-			stage := rec.Stages[rec.Current]
-			if state.StageStatusOf(stage) != pb.StageStatus_STAGE_STATUS_RUNNING {
+			stage := state.RunningStage(rec)
+			if stage == nil {
 				continue
 			}
 			for _, step := range stage.Steps {

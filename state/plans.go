@@ -277,7 +277,7 @@ func (s *Store) PlanStepReport(idx uint64, at int64, c *pb.PlanStepReportCommand
 			return true, nil
 		}
 		copyOutcome(step, c.Step, at)
-		if stepOK(c.Step) {
+		if StepOK(c.Step) {
 			setStepStatus(step, pb.StepStatus_STEP_STATUS_SUCCEEDED)
 		} else {
 			setStepStatus(step, pb.StepStatus_STEP_STATUS_FAILED)
@@ -295,7 +295,10 @@ func copyOutcome(dst, src *pb.Step, at int64) {
 	dst.FinishedAtUnixNano = at
 }
 
-func stepOK(s *pb.Step) bool {
+// StepOK is the state machine's reading of a reported step: it succeeded
+// when it has no error, every check passed and every operation ran and
+// succeeded.
+func StepOK(s *pb.Step) bool {
 	if s.Error != "" {
 		return false
 	}

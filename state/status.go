@@ -144,6 +144,19 @@ func PlanStatusOf(r *pb.PlanRecord) pb.PlanStatus { return planStatuses.of(r.Sta
 // StageStatusOf returns a stage's status.
 func StageStatusOf(s *pb.Stage) pb.StageStatus { return stageStatuses.of(s.StatusCode, s.Status) }
 
+// RunningStage is the plan's current stage while that stage runs, nil
+// otherwise (no current stage, or one not running).
+func RunningStage(rec *pb.PlanRecord) *pb.Stage {
+	if rec.Current < 0 || int(rec.Current) >= len(rec.Stages) {
+		return nil
+	}
+	stage := rec.Stages[rec.Current]
+	if StageStatusOf(stage) != pb.StageStatus_STAGE_STATUS_RUNNING {
+		return nil
+	}
+	return stage
+}
+
 // StepStatusOf returns a step's status.
 func StepStatusOf(s *pb.Step) pb.StepStatus { return stepStatuses.of(s.StatusCode, s.Status) }
 
