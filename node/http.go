@@ -144,17 +144,23 @@ func httpToken(r *http.Request) string {
 // httpAuthorize checks the request's token for need through the same
 // checker the gRPC interceptor uses; nil with ACLs off.
 func (n *Node) httpAuthorize(r *http.Request, need acl.Need) (int, error) {
+	return n.authorizeToken(httpToken(r), need)
+}
+
+// authorizeToken checks token for needs as the gRPC ACL interceptor does,
+// with the HTTP status of a refusal; nil with ACLs off.
+func (n *Node) authorizeToken(token string, needs ...acl.Need) (int, error) {
 	if n.acl == nil {
 		return 0, nil
 	}
-	id, err := n.acl.Resolve(httpToken(r))
+	id, err := n.acl.Resolve(token)
 	if err != nil {
 		if errors.Is(err, acl.ErrTokenNotFound) {
 			return http.StatusForbidden, err
 		}
 		return http.StatusInternalServerError, err
 	}
-	if err := acl.Check(id, []acl.Need{need}); err != nil {
+	if err := acl.Check(id, needs); err != nil {
 		return http.StatusForbidden, err
 	}
 	return 0, nil

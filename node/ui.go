@@ -2,7 +2,6 @@ package node
 
 import (
 	"errors"
-	"net/http"
 	"sort"
 	"sync"
 
@@ -35,20 +34,7 @@ func (b *uiBackend) Conn() (grpc.ClientConnInterface, error) {
 
 // Authorize checks the token as the gRPC ACL interceptor does.
 func (b *uiBackend) Authorize(token string, needs ...acl.Need) (int, error) {
-	if b.n.acl == nil {
-		return 0, nil
-	}
-	id, err := b.n.acl.Resolve(token)
-	if err != nil {
-		if errors.Is(err, acl.ErrTokenNotFound) {
-			return http.StatusForbidden, err
-		}
-		return http.StatusInternalServerError, err
-	}
-	if err := acl.Check(id, needs); err != nil {
-		return http.StatusForbidden, err
-	}
-	return 0, nil
+	return b.n.authorizeToken(token, needs...)
 }
 
 // Changes starts, once, the watch that turns commits, gossip membership
