@@ -94,8 +94,7 @@ func statesFromJSON(r fielderr.Reporter, path string, v *strictjson.Value) []Sta
 	for i, e := range v.Vals {
 		ep := fielderr.Index(path, i)
 		var s StateImport
-		if e.Kind != strictjson.Object {
-			r.Report(ep, "expected an object, got %s", e.Kind)
+		if !jsonObjectAt(r, ep, e) {
 			continue
 		}
 		strictjson.Fields(r, e, ep, stateImportJSONFields, func(key, fp string, val *strictjson.Value) {
