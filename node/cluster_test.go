@@ -200,19 +200,7 @@ func TestLeaderKilledNoAcknowledgedWriteLost(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	list, err := kv.List(testkit.Ctx(t, 10*time.Second), &pb.KVListRequest{Prefix: "k"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	have := map[string]bool{}
-	for _, e := range list.Entries {
-		have[e.Key] = true
-	}
-	for _, k := range acked {
-		if !have[k] {
-			t.Errorf("acknowledged write %s lost", k)
-		}
-	}
+	ackedKept(t, kv, "k", acked)
 	t.Logf("%d acknowledged writes, all present under new leader %s", len(acked), newLeader.Name())
 }
 
@@ -634,5 +622,24 @@ func TestUnknownCommandStopsNode(t *testing.T) {
 	}
 	if n.Err() == nil || !strings.Contains(n.Err().Error(), "9999") {
 		t.Fatalf("node error: %v", n.Err())
+	}
+}
+
+// ackedKept fails t for every key of acked (writes acknowledged under
+// prefix) that a linearizable list of prefix through kv does not hold.
+func ackedKept(t *testing.T, kv pb.KVClient, prefix string, acked []string) {
+	t.Helper()
+	list, err := kv.List(testkit.Ctx(t, 10*time.Second), &pb.KVListRequest{Prefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]bool{}
+	for _, e := range list.Entries {
+		have[e.Key] = true
+	}
+	for _, k := range acked {
+		if !have[k] {
+			t.Errorf("acknowledged write %s lost", k)
+		}
 	}
 }

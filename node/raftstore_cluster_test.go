@@ -177,19 +177,7 @@ func TestWALLeaderKilledNothingLostRestartRejoins(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	list, err := kv.List(testkit.Ctx(t, 10*time.Second), &pb.KVListRequest{Prefix: "w"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	have := map[string]bool{}
-	for _, e := range list.Entries {
-		have[e.Key] = true
-	}
-	for _, k := range acked {
-		if !have[k] {
-			t.Errorf("acknowledged write %s lost", k)
-		}
-	}
+	ackedKept(t, kv, "w", acked)
 	if first, last := walBounds(t, leader.DataDir()); last < beforeKillAt {
 		t.Fatalf("the killed leader's wal holds %d..%d, want it to reach %d (every write it acknowledged)", first, last, beforeKillAt)
 	}
