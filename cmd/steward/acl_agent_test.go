@@ -16,27 +16,19 @@ func TestAgentACLSettings(t *testing.T) {
 	if err := os.WriteFile(file, []byte("name = \"a\"\ndata_dir = \"/tmp/a\"\nacl {\n  enabled = true\n  default_policy = \"allow\"\n}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	parse := func(args ...string) (agentSettings, error) {
-		f := &agentFlags{}
-		cmd := newAgentCmdWith(f)
-		if err := cmd.ParseFlags(args); err != nil {
-			t.Fatal(err)
-		}
-		return agentConfig(cmd, f)
-	}
-	s, err := parse("--config", file)
+	s, err := parseAgentFlags(t, "--config", file)
 	if err != nil || !s.node.ACL.Enabled || s.node.ACL.DefaultPolicy != "allow" {
 		t.Fatalf("file acl block: %+v %v", s.node.ACL, err)
 	}
-	s, err = parse("--config", file, "--acl-default-policy", "deny")
+	s, err = parseAgentFlags(t, "--config", file, "--acl-default-policy", "deny")
 	if err != nil || !s.node.ACL.Enabled || s.node.ACL.DefaultPolicy != "deny" {
 		t.Fatalf("flag over the file: %+v %v", s.node.ACL, err)
 	}
-	s, err = parse("--name", "b", "--data-dir", dir, "--acl-enabled")
+	s, err = parseAgentFlags(t, "--name", "b", "--data-dir", dir, "--acl-enabled")
 	if err != nil || !s.node.ACL.Enabled || s.node.ACL.DefaultPolicy != "deny" {
 		t.Fatalf("--acl-enabled: %+v %v", s.node.ACL, err)
 	}
-	if _, err := parse("--name", "b", "--data-dir", dir, "--acl-enabled", "--acl-default-policy", "maybe"); exitCode(err) != 2 || !strings.Contains(err.Error(), `acl.default_policy: "maybe"`) {
+	if _, err := parseAgentFlags(t, "--name", "b", "--data-dir", dir, "--acl-enabled", "--acl-default-policy", "maybe"); exitCode(err) != 2 || !strings.Contains(err.Error(), `acl.default_policy: "maybe"`) {
 		t.Fatalf("bad default policy: %v", err)
 	}
 	if line := securityLine(s.node, false); !strings.Contains(line, "ACLs on") || !strings.Contains(line, "gossip encryption off") {

@@ -25,14 +25,6 @@ func TestAgentHTTPAddr(t *testing.T) {
 	if err := os.WriteFile(file, []byte("http_addr = \"127.0.0.3:9000\"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	parse := func(args ...string) (agentSettings, error) {
-		f := &agentFlags{}
-		cmd := newAgentCmdWith(f)
-		if err := cmd.ParseFlags(args); err != nil {
-			t.Fatal(err)
-		}
-		return agentConfig(cmd, f)
-	}
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -44,12 +36,12 @@ func TestAgentHTTPAddr(t *testing.T) {
 		{[]string{"--config", file}, "127.0.0.3:9000"},
 		{[]string{"--config", file, "--http-addr", "127.0.0.4:9001"}, "127.0.0.4:9001"},
 	} {
-		s, err := parse(append([]string{"--data-dir", dir}, tc.args...)...)
+		s, err := parseAgentFlags(t, append([]string{"--data-dir", dir}, tc.args...)...)
 		if err != nil || s.node.HTTPAddr != tc.want {
 			t.Errorf("%v: http addr %q %v, want %q", tc.args, s.node.HTTPAddr, err, tc.want)
 		}
 	}
-	s, err := parse("--http-addr", "nope", "--name", "a", "--data-dir", dir)
+	s, err := parseAgentFlags(t, "--http-addr", "nope", "--name", "a", "--data-dir", dir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,21 +8,14 @@ import (
 )
 
 // --raft-log-store takes boltdb or wal (unset by default: the data dir's
-// store, wal for a new one), over the file's raft_log_store; anything else is a usage error (exit 2) naming the flag
-// and the two values, in the file one naming the key.
+// store, wal for a new one), over the file's raft_log_store; anything
+// else is a usage error (exit 2) naming the flag and the two values, in
+// the file one naming the key.
 func TestAgentRaftLogStore(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "agent.hcl")
 	if err := os.WriteFile(file, []byte("raft_log_store = \"wal\"\n"), 0o600); err != nil {
 		t.Fatal(err)
-	}
-	parse := func(args ...string) (agentSettings, error) {
-		f := &agentFlags{}
-		cmd := newAgentCmdWith(f)
-		if err := cmd.ParseFlags(args); err != nil {
-			t.Fatal(err)
-		}
-		return agentConfig(cmd, f)
 	}
 	for _, tc := range []struct {
 		args []string
@@ -33,7 +26,7 @@ func TestAgentRaftLogStore(t *testing.T) {
 		{[]string{"--config", file}, "wal"},
 		{[]string{"--config", file, "--raft-log-store", "boltdb"}, "boltdb"},
 	} {
-		s, err := parse(append([]string{"--data-dir", dir, "--name", "a"}, tc.args...)...)
+		s, err := parseAgentFlags(t, append([]string{"--data-dir", dir, "--name", "a"}, tc.args...)...)
 		if err != nil || s.node.RaftLogStore != tc.want {
 			t.Errorf("%v: raft log store %q %v, want %q", tc.args, s.node.RaftLogStore, err, tc.want)
 		}
@@ -46,7 +39,7 @@ func TestAgentRaftLogStore(t *testing.T) {
 	if err := os.WriteFile(bad, []byte("raft_log_store = \"bolt\"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := parse("--config", bad, "--data-dir", dir); err == nil || !strings.Contains(err.Error(), `raft_log_store: "bolt" is not a Raft log store; use "boltdb" or "wal"`) {
+	if _, err := parseAgentFlags(t, "--config", bad, "--data-dir", dir); err == nil || !strings.Contains(err.Error(), `raft_log_store: "bolt" is not a Raft log store; use "boltdb" or "wal"`) {
 		t.Errorf("bad raft_log_store in the file: %v", err)
 	}
 }

@@ -485,3 +485,16 @@ func TestAgentMode(t *testing.T) {
 		t.Fatalf("agent --dev --client: %v (exit %d)", err, exitCode(err))
 	}
 }
+
+// parseAgentFlags is the agent's settings from args, as `steward agent`
+// reads them (flags, then the config file they name); a flag parse error
+// fails t.
+func parseAgentFlags(t *testing.T, args ...string) (agentSettings, error) {
+	t.Helper()
+	f := &agentFlags{}
+	cmd := newAgentCmdWith(f)
+	if err := cmd.ParseFlags(args); err != nil {
+		t.Fatal(err)
+	}
+	return agentConfig(cmd, f)
+}

@@ -125,23 +125,15 @@ func TestAgentAuditSettings(t *testing.T) {
 		}
 		return file
 	}
-	parse := func(args ...string) (agentSettings, error) {
-		f := &agentFlags{}
-		cmd := newAgentCmdWith(f)
-		if err := cmd.ParseFlags(args); err != nil {
-			t.Fatal(err)
-		}
-		return agentConfig(cmd, f)
-	}
 	file := write("audit {\n  enabled = true\n  path = \"/var/log/steward/audit.log\"\n  rotate_bytes = 1048576\n  rotate_max_files = 3\n}\n")
-	s, err := parse("--config", file)
+	s, err := parseAgentFlags(t, "--config", file)
 	if err != nil || !s.node.Audit.Enabled || s.node.Audit.Path != "/var/log/steward/audit.log" || s.node.Audit.RotateBytes != 1<<20 || s.node.Audit.RotateMaxFiles != 3 {
 		t.Fatalf("file audit block: %+v %v", s.node.Audit, err)
 	}
-	if s, err = parse("--config", file, "--audit-enabled=false"); err != nil || s.node.Audit.Enabled {
+	if s, err = parseAgentFlags(t, "--config", file, "--audit-enabled=false"); err != nil || s.node.Audit.Enabled {
 		t.Fatalf("flag over the file: %+v %v", s.node.Audit, err)
 	}
-	if _, err := parse("--config", write("audit {\n  rotate_bytes = 10\n}\n")); exitCode(err) != 2 || !strings.Contains(err.Error(), "audit.rotate_bytes: 10") {
+	if _, err := parseAgentFlags(t, "--config", write("audit {\n  rotate_bytes = 10\n}\n")); exitCode(err) != 2 || !strings.Contains(err.Error(), "audit.rotate_bytes: 10") {
 		t.Fatalf("rotate_bytes 10: %v", err)
 	}
 }
