@@ -126,20 +126,27 @@ func TestProgressDisplayDetectsATerminal(t *testing.T) {
 
 // apply --wait and ops watch on a terminal draw the display (bars, cursor
 // moves, no per-node lines) and end with the final line; the same
-// commands piped print the plain lines (TestApplyWait).
+// commands piped print the plain lines (TestApplyWait). The second phase
+// kills a child that takes a second to start again, so the plan is still
+// running when the display first draws it and the display redraws in
+// place.
 func TestApplyWaitOnATerminal(t *testing.T) {
 	c := testkit.NewCluster(t, 1, testkit.WithStack(coordStack))
 	addr := c.Node(0).GRPCAddr()
 	dir := t.TempDir()
 	mustRun(t, "--addr", addr, "sup", "apply", writeFile(t, dir, "t.json",
-		`{"name":"tally","node":"n1","children":[{"id":"count","behavior":"counter"}]}`))
+		`{"name":"tally","node":"n1","children":[{"id":"count","behavior":"counter"},{"id":"slow","behavior":"slow_start","args":{"start_ms":"1000"}}]}`))
 	testkit.Eventually(t, 15*time.Second, func() error {
-		_, err := run(t, "--addr", addr, "proc", "state", "tree:tally/count")
-		return err
+		for _, child := range []string{"count", "slow"} {
+			if _, err := run(t, "--addr", addr, "proc", "state", "tree:tally/"+child); err != nil {
+				return err
+			}
+		}
+		return nil
 	}, "tally running")
 	inc := writeFile(t, dir, "inc.json", `{"operations":[
 	 {"id":"a","type":"send_message","target":{"supervisor":"tally","child_id":"count"},"params":{"message":"inc 2"}},
-	 {"id":"b","type":"send_message","target":{"supervisor":"tally","child_id":"count"},"params":{"message":"inc 3"},"depends_on":["a"]}]}`)
+	 {"id":"b","type":"kill_process","target":{"supervisor":"tally","child_id":"slow"},"depends_on":["a"]}]}`)
 
 	t.Setenv("NO_COLOR", "1")
 	p := openPTY(t, 70)
