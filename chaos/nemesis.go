@@ -274,11 +274,15 @@ func (nm *Nemesis) one(ctx context.Context, p Planned) Fault {
 	case NetemDelay:
 		x := int(p.Pick % uint32(len(c.Nodes)))
 		begin(x)
-		f.Note = "netem: 100ms delay, 50ms jitter, 10% loss on its egress"
-		errs = append(errs, net.NetemOn(ctx, x, "100ms", "50ms", "10%"))
+		how, err := net.NetemOn(ctx, x, 100*time.Millisecond, 50*time.Millisecond, 0.1, int64(p.Pick))
+		errs = append(errs, err)
+		f.Note = "100ms delay, 50ms jitter, 10% loss on what it sends: " + how
 		hold(ctx, p.Hold)
 		healAll(x)
 		end()
+		if st, ok := net.LastDelay(x); ok && err == nil {
+			f.Note += fmt.Sprintf(" (%d packets: %d dropped, %d delayed; %d dropped by the kernel before the delayer)", st.Seen, st.Dropped, st.Accepted, st.KernelDropped)
+		}
 	case RemovePeer:
 		x := nm.follower(ctx, p.Pick, &f.Note)
 		begin(x)

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -44,13 +45,18 @@ type Net struct {
 	// iptables is false when the iptables command is missing: partitions
 	// and loss are then refused.
 	iptables bool
-	// netem is false when the kernel has no netem qdisc (sch_netem): the
-	// netem kind is then left out of the schedule.
-	netem bool
+	// netemQdisc is false when the kernel has no netem qdisc (sch_netem):
+	// a Delayer stands in (it needs iptables' NFQUEUE target).
+	netemQdisc bool
+
+	mu        sync.Mutex
+	delayers  map[int]*Delayer
+	lastDelay map[int]DelayerStats
 }
 
-// Netem reports whether the kernel has netem.
-func (nt *Net) Netem() bool { return nt.netem }
+// Netem reports whether the netem kind can run: with the kernel's netem
+// qdisc, or else with a Delayer (which needs iptables).
+func (nt *Net) Netem() bool { return nt.netemQdisc || nt.iptables }
 
 // sh runs a command and returns its error with its output.
 func sh(ctx context.Context, name string, args ...string) error {
@@ -96,7 +102,7 @@ func SetupNet(ctx context.Context, n int) (*Net, error) {
 		return nil, err
 	}
 	_, iptErr := exec.LookPath("iptables")
-	nt := &Net{n: n, iptables: iptErr == nil}
+	nt := &Net{n: n, iptables: iptErr == nil, delayers: map[int]*Delayer{}, lastDelay: map[int]DelayerStats{}}
 	steps := [][]string{
 		{"ip", "netns", "add", bridgeNS},
 		{"ip", "-n", bridgeNS, "link", "add", "br0", "type", "bridge"},
@@ -123,7 +129,7 @@ func SetupNet(ctx context.Context, n int) (*Net, error) {
 	}
 	// Probe netem on the clients' loopback, then remove it.
 	if inNS(ctx, clientNS, "tc", "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms") == nil {
-		nt.netem = true
+		nt.netemQdisc = true
 		_ = inNS(ctx, clientNS, "tc", "qdisc", "del", "dev", "lo", "root")
 	}
 	if nt.iptables {
@@ -140,8 +146,13 @@ func SetupNet(ctx context.Context, n int) (*Net, error) {
 	return nt, nil
 }
 
-// Close removes the namespaces (Clean).
-func (nt *Net) Close(ctx context.Context) error { return Clean(ctx) }
+// Close stops any Delayer and removes the namespaces (Clean).
+func (nt *Net) Close(ctx context.Context) error {
+	for i := 0; i < nt.n; i++ {
+		nt.stopDelay(i)
+	}
+	return Clean(ctx)
+}
 
 // Clean removes every namespace whose name starts with Prefix, after
 // killing the processes inside (waking stopped ones first), and any link
@@ -195,6 +206,8 @@ func (nt *Net) Heal(ctx context.Context, i int) error {
 	}
 	// No qdisc to delete is not an error worth reporting.
 	_ = inNS(ctx, NodeNS(i), "tc", "qdisc", "del", "dev", "eth0", "root")
+	// The rule is gone: the delayer lets what it holds go and stops.
+	nt.stopDelay(i)
 	if len(errs) > 0 {
 		return fmt.Errorf("heal %s: %s", NodeNS(i), strings.Join(errs, "; "))
 	}
@@ -245,13 +258,67 @@ func (nt *Net) Throttle(ctx context.Context, i int, rate, latency string) error 
 	return inNS(ctx, NodeNS(i), "tc", "qdisc", "replace", "dev", "eth0", "root", "tbf", "rate", rate, "burst", "32kbit", "latency", latency)
 }
 
-// NetemOn puts netem on node i's outgoing link: delay with jitter and loss
-// (e.g. "100ms", "50ms", "10%").
-func (nt *Net) NetemOn(ctx context.Context, i int, delay, jitter, loss string) error {
-	if !nt.netem {
-		return fmt.Errorf("this kernel has no netem qdisc")
+// NetemOn gives node i's outgoing packets delay ± jitter and drops a
+// share loss of them: with the kernel's netem qdisc on its link where the
+// kernel has one, else with a Delayer behind an iptables NFQUEUE rule for
+// what the node sends from its address to other addresses (its own
+// traffic to itself, on lo, is left alone, as netem on eth0 leaves it).
+// The note says which was used.
+func (nt *Net) NetemOn(ctx context.Context, i int, delay, jitter time.Duration, loss float64, seed int64) (string, error) {
+	if nt.netemQdisc {
+		return "netem qdisc", inNS(ctx, NodeNS(i), "tc", "qdisc", "replace", "dev", "eth0", "root", "netem",
+			"delay", delay.String(), jitter.String(), "loss", fmt.Sprintf("%g%%", loss*100))
 	}
-	return inNS(ctx, NodeNS(i), "tc", "qdisc", "replace", "dev", "eth0", "root", "netem", "delay", delay, jitter, "loss", loss)
+	if err := nt.needIptables(); err != nil {
+		return "", err
+	}
+	d, err := StartDelayer("/var/run/netns/"+NodeNS(i), delayQueue, delay, jitter, loss, seed)
+	if err != nil {
+		return "", err
+	}
+	nt.mu.Lock()
+	if old := nt.delayers[i]; old != nil {
+		old.Stop()
+	}
+	nt.delayers[i] = d
+	nt.mu.Unlock()
+	own := NodeIP(i)
+	for _, r := range [][]string{
+		{"-A", chain, "-s", own, "-d", own, "-j", "RETURN"},
+		{"-A", chain, "-s", own, "-j", "NFQUEUE", "--queue-num", fmt.Sprint(delayQueue), "--queue-bypass"},
+	} {
+		if err := inNS(ctx, NodeNS(i), append([]string{"iptables", "-w"}, r...)...); err != nil {
+			return "", err
+		}
+	}
+	return "user-space delayer on an NFQUEUE (this kernel has no netem qdisc)", nil
+}
+
+// delayQueue is the NFQUEUE number of the Delayer in a node's namespace.
+const delayQueue = 7
+
+// stopDelay stops node i's Delayer, if it has one, and keeps its counts
+// for LastDelay.
+func (nt *Net) stopDelay(i int) {
+	nt.mu.Lock()
+	d := nt.delayers[i]
+	delete(nt.delayers, i)
+	nt.mu.Unlock()
+	if d == nil {
+		return
+	}
+	st := d.Stop()
+	nt.mu.Lock()
+	nt.lastDelay[i] = st
+	nt.mu.Unlock()
+}
+
+// LastDelay is what node i's last stopped Delayer counted.
+func (nt *Net) LastDelay(i int) (DelayerStats, bool) {
+	nt.mu.Lock()
+	defer nt.mu.Unlock()
+	st, ok := nt.lastDelay[i]
+	return st, ok
 }
 
 // Dialer dials from inside the clients' namespace: the socket is made on

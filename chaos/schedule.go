@@ -20,7 +20,7 @@ const (
 	OneWayLoss      = "one-way-loss"     // a node drops every packet from its peers, sends its own
 	PacketLoss      = "packet-loss"      // a node drops 30% of its packets each way (random)
 	Throttle        = "throttle"         // a node's link limited to 512 kbit/s, 200 ms of queue (delay)
-	NetemDelay      = "netem"            // netem on a node's link: 100 ms delay, 50 ms jitter, 10% loss (where the kernel has netem)
+	NetemDelay      = "netem"            // 100 ms delay, 50 ms jitter, 10% loss on what a node sends: the netem qdisc, or a Delayer where the kernel has none
 	RemovePeer      = "remove-peer"      // SIGKILL a follower, remove it through the leader's RemovePeer API, restart it (added back)
 	LeaveLeader     = "leave-leader"     // SIGTERM the leader (graceful leave: out of the Raft configuration), restart it
 	LeaveRandom     = "leave-random"     // SIGTERM a follower (graceful leave), restart it
