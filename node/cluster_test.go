@@ -251,13 +251,27 @@ func TestGracefulLeaveRemovesPeer(t *testing.T) {
 	c := testkit.NewCluster(t, 3, testkit.WithConfig(func(cfg *node.Config) {
 		cfg.ReconcileInterval = time.Hour // only membership events drive the reconciler here
 		cfg.FailedReapTimeout = time.Hour
+		// Leave's own bound out of reach: a Leave that waited for its own
+		// configuration (which a removed server may never see) would run
+		// into the context's deadline below.
+		cfg.LeaveTimeout = time.Hour
 	}))
 	leaver := c.Followers()[0]
-	if err := leaver.Leave(testkit.Ctx(t, 15*time.Second)); err != nil {
+	leader := c.WaitForLeader()
+	ctx := testkit.Ctx(t, time.Minute)
+	if err := leaver.Leave(ctx); err != nil {
 		t.Fatal(err)
 	}
+	if ctx.Err() != nil {
+		t.Fatalf("Leave returned only at its deadline (%v): it waited for what the leader had confirmed", ctx.Err())
+	}
+	// Leave returns once the leader has committed the configuration
+	// without the leaver: the leader's configuration shows it at once.
+	if p := raftPeers(t, leader); len(p) != 2 {
+		t.Fatalf("Leave returned while the leader's peers are %v", p)
+	}
 	<-leaver.ShutdownCh()
-	leader := c.WaitForLeader()
+	leader = c.WaitForLeader()
 	c.Eventually(10*time.Second, func() error {
 		p := raftPeers(t, leader)
 		if _, ok := p[leaver.Name()]; ok || len(p) != 2 {
@@ -276,8 +290,12 @@ func TestGracefulLeaveRemovesPeer(t *testing.T) {
 
 	// The leader leaves: leadership moves, the last node remains with a quorum of one.
 	old := leader.Name()
-	if err := leader.Leave(testkit.Ctx(t, 15*time.Second)); err != nil {
+	ctx = testkit.Ctx(t, time.Minute)
+	if err := leader.Leave(ctx); err != nil {
 		t.Fatal(err)
+	}
+	if ctx.Err() != nil {
+		t.Fatalf("the leader's Leave returned only at its deadline (%v)", ctx.Err())
 	}
 	<-leader.ShutdownCh()
 	last := c.WaitForLeader()

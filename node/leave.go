@@ -15,8 +15,8 @@ import (
 // Leave leaves the cluster gracefully and then shuts the node down: a
 // leader first hands leadership to another voter, the node leaves gossip
 // (the leader then removes it from Raft at once), and it waits until the
-// Raft configuration no longer holds it, so its departure never costs the
-// cluster its quorum.
+// leader has committed a Raft configuration without it, so its departure
+// never costs the cluster its quorum.
 func (n *Node) Leave(ctx context.Context) error {
 	if !n.leaving.CompareAndSwap(false, true) {
 		return nil
@@ -53,15 +53,23 @@ func (n *Node) Leave(ctx context.Context) error {
 			}
 		}
 	}
+	// The leader answers once the configuration without this node is
+	// committed: from then on its departure cannot cost the quorum. The
+	// node itself may never see that entry (the leader stops replicating
+	// to a removed server), so only a failed request is followed by
+	// waiting for the local configuration.
+	removed := false
 	if _, inRaft := findServer(servers, n.cfg.Name); inRaft && len(servers) > 1 {
 		if err := n.askLeaderToRemoveSelf(ctx); err != nil {
 			n.logger.Warn("asking the leader to remove this node", "error", err)
+		} else {
+			removed = true
 		}
 	}
 	if err := n.ml.Leave(n.cfg.LeaveTimeout); err != nil {
 		n.logger.Warn("gossip leave", "error", err)
 	}
-	if len(servers) <= 1 {
+	if len(servers) <= 1 || removed {
 		return nil
 	}
 	wctx, cancel := context.WithTimeout(ctx, n.cfg.LeaveTimeout)
