@@ -50,11 +50,13 @@ type Planned struct {
 
 // Schedule limits.
 const (
-	// MinHold is a fault's shortest hold: six election timeouts (500 ms
-	// by default), so that a pause or a partition of the leader deposes it.
-	MinHold = 3 * time.Second
-	// MinGap is the shortest healthy time after a fault heals.
-	MinGap = 2 * time.Second
+	// MinHold is a fault's shortest hold: six of the agents' default
+	// election timeouts (250 ms), so that a pause or a partition of the
+	// leader deposes it.
+	MinHold = 1500 * time.Millisecond
+	// MinGap is the shortest healthy time after a fault heals (the
+	// nemesis also waits for the cluster to be healthy before the next).
+	MinGap = time.Second
 )
 
 // ParseKinds reads a comma-separated list of kinds ("" or "all": every kind).
