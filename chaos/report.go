@@ -31,6 +31,21 @@ type Checks struct {
 	ValidateConsistent *bool `json:"validate_consistent"`
 	// Recovered: after the run every node was a voter and caught up.
 	Recovered bool `json:"recovered"`
+	// DeploymentsMixed: deployments after whose end the nodes ran the
+	// deployment trees on more than one version (or not the active
+	// one), plus one when that held after healing; DeploymentsStuck:
+	// deployments not ended after healing.
+	DeploymentsMixed *int `json:"deployments_mixed,omitempty"`
+	DeploymentsStuck *int `json:"deployments_stuck,omitempty"`
+	// ExperimentsPartial: experiments not whole on every node nor absent
+	// from all, plus nodes whose runtime runs other sandboxes of the
+	// workload than the running experiments place there;
+	// ExperimentsAcknowledgedMissing: acknowledged, not destroyed, not
+	// running; ExperimentsFailedPresent: a certainly failed create or
+	// an acknowledged destroy present, or a rejected create running.
+	ExperimentsPartial             *int `json:"experiments_partial,omitempty"`
+	ExperimentsAcknowledgedMissing *int `json:"experiments_acknowledged_missing,omitempty"`
+	ExperimentsFailedPresent       *int `json:"experiments_failed_present,omitempty"`
 }
 
 // LeaderAfterHealLimit is the longest a leader may take after the last heal.
@@ -61,6 +76,8 @@ type Report struct {
 	Set             SetResult             `json:"set"`
 	Supervision     *SupervisionResult    `json:"supervision,omitempty"`
 	Plans           *PlanResult           `json:"plans,omitempty"`
+	Deployments     *DeployResult         `json:"deployments,omitempty"`
+	Experiments     *ExperimentResult     `json:"experiments,omitempty"`
 	Digests         []Digest              `json:"digests"`
 	Rates           Rates                 `json:"rates"`
 	Workload        map[string]string     `json:"workload"`
@@ -97,6 +114,21 @@ func (r *Report) Evaluate() {
 	}
 	if c.ValidateConsistent != nil && !*c.ValidateConsistent {
 		f = append(f, "validate_consistent: validate found violations")
+	}
+	if c.DeploymentsMixed != nil && *c.DeploymentsMixed != 0 {
+		f = append(f, fmt.Sprintf("deployments_mixed: %d", *c.DeploymentsMixed))
+	}
+	if c.DeploymentsStuck != nil && *c.DeploymentsStuck != 0 {
+		f = append(f, fmt.Sprintf("deployments_stuck: %d deployments not ended after healing", *c.DeploymentsStuck))
+	}
+	if c.ExperimentsPartial != nil && *c.ExperimentsPartial != 0 {
+		f = append(f, fmt.Sprintf("experiments_partial: %d", *c.ExperimentsPartial))
+	}
+	if c.ExperimentsAcknowledgedMissing != nil && *c.ExperimentsAcknowledgedMissing != 0 {
+		f = append(f, fmt.Sprintf("experiments_acknowledged_missing: %d acknowledged experiments not running", *c.ExperimentsAcknowledgedMissing))
+	}
+	if c.ExperimentsFailedPresent != nil && *c.ExperimentsFailedPresent != 0 {
+		f = append(f, fmt.Sprintf("experiments_failed_present: %d", *c.ExperimentsFailedPresent))
 	}
 	if !c.Recovered {
 		f = append(f, "recovered: the cluster did not get every node back as a caught-up voter")
@@ -149,6 +181,14 @@ func (r *Report) Summary() string {
 	}
 	if s := r.Supervision; s != nil {
 		fmt.Fprintf(&b, "  supervision: %d children killed (%d kills refused), validate consistent %v\n", s.Kills, s.KillsFailed, s.Consistent)
+	}
+	if d := r.Deployments; d != nil {
+		fmt.Fprintf(&b, "  deployments %d: %d successful, %d reverted, %d failed, %d stuck, %d mixed (after healing %v), %d refused; v%s expected\n",
+			d.Deployments, d.Successful, d.Reverted, d.Failed, d.Stuck, d.Mixed, d.FinalMixed, d.Refused, d.Expected)
+	}
+	if x := r.Experiments; x != nil {
+		fmt.Fprintf(&b, "  experiments %d: %d acknowledged, %d failed, %d rejected, %d unknown, %d destroyed; %d whole, %d absent, %d partial, %d runtimes mismatched, %d acknowledged missing, %d failed present\n",
+			x.Created, x.Acknowledged, x.Failed, x.Rejected, x.Unknown, x.Destroyed, x.Whole, x.Absent, x.Partial, x.RuntimeMismatch, x.AcknowledgedMissing, x.FailedPresent+x.RejectedRunning)
 	}
 	fmt.Fprintf(&b, "  ops %d: success %.1f%% outside fault windows (%d ops), %.1f%% inside (%d ops); set: %d acknowledged, %d failed, %d unknown\n",
 		r.Rates.Ops, 100*r.Rates.OutsideSuccess, r.Rates.OutsideOps, 100*r.Rates.InsideSuccess, r.Rates.InsideOps, r.Set.Acknowledged, r.Set.Failed, r.Set.Unknown)

@@ -72,7 +72,8 @@ func TestReportEvaluateFailures(t *testing.T) {
 	two := 2
 	no := false
 	r := &Report{Checks: Checks{Linearizable: false, AcknowledgedLost: 1, FailedWritesApplied: 1, StepsRunTwice: &two, StepsLost: &two,
-		StatesEqual: false, LeaderAfterHealMs: 10001, ValidateConsistent: &no, Recovered: false},
+		StatesEqual: false, LeaderAfterHealMs: 10001, ValidateConsistent: &no, Recovered: false,
+		DeploymentsMixed: &two, DeploymentsStuck: &two, ExperimentsPartial: &two, ExperimentsAcknowledgedMissing: &two, ExperimentsFailedPresent: &two},
 		Faults:          []Fault{{Kind: PartitionLeader, Error: "iptables: boom"}},
 		Linearizability: LinearizabilityResult{Result: "Unknown"}}
 	r.Evaluate()
@@ -81,7 +82,8 @@ func TestReportEvaluateFailures(t *testing.T) {
 	}
 	all := strings.Join(r.Failures, "\n")
 	for _, k := range []string{"linearizable", "acknowledged_lost", "failed_writes_applied", "steps_run_twice", "steps_lost",
-		"states_equal", "leader_after_heal_ms", "validate_consistent", "recovered", "nemesis"} {
+		"states_equal", "leader_after_heal_ms", "validate_consistent", "recovered", "nemesis",
+		"deployments_mixed", "deployments_stuck", "experiments_partial", "experiments_acknowledged_missing", "experiments_failed_present"} {
 		if !strings.Contains(all, k) {
 			t.Errorf("no failure names %s:\n%s", k, all)
 		}
@@ -138,5 +140,87 @@ func TestClassify(t *testing.T) {
 		if got := classify(c.err); got != c.want {
 			t.Errorf("%s: %v is %s, want %s", c.name, c.err, got, c.want)
 		}
+	}
+}
+
+// Each deployment and experiment check fails the run alone, and the
+// sections and their keys are in the report and its summary.
+func TestReportDeploymentsExperiments(t *testing.T) {
+	zero, one := 0, 1
+	base := func() *Report {
+		return &Report{Checks: Checks{Linearizable: true, StatesEqual: true, Recovered: true,
+			DeploymentsMixed: &zero, DeploymentsStuck: &zero, ExperimentsPartial: &zero, ExperimentsAcknowledgedMissing: &zero, ExperimentsFailedPresent: &zero},
+			Deployments: &DeployResult{Deployments: 3, Successful: 2, Reverted: 1, Expected: "1"},
+			Experiments: &ExperimentResult{Created: 4, Acknowledged: 4, Whole: 1, Absent: 3}}
+	}
+	r := base()
+	r.Evaluate()
+	if !r.Passed {
+		t.Fatalf("clean: %v", r.Failures)
+	}
+	for _, c := range []struct {
+		name string
+		set  func(*Checks)
+	}{
+		{"deployments_mixed", func(c *Checks) { c.DeploymentsMixed = &one }},
+		{"deployments_stuck", func(c *Checks) { c.DeploymentsStuck = &one }},
+		{"experiments_partial", func(c *Checks) { c.ExperimentsPartial = &one }},
+		{"experiments_acknowledged_missing", func(c *Checks) { c.ExperimentsAcknowledgedMissing = &one }},
+		{"experiments_failed_present", func(c *Checks) { c.ExperimentsFailedPresent = &one }},
+	} {
+		r := base()
+		c.set(&r.Checks)
+		r.Evaluate()
+		if r.Passed || len(r.Failures) != 1 || !strings.HasPrefix(r.Failures[0], c.name+":") {
+			t.Errorf("%s = 1: passed %v, failures %v", c.name, r.Passed, r.Failures)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "r.json")
+	if err := base().Write(path); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(b, &top); err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]map[string]any{}
+	for _, k := range []string{"checks", "deployments", "experiments"} {
+		var v map[string]any
+		if err := json.Unmarshal(top[k], &v); err != nil {
+			t.Fatalf("%s: %v", k, err)
+		}
+		m[k] = v
+	}
+	for _, k := range []string{"deployments_mixed", "deployments_stuck", "experiments_partial", "experiments_acknowledged_missing", "experiments_failed_present"} {
+		if m["checks"][k] != 0.0 {
+			t.Errorf("checks.%s = %v", k, m["checks"][k])
+		}
+	}
+	for _, k := range []string{"deployments", "successful", "reverted", "failed", "stuck", "mixed", "final_mixed", "expected_version", "records"} {
+		if _, ok := m["deployments"][k]; !ok {
+			t.Errorf("deployments has no %q: %v", k, m["deployments"])
+		}
+	}
+	for _, k := range []string{"created", "acknowledged", "whole", "absent", "partial", "runtime_mismatch", "acknowledged_missing", "failed_present"} {
+		if _, ok := m["experiments"][k]; !ok {
+			t.Errorf("experiments has no %q: %v", k, m["experiments"])
+		}
+	}
+	s := base().Summary()
+	if !strings.Contains(s, "deployments 3: 2 successful, 1 reverted") || !strings.Contains(s, "experiments 4: 4 acknowledged") {
+		t.Errorf("summary:\n%s", s)
+	}
+	// Off: the keys are left out.
+	r = &Report{}
+	if err := r.Write(path); err != nil {
+		t.Fatal(err)
+	}
+	b, _ = os.ReadFile(path)
+	if strings.Contains(string(b), "deployments") || strings.Contains(string(b), "experiments") {
+		t.Errorf("workloads off, yet in the report: %s", b)
 	}
 }

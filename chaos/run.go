@@ -44,13 +44,20 @@ type Options struct {
 	CheckBudget time.Duration
 	// Loopback forces the loopback topology (process faults only).
 	Loopback bool
-	Logger   hclog.Logger
+	// Deployments and Experiments run those workloads (deploy.go,
+	// experiment.go). ModulesDir holds counter-v1.wasm and
+	// counter-v2.wasm ("": examples/modules beside Out, else under the
+	// working directory).
+	Deployments, Experiments bool
+	ModulesDir               string
+	Logger                   hclog.Logger
 }
 
 // DefaultOptions are the defaults of chaos/cmd/chaos.
 func DefaultOptions() Options {
 	return Options{Nodes: 3, Duration: 90 * time.Second, Faults: 8, Seed: 1, Kinds: AllKinds,
-		Keys: 8, RegWorkers: 4, SetWorkers: 2, Rate: 20, OpTimeout: 5 * time.Second, CheckBudget: 3 * time.Minute}
+		Keys: 8, RegWorkers: 4, SetWorkers: 2, Rate: 20, OpTimeout: 5 * time.Second, CheckBudget: 3 * time.Minute,
+		Deployments: true, Experiments: true}
 }
 
 // Validate checks the options, naming the field that is wrong.
@@ -88,7 +95,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	release, err := lockRun()
+	release, err := lockRun(o.Loopback)
 	if err != nil {
 		return nil, err
 	}
@@ -109,6 +116,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			"registers": fmt.Sprint(o.Keys), "register_clients": fmt.Sprint(o.RegWorkers), "set_clients": fmt.Sprint(o.SetWorkers),
 			"rate_per_client": fmt.Sprintf("%g/s", o.Rate), "op_timeout": o.OpTimeout.String(), "check_budget": o.CheckBudget.String(),
 			"reads": "linearizable (read-index, the default)", "data_dir": dir,
+			"deployments": fmt.Sprint(o.Deployments), "experiments": fmt.Sprint(o.Experiments),
 		}}
 
 	if out, err := exec.CommandContext(ctx, o.Bin, "version").Output(); err == nil {
@@ -175,9 +183,21 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err == nil {
 		plans, err = ApplyPlanTree(actx, c)
 	}
+	var dep *Deploy
+	if err == nil && o.Deployments {
+		var mods string
+		if mods, err = ModulesDir(o.ModulesDir, o.Out); err == nil {
+			r.Workload["modules"] = mods
+			dep, err = SetupDeploy(actx, c, mods)
+		}
+	}
 	cancel()
 	if err != nil {
 		return nil, err
+	}
+	var exps *Experiments
+	if o.Experiments {
+		exps = NewExperiments(c)
 	}
 	wctx, stopWork := context.WithCancel(ctx)
 	var wg sync.WaitGroup
@@ -185,6 +205,14 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	go func() { defer wg.Done(); w.Run(wctx, o.RegWorkers, o.SetWorkers) }()
 	go func() { defer wg.Done(); sup.Run(wctx, o.Seed) }()
 	go func() { defer wg.Done(); plans.Run(wctx) }()
+	if dep != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); dep.Run(wctx) }()
+	}
+	if exps != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); exps.Run(wctx) }()
+	}
 
 	nm := NewNemesis(c, h, log.Named("nemesis"))
 	nm.Run(ctx, plan)
@@ -245,6 +273,36 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if pr.Succeeded == 0 {
 		r.NotChecked = append(r.NotChecked, fmt.Sprintf("plans: no plan succeeded with a conclusive count (%d plans, %d inconclusive)", pr.Plans, pr.Inconclusive))
 	}
+	if dep != nil {
+		// Generous: a deployment's batches wait out their deadlines.
+		cctx, cancel := context.WithTimeout(ctx, 4*time.Minute)
+		dr := dep.Check(cctx)
+		cancel()
+		r.Deployments = &dr
+		mixed := dr.Mixed
+		if dr.FinalMixed {
+			mixed++
+		}
+		r.Checks.DeploymentsMixed, r.Checks.DeploymentsStuck = &mixed, &dr.Stuck
+		if dr.Successful+dr.Reverted+dr.Failed == 0 {
+			r.NotChecked = append(r.NotChecked, fmt.Sprintf("deployments: none ended (%d committed, %d refused)", dr.Deployments, dr.Refused))
+		}
+	} else {
+		r.NotChecked = append(r.NotChecked, "deployments: workload off")
+	}
+	if exps != nil {
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		xr := exps.Check(cctx)
+		cancel()
+		r.Experiments = &xr
+		partial, present := xr.Partial+xr.RuntimeMismatch, xr.FailedPresent+xr.RejectedRunning
+		r.Checks.ExperimentsPartial, r.Checks.ExperimentsAcknowledgedMissing, r.Checks.ExperimentsFailedPresent = &partial, &xr.AcknowledgedMissing, &present
+		if xr.Acknowledged == 0 {
+			r.NotChecked = append(r.NotChecked, fmt.Sprintf("experiments: none acknowledged (%d created)", xr.Created))
+		}
+	} else {
+		r.NotChecked = append(r.NotChecked, "experiments: workload off")
+	}
 
 	ops := h.Ops()
 	base := filepath.Join(o.Out, stamp)
@@ -297,9 +355,11 @@ func machine() string {
 func LockFile() string { return filepath.Join(os.TempDir(), "stwchaos.lock") }
 
 // lockRun takes LockFile, unless STWCHAOS_LOCK_HELD says the caller
-// (scripts/chaos.sh) holds it.
-func lockRun() (func(), error) {
-	if os.Getenv("STWCHAOS_LOCK_HELD") == "1" {
+// (scripts/chaos.sh) holds it or the run is on loopback (forced), which
+// touches no namespace: its agents listen on free loopback ports, so it
+// may run beside a namespace run.
+func lockRun(loopback bool) (func(), error) {
+	if loopback || os.Getenv("STWCHAOS_LOCK_HELD") == "1" {
 		return func() {}, nil
 	}
 	f, err := os.OpenFile(LockFile(), os.O_CREATE|os.O_RDWR, 0o644)
