@@ -40,6 +40,8 @@ func run() int {
 	fs.DurationVar(&o.OpTimeout, "op-timeout", o.OpTimeout, "a client's wait for one operation (then its outcome is unknown)")
 	fs.DurationVar(&o.CheckBudget, "check-budget", o.CheckBudget, "porcupine's time budget; running out counts as a failure")
 	fs.BoolVar(&o.Loopback, "loopback", false, "run on loopback without namespaces (process faults only)")
+	fs.BoolVar(&o.Deployments, "deployments", o.Deployments, "run the deployment workload (counter v1 <-> v2 under the nemesis)")
+	fs.BoolVar(&o.Experiments, "experiments", o.Experiments, "run the experiment workload (two-sandbox experiments under the nemesis)")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		return 2
 	}
