@@ -106,10 +106,11 @@ type raftStores struct {
 	bolt *raftboltdb.BoltStore
 	// wal is the log store with wal; nil with boltdb.
 	wal *raftwal.WAL
-	// walMeta is wal's meta db (raft/wal/wal-meta.db), which raft-wal
-	// v0.4.0's Close leaves open (its exclusive lock then blocks the next
-	// open of the data dir in this process: a restart in tests): Close
-	// closes it after wal.
+	// walMeta is wal's meta db (raft/wal/wal-meta.db). raft-wal v0.4.0's
+	// Close left it open (its exclusive lock then blocked the next open of
+	// the data dir in this process: a restart in tests); v0.4.2 closes it.
+	// Close closes it after wal too, which is harmless (BoltMetaDB.Close
+	// is idempotent) and also covers an Open that failed after opening it.
 	walMeta *metadb.BoltMetaDB
 	// kind is the log store in use, RaftLogStoreBoltDB or RaftLogStoreWAL.
 	kind string
