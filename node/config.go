@@ -154,6 +154,10 @@ type Config struct {
 	ACL ACLConfig
 	// Audit is the audit block (node/audit.go, package audit).
 	Audit audit.Config
+	// EnableDebug serves Go's net/http/pprof under /debug/pprof/ on the
+	// HTTP listener (Consul's enable_debug; default off). With ACLs on a
+	// request needs an operator token, as /metrics does (node/debug.go).
+	EnableDebug bool
 
 	// ReconcileInterval is how often the leader reconciles gossip
 	// membership with the Raft configuration (it also reacts to every

@@ -41,6 +41,7 @@ import (
 //	dev                      = false
 //	log_level                = "info"
 //	log_json                 = false
+//	enable_debug             = false   # /debug/pprof/ on the HTTP listener
 //	resource_sample_interval = "5s"
 //	raft_log_store           = "wal"     # or "boltdb"; servers only, fixed at a data dir's first start (unset: the data dir's, wal for a new one)
 //	encrypt                  = "base64 of 32 bytes"   # steward keygen
@@ -109,6 +110,8 @@ type FileConfig struct {
 	Dev             *bool    `hcl:"dev,optional"`
 	LogLevel        *string  `hcl:"log_level,optional"`
 	LogJSON         *bool    `hcl:"log_json,optional"`
+	// EnableDebug is Config.EnableDebug (--enable-debug).
+	EnableDebug *bool `hcl:"enable_debug,optional"`
 	// RaftLogStore is Config.RaftLogStore (--raft-log-store).
 	RaftLogStore *string `hcl:"raft_log_store,optional"`
 	// ResourceSampleInterval is the health layer's, read with
@@ -314,6 +317,9 @@ func (f *FileConfig) ApplyTo(c *Config) error {
 	}
 	if f.Dev != nil {
 		c.Dev = *f.Dev
+	}
+	if f.EnableDebug != nil {
+		c.EnableDebug = *f.EnableDebug
 	}
 	if f.RaftLogStore != nil {
 		if !slices.Contains(raftLogStores, *f.RaftLogStore) {

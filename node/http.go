@@ -121,6 +121,7 @@ func (n *Node) httpHandler() http.Handler {
 		}
 		metricsH.ServeHTTP(w, r)
 	})
+	n.handleDebug(mux)
 	// The dashboard (ui/): / redirects to /ui/.
 	dash := ui.New(&uiBackend{n: n}, n.logger)
 	mux.Handle("GET /{$}", dash)

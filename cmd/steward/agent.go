@@ -58,6 +58,7 @@ type agentFlags struct {
 	audit bool
 	// raftLogStore is node.Config.RaftLogStore: --raft-log-store.
 	raftLogStore string
+	enableDebug  bool
 }
 
 func newAgentCmd() *cobra.Command { return newAgentCmdWith(&agentFlags{}) }
@@ -116,6 +117,7 @@ A temporary data dir is removed on exit, a given one never is.`,
 	fl.BoolVar(&f.aclEnabled, "acl-enabled", false, "ACLs: check the token (x-steward-token) of every API call; bootstrap with steward acl bootstrap (docs/SECURITY.md)")
 	fl.StringVar(&f.aclDefaultPolicy, "acl-default-policy", "deny", "ACLs: what no policy rule covers: deny, or allow (to migrate a running cluster)")
 	fl.BoolVar(&f.audit, "audit-enabled", false, "audit log: append every write this agent accepts to <data_dir>/audit/audit.log, read with steward audit (the config file's audit block sets path and rotation; docs/SECURITY.md)")
+	fl.BoolVar(&f.enableDebug, "enable-debug", false, "serve Go's net/http/pprof profiles under /debug/pprof/ on the HTTP listener (with ACLs on, an operator token is required; docs/OBSERVABILITY.md)")
 	fl.Var(node.RaftLogStoreFlag(&f.raftLogStore), "raft-log-store", "where a server keeps its Raft log: wal (raft-wal segments in <data_dir>/raft/wal) or boltdb (raft.db); fixed at the data dir's first start (unset: the data dir's store, wal for a new one), the stable store is raft.db either way (docs/PERFORMANCE.md)")
 	return cmd
 }
@@ -256,6 +258,9 @@ func agentConfig(cmd *cobra.Command, f *agentFlags) (agentSettings, error) {
 	}
 	if changed("log-json") {
 		s.logJSON = f.logJSON
+	}
+	if changed("enable-debug") {
+		c.EnableDebug = f.enableDebug
 	}
 	if changed("resource-sample-interval") {
 		s.sampleInterval = f.sampleInterval

@@ -196,6 +196,7 @@ var flagSettings = map[string]struct {
 	"acl-default-policy":       {`"allow"`, "deny", func(s agentSettings) any { return s.node.ACL.DefaultPolicy }, "allow", "deny"},
 	"audit-enabled":            {`true`, "false", func(s agentSettings) any { return s.node.Audit.Enabled }, "true", "false"},
 	"raft-log-store":           {`"wal"`, "boltdb", func(s agentSettings) any { return s.node.RaftLogStore }, "wal", "boltdb"},
+	"enable-debug":             {`true`, "false", func(s agentSettings) any { return s.node.EnableDebug }, "true", "false"},
 }
 
 // flagBlock names the config-file block that holds a flag's key, for the
