@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/steward/steward/pb"
@@ -138,7 +139,16 @@ type Deploy struct {
 	mu sync.Mutex
 	// recs in submit order.
 	recs []DeployRecord
+	// busy while a deployment is submitted or runs.
+	busy atomic.Bool
 }
+
+// Busy reports whether a deployment is being submitted or runs. The
+// experiment workload waits meanwhile: a deployment's no_side_effects
+// check fails its phase when any process on a target node exits (a
+// sandbox destroyed there), and the deployment then reverts for a reason
+// that is not the nemesis.
+func (d *Deploy) Busy() bool { return d != nil && d.busy.Load() }
 
 // SetupDeploy pushes counter@1 and counter@2 from dir and applies a
 // deployment tree on every node, then waits until every node runs it on
@@ -423,6 +433,8 @@ func (d *Deploy) add(r DeployRecord) {
 }
 
 func (d *Deploy) one(ctx context.Context) {
+	d.busy.Store(true)
+	defer d.busy.Store(false)
 	from, err := d.active(ctx)
 	if err != nil {
 		hold(ctx, time.Second)

@@ -23,7 +23,8 @@ import (
 // (the cheapest that still spans nodes: one native echo child each,
 // tracing off), and destroys the oldest once more than ExperimentsLive
 // are kept, within docs/SANDBOXES.md's limits (32 sandboxes per node, 256
-// in the cluster). After healing, every node's replica (a stale,
+// in the cluster); it waits while the deployment workload deploys (see
+// Deploy.Busy). After healing, every node's replica (a stale,
 // node-local read) must hold the same record of each experiment, or none;
 // an acknowledged one must be running, a certainly failed create absent;
 // and each node's runtime must run exactly the sandboxes of the running
@@ -90,22 +91,31 @@ type ExperimentResult struct {
 	// running everywhere; FailedPresent: a certainly failed (or
 	// acknowledged destroyed) one present; RejectedRunning: a rejected
 	// create running.
-	AcknowledgedMissing int                `json:"acknowledged_missing"`
-	FailedPresent       int                `json:"failed_present"`
-	RejectedRunning     int                `json:"rejected_running"`
-	Records             []ExperimentRecord `json:"records"`
-	Problems            []string           `json:"problems,omitempty"`
+	AcknowledgedMissing int `json:"acknowledged_missing"`
+	FailedPresent       int `json:"failed_present"`
+	RejectedRunning     int `json:"rejected_running"`
+	// Skipped rounds: a deployment ran.
+	Skipped  int                `json:"rounds_skipped"`
+	Records  []ExperimentRecord `json:"records"`
+	Problems []string           `json:"problems,omitempty"`
 }
 
 // Experiments runs the experiment workload.
 type Experiments struct {
-	c    *Cluster
+	c *Cluster
+	// hold, when set, says to skip a round (a deployment runs).
+	hold func() bool
 	mu   sync.Mutex
 	recs []ExperimentRecord
+	// skipped rounds.
+	skipped int
 }
 
-// NewExperiments is the workload on c.
-func NewExperiments(c *Cluster) *Experiments { return &Experiments{c: c} }
+// NewExperiments is the workload on c; while hold (when not nil) says so,
+// it neither creates nor destroys.
+func NewExperiments(c *Cluster, hold func() bool) *Experiments {
+	return &Experiments{c: c, hold: hold}
+}
 
 // Run creates experiments until ctx ends.
 func (x *Experiments) Run(ctx context.Context) {
@@ -117,6 +127,12 @@ func (x *Experiments) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		if x.hold != nil && x.hold() {
+			x.mu.Lock()
+			x.skipped++
+			x.mu.Unlock()
+			continue
 		}
 		for len(live) >= ExperimentsLive && ctx.Err() == nil {
 			x.destroy(ctx, live[0])
@@ -239,7 +255,7 @@ func (x *Experiments) views(ctx context.Context) []ExperimentNodeView {
 // pending (or ctx ends), then checks.
 func (x *Experiments) Check(ctx context.Context) ExperimentResult {
 	x.mu.Lock()
-	recs := slices.Clone(x.recs)
+	recs, skipped := slices.Clone(x.recs), x.skipped
 	x.mu.Unlock()
 	var views []ExperimentNodeView
 	err := poll(ctx, time.Second, func() error {
@@ -260,6 +276,7 @@ func (x *Experiments) Check(ctx context.Context) ExperimentResult {
 		return nil
 	})
 	r := CheckExperiments(recs, views)
+	r.Skipped = skipped
 	if err != nil {
 		r.Problems = append([]string{"views never settled: " + err.Error()}, r.Problems...)
 	}

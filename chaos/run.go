@@ -197,7 +197,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	var exps *Experiments
 	if o.Experiments {
-		exps = NewExperiments(c)
+		exps = NewExperiments(c, dep.Busy)
 	}
 	wctx, stopWork := context.WithCancel(ctx)
 	var wg sync.WaitGroup
