@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand"
 	"os"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -210,45 +209,17 @@ func (d *Delayer) kernelDropped() int {
 	return -1
 }
 
-// readInNetns reads file on an OS thread switched into the network
-// namespace at nsPath ("": this one); a thread that cannot switch back
-// stays locked and exits with its goroutine.
+// readInNetns reads file in the network namespace at nsPath ("": this
+// one).
 func readInNetns(nsPath, file string) ([]byte, error) {
 	if nsPath == "" {
 		return os.ReadFile(file)
 	}
-	type result struct {
-		b   []byte
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := os.Open("/proc/thread-self/ns/net")
-		if err != nil {
-			runtime.UnlockOSThread()
-			ch <- result{nil, err}
-			return
-		}
-		defer orig.Close()
-		target, err := os.Open(nsPath)
-		if err != nil {
-			runtime.UnlockOSThread()
-			ch <- result{nil, err}
-			return
-		}
-		defer target.Close()
-		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-			runtime.UnlockOSThread()
-			ch <- result{nil, err}
-			return
-		}
-		b, err := os.ReadFile(file)
-		if unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET) == nil {
-			runtime.UnlockOSThread()
-		}
-		ch <- result{b, err}
-	}()
-	r := <-ch
-	return r.b, r.err
+	var b []byte
+	err := InNetns(nsPath, func() error {
+		var err error
+		b, err = os.ReadFile(file)
+		return err
+	})
+	return b, err
 }

@@ -5,14 +5,10 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"os/exec"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // delayNS are two namespaces joined by a veth pair, for the Delayer's
@@ -55,35 +51,10 @@ func delayTopology(t *testing.T) {
 	}
 }
 
-// inNetns runs f on an OS thread switched into namespace ns.
+// inNetns runs f in namespace ns.
 func inNetns(t *testing.T, ns string, f func()) {
 	t.Helper()
-	done := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := os.Open("/proc/thread-self/ns/net")
-		if err != nil {
-			done <- err
-			return
-		}
-		defer orig.Close()
-		target, err := os.Open("/var/run/netns/" + ns)
-		if err != nil {
-			done <- err
-			return
-		}
-		defer target.Close()
-		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-			done <- err
-			return
-		}
-		f()
-		if unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET) == nil {
-			runtime.UnlockOSThread()
-		}
-		done <- nil
-	}()
-	if err := <-done; err != nil {
+	if err := InNetns("/var/run/netns/"+ns, func() error { f(); return nil }); err != nil {
 		t.Fatal(err)
 	}
 }

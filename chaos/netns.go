@@ -321,47 +321,53 @@ func (nt *Net) LastDelay(i int) (DelayerStats, bool) {
 	return st, ok
 }
 
-// Dialer dials from inside the clients' namespace: the socket is made on
-// an OS thread switched into it, then the thread goes back (a thread that
-// cannot go back stays locked, and exits with its goroutine).
+// Dialer dials from inside the clients' namespace (InNetns).
 func (nt *Net) Dialer() func(ctx context.Context, addr string) (net.Conn, error) {
 	return func(ctx context.Context, addr string) (net.Conn, error) {
-		type result struct {
-			c   net.Conn
-			err error
-		}
-		ch := make(chan result, 1)
-		go func() {
-			runtime.LockOSThread()
-			c, err, back := dialInNS(ctx, "/var/run/netns/"+clientNS, addr)
-			if back {
-				runtime.UnlockOSThread()
-			}
-			ch <- result{c, err}
-		}()
-		r := <-ch
-		return r.c, r.err
+		var c net.Conn
+		err := InNetns("/var/run/netns/"+clientNS, func() error {
+			var d net.Dialer
+			var err error
+			c, err = d.DialContext(ctx, "tcp", addr)
+			return err
+		})
+		return c, err
 	}
 }
 
-// dialInNS dials addr from the namespace at path on the calling (locked)
-// thread; back reports whether the thread is in its own namespace again.
-func dialInNS(ctx context.Context, path, addr string) (c net.Conn, err error, back bool) {
+// InNetns runs f on an OS thread switched into the network namespace at
+// path, then switches the thread back: sockets f makes stay in that
+// namespace. A thread that cannot switch back stays locked, and exits
+// with its goroutine.
+func InNetns(path string, f func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		back, err := switchedInto(path, f)
+		if back {
+			runtime.UnlockOSThread()
+		}
+		errc <- err
+	}()
+	return <-errc
+}
+
+// switchedInto runs f with the calling (locked) thread in the namespace at
+// path; back reports whether the thread is in its own namespace again.
+func switchedInto(path string, f func() error) (back bool, err error) {
 	orig, err := os.Open("/proc/thread-self/ns/net")
 	if err != nil {
-		return nil, err, true
+		return true, err
 	}
 	defer orig.Close()
 	target, err := os.Open(path)
 	if err != nil {
-		return nil, err, true
+		return true, err
 	}
 	defer target.Close()
 	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-		return nil, fmt.Errorf("setns %s: %w", path, err), true
+		return true, fmt.Errorf("setns %s: %w", path, err)
 	}
-	var d net.Dialer
-	c, err = d.DialContext(ctx, "tcp", addr)
-	back = unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET) == nil
-	return c, err, back
+	err = f()
+	return unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET) == nil, err
 }
