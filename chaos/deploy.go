@@ -79,7 +79,7 @@ func ModulesDir(dir, out string) (string, error) {
 			return c, nil
 		}
 	}
-	return "", fmt.Errorf("no counter-v1.wasm in %s", strings.Join(cands, " or "))
+	return "", fmt.Errorf("the deployment workload needs examples/modules: no counter-v1.wasm in %s (run from the repository, or with -deployments=false)", strings.Join(cands, " or "))
 }
 
 // DeployRecord is one deployment of the workload.

@@ -1,6 +1,8 @@
 package chaos
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -160,5 +162,28 @@ func TestDeployHelpers(t *testing.T) {
 	req := deployRequest("1")
 	if req.Module != "counter@1" || !req.Options.AutoRevert || !req.HasMaxParallel || req.Safety != "moderate" {
 		t.Errorf("deploy request %v", req)
+	}
+}
+
+// The modules are found beside the results directory (<repo>/chaos/results)
+// or where they are named; elsewhere the error says how to go on.
+func TestModulesDir(t *testing.T) {
+	repo := t.TempDir()
+	mods := filepath.Join(repo, "examples", "modules")
+	if err := os.MkdirAll(mods, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(mods, "counter-v1.wasm"), []byte("\x00asm"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ModulesDir("", filepath.Join(repo, "chaos", "results"))
+	if err != nil || filepath.Clean(got) != mods {
+		t.Errorf("beside the results: %q, %v", got, err)
+	}
+	if got, err := ModulesDir(mods, "/nowhere"); err != nil || got != mods {
+		t.Errorf("named: %q, %v", got, err)
+	}
+	if _, err := ModulesDir(filepath.Join(repo, "none"), ""); err == nil || !strings.Contains(err.Error(), "-deployments=false") {
+		t.Errorf("missing: %v", err)
 	}
 }
