@@ -228,6 +228,10 @@ func DefaultStewardSettings() map[string]string {
 	return m
 }
 
+// HTTPAddr is member i's HTTP listener (/metrics; /debug/pprof/ when
+// the agents run with --enable-debug in Args).
+func (s *Steward) HTTPAddr(i int) string { return s.nodes[i].http }
+
 // Pids are the live agents' process ids.
 func (s *Steward) Pids() []int {
 	var out []int
