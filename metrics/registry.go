@@ -24,6 +24,9 @@ type Registry struct {
 	grpcHandled *prometheus.CounterVec
 	grpcSeconds *prometheus.HistogramVec
 	grpcStarted *prometheus.CounterVec
+	// grpcCache holds each unary method's resolved series
+	// (grpcSeriesKey -> *grpcSeries).
+	grpcCache sync.Map
 }
 
 // New returns the registry of the agent named node, holding the FSM and
