@@ -155,41 +155,67 @@ func installBridge() {
 	})
 }
 
+// record adds one go-metrics observation to its series. Raft reports
+// several per write (raft.apply on every Apply), so the lookups build
+// their keys in a stack buffer (a map index with string(bytes) does not
+// allocate): memory is allocated only for a series seen the first time.
 func (s *bridgeSink) record(key []string, val float32, labels []gometrics.Label) {
-	f := bridged[strings.Join(key, ".")]
+	var kb [128]byte
+	k := kb[:0]
+	for i, part := range key {
+		if i > 0 {
+			k = append(k, '.')
+		}
+		k = append(k, part...)
+	}
+	f := bridged[string(k)]
 	if f == nil {
 		return
 	}
 	fi := families[f.name]
 	node := ""
-	values := make([]string, 0, len(fi.labels))
-	for _, p := range f.fixed {
-		values = append(values, p[1])
-	}
-	for _, name := range f.labels {
-		v := ""
-		for _, l := range labels {
-			if l.Name == name {
-				v = l.Value
-			}
-		}
-		values = append(values, v)
-	}
 	for _, l := range labels {
 		if l.Name == BridgeNodeLabel {
 			node = l.Value
 		}
 	}
-	id := f.name + "\xff" + node + "\xff" + strings.Join(values, "\xff")
+	// The series' id: family, node and label values, \xff-separated.
+	var ib [256]byte
+	id := append(append(append(ib[:0], f.name...), '\xff'), node...)
+	id = append(id, '\xff')
+	nv := 0
+	value := func(i int) string {
+		if i < len(f.fixed) {
+			return f.fixed[i][1]
+		}
+		name, v := f.labels[i-len(f.fixed)], ""
+		for _, l := range labels {
+			if l.Name == name {
+				v = l.Value
+			}
+		}
+		return v
+	}
+	for i := 0; i < len(f.fixed)+len(f.labels); i++ {
+		if nv > 0 {
+			id = append(id, '\xff')
+		}
+		id = append(id, value(i)...)
+		nv++
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sr := s.series[id]
+	sr := s.series[string(id)]
 	if sr == nil {
+		values := make([]string, 0, len(fi.labels))
+		for i := 0; i < len(f.fixed)+len(f.labels); i++ {
+			values = append(values, value(i))
+		}
 		sr = &series{family: fi, node: node, values: values}
 		if fi.kind == kindSeconds || fi.kind == kindSample {
 			sr.bucket = make([]uint64, len(timingBuckets))
 		}
-		s.series[id] = sr
+		s.series[string(id)] = sr
 	}
 	v := float64(val)
 	switch fi.kind {

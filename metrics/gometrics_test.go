@@ -109,3 +109,53 @@ func TestExitReasonClass(t *testing.T) {
 		}
 	}
 }
+
+// Repeated observations of one label set add up in one series; another
+// label value is another series.
+func TestBridgeSameSeriesAcrossCalls(t *testing.T) {
+	r := New("bridge-repeat")
+	for i := 0; i < 3; i++ {
+		gometrics.IncrCounterWithLabels([]string{"raft", "replication", "appendEntries", "logs"}, 2, []gometrics.Label{{Name: "peer_id", Value: "repeat-p1"}})
+	}
+	gometrics.IncrCounterWithLabels([]string{"raft", "replication", "appendEntries", "logs"}, 1, []gometrics.Label{{Name: "peer_id", Value: "repeat-p2"}})
+	for i := 0; i < 4; i++ {
+		gometrics.IncrCounterWithLabels([]string{"memberlist", "msg", "dead"}, 1, MemberlistLabels("bridge-repeat"))
+	}
+	fams := gather(t, r)
+	for _, tc := range []struct {
+		family string
+		labels map[string]string
+		want   float64
+	}{
+		{"steward_raft_replication_append_entries_logs_total", map[string]string{"peer_id": "repeat-p1"}, 6},
+		{"steward_raft_replication_append_entries_logs_total", map[string]string{"peer_id": "repeat-p2"}, 1},
+		{"steward_memberlist_messages_total", map[string]string{"type": "dead"}, 4},
+	} {
+		if m := findSeries(fams[tc.family], tc.labels); m == nil || m.GetCounter().GetValue() != tc.want {
+			t.Errorf("%s%v: %v, want %v", tc.family, tc.labels, m, tc.want)
+		}
+	}
+}
+
+// BenchmarkBridgeRecord is what raft's per-write metrics cost the sink:
+// raft.apply (no labels) and a replication timing with a peer label.
+func BenchmarkBridgeRecord(b *testing.B) {
+	installBridge()
+	peer := []gometrics.Label{{Name: "peer_id", Value: "bench-peer"}}
+	b.ReportAllocs()
+	for b.Loop() {
+		sink.IncrCounter([]string{"raft", "apply"}, 1)
+		sink.AddSampleWithLabels([]string{"raft", "replication", "appendEntries", "rpc"}, 0.5, peer)
+		sink.IncrCounter([]string{"raft", "unbridged", "key"}, 1)
+	}
+}
+
+// BenchmarkObserveApply is the FSM's per-entry metrics cost on every
+// node.
+func BenchmarkObserveApply(b *testing.B) {
+	r := New("bench-apply")
+	b.ReportAllocs()
+	for b.Loop() {
+		r.ObserveApply("COMMAND_TYPE_KV_PUT", 20*time.Microsecond, false)
+	}
+}
