@@ -27,6 +27,9 @@ type Registry struct {
 	// grpcCache holds each unary method's resolved series
 	// (grpcSeriesKey -> *grpcSeries).
 	grpcCache sync.Map
+	// applyCache holds each command's FSM series (command name ->
+	// *applySeries).
+	applyCache sync.Map
 }
 
 // New returns the registry of the agent named node, holding the FSM and
@@ -101,12 +104,35 @@ func commandLabel(name string) string {
 
 // ObserveApply records one FSM apply (fsm.Config.OnApply): its command
 // type's name, how long it took, and whether it was refused.
+// Every node calls it for every committed entry, so each command's series
+// are resolved once (applySeries) rather than hashed per call; the
+// commands are the FSM's registered types, a bounded set.
 func (r *Registry) ObserveApply(command string, d time.Duration, refused bool) {
-	res := "ok"
+	s := r.applySeriesFor(command)
+	s.seconds.Observe(d.Seconds())
 	if refused {
-		res = "refused"
+		s.refused.Inc()
+	} else {
+		s.ok.Inc()
 	}
-	command = commandLabel(command)
-	r.fsmApply.WithLabelValues(command).Observe(d.Seconds())
-	r.fsmApplied.WithLabelValues(command, res).Inc()
+}
+
+// applySeries are one command type's FSM series.
+type applySeries struct {
+	seconds     prometheus.Observer
+	ok, refused prometheus.Counter
+}
+
+func (r *Registry) applySeriesFor(command string) *applySeries {
+	if v, ok := r.applyCache.Load(command); ok {
+		return v.(*applySeries)
+	}
+	l := commandLabel(command)
+	s := &applySeries{
+		seconds: r.fsmApply.WithLabelValues(l),
+		ok:      r.fsmApplied.WithLabelValues(l, "ok"),
+		refused: r.fsmApplied.WithLabelValues(l, "refused"),
+	}
+	v, _ := r.applyCache.LoadOrStore(command, s)
+	return v.(*applySeries)
 }
