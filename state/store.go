@@ -112,6 +112,7 @@ func (s *Store) read() *memdb.Txn { return s.db.Txn(false) }
 func (s *Store) BeginBatch() {
 	s.batch, s.batchBroken = s.db.Txn(true), false
 	s.batch.TrackChanges()
+	batchBumps.Store(s.batch, map[string]uint64{})
 }
 
 // EndBatch commits the batch's writes, or, when a write failed in a way
@@ -124,6 +125,11 @@ func (s *Store) EndBatch() bool {
 		return true
 	}
 	if broken {
+		batchBumps.Delete(txn)
+		txn.Abort()
+		return false
+	}
+	if err := flushBumps(txn); err != nil {
 		txn.Abort()
 		return false
 	}
