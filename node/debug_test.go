@@ -10,10 +10,7 @@ import (
 	"time"
 
 	"github.com/steward/steward/node"
-	"github.com/steward/steward/pb"
 	"github.com/steward/steward/testkit"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protowire"
 )
 
@@ -105,29 +102,8 @@ func TestDebugACL(t *testing.T) {
 	c.WaitForLeader()
 	hc := &http.Client{Timeout: 30 * time.Second}
 	base := "http://" + c.Node(0).HTTPAddr()
-	ctx := testkit.Ctx(t, 60*time.Second)
-	aclc := pb.NewACLClient(c.Conn(0))
-	var boot *pb.ACLTokenResponse
-	c.Eventually(30*time.Second, func() error {
-		var err error
-		boot, err = aclc.Bootstrap(ctx, &pb.ACLBootstrapRequest{})
-		if status.Code(err) == codes.FailedPrecondition {
-			t.Fatalf("first bootstrap refused: %v", err)
-		}
-		return err
-	}, "bootstrap")
-	m := testkit.WithToken(ctx, boot.Token.SecretId)
-	var kv string
-	c.Eventually(30*time.Second, func() error {
-		if _, err := aclc.PolicyUpsert(m, &pb.ACLPolicyUpsertRequest{Name: "kv-read", Rules: `kv_prefix "" { policy = "read" }`}); err != nil {
-			return err
-		}
-		tok, err := aclc.TokenCreate(m, &pb.ACLTokenCreateRequest{Policies: []string{"kv-read"}})
-		if err == nil {
-			kv = tok.Token.SecretId
-		}
-		return err
-	}, "kv-read token")
+	mgmt, token := aclTokens(t, c)
+	kv := token("kv-read", `kv_prefix "" { policy = "read" }`)
 	for _, p := range []string{"/debug/pprof/", "/debug/pprof/cmdline", "/debug/pprof/profile?seconds=1", "/debug/pprof/heap"} {
 		for _, tc := range []struct {
 			what   string
@@ -142,11 +118,11 @@ func TestDebugACL(t *testing.T) {
 			}
 		}
 	}
-	code, body, err := get(t, hc, base+"/debug/pprof/cmdline", "X-Steward-Token", boot.Token.SecretId)
+	code, body, err := get(t, hc, base+"/debug/pprof/cmdline", "X-Steward-Token", mgmt)
 	if err != nil || code != http.StatusOK || len(body) == 0 {
 		t.Errorf("/debug/pprof/cmdline with the management token: %d %v", code, err)
 	}
-	code, body, err = get(t, hc, base+"/debug/pprof/profile?seconds=1", "Authorization", "Bearer "+boot.Token.SecretId)
+	code, body, err = get(t, hc, base+"/debug/pprof/profile?seconds=1", "Authorization", "Bearer "+mgmt)
 	if err != nil || code != http.StatusOK {
 		t.Fatalf("/debug/pprof/profile with the management token: %d %v", code, err)
 	}

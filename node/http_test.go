@@ -175,30 +175,7 @@ func TestHTTPACL(t *testing.T) {
 	c.WaitForLeader()
 	hc := &http.Client{Timeout: 10 * time.Second}
 	base := "http://" + c.Node(0).HTTPAddr()
-	ctx := testkit.Ctx(t, 60*time.Second)
-	aclc := pb.NewACLClient(c.Conn(0))
-	var boot *pb.ACLTokenResponse
-	c.Eventually(30*time.Second, func() error {
-		var err error
-		boot, err = aclc.Bootstrap(ctx, &pb.ACLBootstrapRequest{})
-		if status.Code(err) == codes.FailedPrecondition {
-			t.Fatalf("first bootstrap refused: %v", err)
-		}
-		return err
-	}, "bootstrap")
-	m := testkit.WithToken(ctx, boot.Token.SecretId)
-	token := func(policy, rules string) string {
-		var tok *pb.ACLTokenResponse
-		c.Eventually(30*time.Second, func() error {
-			if _, err := aclc.PolicyUpsert(m, &pb.ACLPolicyUpsertRequest{Name: policy, Rules: rules}); err != nil {
-				return err
-			}
-			var err error
-			tok, err = aclc.TokenCreate(m, &pb.ACLTokenCreateRequest{Policies: []string{policy}})
-			return err
-		}, "token of %s", policy)
-		return tok.Token.SecretId
-	}
+	mgmt, token := aclTokens(t, c)
 	op := token("op-read", `operator = "read"`)
 	kv := token("kv-read", `kv_prefix "" { policy = "read" }`)
 
@@ -219,7 +196,7 @@ func TestHTTPACL(t *testing.T) {
 		{"kv-read as bearer", []string{"Authorization", "Bearer " + kv}, http.StatusForbidden, "operator read"},
 		{"operator read", []string{"X-Steward-Token", op}, http.StatusOK, "steward_raft_leader 1"},
 		{"operator read as bearer", []string{"Authorization", "Bearer " + op}, http.StatusOK, "steward_grpc_server_handled_total"},
-		{"management", []string{"X-Steward-Token", boot.Token.SecretId}, http.StatusOK, "steward_fsm_applied_total"},
+		{"management", []string{"X-Steward-Token", mgmt}, http.StatusOK, "steward_fsm_applied_total"},
 	} {
 		code, body, err := get(t, hc, base+"/metrics", tc.header...)
 		if err != nil || code != tc.code || !strings.Contains(string(body), tc.body) {
@@ -232,4 +209,36 @@ func TestHTTPACL(t *testing.T) {
 			}
 		}
 	}
+}
+
+// aclTokens bootstraps the ACLs of a one-node cluster started WithACLs and
+// returns the management token, and a function that makes a token of one
+// new policy (its name and rules).
+func aclTokens(t *testing.T, c *testkit.Cluster) (mgmt string, token func(policy, rules string) string) {
+	t.Helper()
+	ctx := testkit.Ctx(t, 60*time.Second)
+	aclc := pb.NewACLClient(c.Conn(0))
+	var boot *pb.ACLTokenResponse
+	c.Eventually(30*time.Second, func() error {
+		var err error
+		boot, err = aclc.Bootstrap(ctx, &pb.ACLBootstrapRequest{})
+		if status.Code(err) == codes.FailedPrecondition {
+			t.Fatalf("first bootstrap refused: %v", err)
+		}
+		return err
+	}, "bootstrap")
+	m := testkit.WithToken(ctx, boot.Token.SecretId)
+	token = func(policy, rules string) string {
+		var tok *pb.ACLTokenResponse
+		c.Eventually(30*time.Second, func() error {
+			if _, err := aclc.PolicyUpsert(m, &pb.ACLPolicyUpsertRequest{Name: policy, Rules: rules}); err != nil {
+				return err
+			}
+			var err error
+			tok, err = aclc.TokenCreate(m, &pb.ACLTokenCreateRequest{Policies: []string{policy}})
+			return err
+		}, "token of %s", policy)
+		return tok.Token.SecretId
+	}
+	return boot.Token.SecretId, token
 }
