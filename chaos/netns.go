@@ -46,8 +46,10 @@ type Net struct {
 	// and loss are then refused.
 	iptables bool
 	// netemQdisc is false when the kernel has no netem qdisc (sch_netem):
-	// a Delayer stands in (it needs iptables' NFQUEUE target).
+	// a Delayer stands in where nfqueue is true (iptables' NFQUEUE target
+	// and a queue this process can bind, probed at set-up).
 	netemQdisc bool
+	nfqueue    bool
 
 	mu        sync.Mutex
 	delayers  map[int]*Delayer
@@ -55,8 +57,8 @@ type Net struct {
 }
 
 // Netem reports whether the netem kind can run: with the kernel's netem
-// qdisc, or else with a Delayer (which needs iptables).
-func (nt *Net) Netem() bool { return nt.netemQdisc || nt.iptables }
+// qdisc, or else with a Delayer.
+func (nt *Net) Netem() bool { return nt.netemQdisc || nt.nfqueue }
 
 // sh runs a command and returns its error with its output.
 func sh(ctx context.Context, name string, args ...string) error {
@@ -131,6 +133,9 @@ func SetupNet(ctx context.Context, n int) (*Net, error) {
 	if inNS(ctx, clientNS, "tc", "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms") == nil {
 		nt.netemQdisc = true
 		_ = inNS(ctx, clientNS, "tc", "qdisc", "del", "dev", "lo", "root")
+	}
+	if !nt.netemQdisc && nt.iptables {
+		nt.nfqueue = probeNFQueue(ctx)
 	}
 	if nt.iptables {
 		for i := 0; i < n; i++ {
@@ -292,6 +297,22 @@ func (nt *Net) NetemOn(ctx context.Context, i int, delay, jitter time.Duration, 
 		}
 	}
 	return "user-space delayer on an NFQUEUE (this kernel has no netem qdisc)", nil
+}
+
+// probeNFQueue says whether a Delayer can run: a queue bound in the
+// clients' namespace and an NFQUEUE rule added there (then both removed).
+func probeNFQueue(ctx context.Context) bool {
+	d, err := StartDelayer("/var/run/netns/"+clientNS, delayQueue, 0, 0, 0, 1)
+	if err != nil {
+		return false
+	}
+	defer d.Stop()
+	rule := []string{"OUTPUT", "-d", "127.0.0.2", "-j", "NFQUEUE", "--queue-num", fmt.Sprint(delayQueue), "--queue-bypass"}
+	if inNS(ctx, clientNS, append([]string{"iptables", "-w", "-A"}, rule...)...) != nil {
+		return false
+	}
+	_ = inNS(ctx, clientNS, append([]string{"iptables", "-w", "-D"}, rule...)...)
+	return true
 }
 
 // delayQueue is the NFQUEUE number of the Delayer in a node's namespace.

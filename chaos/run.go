@@ -136,7 +136,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			r.TopologyNote = "iptables missing: partitions and loss will fail (scripts/chaos.sh installs it)"
 		}
 		if !nt.Netem() && slices.Contains(o.Kinds, NetemDelay) {
-			note := "this kernel has no netem qdisc: the netem kind is left out (throttle and packet-loss stand in for delay and loss)"
+			note := "this kernel has no netem qdisc and no NFQUEUE for the user-space delayer: the netem kind is left out (throttle and packet-loss stand in for delay and loss)"
 			r.TopologyNote = strings.TrimPrefix(r.TopologyNote+"; "+note, "; ")
 			kinds := slices.DeleteFunc(slices.Clone(o.Kinds), func(k string) bool { return k == NetemDelay })
 			if len(kinds) == 0 {
