@@ -398,3 +398,21 @@ func (c *Cluster) QuorumLeader(ctx context.Context) (int, error) {
 	}
 	return -1, fmt.Errorf("%w: named %v, leading %v", ErrNoLeader, votes, leading)
 }
+
+// throughAny calls f on each node in turn, each call bounded by timeout,
+// and returns the first answer; when every node fails, their errors
+// joined.
+func throughAny[T any](ctx context.Context, c *Cluster, timeout time.Duration, f func(context.Context, *Node) (T, error)) (T, error) {
+	var errs []error
+	for _, n := range c.Nodes {
+		cctx, cancel := context.WithTimeout(ctx, timeout)
+		v, err := f(cctx, n)
+		cancel()
+		if err == nil {
+			return v, nil
+		}
+		errs = append(errs, err)
+	}
+	var zero T
+	return zero, errors.Join(errs...)
+}

@@ -319,59 +319,40 @@ func describe(views map[string]NodeVersions) string {
 
 // active is the module's active version, read linearizably through any node.
 func (d *Deploy) active(ctx context.Context) (string, error) {
-	var errs []error
-	for _, n := range d.c.Nodes {
-		lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		resp, err := pb.NewModulesClient(n.Client().Conn()).List(lctx, &pb.ListModulesRequest{})
-		cancel()
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		for _, m := range resp.Modules {
-			if m.Name == DeployModule {
-				return m.Active, nil
-			}
-		}
-		return "", fmt.Errorf("module %s not listed", DeployModule)
+	resp, err := throughAny(ctx, d.c, 5*time.Second, func(ctx context.Context, n *Node) (*pb.ListModulesResponse, error) {
+		return pb.NewModulesClient(n.Client().Conn()).List(ctx, &pb.ListModulesRequest{})
+	})
+	if err != nil {
+		return "", err
 	}
-	return "", errors.Join(errs...)
+	for _, m := range resp.Modules {
+		if m.Name == DeployModule {
+			return m.Active, nil
+		}
+	}
+	return "", fmt.Errorf("module %s not listed", DeployModule)
 }
 
 // list is the module's deployments, linearizable, through any node.
 func (d *Deploy) list(ctx context.Context) ([]*pb.DeploymentRecord, error) {
-	var errs []error
-	for _, n := range d.c.Nodes {
-		lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		resp, err := pb.NewDeploymentsClient(n.Client().Conn()).List(lctx, &pb.ListDeploymentsRequest{Module: DeployModule})
-		cancel()
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		var out []*pb.DeploymentRecord
-		for _, v := range resp.Deployments {
-			out = append(out, v.Deployment)
-		}
-		return out, nil
+	resp, err := throughAny(ctx, d.c, 5*time.Second, func(ctx context.Context, n *Node) (*pb.ListDeploymentsResponse, error) {
+		return pb.NewDeploymentsClient(n.Client().Conn()).List(ctx, &pb.ListDeploymentsRequest{Module: DeployModule})
+	})
+	if err != nil {
+		return nil, err
 	}
-	return nil, errors.Join(errs...)
+	var out []*pb.DeploymentRecord
+	for _, v := range resp.Deployments {
+		out = append(out, v.Deployment)
+	}
+	return out, nil
 }
 
 // get is one deployment with its plan, linearizable, through any node.
 func (d *Deploy) get(ctx context.Context, id string) (*pb.DeploymentView, error) {
-	var errs []error
-	for _, n := range d.c.Nodes {
-		gctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		v, err := pb.NewDeploymentsClient(n.Client().Conn()).Get(gctx, &pb.GetDeploymentRequest{Id: id})
-		cancel()
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		return v, nil
-	}
-	return nil, errors.Join(errs...)
+	return throughAny(ctx, d.c, 5*time.Second, func(ctx context.Context, n *Node) (*pb.DeploymentView, error) {
+		return pb.NewDeploymentsClient(n.Client().Conn()).Get(ctx, &pb.GetDeploymentRequest{Id: id})
+	})
 }
 
 // stepFailures is what a deployment's plan steps reported failing (at
