@@ -72,6 +72,17 @@ const (
 	// DefaultMaxSeconds (spec.Normalize).
 	DefaultMaxRestarts = spec.DefaultMaxRestarts
 	DefaultMaxSeconds  = spec.DefaultMaxSeconds
+
+	// CreationSpan is how many PID sequence numbers one run of a node
+	// has to itself (Config.Creation): a run of creation c hands out
+	// c*CreationSpan+1, c*CreationSpan+2, ..., so "n2/3000000012" is the
+	// 12th PID of n2's run 3. A run that hands out more than CreationSpan
+	// PIDs (a billion spawns without a restart) runs into the next
+	// creation's range, and the next run could then reuse its last PIDs.
+	CreationSpan = 1_000_000_000
+	// MaxCreation is the largest Config.Creation (its range must fit in
+	// a uint64).
+	MaxCreation = math.MaxUint64/CreationSpan - 1
 )
 
 // Config configures one node's Runtime. Start from DefaultConfig.
@@ -89,6 +100,15 @@ type Config struct {
 	// SpawnOptions.Impl can then start workers). The node passes
 	// behaviors.NewCatalog().
 	Catalog *Catalog
+	// Creation numbers this run of the node, as Erlang's creation in
+	// every pid: the runtime's first PID seq is Creation*CreationSpan+1,
+	// so a node that starts each run with a larger Creation never hands
+	// out a PID an earlier run handed out, and a PID of an earlier run
+	// (a seq at or below Creation*CreationSpan) answers ErrNoProc saying
+	// the node restarted since. Agents keep the counter in their data dir
+	// (node.NextCreation). 0, the default, starts at seq 1: for runtimes
+	// whose PIDs do not outlive them (unit tests). At most MaxCreation.
+	Creation uint64
 
 	// MailboxLimit is the most messages a mailbox holds (messages); sends
 	// past it fail with ErrMailboxFull. EXIT and DOWN messages are never
@@ -175,6 +195,9 @@ func (c Config) Validate() error {
 		if f.v <= 0 {
 			return fmt.Errorf("%w: %s must be positive, got %d", ErrBadConfig, f.name, f.v)
 		}
+	}
+	if c.Creation > MaxCreation {
+		return fmt.Errorf("%w: Creation %d: at most %d (its PIDs start at Creation*%d+1, which must fit in 64 bits)", ErrBadConfig, c.Creation, uint64(MaxCreation), CreationSpan)
 	}
 	return nil
 }

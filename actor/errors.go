@@ -18,7 +18,8 @@ var (
 	// part is empty.
 	ErrUnknownPID = errors.New("unknown pid")
 	// ErrNoProc means the process existed but is no longer alive (OTP's
-	// noproc).
+	// noproc), also when its PID is from an earlier run of this node
+	// (Config.Creation).
 	ErrNoProc = errors.New("process not alive")
 	// ErrBadPID means a PID string could not be parsed.
 	ErrBadPID = errors.New("malformed pid")

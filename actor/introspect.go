@@ -197,7 +197,7 @@ type Stats struct {
 
 // Stats sums every live process.
 func (rt *Runtime) Stats() Stats {
-	s := Stats{Node: rt.node, Spawned: rt.seq.Load(), DroppedSends: rt.dropped.Load()}
+	s := Stats{Node: rt.node, Spawned: rt.seq.Load() - rt.base, DroppedSends: rt.dropped.Load()}
 	rt.procs.Range(func(_, v any) bool {
 		pi := v.(*process).info()
 		s.Processes++

@@ -8,9 +8,11 @@ import (
 )
 
 // PID identifies a process in the cluster: the node it runs on and a
-// sequence number that node never reuses (until it restarts with an empty
-// runtime). The zero PID means "nobody" (for example an operator sending
-// from outside any process).
+// sequence number that node never reuses, across its restarts too: each
+// run of an agent hands out seqs above every earlier run's (its creation,
+// kept in the data dir: Config.Creation), so a PID from before a restart
+// answers ErrNoProc instead of naming a new process. The zero PID means
+// "nobody" (for example an operator sending from outside any process).
 type PID struct {
 	Node string
 	Seq  uint64

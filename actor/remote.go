@@ -15,8 +15,10 @@ import (
 // (SignalRouter); and when a node is lost every link and monitor that
 // crossed to it fires with reason noconnection (NodeDown).
 //
-// A pid names its node but not the node's incarnation (node/seq, the
-// sequence starting afresh when the node restarts), so each side also
+// A pid names its node but not, in a form a peer can read, the node's
+// incarnation (node/seq; an agent's seqs lie above every earlier run's,
+// Config.Creation, but a runtime of creation 0 starts afresh at 1), so
+// each side also
 // records the incarnation of the other node a link or monitor is held
 // towards (the time its runtime started, carried with the signals when
 // the router tells it: IncarnationRouter). A node that restarts faster

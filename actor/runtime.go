@@ -19,7 +19,8 @@ type Runtime struct {
 	router  Router
 	catalog *Catalog
 
-	seq     atomic.Uint64 // last PID sequence handed out
+	base    uint64        // Creation*CreationSpan: seqs at or below it are earlier runs'
+	seq     atomic.Uint64 // last PID sequence handed out (base before the first)
 	count   atomic.Int64  // live processes
 	refs    atomic.Uint64 // monitor references
 	dropped atomic.Uint64 // unchecked sends to dead or unknown PIDs
@@ -61,17 +62,20 @@ func New(cfg Config) (*Runtime, error) {
 	if cfg.Catalog == nil {
 		cfg.Catalog = NewCatalog()
 	}
-	return &Runtime{
+	rt := &Runtime{
 		cfg:     cfg,
 		node:    cfg.NodeName,
 		log:     cfg.Logger.Named("runtime"),
 		clock:   cfg.Clock,
 		router:  cfg.Router,
 		catalog: cfg.Catalog,
+		base:    cfg.Creation * CreationSpan,
 		names:   nameTable{m: make(map[string]*process)},
 		events:  newEventBus(cfg.EventBuffer),
 		trees:   make(map[string]*treeState),
-	}, nil
+	}
+	rt.seq.Store(rt.base)
+	return rt, nil
 }
 
 // Node is the node name in every local PID.
@@ -97,6 +101,12 @@ func (rt *Runtime) missing(pid PID) error {
 	}
 	if pid.Seq == 0 || pid.Seq > rt.seq.Load() {
 		return fmt.Errorf("%w: %s was never spawned on this node", ErrUnknownPID, pid)
+	}
+	if pid.Seq <= rt.base {
+		// Handed out by an earlier run (Config.Creation): whatever it
+		// named died when the node stopped.
+		return fmt.Errorf("%w: %s is from an earlier run of node %q (creation %d; this run is creation %d, its pids start at %s): the node restarted since, so that process has exited",
+			ErrNoProc, pid, rt.node, pid.Seq/CreationSpan, rt.cfg.Creation, PID{Node: rt.node, Seq: rt.base + 1})
 	}
 	return fmt.Errorf("%w: %s has exited", ErrNoProc, pid)
 }
