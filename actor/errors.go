@@ -132,6 +132,9 @@ var (
 	// point (the end of the message it was handling) within the suspend
 	// timeout; it was left on its old code.
 	ErrSuspendTimeout = errors.New("no safe point within the suspend timeout")
+	// ErrCodeMoved means a conditional code change (ChangeCodeFrom) found
+	// the process on another behavior than the one it was decided for.
+	ErrCodeMoved = errors.New("the process moved to other code meanwhile")
 
 	// ErrTreeNotFound means no tree of that name runs on this node.
 	ErrTreeNotFound = errors.New("tree not found")

@@ -389,6 +389,40 @@ func TestCodeChange(t *testing.T) {
 	wantErr(t, err, actor.ErrUnknownBehavior)
 }
 
+// ChangeCodeFrom changes only a process still on the behavior it names:
+// decided on an older view, it never converts a state twice.
+func TestChangeCodeFrom(t *testing.T) {
+	e := newEnv(t)
+	var gotOld string
+	if err := e.cat.Register(actor.Entry{Name: "counter2", Version: "2", New: func(a map[string]string) (actor.Behavior, error) {
+		return &counterV2{probe: *newProbe(), oldVersion: &gotOld}, nil
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	c := e.spawn("counter", nil)
+	e.cast(c, "inc 3")
+	_, err := e.rt.ChangeCodeFrom(e.ctx, c, "counter2", "counter2")
+	wantErr(t, err, actor.ErrCodeMoved)
+	if info, _ := e.rt.Process(c); info.Behavior != "counter" || gotOld != "" {
+		t.Fatalf("refused change ran: behavior %s, code_change from %q", info.Behavior, gotOld)
+	}
+	_, err = e.rt.ChangeCodeFrom(e.ctx, c, "", "counter2")
+	wantErr(t, err, actor.ErrBadArgs)
+	if _, err := e.rt.ChangeCodeFrom(e.ctx, c, "counter", "counter2"); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.call(c, "get"); got != "v2:3" || gotOld != "1" {
+		t.Fatalf("after the change: %s (from %q)", got, gotOld)
+	}
+	// The same decision again, now stale: refused, the state untouched.
+	gotOld = ""
+	_, err = e.rt.ChangeCodeFrom(e.ctx, c, "counter", "counter2")
+	wantErr(t, err, actor.ErrCodeMoved)
+	if got := e.call(c, "get"); got != "v2:3" || gotOld != "" {
+		t.Fatalf("after a stale change: %s (code_change from %q)", got, gotOld)
+	}
+}
+
 type counterV2 struct {
 	probe
 	oldVersion *string

@@ -29,6 +29,10 @@ type (
 		behavior string
 		restore  bool
 		state    []byte
+		// from, when set, is the behavior the process must still run when
+		// it reaches the request, else the change is refused
+		// (ErrCodeMoved): a change decided on a view that may be stale.
+		from string
 		// claim is taken (0 -> 1) by the process when it reaches the
 		// request, or abandoned (0 -> 2) by the caller at the suspend
 		// timeout: the change then never runs.
@@ -161,6 +165,14 @@ func (p *process) codeChange(r sysCodeChange) ([]byte, error) {
 	// (build, export, convert, swap), not the time the request queued.
 	began := p.rt.clock.Now()
 	behavior := r.behavior
+	if r.from != "" {
+		p.mu.Lock()
+		cur := p.behavior
+		p.mu.Unlock()
+		if cur != r.from {
+			return nil, fmt.Errorf("%w: %s runs %s, not %s", ErrCodeMoved, p.pid, cur, r.from)
+		}
+	}
 	nb, entry, err := p.rt.catalog.build(behavior, p.args)
 	if err != nil {
 		return nil, err
@@ -286,6 +298,18 @@ func (rt *Runtime) ReplaceState(ctx context.Context, pid PID, state []byte) erro
 // unmoved one on the new. An apply that changes the child's spec forgets it.
 func (rt *Runtime) ChangeCode(ctx context.Context, pid PID, behavior string) ([]byte, error) {
 	return rt.changeCode(ctx, pid, sysCodeChange{behavior: behavior})
+}
+
+// ChangeCodeFrom is ChangeCode of a process that must still run behavior
+// from when it reaches the change: one that moved meanwhile (another
+// change got there first) is left alone, with ErrCodeMoved. A change
+// decided on a view of the process taken earlier uses it, so that a
+// state is never converted twice.
+func (rt *Runtime) ChangeCodeFrom(ctx context.Context, pid PID, from, behavior string) ([]byte, error) {
+	if from == "" {
+		return nil, fmt.Errorf("%w: ChangeCodeFrom needs the behavior the process runs", ErrBadArgs)
+	}
+	return rt.changeCode(ctx, pid, sysCodeChange{behavior: behavior, from: from})
 }
 
 // RestoreCode moves a running worker onto behavior with state imported

@@ -395,6 +395,23 @@ func (s *Store) ModuleActive(name string) (*pb.ModuleActive, error) {
 	return raw.(*pb.ModuleActive), nil
 }
 
+// ModuleActives returns every module's active version record, by name,
+// watching the table: what a node converges its processes to.
+func (s *Store) ModuleActives(ws memdb.WatchSet) ([]*pb.ModuleActive, error) {
+	txn := s.read()
+	defer txn.Abort()
+	it, err := txn.Get(tableModuleActive, "id")
+	if err != nil {
+		return nil, err
+	}
+	ws.Add(it.WatchCh())
+	var out []*pb.ModuleActive
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		out = append(out, raw.(*pb.ModuleActive))
+	}
+	return out, nil
+}
+
 // ModuleChunkStored reports whether a chunk (hex SHA-256) is stored.
 func (s *Store) ModuleChunkStored(key string) (bool, error) {
 	txn := s.read()

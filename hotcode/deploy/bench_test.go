@@ -232,7 +232,12 @@ func deployOnce(b *testing.B, n int) deployResult {
 	r.timeline = f.timeline(v.Deployment.Id, t0, r)
 
 	// Baseline: the local swap of the same processes, under the same
-	// sender: back to v1 (untimed), then v1 -> v2.
+	// sender: back to v1 (untimed), then v1 -> v2. Convergence is held
+	// meanwhile: v1 is not the active version, and the nodes would move
+	// the processes back.
+	for _, nd := range nodes {
+		defer f.C.Stack(nd).Deploy.HoldConvergence()()
+	}
 	f.localSwap(pids, "wasm:counter@1")
 	r.local = f.localSwap(pids, "wasm:counter@2")
 

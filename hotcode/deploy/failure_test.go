@@ -222,6 +222,16 @@ func TestCancelMidDeployment(t *testing.T) {
 	if strings.Join(versions, ",") != "2,2,1" {
 		t.Fatalf("versions after a cancel in batch 1 of 3: %v, want 2,2,1", versions)
 	}
+	// A cancelled deployment leaves the processes where they are on
+	// purpose: convergence does not move them (a whole pass, now).
+	f.C.Stack(n).Deploy.ConvergeOnce(f.Ctx)
+	versions = versions[:0]
+	for _, p := range pids {
+		versions = append(versions, f.Version(n, p))
+	}
+	if strings.Join(versions, ",") != "2,2,1" {
+		t.Fatalf("versions after a convergence pass: %v, want 2,2,1 (left as cancelled)", versions)
+	}
 }
 
 // A canary that crashes during min_healthy_time fails the health gate;

@@ -76,6 +76,7 @@ type Layer struct {
 	node   cluster
 	logger hclog.Logger
 	mu     sync.Mutex
+	conv   *converger
 }
 
 // Snapshotter captures a cluster snapshot from within the leader and waits
@@ -88,7 +89,9 @@ type Snapshotter interface {
 // set, captures the snapshot a strict deployment takes first (without it a
 // strict deployment is refused).
 func New(rt *actor.Runtime, coord *coordination.Layer, snaps Snapshotter) *Layer {
-	return &Layer{rt: rt, coord: coord, snaps: snaps}
+	l := &Layer{rt: rt, coord: coord, snaps: snaps}
+	l.conv = newConverger(l)
+	return l
 }
 
 // Name implements node.Plugin.
@@ -100,6 +103,16 @@ func (l *Layer) Attach(n node.Host) error {
 	l.logger = n.Logger().Named("deploy")
 	pb.RegisterDeploymentsServer(n.Server().GRPC(), &service{l: l})
 	n.Server().HandlePeer(transport.PeerHandlers{CodeTargets: l.codeTargets, VerifyCode: l.verifyCode})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		l.converge(ctx)
+	}()
+	n.OnShutdown(func() {
+		cancel()
+		<-done
+	})
 	return nil
 }
 
