@@ -24,7 +24,9 @@ import (
 // there, since every other layer acts on its runtime.
 type Config struct {
 	// Runtime configures the runtime; NodeName, Logger and Router are set
-	// here, Catalog when empty (the native behaviors).
+	// here, Catalog when empty (the native behaviors). Runtime.Creation is
+	// the caller's: an agent counts it in its data dir before New
+	// (node.NextCreation), so its PIDs are not reused across restarts.
 	Runtime      actor.Config
 	Supervision  supervision.Config
 	Coordination *coordination.Config

@@ -258,11 +258,11 @@ func TestRestartedNodeFiresLinksToItsOldIncarnation(t *testing.T) {
 		rt2b = l.Runtime()
 		return nil
 	}, "n2 restarted")
-	// The new incarnation numbers its processes from 1 again: one whose
-	// pid the old incarnation never used, so the messages tell them apart.
+	// The new incarnation's pids lie above every pid of the old one (its
+	// creation, counted in the data dir), so the messages tell them apart.
 	fresh := spawn(t, rt2b, &probe{}, false)
-	for fresh.Seq <= max(linked.Seq, monitored.Seq, linker.Seq) {
-		fresh = spawn(t, rt2b, &probe{}, false)
+	if old := max(linked.Seq, monitored.Seq, linker.Seq); fresh.Seq <= old {
+		t.Fatalf("n2's new incarnation handed out %s, not above its old pids (up to seq %d)", fresh, old)
 	}
 	if err := rt1.Link(w, fresh); err != nil {
 		t.Fatalf("link to the new incarnation: %v", err)

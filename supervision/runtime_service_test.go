@@ -453,7 +453,10 @@ child "t" {
 			_, err := rt.GetProcess(ctx, &pb.ProcessRequest{Ref: ref})
 			return err
 		}
-		rtWantCode(t, "unknown pid", get(rtPIDRef("n2/99999")), codes.NotFound, "n2/99999 was never spawned")
+		// n2 runs its first creation (testkit counts it in the data dir):
+		// its pids lie above 1000000000, those below are an earlier run's.
+		rtWantCode(t, "unknown pid", get(rtPIDRef("n2/1999999999")), codes.NotFound, "n2/1999999999 was never spawned")
+		rtWantCode(t, "pid of an earlier run", get(rtPIDRef("n2/99999")), codes.NotFound, "n2/99999 is from an earlier run")
 		rtWantCode(t, "unknown node", get(rtPIDRef("n9/1")), codes.NotFound, `node "n9" is not a member`)
 		rtWantCode(t, "malformed pid", get(rtPIDRef("n2/x")), codes.InvalidArgument, "malformed pid")
 		rtWantCode(t, "no ref", get(nil), codes.InvalidArgument, "bad target")

@@ -54,8 +54,9 @@ type Cluster struct {
 	cfgs  []node.Config
 	// Hooks run on each node right after it starts (and restarts).
 	hooks []func(*node.Node)
-	// plugins makes each node's plugins, afresh at every start.
-	plugins func(name string) []node.Plugin
+	// plugins makes each node's plugins, afresh at every start, given the
+	// configuration it starts with.
+	plugins func(cfg node.Config) []node.Plugin
 	// stacks are the stacks WithStack built, the latest of each node.
 	stacks map[string]*stack.Stack
 	// links is the network between the nodes (WithPartitions), or nil.
@@ -108,7 +109,11 @@ func WithPlugins(f func(name string) []node.Plugin) Option {
 
 // WithStack gives every node the runtime and layers that stack.New builds
 // from the configuration cfg returns for the node (at each start and
-// restart); Stack returns the latest built for a node.
+// restart); Stack returns the latest built for a node. As an agent's, the
+// runtime's Creation is counted in the node's data dir
+// (node.NextCreation) at each start, so a node restarted on its data dir
+// never hands out a PID of its earlier runs; a Creation cfg sets is
+// overridden.
 func WithStack(cfg func(name string) stack.Config) Option {
 	return func(o *options) { o.stack = cfg }
 }
@@ -141,13 +146,23 @@ func NewClusterOrdered(t testing.TB, n int, order []int, opts ...Option) *Cluste
 	for _, opt := range opts {
 		opt(&o)
 	}
-	c := &Cluster{t: t, nodes: make([]*node.Node, n), cfgs: make([]node.Config, n), plugins: o.plugins, stacks: map[string]*stack.Stack{}, tls: o.tls}
+	c := &Cluster{t: t, nodes: make([]*node.Node, n), cfgs: make([]node.Config, n), stacks: map[string]*stack.Stack{}, tls: o.tls}
+	if o.plugins != nil {
+		c.plugins = func(cfg node.Config) []node.Plugin { return o.plugins(cfg.Name) }
+	}
 	if o.partitions {
 		c.links = &links{owner: map[string]int{}, side: map[int]int{}}
 	}
 	if o.stack != nil {
-		c.plugins = func(name string) []node.Plugin {
-			s, err := stack.New(name, Logger(t, name), o.stack(name))
+		c.plugins = func(cfg node.Config) []node.Plugin {
+			name := cfg.Name
+			sc := o.stack(name)
+			creation, err := node.NextCreation(cfg.DataDir)
+			if err != nil {
+				t.Fatalf("stack of %s: %v", name, err)
+			}
+			sc.Runtime.Creation = creation
+			s, err := stack.New(name, Logger(t, name), sc)
 			if err != nil {
 				t.Fatalf("stack of %s: %v", name, err)
 			}
@@ -226,7 +241,7 @@ func (c *Cluster) startAt(idx int, cfg node.Config) {
 	c.t.Helper()
 	cfg.Logger = Logger(c.t, cfg.Name)
 	if c.plugins != nil {
-		cfg.Plugins = c.plugins(cfg.Name)
+		cfg.Plugins = c.plugins(cfg)
 	}
 	if c.links != nil {
 		cfg.Network = nodeLinks{l: c.links, self: idx}
@@ -304,7 +319,7 @@ func (c *Cluster) Restart(i int) *node.Node {
 	cfg := c.Config(i)
 	cfg.Logger = Logger(c.t, cfg.Name)
 	if c.plugins != nil {
-		cfg.Plugins = c.plugins(cfg.Name)
+		cfg.Plugins = c.plugins(cfg)
 	}
 	cfg.Join = nil
 	for _, n := range c.Live() {
@@ -317,7 +332,7 @@ func (c *Cluster) Restart(i int) *node.Node {
 		var err error
 		n, err = node.New(cfg)
 		if err != nil && c.plugins != nil {
-			cfg.Plugins = c.plugins(cfg.Name) // a failed start may have used them
+			cfg.Plugins = c.plugins(cfg) // a failed start may have used them
 		}
 		return err
 	}, "restart %s", cfg.Name)

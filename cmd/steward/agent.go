@@ -367,11 +367,30 @@ func plugins(cfg node.Config, sampleInterval time.Duration) ([]node.Plugin, *sta
 	if name == "" && cfg.Dev {
 		name = node.DevNodeName
 	}
+	creation, err := runtimeCreation(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	sc.Runtime.Creation = creation
 	s, err := stack.New(name, cfg.Logger, sc)
 	if err != nil {
 		return nil, nil, err
 	}
 	return s.Plugins(), s, nil
+}
+
+// runtimeCreation is this run's creation (actor.Config.Creation), so that
+// the runtime hands out no PID an earlier run of the node did: counted in
+// the data dir (node.NextCreation), written before the runtime starts. A
+// --dev agent without a data dir gets a temporary one that dies with it,
+// where a count would always be 1: it takes the wall clock instead (unix
+// seconds), which grows across runs as long as the clock is not set back
+// and no two runs start in the same second.
+func runtimeCreation(cfg node.Config) (uint64, error) {
+	if cfg.DataDir == "" && cfg.Dev {
+		return uint64(time.Now().Unix()), nil
+	}
+	return node.NextCreation(cfg.DataDir)
 }
 
 // thresholdMetrics reads the health layer's violations for /metrics.

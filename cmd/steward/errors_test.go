@@ -129,7 +129,9 @@ func TestMissingThingsAndKeysOnOneNode(t *testing.T) {
 			{[]string{"proc", "info", "NOSUCH"}, 2, "a registered name needs --node NODE"},
 			{[]string{"proc", "info", "NOSUCH", "--node", "n1"}, 1, `name not registered: "NOSUCH"`},
 			{[]string{"proc", "info", "tree:NOSUCH"}, 1, `tree not found: "NOSUCH"`},
-			{[]string{"proc", "info", "n1/99999"}, 1, "n1/99999 was never spawned"},
+			// n1 runs its first creation: its pids lie above 1000000000.
+			{[]string{"proc", "info", "n1/1999999999"}, 1, "n1/1999999999 was never spawned"},
+			{[]string{"proc", "info", "n1/99999"}, 1, "n1/99999 is from an earlier run of node \"n1\""},
 			{[]string{"ops", "status", "NOSUCH"}, 1, `not found: plan "NOSUCH"`},
 			{[]string{"snapshot", "inspect", "NOSUCH"}, 1, `not found: snapshot "NOSUCH"`},
 			{[]string{"kv", "get", "NOSUCH"}, 1, `not found: no key exists at "NOSUCH"`},

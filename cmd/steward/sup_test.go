@@ -235,7 +235,7 @@ func TestSupervisionCLI(t *testing.T) {
 	}
 
 	// Errors: clear messages, exit 1 for the cluster's refusals, 2 for usage.
-	fails(1, "n2/9999 was never spawned", "proc", "info", "n2/9999")
+	fails(1, "n2/1999999999 was never spawned", "proc", "info", "n2/1999999999") // n2 runs creation 1
 	fails(1, "tree not found", "proc", "info", "tree:nope/x")
 	fails(1, "child not found", "proc", "kill", "tree:web/nope")
 	fails(1, "not a supervisor", "sup", "restart", "web", "--path", "hits")
