@@ -23,15 +23,16 @@ import (
 // as a new tree or start_child while a deployment runs, which is not one
 // of its targets. Nothing else would move it afterwards, so each node
 // runs this loop: whenever no deployment of the module is under way and
-// the module's newest deployment ended successful or reverted (or there
-// is none), every local worker following the module on another version
-// is moved onto the active one, as a deployment moves it (code_change
+// the module's newest deployment ended successful or reverted, or failed
+// after its revert began (or there is none), every local worker
+// following the module on another version is moved onto the active one, as a deployment moves it (code_change
 // between two messages, up or down; see actor.Runtime.ChangeCode).
 //
 // What it leaves alone: pinned specs ("counter@1", "wasm:counter@1"),
 // processes in sandboxes, and every process of a module whose newest
-// deployment failed or was cancelled — those leave processes on two
-// versions on purpose, until an operator reverts or deploys again. The
+// deployment was cancelled or failed without a revert — those leave
+// processes on two versions on purpose, until an operator reverts or
+// deploys again. The
 // loop reads only this node's replica (on a client agent, what its work
 // stream brought), so it needs no leader.
 const (
@@ -154,7 +155,18 @@ func (c *converger) pass(ctx context.Context, st *state.Store, ws memdb.WatchSet
 		l.logger.Error("converge: read deployments", "error", err)
 		return time.Now().Add(ConvergeRetry)
 	}
-	settled := settledModules(actives, deps)
+	settled := settledModules(actives, deps, func(d *pb.DeploymentRecord) bool {
+		rec, _, err := st.Plan(ws, d.Id)
+		if err != nil || rec == nil {
+			return false
+		}
+		for _, stg := range rec.Stages {
+			if stg.Kind == state.StageKindRollback {
+				return true
+			}
+		}
+		return false
+	})
 	var next time.Time
 	due := func(t time.Time) {
 		if next.IsZero() || t.Before(next) {
@@ -233,10 +245,13 @@ func (c *converger) pass(ctx context.Context, st *state.Store, ws memdb.WatchSet
 // settledModules maps each module a node may converge to the behavior of
 // its active version: those with an active version whose newest
 // deployment (the first of deps, newest first, naming it) ended
-// successful or reverted, or that have none. A module in a deployment
-// under way (running, paused, awaiting promotion, reverting) or whose
-// newest deployment failed or was cancelled is left out.
-func settledModules(actives []*pb.ModuleActive, deps []*pb.DeploymentRecord) map[string]string {
+// successful or reverted, or failed after its revert began (reverted
+// says so: a rollback that could not reach every process, a node down
+// or restarted, is finished by each node), or that have none. A module
+// in a deployment under way (running, paused, awaiting promotion,
+// reverting), or whose newest deployment was cancelled or failed without
+// a revert, is left out.
+func settledModules(actives []*pb.ModuleActive, deps []*pb.DeploymentRecord, reverted func(*pb.DeploymentRecord) bool) map[string]string {
 	newest := map[string]*pb.DeploymentRecord{}
 	for _, d := range deps {
 		for _, m := range state.DeploymentModules(d) {
@@ -253,6 +268,10 @@ func settledModules(actives []*pb.ModuleActive, deps []*pb.DeploymentRecord) map
 		if d, ok := newest[a.Name]; ok {
 			switch state.DeploymentStatusOf(d) {
 			case pb.DeploymentStatus_DEPLOYMENT_STATUS_SUCCESSFUL, pb.DeploymentStatus_DEPLOYMENT_STATUS_REVERTED:
+			case pb.DeploymentStatus_DEPLOYMENT_STATUS_FAILED:
+				if !reverted(d) {
+					continue
+				}
 			default:
 				continue
 			}

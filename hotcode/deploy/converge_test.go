@@ -8,7 +8,9 @@ import (
 
 	"github.com/steward/steward/actor"
 	"github.com/steward/steward/hotcode/deploy"
+	"github.com/steward/steward/hotcode/deploy/deploytest"
 	"github.com/steward/steward/pb"
+	"github.com/steward/steward/testkit"
 )
 
 // A follower found on a version that is no longer active — what a node
@@ -129,14 +131,22 @@ func TestSettledModules(t *testing.T) {
 		dep("c", pb.DeploymentStatus_DEPLOYMENT_STATUS_SUCCESSFUL),
 		dep("a", pb.DeploymentStatus_DEPLOYMENT_STATUS_CANCELLED),
 	}
-	got := deploy.SettledModules(active, deps)
+	never := func(*pb.DeploymentRecord) bool { return false }
+	got := deploy.SettledModules(active, deps, never)
 	want := map[string]string{"a": "wasm:a@2", "d": "wasm:d@5", "e": "wasm:e@1"}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("settled %v, want %v (b and f: a deployment runs; c: its newest failed)", got, want)
 	}
+	// c's newest failed after its revert began: its nodes finish the revert.
+	got = deploy.SettledModules(active, deps, func(d *pb.DeploymentRecord) bool { return d == deps[2] })
+	want["c"] = "wasm:c@1"
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("settled %v, want %v (c: failed after its revert began)", got, want)
+	}
+	always := func(*pb.DeploymentRecord) bool { return true }
 	for _, s := range []pb.DeploymentStatus{pb.DeploymentStatus_DEPLOYMENT_STATUS_PAUSED, pb.DeploymentStatus_DEPLOYMENT_STATUS_AWAITING_PROMOTION,
-		pb.DeploymentStatus_DEPLOYMENT_STATUS_REVERTING, pb.DeploymentStatus_DEPLOYMENT_STATUS_CANCELLED} {
-		if got := deploy.SettledModules(active[:1], []*pb.DeploymentRecord{dep("a", s)}); len(got) != 0 {
+		pb.DeploymentStatus_DEPLOYMENT_STATUS_REVERTING, pb.DeploymentStatus_DEPLOYMENT_STATUS_CANCELLED, pb.DeploymentStatus_DEPLOYMENT_STATUS_RUNNING} {
+		if got := deploy.SettledModules(active[:1], []*pb.DeploymentRecord{dep("a", s)}, always); len(got) != 0 {
 			t.Fatalf("newest deployment %s: settled %v, want none", s, got)
 		}
 	}
@@ -171,4 +181,48 @@ func (f *fixture) applyTree(spec string) {
 	}); err != nil {
 		f.T.Fatalf("apply tree: %v", err)
 	}
+}
+
+// A revert that misses a process — the node cut off from the leader
+// during its batch's health gate, after its step moved it: the step's report is
+// lost, the batch fails at its deadline, and the rollback undoes only the
+// reported moves, so the deployment ends reverted with that process still
+// on the new version — is finished by that node once it is back: its
+// process converges onto the active version, the old one.
+func TestConvergenceFinishesARevertThatMissedANode(t *testing.T) {
+	f := &fixture{deploytest.NewWith(t, nil, testkit.WithPartitions())}
+	f.Push("1", v1(t))
+	f.Push("2", v2(t))
+	a, b, leader := f.followers()
+	pids := f.Trees(1, a, b)
+	o := options(2)
+	o.AutoRevert = true
+	o.MinHealthyTimeMs, o.HealthyDeadlineMs, o.ProgressDeadlineMs = 3000, 5000, 6000
+	d := f.Deploy(request("2", o)).Deployment
+	f.C.Eventually(20*time.Second, func() error {
+		if v := f.Version(b, pids[b][0]); v != "2" {
+			return fmt.Errorf("%s on %s", b, v)
+		}
+		return nil
+	}, "the batch moved %s", b)
+	// Cut b off from the leader only: gossip still reaches b through a,
+	// so b is not reaped from the configuration meanwhile.
+	f.C.Partition([]int{f.C.Index(b)}, []int{leader})
+	got := f.Await(d.Id, pb.DeploymentStatus_DEPLOYMENT_STATUS_REVERTED, 60*time.Second)
+	if !strings.Contains(got.StatusDescription, "without a report from "+b) {
+		t.Fatalf("reverted: %q, want the batch failed for %s's missing report", got.StatusDescription, b)
+	}
+	if v := f.Version(a, pids[a][0]); v != "1" {
+		t.Fatalf("%s on %s after the revert, want 1", a, v)
+	}
+	if v := f.Version(b, pids[b][0]); v != "2" {
+		t.Fatalf("%s on %s while cut off, want 2 (its move was not reported, so not reverted)", b, v)
+	}
+	f.C.Heal()
+	f.C.Eventually(30*time.Second, func() error {
+		if v := f.Version(b, pids[b][0]); v != "1" {
+			return fmt.Errorf("%s's process on %s", b, v)
+		}
+		return nil
+	}, "%s's process back on the active version", b)
 }

@@ -59,14 +59,20 @@ type Fixture struct {
 // set, is every node's coordination BeforeOperations.
 func New(t testing.TB, hook func(ctx context.Context, planID, stage string)) *Fixture {
 	t.Helper()
-	c := testkit.NewCluster(t, 3, testkit.WithStack(func(string) stack.Config {
+	return NewWith(t, hook)
+}
+
+// NewWith is New with more cluster options (testkit.WithPartitions).
+func NewWith(t testing.TB, hook func(ctx context.Context, planID, stage string), opts ...testkit.Option) *Fixture {
+	t.Helper()
+	c := testkit.NewCluster(t, 3, append([]testkit.Option{testkit.WithStack(func(string) stack.Config {
 		mods := store.DefaultConfig()
 		coord := coordination.DefaultConfig()
 		coord.BeforeOperations = hook
 		snap := snapshot.DefaultConfig()
 		return stack.Config{Runtime: actor.DefaultConfig(), Supervision: supervision.DefaultConfig(),
 			Coordination: &coord, Snapshot: &snap, Modules: &mods, Deployments: true, Checkpoints: true}
-	}))
+	})}, opts...)...)
 	c.WaitForLeader()
 	return &Fixture{T: t, C: c, Ctx: testkit.Ctx(t, 150*time.Second)}
 }
