@@ -8,8 +8,9 @@ import (
 )
 
 // links is a cluster's network between its nodes (node.Network): every
-// node is on side 0 until Partition puts the nodes on two sides; traffic
-// crosses only between nodes on the same side.
+// node is on side 0 until Partition puts nodes on sides 1 and 2; traffic
+// crosses between nodes on the same side, and between a node on side 0
+// (in neither part) and any other.
 type links struct {
 	mu    sync.RWMutex
 	owner map[string]int // a node's Raft, gossip and gRPC address -> its index
@@ -26,7 +27,11 @@ func (n nodeLinks) Allowed(addr string) bool {
 	n.l.mu.RLock()
 	defer n.l.mu.RUnlock()
 	o, ok := n.l.owner[addr]
-	return !ok || n.l.side[n.self] == n.l.side[o]
+	if !ok {
+		return true
+	}
+	a, b := n.l.side[n.self], n.l.side[o]
+	return a == b || a == 0 || b == 0
 }
 
 func (l *links) own(idx int, addrs ...string) {
