@@ -70,6 +70,38 @@ func (s *Store) LatestIndex() uint64 {
 	return maxIndex(txn)
 }
 
+// WaitIndex waits until the store has applied Raft index idx
+// (LatestIndex at least idx), or ctx ends: what a node that committed a
+// change through the leader waits for before reading it from its own
+// replica, which may lag (a follower, a client agent). It also returns,
+// with nil, when the store is abandoned (replaced by a restore): the
+// caller reads the node's new store and waits again.
+func (s *Store) WaitIndex(ctx context.Context, idx uint64) error {
+	for {
+		txn := s.db.Txn(false)
+		it, err := txn.Get(tableIndex, "id")
+		if err != nil {
+			txn.Abort()
+			return err
+		}
+		ws := memdb.NewWatchSet()
+		ws.Add(it.WatchCh())
+		cur := maxIndex(txn)
+		txn.Abort()
+		if cur >= idx {
+			return nil
+		}
+		select {
+		case <-s.AbandonCh():
+			return nil
+		default:
+		}
+		if err := s.WaitChange(ctx, ws, time.Time{}); err != nil {
+			return err
+		}
+	}
+}
+
 // TableIndex is the highest Raft index that changed any of the named tables.
 func (s *Store) TableIndex(names ...string) uint64 {
 	txn := s.db.Txn(false)

@@ -162,18 +162,41 @@ func (l *Layer) commit(ctx context.Context, cmd *pb.ExperimentCreateCommand) (ui
 	return l.node.Propose(ctx, pb.CommandType_COMMAND_TYPE_EXPERIMENT_CREATE, cmd)
 }
 
-// await waits, on this node's replica, until the group is running or
-// failed (or gone: destroyed meanwhile), or ctx ends. A failed group is
-// ErrCreateFailed with its reason.
-func (l *Layer) await(ctx context.Context, id string) (*pb.ExperimentRecord, error) {
+// await waits, on this node's replica, until the group committed at
+// index idx is running or failed (or gone: destroyed meanwhile), or ctx
+// ends. A failed group is ErrCreateFailed with its reason. A replica that
+// has not applied idx yet (a follower, or a client agent, behind the
+// leader that committed it) does not hold the group: it is awaited, not
+// taken for destroyed.
+func (l *Layer) await(ctx context.Context, id string, idx uint64) (*pb.ExperimentRecord, error) {
+	return l.awaitUntil(ctx, id, idx, true)
+}
+
+// applied waits until this node's replica has applied index idx, where
+// the group id was committed, and returns the group as it is then (nil:
+// destroyed since): what a create that does not wait reads.
+func (l *Layer) applied(ctx context.Context, id string, idx uint64) (*pb.ExperimentRecord, error) {
+	return l.awaitUntil(ctx, id, idx, false)
+}
+
+func (l *Layer) awaitUntil(ctx context.Context, id string, idx uint64, up bool) (*pb.ExperimentRecord, error) {
 	for {
 		st := l.node.State()
+		if st.LatestIndex() < idx {
+			// Not applied here yet.
+			if err := st.WaitIndex(ctx, idx); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		ws := memdb.NewWatchSet()
 		e, err := st.Experiment(ws, id)
 		if err != nil {
 			return nil, err
 		}
 		switch {
+		case !up:
+			return e, nil
 		case e == nil:
 			return nil, fmt.Errorf("%w: %s was destroyed before it was up", ErrCreateFailed, id)
 		case e.Status == state.ExperimentRunning:

@@ -72,10 +72,12 @@ func (s *experimentService) createLocal(ctx context.Context, req *pb.CreateExper
 		return nil, err
 	}
 	id := c.Experiment.Id
-	if !req.NoWait {
-		if _, err := s.l.await(ctx, id); err != nil {
-			return nil, err
-		}
+	wait := s.l.await
+	if req.NoWait {
+		wait = s.l.applied
+	}
+	if _, err := wait(ctx, id, idx); err != nil {
+		return nil, err
 	}
 	v, err := experimentView(s.l.node.State(), id)
 	if err != nil {

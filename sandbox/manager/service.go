@@ -63,9 +63,9 @@ func (s *sandboxService) createLocal(ctx context.Context, req *pb.CreateSandboxR
 	id := c.Experiment.Id
 	var e *pb.ExperimentRecord
 	if req.NoWait {
-		e, err = s.l.node.State().Experiment(nil, id)
+		e, err = s.l.applied(ctx, id, idx)
 	} else {
-		e, err = s.l.await(ctx, id)
+		e, err = s.l.await(ctx, id, idx)
 	}
 	if err != nil {
 		return nil, err
