@@ -382,13 +382,12 @@ func plugins(cfg node.Config, sampleInterval time.Duration) ([]node.Plugin, *sta
 // runtimeCreation is this run's creation (actor.Config.Creation), so that
 // the runtime hands out no PID an earlier run of the node did: counted in
 // the data dir (node.NextCreation), written before the runtime starts. A
-// --dev agent without a data dir gets a temporary one that dies with it,
-// where a count would always be 1: it takes the wall clock instead (unix
-// seconds), which grows across runs as long as the clock is not set back
-// and no two runs start in the same second.
+// --dev agent without a data dir runs a new cluster on a temporary dir
+// that dies with it: nothing committed names a PID of an earlier run, so
+// its creation is 1.
 func runtimeCreation(cfg node.Config) (uint64, error) {
 	if cfg.DataDir == "" && cfg.Dev {
-		return uint64(time.Now().Unix()), nil
+		return 1, nil
 	}
 	return node.NextCreation(cfg.DataDir)
 }
