@@ -364,11 +364,7 @@ func TestRegisteredNames(t *testing.T) {
 func TestCodeChange(t *testing.T) {
 	e := newEnv(t)
 	var gotOld string
-	if err := e.cat.Register(actor.Entry{Name: "counter2", Version: "2", New: func(a map[string]string) (actor.Behavior, error) {
-		return &counterV2{probe: *newProbe(), oldVersion: &gotOld}, nil
-	}}); err != nil {
-		t.Fatal(err)
-	}
+	registerCounterV2(t, e, &gotOld)
 	c := e.spawn("counter", nil)
 	e.cast(c, "inc 7")
 	if _, err := e.rt.ChangeCode(e.ctx, c, "counter2"); err != nil {
@@ -394,11 +390,7 @@ func TestCodeChange(t *testing.T) {
 func TestChangeCodeFrom(t *testing.T) {
 	e := newEnv(t)
 	var gotOld string
-	if err := e.cat.Register(actor.Entry{Name: "counter2", Version: "2", New: func(a map[string]string) (actor.Behavior, error) {
-		return &counterV2{probe: *newProbe(), oldVersion: &gotOld}, nil
-	}}); err != nil {
-		t.Fatal(err)
-	}
+	registerCounterV2(t, e, &gotOld)
 	c := e.spawn("counter", nil)
 	e.cast(c, "inc 3")
 	_, err := e.rt.ChangeCodeFrom(e.ctx, c, "counter2", "counter2")
@@ -420,6 +412,17 @@ func TestChangeCodeFrom(t *testing.T) {
 	wantErr(t, err, actor.ErrCodeMoved)
 	if got := e.call(c, "get"); got != "v2:3" || gotOld != "" {
 		t.Fatalf("after a stale change: %s (code_change from %q)", got, gotOld)
+	}
+}
+
+// registerCounterV2 adds "counter2", version 2 of the counter, whose
+// CodeChange records the version it came from in *from.
+func registerCounterV2(t *testing.T, e *env, from *string) {
+	t.Helper()
+	if err := e.cat.Register(actor.Entry{Name: "counter2", Version: "2", New: func(a map[string]string) (actor.Behavior, error) {
+		return &counterV2{probe: *newProbe(), oldVersion: from}, nil
+	}}); err != nil {
+		t.Fatal(err)
 	}
 }
 

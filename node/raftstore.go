@@ -281,30 +281,7 @@ func boltHasRaftState(path string) (bool, error) {
 // writeLogStoreMarker records store in raft/log-store durably: a temporary
 // file, synced, renamed into place, and the directory synced.
 func writeLogStoreMarker(dir, store string) error {
-	path := filepath.Join(dir, logStoreMarker)
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	_, err = f.WriteString(store + "\n")
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err == nil {
-		err = syncDir(dir)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return writeFileDurably(filepath.Join(dir, logStoreMarker), store+"\n")
 }
 
 func syncDir(dir string) error {
