@@ -115,8 +115,12 @@ type DeployResult struct {
 	Successful  int `json:"successful"`
 	Reverted    int `json:"reverted"`
 	// Failed counts failed and cancelled ones.
-	Failed  int `json:"failed"`
-	Stuck   int `json:"stuck"`
+	Failed int `json:"failed"`
+	Stuck  int `json:"stuck"`
+	// Pruned: seen ended, then no longer listed (the state keeps the
+	// newest state.MaxDeploymentHistory ended deployments); counted by
+	// the status seen.
+	Pruned  int `json:"pruned"`
 	Mixed   int `json:"mixed"`
 	Refused int `json:"refused"`
 	// FinalMixed: after healing, a node's runtime ran a deployment
@@ -599,15 +603,46 @@ func (d *Deploy) Check(ctx context.Context) DeployResult {
 }
 
 // expectedVersion is the version of the last successful deployment by
-// create index, v1 when none.
-func expectedVersion(listed []*pb.DeploymentRecord) string {
+// create index, among those listed after healing and those the workload
+// saw end successful (since pruned, perhaps), v1 when none.
+func expectedVersion(listed []*pb.DeploymentRecord, seen []DeployRecord) string {
 	want, at := "1", uint64(0)
 	for _, rec := range listed {
 		if state.DeploymentStatusOf(rec) == pb.DeploymentStatus_DEPLOYMENT_STATUS_SUCCESSFUL && rec.CreateIndex >= at {
 			want, at = rec.Version, rec.CreateIndex
 		}
 	}
+	for _, rec := range seen {
+		if rec.FinalStatus == "pruned" && rec.Status == "successful" && rec.Index >= at {
+			want, at = rec.To, rec.Index
+		}
+	}
 	return want
+}
+
+// prunable reports whether the state may have pruned rec: the listing
+// holds the most ended deployments it keeps, each created after rec.
+func prunable(rec DeployRecord, listed []*pb.DeploymentRecord) bool {
+	n := 0
+	for _, l := range listed {
+		if !state.DeploymentDone(l) {
+			continue
+		}
+		if rec.Index != 0 && l.CreateIndex <= rec.Index {
+			return false
+		}
+		n++
+	}
+	return n >= state.MaxDeploymentHistory
+}
+
+// ended reports whether a deployment status name is an end.
+func ended(status string) bool {
+	switch status {
+	case "successful", "reverted", "failed", "cancelled":
+		return true
+	}
+	return false
 }
 
 // CheckDeployments is the deployment check, a pure function of the
@@ -648,9 +683,28 @@ func CheckDeployments(recs []DeployRecord, v DeployView) DeployResult {
 		}
 		r.Deployments++
 		l := byID[rec.ID]
+		if l == nil && ended(rec.Status) && prunable(*rec, v.Listed) {
+			// Seen ended, since pruned: the state keeps the newest
+			// state.MaxDeploymentHistory ended deployments.
+			r.Pruned++
+			rec.FinalStatus = "pruned"
+			switch rec.Status {
+			case "successful":
+				r.Successful++
+			case "reverted":
+				r.Reverted++
+			default:
+				r.Failed++
+			}
+			if rec.Mixed {
+				r.Mixed++
+				r.Problems = append(r.Problems, fmt.Sprintf("deployment %s (%s -> %s) ended %s, then mixed: %s", rec.ID, rec.From, rec.To, rec.Status, rec.Observed))
+			}
+			continue
+		}
 		if l == nil {
-			// Committed (its id was returned or listed), now gone: not
-			// ended either.
+			// Committed (its id was returned or listed), now gone, and
+			// never seen ended: not ended either.
 			r.Stuck++
 			rec.FinalStatus = "missing"
 			r.Problems = append(r.Problems, fmt.Sprintf("deployment %s (%s -> %s, submit %s) is not listed after healing", rec.ID, rec.From, rec.To, rec.Submit))
@@ -673,7 +727,7 @@ func CheckDeployments(recs []DeployRecord, v DeployView) DeployResult {
 			r.Problems = append(r.Problems, fmt.Sprintf("deployment %s (%s -> %s) ended %s, then mixed: %s", rec.ID, rec.From, rec.To, rec.Status, rec.Observed))
 		}
 	}
-	r.Expected = expectedVersion(v.Listed)
+	r.Expected = expectedVersion(v.Listed, r.Records)
 	for _, n := range v.Nodes {
 		a, ok := v.Active[n]
 		switch {

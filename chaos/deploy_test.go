@@ -78,6 +78,32 @@ func TestCheckDeploymentsStuck(t *testing.T) {
 	}
 }
 
+// A deployment seen ended and no longer listed because the state keeps
+// only the newest state.MaxDeploymentHistory ended ones is pruned, not
+// stuck, and counts as what it was seen as; the expected version is still
+// the last successful one's, even when that one was pruned.
+func TestCheckDeploymentsPruned(t *testing.T) {
+	recs := []DeployRecord{{ID: "old", From: "1", To: "2", Submit: "ok", Status: "successful", Index: 5}}
+	v := DeployView{Nodes: []string{"n1"}, Active: map[string]string{"n1": "2"}, Runtime: onVersion("2", "n1")}
+	for i := range state.MaxDeploymentHistory {
+		id := "r" + string(rune('a'+i%26)) + string(rune('a'+i/26))
+		recs = append(recs, DeployRecord{ID: id, From: "2", To: "1", Submit: "ok", Status: "reverted", Index: uint64(10 + i)})
+		v.Listed = append(v.Listed, deployRec(id, "1", uint64(10+i), pb.DeploymentStatus_DEPLOYMENT_STATUS_REVERTED))
+	}
+	r := CheckDeployments(recs, v)
+	if r.Pruned != 1 || r.Stuck != 0 || r.Successful != 1 || r.Reverted != state.MaxDeploymentHistory || len(r.Problems) != 0 {
+		t.Fatalf("pruned %d, stuck %d, successful %d, reverted %d, problems %v", r.Pruned, r.Stuck, r.Successful, r.Reverted, r.Problems)
+	}
+	if r.Expected != "2" {
+		t.Fatalf("expected version %s, want 2 (the pruned successful one)", r.Expected)
+	}
+	// One fewer kept: the state would not have pruned it, so it is lost.
+	v.Listed = v.Listed[1:]
+	if r := CheckDeployments(recs, v); r.Stuck == 0 || r.Pruned != 0 {
+		t.Fatalf("with %d listed: pruned %d, stuck %d, want it stuck", len(v.Listed), r.Pruned, r.Stuck)
+	}
+}
+
 func TestCheckDeploymentsMixed(t *testing.T) {
 	// One process on the other version.
 	recs, v := cleanDeployView()

@@ -291,6 +291,6 @@ func (p *Plans) one(ctx context.Context, n int) {
 		p.r.Problems = append(p.r.Problems, fmt.Sprintf("plan %s succeeded: counter %d -> %d, %d steps", id, before, after, PlanSteps))
 	}
 	if !ok && len(p.r.Problems) < 50 {
-		p.r.Problems = append(p.r.Problems, fmt.Sprintf("plan %s %s (%s): counter +%d", id, rec.Status, strings.TrimSpace(rec.Reason), delta))
+		p.r.Problems = append(p.r.Problems, fmt.Sprintf("plan %s %s (%s): counter +%d; %s", id, rec.Status, strings.TrimSpace(rec.Reason), delta, strings.Join(stepFailures(rec), "; ")))
 	}
 }

@@ -183,8 +183,8 @@ func (r *Report) Summary() string {
 		fmt.Fprintf(&b, "  supervision: %d children killed (%d kills refused), validate consistent %v\n", s.Kills, s.KillsFailed, s.Consistent)
 	}
 	if d := r.Deployments; d != nil {
-		fmt.Fprintf(&b, "  deployments %d: %d successful, %d reverted, %d failed, %d stuck, %d mixed (after healing %v), %d refused; v%s expected\n",
-			d.Deployments, d.Successful, d.Reverted, d.Failed, d.Stuck, d.Mixed, d.FinalMixed, d.Refused, d.Expected)
+		fmt.Fprintf(&b, "  deployments %d: %d successful, %d reverted, %d failed, %d stuck, %d mixed (after healing %v), %d refused, %d pruned from the history; v%s expected\n",
+			d.Deployments, d.Successful, d.Reverted, d.Failed, d.Stuck, d.Mixed, d.FinalMixed, d.Refused, d.Pruned, d.Expected)
 	}
 	if x := r.Experiments; x != nil {
 		fmt.Fprintf(&b, "  experiments %d: %d acknowledged, %d failed, %d rejected, %d unknown, %d destroyed; %d whole, %d absent, %d partial, %d runtimes mismatched, %d acknowledged missing, %d failed present\n",
