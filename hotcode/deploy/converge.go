@@ -41,6 +41,10 @@ const (
 	// and the wait for a version not yet loaded into the catalog.
 	ConvergeRetry    = 500 * time.Millisecond
 	ConvergeRetryMax = 30 * time.Second
+	// ConvergeMinInterval spaces the passes: a burst of starts (a tree
+	// of thousands of children) wakes one pass per interval, not one per
+	// start.
+	ConvergeMinInterval = 100 * time.Millisecond
 )
 
 // EventConvergeFailed is published when the loop cannot move a process
@@ -119,6 +123,13 @@ func (l *Layer) converge(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
+		spacing := time.NewTimer(ConvergeMinInterval)
+		select {
+		case <-spacing.C:
+		case <-ctx.Done():
+			spacing.Stop()
+			return
+		}
 		wctx, cancel := context.WithCancel(ctx)
 		go func() {
 			select {
@@ -155,6 +166,9 @@ func (c *converger) pass(ctx context.Context, st *state.Store, ws memdb.WatchSet
 		l.logger.Error("converge: read deployments", "error", err)
 		return time.Now().Add(ConvergeRetry)
 	}
+	if len(actives) == 0 {
+		return time.Time{}
+	}
 	settled := settledModules(actives, deps, func(d *pb.DeploymentRecord) bool {
 		rec, _, err := st.Plan(ws, d.Id)
 		if err != nil || rec == nil {
@@ -167,6 +181,11 @@ func (c *converger) pass(ctx context.Context, st *state.Store, ws memdb.WatchSet
 		}
 		return false
 	})
+	if len(settled) == 0 {
+		// No module to converge (none stored, or each in a deployment):
+		// the processes need no look.
+		return time.Time{}
+	}
 	var next time.Time
 	due := func(t time.Time) {
 		if next.IsZero() || t.Before(next) {
