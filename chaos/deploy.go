@@ -636,13 +636,10 @@ func prunable(rec DeployRecord, listed []*pb.DeploymentRecord) bool {
 	return n >= state.MaxDeploymentHistory
 }
 
-// ended reports whether a deployment status name is an end.
-func ended(status string) bool {
-	switch status {
-	case "successful", "reverted", "failed", "cancelled":
-		return true
-	}
-	return false
+// seenEnded reports whether the workload saw the deployment end (the
+// state's own notion of an end, by the status name it saw).
+func seenEnded(rec DeployRecord) bool {
+	return state.DeploymentDone(&pb.DeploymentRecord{Status: rec.Status})
 }
 
 // CheckDeployments is the deployment check, a pure function of the
@@ -682,27 +679,19 @@ func CheckDeployments(recs []DeployRecord, v DeployView) DeployResult {
 			continue
 		}
 		r.Deployments++
-		l := byID[rec.ID]
-		if l == nil && ended(rec.Status) && prunable(*rec, v.Listed) {
+		var status pb.DeploymentStatus
+		switch l := byID[rec.ID]; {
+		case l != nil:
+			rec.FinalStatus, rec.Reason = l.Status, l.StatusDescription
+			status = state.DeploymentStatusOf(l)
+		case seenEnded(*rec) && prunable(*rec, v.Listed):
 			// Seen ended, since pruned: the state keeps the newest
-			// state.MaxDeploymentHistory ended deployments.
+			// state.MaxDeploymentHistory ended deployments. Counted by
+			// the status seen.
 			r.Pruned++
 			rec.FinalStatus = "pruned"
-			switch rec.Status {
-			case "successful":
-				r.Successful++
-			case "reverted":
-				r.Reverted++
-			default:
-				r.Failed++
-			}
-			if rec.Mixed {
-				r.Mixed++
-				r.Problems = append(r.Problems, fmt.Sprintf("deployment %s (%s -> %s) ended %s, then mixed: %s", rec.ID, rec.From, rec.To, rec.Status, rec.Observed))
-			}
-			continue
-		}
-		if l == nil {
+			status = state.DeploymentStatusOf(&pb.DeploymentRecord{Status: rec.Status})
+		default:
 			// Committed (its id was returned or listed), now gone, and
 			// never seen ended: not ended either.
 			r.Stuck++
@@ -710,8 +699,7 @@ func CheckDeployments(recs []DeployRecord, v DeployView) DeployResult {
 			r.Problems = append(r.Problems, fmt.Sprintf("deployment %s (%s -> %s, submit %s) is not listed after healing", rec.ID, rec.From, rec.To, rec.Submit))
 			continue
 		}
-		rec.FinalStatus, rec.Reason = l.Status, l.StatusDescription
-		switch state.DeploymentStatusOf(l) {
+		switch status {
 		case pb.DeploymentStatus_DEPLOYMENT_STATUS_SUCCESSFUL:
 			r.Successful++
 		case pb.DeploymentStatus_DEPLOYMENT_STATUS_REVERTED:
@@ -720,7 +708,7 @@ func CheckDeployments(recs []DeployRecord, v DeployView) DeployResult {
 			r.Failed++
 		default:
 			r.Stuck++
-			r.Problems = append(r.Problems, fmt.Sprintf("deployment %s (%s -> %s) stuck %s: %s", rec.ID, rec.From, rec.To, l.Status, l.StatusDescription))
+			r.Problems = append(r.Problems, fmt.Sprintf("deployment %s (%s -> %s) stuck %s: %s", rec.ID, rec.From, rec.To, rec.FinalStatus, rec.Reason))
 		}
 		if rec.Mixed {
 			r.Mixed++
