@@ -3,7 +3,6 @@ package deploy
 import (
 	"context"
 	"errors"
-	"sort"
 	"sync"
 	"time"
 
@@ -161,13 +160,13 @@ func (c *converger) pass(ctx context.Context, st *state.Store, ws memdb.WatchSet
 		l.logger.Error("converge: read active versions", "error", err)
 		return time.Now().Add(ConvergeRetry)
 	}
+	if len(actives) == 0 {
+		return time.Time{}
+	}
 	_, deps, err := st.Deployments(ws, "")
 	if err != nil {
 		l.logger.Error("converge: read deployments", "error", err)
 		return time.Now().Add(ConvergeRetry)
-	}
-	if len(actives) == 0 {
-		return time.Time{}
 	}
 	settled := settledModules(actives, deps, func(d *pb.DeploymentRecord) bool {
 		rec, _, err := st.Plan(ws, d.Id)
@@ -192,11 +191,9 @@ func (c *converger) pass(ctx context.Context, st *state.Store, ws memdb.WatchSet
 			next = t
 		}
 	}
-	sandboxed := map[string]bool{}
+	sandboxed := sandboxedTrees(l.rt)
 	live := map[actor.PID]bool{}
-	procs := l.rt.Processes()
-	sort.Slice(procs, func(i, j int) bool { return procs[i].PID.Seq < procs[j].PID.Seq })
-	for _, p := range procs {
+	for _, p := range l.rt.Processes() { // in PID order
 		if ctx.Err() != nil {
 			return next
 		}
@@ -211,16 +208,8 @@ func (c *converger) pass(ctx context.Context, st *state.Store, ws memdb.WatchSet
 		if !ok || p.Behavior == want {
 			continue
 		}
-		if p.Tree != "" {
-			sb, seen := sandboxed[p.Tree]
-			if !seen {
-				_, err := l.rt.SandboxStatus(p.Tree)
-				sb = err == nil
-				sandboxed[p.Tree] = sb
-			}
-			if sb {
-				continue
-			}
+		if sandboxed(p.Tree) {
+			continue
 		}
 		live[p.PID] = true
 		if r, ok := c.retry[p.PID]; ok && time.Now().Before(r.at) {

@@ -119,7 +119,7 @@ func (l *Layer) Attach(n node.Host) error {
 // codeTargets lists this node's workers running module.
 func (l *Layer) codeTargets(_ context.Context, req *pb.CodeTargetsRequest) (*pb.CodeTargetsResponse, error) {
 	out := &pb.CodeTargetsResponse{}
-	sandboxed := map[string]bool{}
+	sandboxed := sandboxedTrees(l.rt)
 	for _, p := range l.rt.Processes() {
 		if p.Supervisor {
 			continue
@@ -128,18 +128,31 @@ func (l *Layer) codeTargets(_ context.Context, req *pb.CodeTargetsRequest) (*pb.
 		if !ok || name != req.Module {
 			continue
 		}
-		sb, seen := sandboxed[p.Tree]
-		if !seen && p.Tree != "" {
-			_, err := l.rt.SandboxStatus(p.Tree)
-			sb = err == nil
-			sandboxed[p.Tree] = sb
-		}
+		sb := sandboxed(p.Tree)
 		out.Targets = append(out.Targets, &pb.CodeTarget{
 			Pid: p.PID.String(), Node: l.node.Name(), Tree: p.Tree, ChildId: p.ChildID,
 			Behavior: p.Behavior, Version: version, ModuleRef: p.Module, Sandboxed: sb, Status: string(p.Status),
 		})
 	}
 	return out, nil
+}
+
+// sandboxedTrees reports whether a tree of this node runs in a sandbox,
+// asking the runtime once per tree ("" is no tree: false).
+func sandboxedTrees(rt *actor.Runtime) func(tree string) bool {
+	seen := map[string]bool{}
+	return func(tree string) bool {
+		if tree == "" {
+			return false
+		}
+		sb, ok := seen[tree]
+		if !ok {
+			_, err := rt.SandboxStatus(tree)
+			sb = err == nil
+			seen[tree] = sb
+		}
+		return sb
+	}
 }
 
 // gather asks every alive node for its workers running module. A node
