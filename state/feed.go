@@ -260,6 +260,9 @@ func (s *Store) ApplyRemote(index uint64, changes []*pb.RecordChange) error {
 			if !ok || c.Tag > 255 || name == tableIndex {
 				return fmt.Errorf("%w: change %d: unknown table tag %d", ErrInvalidRecord, i, c.Tag)
 			}
+			if def.external {
+				return fmt.Errorf("%w: change %d: %s records are not sent to client agents", ErrInvalidRecord, i, name)
+			}
 			rec := def.newRecord()
 			if err := proto.Unmarshal(c.Record, rec); err != nil {
 				return fmt.Errorf("%w: change %d: %s record: %v", ErrInvalidRecord, i, name, err)

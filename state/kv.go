@@ -23,14 +23,12 @@ const (
 
 func init() {
 	registerTable(tableDef{
-		tag: 3,
-		schema: &memdb.TableSchema{
-			Name: tableKV,
-			Indexes: map[string]*memdb.IndexSchema{
-				"id": {Name: "id", Unique: true, Indexer: &memdb.StringFieldIndex{Field: "Key"}},
-			},
-		},
+		tag:       3,
+		schema:    &memdb.TableSchema{Name: tableKV},
 		newRecord: func() proto.Message { return new(pb.KVRecord) },
+		// Kept in Store.kv (kvtable.go), not in go-memdb; its records
+		// travel in snapshots under tag 3 in key order, as before.
+		external: true,
 	})
 }
 
@@ -70,26 +68,22 @@ func (s *Store) KVSet(idx uint64, key string, value []byte, cas *uint64) (*pb.KV
 	}
 	var out *pb.KVRecord
 	err := s.write(func(txn *memdb.Txn) error {
-		raw, err := txn.First(tableKV, "id", key)
-		if err != nil {
-			return err
-		}
+		cur := s.kv.pending(key)
 		rec := &pb.KVRecord{Key: key, Value: append([]byte(nil), value...), CreateIndex: idx, ModifyIndex: idx}
-		if raw != nil {
-			rec.CreateIndex = raw.(*pb.KVRecord).CreateIndex
+		if cur != nil {
+			rec.CreateIndex = cur.CreateIndex
 		}
 		if cas != nil {
-			var cur uint64
-			if raw != nil {
-				cur = raw.(*pb.KVRecord).ModifyIndex
+			var at uint64
+			if cur != nil {
+				at = cur.ModifyIndex
 			}
-			if cur != *cas {
-				return casError(key, *cas, cur)
+			if at != *cas {
+				return casError(key, *cas, at)
 			}
 		}
-		if err := txn.Insert(tableKV, rec); err != nil {
-			return err
-		}
+		s.kv.tree().ReplaceOrInsert(rec)
+		s.kv.bump(idx)
 		out = rec
 		return bumpIndex(txn, tableKV, idx)
 	})
@@ -125,78 +119,51 @@ func (s *Store) KVDelete(idx uint64, key string, cas *uint64, prefix bool) (int,
 	var n int
 	err := s.write(func(txn *memdb.Txn) error {
 		if prefix {
-			it, err := txn.Get(tableKV, "id_prefix", key)
-			if err != nil {
-				return err
-			}
-			var doomed []interface{}
-			for raw := it.Next(); raw != nil; raw = it.Next() {
-				doomed = append(doomed, raw)
-			}
-			for _, raw := range doomed {
-				if err := txn.Delete(tableKV, raw); err != nil {
-					return err
-				}
+			var doomed []*pb.KVRecord
+			eachPrefix(s.kv.tree(), key, func(r *pb.KVRecord) { doomed = append(doomed, r) })
+			t := s.kv.tree()
+			for _, r := range doomed {
+				t.Delete(r)
 			}
 			n = len(doomed)
 		} else {
-			raw, err := txn.First(tableKV, "id", key)
-			if err != nil {
-				return err
-			}
+			cur := s.kv.pending(key)
 			if cas != nil {
-				var cur uint64
-				if raw != nil {
-					cur = raw.(*pb.KVRecord).ModifyIndex
+				var at uint64
+				if cur != nil {
+					at = cur.ModifyIndex
 				}
-				if cur != *cas || *cas == 0 {
-					return casError(key, *cas, cur)
+				if at != *cas || *cas == 0 {
+					return casError(key, *cas, at)
 				}
 			}
-			if raw != nil {
-				if err := txn.Delete(tableKV, raw); err != nil {
-					return err
-				}
+			if cur != nil {
+				s.kv.tree().Delete(cur)
 				n = 1
 			}
 		}
 		// A delete always moves the table index, so watchers and readers see
 		// that the write happened even when nothing matched.
+		s.kv.bump(idx)
 		return bumpIndex(txn, tableKV, idx)
 	})
 	return n, err
 }
 
-// KVGet returns the key and the kv table's index. A missing key is
-// (index, nil, nil). ws, when not nil, is added the watch channels.
+// KVGet returns the key and the kv table's index, read from one committed
+// view. A missing key is (index, nil, nil). ws, when not nil, is added a
+// channel closed at the next commit that changes the kv table (any key:
+// the table keeps one channel per commit, not one per key).
 func (s *Store) KVGet(ws memdb.WatchSet, key string) (uint64, *pb.KVRecord, error) {
-	txn := s.read()
-	defer txn.Abort()
-	idx := maxIndex(txn, tableKV)
-	ch, raw, err := txn.FirstWatch(tableKV, "id", key)
-	if err != nil {
-		return 0, nil, err
-	}
-	ws.Add(ch)
-	if raw == nil {
-		return idx, nil, nil
-	}
-	return idx, raw.(*pb.KVRecord), nil
+	v := s.kv.load()
+	ws.Add(v.changed)
+	return v.index, v.get(key), nil
 }
 
-// KVList returns every key with the given prefix, in key order.
+// KVList returns every key with the given prefix, in key order, and the kv
+// table's index, read from one committed view; ws as KVGet's.
 func (s *Store) KVList(ws memdb.WatchSet, prefix string) (uint64, []*pb.KVRecord, error) {
-	txn := s.read()
-	defer txn.Abort()
-	idx := maxIndex(txn, tableKV)
-	it, err := txn.Get(tableKV, "id_prefix", prefix)
-	if err != nil {
-		return 0, nil, err
-	}
-	ws.Add(it.WatchCh())
-	var out []*pb.KVRecord
-	for raw := it.Next(); raw != nil; raw = it.Next() {
-		out = append(out, raw.(*pb.KVRecord))
-	}
-	return idx, out, nil
+	v := s.kv.load()
+	ws.Add(v.changed)
+	return v.index, v.list(prefix), nil
 }

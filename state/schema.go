@@ -17,6 +17,10 @@ type tableDef struct {
 	schema *memdb.TableSchema
 	// newRecord returns an empty record to decode a snapshot entry into.
 	newRecord func() proto.Message
+	// external is set for a table kept outside go-memdb (the kv table,
+	// Store.kv): it has no memdb table, only its rows in the index table
+	// and its place in snapshots.
+	external bool
 }
 
 var tables = map[string]tableDef{}
@@ -50,7 +54,9 @@ func tableNames() []string {
 func schema() *memdb.DBSchema {
 	s := &memdb.DBSchema{Tables: map[string]*memdb.TableSchema{}}
 	for name, def := range tables {
-		s.Tables[name] = def.schema
+		if !def.external {
+			s.Tables[name] = def.schema
+		}
 	}
 	return s
 }

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/google/btree"
 	"github.com/hashicorp/go-memdb"
+	"github.com/steward/steward/pb"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -31,11 +33,14 @@ const (
 // writers.
 type Snapshot struct {
 	txn *memdb.Txn
+	kv  *kvView
 }
 
 // Snapshot captures the current state.
 func (s *Store) Snapshot() *Snapshot {
-	return &Snapshot{txn: s.db.Snapshot().Txn(false)}
+	s.commitMu.RLock()
+	defer s.commitMu.RUnlock()
+	return &Snapshot{txn: s.db.Snapshot().Txn(false), kv: s.kv.load()}
 }
 
 // Index is the highest Raft index contained in the snapshot.
@@ -52,26 +57,42 @@ func (sn *Snapshot) Persist(w io.Writer) error {
 	}
 	var lenBuf [binary.MaxVarintLen64]byte
 	var buf []byte
+	var err error
+	write := func(tag byte, rec proto.Message) error {
+		buf, err = proto.MarshalOptions{Deterministic: true}.MarshalAppend(buf[:0], rec)
+		if err != nil {
+			return err
+		}
+		if err := bw.WriteByte(tag); err != nil {
+			return err
+		}
+		n := binary.PutUvarint(lenBuf[:], uint64(len(buf)))
+		if _, err := bw.Write(lenBuf[:n]); err != nil {
+			return err
+		}
+		_, err := bw.Write(buf)
+		return err
+	}
 	for _, name := range tableNames() {
 		def := tables[name]
+		if name == tableKV {
+			var werr error
+			sn.kv.tree.Ascend(func(r *pb.KVRecord) bool {
+				werr = write(def.tag, r)
+				return werr == nil
+			})
+			if werr != nil {
+				return fmt.Errorf("snapshot %s: %w", name, werr)
+			}
+			continue
+		}
 		it, err := sn.txn.Get(name, "id")
 		if err != nil {
 			return fmt.Errorf("snapshot %s: %w", name, err)
 		}
 		for raw := it.Next(); raw != nil; raw = it.Next() {
-			buf, err = proto.MarshalOptions{Deterministic: true}.MarshalAppend(buf[:0], raw.(proto.Message))
-			if err != nil {
+			if err := write(def.tag, raw.(proto.Message)); err != nil {
 				return fmt.Errorf("snapshot %s: %w", name, err)
-			}
-			if err := bw.WriteByte(def.tag); err != nil {
-				return err
-			}
-			n := binary.PutUvarint(lenBuf[:], uint64(len(buf)))
-			if _, err := bw.Write(lenBuf[:n]); err != nil {
-				return err
-			}
-			if _, err := bw.Write(buf); err != nil {
-				return err
 			}
 		}
 	}
@@ -104,6 +125,7 @@ func Restore(r io.Reader) (*Store, error) {
 	}
 	txn := s.db.Txn(true)
 	defer txn.Abort()
+	kv := btree.NewG(kvDegree, kvLess)
 	var buf []byte
 	for n := 0; ; n++ {
 		tag, err := br.ReadByte()
@@ -135,11 +157,22 @@ func Restore(r io.Reader) (*Store, error) {
 		if err := proto.Unmarshal(buf, rec); err != nil {
 			return nil, fmt.Errorf("%w: record %d (%s): %v", ErrCorruptSnapshot, n, name, err)
 		}
+		if name == tableKV {
+			r := rec.(*pb.KVRecord)
+			if r.Key == "" {
+				return nil, fmt.Errorf("%w: record %d (%s): empty key", ErrCorruptSnapshot, n, name)
+			}
+			if _, dup := kv.ReplaceOrInsert(r); dup {
+				return nil, fmt.Errorf("%w: record %d (%s): key %q twice", ErrCorruptSnapshot, n, name, r.Key)
+			}
+			continue
+		}
 		if err := txn.Insert(name, rec); err != nil {
 			return nil, fmt.Errorf("%w: record %d (%s): %v", ErrCorruptSnapshot, n, name, err)
 		}
 	}
 	idx := maxIndex(txn)
+	s.kv.restored(kv, maxIndex(txn, tableKV))
 	txn.Commit()
 	// The commits before the snapshot are not known here: a stream that
 	// resumes from before it gets a fresh view.

@@ -14,6 +14,11 @@ import (
 // one writer (the FSM) and any number of readers.
 type Store struct {
 	db *memdb.MemDB
+	// kv is the key/value table, kept outside db (kvtable.go). A write
+	// transaction commits it first, then db, both under commitMu, which
+	// Snapshot read-locks so that it sees the two at one point.
+	kv       *kvTable
+	commitMu sync.RWMutex
 
 	// abandonCh is closed when the store is replaced by a restore, waking
 	// every blocked watcher so it re-reads from the new store.
@@ -42,7 +47,7 @@ func New() (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("state: schema: %w", err)
 	}
-	return &Store{db: db, abandonCh: make(chan struct{}), feed: newFeed(0)}, nil
+	return &Store{db: db, kv: newKVTable(), abandonCh: make(chan struct{}), feed: newFeed(0)}, nil
 }
 
 // AbandonCh is closed when this store has been replaced by a restored one.
@@ -129,11 +134,21 @@ func (s *Store) write(fn func(txn *memdb.Txn) error) error {
 	txn.TrackChanges()
 	defer txn.Abort()
 	if err := fn(txn); err != nil {
+		s.kv.abort()
 		return err
 	}
-	txn.Commit()
-	s.feed.publish(txn.Changes())
+	s.commit(txn)
 	return nil
+}
+
+// commit commits a write transaction: the kv table's part, then txn's,
+// then its changes go to the feed.
+func (s *Store) commit(txn *memdb.Txn) {
+	s.commitMu.Lock()
+	s.kv.commit()
+	txn.Commit()
+	s.commitMu.Unlock()
+	s.feed.publish(txn.Changes())
 }
 
 // read returns a read transaction; the caller aborts it.
@@ -159,14 +174,15 @@ func (s *Store) EndBatch() bool {
 	if broken {
 		batchBumps.Delete(txn)
 		txn.Abort()
+		s.kv.abort()
 		return false
 	}
 	if err := flushBumps(txn); err != nil {
 		txn.Abort()
+		s.kv.abort()
 		return false
 	}
-	txn.Commit()
-	s.feed.publish(txn.Changes())
+	s.commit(txn)
 	return true
 }
 
