@@ -47,8 +47,9 @@ type feed struct {
 	// limit is the most commits kept (KeepCommits).
 	limit int
 	// wake is closed, and replaced, at every commit that may concern a
-	// client agent: one that changed a table other than the key/value
-	// table (whose writes reach no client, so a kv load wakes no stream).
+	// client agent: one with changes (the key/value table is kept outside
+	// go-memdb and its writes, which reach no client, are not in the
+	// feed, so a kv load wakes no stream).
 	wake chan struct{}
 }
 
@@ -116,12 +117,9 @@ func (f *feed) publish(changes memdb.Changes) {
 		clear(f.commits[:drop])
 		f.commits, f.sizes = f.commits[drop:], f.sizes[drop:]
 	}
-	for _, ch := range c.Changes {
-		if ch.Table != tableKV {
-			close(f.wake)
-			f.wake = make(chan struct{})
-			break
-		}
+	if len(c.Changes) > 0 {
+		close(f.wake)
+		f.wake = make(chan struct{})
 	}
 }
 
