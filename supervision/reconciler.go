@@ -29,6 +29,9 @@ const (
 	EventTreeRestartScheduled actor.EventType = "tree_restart_scheduled"
 )
 
+// reconcilerEvents are the event types above, the ones WatchTree follows.
+var reconcilerEvents = []string{string(EventSpecApplied), string(EventSpecRejected), string(EventTreeRemoved), string(EventTreeRestartScheduled)}
+
 // reconciler brings the local runtime to the trees committed for this node.
 // It is the only writer of trees to the runtime; every pass is idempotent.
 type reconciler struct {
@@ -309,13 +312,7 @@ func (r *reconciler) failed(rec *pb.TreeRecord, err error) time.Time {
 		// fails its group, which removes it.
 		r.report(sb, state.SandboxFailed, err.Error())
 	}
-	next := r.schedule(rec, EventSpecRejected, err)
-	r.mu.Lock()
-	if b := r.retry[rec.Name]; b != nil && b.index == rec.ModifyIndex {
-		b.rejected = err.Error()
-	}
-	r.mu.Unlock()
-	return next
+	return r.schedule(rec, EventSpecRejected, err)
 }
 
 // schedule counts one more failure of the tree at this spec index and sets
@@ -334,6 +331,11 @@ func (r *reconciler) schedule(rec *pb.TreeRecord, typ actor.EventType, cause err
 		wait = r.l.cfg.RestartBackoffMax
 	}
 	b.next = r.l.clock.Now().Add(wait)
+	if typ == EventSpecRejected {
+		// Recorded before the event is published: whoever sees the
+		// event reads the refusal (SpecRejected).
+		b.rejected = cause.Error()
+	}
 	attempts, next := b.attempts, b.next
 	r.mu.Unlock()
 	r.l.logger.Warn("tree not running; will retry", "tree", rec.Name, "attempt", attempts, "retry_in", wait, "error", cause)
