@@ -25,12 +25,16 @@ func (l *Layer) LiveProcesses(ctx context.Context, nodeName string) ([]*pb.Proce
 	return resp.Processes, nil
 }
 
-// WatchTree calls changed for the last event about tree on nodeName
-// (buffered before the call), then for every new one, until ctx ends (nil)
-// or the node's event stream fails (its error): a wait for what the node
-// does with a tree, such as applying a committed spec.
+// WatchTree calls changed for the last event of the reconciler about tree
+// on nodeName (buffered before the call), then for every new one, until
+// ctx ends (nil) or the node's event stream fails (its error): a wait for
+// what the node does with a tree's committed spec (applied, rejected, a
+// restart scheduled, removed). The events of the tree's processes are not
+// followed: a tree of thousands of children starting would otherwise wake
+// the waiter, and cross the network, once per child.
 func (l *Layer) WatchTree(ctx context.Context, nodeName, tree string, changed func()) error {
-	return l.nodeEvents(ctx, nodeName, &pb.EventsRequest{Tree: tree, Follow: true, Last: 1}, func(*pb.Event) error {
+	req := &pb.EventsRequest{Tree: tree, Follow: true, Last: 1, Types: reconcilerEvents}
+	return l.nodeEvents(ctx, nodeName, req, func(*pb.Event) error {
 		changed()
 		return nil
 	})
