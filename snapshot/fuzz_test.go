@@ -7,6 +7,8 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -134,8 +136,9 @@ func samplePart() *Part {
 	}
 }
 
-// FuzzDecodePart: DecodePart never panics, and a part it reads encodes
-// and decodes back to the same part. With gzipIt the input is the part's
+// FuzzDecodePart: DecodePart never panics, accepts and decodes exactly as
+// encoding/json does (it decodes with go-json-experiment's v1 package),
+// and a part it reads encodes and decodes back to the same part. With gzipIt the input is the part's
 // JSON and is compressed first, so that the fuzzer explores the JSON
 // rather than trip on gzip's checksum.
 func FuzzDecodePart(f *testing.F) {
@@ -169,6 +172,11 @@ func FuzzDecodePart(f *testing.F) {
 			data = buf.Bytes()
 		}
 		p, err := DecodePart(data)
+		if std, stdErr := decodePartStd(data); (err == nil) != (stdErr == nil) {
+			t.Fatalf("DecodePart: %v; with encoding/json: %v", err, stdErr)
+		} else if err == nil && !reflect.DeepEqual(p, std) {
+			t.Fatalf("DecodePart and encoding/json decode differently:\n%+v\n%+v", p, std)
+		}
 		if err != nil {
 			return
 		}
@@ -261,4 +269,28 @@ func FuzzReadFile(f *testing.F) {
 			t.Fatalf("read, write, read changes the file:\n%s\n%s", a, b)
 		}
 	})
+}
+
+// decodePartStd is decodePart with encoding/json, the reference
+// FuzzDecodePart holds DecodePart to.
+func decodePartStd(stored []byte) (*Part, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(stored))
+	if err != nil {
+		return nil, err
+	}
+	js, err := io.ReadAll(io.LimitReader(zr, MaxPartRawBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(js) > MaxPartRawBytes {
+		return nil, fmt.Errorf("too large")
+	}
+	var p Part
+	if err := json.Unmarshal(js, &p); err != nil {
+		return nil, err
+	}
+	if p.Version > PartVersion {
+		return nil, fmt.Errorf("version %d", p.Version)
+	}
+	return &p, nil
 }

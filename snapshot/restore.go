@@ -111,17 +111,18 @@ func (l *Layer) restore(ctx context.Context, req *pb.RestoreRequest) (*RestoreRe
 	if err != nil {
 		return nil, err
 	}
-	parts, err := loadParts(st, rec, nodes)
-	if err != nil {
-		return nil, err
-	}
-	rep := &RestoreReport{Snapshot: rec.Id, Nodes: nodes, DryRun: req.DryRun, Trees: []TreeAction{}, Operations: []RestoreOp{},
-		NotRestored: []NotRestored{}, PlanIDs: []string{}}
 	// Where a restore's time goes, logged at its end (debug).
 	var laps []any
 	t0 := time.Now()
 	lap := func(what string) { laps = append(laps, what, time.Since(t0)); t0 = time.Now() }
 	defer func() { l.logger.Debug("restore planned", append([]any{"snapshot", rec.Id}, laps...)...) }()
+	parts, err := loadParts(st, rec, nodes)
+	if err != nil {
+		return nil, err
+	}
+	lap("parts_loaded")
+	rep := &RestoreReport{Snapshot: rec.Id, Nodes: nodes, DryRun: req.DryRun, Trees: []TreeAction{}, Operations: []RestoreOp{},
+		NotRestored: []NotRestored{}, PlanIDs: []string{}}
 
 	// 1. The desired state: the snapshot's trees on the nodes restored.
 	cmds, err := l.treeActions(rep, parts)

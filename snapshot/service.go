@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-memdb"
@@ -296,17 +297,32 @@ func (s *service) forwardImport(stream grpc.ClientStreamingServer[pb.FileChunk, 
 
 // loadParts reads and decodes the parts of the named nodes.
 func loadParts(st *state.Store, rec *pb.SnapshotRecord, nodes []string) (map[string]*Part, error) {
-	out := map[string]*Part{}
-	for _, n := range nodes {
-		data, err := st.SnapshotPartData(rec.Id, n)
-		if err != nil {
-			return nil, err
+	// The parts decode side by side: at 10,000 processes a part is a few
+	// MB of JSON, and the restore waits for the last one.
+	parts := make([]*Part, len(nodes))
+	errs := make([]error, len(nodes))
+	var wg sync.WaitGroup
+	for i, n := range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			data, err := st.SnapshotPartData(rec.Id, n)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			if parts[i], err = DecodePart(data); err != nil {
+				errs[i] = fmt.Errorf("snapshot %s, node %s: %w", rec.Id, n, err)
+			}
+		}()
+	}
+	wg.Wait()
+	out := make(map[string]*Part, len(nodes))
+	for i, n := range nodes {
+		if errs[i] != nil {
+			return nil, errs[i]
 		}
-		p, err := DecodePart(data)
-		if err != nil {
-			return nil, fmt.Errorf("snapshot %s, node %s: %w", rec.Id, n, err)
-		}
-		out[n] = p
+		out[n] = parts[i]
 	}
 	return out, nil
 }
