@@ -27,10 +27,11 @@ dev: build
 # The dashboard's browser tests (ui/) drive Debian's chromium: installed
 # first when /usr/bin/chromium is missing (silent otherwise). Then the
 # short chaos run (chaos-short, about 90 s, every workload), its report in
-# a temporary dir.
+# a temporary dir. STEWARD_VERIFY_PLAN_COPIES=1 makes every plan update
+# check that it left the stored record it read unchanged (state/plans.go).
 test:
 	@./scripts/install-browser.sh
-	$(GO) test -race -timeout $(TEST_TIMEOUT) $(PKG)
+	STEWARD_VERIFY_PLAN_COPIES=1 $(GO) test -race -timeout $(TEST_TIMEOUT) $(PKG)
 	cd bench && $(GO) test -race -timeout $(TEST_TIMEOUT) ./...
 	$(MAKE) chaos-short CHAOS_OUT=$$(mktemp -d /tmp/stwchaos-results.XXXXXX)
 

@@ -183,6 +183,7 @@ func (s *Store) DeployControl(idx uint64, at int64, c *pb.DeployControlCommand) 
 		if err != nil {
 			return err
 		}
+		defer m.verify()
 		m.dep = dep
 		if err := m.control(c.Action, c.Reason); err != nil {
 			return err
@@ -357,9 +358,9 @@ func (m *machine) stop(a pb.DeployAction, reason string) {
 }
 
 func (m *machine) skipPending() {
-	for _, st := range m.rec.Stages {
+	for i, st := range m.rec.Stages {
 		if StageStatusOf(st) == pb.StageStatus_STAGE_STATUS_PENDING {
-			setStageStatus(st, pb.StageStatus_STAGE_STATUS_SKIPPED)
+			setStageStatus(m.own(i), pb.StageStatus_STAGE_STATUS_SKIPPED)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	"github.com/steward/steward/pb"
 	"github.com/steward/steward/plan"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // The kinds of stages.
@@ -258,6 +260,7 @@ func (s *Store) PlanStepReport(idx uint64, at int64, c *pb.PlanStepReportCommand
 		if st == nil {
 			return false, fmt.Errorf("%w: plan %s has no stage %q", ErrNotFound, c.PlanId, c.Stage)
 		}
+		st = m.own(si) // a late report changes a finished stage too
 		step := stepOf(st, c.Step.Node)
 		if step == nil {
 			return false, fmt.Errorf("%w: node %s has no share of %s", ErrInvalidRecord, c.Step.Node, c.Stage)
@@ -352,6 +355,7 @@ func (s *Store) PlanExpire(idx uint64, at int64, c *pb.PlanExpireCommand) error 
 		if at < st.DeadlineUnixNano && !planTimeout {
 			return false, fmt.Errorf("%w: %s of plan %s runs until %s", ErrNotExpired, c.Stage, c.PlanId, time.Unix(0, st.DeadlineUnixNano).UTC().Format(time.RFC3339Nano))
 		}
+		st = m.own(si)
 		var missing []string
 		for _, step := range st.Steps {
 			if stepWaiting(step) {
@@ -391,13 +395,14 @@ func (s *Store) PlanCancel(idx uint64, at int64, c *pb.PlanCancelCommand) error 
 		default:
 			return false, fmt.Errorf("%w: plan %s is already %s", ErrPlanNotRunning, c.PlanId, m.rec.Status)
 		}
-		for _, st := range m.rec.Stages {
+		for i, st := range m.rec.Stages {
 			switch StageStatusOf(st) {
 			case pb.StageStatus_STAGE_STATUS_RUNNING:
+				st = m.own(i)
 				setStageStatus(st, pb.StageStatus_STAGE_STATUS_CANCELLED)
 				st.FinishedAtUnixNano = at
 			case pb.StageStatus_STAGE_STATUS_PENDING:
-				setStageStatus(st, pb.StageStatus_STAGE_STATUS_SKIPPED)
+				setStageStatus(m.own(i), pb.StageStatus_STAGE_STATUS_SKIPPED)
 			}
 		}
 		reason := "cancelled"
@@ -407,6 +412,22 @@ func (s *Store) PlanCancel(idx uint64, at int64, c *pb.PlanCancelCommand) error 
 		m.finish(pb.PlanStatus_PLAN_STATUS_CANCELLED, reason)
 		return true, nil
 	})
+}
+
+// verifyPlanCopies makes every plan update check that the stored record it
+// started from (which readers may hold) is unchanged after it, and panic
+// if not: the machine copies a stage only when it changes it
+// (machine.own), and a write that skipped that would change what readers
+// see under their feet. This package's tests set it; make test sets
+// STEWARD_VERIFY_PLAN_COPIES=1 for every package's.
+var verifyPlanCopies = os.Getenv("STEWARD_VERIFY_PLAN_COPIES") == "1"
+
+// verify is verifyPlanCopies' check, deferred by each write that loads a
+// machine.
+func (m *machine) verify() {
+	if m.stored != nil && !proto.Equal(m.stored, m.before) {
+		panic(fmt.Sprintf("state: an update of plan %s changed the stored record in place", m.stored.Id))
+	}
 }
 
 // updatePlan runs f on a copy of the plan; when f reports a change the copy
@@ -419,6 +440,7 @@ func (s *Store) updatePlan(idx uint64, at int64, id string, f func(m *machine) (
 		if err != nil {
 			return err
 		}
+		defer m.verify()
 		if raw, err := txn.First(tableDeployments, "id", id); err != nil {
 			return err
 		} else if raw != nil {
@@ -460,8 +482,46 @@ func (s *Store) loadMachine(txn *memdb.Txn, at int64, id string) (*machine, erro
 	if err != nil {
 		return nil, err
 	}
-	rec := proto.Clone(raw.(*pb.PlanRecord)).(*pb.PlanRecord)
-	return &machine{rec: rec, shape: sh, at: at}, nil
+	stored := raw.(*pb.PlanRecord)
+	rec, shared := copyPlanShallow(stored)
+	m := &machine{rec: rec, shape: sh, at: at, shared: shared}
+	if verifyPlanCopies {
+		m.stored, m.before = stored, proto.Clone(stored).(*pb.PlanRecord)
+	}
+	return m, nil
+}
+
+var planStagesField = (&pb.PlanRecord{}).ProtoReflect().Descriptor().Fields().ByName("stages")
+
+// copyPlanShallow copies a stored plan record for a change: its own
+// fields, and a new list of its stages that still points at the stored
+// ones (shared, for machine.own). A record with another list, map or
+// message field (a later version's) is copied whole, nothing shared.
+func copyPlanShallow(src *pb.PlanRecord) (*pb.PlanRecord, []bool) {
+	dst := &pb.PlanRecord{}
+	sm, dm := src.ProtoReflect(), dst.ProtoReflect()
+	whole := false
+	sm.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		switch {
+		case fd == planStagesField:
+		case fd.IsList() || fd.IsMap() || fd.Message() != nil:
+			whole = true
+			return false
+		default:
+			dm.Set(fd, v)
+		}
+		return true
+	})
+	if whole {
+		return proto.Clone(src).(*pb.PlanRecord), nil
+	}
+	dm.SetUnknown(sm.GetUnknown())
+	dst.Stages = append([]*pb.Stage(nil), src.Stages...)
+	shared := make([]bool, len(dst.Stages))
+	for i := range shared {
+		shared[i] = true
+	}
+	return dst, shared
 }
 
 func (s *Store) putPlan(txn *memdb.Txn, idx uint64, rec *pb.PlanRecord) error {
@@ -554,6 +614,26 @@ type machine struct {
 	// dep is the deployment the plan runs, nil for a plain plan: it holds
 	// batches (paused, awaiting promotion) and decides what a failure does.
 	dep *pb.DeploymentRecord
+	// shared[i] is set while rec.Stages[i] is still the stored record's
+	// stage, which readers may hold: own(i) copies it before a change.
+	// Stages past len(shared) (a new plan's, appended rollbacks) are the
+	// machine's own.
+	shared []bool
+	// stored and before are, with verifyPlanCopies, the record loaded and
+	// a copy of it as loaded.
+	stored, before *pb.PlanRecord
+}
+
+// own returns stage i for a change, copying it first when it is still the
+// stored record's. Every write to a stage or its steps goes through it:
+// a command changes one or a few stages of a plan of up to 1,000, and
+// copying the whole record for each was a fifth of a strict plan's CPU.
+func (m *machine) own(i int) *pb.Stage {
+	if i < len(m.shared) && m.shared[i] {
+		m.rec.Stages[i] = proto.Clone(m.rec.Stages[i]).(*pb.Stage)
+		m.shared[i] = false
+	}
+	return m.rec.Stages[i]
 }
 
 func (m *machine) stage(key string) (int, *pb.Stage) {
@@ -585,7 +665,7 @@ func (m *machine) runningStep(key, node string) (*pb.Step, error) {
 	if m.rec.Current != int32(si) || StageStatusOf(st) != pb.StageStatus_STAGE_STATUS_RUNNING {
 		return nil, fmt.Errorf("%w: %s of plan %s is %s", ErrPlanNotRunning, key, m.rec.Id, st.Status)
 	}
-	step := stepOf(st, node)
+	step := stepOf(m.own(si), node)
 	if step == nil {
 		return nil, fmt.Errorf("%w: node %s has no share of %s", ErrInvalidRecord, node, key)
 	}
@@ -596,12 +676,12 @@ func (m *machine) runningStep(key, node string) (*pb.Step, error) {
 // completes at once.
 func (m *machine) start(i int) {
 	for i >= 0 && i < len(m.rec.Stages) {
-		st := m.rec.Stages[i]
-		if m.hold(st) {
+		if m.hold(m.rec.Stages[i]) {
 			m.rec.Current = -1
 			return
 		}
 		m.rec.Current = int32(i)
+		st := m.own(i)
 		setStageStatus(st, pb.StageStatus_STAGE_STATUS_RUNNING)
 		st.StartedAtUnixNano = m.at
 		budget := time.Duration(m.rec.StageTimeoutMs) * time.Millisecond
@@ -626,7 +706,7 @@ func (m *machine) start(i int) {
 // finishStage closes stage i after its last report (or its expiry) and
 // moves the plan on.
 func (m *machine) finishStage(i int) {
-	st := m.rec.Stages[i]
+	st := m.own(i)
 	st.FinishedAtUnixNano = m.at
 	status := pb.StageStatus_STAGE_STATUS_SUCCEEDED
 	var failed []string
@@ -695,9 +775,9 @@ func (m *machine) finish(status pb.PlanStatus, reason string) {
 func (m *machine) beginRollback(i int) {
 	failed := m.rec.Stages[i]
 	m.rec.Reason = fmt.Sprintf("phase %d failed: %s", failed.Phase, failed.Reason)
-	for _, st := range m.rec.Stages[i+1:] {
-		if StageStatusOf(st) == pb.StageStatus_STAGE_STATUS_PENDING {
-			setStageStatus(st, pb.StageStatus_STAGE_STATUS_SKIPPED)
+	for j := i + 1; j < len(m.rec.Stages); j++ {
+		if StageStatusOf(m.rec.Stages[j]) == pb.StageStatus_STAGE_STATUS_PENDING {
+			setStageStatus(m.own(j), pb.StageStatus_STAGE_STATUS_SKIPPED)
 		}
 	}
 	var phases []int
