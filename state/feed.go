@@ -13,8 +13,9 @@ import (
 // the streams that deliver client agents their work (count): a client that
 // reconnects within them resumes where it stopped; one further behind gets
 // a fresh view instead. MaxFeedBytes bounds the records those commits hold
-// besides (their encoded size): a commit that leaves a record behind (a
-// deleted module's binary) keeps it alive until dropped.
+// besides (the encoded size of the records they made; what they hold is at
+// most about twice that): a commit that leaves a record behind (a deleted
+// module's binary) keeps it alive until dropped.
 const (
 	MaxFeedCommits = 4096
 	MaxFeedBytes   = 64 << 20
