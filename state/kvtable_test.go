@@ -82,62 +82,59 @@ func TestKVReadersSeeWholeCommits(t *testing.T) {
 	var wg sync.WaitGroup
 	done := make(chan struct{})
 	errs := make(chan error, 3)
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		for {
-			select {
-			case <-done:
-				return
-			default:
-			}
-			idx, list, _ := s.KVList(nil, "k/")
-			if len(list) != 0 && len(list) != keys {
-				errs <- fmt.Errorf("a list saw %d of a batch's %d keys", len(list), keys)
-				return
-			}
-			for _, r := range list {
-				if r.ModifyIndex != idx {
-					errs <- fmt.Errorf("key %s at %d in a view at %d", r.Key, r.ModifyIndex, idx)
+	// loop runs check until the writer is done or check fails.
+	loop := func(check func() error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				if err := check(); err != nil {
+					errs <- err
 					return
 				}
 			}
+		}()
+	}
+	loop(func() error {
+		idx, list, _ := s.KVList(nil, "k/")
+		if len(list) != 0 && len(list) != keys {
+			return fmt.Errorf("a list saw %d of a batch's %d keys", len(list), keys)
 		}
-	}()
-	go func() {
-		defer wg.Done()
-		for {
-			select {
-			case <-done:
-				return
-			default:
-			}
-			var buf bytes.Buffer
-			sn := s.Snapshot()
-			err := sn.Persist(&buf)
-			sn.Release()
-			if err != nil {
-				errs <- err
-				return
-			}
-			r, err := Restore(&buf)
-			if err != nil {
-				errs <- err
-				return
-			}
-			idx, list, _ := r.KVList(nil, "")
-			if ti := r.TableIndex(tableKV); ti != idx {
-				errs <- fmt.Errorf("a snapshot's kv view is at %d, its index table at %d", idx, ti)
-				return
-			}
-			for _, rec := range list {
-				if rec.ModifyIndex != idx {
-					errs <- fmt.Errorf("a snapshot at %d holds %s at %d", idx, rec.Key, rec.ModifyIndex)
-					return
-				}
+		for _, r := range list {
+			if r.ModifyIndex != idx {
+				return fmt.Errorf("key %s at %d in a view at %d", r.Key, r.ModifyIndex, idx)
 			}
 		}
-	}()
+		return nil
+	})
+	loop(func() error {
+		var buf bytes.Buffer
+		sn := s.Snapshot()
+		err := sn.Persist(&buf)
+		sn.Release()
+		if err != nil {
+			return err
+		}
+		r, err := Restore(&buf)
+		if err != nil {
+			return err
+		}
+		idx, list, _ := r.KVList(nil, "")
+		if ti := r.TableIndex(tableKV); ti != idx {
+			return fmt.Errorf("a snapshot's kv view is at %d, its index table at %d", idx, ti)
+		}
+		for _, rec := range list {
+			if rec.ModifyIndex != idx {
+				return fmt.Errorf("a snapshot at %d holds %s at %d", idx, rec.Key, rec.ModifyIndex)
+			}
+		}
+		return nil
+	})
 	for i := uint64(1); i <= rounds; i++ {
 		s.BeginBatch()
 		for k := range keys {
