@@ -8,6 +8,7 @@ import (
 
 	"github.com/steward/steward/pb"
 	"github.com/steward/steward/plan"
+	"google.golang.org/protobuf/proto"
 )
 
 // BenchmarkStrictPlanStepCommands is the state machine's cost of a strict
@@ -63,5 +64,18 @@ func BenchmarkStrictPlanStepCommands(b *testing.B) {
 		if rec, _, _ := s.Plan(nil, id); rec.Status != PlanSucceeded {
 			b.Fatalf("plan %s", rec.Status)
 		}
+	}
+}
+
+// The feed's sizes (cachedSize) rely on this: a stage copied with
+// proto.Clone and then changed is sized afresh, not with the size its
+// original cached.
+func TestClonedStageIsSizedAfresh(t *testing.T) {
+	st := newStage("phase-0", StageKindPhase, 0, []string{"a"}, []string{"n1"})
+	before := cachedSize.Size(st)
+	c := proto.Clone(st).(*pb.Stage)
+	c.Reason = "a reason long enough to change the size"
+	if got, want := cachedSize.Size(c), proto.Size(c); got != want || got == before {
+		t.Fatalf("cloned and changed stage sized %d, want %d (the original: %d)", got, want, before)
 	}
 }
