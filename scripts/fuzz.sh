@@ -31,6 +31,7 @@ TARGETS=(
 	"./state FuzzFeedRoundTrip"   # the client agents' commit feed
 	"./spec FuzzParse"            # tree files, HCL and JSON
 	"./plan FuzzParseBuild"       # plan files, build and checks
+	"./internal/strictjson FuzzParseAgreesWithEncodingJSON" # the strict JSON reader of tree and plan files: encoding/json's answers
 	"./hotcode FuzzValidate"      # wasm module validation (hostile binaries)
 	"./hotcode FuzzHostCall"      # the host functions' arguments (hostile pointers and lengths)
 	"./acl FuzzParsePolicy"       # ACL policy rules, HCL and JSON

@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/steward/steward/internal/fuzzseed"
 )
 
 // FuzzParseAgreesWithEncodingJSON: Parse accepts exactly the documents
@@ -20,7 +22,7 @@ func FuzzParseAgreesWithEncodingJSON(f *testing.F) {
 		`{"a":{"b":[[],[{}]]}}`, `"\ud800"`, "\"a\xffb\"", `  7  `, `{"a":1,"a":2}`,
 		`{"a":1} {}`, `{"a" 1}`, `[1,]`, `{"a":01}`, ``, `nul`, `{"A":1,"a":2}`, `1e400`,
 	} {
-		f.Add([]byte(s))
+		fuzzseed.Add(f, []byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		v, err := Parse(data, 64)
