@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -207,24 +206,16 @@ func (l *Layer) submitStage(ctx context.Context, rep *RestoreReport, dry bool, l
 	}
 	ids := make([]string, len(bodies))
 	errs := make([]error, len(bodies))
-	sem := make(chan struct{}, submitParallel)
-	var wg sync.WaitGroup
-	for i, body := range bodies {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			ts := time.Now()
-			resp, err := l.coord.Submit(ctx, body, "restore.json")
-			l.logger.Debug("restore plan submitted", "stage", stage, "bytes", len(body), "duration", time.Since(ts), "error", err)
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			ids[i] = resp.Id
-		}()
-	}
-	wg.Wait()
+	parallel(len(bodies), submitParallel, func(i int) {
+		ts := time.Now()
+		resp, err := l.coord.Submit(ctx, bodies[i], "restore.json")
+		l.logger.Debug("restore plan submitted", "stage", stage, "bytes", len(bodies[i]), "duration", time.Since(ts), "error", err)
+		if err != nil {
+			errs[i] = err
+			return
+		}
+		ids[i] = resp.Id
+	})
 	var out []string
 	for _, id := range ids {
 		if id != "" {
@@ -482,25 +473,18 @@ func (l *Layer) treeActions(rep *RestoreReport, parts map[string]*Part) ([]treeC
 // naming its tree.
 func (l *Layer) commitTrees(ctx context.Context, cmds []treeCmdT) error {
 	errs := make([]error, len(cmds))
-	sem := make(chan struct{}, commitParallel)
-	var wg sync.WaitGroup
-	for i, c := range cmds {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			var err error
-			if c.put != nil {
-				_, err = l.sup.PutTree(ctx, c.put, nil)
-			} else {
-				_, err = l.sup.RemoveTree(ctx, c.tree)
-			}
-			if err != nil {
-				errs[i] = fmt.Errorf("committing the desired state of %s: %w", c.tree, err)
-			}
-		}()
-	}
-	wg.Wait()
+	parallel(len(cmds), commitParallel, func(i int) {
+		c := cmds[i]
+		var err error
+		if c.put != nil {
+			_, err = l.sup.PutTree(ctx, c.put, nil)
+		} else {
+			_, err = l.sup.RemoveTree(ctx, c.tree)
+		}
+		if err != nil {
+			errs[i] = fmt.Errorf("committing the desired state of %s: %w", c.tree, err)
+		}
+	})
 	return errors.Join(errs...)
 }
 
@@ -527,26 +511,19 @@ func (l *Layer) waitForTrees(ctx context.Context, rep *RestoreReport, parts map[
 		}
 	}()
 	whys := make([]string, len(rep.Trees))
-	sem := make(chan struct{}, commitParallel)
-	var wg sync.WaitGroup
-	for i, a := range rep.Trees {
+	parallel(len(rep.Trees), commitParallel, func(i int) {
+		a := rep.Trees[i]
 		if a.Action == "delete" {
-			continue
+			return
 		}
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			expired := false
-			select {
-			case <-expiredCh:
-				expired = true
-			default:
-			}
-			whys[i] = l.waitForTree(ctx, a, expiredCh, &expired)
-		}()
-	}
-	wg.Wait()
+		expired := false
+		select {
+		case <-expiredCh:
+			expired = true
+		default:
+		}
+		whys[i] = l.waitForTree(ctx, a, expiredCh, &expired)
+	})
 	for i, a := range rep.Trees {
 		if whys[i] != "" {
 			rep.NotRestored = append(rep.NotRestored, NotRestored{Node: a.Node, Subject: "tree " + a.Tree,
@@ -645,15 +622,7 @@ type liveOf struct {
 func (l *Layer) lives(ctx context.Context, parts map[string]*Part) map[string]liveRead {
 	nodes := sortedNodes(parts)
 	out := make([]liveRead, len(nodes))
-	var wg sync.WaitGroup
-	for i, n := range nodes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			out[i].lv, out[i].err = l.live(ctx, n)
-		}()
-	}
-	wg.Wait()
+	parallel(len(nodes), 0, func(i int) { out[i].lv, out[i].err = l.live(ctx, nodes[i]) })
 	m := make(map[string]liveRead, len(nodes))
 	for i, n := range nodes {
 		m[n] = out[i]

@@ -301,22 +301,16 @@ func loadParts(st *state.Store, rec *pb.SnapshotRecord, nodes []string) (map[str
 	// MB of JSON, and the restore waits for the last one.
 	parts := make([]*Part, len(nodes))
 	errs := make([]error, len(nodes))
-	var wg sync.WaitGroup
-	for i, n := range nodes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			data, err := st.SnapshotPartData(rec.Id, n)
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			if parts[i], err = DecodePart(data); err != nil {
-				errs[i] = fmt.Errorf("snapshot %s, node %s: %w", rec.Id, n, err)
-			}
-		}()
-	}
-	wg.Wait()
+	parallel(len(nodes), 0, func(i int) {
+		data, err := st.SnapshotPartData(rec.Id, nodes[i])
+		if err != nil {
+			errs[i] = err
+			return
+		}
+		if parts[i], err = DecodePart(data); err != nil {
+			errs[i] = fmt.Errorf("snapshot %s, node %s: %w", rec.Id, nodes[i], err)
+		}
+	})
 	out := make(map[string]*Part, len(nodes))
 	for i, n := range nodes {
 		if errs[i] != nil {
@@ -325,6 +319,25 @@ func loadParts(st *state.Store, rec *pb.SnapshotRecord, nodes []string) (map[str
 		out[n] = parts[i]
 	}
 	return out, nil
+}
+
+// parallel calls fn(i) for every i below n, at most limit at a time
+// (limit <= 0: all at once), and returns when every call has.
+func parallel(n, limit int, fn func(i int)) {
+	if limit <= 0 || limit > n {
+		limit = max(n, 1)
+	}
+	sem := make(chan struct{}, limit)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			fn(i)
+		}()
+	}
+	wg.Wait()
 }
 
 func sortedNodes(m map[string]*Part) []string {
