@@ -315,8 +315,9 @@ func (l *Layer) phaseStep(ctx context.Context, planID, stageKey string, res *pla
 	step := &pb.Step{}
 	before := l.observe()
 	preOK := true
+	pre := plan.NewEvaluator(before, nil)
 	for _, c := range ph.PreChecks {
-		r := plan.Evaluate(c.ForNode(self), before, nil)
+		r := pre.Evaluate(c.ForNode(self))
 		step.PreChecks = append(step.PreChecks, checkOutcome(r))
 		preOK = preOK && r.OK
 		if c.Kind == plan.CheckCaptureState {
@@ -407,8 +408,9 @@ func (l *Layer) postChecks(ctx context.Context, checks []plan.Check, before *pla
 		after := l.observe()
 		out = nil
 		ok := true
+		ev := plan.NewEvaluator(before, after)
 		for _, c := range checks {
-			r := plan.Evaluate(c.ForNode(self), before, after)
+			r := ev.Evaluate(c.ForNode(self))
 			if r.Kind == plan.CheckHealthy && health != nil {
 				r = health.finish(ctx, r)
 			}
