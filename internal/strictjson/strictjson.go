@@ -118,11 +118,10 @@ func read(dec *jsontext.Decoder, p *path) (*Value, error) {
 	case '[':
 		v := &Value{Kind: Array}
 		for {
-			if err := more(dec, ']'); err != nil {
-				if err == errEnd {
-					return v, nil
-				}
+			if ok, err := more(dec, ']'); err != nil {
 				return nil, err
+			} else if !ok {
+				return v, nil
 			}
 			p.push("", len(v.Vals))
 			e, err := read(dec, p)
@@ -136,11 +135,10 @@ func read(dec *jsontext.Decoder, p *path) (*Value, error) {
 		v := &Value{Kind: Object}
 		var seen map[string]bool
 		for {
-			if err := more(dec, '}'); err != nil {
-				if err == errEnd {
-					return v, nil
-				}
+			if ok, err := more(dec, '}'); err != nil {
 				return nil, err
+			} else if !ok {
+				return v, nil
 			}
 			kt, err := dec.ReadToken()
 			if err != nil {
@@ -160,11 +158,10 @@ func read(dec *jsontext.Decoder, p *path) (*Value, error) {
 				dup = seen[key]
 				seen[key] = true
 			}
+			p.push(key, -1)
 			if dup {
-				p.push(key, -1)
 				return nil, fmt.Errorf("%s: duplicate key", p)
 			}
-			p.push(key, -1)
 			e, err := read(dec, p)
 			p.pop()
 			if err != nil {
@@ -177,26 +174,24 @@ func read(dec *jsontext.Decoder, p *path) (*Value, error) {
 	return nil, fmt.Errorf("offset %d: unexpected token %v", dec.InputOffset(), tok)
 }
 
-// errEnd is more's answer at the end of the array or object.
-var errEnd = errors.New("end")
-
-// more reads the closing delimiter end when it comes next (errEnd), or
-// reports the syntax error that comes next instead of a value.
-func more(dec *jsontext.Decoder, end jsontext.Kind) error {
+// more reports whether a value comes next in the array or object that the
+// delimiter end closes: false, having read end, at its end, and false with
+// the syntax error that comes next instead of a value.
+func more(dec *jsontext.Decoder, end jsontext.Kind) (bool, error) {
 	switch dec.PeekKind() {
 	case end:
 		if _, err := dec.ReadToken(); err != nil {
-			return tokenErr(dec, err)
+			return false, tokenErr(dec, err)
 		}
-		return errEnd
+		return false, nil
 	case 0:
 		_, err := dec.ReadToken()
 		if err == nil {
 			err = io.ErrUnexpectedEOF
 		}
-		return tokenErr(dec, err)
+		return false, tokenErr(dec, err)
 	}
-	return nil
+	return true, nil
 }
 
 // tokenErr says where the document broke: the byte offset and what was
