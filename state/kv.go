@@ -83,9 +83,8 @@ func (s *Store) KVSet(idx uint64, key string, value []byte, cas *uint64) (*pb.KV
 			}
 		}
 		s.kv.tree().ReplaceOrInsert(rec)
-		s.kv.bump(idx)
 		out = rec
-		return bumpIndex(txn, tableKV, idx)
+		return s.bumpKV(txn, idx)
 	})
 	return out, err
 }
@@ -119,9 +118,9 @@ func (s *Store) KVDelete(idx uint64, key string, cas *uint64, prefix bool) (int,
 	var n int
 	err := s.write(func(txn *memdb.Txn) error {
 		if prefix {
-			var doomed []*pb.KVRecord
-			eachPrefix(s.kv.tree(), key, func(r *pb.KVRecord) { doomed = append(doomed, r) })
 			t := s.kv.tree()
+			var doomed []*pb.KVRecord
+			eachPrefix(t, key, func(r *pb.KVRecord) { doomed = append(doomed, r) })
 			for _, r := range doomed {
 				t.Delete(r)
 			}
@@ -144,10 +143,17 @@ func (s *Store) KVDelete(idx uint64, key string, cas *uint64, prefix bool) (int,
 		}
 		// A delete always moves the table index, so watchers and readers see
 		// that the write happened even when nothing matched.
-		s.kv.bump(idx)
-		return bumpIndex(txn, tableKV, idx)
+		return s.bumpKV(txn, idx)
 	})
 	return n, err
+}
+
+// bumpKV records that a write moved the kv table to idx: in the kv
+// view's own index (what KVGet and KVList answer) and in the index table
+// (what LatestIndex, TableIndex and WaitIndex read).
+func (s *Store) bumpKV(txn *memdb.Txn, idx uint64) error {
+	s.kv.bump(idx)
+	return bumpIndex(txn, tableKV, idx)
 }
 
 // KVGet returns the key and the kv table's index, read from one committed

@@ -63,15 +63,11 @@ func (v *kvView) get(key string) *pb.KVRecord {
 // list returns the view's records under prefix, in key order.
 func (v *kvView) list(prefix string) []*pb.KVRecord {
 	var out []*pb.KVRecord
-	v.each(prefix, func(r *pb.KVRecord) { out = append(out, r) })
+	eachPrefix(v.tree, prefix, func(r *pb.KVRecord) { out = append(out, r) })
 	return out
 }
 
-// each calls fn for every record under prefix, in key order.
-func (v *kvView) each(prefix string, fn func(*pb.KVRecord)) {
-	eachPrefix(v.tree, prefix, fn)
-}
-
+// eachPrefix calls fn for every record of t under prefix, in key order.
 func eachPrefix(t *btree.BTreeG[*pb.KVRecord], prefix string, fn func(*pb.KVRecord)) {
 	t.AscendGreaterOrEqual(&pb.KVRecord{Key: prefix}, func(r *pb.KVRecord) bool {
 		if !strings.HasPrefix(r.Key, prefix) {

@@ -57,8 +57,8 @@ func (sn *Snapshot) Persist(w io.Writer) error {
 	}
 	var lenBuf [binary.MaxVarintLen64]byte
 	var buf []byte
-	var err error
 	write := func(tag byte, rec proto.Message) error {
+		var err error
 		buf, err = proto.MarshalOptions{Deterministic: true}.MarshalAppend(buf[:0], rec)
 		if err != nil {
 			return err
@@ -70,7 +70,7 @@ func (sn *Snapshot) Persist(w io.Writer) error {
 		if _, err := bw.Write(lenBuf[:n]); err != nil {
 			return err
 		}
-		_, err := bw.Write(buf)
+		_, err = bw.Write(buf)
 		return err
 	}
 	for _, name := range tableNames() {
