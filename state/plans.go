@@ -425,7 +425,7 @@ var verifyPlanCopies = os.Getenv("STEWARD_VERIFY_PLAN_COPIES") == "1"
 // verify is verifyPlanCopies' check, deferred by each write that loads a
 // machine.
 func (m *machine) verify() {
-	if m.stored != nil && !proto.Equal(m.stored, m.before) {
+	if m.before != nil && !proto.Equal(m.stored, m.before) {
 		panic(fmt.Sprintf("state: an update of plan %s changed the stored record in place", m.stored.Id))
 	}
 }
@@ -483,10 +483,9 @@ func (s *Store) loadMachine(txn *memdb.Txn, at int64, id string) (*machine, erro
 		return nil, err
 	}
 	stored := raw.(*pb.PlanRecord)
-	rec, shared := copyPlanShallow(stored)
-	m := &machine{rec: rec, shape: sh, at: at, shared: shared}
+	m := &machine{rec: copyPlanShallow(stored), stored: stored, shape: sh, at: at}
 	if verifyPlanCopies {
-		m.stored, m.before = stored, proto.Clone(stored).(*pb.PlanRecord)
+		m.before = proto.Clone(stored).(*pb.PlanRecord)
 	}
 	return m, nil
 }
@@ -495,9 +494,9 @@ var planStagesField = (&pb.PlanRecord{}).ProtoReflect().Descriptor().Fields().By
 
 // copyPlanShallow copies a stored plan record for a change: its own
 // fields, and a new list of its stages that still points at the stored
-// ones (shared, for machine.own). A record with another list, map or
-// message field (a later version's) is copied whole, nothing shared.
-func copyPlanShallow(src *pb.PlanRecord) (*pb.PlanRecord, []bool) {
+// ones (for machine.own). A record with another list, map or message
+// field (a later version's) is copied whole, nothing shared.
+func copyPlanShallow(src *pb.PlanRecord) *pb.PlanRecord {
 	dst := &pb.PlanRecord{}
 	sm, dm := src.ProtoReflect(), dst.ProtoReflect()
 	whole := false
@@ -513,15 +512,11 @@ func copyPlanShallow(src *pb.PlanRecord) (*pb.PlanRecord, []bool) {
 		return true
 	})
 	if whole {
-		return proto.Clone(src).(*pb.PlanRecord), nil
+		return proto.Clone(src).(*pb.PlanRecord)
 	}
 	dm.SetUnknown(sm.GetUnknown())
 	dst.Stages = append([]*pb.Stage(nil), src.Stages...)
-	shared := make([]bool, len(dst.Stages))
-	for i := range shared {
-		shared[i] = true
-	}
-	return dst, shared
+	return dst
 }
 
 func (s *Store) putPlan(txn *memdb.Txn, idx uint64, rec *pb.PlanRecord) error {
@@ -614,13 +609,10 @@ type machine struct {
 	// dep is the deployment the plan runs, nil for a plain plan: it holds
 	// batches (paused, awaiting promotion) and decides what a failure does.
 	dep *pb.DeploymentRecord
-	// shared[i] is set while rec.Stages[i] is still the stored record's
-	// stage, which readers may hold: own(i) copies it before a change.
-	// Stages past len(shared) (a new plan's, appended rollbacks) are the
-	// machine's own.
-	shared []bool
-	// stored and before are, with verifyPlanCopies, the record loaded and
-	// a copy of it as loaded.
+	// stored is the record rec was copied from (nil for a new plan): a
+	// stage of rec that is still one of stored's, which readers may hold,
+	// is copied by own before a change. before is, with verifyPlanCopies,
+	// a copy of stored as loaded.
 	stored, before *pb.PlanRecord
 }
 
@@ -629,9 +621,8 @@ type machine struct {
 // a command changes one or a few stages of a plan of up to 1,000, and
 // copying the whole record for each was a fifth of a strict plan's CPU.
 func (m *machine) own(i int) *pb.Stage {
-	if i < len(m.shared) && m.shared[i] {
+	if m.stored != nil && i < len(m.stored.Stages) && m.rec.Stages[i] == m.stored.Stages[i] {
 		m.rec.Stages[i] = proto.Clone(m.rec.Stages[i]).(*pb.Stage)
-		m.shared[i] = false
 	}
 	return m.rec.Stages[i]
 }
