@@ -7,8 +7,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -172,7 +170,7 @@ func FuzzDecodePart(f *testing.F) {
 			data = buf.Bytes()
 		}
 		p, err := DecodePart(data)
-		if std, stdErr := decodePartStd(data); (err == nil) != (stdErr == nil) {
+		if std, stdErr := decodePartWith(data, MaxPartRawBytes, json.Unmarshal); (err == nil) != (stdErr == nil) {
 			t.Fatalf("DecodePart: %v; with encoding/json: %v", err, stdErr)
 		} else if err == nil && !reflect.DeepEqual(p, std) {
 			t.Fatalf("DecodePart and encoding/json decode differently:\n%+v\n%+v", p, std)
@@ -269,28 +267,4 @@ func FuzzReadFile(f *testing.F) {
 			t.Fatalf("read, write, read changes the file:\n%s\n%s", a, b)
 		}
 	})
-}
-
-// decodePartStd is decodePart with encoding/json, the reference
-// FuzzDecodePart holds DecodePart to.
-func decodePartStd(stored []byte) (*Part, error) {
-	zr, err := gzip.NewReader(bytes.NewReader(stored))
-	if err != nil {
-		return nil, err
-	}
-	js, err := io.ReadAll(io.LimitReader(zr, MaxPartRawBytes+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(js) > MaxPartRawBytes {
-		return nil, fmt.Errorf("too large")
-	}
-	var p Part
-	if err := json.Unmarshal(js, &p); err != nil {
-		return nil, err
-	}
-	if p.Version > PartVersion {
-		return nil, fmt.Errorf("version %d", p.Version)
-	}
-	return &p, nil
 }
