@@ -129,11 +129,12 @@ func (t *stepTraces) reported(ctx context.Context, rec *pb.PlanRecord) error {
 // its phases, along each phase's critical step (the one whose report was
 // committed last): notice, from the end of the phase before (or from the
 // plan's commit) until the step's executor took it on; start, until its
-// start was committed; run, its checks and operations; report, until its
-// report was committed.
+// start was committed; run, its checks and operations; hint, telling the
+// next phase's nodes ahead (and, for a handoff, getting their nonces);
+// report, until its report was committed.
 type phaseBreakdown struct {
-	notice, start, run, report time.Duration
-	phases                     int
+	notice, start, run, hint, report time.Duration
+	phases                           int
 	// refused counts the steps taken on ahead whose start landed before
 	// the report that started their stage.
 	refused int
@@ -151,7 +152,7 @@ func (t *stepTraces) breakdown(rec *pb.PlanRecord, committed time.Time) (phaseBr
 				crit = evs
 			}
 		}
-		for _, ev := range []coordination.StepEvent{coordination.StepNoticed, coordination.StepStarted, coordination.StepChecked, coordination.StepReported} {
+		for _, ev := range []coordination.StepEvent{coordination.StepNoticed, coordination.StepStarted, coordination.StepChecked, coordination.StepHinted, coordination.StepReported} {
 			if crit[ev].IsZero() {
 				return out, fmt.Errorf("plan %s %s: no %s event", rec.Id, st.Key, ev)
 			}
@@ -160,7 +161,8 @@ func (t *stepTraces) breakdown(rec *pb.PlanRecord, committed time.Time) (phaseBr
 		out.notice += max(0, crit[coordination.StepNoticed].Sub(prev))
 		out.start += crit[coordination.StepStarted].Sub(crit[coordination.StepNoticed])
 		out.run += crit[coordination.StepChecked].Sub(crit[coordination.StepStarted])
-		out.report += crit[coordination.StepReported].Sub(crit[coordination.StepChecked])
+		out.hint += crit[coordination.StepHinted].Sub(crit[coordination.StepChecked])
+		out.report += crit[coordination.StepReported].Sub(crit[coordination.StepHinted])
 		out.phases++
 		prev = crit[coordination.StepReported]
 		for _, evs := range t.m[rec.Id][st.Key] {
@@ -174,7 +176,7 @@ func (t *stepTraces) breakdown(rec *pb.PlanRecord, committed time.Time) (phaseBr
 }
 
 func (b phaseBreakdown) add(o phaseBreakdown) phaseBreakdown {
-	return phaseBreakdown{b.notice + o.notice, b.start + o.start, b.run + o.run, b.report + o.report, b.phases + o.phases, b.refused + o.refused}
+	return phaseBreakdown{b.notice + o.notice, b.start + o.start, b.run + o.run, b.hint + o.hint, b.report + o.report, b.phases + o.phases, b.refused + o.refused}
 }
 
 // independentPlan is n send_message operations on distinct counters, spread
@@ -213,7 +215,7 @@ func waitPlan(ctx context.Context, n *node.Node, id string) (*pb.PlanRecord, err
 // level, beside the time to make as many single kv commits one after the
 // other in the same cluster. Per phase, it reports where the time went
 // along the phase's critical step (phaseBreakdown), in ms: notice-ms,
-// start-ms, run-ms and report-ms.
+// start-ms, run-ms, hint-ms and report-ms.
 func BenchmarkPlanToCompletion(b *testing.B) {
 	tr := &stepTraces{}
 	c := benchCluster(b, tr)
@@ -263,6 +265,7 @@ func BenchmarkPlanToCompletion(b *testing.B) {
 					b.ReportMetric(per(sum.notice), "notice-ms")
 					b.ReportMetric(per(sum.start), "start-ms")
 					b.ReportMetric(per(sum.run), "run-ms")
+					b.ReportMetric(per(sum.hint), "hint-ms")
 					b.ReportMetric(per(sum.report), "report-ms")
 					b.ReportMetric(float64(sum.refused)/float64(sum.phases), "ahead-refused/phase")
 				}

@@ -57,11 +57,11 @@ func (l *Layer) dispatch(ctx context.Context) {
 					continue
 				}
 				told[key] = true
-				req := &pb.StepReadyRequest{PlanId: rec.Id, Stage: stage.Key, Index: rec.ModifyIndex, DeadlineUnixNano: stage.DeadlineUnixNano}
+				req := &pb.StepReadyRequest{PlanId: rec.Id, Stage: stage.Key, Index: rec.ModifyIndex, DeadlineUnixNano: stage.DeadlineUnixNano, StartedNonce: step.Nonce}
 				wg.Add(1)
 				go func(node string) {
 					defer wg.Done()
-					l.tellStepReady(ctx, node, req)
+					l.tellStepReady(ctx, node, req, stepReadyTimeout)
 				}(step.Node)
 			}
 		}
@@ -76,88 +76,136 @@ func (l *Layer) dispatch(ctx context.Context) {
 	}
 }
 
-// tellStepReady sends one notice. A node that cannot be reached, or that
-// runs a version without the call, still finds its share in its replica.
-func (l *Layer) tellStepReady(ctx context.Context, node string, req *pb.StepReadyRequest) {
+// tellStepReady sends one notice and returns the answer (nil when none
+// came). A node that cannot be reached, or that runs a version without
+// the call, still finds its share in its replica.
+func (l *Layer) tellStepReady(ctx context.Context, node string, req *pb.StepReadyRequest, timeout time.Duration) *pb.StepReadyResponse {
 	addr, ok := l.node.PeerGRPCAddr(node)
 	if !ok {
-		return
+		return nil
 	}
 	conn, err := l.node.Pool().Get(addr)
 	if err != nil {
-		return
+		return nil
 	}
-	cctx, cancel := context.WithTimeout(ctx, stepReadyTimeout)
+	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	if _, err := pb.NewInternalClient(conn).StepReady(cctx, req); err != nil && ctx.Err() == nil {
+	resp, err := pb.NewInternalClient(conn).StepReady(cctx, req)
+	if err != nil && ctx.Err() == nil {
 		if status.Code(err) == codes.Unimplemented {
 			l.logger.Debug("node takes no step notices", "node", node, "error", err)
-			return
+			return nil
 		}
 		l.logger.Debug("step notice not delivered", "node", node, "plan", req.PlanId, "stage", req.Stage, "error", err)
 	}
+	return resp
 }
 
-// stepReady answers the leader's notice (a peer handler on the Internal
-// service): the executor takes the step on at once, as it would once its
-// replica showed the stage; the start it commits first is what the state
-// machine checks.
+// stepReady answers a notice (a peer handler on the Internal service): the
+// executor takes the step on at once, as it would once its replica showed
+// the stage; the start it commits first (or the handoff that carries it)
+// is what the state machine checks. A handoff is answered with this
+// incarnation's nonce.
 func (l *Layer) stepReady(_ context.Context, req *pb.StepReadyRequest) (*pb.StepReadyResponse, error) {
 	if req.PlanId == "" || req.Stage == "" {
 		return nil, fmt.Errorf("%w: a step notice needs a plan id and a stage", transport.ErrInvalidRequest)
 	}
-	deadline := req.DeadlineUnixNano
-	if req.Ahead {
-		deadline = 0
+	n := notice{index: req.Index, ahead: req.Ahead, handoff: req.Ahead && req.Handoff}
+	if !req.Ahead {
+		n.deadline, n.startedNonce = req.DeadlineUnixNano, req.StartedNonce
 	}
-	l.exec.take(req.PlanId, req.Stage, req.Index, req.Ahead, deadline)
+	l.exec.take(req.PlanId, req.Stage, n)
+	if n.handoff {
+		return &pb.StepReadyResponse{Nonce: l.nonce}, nil
+	}
 	return &pb.StepReadyResponse{}, nil
 }
 
+// HandoffGossipKey is the gossip field by which a node says its state machine
+// applies PLAN_STEP_HANDOFF; a report carries the next stage's starts
+// only when every server says so (node.ServersGossip).
+const HandoffGossipKey = "ph"
+
+// handoffTimeout bounds the wait for a next stage's node to give its
+// nonce for a handoff; one that does not answer in time starts its step
+// itself once the stage runs.
+const handoffTimeout = time.Second
+
 // hintNext runs on a node about to report its step. When that report will
 // finish its stage (this share succeeded, and every other one already had,
-// as this replica holds them) and the next stage is a phase, the nodes of
-// that phase other than this one and the leader are told ahead
-// (StepReady, ahead), so that their starts follow the report in the log,
-// committed with it or just after, instead of after it and the leader's
-// notice. A start that lands before the report is refused (the stage is
-// not running) and proposed again once the stage runs: the hint only
-// saves time. This node's own next share, and the leader's, are taken on
-// from their replicas as soon as the report is applied.
-func (e *executor) hintNext(planID, stageKey string, step *pb.Step) {
+// as this replica holds them) and the next stage is a phase, each node of
+// that phase is told ahead (StepReady, ahead) and gives its executor's
+// nonce, and hintNext returns their starts, for the report to carry
+// (PLAN_STEP_HANDOFF): the next phase is then started by the entry that
+// ends this one, instead of by starts committed after it. A start the
+// state machine drops (the report did not start the stage) is proposed by
+// its executor once the stage runs. While some server cannot apply a
+// handoff (a rolling upgrade), the nodes other than this one and the
+// leader are only told ahead, to propose their starts at once, so that
+// they follow the report in the log (one that lands first is refused and
+// proposed again once the stage runs), and hintNext returns none.
+func (e *executor) hintNext(planID, stageKey string, step *pb.Step) []*pb.PlanStepStartCommand {
 	if !state.StepOK(step) {
-		return
+		return nil
 	}
 	rec, _, err := e.l.node.State().Plan(nil, planID)
 	if err != nil || rec == nil {
-		return
+		return nil
 	}
 	si, st := stageByKey(rec, stageKey)
 	if st == nil || st.Kind != state.StageKindPhase || si+1 >= len(rec.Stages) {
-		return
+		return nil
 	}
 	self := e.l.node.Name()
 	for _, other := range st.Steps {
 		if other.Node != self && state.StepStatusOf(other) != pb.StepStatus_STEP_STATUS_SUCCEEDED {
-			return
+			return nil
 		}
 	}
 	next := rec.Stages[si+1]
 	if next.Kind != state.StageKindPhase || state.StageStatusOf(next) != pb.StageStatus_STAGE_STATUS_PENDING {
-		return
+		return nil
 	}
-	leader, _ := e.l.node.Server().Backend().Leader()
-	for _, s := range next.Steps {
-		if s.Node == self || s.Node == leader {
+	if !e.l.node.ServersGossip(HandoffGossipKey) {
+		leader, _ := e.l.node.Server().Backend().Leader()
+		for _, s := range next.Steps {
+			if s.Node == self || s.Node == leader {
+				continue
+			}
+			req := &pb.StepReadyRequest{PlanId: planID, Stage: next.Key, Ahead: true}
+			e.wg.Add(1)
+			go func(node string) {
+				defer e.wg.Done()
+				e.l.tellStepReady(e.l.ctx, node, req, stepReadyTimeout)
+			}(s.Node)
+		}
+		return nil
+	}
+	nonces := make([]string, len(next.Steps))
+	var wg sync.WaitGroup
+	for i, s := range next.Steps {
+		if s.Node == self {
+			e.take(planID, next.Key, notice{ahead: true, handoff: true})
+			nonces[i] = e.l.nonce
 			continue
 		}
-		req := &pb.StepReadyRequest{PlanId: planID, Stage: next.Key, Ahead: true}
-		e.wg.Add(1)
-		go func(node string) {
-			defer e.wg.Done()
-			e.l.tellStepReady(e.l.ctx, node, req)
-		}(s.Node)
+		req := &pb.StepReadyRequest{PlanId: planID, Stage: next.Key, Ahead: true, Handoff: true}
+		wg.Add(1)
+		go func(i int, node string) {
+			defer wg.Done()
+			if resp := e.l.tellStepReady(e.l.ctx, node, req, handoffTimeout); resp != nil {
+				nonces[i] = resp.Nonce
+			}
+		}(i, s.Node)
 	}
+	wg.Wait()
+	var starts []*pb.PlanStepStartCommand
+	for i, s := range next.Steps {
+		if nonces[i] != "" {
+			starts = append(starts, &pb.PlanStepStartCommand{PlanId: planID, Stage: next.Key, Node: s.Node, Nonce: nonces[i]})
+		}
+	}
+	return starts
 }
 
 // waiting reports whether a step has yet to report.

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-memdb"
 	"github.com/steward/steward/actor"
 	"github.com/steward/steward/internal/clock"
@@ -34,16 +35,37 @@ type executor struct {
 type claim struct {
 	ready chan struct{}
 	once  sync.Once
-	// deadline is the stage's deadline the leader's notice gave (0: none),
-	// set before ready is closed.
-	deadline int64
+	// handoff: the node whose report starts the stage carries this step's
+	// start (PLAN_STEP_HANDOFF); none is proposed until the stage runs.
+	handoff bool
+	// deadline is the stage's deadline the leader's notice gave (0:
+	// none), and startedNonce the nonce the leader's replica holds the
+	// step started under ("": pending); both set before ready is closed.
+	deadline     int64
+	startedNonce string
 }
 
-func (c *claim) running(deadline int64) {
+func (c *claim) running(deadline int64, startedNonce string) {
 	c.once.Do(func() {
-		c.deadline = deadline
+		c.deadline, c.startedNonce = deadline, startedNonce
 		close(c.ready)
 	})
+}
+
+// notice is how a step came to be taken on: from the replica (the zero
+// value), the leader's notice, or ahead from the node whose report is
+// about to start its stage (see hintNext).
+type notice struct {
+	// index is the leader's index of the plan record that started the
+	// stage (0: the replica has it).
+	index uint64
+	// ahead: the stage is about to start, not running yet; handoff (with
+	// ahead): that node's report will carry this step's start.
+	ahead, handoff bool
+	// deadline is the stage's, and startedNonce the nonce its step is
+	// started under, from the leader's notice (0, "": not given).
+	deadline     int64
+	startedNonce string
 }
 
 func newExecutor(l *Layer) *executor {
@@ -66,10 +88,14 @@ func (e *executor) run() {
 				continue
 			}
 			for _, step := range stage.Steps {
-				if step.Node != self || state.StepStatusOf(step) != pb.StepStatus_STEP_STATUS_PENDING {
+				// Pending, or started under this incarnation's nonce by
+				// another node's report (a handoff) that came after this
+				// executor gave up waiting for it.
+				s := state.StepStatusOf(step)
+				if step.Node != self || (s != pb.StepStatus_STEP_STATUS_PENDING && (s != pb.StepStatus_STEP_STATUS_STARTED || step.Nonce != e.l.nonce)) {
 					continue
 				}
-				e.take(rec.Id, stage.Key, 0, false, 0)
+				e.take(rec.Id, stage.Key, notice{})
 			}
 		}
 		if st.WaitChange(e.l.ctx, ws, time.Time{}) != nil {
@@ -79,24 +105,20 @@ func (e *executor) run() {
 }
 
 // take runs this node's step of a stage, unless this incarnation took it
-// on already: once its replica shows the stage running, or when the
-// leader's notice (stepReady) comes first; index is then the leader's
-// index of the plan record that started the stage (0: the replica has it).
-// ahead: the node whose report is about to start the stage said so, before
-// the stage runs (see hintNext). deadline is the stage's, from the leader's
-// notice (0: not given).
-func (e *executor) take(planID, stageKey string, index uint64, ahead bool, deadline int64) {
+// on already: once its replica shows the stage running, when the leader's
+// notice (stepReady) comes first, or ahead of the stage (n).
+func (e *executor) take(planID, stageKey string, n notice) {
 	key := planID + "/" + stageKey
 	e.mu.Lock()
 	c := e.claimed[key]
 	taken := c != nil
 	if !taken {
-		c = &claim{ready: make(chan struct{})}
+		c = &claim{ready: make(chan struct{}), handoff: n.ahead && n.handoff}
 		e.claimed[key] = c
 	}
 	e.mu.Unlock()
-	if !ahead {
-		c.running(deadline)
+	if !n.ahead {
+		c.running(n.deadline, n.startedNonce)
 	}
 	if taken {
 		return
@@ -105,7 +127,7 @@ func (e *executor) take(planID, stageKey string, index uint64, ahead bool, deadl
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
-		e.runStep(planID, stageKey, index, c)
+		e.runStep(planID, stageKey, n.index, c)
 	}()
 }
 
@@ -114,28 +136,7 @@ func (e *executor) take(planID, stageKey string, index uint64, ahead bool, deadl
 func (e *executor) runStep(planID, stageKey string, index uint64, c *claim) {
 	self := e.l.node.Name()
 	log := e.l.logger.With("plan", planID, "stage", stageKey)
-	start := &pb.PlanStepStartCommand{PlanId: planID, Stage: stageKey, Node: self, Nonce: e.l.nonce}
-	err := e.commit(pb.CommandType_COMMAND_TYPE_PLAN_STEP_START, start)
-	for useReady := true; errors.Is(err, state.ErrPlanNotRunning); useReady = false {
-		// Taken on ahead, and the start landed before the report that
-		// starts the stage (or a notice was wrong, or the stage ended):
-		// the state machine refused it, nothing ran. Start it once the
-		// stage runs, if it does; the leader's notice is believed once,
-		// then only the replica.
-		e.l.trace(planID, stageKey, StepAheadRefused)
-		if !e.awaitStage(planID, stageKey, c, useReady) {
-			// Nothing started: let the stage be taken on again if it
-			// runs later (a deployment's batch held for promotion).
-			log.Debug("step taken on ahead: its stage did not start")
-			e.mu.Lock()
-			delete(e.claimed, planID+"/"+stageKey)
-			e.mu.Unlock()
-			return
-		}
-		err = e.commit(pb.CommandType_COMMAND_TYPE_PLAN_STEP_START, start)
-	}
-	if err != nil {
-		log.Warn("step not started", "error", err)
+	if !e.start(planID, stageKey, c, log) {
 		return
 	}
 	e.l.trace(planID, stageKey, StepStarted)
@@ -152,9 +153,17 @@ func (e *executor) runStep(planID, stageKey string, index uint64, c *claim) {
 		}
 		log.Debug("step done; reporting", "ok", step.Error == "")
 		e.l.trace(planID, stageKey, StepChecked)
-		e.hintNext(planID, stageKey, step)
+		cmd := &pb.PlanStepReportCommand{PlanId: planID, Stage: stageKey, Step: step}
+		starts := e.hintNext(planID, stageKey, step)
+		e.l.trace(planID, stageKey, StepHinted)
 		defer e.l.trace(planID, stageKey, StepReported)
-		if err := e.commit(pb.CommandType_COMMAND_TYPE_PLAN_STEP_REPORT, &pb.PlanStepReportCommand{PlanId: planID, Stage: stageKey, Step: step}); err != nil {
+		var err error
+		if len(starts) > 0 {
+			err = e.commit(pb.CommandType_COMMAND_TYPE_PLAN_STEP_HANDOFF, &pb.PlanStepHandoffCommand{Report: cmd, Starts: starts})
+		} else {
+			err = e.commit(pb.CommandType_COMMAND_TYPE_PLAN_STEP_REPORT, cmd)
+		}
+		if err != nil {
 			log.Error("step report not committed", "error", err)
 		}
 	}
@@ -184,6 +193,80 @@ func (e *executor) runStep(planID, stageKey string, index uint64, c *claim) {
 		return
 	}
 	report(step)
+}
+
+// start gets the step's start committed under this incarnation's nonce, or
+// finds it committed by a handoff: true; false when it did not start (the
+// claim is then dropped if its stage never ran, so that the step can be
+// taken on again should it run later).
+func (e *executor) start(planID, stageKey string, c *claim, log hclog.Logger) bool {
+	drop := func() bool {
+		// Nothing started: let the stage be taken on again if it runs
+		// later (a deployment's batch held for promotion).
+		log.Debug("step taken on ahead: its stage did not start")
+		e.mu.Lock()
+		delete(e.claimed, planID+"/"+stageKey)
+		e.mu.Unlock()
+		return false
+	}
+	useReady := true
+	if c.handoff {
+		// The report that starts the stage carries this start: wait for
+		// the stage, then propose a start only if the report did not.
+		if !e.awaitStage(planID, stageKey, c, true) {
+			return drop()
+		}
+		if e.startedHere(planID, stageKey, c) {
+			return true
+		}
+		useReady = false
+	}
+	start := &pb.PlanStepStartCommand{PlanId: planID, Stage: stageKey, Node: e.l.node.Name(), Nonce: e.l.nonce}
+	err := e.commit(pb.CommandType_COMMAND_TYPE_PLAN_STEP_START, start)
+	for ; errors.Is(err, state.ErrPlanNotRunning); useReady = false {
+		// Taken on ahead, and the start landed before the report that
+		// starts the stage (or a notice was wrong, or the stage ended):
+		// the state machine refused it, nothing ran. Start it once the
+		// stage runs, if it does; the leader's notice is believed once,
+		// then only the replica.
+		e.l.trace(planID, stageKey, StepAheadRefused)
+		if !e.awaitStage(planID, stageKey, c, useReady) {
+			return drop()
+		}
+		err = e.commit(pb.CommandType_COMMAND_TYPE_PLAN_STEP_START, start)
+	}
+	if err != nil {
+		log.Warn("step not started", "error", err)
+		return false
+	}
+	return true
+}
+
+// startedHere reports whether the step is committed as started under this
+// incarnation's nonce, as the leader's notice (once the stage runs) or
+// this node's replica holds it.
+func (e *executor) startedHere(planID, stageKey string, c *claim) bool {
+	select {
+	case <-c.ready:
+		if c.startedNonce == e.l.nonce {
+			return true
+		}
+	default:
+	}
+	rec, _, err := e.l.node.State().Plan(nil, planID)
+	if err != nil || rec == nil {
+		return false
+	}
+	_, st := stageByKey(rec, stageKey)
+	if st == nil {
+		return false
+	}
+	for _, step := range st.Steps {
+		if step.Node == e.l.node.Name() {
+			return step.Nonce == e.l.nonce && state.StepStatusOf(step) != pb.StepStatus_STEP_STATUS_PENDING
+		}
+	}
+	return false
 }
 
 // replicaHas waits until this node's replica has applied the start of the

@@ -59,6 +59,7 @@ type cluster interface {
 	Propose(ctx context.Context, t pb.CommandType, payload proto.Message) (uint64, error)
 	MemberStatus(name string) string
 	PeerGRPCAddr(name string) (string, bool)
+	ServersGossip(key string) bool
 }
 
 // Layer is the coordination layer of one node.
@@ -104,6 +105,8 @@ func (l *Layer) Attach(n node.Host) error {
 		defer l.wg.Done()
 		l.exec.run()
 	}()
+	// This version applies PLAN_STEP_HANDOFF (hintNext).
+	n.SetGossipMeta(HandoffGossipKey, "1")
 	n.OnLeadership("plan-deadlines", l.deadlines)
 	n.OnLeadership("plan-dispatch", l.dispatch)
 	n.OnShutdown(l.stop)

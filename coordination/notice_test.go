@@ -21,8 +21,10 @@ import (
 // Steps are taken on from the leader's notices (StepReady) and, ahead of
 // their stage, from the node whose report starts it. Neither may run a
 // step twice, or lose one: here every node is also sent spurious notices,
-// ahead and not, for every stage of a strict plan (starts that land
-// before their stage are refused and proposed again once it runs), and
+// ahead (half of them a handoff's) and not, for every stage of a strict
+// plan (starts that land before their stage are refused and proposed
+// again once it runs; a handoff whose start no report carries is started
+// by its executor), and
 // the leader is killed while a follower holds a step, taken on from a
 // notice, whose start was committed but not yet reported. Each counter receives exactly one
 // message per operation on it, and the plan succeeds under the new leader.
@@ -107,7 +109,10 @@ func TestStepNoticesRunEachStepOnce(t *testing.T) {
 		ic := pb.NewInternalClient(pc.Conn(i))
 		for k := range ops {
 			for _, ahead := range []bool{true, false} {
-				req := &pb.StepReadyRequest{PlanId: id, Stage: fmt.Sprintf("phase-%d", k), Ahead: ahead}
+				// Every other stage's ahead notice is a handoff's: the
+				// receiver waits for the stage, then starts its step
+				// itself, as no report carries the start.
+				req := &pb.StepReadyRequest{PlanId: id, Stage: fmt.Sprintf("phase-%d", k), Ahead: ahead, Handoff: ahead && k%2 == 0}
 				if _, err := ic.StepReady(testkit.Ctx(t, 10*time.Second), req); err != nil {
 					t.Fatalf("notice to %s: %v", n, err)
 				}

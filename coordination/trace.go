@@ -6,7 +6,8 @@ import "time"
 // took the step on (StepNoticed), its start was committed (StepStarted),
 // its pre-checks ran (StepPreChecked), its operations ran
 // (StepOperated), its post-checks passed or ran out of time
-// (StepChecked), and its report was committed (StepReported). A step
+// (StepChecked), the next stage's nodes were told ahead (StepHinted), and
+// its report was committed (StepReported). A step
 // abandoned or refused stops early.
 type StepEvent string
 
@@ -17,6 +18,7 @@ const (
 	StepPreChecked StepEvent = "pre_checked"
 	StepOperated   StepEvent = "operated"
 	StepChecked    StepEvent = "checked"
+	StepHinted     StepEvent = "hinted"
 	StepReported   StepEvent = "reported"
 	// StepAheadRefused: a step's start was refused as its stage was not
 	// running: taken on ahead (hintNext), it landed before the report that

@@ -23,6 +23,11 @@ func init() {
 		func(s *state.Store, idx uint64, e *pb.LogEntry, p proto.Message) (any, error) {
 			return nil, s.PlanStepReport(idx, e.ProposedAtUnixNano, p.(*pb.PlanStepReportCommand))
 		})
+	registerCommand(pb.CommandType_COMMAND_TYPE_PLAN_STEP_HANDOFF,
+		func() proto.Message { return new(pb.PlanStepHandoffCommand) },
+		func(s *state.Store, idx uint64, e *pb.LogEntry, p proto.Message) (any, error) {
+			return nil, s.PlanStepHandoff(idx, e.ProposedAtUnixNano, p.(*pb.PlanStepHandoffCommand))
+		})
 	registerCommand(pb.CommandType_COMMAND_TYPE_PLAN_EXPIRE,
 		func() proto.Message { return new(pb.PlanExpireCommand) },
 		func(s *state.Store, idx uint64, e *pb.LogEntry, p proto.Message) (any, error) {

@@ -907,7 +907,62 @@ func buildGoldenLog(t testing.TB) *goldenLog {
 	goldenCheckpoints(g, invalid, notFound)
 	goldenSandboxes(g, invalid, notFound)
 	goldenACL(g, invalid, notFound)
+	goldenHandoff(g, invalid, notFound)
 	return g
+}
+
+// goldenHandoff adds a plan whose phase 0 ends with PLAN_STEP_HANDOFF
+// (issue 13), as the coordination executor proposes it: the last report of
+// phase 0 carries the starts of phase 1's steps under their executors'
+// nonces, and one start for phase 0 itself, which the report did not
+// start (dropped); then the refusals no version changes, and a handoff
+// whose report does not finish its stage (its start is dropped).
+func goldenHandoff(g *goldenLog, invalid, notFound string) {
+	t := g.t
+	st := func() *state.Store { return g.f.State() }
+	const p = "plan-00000000a009"
+	create, res := planCreate(t, st(), p, goldenPlanJSON, goldenFacts(), g.now)
+	g.add("plan create, to hand phase 0 over to phase 1", outcomeOK, pb.CommandType_COMMAND_TYPE_PLAN_CREATE, create)
+	phase0 := stageByKeyOf(t, st(), p, "phase-0")
+	phase1 := stageByKeyOf(t, st(), p, "phase-1")
+	for _, n := range phase0.Nodes {
+		g.add("plan step start, phase 0 on "+n+", to hand over", outcomeOK, pb.CommandType_COMMAND_TYPE_PLAN_STEP_START,
+			&pb.PlanStepStartCommand{PlanId: p, Stage: "phase-0", Node: n, Nonce: "exec-" + n + "-1"})
+	}
+	g.add("plan step handoff whose start has no nonce", invalid, pb.CommandType_COMMAND_TYPE_PLAN_STEP_HANDOFF, &pb.PlanStepHandoffCommand{
+		Report: &pb.PlanStepReportCommand{PlanId: p, Stage: "phase-0", Step: phaseReport(res, 0, phase0.Nodes[0], "exec-"+phase0.Nodes[0]+"-1", "")},
+		Starts: []*pb.PlanStepStartCommand{{PlanId: p, Stage: "phase-1", Node: phase1.Nodes[0]}}})
+	g.add("plan step handoff whose start names another plan", invalid, pb.CommandType_COMMAND_TYPE_PLAN_STEP_HANDOFF, &pb.PlanStepHandoffCommand{
+		Report: &pb.PlanStepReportCommand{PlanId: p, Stage: "phase-0", Step: phaseReport(res, 0, phase0.Nodes[0], "exec-"+phase0.Nodes[0]+"-1", "")},
+		Starts: []*pb.PlanStepStartCommand{{PlanId: "plan-other", Stage: "phase-1", Node: phase1.Nodes[0], Nonce: "exec-x"}}})
+	g.add("plan step handoff for a missing plan", notFound, pb.CommandType_COMMAND_TYPE_PLAN_STEP_HANDOFF, &pb.PlanStepHandoffCommand{
+		Report: &pb.PlanStepReportCommand{PlanId: "plan-missing", Stage: "phase-0", Step: &pb.Step{Node: "n1", Nonce: "exec-n1-1"}}})
+	starts := func(stage string, nodes []string) []*pb.PlanStepStartCommand {
+		var out []*pb.PlanStepStartCommand
+		for _, n := range nodes {
+			out = append(out, &pb.PlanStepStartCommand{PlanId: p, Stage: stage, Node: n, Nonce: "exec-" + n + "-1"})
+		}
+		return out
+	}
+	for i, n := range phase0.Nodes {
+		g.add("plan step handoff, phase 0 on "+n+", with phase 1's starts and one for phase 0", outcomeOK, pb.CommandType_COMMAND_TYPE_PLAN_STEP_HANDOFF, &pb.PlanStepHandoffCommand{
+			Report: &pb.PlanStepReportCommand{PlanId: p, Stage: "phase-0", Step: phaseReport(res, 0, n, "exec-"+n+"-1", "")},
+			Starts: append(starts("phase-1", phase1.Nodes), starts("phase-0", phase0.Nodes[:1])...)})
+		phase1 = stageByKeyOf(t, st(), p, "phase-1")
+		last := i == len(phase0.Nodes)-1
+		for _, step := range phase1.Steps {
+			if started := step.Status == state.StepStarted; started != last || (last && step.Nonce != "exec-"+step.Node+"-1") {
+				t.Fatalf("after phase 0's report %d of %d, phase 1's step on %s is %s (nonce %q)", i+1, len(phase0.Nodes), step.Node, step.Status, step.Nonce)
+			}
+		}
+	}
+	for _, n := range phase1.Nodes {
+		g.add("plan step handoff, phase 1 on "+n+", the last stage (no starts)", outcomeOK, pb.CommandType_COMMAND_TYPE_PLAN_STEP_HANDOFF, &pb.PlanStepHandoffCommand{
+			Report: &pb.PlanStepReportCommand{PlanId: p, Stage: "phase-1", Step: phaseReport(res, 1, n, "exec-"+n+"-1", "")}})
+	}
+	if rec, _, _ := st().Plan(nil, p); rec.Status != state.PlanSucceeded {
+		t.Fatalf("plan %s is %s, want succeeded", p, rec.Status)
+	}
 }
 
 // goldenSandboxes adds sandboxes and experiments (issue 17) as

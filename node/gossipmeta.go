@@ -96,3 +96,33 @@ func (n *Node) statusHooks() []func(*pb.StatusResponse) {
 	defer n.layerMeta.mu.Unlock()
 	return slices.Clone(n.layerMeta.onStatus)
 }
+
+// ServersGossip reports whether every server in this node's copy of the
+// Raft configuration is a gossip member that publishes the layer field key
+// (any non-empty value): the check a layer makes before it proposes a
+// command that only the versions publishing key can apply, so that a
+// rolling upgrade does not commit it while an earlier server remains (as
+// Consul asks of its servers' versions before using a newer feature, here
+// by capability). False on a client agent, which holds no configuration,
+// and for a server gossip does not know.
+func (n *Node) ServersGossip(key string) bool {
+	servers, _, err := n.raftServers()
+	if err != nil || len(servers) == 0 {
+		return false
+	}
+	for _, s := range servers {
+		if string(s.ID) == n.cfg.Name {
+			n.layerMeta.mu.Lock()
+			v := n.layerMeta.fields[key]
+			n.layerMeta.mu.Unlock()
+			if v == "" {
+				return false
+			}
+			continue
+		}
+		if m, ok := n.members.get(string(s.ID)); !ok || m.Meta.Layers[key] == "" {
+			return false
+		}
+	}
+	return true
+}

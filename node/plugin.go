@@ -68,6 +68,9 @@ type Host interface {
 	// metadata; OnMember and OnStatus let a layer fill in what members
 	// and status report from it.
 	SetGossipMeta(key, value string)
+	// ServersGossip reports whether every Raft server publishes the
+	// field key: a capability gate for a command only newer versions apply.
+	ServersGossip(key string) bool
 	OnMember(f func(meta map[string]string, m *pb.Member))
 	OnStatus(f func(s *pb.StatusResponse))
 

@@ -693,8 +693,17 @@ type StepReadyRequest struct {
 	// with ahead): a phase's step whose start is committed runs until then,
 	// without waiting for the receiver's replica to apply the stage.
 	DeadlineUnixNano int64 `protobuf:"varint,5,opt,name=deadline_unix_nano,json=deadlineUnixNano,proto3" json:"deadline_unix_nano,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// handoff (with ahead): the sender will carry the receiver's start in
+	// its report (PLAN_STEP_HANDOFF) when its response gives a nonce; the
+	// receiver proposes no start until the stage runs, and then only if its
+	// step is still pending.
+	Handoff bool `protobuf:"varint,6,opt,name=handoff,proto3" json:"handoff,omitempty"`
+	// started_nonce (from the leader) is the executor nonce the stage's step
+	// on the receiver was started under, as the leader's replica holds it
+	// ("": pending): an executor that finds its own need not start it.
+	StartedNonce  string `protobuf:"bytes,7,opt,name=started_nonce,json=startedNonce,proto3" json:"started_nonce,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *StepReadyRequest) Reset() {
@@ -762,8 +771,24 @@ func (x *StepReadyRequest) GetDeadlineUnixNano() int64 {
 	return 0
 }
 
+func (x *StepReadyRequest) GetHandoff() bool {
+	if x != nil {
+		return x.Handoff
+	}
+	return false
+}
+
+func (x *StepReadyRequest) GetStartedNonce() string {
+	if x != nil {
+		return x.StartedNonce
+	}
+	return ""
+}
+
 type StepReadyResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// nonce is the receiver's executor nonce, given for a handoff.
+	Nonce         string `protobuf:"bytes,1,opt,name=nonce,proto3" json:"nonce,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -796,6 +821,13 @@ func (x *StepReadyResponse) ProtoReflect() protoreflect.Message {
 // Deprecated: Use StepReadyResponse.ProtoReflect.Descriptor instead.
 func (*StepReadyResponse) Descriptor() ([]byte, []int) {
 	return file_steward_v1_coordination_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *StepReadyResponse) GetNonce() string {
+	if x != nil {
+		return x.Nonce
+	}
+	return ""
 }
 
 var File_steward_v1_coordination_proto protoreflect.FileDescriptor
@@ -850,14 +882,17 @@ const file_steward_v1_coordination_proto_rawDesc = "" +
 	"\x0foperations_json\x18\x01 \x01(\fR\x0eoperationsJson\".\n" +
 	"\rFactsResponse\x12\x1d\n" +
 	"\n" +
-	"facts_json\x18\x01 \x01(\fR\tfactsJson\"\x9b\x01\n" +
+	"facts_json\x18\x01 \x01(\fR\tfactsJson\"\xda\x01\n" +
 	"\x10StepReadyRequest\x12\x17\n" +
 	"\aplan_id\x18\x01 \x01(\tR\x06planId\x12\x14\n" +
 	"\x05stage\x18\x02 \x01(\tR\x05stage\x12\x14\n" +
 	"\x05index\x18\x03 \x01(\x04R\x05index\x12\x14\n" +
 	"\x05ahead\x18\x04 \x01(\bR\x05ahead\x12,\n" +
-	"\x12deadline_unix_nano\x18\x05 \x01(\x03R\x10deadlineUnixNano\"\x13\n" +
-	"\x11StepReadyResponse2\xa5\x03\n" +
+	"\x12deadline_unix_nano\x18\x05 \x01(\x03R\x10deadlineUnixNano\x12\x18\n" +
+	"\ahandoff\x18\x06 \x01(\bR\ahandoff\x12#\n" +
+	"\rstarted_nonce\x18\a \x01(\tR\fstartedNonce\")\n" +
+	"\x11StepReadyResponse\x12\x14\n" +
+	"\x05nonce\x18\x01 \x01(\tR\x05nonce2\xa5\x03\n" +
 	"\fCoordination\x12=\n" +
 	"\x06DryRun\x12\x17.steward.v1.PlanRequest\x1a\x1a.steward.v1.DryRunResponse\x12D\n" +
 	"\x05Apply\x12\x1c.steward.v1.ApplyPlanRequest\x1a\x1d.steward.v1.ApplyPlanResponse\x12C\n" +

@@ -74,6 +74,9 @@ const (
 	CommandType_COMMAND_TYPE_ACL_POLICY_DELETE CommandType = 36
 	CommandType_COMMAND_TYPE_ACL_TOKEN_UPSERT  CommandType = 37
 	CommandType_COMMAND_TYPE_ACL_TOKEN_DELETE  CommandType = 38
+	// A step's report that also starts, under their executors' nonces, the
+	// steps of the stage it starts (coordination; payload in plans.proto).
+	CommandType_COMMAND_TYPE_PLAN_STEP_HANDOFF CommandType = 39
 )
 
 // Enum value maps for CommandType.
@@ -118,6 +121,7 @@ var (
 		36: "COMMAND_TYPE_ACL_POLICY_DELETE",
 		37: "COMMAND_TYPE_ACL_TOKEN_UPSERT",
 		38: "COMMAND_TYPE_ACL_TOKEN_DELETE",
+		39: "COMMAND_TYPE_PLAN_STEP_HANDOFF",
 	}
 	CommandType_value = map[string]int32{
 		"COMMAND_TYPE_UNSPECIFIED":         0,
@@ -159,6 +163,7 @@ var (
 		"COMMAND_TYPE_ACL_POLICY_DELETE":   36,
 		"COMMAND_TYPE_ACL_TOKEN_UPSERT":    37,
 		"COMMAND_TYPE_ACL_TOKEN_DELETE":    38,
+		"COMMAND_TYPE_PLAN_STEP_HANDOFF":   39,
 	}
 )
 
@@ -1169,7 +1174,7 @@ const file_steward_v1_fsm_proto_rawDesc = "" +
 	"\x03cas\x18\x02 \x01(\x04H\x00R\x03cas\x88\x01\x01B\x06\n" +
 	"\x04_cas\"'\n" +
 	"\x11TreeDeleteCommand\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name*\x90\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name*\xb4\n" +
 	"\n" +
 	"\vCommandType\x12\x1c\n" +
 	"\x18COMMAND_TYPE_UNSPECIFIED\x10\x00\x12\x1d\n" +
@@ -1211,7 +1216,8 @@ const file_steward_v1_fsm_proto_rawDesc = "" +
 	"\x1eCOMMAND_TYPE_ACL_POLICY_UPSERT\x10#\x12\"\n" +
 	"\x1eCOMMAND_TYPE_ACL_POLICY_DELETE\x10$\x12!\n" +
 	"\x1dCOMMAND_TYPE_ACL_TOKEN_UPSERT\x10%\x12!\n" +
-	"\x1dCOMMAND_TYPE_ACL_TOKEN_DELETE\x10&*n\n" +
+	"\x1dCOMMAND_TYPE_ACL_TOKEN_DELETE\x10&\x12\"\n" +
+	"\x1eCOMMAND_TYPE_PLAN_STEP_HANDOFF\x10'*n\n" +
 	"\n" +
 	"NodeStatus\x12\x1b\n" +
 	"\x17NODE_STATUS_UNSPECIFIED\x10\x00\x12\x15\n" +

@@ -1444,6 +1444,66 @@ func (x *PlanStepReportCommand) GetStep() *Step {
 	return nil
 }
 
+// PlanStepHandoffCommand is a step's report together with the starts of
+// the next stage's steps, proposed by the reporting node once each of
+// those steps' executors gave it its nonce (StepReady, handoff): one entry
+// where a report and the starts after it took two in series. The report
+// applies as PLAN_STEP_REPORT does. Each start applies, as PLAN_STEP_START
+// would, only when the report started its stage and the step is still
+// pending; any other start is dropped, and its executor starts the step
+// itself once the stage runs.
+type PlanStepHandoffCommand struct {
+	state         protoimpl.MessageState  `protogen:"open.v1"`
+	Report        *PlanStepReportCommand  `protobuf:"bytes,1,opt,name=report,proto3" json:"report,omitempty"`
+	Starts        []*PlanStepStartCommand `protobuf:"bytes,2,rep,name=starts,proto3" json:"starts,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PlanStepHandoffCommand) Reset() {
+	*x = PlanStepHandoffCommand{}
+	mi := &file_steward_v1_plans_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PlanStepHandoffCommand) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PlanStepHandoffCommand) ProtoMessage() {}
+
+func (x *PlanStepHandoffCommand) ProtoReflect() protoreflect.Message {
+	mi := &file_steward_v1_plans_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PlanStepHandoffCommand.ProtoReflect.Descriptor instead.
+func (*PlanStepHandoffCommand) Descriptor() ([]byte, []int) {
+	return file_steward_v1_plans_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *PlanStepHandoffCommand) GetReport() *PlanStepReportCommand {
+	if x != nil {
+		return x.Report
+	}
+	return nil
+}
+
+func (x *PlanStepHandoffCommand) GetStarts() []*PlanStepStartCommand {
+	if x != nil {
+		return x.Starts
+	}
+	return nil
+}
+
 type PlanExpireCommand struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	PlanId        string                 `protobuf:"bytes,1,opt,name=plan_id,json=planId,proto3" json:"plan_id,omitempty"`
@@ -1454,7 +1514,7 @@ type PlanExpireCommand struct {
 
 func (x *PlanExpireCommand) Reset() {
 	*x = PlanExpireCommand{}
-	mi := &file_steward_v1_plans_proto_msgTypes[13]
+	mi := &file_steward_v1_plans_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1466,7 +1526,7 @@ func (x *PlanExpireCommand) String() string {
 func (*PlanExpireCommand) ProtoMessage() {}
 
 func (x *PlanExpireCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_plans_proto_msgTypes[13]
+	mi := &file_steward_v1_plans_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1479,7 +1539,7 @@ func (x *PlanExpireCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanExpireCommand.ProtoReflect.Descriptor instead.
 func (*PlanExpireCommand) Descriptor() ([]byte, []int) {
-	return file_steward_v1_plans_proto_rawDescGZIP(), []int{13}
+	return file_steward_v1_plans_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *PlanExpireCommand) GetPlanId() string {
@@ -1506,7 +1566,7 @@ type PlanCancelCommand struct {
 
 func (x *PlanCancelCommand) Reset() {
 	*x = PlanCancelCommand{}
-	mi := &file_steward_v1_plans_proto_msgTypes[14]
+	mi := &file_steward_v1_plans_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1518,7 +1578,7 @@ func (x *PlanCancelCommand) String() string {
 func (*PlanCancelCommand) ProtoMessage() {}
 
 func (x *PlanCancelCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_plans_proto_msgTypes[14]
+	mi := &file_steward_v1_plans_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1531,7 +1591,7 @@ func (x *PlanCancelCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanCancelCommand.ProtoReflect.Descriptor instead.
 func (*PlanCancelCommand) Descriptor() ([]byte, []int) {
-	return file_steward_v1_plans_proto_rawDescGZIP(), []int{14}
+	return file_steward_v1_plans_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *PlanCancelCommand) GetPlanId() string {
@@ -1672,7 +1732,10 @@ const file_steward_v1_plans_proto_rawDesc = "" +
 	"\x15PlanStepReportCommand\x12\x17\n" +
 	"\aplan_id\x18\x01 \x01(\tR\x06planId\x12\x14\n" +
 	"\x05stage\x18\x02 \x01(\tR\x05stage\x12$\n" +
-	"\x04step\x18\x03 \x01(\v2\x10.steward.v1.StepR\x04step\"B\n" +
+	"\x04step\x18\x03 \x01(\v2\x10.steward.v1.StepR\x04step\"\x8d\x01\n" +
+	"\x16PlanStepHandoffCommand\x129\n" +
+	"\x06report\x18\x01 \x01(\v2!.steward.v1.PlanStepReportCommandR\x06report\x128\n" +
+	"\x06starts\x18\x02 \x03(\v2 .steward.v1.PlanStepStartCommandR\x06starts\"B\n" +
 	"\x11PlanExpireCommand\x12\x17\n" +
 	"\aplan_id\x18\x01 \x01(\tR\x06planId\x12\x14\n" +
 	"\x05stage\x18\x02 \x01(\tR\x05stage\"D\n" +
@@ -1723,27 +1786,28 @@ func file_steward_v1_plans_proto_rawDescGZIP() []byte {
 }
 
 var file_steward_v1_plans_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_steward_v1_plans_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_steward_v1_plans_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_steward_v1_plans_proto_goTypes = []any{
-	(SafetyLevel)(0),              // 0: steward.v1.SafetyLevel
-	(PlanStatus)(0),               // 1: steward.v1.PlanStatus
-	(StageStatus)(0),              // 2: steward.v1.StageStatus
-	(StepStatus)(0),               // 3: steward.v1.StepStatus
-	(*PlanSpecRecord)(nil),        // 4: steward.v1.PlanSpecRecord
-	(*PlanShape)(nil),             // 5: steward.v1.PlanShape
-	(*PlanPhase)(nil),             // 6: steward.v1.PlanPhase
-	(*PlanUndo)(nil),              // 7: steward.v1.PlanUndo
-	(*PlanRecord)(nil),            // 8: steward.v1.PlanRecord
-	(*Stage)(nil),                 // 9: steward.v1.Stage
-	(*Step)(nil),                  // 10: steward.v1.Step
-	(*CheckOutcome)(nil),          // 11: steward.v1.CheckOutcome
-	(*OpOutcome)(nil),             // 12: steward.v1.OpOutcome
-	(*CapturedState)(nil),         // 13: steward.v1.CapturedState
-	(*PlanCreateCommand)(nil),     // 14: steward.v1.PlanCreateCommand
-	(*PlanStepStartCommand)(nil),  // 15: steward.v1.PlanStepStartCommand
-	(*PlanStepReportCommand)(nil), // 16: steward.v1.PlanStepReportCommand
-	(*PlanExpireCommand)(nil),     // 17: steward.v1.PlanExpireCommand
-	(*PlanCancelCommand)(nil),     // 18: steward.v1.PlanCancelCommand
+	(SafetyLevel)(0),               // 0: steward.v1.SafetyLevel
+	(PlanStatus)(0),                // 1: steward.v1.PlanStatus
+	(StageStatus)(0),               // 2: steward.v1.StageStatus
+	(StepStatus)(0),                // 3: steward.v1.StepStatus
+	(*PlanSpecRecord)(nil),         // 4: steward.v1.PlanSpecRecord
+	(*PlanShape)(nil),              // 5: steward.v1.PlanShape
+	(*PlanPhase)(nil),              // 6: steward.v1.PlanPhase
+	(*PlanUndo)(nil),               // 7: steward.v1.PlanUndo
+	(*PlanRecord)(nil),             // 8: steward.v1.PlanRecord
+	(*Stage)(nil),                  // 9: steward.v1.Stage
+	(*Step)(nil),                   // 10: steward.v1.Step
+	(*CheckOutcome)(nil),           // 11: steward.v1.CheckOutcome
+	(*OpOutcome)(nil),              // 12: steward.v1.OpOutcome
+	(*CapturedState)(nil),          // 13: steward.v1.CapturedState
+	(*PlanCreateCommand)(nil),      // 14: steward.v1.PlanCreateCommand
+	(*PlanStepStartCommand)(nil),   // 15: steward.v1.PlanStepStartCommand
+	(*PlanStepReportCommand)(nil),  // 16: steward.v1.PlanStepReportCommand
+	(*PlanStepHandoffCommand)(nil), // 17: steward.v1.PlanStepHandoffCommand
+	(*PlanExpireCommand)(nil),      // 18: steward.v1.PlanExpireCommand
+	(*PlanCancelCommand)(nil),      // 19: steward.v1.PlanCancelCommand
 }
 var file_steward_v1_plans_proto_depIdxs = []int32{
 	5,  // 0: steward.v1.PlanSpecRecord.shape:type_name -> steward.v1.PlanShape
@@ -1761,11 +1825,13 @@ var file_steward_v1_plans_proto_depIdxs = []int32{
 	3,  // 12: steward.v1.Step.status_code:type_name -> steward.v1.StepStatus
 	4,  // 13: steward.v1.PlanCreateCommand.spec:type_name -> steward.v1.PlanSpecRecord
 	10, // 14: steward.v1.PlanStepReportCommand.step:type_name -> steward.v1.Step
-	15, // [15:15] is the sub-list for method output_type
-	15, // [15:15] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	16, // 15: steward.v1.PlanStepHandoffCommand.report:type_name -> steward.v1.PlanStepReportCommand
+	15, // 16: steward.v1.PlanStepHandoffCommand.starts:type_name -> steward.v1.PlanStepStartCommand
+	17, // [17:17] is the sub-list for method output_type
+	17, // [17:17] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_steward_v1_plans_proto_init() }
@@ -1779,7 +1845,7 @@ func file_steward_v1_plans_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_steward_v1_plans_proto_rawDesc), len(file_steward_v1_plans_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   15,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -232,64 +232,114 @@ func (s *Store) PlanStepStart(idx uint64, at int64, c *pb.PlanStepStartCommand) 
 		return fmt.Errorf("%w: step start without a nonce", ErrInvalidRecord)
 	}
 	return s.updatePlan(idx, at, c.PlanId, func(m *machine) (bool, error) {
-		step, err := m.runningStep(c.Stage, c.Node)
-		if err != nil {
-			return false, err
-		}
-		switch {
-		case StepStatusOf(step) == pb.StepStatus_STEP_STATUS_PENDING:
-			setStepStatus(step, pb.StepStatus_STEP_STATUS_STARTED)
-			step.Nonce, step.StartedAtUnixNano = c.Nonce, at
-			return true, nil
-		case step.Nonce == c.Nonce:
-			return false, nil
-		default:
-			return false, fmt.Errorf("%w: %s of plan %s on %s is %s (by executor %s)", ErrStepTaken, c.Stage, c.PlanId, c.Node, step.Status, step.Nonce)
-		}
+		return m.startStep(c)
 	})
+}
+
+func (m *machine) startStep(c *pb.PlanStepStartCommand) (bool, error) {
+	step, err := m.runningStep(c.Stage, c.Node)
+	if err != nil {
+		return false, err
+	}
+	switch {
+	case StepStatusOf(step) == pb.StepStatus_STEP_STATUS_PENDING:
+		setStepStatus(step, pb.StepStatus_STEP_STATUS_STARTED)
+		step.Nonce, step.StartedAtUnixNano = c.Nonce, m.at
+		return true, nil
+	case step.Nonce == c.Nonce:
+		return false, nil
+	default:
+		return false, fmt.Errorf("%w: %s of plan %s on %s is %s (by executor %s)", ErrStepTaken, c.Stage, c.PlanId, c.Node, step.Status, step.Nonce)
+	}
 }
 
 // PlanStepReport records one node's outcome for a stage and, when every
 // node has reported, advances the plan.
 func (s *Store) PlanStepReport(idx uint64, at int64, c *pb.PlanStepReportCommand) error {
-	if c.Step == nil || c.Step.Node == "" || c.Step.Nonce == "" {
-		return fmt.Errorf("%w: step report without node or nonce", ErrInvalidRecord)
+	if err := checkReport(c); err != nil {
+		return err
 	}
 	return s.updatePlan(idx, at, c.PlanId, func(m *machine) (bool, error) {
-		si, st := m.stage(c.Stage)
-		if st == nil {
-			return false, fmt.Errorf("%w: plan %s has no stage %q", ErrNotFound, c.PlanId, c.Stage)
+		return m.reportStep(c)
+	})
+}
+
+func checkReport(c *pb.PlanStepReportCommand) error {
+	if c == nil || c.Step == nil || c.Step.Node == "" || c.Step.Nonce == "" {
+		return fmt.Errorf("%w: step report without node or nonce", ErrInvalidRecord)
+	}
+	return nil
+}
+
+// PlanStepHandoff records a step's report as PlanStepReport does and, when
+// that report started the next stage, starts each of the given steps of
+// that stage that is still pending, under its executor's nonce, as
+// PlanStepStart would: one entry for a report and the starts that follow
+// it. A start that names another stage, a stage the report did not start,
+// or a step that is not pending is dropped; its executor starts the step
+// itself once its stage runs. A start without a node or a nonce, or for
+// another plan, refuses the whole command.
+func (s *Store) PlanStepHandoff(idx uint64, at int64, c *pb.PlanStepHandoffCommand) error {
+	if err := checkReport(c.Report); err != nil {
+		return err
+	}
+	for _, st := range c.Starts {
+		if st.Node == "" || st.Nonce == "" || st.Stage == "" || st.PlanId != c.Report.PlanId {
+			return fmt.Errorf("%w: a handoff's start needs a stage, a node, a nonce and the report's plan (%q)", ErrInvalidRecord, c.Report.PlanId)
 		}
-		st = m.own(si) // a late report changes a finished stage too
-		step := stepOf(st, c.Step.Node)
-		if step == nil {
-			return false, fmt.Errorf("%w: node %s has no share of %s", ErrInvalidRecord, c.Step.Node, c.Stage)
+	}
+	return s.updatePlan(idx, at, c.Report.PlanId, func(m *machine) (bool, error) {
+		before := m.rec.Current
+		changed, err := m.reportStep(c.Report)
+		if err != nil || !changed || m.rec.Current == before || m.rec.Current < 0 {
+			return changed, err
 		}
-		if step.Nonce != c.Step.Nonce {
-			return false, fmt.Errorf("%w: %s on %s was started by executor %q, not %q", ErrStepTaken, c.Stage, c.Step.Node, step.Nonce, c.Step.Nonce)
-		}
-		switch StepStatusOf(step) {
-		case pb.StepStatus_STEP_STATUS_SUCCEEDED, pb.StepStatus_STEP_STATUS_FAILED:
-			return false, nil // a duplicate report
-		case pb.StepStatus_STEP_STATUS_LOST:
-			// Late: keep what it says for the report, the stage has moved on.
-			keep := step.Error
-			copyOutcome(step, c.Step, at)
-			setStepStatus(step, pb.StepStatus_STEP_STATUS_LOST)
-			step.Error = strings.TrimSpace(keep + "; reported after the deadline")
-			return true, nil
-		}
-		copyOutcome(step, c.Step, at)
-		if StepOK(c.Step) {
-			setStepStatus(step, pb.StepStatus_STEP_STATUS_SUCCEEDED)
-		} else {
-			setStepStatus(step, pb.StepStatus_STEP_STATUS_FAILED)
-		}
-		if m.rec.Current == int32(si) && StageStatusOf(st) == pb.StageStatus_STAGE_STATUS_RUNNING && allReported(st) {
-			m.finishStage(si)
+		for _, st := range c.Starts {
+			if st.Stage != m.rec.Stages[m.rec.Current].Key {
+				continue
+			}
+			if step, err := m.runningStep(st.Stage, st.Node); err == nil && StepStatusOf(step) == pb.StepStatus_STEP_STATUS_PENDING {
+				_, _ = m.startStep(st)
+			}
 		}
 		return true, nil
 	})
+}
+
+func (m *machine) reportStep(c *pb.PlanStepReportCommand) (bool, error) {
+	si, st := m.stage(c.Stage)
+	if st == nil {
+		return false, fmt.Errorf("%w: plan %s has no stage %q", ErrNotFound, c.PlanId, c.Stage)
+	}
+	st = m.own(si) // a late report changes a finished stage too
+	step := stepOf(st, c.Step.Node)
+	if step == nil {
+		return false, fmt.Errorf("%w: node %s has no share of %s", ErrInvalidRecord, c.Step.Node, c.Stage)
+	}
+	if step.Nonce != c.Step.Nonce {
+		return false, fmt.Errorf("%w: %s on %s was started by executor %q, not %q", ErrStepTaken, c.Stage, c.Step.Node, step.Nonce, c.Step.Nonce)
+	}
+	switch StepStatusOf(step) {
+	case pb.StepStatus_STEP_STATUS_SUCCEEDED, pb.StepStatus_STEP_STATUS_FAILED:
+		return false, nil // a duplicate report
+	case pb.StepStatus_STEP_STATUS_LOST:
+		// Late: keep what it says for the report, the stage has moved on.
+		keep := step.Error
+		copyOutcome(step, c.Step, m.at)
+		setStepStatus(step, pb.StepStatus_STEP_STATUS_LOST)
+		step.Error = strings.TrimSpace(keep + "; reported after the deadline")
+		return true, nil
+	}
+	copyOutcome(step, c.Step, m.at)
+	if StepOK(c.Step) {
+		setStepStatus(step, pb.StepStatus_STEP_STATUS_SUCCEEDED)
+	} else {
+		setStepStatus(step, pb.StepStatus_STEP_STATUS_FAILED)
+	}
+	if m.rec.Current == int32(si) && StageStatusOf(st) == pb.StageStatus_STAGE_STATUS_RUNNING && allReported(st) {
+		m.finishStage(si)
+	}
+	return true, nil
 }
 
 func copyOutcome(dst, src *pb.Step, at int64) {

@@ -140,6 +140,94 @@ func TestPlanStepAtMostOnce(t *testing.T) {
 	}
 }
 
+// A handoff is a report that also starts the next stage's steps: its
+// starts apply only when the report starts their stage and the step is
+// still pending; any other is dropped (not refused: the report stands),
+// and a malformed one refuses the whole command, the report included.
+func TestPlanStepHandoff(t *testing.T) {
+	s := mustStore(t)
+	createPlan(t, s, "p", plan.Moderate)
+	for _, n := range []string{"n1", "n2"} {
+		if err := s.PlanStepStart(11, t0+1, &pb.PlanStepStartCommand{PlanId: "p", Stage: "phase-0", Node: n, Nonce: "x-" + n}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	next := &pb.PlanStepStartCommand{PlanId: "p", Stage: "phase-1", Node: "n1", Nonce: "y-n1"}
+	handoff := func(idx uint64, at int64, step *pb.Step, starts ...*pb.PlanStepStartCommand) error {
+		return s.PlanStepHandoff(idx, at, &pb.PlanStepHandoffCommand{Report: &pb.PlanStepReportCommand{PlanId: "p", Stage: "phase-0", Step: step}, Starts: starts})
+	}
+	for name, bad := range map[string]*pb.PlanStepStartCommand{
+		"no nonce":     {PlanId: "p", Stage: "phase-1", Node: "n1"},
+		"no node":      {PlanId: "p", Stage: "phase-1", Nonce: "y"},
+		"no stage":     {PlanId: "p", Node: "n1", Nonce: "y"},
+		"another plan": {PlanId: "q", Stage: "phase-1", Node: "n1", Nonce: "y"},
+	} {
+		if err := handoff(12, t0+2, okStep("n1", "x-n1", "a"), bad); !errors.Is(err, ErrInvalidRecord) {
+			t.Fatalf("a start with %s: %v", name, err)
+		}
+	}
+	if r := planOf(t, s, "p"); r.Stages[0].Steps[0].Status != StepStarted {
+		t.Fatalf("a refused handoff recorded its report: %s", r.Stages[0].Steps[0].Status)
+	}
+	if err := s.PlanStepHandoff(12, t0+2, &pb.PlanStepHandoffCommand{}); !errors.Is(err, ErrInvalidRecord) {
+		t.Fatalf("a handoff without a report: %v", err)
+	}
+	// n1's report does not finish phase 0 (n2 has not reported): its start
+	// of phase 1 is dropped, the report recorded.
+	if err := handoff(13, t0+3, okStep("n1", "x-n1", "a"), next); err != nil {
+		t.Fatal(err)
+	}
+	r := planOf(t, s, "p")
+	if r.Stages[0].Steps[0].Status != StepSucceeded || r.Stages[1].Steps[0].Status != StepPending {
+		t.Fatalf("after a report that does not end its stage: %s, phase 1 %s", r.Stages[0].Steps[0].Status, r.Stages[1].Steps[0].Status)
+	}
+	// n2's report ends phase 0: phase 1's start applies at the entry's
+	// time, and a start for phase 0 (not the stage it started) is dropped.
+	if err := handoff(14, t0+4, okStep("n2", "x-n2", "b"), next, &pb.PlanStepStartCommand{PlanId: "p", Stage: "phase-0", Node: "n2", Nonce: "z"}); err != nil {
+		t.Fatal(err)
+	}
+	r = planOf(t, s, "p")
+	step := r.Stages[1].Steps[0]
+	if r.Current != 1 || step.Status != StepStarted || step.Nonce != "y-n1" || step.StartedAtUnixNano != t0+4 || r.Stages[0].Steps[1].Nonce != "x-n2" {
+		t.Fatalf("after the report that ends phase 0: current %d, phase 1 %s by %q at %d", r.Current, step.Status, step.Nonce, step.StartedAtUnixNano-t0)
+	}
+	// At most once: the step the handoff started is taken; its executor
+	// may propose the same start again; it runs and reports as any other.
+	if err := s.PlanStepStart(15, t0+5, &pb.PlanStepStartCommand{PlanId: "p", Stage: "phase-1", Node: "n1", Nonce: "other"}); !errors.Is(err, ErrStepTaken) {
+		t.Fatalf("start of a handed-off step by another incarnation: %v", err)
+	}
+	if err := s.PlanStepStart(15, t0+5, next); err != nil {
+		t.Fatalf("the same start again: %v", err)
+	}
+	if err := s.PlanStepReport(16, t0+6, &pb.PlanStepReportCommand{PlanId: "p", Stage: "phase-1", Step: okStep("n1", "y-n1", "c")}); err != nil {
+		t.Fatal(err)
+	}
+	if r := planOf(t, s, "p"); r.Status != PlanSucceeded {
+		t.Fatalf("plan %s", r.Status)
+	}
+}
+
+// A handoff whose report fails its stage starts nothing: the plan rolls
+// back, and the next phase's starts are dropped.
+func TestPlanStepHandoffOfAFailedReport(t *testing.T) {
+	s := mustStore(t)
+	createPlan(t, s, "p", plan.Moderate)
+	run(t, s, "p", "phase-0", 11, okStep("n1", "x-n1", "a"))
+	if err := s.PlanStepStart(20, t0+1, &pb.PlanStepStartCommand{PlanId: "p", Stage: "phase-0", Node: "n2", Nonce: "x-n2"}); err != nil {
+		t.Fatal(err)
+	}
+	err := s.PlanStepHandoff(21, t0+2, &pb.PlanStepHandoffCommand{
+		Report: &pb.PlanStepReportCommand{PlanId: "p", Stage: "phase-0", Step: failStep("n2", "x-n2", "b")},
+		Starts: []*pb.PlanStepStartCommand{{PlanId: "p", Stage: "phase-1", Node: "n1", Nonce: "y-n1"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := planOf(t, s, "p")
+	if r.Status != PlanRollingBack || r.Stages[1].Steps[0].Status != StepPending || r.Stages[1].Steps[0].Nonce != "" {
+		t.Fatalf("after a failed report: plan %s, phase 1's step %s by %q", r.Status, r.Stages[1].Steps[0].Status, r.Stages[1].Steps[0].Nonce)
+	}
+}
+
 func failStep(node, nonce string, failed string, ok ...string) *pb.Step {
 	st := okStep(node, nonce, ok...)
 	st.Operations = append(st.Operations, &pb.OpOutcome{Op: failed, Ran: true, Ok: false, Error: "boom"})
