@@ -29,6 +29,7 @@ TARGETS=(
 	"./fsm FuzzApply"             # one entry on a fresh FSM
 	"./state FuzzRestore"         # the state snapshot format (Raft snapshots, backups' content)
 	"./state FuzzFeedRoundTrip"   # the client agents' commit feed
+	"./state FuzzSpecNameAgreesWithEncodingJSON" # TREE_APPLY's read of a spec's name: encoding/json's answers
 	"./spec FuzzParse"            # tree files, HCL and JSON
 	"./plan FuzzParseBuild"       # plan files, build and checks
 	"./internal/strictjson FuzzParseAgreesWithEncodingJSON" # the strict JSON reader of tree and plan files: encoding/json's answers
