@@ -141,6 +141,9 @@ var (
 	// ErrTreeFailed means the tree's root supervisor exited (escalation or
 	// kill); StopTree clears it before it can be applied again.
 	ErrTreeFailed = errors.New("tree failed")
+	// ErrTreeExists means StartTreeWith was asked to start a tree that
+	// runs (or has failed and not been stopped).
+	ErrTreeExists = errors.New("tree already runs")
 	// ErrBadTarget means a target string or struct names nothing
 	// resolvable.
 	ErrBadTarget = errors.New("bad target")

@@ -39,6 +39,10 @@ type process struct {
 	restarts  int
 	limit     int
 	onExit    func(Reason)
+	// initial is the state a worker imports right after its Init
+	// (StartTreeWith); onInitial, when set, is told the outcome, once.
+	initial   []byte
+	onInitial func(error)
 
 	beh    Behavior
 	logger hclog.Logger
@@ -342,6 +346,16 @@ func (p *process) runWorker(started chan<- error) {
 //go:noinline
 func (p *process) initWorker(started chan<- error) bool {
 	err := p.callInit()
+	if p.onInitial != nil {
+		// The initial state is imported between Init and the first
+		// message; a worker that did not start takes none.
+		if err == nil {
+			p.onInitial(p.importInitial())
+		} else {
+			p.onInitial(fmt.Errorf("not imported: its init did not start it: %w", err))
+		}
+		p.initial, p.onInitial = nil, nil
+	}
 	if errors.Is(err, ErrIgnore) {
 		// OTP's ignore: the outcome, then a clean exit (normal, so no
 		// link dies of it and the supervisor drops the EXIT of a pid it

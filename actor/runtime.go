@@ -206,6 +206,9 @@ type spawnReq struct {
 	trap     bool
 	restarts int
 	onExit   func(Reason)
+	// initial and onInitial: see process.
+	initial   []byte
+	onInitial func(error)
 }
 
 // spawn creates, publishes and starts a process; the returned channel
@@ -239,6 +242,8 @@ func (rt *Runtime) spawn(r spawnReq) (*process, <-chan error, error) {
 		restarts:  r.restarts,
 		limit:     rt.cfg.MailboxLimit,
 		onExit:    r.onExit,
+		initial:   r.initial,
+		onInitial: r.onInitial,
 		sb:        sb,
 		wake:      make(chan struct{}, 1),
 		done:      make(chan struct{}),

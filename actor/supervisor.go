@@ -298,10 +298,18 @@ func (s *supervisor) start(c *child) error {
 			b, e, err = s.rt.catalog.build(behavior, c.spec.args)
 		}
 		if err == nil {
-			p, err = s.rt.startWorker(spawnReq{
+			req := spawnReq{
 				beh: b, behavior: behavior, version: e.Version, module: c.spec.module, args: c.spec.args,
 				parent: s.p, tree: s.tree, path: path, name: c.spec.name, restarts: c.restarts,
-			})
+			}
+			if init, st, ok := s.tree.takeInitial(path); ok {
+				if st.Behavior == behavior {
+					req.initial, req.onInitial = st.State, func(err error) { init.record(path, err) }
+				} else {
+					init.record(path, fmt.Errorf("not imported: it was captured running %q and starts %q", st.Behavior, behavior))
+				}
+			}
+			p, err = s.rt.startWorker(req)
 		}
 	}
 	if errors.Is(err, ErrIgnore) {

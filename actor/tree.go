@@ -50,6 +50,19 @@ type treeState struct {
 	// failOwed: the tree is marked failed and its tree_failed event is
 	// not out yet (Quiescent waits for it).
 	failOwed bool
+	// initial holds the states the workers take at the tree's first start
+	// (StartTreeWith); nil once it has started.
+	initial *initialStates
+}
+
+// takeInitial hands out path's initial state (StartTreeWith), once, while
+// the tree starts.
+func (t *treeState) takeInitial(path string) (*initialStates, InitialState, bool) {
+	t.mu.Lock()
+	init := t.initial
+	t.mu.Unlock()
+	st, ok := init.take(path)
+	return init, st, ok
 }
 
 func (t *treeState) add(p *process) {
@@ -122,7 +135,7 @@ func (rt *Runtime) tree(name string) *treeState {
 // ErrTreeFailed (StopTree it first). Simple_one_for_one instances are not
 // part of the spec and are kept.
 func (rt *Runtime) ApplyTree(ctx context.Context, t spec.Tree) error {
-	return rt.applyTree(ctx, t, nil)
+	return rt.applyTree(ctx, t, nil, nil)
 }
 
 // ApplySandbox is ApplyTree for a sandboxed tree: a tree it starts runs
@@ -138,10 +151,12 @@ func (rt *Runtime) ApplySandbox(ctx context.Context, t spec.Tree, pol SandboxPol
 		return err
 	}
 	pol = pol.withDefaults()
-	return rt.applyTree(ctx, t, &pol)
+	return rt.applyTree(ctx, t, &pol, nil)
 }
 
-func (rt *Runtime) applyTree(ctx context.Context, t spec.Tree, pol *SandboxPolicy) error {
+// applyTree starts or updates a tree; init, for StartTreeWith, holds the
+// states its workers start with, and then the tree must not run.
+func (rt *Runtime) applyTree(ctx context.Context, t spec.Tree, pol *SandboxPolicy, init *initialStates) error {
 	if rt.stopped.Load() {
 		return ErrStopped
 	}
@@ -151,6 +166,9 @@ func (rt *Runtime) applyTree(ctx context.Context, t spec.Tree, pol *SandboxPolic
 		return ErrStopped
 	}
 	cur := rt.tree(t.Name)
+	if init != nil && cur != nil {
+		return fmt.Errorf("%w: %q: start it with initial states only when it does not run", ErrTreeExists, t.Name)
+	}
 	ss, procs, err := rt.compileTreeCounted(t, cur)
 	if err != nil {
 		return err
@@ -164,7 +182,7 @@ func (rt *Runtime) applyTree(ctx context.Context, t spec.Tree, pol *SandboxPolic
 			ErrInvalidSpec, t.Name, ErrTooManyProcesses, procs, limit.MaxProcesses)
 	}
 	if cur == nil {
-		return rt.startTree(t, ss, nil, pol)
+		return rt.startTree(t, ss, nil, pol, init)
 	}
 	if pol != nil {
 		if cur.sb == nil {
@@ -188,14 +206,14 @@ func (rt *Runtime) applyTree(ctx context.Context, t spec.Tree, pol *SandboxPolic
 		if err := rt.stopTreeLocked(ctx, cur, "replaced: root strategy moved to or from simple_one_for_one"); err != nil {
 			return err
 		}
-		err := rt.startTree(t, ss, &tracing, keep)
+		err := rt.startTree(t, ss, &tracing, keep, nil)
 		if err == nil {
 			return nil
 		}
 		// The new tree did not start: the old one runs again.
 		pss, _, perr := rt.compileTreeCounted(prev, nil)
 		if perr == nil {
-			perr = rt.startTree(prev, pss, &tracing, keep)
+			perr = rt.startTree(prev, pss, &tracing, keep, nil)
 		}
 		if perr != nil {
 			return fmt.Errorf("%w; starting its previous spec again: %w", err, perr)
@@ -334,10 +352,11 @@ func (r applyResult) String() string {
 }
 
 // startTree starts a validated tree and registers it.
-func (rt *Runtime) startTree(t spec.Tree, ss *supSpec, tracing *Tracing, pol *SandboxPolicy) error {
+func (rt *Runtime) startTree(t spec.Tree, ss *supSpec, tracing *Tracing, pol *SandboxPolicy, init *initialStates) error {
 	ts := &treeState{
 		rt: rt, name: t.Name, spec: t, status: TreeRunning,
 		procs: make(map[uint64]*process), hist: make(map[uint64]*historyRing),
+		initial: init,
 	}
 	if pol != nil {
 		ts.sb = newSandbox(rt, ts, *pol)
@@ -348,6 +367,7 @@ func (rt *Runtime) startTree(t spec.Tree, ss *supSpec, tracing *Tracing, pol *Sa
 	}
 	ts.mu.Lock()
 	ts.root, ts.started, ts.startedAt = root, true, root.startedAt
+	ts.initial = nil // the first start has taken what it would
 	ts.mu.Unlock()
 	rt.treesRW.Lock()
 	rt.trees[t.Name] = ts

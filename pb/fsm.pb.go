@@ -918,7 +918,15 @@ type TreeRecord struct {
 	UpdatedAtUnixNano int64  `protobuf:"varint,6,opt,name=updated_at_unix_nano,json=updatedAtUnixNano,proto3" json:"updated_at_unix_nano,omitempty"`
 	// auto_placed trees were placed by the leader (--node auto) and are moved
 	// to another alive node when theirs leaves or is reaped.
-	AutoPlaced    bool `protobuf:"varint,7,opt,name=auto_placed,json=autoPlaced,proto3" json:"auto_placed,omitempty"`
+	AutoPlaced bool `protobuf:"varint,7,opt,name=auto_placed,json=autoPlaced,proto3" json:"auto_placed,omitempty"`
+	// restore, set by a snapshot restore that creates or moves the tree,
+	// holds the states its workers start with when its node starts it
+	// afresh before until_unix_nano (actor.Runtime.StartTreeWith). Apply
+	// stores it as it is; a node that does not read it (an earlier
+	// version) starts the tree without the states, and the restore, which
+	// finds no restore outcome in that node's tree view, imports them with
+	// a plan instead.
+	Restore       *TreeRestore `protobuf:"bytes,8,opt,name=restore,proto3" json:"restore,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1002,6 +1010,140 @@ func (x *TreeRecord) GetAutoPlaced() bool {
 	return false
 }
 
+func (x *TreeRecord) GetRestore() *TreeRestore {
+	if x != nil {
+		return x.Restore
+	}
+	return nil
+}
+
+// TreeRestore is what a restore brings back into a tree at its start.
+type TreeRestore struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	SnapshotId string                 `protobuf:"bytes,1,opt,name=snapshot_id,json=snapshotId,proto3" json:"snapshot_id,omitempty"`
+	// A node that starts the tree at or after this time (a node restarted
+	// later) starts it from its spec alone: a restore's states are for the
+	// restore.
+	UntilUnixNano int64            `protobuf:"varint,2,opt,name=until_unix_nano,json=untilUnixNano,proto3" json:"until_unix_nano,omitempty"`
+	States        []*RestoredState `protobuf:"bytes,3,rep,name=states,proto3" json:"states,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TreeRestore) Reset() {
+	*x = TreeRestore{}
+	mi := &file_steward_v1_fsm_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TreeRestore) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TreeRestore) ProtoMessage() {}
+
+func (x *TreeRestore) ProtoReflect() protoreflect.Message {
+	mi := &file_steward_v1_fsm_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TreeRestore.ProtoReflect.Descriptor instead.
+func (*TreeRestore) Descriptor() ([]byte, []int) {
+	return file_steward_v1_fsm_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *TreeRestore) GetSnapshotId() string {
+	if x != nil {
+		return x.SnapshotId
+	}
+	return ""
+}
+
+func (x *TreeRestore) GetUntilUnixNano() int64 {
+	if x != nil {
+		return x.UntilUnixNano
+	}
+	return 0
+}
+
+func (x *TreeRestore) GetStates() []*RestoredState {
+	if x != nil {
+		return x.States
+	}
+	return nil
+}
+
+// RestoredState is one worker's captured state, by its path in the tree.
+type RestoredState struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Path  string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	// The behavior the worker was captured running: a worker that starts
+	// another takes no state.
+	Behavior      string `protobuf:"bytes,2,opt,name=behavior,proto3" json:"behavior,omitempty"`
+	State         []byte `protobuf:"bytes,3,opt,name=state,proto3" json:"state,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RestoredState) Reset() {
+	*x = RestoredState{}
+	mi := &file_steward_v1_fsm_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RestoredState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RestoredState) ProtoMessage() {}
+
+func (x *RestoredState) ProtoReflect() protoreflect.Message {
+	mi := &file_steward_v1_fsm_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RestoredState.ProtoReflect.Descriptor instead.
+func (*RestoredState) Descriptor() ([]byte, []int) {
+	return file_steward_v1_fsm_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *RestoredState) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *RestoredState) GetBehavior() string {
+	if x != nil {
+		return x.Behavior
+	}
+	return ""
+}
+
+func (x *RestoredState) GetState() []byte {
+	if x != nil {
+		return x.State
+	}
+	return nil
+}
+
 type TreeApplyCommand struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Tree  *TreeRecord            `protobuf:"bytes,1,opt,name=tree,proto3" json:"tree,omitempty"`
@@ -1014,7 +1156,7 @@ type TreeApplyCommand struct {
 
 func (x *TreeApplyCommand) Reset() {
 	*x = TreeApplyCommand{}
-	mi := &file_steward_v1_fsm_proto_msgTypes[11]
+	mi := &file_steward_v1_fsm_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1026,7 +1168,7 @@ func (x *TreeApplyCommand) String() string {
 func (*TreeApplyCommand) ProtoMessage() {}
 
 func (x *TreeApplyCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_fsm_proto_msgTypes[11]
+	mi := &file_steward_v1_fsm_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1039,7 +1181,7 @@ func (x *TreeApplyCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TreeApplyCommand.ProtoReflect.Descriptor instead.
 func (*TreeApplyCommand) Descriptor() ([]byte, []int) {
-	return file_steward_v1_fsm_proto_rawDescGZIP(), []int{11}
+	return file_steward_v1_fsm_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *TreeApplyCommand) GetTree() *TreeRecord {
@@ -1065,7 +1207,7 @@ type TreeDeleteCommand struct {
 
 func (x *TreeDeleteCommand) Reset() {
 	*x = TreeDeleteCommand{}
-	mi := &file_steward_v1_fsm_proto_msgTypes[12]
+	mi := &file_steward_v1_fsm_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1077,7 +1219,7 @@ func (x *TreeDeleteCommand) String() string {
 func (*TreeDeleteCommand) ProtoMessage() {}
 
 func (x *TreeDeleteCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_fsm_proto_msgTypes[12]
+	mi := &file_steward_v1_fsm_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1090,7 +1232,7 @@ func (x *TreeDeleteCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TreeDeleteCommand.ProtoReflect.Descriptor instead.
 func (*TreeDeleteCommand) Descriptor() ([]byte, []int) {
-	return file_steward_v1_fsm_proto_rawDescGZIP(), []int{12}
+	return file_steward_v1_fsm_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *TreeDeleteCommand) GetName() string {
@@ -1158,7 +1300,7 @@ const file_steward_v1_fsm_proto_rawDesc = "" +
 	"\n" +
 	"cluster_id\x18\x01 \x01(\tR\tclusterId\x12!\n" +
 	"\fcreate_index\x18\x02 \x01(\x04R\vcreateIndex\x12/\n" +
-	"\x14created_at_unix_nano\x18\x03 \x01(\x03R\x11createdAtUnixNano\"\xe9\x01\n" +
+	"\x14created_at_unix_nano\x18\x03 \x01(\x03R\x11createdAtUnixNano\"\x9c\x02\n" +
 	"\n" +
 	"TreeRecord\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
@@ -1168,7 +1310,17 @@ const file_steward_v1_fsm_proto_rawDesc = "" +
 	"\fmodify_index\x18\x05 \x01(\x04R\vmodifyIndex\x12/\n" +
 	"\x14updated_at_unix_nano\x18\x06 \x01(\x03R\x11updatedAtUnixNano\x12\x1f\n" +
 	"\vauto_placed\x18\a \x01(\bR\n" +
-	"autoPlaced\"]\n" +
+	"autoPlaced\x121\n" +
+	"\arestore\x18\b \x01(\v2\x17.steward.v1.TreeRestoreR\arestore\"\x89\x01\n" +
+	"\vTreeRestore\x12\x1f\n" +
+	"\vsnapshot_id\x18\x01 \x01(\tR\n" +
+	"snapshotId\x12&\n" +
+	"\x0funtil_unix_nano\x18\x02 \x01(\x03R\runtilUnixNano\x121\n" +
+	"\x06states\x18\x03 \x03(\v2\x19.steward.v1.RestoredStateR\x06states\"U\n" +
+	"\rRestoredState\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x12\x1a\n" +
+	"\bbehavior\x18\x02 \x01(\tR\bbehavior\x12\x14\n" +
+	"\x05state\x18\x03 \x01(\fR\x05state\"]\n" +
 	"\x10TreeApplyCommand\x12*\n" +
 	"\x04tree\x18\x01 \x01(\v2\x16.steward.v1.TreeRecordR\x04tree\x12\x15\n" +
 	"\x03cas\x18\x02 \x01(\x04H\x00R\x03cas\x88\x01\x01B\x06\n" +
@@ -1238,7 +1390,7 @@ func file_steward_v1_fsm_proto_rawDescGZIP() []byte {
 }
 
 var file_steward_v1_fsm_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_steward_v1_fsm_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_steward_v1_fsm_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_steward_v1_fsm_proto_goTypes = []any{
 	(CommandType)(0),           // 0: steward.v1.CommandType
 	(NodeStatus)(0),            // 1: steward.v1.NodeStatus
@@ -1253,19 +1405,23 @@ var file_steward_v1_fsm_proto_goTypes = []any{
 	(*IndexRecord)(nil),        // 10: steward.v1.IndexRecord
 	(*ClusterMeta)(nil),        // 11: steward.v1.ClusterMeta
 	(*TreeRecord)(nil),         // 12: steward.v1.TreeRecord
-	(*TreeApplyCommand)(nil),   // 13: steward.v1.TreeApplyCommand
-	(*TreeDeleteCommand)(nil),  // 14: steward.v1.TreeDeleteCommand
+	(*TreeRestore)(nil),        // 13: steward.v1.TreeRestore
+	(*RestoredState)(nil),      // 14: steward.v1.RestoredState
+	(*TreeApplyCommand)(nil),   // 15: steward.v1.TreeApplyCommand
+	(*TreeDeleteCommand)(nil),  // 16: steward.v1.TreeDeleteCommand
 }
 var file_steward_v1_fsm_proto_depIdxs = []int32{
 	0,  // 0: steward.v1.LogEntry.type:type_name -> steward.v1.CommandType
 	8,  // 1: steward.v1.NodeUpsertCommand.node:type_name -> steward.v1.NodeRecord
 	1,  // 2: steward.v1.NodeRecord.status_code:type_name -> steward.v1.NodeStatus
-	12, // 3: steward.v1.TreeApplyCommand.tree:type_name -> steward.v1.TreeRecord
-	4,  // [4:4] is the sub-list for method output_type
-	4,  // [4:4] is the sub-list for method input_type
-	4,  // [4:4] is the sub-list for extension type_name
-	4,  // [4:4] is the sub-list for extension extendee
-	0,  // [0:4] is the sub-list for field type_name
+	13, // 3: steward.v1.TreeRecord.restore:type_name -> steward.v1.TreeRestore
+	14, // 4: steward.v1.TreeRestore.states:type_name -> steward.v1.RestoredState
+	12, // 5: steward.v1.TreeApplyCommand.tree:type_name -> steward.v1.TreeRecord
+	6,  // [6:6] is the sub-list for method output_type
+	6,  // [6:6] is the sub-list for method input_type
+	6,  // [6:6] is the sub-list for extension type_name
+	6,  // [6:6] is the sub-list for extension extendee
+	0,  // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_steward_v1_fsm_proto_init() }
@@ -1275,14 +1431,14 @@ func file_steward_v1_fsm_proto_init() {
 	}
 	file_steward_v1_fsm_proto_msgTypes[4].OneofWrappers = []any{}
 	file_steward_v1_fsm_proto_msgTypes[5].OneofWrappers = []any{}
-	file_steward_v1_fsm_proto_msgTypes[11].OneofWrappers = []any{}
+	file_steward_v1_fsm_proto_msgTypes[13].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_steward_v1_fsm_proto_rawDesc), len(file_steward_v1_fsm_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   13,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

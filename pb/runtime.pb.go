@@ -885,7 +885,11 @@ type TreeViewResponse struct {
 	// Why a failed tree's root exited.
 	Reason string `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
 	// The spec index the node's reconciler last applied.
-	AppliedIndex  uint64 `protobuf:"varint,7,opt,name=applied_index,json=appliedIndex,proto3" json:"applied_index,omitempty"`
+	AppliedIndex uint64 `protobuf:"varint,7,opt,name=applied_index,json=appliedIndex,proto3" json:"applied_index,omitempty"`
+	// restore is what the tree's start at applied_index brought back of the
+	// states its record carried (TreeRecord.restore); unset when that start
+	// took none.
+	Restore       *TreeRestoreOutcome `protobuf:"bytes,8,opt,name=restore,proto3" json:"restore,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -969,6 +973,75 @@ func (x *TreeViewResponse) GetAppliedIndex() uint64 {
 	return 0
 }
 
+func (x *TreeViewResponse) GetRestore() *TreeRestoreOutcome {
+	if x != nil {
+		return x.Restore
+	}
+	return nil
+}
+
+// TreeRestoreOutcome is what a tree's start imported of a restore's states.
+type TreeRestoreOutcome struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	SnapshotId string                 `protobuf:"bytes,1,opt,name=snapshot_id,json=snapshotId,proto3" json:"snapshot_id,omitempty"`
+	Imported   uint32                 `protobuf:"varint,2,opt,name=imported,proto3" json:"imported,omitempty"`
+	// Why each state not imported was not, led by the worker's path.
+	Failures      []string `protobuf:"bytes,3,rep,name=failures,proto3" json:"failures,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TreeRestoreOutcome) Reset() {
+	*x = TreeRestoreOutcome{}
+	mi := &file_steward_v1_runtime_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TreeRestoreOutcome) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TreeRestoreOutcome) ProtoMessage() {}
+
+func (x *TreeRestoreOutcome) ProtoReflect() protoreflect.Message {
+	mi := &file_steward_v1_runtime_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TreeRestoreOutcome.ProtoReflect.Descriptor instead.
+func (*TreeRestoreOutcome) Descriptor() ([]byte, []int) {
+	return file_steward_v1_runtime_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *TreeRestoreOutcome) GetSnapshotId() string {
+	if x != nil {
+		return x.SnapshotId
+	}
+	return ""
+}
+
+func (x *TreeRestoreOutcome) GetImported() uint32 {
+	if x != nil {
+		return x.Imported
+	}
+	return 0
+}
+
+func (x *TreeRestoreOutcome) GetFailures() []string {
+	if x != nil {
+		return x.Failures
+	}
+	return nil
+}
+
 // SupervisedChild is one row of which_children.
 type SupervisedChild struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -995,7 +1068,7 @@ type SupervisedChild struct {
 
 func (x *SupervisedChild) Reset() {
 	*x = SupervisedChild{}
-	mi := &file_steward_v1_runtime_proto_msgTypes[12]
+	mi := &file_steward_v1_runtime_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1007,7 +1080,7 @@ func (x *SupervisedChild) String() string {
 func (*SupervisedChild) ProtoMessage() {}
 
 func (x *SupervisedChild) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_runtime_proto_msgTypes[12]
+	mi := &file_steward_v1_runtime_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1020,7 +1093,7 @@ func (x *SupervisedChild) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SupervisedChild.ProtoReflect.Descriptor instead.
 func (*SupervisedChild) Descriptor() ([]byte, []int) {
-	return file_steward_v1_runtime_proto_rawDescGZIP(), []int{12}
+	return file_steward_v1_runtime_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *SupervisedChild) GetId() string {
@@ -1103,7 +1176,7 @@ type WhichChildrenResponse struct {
 
 func (x *WhichChildrenResponse) Reset() {
 	*x = WhichChildrenResponse{}
-	mi := &file_steward_v1_runtime_proto_msgTypes[13]
+	mi := &file_steward_v1_runtime_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1115,7 +1188,7 @@ func (x *WhichChildrenResponse) String() string {
 func (*WhichChildrenResponse) ProtoMessage() {}
 
 func (x *WhichChildrenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_runtime_proto_msgTypes[13]
+	mi := &file_steward_v1_runtime_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1128,7 +1201,7 @@ func (x *WhichChildrenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WhichChildrenResponse.ProtoReflect.Descriptor instead.
 func (*WhichChildrenResponse) Descriptor() ([]byte, []int) {
-	return file_steward_v1_runtime_proto_rawDescGZIP(), []int{13}
+	return file_steward_v1_runtime_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *WhichChildrenResponse) GetTree() string {
@@ -1191,7 +1264,7 @@ type CountChildrenResponse struct {
 
 func (x *CountChildrenResponse) Reset() {
 	*x = CountChildrenResponse{}
-	mi := &file_steward_v1_runtime_proto_msgTypes[14]
+	mi := &file_steward_v1_runtime_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1203,7 +1276,7 @@ func (x *CountChildrenResponse) String() string {
 func (*CountChildrenResponse) ProtoMessage() {}
 
 func (x *CountChildrenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_runtime_proto_msgTypes[14]
+	mi := &file_steward_v1_runtime_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1216,7 +1289,7 @@ func (x *CountChildrenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CountChildrenResponse.ProtoReflect.Descriptor instead.
 func (*CountChildrenResponse) Descriptor() ([]byte, []int) {
-	return file_steward_v1_runtime_proto_rawDescGZIP(), []int{14}
+	return file_steward_v1_runtime_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *CountChildrenResponse) GetTree() string {
@@ -1287,7 +1360,7 @@ type ChildSpecRequest struct {
 
 func (x *ChildSpecRequest) Reset() {
 	*x = ChildSpecRequest{}
-	mi := &file_steward_v1_runtime_proto_msgTypes[15]
+	mi := &file_steward_v1_runtime_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1299,7 +1372,7 @@ func (x *ChildSpecRequest) String() string {
 func (*ChildSpecRequest) ProtoMessage() {}
 
 func (x *ChildSpecRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_runtime_proto_msgTypes[15]
+	mi := &file_steward_v1_runtime_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1312,7 +1385,7 @@ func (x *ChildSpecRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChildSpecRequest.ProtoReflect.Descriptor instead.
 func (*ChildSpecRequest) Descriptor() ([]byte, []int) {
-	return file_steward_v1_runtime_proto_rawDescGZIP(), []int{15}
+	return file_steward_v1_runtime_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ChildSpecRequest) GetSupervisor() *SupervisorRequest {
@@ -1343,7 +1416,7 @@ type ChildSpecResponse struct {
 
 func (x *ChildSpecResponse) Reset() {
 	*x = ChildSpecResponse{}
-	mi := &file_steward_v1_runtime_proto_msgTypes[16]
+	mi := &file_steward_v1_runtime_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1355,7 +1428,7 @@ func (x *ChildSpecResponse) String() string {
 func (*ChildSpecResponse) ProtoMessage() {}
 
 func (x *ChildSpecResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_runtime_proto_msgTypes[16]
+	mi := &file_steward_v1_runtime_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1368,7 +1441,7 @@ func (x *ChildSpecResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChildSpecResponse.ProtoReflect.Descriptor instead.
 func (*ChildSpecResponse) Descriptor() ([]byte, []int) {
-	return file_steward_v1_runtime_proto_rawDescGZIP(), []int{16}
+	return file_steward_v1_runtime_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ChildSpecResponse) GetTree() string {
@@ -1423,7 +1496,7 @@ type EventsRequest struct {
 
 func (x *EventsRequest) Reset() {
 	*x = EventsRequest{}
-	mi := &file_steward_v1_runtime_proto_msgTypes[17]
+	mi := &file_steward_v1_runtime_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1435,7 +1508,7 @@ func (x *EventsRequest) String() string {
 func (*EventsRequest) ProtoMessage() {}
 
 func (x *EventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_runtime_proto_msgTypes[17]
+	mi := &file_steward_v1_runtime_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1448,7 +1521,7 @@ func (x *EventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EventsRequest.ProtoReflect.Descriptor instead.
 func (*EventsRequest) Descriptor() ([]byte, []int) {
-	return file_steward_v1_runtime_proto_rawDescGZIP(), []int{17}
+	return file_steward_v1_runtime_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *EventsRequest) GetNode() string {
@@ -1503,7 +1576,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_steward_v1_runtime_proto_msgTypes[18]
+	mi := &file_steward_v1_runtime_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1515,7 +1588,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_runtime_proto_msgTypes[18]
+	mi := &file_steward_v1_runtime_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1528,7 +1601,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_steward_v1_runtime_proto_rawDescGZIP(), []int{18}
+	return file_steward_v1_runtime_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Event) GetSeq() uint64 {
@@ -1607,7 +1680,7 @@ type SetTracingRequest struct {
 
 func (x *SetTracingRequest) Reset() {
 	*x = SetTracingRequest{}
-	mi := &file_steward_v1_runtime_proto_msgTypes[19]
+	mi := &file_steward_v1_runtime_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1619,7 +1692,7 @@ func (x *SetTracingRequest) String() string {
 func (*SetTracingRequest) ProtoMessage() {}
 
 func (x *SetTracingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_runtime_proto_msgTypes[19]
+	mi := &file_steward_v1_runtime_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1632,7 +1705,7 @@ func (x *SetTracingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetTracingRequest.ProtoReflect.Descriptor instead.
 func (*SetTracingRequest) Descriptor() ([]byte, []int) {
-	return file_steward_v1_runtime_proto_rawDescGZIP(), []int{19}
+	return file_steward_v1_runtime_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *SetTracingRequest) GetTree() string {
@@ -1676,7 +1749,7 @@ type FlowEdge struct {
 
 func (x *FlowEdge) Reset() {
 	*x = FlowEdge{}
-	mi := &file_steward_v1_runtime_proto_msgTypes[20]
+	mi := &file_steward_v1_runtime_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1688,7 +1761,7 @@ func (x *FlowEdge) String() string {
 func (*FlowEdge) ProtoMessage() {}
 
 func (x *FlowEdge) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_runtime_proto_msgTypes[20]
+	mi := &file_steward_v1_runtime_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1701,7 +1774,7 @@ func (x *FlowEdge) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FlowEdge.ProtoReflect.Descriptor instead.
 func (*FlowEdge) Descriptor() ([]byte, []int) {
-	return file_steward_v1_runtime_proto_rawDescGZIP(), []int{20}
+	return file_steward_v1_runtime_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *FlowEdge) GetFrom() string {
@@ -1750,7 +1823,7 @@ type FlowResponse struct {
 
 func (x *FlowResponse) Reset() {
 	*x = FlowResponse{}
-	mi := &file_steward_v1_runtime_proto_msgTypes[21]
+	mi := &file_steward_v1_runtime_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1762,7 +1835,7 @@ func (x *FlowResponse) String() string {
 func (*FlowResponse) ProtoMessage() {}
 
 func (x *FlowResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_runtime_proto_msgTypes[21]
+	mi := &file_steward_v1_runtime_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1775,7 +1848,7 @@ func (x *FlowResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FlowResponse.ProtoReflect.Descriptor instead.
 func (*FlowResponse) Descriptor() ([]byte, []int) {
-	return file_steward_v1_runtime_proto_rawDescGZIP(), []int{21}
+	return file_steward_v1_runtime_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *FlowResponse) GetTree() string {
@@ -1809,7 +1882,7 @@ type StateSample struct {
 
 func (x *StateSample) Reset() {
 	*x = StateSample{}
-	mi := &file_steward_v1_runtime_proto_msgTypes[22]
+	mi := &file_steward_v1_runtime_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1821,7 +1894,7 @@ func (x *StateSample) String() string {
 func (*StateSample) ProtoMessage() {}
 
 func (x *StateSample) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_runtime_proto_msgTypes[22]
+	mi := &file_steward_v1_runtime_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1834,7 +1907,7 @@ func (x *StateSample) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StateSample.ProtoReflect.Descriptor instead.
 func (*StateSample) Descriptor() ([]byte, []int) {
-	return file_steward_v1_runtime_proto_rawDescGZIP(), []int{22}
+	return file_steward_v1_runtime_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *StateSample) GetTimeUnixNano() int64 {
@@ -1861,7 +1934,7 @@ type HistoryResponse struct {
 
 func (x *HistoryResponse) Reset() {
 	*x = HistoryResponse{}
-	mi := &file_steward_v1_runtime_proto_msgTypes[23]
+	mi := &file_steward_v1_runtime_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1873,7 +1946,7 @@ func (x *HistoryResponse) String() string {
 func (*HistoryResponse) ProtoMessage() {}
 
 func (x *HistoryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_runtime_proto_msgTypes[23]
+	mi := &file_steward_v1_runtime_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1886,7 +1959,7 @@ func (x *HistoryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HistoryResponse.ProtoReflect.Descriptor instead.
 func (*HistoryResponse) Descriptor() ([]byte, []int) {
-	return file_steward_v1_runtime_proto_rawDescGZIP(), []int{23}
+	return file_steward_v1_runtime_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *HistoryResponse) GetPid() string {
@@ -1913,7 +1986,7 @@ type StatsRequest struct {
 
 func (x *StatsRequest) Reset() {
 	*x = StatsRequest{}
-	mi := &file_steward_v1_runtime_proto_msgTypes[24]
+	mi := &file_steward_v1_runtime_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1925,7 +1998,7 @@ func (x *StatsRequest) String() string {
 func (*StatsRequest) ProtoMessage() {}
 
 func (x *StatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_runtime_proto_msgTypes[24]
+	mi := &file_steward_v1_runtime_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1938,7 +2011,7 @@ func (x *StatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatsRequest.ProtoReflect.Descriptor instead.
 func (*StatsRequest) Descriptor() ([]byte, []int) {
-	return file_steward_v1_runtime_proto_rawDescGZIP(), []int{24}
+	return file_steward_v1_runtime_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *StatsRequest) GetNode() string {
@@ -1967,7 +2040,7 @@ type StatsResponse struct {
 
 func (x *StatsResponse) Reset() {
 	*x = StatsResponse{}
-	mi := &file_steward_v1_runtime_proto_msgTypes[25]
+	mi := &file_steward_v1_runtime_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1979,7 +2052,7 @@ func (x *StatsResponse) String() string {
 func (*StatsResponse) ProtoMessage() {}
 
 func (x *StatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_runtime_proto_msgTypes[25]
+	mi := &file_steward_v1_runtime_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1992,7 +2065,7 @@ func (x *StatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatsResponse.ProtoReflect.Descriptor instead.
 func (*StatsResponse) Descriptor() ([]byte, []int) {
-	return file_steward_v1_runtime_proto_rawDescGZIP(), []int{25}
+	return file_steward_v1_runtime_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *StatsResponse) GetNode() string {
@@ -2082,7 +2155,7 @@ type DeliverRequest struct {
 
 func (x *DeliverRequest) Reset() {
 	*x = DeliverRequest{}
-	mi := &file_steward_v1_runtime_proto_msgTypes[26]
+	mi := &file_steward_v1_runtime_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2094,7 +2167,7 @@ func (x *DeliverRequest) String() string {
 func (*DeliverRequest) ProtoMessage() {}
 
 func (x *DeliverRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_runtime_proto_msgTypes[26]
+	mi := &file_steward_v1_runtime_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2107,7 +2180,7 @@ func (x *DeliverRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeliverRequest.ProtoReflect.Descriptor instead.
 func (*DeliverRequest) Descriptor() ([]byte, []int) {
-	return file_steward_v1_runtime_proto_rawDescGZIP(), []int{26}
+	return file_steward_v1_runtime_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *DeliverRequest) GetTo() string {
@@ -2168,7 +2241,7 @@ type DeliverResponse struct {
 
 func (x *DeliverResponse) Reset() {
 	*x = DeliverResponse{}
-	mi := &file_steward_v1_runtime_proto_msgTypes[27]
+	mi := &file_steward_v1_runtime_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2180,7 +2253,7 @@ func (x *DeliverResponse) String() string {
 func (*DeliverResponse) ProtoMessage() {}
 
 func (x *DeliverResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_steward_v1_runtime_proto_msgTypes[27]
+	mi := &file_steward_v1_runtime_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2193,7 +2266,7 @@ func (x *DeliverResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeliverResponse.ProtoReflect.Descriptor instead.
 func (*DeliverResponse) Descriptor() ([]byte, []int) {
-	return file_steward_v1_runtime_proto_rawDescGZIP(), []int{27}
+	return file_steward_v1_runtime_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *DeliverResponse) GetReply() []byte {
@@ -2285,7 +2358,7 @@ const file_steward_v1_runtime_proto_rawDesc = "" +
 	"\bstrategy\x18\b \x01(\tR\bstrategy\x12\x18\n" +
 	"\adynamic\x18\t \x01(\bR\adynamic\x120\n" +
 	"\bchildren\x18\n" +
-	" \x03(\v2\x14.steward.v1.TreeNodeR\bchildren\"\xd7\x01\n" +
+	" \x03(\v2\x14.steward.v1.TreeNodeR\bchildren\"\x91\x02\n" +
 	"\x10TreeViewResponse\x12\x12\n" +
 	"\x04tree\x18\x01 \x01(\tR\x04tree\x12\x12\n" +
 	"\x04node\x18\x02 \x01(\tR\x04node\x12\x16\n" +
@@ -2293,7 +2366,13 @@ const file_steward_v1_runtime_proto_rawDesc = "" +
 	"\x04root\x18\x04 \x01(\v2\x14.steward.v1.TreeNodeR\x04root\x12\x1c\n" +
 	"\tprocesses\x18\x05 \x01(\rR\tprocesses\x12\x16\n" +
 	"\x06reason\x18\x06 \x01(\tR\x06reason\x12#\n" +
-	"\rapplied_index\x18\a \x01(\x04R\fappliedIndex\"\xe1\x01\n" +
+	"\rapplied_index\x18\a \x01(\x04R\fappliedIndex\x128\n" +
+	"\arestore\x18\b \x01(\v2\x1e.steward.v1.TreeRestoreOutcomeR\arestore\"m\n" +
+	"\x12TreeRestoreOutcome\x12\x1f\n" +
+	"\vsnapshot_id\x18\x01 \x01(\tR\n" +
+	"snapshotId\x12\x1a\n" +
+	"\bimported\x18\x02 \x01(\rR\bimported\x12\x1a\n" +
+	"\bfailures\x18\x03 \x03(\tR\bfailures\"\xe1\x01\n" +
 	"\x0fSupervisedChild\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x10\n" +
 	"\x03pid\x18\x02 \x01(\tR\x03pid\x12\x12\n" +
@@ -2430,7 +2509,7 @@ func file_steward_v1_runtime_proto_rawDescGZIP() []byte {
 	return file_steward_v1_runtime_proto_rawDescData
 }
 
-var file_steward_v1_runtime_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_steward_v1_runtime_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_steward_v1_runtime_proto_goTypes = []any{
 	(*ProcessRef)(nil),            // 0: steward.v1.ProcessRef
 	(*ProcessInfo)(nil),           // 1: steward.v1.ProcessInfo
@@ -2444,75 +2523,77 @@ var file_steward_v1_runtime_proto_goTypes = []any{
 	(*SupervisorRequest)(nil),     // 9: steward.v1.SupervisorRequest
 	(*TreeNode)(nil),              // 10: steward.v1.TreeNode
 	(*TreeViewResponse)(nil),      // 11: steward.v1.TreeViewResponse
-	(*SupervisedChild)(nil),       // 12: steward.v1.SupervisedChild
-	(*WhichChildrenResponse)(nil), // 13: steward.v1.WhichChildrenResponse
-	(*CountChildrenResponse)(nil), // 14: steward.v1.CountChildrenResponse
-	(*ChildSpecRequest)(nil),      // 15: steward.v1.ChildSpecRequest
-	(*ChildSpecResponse)(nil),     // 16: steward.v1.ChildSpecResponse
-	(*EventsRequest)(nil),         // 17: steward.v1.EventsRequest
-	(*Event)(nil),                 // 18: steward.v1.Event
-	(*SetTracingRequest)(nil),     // 19: steward.v1.SetTracingRequest
-	(*FlowEdge)(nil),              // 20: steward.v1.FlowEdge
-	(*FlowResponse)(nil),          // 21: steward.v1.FlowResponse
-	(*StateSample)(nil),           // 22: steward.v1.StateSample
-	(*HistoryResponse)(nil),       // 23: steward.v1.HistoryResponse
-	(*StatsRequest)(nil),          // 24: steward.v1.StatsRequest
-	(*StatsResponse)(nil),         // 25: steward.v1.StatsResponse
-	(*DeliverRequest)(nil),        // 26: steward.v1.DeliverRequest
-	(*DeliverResponse)(nil),       // 27: steward.v1.DeliverResponse
-	nil,                           // 28: steward.v1.ListProcessesResponse.UnreachableEntry
+	(*TreeRestoreOutcome)(nil),    // 12: steward.v1.TreeRestoreOutcome
+	(*SupervisedChild)(nil),       // 13: steward.v1.SupervisedChild
+	(*WhichChildrenResponse)(nil), // 14: steward.v1.WhichChildrenResponse
+	(*CountChildrenResponse)(nil), // 15: steward.v1.CountChildrenResponse
+	(*ChildSpecRequest)(nil),      // 16: steward.v1.ChildSpecRequest
+	(*ChildSpecResponse)(nil),     // 17: steward.v1.ChildSpecResponse
+	(*EventsRequest)(nil),         // 18: steward.v1.EventsRequest
+	(*Event)(nil),                 // 19: steward.v1.Event
+	(*SetTracingRequest)(nil),     // 20: steward.v1.SetTracingRequest
+	(*FlowEdge)(nil),              // 21: steward.v1.FlowEdge
+	(*FlowResponse)(nil),          // 22: steward.v1.FlowResponse
+	(*StateSample)(nil),           // 23: steward.v1.StateSample
+	(*HistoryResponse)(nil),       // 24: steward.v1.HistoryResponse
+	(*StatsRequest)(nil),          // 25: steward.v1.StatsRequest
+	(*StatsResponse)(nil),         // 26: steward.v1.StatsResponse
+	(*DeliverRequest)(nil),        // 27: steward.v1.DeliverRequest
+	(*DeliverResponse)(nil),       // 28: steward.v1.DeliverResponse
+	nil,                           // 29: steward.v1.ListProcessesResponse.UnreachableEntry
 }
 var file_steward_v1_runtime_proto_depIdxs = []int32{
 	1,  // 0: steward.v1.ListProcessesResponse.processes:type_name -> steward.v1.ProcessInfo
-	28, // 1: steward.v1.ListProcessesResponse.unreachable:type_name -> steward.v1.ListProcessesResponse.UnreachableEntry
+	29, // 1: steward.v1.ListProcessesResponse.unreachable:type_name -> steward.v1.ListProcessesResponse.UnreachableEntry
 	0,  // 2: steward.v1.ProcessRequest.ref:type_name -> steward.v1.ProcessRef
 	0,  // 3: steward.v1.KillRequest.ref:type_name -> steward.v1.ProcessRef
 	0,  // 4: steward.v1.SendRequest.ref:type_name -> steward.v1.ProcessRef
 	10, // 5: steward.v1.TreeNode.children:type_name -> steward.v1.TreeNode
 	10, // 6: steward.v1.TreeViewResponse.root:type_name -> steward.v1.TreeNode
-	12, // 7: steward.v1.WhichChildrenResponse.children:type_name -> steward.v1.SupervisedChild
-	9,  // 8: steward.v1.ChildSpecRequest.supervisor:type_name -> steward.v1.SupervisorRequest
-	20, // 9: steward.v1.FlowResponse.edges:type_name -> steward.v1.FlowEdge
-	22, // 10: steward.v1.HistoryResponse.samples:type_name -> steward.v1.StateSample
-	2,  // 11: steward.v1.Runtime.ListProcesses:input_type -> steward.v1.ListProcessesRequest
-	4,  // 12: steward.v1.Runtime.GetProcess:input_type -> steward.v1.ProcessRequest
-	4,  // 13: steward.v1.Runtime.GetState:input_type -> steward.v1.ProcessRequest
-	6,  // 14: steward.v1.Runtime.Kill:input_type -> steward.v1.KillRequest
-	7,  // 15: steward.v1.Runtime.Send:input_type -> steward.v1.SendRequest
-	4,  // 16: steward.v1.Runtime.Suspend:input_type -> steward.v1.ProcessRequest
-	4,  // 17: steward.v1.Runtime.Resume:input_type -> steward.v1.ProcessRequest
-	9,  // 18: steward.v1.Runtime.RestartSupervisor:input_type -> steward.v1.SupervisorRequest
-	9,  // 19: steward.v1.Runtime.TreeView:input_type -> steward.v1.SupervisorRequest
-	17, // 20: steward.v1.Runtime.Events:input_type -> steward.v1.EventsRequest
-	19, // 21: steward.v1.Runtime.SetTracing:input_type -> steward.v1.SetTracingRequest
-	9,  // 22: steward.v1.Runtime.Flow:input_type -> steward.v1.SupervisorRequest
-	4,  // 23: steward.v1.Runtime.History:input_type -> steward.v1.ProcessRequest
-	24, // 24: steward.v1.Runtime.Stats:input_type -> steward.v1.StatsRequest
-	9,  // 25: steward.v1.Runtime.WhichChildren:input_type -> steward.v1.SupervisorRequest
-	9,  // 26: steward.v1.Runtime.CountChildren:input_type -> steward.v1.SupervisorRequest
-	15, // 27: steward.v1.Runtime.GetChildSpec:input_type -> steward.v1.ChildSpecRequest
-	3,  // 28: steward.v1.Runtime.ListProcesses:output_type -> steward.v1.ListProcessesResponse
-	1,  // 29: steward.v1.Runtime.GetProcess:output_type -> steward.v1.ProcessInfo
-	5,  // 30: steward.v1.Runtime.GetState:output_type -> steward.v1.ProcessStateResponse
-	8,  // 31: steward.v1.Runtime.Kill:output_type -> steward.v1.OpResponse
-	8,  // 32: steward.v1.Runtime.Send:output_type -> steward.v1.OpResponse
-	8,  // 33: steward.v1.Runtime.Suspend:output_type -> steward.v1.OpResponse
-	8,  // 34: steward.v1.Runtime.Resume:output_type -> steward.v1.OpResponse
-	8,  // 35: steward.v1.Runtime.RestartSupervisor:output_type -> steward.v1.OpResponse
-	11, // 36: steward.v1.Runtime.TreeView:output_type -> steward.v1.TreeViewResponse
-	18, // 37: steward.v1.Runtime.Events:output_type -> steward.v1.Event
-	8,  // 38: steward.v1.Runtime.SetTracing:output_type -> steward.v1.OpResponse
-	21, // 39: steward.v1.Runtime.Flow:output_type -> steward.v1.FlowResponse
-	23, // 40: steward.v1.Runtime.History:output_type -> steward.v1.HistoryResponse
-	25, // 41: steward.v1.Runtime.Stats:output_type -> steward.v1.StatsResponse
-	13, // 42: steward.v1.Runtime.WhichChildren:output_type -> steward.v1.WhichChildrenResponse
-	14, // 43: steward.v1.Runtime.CountChildren:output_type -> steward.v1.CountChildrenResponse
-	16, // 44: steward.v1.Runtime.GetChildSpec:output_type -> steward.v1.ChildSpecResponse
-	28, // [28:45] is the sub-list for method output_type
-	11, // [11:28] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	12, // 7: steward.v1.TreeViewResponse.restore:type_name -> steward.v1.TreeRestoreOutcome
+	13, // 8: steward.v1.WhichChildrenResponse.children:type_name -> steward.v1.SupervisedChild
+	9,  // 9: steward.v1.ChildSpecRequest.supervisor:type_name -> steward.v1.SupervisorRequest
+	21, // 10: steward.v1.FlowResponse.edges:type_name -> steward.v1.FlowEdge
+	23, // 11: steward.v1.HistoryResponse.samples:type_name -> steward.v1.StateSample
+	2,  // 12: steward.v1.Runtime.ListProcesses:input_type -> steward.v1.ListProcessesRequest
+	4,  // 13: steward.v1.Runtime.GetProcess:input_type -> steward.v1.ProcessRequest
+	4,  // 14: steward.v1.Runtime.GetState:input_type -> steward.v1.ProcessRequest
+	6,  // 15: steward.v1.Runtime.Kill:input_type -> steward.v1.KillRequest
+	7,  // 16: steward.v1.Runtime.Send:input_type -> steward.v1.SendRequest
+	4,  // 17: steward.v1.Runtime.Suspend:input_type -> steward.v1.ProcessRequest
+	4,  // 18: steward.v1.Runtime.Resume:input_type -> steward.v1.ProcessRequest
+	9,  // 19: steward.v1.Runtime.RestartSupervisor:input_type -> steward.v1.SupervisorRequest
+	9,  // 20: steward.v1.Runtime.TreeView:input_type -> steward.v1.SupervisorRequest
+	18, // 21: steward.v1.Runtime.Events:input_type -> steward.v1.EventsRequest
+	20, // 22: steward.v1.Runtime.SetTracing:input_type -> steward.v1.SetTracingRequest
+	9,  // 23: steward.v1.Runtime.Flow:input_type -> steward.v1.SupervisorRequest
+	4,  // 24: steward.v1.Runtime.History:input_type -> steward.v1.ProcessRequest
+	25, // 25: steward.v1.Runtime.Stats:input_type -> steward.v1.StatsRequest
+	9,  // 26: steward.v1.Runtime.WhichChildren:input_type -> steward.v1.SupervisorRequest
+	9,  // 27: steward.v1.Runtime.CountChildren:input_type -> steward.v1.SupervisorRequest
+	16, // 28: steward.v1.Runtime.GetChildSpec:input_type -> steward.v1.ChildSpecRequest
+	3,  // 29: steward.v1.Runtime.ListProcesses:output_type -> steward.v1.ListProcessesResponse
+	1,  // 30: steward.v1.Runtime.GetProcess:output_type -> steward.v1.ProcessInfo
+	5,  // 31: steward.v1.Runtime.GetState:output_type -> steward.v1.ProcessStateResponse
+	8,  // 32: steward.v1.Runtime.Kill:output_type -> steward.v1.OpResponse
+	8,  // 33: steward.v1.Runtime.Send:output_type -> steward.v1.OpResponse
+	8,  // 34: steward.v1.Runtime.Suspend:output_type -> steward.v1.OpResponse
+	8,  // 35: steward.v1.Runtime.Resume:output_type -> steward.v1.OpResponse
+	8,  // 36: steward.v1.Runtime.RestartSupervisor:output_type -> steward.v1.OpResponse
+	11, // 37: steward.v1.Runtime.TreeView:output_type -> steward.v1.TreeViewResponse
+	19, // 38: steward.v1.Runtime.Events:output_type -> steward.v1.Event
+	8,  // 39: steward.v1.Runtime.SetTracing:output_type -> steward.v1.OpResponse
+	22, // 40: steward.v1.Runtime.Flow:output_type -> steward.v1.FlowResponse
+	24, // 41: steward.v1.Runtime.History:output_type -> steward.v1.HistoryResponse
+	26, // 42: steward.v1.Runtime.Stats:output_type -> steward.v1.StatsResponse
+	14, // 43: steward.v1.Runtime.WhichChildren:output_type -> steward.v1.WhichChildrenResponse
+	15, // 44: steward.v1.Runtime.CountChildren:output_type -> steward.v1.CountChildrenResponse
+	17, // 45: steward.v1.Runtime.GetChildSpec:output_type -> steward.v1.ChildSpecResponse
+	29, // [29:46] is the sub-list for method output_type
+	12, // [12:29] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_steward_v1_runtime_proto_init() }
@@ -2526,7 +2607,7 @@ func file_steward_v1_runtime_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_steward_v1_runtime_proto_rawDesc), len(file_steward_v1_runtime_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   29,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

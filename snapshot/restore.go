@@ -124,16 +124,19 @@ func (l *Layer) restore(ctx context.Context, req *pb.RestoreRequest) (*RestoreRe
 		NotRestored: []NotRestored{}, PlanIDs: []string{}}
 
 	// 1. The desired state: the snapshot's trees on the nodes restored.
-	cmds, err := l.treeActions(rep, parts)
+	cmds, carried, err := l.treeActions(rep, parts, rec.Id)
 	if err != nil {
 		return nil, err
 	}
+	// borne: the trees ("node|tree") whose start brought their captured
+	// states back (TreeRecord.restore); a dry run counts on it.
+	borne := carried
 	if !req.DryRun {
 		if err := l.commitTrees(ctx, cmds); err != nil {
 			return nil, err
 		}
 		lap("trees_committed")
-		l.waitForTrees(ctx, rep, parts)
+		borne = l.waitForTrees(ctx, rep, rec.Id, carried)
 		lap("trees_running")
 	}
 
@@ -160,7 +163,7 @@ func (l *Layer) restore(ctx context.Context, req *pb.RestoreRequest) (*RestoreRe
 		started = startedPIDs(st, ids, st1.instances, st1.spawned)
 	}
 	lap("stage1_finished")
-	fills, planned := l.fillOps(ctx, rep, parts, st1, started, len(ids) == 0)
+	fills, planned := l.fillOps(ctx, rep, parts, st1, started, len(ids) == 0, borne)
 	lap("stage2_planned")
 	if req.DryRun && len(starts) > 0 {
 		// Not planned before the first stage has run: listed only.
@@ -413,13 +416,18 @@ type treeCmdT struct {
 }
 
 // treeActions decides the desired-state changes and records them in rep.
-func (l *Layer) treeActions(rep *RestoreReport, parts map[string]*Part) ([]treeCmdT, error) {
+// A tree it creates or moves carries its workers' captured states in its
+// record (restoreOf), for its node to start it with; carried holds those
+// trees ("node|tree").
+func (l *Layer) treeActions(rep *RestoreReport, parts map[string]*Part, snapshotID string) (cmds []treeCmdT, carried map[string]bool, err error) {
+	carried = map[string]bool{}
+	until := l.clock.Now().Add(l.cfg.RestoreTimeout).UnixNano()
 	st := l.node.State()
 	cat := l.rt.Catalog()
 	known := func(name string) bool { _, err := cat.Lookup(name); return err == nil }
-	var cmds []treeCmdT
 	inSnapshot := map[string]bool{}
 	for _, n := range sortedNodes(parts) {
+		instances := instancePIDs(parts[n])
 		for _, t := range parts[n].Trees {
 			inSnapshot[t.Name] = true
 			sp := t.Spec
@@ -432,7 +440,7 @@ func (l *Layer) treeActions(rep *RestoreReport, parts map[string]*Part) ([]treeC
 			canon := spec.CanonicalTree(&sp)
 			cur, err := st.Tree(t.Name)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			act := TreeAction{Tree: t.Name, Node: n}
 			auto := sp.Node == "" || sp.Node == "auto"
@@ -450,12 +458,19 @@ func (l *Layer) treeActions(rep *RestoreReport, parts map[string]*Part) ([]treeC
 			}
 			rep.Trees = append(rep.Trees, act)
 			if act.Action != "keep" {
-				cmds = append(cmds, treeCmdT{tree: t.Name, put: &pb.TreeRecord{Name: t.Name, Node: n, SpecJson: canon, AutoPlaced: auto}})
+				put := &pb.TreeRecord{Name: t.Name, Node: n, SpecJson: canon, AutoPlaced: auto}
+				if act.Action == "create" || act.Action == "move" {
+					// Started afresh on n: its workers can start holding
+					// their states.
+					put.Restore = restoreOf(parts[n], t.Name, instances, snapshotID, until)
+					carried[n+"|"+t.Name] = put.Restore != nil
+				}
+				cmds = append(cmds, treeCmdT{tree: t.Name, put: put})
 			}
 		}
 		_, committed, err := st.Trees(nil, n)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for _, rec := range committed {
 			if !inSnapshot[rec.Name] {
@@ -464,7 +479,45 @@ func (l *Layer) treeActions(rep *RestoreReport, parts map[string]*Part) ([]treeC
 			}
 		}
 	}
-	return cmds, nil
+	return cmds, carried, nil
+}
+
+// Bounds of the states one tree's record carries (TreeRecord.restore), as
+// those of one import_states: a tree over either carries none, and its
+// states are imported by the restore's plans.
+const (
+	maxCarriedStates     = plan.MaxImportStates
+	maxCarriedStateBytes = plan.MaxImportStatesBytes
+)
+
+// carriesState reports whether a captured process's state goes in its
+// tree's record, when the tree is created or moved: a worker of the
+// tree's spec (not a simple_one_for_one instance, which the first stage
+// starts again) with a state a plan could import too.
+func carriesState(p Process, instances map[string]bool) bool {
+	return p.Tree != "" && p.ChildID != "" && !p.Supervisor && !isInstance(instances, p) && len(p.State) > 0 && unimportable(p.State) == ""
+}
+
+// restoreOf is the restore a tree's record carries: its workers' captured
+// states, by path, until until (nil when it has none, or more than the
+// bounds).
+func restoreOf(part *Part, tree string, instances map[string]bool, snapshotID string, until int64) *pb.TreeRestore {
+	rs := &pb.TreeRestore{SnapshotId: snapshotID, UntilUnixNano: until}
+	size := 0
+	for _, p := range part.Processes {
+		if p.Tree != tree || !carriesState(p, instances) {
+			continue
+		}
+		size += len(p.State)
+		if len(rs.States) == maxCarriedStates || size > maxCarriedStateBytes {
+			return nil
+		}
+		rs.States = append(rs.States, &pb.RestoredState{Path: p.ChildID, Behavior: p.Behavior, State: p.State})
+	}
+	if len(rs.States) == 0 {
+		return nil
+	}
+	return rs
 }
 
 // commitTrees commits the desired-state changes, up to commitParallel at
@@ -495,8 +548,11 @@ const commitParallel = 8
 // waitForTrees waits until the node of every restored tree runs it at the
 // committed spec, the trees side by side (up to commitParallel); a tree
 // that does not come up within RestoreTimeout, or before ctx ends, is
-// reported.
-func (l *Layer) waitForTrees(ctx context.Context, rep *RestoreReport, parts map[string]*Part) {
+// reported. It returns the trees of carried ("node|tree") whose start
+// brought their states back (reporting each state it did not); the others
+// (a node of an earlier version, which starts the tree without them) have
+// theirs imported by the restore's plans.
+func (l *Layer) waitForTrees(ctx context.Context, rep *RestoreReport, snapshotID string, carried map[string]bool) map[string]bool {
 	timeout := l.clock.NewTimer(l.cfg.RestoreTimeout)
 	defer timeout.Stop()
 	// One channel closed when the timer fires, for every waiter.
@@ -511,6 +567,7 @@ func (l *Layer) waitForTrees(ctx context.Context, rep *RestoreReport, parts map[
 		}
 	}()
 	whys := make([]string, len(rep.Trees))
+	outcomes := make([]*pb.TreeRestoreOutcome, len(rep.Trees))
 	parallel(len(rep.Trees), commitParallel, func(i int) {
 		a := rep.Trees[i]
 		if a.Action == "delete" {
@@ -522,21 +579,34 @@ func (l *Layer) waitForTrees(ctx context.Context, rep *RestoreReport, parts map[
 			expired = true
 		default:
 		}
-		whys[i] = l.waitForTree(ctx, a, expiredCh, &expired)
+		whys[i], outcomes[i] = l.waitForTree(ctx, a, expiredCh, &expired)
 	})
+	borne := map[string]bool{}
 	for i, a := range rep.Trees {
 		if whys[i] != "" {
 			rep.NotRestored = append(rep.NotRestored, NotRestored{Node: a.Node, Subject: "tree " + a.Tree,
 				Reason: "its node did not run it within " + l.cfg.RestoreTimeout.String() + ": " + whys[i]})
+			continue
+		}
+		o := outcomes[i]
+		if !carried[a.Node+"|"+a.Tree] || o == nil || o.SnapshotId != snapshotID {
+			continue
+		}
+		borne[a.Node+"|"+a.Tree] = true
+		for _, f := range o.Failures {
+			path, why, _ := strings.Cut(f, ": ")
+			rep.NotRestored = append(rep.NotRestored, NotRestored{Node: a.Node, Subject: "state of " + a.Tree + "/" + path,
+				Reason: "the tree started without it: " + why})
 		}
 	}
+	return borne
 }
 
 // waitForTree waits until a's node runs a's tree at its committed spec
 // (""), looking again at every event the node reports about the tree, or
 // until the restore's time is up or ctx ends (why it does not). expired
 // records that timeout fired (it is closed then).
-func (l *Layer) waitForTree(ctx context.Context, a TreeAction, timeout <-chan time.Time, expired *bool) string {
+func (l *Layer) waitForTree(ctx context.Context, a TreeAction, timeout <-chan time.Time, expired *bool) (string, *pb.TreeRestoreOutcome) {
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	changed := make(chan struct{}, 1)
@@ -556,9 +626,9 @@ func (l *Layer) waitForTree(ctx context.Context, a TreeAction, timeout <-chan ti
 		})
 	}()
 	for {
-		why := l.treeNotRunning(ctx, a)
+		why, outcome := l.treeNotRunning(ctx, a)
 		if why == "" || *expired || ctx.Err() != nil {
-			return why
+			return why, outcome
 		}
 		select {
 		case <-changed:
@@ -574,20 +644,21 @@ func (l *Layer) waitForTree(ctx context.Context, a TreeAction, timeout <-chan ti
 var watchBackoff = poll.Doubling(5*time.Millisecond, 160*time.Millisecond)
 
 // treeNotRunning says why a's node does not run a's tree at the committed
-// spec ("": it does).
-func (l *Layer) treeNotRunning(ctx context.Context, a TreeAction) string {
+// spec ("": it does, and then what its start brought back of the states
+// its record carried, if it took them).
+func (l *Layer) treeNotRunning(ctx context.Context, a TreeAction) (string, *pb.TreeRestoreOutcome) {
 	rec, _ := l.node.State().Tree(a.Tree)
 	if rec == nil {
-		return "not committed"
+		return "not committed", nil
 	}
 	v, err := l.sup.TreeView(ctx, a.Node, a.Tree)
 	if err != nil {
-		return err.Error()
+		return err.Error(), nil
 	}
 	if v.Status != "running" || v.AppliedIndex != rec.ModifyIndex {
-		return fmt.Sprintf("%s at spec index %d, want %d", v.Status, v.AppliedIndex, rec.ModifyIndex)
+		return fmt.Sprintf("%s at spec index %d, want %d", v.Status, v.AppliedIndex, rec.ModifyIndex), nil
 	}
-	return ""
+	return "", v.Restore
 }
 
 // stageOne is what the first restore stage starts.
@@ -852,8 +923,10 @@ func isInstance(instances map[string]bool, p Process) bool {
 // operations target live processes; those after them (a dry run's,
 // against instances not started yet) are listed only. What cannot be
 // brought back goes to rep.NotRestored. fresh says the first stage
-// started nothing, so that s1's view of the runtimes still holds.
-func (l *Layer) fillOps(ctx context.Context, rep *RestoreReport, parts map[string]*Part, s1 *stageOne, started map[string]string, fresh bool) (ops []plan.Operation, planned int) {
+// started nothing, so that s1's view of the runtimes still holds. The
+// states of a borne tree's workers ("node|tree") are not imported: the
+// tree started with them (waitForTrees).
+func (l *Layer) fillOps(ctx context.Context, rep *RestoreReport, parts map[string]*Part, s1 *stageOne, started map[string]string, fresh bool, borne map[string]bool) (ops []plan.Operation, planned int) {
 	var later []plan.Operation
 	seq := 0
 	newID := func(kind string) string { seq++; return fmt.Sprintf("%s-%d", kind, seq) }
@@ -948,7 +1021,10 @@ func (l *Layer) fillOps(ctx context.Context, rep *RestoreReport, parts map[strin
 			}
 			var chain []plan.Operation
 			var imp *fillGroup
-			if why := unimportable(p.State); why != "" && !spawned && !p.Supervisor {
+			if borne[n+"|"+p.Tree] && carriesState(p, instances) {
+				// Its tree started with it (waitForTrees reported any
+				// not imported).
+			} else if why := unimportable(p.State); why != "" && !spawned && !p.Supervisor {
 				rep.NotRestored = append(rep.NotRestored, NotRestored{Node: n, Subject: "state of " + subject, Reason: why})
 			} else if len(p.State) > 0 && !p.Supervisor && !spawned {
 				if cur != nil && cur.Behavior != p.Behavior {

@@ -49,6 +49,15 @@ type reconciler struct {
 	// (or is committing) for a placement, so a pass does not propose it
 	// again while the replica catches up.
 	reported map[string]sandboxReport
+	// restored records, per tree, what its start brought back of the
+	// states its record carried (TreeRecord.restore), at the spec index
+	// of that start.
+	restored map[string]restoredAt
+}
+
+type restoredAt struct {
+	index   uint64
+	outcome *pb.TreeRestoreOutcome
 }
 
 type sandboxReport struct {
@@ -69,7 +78,32 @@ type backoff struct {
 }
 
 func newReconciler(l *Layer) *reconciler {
-	return &reconciler{l: l, done: map[string]uint64{}, retry: map[string]*backoff{}, reported: map[string]sandboxReport{}}
+	return &reconciler{l: l, done: map[string]uint64{}, retry: map[string]*backoff{}, reported: map[string]sandboxReport{}, restored: map[string]restoredAt{}}
+}
+
+// restoreOutcome is what the start of tree at spec index idx brought back
+// of its record's restore states (nil: that start took none).
+func (r *reconciler) restoreOutcome(tree string, idx uint64) *pb.TreeRestoreOutcome {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if ra, ok := r.restored[tree]; ok && ra.index == idx {
+		return ra.outcome
+	}
+	return nil
+}
+
+// restoreStates are the states a tree's start takes from its record: set
+// only on a start afresh, before the record's restore window ends.
+func (r *reconciler) restoreStates(rec *pb.TreeRecord) map[string]actor.InitialState {
+	rs := rec.GetRestore()
+	if rs == nil || len(rs.States) == 0 || !r.l.clock.Now().Before(time.Unix(0, rs.UntilUnixNano)) {
+		return nil
+	}
+	out := make(map[string]actor.InitialState, len(rs.States))
+	for _, s := range rs.States {
+		out[s.Path] = actor.InitialState{Behavior: s.Behavior, State: s.State}
+	}
+	return out
 }
 
 func (r *reconciler) applied(tree string) uint64 {
@@ -274,6 +308,19 @@ func (r *reconciler) apply(rec *pb.TreeRecord, ti actor.TreeInfo, isRunning bool
 		if err := r.startSandbox(ctx, sb, t); err != nil {
 			return r.failed(rec, err), false
 		}
+	} else if states := r.restoreStates(rec); !isRunning && states != nil {
+		// A restore creates or moves the tree: it starts with the states
+		// captured, imported between each worker's Init and its first
+		// message.
+		res, err := r.l.rt.StartTreeWith(ctx, *t, states)
+		if err != nil {
+			return r.failed(rec, err), false
+		}
+		r.mu.Lock()
+		r.restored[rec.Name] = restoredAt{index: rec.ModifyIndex, outcome: &pb.TreeRestoreOutcome{
+			SnapshotId: rec.Restore.SnapshotId, Imported: uint32(res.Imported), Failures: res.Failures}}
+		r.mu.Unlock()
+		r.l.logger.Debug("tree started with restored states", "tree", rec.Name, "snapshot", rec.Restore.SnapshotId, "imported", res.Imported, "failures", len(res.Failures))
 	} else if err := r.l.rt.ApplyTree(ctx, *t); err != nil {
 		if action == "updated" && doneIdx != 0 && ti.Status == actor.TreeRunning {
 			if rerr := r.l.rt.ApplyTree(ctx, ti.Spec); rerr != nil {
@@ -355,6 +402,7 @@ func (r *reconciler) stop(name string) {
 	delete(r.done, name)
 	delete(r.retry, name)
 	delete(r.reported, name)
+	delete(r.restored, name)
 	r.mu.Unlock()
 	r.l.logger.Info("tree stopped: no longer placed on this node", "tree", name)
 	r.l.rt.Publish(actor.Event{Type: EventTreeRemoved, Tree: name})

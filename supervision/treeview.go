@@ -80,6 +80,7 @@ func (l *Layer) treeView(ctx context.Context, nodeName, tree, path string, full 
 
 func (l *Layer) localTreeView(tree, path string, full bool) (*pb.TreeViewResponse, error) {
 	resp := &pb.TreeViewResponse{Tree: tree, Node: l.node.Name(), AppliedIndex: l.AppliedIndex(tree)}
+	resp.Restore = l.rec.restoreOutcome(tree, resp.AppliedIndex)
 	ti, err := l.rt.Tree(tree)
 	if errors.Is(err, actor.ErrTreeNotFound) {
 		resp.Status = "absent"

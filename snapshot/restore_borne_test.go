@@ -1,0 +1,117 @@
+package snapshot_test
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/steward/steward/pb"
+	"github.com/steward/steward/snapshot"
+	"github.com/steward/steward/spec"
+	"github.com/steward/steward/testkit"
+)
+
+// A restore that creates trees again (deleted since the capture) brings
+// their workers' states back with the trees' records: each node starts
+// its trees with the states captured (TreeRecord.restore), so no restore
+// plan runs, every counter holds its captured count, nested workers too,
+// the node's tree view says what its start imported, and the runtimes
+// validate clean.
+func TestRestoreStartsCreatedTreesWithTheirStates(t *testing.T) {
+	sc := newSCluster(t, 3, "", nil)
+	sc.applyTree(t, `{"name":"a","node":"n1","children":[{"id":"top","behavior":"counter"},
+	 {"id":"s","type":"supervisor","children":[{"id":"w1","behavior":"counter"},{"id":"w2","behavior":"counter"}]}]}`)
+	sc.applyTree(t, `{"name":"b","node":"n2","children":[{"id":"x","behavior":"counter"}]}`)
+	ctx := testkit.Ctx(t, time.Minute)
+	want := map[string]int{"n1|a|top": 4, "n1|a|s/w1": 11, "n1|a|s/w2": 12, "n2|b|x": 21}
+	for key, n := range want {
+		nodeName, tree, path := split3(key)
+		if err := sc.layer(nodeName).Runtime().ReplaceState(ctx, sc.pid(t, nodeName, tree, path), fmt.Appendf(nil, `{"count":%d}`, n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec := sc.capture(t, &pb.SnapshotOptions{IncludeState: true})
+	for _, name := range []string{"a", "b"} {
+		if _, err := pb.NewSupervisionClient(sc.Conn(0)).DeleteTree(ctx, &pb.DeleteTreeRequest{Name: name}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sc.Eventually(15*time.Second, func() error {
+		for _, n := range []string{"n1", "n2"} {
+			if len(sc.layer(n).Runtime().Trees()) != 0 {
+				return errors.New(n + " still runs a tree")
+			}
+		}
+		return nil
+	}, "trees deleted")
+
+	resp, err := sc.snaps(1).Restore(testkit.Ctx(t, 30*time.Second), &pb.RestoreRequest{Id: rec.Id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep snapshot.RestoreReport
+	if err := json.Unmarshal(resp.ReportJson, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.PlanIds) != 0 || len(rep.Operations) != 0 || len(rep.NotRestored) != 0 {
+		t.Fatalf("a restore of created trees planned %v (%+v), not restored %+v", resp.PlanIds, rep.Operations, rep.NotRestored)
+	}
+	for key, n := range want {
+		nodeName, tree, path := split3(key)
+		if got := count(t, sc.layer(nodeName).Runtime(), sc.pid(t, nodeName, tree, path)); got != n {
+			t.Fatalf("%s holds %d after the restore, want %d", key, got, n)
+		}
+	}
+	for tree, imported := range map[string]uint32{"a": 3, "b": 1} {
+		v, err := pb.NewRuntimeClient(sc.Conn(2)).TreeView(ctx, &pb.SupervisorRequest{Tree: tree})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Restore.GetSnapshotId() != rec.Id || v.Restore.GetImported() != imported || len(v.Restore.GetFailures()) != 0 {
+			t.Fatalf("tree view of %s: restore %+v, want %d imported from %s", tree, v.Restore, imported, rec.Id)
+		}
+	}
+	for _, n := range []string{"n1", "n2", "n3"} {
+		if r := sc.layer(n).Runtime().Validate(ctx); len(r.Violations) != 0 {
+			t.Fatalf("%s: %+v", n, r.Violations)
+		}
+	}
+}
+
+// A tree record's restore states are for the restore: a node that starts
+// the tree after the record's window (a node restarted later) starts it
+// from its spec alone, and its tree view reports no restore.
+func TestRestoreStatesExpireWithTheirWindow(t *testing.T) {
+	sc := newSCluster(t, 1, "", nil)
+	tr := spec.Tree{Name: "late", Node: "n1", SupervisorSpec: spec.SupervisorSpec{
+		Strategy: spec.OneForOne, Children: []spec.ChildSpec{{ID: "c", Behavior: "counter"}}}}
+	spec.Normalize(&tr)
+	canon := spec.CanonicalTree(&tr)
+	put := &pb.TreeApplyCommand{Tree: &pb.TreeRecord{Name: "late", Node: "n1", SpecJson: canon, Restore: &pb.TreeRestore{
+		SnapshotId: "snap-past", UntilUnixNano: time.Now().Add(-time.Second).UnixNano(),
+		States: []*pb.RestoredState{{Path: "c", Behavior: "counter", State: []byte(`{"count":9}`)}}}}}
+	idx, err := sc.Leader().Propose(testkit.Ctx(t, 10*time.Second), pb.CommandType_COMMAND_TYPE_TREE_APPLY, put)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.waitTree(t, "n1", "late", idx)
+	if got := count(t, sc.layer("n1").Runtime(), sc.pid(t, "n1", "late", "c")); got != 0 {
+		t.Fatalf("c holds %d: a state past its window was imported", got)
+	}
+	v, err := pb.NewRuntimeClient(sc.Conn(0)).TreeView(testkit.Ctx(t, 10*time.Second), &pb.SupervisorRequest{Tree: "late"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Restore != nil {
+		t.Fatalf("tree view reports a restore: %+v", v.Restore)
+	}
+}
+
+// split3 splits "node|tree|path".
+func split3(key string) (string, string, string) {
+	p := strings.SplitN(key, "|", 3)
+	return p[0], p[1], p[2]
+}
