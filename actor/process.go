@@ -40,9 +40,12 @@ type process struct {
 	limit     int
 	onExit    func(Reason)
 	// initial is the state a worker imports right after its Init
-	// (StartTreeWith); onInitial, when set, is told the outcome, once.
-	initial   []byte
-	onInitial func(error)
+	// (StartTreeWith). initDone is closed by the worker once its Init
+	// has succeeded; it then waits for importDone, which its starter
+	// closes once it has imported the state (see startWorker). Both nil
+	// for a worker without one.
+	initial              []byte
+	initDone, importDone chan struct{}
 
 	beh    Behavior
 	logger hclog.Logger
@@ -346,15 +349,13 @@ func (p *process) runWorker(started chan<- error) {
 //go:noinline
 func (p *process) initWorker(started chan<- error) bool {
 	err := p.callInit()
-	if p.onInitial != nil {
-		// The initial state is imported between Init and the first
-		// message; a worker that did not start takes none.
-		if err == nil {
-			p.onInitial(p.importInitial())
-		} else {
-			p.onInitial(fmt.Errorf("not imported: its init did not start it: %w", err))
-		}
-		p.initial, p.onInitial = nil, nil
+	if err == nil && p.importDone != nil {
+		// The starter imports the initial state now, between Init and
+		// the first message, in its own goroutine while this one waits
+		// (nothing runs the behavior meanwhile): a decode on this fresh
+		// goroutine would grow its stack, for every process of a tree.
+		close(p.initDone)
+		<-p.importDone
 	}
 	if errors.Is(err, ErrIgnore) {
 		// OTP's ignore: the outcome, then a clean exit (normal, so no

@@ -206,7 +206,8 @@ type spawnReq struct {
 	trap     bool
 	restarts int
 	onExit   func(Reason)
-	// initial and onInitial: see process.
+	// initial is the state a worker starts with (StartTreeWith), and
+	// onInitial is told the outcome of its import (see startWorker).
 	initial   []byte
 	onInitial func(error)
 }
@@ -243,10 +244,12 @@ func (rt *Runtime) spawn(r spawnReq) (*process, <-chan error, error) {
 		limit:     rt.cfg.MailboxLimit,
 		onExit:    r.onExit,
 		initial:   r.initial,
-		onInitial: r.onInitial,
 		sb:        sb,
 		wake:      make(chan struct{}, 1),
 		done:      make(chan struct{}),
+	}
+	if r.onInitial != nil {
+		p.initDone, p.importDone = make(chan struct{}), make(chan struct{})
 	}
 	if r.parent != nil {
 		p.parent = r.parent.pid

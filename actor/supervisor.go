@@ -181,11 +181,30 @@ func (rt *Runtime) startSupervisor(parent *process, tree *treeState, path string
 	return p, waitStarted(p, started)
 }
 
-// startWorker spawns a worker and waits for its Init.
+// startWorker spawns a worker and waits for its Init. A worker with an
+// initial state (StartTreeWith) has it imported here, once its Init has
+// succeeded and before it takes a message, while it waits (see
+// initWorker); r.onInitial is told the outcome.
 func (rt *Runtime) startWorker(r spawnReq) (*process, error) {
 	p, started, err := rt.spawn(r)
 	if err != nil {
 		return nil, err
+	}
+	if p.importDone != nil {
+		select {
+		case <-p.initDone:
+			r.onInitial(p.importInitial())
+			p.initial = nil
+		case err := <-started:
+			r.onInitial(fmt.Errorf("not imported: its init did not start it: %w", err))
+			again := make(chan error, 1)
+			again <- err
+			started = again
+		case <-p.done:
+			r.onInitial(fmt.Errorf("not imported: it exited during its init: %s", p.exitReasonAfterDone()))
+		}
+		// Whatever happened, the worker never waits for it again.
+		close(p.importDone)
 	}
 	return p, waitStarted(p, started)
 }

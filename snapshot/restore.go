@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"sort"
 	"strings"
 	"time"
@@ -150,7 +151,7 @@ func (l *Layer) restore(ctx context.Context, req *pb.RestoreRequest) (*RestoreRe
 		level = string(plan.Moderate)
 	}
 	group := "restore-" + strings.TrimPrefix(newID(), "snap-")
-	starts, st1 := l.startOps(ctx, rep, parts)
+	starts, st1 := l.startOps(ctx, rep, parts, borne)
 	lap("stage1_planned")
 	ids, err := l.submitStage(ctx, rep, req.DryRun, level, group, 1, starts)
 	if err != nil {
@@ -418,56 +419,79 @@ type treeCmdT struct {
 // treeActions decides the desired-state changes and records them in rep.
 // A tree it creates or moves carries its workers' captured states in its
 // record (restoreOf), for its node to start it with; carried holds those
-// trees ("node|tree").
+// trees ("node|tree"). The specs are validated and encoded side by side
+// (a restore's trees are large), the report keeps the parts' order.
 func (l *Layer) treeActions(rep *RestoreReport, parts map[string]*Part, snapshotID string) (cmds []treeCmdT, carried map[string]bool, err error) {
 	carried = map[string]bool{}
 	until := l.clock.Now().Add(l.cfg.RestoreTimeout).UnixNano()
 	st := l.node.State()
 	cat := l.rt.Catalog()
 	known := func(name string) bool { _, err := cat.Lookup(name); return err == nil }
-	inSnapshot := map[string]bool{}
+	type captured struct {
+		node  string
+		tree  *Tree
+		canon []byte
+		auto  bool
+		bad   error
+	}
+	var all []*captured
 	for _, n := range sortedNodes(parts) {
-		instances := instancePIDs(parts[n])
-		for _, t := range parts[n].Trees {
-			inSnapshot[t.Name] = true
-			sp := t.Spec
-			sp.Name = t.Name
-			spec.Normalize(&sp)
-			if err := spec.Validate(&sp, spec.ValidateOptions{KnownBehavior: known}); err != nil {
-				rep.NotRestored = append(rep.NotRestored, NotRestored{Node: n, Subject: "tree " + t.Name, Reason: "its spec is refused now: " + err.Error()})
-				continue
-			}
-			canon := spec.CanonicalTree(&sp)
-			cur, err := st.Tree(t.Name)
-			if err != nil {
-				return nil, nil, err
-			}
-			act := TreeAction{Tree: t.Name, Node: n}
-			auto := sp.Node == "" || sp.Node == "auto"
-			switch {
-			case cur == nil:
-				act.Action = "create"
-			case cur.Node != n:
-				act.Action, act.Detail = "move", "from "+cur.Node
-				auto = cur.AutoPlaced
-			case !bytes.Equal(cur.SpecJson, canon):
-				act.Action, act.Detail = "update", "back to the spec captured"
-				auto = cur.AutoPlaced
-			default:
-				act.Action = "keep"
-			}
-			rep.Trees = append(rep.Trees, act)
-			if act.Action != "keep" {
-				put := &pb.TreeRecord{Name: t.Name, Node: n, SpecJson: canon, AutoPlaced: auto}
-				if act.Action == "create" || act.Action == "move" {
-					// Started afresh on n: its workers can start holding
-					// their states.
-					put.Restore = restoreOf(parts[n], t.Name, instances, snapshotID, until)
-					carried[n+"|"+t.Name] = put.Restore != nil
-				}
-				cmds = append(cmds, treeCmdT{tree: t.Name, put: put})
-			}
+		for i := range parts[n].Trees {
+			all = append(all, &captured{node: n, tree: &parts[n].Trees[i]})
 		}
+	}
+	parallel(len(all), runtime.GOMAXPROCS(0), func(i int) {
+		c := all[i]
+		sp := c.tree.Spec
+		sp.Name = c.tree.Name
+		spec.Normalize(&sp)
+		c.canon, c.bad = spec.ValidateCanonical(&sp, spec.ValidateOptions{KnownBehavior: known})
+		c.auto = sp.Node == "" || sp.Node == "auto"
+	})
+	inSnapshot := map[string]bool{}
+	instances := map[string]map[string]bool{}
+	for _, c := range all {
+		n, t := c.node, c.tree
+		inSnapshot[t.Name] = true
+		if c.bad != nil {
+			rep.NotRestored = append(rep.NotRestored, NotRestored{Node: n, Subject: "tree " + t.Name, Reason: "its spec is refused now: " + c.bad.Error()})
+			continue
+		}
+		cur, err := st.Tree(t.Name)
+		if err != nil {
+			return nil, nil, err
+		}
+		act := TreeAction{Tree: t.Name, Node: n}
+		auto := c.auto
+		switch {
+		case cur == nil:
+			act.Action = "create"
+		case cur.Node != n:
+			act.Action, act.Detail = "move", "from "+cur.Node
+			auto = cur.AutoPlaced
+		case !bytes.Equal(cur.SpecJson, c.canon):
+			act.Action, act.Detail = "update", "back to the spec captured"
+			auto = cur.AutoPlaced
+		default:
+			act.Action = "keep"
+		}
+		rep.Trees = append(rep.Trees, act)
+		if act.Action == "keep" {
+			continue
+		}
+		put := &pb.TreeRecord{Name: t.Name, Node: n, SpecJson: c.canon, AutoPlaced: auto}
+		if act.Action == "create" || act.Action == "move" {
+			// Started afresh on n: its workers can start holding their
+			// states.
+			if instances[n] == nil {
+				instances[n] = instancePIDs(parts[n])
+			}
+			put.Restore = restoreOf(parts[n], t.Name, instances[n], snapshotID, until)
+			carried[n+"|"+t.Name] = put.Restore != nil
+		}
+		cmds = append(cmds, treeCmdT{tree: t.Name, put: put})
+	}
+	for _, n := range sortedNodes(parts) {
 		_, committed, err := st.Trees(nil, n)
 		if err != nil {
 			return nil, nil, err
@@ -689,16 +713,49 @@ type liveOf struct {
 }
 
 // lives reads the live processes of every node of parts, the nodes in
-// parallel (each answer is the whole runtime of its node).
-func (l *Layer) lives(ctx context.Context, parts map[string]*Part) map[string]liveRead {
+// parallel (each answer is the whole runtime of its node), but for the
+// nodes whose part needs none read (livesNeeded, of the borne trees):
+// those get an empty view.
+func (l *Layer) lives(ctx context.Context, parts map[string]*Part, borne map[string]bool) map[string]liveRead {
 	nodes := sortedNodes(parts)
 	out := make([]liveRead, len(nodes))
-	parallel(len(nodes), 0, func(i int) { out[i].lv, out[i].err = l.live(ctx, nodes[i]) })
+	parallel(len(nodes), 0, func(i int) {
+		if !livesNeeded(nodes[i], parts[nodes[i]], borne) {
+			out[i].lv = &liveOf{byPID: map[string]*pb.ProcessInfo{}, bySlot: map[string]*pb.ProcessInfo{}}
+			return
+		}
+		out[i].lv, out[i].err = l.live(ctx, nodes[i])
+	})
 	m := make(map[string]liveRead, len(nodes))
 	for i, n := range nodes {
 		m[n] = out[i]
 	}
 	return m
+}
+
+// livesNeeded reports whether the restore's stages must read node n's
+// runtime: not when every tree of its part is borne (started afresh with
+// its states, every static child running) and each of its processes is a
+// worker or supervisor of those trees with nothing more to bring back (no
+// name its spec does not register, no queued message, not an instance).
+func livesNeeded(n string, part *Part, borne map[string]bool) bool {
+	for _, t := range part.Trees {
+		if !borne[n+"|"+t.Name] {
+			return true
+		}
+	}
+	instances := instancePIDs(part)
+	specName := map[string]string{}
+	for _, t := range part.Trees {
+		collectNames(t.Name, "", t.Spec.Children, specName)
+	}
+	for _, p := range part.Processes {
+		if p.Tree == "" || !borne[n+"|"+p.Tree] || isInstance(instances, p) || len(p.Queue) > 0 ||
+			(p.RegisteredName != "" && specName[p.Tree+"/"+p.ChildID] != p.RegisteredName) {
+			return true
+		}
+	}
+	return false
 }
 
 // liveRead is one node's live processes, or why they could not be read.
@@ -727,7 +784,7 @@ func (l *Layer) live(ctx context.Context, n string) (*liveOf, error) {
 // start_child of a temporary one (its spec is gone) and of each
 // simple_one_for_one instance that no longer runs, with its captured args.
 // What cannot be started goes to rep.NotRestored.
-func (l *Layer) startOps(ctx context.Context, rep *RestoreReport, parts map[string]*Part) ([]plan.Operation, *stageOne) {
+func (l *Layer) startOps(ctx context.Context, rep *RestoreReport, parts map[string]*Part, borne map[string]bool) ([]plan.Operation, *stageOne) {
 	s1 := &stageOne{instances: map[string]string{}, spawned: map[string]string{}, restarted: map[string]bool{}, skip: map[string]bool{}, fresh: map[string]bool{}}
 	cat := l.rt.Catalog()
 	if rep.DryRun {
@@ -746,7 +803,10 @@ func (l *Layer) startOps(ctx context.Context, rep *RestoreReport, parts map[stri
 	var ops []plan.Operation
 	seq := 0
 	newID := func(kind string) string { seq++; return fmt.Sprintf("%s-%d", kind, seq) }
-	s1.lives = l.lives(ctx, parts)
+	if rep.DryRun {
+		borne = nil // nothing started: every runtime is read
+	}
+	s1.lives = l.lives(ctx, parts, borne)
 	for _, n := range sortedNodes(parts) {
 		part := parts[n]
 		instances := instancePIDs(part)
@@ -792,8 +852,8 @@ func (l *Layer) startOps(ctx context.Context, rep *RestoreReport, parts map[stri
 				continue
 			}
 			slot := p.Tree + "/" + p.ChildID
-			if lv.bySlot[slot] != nil || s1.fresh[p.Tree] {
-				continue
+			if lv.bySlot[slot] != nil || s1.fresh[p.Tree] || borne[n+"|"+p.Tree] {
+				continue // running, or its tree has just started it
 			}
 			parent, leaf := splitPath(p.ChildID)
 			s1.restarted[n+"|"+slot] = true
@@ -940,7 +1000,7 @@ func (l *Layer) fillOps(ctx context.Context, rep *RestoreReport, parts map[strin
 	}
 	lives := s1.lives
 	if !fresh || lives == nil {
-		lives = l.lives(ctx, parts)
+		lives = l.lives(ctx, parts, nil)
 	}
 	for _, n := range sortedNodes(parts) {
 		part := parts[n]
@@ -1011,7 +1071,7 @@ func (l *Layer) fillOps(ctx context.Context, rep *RestoreReport, parts map[strin
 			default:
 				slot := p.Tree + "/" + p.ChildID
 				cur = lv.bySlot[slot]
-				if cur == nil && !(rep.DryRun && (s1.fresh[p.Tree] || s1.restarted[n+"|"+slot])) {
+				if cur == nil && !(rep.DryRun && (s1.fresh[p.Tree] || s1.restarted[n+"|"+slot])) && !borne[n+"|"+p.Tree] {
 					rep.NotRestored = append(rep.NotRestored, NotRestored{Node: n, Subject: subject,
 						Reason: "its slot runs no process after the restore plan that was to start it"})
 					continue

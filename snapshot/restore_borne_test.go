@@ -66,7 +66,10 @@ func TestRestoreStartsCreatedTreesWithTheirStates(t *testing.T) {
 		}
 	}
 	for tree, imported := range map[string]uint32{"a": 3, "b": 1} {
-		v, err := pb.NewRuntimeClient(sc.Conn(2)).TreeView(ctx, &pb.SupervisorRequest{Tree: tree})
+		// Asked of the tree's node: another's replica may not hold the
+		// tree's new record yet.
+		node := map[string]string{"a": "n1", "b": "n2"}[tree]
+		v, err := pb.NewRuntimeClient(sc.Conn(sc.Index(node))).TreeView(ctx, &pb.SupervisorRequest{Tree: tree})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -16,10 +16,18 @@ import (
 // put there, so Validate accepts a tree whether or not it was normalized;
 // problems quote the values as written. t itself is not modified.
 func Validate(t *Tree, opts ValidateOptions) error {
+	_, err := ValidateCanonical(t, opts)
+	return err
+}
+
+// ValidateCanonical is Validate, returning, for a valid tree, its
+// canonical JSON (CanonicalTree), which Validate encodes to check the
+// size limit: a caller that commits the tree encodes it once.
+func ValidateCanonical(t *Tree, opts ValidateOptions) ([]byte, error) {
 	var ps fielderr.List
 	if t == nil {
 		ps.Add(ErrRequired, "", "no tree")
-		return ps.Err(ErrInvalid)
+		return nil, ps.Err(ErrInvalid)
 	}
 	n := t
 	v := validator{opts: opts.withDefaults(), ps: &ps, names: map[string]string{}}
@@ -36,10 +44,14 @@ func Validate(t *Tree, opts ValidateOptions) error {
 	if v.total > v.opts.MaxTotalChildren {
 		ps.Add(ErrLimit, "children", "the tree has %d children in all, more than the limit of %d", v.total, v.opts.MaxTotalChildren)
 	}
-	if size := len(CanonicalTree(n)); size > MaxSpecBytes {
+	canon := CanonicalTree(n)
+	if size := len(canon); size > MaxSpecBytes {
 		ps.Add(ErrLimit, "", "the tree encodes to %d bytes, more than the limit of %d", size, MaxSpecBytes)
 	}
-	return ps.Err(ErrInvalid)
+	if err := ps.Err(ErrInvalid); err != nil {
+		return nil, err
+	}
+	return canon, nil
 }
 
 // ValidateChild checks one child spec, and its subtree, as Validate checks

@@ -62,7 +62,8 @@ func (s *supervisionService) applyLocal(ctx context.Context, req *pb.ApplyTreeRe
 		t.Node = req.Node
 	}
 	spec.Normalize(t)
-	if err := spec.Validate(t, s.validateOptions()); err != nil {
+	canon, err := spec.ValidateCanonical(t, s.validateOptions())
+	if err != nil {
 		return nil, fmt.Errorf("%w: %v", transport.ErrInvalidRequest, err)
 	}
 	st := s.l.node.State()
@@ -82,7 +83,7 @@ func (s *supervisionService) applyLocal(ctx context.Context, req *pb.ApplyTreeRe
 		}
 		placed = t.Node
 	}
-	rec := &pb.TreeRecord{Name: t.Name, Node: placed, SpecJson: spec.CanonicalTree(t), AutoPlaced: auto}
+	rec := &pb.TreeRecord{Name: t.Name, Node: placed, SpecJson: canon, AutoPlaced: auto}
 	if req.DryRun {
 		return &pb.ApplyTreeResponse{Tree: summarize(rec)}, nil
 	}
@@ -163,10 +164,11 @@ func (s *supervisionService) setStrategyLocal(ctx context.Context, req *pb.SetSt
 		}
 		sup.MaxSeconds = int(*req.MaxSeconds)
 	}
-	if err := spec.Validate(t, s.validateOptions()); err != nil {
+	canon, err := spec.ValidateCanonical(t, s.validateOptions())
+	if err != nil {
 		return nil, fmt.Errorf("%w: %v", transport.ErrInvalidRequest, err)
 	}
-	n := &pb.TreeRecord{Name: rec.Name, Node: rec.Node, SpecJson: spec.CanonicalTree(t), AutoPlaced: rec.AutoPlaced}
+	n := &pb.TreeRecord{Name: rec.Name, Node: rec.Node, SpecJson: canon, AutoPlaced: rec.AutoPlaced}
 	cas := rec.ModifyIndex
 	idx, err := s.l.PutTree(ctx, n, &cas)
 	if err != nil {
