@@ -118,3 +118,41 @@ func split3(key string) (string, string, string) {
 	p := strings.SplitN(key, "|", 3)
 	return p[0], p[1], p[2]
 }
+
+// A tree moved to another node since the capture is moved back, with its
+// states, and only moved: the node it runs on now is not also told to
+// delete it (a tree found in another node's part is in the snapshot).
+func TestRestoreMovesATreeBackWithItsStates(t *testing.T) {
+	sc := newSCluster(t, 3, "", nil)
+	sc.applyTree(t, `{"name":"m","node":"n3","children":[{"id":"c","behavior":"counter"}]}`)
+	ctx := testkit.Ctx(t, time.Minute)
+	if err := sc.layer("n3").Runtime().ReplaceState(ctx, sc.pid(t, "n3", "m", "c"), []byte(`{"count":33}`)); err != nil {
+		t.Fatal(err)
+	}
+	rec := sc.capture(t, &pb.SnapshotOptions{IncludeState: true})
+	sc.applyTree(t, `{"name":"m","node":"n1","children":[{"id":"c","behavior":"counter"}]}`)
+
+	resp, err := sc.snaps(0).Restore(testkit.Ctx(t, 30*time.Second), &pb.RestoreRequest{Id: rec.Id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep snapshot.RestoreReport
+	if err := json.Unmarshal(resp.ReportJson, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Trees) != 1 || rep.Trees[0].Action != "move" || rep.Trees[0].Node != "n3" || len(resp.PlanIds) != 0 || len(rep.NotRestored) != 0 {
+		t.Fatalf("restore: trees %+v, plans %v, not restored %+v", rep.Trees, resp.PlanIds, rep.NotRestored)
+	}
+	if r, _ := sc.Leader().State().Tree("m"); r == nil || r.Node != "n3" {
+		t.Fatalf("tree m's record after the restore: %+v", r)
+	}
+	sc.Eventually(15*time.Second, func() error {
+		if _, err := sc.layer("n1").Runtime().Tree("m"); err == nil {
+			return errors.New("n1 still runs m")
+		}
+		return nil
+	}, "m gone from n1")
+	if got := count(t, sc.layer("n3").Runtime(), sc.pid(t, "n3", "m", "c")); got != 33 {
+		t.Fatalf("m/c holds %d on n3, want 33", got)
+	}
+}
