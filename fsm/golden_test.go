@@ -908,6 +908,14 @@ func buildGoldenLog(t testing.TB) *goldenLog {
 	goldenSandboxes(g, invalid, notFound)
 	goldenACL(g, invalid, notFound)
 	goldenHandoff(g, invalid, notFound)
+	// A restore creates a tree whose record carries its workers' states
+	// (snapshot/restore.go treeActions, restoreOf); Apply stores them.
+	restored := treeRecord(t, `tree "restored" {
+  child "c" { behavior = "counter" }
+}`, "restored.hcl", "n1", false)
+	restored.Restore = &pb.TreeRestore{SnapshotId: "snap-00000000b001", UntilUnixNano: g.now.Add(5 * time.Minute).UnixNano(),
+		States: []*pb.RestoredState{{Path: "c", Behavior: "counter", State: []byte(`{"count":7,"messages":1}`)}}}
+	g.add("tree apply created by a restore, with its workers' states", ok, pb.CommandType_COMMAND_TYPE_TREE_APPLY, &pb.TreeApplyCommand{Tree: restored})
 	return g
 }
 

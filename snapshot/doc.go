@@ -13,7 +13,16 @@
 // Restore is real and goes through the same engines as everything else: the
 // snapshot's supervision specs are committed back as the desired state of
 // the nodes restored (so reconcilers keep what restore brings back), then
-// coordinated plans, with the plan engine's checks, run in two stages. The
+// coordinated plans, with the plan engine's checks, run in two stages. A
+// tree the restore creates or moves (started afresh) carries its workers'
+// captured states in its record (pb.TreeRestore, within an import_states'
+// bounds, until the restore's timeout): its node's reconciler starts it
+// with them (actor.Runtime.StartTreeWith, each worker importing its state
+// after its Init and before its first message, once; a later restart
+// starts from Init) and reports what it imported in its tree view; such a
+// tree needs no import plan, and a node whose trees all started so and
+// whose processes need nothing more is not even read. A node that reports
+// no outcome (an earlier version) gets its states by plan, as below. The
 // first restarts missing children, starts every simple_one_for_one
 // instance that no longer runs again with its captured args, and spawns
 // again (plan operation spawn) every unsupervised process of a catalog
