@@ -126,10 +126,13 @@ func (l *Layer) stepReady(_ context.Context, req *pb.StepReadyRequest) (*pb.Step
 // only when every server says so (node.ServersGossip).
 const HandoffGossipKey = "ph"
 
-// handoffTimeout bounds the wait for a next stage's node to give its
-// nonce for a handoff; one that does not answer in time starts its step
-// itself once the stage runs.
-const handoffTimeout = time.Second
+// handoffTimeout is Config.HandoffTimeout, or its default when unset.
+func (l *Layer) handoffTimeout() time.Duration {
+	if l.cfg.HandoffTimeout > 0 {
+		return l.cfg.HandoffTimeout
+	}
+	return DefaultConfig().HandoffTimeout
+}
 
 // hintNext runs on a node about to report its step. When that report will
 // finish its stage (this share succeeded, and every other one already had,
@@ -193,7 +196,7 @@ func (e *executor) hintNext(planID, stageKey string, step *pb.Step) []*pb.PlanSt
 		wg.Add(1)
 		go func(i int, node string) {
 			defer wg.Done()
-			if resp := e.l.tellStepReady(e.l.ctx, node, req, handoffTimeout); resp != nil {
+			if resp := e.l.tellStepReady(e.l.ctx, node, req, e.l.handoffTimeout()); resp != nil {
 				nonces[i] = resp.Nonce
 			}
 		}(i, s.Node)

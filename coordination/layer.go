@@ -30,6 +30,10 @@ type Config struct {
 	SettleTimeout time.Duration
 	// FactsTimeout bounds gathering facts from one node.
 	FactsTimeout time.Duration
+	// HandoffTimeout bounds the wait of a step about to finish its phase
+	// for the next phase's nodes' nonces (see hintNext); a node that has
+	// not answered by then starts its step itself once the phase runs.
+	HandoffTimeout time.Duration
 	// BeforeOperations, when set, is called once a step's start is
 	// committed and its pre-checks have run, before its operations: a
 	// fault-injection point for tests (pause a step, kill a node mid-phase).
@@ -47,7 +51,7 @@ type Config struct {
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
-	return Config{StageTimeout: 10 * time.Second, SettleTimeout: 5 * time.Second, FactsTimeout: 5 * time.Second}
+	return Config{StageTimeout: 10 * time.Second, SettleTimeout: 5 * time.Second, FactsTimeout: 5 * time.Second, HandoffTimeout: time.Second}
 }
 
 // cluster is what the coordination layer needs of its node.

@@ -41,6 +41,18 @@ func newPCluster(t *testing.T, n int, hooks map[string]func(context.Context, str
 // carry the time the state machine compares deadlines with.
 func newPClusterOn(t *testing.T, n int, clk clock.Clock, hooks map[string]func(context.Context, string, string)) *pcluster {
 	t.Helper()
+	return newPClusterConfig(t, n, clk, hooks, nil)
+}
+
+// newPClusterWith is newPCluster with each node's coordination config
+// changed by tweak.
+func newPClusterWith(t *testing.T, n int, tweak func(*coordination.Config)) *pcluster {
+	t.Helper()
+	return newPClusterConfig(t, n, nil, nil, tweak)
+}
+
+func newPClusterConfig(t *testing.T, n int, clk clock.Clock, hooks map[string]func(context.Context, string, string), tweak func(*coordination.Config)) *pcluster {
+	t.Helper()
 	pc := &pcluster{hooks: hooks}
 	scfg := supervision.DefaultConfig()
 	scfg.ResyncInterval = 200 * time.Millisecond
@@ -50,6 +62,9 @@ func newPClusterOn(t *testing.T, n int, clk clock.Clock, hooks map[string]func(c
 		ccfg.StageTimeout = 3 * time.Second
 		ccfg.SettleTimeout = 2 * time.Second
 		ccfg.Clock = clk
+		if tweak != nil {
+			tweak(&ccfg)
+		}
 		pc.mu.Lock()
 		if h := pc.hooks[name]; h != nil {
 			ccfg.BeforeOperations = h
