@@ -1,7 +1,6 @@
 package snapshot_test
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/steward/steward/actor"
 	"github.com/steward/steward/pb"
-	"github.com/steward/steward/snapshot"
 	"github.com/steward/steward/state"
 	"github.com/steward/steward/testkit"
 )
@@ -56,14 +54,7 @@ func TestRestoreImportsStatesPerTree(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	resp, err := sc.snaps(0).Restore(testkit.Ctx(t, 30*time.Second), &pb.RestoreRequest{Id: rec.Id})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rep snapshot.RestoreReport
-	if err := json.Unmarshal(resp.ReportJson, &rep); err != nil {
-		t.Fatal(err)
-	}
+	resp, rep := sc.restore(t, 0, 30*time.Second, &pb.RestoreRequest{Id: rec.Id})
 	var ops []string
 	for _, op := range rep.Operations {
 		ops = append(ops, fmt.Sprintf("%d %s %s %s", op.Stage, op.Type, op.Node, op.Target))

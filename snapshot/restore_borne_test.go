@@ -1,7 +1,6 @@
 package snapshot_test
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -9,7 +8,6 @@ import (
 	"time"
 
 	"github.com/steward/steward/pb"
-	"github.com/steward/steward/snapshot"
 	"github.com/steward/steward/spec"
 	"github.com/steward/steward/testkit"
 )
@@ -48,14 +46,7 @@ func TestRestoreStartsCreatedTreesWithTheirStates(t *testing.T) {
 		return nil
 	}, "trees deleted")
 
-	resp, err := sc.snaps(1).Restore(testkit.Ctx(t, 30*time.Second), &pb.RestoreRequest{Id: rec.Id})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rep snapshot.RestoreReport
-	if err := json.Unmarshal(resp.ReportJson, &rep); err != nil {
-		t.Fatal(err)
-	}
+	resp, rep := sc.restore(t, 1, 30*time.Second, &pb.RestoreRequest{Id: rec.Id})
 	if len(resp.PlanIds) != 0 || len(rep.Operations) != 0 || len(rep.NotRestored) != 0 {
 		t.Fatalf("a restore of created trees planned %v (%+v), not restored %+v", resp.PlanIds, rep.Operations, rep.NotRestored)
 	}
@@ -132,14 +123,7 @@ func TestRestoreMovesATreeBackWithItsStates(t *testing.T) {
 	rec := sc.capture(t, &pb.SnapshotOptions{IncludeState: true})
 	sc.applyTree(t, `{"name":"m","node":"n1","children":[{"id":"c","behavior":"counter"}]}`)
 
-	resp, err := sc.snaps(0).Restore(testkit.Ctx(t, 30*time.Second), &pb.RestoreRequest{Id: rec.Id})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rep snapshot.RestoreReport
-	if err := json.Unmarshal(resp.ReportJson, &rep); err != nil {
-		t.Fatal(err)
-	}
+	resp, rep := sc.restore(t, 0, 30*time.Second, &pb.RestoreRequest{Id: rec.Id})
 	if len(rep.Trees) != 1 || rep.Trees[0].Action != "move" || rep.Trees[0].Node != "n3" || len(resp.PlanIds) != 0 || len(rep.NotRestored) != 0 {
 		t.Fatalf("restore: trees %+v, plans %v, not restored %+v", rep.Trees, resp.PlanIds, rep.NotRestored)
 	}

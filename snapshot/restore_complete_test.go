@@ -167,14 +167,7 @@ func TestRestoreInstancesQueuesAndStandalones(t *testing.T) {
 		t.Fatalf("the dry run registered tally to %s", pid)
 	}
 
-	resp, err := sc.snaps(2).Restore(testkit.Ctx(t, 60*time.Second), &pb.RestoreRequest{Id: rec.Id})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rep snapshot.RestoreReport
-	if err := json.Unmarshal(resp.ReportJson, &rep); err != nil {
-		t.Fatal(err)
-	}
+	resp, rep := sc.restore(t, 2, 60*time.Second, &pb.RestoreRequest{Id: rec.Id})
 	if len(resp.PlanIds) != 2 {
 		t.Fatalf("restore plans %v (want a start stage and a fill stage): %s", resp.PlanIds, resp.ReportJson)
 	}

@@ -75,6 +75,21 @@ func (sc *scluster) layer(name string) *supervision.Layer {
 
 func (sc *scluster) snaps(i int) pb.SnapshotsClient { return pb.NewSnapshotsClient(sc.Conn(i)) }
 
+// restore asks node i for a restore (within timeout) and returns its
+// answer and report.
+func (sc *scluster) restore(t *testing.T, i int, timeout time.Duration, req *pb.RestoreRequest) (*pb.RestoreResponse, snapshot.RestoreReport) {
+	t.Helper()
+	resp, err := sc.snaps(i).Restore(testkit.Ctx(t, timeout), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep snapshot.RestoreReport
+	if err := json.Unmarshal(resp.ReportJson, &rep); err != nil {
+		t.Fatal(err)
+	}
+	return resp, rep
+}
+
 func (sc *scluster) applyTree(t *testing.T, specJSON string) uint64 {
 	t.Helper()
 	resp, err := pb.NewSupervisionClient(sc.Conn(0)).ApplyTree(testkit.Ctx(t, 10*time.Second), &pb.ApplyTreeRequest{Spec: []byte(specJSON), Filename: "t.json"})
@@ -320,14 +335,7 @@ func TestRestoreBringsRuntimesBack(t *testing.T) {
 		return nil
 	}, "b stopped")
 
-	resp, err := sc.snaps(2).Restore(testkit.Ctx(t, 30*time.Second), &pb.RestoreRequest{Id: rec.Id})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rep snapshot.RestoreReport
-	if err := json.Unmarshal(resp.ReportJson, &rep); err != nil {
-		t.Fatal(err)
-	}
+	resp, rep := sc.restore(t, 2, 30*time.Second, &pb.RestoreRequest{Id: rec.Id})
 	actions := map[string]string{}
 	for _, a := range rep.Trees {
 		actions[a.Tree] = a.Action
