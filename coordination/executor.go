@@ -33,6 +33,7 @@ type executor struct {
 // is known to run (the replica or the leader said so), for a step taken on
 // ahead of its stage.
 type claim struct {
+	plan  string
 	ready chan struct{}
 	once  sync.Once
 	// handoff: the node whose report starts the stage carries this step's
@@ -82,7 +83,15 @@ func (e *executor) run() {
 		if err != nil {
 			e.l.logger.Error("executor: read plans", "error", err)
 		}
+		var done map[string]bool
 		for _, rec := range plans {
+			if state.PlanDone(rec) {
+				if done == nil {
+					done = map[string]bool{}
+				}
+				done[rec.Id] = true
+				continue
+			}
 			stage := state.RunningStage(rec)
 			if stage == nil {
 				continue
@@ -98,10 +107,38 @@ func (e *executor) run() {
 				e.take(rec.Id, stage.Key, notice{})
 			}
 		}
+		e.forget(done)
 		if st.WaitChange(e.l.ctx, ws, time.Time{}) != nil {
 			return
 		}
 	}
+}
+
+// forget drops the claims of finished plans, which no step of can start
+// again (the state machine refuses a start in a finished plan): a
+// notice that comes late takes a step on afresh, and its start is
+// refused. Only a plan the replica holds as finished is forgotten, never
+// one it does not hold yet (a step taken on ahead may come before its
+// plan), whose claim is what keeps this incarnation from running a step
+// twice.
+func (e *executor) forget(done map[string]bool) {
+	if len(done) == 0 {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for key, c := range e.claimed {
+		if done[c.plan] {
+			delete(e.claimed, key)
+		}
+	}
+}
+
+// claims is how many steps this incarnation holds claims for.
+func (e *executor) claims() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.claimed)
 }
 
 // take runs this node's step of a stage, unless this incarnation took it
@@ -113,7 +150,7 @@ func (e *executor) take(planID, stageKey string, n notice) {
 	c := e.claimed[key]
 	taken := c != nil
 	if !taken {
-		c = &claim{ready: make(chan struct{}), handoff: n.ahead && n.handoff}
+		c = &claim{plan: planID, ready: make(chan struct{}), handoff: n.ahead && n.handoff}
 		e.claimed[key] = c
 	}
 	e.mu.Unlock()

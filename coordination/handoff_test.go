@@ -99,6 +99,15 @@ func TestStrictPlanHandsOffPhases(t *testing.T) {
 	if got, phases := handedOff(rec), len(rec.Stages)-1; got != phases {
 		t.Fatalf("%d of the %d phases after the first were started by the report before them\n%s", got, phases, report(rec))
 	}
+	// The executors forget the steps of a finished plan.
+	pc.Eventually(20*time.Second, func() error {
+		for _, n := range []string{"n1", "n2", "n3"} {
+			if c := pc.Stack(n).Coordination.Claims(); c != 0 {
+				return fmt.Errorf("%s holds %d claims after the plan finished", n, c)
+			}
+		}
+		return nil
+	}, "claims of the finished plan dropped")
 }
 
 // While one server does not gossip that it applies handoffs (an earlier
