@@ -101,10 +101,10 @@ func (e *executor) run() {
 				// another node's report (a handoff) that came after this
 				// executor gave up waiting for it.
 				s := state.StepStatusOf(step)
-				if step.Node != self || (s != pb.StepStatus_STEP_STATUS_PENDING && (s != pb.StepStatus_STEP_STATUS_STARTED || step.Nonce != e.l.nonce)) {
-					continue
+				ours := s == pb.StepStatus_STEP_STATUS_PENDING || (s == pb.StepStatus_STEP_STATUS_STARTED && step.Nonce == e.l.nonce)
+				if step.Node == self && ours {
+					e.take(rec.Id, stage.Key, notice{})
 				}
-				e.take(rec.Id, stage.Key, notice{})
 			}
 		}
 		e.forget(done)

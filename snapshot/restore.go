@@ -486,8 +486,9 @@ func (l *Layer) treeActions(rep *RestoreReport, parts map[string]*Part, snapshot
 			if instances[n] == nil {
 				instances[n] = instancePIDs(parts[n])
 			}
-			put.Restore = restoreOf(parts[n], t.Name, instances[n], snapshotID, until)
-			carried[n+"|"+t.Name] = put.Restore != nil
+			if put.Restore = restoreOf(parts[n], t.Name, instances[n], snapshotID, until); put.Restore != nil {
+				carried[n+"|"+t.Name] = true
+			}
 		}
 		cmds = append(cmds, treeCmdT{tree: t.Name, put: put})
 	}

@@ -295,12 +295,10 @@ func (s *Store) PlanStepHandoff(idx uint64, at int64, c *pb.PlanStepHandoffComma
 			return changed, err
 		}
 		for _, st := range c.Starts {
-			if st.Stage != m.rec.Stages[m.rec.Current].Key {
-				continue
-			}
-			if step, err := m.runningStep(st.Stage, st.Node); err == nil && StepStatusOf(step) == pb.StepStatus_STEP_STATUS_PENDING {
-				_, _ = m.startStep(st)
-			}
+			// startStep refuses a stage that is not the running one and a
+			// step another executor started; either way the start is
+			// dropped, and the report stands.
+			_, _ = m.startStep(st)
 		}
 		return true, nil
 	})

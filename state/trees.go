@@ -70,45 +70,37 @@ func specName(doc []byte) (string, error) {
 	switch tok.Kind() {
 	case 'n':
 	case '{':
-		for {
-			switch dec.PeekKind() {
-			case '}':
-			case 0:
-				_, err := dec.ReadToken()
+		// PeekKind is 0 on a syntax error, which ReadToken then returns.
+		for dec.PeekKind() != '}' {
+			k, err := dec.ReadToken()
+			if err != nil {
 				return "", err
-			default:
-				k, err := dec.ReadToken()
-				if err != nil {
+			}
+			if k.String() != "name" {
+				if err := dec.SkipValue(); err != nil {
 					return "", err
-				}
-				if k.String() != "name" {
-					if err := dec.SkipValue(); err != nil {
-						return "", err
-					}
-					continue
-				}
-				found = true
-				switch dec.PeekKind() {
-				case '"':
-					v, err := dec.ReadToken()
-					if err != nil {
-						return "", err
-					}
-					name, nameErr = v.String(), nil
-				case 'n':
-					if _, err := dec.ReadToken(); err != nil {
-						return "", err
-					}
-					name, nameErr = "", nil
-				default:
-					if err := dec.SkipValue(); err != nil {
-						return "", err
-					}
-					nameErr = errors.New(`"name": not a string`)
 				}
 				continue
 			}
-			break
+			found = true
+			switch dec.PeekKind() {
+			case '"':
+				v, err := dec.ReadToken()
+				if err != nil {
+					return "", err
+				}
+				name, nameErr = v.String(), nil
+			case 'n':
+				if _, err := dec.ReadToken(); err != nil {
+					return "", err
+				}
+				name, nameErr = "", nil
+			default:
+				if err := dec.SkipValue(); err != nil {
+					return "", err
+				}
+				nameErr = errors.New(`"name": not a string`)
+			}
 		}
 		if _, err := dec.ReadToken(); err != nil {
 			return "", err

@@ -92,11 +92,12 @@ func (r *reconciler) restoreOutcome(tree string, idx uint64) *pb.TreeRestoreOutc
 	return nil
 }
 
-// restoreStates are the states a tree's start takes from its record: set
-// only on a start afresh, before the record's restore window ends.
-func (r *reconciler) restoreStates(rec *pb.TreeRecord) map[string]actor.InitialState {
+// restoreStates are the states a tree's start takes from its record: only
+// on a start afresh (not isRunning), before the record's restore window
+// ends.
+func (r *reconciler) restoreStates(rec *pb.TreeRecord, isRunning bool) map[string]actor.InitialState {
 	rs := rec.GetRestore()
-	if rs == nil || len(rs.States) == 0 || !r.l.clock.Now().Before(time.Unix(0, rs.UntilUnixNano)) {
+	if isRunning || rs == nil || len(rs.States) == 0 || !r.l.clock.Now().Before(time.Unix(0, rs.UntilUnixNano)) {
 		return nil
 	}
 	out := make(map[string]actor.InitialState, len(rs.States))
@@ -308,7 +309,7 @@ func (r *reconciler) apply(rec *pb.TreeRecord, ti actor.TreeInfo, isRunning bool
 		if err := r.startSandbox(ctx, sb, t); err != nil {
 			return r.failed(rec, err), false
 		}
-	} else if states := r.restoreStates(rec); !isRunning && states != nil {
+	} else if states := r.restoreStates(rec, isRunning); states != nil {
 		// A restore creates or moves the tree: it starts with the states
 		// captured, imported between each worker's Init and its first
 		// message.
