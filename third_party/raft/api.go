@@ -79,6 +79,10 @@ var (
 type Raft struct {
 	raftState
 
+	// pending is the batch the leader is writing to its log store while it
+	// replicates it (see dispatchLogs).
+	pending pendingLogs
+
 	// protocolVersion is used to inter-operate with Raft servers running
 	// different versions of the library. See comments in config.go for more
 	// details.

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -454,9 +455,10 @@ func (r *Raft) getLeadershipTransferInProgress() bool {
 
 func (r *Raft) setupLeaderState() {
 	r.leaderState.commitCh = make(chan struct{}, 1)
-	r.leaderState.commitment = newCommitment(r.leaderState.commitCh,
+	r.leaderState.commitment = newLeaderCommitment(r.leaderState.commitCh,
 		r.configurations.latest,
-		r.getLastIndex()+1 /* first index that may be committed in this term */)
+		r.getLastIndex()+1, /* first index that may be committed in this term */
+		r.localID)
 	r.leaderState.inflight = list.New()
 	r.leaderState.replState = make(map[ServerID]*followerReplication)
 	r.leaderState.notify = make(map[*verifyFuture]struct{})
@@ -1262,9 +1264,26 @@ func (r *Raft) dispatchLogs(applyLogs []*logFuture) {
 		r.leaderState.inflight.PushBack(applyLog)
 	}
 
-	// Write the log entry locally
-	if err := r.logs.StoreLogs(logs); err != nil {
+	// Write the batch to our own log in parallel with replicating it (Raft
+	// thesis, section 10.2.1): the replicators read the batch from r.pending
+	// until the log store holds it, and the commitment counts this server
+	// only once its own write has returned (see commitment.self), so the
+	// leader commits nothing its own disk does not hold.
+	prevIndex, prevTerm := r.getLastLog()
+	r.pending.set(logs)
+	r.setLastLog(lastIndex, term)
+	for _, f := range r.leaderState.replState {
+		asyncNotifyCh(f.triggerCh)
+	}
+	err := r.logs.StoreLogs(logs)
+	r.pending.set(nil)
+	if err != nil {
 		r.logger.Error("failed to commit logs", "error", err)
+		// Followers may hold the batch already. Stepping down keeps it from
+		// being overwritten in this term with other entries at the same
+		// indexes: a new leader has a new term, and Raft's log matching
+		// settles the followers' copies.
+		r.setLastLog(prevIndex, prevTerm)
 		for _, applyLog := range applyLogs {
 			applyLog.respond(err)
 		}
@@ -1272,14 +1291,44 @@ func (r *Raft) dispatchLogs(applyLogs []*logFuture) {
 		return
 	}
 	r.leaderState.commitment.match(r.localID, lastIndex)
+}
 
-	// Update the last log since it's on disk now
-	r.setLastLog(lastIndex, term)
+// pendingLogs holds the batch a leader is writing to its own log store while
+// the replicators send it (see dispatchLogs).
+type pendingLogs struct {
+	mu   sync.RWMutex
+	logs []*Log // consecutive indexes
+}
 
-	// Notify the replicators of the new log
-	for _, f := range r.leaderState.replState {
-		asyncNotifyCh(f.triggerCh)
+func (p *pendingLogs) set(logs []*Log) {
+	p.mu.Lock()
+	p.logs = logs
+	p.mu.Unlock()
+}
+
+// get copies the pending entry at index into out and reports whether it was
+// there.
+func (p *pendingLogs) get(index uint64, out *Log) bool {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if len(p.logs) == 0 {
+		return false
 	}
+	first := p.logs[0].Index
+	if index < first || index-first >= uint64(len(p.logs)) {
+		return false
+	}
+	*out = *p.logs[index-first]
+	return true
+}
+
+// getReplicationLog reads the entry at index for a replicator: from the
+// batch being written, else from the log store.
+func (r *Raft) getReplicationLog(index uint64, out *Log) error {
+	if r.pending.get(index, out) {
+		return nil
+	}
+	return r.logs.GetLog(index, out)
 }
 
 // processLogs is used to apply all the committed entries that haven't been
