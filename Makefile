@@ -8,6 +8,7 @@ PKG           := ./...
 # The tests of steward's patch to hashicorp/raft (third_party/raft/STEWARD.md);
 # `make raft-fork-test` runs the whole upstream suite against the patch.
 RAFT_PATCH_TESTS := TestCommitment_leader|TestPendingLogs|TestRaft_Leader(WritesInParallel|OwnWriteFails)
+RAFT_UPSTREAM_FLAKES := TestNetworkTransport_AppendEntriesPipeline_CloseStreams|TestRaft_ProtocolVersion_Upgrade_1_2$$
 
 .PHONY: all build dev test integ bench fuzz lint proto proto-tools check clean raft-fork-test
 
@@ -184,8 +185,11 @@ wasm: wasm-tools
 		echo "built examples/modules/go/$$m.wasm"; \
 	done
 
-# hashicorp/raft's own suite against steward's patch (a few minutes). As root,
-# TestFileSS_BadPerm fails on the released v1.7.3 as well: root ignores the
-# directory permission it sets, so it is skipped there.
+# hashicorp/raft's own suite against steward's patch (about 2.5 minutes).
+# Skipped, because they fail on the released v1.7.3 as well: as root,
+# TestFileSS_BadPerm (root ignores the directory permission it sets); and
+# two tests whose own timing fails now and then on the released code here:
+# TestNetworkTransport_AppendEntriesPipeline_CloseStreams (1 run in 6) and
+# TestRaft_ProtocolVersion_Upgrade_1_2 (1 in 10, "peer mismatch").
 raft-fork-test:
-	cd third_party/raft && $(GO) test -race -timeout 30m $$( [ "$$(id -u)" = 0 ] && echo "-skip TestFileSS_BadPerm" ) .
+	cd third_party/raft && $(GO) test -race -timeout 30m -skip '$(RAFT_UPSTREAM_FLAKES)'$$( [ "$$(id -u)" = 0 ] && echo "|TestFileSS_BadPerm" ) .
