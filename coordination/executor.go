@@ -298,12 +298,8 @@ func (e *executor) startedHere(planID, stageKey string, c *claim) bool {
 	if st == nil {
 		return false
 	}
-	for _, step := range st.Steps {
-		if step.Node == e.l.node.Name() {
-			return step.Nonce == e.l.nonce && state.StepStatusOf(step) != pb.StepStatus_STEP_STATUS_PENDING
-		}
-	}
-	return false
+	step := state.StepOf(st, e.l.node.Name())
+	return step != nil && step.Nonce == e.l.nonce && state.StepStatusOf(step) != pb.StepStatus_STEP_STATUS_PENDING
 }
 
 // replicaHas waits until this node's replica has applied the start of the

@@ -310,7 +310,7 @@ func (m *machine) reportStep(c *pb.PlanStepReportCommand) (bool, error) {
 		return false, fmt.Errorf("%w: plan %s has no stage %q", ErrNotFound, c.PlanId, c.Stage)
 	}
 	st = m.own(si) // a late report changes a finished stage too
-	step := stepOf(st, c.Step.Node)
+	step := StepOf(st, c.Step.Node)
 	if step == nil {
 		return false, fmt.Errorf("%w: node %s has no share of %s", ErrInvalidRecord, c.Step.Node, c.Stage)
 	}
@@ -684,7 +684,8 @@ func (m *machine) stage(key string) (int, *pb.Stage) {
 	return -1, nil
 }
 
-func stepOf(st *pb.Stage, node string) *pb.Step {
+// StepOf is node's step of stage st, nil when the stage has none for it.
+func StepOf(st *pb.Stage, node string) *pb.Step {
 	for _, s := range st.Steps {
 		if s.Node == node {
 			return s
@@ -704,7 +705,7 @@ func (m *machine) runningStep(key, node string) (*pb.Step, error) {
 	if m.rec.Current != int32(si) || StageStatusOf(st) != pb.StageStatus_STAGE_STATUS_RUNNING {
 		return nil, fmt.Errorf("%w: %s of plan %s is %s", ErrPlanNotRunning, key, m.rec.Id, st.Status)
 	}
-	step := stepOf(m.own(si), node)
+	step := StepOf(m.own(si), node)
 	if step == nil {
 		return nil, fmt.Errorf("%w: node %s has no share of %s", ErrInvalidRecord, node, key)
 	}
