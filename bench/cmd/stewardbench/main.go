@@ -72,7 +72,7 @@ func main() {
 	flag.StringVar(&f.resultsDir, "results", "results", "where the JSON report goes")
 	flag.StringVar(&f.label, "label", "", "suffix of the result file name")
 	flag.StringVar(&f.clients, "clients", "1,16,64,256", "concurrent clients, comma-separated")
-	flag.StringVar(&f.ops, "ops", "1500,8000,16000,24000", "measured writes per run at each concurrency (one value, or one per -clients)")
+	flag.StringVar(&f.ops, "ops", "4000,8000,16000,24000", "measured writes per run at each concurrency (one value, or one per -clients)")
 	flag.IntVar(&f.pairs, "pairs", 5, "interleaved steward/etcd pairs per concurrency")
 	flag.IntVar(&f.valueSize, "value-size", 256, "value size (bytes)")
 	flag.IntVar(&f.keyspace, "keyspace", 10000, "distinct keys, written at random")
