@@ -55,9 +55,6 @@ func newCommitment(commitCh chan struct{}, configuration Configuration, startInd
 	}
 }
 
-// Called when a new cluster membership configuration is created: it will be
-// used to determine commitment from now on. 'configuration' is the servers in
-// the cluster.
 // newLeaderCommitment is newCommitment for a leader whose own ID is self: see
 // the self field.
 func newLeaderCommitment(commitCh chan struct{}, configuration Configuration, startIndex uint64, self ServerID) *commitment {
@@ -66,6 +63,9 @@ func newLeaderCommitment(commitCh chan struct{}, configuration Configuration, st
 	return c
 }
 
+// Called when a new cluster membership configuration is created: it will be
+// used to determine commitment from now on. 'configuration' is the servers in
+// the cluster.
 func (c *commitment) setConfiguration(configuration Configuration) {
 	c.Lock()
 	defer c.Unlock()
