@@ -125,7 +125,8 @@ func (l *Layer) restore(ctx context.Context, req *pb.RestoreRequest) (*RestoreRe
 		NotRestored: []NotRestored{}, PlanIDs: []string{}}
 
 	// 1. The desired state: the snapshot's trees on the nodes restored.
-	cmds, carried, err := l.treeActions(rep, parts, rec.Id)
+	facts := factsOf(parts)
+	cmds, carried, err := l.treeActions(rep, parts, facts, rec.Id)
 	if err != nil {
 		return nil, err
 	}
@@ -151,7 +152,7 @@ func (l *Layer) restore(ctx context.Context, req *pb.RestoreRequest) (*RestoreRe
 		level = string(plan.Moderate)
 	}
 	group := "restore-" + strings.TrimPrefix(newID(), "snap-")
-	starts, st1 := l.startOps(ctx, rep, parts, borne)
+	starts, st1 := l.startOps(ctx, rep, parts, facts, borne)
 	lap("stage1_planned")
 	ids, err := l.submitStage(ctx, rep, req.DryRun, level, group, 1, starts)
 	if err != nil {
@@ -164,7 +165,7 @@ func (l *Layer) restore(ctx context.Context, req *pb.RestoreRequest) (*RestoreRe
 		started = startedPIDs(st, ids, st1.instances, st1.spawned)
 	}
 	lap("stage1_finished")
-	fills, planned := l.fillOps(ctx, rep, parts, st1, started, len(ids) == 0, borne)
+	fills, planned := l.fillOps(ctx, rep, parts, facts, st1, started, len(ids) == 0, borne)
 	lap("stage2_planned")
 	if req.DryRun && len(starts) > 0 {
 		// Not planned before the first stage has run: listed only.
@@ -421,7 +422,7 @@ type treeCmdT struct {
 // record (restoreOf), for its node to start it with; carried holds those
 // trees ("node|tree"). The specs are validated and encoded side by side
 // (a restore's trees are large), the report keeps the parts' order.
-func (l *Layer) treeActions(rep *RestoreReport, parts map[string]*Part, snapshotID string) (cmds []treeCmdT, carried map[string]bool, err error) {
+func (l *Layer) treeActions(rep *RestoreReport, parts map[string]*Part, facts map[string]*partFacts, snapshotID string) (cmds []treeCmdT, carried map[string]bool, err error) {
 	carried = map[string]bool{}
 	until := l.clock.Now().Add(l.cfg.RestoreTimeout).UnixNano()
 	st := l.node.State()
@@ -449,7 +450,6 @@ func (l *Layer) treeActions(rep *RestoreReport, parts map[string]*Part, snapshot
 		c.auto = sp.Node == "" || sp.Node == "auto"
 	})
 	inSnapshot := map[string]bool{}
-	instances := map[string]map[string]bool{}
 	for _, c := range all {
 		n, t := c.node, c.tree
 		inSnapshot[t.Name] = true
@@ -483,10 +483,7 @@ func (l *Layer) treeActions(rep *RestoreReport, parts map[string]*Part, snapshot
 		if act.Action == "create" || act.Action == "move" {
 			// Started afresh on n: its workers can start holding their
 			// states.
-			if instances[n] == nil {
-				instances[n] = instancePIDs(parts[n])
-			}
-			if put.Restore = restoreOf(parts[n], t.Name, instances[n], snapshotID, until); put.Restore != nil {
+			if put.Restore = restoreOf(parts[n], t.Name, facts[n].instances, snapshotID, until); put.Restore != nil {
 				carried[n+"|"+t.Name] = true
 			}
 		}
@@ -717,11 +714,11 @@ type liveOf struct {
 // parallel (each answer is the whole runtime of its node), but for the
 // nodes whose part needs none read (livesNeeded, of the borne trees):
 // those get an empty view.
-func (l *Layer) lives(ctx context.Context, parts map[string]*Part, borne map[string]bool) map[string]liveRead {
+func (l *Layer) lives(ctx context.Context, parts map[string]*Part, facts map[string]*partFacts, borne map[string]bool) map[string]liveRead {
 	nodes := sortedNodes(parts)
 	out := make([]liveRead, len(nodes))
 	parallel(len(nodes), 0, func(i int) {
-		if !livesNeeded(nodes[i], parts[nodes[i]], borne) {
+		if !livesNeeded(nodes[i], parts[nodes[i]], facts[nodes[i]], borne) {
 			out[i].lv = &liveOf{byPID: map[string]*pb.ProcessInfo{}, bySlot: map[string]*pb.ProcessInfo{}}
 			return
 		}
@@ -739,20 +736,15 @@ func (l *Layer) lives(ctx context.Context, parts map[string]*Part, borne map[str
 // its states, every static child running) and each of its processes is a
 // worker or supervisor of those trees with nothing more to bring back (no
 // name its spec does not register, no queued message, not an instance).
-func livesNeeded(n string, part *Part, borne map[string]bool) bool {
+func livesNeeded(n string, part *Part, pf *partFacts, borne map[string]bool) bool {
 	for _, t := range part.Trees {
 		if !borne[n+"|"+t.Name] {
 			return true
 		}
 	}
-	instances := instancePIDs(part)
-	specName := map[string]string{}
-	for _, t := range part.Trees {
-		collectNames(t.Name, "", t.Spec.Children, specName)
-	}
 	for _, p := range part.Processes {
-		if p.Tree == "" || !borne[n+"|"+p.Tree] || isInstance(instances, p) || len(p.Queue) > 0 ||
-			(p.RegisteredName != "" && specName[p.Tree+"/"+p.ChildID] != p.RegisteredName) {
+		if p.Tree == "" || !borne[n+"|"+p.Tree] || isInstance(pf.instances, p) || len(p.Queue) > 0 ||
+			(p.RegisteredName != "" && pf.specName[p.Tree+"/"+p.ChildID] != p.RegisteredName) {
 			return true
 		}
 	}
@@ -785,7 +777,7 @@ func (l *Layer) live(ctx context.Context, n string) (*liveOf, error) {
 // start_child of a temporary one (its spec is gone) and of each
 // simple_one_for_one instance that no longer runs, with its captured args.
 // What cannot be started goes to rep.NotRestored.
-func (l *Layer) startOps(ctx context.Context, rep *RestoreReport, parts map[string]*Part, borne map[string]bool) ([]plan.Operation, *stageOne) {
+func (l *Layer) startOps(ctx context.Context, rep *RestoreReport, parts map[string]*Part, facts map[string]*partFacts, borne map[string]bool) ([]plan.Operation, *stageOne) {
 	s1 := &stageOne{instances: map[string]string{}, spawned: map[string]string{}, restarted: map[string]bool{}, skip: map[string]bool{}, fresh: map[string]bool{}}
 	cat := l.rt.Catalog()
 	if rep.DryRun {
@@ -807,10 +799,10 @@ func (l *Layer) startOps(ctx context.Context, rep *RestoreReport, parts map[stri
 	if rep.DryRun {
 		borne = nil // nothing started: every runtime is read
 	}
-	s1.lives = l.lives(ctx, parts, borne)
+	s1.lives = l.lives(ctx, parts, facts, borne)
 	for _, n := range sortedNodes(parts) {
 		part := parts[n]
-		instances := instancePIDs(part)
+		instances := facts[n].instances
 		lv, err := s1.lives[n].lv, s1.lives[n].err
 		if err != nil {
 			rep.NotRestored = append(rep.NotRestored, NotRestored{Node: n, Subject: "processes", Reason: "the node's runtime could not be read: " + err.Error()})
@@ -949,6 +941,26 @@ func instanceStart(id, node, tree, sup string, args map[string]string) plan.Oper
 		Params: plan.Params{Args: args}}
 }
 
+// partFacts is what a restore derives once from each node's part: its
+// simple_one_for_one instances (instancePIDs) and the name each static
+// child's spec registers, by "tree/child path" (collectNames).
+type partFacts struct {
+	instances map[string]bool
+	specName  map[string]string
+}
+
+func factsOf(parts map[string]*Part) map[string]*partFacts {
+	out := make(map[string]*partFacts, len(parts))
+	for n, part := range parts {
+		pf := &partFacts{instances: instancePIDs(part), specName: map[string]string{}}
+		for _, t := range part.Trees {
+			collectNames(t.Name, "", t.Spec.Children, pf.specName)
+		}
+		out[n] = pf
+	}
+	return out
+}
+
 // instancePIDs holds the pids of part's simple_one_for_one instances
 // (each process of part is one when its pid is there and its tree is the
 // instance's).
@@ -987,7 +999,7 @@ func isInstance(instances map[string]bool, p Process) bool {
 // started nothing, so that s1's view of the runtimes still holds. The
 // states of a borne tree's workers ("node|tree") are not imported: the
 // tree started with them (waitForTrees).
-func (l *Layer) fillOps(ctx context.Context, rep *RestoreReport, parts map[string]*Part, s1 *stageOne, started map[string]string, fresh bool, borne map[string]bool) (ops []plan.Operation, planned int) {
+func (l *Layer) fillOps(ctx context.Context, rep *RestoreReport, parts map[string]*Part, facts map[string]*partFacts, s1 *stageOne, started map[string]string, fresh bool, borne map[string]bool) (ops []plan.Operation, planned int) {
 	var later []plan.Operation
 	seq := 0
 	newID := func(kind string) string { seq++; return fmt.Sprintf("%s-%d", kind, seq) }
@@ -1001,7 +1013,7 @@ func (l *Layer) fillOps(ctx context.Context, rep *RestoreReport, parts map[strin
 	}
 	lives := s1.lives
 	if !fresh || lives == nil {
-		lives = l.lives(ctx, parts, nil)
+		lives = l.lives(ctx, parts, facts, nil)
 	}
 	for _, n := range sortedNodes(parts) {
 		part := parts[n]
@@ -1010,11 +1022,7 @@ func (l *Layer) fillOps(ctx context.Context, rep *RestoreReport, parts map[strin
 			rep.NotRestored = append(rep.NotRestored, NotRestored{Node: n, Subject: "processes", Reason: "the node's runtime could not be read after the first stage: " + err.Error()})
 			continue
 		}
-		instances := instancePIDs(part)
-		specName := map[string]string{}
-		for _, t := range part.Trees {
-			collectNames(t.Name, "", t.Spec.Children, specName)
-		}
+		instances, specName := facts[n].instances, facts[n].specName
 		fg := &fillGroups{node: n, newID: newID, current: map[string]*fillGroup{}}
 		for _, p := range part.Processes {
 			subject := "process " + p.PID + " (" + p.Behavior + ")"
