@@ -96,15 +96,16 @@ func (e *executor) run() {
 			if stage == nil {
 				continue
 			}
-			for _, step := range stage.Steps {
-				// Pending, or started under this incarnation's nonce by
-				// another node's report (a handoff) that came after this
-				// executor gave up waiting for it.
-				s := state.StepStatusOf(step)
-				ours := s == pb.StepStatus_STEP_STATUS_PENDING || (s == pb.StepStatus_STEP_STATUS_STARTED && step.Nonce == e.l.nonce)
-				if step.Node == self && ours {
-					e.take(rec.Id, stage.Key, notice{})
-				}
+			step := state.StepOf(stage, self)
+			if step == nil {
+				continue
+			}
+			// Pending, or started under this incarnation's nonce by another
+			// node's report (a handoff) that came after this executor gave
+			// up waiting for it.
+			s := state.StepStatusOf(step)
+			if s == pb.StepStatus_STEP_STATUS_PENDING || (s == pb.StepStatus_STEP_STATUS_STARTED && step.Nonce == e.l.nonce) {
+				e.take(rec.Id, stage.Key, notice{})
 			}
 		}
 		e.forget(done)
