@@ -7,7 +7,7 @@ TEST_TIMEOUT  ?= 9m
 PKG           := ./...
 # The tests of steward's patch to hashicorp/raft (third_party/raft/STEWARD.md);
 # `make raft-fork-test` runs the whole upstream suite against the patch.
-RAFT_PATCH_TESTS := TestCommitment_leader|TestPendingLogs|TestRaft_Leader(WritesInParallel|OwnWriteFails)
+RAFT_PATCH_TESTS := TestPendingLogs|TestRaft_Leader(CommitsOnFollowers|OwnWrite)|TestRaft_SnapshotWaitsForLeaderLog
 RAFT_UPSTREAM_FLAKES := TestNetworkTransport_AppendEntriesPipeline_CloseStreams|TestRaft_ProtocolVersion_Upgrade_1_2$$
 
 .PHONY: all build dev test integ bench fuzz lint proto proto-tools check clean raft-fork-test

@@ -24,14 +24,6 @@ type commitment struct {
 	// majority of the cluster before this leader may mark anything committed
 	// (per Raft's commitment rule)
 	startIndex uint64
-	// self is the leader's own ID when it writes its log in parallel with
-	// replication (see dispatchLogs), empty otherwise. When set, nothing is
-	// committed past selfStored: a majority of followers may hold an entry
-	// before the leader's own write returns, but the leader applies and
-	// acknowledges only what its own log store holds too, so its state
-	// machine is never ahead of its log.
-	self       ServerID
-	selfStored uint64
 }
 
 // newCommitment returns a commitment struct that notifies the provided
@@ -53,14 +45,6 @@ func newCommitment(commitCh chan struct{}, configuration Configuration, startInd
 		commitIndex:  0,
 		startIndex:   startIndex,
 	}
-}
-
-// newLeaderCommitment is newCommitment for a leader whose own ID is self: see
-// the self field.
-func newLeaderCommitment(commitCh chan struct{}, configuration Configuration, startIndex uint64, self ServerID) *commitment {
-	c := newCommitment(commitCh, configuration, startIndex)
-	c.self = self
-	return c
 }
 
 // Called when a new cluster membership configuration is created: it will be
@@ -93,16 +77,8 @@ func (c *commitment) getCommitIndex() uint64 {
 func (c *commitment) match(server ServerID, matchIndex uint64) {
 	c.Lock()
 	defer c.Unlock()
-	changed := false
-	if c.self != "" && server == c.self && matchIndex > c.selfStored {
-		c.selfStored = matchIndex
-		changed = true
-	}
 	if prev, hasVote := c.matchIndexes[server]; hasVote && matchIndex > prev {
 		c.matchIndexes[server] = matchIndex
-		changed = true
-	}
-	if changed {
 		c.recalculate()
 	}
 }
@@ -120,9 +96,6 @@ func (c *commitment) recalculate() {
 	}
 	sort.Sort(uint64Slice(matched))
 	quorumMatchIndex := matched[(len(matched)-1)/2]
-	if c.self != "" && quorumMatchIndex > c.selfStored {
-		quorumMatchIndex = c.selfStored
-	}
 
 	if quorumMatchIndex > c.commitIndex && quorumMatchIndex >= c.startIndex {
 		c.commitIndex = quorumMatchIndex

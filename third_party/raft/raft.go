@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -95,6 +94,7 @@ type leaderState struct {
 	replState                    map[ServerID]*followerReplication
 	notify                       map[*verifyFuture]struct{}
 	stepDown                     chan struct{}
+	writer                       *leaderLogWriter
 }
 
 // setLeader is used to modify the current leader Address and ID of the cluster
@@ -455,10 +455,10 @@ func (r *Raft) getLeadershipTransferInProgress() bool {
 
 func (r *Raft) setupLeaderState() {
 	r.leaderState.commitCh = make(chan struct{}, 1)
-	r.leaderState.commitment = newLeaderCommitment(r.leaderState.commitCh,
+	r.leaderState.commitment = newCommitment(r.leaderState.commitCh,
 		r.configurations.latest,
-		r.getLastIndex()+1, /* first index that may be committed in this term */
-		r.localID)
+		r.getLastIndex()+1 /* first index that may be committed in this term */)
+	r.leaderState.writer = newLeaderLogWriter(r, r.leaderState.commitment)
 	r.leaderState.inflight = list.New()
 	r.leaderState.replState = make(map[ServerID]*followerReplication)
 	r.leaderState.notify = make(map[*verifyFuture]struct{})
@@ -495,6 +495,8 @@ func (r *Raft) runLeader() {
 	// setup leader state. This is only supposed to be accessed within the
 	// leaderloop.
 	r.setupLeaderState()
+	writer := r.leaderState.writer
+	r.goFunc(writer.run)
 
 	// Run a background go-routine to emit metrics on log age
 	stopCh := make(chan struct{})
@@ -503,6 +505,11 @@ func (r *Raft) runLeader() {
 	// Cleanup state on step down
 	defer func() {
 		close(stopCh)
+
+		// Finish our own log writes before anything else may touch the log
+		// store as a follower, and forget the last index of a batch that
+		// failed to store.
+		writer.stop()
 
 		// Since we were the leader previously, we update our
 		// last contact time when we step down, so that we are not
@@ -684,7 +691,14 @@ func (r *Raft) leaderLoop() {
 		select {
 		case rpc := <-r.rpcCh:
 			r.mainThreadSaturation.working()
+			// An RPC may make us a follower and write or truncate the log:
+			// our own writes of this term land first.
+			r.leaderState.writer.flush()
 			r.processRPC(rpc)
+
+		case err := <-r.leaderState.writer.failed:
+			r.mainThreadSaturation.working()
+			r.leaderState.writer.stepDownOnFailure(err)
 
 		case <-r.leaderState.stepDown:
 			r.mainThreadSaturation.working()
@@ -878,6 +892,9 @@ func (r *Raft) leaderLoop() {
 				future.respond(ErrLeadershipTransferInProgress)
 				continue
 			}
+			// The restore writes the log store and burns an index past our
+			// last: our own writes of this term land first.
+			r.leaderState.writer.flush()
 			err := r.restoreUserSnapshot(future.meta, future.reader)
 			future.respond(err)
 
@@ -1245,7 +1262,6 @@ func (r *Raft) appendConfigurationEntry(future *configurationChangeFuture) {
 // as inflight and begin replication of it.
 func (r *Raft) dispatchLogs(applyLogs []*logFuture) {
 	now := time.Now()
-	defer metrics.MeasureSince([]string{"raft", "leader", "dispatchLog"}, now)
 
 	term := r.getCurrentTerm()
 	lastIndex := r.getLastIndex()
@@ -1265,61 +1281,17 @@ func (r *Raft) dispatchLogs(applyLogs []*logFuture) {
 	}
 
 	// Write the batch to our own log in parallel with replicating it (Raft
-	// thesis, section 10.2.1): the replicators read the batch from r.pending
-	// until the log store holds it, and the commitment counts this server
-	// only once its own write has returned (see commitment.self), so the
-	// leader commits nothing its own disk does not hold.
-	prevIndex, prevTerm := r.getLastLog()
-	r.pending.set(logs)
+	// thesis, section 10.2.1), off this loop: the replicators read the batch
+	// from r.pending until the log store holds it, and the leader's writer
+	// counts this server in the commitment only once its own write has
+	// returned. An entry commits when a majority of voters hold it on disk,
+	// whether or not the leader is one of them (see leader_write.go).
+	r.pending.add(logs)
 	r.setLastLog(lastIndex, term)
 	for _, f := range r.leaderState.replState {
 		asyncNotifyCh(f.triggerCh)
 	}
-	err := r.logs.StoreLogs(logs)
-	r.pending.set(nil)
-	if err != nil {
-		r.logger.Error("failed to commit logs", "error", err)
-		// Followers may hold the batch already. Stepping down keeps it from
-		// being overwritten in this term with other entries at the same
-		// indexes: a new leader has a new term, and Raft's log matching
-		// settles the followers' copies.
-		r.setLastLog(prevIndex, prevTerm)
-		for _, applyLog := range applyLogs {
-			applyLog.respond(err)
-		}
-		r.setState(Follower)
-		return
-	}
-	r.leaderState.commitment.match(r.localID, lastIndex)
-}
-
-// pendingLogs holds the batch a leader is writing to its own log store while
-// the replicators send it (see dispatchLogs).
-type pendingLogs struct {
-	mu   sync.RWMutex
-	logs []*Log // consecutive indexes
-}
-
-func (p *pendingLogs) set(logs []*Log) {
-	p.mu.Lock()
-	p.logs = logs
-	p.mu.Unlock()
-}
-
-// get copies the pending entry at index into out and reports whether it was
-// there.
-func (p *pendingLogs) get(index uint64, out *Log) bool {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	if len(p.logs) == 0 {
-		return false
-	}
-	first := p.logs[0].Index
-	if index < first || index-first >= uint64(len(p.logs)) {
-		return false
-	}
-	*out = *p.logs[index-first]
-	return true
+	r.leaderState.writer.write(logs)
 }
 
 // getReplicationLog reads the entry at index for a replicator: from the
@@ -1591,6 +1563,7 @@ func (r *Raft) appendEntries(rpc RPC, a *AppendEntriesRequest) {
 				// state if there was a truncation above
 				return
 			}
+			r.pending.storedNotify() // for awaitLogStored
 
 			// Handle any new configuration changes
 			for _, newEntry := range newEntries {

@@ -145,6 +145,12 @@ func (r *Raft) takeSnapshot() (string, error) {
 	}
 	defer snapReq.snapshot.Release()
 
+	// A leader's state machine may be ahead of its own log (see
+	// leaderLogWriter): the snapshot waits for the log to hold its index.
+	if err := r.awaitLogStored(snapReq.index); err != nil {
+		return "", err
+	}
+
 	// Make a request for the configurations and extract the committed info.
 	// We have to use the future here to safely get this information since
 	// it is owned by the main thread.
