@@ -157,6 +157,84 @@ func TestWatchFinishedCountsPlans(t *testing.T) {
 	})
 }
 
+// WatchFinished counts each stage once, as it finishes after the watch
+// starts, however many later commits change its plan: a pass reads the
+// stages only of plans whose record changed, and remembers what it counted.
+func TestWatchFinishedCountsEachStageOnce(t *testing.T) {
+	st, err := state.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r3 := &plan.Result{SafetyLevel: plan.Strict, Timeout: "30s"}
+	for i := 0; i < 3; i++ {
+		op := fmt.Sprintf("o%d", i)
+		r3.Operations = append(r3.Operations, plan.Operation{ID: op, Type: plan.SendMessage, Node: "n1",
+			Target: plan.Target{Supervisor: "web", ChildID: op}})
+		r3.Phases = append(r3.Phases, plan.Phase{Index: i, Level: i, Operations: []string{op}, EstimatedMS: 10,
+			Rollback: []plan.Compensation{{Op: op, Note: "cannot recall a message"}}})
+	}
+	res, _ := json.Marshal(r3)
+	idx := uint64(10)
+	next := func() uint64 { idx++; return idx }
+	if _, err := st.PlanCreate(next(), int64(time.Second), &pb.PlanCreateCommand{
+		Id: "p", Spec: &pb.PlanSpecRecord{Id: "p", ResultJson: res, Shape: state.PlanShapeOf(r3)},
+		DeadlineUnixNano: 1 << 50, StageTimeoutMs: 5000,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	runPhase := func(i int) {
+		t.Helper()
+		stage, op := fmt.Sprintf("phase-%d", i), fmt.Sprintf("o%d", i)
+		if err := st.PlanStepStart(next(), int64(2*time.Second), &pb.PlanStepStartCommand{PlanId: "p", Stage: stage, Node: "n1", Nonce: "x"}); err != nil {
+			t.Fatalf("start %s: %v", stage, err)
+		}
+		if err := st.PlanStepReport(next(), int64(3*time.Second), &pb.PlanStepReportCommand{PlanId: "p", Stage: stage,
+			Step: &pb.Step{Node: "n1", Nonce: "x", Operations: []*pb.OpOutcome{{Op: op, Ran: true, Ok: true}}}}); err != nil {
+			t.Fatalf("report %s: %v", stage, err)
+		}
+	}
+	runPhase(0) // finished before the watch: not counted
+	r := New("stages")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := WatchFinished(ctx, r, func() *state.Store { return st }); err != nil {
+		t.Fatal(err)
+	}
+	runPhase(1)
+	runPhase(2)
+	if rec, _, _ := st.Plan(nil, "p"); rec.Status != state.PlanSucceeded {
+		t.Fatalf("plan %s, want succeeded", rec.Status)
+	}
+	// A later commit to another plan, counted once the watch has passed
+	// over every change before it.
+	create := &pb.PlanCreateCommand{Id: "marker", Spec: &pb.PlanSpecRecord{Id: "marker", ResultJson: res, Shape: state.PlanShapeOf(r3)},
+		DeadlineUnixNano: 1 << 50, StageTimeoutMs: 5000}
+	if _, err := st.PlanCreate(next(), int64(4*time.Second), create); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.PlanCancel(next(), int64(5*time.Second), &pb.PlanCancelCommand{PlanId: "marker"}); err != nil {
+		t.Fatal(err)
+	}
+	marker, _, _ := st.Plan(nil, "marker")
+	testkitEventually(t, 20*time.Second, func() error {
+		fams := gather(t, r)
+		if m := findSeries(fams["steward_plans_finished_total"], map[string]string{"status": marker.Status}); m == nil || m.GetCounter().GetValue() != 1 {
+			return fmt.Errorf("marker plan not counted yet: %v", m)
+		}
+		return nil
+	})
+	fams := gather(t, r)
+	if m := findSeries(fams["steward_plans_finished_total"], map[string]string{"status": state.PlanSucceeded}); m == nil || m.GetCounter().GetValue() != 1 {
+		t.Fatalf("succeeded plans counted %v, want 1", m)
+	}
+	// The marker's cancel ends its running stage as cancelled; the plan's
+	// stages succeeded.
+	h := findSeries(fams["steward_plan_stage_duration_seconds"], map[string]string{"kind": state.StageKindPhase, "status": state.StageSucceeded})
+	if n := h.GetHistogram().GetSampleCount(); n != 2 {
+		t.Fatalf("succeeded phase stages counted %d times, want 2 (phase-1 and phase-2, once each)", n)
+	}
+}
+
 // testkitEventually retries f every 10 ms until it succeeds or d passes
 // (testkit imports node, which imports this package).
 func testkitEventually(t *testing.T, d time.Duration, f func() error) {
