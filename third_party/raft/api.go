@@ -79,8 +79,8 @@ var (
 type Raft struct {
 	raftState
 
-	// pending is the batch the leader is writing to its log store while it
-	// replicates it (see dispatchLogs).
+	// pending holds the entries the leader has dispatched and its own log
+	// store does not hold yet, for the replicators (see leaderLogWriter).
 	pending pendingLogs
 
 	// protocolVersion is used to inter-operate with Raft servers running

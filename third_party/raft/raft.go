@@ -1295,7 +1295,7 @@ func (r *Raft) dispatchLogs(applyLogs []*logFuture) {
 }
 
 // getReplicationLog reads the entry at index for a replicator: from the
-// batch being written, else from the log store.
+// entries being written, else from the log store.
 func (r *Raft) getReplicationLog(index uint64, out *Log) error {
 	if r.pending.get(index, out) {
 		return nil
