@@ -295,6 +295,17 @@ func TestRaft_LeaderCommitsOnFollowersWhileItsOwnWriteRuns(t *testing.T) {
 	if err := applyResult(t, "the apply, with the leader's write held", first); err != nil {
 		t.Fatalf("apply: %v", err)
 	}
+	// A stale candidate's vote request is answered meanwhile: only an RPC
+	// that can write the log waits for the leader's own writes.
+	addr, intruder := NewInmemTransport("")
+	intruder.Connect(c.trans[l].LocalAddr(), c.trans[l])
+	var vote RequestVoteResponse
+	if err := intruder.RequestVote(leader.localID, c.trans[l].LocalAddr(), &RequestVoteRequest{
+		RPCHeader: RPCHeader{ProtocolVersion: ProtocolVersionMax, ID: []byte("intruder"), Addr: []byte(addr)},
+		Term:      leader.getCurrentTerm(),
+	}, &vote); err != nil || vote.Granted {
+		t.Fatalf("vote request to the leader with its write held: granted %v, error %v; want refused, answered", vote.Granted, err)
+	}
 	for k := 1; k < 10; k++ {
 		if err := leader.Apply([]byte(fmt.Sprintf("x%d", k)), 5*time.Second).Error(); err != nil {
 			t.Fatalf("apply x%d with the leader's write held: %v", k, err)

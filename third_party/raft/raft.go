@@ -691,9 +691,16 @@ func (r *Raft) leaderLoop() {
 		select {
 		case rpc := <-r.rpcCh:
 			r.mainThreadSaturation.working()
-			// An RPC may make us a follower and write or truncate the log:
-			// our own writes of this term land first.
-			r.leaderState.writer.flush()
+			// An AppendEntries or InstallSnapshot from a newer leader makes
+			// us a follower and writes or truncates the log: our own writes
+			// of this term land first. Votes and pre-votes read only the
+			// last index, which counts the entries being written, and a
+			// vote that makes us a follower ends this loop, whose exit
+			// waits for the writer.
+			switch rpc.Command.(type) {
+			case *AppendEntriesRequest, *InstallSnapshotRequest:
+				r.leaderState.writer.flush()
+			}
 			r.processRPC(rpc)
 
 		case err := <-r.leaderState.writer.failed:
