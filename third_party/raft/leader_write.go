@@ -84,7 +84,7 @@ func (w *leaderLogWriter) stop() {
 	close(w.in)
 	<-w.done
 	w.r.pending.reset()
-	if err, idx, term := w.state(); err != nil {
+	if idx, term, err := w.state(); err != nil {
 		w.r.setLastLog(idx, term)
 	}
 }
@@ -97,7 +97,7 @@ func (w *leaderLogWriter) stop() {
 func (w *leaderLogWriter) stepDownOnFailure(err error) {
 	r := w.r
 	r.logger.Error("failed to commit logs", "error", err)
-	_, stored, _ := w.state()
+	stored, _, _ := w.state()
 	for e := r.leaderState.inflight.Front(); e != nil; e = e.Next() {
 		if f := e.Value.(*logFuture); f.log.Index > stored {
 			f.respond(err)
@@ -106,10 +106,11 @@ func (w *leaderLogWriter) stepDownOnFailure(err error) {
 	r.setState(Follower)
 }
 
-func (w *leaderLogWriter) state() (error, uint64, uint64) {
+// state is the last entry stored and the failed write's error, if any.
+func (w *leaderLogWriter) state() (index, term uint64, err error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.err, w.storedIndex, w.storedTerm
+	return w.storedIndex, w.storedTerm, w.err
 }
 
 func (w *leaderLogWriter) run() {
@@ -120,12 +121,12 @@ func (w *leaderLogWriter) run() {
 			return
 		}
 		var batch []*Log
-		var flushed []chan struct{}
+		var flushed chan struct{}
 		// Take everything queued, up to and including a flush request.
 	gather:
 		for {
 			if req.flushed != nil {
-				flushed = append(flushed, req.flushed)
+				flushed = req.flushed
 				break
 			}
 			batch = append(batch, req.logs...)
@@ -141,8 +142,8 @@ func (w *leaderLogWriter) run() {
 		if len(batch) > 0 {
 			w.store(batch)
 		}
-		for _, ch := range flushed {
-			close(ch)
+		if flushed != nil {
+			close(flushed)
 		}
 		if !ok {
 			return
